@@ -1,0 +1,3 @@
+from tomo.cli import main
+
+main()

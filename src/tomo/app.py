@@ -1,0 +1,38 @@
+"""The web application: `create_app(settings)` builds it, nothing at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from tomo import __version__
+from tomo.api import api_router
+from tomo.config import Settings
+from tomo.errors import TomoError
+from tomo.marketplace.scheduler import SyncScheduler
+from tomo.runtime import open_runtime
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_runtime(settings) as runtime:
+            app.state.runtime = runtime
+            scheduler = SyncScheduler(runtime.marketplace, settings.sync_interval)
+            scheduler.start()
+            try:
+                yield
+            finally:
+                await scheduler.stop()
+
+    app = FastAPI(title="tomo", version=__version__, lifespan=lifespan)
+    app.include_router(api_router)
+
+    @app.exception_handler(TomoError)
+    async def domain_error(_request: Request, exc: TomoError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=exc.http_status)
+
+    return app

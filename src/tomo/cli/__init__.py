@@ -1,0 +1,70 @@
+"""The `tomo` command line: thin over the services, JSON on every read."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from pydantic import ValidationError
+
+from tomo.cli import apps, repo, serve
+from tomo.cli.context import CliState
+from tomo.errors import TomoError
+
+app = typer.Typer(
+    name="tomo",
+    help="tomo: a self-hosted app store for homelabs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(repo.app, name="repo")
+app.add_typer(apps.app, name="app")
+app.command("serve")(serve.serve)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Where tomo keeps its state (default ./data).",
+            envvar="TOMO_DATA_DIR",
+            show_envvar=True,
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = CliState(data_dir=data_dir)
+
+
+def main() -> None:
+    """Entry point: every failure becomes one line on stderr and an exit code."""
+    try:
+        app(standalone_mode=False)
+    except TomoError as exc:
+        _fail(exc.message, exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        _fail("aborted", 130)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"])) or exc.title
+        _fail(f"invalid value for {where}: {first['msg']}", 2)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except Exception as exc:  # last line of defence: never a traceback for a user
+        _fail(f"internal error ({type(exc).__name__}): {exc}", 70)
+
+
+def _fail(message: str, code: int) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(code)

@@ -1,0 +1,174 @@
+"""`tomo app …`: search the catalog, show an app, rate it."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Annotated
+
+import typer
+
+from tomo.cli.context import JsonOption, run
+from tomo.cli.output import console, emit_json, fields, table
+from tomo.marketplace.schemas import MarketplaceApp
+from tomo.marketplace.search import SortKey
+
+app = typer.Typer(help="The app catalog.", no_args_is_help=True)
+AppArg = Annotated[str, typer.Argument(help="repo-id/app-id, or a bare app id if unambiguous.")]
+
+
+@app.command("search")
+def search(
+    ctx: typer.Context,
+    text: Annotated[str | None, typer.Argument(help="Words to look for.")] = None,
+    category: Annotated[str | None, typer.Option("--category")] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="Repeat to require several.")
+    ] = None,
+    repo: Annotated[str | None, typer.Option("--repo")] = None,
+    sort: Annotated[SortKey | None, typer.Option("--sort")] = None,
+    limit: Annotated[int, typer.Option("--limit")] = 20,
+    offset: Annotated[int, typer.Option("--offset")] = 0,
+    json_: JsonOption = False,
+) -> None:
+    """Search the catalog by text, category, tags and repo."""
+    page = run(
+        ctx,
+        lambda runtime: runtime.marketplace.search_apps(
+            search=text,
+            category=category,
+            tags=tag or (),
+            repo=repo,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        ),
+    )
+    if json_:
+        emit_json(page)
+        return
+    shown = f"{offset + 1}-{offset + len(page.items)}" if page.items else "0"
+    table(
+        f"{page.total} apps (showing {shown})",
+        ["app", "name", "version", "category", "rating", "installs", "risks"],
+        [
+            (
+                f"{a.repo_id}/{a.id}",
+                a.name,
+                a.version,
+                a.category,
+                f"{a.avg_rating:.1f}",
+                a.install_count,
+                a.risks,
+            )
+            for a in page.items
+        ],
+    )
+
+
+@app.command("show")
+def show(ctx: typer.Context, app_ref: AppArg, json_: JsonOption = False) -> None:
+    """Show an app's full definition."""
+    entry = run(ctx, lambda runtime: runtime.marketplace.get_app(app_ref))
+    if json_:
+        emit_json(entry)
+        return
+    _print_app(entry)
+
+
+@app.command("categories")
+def categories(ctx: typer.Context, json_: JsonOption = False) -> None:
+    """List categories with their number of apps."""
+    found = run(ctx, lambda runtime: runtime.marketplace.get_categories())
+    if json_:
+        emit_json(found)
+        return
+    table(None, ["category", "apps"], [(c.name, c.count) for c in found])
+
+
+@app.command("rate")
+def rate(
+    ctx: typer.Context,
+    app_ref: AppArg,
+    stars: Annotated[int, typer.Argument(help="1 to 5.")],
+    user: Annotated[str | None, typer.Option("--user", help="Who rates (default: you).")] = None,
+    json_: JsonOption = False,
+) -> None:
+    """Rate an app from 1 to 5; rating again replaces your rating."""
+    who = user or os.environ.get("TOMO_USER") or getpass.getuser()
+    result = run(
+        ctx, lambda runtime: runtime.marketplace.rate_app(app_ref, user_id=who, rating=stars)
+    )
+    if json_:
+        emit_json(result)
+        return
+    console.print(
+        f"{result.repo_id}/{result.app_id}: {result.avg_rating:.2f} from {result.rating_count} "
+        f"rating(s)",
+        markup=False,
+    )
+
+
+def _print_app(entry: MarketplaceApp) -> None:
+    docker = entry.docker
+    fields(
+        [
+            ("app", f"{entry.repo_id}/{entry.id}"),
+            ("name", entry.name),
+            ("version", entry.version),
+            ("category", entry.category),
+            ("tags", entry.tags),
+            ("description", entry.description),
+            ("author", entry.author or None),
+            ("license", entry.license or None),
+            ("repository", entry.repository),
+            ("documentation", entry.documentation),
+            ("image", docker.image),
+            ("restart", docker.restart_policy),
+            ("network", docker.network_mode),
+            ("command", docker.command),
+            ("rating", f"{entry.avg_rating:.2f} ({entry.rating_count})"),
+            ("installs", entry.install_count),
+            ("needs", _requirements(entry)),
+            ("risks", entry.risks or "none"),
+            ("defined in", entry.source_path),
+        ]
+    )
+    if docker.ports:
+        table(
+            "ports",
+            ["host", "container", "protocol", "description"],
+            [(p.host or p.container, p.container, p.protocol, p.description) for p in docker.ports],
+        )
+    if docker.volumes:
+        table(
+            "volumes",
+            ["host", "container", "read-only", "description"],
+            [
+                (v.host_path or "(tomo chooses)", v.container_path, v.readonly, v.description)
+                for v in docker.volumes
+            ],
+        )
+    if docker.environment:
+        table(
+            "environment",
+            ["name", "required", "default", "description"],
+            [
+                (e.name, e.required, "(secret)" if e.secret else e.default, e.description)
+                for e in docker.environment
+            ],
+        )
+
+
+def _requirements(entry: MarketplaceApp) -> str:
+    needs = entry.requirements
+    parts = []
+    if needs.min_ram:
+        parts.append(f"{needs.min_ram} MB RAM")
+    if needs.min_storage:
+        parts.append(f"{needs.min_storage} MB disk")
+    if needs.min_cpu:
+        parts.append(f"{needs.min_cpu:g} CPU")
+    if needs.architectures:
+        parts.append("/".join(needs.architectures))
+    return ", ".join(parts) or "-"

@@ -1,0 +1,174 @@
+"""`tomo repo …`: subscribe to catalog repositories and sync them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from tomo.cli.context import JsonOption, run
+from tomo.cli.output import emit_json, err_console, fields, table
+from tomo.errors import SyncFailed
+from tomo.marketplace.schemas import RepoCreate, RepoDetail, RepoType, RepoUpdate, SyncReport
+from tomo.runtime import Runtime
+
+app = typer.Typer(help="Catalog repositories.", no_args_is_help=True)
+RepoArg = Annotated[str, typer.Argument(help="Repo id or name.")]
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(help="https://, ssh://, git@host:path or a local path.")],
+    name: Annotated[str, typer.Option("--name", help="Display name (the id is derived from it).")],
+    branch: Annotated[str, typer.Option("--branch")] = "main",
+    repo_type: Annotated[RepoType, typer.Option("--type")] = "community",
+    repo_id: Annotated[str | None, typer.Option("--id", help="Choose the id.")] = None,
+    sync: Annotated[bool, typer.Option("--sync/--no-sync", help="Sync right away.")] = True,
+    json_: JsonOption = False,
+) -> None:
+    """Add a repository of app definitions, then sync it."""
+    request = RepoCreate(url=url, name=name, branch=branch, repo_type=repo_type, id=repo_id)
+
+    async def action(runtime: Runtime) -> None:
+        repo = await runtime.marketplace.add_repo(request)
+        if not json_:
+            err_console.print(f"Added repo {repo.id} ({repo.url})", markup=False)
+        if sync:
+            await _sync_and_show(runtime, repo.id, json_=json_, force=False)
+        elif json_:
+            emit_json(repo)
+
+    run(ctx, action)
+
+
+@app.command("list")
+def list_(ctx: typer.Context, json_: JsonOption = False) -> None:
+    """List subscribed repositories."""
+    repos = run(ctx, lambda runtime: runtime.marketplace.list_repos())
+    if json_:
+        emit_json(repos)
+        return
+    table(
+        None,
+        ["id", "name", "type", "enabled", "status", "apps", "last synced", "url"],
+        [
+            (r.id, r.name, r.repo_type, r.enabled, r.status, r.app_count, r.last_synced, r.url)
+            for r in repos
+        ],
+    )
+
+
+@app.command("show")
+def show(ctx: typer.Context, repo: RepoArg, json_: JsonOption = False) -> None:
+    """Show one repository and the report of its last sync."""
+    detail = run(ctx, lambda runtime: runtime.marketplace.get_repo(repo))
+    if json_:
+        emit_json(detail)
+        return
+    _print_detail(detail)
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    repo: RepoArg,
+    name: Annotated[str | None, typer.Option("--name")] = None,
+    branch: Annotated[str | None, typer.Option("--branch")] = None,
+    enabled: Annotated[bool | None, typer.Option("--enable/--disable")] = None,
+    json_: JsonOption = False,
+) -> None:
+    """Rename a repository, change its branch, enable or disable it."""
+    changes = RepoUpdate(name=name, branch=branch, enabled=enabled)
+    updated = run(ctx, lambda runtime: runtime.marketplace.update_repo(repo, changes))
+    if json_:
+        emit_json(updated)
+    else:
+        err_console.print(f"Updated repo {updated.id}", markup=False)
+
+
+@app.command("sync")
+def sync(
+    ctx: typer.Context,
+    repo: RepoArg,
+    force: Annotated[bool, typer.Option("--force", help="Re-parse even if unchanged.")] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Fetch a repository and update its apps in the catalog."""
+    run(ctx, lambda runtime: _sync_and_show(runtime, repo, json_=json_, force=force))
+
+
+@app.command("remove")
+def remove(ctx: typer.Context, repo: RepoArg, json_: JsonOption = False) -> None:
+    """Remove a repository and its apps from the catalog."""
+    removed = run(ctx, lambda runtime: runtime.marketplace.remove_repo(repo))
+    if json_:
+        emit_json(removed)
+    else:
+        err_console.print(
+            f"Removed repo {removed.id} and its {removed.app_count} apps", markup=False
+        )
+
+
+async def _sync_and_show(runtime: Runtime, repo: str, *, json_: bool, force: bool) -> None:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=json_,
+    ) as bar:
+        task = bar.add_task(f"syncing {repo}", total=None)
+
+        def progress(phase: str, done: int, total: int) -> None:
+            counter = f" {done}/{total}" if total else ""
+            bar.update(task, description=f"{repo}: {phase}{counter}")
+
+        try:
+            report = await runtime.marketplace.sync_repo(repo, progress=progress, force=force)
+        except SyncFailed as exc:
+            raise SyncFailed(f"sync of '{repo}' failed, catalog kept: {exc.message}") from exc
+    if json_:
+        emit_json(report)
+    else:
+        _print_report(report)
+
+
+def _print_report(report: SyncReport) -> None:
+    summary = (
+        f"{report.repo_id}: {report.status} at {report.commit[:12]}; {report.app_count} apps "
+        f"(+{report.added} ~{report.updated} -{report.removed})"
+    )
+    err_console.print(summary, markup=False)
+    if report.errors:
+        table(
+            f"{len(report.errors)} file(s) not stored",
+            ["file", "problem"],
+            [(e.path, e.message) for e in report.errors],
+        )
+
+
+def _print_detail(detail: RepoDetail) -> None:
+    fields(
+        [
+            ("id", detail.id),
+            ("name", detail.name),
+            ("url", detail.url),
+            ("branch", detail.branch),
+            ("type", detail.repo_type),
+            ("enabled", detail.enabled),
+            ("status", detail.status),
+            ("apps", detail.app_count),
+            ("last synced", detail.last_synced),
+            ("commit", detail.last_commit),
+            ("last error", detail.last_error),
+        ]
+    )
+    if detail.last_report and detail.last_report.errors:
+        table(
+            "files not stored by the last sync",
+            ["file", "problem"],
+            [(e.path, e.message) for e in detail.last_report.errors],
+        )

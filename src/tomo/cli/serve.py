@@ -1,0 +1,24 @@
+"""`tomo serve`: the API (and the scheduled sync) as a long-running process."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from tomo.app import create_app
+from tomo.cli.context import CliState
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option("--host", help="Default 127.0.0.1.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Default 8420.")] = None,
+) -> None:
+    """Run tomo's server: the REST API and scheduled catalog syncs."""
+    state: CliState = ctx.find_root().obj
+    settings = state.settings()
+    updates = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = settings.model_copy(update=updates)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")

@@ -1,0 +1,52 @@
+"""Settings: one class, read from `TOMO_*` environment variables.
+
+Nothing is built at import time; the CLI and the app factory construct a
+`Settings` and hand it down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOMO_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), description="Where tomo keeps its state.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; empty means SQLite in the data directory.",
+    )
+    allow_local_repos: bool = Field(
+        default=True,
+        description="Allow catalog repositories given as local paths or file:// URLs.",
+    )
+    builtin_catalog: bool = Field(
+        default=True, description="Register the built-in catalog as the official repo."
+    )
+    git_timeout: float = Field(default=120.0, gt=0, description="Seconds per git command.")
+    sync_interval: float = Field(
+        default=6 * 3600.0, ge=0, description="Seconds between scheduled syncs; 0 disables."
+    )
+    max_definition_bytes: int = Field(
+        default=256 * 1024, gt=0, description="Largest app definition file accepted."
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8420, ge=1, le=65535)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'tomo.db'}"
+
+    @property
+    def repos_dir(self) -> Path:
+        return self.data_dir / "repos"
+
+    @property
+    def builtin_catalog_dir(self) -> Path:
+        return self.data_dir / "builtin-catalog"

@@ -1,0 +1,361 @@
+"""The app definition model: what one catalog file describes.
+
+Both dialects seen in the wild load into these classes:
+
+* this project's format (the specification's): volumes `host_path` /
+  `container_path` / `readonly`, env `default`, `restart_policy`,
+  requirements `min_ram` / `min_storage` in MB and `architectures`;
+* the original public marketplace's format: volumes `host` / `container` /
+  `mode: rw|ro`, env `value`, `restart`, requirements as strings
+  (`memory: "1GB"`, `storage`, `cpu`, `arch`).
+
+Alternative names are pydantic alias choices, so an error names the key the
+author actually wrote; giving both names of one field is an error.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+from tomo.marketplace.fields import (
+    AbsolutePath,
+    Bool,
+    Float,
+    HostPath,
+    Line,
+    Port,
+    Text,
+    Url,
+    as_list,
+)
+
+SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# Docker's reference grammar: [registry[:port]/]name[:tag][@digest].
+_ALNUM = r"[a-z0-9]+"
+_PATH_COMPONENT = rf"{_ALNUM}(?:(?:[._]|__|-+){_ALNUM})*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
+_NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+IMAGE_REFERENCE = re.compile(rf"(?P<name>{_NAME})(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?")
+
+RESTART_POLICY = re.compile(r"no|always|unless-stopped|on-failure(?::[1-9][0-9]{0,2})?")
+NETWORK_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}")
+DEVICE = re.compile(r"/dev/[A-Za-z0-9._/-]+(?::/dev/[A-Za-z0-9._/-]+)?(?::[rwm]{1,3})?")
+
+CAPABILITIES = frozenset(
+    """AUDIT_CONTROL AUDIT_READ AUDIT_WRITE BLOCK_SUSPEND BPF CHECKPOINT_RESTORE CHOWN
+    DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID IPC_LOCK IPC_OWNER KILL LEASE LINUX_IMMUTABLE
+    MAC_ADMIN MAC_OVERRIDE MKNOD NET_ADMIN NET_BIND_SERVICE NET_BROADCAST NET_RAW PERFMON
+    SETFCAP SETGID SETPCAP SETUID SYS_ADMIN SYS_BOOT SYS_CHROOT SYS_MODULE SYS_NICE SYS_PACCT
+    SYS_PTRACE SYS_RAWIO SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG SYSLOG WAKE_ALARM ALL""".split()
+)
+ARCHITECTURES = {
+    "amd64": "amd64",
+    "x86_64": "amd64",
+    "arm64": "arm64",
+    "aarch64": "arm64",
+    "armv7": "armv7",
+    "armhf": "armv7",
+    "arm": "armv7",
+    "armv6": "armv6",
+    "386": "386",
+    "i386": "386",
+    "ppc64le": "ppc64le",
+    "s390x": "s390x",
+    "riscv64": "riscv64",
+}
+_SIZE = re.compile(r"(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>[kmgt]i?b?|b)?", re.IGNORECASE)
+_MB_PER_UNIT = {"b": 1 / 1024**2, "k": 1 / 1024, "m": 1, "g": 1024, "t": 1024**2}
+
+
+def _check_slug(value: str) -> str:
+    if not SLUG.fullmatch(value):
+        raise ValueError(
+            f"'{value}' is not a valid id: use 1-64 lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _check_env_name(value: str) -> str:
+    if not ENV_NAME.fullmatch(value):
+        raise ValueError(f"'{value}' is not a valid environment variable name")
+    return value
+
+
+def _check_image(value: str) -> str:
+    match = IMAGE_REFERENCE.fullmatch(value)
+    if not match or len(match.group("name")) > 255:
+        raise ValueError(
+            f"'{value}' is not a valid image reference ([registry/]name[:tag][@digest])"
+        )
+    return value
+
+
+def _check_restart_policy(value: str) -> str:
+    if not RESTART_POLICY.fullmatch(value):
+        raise ValueError(
+            f"'{value}' is not a restart policy (no, always, unless-stopped, on-failure[:N])"
+        )
+    return value
+
+
+def _check_network_mode(value: str) -> str:
+    if value.startswith("container:"):
+        raise ValueError("sharing another container's network ('container:…') is not supported")
+    if not NETWORK_NAME.fullmatch(value):
+        raise ValueError(f"'{value}' is not a network mode (bridge, host, none or a network name)")
+    return value
+
+
+def _check_capability(value: str) -> str:
+    name = value.strip().upper().removeprefix("CAP_")
+    if name not in CAPABILITIES:
+        raise ValueError(f"'{value}' is not a Linux capability")
+    return name
+
+
+def _check_device(value: str) -> str:
+    if not DEVICE.fullmatch(value) or ".." in value.split("/"):
+        raise ValueError(f"'{value}' is not a device mapping (/dev/X[:/dev/Y][:rwm])")
+    return value
+
+
+def _check_architecture(value: str) -> str:
+    normalized = ARCHITECTURES.get(value.strip().lower())
+    if normalized is None:
+        raise ValueError(
+            f"'{value}' is not a known architecture ({', '.join(sorted(ARCHITECTURES))})"
+        )
+    return normalized
+
+
+def parse_megabytes(value: Any) -> int | None:
+    """`2048` (MB), `"512MB"`, `"1GB"`, `"1.5 GiB"` → whole megabytes."""
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str):
+        match = _SIZE.fullmatch(value.strip())
+        if match:
+            unit = (match.group("unit") or "m")[0].lower()
+            return max(1, round(float(match.group("number")) * _MB_PER_UNIT[unit]))
+    raise ValueError(f"expected a size such as 512 (MB), '512MB' or '1GB', got {value!r}")
+
+
+def _split_command(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return shlex.split(value)
+        except ValueError as exc:
+            raise ValueError(f"cannot split command into arguments: {exc}") from None
+    return value
+
+
+def _parse_port_string(value: Any) -> Any:
+    """Compose-style `"8080:80/udp"` or `"80"` → the mapping form."""
+    if not isinstance(value, str):
+        return value
+    spec, _, protocol = value.partition("/")
+    host, _, container = spec.rpartition(":")
+    result: dict[str, Any] = {"container": container}
+    if host:
+        result["host"] = host
+    if protocol:
+        result["protocol"] = protocol
+    return result
+
+
+def _env_mapping_to_list(value: Any) -> Any:
+    """Compose-style `{NAME: value}` → the list form."""
+    if isinstance(value, dict):
+        return [{"name": name, "default": default} for name, default in value.items()]
+    return value
+
+
+def _unique(values: list[Any]) -> list[Any]:
+    return list(dict.fromkeys(values))
+
+
+Slug = Annotated[str, AfterValidator(_check_slug)]
+EnvName = Annotated[str, AfterValidator(_check_env_name)]
+ImageReference = Annotated[str, AfterValidator(_check_image)]
+Capability = Annotated[str, AfterValidator(_check_capability)]
+Device = Annotated[str, AfterValidator(_check_device)]
+Architecture = Annotated[str, AfterValidator(_check_architecture)]
+Megabytes = Annotated[int | None, BeforeValidator(parse_megabytes)]
+ShortLine = Annotated[Line, Field(max_length=128)]
+
+
+class _Definition(BaseModel):
+    """Shared config: unknown keys are ignored, alternative names may not clash."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_name_per_field(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for field in cls.model_fields.values():
+            if isinstance(field.validation_alias, AliasChoices):
+                given = [name for name in field.validation_alias.choices if name in data]
+                if len(given) > 1:
+                    raise ValueError(f"give only one of {' / '.join(map(str, given))}")
+        return data
+
+
+class AppPort(_Definition):
+    container: Port
+    host: Port | None = None  # None: the same number as the container port
+    protocol: Literal["tcp", "udp"] = "tcp"
+    description: Line = ""
+
+
+class AppVolume(_Definition):
+    container_path: AbsolutePath = Field(
+        validation_alias=AliasChoices("container_path", "container")
+    )
+    # Absolute, or './name' under the installation's data directory; None lets tomo choose.
+    host_path: HostPath | None = Field(
+        default=None, validation_alias=AliasChoices("host_path", "host")
+    )
+    readonly: Bool = False
+    description: Line = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mode_to_readonly(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "mode" not in data:
+            return data
+        if "readonly" in data:
+            raise ValueError("give only one of readonly / mode")
+        mode = data["mode"]
+        if mode not in ("rw", "ro"):
+            raise ValueError(f"mode must be 'rw' or 'ro', got {mode!r}")
+        return {**data, "readonly": mode == "ro"}
+
+
+class AppEnvVar(_Definition):
+    name: EnvName
+    description: Line = ""
+    required: Bool = False
+    default: Text | None = Field(default=None, validation_alias=AliasChoices("default", "value"))
+    secret: Bool = False
+    generate: Literal["password", "hex", "uuid"] | None = None
+
+
+class HealthCheck(_Definition):
+    endpoint: Line = "/"
+    port: Port | None = None
+    protocol: Literal["http", "https", "tcp"] = "http"
+
+
+class DockerConfig(_Definition):
+    image: ImageReference
+    ports: Annotated[
+        list[Annotated[AppPort, BeforeValidator(_parse_port_string)]], Field(max_length=64)
+    ] = []
+    volumes: Annotated[list[AppVolume], Field(max_length=64)] = []
+    environment: Annotated[
+        list[AppEnvVar], BeforeValidator(_env_mapping_to_list), Field(max_length=256)
+    ] = Field(default=[], validation_alias=AliasChoices("environment", "env"))
+    restart_policy: Annotated[str, AfterValidator(_check_restart_policy)] = Field(
+        default="unless-stopped", validation_alias=AliasChoices("restart_policy", "restart")
+    )
+    network_mode: Annotated[str, AfterValidator(_check_network_mode)] | None = None
+    pid_mode: Literal["host"] | None = None
+    ipc_mode: Literal["host", "private", "shareable"] | None = None
+    privileged: Bool = False
+    capabilities: Annotated[
+        list[Capability], BeforeValidator(as_list), AfterValidator(_unique)
+    ] = []
+    devices: Annotated[list[Device], BeforeValidator(as_list)] = []
+    command: Annotated[list[Text], BeforeValidator(_split_command)] | None = None
+    healthcheck: HealthCheck | None = None
+
+    @model_validator(mode="after")
+    def _no_clashes(self) -> DockerConfig:
+        _refuse_duplicates("ports", [(p.host or p.container, p.protocol) for p in self.ports])
+        _refuse_duplicates("volumes", [v.container_path for v in self.volumes])
+        _refuse_duplicates("environment", [e.name for e in self.environment])
+        for variable in self.environment:
+            if variable.generate and not variable.secret:
+                raise ValueError(
+                    f"environment: {variable.name} has 'generate' but not 'secret: true'"
+                )
+        return self
+
+
+def _refuse_duplicates(where: str, keys: list[Any]) -> None:
+    seen: set[Any] = set()
+    for key in keys:
+        if key in seen:
+            shown = "/".join(map(str, key)) if isinstance(key, tuple) else key
+            raise ValueError(f"{where}: {shown} is given twice")
+        seen.add(key)
+
+
+class AppRequirements(_Definition):
+    min_ram: Megabytes = Field(default=None, validation_alias=AliasChoices("min_ram", "memory"))
+    min_storage: Megabytes = Field(
+        default=None, validation_alias=AliasChoices("min_storage", "storage")
+    )
+    min_cpu: Float | None = Field(default=None, validation_alias=AliasChoices("min_cpu", "cpu"))
+    architectures: Annotated[
+        list[Architecture], BeforeValidator(as_list), AfterValidator(_unique)
+    ] = Field(default=[], validation_alias=AliasChoices("architectures", "arch"))
+
+
+class AppDefinition(_Definition):
+    """Everything one definition file says about an app."""
+
+    id: Slug
+    name: ShortLine
+    description: Annotated[Text, Field(max_length=4000)] = ""
+    version: Annotated[Line, Field(min_length=1, max_length=64)]
+    category: Slug = "other"
+    tags: Annotated[
+        list[Slug], BeforeValidator(as_list), AfterValidator(_unique), Field(max_length=32)
+    ] = []
+    author: ShortLine = ""
+    license: ShortLine = ""
+    repository: Url | None = None
+    documentation: Url | None = None
+    icon: Url | None = None
+    maintainers: Annotated[list[ShortLine], BeforeValidator(as_list)] = []
+    featured: Bool = False
+    docker: DockerConfig
+    requirements: AppRequirements = AppRequirements()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _runtime_keys_into_docker(cls, data: Any) -> Any:
+        """Some definitions put `command`/`healthcheck` beside `docker`, not in it."""
+        if not isinstance(data, dict) or not isinstance(data.get("docker"), dict):
+            return data
+        moved = {key: data[key] for key in ("command", "healthcheck") if key in data}
+        clash = [key for key in moved if key in data["docker"]]
+        if clash:
+            raise ValueError(f"'{clash[0]}' is given both at the top level and under docker")
+        if not moved:
+            return data
+        rest = {key: value for key, value in data.items() if key not in moved}
+        return {**rest, "docker": {**data["docker"], **moved}}

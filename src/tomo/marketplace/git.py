@@ -1,0 +1,257 @@
+"""Git, run safely: URL checks, and every git call through one choke-point.
+
+Every call is an argv list (never a shell), has a timeout, no prompts, and
+allows only the transports tomo accepts; `--` precedes every URL. Catalog
+files are read from git's object store (`ls-tree` + `cat-file`), never from a
+checkout, so a symlink in a catalog can never make tomo read a host file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from tomo.errors import GitError, GitTimeout, InvalidRepoUrl
+
+_SCP_LIKE = re.compile(r"(?P<user>[A-Za-z0-9._-]+@)?(?P<host>[A-Za-z0-9.-]+):(?P<path>[^/].*|/.+)")
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
+# git's `<transport>::<address>` form (ext::, fd::, …) runs arbitrary helpers.
+_TRANSPORT_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*::")
+_UNSAFE_CHARS = re.compile(r"[\x00-\x20\x7f]")
+_ERROR_HINTS = (
+    ("could not resolve host", "host not found"),
+    ("connection refused", "connection refused"),
+    ("connection timed out", "connection timed out"),
+    ("could not read username", "the repository needs credentials"),
+    ("authentication failed", "authentication failed"),
+    ("permission denied", "permission denied"),
+    ("repository not found", "no repository at that URL"),
+    ("does not appear to be a git repository", "no repository at that URL"),
+    ("not a git repository", "no repository at that URL"),
+    ("couldn't find remote ref", "branch not found"),
+)
+
+
+@dataclass(frozen=True)
+class RepoUrl:
+    """A checked repository URL and whether git needs the `file` transport for it."""
+
+    url: str
+    is_local: bool
+
+
+def check_repo_url(raw: str, *, allow_local: bool) -> RepoUrl:
+    """Accept https, ssh, scp-like and (if allowed) local URLs; refuse the rest."""
+    url = raw.strip()
+    if not url:
+        raise InvalidRepoUrl("repository URL is empty")
+    if url.startswith("-"):
+        raise InvalidRepoUrl(f"repository URL may not start with '-': {url!r}")
+    if _UNSAFE_CHARS.search(url):
+        raise InvalidRepoUrl("repository URL may not contain spaces or control characters")
+    if "--upload-pack" in url or "--receive-pack" in url or _TRANSPORT_PREFIX.match(url):
+        raise InvalidRepoUrl(f"repository URL uses a transport tomo does not allow: {url!r}")
+    checked = _check_by_form(url)
+    if checked.is_local and not allow_local:
+        raise InvalidRepoUrl(
+            f"local repositories are disabled (TOMO_ALLOW_LOCAL_REPOS=false): {url!r}"
+        )
+    return checked
+
+
+def _check_by_form(url: str) -> RepoUrl:
+    lowered = url.lower()
+    if lowered.startswith(("https://", "ssh://")):
+        _check_network_url(url)
+        return RepoUrl(url, is_local=False)
+    if lowered.startswith("file://"):
+        path = urlsplit(url).path
+        if not path.startswith("/"):
+            raise InvalidRepoUrl(f"file:// URL must name an absolute path: {url!r}")
+        return RepoUrl(url, is_local=True)
+    if url.startswith(("/", "./", "../")) or os.path.isdir(url):
+        return RepoUrl(str(Path(url).resolve()), is_local=True)
+    if "://" in url:
+        scheme = url.split("://", 1)[0]
+        raise InvalidRepoUrl(
+            f"URL scheme '{scheme}' is not allowed; use https://, ssh://, git@host:path "
+            "or a local path"
+        )
+    match = _SCP_LIKE.fullmatch(url)
+    if match and "/" not in match.group("host"):
+        return RepoUrl(url, is_local=False)
+    raise InvalidRepoUrl(f"not a repository URL tomo accepts: {url!r}")
+
+
+def _check_network_url(url: str) -> None:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if not host or not _HOST.fullmatch(host if ":" not in host else f"[{host}]"):
+        raise InvalidRepoUrl(f"repository URL has no valid host: {url!r}")
+    if host.startswith("-"):
+        raise InvalidRepoUrl(f"repository host may not start with '-': {url!r}")
+    try:
+        parts.port  # noqa: B018  (raises ValueError on a malformed port)
+    except ValueError:
+        raise InvalidRepoUrl(f"repository URL has an invalid port: {url!r}") from None
+    if not parts.path.strip("/"):
+        raise InvalidRepoUrl(f"repository URL names no repository path: {url!r}")
+
+
+_BRANCH = re.compile(r"(?!-)(?!.*\.\.)(?!.*//)(?!.*@\{)[A-Za-z0-9._/@+-]{1,255}(?<![./])")
+
+
+def check_branch(branch: str) -> str:
+    """A branch name git accepts and that cannot be read as an option."""
+    if not _BRANCH.fullmatch(branch) or branch.endswith(".lock"):
+        raise InvalidRepoUrl(f"'{branch}' is not a valid branch name")
+    return branch
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    mode: str
+    kind: str
+    sha: str
+    size: int | None
+    path: str
+
+    @property
+    def is_symlink(self) -> bool:
+        return self.mode == "120000"
+
+
+class Git:
+    """Runs git against one bare clone with the transports a repo URL needs."""
+
+    def __init__(self, clone_dir: Path, *, timeout: float, allow_file: bool) -> None:
+        self.clone_dir = clone_dir
+        self.timeout = timeout
+        protocols = ["https", "ssh"] + (["file"] if allow_file else [])
+        self._safety = ["-c", "protocol.allow=never"]
+        for protocol in protocols:
+            self._safety += ["-c", f"protocol.{protocol}.allow=always"]
+
+    async def remote_head(self, url: str, branch: str) -> str:
+        """The commit the remote branch points at; GitError if there is none."""
+        out = await self._run(
+            "ls-remote", "--heads", "--", url, f"refs/heads/{branch}", in_clone=False
+        )
+        for line in out.decode("utf-8", "replace").splitlines():
+            sha, _, ref = line.partition("\t")
+            if ref == f"refs/heads/{branch}":
+                return sha
+        raise GitError(f"branch '{branch}' not found at {url}")
+
+    async def fetch(self, url: str, branch: str) -> str:
+        """Fetch the branch tip (shallow) into the clone; return its commit."""
+        if not (self.clone_dir / "HEAD").exists():
+            self.clone_dir.mkdir(parents=True, exist_ok=True)
+            await self._run("init", "--bare", "--quiet", str(self.clone_dir), in_clone=False)
+        ref = "refs/tomo/synced"
+        await self._run(
+            "fetch",
+            "--depth=1",
+            "--no-tags",
+            "--quiet",
+            "--no-write-fetch-head",
+            "--",
+            url,
+            f"+refs/heads/{branch}:{ref}",
+        )
+        return (await self._run("rev-parse", "--verify", f"{ref}^{{commit}}")).decode().strip()
+
+    async def list_tree(self, commit: str) -> list[TreeEntry]:
+        out = await self._run("ls-tree", "-r", "-l", "-z", "--full-tree", commit)
+        entries = []
+        for record in out.split(b"\0"):
+            if not record:
+                continue
+            meta, _, path = record.partition(b"\t")
+            mode, kind, sha, size = meta.decode().split()
+            entries.append(
+                TreeEntry(
+                    mode,
+                    kind,
+                    sha,
+                    None if size == "-" else int(size),
+                    path.decode("utf-8", "surrogateescape"),
+                )
+            )
+        return entries
+
+    async def read_blobs(self, shas: list[str]) -> dict[str, bytes]:
+        """Contents of the given blobs, read in one `cat-file --batch` call."""
+        if not shas:
+            return {}
+        request = "".join(f"{sha}\n" for sha in shas).encode()
+        out = await self._run("cat-file", "--batch", stdin=request)
+        return _parse_batch(out)
+
+    async def _run(self, *args: str, in_clone: bool = True, stdin: bytes | None = None) -> bytes:
+        argv = ["git", *self._safety, *args]
+        cwd = self.clone_dir if in_clone else None
+        return await run_git(argv, cwd=cwd, time_limit=self.timeout, stdin=stdin)
+
+
+def _parse_batch(out: bytes) -> dict[str, bytes]:
+    blobs: dict[str, bytes] = {}
+    position = 0
+    while position < len(out):
+        header_end = out.index(b"\n", position)
+        sha, kind, size = out[position:header_end].decode().split(" ")
+        start = header_end + 1
+        end = start + int(size)
+        if kind == "blob":
+            blobs[sha] = out[start:end]
+        position = end + 1
+    return blobs
+
+
+def _git_env() -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GIT_")}
+    env.update(
+        GIT_TERMINAL_PROMPT="0",
+        GIT_ASKPASS="/bin/false",
+        SSH_ASKPASS="/bin/false",
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_SSH_COMMAND="ssh -o BatchMode=yes -o ConnectTimeout=20",
+        LC_ALL="C",
+    )
+    return env
+
+
+async def run_git(
+    argv: list[str], *, cwd: Path | None, time_limit: float, stdin: bytes | None = None
+) -> bytes:
+    """The one place git runs: returns stdout, raises GitError / GitTimeout."""
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=cwd,
+        env=_git_env(),
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    verb = next(arg for arg in argv[1:] if not arg.startswith("-") and "=" not in arg)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(stdin), time_limit)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise GitTimeout(f"git {verb} timed out after {time_limit:g}s") from None
+    if process.returncode != 0:
+        raise GitError(f"git {verb} failed: {_explain(err.decode('utf-8', 'replace'))}")
+    return out
+
+
+def _explain(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    detail = lines[-1] if lines else "no error output"
+    lowered = stderr.lower()
+    hint = next((text for needle, text in _ERROR_HINTS if needle in lowered), None)
+    return f"{hint} ({detail})" if hint else detail

@@ -1,0 +1,148 @@
+"""ORM tables of the marketplace: repos, apps, their tags, sources and ratings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tomo.db import Base, UTCDateTime
+
+REPO_TYPES = ("official", "community", "personal")
+REPO_STATUSES = ("active", "syncing", "error")
+
+
+class MarketplaceRepo(Base):
+    """A git repository of app definitions the user subscribed to."""
+
+    __tablename__ = "marketplace_repos"
+    __table_args__ = (
+        CheckConstraint(f"repo_type IN {REPO_TYPES}", name="repo_type"),
+        CheckConstraint(f"status IN {REPO_STATUSES}", name="status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    branch: Mapped[str] = mapped_column(String(255), default="main")
+    repo_type: Mapped[str] = mapped_column(String(16), default="community")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    last_synced: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    app_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_commit: Mapped[str | None] = mapped_column(String(64))
+    # The last sync report (counts and per-file errors), shown until the next sync.
+    last_report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # When the running sync took its lease; a stale lease may be taken over.
+    sync_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MarketplaceAppRow(Base):
+    """One synced app definition; the catalog key is (repo_id, id)."""
+
+    __tablename__ = "marketplace_apps"
+    __table_args__ = (
+        UniqueConstraint("repo_id", "id", name="uq_marketplace_apps_repo_app"),
+        Index("ix_marketplace_apps_app_id", "id"),
+        Index("ix_marketplace_apps_category_name", "category", "name"),
+        Index("ix_marketplace_apps_name", "name"),
+        Index("ix_marketplace_apps_rating", "avg_rating"),
+        Index("ix_marketplace_apps_installs", "install_count"),
+        Index("ix_marketplace_apps_updated", "updated_at"),
+    )
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    repo_id: Mapped[str] = mapped_column(
+        ForeignKey("marketplace_repos.id", ondelete="CASCADE"), index=True
+    )
+    id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text)
+    version: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(64))
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    author: Mapped[str] = mapped_column(Text)
+    featured: Mapped[bool] = mapped_column(Boolean, default=False)
+    docker_config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    requirements: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Descriptive fields that are shown but never filtered on (license, icon, links…).
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    risks: Mapped[list[str]] = mapped_column(JSON)
+    source_path: Mapped[str] = mapped_column(Text)
+    source_blob: Mapped[str] = mapped_column(String(64))
+    avg_rating: Mapped[float] = mapped_column(Float, default=0.0)
+    rating_sum: Mapped[int] = mapped_column(Integer, default=0)
+    rating_count: Mapped[int] = mapped_column(Integer, default=0)
+    install_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MarketplaceAppTag(Base):
+    """One row per (tag, app) so tag filters use an index instead of JSON scans."""
+
+    __tablename__ = "marketplace_app_tags"
+
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+    app_pk: Mapped[int] = mapped_column(
+        ForeignKey("marketplace_apps.pk", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class MarketplaceSource(Base):
+    """Every definition file seen by the last sync, with its blob and outcome.
+
+    Kept so a re-sync parses only files whose blob changed and can still
+    report the errors of unchanged bad files.
+    """
+
+    __tablename__ = "marketplace_sources"
+
+    repo_id: Mapped[str] = mapped_column(
+        ForeignKey("marketplace_repos.id", ondelete="CASCADE"), primary_key=True
+    )
+    path: Mapped[str] = mapped_column(Text, primary_key=True)
+    blob: Mapped[str] = mapped_column(String(64))
+    app_id: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class MarketplaceRating(Base):
+    """One user's 1-5 rating of one app; kept when the app leaves and returns."""
+
+    __tablename__ = "marketplace_ratings"
+    __table_args__ = (
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
+        ForeignKeyConstraint(["repo_id"], ["marketplace_repos.id"], ondelete="CASCADE"),
+    )
+
+    repo_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    rating: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TomoState(Base):
+    """Small key/value facts about this installation of tomo itself."""
+
+    __tablename__ = "tomo_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,75 @@
+"""From the bytes of one definition file to a validated AppDefinition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from tomo.errors import InvalidDefinition
+from tomo.marketplace.definition import AppDefinition
+from tomo.marketplace.safe_yaml import YamlLoadError, load_yaml
+from tomo.marketplace.scan import category_from_path
+
+MAX_REPORTED_PROBLEMS = 8
+
+
+def parse_definition(path: str, data: bytes, *, max_bytes: int) -> AppDefinition:
+    """Load and validate one file; InvalidDefinition names the file and every problem."""
+    try:
+        raw = load_yaml(data, max_bytes=max_bytes)
+    except YamlLoadError as exc:
+        raise InvalidDefinition(path, str(exc)) from None
+    if not isinstance(raw, dict):
+        raise InvalidDefinition(path, "the top level must be a mapping of fields")
+    category = category_from_path(path)
+    if category and "category" not in raw:
+        raw["category"] = category
+    try:
+        return AppDefinition.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidDefinition(path, format_validation_error(exc)) from None
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    problems = [_describe(error) for error in exc.errors()]
+    shown = problems[:MAX_REPORTED_PROBLEMS]
+    if len(problems) > len(shown):
+        shown.append(f"and {len(problems) - len(shown)} more")
+    return "; ".join(shown)
+
+
+def _describe(error: ErrorDetails) -> str:
+    location = _location(error["loc"])
+    message = _message(error)
+    return f"{location}: {message}" if location else message
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif "[" in part or "function-" in part:
+            continue  # pydantic's internal step names, not the user's keys
+        else:
+            text += f".{part}" if text else part
+    return text
+
+
+def _message(error: ErrorDetails) -> str:
+    kind = error["type"]
+    given: Any = error.get("input")
+    if kind == "missing":
+        return "is required"
+    if kind == "literal_error":
+        expected = (error.get("ctx") or {}).get("expected", "")
+        return f"must be {expected}, got {given!r}"
+    if kind in ("string_type", "str_type"):
+        return f"must be text, got {type(given).__name__}"
+    if kind == "list_type":
+        return "must be a list"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return "must be a mapping of fields"
+    return str(error["msg"]).removeprefix("Value error, ")

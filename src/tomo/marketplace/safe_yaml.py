@@ -1,0 +1,128 @@
+"""Guarded YAML loading for definitions that come from untrusted catalogs.
+
+libyaml parses; we build the Python values ourselves from its node graph so
+that every hazard of YAML 1.1 is decided here, not by PyYAML's resolver:
+
+* every scalar stays the text its author wrote (`22:22`, `no`, `0755`, `1.10`),
+  only `~`/`null`/empty plain scalars become None — typed fields of the schema
+  parse text with strict rules later;
+* duplicate keys, merge keys (`<<`), custom tags and several documents in one
+  file are errors;
+* aliases are expanded while counting, so an alias bomb stops at a node
+  budget instead of exhausting memory; nesting has a depth limit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+_STANDARD_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp", "binary")
+)
+_NULL_WORDS = frozenset({"", "~", "null", "Null", "NULL"})
+_PLAIN = ""  # libyaml reports plain (unquoted) scalars with an empty style
+
+MAX_NODES = 20_000
+MAX_DEPTH = 32
+
+
+class YamlLoadError(ValueError):
+    """The file is not acceptable YAML; the message names line and reason."""
+
+
+def load_yaml(data: bytes, *, max_bytes: int) -> Any:
+    """Decode and load one YAML document under the limits above."""
+    if len(data) > max_bytes:
+        raise YamlLoadError(f"file is {len(data)} bytes, larger than the {max_bytes}-byte limit")
+    text = _decode(data)
+    node = _compose(text)
+    if node is None:
+        raise YamlLoadError("file is empty")
+    return _Builder().build(node, depth=0)
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise YamlLoadError(f"not valid UTF-8 (byte {exc.start})") from None
+
+
+def _compose(text: str) -> yaml.Node | None:
+    loader = yaml.CBaseLoader(text)
+    try:
+        return loader.get_single_node()
+    except yaml.composer.ComposerError as exc:
+        if "another document" in str(exc.problem):
+            raise YamlLoadError("file holds several YAML documents; give one") from None
+        raise YamlLoadError(_describe(exc)) from None
+    except yaml.YAMLError as exc:
+        raise YamlLoadError(_describe(exc)) from None
+    finally:
+        loader.dispose()
+
+
+def _describe(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        where = f"line {exc.problem_mark.line + 1}: " if exc.problem_mark else ""
+        return f"invalid YAML, {where}{exc.problem or exc.context}"
+    return f"invalid YAML: {exc}"
+
+
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+class _Builder:
+    """Turns a composed node graph into plain dicts, lists and strings."""
+
+    def __init__(self) -> None:
+        self.nodes = 0
+
+    def build(self, node: yaml.Node, depth: int) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise YamlLoadError(f"document expands to more than {MAX_NODES} nodes (alias bomb?)")
+        if depth > MAX_DEPTH:
+            raise YamlLoadError(f"line {_line(node)}: nested deeper than {MAX_DEPTH} levels")
+        if node.tag not in _STANDARD_TAGS:
+            raise YamlLoadError(f"line {_line(node)}: tag '{node.tag}' is not allowed")
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, depth + 1) for item in node.value]
+        assert isinstance(node, yaml.MappingNode)
+        return self._mapping(node, depth)
+
+    @staticmethod
+    def _scalar(node: yaml.ScalarNode) -> str | None:
+        if node.tag == "tag:yaml.org,2002:null":
+            return None
+        if node.style == _PLAIN and node.value in _NULL_WORDS:
+            return None
+        return str(node.value)
+
+    def _mapping(self, node: yaml.MappingNode, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        first_line: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = self._key(key_node)
+            if key in result:
+                raise YamlLoadError(
+                    f"line {_line(key_node)}: duplicate key '{key}' "
+                    f"(first given on line {first_line[key]})"
+                )
+            first_line[key] = _line(key_node)
+            result[key] = self.build(value_node, depth + 1)
+        return result
+
+    @staticmethod
+    def _key(node: yaml.Node) -> str:
+        if not isinstance(node, yaml.ScalarNode):
+            raise YamlLoadError(f"line {_line(node)}: mapping keys must be plain text")
+        if node.value == "<<" and node.style == _PLAIN:
+            raise YamlLoadError(f"line {_line(node)}: merge keys ('<<') are not supported")
+        return str(node.value)

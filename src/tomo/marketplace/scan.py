@@ -1,0 +1,152 @@
+"""Which files of a catalog tree are app definitions, and which app wins an id.
+
+Layouts: `apps/<category>/<id>.yaml` and `apps/<category>/<id>/app.yaml`
+(`.yml` too). In a folder holding `app.yaml`, other YAML files are the app's
+own assets, not definitions. Hidden files and folders are skipped. Symlinks
+are resolved inside the tree only; one pointing outside is an error.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections import defaultdict
+from dataclasses import dataclass
+
+from tomo.marketplace.git import TreeEntry
+
+APPS_DIR = "apps"
+_EXTENSIONS = (".yaml", ".yml")
+_APP_FILE_NAMES = ("app.yaml", "app.yml")
+MAX_SYMLINK_HOPS = 8
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A definition file and the blob holding its content (after symlinks)."""
+
+    path: str
+    blob: str
+
+
+@dataclass
+class Selection:
+    sources: dict[str, SourceFile]
+    errors: dict[str, str]
+
+
+def symlink_blobs(entries: list[TreeEntry]) -> list[str]:
+    """Blobs to read before `select_sources`: the targets of every symlink."""
+    return [entry.sha for entry in entries if entry.is_symlink]
+
+
+def select_sources(
+    entries: list[TreeEntry], link_targets: dict[str, bytes], *, max_bytes: int
+) -> Selection:
+    tree = {entry.path: entry for entry in entries if entry.kind == "blob"}
+    selection = Selection(sources={}, errors={})
+    for path in _definition_paths(tree):
+        try:
+            entry = _resolve(path, tree, link_targets)
+        except ValueError as exc:
+            selection.errors[path] = str(exc)
+            continue
+        if entry.size is not None and entry.size > max_bytes:
+            selection.errors[path] = (
+                f"file is {entry.size} bytes, larger than the {max_bytes}-byte limit"
+            )
+            continue
+        selection.sources[path] = SourceFile(path, entry.sha)
+    return selection
+
+
+def _definition_paths(tree: dict[str, TreeEntry]) -> list[str]:
+    candidates = [
+        path
+        for path in tree
+        if path.startswith(APPS_DIR + "/")
+        and path.lower().endswith(_EXTENSIONS)
+        and not any(part.startswith(".") for part in path.split("/"))
+    ]
+    app_dirs = {
+        posixpath.dirname(p) for p in candidates if posixpath.basename(p) in _APP_FILE_NAMES
+    }
+    return sorted(path for path in candidates if not _is_asset(path, app_dirs))
+
+
+def _is_asset(path: str, app_dirs: set[str]) -> bool:
+    """True for YAML files that belong to an `app.yaml` folder but are not it."""
+    own_dir = posixpath.dirname(path)
+    is_app_file = posixpath.basename(path) in _APP_FILE_NAMES
+    directory = own_dir
+    while directory not in ("", APPS_DIR):
+        if directory in app_dirs and not (is_app_file and directory == own_dir):
+            return True
+        directory = posixpath.dirname(directory)
+    return False
+
+
+def _resolve(path: str, tree: dict[str, TreeEntry], link_targets: dict[str, bytes]) -> TreeEntry:
+    current = path
+    for _ in range(MAX_SYMLINK_HOPS):
+        entry = tree[current]
+        if not entry.is_symlink:
+            return entry
+        target = link_targets[entry.sha].decode("utf-8", "replace")
+        if target.startswith("/"):
+            raise ValueError(f"symlink to '{target}' points outside the repository; not followed")
+        current = posixpath.normpath(posixpath.join(posixpath.dirname(current), target))
+        if current == ".." or current.startswith("../"):
+            raise ValueError(f"symlink to '{target}' points outside the repository; not followed")
+        if current not in tree:
+            raise ValueError(f"symlink target '{target}' is not a file in the repository")
+    raise ValueError("too many levels of symlinks")
+
+
+def path_names_id(path: str, app_id: str) -> bool:
+    """Whether the file's location spells the id (`<id>.yaml` or `<id>/app.yaml`)."""
+    directory, name = posixpath.split(path)
+    stem = name.rsplit(".", 1)[0]
+    if name in _APP_FILE_NAMES:
+        return posixpath.basename(directory) == app_id
+    return stem == app_id
+
+
+def category_from_path(path: str) -> str | None:
+    """`apps/<category>/…` names a category when the file is below a folder."""
+    parts = path.split("/")
+    return parts[1] if len(parts) >= 3 else None
+
+
+@dataclass
+class Winners:
+    paths: dict[str, str]  # app id -> the file that defines it
+    errors: dict[str, str]  # path -> why its app was not stored
+
+
+def choose_winners(app_ids: dict[str, str]) -> Winners:
+    """Settle ids defined by several files (path -> id) as the catalog rules say."""
+    by_id: dict[str, list[str]] = defaultdict(list)
+    for path, app_id in sorted(app_ids.items()):
+        by_id[app_id].append(path)
+    winners = Winners(paths={}, errors={})
+    for app_id, paths in by_id.items():
+        if len(paths) == 1:
+            winners.paths[app_id] = paths[0]
+            continue
+        naming = [path for path in paths if path_names_id(path, app_id)]
+        if len(naming) == 1:
+            winners.paths[app_id] = naming[0]
+            for loser in paths:
+                if loser != naming[0]:
+                    winners.errors[loser] = (
+                        f"id '{app_id}' is also defined by {naming[0]}, whose path names it; "
+                        "this file was skipped"
+                    )
+        else:
+            for path in paths:
+                others = ", ".join(p for p in paths if p != path)
+                winners.errors[path] = (
+                    f"id '{app_id}' is also defined by {others}; "
+                    "no file's path settles which one wins, so none was stored"
+                )
+    return winners

@@ -1,0 +1,60 @@
+"""Scheduled sync: every enabled repo, once per interval, one sync per repo at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+from tomo.errors import SyncInProgress, TomoError
+from tomo.marketplace.service import MarketplaceService
+
+log = logging.getLogger("tomo.scheduler")
+MAX_TICK_SECONDS = 60.0
+
+
+class SyncScheduler:
+    def __init__(self, service: MarketplaceService, interval: float) -> None:
+        self.service = service
+        self.interval = timedelta(seconds=interval)
+        self._attempted: dict[str, datetime] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self.interval.total_seconds() > 0 and self._task is None:
+            self._task = asyncio.create_task(self._run(), name="tomo-sync-scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        tick = min(self.interval.total_seconds(), MAX_TICK_SECONDS)
+        while True:
+            await self.sync_due_repos()
+            await asyncio.sleep(tick)
+
+    async def sync_due_repos(self) -> list[str]:
+        """Sync each enabled repo whose last sync (or attempt) is an interval old."""
+        synced = []
+        for repo in await self.service.list_repos():
+            if not repo.enabled or not self._due(repo.id, repo.last_synced):
+                continue
+            self._attempted[repo.id] = datetime.now(UTC)
+            try:
+                await self.service.sync_repo(repo.id)
+                synced.append(repo.id)
+            except SyncInProgress:
+                continue
+            except TomoError as exc:
+                log.warning("scheduled sync of %s failed: %s", repo.id, exc.message)
+        return synced
+
+    def _due(self, repo_id: str, last_synced: datetime | None) -> bool:
+        moments = [t for t in (last_synced, self._attempted.get(repo_id)) if t is not None]
+        if not moments:
+            return True
+        latest = max(moments)
+        return datetime.now(UTC) - latest >= self.interval

@@ -1,0 +1,123 @@
+"""What the marketplace's faces send and receive (CLI JSON, REST API)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tomo.marketplace.definition import AppDefinition
+
+RepoType = Literal["official", "community", "personal"]
+
+
+class RepoCreate(BaseModel):
+    """Sent to add a repository."""
+
+    url: str
+    name: str = Field(min_length=1, max_length=128)
+    branch: str = "main"
+    repo_type: RepoType = "community"
+    id: str | None = None
+
+
+class RepoUpdate(BaseModel):
+    """Sent to change a repository; absent fields stay as they are."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+    branch: str | None = None
+    enabled: bool | None = None
+
+
+class RepoPublic(BaseModel):
+    """A repository as every face shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    url: str
+    branch: str
+    repo_type: RepoType
+    enabled: bool
+    status: Literal["active", "syncing", "error"]
+    last_synced: datetime | None
+    app_count: int
+    last_error: str | None
+    last_commit: str | None
+
+
+class SyncProblem(BaseModel):
+    """One file a sync could not store, and why."""
+
+    path: str
+    message: str
+
+
+class SyncReport(BaseModel):
+    """The outcome of one sync; kept on the repo until the next one."""
+
+    repo_id: str
+    status: Literal["synced", "unchanged"]
+    commit: str
+    app_count: int
+    added: int
+    updated: int
+    removed: int
+    errors: list[SyncProblem]
+
+
+class RepoDetail(RepoPublic):
+    """A repository with the report of its last sync."""
+
+    last_report: SyncReport | None
+
+
+class AppSummary(BaseModel):
+    """One search hit."""
+
+    id: str
+    repo_id: str
+    name: str
+    version: str
+    category: str
+    tags: list[str]
+    avg_rating: float
+    install_count: int
+    risks: list[str]
+
+
+class SearchPage(BaseModel):
+    """A page of search hits and the number of all matches."""
+
+    total: int
+    items: list[AppSummary]
+
+
+class Category(BaseModel):
+    name: str
+    count: int
+
+
+class MarketplaceApp(AppDefinition):
+    """A catalog entry: the definition plus where it came from and how it is rated."""
+
+    repo_id: str
+    risks: list[str]
+    avg_rating: float = 0.0
+    rating_count: int = 0
+    install_count: int = 0
+    source_path: str
+    updated_at: datetime
+
+
+class RatingResult(BaseModel):
+    """The app's rating after one user rated it."""
+
+    repo_id: str
+    app_id: str
+    user_id: str
+    rating: int
+    avg_rating: float
+    rating_count: int

@@ -1,0 +1,429 @@
+"""MarketplaceService: repositories, sync, search, ratings.
+
+All marketplace logic lives here; the CLI and the API only parse input,
+call these methods and render what they return.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tomo.config import Settings
+from tomo.db import Database
+from tomo.errors import (
+    AmbiguousApp,
+    AppNotFound,
+    InvalidInput,
+    RepoExists,
+    RepoNotFound,
+    SyncFailed,
+    SyncInProgress,
+    TomoError,
+)
+from tomo.marketplace.definition import SLUG
+from tomo.marketplace.git import check_branch, check_repo_url
+from tomo.marketplace.models import MarketplaceAppRow, MarketplaceRating, MarketplaceRepo
+from tomo.marketplace.schemas import (
+    AppSummary,
+    Category,
+    MarketplaceApp,
+    RatingResult,
+    RepoCreate,
+    RepoDetail,
+    RepoPublic,
+    RepoUpdate,
+    SearchPage,
+    SyncReport,
+)
+from tomo.marketplace.search import SearchQuery, SortKey, build_search
+from tomo.marketplace.sync import (
+    Progress,
+    RepoSnapshot,
+    RepoSync,
+    clone_dir_for,
+    finish_repo,
+    make_git,
+)
+
+# A lease older than this belongs to a sync that died; another may take over.
+STALE_SYNC_AFTER = timedelta(minutes=30)
+MAX_PAGE = 200
+
+
+def _no_progress(_phase: str, _done: int, _total: int) -> None:
+    pass
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:48].strip("-")
+    return slug or "repo"
+
+
+class MarketplaceService:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self._local_locks: dict[str, asyncio.Lock] = {}
+
+    # -- repositories -------------------------------------------------------
+
+    async def add_repo(self, request: RepoCreate, *, trusted_local: bool = False) -> RepoPublic:
+        """Register a repository (not synced yet); refuses URLs git must not see."""
+        allow_local = self.settings.allow_local_repos or trusted_local
+        url = check_repo_url(request.url, allow_local=allow_local).url
+        branch = check_branch(request.branch)
+        name = request.name.strip()
+        async with self.db.session() as session:
+            repo_id = await self._new_repo_id(session, request.id, name)
+            if await session.scalar(select(MarketplaceRepo.id).where(MarketplaceRepo.name == name)):
+                raise RepoExists(f"a repo named '{name}' already exists")
+            repo = MarketplaceRepo(
+                id=repo_id,
+                name=name,
+                url=url,
+                branch=branch,
+                repo_type=request.repo_type,
+                enabled=True,
+                status="active",
+                app_count=0,
+                created_at=datetime.now(UTC),
+            )
+            session.add(repo)
+            try:
+                await session.commit()
+            except IntegrityError:
+                raise RepoExists(f"a repo with id '{repo_id}' or name '{name}' exists") from None
+            return RepoPublic.model_validate(repo)
+
+    async def _new_repo_id(self, session: AsyncSession, wanted: str | None, name: str) -> str:
+        if wanted is not None:
+            if not SLUG.fullmatch(wanted):
+                raise InvalidInput(f"repo id '{wanted}' must be lowercase letters, digits and '-'")
+            if await session.get(MarketplaceRepo, wanted):
+                raise RepoExists(f"a repo with id '{wanted}' already exists")
+            return wanted
+        base = slugify(name)
+        taken = set(await session.scalars(select(MarketplaceRepo.id)))
+        candidate, n = base, 2
+        while candidate in taken:
+            candidate, n = f"{base}-{n}", n + 1
+        return candidate
+
+    async def list_repos(self) -> list[RepoPublic]:
+        async with self.db.session() as session:
+            repos = await session.scalars(select(MarketplaceRepo).order_by(MarketplaceRepo.id))
+            return [RepoPublic.model_validate(repo) for repo in repos]
+
+    async def get_repo(self, ref: str) -> RepoDetail:
+        async with self.db.session() as session:
+            repo = await self._find_repo(session, ref)
+            return _repo_detail(repo)
+
+    async def update_repo(self, ref: str, changes: RepoUpdate) -> RepoPublic:
+        async with self.db.session() as session:
+            repo = await self._find_repo(session, ref)
+            if changes.branch is not None and changes.branch != repo.branch:
+                repo.branch = check_branch(changes.branch)
+                repo.last_commit = None  # the next sync must fetch the new branch
+            if changes.name is not None:
+                repo.name = changes.name.strip()
+            if changes.enabled is not None:
+                repo.enabled = changes.enabled
+            try:
+                await session.commit()
+            except IntegrityError:
+                raise RepoExists(f"a repo named '{changes.name}' already exists") from None
+            return RepoPublic.model_validate(repo)
+
+    async def remove_repo(self, ref: str) -> RepoPublic:
+        """Forget a repo, its apps and its clone (ratings go with it)."""
+        async with self.db.session() as session:
+            repo = await self._find_repo(session, ref)
+            removed = RepoPublic.model_validate(repo)
+            await session.delete(repo)
+            await session.commit()
+        shutil.rmtree(clone_dir_for(self.settings.repos_dir, removed.id), ignore_errors=True)
+        return removed
+
+    async def _find_repo(self, session: AsyncSession, ref: str) -> MarketplaceRepo:
+        repo = await session.get(MarketplaceRepo, ref)
+        if repo is None:
+            repo = await session.scalar(select(MarketplaceRepo).where(MarketplaceRepo.name == ref))
+        if repo is None:
+            raise RepoNotFound(f"no repo with id or name '{ref}'")
+        return repo
+
+    # -- sync ---------------------------------------------------------------
+
+    async def sync_repo(
+        self, ref: str, *, progress: Progress = _no_progress, force: bool = False
+    ) -> SyncReport:
+        """Fetch and re-parse one repo; on failure the last good catalog stays."""
+        async with self.db.session() as session:
+            repo = await self._find_repo(session, ref)
+            snapshot = RepoSnapshot(
+                repo.id, repo.url, repo.branch, repo.last_commit, repo.last_report
+            )
+        lock = self._local_locks.setdefault(snapshot.id, asyncio.Lock())
+        if lock.locked():
+            raise SyncInProgress(f"repo '{snapshot.id}' is already syncing")
+        async with lock:
+            await self._take_lease(snapshot.id)
+            try:
+                report = await self._sync_leased(snapshot, progress, force)
+            except TomoError as exc:
+                await self._record_failure(snapshot.id, exc.message)
+                raise
+            except BaseException:
+                await asyncio.shield(self._record_failure(snapshot.id, "sync was interrupted"))
+                raise
+            return report
+
+    async def _sync_leased(self, repo: RepoSnapshot, progress: Progress, force: bool) -> SyncReport:
+        allow_local = self.settings.allow_local_repos or repo.url == self.builtin_url
+        git, url = make_git(
+            repo.url,
+            clone_dir_for(self.settings.repos_dir, repo.id),
+            timeout=self.settings.git_timeout,
+            allow_local=allow_local,
+        )
+        sync = RepoSync(
+            repo=repo,
+            git=git,
+            url=url,
+            max_bytes=self.settings.max_definition_bytes,
+            progress=progress,
+        )
+        unchanged_commit = None if force else await sync.remote_unchanged()
+        async with self.db.session() as session, session.begin():
+            if unchanged_commit is not None:
+                report = _unchanged_report(repo, unchanged_commit)
+            else:
+                report = await sync.run(session)
+            await finish_repo(session, repo.id, report)
+        return report
+
+    async def _take_lease(self, repo_id: str) -> None:
+        now = datetime.now(UTC)
+        async with self.db.session() as session, session.begin():
+            result = await session.execute(
+                update(MarketplaceRepo)
+                .where(MarketplaceRepo.id == repo_id)
+                .where(
+                    (MarketplaceRepo.status != "syncing")
+                    | (MarketplaceRepo.sync_started_at.is_(None))
+                    | (MarketplaceRepo.sync_started_at < now - STALE_SYNC_AFTER)
+                )
+                .values(status="syncing", sync_started_at=now)
+            )
+            if getattr(result, "rowcount", 0) != 1:
+                raise SyncInProgress(f"repo '{repo_id}' is already syncing")
+
+    async def _record_failure(self, repo_id: str, message: str) -> None:
+        async with self.db.session() as session, session.begin():
+            await session.execute(
+                update(MarketplaceRepo)
+                .where(MarketplaceRepo.id == repo_id)
+                .values(status="error", last_error=message, sync_started_at=None)
+            )
+
+    async def sync_enabled_repos(
+        self, *, progress: Progress = _no_progress
+    ) -> list[SyncReport | TomoError]:
+        """Sync every enabled repo; one failing repo does not stop the others."""
+        async with self.db.session() as session:
+            ids = list(
+                await session.scalars(
+                    select(MarketplaceRepo.id)
+                    .where(MarketplaceRepo.enabled.is_(True))
+                    .order_by(MarketplaceRepo.id)
+                )
+            )
+        results: list[SyncReport | TomoError] = []
+        for repo_id in ids:
+            try:
+                results.append(await self.sync_repo(repo_id, progress=progress))
+            except (SyncFailed, SyncInProgress, InvalidInput) as exc:
+                results.append(exc)
+        return results
+
+    @property
+    def builtin_url(self) -> str:
+        return str(self.settings.builtin_catalog_dir.resolve())
+
+    # -- discovery ----------------------------------------------------------
+
+    async def search_apps(
+        self,
+        search: str | None = None,
+        category: str | None = None,
+        tags: Sequence[str] = (),
+        repo: str | None = None,
+        sort: SortKey | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> SearchPage:
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
+        if offset < 0:
+            raise InvalidInput("offset must not be negative")
+        async with self.db.session() as session:
+            repo_id = (await self._find_repo(session, repo)).id if repo else None
+            query = SearchQuery(search, category, tuple(tags), repo_id, sort, limit, offset)
+            page, count = build_search(query, self.db.dialect)
+            total = await session.scalar(count)
+            rows = await session.scalars(page)
+            return SearchPage(total=total or 0, items=[_summary(row) for row in rows])
+
+    async def get_app(self, ref: str) -> MarketplaceApp:
+        """By `repo/app`, or by bare id when one repo (or one official repo) has it."""
+        async with self.db.session() as session:
+            return _catalog_entry(await self._find_app(session, ref))
+
+    async def _find_app(self, session: AsyncSession, ref: str) -> MarketplaceAppRow:
+        repo_ref, _, app_id = ref.rpartition("/")
+        if repo_ref:
+            repo = await self._find_repo(session, repo_ref)
+            row = await session.scalar(
+                select(MarketplaceAppRow).where(
+                    MarketplaceAppRow.repo_id == repo.id, MarketplaceAppRow.id == app_id
+                )
+            )
+            if row is None:
+                raise AppNotFound(f"repo '{repo.id}' has no app '{app_id}'")
+            return row
+        return await self._find_bare_app(session, app_id)
+
+    async def _find_bare_app(self, session: AsyncSession, app_id: str) -> MarketplaceAppRow:
+        rows = list(
+            await session.execute(
+                select(MarketplaceAppRow, MarketplaceRepo.repo_type)
+                .join(MarketplaceRepo, MarketplaceRepo.id == MarketplaceAppRow.repo_id)
+                .where(MarketplaceAppRow.id == app_id, MarketplaceRepo.enabled.is_(True))
+                .order_by(MarketplaceAppRow.repo_id)
+            )
+        )
+        if not rows:
+            raise AppNotFound(f"no app '{app_id}' in any enabled repo")
+        official = [row for row, repo_type in rows if repo_type == "official"]
+        if len(rows) == 1 or len(official) == 1:
+            return rows[0][0] if len(rows) == 1 else official[0]
+        raise AmbiguousApp(app_id, [f"{row.repo_id}/{row.id}" for row, _ in rows])
+
+    async def get_categories(self) -> list[Category]:
+        async with self.db.session() as session:
+            enabled = select(MarketplaceRepo.id).where(MarketplaceRepo.enabled.is_(True))
+            rows = await session.execute(
+                select(MarketplaceAppRow.category, func.count())
+                .where(MarketplaceAppRow.repo_id.in_(enabled.scalar_subquery()))
+                .group_by(MarketplaceAppRow.category)
+                .order_by(MarketplaceAppRow.category)
+            )
+            return [Category(name=name, count=count) for name, count in rows]
+
+    # -- ratings ------------------------------------------------------------
+
+    async def rate_app(self, ref: str, *, user_id: str, rating: int) -> RatingResult:
+        """Record one user's 1-5 rating; a second rating by the same user replaces it."""
+        if not 1 <= rating <= 5:
+            raise InvalidInput(f"rating must be between 1 and 5, got {rating}")
+        if not user_id.strip():
+            raise InvalidInput("a rating needs a user")
+        async with self.db.session() as session, session.begin():
+            app = await self._find_app(session, ref)
+            key = {"repo_id": app.repo_id, "app_id": app.id, "user_id": user_id}
+            existing = await session.get(MarketplaceRating, key, with_for_update=True)
+            previous = existing.rating if existing else None
+            if existing:
+                existing.rating, existing.updated_at = rating, datetime.now(UTC)
+            else:
+                session.add(MarketplaceRating(**key, rating=rating, updated_at=datetime.now(UTC)))
+            await session.execute(_adjust_totals(app.pk, rating, previous))
+            await session.refresh(app)
+            return RatingResult(
+                **key, rating=rating, avg_rating=app.avg_rating, rating_count=app.rating_count
+            )
+
+
+def _adjust_totals(app_pk: int, rating: int, previous: int | None) -> Any:
+    """Update sum and count in place (no rescan of ratings), then the average."""
+    apps = MarketplaceAppRow
+    new_sum = apps.rating_sum + rating - (previous or 0)
+    new_count = apps.rating_count + (0 if previous else 1)
+    return (
+        update(apps)
+        .where(apps.pk == app_pk)
+        .values(rating_sum=new_sum, rating_count=new_count, avg_rating=new_sum * 1.0 / new_count)
+    )
+
+
+def _unchanged_report(repo: RepoSnapshot, commit: str) -> SyncReport:
+    last = dict(repo.last_report or {})
+    last.pop("parser", None)
+    return SyncReport.model_validate(
+        {
+            **last,
+            "repo_id": repo.id,
+            "status": "unchanged",
+            "commit": commit,
+            "added": 0,
+            "updated": 0,
+            "removed": 0,
+        }
+    )
+
+
+def _repo_detail(repo: MarketplaceRepo) -> RepoDetail:
+    public = RepoPublic.model_validate(repo).model_dump()
+    report = dict(repo.last_report) if repo.last_report else None
+    if report:
+        report.pop("parser", None)
+    return RepoDetail.model_validate({**public, "last_report": report})
+
+
+def _summary(row: MarketplaceAppRow) -> AppSummary:
+    return AppSummary(
+        id=row.id,
+        repo_id=row.repo_id,
+        name=row.name,
+        version=row.version,
+        category=row.category,
+        tags=row.tags,
+        avg_rating=row.avg_rating,
+        install_count=row.install_count,
+        risks=row.risks,
+    )
+
+
+def _catalog_entry(row: MarketplaceAppRow) -> MarketplaceApp:
+    return MarketplaceApp.model_validate(
+        {
+            "id": row.id,
+            "name": row.name,
+            "description": row.description,
+            "version": row.version,
+            "category": row.category,
+            "tags": row.tags,
+            "author": row.author,
+            "featured": row.featured,
+            **row.details,
+            "docker": row.docker_config,
+            "requirements": row.requirements,
+            "repo_id": row.repo_id,
+            "risks": row.risks,
+            "avg_rating": row.avg_rating,
+            "rating_count": row.rating_count,
+            "install_count": row.install_count,
+            "source_path": row.source_path,
+            "updated_at": row.updated_at,
+        }
+    )

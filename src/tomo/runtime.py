@@ -1,0 +1,43 @@
+"""Opening tomo: settings -> database (migrated) -> services.
+
+Each face (CLI command, API process) opens one runtime and closes it when
+done; nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from tomo.config import Settings
+from tomo.db import Database
+from tomo.errors import SyncFailed
+from tomo.marketplace.builtin import ensure_builtin_catalog
+from tomo.marketplace.service import MarketplaceService
+
+log = logging.getLogger("tomo")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    db: Database
+    marketplace: MarketplaceService
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    db = Database(settings)
+    try:
+        await db.migrate()
+        marketplace = MarketplaceService(db, settings)
+        try:
+            await ensure_builtin_catalog(marketplace)
+        except SyncFailed as exc:
+            # The repo row shows the error; tomo itself stays usable.
+            log.warning("built-in catalog not synced: %s", exc.message)
+        yield Runtime(settings=settings, db=db, marketplace=marketplace)
+    finally:
+        await db.dispose()
