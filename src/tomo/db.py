@@ -11,9 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import DateTime, MetaData, Table, event
+from sqlalchemy import DateTime, MetaData, Table, event, text
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
@@ -35,6 +33,10 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# The newest migration; a test checks it against alembic's head.
+SCHEMA_REVISION = "0001"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -95,9 +97,11 @@ class Database:
             yield session
 
     async def migrate(self) -> None:
-        """Bring the schema to the newest revision."""
+        """Bring the schema to the newest revision (alembic loads only if needed)."""
         try:
             async with self.engine.begin() as connection:
+                if await connection.run_sync(_current_revision) == SCHEMA_REVISION:
+                    return
                 await connection.run_sync(_upgrade_to_head)
         except (SQLAlchemyError, OSError) as exc:
             raise StorageError(f"cannot open or migrate the database: {exc}") from exc
@@ -106,7 +110,16 @@ class Database:
         await self.engine.dispose()
 
 
+def _current_revision(connection: Connection) -> str | None:
+    if not connection.dialect.has_table(connection, "alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def _upgrade_to_head(connection: Connection) -> None:
+    from alembic import command  # imported here: most starts find the schema current
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", "tomo:migrations")
     config.attributes["connection"] = connection

@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from tomo.app import create_app
 from tomo.cli.context import CliState
 
 
@@ -17,6 +15,10 @@ def serve(
     port: Annotated[int | None, typer.Option("--port", help="Default 8420.")] = None,
 ) -> None:
     """Run tomo's server: the REST API and scheduled catalog syncs."""
+    import uvicorn  # the web stack loads only for this command
+
+    from tomo.app import create_app
+
     state: CliState = ctx.find_root().obj
     settings = state.settings()
     updates = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}

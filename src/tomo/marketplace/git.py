@@ -9,8 +9,10 @@ checkout, so a symlink in a catalog can never make tomo read a host file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,7 +26,9 @@ _TRANSPORT_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*::")
 _UNSAFE_CHARS = re.compile(r"[\x00-\x20\x7f]")
 _ERROR_HINTS = (
     ("could not resolve host", "host not found"),
-    ("connection refused", "connection refused"),
+    ("connection refused", "cannot connect to the server"),
+    ("couldn't connect to server", "cannot connect to the server"),
+    ("failed to connect", "cannot connect to the server"),
     ("connection timed out", "connection timed out"),
     ("could not read username", "the repository needs credentials"),
     ("authentication failed", "authentication failed"),
@@ -51,10 +55,10 @@ def check_repo_url(raw: str, *, allow_local: bool) -> RepoUrl:
         raise InvalidRepoUrl("repository URL is empty")
     if url.startswith("-"):
         raise InvalidRepoUrl(f"repository URL may not start with '-': {url!r}")
-    if _UNSAFE_CHARS.search(url):
-        raise InvalidRepoUrl("repository URL may not contain spaces or control characters")
     if "--upload-pack" in url or "--receive-pack" in url or _TRANSPORT_PREFIX.match(url):
         raise InvalidRepoUrl(f"repository URL uses a transport tomo does not allow: {url!r}")
+    if _UNSAFE_CHARS.search(url):
+        raise InvalidRepoUrl("repository URL may not contain spaces or control characters")
     checked = _check_by_form(url)
     if checked.is_local and not allow_local:
         raise InvalidRepoUrl(
@@ -236,12 +240,15 @@ async def run_git(
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,  # so a timeout can kill git's helpers too
     )
     verb = next(arg for arg in argv[1:] if not arg.startswith("-") and "=" not in arg)
     try:
         out, err = await asyncio.wait_for(process.communicate(stdin), time_limit)
     except TimeoutError:
-        process.kill()
+        # git's transport helpers hold our pipes open; kill the whole group.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         await process.wait()
         raise GitTimeout(f"git {verb} timed out after {time_limit:g}s") from None
     if process.returncode != 0:

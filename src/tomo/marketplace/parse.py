@@ -72,4 +72,10 @@ def _message(error: ErrorDetails) -> str:
         return "must be a list"
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         return "must be a mapping of fields"
+    context = error.get("ctx") or {}
+    if kind in ("too_short", "string_too_short"):
+        minimum = context.get("min_length", 1)
+        return "must not be empty" if minimum == 1 else f"needs at least {minimum} characters/items"
+    if kind in ("too_long", "string_too_long"):
+        return f"is too long (at most {context.get('max_length')} characters/items)"
     return str(error["msg"]).removeprefix("Value error, ")

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import Float, Integer, Select, func, select, text
+from sqlalchemy import Float, Integer, Select, func, literal_column, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -129,9 +129,9 @@ def _with_text(
         # bm25 is lower for better matches; negate so that larger is better everywhere.
         return page.join(matches, joined), count.join(matches, joined), -matches.c.score
     expression = " & ".join(f"{term}:*" for term in terms)
-    tsquery = func.to_tsquery(text("'simple'"), expression)
-    vector = text("marketplace_apps.search_vector")
-    condition = vector.op("@@")(tsquery)  # type: ignore[attr-defined]
+    tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), expression)
+    vector: ColumnElement[object] = literal_column("marketplace_apps.search_vector")
+    condition = vector.op("@@")(tsquery)
     rank = func.ts_rank(vector, tsquery, type_=Float)
     return page.where(condition), count.where(condition), rank
 

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.gitrepo import CatalogRepo
+from tests.services import postgres_server
+from tomo.config import Settings
+from tomo.runtime import Runtime, open_runtime
+
+
+@pytest.fixture(scope="session")
+def postgres_base_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+async def _admin(base_url: str, statement: str) -> None:
+    url = make_url(base_url)
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, database="postgres"
+    )
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None (SQLite in the data dir) or a fresh PostgreSQL database per test."""
+    if request.param == "sqlite":
+        yield None
+        return
+    base = request.getfixturevalue("postgres_base_url")
+    name = f"tomo_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(base, f'CREATE DATABASE "{name}"'))
+    yield f"{base}/{name}"
+    asyncio.run(_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        builtin_catalog=False,
+        git_timeout=20,
+        sync_interval=0,
+    )
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    async with open_runtime(settings) as opened:
+        yield opened
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path):
+    """Factory: a real git repository of app definitions in tmp_path."""
+    counter = iter(range(1000))
+
+    def make(name: str | None = None) -> CatalogRepo:
+        return CatalogRepo.create(tmp_path / (name or f"catalog-{next(counter)}"))
+
+    return make

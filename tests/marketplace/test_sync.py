@@ -1,0 +1,424 @@
+"""Sync against real git repositories, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from tests.gitrepo import CatalogRepo, app_yaml
+from tomo.errors import GitError, GitTimeout, SyncInProgress
+from tomo.marketplace.models import MarketplaceAppRow
+from tomo.marketplace.schemas import RepoCreate, SyncReport
+from tomo.marketplace.service import MarketplaceService
+from tomo.runtime import Runtime
+
+
+async def subscribe(runtime: Runtime, repo: CatalogRepo, name: str = "community") -> str:
+    created = await runtime.marketplace.add_repo(RepoCreate(url=repo.url, name=name))
+    return created.id
+
+
+def errors_of(report: SyncReport) -> dict[str, str]:
+    return {problem.path: problem.message for problem in report.errors}
+
+
+async def app_rows(runtime: Runtime, repo_id: str) -> dict[str, MarketplaceAppRow]:
+    async with runtime.db.session() as session:
+        rows = await session.scalars(
+            select(MarketplaceAppRow).where(MarketplaceAppRow.repo_id == repo_id)
+        )
+        return {row.id: row for row in rows}
+
+
+class ParseCounter:
+    """Records how many files a sync parsed, from its progress reports."""
+
+    def __init__(self) -> None:
+        self.parsed = 0
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase == "parsing":
+            self.parsed = max(self.parsed, done)
+
+
+async def test_first_sync_stores_every_app_and_counts_them(runtime: Runtime, make_repo) -> None:
+    repo = make_repo()
+    repo.add_app("alpha", "media")
+    repo.add_app("beta", "tools")
+    repo.write("apps/storage/gamma/app.yaml", app_yaml("gamma"))
+    commit = repo.commit()
+    repo_id = await subscribe(runtime, repo)
+
+    report = await runtime.marketplace.sync_repo(repo_id)
+
+    assert report.model_dump() == {
+        "repo_id": repo_id, "status": "synced", "commit": commit, "app_count": 3,
+        "added": 3, "updated": 0, "removed": 0, "errors": [],
+    }  # fmt: skip
+    rows = await app_rows(runtime, repo_id)
+    assert {app_id: row.category for app_id, row in rows.items()} == {
+        "alpha": "media", "beta": "tools", "gamma": "storage",
+    }  # fmt: skip
+    shown = await runtime.marketplace.get_repo(repo_id)
+    assert (shown.status, shown.app_count, shown.last_commit) == ("active", 3, commit)
+    assert shown.last_synced is not None
+
+
+async def test_one_bad_file_never_stops_a_sync(runtime: Runtime, make_repo) -> None:
+    repo = make_repo()
+    repo.add_app("good")
+    repo.write("apps/tools/bomb.yaml", "a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for c, p in zip("bcdefg", "abcdef", strict=True)
+    ))  # fmt: skip
+    repo.write("apps/tools/big.yaml", "description: " + "x" * 300_000)
+    repo.write("apps/tools/deep.yaml", "a: " + "[" * 60 + "]" * 60)
+    repo.write("apps/tools/dupe.yaml", "id: dupe\nid: again\n")
+    repo.write(
+        "apps/tools/sexagesimal.yaml",
+        app_yaml("sexagesimal").replace("container: 80", "container: 22:22"),
+    )
+    repo.write("apps/tools/latin1.yaml", "name: caf\xe9\n".encode("latin-1"))
+    repo.write(
+        "apps/tools/evil-image.yaml", app_yaml("evil-image", docker={"image": "x; rm -rf /"})
+    )
+    repo.write("apps/tools/notes.txt", "not a definition")
+    repo.write("apps/tools/.hidden.yaml", "garbage: [")
+    repo.commit()
+    repo_id = await subscribe(runtime, repo)
+
+    report = await runtime.marketplace.sync_repo(repo_id)
+
+    assert report.app_count == 1
+    assert errors_of(report) == {
+        "apps/tools/big.yaml": "file is 300013 bytes, larger than the 262144-byte limit",
+        "apps/tools/bomb.yaml": "document expands to more than 20000 nodes (alias bomb?)",
+        "apps/tools/deep.yaml": "line 1: nested deeper than 32 levels",
+        "apps/tools/dupe.yaml": "line 2: duplicate key 'id' (first given on line 1)",
+        "apps/tools/evil-image.yaml": (
+            "docker.image: 'x; rm -rf /' is not a valid image reference "
+            "([registry/]name[:tag][@digest])"
+        ),
+        "apps/tools/latin1.yaml": "not valid UTF-8 (byte 9)",
+        "apps/tools/sexagesimal.yaml": "docker.ports[0].container: expected a whole number, got '22:22'",
+    }
+    shown = await runtime.marketplace.get_repo(repo_id)
+    assert shown.last_report is not None and shown.last_report.errors == report.errors
+
+
+async def test_both_layouts_and_asset_files(runtime: Runtime, make_repo) -> None:
+    repo = make_repo()
+    repo.write("apps/media/flat.yml", app_yaml("flat"))
+    repo.write("apps/media/nested/app.yml", app_yaml("nested"))
+    repo.write("apps/media/nested/compose.yaml", "services: {}")  # an asset of 'nested'
+    repo.write("apps/media/nested/extra/more.yaml", "not: an app")
+    repo.write("README.yaml", app_yaml("outside-apps"))
+    repo.commit()
+    repo_id = await subscribe(runtime, repo)
+
+    report = await runtime.marketplace.sync_repo(repo_id)
+
+    assert (report.app_count, report.errors) == (2, [])
+    assert set(await app_rows(runtime, repo_id)) == {"flat", "nested"}
+
+
+async def test_symlinks_are_resolved_inside_the_clone_only(
+    runtime: Runtime, make_repo, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.yaml"
+    secret.write_text(app_yaml("stolen"))
+    repo = make_repo()
+    repo.write("shared/base.yaml", app_yaml("linked"))
+    repo.symlink("apps/tools/linked.yaml", "../../shared/base.yaml")
+    repo.symlink("apps/tools/escape.yaml", str(secret))
+    repo.symlink("apps/tools/climb.yaml", "../../../secret.yaml")
+    repo.symlink("apps/tools/dangling.yaml", "nowhere.yaml")
+    repo.commit()
+    repo_id = await subscribe(runtime, repo)
+
+    report = await runtime.marketplace.sync_repo(repo_id)
+
+    assert set(await app_rows(runtime, repo_id)) == {"linked"}
+    assert errors_of(report) == {
+        "apps/tools/escape.yaml": f"symlink to '{secret}' points outside the repository; not followed",
+        "apps/tools/climb.yaml": "symlink to '../../../secret.yaml' points outside the repository; not followed",
+        "apps/tools/dangling.yaml": "symlink target 'nowhere.yaml' is not a file in the repository",
+    }
+
+
+async def test_resync_without_new_commit_is_a_no_op(runtime: Runtime, make_repo) -> None:
+    repo = make_repo()
+    repo.add_app("alpha")
+    repo.write("apps/tools/bad.yaml", "id: [")
+    commit = repo.commit()
+    repo_id = await subscribe(runtime, repo)
+    first = await runtime.marketplace.sync_repo(repo_id)
+    before = await app_rows(runtime, repo_id)
+    counter = ParseCounter()
+
+    again = await runtime.marketplace.sync_repo(repo_id, progress=counter)
+
+    assert again.status == "unchanged"
+    assert (again.commit, again.app_count, again.added, again.updated, again.removed) == (
+        commit,
+        1,
+        0,
+        0,
+        0,
+    )
+    assert again.errors == first.errors  # unchanged bad files are still reported
+    assert counter.parsed == 0
+    assert (await app_rows(runtime, repo_id))["alpha"].updated_at == before["alpha"].updated_at
+
+
+async def test_only_changed_files_are_parsed_and_rewritten(runtime: Runtime, make_repo) -> None:
+    repo = make_repo()
+    for n in range(6):
+        repo.add_app(f"app-{n}")
+    repo.write("apps/tools/broken.yaml", "id: [")
+    repo.commit()
+    repo_id = await subscribe(runtime, repo)
+    await runtime.marketplace.sync_repo(repo_id)
+    before = await app_rows(runtime, repo_id)
+
+    repo.add_app("app-1", description="A new description.")
+    repo.add_app("app-new")
+    repo.remove("apps/tools/app-5.yaml")
+    repo.commit()
+    counter = ParseCounter()
+    report = await runtime.marketplace.sync_repo(repo_id, progress=counter)
+
+    assert (report.added, report.updated, report.removed, report.app_count) == (1, 1, 1, 6)
+    assert counter.parsed == 2  # app-1 and app-new; broken.yaml is not parsed again
+    assert list(errors_of(report)) == ["apps/tools/broken.yaml"]
+    after = await app_rows(runtime, repo_id)
+    assert after["app-1"].description == "A new description."
+    assert after["app-1"].pk == before["app-1"].pk
+    for unchanged in ("app-0", "app-2", "app-3", "app-4"):
+        assert after[unchanged].updated_at == before[unchanged].updated_at
+    assert "app-5" not in after
+
+
+async def test_fixing_a_bad_file_adds_its_app(runtime: Runtime, make_repo) -> None:
+    repo = make_repo()
+    repo.write("apps/tools/later.yaml", app_yaml("later").replace("version: 1.0.0", "version: ''"))
+    repo.commit()
+    repo_id = await subscribe(runtime, repo)
+    assert errors_of(await runtime.marketplace.sync_repo(repo_id)) == {
+        "apps/tools/later.yaml": "version: must not be empty"
+    }
+    repo.add_app("later")
+    repo.commit()
+    report = await runtime.marketplace.sync_repo(repo_id)
+    assert (report.added, report.errors, report.app_count) == (1, [], 1)
+
+
+async def test_id_defined_twice_the_file_whose_path_names_it_wins(
+    runtime: Runtime, make_repo
+) -> None:
+    repo = make_repo()
+    repo.add_app("jellyfin", "media")
+    repo.write("apps/media/jf-copy.yaml", app_yaml("jellyfin", name="Impostor"))
+    repo.commit()
+    repo_id = await subscribe(runtime, repo)
+
+    report = await runtime.marketplace.sync_repo(repo_id)
+
+    assert errors_of(report) == {
+        "apps/media/jf-copy.yaml": (
+            "id 'jellyfin' is also defined by apps/media/jellyfin.yaml, whose path names it; "
+            "this file was skipped"
+        )
+    }
+    assert (await app_rows(runtime, repo_id))["jellyfin"].name == "Jellyfin"
+
+
+async def test_id_defined_twice_with_no_winner_stores_neither(runtime: Runtime, make_repo) -> None:
+    repo = make_repo()
+    repo.write("apps/media/one.yaml", app_yaml("shared"))
+    repo.write("apps/media/two.yaml", app_yaml("shared"))
+    repo.add_app("other")
+    repo.commit()
+    repo_id = await subscribe(runtime, repo)
+
+    report = await runtime.marketplace.sync_repo(repo_id)
+
+    assert set(errors_of(report)) == {"apps/media/one.yaml", "apps/media/two.yaml"}
+    assert "none was stored" in errors_of(report)["apps/media/one.yaml"]
+    assert set(await app_rows(runtime, repo_id)) == {"other"}
+
+    repo.remove("apps/media/two.yaml")
+    repo.commit()
+    counter = ParseCounter()
+    report = await runtime.marketplace.sync_repo(repo_id, progress=counter)
+    # one.yaml did not change, yet its app now wins and must be stored.
+    assert (report.added, report.errors) == (1, [])
+    assert set(await app_rows(runtime, repo_id)) == {"other", "shared"}
+
+
+async def test_same_id_in_two_repos_neither_overwrites(runtime: Runtime, make_repo) -> None:
+    official, community = make_repo(), make_repo()
+    official.add_app("jellyfin", "media", name="Official Jellyfin")
+    community.add_app("jellyfin", "media", name="Community Jellyfin")
+    official.commit()
+    community.commit()
+    first = await subscribe(runtime, official, "first")
+    second = await subscribe(runtime, community, "second")
+    await runtime.marketplace.sync_repo(first)
+    await runtime.marketplace.sync_repo(second)
+
+    assert (await runtime.marketplace.get_app(f"{first}/jellyfin")).name == "Official Jellyfin"
+    assert (await runtime.marketplace.get_app(f"{second}/jellyfin")).name == "Community Jellyfin"
+
+
+async def test_force_pushed_branch_is_followed(runtime: Runtime, make_repo) -> None:
+    repo = make_repo()
+    repo.add_app("keep")
+    repo.commit("one")
+    repo.add_app("dropped")
+    repo.commit("two")
+    repo_id = await subscribe(runtime, repo)
+    assert (await runtime.marketplace.sync_repo(repo_id)).app_count == 2
+
+    repo.git("reset", "--hard", "HEAD~1")
+    repo.add_app("rewritten")
+    new_head = repo.commit("history rewritten")
+    report = await runtime.marketplace.sync_repo(repo_id)
+
+    assert (report.commit, report.added, report.removed) == (new_head, 1, 1)
+    assert set(await app_rows(runtime, repo_id)) == {"keep", "rewritten"}
+
+
+async def test_deleted_branch_fails_and_keeps_the_last_good_catalog(
+    runtime: Runtime, make_repo
+) -> None:
+    repo = make_repo()
+    repo.git("checkout", "--quiet", "-b", "stable")
+    repo.add_app("alpha")
+    repo.commit()
+    repo.git("checkout", "--quiet", "-b", "main-again")
+    created = await runtime.marketplace.add_repo(
+        RepoCreate(url=repo.url, name="c", branch="stable")
+    )
+    await runtime.marketplace.sync_repo(created.id)
+    repo.git("branch", "-D", "stable")
+
+    with pytest.raises(GitError, match=f"branch 'stable' not found at {repo.url}"):
+        await runtime.marketplace.sync_repo(created.id)
+
+    shown = await runtime.marketplace.get_repo(created.id)
+    assert (shown.status, shown.app_count) == ("error", 1)
+    assert shown.last_error == f"branch 'stable' not found at {repo.url}"
+    assert set(await app_rows(runtime, created.id)) == {"alpha"}
+
+
+async def test_unreachable_remote_fails_with_the_reason(runtime: Runtime) -> None:
+    created = await runtime.marketplace.add_repo(
+        RepoCreate(url="https://127.0.0.1:1/catalog.git", name="nowhere")
+    )
+    with pytest.raises(GitError, match="git ls-remote failed: cannot connect to the server"):
+        await runtime.marketplace.sync_repo(created.id)
+    shown = await runtime.marketplace.get_repo(created.id)
+    assert shown.status == "error"
+    assert "cannot connect to the server" in (shown.last_error or "")
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A TCP server on loopback that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join(timeout=5)
+    for connection in accepted:
+        connection.close()
+    server.close()
+
+
+async def test_remote_that_never_answers_times_out(runtime: Runtime, silent_server: int) -> None:
+    runtime.settings.git_timeout = 1.5
+    created = await runtime.marketplace.add_repo(
+        RepoCreate(url=f"https://127.0.0.1:{silent_server}/catalog.git", name="silent")
+    )
+    with pytest.raises(GitTimeout, match=r"git ls-remote timed out after 1.5s"):
+        await runtime.marketplace.sync_repo(created.id)
+    assert (await runtime.marketplace.get_repo(created.id)).status == "error"
+
+
+async def test_sync_failure_midway_keeps_the_catalog(
+    runtime: Runtime, make_repo, monkeypatch
+) -> None:
+    repo = make_repo()
+    repo.add_app("alpha")
+    repo.commit()
+    repo_id = await subscribe(runtime, repo)
+    await runtime.marketplace.sync_repo(repo_id)
+    repo.add_app("beta")
+    repo.commit()
+
+    # Fail the fetch after ls-remote saw the new commit (the clone is corrupted).
+    clone = runtime.settings.repos_dir / f"{repo_id}.git"
+    (clone / "HEAD").write_text("garbage")
+    (clone / "objects").rename(clone / "objects-moved")
+    with pytest.raises(GitError):
+        await runtime.marketplace.sync_repo(repo_id)
+    assert set(await app_rows(runtime, repo_id)) == {"alpha"}
+    assert (await runtime.marketplace.get_repo(repo_id)).status == "error"
+
+
+async def test_one_sync_per_repo_at_a_time(runtime: Runtime, make_repo) -> None:
+    repo = make_repo()
+    repo.add_app("alpha")
+    repo.commit()
+    repo_id = await subscribe(runtime, repo)
+    other = MarketplaceService(runtime.db, runtime.settings)  # as another process would
+
+    leased = asyncio.Event()
+    # Progress is first reported after the lease is taken.
+    first = asyncio.create_task(
+        runtime.marketplace.sync_repo(repo_id, progress=lambda *_: leased.set())
+    )
+    await asyncio.wait_for(leased.wait(), timeout=10)
+    with pytest.raises(SyncInProgress, match=f"repo '{repo_id}' is already syncing"):
+        await other.sync_repo(repo_id)
+    with pytest.raises(SyncInProgress):
+        await runtime.marketplace.sync_repo(repo_id)
+    assert (await first).app_count == 1
+    assert (await other.sync_repo(repo_id)).status == "unchanged"
+
+
+async def test_removing_a_repo_removes_its_apps_clone_and_index(
+    runtime: Runtime, make_repo
+) -> None:
+    repo = make_repo()
+    repo.add_app("findme", description="Uniquely searchable zebra words.")
+    repo.commit()
+    repo_id = await subscribe(runtime, repo)
+    await runtime.marketplace.sync_repo(repo_id)
+    assert (await runtime.marketplace.search_apps("zebra")).total == 1
+
+    await runtime.marketplace.remove_repo(repo_id)
+
+    assert await app_rows(runtime, repo_id) == {}
+    assert (await runtime.marketplace.search_apps("zebra")).total == 0
+    assert not (runtime.settings.repos_dir / f"{repo_id}.git").exists()

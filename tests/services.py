@@ -1,0 +1,102 @@
+"""Real services for tests (PostgreSQL today; sshd and Docker later).
+
+A test that needs a service it cannot find skips with the reason — unless
+TOMO_REQUIRE_SERVICES=1 (set by .ci/run), which turns that skip into a failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REQUIRE_SERVICES = os.environ.get("TOMO_REQUIRE_SERVICES") == "1"
+
+
+def unavailable(reason: str) -> None:
+    if REQUIRE_SERVICES:
+        pytest.fail(f"TOMO_REQUIRE_SERVICES=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _postgres_bindir() -> Path | None:
+    found = shutil.which("pg_config")
+    if found:
+        out = subprocess.run([found, "--bindir"], capture_output=True, text=True, check=False)
+        candidate = Path(out.stdout.strip())
+        if (candidate / "initdb").exists():
+            return candidate
+    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(versions[-1]).parent if versions else None
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str]:
+    """Start a throwaway PostgreSQL on a loopback port; yield its base URL."""
+    external = os.environ.get("TOMO_TEST_POSTGRES_URL")
+    if external:
+        yield external
+        return
+    bindir = _postgres_bindir()
+    if bindir is None:
+        unavailable("PostgreSQL is not installed (apt-get install postgresql)")
+        return
+    root = Path(tempfile.mkdtemp(prefix="tomo-pg-"))
+    as_user = _unprivileged_user()
+    port = free_port()
+    try:
+        _initdb(bindir, root, as_user)
+        _pg_ctl(bindir, root, as_user, "start", "-w", "-t", "60", "-l", str(root / "log"),
+                "-o", f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off "
+                      "-c synchronous_commit=off -c full_page_writes=off")  # fmt: skip
+        yield f"postgresql+asyncpg://tomo@127.0.0.1:{port}"
+    finally:
+        _pg_ctl(bindir, root, as_user, "stop", "-m", "immediate", check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _unprivileged_user() -> str | None:
+    """initdb refuses to run as root; use the postgres account when we are root."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        unavailable("running as root and there is no 'postgres' user to run PostgreSQL")
+    return "postgres"
+
+
+def _as(user: str | None, argv: list[str]) -> list[str]:
+    return ["runuser", "-u", user, "--", *argv] if user else argv
+
+
+def _initdb(bindir: Path, root: Path, user: str | None) -> None:
+    if user:
+        shutil.chown(root, user=user)
+    subprocess.run(
+        _as(user, [str(bindir / "initdb"), "-D", str(root / "data"), "-U", "tomo",
+                   "--auth=trust", "--no-sync", "-E", "UTF8"]),
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+
+def _pg_ctl(bindir: Path, root: Path, user: str | None, *args: str, check: bool = True) -> None:
+    subprocess.run(
+        _as(user, [str(bindir / "pg_ctl"), "-D", str(root / "data"), *args]),
+        check=check, capture_output=True,
+    )  # fmt: skip
