@@ -1,0 +1,178 @@
+"""The CLI contract: commands, stable JSON shapes, one-line errors and exit codes.
+
+Runs the real entry point (`python -m tomo`) in a subprocess, as a user would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.gitrepo import CatalogRepo
+
+
+class Tomo:
+    def __init__(self, data_dir: Path, **env: str) -> None:
+        self.data_dir = data_dir
+        self.env = {**os.environ, "TOMO_BUILTIN_CATALOG": "false", "COLUMNS": "200", **env}
+
+    def run(
+        self, *args: str, expect: int = 0, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "tomo", "--data-dir", str(self.data_dir), *args],
+            capture_output=True, text=True, env=self.env, timeout=120, cwd=cwd,
+        )  # fmt: skip
+        assert done.returncode == expect, (done.returncode, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr
+        return done
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "--json").stdout)
+
+    def error(self, *args: str, expect: int) -> str:
+        done = self.run(*args, expect=expect)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, done.stderr
+        assert lines[0].startswith("error: ")
+        return lines[0]
+
+
+@pytest.fixture
+def tomo(tmp_path: Path) -> Tomo:
+    return Tomo(tmp_path / "data")
+
+
+@pytest.fixture
+def catalog(make_repo) -> CatalogRepo:
+    repo = make_repo("catalog")
+    repo.add_app("jellyfin", "media", tags=["media", "streaming"])
+    repo.add_app("navidrome", "media", tags=["music"])
+    repo.add_app("portainer", "tools", docker={"image": "portainer/portainer-ce:2.21.4",
+        "volumes": [{"host_path": "/var/run/docker.sock", "container_path": "/var/run/docker.sock"}]})  # fmt: skip
+    repo.write("apps/tools/broken.yaml", "id: [")
+    repo.commit()
+    return repo
+
+
+def test_repo_add_syncs_and_reports_in_the_pinned_shape(tomo: Tomo, catalog: CatalogRepo) -> None:
+    report = tomo.json("repo", "add", catalog.url, "--name", "Home Catalog", "--type", "personal")
+    assert report == {
+        "repo_id": "home-catalog", "status": "synced", "commit": catalog.git("rev-parse", "HEAD"),
+        "app_count": 3, "added": 3, "updated": 0, "removed": 0,
+        "errors": [{"path": "apps/tools/broken.yaml",
+                    "message": "invalid YAML, line 2: did not find expected node content"}],
+    }  # fmt: skip
+    again = tomo.json("repo", "sync", "Home Catalog")
+    assert (again["status"], again["added"], again["app_count"]) == ("unchanged", 0, 3)
+
+
+def test_repo_list_show_update_remove(tomo: Tomo, catalog: CatalogRepo) -> None:
+    tomo.run("repo", "add", catalog.url, "--name", "C", "--id", "cat", "--no-sync")
+    listed = tomo.json("repo", "list")
+    assert [sorted(item) for item in listed] == [sorted([
+        "id", "name", "url", "branch", "repo_type", "enabled", "status", "last_synced",
+        "app_count", "last_error", "last_commit",
+    ])]  # fmt: skip
+    assert listed[0]["last_synced"] is None
+    tomo.run("repo", "sync", "cat")
+    shown = tomo.json("repo", "show", "cat")
+    assert shown["app_count"] == 3
+    assert shown["last_report"]["errors"][0]["path"] == "apps/tools/broken.yaml"
+    assert tomo.json("repo", "update", "cat", "--disable", "--name", "Renamed")["enabled"] is False
+    human = tomo.run("repo", "show", "Renamed").stdout
+    assert "apps/tools/broken.yaml" in human
+    assert tomo.json("repo", "remove", "cat")["id"] == "cat"
+    assert tomo.json("repo", "list") == []
+
+
+def test_app_search_show_categories_and_rate(tomo: Tomo, catalog: CatalogRepo) -> None:
+    tomo.run("repo", "add", catalog.url, "--name", "C")
+    page = tomo.json("app", "search", "jelly")
+    assert page == {"total": 1, "items": [{
+        "id": "jellyfin", "repo_id": "c", "name": "Jellyfin", "version": "1.0.0",
+        "category": "media", "tags": ["media", "streaming"], "avg_rating": 0.0,
+        "install_count": 0, "risks": [],
+    }]}  # fmt: skip
+    assert tomo.json("app", "search", "--category", "media", "--tag", "music")["total"] == 1
+    assert [
+        i["id"] for i in tomo.json("app", "search", "--limit", "1", "--offset", "1")["items"]
+    ] == ["navidrome"]
+    assert tomo.json("app", "categories") == [
+        {"name": "media", "count": 2},
+        {"name": "tools", "count": 1},
+    ]
+
+    shown = tomo.json("app", "show", "c/portainer")
+    assert shown["risks"] == ["docker-socket"]
+    assert shown["docker"]["image"] == "portainer/portainer-ce:2.21.4"
+    assert {"repo_id", "source_path", "requirements", "avg_rating", "rating_count"} <= set(shown)
+    assert "docker-socket" in tomo.run("app", "show", "portainer").stdout
+
+    rated = tomo.json("app", "rate", "jellyfin", "4", "--user", "alice")
+    assert (rated["avg_rating"], rated["rating_count"]) == (4.0, 1)
+    human = tomo.run("app", "search").stdout
+    assert "c/jellyfin" in human and "4.0" in human
+
+
+def test_errors_are_one_line_with_exit_codes(
+    tomo: Tomo, catalog: CatalogRepo, tmp_path: Path
+) -> None:
+    marker = tmp_path / "pwned"
+    assert tomo.error("repo", "add", f"ext::sh -c touch% {marker}", "--name", "x", expect=2) == (
+        f"error: repository URL uses a transport tomo does not allow: 'ext::sh -c touch% {marker}'"
+    )
+    assert not marker.exists()
+    assert tomo.error("repo", "show", "ghost", expect=3) == "error: no repo with id or name 'ghost'"
+    assert (
+        tomo.error("app", "show", "ghost", expect=3) == "error: no app 'ghost' in any enabled repo"
+    )
+    tomo.run("repo", "add", catalog.url, "--name", "C")
+    assert tomo.error("repo", "add", catalog.url, "--name", "C", expect=4) == (
+        "error: a repo named 'C' already exists"
+    )
+    assert tomo.error("app", "rate", "jellyfin", "9", expect=2) == (
+        "error: rating must be between 1 and 5, got 9"
+    )
+    assert (
+        tomo.error("app", "search", "--limit", "0", expect=2)
+        == "error: limit must be between 1 and 200"
+    )
+
+
+def test_failed_sync_says_the_catalog_was_kept(tomo: Tomo, catalog: CatalogRepo) -> None:
+    tomo.run("repo", "add", catalog.url, "--name", "C")
+    catalog.git("branch", "-m", "main", "renamed")
+    line = tomo.error("repo", "sync", "C", expect=5)
+    assert (
+        line == f"error: sync of 'C' failed, catalog kept: branch 'main' not found at {catalog.url}"
+    )
+    assert tomo.json("app", "search")["total"] == 3
+    assert tomo.json("repo", "show", "C")["status"] == "error"
+
+
+def test_usage_errors_do_not_trace(tomo: Tomo) -> None:
+    done = tomo.run("app", "search", "--sort", "bogus", expect=2)
+    assert "Invalid value for '--sort'" in done.stderr
+
+
+def test_data_dir_defaults_to_data_in_the_working_directory(tmp_path: Path) -> None:
+    env = {**os.environ, "TOMO_BUILTIN_CATALOG": "false"}
+    env.pop("TOMO_DATA_DIR", None)
+    subprocess.run([sys.executable, "-m", "tomo", "repo", "list"], cwd=tmp_path, env=env,
+                   check=True, capture_output=True, timeout=60)  # fmt: skip
+    assert (tmp_path / "data" / "tomo.db").is_file()
+
+
+def test_first_start_shows_the_builtin_catalog(tmp_path: Path) -> None:
+    tomo = Tomo(tmp_path / "data", TOMO_BUILTIN_CATALOG="true")
+    page = tomo.json("app", "search", "--limit", "200")
+    assert page["total"] >= 20
+    assert {item["repo_id"] for item in page["items"]} == {"official"}
+    assert tomo.json("app", "show", "jellyfin")["repo_id"] == "official"
