@@ -8,7 +8,7 @@ from sqlalchemy import update
 from tests.gitrepo import CatalogRepo
 from tomo.errors import AmbiguousApp, AppNotFound, InvalidInput, RepoNotFound
 from tomo.marketplace.models import MarketplaceAppRow
-from tomo.marketplace.schemas import RepoCreate, RepoUpdate
+from tomo.marketplace.schemas import RepoCreate, RepoType, RepoUpdate
 from tomo.runtime import Runtime
 
 
@@ -16,7 +16,7 @@ async def subscribe(
     runtime: Runtime, repo: CatalogRepo, name: str, repo_type: str = "community"
 ) -> str:
     created = await runtime.marketplace.add_repo(
-        RepoCreate(url=repo.url, name=name, repo_type=repo_type)  # type: ignore[arg-type]
+        RepoCreate(url=repo.url, name=name, repo_type=repo_type)
     )
     await runtime.marketplace.sync_repo(created.id)
     return created.id
