@@ -151,10 +151,19 @@ def test_failed_sync_says_the_catalog_was_kept(tomo: Tomo, catalog: CatalogRepo)
     catalog.git("branch", "-m", "main", "renamed")
     line = tomo.error("repo", "sync", "C", expect=5)
     assert (
-        line == f"error: sync of 'C' failed, catalog kept: branch 'main' not found at {catalog.url}"
+        line
+        == f"error: sync of 'C' failed (catalog kept): branch 'main' not found at {catalog.url}"
     )
     assert tomo.json("app", "search")["total"] == 3
     assert tomo.json("repo", "show", "C")["status"] == "error"
+
+
+def test_add_whose_first_sync_fails_keeps_the_repo(tomo: Tomo) -> None:
+    done = tomo.run("repo", "add", "https://127.0.0.1:1/x.git", "--name", "Down", expect=5)
+    added, line = done.stderr.strip().splitlines()
+    assert added == "Added repo down (https://127.0.0.1:1/x.git)"
+    assert line.startswith("error: sync of 'down' failed (repo added, its first sync failed): ")
+    assert tomo.json("repo", "show", "down")["status"] == "error"
 
 
 def test_usage_errors_do_not_trace(tomo: Tomo) -> None:

@@ -36,7 +36,7 @@ def add(
         if not json_:
             err_console.print(f"Added repo {repo.id} ({repo.url})", markup=False)
         if sync:
-            await _sync_and_show(runtime, repo.id, json_=json_, force=False)
+            await _sync_and_show(runtime, repo.id, json_=json_, force=False, first=True)
         elif json_:
             emit_json(repo)
 
@@ -111,7 +111,9 @@ def remove(ctx: typer.Context, repo: RepoArg, json_: JsonOption = False) -> None
         )
 
 
-async def _sync_and_show(runtime: Runtime, repo: str, *, json_: bool, force: bool) -> None:
+async def _sync_and_show(
+    runtime: Runtime, repo: str, *, json_: bool, force: bool, first: bool = False
+) -> None:
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -129,7 +131,8 @@ async def _sync_and_show(runtime: Runtime, repo: str, *, json_: bool, force: boo
         try:
             report = await runtime.marketplace.sync_repo(repo, progress=progress, force=force)
         except SyncFailed as exc:
-            raise SyncFailed(f"sync of '{repo}' failed, catalog kept: {exc.message}") from exc
+            outcome = "repo added, its first sync failed" if first else "catalog kept"
+            raise SyncFailed(f"sync of '{repo}' failed ({outcome}): {exc.message}") from exc
     if json_:
         emit_json(report)
     else:
