@@ -13,7 +13,7 @@ from tomo.runtime import Runtime
 
 
 async def subscribe(
-    runtime: Runtime, repo: CatalogRepo, name: str, repo_type: str = "community"
+    runtime: Runtime, repo: CatalogRepo, name: str, repo_type: RepoType = "community"
 ) -> str:
     created = await runtime.marketplace.add_repo(
         RepoCreate(url=repo.url, name=name, repo_type=repo_type)
