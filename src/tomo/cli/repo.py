@@ -120,7 +120,7 @@ async def _sync_and_show(
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
-        disable=json_,
+        disable=json_ or not err_console.is_terminal,
     ) as bar:
         task = bar.add_task(f"syncing {repo}", total=None)
 
