@@ -353,6 +353,21 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+def weighted_percentile(samples: Sequence[tuple[float, float]], q: float) -> float:
+    """Percentile (q in 0..100) of (value, weight) pairs: the smallest value whose
+    cumulative weight reaches q% of the total weight."""
+    ordered = sorted(samples)
+    if not ordered:
+        return math.nan
+    goal = sum(w for _, w in ordered) * q / 100
+    cumulative = 0.0
+    for value, weight in ordered:
+        cumulative += weight
+        if cumulative >= goal - 1e-12:
+            return value
+    return ordered[-1][0]
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 

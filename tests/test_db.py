@@ -28,7 +28,7 @@ async def test_migrations_create_tables_and_search_index(settings: Settings) -> 
             version = (
                 await connection.execute(text("SELECT version_num FROM alembic_version"))
             ).scalar()
-        assert {"marketplace_repos", "marketplace_apps", "marketplace_app_tags",
+        assert {"marketplace_repos", "marketplace_apps",
                 "marketplace_sources", "marketplace_ratings", "tomo_state"} <= tables  # fmt: skip
         assert version == SCHEMA_REVISION
         if db.is_sqlite:

@@ -1,4 +1,4 @@
-"""ORM tables of the marketplace: repos, apps, their tags, sources and ratings."""
+"""ORM tables of the marketplace: repos, apps, definition sources and ratings."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from tomo.db import Base, UTCDateTime
 
@@ -60,23 +62,19 @@ class MarketplaceAppRow(Base):
     __table_args__ = (
         UniqueConstraint("repo_id", "id", name="uq_marketplace_apps_repo_app"),
         Index("ix_marketplace_apps_app_id", "id"),
-        Index("ix_marketplace_apps_category_name", "category", "name"),
-        Index("ix_marketplace_apps_name", "name"),
-        Index("ix_marketplace_apps_rating", "avg_rating"),
-        Index("ix_marketplace_apps_installs", "install_count"),
-        Index("ix_marketplace_apps_updated", "updated_at"),
+        Index("ix_marketplace_apps_category", "category"),
     )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    repo_id: Mapped[str] = mapped_column(
-        ForeignKey("marketplace_repos.id", ondelete="CASCADE"), index=True
-    )
+    # Lookups by repo use the (repo_id, id) unique index.
+    repo_id: Mapped[str] = mapped_column(ForeignKey("marketplace_repos.id", ondelete="CASCADE"))
     id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(128))
     description: Mapped[str] = mapped_column(Text)
     version: Mapped[str] = mapped_column(String(64))
     category: Mapped[str] = mapped_column(String(64))
-    tags: Mapped[list[str]] = mapped_column(JSON)
+    # JSONB on PostgreSQL so a GIN index serves tag filters.
+    tags: Mapped[list[str]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
     author: Mapped[str] = mapped_column(Text)
     featured: Mapped[bool] = mapped_column(Boolean, default=False)
     docker_config: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -94,15 +92,20 @@ class MarketplaceAppRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class MarketplaceAppTag(Base):
-    """One row per (tag, app) so tag filters use an index instead of JSON scans."""
+def _sort_index(name: str, *columns: ColumnElement[Any]) -> Index:
+    """An index in the exact order of one search sort (see search/query.py)."""
+    table = MarketplaceAppRow
+    return Index(name, *columns, table.name, table.repo_id, table.id)
 
-    __tablename__ = "marketplace_app_tags"
 
-    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
-    app_pk: Mapped[int] = mapped_column(
-        ForeignKey("marketplace_apps.pk", ondelete="CASCADE"), primary_key=True, index=True
-    )
+_sort_index("ix_marketplace_apps_sort_name")
+_sort_index(
+    "ix_marketplace_apps_sort_rating",
+    MarketplaceAppRow.avg_rating.desc(),
+    MarketplaceAppRow.rating_count.desc(),
+)
+_sort_index("ix_marketplace_apps_sort_popularity", MarketplaceAppRow.install_count.desc())
+_sort_index("ix_marketplace_apps_sort_updated", MarketplaceAppRow.updated_at.desc())
 
 
 class MarketplaceSource(Base):

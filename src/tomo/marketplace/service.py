@@ -44,7 +44,7 @@ from tomo.marketplace.schemas import (
     SearchPage,
     SyncReport,
 )
-from tomo.marketplace.search import SearchQuery, SortKey, build_search
+from tomo.marketplace.search import SearchQuery, SortKey, Visibility, search_catalog
 from tomo.marketplace.sync import (
     Progress,
     RepoSnapshot,
@@ -279,10 +279,9 @@ class MarketplaceService:
         async with self.db.session() as session:
             repo_id = (await self._find_repo(session, repo)).id if repo else None
             query = SearchQuery(search, category, tuple(tags), repo_id, sort, limit, offset)
-            page, count = build_search(query, self.db.dialect)
-            total = await session.scalar(count)
-            rows = await session.scalars(page)
-            return SearchPage(total=total or 0, items=[_summary(row) for row in rows])
+            visibility = await _visibility(session)
+            total, rows = await search_catalog(session, query, visibility, self.db.dialect)
+            return SearchPage(total=total, items=[_summary(row) for row in rows])
 
     async def get_app(self, ref: str) -> MarketplaceApp:
         """By `repo/app`, or by bare id when one repo (or one official repo) has it."""
@@ -364,6 +363,19 @@ def _adjust_totals(app_pk: int, rating: int, previous: int | None) -> Any:
         .where(apps.pk == app_pk)
         .values(rating_sum=new_sum, rating_count=new_count, avg_rating=new_sum * 1.0 / new_count)
     )
+
+
+async def _visibility(session: AsyncSession) -> Visibility:
+    rows = await session.execute(
+        select(MarketplaceRepo.id, MarketplaceRepo.enabled, MarketplaceRepo.app_count)
+    )
+    hidden, visible = [], 0
+    for repo_id, enabled, app_count in rows:
+        if enabled:
+            visible += app_count
+        else:
+            hidden.append(repo_id)
+    return Visibility(hidden_repos=tuple(hidden), visible_apps=visible)
 
 
 def _unchanged_report(repo: RepoSnapshot, commit: str) -> SyncReport:

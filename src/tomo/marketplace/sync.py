@@ -9,7 +9,9 @@ catalog in place.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +26,6 @@ from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.git import Git, check_repo_url
 from tomo.marketplace.models import (
     MarketplaceAppRow,
-    MarketplaceAppTag,
     MarketplaceRating,
     MarketplaceRepo,
     MarketplaceSource,
@@ -140,19 +141,19 @@ class RepoSync:
         self, sources: dict[str, SourceFile], previous: dict[str, Outcome]
     ) -> dict[str, Outcome]:
         changed = [s for s in sources.values() if _needs_parse(s, previous.get(s.path))]
-        outcomes = {
-            path: previous[path] for path in sources if path not in {s.path for s in changed}
-        }
+        changed_paths = {source.path for source in changed}
+        outcomes = {path: previous[path] for path in sources if path not in changed_paths}
         outcomes.update(await self._parse(changed))
         return outcomes
 
     async def _parse(self, files: list[SourceFile]) -> dict[str, Outcome]:
         contents = await self.git.read_blobs(sorted({f.blob for f in files}))
         outcomes: dict[str, Outcome] = {}
-        for done, source in enumerate(files, start=1):
-            outcomes[source.path] = self._parse_one(source, contents[source.blob])
-            if done % 500 == 0 or done == len(files):
-                self.progress("parsing", done, len(files))
+        with _collector_paused():
+            for done, source in enumerate(files, start=1):
+                outcomes[source.path] = self._parse_one(source, contents[source.blob])
+                if done % 500 == 0 or done == len(files):
+                    self.progress("parsing", done, len(files))
         return outcomes
 
     def _parse_one(self, source: SourceFile, data: bytes) -> Outcome:
@@ -186,6 +187,19 @@ class RepoSync:
             elif stored[app_id][1:] != (path, outcome.blob):
                 plan.updated[app_id] = _definition(outcome, path)
         return plan
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Parsing allocates many short-lived objects and no cycles worth chasing;
+    the cyclic garbage collector would otherwise run thousands of times."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _needs_parse(source: SourceFile, before: Outcome | None) -> bool:
@@ -312,10 +326,6 @@ async def _insert_apps(
         )
         rows.append(row)
     await session.execute(insert(apps), rows)
-    pks = await session.execute(
-        select(apps.c.id, apps.c.pk).where(apps.c.repo_id == repo_id, apps.c.id.in_(list(added)))
-    )
-    await _insert_tags(session, {pk: added[app_id].tags for app_id, pk in pks})
 
 
 async def _update_apps(
@@ -339,16 +349,6 @@ async def _update_apps(
         rows,
         execution_options={"synchronize_session": False},
     )
-    pks = [stored[app_id][0] for app_id in updated]
-    tags_table = table_of(MarketplaceAppTag)
-    await session.execute(delete(tags_table).where(tags_table.c.app_pk.in_(pks)))
-    await _insert_tags(session, {stored[app_id][0]: d.tags for app_id, d in updated.items()})
-
-
-async def _insert_tags(session: AsyncSession, tags_by_pk: dict[int, list[str]]) -> None:
-    rows = [{"tag": tag, "app_pk": pk} for pk, tags in tags_by_pk.items() for tag in tags]
-    if rows:
-        await session.execute(insert(table_of(MarketplaceAppTag)), rows)
 
 
 async def _rating_totals(

@@ -1,0 +1,61 @@
+"""What a search asks for, shared by both backends."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+SortKey = Literal["relevance", "name", "rating", "popularity", "updated"]
+SORT_KEYS: tuple[SortKey, ...] = ("relevance", "name", "rating", "popularity", "updated")
+MAX_TERMS = 12
+
+# Every sort ends in (name, repo_id, id) so pages are stable; each has an index
+# in exactly this order (see models.py).
+SORT_COLUMNS: dict[SortKey, tuple[tuple[str, bool], ...]] = {
+    "name": (("name", False), ("repo_id", False), ("id", False)),
+    "rating": (("avg_rating", True), ("rating_count", True), ("name", False), ("repo_id", False),
+               ("id", False)),
+    "popularity": (("install_count", True), ("name", False), ("repo_id", False), ("id", False)),
+    "updated": (("updated_at", True), ("name", False), ("repo_id", False), ("id", False)),
+}  # fmt: skip
+SORT_INDEXES: dict[SortKey, str] = {
+    "name": "ix_marketplace_apps_sort_name",
+    "rating": "ix_marketplace_apps_sort_rating",
+    "popularity": "ix_marketplace_apps_sort_popularity",
+    "updated": "ix_marketplace_apps_sort_updated",
+}
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    text: str | None = None
+    category: str | None = None
+    tags: tuple[str, ...] = field(default_factory=tuple)
+    repo_id: str | None = None
+    sort: SortKey | None = None  # None: relevance when there is text, else name
+    limit: int = 20
+    offset: int = 0
+
+    @property
+    def terms(self) -> list[str]:
+        return search_terms(self.text)
+
+    @property
+    def effective_sort(self) -> SortKey:
+        if self.sort is None or (self.sort == "relevance" and not self.terms):
+            return "relevance" if self.terms else "name"
+        return self.sort
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Apps of disabled repos are hidden; the rest of the catalog is this big."""
+
+    hidden_repos: tuple[str, ...]
+    visible_apps: int
+
+
+def search_terms(text_: str | None) -> list[str]:
+    """Words of the query; punctuation and operators never reach the engine."""
+    return re.findall(r"\w+", (text_ or "").lower())[:MAX_TERMS]
