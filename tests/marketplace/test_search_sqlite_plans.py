@@ -117,3 +117,15 @@ async def test_facets_distinguish_similar_tags_and_categories(runtime: Runtime, 
     assert [i.id for i in (await search(tags=["self"])).items] == ["b"]
     assert [i.id for i in (await search(category="media")).items] == ["b"]
     assert [i.id for i in (await search("hosted", category="media-server")).items] == ["a"]
+
+
+async def test_catalog_text_cannot_fake_facets(runtime: Runtime, make_repo) -> None:
+    media = "\ue000c" + "media".encode().hex()
+    repo = make_repo()
+    repo.add_app("sneaky", "tools", description=f"Pretends {media} to be media.")
+    repo.add_app("real", "media")
+    repo.commit()
+    await subscribe(runtime, repo, "facets")
+    search = runtime.marketplace.search_apps
+    assert [i.id for i in (await search(category="media")).items] == ["real"]
+    assert (await search("c" + "media".encode().hex())).total == 0  # a word never hits a facet

@@ -280,8 +280,8 @@ class MarketplaceService:
             repo_id = (await self._find_repo(session, repo)).id if repo else None
             query = SearchQuery(search, category, tuple(tags), repo_id, sort, limit, offset)
             visibility = await _visibility(session)
-            total, rows = await search_catalog(session, query, visibility, self.db.dialect)
-            return SearchPage(total=total, items=[_summary(row) for row in rows])
+            total, pks = await search_catalog(session, query, visibility, self.db.dialect)
+            return SearchPage(total=total, items=await _summaries(session, pks))
 
     async def get_app(self, ref: str) -> MarketplaceApp:
         """By `repo/app`, or by bare id when one repo (or one official repo) has it."""
@@ -402,18 +402,18 @@ def _repo_detail(repo: MarketplaceRepo) -> RepoDetail:
     return RepoDetail.model_validate({**public, "last_report": report})
 
 
-def _summary(row: MarketplaceAppRow) -> AppSummary:
-    return AppSummary(
-        id=row.id,
-        repo_id=row.repo_id,
-        name=row.name,
-        version=row.version,
-        category=row.category,
-        tags=row.tags,
-        avg_rating=row.avg_rating,
-        install_count=row.install_count,
-        risks=row.risks,
+_SUMMARY_COLUMNS = [getattr(MarketplaceAppRow, name) for name in AppSummary.model_fields]
+
+
+async def _summaries(session: AsyncSession, pks: list[int]) -> list[AppSummary]:
+    """Search hits in the order found, reading only the columns a hit shows."""
+    if not pks:
+        return []
+    rows = await session.execute(
+        select(MarketplaceAppRow.pk, *_SUMMARY_COLUMNS).where(MarketplaceAppRow.pk.in_(pks))
     )
+    by_pk = {row.pk: AppSummary.model_validate(row, from_attributes=True) for row in rows}
+    return [by_pk[pk] for pk in pks if pk in by_pk]
 
 
 def _catalog_entry(row: MarketplaceAppRow) -> MarketplaceApp:

@@ -9,11 +9,9 @@ and a GIN index on tags. Both indexes are created by hand in migrations
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tomo.marketplace.models import MarketplaceAppRow
 from tomo.marketplace.search import postgres, sqlite
 from tomo.marketplace.search.query import (
     SORT_KEYS,
@@ -47,15 +45,11 @@ SEARCH_OBJECTS = frozenset(
 
 async def search_catalog(
     session: AsyncSession, query: SearchQuery, visibility: Visibility, dialect: str
-) -> tuple[int, list[MarketplaceAppRow]]:
-    """The number of all matches and the requested page of them, in order."""
-    backend = sqlite if dialect == "sqlite" else postgres
-    total, pks = await backend.find_page(session, query, visibility)
-    if not pks:
-        return total, []
-    rows = await session.scalars(select(MarketplaceAppRow).where(MarketplaceAppRow.pk.in_(pks)))
-    by_pk = {row.pk: row for row in rows}
-    return total, [by_pk[pk] for pk in pks if pk in by_pk]
+) -> tuple[int, list[int]]:
+    """The number of all matches and the primary keys of the requested page, in order."""
+    if dialect == "sqlite":
+        return await sqlite.find_page(session, query, visibility)
+    return await postgres.find_page(session, query, visibility)
 
 
 def create_search_index(bind: Connection) -> None:

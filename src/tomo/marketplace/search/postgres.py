@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from tomo.marketplace.models import MarketplaceAppRow
-from tomo.marketplace.search.query import SORT_COLUMNS, SearchQuery, Visibility
+from tomo.marketplace.search.query import SORT_COLUMNS, SearchQuery, Visibility, fts_terms
 
 DDL = [
     """ALTER TABLE marketplace_apps ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (
@@ -36,7 +36,8 @@ async def find_page(
     rank: ColumnElement[float] | None = None
     if query.terms:
         tsquery = func.to_tsquery(
-            literal_column("'simple'::regconfig"), " & ".join(f"{term}:*" for term in query.terms)
+            literal_column("'simple'::regconfig"),
+            " & ".join(f"{term}:*" if prefix else term for term, prefix in fts_terms(query)),
         )
         vector: ColumnElement[Any] = literal_column("marketplace_apps.search_vector")
         conditions.append(vector.op("@@")(tsquery))

@@ -56,6 +56,14 @@ class Visibility:
     visible_apps: int
 
 
+def fts_terms(query: SearchQuery) -> list[tuple[str, bool]]:
+    """(term, is_prefix) pairs: as in search-as-you-type, only the last word
+    may be unfinished; earlier ones match whole words (which is also far
+    cheaper than expanding every word as a prefix)."""
+    terms = query.terms
+    return [(term, n == len(terms) - 1) for n, term in enumerate(terms)]
+
+
 def search_terms(text_: str | None) -> list[str]:
     """Words of the query; punctuation and operators never reach the engine."""
     return re.findall(r"\w+", (text_ or "").lower())[:MAX_TERMS]

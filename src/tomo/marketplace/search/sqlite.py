@@ -5,9 +5,10 @@ facet tokens for its category, tags and repo, so every filtered search is one
 FTS5 match whose count is cheap. The page is then found the cheapest way:
 
 * relevance, few matches: bm25 over all of them;
-* relevance, very many matches (a word in most descriptions): ranking all of
-  them would cost more than the query is worth, so apps whose name or tags
-  match come first (ranked when they are few enough), then the others;
+* relevance, very many matches (a word in most descriptions): bm25 must read
+  the whole index of such words and rank every match, more than such a broad
+  query is worth; apps whose name or tags match come first, then the others,
+  each group most popular first;
 * any other sort: walk that sort's index, keeping matches, when matches are
   dense; sort the matches themselves when they are few.
 
@@ -26,20 +27,26 @@ from tomo.marketplace.search.query import (
     SearchQuery,
     SortKey,
     Visibility,
+    fts_terms,
 )
 
-# bm25 costs about 0.7 µs per matching row: rank exhaustively up to this many.
-RANK_LIMIT = 10_000
+# bm25 costs 1-2 µs per matching row: rank exhaustively up to this many. A
+# broader query is ranked by tiers (name/tag hits first), see `_ranked`.
+RANK_LIMIT = 2_500
 # A sort-index walk may step over this many rows before sorting matches is cheaper.
 WALK_LIMIT = 20_000
-TEXT_COLUMNS = "{name description tags author}"
 STRONG_COLUMNS = "{name tags}"
 BM25 = "bm25(marketplace_apps_fts, 10.0, 1.0, 5.0, 2.0, 0.0)"
 
-# Facets are hex-encoded so that any category, tag or repo id is one token.
+# Facet tokens are a private-use character, a kind letter and the value in hex:
+# any category, tag or repo id is one token, and no search word (\w+) can ever
+# match one, so text needs no column filter. Filters always name the facets
+# column, which only tomo writes, so catalog text cannot fake a facet.
+FACET_MARK = "\ue000"
 _FACETS_SQL = (
-    "'c' || lower(hex({row}.category)) || ' r' || lower(hex({row}.repo_id)) || coalesce(("
-    "SELECT ' ' || group_concat('t' || lower(hex(value)), ' ') FROM json_each({row}.tags)), '')"
+    "char(57344) || 'c' || lower(hex({row}.category)) || ' ' || char(57344) || 'r' || "
+    "lower(hex({row}.repo_id)) || coalesce((SELECT ' ' || group_concat("
+    "char(57344) || 't' || lower(hex(value)), ' ') FROM json_each({row}.tags)), '')"
 )
 _INSERT = (
     "INSERT INTO marketplace_apps_fts(rowid, name, description, tags, author, facets) "
@@ -74,7 +81,7 @@ DROP = [
 
 
 def facet(kind: str, value: str) -> str:
-    return f"{kind}{value.encode().hex()}"
+    return f'"{FACET_MARK}{kind}{value.encode().hex()}"'
 
 
 def _fts_match(required: list[str], excluded: list[str]) -> str:
@@ -87,8 +94,10 @@ class _Plan:
     """The FTS5 expressions one query needs."""
 
     def __init__(self, query: SearchQuery, visibility: Visibility) -> None:
-        phrase = " ".join(f'"{term}"*' for term in query.terms)
-        self.text = f"{TEXT_COLUMNS} : ({phrase})" if phrase else None
+        phrase = " ".join(
+            f'"{term}"*' if prefix else f'"{term}"' for term, prefix in fts_terms(query)
+        )
+        self.text = f"({phrase})" if phrase else None
         self.strong_text = f"{STRONG_COLUMNS} : ({phrase})" if phrase else None
         filters = [f"facets : {facet('c', query.category)}"] if query.category else []
         filters += [f"facets : {facet('t', tag)}" for tag in query.tags]
@@ -127,12 +136,9 @@ async def find_page(
     if query.offset >= total:
         return total, []
     if sort == "relevance":
-        return total, await _ranked(session, plan, total, query.limit, query.offset)
-    walk = (query.offset + query.limit) * max(visibility.visible_apps, 1) / total
-    pks = await _sorted(
-        session, match, sort, query.limit, query.offset, walk_index=walk <= WALK_LIMIT
-    )
-    return total, pks
+        return total, await _ranked(session, plan, visibility, total, query.limit, query.offset)
+    walk = _worth_walking(visibility, total, query.limit, query.offset)
+    return total, await _sorted(session, match, sort, query.limit, query.offset, walk_index=walk)
 
 
 async def _count(session: AsyncSession, match: str) -> int:
@@ -173,32 +179,44 @@ async def _sorted(
 
 
 async def _ranked(
-    session: AsyncSession, plan: _Plan, total: int, limit: int, offset: int
+    session: AsyncSession, plan: _Plan, visibility: Visibility, total: int, limit: int, offset: int
 ) -> list[int]:
     assert plan.any is not None
     if total <= RANK_LIMIT:
-        return await _fts_page(session, plan.any, limit, offset, ranked=True)
-    # Too many to rank: name/tag matches first, then the rest in catalog order.
+        return await _fts_page(session, plan.any, limit, offset)
+    # Too broad to rank by text: apps whose name or tags match come first, then
+    # the others; each group most popular first.
     strong_total = await _count(session, plan.strong)
     pks: list[int] = []
     if offset < strong_total:
         take = min(limit, strong_total - offset)
-        ranked = strong_total <= RANK_LIMIT
-        pks += await _fts_page(session, plan.strong, take, offset, ranked=ranked)
+        pks += await _popular(session, plan.strong, strong_total, visibility, take, offset)
     if len(pks) < limit:
         weak_offset = max(0, offset - strong_total)
-        pks += await _fts_page(session, plan.weak, limit - len(pks), weak_offset, ranked=False)
+        weak_total = total - strong_total
+        pks += await _popular(
+            session, plan.weak, weak_total, visibility, limit - len(pks), weak_offset
+        )
     return pks
 
 
-async def _fts_page(
-    session: AsyncSession, match: str, limit: int, offset: int, *, ranked: bool
+async def _popular(
+    session: AsyncSession, match: str, total: int, visibility: Visibility, limit: int, offset: int
 ) -> list[int]:
-    order = f"ORDER BY {BM25}, rowid" if ranked else "ORDER BY rowid"
+    walk = _worth_walking(visibility, total, limit, offset)
+    return await _sorted(session, match, "popularity", limit, offset, walk_index=walk)
+
+
+def _worth_walking(visibility: Visibility, total: int, limit: int, offset: int) -> bool:
+    """Walk a sort index (stepping over non-matches) unless matches are sparse."""
+    steps = (offset + limit) * max(visibility.visible_apps, 1) / max(total, 1)
+    return steps <= WALK_LIMIT
+
+
+async def _fts_page(session: AsyncSession, match: str, limit: int, offset: int) -> list[int]:
     statement = (
         "SELECT rowid FROM marketplace_apps_fts WHERE marketplace_apps_fts MATCH :m "
-        f"{order} LIMIT :limit OFFSET :offset"
+        f"ORDER BY {BM25}, rowid LIMIT :limit OFFSET :offset"
     )
-    return list(
-        await session.scalars(text(statement), {"m": match, "limit": limit, "offset": offset})
-    )
+    params = {"m": match, "limit": limit, "offset": offset}
+    return list(await session.scalars(text(statement), params))
