@@ -120,7 +120,7 @@ async def test_facets_distinguish_similar_tags_and_categories(runtime: Runtime, 
 
 
 async def test_catalog_text_cannot_fake_facets(runtime: Runtime, make_repo) -> None:
-    media = "\ue000c" + "media".encode().hex()
+    media = "\ue000c" + b"media".hex()
     repo = make_repo()
     repo.add_app("sneaky", "tools", description=f"Pretends {media} to be media.")
     repo.add_app("real", "media")
@@ -128,4 +128,4 @@ async def test_catalog_text_cannot_fake_facets(runtime: Runtime, make_repo) -> N
     await subscribe(runtime, repo, "facets")
     search = runtime.marketplace.search_apps
     assert [i.id for i in (await search(category="media")).items] == ["real"]
-    assert (await search("c" + "media".encode().hex())).total == 0  # a word never hits a facet
+    assert (await search("c" + b"media".hex())).total == 0  # a word never hits a facet

@@ -107,6 +107,10 @@ class RepoSync:
         return head if head == self.repo.last_commit and same_parser else None
 
     async def run(self, session: AsyncSession) -> SyncReport:
+        with _collector_paused():
+            return await self._run(session)
+
+    async def _run(self, session: AsyncSession) -> SyncReport:
         self.progress("fetching", 0, 0)
         commit = await self.git.fetch(self.url, self.repo.branch)
         selection = await self._select(commit)
@@ -119,7 +123,8 @@ class RepoSync:
         plan = await self._plan(winners.paths, outcomes, stored)
         errors = {**selection.errors, **_parse_errors(outcomes), **winners.errors}
         self.progress("writing", 0, 0)
-        await _write(session, self.repo.id, plan, stored, outcomes, winners.paths, selection)
+        await _write(session, self.repo.id, plan, stored, winners.paths, selection)
+        await _write_sources(session, self.repo.id, outcomes, previous, selection)
         return SyncReport(
             repo_id=self.repo.id,
             status="synced",
@@ -149,11 +154,10 @@ class RepoSync:
     async def _parse(self, files: list[SourceFile]) -> dict[str, Outcome]:
         contents = await self.git.read_blobs(sorted({f.blob for f in files}))
         outcomes: dict[str, Outcome] = {}
-        with _collector_paused():
-            for done, source in enumerate(files, start=1):
-                outcomes[source.path] = self._parse_one(source, contents[source.blob])
-                if done % 500 == 0 or done == len(files):
-                    self.progress("parsing", done, len(files))
+        for done, source in enumerate(files, start=1):
+            outcomes[source.path] = self._parse_one(source, contents[source.blob])
+            if done % 500 == 0 or done == len(files):
+                self.progress("parsing", done, len(files))
         return outcomes
 
     def _parse_one(self, source: SourceFile, data: bytes) -> Outcome:
@@ -174,25 +178,24 @@ class RepoSync:
         # that has since been settled) were not parsed this time: parse now.
         late = [
             SourceFile(path, outcomes[path].blob)
-            for path in winners.values()
+            for app_id, path in winners.items()
             if outcomes[path].definition is None
-            and _is_new_or_moved(winners, path, outcomes, stored)
+            and not _is_stored(stored, app_id, path, outcomes[path].blob)
         ]
-        for path, outcome in (await self._parse(late)).items():
-            outcomes[path] = outcome
+        outcomes.update(await self._parse(late))
         for app_id, path in winners.items():
             outcome = outcomes[path]
             if app_id not in stored:
                 plan.added[app_id] = _definition(outcome, path)
-            elif stored[app_id][1:] != (path, outcome.blob):
+            elif not _is_stored(stored, app_id, path, outcome.blob):
                 plan.updated[app_id] = _definition(outcome, path)
         return plan
 
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """Parsing allocates many short-lived objects and no cycles worth chasing;
-    the cyclic garbage collector would otherwise run thousands of times."""
+    """A sync allocates many objects (definitions, rows) that live until it ends
+    and form no cycles; the cyclic collector would scan them again and again."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -206,14 +209,10 @@ def _needs_parse(source: SourceFile, before: Outcome | None) -> bool:
     return before is None or before.blob != source.blob
 
 
-def _is_new_or_moved(
-    winners: dict[str, str],
-    path: str,
-    outcomes: dict[str, Outcome],
-    stored: dict[str, tuple[int, str, str]],
-) -> bool:
-    app_id = outcomes[path].app_id
-    return app_id is not None and stored.get(app_id, (0, "", ""))[1:] != (path, outcomes[path].blob)
+def _is_stored(stored: dict[str, tuple[int, str, str]], app_id: str, path: str, blob: str) -> bool:
+    """Whether the catalog already holds this app from this very file content."""
+    entry = stored.get(app_id)
+    return entry is not None and entry[1:] == (path, blob)
 
 
 def _definition(outcome: Outcome, path: str) -> AppDefinition:
@@ -285,7 +284,6 @@ async def _write(
     repo_id: str,
     plan: Plan,
     stored: dict[str, tuple[int, str, str]],
-    outcomes: dict[str, Outcome],
     winners: dict[str, str],
     selection: Selection,
 ) -> None:
@@ -295,27 +293,26 @@ async def _write(
         await session.execute(
             delete(apps).where(apps.c.pk.in_([stored[app_id][0] for app_id in plan.removed]))
         )
+    sources = {app_id: selection.sources[path] for app_id, path in winners.items()}
     if plan.updated:
-        await _update_apps(session, repo_id, plan.updated, stored, winners, outcomes, now)
+        await _update_apps(session, repo_id, plan.updated, stored, sources, now)
     if plan.added:
-        await _insert_apps(session, repo_id, plan.added, winners, outcomes, now)
-    await _write_sources(session, repo_id, outcomes, selection)
+        await _insert_apps(session, repo_id, plan.added, sources, now)
 
 
 async def _insert_apps(
     session: AsyncSession,
     repo_id: str,
     added: dict[str, AppDefinition],
-    winners: dict[str, str],
-    outcomes: dict[str, Outcome],
+    sources: dict[str, SourceFile],
     now: datetime,
 ) -> None:
     apps = table_of(MarketplaceAppRow)
     ratings = await _rating_totals(session, repo_id, set(added))
     rows = []
     for app_id, definition in added.items():
-        path = winners[app_id]
-        row = app_row(definition, repo_id=repo_id, path=path, blob=outcomes[path].blob, now=now)
+        source = sources[app_id]
+        row = app_row(definition, repo_id=repo_id, path=source.path, blob=source.blob, now=now)
         total, count = ratings.get(app_id, (0, 0))
         row.update(
             created_at=now,
@@ -333,15 +330,14 @@ async def _update_apps(
     repo_id: str,
     updated: dict[str, AppDefinition],
     stored: dict[str, tuple[int, str, str]],
-    winners: dict[str, str],
-    outcomes: dict[str, Outcome],
+    sources: dict[str, SourceFile],
     now: datetime,
 ) -> None:
     apps = table_of(MarketplaceAppRow)
     rows = []
     for app_id, definition in updated.items():
-        path = winners[app_id]
-        row = app_row(definition, repo_id=repo_id, path=path, blob=outcomes[path].blob, now=now)
+        source = sources[app_id]
+        row = app_row(definition, repo_id=repo_id, path=source.path, blob=source.blob, now=now)
         rows.append({"row_pk": stored[app_id][0], **row})
     columns: dict[str, Any] = {key: bindparam(key) for key in rows[0] if key != "row_pk"}
     await session.execute(
@@ -365,15 +361,33 @@ async def _rating_totals(
 
 
 async def _write_sources(
-    session: AsyncSession, repo_id: str, outcomes: dict[str, Outcome], selection: Selection
+    session: AsyncSession,
+    repo_id: str,
+    outcomes: dict[str, Outcome],
+    previous: dict[str, Outcome],
+    selection: Selection,
 ) -> None:
+    """Record each file's outcome, rewriting only rows whose file changed."""
     table = table_of(MarketplaceSource)
-    await session.execute(delete(table).where(table.c.repo_id == repo_id))
+    current = [path for path in outcomes if path in selection.sources]
+    # Unchanged files kept the very Outcome object read from the previous rows.
+    changed = [path for path in current if outcomes[path] is not previous.get(path)]
+    if not previous:  # first sync, or outcomes of an older parser: start afresh
+        await session.execute(delete(table).where(table.c.repo_id == repo_id))
+    else:
+        stale = [path for path in previous if path not in selection.sources] + [
+            path for path in changed if path in previous
+        ]
+        if stale:
+            await session.execute(
+                delete(table).where(table.c.repo_id == repo_id, table.c.path == bindparam("p")),
+                [{"p": path} for path in stale],
+            )
     rows = [
-        {"repo_id": repo_id, "path": path, "blob": o.blob, "app_id": o.app_id, "error": o.error}
-        for path, o in outcomes.items()
-        if path in selection.sources
-    ]
+        {"repo_id": repo_id, "path": path, "blob": outcomes[path].blob,
+         "app_id": outcomes[path].app_id, "error": outcomes[path].error}
+        for path in changed
+    ]  # fmt: skip
     if rows:
         await session.execute(insert(table), rows)
 
