@@ -295,54 +295,46 @@ async def _write(
         )
     sources = {app_id: selection.sources[path] for app_id, path in winners.items()}
     if plan.updated:
-        await _update_apps(session, repo_id, plan.updated, stored, sources, now)
+        await _update_apps(session, _rows(repo_id, plan.updated, sources, now), stored)
     if plan.added:
-        await _insert_apps(session, repo_id, plan.added, sources, now)
+        await _insert_apps(session, repo_id, _rows(repo_id, plan.added, sources, now), now)
+
+
+def _rows(
+    repo_id: str,
+    definitions: dict[str, AppDefinition],
+    sources: dict[str, SourceFile],
+    now: datetime,
+) -> dict[str, dict[str, Any]]:
+    """app id -> its marketplace_apps columns, from the definition and its file."""
+    return {
+        app_id: app_row(definition, repo_id=repo_id, path=sources[app_id].path,
+                        blob=sources[app_id].blob, now=now)
+        for app_id, definition in definitions.items()
+    }  # fmt: skip
 
 
 async def _insert_apps(
-    session: AsyncSession,
-    repo_id: str,
-    added: dict[str, AppDefinition],
-    sources: dict[str, SourceFile],
-    now: datetime,
+    session: AsyncSession, repo_id: str, rows: dict[str, dict[str, Any]], now: datetime
 ) -> None:
-    apps = table_of(MarketplaceAppRow)
-    ratings = await _rating_totals(session, repo_id, set(added))
-    rows = []
-    for app_id, definition in added.items():
-        source = sources[app_id]
-        row = app_row(definition, repo_id=repo_id, path=source.path, blob=source.blob, now=now)
+    ratings = await _rating_totals(session, repo_id, set(rows))
+    for app_id, row in rows.items():
         total, count = ratings.get(app_id, (0, 0))
-        row.update(
-            created_at=now,
-            rating_sum=total,
-            rating_count=count,
-            avg_rating=total / count if count else 0.0,
-            install_count=0,
-        )
-        rows.append(row)
-    await session.execute(insert(apps), rows)
+        average = total / count if count else 0.0
+        row.update(created_at=now, rating_sum=total, rating_count=count, avg_rating=average,
+                   install_count=0)  # fmt: skip
+    await session.execute(insert(table_of(MarketplaceAppRow)), list(rows.values()))
 
 
 async def _update_apps(
-    session: AsyncSession,
-    repo_id: str,
-    updated: dict[str, AppDefinition],
-    stored: dict[str, tuple[int, str, str]],
-    sources: dict[str, SourceFile],
-    now: datetime,
+    session: AsyncSession, rows: dict[str, dict[str, Any]], stored: dict[str, tuple[int, str, str]]
 ) -> None:
+    """Rewrite changed apps in place: same primary key, ratings and installs kept."""
     apps = table_of(MarketplaceAppRow)
-    rows = []
-    for app_id, definition in updated.items():
-        source = sources[app_id]
-        row = app_row(definition, repo_id=repo_id, path=source.path, blob=source.blob, now=now)
-        rows.append({"row_pk": stored[app_id][0], **row})
-    columns: dict[str, Any] = {key: bindparam(key) for key in rows[0] if key != "row_pk"}
+    columns: dict[str, Any] = {key: bindparam(key) for key in next(iter(rows.values()))}
     await session.execute(
         update(apps).where(apps.c.pk == bindparam("row_pk")).values(columns),
-        rows,
+        [{"row_pk": stored[app_id][0], **row} for app_id, row in rows.items()],
         execution_options={"synchronize_session": False},
     )
 
