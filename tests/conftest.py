@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.gitrepo import CatalogRepo
-from tests.services import postgres_server
+from tests.services import docker_daemon, postgres_server
+from tests.sshd import Sshd, SshUsers, prepare_users
 from tomo.config import Settings
 from tomo.runtime import Runtime, open_runtime
 
@@ -71,3 +72,30 @@ def make_repo(tmp_path: Path):
         return CatalogRepo.create(tmp_path / (name or f"catalog-{next(counter)}"))
 
     return make
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[None]:
+    with docker_daemon():
+        yield
+
+
+@pytest.fixture(scope="session")
+def ssh_users() -> SshUsers:
+    return prepare_users()
+
+
+@pytest.fixture(scope="session")
+def sshd(ssh_users: SshUsers) -> Iterator[Sshd]:
+    """One real sshd on a loopback port for the whole session."""
+    server = Sshd(ssh_users, "main").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_sshd(ssh_users: SshUsers, request: pytest.FixtureRequest) -> Iterator[Sshd]:
+    """An sshd of this test's own, free to be killed or given a new host key."""
+    server = Sshd(ssh_users, f"own-{request.node.name[:40]}-{uuid.uuid4().hex[:6]}").start()
+    yield server
+    server.stop()

@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,3 +101,45 @@ def _pg_ctl(bindir: Path, root: Path, user: str | None, *args: str, check: bool 
         _as(user, [str(bindir / "pg_ctl"), "-D", str(root / "data"), *args]),
         check=check, capture_output=True,
     )  # fmt: skip
+
+
+def _docker_answers() -> bool:
+    if not shutil.which("docker"):
+        return False
+    done = subprocess.run(
+        ["docker", "version", "--format", "{{.Server.Version}}"],
+        capture_output=True, check=False, timeout=30,
+    )  # fmt: skip
+    return done.returncode == 0
+
+
+@contextlib.contextmanager
+def docker_daemon() -> Iterator[None]:
+    """A Docker engine: the one running, or one started here (and stopped after)."""
+    if _docker_answers():
+        yield
+        return
+    dockerd = shutil.which("dockerd")
+    if dockerd is None or os.geteuid() != 0:
+        unavailable(
+            "no Docker engine answers and dockerd cannot be started (apt-get install docker.io, run as root)"
+        )
+        return
+    log = Path(tempfile.mkdtemp(prefix="tomo-dockerd-")) / "dockerd.log"
+    process = subprocess.Popen([dockerd], stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+    try:
+        for _ in range(120):
+            if _docker_answers():
+                break
+            if process.poll() is not None:
+                break
+            time.sleep(0.25)
+        else:
+            unavailable(f"dockerd did not answer within 30 s: {log.read_text()[-500:]}")
+        if process.poll() is not None:
+            unavailable(f"dockerd exited: {log.read_text()[-500:]}")
+        yield
+    finally:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=20)

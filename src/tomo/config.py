@@ -34,6 +34,17 @@ class Settings(BaseSettings):
     max_definition_bytes: int = Field(
         default=256 * 1024, gt=0, description="Largest app definition file accepted."
     )
+    secret_key: str | None = Field(
+        default=None,
+        description="Fernet key for secrets at rest; empty: a 0600 key file in the data dir.",
+        repr=False,
+    )
+    ssh_connect_timeout: float = Field(default=10.0, gt=0, description="Seconds to connect.")
+    ssh_login_timeout: float = Field(default=20.0, gt=0, description="Seconds to log in.")
+    ssh_command_timeout: float = Field(default=300.0, gt=0, description="Seconds per command.")
+    ssh_max_channels: int = Field(
+        default=8, ge=1, le=64, description="Concurrent commands per server connection."
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8420, ge=1, le=65535)
 

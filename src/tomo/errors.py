@@ -10,14 +10,26 @@ SQLAlchemy) are translated where they are caught, never passed through.
     │   └── InvalidDefinition        an app definition file that does not validate
     ├── NotFound
     │   ├── RepoNotFound
-    │   └── AppNotFound
+    │   ├── AppNotFound
+    │   └── ServerNotFound
     ├── Conflict
     │   ├── RepoExists               the id or name is taken
     │   ├── AmbiguousApp             a bare app id defined by several repos
-    │   └── SyncInProgress           another sync of this repo is running
+    │   ├── SyncInProgress           another sync of this repo is running
+    │   ├── ServerExists             the server's id or name is taken
+    │   └── ServerInUse              installations still live on the server
     ├── SyncFailed                   a sync that failed as a whole (catalog kept)
     │   └── GitError                 a git command failed
     │       └── GitTimeout           a git command ran past its timeout
+    ├── RemoteError                  something went wrong on or on the way to a server
+    │   ├── ServerUnreachable        refused, no route, name not found, connection lost
+    │   ├── ServerTimeout            connect, login or command ran past its timeout
+    │   ├── AuthenticationFailed     the server refused the credentials
+    │   ├── HostKeyUnknown           the host key is not trusted yet
+    │   ├── HostKeyChanged           the host key differs from the pinned one
+    │   ├── CommandFailed            a remote command exited non-zero
+    │   └── DockerUnavailable        Docker is missing, stopped or not permitted
+    ├── SecretsUnavailable           stored secrets cannot be decrypted with this key
     └── StorageError                 the database cannot be opened or migrated
 """
 
@@ -97,6 +109,76 @@ class GitError(SyncFailed):
 
 class GitTimeout(GitError):
     pass
+
+
+class ServerNotFound(NotFound):
+    pass
+
+
+class ServerExists(Conflict):
+    pass
+
+
+class ServerInUse(Conflict):
+    pass
+
+
+class RemoteError(TomoError):
+    """A failure that concerns one server; the message names it."""
+
+    exit_code = 7
+    http_status = 502
+
+    def __init__(self, server: str, message: str) -> None:
+        super().__init__(f"{server}: {message}")
+        self.server = server
+        self.reason = message
+
+
+class ServerUnreachable(RemoteError):
+    pass
+
+
+class ServerTimeout(RemoteError):
+    http_status = 504
+
+
+class AuthenticationFailed(RemoteError):
+    pass
+
+
+class HostKeyUnknown(RemoteError):
+    http_status = 409
+
+
+class HostKeyChanged(RemoteError):
+    http_status = 409
+
+    def __init__(self, server: str, pinned: str, presented: str) -> None:
+        super().__init__(
+            server,
+            f"host key changed: pinned {pinned}, server presented {presented}; "
+            "nothing will run there until you trust the new key (tomo server trust)",
+        )
+        self.pinned = pinned
+        self.presented = presented
+
+
+class CommandFailed(RemoteError):
+    def __init__(self, server: str, command: str, exit_code: int, stderr: str) -> None:
+        tail = " | ".join(stderr.strip().splitlines()[-3:]) or "no error output"
+        super().__init__(server, f"`{command}` exited with {exit_code}: {tail}")
+        self.exit_code_remote = exit_code
+        self.stderr = stderr
+
+
+class DockerUnavailable(RemoteError):
+    pass
+
+
+class SecretsUnavailable(TomoError):
+    exit_code = 6
+    http_status = 503
 
 
 class StorageError(TomoError):

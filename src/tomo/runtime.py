@@ -16,6 +16,8 @@ from tomo.db import Database
 from tomo.errors import SyncFailed
 from tomo.marketplace.builtin import ensure_builtin_catalog
 from tomo.marketplace.service import MarketplaceService
+from tomo.servers.service import ServerService
+from tomo.servers.ssh import SSHService, SSHTimeouts
 
 log = logging.getLogger("tomo")
 
@@ -25,11 +27,18 @@ class Runtime:
     settings: Settings
     db: Database
     marketplace: MarketplaceService
+    ssh: SSHService
+    servers: ServerService
 
 
 @asynccontextmanager
 async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     db = Database(settings)
+    ssh = SSHService(
+        SSHTimeouts(settings.ssh_connect_timeout, settings.ssh_login_timeout,
+                    settings.ssh_command_timeout),
+        max_channels=settings.ssh_max_channels,
+    )  # fmt: skip
     try:
         await db.migrate()
         marketplace = MarketplaceService(db, settings)
@@ -38,6 +47,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         except SyncFailed as exc:
             # The repo row shows the error; tomo itself stays usable.
             log.warning("built-in catalog not synced: %s", exc.message)
-        yield Runtime(settings=settings, db=db, marketplace=marketplace)
+        servers = ServerService(db, settings, ssh)
+        yield Runtime(settings=settings, db=db, marketplace=marketplace, ssh=ssh, servers=servers)
     finally:
+        await ssh.close()
         await db.dispose()

@@ -1,0 +1,68 @@
+"""Secrets at rest: Fernet with a key from TOMO_SECRET_KEY or a 0600 key file.
+
+The key file is created in the data directory on first use. A token that the
+current key cannot open is an error that says so; tomo never falls back to an
+empty credential.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from tomo.errors import SecretsUnavailable
+
+KEY_FILE_NAME = "secret.key"
+
+
+class SecretBox:
+    def __init__(self, key: bytes) -> None:
+        try:
+            self._fernet = Fernet(key)
+        except (ValueError, TypeError):
+            raise SecretsUnavailable(
+                "the secret key is not a valid Fernet key (32 url-safe base64-encoded bytes)"
+            ) from None
+
+    @classmethod
+    def from_settings(cls, secret_key: str | None, data_dir: Path) -> SecretBox:
+        if secret_key:
+            return cls(secret_key.strip().encode())
+        return cls(_key_file(data_dir / KEY_FILE_NAME))
+
+    def encrypt(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken:
+            raise SecretsUnavailable(
+                "stored secrets cannot be decrypted with the current key "
+                "(was TOMO_SECRET_KEY or the data directory's secret.key changed?)"
+            ) from None
+
+
+def _key_file(path: Path) -> bytes:
+    """Read the key file, creating it (mode 0600, never overwritten) on first use."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_key(path)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(Fernet.generate_key())
+    return _read_key(path)
+
+
+def _read_key(path: Path) -> bytes:
+    try:
+        key = path.read_bytes().strip()
+    except OSError as exc:
+        message = f"cannot read the secret key file {path}: {exc.strerror}"
+        raise SecretsUnavailable(message) from None
+    if not key:
+        raise SecretsUnavailable(f"the secret key file {path} is empty")
+    return key

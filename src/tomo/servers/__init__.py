@@ -1,0 +1,1 @@
+"""Servers: the fleet tomo manages, and SSH to reach it."""

@@ -1,0 +1,119 @@
+"""Facts about a server, gathered over SSH by one fixed script and Docker probes."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from tomo.servers.ssh import SSHService, SSHTarget
+
+# A constant script: the only outside value, the data root, arrives as "$1".
+FACTS_SCRIPT = r"""
+root="$1"
+echo "os=$( (. /etc/os-release 2>/dev/null && printf '%s' "${PRETTY_NAME:-}") )"
+echo "kernel=$(uname -r)"
+echo "machine=$(uname -m)"
+echo "cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null)"
+awk '/^MemTotal:/ {print "mem_total_kb=" $2}
+     /^MemAvailable:/ {print "mem_available_kb=" $2}' /proc/meminfo 2>/dev/null
+dir="$root"
+while [ ! -d "$dir" ]; do dir=$(dirname -- "$dir"); done
+echo "disk_free_kb=$(df -Pk -- "$dir" 2>/dev/null | awk 'NR==2 {print $4}')"
+"""
+ARCHITECTURES = {
+    "x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
+    "armv7l": "armv7", "armv7": "armv7", "armv6l": "armv6", "i686": "386", "i386": "386",
+    "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64",
+}  # fmt: skip
+DOCKER_VERSION = ["version", "--format", "{{.Server.Version}}"]
+
+
+class ServerFacts(BaseModel):
+    """What the last check found on a server."""
+
+    os: str | None = None
+    kernel: str | None = None
+    architecture: str | None = None
+    cpu_count: int | None = None
+    memory_total_mb: int | None = None
+    memory_available_mb: int | None = None
+    disk_free_mb: int | None = None  # under the app data root (or its nearest existing parent)
+    docker_version: str | None = None
+    docker_access: Literal["yes", "sudo", "no"] = "no"
+    docker_problem: str | None = None
+
+
+async def gather_facts(ssh: SSHService, target: SSHTarget, data_root: str) -> ServerFacts:
+    system = await ssh.run(target, ["sh", "-c", FACTS_SCRIPT, "tomo-facts", data_root])
+    values = _key_values(system.stdout)
+    facts = ServerFacts(
+        os=values.get("os") or None,
+        kernel=values.get("kernel") or None,
+        architecture=normalize_architecture(values.get("machine")),
+        cpu_count=_int(values.get("cpus")),
+        memory_total_mb=_mb(values.get("mem_total_kb")),
+        memory_available_mb=_mb(values.get("mem_available_kb")),
+        disk_free_mb=_mb(values.get("disk_free_kb")),
+    )
+    version, access, problem = await probe_docker(ssh, target)
+    return facts.model_copy(
+        update={"docker_version": version, "docker_access": access, "docker_problem": problem}
+    )
+
+
+async def probe_docker(
+    ssh: SSHService, target: SSHTarget
+) -> tuple[str | None, Literal["yes", "sudo", "no"], str | None]:
+    """Whether the SSH user can use Docker, and if not, exactly what to fix."""
+    direct = await ssh.run(target, ["docker", *DOCKER_VERSION], check=False)
+    if direct.exit_code == 0:
+        return direct.stdout.strip() or None, "yes", None
+    if target.use_sudo:
+        via_sudo = await ssh.run(target, ["sudo", "-n", "docker", *DOCKER_VERSION], check=False)
+        if via_sudo.exit_code == 0:
+            return via_sudo.stdout.strip() or None, "sudo", None
+        return None, "no", _docker_problem(target, via_sudo.exit_code, via_sudo.stderr, sudo=True)
+    return None, "no", _docker_problem(target, direct.exit_code, direct.stderr, sudo=False)
+
+
+def _docker_problem(target: SSHTarget, exit_code: int, stderr: str, *, sudo: bool) -> str:
+    text = stderr.lower()
+    user = target.username
+    if exit_code == 127 or ("not found" in text and "docker" in text and "daemon" not in text):
+        return "Docker is not installed (no `docker` command for this user)"
+    if sudo and ("password is required" in text or "not allowed" in text or "sudoers" in text):
+        return (
+            f"user '{user}' cannot run docker through sudo without a password: allow it "
+            f"in sudoers ({user} ALL=(root) NOPASSWD: /usr/bin/docker) or add '{user}' to "
+            "the docker group and drop --sudo"
+        )
+    if "permission denied" in text:
+        return (
+            f"user '{user}' may not use the Docker socket: add it to the docker group "
+            f"(usermod -aG docker {user}) or use --sudo with passwordless sudo for docker"
+        )
+    if "cannot connect to the docker daemon" in text or "is the docker daemon running" in text:
+        return "the Docker daemon is not running"
+    last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit code {exit_code}"
+    return f"docker is not usable: {last}"
+
+
+def normalize_architecture(machine: str | None) -> str | None:
+    if not machine:
+        return None
+    return ARCHITECTURES.get(machine.strip().lower(), machine.strip().lower())
+
+
+def _key_values(output: str) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in output.splitlines() if "=" in line)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def _mb(kilobytes: str | None) -> int | None:
+    number = _int(kilobytes)
+    return None if number is None else number // 1024

@@ -1,0 +1,48 @@
+"""ORM table of the servers registry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tomo.db import Base, UTCDateTime
+
+AUTH_TYPES = ("key", "password")
+SERVER_STATUSES = ("unknown", "online", "offline", "error")
+
+
+class Server(Base):
+    """A host tomo reaches over SSH; credentials are stored encrypted."""
+
+    __tablename__ = "servers"
+    __table_args__ = (
+        CheckConstraint(f"auth_type IN {AUTH_TYPES}", name="auth_type"),
+        CheckConstraint(f"status IN {SERVER_STATUSES}", name="status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer, default=22)
+    username: Mapped[str] = mapped_column(String(64))
+    auth_type: Mapped[str] = mapped_column(String(16))
+    # Fernet tokens; never returned by any read.
+    password_enc: Mapped[str | None] = mapped_column(Text)
+    private_key_enc: Mapped[str | None] = mapped_column(Text)
+    passphrase_enc: Mapped[str | None] = mapped_column(Text)
+    # The pinned host key (OpenSSH public key line) and its SHA256 fingerprint;
+    # None until the user trusts one.
+    host_key: Mapped[str | None] = mapped_column(Text)
+    host_key_fingerprint: Mapped[str | None] = mapped_column(String(128))
+    data_root: Mapped[str] = mapped_column(Text, default="/opt/tomo/apps")
+    use_sudo: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="unknown")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Facts gathered by the last successful check (see facts.py).
+    facts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    facts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

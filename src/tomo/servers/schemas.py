@@ -1,0 +1,129 @@
+"""What the servers feature's faces send and receive. Secrets go in, never out."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from tomo.marketplace.fields import check_absolute_path
+from tomo.servers.facts import ServerFacts
+
+_HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?")  # fmt: skip
+_USERNAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
+_FINGERPRINT = re.compile(r"SHA256:[A-Za-z0-9+/]{43}=?")
+
+AuthType = Literal["key", "password"]
+
+
+def check_host(value: str) -> str:
+    value = value.strip()
+    try:
+        return str(ipaddress.ip_address(value.strip("[]")))
+    except ValueError:
+        pass
+    if not _HOSTNAME.fullmatch(value):
+        raise ValueError(f"'{value}' is not a host name or IP address")
+    return value
+
+
+def check_username(value: str) -> str:
+    if not _USERNAME.fullmatch(value):
+        raise ValueError(f"'{value}' is not a valid user name")
+    return value
+
+
+def check_fingerprint(value: str) -> str:
+    value = value.strip()
+    if not _FINGERPRINT.fullmatch(value):
+        raise ValueError(f"'{value}' is not a SHA256 fingerprint (SHA256:<43 base64 characters>)")
+    return value.rstrip("=")
+
+
+Host = Annotated[str, AfterValidator(check_host)]
+Username = Annotated[str, AfterValidator(check_username)]
+Fingerprint = Annotated[str, AfterValidator(check_fingerprint)]
+DataRoot = Annotated[str, AfterValidator(check_absolute_path)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class ServerCreate(BaseModel):
+    """Sent to add a server: one way to log in, optionally the expected host key."""
+
+    name: str = Field(min_length=1, max_length=128)
+    host: Host
+    port: Port = 22
+    username: Username
+    private_key: SecretStr | None = None
+    passphrase: SecretStr | None = None
+    password: SecretStr | None = None
+    fingerprint: Fingerprint | None = None
+    data_root: DataRoot = "/opt/tomo/apps"
+    use_sudo: bool = False
+    id: str | None = None
+
+    @model_validator(mode="after")
+    def _one_login(self) -> ServerCreate:
+        if (self.private_key is None) == (self.password is None):
+            raise ValueError("give either a private key or a password")
+        if self.passphrase is not None and self.private_key is None:
+            raise ValueError("a passphrase goes with a private key")
+        return self
+
+    @property
+    def auth_type(self) -> AuthType:
+        return "key" if self.private_key is not None else "password"
+
+
+class ServerUpdate(BaseModel):
+    """Sent to change a server; absent fields stay as they are."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+    host: Host | None = None
+    port: Port | None = None
+    username: Username | None = None
+    data_root: DataRoot | None = None
+    use_sudo: bool | None = None
+
+
+class ServerPublic(BaseModel):
+    """A server as every face shows it: no credential, ever."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    host: str
+    port: int
+    username: str
+    auth_type: AuthType
+    host_key_fingerprint: str | None
+    trusted: bool
+    data_root: str
+    use_sudo: bool
+    status: Literal["unknown", "online", "offline", "error"]
+    last_error: str | None
+    last_seen: datetime | None
+    facts: ServerFacts | None
+    facts_at: datetime | None
+
+
+class HostKeyScan(BaseModel):
+    """The key a server presents now, compared with the pinned one."""
+
+    server_id: str
+    fingerprint: str
+    algorithm: str
+    pinned_fingerprint: str | None
+    matches_pinned: bool
+
+
+class ServerAdded(BaseModel):
+    """The new server and the host key it presented."""
+
+    server: ServerPublic
+    host_key: HostKeyScan

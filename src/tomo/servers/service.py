@@ -1,0 +1,261 @@
+"""ServerService: the servers registry, host-key trust and health checks.
+
+Nothing runs on a server until its host key is pinned: adding a server only
+reads the key it presents. Credentials are encrypted before they are stored
+and decrypted only to build an SSHTarget for a connection.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tomo.config import Settings
+from tomo.crypto import SecretBox
+from tomo.db import Database
+from tomo.errors import (
+    AuthenticationFailed,
+    HostKeyChanged,
+    InvalidInput,
+    RemoteError,
+    ServerExists,
+    ServerNotFound,
+    ServerTimeout,
+    ServerUnreachable,
+)
+from tomo.marketplace.definition import SLUG
+from tomo.marketplace.service import slugify
+from tomo.servers.facts import ServerFacts, gather_facts
+from tomo.servers.models import Server
+from tomo.servers.schemas import (
+    HostKeyScan,
+    ServerAdded,
+    ServerCreate,
+    ServerPublic,
+    ServerUpdate,
+    check_fingerprint,
+)
+from tomo.servers.ssh import Credentials, HostKey, SSHService, SSHTarget, check_private_key
+
+
+class ServerService:
+    def __init__(self, db: Database, settings: Settings, ssh: SSHService) -> None:
+        self.db = db
+        self.settings = settings
+        self.ssh = ssh
+        self._box: SecretBox | None = None
+
+    @property
+    def secrets(self) -> SecretBox:
+        """Built on first use, so commands that touch no secret need no key."""
+        if self._box is None:
+            self._box = SecretBox.from_settings(self.settings.secret_key, self.settings.data_dir)
+        return self._box
+
+    # -- registry -------------------------------------------------------------
+
+    async def add_server(self, request: ServerCreate) -> ServerAdded:
+        """Register a server and read its host key; pin it only if it matches
+        the fingerprint the user expects."""
+        if request.private_key is not None:
+            passphrase = request.passphrase.get_secret_value() if request.passphrase else None
+            try:
+                check_private_key(request.private_key.get_secret_value(), passphrase)
+            except AuthenticationFailed as exc:
+                raise InvalidInput(exc.reason) from None
+        key = await self.ssh.fetch_host_key(request.name, request.host, request.port)
+        if request.fingerprint is not None and request.fingerprint != key.fingerprint:
+            raise HostKeyChanged(request.name, request.fingerprint, key.fingerprint)
+        async with self.db.session() as session:
+            server = Server(
+                id=await self._new_id(session, request.id, request.name),
+                name=request.name.strip(), host=request.host, port=request.port,
+                username=request.username, auth_type=request.auth_type,
+                data_root=request.data_root, use_sudo=request.use_sudo, status="unknown",
+                created_at=datetime.now(UTC), **self._encrypted(request),
+            )  # fmt: skip
+            if request.fingerprint is not None:
+                _pin(server, key)
+            session.add(server)
+            try:
+                await session.commit()
+            except IntegrityError:
+                raise ServerExists(f"a server named '{request.name}' already exists") from None
+            return ServerAdded(server=public(server), host_key=_scan(server, key))
+
+    def _encrypted(self, request: ServerCreate) -> dict[str, str | None]:
+        def seal(secret: object) -> str | None:
+            value = getattr(secret, "get_secret_value", None)
+            return self.secrets.encrypt(value()) if value else None
+
+        return {
+            "password_enc": seal(request.password),
+            "private_key_enc": seal(request.private_key),
+            "passphrase_enc": seal(request.passphrase),
+        }
+
+    async def _new_id(self, session: AsyncSession, wanted: str | None, name: str) -> str:
+        if await session.scalar(select(Server.id).where(Server.name == name.strip())):
+            raise ServerExists(f"a server named '{name}' already exists")
+        if wanted is not None:
+            if not SLUG.fullmatch(wanted):
+                message = f"server id '{wanted}' must be lowercase letters, digits and '-'"
+                raise InvalidInput(message)
+            if await session.get(Server, wanted):
+                raise ServerExists(f"a server with id '{wanted}' already exists")
+            return wanted
+        base = slugify(name)
+        taken = set(await session.scalars(select(Server.id)))
+        candidate, n = base, 2
+        while candidate in taken:
+            candidate, n = f"{base}-{n}", n + 1
+        return candidate
+
+    async def list_servers(self) -> list[ServerPublic]:
+        async with self.db.session() as session:
+            return [public(s) for s in await session.scalars(select(Server).order_by(Server.id))]
+
+    async def get_server(self, ref: str) -> ServerPublic:
+        async with self.db.session() as session:
+            return public(await self._find(session, ref))
+
+    async def update_server(self, ref: str, changes: ServerUpdate) -> ServerPublic:
+        """Change where or how to reach a server; a new address needs a new trust."""
+        async with self.db.session() as session:
+            server = await self._find(session, ref)
+            for field, value in changes.model_dump(exclude_none=True).items():
+                setattr(server, field, value.strip() if field == "name" else value)
+            if changes.host is not None or changes.port is not None:
+                _unpin(server)  # another address is another machine until proven otherwise
+            try:
+                await session.commit()
+            except IntegrityError:
+                raise ServerExists(f"a server named '{changes.name}' already exists") from None
+            await self.ssh.forget(server.id)
+            return public(server)
+
+    async def remove_server(self, ref: str) -> ServerPublic:
+        """Forget a server (nothing on the host is touched)."""
+        async with self.db.session() as session:
+            server = await self._find(session, ref)
+            removed = public(server)
+            await session.delete(server)
+            await session.commit()
+        await self.ssh.forget(removed.id)
+        return removed
+
+    async def _find(self, session: AsyncSession, ref: str) -> Server:
+        server = await session.get(Server, ref)
+        if server is None:
+            server = await session.scalar(select(Server).where(Server.name == ref))
+        if server is None:
+            raise ServerNotFound(f"no server with id or name '{ref}'")
+        return server
+
+    # -- host keys ------------------------------------------------------------
+
+    async def scan_host_key(self, ref: str) -> HostKeyScan:
+        """The key the server presents now, next to the pinned one."""
+        server = await self.get_server(ref)
+        key = await self.ssh.fetch_host_key(server.name, server.host, server.port)
+        async with self.db.session() as session:
+            return _scan(await self._find(session, ref), key)
+
+    async def trust_server(self, ref: str, fingerprint: str) -> ServerPublic:
+        """Pin the key the server presents, only if it has this fingerprint."""
+        expected = check_fingerprint(fingerprint)
+        server = await self.get_server(ref)
+        key = await self.ssh.fetch_host_key(server.name, server.host, server.port)
+        if key.fingerprint != expected:
+            raise HostKeyChanged(server.name, expected, key.fingerprint)
+        async with self.db.session() as session:
+            row = await self._find(session, ref)
+            _pin(row, key)
+            row.status, row.last_error = "unknown", None
+            await session.commit()
+            await self.ssh.forget(row.id)
+            return public(row)
+
+    # -- checks ---------------------------------------------------------------
+
+    async def test_server(self, ref: str) -> ServerPublic:
+        """Log in, refresh the facts and the status; a failure is recorded and raised."""
+        target = await self.target(ref)
+        try:
+            facts = await gather_facts(self.ssh, target, await self._data_root(ref))
+        except RemoteError as exc:
+            await self._record(ref, status=_status_for(exc), error=exc.reason)
+            raise
+        return await self._record(ref, status="online", error=None, facts=facts)
+
+    async def target(self, ref: str) -> SSHTarget:
+        """How to reach a server, with its credentials decrypted for this use."""
+        async with self.db.session() as session:
+            server = await self._find(session, ref)
+        open_ = self.secrets.decrypt
+        credentials = Credentials(
+            password=open_(server.password_enc) if server.password_enc else None,
+            private_key=open_(server.private_key_enc) if server.private_key_enc else None,
+            passphrase=open_(server.passphrase_enc) if server.passphrase_enc else None,
+        )
+        return SSHTarget(
+            key=server.id, name=server.name, host=server.host, port=server.port,
+            username=server.username, credentials=credentials, host_key=server.host_key,
+            use_sudo=server.use_sudo,
+        )  # fmt: skip
+
+    async def _data_root(self, ref: str) -> str:
+        return (await self.get_server(ref)).data_root
+
+    async def _record(
+        self, ref: str, *, status: str, error: str | None, facts: ServerFacts | None = None
+    ) -> ServerPublic:
+        async with self.db.session() as session:
+            server = await self._find(session, ref)
+            server.status, server.last_error = status, error
+            now = datetime.now(UTC)
+            if status == "online":
+                server.last_seen = now
+            if facts is not None:
+                server.facts, server.facts_at = facts.model_dump(mode="json"), now
+            await session.commit()
+            return public(server)
+
+
+def _status_for(exc: RemoteError) -> str:
+    if isinstance(exc, ServerUnreachable | ServerTimeout):
+        return "offline"
+    return "error"
+
+
+def _pin(server: Server, key: HostKey) -> None:
+    server.host_key, server.host_key_fingerprint = key.public_key, key.fingerprint
+
+
+def _unpin(server: Server) -> None:
+    server.host_key = server.host_key_fingerprint = None
+    server.status = "unknown"
+
+
+def _scan(server: Server, key: HostKey) -> HostKeyScan:
+    return HostKeyScan(
+        server_id=server.id, fingerprint=key.fingerprint, algorithm=key.algorithm,
+        pinned_fingerprint=server.host_key_fingerprint,
+        matches_pinned=server.host_key_fingerprint == key.fingerprint,
+    )  # fmt: skip
+
+
+def public(server: Server) -> ServerPublic:
+    return ServerPublic(
+        id=server.id, name=server.name, host=server.host, port=server.port,
+        username=server.username, auth_type=server.auth_type,
+        host_key_fingerprint=server.host_key_fingerprint, trusted=server.host_key is not None,
+        data_root=server.data_root, use_sudo=server.use_sudo,
+        status=server.status,
+        last_error=server.last_error, last_seen=server.last_seen,
+        facts=ServerFacts.model_validate(server.facts) if server.facts else None,
+        facts_at=server.facts_at,
+    )  # fmt: skip

@@ -1,0 +1,355 @@
+"""SSHService: run argv on a server over a pooled, pinned, time-limited connection.
+
+Callers hand over an argv list; this module quotes it (`shlex.join`) for the
+remote shell, so no caller ever builds a command string. One connection per
+server is reused, with a cap on concurrent channels, keepalives, and one
+transparent reconnect when a pooled connection turns out to be dead before a
+command starts. Every asyncssh or socket failure becomes a domain error that
+names the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shlex
+import socket
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+import asyncssh
+
+from tomo.errors import (
+    AuthenticationFailed,
+    CommandFailed,
+    HostKeyChanged,
+    HostKeyUnknown,
+    RemoteError,
+    ServerTimeout,
+    ServerUnreachable,
+)
+
+KEEPALIVE_SECONDS = 15
+KEEPALIVE_MISSES = 3
+_COMMAND_SHOWN = 80  # characters of a failed command quoted in its error
+
+
+@dataclass(frozen=True)
+class Credentials:
+    password: str | None = field(default=None, repr=False)
+    private_key: str | None = field(default=None, repr=False)
+    passphrase: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class SSHTarget:
+    """Everything needed to reach one server; built by ServerService."""
+
+    key: str  # pool key: the server id
+    name: str  # shown in errors
+    host: str
+    port: int
+    username: str
+    credentials: Credentials = field(repr=False)
+    host_key: str | None  # pinned OpenSSH public key line; None: not trusted yet
+    use_sudo: bool = False
+
+
+@dataclass(frozen=True)
+class HostKey:
+    fingerprint: str  # SHA256:…
+    public_key: str  # OpenSSH public key line
+    algorithm: str
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class SSHTimeouts:
+    connect: float = 10.0
+    login: float = 20.0
+    command: float = 300.0
+
+
+class _PinnedKeyClient(asyncssh.SSHClient):
+    """Accepts only the pinned key (via known_hosts); remembers what was shown."""
+
+    def __init__(self) -> None:
+        self.presented: asyncssh.SSHKey | None = None
+
+    def validate_host_public_key(
+        self, host: str, addr: str, port: int, key: asyncssh.SSHKey
+    ) -> bool:
+        self.presented = key
+        return False
+
+
+class SSHService:
+    def __init__(self, timeouts: SSHTimeouts | None = None, max_channels: int = 8) -> None:
+        self.timeouts = timeouts or SSHTimeouts()
+        self.max_channels = max_channels
+        self._connections: dict[str, asyncssh.SSHClientConnection] = {}
+        self._connect_locks: dict[str, asyncio.Lock] = {}
+        self._channels: dict[str, asyncio.Semaphore] = {}
+
+    # -- commands -----------------------------------------------------------
+
+    async def run(
+        self,
+        target: SSHTarget,
+        argv: Sequence[str],
+        *,
+        check: bool = True,
+        time_limit: float | None = None,
+        stdin: str | None = None,
+    ) -> CommandResult:
+        """Run argv on the target; CommandFailed on a non-zero exit if `check`."""
+        command = shlex.join(argv)
+        limit = time_limit or self.timeouts.command
+        async with self._channel(target):
+            process = await self._start(target, command)
+            try:
+                done = await asyncio.wait_for(process.communicate(stdin), limit)
+            except TimeoutError:
+                process.close()
+                raise _ran_past(target, command, limit) from None
+            except (asyncssh.Error, OSError) as exc:
+                self._forget(target.key)
+                raise _lost(target, exc) from None
+        stdout, stderr = done
+        exit_code = _exit_code(process)
+        if exit_code is None:  # the channel closed without a status: the link died
+            self._forget(target.key)
+            raise ServerUnreachable(target.name, "connection lost before the command finished")
+        result = CommandResult(exit_code, _text(stdout), _text(stderr))
+        if check and result.exit_code != 0:
+            raise CommandFailed(target.name, _shown(command), result.exit_code, result.stderr)
+        return result
+
+    async def run_docker(
+        self, target: SSHTarget, args: Sequence[str], **options: object
+    ) -> CommandResult:
+        """Run `docker ARGS`, through `sudo -n` where the server needs it."""
+        return await self.run(target, docker_argv(target, args), **options)  # type: ignore[arg-type]
+
+    async def stream(
+        self, target: SSHTarget, argv: Sequence[str], *, time_limit: float | None = None
+    ) -> AsyncIterator[str]:
+        """Yield output lines (stdout and stderr merged, in order) as they come."""
+        # Merged on the server, into one pipe, so the order is the order written.
+        command = shlex.join(["sh", "-c", 'exec "$@" 2>&1', "tomo-stream", *argv])
+        limit = time_limit or self.timeouts.command
+        async with self._channel(target):
+            process = await self._start(target, command)
+            try:
+                async with asyncio.timeout(limit):
+                    async for line in process.stdout:
+                        yield line.rstrip("\n")
+                    await process.wait()
+            except TimeoutError:
+                raise _ran_past(target, command, limit) from None
+            except (asyncssh.Error, OSError) as exc:
+                self._forget(target.key)
+                raise _lost(target, exc) from None
+            finally:
+                process.close()
+        exit_code = _exit_code(process)
+        if exit_code is None:
+            self._forget(target.key)
+            raise ServerUnreachable(target.name, "connection lost before the command finished")
+        if exit_code != 0:
+            raise CommandFailed(target.name, _shown(command), exit_code, "")
+
+    # -- host keys ----------------------------------------------------------
+
+    async def fetch_host_key(self, name: str, host: str, port: int) -> HostKey:
+        """The key the server presents now (no login; nothing runs there)."""
+        try:
+            key = await asyncio.wait_for(
+                asyncssh.get_server_host_key(host, port, config=None), self.timeouts.connect
+            )
+        except TimeoutError:
+            raise ServerTimeout(name, f"no SSH answer from {host}:{port} within "
+                                      f"{self.timeouts.connect:g}s") from None  # fmt: skip
+        except (OSError, asyncssh.Error) as exc:
+            raise _connect_error(name, host, port, exc) from None
+        if key is None:
+            raise RemoteError(name, f"{host}:{port} presented no host key")
+        return host_key_of(key)
+
+    # -- connections --------------------------------------------------------
+
+    async def forget(self, key: str) -> None:
+        """Close and drop a pooled connection (after its key or credentials change)."""
+        connection = self._connections.pop(key, None)
+        if connection is not None:
+            connection.close()
+            with contextlib.suppress(Exception):
+                await connection.wait_closed()
+
+    async def close(self) -> None:
+        for key in list(self._connections):
+            await self.forget(key)
+
+    def _forget(self, key: str) -> None:
+        connection = self._connections.pop(key, None)
+        if connection is not None:
+            connection.close()
+
+    def _channel(self, target: SSHTarget) -> asyncio.Semaphore:
+        return self._channels.setdefault(target.key, asyncio.Semaphore(self.max_channels))
+
+    async def _start(self, target: SSHTarget, command: str) -> asyncssh.SSHClientProcess[str]:
+        """Open a channel and start the command, reconnecting once if the pooled
+        connection is dead (the command has not started in that case)."""
+        for attempt in (1, 2):
+            connection = await self._connection(target)
+            try:
+                return await connection.create_process(command, encoding="utf-8", errors="replace")
+            except (asyncssh.ChannelOpenError, asyncssh.ConnectionLost, asyncssh.DisconnectError,
+                    BrokenPipeError, ConnectionResetError) as exc:  # fmt: skip
+                self._forget(target.key)
+                if attempt == 2:
+                    raise ServerUnreachable(target.name, f"connection lost: {exc}") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _connection(self, target: SSHTarget) -> asyncssh.SSHClientConnection:
+        pooled = self._connections.get(target.key)
+        if pooled is not None and not pooled.is_closed():
+            return pooled
+        lock = self._connect_locks.setdefault(target.key, asyncio.Lock())
+        async with lock:
+            pooled = self._connections.get(target.key)
+            if pooled is None or pooled.is_closed():
+                pooled = await self._connect(target)
+                self._connections[target.key] = pooled
+            return pooled
+
+    async def _connect(self, target: SSHTarget) -> asyncssh.SSHClientConnection:
+        if target.host_key is None:
+            raise HostKeyUnknown(
+                target.name, "host key not trusted yet; nothing runs there until "
+                "`tomo server trust` (or add it with --fingerprint)",
+            )  # fmt: skip
+        pinned = asyncssh.import_public_key(target.host_key)
+        client = _PinnedKeyClient()
+        limit = self.timeouts.connect + self.timeouts.login
+        try:
+            connection, _ = await asyncio.wait_for(
+                asyncssh.create_connection(
+                    lambda: client, target.host, target.port, **_options(target, pinned, limit)
+                ),
+                limit,
+            )
+        except TimeoutError:
+            raise ServerTimeout(target.name, f"no SSH login at {target.host}:{target.port} "
+                                             f"within {limit:g}s") from None  # fmt: skip
+        except asyncssh.HostKeyNotVerifiable:
+            presented = host_key_of(client.presented).fingerprint if client.presented else "?"
+            raise HostKeyChanged(target.name, fingerprint_of(pinned), presented) from None
+        except (OSError, asyncssh.Error) as exc:
+            raise _connect_error(target.name, target.host, target.port, exc, target) from None
+        return connection
+
+
+def _ran_past(target: SSHTarget, command: str, limit: float) -> ServerTimeout:
+    return ServerTimeout(target.name, f"`{_shown(command)}` ran past {limit:g}s")
+
+
+def _lost(target: SSHTarget, exc: BaseException) -> ServerUnreachable:
+    return ServerUnreachable(target.name, f"connection lost during a command: {exc}")
+
+
+def docker_argv(target: SSHTarget, args: Sequence[str]) -> list[str]:
+    return ["sudo", "-n", "docker", *args] if target.use_sudo else ["docker", *args]
+
+
+def _options(target: SSHTarget, pinned: asyncssh.SSHKey, limit: float) -> dict[str, object]:
+    credentials = target.credentials
+    options: dict[str, object] = {
+        "username": target.username,
+        "known_hosts": ([pinned], [], []),
+        "config": None,  # the user's ~/.ssh/config must not change what tomo does
+        "agent_path": None,
+        "connect_timeout": limit,
+        "keepalive_interval": KEEPALIVE_SECONDS,
+        "keepalive_count_max": KEEPALIVE_MISSES,
+        "client_keys": None,
+        "password": None,
+        "kbdint_auth": False,
+        "gss_auth": False,
+        "host_based_auth": False,
+    }
+    if credentials.private_key is not None:
+        options["client_keys"] = [_private_key(target)]
+    if credentials.password is not None:
+        options["password"] = credentials.password
+    return options
+
+
+def _private_key(target: SSHTarget) -> asyncssh.SSHKey:
+    credentials = target.credentials
+    assert credentials.private_key is not None
+    try:
+        return asyncssh.import_private_key(credentials.private_key, credentials.passphrase)
+    except asyncssh.KeyEncryptionError:
+        raise AuthenticationFailed(
+            target.name, "cannot decrypt the private key: wrong or missing passphrase"
+        ) from None
+    except asyncssh.KeyImportError as exc:
+        raise AuthenticationFailed(target.name, f"the private key cannot be read: {exc}") from None
+
+
+def check_private_key(private_key: str, passphrase: str | None) -> None:
+    """Fail early (at add time) on a key that will never load."""
+    target = SSHTarget("-", "key", "-", 0, "-", Credentials(private_key=private_key,
+                       passphrase=passphrase), None)  # fmt: skip
+    _private_key(target)
+
+
+def _connect_error(
+    name: str, host: str, port: int, exc: BaseException, target: SSHTarget | None = None
+) -> RemoteError:
+    where = f"{host}:{port}"
+    if isinstance(exc, asyncssh.PermissionDenied):
+        user = target.username if target else "?"
+        method = "password" if target and target.credentials.password else "key"
+        return AuthenticationFailed(name, f"{where} refused user '{user}' ({method} not accepted)")
+    if isinstance(exc, ConnectionRefusedError):
+        return ServerUnreachable(name, f"connection refused at {where} (is sshd listening?)")
+    if isinstance(exc, socket.gaierror):
+        return ServerUnreachable(name, f"host name '{host}' not found")
+    if isinstance(exc, asyncssh.Error):
+        return ServerUnreachable(name, f"SSH to {where} failed: {exc.reason}")
+    return ServerUnreachable(name, f"cannot reach {where}: {exc}")
+
+
+def host_key_of(key: asyncssh.SSHKey) -> HostKey:
+    line = key.export_public_key("openssh").decode().strip()
+    return HostKey(fingerprint_of(key), line, key.get_algorithm())
+
+
+def fingerprint_of(key: asyncssh.SSHKey) -> str:
+    return str(key.get_fingerprint("sha256"))
+
+
+def _exit_code(process: asyncssh.SSHClientProcess[str]) -> int | None:
+    """The remote exit code; 128+n style 255 for a signal; None if none arrived."""
+    if process.exit_signal:
+        return 255
+    return None if process.exit_status is None else int(process.exit_status)
+
+
+def _text(value: str | bytes | None) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
+def _shown(command: str) -> str:
+    return command if len(command) <= _COMMAND_SHOWN else command[: _COMMAND_SHOWN - 1] + "…"

@@ -1,0 +1,274 @@
+"""SSHService against real sshd instances on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from tests.sshd import Sshd, SshUsers
+from tomo.errors import (
+    AuthenticationFailed,
+    CommandFailed,
+    HostKeyChanged,
+    HostKeyUnknown,
+    ServerTimeout,
+    ServerUnreachable,
+)
+from tomo.servers.ssh import Credentials, SSHService, SSHTarget, SSHTimeouts
+
+PRINT_ARGV = ["python3", "-c", "import sys, json; print(json.dumps(sys.argv[1:]))"]
+
+
+def target(
+    sshd: Sshd, users: SshUsers, *, host_key: str | None = "pinned", **overrides
+) -> SSHTarget:
+    pinned = (sshd.host_key.parent / "host_ed25519.pub").read_text().strip()
+    fields: dict[str, Any] = {
+        "key": f"srv-{sshd.port}", "name": f"test-{sshd.port}", "host": "127.0.0.1",
+        "port": sshd.port, "username": users.user,
+        "credentials": Credentials(private_key=users.key.read_text()),
+        "host_key": pinned if host_key == "pinned" else host_key,
+    }  # fmt: skip
+    fields.update(overrides)
+    return SSHTarget(**fields)
+
+
+@pytest.fixture
+async def ssh() -> AsyncIterator[SSHService]:
+    service = SSHService(SSHTimeouts(connect=3, login=5, command=30), max_channels=4)
+    yield service
+    await service.close()
+
+
+async def test_key_auth_runs_a_command(ssh: SSHService, sshd: Sshd, ssh_users: SshUsers) -> None:
+    result = await ssh.run(target(sshd, ssh_users), ["id", "-un"])
+    assert (result.exit_code, result.stdout.strip(), result.stderr) == (0, ssh_users.user, "")
+
+
+async def test_password_auth(ssh: SSHService, sshd: Sshd, ssh_users: SshUsers) -> None:
+    by_password = target(sshd, ssh_users, credentials=Credentials(password=ssh_users.password))
+    assert (await ssh.run(by_password, ["id", "-un"])).stdout.strip() == ssh_users.user
+
+
+async def test_encrypted_key_with_passphrase(
+    ssh: SSHService, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    creds = Credentials(
+        private_key=ssh_users.encrypted_key.read_text(), passphrase=ssh_users.passphrase
+    )
+    assert (await ssh.run(target(sshd, ssh_users, credentials=creds), ["true"])).exit_code == 0
+
+
+async def test_encrypted_key_with_wrong_passphrase(
+    ssh: SSHService, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    creds = Credentials(private_key=ssh_users.encrypted_key.read_text(), passphrase="nope")
+    with pytest.raises(
+        AuthenticationFailed, match="cannot decrypt the private key: wrong or missing passphrase"
+    ):
+        await ssh.run(target(sshd, ssh_users, credentials=creds), ["true"])
+
+
+async def test_wrong_password(ssh: SSHService, sshd: Sshd, ssh_users: SshUsers) -> None:
+    wrong = target(sshd, ssh_users, credentials=Credentials(password="wrong"))
+    with pytest.raises(
+        AuthenticationFailed, match=f"refused user '{ssh_users.user}' \\(password not accepted\\)"
+    ) as caught:
+        await ssh.run(wrong, ["true"])
+    assert caught.value.server == f"test-{sshd.port}"
+
+
+async def test_wrong_key(ssh: SSHService, sshd: Sshd, ssh_users: SshUsers) -> None:
+    wrong = target(
+        sshd, ssh_users, credentials=Credentials(private_key=ssh_users.stranger_key.read_text())
+    )
+    with pytest.raises(AuthenticationFailed, match=r"\(key not accepted\)"):
+        await ssh.run(wrong, ["true"])
+
+
+async def test_unknown_host_key_runs_nothing(
+    ssh: SSHService, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    with pytest.raises(HostKeyUnknown, match="host key not trusted yet"):
+        await ssh.run(target(sshd, ssh_users, host_key=None), ["touch", "/tmp/never"])
+
+
+async def test_changed_host_key_names_both_fingerprints(
+    ssh: SSHService, own_sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    pinned = target(own_sshd, ssh_users)
+    old = own_sshd.fingerprint
+    await ssh.run(pinned, ["true"])
+    own_sshd.new_host_key()
+    await ssh.forget(pinned.key)
+    with pytest.raises(HostKeyChanged) as caught:
+        await ssh.run(pinned, ["true"])
+    assert (caught.value.pinned, caught.value.presented) == (old, own_sshd.fingerprint)
+    assert old in caught.value.message and own_sshd.fingerprint in caught.value.message
+
+
+async def test_nothing_listening(ssh: SSHService, sshd: Sshd, ssh_users: SshUsers) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    closed = target(sshd, ssh_users, port=port, name="closed")
+    with pytest.raises(ServerUnreachable, match=f"closed: connection refused at 127.0.0.1:{port}"):
+        await ssh.run(closed, ["true"])
+
+
+@pytest.fixture
+def mute_server() -> Iterator[int]:
+    """Accepts TCP connections and never says a word."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join(timeout=5)
+    for connection in accepted:
+        connection.close()
+    server.close()
+
+
+async def test_server_that_never_speaks_ssh_times_out(
+    sshd: Sshd, ssh_users: SshUsers, mute_server: int
+) -> None:
+    ssh = SSHService(SSHTimeouts(connect=0.5, login=0.5, command=5))
+    started = time.monotonic()
+    with pytest.raises(ServerTimeout, match=f"no SSH login at 127.0.0.1:{mute_server} within 1s"):
+        await ssh.run(target(sshd, ssh_users, port=mute_server), ["true"])
+    assert time.monotonic() - started < 10
+    with pytest.raises(ServerTimeout, match=f"no SSH answer from 127.0.0.1:{mute_server}"):
+        await ssh.fetch_host_key("mute", "127.0.0.1", mute_server)
+
+
+async def test_command_timeout(ssh: SSHService, sshd: Sshd, ssh_users: SshUsers) -> None:
+    with pytest.raises(ServerTimeout, match=r"`sleep 30` ran past 0\.5s"):
+        await ssh.run(target(sshd, ssh_users), ["sleep", "30"], time_limit=0.5)
+    assert (await ssh.run(target(sshd, ssh_users), ["true"])).exit_code == 0
+
+
+async def test_failed_command_reports_exit_code_and_stderr_tail(
+    ssh: SSHService, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    argv = ["sh", "-c", "echo one >&2; echo two >&2; exit 3"]
+    with pytest.raises(CommandFailed, match=r"exited with 3: one \| two") as caught:
+        await ssh.run(target(sshd, ssh_users), argv)
+    assert caught.value.exit_code_remote == 3
+    unchecked = await ssh.run(target(sshd, ssh_users), argv, check=False)
+    assert (unchecked.exit_code, unchecked.stderr) == (3, "one\ntwo\n")
+
+
+@pytest.mark.parametrize(
+    "argument",
+    [
+        'it\'s "quoted"',
+        "$(touch /tmp/tomo-pwned)",
+        "`touch /tmp/tomo-pwned`",
+        "a; touch /tmp/tomo-pwned",
+        "line one\nline two\n",
+        "naïve — 日本語 ✓",
+        "  leading and trailing  ",
+        "*",
+        "",
+        "-n",
+        "a | b && c || d > /tmp/tomo-pwned",
+    ],
+)
+async def test_arguments_arrive_byte_for_byte(
+    ssh: SSHService, sshd: Sshd, ssh_users: SshUsers, argument: str
+) -> None:
+    result = await ssh.run(target(sshd, ssh_users), [*PRINT_ARGV, argument, "after"])
+    assert json.loads(result.stdout) == [argument, "after"]
+    assert (
+        await ssh.run(target(sshd, ssh_users), ["test", "-e", "/tmp/tomo-pwned"], check=False)
+    ).exit_code == 1
+
+
+async def test_connection_is_reused(ssh: SSHService, sshd: Sshd, ssh_users: SshUsers) -> None:
+    pinned = target(sshd, ssh_users)
+    script = ["sh", "-c", "echo $SSH_CONNECTION"]
+    seen = {(await ssh.run(pinned, script)).stdout for _ in range(6)}
+    assert len(seen) == 1  # the same client port every time: one connection
+
+
+async def test_concurrent_commands_are_capped_per_server(
+    ssh: SSHService, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    pinned = target(sshd, ssh_users)
+    started = time.monotonic()
+    results = await asyncio.gather(*(ssh.run(pinned, ["sleep", "0.4"]) for _ in range(8)))
+    elapsed = time.monotonic() - started
+    assert all(r.exit_code == 0 for r in results)
+    # max_channels=4: eight 0.4 s sleeps need two rounds, never one.
+    assert elapsed >= 0.8
+
+
+async def test_sshd_killed_mid_command_then_next_call_reconnects(
+    ssh: SSHService, own_sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    pinned = target(own_sshd, ssh_users)
+    await ssh.run(pinned, ["true"])
+    running = asyncio.create_task(ssh.run(pinned, ["sleep", "20"]))
+    await asyncio.sleep(0.5)
+    own_sshd.kill_connections()
+    with pytest.raises(ServerUnreachable, match="connection lost"):
+        await asyncio.wait_for(running, 15)
+    assert (await ssh.run(pinned, ["echo", "back"])).stdout == "back\n"
+
+
+async def test_dead_pooled_connection_is_replaced_transparently(
+    ssh: SSHService, own_sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    pinned = target(own_sshd, ssh_users)
+    await ssh.run(pinned, ["true"])
+    own_sshd.kill_connections()
+    await asyncio.sleep(0.3)
+    assert (await ssh.run(pinned, ["echo", "again"])).stdout == "again\n"
+
+
+async def test_stream_yields_lines_as_they_come(
+    ssh: SSHService, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    argv = ["sh", "-c", "echo one; sleep 0.3; echo two >&2; echo three"]
+    seen: list[tuple[str, float]] = []
+    started = time.monotonic()
+    async for line in ssh.stream(target(sshd, ssh_users), argv):
+        seen.append((line, time.monotonic() - started))
+    assert [line for line, _ in seen] == ["one", "two", "three"]
+    assert seen[0][1] < seen[-1][1] - 0.2  # the first line came before the sleep ended
+
+
+async def test_stream_of_a_failing_command(
+    ssh: SSHService, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    with pytest.raises(CommandFailed, match="exited with 4"):
+        async for _ in ssh.stream(target(sshd, ssh_users), ["sh", "-c", "echo x; exit 4"]):
+            pass
+
+
+async def test_fetch_host_key(ssh: SSHService, sshd: Sshd) -> None:
+    key = await ssh.fetch_host_key("main", "127.0.0.1", sshd.port)
+    assert key.fingerprint == sshd.fingerprint
+    assert key.algorithm == "ssh-ed25519"
+    assert key.public_key.startswith("ssh-ed25519 ")
