@@ -51,7 +51,9 @@ def prepare_users() -> SshUsers:
     passphrase = "pp-" + secrets.token_urlsafe(12)
     for user in (USER, OTHER_USER):
         _ensure_user(user)
-    _run(["chpasswd"], stdin=f"{USER}:{password}\n")
+    # A user without a password is "locked" and sshd refuses even its keys.
+    other_password = secrets.token_urlsafe(16)
+    _run(["chpasswd"], stdin=f"{USER}:{password}\n{OTHER_USER}:{other_password}\n")
     if _group_exists("docker"):
         _run(["usermod", "-aG", "docker", USER])
         _run(["gpasswd", "-d", OTHER_USER, "docker"], check=False)

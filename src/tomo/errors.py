@@ -154,12 +154,18 @@ class HostKeyUnknown(RemoteError):
 class HostKeyChanged(RemoteError):
     http_status = 409
 
-    def __init__(self, server: str, pinned: str, presented: str) -> None:
-        super().__init__(
-            server,
-            f"host key changed: pinned {pinned}, server presented {presented}; "
-            "nothing will run there until you trust the new key (tomo server trust)",
-        )
+    def __init__(self, server: str, pinned: str, presented: str, *, expected: bool = False) -> None:
+        if expected:  # the user named a fingerprint that the server does not have
+            message = (
+                f"host key does not match: expected {pinned}, server presented {presented}; "
+                "nothing was trusted"
+            )
+        else:
+            message = (
+                f"host key changed: pinned {pinned}, server presented {presented}; nothing "
+                "will run there until you trust the new key (tomo server trust)"
+            )
+        super().__init__(server, message)
         self.pinned = pinned
         self.presented = presented
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from tomo.cli import apps, repo, serve
+from tomo.cli import apps, repo, serve, servers
 from tomo.cli.context import CliState
 from tomo.errors import TomoError
 
@@ -22,6 +22,7 @@ app = typer.Typer(
 )
 app.add_typer(repo.app, name="repo")
 app.add_typer(apps.app, name="app")
+app.add_typer(servers.app, name="server")
 app.command("serve")(serve.serve)
 
 

@@ -68,7 +68,7 @@ class ServerService:
                 raise InvalidInput(exc.reason) from None
         key = await self.ssh.fetch_host_key(request.name, request.host, request.port)
         if request.fingerprint is not None and request.fingerprint != key.fingerprint:
-            raise HostKeyChanged(request.name, request.fingerprint, key.fingerprint)
+            raise HostKeyChanged(request.name, request.fingerprint, key.fingerprint, expected=True)
         async with self.db.session() as session:
             server = Server(
                 id=await self._new_id(session, request.id, request.name),
@@ -170,7 +170,7 @@ class ServerService:
         server = await self.get_server(ref)
         key = await self.ssh.fetch_host_key(server.name, server.host, server.port)
         if key.fingerprint != expected:
-            raise HostKeyChanged(server.name, expected, key.fingerprint)
+            raise HostKeyChanged(server.name, expected, key.fingerprint, expected=True)
         async with self.db.session() as session:
             row = await self._find(session, ref)
             _pin(row, key)

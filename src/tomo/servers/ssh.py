@@ -149,6 +149,8 @@ class SSHService:
             try:
                 async with asyncio.timeout(limit):
                     async for line in process.stdout:
+                        if not line:  # "" is end of output; an empty line is "\n"
+                            break
                         yield line.rstrip("\n")
                     await process.wait()
             except TimeoutError:

@@ -1,0 +1,37 @@
+"""Running the real `tomo` entry point in a subprocess, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+
+class Tomo:
+    def __init__(self, data_dir: Path, **env: str) -> None:
+        self.data_dir = data_dir
+        self.env = {**os.environ, "TOMO_BUILTIN_CATALOG": "false", "COLUMNS": "200", **env}
+
+    def run(
+        self, *args: str, expect: int = 0, cwd: Path | None = None, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "tomo", "--data-dir", str(self.data_dir), *args],
+            capture_output=True, text=True, env=self.env, timeout=120, cwd=cwd, input=stdin,
+        )  # fmt: skip
+        assert done.returncode == expect, (done.returncode, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr
+        return done
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "--json").stdout)
+
+    def error(self, *args: str, expect: int, stdin: str | None = None) -> str:
+        done = self.run(*args, expect=expect, stdin=stdin)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, done.stderr
+        assert lines[0].startswith("error: ")
+        return lines[0]

@@ -1,0 +1,303 @@
+"""The servers registry through ServerService: trust, facts, secrets at rest."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr, ValidationError
+from sqlalchemy import select
+
+from tests.sshd import Sshd, SshUsers, allow_sudo_docker, forbid_sudo_docker
+from tomo.config import Settings
+from tomo.errors import (
+    HostKeyChanged,
+    HostKeyUnknown,
+    InvalidInput,
+    SecretsUnavailable,
+    ServerExists,
+    ServerNotFound,
+    ServerUnreachable,
+)
+from tomo.runtime import Runtime, open_runtime
+from tomo.servers.models import Server
+from tomo.servers.schemas import ServerCreate, ServerUpdate
+
+
+def by_key(sshd: Sshd, users: SshUsers, name: str = "nas", **overrides) -> ServerCreate:
+    fields = {"name": name, "host": "127.0.0.1", "port": sshd.port, "username": users.user,
+              "private_key": SecretStr(users.key.read_text())}  # fmt: skip
+    fields.update(overrides)
+    return ServerCreate(**fields)
+
+
+async def test_add_shows_the_key_and_trusts_nothing_without_consent(
+    runtime: Runtime, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    added = await runtime.servers.add_server(by_key(sshd, ssh_users))
+    assert added.host_key.fingerprint == sshd.fingerprint
+    assert (added.server.trusted, added.server.host_key_fingerprint) == (False, None)
+    with pytest.raises(HostKeyUnknown, match="nas: host key not trusted yet"):
+        await runtime.servers.test_server("nas")
+
+    trusted = await runtime.servers.trust_server("nas", sshd.fingerprint)
+    assert (trusted.trusted, trusted.host_key_fingerprint) == (True, sshd.fingerprint)
+    checked = await runtime.servers.test_server("nas")
+    assert checked.status == "online"
+
+
+async def test_add_with_the_expected_fingerprint_pins_it(
+    runtime: Runtime, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    added = await runtime.servers.add_server(by_key(sshd, ssh_users, fingerprint=sshd.fingerprint))
+    assert added.server.trusted
+
+
+async def test_add_with_a_wrong_fingerprint_stores_nothing(
+    runtime: Runtime, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    wrong = "SHA256:" + "A" * 43
+    expected = f"host key does not match: expected {wrong}, server presented {sshd.fingerprint}"
+    with pytest.raises(HostKeyChanged, match=re.escape(expected)):
+        await runtime.servers.add_server(by_key(sshd, ssh_users, fingerprint=wrong))
+    assert await runtime.servers.list_servers() == []
+
+
+async def test_trust_refuses_a_fingerprint_that_does_not_match(
+    runtime: Runtime, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    await runtime.servers.add_server(by_key(sshd, ssh_users))
+    with pytest.raises(HostKeyChanged):
+        await runtime.servers.trust_server("nas", "SHA256:" + "B" * 43)
+    assert not (await runtime.servers.get_server("nas")).trusted
+
+
+async def test_changed_host_key_blocks_until_trusted_again(
+    runtime: Runtime, own_sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    old = own_sshd.fingerprint
+    await runtime.servers.add_server(by_key(own_sshd, ssh_users, fingerprint=old))
+    await runtime.servers.test_server("nas")
+    own_sshd.new_host_key()
+    await runtime.ssh.forget("nas")
+
+    changed = f"host key changed: pinned {old}, server presented {own_sshd.fingerprint}"
+    with pytest.raises(HostKeyChanged, match=re.escape(changed)):
+        await runtime.servers.test_server("nas")
+    shown = await runtime.servers.get_server("nas")
+    assert shown.status == "error" and "host key changed" in (shown.last_error or "")
+    scan = await runtime.servers.scan_host_key("nas")
+    assert (scan.fingerprint, scan.pinned_fingerprint, scan.matches_pinned) == (
+        own_sshd.fingerprint,
+        old,
+        False,
+    )
+
+    await runtime.servers.trust_server("nas", own_sshd.fingerprint)
+    assert (await runtime.servers.test_server("nas")).status == "online"
+
+
+async def test_unreachable_server_cannot_be_added(runtime: Runtime) -> None:
+    request = ServerCreate(
+        name="gone", host="127.0.0.1", port=1, username="u", password=SecretStr("x")
+    )
+    with pytest.raises(
+        ServerUnreachable, match=re.escape("gone: connection refused at 127.0.0.1:1")
+    ):
+        await runtime.servers.add_server(request)
+    assert await runtime.servers.list_servers() == []
+
+
+async def test_offline_server_is_marked_offline(
+    runtime: Runtime, own_sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    await runtime.servers.add_server(by_key(own_sshd, ssh_users, fingerprint=own_sshd.fingerprint))
+    own_sshd.stop()
+    with pytest.raises(ServerUnreachable):
+        await runtime.servers.test_server("nas")
+    assert (await runtime.servers.get_server("nas")).status == "offline"
+
+
+async def test_facts(
+    runtime: Runtime, sshd: Sshd, ssh_users: SshUsers, docker_engine: None
+) -> None:
+    await runtime.servers.add_server(by_key(sshd, ssh_users, fingerprint=sshd.fingerprint,
+                                            data_root="/opt/tomo-test/not/yet/there"))  # fmt: skip
+    facts = (await runtime.servers.test_server("nas")).facts
+    assert facts is not None
+    assert facts.architecture in ("amd64", "arm64")
+    assert facts.cpu_count and facts.cpu_count >= 1
+    assert facts.memory_total_mb and facts.memory_available_mb
+    assert 0 < facts.memory_available_mb <= facts.memory_total_mb
+    assert facts.disk_free_mb and facts.disk_free_mb > 0  # measured at the nearest existing parent
+    assert facts.kernel and facts.os
+    assert (facts.docker_access, facts.docker_problem) == ("yes", None)
+    assert facts.docker_version
+
+
+async def test_user_outside_the_docker_group_is_told_what_to_fix(
+    runtime: Runtime, sshd: Sshd, ssh_users: SshUsers, docker_engine: None
+) -> None:
+    forbid_sudo_docker()
+    request = by_key(sshd, ssh_users, fingerprint=sshd.fingerprint, username=ssh_users.other_user)
+    await runtime.servers.add_server(request)
+    facts = (await runtime.servers.test_server("nas")).facts
+    assert facts is not None and facts.docker_access == "no"
+    assert facts.docker_problem == (
+        f"user '{ssh_users.other_user}' may not use the Docker socket: add it to the docker group "
+        f"(usermod -aG docker {ssh_users.other_user}) or use --sudo with passwordless sudo for docker"
+    )
+
+    await runtime.servers.update_server("nas", ServerUpdate(use_sudo=True))
+    facts = (await runtime.servers.test_server("nas")).facts
+    assert facts is not None and facts.docker_access == "no"
+    assert facts.docker_problem is not None
+    assert facts.docker_problem.startswith(
+        f"user '{ssh_users.other_user}' cannot run docker through sudo without a password"
+    )
+
+
+async def test_sudo_docker_when_allowed(
+    runtime: Runtime, sshd: Sshd, ssh_users: SshUsers, docker_engine: None
+) -> None:
+    allow_sudo_docker(ssh_users.other_user)
+    try:
+        request = by_key(sshd, ssh_users, fingerprint=sshd.fingerprint,
+                         username=ssh_users.other_user, use_sudo=True)  # fmt: skip
+        await runtime.servers.add_server(request)
+        facts = (await runtime.servers.test_server("nas")).facts
+        assert facts is not None
+        assert (facts.docker_access, facts.docker_problem) == ("sudo", None)
+        target = await runtime.servers.target("nas")
+        result = await runtime.ssh.run_docker(
+            target, ["version", "--format", "{{.Server.Version}}"]
+        )
+        assert result.stdout.strip() == facts.docker_version
+    finally:
+        forbid_sudo_docker()
+
+
+async def test_credentials_are_encrypted_at_rest_and_never_returned(
+    runtime: Runtime, sshd: Sshd, ssh_users: SshUsers, settings: Settings
+) -> None:
+    key_text = ssh_users.encrypted_key.read_text()
+    await runtime.servers.add_server(by_key(
+        sshd, ssh_users, private_key=SecretStr(key_text), passphrase=SecretStr(ssh_users.passphrase),
+        fingerprint=sshd.fingerprint,
+    ))  # fmt: skip
+    await runtime.servers.add_server(ServerCreate(
+        name="pw", host="127.0.0.1", port=sshd.port, username=ssh_users.user,
+        password=SecretStr(ssh_users.password), fingerprint=sshd.fingerprint,
+    ))  # fmt: skip
+    assert (await runtime.servers.test_server("nas")).status == "online"
+    assert (await runtime.servers.test_server("pw")).status == "online"
+
+    async with runtime.db.session() as session:
+        rows = list(await session.scalars(select(Server)))
+    stored = " ".join(str(value) for row in rows for value in vars(row).values())
+    for secret in (ssh_users.password, ssh_users.passphrase, key_text.split("\n")[1]):
+        assert secret not in stored
+    shown = " ".join(s.model_dump_json() for s in await runtime.servers.list_servers())
+    for secret in (ssh_users.password, ssh_users.passphrase, key_text.split("\n")[1]):
+        assert secret not in shown
+    if settings.database_url is None:  # the file itself, too
+        raw = (settings.data_dir / "tomo.db").read_bytes() + _wal(settings.data_dir)
+        assert ssh_users.password.encode() not in raw
+        assert ssh_users.passphrase.encode() not in raw
+    key_file = settings.data_dir / "secret.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+
+
+def _wal(data_dir: Path) -> bytes:
+    wal = data_dir / "tomo.db-wal"
+    return wal.read_bytes() if wal.exists() else b""
+
+
+async def test_wrong_secret_key_is_a_clear_error(
+    runtime: Runtime, sshd: Sshd, ssh_users: SshUsers, settings: Settings
+) -> None:
+    await runtime.servers.add_server(by_key(sshd, ssh_users, fingerprint=sshd.fingerprint))
+    other_key = "x" * 43 + "="
+    from cryptography.fernet import Fernet
+
+    other = settings.model_copy(update={"secret_key": Fernet.generate_key().decode()})
+    async with open_runtime(other) as second:
+        with pytest.raises(SecretsUnavailable, match="cannot be decrypted with the current key"):
+            await second.servers.test_server("nas")
+    broken = settings.model_copy(update={"secret_key": other_key[:10]})
+    async with open_runtime(broken) as third:
+        with pytest.raises(SecretsUnavailable, match="not a valid Fernet key"):
+            await third.servers.test_server("nas")
+
+
+async def test_registry_refusals_change_nothing(
+    runtime: Runtime, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    await runtime.servers.add_server(by_key(sshd, ssh_users))
+    with pytest.raises(ServerExists):
+        await runtime.servers.add_server(by_key(sshd, ssh_users))
+    with pytest.raises(
+        InvalidInput, match="cannot decrypt the private key: wrong or missing passphrase"
+    ):
+        await runtime.servers.add_server(by_key(
+            sshd, ssh_users, name="enc", private_key=SecretStr(ssh_users.encrypted_key.read_text()),
+            passphrase=SecretStr("wrong"),
+        ))  # fmt: skip
+    with pytest.raises(InvalidInput, match="the private key cannot be read"):
+        await runtime.servers.add_server(
+            by_key(sshd, ssh_users, name="junk", private_key=SecretStr("junk"))
+        )
+    with pytest.raises(ServerNotFound, match="no server with id or name 'ghost'"):
+        await runtime.servers.get_server("ghost")
+    assert [s.id for s in await runtime.servers.list_servers()] == ["nas"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("host", "-oProxyCommand=id", "is not a host name or IP address"),
+        ("host", "a b", "is not a host name or IP address"),
+        ("username", "-l root", "is not a valid user name"),
+        ("username", "bob;id", "is not a valid user name"),
+        ("port", 70000, "less than or equal to 65535"),
+        ("data_root", "relative/path", "must be absolute"),
+        ("data_root", "/opt/../etc", "contains '..'"),
+        ("fingerprint", "MD5:aa:bb", "is not a SHA256 fingerprint"),
+    ],
+)
+def test_bad_server_fields_are_named(field: str, value: object, message: str) -> None:
+    fields = {
+        "name": "x",
+        "host": "127.0.0.1",
+        "username": "u",
+        "password": SecretStr("p"),
+        field: value,
+    }
+    with pytest.raises(ValidationError, match=message) as caught:
+        ServerCreate(**fields)
+    assert caught.value.errors()[0]["loc"] == (field,)
+
+
+def test_exactly_one_way_to_log_in() -> None:
+    with pytest.raises(ValidationError, match="give either a private key or a password"):
+        ServerCreate(name="x", host="h", username="u")
+    with pytest.raises(ValidationError, match="give either a private key or a password"):
+        ServerCreate(
+            name="x", host="h", username="u", password=SecretStr("p"), private_key=SecretStr("k")
+        )
+
+
+async def test_update_address_requires_new_trust_and_remove_touches_nothing(
+    runtime: Runtime, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    await runtime.servers.add_server(by_key(sshd, ssh_users, fingerprint=sshd.fingerprint))
+    renamed = await runtime.servers.update_server(
+        "nas", ServerUpdate(name="Big NAS", data_root="/srv/apps")
+    )
+    assert (renamed.name, renamed.data_root, renamed.trusted) == ("Big NAS", "/srv/apps", True)
+    moved = await runtime.servers.update_server("Big NAS", ServerUpdate(port=sshd.port))
+    assert moved.trusted is False
+    removed = await runtime.servers.remove_server("Big NAS")
+    assert removed.id == "nas"
+    assert await runtime.servers.list_servers() == []
