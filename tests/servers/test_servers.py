@@ -17,6 +17,7 @@ from tomo.errors import (
     InvalidInput,
     SecretsUnavailable,
     ServerExists,
+    ServerInUse,
     ServerNotFound,
     ServerUnreachable,
 )
@@ -301,3 +302,29 @@ async def test_update_address_requires_new_trust_and_remove_touches_nothing(
     removed = await runtime.servers.remove_server("Big NAS")
     assert removed.id == "nas"
     assert await runtime.servers.list_servers() == []
+
+
+async def test_removing_a_server_with_installations_needs_force(
+    runtime: Runtime, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    from datetime import UTC, datetime
+
+    from tomo.deployment.models import Installation
+
+    await runtime.servers.add_server(by_key(sshd, ssh_users, fingerprint=sshd.fingerprint))
+    now = datetime.now(UTC)
+    async with runtime.db.session() as session, session.begin():
+        for name in ("web", "db"):
+            session.add(Installation(
+                id=f"inst-{name}", server_id="nas", name=name, repo_id="r", app_id=name,
+                version="1", image="x/y:1", definition={}, config={}, created_paths=[],
+                status="running", created_at=now, updated_at=now,
+            ))  # fmt: skip
+    with pytest.raises(ServerInUse, match=r"still has 2 installation\(s\) \(db, web\)"):
+        await runtime.servers.remove_server("nas")
+    assert (await runtime.servers.get_server("nas")).id == "nas"
+
+    await runtime.servers.remove_server("nas", force=True)
+    assert await runtime.servers.list_servers() == []
+    async with runtime.db.session() as session:
+        assert list(await session.scalars(select(Installation))) == []

@@ -160,9 +160,16 @@ def update(
 
 
 @app.command("remove")
-def remove(ctx: typer.Context, server: ServerArg, json_: JsonOption = False) -> None:
+def remove(
+    ctx: typer.Context,
+    server: ServerArg,
+    force: Annotated[
+        bool, typer.Option("--force", help="Also forget its installations (containers stay).")
+    ] = False,
+    json_: JsonOption = False,
+) -> None:
     """Forget a server (nothing on the host is touched)."""
-    removed = run(ctx, lambda runtime: runtime.servers.remove_server(server))
+    removed = run(ctx, lambda runtime: runtime.servers.remove_server(server, force=force))
     if json_:
         emit_json(removed)
     else:

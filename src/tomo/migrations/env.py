@@ -5,6 +5,7 @@ from typing import Any, Literal
 from alembic import context
 
 from tomo.db import Base, UTCDateTime
+from tomo.deployment import models as deployment_models  # noqa: F401
 from tomo.marketplace import models as marketplace_models  # noqa: F401  (registers tables)
 from tomo.marketplace.search import SEARCH_OBJECTS
 from tomo.servers import models as servers_models  # noqa: F401

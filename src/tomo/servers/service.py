@@ -9,19 +9,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tomo.config import Settings
 from tomo.crypto import SecretBox
 from tomo.db import Database
+from tomo.deployment.models import Installation
 from tomo.errors import (
     AuthenticationFailed,
     HostKeyChanged,
     InvalidInput,
     RemoteError,
     ServerExists,
+    ServerInUse,
     ServerNotFound,
     ServerTimeout,
     ServerUnreachable,
@@ -137,11 +139,26 @@ class ServerService:
             await self.ssh.forget(server.id)
             return public(server)
 
-    async def remove_server(self, ref: str) -> ServerPublic:
-        """Forget a server (nothing on the host is touched)."""
+    async def remove_server(self, ref: str, *, force: bool = False) -> ServerPublic:
+        """Forget a server; refused while installations live there unless forced.
+
+        Nothing on the host is touched either way: a forced removal forgets the
+        installations too, and their containers keep running.
+        """
         async with self.db.session() as session:
             server = await self._find(session, ref)
+            names = list(await session.scalars(
+                select(Installation.name).where(Installation.server_id == server.id)
+                .order_by(Installation.name)
+            ))  # fmt: skip
+            if names and not force:
+                raise ServerInUse(
+                    f"server '{server.name}' still has {len(names)} installation(s) "
+                    f"({', '.join(names)}); uninstall them first, or remove with --force "
+                    "(tomo then forgets them; their containers stay on the host)"
+                )
             removed = public(server)
+            await session.execute(delete(Installation).where(Installation.server_id == server.id))
             await session.delete(server)
             await session.commit()
         await self.ssh.forget(removed.id)

@@ -1,0 +1,1 @@
+"""Deployment: installing, tracking and managing apps on servers."""

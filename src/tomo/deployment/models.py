@@ -1,0 +1,87 @@
+"""ORM tables of deployment: installations and the jobs/steps that act on them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tomo.db import Base, UTCDateTime
+
+INSTALLATION_STATUSES = (
+    "pending", "installing", "running", "stopped", "restarting", "unhealthy", "error",
+    "missing", "updating", "removing",
+)  # fmt: skip
+
+
+class Installation(Base):
+    """One app instance on one server, with the definition and config it was made from."""
+
+    __tablename__ = "installations"
+    __table_args__ = (UniqueConstraint("server_id", "name", name="uq_installations_server_name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # RESTRICT: a server with installations is removed only when forced (which
+    # deletes these rows first, never touching the host).
+    server_id: Mapped[str] = mapped_column(
+        ForeignKey("servers.id", ondelete="RESTRICT"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(64))  # instance name = container name
+    repo_id: Mapped[str] = mapped_column(String(64))
+    app_id: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[str] = mapped_column(String(64))
+    image: Mapped[str] = mapped_column(Text)
+    # The catalog entry and the user's config as installed: later catalog
+    # changes or a removed repo never break managing the installation.
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    secret_env_enc: Mapped[str | None] = mapped_column(Text)  # Fernet token of a JSON object
+    container_id: Mapped[str | None] = mapped_column(String(80))
+    # Directories this installation created on the server (removed only on request).
+    created_paths: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status_message: Mapped[str | None] = mapped_column(Text)
+    # The operation running now (one at a time), its job and its heartbeat.
+    operation: Mapped[str | None] = mapped_column(String(16))
+    operation_job: Mapped[str | None] = mapped_column(String(32))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Job(Base):
+    """One operation on an installation (install, update, uninstall…) and its outcome."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    installation_id: Mapped[str] = mapped_column(
+        ForeignKey("installations.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(
+        String(16), default="pending"
+    )  # pending/running/done/failed
+    error: Mapped[str | None] = mapped_column(Text)
+    runner_pid: Mapped[int | None] = mapped_column(Integer)
+    runner_host: Mapped[str | None] = mapped_column(String(255))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class JobStep(Base):
+    """One step of a job, with its timing, message and progress, for followers."""
+
+    __tablename__ = "job_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))  # running/done/failed
+    message: Mapped[str | None] = mapped_column(Text)
+    progress_done: Mapped[int | None] = mapped_column(Integer)
+    progress_total: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
