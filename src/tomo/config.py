@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     ssh_max_channels: int = Field(
         default=8, ge=1, le=64, description="Concurrent commands per server connection."
     )
+    publish_address: str = Field(
+        default="0.0.0.0",  # noqa: S104 - containers serve the LAN unless told otherwise
+        description="Host address container ports are published on.",
+    )
+    install_wait_timeout: float = Field(
+        default=180.0, gt=0, description="Seconds an install waits for its container to be up."
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8420, ge=1, le=65535)
 

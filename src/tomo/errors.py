@@ -11,13 +11,15 @@ SQLAlchemy) are translated where they are caught, never passed through.
     ├── NotFound
     │   ├── RepoNotFound
     │   ├── AppNotFound
-    │   └── ServerNotFound
+    │   ├── ServerNotFound
+    │   └── InstallationNotFound
     ├── Conflict
     │   ├── RepoExists               the id or name is taken
     │   ├── AmbiguousApp             a bare app id defined by several repos
     │   ├── SyncInProgress           another sync of this repo is running
     │   ├── ServerExists             the server's id or name is taken
-    │   └── ServerInUse              installations still live on the server
+    │   ├── ServerInUse              installations still live on the server
+    │   └── InstallationBusy         another operation runs on this installation
     ├── SyncFailed                   a sync that failed as a whole (catalog kept)
     │   └── GitError                 a git command failed
     │       └── GitTimeout           a git command ran past its timeout
@@ -29,6 +31,8 @@ SQLAlchemy) are translated where they are caught, never passed through.
     │   ├── HostKeyChanged           the host key differs from the pinned one
     │   ├── CommandFailed            a remote command exited non-zero
     │   └── DockerUnavailable        Docker is missing, stopped or not permitted
+    ├── InstallFailed                an install or update step failed (its traces removed)
+    │   └── PreflightFailed          the server cannot take the app (every reason listed)
     ├── SecretsUnavailable           stored secrets cannot be decrypted with this key
     └── StorageError                 the database cannot be opened or migrated
 """
@@ -121,6 +125,23 @@ class ServerExists(Conflict):
 
 class ServerInUse(Conflict):
     pass
+
+
+class InstallationNotFound(NotFound):
+    pass
+
+
+class InstallationBusy(Conflict):
+    pass
+
+
+class InstallFailed(TomoError):
+    exit_code = 8
+    http_status = 500
+
+
+class PreflightFailed(InstallFailed):
+    http_status = 409
 
 
 class RemoteError(TomoError):

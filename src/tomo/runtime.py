@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from tomo.config import Settings
 from tomo.db import Database
+from tomo.deployment.service import DeploymentService
 from tomo.errors import SyncFailed
 from tomo.marketplace.builtin import ensure_builtin_catalog
 from tomo.marketplace.service import MarketplaceService
@@ -29,6 +30,7 @@ class Runtime:
     marketplace: MarketplaceService
     ssh: SSHService
     servers: ServerService
+    deployment: DeploymentService
 
 
 @asynccontextmanager
@@ -48,7 +50,12 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             # The repo row shows the error; tomo itself stays usable.
             log.warning("built-in catalog not synced: %s", exc.message)
         servers = ServerService(db, settings, ssh)
-        yield Runtime(settings=settings, db=db, marketplace=marketplace, ssh=ssh, servers=servers)
+        deployment = DeploymentService(db, settings, marketplace, servers)
+        reconciled = await deployment.reconcile_interrupted()
+        if reconciled:
+            log.warning("reconciled interrupted operations on: %s", ", ".join(reconciled))
+        yield Runtime(settings=settings, db=db, marketplace=marketplace, ssh=ssh, servers=servers,
+                      deployment=deployment)  # fmt: skip
     finally:
         await ssh.close()
         await db.dispose()

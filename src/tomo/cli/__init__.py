@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from tomo.cli import apps, repo, serve, servers
+from tomo.cli import apps, deploy, repo, serve, servers
 from tomo.cli.context import CliState
 from tomo.errors import TomoError
 
@@ -23,6 +23,10 @@ app = typer.Typer(
 app.add_typer(repo.app, name="repo")
 app.add_typer(apps.app, name="app")
 app.add_typer(servers.app, name="server")
+app.add_typer(deploy.jobs, name="job")
+for command in (deploy.install, deploy.ps, deploy.start, deploy.stop, deploy.restart,
+                deploy.update, deploy.uninstall, deploy.logs):  # fmt: skip
+    app.command(command.__name__)(command)
 app.command("serve")(serve.serve)
 
 

@@ -1,0 +1,145 @@
+"""Docker on a server, through SSHService: every command an argv, every script constant.
+
+Scripts below take their inputs as positional arguments ("$1", "$@"), so no
+value from a catalog or a user is ever part of a script's text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tomo.errors import CommandFailed
+from tomo.servers.ssh import SSHService, SSHTarget, docker_argv
+
+LISTENING_PORTS = r"""
+for f in /proc/net/tcp /proc/net/tcp6; do
+  [ -r "$f" ] && awk 'NR > 1 && $4 == "0A" { n = split($2, a, ":"); print "tcp " a[n] }' "$f"
+done
+for f in /proc/net/udp /proc/net/udp6; do
+  [ -r "$f" ] && awk 'NR > 1 { n = split($2, a, ":"); print "udp " a[n] }' "$f"
+done
+exit 0
+"""
+# Creates each missing directory and says which ones it created.
+MAKE_DIRS = r"""
+for d in "$@"; do
+  if [ -d "$d" ]; then echo "exists $d"; else mkdir -p -- "$d" && echo "created $d" || exit 1; fi
+done
+"""
+WRITE_PRIVATE_FILE = 'umask 077 && cat > "$1"'
+HTTP_PROBE = r"""
+url="$1"
+if command -v curl >/dev/null 2>&1; then exec curl -fsS -o /dev/null --max-time 5 -k -- "$url"
+elif command -v wget >/dev/null 2>&1; then
+  exec wget -q -O /dev/null -T 5 --no-check-certificate -- "$url"
+else exit 127; fi
+"""
+_PORTS_FIELD = re.compile(r"(?:[\d.]+|\[[0-9a-f:]+\]|::):(\d+)->\d+/(tcp|udp)")
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    status: str  # created, running, restarting, exited, paused, dead
+    exit_code: int
+    health: str | None  # starting, healthy, unhealthy, or None without a health check
+    restart_count: int
+    error: str
+
+
+class Docker:
+    """Docker commands on one server."""
+
+    def __init__(self, ssh: SSHService, target: SSHTarget) -> None:
+        self.ssh = ssh
+        self.target = target
+
+    async def run(self, args: Sequence[str], **options: Any) -> str:
+        return (await self.ssh.run_docker(self.target, args, **options)).stdout
+
+    async def used_ports(self) -> set[tuple[int, str]]:
+        """Ports held by any process on the host, and ports Docker publishes."""
+        listing = await self.ssh.run(self.target, ["sh", "-c", LISTENING_PORTS])
+        used = set()
+        for line in listing.stdout.split("\n"):
+            protocol, _, hex_port = line.partition(" ")
+            if hex_port.strip():
+                used.add((int(hex_port.strip(), 16), protocol))
+        published = await self.run(["ps", "--all", "--format", "{{.Ports}}"])
+        used.update((int(port), proto) for port, proto in _PORTS_FIELD.findall(published))
+        return used
+
+    async def container_exists(self, name: str) -> bool:
+        names = await self.run(
+            ["ps", "--all", "--filter", f"name=^/{name}$", "--format", "{{.Names}}"]
+        )
+        return name in names.split()
+
+    async def pull(self, image: str, progress: Callable[[int, int], None]) -> None:
+        layers: dict[str, bool] = {}
+        async for line in self.ssh.stream(self.target, docker_argv(self.target, ["pull", image])):
+            layer, _, state = line.partition(": ")
+            if not re.fullmatch(r"[0-9a-f]{12}", layer):
+                continue
+            layers.setdefault(layer, False)
+            if state.startswith(("Pull complete", "Already exists")):
+                layers[layer] = True
+            progress(sum(layers.values()), len(layers))
+
+    async def make_dirs(self, dirs: Sequence[str]) -> list[str]:
+        out = await self.ssh.run(self.target, ["sh", "-c", MAKE_DIRS, "tomo-mkdir", *dirs])
+        return [line[8:] for line in out.stdout.splitlines() if line.startswith("created ")]
+
+    async def write_private_file(self, path: str, content: str) -> None:
+        """Write through stdin, never argv: secrets stay out of the process list."""
+        await self.ssh.run(self.target, ["sh", "-c", WRITE_PRIVATE_FILE, "tomo-write", path],
+                           stdin=content)  # fmt: skip
+
+    async def remove_paths(self, paths: Sequence[str]) -> None:
+        if paths:
+            await self.ssh.run(self.target, ["rm", "-rf", "--", *paths])
+
+    async def remove_empty_dirs(self, dirs: Sequence[str]) -> None:
+        """rmdir, deepest first; a directory that holds anything stays."""
+        if dirs:
+            ordered = sorted(dirs, key=lambda d: d.count("/"), reverse=True)
+            await self.ssh.run(self.target, ["rmdir", "--", *ordered], check=False)
+
+    async def state(self, container: str) -> ContainerState | None:
+        """The container's state, or None when it does not exist."""
+        result = await self.ssh.run_docker(
+            self.target, ["inspect", "--format", "{{json .State}}|{{.RestartCount}}", container],
+            check=False,
+        )  # fmt: skip
+        if result.exit_code != 0:
+            if "no such" in result.stderr.lower():
+                return None
+            raise CommandFailed(self.target.name, f"docker inspect {container}", result.exit_code,
+                                result.stderr)  # fmt: skip
+        raw, _, restarts = result.stdout.strip().rpartition("|")
+        state = json.loads(raw)
+        health = (state.get("Health") or {}).get("Status")
+        return ContainerState(
+            status=state.get("Status", "unknown"), exit_code=int(state.get("ExitCode", 0)),
+            health=health, restart_count=int(restarts or 0), error=state.get("Error", ""),
+        )  # fmt: skip
+
+    async def logs_tail(self, container: str, lines: int = 20) -> str:
+        result = await self.ssh.run_docker(
+            self.target, ["logs", "--tail", str(lines), container], check=False
+        )
+        return (result.stdout + result.stderr).strip()
+
+    async def http_probe(self, url: str) -> int:
+        """0 when the URL answers 2xx/3xx; 127 when the server has no curl or wget."""
+        result = await self.ssh.run(self.target, ["sh", "-c", HTTP_PROBE, "tomo-probe", url],
+                                    check=False)  # fmt: skip
+        return result.exit_code
+
+    async def remove_container(self, container: str, *, with_volumes: bool) -> None:
+        """Force-remove; anonymous volumes go too only when asked (they may hold data)."""
+        args = ["rm", "--force", *(["--volumes"] if with_volumes else []), container]
+        await self.ssh.run_docker(self.target, args, check=False)

@@ -1,0 +1,66 @@
+"""What the deployment faces send and receive."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+InstallationStatus = Literal[
+    "pending", "installing", "running", "stopped", "restarting", "unhealthy", "error",
+    "missing", "updating", "removing",
+]  # fmt: skip
+
+
+class StepPublic(BaseModel):
+    """One step of a job as followers see it."""
+
+    name: str
+    status: Literal["running", "done", "failed"]
+    message: str | None
+    progress_done: int | None
+    progress_total: int | None
+    started_at: datetime
+    ended_at: datetime | None
+
+
+class JobPublic(BaseModel):
+    """An operation on an installation and its steps so far."""
+
+    id: str
+    installation_id: str
+    kind: str
+    status: Literal["pending", "running", "done", "failed"]
+    error: str | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    steps: list[StepPublic]
+
+
+class InstallationPublic(BaseModel):
+    """An installation as every face shows it (secret values never included)."""
+
+    id: str
+    server_id: str
+    name: str
+    repo_id: str
+    app_id: str
+    version: str
+    image: str
+    status: InstallationStatus
+    status_message: str | None
+    container_id: str | None
+    ports: list[str]
+    config: dict[str, Any]
+    operation: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class InstallStarted(BaseModel):
+    """The new installation (pending) and the job that installs it."""
+
+    installation: InstallationPublic
+    job_id: str
+    generated_secrets: dict[str, str]  # shown once, here; stored encrypted

@@ -1,0 +1,286 @@
+"""From an app's DockerConfig and the user's config to a validated ContainerSpec,
+and from the spec to the `docker run` argv (`_build_docker_run_command`).
+
+Everything is checked here, before anything happens on a server: required
+env (all missing names together), port and path overrides, generated secrets,
+and the risk flags of the *effective* container (overrides included) against
+the flags the user accepted.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import secrets
+import uuid
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, Field, field_validator
+
+from tomo.errors import InvalidInput
+from tomo.marketplace.definition import AppDefinition, AppVolume, DockerConfig
+from tomo.marketplace.fields import check_absolute_path, check_host_path
+from tomo.marketplace.risk import assess_risks
+
+INSTANCE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
+ENV_FILE_NAME = ".tomo.env"
+
+
+class PortOverride(BaseModel):
+    host: int = Field(ge=1, le=65535)
+    container: int = Field(ge=1, le=65535)
+    protocol: str = "tcp"
+
+    @field_validator("protocol")
+    @classmethod
+    def _protocol(cls, value: str) -> str:
+        if value not in ("tcp", "udp"):
+            raise ValueError(f"protocol must be tcp or udp, got {value!r}")
+        return value
+
+
+class VolumeOverride(BaseModel):
+    host_path: str
+    container_path: str
+
+    @field_validator("host_path")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        return check_host_path(value)
+
+    @field_validator("container_path")
+    @classmethod
+    def _container(cls, value: str) -> str:
+        return check_absolute_path(value)
+
+
+class InstallConfig(BaseModel):
+    """What the user chooses at install time."""
+
+    name: str | None = None  # instance name; defaults to the app id
+    env: dict[str, str] = {}
+    ports: list[PortOverride] = []
+    volumes: list[VolumeOverride] = []
+    accept_risks: list[str] = []
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not INSTANCE_NAME.fullmatch(value):
+            raise ValueError(
+                f"'{value}' is not a valid instance name (lowercase letters, digits, '_', '.', "
+                "'-'; starting with a letter or digit; at most 63 characters)"
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    host: int
+    container: int
+    protocol: str
+
+
+@dataclass(frozen=True)
+class Mount:
+    host_path: str
+    container_path: str
+    readonly: bool
+    owned: bool  # under the installation's data directory: tomo creates (and may remove) it
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    name: str
+    image: str
+    labels: dict[str, str]
+    ports: list[PublishedPort]
+    mounts: list[Mount]
+    env: dict[str, str]
+    secret_env: dict[str, str] = field(repr=False)
+    restart_policy: str = "unless-stopped"
+    network_mode: str | None = None
+    pid_mode: str | None = None
+    ipc_mode: str | None = None
+    privileged: bool = False
+    capabilities: list[str] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)
+    command: list[str] | None = None
+    instance_dir: str = ""
+    risks: list[str] = field(default_factory=list)
+
+    @property
+    def env_file(self) -> str:
+        return posixpath.join(self.instance_dir, ENV_FILE_NAME)
+
+    @property
+    def owned_dirs(self) -> list[str]:
+        """The instance directory, then every mount source tomo owns."""
+        return [self.instance_dir, *(m.host_path for m in self.mounts if m.owned)]
+
+
+def build_spec(
+    definition: AppDefinition,
+    config: InstallConfig,
+    *,
+    repo_id: str,
+    installation_id: str,
+    data_root: str,
+    image: str | None = None,
+    generated: dict[str, str] | None = None,
+) -> ContainerSpec:
+    """Validate everything and return the container to create; InvalidInput lists
+    every problem found. `generated` carries secrets generated earlier (updates)."""
+    docker = definition.docker
+    name = config.name or definition.id
+    instance_dir = posixpath.join(data_root, name)
+    problems: list[str] = []
+    ports = _ports(docker, config, problems)
+    mounts = _mounts(docker.volumes, config, instance_dir, problems)
+    env, secret_env = _env(docker, config, generated or {}, problems)
+    effective = docker.model_copy(update={"volumes": [
+        AppVolume(container_path=m.container_path, host_path=m.host_path, readonly=m.readonly)
+        for m in mounts if not m.owned
+    ]})  # fmt: skip
+    risks = assess_risks(effective)
+    missing = [flag for flag in risks if flag not in config.accept_risks]
+    if missing:
+        problems.append(
+            "this app needs risk flags you have not accepted: "
+            + ", ".join(missing)
+            + " (accept each with --accept-risk FLAG)"
+        )
+    if problems:
+        raise InvalidInput("; ".join(problems))
+    return ContainerSpec(
+        name=name, image=image or docker.image,
+        labels={"tomo.app": definition.id, "tomo.repo": repo_id,
+                "tomo.installation": installation_id},
+        ports=[PublishedPort(p.host, p.container, p.protocol) for p in ports], mounts=mounts,
+        env=env, secret_env=secret_env, restart_policy=docker.restart_policy,
+        network_mode=docker.network_mode, pid_mode=docker.pid_mode, ipc_mode=docker.ipc_mode,
+        privileged=docker.privileged, capabilities=list(docker.capabilities),
+        devices=list(docker.devices), command=docker.command, instance_dir=instance_dir,
+        risks=risks,
+    )  # fmt: skip
+
+
+def _ports(docker: DockerConfig, config: InstallConfig, problems: list[str]) -> list[PortOverride]:
+    known = {(p.container, p.protocol): p for p in docker.ports}
+    chosen = {key: PortOverride(host=p.host or p.container, container=p.container,
+                                protocol=p.protocol) for key, p in known.items()}  # fmt: skip
+    for override in config.ports:
+        key = (override.container, override.protocol)
+        if key not in known:
+            offered = ", ".join(f"{c}/{proto}" for c, proto in known) or "none"
+            problems.append(f"--port {override.host}:{override.container}/{override.protocol}: "
+                            f"the app has no container port {override.container}/"
+                            f"{override.protocol} (it has: {offered})")  # fmt: skip
+            continue
+        chosen[key] = override
+    seen: dict[tuple[int, str], int] = {}
+    for port in chosen.values():
+        clash = seen.get((port.host, port.protocol))
+        if clash is not None:
+            problems.append(f"host port {port.host}/{port.protocol} is given to container ports "
+                            f"{clash} and {port.container}")  # fmt: skip
+        seen[(port.host, port.protocol)] = port.container
+    return list(chosen.values()) if docker.network_mode != "host" else []
+
+
+def _mounts(
+    volumes: list[AppVolume], config: InstallConfig, instance_dir: str, problems: list[str]
+) -> list[Mount]:
+    overrides = {v.container_path: v.host_path for v in config.volumes}
+    known = {v.container_path for v in volumes}
+    for path in overrides:
+        if path not in known:
+            problems.append(f"--volume …:{path}: the app has no volume at {path} "
+                            f"(it has: {', '.join(sorted(known)) or 'none'})")  # fmt: skip
+    mounts = []
+    for volume in volumes:
+        source = overrides.get(volume.container_path, volume.host_path)
+        if source is None:
+            source = "./" + (posixpath.basename(volume.container_path.rstrip("/")) or "data")
+        owned = not source.startswith("/")
+        host_path = posixpath.join(instance_dir, source[2:]) if owned else source
+        mounts.append(Mount(host_path, volume.container_path, volume.readonly, owned))
+    return mounts
+
+
+def _env(
+    docker: DockerConfig, config: InstallConfig, generated: dict[str, str], problems: list[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    env: dict[str, str] = {}
+    secret_env: dict[str, str] = {}
+    missing = []
+    declared = {variable.name for variable in docker.environment}
+    for variable in docker.environment:
+        value = config.env.get(variable.name, generated.get(variable.name, variable.default))
+        if value is None and variable.generate:
+            value = _generate(variable.generate)
+        if value is None:
+            if variable.required:
+                missing.append(variable.name)
+            continue
+        (secret_env if variable.secret else env)[variable.name] = value
+    for name, value in config.env.items():
+        if name not in declared:
+            env[name] = value  # the user may set variables the definition does not list
+    if missing:
+        problems.append("required environment variables missing: " + ", ".join(missing))
+    for name, value in {**env, **secret_env}.items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            problems.append(f"'{name}' is not a valid environment variable name")
+        if "\x00" in value:
+            problems.append(f"environment variable {name} contains a NUL byte")
+    for name, value in secret_env.items():
+        if "\n" in value or "\r" in value:
+            problems.append(f"secret environment variable {name} may not contain a line break")
+    return env, secret_env
+
+
+def _generate(kind: str) -> str:
+    if kind == "hex":
+        return secrets.token_hex(16)
+    if kind == "uuid":
+        return str(uuid.uuid4())
+    return secrets.token_urlsafe(24)
+
+
+def _build_docker_run_command(spec: ContainerSpec, publish_address: str) -> list[str]:
+    """The `docker run` argv for a spec; secrets only through the env file."""
+    argv = ["run", "--detach", "--name", spec.name]
+    for key, value in spec.labels.items():
+        argv += ["--label", f"{key}={value}"]
+    for port in spec.ports:
+        argv += ["--publish", f"{publish_address}:{port.host}:{port.container}/{port.protocol}"]
+    for mount in spec.mounts:
+        suffix = ":ro" if mount.readonly else ""
+        argv += ["--volume", f"{mount.host_path}:{mount.container_path}{suffix}"]
+    for key, value in spec.env.items():
+        argv += ["--env", f"{key}={value}"]
+    if spec.secret_env:
+        argv += ["--env-file", spec.env_file]
+    argv += ["--restart", spec.restart_policy]
+    if spec.network_mode:
+        argv += ["--network", spec.network_mode]
+    if spec.pid_mode:
+        argv += ["--pid", spec.pid_mode]
+    if spec.ipc_mode:
+        argv += ["--ipc", spec.ipc_mode]
+    if spec.privileged:
+        argv.append("--privileged")
+    for capability in spec.capabilities:
+        argv += ["--cap-add", capability]
+    for device in spec.devices:
+        argv += ["--device", device]
+    argv.append(spec.image)
+    return argv + list(spec.command or [])
+
+
+build_docker_run_command = _build_docker_run_command
+
+
+def env_file_content(spec: ContainerSpec) -> str:
+    return "".join(f"{key}={value}\n" for key, value in spec.secret_env.items())
