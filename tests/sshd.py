@@ -88,8 +88,9 @@ def forbid_sudo_docker() -> None:
 class Sshd:
     """One sshd listening on 127.0.0.1:<port> with its own host key."""
 
-    def __init__(self, users: SshUsers, name: str) -> None:
+    def __init__(self, users: SshUsers, name: str, extra_config: str = "") -> None:
         self.users = users
+        self.extra_config = extra_config
         self.dir = users.root / name
         self.dir.mkdir()
         self.port = free_port()
@@ -150,7 +151,7 @@ class Sshd:
             "StrictModes no\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\n"
             "PubkeyAuthentication yes\nUsePAM no\nPermitRootLogin no\n"
             f"AllowUsers {self.users.user} {self.users.other_user}\n"
-            "MaxSessions 64\nMaxStartups 200\nLogLevel ERROR\n"
+            "MaxSessions 64\nMaxStartups 200\nLogLevel ERROR\n" + self.extra_config
         )
 
 

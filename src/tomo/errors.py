@@ -137,7 +137,7 @@ class InstallationBusy(Conflict):
 
 class InstallFailed(TomoError):
     exit_code = 8
-    http_status = 500
+    http_status = 502
 
 
 class PreflightFailed(InstallFailed):

@@ -93,7 +93,7 @@ async def pull(docker: Docker, recorder: JobRecorder, image: str) -> None:
     try:
         await docker.pull(image, progress)
     except RemoteError as exc:
-        raise InstallFailed(f"pulling {image} failed: {exc.reason}") from None
+        raise InstallFailed(f"pulling {image} failed: {exc.message}") from None
     finally:
         await asyncio.gather(*pending, return_exceptions=True)
 
@@ -110,8 +110,9 @@ async def create(
     if result.exit_code != 0:
         # docker may have created the container before failing to start it.
         created.container = spec.name
-        detail = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "no output"
-        raise InstallFailed(f"docker run failed: {detail}")
+        lines = [line for line in result.stderr.strip().splitlines()
+                 if line.strip() and not line.startswith("Run 'docker run --help'")]  # fmt: skip
+        raise InstallFailed(f"docker run failed: {' | '.join(lines[-3:]) or 'no output'}")
     created.container = result.stdout.strip()
     return created.container
 

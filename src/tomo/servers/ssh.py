@@ -11,6 +11,7 @@ names the server.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import shlex
 import socket
@@ -144,6 +145,7 @@ class SSHService:
         # Merged on the server, into one pipe, so the order is the order written.
         command = shlex.join(["sh", "-c", 'exec "$@" 2>&1', "tomo-stream", *argv])
         limit = time_limit or self.timeouts.command
+        tail: collections.deque[str] = collections.deque(maxlen=5)
         async with self._channel(target):
             process = await self._start(target, command)
             try:
@@ -151,7 +153,8 @@ class SSHService:
                     async for line in process.stdout:
                         if not line:  # "" is end of output; an empty line is "\n"
                             break
-                        yield line.rstrip("\n")
+                        tail.append(line.rstrip("\n"))
+                        yield tail[-1]
                     await process.wait()
             except TimeoutError:
                 raise _ran_past(target, command, limit) from None
@@ -164,8 +167,8 @@ class SSHService:
         if exit_code is None:
             self._forget(target.key)
             raise ServerUnreachable(target.name, "connection lost before the command finished")
-        if exit_code != 0:
-            raise CommandFailed(target.name, _shown(command), exit_code, "")
+        if exit_code != 0:  # the output's last lines say why (stderr is merged into it)
+            raise CommandFailed(target.name, _shown(shlex.join(argv)), exit_code, "\n".join(tail))
 
     # -- host keys ----------------------------------------------------------
 

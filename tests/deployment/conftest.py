@@ -1,0 +1,113 @@
+"""A server (real sshd + dockerd), a registry with test images, and a catalog that uses them."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import SecretStr
+
+from tests.gitrepo import CatalogRepo, app_definition
+from tests.registry import Registry, TestImages, local_registry, push_test_images
+from tests.services import free_port
+from tests.sshd import Sshd, SshUsers
+from tomo.config import Settings
+from tomo.runtime import Runtime, open_runtime
+from tomo.servers.schemas import ServerCreate
+
+
+@pytest.fixture
+def database_url() -> None:
+    return None  # deployment tests run on SQLite; the stores are covered on both elsewhere
+
+
+@pytest.fixture(scope="session")
+def registry(docker_engine: None) -> Iterator[Registry]:
+    with local_registry() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def images(registry: Registry) -> TestImages:
+    return push_test_images(registry)
+
+
+@pytest.fixture
+def data_root(ssh_users: SshUsers) -> Iterator[Path]:
+    """The server's app data root, writable by the SSH user."""
+    root = Path(f"/tmp/tomo-apps-{uuid.uuid4().hex[:8]}")
+    root.mkdir()
+    shutil.chown(root, user=ssh_users.user)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def remove_test_containers() -> None:
+    ids = subprocess.run(["docker", "ps", "-aq", "--filter", "label=tomo.installation"],
+                         capture_output=True, text=True, check=False).stdout.split()  # fmt: skip
+    if ids:
+        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=False)
+
+
+@dataclass
+class Deploy:
+    """Everything one deployment test needs, and helpers to publish apps."""
+
+    runtime: Runtime
+    repo: CatalogRepo
+    repo_id: str
+    server: str
+    data_root: Path
+    images: TestImages
+
+    async def publish(self, app_id: str, **fields: Any) -> str:
+        self.repo.write(
+            f"apps/tools/{app_id}.yaml", yaml.safe_dump(app_definition(app_id, **fields))
+        )
+        self.repo.commit()
+        await self.runtime.marketplace.sync_repo(self.repo_id)
+        return f"{self.repo_id}/{app_id}"
+
+    def web_app(self, *, port: int | None = None, **docker: Any) -> dict[str, Any]:
+        """A definition for the web image with a fresh host port."""
+        return {
+            "image": self.images.web_v1,
+            "ports": [{"container": 80, "host": port or free_port()}],
+            "volumes": [{"host_path": "./data", "container_path": "/data"}],
+            "environment": [{"name": "TZ", "default": "UTC"}],
+            "restart_policy": "unless-stopped",
+            **docker,
+        }
+
+
+@pytest.fixture
+async def deploy(
+    settings: Settings,
+    sshd: Sshd,
+    ssh_users: SshUsers,
+    images: TestImages,
+    data_root: Path,
+    make_repo,
+) -> AsyncIterator[Deploy]:
+    tuned = settings.model_copy(update={"publish_address": "127.0.0.1", "install_wait_timeout": 20})
+    repo = make_repo()
+    repo.write("README.md", "test catalog")
+    repo.commit()
+    async with open_runtime(tuned) as runtime:
+        from tomo.marketplace.schemas import RepoCreate
+
+        created = await runtime.marketplace.add_repo(RepoCreate(url=repo.url, name="test"))
+        await runtime.servers.add_server(ServerCreate(
+            name="box", host="127.0.0.1", port=sshd.port, username=ssh_users.user,
+            private_key=SecretStr(ssh_users.key.read_text()), fingerprint=sshd.fingerprint,
+            data_root=str(data_root),
+        ))  # fmt: skip
+        yield Deploy(runtime, repo, created.id, "box", data_root, images)
+    remove_test_containers()

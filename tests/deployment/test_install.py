@@ -1,0 +1,90 @@
+"""Installing apps: the happy path end to end, through real sshd, dockerd and registry."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.request
+from pathlib import Path
+
+from tests.deployment.conftest import Deploy
+from tests.services import free_port
+from tomo.deployment.schemas import JobPublic
+from tomo.deployment.spec import InstallConfig
+
+
+def docker(*args: str) -> str:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True).stdout
+
+
+def page(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+        return response.read().decode()
+
+
+def container_env(container: str, name: str) -> str:
+    """A variable as the container's own processes see it, byte for byte."""
+    return docker("exec", container, "sh", "-c", f'printf %s "${name}"')
+
+
+async def install(deploy: Deploy, app: str, **config: object) -> tuple[str, JobPublic]:
+    started = await deploy.runtime.deployment.install_app(
+        deploy.server, app, InstallConfig(**config)
+    )
+    assert started.installation.status == "pending"
+    view = await deploy.runtime.deployment.run_job(started.job_id)
+    return started.installation.id, view
+
+
+async def test_install_runs_the_app_and_records_every_step(deploy: Deploy) -> None:
+    port = free_port()
+    app = await deploy.publish("web", docker=deploy.web_app(port=port, environment=[
+        {"name": "TZ", "default": "UTC"},
+        {"name": "API_TOKEN", "secret": True, "generate": "password"},
+    ], healthcheck={"endpoint": "/", "port": 80}))  # fmt: skip
+    installation_id, view = await install(deploy, app)
+
+    assert view.status == "done", view.error
+    assert [s.name for s in view.steps] == ["validate", "preflight", "pull", "create", "wait"]
+    assert all(s.status == "done" and s.ended_at is not None for s in view.steps)
+    pull = view.steps[2]
+    assert pull.progress_total and pull.progress_done == pull.progress_total
+    assert view.steps[-1].message == "healthy"
+    installed = await deploy.runtime.deployment.get_installation(installation_id)
+    assert (installed.status, installed.name, installed.ports) == (
+        "running",
+        "web",
+        [f"{port}/tcp"],
+    )
+    assert page(port) == "web v1\n"
+
+    labels = json.loads(docker("inspect", "--format", "{{json .Config.Labels}}", "web"))
+    assert labels == {
+        "tomo.app": "web",
+        "tomo.repo": deploy.repo_id,
+        "tomo.installation": installation_id,
+    }
+    env_file = deploy.data_root / "web" / ".tomo.env"
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    token = container_env("web", "API_TOKEN")
+    assert len(token) >= 24 and env_file.read_text() == f"API_TOKEN={token}\n"
+    assert token not in docker("inspect", "--format", "{{json .Config.Cmd}}", "web")
+    assert (deploy.data_root / "web" / "data").is_dir()
+    assert (await deploy.runtime.marketplace.get_app(app)).install_count == 1
+
+
+async def test_preview_shows_the_argv_and_installs_nothing(deploy: Deploy) -> None:
+    app = await deploy.publish("web", docker=deploy.web_app(port=18555))
+    argv = await deploy.runtime.deployment.preview_install(deploy.server, app, InstallConfig(
+        env={"TZ": "Europe/Berlin"}, name="web-preview"))  # fmt: skip
+    root = deploy.data_root
+    assert argv[:5] == ["docker", "run", "--detach", "--name", "web-preview"]
+    assert argv[argv.index("--publish") : argv.index("--publish") + 2] == [
+        "--publish",
+        "127.0.0.1:18555:80/tcp",
+    ]
+    assert f"{root}/web-preview/data:/data" in argv
+    assert "TZ=Europe/Berlin" in argv
+    assert argv[-1] == deploy.images.web_v1
+    assert await deploy.runtime.deployment.list_installations() == []
+    assert not Path(root / "web-preview").exists()

@@ -1,0 +1,257 @@
+"""Installs that must fail: exact reasons, and nothing left behind on the server."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from tests.deployment.conftest import Deploy
+from tests.deployment.test_install import container_env, docker, install
+from tests.services import free_port
+from tests.sshd import Sshd, SshUsers
+from tomo.deployment.spec import InstallConfig
+from tomo.errors import InvalidInput
+from tomo.servers.schemas import ServerCreate
+
+
+def leftovers(deploy: Deploy, name: str) -> tuple[list[str], bool]:
+    """Containers still called `name`, and whether its instance directory remains."""
+    names = docker("ps", "-a", "--filter", f"name=^/{name}$", "--format", "{{.Names}}").split()
+    return names, (deploy.data_root / name).exists()
+
+
+async def status_of(deploy: Deploy, installation_id: str) -> tuple[str, str]:
+    found = await deploy.runtime.deployment.get_installation(installation_id)
+    return found.status, found.status_message or ""
+
+
+async def test_missing_required_env_lists_every_name_and_records_nothing(deploy: Deploy) -> None:
+    app = await deploy.publish("needs-env", docker=deploy.web_app(environment=[
+        {"name": "DB_HOST", "required": True}, {"name": "DB_USER", "required": True},
+        {"name": "TZ", "default": "UTC"},
+    ]))  # fmt: skip
+    with pytest.raises(
+        InvalidInput, match="required environment variables missing: DB_HOST, DB_USER"
+    ):
+        await deploy.runtime.deployment.install_app(deploy.server, app, InstallConfig())
+    assert await deploy.runtime.deployment.list_installations() == []
+
+
+async def test_risk_flags_must_be_accepted_exactly(deploy: Deploy) -> None:
+    app = await deploy.publish(
+        "risky", docker=deploy.web_app(privileged=True, capabilities=["NET_ADMIN"])
+    )
+    with pytest.raises(
+        InvalidInput, match="risk flags you have not accepted: cap:NET_ADMIN, privileged"
+    ):
+        await deploy.runtime.deployment.install_app(deploy.server, app, InstallConfig())
+    with pytest.raises(InvalidInput, match="not accepted: privileged"):
+        await deploy.runtime.deployment.install_app(
+            deploy.server, app, InstallConfig(accept_risks=["cap:NET_ADMIN"]))  # fmt: skip
+    assert await deploy.runtime.deployment.list_installations() == []
+
+
+async def test_accepted_risk_installs(deploy: Deploy) -> None:
+    # (This sandbox cannot grant privileged mode; the Docker socket is a risk it can run.)
+    socket_mount = {"host_path": "/var/run/docker.sock", "container_path": "/var/run/docker.sock",
+                    "readonly": True}  # fmt: skip
+    app = await deploy.publish("watcher", docker=deploy.web_app(volumes=[socket_mount]))
+    with pytest.raises(InvalidInput, match="not accepted: docker-socket"):
+        await deploy.runtime.deployment.install_app(deploy.server, app, InstallConfig())
+    _, view = await install(deploy, app, accept_risks=["docker-socket"])
+    assert view.status == "done", view.error
+
+
+async def test_a_volume_override_onto_a_system_path_is_a_risk_too(deploy: Deploy) -> None:
+    app = await deploy.publish("web", docker=deploy.web_app())
+    config = InstallConfig(volumes=[{"host_path": "/etc", "container_path": "/data"}])
+    with pytest.raises(InvalidInput, match="not accepted: system-path:/etc"):
+        await deploy.runtime.deployment.install_app(deploy.server, app, config)
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A plain process (not Docker, not tomo) listening on a port."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+async def test_port_held_by_a_plain_process(deploy: Deploy, busy_port: int) -> None:
+    app = await deploy.publish("web", docker=deploy.web_app(port=busy_port))
+    installation_id, view = await install(deploy, app)
+    assert view.status == "failed"
+    assert view.error == f"box: host port {busy_port}/tcp is already in use on the server"
+    assert [s.name for s in view.steps] == ["validate", "preflight"]
+    assert await status_of(deploy, installation_id) == ("error", view.error)
+    assert leftovers(deploy, "web") == ([], False)
+
+
+async def test_port_claimed_by_another_installation_and_name_taken(deploy: Deploy) -> None:
+    port = free_port()
+    app = await deploy.publish("web", docker=deploy.web_app(port=port))
+    _, first = await install(deploy, app)
+    assert first.status == "done", first.error
+    await deploy.runtime.deployment.stop_app("web")  # the port is no longer bound, still claimed
+    _, second = await install(deploy, app, name="web-two")
+    assert second.error == f"box: host port {port}/tcp is claimed by another installation"
+    with pytest.raises(InvalidInput, match="an installation named 'web' already exists"):
+        await deploy.runtime.deployment.install_app(deploy.server, app, InstallConfig())
+
+
+async def test_all_preflight_problems_together(deploy: Deploy, busy_port: int) -> None:
+    docker("create", "--name", "clash", deploy.images.web_v1)
+    try:
+        app = await deploy.publish("clash", docker=deploy.web_app(port=busy_port),
+                                   requirements={"architectures": ["armv7"], "min_ram": 10**9})  # fmt: skip
+        _, view = await install(deploy, app)
+    finally:
+        docker("rm", "-f", "clash")
+    assert view.error is not None
+    for problem in ("architecture amd64 is not among the app's armv7",
+                    "the app needs 1000000000 MB of memory, the server has",
+                    f"host port {busy_port}/tcp is already in use on the server",
+                    "a container named 'clash' already exists on the server"):  # fmt: skip
+        assert problem in view.error
+
+
+async def test_image_not_in_the_registry(deploy: Deploy) -> None:
+    missing = deploy.images.web_v1.replace(":1", ":does-not-exist")
+    app = await deploy.publish("web", docker=deploy.web_app(image=missing))
+    installation_id, view = await install(deploy, app)
+    assert view.status == "failed"
+    assert view.error is not None and view.error.startswith(f"pulling {missing} failed:")
+    assert view.steps[-1].name == "pull" and view.steps[-1].status == "failed"
+    assert leftovers(deploy, "web") == ([], False)
+
+
+async def test_registry_stopped(deploy: Deploy, registry) -> None:
+    app = await deploy.publish("web", docker=deploy.web_app(image=deploy.images.web_v2))
+    registry.stop()
+    try:
+        _, view = await install(deploy, app)
+    finally:
+        registry.start()
+    assert view.status == "failed"
+    assert view.error is not None and view.error.startswith(
+        f"pulling {deploy.images.web_v2} failed:"
+    )
+    assert "connection refused" in view.error.lower()
+    assert leftovers(deploy, "web") == ([], False)
+
+
+async def test_container_that_exits_at_once(deploy: Deploy) -> None:
+    app = await deploy.publish("broken", docker=deploy.web_app(image=deploy.images.broken))
+    installation_id, view = await install(deploy, app)
+    assert view.status == "failed"
+    assert view.error is not None
+    assert "the container keeps restarting" in view.error or "exited with code 3" in view.error
+    assert "last log lines: broken on purpose" in view.error
+    assert view.steps[-1].name == "wait"
+    assert leftovers(deploy, "broken") == ([], False)
+    assert (await status_of(deploy, installation_id))[0] == "error"
+
+
+async def test_container_that_never_becomes_healthy(deploy: Deploy) -> None:
+    deploy.runtime.settings.install_wait_timeout = 6
+    app = await deploy.publish(
+        "sick", docker=deploy.web_app(healthcheck={"endpoint": "/nope", "port": 80})
+    )
+    _, view = await install(deploy, app)
+    assert view.status == "failed"
+    assert view.error is not None and view.error.startswith(
+        "not up within 6s (health check http://127.0.0.1:"
+    )
+    assert "/nope does not answer yet)" in view.error
+    assert leftovers(deploy, "sick") == ([], False)
+
+
+async def test_sshd_killed_during_the_pull(
+    deploy: Deploy, own_sshd: Sshd, ssh_users: SshUsers, data_root: Path
+) -> None:
+    await deploy.runtime.servers.add_server(ServerCreate(
+        name="flaky", host="127.0.0.1", port=own_sshd.port, username=ssh_users.user,
+        private_key=SecretStr(ssh_users.key.read_text()), fingerprint=own_sshd.fingerprint,
+        data_root=str(data_root),
+    ))  # fmt: skip
+    app = await deploy.publish("web", docker=deploy.web_app(image=deploy.images.web_v2))
+    started = await deploy.runtime.deployment.install_app("flaky", app, InstallConfig())
+    job = asyncio.create_task(deploy.runtime.deployment.run_job(started.job_id))
+    for _ in range(400):
+        view = await deploy.runtime.deployment.get_job(started.job_id)
+        if view.steps and view.steps[-1].name == "pull":
+            break
+        await asyncio.sleep(0.01)
+    own_sshd.kill_connections()
+    own_sshd.stop()
+    view = await asyncio.wait_for(job, 60)
+    own_sshd.start()
+    assert view.status == "failed"
+    assert view.error is not None and "flaky" in view.error
+    assert view.steps[-1].status == "failed" and view.steps[-1].name in ("pull", "create", "wait")
+    installed = await deploy.runtime.deployment.get_installation(started.installation.id)
+    assert installed.status == "error" and installed.operation is None
+
+
+async def test_dockerd_not_running_on_the_server(
+    deploy: Deploy, ssh_users: SshUsers, data_root: Path
+) -> None:
+    # This host's sshd sends docker to a socket where no daemon listens.
+    socket_path = f"/tmp/tomo-no-daemon-{free_port()}.sock"
+    stopped = Sshd(ssh_users, f"nodocker-{free_port()}",
+                   extra_config=f"SetEnv DOCKER_HOST=unix://{socket_path}\n").start()  # fmt: skip
+    try:
+        await deploy.runtime.servers.add_server(ServerCreate(
+            name="stopped", host="127.0.0.1", port=stopped.port, username=ssh_users.user,
+            private_key=SecretStr(ssh_users.key.read_text()), fingerprint=stopped.fingerprint,
+            data_root=str(data_root),
+        ))  # fmt: skip
+        app = await deploy.publish("web", docker=deploy.web_app())
+        started = await deploy.runtime.deployment.install_app("stopped", app, InstallConfig())
+        view = await deploy.runtime.deployment.run_job(started.job_id)
+    finally:
+        stopped.stop()
+    assert view.error == "stopped: the Docker daemon is not running"
+    assert [s.name for s in view.steps] == ["validate", "preflight"]
+
+
+HOSTILE = (
+    "$(touch /tmp/tomo-pwned); `touch /tmp/tomo-pwned` 'quoted' \"double\"\nsecond line; rm -rf /"
+)
+
+
+async def test_hostile_env_values_and_paths_arrive_unchanged(deploy: Deploy) -> None:
+    marker = Path("/tmp/tomo-pwned")
+    marker.unlink(missing_ok=True)
+    weird_dir = "./odd $(touch \"/tmp/tomo-pwned\") ;'dir'"
+    app = await deploy.publish("web", docker=deploy.web_app(environment=[
+        {"name": "PLAIN", "default": "x"},
+        {"name": "SECRET", "secret": True},
+    ]))  # fmt: skip
+    config = InstallConfig(env={"PLAIN": HOSTILE, "SECRET": "s3cr$(id)t;'\"`x`"},
+                           volumes=[{"host_path": weird_dir, "container_path": "/data"}])  # fmt: skip
+    _, view = await install(deploy, app, **config.model_dump())
+    assert view.status == "done", view.error
+    assert container_env("web", "PLAIN") == HOSTILE
+    assert container_env("web", "SECRET") == "s3cr$(id)t;'\"`x`"
+    assert (deploy.data_root / "web" / weird_dir[2:]).is_dir()
+    assert not marker.exists()
+
+
+async def test_secret_with_a_line_break_is_refused(deploy: Deploy) -> None:
+    app = await deploy.publish(
+        "web", docker=deploy.web_app(environment=[{"name": "S", "secret": True}])
+    )
+    with pytest.raises(
+        InvalidInput, match="secret environment variable S may not contain a line break"
+    ):
+        await deploy.runtime.deployment.install_app(
+            deploy.server, app, InstallConfig(env={"S": "a\nb"})
+        )

@@ -1,0 +1,125 @@
+"""A real image registry on loopback and small busybox images pushed to it.
+
+Docker treats registries on 127.0.0.0/8 as insecure-allowed, so pushes and
+pulls go over plain HTTP to 127.0.0.1:<port> with no internet at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.services import free_port, unavailable
+
+BUSYBOX_APPLETS = ("sh", "httpd", "sleep", "echo", "cat", "env", "ls", "wget", "true")
+
+
+@dataclass
+class Registry:
+    root: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> Registry:
+        binary = shutil.which("docker-registry")
+        if binary is None:
+            unavailable("docker-registry is not installed (apt-get install docker-registry)")
+            raise AssertionError
+        config = self.root / "config.yml"
+        config.write_text(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+            f"    rootdirectory: {self.root / 'data'}\n  delete:\n    enabled: true\n"
+            f"http:\n  addr: 127.0.0.1:{self.port}\n"
+        )
+        self.process = subprocess.Popen([binary, "serve", str(config)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"http://{self.address}/v2/", timeout=1),
+            ):
+                return self
+            time.sleep(0.1)
+        raise RuntimeError("the registry did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class TestImages:
+    web_v1: str  # httpd serving /www on port 80, page "web v1"
+    web_v2: str  # the same, page "web v2"
+    broken: str  # exits 3 at once, after a line on stderr
+
+
+@contextlib.contextmanager
+def local_registry() -> Iterator[Registry]:
+    root = Path(tempfile.mkdtemp(prefix="tomo-registry-"))
+    registry = Registry(root, free_port()).start()
+    try:
+        yield registry
+    finally:
+        registry.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def push_test_images(registry: Registry) -> TestImages:
+    busybox = Path("/bin/busybox")
+    if not busybox.exists():
+        unavailable("a static busybox is needed for test images (apt-get install busybox-static)")
+    base = f"{registry.address}/tomo-test"
+    images = TestImages(web_v1=f"{base}/web:1", web_v2=f"{base}/web:2", broken=f"{base}/broken:1")
+    httpd = '["/bin/httpd","-f","-p","80","-h","/www"]'
+    _import(busybox, images.web_v1, "web v1", httpd)
+    _import(busybox, images.web_v2, "web v2", httpd)
+    _import(
+        busybox, images.broken, "broken", '["/bin/sh","-c","echo broken on purpose >&2; exit 3"]'
+    )
+    for image in (images.web_v1, images.web_v2, images.broken):
+        _docker("push", image)
+        _docker("rmi", image)  # installs must really pull
+    return images
+
+
+def _import(busybox: Path, image: str, page: str, cmd: str) -> None:
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        tar.add(busybox, arcname="bin/busybox")
+        for applet in BUSYBOX_APPLETS:
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(link)
+        html = page.encode() + b"\n"
+        info = tarfile.TarInfo("www/index.html")
+        info.size = len(html)
+        tar.addfile(info, io.BytesIO(html))
+        for directory in ("tmp", "data", "config"):
+            entry = tarfile.TarInfo(directory)
+            entry.type, entry.mode = tarfile.DIRTYPE, 0o1777
+            tar.addfile(entry)
+    subprocess.run(["docker", "import", "--change", f"CMD {cmd}", "-", image],
+                   input=archive.getvalue(), check=True, capture_output=True)  # fmt: skip
+
+
+def _docker(*args: str) -> str:
+    done = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"docker {args[0]} failed: {done.stderr.strip()}")
+    return done.stdout
