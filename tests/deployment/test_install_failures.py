@@ -125,7 +125,7 @@ async def test_all_preflight_problems_together(deploy: Deploy, busy_port: int) -
 async def test_image_not_in_the_registry(deploy: Deploy) -> None:
     missing = deploy.images.web_v1.replace(":1", ":does-not-exist")
     app = await deploy.publish("web", docker=deploy.web_app(image=missing))
-    installation_id, view = await install(deploy, app)
+    _, view = await install(deploy, app)
     assert view.status == "failed"
     assert view.error is not None and view.error.startswith(f"pulling {missing} failed:")
     assert view.steps[-1].name == "pull" and view.steps[-1].status == "failed"

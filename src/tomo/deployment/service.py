@@ -237,7 +237,8 @@ class DeploymentService:
     async def refresh_status(self, ref: str, server: str | None = None) -> InstallationPublic:
         """Reconcile the stored status with what `docker inspect` reports."""
         installation = await self._find(ref, server)
-        if installation.operation is None:
+        # An install that never made its container has nothing to inspect.
+        if installation.operation is None and installation.container_id is not None:
             docker = await self._docker(installation)
             await self._record_state(installation, docker)
         return await self.get_installation(installation.id)
@@ -306,7 +307,11 @@ class DeploymentService:
             await steps.pull(docker, recorder, image)
         await self._set(row.id, status="updating", status_message=f"updating to {image}")
         async with recorder.step("replace"):
-            container, created = await self._replace(docker, spec, definition, row)
+            try:
+                container, created = await self._replace(docker, spec, definition, row)
+            except InstallFailed as exc:
+                await self._set(row.id, status="running", status_message=exc.message)
+                raise
         await self._set(
             row.id, status="running", status_message=None, container_id=container, image=image,
             version=definition.version, definition=definition.model_dump(mode="json"),

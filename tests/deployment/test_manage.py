@@ -1,0 +1,198 @@
+"""Managing installations: start/stop/restart, logs, status, uninstall, update, one op at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.deployment.conftest import Deploy
+from tests.deployment.test_install import docker, install, page
+from tests.services import free_port
+from tomo.errors import InstallationBusy, InstallationNotFound, InvalidInput
+
+
+async def installed_web(deploy: Deploy, port: int, **docker_fields: object) -> str:
+    app = await deploy.publish("web", docker=deploy.web_app(port=port, **docker_fields))
+    installation_id, view = await install(deploy, app)
+    assert view.status == "done", view.error
+    return installation_id
+
+
+async def test_stop_start_restart_and_status_from_docker(deploy: Deploy) -> None:
+    port = free_port()
+    await installed_web(deploy, port)
+    service = deploy.runtime.deployment
+    assert (await service.stop_app("web")).status == "stopped"
+    assert docker("inspect", "--format", "{{.State.Status}}", "web").strip() == "exited"
+    assert (await service.start_app("web")).status == "running"
+    assert page(port) == "web v1\n"
+    before = docker("inspect", "--format", "{{.State.StartedAt}}", "web")
+    assert (await service.restart_app("web", server="box")).status == "running"
+    assert docker("inspect", "--format", "{{.State.StartedAt}}", "web") != before
+
+    docker("rm", "-f", "web")  # behind tomo's back
+    refreshed = await service.refresh_status("web")
+    assert (refreshed.status, refreshed.status_message) == (
+        "missing",
+        "the container is gone (removed outside tomo?)",
+    )
+
+
+async def test_logs_tail_and_follow(deploy: Deploy) -> None:
+    port = free_port()
+    await installed_web(deploy, port)
+    for _ in range(3):
+        page(port)
+    service = deploy.runtime.deployment
+    lines = [line async for line in service.logs("web", tail=2)]
+    assert len(lines) <= 2
+
+    async def follow() -> list[str]:
+        seen = []
+        async for line in service.logs("web", tail=0, follow=True):
+            seen.append(line)
+            if len(seen) == 1:
+                return seen
+        return seen
+
+    follower = asyncio.create_task(follow())
+    await asyncio.sleep(1)
+    docker("exec", "web", "sh", "-c", "echo followed-line > /proc/1/fd/1")
+    assert await asyncio.wait_for(follower, 15) == ["followed-line"]
+
+
+async def test_one_operation_at_a_time(deploy: Deploy) -> None:
+    await installed_web(deploy, free_port())
+    service = deploy.runtime.deployment
+    first = asyncio.create_task(service.restart_app("web"))
+    await asyncio.sleep(0.05)
+    with pytest.raises(InstallationBusy, match="installation 'web' is busy \\(restart\\)"):
+        await service.stop_app("web")
+    assert (await first).status == "running"
+    assert (await service.stop_app("web")).status == "stopped"
+
+
+async def test_uninstall_keeps_data_unless_asked_and_never_touches_user_paths(
+    deploy: Deploy, tmp_path: Path
+) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "movie.mkv").write_text("precious")
+    volumes = [{"host_path": "./config", "container_path": "/config"},
+               {"host_path": str(media), "container_path": "/media", "readonly": True}]  # fmt: skip
+    await installed_web(deploy, free_port(), volumes=volumes)
+    instance = deploy.data_root / "web"
+    docker("exec", "web", "sh", "-c", "echo settings > /config/app.conf")
+    assert docker("exec", "web", "cat", "/media/movie.mkv") == "precious"
+
+    await deploy.runtime.deployment.uninstall_app("web")
+    assert docker("ps", "-a", "--filter", "name=^/web$", "--format", "{{.Names}}") == ""
+    assert (instance / "config" / "app.conf").read_text() == "settings\n"  # data kept
+    assert (media / "movie.mkv").read_text() == "precious"
+    with pytest.raises(InstallationNotFound):
+        await deploy.runtime.deployment.get_installation("web")
+
+    await installed_web(deploy, free_port(), volumes=volumes)  # again, over the kept data
+    assert docker("exec", "web", "cat", "/config/app.conf") == "settings\n"
+    await deploy.runtime.deployment.uninstall_app("web", remove_data=True)
+    # The instance directory existed already (kept from before), so only what this
+    # installation created goes; the user's media is never touched.
+    assert (media / "movie.mkv").read_text() == "precious"
+    assert deploy.data_root.is_dir()
+
+
+async def test_remove_data_removes_what_tomo_created(deploy: Deploy, tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "song.flac").write_text("keep me")
+    volumes = [{"host_path": "./config", "container_path": "/config"},
+               {"host_path": str(media), "container_path": "/media", "readonly": True}]  # fmt: skip
+    await installed_web(deploy, free_port(), volumes=volumes)
+    docker("exec", "web", "sh", "-c", "echo x > /config/app.conf")
+    await deploy.runtime.deployment.uninstall_app("web", remove_data=True)
+    assert not (deploy.data_root / "web").exists()
+    assert (media / "song.flac").read_text() == "keep me"
+    assert deploy.data_root.is_dir()
+
+
+async def test_update_to_a_tag_keeps_config_and_data(deploy: Deploy) -> None:
+    port = free_port()
+    installation_id = await installed_web(deploy, port)
+    docker("exec", "web", "sh", "-c", "echo kept > /data/state")
+    updated = await deploy.runtime.deployment.update_app("web", tag="2")
+    assert (updated.status, updated.image) == ("running", deploy.images.web_v2)
+    assert page(port) == "web v2\n"
+    assert docker("exec", "web", "cat", "/data/state") == "kept\n"
+    labels = json.loads(docker("inspect", "--format", "{{json .Config.Labels}}", "web"))
+    assert labels["tomo.installation"] == installation_id
+    assert "web-tomo-previous" not in docker("ps", "-a", "--format", "{{.Names}}")
+
+
+async def test_failed_update_puts_the_previous_container_back(deploy: Deploy) -> None:
+    port = free_port()
+    await installed_web(deploy, port)
+    await deploy.publish("web", docker=deploy.web_app(port=port, image=deploy.images.broken))
+    with pytest.raises(Exception, match="update failed, previous version restored"):
+        await deploy.runtime.deployment.update_app("web")
+    assert page(port) == "web v1\n"
+    restored = await deploy.runtime.deployment.get_installation("web")
+    assert (restored.status, restored.image) == ("running", deploy.images.web_v1)
+    assert docker("ps", "-a", "--format", "{{.Names}}").split().count("web") == 1
+
+
+async def test_bad_tag_is_refused(deploy: Deploy) -> None:
+    await installed_web(deploy, free_port())
+    with pytest.raises(InvalidInput, match="is not a valid image tag"):
+        await deploy.runtime.deployment.update_app("web", tag="bad tag;rm")
+
+
+async def test_managing_survives_the_catalog_losing_the_app(deploy: Deploy) -> None:
+    await installed_web(deploy, free_port())
+    await deploy.runtime.marketplace.remove_repo(deploy.repo_id)
+    assert (await deploy.runtime.deployment.stop_app("web")).status == "stopped"
+    assert (
+        await deploy.runtime.deployment.update_app("web", tag="2")
+    ).image == deploy.images.web_v2
+
+
+async def test_tomo_killed_mid_install_is_reconciled_on_restart(deploy: Deploy) -> None:
+    deploy.runtime.settings.install_wait_timeout = 60
+    app = await deploy.publish(
+        "slow", docker=deploy.web_app(healthcheck={"endpoint": "/nope", "port": 80})
+    )
+    data_dir = deploy.runtime.settings.data_dir
+    env = {**os.environ, "TOMO_BUILTIN_CATALOG": "false", "TOMO_PUBLISH_ADDRESS": "127.0.0.1",
+           "TOMO_INSTALL_WAIT_TIMEOUT": "60"}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tomo", "--data-dir", str(data_dir), "install", app, "--server", "box"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while "slow" not in docker("ps", "--format", "{{.Names}}").split():
+        assert time.monotonic() < deadline and process.poll() is None
+        await asyncio.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)  # tomo dies while waiting for health
+    process.wait()
+    assert (deploy.data_root / "slow").exists()
+
+    listed = subprocess.run(
+        [sys.executable, "-m", "tomo", "--data-dir", str(data_dir), "ps", "--json"],
+        env=env, capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    (row,) = json.loads(listed.stdout)
+    assert row["status"] == "error"
+    assert (
+        row["status_message"]
+        == "interrupted during install (wait); what it had created was removed"
+    )
+    assert row["operation"] is None
+    assert "slow" not in docker("ps", "-a", "--format", "{{.Names}}").split()
+    assert not (deploy.data_root / "slow").exists()
