@@ -74,5 +74,6 @@ def main() -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    print(f"error: {message}", file=sys.stderr)
+    one_line = " | ".join(part for part in message.splitlines() if part.strip())
+    print(f"error: {one_line}", file=sys.stderr)
     sys.exit(code)

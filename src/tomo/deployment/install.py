@@ -182,8 +182,8 @@ def _has_health(state: ContainerState | None, definition: AppDefinition) -> bool
 
 
 async def _with_logs(docker: Docker, container: str, reason: str) -> str:
-    tail = await docker.logs_tail(container)
-    return f"{reason}; last log lines: {tail}" if tail else f"{reason}; no log output"
+    lines = [line for line in (await docker.logs_tail(container, 5)).splitlines() if line.strip()]
+    return f"{reason}; last log lines: {' | '.join(lines)}" if lines else f"{reason}; no log output"
 
 
 async def roll_back(docker: Docker, created: Created) -> None:

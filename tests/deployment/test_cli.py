@@ -1,0 +1,93 @@
+"""`tomo install`, `ps`, `start|stop|restart|update|uninstall`, `logs` through the real entry point."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from tests.cli.tomo_cli import Tomo
+from tests.deployment.conftest import Deploy
+from tests.deployment.test_install import docker, page
+from tests.services import free_port
+
+
+@pytest.fixture
+def tomo(deploy: Deploy) -> Tomo:
+    return Tomo(deploy.runtime.settings.data_dir, TOMO_PUBLISH_ADDRESS="127.0.0.1",
+                TOMO_INSTALL_WAIT_TIMEOUT="20")  # fmt: skip
+
+
+async def test_install_manage_and_uninstall(deploy: Deploy, tomo: Tomo) -> None:
+    port = free_port()
+    app = await deploy.publish("web", docker=deploy.web_app(port=port, environment=[
+        {"name": "TOKEN", "secret": True, "generate": "hex"}]))  # fmt: skip
+    preview = tomo.json("install", app, "--server", "box", "--preview")
+    assert preview["argv"][:2] == ["docker", "run"]
+
+    result = tomo.json("install", app, "--server", "box", "--env", "TZ=UTC")
+    assert result["installation"]["status"] == "running"
+    assert [s["name"] for s in result["job"]["steps"]] == [
+        "validate",
+        "preflight",
+        "pull",
+        "create",
+        "wait",
+    ]
+    token = result["generated_secrets"]["TOKEN"]
+    assert len(token) == 32
+    assert page(port) == "web v1\n"
+    assert token not in tomo.run("ps").stdout + tomo.run("ps", "--json").stdout
+
+    rows = tomo.json("ps", "--server", "box")
+    assert [(r["name"], r["status"], r["ports"]) for r in rows] == [
+        ("web", "running", [f"{port}/tcp"])
+    ]
+    assert tomo.json("stop", "web")["status"] == "stopped"
+    assert tomo.json("start", "web")["status"] == "running"
+    assert tomo.json("restart", "web")["status"] == "running"
+    docker("exec", "web", "sh", "-c", "echo hello-from-web > /proc/1/fd/1")
+    assert tomo.run("logs", "web", "--tail", "5").stdout.splitlines()[-1] == "hello-from-web"
+    assert tomo.json("update", "web", "--tag", "2")["image"] == deploy.images.web_v2
+    assert page(port) == "web v2\n"
+
+    gone = tomo.json("uninstall", "web", "--remove-data")
+    assert gone["name"] == "web"
+    assert tomo.json("ps") == []
+    assert not (deploy.data_root / "web").exists()
+
+
+async def test_failures_exit_non_zero_with_one_line(deploy: Deploy, tomo: Tomo) -> None:
+    app = await deploy.publish("broken", docker=deploy.web_app(image=deploy.images.broken))
+    done = tomo.run("install", app, "--server", "box", expect=8)
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "broken on purpose" in last
+    assert "broken" not in docker("ps", "-a", "--format", "{{.Names}}").split()
+
+    needs = await deploy.publish(
+        "needs", docker=deploy.web_app(environment=[{"name": "X", "required": True}])
+    )
+    assert tomo.error("install", needs, "--server", "box", expect=2) == (
+        "error: required environment variables missing: X"
+    )
+    assert tomo.error("install", needs, "--server", "box", "--port", "80", expect=2) == (
+        "error: --port '80': expected KEY:VALUE"
+    )
+    assert tomo.error("install", needs, "--server", "box", "--env", "X", expect=2) == (
+        "error: --env 'X': expected KEY=VALUE"
+    )
+    assert tomo.error("stop", "ghost", expect=3) == "error: no installation with id or name 'ghost'"
+
+
+async def test_detach_returns_at_once_and_the_job_finishes(deploy: Deploy, tomo: Tomo) -> None:
+    port = free_port()
+    app = await deploy.publish("web", docker=deploy.web_app(port=port))
+    started = tomo.json("install", app, "--server", "box", "--detach")
+    assert started["installation"]["status"] == "pending"
+    deadline = time.monotonic() + 60
+    while tomo.json("job", "show", started["job_id"])["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.5)
+    assert tomo.json("job", "show", started["job_id"])["status"] == "done"
+    assert page(port) == "web v1\n"
