@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     install_wait_timeout: float = Field(
         default=180.0, gt=0, description="Seconds an install waits for its container to be up."
     )
+    install_settle_seconds: float = Field(
+        default=0.3,
+        ge=0,
+        description="Seconds a container without a health check must stay up, unrestarted "
+        "(Docker restarts a crashing container within 0.1 s, which shows in its restart count).",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8420, ge=1, le=65535)
 

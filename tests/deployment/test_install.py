@@ -42,6 +42,7 @@ async def test_install_runs_the_app_and_records_every_step(deploy: Deploy) -> No
         {"name": "TZ", "default": "UTC"},
         {"name": "API_TOKEN", "secret": True, "generate": "password"},
     ], healthcheck={"endpoint": "/", "port": 80}))  # fmt: skip
+    subprocess.run(["docker", "rmi", "-f", deploy.images.web_v1], capture_output=True, check=False)
     installation_id, view = await install(deploy, app)
 
     assert view.status == "done", view.error

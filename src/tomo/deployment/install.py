@@ -19,8 +19,7 @@ from tomo.errors import InstallFailed, PreflightFailed, RemoteError
 from tomo.marketplace.definition import AppDefinition
 from tomo.servers.facts import ServerFacts, gather_facts
 
-SETTLE_SECONDS = 3.0  # a container must stay up this long without restarting
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.1
 
 
 @dataclass
@@ -46,7 +45,9 @@ async def preflight(docker: Docker, check: Preflight) -> ServerFacts:
     if facts.docker_access == "no":
         raise PreflightFailed(f"{docker.target.name}: {facts.docker_problem}")
     problems = _host_problems(check.definition, facts)
-    used = await docker.used_ports()
+    used, name_taken = await asyncio.gather(
+        docker.used_ports(), docker.container_exists(check.spec.name)
+    )
     for port in check.spec.ports:
         key = (port.host, port.protocol)
         if key in check.claimed_ports:
@@ -57,7 +58,7 @@ async def preflight(docker: Docker, check: Preflight) -> ServerFacts:
             problems.append(
                 f"host port {port.host}/{port.protocol} is already in use on the server"
             )
-    if await docker.container_exists(check.spec.name):
+    if name_taken:
         problems.append(f"a container named '{check.spec.name}' already exists on the server")
     if problems:
         raise PreflightFailed(f"{docker.target.name}: " + "; ".join(problems))
@@ -118,9 +119,15 @@ async def create(
 
 
 async def wait_until_up(
-    docker: Docker, spec: ContainerSpec, definition: AppDefinition, time_limit: float
+    docker: Docker,
+    spec: ContainerSpec,
+    definition: AppDefinition,
+    time_limit: float,
+    settle: float = 0.3,
 ) -> str:
-    """Running (and healthy where checked) within the limit; else the log tail."""
+    """Running (and healthy where checked) within the limit, and still up, never
+    restarted, `settle` seconds later (a container that dies at once is caught
+    by Docker's restart count or its exit); else the log tail."""
     deadline = time.monotonic() + time_limit
     up_since: float | None = None
     while True:
@@ -132,7 +139,7 @@ async def wait_until_up(
             up_since = None
             if verdict.startswith("failed:"):
                 raise InstallFailed(await _with_logs(docker, spec.name, verdict[8:]))
-        elif time.monotonic() - up_since >= SETTLE_SECONDS:  # type: ignore[operator]
+        elif time.monotonic() - up_since >= settle:  # type: ignore[operator]
             return "healthy" if _has_health(state, definition) else "running"
         if time.monotonic() > deadline:
             reason = verdict or "did not settle"

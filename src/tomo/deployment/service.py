@@ -327,7 +327,10 @@ class DeploymentService:
         created = steps.Created()
         try:
             container = await steps.create(docker, spec, self.settings.publish_address, created)
-            await steps.wait_until_up(docker, spec, definition, self.settings.install_wait_timeout)
+            await steps.wait_until_up(
+                docker, spec, definition, self.settings.install_wait_timeout,
+                self.settings.install_settle_seconds,
+            )  # fmt: skip
         except TomoError as exc:
             # Put the previous container back; keep the env file it reads.
             await docker.remove_container(spec.name, with_volumes=True)

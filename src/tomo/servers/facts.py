@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Literal
 
 from pydantic import BaseModel
@@ -45,7 +46,10 @@ class ServerFacts(BaseModel):
 
 
 async def gather_facts(ssh: SSHService, target: SSHTarget, data_root: str) -> ServerFacts:
-    system = await ssh.run(target, ["sh", "-c", FACTS_SCRIPT, "tomo-facts", data_root])
+    system, docker = await asyncio.gather(
+        ssh.run(target, ["sh", "-c", FACTS_SCRIPT, "tomo-facts", data_root]),
+        probe_docker(ssh, target),
+    )
     values = _key_values(system.stdout)
     facts = ServerFacts(
         os=values.get("os") or None,
@@ -56,7 +60,7 @@ async def gather_facts(ssh: SSHService, target: SSHTarget, data_root: str) -> Se
         memory_available_mb=_mb(values.get("mem_available_kb")),
         disk_free_mb=_mb(values.get("disk_free_kb")),
     )
-    version, access, problem = await probe_docker(ssh, target)
+    version, access, problem = docker
     return facts.model_copy(
         update={"docker_version": version, "docker_access": access, "docker_problem": problem}
     )
