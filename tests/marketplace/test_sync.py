@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.gitrepo import CatalogRepo, app_yaml
+from tests.services import mute_tcp_server
 from tomo.errors import GitError, GitTimeout, SyncInProgress
 from tomo.marketplace.models import MarketplaceAppRow
 from tomo.marketplace.schemas import RepoCreate, SyncReport
@@ -330,29 +329,8 @@ async def test_unreachable_remote_fails_with_the_reason(runtime: Runtime) -> Non
 
 @pytest.fixture
 def silent_server() -> Iterator[int]:
-    """A TCP server on loopback that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                accepted.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join(timeout=5)
-    for connection in accepted:
-        connection.close()
-    server.close()
+    with mute_tcp_server() as port:
+        yield port
 
 
 async def test_remote_that_never_answers_times_out(runtime: Runtime, silent_server: int) -> None:

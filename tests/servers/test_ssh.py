@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
+from tests.services import mute_tcp_server
 from tests.sshd import Sshd, SshUsers
 from tomo.errors import (
     AuthenticationFailed,
@@ -125,29 +125,8 @@ async def test_nothing_listening(ssh: SSHService, sshd: Sshd, ssh_users: SshUser
 
 @pytest.fixture
 def mute_server() -> Iterator[int]:
-    """Accepts TCP connections and never says a word."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                accepted.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join(timeout=5)
-    for connection in accepted:
-        connection.close()
-    server.close()
+    with mute_tcp_server() as port:
+        yield port
 
 
 async def test_server_that_never_speaks_ssh_times_out(

@@ -40,8 +40,8 @@ from tomo.marketplace.fields import (
     Url,
     as_list,
 )
+from tomo.slugs import SLUG
 
-SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 # Docker's reference grammar: [registry[:port]/]name[:tag][@digest].

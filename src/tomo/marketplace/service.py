@@ -7,7 +7,6 @@ call these methods and render what they return.
 from __future__ import annotations
 
 import asyncio
-import re
 import shutil
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -29,7 +28,6 @@ from tomo.errors import (
     SyncInProgress,
     TomoError,
 )
-from tomo.marketplace.definition import SLUG
 from tomo.marketplace.git import check_branch, check_repo_url
 from tomo.marketplace.models import MarketplaceAppRow, MarketplaceRating, MarketplaceRepo
 from tomo.marketplace.schemas import (
@@ -53,6 +51,7 @@ from tomo.marketplace.sync import (
     finish_repo,
     make_git,
 )
+from tomo.slugs import allocate_id
 
 # A lease older than this belongs to a sync that died; another may take over.
 STALE_SYNC_AFTER = timedelta(minutes=30)
@@ -61,11 +60,6 @@ MAX_PAGE = 200
 
 def _no_progress(_phase: str, _done: int, _total: int) -> None:
     pass
-
-
-def slugify(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:48].strip("-")
-    return slug or "repo"
 
 
 class MarketplaceService:
@@ -105,18 +99,8 @@ class MarketplaceService:
             return RepoPublic.model_validate(repo)
 
     async def _new_repo_id(self, session: AsyncSession, wanted: str | None, name: str) -> str:
-        if wanted is not None:
-            if not SLUG.fullmatch(wanted):
-                raise InvalidInput(f"repo id '{wanted}' must be lowercase letters, digits and '-'")
-            if await session.get(MarketplaceRepo, wanted):
-                raise RepoExists(f"a repo with id '{wanted}' already exists")
-            return wanted
-        base = slugify(name)
-        taken = set(await session.scalars(select(MarketplaceRepo.id)))
-        candidate, n = base, 2
-        while candidate in taken:
-            candidate, n = f"{base}-{n}", n + 1
-        return candidate
+        return await allocate_id(session, MarketplaceRepo.id, wanted=wanted, name=name,
+                                 what="repo", taken_error=RepoExists)  # fmt: skip
 
     async def list_repos(self) -> list[RepoPublic]:
         async with self.db.session() as session:

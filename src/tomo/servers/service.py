@@ -28,8 +28,6 @@ from tomo.errors import (
     ServerTimeout,
     ServerUnreachable,
 )
-from tomo.marketplace.definition import SLUG
-from tomo.marketplace.service import slugify
 from tomo.servers.facts import ServerFacts, gather_facts
 from tomo.servers.models import Server
 from tomo.servers.schemas import (
@@ -41,6 +39,7 @@ from tomo.servers.schemas import (
     check_fingerprint,
 )
 from tomo.servers.ssh import Credentials, HostKey, SSHService, SSHTarget, check_private_key
+from tomo.slugs import allocate_id
 
 
 class ServerService:
@@ -102,19 +101,8 @@ class ServerService:
     async def _new_id(self, session: AsyncSession, wanted: str | None, name: str) -> str:
         if await session.scalar(select(Server.id).where(Server.name == name.strip())):
             raise ServerExists(f"a server named '{name}' already exists")
-        if wanted is not None:
-            if not SLUG.fullmatch(wanted):
-                message = f"server id '{wanted}' must be lowercase letters, digits and '-'"
-                raise InvalidInput(message)
-            if await session.get(Server, wanted):
-                raise ServerExists(f"a server with id '{wanted}' already exists")
-            return wanted
-        base = slugify(name)
-        taken = set(await session.scalars(select(Server.id)))
-        candidate, n = base, 2
-        while candidate in taken:
-            candidate, n = f"{base}-{n}", n + 1
-        return candidate
+        return await allocate_id(session, Server.id, wanted=wanted, name=name, what="server",
+                                 taken_error=ServerExists)  # fmt: skip
 
     async def list_servers(self) -> list[ServerPublic]:
         async with self.db.session() as session:

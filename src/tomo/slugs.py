@@ -1,0 +1,42 @@
+"""Short ids derived from names (`My NAS` → `my-nas`), unique within a table."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from tomo.errors import Conflict, InvalidInput
+
+SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:48].strip("-")
+    return slug or "item"
+
+
+async def allocate_id(
+    session: AsyncSession,
+    column: InstrumentedAttribute[str],
+    *,
+    wanted: str | None,
+    name: str,
+    what: str,
+    taken_error: type[Conflict],
+) -> str:
+    """The id the user asked for (checked), or a free slug of the name."""
+    if wanted is not None:
+        if not SLUG.fullmatch(wanted):
+            raise InvalidInput(f"{what} id '{wanted}' must be lowercase letters, digits and '-'")
+        if await session.scalar(select(column).where(column == wanted)):
+            raise taken_error(f"a {what} with id '{wanted}' already exists")
+        return wanted
+    base = slugify(name)
+    taken = set(await session.scalars(select(column)))
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}-{n}", n + 1
+    return candidate
