@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, MetaData, Table, event, text
+from sqlalchemy import DateTime, MetaData, Table, event, select, text
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
@@ -24,7 +24,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from tomo.config import Settings
-from tomo.errors import StorageError
+from tomo.errors import StorageError, TomoError
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -58,6 +58,21 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+
+async def find_by_id_or_name(
+    session: AsyncSession, model: type[ModelT], ref: str, not_found: TomoError
+) -> ModelT:
+    """A row by its id, else by its unique name; `not_found` when neither matches."""
+    row = await session.get(model, ref)
+    if row is None:
+        row = await session.scalar(select(model).where(model.name == ref))  # type: ignore[attr-defined,arg-type]
+    if row is None:
+        raise not_found
+    return row
 
 
 def table_of(model: type[Base]) -> Table:

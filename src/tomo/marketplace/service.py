@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tomo.config import Settings
-from tomo.db import Database
+from tomo.db import Database, find_by_id_or_name
 from tomo.errors import (
     AmbiguousApp,
     AppNotFound,
@@ -139,12 +139,8 @@ class MarketplaceService:
         return removed
 
     async def _find_repo(self, session: AsyncSession, ref: str) -> MarketplaceRepo:
-        repo = await session.get(MarketplaceRepo, ref)
-        if repo is None:
-            repo = await session.scalar(select(MarketplaceRepo).where(MarketplaceRepo.name == ref))
-        if repo is None:
-            raise RepoNotFound(f"no repo with id or name '{ref}'")
-        return repo
+        missing = RepoNotFound(f"no repo with id or name '{ref}'")
+        return await find_by_id_or_name(session, MarketplaceRepo, ref, missing)
 
     # -- sync ---------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tomo.config import Settings
 from tomo.crypto import SecretBox
-from tomo.db import Database
+from tomo.db import Database, find_by_id_or_name
 from tomo.deployment.models import Installation
 from tomo.errors import (
     AuthenticationFailed,
@@ -153,12 +153,8 @@ class ServerService:
         return removed
 
     async def _find(self, session: AsyncSession, ref: str) -> Server:
-        server = await session.get(Server, ref)
-        if server is None:
-            server = await session.scalar(select(Server).where(Server.name == ref))
-        if server is None:
-            raise ServerNotFound(f"no server with id or name '{ref}'")
-        return server
+        missing = ServerNotFound(f"no server with id or name '{ref}'")
+        return await find_by_id_or_name(session, Server, ref, missing)
 
     # -- host keys ------------------------------------------------------------
 
@@ -188,9 +184,10 @@ class ServerService:
 
     async def test_server(self, ref: str) -> ServerPublic:
         """Log in, refresh the facts and the status; a failure is recorded and raised."""
-        target = await self.target(ref)
+        async with self.db.session() as session:
+            server = await self._find(session, ref)
         try:
-            facts = await gather_facts(self.ssh, target, await self._data_root(ref))
+            facts = await gather_facts(self.ssh, self._target_of(server), server.data_root)
         except RemoteError as exc:
             await self._record(ref, status=_status_for(exc), error=exc.reason)
             raise
@@ -199,7 +196,9 @@ class ServerService:
     async def target(self, ref: str) -> SSHTarget:
         """How to reach a server, with its credentials decrypted for this use."""
         async with self.db.session() as session:
-            server = await self._find(session, ref)
+            return self._target_of(await self._find(session, ref))
+
+    def _target_of(self, server: Server) -> SSHTarget:
         open_ = self.secrets.decrypt
         credentials = Credentials(
             password=open_(server.password_enc) if server.password_enc else None,
@@ -211,9 +210,6 @@ class ServerService:
             username=server.username, credentials=credentials, host_key=server.host_key,
             use_sudo=server.use_sudo,
         )  # fmt: skip
-
-    async def _data_root(self, ref: str) -> str:
-        return (await self.get_server(ref)).data_root
 
     async def _record(
         self, ref: str, *, status: str, error: str | None, facts: ServerFacts | None = None
