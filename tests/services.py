@@ -18,13 +18,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 REQUIRE_SERVICES = os.environ.get("TOMO_REQUIRE_SERVICES") == "1"
 
 
-def unavailable(reason: str) -> None:
+def unavailable(reason: str) -> NoReturn:
     if REQUIRE_SERVICES:
         pytest.fail(f"TOMO_REQUIRE_SERVICES=1 but {reason}", pytrace=False)
     pytest.skip(reason)

@@ -88,9 +88,12 @@ def forbid_sudo_docker() -> None:
 class Sshd:
     """One sshd listening on 127.0.0.1:<port> with its own host key."""
 
-    def __init__(self, users: SshUsers, name: str, extra_config: str = "") -> None:
+    def __init__(
+        self, users: SshUsers, name: str, extra_config: str = "", launcher: list[str] | None = None
+    ) -> None:
         self.users = users
         self.extra_config = extra_config
+        self.launcher = launcher or []  # an argv prefix sshd is started under
         self.dir = users.root / name
         self.dir.mkdir()
         self.port = free_port()
@@ -107,7 +110,7 @@ class Sshd:
     def start(self) -> Sshd:
         Path("/run/sshd").mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [SSHD, "-D", "-e", "-f", str(self.dir / "sshd_config")],
+            [*self.launcher, SSHD, "-D", "-e", "-f", str(self.dir / "sshd_config")],
             stdout=subprocess.DEVNULL, stderr=(self.dir / "log").open("wb"),
         )  # fmt: skip
         deadline = time.monotonic() + 15

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import urllib.request
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from tests.deployment.conftest import Deploy
 from tests.services import free_port
+from tests.sshd import Sshd, SshUsers
 from tomo.deployment.schemas import JobPublic
-from tomo.deployment.spec import InstallConfig
+from tomo.deployment.spec import InstallConfig, PortOverride
+from tomo.servers.schemas import ServerCreate
 
 
 def docker(*args: str) -> str:
@@ -89,3 +94,26 @@ async def test_preview_shows_the_argv_and_installs_nothing(deploy: Deploy) -> No
     assert argv[-1] == deploy.images.web_v1
     assert await deploy.runtime.deployment.list_installations() == []
     assert not Path(root / "web-preview").exists()
+
+
+async def test_installs_on_different_servers_run_at_the_same_time(
+    deploy: Deploy, own_sshd: Sshd, ssh_users: SshUsers, data_root: Path
+) -> None:
+    other_root = data_root / "other-server"  # under the fixture's root: removed with it
+    await deploy.runtime.servers.add_server(ServerCreate(
+        name="other", host="127.0.0.1", port=own_sshd.port, username=ssh_users.user,
+        private_key=SecretStr(ssh_users.key.read_text()), fingerprint=own_sshd.fingerprint,
+        data_root=str(other_root),
+    ))  # fmt: skip
+    app = await deploy.publish("web", docker=deploy.web_app())
+    service = deploy.runtime.deployment
+    first = await service.install_app("box", app, InstallConfig(name="web-a"))
+    second = await service.install_app("other", app, InstallConfig(name="web-b", ports=[
+        PortOverride(host=free_port(), container=80)]))  # fmt: skip
+    views = await asyncio.gather(service.run_job(first.job_id), service.run_job(second.job_id))
+
+    assert [v.status for v in views] == ["done", "done"], [v.error for v in views]
+    # Neither waited for the other: each began before the other's container was running.
+    a, b = ({s.name: (s.started_at, s.ended_at or s.started_at) for s in v.steps} for v in views)
+    assert a["validate"][0] < b["create"][1]
+    assert b["validate"][0] < a["create"][1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,11 +13,12 @@ from pydantic import SecretStr
 
 from tests.deployment.conftest import Deploy
 from tests.deployment.test_install import container_env, docker, install
+from tests.dockerhost import DockerHost
 from tests.services import free_port
 from tests.sshd import Sshd, SshUsers
 from tomo.deployment.spec import InstallConfig
 from tomo.errors import InvalidInput
-from tomo.servers.schemas import ServerCreate
+from tomo.servers.schemas import ServerCreate, ServerUpdate
 
 
 def leftovers(deploy: Deploy, name: str) -> tuple[list[str], bool]:
@@ -122,6 +124,18 @@ async def test_all_preflight_problems_together(deploy: Deploy, busy_port: int) -
         assert problem in view.error
 
 
+async def test_data_root_the_user_cannot_write(deploy: Deploy) -> None:
+    root = f"/opt/tomo-test-{free_port()}/apps"  # /opt belongs to root
+    await deploy.runtime.servers.update_server("box", ServerUpdate(data_root=root))
+    app = await deploy.publish("web", docker=deploy.web_app())
+    _, view = await install(deploy, app)
+    assert view.error == (
+        f"box: the data root {root} is not writable by user 'tomo-test' (create it and give "
+        "it to that user, or choose another with `tomo server update box --data-root PATH`)"
+    )
+    assert not Path(root).parent.exists()
+
+
 async def test_image_not_in_the_registry(deploy: Deploy) -> None:
     missing = deploy.images.web_v1.replace(":1", ":does-not-exist")
     app = await deploy.publish("web", docker=deploy.web_app(image=missing))
@@ -200,26 +214,41 @@ async def test_sshd_killed_during_the_pull(
     assert installed.status == "error" and installed.operation is None
 
 
-async def test_dockerd_not_running_on_the_server(
+async def test_dockerd_stopped_on_the_server(
     deploy: Deploy, ssh_users: SshUsers, data_root: Path
 ) -> None:
-    # This host's sshd sends docker to a socket where no daemon listens.
-    socket_path = f"/tmp/tomo-no-daemon-{free_port()}.sock"
-    stopped = Sshd(ssh_users, f"nodocker-{free_port()}",
-                   extra_config=f"SetEnv DOCKER_HOST=unix://{socket_path}\n").start()  # fmt: skip
+    # A server with a Docker engine of its own, so stopping it leaves the suite's engine alone.
+    engine = DockerHost(200).start()
+    server = Sshd(ssh_users, f"engine-{free_port()}", extra_config=engine.sshd_config()).start()
     try:
+        engine.docker("load", stdin=save_image(deploy.images.web_v1))
         await deploy.runtime.servers.add_server(ServerCreate(
-            name="stopped", host="127.0.0.1", port=stopped.port, username=ssh_users.user,
-            private_key=SecretStr(ssh_users.key.read_text()), fingerprint=stopped.fingerprint,
+            name="engine", host="127.0.0.1", port=server.port, username=ssh_users.user,
+            private_key=SecretStr(ssh_users.key.read_text()), fingerprint=server.fingerprint,
             data_root=str(data_root),
         ))  # fmt: skip
         app = await deploy.publish("web", docker=deploy.web_app())
-        started = await deploy.runtime.deployment.install_app("stopped", app, InstallConfig())
-        view = await deploy.runtime.deployment.run_job(started.job_id)
+        first = await deploy.runtime.deployment.install_app("engine", app, InstallConfig())
+        assert (await deploy.runtime.deployment.run_job(first.job_id)).status == "done"
+
+        engine.stop_daemon()
+        status = await deploy.runtime.deployment.refresh_status(first.installation.id)
+        second = await deploy.runtime.deployment.install_app(
+            "engine", app, InstallConfig(name="second")
+        )
+        view = await deploy.runtime.deployment.run_job(second.job_id)
     finally:
-        stopped.stop()
-    assert view.error == "stopped: the Docker daemon is not running"
+        server.stop()
+        engine.remove()
+    assert status.status == "unknown"
+    assert status.status_message == "engine: the Docker daemon is not running"
+    assert view.error == "engine: the Docker daemon is not running"
     assert [s.name for s in view.steps] == ["validate", "preflight"]
+    assert not (data_root / "second").exists()
+
+
+def save_image(image: str) -> bytes:
+    return subprocess.run(["docker", "save", image], capture_output=True, check=True).stdout
 
 
 HOSTILE = (

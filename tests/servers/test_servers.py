@@ -132,9 +132,14 @@ async def test_facts(
     assert facts.memory_total_mb and facts.memory_available_mb
     assert 0 < facts.memory_available_mb <= facts.memory_total_mb
     assert facts.disk_free_mb and facts.disk_free_mb > 0  # measured at the nearest existing parent
+    assert facts.data_root_writable is False  # /opt belongs to root
     assert facts.kernel and facts.os
     assert (facts.docker_access, facts.docker_problem) == ("yes", None)
     assert facts.docker_version
+
+    await runtime.servers.update_server("nas", ServerUpdate(data_root="/tmp/tomo-test/not/yet"))
+    facts = (await runtime.servers.test_server("nas")).facts
+    assert facts is not None and facts.data_root_writable is True  # /tmp takes anyone's dirs
 
 
 async def test_user_outside_the_docker_group_is_told_what_to_fix(

@@ -218,6 +218,7 @@ def _print_server(server: ServerPublic) -> None:
             ("cpus", facts.cpu_count),
             ("memory", f"{facts.memory_available_mb} of {facts.memory_total_mb} MB available"),
             ("disk free", f"{facts.disk_free_mb} MB under {server.data_root}"),
+            ("data root writable", facts.data_root_writable),
             ("docker", facts.docker_version), ("docker access", facts.docker_access),
             ("docker problem", facts.docker_problem),
         ]  # fmt: skip

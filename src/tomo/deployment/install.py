@@ -45,6 +45,12 @@ async def preflight(docker: Docker, check: Preflight) -> ServerFacts:
     if facts.docker_access == "no":
         raise PreflightFailed(f"{docker.target.name}: {facts.docker_problem}")
     problems = _host_problems(check.definition, facts)
+    if facts.data_root_writable is False and (check.spec.owned_dirs or check.spec.secret_env):
+        problems.append(
+            f"the data root {check.data_root} is not writable by user "
+            f"'{docker.target.username}' (create it and give it to that user, or choose "
+            f"another with `tomo server update {docker.target.name} --data-root PATH`)"
+        )
     used, name_taken = await asyncio.gather(
         docker.used_ports(), docker.container_exists(check.spec.name)
     )
@@ -102,7 +108,7 @@ async def pull(docker: Docker, recorder: JobRecorder, image: str) -> None:
 async def create(
     docker: Docker, spec: ContainerSpec, publish_address: str, created: Created
 ) -> str:
-    created.dirs = await docker.make_dirs(spec.owned_dirs)
+    await docker.make_dirs(spec.owned_dirs, created.dirs)
     if spec.secret_env:
         await docker.write_private_file(spec.env_file, env_file_content(spec))
         created.env_file = spec.env_file

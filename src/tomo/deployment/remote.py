@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -89,9 +90,15 @@ class Docker:
                 layers[layer] = True
             progress(sum(layers.values()), len(layers))
 
-    async def make_dirs(self, dirs: Sequence[str]) -> list[str]:
-        out = await self.ssh.run(self.target, ["sh", "-c", MAKE_DIRS, "tomo-mkdir", *dirs])
-        return [line[8:] for line in out.stdout.splitlines() if line.startswith("created ")]
+    async def make_dirs(self, dirs: Sequence[str], created: list[str]) -> None:
+        """Create each missing directory; each one made joins `created`, even when a
+        later one fails, so a rollback can take it back."""
+        out = await self.ssh.run(self.target, ["sh", "-c", MAKE_DIRS, "tomo-mkdir", *dirs],
+                                 check=False)  # fmt: skip
+        created.extend(line[8:] for line in out.stdout.splitlines() if line.startswith("created "))
+        if out.exit_code != 0:
+            raise CommandFailed(self.target.name, f"mkdir -p {shlex.join(dirs)}", out.exit_code,
+                                out.stderr)  # fmt: skip
 
     async def write_private_file(self, path: str, content: str) -> None:
         """Write through stdin, never argv: secrets stay out of the process list."""

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 InstallationStatus = Literal[
     "pending", "installing", "running", "stopped", "restarting", "unhealthy", "error",
-    "missing", "updating", "removing",
+    "missing", "updating", "removing", "unknown",
 ]  # fmt: skip
 
 

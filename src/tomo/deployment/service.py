@@ -235,12 +235,16 @@ class DeploymentService:
         return await self._operate(ref, server, "restart", self._restart)
 
     async def refresh_status(self, ref: str, server: str | None = None) -> InstallationPublic:
-        """Reconcile the stored status with what `docker inspect` reports."""
+        """Reconcile the stored status with what `docker inspect` reports; `unknown`,
+        with the reason, while the server or its Docker daemon cannot be asked."""
         installation = await self._find(ref, server)
         # An install that never made its container has nothing to inspect.
         if installation.operation is None and installation.container_id is not None:
             docker = await self._docker(installation)
-            await self._record_state(installation, docker)
+            try:
+                await self._record_state(installation, docker)
+            except RemoteError as exc:
+                await self._set(installation.id, status="unknown", status_message=exc.message)
         return await self.get_installation(installation.id)
 
     async def uninstall_app(

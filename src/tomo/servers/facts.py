@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from tomo.servers.docker_access import access_problem
 from tomo.servers.ssh import SSHService, SSHTarget
 
 # A constant script: the only outside value, the data root, arrives as "$1".
@@ -21,6 +22,10 @@ awk '/^MemTotal:/ {print "mem_total_kb=" $2}
 dir="$root"
 while [ ! -d "$dir" ]; do dir=$(dirname -- "$dir"); done
 echo "disk_free_kb=$(df -Pk -- "$dir" 2>/dev/null | awk 'NR==2 {print $4}')"
+# The root, or the parent mkdir -p would create it in, must take new entries.
+writable=no
+[ -w "$dir" ] && [ -x "$dir" ] && writable=yes
+echo "data_root_writable=$writable"
 """
 ARCHITECTURES = {
     "x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
@@ -40,6 +45,7 @@ class ServerFacts(BaseModel):
     memory_total_mb: int | None = None
     memory_available_mb: int | None = None
     disk_free_mb: int | None = None  # under the app data root (or its nearest existing parent)
+    data_root_writable: bool | None = None  # by the SSH user (who creates app directories)
     docker_version: str | None = None
     docker_access: Literal["yes", "sudo", "no"] = "no"
     docker_problem: str | None = None
@@ -59,6 +65,7 @@ async def gather_facts(ssh: SSHService, target: SSHTarget, data_root: str) -> Se
         memory_total_mb=_mb(values.get("mem_total_kb")),
         memory_available_mb=_mb(values.get("mem_available_kb")),
         disk_free_mb=_mb(values.get("disk_free_kb")),
+        data_root_writable={"yes": True, "no": False}.get(values.get("data_root_writable", "")),
     )
     version, access, problem = docker
     return facts.model_copy(
@@ -77,30 +84,12 @@ async def probe_docker(
         via_sudo = await ssh.run(target, ["sudo", "-n", "docker", *DOCKER_VERSION], check=False)
         if via_sudo.exit_code == 0:
             return via_sudo.stdout.strip() or None, "sudo", None
-        return None, "no", _docker_problem(target, via_sudo.exit_code, via_sudo.stderr, sudo=True)
-    return None, "no", _docker_problem(target, direct.exit_code, direct.stderr, sudo=False)
-
-
-def _docker_problem(target: SSHTarget, exit_code: int, stderr: str, *, sudo: bool) -> str:
-    text = stderr.lower()
-    user = target.username
-    if exit_code == 127 or ("not found" in text and "docker" in text and "daemon" not in text):
-        return "Docker is not installed (no `docker` command for this user)"
-    if sudo and ("password is required" in text or "not allowed" in text or "sudoers" in text):
         return (
-            f"user '{user}' cannot run docker through sudo without a password: allow it "
-            f"in sudoers ({user} ALL=(root) NOPASSWD: /usr/bin/docker) or add '{user}' to "
-            "the docker group and drop --sudo"
+            None,
+            "no",
+            access_problem(target.username, via_sudo.exit_code, via_sudo.stderr, sudo=True),
         )
-    if "permission denied" in text:
-        return (
-            f"user '{user}' may not use the Docker socket: add it to the docker group "
-            f"(usermod -aG docker {user}) or use --sudo with passwordless sudo for docker"
-        )
-    if "cannot connect to the docker daemon" in text or "is the docker daemon running" in text:
-        return "the Docker daemon is not running"
-    last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit code {exit_code}"
-    return f"docker is not usable: {last}"
+    return None, "no", access_problem(target.username, direct.exit_code, direct.stderr, sudo=False)
 
 
 def normalize_architecture(machine: str | None) -> str | None:

@@ -23,12 +23,14 @@ import asyncssh
 from tomo.errors import (
     AuthenticationFailed,
     CommandFailed,
+    DockerUnavailable,
     HostKeyChanged,
     HostKeyUnknown,
     RemoteError,
     ServerTimeout,
     ServerUnreachable,
 )
+from tomo.servers.docker_access import daemon_problem
 
 KEEPALIVE_SECONDS = 15
 KEEPALIVE_MISSES = 3
@@ -133,10 +135,29 @@ class SSHService:
         return result
 
     async def run_docker(
-        self, target: SSHTarget, args: Sequence[str], **options: object
+        self,
+        target: SSHTarget,
+        args: Sequence[str],
+        *,
+        check: bool = True,
+        time_limit: float | None = None,
+        stdin: str | None = None,
     ) -> CommandResult:
-        """Run `docker ARGS`, through `sudo -n` where the server needs it."""
-        return await self.run(target, docker_argv(target, args), **options)  # type: ignore[arg-type]
+        """Run `docker ARGS`, through `sudo -n` where the server needs it.
+
+        A daemon that is down or refuses the user is DockerUnavailable, whether
+        or not `check` is set: no caller can make sense of that output.
+        """
+        argv = docker_argv(target, args)
+        result = await self.run(target, argv, check=False, time_limit=time_limit, stdin=stdin)
+        if result.exit_code != 0:
+            problem = daemon_problem(target.username, result.stderr)
+            if problem:
+                raise DockerUnavailable(target.name, problem)
+            if check:
+                raise CommandFailed(target.name, _shown(shlex.join(argv)), result.exit_code,
+                                    result.stderr)  # fmt: skip
+        return result
 
     async def stream(
         self, target: SSHTarget, argv: Sequence[str], *, time_limit: float | None = None

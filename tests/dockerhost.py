@@ -1,0 +1,131 @@
+"""A Docker engine of its own per simulated server, for fleet tests and benchmarks.
+
+Each DockerHost is a separate dockerd (own data root, exec root, containerd,
+socket and bridge network), so ten "servers" on this machine do not share an
+engine, an image store or a daemon lock as they would not on real hosts. An
+sshd started with `sshd_config()` points its sessions' `docker` at this engine
+through DOCKER_HOST. Needs root.
+
+They still share this machine's cores. To model separate machines, the engine
+(dockerd, containerd, shims, containers) and an sshd started with `launcher()`
+run in a CPU cgroup of their own, which `limit_cpu` can cap at a fraction of a
+core: ten hosts capped at 0.15 core each are ten small machines side by side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from tests.services import unavailable
+
+CPU_CGROUPS = Path("/sys/fs/cgroup/cpu")  # cgroup v1 cpu controller, as on this machine
+PERIOD_US = 100_000
+# Joins the cgroup whose cgroup.procs is $0, then becomes the command.
+JOIN_CGROUP = 'echo $$ > "$0" && exec "$@"'
+
+
+class DockerHost:
+    """One dockerd listening on a unix socket of its own, bridged on 10.213.<n>.0/24."""
+
+    def __init__(self, number: int) -> None:
+        if not 0 <= number < 250:
+            raise ValueError("a DockerHost number is 0-249")
+        self.number = number
+        self.bridge = f"tomobr{number}"
+        self.dir = Path(tempfile.mkdtemp(prefix=f"tomo-dockerhost-{number}-"))
+        self.socket = self.dir / "docker.sock"
+        self.cgroup = CPU_CGROUPS / f"tomo-host-{number}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def docker_host(self) -> str:
+        return f"unix://{self.socket}"
+
+    def sshd_config(self) -> str:
+        """sshd_config lines making every session's `docker` talk to this engine."""
+        return f"SetEnv DOCKER_HOST={self.docker_host}\n"
+
+    def launcher(self) -> list[str]:
+        """An argv prefix that runs a command inside this host's CPU cgroup."""
+        return ["sh", "-c", JOIN_CGROUP, str(self.cgroup / "cgroup.procs")]
+
+    def limit_cpu(self, cores: float | None) -> None:
+        """Cap everything in this host at `cores` of a CPU (None: no cap)."""
+        quota = -1 if cores is None else max(1000, int(cores * PERIOD_US))
+        (self.cgroup / "cpu.cfs_period_us").write_text(str(PERIOD_US))
+        (self.cgroup / "cpu.cfs_quota_us").write_text(str(quota))
+
+    def start(self) -> DockerHost:
+        dockerd = shutil.which("dockerd")
+        if dockerd is None or os.geteuid() != 0:
+            unavailable("a DockerHost needs dockerd and root (apt-get install docker.io)")
+        if not CPU_CGROUPS.is_dir():
+            unavailable(f"a DockerHost needs the cgroup v1 cpu controller at {CPU_CGROUPS}")
+        self.cgroup.mkdir(exist_ok=True)
+        _ip("link", "del", self.bridge, check=False)  # left by a run that was killed
+        _ip("link", "add", self.bridge, "type", "bridge")
+        _ip("addr", "add", f"10.213.{self.number}.1/24", "dev", self.bridge)
+        _ip("link", "set", self.bridge, "up")
+        os.chmod(self.dir, 0o755)  # noqa: S103  the ssh user must reach the socket
+        self.process = subprocess.Popen(
+            [*self.launcher(), dockerd, "--cgroup-parent", f"/{self.cgroup.name}",
+             "--data-root", str(self.dir / "data"), "--exec-root", str(self.dir / "exec"),
+             "--pidfile", str(self.dir / "dockerd.pid"), "--host", self.docker_host,
+             "--bridge", self.bridge, "--iptables=false", "--ip6tables=false"],
+            stdout=subprocess.DEVNULL, stderr=(self.dir / "dockerd.log").open("wb"),
+        )  # fmt: skip
+        self._wait_until_answering()
+        return self
+
+    def docker(self, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        env = {**os.environ, "DOCKER_HOST": self.docker_host}
+        return subprocess.run(["docker", *args], input=stdin, capture_output=True, env=env,
+                              check=False)  # fmt: skip
+
+    def stop_daemon(self) -> None:
+        """Stop dockerd as `systemctl stop docker` would; its containers stop with it."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=30)
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def remove(self) -> None:
+        """Stop the engine and remove its containers, data, bridge and cgroups."""
+        if self.process is not None and self.process.poll() is None:
+            for container in self.docker("ps", "-aq").stdout.split():
+                self.docker("rm", "-f", container.decode())
+        self.stop_daemon()
+        _ip("link", "del", self.bridge, check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        # dockerd made one under each controller for --cgroup-parent; busy ones stay.
+        for cgroup in self.cgroup.parent.parent.glob(f"*/{self.cgroup.name}"):
+            with contextlib.suppress(OSError):
+                cgroup.rmdir()
+
+    def _wait_until_answering(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            if self.docker("version", "--format", "{{.Server.Version}}").returncode == 0:
+                return
+            time.sleep(0.25)
+        log = (self.dir / "dockerd.log").read_text(errors="replace")[-500:]
+        self.remove()
+        raise RuntimeError(f"dockerd for {self.bridge} did not answer: {log}")
+
+
+def _ip(*args: str, check: bool = True) -> None:
+    done = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"ip {' '.join(args)} failed: {done.stderr.strip()}")
