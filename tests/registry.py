@@ -87,8 +87,9 @@ def push_test_images(registry: Registry) -> TestImages:
     base = f"{registry.address}/tomo-test"
     images = TestImages(web_v1=f"{base}/web:1", web_v2=f"{base}/web:2", broken=f"{base}/broken:1")
     httpd = '["/bin/httpd","-f","-p","80","-h","/www"]'
-    _import(busybox, images.web_v1, "web v1", httpd)
-    _import(busybox, images.web_v2, "web v2", httpd)
+    # The web images declare a VOLUME, as database images do: data tomo must carry over.
+    _import(busybox, images.web_v1, "web v1", httpd, "VOLUME /store")
+    _import(busybox, images.web_v2, "web v2", httpd, "VOLUME /store")
     _import(
         busybox, images.broken, "broken", '["/bin/sh","-c","echo broken on purpose >&2; exit 3"]'
     )
@@ -98,7 +99,7 @@ def push_test_images(registry: Registry) -> TestImages:
     return images
 
 
-def _import(busybox: Path, image: str, page: str, cmd: str) -> None:
+def _import(busybox: Path, image: str, page: str, cmd: str, *changes: str) -> None:
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w") as tar:
         tar.add(busybox, arcname="bin/busybox")
@@ -110,11 +111,12 @@ def _import(busybox: Path, image: str, page: str, cmd: str) -> None:
         info = tarfile.TarInfo("www/index.html")
         info.size = len(html)
         tar.addfile(info, io.BytesIO(html))
-        for directory in ("tmp", "data", "config"):
+        for directory in ("tmp", "data", "config", "store"):
             entry = tarfile.TarInfo(directory)
             entry.type, entry.mode = tarfile.DIRTYPE, 0o1777
             tar.addfile(entry)
-    subprocess.run(["docker", "import", "--change", f"CMD {cmd}", "-", image],
+    options = [item for change in (f"CMD {cmd}", *changes) for item in ("--change", change)]
+    subprocess.run(["docker", "import", *options, "-", image],
                    input=archive.getvalue(), check=True, capture_output=True)  # fmt: skip
 
 

@@ -53,7 +53,7 @@ def remove_test_containers() -> None:
     ids = subprocess.run(["docker", "ps", "-aq", "--filter", "label=tomo.installation"],
                          capture_output=True, text=True, check=False).stdout.split()  # fmt: skip
     if ids:
-        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=False)
+        subprocess.run(["docker", "rm", "-f", "-v", *ids], capture_output=True, check=False)
 
 
 @dataclass

@@ -136,6 +136,30 @@ async def test_update_to_a_tag_keeps_config_and_data(deploy: Deploy) -> None:
     assert "web-tomo-previous" not in docker("ps", "-a", "--format", "{{.Names}}")
 
 
+async def test_update_keeps_data_in_the_images_own_volumes(deploy: Deploy) -> None:
+    await installed_web(deploy, free_port())  # the image declares VOLUME /store
+    docker("exec", "web", "sh", "-c", "echo kept > /store/state")
+    volume = docker("inspect", "--format", "{{range .Mounts}}{{if eq .Destination \"/store\"}}"
+                    "{{.Name}}{{end}}{{end}}", "web").strip()  # fmt: skip
+    assert volume
+    await deploy.runtime.deployment.update_app("web", tag="2")
+    assert docker("exec", "web", "cat", "/store/state") == "kept\n"
+
+    await deploy.runtime.deployment.uninstall_app("web", remove_data=True)
+    gone = subprocess.run(["docker", "volume", "inspect", volume], capture_output=True, check=False)
+    assert gone.returncode != 0
+
+
+async def test_uninstall_without_remove_data_keeps_the_images_volumes(deploy: Deploy) -> None:
+    await installed_web(deploy, free_port())
+    volume = docker("inspect", "--format", "{{range .Mounts}}{{.Name}}{{end}}", "web").strip()
+    await deploy.runtime.deployment.uninstall_app("web")
+    try:
+        assert docker("volume", "inspect", "--format", "{{.Name}}", volume).strip() == volume
+    finally:
+        docker("volume", "rm", volume)
+
+
 async def test_failed_update_puts_the_previous_container_back(deploy: Deploy) -> None:
     port = free_port()
     await installed_web(deploy, port)

@@ -39,6 +39,8 @@ elif command -v wget >/dev/null 2>&1; then
   exec wget -q -O /dev/null -T 5 --no-check-certificate -- "$url"
 else exit 127; fi
 """
+_VOLUME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
+_VOLUME_PATH = re.compile(r"/[^:,\x00-\x1f]{0,4095}")
 _PORTS_FIELD = re.compile(r"(?:[\d.]+|\[[0-9a-f:]+\]|::):(\d+)->\d+/(tcp|udp)")
 
 
@@ -133,6 +135,25 @@ class Docker:
             status=state.get("Status", "unknown"), exit_code=int(state.get("ExitCode", 0)),
             health=health, restart_count=int(restarts or 0), error=state.get("Error", ""),
         )  # fmt: skip
+
+    async def volumes(self, container: str) -> list[tuple[str, str]]:
+        """The Docker volumes mounted in a container: (volume name, container path).
+
+        Only names and paths Docker could have made itself pass (a catalog image
+        declares the paths): anything `--volume NAME:PATH` would misread is left out.
+        """
+        out = await self.run(["inspect", "--format", "{{json .Mounts}}", container])
+        mounts = json.loads(out or "[]") or []
+        return [
+            (m["Name"], m["Destination"]) for m in mounts
+            if m.get("Type") == "volume" and _VOLUME_NAME.fullmatch(m.get("Name", ""))
+            and _VOLUME_PATH.fullmatch(m.get("Destination", ""))
+        ]  # fmt: skip
+
+    async def remove_volumes(self, names: Sequence[str]) -> None:
+        """Remove volumes by name; one still in use elsewhere stays."""
+        if names:
+            await self.run(["volume", "rm", "--", *names], check=False)
 
     async def logs_tail(self, container: str, lines: int = 20) -> str:
         result = await self.ssh.run_docker(

@@ -9,6 +9,7 @@ while different servers work in parallel.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import posixpath
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -41,6 +42,7 @@ from tomo.deployment.spec import (
 )
 from tomo.errors import (
     AmbiguousApp,
+    CommandFailed,
     InstallationNotFound,
     InstallFailed,
     InvalidInput,
@@ -258,13 +260,27 @@ class DeploymentService:
         async def remove(recorder: JobRecorder, row: Installation) -> None:
             docker = await self._docker(row)
             async with recorder.step("remove container"):
+                # Volumes carried over from an update are mounted by name, which
+                # `docker rm --volumes` leaves alone; they are this app's data too.
+                volumes = await self._own_volumes(docker, row.name) if remove_data else []
                 await docker.remove_container(row.name, with_volumes=remove_data)
             data_root = (await self.servers.get_server(row.server_id)).data_root
             async with recorder.step("remove data" if remove_data else "keep data"):
                 await docker.remove_paths(self._removable(row, data_root, remove_data))
+                await docker.remove_volumes(volumes)
 
         await self._operate(ref, server, "uninstall", remove, delete_after=True)
         return gone.model_copy(update={"status": "removing", "operation": None})
+
+    @staticmethod
+    async def _own_volumes(docker: Docker, container: str) -> list[str]:
+        """Docker volumes of the container, [] when it is already gone."""
+        try:
+            return [name for name, _ in await docker.volumes(container)]
+        except CommandFailed as exc:
+            if "no such" in exc.stderr.lower():
+                return []
+            raise
 
     def _removable(self, row: Installation, data_root: str, remove_data: bool) -> list[str]:
         """The env file always; with remove_data, the directories this installation
@@ -326,6 +342,9 @@ class DeploymentService:
         self, docker: Docker, spec: ContainerSpec, definition: AppDefinition, row: Installation
     ) -> tuple[str, list[str]]:
         previous = f"{row.name}-tomo-previous"
+        mounted = {m.container_path for m in spec.mounts}
+        carried = [v for v in await docker.volumes(row.name) if v[1] not in mounted]
+        spec = dataclasses.replace(spec, carried_volumes=carried)
         await docker.run(["rename", row.name, previous])
         await docker.run(["stop", previous])
         created = steps.Created()

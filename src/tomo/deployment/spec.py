@@ -108,6 +108,9 @@ class ContainerSpec:
     command: list[str] | None = None
     instance_dir: str = ""
     risks: list[str] = field(default_factory=list)
+    # Volumes of the container this one replaces (name, container path), mounted again
+    # by name so data in the image's declared VOLUMEs survives an update.
+    carried_volumes: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def env_file(self) -> str:
@@ -258,6 +261,8 @@ def _build_docker_run_command(spec: ContainerSpec, publish_address: str) -> list
     for mount in spec.mounts:
         suffix = ":ro" if mount.readonly else ""
         argv += ["--volume", f"{mount.host_path}:{mount.container_path}{suffix}"]
+    for volume, container_path in spec.carried_volumes:
+        argv += ["--volume", f"{volume}:{container_path}"]
     for key, value in spec.env.items():
         argv += ["--env", f"{key}={value}"]
     if spec.secret_env:
