@@ -79,6 +79,14 @@ async def test_install_runs_the_app_and_records_every_step(deploy: Deploy) -> No
     assert (await deploy.runtime.marketplace.get_app(app)).install_count == 1
 
 
+async def test_tcp_health_check_passes_when_the_container_listens(deploy: Deploy) -> None:
+    # Published on a host port, but judged by the socket inside the container.
+    app = await deploy.publish("web", docker=deploy.web_app(healthcheck={"protocol": "tcp"}))
+    _, view = await install(deploy, app)
+    assert view.status == "done", view.error
+    assert view.steps[-1].message == "healthy"
+
+
 async def test_preview_shows_the_argv_and_installs_nothing(deploy: Deploy) -> None:
     app = await deploy.publish("web", docker=deploy.web_app(port=18555))
     argv = await deploy.runtime.deployment.preview_install(deploy.server, app, InstallConfig(

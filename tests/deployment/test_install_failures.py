@@ -187,6 +187,19 @@ async def test_container_that_never_becomes_healthy(deploy: Deploy) -> None:
     assert leftovers(deploy, "sick") == ([], False)
 
 
+async def test_tcp_health_check_with_nothing_listening(deploy: Deploy) -> None:
+    deploy.runtime.settings.install_wait_timeout = 4
+    app = await deploy.publish(
+        "deaf", docker=deploy.web_app(healthcheck={"protocol": "tcp", "port": 81})
+    )
+    _, view = await install(deploy, app)
+    assert view.status == "failed"
+    assert view.error is not None and view.error.startswith(
+        "not up within 4s (health check: nothing listens on 81/tcp in the container yet)"
+    )
+    assert leftovers(deploy, "deaf") == ([], False)
+
+
 async def test_sshd_killed_during_the_pull(
     deploy: Deploy, own_sshd: Sshd, ssh_users: SshUsers, data_root: Path
 ) -> None:

@@ -171,14 +171,19 @@ async def _judge(
         return "failed: the image's health check reports unhealthy"
     if state.health == "starting":
         return "the image's health check is starting"
-    return await _probe(docker, spec, definition)
+    return await _probe(docker, spec, definition, state.pid)
 
 
-async def _probe(docker: Docker, spec: ContainerSpec, definition: AppDefinition) -> str | None:
-    """The definition's HTTP health check, from the server itself."""
+async def _probe(
+    docker: Docker, spec: ContainerSpec, definition: AppDefinition, pid: int
+) -> str | None:
+    """The definition's health check, from the server itself: an HTTP request to the
+    published port, or for TCP, a listening socket inside the container."""
     check = definition.docker.healthcheck
-    if check is None or check.protocol == "tcp":
+    if check is None:
         return None
+    if check.protocol == "tcp":
+        return await _probe_tcp(docker, spec, check.port, pid)
     port = next((p for p in spec.ports if p.container == (check.port or p.container)), None)
     host_port = port.host if port else check.port
     if host_port is None:
@@ -188,6 +193,16 @@ async def _probe(docker: Docker, spec: ContainerSpec, definition: AppDefinition)
     if code in (0, 127):  # 127: no curl or wget on the server, nothing to check with
         return None
     return f"health check {url} does not answer yet"
+
+
+async def _probe_tcp(docker: Docker, spec: ContainerSpec, port: int | None, pid: int) -> str | None:
+    tcp_ports = [p.container for p in spec.ports if p.protocol == "tcp"]
+    container_port = port or (tcp_ports[0] if tcp_ports else None)
+    if container_port is None or not pid:
+        return None
+    if await docker.listens_in_container(pid, container_port) in (0, 127):
+        return None
+    return f"health check: nothing listens on {container_port}/tcp in the container yet"
 
 
 def _has_health(state: ContainerState | None, definition: AppDefinition) -> bool:

@@ -39,6 +39,20 @@ elif command -v wget >/dev/null 2>&1; then
   exec wget -q -O /dev/null -T 5 --no-check-certificate -- "$url"
 else exit 127; fi
 """
+# Whether anything listens on TCP port "$2" (4 hex digits) in the network namespace
+# of process "$1": a container's own view, whatever is published on the host.
+# Exit 127 when the tables cannot be read (nothing to judge by).
+CONTAINER_LISTENS = r"""
+seen=no
+for f in /proc/"$1"/net/tcp /proc/"$1"/net/tcp6; do
+  [ -r "$f" ] || continue
+  seen=yes
+  awk -v port="$2" 'NR > 1 && $4 == "0A" { n = split($2, a, ":"); if (a[n] == port) found = 1 }
+                    END { exit found ? 0 : 1 }' "$f" && exit 0
+done
+[ "$seen" = yes ] && exit 1
+exit 127
+"""
 _VOLUME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
 _VOLUME_PATH = re.compile(r"/[^:,\x00-\x1f]{0,4095}")
 _PORTS_FIELD = re.compile(r"(?:[\d.]+|\[[0-9a-f:]+\]|::):(\d+)->\d+/(tcp|udp)")
@@ -51,6 +65,7 @@ class ContainerState:
     health: str | None  # starting, healthy, unhealthy, or None without a health check
     restart_count: int
     error: str
+    pid: int = 0  # of the container's main process while it runs
 
 
 class Docker:
@@ -134,6 +149,7 @@ class Docker:
         return ContainerState(
             status=state.get("Status", "unknown"), exit_code=int(state.get("ExitCode", 0)),
             health=health, restart_count=int(restarts or 0), error=state.get("Error", ""),
+            pid=int(state.get("Pid") or 0),
         )  # fmt: skip
 
     async def volumes(self, container: str) -> list[tuple[str, str]]:
@@ -166,6 +182,12 @@ class Docker:
         result = await self.ssh.run(self.target, ["sh", "-c", HTTP_PROBE, "tomo-probe", url],
                                     check=False)  # fmt: skip
         return result.exit_code
+
+    async def listens_in_container(self, pid: int, port: int) -> int:
+        """0 when something listens on the TCP port inside the container of `pid`;
+        127 when the server does not let this user look."""
+        args = ["sh", "-c", CONTAINER_LISTENS, "tomo-listens", str(pid), f"{port:04X}"]
+        return (await self.ssh.run(self.target, args, check=False)).exit_code
 
     async def remove_container(self, container: str, *, with_volumes: bool) -> None:
         """Force-remove; anonymous volumes go too only when asked (they may hold data)."""
