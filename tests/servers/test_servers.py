@@ -269,6 +269,7 @@ async def test_registry_refusals_change_nothing(
         ("port", 70000, "less than or equal to 65535"),
         ("data_root", "relative/path", "must be absolute"),
         ("data_root", "/opt/../etc", "contains '..'"),
+        ("data_root", "/", "is the whole filesystem"),
         ("fingerprint", "MD5:aa:bb", "is not a SHA256 fingerprint"),
     ],
 )

@@ -22,7 +22,8 @@ from tomo.marketplace.definition import AppDefinition, AppVolume, DockerConfig
 from tomo.marketplace.fields import check_absolute_path, check_host_path
 from tomo.marketplace.risk import assess_risks
 
-INSTANCE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
+# Docker wants at least two characters in a container name.
+INSTANCE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{1,62}")
 ENV_FILE_NAME = ".tomo.env"
 
 
@@ -69,7 +70,7 @@ class InstallConfig(BaseModel):
         if value is not None and not INSTANCE_NAME.fullmatch(value):
             raise ValueError(
                 f"'{value}' is not a valid instance name (lowercase letters, digits, '_', '.', "
-                "'-'; starting with a letter or digit; at most 63 characters)"
+                "'-'; starting with a letter or digit; 2 to 63 characters)"
             )
         return value
 
@@ -138,6 +139,9 @@ def build_spec(
     name = config.name or definition.id
     instance_dir = posixpath.join(data_root, name)
     problems: list[str] = []
+    if config.name is None and not INSTANCE_NAME.fullmatch(name):
+        problems.append(f"the app id '{name}' cannot name a container (2 to 63 characters); "
+                        "give the instance a name with --name")  # fmt: skip
     ports = _ports(docker, config, problems)
     mounts = _mounts(docker.volumes, config, instance_dir, problems)
     env, secret_env = _env(docker, config, generated or {}, problems)
@@ -169,46 +173,77 @@ def build_spec(
 
 
 def _ports(docker: DockerConfig, config: InstallConfig, problems: list[str]) -> list[PortOverride]:
-    known = {(p.container, p.protocol): p for p in docker.ports}
-    chosen = {key: PortOverride(host=p.host or p.container, container=p.container,
-                                protocol=p.protocol) for key, p in known.items()}  # fmt: skip
+    """The definition's ports with the user's host ports. An app may publish one
+    container port more than once; overrides for it apply in the definition's order."""
+    chosen = [PortOverride(host=p.host or p.container, container=p.container,
+                           protocol=p.protocol) for p in docker.ports]  # fmt: skip
+    overridden: set[int] = set()
     for override in config.ports:
         key = (override.container, override.protocol)
-        if key not in known:
-            offered = ", ".join(f"{c}/{proto}" for c, proto in known) or "none"
-            problems.append(f"--port {override.host}:{override.container}/{override.protocol}: "
-                            f"the app has no container port {override.container}/"
-                            f"{override.protocol} (it has: {offered})")  # fmt: skip
-            continue
-        chosen[key] = override
+        slots = [i for i, p in enumerate(chosen) if (p.container, p.protocol) == key]
+        free = [i for i in slots if i not in overridden]
+        shown = f"--port {override.host}:{override.container}/{override.protocol}"
+        if free:
+            overridden.add(free[0])
+            chosen[free[0]] = override
+        elif slots:
+            problems.append(f"{shown}: the app publishes {key[0]}/{key[1]} {len(slots)} "
+                            f"time(s), and more --port options than that name it")  # fmt: skip
+        else:
+            offered = ", ".join(dict.fromkeys(f"{p.container}/{p.protocol}" for p in chosen))
+            problems.append(f"{shown}: the app has no container port {key[0]}/{key[1]} "
+                            f"(it has: {offered or 'none'})")  # fmt: skip
     seen: dict[tuple[int, str], int] = {}
-    for port in chosen.values():
+    for port in chosen:
         clash = seen.get((port.host, port.protocol))
         if clash is not None:
             problems.append(f"host port {port.host}/{port.protocol} is given to container ports "
                             f"{clash} and {port.container}")  # fmt: skip
         seen[(port.host, port.protocol)] = port.container
-    return list(chosen.values()) if docker.network_mode != "host" else []
+    return chosen if docker.network_mode != "host" else []
 
 
 def _mounts(
     volumes: list[AppVolume], config: InstallConfig, instance_dir: str, problems: list[str]
 ) -> list[Mount]:
-    overrides = {v.container_path: v.host_path for v in config.volumes}
+    overrides: dict[str, str] = {}
+    for override in config.volumes:
+        if override.container_path in overrides:
+            problems.append(f"--volume …:{override.container_path} is given more than once")
+        overrides[override.container_path] = override.host_path
     known = {v.container_path for v in volumes}
     for path in overrides:
         if path not in known:
             problems.append(f"--volume …:{path}: the app has no volume at {path} "
                             f"(it has: {', '.join(sorted(known)) or 'none'})")  # fmt: skip
+    sources = [overrides.get(v.container_path, v.host_path) for v in volumes]
+    taken = {source for source in sources if source is not None}
     mounts = []
-    for volume in volumes:
-        source = overrides.get(volume.container_path, volume.host_path)
-        if source is None:
-            source = "./" + (posixpath.basename(volume.container_path.rstrip("/")) or "data")
+    for volume, given in zip(volumes, sources, strict=True):
+        source = given or _own_directory(volume.container_path, taken)
         owned = not source.startswith("/")
         host_path = posixpath.join(instance_dir, source[2:]) if owned else source
+        if owned and (source[2:] + "/").startswith(ENV_FILE_NAME + "/"):
+            problems.append(f"volume {volume.container_path}: {source} is where tomo keeps "
+                            "the installation's secret environment file")  # fmt: skip
         mounts.append(Mount(host_path, volume.container_path, volume.readonly, owned))
     return mounts
+
+
+def _own_directory(container_path: str, taken: set[str]) -> str:
+    """A directory under the instance for a volume the definition left unplaced:
+    named after the container path's last part, or its whole path when another
+    volume has that name already (two volumes must never share a directory)."""
+    parts = [part for part in container_path.split("/") if part] or ["data"]
+    for candidate in (f"./{parts[-1]}", "./" + "-".join(parts)):
+        if candidate not in taken and not candidate.startswith(f"./{ENV_FILE_NAME}"):
+            taken.add(candidate)
+            return candidate
+    number = 2
+    while f"./{'-'.join(parts)}-{number}" in taken:
+        number += 1
+    taken.add(f"./{'-'.join(parts)}-{number}")
+    return f"./{'-'.join(parts)}-{number}"
 
 
 def _env(
@@ -222,7 +257,7 @@ def _env(
         value = config.env.get(variable.name, generated.get(variable.name, variable.default))
         if value is None and variable.generate:
             value = _generate(variable.generate)
-        if value is None:
+        if value is None or (value == "" and variable.required):
             if variable.required:
                 missing.append(variable.name)
             continue

@@ -95,7 +95,10 @@ def check_absolute_path(value: str) -> str:
     _check_path_text(value)
     if not value.startswith("/"):
         raise ValueError(f"path '{value}' must be absolute (start with /)")
-    return posixpath.normpath(value) if value != "/" else value
+    normal = posixpath.normpath(value)
+    if normal in ("/", "//"):  # normpath keeps a leading "//"
+        raise ValueError("path '/' is the whole filesystem; name a directory")
+    return normal
 
 
 def check_host_path(value: str) -> str:
