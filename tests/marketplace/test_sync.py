@@ -203,6 +203,34 @@ async def test_only_changed_files_are_parsed_and_rewritten(runtime: Runtime, mak
     assert "app-5" not in after
 
 
+async def test_a_file_that_turns_invalid_keeps_its_last_good_app(
+    runtime: Runtime, make_repo
+) -> None:
+    repo = make_repo()
+    repo.add_app("keeper", description="The good version.")
+    repo.add_app("other")
+    repo.commit()
+    repo_id = await subscribe(runtime, repo)
+    await runtime.marketplace.sync_repo(repo_id)
+
+    repo.write("apps/tools/keeper.yaml", "id: keeper\nname: [unclosed")
+    repo.commit()
+    report = await runtime.marketplace.sync_repo(repo_id)
+    message = errors_of(report)["apps/tools/keeper.yaml"]
+    assert message.endswith("(the last good version of 'keeper' stays in the catalog)")
+    assert (report.removed, report.app_count) == (0, 2)
+    kept = await runtime.marketplace.get_app(f"{repo_id}/keeper")
+    assert kept.description == "The good version."
+
+    again = await runtime.marketplace.sync_repo(repo_id, force=True)  # nothing new: still kept
+    assert (again.removed, again.app_count) == (0, 2)
+
+    repo.remove("apps/tools/keeper.yaml")
+    repo.commit()
+    report = await runtime.marketplace.sync_repo(repo_id)
+    assert (report.removed, report.app_count, report.errors) == (1, 1, [])
+
+
 async def test_fixing_a_bad_file_adds_its_app(runtime: Runtime, make_repo) -> None:
     repo = make_repo()
     repo.write("apps/tools/later.yaml", app_yaml("later").replace("version: 1.0.0", "version: ''"))

@@ -79,6 +79,7 @@ class Plan:
     added: dict[str, AppDefinition] = field(default_factory=dict)
     updated: dict[str, AppDefinition] = field(default_factory=dict)
     removed: set[str] = field(default_factory=set)
+    kept: dict[str, str] = field(default_factory=dict)  # path of a now-invalid file -> its app
 
 
 class RepoSync:
@@ -120,8 +121,12 @@ class RepoSync:
             {path: o.app_id for path, o in outcomes.items() if o.app_id is not None}
         )
         stored = await _stored_apps(session, self.repo.id)
-        plan = await self._plan(winners.paths, outcomes, stored)
+        # Files still there that no longer load: unparsable, too large, bad links.
+        broken = set(selection.errors) | {p for p, o in outcomes.items() if o.error is not None}
+        plan = await self._plan(winners.paths, outcomes, stored, broken)
         errors = {**selection.errors, **_parse_errors(outcomes), **winners.errors}
+        for path, app_id in plan.kept.items():
+            errors[path] += f" (the last good version of '{app_id}' stays in the catalog)"
         self.progress("writing", 0, 0)
         await _write(session, self.repo.id, plan, stored, winners.paths, selection)
         await _write_sources(session, self.repo.id, outcomes, previous, selection)
@@ -129,7 +134,7 @@ class RepoSync:
             repo_id=self.repo.id,
             status="synced",
             commit=commit,
-            app_count=len(winners.paths),
+            app_count=len(winners.paths) + len(plan.kept),
             added=len(plan.added),
             updated=len(plan.updated),
             removed=len(plan.removed),
@@ -172,8 +177,13 @@ class RepoSync:
         winners: dict[str, str],
         outcomes: dict[str, Outcome],
         stored: dict[str, tuple[int, str, str]],
+        broken: set[str],
     ) -> Plan:
-        plan = Plan(removed=set(stored) - set(winners))
+        # An app whose file is still there but no longer loads keeps its last good
+        # version (a broken commit must not take it away); deleting the file removes it.
+        kept = {path: app_id for app_id, (_, path, _) in stored.items()
+                if app_id not in winners and path in broken}  # fmt: skip
+        plan = Plan(removed=set(stored) - set(winners) - set(kept.values()), kept=kept)
         # Unchanged files whose app was not stored before (it lost an id clash
         # that has since been settled) were not parsed this time: parse now.
         late = [
