@@ -172,6 +172,28 @@ async def test_failed_update_puts_the_previous_container_back(deploy: Deploy) ->
     assert docker("ps", "-a", "--format", "{{.Names}}").split().count("web") == 1
 
 
+async def test_failed_update_of_a_stopped_app_leaves_it_stopped(deploy: Deploy) -> None:
+    port = free_port()
+    await installed_web(deploy, port)
+    await deploy.runtime.deployment.stop_app("web")
+    await deploy.publish("web", docker=deploy.web_app(port=port, image=deploy.images.broken))
+    with pytest.raises(Exception, match="update failed, previous version restored"):
+        await deploy.runtime.deployment.update_app("web")
+    restored = await deploy.runtime.deployment.get_installation("web")
+    assert (restored.status, restored.image) == ("stopped", deploy.images.web_v1)
+    assert docker("inspect", "--format", "{{.State.Status}}", "web").strip() == "exited"
+
+
+async def test_update_recreates_a_container_removed_behind_tomos_back(deploy: Deploy) -> None:
+    port = free_port()
+    await installed_web(deploy, port)
+    docker("rm", "-f", "web")
+    assert (await deploy.runtime.deployment.refresh_status("web")).status == "missing"
+    updated = await deploy.runtime.deployment.update_app("web")
+    assert updated.status == "running"
+    assert page(port) == "web v1\n"
+
+
 async def test_bad_tag_is_refused(deploy: Deploy) -> None:
     await installed_web(deploy, free_port())
     with pytest.raises(InvalidInput, match="is not a valid image tag"):

@@ -330,7 +330,8 @@ class DeploymentService:
             try:
                 container, created = await self._replace(docker, spec, definition, row)
             except InstallFailed as exc:
-                await self._set(row.id, status="running", status_message=exc.message)
+                await self._record_state(row, docker)  # as the restored container is
+                await self._set(row.id, status_message=exc.message)
                 raise
         await self._set(
             row.id, status="running", status_message=None, container_id=container, image=image,
@@ -341,12 +342,17 @@ class DeploymentService:
     async def _replace(
         self, docker: Docker, spec: ContainerSpec, definition: AppDefinition, row: Installation
     ) -> tuple[str, list[str]]:
+        """Swap the container for one built from `spec`; on failure the previous one is
+        back as it was (running or stopped). A container removed behind tomo's back is
+        simply created again."""
+        state = await docker.state(row.name)
         previous = f"{row.name}-tomo-previous"
-        mounted = {m.container_path for m in spec.mounts}
-        carried = [v for v in await docker.volumes(row.name) if v[1] not in mounted]
-        spec = dataclasses.replace(spec, carried_volumes=carried)
-        await docker.run(["rename", row.name, previous])
-        await docker.run(["stop", previous])
+        if state is not None:
+            mounted = {m.container_path for m in spec.mounts}
+            carried = [v for v in await docker.volumes(row.name) if v[1] not in mounted]
+            spec = dataclasses.replace(spec, carried_volumes=carried)
+            await docker.run(["rename", row.name, previous])
+            await docker.run(["stop", previous])
         created = steps.Created()
         try:
             container = await steps.create(docker, spec, self.settings.publish_address, created)
@@ -358,10 +364,14 @@ class DeploymentService:
             # Put the previous container back; keep the env file it reads.
             await docker.remove_container(spec.name, with_volumes=True)
             await docker.remove_empty_dirs(created.dirs)
+            if state is None:
+                raise InstallFailed(f"update failed: {exc.message}") from exc
             await docker.run(["rename", previous, row.name])
-            await docker.run(["start", row.name])
+            if state.status in ("running", "restarting"):
+                await docker.run(["start", row.name])
             raise InstallFailed(f"update failed, previous version restored: {exc.message}") from exc
-        await docker.remove_container(previous, with_volumes=False)
+        if state is not None:
+            await docker.remove_container(previous, with_volumes=False)
         return container, created.dirs
 
     async def _current_definition(self, row: Installation) -> AppDefinition:
