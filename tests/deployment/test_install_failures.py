@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -234,7 +233,6 @@ async def test_dockerd_stopped_on_the_server(
     engine = DockerHost(200).start()
     server = Sshd(ssh_users, f"engine-{free_port()}", extra_config=engine.sshd_config()).start()
     try:
-        engine.docker("load", stdin=save_image(deploy.images.web_v1))
         await deploy.runtime.servers.add_server(ServerCreate(
             name="engine", host="127.0.0.1", port=server.port, username=ssh_users.user,
             private_key=SecretStr(ssh_users.key.read_text()), fingerprint=server.fingerprint,
@@ -258,10 +256,6 @@ async def test_dockerd_stopped_on_the_server(
     assert view.error == "engine: the Docker daemon is not running"
     assert [s.name for s in view.steps] == ["validate", "preflight"]
     assert not (data_root / "second").exists()
-
-
-def save_image(image: str) -> bytes:
-    return subprocess.run(["docker", "save", image], capture_output=True, check=True).stdout
 
 
 HOSTILE = (
