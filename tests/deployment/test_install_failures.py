@@ -145,6 +145,26 @@ async def test_image_not_in_the_registry(deploy: Deploy) -> None:
     assert leftovers(deploy, "web") == ([], False)
 
 
+async def test_retrying_after_a_failed_install_reuses_its_name_and_ports(deploy: Deploy) -> None:
+    port = free_port()
+    missing = deploy.images.web_v1.replace(":1", ":does-not-exist")
+    app = await deploy.publish("web", docker=deploy.web_app(port=port, image=missing))
+    failed_id, view = await install(deploy, app)
+    assert view.status == "failed"
+
+    # A different instance may take the failed one's port: it holds nothing.
+    other = await deploy.publish("other", docker=deploy.web_app(port=port))
+    _, other_view = await install(deploy, other)
+    assert other_view.status == "done", other_view.error
+    await deploy.runtime.deployment.uninstall_app("other")
+
+    await deploy.publish("web", docker=deploy.web_app(port=port))  # the catalog is fixed
+    retried_id, view = await install(deploy, app)
+    assert view.status == "done", view.error
+    assert retried_id != failed_id
+    assert [i.id for i in await deploy.runtime.deployment.list_installations()] == [retried_id]
+
+
 async def test_registry_stopped(deploy: Deploy, registry) -> None:
     app = await deploy.publish("web", docker=deploy.web_app(image=deploy.images.web_v2))
     registry.stop()

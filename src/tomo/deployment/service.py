@@ -114,15 +114,22 @@ class DeploymentService:
         return spec, (entry.repo_id, definition), target.id
 
     async def _refuse_taken_name(self, session: AsyncSession, server_id: str, name: str) -> None:
+        """The name must be free, or held by an install that failed and left nothing on
+        the server: that record gives way, so fixing the cause and retrying just works."""
         taken = await session.scalar(
-            select(Installation.id).where(
+            select(Installation).where(
                 Installation.server_id == server_id, Installation.name == name
             )
         )
-        if taken:
-            raise InvalidInput(
-                f"an installation named '{name}' already exists on this server; choose --name"
-            )
+        if taken is None:
+            return
+        if _failed_without_traces(taken):
+            await session.delete(taken)
+            await session.flush()
+            return
+        raise InvalidInput(
+            f"an installation named '{name}' already exists on this server; choose --name"
+        )
 
     async def run_job(self, job_id: str) -> JobPublic:
         """Carry out a stored job to its end; its outcome is in the returned view."""
@@ -214,7 +221,8 @@ class DeploymentService:
             )  # fmt: skip
             claimed: set[tuple[int, str]] = set()
             for other in others:
-                claimed.update(_ports_of(other))
+                if not _failed_without_traces(other):
+                    claimed.update(_ports_of(other))
             return claimed
 
     async def _count_install(self, repo_id: str, app_id: str) -> None:
@@ -568,6 +576,16 @@ def retag(image: str, tag: str) -> str:
     if not IMAGE_REFERENCE.fullmatch(candidate) or "@" in tag:
         raise InvalidInput(f"'{tag}' is not a valid image tag")
     return candidate
+
+
+def _failed_without_traces(row: Installation) -> bool:
+    """An install that failed and took back everything it made: no container, no paths."""
+    return (
+        row.status == "error"
+        and row.operation is None
+        and row.container_id is None
+        and not row.created_paths
+    )
 
 
 def _status_from(state: ContainerState | None) -> tuple[str, str | None]:
