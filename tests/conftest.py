@@ -1,16 +1,13 @@
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
 from tests.gitrepo import CatalogRepo
-from tests.services import docker_daemon, postgres_server
+from tests.services import database_for, docker_daemon, postgres_server
 from tests.sshd import Sshd, SshUsers, prepare_users
 from tomo.config import Settings
 from tomo.runtime import Runtime, open_runtime
@@ -22,28 +19,10 @@ def postgres_base_url() -> Iterator[str]:
         yield url
 
 
-async def _admin(base_url: str, statement: str) -> None:
-    url = make_url(base_url)
-    connection = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, database="postgres"
-    )
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
     """None (SQLite in the data dir) or a fresh PostgreSQL database per test."""
-    if request.param == "sqlite":
-        yield None
-        return
-    base = request.getfixturevalue("postgres_base_url")
-    name = f"tomo_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(base, f'CREATE DATABASE "{name}"'))
-    yield f"{base}/{name}"
-    asyncio.run(_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    yield from database_for(request, request.param)
 
 
 @pytest.fixture

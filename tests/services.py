@@ -1,4 +1,4 @@
-"""Real services for tests (PostgreSQL today; sshd and Docker later).
+"""Real services for tests: PostgreSQL (a database per test), a Docker engine, TCP helpers.
 
 A test that needs a service it cannot find skips with the reason — unless
 TOMO_REQUIRE_SERVICES=1 (set by .ci/run), which turns that skip into a failure.
@@ -6,6 +6,7 @@ TOMO_REQUIRE_SERVICES=1 (set by .ci/run), which turns that skip into a failure.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import glob
 import os
@@ -16,11 +17,14 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
+import asyncpg
 import pytest
+from sqlalchemy.engine import make_url
 
 REQUIRE_SERVICES = os.environ.get("TOMO_REQUIRE_SERVICES") == "1"
 
@@ -174,3 +178,27 @@ def mute_tcp_server() -> Iterator[int]:
         for connection in accepted:
             connection.close()
         server.close()
+
+
+def database_for(request: pytest.FixtureRequest, backend: str) -> Iterator[str | None]:
+    """None for SQLite (in the data dir), or a fresh database on the session's PostgreSQL
+    (fixture `postgres_base_url`), dropped afterwards."""
+    if backend == "sqlite":
+        yield None
+        return
+    base = request.getfixturevalue("postgres_base_url")
+    name = f"tomo_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(base, f'CREATE DATABASE "{name}"'))
+    yield f"{base}/{name}"
+    asyncio.run(_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _admin(base_url: str, statement: str) -> None:
+    url = make_url(base_url)
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, database="postgres"
+    )
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()

@@ -16,16 +16,24 @@ from pydantic import SecretStr
 
 from tests.gitrepo import CatalogRepo, app_definition
 from tests.registry import Registry, TestImages, local_registry, push_test_images
-from tests.services import free_port
+from tests.services import database_for, free_port
 from tests.sshd import Sshd, SshUsers
 from tomo.config import Settings
 from tomo.runtime import Runtime, open_runtime
 from tomo.servers.schemas import ServerCreate
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `both_databases` run on SQLite and PostgreSQL; the rest on SQLite
+    (the Docker work is the same on both, and slow)."""
+    if metafunc.definition.get_closest_marker("both_databases"):
+        backends = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+        metafunc.parametrize("database_url", backends, indirect=True)
+
+
 @pytest.fixture
-def database_url() -> None:
-    return None  # deployment tests run on SQLite; the stores are covered on both elsewhere
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    yield from database_for(request, getattr(request, "param", "sqlite"))
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 
 from tests.deployment.conftest import Deploy
@@ -41,6 +42,7 @@ async def install(deploy: Deploy, app: str, **config: object) -> tuple[str, JobP
     return started.installation.id, view
 
 
+@pytest.mark.both_databases
 async def test_install_runs_the_app_and_records_every_step(deploy: Deploy) -> None:
     port = free_port()
     app = await deploy.publish("web", docker=deploy.web_app(port=port, environment=[

@@ -145,6 +145,7 @@ async def test_image_not_in_the_registry(deploy: Deploy) -> None:
     assert leftovers(deploy, "web") == ([], False)
 
 
+@pytest.mark.both_databases
 async def test_retrying_after_a_failed_install_reuses_its_name_and_ports(deploy: Deploy) -> None:
     port = free_port()
     missing = deploy.images.web_v1.replace(":1", ":does-not-exist")

@@ -26,6 +26,7 @@ async def installed_web(deploy: Deploy, port: int, **docker_fields: object) -> s
     return installation_id
 
 
+@pytest.mark.both_databases
 async def test_stop_start_restart_and_status_from_docker(deploy: Deploy) -> None:
     port = free_port()
     await installed_web(deploy, port)
@@ -69,6 +70,7 @@ async def test_logs_tail_and_follow(deploy: Deploy) -> None:
     assert await asyncio.wait_for(follower, 15) == ["followed-line"]
 
 
+@pytest.mark.both_databases
 async def test_one_operation_at_a_time(deploy: Deploy) -> None:
     await installed_web(deploy, free_port())
     service = deploy.runtime.deployment
@@ -80,6 +82,7 @@ async def test_one_operation_at_a_time(deploy: Deploy) -> None:
     assert (await service.stop_app("web")).status == "stopped"
 
 
+@pytest.mark.both_databases
 async def test_uninstall_keeps_data_unless_asked_and_never_touches_user_paths(
     deploy: Deploy, tmp_path: Path
 ) -> None:
@@ -123,6 +126,7 @@ async def test_remove_data_removes_what_tomo_created(deploy: Deploy, tmp_path: P
     assert deploy.data_root.is_dir()
 
 
+@pytest.mark.both_databases
 async def test_update_to_a_tag_keeps_config_and_data(deploy: Deploy) -> None:
     port = free_port()
     installation_id = await installed_web(deploy, port)
@@ -209,6 +213,7 @@ async def test_managing_survives_the_catalog_losing_the_app(deploy: Deploy) -> N
     ).image == deploy.images.web_v2
 
 
+@pytest.mark.both_databases
 async def test_tomo_killed_mid_install_is_reconciled_on_restart(deploy: Deploy) -> None:
     deploy.runtime.settings.install_wait_timeout = 60
     app = await deploy.publish(
@@ -217,6 +222,8 @@ async def test_tomo_killed_mid_install_is_reconciled_on_restart(deploy: Deploy) 
     data_dir = deploy.runtime.settings.data_dir
     env = {**os.environ, "TOMO_BUILTIN_CATALOG": "false", "TOMO_PUBLISH_ADDRESS": "127.0.0.1",
            "TOMO_INSTALL_WAIT_TIMEOUT": "60"}  # fmt: skip
+    if deploy.runtime.settings.database_url:
+        env["TOMO_DATABASE_URL"] = deploy.runtime.settings.database_url
     process = subprocess.Popen(
         [sys.executable, "-m", "tomo", "--data-dir", str(data_dir), "install", app, "--server", "box"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
