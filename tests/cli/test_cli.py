@@ -25,7 +25,7 @@ def tomo(tmp_path: Path) -> Tomo:
 def catalog(make_repo) -> CatalogRepo:
     repo = make_repo("catalog")
     repo.add_app("jellyfin", "media", tags=["media", "streaming"])
-    repo.add_app("navidrome", "media", tags=["music"])
+    repo.add_app("navidrome", "media", tags=["music"], licence="GPL-3.0")  # sic: a typo
     repo.add_app("portainer", "tools", docker={"image": "portainer/portainer-ce:2.21.4",
         "volumes": [{"host_path": "/var/run/docker.sock", "container_path": "/var/run/docker.sock"}]})  # fmt: skip
     repo.write("apps/tools/broken.yaml", "id: [")
@@ -40,6 +40,8 @@ def test_repo_add_syncs_and_reports_in_the_pinned_shape(tomo: Tomo, catalog: Cat
         "app_count": 3, "added": 3, "updated": 0, "removed": 0,
         "errors": [{"path": "apps/tools/broken.yaml",
                     "message": "invalid YAML, line 2: did not find expected node content"}],
+        "warnings": [{"path": "apps/media/navidrome.yaml",
+                      "message": "licence: unknown key, ignored (did you mean 'license'?)"}],
     }  # fmt: skip
     again = tomo.json("repo", "sync", "Home Catalog")
     assert (again["status"], again["added"], again["app_count"]) == ("unchanged", 0, 3)

@@ -7,7 +7,7 @@ import pytest
 from tomo.config import Settings
 from tomo.marketplace.builtin import BUILTIN_REPO_ID, catalog_files
 from tomo.marketplace.definition import AppDefinition
-from tomo.marketplace.parse import parse_definition
+from tomo.marketplace.parse import load_definition, parse_definition
 from tomo.runtime import open_runtime
 
 
@@ -32,6 +32,12 @@ def test_every_builtin_definition_is_valid_pinned_and_well_placed() -> None:
         name, _, tag = app.docker.image.rpartition(":")
         assert name and tag and tag != "latest", f"{path}: image {app.docker.image} is not pinned"
         assert app.requirements.architectures, f"{path}: no architectures"
+
+
+def test_no_builtin_definition_has_a_misspelt_key() -> None:
+    for path, content in catalog_files().items():
+        if path.endswith(".yaml"):
+            assert load_definition(path, content, max_bytes=256 * 1024)[1] == [], path
 
 
 def test_builtin_ports_do_not_clash_except_for_alternatives() -> None:

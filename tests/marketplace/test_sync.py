@@ -13,7 +13,7 @@ from tests.gitrepo import CatalogRepo, app_yaml
 from tests.services import mute_tcp_server
 from tomo.errors import GitError, GitTimeout, SyncInProgress
 from tomo.marketplace.models import MarketplaceAppRow
-from tomo.marketplace.schemas import RepoCreate, SyncReport
+from tomo.marketplace.schemas import RepoCreate, SyncProblem, SyncReport
 from tomo.marketplace.service import MarketplaceService
 from tomo.runtime import Runtime
 
@@ -58,7 +58,7 @@ async def test_first_sync_stores_every_app_and_counts_them(runtime: Runtime, mak
 
     assert report.model_dump() == {
         "repo_id": repo_id, "status": "synced", "commit": commit, "app_count": 3,
-        "added": 3, "updated": 0, "removed": 0, "errors": [],
+        "added": 3, "updated": 0, "removed": 0, "errors": [], "warnings": [],
     }  # fmt: skip
     rows = await app_rows(runtime, repo_id)
     assert {app_id: row.category for app_id, row in rows.items()} == {
@@ -229,6 +229,28 @@ async def test_a_file_that_turns_invalid_keeps_its_last_good_app(
     repo.commit()
     report = await runtime.marketplace.sync_repo(repo_id)
     assert (report.removed, report.app_count, report.errors) == (1, 1, [])
+
+
+async def test_misspelt_keys_are_warnings_that_last_until_fixed(
+    runtime: Runtime, make_repo
+) -> None:
+    repo = make_repo()
+    repo.write("apps/tools/typo.yaml", app_yaml("typo") + "licence: MIT\n")
+    repo.add_app("other")
+    repo.commit()
+    repo_id = await subscribe(runtime, repo)
+    report = await runtime.marketplace.sync_repo(repo_id)
+    expected = [SyncProblem(path="apps/tools/typo.yaml",
+                            message="licence: unknown key, ignored (did you mean 'license'?)")]  # fmt: skip
+    assert (report.added, report.errors, report.warnings) == (2, [], expected)
+
+    repo.add_app("other", description="Changed.")  # typo.yaml is not parsed again
+    repo.commit()
+    assert (await runtime.marketplace.sync_repo(repo_id)).warnings == expected
+
+    repo.write("apps/tools/typo.yaml", app_yaml("typo") + "license: MIT\n")
+    repo.commit()
+    assert (await runtime.marketplace.sync_repo(repo_id)).warnings == []
 
 
 async def test_fixing_a_bad_file_adds_its_app(runtime: Runtime, make_repo) -> None:

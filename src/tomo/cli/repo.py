@@ -10,7 +10,14 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from tomo.cli.context import JsonOption, run
 from tomo.cli.output import emit_json, err_console, fields, table
 from tomo.errors import SyncFailed
-from tomo.marketplace.schemas import RepoCreate, RepoDetail, RepoType, RepoUpdate, SyncReport
+from tomo.marketplace.schemas import (
+    RepoCreate,
+    RepoDetail,
+    RepoType,
+    RepoUpdate,
+    SyncProblem,
+    SyncReport,
+)
 from tomo.runtime import Runtime
 
 app = typer.Typer(help="Catalog repositories.", no_args_is_help=True)
@@ -151,6 +158,16 @@ def _print_report(report: SyncReport) -> None:
             ["file", "problem"],
             [(e.path, e.message) for e in report.errors],
         )
+    _print_warnings(report.warnings)
+
+
+def _print_warnings(warnings: list[SyncProblem]) -> None:
+    if warnings:
+        table(
+            f"{len(warnings)} stored file(s) with keys that look misspelt",
+            ["file", "warning"],
+            [(w.path, w.message) for w in warnings],
+        )
 
 
 def _print_detail(detail: RepoDetail) -> None:
@@ -175,3 +192,5 @@ def _print_detail(detail: RepoDetail) -> None:
             ["file", "problem"],
             [(e.path, e.message) for e in detail.last_report.errors],
         )
+    if detail.last_report:
+        _print_warnings(detail.last_report.warnings)

@@ -124,6 +124,7 @@ class MarketplaceSource(Base):
     blob: Mapped[str] = mapped_column(String(64))
     app_id: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
+    warning: Mapped[str | None] = mapped_column(Text)
 
 
 class MarketplaceRating(Base):

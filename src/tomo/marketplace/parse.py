@@ -9,6 +9,7 @@ from pydantic_core import ErrorDetails
 
 from tomo.errors import InvalidDefinition
 from tomo.marketplace.definition import AppDefinition
+from tomo.marketplace.keys import misspelt_keys
 from tomo.marketplace.safe_yaml import YamlLoadError, load_yaml
 from tomo.marketplace.scan import category_from_path
 
@@ -17,6 +18,11 @@ MAX_REPORTED_PROBLEMS = 8
 
 def parse_definition(path: str, data: bytes, *, max_bytes: int) -> AppDefinition:
     """Load and validate one file; InvalidDefinition names the file and every problem."""
+    return load_definition(path, data, max_bytes=max_bytes)[0]
+
+
+def load_definition(path: str, data: bytes, *, max_bytes: int) -> tuple[AppDefinition, list[str]]:
+    """parse_definition, plus warnings about keys that look misspelt (see keys.py)."""
     try:
         raw = load_yaml(data, max_bytes=max_bytes)
     except YamlLoadError as exc:
@@ -27,9 +33,10 @@ def parse_definition(path: str, data: bytes, *, max_bytes: int) -> AppDefinition
     if category and "category" not in raw:
         raw["category"] = category
     try:
-        return AppDefinition.model_validate(raw)
+        definition = AppDefinition.model_validate(raw)
     except ValidationError as exc:
         raise InvalidDefinition(path, format_validation_error(exc)) from None
+    return definition, misspelt_keys(raw)
 
 
 def format_validation_error(exc: ValidationError) -> str:

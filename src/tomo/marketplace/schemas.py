@@ -49,7 +49,7 @@ class RepoPublic(BaseModel):
 
 
 class SyncProblem(BaseModel):
-    """One file a sync could not store, and why."""
+    """One file a sync could not store and why, or a warning about one it stored."""
 
     path: str
     message: str
@@ -66,6 +66,7 @@ class SyncReport(BaseModel):
     updated: int
     removed: int
     errors: list[SyncProblem]
+    warnings: list[SyncProblem] = []  # stored files with keys that look misspelt
 
 
 class RepoDetail(RepoPublic):

@@ -30,7 +30,7 @@ from tomo.marketplace.models import (
     MarketplaceRepo,
     MarketplaceSource,
 )
-from tomo.marketplace.parse import parse_definition
+from tomo.marketplace.parse import load_definition
 from tomo.marketplace.risk import assess_risks
 from tomo.marketplace.scan import (
     Selection,
@@ -43,7 +43,7 @@ from tomo.marketplace.schemas import SyncProblem, SyncReport
 
 # Bump when parsing or validation rules change: stored outcomes of unchanged
 # files are then stale and every file is parsed again.
-PARSER_VERSION = 1
+PARSER_VERSION = 2  # 2: warnings about misspelt keys
 
 Progress = Callable[[str, int, int], None]
 _DETAIL_FIELDS = ("license", "repository", "documentation", "icon", "maintainers")
@@ -72,6 +72,7 @@ class Outcome:
     app_id: str | None = None
     definition: AppDefinition | None = None
     error: str | None = None
+    warning: str | None = None  # misspelt-looking keys, the app is stored regardless
 
 
 @dataclass
@@ -139,6 +140,7 @@ class RepoSync:
             updated=len(plan.updated),
             removed=len(plan.removed),
             errors=[SyncProblem(path=p, message=m) for p, m in sorted(errors.items())],
+            warnings=_warnings(outcomes),
         )
 
     async def _select(self, commit: str) -> Selection:
@@ -167,10 +169,11 @@ class RepoSync:
 
     def _parse_one(self, source: SourceFile, data: bytes) -> Outcome:
         try:
-            definition = parse_definition(source.path, data, max_bytes=self.max_bytes)
+            definition, warnings = load_definition(source.path, data, max_bytes=self.max_bytes)
         except InvalidDefinition as exc:
             return Outcome(blob=source.blob, error=exc.reason)
-        return Outcome(blob=source.blob, app_id=definition.id, definition=definition)
+        return Outcome(blob=source.blob, app_id=definition.id, definition=definition,
+                       warning="; ".join(warnings) or None)  # fmt: skip
 
     async def _plan(
         self,
@@ -231,6 +234,11 @@ def _definition(outcome: Outcome, path: str) -> AppDefinition:
     return outcome.definition
 
 
+def _warnings(outcomes: dict[str, Outcome]) -> list[SyncProblem]:
+    return [SyncProblem(path=path, message=outcome.warning)
+            for path, outcome in sorted(outcomes.items()) if outcome.warning]  # fmt: skip
+
+
 def _parse_errors(outcomes: dict[str, Outcome]) -> dict[str, str]:
     return {path: o.error for path, o in outcomes.items() if o.error is not None}
 
@@ -244,10 +252,12 @@ async def _previous_outcomes(session: AsyncSession, repo: RepoSnapshot) -> dict[
             MarketplaceSource.blob,
             MarketplaceSource.app_id,
             MarketplaceSource.error,
+            MarketplaceSource.warning,
         ).where(MarketplaceSource.repo_id == repo.id)
     )
     return {
-        path: Outcome(blob=blob, app_id=app_id, error=error) for path, blob, app_id, error in rows
+        path: Outcome(blob=blob, app_id=app_id, error=error, warning=warning)
+        for path, blob, app_id, error, warning in rows
     }
 
 
@@ -387,7 +397,8 @@ async def _write_sources(
             )
     rows = [
         {"repo_id": repo_id, "path": path, "blob": outcomes[path].blob,
-         "app_id": outcomes[path].app_id, "error": outcomes[path].error}
+         "app_id": outcomes[path].app_id, "error": outcomes[path].error,
+         "warning": outcomes[path].warning}
         for path in changed
     ]  # fmt: skip
     if rows:
