@@ -312,3 +312,20 @@ async def test_secret_with_a_line_break_is_refused(deploy: Deploy) -> None:
         await deploy.runtime.deployment.install_app(
             deploy.server, app, InstallConfig(env={"S": "a\nb"})
         )
+
+
+@pytest.mark.both_databases
+async def test_two_installs_racing_for_one_name(deploy: Deploy) -> None:
+    app = await deploy.publish("web", docker=deploy.web_app())
+    service = deploy.runtime.deployment
+    outcomes = await asyncio.gather(
+        service.install_app("box", app, InstallConfig()),
+        service.install_app("box", app, InstallConfig()),
+        return_exceptions=True,
+    )
+    refused = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(refused) == 1 and isinstance(refused[0], InvalidInput), outcomes
+    assert refused[0].message == (
+        "an installation named 'web' already exists on this server; choose --name"
+    )
+    assert len(await service.list_installations()) == 1

@@ -15,6 +15,7 @@ import posixpath
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tomo.config import Settings
@@ -84,16 +85,19 @@ class DeploymentService:
         installation_id = new_id()
         spec, entry, server_id = await self._plan_install(server, app, config, installation_id)
         generated = {k: v for k, v in spec.secret_env.items() if k not in config.env}
-        async with self.db.session() as session, session.begin():
-            await self._refuse_taken_name(session, server_id, spec.name)
-            session.add(Installation(
-                id=installation_id, server_id=server_id, name=spec.name, repo_id=entry[0],
-                app_id=entry[1].id, version=entry[1].version, image=spec.image,
-                definition=entry[1].model_dump(mode="json"),
-                config=config.model_dump(mode="json", exclude={"env"}) | {"env": spec.env},
-                secret_env_enc=self._seal(spec.secret_env), created_paths=[], status="pending",
-                operation="install", heartbeat_at=now(), created_at=now(), updated_at=now(),
-            ))  # fmt: skip
+        try:
+            async with self.db.session() as session, session.begin():
+                await self._refuse_taken_name(session, server_id, spec.name)
+                session.add(Installation(
+                    id=installation_id, server_id=server_id, name=spec.name, repo_id=entry[0],
+                    app_id=entry[1].id, version=entry[1].version, image=spec.image,
+                    definition=entry[1].model_dump(mode="json"),
+                    config=config.model_dump(mode="json", exclude={"env"}) | {"env": spec.env},
+                    secret_env_enc=self._seal(spec.secret_env), created_paths=[], status="pending",
+                    operation="install", heartbeat_at=now(), created_at=now(), updated_at=now(),
+                ))  # fmt: skip
+        except IntegrityError:  # another install took the name after our check
+            raise _name_taken(spec.name) from None
         job_id = await create_job(self.db, installation_id, "install")
         await self._set(installation_id, operation_job=job_id)
         return InstallStarted(
@@ -127,9 +131,7 @@ class DeploymentService:
             await session.delete(taken)
             await session.flush()
             return
-        raise InvalidInput(
-            f"an installation named '{name}' already exists on this server; choose --name"
-        )
+        raise _name_taken(name)
 
     async def run_job(self, job_id: str) -> JobPublic:
         """Carry out a stored job to its end; its outcome is in the returned view."""
@@ -576,6 +578,12 @@ def retag(image: str, tag: str) -> str:
     if not IMAGE_REFERENCE.fullmatch(candidate) or "@" in tag:
         raise InvalidInput(f"'{tag}' is not a valid image tag")
     return candidate
+
+
+def _name_taken(name: str) -> InvalidInput:
+    return InvalidInput(
+        f"an installation named '{name}' already exists on this server; choose --name"
+    )
 
 
 def _failed_without_traces(row: Installation) -> bool:
