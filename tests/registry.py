@@ -86,7 +86,8 @@ def push_test_images(registry: Registry) -> TestImages:
         unavailable("a static busybox is needed for test images (apt-get install busybox-static)")
     base = f"{registry.address}/tomo-test"
     images = TestImages(web_v1=f"{base}/web:1", web_v2=f"{base}/web:2", broken=f"{base}/broken:1")
-    httpd = '["/bin/httpd","-f","-p","80","-h","/www"]'
+    # A shell as PID 1 that ends on SIGTERM, as real images do: `docker stop` is quick.
+    httpd = '["/bin/sh","-c","trap \'exit 0\' TERM; /bin/httpd -f -p 80 -h /www & wait"]'
     # The web images declare a VOLUME, as database images do: data tomo must carry over.
     _import(busybox, images.web_v1, "web v1", httpd, "VOLUME /store")
     _import(busybox, images.web_v2, "web v2", httpd, "VOLUME /store")
