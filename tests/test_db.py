@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
 
+import tomo.runtime  # noqa: F401  (registers every table on Base.metadata)
 from tomo.config import Settings
-from tomo.db import SCHEMA_REVISION, Database
+from tomo.db import SCHEMA_REVISION, Base, Database
+from tomo.migrations.filters import include_object
 
 
 def test_schema_revision_constant_is_alembics_head() -> None:
@@ -45,5 +50,53 @@ async def test_embedded_default_is_sqlite_in_wal_mode(tmp_path: Path) -> None:
             mode = (await connection.execute(text("PRAGMA journal_mode"))).scalar()
         assert (db.is_sqlite, mode) == (True, "wal")
         assert (tmp_path / "fresh" / "tomo.db").is_file()
+    finally:
+        await db.dispose()
+
+
+def _alembic(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", "tomo:migrations")
+    config.attributes["connection"] = connection
+    return config
+
+
+async def test_the_models_and_the_migrations_agree(settings: Settings) -> None:
+    """A column or table added to a model without a migration shows here."""
+    db = Database(settings)
+    try:
+        await db.migrate()
+        async with db.engine.connect() as connection:
+            differences = await connection.run_sync(
+                lambda c: compare_metadata(
+                    MigrationContext.configure(c, opts={"include_object": include_object}),
+                    Base.metadata,
+                )
+            )
+        assert differences == []
+    finally:
+        await db.dispose()
+
+
+async def test_upgrading_from_the_previous_revision_keeps_the_data(settings: Settings) -> None:
+    db = Database(settings)
+    try:
+        async with db.engine.begin() as connection:
+            await connection.run_sync(lambda c: command.upgrade(_alembic(c), "0003"))
+            await connection.execute(text(
+                "INSERT INTO marketplace_repos (id, name, url, branch, repo_type, enabled, "
+                "status, app_count, created_at) VALUES ('r', 'R', 'https://x/y', "
+                "'main', 'community', true, 'active', 0, CURRENT_TIMESTAMP)"
+            ))  # fmt: skip
+            await connection.execute(text(
+                "INSERT INTO marketplace_sources (repo_id, path, blob, app_id, error) "
+                "VALUES ('r', 'apps/a.yaml', 'b1', 'a', NULL)"
+            ))  # fmt: skip
+        await db.migrate()
+        async with db.engine.connect() as connection:
+            rows = (await connection.execute(text(
+                "SELECT path, app_id, warning FROM marketplace_sources"
+            ))).all()  # fmt: skip
+        assert [tuple(row) for row in rows] == [("apps/a.yaml", "a", None)]
     finally:
         await db.dispose()

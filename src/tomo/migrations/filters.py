@@ -1,0 +1,21 @@
+"""What alembic compares and how it renders types; shared by env.py and the tests."""
+
+from typing import Any, Literal
+
+from tomo.db import UTCDateTime
+from tomo.marketplace.search import SEARCH_OBJECTS
+
+
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    # The full-text index (and FTS5's shadow tables) is dialect-specific and
+    # created by hand in migrations.
+    return name not in SEARCH_OBJECTS and not (name or "").startswith("marketplace_apps_fts")
+
+
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
+    # Migrations spell plain SQLAlchemy types, not tomo's wrappers.
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
