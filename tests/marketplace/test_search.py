@@ -43,6 +43,12 @@ def ids(page) -> list[str]:
     return [item.id for item in page.items]
 
 
+@pytest.mark.parametrize("text", ["cafe", "café", "CAFÉ-grade"])
+async def test_accents_are_folded_both_ways(runtime: Runtime, catalog: str, text: str) -> None:
+    page = await runtime.marketplace.search_apps(search=text)
+    assert ids(page) == ["grafana"]
+
+
 async def test_text_search_ranks_name_hits_first(runtime: Runtime, catalog: str) -> None:
     page = await runtime.marketplace.search_apps("jellyfin")
     assert ids(page) == ["jellyfin"]

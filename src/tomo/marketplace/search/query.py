@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -66,4 +67,28 @@ def fts_terms(query: SearchQuery) -> list[tuple[str, bool]]:
 
 def search_terms(text_: str | None) -> list[str]:
     """Words of the query; punctuation and operators never reach the engine."""
-    return re.findall(r"\w+", (text_ or "").lower())[:MAX_TERMS]
+    return re.findall(r"\w+", fold_accents(text_ or "").lower())[:MAX_TERMS]
+
+
+def _accent_table() -> tuple[str, str]:
+    """Latin letters with diacritics and their bare letters, one for one, so the same
+    folding runs in Python (queries) and in SQL `translate()` (PostgreSQL's index)."""
+    accented, bare = [], []
+    for code in range(0x00C0, 0x0250):
+        letter = chr(code)
+        base = unicodedata.normalize("NFKD", letter)[0]
+        if base != letter and base.isascii() and base.isalpha():
+            accented.append(letter)
+            bare.append(base)
+    for letter, base in ("øo", "ØO", "đd", "ĐD", "łl", "ŁL", "ıi", "ħh", "ĦH"):
+        accented.append(letter)
+        bare.append(base)
+    return "".join(accented), "".join(bare)
+
+
+ACCENTED, UNACCENTED = _accent_table()
+_FOLD = str.maketrans(ACCENTED, UNACCENTED)
+
+
+def fold_accents(text_: str) -> str:
+    return text_.translate(_FOLD)
