@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import re
 import sys
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
+from tests.services import drop_database, new_database, postgres_server
 
 from benchmarks.common import (
     GeneratedApp,
@@ -229,9 +231,11 @@ async def measure(
             result.latencies.setdefault(kind, []).append(elapsed.seconds)
 
 
-async def run_size(tmp: Path, size: int, args: argparse.Namespace) -> SizeResult:
+async def run_size(
+    tmp: Path, size: int, args: argparse.Namespace, database_url: str | None = None
+) -> SizeResult:
     data_dir = tmp / f"data-{size}"
-    settings = Settings(data_dir=data_dir, builtin_catalog=False)
+    settings = Settings(data_dir=data_dir, builtin_catalog=False, database_url=database_url)
     async with open_runtime(settings) as runtime:
         market = runtime.marketplace
         if size <= args.real_sync_max:
@@ -311,9 +315,16 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds per query kind and size; slower kinds get fewer rounds "
         f"(at least {MIN_SAMPLES})",
     )
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="run against a throwaway PostgreSQL started here (root; apt-get install "
+        "postgresql) instead of SQLite",
+    )
     args = parser.parse_args(argv)
     print(
-        f"tomo search benchmark: sizes {args.apps}, {args.rounds} rounds, "
+        f"tomo search benchmark ({'PostgreSQL' if args.postgres else 'SQLite'}): "
+        f"sizes {args.apps}, {args.rounds} rounds, "
         f"{LOOKUPS_PER_ROUND} get_app lookups per round as baseline"
     )
     print(
@@ -321,9 +332,18 @@ def main(argv: list[str] | None = None) -> int:
         "random values by SQL UPDATE before measuring"
     )
     results = []
-    with tempfile.TemporaryDirectory(prefix="tomo-bench-search-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="tomo-bench-search-") as tmp,
+        contextlib.ExitStack() as stack,
+    ):
+        server = stack.enter_context(postgres_server()) if args.postgres else None
         for size in args.apps:
-            result = asyncio.run(run_size(Path(tmp), size, args))
+            database = new_database(server) if server else None
+            try:
+                result = asyncio.run(run_size(Path(tmp), size, args, database))
+            finally:
+                if database:
+                    drop_database(database)
             print_size(result)
             results.append(result)
 

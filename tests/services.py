@@ -186,11 +186,21 @@ def database_for(request: pytest.FixtureRequest, backend: str) -> Iterator[str |
     if backend == "sqlite":
         yield None
         return
-    base = request.getfixturevalue("postgres_base_url")
+    url = new_database(request.getfixturevalue("postgres_base_url"))
+    yield url
+    drop_database(url)
+
+
+def new_database(base_url: str) -> str:
+    """Create an empty database on the server at base_url; return its URL."""
     name = f"tomo_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(base, f'CREATE DATABASE "{name}"'))
-    yield f"{base}/{name}"
-    asyncio.run(_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(_admin(base_url, f'CREATE DATABASE "{name}"'))
+    return f"{base_url}/{name}"
+
+
+def drop_database(url: str) -> None:
+    base_url, _, name = url.rpartition("/")
+    asyncio.run(_admin(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _admin(base_url: str, statement: str) -> None:
