@@ -38,11 +38,17 @@ DROP = [
 ]
 
 
+# Ranking reads every match's tsvector; past this many matches, relevance falls
+# back to popularity, which an index serves (as the SQLite backend does).
+RANK_LIMIT = 2_500
+
+
 async def find_page(
     session: AsyncSession, query: SearchQuery, visibility: Visibility
 ) -> tuple[int, list[int]]:
     apps = MarketplaceAppRow
     conditions = _conditions(query, visibility)
+    filtered = bool(query.terms or query.category or query.repo_id or query.tags)
     rank: ColumnElement[float] | None = None
     if query.terms:
         tsquery = func.to_tsquery(
@@ -52,7 +58,12 @@ async def find_page(
         vector: ColumnElement[Any] = literal_column("marketplace_apps.search_vector")
         conditions.append(vector.op("@@")(tsquery))
         rank = func.ts_rank(vector, tsquery, type_=Float)
-    total = await session.scalar(select(func.count()).select_from(apps).where(*conditions))
+    if filtered:
+        total = await session.scalar(select(func.count()).select_from(apps).where(*conditions))
+    else:  # the whole visible catalog: the repos' app counts say how big it is
+        total = visibility.visible_apps
+    if rank is not None and (total or 0) > RANK_LIMIT:
+        rank = None
     page: Select[int] = select(apps.pk).where(*conditions)
     page = page.order_by(*_ordering(query, rank)).limit(query.limit).offset(query.offset)
     return total or 0, list(await session.scalars(page))
@@ -74,8 +85,8 @@ def _conditions(query: SearchQuery, visibility: Visibility) -> list[ColumnElemen
 
 def _ordering(query: SearchQuery, rank: ColumnElement[float] | None) -> list[Any]:
     sort = query.effective_sort
-    if sort == "relevance" and rank is not None:
-        return [rank.desc(), *_columns("name")]
+    if sort == "relevance":
+        return [rank.desc(), *_columns("name")] if rank is not None else _columns("popularity")
     return _columns(sort)
 
 
