@@ -28,11 +28,17 @@ def emit_json(data: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     grid = Table(title=title, title_justify="left", header_style="bold")
-    for column in columns:
-        grid.add_column(column)
-    for row in rows:
+    cells = [[cell_text(cell) for cell in row] for row in rows]
+    # The first column is what users type next (an id or a name): never cut short.
+    key_width = max([len(columns[0]) if columns else 0, *(len(row[0]) for row in cells if row)])
+    for index, column in enumerate(columns):
+        if index == 0:
+            grid.add_column(column, no_wrap=True, min_width=key_width)
+        else:
+            grid.add_column(column)
+    for row in cells:
         # Text() keeps catalog data from being read as Rich markup.
-        grid.add_row(*(Text(cell_text(cell)) for cell in row))
+        grid.add_row(*(Text(cell) for cell in row))
     console.print(grid)
 
 
