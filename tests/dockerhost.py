@@ -78,9 +78,10 @@ class DockerHost:
         _ip("addr", "add", f"10.213.{self.number}.1/24", "dev", self.bridge)
         _ip("link", "set", self.bridge, "up")
         os.chmod(self.dir, 0o755)  # noqa: S103  the ssh user must reach the socket
+        launcher = self.launcher()
         self.process = subprocess.Popen(
-            [*self.launcher(), dockerd,
-             *(["--cgroup-parent", f"/{self.cgroup.name}"] if self.launcher() else []),
+            [*launcher, dockerd,
+             *(["--cgroup-parent", f"/{self.cgroup.name}"] if launcher else []),
              "--data-root", str(self.dir / "data"), "--exec-root", str(self.dir / "exec"),
              "--pidfile", str(self.dir / "dockerd.pid"), "--host", self.docker_host,
              "--bridge", self.bridge, "--iptables=false", "--ip6tables=false"],

@@ -64,6 +64,15 @@ def remove_test_containers() -> None:
         subprocess.run(["docker", "rm", "-f", "-v", *ids], capture_output=True, check=False)
 
 
+def server_for(name: str, sshd: Sshd, users: SshUsers, data_root: Path) -> ServerCreate:
+    """A server reached through `sshd` as the test user, its key pinned."""
+    return ServerCreate(
+        name=name, host="127.0.0.1", port=sshd.port, username=users.user,
+        private_key=SecretStr(users.key.read_text()), fingerprint=sshd.fingerprint,
+        data_root=str(data_root),
+    )  # fmt: skip
+
+
 @dataclass
 class Deploy:
     """Everything one deployment test needs, and helpers to publish apps."""
@@ -112,10 +121,6 @@ async def deploy(
         from tomo.marketplace.schemas import RepoCreate
 
         created = await runtime.marketplace.add_repo(RepoCreate(url=repo.url, name="test"))
-        await runtime.servers.add_server(ServerCreate(
-            name="box", host="127.0.0.1", port=sshd.port, username=ssh_users.user,
-            private_key=SecretStr(ssh_users.key.read_text()), fingerprint=sshd.fingerprint,
-            data_root=str(data_root),
-        ))  # fmt: skip
+        await runtime.servers.add_server(server_for("box", sshd, ssh_users, data_root))
         yield Deploy(runtime, repo, created.id, "box", data_root, images)
     remove_test_containers()

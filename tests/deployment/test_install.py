@@ -9,14 +9,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
-from tests.deployment.conftest import Deploy
+from tests.deployment.conftest import Deploy, server_for
 from tests.services import free_port
 from tests.sshd import Sshd, SshUsers
 from tomo.deployment.schemas import JobPublic
 from tomo.deployment.spec import InstallConfig, PortOverride
-from tomo.servers.schemas import ServerCreate
 
 
 def docker(*args: str) -> str:
@@ -110,11 +108,7 @@ async def test_installs_on_different_servers_run_at_the_same_time(
     deploy: Deploy, own_sshd: Sshd, ssh_users: SshUsers, data_root: Path
 ) -> None:
     other_root = data_root / "other-server"  # under the fixture's root: removed with it
-    await deploy.runtime.servers.add_server(ServerCreate(
-        name="other", host="127.0.0.1", port=own_sshd.port, username=ssh_users.user,
-        private_key=SecretStr(ssh_users.key.read_text()), fingerprint=own_sshd.fingerprint,
-        data_root=str(other_root),
-    ))  # fmt: skip
+    await deploy.runtime.servers.add_server(server_for("other", own_sshd, ssh_users, other_root))
     app = await deploy.publish("web", docker=deploy.web_app())
     service = deploy.runtime.deployment
     first = await service.install_app("box", app, InstallConfig(name="web-a"))

@@ -8,16 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
-from tests.deployment.conftest import Deploy
+from tests.deployment.conftest import Deploy, server_for
 from tests.deployment.test_install import container_env, docker, install
 from tests.dockerhost import DockerHost
 from tests.services import free_port
 from tests.sshd import Sshd, SshUsers
 from tomo.deployment.spec import InstallConfig
 from tomo.errors import InvalidInput
-from tomo.servers.schemas import ServerCreate, ServerUpdate
+from tomo.servers.schemas import ServerUpdate
 
 
 def leftovers(deploy: Deploy, name: str) -> tuple[list[str], bool]:
@@ -223,11 +222,7 @@ async def test_tcp_health_check_with_nothing_listening(deploy: Deploy) -> None:
 async def test_sshd_killed_during_the_pull(
     deploy: Deploy, own_sshd: Sshd, ssh_users: SshUsers, data_root: Path
 ) -> None:
-    await deploy.runtime.servers.add_server(ServerCreate(
-        name="flaky", host="127.0.0.1", port=own_sshd.port, username=ssh_users.user,
-        private_key=SecretStr(ssh_users.key.read_text()), fingerprint=own_sshd.fingerprint,
-        data_root=str(data_root),
-    ))  # fmt: skip
+    await deploy.runtime.servers.add_server(server_for("flaky", own_sshd, ssh_users, data_root))
     app = await deploy.publish("web", docker=deploy.web_app(image=deploy.images.web_v2))
     started = await deploy.runtime.deployment.install_app("flaky", app, InstallConfig())
     job = asyncio.create_task(deploy.runtime.deployment.run_job(started.job_id))
@@ -254,11 +249,7 @@ async def test_dockerd_stopped_on_the_server(
     engine = DockerHost(200).start()
     server = Sshd(ssh_users, f"engine-{free_port()}", extra_config=engine.sshd_config()).start()
     try:
-        await deploy.runtime.servers.add_server(ServerCreate(
-            name="engine", host="127.0.0.1", port=server.port, username=ssh_users.user,
-            private_key=SecretStr(ssh_users.key.read_text()), fingerprint=server.fingerprint,
-            data_root=str(data_root),
-        ))  # fmt: skip
+        await deploy.runtime.servers.add_server(server_for("engine", server, ssh_users, data_root))
         app = await deploy.publish("web", docker=deploy.web_app())
         first = await deploy.runtime.deployment.install_app("engine", app, InstallConfig())
         assert (await deploy.runtime.deployment.run_job(first.job_id)).status == "done"

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,15 @@ from tests.deployment.conftest import Deploy
 from tests.deployment.test_install import docker, install, page
 from tests.services import free_port
 from tomo.errors import InstallationBusy, InstallationNotFound, InvalidInput
+
+
+def config_and_media(tmp_path: Path, file: str, text: str) -> tuple[Path, list[dict[str, Any]]]:
+    """Volumes: ./config (tomo's) and a user's read-only media folder holding one file."""
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / file).write_text(text)
+    return media, [{"host_path": "./config", "container_path": "/config"},
+                   {"host_path": str(media), "container_path": "/media", "readonly": True}]  # fmt: skip
 
 
 async def installed_web(deploy: Deploy, port: int, **docker_fields: object) -> str:
@@ -86,11 +96,7 @@ async def test_one_operation_at_a_time(deploy: Deploy) -> None:
 async def test_uninstall_keeps_data_unless_asked_and_never_touches_user_paths(
     deploy: Deploy, tmp_path: Path
 ) -> None:
-    media = tmp_path / "media"
-    media.mkdir()
-    (media / "movie.mkv").write_text("precious")
-    volumes = [{"host_path": "./config", "container_path": "/config"},
-               {"host_path": str(media), "container_path": "/media", "readonly": True}]  # fmt: skip
+    media, volumes = config_and_media(tmp_path, "movie.mkv", "precious")
     await installed_web(deploy, free_port(), volumes=volumes)
     instance = deploy.data_root / "web"
     docker("exec", "web", "sh", "-c", "echo settings > /config/app.conf")
@@ -113,11 +119,7 @@ async def test_uninstall_keeps_data_unless_asked_and_never_touches_user_paths(
 
 
 async def test_remove_data_removes_what_tomo_created(deploy: Deploy, tmp_path: Path) -> None:
-    media = tmp_path / "media"
-    media.mkdir()
-    (media / "song.flac").write_text("keep me")
-    volumes = [{"host_path": "./config", "container_path": "/config"},
-               {"host_path": str(media), "container_path": "/media", "readonly": True}]  # fmt: skip
+    media, volumes = config_and_media(tmp_path, "song.flac", "keep me")
     await installed_web(deploy, free_port(), volumes=volumes)
     docker("exec", "web", "sh", "-c", "echo x > /config/app.conf")
     await deploy.runtime.deployment.uninstall_app("web", remove_data=True)

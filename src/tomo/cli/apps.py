@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from tomo.cli.context import JsonOption, run
-from tomo.cli.output import console, emit_json, fields, table
+from tomo.cli.output import console, emit, emit_json, fields, table
 from tomo.marketplace.schemas import MarketplaceApp
 from tomo.marketplace.search import SortKey
 
@@ -70,10 +70,7 @@ def search(
 def show(ctx: typer.Context, app_ref: AppArg, json_: JsonOption = False) -> None:
     """Show an app's full definition."""
     entry = run(ctx, lambda runtime: runtime.marketplace.get_app(app_ref))
-    if json_:
-        emit_json(entry)
-        return
-    _print_app(entry)
+    emit(entry, json_, lambda: _print_app(entry))
 
 
 @app.command("categories")

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tomo.cli.context import CliState, JsonOption, run
-from tomo.cli.output import console, emit_json, err_console
+from tomo.cli.output import console, emit, emit_json, err_console
 from tomo.cli.output import table as print_table
 from tomo.deployment.schemas import InstallationPublic, JobPublic
 from tomo.deployment.spec import InstallConfig, PortOverride, VolumeOverride
@@ -142,11 +142,8 @@ def uninstall(
     gone = run(
         ctx, lambda r: r.deployment.uninstall_app(installation, server, remove_data=remove_data)
     )
-    if json_:
-        emit_json(gone)
-    else:
-        kept = "" if remove_data else " (data kept)"
-        err_console.print(f"Uninstalled {gone.name} from {gone.server_id}{kept}", markup=False)
+    kept = "" if remove_data else " (data kept)"
+    emit(gone, json_, f"Uninstalled {gone.name} from {gone.server_id}{kept}")
 
 
 def logs(
@@ -177,10 +174,7 @@ def job_run(ctx: typer.Context, job_id: str) -> None:
 def job_show(ctx: typer.Context, job_id: str, json_: JsonOption = False) -> None:
     """Show a job and its steps."""
     view = run(ctx, lambda r: r.deployment.get_job(job_id))
-    if json_:
-        emit_json(view)
-    else:
-        console.print(_steps_table(view))
+    emit(view, json_, lambda: console.print(_steps_table(view)))
 
 
 async def _follow(runtime: Runtime, job_id: str, *, quiet: bool) -> JobPublic:
@@ -223,11 +217,8 @@ def _print_installed(installation: InstallationPublic, generated: dict[str, str]
 
 
 def _show(installation: InstallationPublic, json_: bool) -> None:
-    if json_:
-        emit_json(installation)
-    else:
-        note = f" ({installation.status_message})" if installation.status_message else ""
-        err_console.print(f"{installation.name}: {installation.status}{note}", markup=False)
+    note = f" ({installation.status_message})" if installation.status_message else ""
+    emit(installation, json_, f"{installation.name}: {installation.status}{note}")
 
 
 def _spawn_job(state: CliState, job_id: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,21 @@ def emit_json(data: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
     else:
         payload = [item.model_dump(mode="json") for item in data]
     print(json.dumps(payload, indent=2, ensure_ascii=False))
+
+
+def emit(
+    data: BaseModel | Sequence[BaseModel] | dict[str, Any],
+    as_json: bool,
+    human: str | Callable[[], object],
+) -> None:
+    """The result as JSON on stdout when asked; else its human form: a one-line
+    message on stderr, or a printer of its own."""
+    if as_json:
+        emit_json(data)
+    elif isinstance(human, str):
+        err_console.print(human, markup=False)
+    else:
+        human()
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

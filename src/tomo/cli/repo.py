@@ -8,7 +8,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from tomo.cli.context import JsonOption, run
-from tomo.cli.output import emit_json, err_console, fields, table
+from tomo.cli.output import emit, emit_json, err_console, fields, table
 from tomo.errors import SyncFailed
 from tomo.marketplace.schemas import (
     RepoCreate,
@@ -71,10 +71,7 @@ def list_(ctx: typer.Context, json_: JsonOption = False) -> None:
 def show(ctx: typer.Context, repo: RepoArg, json_: JsonOption = False) -> None:
     """Show one repository and the report of its last sync."""
     detail = run(ctx, lambda runtime: runtime.marketplace.get_repo(repo))
-    if json_:
-        emit_json(detail)
-        return
-    _print_detail(detail)
+    emit(detail, json_, lambda: _print_detail(detail))
 
 
 @app.command("update")
@@ -89,10 +86,7 @@ def update(
     """Rename a repository, change its branch, enable or disable it."""
     changes = RepoUpdate(name=name, branch=branch, enabled=enabled)
     updated = run(ctx, lambda runtime: runtime.marketplace.update_repo(repo, changes))
-    if json_:
-        emit_json(updated)
-    else:
-        err_console.print(f"Updated repo {updated.id}", markup=False)
+    emit(updated, json_, f"Updated repo {updated.id}")
 
 
 @app.command("sync")
@@ -110,12 +104,7 @@ def sync(
 def remove(ctx: typer.Context, repo: RepoArg, json_: JsonOption = False) -> None:
     """Remove a repository and its apps from the catalog."""
     removed = run(ctx, lambda runtime: runtime.marketplace.remove_repo(repo))
-    if json_:
-        emit_json(removed)
-    else:
-        err_console.print(
-            f"Removed repo {removed.id} and its {removed.app_count} apps", markup=False
-        )
+    emit(removed, json_, f"Removed repo {removed.id} and its {removed.app_count} apps")
 
 
 async def _sync_and_show(
@@ -140,10 +129,7 @@ async def _sync_and_show(
         except SyncFailed as exc:
             outcome = "repo added, its first sync failed" if first else "catalog kept"
             raise SyncFailed(f"sync of '{repo}' failed ({outcome}): {exc.message}") from exc
-    if json_:
-        emit_json(report)
-    else:
-        _print_report(report)
+    emit(report, json_, lambda: _print_report(report))
 
 
 def _print_report(report: SyncReport) -> None:

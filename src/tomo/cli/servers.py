@@ -10,7 +10,7 @@ import typer
 from pydantic import SecretStr
 
 from tomo.cli.context import JsonOption, run
-from tomo.cli.output import console, emit_json, err_console, fields
+from tomo.cli.output import console, emit, emit_json, err_console, fields
 from tomo.cli.output import table as print_table
 from tomo.errors import InvalidInput
 from tomo.runtime import Runtime
@@ -95,10 +95,7 @@ def trust(
         return await runtime.servers.trust_server(server, expected)
 
     trusted = run(ctx, action)
-    if json_:
-        emit_json(trusted)
-    else:
-        err_console.print(f"Trusted {trusted.host_key_fingerprint} for {trusted.id}", markup=False)
+    emit(trusted, json_, f"Trusted {trusted.host_key_fingerprint} for {trusted.id}")
 
 
 @app.command("list")
@@ -121,20 +118,14 @@ def list_(ctx: typer.Context, json_: JsonOption = False) -> None:
 def show(ctx: typer.Context, server: ServerArg, json_: JsonOption = False) -> None:
     """Show one server and its last facts."""
     found = run(ctx, lambda runtime: runtime.servers.get_server(server))
-    if json_:
-        emit_json(found)
-    else:
-        _print_server(found)
+    emit(found, json_, lambda: _print_server(found))
 
 
 @app.command("test")
 def check(ctx: typer.Context, server: ServerArg, json_: JsonOption = False) -> None:
     """Log in, refresh the facts and print them."""
     checked = run(ctx, lambda runtime: runtime.servers.test_server(server))
-    if json_:
-        emit_json(checked)
-    else:
-        _print_server(checked)
+    emit(checked, json_, lambda: _print_server(checked))
 
 
 @app.command("update")
@@ -153,10 +144,7 @@ def update(
     changes = ServerUpdate(name=name, host=host, port=port, username=user, data_root=data_root,
                            use_sudo=sudo)  # fmt: skip
     updated = run(ctx, lambda runtime: runtime.servers.update_server(server, changes))
-    if json_:
-        emit_json(updated)
-    else:
-        err_console.print(f"Updated server {updated.id}", markup=False)
+    emit(updated, json_, f"Updated server {updated.id}")
 
 
 @app.command("remove")
@@ -170,10 +158,7 @@ def remove(
 ) -> None:
     """Forget a server (nothing on the host is touched)."""
     removed = run(ctx, lambda runtime: runtime.servers.remove_server(server, force=force))
-    if json_:
-        emit_json(removed)
-    else:
-        err_console.print(f"Removed server {removed.id}", markup=False)
+    emit(removed, json_, f"Removed server {removed.id}")
 
 
 def _confirm_key(server: str, fingerprint: str, pinned: str | None = None) -> bool:

@@ -10,7 +10,7 @@ import json
 import re
 import shlex
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tomo.errors import CommandFailed
@@ -66,6 +66,20 @@ class ContainerState:
     restart_count: int
     error: str
     pid: int = 0  # of the container's main process while it runs
+    volumes: list[tuple[str, str]] = field(default_factory=list)  # see _volumes
+
+
+def _volumes(mounts: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The Docker volumes among a container's mounts: (volume name, container path).
+
+    Only names and paths Docker could have made itself pass (a catalog image
+    declares the paths): anything `--volume NAME:PATH` would misread is left out.
+    """
+    return [
+        (m["Name"], m["Destination"]) for m in mounts
+        if m.get("Type") == "volume" and _VOLUME_NAME.fullmatch(m.get("Name", ""))
+        and _VOLUME_PATH.fullmatch(m.get("Destination", ""))
+    ]  # fmt: skip
 
 
 class Docker:
@@ -134,37 +148,24 @@ class Docker:
 
     async def state(self, container: str) -> ContainerState | None:
         """The container's state, or None when it does not exist."""
+        # One JSON document per line (JSON output never holds a raw newline).
+        fields = "{{json .State}}\n{{.RestartCount}}\n{{json .Mounts}}"
         result = await self.ssh.run_docker(
-            self.target, ["inspect", "--format", "{{json .State}}|{{.RestartCount}}", container],
-            check=False,
-        )  # fmt: skip
+            self.target, ["inspect", "--format", fields, container], check=False
+        )
         if result.exit_code != 0:
             if "no such" in result.stderr.lower():
                 return None
             raise CommandFailed(self.target.name, f"docker inspect {container}", result.exit_code,
                                 result.stderr)  # fmt: skip
-        raw, _, restarts = result.stdout.strip().rpartition("|")
-        state = json.loads(raw)
+        raw_state, restarts, raw_mounts = result.stdout.strip().split("\n")
+        state = json.loads(raw_state)
         health = (state.get("Health") or {}).get("Status")
         return ContainerState(
             status=state.get("Status", "unknown"), exit_code=int(state.get("ExitCode", 0)),
             health=health, restart_count=int(restarts or 0), error=state.get("Error", ""),
-            pid=int(state.get("Pid") or 0),
+            pid=int(state.get("Pid") or 0), volumes=_volumes(json.loads(raw_mounts) or []),
         )  # fmt: skip
-
-    async def volumes(self, container: str) -> list[tuple[str, str]]:
-        """The Docker volumes mounted in a container: (volume name, container path).
-
-        Only names and paths Docker could have made itself pass (a catalog image
-        declares the paths): anything `--volume NAME:PATH` would misread is left out.
-        """
-        out = await self.run(["inspect", "--format", "{{json .Mounts}}", container])
-        mounts = json.loads(out or "[]") or []
-        return [
-            (m["Name"], m["Destination"]) for m in mounts
-            if m.get("Type") == "volume" and _VOLUME_NAME.fullmatch(m.get("Name", ""))
-            and _VOLUME_PATH.fullmatch(m.get("Destination", ""))
-        ]  # fmt: skip
 
     async def remove_volumes(self, names: Sequence[str]) -> None:
         """Remove volumes by name; one still in use elsewhere stays."""

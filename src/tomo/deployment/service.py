@@ -43,7 +43,6 @@ from tomo.deployment.spec import (
 )
 from tomo.errors import (
     AmbiguousApp,
-    CommandFailed,
     InstallationNotFound,
     InstallFailed,
     InvalidInput,
@@ -238,13 +237,13 @@ class DeploymentService:
     # -- manage ---------------------------------------------------------------
 
     async def start_app(self, ref: str, server: str | None = None) -> InstallationPublic:
-        return await self._operate(ref, server, "start", self._start)
+        return await self._operate(ref, server, "start", self._docker_verb("start"))
 
     async def stop_app(self, ref: str, server: str | None = None) -> InstallationPublic:
-        return await self._operate(ref, server, "stop", self._stop)
+        return await self._operate(ref, server, "stop", self._docker_verb("stop"))
 
     async def restart_app(self, ref: str, server: str | None = None) -> InstallationPublic:
-        return await self._operate(ref, server, "restart", self._restart)
+        return await self._operate(ref, server, "restart", self._docker_verb("restart"))
 
     async def refresh_status(self, ref: str, server: str | None = None) -> InstallationPublic:
         """Reconcile the stored status with what `docker inspect` reports; `unknown`,
@@ -272,7 +271,8 @@ class DeploymentService:
             async with recorder.step("remove container"):
                 # Volumes carried over from an update are mounted by name, which
                 # `docker rm --volumes` leaves alone; they are this app's data too.
-                volumes = await self._own_volumes(docker, row.name) if remove_data else []
+                state = await docker.state(row.name) if remove_data else None
+                volumes = [name for name, _ in state.volumes] if state else []
                 await docker.remove_container(row.name, with_volumes=remove_data)
             data_root = (await self.servers.get_server(row.server_id)).data_root
             async with recorder.step("remove data" if remove_data else "keep data"):
@@ -281,16 +281,6 @@ class DeploymentService:
 
         await self._operate(ref, server, "uninstall", remove, delete_after=True)
         return gone.model_copy(update={"status": "removing", "operation": None})
-
-    @staticmethod
-    async def _own_volumes(docker: Docker, container: str) -> list[str]:
-        """Docker volumes of the container, [] when it is already gone."""
-        try:
-            return [name for name, _ in await docker.volumes(container)]
-        except CommandFailed as exc:
-            if "no such" in exc.stderr.lower():
-                return []
-            raise
 
     def _removable(self, row: Installation, data_root: str, remove_data: bool) -> list[str]:
         """The env file always; with remove_data, the directories this installation
@@ -359,7 +349,7 @@ class DeploymentService:
         previous = f"{row.name}-tomo-previous"
         if state is not None:
             mounted = {m.container_path for m in spec.mounts}
-            carried = [v for v in await docker.volumes(row.name) if v[1] not in mounted]
+            carried = [v for v in state.volumes if v[1] not in mounted]
             spec = dataclasses.replace(spec, carried_volumes=carried)
             await docker.run(["rename", row.name, previous])
             await docker.run(["stop", previous])
@@ -422,23 +412,16 @@ class DeploymentService:
             return _public(installation)
         return await self.get_installation(installation.id)
 
-    async def _start(self, recorder: JobRecorder, row: Installation) -> None:
-        docker = await self._docker(row)
-        async with recorder.step("start"):
-            await docker.run(["start", row.name])
-        await self._record_state(row, docker)
+    def _docker_verb(self, verb: str) -> Callable[[JobRecorder, Installation], Awaitable[None]]:
+        """An operation that is one `docker start|stop|restart`, then the new state."""
 
-    async def _stop(self, recorder: JobRecorder, row: Installation) -> None:
-        docker = await self._docker(row)
-        async with recorder.step("stop"):
-            await docker.run(["stop", row.name])
-        await self._record_state(row, docker)
+        async def act(recorder: JobRecorder, row: Installation) -> None:
+            docker = await self._docker(row)
+            async with recorder.step(verb):
+                await docker.run([verb, row.name])
+            await self._record_state(row, docker)
 
-    async def _restart(self, recorder: JobRecorder, row: Installation) -> None:
-        docker = await self._docker(row)
-        async with recorder.step("restart"):
-            await docker.run(["restart", row.name])
-        await self._record_state(row, docker)
+        return act
 
     async def _record_state(self, row: Installation, docker: Docker) -> None:
         state = await docker.state(row.name)

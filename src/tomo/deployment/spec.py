@@ -9,6 +9,7 @@ the flags the user accepted.
 
 from __future__ import annotations
 
+import itertools
 import posixpath
 import re
 import secrets
@@ -235,15 +236,12 @@ def _own_directory(container_path: str, taken: set[str]) -> str:
     named after the container path's last part, or its whole path when another
     volume has that name already (two volumes must never share a directory)."""
     parts = [part for part in container_path.split("/") if part] or ["data"]
-    for candidate in (f"./{parts[-1]}", "./" + "-".join(parts)):
-        if candidate not in taken and not candidate.startswith(f"./{ENV_FILE_NAME}"):
-            taken.add(candidate)
-            return candidate
-    number = 2
-    while f"./{'-'.join(parts)}-{number}" in taken:
-        number += 1
-    taken.add(f"./{'-'.join(parts)}-{number}")
-    return f"./{'-'.join(parts)}-{number}"
+    whole = "-".join(parts)
+    numbered = (f"./{whole}-{number}" for number in itertools.count(2))
+    candidates = itertools.chain([f"./{parts[-1]}", f"./{whole}"], numbered)
+    chosen = next(c for c in candidates if c not in taken and c != f"./{ENV_FILE_NAME}")
+    taken.add(chosen)
+    return chosen
 
 
 def _env(

@@ -9,6 +9,7 @@ the sync reports it as a warning, with the key it probably meant.
 from __future__ import annotations
 
 import difflib
+import functools
 import types
 import typing
 from typing import Any
@@ -60,11 +61,12 @@ def _walk(raw: dict[str, Any], model: type[BaseModel], where: str, found: list[s
             _walk(value, nested, place, found)
 
 
-def _names(model: type[BaseModel]) -> set[str]:
+@functools.cache  # per model class; asked for every mapping of every file
+def _names(model: type[BaseModel]) -> frozenset[str]:
     names = set(EXTRA_KEYS.get(model, set())) | EXTRA_KEYS_BY_NAME.get(model.__name__, set())
     for name, field in model.model_fields.items():
         names.update(_field_names(name, field.validation_alias))
-    return names
+    return frozenset(names)
 
 
 def _field_names(name: str, alias: object) -> list[str]:
