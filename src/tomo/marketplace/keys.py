@@ -16,15 +16,17 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel
 
-from tomo.marketplace.definition import AppDefinition, HealthCheck
+from tomo.marketplace.definition import AppDefinition, AppVolume, HealthCheck
 
 # difflib ratios: 'enviroment' → 'environment' 0.95, 'nmae' → 'name' 0.75; short keys
 # need more ('tag' → 'tags' 0.86 is a typo, 'uid' → 'id' 0.8 is another store's field).
 SIMILARITY = 0.75
 SIMILARITY_SHORT = 0.85
 # Accepted where the model does not list them: moved or translated before validation.
-EXTRA_KEYS: dict[type[BaseModel], set[str]] = {AppDefinition: {"command", "healthcheck"}}
-EXTRA_KEYS_BY_NAME = {"AppVolume": {"mode"}}
+EXTRA_KEYS: dict[type[BaseModel], set[str]] = {
+    AppDefinition: {"command", "healthcheck"},
+    AppVolume: {"mode"},
+}
 
 
 def misspelt_keys(raw: dict[str, Any]) -> list[str]:
@@ -63,7 +65,7 @@ def _walk(raw: dict[str, Any], model: type[BaseModel], where: str, found: list[s
 
 @functools.cache  # per model class; asked for every mapping of every file
 def _names(model: type[BaseModel]) -> frozenset[str]:
-    names = set(EXTRA_KEYS.get(model, set())) | EXTRA_KEYS_BY_NAME.get(model.__name__, set())
+    names = set(EXTRA_KEYS.get(model, set()))
     for name, field in model.model_fields.items():
         names.update(_field_names(name, field.validation_alias))
     return frozenset(names)
