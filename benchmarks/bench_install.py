@@ -152,10 +152,10 @@ async def compare_with_hand(runtime: Runtime, host: Host, users: SshUsers, image
         host.forget_image(image)
         tomo.append(await with_tomo(runtime, "s0", "bench/web", f"tomo-{n}"))
         await runtime.deployment.uninstall_app(f"tomo-{n}", "s0", remove_data=True)
-    settle = runtime.settings.install_settle_seconds
+    stable = runtime.settings.install_stable_seconds
     print(f"install of a small image from the local registry (median of {repeat}, each pull real)")
     print(f"  by hand (ssh docker pull + ssh docker run -d): {statistics.median(hand):6.2f} s")
-    print(f"  tomo install (validate, preflight, pull, create, wait + {settle:g} s settle):"
+    print(f"  tomo install (validate, preflight, pull, create, wait + {stable:g} s stable):"
           f" {statistics.median(tomo):6.2f} s")  # fmt: skip
     ratio = statistics.median(tomo) / statistics.median(hand)
     print(f"  tomo / by hand = {ratio:.2f}  (target < 1.3: {'met' if ratio < 1.3 else 'NOT met'})")

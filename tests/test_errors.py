@@ -20,7 +20,8 @@ def test_every_error_below_the_root_has_a_specific_exit_code_and_status() -> Non
         if cls is errors.TomoError:
             continue
         assert cls.exit_code not in (0, 1), cls
-        assert cls.http_status != 500, cls
+        # Only a bug is a server error; every other error says what the client can do.
+        assert (cls.http_status == 500) == (cls is errors.InternalError), cls
 
 
 def test_every_error_is_drawn_in_the_tree() -> None:

@@ -52,11 +52,11 @@ class Settings(BaseSettings):
     install_wait_timeout: float = Field(
         default=180.0, gt=0, description="Seconds an install waits for its container to be up."
     )
-    install_settle_seconds: float = Field(
-        default=0.3,
+    install_stable_seconds: float = Field(
+        default=3.0,
         ge=0,
-        description="Seconds a container without a health check must stay up, unrestarted "
-        "(Docker restarts a crashing container within 0.1 s, which shows in its restart count).",
+        description="Seconds a new container must stay up, never restarted, after it started, "
+        "before an install or update counts as done (a crash later shows in its restart count).",
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8420, ge=1, le=65535)
@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     @property
     def repos_dir(self) -> Path:
         return self.data_dir / "repos"
+
+    @property
+    def log_file(self) -> Path:
+        """tomo's own log: warnings, and the tracebacks of internal errors."""
+        return self.data_dir / "tomo.log"
 
     @property
     def builtin_catalog_dir(self) -> Path:

@@ -45,9 +45,31 @@ class SecretBox:
             ) from None
 
 
+class Secrets:
+    """The SecretBox of one tomo, opened on first use: commands that touch no secret
+    need no key (and never create the key file)."""
+
+    def __init__(self, secret_key: str | None, data_dir: Path) -> None:
+        self._secret_key = secret_key
+        self._data_dir = data_dir
+        self._box: SecretBox | None = None
+
+    @property
+    def box(self) -> SecretBox:
+        if self._box is None:
+            self._box = SecretBox.from_settings(self._secret_key, self._data_dir)
+        return self._box
+
+    def encrypt(self, plaintext: str) -> str:
+        return self.box.encrypt(plaintext)
+
+    def decrypt(self, token: str) -> str:
+        return self.box.decrypt(token)
+
+
 def _key_file(path: Path) -> bytes:
     """Read the key file, creating it (mode 0600, never overwritten) on first use."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

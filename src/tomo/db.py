@@ -6,9 +6,11 @@ SQLite (WAL) in the data directory by default, PostgreSQL when
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, MetaData, Table, event, select, text
@@ -36,7 +38,7 @@ NAMING_CONVENTION = {
 
 
 # The newest migration; a test checks it against alembic's head.
-SCHEMA_REVISION = "0005"
+SCHEMA_REVISION = "0006"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -92,15 +94,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _private_file(path: Path) -> None:
+    """Create the data directory (owner only) and the file (owner only, 0600) before
+    SQLite opens it; SQLite gives its -wal and -shm files the same permissions."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)  # made by an older tomo, readable by others
+
+
 class Database:
     """The engine and a session factory, built from settings on demand."""
 
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         url = make_url(settings.resolved_database_url)
         self.dialect = url.get_backend_name()
         self.is_sqlite = self.dialect == "sqlite"
         if self.is_sqlite:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            _private_file(settings.data_dir / "tomo.db")
         self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=not self.is_sqlite)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -117,7 +129,7 @@ class Database:
             async with self.engine.begin() as connection:
                 if await connection.run_sync(_current_revision) == SCHEMA_REVISION:
                     return
-                await connection.run_sync(_upgrade_to_head)
+                await connection.run_sync(_upgrade_to_head, self.settings)
         except (SQLAlchemyError, OSError) as exc:
             raise StorageError(f"cannot open or migrate the database: {exc}") from exc
 
@@ -131,11 +143,12 @@ def _current_revision(connection: Connection) -> str | None:
     return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def _upgrade_to_head(connection: Connection) -> None:
+def _upgrade_to_head(connection: Connection, settings: Settings) -> None:
     from alembic import command  # imported here: most starts find the schema current
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", "tomo:migrations")
     config.attributes["connection"] = connection
+    config.attributes["settings"] = settings  # a data migration may need the secret key
     command.upgrade(config, "head")

@@ -12,7 +12,8 @@ SQLAlchemy) are translated where they are caught, never passed through.
     │   ├── RepoNotFound
     │   ├── AppNotFound
     │   ├── ServerNotFound
-    │   └── InstallationNotFound
+    │   ├── InstallationNotFound
+    │   └── JobNotFound
     ├── Conflict
     │   ├── RepoExists               the id or name is taken
     │   ├── AmbiguousApp             a bare app id defined by several repos
@@ -33,11 +34,16 @@ SQLAlchemy) are translated where they are caught, never passed through.
     │   └── DockerUnavailable        Docker is missing, stopped or not permitted
     ├── InstallFailed                an install or update step failed (its traces removed)
     │   └── PreflightFailed          the server cannot take the app (every reason listed)
+    ├── OperationInterrupted         Ctrl-C (or a stop) ended an operation; it was undone
+    ├── InternalError                a bug: the job failed and was undone; details in the log
     ├── SecretsUnavailable           stored secrets cannot be decrypted with this key
     └── StorageError                 the database cannot be opened or migrated
 """
 
 from __future__ import annotations
+
+import copy
+from typing import Self
 
 
 class TomoError(Exception):
@@ -49,6 +55,13 @@ class TomoError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def with_message(self, message: str) -> Self:
+        """The same error (class, exit code, status) saying more."""
+        changed = copy.copy(self)
+        changed.message = message
+        changed.args = (message,)
+        return changed
 
 
 class InvalidInput(TomoError):
@@ -133,6 +146,20 @@ class InstallationNotFound(NotFound):
 
 class InstallationBusy(Conflict):
     pass
+
+
+class JobNotFound(NotFound):
+    pass
+
+
+class OperationInterrupted(TomoError):
+    exit_code = 130  # as a shell reports a command ended by Ctrl-C
+    http_status = 503
+
+
+class InternalError(TomoError):
+    exit_code = 70
+    http_status = 500
 
 
 class InstallFailed(TomoError):

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from tomo.config import Settings
+from tomo.crypto import Secrets
 from tomo.db import Database
 from tomo.deployment.service import DeploymentService
 from tomo.errors import SyncFailed
@@ -43,17 +44,17 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     )  # fmt: skip
     try:
         await db.migrate()
-        marketplace = MarketplaceService(db, settings)
+        secrets = Secrets(settings.secret_key, settings.data_dir)
+        marketplace = MarketplaceService(db, settings, secrets)
         try:
             await ensure_builtin_catalog(marketplace)
         except SyncFailed as exc:
             # The repo row shows the error; tomo itself stays usable.
             log.warning("built-in catalog not synced: %s", exc.message)
-        servers = ServerService(db, settings, ssh)
+        servers = ServerService(db, settings, ssh, secrets)
         deployment = DeploymentService(db, settings, marketplace, servers)
-        reconciled = await deployment.reconcile_interrupted()
-        if reconciled:
-            log.warning("reconciled interrupted operations on: %s", ", ".join(reconciled))
+        for report in await deployment.reconcile_interrupted():
+            log.warning("settled an interrupted operation: %s", report)
         yield Runtime(settings=settings, db=db, marketplace=marketplace, ssh=ssh, servers=servers,
                       deployment=deployment)  # fmt: skip
     finally:

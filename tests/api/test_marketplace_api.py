@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -9,6 +10,8 @@ from fastapi.testclient import TestClient
 
 from tomo.app import create_app
 from tomo.config import Settings
+from tomo.marketplace.schemas import RepoCreate
+from tomo.runtime import open_runtime
 
 
 @pytest.fixture
@@ -44,3 +47,42 @@ def test_errors_map_to_statuses_with_a_message(client: TestClient) -> None:
     assert client.get("/api/marketplace/repos/ghost").status_code == 404
     assert client.get("/api/marketplace/apps", params={"limit": 0}).status_code == 422
     assert client.get("/api/marketplace/apps", params={"sort": "bogus"}).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"offset": "99999999999999999999"}, "offset"),
+        ({"offset": "1000000001"}, "offset"),
+        ({"offset": "-1"}, "offset"),
+        ({"limit": "99999999999999999999"}, "limit"),
+    ],
+)
+def test_paging_out_of_bounds_is_refused(
+    client: TestClient, params: dict[str, str], field: str
+) -> None:
+    refused = client.get("/api/marketplace/apps", params=params)
+    assert refused.status_code == 422
+    assert [error["loc"] for error in refused.json()["detail"]] == [["query", field]]
+
+
+def test_the_last_allowed_offset_gives_an_empty_page(client: TestClient) -> None:
+    page = client.get("/api/marketplace/apps", params={"offset": "1000000000"})
+    assert (page.status_code, page.json()["items"]) == (200, [])
+
+
+def test_repo_credentials_are_never_returned(settings: Settings) -> None:
+    async def add_private_repo() -> None:
+        async with open_runtime(settings) as runtime:
+            url = "https://user:s3cret@example.invalid/x/y.git"
+            await runtime.marketplace.add_repo(RepoCreate(url=url, name="private"))
+
+    asyncio.run(add_private_repo())
+    with TestClient(create_app(settings)) as client:
+        listed = client.get("/api/marketplace/repos")
+        shown = client.get("/api/marketplace/repos/private")
+    assert "s3cret" not in listed.text + shown.text
+    assert [(r["url"], r["has_credentials"]) for r in listed.json()] == [
+        ("https://example.invalid/x/y.git", True)
+    ]
+    assert shown.json()["has_credentials"] is True

@@ -52,7 +52,7 @@ def test_repo_list_show_update_remove(tomo: Tomo, catalog: CatalogRepo) -> None:
     listed = tomo.json("repo", "list")
     assert [sorted(item) for item in listed] == [sorted([
         "id", "name", "url", "branch", "repo_type", "enabled", "status", "last_synced",
-        "app_count", "last_error", "last_commit",
+        "app_count", "last_error", "last_commit", "has_credentials",
     ])]  # fmt: skip
     assert listed[0]["last_synced"] is None
     tomo.run("repo", "sync", "cat")
@@ -120,6 +120,21 @@ def test_errors_are_one_line_with_exit_codes(
     )
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--offset", "99999999999999999999", "error: offset must be between 0 and 1000000000"),
+        ("--offset", "-1", "error: offset must be between 0 and 1000000000"),
+        ("--limit", "99999999999999999999", "error: limit must be between 1 and 200"),
+    ],
+)
+def test_search_paging_out_of_bounds_is_a_usage_error(
+    tomo: Tomo, catalog: CatalogRepo, option: str, value: str, message: str
+) -> None:
+    tomo.run("repo", "add", catalog.url, "--name", "C")
+    assert tomo.error("app", "search", option, value, expect=2) == message
+
+
 def test_failed_sync_says_the_catalog_was_kept(tomo: Tomo, catalog: CatalogRepo) -> None:
     tomo.run("repo", "add", catalog.url, "--name", "C")
     catalog.git("branch", "-m", "main", "renamed")
@@ -138,6 +153,23 @@ def test_add_whose_first_sync_fails_keeps_the_repo(tomo: Tomo) -> None:
     assert added == "Added repo down (https://127.0.0.1:1/x.git)"
     assert line.startswith("error: sync of 'down' failed (repo added, its first sync failed): ")
     assert tomo.json("repo", "show", "down")["status"] == "error"
+
+
+def test_repo_credentials_are_never_shown(tomo: Tomo) -> None:
+    url = "https://user:s3cret@127.0.0.1:1/x/y.git"  # nothing listens there
+    added = tomo.run("repo", "add", url, "--name", "Private", expect=5)
+    shown = [added.stdout + added.stderr]
+    for command in (["list"], ["list", "--json"], ["show", "private"], ["show", "private", "--json"],
+                    ["sync", "private"]):  # fmt: skip
+        done = tomo.run("repo", *command, expect=5 if command[0] == "sync" else 0)
+        shown.append(done.stdout + done.stderr)
+    assert [text for text in shown if "s3cret" in text] == []
+    assert "Added repo private (https://127.0.0.1:1/x/y.git)" in shown[0]
+    detail = tomo.json("repo", "show", "private")
+    assert (detail["url"], detail["has_credentials"]) == ("https://127.0.0.1:1/x/y.git", True)
+    assert "credentials  yes" in tomo.run("repo", "show", "private").stdout
+    stored = [p for p in tomo.data_dir.rglob("*") if p.is_file() and b"s3cret" in p.read_bytes()]
+    assert stored == []
 
 
 def test_usage_errors_do_not_trace(tomo: Tomo) -> None:

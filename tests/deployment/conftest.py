@@ -31,6 +31,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("database_url", backends, indirect=True)
 
 
+STABLE_SECONDS = 0.5
+
+
 @pytest.fixture
 def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
     yield from database_for(request, getattr(request, "param", "sqlite"))
@@ -113,7 +116,14 @@ async def deploy(
     data_root: Path,
     make_repo,
 ) -> AsyncIterator[Deploy]:
-    tuned = settings.model_copy(update={"publish_address": "127.0.0.1", "install_wait_timeout": 20})
+    # A short stable window keeps the suite quick; the crash tests set their own.
+    tuned = settings.model_copy(
+        update={
+            "publish_address": "127.0.0.1",
+            "install_wait_timeout": 20,
+            "install_stable_seconds": STABLE_SECONDS,
+        }
+    )
     repo = make_repo()
     repo.write("README.md", "test catalog")
     repo.commit()

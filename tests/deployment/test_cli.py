@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.cli.tomo_cli import Tomo
-from tests.deployment.conftest import Deploy
+from tests.deployment.conftest import STABLE_SECONDS, Deploy
 from tests.deployment.test_install import docker, page
 from tests.services import free_port
 
@@ -16,7 +16,7 @@ from tests.services import free_port
 @pytest.fixture
 def tomo(deploy: Deploy) -> Tomo:
     return Tomo(deploy.runtime.settings.data_dir, TOMO_PUBLISH_ADDRESS="127.0.0.1",
-                TOMO_INSTALL_WAIT_TIMEOUT="20")  # fmt: skip
+                TOMO_INSTALL_WAIT_TIMEOUT="20", TOMO_INSTALL_STABLE_SECONDS=str(STABLE_SECONDS))  # fmt: skip
 
 
 async def test_install_manage_and_uninstall(deploy: Deploy, tomo: Tomo) -> None:
@@ -24,7 +24,7 @@ async def test_install_manage_and_uninstall(deploy: Deploy, tomo: Tomo) -> None:
     app = await deploy.publish("web", docker=deploy.web_app(port=port, environment=[
         {"name": "TOKEN", "secret": True, "generate": "hex"}]))  # fmt: skip
     preview = tomo.json("install", app, "--server", "box", "--preview")
-    assert preview["argv"][:2] == ["docker", "run"]
+    assert preview["argv"][:3] == ["docker", "container", "run"]
 
     result = tomo.json("install", app, "--server", "box", "--env", "TZ=UTC")
     assert result["installation"]["status"] == "running"
@@ -49,13 +49,17 @@ async def test_install_manage_and_uninstall(deploy: Deploy, tomo: Tomo) -> None:
     assert tomo.json("restart", "web")["status"] == "running"
     docker("exec", "web", "sh", "-c", "echo hello-from-web > /proc/1/fd/1")
     assert tomo.run("logs", "web", "--tail", "5").stdout.splitlines()[-1] == "hello-from-web"
-    assert tomo.json("update", "web", "--tag", "2")["image"] == deploy.images.web_v2
+    updated = tomo.json("update", "web", "--tag", "2")
+    assert updated["installation"]["image"] == deploy.images.web_v2
     assert page(port) == "web v2\n"
 
     gone = tomo.json("uninstall", "web", "--remove-data")
-    assert gone["name"] == "web"
+    assert (gone["installation"]["name"], gone["installation"]["status"]) == ("web", "removed")
+    root = deploy.data_root / "web"
+    assert gone["summary"][0] == "removed container 'web'"
+    assert f"removed {root}" in gone["summary"]
     assert tomo.json("ps") == []
-    assert not (deploy.data_root / "web").exists()
+    assert not root.exists()
 
 
 async def test_failures_exit_non_zero_with_one_line(deploy: Deploy, tomo: Tomo) -> None:
@@ -69,7 +73,7 @@ async def test_failures_exit_non_zero_with_one_line(deploy: Deploy, tomo: Tomo) 
         "needs", docker=deploy.web_app(environment=[{"name": "X", "required": True}])
     )
     assert tomo.error("install", needs, "--server", "box", expect=2) == (
-        "error: required environment variables missing: X"
+        "error: required environment variables missing: X (give each with --env NAME=VALUE)"
     )
     assert tomo.error("install", needs, "--server", "box", "--port", "80", expect=2) == (
         "error: --port '80': expected KEY:VALUE"

@@ -73,8 +73,9 @@ async def test_install_runs_the_app_and_records_every_step(deploy: Deploy) -> No
     env_file = deploy.data_root / "web" / ".tomo.env"
     assert env_file.stat().st_mode & 0o777 == 0o600
     token = container_env("web", "API_TOKEN")
-    assert len(token) >= 24 and env_file.read_text() == f"API_TOKEN={token}\n"
+    assert len(token) >= 24 and env_file.read_text() == f"TZ=UTC\nAPI_TOKEN={token}\n"
     assert token not in docker("inspect", "--format", "{{json .Config.Cmd}}", "web")
+    assert container_env("web", "TZ") == "UTC"
     assert (deploy.data_root / "web" / "data").is_dir()
     assert (await deploy.runtime.marketplace.get_app(app)).install_count == 1
 
@@ -89,16 +90,18 @@ async def test_tcp_health_check_passes_when_the_container_listens(deploy: Deploy
 
 async def test_preview_shows_the_argv_and_installs_nothing(deploy: Deploy) -> None:
     app = await deploy.publish("web", docker=deploy.web_app(port=18555))
-    argv = await deploy.runtime.deployment.preview_install(deploy.server, app, InstallConfig(
+    plan = await deploy.runtime.deployment.preview_install(deploy.server, app, InstallConfig(
         env={"TZ": "Europe/Berlin"}, name="web-preview"))  # fmt: skip
-    root = deploy.data_root
-    assert argv[:5] == ["docker", "run", "--detach", "--name", "web-preview"]
+    root, argv = deploy.data_root, plan.argv
+    assert argv[:6] == ["docker", "container", "run", "--detach", "--name", "web-preview"]
     assert argv[argv.index("--publish") : argv.index("--publish") + 2] == [
         "--publish",
         "127.0.0.1:18555:80/tcp",
     ]
     assert f"{root}/web-preview/data:/data" in argv
-    assert "TZ=Europe/Berlin" in argv
+    assert plan.env == {"TZ": "Europe/Berlin"}
+    assert plan.env_file == f"{root}/web-preview/.tomo.env"
+    assert not any("Europe/Berlin" in item for item in argv)  # never on a command line
     assert argv[-1] == deploy.images.web_v1
     assert await deploy.runtime.deployment.list_installations() == []
     assert not Path(root / "web-preview").exists()

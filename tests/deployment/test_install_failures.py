@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,11 +87,20 @@ def busy_port() -> Iterator[int]:
 
 async def test_port_held_by_a_plain_process(deploy: Deploy, busy_port: int) -> None:
     app = await deploy.publish("web", docker=deploy.web_app(port=busy_port))
-    installation_id, view = await install(deploy, app)
+    _, view = await install(deploy, app)
     assert view.status == "failed"
-    assert view.error == f"box: host port {busy_port}/tcp is already in use on the server"
+    assert view.error == (
+        f"box: host port {busy_port}/tcp is already in use on the server; "
+        "nothing had been created on box"
+    )
     assert [s.name for s in view.steps] == ["validate", "preflight"]
-    assert await status_of(deploy, installation_id) == ("error", view.error)
+    # Nothing was made, so no installation stays behind (it would block `server remove`);
+    # the job keeps the record of what was tried, and where.
+    assert await deploy.runtime.deployment.list_installations() == []
+    assert (view.installation_id, view.server_id, view.installation_name, view.app) == (
+        None, "box", "web", f"{deploy.repo_id}/web",
+    )  # fmt: skip
+    await deploy.runtime.servers.remove_server("box")
     assert leftovers(deploy, "web") == ([], False)
 
 
@@ -101,7 +111,10 @@ async def test_port_claimed_by_another_installation_and_name_taken(deploy: Deplo
     assert first.status == "done", first.error
     await deploy.runtime.deployment.stop_app("web")  # the port is no longer bound, still claimed
     _, second = await install(deploy, app, name="web-two")
-    assert second.error == f"box: host port {port}/tcp is claimed by another installation"
+    assert second.error == (
+        f"box: host port {port}/tcp is claimed by another installation; "
+        "nothing had been created on box"
+    )
     with pytest.raises(InvalidInput, match="an installation named 'web' already exists"):
         await deploy.runtime.deployment.install_app(deploy.server, app, InstallConfig())
 
@@ -129,7 +142,8 @@ async def test_data_root_the_user_cannot_write(deploy: Deploy) -> None:
     _, view = await install(deploy, app)
     assert view.error == (
         f"box: the data root {root} is not writable by user 'tomo-test' (create it and give "
-        "it to that user, or choose another with `tomo server update box --data-root PATH`)"
+        "it to that user, or choose another with `tomo server update box --data-root PATH`); "
+        "nothing had been created on box"
     )
     assert not Path(root).parent.exists()
 
@@ -182,21 +196,24 @@ async def test_registry_stopped(deploy: Deploy, registry) -> None:
 
 async def test_container_that_exits_at_once(deploy: Deploy) -> None:
     app = await deploy.publish("broken", docker=deploy.web_app(image=deploy.images.broken))
-    installation_id, view = await install(deploy, app)
+    _, view = await install(deploy, app)
     assert view.status == "failed"
     assert view.error is not None
-    assert "the container keeps restarting" in view.error or "exited with code 3" in view.error
-    assert "last log lines: broken on purpose" in view.error
+    # Docker's restart policy has started it again by now: the exit code comes from
+    # its events, the output from both runs, in order.
+    assert re.match(r"the container exited with code 3 after \d+\.\d s, restarted \d+ times?; "
+                    r"last output: broken on purpose( \| broken on purpose)*; removed container "
+                    "'broken'; ", view.error), view.error  # fmt: skip
     assert view.steps[-1].name == "wait"
     assert leftovers(deploy, "broken") == ([], False)
-    assert (await status_of(deploy, installation_id))[0] == "error"
+    assert await deploy.runtime.deployment.list_installations() == []
 
 
 @pytest.mark.parametrize(
     ("app_id", "healthcheck", "start", "middle"),
     [
         ("sick", {"endpoint": "/nope", "port": 80}, "not up within 4s (health check http://",
-         "/nope does not answer yet)"),
+         "/nope answered 404)"),
         ("deaf", {"protocol": "tcp", "port": 81}, "not up within 4s (health check: nothing "
          "listens on 81/tcp in the container yet)", ""),
     ],
@@ -232,8 +249,15 @@ async def test_sshd_killed_during_the_pull(
     assert view.status == "failed"
     assert view.error is not None and "flaky" in view.error
     assert view.steps[-1].status == "failed" and view.steps[-1].name in ("pull", "create", "wait")
-    installed = await deploy.runtime.deployment.get_installation(started.installation.id)
-    assert installed.status == "error" and installed.operation is None
+    left = await deploy.runtime.deployment.list_installations("flaky")
+    if view.steps[-1].name == "pull":  # nothing was created: nothing stays
+        assert left == [] and view.error.endswith("nothing had been created on flaky")
+    else:  # what it made could not be removed while sshd was down: the record says so
+        (installed,) = left
+        assert installed.status == "error" and installed.operation is None
+        assert "run `tomo uninstall web` once flaky can be reached" in (
+            installed.status_message or ""
+        )
 
 
 async def test_dockerd_stopped_on_the_server(
@@ -259,14 +283,14 @@ async def test_dockerd_stopped_on_the_server(
         engine.remove()
     assert status.status == "unknown"
     assert status.status_message == "engine: the Docker daemon is not running"
-    assert view.error == "engine: the Docker daemon is not running"
+    assert view.error == (
+        "engine: the Docker daemon is not running; nothing had been created on engine"
+    )
     assert [s.name for s in view.steps] == ["validate", "preflight"]
     assert not (data_root / "second").exists()
 
 
-HOSTILE = (
-    "$(touch /tmp/tomo-pwned); `touch /tmp/tomo-pwned` 'quoted' \"double\"\nsecond line; rm -rf /"
-)
+HOSTILE = "$(touch /tmp/tomo-pwned); `touch /tmp/tomo-pwned` 'quoted' \"double\"\t; rm -rf / #"
 
 
 async def test_hostile_env_values_and_paths_arrive_unchanged(deploy: Deploy) -> None:
@@ -287,16 +311,15 @@ async def test_hostile_env_values_and_paths_arrive_unchanged(deploy: Deploy) -> 
     assert not marker.exists()
 
 
-async def test_secret_with_a_line_break_is_refused(deploy: Deploy) -> None:
+async def test_a_value_with_a_line_break_is_refused(deploy: Deploy) -> None:
     app = await deploy.publish(
         "web", docker=deploy.web_app(environment=[{"name": "S", "secret": True}])
     )
-    with pytest.raises(
-        InvalidInput, match="secret environment variable S may not contain a line break"
-    ):
+    with pytest.raises(InvalidInput, match="environment variable TZ may not contain a line break"):
         await deploy.runtime.deployment.install_app(
-            deploy.server, app, InstallConfig(env={"S": "a\nb"})
+            deploy.server, app, InstallConfig(env={"S": "x", "TZ": "a\nb"})
         )
+    assert await deploy.runtime.deployment.list_installations() == []
 
 
 @pytest.mark.both_databases

@@ -17,7 +17,7 @@ import pytest
 from tests.deployment.conftest import Deploy
 from tests.deployment.test_install import docker, install, page
 from tests.services import free_port
-from tomo.errors import InstallationBusy, InstallationNotFound, InvalidInput
+from tomo.errors import InstallationBusy, InstallationNotFound, InstallFailed, InvalidInput
 
 
 def config_and_media(tmp_path: Path, file: str, text: str) -> tuple[Path, list[dict[str, Any]]]:
@@ -133,7 +133,7 @@ async def test_update_to_a_tag_keeps_config_and_data(deploy: Deploy) -> None:
     port = free_port()
     installation_id = await installed_web(deploy, port)
     docker("exec", "web", "sh", "-c", "echo kept > /data/state")
-    updated = await deploy.runtime.deployment.update_app("web", tag="2")
+    updated = (await deploy.runtime.deployment.update_app("web", tag="2")).installation
     assert (updated.status, updated.image) == ("running", deploy.images.web_v2)
     assert page(port) == "web v2\n"
     assert docker("exec", "web", "cat", "/data/state") == "kept\n"
@@ -170,8 +170,12 @@ async def test_failed_update_puts_the_previous_container_back(deploy: Deploy) ->
     port = free_port()
     await installed_web(deploy, port)
     await deploy.publish("web", docker=deploy.web_app(port=port, image=deploy.images.broken))
-    with pytest.raises(Exception, match="update failed, previous version restored"):
+    with pytest.raises(InstallFailed) as failed:
         await deploy.runtime.deployment.update_app("web")
+    assert failed.value.message.startswith("update failed: the container exited with code 3")
+    assert failed.value.message.endswith(
+        "removed container 'web'; put the previous container back as 'web' and started it"
+    )
     assert page(port) == "web v1\n"
     restored = await deploy.runtime.deployment.get_installation("web")
     assert (restored.status, restored.image) == ("running", deploy.images.web_v1)
@@ -183,7 +187,7 @@ async def test_failed_update_of_a_stopped_app_leaves_it_stopped(deploy: Deploy) 
     await installed_web(deploy, port)
     await deploy.runtime.deployment.stop_app("web")
     await deploy.publish("web", docker=deploy.web_app(port=port, image=deploy.images.broken))
-    with pytest.raises(Exception, match="update failed, previous version restored"):
+    with pytest.raises(InstallFailed, match=r"put the previous container back as 'web'$"):
         await deploy.runtime.deployment.update_app("web")
     restored = await deploy.runtime.deployment.get_installation("web")
     assert (restored.status, restored.image) == ("stopped", deploy.images.web_v1)
@@ -195,7 +199,7 @@ async def test_update_recreates_a_container_removed_behind_tomos_back(deploy: De
     await installed_web(deploy, port)
     docker("rm", "-f", "web")
     assert (await deploy.runtime.deployment.refresh_status("web")).status == "missing"
-    updated = await deploy.runtime.deployment.update_app("web")
+    updated = (await deploy.runtime.deployment.update_app("web")).installation
     assert updated.status == "running"
     assert page(port) == "web v1\n"
 
@@ -210,9 +214,8 @@ async def test_managing_survives_the_catalog_losing_the_app(deploy: Deploy) -> N
     await installed_web(deploy, free_port())
     await deploy.runtime.marketplace.remove_repo(deploy.repo_id)
     assert (await deploy.runtime.deployment.stop_app("web")).status == "stopped"
-    assert (
-        await deploy.runtime.deployment.update_app("web", tag="2")
-    ).image == deploy.images.web_v2
+    updated = await deploy.runtime.deployment.update_app("web", tag="2")
+    assert updated.installation.image == deploy.images.web_v2
 
 
 @pytest.mark.both_databases
@@ -242,12 +245,14 @@ async def test_tomo_killed_mid_install_is_reconciled_on_restart(deploy: Deploy) 
         [sys.executable, "-m", "tomo", "--data-dir", str(data_dir), "ps", "--json"],
         env=env, capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
-    (row,) = json.loads(listed.stdout)
-    assert row["status"] == "error"
-    assert (
-        row["status_message"]
-        == "interrupted during install (wait); what it had created was removed"
+    # The next start undid the install: nothing is left, so no installation either;
+    # the job says what happened and what was removed.
+    assert json.loads(listed.stdout) == []
+    assert "tomo stopped during the install (wait)" in listed.stderr
+    (job,) = await deploy.runtime.deployment.list_jobs(installation="slow")
+    assert job.status == "interrupted"
+    assert job.error is not None and job.error.startswith(
+        "tomo stopped during the install (wait); removed container 'slow'; removed "
     )
-    assert row["operation"] is None
     assert "slow" not in docker("ps", "-a", "--format", "{{.Names}}").split()
     assert not (deploy.data_root / "slow").exists()

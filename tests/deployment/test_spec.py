@@ -31,7 +31,7 @@ from tomo.marketplace.definition import AppDefinition
 DATA_ROOT = "/srv/tomo-apps"
 PUBLISH = "127.0.0.1"
 LABELS = ["--label", "tomo.app=web", "--label", "tomo.repo=main", "--label", "tomo.installation=i1"]
-HOSTILE = "$(touch /tmp/pwned); `id` 'single' \"double\"\nsecond line; rm -rf / # \\ $HOME"
+HOSTILE = "$(touch /tmp/pwned); `id` 'single' \"double\" second; rm -rf / # \\ $HOME"
 HOSTILE_ONE_LINE = "s3cr$(id)t;'\"`x` && echo \\ $PATH # end"
 RISK_HINT = " (accept each with --accept-risk FLAG)"
 
@@ -96,17 +96,17 @@ def test_full_argv_of_a_rich_app_is_exact() -> None:
         command="serve --port 80",
     )
     config = InstallConfig(
-        env={"DB_PASSWORD": "hunter2"}, accept_risks=["cap:SYS_ADMIN", "device:/dev/dri"]
+        env={"DB_PASSWORD": "hunter2"},
+        accept_risks=["cap:SYS_ADMIN", "device:/dev/dri", "network:appnet"],
     )
     assert argv_of(spec_of(app, config)) == [
-        "run", "--detach", "--name", "web",
+        "container", "run", "--detach", "--name", "web",
         *LABELS,
         "--publish", "127.0.0.1:8080:80/tcp",
         "--publish", "127.0.0.1:5353:53/udp",
         "--volume", "/srv/tomo-apps/web/data:/data",
         "--volume", "/srv/media:/media:ro",
         "--volume", "/srv/tomo-apps/web/app:/var/cache/app",
-        "--env", "TZ=UTC",
         "--env-file", "/srv/tomo-apps/web/.tomo.env",
         "--restart", "on-failure:3",
         "--network", "appnet",
@@ -119,7 +119,7 @@ def test_full_argv_of_a_rich_app_is_exact() -> None:
 def test_minimal_app_has_only_name_labels_restart_and_image() -> None:
     app = definition(ports=[], volumes=[], environment=[])
     assert argv_of(spec_of(app)) == [
-        "run", "--detach", "--name", "web", *LABELS, "--restart", "unless-stopped",
+        "container", "run", "--detach", "--name", "web", *LABELS, "--restart", "unless-stopped",
         "example/web:1.0.0",
     ]  # fmt: skip
 
@@ -204,10 +204,10 @@ def test_carried_volumes_are_mounted_by_name_after_the_mounts() -> None:
         "3f2a9c:/var/lib/app",
         "cache-vol:/cache",
     ]
-    assert argv.index("cache-vol:/cache") < argv.index("--env")
+    assert argv.index("cache-vol:/cache") < argv.index("--env-file")
 
 
-def test_plain_env_goes_in_argv_secrets_only_in_the_env_file() -> None:
+def test_env_values_go_only_in_the_env_file_never_in_argv() -> None:
     app = definition(
         environment=[
             {"name": "TZ", "default": "UTC"},
@@ -219,15 +219,17 @@ def test_plain_env_goes_in_argv_secrets_only_in_the_env_file() -> None:
     argv = argv_of(spec)
     assert spec.env == {"TZ": "UTC", "EXTRA": "yes"}
     assert spec.secret_env == {"API_KEY": "key-1234", "DB_PASSWORD": "catalog-default"}
-    assert values_of(argv, "--env") == ["TZ=UTC", "EXTRA=yes"]
+    assert "--env" not in argv
     assert values_of(argv, "--env-file") == ["/srv/tomo-apps/web/.tomo.env"]
-    assert env_file_content(spec) == "API_KEY=key-1234\nDB_PASSWORD=catalog-default\n"
-    for secret in ("key-1234", "catalog-default"):
-        assert not any(secret in item for item in argv)
+    assert env_file_content(spec) == (
+        "TZ=UTC\nEXTRA=yes\nAPI_KEY=key-1234\nDB_PASSWORD=catalog-default\n"
+    )
+    for value in ("UTC", "yes", "key-1234", "catalog-default"):
+        assert not any(value in item for item in argv)
 
 
-def test_no_env_file_without_secrets() -> None:
-    spec = spec_of()
+def test_no_env_file_without_env() -> None:
+    spec = spec_of(definition(environment=[]))
     assert "--env-file" not in argv_of(spec)
     assert env_file_content(spec) == ""
 
@@ -254,7 +256,7 @@ def test_restart_policy_network_pid_ipc_privileged_in_order() -> None:
     config = InstallConfig(
         accept_risks=["privileged", "host-pid", "host-ipc", "cap:NET_ADMIN", "device:/dev/ttyUSB0"]
     )
-    assert argv_of(spec_of(app, config))[10:] == [
+    assert argv_of(spec_of(app, config))[11:] == [
         "--restart", "always",
         "--network", "none",
         "--pid", "host",
@@ -290,14 +292,14 @@ def test_image_argument_replaces_the_definition_image() -> None:
 def test_instance_name_defaults_to_the_app_id() -> None:
     spec = spec_of(definition("my-app"))
     assert (spec.name, spec.instance_dir) == ("my-app", "/srv/tomo-apps/my-app")
-    assert argv_of(spec)[:4] == ["run", "--detach", "--name", "my-app"]
+    assert argv_of(spec)[:5] == ["container", "run", "--detach", "--name", "my-app"]
 
 
 def test_explicit_name_names_the_container_and_its_directories() -> None:
     app = definition(environment=[{"name": "S", "secret": True, "default": "x"}])
     spec = spec_of(app, InstallConfig(name="web-2.test_b"))
     argv = argv_of(spec)
-    assert argv[:4] == ["run", "--detach", "--name", "web-2.test_b"]
+    assert argv[:5] == ["container", "run", "--detach", "--name", "web-2.test_b"]
     assert spec.labels["tomo.app"] == "web"
     assert values_of(argv, "--volume") == ["/srv/tomo-apps/web-2.test_b/data:/data"]
     assert values_of(argv, "--env-file") == ["/srv/tomo-apps/web-2.test_b/.tomo.env"]
@@ -525,7 +527,7 @@ def test_a_volume_cannot_take_the_env_file_path(host_path: str) -> None:
 def test_a_required_variable_set_to_nothing_is_missing() -> None:
     app = definition(environment=[{"name": "DB_HOST", "required": True}])
     assert refusal(app, InstallConfig(env={"DB_HOST": ""})) == (
-        "required environment variables missing: DB_HOST"
+        "required environment variables missing: DB_HOST (give each with --env NAME=VALUE)"
     )
 
 
@@ -544,6 +546,7 @@ def test_missing_required_env_names_are_all_listed_in_definition_order() -> None
     )
     assert refusal(app, InstallConfig(env={"DB_HOST": "db"})) == (
         "required environment variables missing: DB_USER, DB_PASSWORD"
+        " (give each with --env NAME=VALUE)"
     )
 
 
@@ -551,12 +554,12 @@ def test_optional_env_without_a_value_is_left_out() -> None:
     app = definition(environment=[{"name": "OPTIONAL"}, {"name": "S", "secret": True}])
     spec = spec_of(app)
     assert (spec.env, spec.secret_env) == ({}, {})
-    assert "--env" not in argv_of(spec)
+    assert "--env-file" not in argv_of(spec)
 
 
 def test_user_value_wins_over_the_default() -> None:
     spec = spec_of(definition(), InstallConfig(env={"TZ": "Europe/Berlin"}))
-    assert values_of(argv_of(spec), "--env") == ["TZ=Europe/Berlin"]
+    assert env_file_content(spec) == "TZ=Europe/Berlin\n"
 
 
 @pytest.mark.parametrize("name", ["1BAD", "A-B", "A B", "", "ÄPFEL"])
@@ -575,16 +578,13 @@ def test_nul_bytes_are_refused_in_plain_and_secret_values() -> None:
 
 
 @pytest.mark.parametrize("value", ["a\nb", "a\rb", "trailing\n", "\r\n"])
-def test_secret_with_a_line_break_is_refused(value: str) -> None:
-    app = definition(environment=[{"name": "S", "secret": True}])
+@pytest.mark.parametrize("secret", [True, False])
+def test_a_value_with_a_line_break_is_refused(value: str, secret: bool) -> None:
+    # Every value goes through the env file, one line per variable.
+    app = definition(environment=[{"name": "S", "secret": secret}])
     assert refusal(app, InstallConfig(env={"S": value})) == (
-        "secret environment variable S may not contain a line break"
+        "environment variable S may not contain a line break"
     )
-
-
-def test_plain_value_with_a_line_break_is_one_argv_item() -> None:
-    spec = spec_of(definition(), InstallConfig(env={"TZ": "a\nb\r\nc"}))
-    assert values_of(argv_of(spec), "--env") == ["TZ=a\nb\r\nc"]
 
 
 def test_several_problems_are_reported_together_in_order() -> None:
@@ -606,9 +606,9 @@ def test_several_problems_are_reported_together_in_order() -> None:
     assert refusal(app, config).split("; ") == [
         "--port 9000:81/tcp: the app has no container port 81/tcp (it has: 80/tcp)",
         "--volume …:/config: the app has no volume at /config (it has: /data)",
-        "required environment variables missing: DB_HOST, DB_USER",
+        "required environment variables missing: DB_HOST, DB_USER (give each with --env NAME=VALUE)",
         "'bad-name' is not a valid environment variable name",
-        "secret environment variable S may not contain a line break",
+        "environment variable S may not contain a line break",
         "this app needs risk flags you have not accepted: privileged" + RISK_HINT,
     ]
 
@@ -637,7 +637,7 @@ def test_generated_secrets_have_their_kind_and_land_only_in_the_env_file() -> No
     assert uuid.UUID(instance_id).version == 4 and str(uuid.UUID(instance_id)) == instance_id
     assert spec.env == {"TZ": "UTC"}
     assert env_file_content(spec) == (
-        f"DB_PASSWORD={password}\nSESSION_KEY={hex_key}\nINSTANCE_ID={instance_id}\n"
+        f"TZ=UTC\nDB_PASSWORD={password}\nSESSION_KEY={hex_key}\nINSTANCE_ID={instance_id}\n"
     )
     argv = argv_of(spec)
     for secret in (password, hex_key, instance_id):
@@ -657,7 +657,7 @@ def test_secrets_generated_earlier_are_reused() -> None:
     assert spec.secret_env["SESSION_KEY"] == "ab" * 16
     assert uuid.UUID(spec.secret_env["INSTANCE_ID"]).version == 4
     assert env_file_content(spec).startswith(
-        f"DB_PASSWORD=pw-from-install\nSESSION_KEY={'ab' * 16}\nINSTANCE_ID="
+        f"TZ=UTC\nDB_PASSWORD=pw-from-install\nSESSION_KEY={'ab' * 16}\nINSTANCE_ID="
     )
 
 
@@ -751,11 +751,10 @@ def test_relative_volumes_are_never_risks_whatever_their_name() -> None:
 # -- hostile values -----------------------------------------------------------------
 
 
-def test_hostile_plain_env_value_is_one_argv_item_byte_for_byte() -> None:
+def test_hostile_plain_env_value_is_one_env_file_line_byte_for_byte() -> None:
     spec = spec_of(definition(), InstallConfig(env={"TZ": HOSTILE, "EXTRA": HOSTILE}))
-    argv = argv_of(spec)
-    assert values_of(argv, "--env") == [f"TZ={HOSTILE}", f"EXTRA={HOSTILE}"]
-    assert argv.count(f"TZ={HOSTILE}") == 1
+    assert env_file_content(spec) == f"TZ={HOSTILE}\nEXTRA={HOSTILE}\n"
+    assert not any(HOSTILE in item for item in argv_of(spec))
 
 
 def test_hostile_secret_value_is_only_in_the_env_file_byte_for_byte() -> None:

@@ -294,7 +294,11 @@ def test_top_level_fields_are_checked(field: str, value: object, expected: str) 
             {"restart_policy": "always", "restart": "no"},
             "give only one of restart_policy / restart",
         ),
-        ({"network_mode": "container:db"}, "sharing another container's network"),
+        (
+            {"network_mode": "container:-db"},
+            "docker.network_mode: '-db' in 'container:-db' is not a container name",
+        ),
+        ({"network_mode": "container:"}, "'' in 'container:' is not a container name"),
         ({"network_mode": "host;id"}, "'host;id' is not a network mode"),
         (
             {"capabilities": ["NET_ADMIN", "MAKE_COFFEE"]},
@@ -339,3 +343,49 @@ def test_unknown_architecture_is_named() -> None:
 def test_bad_size_string_is_named() -> None:
     text = yaml.safe_dump(app_definition("x", requirements={"memory": "lots"}))
     assert "requirements.memory: expected a size such as 512 (MB)" in problems(text)
+
+
+def test_sharing_a_named_containers_network_is_accepted() -> None:
+    assert parse(with_docker(network_mode="container:vpn")).docker.network_mode == "container:vpn"
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["/", "/health", "/api/v1/status?full=1&x=%2F", "/a:b@c/~x_y-z.(1)!$'*+,;="]
+)
+def test_health_check_endpoints_that_are_url_paths_load(endpoint: str) -> None:
+    text = with_docker(healthcheck={"endpoint": endpoint, "port": 8080, "protocol": "https"})
+    healthcheck = parse(text).docker.healthcheck
+    assert healthcheck is not None and healthcheck.endpoint == endpoint
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "reason"),
+    [
+        ("@127.0.0.1:18999/x", "must start with '/'"),
+        ("health", "must start with '/'"),
+        ("", "must start with '/'"),
+        ("//127.0.0.1:18999/x", "must not start with '//'"),
+        ("/a b", "' ' is not allowed"),
+        ("/a\\b", "'\\\\' is not allowed"),
+        ("/a#frag", "'#' is not allowed"),
+        ("/a\tb", "'\\t' is not allowed"),
+        ("/caf\u00e9", "'\u00e9' is not allowed"),
+        ("/100%", "'%' must start a %XX escape"),
+        ("/%zz", "'%' must start a %XX escape"),
+        ("/" + "a" * 600, "is longer than 512 characters"),
+    ],
+)
+def test_health_check_endpoint_must_be_a_plain_url_path(endpoint: str, reason: str) -> None:
+    reported = problems(with_docker(healthcheck={"endpoint": endpoint, "port": 8080}))
+    assert reported.startswith("docker.healthcheck.endpoint: "), reported
+    assert reason in reported
+
+
+def test_top_level_health_check_errors_name_the_field_where_it_was_written() -> None:
+    definition = app_definition("x", healthcheck={"endpoint": "@evil:1/x"})
+    assert problems(yaml.safe_dump(definition)).startswith("docker.healthcheck.endpoint: ")
+
+
+def test_health_check_protocol_is_one_of_three() -> None:
+    reported = problems(with_docker(healthcheck={"protocol": "ftp"}))
+    assert reported == "docker.healthcheck.protocol: must be 'http', 'https' or 'tcp', got 'ftp'"

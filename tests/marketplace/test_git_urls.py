@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,38 @@ def test_valid_branches(branch: str) -> None:
 def test_invalid_branches(branch: str) -> None:
     with pytest.raises(InvalidRepoUrl, match="not a valid branch name"):
         check_branch(branch)
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("https://user:s3cret@-bad/x", "no valid host: 'https://-bad/x'"),
+        ("https://user:s3cret@example.com:99999/x", "invalid port"),
+        ("https://user:s3cret@example.com/", "names no repository path"),
+        ("https://user:s3c/ret@example.com/x", "'https://***@example.com/x'"),
+        ("https://:s3cret@example.com/x", "credentials in a repository URL need a user name"),
+        ("https://user:s3cr%0Aet@example.com/x", "may not contain control characters"),
+        ("https://us%00er:s3cret@example.com/x", "may not contain control characters"),
+        ("http://user:s3cret@example.com/x", "only https URLs may carry credentials"),
+        ("http://user@example.com/x", "scheme 'http' is not allowed"),
+        ("ssh://git:s3cret@example.com/x", "for ssh URLs, use an SSH key"),
+        ("git:s3cret@example.com:x/y.git", "for ssh URLs, use an SSH key"),
+        ("file://user:s3cret@/tmp/x", "only https URLs may carry credentials"),
+        ("-https://user:s3cret@example.com/x", "may not start with '-'"),
+        ("https://user:s3cret@x.org/r --upload-pack=id", "transport tomo does not allow"),
+        ("https://user:s3cret@x.org/a b", "spaces or control characters"),
+    ],
+)
+def test_refusals_of_urls_with_credentials_never_echo_them(url: str, reason: str) -> None:
+    with pytest.raises(InvalidRepoUrl, match=re.escape(reason)) as refused:
+        check_repo_url(url, allow_local=True)
+    assert "s3c" not in refused.value.message
+
+
+def test_refusals_say_how_to_give_credentials() -> None:
+    with pytest.raises(InvalidRepoUrl) as refused:
+        check_repo_url("ssh://git:pw@example.com/x.git", allow_local=False)
+    assert refused.value.message == (
+        "only https URLs may carry credentials (https://USER:TOKEN@host/path); "
+        "for ssh URLs, use an SSH key"
+    )

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tomo.marketplace.definition import DockerConfig
-from tomo.marketplace.risk import assess_risks
+from tomo.marketplace.risk import assess_risks, risk_flag_problem, volume_risks
 
 
 def risks(**docker: Any) -> list[str]:
@@ -54,12 +54,8 @@ def test_docker_socket_is_flagged_even_read_only(socket: str) -> None:
 @pytest.mark.parametrize(
     "path",
     [
-        "/",
         "/etc",
         "/etc/ssl",
-        "/root",
-        "/home",
-        "/home/alice",
         "/usr/lib",
         "/var/lib/docker",
         "/boot",
@@ -69,7 +65,7 @@ def test_system_paths_mounted_writable_are_flagged(path: str) -> None:
     assert risks(volumes=[volume(path)]) == [f"system-path:{path}"]
 
 
-@pytest.mark.parametrize("path", ["/etc", "/", "/home/alice"])
+@pytest.mark.parametrize("path", ["/etc", "/usr/lib", "/var/lib/docker", "/boot"])
 def test_system_paths_read_only_are_not_flagged(path: str) -> None:
     assert risks(volumes=[volume(path, readonly=True)]) == []
 
@@ -79,3 +75,202 @@ def test_system_paths_read_only_are_not_flagged(path: str) -> None:
 )
 def test_ordinary_data_paths_are_not_flagged(path: str) -> None:
     assert risks(volumes=[volume(path)]) == []
+
+
+ALL_RUNTIME_SOCKETS = [
+    "docker-socket",
+    "runtime-socket:containerd",
+    "runtime-socket:crio",
+    "runtime-socket:podman",
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/", [*ALL_RUNTIME_SOCKETS, "ssh-keys:/", "system-path:/"]),
+        ("/root", ["ssh-keys:/root", "system-path:/root"]),
+        ("/home", ["ssh-keys:/home", "system-path:/home"]),
+        ("/home/alice", ["ssh-keys:/home/alice", "system-path:/home/alice"]),
+    ],
+)
+def test_writable_system_paths_that_hold_more_carry_every_flag(
+    path: str, expected: list[str]
+) -> None:
+    assert risks(volumes=[volume(path)]) == expected
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "//var/run/docker.sock",
+        "///run/docker.sock",
+        "/var//run/docker.sock",
+        "/var/run/./docker.sock",
+        "/var/run/docker.sock/",
+    ],
+)
+def test_socket_paths_are_recognised_however_they_are_spelled(path: str) -> None:
+    assert risks(volumes=[volume(path, readonly=True)]) == ["docker-socket"]
+
+
+def test_a_definition_stores_host_paths_with_one_leading_slash() -> None:
+    config = DockerConfig.model_validate(
+        {"image": "a/b:1", "volumes": [volume("//var/run/docker.sock")]}
+    )
+    assert config.volumes[0].host_path == "/var/run/docker.sock"
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/srv/../var/run/docker.sock", {"docker-socket"}),
+        ("//etc", {"system-path:/etc"}),
+        ("/etc/ssl/..", {"system-path:/etc"}),
+        ("/srv/media/../../root/.ssh", {"ssh-keys:/root/.ssh", "system-path:/root/.ssh"}),
+    ],
+)
+def test_volume_risks_judges_the_normalised_path(path: str, expected: set[str]) -> None:
+    assert volume_risks(path, readonly=False) == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "flag"),
+    [
+        ("/run/containerd/containerd.sock", "runtime-socket:containerd"),
+        ("/var/run/containerd/containerd.sock", "runtime-socket:containerd"),
+        ("/run/podman/podman.sock", "runtime-socket:podman"),
+        ("/var/run/podman/podman.sock", "runtime-socket:podman"),
+        ("/run/user/1000/podman/podman.sock", "runtime-socket:podman"),
+        ("/run/crio/crio.sock", "runtime-socket:crio"),
+        ("/var/run/crio/crio.sock", "runtime-socket:crio"),
+        ("/run/user/1000/docker.sock", "docker-socket"),  # rootless Docker
+    ],
+)
+def test_container_runtime_sockets_are_flagged_even_read_only(path: str, flag: str) -> None:
+    assert risks(volumes=[volume(path, readonly=True)]) == [flag]
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/run", ALL_RUNTIME_SOCKETS),
+        ("/var/run", ALL_RUNTIME_SOCKETS),
+        ("/var", ALL_RUNTIME_SOCKETS),
+        ("/run/containerd", ["runtime-socket:containerd"]),
+        ("/var/run/crio", ["runtime-socket:crio"]),
+        ("/run/podman", ["runtime-socket:podman"]),
+        ("/run/user", ["docker-socket", "runtime-socket:podman"]),
+        ("/run/user/1000", ["docker-socket", "runtime-socket:podman"]),
+        ("/run/user/1000/podman", ["runtime-socket:podman"]),
+    ],
+)
+def test_a_directory_holding_a_socket_reaches_it_even_read_only(
+    path: str, expected: list[str]
+) -> None:
+    assert risks(volumes=[volume(path, readonly=True)]) == expected
+
+
+@pytest.mark.parametrize(
+    "path", ["/run/systemd", "/run/user/alice", "/var/lib/docker", "/run/containerd-data"]
+)
+def test_directories_without_a_socket_read_only_are_not_flagged(path: str) -> None:
+    assert risks(volumes=[volume(path, readonly=True)]) == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/home/alice/.ssh",
+        "/home/alice/.ssh/id_ed25519",
+        "/root/.ssh",
+        "/root/.ssh/authorized_keys",
+        "/root",
+        "/home/alice",
+        "/home",
+    ],
+)
+def test_ssh_keys_are_flagged_even_read_only(path: str) -> None:
+    assert risks(volumes=[volume(path, readonly=True)]) == [f"ssh-keys:{path}"]
+
+
+def test_a_folder_beside_the_ssh_keys_is_not_flagged() -> None:
+    assert risks(volumes=[volume("/home/alice/Music"), volume("/home/alice/.sshfs", True)]) == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("bridge", []),
+        ("default", []),
+        ("none", []),
+        ("host", ["host-network"]),
+        ("container:vpn", ["network:container:vpn"]),
+        ("traefik_proxy", ["network:traefik_proxy"]),
+    ],
+)
+def test_network_modes_other_than_the_defaults_are_flagged(mode: str, expected: list[str]) -> None:
+    assert risks(network_mode=mode) == expected
+
+
+def test_every_flag_assess_risks_gives_is_well_formed() -> None:
+    flags = risks(
+        privileged=True,
+        network_mode="container:vpn",
+        pid_mode="host",
+        ipc_mode="host",
+        capabilities=["SYS_ADMIN", "ALL"],
+        devices=["/dev/dri:/dev/dri"],
+        volumes=[volume("/"), volume("/home/alice/.ssh", True)],
+    )
+    assert len(flags) > 10
+    assert {flag: risk_flag_problem(flag) for flag in flags} == dict.fromkeys(flags)
+
+
+@pytest.mark.parametrize(
+    "flag",
+    [
+        "privileged",
+        "host-network",
+        "host-pid",
+        "host-ipc",
+        "docker-socket",
+        "cap:NET_ADMIN",
+        "device:/dev/ttyUSB0",
+        "system-path:/etc",
+        "runtime-socket:podman",
+        "ssh-keys:/home/alice",
+        "network:container:vpn",
+        "network:traefik_proxy",
+    ],
+)
+def test_well_formed_flag_names_have_no_problem(flag: str) -> None:
+    assert risk_flag_problem(flag) is None
+
+
+@pytest.mark.parametrize(
+    ("flag", "problem"),
+    [
+        ("docker-sockt", "'docker-sockt' is not a risk flag (did you mean 'docker-socket'?)"),
+        ("PRIVILEGED", "'PRIVILEGED' is not a risk flag (did you mean 'privileged'?)"),
+        ("root", "'root' is not a risk flag"),
+        ("", "'' is not a risk flag"),
+        ("sytem-path:/etc", "'sytem-path:/etc' is not a risk flag (did you mean 'system-path:/etc'?)"),
+        ("cap:net_admin", "'cap:net_admin' is not a risk flag (did you mean 'cap:NET_ADMIN'?)"),
+        ("cap:MAKE_COFFEE", "'cap:MAKE_COFFEE' is not a risk flag: 'MAKE_COFFEE' is not a Linux capability"),
+        ("device:/etc/passwd", "'device:/etc/passwd' is not a risk flag: 'device:' names a path under /dev/"),
+        ("system-path:etc", "'system-path:etc' is not a risk flag: 'system-path:' names an absolute path"),
+        ("system-path://etc", "'system-path://etc' is not a risk flag (did you mean 'system-path:/etc'?)"),
+        ("ssh-keys:/root/../root", "'ssh-keys:/root/../root' is not a risk flag (did you mean 'ssh-keys:/root'?)"),
+        ("runtime-socket:docker", "'runtime-socket:docker' is not a risk flag (did you mean 'docker-socket'?)"),
+        ("runtime-socket:lxd", "'runtime-socket:lxd' is not a risk flag: the runtime is one of containerd, crio, podman"),
+        ("network:host", "'network:host' is not a risk flag (did you mean 'host-network'?)"),
+        ("network:bridge", "'network:bridge' is not a risk flag: the network mode 'bridge' is no risk"),
+        ("network:a b", "'network:a b' is not a risk flag: 'a b' is not a network mode "
+                        "(bridge, host, none, container:NAME or a network name)"),
+        ("network:container:-x", "'network:container:-x' is not a risk flag: "
+                                 "'-x' in 'container:-x' is not a container name"),
+    ],
+)  # fmt: skip
+def test_malformed_flag_names_get_a_precise_problem(flag: str, problem: str) -> None:
+    assert risk_flag_problem(flag) == problem

@@ -419,7 +419,9 @@ async def test_one_sync_per_repo_at_a_time(runtime: Runtime, make_repo) -> None:
     repo.add_app("alpha")
     repo.commit()
     repo_id = await subscribe(runtime, repo)
-    other = MarketplaceService(runtime.db, runtime.settings)  # as another process would
+    other = MarketplaceService(
+        runtime.db, runtime.settings, runtime.marketplace.secrets
+    )  # as another process would
 
     leased = asyncio.Event()
     # Progress is first reported after the lease is taken.

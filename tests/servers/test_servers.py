@@ -323,7 +323,7 @@ async def test_removing_a_server_with_installations_needs_force(
         for name in ("web", "db"):
             session.add(Installation(
                 id=f"inst-{name}", server_id="nas", name=name, repo_id="r", app_id=name,
-                version="1", image="x/y:1", definition={}, config={}, created_paths=[],
+                version="1", image="x/y:1", definition={}, config={},
                 status="running", created_at=now, updated_at=now,
             ))  # fmt: skip
     with pytest.raises(ServerInUse, match=r"still has 2 installation\(s\) \(db, web\)"):

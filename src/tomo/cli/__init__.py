@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +18,7 @@ app = typer.Typer(
     name="tomo",
     help="tomo: a self-hosted app store for homelabs.",
     no_args_is_help=True,
+    rich_markup_mode=None,  # help texts are plain: "[/udp]" is text, not markup
     pretty_exceptions_enable=False,
     add_completion=False,
 )
@@ -67,8 +69,8 @@ def main() -> None:
         first = exc.errors()[0]
         where = ".".join(map(str, first["loc"])) or exc.title
         _fail(f"invalid value for {where}: {first['msg']}", 2)
-    except KeyboardInterrupt:
-        _fail("interrupted", 130)
+    except (KeyboardInterrupt, asyncio.CancelledError):  # a second Ctrl-C, or SIGTERM
+        _fail("interrupted; what was in progress is settled on tomo's next start", 130)
     except Exception as exc:  # last line of defence: never a traceback for a user
         _fail(f"internal error ({type(exc).__name__}): {exc}", 70)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from tomo.config import Settings
+from tomo.logs import configure_logging
 from tomo.runtime import Runtime, open_runtime
 
 T = TypeVar("T")
@@ -27,11 +29,20 @@ class CliState:
 
 
 def run(ctx: typer.Context, action: Callable[[Runtime], Awaitable[T]]) -> T:
-    """Open tomo, run one service call, close tomo."""
+    """Open tomo, run one service call, close tomo.
+
+    Ctrl-C (asyncio turns it into a cancellation) and SIGTERM both interrupt the
+    call the same way, so an operation in progress is undone before tomo exits.
+    """
     state: CliState = ctx.find_root().obj
+    settings = state.settings()
+    configure_logging(settings)
 
     async def call() -> T:
-        async with open_runtime(state.settings()) as runtime:
+        task = asyncio.current_task()
+        if task is not None:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        async with open_runtime(settings) as runtime:
             return await action(runtime)
 
     return asyncio.run(call())

@@ -17,13 +17,24 @@ from rich.text import Text
 from tomo.cli.context import CliState, JsonOption, run
 from tomo.cli.output import console, emit, emit_json, err_console
 from tomo.cli.output import table as print_table
-from tomo.deployment.schemas import InstallationPublic, JobPublic
+from tomo.deployment.schemas import InstallationPublic, InstallPreview, JobPublic, OperationDone
 from tomo.deployment.spec import InstallConfig, PortOverride, VolumeOverride
-from tomo.errors import InstallFailed, InvalidInput
+from tomo.errors import InstallFailed, InvalidInput, OperationInterrupted
 from tomo.runtime import Runtime
 
 InstallationArg = Annotated[str, typer.Argument(help="Installation id or instance name.")]
 ServerOption = Annotated[str | None, typer.Option("--server", help="Server id or name.")]
+EnvOption = Annotated[list[str] | None, typer.Option("--env", help="NAME=VALUE")]
+PortOption = Annotated[
+    list[str] | None, typer.Option("--port", help="HOST:CONTAINER, or HOST:CONTAINER/udp")
+]
+VolumeOption = Annotated[list[str] | None, typer.Option("--volume", help="HOST:CONTAINER")]
+AcceptRiskOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--accept-risk", help="A risk flag the app carries (or several, comma-separated)."
+    ),
+]
 jobs = typer.Typer(help="Background jobs.", no_args_is_help=True)
 
 
@@ -32,30 +43,22 @@ def install(
     app: Annotated[str, typer.Argument(help="repo-id/app-id, or a bare app id.")],
     server: Annotated[str, typer.Option("--server", help="Server id or name.")],
     name: Annotated[str | None, typer.Option("--name", help="Instance name.")] = None,
-    env: Annotated[list[str] | None, typer.Option("--env", help="NAME=VALUE")] = None,
-    port: Annotated[list[str] | None, typer.Option("--port", help="HOST:CONTAINER[/udp]")] = None,
-    volume: Annotated[list[str] | None, typer.Option("--volume", help="HOST:CONTAINER")] = None,
-    accept_risk: Annotated[
-        list[str] | None, typer.Option("--accept-risk", help="A risk flag.")
-    ] = None,
+    env: EnvOption = None,
+    port: PortOption = None,
+    volume: VolumeOption = None,
+    accept_risk: AcceptRiskOption = None,
     preview: Annotated[bool, typer.Option("--preview", help="Print the docker argv only.")] = False,
     detach: Annotated[bool, typer.Option("--detach", help="Return while it installs.")] = False,
     json_: JsonOption = False,
 ) -> None:
     """Install an app on a server; exits 0 only when it runs."""
-    config = InstallConfig(
-        name=name,
-        env=dict(_pair(item, "=", "--env") for item in env or []),
-        ports=[_port(item) for item in port or []],
-        volumes=[_volume(item) for item in volume or []],
-        accept_risks=accept_risk or [],
-    )
+    config = _config(name, env, port, volume, accept_risk)
     state: CliState = ctx.find_root().obj
 
     async def action(runtime: Runtime) -> None:
         if preview:
-            argv = await runtime.deployment.preview_install(server, app, config)
-            emit_json({"argv": argv}) if json_ else console.print(_shell_line(argv), markup=False)
+            plan = await runtime.deployment.preview_install(server, app, config)
+            emit(plan, json_, lambda: _print_preview(plan))
             return
         started = await runtime.deployment.install_app(server, app, config)
         if detach:
@@ -65,14 +68,17 @@ def install(
             )
             return
         view = await _follow(runtime, started.job_id, quiet=json_)
+        if view.status != "done":  # the installation may be gone: the job tells it all
+            if json_:
+                emit_json({"installation": None, "job": view.model_dump(mode="json"),
+                           "generated_secrets": {}})  # fmt: skip
+            raise InstallFailed(view.error or "install failed")
         installed = await runtime.deployment.get_installation(started.installation.id)
         if json_:
             emit_json({"installation": installed.model_dump(mode="json"),
                        "job": view.model_dump(mode="json"),
                        "generated_secrets": started.generated_secrets})  # fmt: skip
-        if view.status != "done":
-            raise InstallFailed(view.error or "install failed")
-        if not json_:
+        else:
             _print_installed(installed, started.generated_secrets)
 
     run(ctx, action)
@@ -123,10 +129,19 @@ def update(
     installation: InstallationArg,
     server: ServerOption = None,
     tag: Annotated[str | None, typer.Option("--tag", help="Another image tag.")] = None,
+    env: EnvOption = None,
+    port: PortOption = None,
+    volume: VolumeOption = None,
+    accept_risk: AcceptRiskOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Update to the catalog's definition (or --tag); the old container returns on failure."""
-    _show(run(ctx, lambda r: r.deployment.update_app(installation, server, tag=tag)), json_)
+    """Update to the catalog's definition (or --tag), changing what you give; the old
+    container returns on failure."""
+    changes = _config(None, env, port, volume, accept_risk)
+    result = run(
+        ctx, lambda r: r.deployment.update_app(installation, server, tag=tag, changes=changes)
+    )
+    emit(result, json_, lambda: _print_done(result))
 
 
 def uninstall(
@@ -139,11 +154,10 @@ def uninstall(
     json_: JsonOption = False,
 ) -> None:
     """Remove an installation's container; its data stays unless --remove-data."""
-    gone = run(
+    result = run(
         ctx, lambda r: r.deployment.uninstall_app(installation, server, remove_data=remove_data)
     )
-    kept = "" if remove_data else " (data kept)"
-    emit(gone, json_, f"Uninstalled {gone.name} from {gone.server_id}{kept}")
+    emit(result, json_, lambda: _print_done(result))
 
 
 def logs(
@@ -170,6 +184,25 @@ def job_run(ctx: typer.Context, job_id: str) -> None:
         raise InstallFailed(view.error or "job failed")
 
 
+@jobs.command("list")
+def job_list(
+    ctx: typer.Context,
+    installation: Annotated[
+        str | None, typer.Option("--installation", help="Id or instance name (also gone ones).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit")] = 20,
+    json_: JsonOption = False,
+) -> None:
+    """List jobs, newest first."""
+    found = run(ctx, lambda r: r.deployment.list_jobs(installation=installation, limit=limit))
+    if json_:
+        emit_json(found)
+        return
+    print_table(None, ["id", "kind", "installation", "server", "status", "started", "error"],
+                [(j.id, j.kind, j.installation_name, j.server_id, j.status, j.started_at, j.error)
+                 for j in found])  # fmt: skip
+
+
 @jobs.command("show")
 def job_show(ctx: typer.Context, job_id: str, json_: JsonOption = False) -> None:
     """Show a job and its steps."""
@@ -178,18 +211,30 @@ def job_show(ctx: typer.Context, job_id: str, json_: JsonOption = False) -> None
 
 
 async def _follow(runtime: Runtime, job_id: str, *, quiet: bool) -> JobPublic:
-    """Run the job here and show its steps live until it ends."""
-    task = asyncio.create_task(runtime.deployment.run_job(job_id))
-    with Live(console=err_console, transient=False, refresh_per_second=8,
-              auto_refresh=not quiet and err_console.is_terminal) as live:  # fmt: skip
-        while not task.done():
-            if not quiet and err_console.is_terminal:
-                live.update(_steps_table(await runtime.deployment.get_job(job_id)))
-            await asyncio.wait({task}, timeout=0.2)
-    view = await task
+    """Run the job here (so Ctrl-C interrupts it, and it is undone) and show its
+    steps live until it ends."""
+    live = not quiet and err_console.is_terminal
+    display = asyncio.create_task(_show_live(runtime, job_id)) if live else None
+    try:
+        view = await runtime.deployment.run_job(job_id)
+    except OperationInterrupted:
+        if not quiet:
+            err_console.print(_steps_table(await runtime.deployment.get_job(job_id)))
+        raise
+    finally:
+        if display is not None:
+            display.cancel()
+            await asyncio.gather(display, return_exceptions=True)
     if not quiet:
         err_console.print(_steps_table(view))
     return view
+
+
+async def _show_live(runtime: Runtime, job_id: str) -> None:
+    with Live(console=err_console, transient=True, refresh_per_second=8) as live:
+        while True:
+            live.update(_steps_table(await runtime.deployment.get_job(job_id)))
+            await asyncio.sleep(0.2)
 
 
 def _steps_table(view: JobPublic) -> Table:
@@ -216,6 +261,25 @@ def _print_installed(installation: InstallationPublic, generated: dict[str, str]
         err_console.print(f"generated {key}={value}  (shown once; stored encrypted)", markup=False)
 
 
+def _print_preview(plan: InstallPreview) -> None:
+    console.print(shlex.join(plan.argv), markup=False)
+    if plan.env_file:
+        console.print(f"# {plan.env_file} (mode 0600):", markup=False)
+        for key, value in plan.env.items():
+            console.print(f"#   {key}={value}", markup=False)
+
+
+def _print_done(result: OperationDone) -> None:
+    installation = result.installation
+    note = f" ({installation.status_message})" if installation.status_message else ""
+    err_console.print(f"{installation.name} on {installation.server_id}: {installation.status}"
+                      f"{note}", markup=False)  # fmt: skip
+    for line in result.summary:
+        err_console.print(f"  {line}", markup=False)
+    for key, value in result.generated_secrets.items():
+        err_console.print(f"generated {key}={value}  (shown once; stored encrypted)", markup=False)
+
+
 def _show(installation: InstallationPublic, json_: bool) -> None:
     note = f" ({installation.status_message})" if installation.status_message else ""
     emit(installation, json_, f"{installation.name}: {installation.status}{note}")
@@ -228,6 +292,27 @@ def _spawn_job(state: CliState, job_id: str) -> None:
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )  # fmt: skip
+
+
+def _config(
+    name: str | None,
+    env: list[str] | None,
+    port: list[str] | None,
+    volume: list[str] | None,
+    accept_risk: list[str] | None,
+) -> InstallConfig:
+    try:
+        return InstallConfig(
+            name=name,
+            env=dict(_pair(item, "=", "--env") for item in env or []),
+            ports=[_port(item) for item in port or []],
+            volumes=[_volume(item) for item in volume or []],
+            accept_risks=accept_risk or [],
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        option = {"name": "--name", "accept_risks": "--accept-risk"}.get(str(first["loc"][0]))
+        raise InvalidInput(f"{option or first['loc'][0]}: {_first_error(exc)}") from None
 
 
 def _pair(item: str, separator: str, option: str) -> tuple[str, str]:
@@ -258,7 +343,3 @@ def _volume(item: str) -> VolumeOverride:
 
 def _first_error(exc: ValidationError) -> str:
     return str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
-
-
-def _shell_line(argv: list[str]) -> str:
-    return shlex.join(argv)

@@ -162,6 +162,7 @@ def _print_detail(detail: RepoDetail) -> None:
             ("id", detail.id),
             ("name", detail.name),
             ("url", detail.url),
+            ("credentials", detail.has_credentials),
             ("branch", detail.branch),
             ("type", detail.repo_type),
             ("enabled", detail.enabled),

@@ -19,9 +19,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import or_, select, update
 
 from tomo.db import Database
+from tomo.deployment.journal import Journal
 from tomo.deployment.models import Installation, Job, JobStep
 from tomo.deployment.schemas import JobPublic, StepPublic
-from tomo.errors import InstallationBusy
+from tomo.errors import InstallationBusy, JobNotFound
 
 HEARTBEAT_SECONDS = 2.0
 STALE_AFTER = timedelta(seconds=30)
@@ -44,6 +45,7 @@ class JobRecorder:
         self.installation_id = installation_id
         self.current_step: str | None = None
         self._step_id: int | None = None
+        self.journal = Journal()
 
     async def begin(self) -> None:
         async with self.db.session() as session, session.begin():
@@ -92,11 +94,18 @@ class JobRecorder:
         await self._update_step(**values)
         self._step_id = None
 
-    async def finish(self, error: str | None) -> None:
+    async def save_journal(self) -> None:
+        """Store the journal; called before each change it records is made."""
+        async with self.db.session() as session, session.begin():
+            await session.execute(
+                update(Job).where(Job.id == self.job_id).values(journal=self.journal.dump())
+            )
+
+    async def finish(self, status: str, error: str | None) -> None:
         async with self.db.session() as session, session.begin():
             await session.execute(
                 update(Job).where(Job.id == self.job_id).values(
-                    status="failed" if error else "done", error=error, ended_at=now()
+                    status=status, error=error, ended_at=now(), journal=self.journal.dump()
                 )
             )  # fmt: skip
 
@@ -121,10 +130,14 @@ class JobRecorder:
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
 
-async def take_lease(db: Database, installation_id: str, operation: str, job_id: str) -> None:
-    """Claim the installation for one operation; InstallationBusy if another runs."""
+async def take_lease(db: Database, installation_id: str, operation: str, job_id: str) -> str | None:
+    """Claim the installation for one operation; InstallationBusy if another runs.
+    Returns the job that held it last, if that job left something unsettled."""
     moment = now()
     async with db.session() as session, session.begin():
+        unsettled = await session.scalar(
+            select(Installation.operation_job).where(Installation.id == installation_id)
+        )
         result = await session.execute(
             update(Installation)
             .where(Installation.id == installation_id)
@@ -143,39 +156,68 @@ async def take_lease(db: Database, installation_id: str, operation: str, job_id:
                 f"installation '{busy.name if busy else installation_id}' is busy ({doing}); "
                 "try again when it finishes"
             )
+    return unsettled
 
 
-async def release_lease(db: Database, installation_id: str) -> None:
+async def release_lease(db: Database, installation_id: str, *, unsettled_job: str | None) -> None:
+    """Free the installation. A job whose journal could not be settled (the server
+    went away) stays named, so the next operation settles it first."""
     async with db.session() as session, session.begin():
         await session.execute(
             update(Installation).where(Installation.id == installation_id)
-            .values(operation=None, operation_job=None, heartbeat_at=None)
+            .values(operation=None, operation_job=unsettled_job, heartbeat_at=None)
         )  # fmt: skip
 
 
-async def create_job(
-    db: Database, installation_id: str, kind: str, job_id: str | None = None
-) -> str:
-    job_id = job_id or new_id()
+async def create_job(db: Database, installation: Installation, kind: str, job_id: str) -> None:
     async with db.session() as session, session.begin():
-        session.add(Job(id=job_id, installation_id=installation_id, kind=kind, status="pending"))
-    return job_id
+        session.add(Job(
+            id=job_id, installation_id=installation.id, server_id=installation.server_id,
+            installation_name=installation.name,
+            app=f"{installation.repo_id}/{installation.app_id}", kind=kind, status="pending",
+            created_at=now(),
+        ))  # fmt: skip
 
 
-async def job_view(db: Database, job_id: str) -> JobPublic | None:
+async def load_journal(db: Database, job_id: str | None) -> Journal | None:
+    """The journal of a job, if it left something to settle."""
+    if job_id is None:
+        return None
+    async with db.session() as session:
+        stored = await session.scalar(select(Job.journal).where(Job.id == job_id))
+    journal = Journal.load(stored)
+    return None if journal.settled or not journal.open_actions else journal
+
+
+async def job_view(db: Database, job_id: str) -> JobPublic:
     async with db.session() as session:
         job = await session.get(Job, job_id)
         if job is None:
-            return None
+            raise JobNotFound(f"no job '{job_id}'")
         steps = await session.scalars(
             select(JobStep).where(JobStep.job_id == job_id).order_by(JobStep.id)
         )
         return JobPublic(
-            id=job.id, installation_id=job.installation_id, kind=job.kind,
-            status=job.status,
-            error=job.error, started_at=job.started_at, ended_at=job.ended_at,
+            id=job.id, installation_id=job.installation_id, server_id=job.server_id,
+            installation_name=job.installation_name, app=job.app, kind=job.kind,
+            status=job.status, error=job.error, created_at=job.created_at,
+            started_at=job.started_at, ended_at=job.ended_at,
             steps=[StepPublic.model_validate(step, from_attributes=True) for step in steps],
         )  # fmt: skip
+
+
+async def list_jobs(
+    db: Database, *, installation: str | None = None, limit: int = 20
+) -> list[JobPublic]:
+    """The newest jobs first; `installation` by id or instance name (jobs outlive it)."""
+    async with db.session() as session:
+        query = select(Job.id).order_by(Job.created_at.desc(), Job.id).limit(limit)
+        if installation is not None:
+            query = query.where(
+                or_(Job.installation_id == installation, Job.installation_name == installation)
+            )
+        ids = list(await session.scalars(query))
+    return [await job_view(db, job_id) for job_id in ids]
 
 
 async def interrupted(db: Database) -> list[tuple[Installation, Job | None]]:

@@ -39,8 +39,6 @@ class Installation(Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     secret_env_enc: Mapped[str | None] = mapped_column(Text)  # Fernet token of a JSON object
     container_id: Mapped[str | None] = mapped_column(String(80))
-    # Directories this installation created on the server (removed only on request).
-    created_paths: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     status_message: Mapped[str | None] = mapped_column(Text)
     # The operation running now (one at a time), its job and its heartbeat.
@@ -52,19 +50,29 @@ class Installation(Base):
 
 
 class Job(Base):
-    """One operation on an installation (install, update, uninstall…) and its outcome."""
+    """One operation on an installation (install, update, uninstall…) and its outcome.
+
+    A job outlives its installation (an install that failed and left nothing behind
+    keeps only its job), so it names the server, instance and app itself.
+    """
 
     __tablename__ = "jobs"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    installation_id: Mapped[str] = mapped_column(
-        ForeignKey("installations.id", ondelete="CASCADE"), index=True
+    installation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("installations.id", ondelete="SET NULL"), index=True
     )
+    server_id: Mapped[str | None] = mapped_column(String(64))
+    installation_name: Mapped[str | None] = mapped_column(String(64))
+    app: Mapped[str | None] = mapped_column(String(160))  # repo/app
     kind: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(
-        String(16), default="pending"
-    )  # pending/running/done/failed
+    # pending, running, done, failed, interrupted (see JOB_STATUSES)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     error: Mapped[str | None] = mapped_column(Text)
+    # What the operation changed so far on the server, so that a failure, an
+    # interruption or a restart after tomo died can undo it (or finish it).
+    journal: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     runner_pid: Mapped[int | None] = mapped_column(Integer)
     runner_host: Mapped[str | None] = mapped_column(String(255))
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,16 +1,20 @@
 """Docker on a server, through SSHService: every command an argv, every script constant.
 
 Scripts below take their inputs as positional arguments ("$1", "$@"), so no
-value from a catalog or a user is ever part of a script's text.
+value from a catalog or a user is ever part of a script's text. Every Docker
+command names its object type (`docker container inspect`, `docker image pull`),
+so a name can never match an image or a volume by accident.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from tomo.errors import CommandFailed
@@ -32,11 +36,16 @@ for d in "$@"; do
 done
 """
 WRITE_PRIVATE_FILE = 'umask 077 && cat > "$1"'
+# Prints the HTTP status code ("000": no answer). Never follows a redirect, never
+# globs the URL, speaks only http(s): a definition cannot send the server elsewhere.
 HTTP_PROBE = r"""
 url="$1"
-if command -v curl >/dev/null 2>&1; then exec curl -fsS -o /dev/null --max-time 5 -k -- "$url"
+if command -v curl >/dev/null 2>&1; then
+  exec curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -k -g --max-redirs 0 \
+       --proto '=http,https' -- "$url" 2>/dev/null
 elif command -v wget >/dev/null 2>&1; then
-  exec wget -q -O /dev/null -T 5 --no-check-certificate -- "$url"
+  if wget -q -O /dev/null -T 5 --max-redirect=0 --no-check-certificate -- "$url" 2>/dev/null
+  then echo 200; else echo 000; fi
 else exit 127; fi
 """
 # Whether anything listens on TCP port "$2" (4 hex digits) in the network namespace
@@ -53,9 +62,47 @@ done
 [ "$seen" = yes ] && exit 1
 exit 127
 """
+# Each path as the server resolves it (symlinks followed, missing parts kept).
+RESOLVE_PATHS = r"""
+for p in "$@"; do
+  r=$(realpath -m -- "$p" 2>/dev/null || readlink -f -- "$p" 2>/dev/null) || r="$p"
+  printf '%s\0' "${r:-$p}"
+done
+"""
+# Removes the data an installation owns: "$1" is the data root, "$2" the instance
+# folder, the rest are folders inside it. Each is removed only if it is what it
+# claims to be after resolving symlinks (inside the real instance folder, which
+# is inside the real data root), so a planted symlink cannot redirect the removal.
+# The instance folder itself goes only when it is empty afterwards.
+REMOVE_OWNED = r"""
+root=$(cd -P -- "$1" 2>/dev/null && pwd) || { echo "absent $2"; exit 0; }
+instance="$2"; shift 2
+real=$(cd -P -- "$instance" 2>/dev/null && pwd) || { echo "absent $instance"; exit 0; }
+[ "$real" = "$root/${instance##*/}" ] || { echo "refused $instance"; exit 0; }
+for d in "$@"; do
+  if [ ! -e "$d" ] && [ ! -L "$d" ]; then echo "absent $d"; continue; fi
+  if [ -L "$d" ]; then rm -f -- "$d" && echo "removed $d" || echo "failed $d"; continue; fi
+  parent=$(cd -P -- "$(dirname -- "$d")" 2>/dev/null && pwd)
+  case "$parent/" in "$real"/*) ;; *) echo "refused $d"; continue ;; esac
+  rm -rf -- "$d" && echo "removed $d" || echo "failed $d"
+done
+if rmdir -- "$instance" 2>/dev/null; then echo "removed $instance"; else echo "kept $instance"; fi
+"""
+# Runs the docker command in "$@" with `--until` now, to the nanosecond: Docker
+# reads `--until 0s` as the current whole second and would miss the latest events.
+EVENTS_UNTIL_NOW = r"""
+now=$(date +%s.%N 2>/dev/null)
+case "$now" in *[!0-9.]*|"") now=$(( $(date +%s) + 1 )) ;; esac
+exec "$@" --until "$now"
+"""
 _VOLUME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
 _VOLUME_PATH = re.compile(r"/[^:,\x00-\x1f]{0,4095}")
 _PORTS_FIELD = re.compile(r"(?:[\d.]+|\[[0-9a-f:]+\]|::):(\d+)->\d+/(tcp|udp)")
+# One value per line (JSON output never holds a raw newline); see parse_state.
+_INSPECT_FIELDS = "\n".join(
+    ["{{json .State}}", "{{.RestartCount}}", "{{json .Mounts}}",
+     '{{index .Config.Labels "tomo.installation"}}']
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -67,6 +114,17 @@ class ContainerState:
     error: str
     pid: int = 0  # of the container's main process while it runs
     volumes: list[tuple[str, str]] = field(default_factory=list)  # see _volumes
+    installation: str = ""  # its tomo.installation label
+    ran_seconds: float | None = None  # of its last run, once it has ended
+
+    def describe_exit(self) -> str:
+        """ "exited with code 3 after 2.1 s, restarted 2 times" from what Docker says."""
+        text = f"exited with code {self.exit_code}"
+        if self.ran_seconds is not None:
+            text += f" after {self.ran_seconds:.1f} s"
+        if self.restart_count:
+            text += f", restarted {self.restart_count} time{'s' if self.restart_count > 1 else ''}"
+        return text
 
 
 def _volumes(mounts: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -82,12 +140,66 @@ def _volumes(mounts: list[dict[str, Any]]) -> list[tuple[str, str]]:
     ]  # fmt: skip
 
 
+def _ran_seconds(state: dict[str, Any]) -> float | None:
+    """How long the last run lasted, from Docker's own two clock readings."""
+    try:
+        started = datetime.fromisoformat(state["StartedAt"])
+        finished = datetime.fromisoformat(state["FinishedAt"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    seconds = (finished - started).total_seconds()
+    return seconds if seconds >= 0 and finished.year > 1 else None
+
+
+def parse_state(output: str) -> ContainerState:
+    """`docker container inspect` with _INSPECT_FIELDS, one JSON document per line."""
+    raw_state, restarts, raw_mounts, label = (output.rstrip("\n").split("\n") + [""] * 4)[:4]
+    state = json.loads(raw_state)
+    return ContainerState(
+        status=state.get("Status", "unknown"), exit_code=int(state.get("ExitCode", 0)),
+        health=(state.get("Health") or {}).get("Status"), restart_count=int(restarts or 0),
+        error=state.get("Error", ""), pid=int(state.get("Pid") or 0),
+        volumes=_volumes(json.loads(raw_mounts or "null") or []), installation=label.strip(),
+        ran_seconds=_ran_seconds(state) if state.get("Status") != "running" else None,
+    )  # fmt: skip
+
+
+def _last_exit(events: list[str]) -> tuple[int | None, float | None]:
+    """The exit code of the last `die` event and how long that run lasted."""
+    started: int | None = None
+    last: tuple[int | None, float | None] = (None, None)
+    for line in events:
+        action, _, rest = line.partition(" ")
+        moment, _, code = rest.partition(" ")
+        if not moment.isdigit():
+            continue
+        if action == "start":
+            started = int(moment)
+        elif action == "die" and code.strip().lstrip("-").isdigit():
+            ran = (int(moment) - started) / 1e9 if started is not None else None
+            last = (int(code), ran)
+    return last
+
+
+@dataclass(frozen=True)
+class RemovalReport:
+    """What a removal of owned data did, path by path."""
+
+    removed: list[str]
+    kept: list[str]  # with the reason, e.g. "/srv/apps/web (holds files tomo did not place)"
+    failed: list[str]
+
+
 class Docker:
     """Docker commands on one server."""
 
     def __init__(self, ssh: SSHService, target: SSHTarget) -> None:
         self.ssh = ssh
         self.target = target
+
+    @property
+    def server(self) -> str:
+        return self.target.name
 
     async def run(self, args: Sequence[str], **options: Any) -> str:
         return (await self.ssh.run_docker(self.target, args, **options)).stdout
@@ -100,19 +212,20 @@ class Docker:
             protocol, _, hex_port = line.partition(" ")
             if hex_port.strip():
                 used.add((int(hex_port.strip(), 16), protocol))
-        published = await self.run(["ps", "--all", "--format", "{{.Ports}}"])
+        published = await self.run(["container", "ls", "--all", "--format", "{{.Ports}}"])
         used.update((int(port), proto) for port, proto in _PORTS_FIELD.findall(published))
         return used
 
     async def container_exists(self, name: str) -> bool:
         names = await self.run(
-            ["ps", "--all", "--filter", f"name=^/{name}$", "--format", "{{.Names}}"]
+            ["container", "ls", "--all", "--filter", f"name=^/{name}$", "--format", "{{.Names}}"]
         )
         return name in names.split()
 
     async def pull(self, image: str, progress: Callable[[int, int], None]) -> None:
         layers: dict[str, bool] = {}
-        async for line in self.ssh.stream(self.target, docker_argv(self.target, ["pull", image])):
+        argv = docker_argv(self.target, ["image", "pull", image])
+        async for line in self.ssh.stream(self.target, argv):
             layer, _, state = line.partition(": ")
             if not re.fullmatch(r"[0-9a-f]{12}", layer):
                 continue
@@ -132,57 +245,112 @@ class Docker:
                                 out.stderr)  # fmt: skip
 
     async def write_private_file(self, path: str, content: str) -> None:
-        """Write through stdin, never argv: secrets stay out of the process list."""
+        """Write through stdin, never argv: values stay out of the process list."""
         await self.ssh.run(self.target, ["sh", "-c", WRITE_PRIVATE_FILE, "tomo-write", path],
                            stdin=content)  # fmt: skip
 
-    async def remove_paths(self, paths: Sequence[str]) -> None:
+    async def remove_files(self, paths: Sequence[str]) -> None:
         if paths:
-            await self.ssh.run(self.target, ["rm", "-rf", "--", *paths])
+            await self.ssh.run(self.target, ["rm", "-f", "--", *paths])
 
-    async def remove_empty_dirs(self, dirs: Sequence[str]) -> None:
-        """rmdir, deepest first; a directory that holds anything stays."""
-        if dirs:
-            ordered = sorted(dirs, key=lambda d: d.count("/"), reverse=True)
-            await self.ssh.run(self.target, ["rmdir", "--", *ordered], check=False)
+    async def remove_empty_dirs(self, dirs: Sequence[str]) -> list[str]:
+        """rmdir, deepest first; a directory that holds anything stays. Returns those
+        still there."""
+        if not dirs:
+            return []
+        ordered = sorted(dirs, key=lambda d: d.count("/"), reverse=True)
+        await self.ssh.run(self.target, ["rmdir", "--", *ordered], check=False)
+        left = await self.ssh.run(
+            self.target, ["sh", "-c", 'for d; do [ -d "$d" ] && echo "$d"; done; exit 0',
+                          "tomo-left", *ordered],
+        )  # fmt: skip
+        return left.stdout.split("\n")[:-1]
+
+    async def remove_owned(
+        self, data_root: str, instance_dir: str, dirs: Sequence[str]
+    ) -> RemovalReport:
+        """Remove the folders an installation owns (see REMOVE_OWNED)."""
+        args = ["sh", "-c", REMOVE_OWNED, "tomo-remove", data_root, instance_dir, *dirs]
+        out = await self.ssh.run(self.target, args)
+        removed, kept, failed = [], [], []
+        for line in out.stdout.splitlines():
+            verdict, _, path = line.partition(" ")
+            if verdict == "removed":
+                removed.append(path)
+            elif verdict == "kept":
+                kept.append(f"{path} (holds files tomo did not place)")
+            elif verdict == "refused":
+                kept.append(f"{path} (it resolves outside the instance folder)")
+            elif verdict == "failed":
+                failed.append(path)
+        return RemovalReport(removed, kept, failed)
+
+    async def resolve_paths(self, paths: Sequence[str]) -> list[str]:
+        """The real paths behind `paths` on the server, in the same order."""
+        if not paths:
+            return []
+        out = await self.ssh.run(self.target, ["sh", "-c", RESOLVE_PATHS, "tomo-resolve", *paths])
+        resolved = out.stdout.split("\0")[:-1]
+        return resolved if len(resolved) == len(paths) else list(paths)
 
     async def state(self, container: str) -> ContainerState | None:
         """The container's state, or None when it does not exist."""
-        # One JSON document per line (JSON output never holds a raw newline).
-        fields = "{{json .State}}\n{{.RestartCount}}\n{{json .Mounts}}"
         result = await self.ssh.run_docker(
-            self.target, ["inspect", "--format", fields, container], check=False
-        )
+            self.target, ["container", "inspect", "--format", _INSPECT_FIELDS, container],
+            check=False,
+        )  # fmt: skip
         if result.exit_code != 0:
             if "no such" in result.stderr.lower():
                 return None
-            raise CommandFailed(self.target.name, f"docker inspect {container}", result.exit_code,
-                                result.stderr)  # fmt: skip
-        raw_state, restarts, raw_mounts = result.stdout.strip().split("\n")
-        state = json.loads(raw_state)
-        health = (state.get("Health") or {}).get("Status")
-        return ContainerState(
-            status=state.get("Status", "unknown"), exit_code=int(state.get("ExitCode", 0)),
-            health=health, restart_count=int(restarts or 0), error=state.get("Error", ""),
-            pid=int(state.get("Pid") or 0), volumes=_volumes(json.loads(raw_mounts) or []),
-        )  # fmt: skip
+            raise CommandFailed(self.target.name, f"docker container inspect {container}",
+                                result.exit_code, result.stderr)  # fmt: skip
+        return parse_state(result.stdout)
 
-    async def remove_volumes(self, names: Sequence[str]) -> None:
-        """Remove volumes by name; one still in use elsewhere stays."""
-        if names:
-            await self.run(["volume", "rm", "--", *names], check=False)
+    async def remove_volumes(self, names: Sequence[str]) -> list[str]:
+        """Remove volumes by name; one still in use elsewhere stays. Returns those removed."""
+        if not names:
+            return []
+        out = await self.ssh.run_docker(self.target, ["volume", "rm", "--", *names], check=False)
+        return [line for line in out.stdout.split("\n") if line in names]
 
-    async def logs_tail(self, container: str, lines: int = 20) -> str:
-        result = await self.ssh.run_docker(
-            self.target, ["logs", "--tail", str(lines), container], check=False
-        )
-        return (result.stdout + result.stderr).strip()
+    async def output_tail(self, container: str, lines: int = 10) -> list[str]:
+        """The container's last output lines, stdout and stderr merged in the order
+        written (both go to one pipe on the server)."""
+        argv = docker_argv(self.target, ["container", "logs", "--tail", str(lines), container])
+        script = ["sh", "-c", 'exec "$@" 2>&1', "tomo-logs", *argv]
+        result = await self.ssh.run(self.target, script, check=False)
+        if result.exit_code != 0:
+            return []
+        return [line for line in result.stdout.splitlines() if line.strip()]
 
-    async def http_probe(self, url: str) -> int:
-        """0 when the URL answers 2xx/3xx; 127 when the server has no curl or wget."""
+    async def crash_summary(self, container: str, within_seconds: int = 3600) -> str:
+        """ "exited with code 3 after 2.1 s, restarted 2 times": Docker's restart policy
+        may have started it again already (and reset its exit code), so the exits are
+        read from Docker's events."""
+        state = await self.state(container)
+        if state is None:
+            return "disappeared"
+        args = ["system", "events", "--since", f"{within_seconds}s",
+                "--filter", f"container={container}", "--filter", "event=start",
+                "--filter", "event=die", "--format",
+                '{{.Action}} {{.TimeNano}} {{index .Actor.Attributes "exitCode"}}']  # fmt: skip
+        script = ["sh", "-c", EVENTS_UNTIL_NOW, "tomo-events", *docker_argv(self.target, args)]
+        events = (await self.ssh.run(self.target, script, check=False)).stdout.split("\n")
+        exit_code, ran = _last_exit(events)
+        if exit_code is None:
+            return state.describe_exit()
+        summary = dataclasses.replace(state, exit_code=exit_code, ran_seconds=ran)
+        return summary.describe_exit()
+
+    async def http_probe(self, url: str) -> int | None:
+        """The HTTP status the URL answers with (0: no answer); None when the server
+        has neither curl nor wget to ask with."""
         result = await self.ssh.run(self.target, ["sh", "-c", HTTP_PROBE, "tomo-probe", url],
                                     check=False)  # fmt: skip
-        return result.exit_code
+        if result.exit_code == 127:
+            return None
+        code = result.stdout.strip()[-3:]
+        return int(code) if code.isdigit() else 0
 
     async def listens_in_container(self, pid: int, port: int) -> int:
         """0 when something listens on the TCP port inside the container of `pid`;
@@ -192,5 +360,16 @@ class Docker:
 
     async def remove_container(self, container: str, *, with_volumes: bool) -> None:
         """Force-remove; anonymous volumes go too only when asked (they may hold data)."""
-        args = ["rm", "--force", *(["--volumes"] if with_volumes else []), container]
+        args = ["container", "rm", "--force", *(["--volumes"] if with_volumes else []), container]
         await self.ssh.run_docker(self.target, args, check=False)
+
+    async def remove_own_container(self, container: str, installation_id: str) -> bool:
+        """Remove the container only if it carries this installation's label (a name
+        alone could be anyone's); its anonymous volumes go with it. True if it is gone."""
+        state = await self.state(container)
+        if state is None:
+            return True
+        if state.installation != installation_id:
+            return False
+        await self.remove_container(container, with_volumes=True)
+        return await self.state(container) is None

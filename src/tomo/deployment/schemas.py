@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 InstallationStatus = Literal[
     "pending", "installing", "running", "stopped", "restarting", "unhealthy", "error",
-    "missing", "updating", "removing", "unknown",
+    "missing", "updating", "removing", "removed", "unknown",
 ]  # fmt: skip
 
 
@@ -25,14 +25,22 @@ class StepPublic(BaseModel):
     ended_at: datetime | None
 
 
+JobStatus = Literal["pending", "running", "done", "failed", "interrupted"]
+
+
 class JobPublic(BaseModel):
-    """An operation on an installation and its steps so far."""
+    """An operation on an installation and its steps so far. The installation may
+    be gone (uninstalled, or an install that failed and left nothing behind)."""
 
     id: str
-    installation_id: str
+    installation_id: str | None
+    server_id: str | None
+    installation_name: str | None
+    app: str | None
     kind: str
-    status: Literal["pending", "running", "done", "failed"]
-    error: str | None
+    status: JobStatus
+    error: str | None  # why it failed or was interrupted, and what was undone
+    created_at: datetime | None
     started_at: datetime | None
     ended_at: datetime | None
     steps: list[StepPublic]
@@ -64,3 +72,20 @@ class InstallStarted(BaseModel):
     installation: InstallationPublic
     job_id: str
     generated_secrets: dict[str, str]  # shown once, here; stored encrypted
+
+
+class OperationDone(BaseModel):
+    """An installation after an operation on it, and what the operation did."""
+
+    installation: InstallationPublic
+    job_id: str
+    summary: list[str] = []  # e.g. "removed container 'web'", "kept /srv/apps/web/media"
+    generated_secrets: dict[str, str] = {}  # new secrets an update generated; shown once
+
+
+class InstallPreview(BaseModel):
+    """What an install would run, without running it."""
+
+    argv: list[str]  # the `docker container run` command
+    env_file: str | None  # where the environment goes (never on the command line)
+    env: dict[str, str]  # its values; secret ones shown as "<secret>"

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, field_validator
 from tomo.errors import InvalidInput
 from tomo.marketplace.definition import AppDefinition, AppVolume, DockerConfig
 from tomo.marketplace.fields import check_absolute_path, check_host_path
-from tomo.marketplace.risk import assess_risks
+from tomo.marketplace.risk import assess_risks, risk_flag_problem
 
 # Docker wants at least two characters in a container name.
 INSTANCE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{1,62}")
@@ -57,13 +57,38 @@ class VolumeOverride(BaseModel):
 
 
 class InstallConfig(BaseModel):
-    """What the user chooses at install time."""
+    """What the user chooses at install time (and may change at update)."""
 
     name: str | None = None  # instance name; defaults to the app id
     env: dict[str, str] = {}
     ports: list[PortOverride] = []
     volumes: list[VolumeOverride] = []
     accept_risks: list[str] = []
+
+    @field_validator("accept_risks", mode="before")
+    @classmethod
+    def _split_risks(cls, value: object) -> object:
+        """`--accept-risk a,b` is two flags; each name must be a risk flag tomo knows."""
+        if not isinstance(value, list):
+            return value
+        names = [part.strip() for item in value for part in str(item).split(",") if part.strip()]
+        problems = [p for p in map(risk_flag_problem, names) if p]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return list(dict.fromkeys(names))
+
+    def changed_by(self, changes: InstallConfig) -> InstallConfig:
+        """This config with the values given at an update: env by name, ports and
+        volumes by container side, accepted risks added."""
+        ports = {(p.container, p.protocol): p for p in self.ports}
+        ports.update({(p.container, p.protocol): p for p in changes.ports})
+        volumes = {v.container_path: v for v in self.volumes}
+        volumes.update({v.container_path: v for v in changes.volumes})
+        return InstallConfig(
+            name=self.name, env={**self.env, **changes.env}, ports=list(ports.values()),
+            volumes=list(volumes.values()),
+            accept_risks=list(dict.fromkeys([*self.accept_risks, *changes.accept_risks])),
+        )  # fmt: skip
 
     @field_validator("name")
     @classmethod
@@ -110,6 +135,7 @@ class ContainerSpec:
     command: list[str] | None = None
     instance_dir: str = ""
     risks: list[str] = field(default_factory=list)
+    accepted_risks: list[str] = field(default_factory=list)
     # Volumes of the container this one replaces (name, container path), mounted again
     # by name so data in the image's declared VOLUMEs survives an update.
     carried_volumes: list[tuple[str, str]] = field(default_factory=list)
@@ -117,6 +143,10 @@ class ContainerSpec:
     @property
     def env_file(self) -> str:
         return posixpath.join(self.instance_dir, ENV_FILE_NAME)
+
+    @property
+    def all_env(self) -> dict[str, str]:
+        return {**self.env, **self.secret_env}
 
     @property
     def owned_dirs(self) -> list[str]:
@@ -169,7 +199,7 @@ def build_spec(
         network_mode=docker.network_mode, pid_mode=docker.pid_mode, ipc_mode=docker.ipc_mode,
         privileged=docker.privileged, capabilities=list(docker.capabilities),
         devices=list(docker.devices), command=docker.command, instance_dir=instance_dir,
-        risks=risks,
+        risks=risks, accepted_risks=list(config.accept_risks),
     )  # fmt: skip
 
 
@@ -201,7 +231,12 @@ def _ports(docker: DockerConfig, config: InstallConfig, problems: list[str]) -> 
             problems.append(f"host port {port.host}/{port.protocol} is given to container ports "
                             f"{clash} and {port.container}")  # fmt: skip
         seen[(port.host, port.protocol)] = port.container
-    return chosen if docker.network_mode != "host" else []
+    return chosen if publishes_ports(docker.network_mode) else []
+
+
+def publishes_ports(network_mode: str | None) -> bool:
+    """Host networking and another container's network publish nothing of their own."""
+    return network_mode != "host" and not (network_mode or "").startswith("container:")
 
 
 def _mounts(
@@ -229,6 +264,11 @@ def _mounts(
                             "the installation's secret environment file")  # fmt: skip
         mounts.append(Mount(host_path, volume.container_path, volume.readonly, owned))
     return mounts
+
+
+def mounts_for(definition: AppDefinition, config: InstallConfig, instance_dir: str) -> list[Mount]:
+    """Where each of the app's volumes is mounted from, for a config already validated."""
+    return _mounts(definition.docker.volumes, config, instance_dir, problems=[])
 
 
 def _own_directory(container_path: str, taken: set[str]) -> str:
@@ -264,15 +304,19 @@ def _env(
         if name not in declared:
             env[name] = value  # the user may set variables the definition does not list
     if missing:
-        problems.append("required environment variables missing: " + ", ".join(missing))
+        problems.append(
+            "required environment variables missing: "
+            + ", ".join(missing)
+            + " (give each with --env NAME=VALUE)"
+        )
     for name, value in {**env, **secret_env}.items():
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             problems.append(f"'{name}' is not a valid environment variable name")
         if "\x00" in value:
             problems.append(f"environment variable {name} contains a NUL byte")
-    for name, value in secret_env.items():
         if "\n" in value or "\r" in value:
-            problems.append(f"secret environment variable {name} may not contain a line break")
+            # Values reach the container through an env file (never a command line).
+            problems.append(f"environment variable {name} may not contain a line break")
     return env, secret_env
 
 
@@ -285,8 +329,9 @@ def _generate(kind: str) -> str:
 
 
 def _build_docker_run_command(spec: ContainerSpec, publish_address: str) -> list[str]:
-    """The `docker run` argv for a spec; secrets only through the env file."""
-    argv = ["run", "--detach", "--name", spec.name]
+    """The `docker container run` argv for a spec. Environment values only go
+    through the env file, so no value shows in the server's process list."""
+    argv = ["container", "run", "--detach", "--name", spec.name]
     for key, value in spec.labels.items():
         argv += ["--label", f"{key}={value}"]
     for port in spec.ports:
@@ -296,9 +341,7 @@ def _build_docker_run_command(spec: ContainerSpec, publish_address: str) -> list
         argv += ["--volume", f"{mount.host_path}:{mount.container_path}{suffix}"]
     for volume, container_path in spec.carried_volumes:
         argv += ["--volume", f"{volume}:{container_path}"]
-    for key, value in spec.env.items():
-        argv += ["--env", f"{key}={value}"]
-    if spec.secret_env:
+    if spec.all_env:
         argv += ["--env-file", spec.env_file]
     argv += ["--restart", spec.restart_policy]
     if spec.network_mode:
@@ -321,4 +364,4 @@ build_docker_run_command = _build_docker_run_command
 
 
 def env_file_content(spec: ContainerSpec) -> str:
-    return "".join(f"{key}={value}\n" for key, value in spec.secret_env.items())
+    return "".join(f"{key}={value}\n" for key, value in spec.all_env.items())

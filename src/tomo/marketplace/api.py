@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from tomo.marketplace.schemas import Category, MarketplaceApp, RepoDetail, RepoPublic, SearchPage
 from tomo.marketplace.search import SortKey
-from tomo.marketplace.service import MAX_PAGE, MarketplaceService
+from tomo.marketplace.service import MAX_OFFSET, MAX_PAGE, MarketplaceService
 
 router = APIRouter(prefix="/marketplace", tags=["marketplace"])
 
@@ -42,7 +42,7 @@ async def search_apps(
     repo: str | None = None,
     sort: SortKey | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> SearchPage:
     """Search the catalog."""
     return await marketplace.search_apps(

@@ -38,6 +38,7 @@ from tomo.marketplace.fields import (
     Port,
     Text,
     Url,
+    UrlPath,
     as_list,
 )
 from tomo.slugs import SLUG
@@ -56,6 +57,8 @@ IMAGE_REFERENCE = re.compile(rf"(?P<name>{_NAME})(?::(?P<tag>{_TAG}))?(?:@(?P<di
 
 RESTART_POLICY = re.compile(r"no|always|unless-stopped|on-failure(?::[1-9][0-9]{0,2})?")
 NETWORK_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}")
+# Docker's rule for container names (an id is one too), with a bound on length.
+CONTAINER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{1,127}")
 DEVICE = re.compile(r"/dev/[A-Za-z0-9._/-]+(?::/dev/[A-Za-z0-9._/-]+)?(?::[rwm]{1,3})?")
 
 CAPABILITIES = frozenset(
@@ -116,15 +119,21 @@ def _check_restart_policy(value: str) -> str:
     return value
 
 
-def _check_network_mode(value: str) -> str:
-    if value.startswith("container:"):
-        raise ValueError("sharing another container's network ('container:…') is not supported")
+def check_network_mode(value: str) -> str:
+    container = value.removeprefix("container:")
+    if container != value:  # shares that container's network stack
+        if not CONTAINER_NAME.fullmatch(container):
+            raise ValueError(f"'{container}' in '{value}' is not a container name")
+        return value
     if not NETWORK_NAME.fullmatch(value):
-        raise ValueError(f"'{value}' is not a network mode (bridge, host, none or a network name)")
+        raise ValueError(
+            f"'{value}' is not a network mode (bridge, host, none, container:NAME "
+            "or a network name)"
+        )
     return value
 
 
-def _check_capability(value: str) -> str:
+def check_capability(value: str) -> str:
     name = value.strip().upper().removeprefix("CAP_")
     if name not in CAPABILITIES:
         raise ValueError(f"'{value}' is not a Linux capability")
@@ -197,7 +206,7 @@ def _unique(values: list[Any]) -> list[Any]:
 Slug = Annotated[str, AfterValidator(_check_slug)]
 EnvName = Annotated[str, AfterValidator(_check_env_name)]
 ImageReference = Annotated[str, AfterValidator(_check_image)]
-Capability = Annotated[str, AfterValidator(_check_capability)]
+Capability = Annotated[str, AfterValidator(check_capability)]
 Device = Annotated[str, AfterValidator(_check_device)]
 Architecture = Annotated[str, AfterValidator(_check_architecture)]
 Megabytes = Annotated[int | None, BeforeValidator(parse_megabytes)]
@@ -263,7 +272,7 @@ class AppEnvVar(_Definition):
 
 
 class HealthCheck(_Definition):
-    endpoint: Line = "/"
+    endpoint: UrlPath = "/"  # appended to the probe's scheme://host:port
     port: Port | None = None
     protocol: Literal["http", "https", "tcp"] = "http"
 
@@ -280,7 +289,7 @@ class DockerConfig(_Definition):
     restart_policy: Annotated[str, AfterValidator(_check_restart_policy)] = Field(
         default="unless-stopped", validation_alias=AliasChoices("restart_policy", "restart")
     )
-    network_mode: Annotated[str, AfterValidator(_check_network_mode)] | None = None
+    network_mode: Annotated[str, AfterValidator(check_network_mode)] | None = None
     pid_mode: Literal["host"] | None = None
     ipc_mode: Literal["host", "private", "shareable"] | None = None
     privileged: Bool = False

@@ -91,12 +91,18 @@ def _check_path_text(value: str) -> None:
         raise ValueError(f"path '{value}' contains '..'")
 
 
+def normalize_absolute(path: str) -> str:
+    """`//a/./b/../c/` → `/a/c`. posixpath keeps a leading `//` (POSIX lets it mean
+    something else); Linux does not, so neither may a check that compares paths."""
+    return posixpath.normpath("/" + path.lstrip("/"))
+
+
 def check_absolute_path(value: str) -> str:
     _check_path_text(value)
     if not value.startswith("/"):
         raise ValueError(f"path '{value}' must be absolute (start with /)")
-    normal = posixpath.normpath(value)
-    if normal in ("/", "//"):  # normpath keeps a leading "//"
+    normal = normalize_absolute(value)
+    if normal == "/":
         raise ValueError("path '/' is the whole filesystem; name a directory")
     return normal
 
@@ -105,13 +111,36 @@ def check_host_path(value: str) -> str:
     """Absolute, or relative to the installation's data directory (`./data`)."""
     _check_path_text(value)
     if value.startswith("/"):
-        return posixpath.normpath(value)
+        return normalize_absolute(value)
     if value.startswith("~"):
         raise ValueError(f"path '{value}' uses '~'; give an absolute path or ./relative one")
     relative = posixpath.normpath(value)
     if relative in (".", ""):
         raise ValueError("relative path must name a directory under the data directory")
     return f"./{relative}"
+
+
+# RFC 3986 path and query characters; '%' only in a %XX escape (checked apart).
+_URL_PATH_CHAR = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@/?%-]")
+_BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+MAX_URL_PATH = 512
+
+
+def check_url_path(value: str) -> str:
+    """A path with an optional query (`/health?full=1`) that, appended to
+    `scheme://host:port`, can only ever name a resource on that host and port."""
+    if len(value) > MAX_URL_PATH:
+        raise ValueError(f"is longer than {MAX_URL_PATH} characters")
+    bad = next((char for char in value if not _URL_PATH_CHAR.fullmatch(char)), None)
+    if bad is not None:
+        raise ValueError(f"{bad!r} is not allowed in a URL path")
+    if _BARE_PERCENT.search(value):
+        raise ValueError("'%' must start a %XX escape")
+    if not value.startswith("/"):
+        raise ValueError(f"'{value}' must start with '/'")
+    if value.startswith("//"):  # a URL reads `//host` as another authority
+        raise ValueError(f"'{value}' must not start with '//'")
+    return value
 
 
 def check_url(value: str) -> str:
@@ -130,3 +159,4 @@ Text = Annotated[str, AfterValidator(check_text)]
 AbsolutePath = Annotated[str, AfterValidator(check_absolute_path)]
 HostPath = Annotated[str, AfterValidator(check_host_path)]
 Url = Annotated[str, AfterValidator(check_url)]
+UrlPath = Annotated[str, AfterValidator(check_url_path)]

@@ -13,11 +13,12 @@ import contextlib
 import os
 import re
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from tomo.errors import GitError, GitTimeout, InvalidRepoUrl
+from tomo.marketplace.credentials import Credentials, redact_userinfo, split_credentials
 
 _SCP_LIKE = re.compile(r"(?P<user>[A-Za-z0-9._-]+@)?(?P<host>[A-Za-z0-9.-]+):(?P<path>[^/].*|/.+)")
 _HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
@@ -42,10 +43,12 @@ _ERROR_HINTS = (
 
 @dataclass(frozen=True)
 class RepoUrl:
-    """A checked repository URL and whether git needs the `file` transport for it."""
+    """A checked repository URL, whether git needs the `file` transport for it, and
+    the credentials that were split off it (the URL itself never holds any)."""
 
     url: str
     is_local: bool
+    credentials: Credentials | None = None
 
 
 def check_repo_url(raw: str, *, allow_local: bool) -> RepoUrl:
@@ -54,17 +57,25 @@ def check_repo_url(raw: str, *, allow_local: bool) -> RepoUrl:
     if not url:
         raise InvalidRepoUrl("repository URL is empty")
     if url.startswith("-"):
-        raise InvalidRepoUrl(f"repository URL may not start with '-': {url!r}")
+        raise InvalidRepoUrl(f"repository URL may not start with '-': {_shown(url)}")
     if "--upload-pack" in url or "--receive-pack" in url or _TRANSPORT_PREFIX.match(url):
-        raise InvalidRepoUrl(f"repository URL uses a transport tomo does not allow: {url!r}")
+        raise InvalidRepoUrl(f"repository URL uses a transport tomo does not allow: {_shown(url)}")
     if _UNSAFE_CHARS.search(url):
         raise InvalidRepoUrl("repository URL may not contain spaces or control characters")
-    checked = _check_by_form(url)
+    bare, credentials = split_credentials(url)
+    checked = _check_by_form(bare)
     if checked.is_local and not allow_local:
         raise InvalidRepoUrl(
-            f"local repositories are disabled (TOMO_ALLOW_LOCAL_REPOS=false): {url!r}"
+            f"local repositories are disabled (TOMO_ALLOW_LOCAL_REPOS=false): {_shown(url)}"
         )
-    return checked
+    return replace(checked, credentials=credentials)
+
+
+def _shown(url: str) -> str:
+    """The URL quoted for an error message, with anything that may be a secret hidden."""
+    if "://" not in url and "@" in url:
+        url = "***@" + url.rpartition("@")[2]
+    return repr(redact_userinfo(url))
 
 
 def _check_by_form(url: str) -> RepoUrl:
@@ -75,7 +86,7 @@ def _check_by_form(url: str) -> RepoUrl:
     if lowered.startswith("file://"):
         path = urlsplit(url).path
         if not path.startswith("/"):
-            raise InvalidRepoUrl(f"file:// URL must name an absolute path: {url!r}")
+            raise InvalidRepoUrl(f"file:// URL must name an absolute path: {_shown(url)}")
         return RepoUrl(url, is_local=True)
     if url.startswith(("/", "./", "../")) or os.path.isdir(url):
         return RepoUrl(str(Path(url).resolve()), is_local=True)
@@ -88,22 +99,22 @@ def _check_by_form(url: str) -> RepoUrl:
     match = _SCP_LIKE.fullmatch(url)
     if match and "/" not in match.group("host"):
         return RepoUrl(url, is_local=False)
-    raise InvalidRepoUrl(f"not a repository URL tomo accepts: {url!r}")
+    raise InvalidRepoUrl(f"not a repository URL tomo accepts: {_shown(url)}")
 
 
 def _check_network_url(url: str) -> None:
     parts = urlsplit(url)
     host = parts.hostname or ""
     if not host or not _HOST.fullmatch(host if ":" not in host else f"[{host}]"):
-        raise InvalidRepoUrl(f"repository URL has no valid host: {url!r}")
+        raise InvalidRepoUrl(f"repository URL has no valid host: {_shown(url)}")
     if host.startswith("-"):
-        raise InvalidRepoUrl(f"repository host may not start with '-': {url!r}")
+        raise InvalidRepoUrl(f"repository host may not start with '-': {_shown(url)}")
     try:
         parts.port  # noqa: B018  (raises ValueError on a malformed port)
     except ValueError:
-        raise InvalidRepoUrl(f"repository URL has an invalid port: {url!r}") from None
+        raise InvalidRepoUrl(f"repository URL has an invalid port: {_shown(url)}") from None
     if not parts.path.strip("/"):
-        raise InvalidRepoUrl(f"repository URL names no repository path: {url!r}")
+        raise InvalidRepoUrl(f"repository URL names no repository path: {_shown(url)}")
 
 
 _BRANCH = re.compile(r"(?!-)(?!.*\.\.)(?!.*//)(?!.*@\{)[A-Za-z0-9._/@+-]{1,255}(?<![./])")
@@ -129,12 +140,23 @@ class TreeEntry:
         return self.mode == "120000"
 
 
+@dataclass(frozen=True)
+class RemoteLogin:
+    """The credentials for one https remote; git is offered them for its origin only."""
+
+    url: str
+    credentials: Credentials
+
+
 class Git:
     """Runs git against one bare clone with the transports a repo URL needs."""
 
-    def __init__(self, clone_dir: Path, *, timeout: float, allow_file: bool) -> None:
+    def __init__(
+        self, clone_dir: Path, *, timeout: float, allow_file: bool, login: RemoteLogin | None = None
+    ) -> None:
         self.clone_dir = clone_dir
         self.timeout = timeout
+        self.login = login
         protocols = ["https", "ssh"] + (["file"] if allow_file else [])
         self._safety = ["-c", "protocol.allow=never"]
         for protocol in protocols:
@@ -143,7 +165,7 @@ class Git:
     async def remote_head(self, url: str, branch: str) -> str:
         """The commit the remote branch points at; GitError if there is none."""
         out = await self._run(
-            "ls-remote", "--heads", "--", url, f"refs/heads/{branch}", in_clone=False
+            "ls-remote", "--heads", "--", url, f"refs/heads/{branch}", in_clone=False, remote=True
         )
         for line in out.decode("utf-8", "replace").splitlines():
             sha, _, ref = line.partition("\t")
@@ -166,6 +188,7 @@ class Git:
             "--",
             url,
             f"+refs/heads/{branch}:{ref}",
+            remote=True,
         )
         return (await self._run("rev-parse", "--verify", f"{ref}^{{commit}}")).decode().strip()
 
@@ -196,10 +219,14 @@ class Git:
         out = await self._run("cat-file", "--batch", stdin=request)
         return _parse_batch(out)
 
-    async def _run(self, *args: str, in_clone: bool = True, stdin: bytes | None = None) -> bytes:
+    async def _run(
+        self, *args: str, in_clone: bool = True, stdin: bytes | None = None, remote: bool = False
+    ) -> bytes:
+        """`remote`: the command talks to the remote, and only then gets the login."""
         argv = ["git", *self._safety, *args]
         cwd = self.clone_dir if in_clone else None
-        return await run_git(argv, cwd=cwd, time_limit=self.timeout, stdin=stdin)
+        login = self.login if remote else None
+        return await run_git(argv, cwd=cwd, time_limit=self.timeout, stdin=stdin, login=login)
 
 
 def _parse_batch(out: bytes) -> dict[str, bytes]:
@@ -216,7 +243,16 @@ def _parse_batch(out: bytes) -> dict[str, bytes]:
     return blobs
 
 
-def _git_env() -> dict[str, str]:
+# Git runs this helper (through its shell) when the remote asks for a login. The
+# text is constant: the login comes from the git process's own environment, so it
+# never appears in an argv (the process list), a config file or git's output.
+CREDENTIAL_HELPER = (
+    '!f() { test "$1" = get || return 0; '
+    'printf \'username=%s\\npassword=%s\\n\' "$TOMO_GIT_USERNAME" "$TOMO_GIT_PASSWORD"; }; f'
+)
+
+
+def _git_env(login: RemoteLogin | None = None) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("GIT_")}
     env.update(
         GIT_TERMINAL_PROMPT="0",
@@ -226,17 +262,43 @@ def _git_env() -> dict[str, str]:
         GIT_SSH_COMMAND="ssh -o BatchMode=yes -o ConnectTimeout=20",
         LC_ALL="C",
     )
+    if login is not None:
+        env.update(_login_env(login))
+    return env
+
+
+def _login_env(login: RemoteLogin) -> dict[str, str]:
+    """Git config entries through the environment (git >= 2.31) naming tomo's helper
+    for the remote's scheme, host and port, and the login the helper reads."""
+    parts = urlsplit(login.url)
+    helper = f"credential.{parts.scheme}://{parts.netloc.rpartition('@')[2]}.helper"
+    # The empty value first drops helpers the user's git config names for this
+    # origin, so none answers in tomo's place or is asked to store the login.
+    entries = [(helper, ""), (helper, CREDENTIAL_HELPER)]
+    env = {
+        "GIT_CONFIG_COUNT": str(len(entries)),
+        "TOMO_GIT_USERNAME": login.credentials.username,
+        "TOMO_GIT_PASSWORD": login.credentials.password,
+    }
+    for index, (key, value) in enumerate(entries):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
     return env
 
 
 async def run_git(
-    argv: list[str], *, cwd: Path | None, time_limit: float, stdin: bytes | None = None
+    argv: list[str],
+    *,
+    cwd: Path | None,
+    time_limit: float,
+    stdin: bytes | None = None,
+    login: RemoteLogin | None = None,
 ) -> bytes:
     """The one place git runs: returns stdout, raises GitError / GitTimeout."""
     process = await asyncio.create_subprocess_exec(
         *argv,
         cwd=cwd,
-        env=_git_env(),
+        env=_git_env(login),
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -257,6 +319,7 @@ async def run_git(
 
 
 def _explain(stderr: str) -> str:
+    stderr = redact_userinfo(stderr)  # git never gets a login in a URL; and if it did
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     detail = lines[-1] if lines else "no error output"
     lowered = stderr.lower()

@@ -39,7 +39,9 @@ class MarketplaceRepo(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
-    url: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)  # never with credentials in it
+    # Credentials for the URL (JSON {"username", "password"}), Fernet-encrypted.
+    credentials_enc: Mapped[str | None] = mapped_column(Text)
     branch: Mapped[str] = mapped_column(String(255), default="main")
     repo_type: Mapped[str] = mapped_column(String(16), default="community")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -53,6 +55,11 @@ class MarketplaceRepo(Base):
     # When the running sync took its lease; a stale lease may be taken over.
     sync_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @property
+    def has_credentials(self) -> bool:
+        """What the faces may say about the credentials: whether there are any."""
+        return self.credentials_enc is not None
 
 
 class MarketplaceAppRow(Base):

@@ -2,20 +2,50 @@
 
 Each flag is a precise string (`cap:NET_ADMIN`, `system-path:/etc`) so that an
 install can require the user to accept exactly the flags the app carries.
+`risk_flag_problem` says whether a name a user typed is such a flag.
 """
 
 from __future__ import annotations
 
-import posixpath
+import difflib
+import re
+from collections.abc import Callable
 
-from tomo.marketplace.definition import DockerConfig
+from tomo.marketplace.definition import DockerConfig, check_capability, check_network_mode
+from tomo.marketplace.fields import normalize_absolute
 
 # Docker grants these by default; asking for them adds no power.
 DEFAULT_CAPABILITIES = frozenset(
     """AUDIT_WRITE CHOWN DAC_OVERRIDE FOWNER FSETID KILL MKNOD NET_BIND_SERVICE NET_RAW
     SETFCAP SETGID SETPCAP SETUID SYS_CHROOT""".split()
 )
-DOCKER_SOCKETS = frozenset({"/var/run/docker.sock", "/run/docker.sock"})
+# Network modes that give a container nothing beyond its own network.
+DEFAULT_NETWORK_MODES = frozenset({"bridge", "default", "none"})
+# Sockets that command a container runtime, and so the whole host: connect()
+# works through a read-only mount too. `{uid}` stands for any user id (rootless
+# runtimes); /var/run is /run on current systems, but older hosts keep both.
+RUNTIME_SOCKETS = {
+    "docker-socket": (
+        "/run/docker.sock",
+        "/var/run/docker.sock",
+        "/run/user/{uid}/docker.sock",
+        "/var/run/user/{uid}/docker.sock",
+    ),
+    "runtime-socket:containerd": (
+        "/run/containerd/containerd.sock",
+        "/var/run/containerd/containerd.sock",
+    ),
+    "runtime-socket:podman": (
+        "/run/podman/podman.sock",
+        "/var/run/podman/podman.sock",
+        "/run/user/{uid}/podman/podman.sock",
+        "/var/run/user/{uid}/podman/podman.sock",
+    ),
+    "runtime-socket:crio": ("/run/crio/crio.sock", "/var/run/crio/crio.sock"),
+}
+RUNTIMES = ("containerd", "crio", "podman")
+# Where private SSH keys live (`{user}`: any user); reading them is enough.
+SSH_KEY_DIRS = ("/root/.ssh", "/home/{user}/.ssh")
 # Host paths that, mounted writable, let a container change the host itself.
 SYSTEM_PATHS = (
     "/",
@@ -46,6 +76,9 @@ _NARROWED = {
     "/var": ("/var/lib", "/var/run", "/var/log", "/var/spool"),
     "/run": ("/run/systemd", "/run/dbus"),
 }
+_PLAIN_FLAGS = ("privileged", "host-network", "host-pid", "host-ipc", "docker-socket")
+_DEVICE_PATH = re.compile(r"/dev/[A-Za-z0-9._/-]+")
+_UID = re.compile(r"[0-9]+")
 
 
 def assess_risks(docker: DockerConfig) -> list[str]:
@@ -54,28 +87,66 @@ def assess_risks(docker: DockerConfig) -> list[str]:
     if docker.privileged:
         flags.add("privileged")
     flags.update(f"cap:{cap}" for cap in docker.capabilities if cap not in DEFAULT_CAPABILITIES)
-    if docker.network_mode == "host":
-        flags.add("host-network")
+    mode = docker.network_mode
+    if mode is not None and mode not in DEFAULT_NETWORK_MODES:
+        flags.add(network_flag(mode))
     if docker.pid_mode == "host":
         flags.add("host-pid")
     if docker.ipc_mode == "host":
         flags.add("host-ipc")
     flags.update(f"device:{device.split(':')[0]}" for device in docker.devices)
     for volume in docker.volumes:
-        flags.update(_volume_flags(volume.host_path, readonly=volume.readonly))
+        if volume.host_path is not None:
+            flags.update(volume_risks(volume.host_path, readonly=volume.readonly))
     return sorted(flags)
 
 
-def _volume_flags(host_path: str | None, *, readonly: bool) -> set[str]:
-    if host_path is None or not host_path.startswith("/"):
+def network_flag(mode: str) -> str:
+    return "host-network" if mode == "host" else f"network:{mode}"
+
+
+def volume_risks(host_path: str, *, readonly: bool) -> set[str]:
+    """The flags of one bind mount of `host_path`, judged on its normalised form."""
+    if not host_path.startswith("/"):
         return set()  # lives under the installation's own data directory
-    path = posixpath.normpath(host_path)
-    if path in DOCKER_SOCKETS:
-        return {"docker-socket"}  # read-only does not make the socket harmless
-    if readonly:
-        return set()
-    root = system_root(path)
-    return {f"system-path:{path}"} if root else set()
+    path = normalize_absolute(host_path)
+    parts = _components(path)
+    flags: set[str] = set()
+    for flag, sockets in RUNTIME_SOCKETS.items():
+        if any(_is_exactly(parts, socket) for socket in sockets):
+            return {flag}  # the socket itself: its own flag says it all
+        if any(_is_at_or_above(parts, socket) for socket in sockets):
+            flags.add(flag)
+    if any(_overlaps(parts, keys) for keys in SSH_KEY_DIRS):
+        flags.add(f"ssh-keys:{path}")
+    if not readonly and system_root(path):
+        flags.add(f"system-path:{path}")
+    return flags
+
+
+def _components(path: str) -> list[str]:
+    return [part for part in path.split("/") if part]
+
+
+def _is_exactly(parts: list[str], pattern: str) -> bool:
+    return len(parts) == len(_components(pattern)) and _overlaps(parts, pattern)
+
+
+def _is_at_or_above(parts: list[str], pattern: str) -> bool:
+    """Whether a mount of `parts` contains (or is) the path `pattern`."""
+    return len(parts) <= len(_components(pattern)) and _overlaps(parts, pattern)
+
+
+def _overlaps(parts: list[str], pattern: str) -> bool:
+    """Whether `parts` is `pattern`, above it or inside it."""
+    pairs = zip(parts, _components(pattern), strict=False)  # up to the shorter: a prefix
+    return all(_component_matches(part, wanted) for part, wanted in pairs)
+
+
+def _component_matches(part: str, wanted: str) -> bool:
+    if wanted == "{uid}":
+        return _UID.fullmatch(part) is not None
+    return wanted == "{user}" or part == wanted
 
 
 def system_root(path: str) -> str | None:
@@ -92,3 +163,78 @@ def system_root(path: str) -> str | None:
     if narrowed is None or path == top:
         return top
     return next((sub for sub in narrowed if path == sub or path.startswith(sub + "/")), None)
+
+
+# -- flag names a user types --------------------------------------------------
+
+
+def risk_flag_problem(name: str) -> str | None:
+    """None for a well-formed risk flag name, else what is wrong with it."""
+    if name in _PLAIN_FLAGS:
+        return None
+    kind, colon, value = name.partition(":")
+    canonical = _CANONICAL.get(kind) if colon else None
+    if canonical is None:
+        return _not_a_flag(name, _closest(name, value if colon else None))
+    try:
+        meant = canonical(value)
+    except ValueError as exc:
+        return f"{_not_a_flag(name, None)}: {exc}"
+    return None if meant == name else _not_a_flag(name, meant)
+
+
+def _not_a_flag(name: str, suggestion: str | None) -> str:
+    hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
+    return f"'{name}' is not a risk flag{hint}"
+
+
+def _closest(name: str, value: str | None) -> str | None:
+    """The well-formed flag name nearest to a misspelt one, ignoring case."""
+    kinds = [f"{kind}:{value}" for kind in _CANONICAL] if value is not None else []
+    candidates = {c.lower(): c for c in [*_PLAIN_FLAGS, *kinds] if risk_flag_problem(c) is None}
+    found = difflib.get_close_matches(name.lower(), candidates, n=1)
+    return candidates[found[0]] if found else None
+
+
+def _capability_flag(value: str) -> str:
+    return f"cap:{check_capability(value)}"
+
+
+def _device_flag(value: str) -> str:
+    if not _DEVICE_PATH.fullmatch(value) or ".." in value.split("/"):
+        raise ValueError("'device:' names a path under /dev/")
+    return f"device:{value}"
+
+
+def _path_flag(kind: str) -> Callable[[str], str]:
+    def canonical(value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"'{kind}:' names an absolute path")
+        return f"{kind}:{normalize_absolute(value)}"
+
+    return canonical
+
+
+def _runtime_socket_flag(value: str) -> str:
+    if value == "docker":
+        return "docker-socket"
+    if value not in RUNTIMES:
+        raise ValueError(f"the runtime is one of {', '.join(RUNTIMES)}")
+    return f"runtime-socket:{value}"
+
+
+def _network_flag(value: str) -> str:
+    if value in DEFAULT_NETWORK_MODES:
+        raise ValueError(f"the network mode '{value}' is no risk")
+    return network_flag(check_network_mode(value))
+
+
+# Each kind of flag with a value: the flag's canonical spelling, or ValueError.
+_CANONICAL: dict[str, Callable[[str], str]] = {
+    "cap": _capability_flag,
+    "device": _device_flag,
+    "system-path": _path_flag("system-path"),
+    "ssh-keys": _path_flag("ssh-keys"),
+    "runtime-socket": _runtime_socket_flag,
+    "network": _network_flag,
+}

@@ -33,7 +33,10 @@ class SyncScheduler:
     async def _run(self) -> None:
         tick = min(self.interval.total_seconds(), MAX_TICK_SECONDS)
         while True:
-            await self.sync_due_repos()
+            try:
+                await self.sync_due_repos()
+            except Exception:  # e.g. the database is gone for a while: try next tick
+                log.exception("scheduled sync round failed")
             await asyncio.sleep(tick)
 
     async def sync_due_repos(self) -> list[str]:
@@ -43,14 +46,23 @@ class SyncScheduler:
             if not repo.enabled or not self._due(repo.id, repo.last_synced):
                 continue
             self._attempted[repo.id] = datetime.now(UTC)
-            try:
-                await self.service.sync_repo(repo.id)
+            if await self._sync(repo.id):
                 synced.append(repo.id)
-            except SyncInProgress:
-                continue
-            except TomoError as exc:
-                log.warning("scheduled sync of %s failed: %s", repo.id, exc.message)
         return synced
+
+    async def _sync(self, repo_id: str) -> bool:
+        """One repo's sync; whatever goes wrong stays with that repo."""
+        try:
+            await self.service.sync_repo(repo_id)
+        except SyncInProgress:
+            return False
+        except TomoError as exc:
+            log.warning("scheduled sync of %s failed: %s", repo_id, exc.message)
+            return False
+        except Exception:  # a bug: sync_repo recorded it on the repo; the details go here
+            log.exception("scheduled sync of %s failed with an internal error", repo_id)
+            return False
+        return True
 
     def _due(self, repo_id: str, last_synced: datetime | None) -> bool:
         moments = [t for t in (last_synced, self._attempted.get(repo_id)) if t is not None]

@@ -31,13 +31,13 @@ class RepoUpdate(BaseModel):
 
 
 class RepoPublic(BaseModel):
-    """A repository as every face shows it."""
+    """A repository as every face shows it (its credentials never)."""
 
     model_config = ConfigDict(from_attributes=True)
 
     id: str
     name: str
-    url: str
+    url: str  # without credentials: those are stored apart, encrypted
     branch: str
     repo_type: RepoType
     enabled: bool
@@ -46,6 +46,7 @@ class RepoPublic(BaseModel):
     app_count: int
     last_error: str | None
     last_commit: str | None
+    has_credentials: bool
 
 
 class SyncProblem(BaseModel):

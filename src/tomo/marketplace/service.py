@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tomo.config import Settings
+from tomo.crypto import Secrets
 from tomo.db import Database, find_by_id_or_name
 from tomo.errors import (
     AmbiguousApp,
@@ -24,10 +25,10 @@ from tomo.errors import (
     InvalidInput,
     RepoExists,
     RepoNotFound,
-    SyncFailed,
     SyncInProgress,
     TomoError,
 )
+from tomo.marketplace.credentials import Credentials
 from tomo.marketplace.git import check_branch, check_repo_url
 from tomo.marketplace.models import MarketplaceAppRow, MarketplaceRating, MarketplaceRepo
 from tomo.marketplace.schemas import (
@@ -56,6 +57,8 @@ from tomo.slugs import allocate_id
 # A lease older than this belongs to a sync that died; another may take over.
 STALE_SYNC_AFTER = timedelta(minutes=30)
 MAX_PAGE = 200
+# Far past any catalog, and well inside the databases' 64-bit integers.
+MAX_OFFSET = 1_000_000_000
 
 
 def _no_progress(_phase: str, _done: int, _total: int) -> None:
@@ -63,9 +66,10 @@ def _no_progress(_phase: str, _done: int, _total: int) -> None:
 
 
 class MarketplaceService:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, secrets: Secrets) -> None:
         self.db = db
         self.settings = settings
+        self.secrets = secrets  # repository credentials at rest
         self._local_locks: dict[str, asyncio.Lock] = {}
 
     # -- repositories -------------------------------------------------------
@@ -73,7 +77,7 @@ class MarketplaceService:
     async def add_repo(self, request: RepoCreate, *, trusted_local: bool = False) -> RepoPublic:
         """Register a repository (not synced yet); refuses URLs git must not see."""
         allow_local = self.settings.allow_local_repos or trusted_local
-        url = check_repo_url(request.url, allow_local=allow_local).url
+        checked = check_repo_url(request.url, allow_local=allow_local)
         branch = check_branch(request.branch)
         name = request.name.strip()
         async with self.db.session() as session:
@@ -83,7 +87,8 @@ class MarketplaceService:
             repo = MarketplaceRepo(
                 id=repo_id,
                 name=name,
-                url=url,
+                url=checked.url,
+                credentials_enc=self._seal(checked.credentials),
                 branch=branch,
                 repo_type=request.repo_type,
                 enabled=True,
@@ -97,6 +102,12 @@ class MarketplaceService:
             except IntegrityError:
                 raise RepoExists(f"a repo with id '{repo_id}' or name '{name}' exists") from None
             return RepoPublic.model_validate(repo)
+
+    def _seal(self, credentials: Credentials | None) -> str | None:
+        return self.secrets.encrypt(credentials.to_json()) if credentials else None
+
+    def _unseal(self, sealed: str | None) -> Credentials | None:
+        return Credentials.from_json(self.secrets.decrypt(sealed)) if sealed else None
 
     async def _new_repo_id(self, session: AsyncSession, wanted: str | None, name: str) -> str:
         return await allocate_id(session, MarketplaceRepo.id, wanted=wanted, name=name,
@@ -151,22 +162,20 @@ class MarketplaceService:
         async with self.db.session() as session:
             repo = await self._find_repo(session, ref)
             snapshot = RepoSnapshot(
-                repo.id, repo.url, repo.branch, repo.last_commit, repo.last_report
-            )
+                repo.id, repo.url, repo.branch, repo.last_commit, repo.last_report,
+                repo.credentials_enc,
+            )  # fmt: skip
         lock = self._local_locks.setdefault(snapshot.id, asyncio.Lock())
         if lock.locked():
             raise SyncInProgress(f"repo '{snapshot.id}' is already syncing")
         async with lock:
             await self._take_lease(snapshot.id)
             try:
-                report = await self._sync_leased(snapshot, progress, force)
-            except TomoError as exc:
-                await self._record_failure(snapshot.id, exc.message)
+                return await self._sync_leased(snapshot, progress, force)
+            except BaseException as exc:
+                # Shielded: a cancelled sync must still give up its lease.
+                await asyncio.shield(self._record_failure(snapshot.id, _failure_message(exc)))
                 raise
-            except BaseException:
-                await asyncio.shield(self._record_failure(snapshot.id, "sync was interrupted"))
-                raise
-            return report
 
     async def _sync_leased(self, repo: RepoSnapshot, progress: Progress, force: bool) -> SyncReport:
         allow_local = self.settings.allow_local_repos or repo.url == self.builtin_url
@@ -175,6 +184,7 @@ class MarketplaceService:
             clone_dir_for(self.settings.repos_dir, repo.id),
             timeout=self.settings.git_timeout,
             allow_local=allow_local,
+            credentials=self._unseal(repo.credentials_enc),
         )
         sync = RepoSync(
             repo=repo,
@@ -232,7 +242,7 @@ class MarketplaceService:
         for repo_id in ids:
             try:
                 results.append(await self.sync_repo(repo_id, progress=progress))
-            except (SyncFailed, SyncInProgress, InvalidInput) as exc:
+            except TomoError as exc:  # a bad URL, a lost key, a failed fetch, a sync running
                 results.append(exc)
         return results
 
@@ -254,8 +264,8 @@ class MarketplaceService:
     ) -> SearchPage:
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
-        if offset < 0:
-            raise InvalidInput("offset must not be negative")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise InvalidInput(f"offset must be between 0 and {MAX_OFFSET}")
         async with self.db.session() as session:
             repo_id = (await self._find_repo(session, repo)).id if repo else None
             query = SearchQuery(search, category, tuple(tags), repo_id, sort, limit, offset)
@@ -332,6 +342,15 @@ class MarketplaceService:
                 **key, rating=rating, avg_rating=app.avg_rating, rating_count=app.rating_count
             )
 
+    async def count_install(self, repo_id: str, app_id: str) -> None:
+        """One more successful install of the app (its popularity)."""
+        async with self.db.session() as session, session.begin():
+            await session.execute(
+                update(MarketplaceAppRow)
+                .where(MarketplaceAppRow.repo_id == repo_id, MarketplaceAppRow.id == app_id)
+                .values(install_count=MarketplaceAppRow.install_count + 1)
+            )
+
 
 def _adjust_totals(app_pk: int, rating: int, previous: int | None) -> Any:
     """Update sum and count in place (no rescan of ratings), then the average."""
@@ -356,6 +375,18 @@ async def _visibility(session: AsyncSession) -> Visibility:
         else:
             hidden.append(repo_id)
     return Visibility(hidden_repos=tuple(hidden), visible_apps=visible)
+
+
+def _failure_message(exc: BaseException) -> str:
+    """What a repo shows after its sync ended by `exc`; never a traceback."""
+    if isinstance(exc, TomoError):
+        return exc.message
+    if isinstance(exc, Exception):  # a bug: the caller logs the traceback
+        return (
+            f"sync failed with an internal error ({type(exc).__name__}); "
+            "the details are in tomo's log"
+        )
+    return "sync was interrupted"  # cancelled, Ctrl-C, exiting
 
 
 def _unchanged_report(repo: RepoSnapshot, commit: str) -> SyncReport:

@@ -22,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tomo.db import table_of
 from tomo.errors import InvalidDefinition
+from tomo.marketplace.credentials import Credentials
 from tomo.marketplace.definition import AppDefinition
-from tomo.marketplace.git import Git, check_repo_url
+from tomo.marketplace.git import Git, RemoteLogin, check_repo_url
 from tomo.marketplace.models import (
     MarketplaceAppRow,
     MarketplaceRating,
@@ -62,6 +63,7 @@ class RepoSnapshot:
     branch: str
     last_commit: str | None
     last_report: dict[str, Any] | None
+    credentials_enc: str | None = None  # decrypted only when the sync runs
 
 
 @dataclass
@@ -432,7 +434,18 @@ def clone_dir_for(repos_dir: Path, repo_id: str) -> Path:
     return repos_dir / f"{repo_id}.git"
 
 
-def make_git(url: str, clone_dir: Path, *, timeout: float, allow_local: bool) -> tuple[Git, str]:
-    """A Git runner allowed exactly the transports this repo's URL needs."""
+def make_git(
+    url: str,
+    clone_dir: Path,
+    *,
+    timeout: float,
+    allow_local: bool,
+    credentials: Credentials | None = None,
+) -> tuple[Git, str]:
+    """A Git runner allowed exactly the transports this repo's URL needs, and
+    given the repo's credentials (if any) for its remote."""
     checked = check_repo_url(url, allow_local=allow_local)
-    return Git(clone_dir, timeout=timeout, allow_file=checked.is_local), checked.url
+    credentials = credentials or checked.credentials
+    login = RemoteLogin(checked.url, credentials) if credentials else None
+    git = Git(clone_dir, timeout=timeout, allow_file=checked.is_local, login=login)
+    return git, checked.url

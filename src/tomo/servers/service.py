@@ -8,15 +8,15 @@ and decrypted only to build an SSHTarget for a connection.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tomo.config import Settings
-from tomo.crypto import SecretBox
+from tomo.crypto import Secrets
 from tomo.db import Database, find_by_id_or_name
-from tomo.deployment.models import Installation
 from tomo.errors import (
     AuthenticationFailed,
     HostKeyChanged,
@@ -42,19 +42,25 @@ from tomo.servers.ssh import Credentials, HostKey, SSHService, SSHTarget, check_
 from tomo.slugs import allocate_id
 
 
+class ServerDependent(Protocol):
+    """Something that keeps records on servers (deployment's installations): asked
+    before a server goes, so this package needs to know nothing of it."""
+
+    async def uses_of_server(self, server_id: str) -> list[str]: ...
+
+    async def forget_server(self, server_id: str) -> None: ...
+
+
 class ServerService:
-    def __init__(self, db: Database, settings: Settings, ssh: SSHService) -> None:
+    def __init__(self, db: Database, settings: Settings, ssh: SSHService, secrets: Secrets) -> None:
         self.db = db
         self.settings = settings
         self.ssh = ssh
-        self._box: SecretBox | None = None
+        self.secrets = secrets
+        self._dependents: list[ServerDependent] = []
 
-    @property
-    def secrets(self) -> SecretBox:
-        """Built on first use, so commands that touch no secret need no key."""
-        if self._box is None:
-            self._box = SecretBox.from_settings(self.settings.secret_key, self.settings.data_dir)
-        return self._box
+    def add_dependent(self, dependent: ServerDependent) -> None:
+        self._dependents.append(dependent)
 
     # -- registry -------------------------------------------------------------
 
@@ -133,22 +139,18 @@ class ServerService:
         Nothing on the host is touched either way: a forced removal forgets the
         installations too, and their containers keep running.
         """
-        async with self.db.session() as session:
-            server = await self._find(session, ref)
-            names = list(await session.scalars(
-                select(Installation.name).where(Installation.server_id == server.id)
-                .order_by(Installation.name)
-            ))  # fmt: skip
-            if names and not force:
-                raise ServerInUse(
-                    f"server '{server.name}' still has {len(names)} installation(s) "
-                    f"({', '.join(names)}); uninstall them first, or remove with --force "
-                    "(tomo then forgets them; their containers stay on the host)"
-                )
-            removed = public(server)
-            await session.execute(delete(Installation).where(Installation.server_id == server.id))
-            await session.delete(server)
-            await session.commit()
+        removed = await self.get_server(ref)
+        names = [name for d in self._dependents for name in await d.uses_of_server(removed.id)]
+        if names and not force:
+            raise ServerInUse(
+                f"server '{removed.name}' still has {len(names)} installation(s) "
+                f"({', '.join(names)}); uninstall them first, or remove with --force "
+                "(tomo then forgets them; their containers stay on the host)"
+            )
+        for dependent in self._dependents:
+            await dependent.forget_server(removed.id)
+        async with self.db.session() as session, session.begin():
+            await session.delete(await self._find(session, removed.id))
         await self.ssh.forget(removed.id)
         return removed
 

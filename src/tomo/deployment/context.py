@@ -1,0 +1,134 @@
+"""What every deployment module works with: the services below, and the rows.
+
+Installations are read and written here only, so the install, manage, update
+and reconcile modules share one way of finding, changing and showing them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from tomo.config import Settings
+from tomo.db import Database
+from tomo.deployment.jobs import now
+from tomo.deployment.models import Installation
+from tomo.deployment.remote import Docker
+from tomo.deployment.schemas import InstallationPublic
+from tomo.deployment.spec import ContainerSpec, InstallConfig, build_spec, publishes_ports
+from tomo.errors import AmbiguousApp, InstallationNotFound
+from tomo.marketplace.definition import AppDefinition
+from tomo.marketplace.service import MarketplaceService
+from tomo.servers.service import ServerService
+
+
+@dataclass(frozen=True)
+class DeploymentContext:
+    db: Database
+    settings: Settings
+    marketplace: MarketplaceService
+    servers: ServerService
+
+    async def docker(self, server_id: str) -> Docker:
+        return Docker(self.servers.ssh, await self.servers.target(server_id))
+
+    # -- rows -----------------------------------------------------------------
+
+    async def find(self, ref: str, server: str | None = None) -> Installation:
+        """By id, or by instance name (on `server` when several servers have it)."""
+        async with self.db.session() as session:
+            found = await session.get(Installation, ref)
+            if found is not None:
+                return found
+            query = select(Installation).where(Installation.name == ref)
+            if server is not None:
+                server_id = (await self.servers.get_server(server)).id
+                query = query.where(Installation.server_id == server_id)
+            rows = list(await session.scalars(query))
+        if not rows:
+            raise InstallationNotFound(f"no installation with id or name '{ref}'")
+        if len(rows) > 1:
+            raise AmbiguousApp(ref, [f"{row.name} on {row.server_id} ({row.id})" for row in rows])
+        return rows[0]
+
+    async def load(self, installation_id: str) -> Installation:
+        async with self.db.session() as session:
+            found = await session.get(Installation, installation_id)
+        if found is None:
+            raise InstallationNotFound(f"no installation '{installation_id}'")
+        return found
+
+    async def set(self, installation_id: str, **values: object) -> None:
+        async with self.db.session() as session, session.begin():
+            await session.execute(
+                update(Installation).where(Installation.id == installation_id)
+                .values(updated_at=now(), **values)
+            )  # fmt: skip
+
+    async def delete(self, installation_id: str) -> None:
+        async with self.db.session() as session, session.begin():
+            row = await session.get(Installation, installation_id)
+            if row is not None:
+                await session.delete(row)
+
+    async def public(self, installation_id: str) -> InstallationPublic:
+        return public(await self.load(installation_id))
+
+    # -- specs and secrets ----------------------------------------------------
+
+    def spec_of(
+        self,
+        row: Installation,
+        definition: AppDefinition,
+        data_root: str,
+        *,
+        config: InstallConfig | None = None,
+        image: str | None = None,
+    ) -> ContainerSpec:
+        """The container an installation's record describes (or would, with another
+        definition, config or image: an update)."""
+        return build_spec(
+            definition, config or InstallConfig.model_validate(row.config), repo_id=row.repo_id,
+            installation_id=row.id, data_root=data_root, image=image or row.image,
+            generated=self.open(row.secret_env_enc),
+        )  # fmt: skip
+
+    def seal(self, values: dict[str, str]) -> str | None:
+        return self.servers.secrets.encrypt(json.dumps(values)) if values else None
+
+    def open(self, token: str | None) -> dict[str, str]:
+        if not token:
+            return {}
+        opened: dict[str, str] = json.loads(self.servers.secrets.decrypt(token))
+        return opened
+
+
+def stored_config(config: InstallConfig, spec: ContainerSpec) -> dict[str, object]:
+    """The config as kept on the installation: secret values only in the sealed store."""
+    return config.model_dump(mode="json", exclude={"env"}) | {"env": spec.env}
+
+
+def ports_of(installation: Installation) -> set[tuple[int, str]]:
+    """The host ports an installation publishes (or will)."""
+    definition = AppDefinition.model_validate(installation.definition)
+    config = InstallConfig.model_validate(installation.config)
+    if not publishes_ports(definition.docker.network_mode):
+        return set()
+    overrides = {(p.container, p.protocol): p.host for p in config.ports}
+    return {
+        (overrides.get((p.container, p.protocol), p.host or p.container), p.protocol)
+        for p in definition.docker.ports
+    }
+
+
+def public(row: Installation) -> InstallationPublic:
+    return InstallationPublic(
+        id=row.id, server_id=row.server_id, name=row.name, repo_id=row.repo_id,
+        app_id=row.app_id, version=row.version, image=row.image, status=row.status,
+        status_message=row.status_message, container_id=row.container_id,
+        ports=[f"{host}/{proto}" for host, proto in sorted(ports_of(row))],
+        config=row.config, operation=row.operation, created_at=row.created_at,
+        updated_at=row.updated_at,
+    )  # fmt: skip

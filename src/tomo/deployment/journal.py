@@ -1,0 +1,160 @@
+"""What an operation changed on a server, written down before each change.
+
+Every change is recorded on the job (before it is made) together with the
+action that takes it back. A failure, an interruption, or a restart after tomo
+died replays those actions newest first. An operation that reaches its commit
+point records instead what is left to finish (`cleanup`), which recovery
+completes rather than undoes. Nothing here guesses: each action checks what
+is on the server (a container is removed only if it carries this
+installation's label) and says what it did.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tomo.deployment.remote import Docker
+from tomo.errors import RemoteError, ServerTimeout, ServerUnreachable
+
+log = logging.getLogger("tomo.deployment")
+
+Action = dict[str, Any]
+
+
+@dataclass
+class Journal:
+    undo: list[Action] = field(default_factory=list)  # oldest first; replayed newest first
+    committed: bool = False  # past the commit point: finish, never undo
+    cleanup: list[Action] = field(default_factory=list)  # what finishing still has to do
+    settled: bool = False  # everything undone or finished
+
+    @classmethod
+    def load(cls, stored: dict[str, Any] | None) -> Journal:
+        return cls(**stored) if stored else cls()
+
+    def dump(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def open_actions(self) -> list[Action]:
+        """What recovery has to do now: finish a committed operation, else undo."""
+        return list(self.cleanup) if self.committed else list(reversed(self.undo))
+
+
+@dataclass
+class Replay:
+    """The outcome of replaying actions, in words a user can act on."""
+
+    done: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    left: list[Action] = field(default_factory=list)  # not done: replay again later
+
+    @property
+    def complete(self) -> bool:
+        return not self.failed and not self.left
+
+
+async def replay(docker: Docker, actions: list[Action], installation_id: str) -> Replay:
+    """Carry out each action in order. A server that cannot be reached stops the
+    replay (the rest stays to be done later); any other failure is noted and the
+    replay goes on with the next action."""
+    outcome = Replay()
+    for index, action in enumerate(actions):
+        try:
+            said = await _carry_out(docker, action, installation_id)
+        except (ServerUnreachable, ServerTimeout) as exc:
+            outcome.failed.append(f"{_describe(action)} ({exc.message})")
+            outcome.left = actions[index:]
+            break
+        except RemoteError as exc:
+            outcome.failed.append(f"{_describe(action)} ({exc.message})")
+            outcome.left.append(action)
+        except Exception:  # a bug must not stop the rest of the cleanup
+            log.exception("replaying %s for installation %s failed", action, installation_id)
+            outcome.failed.append(f"{_describe(action)} (internal error; see tomo's log)")
+            outcome.left.append(action)
+        else:
+            outcome.done.extend(said)
+    return outcome
+
+
+def _describe(action: Action) -> str:
+    """What the action would do, for a message saying it could not."""
+    kind, value = next(iter(action.items()))
+    if kind in ("remove_container", "retire_container"):
+        return f"could not remove container '{value}'"
+    if kind == "remove_files":
+        return f"could not remove {', '.join(value)}"
+    if kind == "remove_empty_dirs":
+        return f"could not remove directories {', '.join(value)}"
+    if kind == "restore_container":
+        return f"could not put the previous container back as '{value['name']}'"
+    if kind == "remove_owned":
+        return f"could not remove the data under {value['instance_dir']}"
+    if kind == "remove_volumes":
+        return f"could not remove volumes {', '.join(value)}"
+    return f"could not {kind}"
+
+
+async def _carry_out(docker: Docker, action: Action, installation_id: str) -> list[str]:
+    kind, value = next(iter(action.items()))
+    if kind == "remove_container":
+        return await _remove_container(docker, value, installation_id, volumes=True)
+    if kind == "retire_container":  # set aside by an update: its volumes live on
+        return await _remove_container(docker, value, installation_id, volumes=False)
+    if kind == "remove_files":
+        await docker.remove_files(value)
+        return [f"removed {path}" for path in value]
+    if kind == "remove_empty_dirs":
+        left = await docker.remove_empty_dirs(value)
+        gone = [d for d in value if d not in left]
+        return (
+            [f"removed {len(gone)} director{'y' if len(gone) == 1 else 'ies'}"] if gone else []
+        ) + [f"kept {d} (not empty)" for d in left]
+    if kind == "restore_container":
+        return await _restore(docker, installation_id, **value)
+    if kind == "remove_owned":
+        report = await docker.remove_owned(**value)
+        if report.failed:
+            raise RemoteError(docker.server, f"rm failed for {', '.join(report.failed)}")
+        return [f"removed {path}" for path in report.removed] + [
+            f"kept {why}" for why in report.kept
+        ]
+    if kind == "remove_volumes":
+        removed = await docker.remove_volumes(value)
+        return [f"removed volume {name}" for name in removed] + [
+            f"kept volume {name} (in use)" for name in value if name not in removed
+        ]
+    raise ValueError(f"unknown journal action {kind!r}")
+
+
+async def _remove_container(
+    docker: Docker, name: str, installation_id: str, *, volumes: bool
+) -> list[str]:
+    state = await docker.state(name)
+    if state is None:
+        return []
+    if state.installation != installation_id:
+        return [f"kept container '{name}' (it is not this installation's)"]
+    await docker.remove_container(name, with_volumes=volumes)
+    if await docker.state(name) is not None:
+        raise RemoteError(docker.server, f"container '{name}' is still there after removal")
+    return [f"removed container '{name}'"]
+
+
+async def _restore(
+    docker: Docker, installation_id: str, *, name: str, previous: str, start: bool
+) -> list[str]:
+    """Give the container set aside by an update its name back, started as it was."""
+    aside = await docker.state(previous)
+    if aside is None or aside.installation != installation_id:
+        return []  # it was never set aside: the current one is still the previous version
+    current = await docker.state(name)
+    if current is not None and current.installation == installation_id:
+        await docker.remove_container(name, with_volumes=False)
+    await docker.run(["container", "rename", previous, name])
+    if start:
+        await docker.run(["container", "start", name])
+    return [f"put the previous container back as '{name}'" + (" and started it" if start else "")]

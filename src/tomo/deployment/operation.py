@@ -1,0 +1,197 @@
+"""One operation on one installation, from its lease to an honest outcome.
+
+`carry_out` runs an Operation while it holds the installation's lease and its
+steps are recorded. Whatever ends it — a domain error, an unexpected exception
+(a bug), or an interruption (Ctrl-C, tomo being stopped) — ends the same way:
+the operation recovers from its journal (undo, or finish past its commit point)
+and the job records what happened and what was undone. A bug is logged with
+its traceback in tomo's log; the user sees one line.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from tomo.deployment.context import DeploymentContext
+from tomo.deployment.jobs import JobRecorder, load_journal, release_lease
+from tomo.deployment.journal import Journal, Replay, replay
+from tomo.deployment.models import Installation
+from tomo.errors import InternalError, OperationInterrupted, RemoteError, TomoError
+
+log = logging.getLogger("tomo.deployment")
+
+
+@dataclass
+class Recovery:
+    said: str  # what recovery did, in words ("removed container 'web'")
+    settled: bool = True  # False: something is left for the next operation to settle
+
+
+class Operation(abc.ABC):
+    """An install, update, uninstall, start… of one installation."""
+
+    kind: str  # install, update, uninstall, start, stop, restart
+
+    def __init__(self, ctx: DeploymentContext) -> None:
+        self.ctx = ctx
+        self.summary: list[str] = []  # what a successful run did, for the user
+
+    @abc.abstractmethod
+    async def run(self, job: JobRecorder, row: Installation) -> None: ...
+
+    @abc.abstractmethod
+    async def recover(self, job: JobRecorder, row: Installation, cause: str) -> Recovery:
+        """Make the installation honest after `cause` ended the run early."""
+
+    async def replay_journal(self, job: JobRecorder, row: Installation) -> Replay:
+        """Undo (or finish) what the journal holds; keep what could not be done."""
+        try:
+            docker = await self.ctx.docker(row.server_id)
+        except RemoteError as exc:
+            return Replay(failed=[exc.message], left=job.journal.open_actions)
+        outcome = await replay(docker, job.journal.open_actions, row.id)
+        keep_left(job.journal, outcome)
+        return outcome
+
+
+@dataclass
+class Outcome:
+    job_id: str
+    status: str  # done, failed, interrupted
+    message: str | None
+    error: TomoError | None
+    summary: list[str] = field(default_factory=list)
+
+    def raise_for_status(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
+async def carry_out(
+    ctx: DeploymentContext,
+    operation: Operation,
+    row: Installation,
+    job_id: str,
+    *,
+    unsettled_job: str | None = None,
+) -> Outcome:
+    """Run the operation to an outcome; the installation's lease is held already and
+    released here. `unsettled_job` left something behind that is settled first."""
+    recorder = JobRecorder(ctx.db, job_id, row.id)
+    await recorder.begin()
+    status, message, error, settled = "done", None, None, True
+    try:
+        async with recorder.heartbeat():
+            failure = await _attempt(ctx, operation, recorder, row, unsettled_job)
+            if failure is not None:
+                status, error = failure
+                recovery = await _recover(operation, recorder, row, error.message)
+                message = f"{error.message}; {recovery.said}" if recovery.said else error.message
+                error, settled = error.with_message(message), recovery.settled
+    finally:
+        await asyncio.shield(conclude(ctx, recorder, row.id, status, message, settled=settled))
+    return Outcome(job_id, status, message, error, operation.summary)
+
+
+async def conclude(
+    ctx: DeploymentContext,
+    recorder: JobRecorder,
+    installation_id: str,
+    status: str,
+    message: str | None,
+    *,
+    settled: bool,
+) -> None:
+    """Record the job's end and free the installation."""
+    recorder.journal.settled = settled
+    await recorder.finish(status, message)
+    await release_lease(ctx.db, installation_id, unsettled_job=None if settled else recorder.job_id)
+
+
+async def _attempt(
+    ctx: DeploymentContext,
+    operation: Operation,
+    recorder: JobRecorder,
+    row: Installation,
+    unsettled_job: str | None,
+) -> tuple[str, TomoError] | None:
+    """Run it; None when it succeeded, else the status and the error that ended it."""
+    try:
+        await settle_unsettled(ctx, recorder, row, unsettled_job)
+        await operation.run(recorder, row)
+    except asyncio.CancelledError:
+        _stop_cancelling()
+        where = recorder.current_step or "its start"
+        return "interrupted", OperationInterrupted(f"{operation.kind} interrupted during {where}")
+    except TomoError as exc:
+        return "failed", exc
+    except Exception:
+        log.exception("%s of installation %s (%s) failed", operation.kind, row.name, row.id)
+        where = recorder.current_step or "its start"
+        return "failed", InternalError(
+            f"{operation.kind} failed during {where} on an internal error "
+            f"(details in {ctx.settings.log_file})"
+        )
+    return None
+
+
+async def _recover(
+    operation: Operation, recorder: JobRecorder, row: Installation, cause: str
+) -> Recovery:
+    try:
+        return await operation.recover(recorder, row, cause)
+    except Exception:
+        log.exception("recovering %s of installation %s failed", operation.kind, row.id)
+        return Recovery("undoing it failed on an internal error (see tomo's log)", settled=False)
+
+
+def _stop_cancelling() -> None:
+    """The interruption is handled here (recovery must still run): let later awaits,
+    and timeouts inside them, behave as in a task nobody cancelled."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
+
+
+async def settle_unsettled(
+    ctx: DeploymentContext, recorder: JobRecorder, row: Installation, job_id: str | None
+) -> None:
+    """Finish undoing what an earlier job on this installation could not (its server
+    was away); until that is done, nothing else may change the installation."""
+    journal = await load_journal(ctx.db, job_id)
+    if journal is None or job_id is None:
+        return
+    async with recorder.step("settle", f"what job {job_id} left to undo"):
+        docker = await ctx.docker(row.server_id)
+        outcome = await replay(docker, journal.open_actions, row.id)
+        keep_left(journal, outcome)
+        journal.settled = outcome.complete
+        earlier = JobRecorder(ctx.db, job_id, row.id)
+        earlier.journal = journal
+        await earlier.save_journal()
+        if not outcome.complete:
+            raise RemoteError(row.server_id, "could not finish what an earlier job left: "
+                              + "; ".join(outcome.failed))  # fmt: skip
+        await recorder.note("; ".join(outcome.done) or "nothing was left")
+
+
+def keep_left(journal: Journal, outcome: Replay) -> None:
+    """Keep in the journal only what a replay could not do, in stored order."""
+    if journal.committed:
+        journal.cleanup = list(outcome.left)
+    else:
+        journal.undo = list(reversed(outcome.left))
+    journal.settled = outcome.complete
+
+
+def said(outcome: Replay, nothing: str) -> str:
+    """A replay in one phrase: what was done, and what could not be."""
+    parts = []
+    if outcome.done:
+        parts.append("; ".join(outcome.done))
+    if outcome.failed:
+        parts.append("; ".join(outcome.failed))
+    return "; ".join(parts) or nothing

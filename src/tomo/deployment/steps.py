@@ -1,0 +1,268 @@
+"""The steps that put a container on a server: preflight, pull, create, wait.
+
+Each change `create` makes is written in the job's journal before it is made,
+with the action that takes it back (see journal.py), so a failure, an
+interruption or a restart after tomo died can undo exactly what this attempt
+made: the container, the env file, and the directories it created (only those,
+and only when empty).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import posixpath
+import time
+from dataclasses import dataclass
+
+from tomo.deployment.jobs import JobRecorder
+from tomo.deployment.remote import ContainerState, Docker
+from tomo.deployment.spec import ContainerSpec, build_docker_run_command, env_file_content
+from tomo.errors import InstallFailed, PreflightFailed, RemoteError
+from tomo.marketplace.definition import AppDefinition
+from tomo.marketplace.risk import volume_risks
+from tomo.servers.facts import ServerFacts, gather_facts
+
+POLL_SECONDS = 0.1
+
+
+@dataclass
+class Preflight:
+    definition: AppDefinition
+    spec: ContainerSpec
+    data_root: str
+    claimed_ports: set[tuple[int, str]]  # by other installations on this server
+
+
+async def preflight(docker: Docker, check: Preflight) -> ServerFacts:
+    """Every problem that would make the install fail, reported together."""
+    facts = await gather_facts(docker.ssh, docker.target, check.data_root)
+    if facts.docker_access == "no":
+        raise PreflightFailed(f"{docker.server}: {facts.docker_problem}")
+    problems = _host_problems(check.definition, facts)
+    if facts.data_root_writable is False and (check.spec.owned_dirs or check.spec.all_env):
+        problems.append(
+            f"the data root {check.data_root} is not writable by user "
+            f"'{docker.target.username}' (create it and give it to that user, or choose "
+            f"another with `tomo server update {docker.server} --data-root PATH`)"
+        )
+    used, name_taken, resolved = await asyncio.gather(
+        docker.used_ports(), docker.container_exists(check.spec.name),
+        risks_on_the_server(docker, check.spec),
+    )  # fmt: skip
+    problems += resolved
+    problems += port_problems(check, used)
+    if name_taken:
+        problems.append(f"a container named '{check.spec.name}' already exists on the server")
+    problems += await _network_problems(docker, check.spec)
+    if problems:
+        raise PreflightFailed(f"{docker.server}: " + "; ".join(problems))
+    return facts
+
+
+def port_problems(check: Preflight, used: set[tuple[int, str]]) -> list[str]:
+    problems = []
+    for port in check.spec.ports:
+        key = (port.host, port.protocol)
+        if key in check.claimed_ports:
+            problems.append(
+                f"host port {port.host}/{port.protocol} is claimed by another installation"
+            )
+        elif key in used:
+            problems.append(
+                f"host port {port.host}/{port.protocol} is already in use on the server"
+            )
+    return problems
+
+
+async def risks_on_the_server(docker: Docker, spec: ContainerSpec) -> list[str]:
+    """Host paths as the server resolves them (a symlink may lead to /etc or to the
+    Docker socket): a risk found only there must have been accepted too."""
+    mounts = [m for m in spec.mounts if not m.owned]
+    resolved = await docker.resolve_paths([m.host_path for m in mounts])
+    problems = []
+    for mount, real in zip(mounts, resolved, strict=True):
+        if posixpath.normpath(real) == posixpath.normpath(mount.host_path):
+            continue
+        hidden = sorted(volume_risks(real, readonly=mount.readonly) - set(spec.accepted_risks))
+        if hidden:
+            problems.append(
+                f"volume {mount.host_path} is {real} on the server, which carries risk flags "
+                f"you have not accepted: {', '.join(hidden)} (accept each with --accept-risk FLAG)"
+            )
+    return problems
+
+
+async def _network_problems(docker: Docker, spec: ContainerSpec) -> list[str]:
+    mode = spec.network_mode or ""
+    if mode.startswith("container:") and not await docker.container_exists(mode[10:]):
+        return [f"network_mode {mode}: there is no container named '{mode[10:]}' on the server"]
+    return []
+
+
+def _host_problems(definition: AppDefinition, facts: ServerFacts) -> list[str]:
+    needs = definition.requirements
+    problems = []
+    if needs.architectures and facts.architecture not in needs.architectures:
+        problems.append(f"architecture {facts.architecture} is not among the app's "
+                        f"{', '.join(needs.architectures)}")  # fmt: skip
+    if (
+        needs.min_ram
+        and facts.memory_total_mb is not None
+        and facts.memory_total_mb < needs.min_ram
+    ):
+        problems.append(f"the app needs {needs.min_ram} MB of memory, the server has "
+                        f"{facts.memory_total_mb} MB")  # fmt: skip
+    free = facts.disk_free_mb
+    if needs.min_storage and free is not None and free < needs.min_storage:
+        problems.append(f"the app needs {needs.min_storage} MB of disk, {free} MB are free")
+    return problems
+
+
+async def pull(docker: Docker, recorder: JobRecorder, image: str) -> None:
+    loop = asyncio.get_running_loop()
+    pending: list[asyncio.Task[None]] = []
+
+    def progress(done: int, total: int) -> None:
+        pending.append(loop.create_task(recorder.progress(done, total)))
+
+    try:
+        await docker.pull(image, progress)
+    except RemoteError as exc:
+        raise InstallFailed(f"pulling {image} failed: {exc.message}") from None
+    finally:
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def create(
+    docker: Docker, spec: ContainerSpec, publish_address: str, job: JobRecorder,
+    *, env_file_is_new: bool = True,
+) -> str:  # fmt: skip
+    """Directories, env file, `docker container run`; each change journaled first."""
+    created: list[str] = []
+    try:
+        await docker.make_dirs(spec.owned_dirs, created)
+    finally:  # mkdir reports what it made, even when a later one failed
+        if created:
+            job.journal.undo.append({"remove_empty_dirs": created})
+            await job.save_journal()
+    if spec.all_env:
+        if env_file_is_new:
+            job.journal.undo.append({"remove_files": [spec.env_file]})
+            await job.save_journal()
+        await docker.write_private_file(spec.env_file, env_file_content(spec))
+    job.journal.undo.append({"remove_container": spec.name})
+    await job.save_journal()
+    argv = build_docker_run_command(spec, publish_address)
+    result = await docker.ssh.run_docker(docker.target, argv, check=False)
+    if result.exit_code != 0:
+        lines = [line for line in result.stderr.strip().splitlines()
+                 if line.strip() and not line.startswith("Run 'docker")]  # fmt: skip
+        raise InstallFailed(f"docker run failed: {' | '.join(lines[-3:]) or 'no output'}")
+    return result.stdout.strip()
+
+
+@dataclass(frozen=True)
+class WaitLimits:
+    timeout: float  # to be up (and healthy where checked) at all
+    stable: float  # up, unrestarted, this long after it started
+
+
+async def wait_until_up(
+    docker: Docker, spec: ContainerSpec, definition: AppDefinition, limits: WaitLimits
+) -> str:
+    """Running, healthy where a check exists, and still up and never restarted
+    `limits.stable` seconds after it started; else why not, with its last output."""
+    started = time.monotonic()
+    healthy = False  # the definition's probe answered once; Docker's own check is re-read
+    while True:
+        state = await docker.state(spec.name)
+        problem = _fatal(state)
+        if problem:
+            raise InstallFailed(await _with_output(docker, spec.name, problem))
+        assert state is not None
+        waiting_for = _waiting_for(state)
+        if waiting_for is None and not healthy:
+            waiting_for = await _probe(docker, spec, definition, state.pid)
+            healthy = waiting_for is None
+        elapsed = time.monotonic() - started
+        if waiting_for is None and elapsed >= limits.stable:
+            return "healthy" if _has_health(state, definition) else "running"
+        if elapsed > limits.timeout:
+            reason = waiting_for or "did not stay up"
+            raise InstallFailed(await _with_output(
+                docker, spec.name, f"not up within {limits.timeout:g}s ({reason})"
+            ))  # fmt: skip
+        await asyncio.sleep(POLL_SECONDS)
+
+
+def _fatal(state: ContainerState | None) -> str | None:
+    """Why the container will never be up, or None."""
+    if state is None:
+        return "the container disappeared"
+    if state.status in ("exited", "dead"):
+        return f"the container {state.describe_exit()}"
+    if state.restart_count > 0 or state.status == "restarting":
+        return "the container keeps crashing"  # the exit is told from Docker's events
+    if state.health == "unhealthy":
+        return "the image's health check reports unhealthy"
+    return None
+
+
+def _waiting_for(state: ContainerState) -> str | None:
+    if state.status != "running":
+        return f"the container is {state.status}"
+    if state.health == "starting":
+        return "the image's health check is starting"
+    return None
+
+
+async def _probe(
+    docker: Docker, spec: ContainerSpec, definition: AppDefinition, pid: int
+) -> str | None:
+    """The definition's health check, from the server itself: an HTTP request to the
+    published port, or for TCP, a listening socket inside the container."""
+    check = definition.docker.healthcheck
+    if check is None:
+        return None
+    if check.protocol == "tcp":
+        return await _probe_tcp(docker, spec, check.port, pid)
+    port = next((p for p in spec.ports if p.container == (check.port or p.container)), None)
+    host_port = port.host if port else check.port
+    if host_port is None:
+        return None
+    url = probe_url(check.protocol, host_port, check.endpoint)
+    code = await docker.http_probe(url)
+    if code is None or 200 <= code < 400:  # None: no curl or wget, nothing to check with
+        return None
+    if code == 0:
+        return f"health check {url} does not answer yet"
+    return f"health check {url} answered {code}"
+
+
+def probe_url(protocol: str, port: int, endpoint: str) -> str:
+    """Always this server's own loopback: the endpoint is only ever a path (the
+    definition checks it starts with '/'), so it cannot name another host."""
+    path = endpoint if endpoint.startswith("/") else "/" + endpoint
+    return f"{protocol}://127.0.0.1:{port}{path}"
+
+
+async def _probe_tcp(docker: Docker, spec: ContainerSpec, port: int | None, pid: int) -> str | None:
+    tcp_ports = [p.container for p in spec.ports if p.protocol == "tcp"]
+    container_port = port or (tcp_ports[0] if tcp_ports else None)
+    if container_port is None or not pid:
+        return None
+    if await docker.listens_in_container(pid, container_port) in (0, 127):
+        return None
+    return f"health check: nothing listens on {container_port}/tcp in the container yet"
+
+
+def _has_health(state: ContainerState | None, definition: AppDefinition) -> bool:
+    return bool(state and state.health) or definition.docker.healthcheck is not None
+
+
+async def _with_output(docker: Docker, container: str, reason: str) -> str:
+    """The reason, told precisely for a crash, with the container's last output."""
+    if reason == "the container keeps crashing":
+        reason = f"the container {await docker.crash_summary(container)}"
+    lines = await docker.output_tail(container, 10)
+    return f"{reason}; last output: {' | '.join(lines)}" if lines else f"{reason}; no output"

@@ -1,0 +1,168 @@
+"""Updating an installation: the catalog's current definition (or another tag),
+with the same config and data, and changes the user gives (--env, --port, …).
+
+The running container is set aside (renamed, stopped) before the new one is
+created; until the new one has stayed up, the journal can put the old one back
+exactly as it was. Config, secrets, data folders and the image's own volumes
+carry over.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tomo.deployment import steps
+from tomo.deployment.context import DeploymentContext, ports_of, stored_config
+from tomo.deployment.install import claimed_ports, wait_limits
+from tomo.deployment.jobs import JobRecorder
+from tomo.deployment.manage import done, operate, record_state
+from tomo.deployment.models import Installation
+from tomo.deployment.operation import Operation, Recovery, said
+from tomo.deployment.remote import ContainerState, Docker
+from tomo.deployment.schemas import OperationDone
+from tomo.deployment.spec import ContainerSpec, InstallConfig
+from tomo.errors import InvalidInput, NotFound, PreflightFailed, RemoteError, TomoError
+from tomo.marketplace.definition import IMAGE_REFERENCE, AppDefinition
+
+
+class Update(Operation):
+    kind = "update"
+
+    def __init__(self, ctx: DeploymentContext, *, tag: str | None, changes: InstallConfig) -> None:
+        super().__init__(ctx)
+        self.tag = tag
+        self.changes = changes
+        self.generated: dict[str, str] = {}
+
+    async def run(self, job: JobRecorder, row: Installation) -> None:
+        try:
+            await self._update(job, row)
+        except TomoError as exc:
+            raise exc.with_message(f"update failed: {exc.message}") from exc
+
+    async def _update(self, job: JobRecorder, row: Installation) -> None:
+        ctx = self.ctx
+        definition = await current_definition(ctx, row)
+        image = retag(definition.docker.image, self.tag) if self.tag else definition.docker.image
+        data_root = (await ctx.servers.get_server(row.server_id)).data_root
+        docker = await ctx.docker(row.server_id)
+        async with job.step("validate"):
+            config = InstallConfig.model_validate(row.config).changed_by(self.changes)
+            spec = ctx.spec_of(row, definition, data_root, config=config, image=image)
+            known = {**ctx.open(row.secret_env_enc), **config.env}
+            self.generated = {k: v for k, v in spec.secret_env.items() if k not in known}
+        async with job.step("preflight"):
+            await self._preflight(docker, row, spec)
+        async with job.step("pull", image):
+            await steps.pull(docker, job, image)
+        await ctx.set(row.id, status="updating", status_message=f"updating to {image}")
+        async with job.step("replace"):
+            spec, previous = await self._set_aside(docker, job, row, spec)
+            container = await steps.create(
+                docker, spec, ctx.settings.publish_address, job, env_file_is_new=False
+            )
+        async with job.step("wait"):
+            await job.note(await steps.wait_until_up(docker, spec, definition, wait_limits(ctx)))
+        await self._commit(job, row, definition, spec, config, container, previous)
+
+    async def _preflight(self, docker: Docker, row: Installation, spec: ContainerSpec) -> None:
+        """What changed must fit the server: new host ports free, host paths safe."""
+        own = ports_of(row)
+        new_ports = [p for p in spec.ports if (p.host, p.protocol) not in own]
+        problems = await steps.risks_on_the_server(docker, spec)
+        if new_ports:
+            check = steps.Preflight(
+                AppDefinition.model_validate(row.definition),
+                dataclasses.replace(spec, ports=new_ports), "",
+                await claimed_ports(self.ctx, row.server_id, row.id),
+            )  # fmt: skip
+            problems += steps.port_problems(check, await docker.used_ports())
+        if problems:
+            raise PreflightFailed(f"{docker.server}: " + "; ".join(problems))
+
+    async def _set_aside(
+        self, docker: Docker, job: JobRecorder, row: Installation, spec: ContainerSpec
+    ) -> tuple[ContainerSpec, str | None]:
+        """Rename and stop the current container (journaled first), carrying its
+        volumes over; a container removed behind tomo's back is simply made again."""
+        state = await docker.state(row.name)
+        if state is None:
+            return spec, None
+        previous = f"{row.name}-tomo-previous"
+        mounted = {m.container_path for m in spec.mounts}
+        carried = [v for v in state.volumes if v[1] not in mounted]
+        job.journal.undo.append({"restore_container": {
+            "name": row.name, "previous": previous, "start": _was_running(state),
+        }})  # fmt: skip
+        await job.save_journal()
+        await docker.run(["container", "rename", row.name, previous])
+        await docker.run(["container", "stop", previous])
+        return dataclasses.replace(spec, carried_volumes=carried), previous
+
+    async def _commit(
+        self, job: JobRecorder, row: Installation, definition: AppDefinition,
+        spec: ContainerSpec, config: InstallConfig, container: str, previous: str | None,
+    ) -> None:  # fmt: skip
+        job.journal.committed = True
+        job.journal.cleanup = [{"retire_container": previous}] if previous else []
+        await job.save_journal()
+        await self.ctx.set(
+            row.id, status="running", status_message=None, container_id=container,
+            image=spec.image, version=definition.version,
+            definition=definition.model_dump(mode="json"), config=stored_config(config, spec),
+            secret_env_enc=self.ctx.seal(spec.secret_env),
+        )  # fmt: skip
+        outcome = await self.replay_journal(job, row)
+        self.summary += outcome.done + outcome.failed
+
+    async def recover(self, job: JobRecorder, row: Installation, cause: str) -> Recovery:
+        """Put the previous container back as it was (or, past the commit point,
+        finish); the status is what Docker then reports."""
+        outcome = await self.replay_journal(job, row)
+        words = said(outcome, "nothing had been changed on the server")
+        try:
+            await record_state(self.ctx, row, await self.ctx.docker(row.server_id))
+        except RemoteError as exc:
+            await self.ctx.set(row.id, status="unknown", status_message=exc.message)
+            return Recovery(words, settled=False)
+        if not job.journal.committed:
+            await self.ctx.set(row.id, status_message=f"{cause}; {words}")
+        return Recovery(words, settled=outcome.complete)
+
+
+def _was_running(state: ContainerState) -> bool:
+    return state.status in ("running", "restarting")
+
+
+async def update_app(
+    ctx: DeploymentContext,
+    ref: str,
+    server: str | None,
+    *,
+    tag: str | None,
+    changes: InstallConfig,
+) -> OperationDone:
+    if tag is not None:
+        retag("check/tag", tag)  # refuse a bad tag before anything starts
+    operation = Update(ctx, tag=tag, changes=changes)
+    row, outcome = await operate(ctx, ref, server, operation)
+    result = await done(ctx, row, outcome)
+    return result.model_copy(update={"generated_secrets": operation.generated})
+
+
+async def current_definition(ctx: DeploymentContext, row: Installation) -> AppDefinition:
+    """The catalog's definition now, or the installed snapshot if the catalog lost it."""
+    try:
+        entry = await ctx.marketplace.get_app(f"{row.repo_id}/{row.app_id}")
+    except NotFound:
+        return AppDefinition.model_validate(row.definition)
+    return AppDefinition.model_validate(entry.model_dump())
+
+
+def retag(image: str, tag: str) -> str:
+    """The same image name with another tag (any digest dropped)."""
+    match = IMAGE_REFERENCE.fullmatch(image)
+    candidate = f"{match.group('name') if match else image}:{tag}"
+    if not IMAGE_REFERENCE.fullmatch(candidate) or "@" in tag:
+        raise InvalidInput(f"'{tag}' is not a valid image tag")
+    return candidate

@@ -1,0 +1,45 @@
+"""tomo's log: a file in the data directory, readable by its owner only.
+
+Everything from INFO up goes to the file, tracebacks included; a user's
+terminal gets warnings as one line and never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from logging.handlers import RotatingFileHandler
+
+from tomo.config import Settings
+
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class _TomoFile(RotatingFileHandler):
+    """tomo's file handler (a type of its own, so configuring twice adds nothing)."""
+
+
+class _OneLine(logging.Formatter):
+    """The message only: tracebacks belong in the file, not on a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"tomo: {record.getMessage()}"
+
+
+def configure_logging(settings: Settings, *, stderr_level: int = logging.WARNING) -> None:
+    """Send tomo's loggers to its log file (and warnings to stderr). Idempotent."""
+    root = logging.getLogger("tomo")
+    if any(isinstance(handler, _TomoFile) for handler in root.handlers):
+        return
+    root.setLevel(logging.INFO)
+    root.propagate = False
+    path = settings.log_file
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    to_file = _TomoFile(path, maxBytes=5 * 1024 * 1024, backupCount=3)
+    to_file.setFormatter(logging.Formatter(_FORMAT))
+    to_terminal = logging.StreamHandler()
+    to_terminal.setLevel(stderr_level)
+    to_terminal.setFormatter(_OneLine())
+    root.addHandler(to_file)
+    root.addHandler(to_terminal)
