@@ -67,6 +67,7 @@ class TestImages:
     web_v1: str  # httpd serving /www on port 80, page "web v1"
     web_v2: str  # the same, page "web v2"
     broken: str  # exits 3 at once, after a line on stderr
+    crashy: str  # says "starting", runs 2 s, says "dying" on stderr and exits 4
 
 
 @contextlib.contextmanager
@@ -85,7 +86,8 @@ def push_test_images(registry: Registry) -> TestImages:
     if not busybox.exists():
         unavailable("a static busybox is needed for test images (apt-get install busybox-static)")
     base = f"{registry.address}/tomo-test"
-    images = TestImages(web_v1=f"{base}/web:1", web_v2=f"{base}/web:2", broken=f"{base}/broken:1")
+    images = TestImages(web_v1=f"{base}/web:1", web_v2=f"{base}/web:2",
+                        broken=f"{base}/broken:1", crashy=f"{base}/crashy:1")  # fmt: skip
     # A shell as PID 1 that ends on SIGTERM, as real images do: `docker stop` is quick.
     httpd = '["/bin/sh","-c","trap \'exit 0\' TERM; /bin/httpd -f -p 80 -h /www & wait"]'
     # The web images declare a VOLUME, as database images do: data tomo must carry over.
@@ -94,7 +96,9 @@ def push_test_images(registry: Registry) -> TestImages:
     _import(
         busybox, images.broken, "broken", '["/bin/sh","-c","echo broken on purpose >&2; exit 3"]'
     )
-    for image in (images.web_v1, images.web_v2, images.broken):
+    _import(busybox, images.crashy, "crashy",
+            '["/bin/sh","-c","echo starting; sleep 2; echo dying >&2; exit 4"]')  # fmt: skip
+    for image in (images.web_v1, images.web_v2, images.broken, images.crashy):
         _docker("push", image)
         _docker("rmi", image)  # installs must really pull
     return images

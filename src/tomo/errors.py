@@ -42,7 +42,6 @@ SQLAlchemy) are translated where they are caught, never passed through.
 
 from __future__ import annotations
 
-import copy
 from typing import Self
 
 
@@ -57,8 +56,9 @@ class TomoError(Exception):
         self.message = message
 
     def with_message(self, message: str) -> Self:
-        """The same error (class, exit code, status) saying more."""
-        changed = copy.copy(self)
+        """The same error (class, exit code, status, fields) saying more."""
+        changed = type(self).__new__(type(self))
+        changed.__dict__.update(self.__dict__)
         changed.message = message
         changed.args = (message,)
         return changed

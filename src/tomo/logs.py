@@ -26,6 +26,12 @@ class _OneLine(logging.Formatter):
         return f"tomo: {record.getMessage()}"
 
 
+def _not_a_traceback(record: logging.LogRecord) -> bool:
+    """Records of internal errors go to the file only: the user is told in one line
+    by whatever failed."""
+    return record.exc_info is None
+
+
 def configure_logging(settings: Settings, *, stderr_level: int = logging.WARNING) -> None:
     """Send tomo's loggers to its log file (and warnings to stderr). Idempotent."""
     root = logging.getLogger("tomo")
@@ -41,5 +47,16 @@ def configure_logging(settings: Settings, *, stderr_level: int = logging.WARNING
     to_terminal = logging.StreamHandler()
     to_terminal.setLevel(stderr_level)
     to_terminal.setFormatter(_OneLine())
+    to_terminal.addFilter(_not_a_traceback)
     root.addHandler(to_file)
     root.addHandler(to_terminal)
+
+
+def log_internal_error(exc: BaseException) -> str:
+    """Log a bug with its traceback in tomo's log; say where it went."""
+    root = logging.getLogger("tomo")
+    files = [h for h in root.handlers if isinstance(h, _TomoFile)]
+    if not files:  # tomo's log is not open yet: the type is all a user gets
+        return "no details were logged"
+    root.error("internal error", exc_info=exc)
+    return f"the details are in {files[0].baseFilename}"

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -191,3 +192,52 @@ def test_first_start_shows_the_builtin_catalog(tmp_path: Path) -> None:
     assert page["total"] >= 20
     assert {item["repo_id"] for item in page["items"]} == {"official"}
     assert tomo.json("app", "show", "jellyfin")["repo_id"] == "official"
+
+
+def every_command() -> list[list[str]]:
+    """Every command path of the CLI, as a user would type it before --help."""
+    from typer.main import get_command
+
+    from tomo.cli import app
+
+    found: list[list[str]] = []
+
+    def walk(command: Any, path: list[str]) -> None:
+        found.append(path)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(get_command(app), [])
+    return found
+
+
+def test_every_help_page_renders(tomo: Tomo) -> None:
+    # "[/udp]" and the like are text: no help text may be read as markup.
+    commands = every_command()
+    assert ["install"] in commands and ["job", "list"] in commands
+    for path in commands:
+        done = tomo.run(*path, "--help")
+        assert "Usage:" in done.stdout, path
+    assert "HOST:CONTAINER/udp" in tomo.run("install", "--help").stdout
+
+
+def test_an_unknown_job_is_not_found(tomo: Tomo) -> None:
+    assert tomo.error("job", "show", "nope", expect=3) == "error: no job 'nope'"
+
+
+def test_the_data_dir_and_database_are_private(tmp_path: Path) -> None:
+    tomo = Tomo(tmp_path / "fresh")
+    tomo.json("repo", "list")
+    assert tomo.data_dir.stat().st_mode & 0o777 == 0o700
+    for name in ("tomo.db", "tomo.db-wal", "tomo.db-shm", "tomo.log"):
+        path = tomo.data_dir / name
+        assert not path.exists() or path.stat().st_mode & 0o077 == 0, name
+    assert (tomo.data_dir / "tomo.db").exists()
+
+
+def test_a_database_an_older_tomo_left_readable_is_made_private(tmp_path: Path) -> None:
+    tomo = Tomo(tmp_path / "old")
+    tomo.json("repo", "list")
+    (tomo.data_dir / "tomo.db").chmod(0o644)
+    tomo.json("repo", "list")
+    assert (tomo.data_dir / "tomo.db").stat().st_mode & 0o777 == 0o600

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.faults import FAULTY_TOMO
+
 
 class Tomo:
     def __init__(self, data_dir: Path, **env: str) -> None:
@@ -21,6 +23,26 @@ class Tomo:
         done = subprocess.run(
             [sys.executable, "-m", "tomo", "--data-dir", str(self.data_dir), *args],
             capture_output=True, text=True, env=self.env, timeout=120, cwd=cwd, input=stdin,
+        )  # fmt: skip
+        assert done.returncode == expect, (done.returncode, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr
+        return done
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        """tomo started in the background (to be interrupted), output captured."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "tomo", "--data-dir", str(self.data_dir), *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env,
+        )  # fmt: skip
+
+    def faulty(
+        self, mode: str, where: str, *args: str, expect: int
+    ) -> subprocess.CompletedProcess[str]:
+        """tomo with one function of its own replaced by a fault (see tests.faults)."""
+        done = subprocess.run(
+            [sys.executable, "-c", FAULTY_TOMO, mode, where, "--data-dir", str(self.data_dir),
+             *args],
+            capture_output=True, text=True, env=self.env, timeout=120,
         )  # fmt: skip
         assert done.returncode == expect, (done.returncode, done.stdout, done.stderr)
         assert "Traceback" not in done.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -14,6 +15,7 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
+from tests.cli.tomo_cli import Tomo
 from tests.gitrepo import CatalogRepo, app_definition
 from tests.registry import Registry, TestImages, local_registry, push_test_images
 from tests.services import database_for, free_port
@@ -134,3 +136,22 @@ async def deploy(
         await runtime.servers.add_server(server_for("box", sshd, ssh_users, data_root))
         yield Deploy(runtime, repo, created.id, "box", data_root, images)
     remove_test_containers()
+
+
+@pytest.fixture
+def tomo(deploy: Deploy) -> Tomo:
+    """The real `tomo` command on the deploy fixture's data directory."""
+    return Tomo(deploy.runtime.settings.data_dir, TOMO_PUBLISH_ADDRESS="127.0.0.1",
+                TOMO_INSTALL_WAIT_TIMEOUT="20", TOMO_INSTALL_STABLE_SECONDS=str(STABLE_SECONDS),
+                **({"TOMO_DATABASE_URL": deploy.runtime.settings.database_url}
+                   if deploy.runtime.settings.database_url else {}))  # fmt: skip
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A plain process (not Docker, not tomo) listening on a port."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    yield listener.getsockname()[1]
+    listener.close()

@@ -5,18 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
-
 from tests.cli.tomo_cli import Tomo
-from tests.deployment.conftest import STABLE_SECONDS, Deploy
+from tests.deployment.conftest import Deploy
 from tests.deployment.test_install import docker, page
 from tests.services import free_port
-
-
-@pytest.fixture
-def tomo(deploy: Deploy) -> Tomo:
-    return Tomo(deploy.runtime.settings.data_dir, TOMO_PUBLISH_ADDRESS="127.0.0.1",
-                TOMO_INSTALL_WAIT_TIMEOUT="20", TOMO_INSTALL_STABLE_SECONDS=str(STABLE_SECONDS))  # fmt: skip
 
 
 async def test_install_manage_and_uninstall(deploy: Deploy, tomo: Tomo) -> None:
@@ -56,7 +48,7 @@ async def test_install_manage_and_uninstall(deploy: Deploy, tomo: Tomo) -> None:
     gone = tomo.json("uninstall", "web", "--remove-data")
     assert (gone["installation"]["name"], gone["installation"]["status"]) == ("web", "removed")
     root = deploy.data_root / "web"
-    assert gone["summary"][0] == "removed container 'web'"
+    assert gone["summary"][0] == "removed container 'web' and its volumes"
     assert f"removed {root}" in gone["summary"]
     assert tomo.json("ps") == []
     assert not root.exists()

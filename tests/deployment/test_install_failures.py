@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.cli.tomo_cli import Tomo
 from tests.deployment.conftest import Deploy, server_for
 from tests.deployment.test_install import container_env, docker, install
 from tests.dockerhost import DockerHost
@@ -73,16 +72,6 @@ async def test_a_volume_override_onto_a_system_path_is_a_risk_too(deploy: Deploy
     config = InstallConfig(volumes=[{"host_path": "/etc", "container_path": "/data"}])
     with pytest.raises(InvalidInput, match="not accepted: system-path:/etc"):
         await deploy.runtime.deployment.install_app(deploy.server, app, config)
-
-
-@pytest.fixture
-def busy_port() -> Iterator[int]:
-    """A plain process (not Docker, not tomo) listening on a port."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    yield listener.getsockname()[1]
-    listener.close()
 
 
 async def test_port_held_by_a_plain_process(deploy: Deploy, busy_port: int) -> None:
@@ -337,3 +326,48 @@ async def test_two_installs_racing_for_one_name(deploy: Deploy) -> None:
         "an installation named 'web' already exists on this server; choose --name"
     )
     assert len(await service.list_installations()) == 1
+
+
+@pytest.mark.parametrize("socket_path", ["//var/run/docker.sock", "//run//docker.sock",
+                                         "/run/containerd/containerd.sock", "/var/run"])  # fmt: skip
+async def test_a_runtime_socket_however_spelled_needs_consent(
+    deploy: Deploy, socket_path: str
+) -> None:
+    mount = {"host_path": socket_path, "container_path": "/sock", "readonly": True}
+    app = await deploy.publish("watcher", docker=deploy.web_app(volumes=[mount]))
+    with pytest.raises(InvalidInput, match=r"risk flags you have not accepted: (docker|runtime)"):
+        await deploy.runtime.deployment.install_app(deploy.server, app, InstallConfig())
+    assert await deploy.runtime.deployment.list_installations() == []
+
+
+async def test_a_host_path_is_judged_where_it_leads_on_the_server(deploy: Deploy) -> None:
+    innocent = Path(f"/tmp/tomo-innocent-{free_port()}")  # where the SSH user can look
+    innocent.symlink_to("/etc")  # on the server (this machine), it is /etc
+    app = await deploy.publish("web", docker=deploy.web_app())
+    config = InstallConfig(volumes=[{"host_path": str(innocent), "container_path": "/data"}])
+    try:
+        _, view = await install(deploy, app, **config.model_dump())
+    finally:
+        innocent.unlink()
+    assert view.error == (
+        f"box: volume {innocent} is /etc on the server, which carries risk flags you have not "
+        "accepted: system-path:/etc (accept each with --accept-risk FLAG); "
+        "nothing had been created on box"
+    )
+    assert leftovers(deploy, "web") == ([], False)
+
+
+async def test_accepted_risk_names_must_be_risk_flags(deploy: Deploy, tomo: Tomo) -> None:
+    app = await deploy.publish(
+        "risky", docker=deploy.web_app(privileged=True, capabilities=["NET_ADMIN"])
+    )
+    assert tomo.error("install", app, "--server", "box", "--accept-risk", "privileged,docker-sockt",
+                      expect=2) == (
+        "error: --accept-risk: 'docker-sockt' is not a risk flag (did you mean 'docker-socket'?)"
+    )  # fmt: skip
+    assert tomo.error("install", app, "--server", "box", "--accept-risk", "privileged",
+                      expect=2).endswith("not accepted: cap:NET_ADMIN (accept each with "
+                                         "--accept-risk FLAG)")  # fmt: skip
+    plan = tomo.json("install", app, "--server", "box", "--preview",
+                     "--accept-risk", "cap:NET_ADMIN, privileged")  # fmt: skip
+    assert "--privileged" in plan["argv"]

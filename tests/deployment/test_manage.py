@@ -9,15 +9,24 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.deployment.conftest import Deploy
-from tests.deployment.test_install import docker, install, page
+from tests.deployment.test_install import container_env, docker, install, page
 from tests.services import free_port
-from tomo.errors import InstallationBusy, InstallationNotFound, InstallFailed, InvalidInput
+from tomo.deployment.remote import Docker
+from tomo.deployment.spec import InstallConfig, PortOverride
+from tomo.errors import (
+    InstallationBusy,
+    InstallationNotFound,
+    InstallFailed,
+    InvalidInput,
+    PreflightFailed,
+)
 
 
 def config_and_media(tmp_path: Path, file: str, text: str) -> tuple[Path, list[dict[str, Any]]]:
@@ -66,28 +75,51 @@ async def test_logs_tail_and_follow(deploy: Deploy) -> None:
     lines = [line async for line in service.logs("web", tail=2)]
     assert len(lines) <= 2
 
-    async def follow() -> list[str]:
-        seen = []
+    async def first_line() -> str:
         async for line in service.logs("web", tail=0, follow=True):
-            seen.append(line)
-            if len(seen) == 1:
-                return seen
-        return seen
+            return line
+        return ""
 
-    follower = asyncio.create_task(follow())
-    await asyncio.sleep(1)
-    docker("exec", "web", "sh", "-c", "echo followed-line > /proc/1/fd/1")
-    assert await asyncio.wait_for(follower, 15) == ["followed-line"]
+    # Lines written before the follower attached are not shown (tail 0): keep
+    # writing until it sees one (bounded).
+    follower = asyncio.create_task(first_line())
+    for _ in range(100):
+        docker("exec", "web", "sh", "-c", "echo followed-line > /proc/1/fd/1")
+        done, _ = await asyncio.wait({follower}, timeout=0.2)
+        if done:
+            break
+    assert await asyncio.wait_for(follower, 5) == "followed-line"
+
+
+@pytest.fixture
+def held_restart(monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, asyncio.Event]:
+    """A gate on tomo's own Docker calls: a `docker container restart` waits for
+    `release` once it has begun (`begun`), so the test knows it is in progress."""
+    begun, release = asyncio.Event(), asyncio.Event()
+    original = Docker.run
+
+    async def gated(self: Docker, args: Sequence[str], **options: Any) -> str:
+        if list(args[:2]) == ["container", "restart"]:
+            begun.set()
+            await release.wait()
+        return await original(self, args, **options)
+
+    monkeypatch.setattr(Docker, "run", gated)
+    return begun, release
 
 
 @pytest.mark.both_databases
-async def test_one_operation_at_a_time(deploy: Deploy) -> None:
+async def test_one_operation_at_a_time(
+    deploy: Deploy, held_restart: tuple[asyncio.Event, asyncio.Event]
+) -> None:
     await installed_web(deploy, free_port())
     service = deploy.runtime.deployment
+    begun, release = held_restart
     first = asyncio.create_task(service.restart_app("web"))
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(begun.wait(), 30)
     with pytest.raises(InstallationBusy, match="installation 'web' is busy \\(restart\\)"):
         await service.stop_app("web")
+    release.set()
     assert (await first).status == "running"
     assert (await service.stop_app("web")).status == "stopped"
 
@@ -102,7 +134,11 @@ async def test_uninstall_keeps_data_unless_asked_and_never_touches_user_paths(
     docker("exec", "web", "sh", "-c", "echo settings > /config/app.conf")
     assert docker("exec", "web", "cat", "/media/movie.mkv") == "precious"
 
-    await deploy.runtime.deployment.uninstall_app("web")
+    kept = await deploy.runtime.deployment.uninstall_app("web")
+    assert kept.summary == [
+        "removed container 'web'", f"removed {instance}/.tomo.env",
+        f"kept the data under {instance}",
+    ]  # fmt: skip
     assert docker("ps", "-a", "--filter", "name=^/web$", "--format", "{{.Names}}") == ""
     assert (instance / "config" / "app.conf").read_text() == "settings\n"  # data kept
     assert (media / "movie.mkv").read_text() == "precious"
@@ -111,11 +147,31 @@ async def test_uninstall_keeps_data_unless_asked_and_never_touches_user_paths(
 
     await installed_web(deploy, free_port(), volumes=volumes)  # again, over the kept data
     assert docker("exec", "web", "cat", "/config/app.conf") == "settings\n"
-    await deploy.runtime.deployment.uninstall_app("web", remove_data=True)
-    # The instance directory existed already (kept from before), so only what this
-    # installation created goes; the user's media is never touched.
+    (instance / "notes.txt").write_text("the user's own file")
+    removed = await deploy.runtime.deployment.uninstall_app("web", remove_data=True)
+    # The folders tomo placed for this instance are its data, whichever attempt made
+    # them; a file the user put beside them keeps the instance folder, and says so.
+    assert removed.summary == [
+        "removed container 'web' and its volumes", f"removed {instance}/.tomo.env",
+        f"removed {instance}/config",
+        f"kept {instance} (holds files tomo did not place)",
+    ]  # fmt: skip
+    assert sorted(p.name for p in instance.iterdir()) == ["notes.txt"]
     assert (media / "movie.mkv").read_text() == "precious"
     assert deploy.data_root.is_dir()
+
+
+async def test_remove_data_never_follows_a_planted_symlink(deploy: Deploy, tmp_path: Path) -> None:
+    await installed_web(deploy, free_port())
+    outside = tmp_path / "outside"
+    (outside / "data").mkdir(parents=True)
+    (outside / "data" / "keep.txt").write_text("not tomo's")
+    instance = deploy.data_root / "web"
+    docker("stop", "web")
+    (instance / "data").rmdir()
+    (instance / "data").symlink_to(outside / "data")  # someone with access to the data root
+    await deploy.runtime.deployment.uninstall_app("web", remove_data=True)
+    assert (outside / "data" / "keep.txt").read_text() == "not tomo's"
 
 
 async def test_remove_data_removes_what_tomo_created(deploy: Deploy, tmp_path: Path) -> None:
@@ -256,3 +312,50 @@ async def test_tomo_killed_mid_install_is_reconciled_on_restart(deploy: Deploy) 
     )
     assert "slow" not in docker("ps", "-a", "--format", "{{.Names}}").split()
     assert not (deploy.data_root / "slow").exists()
+
+
+@pytest.mark.both_databases
+async def test_update_asks_for_what_the_new_definition_requires(deploy: Deploy) -> None:
+    port = free_port()
+    await installed_web(deploy, port)
+    environment = [{"name": "TZ", "default": "UTC"}, {"name": "API_URL", "required": True},
+                   {"name": "API_KEY", "required": True, "secret": True},
+                   {"name": "SALT", "secret": True, "generate": "hex"}]  # fmt: skip
+    await deploy.publish("web", docker=deploy.web_app(port=port, environment=environment))
+    service = deploy.runtime.deployment
+    with pytest.raises(InvalidInput) as refused:
+        await service.update_app("web")
+    assert refused.value.message == (
+        "update failed: required environment variables missing: API_URL, API_KEY (give each "
+        "with --env NAME=VALUE); nothing had been changed on the server"
+    )
+    assert page(port) == "web v1\n"  # untouched
+
+    changes = InstallConfig(env={"API_URL": "http://api", "API_KEY": "k3y"})
+    updated = await service.update_app("web", changes=changes)
+    assert updated.installation.status == "running"
+    assert container_env("web", "API_URL") == "http://api"
+    assert container_env("web", "API_KEY") == "k3y"
+    salt = updated.generated_secrets["SALT"]  # shown once
+    assert container_env("web", "SALT") == salt and len(salt) == 32
+    assert "k3y" not in json.dumps(updated.installation.config)  # secrets stay sealed
+
+    again = await service.update_app("web", tag="2")  # what was given stays given
+    assert again.generated_secrets == {}
+    assert (container_env("web", "API_KEY"), container_env("web", "SALT")) == ("k3y", salt)
+
+
+async def test_update_moves_to_another_host_port_only_if_it_is_free(
+    deploy: Deploy, busy_port: int
+) -> None:
+    old, new = free_port(), free_port()
+    await installed_web(deploy, old)
+    service = deploy.runtime.deployment
+    taken = InstallConfig(ports=[PortOverride(host=busy_port, container=80)])
+    with pytest.raises(PreflightFailed, match=f"host port {busy_port}/tcp is already in use"):
+        await service.update_app("web", changes=taken)
+    assert page(old) == "web v1\n"
+    moved = await service.update_app("web", changes=InstallConfig(ports=[
+        PortOverride(host=new, container=80)]))  # fmt: skip
+    assert moved.installation.ports == [f"{new}/tcp"]
+    assert page(new) == "web v1\n"

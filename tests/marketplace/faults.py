@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,32 +22,3 @@ def inject_sync_fault(monkeypatch: pytest.MonkeyPatch, repo_id: str, fault: Base
         return await real_run(self, session)
 
     monkeypatch.setattr(RepoSync, "run", run_or_fail)
-
-
-async def wait_until(condition: Callable[[], Awaitable[bool]], *, within: float = 30.0) -> None:
-    """Poll `condition` until it holds; fail (not hang) once `within` seconds pass."""
-    deadline = time.monotonic() + within
-    while not await condition():
-        assert time.monotonic() < deadline, f"still not true after {within}s"
-        await asyncio.sleep(0.02)
-
-
-@contextmanager
-def captured_log(name: str) -> Iterator[list[logging.LogRecord]]:
-    """Records of one logger, whatever handlers or propagation tomo configured."""
-    records: list[logging.LogRecord] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    logger, handler = logging.getLogger(name), Collect(logging.DEBUG)
-    logger.addHandler(handler)
-    try:
-        yield records
-    finally:
-        logger.removeHandler(handler)
-
-
-def exception_of(record: logging.LogRecord) -> Any:
-    return record.exc_info[1] if record.exc_info else None

@@ -7,13 +7,8 @@ import logging
 
 import pytest
 
-from tests.marketplace.faults import (
-    INTERNAL_ERROR,
-    captured_log,
-    exception_of,
-    inject_sync_fault,
-    wait_until,
-)
+from tests.faults import captured_log, exception_of, wait_until
+from tests.marketplace.faults import INTERNAL_ERROR, inject_sync_fault
 from tomo.marketplace.scheduler import SyncScheduler
 from tomo.marketplace.schemas import RepoCreate, RepoPublic, RepoUpdate
 from tomo.runtime import Runtime

@@ -7,7 +7,8 @@ import asyncio
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.marketplace.faults import INTERNAL_ERROR, inject_sync_fault, wait_until
+from tests.faults import wait_until
+from tests.marketplace.faults import INTERNAL_ERROR, inject_sync_fault
 from tomo.marketplace.schemas import RepoCreate, SyncReport
 from tomo.marketplace.sync import RepoSync
 from tomo.runtime import Runtime

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import socket
-import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.faults import wait_until
 from tests.services import mute_tcp_server
 from tests.sshd import Sshd, SshUsers
 from tomo.errors import (
@@ -133,10 +136,9 @@ async def test_server_that_never_speaks_ssh_times_out(
     sshd: Sshd, ssh_users: SshUsers, mute_server: int
 ) -> None:
     ssh = SSHService(SSHTimeouts(connect=0.5, login=0.5, command=5))
-    started = time.monotonic()
     with pytest.raises(ServerTimeout, match=f"no SSH login at 127.0.0.1:{mute_server} within 1s"):
-        await ssh.run(target(sshd, ssh_users, port=mute_server), ["true"])
-    assert time.monotonic() - started < 10
+        # The bound only keeps a broken timeout from hanging the suite.
+        await asyncio.wait_for(ssh.run(target(sshd, ssh_users, port=mute_server), ["true"]), 30)
     with pytest.raises(ServerTimeout, match=f"no SSH answer from 127.0.0.1:{mute_server}"):
         await ssh.fetch_host_key("mute", "127.0.0.1", mute_server)
 
@@ -191,16 +193,33 @@ async def test_connection_is_reused(ssh: SSHService, sshd: Sshd, ssh_users: SshU
     assert len(seen) == 1  # the same client port every time: one connection
 
 
+# Each run marks itself in "$1", says how many runs are marked, waits for "$1.go"
+# (bounded), then unmarks itself.
+MARK_AND_WAIT = r"""
+mkdir -p "$1" && touch "$1/$$" && ls "$1" | wc -l
+i=0; while [ ! -e "$1.go" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+rm -f "$1/$$"
+"""
+
+
 async def test_concurrent_commands_are_capped_per_server(
     ssh: SSHService, sshd: Sshd, ssh_users: SshUsers
 ) -> None:
     pinned = target(sshd, ssh_users)
-    started = time.monotonic()
-    results = await asyncio.gather(*(ssh.run(pinned, ["sleep", "0.4"]) for _ in range(8)))
-    elapsed = time.monotonic() - started
-    assert all(r.exit_code == 0 for r in results)
-    # max_channels=4: eight 0.4 s sleeps need two rounds, never one.
-    assert elapsed >= 0.8
+    marks = Path(f"/tmp/tomo-cap-{uuid.uuid4().hex[:8]}")
+    script = ["sh", "-c", MARK_AND_WAIT, "tomo-test", str(marks)]
+    runs = [asyncio.create_task(ssh.run(pinned, script)) for _ in range(8)]
+    try:
+        await wait_until(lambda: marks.is_dir() and len(list(marks.iterdir())) == 4)
+        assert not any(run.done() for run in runs)  # four hold a channel, four queue
+        Path(f"{marks}.go").touch()
+        results = await asyncio.gather(*runs)
+    finally:
+        Path(f"{marks}.go").touch()
+        shutil.rmtree(marks, ignore_errors=True)
+    # max_channels=4: no run ever saw more than four runs at once.
+    assert max(int(r.stdout) for r in results) == 4
+    Path(f"{marks}.go").unlink()
 
 
 async def test_sshd_killed_mid_command_then_next_call_reconnects(
@@ -208,8 +227,12 @@ async def test_sshd_killed_mid_command_then_next_call_reconnects(
 ) -> None:
     pinned = target(own_sshd, ssh_users)
     await ssh.run(pinned, ["true"])
-    running = asyncio.create_task(ssh.run(pinned, ["sleep", "20"]))
-    await asyncio.sleep(0.5)
+    started = Path(f"/tmp/tomo-started-{uuid.uuid4().hex[:8]}")
+    running = asyncio.create_task(
+        ssh.run(pinned, ["sh", "-c", 'touch "$1"; sleep 20', "tomo-test", str(started)])
+    )
+    await wait_until(started.exists)
+    started.unlink()
     own_sshd.kill_connections()
     with pytest.raises(ServerUnreachable, match="connection lost"):
         await asyncio.wait_for(running, 15)
@@ -221,21 +244,30 @@ async def test_dead_pooled_connection_is_replaced_transparently(
 ) -> None:
     pinned = target(own_sshd, ssh_users)
     await ssh.run(pinned, ["true"])
+    # Whether or not the client has noticed yet, the next command must just work.
     own_sshd.kill_connections()
-    await asyncio.sleep(0.3)
     assert (await ssh.run(pinned, ["echo", "again"])).stdout == "again\n"
 
 
 async def test_stream_yields_lines_as_they_come(
     ssh: SSHService, sshd: Sshd, ssh_users: SshUsers
 ) -> None:
-    argv = ["sh", "-c", "echo one; sleep 0.3; echo two >&2; echo three"]
-    seen: list[tuple[str, float]] = []
-    started = time.monotonic()
-    async for line in ssh.stream(target(sshd, ssh_users), argv):
-        seen.append((line, time.monotonic() - started))
-    assert [line for line, _ in seen] == ["one", "two", "three"]
-    assert seen[0][1] < seen[-1][1] - 0.2  # the first line came before the sleep ended
+    # The command goes on only once the test has seen its first line: were lines
+    # not streamed, it would wait in vain and fail.
+    go = Path(f"/tmp/tomo-go-{uuid.uuid4().hex[:8]}")
+    script = (
+        'echo one; i=0; while [ ! -e "$1" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done; '
+        '[ -e "$1" ] || exit 9; echo two >&2; echo three'
+    )
+    seen = []
+    try:
+        async for line in ssh.stream(target(sshd, ssh_users), ["sh", "-c", script, "t", str(go)]):
+            seen.append(line)
+            if line == "one":
+                go.touch()
+    finally:
+        go.unlink(missing_ok=True)
+    assert seen == ["one", "two", "three"]
 
 
 async def test_stream_of_a_failing_command(

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from tomo.cli import apps, deploy, repo, serve, servers
 from tomo.cli.context import CliState
 from tomo.errors import TomoError
+from tomo.logs import log_internal_error
 
 app = typer.Typer(
     name="tomo",
@@ -72,7 +73,7 @@ def main() -> None:
     except (KeyboardInterrupt, asyncio.CancelledError):  # a second Ctrl-C, or SIGTERM
         _fail("interrupted; what was in progress is settled on tomo's next start", 130)
     except Exception as exc:  # last line of defence: never a traceback for a user
-        _fail(f"internal error ({type(exc).__name__}): {exc}", 70)
+        _fail(f"internal error ({type(exc).__name__}); {log_internal_error(exc)}", 70)
 
 
 def _fail(message: str, code: int) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
 
 from tomo.cli.context import CliState
+from tomo.logs import configure_logging
 
 
 def serve(
@@ -23,4 +25,5 @@ def serve(
     settings = state.settings()
     updates = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = settings.model_copy(update=updates)
+    configure_logging(settings, stderr_level=logging.INFO)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")

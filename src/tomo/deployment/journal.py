@@ -123,10 +123,8 @@ async def _carry_out(docker: Docker, action: Action, installation_id: str) -> li
             f"kept {why}" for why in report.kept
         ]
     if kind == "remove_volumes":
-        removed = await docker.remove_volumes(value)
-        return [f"removed volume {name}" for name in removed] + [
-            f"kept volume {name} (in use)" for name in value if name not in removed
-        ]
+        in_use = await docker.remove_volumes(value)
+        return [f"kept volume {name} (another container uses it)" for name in in_use]
     raise ValueError(f"unknown journal action {kind!r}")
 
 

@@ -86,8 +86,8 @@ def status_from(state: ContainerState | None) -> tuple[str, str | None]:
     if state.status == "running":
         if state.health == "unhealthy":
             return "unhealthy", "the container's health check fails"
-        if state.restart_count:  # up now, but Docker had to restart it after crashes
-            return "restarting", f"crashed and was restarted {_times(state.restart_count)}"
+        if state.restart_count:  # up now, but it crashed since it was last started
+            return "running", f"crashed; Docker restarted it {_times(state.restart_count)}"
         return "running", None
     if state.status == "restarting":
         return "restarting", f"{state.describe_exit()}; Docker keeps restarting it"
@@ -160,7 +160,8 @@ class Uninstall(Operation):
             self.summary.append(f"kept container '{row.name}' (it is not this installation's)")
         elif state is not None:
             await docker.remove_container(row.name, with_volumes=self.remove_data)
-            self.summary.append(f"removed container '{row.name}'")
+            volumes = " and its volumes" if self.remove_data else ""
+            self.summary.append(f"removed container '{row.name}'{volumes}")
 
     async def _finish(self, job: JobRecorder, row: Installation) -> None:
         job.journal.committed = True

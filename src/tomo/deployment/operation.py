@@ -120,7 +120,7 @@ async def _attempt(
 ) -> tuple[str, TomoError] | None:
     """Run it; None when it succeeded, else the status and the error that ended it."""
     try:
-        await settle_unsettled(ctx, recorder, row, unsettled_job)
+        operation.summary += await settle_unsettled(ctx, recorder, row, unsettled_job)
         await operation.run(recorder, row)
     except asyncio.CancelledError:
         _stop_cancelling()
@@ -158,12 +158,13 @@ def _stop_cancelling() -> None:
 
 async def settle_unsettled(
     ctx: DeploymentContext, recorder: JobRecorder, row: Installation, job_id: str | None
-) -> None:
+) -> list[str]:
     """Finish undoing what an earlier job on this installation could not (its server
-    was away); until that is done, nothing else may change the installation."""
+    was away); until that is done, nothing else may change the installation.
+    Returns what was done."""
     journal = await load_journal(ctx.db, job_id)
     if journal is None or job_id is None:
-        return
+        return []
     async with recorder.step("settle", f"what job {job_id} left to undo"):
         docker = await ctx.docker(row.server_id)
         outcome = await replay(docker, journal.open_actions, row.id)
@@ -176,6 +177,7 @@ async def settle_unsettled(
             raise RemoteError(row.server_id, "could not finish what an earlier job left: "
                               + "; ".join(outcome.failed))  # fmt: skip
         await recorder.note("; ".join(outcome.done) or "nothing was left")
+    return outcome.done
 
 
 def keep_left(journal: Journal, outcome: Replay) -> None:

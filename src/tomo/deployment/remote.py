@@ -307,11 +307,12 @@ class Docker:
         return parse_state(result.stdout)
 
     async def remove_volumes(self, names: Sequence[str]) -> list[str]:
-        """Remove volumes by name; one still in use elsewhere stays. Returns those removed."""
+        """Remove volumes by name; one still in use elsewhere stays. Returns those still
+        there (a volume that went with its container is gone too)."""
         if not names:
             return []
         out = await self.ssh.run_docker(self.target, ["volume", "rm", "--", *names], check=False)
-        return [line for line in out.stdout.split("\n") if line in names]
+        return [name for name in names if f"remove {name}: volume is in use" in out.stderr]
 
     async def output_tail(self, container: str, lines: int = 10) -> list[str]:
         """The container's last output lines, stdout and stderr merged in the order

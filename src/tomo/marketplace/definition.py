@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from tomo.architectures import ARCHITECTURES
 from tomo.marketplace.fields import (
     AbsolutePath,
     Bool,
@@ -68,21 +69,6 @@ CAPABILITIES = frozenset(
     SETFCAP SETGID SETPCAP SETUID SYS_ADMIN SYS_BOOT SYS_CHROOT SYS_MODULE SYS_NICE SYS_PACCT
     SYS_PTRACE SYS_RAWIO SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG SYSLOG WAKE_ALARM ALL""".split()
 )
-ARCHITECTURES = {
-    "amd64": "amd64",
-    "x86_64": "amd64",
-    "arm64": "arm64",
-    "aarch64": "arm64",
-    "armv7": "armv7",
-    "armhf": "armv7",
-    "arm": "armv7",
-    "armv6": "armv6",
-    "386": "386",
-    "i386": "386",
-    "ppc64le": "ppc64le",
-    "s390x": "s390x",
-    "riscv64": "riscv64",
-}
 _SIZE = re.compile(r"(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>[kmgt]i?b?|b)?", re.IGNORECASE)
 _MB_PER_UNIT = {"b": 1 / 1024**2, "k": 1 / 1024, "m": 1, "g": 1024, "t": 1024**2}
 

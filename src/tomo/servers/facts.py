@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from tomo.architectures import normalize_architecture
 from tomo.servers.docker_access import access_problem
 from tomo.servers.ssh import SSHService, SSHTarget
 
@@ -27,11 +28,6 @@ writable=no
 [ -w "$dir" ] && [ -x "$dir" ] && writable=yes
 echo "data_root_writable=$writable"
 """
-ARCHITECTURES = {
-    "x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
-    "armv7l": "armv7", "armv7": "armv7", "armv6l": "armv6", "i686": "386", "i386": "386",
-    "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64",
-}  # fmt: skip
 DOCKER_VERSION = ["version", "--format", "{{.Server.Version}}"]
 
 
@@ -90,12 +86,6 @@ async def probe_docker(
             access_problem(target.username, via_sudo.exit_code, via_sudo.stderr, sudo=True),
         )
     return None, "no", access_problem(target.username, direct.exit_code, direct.stderr, sudo=False)
-
-
-def normalize_architecture(machine: str | None) -> str | None:
-    if not machine:
-        return None
-    return ARCHITECTURES.get(machine.strip().lower(), machine.strip().lower())
 
 
 def _key_values(output: str) -> dict[str, str]:
