@@ -22,7 +22,7 @@ from tomo.db import Database
 from tomo.deployment.journal import Journal
 from tomo.deployment.models import Installation, Job, JobStep
 from tomo.deployment.schemas import JobPublic, StepPublic
-from tomo.errors import InstallationBusy, JobNotFound
+from tomo.errors import InstallationBusy, JobNotFound, TomoError
 
 HEARTBEAT_SECONDS = 2.0
 STALE_AFTER = timedelta(seconds=30)
@@ -68,7 +68,7 @@ class JobRecorder:
         try:
             yield
         except BaseException as exc:
-            await asyncio.shield(self._end_step("failed", getattr(exc, "message", str(exc))))
+            await asyncio.shield(self._end_step("failed", _step_failure(exc)))
             raise
         await self._end_step("done", None)
 
@@ -128,6 +128,15 @@ class JobRecorder:
                     .values(heartbeat_at=now())
                 )  # fmt: skip
             await asyncio.sleep(HEARTBEAT_SECONDS)
+
+
+def _step_failure(exc: BaseException) -> str:
+    """What a failed step says: a domain error's message; never a bug's details."""
+    if isinstance(exc, TomoError):
+        return exc.message
+    if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+        return "interrupted"
+    return "internal error (see tomo's log)"
 
 
 async def take_lease(db: Database, installation_id: str, operation: str, job_id: str) -> str | None:

@@ -156,7 +156,7 @@ class Uninstall(Operation):
     async def _remove_container(
         self, docker: Docker, row: Installation, state: ContainerState | None
     ) -> None:
-        if state is not None and state.installation not in (row.id, ""):
+        if state is not None and state.installation != row.id:  # a namesake, not ours
             self.summary.append(f"kept container '{row.name}' (it is not this installation's)")
         elif state is not None:
             await docker.remove_container(row.name, with_volumes=self.remove_data)

@@ -50,7 +50,7 @@ class Operation(abc.ABC):
         """Undo (or finish) what the journal holds; keep what could not be done."""
         try:
             docker = await self.ctx.docker(row.server_id)
-        except RemoteError as exc:
+        except TomoError as exc:  # e.g. the server's credentials cannot be opened
             return Replay(failed=[exc.message], left=job.journal.open_actions)
         outcome = await replay(docker, job.journal.open_actions, row.id)
         keep_left(job.journal, outcome)
