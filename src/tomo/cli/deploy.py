@@ -22,27 +22,42 @@ from tomo.deployment.spec import InstallConfig, PortOverride, VolumeOverride
 from tomo.errors import InstallFailed, InvalidInput, OperationInterrupted
 from tomo.runtime import Runtime
 
-InstallationArg = Annotated[str, typer.Argument(help="Installation id or instance name.")]
-ServerOption = Annotated[str | None, typer.Option("--server", help="Server id or name.")]
-EnvOption = Annotated[list[str] | None, typer.Option("--env", help="NAME=VALUE")]
-PortOption = Annotated[
-    list[str] | None, typer.Option("--port", help="HOST:CONTAINER, or HOST:CONTAINER/udp")
+InstallationArg = Annotated[
+    str, typer.Argument(help="Installation id or instance name.", metavar="INSTALLATION")
 ]
-VolumeOption = Annotated[list[str] | None, typer.Option("--volume", help="HOST:CONTAINER")]
+ServerOption = Annotated[
+    str | None, typer.Option("--server", help="Server id or name.", metavar="SERVER")
+]
+EnvOption = Annotated[
+    list[str] | None,
+    typer.Option("--env", help="An environment variable (repeatable).", metavar="NAME=VALUE"),
+]
+PortOption = Annotated[
+    list[str] | None,
+    typer.Option("--port", help="Publish the app's container port on another host port.",
+                 metavar="HOST:CONTAINER[/udp]"),
+]  # fmt: skip
+VolumeOption = Annotated[
+    list[str] | None,
+    typer.Option("--volume", help="Mount a host path at one of the app's volumes.",
+                 metavar="HOST:CONTAINER"),
+]  # fmt: skip
 AcceptRiskOption = Annotated[
     list[str] | None,
-    typer.Option(
-        "--accept-risk", help="A risk flag the app carries (or several, comma-separated)."
-    ),
-]
+    typer.Option("--accept-risk", help="A risk flag the app carries (or several, comma-separated).",
+                 metavar="FLAG[,FLAG…]"),
+]  # fmt: skip
 jobs = typer.Typer(help="Background jobs.", no_args_is_help=True)
 
 
 def install(
     ctx: typer.Context,
-    app: Annotated[str, typer.Argument(help="repo-id/app-id, or a bare app id.")],
-    server: Annotated[str, typer.Option("--server", help="Server id or name.")],
-    name: Annotated[str | None, typer.Option("--name", help="Instance name.")] = None,
+    app: Annotated[str, typer.Argument(help="repo-id/app-id, or a bare app id.", metavar="APP")],
+    server: Annotated[str, typer.Option("--server", help="Server id or name.", metavar="SERVER")],
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Instance name (default: the app id).", metavar="NAME"),
+    ] = None,
     env: EnvOption = None,
     port: PortOption = None,
     volume: VolumeOption = None,
@@ -51,7 +66,7 @@ def install(
     detach: Annotated[bool, typer.Option("--detach", help="Return while it installs.")] = False,
     json_: JsonOption = False,
 ) -> None:
-    """Install an app on a server; exits 0 only when it runs."""
+    """Install an app on a server; exits 0 only when it runs and stays up (Ctrl-C undoes it)."""
     config = _config(name, env, port, volume, accept_risk)
     state: CliState = ctx.find_root().obj
 
