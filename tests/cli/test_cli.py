@@ -218,7 +218,7 @@ def test_every_help_page_renders(tomo: Tomo) -> None:
     for path in commands:
         done = tomo.run(*path, "--help")
         assert "Usage:" in done.stdout, path
-    assert "HOST:CONTAINER/udp" in tomo.run("install", "--help").stdout
+    assert "--port HOST:CONTAINER[/udp]" in tomo.run("install", "--help").stdout
 
 
 def test_an_unknown_job_is_not_found(tomo: Tomo) -> None:
