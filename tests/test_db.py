@@ -13,7 +13,8 @@ from sqlalchemy import Connection, inspect, text
 
 import tomo.runtime  # noqa: F401  (registers every table on Base.metadata)
 from tomo.config import Settings
-from tomo.db import SCHEMA_REVISION, Base, Database
+from tomo.db import Base, Database
+from tomo.migrations import SCHEMA_REVISION
 from tomo.migrations.filters import include_object
 
 

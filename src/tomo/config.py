@@ -11,11 +11,13 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tomo.paths import DEFAULT_DATA_DIR
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TOMO_", extra="ignore")
 
-    data_dir: Path = Field(default=Path("data"), description="Where tomo keeps its state.")
+    data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="Where tomo keeps its state.")
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL; empty means SQLite in the data directory.",
@@ -42,6 +44,9 @@ class Settings(BaseSettings):
     ssh_connect_timeout: float = Field(default=10.0, gt=0, description="Seconds to connect.")
     ssh_login_timeout: float = Field(default=20.0, gt=0, description="Seconds to log in.")
     ssh_command_timeout: float = Field(default=300.0, gt=0, description="Seconds per command.")
+    ssh_status_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds `tomo ps` waits for one server's answer."
+    )
     ssh_max_channels: int = Field(
         default=8, ge=1, le=64, description="Concurrent commands per server connection."
     )

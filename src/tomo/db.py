@@ -27,6 +27,7 @@ from sqlalchemy.types import TypeDecorator
 
 from tomo.config import Settings
 from tomo.errors import StorageError, TomoError
+from tomo.migrations import SCHEMA_REVISION
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -35,10 +36,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-# The newest migration; a test checks it against alembic's head.
-SCHEMA_REVISION = "0006"
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 import os
 from logging.handlers import RotatingFileHandler
+from typing import TYPE_CHECKING
 
-from tomo.config import Settings
+if TYPE_CHECKING:
+    from tomo.config import Settings
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 

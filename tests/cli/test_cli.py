@@ -5,6 +5,7 @@ Runs the real entry point (`python -m tomo`) in a subprocess, as a user would.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +16,8 @@ import pytest
 
 from tests.cli.tomo_cli import Tomo
 from tests.gitrepo import CatalogRepo
+from tomo.config import Settings
+from tomo.runtime import open_runtime
 
 
 @pytest.fixture
@@ -70,7 +73,7 @@ def test_repo_list_show_update_remove(tomo: Tomo, catalog: CatalogRepo) -> None:
 def test_app_search_show_categories_and_rate(tomo: Tomo, catalog: CatalogRepo) -> None:
     tomo.run("repo", "add", catalog.url, "--name", "C")
     page = tomo.json("app", "search", "jelly")
-    assert page == {"total": 1, "items": [{
+    assert page == {"total": 1, "estimated": False, "items": [{
         "id": "jellyfin", "repo_id": "c", "name": "Jellyfin", "version": "1.0.0",
         "category": "media", "tags": ["media", "streaming"], "avg_rating": 0.0,
         "install_count": 0, "risks": [],
@@ -241,3 +244,23 @@ def test_a_database_an_older_tomo_left_readable_is_made_private(tmp_path: Path) 
     (tomo.data_dir / "tomo.db").chmod(0o644)
     tomo.json("repo", "list")
     assert (tomo.data_dir / "tomo.db").stat().st_mode & 0o777 == 0o600
+
+
+async def test_search_answers_without_loading_the_database_stack(
+    tomo: Tomo, catalog: CatalogRepo
+) -> None:
+    """The quick path: Python's sqlite3 on the current database, the same answer."""
+    tomo.run("repo", "add", catalog.url, "--name", "C")
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "tomo", "--data-dir", str(tomo.data_dir),
+         "app", "search", "stream", "--category", "MEDIA", "--json"],
+        capture_output=True, text=True, env=tomo.env, check=True, timeout=60,
+    )  # fmt: skip
+    loaded = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    assert "sqlite3" in loaded
+    assert not {"sqlalchemy", "pydantic", "asyncssh", "alembic"} & loaded
+    settings = Settings(data_dir=tomo.data_dir, builtin_catalog=False)
+    async with open_runtime(settings) as runtime:  # the full path, in-process
+        page = await runtime.marketplace.search_apps("stream", category="MEDIA")
+    assert json.loads(done.stdout) == page.model_dump(mode="json")
+    assert [item["id"] for item in page.model_dump()["items"]] == ["jellyfin"]

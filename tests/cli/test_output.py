@@ -10,7 +10,7 @@ from tomo.cli import output
 
 def test_the_first_column_is_never_cut_short(monkeypatch: pytest.MonkeyPatch) -> None:
     narrow = Console(width=60, record=True, highlight=False)
-    monkeypatch.setattr(output, "console", narrow)
+    monkeypatch.setattr(output, "console", lambda: narrow)
     output.table(None, ["id", "name", "server", "app", "version", "status", "ports", "note"], [
         ("968d510252ca", "web2", "box", "mine/web", "1.0.0", "error", "43321/tcp",
          "box: host port 43321/tcp is claimed by another installation"),

@@ -68,10 +68,10 @@ async def test_failures_exit_non_zero_with_one_line(deploy: Deploy, tomo: Tomo) 
         "error: required environment variables missing: X (give each with --env NAME=VALUE)"
     )
     assert tomo.error("install", needs, "--server", "box", "--port", "80", expect=2) == (
-        "error: --port '80': expected KEY:VALUE"
+        "error: --port '80': expected HOST:CONTAINER[/udp]"
     )
     assert tomo.error("install", needs, "--server", "box", "--env", "X", expect=2) == (
-        "error: --env 'X': expected KEY=VALUE"
+        "error: --env 'X': expected NAME=VALUE"
     )
     assert tomo.error("stop", "ghost", expect=3) == "error: no installation with id or name 'ghost'"
 

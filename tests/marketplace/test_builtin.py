@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tomo.config import Settings
-from tomo.marketplace.builtin import BUILTIN_REPO_ID, catalog_files
+from tomo.marketplace.builtin import BUILTIN_REPO_ID
 from tomo.marketplace.definition import AppDefinition
+from tomo.marketplace.packaged import catalog_files
 from tomo.marketplace.parse import load_definition, parse_definition
 from tomo.runtime import open_runtime
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
+from tomo import __version__
 from tomo.cli import apps, deploy, repo, serve, servers
 from tomo.cli.context import CliState
 from tomo.errors import TomoError
-from tomo.logs import log_internal_error
 
 app = typer.Typer(
     name="tomo",
@@ -33,6 +31,12 @@ for command in (deploy.install, deploy.ps, deploy.start, deploy.stop, deploy.res
 app.command("serve")(serve.serve)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"tomo {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -45,6 +49,15 @@ def root(
             show_envvar=True,
         ),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print tomo's version and exit.",
+            is_eager=True,
+            callback=_print_version,
+        ),
+    ] = False,
 ) -> None:
     ctx.obj = CliState(data_dir=data_dir)
 
@@ -59,21 +72,52 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         _fail("aborted", 130)
-    except typer.TyperException as exc:  # usage errors: typer prints its own message
-        show = getattr(exc, "show", None)
-        if show is not None:
-            show()
-        else:
-            print(f"error: {exc}", file=sys.stderr)
-        sys.exit(getattr(exc, "exit_code", 2))
-    except ValidationError as exc:
+    except typer.TyperException as exc:  # usage errors: one line, like every other error
+        _usage_error(exc)
+    except KeyboardInterrupt:  # a second Ctrl-C
+        _fail(INTERRUPTED, 130)
+    except Exception as exc:  # last line of defence: never a traceback for a user
+        _fail(*_unexpected(exc))
+    except BaseException as exc:
+        if not _is_cancellation(exc):
+            raise
+        _fail(INTERRUPTED, 130)  # SIGTERM while nothing could undo it
+
+
+INTERRUPTED = "interrupted; what was in progress is settled on tomo's next start"
+
+
+def _usage_error(exc: typer.TyperException) -> None:
+    if type(exc).__name__ == "NoArgsIsHelpError":  # `tomo repo` alone: its help
+        exc.show()  # type: ignore[attr-defined]
+        sys.exit(0)
+    context = getattr(exc, "ctx", None)
+    where = context.command_path if context is not None else "tomo"
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    _fail(f"{message} (see `{where} --help`)", getattr(exc, "exit_code", 2))
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    # asyncio is only loaded by commands that run something; --help never pays for it.
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
+
+
+def _unexpected(exc: Exception) -> tuple[str, int]:
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):  # input no face checked more precisely
         first = exc.errors()[0]
         where = ".".join(map(str, first["loc"])) or exc.title
-        _fail(f"invalid value for {where}: {first['msg']}", 2)
-    except (KeyboardInterrupt, asyncio.CancelledError):  # a second Ctrl-C, or SIGTERM
-        _fail("interrupted; what was in progress is settled on tomo's next start", 130)
-    except Exception as exc:  # last line of defence: never a traceback for a user
-        _fail(f"internal error ({type(exc).__name__}); {log_internal_error(exc)}", 70)
+        return f"invalid value for {where}: {own_words(first['msg'])}", 2
+    from tomo.logs import log_internal_error
+
+    return f"internal error ({type(exc).__name__}); {log_internal_error(exc)}", 70
+
+
+def own_words(message: str) -> str:
+    """A validation message without pydantic's prefixes."""
+    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
 def _fail(message: str, code: int) -> None:

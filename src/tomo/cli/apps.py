@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import getpass
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tomo.cli.context import JsonOption, run
+from tomo.cli.context import JsonOption, run, state_of
 from tomo.cli.output import console, emit, emit_json, fields, table
-from tomo.marketplace.schemas import MarketplaceApp
-from tomo.marketplace.search import SortKey
+from tomo.marketplace.search.query import SortKey
+
+if TYPE_CHECKING:
+    from tomo.marketplace.schemas import MarketplaceApp
+    from tomo.runtime import Runtime
 
 app = typer.Typer(help="The app catalog.", no_args_is_help=True)
 AppArg = Annotated[str, typer.Argument(help="repo-id/app-id, or a bare app id if unambiguous.")]
@@ -32,38 +35,34 @@ def search(
     json_: JsonOption = False,
 ) -> None:
     """Search the catalog by text, category, tags and repo."""
-    page = run(
-        ctx,
-        lambda runtime: runtime.marketplace.search_apps(
-            search=text,
-            category=category,
-            tags=tag or (),
-            repo=repo,
-            sort=sort,
-            limit=limit,
-            offset=offset,
-        ),
-    )
+    from tomo.marketplace.search.quick import quick_search
+
+    request = {"text": text, "category": category, "tags": tag or (), "repo": repo,
+               "sort": sort, "limit": limit, "offset": offset}  # fmt: skip
+    page = quick_search(state_of(ctx).data_dir_path, **request)  # type: ignore[arg-type]
+    if page is None:  # the full runtime has something to do first (a migration…)
+        page = run(ctx, lambda runtime: _page(runtime, request))
     if json_:
         emit_json(page)
         return
-    shown = f"{offset + 1}-{offset + len(page.items)}" if page.items else "0"
+    items = page["items"]
+    shown = f"{offset + 1}-{offset + len(items)}" if items else "0"
+    about = "about " if page["estimated"] else ""
     table(
-        f"{page.total} apps (showing {shown})",
+        f"{about}{page['total']} apps (showing {shown})",
         ["app", "name", "version", "category", "rating", "installs", "risks"],
-        [
-            (
-                f"{a.repo_id}/{a.id}",
-                a.name,
-                a.version,
-                a.category,
-                f"{a.avg_rating:.1f}",
-                a.install_count,
-                a.risks,
-            )
-            for a in page.items
-        ],
-    )
+        [(f"{a['repo_id']}/{a['id']}", a["name"], a["version"], a["category"],
+          f"{a['avg_rating']:.1f}", a["install_count"], a["risks"]) for a in items],
+    )  # fmt: skip
+
+
+async def _page(runtime: Runtime, request: dict[str, Any]) -> dict[str, Any]:
+    page = await runtime.marketplace.search_apps(
+        search=request["text"], category=request["category"], tags=request["tags"],
+        repo=request["repo"], sort=request["sort"], limit=request["limit"],
+        offset=request["offset"],
+    )  # fmt: skip
+    return page.model_dump(mode="json")
 
 
 @app.command("show")
@@ -99,7 +98,7 @@ def rate(
     if json_:
         emit_json(result)
         return
-    console.print(
+    console().print(
         f"{result.repo_id}/{result.app_id}: {result.avg_rating:.2f} from {result.rating_count} "
         f"rating(s)",
         markup=False,

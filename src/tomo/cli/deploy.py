@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
 import shlex
 import subprocess
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
 
 from tomo.cli.context import CliState, JsonOption, run
+from tomo.cli.install_options import config_from_options
 from tomo.cli.output import console, emit, emit_json, err_console
 from tomo.cli.output import table as print_table
-from tomo.deployment.schemas import InstallationPublic, InstallPreview, JobPublic, OperationDone
-from tomo.deployment.spec import InstallConfig, PortOverride, VolumeOverride
-from tomo.errors import InstallFailed, InvalidInput, OperationInterrupted
-from tomo.runtime import Runtime
+from tomo.errors import InstallFailed, OperationInterrupted
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from tomo.deployment.schemas import (
+        InstallationPublic,
+        InstallPreview,
+        JobPublic,
+        OperationDone,
+    )
+    from tomo.runtime import Runtime
 
 InstallationArg = Annotated[
     str, typer.Argument(help="Installation id or instance name.", metavar="INSTALLATION")
@@ -67,7 +71,7 @@ def install(
     json_: JsonOption = False,
 ) -> None:
     """Install an app on a server; exits 0 only when it runs and stays up (Ctrl-C undoes it)."""
-    config = _config(name, env, port, volume, accept_risk)
+    config = config_from_options(name, env, port, volume, accept_risk)
     state: CliState = ctx.find_root().obj
 
     async def action(runtime: Runtime) -> None:
@@ -78,7 +82,7 @@ def install(
         started = await runtime.deployment.install_app(server, app, config)
         if detach:
             _spawn_job(state, started.job_id)
-            emit_json(started) if json_ else err_console.print(
+            emit_json(started) if json_ else err_console().print(
                 f"Installing {started.installation.name} (job {started.job_id})", markup=False
             )
             return
@@ -102,17 +106,7 @@ def install(
 def ps(ctx: typer.Context, server: ServerOption = None, json_: JsonOption = False) -> None:
     """List installations, their status checked against Docker."""
 
-    async def action(runtime: Runtime) -> list[InstallationPublic]:
-        found = await runtime.deployment.list_installations(server)
-        refreshed = await asyncio.gather(
-            *(runtime.deployment.refresh_status(i.id) for i in found), return_exceptions=True
-        )
-        return [
-            r if isinstance(r, InstallationPublic) else i
-            for i, r in zip(found, refreshed, strict=True)
-        ]
-
-    rows = run(ctx, action)
+    rows = run(ctx, lambda runtime: runtime.deployment.list_with_status(server))
     if json_:
         emit_json(rows)
         return
@@ -152,7 +146,7 @@ def update(
 ) -> None:
     """Update to the catalog's definition (or --tag), changing what you give; the old
     container returns on failure."""
-    changes = _config(None, env, port, volume, accept_risk)
+    changes = config_from_options(None, env, port, volume, accept_risk)
     result = run(
         ctx, lambda r: r.deployment.update_app(installation, server, tag=tag, changes=changes)
     )
@@ -222,37 +216,46 @@ def job_list(
 def job_show(ctx: typer.Context, job_id: str, json_: JsonOption = False) -> None:
     """Show a job and its steps."""
     view = run(ctx, lambda r: r.deployment.get_job(job_id))
-    emit(view, json_, lambda: console.print(_steps_table(view)))
+    emit(view, json_, lambda: console().print(_steps_table(view)))
 
 
 async def _follow(runtime: Runtime, job_id: str, *, quiet: bool) -> JobPublic:
     """Run the job here (so Ctrl-C interrupts it, and it is undone) and show its
     steps live until it ends."""
-    live = not quiet and err_console.is_terminal
+    import asyncio
+
+    live = not quiet and err_console().is_terminal
     display = asyncio.create_task(_show_live(runtime, job_id)) if live else None
     try:
         view = await runtime.deployment.run_job(job_id)
     except OperationInterrupted:
         if not quiet:
-            err_console.print(_steps_table(await runtime.deployment.get_job(job_id)))
+            err_console().print(_steps_table(await runtime.deployment.get_job(job_id)))
         raise
     finally:
         if display is not None:
             display.cancel()
             await asyncio.gather(display, return_exceptions=True)
     if not quiet:
-        err_console.print(_steps_table(view))
+        err_console().print(_steps_table(view))
     return view
 
 
 async def _show_live(runtime: Runtime, job_id: str) -> None:
-    with Live(console=err_console, transient=True, refresh_per_second=8) as live:
+    import asyncio
+
+    from rich.live import Live
+
+    with Live(console=err_console(), transient=True, refresh_per_second=8) as live:
         while True:
             live.update(_steps_table(await runtime.deployment.get_job(job_id)))
             await asyncio.sleep(0.2)
 
 
 def _steps_table(view: JobPublic) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     grid = Table(title=f"{view.kind} ({view.status})", title_justify="left", header_style="bold")
     for column in ("step", "status", "progress", "seconds", "message"):
         grid.add_column(column)
@@ -271,28 +274,32 @@ def _steps_table(view: JobPublic) -> Table:
 def _print_installed(installation: InstallationPublic, generated: dict[str, str]) -> None:
     ports = ", ".join(installation.ports) or "none"
     where = f"{installation.name} is {installation.status} on {installation.server_id}"
-    err_console.print(f"{where} (ports: {ports})", markup=False)
+    err_console().print(f"{where} (ports: {ports})", markup=False)
     for key, value in generated.items():
-        err_console.print(f"generated {key}={value}  (shown once; stored encrypted)", markup=False)
+        err_console().print(
+            f"generated {key}={value}  (shown once; stored encrypted)", markup=False
+        )
 
 
 def _print_preview(plan: InstallPreview) -> None:
-    console.print(shlex.join(plan.argv), markup=False)
+    console().print(shlex.join(plan.argv), markup=False)
     if plan.env_file:
-        console.print(f"# {plan.env_file} (mode 0600):", markup=False)
+        console().print(f"# {plan.env_file} (mode 0600):", markup=False)
         for key, value in plan.env.items():
-            console.print(f"#   {key}={value}", markup=False)
+            console().print(f"#   {key}={value}", markup=False)
 
 
 def _print_done(result: OperationDone) -> None:
     installation = result.installation
     note = f" ({installation.status_message})" if installation.status_message else ""
-    err_console.print(f"{installation.name} on {installation.server_id}: {installation.status}"
+    err_console().print(f"{installation.name} on {installation.server_id}: {installation.status}"
                       f"{note}", markup=False)  # fmt: skip
     for line in result.summary:
-        err_console.print(f"  {line}", markup=False)
+        err_console().print(f"  {line}", markup=False)
     for key, value in result.generated_secrets.items():
-        err_console.print(f"generated {key}={value}  (shown once; stored encrypted)", markup=False)
+        err_console().print(
+            f"generated {key}={value}  (shown once; stored encrypted)", markup=False
+        )
 
 
 def _show(installation: InstallationPublic, json_: bool) -> None:
@@ -307,54 +314,3 @@ def _spawn_job(state: CliState, job_id: str) -> None:
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )  # fmt: skip
-
-
-def _config(
-    name: str | None,
-    env: list[str] | None,
-    port: list[str] | None,
-    volume: list[str] | None,
-    accept_risk: list[str] | None,
-) -> InstallConfig:
-    try:
-        return InstallConfig(
-            name=name,
-            env=dict(_pair(item, "=", "--env") for item in env or []),
-            ports=[_port(item) for item in port or []],
-            volumes=[_volume(item) for item in volume or []],
-            accept_risks=accept_risk or [],
-        )
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        option = {"name": "--name", "accept_risks": "--accept-risk"}.get(str(first["loc"][0]))
-        raise InvalidInput(f"{option or first['loc'][0]}: {_first_error(exc)}") from None
-
-
-def _pair(item: str, separator: str, option: str) -> tuple[str, str]:
-    key, found, value = item.partition(separator)
-    if not found or not key:
-        raise InvalidInput(f"{option} {item!r}: expected KEY{separator}VALUE")
-    return key, value
-
-
-def _port(item: str) -> PortOverride:
-    spec, _, protocol = item.partition("/")
-    host, container = _pair(spec, ":", "--port")
-    try:
-        return PortOverride(host=int(host), container=int(container), protocol=protocol or "tcp")
-    except ValidationError as exc:
-        raise InvalidInput(f"--port {item!r}: {_first_error(exc)}") from None
-    except ValueError:
-        raise InvalidInput(f"--port {item!r}: expected HOST:CONTAINER[/udp] with numbers") from None
-
-
-def _volume(item: str) -> VolumeOverride:
-    host, container = _pair(item, ":", "--volume")
-    try:
-        return VolumeOverride(host_path=host, container_path=container)
-    except ValidationError as exc:
-        raise InvalidInput(f"--volume {item!r}: {_first_error(exc)}") from None
-
-
-def _first_error(exc: ValidationError) -> str:
-    return str(exc.errors()[0]["msg"]).removeprefix("Value error, ")

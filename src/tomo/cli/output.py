@@ -1,47 +1,71 @@
-"""Rendering: results as stable JSON or as Rich tables; never mixed with logic."""
+"""Rendering: results as stable JSON or as Rich tables; never mixed with logic.
+
+Rich loads on first use, so a command that prints JSON (or nothing) never pays
+for it.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
-def emit_json(data: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
-    if isinstance(data, BaseModel):
-        payload: Any = data.model_dump(mode="json")
-    elif isinstance(data, dict):
-        payload = data
-    else:
-        payload = [item.model_dump(mode="json") for item in data]
-    print(json.dumps(payload, indent=2, ensure_ascii=False))
+class Dumpable(Protocol):
+    """A pydantic model (imported only by the commands that make them)."""
+
+    def model_dump(self, *, mode: str) -> dict[str, Any]: ...
 
 
-def emit(
-    data: BaseModel | Sequence[BaseModel] | dict[str, Any],
-    as_json: bool,
-    human: str | Callable[[], object],
-) -> None:
+Data = Dumpable | Sequence[Dumpable] | Mapping[str, Any]
+
+
+@functools.cache
+def console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+@functools.cache
+def err_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def emit_json(data: Data) -> None:
+    print(json.dumps(_plain(data), indent=2, ensure_ascii=False))
+
+
+def _plain(data: Data) -> Any:
+    if isinstance(data, Mapping):
+        return data
+    if isinstance(data, Sequence):
+        return [item.model_dump(mode="json") for item in data]
+    return data.model_dump(mode="json")
+
+
+def emit(data: Data, as_json: bool, human: str | Callable[[], object]) -> None:
     """The result as JSON on stdout when asked; else its human form: a one-line
     message on stderr, or a printer of its own."""
     if as_json:
         emit_json(data)
     elif isinstance(human, str):
-        err_console.print(human, markup=False)
+        err_console().print(human, markup=False)
     else:
         human()
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
     grid = Table(title=title, title_justify="left", header_style="bold")
     cells = [[cell_text(cell) for cell in row] for row in rows]
     # The first column is what users type next (an id or a name): never cut short.
@@ -54,7 +78,7 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
     for row in cells:
         # Text() keeps catalog data from being read as Rich markup.
         grid.add_row(*(Text(cell) for cell in row))
-    console.print(grid)
+    console().print(grid)
 
 
 def cell_text(value: Any) -> str:
@@ -71,6 +95,8 @@ def cell_text(value: Any) -> str:
 
 def fields(pairs: Sequence[tuple[str, Any]]) -> None:
     """A two-column key/value listing."""
+    from rich.text import Text
+
     width = max(len(key) for key, _ in pairs)
     for key, value in pairs:
-        console.print(Text.assemble((f"{key:<{width}}", "bold"), "  ", cell_text(value)))
+        console().print(Text.assemble((f"{key:<{width}}", "bold"), "  ", cell_text(value)))

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from tomo.cli.context import JsonOption, run
 from tomo.cli.output import emit, emit_json, err_console, fields, table
 from tomo.errors import SyncFailed
-from tomo.marketplace.schemas import (
-    RepoCreate,
-    RepoDetail,
-    RepoType,
-    RepoUpdate,
-    SyncProblem,
-    SyncReport,
-)
-from tomo.runtime import Runtime
+from tomo.marketplace.kinds import RepoType
+
+if TYPE_CHECKING:
+    from tomo.marketplace.schemas import RepoDetail, SyncProblem, SyncReport
+    from tomo.runtime import Runtime
 
 app = typer.Typer(help="Catalog repositories.", no_args_is_help=True)
 RepoArg = Annotated[str, typer.Argument(help="Repo id or name.")]
@@ -36,12 +31,14 @@ def add(
     json_: JsonOption = False,
 ) -> None:
     """Add a repository of app definitions, then sync it."""
+    from tomo.marketplace.schemas import RepoCreate
+
     request = RepoCreate(url=url, name=name, branch=branch, repo_type=repo_type, id=repo_id)
 
     async def action(runtime: Runtime) -> None:
         repo = await runtime.marketplace.add_repo(request)
         if not json_:
-            err_console.print(f"Added repo {repo.id} ({repo.url})", markup=False)
+            err_console().print(f"Added repo {repo.id} ({repo.url})", markup=False)
         if sync:
             await _sync_and_show(runtime, repo.id, json_=json_, force=False, first=True)
         elif json_:
@@ -84,6 +81,8 @@ def update(
     json_: JsonOption = False,
 ) -> None:
     """Rename a repository, change its branch, enable or disable it."""
+    from tomo.marketplace.schemas import RepoUpdate
+
     changes = RepoUpdate(name=name, branch=branch, enabled=enabled)
     updated = run(ctx, lambda runtime: runtime.marketplace.update_repo(repo, changes))
     emit(updated, json_, f"Updated repo {updated.id}")
@@ -110,13 +109,15 @@ def remove(ctx: typer.Context, repo: RepoArg, json_: JsonOption = False) -> None
 async def _sync_and_show(
     runtime: Runtime, repo: str, *, json_: bool, force: bool, first: bool = False
 ) -> None:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
-        console=err_console,
+        console=err_console(),
         transient=True,
-        disable=json_ or not err_console.is_terminal,
+        disable=json_ or not err_console().is_terminal,
     ) as bar:
         task = bar.add_task(f"syncing {repo}", total=None)
 
@@ -137,7 +138,7 @@ def _print_report(report: SyncReport) -> None:
         f"{report.repo_id}: {report.status} at {report.commit[:12]}; {report.app_count} apps "
         f"(+{report.added} ~{report.updated} -{report.removed})"
     )
-    err_console.print(summary, markup=False)
+    err_console().print(summary, markup=False)
     if report.errors:
         table(
             f"{len(report.errors)} file(s) not stored",

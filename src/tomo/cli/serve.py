@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from tomo.cli.context import CliState
-from tomo.logs import configure_logging
 
 
 def serve(
@@ -20,6 +19,7 @@ def serve(
     import uvicorn  # the web stack loads only for this command
 
     from tomo.app import create_app
+    from tomo.logs import configure_logging
 
     state: CliState = ctx.find_root().obj
     settings = state.settings()

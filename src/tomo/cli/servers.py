@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import SecretStr
 
 from tomo.cli.context import JsonOption, run
 from tomo.cli.output import console, emit, emit_json, err_console, fields
 from tomo.cli.output import table as print_table
 from tomo.errors import InvalidInput
-from tomo.runtime import Runtime
-from tomo.servers.schemas import ServerCreate, ServerPublic, ServerUpdate
+
+if TYPE_CHECKING:
+    from tomo.runtime import Runtime
+    from tomo.servers.schemas import ServerPublic
 
 app = typer.Typer(help="Servers tomo deploys to.", no_args_is_help=True)
 ServerArg = Annotated[str, typer.Argument(help="Server id or name.")]
@@ -42,6 +43,10 @@ def add(
         raise InvalidInput("give --key PATH or --password-stdin (one of them)")
     if passphrase_stdin and key is None:
         raise InvalidInput("--passphrase-stdin goes with --key")
+    from pydantic import SecretStr
+
+    from tomo.servers.schemas import ServerCreate
+
     secret = _stdin_line() if (password_stdin or passphrase_stdin) else None
     request = ServerCreate(
         name=name, host=host, port=port, username=user, fingerprint=fingerprint,
@@ -63,9 +68,9 @@ def add(
         if json_:
             emit_json(added.model_copy(update={"server": server}))
             return
-        err_console.print(f"Added server {server.id} ({server.host}:{server.port})", markup=False)
+        err_console().print(f"Added server {server.id} ({server.host}:{server.port})", markup=False)
         if not server.trusted:
-            err_console.print(
+            err_console().print(
                 f"Host key {added.host_key.fingerprint} is not trusted yet; nothing runs there "
                 f"until: tomo server trust {server.id} --fingerprint {added.host_key.fingerprint}",
                 markup=False,
@@ -141,6 +146,8 @@ def update(
     json_: JsonOption = False,
 ) -> None:
     """Change a server; a new host or port must be trusted again."""
+    from tomo.servers.schemas import ServerUpdate
+
     changes = ServerUpdate(name=name, host=host, port=port, username=user, data_root=data_root,
                            use_sudo=sudo)  # fmt: skip
     updated = run(ctx, lambda runtime: runtime.servers.update_server(server, changes))
@@ -166,7 +173,7 @@ def _confirm_key(server: str, fingerprint: str, pinned: str | None = None) -> bo
     if not sys.stdin.isatty():
         return False
     if pinned and pinned != fingerprint:
-        err_console.print(f"WARNING: {server} presents a different key than the pinned {pinned}",
+        err_console().print(f"WARNING: {server} presents a different key than the pinned {pinned}",
                           markup=False)  # fmt: skip
     return typer.confirm(f"Trust host key {fingerprint} for {server}?", default=False)
 
@@ -209,4 +216,4 @@ def _print_server(server: ServerPublic) -> None:
         ]  # fmt: skip
     fields(rows)
     if facts is not None and facts.docker_problem:
-        console.print(f"To fix: {facts.docker_problem}", markup=False)
+        console().print(f"To fix: {facts.docker_problem}", markup=False)

@@ -5,6 +5,7 @@ Each change runs as a job holding the installation's lease (see operation.py).
 
 from __future__ import annotations
 
+import asyncio
 import posixpath
 from collections.abc import AsyncIterator
 
@@ -78,6 +79,38 @@ async def refresh_status(
         except RemoteError as exc:
             await ctx.set(row.id, status="unknown", status_message=exc.message)
     return await ctx.public(row.id)
+
+
+async def refresh_all(ctx: DeploymentContext, rows: list[Installation], time_limit: float) -> None:
+    """Refresh every installation's status, each server asked in parallel; a server
+    that does not answer within `time_limit` is `unknown` and holds up no other."""
+    by_server: dict[str, list[Installation]] = {}
+    for row in rows:
+        if row.operation is None and row.container_id is not None:
+            by_server.setdefault(row.server_id, []).append(row)
+    await asyncio.gather(*(_refresh_server(ctx, found, time_limit)
+                           for found in by_server.values()))  # fmt: skip
+
+
+async def _refresh_server(
+    ctx: DeploymentContext, rows: list[Installation], time_limit: float
+) -> None:
+    server_id = rows[0].server_id
+    try:
+        async with asyncio.timeout(time_limit):
+            docker = await ctx.docker(server_id)
+            states = await asyncio.gather(*(docker.state(row.name) for row in rows))
+    except TimeoutError:
+        reason = f"{server_id}: no answer within {time_limit:g}s"
+    except RemoteError as exc:
+        reason = exc.message
+    else:
+        for row, state in zip(rows, states, strict=True):
+            status, message = status_from(state)
+            await ctx.set(row.id, status=status, status_message=message)
+        return
+    for row in rows:
+        await ctx.set(row.id, status="unknown", status_message=reason)
 
 
 def status_from(state: ContainerState | None) -> tuple[str, str | None]:

@@ -136,12 +136,22 @@ class DeploymentService:
         return await list_jobs(self.db, installation=installation, limit=limit)
 
     async def list_installations(self, server: str | None = None) -> list[InstallationPublic]:
+        return [public(row) for row in await self._rows(server)]
+
+    async def _rows(self, server: str | None) -> list[Installation]:
+        query = select(Installation).order_by(Installation.server_id, Installation.name)
+        if server is not None:
+            server_id = (await self.ctx.servers.get_server(server)).id
+            query = query.where(Installation.server_id == server_id)
         async with self.db.session() as session:
-            query = select(Installation).order_by(Installation.server_id, Installation.name)
-            if server is not None:
-                server_id = (await self.ctx.servers.get_server(server)).id
-                query = query.where(Installation.server_id == server_id)
-            return [public(row) for row in await session.scalars(query)]
+            return list(await session.scalars(query))
+
+    async def list_with_status(self, server: str | None = None) -> list[InstallationPublic]:
+        """Installations with their status checked against Docker, every server asked
+        at once; one that does not answer in TOMO_SSH_STATUS_TIMEOUT shows `unknown`."""
+        rows = await self._rows(server)
+        await manage.refresh_all(self.ctx, rows, self.settings.ssh_status_timeout)
+        return await self.list_installations(server)
 
     async def get_installation(self, ref: str, server: str | None = None) -> InstallationPublic:
         return public(await self.ctx.find(ref, server))

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from tomo.marketplace.schemas import Category, MarketplaceApp, RepoDetail, RepoPublic, SearchPage
-from tomo.marketplace.search import SortKey
-from tomo.marketplace.service import MAX_OFFSET, MAX_PAGE, MarketplaceService
+from tomo.marketplace.search.query import MAX_OFFSET, MAX_PAGE, SortKey
+from tomo.marketplace.service import MarketplaceService
 
 router = APIRouter(prefix="/marketplace", tags=["marketplace"])
 

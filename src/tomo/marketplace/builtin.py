@@ -9,12 +9,9 @@ user who removes that repo is not given it back.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import resources
-from importlib.abc import Traversable
 from pathlib import Path
 
 from sqlalchemy import select
@@ -22,35 +19,17 @@ from sqlalchemy import select
 from tomo import __version__
 from tomo.marketplace.git import run_git
 from tomo.marketplace.models import MarketplaceRepo, TomoState
+from tomo.marketplace.packaged import (
+    DIGEST_KEY,
+    REGISTERED_KEY,
+    catalog_digest,
+    catalog_files,
+)
 from tomo.marketplace.schemas import RepoCreate
 from tomo.marketplace.service import MarketplaceService
 
 BUILTIN_REPO_ID = "official"
 BUILTIN_REPO_NAME = "tomo official"
-_DIGEST_KEY = "builtin_catalog_digest"
-_REGISTERED_KEY = "builtin_catalog_registered"
-
-
-def catalog_files() -> dict[str, bytes]:
-    """Relative path -> content of every file of the packaged catalog."""
-    root = resources.files("tomo.marketplace") / "catalog"
-    return dict(_walk(root, ""))
-
-
-def _walk(node: Traversable, prefix: str) -> Iterator[tuple[str, bytes]]:
-    for child in sorted(node.iterdir(), key=lambda item: item.name):
-        path = f"{prefix}{child.name}"
-        if child.is_dir():
-            yield from _walk(child, path + "/")
-        elif child.is_file():
-            yield path, child.read_bytes()
-
-
-def _digest(files: dict[str, bytes]) -> str:
-    sha = hashlib.sha256()
-    for path, content in sorted(files.items()):
-        sha.update(path.encode() + b"\0" + hashlib.sha256(content).digest())
-    return sha.hexdigest()
 
 
 async def ensure_builtin_catalog(service: MarketplaceService) -> None:
@@ -59,15 +38,15 @@ async def ensure_builtin_catalog(service: MarketplaceService) -> None:
     if not settings.builtin_catalog:
         return
     files = catalog_files()
-    digest = _digest(files)
+    digest = catalog_digest(files)
     with _exclusive(settings.data_dir / ".builtin-catalog.lock"):
         state = await _read_state(service)
         target = settings.builtin_catalog_dir
-        changed = state.get(_DIGEST_KEY) != digest or not (target / ".git").is_dir()
+        changed = state.get(DIGEST_KEY) != digest or not (target / ".git").is_dir()
         if changed:
             await _commit_catalog(target, files, time_limit=settings.git_timeout)
-            await _write_state(service, _DIGEST_KEY, digest)
-        if _REGISTERED_KEY not in state:
+            await _write_state(service, DIGEST_KEY, digest)
+        if REGISTERED_KEY not in state:
             await service.add_repo(
                 RepoCreate(
                     url=str(target.resolve()),
@@ -78,7 +57,7 @@ async def ensure_builtin_catalog(service: MarketplaceService) -> None:
                 ),
                 trusted_local=True,
             )
-            await _write_state(service, _REGISTERED_KEY, "1")
+            await _write_state(service, REGISTERED_KEY, "1")
             changed = True
         if changed and await _builtin_repo_exists(service):
             await service.sync_repo(BUILTIN_REPO_ID)

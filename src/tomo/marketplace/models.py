@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Computed,
     Float,
     ForeignKey,
     ForeignKeyConstraint,
@@ -23,8 +24,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
 from tomo.db import Base, UTCDateTime
+from tomo.marketplace.kinds import REPO_TYPES
 
-REPO_TYPES = ("official", "community", "personal")
 REPO_STATUSES = ("active", "syncing", "error")
 
 
@@ -77,6 +78,8 @@ class MarketplaceAppRow(Base):
     repo_id: Mapped[str] = mapped_column(ForeignKey("marketplace_repos.id", ondelete="CASCADE"))
     id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(128))
+    # The name as sorts order it (qBittorrent among the q's); see search/query.py.
+    sort_name: Mapped[str] = mapped_column(String(128), Computed("lower(name)"))
     description: Mapped[str] = mapped_column(Text)
     version: Mapped[str] = mapped_column(String(64))
     category: Mapped[str] = mapped_column(String(64))
@@ -102,7 +105,7 @@ class MarketplaceAppRow(Base):
 def _sort_index(name: str, *columns: ColumnElement[Any]) -> Index:
     """An index in the exact order of one search sort (see search/query.py)."""
     table = MarketplaceAppRow
-    return Index(name, *columns, table.name, table.repo_id, table.id)
+    return Index(name, *columns, table.sort_name, table.repo_id, table.id)
 
 
 _sort_index("ix_marketplace_apps_sort_name")

@@ -8,8 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tomo.marketplace.definition import AppDefinition
-
-RepoType = Literal["official", "community", "personal"]
+from tomo.marketplace.kinds import RepoType as RepoType
 
 
 class RepoCreate(BaseModel):
@@ -94,6 +93,7 @@ class SearchPage(BaseModel):
     """A page of search hits and the number of all matches."""
 
     total: int
+    estimated: bool = False  # a total so large it was estimated, not counted (PostgreSQL)
     items: list[AppSummary]
 
 

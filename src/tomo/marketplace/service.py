@@ -32,7 +32,6 @@ from tomo.marketplace.credentials import Credentials
 from tomo.marketplace.git import check_branch, check_repo_url
 from tomo.marketplace.models import MarketplaceAppRow, MarketplaceRating, MarketplaceRepo
 from tomo.marketplace.schemas import (
-    AppSummary,
     Category,
     MarketplaceApp,
     RatingResult,
@@ -43,7 +42,9 @@ from tomo.marketplace.schemas import (
     SearchPage,
     SyncReport,
 )
-from tomo.marketplace.search import SearchQuery, SortKey, Visibility, search_catalog
+from tomo.marketplace.search.catalog import run_search
+from tomo.marketplace.search.query import SortKey
+from tomo.marketplace.search.reader import SessionSql
 from tomo.marketplace.sync import (
     Progress,
     RepoSnapshot,
@@ -56,9 +57,6 @@ from tomo.slugs import allocate_id
 
 # A lease older than this belongs to a sync that died; another may take over.
 STALE_SYNC_AFTER = timedelta(minutes=30)
-MAX_PAGE = 200
-# Far past any catalog, and well inside the databases' 64-bit integers.
-MAX_OFFSET = 1_000_000_000
 
 
 def _no_progress(_phase: str, _done: int, _total: int) -> None:
@@ -262,16 +260,14 @@ class MarketplaceService:
         limit: int = 20,
         offset: int = 0,
     ) -> SearchPage:
-        if not 1 <= limit <= MAX_PAGE:
-            raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
-        if not 0 <= offset <= MAX_OFFSET:
-            raise InvalidInput(f"offset must be between 0 and {MAX_OFFSET}")
+        request = {"text": search, "category": category, "tags": tags, "repo": repo,
+                   "sort": sort, "limit": limit, "offset": offset}  # fmt: skip
+        dialect = self.db.dialect
         async with self.db.session() as session:
-            repo_id = (await self._find_repo(session, repo)).id if repo else None
-            query = SearchQuery(search, category, tuple(tags), repo_id, sort, limit, offset)
-            visibility = await _visibility(session)
-            total, pks = await search_catalog(session, query, visibility, self.db.dialect)
-            return SearchPage(total=total, items=await _summaries(session, pks))
+            found = await session.run_sync(
+                lambda sync: run_search(SessionSql(sync), dialect, **request)  # type: ignore[arg-type]
+            )
+        return SearchPage.model_validate(found)
 
     async def get_app(self, ref: str) -> MarketplaceApp:
         """By `repo/app`, or by bare id when one repo (or one official repo) has it."""
@@ -364,19 +360,6 @@ def _adjust_totals(app_pk: int, rating: int, previous: int | None) -> Any:
     )
 
 
-async def _visibility(session: AsyncSession) -> Visibility:
-    rows = await session.execute(
-        select(MarketplaceRepo.id, MarketplaceRepo.enabled, MarketplaceRepo.app_count)
-    )
-    hidden, visible = [], 0
-    for repo_id, enabled, app_count in rows:
-        if enabled:
-            visible += app_count
-        else:
-            hidden.append(repo_id)
-    return Visibility(hidden_repos=tuple(hidden), visible_apps=visible)
-
-
 def _failure_message(exc: BaseException) -> str:
     """What a repo shows after its sync ended by `exc`; never a traceback."""
     if isinstance(exc, TomoError):
@@ -411,20 +394,6 @@ def _repo_detail(repo: MarketplaceRepo) -> RepoDetail:
     if report:
         report.pop("parser", None)
     return RepoDetail.model_validate({**public, "last_report": report})
-
-
-_SUMMARY_COLUMNS = [getattr(MarketplaceAppRow, name) for name in AppSummary.model_fields]
-
-
-async def _summaries(session: AsyncSession, pks: list[int]) -> list[AppSummary]:
-    """Search hits in the order found, reading only the columns a hit shows."""
-    if not pks:
-        return []
-    rows = await session.execute(
-        select(MarketplaceAppRow.pk, *_SUMMARY_COLUMNS).where(MarketplaceAppRow.pk.in_(pks))
-    )
-    by_pk = {row.pk: AppSummary.model_validate(row, from_attributes=True) for row in rows}
-    return [by_pk[pk] for pk in pks if pk in by_pk]
 
 
 def _catalog_entry(row: MarketplaceAppRow) -> MarketplaceApp:

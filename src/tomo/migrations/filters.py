@@ -11,7 +11,8 @@ def include_object(
 ) -> bool:
     # The full-text index (and FTS5's shadow tables) is dialect-specific and
     # created by hand in migrations.
-    return name not in SEARCH_OBJECTS and not (name or "").startswith("marketplace_apps_fts")
+    shadow = (name or "").startswith(("marketplace_apps_fts_", "marketplace_apps_trigrams_"))
+    return name not in SEARCH_OBJECTS and not shadow
 
 
 def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:

@@ -1,62 +1,29 @@
 """Catalog search: one entry point, two full-text backends.
 
-`search_catalog` returns the total number of matches and one page of apps.
-SQLite (`search.sqlite`) plans each query over an FTS5 index that also holds
-the filters; PostgreSQL (`search.postgres`) uses a generated tsvector column
-and a GIN index on tags. Both indexes are created by hand in migrations
-(dialect-specific) and kept out of autogenerate.
+`run_search` (catalog.py) answers one search over any `Sql` (reader.py): the
+service runs it in an SQLAlchemy session, the CLI's quick path on Python's own
+sqlite3. SQLite (`sqlite.py`) plans each query over an FTS5 index that also
+holds the filters; PostgreSQL (`postgres.py`) uses a generated tsvector column
+and GIN indexes. Both indexes are created by hand in migrations (engine.py,
+dialect-specific) and kept out of autogenerate.
+
+This package's modules import nothing heavy (no SQLAlchemy at load time).
 """
 
 from __future__ import annotations
 
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncSession
+from tomo.marketplace.search.query import SORT_KEYS, SearchQuery, SortKey, Visibility
 
-from tomo.marketplace.search import postgres, sqlite
-from tomo.marketplace.search.query import (
-    SORT_KEYS,
-    SearchQuery,
-    SortKey,
-    Visibility,
-    search_terms,
-)
-
-__all__ = [
-    "SEARCH_OBJECTS",
-    "SORT_KEYS",
-    "SearchQuery",
-    "SortKey",
-    "Visibility",
-    "create_search_index",
-    "drop_search_index",
-    "search_catalog",
-    "search_terms",
-]
+__all__ = ["SEARCH_OBJECTS", "SORT_KEYS", "SearchQuery", "SortKey", "Visibility"]
 
 SEARCH_OBJECTS = frozenset(
     {
         "marketplace_apps_fts",
+        "marketplace_apps_trigrams",
         "search_vector",
+        "search_words",
         "ix_marketplace_apps_search",
         "ix_marketplace_apps_tags",
+        "ix_marketplace_apps_words",
     }
 )
-
-
-async def search_catalog(
-    session: AsyncSession, query: SearchQuery, visibility: Visibility, dialect: str
-) -> tuple[int, list[int]]:
-    """The number of all matches and the primary keys of the requested page, in order."""
-    if dialect == "sqlite":
-        return await sqlite.find_page(session, query, visibility)
-    return await postgres.find_page(session, query, visibility)
-
-
-def create_search_index(bind: Connection) -> None:
-    for statement in (sqlite if bind.dialect.name == "sqlite" else postgres).DDL:
-        bind.exec_driver_sql(statement)
-
-
-def drop_search_index(bind: Connection) -> None:
-    for statement in (sqlite if bind.dialect.name == "sqlite" else postgres).DROP:
-        bind.exec_driver_sql(statement)

@@ -1,23 +1,28 @@
-"""PostgreSQL search: a generated tsvector column, a GIN index on tags, plain SQL."""
+"""PostgreSQL search: a generated tsvector column, GIN indexes, plain SQL.
+
+The same rules as SQLite's FTS5 search: every word matches as a prefix in its
+own form or its stem's; name, category and tags weigh most; filters ignore
+case; with nothing matching, pg_trgm offers apps with words like the query's.
+Exact totals cost a count of every match, so a broad match is counted only up
+to COUNT_LIMIT and estimated by the planner past it (`SearchPage.estimated`).
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from sqlalchemy import Float, Select, func, literal_column, select, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
-
-from tomo.marketplace.models import MarketplaceAppRow
+from tomo.marketplace.search import fuzzy
 from tomo.marketplace.search.query import (
     ACCENTED,
     SORT_COLUMNS,
     UNACCENTED,
+    Found,
     SearchQuery,
     Visibility,
-    fts_terms,
+    term_forms,
 )
+from tomo.marketplace.search.reader import Sql
 
 # translate() folds accents (café → cafe) with the table queries are folded with;
 # unaccent would need an extension and is not immutable.
@@ -25,74 +30,128 @@ _FOLDED = "translate(coalesce({}, ''), '" + ACCENTED + "', '" + UNACCENTED + "')
 DDL = [
     f"""ALTER TABLE marketplace_apps ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (
         setweight(to_tsvector('simple', {_FOLDED.format("name")}), 'A') ||
+        setweight(to_tsvector('simple', {_FOLDED.format("category")}), 'B') ||
         setweight(to_tsvector('simple', {_FOLDED.format("tags::text")}), 'B') ||
         setweight(to_tsvector('simple', {_FOLDED.format("author")}), 'C') ||
         setweight(to_tsvector('simple', {_FOLDED.format("description")}), 'D')) STORED""",
+    "ALTER TABLE marketplace_apps ADD COLUMN search_words text GENERATED ALWAYS AS ("
+    "lower(name || ' ' || category || ' ' || tags::text || ' ' || description)) STORED",
     "CREATE INDEX ix_marketplace_apps_search ON marketplace_apps USING gin (search_vector)",
-    "CREATE INDEX ix_marketplace_apps_tags ON marketplace_apps USING gin (tags jsonb_path_ops)",
+    "CREATE INDEX ix_marketplace_apps_tags ON marketplace_apps "
+    "USING gin ((lower(tags::text)::jsonb) jsonb_path_ops)",
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE INDEX ix_marketplace_apps_words ON marketplace_apps "
+    "USING gin (search_words gin_trgm_ops)",
 ]
 DROP = [
+    "DROP INDEX IF EXISTS ix_marketplace_apps_words",
     "DROP INDEX IF EXISTS ix_marketplace_apps_tags",
     "DROP INDEX IF EXISTS ix_marketplace_apps_search",
+    "ALTER TABLE marketplace_apps DROP COLUMN IF EXISTS search_words",
     "ALTER TABLE marketplace_apps DROP COLUMN IF EXISTS search_vector",
 ]
-
 
 # Ranking reads every match's tsvector; past this many matches, relevance falls
 # back to popularity, which an index serves (as the SQLite backend does).
 RANK_LIMIT = 2_500
+# Counting reads every match too: past this many, the planner's estimate is told.
+COUNT_LIMIT = 2_500
+_VECTOR = "marketplace_apps.search_vector"
 
 
-async def find_page(
-    session: AsyncSession, query: SearchQuery, visibility: Visibility
-) -> tuple[int, list[int]]:
-    apps = MarketplaceAppRow
-    conditions = _conditions(query, visibility)
-    filtered = bool(query.terms or query.category or query.repo_id or query.tags)
-    rank: ColumnElement[float] | None = None
-    if query.terms:
-        tsquery = func.to_tsquery(
-            literal_column("'simple'::regconfig"),
-            " & ".join(f"{term}:*" if prefix else term for term, prefix in fts_terms(query)),
-        )
-        vector: ColumnElement[Any] = literal_column("marketplace_apps.search_vector")
-        conditions.append(vector.op("@@")(tsquery))
-        rank = func.ts_rank(vector, tsquery, type_=Float)
-    if filtered:
-        total = await session.scalar(select(func.count()).select_from(apps).where(*conditions))
-    else:  # the whole visible catalog: the repos' app counts say how big it is
-        total = visibility.visible_apps
-    if rank is not None and (total or 0) > RANK_LIMIT:
-        rank = None
-    page: Select[int] = select(apps.pk).where(*conditions)
-    page = page.order_by(*_ordering(query, rank)).limit(query.limit).offset(query.offset)
-    return total or 0, list(await session.scalars(page))
+class _Where:
+    """The WHERE clause of one query and its parameters."""
+
+    def __init__(self, query: SearchQuery, visibility: Visibility) -> None:
+        self.parts: list[str] = []
+        self.params: dict[str, Any] = {}
+        for n, repo in enumerate(visibility.hidden_repos):
+            self._add(f"repo_id <> :hidden{n}", {f"hidden{n}": repo})
+        if query.category:
+            self._add("lower(category) = :category", {"category": query.category})
+        if query.repo_id:
+            self._add("repo_id = :repo", {"repo": query.repo_id})
+        if query.tags:
+            self._add("lower(tags::text)::jsonb @> cast(:tags AS jsonb)",
+                      {"tags": json.dumps(list(query.tags))})  # fmt: skip
+        self.text = _tsquery(query)
+        if self.text:
+            self._add(f"{_VECTOR} @@ to_tsquery('simple', :words)", {"words": self.text})
+
+    def _add(self, condition: str, params: dict[str, Any]) -> None:
+        self.parts.append(condition)
+        self.params.update(params)
+
+    @property
+    def sql(self) -> str:
+        return "WHERE " + " AND ".join(self.parts) if self.parts else ""
 
 
-def _conditions(query: SearchQuery, visibility: Visibility) -> list[ColumnElement[bool]]:
-    apps = MarketplaceAppRow
-    conditions: list[ColumnElement[bool]] = []
-    if visibility.hidden_repos:
-        conditions.append(apps.repo_id.not_in(visibility.hidden_repos))
-    if query.category:
-        conditions.append(apps.category == query.category)
-    if query.repo_id:
-        conditions.append(apps.repo_id == query.repo_id)
-    if query.tags:
-        conditions.append(type_coerce(apps.tags, JSONB).contains(list(query.tags)))
-    return conditions
+def _tsquery(query: SearchQuery) -> str | None:
+    words = ["(" + " | ".join(f"{form}:*" for form in forms) + ")" for forms in term_forms(query)]
+    return " & ".join(words) or None
 
 
-def _ordering(query: SearchQuery, rank: ColumnElement[float] | None) -> list[Any]:
+def find_page(sql: Sql, query: SearchQuery, visibility: Visibility) -> Found:
+    where = _Where(query, visibility)
+    filtered = bool(where.text or query.category or query.repo_id or query.tags)
+    total, estimated = _total(sql, where) if filtered else (visibility.visible_apps, False)
+    if total == 0 and where.text:
+        return _alike(sql, query, visibility)
+    rank = where.text is not None and not estimated and total <= RANK_LIMIT
+    statement = (
+        f"SELECT pk FROM marketplace_apps {where.sql} ORDER BY {_order(query, rank)} "
+        "LIMIT :limit OFFSET :offset"
+    )
+    params = {**where.params, "limit": query.limit, "offset": query.offset}
+    return Found(total, [row[0] for row in sql.rows(statement, params)], estimated)
+
+
+def _total(sql: Sql, where: _Where) -> tuple[int, bool]:
+    """Matches counted up to COUNT_LIMIT; past it, the planner's estimate."""
+    counted = sql.rows(
+        f"SELECT count(*) FROM (SELECT 1 FROM marketplace_apps {where.sql} LIMIT :cap) AS matches",
+        {**where.params, "cap": COUNT_LIMIT + 1},
+    )[0][0]
+    if counted <= COUNT_LIMIT:
+        return int(counted), False
+    plan = sql.rows(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM marketplace_apps {where.sql}",
+                    where.params)[0][0]  # fmt: skip
+    document = json.loads(plan) if isinstance(plan, str) else plan
+    return max(int(document[0]["Plan"]["Plan Rows"]), COUNT_LIMIT + 1), True
+
+
+def _order(query: SearchQuery, rank: bool) -> str:
     sort = query.effective_sort
     if sort == "relevance":
-        return [rank.desc(), *_columns("name")] if rank is not None else _columns("popularity")
+        if rank:
+            return f"ts_rank({_VECTOR}, to_tsquery('simple', :words)) DESC, " + _columns("name")
+        return _columns("popularity")
     return _columns(sort)
 
 
-def _columns(sort: str) -> list[Any]:
-    columns = MarketplaceAppRow.__table__.c
-    return [
-        columns[name].desc() if descending else columns[name].asc()
+def _columns(sort: str) -> str:
+    return ", ".join(
+        f"{name} DESC" if descending else name
         for name, descending in SORT_COLUMNS[sort]  # type: ignore[index]
-    ]
+    )
+
+
+def _alike(sql: Sql, query: SearchQuery, visibility: Visibility) -> Found:
+    """No app matches the words: apps whose name, category or tags hold words like
+    them (pg_trgm finds candidates; fuzzy.py scores them as on SQLite)."""
+    terms = fuzzy.fuzzy_terms(query.terms)
+    if not terms:
+        return Found(0, [])
+    filters = _Where(SearchQuery(None, query.category, query.tags, query.repo_id), visibility)
+    likeness = " OR ".join(f":t{n} <% search_words" for n in range(len(terms)))
+    conditions = [f"({likeness})", *filters.parts]
+    params = {**filters.params, **{f"t{n}": term for n, term in enumerate(terms)}}
+    sql.rows("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)",
+             {"t": str(fuzzy.THRESHOLD)})  # fmt: skip
+    rows = sql.rows(
+        "SELECT pk, search_words, install_count FROM marketplace_apps "
+        f"WHERE {' AND '.join(conditions)} LIMIT :n",
+        {**params, "n": fuzzy.CANDIDATES},
+    )
+    return fuzzy.best(terms, rows, query.offset, query.limit)

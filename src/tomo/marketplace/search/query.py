@@ -1,24 +1,33 @@
-"""What a search asks for, shared by both backends."""
+"""What a search asks for, shared by both backends (and by the CLI's quick path:
+this module imports nothing heavy)."""
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from tomo.errors import InvalidInput
 
 SortKey = Literal["relevance", "name", "rating", "popularity", "updated"]
 SORT_KEYS: tuple[SortKey, ...] = ("relevance", "name", "rating", "popularity", "updated")
 MAX_TERMS = 12
+MAX_PAGE = 200
+# Far past any catalog, and well inside the databases' 64-bit integers.
+MAX_OFFSET = 1_000_000_000
 
 # Every sort ends in (name, repo_id, id) so pages are stable; each has an index
-# in exactly this order (see models.py).
+# in exactly this order (see models.py). Names sort without regard to case
+# (qBittorrent among the q's): `sort_name` is the name folded to lower case.
 SORT_COLUMNS: dict[SortKey, tuple[tuple[str, bool], ...]] = {
-    "name": (("name", False), ("repo_id", False), ("id", False)),
-    "rating": (("avg_rating", True), ("rating_count", True), ("name", False), ("repo_id", False),
-               ("id", False)),
-    "popularity": (("install_count", True), ("name", False), ("repo_id", False), ("id", False)),
-    "updated": (("updated_at", True), ("name", False), ("repo_id", False), ("id", False)),
+    "name": (("sort_name", False), ("repo_id", False), ("id", False)),
+    "rating": (("avg_rating", True), ("rating_count", True), ("sort_name", False),
+               ("repo_id", False), ("id", False)),
+    "popularity": (("install_count", True), ("sort_name", False), ("repo_id", False),
+                   ("id", False)),
+    "updated": (("updated_at", True), ("sort_name", False), ("repo_id", False), ("id", False)),
 }  # fmt: skip
 SORT_INDEXES: dict[SortKey, str] = {
     "name": "ix_marketplace_apps_sort_name",
@@ -31,12 +40,20 @@ SORT_INDEXES: dict[SortKey, str] = {
 @dataclass(frozen=True)
 class SearchQuery:
     text: str | None = None
-    category: str | None = None
+    category: str | None = None  # as typed: filters ignore case (see `facet_value`)
     tags: tuple[str, ...] = field(default_factory=tuple)
     repo_id: str | None = None
     sort: SortKey | None = None  # None: relevance when there is text, else name
     limit: int = 20
     offset: int = 0
+
+    def __post_init__(self) -> None:
+        # An empty filter is no filter; values are matched without regard to case.
+        category = facet_value(self.category) if self.category else None
+        tags = tuple(dict.fromkeys(facet_value(tag) for tag in self.tags if tag.strip()))
+        object.__setattr__(self, "category", category or None)
+        object.__setattr__(self, "tags", tags)
+        check_paging(self.limit, self.offset)
 
     @property
     def terms(self) -> list[str]:
@@ -50,6 +67,15 @@ class SearchQuery:
 
 
 @dataclass(frozen=True)
+class Found:
+    """What a backend found: all matches (estimated when `estimated`) and one page."""
+
+    total: int
+    pks: list[int]
+    estimated: bool = False
+
+
+@dataclass(frozen=True)
 class Visibility:
     """Apps of disabled repos are hidden; the rest of the catalog is this big."""
 
@@ -57,12 +83,40 @@ class Visibility:
     visible_apps: int
 
 
-def fts_terms(query: SearchQuery) -> list[tuple[str, bool]]:
-    """(term, is_prefix) pairs: as in search-as-you-type, only the last word
-    may be unfinished; earlier ones match whole words (which is also far
-    cheaper than expanding every word as a prefix)."""
-    terms = query.terms
-    return [(term, n == len(terms) - 1) for n, term in enumerate(terms)]
+def term_forms(query: SearchQuery) -> list[list[str]]:
+    """For each word of the query, the forms that may match it (each as a prefix):
+    all must match, any form of each."""
+    return [word_forms(term) for term in query.terms]
+
+
+def check_paging(limit: int, offset: int) -> None:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInput(f"offset must be between 0 and {MAX_OFFSET}")
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def facet_value(value: str) -> str:
+    """A category or tag as filters compare it: trimmed, ASCII letters in lower case
+    (exactly what SQL's lower() does on both backends' stored values)."""
+    return value.strip().translate(_ASCII_LOWER)
+
+
+def word_forms(term: str) -> list[str]:
+    """The term, and its stem when that differs (blocking → block, ads → ad): both
+    are matched as prefixes, so word forms and unfinished words find the app."""
+    stem = _stemmer().stemWord(term)
+    return [term, stem] if stem != term and len(stem) >= 2 else [term]
+
+
+@functools.cache
+def _stemmer() -> Any:
+    import snowballstemmer  # only for searches with text
+
+    return snowballstemmer.stemmer("english")
 
 
 def search_terms(text_: str | None) -> list[str]:

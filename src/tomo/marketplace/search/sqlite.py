@@ -1,81 +1,109 @@
 """SQLite search: an FTS5 index that holds the filters as well as the text.
 
-Besides the text columns, each app's row in `marketplace_apps_fts` carries
-facet tokens for its category, tags and repo, so every filtered search is one
-FTS5 match whose count is cheap. The page is then found the cheapest way:
+Besides the text columns (name, category, tags, description, author), each
+app's row in `marketplace_apps_fts` carries facet tokens for its category, tags
+and repo, so every filtered search is one FTS5 match whose count is cheap. Each
+query word matches as a prefix, in its own form or its stem's (`blocking` finds
+"blocks"). The page is then found the cheapest way:
 
 * relevance, few matches: bm25 over all of them;
 * relevance, very many matches (a word in most descriptions): bm25 must read
   the whole index of such words and rank every match, more than such a broad
-  query is worth; apps whose name or tags match come first, then the others,
-  each group most popular first;
+  query is worth; apps whose name, category or tags match come first, then the
+  others, each group most popular first;
 * any other sort: walk that sort's index, keeping matches, when matches are
   dense; sort the matches themselves when they are few.
 
+When no app matches the words at all, a trigram index over names, categories,
+tags and descriptions offers apps with words *like* them (see fuzzy.py).
+
 Statements are assembled from constants only (index names, column lists from
 SORT_COLUMNS); every value, the FTS5 query included, is a bound parameter.
+Everything here is synchronous over `Sql`, so the CLI can run it on Python's
+own sqlite3 (see reader.py).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from tomo.marketplace.search import fuzzy
 from tomo.marketplace.search.query import (
     SORT_COLUMNS,
     SORT_INDEXES,
+    Found,
     SearchQuery,
     SortKey,
     Visibility,
-    fts_terms,
+    term_forms,
 )
+from tomo.marketplace.search.reader import Sql
 
 # bm25 costs 1-2 µs per matching row: rank exhaustively up to this many. A
-# broader query is ranked by tiers (name/tag hits first), see `_ranked`.
+# broader query is ranked by tiers (name/category/tag hits first), see `_ranked`.
 RANK_LIMIT = 2_500
 # A sort-index walk may step over this many rows before sorting matches is cheaper.
 WALK_LIMIT = 20_000
-STRONG_COLUMNS = "{name tags}"
-BM25 = "bm25(marketplace_apps_fts, 10.0, 1.0, 5.0, 2.0, 0.0)"
+STRONG_COLUMNS = "{name category tags}"
+# Column weights: name, category, tags, description, author, facets.
+BM25 = "bm25(marketplace_apps_fts, 10.0, 5.0, 5.0, 1.0, 2.0, 0.0)"
 
 # Facet tokens are a private-use character, a kind letter and the value in hex:
 # any category, tag or repo id is one token, and no search word (\w+) can ever
 # match one, so text needs no column filter. Filters always name the facets
-# column, which only tomo writes, so catalog text cannot fake a facet.
+# column, which only tomo writes, so catalog text cannot fake a facet. Category
+# and tags are folded to lower case (SQL lower(): ASCII letters), so filters
+# ignore case.
 FACET_MARK = "\ue000"
 _FACETS_SQL = (
-    "char(57344) || 'c' || lower(hex({row}.category)) || ' ' || char(57344) || 'r' || "
+    "char(57344) || 'c' || lower(hex(lower({row}.category))) || ' ' || char(57344) || 'r' || "
     "lower(hex({row}.repo_id)) || coalesce((SELECT ' ' || group_concat("
-    "char(57344) || 't' || lower(hex(value)), ' ') FROM json_each({row}.tags)), '')"
+    "char(57344) || 't' || lower(hex(lower(value))), ' ') FROM json_each({row}.tags)), '')"
+)
+_WORDS_SQL = (
+    "{row}.name || ' ' || {row}.category || ' ' || "
+    "coalesce((SELECT group_concat(value, ' ') FROM json_each({row}.tags)), '') || ' ' || "
+    "{row}.description"
+)
+_FTS_ROW = (
+    "{pk}, {row}.name, {row}.category, {row}.tags, {row}.description, {row}.author, " + _FACETS_SQL
 )
 _INSERT = (
-    "INSERT INTO marketplace_apps_fts(rowid, name, description, tags, author, facets) "
-    "VALUES (new.pk, new.name, new.description, new.tags, new.author, "
-    + _FACETS_SQL.format(row="new")
+    "INSERT INTO marketplace_apps_fts(rowid, name, category, tags, description, author, facets) "
+    "VALUES (" + _FTS_ROW.format(pk="new.pk", row="new") + "); "
+    "INSERT INTO marketplace_apps_trigrams(rowid, words) VALUES (new.pk, "
+    + _WORDS_SQL.format(row="new")
     + ");"
 )
 _DELETE = (
     "INSERT INTO marketplace_apps_fts"
-    "(marketplace_apps_fts, rowid, name, description, tags, author, facets) "
-    "VALUES ('delete', old.pk, old.name, old.description, old.tags, old.author, "
-    + _FACETS_SQL.format(row="old")
-    + ");"
+    "(marketplace_apps_fts, rowid, name, category, tags, description, author, facets) "
+    "VALUES ('delete', " + _FTS_ROW.format(pk="old.pk", row="old") + "); "
+    "INSERT INTO marketplace_apps_trigrams(marketplace_apps_trigrams, rowid, words) "
+    "VALUES ('delete', old.pk, " + _WORDS_SQL.format(row="old") + ");"
 )
 DDL = [
     "CREATE VIRTUAL TABLE marketplace_apps_fts USING fts5("
-    "name, description, tags, author, facets, content='', "
+    "name, category, tags, description, author, facets, content='', "
     "tokenize='unicode61 remove_diacritics 2', prefix='2 3')",
+    "CREATE VIRTUAL TABLE marketplace_apps_trigrams USING fts5("
+    "words, content='', tokenize='trigram')",
     f"CREATE TRIGGER marketplace_apps_fts_insert AFTER INSERT ON marketplace_apps "
     f"BEGIN {_INSERT} END",
     f"CREATE TRIGGER marketplace_apps_fts_delete AFTER DELETE ON marketplace_apps "
     f"BEGIN {_DELETE} END",
     "CREATE TRIGGER marketplace_apps_fts_update AFTER UPDATE OF "
     f"name, description, tags, author, category ON marketplace_apps BEGIN {_DELETE} {_INSERT} END",
+    # Apps already in the catalog (the index is made anew by a migration).
+    "INSERT INTO marketplace_apps_fts(rowid, name, category, tags, description, author, facets) "
+    "SELECT " + _FTS_ROW.format(pk="a.pk", row="a") + " FROM marketplace_apps a",
+    "INSERT INTO marketplace_apps_trigrams(rowid, words) SELECT a.pk, "
+    + _WORDS_SQL.format(row="a")
+    + " FROM marketplace_apps a",
 ]
 DROP = [
     "DROP TRIGGER IF EXISTS marketplace_apps_fts_update",
     "DROP TRIGGER IF EXISTS marketplace_apps_fts_delete",
     "DROP TRIGGER IF EXISTS marketplace_apps_fts_insert",
+    "DROP TABLE IF EXISTS marketplace_apps_trigrams",
     "DROP TABLE IF EXISTS marketplace_apps_fts",
 ]
 
@@ -90,15 +118,19 @@ def _fts_match(required: list[str], excluded: list[str]) -> str:
     return expression + "".join(f" NOT ({part})" for part in excluded)
 
 
+def _words(query: SearchQuery) -> str | None:
+    """Every word must match, each in any of its forms, each as a prefix."""
+    words = ["(" + " OR ".join(f'"{form}"*' for form in forms) + ")" for forms in term_forms(query)]
+    return " AND ".join(words) or None
+
+
 class _Plan:
     """The FTS5 expressions one query needs."""
 
     def __init__(self, query: SearchQuery, visibility: Visibility) -> None:
-        phrase = " ".join(
-            f'"{term}"*' if prefix else f'"{term}"' for term, prefix in fts_terms(query)
-        )
-        self.text = f"({phrase})" if phrase else None
-        self.strong_text = f"{STRONG_COLUMNS} : ({phrase})" if phrase else None
+        words = _words(query)
+        self.text = f"({words})" if words else None
+        self.strong_text = f"{STRONG_COLUMNS} : ({words})" if words else None
         filters = [f"facets : {facet('c', query.category)}"] if query.category else []
         filters += [f"facets : {facet('t', tag)}" for tag in query.tags]
         filters += [f"facets : {facet('r', query.repo_id)}"] if query.repo_id else []
@@ -123,36 +155,35 @@ class _Plan:
         return _fts_match([self.text, *self.filters], [self.strong_text, *self.hidden])
 
 
-async def find_page(
-    session: AsyncSession, query: SearchQuery, visibility: Visibility
-) -> tuple[int, list[int]]:
+def find_page(sql: Sql, query: SearchQuery, visibility: Visibility) -> Found:
+    """The number of all matches and the primary keys of the requested page, in order."""
     plan = _Plan(query, visibility)
     match = plan.any
     sort = query.effective_sort
     if match is None:
-        pks = await _browse(session, sort, visibility, query.limit, query.offset)
-        return visibility.visible_apps, pks
-    total = await _count(session, match)
+        return Found(visibility.visible_apps,
+                     _browse(sql, sort, visibility, query.limit, query.offset))  # fmt: skip
+    total = _count(sql, match)
+    if total == 0 and plan.text:
+        return _alike(sql, query, plan)
     if query.offset >= total:
-        return total, []
+        return Found(total, [])
     if sort == "relevance":
-        return total, await _ranked(session, plan, visibility, total, query.limit, query.offset)
+        return Found(total, _ranked(sql, plan, visibility, total, query.limit, query.offset))
     walk = _worth_walking(visibility, total, query.limit, query.offset)
-    return total, await _sorted(session, match, sort, query.limit, query.offset, walk_index=walk)
+    return Found(total, _sorted(sql, match, sort, query.limit, query.offset, walk_index=walk))
 
 
-async def _count(session: AsyncSession, match: str) -> int:
+def _count(sql: Sql, match: str) -> int:
     statement = "SELECT count(*) FROM marketplace_apps_fts WHERE marketplace_apps_fts MATCH :m"
-    return int(await session.scalar(text(statement), {"m": match}) or 0)
+    return int(sql.rows(statement, {"m": match})[0][0] or 0)
 
 
 def _order_by(sort: SortKey) -> str:
     return ", ".join(f"{column} DESC" if desc else column for column, desc in SORT_COLUMNS[sort])
 
 
-async def _browse(
-    session: AsyncSession, sort: SortKey, visibility: Visibility, limit: int, offset: int
-) -> list[int]:
+def _browse(sql: Sql, sort: SortKey, visibility: Visibility, limit: int, offset: int) -> list[int]:
     """No text and no filter: walk the sort's index."""
     hidden = {f"hidden{n}": repo for n, repo in enumerate(visibility.hidden_repos)}
     where = f"WHERE repo_id NOT IN ({', '.join(':' + name for name in hidden)})" if hidden else ""
@@ -161,11 +192,11 @@ async def _browse(
         f"SELECT pk FROM marketplace_apps INDEXED BY {SORT_INDEXES[sort]} {where} "
         f"ORDER BY {_order_by(sort)} LIMIT :limit OFFSET :offset"
     )
-    return list(await session.scalars(text(statement), params))
+    return [row[0] for row in sql.rows(statement, params)]
 
 
-async def _sorted(
-    session: AsyncSession, match: str, sort: SortKey, limit: int, offset: int, *, walk_index: bool
+def _sorted(
+    sql: Sql, match: str, sort: SortKey, limit: int, offset: int, *, walk_index: bool
 ) -> list[int]:
     """Matches in a column order: walk the index if matches are dense, else sort them."""
     hint = f"INDEXED BY {SORT_INDEXES[sort]}" if walk_index else ""
@@ -175,36 +206,34 @@ async def _sorted(
         f"ORDER BY {_order_by(sort)} LIMIT :limit OFFSET :offset"
     )
     params = {"m": match, "limit": limit, "offset": offset}
-    return list(await session.scalars(text(statement), params))
+    return [row[0] for row in sql.rows(statement, params)]
 
 
-async def _ranked(
-    session: AsyncSession, plan: _Plan, visibility: Visibility, total: int, limit: int, offset: int
+def _ranked(
+    sql: Sql, plan: _Plan, visibility: Visibility, total: int, limit: int, offset: int
 ) -> list[int]:
     assert plan.any is not None
     if total <= RANK_LIMIT:
-        return await _fts_page(session, plan.any, limit, offset)
-    # Too broad to rank by text: apps whose name or tags match come first, then
-    # the others; each group most popular first.
-    strong_total = await _count(session, plan.strong)
+        return _fts_page(sql, plan.any, limit, offset)
+    # Too broad to rank by text: apps whose name, category or tags match come
+    # first, then the others; each group most popular first.
+    strong_total = _count(sql, plan.strong)
     pks: list[int] = []
     if offset < strong_total:
         take = min(limit, strong_total - offset)
-        pks += await _popular(session, plan.strong, strong_total, visibility, take, offset)
+        pks += _popular(sql, plan.strong, strong_total, visibility, take, offset)
     if len(pks) < limit:
         weak_offset = max(0, offset - strong_total)
         weak_total = total - strong_total
-        pks += await _popular(
-            session, plan.weak, weak_total, visibility, limit - len(pks), weak_offset
-        )
+        pks += _popular(sql, plan.weak, weak_total, visibility, limit - len(pks), weak_offset)
     return pks
 
 
-async def _popular(
-    session: AsyncSession, match: str, total: int, visibility: Visibility, limit: int, offset: int
+def _popular(
+    sql: Sql, match: str, total: int, visibility: Visibility, limit: int, offset: int
 ) -> list[int]:
     walk = _worth_walking(visibility, total, limit, offset)
-    return await _sorted(session, match, "popularity", limit, offset, walk_index=walk)
+    return _sorted(sql, match, "popularity", limit, offset, walk_index=walk)
 
 
 def _worth_walking(visibility: Visibility, total: int, limit: int, offset: int) -> bool:
@@ -213,10 +242,38 @@ def _worth_walking(visibility: Visibility, total: int, limit: int, offset: int) 
     return steps <= WALK_LIMIT
 
 
-async def _fts_page(session: AsyncSession, match: str, limit: int, offset: int) -> list[int]:
+def _fts_page(sql: Sql, match: str, limit: int, offset: int) -> list[int]:
     statement = (
         "SELECT rowid FROM marketplace_apps_fts WHERE marketplace_apps_fts MATCH :m "
         f"ORDER BY {BM25}, rowid LIMIT :limit OFFSET :offset"
     )
-    params = {"m": match, "limit": limit, "offset": offset}
-    return list(await session.scalars(text(statement), params))
+    return [row[0] for row in sql.rows(statement, {"m": match, "limit": limit, "offset": offset})]
+
+
+def _alike(sql: Sql, query: SearchQuery, plan: _Plan) -> Found:
+    """No app matches the words: apps whose name, category or tags hold words like
+    them, best first (then most popular), within the same filters."""
+    terms = fuzzy.fuzzy_terms(query.terms)
+    grams = fuzzy.inner_trigrams(terms)
+    if not grams:
+        return Found(0, [])
+    params: dict[str, object] = {
+        "m": " OR ".join(f'"{gram}"' for gram in grams), "n": fuzzy.CANDIDATES,
+    }  # fmt: skip
+    within = ""
+    if plan.filters:
+        within = (" AND rowid IN (SELECT rowid FROM marketplace_apps_fts "
+                  "WHERE marketplace_apps_fts MATCH :f)")  # fmt: skip
+        params["f"] = _fts_match(plan.filters, plan.hidden)
+    elif plan.hidden:
+        within = (" AND rowid NOT IN (SELECT rowid FROM marketplace_apps_fts "
+                  "WHERE marketplace_apps_fts MATCH :f)")  # fmt: skip
+        params["f"] = plan.hidden[0]
+    statement = (
+        "SELECT a.pk, a.name || ' ' || a.category || ' ' || a.tags || ' ' || a.description, "
+        "a.install_count "
+        "FROM marketplace_apps a WHERE a.pk IN (SELECT rowid FROM marketplace_apps_trigrams "
+        f"WHERE marketplace_apps_trigrams MATCH :m{within} "
+        "ORDER BY bm25(marketplace_apps_trigrams) LIMIT :n)"
+    )
+    return fuzzy.best(terms, sql.rows(statement, params), query.offset, query.limit)

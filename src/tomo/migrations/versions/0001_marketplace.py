@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from tomo.marketplace.search import create_search_index, drop_search_index
+from tomo.marketplace.search.engine import create_search_index, drop_search_index
 
 revision = "0001"
 down_revision = None

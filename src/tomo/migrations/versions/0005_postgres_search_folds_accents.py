@@ -6,7 +6,7 @@ Revises: 0004
 
 from alembic import op
 
-from tomo.marketplace.search import create_search_index, drop_search_index
+from tomo.marketplace.search.engine import create_search_index, drop_search_index
 
 revision = "0005"
 down_revision = "0004"

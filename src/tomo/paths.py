@@ -1,0 +1,8 @@
+"""Where tomo keeps its state unless told otherwise (light: the CLI reads it
+without loading the settings class)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path("data")
