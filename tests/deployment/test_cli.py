@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import pty
+import select
+import subprocess
+import sys
 import time
 
 from tests.cli.tomo_cli import Tomo
@@ -87,3 +93,41 @@ async def test_detach_returns_at_once_and_the_job_finishes(deploy: Deploy, tomo:
         await asyncio.sleep(0.5)
     assert tomo.json("job", "show", started["job_id"])["status"] == "done"
     assert page(port) == "web v1\n"
+
+
+async def test_uninstall_shows_its_steps_while_docker_stops_the_container(
+    deploy: Deploy, tomo: Tomo
+) -> None:
+    # An app that ignores SIGTERM: Docker waits its 10 s before it kills it.
+    stubborn = ["sh", "-c", "trap '' TERM; /bin/httpd -f -p 80 -h /www"]
+    await deploy.publish("web", docker=deploy.web_app(command=stubborn))
+    tomo.json("install", f"{deploy.repo_id}/web", "--server", "box")
+    seen = await asyncio.to_thread(terminal_output_until, tomo, ["uninstall", "web"],
+                                   "remove container")  # fmt: skip
+    assert "uninstall (running)" in seen  # shown while Docker was still stopping it
+    assert tomo.json("ps") == []
+
+
+def terminal_output_until(tomo: Tomo, args: list[str], wanted: str) -> str:
+    """Run tomo with a terminal as its stderr; return what it showed up to `wanted`
+    (then let it finish)."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tomo", "--data-dir", str(tomo.data_dir), *args],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower, env=tomo.env,
+    )  # fmt: skip
+    os.close(follower)
+    shown = b""
+    deadline = time.monotonic() + 60
+    while wanted.encode() not in shown and time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 1)
+        if ready:
+            shown += os.read(leader, 65536)
+    with contextlib.suppress(OSError):  # drain until it ends, so it never blocks on us
+        while process.poll() is None or select.select([leader], [], [], 0)[0]:
+            if select.select([leader], [], [], 1)[0]:
+                os.read(leader, 65536)
+    process.wait(timeout=60)
+    os.close(leader)
+    assert process.returncode == 0
+    return shown.decode(errors="replace")

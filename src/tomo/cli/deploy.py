@@ -5,7 +5,8 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -13,11 +14,12 @@ from tomo.cli.context import CliState, JsonOption, run
 from tomo.cli.install_options import config_from_options
 from tomo.cli.output import console, emit, emit_json, err_console
 from tomo.cli.output import table as print_table
-from tomo.errors import InstallFailed, OperationInterrupted
+from tomo.errors import InstallFailed, TomoError
 
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from tomo.deployment.manage import Prepared
     from tomo.deployment.schemas import (
         InstallationPublic,
         InstallPreview,
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
         OperationDone,
     )
     from tomo.runtime import Runtime
+
+T = TypeVar("T")
 
 InstallationArg = Annotated[
     str, typer.Argument(help="Installation id or instance name.", metavar="INSTALLATION")
@@ -118,19 +122,29 @@ def ps(ctx: typer.Context, server: ServerOption = None, json_: JsonOption = Fals
 def start(ctx: typer.Context, installation: InstallationArg, server: ServerOption = None,
           json_: JsonOption = False) -> None:  # fmt: skip
     """Start an installation's container."""
-    _show(run(ctx, lambda r: r.deployment.start_app(installation, server)), json_)
+    _show(_verb(ctx, "start", installation, server, json_), json_)
 
 
 def stop(ctx: typer.Context, installation: InstallationArg, server: ServerOption = None,
          json_: JsonOption = False) -> None:  # fmt: skip
     """Stop an installation's container."""
-    _show(run(ctx, lambda r: r.deployment.stop_app(installation, server)), json_)
+    _show(_verb(ctx, "stop", installation, server, json_), json_)
 
 
 def restart(ctx: typer.Context, installation: InstallationArg, server: ServerOption = None,
             json_: JsonOption = False) -> None:  # fmt: skip
     """Restart an installation's container."""
-    _show(run(ctx, lambda r: r.deployment.restart_app(installation, server)), json_)
+    _show(_verb(ctx, "restart", installation, server, json_), json_)
+
+
+def _verb(
+    ctx: typer.Context, verb: str, installation: str, server: str | None, json_: bool
+) -> InstallationPublic:
+    async def action(runtime: Runtime) -> InstallationPublic:
+        prepared = await runtime.deployment.prepare_verb(verb, installation, server)
+        return (await _operate(runtime, prepared, quiet=json_)).installation
+
+    return run(ctx, action)
 
 
 def update(
@@ -147,9 +161,14 @@ def update(
     """Update to the catalog's definition (or --tag), changing what you give; the old
     container returns on failure."""
     changes = config_from_options(None, env, port, volume, accept_risk)
-    result = run(
-        ctx, lambda r: r.deployment.update_app(installation, server, tag=tag, changes=changes)
-    )
+
+    async def action(runtime: Runtime) -> OperationDone:
+        prepared = await runtime.deployment.prepare_update(
+            installation, server, tag=tag, changes=changes
+        )
+        return await _operate(runtime, prepared, quiet=json_)
+
+    result = run(ctx, action)
     emit(result, json_, lambda: _print_done(result))
 
 
@@ -163,9 +182,14 @@ def uninstall(
     json_: JsonOption = False,
 ) -> None:
     """Remove an installation's container; its data stays unless --remove-data."""
-    result = run(
-        ctx, lambda r: r.deployment.uninstall_app(installation, server, remove_data=remove_data)
-    )
+
+    async def action(runtime: Runtime) -> OperationDone:
+        prepared = await runtime.deployment.prepare_uninstall(
+            installation, server, remove_data=remove_data
+        )
+        return await _operate(runtime, prepared, quiet=json_)
+
+    result = run(ctx, action)
     emit(result, json_, lambda: _print_done(result))
 
 
@@ -220,25 +244,38 @@ def job_show(ctx: typer.Context, job_id: str, json_: JsonOption = False) -> None
 
 
 async def _follow(runtime: Runtime, job_id: str, *, quiet: bool) -> JobPublic:
-    """Run the job here (so Ctrl-C interrupts it, and it is undone) and show its
-    steps live until it ends."""
+    """Run the install job here (so Ctrl-C interrupts it, and it is undone) and show
+    its steps live until it ends."""
+    view = await _watching(runtime, job_id, runtime.deployment.run_job(job_id), quiet=quiet)
+    if not quiet:
+        err_console().print(_steps_table(view))
+    return view
+
+
+async def _operate(runtime: Runtime, prepared: Prepared, *, quiet: bool) -> OperationDone:
+    """Run a prepared operation here, its steps live on a terminal (Docker may take a
+    while to stop a container); the final table only when it failed (success prints
+    a summary)."""
+    try:
+        return await _watching(runtime, prepared.job_id, prepared.run(), quiet=quiet)
+    except TomoError:  # which step failed, for a person (a script reads the error line)
+        if not quiet and err_console().is_terminal:
+            err_console().print(_steps_table(await runtime.deployment.get_job(prepared.job_id)))
+        raise
+
+
+async def _watching(runtime: Runtime, job_id: str, work: Awaitable[T], *, quiet: bool) -> T:
+    """Await `work` while the job's steps show live on a terminal."""
     import asyncio
 
     live = not quiet and err_console().is_terminal
     display = asyncio.create_task(_show_live(runtime, job_id)) if live else None
     try:
-        view = await runtime.deployment.run_job(job_id)
-    except OperationInterrupted:
-        if not quiet:
-            err_console().print(_steps_table(await runtime.deployment.get_job(job_id)))
-        raise
+        return await work
     finally:
         if display is not None:
             display.cancel()
             await asyncio.gather(display, return_exceptions=True)
-    if not quiet:
-        err_console().print(_steps_table(view))
-    return view
 
 
 async def _show_live(runtime: Runtime, job_id: str) -> None:

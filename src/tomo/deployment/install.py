@@ -98,7 +98,7 @@ class InstallOperation(Operation):
             claimed = await claimed_ports(ctx, row.server_id, row.id)
             await steps.preflight(docker, steps.Preflight(definition, spec, data_root, claimed))
         async with job.step("pull", spec.image):
-            await steps.pull(docker, job, spec.image)
+            await steps.pull_and_prepare(docker, spec, job)  # the files meanwhile
         async with job.step("create"):
             container = await steps.create(docker, spec, ctx.settings.publish_address, job)
         async with job.step("wait"):

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import posixpath
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 from tomo.deployment.context import DeploymentContext, public
 from tomo.deployment.jobs import JobRecorder, create_job, new_id, take_lease
@@ -20,19 +21,35 @@ from tomo.errors import RemoteError
 from tomo.marketplace.definition import AppDefinition
 from tomo.servers.ssh import docker_argv
 
+Finish = Callable[[Installation, Outcome], Awaitable[OperationDone]]
 
-async def operate(
-    ctx: DeploymentContext, ref: str, server: str | None, operation: Operation
-) -> tuple[Installation, Outcome]:
-    """Take the lease, record a job, carry the operation out; its error is raised."""
+
+@dataclass(frozen=True)
+class Prepared:
+    """An operation whose lease is taken and whose job is recorded, ready to run now
+    or in a background task (so a face can follow its job while it runs)."""
+
+    job_id: str
+    installation: InstallationPublic
+    run: Callable[[], Awaitable[OperationDone]]  # raises the operation's error
+
+
+async def prepare(
+    ctx: DeploymentContext, ref: str, server: str | None, operation: Operation, finish: Finish
+) -> Prepared:
+    """Take the lease and record a job; `run` carries the operation out."""
     row = await ctx.find(ref, server)
     job_id = new_id()
     unsettled = await take_lease(ctx.db, row.id, operation.kind, job_id)
     await create_job(ctx.db, row, operation.kind, job_id)
-    outcome = await carry_out(ctx, operation, await ctx.load(row.id), job_id,
-                              unsettled_job=unsettled)  # fmt: skip
-    outcome.raise_for_status()
-    return row, outcome
+
+    async def run() -> OperationDone:
+        outcome = await carry_out(ctx, operation, await ctx.load(row.id), job_id,
+                                  unsettled_job=unsettled)  # fmt: skip
+        outcome.raise_for_status()
+        return await finish(row, outcome)
+
+    return Prepared(job_id, public(row), run)
 
 
 async def done(ctx: DeploymentContext, row: Installation, outcome: Outcome) -> OperationDone:
@@ -249,14 +266,20 @@ def _strictly_under(path: str, root: str) -> bool:
     return path != root and posixpath.commonpath([path, root]) == root
 
 
-async def uninstall_app(
+async def prepare_uninstall(
     ctx: DeploymentContext, ref: str, server: str | None, *, remove_data: bool
-) -> OperationDone:
-    row = await ctx.find(ref, server)
-    gone = public(row)
-    operation = Uninstall(ctx, remove_data=remove_data)
-    _, outcome = await operate(ctx, ref, server, operation)
-    return OperationDone(
-        installation=gone.model_copy(update={"status": "removed", "operation": None}),
-        job_id=outcome.job_id, summary=outcome.summary,
-    )  # fmt: skip
+) -> Prepared:
+    async def finish(row: Installation, outcome: Outcome) -> OperationDone:
+        gone = public(row).model_copy(update={"status": "removed", "operation": None})
+        return OperationDone(installation=gone, job_id=outcome.job_id, summary=outcome.summary)
+
+    return await prepare(ctx, ref, server, Uninstall(ctx, remove_data=remove_data), finish)
+
+
+async def prepare_verb(ctx: DeploymentContext, verb: str, ref: str, server: str | None) -> Prepared:
+    """`docker container start|stop|restart` as a job."""
+
+    async def finish(row: Installation, outcome: Outcome) -> OperationDone:
+        return await done(ctx, row, outcome)
+
+    return await prepare(ctx, ref, server, DockerVerb(ctx, verb), finish)

@@ -18,24 +18,66 @@ from datetime import datetime
 from typing import Any
 
 from tomo.errors import CommandFailed
+from tomo.servers.facts import FACTS_SCRIPT, ServerFacts, docker_access_of, facts_from, key_values
 from tomo.servers.ssh import SSHService, SSHTarget, docker_argv
 
+# Ports any process listens on (TCP) or holds (UDP), as "listen PROTO HEXPORT".
 LISTENING_PORTS = r"""
 for f in /proc/net/tcp /proc/net/tcp6; do
-  [ -r "$f" ] && awk 'NR > 1 && $4 == "0A" { n = split($2, a, ":"); print "tcp " a[n] }' "$f"
+  [ -r "$f" ] && awk 'NR > 1 && $4 == "0A" { n = split($2, a, ":"); print "listen tcp " a[n] }' "$f"
 done
 for f in /proc/net/udp /proc/net/udp6; do
-  [ -r "$f" ] && awk 'NR > 1 { n = split($2, a, ":"); print "udp " a[n] }' "$f"
+  [ -r "$f" ] && awk 'NR > 1 { n = split($2, a, ":"); print "listen udp " a[n] }' "$f"
 done
-exit 0
 """
-# Creates each missing directory and says which ones it created.
-MAKE_DIRS = r"""
+# Everything a preflight asks, in one round trip: the server's facts (FACTS_SCRIPT,
+# with the data root as "$1"), whether and how this user may use Docker ("$2":
+# "yes" when sudo is allowed), every container's name and published ports, the
+# listening sockets, and then, after a "--paths--" line, each remaining argument
+# resolved as the server sees it (NUL-separated: a path may hold a newline).
+SURVEY_SCRIPT = (
+    FACTS_SCRIPT
+    + r"""
+sudo_allowed="$2"; shift 2
+out=$(docker version --format '{{.Server.Version}}' 2>&1); code=$?; via=direct
+if [ "$code" -ne 0 ] && [ "$sudo_allowed" = yes ]; then
+  out=$(sudo -n docker version --format '{{.Server.Version}}' 2>&1); code=$?; via=sudo
+fi
+printf 'docker_exit=%s\ndocker_via=%s\n' "$code" "$via"
+printf 'docker_out=%s\n' "$(printf '%s' "$out" | tr '\n' ' ')"
+if [ "$code" -eq 0 ]; then
+  if [ "$via" = sudo ]; then d="sudo -n docker"; else d="docker"; fi
+  $d container ls --all --format 'container {{.Names}}	{{.Ports}}'
+fi
+"""
+    + LISTENING_PORTS
+    + r"""
+printf -- '--paths--\n'
+for p in "$@"; do
+  r=$(realpath -m -- "$p" 2>/dev/null || readlink -f -- "$p" 2>/dev/null) || r="$p"
+  printf '%s\0' "${r:-$p}"
+done
+"""
+)
+# Creates each missing directory ("$2"…) and says which ones it created; then, if
+# "$1" names a file, writes stdin to it, readable by its owner only (values
+# never pass through a command line).
+PREPARE_FILES = r"""
+file="$1"; shift
 for d in "$@"; do
   if [ -d "$d" ]; then echo "exists $d"; else mkdir -p -- "$d" && echo "created $d" || exit 1; fi
 done
+if [ -n "$file" ]; then (umask 077 && cat > "$file") || exit 1; fi
 """
-WRITE_PRIVATE_FILE = 'umask 077 && cat > "$1"'
+# Runs the docker command in "$@" with --since now and --until "$1" seconds later:
+# Docker's events of that window, as they happen (the command ends with it).
+WATCH_EVENTS = r"""
+window="$1"; shift
+now=$(date +%s.%N 2>/dev/null)
+case "$now" in *[!0-9.]*|"") now=$(date +%s) ;; esac
+until=$(awk -v now="$now" -v window="$window" 'BEGIN { printf "%.3f", now + window }')
+exec "$@" --since "$now" --until "$until"
+"""
 # Prints the HTTP status code ("000": no answer). Never follows a redirect, never
 # globs the URL, speaks only http(s): a definition cannot send the server elsewhere.
 HTTP_PROBE = r"""
@@ -61,13 +103,6 @@ for f in /proc/"$1"/net/tcp /proc/"$1"/net/tcp6; do
 done
 [ "$seen" = yes ] && exit 1
 exit 127
-"""
-# Each path as the server resolves it (symlinks followed, missing parts kept).
-RESOLVE_PATHS = r"""
-for p in "$@"; do
-  r=$(realpath -m -- "$p" 2>/dev/null || readlink -f -- "$p" 2>/dev/null) || r="$p"
-  printf '%s\0' "${r:-$p}"
-done
 """
 # Removes the data an installation owns: "$1" is the data root, "$2" the instance
 # folder, the rest are folders inside it. Each is removed only if it is what it
@@ -182,6 +217,39 @@ def _last_exit(events: list[str]) -> tuple[int | None, float | None]:
 
 
 @dataclass(frozen=True)
+class Survey:
+    """What one look at a server found (see SURVEY_SCRIPT)."""
+
+    facts: ServerFacts
+    containers: set[str]  # every container's name
+    used_ports: set[tuple[int, str]]  # listening on the host, or published by Docker
+    resolved: list[str]  # the paths asked about, as the server resolves them
+
+
+def parse_survey(output: str, username: str, asked: Sequence[str]) -> Survey:
+    text, _, paths = output.partition("--paths--\n")
+    values = key_values("\n".join(line for line in text.splitlines() if "=" in line))
+    exit_code = int(values.get("docker_exit", "127") or 127)
+    access = docker_access_of(username, exit_code, values.get("docker_out", ""),
+                              via_sudo=values.get("docker_via") == "sudo")  # fmt: skip
+    containers: set[str] = set()
+    used: set[tuple[int, str]] = set()
+    for line in text.splitlines():
+        kind, _, rest = line.partition(" ")
+        if kind == "container":
+            name, _, published = rest.partition("\t")
+            containers.add(name)
+            used.update((int(port), proto) for port, proto in _PORTS_FIELD.findall(published))
+        elif kind == "listen":
+            protocol, _, hex_port = rest.partition(" ")
+            if hex_port.strip():
+                used.add((int(hex_port.strip(), 16), protocol))
+    resolved = paths.split("\0")[:-1]
+    return Survey(facts_from(values, access), containers, used,
+                  resolved if len(resolved) == len(asked) else list(asked))  # fmt: skip
+
+
+@dataclass(frozen=True)
 class RemovalReport:
     """What a removal of owned data did, path by path."""
 
@@ -204,23 +272,12 @@ class Docker:
     async def run(self, args: Sequence[str], **options: Any) -> str:
         return (await self.ssh.run_docker(self.target, args, **options)).stdout
 
-    async def used_ports(self) -> set[tuple[int, str]]:
-        """Ports held by any process on the host, and ports Docker publishes."""
-        listing = await self.ssh.run(self.target, ["sh", "-c", LISTENING_PORTS])
-        used = set()
-        for line in listing.stdout.split("\n"):
-            protocol, _, hex_port = line.partition(" ")
-            if hex_port.strip():
-                used.add((int(hex_port.strip(), 16), protocol))
-        published = await self.run(["container", "ls", "--all", "--format", "{{.Ports}}"])
-        used.update((int(port), proto) for port, proto in _PORTS_FIELD.findall(published))
-        return used
-
-    async def container_exists(self, name: str) -> bool:
-        names = await self.run(
-            ["container", "ls", "--all", "--filter", f"name=^/{name}$", "--format", "{{.Names}}"]
-        )
-        return name in names.split()
+    async def survey(self, data_root: str, paths: Sequence[str]) -> Survey:
+        """Facts, Docker access, containers, used ports and resolved paths: one command."""
+        sudo = "yes" if self.target.use_sudo else "no"
+        args = ["sh", "-c", SURVEY_SCRIPT, "tomo-survey", data_root, sudo, *paths]
+        out = await self.ssh.run(self.target, args)
+        return parse_survey(out.stdout, self.target.username, paths)
 
     async def pull(self, image: str, progress: Callable[[int, int], None]) -> None:
         layers: dict[str, bool] = {}
@@ -234,20 +291,31 @@ class Docker:
                 layers[layer] = True
             progress(sum(layers.values()), len(layers))
 
-    async def make_dirs(self, dirs: Sequence[str], created: list[str]) -> None:
-        """Create each missing directory; each one made joins `created`, even when a
-        later one fails, so a rollback can take it back."""
-        out = await self.ssh.run(self.target, ["sh", "-c", MAKE_DIRS, "tomo-mkdir", *dirs],
-                                 check=False)  # fmt: skip
+    async def prepare_files(
+        self, dirs: Sequence[str], created: list[str], private: tuple[str, str] | None = None
+    ) -> None:
+        """Create each missing directory, then write the private file (path, content)
+        through stdin; each directory made joins `created`, even when a later step
+        fails, so a rollback can take it back."""
+        path, content = private or ("", None)
+        args = ["sh", "-c", PREPARE_FILES, "tomo-prepare", path, *dirs]
+        out = await self.ssh.run(self.target, args, check=False, stdin=content)
         created.extend(line[8:] for line in out.stdout.splitlines() if line.startswith("created "))
         if out.exit_code != 0:
             raise CommandFailed(self.target.name, f"mkdir -p {shlex.join(dirs)}", out.exit_code,
                                 out.stderr)  # fmt: skip
 
-    async def write_private_file(self, path: str, content: str) -> None:
-        """Write through stdin, never argv: values stay out of the process list."""
-        await self.ssh.run(self.target, ["sh", "-c", WRITE_PRIVATE_FILE, "tomo-write", path],
-                           stdin=content)  # fmt: skip
+    async def watch_for_exit(self, container: str, seconds: float) -> bool:
+        """Whether the container dies within the next `seconds`: Docker's own events,
+        watched as they happen (no polling); False once the window has passed."""
+        args = ["system", "events", "--filter", f"container={container}",
+                "--filter", "event=die", "--format", "{{.Action}}"]  # fmt: skip
+        script = ["sh", "-c", WATCH_EVENTS, "tomo-watch", f"{seconds:.3f}",
+                  *docker_argv(self.target, args)]  # fmt: skip
+        async for line in self.ssh.stream(self.target, script, time_limit=seconds + 30):
+            if line.strip() == "die":
+                return True
+        return False
 
     async def remove_files(self, paths: Sequence[str]) -> None:
         if paths:
@@ -284,14 +352,6 @@ class Docker:
             elif verdict == "failed":
                 failed.append(path)
         return RemovalReport(removed, kept, failed)
-
-    async def resolve_paths(self, paths: Sequence[str]) -> list[str]:
-        """The real paths behind `paths` on the server, in the same order."""
-        if not paths:
-            return []
-        out = await self.ssh.run(self.target, ["sh", "-c", RESOLVE_PATHS, "tomo-resolve", *paths])
-        resolved = out.stdout.split("\0")[:-1]
-        return resolved if len(resolved) == len(paths) else list(paths)
 
     async def state(self, container: str) -> ContainerState | None:
         """The container's state, or None when it does not exist."""

@@ -18,6 +18,7 @@ from tomo.db import Database
 from tomo.deployment import install, manage, reconcile, update
 from tomo.deployment.context import DeploymentContext, public
 from tomo.deployment.jobs import job_view, list_jobs
+from tomo.deployment.manage import Prepared
 from tomo.deployment.models import Installation
 from tomo.deployment.operation import carry_out
 from tomo.deployment.schemas import (
@@ -87,8 +88,12 @@ class DeploymentService:
         return await self._verb("restart", ref, server)
 
     async def _verb(self, verb: str, ref: str, server: str | None) -> InstallationPublic:
-        row, _ = await manage.operate(self.ctx, ref, server, manage.DockerVerb(self.ctx, verb))
-        return await self.ctx.public(row.id)
+        prepared = await self.prepare_verb(verb, ref, server)
+        return (await prepared.run()).installation
+
+    async def prepare_verb(self, verb: str, ref: str, server: str | None = None) -> Prepared:
+        """start, stop or restart as a job: its lease taken, to be run (see Prepared)."""
+        return await manage.prepare_verb(self.ctx, verb, ref, server)
 
     async def refresh_status(self, ref: str, server: str | None = None) -> InstallationPublic:
         """The stored status checked against Docker (`unknown` while it cannot be asked)."""
@@ -100,7 +105,13 @@ class DeploymentService:
         """Remove the container; data stays unless asked, and then only the folders
         tomo places under the instance folder and the container's volumes go. The
         result says what was removed and what was kept."""
-        return await manage.uninstall_app(self.ctx, ref, server, remove_data=remove_data)
+        prepared = await self.prepare_uninstall(ref, server, remove_data=remove_data)
+        return await prepared.run()
+
+    async def prepare_uninstall(
+        self, ref: str, server: str | None = None, *, remove_data: bool = False
+    ) -> Prepared:
+        return await manage.prepare_uninstall(self.ctx, ref, server, remove_data=remove_data)
 
     async def update_app(
         self,
@@ -113,7 +124,18 @@ class DeploymentService:
         """Move to the catalog's current definition (or another image tag) with the same
         config and data, changed by `changes`; the previous container comes back if the
         new one does not stay up."""
-        return await update.update_app(
+        prepared = await self.prepare_update(ref, server, tag=tag, changes=changes)
+        return await prepared.run()
+
+    async def prepare_update(
+        self,
+        ref: str,
+        server: str | None = None,
+        *,
+        tag: str | None = None,
+        changes: InstallConfig | None = None,
+    ) -> Prepared:
+        return await update.prepare_update(
             self.ctx, ref, server, tag=tag, changes=changes or InstallConfig()
         )
 

@@ -16,11 +16,16 @@ from dataclasses import dataclass
 
 from tomo.deployment.jobs import JobRecorder
 from tomo.deployment.remote import ContainerState, Docker
-from tomo.deployment.spec import ContainerSpec, build_docker_run_command, env_file_content
+from tomo.deployment.spec import (
+    ContainerSpec,
+    Mount,
+    build_docker_run_command,
+    env_file_content,
+)
 from tomo.errors import InstallFailed, PreflightFailed, RemoteError
 from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.risk import volume_risks
-from tomo.servers.facts import ServerFacts, gather_facts
+from tomo.servers.facts import ServerFacts
 
 POLL_SECONDS = 0.1
 
@@ -34,8 +39,11 @@ class Preflight:
 
 
 async def preflight(docker: Docker, check: Preflight) -> ServerFacts:
-    """Every problem that would make the install fail, reported together."""
-    facts = await gather_facts(docker.ssh, docker.target, check.data_root)
+    """Every problem that would make the install fail, reported together; the server
+    is asked once (see remote.SURVEY_SCRIPT)."""
+    mounts = [m for m in check.spec.mounts if not m.owned]
+    seen = await docker.survey(check.data_root, [m.host_path for m in mounts])
+    facts = seen.facts
     if facts.docker_access == "no":
         raise PreflightFailed(f"{docker.server}: {facts.docker_problem}")
     problems = _host_problems(check.definition, facts)
@@ -45,15 +53,11 @@ async def preflight(docker: Docker, check: Preflight) -> ServerFacts:
             f"'{docker.target.username}' (create it and give it to that user, or choose "
             f"another with `tomo server update {docker.server} --data-root PATH`)"
         )
-    used, name_taken, resolved = await asyncio.gather(
-        docker.used_ports(), docker.container_exists(check.spec.name),
-        risks_on_the_server(docker, check.spec),
-    )  # fmt: skip
-    problems += resolved
-    problems += port_problems(check, used)
-    if name_taken:
+    problems += resolved_risks(check.spec, mounts, seen.resolved)
+    problems += port_problems(check, seen.used_ports)
+    if check.spec.name in seen.containers:
         problems.append(f"a container named '{check.spec.name}' already exists on the server")
-    problems += await _network_problems(docker, check.spec)
+    problems += _network_problems(check.spec, seen.containers)
     if problems:
         raise PreflightFailed(f"{docker.server}: " + "; ".join(problems))
     return facts
@@ -74,11 +78,9 @@ def port_problems(check: Preflight, used: set[tuple[int, str]]) -> list[str]:
     return problems
 
 
-async def risks_on_the_server(docker: Docker, spec: ContainerSpec) -> list[str]:
+def resolved_risks(spec: ContainerSpec, mounts: list[Mount], resolved: list[str]) -> list[str]:
     """Host paths as the server resolves them (a symlink may lead to /etc or to the
     Docker socket): a risk found only there must have been accepted too."""
-    mounts = [m for m in spec.mounts if not m.owned]
-    resolved = await docker.resolve_paths([m.host_path for m in mounts])
     problems = []
     for mount, real in zip(mounts, resolved, strict=True):
         if posixpath.normpath(real) == posixpath.normpath(mount.host_path):
@@ -92,9 +94,9 @@ async def risks_on_the_server(docker: Docker, spec: ContainerSpec) -> list[str]:
     return problems
 
 
-async def _network_problems(docker: Docker, spec: ContainerSpec) -> list[str]:
+def _network_problems(spec: ContainerSpec, containers: set[str]) -> list[str]:
     mode = spec.network_mode or ""
-    if mode.startswith("container:") and not await docker.container_exists(mode[10:]):
+    if mode.startswith("container:") and mode[10:] not in containers:
         return [f"network_mode {mode}: there is no container named '{mode[10:]}' on the server"]
     return []
 
@@ -112,6 +114,9 @@ def _host_problems(definition: AppDefinition, facts: ServerFacts) -> list[str]:
     ):
         problems.append(f"the app needs {needs.min_ram} MB of memory, the server has "
                         f"{facts.memory_total_mb} MB")  # fmt: skip
+    cpus = facts.cpu_count
+    if needs.min_cpu and cpus is not None and cpus < needs.min_cpu:
+        problems.append(f"the app needs {needs.min_cpu:g} CPUs, the server has {cpus}")
     free = facts.disk_free_mb
     if needs.min_storage and free is not None and free < needs.min_storage:
         problems.append(f"the app needs {needs.min_storage} MB of disk, {free} MB are free")
@@ -133,23 +138,44 @@ async def pull(docker: Docker, recorder: JobRecorder, image: str) -> None:
         await asyncio.gather(*pending, return_exceptions=True)
 
 
-async def create(
-    docker: Docker, spec: ContainerSpec, publish_address: str, job: JobRecorder,
-    *, env_file_is_new: bool = True,
-) -> str:  # fmt: skip
-    """Directories, env file, `docker container run`; each change journaled first."""
+async def prepare(
+    docker: Docker, spec: ContainerSpec, job: JobRecorder, *, env_file_is_new: bool = True
+) -> None:
+    """The directories and the env file, in one command; each change journaled (the
+    file before it is written, the directories as the command reports them, placed
+    before the file so that undoing removes the file first)."""
+    at = len(job.journal.undo)
+    if spec.all_env and env_file_is_new:
+        job.journal.undo.append({"remove_files": [spec.env_file]})
+        await job.save_journal()
     created: list[str] = []
+    private = (spec.env_file, env_file_content(spec)) if spec.all_env else None
     try:
-        await docker.make_dirs(spec.owned_dirs, created)
-    finally:  # mkdir reports what it made, even when a later one failed
+        await docker.prepare_files(spec.owned_dirs, created, private)
+    finally:  # the script reports what it made, even when a later part failed
         if created:
-            job.journal.undo.append({"remove_empty_dirs": created})
+            job.journal.undo.insert(at, {"remove_empty_dirs": created})
             await job.save_journal()
-    if spec.all_env:
-        if env_file_is_new:
-            job.journal.undo.append({"remove_files": [spec.env_file]})
-            await job.save_journal()
-        await docker.write_private_file(spec.env_file, env_file_content(spec))
+
+
+async def pull_and_prepare(
+    docker: Docker, spec: ContainerSpec, job: JobRecorder, *, env_file_is_new: bool = True
+) -> None:
+    """The pull and the files overlap: neither needs the other."""
+    results = await asyncio.gather(
+        pull(docker, job, spec.image), prepare(docker, spec, job, env_file_is_new=env_file_is_new),
+        return_exceptions=True,
+    )  # fmt: skip
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
+async def create(
+    docker: Docker, spec: ContainerSpec, publish_address: str, job: JobRecorder
+) -> str:
+    """`docker container run`, journaled first (a container made by a run that then
+    failed to start it is taken back too)."""
     job.journal.undo.append({"remove_container": spec.name})
     await job.save_journal()
     argv = build_docker_run_command(spec, publish_address)
@@ -171,9 +197,27 @@ async def wait_until_up(
     docker: Docker, spec: ContainerSpec, definition: AppDefinition, limits: WaitLimits
 ) -> str:
     """Running, healthy where a check exists, and still up and never restarted
-    `limits.stable` seconds after it started; else why not, with its last output."""
+    `limits.stable` seconds after it started; else why not, with its last output.
+    The rest of the window is watched through Docker's events, not by polling."""
     started = time.monotonic()
-    healthy = False  # the definition's probe answered once; Docker's own check is re-read
+    state = await _until_healthy(docker, spec, definition, started, limits.timeout)
+    remaining = limits.stable - (time.monotonic() - started)
+    if remaining > 0 and await docker.watch_for_exit(spec.name, remaining):
+        raise InstallFailed(await _with_output(docker, spec.name, "the container keeps crashing"))
+    final = await docker.state(spec.name)
+    problem = _fatal(final)
+    if problem:
+        raise InstallFailed(await _with_output(docker, spec.name, problem))
+    return "healthy" if _has_health(final or state, definition) else "running"
+
+
+async def _until_healthy(
+    docker: Docker, spec: ContainerSpec, definition: AppDefinition, started: float,
+    time_limit: float,
+) -> ContainerState:  # fmt: skip
+    """Poll until it runs and its checks pass (the definition's probe once, Docker's
+    own health until healthy); a container that will never be up fails at once."""
+    pause = POLL_SECONDS
     while True:
         state = await docker.state(spec.name)
         problem = _fatal(state)
@@ -181,18 +225,16 @@ async def wait_until_up(
             raise InstallFailed(await _with_output(docker, spec.name, problem))
         assert state is not None
         waiting_for = _waiting_for(state)
-        if waiting_for is None and not healthy:
+        if waiting_for is None:
             waiting_for = await _probe(docker, spec, definition, state.pid)
-            healthy = waiting_for is None
-        elapsed = time.monotonic() - started
-        if waiting_for is None and elapsed >= limits.stable:
-            return "healthy" if _has_health(state, definition) else "running"
-        if elapsed > limits.timeout:
-            reason = waiting_for or "did not stay up"
+        if waiting_for is None:
+            return state
+        if time.monotonic() - started > time_limit:
             raise InstallFailed(await _with_output(
-                docker, spec.name, f"not up within {limits.timeout:g}s ({reason})"
+                docker, spec.name, f"not up within {time_limit:g}s ({waiting_for})"
             ))  # fmt: skip
-        await asyncio.sleep(POLL_SECONDS)
+        await asyncio.sleep(pause)
+        pause = min(pause * 1.5, 1.0)  # quick for fast apps, gentle for slow ones
 
 
 def _fatal(state: ContainerState | None) -> str | None:

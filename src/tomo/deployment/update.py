@@ -15,9 +15,9 @@ from tomo.deployment import steps
 from tomo.deployment.context import DeploymentContext, ports_of, stored_config
 from tomo.deployment.install import claimed_ports, wait_limits
 from tomo.deployment.jobs import JobRecorder
-from tomo.deployment.manage import done, operate, record_state
+from tomo.deployment.manage import Prepared, done, prepare, record_state
 from tomo.deployment.models import Installation
-from tomo.deployment.operation import Operation, Recovery, said
+from tomo.deployment.operation import Operation, Outcome, Recovery, said
 from tomo.deployment.remote import ContainerState, Docker
 from tomo.deployment.schemas import OperationDone
 from tomo.deployment.spec import ContainerSpec, InstallConfig
@@ -52,31 +52,34 @@ class Update(Operation):
             known = {**ctx.open(row.secret_env_enc), **config.env}
             self.generated = {k: v for k, v in spec.secret_env.items() if k not in known}
         async with job.step("preflight"):
-            await self._preflight(docker, row, spec)
-        async with job.step("pull", image):
-            await steps.pull(docker, job, image)
+            await self._preflight(docker, row, spec, data_root)
+        async with job.step("pull", image):  # the env file is rewritten meanwhile: the
+            # running container read its own when it was created
+            await steps.pull_and_prepare(docker, spec, job, env_file_is_new=False)
         await ctx.set(row.id, status="updating", status_message=f"updating to {image}")
         async with job.step("replace"):
             spec, previous = await self._set_aside(docker, job, row, spec)
-            container = await steps.create(
-                docker, spec, ctx.settings.publish_address, job, env_file_is_new=False
-            )
+            container = await steps.create(docker, spec, ctx.settings.publish_address, job)
         async with job.step("wait"):
             await job.note(await steps.wait_until_up(docker, spec, definition, wait_limits(ctx)))
         await self._commit(job, row, definition, spec, config, container, previous)
 
-    async def _preflight(self, docker: Docker, row: Installation, spec: ContainerSpec) -> None:
+    async def _preflight(
+        self, docker: Docker, row: Installation, spec: ContainerSpec, data_root: str
+    ) -> None:
         """What changed must fit the server: new host ports free, host paths safe."""
         own = ports_of(row)
         new_ports = [p for p in spec.ports if (p.host, p.protocol) not in own]
-        problems = await steps.risks_on_the_server(docker, spec)
+        mounts = [m for m in spec.mounts if not m.owned]
+        seen = await docker.survey(data_root, [m.host_path for m in mounts])
+        problems = steps.resolved_risks(spec, mounts, seen.resolved)
         if new_ports:
             check = steps.Preflight(
                 AppDefinition.model_validate(row.definition),
-                dataclasses.replace(spec, ports=new_ports), "",
+                dataclasses.replace(spec, ports=new_ports), data_root,
                 await claimed_ports(self.ctx, row.server_id, row.id),
             )  # fmt: skip
-            problems += steps.port_problems(check, await docker.used_ports())
+            problems += steps.port_problems(check, seen.used_ports)
         if problems:
             raise PreflightFailed(f"{docker.server}: " + "; ".join(problems))
 
@@ -134,20 +137,23 @@ def _was_running(state: ContainerState) -> bool:
     return state.status in ("running", "restarting")
 
 
-async def update_app(
+async def prepare_update(
     ctx: DeploymentContext,
     ref: str,
     server: str | None,
     *,
     tag: str | None,
     changes: InstallConfig,
-) -> OperationDone:
+) -> Prepared:
     if tag is not None:
         retag("check/tag", tag)  # refuse a bad tag before anything starts
     operation = Update(ctx, tag=tag, changes=changes)
-    row, outcome = await operate(ctx, ref, server, operation)
-    result = await done(ctx, row, outcome)
-    return result.model_copy(update={"generated_secrets": operation.generated})
+
+    async def finish(row: Installation, outcome: Outcome) -> OperationDone:
+        result = await done(ctx, row, outcome)
+        return result.model_copy(update={"generated_secrets": operation.generated})
+
+    return await prepare(ctx, ref, server, operation, finish)
 
 
 async def current_definition(ctx: DeploymentContext, row: Installation) -> AppDefinition:

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from tomo.architectures import normalize_architecture
 from tomo.servers.docker_access import access_problem
-from tomo.servers.ssh import SSHService, SSHTarget
+from tomo.servers.ssh import CommandResult, SSHService, SSHTarget
 
 # A constant script: the only outside value, the data root, arrives as "$1".
 FACTS_SCRIPT = r"""
@@ -52,8 +52,16 @@ async def gather_facts(ssh: SSHService, target: SSHTarget, data_root: str) -> Se
         ssh.run(target, ["sh", "-c", FACTS_SCRIPT, "tomo-facts", data_root]),
         probe_docker(ssh, target),
     )
-    values = _key_values(system.stdout)
-    facts = ServerFacts(
+    return facts_from(key_values(system.stdout), docker)
+
+
+DockerAccess = tuple[str | None, Literal["yes", "sudo", "no"], str | None]
+
+
+def facts_from(values: dict[str, str], docker: DockerAccess) -> ServerFacts:
+    """ServerFacts from FACTS_SCRIPT's key=value output and a Docker probe."""
+    version, access, problem = docker
+    return ServerFacts(
         os=values.get("os") or None,
         kernel=values.get("kernel") or None,
         architecture=normalize_architecture(values.get("machine")),
@@ -62,33 +70,31 @@ async def gather_facts(ssh: SSHService, target: SSHTarget, data_root: str) -> Se
         memory_available_mb=_mb(values.get("mem_available_kb")),
         disk_free_mb=_mb(values.get("disk_free_kb")),
         data_root_writable={"yes": True, "no": False}.get(values.get("data_root_writable", "")),
-    )
-    version, access, problem = docker
-    return facts.model_copy(
-        update={"docker_version": version, "docker_access": access, "docker_problem": problem}
-    )
+        docker_version=version, docker_access=access, docker_problem=problem,
+    )  # fmt: skip
 
 
-async def probe_docker(
-    ssh: SSHService, target: SSHTarget
-) -> tuple[str | None, Literal["yes", "sudo", "no"], str | None]:
+def docker_access_of(username: str, exit_code: int, output: str, *, via_sudo: bool) -> DockerAccess:
+    """What one `docker version` (direct, or through sudo after direct failed) says."""
+    if exit_code == 0:
+        return output.strip() or None, "sudo" if via_sudo else "yes", None
+    return None, "no", access_problem(username, exit_code, output, sudo=via_sudo)
+
+
+async def probe_docker(ssh: SSHService, target: SSHTarget) -> DockerAccess:
     """Whether the SSH user can use Docker, and if not, exactly what to fix."""
     direct = await ssh.run(target, ["docker", *DOCKER_VERSION], check=False)
-    if direct.exit_code == 0:
-        return direct.stdout.strip() or None, "yes", None
-    if target.use_sudo:
-        via_sudo = await ssh.run(target, ["sudo", "-n", "docker", *DOCKER_VERSION], check=False)
-        if via_sudo.exit_code == 0:
-            return via_sudo.stdout.strip() or None, "sudo", None
-        return (
-            None,
-            "no",
-            access_problem(target.username, via_sudo.exit_code, via_sudo.stderr, sudo=True),
-        )
-    return None, "no", access_problem(target.username, direct.exit_code, direct.stderr, sudo=False)
+    if direct.exit_code == 0 or not target.use_sudo:
+        return docker_access_of(target.username, direct.exit_code, _said(direct), via_sudo=False)
+    via_sudo = await ssh.run(target, ["sudo", "-n", "docker", *DOCKER_VERSION], check=False)
+    return docker_access_of(target.username, via_sudo.exit_code, _said(via_sudo), via_sudo=True)
 
 
-def _key_values(output: str) -> dict[str, str]:
+def _said(result: CommandResult) -> str:
+    return result.stdout if result.exit_code == 0 else result.stderr
+
+
+def key_values(output: str) -> dict[str, str]:
     pairs = (line.split("=", 1) for line in output.splitlines() if "=" in line)
     return {key.strip(): value.strip() for key, value in pairs}
 
