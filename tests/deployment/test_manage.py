@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from tests.deployment.conftest import Deploy
 from tests.deployment.test_install import container_env, docker, install, page
-from tests.services import free_port
+from tests.services import free_port, mute_tcp_server
+from tomo.deployment.models import Installation
 from tomo.deployment.remote import Docker
 from tomo.deployment.spec import InstallConfig, PortOverride
 from tomo.errors import (
@@ -27,6 +29,7 @@ from tomo.errors import (
     InvalidInput,
     PreflightFailed,
 )
+from tomo.servers.models import Server
 
 
 def config_and_media(tmp_path: Path, file: str, text: str) -> tuple[Path, list[dict[str, Any]]]:
@@ -359,3 +362,36 @@ async def test_update_moves_to_another_host_port_only_if_it_is_free(
         PortOverride(host=new, container=80)]))  # fmt: skip
     assert moved.installation.ports == [f"{new}/tcp"]
     assert page(new) == "web v1\n"
+
+
+async def test_a_server_that_never_answers_does_not_hold_up_ps(deploy: Deploy) -> None:
+    app = await deploy.publish("web", docker=deploy.web_app(port=free_port()))
+    for name in ("web", "web-mute"):
+        _, view = await install(deploy, app, name=name,
+                                ports=[PortOverride(host=free_port(), container=80)])  # fmt: skip
+        assert view.status == "done", view.error
+    # "web-mute" moves to a second server whose address leads to a TCP listener that
+    # never speaks SSH (its pinned key kept, as after a machine hung): tomo must not
+    # wait the 30 s its login would take.
+    runtime = deploy.runtime
+    runtime.settings.ssh_status_timeout = 1.0
+    with mute_tcp_server() as mute_port:
+        async with runtime.db.session() as session, session.begin():
+            box = await session.get(Server, "box")
+            assert box is not None
+            mute = Server(**{column: getattr(box, column) for column in SERVER_COLUMNS},
+                          id="mute", name="mute", port=mute_port)  # fmt: skip
+            session.add(mute)
+        async with runtime.db.session() as session, session.begin():
+            await session.execute(
+                update(Installation).where(Installation.name == "web-mute")
+                .values(server_id="mute")
+            )  # fmt: skip
+        listed = {i.name: i for i in await runtime.deployment.list_with_status()}
+    assert (listed["web"].status, listed["web"].status_message) == ("running", None)
+    assert (listed["web-mute"].status, listed["web-mute"].status_message) == (
+        "unknown", "mute: no answer within 1s",
+    )  # fmt: skip
+
+
+SERVER_COLUMNS = [c.key for c in Server.__table__.columns if c.key not in ("id", "name", "port")]
