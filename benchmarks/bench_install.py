@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import statistics
 import subprocess
@@ -57,18 +58,50 @@ class Host:
         self.engine.docker("rm", "-f", name)
 
 
-def by_hand(host: Host, users: SshUsers, image: str, name: str, port: int) -> float:
-    """`ssh host docker pull` then `ssh host docker run -d`, as a person would."""
+@dataclass(frozen=True)
+class HandTimes:
+    bare: float  # pull, run, poll until running
+    checked: float  # and, as tomo checks, still up and never restarted `stable` s after start
+
+
+def by_hand(host: Host, users: SshUsers, image: str, name: str, port: int,
+            stable: float = 0.0) -> HandTimes:  # fmt: skip
+    """`ssh host docker pull`, `ssh host docker run -d`, then poll `docker inspect`
+    until it runs, as a person would; then (for the like-for-like figure) look again
+    once the container has been up for `stable` seconds."""
     known = users.root / f"known-{host.sshd.port}"
     key = Path(f"{host.sshd.host_key}.pub").read_text()
     known.write_text(f"[127.0.0.1]:{host.sshd.port} {key}")
     ssh = ["ssh", "-q", "-F", "/dev/null", "-p", str(host.sshd.port), "-i", str(users.key),
            "-o", "BatchMode=yes", "-o", f"UserKnownHostsFile={known}",
            f"{users.user}@127.0.0.1"]  # fmt: skip
+    inspect = [*ssh, "docker", "inspect", "--format", "{{.State.Status}} {{.RestartCount}}", name]
     started = time.perf_counter()
     subprocess.run([*ssh, "docker", "pull", "-q", image], check=True, capture_output=True)
     subprocess.run([*ssh, "docker", "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:80",
                     image], check=True, capture_output=True)  # fmt: skip
+    running_since = time.perf_counter()
+    while not _says(inspect).startswith("running"):
+        pass
+    bare = time.perf_counter() - started
+    time.sleep(max(0.0, stable - (time.perf_counter() - running_since)))
+    if _says(inspect) != "running 0":
+        raise SystemExit(f"{name} did not stay up")
+    return HandTimes(bare, time.perf_counter() - started)
+
+
+def _says(argv: list[str]) -> str:
+    return subprocess.run(argv, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def with_tomo_cli(data_dir: Path, server: str, app: str, name: str) -> float:
+    """The whole `tomo install` command as a user types it: start-up, login, all."""
+    env = {**os.environ, "TOMO_BUILTIN_CATALOG": "false", "TOMO_PUBLISH_ADDRESS": "127.0.0.1"}
+    argv = [sys.executable, "-m", "tomo", "--data-dir", str(data_dir), "install", app,
+            "--server", server, "--name", name, "--port", f"{free_port()}:80",
+            "--json"]  # fmt: skip
+    started = time.perf_counter()
+    subprocess.run(argv, env=env, check=True, capture_output=True, timeout=120)
     return time.perf_counter() - started
 
 
@@ -115,6 +148,8 @@ async def main_async(args: argparse.Namespace) -> int:
                         fingerprint=host.sshd.fingerprint, data_root=str(host.data_root),
                     ))  # fmt: skip
                 await compare_with_hand(runtime, hosts[0], users, image, args.repeat)
+                if args.servers < 2:
+                    return 0
                 await compare_fleet(runtime, hosts, users, image, args.repeat)
                 if args.cpu_per_server and not CPU_CGROUPS.is_dir():
                     print(f"\ncapped run skipped: no cgroup v1 cpu controller at {CPU_CGROUPS}")
@@ -144,21 +179,36 @@ def start_host(users: SshUsers, number: int) -> Host:
 
 async def compare_with_hand(runtime: Runtime, host: Host, users: SshUsers, image: str,
                             repeat: int) -> None:  # fmt: skip
-    hand, tomo = [], []
+    stable = runtime.settings.install_stable_seconds
+    hand, cli, in_process = [], [], []
     for n in range(repeat):
         host.forget_image(image)
-        hand.append(await asyncio.to_thread(by_hand, host, users, image, f"hand-{n}", free_port()))
+        hand.append(await asyncio.to_thread(by_hand, host, users, image, f"hand-{n}",
+                                            free_port(), stable))  # fmt: skip
         host.remove_container(f"hand-{n}")
         host.forget_image(image)
-        tomo.append(await with_tomo(runtime, "s0", "bench/web", f"tomo-{n}"))
+        cli.append(await asyncio.to_thread(with_tomo_cli, runtime.settings.data_dir, "s0",
+                                           "bench/web", f"cli-{n}"))  # fmt: skip
+        await runtime.deployment.uninstall_app(f"cli-{n}", "s0", remove_data=True)
+        host.forget_image(image)
+        in_process.append(await with_tomo(runtime, "s0", "bench/web", f"tomo-{n}"))
         await runtime.deployment.uninstall_app(f"tomo-{n}", "s0", remove_data=True)
-    stable = runtime.settings.install_stable_seconds
+    bare = statistics.median(h.bare for h in hand)
+    checked = statistics.median(h.checked for h in hand)
+    whole, service = statistics.median(cli), statistics.median(in_process)
     print(f"install of a small image from the local registry (median of {repeat}, each pull real)")
-    print(f"  by hand (ssh docker pull + ssh docker run -d): {statistics.median(hand):6.2f} s")
-    print(f"  tomo install (validate, preflight, pull, create, wait + {stable:g} s stable):"
-          f" {statistics.median(tomo):6.2f} s")  # fmt: skip
-    ratio = statistics.median(tomo) / statistics.median(hand)
-    print(f"  tomo / by hand = {ratio:.2f}  (target < 1.3: {'met' if ratio < 1.3 else 'NOT met'})")
+    print(f"  by hand: ssh docker pull, ssh docker run -d, poll until running: {bare:6.2f} s")
+    print(f"  by hand, checked as tomo checks (still up, never restarted, {stable:g} s after "
+          f"it started): {checked:6.2f} s")  # fmt: skip
+    print(f"  tomo install, the whole CLI command (start-up, login, all): {whole:6.2f} s")
+    print(f"  tomo install in-process (install_app + run_job):            {service:6.2f} s")
+    like_for_like = whole / checked
+    verdict = "met" if like_for_like <= 1.3 else "NOT met"
+    print(f"  whole command / by hand checked alike = {like_for_like:.2f}  "
+          f"(target ≤ 1.3: {verdict})")  # fmt: skip
+    print(f"  whole command / by hand unchecked     = {whole / bare:.2f}  (tomo waits the "
+          f"{stable:g} s window that catches a crash loop; by hand here does not)")  # fmt: skip
+    print(f"  whole command minus its window / by hand unchecked = {(whole - stable) / bare:.2f}")
 
 
 async def fleet_ratio(hosts: list[Host], image: str, one: Callable[[int, str], Awaitable[float]],
@@ -182,7 +232,9 @@ async def compare_fleet(runtime: Runtime, hosts: list[Host], users: SshUsers, im
         return await with_tomo(runtime, f"s{k}", "bench/web", name)
 
     async def hand_install(k: int, name: str) -> float:
-        return await asyncio.to_thread(by_hand, hosts[k], users, image, name, free_port())
+        stable = runtime.settings.install_stable_seconds  # checked as tomo checks
+        times = await asyncio.to_thread(by_hand, hosts[k], users, image, name, free_port(), stable)
+        return times.checked
 
     tomo_ratios, hand_ratios = [], []
     for n in range(repeat):
@@ -215,7 +267,7 @@ async def compare_fleet(runtime: Runtime, hosts: list[Host], users: SshUsers, im
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--servers", type=int, default=10)
+    parser.add_argument("--servers", type=int, default=10, help="1: the single-server part only")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cpu-per-server", type=float, default=0.15,
                         help="also run the fleet with each server capped at this share of a "

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-from cryptography.fernet import Fernet, InvalidToken
+from typing import TYPE_CHECKING
 
 from tomo.errors import SecretsUnavailable
+from tomo.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from cryptography import fernet
+else:  # loaded when a secret is first sealed or opened
+    fernet = lazy_import("cryptography.fernet")
 
 KEY_FILE_NAME = "secret.key"
 
@@ -20,7 +25,7 @@ KEY_FILE_NAME = "secret.key"
 class SecretBox:
     def __init__(self, key: bytes) -> None:
         try:
-            self._fernet = Fernet(key)
+            self._fernet = fernet.Fernet(key)
         except (ValueError, TypeError):
             raise SecretsUnavailable(
                 "the secret key is not a valid Fernet key (32 url-safe base64-encoded bytes)"
@@ -38,7 +43,7 @@ class SecretBox:
     def decrypt(self, token: str) -> str:
         try:
             return self._fernet.decrypt(token.encode()).decode()
-        except InvalidToken:
+        except fernet.InvalidToken:
             raise SecretsUnavailable(
                 "stored secrets cannot be decrypted with the current key "
                 "(was TOMO_SECRET_KEY or the data directory's secret.key changed?)"
@@ -75,7 +80,7 @@ def _key_file(path: Path) -> bytes:
     except FileExistsError:
         return _read_key(path)
     with os.fdopen(descriptor, "wb") as handle:
-        handle.write(Fernet.generate_key())
+        handle.write(fernet.Fernet.generate_key())
     return _read_key(path)
 
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import shlex
 import socket
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-
-import asyncssh
+from typing import TYPE_CHECKING, cast
 
 from tomo.errors import (
     AuthenticationFailed,
@@ -30,7 +30,13 @@ from tomo.errors import (
     ServerTimeout,
     ServerUnreachable,
 )
+from tomo.lazy import lazy_import
 from tomo.servers.docker_access import daemon_problem
+
+if TYPE_CHECKING:
+    import asyncssh
+else:  # loaded at the first connection: commands that reach no server never pay for it
+    asyncssh = lazy_import("asyncssh")
 
 KEEPALIVE_SECONDS = 15
 KEEPALIVE_MISSES = 3
@@ -79,17 +85,30 @@ class SSHTimeouts:
     command: float = 300.0
 
 
-class _PinnedKeyClient(asyncssh.SSHClient):
-    """Accepts only the pinned key (via known_hosts); remembers what was shown."""
+class _PinnedKeyClient:
+    """Accepts only the pinned key (via known_hosts); remembers what was shown. An
+    asyncssh.SSHClient (see `_client`), made a class only when asyncssh loads."""
 
-    def __init__(self) -> None:
-        self.presented: asyncssh.SSHKey | None = None
+    presented: asyncssh.SSHKey | None
 
-    def validate_host_public_key(
-        self, host: str, addr: str, port: int, key: asyncssh.SSHKey
-    ) -> bool:
-        self.presented = key
-        return False
+
+def _client() -> _PinnedKeyClient:
+    return _client_class()()
+
+
+@functools.cache
+def _client_class() -> type[_PinnedKeyClient]:
+    class PinnedKeyClient(asyncssh.SSHClient, _PinnedKeyClient):
+        def __init__(self) -> None:
+            self.presented = None
+
+        def validate_host_public_key(
+            self, host: str, addr: str, port: int, key: asyncssh.SSHKey
+        ) -> bool:
+            self.presented = key
+            return False
+
+    return PinnedKeyClient
 
 
 class SSHService:
@@ -263,12 +282,15 @@ class SSHService:
                 "`tomo server trust` (or add it with --fingerprint)",
             )  # fmt: skip
         pinned = asyncssh.import_public_key(target.host_key)
-        client = _PinnedKeyClient()
+        client = _client()
         limit = self.timeouts.connect + self.timeouts.login
         try:
             connection, _ = await asyncio.wait_for(
                 asyncssh.create_connection(
-                    lambda: client, target.host, target.port, **_options(target, pinned, limit)
+                    lambda: cast("asyncssh.SSHClient", client),
+                    target.host,
+                    target.port,
+                    **_options(target, pinned, limit),
                 ),
                 limit,
             )
