@@ -125,7 +125,9 @@ async def fill_directly(market: MarketplaceService, size: int) -> Setup:
     are inserted as `sync._insert_apps` does, so the FTS triggers and every
     index are maintained exactly as in a sync.
     """
-    await market.add_repo(RepoCreate(url="https://example.org/bench.git", name=REPO_NAME))
+    await market.add_repo(
+        RepoCreate(url="https://example.org/bench.git", name=REPO_NAME, branch="main")
+    )
     repo_id = (await market.get_repo(REPO_NAME)).id
     max_bytes = market.settings.max_definition_bytes
     now = datetime.now(UTC)

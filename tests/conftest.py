@@ -47,8 +47,8 @@ def make_repo(tmp_path: Path):
     """Factory: a real git repository of app definitions in tmp_path."""
     counter = iter(range(1000))
 
-    def make(name: str | None = None) -> CatalogRepo:
-        return CatalogRepo.create(tmp_path / (name or f"catalog-{next(counter)}"))
+    def make(name: str | None = None, branch: str = "main") -> CatalogRepo:
+        return CatalogRepo.create(tmp_path / (name or f"catalog-{next(counter)}"), branch)
 
     return make
 

@@ -111,7 +111,7 @@ class Sshd:
         Path("/run/sshd").mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             [*self.launcher, SSHD, "-D", "-e", "-f", str(self.dir / "sshd_config")],
-            stdout=subprocess.DEVNULL, stderr=(self.dir / "log").open("wb"),
+            stdout=subprocess.DEVNULL, stderr=(self.dir / "log").open("ab"),
         )  # fmt: skip
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -123,6 +123,11 @@ class Sshd:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"sshd did not listen on {self.port}")
+
+    def logins(self) -> int:
+        """How many logins this sshd has accepted (each is logged at LogLevel INFO;
+        reading a host key is none)."""
+        return (self.dir / "log").read_text(errors="replace").count("Accepted ")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -154,7 +159,7 @@ class Sshd:
             "StrictModes no\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\n"
             "PubkeyAuthentication yes\nUsePAM no\nPermitRootLogin no\n"
             f"AllowUsers {self.users.user} {self.users.other_user}\n"
-            "MaxSessions 64\nMaxStartups 200\nLogLevel ERROR\n" + self.extra_config
+            "MaxSessions 64\nMaxStartups 200\nLogLevel INFO\n" + self.extra_config
         )
 
 

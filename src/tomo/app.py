@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from tomo import __version__
 from tomo.api import api_router
+from tomo.api_docs import add_api_docs
 from tomo.config import Settings
 from tomo.errors import TomoError
 from tomo.logs import log_internal_error
@@ -29,8 +30,12 @@ def create_app(settings: Settings) -> FastAPI:
             finally:
                 await scheduler.stop()
 
-    app = FastAPI(title="tomo", version=__version__, lifespan=lifespan)
+    # Documentation only from tomo's own assets: FastAPI's pages load theirs from CDNs.
+    app = FastAPI(
+        title="tomo", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.include_router(api_router)
+    add_api_docs(app)
 
     @app.exception_handler(TomoError)
     async def domain_error(_request: Request, exc: TomoError) -> JSONResponse:

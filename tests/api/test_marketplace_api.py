@@ -75,7 +75,7 @@ def test_repo_credentials_are_never_returned(settings: Settings) -> None:
     async def add_private_repo() -> None:
         async with open_runtime(settings) as runtime:
             url = "https://user:s3cret@example.invalid/x/y.git"
-            await runtime.marketplace.add_repo(RepoCreate(url=url, name="private"))
+            await runtime.marketplace.add_repo(RepoCreate(url=url, name="private", branch="main"))
 
     asyncio.run(add_private_repo())
     with TestClient(create_app(settings)) as client:

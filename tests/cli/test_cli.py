@@ -40,8 +40,8 @@ def catalog(make_repo) -> CatalogRepo:
 def test_repo_add_syncs_and_reports_in_the_pinned_shape(tomo: Tomo, catalog: CatalogRepo) -> None:
     report = tomo.json("repo", "add", catalog.url, "--name", "Home Catalog", "--type", "personal")
     assert report == {
-        "repo_id": "home-catalog", "status": "synced", "commit": catalog.git("rev-parse", "HEAD"),
-        "app_count": 3, "added": 3, "updated": 0, "removed": 0,
+        "repo_id": "home-catalog", "status": "synced", "branch": "main",
+        "commit": catalog.git("rev-parse", "HEAD"), "app_count": 3, "added": 3, "updated": 0, "removed": 0,
         "errors": [{"path": "apps/tools/broken.yaml",
                     "message": "invalid YAML, line 2: did not find expected node content"}],
         "warnings": [{"path": "apps/media/navidrome.yaml",
@@ -152,23 +152,89 @@ def test_failed_sync_says_the_catalog_was_kept(tomo: Tomo, catalog: CatalogRepo)
 
 
 def test_add_whose_first_sync_fails_keeps_the_repo(tomo: Tomo) -> None:
-    done = tomo.run("repo", "add", "https://127.0.0.1:1/x.git", "--name", "Down", expect=5)
+    url = "https://127.0.0.1:1/x.git"  # nothing listens there
+    done = tomo.run("repo", "add", url, "--name", "Down", "--branch", "main", expect=5)
     added, line = done.stderr.strip().splitlines()
     assert added == "Added repo down (https://127.0.0.1:1/x.git)"
     assert line.startswith("error: sync of 'down' failed (repo added, its first sync failed): ")
     assert tomo.json("repo", "show", "down")["status"] == "error"
 
 
+def test_repo_add_follows_the_remotes_default_branch(tomo: Tomo, make_repo) -> None:
+    repo = make_repo("older", branch="master")
+    repo.add_app("alpha")
+    repo.commit()
+    done = tomo.run("repo", "add", repo.url, "--name", "Older")
+    assert f"older: synced, branch master at {repo.git('rev-parse', 'HEAD')[:12]}" in done.stderr
+    assert tomo.json("repo", "show", "older")["branch"] == "master"
+
+
+def test_repo_add_without_branch_when_the_remote_is_down_adds_nothing(tomo: Tomo) -> None:
+    line = tomo.error("repo", "add", "https://127.0.0.1:1/x.git", "--name", "Down", expect=5)
+    assert line.startswith("error: git ls-remote failed: cannot connect to the server (fatal: ")
+    assert tomo.json("repo", "list") == []
+
+
+def test_adding_a_subscribed_url_again_warns(tomo: Tomo, catalog: CatalogRepo) -> None:
+    tomo.run("repo", "add", catalog.url, "--name", "C")
+    again = tomo.run("repo", "add", f"{catalog.url}/", "--name", "Again")
+    assert f"warning: repo 'c' already subscribes to this repository ({catalog.url})" in (
+        again.stderr.splitlines()
+    )
+    quiet = tomo.run(
+        "repo", "add", f"file://{catalog.url}", "--name", "Third", "--no-sync", "--json"
+    )
+    warnings = [f"repo '{repo}' already subscribes to this repository ({catalog.url})"
+                for repo in ("again", "c")]  # fmt: skip
+    assert json.loads(quiet.stdout)["warnings"] == warnings
+    # With --json too, the warnings go to stderr: stdout stays one JSON document.
+    assert quiet.stderr.splitlines() == [f"warning: {warning}" for warning in warnings]
+
+
+def test_repo_update_branch_syncs_the_new_branch(tomo: Tomo, catalog: CatalogRepo) -> None:
+    tomo.run("repo", "add", catalog.url, "--name", "C")
+    catalog.git("checkout", "--quiet", "-b", "testing")
+    catalog.add_app("extra", "tools")
+    testing_head = catalog.commit()
+
+    report = tomo.json("repo", "update", "C", "--branch", "testing")
+    assert (report["branch"], report["commit"]) == ("testing", testing_head)
+    assert (report["added"], report["app_count"]) == (1, 4)
+    assert tomo.json("app", "show", "c/extra")["id"] == "extra"
+    human = tomo.run("repo", "update", "C", "--branch", "main").stderr
+    assert "Updated repo c; it follows branch main" in human
+    assert "c: synced, branch main at" in human
+    assert (
+        tomo.json("repo", "update", "C", "--branch", "testing", "--no-sync")["branch"] == "testing"
+    )
+    assert tomo.json("repo", "show", "C")["last_report"]["branch"] == "main"
+
+
+def test_repo_update_to_a_branch_that_fails_says_the_old_one_shows(
+    tomo: Tomo, catalog: CatalogRepo
+) -> None:
+    tomo.run("repo", "add", catalog.url, "--name", "C")
+    done = tomo.run("repo", "update", "C", "--branch", "nope", expect=5)
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: sync of 'c' failed (branch changed to 'nope'; the catalog still shows the apps "
+        f"of branch 'main' until a sync succeeds): branch 'nope' not found at {catalog.url}"
+    )
+    assert tomo.json("app", "search")["total"] == 3
+    shown = tomo.json("repo", "show", "C")
+    assert (shown["branch"], shown["status"], shown["app_count"]) == ("nope", "error", 3)
+
+
 def test_repo_credentials_are_never_shown(tomo: Tomo) -> None:
     url = "https://user:s3cret@127.0.0.1:1/x/y.git"  # nothing listens there
-    added = tomo.run("repo", "add", url, "--name", "Private", expect=5)
-    shown = [added.stdout + added.stderr]
+    refused = tomo.run("repo", "add", url, "--name", "Private", expect=5)  # no default branch
+    added = tomo.run("repo", "add", url, "--name", "Private", "--branch", "main", expect=5)
+    shown = [refused.stdout + refused.stderr, added.stdout + added.stderr]
     for command in (["list"], ["list", "--json"], ["show", "private"], ["show", "private", "--json"],
                     ["sync", "private"]):  # fmt: skip
         done = tomo.run("repo", *command, expect=5 if command[0] == "sync" else 0)
         shown.append(done.stdout + done.stderr)
     assert [text for text in shown if "s3cret" in text] == []
-    assert "Added repo private (https://127.0.0.1:1/x/y.git)" in shown[0]
+    assert "Added repo private (https://127.0.0.1:1/x/y.git)" in shown[1]
     detail = tomo.json("repo", "show", "private")
     assert (detail["url"], detail["has_credentials"]) == ("https://127.0.0.1:1/x/y.git", True)
     assert "credentials  yes" in tomo.run("repo", "show", "private").stdout

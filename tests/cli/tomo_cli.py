@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,25 @@ class Tomo:
             [sys.executable, "-m", "tomo", "--data-dir", str(self.data_dir), *args],
             capture_output=True, text=True, env=self.env, timeout=120, cwd=cwd, input=stdin,
         )  # fmt: skip
+        assert done.returncode == expect, (done.returncode, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr
+        return done
+
+    def on_terminal(
+        self, *args: str, typed: str, expect: int = 0
+    ) -> subprocess.CompletedProcess[str]:
+        """tomo with a terminal as standard input, as a person runs it, with `typed`
+        typed ahead (a terminal keeps it until tomo reads)."""
+        controller, terminal = pty.openpty()
+        try:
+            os.write(controller, typed.encode())
+            done = subprocess.run(
+                [sys.executable, "-m", "tomo", "--data-dir", str(self.data_dir), *args],
+                stdin=terminal, capture_output=True, text=True, env=self.env, timeout=120,
+            )  # fmt: skip
+        finally:
+            os.close(terminal)
+            os.close(controller)
         assert done.returncode == expect, (done.returncode, done.stdout, done.stderr)
         assert "Traceback" not in done.stderr
         return done

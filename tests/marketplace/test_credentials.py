@@ -40,7 +40,7 @@ async def test_credentials_are_stored_apart_from_the_url_and_encrypted(
     runtime: Runtime, settings: Settings
 ) -> None:
     url = f"https://user:{SECRET}@example.invalid/x/y.git"
-    added = await runtime.marketplace.add_repo(RepoCreate(url=url, name="private"))
+    added = await runtime.marketplace.add_repo(RepoCreate(url=url, name="private", branch="main"))
 
     assert (added.url, added.has_credentials) == ("https://example.invalid/x/y.git", True)
     row = await stored_row(runtime, "private")
@@ -77,7 +77,7 @@ async def test_credentials_are_stored_apart_from_the_url_and_encrypted(
 async def test_only_https_userinfo_is_split_off_and_decoded(
     runtime: Runtime, url: str, clean: str, credentials: dict[str, str] | None
 ) -> None:
-    added = await runtime.marketplace.add_repo(RepoCreate(url=url, name="r"))
+    added = await runtime.marketplace.add_repo(RepoCreate(url=url, name="r", branch="main"))
     row = await stored_row(runtime, added.id)
     sealed = row.credentials_enc
     assert (row.url, added.has_credentials) == (clean, credentials is not None)
@@ -172,11 +172,10 @@ async def test_git_sends_the_login_when_the_remote_asks_for_one(
     assert SECRET not in failed.value.message
 
 
-async def test_a_sync_never_puts_the_credentials_in_an_argv_or_an_error(
-    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url = f"https://user:{SECRET}@127.0.0.1:1/x/y.git"  # nothing listens there
-    await runtime.marketplace.add_repo(RepoCreate(url=url, name="private"))
+def record_git_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> list[tuple[tuple[str, ...], dict[str, str]]]:
+    """The argv and environment of every process started from now on."""
     started: list[tuple[tuple[str, ...], dict[str, str]]] = []
     real_exec = asyncio.create_subprocess_exec
 
@@ -185,6 +184,31 @@ async def test_a_sync_never_puts_the_credentials_in_an_argv_or_an_error(
         return await real_exec(*argv, **options)
 
     monkeypatch.setattr(asyncio, "create_subprocess_exec", recording_exec)
+    return started
+
+
+async def test_asking_for_the_default_branch_sends_the_login_from_the_environment(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = record_git_runs(monkeypatch)
+    url = f"https://user:{SECRET}@127.0.0.1:1/x/y.git"  # nothing listens there
+    with pytest.raises(SyncFailed, match="cannot connect") as failed:
+        await runtime.marketplace.add_repo(RepoCreate(url=url, name="private"))
+
+    assert [argv[-3:] for argv, _ in started] == [("--", "https://127.0.0.1:1/x/y.git", "HEAD")]
+    argv, env = started[0]
+    assert [arg for arg in argv if SECRET in arg] == []
+    assert [name for name, value in env.items() if SECRET in value] == ["TOMO_GIT_PASSWORD"]
+    assert SECRET not in failed.value.message
+    assert await runtime.marketplace.list_repos() == []
+
+
+async def test_a_sync_never_puts_the_credentials_in_an_argv_or_an_error(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"https://user:{SECRET}@127.0.0.1:1/x/y.git"  # nothing listens there
+    await runtime.marketplace.add_repo(RepoCreate(url=url, name="private", branch="main"))
+    started = record_git_runs(monkeypatch)
     with pytest.raises(SyncFailed, match="cannot connect") as failed:
         await runtime.marketplace.sync_repo("private")
 

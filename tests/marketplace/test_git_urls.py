@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tomo.errors import InvalidRepoUrl
-from tomo.marketplace.git import check_branch, check_repo_url
+from tomo.marketplace.git import check_branch, check_repo_url, repo_url_key
 
 
 @pytest.mark.parametrize(
@@ -111,3 +111,35 @@ def test_refusals_say_how_to_give_credentials() -> None:
         "only https URLs may carry credentials (https://USER:TOKEN@host/path); "
         "for ssh URLs, use an SSH key"
     )
+
+
+@pytest.mark.parametrize(
+    ("first", "again"),
+    [
+        ("https://Git.Example.com/team/catalog.git", "https://git.example.com/team/catalog/"),
+        (
+            "https://git.example.com:8443/team/catalog",
+            "https://GIT.example.com:8443/team/catalog.git",
+        ),
+        ("ssh://git@Example.com:2222/team/catalog.git", "ssh://git@example.com:2222/team/catalog"),
+        ("git@Example.com:team/catalog.git", "git@example.com:team/catalog/"),
+        ("/srv/catalogs/home.git", "/srv/catalogs/home/"),
+        ("file:///srv/catalogs/home", "/srv/catalogs/home"),
+    ],
+)
+def test_one_repository_spelt_two_ways_has_one_key(first: str, again: str) -> None:
+    assert repo_url_key(first) == repo_url_key(again)
+
+
+@pytest.mark.parametrize(
+    ("first", "other"),
+    [
+        ("https://git.example.com/team/catalog", "https://git.example.com/team/catalog-2"),
+        ("https://git.example.com/team/catalog", "https://git.example.com/Team/catalog"),
+        ("https://git.example.com/team/catalog", "https://git.example.com:8443/team/catalog"),
+        ("https://git.example.com/team/catalog", "ssh://git@git.example.com/team/catalog"),
+        ("ssh://alice@example.com/catalog", "ssh://bob@example.com/catalog"),
+    ],
+)
+def test_different_repositories_have_different_keys(first: str, other: str) -> None:
+    assert repo_url_key(first) != repo_url_key(other)

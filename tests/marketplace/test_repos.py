@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from tomo.errors import InvalidInput, InvalidRepoUrl, RepoExists, RepoNotFound
+from tomo.errors import GitError, InvalidInput, InvalidRepoUrl, RepoExists, RepoNotFound
 from tomo.marketplace.schemas import RepoCreate, RepoUpdate
 from tomo.runtime import Runtime
 
 
 async def test_add_derives_a_unique_slug_and_lists(runtime: Runtime, make_repo) -> None:
     repo = make_repo()
+    repo.commit()  # a default branch for the add to find
     add = runtime.marketplace.add_repo
     first = await add(RepoCreate(url=repo.url, name="My Homelab Apps!", repo_type="personal"))
     second = await add(RepoCreate(url=repo.url, name="my homelab apps"))
@@ -23,7 +24,11 @@ async def test_add_derives_a_unique_slug_and_lists(runtime: Runtime, make_repo) 
         "id": "my-homelab-apps", "name": "My Homelab Apps!", "url": repo.url, "branch": "main",
         "repo_type": "personal", "enabled": True, "status": "active", "last_synced": None,
         "app_count": 0, "last_error": None, "last_commit": None, "has_credentials": False,
+        "warnings": [],
     }  # fmt: skip
+    assert second.warnings == [
+        f"repo 'my-homelab-apps' already subscribes to this repository ({repo.url})"
+    ]
     assert [r.id for r in await runtime.marketplace.list_repos()] == [
         "custom-id", "my-homelab-apps", "my-homelab-apps-2",
     ]  # fmt: skip
@@ -31,6 +36,7 @@ async def test_add_derives_a_unique_slug_and_lists(runtime: Runtime, make_repo) 
 
 async def test_show_accepts_id_or_name(runtime: Runtime, make_repo) -> None:
     repo = make_repo()
+    repo.commit()  # a default branch for the add to find
     await runtime.marketplace.add_repo(RepoCreate(url=repo.url, name="Family Apps"))
     assert (await runtime.marketplace.get_repo("family-apps")).name == "Family Apps"
     assert (await runtime.marketplace.get_repo("Family Apps")).id == "family-apps"
@@ -40,6 +46,7 @@ async def test_show_accepts_id_or_name(runtime: Runtime, make_repo) -> None:
 
 async def test_duplicates_are_refused(runtime: Runtime, make_repo) -> None:
     repo = make_repo()
+    repo.commit()  # a default branch for the add to find
     await runtime.marketplace.add_repo(RepoCreate(url=repo.url, name="Apps", id="apps"))
     with pytest.raises(RepoExists, match="a repo named 'Apps' already exists"):
         await runtime.marketplace.add_repo(RepoCreate(url=repo.url, name="Apps"))
@@ -93,7 +100,7 @@ async def test_update_name_branch_and_enabled(runtime: Runtime, make_repo) -> No
     repo.git("checkout", "--quiet", "-b", "testing")
     repo.add_app("on-testing")
     repo.commit()
-    created = await runtime.marketplace.add_repo(RepoCreate(url=repo.url, name="R"))
+    created = await runtime.marketplace.add_repo(RepoCreate(url=repo.url, name="R", branch="main"))
     await runtime.marketplace.sync_repo(created.id)
 
     updated = await runtime.marketplace.update_repo(
@@ -101,11 +108,12 @@ async def test_update_name_branch_and_enabled(runtime: Runtime, make_repo) -> No
     )
     assert (updated.name, updated.branch, updated.enabled) == ("Renamed", "testing", False)
     report = await runtime.marketplace.sync_repo(created.id)
-    assert (report.added, report.app_count) == (1, 2)
+    assert (report.branch, report.added, report.app_count) == ("testing", 1, 2)
 
 
 async def test_bad_updates_change_nothing(runtime: Runtime, make_repo) -> None:
     repo = make_repo()
+    repo.commit()  # a default branch for the add to find
     await runtime.marketplace.add_repo(RepoCreate(url=repo.url, name="A", id="a"))
     await runtime.marketplace.add_repo(RepoCreate(url=repo.url, name="B", id="b"))
     with pytest.raises(InvalidRepoUrl, match="'--orphan' is not a valid branch name"):
@@ -118,9 +126,80 @@ async def test_bad_updates_change_nothing(runtime: Runtime, make_repo) -> None:
 
 async def test_remove_by_name(runtime: Runtime, make_repo) -> None:
     repo = make_repo()
+    repo.commit()  # a default branch for the add to find
     await runtime.marketplace.add_repo(RepoCreate(url=repo.url, name="Gone Soon"))
     removed = await runtime.marketplace.remove_repo("Gone Soon")
     assert removed.id == "gone-soon"
     assert await runtime.marketplace.list_repos() == []
     with pytest.raises(RepoNotFound):
         await runtime.marketplace.remove_repo("Gone Soon")
+
+
+async def test_add_without_a_branch_follows_the_remotes_default(
+    runtime: Runtime, make_repo
+) -> None:
+    repo = make_repo(branch="master")
+    repo.add_app("alpha")
+    repo.commit()
+    created = await runtime.marketplace.add_repo(RepoCreate(url=repo.url, name="Older Style"))
+    assert created.branch == "master"
+
+    report = await runtime.marketplace.sync_repo(created.id)
+    assert (report.branch, report.app_count) == ("master", 1)
+    assert (await runtime.marketplace.get_repo(created.id)).branch == "master"
+
+
+async def test_a_named_branch_needs_no_answer_from_the_remote(runtime: Runtime) -> None:
+    nowhere = "https://127.0.0.1:1/catalog.git"  # nothing listens there
+    created = await runtime.marketplace.add_repo(
+        RepoCreate(url=nowhere, name="Offline", branch="stable")
+    )
+    assert created.branch == "stable"
+
+
+async def test_add_without_a_branch_of_an_empty_remote_is_refused(
+    runtime: Runtime, make_repo
+) -> None:
+    repo = make_repo()  # no commit: its HEAD names no branch yet
+    with pytest.raises(InvalidInput) as refused:
+        await runtime.marketplace.add_repo(RepoCreate(url=repo.url, name="Empty"))
+    assert refused.value.message == (
+        f"{repo.url} names no default branch (it has no commits yet, or its HEAD is detached); "
+        "name the branch to follow"
+    )
+    assert await runtime.marketplace.list_repos() == []
+
+
+async def test_add_without_a_branch_of_an_unreachable_remote_stores_nothing(
+    runtime: Runtime,
+) -> None:
+    with pytest.raises(GitError, match="git ls-remote failed: cannot connect to the server"):
+        await runtime.marketplace.add_repo(
+            RepoCreate(url="https://127.0.0.1:1/catalog.git", name="Down")
+        )
+    assert await runtime.marketplace.list_repos() == []
+
+
+async def test_adding_a_subscribed_url_again_warns_and_adds(runtime: Runtime, make_repo) -> None:
+    add = runtime.marketplace.add_repo
+    network = await add(
+        RepoCreate(url="https://Git.Example.com/team/catalog.git", name="Team", branch="main")
+    )
+    local = make_repo()
+    local.commit()
+    await add(RepoCreate(url=local.url, name="Local"))
+
+    again = await add(
+        RepoCreate(url="https://git.example.com/team/catalog/", name="Again", branch="main")
+    )
+    local_again = await add(RepoCreate(url=f"file://{local.url}/", name="Local Again"))
+    unrelated = await add(
+        RepoCreate(url="https://git.example.com/team/other", name="Other", branch="main")
+    )
+
+    assert again.warnings == [f"repo 'team' already subscribes to this repository ({network.url})"]
+    assert local_again.warnings == [
+        f"repo 'local' already subscribes to this repository ({local.url})"
+    ]
+    assert unrelated.warnings == []
+    assert len(await runtime.marketplace.list_repos()) == 5

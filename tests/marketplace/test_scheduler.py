@@ -32,7 +32,9 @@ async def test_due_enabled_repos_are_synced_once_per_interval(runtime: Runtime, 
 
 
 async def test_failing_repo_is_retried_only_after_an_interval(runtime: Runtime) -> None:
-    await runtime.marketplace.add_repo(RepoCreate(url="https://127.0.0.1:1/x.git", name="down"))
+    await runtime.marketplace.add_repo(
+        RepoCreate(url="https://127.0.0.1:1/x.git", name="down", branch="main")
+    )
     scheduler = SyncScheduler(runtime.marketplace, interval=3600)
     assert await scheduler.sync_due_repos() == []
     assert (await runtime.marketplace.get_repo("down")).status == "error"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,7 +58,7 @@ async def test_first_sync_stores_every_app_and_counts_them(runtime: Runtime, mak
     report = await runtime.marketplace.sync_repo(repo_id)
 
     assert report.model_dump() == {
-        "repo_id": repo_id, "status": "synced", "commit": commit, "app_count": 3,
+        "repo_id": repo_id, "status": "synced", "branch": "main", "commit": commit, "app_count": 3,
         "added": 3, "updated": 0, "removed": 0, "errors": [], "warnings": [],
     }  # fmt: skip
     rows = await app_rows(runtime, repo_id)
@@ -162,7 +163,7 @@ async def test_resync_without_new_commit_is_a_no_op(runtime: Runtime, make_repo)
 
     again = await runtime.marketplace.sync_repo(repo_id, progress=counter)
 
-    assert again.status == "unchanged"
+    assert (again.status, again.branch) == ("unchanged", "main")
     assert (again.commit, again.app_count, again.added, again.updated, again.removed) == (
         commit,
         1,
@@ -368,7 +369,7 @@ async def test_deleted_branch_fails_and_keeps_the_last_good_catalog(
 
 async def test_unreachable_remote_fails_with_the_reason(runtime: Runtime) -> None:
     created = await runtime.marketplace.add_repo(
-        RepoCreate(url="https://127.0.0.1:1/catalog.git", name="nowhere")
+        RepoCreate(url="https://127.0.0.1:1/catalog.git", name="nowhere", branch="main")
     )
     with pytest.raises(GitError, match="git ls-remote failed: cannot connect to the server"):
         await runtime.marketplace.sync_repo(created.id)
@@ -386,7 +387,9 @@ def silent_server() -> Iterator[int]:
 async def test_remote_that_never_answers_times_out(runtime: Runtime, silent_server: int) -> None:
     runtime.settings.git_timeout = 1.5
     created = await runtime.marketplace.add_repo(
-        RepoCreate(url=f"https://127.0.0.1:{silent_server}/catalog.git", name="silent")
+        RepoCreate(
+            url=f"https://127.0.0.1:{silent_server}/catalog.git", name="silent", branch="main"
+        )
     )
     with pytest.raises(GitTimeout, match=r"git ls-remote timed out after 1.5s"):
         await runtime.marketplace.sync_repo(created.id)
@@ -452,3 +455,94 @@ async def test_removing_a_repo_removes_its_apps_clone_and_index(
     assert await app_rows(runtime, repo_id) == {}
     assert (await runtime.marketplace.search_apps("zebra")).total == 0
     assert not (runtime.settings.repos_dir / f"{repo_id}.git").exists()
+
+
+async def test_a_file_named_unlike_its_id_is_stored_with_a_warning(
+    runtime: Runtime, make_repo
+) -> None:
+    repo = make_repo()
+    repo.write("apps/media/jelly.yaml", app_yaml("jellyfin"))
+    repo.write("apps/media/emby-server/app.yaml", app_yaml("emby"))
+    repo.write("apps/tools/typo-named.yml", app_yaml("typo") + "licence: MIT\n")
+    repo.add_app("navidrome", "media")
+    repo.write("apps/storage/seafile/app.yaml", app_yaml("seafile"))
+    repo.commit()
+    repo_id = await subscribe(runtime, repo)
+
+    report = await runtime.marketplace.sync_repo(repo_id)
+
+    assert (report.errors, report.app_count) == ([], 5)
+    assert report.warnings == [
+        SyncProblem(path="apps/media/emby-server/app.yaml", message=(
+            "id 'emby' differs from the folder; the catalog expects apps/media/emby/app.yaml")),
+        SyncProblem(path="apps/media/jelly.yaml", message=(
+            "id 'jellyfin' differs from the file name; the catalog expects apps/media/jellyfin.yaml")),
+        SyncProblem(path="apps/tools/typo-named.yml", message=(
+            "licence: unknown key, ignored (did you mean 'license'?); "
+            "id 'typo' differs from the file name; the catalog expects apps/tools/typo.yml")),
+    ]  # fmt: skip
+    repo.add_app("navidrome", "media", description="Changed.")  # the others are not parsed again
+    repo.commit()
+    assert (await runtime.marketplace.sync_repo(repo_id)).warnings == report.warnings
+
+
+@pytest.mark.parametrize("new_commit", [False, True], ids=["unchanged", "synced"])
+async def test_a_successful_sync_clears_the_last_error(
+    runtime: Runtime, make_repo, new_commit: bool
+) -> None:
+    repo = make_repo()
+    repo.add_app("alpha")
+    repo.commit()
+    repo_id = await subscribe(runtime, repo)
+    await runtime.marketplace.sync_repo(repo_id)
+    repo.git("branch", "-m", "main", "renamed")
+    with pytest.raises(GitError):
+        await runtime.marketplace.sync_repo(repo_id)
+    failed = await runtime.marketplace.get_repo(repo_id)
+    assert (failed.status, failed.last_error) == ("error", f"branch 'main' not found at {repo.url}")
+
+    repo.git("branch", "-m", "renamed", "main")
+    if new_commit:
+        repo.add_app("beta")
+        repo.commit()
+    report = await runtime.marketplace.sync_repo(repo_id)
+
+    assert report.status == ("synced" if new_commit else "unchanged")
+    shown = await runtime.marketplace.get_repo(repo_id)
+    assert (shown.status, shown.last_error) == ("active", None)
+
+
+async def test_a_git_failure_keeps_gits_own_cause(runtime: Runtime, make_repo) -> None:
+    repo = make_repo()
+    path = repo.add_app("alpha")
+    repo.commit()
+    repo_id = await subscribe(runtime, repo)
+    # The remote loses an object its branch needs: its side of the fetch fails.
+    blob = repo.git("rev-parse", f"HEAD:{path}")
+    (repo.path / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+
+    with pytest.raises(GitError) as failed:
+        await runtime.marketplace.sync_repo(repo_id)
+
+    message = failed.value.message
+    assert message.startswith("git fetch failed: the remote repository is damaged (")
+    assert f"remote: fatal: unable to read {blob}" in message
+    assert "fatal: protocol error: bad pack header" in message
+    assert (await runtime.marketplace.get_repo(repo_id)).last_error == message
+
+
+async def test_a_vanished_remote_is_named_in_gits_words(runtime: Runtime, make_repo) -> None:
+    repo = make_repo()
+    repo.add_app("alpha")
+    repo.commit()
+    repo_id = await subscribe(runtime, repo)
+    shutil.rmtree(repo.path)
+
+    with pytest.raises(GitError) as failed:
+        await runtime.marketplace.sync_repo(repo_id)
+
+    # Not git's closing boilerplate ("… and the repository exists."): the line with the cause.
+    assert failed.value.message == (
+        "git ls-remote failed: no repository at that URL "
+        f"(fatal: '{repo.url}' does not appear to be a git repository)"
+    )

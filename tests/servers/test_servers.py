@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import re
 from pathlib import Path
 
@@ -10,8 +11,10 @@ from pydantic import SecretStr, ValidationError
 from sqlalchemy import select
 
 from tests.sshd import Sshd, SshUsers, allow_sudo_docker, forbid_sudo_docker
+from tomo.architectures import normalize_architecture
 from tomo.config import Settings
 from tomo.errors import (
+    AuthenticationFailed,
     HostKeyChanged,
     HostKeyUnknown,
     InvalidInput,
@@ -23,7 +26,7 @@ from tomo.errors import (
 )
 from tomo.runtime import Runtime, open_runtime
 from tomo.servers.models import Server
-from tomo.servers.schemas import ServerCreate, ServerUpdate
+from tomo.servers.schemas import ServerCreate, ServerPublic, ServerUpdate
 
 
 def by_key(sshd: Sshd, users: SshUsers, name: str = "nas", **overrides) -> ServerCreate:
@@ -36,23 +39,100 @@ def by_key(sshd: Sshd, users: SshUsers, name: str = "nas", **overrides) -> Serve
 async def test_add_shows_the_key_and_trusts_nothing_without_consent(
     runtime: Runtime, sshd: Sshd, ssh_users: SshUsers
 ) -> None:
+    logins = sshd.logins()
     added = await runtime.servers.add_server(by_key(sshd, ssh_users))
     assert added.host_key.fingerprint == sshd.fingerprint
     assert (added.server.trusted, added.server.host_key_fingerprint) == (False, None)
+    assert (added.server.status, added.server.facts) == ("unknown", None)
+    assert sshd.logins() == logins  # reading the host key is no login
     with pytest.raises(HostKeyUnknown, match="nas: host key not trusted yet"):
         await runtime.servers.test_server("nas")
 
     trusted = await runtime.servers.trust_server("nas", sshd.fingerprint)
     assert (trusted.trusted, trusted.host_key_fingerprint) == (True, sshd.fingerprint)
-    checked = await runtime.servers.test_server("nas")
-    assert checked.status == "online"
+    assert_checked_in(trusted)
+    assert sshd.logins() == logins + 1
 
 
-async def test_add_with_the_expected_fingerprint_pins_it(
+def assert_checked_in(server: ServerPublic) -> None:
+    """The server as one login left it: online, with the facts it found."""
+    assert (server.status, server.last_error) == ("online", None)
+    assert server.last_seen is not None and server.facts_at is not None
+    assert server.facts is not None
+    assert server.facts.architecture == normalize_architecture(platform.machine())
+    assert server.facts.cpu_count and server.facts.memory_total_mb
+
+
+async def test_add_with_the_expected_fingerprint_logs_in_once_and_records_the_facts(
     runtime: Runtime, sshd: Sshd, ssh_users: SshUsers
 ) -> None:
+    logins = sshd.logins()
     added = await runtime.servers.add_server(by_key(sshd, ssh_users, fingerprint=sshd.fingerprint))
     assert added.server.trusted
+    assert_checked_in(added.server)
+    assert sshd.logins() == logins + 1
+    assert await runtime.servers.get_server("nas") == added.server
+
+
+async def test_add_logs_in_right_after_consent(
+    runtime: Runtime, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    asked: list[str] = []
+
+    def consent(fingerprint: str) -> bool:
+        asked.append(fingerprint)
+        return True
+
+    logins = sshd.logins()
+    added = await runtime.servers.add_server(by_key(sshd, ssh_users), confirm=consent)
+    assert asked == [sshd.fingerprint]
+    assert added.server.host_key_fingerprint == sshd.fingerprint
+    assert_checked_in(added.server)
+    assert sshd.logins() == logins + 1
+
+    declined = await runtime.servers.add_server(by_key(sshd, ssh_users, name="other"),
+                                                confirm=lambda _: False)  # fmt: skip
+    assert (declined.server.trusted, declined.server.status) == (False, "unknown")
+    assert sshd.logins() == logins + 1
+
+
+@pytest.mark.parametrize("confirmed_by", ["fingerprint", "consent"])
+@pytest.mark.parametrize("credentials", ["stranger key", "wrong password"])
+async def test_a_refused_login_adds_nothing(
+    runtime: Runtime, sshd: Sshd, ssh_users: SshUsers, confirmed_by: str, credentials: str
+) -> None:
+    if credentials == "stranger key":
+        wrong = by_key(sshd, ssh_users, private_key=SecretStr(ssh_users.stranger_key.read_text()))
+        method = "key"
+    else:
+        wrong = by_key(sshd, ssh_users, private_key=None, password=SecretStr("not-the-password"))
+        method = "password"
+    if confirmed_by == "fingerprint":
+        wrong = wrong.model_copy(update={"fingerprint": sshd.fingerprint})
+    refused = (
+        f"nas: 127.0.0.1:{sshd.port} refused user '{ssh_users.user}' ({method} not accepted); "
+        "the server was not added"
+    )
+    with pytest.raises(AuthenticationFailed) as caught:
+        await runtime.servers.add_server(wrong, confirm=lambda _: True)
+    assert caught.value.message == refused
+    assert await runtime.servers.list_servers() == []
+
+    right = await runtime.servers.add_server(by_key(sshd, ssh_users, fingerprint=sshd.fingerprint))
+    assert right.server.id == "nas"  # the name was never taken
+
+
+async def test_trust_refuses_a_key_it_cannot_log_in_with(
+    runtime: Runtime, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    stranger = SecretStr(ssh_users.stranger_key.read_text())
+    await runtime.servers.add_server(by_key(sshd, ssh_users, private_key=stranger))
+    with pytest.raises(
+        AuthenticationFailed, match=r"\(key not accepted\); its host key was not trusted$"
+    ):
+        await runtime.servers.trust_server("nas", sshd.fingerprint)
+    shown = await runtime.servers.get_server("nas")
+    assert (shown.trusted, shown.host_key_fingerprint, shown.status) == (False, None, "unknown")
 
 
 async def test_add_with_a_wrong_fingerprint_stores_nothing(

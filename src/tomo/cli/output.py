@@ -25,18 +25,34 @@ class Dumpable(Protocol):
 Data = Dumpable | Sequence[Dumpable] | Mapping[str, Any]
 
 
+# Wider than any line tomo prints: what reads a pipe gets every cell whole.
+PIPE_WIDTH = 1_000_000
+
+
 @functools.cache
 def console() -> Console:
+    """Standard output (see `_fitted`)."""
     from rich.console import Console
 
-    return Console(highlight=False)
+    return _fitted(Console(highlight=False))
 
 
 @functools.cache
 def err_console() -> Console:
+    """Standard error (see `_fitted`): a command to type next, written to a log,
+    stays on one line."""
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    return _fitted(Console(stderr=True, highlight=False))
+
+
+def _fitted(stream: Console) -> Console:
+    """A terminal's width is honoured (tables fit it, keeping the first column
+    whole); a pipe or a file has no width to fit, so nothing there is cut or
+    wrapped, whatever COLUMNS says."""
+    if not stream.is_terminal:
+        stream.width = PIPE_WIDTH
+    return stream
 
 
 def emit_json(data: Data) -> None:

@@ -12,11 +12,18 @@ from tomo.errors import SyncFailed
 from tomo.marketplace.kinds import RepoType
 
 if TYPE_CHECKING:
-    from tomo.marketplace.schemas import RepoDetail, SyncProblem, SyncReport
+    from tomo.marketplace.schemas import (
+        RepoDetail,
+        RepoPublic,
+        RepoUpdate,
+        SyncProblem,
+        SyncReport,
+    )
     from tomo.runtime import Runtime
 
 app = typer.Typer(help="Catalog repositories.", no_args_is_help=True)
 RepoArg = Annotated[str, typer.Argument(help="Repo id or name.")]
+CATALOG_KEPT = "catalog kept"
 
 
 @app.command("add")
@@ -24,7 +31,9 @@ def add(
     ctx: typer.Context,
     url: Annotated[str, typer.Argument(help="https://, ssh://, git@host:path or a local path.")],
     name: Annotated[str, typer.Option("--name", help="Display name (the id is derived from it).")],
-    branch: Annotated[str, typer.Option("--branch")] = "main",
+    branch: Annotated[
+        str | None, typer.Option("--branch", help="Default: the remote's default branch.")
+    ] = None,
     repo_type: Annotated[RepoType, typer.Option("--type")] = "community",
     repo_id: Annotated[str | None, typer.Option("--id", help="Choose the id.")] = None,
     sync: Annotated[bool, typer.Option("--sync/--no-sync", help="Sync right away.")] = True,
@@ -39,8 +48,11 @@ def add(
         repo = await runtime.marketplace.add_repo(request)
         if not json_:
             err_console().print(f"Added repo {repo.id} ({repo.url})", markup=False)
+        for warning in repo.warnings:  # on stderr, so --json output stays one document
+            err_console().print(f"warning: {warning}", markup=False)
         if sync:
-            await _sync_and_show(runtime, repo.id, json_=json_, force=False, first=True)
+            failed = "repo added, its first sync failed"
+            await _sync_and_show(runtime, repo.id, json_=json_, force=False, failed=failed)
         elif json_:
             emit_json(repo)
 
@@ -78,14 +90,44 @@ def update(
     name: Annotated[str | None, typer.Option("--name")] = None,
     branch: Annotated[str | None, typer.Option("--branch")] = None,
     enabled: Annotated[bool | None, typer.Option("--enable/--disable")] = None,
+    sync: Annotated[
+        bool, typer.Option("--sync/--no-sync", help="Sync right away after --branch.")
+    ] = True,
     json_: JsonOption = False,
 ) -> None:
-    """Rename a repository, change its branch, enable or disable it."""
+    """Rename a repository, change its branch (and sync it), enable or disable it."""
     from tomo.marketplace.schemas import RepoUpdate
 
     changes = RepoUpdate(name=name, branch=branch, enabled=enabled)
+    if branch is not None and sync:
+        run(ctx, lambda runtime: _switch_branch(runtime, repo, changes, json_=json_))
+        return
     updated = run(ctx, lambda runtime: runtime.marketplace.update_repo(repo, changes))
     emit(updated, json_, f"Updated repo {updated.id}")
+
+
+async def _switch_branch(runtime: Runtime, repo: str, changes: RepoUpdate, *, json_: bool) -> None:
+    """Update, then sync the branch now followed; with --json, print the sync report
+    (as `repo add` does)."""
+    before = await runtime.marketplace.get_repo(repo)
+    updated = await runtime.marketplace.update_repo(repo, changes)
+    if not json_:
+        message = f"Updated repo {updated.id}; it follows branch {updated.branch}"
+        err_console().print(message, markup=False)
+    failed = _old_catalog_note(before, updated)
+    await _sync_and_show(runtime, updated.id, json_=json_, force=False, failed=failed)
+
+
+def _old_catalog_note(before: RepoPublic, after: RepoPublic) -> str:
+    """What the catalog shows while the new branch has not synced."""
+    if before.branch == after.branch:
+        return CATALOG_KEPT
+    if before.last_synced is None:
+        return f"branch changed to '{after.branch}'; no sync of this repo has succeeded yet"
+    return (
+        f"branch changed to '{after.branch}'; the catalog still shows the apps of "
+        f"branch '{before.branch}' until a sync succeeds"
+    )
 
 
 @app.command("sync")
@@ -107,8 +149,9 @@ def remove(ctx: typer.Context, repo: RepoArg, json_: JsonOption = False) -> None
 
 
 async def _sync_and_show(
-    runtime: Runtime, repo: str, *, json_: bool, force: bool, first: bool = False
+    runtime: Runtime, repo: str, *, json_: bool, force: bool, failed: str = CATALOG_KEPT
 ) -> None:
+    """Sync with a spinner, then the report; `failed` says what a failure left."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(
@@ -128,14 +171,14 @@ async def _sync_and_show(
         try:
             report = await runtime.marketplace.sync_repo(repo, progress=progress, force=force)
         except SyncFailed as exc:
-            outcome = "repo added, its first sync failed" if first else "catalog kept"
-            raise SyncFailed(f"sync of '{repo}' failed ({outcome}): {exc.message}") from exc
+            raise SyncFailed(f"sync of '{repo}' failed ({failed}): {exc.message}") from exc
     emit(report, json_, lambda: _print_report(report))
 
 
 def _print_report(report: SyncReport) -> None:
     summary = (
-        f"{report.repo_id}: {report.status} at {report.commit[:12]}; {report.app_count} apps "
+        f"{report.repo_id}: {report.status}, branch {report.branch} at {report.commit[:12]}; "
+        f"{report.app_count} apps "
         f"(+{report.added} ~{report.updated} -{report.removed})"
     )
     err_console().print(summary, markup=False)
@@ -151,7 +194,7 @@ def _print_report(report: SyncReport) -> None:
 def _print_warnings(warnings: list[SyncProblem]) -> None:
     if warnings:
         table(
-            f"{len(warnings)} stored file(s) with keys that look misspelt",
+            f"{len(warnings)} stored file(s) with warnings",
             ["file", "warning"],
             [(w.path, w.message) for w in warnings],
         )

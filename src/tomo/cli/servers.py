@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -15,7 +16,7 @@ from tomo.errors import InvalidInput
 
 if TYPE_CHECKING:
     from tomo.runtime import Runtime
-    from tomo.servers.schemas import ServerPublic
+    from tomo.servers.schemas import HostKeyScan, ServerAdded, ServerPublic
 
 app = typer.Typer(help="Servers tomo deploys to.", no_args_is_help=True)
 ServerArg = Annotated[str, typer.Argument(help="Server id or name.")]
@@ -57,24 +58,13 @@ def add(
     )  # fmt: skip
 
     async def action(runtime: Runtime) -> None:
-        added = await runtime.servers.add_server(request)
-        server = added.server
-        if (
-            not server.trusted
-            and not json_
-            and _confirm_key(server.name, added.host_key.fingerprint)
-        ):
-            server = await runtime.servers.trust_server(server.id, added.host_key.fingerprint)
+        # --json is for scripts: nobody answers a prompt there.
+        confirm = None if json_ else functools.partial(_confirm_key, name)
+        added = await runtime.servers.add_server(request, confirm=confirm)
         if json_:
-            emit_json(added.model_copy(update={"server": server}))
-            return
-        err_console().print(f"Added server {server.id} ({server.host}:{server.port})", markup=False)
-        if not server.trusted:
-            err_console().print(
-                f"Host key {added.host_key.fingerprint} is not trusted yet; nothing runs there "
-                f"until: tomo server trust {server.id} --fingerprint {added.host_key.fingerprint}",
-                markup=False,
-            )
+            emit_json(added)
+        else:
+            _print_added(added)
 
     run(ctx, action)
 
@@ -86,21 +76,21 @@ def trust(
     fingerprint: Annotated[str | None, typer.Option("--fingerprint", help="SHA256:…")] = None,
     json_: JsonOption = False,
 ) -> None:
-    """Trust the server's host key (shown and confirmed, or matching --fingerprint)."""
+    """Trust the server's host key (shown and confirmed, or matching --fingerprint),
+    then log in once and record its facts."""
 
     async def action(runtime: Runtime) -> ServerPublic:
         expected = fingerprint
         if expected is None:
-            scan = await runtime.servers.scan_host_key(server)
-            if not _confirm_key(server, scan.fingerprint, pinned=scan.pinned_fingerprint):
-                raise InvalidInput(
-                    "host key not trusted: confirm it at the prompt or pass --fingerprint"
-                )
-            expected = scan.fingerprint
+            expected = _confirmed_fingerprint(await runtime.servers.scan_host_key(server))
         return await runtime.servers.trust_server(server, expected)
 
     trusted = run(ctx, action)
-    emit(trusted, json_, f"Trusted {trusted.host_key_fingerprint} for {trusted.id}")
+    emit(
+        trusted,
+        json_,
+        f"Trusted {trusted.host_key_fingerprint} for {trusted.id}; {_health(trusted)}",
+    )
 
 
 @app.command("list")
@@ -166,6 +156,54 @@ def remove(
     """Forget a server (nothing on the host is touched)."""
     removed = run(ctx, lambda runtime: runtime.servers.remove_server(server, force=force))
     emit(removed, json_, f"Removed server {removed.id}")
+
+
+def _print_added(added: ServerAdded) -> None:
+    server, presented = added.server, added.host_key.fingerprint
+    where = f"{server.host}:{server.port}"
+    if server.trusted:
+        err_console().print(f"Added server {server.id} ({where}); {_health(server)}", markup=False)
+        return
+    err_console().print(f"Added server {server.id} ({where})", markup=False)
+    err_console().print(
+        f"Host key {presented} is not trusted yet; nothing runs there "
+        f"until: tomo server trust {server.id} --fingerprint {presented}",
+        markup=False,
+    )
+
+
+def _health(server: ServerPublic) -> str:
+    """One line on what the last login found."""
+    facts = server.facts
+    if facts is None:
+        return server.status
+    docker = (
+        f"Docker {facts.docker_version}"
+        if facts.docker_version
+        else f"Docker not usable: {facts.docker_problem}"
+    )
+    arch = facts.architecture or "unknown architecture"
+    return f"{server.status}: {facts.os or 'unknown OS'}, {arch}, {docker}"
+
+
+def _confirmed_fingerprint(scan: HostKeyScan) -> str:
+    """The presented fingerprint, once a person at a terminal has said yes."""
+    if not sys.stdin.isatty():  # piped or CI: say how to confirm instead of waiting
+        raise InvalidInput(
+            "host key not trusted: standard input is not a terminal, so nobody can confirm "
+            f"it here. {scan.server_id} presents {scan.fingerprint}{_unlike_pinned(scan)}; if "
+            "that is the server's own key (`ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub` on it), "
+            f"run: tomo server trust {scan.server_id} --fingerprint {scan.fingerprint}"
+        )
+    if not _confirm_key(scan.server_id, scan.fingerprint, pinned=scan.pinned_fingerprint):
+        raise InvalidInput("host key not trusted: you did not confirm it; nothing changed")
+    return scan.fingerprint
+
+
+def _unlike_pinned(scan: HostKeyScan) -> str:
+    if scan.pinned_fingerprint is None or scan.matches_pinned:
+        return ""
+    return f" (not the pinned {scan.pinned_fingerprint})"
 
 
 def _confirm_key(server: str, fingerprint: str, pinned: str | None = None) -> bool:

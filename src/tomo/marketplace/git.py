@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tomo.errors import GitError, GitTimeout, InvalidRepoUrl
+from tomo.errors import GitError, GitTimeout, InvalidInput, InvalidRepoUrl
 from tomo.marketplace.credentials import Credentials, redact_userinfo, split_credentials
 
 _SCP_LIKE = re.compile(r"(?P<user>[A-Za-z0-9._-]+@)?(?P<host>[A-Za-z0-9.-]+):(?P<path>[^/].*|/.+)")
@@ -25,6 +25,7 @@ _HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\
 # git's `<transport>::<address>` form (ext::, fd::, …) runs arbitrary helpers.
 _TRANSPORT_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*::")
 _UNSAFE_CHARS = re.compile(r"[\x00-\x20\x7f]")
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _ERROR_HINTS = (
     ("could not resolve host", "host not found"),
     ("connection refused", "cannot connect to the server"),
@@ -38,7 +39,16 @@ _ERROR_HINTS = (
     ("does not appear to be a git repository", "no repository at that URL"),
     ("not a git repository", "no repository at that URL"),
     ("couldn't find remote ref", "branch not found"),
+    ("corruption on the remote side", "the remote repository is damaged"),
 )
+# Lines git adds to many failures; they never say what went wrong.
+_BOILERPLATE = (
+    "fatal: could not read from remote repository.",
+    "please make sure you have the correct access rights",
+    "and the repository exists.",
+)
+# git's own words in an error message: enough for the cause, never a wall of text.
+MAX_GIT_DETAIL = 600
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,26 @@ def _check_by_form(url: str) -> RepoUrl:
     raise InvalidRepoUrl(f"not a repository URL tomo accepts: {_shown(url)}")
 
 
+def repo_url_key(url: str) -> str:
+    """What two URLs of one repository have in common: the case of the host, a
+    trailing '/' and a '.git' suffix make no difference. `url` is a checked one."""
+    lowered = url.lower()
+    if lowered.startswith(("https://", "ssh://")):
+        parts = urlsplit(url)
+        account, at, host = parts.netloc.rpartition("@")
+        return f"{parts.scheme.lower()}://{account}{at}{host.lower()}{_trimmed(parts.path)}"
+    if lowered.startswith("file://"):
+        return _trimmed(urlsplit(url).path)
+    scp = _SCP_LIKE.fullmatch(url)
+    if scp and not url.startswith("/"):
+        return f"{scp['user'] or ''}{scp['host'].lower()}:{_trimmed(scp['path'])}"
+    return _trimmed(url)
+
+
+def _trimmed(path: str) -> str:
+    return path.rstrip("/").removesuffix(".git").rstrip("/")
+
+
 def _check_network_url(url: str) -> None:
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -149,10 +179,17 @@ class RemoteLogin:
 
 
 class Git:
-    """Runs git against one bare clone with the transports a repo URL needs."""
+    """Runs git against one bare clone with the transports a repo URL needs.
+
+    Without a clone (`clone_dir` None) it only asks the remote questions."""
 
     def __init__(
-        self, clone_dir: Path, *, timeout: float, allow_file: bool, login: RemoteLogin | None = None
+        self,
+        clone_dir: Path | None,
+        *,
+        timeout: float,
+        allow_file: bool,
+        login: RemoteLogin | None = None,
     ) -> None:
         self.clone_dir = clone_dir
         self.timeout = timeout
@@ -173,11 +210,27 @@ class Git:
                 return sha
         raise GitError(f"branch '{branch}' not found at {url}")
 
+    async def default_branch(self, url: str) -> str:
+        """The branch the remote's HEAD names: the one a clone would check out."""
+        out = await self._run(
+            "ls-remote", "--symref", "--", url, "HEAD", in_clone=False, remote=True
+        )
+        for line in out.decode("utf-8", "replace").splitlines():
+            target, _, ref = line.partition("\t")
+            if ref == "HEAD" and target.startswith("ref: refs/heads/"):
+                return target.removeprefix("ref: refs/heads/")
+        # An empty repository shows no HEAD here (git 2.39 does not list an unborn one).
+        raise InvalidInput(
+            f"{url} names no default branch (it has no commits yet, or its HEAD is detached); "
+            "name the branch to follow"
+        )
+
     async def fetch(self, url: str, branch: str) -> str:
         """Fetch the branch tip (shallow) into the clone; return its commit."""
-        if not (self.clone_dir / "HEAD").exists():
-            self.clone_dir.mkdir(parents=True, exist_ok=True)
-            await self._run("init", "--bare", "--quiet", str(self.clone_dir), in_clone=False)
+        clone = self._clone
+        if not (clone / "HEAD").exists():
+            clone.mkdir(parents=True, exist_ok=True)
+            await self._run("init", "--bare", "--quiet", str(clone), in_clone=False)
         ref = "refs/tomo/synced"
         await self._run(
             "fetch",
@@ -224,9 +277,15 @@ class Git:
     ) -> bytes:
         """`remote`: the command talks to the remote, and only then gets the login."""
         argv = ["git", *self._safety, *args]
-        cwd = self.clone_dir if in_clone else None
+        cwd = self._clone if in_clone else None
         login = self.login if remote else None
         return await run_git(argv, cwd=cwd, time_limit=self.timeout, stdin=stdin, login=login)
+
+    @property
+    def _clone(self) -> Path:
+        if self.clone_dir is None:  # a bug: never run git in whatever the working directory is
+            raise RuntimeError("this Git has no clone; it only asks the remote")
+        return self.clone_dir
 
 
 def _parse_batch(out: bytes) -> dict[str, bytes]:
@@ -319,9 +378,28 @@ async def run_git(
 
 
 def _explain(stderr: str) -> str:
+    """A hint in plain words when one fits, then git's own lines: the cause is
+    often not the last one ("remote: fatal: unable to read …" comes first)."""
     stderr = redact_userinfo(stderr)  # git never gets a login in a URL; and if it did
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    detail = lines[-1] if lines else "no error output"
+    lines = _telling_lines(stderr)
+    detail = _bounded(" | ".join(lines)) if lines else "no error output"
     lowered = stderr.lower()
     hint = next((text for needle, text in _ERROR_HINTS if needle in lowered), None)
     return f"{hint} ({detail})" if hint else detail
+
+
+def _telling_lines(stderr: str) -> list[str]:
+    """Each line of git's output that says something, once, with control characters
+    (a remote's terminal escapes) made visible; the boilerplate only if nothing else."""
+    lines = [_CONTROL_CHARS.sub("?", line.strip()) for line in stderr.splitlines()]
+    lines = list(dict.fromkeys(line for line in lines if line))
+    telling = [line for line in lines if not line.lower().startswith(_BOILERPLATE)]
+    return telling or lines[-1:]
+
+
+def _bounded(text: str) -> str:
+    """Long output keeps its start (the cause) and its end (git's verdict)."""
+    if len(text) <= MAX_GIT_DETAIL:
+        return text
+    half = (MAX_GIT_DETAIL - 3) // 2
+    return f"{text[:half]} … {text[-half:]}"

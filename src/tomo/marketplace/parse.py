@@ -11,7 +11,7 @@ from tomo.errors import InvalidDefinition
 from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.keys import misspelt_keys
 from tomo.marketplace.safe_yaml import YamlLoadError, load_yaml
-from tomo.marketplace.scan import category_from_path
+from tomo.marketplace.scan import category_from_path, naming_warning
 
 MAX_REPORTED_PROBLEMS = 8
 
@@ -22,7 +22,8 @@ def parse_definition(path: str, data: bytes, *, max_bytes: int) -> AppDefinition
 
 
 def load_definition(path: str, data: bytes, *, max_bytes: int) -> tuple[AppDefinition, list[str]]:
-    """parse_definition, plus warnings about keys that look misspelt (see keys.py)."""
+    """parse_definition, plus warnings: keys that look misspelt (see keys.py), and a
+    file named unlike its id (which still loads: the id inside is what counts)."""
     try:
         raw = load_yaml(data, max_bytes=max_bytes)
     except YamlLoadError as exc:
@@ -36,7 +37,8 @@ def load_definition(path: str, data: bytes, *, max_bytes: int) -> tuple[AppDefin
         definition = AppDefinition.model_validate(raw)
     except ValidationError as exc:
         raise InvalidDefinition(path, format_validation_error(exc)) from None
-    return definition, misspelt_keys(raw)
+    misnamed = naming_warning(path, definition.id)
+    return definition, [*misspelt_keys(raw), *([misnamed] if misnamed else [])]
 
 
 def format_validation_error(exc: ValidationError) -> str:

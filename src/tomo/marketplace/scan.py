@@ -111,6 +111,19 @@ def path_names_id(path: str, app_id: str) -> bool:
     return stem == app_id
 
 
+def naming_warning(path: str, app_id: str) -> str | None:
+    """Why the file's location does not spell its app's id (the catalog's rule), or None."""
+    if path_names_id(path, app_id):
+        return None
+    directory, name = posixpath.split(path)
+    if name in _APP_FILE_NAMES and directory != APPS_DIR:
+        place, expected = "folder", posixpath.join(posixpath.dirname(directory), app_id, name)
+    else:
+        extension = posixpath.splitext(name)[1]
+        place, expected = "file name", posixpath.join(directory, app_id + extension)
+    return f"id '{app_id}' differs from the {place}; the catalog expects {expected}"
+
+
 def category_from_path(path: str) -> str | None:
     """`apps/<category>/…` names a category when the file is below a folder."""
     parts = path.split("/")

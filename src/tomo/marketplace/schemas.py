@@ -16,7 +16,7 @@ class RepoCreate(BaseModel):
 
     url: str
     name: str = Field(min_length=1, max_length=128)
-    branch: str = "main"
+    branch: str | None = None  # None: the remote's default branch (its HEAD), resolved on add
     repo_type: RepoType = "community"
     id: str | None = None
 
@@ -48,6 +48,13 @@ class RepoPublic(BaseModel):
     has_credentials: bool
 
 
+class RepoAdded(RepoPublic):
+    """A repository just added, with what its owner should know (a URL already
+    subscribed as another repo)."""
+
+    warnings: list[str] = []
+
+
 class SyncProblem(BaseModel):
     """One file a sync could not store and why, or a warning about one it stored."""
 
@@ -60,13 +67,15 @@ class SyncReport(BaseModel):
 
     repo_id: str
     status: Literal["synced", "unchanged"]
+    branch: str | None = None  # None only in reports kept from before tomo named it
     commit: str
     app_count: int
     added: int
     updated: int
     removed: int
     errors: list[SyncProblem]
-    warnings: list[SyncProblem] = []  # stored files with keys that look misspelt
+    # Stored files with keys that look misspelt, or named unlike their app's id.
+    warnings: list[SyncProblem] = []
 
 
 class RepoDetail(RepoPublic):

@@ -29,12 +29,13 @@ from tomo.errors import (
     TomoError,
 )
 from tomo.marketplace.credentials import Credentials
-from tomo.marketplace.git import check_branch, check_repo_url
+from tomo.marketplace.git import RepoUrl, check_branch, check_repo_url, repo_url_key
 from tomo.marketplace.models import MarketplaceAppRow, MarketplaceRating, MarketplaceRepo
 from tomo.marketplace.schemas import (
     Category,
     MarketplaceApp,
     RatingResult,
+    RepoAdded,
     RepoCreate,
     RepoDetail,
     RepoPublic,
@@ -72,34 +73,55 @@ class MarketplaceService:
 
     # -- repositories -------------------------------------------------------
 
-    async def add_repo(self, request: RepoCreate, *, trusted_local: bool = False) -> RepoPublic:
-        """Register a repository (not synced yet); refuses URLs git must not see."""
+    async def add_repo(self, request: RepoCreate, *, trusted_local: bool = False) -> RepoAdded:
+        """Register a repository (not synced yet); refuses URLs git must not see.
+
+        Without a branch, asks the remote which is its default. A URL that another
+        repo already subscribes to is added too, with a warning naming that repo."""
         allow_local = self.settings.allow_local_repos or trusted_local
         checked = check_repo_url(request.url, allow_local=allow_local)
-        branch = check_branch(request.branch)
+        branch = check_branch(request.branch) if request.branch is not None else None
         name = request.name.strip()
         async with self.db.session() as session:
             repo_id = await self._new_repo_id(session, request.id, name)
             if await session.scalar(select(MarketplaceRepo.id).where(MarketplaceRepo.name == name)):
                 raise RepoExists(f"a repo named '{name}' already exists")
-            repo = MarketplaceRepo(
-                id=repo_id,
-                name=name,
-                url=checked.url,
-                credentials_enc=self._seal(checked.credentials),
-                branch=branch,
-                repo_type=request.repo_type,
-                enabled=True,
-                status="active",
-                app_count=0,
-                created_at=datetime.now(UTC),
-            )
+            warnings = await _same_repository_warnings(session, checked.url)
+        if branch is None:  # asked with no session open: the remote may take a while
+            branch = await self._default_branch(checked, allow_local=allow_local)
+        repo = MarketplaceRepo(
+            id=repo_id,
+            name=name,
+            url=checked.url,
+            credentials_enc=self._seal(checked.credentials),
+            branch=branch,
+            repo_type=request.repo_type,
+            enabled=True,
+            status="active",
+            app_count=0,
+            created_at=datetime.now(UTC),
+        )
+        await self._insert_repo(repo)
+        return RepoAdded.model_validate(repo).model_copy(update={"warnings": warnings})
+
+    async def _default_branch(self, checked: RepoUrl, *, allow_local: bool) -> str:
+        git, url = make_git(
+            checked.url,
+            None,
+            timeout=self.settings.git_timeout,
+            allow_local=allow_local,
+            credentials=checked.credentials,
+        )
+        return check_branch(await git.default_branch(url))
+
+    async def _insert_repo(self, repo: MarketplaceRepo) -> None:
+        async with self.db.session() as session:
             session.add(repo)
             try:
                 await session.commit()
-            except IntegrityError:
-                raise RepoExists(f"a repo with id '{repo_id}' or name '{name}' exists") from None
-            return RepoPublic.model_validate(repo)
+            except IntegrityError:  # added by someone else while the remote answered
+                message = f"a repo with id '{repo.id}' or name '{repo.name}' exists"
+                raise RepoExists(message) from None
 
     def _seal(self, credentials: Credentials | None) -> str | None:
         return self.secrets.encrypt(credentials.to_json()) if credentials else None
@@ -122,6 +144,9 @@ class MarketplaceService:
             return _repo_detail(repo)
 
     async def update_repo(self, ref: str, changes: RepoUpdate) -> RepoPublic:
+        """Change the repo row only. A new branch is not fetched here: the catalog
+        keeps the old branch's apps (and the repo its old report) until a sync
+        succeeds, which then fetches the new branch in full."""
         async with self.db.session() as session:
             repo = await self._find_repo(session, ref)
             if changes.branch is not None and changes.branch != repo.branch:
@@ -380,12 +405,26 @@ def _unchanged_report(repo: RepoSnapshot, commit: str) -> SyncReport:
             **last,
             "repo_id": repo.id,
             "status": "unchanged",
+            "branch": repo.branch,
             "commit": commit,
             "added": 0,
             "updated": 0,
             "removed": 0,
         }
     )
+
+
+async def _same_repository_warnings(session: AsyncSession, url: str) -> list[str]:
+    """One warning per repo already subscribed to this URL (in any spelling)."""
+    key = repo_url_key(url)
+    rows = await session.execute(
+        select(MarketplaceRepo.id, MarketplaceRepo.url).order_by(MarketplaceRepo.id)
+    )
+    return [
+        f"repo '{repo_id}' already subscribes to this repository ({known})"
+        for repo_id, known in rows
+        if repo_url_key(known) == key
+    ]
 
 
 def _repo_detail(repo: MarketplaceRepo) -> RepoDetail:

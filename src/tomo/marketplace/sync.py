@@ -44,7 +44,7 @@ from tomo.marketplace.schemas import SyncProblem, SyncReport
 
 # Bump when parsing or validation rules change: stored outcomes of unchanged
 # files are then stale and every file is parsed again.
-PARSER_VERSION = 2  # 2: warnings about misspelt keys
+PARSER_VERSION = 3  # 2: warnings about misspelt keys; 3: about files named unlike their id
 
 Progress = Callable[[str, int, int], None]
 _DETAIL_FIELDS = ("license", "repository", "documentation", "icon", "maintainers")
@@ -136,6 +136,7 @@ class RepoSync:
         return SyncReport(
             repo_id=self.repo.id,
             status="synced",
+            branch=self.repo.branch,
             commit=commit,
             app_count=len(winners.paths) + len(plan.kept),
             added=len(plan.added),
@@ -436,14 +437,15 @@ def clone_dir_for(repos_dir: Path, repo_id: str) -> Path:
 
 def make_git(
     url: str,
-    clone_dir: Path,
+    clone_dir: Path | None,
     *,
     timeout: float,
     allow_local: bool,
     credentials: Credentials | None = None,
 ) -> tuple[Git, str]:
     """A Git runner allowed exactly the transports this repo's URL needs, and
-    given the repo's credentials (if any) for its remote."""
+    given the repo's credentials (if any) for its remote; without a clone
+    directory it can only ask the remote (see Git)."""
     checked = check_repo_url(url, allow_local=allow_local)
     credentials = credentials or checked.credentials
     login = RemoteLogin(checked.url, credentials) if credentials else None

@@ -1,12 +1,18 @@
 """ServerService: the servers registry, host-key trust and health checks.
 
-Nothing runs on a server until its host key is pinned: adding a server only
-reads the key it presents. Credentials are encrypted before they are stored
-and decrypted only to build an SSHTarget for a connection.
+Nothing runs on a server until its host key is pinned: adding a server reads
+the key it presents, and logs in only once that key is confirmed (by the
+fingerprint the user expects, or by the user's consent). That first login
+proves the credentials and gathers the facts; a server whose login fails is
+not stored, and a key whose login fails is not pinned. Credentials are
+encrypted before they are stored and decrypted only to build an SSHTarget for
+a connection.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -64,34 +70,38 @@ class ServerService:
 
     # -- registry -------------------------------------------------------------
 
-    async def add_server(self, request: ServerCreate) -> ServerAdded:
-        """Register a server and read its host key; pin it only if it matches
-        the fingerprint the user expects."""
-        if request.private_key is not None:
-            passphrase = request.passphrase.get_secret_value() if request.passphrase else None
-            try:
-                check_private_key(request.private_key.get_secret_value(), passphrase)
-            except AuthenticationFailed as exc:
-                raise InvalidInput(exc.reason) from None
+    async def add_server(
+        self, request: ServerCreate, *, confirm: Callable[[str], bool] | None = None
+    ) -> ServerAdded:
+        """Register a server and read its host key. The key is pinned when it has
+        the fingerprint the user expects, or when `confirm(fingerprint)` consents;
+        then tomo logs in once, and stores the server only if that login works."""
+        _check_private_key(request)
         key = await self.ssh.fetch_host_key(request.name, request.host, request.port)
         if request.fingerprint is not None and request.fingerprint != key.fingerprint:
             raise HostKeyChanged(request.name, request.fingerprint, key.fingerprint, expected=True)
+        async with self.db.session() as session:  # a name already taken is told before asking
+            server = self._new_row(request, await self._new_id(session, request.id, request.name))
+        if request.fingerprint is not None or (confirm is not None and confirm(key.fingerprint)):
+            facts = await self._first_login(server, key, unless="the server was not added")
+            _pin(server, key)
+            _checked(server, status="online", error=None, facts=facts)
         async with self.db.session() as session:
-            server = Server(
-                id=await self._new_id(session, request.id, request.name),
-                name=request.name.strip(), host=request.host, port=request.port,
-                username=request.username, auth_type=request.auth_type,
-                data_root=request.data_root, use_sudo=request.use_sudo, status="unknown",
-                created_at=datetime.now(UTC), **self._encrypted(request),
-            )  # fmt: skip
-            if request.fingerprint is not None:
-                _pin(server, key)
             session.add(server)
             try:
                 await session.commit()
             except IntegrityError:
+                await self.ssh.forget(server.id)
                 raise ServerExists(f"a server named '{request.name}' already exists") from None
             return ServerAdded(server=public(server), host_key=_scan(server, key))
+
+    def _new_row(self, request: ServerCreate, server_id: str) -> Server:
+        return Server(
+            id=server_id, name=request.name.strip(), host=request.host, port=request.port,
+            username=request.username, auth_type=request.auth_type,
+            data_root=request.data_root, use_sudo=request.use_sudo, status="unknown",
+            created_at=datetime.now(UTC), **self._encrypted(request),
+        )  # fmt: skip
 
     def _encrypted(self, request: ServerCreate) -> dict[str, str | None]:
         def seal(secret: object) -> str | None:
@@ -168,19 +178,33 @@ class ServerService:
             return _scan(await self._find(session, ref), key)
 
     async def trust_server(self, ref: str, fingerprint: str) -> ServerPublic:
-        """Pin the key the server presents, only if it has this fingerprint."""
+        """Pin the key the server presents, only if it has this fingerprint and
+        tomo can log in with it (the login gathers the facts)."""
         expected = check_fingerprint(fingerprint)
-        server = await self.get_server(ref)
+        async with self.db.session() as session:
+            server = await self._find(session, ref)
         key = await self.ssh.fetch_host_key(server.name, server.host, server.port)
         if key.fingerprint != expected:
             raise HostKeyChanged(server.name, expected, key.fingerprint, expected=True)
+        await self.ssh.forget(server.id)  # a connection made under the old key ends here
+        facts = await self._first_login(server, key, unless="its host key was not trusted")
         async with self.db.session() as session:
-            row = await self._find(session, ref)
+            row = await self._find(session, server.id)
             _pin(row, key)
-            row.status, row.last_error = "unknown", None
+            _checked(row, status="online", error=None, facts=facts)
             await session.commit()
-            await self.ssh.forget(row.id)
             return public(row)
+
+    async def _first_login(self, server: Server, key: HostKey, *, unless: str) -> ServerFacts:
+        """Log in with the key just confirmed and learn what the server is; on
+        failure nothing of it is kept, not even the connection, and the error
+        says what did not happen (`unless`)."""
+        target = replace(self._target_of(server), host_key=key.public_key)
+        try:
+            return await gather_facts(self.ssh, target, server.data_root)
+        except RemoteError as exc:
+            await self.ssh.forget(server.id)
+            raise exc.with_message(f"{exc.message}; {unless}") from None
 
     # -- checks ---------------------------------------------------------------
 
@@ -218,14 +242,30 @@ class ServerService:
     ) -> ServerPublic:
         async with self.db.session() as session:
             server = await self._find(session, ref)
-            server.status, server.last_error = status, error
-            now = datetime.now(UTC)
-            if status == "online":
-                server.last_seen = now
-            if facts is not None:
-                server.facts, server.facts_at = facts.model_dump(mode="json"), now
+            _checked(server, status=status, error=error, facts=facts)
             await session.commit()
             return public(server)
+
+
+def _check_private_key(request: ServerCreate) -> None:
+    """A key that can never load is bad input, found before anything is asked."""
+    if request.private_key is None:
+        return
+    passphrase = request.passphrase.get_secret_value() if request.passphrase else None
+    try:
+        check_private_key(request.private_key.get_secret_value(), passphrase)
+    except AuthenticationFailed as exc:
+        raise InvalidInput(exc.reason) from None
+
+
+def _checked(server: Server, *, status: str, error: str | None, facts: ServerFacts | None) -> None:
+    """What a check found, written onto the server's row."""
+    server.status, server.last_error = status, error
+    now = datetime.now(UTC)
+    if status == "online":
+        server.last_seen = now
+    if facts is not None:
+        server.facts, server.facts_at = facts.model_dump(mode="json"), now
 
 
 def _status_for(exc: RemoteError) -> str:
