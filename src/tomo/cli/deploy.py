@@ -19,7 +19,7 @@ from tomo.errors import InstallFailed, TomoError
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from tomo.deployment.manage import Prepared
+    from tomo.deployment.operation import Prepared
     from tomo.deployment.schemas import (
         InstallationPublic,
         InstallPreview,

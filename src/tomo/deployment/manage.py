@@ -7,54 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import posixpath
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 
 from tomo.deployment.context import DeploymentContext, public
-from tomo.deployment.jobs import JobRecorder, create_job, new_id, take_lease
+from tomo.deployment.jobs import JobRecorder
 from tomo.deployment.models import Installation
-from tomo.deployment.operation import Operation, Outcome, Recovery, carry_out, said
+from tomo.deployment.operation import Operation, Outcome, Prepared, Recovery, done, prepare, said
 from tomo.deployment.remote import ContainerState, Docker
 from tomo.deployment.schemas import InstallationPublic, OperationDone
 from tomo.deployment.spec import ENV_FILE_NAME, InstallConfig, mounts_for
 from tomo.errors import RemoteError
 from tomo.marketplace.definition import AppDefinition
 from tomo.servers.ssh import docker_argv
-
-Finish = Callable[[Installation, Outcome], Awaitable[OperationDone]]
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """An operation whose lease is taken and whose job is recorded, ready to run now
-    or in a background task (so a face can follow its job while it runs)."""
-
-    job_id: str
-    installation: InstallationPublic
-    run: Callable[[], Awaitable[OperationDone]]  # raises the operation's error
-
-
-async def prepare(
-    ctx: DeploymentContext, ref: str, server: str | None, operation: Operation, finish: Finish
-) -> Prepared:
-    """Take the lease and record a job; `run` carries the operation out."""
-    row = await ctx.find(ref, server)
-    job_id = new_id()
-    unsettled = await take_lease(ctx.db, row.id, operation.kind, job_id)
-    await create_job(ctx.db, row, operation.kind, job_id)
-
-    async def run() -> OperationDone:
-        outcome = await carry_out(ctx, operation, await ctx.load(row.id), job_id,
-                                  unsettled_job=unsettled)  # fmt: skip
-        outcome.raise_for_status()
-        return await finish(row, outcome)
-
-    return Prepared(job_id, public(row), run)
-
-
-async def done(ctx: DeploymentContext, row: Installation, outcome: Outcome) -> OperationDone:
-    return OperationDone(installation=await ctx.public(row.id), job_id=outcome.job_id,
-                         summary=outcome.summary)  # fmt: skip
 
 
 class DockerVerb(Operation):

@@ -13,12 +13,21 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from tomo.deployment.context import DeploymentContext
-from tomo.deployment.jobs import JobRecorder, load_journal, release_lease
+from tomo.deployment.context import DeploymentContext, public
+from tomo.deployment.jobs import (
+    JobRecorder,
+    create_job,
+    load_journal,
+    new_id,
+    release_lease,
+    take_lease,
+)
 from tomo.deployment.journal import Journal, Replay, replay
 from tomo.deployment.models import Installation
+from tomo.deployment.schemas import InstallationPublic, OperationDone
 from tomo.errors import InternalError, OperationInterrupted, RemoteError, TomoError
 
 log = logging.getLogger("tomo.deployment")
@@ -197,3 +206,42 @@ def said(outcome: Replay, nothing: str) -> str:
     if outcome.failed:
         parts.append("; ".join(outcome.failed))
     return "; ".join(parts) or nothing
+
+
+# -- preparing an operation, to run now or in the background ---------------------
+
+
+Finish = Callable[[Installation, Outcome], Awaitable[OperationDone]]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An operation whose lease is taken and whose job is recorded, ready to run now
+    or in a background task (so a face can follow its job while it runs)."""
+
+    job_id: str
+    installation: InstallationPublic
+    run: Callable[[], Awaitable[OperationDone]]  # raises the operation's error
+
+
+async def prepare(
+    ctx: DeploymentContext, ref: str, server: str | None, operation: Operation, finish: Finish
+) -> Prepared:
+    """Take the lease and record a job; `run` carries the operation out."""
+    row = await ctx.find(ref, server)
+    job_id = new_id()
+    unsettled = await take_lease(ctx.db, row.id, operation.kind, job_id)
+    await create_job(ctx.db, row, operation.kind, job_id)
+
+    async def run() -> OperationDone:
+        outcome = await carry_out(ctx, operation, await ctx.load(row.id), job_id,
+                                  unsettled_job=unsettled)  # fmt: skip
+        outcome.raise_for_status()
+        return await finish(row, outcome)
+
+    return Prepared(job_id, public(row), run)
+
+
+async def done(ctx: DeploymentContext, row: Installation, outcome: Outcome) -> OperationDone:
+    return OperationDone(installation=await ctx.public(row.id), job_id=outcome.job_id,
+                         summary=outcome.summary)  # fmt: skip

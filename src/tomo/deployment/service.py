@@ -18,9 +18,8 @@ from tomo.db import Database
 from tomo.deployment import install, manage, reconcile, update
 from tomo.deployment.context import DeploymentContext, public
 from tomo.deployment.jobs import job_view, list_jobs
-from tomo.deployment.manage import Prepared
 from tomo.deployment.models import Installation
-from tomo.deployment.operation import carry_out
+from tomo.deployment.operation import Prepared, carry_out
 from tomo.deployment.schemas import (
     InstallationPublic,
     InstallPreview,

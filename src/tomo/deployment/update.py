@@ -15,9 +15,9 @@ from tomo.deployment import steps
 from tomo.deployment.context import DeploymentContext, ports_of, stored_config
 from tomo.deployment.install import claimed_ports, wait_limits
 from tomo.deployment.jobs import JobRecorder
-from tomo.deployment.manage import Prepared, done, prepare, record_state
+from tomo.deployment.manage import record_state
 from tomo.deployment.models import Installation
-from tomo.deployment.operation import Operation, Outcome, Recovery, said
+from tomo.deployment.operation import Operation, Outcome, Prepared, Recovery, done, prepare, said
 from tomo.deployment.remote import ContainerState, Docker
 from tomo.deployment.schemas import OperationDone
 from tomo.deployment.spec import ContainerSpec, InstallConfig

@@ -3,8 +3,8 @@
 The same rules as SQLite's FTS5 search: every word matches as a prefix in its
 own form or its stem's; name, category and tags weigh most; filters ignore
 case; with nothing matching, pg_trgm offers apps with words like the query's.
-Exact totals cost a count of every match, so a broad match is counted only up
-to COUNT_LIMIT and estimated by the planner past it (`SearchPage.estimated`).
+Exact totals cost a count of every match, so a match the planner expects to be
+broad is not counted: its total is the planner's estimate (`SearchPage.estimated`).
 """
 
 from __future__ import annotations
@@ -37,8 +37,7 @@ DDL = [
     "ALTER TABLE marketplace_apps ADD COLUMN search_words text GENERATED ALWAYS AS ("
     "lower(name || ' ' || category || ' ' || tags::text || ' ' || description)) STORED",
     "CREATE INDEX ix_marketplace_apps_search ON marketplace_apps USING gin (search_vector)",
-    "CREATE INDEX ix_marketplace_apps_tags ON marketplace_apps "
-    "USING gin ((lower(tags::text)::jsonb) jsonb_path_ops)",
+    "CREATE INDEX ix_marketplace_apps_tags ON marketplace_apps USING gin (tags jsonb_path_ops)",
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     "CREATE INDEX ix_marketplace_apps_words ON marketplace_apps "
     "USING gin (search_words gin_trgm_ops)",
@@ -51,11 +50,13 @@ DROP = [
     "ALTER TABLE marketplace_apps DROP COLUMN IF EXISTS search_vector",
 ]
 
-# Ranking reads every match's tsvector; past this many matches, relevance falls
-# back to popularity, which an index serves (as the SQLite backend does).
-RANK_LIMIT = 2_500
-# Counting reads every match too: past this many, the planner's estimate is told.
-COUNT_LIMIT = 2_500
+# Ranking reads every match's row (its tsvector) from the table; past this many
+# matches, relevance falls back to popularity, which an index serves.
+RANK_LIMIT = 1_000
+# Counting reads the matches too: when the planner expects more than this many,
+# its estimate is told and nothing is counted; else the matches are counted (up
+# to this many: a planner that was far off is caught, and estimated anew).
+COUNT_LIMIT = 1_000
 _VECTOR = "marketplace_apps.search_vector"
 
 
@@ -67,13 +68,14 @@ class _Where:
         self.params: dict[str, Any] = {}
         for n, repo in enumerate(visibility.hidden_repos):
             self._add(f"repo_id <> :hidden{n}", {f"hidden{n}": repo})
+        # Stored categories and tags are lower-case slugs (the definition checks),
+        # and the query's are folded: plain comparisons, which the indexes serve.
         if query.category:
-            self._add("lower(category) = :category", {"category": query.category})
+            self._add("category = :category", {"category": query.category})
         if query.repo_id:
             self._add("repo_id = :repo", {"repo": query.repo_id})
         if query.tags:
-            self._add("lower(tags::text)::jsonb @> cast(:tags AS jsonb)",
-                      {"tags": json.dumps(list(query.tags))})  # fmt: skip
+            self._add("tags @> cast(:tags AS jsonb)", {"tags": json.dumps(list(query.tags))})
         self.text = _tsquery(query)
         if self.text:
             self._add(f"{_VECTOR} @@ to_tsquery('simple', :words)", {"words": self.text})
@@ -108,17 +110,26 @@ def find_page(sql: Sql, query: SearchQuery, visibility: Visibility) -> Found:
 
 
 def _total(sql: Sql, where: _Where) -> tuple[int, bool]:
-    """Matches counted up to COUNT_LIMIT; past it, the planner's estimate."""
+    """The planner's estimate when it expects a broad match (planning costs a
+    millisecond, counting thousands of matches costs many); else the matches
+    counted, up to COUNT_LIMIT."""
+    expected = _estimate(sql, where)
+    if expected > COUNT_LIMIT:
+        return expected, True
     counted = sql.rows(
         f"SELECT count(*) FROM (SELECT 1 FROM marketplace_apps {where.sql} LIMIT :cap) AS matches",
         {**where.params, "cap": COUNT_LIMIT + 1},
     )[0][0]
     if counted <= COUNT_LIMIT:
         return int(counted), False
+    return max(expected, COUNT_LIMIT + 1), True
+
+
+def _estimate(sql: Sql, where: _Where) -> int:
     plan = sql.rows(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM marketplace_apps {where.sql}",
                     where.params)[0][0]  # fmt: skip
     document = json.loads(plan) if isinstance(plan, str) else plan
-    return max(int(document[0]["Plan"]["Plan Rows"]), COUNT_LIMIT + 1), True
+    return int(document[0]["Plan"]["Plan Rows"])
 
 
 def _order(query: SearchQuery, rank: bool) -> str:
