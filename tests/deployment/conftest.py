@@ -155,3 +155,9 @@ def busy_port() -> Iterator[int]:
     listener.listen(1)
     yield listener.getsockname()[1]
     listener.close()
+
+
+async def at_step(deploy: Deploy, installation: str, kind: str, step: str) -> bool:
+    """Whether the newest `kind` job of the installation has reached `step`."""
+    jobs = await deploy.runtime.deployment.list_jobs(installation=installation)
+    return any(j.kind == kind and j.steps and j.steps[-1].name == step for j in jobs[:1])

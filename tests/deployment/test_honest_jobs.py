@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.cli.tomo_cli import Tomo
-from tests.deployment.conftest import Deploy, server_for
+from tests.deployment.conftest import Deploy, at_step, server_for
 from tests.deployment.test_install import docker, install, page
 from tests.faults import captured_log, exception_of, wait_until
 from tests.services import free_port
@@ -24,12 +24,6 @@ from tomo.deployment.spec import InstallConfig
 
 def names() -> list[str]:
     return docker("ps", "-a", "--format", "{{.Names}}").split()
-
-
-async def at_step(deploy: Deploy, installation: str, kind: str, step: str) -> bool:
-    """Whether the newest `kind` job of the installation has reached `step`."""
-    jobs = await deploy.runtime.deployment.list_jobs(installation=installation)
-    return any(j.kind == kind and j.steps and j.steps[-1].name == step for j in jobs[:1])
 
 
 async def never_healthy(deploy: Deploy, app_id: str = "slow", **docker_fields: Any) -> str:

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from tests.deployment.conftest import Deploy
+from tests.deployment.conftest import Deploy, at_step
 from tests.deployment.test_install import container_env, docker, install, page
+from tests.faults import wait_until
 from tests.services import free_port, mute_tcp_server
 from tomo.deployment.models import Installation
 from tomo.deployment.remote import Docker
@@ -292,10 +292,8 @@ async def test_tomo_killed_mid_install_is_reconciled_on_restart(deploy: Deploy) 
         [sys.executable, "-m", "tomo", "--data-dir", str(data_dir), "install", app, "--server", "box"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while "slow" not in docker("ps", "--format", "{{.Names}}").split():
-        assert time.monotonic() < deadline and process.poll() is None
-        await asyncio.sleep(0.2)
+    await wait_until(lambda: at_step(deploy, "slow", "install", "wait"), within=60)
+    assert process.poll() is None
     os.killpg(process.pid, signal.SIGKILL)  # tomo dies while waiting for health
     process.wait()
     assert (deploy.data_root / "slow").exists()
