@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -75,7 +76,9 @@ def by_hand(host: Host, users: SshUsers, image: str, name: str, port: int,
     ssh = ["ssh", "-q", "-F", "/dev/null", "-p", str(host.sshd.port), "-i", str(users.key),
            "-o", "BatchMode=yes", "-o", f"UserKnownHostsFile={known}",
            f"{users.user}@127.0.0.1"]  # fmt: skip
-    inspect = [*ssh, "docker", "inspect", "--format", "{{.State.Status}} {{.RestartCount}}", name]
+    # ssh hands the remote shell one string: quoted, so the format stays one argument.
+    check = ["docker", "inspect", "--format", "{{.State.Status}} {{.RestartCount}}", name]
+    inspect = [*ssh, shlex.join(check)]
     started = time.perf_counter()
     subprocess.run([*ssh, "docker", "pull", "-q", image], check=True, capture_output=True)
     subprocess.run([*ssh, "docker", "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:80",
