@@ -1,17 +1,26 @@
-"""Routes of every feature package, wired in one place."""
+"""Routes of every feature package, wired in one place, all behind `authenticate`.
+
+The dependency sits on the router, so a new route is protected unless it opts
+out by name (http/security.py: PUBLIC), and roles are decided there too.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from tomo import __version__
+from tomo.auth.api import router as accounts_router
+from tomo.deployment.api import router as deployment_router
+from tomo.http.security import authenticate
 from tomo.marketplace.api import router as marketplace_router
+from tomo.servers.api import router as servers_router
 
-api_router = APIRouter(prefix="/api")
-api_router.include_router(marketplace_router)
+api_router = APIRouter(prefix="/api", dependencies=[Depends(authenticate)])
+for router in (accounts_router, marketplace_router, servers_router, deployment_router):
+    api_router.include_router(router)
 
 
-@api_router.get("/health", tags=["health"])
+@api_router.get("/health", name="health", tags=["health"])
 async def health() -> dict[str, str]:
     """Liveness: tomo is up and its database was opened."""
     return {"status": "ok", "version": __version__}
@@ -19,4 +28,6 @@ async def health() -> dict[str, str]:
 
 # HEAD too: uptime monitors and load balancers often probe with it (kept out of
 # the schema, where it would only repeat GET).
-api_router.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)
+api_router.add_api_route(
+    "/health", health, methods=["HEAD"], include_in_schema=False, name="health_head"
+)

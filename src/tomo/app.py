@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from tomo import __version__
 from tomo.api import api_router
 from tomo.api_docs import add_api_docs
+from tomo.auth.service import AuthService
 from tomo.config import Settings
-from tomo.errors import TomoError
-from tomo.logs import log_internal_error
+from tomo.http.middleware import Audit, SecurityHeaders
+from tomo.http.problems import install_problem_handlers
 from tomo.marketplace.scheduler import SyncScheduler
 from tomo.runtime import open_runtime
+
+log = logging.getLogger("tomo")
+DESCRIPTION = """tomo's REST API: everything the CLI does, over HTTP.
+
+Authenticate with a bearer token (`tomo token create NAME`) or log in for a session
+cookie (`POST /api/auth/login`); a write made with the cookie sends the login's CSRF
+token back in the `X-CSRF-Token` header. Errors are RFC 9457 problem details.
+A fresh tomo has no user: create the first admin with `POST /api/setup`.
+"""
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -23,28 +34,39 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_runtime(settings) as runtime:
             app.state.runtime = runtime
+            app.state.background = set()
             scheduler = SyncScheduler(runtime.marketplace, settings.sync_interval)
             scheduler.start()
+            if await runtime.auth.setup_open():
+                log.warning(
+                    "tomo has no user yet: setup is open. Create the first admin with "
+                    "POST http://%s:%s/api/setup, or: tomo user create NAME --admin "
+                    "--password-stdin", settings.host, settings.port,
+                )  # fmt: skip
             try:
                 yield
             finally:
                 await scheduler.stop()
+                await _interrupt(app.state.background)
 
     # Documentation only from tomo's own assets: FastAPI's pages load theirs from CDNs.
-    app = FastAPI(
-        title="tomo", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
-    )
+    app = FastAPI(title="tomo", version=__version__, description=DESCRIPTION,
+                  lifespan=lifespan, docs_url=None, redoc_url=None)  # fmt: skip
     app.include_router(api_router)
     add_api_docs(app)
-
-    @app.exception_handler(TomoError)
-    async def domain_error(_request: Request, exc: TomoError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message}, status_code=exc.http_status)
-
-    @app.exception_handler(Exception)
-    async def internal_error(_request: Request, exc: Exception) -> JSONResponse:
-        # A bug: its traceback goes to tomo's log, never into a response.
-        where = log_internal_error(exc)
-        return JSONResponse({"detail": f"internal error; {where}"}, status_code=500)
-
+    install_problem_handlers(app)
+    app.add_middleware(Audit, auth=lambda: _auth(app))
+    app.add_middleware(SecurityHeaders)
     return app
+
+
+def _auth(app: FastAPI) -> AuthService:
+    auth: AuthService = app.state.runtime.auth
+    return auth
+
+
+async def _interrupt(tasks: set[asyncio.Task[None]]) -> None:
+    """Operations still running when tomo stops are interrupted, and so undone."""
+    for task in list(tasks):
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -63,6 +63,18 @@ class Settings(BaseSettings):
         description="Seconds a new container must stay up, never restarted, after it started, "
         "before an install or update counts as done (a crash later shows in its restart count).",
     )
+    min_password_length: int = Field(default=10, ge=8, le=128, description="Shortest password.")
+    session_idle_minutes: float = Field(
+        default=12 * 60.0, gt=0, description="A browser session unused this long ends."
+    )
+    session_max_days: float = Field(
+        default=14.0, gt=0, description="A browser session ends this long after its login."
+    )
+    secure_cookies: bool = Field(
+        default=False,
+        description="Mark cookies Secure even when a request arrives over plain HTTP (set "
+        "this behind a TLS-terminating proxy); over https they always are.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8420, ge=1, le=65535)
 

@@ -34,6 +34,10 @@ SQLAlchemy) are translated where they are caught, never passed through.
     │   └── DockerUnavailable        Docker is missing, stopped or not permitted
     ├── InstallFailed                an install or update step failed (its traces removed)
     │   └── PreflightFailed          the server cannot take the app (every reason listed)
+    ├── AccessDenied                 the request may not do this
+    │   ├── Unauthenticated          no valid session or token (or a wrong login)
+    │   ├── Forbidden                the role does not allow it, or the CSRF token is missing
+    │   └── TooManyAttempts          logins are throttled for a while (retry_after seconds)
     ├── OperationInterrupted         Ctrl-C (or a stop) ended an operation; it was undone
     ├── InternalError                a bug: the job failed and was undone; details in the log
     ├── SecretsUnavailable           stored secrets cannot be decrypted with this key
@@ -150,6 +154,27 @@ class InstallationBusy(Conflict):
 
 class JobNotFound(NotFound):
     pass
+
+
+class AccessDenied(TomoError):
+    exit_code = 9
+    http_status = 403
+
+
+class Unauthenticated(AccessDenied):
+    http_status = 401
+
+
+class Forbidden(AccessDenied):
+    http_status = 403
+
+
+class TooManyAttempts(AccessDenied):
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class OperationInterrupted(TomoError):

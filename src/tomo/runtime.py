@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from tomo.auth.service import AuthService
 from tomo.config import Settings
 from tomo.crypto import Secrets
 from tomo.db import Database
@@ -32,6 +33,7 @@ class Runtime:
     ssh: SSHService
     servers: ServerService
     deployment: DeploymentService
+    auth: AuthService
 
 
 @asynccontextmanager
@@ -56,7 +58,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         for report in await deployment.reconcile_interrupted():
             log.warning("settled an interrupted operation: %s", report)
         yield Runtime(settings=settings, db=db, marketplace=marketplace, ssh=ssh, servers=servers,
-                      deployment=deployment)  # fmt: skip
+                      deployment=deployment, auth=AuthService(db, settings))  # fmt: skip
     finally:
         await ssh.close()
         await db.dispose()

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from tomo import __version__
-from tomo.cli import apps, deploy, repo, serve, servers
+from tomo.cli import accounts, apps, deploy, repo, serve, servers
 from tomo.cli.context import CliState
 from tomo.errors import TomoError
 
@@ -25,6 +25,9 @@ app.add_typer(repo.app, name="repo")
 app.add_typer(apps.app, name="app")
 app.add_typer(servers.app, name="server")
 app.add_typer(deploy.jobs, name="job")
+app.add_typer(accounts.users, name="user")
+app.add_typer(accounts.tokens, name="token")
+app.command("audit")(accounts.audit)
 for command in (deploy.install, deploy.ps, deploy.start, deploy.stop, deploy.restart,
                 deploy.update, deploy.uninstall, deploy.logs):  # fmt: skip
     app.command(command.__name__)(command)

@@ -19,7 +19,7 @@ from tomo.deployment.models import Installation
 from tomo.deployment.operation import Operation, Recovery, said
 from tomo.deployment.schemas import InstallStarted
 from tomo.deployment.spec import ContainerSpec, InstallConfig, build_spec
-from tomo.errors import InvalidInput
+from tomo.errors import InvalidInput, PreflightFailed, RemoteError
 from tomo.marketplace.definition import AppDefinition
 
 
@@ -119,6 +119,22 @@ class InstallOperation(Operation):
         )
         await self.ctx.set(row.id, status="error", status_message=f"{cause}; {message}")
         return Recovery(message, settled=False)
+
+
+async def check_server(
+    ctx: DeploymentContext, server_id: str, definition: AppDefinition, spec: ContainerSpec
+) -> list[str]:
+    """Every reason the server cannot take this container now ([] when it can)."""
+    data_root = (await ctx.servers.get_server(server_id)).data_root
+    claimed = await claimed_ports(ctx, server_id, "preview")
+    try:
+        docker = await ctx.docker(server_id)
+        await steps.preflight(docker, steps.Preflight(definition, spec, data_root, claimed))
+    except PreflightFailed as exc:
+        return exc.message.split(": ", 1)[-1].split("; ")
+    except RemoteError as exc:
+        return [exc.message]
+    return []
 
 
 def wait_limits(ctx: DeploymentContext) -> steps.WaitLimits:

@@ -101,11 +101,14 @@ class JobRecorder:
                 update(Job).where(Job.id == self.job_id).values(journal=self.journal.dump())
             )
 
-    async def finish(self, status: str, error: str | None) -> None:
+    async def finish(
+        self, status: str, error: str | None, summary: list[str] | None = None
+    ) -> None:
         async with self.db.session() as session, session.begin():
             await session.execute(
                 update(Job).where(Job.id == self.job_id).values(
-                    status=status, error=error, ended_at=now(), journal=self.journal.dump()
+                    status=status, error=error, ended_at=now(), journal=self.journal.dump(),
+                    summary=summary or None,
                 )
             )  # fmt: skip
 
@@ -209,7 +212,8 @@ async def job_view(db: Database, job_id: str) -> JobPublic:
         return JobPublic(
             id=job.id, installation_id=job.installation_id, server_id=job.server_id,
             installation_name=job.installation_name, app=job.app, kind=job.kind,
-            status=job.status, error=job.error, created_at=job.created_at,
+            status=job.status, error=job.error, summary=job.summary or [],
+            created_at=job.created_at,
             started_at=job.started_at, ended_at=job.ended_at,
             steps=[StepPublic.model_validate(step, from_attributes=True) for step in steps],
         )  # fmt: skip

@@ -72,6 +72,8 @@ class Job(Base):
     # What the operation changed so far on the server, so that a failure, an
     # interruption or a restart after tomo died can undo it (or finish it).
     journal: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # What a finished operation did, in words ("removed container 'web'", …).
+    summary: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     runner_pid: Mapped[int | None] = mapped_column(Integer)
     runner_host: Mapped[str | None] = mapped_column(String(255))

@@ -101,7 +101,8 @@ async def carry_out(
                 message = f"{error.message}; {recovery.said}" if recovery.said else error.message
                 error, settled = error.with_message(message), recovery.settled
     finally:
-        await asyncio.shield(conclude(ctx, recorder, row.id, status, message, settled=settled))
+        await asyncio.shield(conclude(ctx, recorder, row.id, status, message, settled=settled,
+                                      summary=operation.summary))  # fmt: skip
     return Outcome(job_id, status, message, error, operation.summary)
 
 
@@ -113,10 +114,11 @@ async def conclude(
     message: str | None,
     *,
     settled: bool,
+    summary: list[str] | None = None,
 ) -> None:
     """Record the job's end and free the installation."""
     recorder.journal.settled = settled
-    await recorder.finish(status, message)
+    await recorder.finish(status, message, summary)
     await release_lease(ctx.db, installation_id, unsettled_job=None if settled else recorder.job_id)
 
 
@@ -222,6 +224,7 @@ class Prepared:
     job_id: str
     installation: InstallationPublic
     run: Callable[[], Awaitable[OperationDone]]  # raises the operation's error
+    generated_secrets: dict[str, str] = field(default_factory=dict)  # shown once
 
 
 async def prepare(

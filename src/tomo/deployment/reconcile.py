@@ -19,7 +19,6 @@ from tomo.deployment.journal import Journal
 from tomo.deployment.manage import DockerVerb, Uninstall
 from tomo.deployment.models import Installation, Job, JobStep
 from tomo.deployment.operation import Operation, Recovery, conclude
-from tomo.deployment.spec import InstallConfig
 from tomo.deployment.update import Update
 
 log = logging.getLogger("tomo.deployment")
@@ -57,7 +56,7 @@ def _operation_for(ctx: DeploymentContext, kind: str, journal: Journal) -> Opera
     if kind == "install":
         return InstallOperation(ctx)
     if kind == "update":
-        return Update(ctx, tag=None, changes=InstallConfig())
+        return Update(ctx)
     if kind == "uninstall":
         removes_data = any("remove_owned" in action for action in journal.cleanup)
         return Uninstall(ctx, remove_data=removes_data)

@@ -40,6 +40,7 @@ class JobPublic(BaseModel):
     kind: str
     status: JobStatus
     error: str | None  # why it failed or was interrupted, and what was undone
+    summary: list[str] = []  # what a finished operation did ("removed container 'web'")
     created_at: datetime | None
     started_at: datetime | None
     ended_at: datetime | None
@@ -89,3 +90,7 @@ class InstallPreview(BaseModel):
     argv: list[str]  # the `docker container run` command
     env_file: str | None  # where the environment goes (never on the command line)
     env: dict[str, str]  # its values; secret ones shown as "<secret>"
+    risks: list[str] = []  # the risk flags of the container (all accepted, or it is refused)
+    # What the server says (when it was asked): every reason it cannot take the app,
+    # [] when it can, None when it was not asked.
+    problems: list[str] | None = None

@@ -50,14 +50,23 @@ class DeploymentService:
 
     # -- install --------------------------------------------------------------
 
-    async def preview_install(self, server: str, app: str, config: InstallConfig) -> InstallPreview:
-        """What an install would run (nothing happens on the server)."""
-        spec, *_ = await install.plan_install(self.ctx, server, app, config, "preview")
+    async def preview_install(
+        self, server: str, app: str, config: InstallConfig, *, check: bool = False
+    ) -> InstallPreview:
+        """What an install would run; with `check`, also whether the server can take
+        it (the preflight's look, which changes nothing there)."""
+        spec, _, definition, server_id = await install.plan_install(
+            self.ctx, server, app, config, "preview"
+        )
+        problems = None
+        if check:
+            problems = await install.check_server(self.ctx, server_id, definition, spec)
         return InstallPreview(
             argv=["docker", *build_docker_run_command(spec, self.settings.publish_address)],
             env_file=spec.env_file if spec.all_env else None,
             env={**spec.env, **dict.fromkeys(spec.secret_env, "<secret>")},
-        )
+            risks=spec.risks, problems=problems,
+        )  # fmt: skip
 
     async def install_app(self, server: str, app: str, config: InstallConfig) -> InstallStarted:
         """Validate and record; the returned job does the work (see run_job)."""

@@ -10,6 +10,7 @@ carry over.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 from tomo.deployment import steps
 from tomo.deployment.context import DeploymentContext, ports_of, stored_config
@@ -25,14 +26,36 @@ from tomo.errors import InvalidInput, NotFound, PreflightFailed, RemoteError, To
 from tomo.marketplace.definition import IMAGE_REFERENCE, AppDefinition
 
 
+@dataclass(frozen=True)
+class UpdatePlan:
+    """An update checked before anything starts (so a refusal is the request's answer)."""
+
+    definition: AppDefinition
+    data_root: str
+    config: InstallConfig
+    spec: ContainerSpec
+    generated: dict[str, str]  # secrets the new definition asks for: shown once
+
+
+async def plan_update(
+    ctx: DeploymentContext, row: Installation, *, tag: str | None, changes: InstallConfig
+) -> UpdatePlan:
+    definition = await current_definition(ctx, row)
+    image = retag(definition.docker.image, tag) if tag else definition.docker.image
+    data_root = (await ctx.servers.get_server(row.server_id)).data_root
+    config = InstallConfig.model_validate(row.config).changed_by(changes)
+    spec = ctx.spec_of(row, definition, data_root, config=config, image=image)
+    known = {**ctx.open(row.secret_env_enc), **config.env}
+    generated = {k: v for k, v in spec.secret_env.items() if k not in known}
+    return UpdatePlan(definition, data_root, config, spec, generated)
+
+
 class Update(Operation):
     kind = "update"
 
-    def __init__(self, ctx: DeploymentContext, *, tag: str | None, changes: InstallConfig) -> None:
+    def __init__(self, ctx: DeploymentContext, plan: UpdatePlan | None = None) -> None:
         super().__init__(ctx)
-        self.tag = tag
-        self.changes = changes
-        self.generated: dict[str, str] = {}
+        self.plan = plan  # None: recovering only (see reconcile.py)
 
     async def run(self, job: JobRecorder, row: Installation) -> None:
         try:
@@ -42,15 +65,13 @@ class Update(Operation):
 
     async def _update(self, job: JobRecorder, row: Installation) -> None:
         ctx = self.ctx
-        definition = await current_definition(ctx, row)
-        image = retag(definition.docker.image, self.tag) if self.tag else definition.docker.image
-        data_root = (await ctx.servers.get_server(row.server_id)).data_root
+        assert self.plan is not None
+        definition, data_root, config, spec = (self.plan.definition, self.plan.data_root,
+                                               self.plan.config, self.plan.spec)  # fmt: skip
+        image = spec.image
         docker = await ctx.docker(row.server_id)
-        async with job.step("validate"):
-            config = InstallConfig.model_validate(row.config).changed_by(self.changes)
-            spec = ctx.spec_of(row, definition, data_root, config=config, image=image)
-            known = {**ctx.open(row.secret_env_enc), **config.env}
-            self.generated = {k: v for k, v in spec.secret_env.items() if k not in known}
+        async with job.step("validate", image):
+            pass  # checked when the update was asked for (plan_update)
         async with job.step("preflight"):
             await self._preflight(docker, row, spec, data_root)
         async with job.step("pull", image):  # the env file is rewritten meanwhile: the
@@ -145,15 +166,16 @@ async def prepare_update(
     tag: str | None,
     changes: InstallConfig,
 ) -> Prepared:
-    if tag is not None:
-        retag("check/tag", tag)  # refuse a bad tag before anything starts
-    operation = Update(ctx, tag=tag, changes=changes)
+    """Check the update (a refusal answers the request; nothing starts), then take the
+    lease and record the job."""
+    plan = await plan_update(ctx, await ctx.find(ref, server), tag=tag, changes=changes)
 
     async def finish(row: Installation, outcome: Outcome) -> OperationDone:
         result = await done(ctx, row, outcome)
-        return result.model_copy(update={"generated_secrets": operation.generated})
+        return result.model_copy(update={"generated_secrets": plan.generated})
 
-    return await prepare(ctx, ref, server, operation, finish)
+    prepared = await prepare(ctx, ref, server, Update(ctx, plan), finish)
+    return dataclasses.replace(prepared, generated_secrets=plan.generated)
 
 
 async def current_definition(ctx: DeploymentContext, row: Installation) -> AppDefinition:

@@ -1,12 +1,26 @@
-"""Read-only marketplace routes (writes arrive with authentication)."""
+"""Marketplace routes: repositories (and their sync), the catalog, ratings."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, status
+from pydantic import BaseModel, Field
 
-from tomo.marketplace.schemas import Category, MarketplaceApp, RepoDetail, RepoPublic, SearchPage
+from tomo.http.problems import error_responses
+from tomo.http.security import PrincipalDep
+from tomo.marketplace.schemas import (
+    Category,
+    MarketplaceApp,
+    RatingResult,
+    RepoAdded,
+    RepoCreate,
+    RepoDetail,
+    RepoPublic,
+    RepoUpdate,
+    SearchPage,
+    SyncReport,
+)
 from tomo.marketplace.search.query import MAX_OFFSET, MAX_PAGE, SortKey
 from tomo.marketplace.service import MarketplaceService
 
@@ -21,19 +35,52 @@ def get_marketplace(request: Request) -> MarketplaceService:
 MarketplaceDep = Annotated[MarketplaceService, Depends(get_marketplace)]
 
 
-@router.get("/repos")
+class RatingRequest(BaseModel):
+    """Sent to rate an app as the logged-in user."""
+
+    rating: int = Field(ge=1, le=5)
+
+
+@router.get("/repos", name="list_repos", responses=error_responses(401))
 async def list_repos(marketplace: MarketplaceDep) -> list[RepoPublic]:
     """List subscribed repositories."""
     return await marketplace.list_repos()
 
 
-@router.get("/repos/{repo}")
+@router.post("/repos", name="add_repo", status_code=status.HTTP_201_CREATED,
+             responses=error_responses(401, 403, 409, 422, 502))  # fmt: skip
+async def add_repo(request: RepoCreate, marketplace: MarketplaceDep) -> RepoAdded:
+    """Subscribe to a repository (sync it with POST …/sync)."""
+    return await marketplace.add_repo(request)
+
+
+@router.get("/repos/{repo}", name="get_repo", responses=error_responses(401, 404))
 async def get_repo(repo: str, marketplace: MarketplaceDep) -> RepoDetail:
     """One repository with its last sync report."""
     return await marketplace.get_repo(repo)
 
 
-@router.get("/apps")
+@router.patch("/repos/{repo}", name="update_repo",
+              responses=error_responses(401, 403, 404, 409, 422))  # fmt: skip
+async def update_repo(repo: str, changes: RepoUpdate, marketplace: MarketplaceDep) -> RepoPublic:
+    """Rename a repository, change its branch (sync it then), enable or disable it."""
+    return await marketplace.update_repo(repo, changes)
+
+
+@router.delete("/repos/{repo}", name="remove_repo", responses=error_responses(401, 403, 404))
+async def remove_repo(repo: str, marketplace: MarketplaceDep) -> RepoPublic:
+    """Remove a repository and its apps from the catalog."""
+    return await marketplace.remove_repo(repo)
+
+
+@router.post("/repos/{repo}/sync", name="sync_repo",
+             responses=error_responses(401, 403, 404, 409, 502))  # fmt: skip
+async def sync_repo(repo: str, marketplace: MarketplaceDep, force: bool = False) -> SyncReport:
+    """Fetch a repository and update its apps; on failure the last good catalog stays."""
+    return await marketplace.sync_repo(repo, force=force)
+
+
+@router.get("/apps", name="search_apps", responses=error_responses(401, 404, 422))
 async def search_apps(
     marketplace: MarketplaceDep,
     q: str | None = None,
@@ -46,23 +93,30 @@ async def search_apps(
 ) -> SearchPage:
     """Search the catalog."""
     return await marketplace.search_apps(
-        search=q,
-        category=category,
-        tags=tag or (),
-        repo=repo,
-        sort=sort,
-        limit=limit,
+        search=q, category=category, tags=tag or (), repo=repo, sort=sort, limit=limit,
         offset=offset,
-    )
+    )  # fmt: skip
 
 
-@router.get("/categories")
+@router.get("/categories", name="categories", responses=error_responses(401))
 async def categories(marketplace: MarketplaceDep) -> list[Category]:
     """Categories with their number of apps."""
     return await marketplace.get_categories()
 
 
-@router.get("/apps/{repo}/{app_id}")
+@router.get("/apps/{repo}/{app_id}", name="get_app", responses=error_responses(401, 404))
 async def get_app(repo: str, app_id: str, marketplace: MarketplaceDep) -> MarketplaceApp:
     """One app's full definition."""
     return await marketplace.get_app(f"{repo}/{app_id}")
+
+
+@router.put("/apps/{repo}/{app_id}/rating", name="rate_app",
+            responses=error_responses(401, 403, 404, 422))  # fmt: skip
+async def rate_app(
+    repo: str, app_id: str, request: RatingRequest, principal: PrincipalDep,
+    marketplace: MarketplaceDep,
+) -> RatingResult:  # fmt: skip
+    """Rate an app 1 to 5 as the logged-in user (rating again replaces it)."""
+    return await marketplace.rate_app(
+        f"{repo}/{app_id}", user_id=principal.username, rating=request.rating
+    )

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from tomo.auth import models as auth_models  # noqa: F401
 from tomo.db import Base
 from tomo.deployment import models as deployment_models  # noqa: F401
 from tomo.marketplace import models as marketplace_models  # noqa: F401  (registers tables)

@@ -1,0 +1,109 @@
+"""What the accounts routes receive and answer. No schema here carries a password
+hash, a session id or a token after its creation."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+
+from tomo.auth.roles import Role
+
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+
+
+def _check_username(value: str) -> str:
+    value = value.strip().lower()
+    if not USERNAME.fullmatch(value):
+        raise ValueError(
+            "a user name is 1 to 64 lowercase letters, digits, '.', '_' or '-', starting "
+            "with a letter or digit"
+        )
+    return value
+
+
+class Credentials(BaseModel):
+    """Sent to log in, and to set up the first admin."""
+
+    username: str = Field(max_length=64)
+    password: SecretStr = Field(max_length=1024)
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        return _check_username(value)
+
+
+class UserCreate(Credentials):
+    """Sent by an admin to add a user."""
+
+    role: Role = "viewer"
+
+
+class PasswordChange(BaseModel):
+    """Sent to change a password: one's own (the current one too), or any (admin)."""
+
+    current_password: SecretStr | None = Field(default=None, max_length=1024)
+    new_password: SecretStr = Field(max_length=1024)
+
+
+class UserPublic(BaseModel):
+    """A user as the API shows one."""
+
+    id: str
+    username: str
+    role: Role
+    created_at: datetime
+
+
+class LoginResult(BaseModel):
+    """The logged-in user and the CSRF token their cookie-authenticated writes must
+    send back (as the X-CSRF-Token header)."""
+
+    user: UserPublic
+    csrf_token: str
+    expires_at: datetime
+
+
+class TokenCreate(BaseModel):
+    """Sent to make an API token; `username` (admins only) makes it for another user."""
+
+    name: str = Field(min_length=1, max_length=64)
+    username: str | None = Field(default=None, max_length=64)
+
+
+class TokenPublic(BaseModel):
+    """An API token, never its secret value."""
+
+    id: str
+    name: str
+    username: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenPublic):
+    """A new token with its value: shown this once, stored only as a digest."""
+
+    token: str
+
+
+class AuditEventPublic(BaseModel):
+    """One entry of the audit log."""
+
+    id: int
+    at: datetime
+    actor: str | None
+    action: str
+    target: str | None
+    outcome: str
+    client: str | None
+    detail: str | None
+
+
+class SetupStatus(BaseModel):
+    """Whether the first admin may still be created by `POST /api/setup`."""
+
+    open: bool

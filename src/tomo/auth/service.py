@@ -1,0 +1,334 @@
+"""AuthService: users and roles, logins and sessions, API tokens, the audit log.
+
+A fresh tomo has no account: the first admin comes from `setup` (open only
+while no user exists) or from the shell (`tomo user create`). A browser logs in
+for a session cookie; a script uses a bearer token. Both are long random
+values of which only SHA-256 digests are stored, so checking one costs a
+digest and one indexed lookup, never a password hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tomo.auth import passwords
+from tomo.auth.models import ApiToken, AuditEvent, BrowserSession, User
+from tomo.auth.roles import Role
+from tomo.auth.schemas import (
+    AuditEventPublic,
+    Credentials,
+    LoginResult,
+    TokenCreate,
+    TokenCreated,
+    TokenPublic,
+    UserCreate,
+    UserPublic,
+)
+from tomo.auth.throttle import LoginThrottle
+from tomo.config import Settings
+from tomo.db import Database
+from tomo.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooManyAttempts,
+    Unauthenticated,
+)
+
+TOKEN_PREFIX = "tomo_"  # noqa: S105 - a prefix that marks tomo's tokens, not a secret
+# Writing "last seen / last used" on every request would make each one a write.
+TOUCH_EVERY = timedelta(seconds=60)
+WRONG_LOGIN = "wrong user name or password"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking, and how they proved it."""
+
+    user_id: str
+    username: str
+    role: Role
+    via: Literal["session", "token", "local"]
+    session: str | None = None  # the session's id digest, when via a session
+
+
+# The CLI working on the local data directory acts as the local admin.
+LOCAL_ADMIN = Principal("local", "local", "admin", "local")
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def csrf_token_for(session_id: str) -> str:
+    """The CSRF token of a session: derived from its id, so nothing is stored and a
+    page can be given it again; unknowable without the session's cookie."""
+    return hmac.new(session_id.encode(), b"tomo csrf", hashlib.sha256).hexdigest()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class AuthService:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self.throttle = LoginThrottle()
+
+    # -- users ------------------------------------------------------------------
+
+    async def setup_open(self) -> bool:
+        async with self.db.session() as session:
+            return await session.scalar(select(func.count()).select_from(User)) == 0
+
+    async def setup(self, request: Credentials) -> UserPublic:
+        """The first admin; refused for good once any user exists."""
+        if not await self.setup_open():
+            raise Conflict("setup is closed: tomo has users; an admin adds more")
+        return await self.create_user(
+            UserCreate(username=request.username, password=request.password, role="admin")
+        )
+
+    async def create_user(self, request: UserCreate) -> UserPublic:
+        password = self._acceptable(request.password.get_secret_value())
+        user = User(id=uuid.uuid4().hex[:12], username=request.username,
+                    password_hash=passwords.hash_password(password), role=request.role,
+                    created_at=now())  # fmt: skip
+        try:
+            async with self.db.session() as session, session.begin():
+                session.add(user)
+        except IntegrityError:
+            raise Conflict(f"a user named '{request.username}' already exists") from None
+        return _user_public(user)
+
+    async def list_users(self) -> list[UserPublic]:
+        async with self.db.session() as session:
+            users = await session.scalars(select(User).order_by(User.username))
+            return [_user_public(user) for user in users]
+
+    async def get_user(self, ref: str) -> UserPublic:
+        async with self.db.session() as session:
+            return _user_public(await _find_user(session, ref))
+
+    async def delete_user(self, ref: str) -> UserPublic:
+        """Remove a user, their sessions and tokens; never the last admin."""
+        async with self.db.session() as session, session.begin():
+            user = await _find_user(session, ref)
+            if user.role == "admin" and await _admins(session) == 1:
+                raise Conflict(f"'{user.username}' is the last admin; make another first")
+            await session.delete(user)
+            return _user_public(user)
+
+    async def set_password(
+        self, ref: str, new: str, *, by: Principal, current: str | None = None
+    ) -> UserPublic:
+        """One's own password (with the current one), or anyone's (an admin); every
+        session of the user ends, but the one that asked."""
+        async with self.db.session() as session, session.begin():
+            user = await _find_user(session, ref)
+            own = user.id == by.user_id
+            if not own and by.role != "admin":
+                raise Forbidden("only an admin may change another user's password")
+            if (
+                own
+                and by.via != "local"
+                and not passwords.verify(user.password_hash, current or "")
+            ):
+                raise Forbidden("the current password is wrong")
+            user.password_hash = passwords.hash_password(self._acceptable(new))
+            ends = delete(BrowserSession).where(BrowserSession.user_id == user.id)
+            if by.session is not None:
+                ends = ends.where(BrowserSession.id_hash != by.session)
+            await session.execute(ends)
+            return _user_public(user)
+
+    def _acceptable(self, password: str) -> str:
+        shortest = self.settings.min_password_length
+        if len(password) < shortest:
+            raise InvalidInput(f"password: at least {shortest} characters")
+        return password
+
+    # -- logins and sessions ----------------------------------------------------
+
+    async def login(self, request: Credentials, client: str) -> tuple[str, LoginResult]:
+        """A new session for the right user name and password; the session id (for
+        the cookie) and what the client may know. Throttled per account and address."""
+        wait = self.throttle.wait_for(request.username, client)
+        if wait:
+            raise TooManyAttempts(f"too many failed logins; try again in {wait} s", wait)
+        async with self.db.session() as session:
+            user = await session.scalar(select(User).where(User.username == request.username))
+        if not passwords.verify(user.password_hash if user else None,
+                                request.password.get_secret_value()):  # fmt: skip
+            self.throttle.failed(request.username, client)
+            raise Unauthenticated(WRONG_LOGIN)
+        assert user is not None
+        self.throttle.succeeded(request.username)
+        await self._rehash_if_old(user, request.password.get_secret_value())
+        return await self._new_session(user, client)
+
+    async def _rehash_if_old(self, user: User, password: str) -> None:
+        if passwords.needs_rehash(user.password_hash):
+            async with self.db.session() as session, session.begin():
+                rehashed = passwords.hash_password(password)
+                await session.execute(
+                    update(User).where(User.id == user.id).values(password_hash=rehashed)
+                )
+
+    async def _new_session(self, user: User, client: str) -> tuple[str, LoginResult]:
+        session_id = secrets.token_urlsafe(32)
+        moment = now()
+        expires = moment + timedelta(days=self.settings.session_max_days)
+        async with self.db.session() as session, session.begin():
+            session.add(BrowserSession(id_hash=digest(session_id), user_id=user.id,
+                                       created_at=moment, last_seen_at=moment,
+                                       expires_at=expires, client=client[:64]))  # fmt: skip
+        result = LoginResult(user=_user_public(user), csrf_token=csrf_token_for(session_id),
+                             expires_at=expires)  # fmt: skip
+        return session_id, result
+
+    async def session_principal(self, session_id: str) -> Principal | None:
+        """Who a session cookie belongs to, while the session lives."""
+        moment = now()
+        idle = timedelta(minutes=self.settings.session_idle_minutes)
+        async with self.db.session() as session:
+            found = (await session.execute(
+                select(BrowserSession, User).join(User, User.id == BrowserSession.user_id)
+                .where(BrowserSession.id_hash == digest(session_id))
+            )).first()  # fmt: skip
+        if found is None:
+            return None
+        row, user = found
+        if row.expires_at <= moment or row.last_seen_at <= moment - idle:
+            return None
+        if moment - row.last_seen_at > TOUCH_EVERY:
+            await self._touch(BrowserSession, BrowserSession.id_hash == row.id_hash,
+                              last_seen_at=moment)  # fmt: skip
+        return Principal(user.id, user.username, user.role, "session", row.id_hash)  # type: ignore[arg-type]
+
+    async def logout(self, principal: Principal) -> None:
+        if principal.session is not None:
+            async with self.db.session() as session, session.begin():
+                await session.execute(
+                    delete(BrowserSession).where(BrowserSession.id_hash == principal.session)
+                )
+
+    async def logout_everywhere(self, principal: Principal) -> int:
+        """End every session of the user; return how many there were."""
+        async with self.db.session() as session, session.begin():
+            ended = await session.execute(
+                delete(BrowserSession).where(BrowserSession.user_id == principal.user_id)
+            )
+            return int(getattr(ended, "rowcount", 0) or 0)
+
+    # -- API tokens -------------------------------------------------------------
+
+    async def create_token(self, request: TokenCreate, *, by: Principal) -> TokenCreated:
+        owner_ref = request.username or by.user_id
+        async with self.db.session() as session, session.begin():
+            owner = await _find_user(session, owner_ref)
+            if owner.id != by.user_id and by.role != "admin":
+                raise Forbidden("only an admin may make a token for another user")
+            value = TOKEN_PREFIX + secrets.token_urlsafe(32)
+            token = ApiToken(
+                id=uuid.uuid4().hex[:12], token_hash=digest(value), name=request.name.strip(),
+                user_id=owner.id, created_at=now(),
+            )  # fmt: skip
+            session.add(token)
+        return TokenCreated(**_token_public(token, owner.username).model_dump(), token=value)
+
+    async def list_tokens(self, *, by: Principal) -> list[TokenPublic]:
+        """Everyone's for an admin, one's own for anyone else."""
+        query = select(ApiToken, User.username).join(User, User.id == ApiToken.user_id)
+        if by.role != "admin":
+            query = query.where(ApiToken.user_id == by.user_id)
+        async with self.db.session() as session:
+            rows = await session.execute(query.order_by(ApiToken.created_at))
+            return [_token_public(token, username) for token, username in rows]
+
+    async def revoke_token(self, token_id: str, *, by: Principal) -> TokenPublic:
+        async with self.db.session() as session, session.begin():
+            found = (await session.execute(
+                select(ApiToken, User.username).join(User, User.id == ApiToken.user_id)
+                .where(ApiToken.id == token_id)
+            )).first()  # fmt: skip
+            if found is None or (found[0].user_id != by.user_id and by.role != "admin"):
+                raise NotFound(f"no token '{token_id}'")
+            token, username = found
+            token.revoked_at = token.revoked_at or now()
+            return _token_public(token, username)
+
+    async def token_principal(self, value: str) -> Principal | None:
+        """Who a bearer token belongs to, unless it was revoked."""
+        if not value.startswith(TOKEN_PREFIX):
+            return None
+        async with self.db.session() as session:
+            found = (await session.execute(
+                select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+                .where(ApiToken.token_hash == digest(value))
+            )).first()  # fmt: skip
+        if found is None or found[0].revoked_at is not None:
+            return None
+        token, user = found
+        moment = now()
+        if token.last_used_at is None or moment - token.last_used_at > TOUCH_EVERY:
+            await self._touch(ApiToken, ApiToken.id == token.id, last_used_at=moment)
+        return Principal(user.id, user.username, user.role, "token")  # type: ignore[arg-type]
+
+    async def _touch(self, model: type[BrowserSession] | type[ApiToken], where: object,
+                     **values: datetime) -> None:  # fmt: skip
+        async with self.db.session() as session, session.begin():
+            await session.execute(update(model).where(where).values(**values))  # type: ignore[arg-type]
+
+    # -- audit ------------------------------------------------------------------
+
+    async def record(
+        self, *, actor: str | None, action: str, target: str | None, outcome: str,
+        client: str | None, detail: str | None = None,
+    ) -> None:  # fmt: skip
+        async with self.db.session() as session, session.begin():
+            session.add(AuditEvent(at=now(), actor=actor, action=action, target=target,
+                                   outcome=outcome, client=client, detail=detail))  # fmt: skip
+
+    async def audit(self, *, limit: int = 100, offset: int = 0) -> list[AuditEventPublic]:
+        if not 1 <= limit <= 1000 or offset < 0:
+            raise InvalidInput("limit must be between 1 and 1000, offset not negative")
+        async with self.db.session() as session:
+            events = await session.scalars(
+                select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit).offset(offset)
+            )
+            return [AuditEventPublic.model_validate(e, from_attributes=True) for e in events]
+
+
+async def _find_user(session: AsyncSession, ref: str) -> User:
+    user = await session.scalar(select(User).where((User.id == ref) | (User.username == ref)))
+    if user is None:
+        raise NotFound(f"no user with id or name '{ref}'")
+    return user
+
+
+async def _admins(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).where(User.role == "admin")) or 0)
+
+
+def _user_public(user: User) -> UserPublic:
+    return UserPublic(id=user.id, username=user.username, role=user.role,
+                      created_at=user.created_at)  # fmt: skip
+
+
+def _token_public(token: ApiToken, username: str) -> TokenPublic:
+    return TokenPublic(id=token.id, name=token.name, username=username,
+                       created_at=token.created_at, last_used_at=token.last_used_at,
+                       revoked_at=token.revoked_at)  # fmt: skip

@@ -1,0 +1,255 @@
+"""Deployment routes: installations, their operations, logs, and jobs.
+
+An install or any other operation answers 202 with its job at once and goes on
+in the server after the client leaves; `GET /api/jobs/{id}/events` follows it
+(Server-Sent Events, replayed from the stored steps, so a client that comes
+late or reconnects misses nothing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel
+
+from tomo.deployment.operation import Prepared
+from tomo.deployment.schemas import (
+    InstallationPublic,
+    InstallPreview,
+    JobPublic,
+)
+from tomo.deployment.service import DeploymentService
+from tomo.deployment.spec import InstallConfig, PortOverride, VolumeOverride
+from tomo.errors import TomoError
+from tomo.http.problems import error_responses
+
+router = APIRouter(tags=["installations"])
+SSE_POLL_SECONDS = 0.25
+SSE_KEEPALIVE_SECONDS = 15.0
+
+
+def get_deployment(request: Request) -> DeploymentService:
+    service: DeploymentService = request.app.state.runtime.deployment
+    return service
+
+
+DeploymentDep = Annotated[DeploymentService, Depends(get_deployment)]
+
+
+class InstallRequest(InstallConfig):
+    """Sent to install an app (or, with ?preview=true, to see what that would do)."""
+
+    server: str
+    app: str
+
+
+class UpdateRequest(BaseModel):
+    """Sent to update: another tag, and changes to the installation's config."""
+
+    tag: str | None = None
+    env: dict[str, str] = {}
+    ports: list[PortOverride] = []
+    volumes: list[VolumeOverride] = []
+    accept_risks: list[str] = []
+
+
+class OperationStarted(BaseModel):
+    """An operation under way: follow its job."""
+
+    job_id: str
+    installation: InstallationPublic
+    generated_secrets: dict[str, str] = {}  # new secrets of an update: shown this once
+
+
+def run_in_background(request: Request, work: Awaitable[object]) -> None:
+    """Carry the work on after the answer; the job records how it ends (the app's
+    shutdown interrupts what is still running, and that is undone)."""
+    tasks: set[asyncio.Task[None]] = request.app.state.background
+
+    async def quietly() -> None:
+        with contextlib.suppress(TomoError):  # the job says what happened
+            await work
+
+    task = asyncio.create_task(quietly())
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+def _started(request: Request, prepared: Prepared) -> OperationStarted:
+    run_in_background(request, prepared.run())
+    return OperationStarted(job_id=prepared.job_id, installation=prepared.installation,
+                            generated_secrets=prepared.generated_secrets)  # fmt: skip
+
+
+@router.get("/installations", name="list_installations", responses=error_responses(401, 404))
+async def list_installations(
+    deployment: DeploymentDep, server: str | None = None, refresh: bool = False
+) -> list[InstallationPublic]:
+    """Installations; with `refresh`, their status checked against Docker first (every
+    server at once; one that does not answer shows `unknown`)."""
+    if refresh:
+        return await deployment.list_with_status(server)
+    return await deployment.list_installations(server)
+
+
+@router.post("/installations", name="install", status_code=status.HTTP_202_ACCEPTED,
+             responses={200: {"model": InstallPreview, "description": "The preview"},
+                        **error_responses(401, 403, 404, 409, 422, 502)})  # fmt: skip
+async def install(
+    request: Request, body: InstallRequest, deployment: DeploymentDep, preview: bool = False
+) -> Any:
+    """Install an app on a server: 202 with the job (follow its events). With
+    `preview=true`: nothing runs; the checks on the server and the exact argv."""
+    config = InstallConfig.model_validate(body.model_dump(exclude={"server", "app"}))
+    if preview:
+        plan = await deployment.preview_install(body.server, body.app, config, check=True)
+        return _json(plan, 200)
+    started = await deployment.install_app(body.server, body.app, config)
+    run_in_background(request, deployment.run_job(started.job_id))
+    return started
+
+
+def _json(model: BaseModel, status_code: int) -> JSONResponse:
+    return JSONResponse(model.model_dump(mode="json"), status_code=status_code)
+
+
+@router.get("/installations/{installation}", name="get_installation",
+            responses=error_responses(401, 404))  # fmt: skip
+async def get_installation(installation: str, deployment: DeploymentDep) -> InstallationPublic:
+    """One installation, by id (or instance name when only one server has it)."""
+    return await deployment.get_installation(installation)
+
+
+async def _verb(
+    request: Request, deployment: DeploymentService, verb: str, installation: str
+) -> OperationStarted:
+    return _started(request, await deployment.prepare_verb(verb, installation))
+
+
+@router.post("/installations/{installation}/start", name="start",
+             status_code=status.HTTP_202_ACCEPTED,
+             responses=error_responses(401, 403, 404, 409))  # fmt: skip
+async def start(request: Request, installation: str, deployment: DeploymentDep) -> OperationStarted:
+    """Start an installation's container."""
+    return await _verb(request, deployment, "start", installation)
+
+
+@router.post("/installations/{installation}/stop", name="stop",
+             status_code=status.HTTP_202_ACCEPTED,
+             responses=error_responses(401, 403, 404, 409))  # fmt: skip
+async def stop(request: Request, installation: str, deployment: DeploymentDep) -> OperationStarted:
+    """Stop an installation's container."""
+    return await _verb(request, deployment, "stop", installation)
+
+
+@router.post("/installations/{installation}/restart", name="restart",
+             status_code=status.HTTP_202_ACCEPTED,
+             responses=error_responses(401, 403, 404, 409))  # fmt: skip
+async def restart(
+    request: Request, installation: str, deployment: DeploymentDep
+) -> OperationStarted:
+    """Restart an installation's container."""
+    return await _verb(request, deployment, "restart", installation)
+
+
+@router.post("/installations/{installation}/update", name="update",
+             status_code=status.HTTP_202_ACCEPTED,
+             responses=error_responses(401, 403, 404, 409, 422))  # fmt: skip
+async def update(
+    request: Request, installation: str, body: UpdateRequest, deployment: DeploymentDep
+) -> OperationStarted:
+    """Update to the catalog's definition (or `tag`), with the changes given; the
+    previous container comes back if the new one does not stay up."""
+    changes = InstallConfig.model_validate(body.model_dump(exclude={"tag"}))
+    prepared = await deployment.prepare_update(installation, tag=body.tag, changes=changes)
+    return _started(request, prepared)
+
+
+@router.delete("/installations/{installation}", name="uninstall",
+               status_code=status.HTTP_202_ACCEPTED,
+               responses=error_responses(401, 403, 404, 409))  # fmt: skip
+async def uninstall(
+    request: Request, installation: str, deployment: DeploymentDep, remove_data: bool = False
+) -> OperationStarted:
+    """Remove the container; with `remove_data`, also the folders tomo placed under the
+    instance folder and the container's volumes (the job's summary lists them)."""
+    prepared = await deployment.prepare_uninstall(installation, remove_data=remove_data)
+    return _started(request, prepared)
+
+
+@router.get("/installations/{installation}/logs", name="logs",
+            responses={200: {"content": {"text/plain": {}}, "description": "The log lines"},
+                       **error_responses(401, 404, 502)})  # fmt: skip
+async def logs(
+    installation: str,
+    deployment: DeploymentDep,
+    tail: Annotated[int, Query(ge=0, le=100_000)] = 100,
+    follow: bool = False,
+) -> StreamingResponse:
+    """The container's output, stdout and stderr merged; `follow` keeps streaming."""
+    await deployment.get_installation(installation)  # a 404 before the stream starts
+    lines = deployment.logs(installation, tail=tail, follow=follow)
+    return StreamingResponse(_with_newlines(lines), media_type="text/plain; charset=utf-8")
+
+
+async def _with_newlines(lines: AsyncIterator[str]) -> AsyncIterator[str]:
+    async for line in lines:
+        yield line + "\n"
+
+
+@router.get("/jobs", name="list_jobs", responses=error_responses(401, 422))
+async def list_jobs(
+    deployment: DeploymentDep,
+    installation: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 20,
+) -> list[JobPublic]:
+    """Jobs, newest first; of one installation (by id or name, even one that is gone)."""
+    return await deployment.list_jobs(installation=installation, limit=limit)
+
+
+@router.get("/jobs/{job}", name="get_job", responses=error_responses(401, 404))
+async def get_job(job: str, deployment: DeploymentDep) -> JobPublic:
+    """One job: its steps, progress and outcome."""
+    return await deployment.get_job(job)
+
+
+@router.get("/jobs/{job}/events", name="job_events",
+            responses={200: {"content": {"text/event-stream": {}},
+                             "description": "`step` events, then one `end` event"},
+                       **error_responses(401, 404)})  # fmt: skip
+async def job_events(job: str, request: Request, deployment: DeploymentDep) -> StreamingResponse:
+    """Follow a job: a `step` event for each step as it starts, progresses and ends
+    (what already happened first), then `end` with the job's outcome."""
+    await deployment.get_job(job)  # a 404 before the stream starts
+    return StreamingResponse(_events(job, request, deployment), media_type="text/event-stream",
+                             headers={"X-Accel-Buffering": "no"})  # fmt: skip
+
+
+async def _events(job_id: str, request: Request, deployment: DeploymentDep) -> AsyncIterator[str]:
+    sent: dict[int, str] = {}
+    quiet = 0.0
+    while not await request.is_disconnected():
+        view = await deployment.get_job(job_id)
+        for index, step in enumerate(view.steps):
+            data = step.model_dump_json()
+            if sent.get(index) != data:
+                sent[index] = data
+                quiet = 0.0
+                yield _event("step", data)
+        if view.status not in ("pending", "running"):
+            yield _event("end", view.model_dump_json())
+            return
+        if quiet >= SSE_KEEPALIVE_SECONDS:
+            quiet = 0.0
+            yield ": still running\n\n"  # a comment keeps proxies from closing the stream
+        await asyncio.sleep(SSE_POLL_SECONDS)
+        quiet += SSE_POLL_SECONDS
+
+
+def _event(name: str, data: str) -> str:
+    return f"event: {name}\ndata: {data}\n\n"  # compact JSON holds no line break

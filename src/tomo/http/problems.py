@@ -1,0 +1,127 @@
+"""Errors as RFC 9457 problem details (`application/problem+json`).
+
+Every domain error class has its own type and status (errors.py); a request
+FastAPI cannot read names each field it could not; anything else is a bug: a
+500 whose details go to tomo's log, never into the answer.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from tomo.errors import (
+    InvalidInput,
+    PreflightFailed,
+    RemoteError,
+    TomoError,
+    TooManyAttempts,
+)
+from tomo.logs import log_internal_error
+
+MEDIA_TYPE = "application/problem+json"
+
+
+class FieldProblem(BaseModel):
+    """One field of a request that could not be read, and why."""
+
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An error answer (RFC 9457), with what a client needs to act on it."""
+
+    type: str  # a URN naming the kind of problem, e.g. urn:tomo:problem:installation-busy
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] | None = None  # the request's fields that were refused
+    problems: list[str] | None = None  # a preflight's every reason
+    server: str | None = None  # the server a remote problem concerns
+    retry_after: int | None = None  # seconds, for 429
+
+
+def problem_type(name: str) -> str:
+    return "urn:tomo:problem:" + re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+def problem_title(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", name).capitalize()
+
+
+def of_domain_error(exc: TomoError) -> Problem:
+    name = type(exc).__name__
+    problem = Problem(type=problem_type(name), title=problem_title(name),
+                      status=exc.http_status, detail=exc.message)  # fmt: skip
+    if isinstance(exc, PreflightFailed):
+        problem.problems = exc.message.split(": ", 1)[-1].split("; ")
+    elif isinstance(exc, InvalidInput):
+        problem.errors = [FieldProblem(field=_field_of(part), message=part)
+                          for part in exc.message.split("; ")]  # fmt: skip
+    if isinstance(exc, RemoteError):
+        problem.server = exc.server
+    if isinstance(exc, TooManyAttempts):
+        problem.retry_after = exc.retry_after
+    return problem
+
+
+def _field_of(message: str) -> str:
+    """The field or option a message begins with ("password: …", "--port 80: …")."""
+    head = message.split(":", 1)[0] if ":" in message else ""
+    return head if head and len(head) <= 64 and " " not in head.strip("-") else ""
+
+
+def answer(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(problem.model_dump(exclude_none=True), status_code=problem.status,
+                        media_type=MEDIA_TYPE, headers=headers)  # fmt: skip
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(TomoError)
+    async def domain_error(_request: Request, exc: TomoError) -> JSONResponse:
+        headers = (
+            {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) else None
+        )
+        return answer(of_domain_error(exc), headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def unreadable(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [FieldProblem(field=".".join(map(str, e["loc"])),
+                               message=str(e["msg"]).removeprefix("Value error, "))
+                  for e in exc.errors()]  # fmt: skip
+        detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
+        return answer(Problem(type=problem_type("InvalidInput"), title="Invalid input",
+                              status=422, detail=detail, errors=errors))  # fmt: skip
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+        return answer(Problem(type="about:blank", title=title, status=exc.status_code,
+                              detail=str(exc.detail)), dict(exc.headers or {}))  # fmt: skip
+
+    @app.exception_handler(Exception)
+    async def internal_error(_request: Request, exc: Exception) -> JSONResponse:
+        where = log_internal_error(exc)  # the traceback goes to tomo's log, never out
+        return answer(Problem(type=problem_type("InternalError"), title="Internal error",
+                              status=500, detail=f"internal error; {where}"))  # fmt: skip
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of a route's error answers."""
+    return {status: {"model": Problem, "description": _DESCRIPTIONS.get(status, "Error"),
+                     "content": {MEDIA_TYPE: {}}} for status in statuses}  # fmt: skip
+
+
+_DESCRIPTIONS = {
+    400: "Bad request", 401: "Not logged in, or the token or session is not valid",
+    403: "The role does not allow it, or the CSRF token is missing", 404: "Not found",
+    409: "Conflict", 422: "Invalid input (each field named)", 429: "Too many failed logins",
+    502: "A server or a git remote failed", 503: "Unavailable", 504: "A server timed out",
+}  # fmt: skip

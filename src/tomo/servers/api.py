@@ -1,0 +1,90 @@
+"""Server routes: the fleet, its host keys and health checks. No answer carries a
+password, private key or passphrase."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+from pydantic import BaseModel
+
+from tomo.http.problems import error_responses
+from tomo.servers.schemas import (
+    HostKeyScan,
+    ServerAdded,
+    ServerCreate,
+    ServerPublic,
+    ServerUpdate,
+)
+from tomo.servers.service import ServerService
+
+router = APIRouter(prefix="/servers", tags=["servers"])
+
+
+def get_servers(request: Request) -> ServerService:
+    service: ServerService = request.app.state.runtime.servers
+    return service
+
+
+ServersDep = Annotated[ServerService, Depends(get_servers)]
+
+
+class TrustRequest(BaseModel):
+    """Sent to trust a server's host key: the fingerprint the user checked."""
+
+    fingerprint: str
+
+
+@router.get("", name="list_servers", responses=error_responses(401))
+async def list_servers(servers: ServersDep) -> list[ServerPublic]:
+    """Every server, with its status and the facts of its last check."""
+    return await servers.list_servers()
+
+
+@router.post("", name="add_server", status_code=status.HTTP_201_CREATED,
+             responses=error_responses(401, 403, 409, 422, 502, 504))  # fmt: skip
+async def add_server(request: ServerCreate, servers: ServersDep) -> ServerAdded:
+    """Register a server and read its host key. With `fingerprint` (the one you
+    expect) the key is pinned and tomo logs in once; without it, check the key
+    shown and trust it (POST …/trust)."""
+    return await servers.add_server(request)
+
+
+@router.get("/{server}", name="get_server", responses=error_responses(401, 404))
+async def get_server(server: str, servers: ServersDep) -> ServerPublic:
+    """One server."""
+    return await servers.get_server(server)
+
+
+@router.patch("/{server}", name="update_server",
+              responses=error_responses(401, 403, 404, 409, 422))  # fmt: skip
+async def update_server(server: str, changes: ServerUpdate, servers: ServersDep) -> ServerPublic:
+    """Change a server; a new host or port must be trusted again."""
+    return await servers.update_server(server, changes)
+
+
+@router.delete("/{server}", name="remove_server", responses=error_responses(401, 403, 404, 409))
+async def remove_server(server: str, servers: ServersDep, force: bool = False) -> ServerPublic:
+    """Forget a server (refused while installations live there, unless `force`)."""
+    return await servers.remove_server(server, force=force)
+
+
+@router.get("/{server}/host-key", name="scan_host_key",
+            responses=error_responses(401, 404, 502, 504))  # fmt: skip
+async def scan_host_key(server: str, servers: ServersDep) -> HostKeyScan:
+    """The host key the server presents now, beside the pinned one."""
+    return await servers.scan_host_key(server)
+
+
+@router.post("/{server}/trust", name="trust_server",
+             responses=error_responses(401, 403, 404, 409, 422, 502, 504))  # fmt: skip
+async def trust_server(server: str, request: TrustRequest, servers: ServersDep) -> ServerPublic:
+    """Pin the presented host key if it has this fingerprint and tomo can log in."""
+    return await servers.trust_server(server, request.fingerprint)
+
+
+@router.post("/{server}/test", name="test_server",
+             responses=error_responses(401, 403, 404, 409, 502, 504))  # fmt: skip
+async def test_server(server: str, servers: ServersDep) -> ServerPublic:
+    """Log in, refresh the facts and the status."""
+    return await servers.test_server(server)
