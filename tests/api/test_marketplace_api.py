@@ -1,13 +1,13 @@
-"""The read-only marketplace API, through the real app and its lifespan."""
+"""The marketplace API, through the real app and its lifespan, as its users."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api.conftest import Api, As, users_of
 from tomo.app import create_app
 from tomo.config import Settings
 from tomo.marketplace.schemas import RepoCreate
@@ -15,16 +15,20 @@ from tomo.runtime import open_runtime
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings.model_copy(update={"builtin_catalog": True}))) as client:
-        yield client
+def api_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"builtin_catalog": True})
 
 
-def test_health(client: TestClient) -> None:
-    assert client.get("/api/health").json()["status"] == "ok"
+@pytest.fixture
+def client(api: Api) -> As:
+    return api.viewer  # reading the catalog is a viewer's right
 
 
-def test_search_show_and_categories(client: TestClient) -> None:
+def test_health(api: Api) -> None:
+    assert api.anonymous.get("/api/health").json()["status"] == "ok"
+
+
+def test_search_show_and_categories(client: As) -> None:
     page = client.get("/api/marketplace/apps", params={"q": "jellyfin"}).json()
     assert [item["id"] for item in page["items"]] == ["jellyfin"]
     media = client.get("/api/marketplace/apps", params={"category": "media", "limit": 2}).json()
@@ -38,12 +42,13 @@ def test_search_show_and_categories(client: TestClient) -> None:
     assert client.get("/api/marketplace/repos/official").json()["last_report"]["errors"] == []
 
 
-def test_errors_map_to_statuses_with_a_message(client: TestClient) -> None:
+def test_errors_map_to_statuses_with_a_message(client: As) -> None:
     missing = client.get("/api/marketplace/apps/official/ghost")
-    assert (missing.status_code, missing.json()) == (
-        404,
-        {"detail": "repo 'official' has no app 'ghost'"},
-    )
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert (missing.status_code, missing.json()) == (404, {
+        "type": "urn:tomo:problem:app-not-found", "title": "App not found", "status": 404,
+        "detail": "repo 'official' has no app 'ghost'",
+    })  # fmt: skip
     assert client.get("/api/marketplace/repos/ghost").status_code == 404
     assert client.get("/api/marketplace/apps", params={"limit": 0}).status_code == 422
     assert client.get("/api/marketplace/apps", params={"sort": "bogus"}).status_code == 422
@@ -63,10 +68,10 @@ def test_paging_out_of_bounds_is_refused(
 ) -> None:
     refused = client.get("/api/marketplace/apps", params=params)
     assert refused.status_code == 422
-    assert [error["loc"] for error in refused.json()["detail"]] == [["query", field]]
+    assert [error["field"] for error in refused.json()["errors"]] == [f"query.{field}"]
 
 
-def test_the_last_allowed_offset_gives_an_empty_page(client: TestClient) -> None:
+def test_the_last_allowed_offset_gives_an_empty_page(client: As) -> None:
     page = client.get("/api/marketplace/apps", params={"offset": "1000000000"})
     assert (page.status_code, page.json()["items"]) == (200, [])
 
@@ -78,7 +83,8 @@ def test_repo_credentials_are_never_returned(settings: Settings) -> None:
             await runtime.marketplace.add_repo(RepoCreate(url=url, name="private", branch="main"))
 
     asyncio.run(add_private_repo())
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings)) as anonymous:
+        client = users_of(anonymous).admin
         listed = client.get("/api/marketplace/repos")
         shown = client.get("/api/marketplace/repos/private")
     assert "s3cret" not in listed.text + shown.text

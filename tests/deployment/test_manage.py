@@ -326,10 +326,12 @@ async def test_update_asks_for_what_the_new_definition_requires(deploy: Deploy) 
     service = deploy.runtime.deployment
     with pytest.raises(InvalidInput) as refused:
         await service.update_app("web")
+    # Refused when asked: no job started, nothing on the server touched.
     assert refused.value.message == (
-        "update failed: required environment variables missing: API_URL, API_KEY (give each "
-        "with --env NAME=VALUE); nothing had been changed on the server"
+        "required environment variables missing: API_URL, API_KEY (give each "
+        "with --env NAME=VALUE)"
     )
+    assert [j.kind for j in await service.list_jobs(installation="web")] == ["install"]
     assert page(port) == "web v1\n"  # untouched
 
     changes = InstallConfig(env={"API_URL": "http://api", "API_KEY": "k3y"})
