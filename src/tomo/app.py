@@ -15,6 +15,7 @@ from tomo.api_docs import add_api_docs
 from tomo.auth.service import AuthService
 from tomo.config import Settings
 from tomo.http.middleware import Audit, SecurityHeaders
+from tomo.http.openapi import build_openapi, operation_id
 from tomo.http.problems import install_problem_handlers
 from tomo.marketplace.scheduler import SyncScheduler
 from tomo.runtime import open_runtime
@@ -51,12 +52,14 @@ def create_app(settings: Settings) -> FastAPI:
 
     # Documentation only from tomo's own assets: FastAPI's pages load theirs from CDNs.
     app = FastAPI(title="tomo", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan, docs_url=None, redoc_url=None)  # fmt: skip
+                  lifespan=lifespan, docs_url=None, redoc_url=None,
+                  generate_unique_id_function=operation_id)  # fmt: skip
     app.include_router(api_router)
     add_api_docs(app)
     install_problem_handlers(app)
     app.add_middleware(Audit, auth=lambda: _auth(app))
     app.add_middleware(SecurityHeaders)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app
 
 

@@ -328,8 +328,7 @@ async def test_update_asks_for_what_the_new_definition_requires(deploy: Deploy) 
         await service.update_app("web")
     # Refused when asked: no job started, nothing on the server touched.
     assert refused.value.message == (
-        "required environment variables missing: API_URL, API_KEY (give each "
-        "with --env NAME=VALUE)"
+        "required environment variables missing: API_URL, API_KEY (give each with --env NAME=VALUE)"
     )
     assert [j.kind for j in await service.list_jobs(installation="web")] == ["install"]
     assert page(port) == "web v1\n"  # untouched

@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 from tomo.auth.roles import Role
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+# As documented: what is accepted, case aside (a name is stored in lowercase).
+USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
 def _check_username(value: str) -> str:
@@ -26,7 +28,7 @@ def _check_username(value: str) -> str:
 class Credentials(BaseModel):
     """Sent to log in, and to set up the first admin."""
 
-    username: str = Field(max_length=64)
+    username: str = Field(max_length=64, json_schema_extra={"pattern": USERNAME_PATTERN})
     password: SecretStr = Field(max_length=1024)
 
     @field_validator("username")
@@ -70,7 +72,13 @@ class TokenCreate(BaseModel):
     """Sent to make an API token; `username` (admins only) makes it for another user."""
 
     name: str = Field(min_length=1, max_length=64)
-    username: str | None = Field(default=None, max_length=64)
+    username: str | None = Field(default=None, max_length=64,
+                                 json_schema_extra={"pattern": USERNAME_PATTERN})  # fmt: skip
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str | None) -> str | None:
+        return None if value is None else _check_username(value)
 
 
 class TokenPublic(BaseModel):

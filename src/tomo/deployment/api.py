@@ -24,13 +24,21 @@ from tomo.deployment.schemas import (
     JobPublic,
 )
 from tomo.deployment.service import DeploymentService
-from tomo.deployment.spec import InstallConfig, PortOverride, VolumeOverride
+from tomo.deployment.spec import ConfigChanges, InstallConfig
 from tomo.errors import TomoError
 from tomo.http.problems import error_responses
 
 router = APIRouter(tags=["installations"])
 SSE_POLL_SECONDS = 0.25
 SSE_KEEPALIVE_SECONDS = 15.0
+
+
+class LogLines(StreamingResponse):
+    media_type = "text/plain"  # Starlette adds the charset (utf-8)
+
+
+class EventStream(StreamingResponse):
+    media_type = "text/event-stream"  # Server-Sent Events
 
 
 def get_deployment(request: Request) -> DeploymentService:
@@ -48,14 +56,10 @@ class InstallRequest(InstallConfig):
     app: str
 
 
-class UpdateRequest(BaseModel):
+class UpdateRequest(ConfigChanges):
     """Sent to update: another tag, and changes to the installation's config."""
 
     tag: str | None = None
-    env: dict[str, str] = {}
-    ports: list[PortOverride] = []
-    volumes: list[VolumeOverride] = []
-    accept_risks: list[str] = []
 
 
 class OperationStarted(BaseModel):
@@ -165,7 +169,7 @@ async def update(
 ) -> OperationStarted:
     """Update to the catalog's definition (or `tag`), with the changes given; the
     previous container comes back if the new one does not stay up."""
-    changes = InstallConfig.model_validate(body.model_dump(exclude={"tag"}))
+    changes = ConfigChanges.model_validate(body.model_dump(exclude={"tag"}))
     prepared = await deployment.prepare_update(installation, tag=body.tag, changes=changes)
     return _started(request, prepared)
 
@@ -182,8 +186,9 @@ async def uninstall(
     return _started(request, prepared)
 
 
-@router.get("/installations/{installation}/logs", name="logs",
-            responses={200: {"content": {"text/plain": {}}, "description": "The log lines"},
+@router.get("/installations/{installation}/logs", name="logs", response_class=LogLines,
+            responses={200: {"content": {LogLines.media_type: {"schema": {"type": "string"}}},
+                             "description": "The log lines"},
                        **error_responses(401, 404, 502)})  # fmt: skip
 async def logs(
     installation: str,
@@ -194,7 +199,7 @@ async def logs(
     """The container's output, stdout and stderr merged; `follow` keeps streaming."""
     await deployment.get_installation(installation)  # a 404 before the stream starts
     lines = deployment.logs(installation, tail=tail, follow=follow)
-    return StreamingResponse(_with_newlines(lines), media_type="text/plain; charset=utf-8")
+    return LogLines(_with_newlines(lines))
 
 
 async def _with_newlines(lines: AsyncIterator[str]) -> AsyncIterator[str]:
@@ -218,16 +223,15 @@ async def get_job(job: str, deployment: DeploymentDep) -> JobPublic:
     return await deployment.get_job(job)
 
 
-@router.get("/jobs/{job}/events", name="job_events",
-            responses={200: {"content": {"text/event-stream": {}},
+@router.get("/jobs/{job}/events", name="job_events", response_class=EventStream,
+            responses={200: {"content": {EventStream.media_type: {"schema": {"type": "string"}}},
                              "description": "`step` events, then one `end` event"},
                        **error_responses(401, 404)})  # fmt: skip
 async def job_events(job: str, request: Request, deployment: DeploymentDep) -> StreamingResponse:
     """Follow a job: a `step` event for each step as it starts, progresses and ends
     (what already happened first), then `end` with the job's outcome."""
     await deployment.get_job(job)  # a 404 before the stream starts
-    return StreamingResponse(_events(job, request, deployment), media_type="text/event-stream",
-                             headers={"X-Accel-Buffering": "no"})  # fmt: skip
+    return EventStream(_events(job, request, deployment), headers={"X-Accel-Buffering": "no"})
 
 
 async def _events(job_id: str, request: Request, deployment: DeploymentDep) -> AsyncIterator[str]:

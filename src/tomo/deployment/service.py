@@ -27,7 +27,7 @@ from tomo.deployment.schemas import (
     JobPublic,
     OperationDone,
 )
-from tomo.deployment.spec import InstallConfig, build_docker_run_command
+from tomo.deployment.spec import ConfigChanges, InstallConfig, build_docker_run_command
 from tomo.errors import InvalidInput, OperationInterrupted
 from tomo.marketplace.service import MarketplaceService
 from tomo.servers.service import ServerService
@@ -127,7 +127,7 @@ class DeploymentService:
         server: str | None = None,
         *,
         tag: str | None = None,
-        changes: InstallConfig | None = None,
+        changes: ConfigChanges | None = None,
     ) -> OperationDone:
         """Move to the catalog's current definition (or another image tag) with the same
         config and data, changed by `changes`; the previous container comes back if the
@@ -141,10 +141,10 @@ class DeploymentService:
         server: str | None = None,
         *,
         tag: str | None = None,
-        changes: InstallConfig | None = None,
+        changes: ConfigChanges | None = None,
     ) -> Prepared:
         return await update.prepare_update(
-            self.ctx, ref, server, tag=tag, changes=changes or InstallConfig()
+            self.ctx, ref, server, tag=tag, changes=changes or ConfigChanges()
         )
 
     def logs(

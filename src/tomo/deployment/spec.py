@@ -25,13 +25,14 @@ from tomo.marketplace.risk import assess_risks, risk_flag_problem
 
 # Docker wants at least two characters in a container name.
 INSTANCE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{1,62}")
+NAME_PATTERN = f"^{INSTANCE_NAME.pattern}$"
 ENV_FILE_NAME = ".tomo.env"
 
 
 class PortOverride(BaseModel):
     host: int = Field(ge=1, le=65535)
     container: int = Field(ge=1, le=65535)
-    protocol: str = "tcp"
+    protocol: str = Field("tcp", json_schema_extra={"enum": ["tcp", "udp"]})
 
     @field_validator("protocol")
     @classmethod
@@ -42,8 +43,8 @@ class PortOverride(BaseModel):
 
 
 class VolumeOverride(BaseModel):
-    host_path: str
-    container_path: str
+    host_path: str = Field(min_length=1)  # absolute, or ./relative to the data directory
+    container_path: str = Field(json_schema_extra={"pattern": "^/."})
 
     @field_validator("host_path")
     @classmethod
@@ -56,10 +57,9 @@ class VolumeOverride(BaseModel):
         return check_absolute_path(value)
 
 
-class InstallConfig(BaseModel):
-    """What the user chooses at install time (and may change at update)."""
+class ConfigChanges(BaseModel):
+    """What the user may choose at install time and change at an update."""
 
-    name: str | None = None  # instance name; defaults to the app id
     env: dict[str, str] = {}
     ports: list[PortOverride] = []
     volumes: list[VolumeOverride] = []
@@ -77,7 +77,15 @@ class InstallConfig(BaseModel):
             raise ValueError("; ".join(problems))
         return list(dict.fromkeys(names))
 
-    def changed_by(self, changes: InstallConfig) -> InstallConfig:
+
+class InstallConfig(ConfigChanges):
+    """What the user chose at install time: the changes, and the instance's name."""
+
+    name: str | None = Field(
+        default=None, json_schema_extra={"pattern": f"^{INSTANCE_NAME.pattern}$"}
+    )  # defaults to the app id
+
+    def changed_by(self, changes: ConfigChanges) -> InstallConfig:
         """This config with the values given at an update: env by name, ports and
         volumes by container side, accepted risks added."""
         ports = {(p.container, p.protocol): p for p in self.ports}

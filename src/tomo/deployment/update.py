@@ -21,7 +21,7 @@ from tomo.deployment.models import Installation
 from tomo.deployment.operation import Operation, Outcome, Prepared, Recovery, done, prepare, said
 from tomo.deployment.remote import ContainerState, Docker
 from tomo.deployment.schemas import OperationDone
-from tomo.deployment.spec import ContainerSpec, InstallConfig
+from tomo.deployment.spec import ConfigChanges, ContainerSpec, InstallConfig
 from tomo.errors import InvalidInput, NotFound, PreflightFailed, RemoteError, TomoError
 from tomo.marketplace.definition import IMAGE_REFERENCE, AppDefinition
 
@@ -38,7 +38,7 @@ class UpdatePlan:
 
 
 async def plan_update(
-    ctx: DeploymentContext, row: Installation, *, tag: str | None, changes: InstallConfig
+    ctx: DeploymentContext, row: Installation, *, tag: str | None, changes: ConfigChanges
 ) -> UpdatePlan:
     definition = await current_definition(ctx, row)
     image = retag(definition.docker.image, tag) if tag else definition.docker.image
@@ -164,7 +164,7 @@ async def prepare_update(
     server: str | None,
     *,
     tag: str | None,
-    changes: InstallConfig,
+    changes: ConfigChanges,
 ) -> Prepared:
     """Check the update (a refusal answers the request; nothing starts), then take the
     lease and record the job."""

@@ -13,8 +13,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from tomo.errors import (
     InvalidInput,
@@ -22,10 +24,14 @@ from tomo.errors import (
     RemoteError,
     TomoError,
     TooManyAttempts,
+    Unauthenticated,
 )
+from tomo.http.security import check_access_first
 from tomo.logs import log_internal_error
 
 MEDIA_TYPE = "application/problem+json"
+# What FastAPI answers by itself when a body cannot be read (or is too large).
+_UNREADABLE_BODY = frozenset({400, 413})
 
 
 class FieldProblem(BaseModel):
@@ -83,16 +89,37 @@ def answer(problem: Problem, headers: dict[str, str] | None = None) -> JSONRespo
                         media_type=MEDIA_TYPE, headers=headers)  # fmt: skip
 
 
+def answer_domain_error(exc: TomoError) -> JSONResponse:
+    return answer(of_domain_error(exc), _headers_of(exc))
+
+
+def _headers_of(exc: TomoError) -> dict[str, str] | None:
+    if isinstance(exc, TooManyAttempts):
+        return {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, Unauthenticated):  # a 401 must name a way to authenticate (RFC 9110)
+        return {"WWW-Authenticate": 'Bearer realm="tomo"'}
+    return None
+
+
+async def _refusal(request: Request) -> JSONResponse | None:
+    """The access check's answer to a request refused for its body before the
+    check could run (None: the request may be made, so its body is the problem)."""
+    try:
+        await check_access_first(request)
+    except TomoError as refused:
+        return answer_domain_error(refused)
+    return None
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(TomoError)
     async def domain_error(_request: Request, exc: TomoError) -> JSONResponse:
-        headers = (
-            {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) else None
-        )
-        return answer(of_domain_error(exc), headers)
+        return answer_domain_error(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def unreadable(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def unreadable(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if refused := await _refusal(request):
+            return refused
         errors = [FieldProblem(field=".".join(map(str, e["loc"])),
                                message=str(e["msg"]).removeprefix("Value error, "))
                   for e in exc.errors()]  # fmt: skip
@@ -101,10 +128,16 @@ def install_problem_handlers(app: FastAPI) -> None:
                               status=422, detail=detail, errors=errors))  # fmt: skip
 
     @app.exception_handler(HTTPException)
-    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code in _UNREADABLE_BODY and (refused := await _refusal(request)):
+            return refused
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+        headers, detail = dict(exc.headers or {}), str(exc.detail)
+        if exc.status_code == 405:  # Starlette names only one route's methods
+            headers["Allow"] = allowed = ", ".join(_allowed_methods(request))
+            detail = f"{request.method} is not allowed on {request.url.path}; allowed: {allowed}"
         return answer(Problem(type="about:blank", title=title, status=exc.status_code,
-                              detail=str(exc.detail)), dict(exc.headers or {}))  # fmt: skip
+                              detail=detail), headers)  # fmt: skip
 
     @app.exception_handler(Exception)
     async def internal_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -113,15 +146,27 @@ def install_problem_handlers(app: FastAPI) -> None:
                               status=500, detail=f"internal error; {where}"))  # fmt: skip
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this path."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        if route.matches(request.scope)[0] != Match.NONE:  # PARTIAL: the path, not the method
+            methods |= route.methods or set()
+    return sorted(methods)
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI `responses` of a route's error answers."""
-    return {status: {"model": Problem, "description": _DESCRIPTIONS.get(status, "Error"),
+    return {status: {"model": Problem, "description": DESCRIPTIONS.get(status, "Error"),
                      "content": {MEDIA_TYPE: {}}} for status in statuses}  # fmt: skip
 
 
-_DESCRIPTIONS = {
-    400: "Bad request", 401: "Not logged in, or the token or session is not valid",
+DESCRIPTIONS = {
+    400: "The body could not be read as JSON",
+    401: "Not logged in, or the token or session is not valid",
     403: "The role does not allow it, or the CSRF token is missing", 404: "Not found",
+    413: "The body is too large",
     409: "Conflict", 422: "Invalid input (each field named)", 429: "Too many failed logins",
-    502: "A server or a git remote failed", 503: "Unavailable", 504: "A server timed out",
+    500: "A bug in tomo (details in its log)", 502: "A server or a git remote failed",
+    503: "Unavailable", 504: "A server timed out",
 }  # fmt: skip

@@ -74,6 +74,17 @@ async def authenticate(
         raise Forbidden(f"'{principal.username}' is a {principal.role}; this needs an {needed}")
 
 
+async def check_access_first(request: Request) -> None:
+    """`authenticate`, for a request FastAPI refused before its dependencies ran.
+
+    FastAPI reads and parses a body before it resolves dependencies, so a body
+    that is not JSON would otherwise be answered 422 (or 400) to anyone: the
+    caller who may not make the request learns of it first, as from any other.
+    """
+    if getattr(request.state, "principal", None) is None:
+        await authenticate(request, await bearer(request), await cookie(request))
+
+
 async def _principal(
     auth: AuthService, token: HTTPAuthorizationCredentials | None, session_id: str | None
 ) -> Principal | None:

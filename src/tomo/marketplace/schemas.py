@@ -9,16 +9,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.kinds import RepoType as RepoType
+from tomo.slugs import SLUG
 
 
 class RepoCreate(BaseModel):
     """Sent to add a repository."""
 
-    url: str
+    url: str = Field(min_length=1, max_length=2048)
     name: str = Field(min_length=1, max_length=128)
     branch: str | None = None  # None: the remote's default branch (its HEAD), resolved on add
     repo_type: RepoType = "community"
-    id: str | None = None
+    id: str | None = Field(default=None, json_schema_extra={"pattern": f"^{SLUG.pattern}$"})
 
 
 class RepoUpdate(BaseModel):

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from tomo.http.problems import error_responses
 from tomo.servers.schemas import (
+    Fingerprint,
     HostKeyScan,
     ServerAdded,
     ServerCreate,
@@ -32,7 +33,7 @@ ServersDep = Annotated[ServerService, Depends(get_servers)]
 class TrustRequest(BaseModel):
     """Sent to trust a server's host key: the fingerprint the user checked."""
 
-    fingerprint: str
+    fingerprint: Fingerprint
 
 
 @router.get("", name="list_servers", responses=error_responses(401))

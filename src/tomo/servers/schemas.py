@@ -5,12 +5,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from tomo.marketplace.fields import check_absolute_path
 from tomo.servers.facts import ServerFacts
+from tomo.slugs import SLUG
 
 _HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?")  # fmt: skip
@@ -44,10 +45,15 @@ def check_fingerprint(value: str) -> str:
     return value.rstrip("=")
 
 
-Host = Annotated[str, AfterValidator(check_host)]
-Username = Annotated[str, AfterValidator(check_username)]
-Fingerprint = Annotated[str, AfterValidator(check_fingerprint)]
-DataRoot = Annotated[str, AfterValidator(check_absolute_path)]
+def _documented(regex: re.Pattern[str]) -> Any:
+    """The OpenAPI pattern of a field whose validator gives the message."""
+    return Field(json_schema_extra={"pattern": f"^{regex.pattern}$"})
+
+
+Host = Annotated[str, AfterValidator(check_host), Field(min_length=1, max_length=255)]
+Username = Annotated[str, AfterValidator(check_username), _documented(_USERNAME)]
+Fingerprint = Annotated[str, AfterValidator(check_fingerprint), _documented(_FINGERPRINT)]
+DataRoot = Annotated[str, AfterValidator(check_absolute_path), _documented(re.compile("/.*"))]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
@@ -64,7 +70,7 @@ class ServerCreate(BaseModel):
     fingerprint: Fingerprint | None = None
     data_root: DataRoot = "/opt/tomo/apps"
     use_sudo: bool = False
-    id: str | None = None
+    id: Annotated[str | None, _documented(SLUG)] = None
 
     @model_validator(mode="after")
     def _one_login(self) -> ServerCreate:

@@ -180,7 +180,10 @@ class ServerService:
     async def trust_server(self, ref: str, fingerprint: str) -> ServerPublic:
         """Pin the key the server presents, only if it has this fingerprint and
         tomo can log in with it (the login gathers the facts)."""
-        expected = check_fingerprint(fingerprint)
+        try:
+            expected = check_fingerprint(fingerprint)
+        except ValueError as error:
+            raise InvalidInput(f"fingerprint: {error}") from None
         async with self.db.session() as session:
             server = await self._find(session, ref)
         key = await self.ssh.fetch_host_key(server.name, server.host, server.port)
