@@ -62,3 +62,26 @@ def test_no_page_loads_a_cdn(client: TestClient) -> None:
     assert client.get("/redoc").status_code == 404  # FastAPI's ReDoc page would
     schema = client.get("/openapi.json").json()
     assert schema["info"]["title"] == "tomo"
+
+
+@pytest.mark.parametrize("path", ["/api/health", "/api/no-such-route", "/api/servers"])
+def test_every_answer_carries_the_security_headers(client: TestClient, path: str) -> None:
+    answer = client.get(path)  # a 200, a 404 and a 401 alike
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["referrer-policy"] == "same-origin"
+    assert answer.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert answer.headers["cache-control"] == "no-store"
+    assert "strict-transport-security" not in answer.headers  # plain http: HSTS means nothing
+
+
+def test_https_answers_ask_browsers_to_stay_on_https(settings: Settings) -> None:
+    with TestClient(create_app(settings), base_url="https://tomo.lan") as client:
+        answer = client.get("/api/health")
+    assert answer.headers["strict-transport-security"] == "max-age=31536000"
+
+
+def test_the_docs_page_may_run_only_its_own_scripts(client: TestClient) -> None:
+    policy = client.get("/docs").headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy

@@ -49,6 +49,8 @@ class SecurityHeaders:
                 ]  # fmt: skip
                 if not docs:
                     headers.append((b"cache-control", b"no-store"))
+                if scope.get("scheme") == "https":  # direct, or as a trusted proxy says
+                    headers.append((b"strict-transport-security", b"max-age=31536000"))
                 message["headers"] = headers
             await send(message)
 
