@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tomo.app import create_app
 from tomo.config import Settings
+from tomo.http.security import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE
+from tomo.runtime import Runtime
 
 ADMIN_PASSWORD = "admin password 1"
 VIEWER_PASSWORD = "viewer password 1"
+T = TypeVar("T")
 
 
 class As:
@@ -45,6 +49,41 @@ class As:
         return self.request("DELETE", url, **options)
 
 
+class Browser:
+    """A browser logged in with a password: its session cookie, and the CSRF token
+    the login handed out. Both are sent by hand, not kept in the client's cookie
+    jar, so several sessions can live side by side."""
+
+    def __init__(self, client: TestClient, username: str, password: str) -> None:
+        login = client.post("/api/auth/login", json={"username": username, "password": password})
+        assert login.status_code == 200, login.text
+        self.client = client
+        self.session_id = login.cookies[SESSION_COOKIE]
+        self.csrf_token = str(login.json()["csrf_token"])
+        client.cookies.clear()
+
+    def request(
+        self, method: str, url: str, *, csrf: bool = True, **options: Any
+    ) -> httpx.Response:
+        """With the session cookie and, for a write, the CSRF token (unless not `csrf`)."""
+        headers = {"Cookie": f"{SESSION_COOKIE}={self.session_id}", **options.pop("headers", {})}
+        if csrf and method not in SAFE_METHODS:
+            headers[CSRF_HEADER] = self.csrf_token
+        return self.client.request(method, url, headers=headers, **options)
+
+    def get(self, url: str, **options: Any) -> httpx.Response:
+        return self.request("GET", url, **options)
+
+    def post(self, url: str, **options: Any) -> httpx.Response:
+        return self.request("POST", url, **options)
+
+    def put(self, url: str, **options: Any) -> httpx.Response:
+        return self.request("PUT", url, **options)
+
+    def delete(self, url: str, **options: Any) -> httpx.Response:
+        return self.request("DELETE", url, **options)
+
+
 @dataclass
 class Api:
     """One app, and its users: anonymous (cookies, no token), admin, viewer."""
@@ -52,6 +91,19 @@ class Api:
     anonymous: TestClient
     admin: As
     viewer: As
+
+    @property
+    def app(self) -> FastAPI:
+        return cast(FastAPI, self.anonymous.app)
+
+    def run(self, work: Callable[[Runtime], Awaitable[T]]) -> T:
+        """`work(runtime)` on the app's event loop, where its database connections live."""
+        portal = self.anonymous.portal
+        assert portal is not None, "the TestClient is not running the app"
+        return portal.call(work, self.app.state.runtime)
+
+    def login(self, username: str, password: str) -> Browser:
+        return Browser(self.anonymous, username, password)
 
 
 def token_of(client: TestClient, username: str, password: str) -> str:

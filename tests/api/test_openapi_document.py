@@ -12,7 +12,7 @@ import pytest
 from tests.api.conftest import Api
 from tomo.http.security import PUBLIC
 
-CREDENTIALS = [{"HTTPBearer": []}, {"APIKeyCookie": []}]
+CREDENTIALS: list[dict[str, list[str]]] = [{"HTTPBearer": []}, {"APIKeyCookie": []}]
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 

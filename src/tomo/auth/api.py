@@ -18,6 +18,7 @@ from tomo.auth.schemas import (
     UserCreate,
     UserPublic,
 )
+from tomo.auth.service import AuthService, Principal
 from tomo.errors import TomoError
 from tomo.http.problems import error_responses
 from tomo.http.security import (
@@ -90,14 +91,13 @@ async def me(principal: PrincipalDep, auth: AuthDep) -> UserPublic:
     return await auth.get_user(principal.user_id)
 
 
-@router.put("/auth/password", name="change_password", responses=error_responses(401, 403, 422))
+@router.put("/auth/password", name="change_password",
+            responses=error_responses(401, 403, 422, 429))  # fmt: skip
 async def change_password(
-    change: PasswordChange, principal: PrincipalDep, auth: AuthDep
+    change: PasswordChange, principal: PrincipalDep, auth: AuthDep, request: Request
 ) -> UserPublic:
     """Change one's own password (the current one too); other sessions end."""
-    current = change.current_password.get_secret_value() if change.current_password else None
-    return await auth.set_password(principal.user_id, change.new_password.get_secret_value(),
-                                   by=principal, current=current)  # fmt: skip
+    return await _set_password(auth, principal.user_id, change, principal, request)
 
 
 @router.get("/users", name="list_users", responses=error_responses(401, 403))
@@ -126,13 +126,20 @@ async def delete_user(user: str, auth: AuthDep) -> UserPublic:
 
 
 @router.put("/users/{user}/password", name="set_password",
-            responses=error_responses(401, 403, 404, 422))  # fmt: skip
+            responses=error_responses(401, 403, 404, 422, 429))  # fmt: skip
 async def set_password(
-    user: str, change: PasswordChange, principal: PrincipalDep, auth: AuthDep
+    user: str, change: PasswordChange, principal: PrincipalDep, auth: AuthDep, request: Request
 ) -> UserPublic:
-    """Set a user's password; their sessions end."""
+    """Set a user's password; their sessions end. One's own needs the current one."""
+    return await _set_password(auth, user, change, principal, request)
+
+
+async def _set_password(
+    auth: AuthService, user: str, change: PasswordChange, principal: Principal, request: Request
+) -> UserPublic:
+    current = change.current_password.get_secret_value() if change.current_password else None
     return await auth.set_password(user, change.new_password.get_secret_value(), by=principal,
-                                   current=None)  # fmt: skip
+                                   current=current, client=client_address(request))  # fmt: skip
 
 
 @router.get("/tokens", name="list_tokens", responses=error_responses(401))

@@ -9,6 +9,7 @@ digest and one indexed lookup, never a password hash.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -86,6 +87,10 @@ class AuthService:
         self.db = db
         self.settings = settings
         self.throttle = LoginThrottle()
+        # Held while the set of users is checked and changed: two setups at once
+        # would both find no user, two deletions at once would both find another
+        # admin. One lock suffices: `tomo serve` is the one process taking requests.
+        self._membership = asyncio.Lock()
 
     # -- users ------------------------------------------------------------------
 
@@ -94,17 +99,19 @@ class AuthService:
             return await session.scalar(select(func.count()).select_from(User)) == 0
 
     async def setup(self, request: Credentials) -> UserPublic:
-        """The first admin; refused for good once any user exists."""
-        if not await self.setup_open():
-            raise Conflict("setup is closed: tomo has users; an admin adds more")
-        return await self.create_user(
-            UserCreate(username=request.username, password=request.password, role="admin")
-        )
+        """The first admin; refused for good once any user exists (and one always
+        will: the last admin cannot be deleted)."""
+        async with self._membership:
+            if not await self.setup_open():
+                raise Conflict("setup is closed: tomo has users; an admin adds more")
+            return await self.create_user(
+                UserCreate(username=request.username, password=request.password, role="admin")
+            )
 
     async def create_user(self, request: UserCreate) -> UserPublic:
         password = self._acceptable(request.password.get_secret_value())
         user = User(id=uuid.uuid4().hex[:12], username=request.username,
-                    password_hash=passwords.hash_password(password), role=request.role,
+                    password_hash=await passwords.hash_password(password), role=request.role,
                     created_at=now())  # fmt: skip
         try:
             async with self.db.session() as session, session.begin():
@@ -124,7 +131,7 @@ class AuthService:
 
     async def delete_user(self, ref: str) -> UserPublic:
         """Remove a user, their sessions and tokens; never the last admin."""
-        async with self.db.session() as session, session.begin():
+        async with self._membership, self.db.session() as session, session.begin():
             user = await _find_user(session, ref)
             if user.role == "admin" and await _admins(session) == 1:
                 raise Conflict(f"'{user.username}' is the last admin; make another first")
@@ -132,8 +139,9 @@ class AuthService:
             return _user_public(user)
 
     async def set_password(
-        self, ref: str, new: str, *, by: Principal, current: str | None = None
-    ) -> UserPublic:
+        self, ref: str, new: str, *, by: Principal, current: str | None = None,
+        client: str = "local",
+    ) -> UserPublic:  # fmt: skip
         """One's own password (with the current one), or anyone's (an admin); every
         session of the user ends, but the one that asked."""
         async with self.db.session() as session, session.begin():
@@ -141,18 +149,29 @@ class AuthService:
             own = user.id == by.user_id
             if not own and by.role != "admin":
                 raise Forbidden("only an admin may change another user's password")
-            if (
-                own
-                and by.via != "local"
-                and not passwords.verify(user.password_hash, current or "")
-            ):
-                raise Forbidden("the current password is wrong")
-            user.password_hash = passwords.hash_password(self._acceptable(new))
+            if own and by.via != "local":
+                await self._check_current_password(user, current, client)
+            user.password_hash = await passwords.hash_password(self._acceptable(new))
             ends = delete(BrowserSession).where(BrowserSession.user_id == user.id)
             if by.session is not None:
                 ends = ends.where(BrowserSession.id_hash != by.session)
             await session.execute(ends)
             return _user_public(user)
+
+    async def _check_current_password(self, user: User, current: str | None, client: str) -> None:
+        """Throttled as logins are, and with them: a stolen session or token must not
+        become a way to guess the password that the login throttle holds back."""
+        if current is None:
+            raise Forbidden("changing one's own password needs the current one (current_password)")
+        self._check_throttle(user.username, client)
+        if not await passwords.verify(user.password_hash, current):
+            self.throttle.failed(user.username, client)
+            raise Forbidden("the current password is wrong")
+
+    def _check_throttle(self, username: str, client: str) -> None:
+        wait = self.throttle.wait_for(username, client)
+        if wait:
+            raise TooManyAttempts(f"too many failed logins; try again in {wait} s", wait)
 
     def _acceptable(self, password: str) -> str:
         shortest = self.settings.min_password_length
@@ -165,13 +184,11 @@ class AuthService:
     async def login(self, request: Credentials, client: str) -> tuple[str, LoginResult]:
         """A new session for the right user name and password; the session id (for
         the cookie) and what the client may know. Throttled per account and address."""
-        wait = self.throttle.wait_for(request.username, client)
-        if wait:
-            raise TooManyAttempts(f"too many failed logins; try again in {wait} s", wait)
+        self._check_throttle(request.username, client)
         async with self.db.session() as session:
             user = await session.scalar(select(User).where(User.username == request.username))
-        if not passwords.verify(user.password_hash if user else None,
-                                request.password.get_secret_value()):  # fmt: skip
+        if not await passwords.verify(user.password_hash if user else None,
+                                      request.password.get_secret_value()):  # fmt: skip
             self.throttle.failed(request.username, client)
             raise Unauthenticated(WRONG_LOGIN)
         assert user is not None
@@ -182,7 +199,7 @@ class AuthService:
     async def _rehash_if_old(self, user: User, password: str) -> None:
         if passwords.needs_rehash(user.password_hash):
             async with self.db.session() as session, session.begin():
-                rehashed = passwords.hash_password(password)
+                rehashed = await passwords.hash_password(password)
                 await session.execute(
                     update(User).where(User.id == user.id).values(password_hash=rehashed)
                 )
@@ -191,7 +208,13 @@ class AuthService:
         session_id = secrets.token_urlsafe(32)
         moment = now()
         expires = moment + timedelta(days=self.settings.session_max_days)
+        idle = timedelta(minutes=self.settings.session_idle_minutes)
         async with self.db.session() as session, session.begin():
+            # Sessions that ended by time go when a new one starts: the table stays small.
+            ended = (BrowserSession.expires_at <= moment) | (
+                BrowserSession.last_seen_at <= moment - idle
+            )
+            await session.execute(delete(BrowserSession).where(ended))
             session.add(BrowserSession(id_hash=digest(session_id), user_id=user.id,
                                        created_at=moment, last_seen_at=moment,
                                        expires_at=expires, client=client[:64]))  # fmt: skip
@@ -213,7 +236,7 @@ class AuthService:
         row, user = found
         if row.expires_at <= moment or row.last_seen_at <= moment - idle:
             return None
-        if moment - row.last_seen_at > TOUCH_EVERY:
+        if moment - row.last_seen_at > min(TOUCH_EVERY, idle / 4):  # a use well within idle
             await self._touch(BrowserSession, BrowserSession.id_hash == row.id_hash,
                               last_seen_at=moment)  # fmt: skip
         return Principal(user.id, user.username, user.role, "session", row.id_hash)  # type: ignore[arg-type]
@@ -237,6 +260,9 @@ class AuthService:
 
     async def create_token(self, request: TokenCreate, *, by: Principal) -> TokenCreated:
         owner_ref = request.username or by.user_id
+        if by.role != "admin" and owner_ref not in (by.user_id, by.username):
+            # Refused before the lookup: which user names exist is not a viewer's to learn.
+            raise Forbidden("only an admin may make a token for another user")
         async with self.db.session() as session, session.begin():
             owner = await _find_user(session, owner_ref)
             if owner.id != by.user_id and by.role != "admin":
@@ -313,7 +339,10 @@ class AuthService:
 
 
 async def _find_user(session: AsyncSession, ref: str) -> User:
-    user = await session.scalar(select(User).where((User.id == ref) | (User.username == ref)))
+    """By id first, then by name: a user named like another's id finds no one else."""
+    user = await session.get(User, ref)
+    if user is None:
+        user = await session.scalar(select(User).where(User.username == ref))
     if user is None:
         raise NotFound(f"no user with id or name '{ref}'")
     return user

@@ -21,6 +21,7 @@ class LoginThrottle:
     per_account: int = PER_ACCOUNT
     per_address: int = PER_ADDRESS
     _failures: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
+    _swept_at: float = 0.0
 
     def wait_for(self, username: str, address: str) -> int:
         """Seconds before another attempt is allowed (0: now)."""
@@ -31,11 +32,23 @@ class LoginThrottle:
 
     def failed(self, username: str, address: str) -> None:
         now = time.monotonic()
+        self._forget_stale(now)
         for key in (f"user:{username.lower()}", f"address:{address}"):
             self._failures[key].append(now)
 
     def succeeded(self, username: str) -> None:
         self._failures.pop(f"user:{username.lower()}", None)
+
+    def _forget_stale(self, now: float) -> None:
+        """Drop the keys with no failure within the window, once a window: the
+        failures of made-up user names and passing addresses would pile up for good."""
+        if now - self._swept_at < self.window:
+            return
+        self._swept_at = now
+        stale = [key for key, times in self._failures.items()
+                 if not times or now - times[-1] > self.window]  # fmt: skip
+        for key in stale:
+            del self._failures[key]
 
     def _wait(self, key: str, limit: int, now: float) -> int:
         recent = self._failures.get(key)

@@ -84,6 +84,8 @@ class Audit:
 
     async def _record(self, scope: Scope, status: int) -> None:
         route = scope.get("route")
+        if route is None or status == 405:  # no such operation: nothing done; anyone could flood
+            return
         name = getattr(route, "name", None) or "unknown"
         if name in SELF_RECORDED:
             return

@@ -1,8 +1,9 @@
 """Errors as RFC 9457 problem details (`application/problem+json`).
 
 Every domain error class has its own type and status (errors.py); a request
-FastAPI cannot read names each field it could not; anything else is a bug: a
-500 whose details go to tomo's log, never into the answer.
+FastAPI cannot read names each field it could not (once the access check has
+let it through: FastAPI reads a body before that check runs); anything else is
+a bug: a 500 whose details go to tomo's log, never into the answer.
 """
 
 from __future__ import annotations
