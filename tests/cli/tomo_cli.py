@@ -16,14 +16,20 @@ from tests.faults import FAULTY_TOMO
 class Tomo:
     def __init__(self, data_dir: Path, **env: str) -> None:
         self.data_dir = data_dir
+        self.cwd: Path | None = None  # where commands run (default: the test's)
         self.env = {**os.environ, "TOMO_BUILTIN_CATALOG": "false", "COLUMNS": "200", **env}
+
+    @property
+    def tomo(self) -> list[str]:
+        """The command, up to its arguments."""
+        return [sys.executable, "-m", "tomo", "--data-dir", str(self.data_dir)]
 
     def run(
         self, *args: str, expect: int = 0, cwd: Path | None = None, stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            [sys.executable, "-m", "tomo", "--data-dir", str(self.data_dir), *args],
-            capture_output=True, text=True, env=self.env, timeout=120, cwd=cwd, input=stdin,
+            [*self.tomo, *args],
+            capture_output=True, text=True, env=self.env, timeout=120, cwd=cwd or self.cwd, input=stdin,
         )  # fmt: skip
         assert done.returncode == expect, (done.returncode, done.stdout, done.stderr)
         assert "Traceback" not in done.stderr
@@ -38,8 +44,9 @@ class Tomo:
         try:
             os.write(controller, typed.encode())
             done = subprocess.run(
-                [sys.executable, "-m", "tomo", "--data-dir", str(self.data_dir), *args],
+                [*self.tomo, *args],
                 stdin=terminal, capture_output=True, text=True, env=self.env, timeout=120,
+                cwd=self.cwd,
             )  # fmt: skip
         finally:
             os.close(terminal)
@@ -51,8 +58,8 @@ class Tomo:
     def popen(self, *args: str) -> subprocess.Popen[str]:
         """tomo started in the background (to be interrupted), output captured."""
         return subprocess.Popen(
-            [sys.executable, "-m", "tomo", "--data-dir", str(self.data_dir), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env,
+            [*self.tomo, *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env, cwd=self.cwd,
         )  # fmt: skip
 
     def faulty(
@@ -77,3 +84,39 @@ class Tomo:
         assert len(lines) == 1, done.stderr
         assert lines[0].startswith("error: ")
         return lines[0]
+
+
+class Laptop(Tomo):
+    """The CLI without --data-dir, in a HOME of its own: logged in, it acts on the
+    remote tomo. `data_dir` is where a local data directory would appear."""
+
+    def __init__(self, home: Path, workdir: Path) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        super().__init__(workdir / "data", HOME=str(home), XDG_CONFIG_HOME=str(home / "config"))
+        self.cwd = workdir
+        self.env.pop("TOMO_DATA_DIR", None)  # it would keep every command local
+        self.login_file = home / "config" / "tomo" / "remote.json"
+        self.outputs: list[str] = []
+
+    @property
+    def tomo(self) -> list[str]:
+        return [sys.executable, "-m", "tomo"]
+
+    def run(self, *args: str, expect: int = 0, cwd: Path | None = None,
+            stdin: str | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+        """As Tomo.run, keeping every output (to look for the token in)."""
+        done = subprocess.run([*self.tomo, *args], capture_output=True, text=True, env=self.env,
+                              timeout=120, cwd=cwd or self.cwd, input=stdin)  # fmt: skip
+        self.outputs += [done.stdout, done.stderr]
+        assert done.returncode == expect, (args, done.returncode, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr
+        return done
+
+    def login(
+        self, url: str, password: str, user: str = "admin"
+    ) -> subprocess.CompletedProcess[str]:
+        return self.run("login", url, "--user", user, "--password-stdin", stdin=f"{password}\n")
+
+    def token(self) -> str:
+        stored: dict[str, str] = json.loads(self.login_file.read_text())
+        return stored["token"]

@@ -19,6 +19,7 @@ import httpx
 import pytest
 import yaml
 
+from tests.cli.tomo_cli import Laptop
 from tests.deployment.conftest import STABLE_SECONDS, remove_test_containers
 from tests.deployment.test_install import page
 from tests.gitrepo import CatalogRepo, app_definition
@@ -195,3 +196,49 @@ def test_a_late_follower_receives_what_already_happened(
     steps, job = served.follow(job_id)  # after the end: the whole story, then the end
     assert job["status"] == "done"
     assert [s["name"] for s in steps] == ["validate", "preflight", "pull", "create", "wait"]
+
+
+def test_the_same_journey_through_tomo_login_and_the_cli(
+    served: Served, make_repo: Any, images: TestImages, sshd: Sshd, ssh_users: SshUsers,
+    data_root: Path, tmp_path: Path,
+) -> None:  # fmt: skip
+    """A laptop logged in to the served tomo: every command goes through the API, and
+    nothing happens in a data directory of the laptop's own."""
+    laptop = Laptop(tmp_path / "home", tmp_path / "laptop")
+    laptop.login(str(served.http.base_url), PASSWORD)
+    port = free_port()
+    repo = web_catalog(make_repo, images, free_port())
+    assert laptop.json("repo", "add", repo.url, "--name", "test")["app_count"] == 1
+    assert [app["id"] for app in laptop.json("app", "search", "web")["items"]] == ["web"]
+    added = laptop.json("server", "add", "box", "127.0.0.1", "--port", str(sshd.port), "--user",
+                        ssh_users.user, "--key", str(ssh_users.key), "--fingerprint",
+                        sshd.fingerprint, "--data-root", str(data_root))  # fmt: skip
+    assert added["server"]["status"] == "online"
+
+    install = ["install", "test/web", "--server", "box", "--port", f"{port}:80"]
+    assert laptop.error(*install, expect=2).startswith(
+        "error: required environment variables missing: GREETING"
+    )
+    result = laptop.json(*install, "--env", "GREETING=hello")
+    assert result["installation"]["status"] == "running"
+    assert [step["name"] for step in result["job"]["steps"]] == [
+        "validate", "preflight", "pull", "create", "wait",
+    ]  # fmt: skip
+    assert page(port) == "web v1\n"
+    assert [(row["name"], row["status"]) for row in laptop.json("ps")] == [("web", "running")]
+    assert laptop.json("stop", "web")["status"] == "stopped"
+    assert laptop.json("start", "web")["status"] == "running"
+    assert page(port) == "web v1\n"
+    updated = laptop.json("update", "web", "--tag", "2", "--env", "GREETING=again")
+    assert updated["installation"]["image"] == images.web_v2
+    assert page(port) == "web v2\n"
+    assert laptop.json("job", "list", "--installation", "web")[0]["kind"] == "update"
+
+    gone = laptop.run("uninstall", "web", "--remove-data")
+    assert f"removed {data_root}/web" in gone.stdout + gone.stderr
+    assert not (data_root / "web").exists()
+    assert laptop.json("ps") == []
+    token = laptop.token()
+    laptop.run("logout")
+    assert not laptop.data_dir.exists()  # nothing ran on the laptop itself
+    assert not any(token in output for output in laptop.outputs)

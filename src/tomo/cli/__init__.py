@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from tomo import __version__
-from tomo.cli import accounts, apps, deploy, repo, serve, servers
+from tomo.cli import accounts, apps, deploy, remote, repo, serve, servers
 from tomo.cli.context import CliState
 from tomo.errors import TomoError
 
@@ -32,6 +32,8 @@ for command in (deploy.install, deploy.ps, deploy.start, deploy.stop, deploy.res
                 deploy.update, deploy.uninstall, deploy.logs):  # fmt: skip
     app.command(command.__name__)(command)
 app.command("serve")(serve.serve)
+app.command("login")(remote.login)
+app.command("logout")(remote.logout)
 
 
 def _print_version(value: bool) -> None:

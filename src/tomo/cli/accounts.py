@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tomo.cli.context import JsonOption, run
+from tomo.cli.context import JsonOption, run, state_of
 from tomo.cli.output import emit, emit_json, err_console
 from tomo.cli.output import table as print_table
 from tomo.errors import InvalidInput
@@ -97,12 +97,14 @@ def create_token(
     json_: JsonOption = False,
 ) -> None:
     """Make an API token; its value is printed this once."""
+    # Through the API, a token without --user is the logged-in user's own.
+    remote = state_of(ctx).remote is not None
 
     async def action(runtime: Runtime) -> TokenCreated:
         from tomo.auth.schemas import TokenCreate
         from tomo.auth.service import LOCAL_ADMIN
 
-        owner = user or await _only_admin(runtime)
+        owner = user or (None if remote else await _only_admin(runtime))
         return await runtime.auth.create_token(TokenCreate(name=name, username=owner),
                                                by=LOCAL_ADMIN)  # fmt: skip
 

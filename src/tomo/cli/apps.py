@@ -35,12 +35,10 @@ def search(
     json_: JsonOption = False,
 ) -> None:
     """Search the catalog by text, category, tags and repo."""
-    from tomo.marketplace.search.quick import quick_search
-
     request = {"text": text, "category": category, "tags": tag or (), "repo": repo,
                "sort": sort, "limit": limit, "offset": offset}  # fmt: skip
-    page = quick_search(state_of(ctx).data_dir_path, **request)  # type: ignore[arg-type]
-    if page is None:  # the full runtime has something to do first (a migration…)
+    page = _quick_page(ctx, request)
+    if page is None:  # remote, or the full runtime has something to do first (a migration…)
         page = run(ctx, lambda runtime: _page(runtime, request))
     if json_:
         emit_json(page)
@@ -54,6 +52,16 @@ def search(
         [(f"{a['repo_id']}/{a['id']}", a["name"], a["version"], a["category"],
           f"{a['avg_rating']:.1f}", a["install_count"], a["risks"]) for a in items],
     )  # fmt: skip
+
+
+def _quick_page(ctx: typer.Context, request: dict[str, Any]) -> dict[str, Any] | None:
+    """The page straight from the local database file, when there is one to read."""
+    state = state_of(ctx)
+    if state.remote is not None:
+        return None
+    from tomo.marketplace.search.quick import quick_search
+
+    return quick_search(state.data_dir_path, **request)
 
 
 async def _page(runtime: Runtime, request: dict[str, Any]) -> dict[str, Any]:
@@ -91,6 +99,8 @@ def rate(
     json_: JsonOption = False,
 ) -> None:
     """Rate an app from 1 to 5; rating again replaces your rating."""
+    if user is not None:  # through the API, a rating is always the logged-in user's
+        state_of(ctx).refuse_remote("--user")
     who = user or os.environ.get("TOMO_USER") or getpass.getuser()
     result = run(
         ctx, lambda runtime: runtime.marketplace.rate_app(app_ref, user_id=who, rating=stars)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from tomo.cli.context import CliState, JsonOption, run
+from tomo.cli.context import CliState, JsonOption, run, state_of
 from tomo.cli.install_options import config_from_options
 from tomo.cli.output import console, emit, emit_json, err_console
 from tomo.cli.output import table as print_table
@@ -85,7 +85,8 @@ def install(
             return
         started = await runtime.deployment.install_app(server, app, config)
         if detach:
-            _spawn_job(state, started.job_id)
+            if state.remote is None:  # a remote tomo runs the job itself already
+                _spawn_job(state, started.job_id)
             emit_json(started) if json_ else err_console().print(
                 f"Installing {started.installation.name} (job {started.job_id})", markup=False
             )
@@ -212,6 +213,7 @@ def logs(
 @jobs.command("run", hidden=True)
 def job_run(ctx: typer.Context, job_id: str) -> None:
     """Carry out a stored job (used by install --detach)."""
+    state_of(ctx).refuse_remote("`tomo job run`")
     view = run(ctx, lambda r: r.deployment.run_job(job_id))
     if view.status != "done":
         raise InstallFailed(view.error or "job failed")

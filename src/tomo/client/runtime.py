@@ -1,0 +1,61 @@
+"""A runtime whose services are a remote tomo's API: what `run()` hands a command
+while the CLI is logged in (see tomo.runtime.Runtime for the local one).
+
+Each service (and the schemas it parses) loads when a command first uses it:
+`tomo app search` never pays for the deployment or account models.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from tomo.client.login_file import RemoteLogin
+from tomo.client.transport import Api
+
+if TYPE_CHECKING:
+    from tomo.client.accounts import RemoteAuth
+    from tomo.client.deployment import RemoteDeployment
+    from tomo.client.marketplace import RemoteMarketplace
+    from tomo.client.servers import RemoteServers
+
+
+class RemoteRuntime:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.url = api.url
+
+    @functools.cached_property
+    def marketplace(self) -> RemoteMarketplace:
+        from tomo.client.marketplace import RemoteMarketplace
+
+        return RemoteMarketplace(self.api)
+
+    @functools.cached_property
+    def servers(self) -> RemoteServers:
+        from tomo.client.servers import RemoteServers
+
+        return RemoteServers(self.api)
+
+    @functools.cached_property
+    def deployment(self) -> RemoteDeployment:
+        from tomo.client.deployment import RemoteDeployment
+
+        return RemoteDeployment(self.api)
+
+    @functools.cached_property
+    def auth(self) -> RemoteAuth:
+        from tomo.client.accounts import RemoteAuth
+
+        return RemoteAuth(self.api)
+
+
+@asynccontextmanager
+async def open_remote(login: RemoteLogin) -> AsyncIterator[RemoteRuntime]:
+    api = Api(login.url, login.token)
+    try:
+        yield RemoteRuntime(api)
+    finally:
+        await api.close()
