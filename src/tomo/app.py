@@ -19,6 +19,8 @@ from tomo.http.openapi import build_openapi, operation_id
 from tomo.http.problems import install_problem_handlers
 from tomo.marketplace.scheduler import SyncScheduler
 from tomo.runtime import open_runtime
+from tomo.web.errors import ErrorPages, install_page_errors
+from tomo.web.routes import add_web_ui
 
 log = logging.getLogger("tomo")
 DESCRIPTION = """tomo's REST API: everything the CLI does, over HTTP.
@@ -40,9 +42,9 @@ def create_app(settings: Settings) -> FastAPI:
             scheduler.start()
             if await runtime.auth.setup_open():
                 log.warning(
-                    "tomo has no user yet: setup is open. Create the first admin with "
-                    "POST http://%s:%s/api/setup, or: tomo user create NAME --admin "
-                    "--password-stdin", settings.host, settings.port,
+                    "tomo has no user yet: setup is open. Create the first admin at "
+                    "http://%s:%s/setup (or POST /api/setup), or: tomo user create NAME "
+                    "--admin --password-stdin", settings.host, settings.port,
                 )  # fmt: skip
             try:
                 yield
@@ -56,7 +58,9 @@ def create_app(settings: Settings) -> FastAPI:
                   generate_unique_id_function=operation_id)  # fmt: skip
     app.include_router(api_router)
     add_api_docs(app)
-    install_problem_handlers(app)
+    add_web_ui(app)
+    install_problem_handlers(app, ErrorPages())
+    install_page_errors(app)
     app.add_middleware(Audit, auth=lambda: _auth(app))
     app.add_middleware(SecurityHeaders)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]

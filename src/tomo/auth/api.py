@@ -19,14 +19,13 @@ from tomo.auth.schemas import (
     UserPublic,
 )
 from tomo.auth.service import AuthService, Principal
-from tomo.errors import TomoError
 from tomo.http.problems import error_responses
 from tomo.http.security import (
-    CSRF_COOKIE,
-    SESSION_COOKIE,
     AuthDep,
     PrincipalDep,
+    clear_session_cookies,
     client_address,
+    set_session_cookies,
 )
 
 router = APIRouter(tags=["accounts"])
@@ -50,22 +49,8 @@ async def login(
     credentials: Credentials, request: Request, response: Response, auth: AuthDep
 ) -> LoginResult:
     """Log in: a session cookie, and the CSRF token writes must send back."""
-    client = client_address(request)
-    try:
-        session_id, result = await auth.login(credentials, client)
-    except TomoError as exc:
-        outcome = str(exc.http_status)
-        await auth.record(actor=credentials.username, action="login", target=None,
-                          outcome=outcome, client=client, detail=exc.message)  # fmt: skip
-        raise
-    await auth.record(actor=credentials.username, action="login", target=None, outcome="ok",
-                      client=client)  # fmt: skip
-    secure = request.url.scheme == "https" or auth.settings.secure_cookies
-    age = int(auth.settings.session_max_days * 86400)
-    response.set_cookie(SESSION_COOKIE, session_id, max_age=age, httponly=True,
-                        samesite="lax", secure=secure)  # fmt: skip
-    response.set_cookie(CSRF_COOKIE, result.csrf_token, max_age=age, httponly=False,
-                        samesite="lax", secure=secure)  # fmt: skip
+    session_id, result = await auth.login_recorded(credentials, client_address(request))
+    set_session_cookies(response, request, auth.settings, session_id, result.csrf_token)
     return result
 
 
@@ -74,8 +59,7 @@ async def login(
 async def logout(principal: PrincipalDep, auth: AuthDep, response: Response) -> None:
     """End this session."""
     await auth.logout(principal)
-    response.delete_cookie(SESSION_COOKIE)
-    response.delete_cookie(CSRF_COOKIE)
+    clear_session_cookies(response)
 
 
 @router.post("/auth/logout-everywhere", name="logout_everywhere",

@@ -25,8 +25,23 @@ _CSP_DOCS = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; frame-ancestors 'none'"
 )
+# The web UI's pages: only tomo's own scripts and styles; app icons come from
+# wherever the catalog says (https), and a forgotten one shows its letter.
+_CSP_PAGES = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
+    "frame-ancestors 'none'"
+)
 # Routes that record themselves (a login names the user it tried).
-SELF_RECORDED = frozenset({"login"})
+SELF_RECORDED = frozenset({"login", "web_login"})
+
+
+def _policy_of(path: str) -> str:
+    if path.startswith("/docs"):
+        return _CSP_DOCS
+    if path.startswith("/api") or path == "/openapi.json":
+        return _CSP_API
+    return _CSP_PAGES
 
 
 class SecurityHeaders:
@@ -37,7 +52,9 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        docs = str(scope.get("path", "")).startswith("/docs")
+        path = str(scope.get("path", ""))
+        # Documentation and tomo's own static files may be kept by a browser.
+        cacheable = path.startswith(("/docs", "/static/"))
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -45,9 +62,9 @@ class SecurityHeaders:
                 headers += [
                     (b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
                     (b"referrer-policy", b"same-origin"),
-                    (b"content-security-policy", (_CSP_DOCS if docs else _CSP_API).encode()),
+                    (b"content-security-policy", _policy_of(path).encode()),
                 ]  # fmt: skip
-                if not docs:
+                if not cacheable:
                     headers.append((b"cache-control", b"no-store"))
                 if scope.get("scheme") == "https":  # direct, or as a trusted proxy says
                     headers.append((b"strict-transport-security", b"max-age=31536000"))

@@ -9,11 +9,11 @@ a bug: a 500 whose details go to tomo's log, never into the answer.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
@@ -112,39 +112,64 @@ async def _refusal(request: Request) -> JSONResponse | None:
     return None
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+class Pages(Protocol):
+    """The web UI: which requests are its pages, and a problem shown as a page."""
+
+    def claims(self, request: Request) -> bool: ...
+
+    def answer(
+        self, request: Request, problem: Problem, headers: dict[str, str] | None
+    ) -> Response: ...
+
+
+def install_problem_handlers(app: FastAPI, pages: Pages | None = None) -> None:
+    def answered(
+        request: Request, problem: Problem, headers: dict[str, str] | None = None
+    ) -> Response:
+        if pages is not None and pages.claims(request):
+            return pages.answer(request, problem, headers)
+        return answer(problem, headers)
+
+    async def refused(request: Request) -> Response | None:
+        """An API request refused for its body before its access check ran; a page
+        reads its form itself, so only its query can be the problem."""
+        if pages is not None and pages.claims(request):
+            return None
+        return await _refusal(request)
+
     @app.exception_handler(TomoError)
-    async def domain_error(_request: Request, exc: TomoError) -> JSONResponse:
-        return answer_domain_error(exc)
+    async def domain_error(request: Request, exc: TomoError) -> Response:
+        return answered(request, of_domain_error(exc), _headers_of(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def unreadable(request: Request, exc: RequestValidationError) -> JSONResponse:
-        if refused := await _refusal(request):
-            return refused
+    async def unreadable(request: Request, exc: RequestValidationError) -> Response:
+        if refusal := await refused(request):
+            return refusal
         errors = [FieldProblem(field=".".join(map(str, e["loc"])),
                                message=str(e["msg"]).removeprefix("Value error, "))
                   for e in exc.errors()]  # fmt: skip
         detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
-        return answer(Problem(type=problem_type("InvalidInput"), title="Invalid input",
-                              status=422, detail=detail, errors=errors))  # fmt: skip
+        return answered(request, Problem(type=problem_type("InvalidInput"), title="Invalid input",
+                                         status=422, detail=detail, errors=errors))  # fmt: skip
 
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        if exc.status_code in _UNREADABLE_BODY and (refused := await _refusal(request)):
-            return refused
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code in _UNREADABLE_BODY and (refusal := await refused(request)):
+            return refusal
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
         headers, detail = dict(exc.headers or {}), str(exc.detail)
         if exc.status_code == 405:  # Starlette names only one route's methods
             headers["Allow"] = allowed = ", ".join(_allowed_methods(request))
             detail = f"{request.method} is not allowed on {request.url.path}; allowed: {allowed}"
-        return answer(Problem(type="about:blank", title=title, status=exc.status_code,
-                              detail=detail), headers)  # fmt: skip
+        return answered(request, Problem(type="about:blank", title=title, status=exc.status_code,
+                                         detail=detail), headers)  # fmt: skip
 
     @app.exception_handler(Exception)
-    async def internal_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def internal_error(request: Request, exc: Exception) -> Response:
         where = log_internal_error(exc)  # the traceback goes to tomo's log, never out
-        return answer(Problem(type=problem_type("InternalError"), title="Internal error",
-                              status=500, detail=f"internal error; {where}"))  # fmt: skip
+        return answered(request, Problem(type=problem_type("InternalError"),
+                                         title="Internal error", status=500,
+                                         detail=f"internal error; {where}"))  # fmt: skip
 
 
 def _allowed_methods(request: Request) -> list[str]:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from tomo.auth.roles import Role, allows
 from tomo.auth.service import AuthService, Principal, csrf_token_for
+from tomo.config import Settings
 from tomo.errors import Forbidden, Unauthenticated
 
 SESSION_COOKIE = "tomo_session"
@@ -110,6 +111,24 @@ def current_principal(request: Request) -> Principal:
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 AuthDep = Annotated[AuthService, Depends(auth_service)]
+
+
+def set_session_cookies(
+    response: Response, request: Request, settings: Settings, session_id: str, csrf_token: str
+) -> None:
+    """The session cookie (HttpOnly) and the CSRF token's double-submit copy (readable
+    by the page's script), Secure over https or when settings say tomo is behind TLS."""
+    secure = request.url.scheme == "https" or settings.secure_cookies
+    age = int(settings.session_max_days * 86400)
+    for name, value, httponly in ((SESSION_COOKIE, session_id, True),
+                                  (CSRF_COOKIE, csrf_token, False)):  # fmt: skip
+        response.set_cookie(name, value, max_age=age, httponly=httponly, samesite="lax",
+                            secure=secure)  # fmt: skip
+
+
+def clear_session_cookies(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(CSRF_COOKIE)
 
 
 def client_address(request: Request) -> str:

@@ -1,0 +1,27 @@
+"""Every page router wired in one place, and tomo's own static files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from tomo.web import admin, auth, install, installed, repos, servers, store
+
+STATIC = Path(__file__).parent / "static"
+
+web_router = APIRouter(include_in_schema=False)
+for feature in (auth, store, install, installed, servers, repos, admin):
+    web_router.include_router(feature.router)
+
+
+@web_router.get("/", name="web_home")
+async def home() -> RedirectResponse:
+    return RedirectResponse("/store", status_code=303)
+
+
+def add_web_ui(app: FastAPI) -> None:
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -1,0 +1,111 @@
+"""The Jinja2 environment, and `render`: a page with what every page shows (who is
+logged in, their role, the CSRF token for forms, a message from the last action)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from tomo import __version__
+from tomo.auth.roles import allows
+from tomo.auth.service import Principal
+from tomo.web.session import csrf_of
+
+TEMPLATES = Path(__file__).parent / "templates"
+FLASH_COOKIE = "tomo_flash"
+
+templates = Jinja2Templates(directory=TEMPLATES)
+templates.env.trim_blocks = True
+templates.env.lstrip_blocks = True
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200
+) -> HTMLResponse:
+    principal: Principal | None = getattr(request.state, "principal", None)
+    flash = _flash_of(request)
+    common = {
+        "user": principal,
+        "is_admin": principal is not None and allows(principal.role, "admin"),
+        "csrf_token": csrf_of(request) if principal else "",
+        "flash": flash,
+        "version": __version__,
+        "path": request.url.path,
+    }
+    response = templates.TemplateResponse(request, template, {**common, **(context or {})},
+                                          status_code=status)  # fmt: skip
+    if flash is not None:
+        response.delete_cookie(FLASH_COOKIE)
+    return response
+
+
+def redirect(url: str, message: str | None = None, *, kind: str = "ok") -> RedirectResponse:
+    """See Other, to a page that shows `message` once (a form's outcome)."""
+    response = RedirectResponse(url, status_code=303)
+    if message:
+        response.set_cookie(FLASH_COOKIE, quote(f"{kind}:{message}"[:1500]), max_age=120,
+                            httponly=True, samesite="lax")  # fmt: skip
+    return response
+
+
+def _flash_of(request: Request) -> dict[str, str] | None:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return None
+    kind, _, message = unquote(raw).partition(":")
+    return {"kind": kind if kind in ("ok", "error", "warning") else "ok", "message": message}
+
+
+def local_path(target: str | None, default: str = "/store") -> str:
+    """A `next` that stays on this tomo: a path, never another site (`//evil`, `/\\evil`)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return default
+    return target
+
+
+def ago(moment: datetime | None) -> str:
+    """'3 min ago' (or 'in 2 days'), for a person; the exact time goes in a title."""
+    if moment is None:
+        return "never"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    seconds = int((datetime.now(UTC) - moment).total_seconds())
+    span = _span(abs(seconds))
+    if span is None:
+        return "just now" if seconds >= 0 else "in a moment"
+    return f"{span} ago" if seconds >= 0 else f"in {span}"
+
+
+def _span(seconds: int) -> str | None:
+    units = ((86400 * 365, "year"), (86400 * 30, "month"), (86400, "day"), (3600, "hour"),
+             (60, "min"))  # fmt: skip
+    for length, unit in units:
+        if seconds >= length:
+            count = seconds // length
+            return f"{count} {unit}{'s' if count > 1 and unit != 'min' else ''}"
+    return None
+
+
+def exact(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else ""
+
+
+def size(count: int | float | None) -> str:
+    """Bytes for a person: 1.5 GB."""
+    if count is None:
+        return "unknown"
+    value = float(count)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"
+
+
+templates.env.filters.update(ago=ago, exact=exact, size=size)

@@ -1,0 +1,126 @@
+"""Setup, login, logout and one's own account, as a browser without JavaScript."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import ADMIN_PASSWORD
+from tests.web.conftest import Page, Web, text_of
+
+
+def test_a_fresh_tomo_leads_to_setup_and_setup_logs_the_admin_in(fresh: TestClient) -> None:
+    page = Page(fresh)
+    assert page.get("/").headers["location"] == "/store"
+    assert page.get("/account").headers["location"] == "/setup"
+    assert page.get("/login").headers["location"] == "/setup"
+    form = page.get("/setup")
+    assert form.status_code == 200 and 'action="/setup"' in form.text
+
+    mismatch = page.post("/setup", {"username": "ada", "password": "long enough 1",
+                                    "confirm": "long enough 2"})  # fmt: skip
+    assert mismatch.status_code == 422
+    assert "the two passwords differ" in text_of(mismatch)
+    assert 'value="ada"' in mismatch.text  # what was typed is kept
+    short = page.post("/setup", {"username": "ada", "password": "short", "confirm": "short"})
+    assert short.status_code == 422 and "at least 10" in text_of(short)
+
+    done = page.post("/setup", {"username": "ada", "password": "long enough 1",
+                                "confirm": "long enough 1"})  # fmt: skip
+    assert done.headers["location"] == "/repos"
+    account = page.get("/account")
+    assert account.status_code == 200
+    assert "Welcome to tomo" in text_of(account)  # the message of the last step, once
+    assert "Welcome to tomo" not in text_of(page.get("/account"))
+    closed = Page(fresh).get("/setup")
+    assert closed.headers["location"] == "/login"
+    again = Page(fresh).post("/setup", {"username": "eve", "password": "long enough 1",
+                                        "confirm": "long enough 1"})  # fmt: skip
+    assert again.headers["location"] == "/login"
+
+
+def test_a_page_needs_a_login_and_returns_there_after_it(web: Web) -> None:
+    page = web.anonymous()
+    asked = page.get("/account?tab=1")
+    assert asked.headers["location"] == "/login?next=%2Faccount%3Ftab%3D1"
+    form = page.get(asked.headers["location"])
+    assert 'name="next" value="/account?tab=1"' in form.text
+    done = page.post("/login", {"username": "admin", "password": ADMIN_PASSWORD,
+                                "next": "/account?tab=1"})  # fmt: skip
+    assert done.headers["location"] == "/account?tab=1"
+    assert "httponly" in done.headers["set-cookie"].lower()
+    assert page.get("/account").status_code == 200
+
+
+def test_a_wrong_login_says_so_and_keeps_the_user_name(web: Web) -> None:
+    page = web.anonymous()
+    wrong = page.post("/login", {"username": "admin", "password": "not it", "next": "/store"})
+    assert wrong.status_code == 401
+    assert "wrong user name or password" in text_of(wrong)
+    assert 'value="admin"' in wrong.text
+    unknown = page.post("/login", {"username": "nobody", "password": "not it"})
+    assert text_of(unknown).count("wrong user name or password") == 1
+    assert page.get("/account").status_code == 303  # still not logged in
+
+
+def test_next_never_leads_to_another_site(web: Web) -> None:
+    page = web.anonymous()
+    for target in ("//evil.example/x", "https://evil.example", "/\\evil.example", ""):
+        done = page.post("/login", {"username": "admin", "password": ADMIN_PASSWORD,
+                                    "next": target})  # fmt: skip
+        assert done.headers["location"] == "/store", target
+
+
+def test_a_form_without_its_csrf_token_is_refused(web: Web) -> None:
+    page = web.admin()
+    refused = page.post("/account/logout-everywhere", csrf=False)
+    assert refused.status_code == 403
+    assert "reload the page" in text_of(refused)
+    forged = page.post("/account/logout-everywhere", {"csrf_token": "0" * 64})
+    assert forged.status_code == 403
+    assert page.get("/account").status_code == 200  # nothing happened
+
+
+def test_logout_ends_the_session(web: Web) -> None:
+    page = web.admin()
+    session = dict(page.cookies)
+    assert page.post("/logout").headers["location"] == "/login"
+    assert page.get("/account").status_code == 303
+    replay = Page(web.client)
+    replay.cookies = session
+    assert replay.get("/account").status_code == 303
+
+
+def test_changing_ones_password(web: Web) -> None:
+    page = web.viewer()
+    wrong = page.post("/account/password", {"current_password": "nope", "new_password":
+                                            "a new password 1", "confirm": "a new password 1"})  # fmt: skip
+    assert wrong.status_code == 422 and "wrong" in text_of(wrong).lower()
+    differ = page.post("/account/password", {"current_password": "viewer password 1",
+                                             "new_password": "a new password 1",
+                                             "confirm": "another one 12"})  # fmt: skip
+    assert "the two new passwords differ" in text_of(differ)
+    done = page.post("/account/password", {"current_password": "viewer password 1",
+                                            "new_password": "a new password 1",
+                                            "confirm": "a new password 1"})  # fmt: skip
+    assert done.headers["location"] == "/account"
+    assert "Password changed" in text_of(page.get("/account"))
+    Page(web.client).log_in("vera", "a new password 1")
+
+
+def test_error_pages_are_pages(web: Web) -> None:
+    page = web.admin()
+    missing = page.get("/no/such/page")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    assert "Not found" in text_of(missing)
+    api_missing = page.get("/api/no/such/route")
+    assert api_missing.headers["content-type"] == "application/problem+json"
+
+
+def test_pages_carry_a_strict_content_security_policy(web: Web) -> None:
+    answer = web.admin().get("/account")
+    policy = answer.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert answer.headers["x-frame-options"] == "DENY"
+    css = web.anonymous().get("/static/tomo.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
