@@ -1,0 +1,173 @@
+"""A real Chromium (Debian's, launched by path: Playwright's own download is not
+needed) against a real `tomo serve` process with its own SQLite database.
+
+Every page a test opens is watched: a script error or a blocked resource (the
+content security policy refusing something) fails the test. `look(page, name)`
+checks the page with axe-core (serious and critical findings fail) and writes
+desktop and phone screenshots under test-artifacts/screenshots/ (or
+$TOMO_SCREENSHOTS), for a reviewer to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+
+from tests.services import free_port, unavailable
+
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = Path(os.environ.get("TOMO_SCREENSHOTS")
+                   or Path(__file__).parents[3] / "test-artifacts" / "screenshots")  # fmt: skip
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+# Chromium's own calls home are refused on this closed network: it is told not to try.
+QUIET = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+ADMIN = ("admin", "the admin's password")
+VIEWER = ("vera", "the viewer's password")
+
+
+@dataclass
+class Served:
+    """A running `tomo serve`."""
+
+    url: str
+    data_dir: Path
+    env: dict[str, str]
+
+    def tomo(self, *args: str, stdin: str | None = None) -> str:
+        """A CLI command on the served data directory (to set things up quickly)."""
+        done = subprocess.run([sys.executable, "-m", "tomo", "--data-dir", str(self.data_dir),
+                               *args], env=self.env, input=stdin, capture_output=True, text=True,
+                              timeout=120)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    data_dir = tmp_path / "served"
+    port = free_port()
+    env = {**os.environ, "TOMO_BUILTIN_CATALOG": "false", "TOMO_PUBLISH_ADDRESS": "127.0.0.1",
+           "TOMO_INSTALL_WAIT_TIMEOUT": "20", "TOMO_INSTALL_STABLE_SECONDS": "1",
+           "TOMO_SYNC_INTERVAL": "0"}  # fmt: skip
+    log = (tmp_path / "serve.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tomo", "--data-dir", str(data_dir), "serve", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(url, server)
+        yield Served(url, data_dir, env)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def _wait_for(url: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "tomo serve exited"
+        try:
+            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("tomo serve did not answer within 60 s")
+
+
+@pytest.fixture
+def with_users(served: Served) -> Served:
+    """An admin and a viewer, made from the shell."""
+    served.tomo("user", "create", ADMIN[0], "--admin", "--password-stdin", stdin=ADMIN[1])
+    served.tomo("user", "create", VIEWER[0], "--password-stdin", stdin=VIEWER[1])
+    return served
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not CHROMIUM.exists():
+        unavailable(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=QUIET)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@dataclass
+class Watched:
+    """What went wrong in a page that no assertion looked at."""
+
+    problems: list[str] = field(default_factory=list)
+
+    def console(self, message: ConsoleMessage) -> None:
+        text = message.text
+        # An app icon from a catalog's host cannot load here (no internet): the
+        # page shows the app's letter instead, as it should.
+        if message.type == "error" and "net::ERR_NAME_NOT_RESOLVED" not in text:
+            if "Failed to load resource" not in text or "127.0.0.1" in text:
+                self.problems.append(f"console: {text}")
+
+
+@pytest.fixture
+async def watched() -> Watched:
+    return Watched()
+
+
+async def new_page(browser: Browser, watched: Watched, **options: Any) -> Page:
+    context = await browser.new_context(viewport=DESKTOP, **options)  # type: ignore[arg-type]
+    page = await context.new_page()
+    page.set_default_timeout(15_000)
+    page.on("console", watched.console)
+    page.on("pageerror", lambda error: watched.problems.append(f"script error: {error}"))
+    return page
+
+
+async def log_in(page: Page, base: str, user: tuple[str, str]) -> None:
+    await page.goto(f"{base}/login")
+    await page.get_by_label("User name").fill(user[0])
+    await page.get_by_label("Password").fill(user[1])
+    await page.get_by_role("button", name="Log in").click()
+    await page.wait_for_url(lambda url: "/login" not in url)
+
+
+async def look(page: Page, name: str) -> None:
+    """Check the page's accessibility, then screenshot it at desktop and phone width."""
+    await accessible(page, name)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.set_viewport_size(DESKTOP)  # type: ignore[arg-type]
+    await page.screenshot(path=SCREENSHOTS / f"{name}-desktop.png", full_page=True)
+    await page.set_viewport_size(PHONE)  # type: ignore[arg-type]
+    await page.screenshot(path=SCREENSHOTS / f"{name}-phone.png", full_page=True)
+    wide = await page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")
+    await page.set_viewport_size(DESKTOP)  # type: ignore[arg-type]
+    assert not wide, f"{name}: the page scrolls sideways at a phone's width"
+
+
+async def accessible(page: Page, name: str) -> None:
+    if not AXE.exists():
+        unavailable(f"{AXE} is missing (npm ci --prefix tests/web/browser)")
+    if not await page.evaluate("typeof window.axe !== 'undefined'"):
+        await page.evaluate(AXE.read_text())  # evaluated by the test, so the page's CSP allows it
+    found = await page.evaluate(
+        "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations"
+        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
+        ".map(v => v.id + ': ' + v.help + ' — ' + v.nodes.map(n => n.target.join(' ')).join(', ')))"
+    )
+    assert found == [], f"{name}: {found}"
