@@ -99,6 +99,14 @@ class AppSummary(BaseModel):
     risks: list[str]
 
 
+class AppCard(BaseModel):
+    """What a store card shows of an app beyond its search hit."""
+
+    description: str
+    icon: str | None
+    rating_count: int
+
+
 class SearchPage(BaseModel):
     """A page of search hits and the number of all matches."""
 

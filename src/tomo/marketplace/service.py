@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +32,8 @@ from tomo.marketplace.credentials import Credentials
 from tomo.marketplace.git import RepoUrl, check_branch, check_repo_url, repo_url_key
 from tomo.marketplace.models import MarketplaceAppRow, MarketplaceRating, MarketplaceRepo
 from tomo.marketplace.schemas import (
+    AppCard,
+    AppSummary,
     Category,
     MarketplaceApp,
     RatingResult,
@@ -362,6 +364,34 @@ class MarketplaceService:
             return RatingResult(
                 **key, rating=rating, avg_rating=app.avg_rating, rating_count=app.rating_count
             )
+
+    async def user_rating(self, repo_id: str, app_id: str, user_id: str) -> int | None:
+        """One user's own rating of an app (None: not rated by them)."""
+        async with self.db.session() as session:
+            rating: int | None = await session.scalar(
+                select(MarketplaceRating.rating).where(
+                    MarketplaceRating.repo_id == repo_id, MarketplaceRating.app_id == app_id,
+                    MarketplaceRating.user_id == user_id,
+                )
+            )  # fmt: skip
+        return rating
+
+    async def card_details(self, hits: Sequence[AppSummary]) -> dict[tuple[str, str], AppCard]:
+        """What a store card shows beyond a search hit, for a page of hits in one query:
+        (repo id, app id) -> description, icon, number of ratings."""
+        if not hits:
+            return {}
+        apps = MarketplaceAppRow
+        keys = [(hit.repo_id, hit.id) for hit in hits]
+        async with self.db.session() as session:
+            rows = await session.execute(
+                select(apps.repo_id, apps.id, apps.description, apps.details, apps.rating_count)
+                .where(tuple_(apps.repo_id, apps.id).in_(keys))
+            )  # fmt: skip
+            return {(row.repo_id, row.id): AppCard(description=row.description,
+                                                    icon=(row.details or {}).get("icon"),
+                                                    rating_count=row.rating_count)
+                    for row in rows}  # fmt: skip
 
     async def count_install(self, repo_id: str, app_id: str) -> None:
         """One more successful install of the app (its popularity)."""

@@ -1,7 +1,277 @@
-"""Pages: store (to be built)."""
+"""Pages: the store (the catalog as cards, searched and filtered) and an app's
+page (everything its definition says, its risks in plain words, its rating).
+
+Every filter is a plain link and the search a plain GET form, so the store
+works without JavaScript; tomo.js re-runs the search as the user types and
+swaps `#results` (sidebar and grid: their links carry the current query).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Annotated, Any, cast
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from tomo.deployment.spec import publishes_ports
+from tomo.errors import RepoNotFound
+from tomo.marketplace.api import RatingRequest
+from tomo.marketplace.risk_words import explain_risk, severity
+from tomo.marketplace.schemas import AppSummary, MarketplaceApp, RepoPublic, SearchPage
+from tomo.marketplace.search.query import MAX_OFFSET, SORT_KEYS, SortKey
+from tomo.marketplace.service import MarketplaceService
+from tomo.web.forms import errors_of, form_values
+from tomo.web.session import Viewer
+from tomo.web.templating import redirect, render
 
 router = APIRouter()
+PAGE_SIZE = 24
+LAST_PAGE = MAX_OFFSET // PAGE_SIZE + 1
+# The sorts the search accepts, as a person reads them; "" lets the search choose
+# (relevance when there is text, else the name).
+SORT_LABELS: dict[str, str] = {
+    "": "Best match", "name": "Name", "rating": "Rating", "popularity": "Most installed",
+    "updated": "Recently updated",
+}  # fmt: skip
+assert set(SORT_LABELS) - {""} <= set(SORT_KEYS)
+SHORT_DESCRIPTION = 180
+
+
+def _marketplace(request: Request) -> MarketplaceService:
+    service: MarketplaceService = request.app.state.runtime.marketplace
+    return service
+
+
+# -- the store ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoreQuery:
+    """What the store shows, and the links that change one part of it."""
+
+    q: str = ""
+    category: str = ""
+    tags: tuple[str, ...] = ()
+    repo: str = ""
+    sort: str = ""
+    page: int = 1
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.q or self.category or self.tags or self.repo)
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * PAGE_SIZE
+
+    def link(self, **changes: Any) -> str:
+        """The store with `changes` (back to page 1 unless a page is given)."""
+        changed = replace(self, **{"page": 1, **changes})
+        page = str(changed.page) if changed.page > 1 else ""
+        params = [("q", changed.q), ("category", changed.category),
+                  *[("tag", tag) for tag in changed.tags], ("repo", changed.repo),
+                  ("sort", changed.sort), ("page", page)]  # fmt: skip
+        kept = urlencode([(name, value) for name, value in params if value])
+        return f"/store?{kept}" if kept else "/store"
+
+    def with_tag(self, tag: str) -> str:
+        return self.link(tags=(*self.tags, tag)) if tag not in self.tags else self.link()
+
+    def without_tag(self, tag: str) -> str:
+        return self.link(tags=tuple(t for t in self.tags if t != tag))
+
+
+@dataclass
+class Card:
+    """One app of the grid: its search hit and what a card shows beyond it."""
+
+    hit: AppSummary
+    description: str = ""
+    icon: str | None = None
+    rating_count: int = 0
+
+
+@dataclass
+class Catalog:
+    """The repositories behind the store, and what to say when it is empty."""
+
+    repos: list[RepoPublic]
+    enabled: list[RepoPublic] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.enabled = [repo for repo in self.repos if repo.enabled]
+
+    @property
+    def size(self) -> int:
+        return sum(repo.app_count for repo in self.enabled)
+
+    @property
+    def failed(self) -> list[RepoPublic]:
+        return [repo for repo in self.enabled if repo.status == "error"]
+
+    @property
+    def syncing(self) -> list[RepoPublic]:
+        return [repo for repo in self.enabled if repo.status == "syncing"]
+
+    @property
+    def never_synced(self) -> list[RepoPublic]:
+        return [r for r in self.enabled if r.last_synced is None and r.status == "active"]
+
+    def why_empty(self) -> str | None:
+        """Why the catalog has no app at all (None: it has some)."""
+        if self.size:
+            return None
+        if not self.repos:
+            return "no-repos"
+        if not self.enabled:
+            return "all-disabled"
+        for state, repos in (("syncing", self.syncing), ("failed", self.failed),
+                             ("never-synced", self.never_synced)):  # fmt: skip
+            if repos:
+                return state
+        return "no-apps"
+
+    def name_of(self, repo_id: str) -> str:
+        return next((repo.name for repo in self.repos if repo.id == repo_id), repo_id)
+
+
+@router.get("/store", name="web_store")
+async def store(
+    request: Request,
+    _principal: Viewer,
+    q: str = "",
+    category: str = "",
+    tag: Annotated[list[str] | None, Query()] = None,
+    repo: str = "",
+    sort: str = "",
+    page: Annotated[int, Query(ge=1, le=LAST_PAGE)] = 1,
+) -> Response:
+    """The catalog as a grid of cards; a stale or hand-typed sort is ignored."""
+    tags = tuple(dict.fromkeys(t.strip() for t in tag or () if t.strip()))
+    query = StoreQuery(q.strip(), category.strip(), tags, repo.strip(),
+                       sort if sort in SORT_LABELS else "", page)  # fmt: skip
+    marketplace = _marketplace(request)
+    catalog = Catalog(await marketplace.list_repos())
+    found, missing_repo = await _search(marketplace, query)
+    context = {
+        "query": query, "found": found, "catalog": catalog, "missing_repo": missing_repo,
+        "cards": await _cards(marketplace, found.items),
+        "categories": await marketplace.get_categories(),
+        "tag_counts": _tag_counts(found.items, query.tags), "sorts": SORT_LABELS,
+        "pager": _pager(query, found.total),
+    }  # fmt: skip
+    return render(request, "store/store.html", context)
+
+
+async def _search(marketplace: MarketplaceService, query: StoreQuery) -> tuple[SearchPage, bool]:
+    """A page of hits; no hits (and True) for a repo filter naming no repo, such
+    as an old bookmark of a removed repo."""
+    sort = cast("SortKey | None", query.sort or None)  # one of SORT_LABELS: checked
+    try:
+        found = await marketplace.search_apps(
+            search=query.q or None, category=query.category or None, tags=query.tags,
+            repo=query.repo or None, sort=sort, limit=PAGE_SIZE, offset=query.offset,
+        )  # fmt: skip
+    except RepoNotFound:
+        return SearchPage(total=0, items=[]), True
+    return found, False
+
+
+async def _cards(marketplace: MarketplaceService, hits: list[AppSummary]) -> list[Card]:
+    """The hits with their description, icon and number of ratings (a search hit
+    carries none of them)."""
+    details = await marketplace.card_details(hits)
+    cards = []
+    for hit in hits:
+        card = Card(hit)
+        if (found := details.get((hit.repo_id, hit.id))) is not None:
+            card.description = _shortened(found.description)
+            card.icon, card.rating_count = found.icon, found.rating_count
+        cards.append(card)
+    return cards
+
+
+def _shortened(description: str) -> str:
+    """The first paragraph, cut at a word near SHORT_DESCRIPTION characters."""
+    first = re.split(r"\n\s*\n", description.strip(), maxsplit=1)[0].replace("\n", " ")
+    if len(first) <= SHORT_DESCRIPTION:
+        return first
+    return first[:SHORT_DESCRIPTION].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+
+
+def _tag_counts(hits: list[AppSummary], chosen: tuple[str, ...]) -> list[tuple[str, int]]:
+    """Tags to narrow by: the commonest among the hits shown, chosen ones left out."""
+    counts = Counter(tag for hit in hits for tag in hit.tags if tag not in chosen)
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:16]
+
+
+def _pager(query: StoreQuery, total: int) -> dict[str, Any]:
+    first = min(query.offset + 1, total)
+    last = min(query.offset + PAGE_SIZE, total)
+    return {
+        "first": first, "last": last, "total": total,
+        "previous": query.link(page=query.page - 1) if query.page > 1 else None,
+        "next": query.link(page=query.page + 1) if last < total else None,
+        "beyond": query.offset >= total > 0,  # a page past the last one
+        "pages": (total - 1) // PAGE_SIZE + 1,
+    }  # fmt: skip
+
+
+# -- an app's page ------------------------------------------------------------
+
+
+@router.get("/apps/{repo}/{app}", name="web_app")
+async def app_page(request: Request, principal: Viewer, repo: str, app: str) -> Response:
+    """One app: what installing it does, what it may do to a server, its rating."""
+    return render(request, "store/app.html", await _app_context(request, principal.username,
+                                                                 repo, app))  # fmt: skip
+
+
+@router.post("/apps/{repo}/{app}/rating", name="web_rate")
+async def rate(request: Request, principal: Viewer, repo: str, app: str) -> Response:
+    """Rate an app as the logged-in user, as the API does (a viewer may rate)."""
+    values = await form_values(request)
+    try:
+        chosen = RatingRequest.model_validate({"rating": values.get("rating")})
+    except ValidationError as exc:
+        message = errors_of(exc, {"rating"}).fields.get("rating", "choose from 1 to 5 stars")
+        if not values.get("rating"):
+            message = "choose how many stars, from 1 to 5"
+        context = await _app_context(request, principal.username, repo, app, message)
+        return render(request, "store/app.html", context, status=422)
+    result = await _marketplace(request).rate_app(f"{repo}/{app}", user_id=principal.username,
+                                                  rating=chosen.rating)  # fmt: skip
+    stars = f"{result.rating} star{'s' if result.rating > 1 else ''}"
+    return redirect(f"/apps/{result.repo_id}/{result.app_id}#rating", f"You gave it {stars}")
+
+
+async def _app_context(
+    request: Request, username: str, repo: str, app_id: str, rating_error: str | None = None
+) -> dict[str, Any]:
+    marketplace = _marketplace(request)
+    app = await marketplace.get_app(f"{repo}/{app_id}")  # AppNotFound: the 404 page
+    source = await marketplace.get_repo(app.repo_id)
+    return {
+        "app": app, "repo": source, "paragraphs": _paragraphs(app.description),
+        "risks": [(flag, *explain_risk(flag)) for flag in sorted(app.risks, key=severity)],
+        "own_rating": await marketplace.user_rating(app.repo_id, app.id, username),
+        "rating_error": rating_error, "links": _links(app),
+        "publishes_ports": publishes_ports(app.docker.network_mode),
+    }  # fmt: skip
+
+
+def _paragraphs(description: str) -> list[str]:
+    """Plain text in paragraphs (a blank line between them); never HTML."""
+    return [part.strip() for part in re.split(r"\n\s*\n", description) if part.strip()]
+
+
+def _links(app: MarketplaceApp) -> list[tuple[str, str]]:
+    """The definition's links, only those a browser may safely follow."""
+    named = (("Source code", app.repository), ("Documentation", app.documentation))
+    return [(label, url) for label, url in named
+            if url and url.lower().startswith(("https://", "http://"))]  # fmt: skip

@@ -60,14 +60,20 @@
   function refreshing(element) {
     const seconds = Math.max(2, parseInt(element.dataset.refresh, 10) || 10);
     const id = element.id;
+    let timer = null;
     const tick = function () {
       if (document.hidden) return;
       fetch(location.href, { headers: { Accept: "text/html" }, credentials: "same-origin" })
         .then(function (answer) { return answer.ok ? answer.text() : null; })
-        .then(function (html) { if (html) fixIcons(swapFrom(html, id)); })
+        .then(function (html) {
+          const fresh = html ? swapFrom(html, id) : null;
+          fixIcons(fresh);
+          // The page stopped asking (a sync ended, say): so does the script.
+          if (fresh && !fresh.hasAttribute("data-refresh")) clearInterval(timer);
+        })
         .catch(function () {});
     };
-    setInterval(tick, seconds * 1000);
+    timer = setInterval(tick, seconds * 1000);
   }
 
   function fixIcons(root) {
