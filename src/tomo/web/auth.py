@@ -15,7 +15,7 @@ from tomo.http.security import (
     client_address,
     set_session_cookies,
 )
-from tomo.web.forms import errors_of, form_values
+from tomo.web.forms import errors_of, form_status, form_values
 from tomo.web.session import Viewer
 from tomo.web.templating import local_path, redirect, render
 
@@ -48,7 +48,7 @@ async def setup(request: Request) -> Response:
     except (ValidationError, TomoError) as exc:
         found = errors_of(exc, CREDENTIALS)
         context = {"values": values, "errors": found.fields, "general": found.general}
-        return render(request, "auth/setup.html", context, status=_status(exc))
+        return render(request, "auth/setup.html", context, status=form_status(exc))
 
 
 class _Mismatch(Exception):
@@ -73,7 +73,7 @@ async def login(request: Request) -> Response:
         message = exc.message if isinstance(exc, TomoError) else "wrong user name or password"
         context = {"values": {"username": values.get("username", "")}, "next": target,
                    "general": [message]}  # fmt: skip
-        response = render(request, "auth/login.html", context, status=_status(exc))
+        response = render(request, "auth/login.html", context, status=form_status(exc))
         if isinstance(exc, TooManyAttempts):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
@@ -87,10 +87,6 @@ async def _logged_in(
     response = redirect(target, message)
     set_session_cookies(response, request, auth.settings, session_id, result.csrf_token)
     return response
-
-
-def _status(exc: Exception) -> int:
-    return exc.http_status if isinstance(exc, TomoError) else 422
 
 
 @router.post("/logout", name="web_logout")

@@ -60,3 +60,9 @@ def errors_of(exc: ValidationError | TomoError, known: set[str]) -> FormErrors:
     if not problem.errors:
         found.general.append(exc.message)
     return found
+
+
+def form_status(exc: ValidationError | TomoError) -> int:
+    """A form sent back to correct: 422, or the refusal's own status (409 for a name
+    taken, 401 for a wrong password…); a server's failure is the form's problem too."""
+    return exc.http_status if isinstance(exc, TomoError) and exc.http_status < 500 else 422
