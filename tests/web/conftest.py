@@ -40,7 +40,7 @@ class Page:
             self.cookies[name] = value
         for header in answer.headers.get_list("set-cookie"):  # deleted cookies go
             name = header.split("=", 1)[0]
-            if 'max-age=0' in header.lower() or '=""' in header:
+            if "max-age=0" in header.lower() or '=""' in header:
                 self.cookies.pop(name, None)
         self.client.cookies.clear()
         return answer

@@ -9,7 +9,9 @@ makes every ending honest (see its docstring).
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import AsyncIterator
+from typing import NamedTuple
 
 from sqlalchemy import delete, select
 
@@ -27,12 +29,27 @@ from tomo.deployment.schemas import (
     JobPublic,
     OperationDone,
 )
-from tomo.deployment.spec import ConfigChanges, InstallConfig, build_docker_run_command
+from tomo.deployment.spec import (
+    ConfigChanges,
+    InstallConfig,
+    Mount,
+    build_docker_run_command,
+    mounts_for,
+)
 from tomo.errors import InvalidInput, OperationInterrupted
+from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.service import MarketplaceService
 from tomo.servers.service import ServerService
 
 MAX_JOBS = 500
+
+
+class DataFolders(NamedTuple):
+    """Where an installation keeps its data on its server, read from its record."""
+
+    instance_dir: str  # tomo's folder for it (removed by an uninstall once empty)
+    mounts: list[Mount]  # each volume's host folder; `owned`: placed by tomo
+    removable: list[str]  # what an uninstall with remove_data deletes, with its content
 
 
 class DeploymentService:
@@ -185,6 +202,17 @@ class DeploymentService:
 
     async def get_installation(self, ref: str, server: str | None = None) -> InstallationPublic:
         return public(await self.ctx.find(ref, server))
+
+    async def data_folders(self, ref: str, server: str | None = None) -> DataFolders:
+        """Where the installation's volumes live, and what an uninstall with
+        `remove_data` would delete (the rule Uninstall follows), to show before it
+        is asked for. The server is not asked."""
+        row = await self.ctx.find(ref, server)
+        data_root = (await self.ctx.servers.get_server(row.server_id)).data_root
+        instance_dir = posixpath.join(data_root, row.name)
+        definition = AppDefinition.model_validate(row.definition)
+        mounts = mounts_for(definition, InstallConfig.model_validate(row.config), instance_dir)
+        return DataFolders(instance_dir, mounts, manage.owned_folders(row, data_root))
 
     # -- servers (see ServerService.add_dependent) ----------------------------
 

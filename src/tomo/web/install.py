@@ -1,7 +1,548 @@
-"""Pages: install (to be built)."""
+"""Pages: installing an app, and following a job to its end.
+
+The install form is generated from the app's definition and read into the same
+InstallConfig the API takes; the service validates it. Before an install is
+recorded, the server is asked whether it can take the app (the API's
+`?preview=true` with its checks), so a port already in use or a server without
+room is told beside the form rather than after the redirect. The job page shows
+the stored steps; static/progress.js follows the job's events where a browser
+runs it.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from tomo.deployment.api import run_in_background
+from tomo.deployment.schemas import InstallationPublic, InstallPreview, JobPublic, StepPublic
+from tomo.deployment.service import DeploymentService
+from tomo.deployment.spec import InstallConfig
+from tomo.errors import InvalidInput, NotFound, TomoError
+from tomo.marketplace.definition import AppEnvVar, AppVolume
+from tomo.marketplace.risk_words import explain_risk
+from tomo.marketplace.schemas import MarketplaceApp
+from tomo.runtime import Runtime
+from tomo.servers.schemas import ServerPublic
+from tomo.web.forms import FormErrors, form_lists, form_values
+from tomo.web.session import Admin, Viewer
+from tomo.web.templating import redirect, render
 
 router = APIRouter()
+
+
+@router.get("/apps/{repo}/{app}/install", name="web_install_form")
+async def install_form(
+    request: Request, repo: str, app: str, _admin: Admin, server: str | None = None
+) -> Response:
+    """Choose a server (the chosen one checked for real) and the app's settings."""
+    runtime = _runtime(request)
+    entry = await runtime.marketplace.get_app(f"{repo}/{app}")
+    servers = await runtime.servers.list_servers()
+    chosen = _chosen(servers, server)
+    fit = await _fit(runtime.deployment, chosen, entry) if chosen else None
+    form = InstallForm(entry)
+    page = InstallPage(entry, servers, chosen, fit, form, form.defaults())
+    return render(request, "install/form.html", page.context())
+
+
+@router.post("/apps/{repo}/{app}/install", name="web_install")
+async def install(request: Request, repo: str, app: str, _admin: Admin) -> Response:
+    """Preview or install what the form says; a refusal comes back beside its field."""
+    runtime = _runtime(request)
+    page = await _typed_page(request, runtime, await runtime.marketplace.get_app(f"{repo}/{app}"))
+    if page.chosen is None:
+        return page.refused(request, FormErrors(general=["Choose a server to install on."]))
+    installing = page.values.get("action") == "install"
+    try:
+        config = page.form.config(page.values)
+        plan = await runtime.deployment.preview_install(page.chosen.id, page.form.ref, config,
+                                                        check=True)  # fmt: skip
+        if not installing or plan.problems:
+            return page.previewed(request, plan, installing=installing)
+        started = await runtime.deployment.install_app(page.chosen.id, page.form.ref, config)
+    except (ValidationError, TomoError) as exc:
+        page.fit = await _fit(runtime.deployment, page.chosen, page.entry)
+        return page.refused(request, page.form.place(exc, page.values))
+    run_in_background(request, runtime.deployment.run_job(started.job_id))  # as the API does
+    note, kind = _generated_note(started.generated_secrets)
+    return redirect(f"/jobs/{started.job_id}", note, kind=kind)
+
+
+@router.get("/jobs/{job_id}", name="web_job")
+async def job_page(request: Request, job_id: str, _viewer: Viewer) -> Response:
+    """A job's steps and how it ended; the page's script follows it while it runs."""
+    runtime = _runtime(request)
+    job = await runtime.deployment.get_job(job_id)
+    installation = await _installation_of(runtime, job)
+    server = await _server_of(runtime, job.server_id)
+    context = {"job": job, "steps": _steps_of(job),
+               "installation": installation, "server": server,
+               "end": JobEnd.of(job, installation, server, runtime.settings.publish_address),
+               "labels": STEP_LABELS, "title": _job_title(job)}  # fmt: skip
+    return render(request, "jobs/job.html", context)
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def _typed_page(request: Request, runtime: Runtime, entry: MarketplaceApp) -> InstallPage:
+    """The install page as the form was sent: the server chosen, what was typed."""
+    values = await form_values(request)
+    form = InstallForm(entry, accepted=(await form_lists(request)).get("risk", []))
+    servers = await runtime.servers.list_servers()
+    return InstallPage(entry, servers, _chosen(servers, values.get("server")), None, form, values)
+
+
+# -- choosing a server ------------------------------------------------------------
+
+
+def _chosen(servers: list[ServerPublic], wanted: str | None) -> ServerPublic | None:
+    """The server asked for by id or name; else the first one online (or the first)."""
+    if wanted:
+        return next((s for s in servers if wanted in (s.id, s.name)), None)
+    return next((s for s in servers if s.status == "online"), servers[0] if servers else None)
+
+
+async def _fit(
+    deployment: DeploymentService, server: ServerPublic, entry: MarketplaceApp
+) -> list[str]:
+    """Every reason the server cannot take the app as the definition has it, asked of
+    the server now. The answer depends on ports, paths and the name, not on values the
+    user has yet to type: required ones get a stand-in and the app's flags are taken as
+    accepted, so only the server's side is judged here."""
+    stand_ins = {v.name: "x" for v in entry.docker.environment
+                 if v.required and not v.default and not v.generate}  # fmt: skip
+    probe = InstallConfig(env=stand_ins, accept_risks=list(entry.risks))
+    try:
+        plan = await deployment.preview_install(server.id, _ref(entry), probe, check=True)
+    except TomoError as exc:
+        return [exc.message]
+    return plan.problems or []
+
+
+def _ref(entry: MarketplaceApp) -> str:
+    return f"{entry.repo_id}/{entry.id}"
+
+
+# -- the form ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One input of the form: its field name, label, hint, and how it is typed."""
+
+    key: str
+    label: str
+    hint: str = ""
+    default: str = ""
+    required: bool = False
+    secret: bool = False
+    kind: str = "text"
+
+
+class InstallForm:
+    """The inputs an app's definition asks for, and the reading of them into the
+    InstallConfig the API takes (names: name, env.NAME, port.N, volume.N, risk)."""
+
+    def __init__(self, entry: MarketplaceApp, accepted: list[str] | None = None) -> None:
+        self.entry = entry
+        self.ref = _ref(entry)
+        self.accepted = list(accepted or [])
+        docker = entry.docker
+        self.env = [_env_row(variable) for variable in docker.environment]
+        self.ports = [Row(f"port.{i}", f"Host port for {p.container}/{p.protocol}",
+                          _sentences(p.description, f"Default: {p.host or p.container}"),
+                          str(p.host or p.container), kind="number")
+                      for i, p in enumerate(docker.ports)]  # fmt: skip
+        self.volumes = [_volume_row(i, volume) for i, volume in enumerate(docker.volumes)]
+        self.risks: list[str] = list(entry.risks)  # and any an override adds (see place)
+
+    def defaults(self) -> dict[str, str]:
+        rows = [*self.env, *self.ports, *self.volumes]
+        return {"name": self.entry.id} | {row.key: row.default for row in rows if not row.secret}
+
+    def config(self, values: dict[str, str]) -> InstallConfig:
+        """What was typed, as the API's request; an empty input leaves the definition's
+        choice (its default, a generated secret, a folder under the instance's own)."""
+        docker = self.entry.docker
+        ports = [{"host": values.get(row.key, "").strip() or row.default,
+                  "container": port.container, "protocol": port.protocol}
+                 for row, port in zip(self.ports, docker.ports, strict=True)]  # fmt: skip
+        volumes = [{"host_path": values[row.key].strip(), "container_path": volume.container_path}
+                   for row, volume in zip(self.volumes, docker.volumes, strict=True)
+                   if values.get(row.key, "").strip() not in ("", row.default)]  # fmt: skip
+        env = {v.name: values[row.key] for row, v in zip(self.env, docker.environment, strict=True)
+               if values.get(row.key, "") != ""}  # fmt: skip
+        return InstallConfig.model_validate({
+            "name": values.get("name", "").strip() or None, "env": env, "ports": ports,
+            "volumes": volumes, "accept_risks": self.accepted,
+        })  # fmt: skip
+
+    def known(self) -> set[str]:
+        rows = [*self.env, *self.ports, *self.volumes]
+        return {"name"} | {row.key for row in rows} | {f"risk.{flag}" for flag in self.risks}
+
+    def place(self, exc: ValidationError | TomoError, values: dict[str, str]) -> FormErrors:
+        """The service's refusal, each part beside the input it concerns (the parts of
+        an InvalidInput are split as the API splits them)."""
+        if isinstance(exc, ValidationError):
+            placed = FormErrors()
+            for error in exc.errors():
+                key = self._key_of_location(error["loc"], values)
+                placed.add(key, str(error["msg"]).removeprefix("Value error, "), self.known())
+            return placed
+        message = _for_the_page(exc.message)
+        return self.place_all(message.split("; ") if isinstance(exc, InvalidInput) else [message],
+                              values)  # fmt: skip
+
+    def place_all(self, messages: list[str], values: dict[str, str]) -> FormErrors:
+        placed = FormErrors()
+        for message in messages:
+            self._place_message(placed, message, values)
+        return placed
+
+    def _key_of_location(self, loc: tuple[int | str, ...], values: dict[str, str]) -> str:
+        if loc[:1] == ("ports",) and len(loc) > 1:
+            return f"port.{loc[1]}"
+        if loc[:1] == ("volumes",) and len(loc) > 1:  # only changed volumes are sent
+            changed = [r.key for r in self.volumes
+                       if values.get(r.key, "").strip() not in ("", r.default)]  # fmt: skip
+            return changed[int(loc[1])] if int(loc[1]) < len(changed) else ""
+        if loc[:1] == ("env",) and len(loc) > 1:
+            return f"env.{loc[1]}"
+        return str(loc[0]) if loc else ""
+
+    def _place_message(self, placed: FormErrors, message: str, values: dict[str, str]) -> None:
+        flags = _flags_named(message)
+        self.risks += [flag for flag in flags if flag not in self.risks]
+        keys = self._keys_named(message, values) or [f"risk.{flag}" for flag in flags]
+        for key in keys:
+            placed.add(key, _beside(key, message), self.known())
+        if not keys or (flags and not message.startswith("this app needs")):
+            placed.general.append(message)  # e.g. a folder that is a risk on the server only
+
+    def _keys_named(self, message: str, values: dict[str, str]) -> list[str]:
+        """The inputs a message of the service names (by variable, port, path or name)."""
+        if found := MISSING_ENV.match(message):
+            return [f"env.{name.strip()}" for name in found["names"].split(",")]
+        if found := BAD_ENV.match(message):
+            return [f"env.{found['name']}"]
+        if found := HOST_PORT.match(message):
+            return self._port_keys(values, int(found["host"]), found["protocol"],
+                                   found["second"])  # fmt: skip
+        if found := VOLUME_AT.match(message):
+            docker = self.entry.docker
+            return [row.key for row, volume in zip(self.volumes, docker.volumes, strict=True)
+                    if volume.container_path == found["path"]]  # fmt: skip
+        return ["name"] if NAME_TAKEN.match(message) else []
+
+    def _port_keys(
+        self, values: dict[str, str], host: int, protocol: str, container: str | None
+    ) -> list[str]:
+        rows = zip(self.ports, self.entry.docker.ports, strict=True)
+        return [row.key for row, port in rows
+                if (values.get(row.key, "").strip() or row.default) == str(host)
+                and port.protocol == protocol
+                and (container is None or str(port.container) == container)][-1:]  # fmt: skip
+
+
+def _env_row(variable: AppEnvVar) -> Row:
+    if variable.generate:
+        empty = f"Leave empty and tomo generates a {variable.generate} (shown once, after)."
+    elif variable.default is not None and variable.secret:
+        empty = "Leave empty to keep the app's default."
+    else:
+        empty = ""
+    secret = "Secret: stored encrypted, never shown again." if variable.secret else ""
+    hint = _sentences(variable.description, empty, secret)
+    return Row(f"env.{variable.name}", variable.name, hint,
+               "" if variable.secret else (variable.default or ""),
+               required=variable.required and not variable.generate and not variable.default,
+               secret=variable.secret, kind="password" if variable.secret else "text")  # fmt: skip
+
+
+def _volume_row(index: int, volume: AppVolume) -> Row:
+    where = ("Leave empty and tomo makes a folder for it under the instance's own folder."
+             if volume.host_path is None else
+             "A path starting with ./ is inside the instance's own folder.")  # fmt: skip
+    access = "Read-only in the container." if volume.readonly else ""
+    return Row(f"volume.{index}", f"Host folder for {volume.container_path}",
+               _sentences(volume.description, access, where), volume.host_path or "")  # fmt: skip
+
+
+def _sentences(*parts: str) -> str:
+    """Hints joined as sentences (a catalog's descriptions often end without a stop)."""
+    return " ".join(p if p.endswith((".", "!", "?", ")")) else f"{p}." for p in parts if p)
+
+
+# What the service says, matched to the inputs it concerns.
+MISSING_ENV = re.compile(r"required environment variables missing: (?P<names>[^(]+?)(?: \(|$)")
+BAD_ENV = re.compile(r"environment variable (?P<name>\w+) ")
+HOST_PORT = re.compile(r"host port (?P<host>\d+)/(?P<protocol>\w+) is (?:given to container "
+                       r"ports \d+ and (?P<second>\d+))?")  # fmt: skip
+VOLUME_AT = re.compile(r"(?:--volume …:|volume )(?P<path>/\S*?):? ")
+NAME_TAKEN = re.compile(r"(?:an installation|a container) named '|the app id '|'.*' is not a valid "
+                        r"instance name")  # fmt: skip
+FLAGS_NAMED = re.compile(r"risk flags you have not accepted: (?P<flags>[^()]+?)(?: \(|$)")
+CLI_HINT = re.compile(r" \((?:give|accept) each with --[^)]*\)")
+
+
+def _for_the_page(message: str) -> str:
+    """A service message with the command line's hints put as this page would."""
+    message = CLI_HINT.sub("", message)
+    message = message.replace("; choose --name", ", so choose another instance name")
+    return message.replace("; give the instance a name with --name",
+                           ", so give the instance another name")  # fmt: skip
+
+
+def _flags_named(message: str) -> list[str]:
+    found = FLAGS_NAMED.search(message)
+    return [flag.strip() for flag in found["flags"].split(",")] if found else []
+
+
+def _beside(key: str, message: str) -> str:
+    """A message shortened for the input it stands beside."""
+    if key.startswith("env.") and MISSING_ENV.match(message):
+        return "required: give it a value"
+    if key.startswith("risk."):
+        return "not accepted: tick it to install this app, or choose another"
+    return message
+
+
+@dataclass
+class InstallPage:
+    """Everything the install page shows: the app, the servers and the chosen one's
+    check, what was typed (secret values never sent back), errors, the preview."""
+
+    entry: MarketplaceApp
+    servers: list[ServerPublic]
+    chosen: ServerPublic | None
+    fit: list[str] | None
+    form: InstallForm
+    values: dict[str, str]
+    errors: FormErrors = field(default_factory=FormErrors)
+    preview: InstallPreview | None = None
+
+    def context(self) -> dict[str, Any]:
+        form = self.form
+        retype = [row.key for row in form.env if row.secret and self.values.get(row.key)]
+        shown = {k: v for k, v in self.values.items() if k not in retype and k != "csrf_token"}
+        return {"app": self.entry, "servers": self.servers, "chosen": self.chosen,
+                "fit": self.fit, "form": form, "values": shown, "retype": retype,
+                "errors": self.errors.fields, "general": self.errors.general,
+                "accepted": form.accepted, "preview": self.preview,
+                "command": shell_lines(self.preview.argv) if self.preview else "",
+                "error_links": self.error_links(),
+                "explain": explain_risk}  # fmt: skip
+
+    def error_links(self) -> list[tuple[str, str, str]]:
+        """(input id, label, message) of each input refused, for the list atop the form."""
+        form = self.form
+        labels = {"name": "Instance name"} | {
+            row.key: row.label for row in [*form.env, *form.ports, *form.volumes]
+        }
+        labels |= {f"risk.{flag}": explain_risk(flag)[0] for flag in form.risks}  # fmt: skip
+        return [(f"f-{key}", labels.get(key, key), message)
+                for key, message in self.errors.fields.items()]  # fmt: skip
+
+    def previewed(self, request: Request, plan: InstallPreview, *, installing: bool) -> Response:
+        """The preview; an install the server refuses comes back with its reasons."""
+        self.preview, self.fit = plan, plan.problems
+        if installing:
+            self.errors = self.form.place_all(plan.problems or [], self.values)
+        return render(request, "install/form.html", self.context(),
+                      status=422 if installing else 200)  # fmt: skip
+
+    def refused(self, request: Request, errors: FormErrors) -> Response:
+        self.errors = errors
+        return render(request, "install/form.html", self.context(), status=422)
+
+
+# `docker container run` options that take no value.
+FLAG_OPTIONS = frozenset(
+    "--detach --privileged --init --read-only --rm --interactive --tty".split()
+)
+
+
+def shell_lines(argv: list[str]) -> str:
+    """The argv as one shell command (each piece quoted by shlex), an option a line."""
+    lines, at = [shlex.join(argv[:3])], 3  # docker container run
+    while at < len(argv):
+        if not argv[at].startswith("--"):  # the image, and the command after it
+            lines.append(shlex.join(argv[at:]))
+            break
+        width = 1 if argv[at] in FLAG_OPTIONS or "=" in argv[at] else 2
+        lines.append(shlex.join(argv[at : at + width]))
+        at += width
+    return " \\\n    ".join(lines)
+
+
+def _generated_note(generated: dict[str, str]) -> tuple[str | None, str]:
+    if not generated:
+        return None, "ok"
+    values = ", ".join(f"{name} = {value}" for name, value in generated.items())
+    return (f"tomo generated these values and shows them only this once; keep them "
+            f"somewhere safe: {values}", "warning")  # fmt: skip
+
+
+# -- the job page -----------------------------------------------------------------
+
+STEP_LABELS = {
+    "validate": "Check the settings", "preflight": "Check the server",
+    "pull": "Pull the image", "create": "Create the container", "wait": "Wait until it runs",
+    "replace": "Replace the container", "settle": "Finish an earlier job's cleanup",
+    "start": "Start the container", "stop": "Stop the container",
+    "restart": "Restart the container", "remove container": "Remove the container",
+    "remove data": "Remove the data", "keep data": "Keep the data",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StepView:
+    name: str
+    label: str
+    status: str
+    message: str | None
+    done: int | None
+    total: int | None
+    started: str  # ISO 8601 ('' until it starts): with the name, how progress.js finds it
+
+    @classmethod
+    def of(cls, step: StepPublic) -> StepView:
+        return cls(step.name, STEP_LABELS.get(step.name, step.name.capitalize()), step.status,
+                   step.message, step.progress_done, step.progress_total,
+                   step.started_at.isoformat())  # fmt: skip
+
+
+# The steps a job of each kind goes through, shown as waiting until they start.
+PLANNED = {"install": ["validate", "preflight", "pull", "create", "wait"],
+           "update": ["validate", "preflight", "pull", "replace", "wait"],
+           "start": ["start"], "stop": ["stop"], "restart": ["restart"],
+           "uninstall": ["remove container"]}  # fmt: skip
+
+
+def _steps_of(job: JobPublic) -> list[StepView]:
+    """The steps so far and, while the job runs, those still to come."""
+    steps = [StepView.of(step) for step in job.steps]
+    if job.status not in ("pending", "running"):
+        return steps
+    seen = {step.name for step in job.steps}
+    return steps + [StepView(name, STEP_LABELS.get(name, name), "pending", None, None, None, "")
+                    for name in PLANNED.get(job.kind, []) if name not in seen]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class JobEnd:
+    """How a job ended, for a person: where the app answers, or what went wrong,
+    what was undone and what to do."""
+
+    links: list[str]
+    other_ports: list[str]  # UDP: no link to follow
+    loopback_only: bool  # published on the server's loopback: not reachable from elsewhere
+    cause: str | None
+    cleanup: str | None
+    next_step: str | None
+
+    @classmethod
+    def of(
+        cls, job: JobPublic, installation: InstallationPublic | None,
+        server: ServerPublic | None, publish_address: str,
+    ) -> JobEnd:  # fmt: skip
+        links, others = _addresses(job, installation, server)
+        loopback = publish_address in LOOPBACK and (server is None or server.host not in LOOPBACK)
+        if job.status not in ("failed", "interrupted") or not job.error:
+            return cls(links, others, loopback, None, None, None)
+        failed = next((s.message for s in job.steps if s.status == "failed" and s.message), None)
+        cause, cleanup = job.error, None
+        if failed and job.error.startswith(failed + "; "):
+            cause, cleanup = failed, job.error[len(failed) + 2 :]
+        return cls([], [], False, cause, cleanup, _next_step(job, installation))
+
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def _addresses(
+    job: JobPublic, installation: InstallationPublic | None, server: ServerPublic | None
+) -> tuple[list[str], list[str]]:
+    """http://server:port for each TCP port an app that runs now publishes."""
+    if job.status != "done" or installation is None or server is None:
+        return [], []
+    if job.kind not in ("install", "update", "start", "restart"):
+        return [], []
+    host = f"[{server.host}]" if ":" in server.host else server.host
+    tcp = [p.split("/")[0] for p in installation.ports if p.endswith("/tcp")]
+    return [f"http://{host}:{port}" for port in tcp], [
+        p for p in installation.ports if not p.endswith("/tcp")
+    ]
+
+
+def _next_step(job: JobPublic, installation: InstallationPublic | None) -> str:
+    """What a person can do after a job that failed, by where it failed."""
+    if job.kind != "install":
+        return "Look at the installation's page: its status and logs say more. Then try again."
+    if installation is not None:  # an install whose traces could not all be taken back
+        return ("Part of it could not be undone: once the server answers again, open the "
+                "installation and uninstall it, then install again.")  # fmt: skip
+    if job.status == "interrupted":
+        return "tomo stopped before the install ended, and undid it. Install again."
+    failed = next((step.name for step in job.steps if step.status == "failed"), "")
+    return INSTALL_ADVICE.get(failed, "Fix what the message names and install again.")
+
+
+INSTALL_ADVICE = {
+    "preflight": "Free what the message names on the server (a port, a name, room), or choose "
+    "other ports or another server, and install again.",
+    "pull": "Check that the image exists and that the server can reach its registry, then "
+    "install again.",
+    "create": "Docker refused the container for the reason above: change what it names and "
+    "install again.",
+    "wait": "The container started but did not stay up; its last output above says why. Fix "
+    "the settings it needs (environment, folders) and install again.",
+}
+
+
+async def _installation_of(runtime: Runtime, job: JobPublic) -> InstallationPublic | None:
+    """The job's installation, if it still exists (an uninstall or a failed install
+    leaves only the job)."""
+    if job.installation_id is None:
+        return None
+    try:
+        return await runtime.deployment.get_installation(job.installation_id)
+    except NotFound:
+        return None
+
+
+async def _server_of(runtime: Runtime, server_id: str | None) -> ServerPublic | None:
+    if server_id is None:
+        return None
+    try:
+        return await runtime.servers.get_server(server_id)
+    except NotFound:
+        return None
+
+
+def _job_title(job: JobPublic) -> str:
+    name = job.installation_name or job.app or "an app"
+    verb, done = JOB_VERBS.get(job.kind, (job.kind.capitalize(), job.kind.capitalize()))
+    if job.status == "done":
+        return f"{done} {name}"
+    if job.status in ("failed", "interrupted"):
+        return f"{job.kind.capitalize()} of {name} {job.status}"
+    return f"{verb} {name}"
+
+
+JOB_VERBS = {
+    "install": ("Installing", "Installed"), "update": ("Updating", "Updated"),
+    "uninstall": ("Uninstalling", "Uninstalled"), "start": ("Starting", "Started"),
+    "stop": ("Stopping", "Stopped"), "restart": ("Restarting", "Restarted"),
+}  # fmt: skip

@@ -1,7 +1,417 @@
-"""Pages: installed (to be built)."""
+"""Pages: the installed apps. Every installation with its live status, one
+installation (its config, its jobs, what may be done to it), and the forms that
+start, stop, restart, update and uninstall it, and its logs.
+
+Each change is the API's: the same service call prepares the job, the API's
+`run_in_background` carries it out, and the browser goes to the job's page to
+follow it.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import re
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from tomo.deployment.api import DeploymentDep, UpdateRequest, run_in_background
+from tomo.deployment.operation import Prepared
+from tomo.deployment.schemas import InstallationPublic
+from tomo.deployment.service import DeploymentService
+from tomo.deployment.spec import ConfigChanges, publishes_ports
+from tomo.errors import NotFound, TomoError
+from tomo.marketplace.schemas import MarketplaceApp
+from tomo.runtime import Runtime
+from tomo.servers.schemas import ServerPublic
+from tomo.web.forms import FormErrors, errors_of, form_lists, form_values
+from tomo.web.session import Admin, Viewer
+from tomo.web.templating import redirect, render
 
 router = APIRouter()
+Verb = Literal["start", "stop", "restart"]
+LOG_TAILS = (100, 200, 1000, 5000)
+
+# What may be asked of an installation in each status; none while an operation
+# holds it (its job is under way). The service decides the rest.
+ACTIONS: dict[str, frozenset[str]] = {
+    "running": frozenset({"stop", "restart", "update", "uninstall"}),
+    "restarting": frozenset({"stop", "restart", "update", "uninstall"}),
+    "unhealthy": frozenset({"stop", "restart", "update", "uninstall"}),
+    "stopped": frozenset({"start", "update", "uninstall"}),
+    "error": frozenset({"start", "stop", "restart", "update", "uninstall"}),
+    "unknown": frozenset({"start", "stop", "restart", "update", "uninstall"}),
+    "missing": frozenset({"update", "uninstall"}),
+}
+
+
+def actions_for(installation: InstallationPublic) -> frozenset[str]:
+    if installation.operation is not None:
+        return frozenset()
+    return ACTIONS.get(installation.status, frozenset())
+
+
+# -- reading ------------------------------------------------------------------
+
+
+@router.get("/installed", name="web_installed")
+async def installed(
+    request: Request, _: Viewer, deployment: DeploymentDep, server: str | None = None
+) -> Response:
+    """Every installation, its status asked of Docker now (each server at once; a
+    server slow to answer shows `unknown` and holds up no other)."""
+    rows = await deployment.list_with_status(server or None)
+    servers = await _servers(request)
+    context = {"installations": rows, "servers": servers, "server": server or "",
+               "server_name": _name_of(servers, server)}  # fmt: skip
+    return render(request, "installed/list.html", context)
+
+
+@router.get("/installed/{installation}", name="web_installation")
+async def installation_page(
+    request: Request, installation: str, _: Viewer, deployment: DeploymentDep
+) -> Response:
+    """One installation: what it runs, where its data is, its recent jobs, and what
+    may be done to it now."""
+    current = await _with_status(request, deployment, installation)
+    context = {
+        "installation": current,
+        "server": await _runtime(request).servers.get_server(current.server_id),
+        "catalog": await _catalog_app(request, current),
+        "data": await deployment.data_folders(current.id),
+        "jobs": await deployment.list_jobs(installation=current.id, limit=10),
+        "actions": actions_for(current),
+    }
+    return render(request, "installed/detail.html", context)
+
+
+@router.get("/installed/{installation}/logs", name="web_logs")
+async def logs_page(
+    request: Request,
+    installation: str,
+    _: Viewer,
+    deployment: DeploymentDep,
+    tail: Annotated[int, Query(ge=1, le=100_000)] = 200,
+) -> Response:
+    """The container's last lines; the page's script can follow the rest."""
+    current = await deployment.get_installation(installation)
+    lines: list[str] = []
+    error = None
+    try:
+        lines = [line async for line in deployment.logs(current.id, tail=tail)]
+    except TomoError as exc:  # the server or its Docker: said on the page, not instead of it
+        error = exc.message
+    context = {"installation": current, "lines": lines, "tail": tail, "tails": LOG_TAILS,
+               "error": error}  # fmt: skip
+    return render(request, "installed/logs.html", context, status=502 if error else 200)
+
+
+# -- the forms --------------------------------------------------------------------
+
+
+@router.get("/installed/{installation}/update", name="web_update_form")
+async def update_form(
+    request: Request, installation: str, _: Admin, deployment: DeploymentDep
+) -> Response:
+    """The version installed and the one the catalog offers, and what may change."""
+    current = await deployment.get_installation(installation)
+    context = {"installation": current, "form": await _update_form(request, current),
+               "values": {}, "checked": [], "errors": {}, "general": []}  # fmt: skip
+    return render(request, "installed/update.html", context)
+
+
+@router.get("/installed/{installation}/uninstall", name="web_uninstall_form")
+async def uninstall_form(
+    request: Request, installation: str, _: Admin, deployment: DeploymentDep
+) -> Response:
+    """What an uninstall removes, and the folders "also delete data" would delete."""
+    current = await deployment.get_installation(installation)
+    context = {"installation": current, "data": await deployment.data_folders(current.id),
+               "server": await _runtime(request).servers.get_server(current.server_id)}  # fmt: skip
+    return render(request, "installed/uninstall.html", context)
+
+
+# -- changes: each a job, followed on its page ---------------------------------
+
+
+@router.post("/installed/{installation}/update", name="web_update")
+async def update(
+    request: Request, installation: str, _: Admin, deployment: DeploymentDep
+) -> Response:
+    """Start the update the form describes, as the API does; a refusal shows beside
+    the fields with what was typed."""
+    current = await deployment.get_installation(installation)
+    form = await _update_form(request, current)
+    values, lists = await form_values(request), await form_lists(request)
+    body = form.read(values, lists.get("accept_risks", []))
+    try:
+        asked = UpdateRequest.model_validate(body)
+        changes = ConfigChanges.model_validate(asked.model_dump(exclude={"tag"}))
+        prepared = await deployment.prepare_update(current.id, tag=asked.tag, changes=changes)
+    except (ValidationError, TomoError) as exc:
+        errors = form.errors_of(exc)
+        context = {"installation": current, "form": form, "values": values,
+                   "checked": lists.get("accept_risks", []), "errors": errors.fields,
+                   "general": errors.general}  # fmt: skip
+        return render(request, "installed/update.html", context, status=_status(exc))
+    return _started(request, prepared, current)
+
+
+@router.post("/installed/{installation}/uninstall", name="web_uninstall")
+async def uninstall(
+    request: Request, installation: str, _: Admin, deployment: DeploymentDep
+) -> Response:
+    """Start the uninstall; the data goes only when the box was ticked."""
+    remove_data = (await form_values(request)).get("remove_data") == "yes"
+    try:
+        prepared = await deployment.prepare_uninstall(installation, remove_data=remove_data)
+    except TomoError as exc:
+        return _refused(installation, exc)
+    return _started(request, prepared)
+
+
+@router.post("/installed/{installation}/{verb}", name="web_installation_verb")
+async def installation_verb(
+    request: Request, installation: str, verb: Verb, _: Admin, deployment: DeploymentDep
+) -> Response:
+    """Start, stop or restart the container as a job, then follow it."""
+    try:
+        prepared = await deployment.prepare_verb(verb, installation)
+    except TomoError as exc:
+        return _refused(installation, exc)
+    return _started(request, prepared)
+
+
+def _started(
+    request: Request, prepared: Prepared, installation: InstallationPublic | None = None
+) -> Response:
+    """The job carried on after the answer, as the API's; secrets an update generated
+    are shown this once, before its progress."""
+    run_in_background(request, prepared.run())
+    if prepared.generated_secrets and installation is not None:
+        context = {"installation": installation, "job_id": prepared.job_id,
+                   "secrets": prepared.generated_secrets}  # fmt: skip
+        return render(request, "installed/secrets.html", context)
+    return redirect(f"/jobs/{prepared.job_id}")
+
+
+def _refused(installation: str, exc: TomoError) -> Response:
+    """Busy, or the installation is gone: back to where the user came from, saying so."""
+    if isinstance(exc, NotFound):
+        return redirect("/installed", exc.message, kind="error")
+    return redirect(f"/installed/{installation}", exc.message, kind="error")
+
+
+# -- the update form, read ------------------------------------------------------
+
+
+@dataclass
+class Setting:
+    """One field of the update form: its name, what it changes, its current value."""
+
+    name: str
+    label: str
+    current: str
+    hint: str = ""
+    required: bool = False
+    secret: bool = False
+
+
+@dataclass
+class UpdateForm:
+    """The update form of one installation, from the catalog's definition (the one
+    an update moves to) and the installation's config. Only fields whose value
+    differs from the current one are sent as changes."""
+
+    catalog: MarketplaceApp | None  # None: the catalog lost the app (the update keeps its own)
+    env: list[Setting]
+    ports: list[Setting]
+    volumes: list[Setting]
+    risks: list[str]  # the catalog's risk flags not accepted yet
+    up_to_date: bool
+    sent: dict[str, list[Setting]] = field(default_factory=dict)  # ports, volumes: as sent
+
+    def read(self, values: dict[str, str], risks: list[str]) -> dict[str, Any]:
+        """The UpdateRequest the form asks for (as the API would receive it)."""
+        env = {s.name.removeprefix("env."): values[s.name] for s in self.env
+               if _changed(s, values)}  # fmt: skip
+        if extra := values.get("new_env_name", "").strip():
+            env[extra] = values.get("new_env_value", "")
+        self.sent = {"ports": [s for s in self.ports if _changed(s, values)],
+                     "volumes": [s for s in self.volumes if _changed(s, values)]}  # fmt: skip
+        return {
+            "tag": values.get("tag", "").strip() or None,
+            "env": env,
+            "ports": [_port(s, values[s.name]) for s in self.sent["ports"]],
+            "volumes": [_volume(s, values[s.name]) for s in self.sent["volumes"]],
+            "accept_risks": risks,
+        }
+
+    def errors_of(self, exc: ValidationError | TomoError) -> FormErrors:
+        """Each refusal beside the field it concerns (the service words them for
+        the command line: the page puts them where the user looks)."""
+        names = {"tag", "new_env_name", "accept_risks"} | {
+            s.name for s in (*self.env, *self.ports, *self.volumes)
+        }
+        found = FormErrors()
+        if isinstance(exc, ValidationError):
+            for error in exc.errors():
+                found.add(self._field_of(error["loc"]), _said(error["msg"]), names)
+            return found
+        for message in errors_of(exc, set()).general:
+            for name, said in self._placed(message):
+                found.add(name, said, names)
+        return found
+
+    def _field_of(self, where: tuple[int | str, ...]) -> str:
+        """The form field of a request's part (`ports.0.host`: the first port sent)."""
+        name = str(where[0]) if where else ""
+        if name in self.sent and len(where) > 1 and isinstance(where[1], int):
+            return self.sent[name][where[1]].name
+        return name
+
+    def _placed(self, message: str) -> list[tuple[str, str]]:
+        """The fields a service's message concerns, and what to say beside each."""
+        if missing := re.match(r"required environment variables missing: (.+?) \(", message):
+            needed = "the new version needs a value"
+            return [(f"env.{name}", needed) for name in missing.group(1).split(", ")]
+        if flags := re.match(r"this app needs risk flags you have not accepted: (.+?) \(", message):
+            self.risks = list(dict.fromkeys([*self.risks, *flags.group(1).split(", ")]))
+            return [("accept_risks", "accept each of these flags to update: " + flags.group(1))]
+        if port := re.match(r"--port \d+:(\d+/\w+): (.+)", message):
+            return [(f"port.{port.group(1)}", port.group(2))]
+        if volume := re.match(r"(?:--volume …:|volume )(/[^:]*): (.+)", message):
+            return [(f"volume.{volume.group(1)}", volume.group(2))]
+        if message.endswith("is not a valid image tag"):
+            return [("tag", message)]
+        if message.endswith("is not a valid environment variable name"):
+            return [("new_env_name", message)]
+        return [("", message)]
+
+
+def _volume(setting: Setting, host_path: str) -> dict[str, str]:
+    return {"host_path": host_path.strip(), "container_path": setting.name.removeprefix("volume.")}
+
+
+def _changed(setting: Setting, values: dict[str, str]) -> bool:
+    typed = values.get(setting.name, "")
+    if setting.secret or setting.name.startswith("volume."):
+        return typed.strip() != "" and typed != setting.current  # empty: keep it
+    return setting.name in values and typed != setting.current
+
+
+def _said(message: str) -> str:
+    return message.removeprefix("Value error, ")
+
+
+def _port(setting: Setting, host: str) -> dict[str, str]:
+    container, _, protocol = setting.name.removeprefix("port.").partition("/")
+    return {"host": host.strip(), "container": container, "protocol": protocol}
+
+
+async def _update_form(request: Request, installation: InstallationPublic) -> UpdateForm:
+    catalog = await _catalog_app(request, installation)
+    config = installation.config
+    env: dict[str, str] = dict(config.get("env") or {})
+    accepted = set(config.get("accept_risks") or [])
+    if catalog is None:
+        settings = [Setting(f"env.{name}", name, value) for name, value in env.items()]
+        return UpdateForm(None, settings, [], [], [], up_to_date=True)
+    return UpdateForm(
+        catalog,
+        env=_env_settings(catalog, env),
+        ports=_port_settings(catalog, config.get("ports") or []),
+        volumes=_volume_settings(catalog, config.get("volumes") or []),
+        risks=[flag for flag in catalog.risks if flag not in accepted],
+        up_to_date=(catalog.docker.image, catalog.version)
+        == (installation.image, installation.version),
+    )
+
+
+def _env_settings(catalog: MarketplaceApp, env: dict[str, str]) -> list[Setting]:
+    settings = []
+    for variable in catalog.docker.environment:
+        hint = variable.description
+        if variable.secret:
+            hint = (hint + " " if hint else "") + "Hidden. Leave empty to keep the value it has."
+        elif variable.default is not None and variable.name not in env:
+            hint = (hint + " " if hint else "") + f"Default: {variable.default}"
+        required = variable.required and variable.default is None and not variable.generate
+        settings.append(Setting(f"env.{variable.name}", variable.name,
+                                "" if variable.secret else env.get(variable.name, ""),
+                                hint, required, variable.secret))  # fmt: skip
+    declared = {v.name for v in catalog.docker.environment}
+    settings += [Setting(f"env.{name}", name, value, "Set by you; not in the app's definition.")
+                 for name, value in env.items() if name not in declared]  # fmt: skip
+    return settings
+
+
+def _port_settings(catalog: MarketplaceApp, overrides: list[dict[str, Any]]) -> list[Setting]:
+    if not publishes_ports(catalog.docker.network_mode):
+        return []
+    chosen = {(o["container"], o["protocol"]): o["host"] for o in overrides}
+    settings: dict[str, Setting] = {}
+    for port in catalog.docker.ports:
+        key = f"{port.container}/{port.protocol}"
+        host = chosen.get((port.container, port.protocol), port.host or port.container)
+        settings.setdefault(key, Setting(f"port.{key}", f"Host port for {key}", str(host),
+                                         port.description))  # fmt: skip
+    return list(settings.values())
+
+
+def _volume_settings(catalog: MarketplaceApp, overrides: list[dict[str, Any]]) -> list[Setting]:
+    chosen = {o["container_path"]: o["host_path"] for o in overrides}
+    return [
+        Setting(f"volume.{v.container_path}", f"Host folder for {v.container_path}",
+                chosen.get(v.container_path, v.host_path or ""), v.description)
+        for v in catalog.docker.volumes
+    ]  # fmt: skip
+
+
+# -- helpers --------------------------------------------------------------------
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def _servers(request: Request) -> dict[str, ServerPublic]:
+    return {s.id: s for s in await _runtime(request).servers.list_servers()}
+
+
+def _name_of(servers: dict[str, ServerPublic], ref: str | None) -> str:
+    if not ref:
+        return ""
+    found = servers.get(ref) or next((s for s in servers.values() if s.name == ref), None)
+    return found.name if found else ref
+
+
+async def _catalog_app(request: Request, installation: InstallationPublic) -> MarketplaceApp | None:
+    """The catalog's entry for the installed app now (None when the catalog lost it)."""
+    try:
+        app: MarketplaceApp = await _runtime(request).marketplace.get_app(
+            f"{installation.repo_id}/{installation.app_id}"
+        )
+    except NotFound:
+        return None
+    return app
+
+
+async def _with_status(
+    request: Request, deployment: DeploymentService, ref: str
+) -> InstallationPublic:
+    """The installation with its status asked of Docker, or as last known when its
+    server is slow to answer (the page must not hang on it)."""
+    try:
+        async with asyncio.timeout(_runtime(request).settings.ssh_status_timeout):
+            return await deployment.refresh_status(ref)
+    except TimeoutError:
+        return await deployment.get_installation(ref)
+
+
+def _status(exc: Exception) -> int:
+    return exc.http_status if isinstance(exc, TomoError) else 422

@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from tomo import __version__
 from tomo.auth.roles import allows
 from tomo.auth.service import Principal
+from tomo.marketplace.risk_words import explain_risk
 from tomo.web.session import csrf_of
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -109,3 +110,4 @@ def size(count: int | float | None) -> str:
 
 
 templates.env.filters.update(ago=ago, exact=exact, size=size)
+templates.env.globals.update(explain_risk=explain_risk)  # a flag as a title and a sentence

@@ -1,0 +1,331 @@
+"""The install form and the job page, as a browser without JavaScript uses them,
+against the real sshd + Docker test server and a registry of test images."""
+
+from __future__ import annotations
+
+import html
+import itertools
+import re
+import shlex
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.deployment import conftest as deployment
+from tests.deployment.conftest import STABLE_SECONDS
+from tests.gitrepo import CatalogRepo, app_definition
+from tests.registry import TestImages
+from tests.services import free_port
+from tests.sshd import Sshd, SshUsers
+from tests.web.conftest import Page, Web, text_of
+from tomo.config import Settings
+
+JOB_SECONDS = 60
+# The deployment tests' server fixtures, used here too: the registry of test images,
+# the server's data root, a port a plain process holds.
+registry, images, data_root, busy_port = (
+    deployment.registry, deployment.images, deployment.data_root, deployment.busy_port
+)  # fmt: skip
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Containers published on loopback only, and a short wait for them to be up."""
+    return Settings(data_dir=tmp_path / "data", builtin_catalog=False, git_timeout=20,
+                    sync_interval=0, publish_address="127.0.0.1", install_wait_timeout=20,
+                    install_stable_seconds=STABLE_SECONDS)  # fmt: skip
+
+
+@dataclass
+class Store:
+    """A tomo with a catalog repo ('test') and one server ('box') added over the API."""
+
+    web: Web
+    repo: CatalogRepo
+    images: TestImages
+
+    def publish(self, app_id: str, **docker: Any) -> str:
+        """An app on the web test image; returns its install form's address."""
+        definition = {"image": self.images.web_v1, "ports": [{"container": 80, "host": free_port()}],
+                      "volumes": [{"host_path": "./data", "container_path": "/data"}], **docker}  # fmt: skip
+        self.repo.write(f"apps/tools/{app_id}.yaml",
+                        yaml.safe_dump(app_definition(app_id, docker=definition)))  # fmt: skip
+        self.repo.commit()
+        synced = self.web.api.admin.post("/api/marketplace/repos/test/sync")
+        assert synced.status_code == 200, synced.text
+        return f"/apps/test/{app_id}/install"
+
+    def remove_containers(self) -> None:
+        """This test's containers only: other tests may be using the same Docker."""
+        for installation in self.installations():
+            label = f"label=tomo.installation={installation['id']}"
+            found = subprocess.run(["docker", "ps", "-aq", "--filter", label],
+                                   capture_output=True, text=True, check=False).stdout.split()  # fmt: skip
+            if found:
+                subprocess.run(
+                    ["docker", "rm", "-f", "-v", *found], capture_output=True, check=False
+                )
+
+    def installations(self) -> list[dict[str, Any]]:
+        answer = self.web.api.admin.get("/api/installations")
+        assert answer.status_code == 200, answer.text
+        return list(answer.json())
+
+
+@pytest.fixture
+def store(
+    web: Web, make_repo: Any, images: TestImages, sshd: Sshd, ssh_users: SshUsers, data_root: Path
+) -> Iterator[Store]:  # fmt: skip
+    repo = make_repo()
+    repo.write("README.md", "test catalog")
+    repo.commit()
+    added = web.api.admin.post("/api/marketplace/repos", json={"url": repo.url, "name": "test"})
+    assert added.status_code == 201, added.text
+    server = {"name": "box", "host": "127.0.0.1", "port": sshd.port, "username": ssh_users.user,
+              "private_key": ssh_users.key.read_text(), "fingerprint": sshd.fingerprint,
+              "data_root": str(data_root)}  # fmt: skip
+    made = web.api.admin.post("/api/servers", json=server)
+    assert made.status_code == 201, made.text
+    made_here = Store(web, repo, images)
+    yield made_here
+    made_here.remove_containers()
+
+
+def field_error(answer: httpx.Response, name: str) -> str:
+    """The error shown beside the input `name` ('' if none)."""
+    start = answer.text.find(f'id="e-{name}"')
+    if start < 0:
+        return ""
+    shown = answer.text[answer.text.index(">", start) + 1 :].split("</p>")[0]
+    return html.unescape(re.sub(r"<span aria-hidden=\"true\">.*?</span>|<[^>]+>", "", shown))
+
+
+def follow_job(page: Page, job_page: str) -> httpx.Response:
+    """The job's page, read again (as its no-JavaScript refresh does) until the job ends."""
+    deadline = time.monotonic() + JOB_SECONDS
+    while True:
+        answer = page.get(job_page)
+        assert answer.status_code == 200, answer.text[:2000]
+        if 'data-running="no"' in answer.text:
+            return answer
+        assert time.monotonic() < deadline, f"the job did not end in {JOB_SECONDS} s"
+        time.sleep(0.5)
+
+
+class _Inputs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if (
+            tag == "input"
+            and found.get("type") in ("text", "number", "hidden")
+            and found.get("name")
+        ):
+            self.values[str(found["name"])] = found.get("value") or ""
+
+
+def install_form_values(answer: httpx.Response) -> dict[str, str]:
+    """The form's text, number and hidden inputs as the page fills them in (its own
+    CSRF token too: sent back as a browser would, the Page adds none)."""
+    inputs = _Inputs()
+    inputs.feed(answer.text.split('<form method="post" action="/apps/', 1)[-1])
+    return inputs.values
+
+
+def test_the_form_asks_for_what_the_definition_declares(store: Store) -> None:
+    form_url = store.publish("form-notes", environment=[
+        {"name": "GREETING", "required": True, "description": "What the page says"},
+        {"name": "TZ", "default": "UTC"},
+        {"name": "DB_PASSWORD", "secret": True, "required": True},
+        {"name": "API_KEY", "secret": True, "generate": "hex"},
+    ], volumes=[{"host_path": "./data", "container_path": "/data"},
+                {"container_path": "/config", "readonly": True}])  # fmt: skip
+    page = store.web.admin()
+    form = page.get(form_url)
+    assert form.status_code == 200, form.text[:2000]
+    text = text_of(form)
+    assert "box" in text and "fits" in text  # the server, checked on the server itself
+    assert "can take Form Notes" in text, text
+    assert '<label for="f-env.GREETING">GREETING <span class="required"' in form.text
+    assert "What the page says" in text
+    assert 'name="env.TZ" type="text" value="UTC"' in form.text
+    assert 'name="env.DB_PASSWORD" type="password" value=""' in form.text
+    assert "tomo generates a hex" in text
+    values = install_form_values(form)
+    port = int(values["port.0"])
+    assert values["name"] == "form-notes" and values["volume.0"] == "./data"
+    assert '<label for="f-port.0">Host port for 80/tcp</label>' in form.text
+    assert '<label for="f-volume.1">Host folder for /config</label>' in form.text
+    assert "Read-only in the container" in text
+    assert 'value="preview"' in form.text and 'value="install"' in form.text
+
+    preview = page.post(form_url, {**values, "env.GREETING": "hi there", "env.DB_PASSWORD": "pw 1",
+                                   "action": "preview"})  # fmt: skip
+    assert preview.status_code == 200, text_of(preview)
+    shown = text_of(preview)
+    shell = html.unescape(preview.text.split('<pre class="command"><code>')[1].split("</code>")[0])
+    command = shlex.split(shell.replace("\\\n", ""))  # a shell drops backslash-newline; shlex not
+    asked = store.web.api.admin.post("/api/installations", params={"preview": "true"}, json={
+        "server": "box", "app": "test/form-notes", "name": "form-notes", "ports": [
+            {"host": port, "container": 80}], "env": {"GREETING": "hi there", "DB_PASSWORD": "x"}})  # fmt: skip
+    assert command == asked.json()["argv"]  # the API's preview, to the letter
+    assert ("--publish", f"127.0.0.1:{port}:80/tcp") in itertools.pairwise(command)
+    assert "GREETING hi there" in html.unescape(shown) and "pw 1" not in preview.text
+    assert "can take this container" in shown
+    assert 'value="hi there"' in preview.text  # what was typed is kept
+    assert store.installations() == []  # a preview changes nothing
+
+
+def test_without_a_server_the_form_says_to_add_one_first(web: Web, make_repo: Any) -> None:
+    repo: CatalogRepo = make_repo()
+    repo.add_app("lonely")
+    repo.commit()
+    web.api.admin.post("/api/marketplace/repos", json={"url": repo.url, "name": "test"})
+    assert web.api.admin.post("/api/marketplace/repos/test/sync").status_code == 200
+    form = web.admin().get("/apps/test/lonely/install")
+    assert form.status_code == 200
+    assert "No server yet" in text_of(form) and 'href="/servers/add"' in form.text
+    assert 'name="action"' not in form.text  # nothing to send until a server exists
+    assert web.admin().get("/apps/test/nothing/install").status_code == 404
+
+
+def test_a_viewer_is_refused_the_form_and_its_post(store: Store) -> None:
+    form_url = store.publish("form-web")
+    viewer = store.web.viewer()
+    assert viewer.get(form_url).status_code == 403
+    forged = viewer.post(form_url, {"server": "box", "action": "install", "name": "form-web"})
+    assert forged.status_code == 403
+    assert "this page is for admins" in text_of(forged)
+    assert store.installations() == []
+
+
+def test_a_required_value_left_empty_is_told_beside_it_and_the_rest_kept(store: Store) -> None:
+    form_url = store.publish("form-web", environment=[
+        {"name": "GREETING", "required": True}, {"name": "TZ", "default": "UTC"},
+        {"name": "TOKEN", "secret": True},
+    ])  # fmt: skip
+    page = store.web.admin()
+    values = install_form_values(page.get(form_url))
+    chosen_port = free_port()
+    sent = {**values, "env.GREETING": "", "env.TZ": "Europe/Paris", "env.TOKEN": "s3cret-value",
+            "port.0": str(chosen_port), "name": "my-form-web", "action": "install"}  # fmt: skip
+    refused = page.post(form_url, sent)
+    assert refused.status_code == 422, text_of(refused)
+    assert field_error(refused, "env.GREETING").endswith("required: give it a value")
+    assert field_error(refused, "env.TZ") == ""
+    kept = install_form_values(refused)
+    assert (kept["env.TZ"], kept["port.0"], kept["name"]) == ("Europe/Paris", str(chosen_port),
+                                                               "my-form-web")  # fmt: skip
+    assert "s3cret-value" not in refused.text  # a secret is never sent back…
+    assert "type it again" in text_of(refused)  # …and the page says so
+    assert store.installations() == []
+
+
+def test_a_risky_app_is_refused_until_its_flag_is_accepted(store: Store) -> None:
+    socket = {"host_path": "/var/run/docker.sock", "container_path": "/var/run/docker.sock",
+              "readonly": True}  # fmt: skip
+    form_url = store.publish("form-watcher", volumes=[socket])
+    page = store.web.admin()
+    form = page.get(form_url)
+    assert 'name="risk" value="docker-socket"' in form.text
+    assert "I accept: Controls Docker on the server" in text_of(form)
+    values = install_form_values(form)
+
+    refused = page.post(form_url, {**values, "action": "install"})
+    assert refused.status_code == 422
+    assert "not accepted" in field_error(refused, "risk.docker-socket")
+    assert store.installations() == []
+
+    started = page.post(form_url, {**values, "risk": ["docker-socket"], "action": "install"})
+    assert started.status_code == 303, text_of(started)
+    done = follow_job(page, started.headers["location"])
+    assert "Installed form-watcher" in text_of(done), text_of(done)
+
+
+def test_an_install_through_the_form_is_followed_to_the_running_app(store: Store) -> None:
+    form_url = store.publish("form-web", environment=[{"name": "GREETING", "required": True}])
+    page = store.web.admin()
+    values = install_form_values(page.get(form_url))
+    port = free_port()
+    started = page.post(form_url, {**values, "env.GREETING": "hello", "port.0": str(port),
+                                   "action": "install"})  # fmt: skip
+    assert started.status_code == 303, text_of(started)
+    job_url = started.headers["location"]
+    job_id = job_url.removeprefix("/jobs/")
+    first = page.get(job_url)
+    assert first.status_code == 200
+    assert f'data-events="/api/jobs/{job_id}/events"' in first.text
+    assert '<ol class="steps" id="job-steps"' in first.text
+    refresh = '<noscript><meta http-equiv="refresh" content="3"></noscript>'
+    if 'data-running="yes"' in first.text:  # without JavaScript, the page reloads itself
+        assert refresh in first.text and "Reload now" in text_of(first)
+
+    done = follow_job(page, job_url)
+    text = text_of(done)
+    assert "Installed form-web" in text, text
+    assert refresh not in done.text
+    for label in ("Check the settings", "Check the server", "Pull the image",
+                  "Create the container", "Wait until it runs"):  # fmt: skip
+        assert label in text
+    assert re.findall(
+        r'<li data-name="(\w+)" data-started="[^"]+" data-status="done"', done.text
+    ) == ["validate", "preflight", "pull", "create", "wait"]
+    assert f'href="http://127.0.0.1:{port}"' in done.text
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+        assert "web v1" in response.read().decode()
+    (installation,) = store.installations()
+    assert f'href="/installed/{installation["id"]}"' in done.text
+    assert 'href="/apps/test/form-web"' in done.text
+
+    # What progress.js reads: the API's event stream, with the page's session cookie.
+    events = page.get(f"/api/jobs/{job_id}/events")
+    assert events.headers["content-type"].startswith("text/event-stream")
+    assert "event: step" in events.text and "event: end" in events.text
+    seen = store.web.viewer().get(job_url)  # viewers follow jobs too
+    assert seen.status_code == 200 and "Installed form-web" in text_of(seen)
+
+
+def test_a_port_already_in_use_is_told_beside_the_port(store: Store, busy_port: int) -> None:
+    form_url = store.publish("form-web")
+    page = store.web.admin()
+    values = install_form_values(page.get(form_url))
+    refused = page.post(form_url, {**values, "port.0": str(busy_port), "action": "install"})
+    assert refused.status_code == 422, text_of(refused)
+    assert field_error(refused, "port.0") == (
+        f"host port {busy_port}/tcp is already in use on the server"
+    )
+    assert install_form_values(refused)["port.0"] == str(busy_port)
+    assert store.installations() == []
+    assert store.web.api.admin.get("/api/jobs").json() == []  # nothing was started
+
+
+def test_a_failed_install_says_what_went_wrong_was_undone_and_what_next(store: Store) -> None:
+    form_url = store.publish("form-broken", image=store.images.broken)
+    page = store.web.admin()
+    started = page.post(form_url, {**install_form_values(page.get(form_url)), "action": "install"})
+    assert started.status_code == 303, text_of(started)
+    done = follow_job(page, started.headers["location"])
+    text = html.unescape(text_of(done))
+    assert "Install of form-broken failed" in text
+    assert "What went wrong" in text and "What was cleaned up" in text
+    assert "the container exited with code 3" in text
+    assert "removed container 'form-broken'" in text, text
+    assert "did not stay up; its last output above says why" in text
+    assert re.search(r'<li data-name="wait" data-started="[^"]+" data-status="failed"', done.text)
+    assert 'href="/apps/test/form-broken/install?server=box"' in done.text
+    assert store.installations() == []
+    seen = store.web.viewer().get(started.headers["location"])
+    assert "What went wrong" in text_of(seen)
+    assert "Back to the install form" not in text_of(seen)  # no control a viewer may not use

@@ -1,0 +1,252 @@
+"""The installed-app pages on the real test server (sshd, Docker, a registry of
+test images), as a browser without JavaScript uses them: the list, one
+installation, start and stop, logs, update and uninstall. Apps are installed
+through the API (the install pages are tested on their own)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import users_of
+from tests.deployment import conftest as deployment
+from tests.deployment.conftest import Deploy
+from tests.deployment.test_install import docker, page
+from tests.services import free_port
+from tests.web.conftest import Page, Web, text_of
+from tomo.app import create_app
+
+# The deployment tests' server: sshd and Docker, a registry with test images, a
+# catalog repo synced and the server "box" added (tests/deployment/conftest.py).
+deploy = deployment.deploy
+registry = deployment.registry
+images = deployment.images
+data_root = deployment.data_root
+
+JOB_SECONDS = 60
+
+
+@pytest.fixture
+def site(deploy: Deploy) -> Iterator[Web]:
+    """The web app on the deploy fixture's data: its catalog, its server."""
+    with TestClient(create_app(deploy.runtime.settings)) as client:
+        yield Web(users_of(client), client)
+
+
+def finished(site: Web, job_id: str) -> dict[str, Any]:
+    """The job once it has ended (within JOB_SECONDS)."""
+    deadline = time.monotonic() + JOB_SECONDS
+    while True:
+        job: dict[str, Any] = site.api.admin.get(f"/api/jobs/{job_id}").json()
+        if job["status"] not in ("pending", "running"):
+            return job
+        assert time.monotonic() < deadline, f"job {job_id} still {job['status']}"
+        time.sleep(0.2)
+
+
+def install(site: Web, app: str, **config: Any) -> str:
+    """Install through the API; the installation's id once it runs."""
+    started = site.api.admin.post("/api/installations", json={"server": "box", "app": app,
+                                                              **config})  # fmt: skip
+    assert started.status_code == 202, started.text
+    job = finished(site, started.json()["job_id"])
+    assert job["status"] == "done", job
+    return str(started.json()["installation"]["id"])
+
+
+def job_of(browser: Page, answer: Any) -> str:
+    """The job a page's form started: the See Other leads to its page."""
+    assert answer.status_code == 303, (answer.status_code, answer.text[:2000])
+    match = re.fullmatch(r"/jobs/([\w-]+)", answer.headers["location"])
+    assert match, answer.headers["location"]
+    assert browser.follow(answer).status_code == 200
+    return match.group(1)
+
+
+def status_on_page(admin: Page, installation: str) -> str:
+    found = re.search(r'<h1>[^<]*<span class="badge[^"]*" data-status="(\w+)"',
+                      admin.get(f"/installed/{installation}").text)  # fmt: skip
+    assert found
+    return found.group(1)
+
+
+async def test_the_list_shows_every_installation_running_with_its_links(
+    deploy: Deploy, site: Web
+) -> None:
+    admin = site.admin()
+    empty = admin.get("/installed")
+    assert empty.status_code == 200
+    assert "Nothing installed yet" in text_of(empty) and 'href="/store"' in empty.text
+
+    port = free_port()
+    app = await deploy.publish("web", docker=deploy.web_app(port=port, environment=[
+        {"name": "TZ", "default": "UTC"}, {"name": "TOKEN", "secret": True, "generate": "hex"}]))  # fmt: skip
+    installation = install(site, app, env={"TZ": "Europe/Paris"})
+    token = docker("exec", "web", "sh", "-c", 'printf %s "$TOKEN"')
+
+    listed = admin.get("/installed")
+    assert 'id="results" data-refresh="10"' in listed.text
+    row = re.search(rf'<tr>\s*<td data-label="App"><a href="/installed/{installation}".*?</tr>',
+                    listed.text, re.S)  # fmt: skip
+    assert row, listed.text
+    assert 'data-status="running"' in row.group(0)
+    assert f'href="http://127.0.0.1:{port}"' in row.group(0)
+    assert deploy.images.web_v1 in row.group(0) and "box" in row.group(0)
+    assert 'data-status="running"' in admin.get("/installed?server=box").text
+    assert admin.get("/installed?server=nowhere").status_code == 404
+
+    shown = admin.get(f"/installed/{installation}")
+    text = text_of(shown)
+    assert shown.status_code == 200 and 'data-status="running"' in shown.text
+    assert f'href="/apps/{deploy.repo_id}/web"' in shown.text
+    assert f"{deploy.data_root}/web/data" in text and "/data" in text
+    assert "TZ Europe/Paris" in text and "TOKEN secret: kept encrypted, never shown" in text
+    assert token not in shown.text and token not in listed.text
+    first_job = site.api.admin.get(f"/api/jobs?installation={installation}").json()[0]
+    assert f'href="/jobs/{first_job["id"]}">install</a>' in shown.text
+    assert f'action="/installed/{installation}/stop"' in shown.text
+    assert re.search(r'<button type="submit" class="btn" disabled>Start</button>', shown.text)
+    assert f'href="/installed/{installation}/uninstall"' in shown.text
+
+
+async def test_a_viewer_sees_no_actions_and_a_forged_form_is_refused(
+    deploy: Deploy, site: Web
+) -> None:
+    app = await deploy.publish("web", docker=deploy.web_app())
+    installation = install(site, app)
+    viewer = site.viewer()
+    shown = viewer.get(f"/installed/{installation}")
+    assert shown.status_code == 200 and 'data-status="running"' in shown.text
+    for action in ("start", "stop", "restart", "update", "uninstall"):
+        assert f"/installed/{installation}/{action}" not in shown.text
+    assert "<form" not in shown.text.split("<main", 1)[1]  # the nav's Log out is the only form
+    assert f'href="/installed/{installation}/logs"' in shown.text  # reading is allowed
+
+    for forged in ("stop", "restart", "uninstall", "update"):
+        refused = viewer.post(f"/installed/{installation}/{forged}", {"remove_data": "yes"})
+        assert refused.status_code == 403, forged
+        assert "admin" in text_of(refused)
+    assert viewer.get(f"/installed/{installation}/uninstall").status_code == 403
+    assert viewer.get(f"/installed/{installation}/update").status_code == 403
+    assert site.api.admin.get(f"/api/installations/{installation}").json()["status"] == "running"
+    assert site.api.admin.get(f"/api/jobs?installation={installation}").json()[0]["kind"] == (
+        "install"
+    )
+
+
+async def test_stop_then_start_through_the_pages(deploy: Deploy, site: Web) -> None:
+    port = free_port()
+    app = await deploy.publish("web", docker=deploy.web_app(port=port))
+    installation = install(site, app)
+    admin = site.admin()
+
+    stopped = finished(site, job_of(admin, admin.post(f"/installed/{installation}/stop")))
+    assert (stopped["kind"], stopped["status"]) == ("stop", "done")
+    assert status_on_page(admin, installation) == "stopped"
+    shown = admin.get(f"/installed/{installation}").text
+    assert re.search(r'<button type="submit" class="btn" disabled>Stop</button>', shown)
+    assert re.search(r'<button type="submit" class="btn btn-primary">Start</button>', shown)
+
+    started = finished(site, job_of(admin, admin.post(f"/installed/{installation}/start")))
+    assert (started["kind"], started["status"]) == ("start", "done")
+    assert status_on_page(admin, installation) == "running"
+    assert page(port) == "web v1\n"
+    restarted = finished(site, job_of(admin, admin.post(f"/installed/{installation}/restart")))
+    assert restarted["status"] == "done"
+    assert admin.post(f"/installed/{installation}/explode").status_code == 422
+
+
+async def test_the_logs_page_shows_what_the_container_printed_escaped(
+    deploy: Deploy, site: Web
+) -> None:
+    app = await deploy.publish("web", docker=deploy.web_app())
+    installation = install(site, app)
+    docker("exec", "web", "sh", "-c", "echo '<b>bold</b> from-the-container' > /proc/1/fd/1")
+    viewer = site.viewer()
+
+    logs = viewer.get(f"/installed/{installation}/logs?tail=20")
+    assert logs.status_code == 200
+    assert "&lt;b&gt;bold&lt;/b&gt; from-the-container" in logs.text
+    assert "<b>bold</b>" not in logs.text
+    assert '<pre class="log" id="log"' in logs.text
+    follow = f"/api/installations/{installation}/logs?follow=true&amp;tail=0"
+    assert f'data-follow="{follow}"' in logs.text
+    assert '<script src="/static/logs.js' in logs.text and 'href="?tail=20"' in logs.text
+    # What the Follow toggle reads: the API's stream, with the page's session cookie.
+    stream = viewer.get(f"/api/installations/{installation}/logs?tail=5")
+    assert stream.status_code == 200 and "<b>bold</b> from-the-container" in stream.text
+    assert viewer.get(f"/installed/{installation}/logs?tail=0").status_code == 422
+
+
+async def test_uninstall_lists_the_data_and_deletes_it_only_when_asked(
+    deploy: Deploy, site: Web
+) -> None:
+    app = await deploy.publish("web", docker=deploy.web_app())
+    kept = install(site, app, name="kept", ports=[{"host": free_port(), "container": 80}])
+    dropped = install(site, app, name="dropped", ports=[{"host": free_port(), "container": 80}])
+    admin = site.admin()
+    kept_data = deploy.data_root / "kept" / "data"
+    dropped_data = deploy.data_root / "dropped" / "data"
+    assert kept_data.is_dir() and dropped_data.is_dir()
+
+    form = admin.get(f"/installed/{dropped}/uninstall")
+    assert form.status_code == 200
+    assert 'name="remove_data" value="yes"' in form.text
+    assert f"<li><code>{dropped_data}</code></li>" in form.text
+    assert "Left unticked, all its data stays on the server" in text_of(form)
+
+    asked = admin.post(f"/installed/{dropped}/uninstall", {"remove_data": "yes"})
+    done = finished(site, job_of(admin, asked))
+    assert done["status"] == "done", done
+    assert not dropped_data.exists() and not (deploy.data_root / "dropped").exists()
+    done = finished(site, job_of(admin, admin.post(f"/installed/{kept}/uninstall")))
+    assert done["status"] == "done", done
+    assert kept_data.is_dir()
+    assert "Nothing installed yet" in text_of(admin.get("/installed"))
+    assert admin.get(f"/installed/{kept}").status_code == 404
+
+
+async def test_update_asks_for_what_the_new_version_needs(deploy: Deploy, site: Web) -> None:
+    port = free_port()
+    app = await deploy.publish("web", docker=deploy.web_app(port=port))
+    installation = install(site, app)
+    newer = deploy.web_app(port=port, image=deploy.images.web_v2, environment=[
+        {"name": "TZ", "default": "UTC"}, {"name": "GREETING", "required": True},
+        {"name": "API_KEY", "secret": True, "generate": "hex"}])  # fmt: skip
+    await deploy.publish("web", version="2.0.0", docker=newer)
+    admin = site.admin()
+
+    form = admin.get(f"/installed/{installation}/update")
+    text = text_of(form)
+    assert form.status_code == 200
+    assert "Installed 1.0.0" in text and "The catalog offers 2.0.0 new" in text
+    assert deploy.images.web_v1 in text and deploy.images.web_v2 in text
+    assert 'name="env.GREETING"' in form.text
+
+    missing = admin.post(f"/installed/{installation}/update", {"new_env_name": "EXTRA",
+                                                                "new_env_value": "kept"})  # fmt: skip
+    assert missing.status_code == 422
+    beside = re.search(r'id="e-env\.GREETING">(.*?)</p>', missing.text, re.S)
+    assert beside and "the new version needs a value" in beside.group(1)
+    assert 'value="kept"' in missing.text  # what was typed stays
+    bad_tag = admin.post(f"/installed/{installation}/update", {"tag": "no good"})
+    assert bad_tag.status_code == 422 and 'id="e-tag"' in bad_tag.text
+
+    started = admin.post(f"/installed/{installation}/update", {"env.GREETING": "hello"})
+    # The secret the new version asked for, generated: shown this once, then the job.
+    assert started.status_code == 200 and "shown this once" in text_of(started)
+    link = re.search(r'href="/jobs/([\w-]+)">Follow the update', started.text)
+    assert link
+    updated = finished(site, link.group(1))
+    assert updated["status"] == "done", updated
+    secret = docker("exec", "web", "sh", "-c", 'printf %s "$API_KEY"')
+    assert len(secret) == 32 and f'<code class="secret">{secret}</code>' in started.text
+    assert page(port) == "web v2\n"
+    shown = text_of(admin.get(f"/installed/{installation}"))
+    assert "2.0.0" in shown and "GREETING hello" in shown
+    assert "up to date" in text_of(admin.get(f"/installed/{installation}/update"))
