@@ -22,8 +22,16 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Locator, Page, async_playwright
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    Dialog,
+    Locator,
+    Page,
+    async_playwright,
+)
 
+from tests.deployment.conftest import data_root, images, registry  # noqa: F401 - fixtures
 from tests.services import free_port, unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -139,7 +147,12 @@ async def new_page(browser: Browser, watched: Watched, **options: Any) -> Page:
     page.set_default_timeout(15_000)
     page.on("console", watched.console)
     page.on("pageerror", lambda error: watched.problems.append(f"script error: {error}"))
+    page.on("dialog", _confirmed)  # "Uninstall web?": the person says yes
     return page
+
+
+async def _confirmed(dialog: Dialog) -> None:
+    await dialog.accept()
 
 
 def labelled(page: Page, label: str) -> Locator:
