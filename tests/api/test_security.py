@@ -70,9 +70,12 @@ class Endpoint:
 
 
 def endpoints(app: FastAPI) -> list[Endpoint]:
-    """Every method of every route the app answers (mounts aside)."""
+    """Every method of every route of the API and its documentation (mounts aside; the
+    web UI's pages are tests/web/test_every_page.py's)."""
     found = []
     for route in iter_route_contexts(app.routes):
+        if route.name.startswith("web_"):
+            continue
         for method in sorted(route.methods or ()):
             assert route.path and route.name, route
             found.append(Endpoint(method, route.path, route.name))
@@ -110,7 +113,8 @@ def test_the_walk_covers_every_operation_of_the_openapi_document(api: Api) -> No
     }  # fmt: skip
     mounts = [route.path for route in iter_route_contexts(api.app.routes)
               if isinstance(route.original_route, Mount)]  # fmt: skip
-    assert mounts == ["/docs/assets"]  # the docs page's static files, public like it
+    # The docs page's static files, public like it; the web UI's stylesheet and scripts.
+    assert mounts == ["/docs/assets", "/static"]
 
 
 def test_the_app_opens_exactly_the_public_routes(api: Api) -> None:
@@ -489,16 +493,16 @@ def test_the_app_answers_every_domain_error_as_its_problem(tmp_path: Path) -> No
     app = create_app(Settings(data_dir=tmp_path))
     by_name = {cls.__name__: cls for cls in all_errors()}
 
-    @app.get("/raise/{name}")
+    @app.get("/api/raise/{name}")  # under /api: elsewhere an error is a page
     async def raise_error(name: str) -> None:
         raise instance_of(by_name[name])
 
     client = TestClient(app)  # no lifespan: no database is needed to answer
     for name, cls in by_name.items():
-        answer = client.get(f"/raise/{name}")
+        answer = client.get(f"/api/raise/{name}")
         assert is_problem(answer, cls.http_status), name
         expected = of_domain_error(instance_of(cls)).model_dump(exclude_none=True)
         assert answer.json() == expected, name
-    throttled = client.get("/raise/TooManyAttempts")
+    throttled = client.get("/api/raise/TooManyAttempts")
     assert throttled.headers["Retry-After"] == "7" == str(throttled.json()["retry_after"])
-    assert client.get("/raise/Unauthenticated").headers["WWW-Authenticate"].startswith("Bearer")
+    assert client.get("/api/raise/Unauthenticated").headers["WWW-Authenticate"].startswith("Bearer")

@@ -25,7 +25,7 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from tomo.app import create_app
 from tomo.config import Settings
@@ -86,8 +86,17 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", app)
           derandomize=os.environ.get("FUZZ_RANDOM") != "1",
           suppress_health_check=list(HealthCheck))  # fmt: skip
 def test_every_operation(case: Any) -> None:
+    excluded = [positive_data_acceptance, not_a_server_error]
+    if (case.method.upper(), case.path) in ARRAY_IN_QUERY:
+        excluded.append(negative_data_rejection)
     case.call_and_validate(headers=AUTH, additional_checks=[no_internal_error],
-                           excluded_checks=[positive_data_acceptance, not_a_server_error])  # fmt: skip
+                           excluded_checks=excluded)  # fmt: skip
+
+
+# Operations with an array in the query: `?tag=x` is a one-item array, but Schemathesis
+# takes a lone value it generated as a string that breaks the schema, and expects a
+# refusal for it (seen: `tag=Ä` "accepted"). Their other checks stay.
+ARRAY_IN_QUERY = {("GET", "/api/marketplace/apps")}
 
 
 def no_internal_error(_ctx: Any, response: Any, _case: Any) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import ADMIN_PASSWORD
 from tests.web.conftest import Page, Web, text_of
+from tomo.auth.service import digest
+from tomo.http.security import SESSION_COOKIE
 
 
 def test_a_fresh_tomo_leads_to_setup_and_setup_logs_the_admin_in(fresh: TestClient) -> None:
@@ -124,3 +128,21 @@ def test_pages_carry_a_strict_content_security_policy(web: Web) -> None:
     assert answer.headers["x-frame-options"] == "DENY"
     css = web.anonymous().get("/static/tomo.css")
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+
+
+def test_ones_sessions_are_listed_and_one_can_be_ended(web: Web) -> None:
+    laptop, phone = web.viewer(), web.viewer()
+    listed = text_of(laptop.get("/account"))
+    assert listed.count("Logged in just now from") == 2
+    assert listed.count("this browser") == 1
+    ids = re.findall(r'action="/account/sessions/([0-9a-f]{16})/end"', laptop.get("/account").text)
+    assert len(ids) == 1  # the other one: this browser's own has no End button
+    assert laptop.post(f"/account/sessions/{ids[0]}/end").headers["location"] == "/account"
+    assert phone.get("/account").status_code == 303  # the phone is logged out
+    assert laptop.get("/account").status_code == 200
+    # Only one's own sessions: an admin cannot end the viewer's by guessing its id.
+    admin = web.admin()
+    laptops = digest(laptop.cookies[SESSION_COOKIE])[:16]
+    assert admin.post(f"/account/sessions/{laptops}/end").status_code == 404
+    assert admin.post("/account/sessions/zz%25/end").status_code == 404
+    assert laptop.get("/account").status_code == 200

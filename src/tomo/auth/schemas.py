@@ -81,6 +81,17 @@ class TokenCreate(BaseModel):
         return None if value is None else _check_username(value)
 
 
+class SessionPublic(BaseModel):
+    """One of a user's browser sessions, never its cookie."""
+
+    id: str  # the start of its digest: enough to name it, useless as a cookie
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    client: str | None  # the address it logged in from
+    current: bool  # the session asking
+
+
 class TokenPublic(BaseModel):
     """An API token, never its secret value."""
 

@@ -29,6 +29,7 @@ from tomo.auth.schemas import (
     AuditEventPublic,
     Credentials,
     LoginResult,
+    SessionPublic,
     TokenCreate,
     TokenCreated,
     TokenPublic,
@@ -48,6 +49,7 @@ from tomo.errors import (
     Unauthenticated,
 )
 
+SESSION_ID_LENGTH = 16  # hex digits of a session's digest that name it to its user
 TOKEN_PREFIX = "tomo_"  # noqa: S105 - a prefix that marks tomo's tokens, not a secret
 # Writing "last seen / last used" on every request would make each one a write.
 TOUCH_EVERY = timedelta(seconds=60)
@@ -270,6 +272,37 @@ class AuthService:
                 delete(BrowserSession).where(BrowserSession.user_id == principal.user_id)
             )
             return int(getattr(ended, "rowcount", 0) or 0)
+
+    async def list_sessions(self, principal: Principal) -> list[SessionPublic]:
+        """The user's live browser sessions, the newest first."""
+        moment = now()
+        idle = timedelta(minutes=self.settings.session_idle_minutes)
+        async with self.db.session() as session:
+            rows = await session.scalars(
+                select(BrowserSession).where(
+                    BrowserSession.user_id == principal.user_id,
+                    BrowserSession.expires_at > moment,
+                    BrowserSession.last_seen_at > moment - idle,
+                ).order_by(BrowserSession.created_at.desc())
+            )  # fmt: skip
+            return [SessionPublic(id=row.id_hash[:SESSION_ID_LENGTH], created_at=row.created_at,
+                                  last_seen_at=row.last_seen_at, expires_at=row.expires_at,
+                                  client=row.client, current=row.id_hash == principal.session)
+                    for row in rows]  # fmt: skip
+
+    async def end_session(self, principal: Principal, session_id: str) -> None:
+        """End one of the user's own sessions (by the id list_sessions shows)."""
+        if len(session_id) != SESSION_ID_LENGTH or not session_id.isalnum():
+            raise NotFound(f"no session '{session_id}'")
+        async with self.db.session() as session, session.begin():
+            ended = await session.execute(
+                delete(BrowserSession).where(
+                    BrowserSession.user_id == principal.user_id,
+                    BrowserSession.id_hash.startswith(session_id.lower()),
+                )
+            )  # fmt: skip
+            if not getattr(ended, "rowcount", 0):
+                raise NotFound(f"no session '{session_id}'")
 
     # -- API tokens -------------------------------------------------------------
 

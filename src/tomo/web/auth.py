@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from tomo.auth.schemas import Credentials
+from tomo.auth.service import Principal
 from tomo.errors import TomoError, TooManyAttempts
 from tomo.http.security import (
     SESSION_COOKIE,
@@ -99,8 +102,20 @@ async def logout(request: Request, principal: Viewer) -> Response:
 
 @router.get("/account", name="web_account")
 async def account(request: Request, principal: Viewer) -> Response:
-    user = await auth_service(request).get_user(principal.user_id)
-    return render(request, "auth/account.html", {"account": user, "values": {}})
+    return render(request, "auth/account.html", await _account(request, principal))
+
+
+async def _account(request: Request, principal: Principal) -> dict[str, Any]:
+    auth = auth_service(request)
+    return {"account": await auth.get_user(principal.user_id),
+            "sessions": await auth.list_sessions(principal)}  # fmt: skip
+
+
+@router.post("/account/sessions/{session}/end", name="web_end_session")
+async def end_session(request: Request, principal: Viewer, session: str) -> Response:
+    """Log out one browser: a lost phone, a shared computer."""
+    await auth_service(request).end_session(principal, session)
+    return redirect("/account", "That session has ended")
 
 
 @router.post("/account/password", name="web_change_password")
@@ -119,8 +134,8 @@ async def change_password(request: Request, principal: Viewer) -> Response:
         except TomoError as exc:
             field = "current_password" if exc.http_status in (401, 429) else "new_password"
             errors[field] = exc.message
-    user = await auth.get_user(principal.user_id)
-    return render(request, "auth/account.html", {"account": user, "errors": errors}, status=422)
+    context = {**await _account(request, principal), "errors": errors}
+    return render(request, "auth/account.html", context, status=422)
 
 
 @router.post("/account/logout-everywhere", name="web_logout_everywhere")
