@@ -74,7 +74,7 @@ def endpoints(app: FastAPI) -> list[Endpoint]:
     web UI's pages are tests/web/test_every_page.py's)."""
     found = []
     for route in iter_route_contexts(app.routes):
-        if route.name.startswith("web_"):
+        if (route.name or "").startswith("web_"):
             continue
         for method in sorted(route.methods or ()):
             assert route.path and route.name, route

@@ -15,7 +15,8 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
-from tests.api.test_security import all_errors, instance_of
+from tests.api.test_security import instance_of
+from tests.test_errors import all_errors
 from tests.web.conftest import Web
 from tomo.app import create_app
 from tomo.config import Settings
@@ -39,10 +40,11 @@ class PageRoute:
 def page_routes(app: FastAPI) -> list[PageRoute]:
     found = []
     for route in iter_route_contexts(app.routes):
-        if route.name.startswith("web_"):
+        name, path = route.name or "", route.path or ""
+        if name.startswith("web_"):
             assert isinstance(route.original_route, APIRoute), route
             needs = _needs(route.original_route.dependant)
-            found += [PageRoute(method, route.path, route.name, needs)
+            found += [PageRoute(method, path, name, needs)
                       for method in sorted(route.methods or ()) if method != "HEAD"]  # fmt: skip
     return found
 
