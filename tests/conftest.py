@@ -5,12 +5,29 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 
 from tests.gitrepo import CatalogRepo
 from tests.services import database_for, docker_daemon, postgres_server
 from tests.sshd import Sshd, SshUsers, prepare_users
+from tomo.auth import passwords
 from tomo.config import Settings
 from tomo.runtime import Runtime, open_runtime
+
+
+@pytest.fixture(autouse=True)
+def _quick_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id, as in production, with its smallest cost inside the test process:
+    hundreds of tests log in, and the full cost (by design a sixth of a second of
+    CPU per hash) would be most of the suite's time. tomo processes the tests
+    start (`tomo serve`, the CLI) hash with the real parameters, and
+    tests/api/test_passwords.py checks those."""
+    quick = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", lambda: quick)
+    monkeypatch.setattr(passwords, "_unknown_user_hash", lambda: QUICK_UNKNOWN)
+
+
+QUICK_UNKNOWN = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash("no user")
 
 
 @pytest.fixture(scope="session")
