@@ -365,7 +365,8 @@ async def run_git(
     )
     verb = next(arg for arg in argv[1:] if not arg.startswith("-") and "=" not in arg)
     try:
-        out, err = await asyncio.wait_for(process.communicate(stdin), time_limit)
+        async with asyncio.timeout(time_limit):  # not wait_for: see tomo.servers.ssh run()
+            out, err = await process.communicate(stdin)
     except TimeoutError:
         # git's transport helpers hold our pipes open; kill the whole group.
         with contextlib.suppress(ProcessLookupError):

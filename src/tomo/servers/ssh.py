@@ -136,7 +136,11 @@ class SSHService:
         async with self._channel(target):
             process = await self._start(target, command)
             try:
-                done = await asyncio.wait_for(process.communicate(stdin), limit)
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a
+                # cancellation (Ctrl-C) that arrives as the command ends, and the
+                # operation would go on as if nobody had asked it to stop.
+                async with asyncio.timeout(limit):
+                    done = await process.communicate(stdin)
             except TimeoutError:
                 process.close()
                 raise _ran_past(target, command, limit) from None
@@ -215,9 +219,8 @@ class SSHService:
     async def fetch_host_key(self, name: str, host: str, port: int) -> HostKey:
         """The key the server presents now (no login; nothing runs there)."""
         try:
-            key = await asyncio.wait_for(
-                asyncssh.get_server_host_key(host, port, config=None), self.timeouts.connect
-            )
+            async with asyncio.timeout(self.timeouts.connect):  # see run(): not wait_for
+                key = await asyncssh.get_server_host_key(host, port, config=None)
         except TimeoutError:
             raise ServerTimeout(name, f"no SSH answer from {host}:{port} within "
                                       f"{self.timeouts.connect:g}s") from None  # fmt: skip
@@ -285,15 +288,13 @@ class SSHService:
         client = _client()
         limit = self.timeouts.connect + self.timeouts.login
         try:
-            connection, _ = await asyncio.wait_for(
-                asyncssh.create_connection(
+            async with asyncio.timeout(limit):  # see run(): not wait_for
+                connection, _ = await asyncssh.create_connection(
                     lambda: cast("asyncssh.SSHClient", client),
                     target.host,
                     target.port,
                     **_options(target, pinned, limit),
-                ),
-                limit,
-            )
+                )
         except TimeoutError:
             raise ServerTimeout(target.name, f"no SSH login at {target.host}:{target.port} "
                                              f"within {limit:g}s") from None  # fmt: skip
