@@ -5,12 +5,19 @@ from __future__ import annotations
 import json
 import os
 import pty
+import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from tests.faults import FAULTY_TOMO
+
+
+def _default_interrupt() -> None:
+    """Ctrl-C as a person's shell gives it: a SIGINT ignored by whatever started the
+    test run would be ignored by tomo too (Python keeps an inherited SIG_IGN)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 class Tomo:
@@ -60,6 +67,7 @@ class Tomo:
         return subprocess.Popen(
             [*self.tomo, *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env, cwd=self.cwd,
+            preexec_fn=_default_interrupt,
         )  # fmt: skip
 
     def faulty(
