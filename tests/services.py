@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -212,3 +213,17 @@ async def _admin(base_url: str, statement: str) -> None:
         await connection.execute(statement)
     finally:
         await connection.close()
+
+
+def wait_until_serving(url: str, server: subprocess.Popen[bytes]) -> None:
+    """Until `tomo serve` at `url` answers its health check (60 s at most)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "tomo serve exited"
+        try:
+            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("tomo serve did not answer within 60 s")

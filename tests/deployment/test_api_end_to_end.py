@@ -24,7 +24,7 @@ from tests.deployment.conftest import STABLE_SECONDS, remove_test_containers
 from tests.deployment.test_install import page
 from tests.gitrepo import CatalogRepo, app_definition
 from tests.registry import TestImages
-from tests.services import free_port
+from tests.services import free_port, wait_until_serving
 from tests.sshd import Sshd, SshUsers
 
 PASSWORD = "an admin password"
@@ -76,7 +76,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(base, server)
+        wait_until_serving(base, server)
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
             yield Served(http, data_dir)
@@ -84,19 +84,6 @@ def served(tmp_path: Path) -> Iterator[Served]:
         server.terminate()
         server.wait(timeout=30)
         remove_test_containers()
-
-
-def _wait_for(base: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert server.poll() is None, "tomo serve exited"
-        try:
-            if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("tomo serve did not answer within 60 s")
 
 
 def web_catalog(make_repo: Any, images: TestImages, port: int) -> CatalogRepo:

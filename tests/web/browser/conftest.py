@@ -14,13 +14,11 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.async_api import (
     Browser,
@@ -32,7 +30,7 @@ from playwright.async_api import (
 )
 
 from tests.deployment.conftest import data_root, images, registry  # noqa: F401 - fixtures
-from tests.services import free_port, unavailable
+from tests.services import free_port, unavailable, wait_until_serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
@@ -78,25 +76,12 @@ def served(tmp_path: Path) -> Iterator[Served]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(url, server)
+        wait_until_serving(url, server)
         yield Served(url, data_dir, env)
     finally:
         server.terminate()
         server.wait(timeout=30)
         log.close()
-
-
-def _wait_for(url: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert server.poll() is None, "tomo serve exited"
-        try:
-            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("tomo serve did not answer within 60 s")
 
 
 @pytest.fixture
