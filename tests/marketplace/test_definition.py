@@ -231,7 +231,7 @@ def test_lowercase_path_image_with_uppercase_registry_is_docker_valid() -> None:
         ("tags", ["ok", "Not OK"], "tags[1]: 'Not OK' is not a valid id"),
         ("version", "", "version: must not be empty"),
         ("name", "n" * 200, "name: is too long (at most 128 characters/items)"),
-        ("icon", "javascript:alert(1)", "icon: 'javascript:alert(1)' is not an http(s) URL"),
+        ("icon", "javascript:alert(1)", "icon: 'javascript:alert(1)' is neither an http(s) URL"),
         ("name", "two\nlines", "name: must be one line without control characters"),
     ],
 )

@@ -41,7 +41,9 @@ from tomo.marketplace.fields import (
     Url,
     UrlPath,
     as_list,
+    check_url,
 )
+from tomo.marketplace.fields import parse_int as parse_int_field
 from tomo.slugs import SLUG
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -56,6 +58,9 @@ _TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
 IMAGE_REFERENCE = re.compile(rf"(?P<name>{_NAME})(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?")
 
+ICON_PATH = re.compile(
+    r"[A-Za-z0-9_][A-Za-z0-9_./ -]{0,254}\.(?:png|jpe?g|svg|webp|gif)", re.IGNORECASE
+)
 RESTART_POLICY = re.compile(r"no|always|unless-stopped|on-failure(?::[1-9][0-9]{0,2})?")
 NETWORK_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}")
 # Docker's rule for container names (an id is one too), with a bound on length.
@@ -105,6 +110,16 @@ def _check_restart_policy(value: str) -> str:
     return value
 
 
+def _check_service_network_mode(value: str) -> str:
+    """A network mode, or `service:NAME`: another service of the same app (the app
+    checks that it exists)."""
+    service = value.removeprefix("service:")
+    if service != value:
+        _check_slug(service)
+        return value
+    return check_network_mode(value)
+
+
 def check_network_mode(value: str) -> str:
     container = value.removeprefix("container:")
     if container != value:  # shares that container's network stack
@@ -132,6 +147,17 @@ def _check_device(value: str) -> str:
     return value
 
 
+def _check_icon(value: str) -> str:
+    """An http(s) URL, or a path of an image in the catalog's own repository."""
+    if value.lower().startswith(("http://", "https://")):
+        return check_url(value)
+    path = value.strip().lstrip("./") if value.startswith("./") else value.strip()
+    if not ICON_PATH.fullmatch(path) or ".." in path.split("/"):
+        raise ValueError(f"'{value}' is neither an http(s) URL nor an image path in the "
+                         "repository (.png, .jpg, .jpeg, .svg, .webp, .gif)")  # fmt: skip
+    return path
+
+
 def _check_architecture(value: str) -> str:
     normalized = ARCHITECTURES.get(value.strip().lower())
     if normalized is None:
@@ -153,6 +179,41 @@ def parse_megabytes(value: Any) -> int | None:
             unit = (match.group("unit") or "m")[0].lower()
             return max(1, round(float(match.group("number")) * _MB_PER_UNIT[unit]))
     raise ValueError(f"expected a size such as 512 (MB), '512MB' or '1GB', got {value!r}")
+
+
+_DURATION = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|ms|s|m|h))+")
+DEPENDENCY_CONDITIONS = {
+    "started": "started", "service_started": "started",
+    "healthy": "healthy", "service_healthy": "healthy",
+    "completed": "completed", "service_completed_successfully": "completed",
+}  # fmt: skip
+
+
+def _check_duration(value: str) -> str:
+    if not _DURATION.fullmatch(value):
+        raise ValueError(f"'{value}' is not a duration such as 30s, 1m30s or 500ms")
+    return value
+
+
+def _dependencies(value: Any) -> Any:
+    """Compose's `[db, cache]` or `{db: {condition: service_healthy}}` → {name: condition}."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list):
+        return {name: "started" for name in value}
+    if isinstance(value, dict):
+        result = {}
+        for name, detail in value.items():
+            condition = (detail or {}).get("condition", "started") if isinstance(
+                detail, dict) else detail  # fmt: skip
+            if condition not in DEPENDENCY_CONDITIONS:
+                raise ValueError(f"{name}: condition must be started, healthy or completed, "
+                                 f"got {condition!r}")  # fmt: skip
+            result[name] = DEPENDENCY_CONDITIONS[condition]
+        return result
+    return value
 
 
 def _split_command(value: Any) -> Any:
@@ -232,8 +293,17 @@ class AppVolume(_Definition):
     host_path: HostPath | None = Field(
         default=None, validation_alias=AliasChoices("host_path", "host")
     )
+    # A Docker named volume of the installation (services of one app may share it);
+    # created and labelled by tomo, removed only by an uninstall that removes data.
+    volume: Slug | None = None
     readonly: Bool = False
     description: Line = ""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AppVolume:
+        if self.volume is not None and self.host_path is not None:
+            raise ValueError("give only one of host_path / volume")
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -258,9 +328,21 @@ class AppEnvVar(_Definition):
 
 
 class HealthCheck(_Definition):
+    """tomo's probe from the server (`endpoint`/`port`/`protocol`), or, with `test`,
+    a check Docker runs inside the container (compose's form)."""
+
     endpoint: UrlPath = "/"  # appended to the probe's scheme://host:port
     port: Port | None = None
     protocol: Literal["http", "https", "tcp"] = "http"
+    test: Annotated[list[Text], BeforeValidator(_split_command), Field(min_length=1)] | None = None
+    interval: Annotated[str, AfterValidator(_check_duration)] | None = None
+    timeout: Annotated[str, AfterValidator(_check_duration)] | None = None
+    retries: Annotated[int, BeforeValidator(parse_int_field), Field(ge=1, le=100)] | None = None
+    start_period: Annotated[str, AfterValidator(_check_duration)] | None = None
+
+    @property
+    def in_container(self) -> bool:
+        return self.test is not None
 
 
 class DockerConfig(_Definition):
@@ -275,7 +357,7 @@ class DockerConfig(_Definition):
     restart_policy: Annotated[str, AfterValidator(_check_restart_policy)] = Field(
         default="unless-stopped", validation_alias=AliasChoices("restart_policy", "restart")
     )
-    network_mode: Annotated[str, AfterValidator(check_network_mode)] | None = None
+    network_mode: Annotated[str, AfterValidator(_check_service_network_mode)] | None = None
     pid_mode: Literal["host"] | None = None
     ipc_mode: Literal["host", "private", "shareable"] | None = None
     privileged: Bool = False
@@ -284,7 +366,12 @@ class DockerConfig(_Definition):
     ] = []
     devices: Annotated[list[Device], BeforeValidator(as_list)] = []
     command: Annotated[list[Text], BeforeValidator(_split_command)] | None = None
+    entrypoint: Annotated[list[Text], BeforeValidator(_split_command)] | None = None
+    user: Annotated[Line, Field(min_length=1, max_length=64)] | None = None
+    working_dir: AbsolutePath | None = None
     healthcheck: HealthCheck | None = None
+    # Other services of the app this one waits for: name -> started, healthy, completed.
+    depends_on: Annotated[dict[Slug, str], BeforeValidator(_dependencies)] = {}
 
     @model_validator(mode="after")
     def _no_clashes(self) -> DockerConfig:
@@ -319,8 +406,30 @@ class AppRequirements(_Definition):
     ] = Field(default=[], validation_alias=AliasChoices("architectures", "arch"))
 
 
+MAIN_SERVICE = "app"  # the main service's name when the definition gives none
+# `${NAME}` in a value of an app with settings; `$$` is a literal `$`.
+REFERENCE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")
+# What tomo itself provides to `${...}` (see docs/variables.md).
+BUILTIN_VARIABLES = {
+    "TOMO_INSTANCE": "the installation's name",
+    "TOMO_DATA_DIR": "the installation's data directory on the server",
+    "TOMO_SERVER_HOST": "the server's address as tomo reaches it",
+}
+
+
+def references(value: str) -> list[str]:
+    """The names a value refers to with `${NAME}`."""
+    return [m.group("name") for m in REFERENCE.finditer(value) if m.group("name")]
+
+
 class AppDefinition(_Definition):
-    """Everything one definition file says about an app."""
+    """Everything one definition file says about an app.
+
+    An app is one container (`docker:`) or several (`services:`, one of them the
+    main one, whose ports are the app's link). Internally `docker` is always the
+    main service and `services` holds the others, so that code which knows one
+    container keeps working for every app.
+    """
 
     id: Slug
     name: ShortLine
@@ -334,11 +443,18 @@ class AppDefinition(_Definition):
     license: ShortLine = ""
     repository: Url | None = None
     documentation: Url | None = None
-    icon: Url | None = None
+    icon: Annotated[str, AfterValidator(_check_icon)] | None = None
     maintainers: Annotated[list[ShortLine], BeforeValidator(as_list)] = []
     featured: Bool = False
     docker: DockerConfig
+    services: Annotated[dict[Slug, DockerConfig], Field(max_length=32)] = {}
+    main: Slug | None = None
+    # Values the user gives (or tomo generates) once for the whole app, used in the
+    # services' values as `${NAME}`.
+    settings: Annotated[list[AppEnvVar], Field(max_length=256)] = []
     requirements: AppRequirements = AppRequirements()
+    # Why tomo cannot install this app (the catalog still lists it), or None.
+    not_installable: Annotated[Text, Field(max_length=2000)] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -354,3 +470,119 @@ class AppDefinition(_Definition):
             return data
         rest = {key: value for key, value in data.items() if key not in moved}
         return {**rest, "docker": {**data["docker"], **moved}}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _main_service_into_docker(cls, data: Any) -> Any:
+        """The `services:` form: the main service becomes `docker`."""
+        if not isinstance(data, dict) or "docker" in data or not isinstance(
+            data.get("services"), dict
+        ):  # fmt: skip
+            return data
+        services = dict(data["services"])
+        if not services:
+            raise ValueError("services: name at least one service")
+        main = data.get("main")
+        if main is None:
+            main = _default_main(services)
+        if not isinstance(main, str) or main not in services:
+            raise ValueError(f"main: '{main}' is not one of the services "
+                             f"({', '.join(map(str, services))})")  # fmt: skip
+        docker = services.pop(main)
+        return {**data, "docker": docker, "services": services, "main": main}
+
+    @model_validator(mode="after")
+    def _services_fit_together(self) -> AppDefinition:
+        every = self.all_services
+        if self.services and self.main in self.services:
+            raise ValueError(f"main: '{self.main}' is given twice")
+        for name, service in every.items():
+            for needed in service.depends_on:
+                if needed not in every or needed == name:
+                    raise ValueError(f"services.{name}.depends_on: '{needed}' is not another "
+                                     "service of this app")  # fmt: skip
+            mode = service.network_mode or ""
+            if mode.startswith("service:") and (mode[8:] not in every or mode[8:] == name):
+                raise ValueError(f"services.{name}.network_mode: '{mode[8:]}' is not another "
+                                 "service of this app")  # fmt: skip
+        cycle = dependency_cycle(every)
+        if cycle:
+            raise ValueError("services depend on each other in a circle: " + " → ".join(cycle))
+        _refuse_duplicates("settings", [s.name for s in self.settings])
+        self._references_are_known()
+        return self
+
+    def _references_are_known(self) -> None:
+        known = {s.name for s in self.settings} | set(BUILTIN_VARIABLES)
+        if not self.settings and not self.services:
+            return  # a single container without settings: values are taken as written
+        for name, service in self.all_services.items():
+            for variable in service.environment:
+                unknown = [r for r in references(variable.default or "") if r not in known]
+                if unknown:
+                    raise ValueError(f"services.{name}.environment.{variable.name}: "
+                                     f"${{{unknown[0]}}} is not a setting of this app")  # fmt: skip
+
+    @property
+    def main_service(self) -> str:
+        return self.main or MAIN_SERVICE
+
+    @property
+    def all_services(self) -> dict[str, DockerConfig]:
+        """Every service by name, the main one first."""
+        return {self.main_service: self.docker, **self.services}
+
+    @property
+    def is_multi_container(self) -> bool:
+        return bool(self.services)
+
+
+def _default_main(services: dict[Any, Any]) -> Any:
+    """The only service, else the first that publishes ports, else the first."""
+    for name, service in services.items():
+        if isinstance(service, dict) and service.get("ports"):
+            return name
+    return next(iter(services))
+
+
+def dependency_cycle(services: dict[str, DockerConfig]) -> list[str]:
+    """A circle of depends_on (names in order, the first repeated), or []."""
+    state: dict[str, str] = {}
+
+    def visit(name: str, path: list[str]) -> list[str]:
+        state[name] = "visiting"
+        for needed in services[name].depends_on:
+            if state.get(needed) == "visiting":
+                return [*path[path.index(needed) :], needed] if needed in path else [name, needed]
+            if needed in services and needed not in state:
+                found = visit(needed, [*path, needed])
+                if found:
+                    return found
+        state[name] = "done"
+        return []
+
+    for name in services:
+        if name not in state:
+            found = visit(name, [name])
+            if found:
+                return found
+    return []
+
+
+def start_order(services: dict[str, DockerConfig]) -> list[str]:
+    """Services in an order where each comes after what it depends on (stable:
+    otherwise in the definition's order)."""
+    order: list[str] = []
+    placed: set[str] = set()
+
+    def place(name: str) -> None:
+        if name in placed:
+            return
+        placed.add(name)
+        for needed in services[name].depends_on:
+            place(needed)
+        order.append(name)
+
+    for name in services:
+        place(name)
+    return order

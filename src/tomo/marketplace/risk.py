@@ -11,7 +11,12 @@ import difflib
 import re
 from collections.abc import Callable
 
-from tomo.marketplace.definition import DockerConfig, check_capability, check_network_mode
+from tomo.marketplace.definition import (
+    AppDefinition,
+    DockerConfig,
+    check_capability,
+    check_network_mode,
+)
 from tomo.marketplace.fields import normalize_absolute
 
 # Docker grants these by default; asking for them adds no power.
@@ -88,7 +93,8 @@ def assess_risks(docker: DockerConfig) -> list[str]:
         flags.add("privileged")
     flags.update(f"cap:{cap}" for cap in docker.capabilities if cap not in DEFAULT_CAPABILITIES)
     mode = docker.network_mode
-    if mode is not None and mode not in DEFAULT_NETWORK_MODES:
+    # `service:NAME` shares a sibling's network, which holds nothing of the host's.
+    if mode is not None and mode not in DEFAULT_NETWORK_MODES and not mode.startswith("service:"):
         flags.add(network_flag(mode))
     if docker.pid_mode == "host":
         flags.add("host-pid")
@@ -98,6 +104,12 @@ def assess_risks(docker: DockerConfig) -> list[str]:
     for volume in docker.volumes:
         if volume.host_path is not None:
             flags.update(volume_risks(volume.host_path, readonly=volume.readonly))
+    return sorted(flags)
+
+
+def app_risks(definition: AppDefinition) -> list[str]:
+    """The risk flags of every service of an app, together."""
+    flags = {flag for service in definition.all_services.values() for flag in assess_risks(service)}
     return sorted(flags)
 
 

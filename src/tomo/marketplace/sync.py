@@ -32,7 +32,7 @@ from tomo.marketplace.models import (
     MarketplaceSource,
 )
 from tomo.marketplace.parse import load_definition
-from tomo.marketplace.risk import assess_risks
+from tomo.marketplace.risk import app_risks
 from tomo.marketplace.scan import (
     Selection,
     SourceFile,
@@ -47,7 +47,9 @@ from tomo.marketplace.schemas import SyncProblem, SyncReport
 PARSER_VERSION = 3  # 2: warnings about misspelt keys; 3: about files named unlike their id
 
 Progress = Callable[[str, int, int], None]
-_DETAIL_FIELDS = ("license", "repository", "documentation", "icon", "maintainers")
+# Fields kept in the row's `details` JSON: shown, not searched.
+_DETAIL_FIELDS = ("license", "repository", "documentation", "icon", "maintainers",
+                  "services", "main", "settings", "not_installable")  # fmt: skip
 
 
 def _no_progress(_phase: str, _done: int, _total: int) -> None:
@@ -295,7 +297,7 @@ def app_row(
         "docker_config": dump["docker"],
         "requirements": dump["requirements"],
         "details": {key: dump[key] for key in _DETAIL_FIELDS},
-        "risks": assess_risks(definition.docker),
+        "risks": app_risks(definition),
         "source_path": path,
         "source_blob": blob,
         "updated_at": now,
