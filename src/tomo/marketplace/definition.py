@@ -433,7 +433,8 @@ class AppDefinition(_Definition):
 
     id: Slug
     name: ShortLine
-    description: Annotated[Text, Field(max_length=4000)] = ""
+    tagline: Annotated[Line, Field(max_length=256)] = ""
+    description: Annotated[Text, Field(max_length=8000)] = ""
     version: Annotated[Line, Field(min_length=1, max_length=64)]
     category: Slug = "other"
     tags: Annotated[
@@ -444,6 +445,9 @@ class AppDefinition(_Definition):
     repository: Url | None = None
     documentation: Url | None = None
     icon: Annotated[str, AfterValidator(_check_icon)] | None = None
+    screenshots: Annotated[
+        list[Annotated[str, AfterValidator(_check_icon)]], Field(max_length=16)
+    ] = []
     maintainers: Annotated[list[ShortLine], BeforeValidator(as_list)] = []
     featured: Bool = False
     docker: DockerConfig

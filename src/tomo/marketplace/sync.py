@@ -49,7 +49,8 @@ PARSER_VERSION = 3  # 2: warnings about misspelt keys; 3: about files named unli
 Progress = Callable[[str, int, int], None]
 # Fields kept in the row's `details` JSON: shown, not searched.
 _DETAIL_FIELDS = ("license", "repository", "documentation", "icon", "maintainers",
-                  "services", "main", "settings", "not_installable")  # fmt: skip
+                  "services", "main", "settings", "not_installable", "tagline",
+                  "screenshots")  # fmt: skip
 
 
 def _no_progress(_phase: str, _done: int, _total: int) -> None:
