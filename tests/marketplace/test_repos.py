@@ -24,6 +24,7 @@ async def test_add_derives_a_unique_slug_and_lists(runtime: Runtime, make_repo) 
         "id": "my-homelab-apps", "name": "My Homelab Apps!", "url": repo.url, "branch": "main",
         "repo_type": "personal", "enabled": True, "status": "active", "last_synced": None,
         "app_count": 0, "last_error": None, "last_commit": None, "has_credentials": False,
+            "format": None,
         "warnings": [],
     }  # fmt: skip
     assert second.warnings == [

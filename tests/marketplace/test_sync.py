@@ -58,7 +58,7 @@ async def test_first_sync_stores_every_app_and_counts_them(runtime: Runtime, mak
     report = await runtime.marketplace.sync_repo(repo_id)
 
     assert report.model_dump() == {
-        "repo_id": repo_id, "status": "synced", "branch": "main", "commit": commit, "app_count": 3,
+        "repo_id": repo_id, "status": "synced", "format": "tomo", "branch": "main", "commit": commit, "app_count": 3,
         "added": 3, "updated": 0, "removed": 0, "errors": [], "warnings": [],
     }  # fmt: skip
     rows = await app_rows(runtime, repo_id)

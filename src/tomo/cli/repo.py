@@ -9,7 +9,7 @@ import typer
 from tomo.cli.context import JsonOption, run
 from tomo.cli.output import emit, emit_json, err_console, fields, table
 from tomo.errors import SyncFailed
-from tomo.marketplace.kinds import RepoType
+from tomo.marketplace.kinds import CatalogFormatName, FormatChoice, RepoType
 
 if TYPE_CHECKING:
     from tomo.marketplace.schemas import (
@@ -36,13 +36,19 @@ def add(
     ] = None,
     repo_type: Annotated[RepoType, typer.Option("--type")] = "community",
     repo_id: Annotated[str | None, typer.Option("--id", help="Choose the id.")] = None,
+    format_: Annotated[
+        CatalogFormatName | None,
+        typer.Option("--format", help="Default: detected from the files on each sync."),
+    ] = None,
     sync: Annotated[bool, typer.Option("--sync/--no-sync", help="Sync right away.")] = True,
     json_: JsonOption = False,
 ) -> None:
-    """Add a repository of app definitions, then sync it."""
+    """Add a repository of app definitions (tomo's, or a CasaOS, Runtipi, Umbrel or
+    Portainer catalog as published), then sync it."""
     from tomo.marketplace.schemas import RepoCreate
 
-    request = RepoCreate(url=url, name=name, branch=branch, repo_type=repo_type, id=repo_id)
+    request = RepoCreate(url=url, name=name, branch=branch, repo_type=repo_type, id=repo_id,
+                         format=format_)  # fmt: skip
 
     async def action(runtime: Runtime) -> None:
         repo = await runtime.marketplace.add_repo(request)
@@ -90,6 +96,10 @@ def update(
     name: Annotated[str | None, typer.Option("--name")] = None,
     branch: Annotated[str | None, typer.Option("--branch")] = None,
     enabled: Annotated[bool | None, typer.Option("--enable/--disable")] = None,
+    format_: Annotated[
+        FormatChoice | None,
+        typer.Option("--format", help="A catalog format, or 'auto' to detect it again."),
+    ] = None,
     sync: Annotated[
         bool, typer.Option("--sync/--no-sync", help="Sync right away after --branch.")
     ] = True,
@@ -98,7 +108,7 @@ def update(
     """Rename a repository, change its branch (and sync it), enable or disable it."""
     from tomo.marketplace.schemas import RepoUpdate
 
-    changes = RepoUpdate(name=name, branch=branch, enabled=enabled)
+    changes = RepoUpdate(name=name, branch=branch, enabled=enabled, format=format_)
     if branch is not None and sync:
         run(ctx, lambda runtime: _switch_branch(runtime, repo, changes, json_=json_))
         return
@@ -177,7 +187,8 @@ async def _sync_and_show(
 
 def _print_report(report: SyncReport) -> None:
     summary = (
-        f"{report.repo_id}: {report.status}, branch {report.branch} at {report.commit[:12]}; "
+        f"{report.repo_id}: {report.status}, {report.format or 'tomo'} catalog, "
+        f"branch {report.branch} at {report.commit[:12]}; "
         f"{report.app_count} apps "
         f"(+{report.added} ~{report.updated} -{report.removed})"
     )
@@ -209,6 +220,8 @@ def _print_detail(detail: RepoDetail) -> None:
             ("credentials", detail.has_credentials),
             ("branch", detail.branch),
             ("type", detail.repo_type),
+            ("format", detail.format or "detected on sync"),
+            ("format read", detail.last_report.format if detail.last_report else None),
             ("enabled", detail.enabled),
             ("status", detail.status),
             ("apps", detail.app_count),

@@ -46,6 +46,9 @@ class MarketplaceRepo(Base):
     branch: Mapped[str] = mapped_column(String(255), default="main")
     repo_type: Mapped[str] = mapped_column(String(16), default="community")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The catalog format its owner set (tomo, casaos, runtipi, umbrel, portainer);
+    # None: detected from the files on every sync.
+    format: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="active")
     last_synced: Mapped[datetime | None] = mapped_column(UTCDateTime)
     app_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -8,10 +8,13 @@ are resolved inside the tree only; one pointing outside is an error.
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 
+from tomo.marketplace.formats.base import Found, SourceSpec
 from tomo.marketplace.git import TreeEntry
 
 APPS_DIR = "apps"
@@ -22,10 +25,17 @@ MAX_SYMLINK_HOPS = 8
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A definition file and the blob holding its content (after symlinks)."""
+    """One app's definition: its key path, the identity of its content, and the
+    blob of every file it is read from (after symlinks), by path."""
 
     path: str
-    blob: str
+    blob: str  # the one file's blob, or a digest of all the files' blobs
+    members: tuple[tuple[str, str], ...] = ()
+    spec: SourceSpec | None = None
+
+    @property
+    def blobs(self) -> list[str]:
+        return [blob for _, blob in self.members] or [self.blob]
 
 
 @dataclass
@@ -39,27 +49,62 @@ def symlink_blobs(entries: list[TreeEntry]) -> list[str]:
     return [entry.sha for entry in entries if entry.is_symlink]
 
 
+def blob_tree(entries: list[TreeEntry]) -> dict[str, TreeEntry]:
+    return {entry.path: entry for entry in entries if entry.kind == "blob"}
+
+
 def select_sources(
-    entries: list[TreeEntry], link_targets: dict[str, bytes], *, max_bytes: int
+    tree: dict[str, TreeEntry], link_targets: dict[str, bytes], found: Found, *, max_bytes: int
 ) -> Selection:
-    tree = {entry.path: entry for entry in entries if entry.kind == "blob"}
-    selection = Selection(sources={}, errors={})
-    for path in _definition_paths(tree):
+    """Each app the format found, with the blobs of its files; an app whose file
+    is a bad link or too large is a per-file error."""
+    selection = Selection(sources={}, errors=dict(found.errors))
+    for spec in found.sources:
         try:
-            entry = _resolve(path, tree, link_targets)
+            members = _member_blobs(spec, tree, link_targets, max_bytes)
         except ValueError as exc:
-            selection.errors[path] = str(exc)
+            selection.errors[spec.key] = str(exc)
             continue
-        if entry.size is not None and entry.size > max_bytes:
-            selection.errors[path] = (
-                f"file is {entry.size} bytes, larger than the {max_bytes}-byte limit"
-            )
-            continue
-        selection.sources[path] = SourceFile(path, entry.sha)
+        selection.sources[spec.key] = SourceFile(spec.key, _identity(spec, members),
+                                                 tuple(members.items()), spec)  # fmt: skip
     return selection
 
 
-def _definition_paths(tree: dict[str, TreeEntry]) -> list[str]:
+def resolve_blob(
+    path: str, tree: dict[str, TreeEntry], link_targets: dict[str, bytes], max_bytes: int
+) -> str:
+    """The blob a path holds (symlinks followed inside the tree), within the size limit."""
+    entry = _resolve(path, tree, link_targets)
+    if entry.size is not None and entry.size > max_bytes:
+        raise ValueError(f"file is {entry.size} bytes, larger than the {max_bytes}-byte limit")
+    return entry.sha
+
+
+def _member_blobs(
+    spec: SourceSpec, tree: dict[str, TreeEntry], link_targets: dict[str, bytes], max_bytes: int
+) -> dict[str, str]:
+    members = {}
+    for path in [*spec.members, *(p for p in spec.optional if p in tree)]:
+        if path not in tree:
+            raise ValueError(f"{path} is missing")
+        try:
+            members[path] = resolve_blob(path, tree, link_targets, max_bytes)
+        except ValueError as exc:  # name the file when it is not the one reported
+            raise ValueError(str(exc) if path == spec.key else f"{path}: {exc}") from None
+    return members
+
+
+def _identity(spec: SourceSpec, members: dict[str, str]) -> str:
+    """One file: its blob (what earlier syncs stored). Several, or a part of one:
+    a digest of them all, so any change re-parses the app."""
+    if len(members) == 1 and spec.part is None:
+        return next(iter(members.values()))
+    text = "\n".join(f"{path}\0{blob}" for path, blob in sorted(members.items()))
+    return hashlib.sha256(f"{text}\n#{spec.part}".encode()).hexdigest()
+
+
+def definition_paths(tree: Collection[str]) -> list[str]:
+    """The files of tomo's own format in a tree (see the module docstring)."""
     candidates = [
         path
         for path in tree

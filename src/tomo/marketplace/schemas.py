@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tomo.marketplace.definition import AppDefinition
+from tomo.marketplace.kinds import CatalogFormatName, FormatChoice
 from tomo.marketplace.kinds import RepoType as RepoType
 from tomo.slugs import SLUG
 
@@ -20,6 +21,7 @@ class RepoCreate(BaseModel):
     branch: str | None = None  # None: the remote's default branch (its HEAD), resolved on add
     repo_type: RepoType = "community"
     id: str | None = Field(default=None, json_schema_extra={"pattern": f"^{SLUG.pattern}$"})
+    format: CatalogFormatName | None = None  # None: detected from the files on each sync
 
 
 class RepoUpdate(BaseModel):
@@ -28,6 +30,7 @@ class RepoUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=128)
     branch: str | None = None
     enabled: bool | None = None
+    format: FormatChoice | None = None  # "auto": detect it again
 
 
 class RepoPublic(BaseModel):
@@ -41,6 +44,7 @@ class RepoPublic(BaseModel):
     branch: str
     repo_type: RepoType
     enabled: bool
+    format: CatalogFormatName | None  # as set by its owner; None: detected
     status: Literal["active", "syncing", "error"]
     last_synced: datetime | None
     app_count: int
@@ -68,6 +72,8 @@ class SyncReport(BaseModel):
 
     repo_id: str
     status: Literal["synced", "unchanged"]
+    # The catalog format the files were read as; None only in reports from before formats.
+    format: CatalogFormatName | None = None
     branch: str | None = None  # None only in reports kept from before tomo named it
     commit: str
     app_count: int

@@ -99,6 +99,7 @@ class MarketplaceService:
             branch=branch,
             repo_type=request.repo_type,
             enabled=True,
+            format=request.format,
             status="active",
             app_count=0,
             created_at=datetime.now(UTC),
@@ -158,6 +159,10 @@ class MarketplaceService:
                 repo.name = changes.name.strip()
             if changes.enabled is not None:
                 repo.enabled = changes.enabled
+            if changes.format is not None:
+                wanted = None if changes.format == "auto" else changes.format
+                if wanted != repo.format:
+                    repo.format, repo.last_commit = wanted, None  # read everything again
             try:
                 await session.commit()
             except IntegrityError:
@@ -188,7 +193,7 @@ class MarketplaceService:
             repo = await self._find_repo(session, ref)
             snapshot = RepoSnapshot(
                 repo.id, repo.url, repo.branch, repo.last_commit, repo.last_report,
-                repo.credentials_enc,
+                repo.credentials_enc, repo.format,
             )  # fmt: skip
         lock = self._local_locks.setdefault(snapshot.id, asyncio.Lock())
         if lock.locked():

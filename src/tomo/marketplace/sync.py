@@ -10,6 +10,7 @@ catalog in place.
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,22 +22,26 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tomo.db import table_of
-from tomo.errors import InvalidDefinition
+from tomo.errors import InvalidDefinition, SyncFailed
 from tomo.marketplace.credentials import Credentials
 from tomo.marketplace.definition import AppDefinition
-from tomo.marketplace.git import Git, RemoteLogin, check_repo_url
+from tomo.marketplace.formats.base import CatalogFormat
+from tomo.marketplace.formats.registry import describe_formats, detect_format, format_named
+from tomo.marketplace.formats.tomo import TomoFormat
+from tomo.marketplace.git import Git, RemoteLogin, TreeEntry, check_repo_url
 from tomo.marketplace.models import (
     MarketplaceAppRow,
     MarketplaceRating,
     MarketplaceRepo,
     MarketplaceSource,
 )
-from tomo.marketplace.parse import load_definition
 from tomo.marketplace.risk import app_risks
 from tomo.marketplace.scan import (
     Selection,
     SourceFile,
+    blob_tree,
     choose_winners,
+    resolve_blob,
     select_sources,
     symlink_blobs,
 )
@@ -44,8 +49,10 @@ from tomo.marketplace.schemas import SyncProblem, SyncReport
 
 # Bump when parsing or validation rules change: stored outcomes of unchanged
 # files are then stale and every file is parsed again.
-PARSER_VERSION = 3  # 2: warnings about misspelt keys; 3: about files named unlike their id
+# 2: warnings about misspelt keys; 3: about files named unlike their id; 4: catalog formats
+PARSER_VERSION = 4
 
+log = logging.getLogger("tomo.marketplace")
 Progress = Callable[[str, int, int], None]
 # Fields kept in the row's `details` JSON: shown, not searched.
 _DETAIL_FIELDS = ("license", "repository", "documentation", "icon", "maintainers",
@@ -67,6 +74,7 @@ class RepoSnapshot:
     last_commit: str | None
     last_report: dict[str, Any] | None
     credentials_enc: str | None = None  # decrypted only when the sync runs
+    format: str | None = None  # None: detected on each sync
 
 
 @dataclass
@@ -105,6 +113,7 @@ class RepoSync:
         self.url = url
         self.max_bytes = max_bytes
         self.progress = progress
+        self.format: CatalogFormat = TomoFormat()  # until the tree says otherwise
 
     async def remote_unchanged(self) -> str | None:
         """The remote commit if it is the one synced last time, else None."""
@@ -129,7 +138,7 @@ class RepoSync:
         stored = await _stored_apps(session, self.repo.id)
         # Files still there that no longer load: unparsable, too large, bad links.
         broken = set(selection.errors) | {p for p, o in outcomes.items() if o.error is not None}
-        plan = await self._plan(winners.paths, outcomes, stored, broken)
+        plan = await self._plan(winners.paths, outcomes, stored, broken, selection.sources)
         errors = {**selection.errors, **_parse_errors(outcomes), **winners.errors}
         for path, app_id in plan.kept.items():
             errors[path] += f" (the last good version of '{app_id}' stays in the catalog)"
@@ -139,6 +148,7 @@ class RepoSync:
         return SyncReport(
             repo_id=self.repo.id,
             status="synced",
+            format=self.format.name,
             branch=self.repo.branch,
             commit=commit,
             app_count=len(winners.paths) + len(plan.kept),
@@ -153,7 +163,34 @@ class RepoSync:
         self.progress("reading tree", 0, 0)
         entries = await self.git.list_tree(commit)
         links = await self.git.read_blobs(symlink_blobs(entries))
-        return select_sources(entries, links, max_bytes=self.max_bytes)
+        tree = blob_tree(entries)
+        self.format = self._format_of(tree)
+        indexes = await self._read_indexes(tree, links)
+        found = self.format.find_sources(list(tree), indexes)
+        return select_sources(tree, links, found, max_bytes=self.max_bytes)
+
+    def _format_of(self, tree: dict[str, TreeEntry]) -> CatalogFormat:
+        if self.repo.format is not None:
+            return format_named(self.repo.format)
+        detected = detect_format(list(tree))
+        if detected is None:
+            raise SyncFailed("the repository holds no apps in a format tomo knows (looked "
+                             f"for: {describe_formats()}); set one with --format")  # fmt: skip
+        return detected
+
+    async def _read_indexes(
+        self, tree: dict[str, TreeEntry], links: dict[str, bytes]
+    ) -> dict[str, bytes]:
+        """The files a format reads to know its apps (a templates file); a bad one is
+        the sync's error: without it there is no catalog to speak of."""
+        blobs = {}
+        for path in self.format.index_files(list(tree)):
+            try:
+                blobs[path] = resolve_blob(path, tree, links, self.max_bytes)
+            except ValueError as exc:
+                raise SyncFailed(f"{path}: {exc}") from None
+        contents = await self.git.read_blobs(sorted(set(blobs.values())))
+        return {path: contents[blob] for path, blob in blobs.items()}
 
     async def _parse_changed(
         self, sources: dict[str, SourceFile], previous: dict[str, Outcome]
@@ -165,21 +202,28 @@ class RepoSync:
         return outcomes
 
     async def _parse(self, files: list[SourceFile]) -> dict[str, Outcome]:
-        contents = await self.git.read_blobs(sorted({f.blob for f in files}))
+        contents = await self.git.read_blobs(sorted({b for f in files for b in f.blobs}))
         outcomes: dict[str, Outcome] = {}
         for done, source in enumerate(files, start=1):
-            outcomes[source.path] = self._parse_one(source, contents[source.blob])
+            outcomes[source.path] = self._parse_one(source, contents)
             if done % 500 == 0 or done == len(files):
                 self.progress("parsing", done, len(files))
         return outcomes
 
-    def _parse_one(self, source: SourceFile, data: bytes) -> Outcome:
+    def _parse_one(self, source: SourceFile, contents: dict[str, bytes]) -> Outcome:
+        assert source.spec is not None  # sources come from select_sources
+        files = {path: contents[blob] for path, blob in source.members}
         try:
-            definition, warnings = load_definition(source.path, data, max_bytes=self.max_bytes)
+            parsed = self.format.parse(source.spec, files, max_bytes=self.max_bytes)
         except InvalidDefinition as exc:
             return Outcome(blob=source.blob, error=exc.reason)
-        return Outcome(blob=source.blob, app_id=definition.id, definition=definition,
-                       warning="; ".join(warnings) or None)  # fmt: skip
+        except Exception:  # a format's bug must not end the sync or hide the file
+            log.exception("parsing %s of repo %s failed", source.path, self.repo.id)
+            return Outcome(blob=source.blob, error="tomo could not read this file "
+                           "(an internal error; details in tomo's log)")  # fmt: skip
+        return Outcome(blob=source.blob, app_id=parsed.definition.id,
+                       definition=parsed.definition,
+                       warning="; ".join(parsed.warnings) or None)  # fmt: skip
 
     async def _plan(
         self,
@@ -187,6 +231,7 @@ class RepoSync:
         outcomes: dict[str, Outcome],
         stored: dict[str, tuple[int, str, str]],
         broken: set[str],
+        sources: dict[str, SourceFile],
     ) -> Plan:
         # An app whose file is still there but no longer loads keeps its last good
         # version (a broken commit must not take it away); deleting the file removes it.
@@ -196,7 +241,7 @@ class RepoSync:
         # Unchanged files whose app was not stored before (it lost an id clash
         # that has since been settled) were not parsed this time: parse now.
         late = [
-            SourceFile(path, outcomes[path].blob)
+            sources[path]
             for app_id, path in winners.items()
             if outcomes[path].definition is None
             and not _is_stored(stored, app_id, path, outcomes[path].blob)

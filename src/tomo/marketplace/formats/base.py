@@ -60,9 +60,7 @@ class CatalogFormat(Protocol):
         """The apps of the tree; `indexes` holds the bytes of `index_files`."""
         ...
 
-    def parse(
-        self, source: SourceSpec, files: Mapping[str, bytes], *, max_bytes: int
-    ) -> Parsed:
+    def parse(self, source: SourceSpec, files: Mapping[str, bytes], *, max_bytes: int) -> Parsed:
         """One app from its files (`files` holds every member found, by path)."""
         ...
 

@@ -1,0 +1,36 @@
+"""Which catalog format a repository is in: set by its owner, or detected."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from tomo.errors import InvalidInput
+from tomo.marketplace.formats.base import CatalogFormat
+from tomo.marketplace.formats.tomo import TomoFormat
+
+
+def _formats() -> list[CatalogFormat]:
+    """In the order detection tries them: the most specific layout first (a Runtipi
+    tree also has YAML files under apps/, which tomo's own format would take)."""
+    return [TomoFormat()]
+
+
+FORMATS: dict[str, CatalogFormat] = {fmt.name: fmt for fmt in _formats()}
+FORMAT_NAMES = tuple(FORMATS)
+
+
+def format_named(name: str) -> CatalogFormat:
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise InvalidInput(
+            f"'{name}' is not a catalog format ({', '.join(FORMAT_NAMES)})"
+        ) from None
+
+
+def detect_format(paths: Collection[str]) -> CatalogFormat | None:
+    return next((fmt for fmt in FORMATS.values() if fmt.detect(paths)), None)
+
+
+def describe_formats() -> str:
+    return "; ".join(f"{fmt.title} ({fmt.name})" for fmt in FORMATS.values())
