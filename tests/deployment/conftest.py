@@ -63,10 +63,15 @@ def data_root(ssh_users: SshUsers) -> Iterator[Path]:
 
 
 def remove_test_containers() -> None:
-    ids = subprocess.run(["docker", "ps", "-aq", "--filter", "label=tomo.installation"],
-                         capture_output=True, text=True, check=False).stdout.split()  # fmt: skip
-    if ids:
-        subprocess.run(["docker", "rm", "-f", "-v", *ids], capture_output=True, check=False)
+    """Every container, network and named volume a test's installations left."""
+    label = "label=tomo.installation"
+    for listing, removal in ((["ps", "-aq"], ["rm", "-f", "-v"]),
+                             (["network", "ls", "-q"], ["network", "rm"]),
+                             (["volume", "ls", "-q"], ["volume", "rm", "-f"])):  # fmt: skip
+        ids = subprocess.run(["docker", *listing, "--filter", label],
+                             capture_output=True, text=True, check=False).stdout.split()  # fmt: skip
+        if ids:
+            subprocess.run(["docker", *removal, *ids], capture_output=True, check=False)
 
 
 def server_for(name: str, sshd: Sshd, users: SshUsers, data_root: Path) -> ServerCreate:
@@ -90,11 +95,17 @@ class Deploy:
     images: TestImages
 
     async def publish(self, app_id: str, **fields: Any) -> str:
-        self.repo.write(
-            f"apps/tools/{app_id}.yaml", yaml.safe_dump(app_definition(app_id, **fields))
-        )
+        """Commit the app (in the `services:` form when given services) and sync; a
+        file the sync refuses fails the test here, with the sync's reason."""
+        definition = app_definition(app_id, **fields)
+        if "services" in fields:
+            del definition["docker"]
+        path = f"apps/tools/{app_id}.yaml"
+        self.repo.write(path, yaml.safe_dump(definition))
         self.repo.commit()
-        await self.runtime.marketplace.sync_repo(self.repo_id)
+        report = await self.runtime.marketplace.sync_repo(self.repo_id)
+        refused = [e.message for e in report.errors if e.path == path]
+        assert not refused, refused
         return f"{self.repo_id}/{app_id}"
 
     def web_app(self, *, port: int | None = None, **docker: Any) -> dict[str, Any]:

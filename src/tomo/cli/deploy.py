@@ -200,11 +200,17 @@ def logs(
     server: ServerOption = None,
     tail: Annotated[int, typer.Option("--tail")] = 100,
     follow: Annotated[bool, typer.Option("--follow", "-f")] = False,
+    service: Annotated[
+        str | None, typer.Option("--service", help="One service of an app of several.")
+    ] = None,
 ) -> None:
-    """Print an installation's container logs."""
+    """Print an installation's container logs (an app of several: all merged, each
+    line led by its service, or one with --service)."""
 
     async def action(runtime: Runtime) -> None:
-        async for line in runtime.deployment.logs(installation, server, tail=tail, follow=follow):
+        lines = runtime.deployment.logs(installation, server, tail=tail, follow=follow,
+                                        service=service)  # fmt: skip
+        async for line in lines:
             print(line, flush=True)
 
     run(ctx, action)

@@ -161,10 +161,12 @@ class RemoteDeployment:
     # -- reading --------------------------------------------------------------
 
     async def logs(
-        self, ref: str, server: str | None = None, *, tail: int = 100, follow: bool = False
-    ) -> AsyncIterator[str]:
+        self, ref: str, server: str | None = None, *, tail: int = 100, follow: bool = False,
+        service: str | None = None,
+    ) -> AsyncIterator[str]:  # fmt: skip
         path = f"{await self._path(ref, server)}/logs"
-        async with aclosing(self.api.lines(path, {"tail": tail, "follow": follow})) as lines:
+        query = {"tail": tail, "follow": follow, "service": service}
+        async with aclosing(self.api.lines(path, query)) as lines:
             async for line in lines:
                 yield line
 

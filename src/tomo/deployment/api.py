@@ -195,10 +195,13 @@ async def logs(
     deployment: DeploymentDep,
     tail: Annotated[int, Query(ge=0, le=100_000)] = 100,
     follow: bool = False,
+    service: Annotated[str | None, Query(max_length=64)] = None,
 ) -> StreamingResponse:
-    """The container's output, stdout and stderr merged; `follow` keeps streaming."""
-    await deployment.get_installation(installation)  # a 404 before the stream starts
-    lines = deployment.logs(installation, tail=tail, follow=follow)
+    """The container's output, stdout and stderr merged; `follow` keeps streaming. An app
+    of several containers: one `service`, or all merged, each line led by its service."""
+    # A 404 (or an unknown service) before the stream starts.
+    await deployment.check_service(installation, service)
+    lines = deployment.logs(installation, tail=tail, follow=follow, service=service)
     return LogLines(_with_newlines(lines))
 
 

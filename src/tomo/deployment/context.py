@@ -13,14 +13,16 @@ from sqlalchemy import select, update
 
 from tomo.config import Settings
 from tomo.db import Database
+from tomo.deployment.app_spec import AppSpec, build_app_spec
 from tomo.deployment.jobs import now
 from tomo.deployment.models import Installation
 from tomo.deployment.remote import Docker
 from tomo.deployment.schemas import InstallationPublic
-from tomo.deployment.spec import ContainerSpec, InstallConfig, build_spec, publishes_ports
+from tomo.deployment.spec import InstallConfig, publishes_ports
 from tomo.errors import AmbiguousApp, InstallationNotFound
 from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.service import MarketplaceService
+from tomo.servers.schemas import ServerPublic
 from tomo.servers.service import ServerService
 
 
@@ -82,16 +84,17 @@ class DeploymentContext:
         self,
         row: Installation,
         definition: AppDefinition,
-        data_root: str,
+        server: ServerPublic,
         *,
         config: InstallConfig | None = None,
-        image: str | None = None,
-    ) -> ContainerSpec:
-        """The container an installation's record describes (or would, with another
-        definition, config or image: an update)."""
-        return build_spec(
+        images: dict[str, str] | None = None,
+    ) -> AppSpec:
+        """The containers an installation's record describes (or would, with another
+        definition, config or images: an update)."""
+        return build_app_spec(
             definition, config or InstallConfig.model_validate(row.config), repo_id=row.repo_id,
-            installation_id=row.id, data_root=data_root, image=image or row.image,
+            installation_id=row.id, data_root=server.data_root, server_host=server.host,
+            images=images if images is not None else installed_images(row, definition),
             generated=self.open(row.secret_env_enc),
         )  # fmt: skip
 
@@ -105,22 +108,32 @@ class DeploymentContext:
         return opened
 
 
-def stored_config(config: InstallConfig, spec: ContainerSpec) -> dict[str, object]:
+def installed_images(row: Installation, definition: AppDefinition) -> dict[str, str]:
+    """The image each service runs: the record keeps the main one's (an update may
+    have chosen another tag); the others are the definition's own."""
+    return {definition.main_service: row.image}
+
+
+def stored_config(config: InstallConfig, app: AppSpec) -> dict[str, object]:
     """The config as kept on the installation: secret values only in the sealed store."""
-    return config.model_dump(mode="json", exclude={"env"}) | {"env": spec.env}
+    return config.model_dump(mode="json", exclude={"env"}) | {"env": app.env}
 
 
 def ports_of(installation: Installation) -> set[tuple[int, str]]:
-    """The host ports an installation publishes (or will)."""
+    """The host ports an installation publishes (or will), of every service."""
     definition = AppDefinition.model_validate(installation.definition)
     config = InstallConfig.model_validate(installation.config)
-    if not publishes_ports(definition.docker.network_mode):
-        return set()
-    overrides = {(p.container, p.protocol): p.host for p in config.ports}
-    return {
-        (overrides.get((p.container, p.protocol), p.host or p.container), p.protocol)
-        for p in definition.docker.ports
-    }
+    found: set[tuple[int, str]] = set()
+    for name, service in definition.all_services.items():
+        if not publishes_ports(service.network_mode):
+            continue
+        main = name == definition.main_service
+        overrides = {(p.container, p.protocol): p.host for p in config.ports} if main else {}
+        found |= {
+            (overrides.get((p.container, p.protocol), p.host or p.container), p.protocol)
+            for p in service.ports
+        }
+    return found
 
 
 def public(row: Installation) -> InstallationPublic:

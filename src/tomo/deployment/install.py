@@ -13,26 +13,30 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tomo.deployment import steps
+from tomo.deployment.app_spec import AppSpec, build_app_spec
 from tomo.deployment.context import DeploymentContext, ports_of, stored_config
 from tomo.deployment.jobs import JobRecorder, create_job, new_id, now
 from tomo.deployment.models import Installation
 from tomo.deployment.operation import Operation, Recovery, said
 from tomo.deployment.schemas import InstallStarted
-from tomo.deployment.spec import ContainerSpec, InstallConfig, build_spec
+from tomo.deployment.spec import InstallConfig
 from tomo.errors import InvalidInput, PreflightFailed, RemoteError
 from tomo.marketplace.definition import AppDefinition
 
 
 async def plan_install(
     ctx: DeploymentContext, server: str, app: str, config: InstallConfig, installation_id: str
-) -> tuple[ContainerSpec, str, AppDefinition, str]:
+) -> tuple[AppSpec, str, AppDefinition, str]:
     """Validate everything that can be checked without the server."""
     entry = await ctx.marketplace.get_app(app)
     target = await ctx.servers.get_server(server)
+    if entry.not_installable:
+        raise InvalidInput(f"{entry.repo_id}/{entry.id} cannot be installed by tomo: "
+                           f"{entry.not_installable}")  # fmt: skip
     definition = AppDefinition.model_validate(entry.model_dump())
-    spec = build_spec(
+    spec = build_app_spec(
         definition, config, repo_id=entry.repo_id, installation_id=installation_id,
-        data_root=target.data_root,
+        data_root=target.data_root, server_host=target.host,
     )  # fmt: skip
     return spec, entry.repo_id, definition, target.id
 
@@ -49,7 +53,7 @@ async def install_app(
     job_id = new_id()
     row = Installation(
         id=installation_id, server_id=server_id, name=spec.name, repo_id=repo_id,
-        app_id=definition.id, version=definition.version, image=spec.image,
+        app_id=definition.id, version=definition.version, image=spec.main.image,
         definition=definition.model_dump(mode="json"), config=stored_config(config, spec),
         secret_env_enc=ctx.seal(spec.secret_env), status="pending", operation="install",
         operation_job=job_id, heartbeat_at=now(), created_at=now(), updated_at=now(),
@@ -89,20 +93,24 @@ class InstallOperation(Operation):
     async def run(self, job: JobRecorder, row: Installation) -> None:
         ctx = self.ctx
         definition = AppDefinition.model_validate(row.definition)
-        data_root = (await ctx.servers.get_server(row.server_id)).data_root
+        server = await ctx.servers.get_server(row.server_id)
         docker = await ctx.docker(row.server_id)
         await ctx.set(row.id, status="installing", status_message=None)
         async with job.step("validate"):
-            spec = ctx.spec_of(row, definition, data_root)
+            spec = ctx.spec_of(row, definition, server)
         async with job.step("preflight"):
             claimed = await claimed_ports(ctx, row.server_id, row.id)
-            await steps.preflight(docker, steps.Preflight(definition, spec, data_root, claimed))
-        async with job.step("pull", spec.image):
+            await steps.preflight(
+                docker, steps.Preflight(definition, spec, server.data_root, claimed)
+            )
+        async with job.step("pull", ", ".join(spec.images)):
             await steps.pull_and_prepare(docker, spec, job)  # the files meanwhile
         async with job.step("create"):
-            container = await steps.create(docker, spec, ctx.settings.publish_address, job)
+            container = await steps.create_app(
+                docker, spec, ctx.settings.publish_address, job, wait_limits(ctx)
+            )
         async with job.step("wait"):
-            await job.note(await steps.wait_until_up(docker, spec, definition, wait_limits(ctx)))
+            await job.note(await steps.wait_until_app_up(docker, spec, wait_limits(ctx)))
         job.journal.committed = True
         await ctx.set(row.id, status="running", container_id=container, status_message=None)
         await ctx.marketplace.count_install(row.repo_id, row.app_id)
@@ -122,7 +130,7 @@ class InstallOperation(Operation):
 
 
 async def check_server(
-    ctx: DeploymentContext, server_id: str, definition: AppDefinition, spec: ContainerSpec
+    ctx: DeploymentContext, server_id: str, definition: AppDefinition, spec: AppSpec
 ) -> list[str]:
     """Every reason the server cannot take this container now ([] when it can)."""
     data_root = (await ctx.servers.get_server(server_id)).data_root

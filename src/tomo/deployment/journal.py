@@ -12,6 +12,7 @@ installation's label) and says what it did.
 from __future__ import annotations
 
 import logging
+import posixpath
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -89,12 +90,16 @@ def _describe(action: Action) -> str:
         return f"could not remove {', '.join(value)}"
     if kind == "remove_empty_dirs":
         return f"could not remove directories {', '.join(value)}"
+    if kind == "remove_created_dirs":
+        return f"could not remove directories {', '.join(value['dirs'])}"
     if kind == "restore_container":
         return f"could not put the previous container back as '{value['name']}'"
     if kind == "remove_owned":
         return f"could not remove the data under {value['instance_dir']}"
-    if kind == "remove_volumes":
+    if kind in ("remove_volumes", "remove_named_volumes"):
         return f"could not remove volumes {', '.join(value)}"
+    if kind == "remove_network":
+        return f"could not remove network '{value}'"
     return f"could not {kind}"
 
 
@@ -113,6 +118,8 @@ async def _carry_out(docker: Docker, action: Action, installation_id: str) -> li
         return (
             [f"removed {len(gone)} director{'y' if len(gone) == 1 else 'ies'}"] if gone else []
         ) + [f"kept {d} (not empty)" for d in left]
+    if kind == "remove_created_dirs":
+        return await _remove_created(docker, **value)
     if kind == "restore_container":
         return await _restore(docker, installation_id, **value)
     if kind == "remove_owned":
@@ -125,6 +132,14 @@ async def _carry_out(docker: Docker, action: Action, installation_id: str) -> li
     if kind == "remove_volumes":
         in_use = await docker.remove_volumes(value)
         return [f"kept volume {name} (another container uses it)" for name in in_use]
+    if kind == "remove_named_volumes":  # the app's own: say which went
+        there = [name for name in value if await docker.volume_exists(name)]
+        in_use = await docker.remove_volumes(there)
+        return [f"removed volume {name}" for name in there if name not in in_use] + [
+            f"kept volume {name} (a container still uses it)" for name in in_use
+        ]
+    if kind == "remove_network":
+        return await _remove_network(docker, value, installation_id)
     raise ValueError(f"unknown journal action {kind!r}")
 
 
@@ -140,6 +155,28 @@ async def _remove_container(
     if await docker.state(name) is not None:
         raise RemoteError(docker.server, f"container '{name}' is still there after removal")
     return [f"removed container '{name}'"]
+
+
+async def _remove_created(docker: Docker, instance_dir: str, dirs: list[str]) -> list[str]:
+    """The directories an attempt made, with their content, never beyond the
+    instance folder (see remote.REMOVE_OWNED); the instance folder itself once empty."""
+    inside = [d for d in dirs if posixpath.normpath(d) != posixpath.normpath(instance_dir)]
+    report = await docker.remove_owned(posixpath.dirname(instance_dir), instance_dir, inside)
+    if report.failed:
+        raise RemoteError(docker.server, f"rm failed for {', '.join(report.failed)}")
+    gone = [path for path in report.removed if path in dirs]
+    said = [f"removed {len(gone)} director{'y' if len(gone) == 1 else 'ies'}"] if gone else []
+    return said + [f"kept {why}" for why in report.kept if why.split(" ")[0] in dirs]
+
+
+async def _remove_network(docker: Docker, name: str, installation_id: str) -> list[str]:
+    owner = await docker.network_owner(name)
+    if owner is None:
+        return []
+    if owner != installation_id:
+        return [f"kept network '{name}' (it is not this installation's)"]
+    await docker.run(["network", "rm", name])
+    return [f"removed network '{name}'"]
 
 
 async def _restore(

@@ -9,20 +9,22 @@ import asyncio
 import posixpath
 from collections.abc import AsyncIterator
 
+from tomo.deployment.app_spec import app_mounts, container_names, env_files, named_volumes
 from tomo.deployment.context import DeploymentContext, public
 from tomo.deployment.jobs import JobRecorder
 from tomo.deployment.models import Installation
 from tomo.deployment.operation import Operation, Outcome, Prepared, Recovery, done, prepare, said
 from tomo.deployment.remote import ContainerState, Docker
 from tomo.deployment.schemas import InstallationPublic, OperationDone
-from tomo.deployment.spec import ENV_FILE_NAME, InstallConfig, mounts_for
-from tomo.errors import RemoteError
+from tomo.deployment.spec import InstallConfig
+from tomo.errors import InvalidInput, RemoteError
 from tomo.marketplace.definition import AppDefinition
-from tomo.servers.ssh import docker_argv
+from tomo.servers.ssh import SSHTarget, docker_argv
 
 
 class DockerVerb(Operation):
-    """`docker container start|stop|restart`, then the state Docker reports."""
+    """`docker container start|stop|restart` of every container (started in
+    dependency order, stopped the other way round), then the state Docker reports."""
 
     def __init__(self, ctx: DeploymentContext, verb: str) -> None:
         super().__init__(ctx)
@@ -30,8 +32,17 @@ class DockerVerb(Operation):
 
     async def run(self, job: JobRecorder, row: Installation) -> None:
         docker = await self.ctx.docker(row.server_id)
+        names = long_running(row)
         async with job.step(self.verb):
-            await docker.run(["container", self.verb, row.name])
+            if len(names) == 1:
+                await docker.run(["container", self.verb, names[0]])
+            else:
+                if self.verb in ("stop", "restart"):
+                    for name in reversed(names):
+                        await docker.run(["container", "stop", name])
+                if self.verb in ("start", "restart"):
+                    for name in names:
+                        await docker.run(["container", "start", name])
         await record_state(self.ctx, row, docker)
 
     async def recover(self, job: JobRecorder, row: Installation, cause: str) -> Recovery:
@@ -42,8 +53,50 @@ class DockerVerb(Operation):
         return Recovery("")
 
 
+def containers_of(row: Installation) -> dict[str, str]:
+    """service -> container name, in start order."""
+    return container_names(AppDefinition.model_validate(row.definition), row.name)
+
+
+def long_running(row: Installation) -> list[str]:
+    """The containers meant to keep running (not one-shot steps), in start order."""
+    definition = AppDefinition.model_validate(row.definition)
+    every = definition.all_services
+    one_shot = {d for s in every.values() for d, c in s.depends_on.items() if c == "completed"}
+    return [name for service, name in containers_of(row).items() if service not in one_shot]
+
+
+async def app_state(row: Installation, docker: Docker) -> tuple[str, str | None]:
+    names = containers_of(row)
+    if len(names) == 1:
+        return status_from(await docker.state(row.name))
+    keep = set(long_running(row))
+    states = await asyncio.gather(*(docker.state(name) for name in names.values()))
+    return combined_status({
+        service: state for (service, name), state in zip(names.items(), states, strict=True)
+        if name in keep
+    })  # fmt: skip
+
+
+def combined_status(states: dict[str, ContainerState | None]) -> tuple[str, str | None]:
+    """One status for an app of several containers: running only when all run;
+    otherwise the worst of them, with the services that are not as they should be."""
+    seen = {service: status_from(state) for service, state in states.items()}
+    statuses = {status for status, _ in seen.values()}
+    if statuses == {"stopped"}:
+        return "stopped", None
+    notes = [f"{service}: {message or status}" for service, (status, message) in seen.items()
+             if status != "running" or message]  # fmt: skip
+    for worst in ("missing", "restarting", "unhealthy", "error"):
+        if worst in statuses:
+            return worst, "; ".join(notes)
+    if "stopped" in statuses:
+        return "error", "; ".join(notes)
+    return "running", "; ".join(notes) or None
+
+
 async def record_state(ctx: DeploymentContext, row: Installation, docker: Docker) -> None:
-    status, message = status_from(await docker.state(row.name))
+    status, message = await app_state(row, docker)
     await ctx.set(row.id, status=status, status_message=message)
 
 
@@ -80,14 +133,13 @@ async def _refresh_server(
     try:
         async with asyncio.timeout(time_limit):
             docker = await ctx.docker(server_id)
-            states = await asyncio.gather(*(docker.state(row.name) for row in rows))
+            states = await asyncio.gather(*(app_state(row, docker) for row in rows))
     except TimeoutError:
         reason = f"{server_id}: no answer within {time_limit:g}s"
     except RemoteError as exc:
         reason = exc.message
     else:
-        for row, state in zip(rows, states, strict=True):
-            status, message = status_from(state)
+        for row, (status, message) in zip(rows, states, strict=True):
             await ctx.set(row.id, status=status, status_message=message)
         return
     for row in rows:
@@ -115,21 +167,94 @@ def _times(count: int) -> str:
 
 
 async def logs(
-    ctx: DeploymentContext, ref: str, server: str | None, *, tail: int, follow: bool
-) -> AsyncIterator[str]:
+    ctx: DeploymentContext, ref: str, server: str | None, *, tail: int, follow: bool,
+    service: str | None = None,
+) -> AsyncIterator[str]:  # fmt: skip
+    """One container's output; for an app of several, the chosen service's, or
+    all of them merged in time order, each line led by its service's name."""
     row = await ctx.find(ref, server)
+    names = containers_of(row)
+    name = service_container(row, service)
     target = await ctx.servers.target(row.server_id)
-    args = ["container", "logs", "--tail", str(tail), *(["--follow"] if follow else []), row.name]
-    time_limit = 24 * 3600.0 if follow else None
-    async for line in ctx.servers.ssh.stream(target, docker_argv(target, args),
-                                             time_limit=time_limit):  # fmt: skip
+    if name is not None:
+        async for line in _container_logs(ctx, target, name, tail, follow, stamped=False):
+            yield line
+        return
+    async for line in _merged_logs(ctx, target, names, tail, follow):
         yield line
 
 
+def service_container(row: Installation, service: str | None) -> str | None:
+    """The container whose logs to show; None: all of an app's, merged."""
+    names = containers_of(row)
+    if service is not None and service not in names:
+        raise InvalidInput(f"{row.name} has no service '{service}' "
+                           f"(it has: {', '.join(names)})")  # fmt: skip
+    if service is not None:
+        return names[service]
+    return row.name if len(names) == 1 else None
+
+
+def _container_logs(
+    ctx: DeploymentContext, target: SSHTarget, name: str, tail: int, follow: bool, *,
+    stamped: bool,
+) -> AsyncIterator[str]:  # fmt: skip
+    args = ["container", "logs", "--tail", str(tail), *(["--follow"] if follow else []),
+            *(["--timestamps"] if stamped else []), name]  # fmt: skip
+    time_limit = 24 * 3600.0 if follow else None
+    return ctx.servers.ssh.stream(target, docker_argv(target, args), time_limit=time_limit)
+
+
+async def _merged_logs(
+    ctx: DeploymentContext, target: SSHTarget, names: dict[str, str], tail: int, follow: bool
+) -> AsyncIterator[str]:
+    """Every service's lines, stamped by Docker, put in time order (and, following,
+    passed on as they come)."""
+    width = max(map(len, names))
+    queue: asyncio.Queue[tuple[str, str] | None] = asyncio.Queue()
+
+    async def read(service: str, name: str) -> None:
+        try:
+            async for line in _container_logs(ctx, target, name, tail, follow, stamped=True):
+                await queue.put((service, line))
+        finally:
+            await queue.put(None)
+
+    readers = [asyncio.create_task(read(s, n)) for s, n in names.items()]
+    try:
+        if not follow:
+            await asyncio.gather(*readers)
+            lines = []
+            while not queue.empty():
+                item = queue.get_nowait()
+                if item is not None:
+                    lines.append(item)
+            for service, line in sorted(lines, key=lambda item: item[1].split(" ", 1)[0]):
+                yield _led(service, line, width)
+            return
+        open_readers = len(readers)
+        while open_readers:
+            item = await queue.get()
+            if item is None:
+                open_readers -= 1
+            else:
+                yield _led(*item, width)
+    finally:
+        for reader in readers:
+            reader.cancel()
+
+
+def _led(service: str, stamped: str, width: int) -> str:
+    """`2026-…Z text` → `service | text`."""
+    stamp, _, text = stamped.partition(" ")
+    return f"{service.ljust(width)} | {text if stamp.endswith('Z') else stamped}"
+
+
 class Uninstall(Operation):
-    """Remove the container (the commit point), then the env file, and with
-    `remove_data` every folder tomo places under the instance folder and the
-    container's volumes. Never a path the user gave, never outside that folder."""
+    """Remove the containers, the last started first (the commit point), then the
+    env files and the app's network, and with `remove_data` every folder tomo
+    places under the instance folder, the app's named volumes and the containers'
+    volumes. Never a path the user gave, never outside that folder."""
 
     kind = "uninstall"
 
@@ -142,24 +267,33 @@ class Uninstall(Operation):
         docker = await self.ctx.docker(row.server_id)
         data_root = (await self.ctx.servers.get_server(row.server_id)).data_root
         self.instance_dir = posixpath.join(data_root, row.name)
-        state = await docker.state(row.name)
-        job.journal.cleanup = self._cleanup(row, data_root, state)
+        names = list(containers_of(row).values())
+        states = {name: await docker.state(name) for name in names}
+        job.journal.cleanup = self._cleanup(row, data_root, states)
         await job.save_journal()
-        async with job.step("remove container"):
-            await self._remove_container(docker, row, state)
+        async with job.step("remove container" if len(names) == 1 else "remove containers"):
+            for name in reversed(names):
+                await self._remove_container(docker, row, name, states[name])
         await self._finish(job, row)
 
     async def recover(self, job: JobRecorder, row: Installation, cause: str) -> Recovery:
-        """Past its commit point (the container is gone) an uninstall is finished;
-        before it, nothing was removed."""
+        """Past its commit point (the containers are gone) an uninstall is finished;
+        before it, nothing was removed — or, for an app of several containers that
+        lost some already, the rest are removed too (half an app is no app)."""
         try:
             docker = await self.ctx.docker(row.server_id)
             data_root = (await self.ctx.servers.get_server(row.server_id)).data_root
             self.instance_dir = posixpath.join(data_root, row.name)
-            gone = job.journal.committed or await docker.state(row.name) is None
+            names = list(containers_of(row).values())
+            states = {name: await docker.state(name) for name in names}
+            left = [name for name, state in states.items() if state is not None]
+            if not job.journal.committed and 0 < len(left) < len(names):
+                for name in reversed(left):
+                    await self._remove_container(docker, row, name, states[name])
+                left = []
         except RemoteError as exc:
             return Recovery(f"nothing more could be done ({exc.message})", settled=False)
-        if not gone:
+        if not job.journal.committed and left:
             await record_state(self.ctx, row, docker)
             await self.ctx.set(row.id, status_message=f"{cause}; nothing was removed")
             return Recovery("nothing was removed")
@@ -168,14 +302,14 @@ class Uninstall(Operation):
         return Recovery(said_kept(self.summary))
 
     async def _remove_container(
-        self, docker: Docker, row: Installation, state: ContainerState | None
+        self, docker: Docker, row: Installation, name: str, state: ContainerState | None
     ) -> None:
         if state is not None and state.installation != row.id:  # a namesake, not ours
-            self.summary.append(f"kept container '{row.name}' (it is not this installation's)")
+            self.summary.append(f"kept container '{name}' (it is not this installation's)")
         elif state is not None:
-            await docker.remove_container(row.name, with_volumes=self.remove_data)
+            await docker.remove_container(name, with_volumes=self.remove_data)
             volumes = " and its volumes" if self.remove_data else ""
-            self.summary.append(f"removed container '{row.name}'{volumes}")
+            self.summary.append(f"removed container '{name}'{volumes}")
 
     async def _finish(self, job: JobRecorder, row: Installation) -> None:
         job.journal.committed = True
@@ -187,22 +321,33 @@ class Uninstall(Operation):
                 raise RemoteError(row.server_id, said(outcome, ""))
             if not self.remove_data:
                 self.summary.append(f"kept the data under {self.instance_dir}")
+                volumes = named_volumes(AppDefinition.model_validate(row.definition), row.name)
+                if volumes:
+                    self.summary.append(f"kept volumes {', '.join(volumes)}")
             await job.note("; ".join(self.summary))
         await self.ctx.delete(row.id)
 
     def _cleanup(
-        self, row: Installation, data_root: str, state: ContainerState | None
+        self, row: Installation, data_root: str, states: dict[str, ContainerState | None]
     ) -> list[dict[str, object]]:
+        definition = AppDefinition.model_validate(row.definition)
         instance_dir = posixpath.join(data_root, row.name)
-        actions: list[dict[str, object]] = [
-            {"remove_files": [posixpath.join(instance_dir, ENV_FILE_NAME)]}
-        ]
+        actions: list[dict[str, object]] = [{"remove_files": env_files(definition, instance_dir)}]
+        if definition.is_multi_container:
+            actions.append({"remove_network": f"tomo-{row.name}"})
         if self.remove_data:
             owned = owned_folders(row, data_root)
             actions.append({"remove_owned": {"data_root": data_root, "instance_dir": instance_dir,
                                              "dirs": owned}})  # fmt: skip
-            if state is not None:  # volumes mounted by name (carried over by updates) too
-                actions.append({"remove_volumes": [name for name, _ in state.volumes]})
+            shared = named_volumes(definition, row.name)
+            volumes = list(dict.fromkeys(
+                name for state in states.values() if state is not None
+                for name, _ in state.volumes if name not in shared
+            ))  # fmt: skip
+            if volumes:  # volumes mounted by name (carried over by updates) too
+                actions.append({"remove_volumes": volumes})
+            if shared:
+                actions.append({"remove_named_volumes": shared})
         return actions
 
 
@@ -212,13 +357,13 @@ def owned_folders(row: Installation, data_root: str) -> list[str]:
     gave: that path is the user's, and so is what contains it."""
     definition = AppDefinition.model_validate(row.definition)
     instance_dir = posixpath.join(data_root, row.name)
-    mounts = mounts_for(definition, InstallConfig.model_validate(row.config), instance_dir)
+    mounts = app_mounts(definition, InstallConfig.model_validate(row.config), instance_dir)
     users = [m.host_path for m in mounts if not m.owned]
-    return [
+    return list(dict.fromkeys(
         m.host_path for m in mounts
         if m.owned and _strictly_under(m.host_path, instance_dir)
         and not any(_strictly_under(u, m.host_path) or u == m.host_path for u in users)
-    ]  # fmt: skip
+    ))  # fmt: skip
 
 
 def said_kept(summary: list[str]) -> str:

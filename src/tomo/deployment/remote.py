@@ -374,6 +374,23 @@ class Docker:
         out = await self.ssh.run_docker(self.target, ["volume", "rm", "--", *names], check=False)
         return [name for name in names if f"remove {name}: volume is in use" in out.stderr]
 
+    async def volume_exists(self, name: str) -> bool:
+        result = await self.ssh.run_docker(self.target, ["volume", "inspect", name], check=False)
+        return result.exit_code == 0
+
+    async def network_owner(self, name: str) -> str | None:
+        """The installation a network is labelled with ("" when none); None when
+        there is no such network."""
+        args = ["network", "inspect", "--format",
+                '{{index .Labels "tomo.installation"}}', name]  # fmt: skip
+        result = await self.ssh.run_docker(self.target, args, check=False)
+        if result.exit_code != 0:
+            if "not found" in result.stderr.lower() or "no such" in result.stderr.lower():
+                return None
+            raise CommandFailed(self.target.name, f"docker network inspect {name}",
+                                result.exit_code, result.stderr)  # fmt: skip
+        return result.stdout.strip()
+
     async def output_tail(self, container: str, lines: int = 10) -> list[str]:
         """The container's last output lines, stdout and stderr merged in the order
         written (both go to one pipe on the server)."""

@@ -84,13 +84,25 @@ class OperationDone(BaseModel):
     generated_secrets: dict[str, str] = {}  # new secrets an update generated; shown once
 
 
-class InstallPreview(BaseModel):
-    """What an install would run, without running it."""
+class ContainerPreview(BaseModel):
+    """One container an install would create."""
 
+    service: str  # its name in the definition ("" for a single-container app)
     argv: list[str]  # the `docker container run` command
     env_file: str | None  # where the environment goes (never on the command line)
     env: dict[str, str]  # its values; secret ones shown as "<secret>"
-    risks: list[str] = []  # the risk flags of the container (all accepted, or it is refused)
+
+
+class InstallPreview(BaseModel):
+    """What an install would run, without running it."""
+
+    argv: list[str]  # the main container's `docker container run` command
+    env_file: str | None  # where the environment goes (never on the command line)
+    env: dict[str, str]  # its values; secret ones shown as "<secret>"
+    risks: list[str] = []  # the risk flags of the app (all accepted, or it is refused)
+    # Every command in order (the app's network first, then each container).
+    network: str | None = None
+    containers: list[ContainerPreview] = []
     # What the server says (when it was asked): every reason it cannot take the app,
     # [] when it can, None when it was not asked.
     problems: list[str] | None = None

@@ -18,11 +18,13 @@ from sqlalchemy import delete, select
 from tomo.config import Settings
 from tomo.db import Database
 from tomo.deployment import install, manage, reconcile, update
+from tomo.deployment.app_spec import app_mounts
 from tomo.deployment.context import DeploymentContext, public
 from tomo.deployment.jobs import job_view, list_jobs
 from tomo.deployment.models import Installation
 from tomo.deployment.operation import Prepared, carry_out
 from tomo.deployment.schemas import (
+    ContainerPreview,
     InstallationPublic,
     InstallPreview,
     InstallStarted,
@@ -31,10 +33,10 @@ from tomo.deployment.schemas import (
 )
 from tomo.deployment.spec import (
     ConfigChanges,
+    ContainerSpec,
     InstallConfig,
     Mount,
     build_docker_run_command,
-    mounts_for,
 )
 from tomo.errors import InvalidInput, OperationInterrupted
 from tomo.marketplace.definition import AppDefinition
@@ -78,12 +80,21 @@ class DeploymentService:
         problems = None
         if check:
             problems = await install.check_server(self.ctx, server_id, definition, spec)
+        containers = [self._preview(container) for container in spec.containers]
+        main = next(c for c, s in zip(containers, spec.containers, strict=True)
+                    if s.name == spec.name)  # fmt: skip
         return InstallPreview(
+            argv=main.argv, env_file=main.env_file, env=main.env, risks=spec.risks,
+            problems=problems, network=spec.network, containers=containers,
+        )  # fmt: skip
+
+    def _preview(self, spec: ContainerSpec) -> ContainerPreview:
+        return ContainerPreview(
+            service=spec.service,
             argv=["docker", *build_docker_run_command(spec, self.settings.publish_address)],
             env_file=spec.env_file if spec.all_env else None,
             env={**spec.env, **dict.fromkeys(spec.secret_env, "<secret>")},
-            risks=spec.risks, problems=problems,
-        )  # fmt: skip
+        )
 
     async def install_app(self, server: str, app: str, config: InstallConfig) -> InstallStarted:
         """Validate and record; the returned job does the work (see run_job)."""
@@ -165,9 +176,16 @@ class DeploymentService:
         )
 
     def logs(
-        self, ref: str, server: str | None = None, *, tail: int = 100, follow: bool = False
-    ) -> AsyncIterator[str]:
-        return manage.logs(self.ctx, ref, server, tail=tail, follow=follow)
+        self, ref: str, server: str | None = None, *, tail: int = 100, follow: bool = False,
+        service: str | None = None,
+    ) -> AsyncIterator[str]:  # fmt: skip
+        """The output of the app's container; of an app of several, one service's, or
+        all merged in time order with each line led by its service's name."""
+        return manage.logs(self.ctx, ref, server, tail=tail, follow=follow, service=service)
+
+    async def check_service(self, ref: str, service: str | None, server: str | None = None) -> None:
+        """NotFound for no such installation; InvalidInput for a service it lacks."""
+        manage.service_container(await self.ctx.find(ref, server), service)
 
     # -- reading --------------------------------------------------------------
 
@@ -211,7 +229,7 @@ class DeploymentService:
         data_root = (await self.ctx.servers.get_server(row.server_id)).data_root
         instance_dir = posixpath.join(data_root, row.name)
         definition = AppDefinition.model_validate(row.definition)
-        mounts = mounts_for(definition, InstallConfig.model_validate(row.config), instance_dir)
+        mounts = app_mounts(definition, InstallConfig.model_validate(row.config), instance_dir)
         return DataFolders(instance_dir, mounts, manage.owned_folders(row, data_root))
 
     # -- servers (see ServerService.add_dependent) ----------------------------

@@ -13,13 +13,14 @@ import itertools
 import posixpath
 import re
 import secrets
+import shlex
 import uuid
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field, field_validator
 
 from tomo.errors import InvalidInput
-from tomo.marketplace.definition import AppDefinition, AppVolume, DockerConfig
+from tomo.marketplace.definition import AppDefinition, AppVolume, DockerConfig, HealthCheck
 from tomo.marketplace.fields import check_absolute_path, check_host_path
 from tomo.marketplace.risk import assess_risks, risk_flag_problem
 
@@ -125,6 +126,13 @@ class Mount:
 
 
 @dataclass(frozen=True)
+class NamedMount:
+    volume: str  # the Docker volume's name on the server
+    container_path: str
+    readonly: bool
+
+
+@dataclass(frozen=True)
 class ContainerSpec:
     name: str
     image: str
@@ -147,10 +155,21 @@ class ContainerSpec:
     # Volumes of the container this one replaces (name, container path), mounted again
     # by name so data in the image's declared VOLUMEs survives an update.
     carried_volumes: list[tuple[str, str]] = field(default_factory=list)
+    # -- what only the services of a multi-container app use --
+    service: str = ""  # its name in the definition ("" for a single-container app)
+    network: str | None = None  # the app's own network, joined under the service's name
+    entrypoint: list[str] | None = None
+    user: str | None = None
+    working_dir: str | None = None
+    health: HealthCheck | None = None  # a check Docker runs in the container (`test`)
+    named_volumes: list[NamedMount] = field(default_factory=list)
+    depends_on: dict[str, str] = field(default_factory=dict)  # container -> condition
+    one_shot: bool = False  # others wait for it to complete: it runs once and exits 0
+    env_file_name: str = ENV_FILE_NAME
 
     @property
     def env_file(self) -> str:
-        return posixpath.join(self.instance_dir, ENV_FILE_NAME)
+        return posixpath.join(self.instance_dir, self.env_file_name)
 
     @property
     def all_env(self) -> dict[str, str]:
@@ -189,13 +208,9 @@ def build_spec(
         for m in mounts if not m.owned
     ]})  # fmt: skip
     risks = assess_risks(effective)
-    missing = [flag for flag in risks if flag not in config.accept_risks]
+    missing = unaccepted(risks, config.accept_risks)
     if missing:
-        problems.append(
-            "this app needs risk flags you have not accepted: "
-            + ", ".join(missing)
-            + " (accept each with --accept-risk FLAG)"
-        )
+        problems.append(missing)
     if problems:
         raise InvalidInput("; ".join(problems))
     return ContainerSpec(
@@ -207,8 +222,18 @@ def build_spec(
         network_mode=docker.network_mode, pid_mode=docker.pid_mode, ipc_mode=docker.ipc_mode,
         privileged=docker.privileged, capabilities=list(docker.capabilities),
         devices=list(docker.devices), command=docker.command, instance_dir=instance_dir,
-        risks=risks, accepted_risks=list(config.accept_risks),
+        risks=risks, accepted_risks=list(config.accept_risks), health=docker.healthcheck,
+        entrypoint=docker.entrypoint, user=docker.user, working_dir=docker.working_dir,
     )  # fmt: skip
+
+
+def unaccepted(risks: list[str], accepted: list[str]) -> str | None:
+    """The problem of risk flags the user has not accepted, or None."""
+    missing = [flag for flag in risks if flag not in accepted]
+    if not missing:
+        return None
+    return ("this app needs risk flags you have not accepted: " + ", ".join(missing)
+            + " (accept each with --accept-risk FLAG)")  # fmt: skip
 
 
 def _ports(docker: DockerConfig, config: InstallConfig, problems: list[str]) -> list[PortOverride]:
@@ -244,12 +269,15 @@ def _ports(docker: DockerConfig, config: InstallConfig, problems: list[str]) -> 
 
 def publishes_ports(network_mode: str | None) -> bool:
     """Host networking and another container's network publish nothing of their own."""
-    return network_mode != "host" and not (network_mode or "").startswith("container:")
+    return network_mode != "host" and not (network_mode or "").startswith(
+        ("container:", "service:")
+    )
 
 
 def _mounts(
-    volumes: list[AppVolume], config: InstallConfig, instance_dir: str, problems: list[str]
-) -> list[Mount]:
+    volumes: list[AppVolume], config: InstallConfig, instance_dir: str, problems: list[str],
+    *, place_under: str = "",
+) -> list[Mount]:  # fmt: skip
     overrides: dict[str, str] = {}
     for override in config.volumes:
         if override.container_path in overrides:
@@ -264,30 +292,27 @@ def _mounts(
     taken = {source for source in sources if source is not None}
     mounts = []
     for volume, given in zip(volumes, sources, strict=True):
-        source = given or _own_directory(volume.container_path, taken)
+        source = given or _own_directory(volume.container_path, taken, place_under)
         owned = not source.startswith("/")
         host_path = posixpath.join(instance_dir, source[2:]) if owned else source
-        if owned and (source[2:] + "/").startswith(ENV_FILE_NAME + "/"):
+        if owned and source[2:].split("/")[0].startswith(".tomo."):
             problems.append(f"volume {volume.container_path}: {source} is where tomo keeps "
                             "the installation's secret environment file")  # fmt: skip
         mounts.append(Mount(host_path, volume.container_path, volume.readonly, owned))
     return mounts
 
 
-def mounts_for(definition: AppDefinition, config: InstallConfig, instance_dir: str) -> list[Mount]:
-    """Where each of the app's volumes is mounted from, for a config already validated."""
-    return _mounts(definition.docker.volumes, config, instance_dir, problems=[])
-
-
-def _own_directory(container_path: str, taken: set[str]) -> str:
+def _own_directory(container_path: str, taken: set[str], place_under: str = "") -> str:
     """A directory under the instance for a volume the definition left unplaced:
     named after the container path's last part, or its whole path when another
-    volume has that name already (two volumes must never share a directory)."""
+    volume has that name already (two volumes must never share a directory).
+    `place_under` keeps each secondary service's folders apart from the others'."""
     parts = [part for part in container_path.split("/") if part] or ["data"]
     whole = "-".join(parts)
-    numbered = (f"./{whole}-{number}" for number in itertools.count(2))
-    candidates = itertools.chain([f"./{parts[-1]}", f"./{whole}"], numbered)
-    chosen = next(c for c in candidates if c not in taken and c != f"./{ENV_FILE_NAME}")
+    top = f"./{place_under}/" if place_under else "./"
+    numbered = (f"{top}{whole}-{number}" for number in itertools.count(2))
+    candidates = itertools.chain([f"{top}{parts[-1]}", f"{top}{whole}"], numbered)
+    chosen = next(c for c in candidates if c not in taken and not c[2:].startswith(".tomo."))
     taken.add(chosen)
     return chosen
 
@@ -329,6 +354,7 @@ def _env(
 
 
 def _generate(kind: str) -> str:
+    """A new secret of the kind a definition asks for."""
     if kind == "hex":
         return secrets.token_hex(16)
     if kind == "uuid":
@@ -347,6 +373,9 @@ def _build_docker_run_command(spec: ContainerSpec, publish_address: str) -> list
     for mount in spec.mounts:
         suffix = ":ro" if mount.readonly else ""
         argv += ["--volume", f"{mount.host_path}:{mount.container_path}{suffix}"]
+    for named in spec.named_volumes:
+        suffix = ":ro" if named.readonly else ""
+        argv += ["--volume", f"{named.volume}:{named.container_path}{suffix}"]
     for volume, container_path in spec.carried_volumes:
         argv += ["--volume", f"{volume}:{container_path}"]
     if spec.all_env:
@@ -354,6 +383,9 @@ def _build_docker_run_command(spec: ContainerSpec, publish_address: str) -> list
     argv += ["--restart", spec.restart_policy]
     if spec.network_mode:
         argv += ["--network", spec.network_mode]
+    elif spec.network:
+        argv += ["--network", spec.network, "--network-alias", spec.service]
+    argv += _service_options(spec)
     if spec.pid_mode:
         argv += ["--pid", spec.pid_mode]
     if spec.ipc_mode:
@@ -365,10 +397,51 @@ def _build_docker_run_command(spec: ContainerSpec, publish_address: str) -> list
     for device in spec.devices:
         argv += ["--device", device]
     argv.append(spec.image)
-    return argv + list(spec.command or [])
+    return argv + run_arguments(spec)
+
+
+def _service_options(spec: ContainerSpec) -> list[str]:
+    """User, working directory, entrypoint and Docker's own health check."""
+    argv: list[str] = []
+    if spec.user:
+        argv += ["--user", spec.user]
+    if spec.working_dir:
+        argv += ["--workdir", spec.working_dir]
+    if spec.entrypoint is not None:
+        # Docker takes one program here; its arguments lead the command instead.
+        argv += ["--entrypoint", spec.entrypoint[0] if spec.entrypoint else ""]
+    check = spec.health
+    if check is not None and check.test is not None:
+        argv += _health_options(check)
+    return argv
+
+
+def _health_options(check: HealthCheck) -> list[str]:
+    test = check.test or []
+    kind, rest = (test[0], test[1:]) if test[0] in ("CMD", "CMD-SHELL", "NONE") else ("", test)
+    if kind == "NONE":
+        return ["--no-healthcheck"]
+    # --health-cmd always runs through the image's shell: quote a CMD list for it.
+    command = " ".join(rest) if kind == "CMD-SHELL" else shlex.join(rest)
+    argv = ["--health-cmd", command]
+    for option, value in (("interval", check.interval), ("timeout", check.timeout),
+                          ("start-period", check.start_period)):  # fmt: skip
+        if value:
+            argv += [f"--health-{option}", value]
+    if check.retries:
+        argv += ["--health-retries", str(check.retries)]
+    return argv
+
+
+def run_arguments(spec: ContainerSpec) -> list[str]:
+    """What follows the image: the entrypoint's own arguments, then the command."""
+    return [*(spec.entrypoint or [])[1:], *(spec.command or [])]
 
 
 build_docker_run_command = _build_docker_run_command
+generate_secret = _generate
+mounts = _mounts
+ports = _ports
 
 
 def env_file_content(spec: ContainerSpec) -> str:

@@ -14,6 +14,7 @@ import posixpath
 import time
 from dataclasses import dataclass
 
+from tomo.deployment.app_spec import AppSpec
 from tomo.deployment.jobs import JobRecorder
 from tomo.deployment.remote import ContainerState, Docker
 from tomo.deployment.spec import (
@@ -33,31 +34,40 @@ POLL_SECONDS = 0.1
 @dataclass
 class Preflight:
     definition: AppDefinition
-    spec: ContainerSpec
+    app: AppSpec
     data_root: str
     claimed_ports: set[tuple[int, str]]  # by other installations on this server
+
+
+def user_mounts(app: AppSpec) -> list[tuple[ContainerSpec, Mount]]:
+    """Every mount from a path the user or the definition gave (not tomo's own)."""
+    return [(c, m) for c in app.containers for m in c.mounts if not m.owned]
 
 
 async def preflight(docker: Docker, check: Preflight) -> ServerFacts:
     """Every problem that would make the install fail, reported together; the server
     is asked once (see remote.SURVEY_SCRIPT)."""
-    mounts = [m for m in check.spec.mounts if not m.owned]
-    seen = await docker.survey(check.data_root, [m.host_path for m in mounts])
+    mounts = user_mounts(check.app)
+    seen = await docker.survey(check.data_root, [m.host_path for _, m in mounts])
     facts = seen.facts
     if facts.docker_access == "no":
         raise PreflightFailed(f"{docker.server}: {facts.docker_problem}")
     problems = _host_problems(check.definition, facts)
-    if facts.data_root_writable is False and (check.spec.owned_dirs or check.spec.all_env):
+    if facts.data_root_writable is False:
         problems.append(
             f"the data root {check.data_root} is not writable by user "
             f"'{docker.target.username}' (create it and give it to that user, or choose "
             f"another with `tomo server update {docker.server} --data-root PATH`)"
         )
-    problems += resolved_risks(check.spec, mounts, seen.resolved)
+    problems += resolved_risks(mounts, seen.resolved)
     problems += port_problems(check, seen.used_ports)
-    if check.spec.name in seen.containers:
-        problems.append(f"a container named '{check.spec.name}' already exists on the server")
-    problems += _network_problems(check.spec, seen.containers)
+    if check.app.network and await docker.network_owner(check.app.network) is not None:
+        problems.append(f"a network named '{check.app.network}' already exists on the server")
+    made_here = {c.name for c in check.app.containers}  # a sibling's network is fine
+    for container in check.app.containers:
+        if container.name in seen.containers:
+            problems.append(f"a container named '{container.name}' already exists on the server")
+        problems += _network_problems(container, seen.containers | made_here)
     if problems:
         raise PreflightFailed(f"{docker.server}: " + "; ".join(problems))
     return facts
@@ -65,7 +75,7 @@ async def preflight(docker: Docker, check: Preflight) -> ServerFacts:
 
 def port_problems(check: Preflight, used: set[tuple[int, str]]) -> list[str]:
     problems = []
-    for port in check.spec.ports:
+    for port in (p for c in check.app.containers for p in c.ports):
         key = (port.host, port.protocol)
         if key in check.claimed_ports:
             problems.append(
@@ -78,11 +88,11 @@ def port_problems(check: Preflight, used: set[tuple[int, str]]) -> list[str]:
     return problems
 
 
-def resolved_risks(spec: ContainerSpec, mounts: list[Mount], resolved: list[str]) -> list[str]:
+def resolved_risks(mounts: list[tuple[ContainerSpec, Mount]], resolved: list[str]) -> list[str]:
     """Host paths as the server resolves them (a symlink may lead to /etc or to the
     Docker socket): a risk found only there must have been accepted too."""
     problems = []
-    for mount, real in zip(mounts, resolved, strict=True):
+    for (spec, mount), real in zip(mounts, resolved, strict=True):
         if posixpath.normpath(real) == posixpath.normpath(mount.host_path):
             continue
         hidden = sorted(volume_risks(real, readonly=mount.readonly) - set(spec.accepted_risks))
@@ -143,7 +153,8 @@ async def prepare(
 ) -> None:
     """The directories and the env file, in one command; each change journaled (the
     file before it is written, the directories as the command reports them, placed
-    before the file so that undoing removes the file first)."""
+    before the file so that undoing removes the file first). Directories this
+    attempt made go with what its containers wrote into them, if it is undone."""
     at = len(job.journal.undo)
     if spec.all_env and env_file_is_new:
         job.journal.undo.append({"remove_files": [spec.env_file]})
@@ -154,21 +165,133 @@ async def prepare(
         await docker.prepare_files(spec.owned_dirs, created, private)
     finally:  # the script reports what it made, even when a later part failed
         if created:
-            job.journal.undo.insert(at, {"remove_empty_dirs": created})
+            # Nothing in them predates this attempt: undoing it removes them whole.
+            job.journal.undo.insert(at, {"remove_created_dirs": {
+                "instance_dir": spec.instance_dir, "dirs": created}})  # fmt: skip
             await job.save_journal()
 
 
 async def pull_and_prepare(
-    docker: Docker, spec: ContainerSpec, job: JobRecorder, *, env_file_is_new: bool = True
+    docker: Docker, app: AppSpec, job: JobRecorder, *, env_file_is_new: bool = True
 ) -> None:
-    """The pull and the files overlap: neither needs the other."""
-    results = await asyncio.gather(
-        pull(docker, job, spec.image), prepare(docker, spec, job, env_file_is_new=env_file_is_new),
-        return_exceptions=True,
-    )  # fmt: skip
+    """The pulls and the files overlap: neither needs the other."""
+
+    async def pulls() -> None:
+        for image in app.images:  # one at a time: they share the server's bandwidth
+            await pull(docker, job, image)
+
+    async def files() -> None:
+        for container in app.containers:
+            await prepare(docker, container, job, env_file_is_new=env_file_is_new)
+
+    results = await asyncio.gather(pulls(), files(), return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException):
             raise result
+
+
+async def create_app(
+    docker: Docker, app: AppSpec, publish_address: str, job: JobRecorder, limits: WaitLimits
+) -> str:
+    """The app's network and volumes, then each container once what it depends on
+    is as it asks (started, healthy, completed). Returns the main container's id."""
+    if app.network:
+        await create_network(docker, app, job)
+    for volume in app.volumes:
+        await create_volume(docker, app, volume, job)
+    created = {}
+    for container in app.containers:
+        await wait_for_dependencies(docker, app, container, limits)
+        created[container.name] = await create(docker, container, publish_address, job)
+    return created[app.name]
+
+
+async def create_network(docker: Docker, app: AppSpec, job: JobRecorder) -> None:
+    assert app.network is not None
+    job.journal.undo.append({"remove_network": app.network})
+    await job.save_journal()
+    labels = [arg for key, value in app.labels.items() for arg in ("--label", f"{key}={value}")]
+    result = await docker.ssh.run_docker(
+        docker.target, ["network", "create", *labels, app.network], check=False
+    )
+    if result.exit_code != 0:
+        job.journal.undo.pop()  # not ours: it was there before
+        await job.save_journal()
+        raise InstallFailed(f"network {app.network} could not be created: "
+                            f"{result.stderr.strip() or 'no output'}")  # fmt: skip
+
+
+async def create_volume(docker: Docker, app: AppSpec, volume: str, job: JobRecorder) -> None:
+    """A named volume, unless one is there already (kept by an uninstall that kept
+    the data: the new installation finds it again, and it is not this one's to undo)."""
+    if await docker.volume_exists(volume):
+        return
+    job.journal.undo.append({"remove_named_volumes": [volume]})
+    await job.save_journal()
+    labels = [arg for key, value in app.labels.items() for arg in ("--label", f"{key}={value}")]
+    await docker.run(["volume", "create", *labels, volume])
+
+
+async def wait_for_dependencies(
+    docker: Docker, app: AppSpec, container: ContainerSpec, limits: WaitLimits
+) -> None:
+    for needed, condition in container.depends_on.items():
+        dependency = app.named(needed)
+        if condition == "completed":
+            await _until_completed(docker, dependency, limits.timeout)
+        elif condition == "healthy":
+            await _until_healthy(docker, dependency, time.monotonic(), limits.timeout)
+        else:
+            await _until_started(docker, dependency, limits.timeout)
+
+
+async def _until_started(docker: Docker, spec: ContainerSpec, time_limit: float) -> None:
+    started = time.monotonic()
+    pause = POLL_SECONDS
+    while True:
+        state = await docker.state(spec.name)
+        if state is not None and state.status == "running":
+            return
+        problem = _fatal(state)
+        if problem:
+            raise InstallFailed(await _with_output(docker, spec, problem))
+        if time.monotonic() - started > time_limit:
+            raise InstallFailed(f"service {spec.service} did not start within {time_limit:g}s")
+        await asyncio.sleep(pause)
+        pause = min(pause * 1.5, 1.0)
+
+
+async def _until_completed(docker: Docker, spec: ContainerSpec, time_limit: float) -> None:
+    """A one-shot service (a migration, an init step) must end, and end well."""
+    started = time.monotonic()
+    pause = POLL_SECONDS
+    while True:
+        state = await docker.state(spec.name)
+        if state is None:
+            raise InstallFailed(f"service {spec.service}: the container disappeared")
+        if state.status in ("exited", "dead"):
+            if state.exit_code == 0:
+                return
+            raise InstallFailed(
+                await _with_output(docker, spec, f"the container {state.describe_exit()}")
+            )
+        if time.monotonic() - started > time_limit:
+            raise InstallFailed(f"service {spec.service} did not complete within {time_limit:g}s")
+        await asyncio.sleep(pause)
+        pause = min(pause * 1.5, 1.0)
+
+
+async def wait_until_app_up(docker: Docker, app: AppSpec, limits: WaitLimits) -> str:
+    """Every long-running container up as wait_until_up says, watched together;
+    one-shot services must have completed. Returns what was seen, in words."""
+    running = [c for c in app.containers if not c.one_shot]
+    for container in app.containers:
+        if container.one_shot:
+            await _until_completed(docker, container, limits.timeout)
+    states = await asyncio.gather(*(wait_until_up(docker, c, limits) for c in running))
+    if len(app.containers) == 1:
+        return states[0]
+    return "; ".join(f"{c.service}: {state}" for c, state in zip(running, states, strict=True))
 
 
 async def create(
@@ -193,28 +316,25 @@ class WaitLimits:
     stable: float  # up, unrestarted, this long after it started
 
 
-async def wait_until_up(
-    docker: Docker, spec: ContainerSpec, definition: AppDefinition, limits: WaitLimits
-) -> str:
+async def wait_until_up(docker: Docker, spec: ContainerSpec, limits: WaitLimits) -> str:
     """Running, healthy where a check exists, and still up and never restarted
     `limits.stable` seconds after it started; else why not, with its last output.
     The rest of the window is watched through Docker's events, not by polling."""
     started = time.monotonic()
-    state = await _until_healthy(docker, spec, definition, started, limits.timeout)
+    state = await _until_healthy(docker, spec, started, limits.timeout)
     remaining = limits.stable - (time.monotonic() - started)
     if remaining > 0 and await docker.watch_for_exit(spec.name, remaining):
-        raise InstallFailed(await _with_output(docker, spec.name, "the container keeps crashing"))
+        raise InstallFailed(await _with_output(docker, spec, "the container keeps crashing"))
     final = await docker.state(spec.name)
     problem = _fatal(final)
     if problem:
-        raise InstallFailed(await _with_output(docker, spec.name, problem))
-    return "healthy" if _has_health(final or state, definition) else "running"
+        raise InstallFailed(await _with_output(docker, spec, problem))
+    return "healthy" if _has_health(final or state, spec) else "running"
 
 
 async def _until_healthy(
-    docker: Docker, spec: ContainerSpec, definition: AppDefinition, started: float,
-    time_limit: float,
-) -> ContainerState:  # fmt: skip
+    docker: Docker, spec: ContainerSpec, started: float, time_limit: float
+) -> ContainerState:
     """Poll until it runs and its checks pass (the definition's probe once, Docker's
     own health until healthy); a container that will never be up fails at once."""
     pause = POLL_SECONDS
@@ -222,16 +342,16 @@ async def _until_healthy(
         state = await docker.state(spec.name)
         problem = _fatal(state)
         if problem:
-            raise InstallFailed(await _with_output(docker, spec.name, problem))
+            raise InstallFailed(await _with_output(docker, spec, problem))
         assert state is not None
         waiting_for = _waiting_for(state)
         if waiting_for is None:
-            waiting_for = await _probe(docker, spec, definition, state.pid)
+            waiting_for = await _probe(docker, spec, state.pid)
         if waiting_for is None:
             return state
         if time.monotonic() - started > time_limit:
             raise InstallFailed(await _with_output(
-                docker, spec.name, f"not up within {time_limit:g}s ({waiting_for})"
+                docker, spec, f"not up within {time_limit:g}s ({waiting_for})"
             ))  # fmt: skip
         await asyncio.sleep(pause)
         pause = min(pause * 1.5, 1.0)  # quick for fast apps, gentle for slow ones
@@ -258,13 +378,12 @@ def _waiting_for(state: ContainerState) -> str | None:
     return None
 
 
-async def _probe(
-    docker: Docker, spec: ContainerSpec, definition: AppDefinition, pid: int
-) -> str | None:
+async def _probe(docker: Docker, spec: ContainerSpec, pid: int) -> str | None:
     """The definition's health check, from the server itself: an HTTP request to the
-    published port, or for TCP, a listening socket inside the container."""
-    check = definition.docker.healthcheck
-    if check is None:
+    published port, or for TCP, a listening socket inside the container. (A check
+    Docker runs itself shows in the container's health state instead.)"""
+    check = spec.health
+    if check is None or check.in_container:
         return None
     if check.protocol == "tcp":
         return await _probe_tcp(docker, spec, check.port, pid)
@@ -298,13 +417,17 @@ async def _probe_tcp(docker: Docker, spec: ContainerSpec, port: int | None, pid:
     return f"health check: nothing listens on {container_port}/tcp in the container yet"
 
 
-def _has_health(state: ContainerState | None, definition: AppDefinition) -> bool:
-    return bool(state and state.health) or definition.docker.healthcheck is not None
+def _has_health(state: ContainerState | None, spec: ContainerSpec) -> bool:
+    return bool(state and state.health) or spec.health is not None
 
 
-async def _with_output(docker: Docker, container: str, reason: str) -> str:
-    """The reason, told precisely for a crash, with the container's last output."""
+async def _with_output(docker: Docker, spec: ContainerSpec, reason: str) -> str:
+    """The reason, told precisely for a crash, with the container's last output;
+    naming the service when the app has several."""
+    container = spec.name
     if reason == "the container keeps crashing":
         reason = f"the container {await docker.crash_summary(container)}"
+    if spec.service and spec.network:
+        reason = f"service {spec.service}: {reason}"
     lines = await docker.output_tail(container, 10)
     return f"{reason}; last output: {' | '.join(lines)}" if lines else f"{reason}; no output"

@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from tomo.deployment import steps
+from tomo.deployment.app_spec import AppSpec, container_names
 from tomo.deployment.context import DeploymentContext, ports_of, stored_config
 from tomo.deployment.install import claimed_ports, wait_limits
 from tomo.deployment.jobs import JobRecorder
@@ -33,7 +34,7 @@ class UpdatePlan:
     definition: AppDefinition
     data_root: str
     config: InstallConfig
-    spec: ContainerSpec
+    spec: AppSpec
     generated: dict[str, str]  # secrets the new definition asks for: shown once
 
 
@@ -42,15 +43,20 @@ async def plan_update(
 ) -> UpdatePlan:
     definition = await current_definition(ctx, row)
     image = retag(definition.docker.image, tag) if tag else definition.docker.image
-    data_root = (await ctx.servers.get_server(row.server_id)).data_root
+    server = await ctx.servers.get_server(row.server_id)
     config = InstallConfig.model_validate(row.config).changed_by(changes)
-    spec = ctx.spec_of(row, definition, data_root, config=config, image=image)
+    spec = ctx.spec_of(row, definition, server, config=config,
+                       images={definition.main_service: image})  # fmt: skip
     known = {**ctx.open(row.secret_env_enc), **config.env}
     generated = {k: v for k, v in spec.secret_env.items() if k not in known}
-    return UpdatePlan(definition, data_root, config, spec, generated)
+    return UpdatePlan(definition, server.data_root, config, spec, generated)
 
 
 class Update(Operation):
+    """Every container of the app set aside (stopped, last first), the new ones
+    created in order; until they have stayed up, the journal can put the old
+    ones back exactly as they were."""
+
     kind = "update"
 
     def __init__(self, ctx: DeploymentContext, plan: UpdatePlan | None = None) -> None:
@@ -68,36 +74,56 @@ class Update(Operation):
         assert self.plan is not None
         definition, data_root, config, spec = (self.plan.definition, self.plan.data_root,
                                                self.plan.config, self.plan.spec)  # fmt: skip
-        image = spec.image
+        images = ", ".join(spec.images)
         docker = await ctx.docker(row.server_id)
-        async with job.step("validate", image):
+        async with job.step("validate", images):
             pass  # checked when the update was asked for (plan_update)
         async with job.step("preflight"):
             await self._preflight(docker, row, spec, data_root)
-        async with job.step("pull", image):  # the env file is rewritten meanwhile: the
-            # running container read its own when it was created
+        async with job.step("pull", images):  # the env files are rewritten meanwhile: the
+            # running containers read theirs when they were created
             await steps.pull_and_prepare(docker, spec, job, env_file_is_new=False)
-        await ctx.set(row.id, status="updating", status_message=f"updating to {image}")
+        await ctx.set(row.id, status="updating", status_message=f"updating to {spec.main.image}")
+        limits = wait_limits(ctx)
         async with job.step("replace"):
             spec, previous = await self._set_aside(docker, job, row, spec)
-            container = await steps.create(docker, spec, ctx.settings.publish_address, job)
+            container = await self._create(docker, job, spec, limits)
         async with job.step("wait"):
-            await job.note(await steps.wait_until_up(docker, spec, definition, wait_limits(ctx)))
+            await job.note(await steps.wait_until_app_up(docker, spec, limits))
         await self._commit(job, row, definition, spec, config, container, previous)
 
+    async def _create(
+        self, docker: Docker, job: JobRecorder, spec: AppSpec, limits: steps.WaitLimits
+    ) -> str:
+        """The app's network (kept from before, or made), its volumes, its containers."""
+        if spec.network and await docker.network_owner(spec.network) is None:
+            await steps.create_network(docker, spec, job)
+        for volume in spec.volumes:
+            await steps.create_volume(docker, spec, volume, job)
+        created = {}
+        for container in spec.containers:
+            await steps.wait_for_dependencies(docker, spec, container, limits)
+            created[container.name] = await steps.create(
+                docker, container, self.ctx.settings.publish_address, job
+            )
+        return created[spec.name]
+
     async def _preflight(
-        self, docker: Docker, row: Installation, spec: ContainerSpec, data_root: str
+        self, docker: Docker, row: Installation, spec: AppSpec, data_root: str
     ) -> None:
         """What changed must fit the server: new host ports free, host paths safe."""
         own = ports_of(row)
-        new_ports = [p for p in spec.ports if (p.host, p.protocol) not in own]
-        mounts = [m for m in spec.mounts if not m.owned]
-        seen = await docker.survey(data_root, [m.host_path for m in mounts])
-        problems = steps.resolved_risks(spec, mounts, seen.resolved)
-        if new_ports:
+        mounts = steps.user_mounts(spec)
+        seen = await docker.survey(data_root, [m.host_path for _, m in mounts])
+        problems = steps.resolved_risks(mounts, seen.resolved)
+        new_ports = {c.name: [p for p in c.ports if (p.host, p.protocol) not in own]
+                     for c in spec.containers}  # fmt: skip
+        if any(new_ports.values()):
+            fresh = dataclasses.replace(spec, containers=[
+                dataclasses.replace(c, ports=new_ports[c.name]) for c in spec.containers
+            ])  # fmt: skip
             check = steps.Preflight(
-                AppDefinition.model_validate(row.definition),
-                dataclasses.replace(spec, ports=new_ports), data_root,
+                AppDefinition.model_validate(row.definition), fresh, data_root,
                 await claimed_ports(self.ctx, row.server_id, row.id),
             )  # fmt: skip
             problems += steps.port_problems(check, seen.used_ports)
@@ -105,34 +131,40 @@ class Update(Operation):
             raise PreflightFailed(f"{docker.server}: " + "; ".join(problems))
 
     async def _set_aside(
-        self, docker: Docker, job: JobRecorder, row: Installation, spec: ContainerSpec
-    ) -> tuple[ContainerSpec, str | None]:
-        """Rename and stop the current container (journaled first), carrying its
-        volumes over; a container removed behind tomo's back is simply made again."""
-        state = await docker.state(row.name)
-        if state is None:
-            return spec, None
-        previous = f"{row.name}-tomo-previous"
-        mounted = {m.container_path for m in spec.mounts}
-        carried = [v for v in state.volumes if v[1] not in mounted]
-        job.journal.undo.append({"restore_container": {
-            "name": row.name, "previous": previous, "start": _was_running(state),
-        }})  # fmt: skip
-        await job.save_journal()
-        await docker.run(["container", "rename", row.name, previous])
-        await docker.run(["container", "stop", previous])
-        return dataclasses.replace(spec, carried_volumes=carried), previous
+        self, docker: Docker, job: JobRecorder, row: Installation, spec: AppSpec
+    ) -> tuple[AppSpec, list[str]]:
+        """Rename and stop each current container, the last started first (journaled
+        first), carrying its volumes over to its successor; a container removed
+        behind tomo's back is simply made again."""
+        old = AppDefinition.model_validate(row.definition)
+        current = list(container_names(old, row.name).values())
+        previous, carried = [], {}
+        for name in reversed(current):
+            state = await docker.state(name)
+            if state is None or state.installation != row.id:
+                continue
+            aside = f"{name}-tomo-previous"
+            job.journal.undo.append({"restore_container": {
+                "name": name, "previous": aside, "start": _was_running(state),
+            }})  # fmt: skip
+            await job.save_journal()
+            await docker.run(["container", "rename", name, aside])
+            await docker.run(["container", "stop", aside])
+            previous.append(aside)
+            carried[name] = state.volumes
+        containers = [_carry(c, carried.get(c.name, [])) for c in spec.containers]
+        return dataclasses.replace(spec, containers=containers), previous
 
     async def _commit(
         self, job: JobRecorder, row: Installation, definition: AppDefinition,
-        spec: ContainerSpec, config: InstallConfig, container: str, previous: str | None,
+        spec: AppSpec, config: InstallConfig, container: str, previous: list[str],
     ) -> None:  # fmt: skip
         job.journal.committed = True
-        job.journal.cleanup = [{"retire_container": previous}] if previous else []
+        job.journal.cleanup = [{"retire_container": name} for name in previous]
         await job.save_journal()
         await self.ctx.set(
             row.id, status="running", status_message=None, container_id=container,
-            image=spec.image, version=definition.version,
+            image=spec.main.image, version=definition.version,
             definition=definition.model_dump(mode="json"), config=stored_config(config, spec),
             secret_env_enc=self.ctx.seal(spec.secret_env),
         )  # fmt: skip
@@ -140,7 +172,7 @@ class Update(Operation):
         self.summary += outcome.done + outcome.failed
 
     async def recover(self, job: JobRecorder, row: Installation, cause: str) -> Recovery:
-        """Put the previous container back as it was (or, past the commit point,
+        """Put the previous containers back as they were (or, past the commit point,
         finish); the status is what Docker then reports."""
         outcome = await self.replay_journal(job, row)
         words = said(outcome, "nothing had been changed on the server")
@@ -152,6 +184,15 @@ class Update(Operation):
         if not job.journal.committed:
             await self.ctx.set(row.id, status_message=f"{cause}; {words}")
         return Recovery(words, settled=outcome.complete)
+
+
+def _carry(spec: ContainerSpec, volumes: list[tuple[str, str]]) -> ContainerSpec:
+    """Its predecessor's volumes, mounted again by name unless the new one mounts
+    something else there."""
+    mounted = {m.container_path for m in spec.mounts} | {
+        m.container_path for m in spec.named_volumes
+    }
+    return dataclasses.replace(spec, carried_volumes=[v for v in volumes if v[1] not in mounted])
 
 
 def _was_running(state: ContainerState) -> bool:

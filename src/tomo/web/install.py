@@ -21,6 +21,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from tomo.deployment.api import run_in_background
+from tomo.deployment.app_spec import uses_app_spec
 from tomo.deployment.schemas import InstallationPublic, InstallPreview, JobPublic, StepPublic
 from tomo.deployment.service import DeploymentService
 from tomo.deployment.spec import InstallConfig
@@ -119,7 +120,7 @@ async def _fit(
     the server now. The answer depends on ports, paths and the name, not on values the
     user has yet to type: required ones get a stand-in and the app's flags are taken as
     accepted, so only the server's side is judged here."""
-    stand_ins = {v.name: "x" for v in entry.docker.environment
+    stand_ins = {v.name: "x" for v in user_variables(entry)
                  if v.required and not v.default and not v.generate}  # fmt: skip
     probe = InstallConfig(env=stand_ins, accept_risks=list(entry.risks))
     try:
@@ -131,6 +132,14 @@ async def _fit(
 
 def _ref(entry: MarketplaceApp) -> str:
     return f"{entry.repo_id}/{entry.id}"
+
+
+def user_variables(entry: MarketplaceApp) -> list[AppEnvVar]:
+    """What the user may set: an app with settings asks for those (its services'
+    variables are made from them); else its container's environment."""
+    if uses_app_spec(entry):
+        return list(entry.settings)
+    return list(entry.docker.environment)
 
 
 # -- the form ---------------------------------------------------------------------
@@ -158,7 +167,8 @@ class InstallForm:
         self.ref = _ref(entry)
         self.accepted = list(accepted or [])
         docker = entry.docker
-        self.env = [_env_row(variable) for variable in docker.environment]
+        self.variables = user_variables(entry)
+        self.env = [_env_row(variable) for variable in self.variables]
         self.ports = [Row(f"port.{i}", f"Host port for {p.container}/{p.protocol}",
                           _sentences(p.description, f"Default: {p.host or p.container}"),
                           str(p.host or p.container), kind="number")
@@ -180,7 +190,7 @@ class InstallForm:
         volumes = [{"host_path": values[row.key].strip(), "container_path": volume.container_path}
                    for row, volume in zip(self.volumes, docker.volumes, strict=True)
                    if values.get(row.key, "").strip() not in ("", row.default)]  # fmt: skip
-        env = {v.name: values[row.key] for row, v in zip(self.env, docker.environment, strict=True)
+        env = {v.name: values[row.key] for row, v in zip(self.env, self.variables, strict=True)
                if values.get(row.key, "") != ""}  # fmt: skip
         return InstallConfig.model_validate({
             "name": values.get("name", "").strip() or None, "env": env, "ports": ports,
@@ -285,7 +295,9 @@ def _sentences(*parts: str) -> str:
 
 
 # What the service says, matched to the inputs it concerns.
-MISSING_ENV = re.compile(r"required environment variables missing: (?P<names>[^(]+?)(?: \(|$)")
+MISSING_ENV = re.compile(
+    r"required (?:environment variables|settings) missing: (?P<names>[^(]+?)(?: \(|$)"
+)
 BAD_ENV = re.compile(r"environment variable (?P<name>\w+) ")
 HOST_PORT = re.compile(r"host port (?P<host>\d+)/(?P<protocol>\w+) is (?:given to container "
                        r"ports \d+ and (?P<second>\d+))?")  # fmt: skip
@@ -341,6 +353,8 @@ class InstallPage:
                 "errors": self.errors.fields, "general": self.errors.general,
                 "accepted": form.accepted, "preview": self.preview,
                 "command": shell_lines(self.preview.argv) if self.preview else "",
+                "commands": [shell_lines(c.argv) for c in self.preview.containers]
+                if self.preview else [],
                 "error_links": self.error_links(),
                 "explain": explain_risk}  # fmt: skip
 

@@ -1,0 +1,338 @@
+"""From a whole app's definition to the containers to create: AppSpec.
+
+A single-container app without settings is exactly what spec.build_spec makes
+(its container named after the installation). Otherwise every service becomes
+a ContainerSpec, in dependency order: the main one named after the
+installation, the others `<installation>-<service>`, all on the app's own
+network where each is reachable by its service name. Settings are resolved once
+for the app (the user's value, a secret generated earlier, the default, or a
+new generated one) and put into the services' values wherever they say
+`${NAME}`, as are tomo's built-ins (see definition.BUILTIN_VARIABLES).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+from dataclasses import dataclass, field
+
+from tomo.deployment.spec import (
+    ENV_FILE_NAME,
+    INSTANCE_NAME,
+    ContainerSpec,
+    InstallConfig,
+    Mount,
+    NamedMount,
+    PublishedPort,
+    build_spec,
+    generate_secret,
+    mounts,
+    ports,
+    unaccepted,
+)
+from tomo.errors import InvalidInput
+from tomo.marketplace.definition import (
+    REFERENCE,
+    AppDefinition,
+    AppEnvVar,
+    AppVolume,
+    DockerConfig,
+    references,
+    start_order,
+)
+from tomo.marketplace.risk import assess_risks
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """Every container of one installation, in the order they are created."""
+
+    name: str  # the installation's
+    instance_dir: str
+    containers: list[ContainerSpec]
+    network: str | None = None  # the app's own network (several services only)
+    volumes: list[str] = field(default_factory=list)  # named volumes it uses
+    labels: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # kept in the record's config
+    secret_env: dict[str, str] = field(default_factory=dict, repr=False)  # sealed there
+    risks: list[str] = field(default_factory=list)
+
+    @property
+    def main(self) -> ContainerSpec:
+        return next(c for c in self.containers if c.name == self.name)
+
+    @property
+    def images(self) -> list[str]:
+        return list(dict.fromkeys(c.image for c in self.containers))
+
+    def named(self, container: str) -> ContainerSpec:
+        return next(c for c in self.containers if c.name == container)
+
+
+def container_names(definition: AppDefinition, instance: str) -> dict[str, str]:
+    """service -> container name, in start order (the main service's is the
+    installation's own name, so one-container apps keep theirs)."""
+    every = definition.all_services
+    return {
+        service: instance if service == definition.main_service else f"{instance}-{service}"
+        for service in start_order(every)
+    }
+
+
+def uses_app_spec(definition: AppDefinition) -> bool:
+    return definition.is_multi_container or bool(definition.settings)
+
+
+def build_app_spec(
+    definition: AppDefinition,
+    config: InstallConfig,
+    *,
+    repo_id: str,
+    installation_id: str,
+    data_root: str,
+    server_host: str = "",
+    images: dict[str, str] | None = None,
+    generated: dict[str, str] | None = None,
+) -> AppSpec:
+    """Validate everything and return the containers to create; InvalidInput lists
+    every problem. `images` replaces services' images (an update to another tag);
+    `generated` carries secrets generated earlier."""
+    images = images or {}
+    if not uses_app_spec(definition):
+        spec = build_spec(definition, config, repo_id=repo_id, installation_id=installation_id,
+                          data_root=data_root, image=images.get(definition.main_service),
+                          generated=generated)  # fmt: skip
+        return AppSpec(spec.name, spec.instance_dir, [spec], labels=spec.labels, env=spec.env,
+                       secret_env=spec.secret_env, risks=spec.risks)  # fmt: skip
+    return _Builder(definition, config, repo_id, installation_id, data_root, server_host,
+                    images, generated or {}).build()  # fmt: skip
+
+
+class _Builder:
+    def __init__(
+        self, definition: AppDefinition, config: InstallConfig, repo_id: str,
+        installation_id: str, data_root: str, server_host: str, images: dict[str, str],
+        generated: dict[str, str],
+    ) -> None:  # fmt: skip
+        self.definition = definition
+        self.config = config
+        self.generated = generated
+        self.name = config.name or definition.id
+        self.instance_dir = posixpath.join(data_root, self.name)
+        self.images = images
+        self.problems: list[str] = []
+        self.names = container_names(definition, self.name)
+        several = len(self.names) > 1
+        self.network = f"tomo-{self.name}" if several else None
+        self.labels = {"tomo.app": definition.id, "tomo.repo": repo_id,
+                       "tomo.installation": installation_id}  # fmt: skip
+        self.builtins = {"TOMO_INSTANCE": self.name, "TOMO_DATA_DIR": self.instance_dir,
+                         "TOMO_SERVER_HOST": server_host}  # fmt: skip
+        self.env: dict[str, str] = {}
+        self.secret_env: dict[str, str] = {}
+
+    def build(self) -> AppSpec:
+        if self.config.name is None and not INSTANCE_NAME.fullmatch(self.name):
+            self.problems.append(f"the app id '{self.name}' cannot name a container (2 to 63 "
+                                 "characters); give the instance a name with --name")  # fmt: skip
+        values = self._settings()
+        every = self.definition.all_services
+        containers = [self._container(service, every[service], values) for service in self.names]
+        self._refuse_shared_host_ports(containers)
+        risks = sorted({flag for c in containers for flag in c.risks})
+        missing = unaccepted(risks, self.config.accept_risks)
+        if missing:
+            self.problems.append(missing)
+        if self.problems:
+            raise InvalidInput("; ".join(self.problems))
+        volumes = sorted({m.volume for c in containers for m in c.named_volumes})
+        return AppSpec(self.name, self.instance_dir, containers, self.network, volumes,
+                       self.labels, self.env, self.secret_env, risks)  # fmt: skip
+
+    # -- settings and values ---------------------------------------------------
+
+    def _settings(self) -> dict[str, str]:
+        """Each setting's value: the user's, one generated earlier, the default, or a
+        new generated secret; required ones missing are reported together."""
+        values: dict[str, str] = {}
+        missing = []
+        for setting in self.definition.settings:
+            value = self._value_of(setting, setting.name)
+            if value is None:
+                if setting.required:
+                    missing.append(setting.name)
+                continue
+            values[setting.name] = self._fill(value, {}, f"setting {setting.name}")
+            (self.secret_env if setting.secret else self.env)[setting.name] = value
+        if missing:
+            self.problems.append("required settings missing: " + ", ".join(missing)
+                                 + " (give each with --env NAME=VALUE)")  # fmt: skip
+        declared = {s.name for s in self.definition.settings}
+        for name, value in self.config.env.items():
+            if name not in declared:
+                self.env[name] = value
+        return values
+
+    def _value_of(self, variable: AppEnvVar, key: str) -> str | None:
+        value = self.config.env.get(variable.name) if key == variable.name else None
+        if value is None:
+            value = self.generated.get(key, variable.default)
+        if value is None and variable.generate:
+            value = generate_secret(variable.generate)
+        if value == "" and variable.required:
+            return None
+        return value
+
+    def _fill(self, text: str, values: dict[str, str], where: str) -> str:
+        """`${NAME}` replaced by the setting's or built-in's value; `$$` is `$`."""
+        known = {**self.builtins, **values}
+
+        def replace(match: object) -> str:
+            name = match.group("name")  # type: ignore[attr-defined]
+            if name is None:
+                return "$"
+            if name not in known:  # an optional setting left empty
+                return ""
+            return known[name]
+
+        if "$" not in text:
+            return text
+        unknown = [n for n in references(text) if n not in known and n not in self._declared]
+        if unknown:
+            self.problems.append(f"{where}: ${{{unknown[0]}}} is not a setting of this app")
+        return REFERENCE.sub(replace, text)
+
+    @property
+    def _declared(self) -> set[str]:
+        return {s.name for s in self.definition.settings}
+
+    # -- one service -------------------------------------------------------------
+
+    def _container(
+        self, service: str, docker: DockerConfig, values: dict[str, str]
+    ) -> ContainerSpec:
+        main = service == self.definition.main_service
+        where = f"service {service}"
+        config = self.config if main else InstallConfig()
+        placed = mounts(
+            [v for v in docker.volumes if v.volume is None], config, self.instance_dir,
+            self.problems, place_under="" if main else service,
+        )  # fmt: skip
+        env, secret_env = self._service_env(service, docker, values, main)
+        effective = docker.model_copy(update={"volumes": [
+            AppVolume(container_path=m.container_path, host_path=m.host_path, readonly=m.readonly)
+            for m in placed if not m.owned
+        ]})  # fmt: skip
+        name = self.names[service]
+        return ContainerSpec(
+            name=name, image=self.images.get(service, docker.image),
+            labels={**self.labels, "tomo.service": service},
+            ports=[PublishedPort(p.host, p.container, p.protocol)
+                   for p in ports(docker, config, self.problems)],
+            mounts=placed, env=env, secret_env=secret_env,
+            restart_policy=docker.restart_policy, network_mode=self._network_mode(docker),
+            pid_mode=docker.pid_mode, ipc_mode=docker.ipc_mode, privileged=docker.privileged,
+            capabilities=list(docker.capabilities), devices=list(docker.devices),
+            command=self._fill_all(docker.command, values, where),
+            instance_dir=self.instance_dir, risks=assess_risks(effective),
+            accepted_risks=list(self.config.accept_risks), service=service,
+            network=self.network, entrypoint=self._fill_all(docker.entrypoint, values, where),
+            user=docker.user, working_dir=docker.working_dir, health=docker.healthcheck,
+            named_volumes=[NamedMount(f"{self.name}_{v.volume}", v.container_path, v.readonly)
+                           for v in docker.volumes if v.volume is not None],
+            depends_on={self.names[d]: c for d, c in docker.depends_on.items()},
+            one_shot=self._is_one_shot(service),
+            env_file_name=ENV_FILE_NAME if main else f".tomo.{service}.env",
+        )  # fmt: skip
+
+    def _network_mode(self, docker: DockerConfig) -> str | None:
+        mode = docker.network_mode
+        if mode is not None and mode.startswith("service:"):
+            return f"container:{self.names[mode[8:]]}"
+        return mode
+
+    def _is_one_shot(self, service: str) -> bool:
+        every = self.definition.all_services
+        return any(other.depends_on.get(service) == "completed" for other in every.values())
+
+    def _fill_all(
+        self, items: list[str] | None, values: dict[str, str], where: str
+    ) -> list[str] | None:
+        if items is None:
+            return None
+        return [self._fill(item, values, where) for item in items]
+
+    def _service_env(
+        self, service: str, docker: DockerConfig, values: dict[str, str], main: bool
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """The service's variables with settings put in; a value that carries a
+        secret setting is secret too. The user's --env for a name that is not a
+        setting goes to the main service."""
+        secret_settings = {s.name for s in self.definition.settings if s.secret}
+        env: dict[str, str] = {}
+        secret_env: dict[str, str] = {}
+        for variable in docker.environment:
+            key = variable.name if main else f"{service}.{variable.name}"
+            raw = self._value_of(variable, key) if main else self.generated.get(
+                key, variable.default)  # fmt: skip
+            if raw is None and variable.generate and not main:
+                raw = generate_secret(variable.generate)
+            if raw is None:
+                if variable.required:
+                    self.problems.append(f"service {service}: {variable.name} has no value")
+                continue
+            value = self._fill(raw, values, f"service {service}: {variable.name}")
+            secret = variable.secret or bool(set(references(raw)) & secret_settings)
+            (secret_env if secret else env)[variable.name] = value
+            if secret or variable.generate:  # kept sealed for updates
+                self.secret_env[key] = raw
+            elif main and variable.name in self.config.env:
+                self.env[variable.name] = raw
+        if main:
+            declared = self._declared | {v.name for v in docker.environment}
+            env.update({k: v for k, v in self.config.env.items() if k not in declared})
+        return env, secret_env
+
+    def _refuse_shared_host_ports(self, containers: list[ContainerSpec]) -> None:
+        seen: dict[tuple[int, str], str] = {}
+        for container in containers:
+            for port in container.ports:
+                key = (port.host, port.protocol)
+                if key in seen and seen[key] != container.service:
+                    self.problems.append(
+                        f"host port {port.host}/{port.protocol} is published by services "
+                        f"{seen[key]} and {container.service}"
+                    )
+                seen[key] = container.service
+
+
+def with_image(spec: ContainerSpec, image: str) -> ContainerSpec:
+    return dataclasses.replace(spec, image=image)
+
+
+def app_mounts(definition: AppDefinition, config: InstallConfig, instance_dir: str) -> list[Mount]:
+    """Where every service's volumes are mounted from, for a config already
+    validated (named volumes aside: they are Docker's, not folders)."""
+    found = []
+    for service, docker in definition.all_services.items():
+        main = service == definition.main_service
+        found += mounts(
+            [v for v in docker.volumes if v.volume is None], config if main else InstallConfig(),
+            instance_dir, [], place_under="" if main else service,
+        )  # fmt: skip
+    return found
+
+
+def named_volumes(definition: AppDefinition, instance: str) -> list[str]:
+    """The Docker volumes an installation's services share, by their server names."""
+    return sorted({f"{instance}_{v.volume}" for docker in definition.all_services.values()
+                   for v in docker.volumes if v.volume is not None})  # fmt: skip
+
+
+def env_files(definition: AppDefinition, instance_dir: str) -> list[str]:
+    """Every env file tomo may have written for the installation's containers."""
+    return [
+        posixpath.join(instance_dir, ENV_FILE_NAME if s == definition.main_service
+                       else f".tomo.{s}.env")
+        for s in definition.all_services
+    ]  # fmt: skip

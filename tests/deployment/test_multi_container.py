@@ -1,0 +1,154 @@
+"""Apps of several containers, deployed for real through sshd + Docker: one network
+per installation, services reaching each other by name, dependencies waited for,
+all-or-nothing installs and updates, and uninstall of the whole app."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+import pytest
+
+from tests.deployment.conftest import Deploy
+from tests.services import free_port
+from tomo.deployment.spec import InstallConfig
+from tomo.errors import InstallFailed, InvalidInput
+
+# The client asks the api service by its name on the app's network, keeps what it
+# got in its volume, then serves pages itself.
+FETCH = "wget -qO /out/got.txt http://api/ && exec httpd -f -p 80 -h /www"
+
+
+def two_services(deploy: Deploy, *, api_image: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {
+        "main": "client",
+        "settings": [{"name": "GREETING", "default": "hello"}],
+        "services": {
+            "client": {
+                "image": deploy.images.web_v1,
+                # As the server's user, so that what it writes is that user's to remove.
+                "user": f"{deploy.data_root.stat().st_uid}:{deploy.data_root.stat().st_gid}",
+                "command": ["sh", "-c", FETCH],
+                "ports": [{"container": 80, "host": free_port()}],
+                "volumes": [{"host_path": "./out", "container_path": "/out"},
+                            {"volume": "shared", "container_path": "/shared"}],
+                "environment": [{"name": "SAY", "default": "${GREETING} from ${TOMO_INSTANCE}"}],
+                "depends_on": {"api": {"condition": "service_healthy"}},
+            },
+            "api": {
+                "image": api_image or deploy.images.web_v1,
+                "volumes": [{"volume": "shared", "container_path": "/shared"}],
+                "healthcheck": {"test": ["CMD", "wget", "-qO-", "http://127.0.0.1/"],
+                                "interval": "1s", "retries": 20},
+            },
+            **extra,
+        },
+    }  # fmt: skip
+
+
+def docker(*args: str) -> str:
+    done = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
+    return done.stdout.strip()
+
+
+def labelled(kind: str, installation: str) -> list[str]:
+    """Names of Docker objects (container, network, volume) of one installation."""
+    label = f"label=tomo.installation={installation}"
+    if kind == "container":
+        return docker("ps", "-a", "--filter", label, "--format", "{{.Names}}").split()
+    return docker(kind, "ls", "--filter", label, "--format", "{{.Name}}").split()
+
+
+async def install(deploy: Deploy, app: str, name: str = "pair") -> str:
+    started = await deploy.runtime.deployment.install_app(
+        deploy.server, app, InstallConfig(name=name)
+    )
+    job = await deploy.runtime.deployment.run_job(started.job_id)
+    assert job.status == "done", job.error
+    return started.installation.id
+
+
+async def test_services_reach_each_other_by_name_and_share_a_volume(deploy: Deploy) -> None:
+    app = await deploy.publish("pair", **two_services(deploy))
+
+    installation = await install(deploy, app)
+
+    got = deploy.data_root / "pair" / "out" / "got.txt"
+    assert got.read_text().strip() == "web v1"
+    assert sorted(labelled("container", installation)) == ["pair", "pair-api"]
+    assert labelled("network", installation) == ["tomo-pair"]
+    assert labelled("volume", installation) == ["pair_shared"]
+    env = json.loads(docker("inspect", "--format", "{{json .Config.Env}}", "pair"))
+    assert "SAY=hello from pair" in env
+    health = docker("inspect", "--format", "{{.State.Health.Status}}", "pair-api")
+    assert health == "healthy"  # the client was created only once the api was
+    listed = await deploy.runtime.deployment.list_with_status(deploy.server)
+    assert [(i.name, i.status) for i in listed] == [("pair", "running")]
+
+
+async def test_a_failing_service_leaves_nothing_behind(deploy: Deploy) -> None:
+    broken = {"image": deploy.images.broken, "depends_on": ["api"]}
+    app = await deploy.publish("pair", **two_services(deploy, worker=broken))
+    started = await deploy.runtime.deployment.install_app(
+        deploy.server, app, InstallConfig(name="pair")
+    )
+
+    job = await deploy.runtime.deployment.run_job(started.job_id)
+
+    assert job.status == "failed"
+    assert job.error is not None and "service worker" in job.error
+    assert labelled("container", started.installation.id) == []
+    assert labelled("network", started.installation.id) == []
+    assert labelled("volume", started.installation.id) == []
+    assert not (deploy.data_root / "pair").exists()
+    assert await deploy.runtime.deployment.list_installations() == []
+
+
+async def test_stop_start_logs_update_and_uninstall_work_on_the_whole_app(
+    deploy: Deploy,
+) -> None:
+    service = deploy.runtime.deployment
+    app = await deploy.publish("pair", **two_services(deploy))
+    await install(deploy, app)
+
+    stopped = await service.stop_app("pair")
+    running = [n for n in docker("ps", "--format", "{{.Names}}").split() if n.startswith("pair")]
+    started = await service.start_app("pair")
+    merged = [line async for line in service.logs("pair", tail=5)]
+    with pytest.raises(InvalidInput, match="no service 'nope'"):
+        _ = [line async for line in service.logs("pair", service="nope")]
+
+    assert (stopped.status, running, started.status) == ("stopped", [], "running")
+    assert all(line.startswith(("api    | ", "client | ")) for line in merged), merged
+
+    await deploy.publish("pair", **two_services(deploy, api_image=deploy.images.web_v2))
+    updated = await service.update_app("pair")
+    got = deploy.data_root / "pair" / "out" / "got.txt"
+    assert updated.installation.status == "running"
+    assert got.read_text().strip() == "web v2"  # the new client asked the new api
+
+    done = await service.uninstall_app("pair", remove_data=True)
+    assert "removed network 'tomo-pair'" in done.summary
+    assert "removed volume pair_shared" in done.summary
+    assert docker("ps", "-a", "--filter", "name=pair", "--format", "{{.Names}}") == ""
+    assert not (deploy.data_root / "pair").exists()
+
+
+async def test_an_update_whose_new_service_fails_puts_every_old_container_back(
+    deploy: Deploy,
+) -> None:
+    service = deploy.runtime.deployment
+    app = await deploy.publish("pair", **two_services(deploy))
+    installation = await install(deploy, app)
+    before = {n: docker("inspect", "--format", "{{.Id}}", n) for n in ("pair", "pair-api")}
+
+    broken = {"image": deploy.images.broken}
+    await deploy.publish("pair", **two_services(deploy, worker=broken))
+    with pytest.raises(InstallFailed, match="service worker"):
+        await service.update_app("pair")
+
+    after = {n: docker("inspect", "--format", "{{.Id}}", n) for n in ("pair", "pair-api")}
+    assert after == before
+    assert sorted(labelled("container", installation)) == ["pair", "pair-api"]
+    assert (await service.refresh_status("pair")).status == "running"
