@@ -9,9 +9,11 @@ Two shapes are in use:
   whose volumes are strings and whose preset env values are given as `set`.
 
 Each template is one app: its key is `<file>#<index>` and `part` its index. A
-container template becomes a single-container app; a stack's compose file goes
-through `convert_compose` when it is a file of this repository. The file is
-parsed once per content (see `_TemplateCache`), not once per template.
+container template is written as the one-service compose document Portainer
+would run, and a stack's compose file (when it is a file of this repository) is
+read as it is: both go through `convert_compose`, with the template's env inputs
+as the app's settings. The templates file is parsed once per content
+(`TemplateCache`), not once per template.
 """
 
 from __future__ import annotations
@@ -27,24 +29,42 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tomo.errors import InvalidDefinition
+from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.formats.base import Found, Parsed, SourceSpec
-from tomo.marketplace.formats.runtipi import clip, load_json, one_line, validate_definition
+from tomo.marketplace.formats.compose import (
+    ComposeApp,
+    build_definition,
+    convert_compose,
+    not_installable_text,
+)
+from tomo.marketplace.formats.runtipi import clip, load_json, one_line, url_or_none
+from tomo.marketplace.formats.variables import (
+    BASE_TABLE,
+    ENV_NAME,
+    Fixed,
+    Meaning,
+    Setting,
+    looks_secret,
+)
 from tomo.marketplace.parse import format_validation_error
+from tomo.marketplace.safe_yaml import YamlLoadError, load_yaml
 from tomo.slugs import SLUG, slugify
 
 # Where templates files live in the repositories that publish them: at the root
 # (`templates.json`, `templates-2.0.json`) or one folder down (`Template/template.json`).
 _CANDIDATE_WORDS = ("template", "portainer")
 _MAX_DEPTH = 2
-# A dict keyed by the file's bytes: CPython caches a bytes object's hash, and the
-# sync hands the same object for every template of a file, so a hit costs no hashing.
 _CACHED_FILES = 4
+MAX_TAGS = 32
 
 # What `type` says, in both shapes.
 CONTAINER, SWARM, COMPOSE, EDGE = "container", "swarm", "compose", "edge"
-_TYPES = {1: CONTAINER, 2: SWARM, 3: COMPOSE, 4: EDGE, "container": CONTAINER, "stack": COMPOSE}
-# A stack whose compose file is not in this tree is listed with this stand-in
-# service: AppDefinition needs one, and `not_installable` keeps it from installing.
+_TYPES: dict[int | str, str] = {
+    1: CONTAINER, 2: SWARM, 3: COMPOSE, 4: EDGE, "container": CONTAINER, "stack": COMPOSE,
+}  # fmt: skip
+# A template tomo can only list (an Edge stack, a stack in another repository) has
+# no service to describe; AppDefinition needs one, so it gets this stand-in, which
+# `not_installable` keeps from ever being installed.
 PLACEHOLDER_IMAGE = "scratch"
 
 
@@ -125,7 +145,7 @@ class PortainerFormat:
     title = "Portainer app templates"
 
     def __init__(self) -> None:
-        self._cache = _TemplateCache()
+        self._cache = TemplateCache()
 
     def detect(self, paths: Collection[str]) -> bool:
         return bool(candidate_files(paths))
@@ -137,7 +157,7 @@ class PortainerFormat:
         present = set(paths)
         found = Found()
         for path, data in sorted(indexes.items()):
-            try:
+            try:  # the sync read it within its size limit already
                 catalog = self._cache.get(path, data, max_bytes=len(data))
             except InvalidDefinition as exc:
                 found.errors[path] = exc.reason
@@ -151,44 +171,46 @@ class PortainerFormat:
     def parse(self, source: SourceSpec, files: Mapping[str, bytes], *, max_bytes: int) -> Parsed:
         path = source.members[0]
         catalog = self._cache.get(path, files[path], max_bytes=max_bytes)
-        index = source.part if source.part is not None else -1
+        index = -1 if source.part is None else source.part
         if not 0 <= index < len(catalog.templates):
             raise InvalidDefinition(source.key, f"{path} has no template #{index}")
         builder = _AppBuilder(source.key, catalog, index, files, max_bytes)
-        return Parsed(builder.definition(), builder.warnings)
+        definition = builder.definition()
+        return Parsed(definition, builder.warnings)
 
 
 def candidate_files(paths: Collection[str]) -> list[str]:
-    """JSON files at the root or one folder down whose path says they hold templates."""
+    """JSON files at the root or one folder down whose name says they hold templates."""
     return sorted(
         path
         for path in paths
         if path.lower().endswith(".json")
         and len(parts := path.split("/")) <= _MAX_DEPTH
         and not any(part.startswith(".") for part in parts)
-        and any(word in path.lower() for word in _CANDIDATE_WORDS)
+        and any(word in parts[-1].lower() for word in _CANDIDATE_WORDS)
     )
 
 
 def stack_file(template: Any) -> str | None:
     """The repository path a stack template's `repository.stackfile` names."""
-    if not isinstance(template, dict) or not isinstance(template.get("repository"), dict):
-        return None
-    stackfile = template["repository"].get("stackfile")
+    repository = template.get("repository") if isinstance(template, dict) else None
+    stackfile = repository.get("stackfile") if isinstance(repository, dict) else None
     if not isinstance(stackfile, str) or not stackfile.strip():
         return None
     normal = posixpath.normpath(stackfile.strip().lstrip("/"))
-    return None if normal == "." or normal.startswith("../") else normal
+    return None if normal in (".", "..") or normal.startswith("../") else normal
 
 
-class _TemplateCache:
-    """Parsed templates files, the last few by content."""
+class TemplateCache:
+    """The last few templates files parsed, by content. Keyed by the bytes
+    themselves: CPython caches a bytes object's hash, and the sync hands over the
+    same object for every template of a file, so a hit costs no hashing at all."""
 
     def __init__(self) -> None:
         self._files: OrderedDict[tuple[str, bytes], TemplatesFile] = OrderedDict()
 
     def get(self, path: str, data: bytes, *, max_bytes: int) -> TemplatesFile:
-        if len(data) > max_bytes:  # checked before the cache: limits may differ per call
+        if len(data) > max_bytes:  # before the cache: the limit may differ between calls
             raise InvalidDefinition(
                 path, f"file is {len(data)} bytes, larger than the {max_bytes}-byte limit"
             )
@@ -234,14 +256,13 @@ def wanted_id(template: Any, index: int) -> str:
 
 def settle_ids(wanted: list[str]) -> tuple[list[str], dict[int, str]]:
     """Unique ids in file order. A repeated id gets `-2`, `-3`, …, skipping ids
-    other templates ask for, so a template's own name is never taken from it."""
+    other templates ask for, so no template loses the id it names itself."""
     asked = set(wanted)
     seen: set[str] = set()
     ids: list[str] = []
     clashes: dict[int, str] = {}
     for index, app_id in enumerate(wanted):
-        chosen = app_id
-        number = 2
+        chosen, number = app_id, 2
         while chosen in seen or (chosen != app_id and chosen in asked):
             chosen = f"{app_id[:60].rstrip('-')}-{number}"
             number += 1
@@ -253,7 +274,7 @@ def settle_ids(wanted: list[str]) -> tuple[list[str], dict[int, str]]:
 
 
 class _AppBuilder:
-    """One template's definition input."""
+    """One template's definition."""
 
     def __init__(
         self,
@@ -266,6 +287,7 @@ class _AppBuilder:
         self.key = key
         self.catalog = catalog
         self.index = index
+        self.app_id = catalog.ids[index]
         self.files = files
         self.max_bytes = max_bytes
         self.where = f"templates[{index}]"
@@ -273,17 +295,25 @@ class _AppBuilder:
         if index in catalog.clashes:
             self.warnings.append(catalog.clashes[index])
 
-    def definition(self) -> Any:
+    def definition(self) -> AppDefinition:
         raw = self.catalog.templates[self.index]
         if not isinstance(raw, dict):
             raise InvalidDefinition(self.key, f"{self.where}: must be an object of fields")
         kind = self.kind(raw.get("type"))
         template = self.template(raw)
-        fields = {**self.metadata(template), **self.runtime(kind, template)}
+        fields = self.metadata(template)
         reasons = self.not_installable(kind, template)
-        if reasons:
-            fields["not_installable"] = "; ".join(reasons)
-        return validate_definition(self.key, fields)
+        compose = self.compose(kind, template)
+        if compose is None:
+            fields.update(version="latest", docker={"image": PLACEHOLDER_IMAGE})
+        else:
+            self.warnings += compose.warnings
+            reasons += compose.blockers
+            fields.update(compose.fields, version=main_image_tag(compose.fields))
+        reason = not_installable_text(reasons)
+        if reason:
+            fields["not_installable"] = reason
+        return build_definition(self.key, fields)
 
     def kind(self, given: Any) -> str:
         if given is None and self.catalog.version == "1":
@@ -299,99 +329,117 @@ class _AppBuilder:
 
     def template(self, raw: dict[str, Any]) -> Template:
         try:
-            return Template.model_validate(raw)
+            template = Template.model_validate(raw)
         except ValidationError as exc:
             problems = format_validation_error(exc)
             raise InvalidDefinition(self.key, f"{self.where}: {problems}") from None
+        for position, variable in enumerate(template.env):
+            if not ENV_NAME.fullmatch(variable.name):
+                raise InvalidDefinition(self.key, f"{self.where}.env[{position}].name: "
+                                        f"'{variable.name}' is not a valid environment "
+                                        "variable name")  # fmt: skip
+        return template
+
+    # What the catalog shows
 
     def metadata(self, template: Template) -> dict[str, Any]:
         texts = (template.description.strip(), note_text(template.note))
         fields: dict[str, Any] = {
-            "id": self.catalog.ids[self.index],
+            "id": self.app_id,
             "name": clip(one_line(template.title), 128, "title", self.warnings),
             "tagline": clip(one_line(template.description), 256, "description", self.warnings),
             "description": clip("\n\n".join(filter(None, texts)), 8000, "note", self.warnings),
             **categories(template.categories),
         }
-        icon = self.icon(template.logo)
+        icon = url_or_none(template.logo, "logo", self.warnings)
         if icon:
             fields["icon"] = icon
         return fields
 
-    def icon(self, logo: str) -> str | None:
-        logo = logo.strip()
-        if not logo:
-            return None
-        if re.fullmatch(r"https?://\S+", logo, re.IGNORECASE):
-            return logo
-        self.warnings.append(f"logo '{logo}' is not an http(s) URL; ignored")
-        return None
+    def not_installable(self, kind: str, template: Template) -> list[str]:
+        """Why tomo can only list this template, whatever its services say."""
+        reasons = []
+        if template.platform.strip().lower() == "windows":
+            reasons.append("it is a Windows container; tomo installs Linux containers")
+        if kind == EDGE:
+            reasons.append("it is an Edge stack template, deployed by Portainer to its edge "
+                           "agents")  # fmt: skip
+        elif kind != CONTAINER and self.stack_path(template) is None:
+            repository = template.repository
+            where = f"{repository.url}: {repository.stackfile}" if repository else "not given"
+            reasons.append(f"its compose file is in another repository ({where}), which tomo "
+                           "does not fetch")  # fmt: skip
+        return reasons
 
-    def runtime(self, kind: str, template: Template) -> dict[str, Any]:
+    def stack_path(self, template: Template) -> str | None:
+        """The stack's compose file, when this repository has it (the sync read it)."""
+        path = stack_file(template.model_dump())
+        return path if path is not None and path in self.files else None
+
+    # What runs
+
+    def compose(self, kind: str, template: Template) -> ComposeApp | None:
+        """The services, or None for a stack whose compose file tomo does not have."""
+        table = BASE_TABLE.extend({v.name: env_meaning(v) for v in template.env})
         if kind == CONTAINER:
-            return self.container(template)
-        return {"version": "latest", "docker": {"image": PLACEHOLDER_IMAGE}}
+            doc, where = self.container_compose(template), self.where
+        else:
+            path = self.stack_path(template)
+            if path is None:
+                return None
+            doc, where = self.stack_compose(path), path
+            if kind == SWARM:
+                self.warnings.append("a Swarm stack: tomo runs its services as plain "
+                                     "containers on one server")  # fmt: skip
+        self.report_container_pickers(template)
+        try:
+            return convert_compose(doc, where=where, table=table)
+        except ValueError as exc:
+            raise InvalidDefinition(self.key, f"{where}: {exc}") from None
 
-    def container(self, template: Template) -> dict[str, Any]:
+    def stack_compose(self, path: str) -> Any:
+        try:
+            return load_yaml(self.files[path], max_bytes=self.max_bytes)
+        except YamlLoadError as exc:
+            raise InvalidDefinition(self.key, f"{path}: {exc}") from None
+
+    def container_compose(self, template: Template) -> dict[str, Any]:
+        """The one-service compose document Portainer runs for a container template."""
         image = image_reference(template)
         if not image:
             raise InvalidDefinition(self.key, f"{self.where}.image: is required")
-        docker: dict[str, Any] = {
+        service: dict[str, Any] = {
             "image": image,
-            "ports": [self.port(i, text) for i, text in enumerate(template.ports)],
-            "volumes": [self.volume(i, volume) for i, volume in enumerate(template.volumes)],
-            "environment": [self.env(variable) for variable in template.env],
-            # Portainer's default; tomo's own would be unless-stopped.
-            "restart_policy": template.restart_policy.strip() or "always",
-            "privileged": template.privileged,
+            "restart": template.restart_policy.strip() or "always",  # Portainer's default
+            "environment": {v.name: env_value(v) for v in template.env},
+            "ports": list(template.ports),
             **self.network(template.network),
+            **optional_keys(template),
         }
-        if template.command.strip():
-            docker["command"] = template.command
-        self.report_ignored(template)
-        return {"version": image_tag(image), "docker": docker}
+        volumes, named = self.volumes(template.volumes)
+        doc: dict[str, Any] = {"services": {self.app_id: {**service, "volumes": volumes}}}
+        if named:
+            doc["volumes"] = dict.fromkeys(named)
+        return doc
 
-    def port(self, position: int, text: str) -> dict[str, Any]:
-        try:
-            port, address = parse_port(text)
-        except ValueError as exc:
-            raise InvalidDefinition(self.key, f"{self.where}.ports[{position}]: {exc}") from None
-        if address:
-            self.warnings.append(f"ports[{position}]: address {address} ignored; tomo publishes "
-                                 "ports on the address it is configured with")  # fmt: skip
-        return port
-
-    def volume(self, position: int, volume: TemplateVolume | str) -> dict[str, Any]:
-        if isinstance(volume, str):  # the first format: "/container" or "/host:/container[:ro]"
-            volume = volume_from_text(volume)
-        result: dict[str, Any] = {"container_path": volume.container, "readonly": volume.readonly}
-        bind = (volume.bind or "").strip()
-        if not bind:
-            return result  # a volume Portainer would create: tomo chooses a folder
-        if bind.startswith(("/", "./")):
-            return {**result, "host_path": bind}
-        if SLUG.fullmatch(bind):
-            return {**result, "volume": bind}  # Docker reads a bare name as a named volume
-        raise InvalidDefinition(self.key, f"{self.where}.volumes[{position}].bind: '{bind}' is "
-                                "neither an absolute path nor a volume name")  # fmt: skip
-
-    def env(self, variable: TemplateEnv) -> dict[str, Any]:
-        """An env input: the label and description describe it, a preset or the
-        default option of a select gives its value."""
-        if variable.type == "container":
-            self.warnings.append(f"env.{variable.name}: Portainer's container picker is not "
-                                 "supported; give the container's name yourself")  # fmt: skip
-        default = env_default(variable)
-        preset = variable.preset or variable.set is not None
-        entry: dict[str, Any] = {
-            "name": variable.name,
-            "description": env_description(variable, preset=preset),
-            # Portainer shows an input for it and nothing fills it in.
-            "required": default is None and not preset,
-        }
-        if default is not None:
-            entry["default"] = default
-        return entry
+    def volumes(self, volumes: list[TemplateVolume | str]) -> tuple[list[str], list[str]]:
+        """Compose's short syntax, and the named volumes among them. A volume without
+        `bind` is one Portainer creates: tomo gives it a folder of the installation."""
+        written, named = [], []
+        for position, volume in enumerate(volumes):
+            if isinstance(volume, str):  # the first format: already compose's short syntax
+                written.append(volume)
+                continue
+            bind = (volume.bind or "").strip()
+            if bind and not bind.startswith(("/", ".", "~", "$")):
+                if not SLUG.fullmatch(bind):
+                    raise InvalidDefinition(self.key, f"{self.where}.volumes[{position}].bind: "
+                                            f"'{bind}' is neither an absolute path nor a "
+                                            "volume name")  # fmt: skip
+                named.append(bind)  # Docker reads a bare name as a named volume
+            source = f"{bind}:" if bind else ""
+            written.append(f"{source}{volume.container}" + (":ro" if volume.readonly else ""))
+        return written, named
 
     def network(self, network: str) -> dict[str, Any]:
         network = network.strip()
@@ -402,31 +450,73 @@ class _AppBuilder:
                                  "own network")  # fmt: skip
         return {}
 
-    def report_ignored(self, template: Template) -> None:
-        ignored = [
-            key
-            for key, given in (("hostname", template.hostname), ("labels", template.labels))
-            if given
+    def report_container_pickers(self, template: Template) -> None:
+        self.warnings += [
+            f"env.{v.name}: Portainer's container picker is not supported; give the "
+            "container's name yourself"
+            for v in template.env
+            if v.type == "container"
         ]
-        self.warnings += [f"{key}: not supported, ignored" for key in ignored]
-        if template.interactive:
-            self.warnings.append("interactive: tomo starts containers without a terminal")
 
-    def not_installable(self, kind: str, template: Template) -> list[str]:
-        reasons = []
-        if template.platform.strip().lower() == "windows":
-            reasons.append("it is a Windows container; tomo installs Linux containers")
-        if kind == EDGE:
-            reasons.append("it is an Edge stack template, deployed by Portainer to its edge "
-                           "agents")  # fmt: skip
-        elif kind != CONTAINER:
-            reasons.append("stack templates are not supported yet")
-        return reasons
+
+def optional_keys(template: Template) -> dict[str, Any]:
+    """The container template's other keys, by compose's names (compose judges them)."""
+    keys: dict[str, Any] = {}
+    if template.command.strip():
+        keys["command"] = template.command
+    if template.privileged:
+        keys["privileged"] = "true"
+    if template.hostname.strip():
+        keys["hostname"] = template.hostname
+    if template.labels:
+        keys["labels"] = {label.name: label.value for label in template.labels}
+    if template.interactive:
+        keys.update(tty="true", stdin_open="true")
+    return keys
+
+
+def env_meaning(variable: TemplateEnv) -> Meaning:
+    """A template's env input as a setting; a preset as the fixed value it is."""
+    default = env_default(variable)
+    if variable.preset or variable.set is not None:
+        return Fixed(default or "")
+    return Setting(env_description(variable), default=default, secret=looks_secret(variable.name))
+
+
+def env_value(variable: TemplateEnv) -> str:
+    """The container's value: the setting, or (preset) the value itself, with `$`
+    kept literal as Portainer passes it."""
+    if variable.preset or variable.set is not None:
+        return (env_default(variable) or "").replace("$", "$$")
+    return f"${{{variable.name}}}"
+
+
+def env_default(variable: TemplateEnv) -> str | None:
+    if variable.set is not None:
+        return variable.set
+    if variable.default is not None:
+        return variable.default
+    if variable.select:
+        chosen = next((option for option in variable.select if option.default), None)
+        return (chosen or variable.select[0]).value
+    return None
+
+
+def env_description(variable: TemplateEnv) -> str:
+    parts = [one_line(t) for t in (variable.label, variable.description) if t.strip()]
+    text = " — ".join(dict.fromkeys(parts)) or variable.name
+    if not variable.select:
+        return text
+    choices = ", ".join(
+        f"{o.value} ({one_line(o.text)})" if o.text.strip() and o.text != o.value else o.value
+        for o in variable.select
+    )
+    return f"{text} (one of: {choices})"
 
 
 def categories(names: list[str]) -> dict[str, Any]:
     slugs = list(dict.fromkeys(slugify(name) for name in names if name.strip()))
-    return {"category": slugs[0], "tags": slugs[:32]} if slugs else {}
+    return {"category": slugs[0], "tags": slugs[:MAX_TAGS]} if slugs else {}
 
 
 def note_text(note: str) -> str:
@@ -443,65 +533,9 @@ def image_reference(template: Template) -> str:
     return image
 
 
-def image_tag(image: str) -> str:
-    """The tag of an image reference (its version here), or `latest`."""
-    name = image.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    return last.rsplit(":", 1)[1] if ":" in last else "latest"
-
-
-_PORT = re.compile(
-    r"(?:(?P<ip>[0-9]+(?:\.[0-9]+){3}|\[[0-9a-fA-F:]+\]):)?(?:(?P<host>[0-9]+)?:)?"
-    r"(?P<container>[0-9]+)"
-    r"(?:/(?P<protocol>tcp|udp))?"
-)
-
-
-def parse_port(text: str) -> tuple[dict[str, Any], str | None]:
-    """`"8080:80/tcp"`, `"80/udp"` or `"127.0.0.1:8080:80"` → the AppPort form, and
-    the host address if one is given."""
-    match = _PORT.fullmatch(text.strip())
-    if not match:
-        raise ValueError(f"'{text}' is not a port ([host:]container[/tcp|udp]; ranges are "
-                         "not supported)")  # fmt: skip
-    port: dict[str, Any] = {"container": int(match["container"])}
-    if match["host"]:
-        port["host"] = int(match["host"])
-    if match["protocol"]:
-        port["protocol"] = match["protocol"]
-    return port, match["ip"]
-
-
-def volume_from_text(text: str) -> TemplateVolume:
-    parts = text.strip().split(":")
-    readonly = len(parts) > 1 and parts[-1] in ("ro", "rw")
-    if readonly:
-        readonly, parts = parts[-1] == "ro", parts[:-1]
-    if len(parts) == 1:
-        return TemplateVolume(container=parts[0], readonly=readonly)
-    return TemplateVolume(container=parts[-1], bind=":".join(parts[:-1]), readonly=readonly)
-
-
-def env_default(variable: TemplateEnv) -> str | None:
-    if variable.set is not None:
-        return variable.set
-    if variable.default is not None:
-        return variable.default
-    if variable.select:
-        chosen = next((option for option in variable.select if option.default), None)
-        return (chosen or variable.select[0]).value
-    return None
-
-
-def env_description(variable: TemplateEnv, *, preset: bool) -> str:
-    parts = [one_line(t) for t in (variable.label, variable.description) if t.strip()]
-    text = " — ".join(dict.fromkeys(parts))
-    if variable.select:
-        choices = ", ".join(
-            f"{o.value} ({one_line(o.text)})" if o.text.strip() and o.text != o.value else o.value
-            for o in variable.select
-        )
-        text = f"{text} (one of: {choices})" if text else f"One of: {choices}"
-    if preset:
-        text = f"{text} (set by the template)" if text else "Set by the template"
-    return text
+def main_image_tag(fields: dict[str, Any]) -> str:
+    """The main service's image tag: a template's only notion of a version."""
+    image = str(fields["services"][fields["main"]].get("image", ""))
+    last = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    tag = last.rsplit(":", 1)[1] if ":" in last else ""
+    return tag[:64] or "latest"

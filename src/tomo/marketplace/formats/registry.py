@@ -6,13 +6,17 @@ from collections.abc import Collection
 
 from tomo.errors import InvalidInput
 from tomo.marketplace.formats.base import CatalogFormat
+from tomo.marketplace.formats.casaos import CasaOSFormat
+from tomo.marketplace.formats.portainer import PortainerFormat
+from tomo.marketplace.formats.runtipi import RuntipiFormat
 from tomo.marketplace.formats.tomo import TomoFormat
+from tomo.marketplace.formats.umbrel import UmbrelFormat
 
 
 def _formats() -> list[CatalogFormat]:
     """In the order detection tries them: the most specific layout first (a Runtipi
     tree also has YAML files under apps/, which tomo's own format would take)."""
-    return [TomoFormat()]
+    return [RuntipiFormat(), CasaOSFormat(), UmbrelFormat(), PortainerFormat(), TomoFormat()]
 
 
 FORMATS: dict[str, CatalogFormat] = {fmt.name: fmt for fmt in _formats()}

@@ -3,16 +3,16 @@
 Layout, as Runtipi publishes it:
 
     apps/<id>/config.json               name, port, categories, form fields, ...
-    apps/<id>/docker-compose.json       "dynamic compose" (services with isMain,
-                                        internalPort, key/value environment, ...)
+    apps/<id>/docker-compose.json       "dynamic compose": services with isMain,
+                                        internalPort, key/value environment, ...
     apps/<id>/docker-compose.yml        the older plain compose file
     apps/<id>/metadata/logo.jpg         the icon
     apps/<id>/metadata/description.md   the long description
 
-The dynamic compose file is rewritten into a plain compose document and both
-kinds go through `convert_compose`, so every compose rule lives in one place.
-Runtipi's variables (`${APP_DATA_DIR}`, `${APP_PORT}`, ...) map to tomo's notions
-in `runtipi_table`; form fields become the app's settings.
+A dynamic compose file is rewritten into the compose document Runtipi would
+generate from it, and both kinds go through `convert_compose`, so every compose
+rule lives in one place. Runtipi's variables (`${APP_DATA_DIR}`, `${APP_PORT}`,
+…) and the app's form fields are read through `runtipi_table`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,28 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tomo.errors import InvalidDefinition
 from tomo.marketplace.definition import AppDefinition
+from tomo.marketplace.fields import check_url
 from tomo.marketplace.formats.base import Found, Parsed, SourceSpec
+from tomo.marketplace.formats.compose import (
+    ComposeApp,
+    build_definition,
+    convert_compose,
+    not_installable_text,
+)
+from tomo.marketplace.formats.variables import (
+    BASE_TABLE,
+    Builtin,
+    DataDir,
+    Fixed,
+    HostFolder,
+    Meaning,
+    Setting,
+    Unsupported,
+    VariableTable,
+    looks_secret,
+)
 from tomo.marketplace.parse import format_validation_error
+from tomo.marketplace.safe_yaml import YamlLoadError, load_yaml
 from tomo.slugs import SLUG, slugify
 
 APPS_DIR = "apps"
@@ -36,16 +56,20 @@ DYNAMIC_COMPOSE = "docker-compose.json"
 COMPOSE = "docker-compose.yml"
 LOGO = "metadata/logo.jpg"
 DESCRIPTION = "metadata/description.md"
+SEED_DIR = "data"
+MAX_SEED_FILES = 4
+# The network of Runtipi's reverse proxy, declared external by every plain compose file.
+PROXY_NETWORK = "tipi_main_network"
 
 # How long AppDefinition lets each text be; longer store texts are cut, not refused.
-_LIMITS = {"name": 128, "tagline": 256, "description": 8000, "author": 128}
-_MAX_TAGS = 32
+_LIMITS = {"name": 128, "tagline": 256, "description": 8000, "author": 128, "version": 64}
+MAX_TAGS = 32
 # What Runtipi generates for a `random` field without `min` (hex of a SHA-256).
 RANDOM_LENGTH = 32
 
 
 class _Strict(BaseModel):
-    """config.json as Runtipi's own schema checks it: JSON types, no coercion."""
+    """Runtipi's own schemas check JSON types without coercion; so does tomo."""
 
     model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
 
@@ -59,20 +83,18 @@ class FormField(_Strict):
     type: str
     label: str = ""
     hint: str = ""
-    placeholder: str = ""
     required: bool = False
     default: bool | int | float | str | None = None
     env_variable: str
     min: int | float | None = None
-    max: int | float | None = None
     encoding: str | None = None
     options: list[FormOption] = []
 
 
 class RuntipiConfig(_Strict):
-    """The keys of config.json that tomo reads (see docs/catalog-formats.md)."""
+    """The keys of config.json that tomo reads (docs/catalog-formats.md says how)."""
 
-    id: str | None = None
+    id: str | None = None  # Runtipi wants the folder's name; that is the default here
     name: str
     available: bool = True
     deprecated: bool = False
@@ -80,7 +102,6 @@ class RuntipiConfig(_Strict):
     description: str = ""
     author: str = ""
     source: str = ""
-    website: str = ""
     categories: list[str] = []
     version: str = "latest"
     port: Annotated[int, Field(ge=1, le=65535)] | None = None
@@ -90,7 +111,6 @@ class RuntipiConfig(_Strict):
     force_expose: bool = False
     generate_vapid_keys: bool = False
     url_suffix: str = ""
-    no_gui: bool = False
     uid: int | None = None
     gid: int | None = None
 
@@ -118,14 +138,15 @@ class RuntipiFormat:
             if not composes:
                 found.errors[config] = f"no {DYNAMIC_COMPOSE} or {COMPOSE} beside it"
                 continue
-            optional = (f"{folder}/{LOGO}", f"{folder}/{DESCRIPTION}")
+            optional = (f"{folder}/{LOGO}", f"{folder}/{DESCRIPTION}", *seed_files(folder, paths))
             found.sources.append(SourceSpec(config, (config, *composes), optional))
         return found
 
     def parse(self, source: SourceSpec, files: Mapping[str, bytes], *, max_bytes: int) -> Parsed:
         config = read_config(source.key, files[source.key], max_bytes=max_bytes)
         app = _AppBuilder(source.key, config, files, max_bytes)
-        return Parsed(app.definition(), app.warnings)
+        definition = app.definition()
+        return Parsed(definition, app.warnings)
 
 
 def config_paths(paths: Collection[str]) -> list[str]:
@@ -133,12 +154,23 @@ def config_paths(paths: Collection[str]) -> list[str]:
     return sorted(
         path
         for path in paths
-        if (parts := path.split("/"))
-        and len(parts) == 3
+        if len(parts := path.split("/")) == 3
         and parts[0] == APPS_DIR
         and parts[2] == CONFIG
         and not parts[1].startswith(".")
     )
+
+
+def seed_files(folder: str, paths: Collection[str]) -> list[str]:
+    """Files Runtipi copies from the app's `data/` folder into its data directory
+    before the app starts (placeholders such as `.gitkeep` aside). Only whether
+    there are any matters, so a few are enough to name them."""
+    prefix = f"{folder}/{SEED_DIR}/"
+    found = (p for p in paths if p.startswith(prefix) and not posixpath.basename(p).startswith("."))
+    return sorted(found)[:MAX_SEED_FILES]
+
+
+# --- Reading files (Portainer's templates use these too) ------------------------------
 
 
 def load_json(path: str, data: bytes, *, max_bytes: int) -> Any:
@@ -160,8 +192,10 @@ def load_json(path: str, data: bytes, *, max_bytes: int) -> Any:
         raise InvalidDefinition(
             path, f"invalid JSON, line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
-    except (ValueError, RecursionError) as exc:
-        raise InvalidDefinition(path, f"invalid JSON: {exc or 'nested too deeply'}") from None
+    except RecursionError:
+        raise InvalidDefinition(path, "invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # from the hooks, or a number too long to convert
+        raise InvalidDefinition(path, f"invalid JSON: {exc}") from None
 
 
 def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -187,15 +221,9 @@ def read_config(path: str, data: bytes, *, max_bytes: int) -> RuntipiConfig:
         raise InvalidDefinition(path, format_validation_error(exc)) from None
 
 
-def validate_definition(path: str, raw: dict[str, Any]) -> AppDefinition:
-    try:
-        return AppDefinition.model_validate(raw)
-    except ValidationError as exc:
-        raise InvalidDefinition(path, format_validation_error(exc)) from None
-
-
 def clip(text: str, limit: int, field: str, warnings: list[str]) -> str:
-    """A store text cut to what AppDefinition accepts, saying so."""
+    """A store's text cut to what AppDefinition accepts, saying so: one text too
+    long must not cost the catalog the whole app."""
     text = text.strip()
     if len(text) <= limit:
         return text
@@ -203,12 +231,36 @@ def clip(text: str, limit: int, field: str, warnings: list[str]) -> str:
     return text[: limit - 1].rstrip() + "…"
 
 
+def url_or_none(text: str, field: str, warnings: list[str]) -> str | None:
+    """An http(s) URL as AppDefinition takes it; anything else is left out, saying so."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return check_url(text)
+    except ValueError:
+        warnings.append(f"{field} '{text}' is not an http(s) URL; ignored")
+        return None
+
+
 def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def as_text(value: bool | int | float | str) -> str:
+    """A JSON value as an environment value (`true`, `25`, not `True`, `25.0`)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+# --- One app -------------------------------------------------------------------------
+
+
 class _AppBuilder:
-    """One app's definition input, built from config.json and its other files."""
+    """One app's definition, from config.json and the files beside it."""
 
     def __init__(
         self, key: str, config: RuntipiConfig, files: Mapping[str, bytes], max_bytes: int
@@ -219,78 +271,83 @@ class _AppBuilder:
         self.max_bytes = max_bytes
         self.folder = posixpath.dirname(key)
         self.warnings: list[str] = []
+        # Runtipi's own id for the app (APP_ID): config.json's, else the folder's name.
+        self.store_id = (config.id or posixpath.basename(self.folder)).strip()
 
     def definition(self) -> AppDefinition:
-        raw = {**self.metadata(), "settings": self.settings()}
-        reasons = self.not_installable()
-        if reasons:
-            raw["not_installable"] = "; ".join(reasons)
-        return validate_definition(self.key, raw)
+        fields = self.metadata()
+        compose = self.compose()
+        self.warnings += compose.warnings
+        fields.update(compose.fields)
+        reason = not_installable_text([*self.not_installable(), *compose.blockers])
+        if reason:
+            fields["not_installable"] = reason
+        return build_definition(self.key, fields)
 
     def metadata(self) -> dict[str, Any]:
         config = self.config
-        raw: dict[str, Any] = {
+        fields: dict[str, Any] = {
             "id": self.app_id(),
             "name": self.clip("name", one_line(config.name)),
             "tagline": self.clip("tagline", one_line(config.short_desc), "short_desc"),
             "description": self.clip("description", self.description()),
-            "version": config.version.strip() or "latest",
+            "version": self.clip("version", one_line(config.version)) or "latest",
             "author": self.clip("author", one_line(config.author)),
             **self.categories(),
         }
-        if config.source.lower().startswith(("http://", "https://")):
-            raw["repository"] = config.source.strip()
+        repository = url_or_none(config.source, "source", self.warnings)
+        if repository:
+            fields["repository"] = repository
         logo = f"{self.folder}/{LOGO}"
         if logo in self.files:
-            raw["icon"] = logo
+            fields["icon"] = logo
         if config.supported_architectures:
-            raw["requirements"] = {"architectures": config.supported_architectures}
-        if config.url_suffix:
-            self.warnings.append(f"url_suffix '{config.url_suffix}': tomo's link opens the "
-                                 "root of the app's port")  # fmt: skip
-        if config.uid is not None or config.gid is not None:
-            self.warnings.append("uid/gid: tomo does not change the owner of the app's data "
-                                 "directory; the app may need to")  # fmt: skip
-        return raw
+            fields["requirements"] = {"architectures": config.supported_architectures}
+        self.report_ignored()
+        return fields
 
     def clip(self, field: str, text: str, written_as: str | None = None) -> str:
         return clip(text, _LIMITS[field], written_as or field, self.warnings)
 
     def app_id(self) -> str:
-        """config.json's id; Runtipi wants it to be the folder's name."""
         folder_name = posixpath.basename(self.folder)
-        wanted = (self.config.id or folder_name).strip()
-        if wanted != folder_name:
-            self.warnings.append(f"id '{wanted}' differs from the folder name '{folder_name}'")
-        if SLUG.fullmatch(wanted):
-            return wanted
-        slug = slugify(wanted)
-        self.warnings.append(f"id '{wanted}' is not a valid tomo id; listed as '{slug}'")
+        if self.store_id != folder_name:
+            self.warnings.append(f"id '{self.store_id}' differs from the folder name "
+                                 f"'{folder_name}'")  # fmt: skip
+        if SLUG.fullmatch(self.store_id):
+            return self.store_id
+        slug = slugify(self.store_id)
+        self.warnings.append(f"id '{self.store_id}' is not a valid tomo id; listed as '{slug}'")
         return slug
 
     def description(self) -> str:
+        """metadata/description.md (the store's long text), else config.json's."""
         path = f"{self.folder}/{DESCRIPTION}"
         if path not in self.files:
             return self.config.description
         try:
             return self.files[path].decode("utf-8-sig")
         except UnicodeDecodeError:
-            self.warnings.append(f"{path}: not valid UTF-8; config.json's description used")
+            self.warnings.append(f"{DESCRIPTION}: not valid UTF-8; config.json's description "
+                                 "is shown")  # fmt: skip
             return self.config.description
 
     def categories(self) -> dict[str, Any]:
         slugs = list(dict.fromkeys(slugify(c) for c in self.config.categories if c.strip()))
         if not slugs:
             return {}
-        if len(slugs) > _MAX_TAGS:
-            self.warnings.append(f"categories: more than {_MAX_TAGS}; the first kept")
-        return {"category": slugs[0], "tags": slugs[:_MAX_TAGS]}
+        if len(slugs) > MAX_TAGS:
+            self.warnings.append(f"categories: more than {MAX_TAGS}; the first {MAX_TAGS} kept")
+        return {"category": slugs[0], "tags": slugs[:MAX_TAGS]}
 
-    def settings(self) -> list[dict[str, Any]]:
-        settings = [form_field_setting(f, self.warnings) for f in self.config.form_fields]
-        if self.config.generate_vapid_keys:
-            settings += vapid_settings()
-        return settings
+    def report_ignored(self) -> None:
+        config = self.config
+        if config.url_suffix:
+            self.warnings.append(f"url_suffix '{config.url_suffix}': tomo's link opens the "
+                                 "root of the app's port")  # fmt: skip
+        if config.uid is not None or config.gid is not None:
+            self.warnings.append("uid/gid: tomo does not change the owner of the app's data "
+                                 "directory")  # fmt: skip
 
     def not_installable(self) -> list[str]:
         config = self.config
@@ -302,8 +359,92 @@ class _AppBuilder:
         if config.force_expose:
             reasons.append("it needs a domain name through Runtipi's reverse proxy, which "
                            "tomo does not provide")  # fmt: skip
+        seeds = sorted(p.removeprefix(f"{self.folder}/") for p in self.files
+                       if p.startswith(f"{self.folder}/{SEED_DIR}/"))  # fmt: skip
+        if seeds:
+            reasons.append(f"{', '.join(seeds)}: Runtipi copies the app's {SEED_DIR}/ folder "
+                           "into its data directory (filling in *.template files) before it "
+                           "starts; tomo does not")  # fmt: skip
         return reasons
 
+    # The compose file
+
+    def compose(self) -> ComposeApp:
+        path = self.compose_path()
+        name = posixpath.basename(path)
+        if name == DYNAMIC_COMPOSE:
+            dynamic = read_dynamic_compose(self.key, name, self.files[path], self.max_bytes)
+            doc, main = dynamic_to_compose(self.key, dynamic, port=self.config.port,
+                                           warnings=self.warnings)  # fmt: skip
+        else:
+            doc = self.plain_compose(path)
+            main = guess_main(doc, self.store_id)
+        table = runtipi_table(self.config, self.store_id, self.warnings)
+        try:
+            return convert_compose(doc, where=name, table=table, main=main)
+        except ValueError as exc:
+            raise InvalidDefinition(self.key, f"{name}: {exc}") from None
+
+    def compose_path(self) -> str:
+        """The file Runtipi would deploy: the dynamic one when config.json asks for
+        it (or it is the only one), else docker-compose.yml."""
+        dynamic, plain = f"{self.folder}/{DYNAMIC_COMPOSE}", f"{self.folder}/{COMPOSE}"
+        if dynamic in self.files and (self.config.dynamic_config or plain not in self.files):
+            return dynamic
+        if self.config.dynamic_config:
+            self.warnings.append(f"dynamic_config is set but there is no {DYNAMIC_COMPOSE}; "
+                                 f"{COMPOSE} is used")  # fmt: skip
+        return plain
+
+    def plain_compose(self, path: str) -> Any:
+        try:
+            doc = load_yaml(self.files[path], max_bytes=self.max_bytes)
+        except YamlLoadError as exc:
+            raise InvalidDefinition(self.key, f"{COMPOSE}: {exc}") from None
+        return without_proxy_network(doc)
+
+
+def without_proxy_network(doc: Any) -> Any:
+    """The compose document without Runtipi's proxy network: every app declares
+    it (external), and tomo, with no proxy, leaves it out rather than refuse it."""
+    if not isinstance(doc, dict):
+        return doc
+    result = dict(doc)
+    networks = result.get("networks")
+    if isinstance(networks, dict) and PROXY_NETWORK in networks:
+        rest = {name: value for name, value in networks.items() if name != PROXY_NETWORK}
+        result["networks"] = rest or None
+    services = result.get("services")
+    if isinstance(services, dict):
+        result["services"] = {name: _leave_proxy(service) for name, service in services.items()}
+    return result
+
+
+def _leave_proxy(service: Any) -> Any:
+    if not isinstance(service, dict):
+        return service
+    networks = service.get("networks")
+    if isinstance(networks, list) and PROXY_NETWORK in networks:
+        return {**service, "networks": [n for n in networks if n != PROXY_NETWORK]}
+    if isinstance(networks, dict) and PROXY_NETWORK in networks:
+        return {**service, "networks": {n: c for n, c in networks.items() if n != PROXY_NETWORK}}
+    return service
+
+
+def guess_main(doc: Any, store_id: str) -> str | None:
+    """The main service of a plain compose file: the one publishing `${APP_PORT}`
+    (Runtipi's link), else the one named like the app; None: convert_compose picks."""
+    services = doc.get("services") if isinstance(doc, dict) else None
+    if not isinstance(services, dict):
+        return None
+    for name, service in services.items():
+        ports = service.get("ports") if isinstance(service, dict) else None
+        if isinstance(ports, list) and any("APP_PORT" in str(port) for port in ports):
+            return str(name)
+    return store_id if store_id in services else None
+
+
+# --- Runtipi's variables and the app's form fields -------------------------------------
 
 # Form field types whose values are text the user types; Runtipi checks their shape.
 _TYPE_HINTS = {
@@ -317,69 +458,104 @@ _TYPE_HINTS = {
 }
 _KNOWN_TYPES = {"text", "password", "random", *_TYPE_HINTS}
 
+# Runtipi generates a web-push key pair for apps that ask; tomo cannot, so the user gives one.
+VAPID_KEYS: dict[str, Meaning] = {
+    "VAPID_PUBLIC_KEY": Setting("Web push (VAPID) public key"),
+    "VAPID_PRIVATE_KEY": Setting("Web push (VAPID) private key", secret=True),
+}
+_RUNTIPI_ITSELF = "belongs to Runtipi itself"
+_RUNTIPI_OWN = ("JWT_SECRET", "POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USERNAME",
+                "POSTGRES_PASSWORD", "POSTGRES_DBNAME", "REDIS_HOST", "REDIS_PASSWORD")  # fmt: skip
+# Runtipi's install folder: apps may use its media/ folder only.
+_ROOT_FOLDER = HostFolder("Runtipi's shared media folder", under=("media",),
+                          elsewhere="reaches Runtipi's own files")  # fmt: skip
+# What Runtipi writes into every app's environment (its .env and app.env), for tomo.
+# docs/catalog-formats-runtipi-portainer.md gives the reason for each line.
+_RUNTIPI: dict[str, Meaning] = {
+    "APP_DATA_DIR": DataDir(),
+    "APP_HOST": Builtin("TOMO_SERVER_HOST"),
+    "INTERNAL_IP": Builtin("TOMO_SERVER_HOST"),
+    "APP_PROTOCOL": Fixed("http"),
+    "APP_SCHEME": Fixed("http"),
+    "APP_EXPOSED": Fixed("false"),
+    "LOCAL_DOMAIN": Fixed("tipi.lan"),
+    "DNS_IP": Fixed("9.9.9.9"),  # Runtipi's default
+    "NETWORK_INTERFACE": Fixed("0.0.0.0"),  # noqa: S104 - an address Runtipi publishes on
+    "ROOT_FOLDER_HOST": _ROOT_FOLDER,
+    "STORAGE_PATH": _ROOT_FOLDER,
+    "RUNTIPI_MEDIA_DIR": HostFolder("Runtipi's shared media folder"),
+    "ARCHITECTURE": Unsupported("is the server's architecture, which tomo does not pass on"),
+    **{name: Unsupported(_RUNTIPI_ITSELF) for name in _RUNTIPI_OWN},
+}
 
-def form_field_setting(field: FormField, warnings: list[str]) -> dict[str, Any]:
-    """A Runtipi form field → one of the app's settings (named by env_variable)."""
-    name = field.env_variable
-    if field.type not in _KNOWN_TYPES:
-        warnings.append(f"form_fields.{name}: type '{field.type}' is unknown; taken as text")
-    setting: dict[str, Any] = {
-        "name": name,
-        "description": _field_description(field),
-        "required": field.required,
+
+def runtipi_table(config: RuntipiConfig, store_id: str, warnings: list[str]) -> VariableTable:
+    """What Runtipi's variables mean for one app. Its form fields come last: a
+    field that reuses a name Runtipi sets wins, as it does in Runtipi."""
+    own = {field.env_variable: form_field_meaning(field, warnings) for field in config.form_fields}
+    return BASE_TABLE.extend(
+        {
+            **_RUNTIPI,
+            "APP_ID": Fixed(store_id),
+            **_address(config.port),
+            **(VAPID_KEYS if config.generate_vapid_keys else {}),
+            **own,
+        }
+    )
+
+
+def _address(port: int | None) -> dict[str, Meaning]:
+    """`APP_PORT`, and the address Runtipi gives an app that is not exposed
+    (`APP_DOMAIN` = IP:port). tomo knows the server's address only at install and
+    a table entry cannot join a built-in to a port, so the user gives it."""
+    if port is None:
+        missing = Unsupported("is config.json's port, which this app does not give")
+        return {"APP_PORT": missing, "APP_DOMAIN": missing, "APP_URL": missing}
+    return {
+        "APP_PORT": Fixed(str(port)),
+        "APP_DOMAIN": Setting(f"Address people reach the app at, as host:{port}"),
+        "APP_URL": Setting(f"Address people reach the app at, as http://host:{port}"),
     }
-    if field.default is not None:
-        setting["default"] = _text(field.default)
-    if field.type == "password":
-        setting["secret"] = True
+
+
+def form_field_meaning(field: FormField, warnings: list[str]) -> Setting:
+    """A Runtipi form field → the setting its env_variable names."""
+    if field.type not in _KNOWN_TYPES:
+        warnings.append(f"form_fields.{field.env_variable}: type '{field.type}' is unknown; "
+                        "taken as text")  # fmt: skip
+    description = _field_description(field)
     if field.type == "random":
-        setting.update(_random_setting(field, warnings))
-    return setting
+        return _random_setting(field, description, warnings)
+    default = as_text(field.default) if field.default is not None else None
+    if default is None and not field.required:
+        default = ""  # Runtipi leaves an optional field unset: compose reads it as empty
+    secret = field.type == "password" or looks_secret(field.env_variable)
+    return Setting(description, default=default, secret=secret)
 
 
 def _field_description(field: FormField) -> str:
     parts = [one_line(part) for part in (field.label, field.hint) if part.strip()]
-    text = " — ".join(dict.fromkeys(parts))
+    text = " — ".join(dict.fromkeys(parts)) or field.env_variable
     if field.options:
-        choices = ", ".join(f"{o.value} ({o.label})" if o.label != o.value else o.value
+        choices = ", ".join(o.value if o.label == o.value else f"{o.value} ({o.label})"
                             for o in field.options)  # fmt: skip
-        text = f"{text} (one of: {choices})" if text else f"One of: {choices}"
-    elif field.type in _TYPE_HINTS:
-        text = f"{text} ({_TYPE_HINTS[field.type]})" if text else _TYPE_HINTS[field.type]
+        return f"{text} (one of: {choices})"
+    if field.type in _TYPE_HINTS:
+        return f"{text} ({_TYPE_HINTS[field.type]})"
     return text
 
 
-def _random_setting(field: FormField, warnings: list[str]) -> dict[str, Any]:
+def _random_setting(field: FormField, description: str, warnings: list[str]) -> Setting:
     """Runtipi fills a `random` field itself: a generated secret here. tomo's
-    generator has fixed lengths, so a different `min` is reported."""
+    generator has fixed lengths, so another `min` is reported."""
     if field.min is not None and field.min != RANDOM_LENGTH:
-        warnings.append(f"form_fields.{field.env_variable}: random value of {field.min:g} "
-                        f"characters asked; tomo generates {RANDOM_LENGTH}")  # fmt: skip
-    kind = "password" if field.encoding == "base64" else "hex"
-    # The user does not type a random field, so it is never "required" of them.
-    return {"secret": True, "generate": kind, "required": False}
+        warnings.append(f"form_fields.{field.env_variable}: a random value of {field.min:g} "
+                        f"characters is asked; tomo generates {RANDOM_LENGTH}")  # fmt: skip
+    kind: Literal["password", "hex"] = "password" if field.encoding == "base64" else "hex"
+    return Setting(description, secret=True, generate=kind)
 
 
-def vapid_settings() -> list[dict[str, Any]]:
-    """Runtipi generates a web-push key pair for these apps; tomo cannot, so the
-    user gives one."""
-    return [
-        {"name": "VAPID_PUBLIC_KEY", "description": "Web push (VAPID) public key",
-         "required": True},
-        {"name": "VAPID_PRIVATE_KEY", "description": "Web push (VAPID) private key",
-         "required": True, "secret": True},
-    ]  # fmt: skip
-
-
-def _text(value: bool | int | float | str) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-# --- dynamic compose (docker-compose.json) -------------------------------------------
+# --- Dynamic compose (docker-compose.json) -------------------------------------------
 
 
 class DynamicPort(_Strict):
@@ -414,8 +590,8 @@ class DynamicHealthCheck(_Strict):
 
 
 class DynamicService(BaseModel):
-    """One service of a dynamic compose file. The keys read here change shape on
-    the way to compose; every other key is renamed as `_COMPOSE_NAMES` says."""
+    """One service. The keys read here change shape on the way to compose; every
+    other key is renamed as `_COMPOSE_NAMES` says (or reported)."""
 
     model_config = ConfigDict(extra="allow", strict=True, frozen=True)
 
@@ -451,48 +627,65 @@ _COMPOSE_NAMES = {
 }  # fmt: skip
 
 
-def read_dynamic_compose(path: str, data: bytes, *, max_bytes: int) -> DynamicCompose:
-    raw = load_json(path, data, max_bytes=max_bytes)
+def read_dynamic_compose(key: str, name: str, data: bytes, max_bytes: int) -> DynamicCompose:
+    raw = load_json(name, data, max_bytes=max_bytes)
     if not isinstance(raw, dict):
-        raise InvalidDefinition(path, "the top level must be an object with 'services'")
+        raise InvalidDefinition(key, f"{name}: the top level must be an object with 'services'")
     try:
         return DynamicCompose.model_validate(raw)
     except ValidationError as exc:
-        raise InvalidDefinition(path, format_validation_error(exc)) from None
+        raise InvalidDefinition(key, f"{name}: {format_validation_error(exc)}") from None
 
 
 def dynamic_to_compose(
-    path: str, dynamic: DynamicCompose, *, port: int | None, warnings: list[str]
+    key: str, dynamic: DynamicCompose, *, port: int | None, warnings: list[str]
 ) -> tuple[dict[str, Any], str | None]:
-    """A dynamic compose file as the compose document Runtipi would write for it,
-    and its main service (the one marked isMain)."""
+    """The compose document Runtipi would write for a dynamic compose file, and
+    its main service (the one marked isMain)."""
     services: dict[str, Any] = {}
     for service in dynamic.services:
         if service.name in services:
-            raise InvalidDefinition(path, f"services: '{service.name}' is given twice")
+            raise InvalidDefinition(key, f"{DYNAMIC_COMPOSE}: services: '{service.name}' is "
+                                    "given twice")  # fmt: skip
         services[service.name] = compose_service(service, port=port, warnings=warnings)
     mains = [service.name for service in dynamic.services if service.isMain]
     if len(mains) > 1:
-        raise InvalidDefinition(path, f"services: only one may be isMain ({', '.join(mains)})")
+        raise InvalidDefinition(key, f"{DYNAMIC_COMPOSE}: services: only one may be isMain "
+                                f"({', '.join(mains)})")  # fmt: skip
     if dynamic.overrides:
-        warnings.append(f"{posixpath.basename(path)}: overrides per architecture ignored; "
-                        "tomo installs the same services everywhere")  # fmt: skip
+        warnings.append(f"{DYNAMIC_COMPOSE}: overrides: ignored; tomo installs the same "
+                        "services on every architecture")  # fmt: skip
     return {"services": services}, (mains[0] if mains else None)
 
 
 def compose_service(
     service: DynamicService, *, port: int | None, warnings: list[str]
 ) -> dict[str, Any]:
+    # Runtipi gives every service this restart policy unless the file says otherwise.
     result: dict[str, Any] = {"image": service.image, "restart": "unless-stopped"}
     for key, value in (service.model_extra or {}).items():
         if key in _COMPOSE_NAMES:
             result[_COMPOSE_NAMES[key]] = value
-        else:
-            warnings.append(f"services.{service.name}.{key}: not a dynamic compose key, ignored")
+        elif not key.startswith("$"):
+            warnings.append(f"{DYNAMIC_COMPOSE}: services.{service.name}.{key}: not a dynamic "
+                            "compose key, ignored")  # fmt: skip
     result.update(_service_parts(service, port))
     if "network_mode" in result:
         result.pop("ports", None)  # Runtipi publishes nothing for a service in a network mode
-    return result
+    written: dict[str, Any] = yaml_like(result)
+    return written
+
+
+def yaml_like(value: Any) -> Any:
+    """JSON numbers and booleans as the text a YAML compose file holds (what
+    `load_yaml` gives `convert_compose`: every scalar stays text)."""
+    if isinstance(value, dict):
+        return {key: yaml_like(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [yaml_like(item) for item in value]
+    if isinstance(value, bool | int | float):
+        return as_text(value)
+    return value
 
 
 def _service_parts(service: DynamicService, port: int | None) -> dict[str, Any]:
@@ -511,7 +704,7 @@ def _service_parts(service: DynamicService, port: int | None) -> dict[str, Any]:
         depends = service.dependsOn
         parts["depends_on"] = [depends] if isinstance(depends, str) else depends
     if service.deploy is not None:
-        parts["deploy"] = _deploy(service.deploy)
+        parts["deploy"] = service.deploy
     return parts
 
 
@@ -526,7 +719,7 @@ def _ports(entry: DynamicPort) -> list[str]:
     mapping = f"{entry.hostPort}:{entry.containerPort}"
     if entry.interface:
         mapping = f"{entry.interface}:{mapping}"
-    protocols = [p for p, wanted in (("tcp", entry.tcp), ("udp", entry.udp)) if wanted]
+    protocols = [name for name, wanted in (("tcp", entry.tcp), ("udp", entry.udp)) if wanted]
     return [f"{mapping}/{protocol}" for protocol in protocols] or [mapping]
 
 
@@ -546,24 +739,10 @@ def _environment(environment: list[DynamicEnv] | dict[str, Any]) -> dict[str, st
         if isinstance(environment, dict)
         else ((entry.key, entry.value) for entry in environment)
     )
-    return {key: _text(value) for key, value in pairs}
+    return {key: as_text(value) for key, value in pairs}
 
 
 def _healthcheck(check: DynamicHealthCheck) -> dict[str, Any]:
     names = {"startInterval": "start_interval", "startPeriod": "start_period"}
-    fields = check.model_dump(exclude_none=True)
-    return {names.get(key, key): value for key, value in fields.items()}
-
-
-def _deploy(deploy: dict[str, Any]) -> dict[str, Any]:
-    """Runtipi spells a GPU reservation's `device_ids` as `deviceIds`."""
-    reservations = (deploy.get("resources") or {}).get("reservations")
-    if not isinstance(reservations, dict) or not isinstance(reservations.get("devices"), list):
-        return deploy
-    devices = [
-        {("device_ids" if key == "deviceIds" else key): value for key, value in device.items()}
-        if isinstance(device, dict) else device
-        for device in reservations["devices"]
-    ]  # fmt: skip
-    resources = {**deploy["resources"], "reservations": {**reservations, "devices": devices}}
-    return {**deploy, "resources": resources}
+    given = check.model_dump(exclude_none=True)
+    return {names.get(key, key): value for key, value in given.items()}

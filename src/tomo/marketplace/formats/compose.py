@@ -1,0 +1,926 @@
+"""A docker-compose document → tomo's services form, for every store that publishes one.
+
+`convert_compose` maps what the definition model has (image, command, ports,
+volumes, environment, health checks, dependencies, …) and judges every other
+key by name: a *warning* when leaving it out changes nothing that matters (tomo
+names containers itself, keeps Docker's default logging, …), a *blocker* when
+its absence would change what runs or give the app more power than it asked
+for (build, secrets, security_opt, cap_drop, …): the app is then listed but
+not installable. docs/catalog-formats.md gives the reason for every key.
+
+Variables are read through the store's VariableTable (variables.py). Names by
+which compose lets services reach each other but tomo's network does not
+(container_name, network aliases, fixed addresses, Umbrel's `<app>_<svc>_1`)
+are rewritten to the service's name in the other services' values.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from tomo.errors import InvalidDefinition
+from tomo.marketplace.definition import (
+    DEPENDENCY_CONDITIONS,
+    IMAGE_REFERENCE,
+    REFERENCE,
+    AppDefinition,
+    DockerConfig,
+    references,
+)
+from tomo.marketplace.formats.variables import Interpolator, Source, VariableTable
+from tomo.marketplace.parse import format_validation_error
+from tomo.slugs import SLUG
+
+MAX_PORT_RANGE = 16  # a longer range of published ports blocks the app
+MAX_NOT_INSTALLABLE = 2000
+
+# Keys whose absence changes nothing that matters: warned about, then left out.
+WARNED: dict[str, str] = {
+    "container_name": "tomo names containers itself",
+    "hostname": "the container keeps Docker's default host name",
+    "domainname": "the container keeps Docker's default domain name",
+    "labels": "tomo sets its own labels",
+    "label_file": "tomo sets its own labels",
+    "annotations": "tomo sets its own labels",
+    "logging": "tomo keeps Docker's default logging",
+    "deploy": "resource limits and placement are not applied",
+    "mem_limit": "resource limits are not applied",
+    "memswap_limit": "resource limits are not applied",
+    "mem_reservation": "resource limits are not applied",
+    "mem_swappiness": "resource limits are not applied",
+    "cpus": "resource limits are not applied",
+    "cpu_count": "resource limits are not applied",
+    "cpu_percent": "resource limits are not applied",
+    "cpu_shares": "resource limits are not applied",
+    "cpu_quota": "resource limits are not applied",
+    "cpu_period": "resource limits are not applied",
+    "cpu_rt_runtime": "resource limits are not applied",
+    "cpu_rt_period": "resource limits are not applied",
+    "cpuset": "resource limits are not applied",
+    "blkio_config": "resource limits are not applied",
+    "pids_limit": "resource limits are not applied",
+    "shm_size": "the container gets Docker's default shared memory (64 MB)",
+    "ulimits": "the container gets Docker's default limits",
+    "oom_score_adj": "resource limits are not applied",
+    "oom_kill_disable": "resource limits are not applied",
+    "stop_grace_period": "tomo stops containers with Docker's default grace period",
+    "stop_signal": "tomo stops containers with Docker's default signal",
+    "tty": "the container runs without a terminal",
+    "stdin_open": "the container runs without standard input",
+    "init": "the container runs without Docker's init process",
+    "platform": "Docker pulls the image for the server's own platform",
+    "pull_policy": "tomo pulls images itself",
+    "expose": "services of an app reach each other on the installation's network anyway",
+    "dns": "the container uses Docker's DNS settings",
+    "dns_search": "the container uses Docker's DNS settings",
+    "dns_opt": "the container uses Docker's DNS settings",
+    "extra_hosts": "no extra host names are added to the container",
+    "mac_address": "Docker chooses the container's MAC address",
+    "tmpfs": "the path stays in the container's own filesystem",
+    "group_add": "the container's user gets no extra groups",
+    "scale": "tomo runs one container per service",
+    "develop": "compose's development mode does not apply",
+}
+# Keys whose absence would change what runs, or give the app more power: blockers.
+BLOCKED: dict[str, str] = {
+    "build": "tomo pulls images; it does not build them",
+    "secrets": "tomo does not provide compose secrets",
+    "configs": "tomo does not provide compose configs",
+    "extends": "tomo does not merge services from other files",
+    "env_file": "tomo does not read environment files of the store",
+    "profiles": "tomo would start a service compose starts only on request",
+    "security_opt": "the container would run without its security options",
+    "sysctls": "tomo does not set kernel parameters",
+    "cap_drop": "the container would keep capabilities the app gives up",
+    "read_only": "the container's filesystem would be writable",
+    "userns_mode": "tomo does not change user namespaces",
+    "uts": "tomo does not share the host's UTS namespace",
+    "cgroup": "tomo does not change the container's cgroup namespace",
+    "cgroup_parent": "tomo does not change the container's cgroup",
+    "device_cgroup_rules": "tomo does not grant device access by cgroup rules",
+    "gpus": "tomo does not give containers GPUs",
+    "runtime": "tomo runs containers with Docker's default runtime",
+    "isolation": "tomo runs containers with Docker's default isolation",
+    "storage_opt": "tomo does not set storage options",
+    "volumes_from": "tomo does not share volumes between containers this way",
+    "external_links": "the app reaches containers outside itself",
+    "credential_spec": "tomo does not manage credential specs",
+    "post_start": "tomo does not run lifecycle hooks",
+    "pre_stop": "tomo does not run lifecycle hooks",
+    "use_api_socket": "the container would need the Docker engine's socket",
+    "models": "tomo does not provide AI models",
+    "provider": "tomo does not run compose providers",
+}
+_TOP_LEVEL_WARNED = {
+    "secrets": "not supported, ignored (a service that uses them says so)",
+    "configs": "not supported, ignored (a service that uses them says so)",
+}
+_TOP_LEVEL_BLOCKED = {"include": "tomo does not read other compose files"}
+_QUIET_VOLUME_MODES = {"ro", "rw", "nocopy", "cached", "delegated", "consistent"}
+_ALIAS_EDGE = r"(?<![A-Za-z0-9_.-]){}(?![A-Za-z0-9_-])(?!\.[A-Za-z0-9])(?!://)"
+
+
+@dataclass
+class ComposeApp:
+    fields: dict[str, Any]  # "services", "main", "settings": merge into the definition's input
+    warnings: list[str] = field(default_factory=list)
+    blockers: list[str] = field(default_factory=list)  # any: the app is not installable
+    # Where the app's data lives under the installation's data directory: "" or "data/"
+    # when the app mounts the whole directory (see convert_compose).
+    data_prefix: str = ""
+
+    @property
+    def not_installable(self) -> str | None:
+        return not_installable_text(self.blockers)
+
+
+def not_installable_text(blockers: list[str]) -> str | None:
+    if not blockers:
+        return None
+    text = "; ".join(dict.fromkeys(blockers))
+    return text if len(text) <= MAX_NOT_INSTALLABLE else text[: MAX_NOT_INSTALLABLE - 1] + "…"
+
+
+def convert_compose(
+    doc: object,
+    *,
+    where: str,
+    table: VariableTable,
+    main: str | None = None,
+    skip: Collection[str] = (),
+    aliases: Mapping[str, str] | None = None,
+) -> ComposeApp:
+    """The services form of a loaded compose document. `skip`: services to leave
+    out; `main`: the main service when the store names it; `aliases`: other names
+    that reach a service (name -> service). ValueError: not a usable compose file (its
+    message does not start with `where`: the caller names the file)."""
+    return _convert(compose_document(doc), where, table, main, skip, aliases or {})
+
+
+def _convert(
+    doc: dict[str, Any],
+    where: str,
+    table: VariableTable,
+    main: str | None,
+    skip: Collection[str],
+    aliases: Mapping[str, str],
+) -> ComposeApp:
+    def conversion(data_prefix: str) -> _Conversion:
+        return _Conversion(doc, where=where, table=table, skip=skip, aliases=aliases,
+                           data_prefix=data_prefix)  # fmt: skip
+
+    result, root_mounted = conversion("").run(main)
+    if root_mounted:  # the data directory itself is mounted: keep the app's data one level down
+        result, _ = conversion("data/").run(main)
+        result.warnings.append(f"{_prefix(where)}volumes: the app mounts its whole data "
+                               "directory; tomo keeps its own files there, so the app's data "
+                               "lives under ./data")  # fmt: skip
+    return result
+
+
+def compose_document(doc: object) -> dict[str, Any]:
+    """The document, checked to be a compose file at all."""
+    if not isinstance(doc, dict):
+        raise ValueError("not a compose file: the top level must be a mapping")
+    services = doc.get("services")
+    if not isinstance(services, dict) or not services:
+        raise ValueError("not a compose file: 'services' must map service names to services")
+    return doc
+
+
+def service_slug(name: str) -> str:
+    """A compose service name as tomo names services (`web_ui` → `web-ui`)."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:63].strip("-")
+
+
+def _prefix(where: str) -> str:
+    return f"{where}: " if where else ""
+
+
+class _ServicesOnly(BaseModel):
+    """Checks services one by one, so that errors name `services.<name>.<key>`."""
+
+    model_config = ConfigDict(extra="ignore")
+    services: dict[str, DockerConfig]
+
+
+def build_definition(key: str, data: dict[str, Any]) -> AppDefinition:
+    """Validate a definition built by a format; InvalidDefinition names each problem."""
+    try:
+        _ServicesOnly.model_validate({"services": data.get("services", {})})
+        return AppDefinition.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidDefinition(key, format_validation_error(exc)) from None
+
+
+class _Conversion:
+    def __init__(
+        self,
+        doc: dict[str, Any],
+        *,
+        where: str,
+        table: VariableTable,
+        skip: Collection[str],
+        aliases: Mapping[str, str],
+        data_prefix: str,
+    ) -> None:
+        self.doc, self.where, self.skip = doc, where, set(skip)
+        self.data_prefix = data_prefix
+        self.vars = Interpolator(table, prefix=_prefix(where), data_prefix=data_prefix)
+        self.services: dict[str, Any] = doc["services"]
+        self.names = self._service_names(self.services)
+        self.given_aliases = {alias: service_slug(name) for alias, name in aliases.items()}
+        self.found_aliases: dict[str, str] = {}
+        self.named_volumes: dict[str, str] = {}
+        self.root_mounted = False
+        self.handlers = self._handlers()
+
+    def _service_names(self, services: dict[str, Any]) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for name in services:
+            slug = service_slug(name)
+            if not SLUG.fullmatch(slug):
+                raise ValueError(f"services.{name}: cannot name a service of tomo")
+            clash = next((other for other, s in names.items() if s == slug), None)
+            if clash is not None:
+                raise ValueError(f"services.{name}: its name and '{clash}' both become '{slug}'")
+            names[name] = slug
+        return names
+
+    def warn(self, where: str, text: str) -> None:
+        self.vars.warn(where, text)
+
+    def block(self, where: str, text: str) -> None:
+        self.vars.block(where, text)
+
+    def run(self, main: str | None) -> tuple[ComposeApp, bool]:
+        self._top_level()
+        converted: dict[str, dict[str, Any]] = {}
+        for name, service in self.services.items():
+            if name not in self.skip:
+                converted[self.names[name]] = self._service(name, service)
+        if not converted:
+            raise ValueError("services: no service is left to run")
+        self._rewrite_aliases(converted)
+        fields = {"services": converted, "main": self._main(main, converted),
+                  "settings": list(self.vars.settings.values())}  # fmt: skip
+        self._as_written(fields)
+        app = ComposeApp(fields, self.vars.warnings, self.vars.blockers, self.data_prefix)
+        return app, self.root_mounted
+
+    # --- top level ---------------------------------------------------------------------
+
+    def _top_level(self) -> None:
+        for key, value in self.doc.items():
+            if key in ("version", "name", "services") or key.startswith("x-"):
+                continue  # the store's own metadata is read by its format
+            if key == "volumes":
+                self._declared_volumes(value)
+            elif key == "networks":
+                self._declared_networks(value)
+            elif key in _TOP_LEVEL_BLOCKED:
+                self.block(key, f"not supported ({_TOP_LEVEL_BLOCKED[key]})")
+            else:
+                self.warn(key, _TOP_LEVEL_WARNED.get(key, "not a compose key, ignored"))
+
+    def _declared_volumes(self, volumes: object) -> None:
+        if volumes is None:
+            return
+        if not isinstance(volumes, dict):
+            raise ValueError("volumes: must map volume names to their settings")
+        for name, config in volumes.items():
+            self.named_volumes[name] = service_slug(name) or "data"
+            self._volume_config(f"volumes.{name}", config)
+
+    def _volume_config(self, where: str, config: object) -> None:
+        if config is None:
+            return
+        if not isinstance(config, dict):
+            raise ValueError(f"{where}: must be a mapping")
+        for key, value in config.items():
+            if key == "external" and (_is_true(value) or isinstance(value, dict)):
+                self.block(where, "an external volume, made outside the app")
+            elif key == "driver" and value not in ("local", None):
+                self.block(f"{where}.driver", f"the volume driver '{value}' is not supported")
+            elif key == "driver_opts" and value:
+                self.block(f"{where}.driver_opts", "tomo makes plain local volumes")
+            elif key in ("name", "labels"):
+                self.warn(f"{where}.{key}", "tomo names and labels the volume itself")
+
+    def _declared_networks(self, networks: object) -> None:
+        if networks is None:
+            return
+        if not isinstance(networks, dict):
+            raise ValueError("networks: must map network names to their settings")
+        for name, config in networks.items():
+            external = config.get("external") if isinstance(config, dict) else None
+            if _is_true(external) or isinstance(external, dict):
+                self.block(f"networks.{name}", "an external network, made outside the app")
+            elif config:
+                self.warn(f"networks.{name}", "tomo gives each installation one network of its "
+                                              "own; its settings are ignored")  # fmt: skip
+
+    # --- one service -------------------------------------------------------------------
+
+    def _service(self, name: str, service: object) -> dict[str, Any]:
+        where = f"services.{name}"
+        if not isinstance(service, dict):
+            raise ValueError(f"{where}: must be a mapping of settings")
+        if "image" not in service:
+            built = " (compose builds it, tomo does not)" if "build" in service else ""
+            raise ValueError(f"{where}.image: is required{built}")
+        result: dict[str, Any] = {}
+        for key, value in service.items():
+            self._key(name, result, key, value, f"{where}.{key}")
+        return result
+
+    def _key(self, name: str, result: dict[str, Any], key: str, value: Any, where: str) -> None:
+        handler = self.handlers.get(key)
+        if handler is not None:
+            handler(result, value, where)
+        elif key == "container_name":
+            self._container_name(name, value, where)
+        elif key.startswith("x-"):
+            self.warn(where, "extension, ignored")
+        elif key in WARNED:
+            self.warn(where, f"not supported, ignored ({WARNED[key]})")
+        elif key in BLOCKED:
+            self.block(where, f"not supported ({BLOCKED[key]})")
+        else:
+            self.warn(where, "not a compose key, ignored")
+
+    def _handlers(self) -> dict[str, Callable[[dict[str, Any], Any, str], None]]:
+        return {
+            "image": self._image, "command": self._command_field("command"),
+            "entrypoint": self._command_field("entrypoint"),
+            "environment": self._environment, "ports": self._ports, "volumes": self._volumes,
+            "restart": self._literal_field("restart_policy"), "network_mode": self._network_mode,
+            "pid": self._pid, "ipc": self._ipc, "privileged": self._literal_field("privileged"),
+            "cap_add": self._list_field("capabilities"), "devices": self._devices,
+            "user": self._literal_field("user"), "working_dir": self._literal_field("working_dir"),
+            "healthcheck": self._healthcheck, "depends_on": self._depends_on,
+            "networks": self._networks, "links": self._links, "read_only": self._read_only,
+            "cap_drop": self._cap_drop, "deploy": self._deploy,
+        }  # fmt: skip
+
+    def _text(self, value: Any, where: str) -> str:
+        """Text as YAML gives it; JSON's numbers and booleans (Runtipi) as compose reads them."""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float):
+            return str(value)
+        if not isinstance(value, str):
+            raise ValueError(f"{where}: must be text, got {_kind(value)}")
+        return value
+
+    def _literal(self, value: Any, where: str) -> str:
+        """The value written out; "" where a variable blocks the app (recorded)."""
+        written = self.vars.literal(self._text(value, where), where)
+        return "" if written is None else written
+
+    def _image(self, result: dict[str, Any], value: Any, where: str) -> None:
+        image = self.vars.literal(self._text(value, where), where)
+        if image is None:
+            raise ValueError(f"{where}: '{value}' must name an image without the store's "
+                             "variables (tomo pulls it when the app is installed)")  # fmt: skip
+        result["image"] = image
+
+    def _literal_field(self, key: str) -> Callable[[dict[str, Any], Any, str], None]:
+        def convert(result: dict[str, Any], value: Any, where: str) -> None:
+            if value is not None:
+                result[key] = self._literal(value, where)
+
+        return convert
+
+    def _list_field(self, key: str) -> Callable[[dict[str, Any], Any, str], None]:
+        def convert(result: dict[str, Any], value: Any, where: str) -> None:
+            items = _as_list(value, where)
+            result[key] = [self._literal(item, f"{where}[{i}]") for i, item in enumerate(items)]
+
+        return convert
+
+    def _command_field(self, key: str) -> Callable[[dict[str, Any], Any, str], None]:
+        """A list, or a string the model splits as compose does."""
+
+        def convert(result: dict[str, Any], value: Any, where: str) -> None:
+            if isinstance(value, list):
+                result[key] = [self._literal(v, f"{where}[{i}]") for i, v in enumerate(value)]
+            elif value is not None:
+                result[key] = self._literal(value, where)
+
+        return convert
+
+    def _environment(self, result: dict[str, Any], value: Any, where: str) -> None:
+        result["environment"] = [self._variable(name, given, f"{where}.{name}")
+                                 for name, given in _environment_items(value, where)]  # fmt: skip
+
+    def _variable(self, name: str, given: Any, where: str) -> dict[str, Any]:
+        if given is None:  # `- NAME` alone: compose passes the user's own value, if any
+            return {"name": name}
+        value = self.vars.value(self._text(given, where), where)
+        secret = any(self.vars.settings.get(ref, {}).get("secret") for ref in references(value))
+        return {"name": name, "default": value, **({"secret": True} if secret else {})}
+
+    # --- ports -------------------------------------------------------------------------
+
+    def _ports(self, result: dict[str, Any], value: Any, where: str) -> None:
+        ports: list[dict[str, Any]] = []
+        for i, port in enumerate(_as_list(value, where)):
+            ports += self._port(port, f"{where}[{i}]")
+        result["ports"] = ports
+
+    def _port(self, port: Any, where: str) -> list[dict[str, Any]]:
+        if isinstance(port, dict):
+            return self._long_port(port, where)
+        address, host, container = _split_port(self._text(port, where), where)
+        container, _, protocol = container.partition("/")
+        if address:
+            self._ignored_address(address, where)
+        return self._published(host, container, protocol or "tcp", where)
+
+    def _long_port(self, port: dict[str, Any], where: str) -> list[dict[str, Any]]:
+        if "target" not in port:
+            raise ValueError(f"{where}.target: is required")
+        if port.get("host_ip"):
+            self._ignored_address(str(port["host_ip"]), where)
+        protocol = self._text(port.get("protocol") or "tcp", f"{where}.protocol")
+        published = port.get("published")
+        host = None if published is None else self._text(published, f"{where}.published")
+        return self._published(host, self._text(port["target"], f"{where}.target"), protocol,
+                               where)  # fmt: skip
+
+    def _ignored_address(self, address: str, where: str) -> None:
+        self.warn(where, f"the address {address} is ignored: tomo publishes ports on the "
+                         "address it is set up with")  # fmt: skip
+
+    def _published(
+        self, host: str | None, container: str, protocol: str, where: str
+    ) -> list[dict[str, Any]]:
+        if protocol not in ("tcp", "udp"):
+            self.block(where, f"the protocol {protocol} is not supported (tcp and udp are)")
+            return []
+        inside = self.vars.literal(container, where)
+        if inside is None:
+            return []
+        outside = None if host in (None, "") else self.vars.published(host)
+        if host and outside is None:
+            self.warn(where, f"the host port '{host}' depends on a value tomo does not know; "
+                             "tomo publishes the container's port number, the user may choose "
+                             "another at install")  # fmt: skip
+        return self._expand(outside, inside, protocol, where)
+
+    def _expand(
+        self, host: str | None, container: str, protocol: str, where: str
+    ) -> list[dict[str, Any]]:
+        inside = _port_range(container, where)
+        outside = _port_range(host, where) if host else None
+        if outside is not None and len(outside) not in (1, len(inside)):
+            raise ValueError(f"{where}: the host range {host} and the container range "
+                             f"{container} differ in length")  # fmt: skip
+        if len(inside) > MAX_PORT_RANGE:
+            self.block(where, f"publishes {len(inside)} ports (tomo publishes ranges of at "
+                              f"most {MAX_PORT_RANGE})")  # fmt: skip
+            return []
+        ports = []
+        for i, number in enumerate(inside):
+            port: dict[str, Any] = {"container": str(number), "protocol": protocol}
+            if outside is not None:
+                port["host"] = str(outside[i] if len(outside) > 1 else outside[0])
+            ports.append(port)
+        return ports
+
+    # --- volumes -----------------------------------------------------------------------
+
+    def _volumes(self, result: dict[str, Any], value: Any, where: str) -> None:
+        volumes = []
+        for i, volume in enumerate(_as_list(value, where)):
+            converted = self._volume(volume, f"{where}[{i}]")
+            if converted is not None:
+                volumes.append(converted)
+        result["volumes"] = volumes
+
+    def _volume(self, volume: Any, where: str) -> dict[str, Any] | None:
+        if isinstance(volume, dict):
+            return self._long_volume(volume, where)
+        source, target, modes = _split_volume(self._text(volume, where), where)
+        readonly = "ro" in modes
+        for mode in sorted(modes - _QUIET_VOLUME_MODES):
+            self.warn(where, f"the mode '{mode}' is ignored")
+        return self._mount(source, target, readonly, where)
+
+    def _long_volume(self, volume: dict[str, Any], where: str) -> dict[str, Any] | None:
+        kind = volume.get("type")
+        if kind == "tmpfs":
+            self.warn(where, "a tmpfs mount is left out: the path stays in the container's "
+                             "own filesystem")  # fmt: skip
+            return None
+        if kind not in (None, "bind", "volume"):
+            self.block(where, f"a volume of type '{kind}' is not supported")
+            return None
+        if "target" not in volume:
+            raise ValueError(f"{where}.target: is required")
+        self._volume_options(volume, where)
+        source = volume.get("source")
+        if source is not None:
+            source = self._text(source, f"{where}.source")
+            if kind == "bind" and source[:1] not in ("/", ".", "~", "$"):
+                source = f"./{source}"  # a bind's relative source, as compose reads it
+        target = self._text(volume["target"], f"{where}.target")
+        return self._mount(source, target, _is_true(volume.get("read_only")), where)
+
+    def _volume_options(self, volume: dict[str, Any], where: str) -> None:
+        bind = volume.get("bind") or {}
+        if isinstance(bind, dict) and bind.get("propagation") not in (None, "rprivate"):
+            self.block(f"{where}.bind.propagation", "tomo does not share mounts with the host")
+        if isinstance(bind, dict) and bind.get("selinux"):
+            self.warn(f"{where}.bind.selinux", "ignored")
+        options = volume.get("volume") or {}
+        if isinstance(options, dict) and options.get("subpath"):
+            self.block(f"{where}.volume.subpath", "tomo mounts whole volumes only")
+
+    def _mount(
+        self, source: str | None, target: str, readonly: bool, where: str
+    ) -> dict[str, Any] | None:
+        container = self.vars.literal(target, where)
+        if container is None:
+            return None
+        mount: dict[str, Any] = {"container_path": container}
+        if readonly:
+            mount["readonly"] = True
+        if source is None:
+            return mount  # an anonymous volume: tomo gives it a directory of the installation
+        if source[:1] in ("/", ".", "~", "$"):
+            return self._bind(mount, source, where)
+        if source not in self.named_volumes:
+            raise ValueError(f"{where}: the volume '{source}' is not declared under the top "
+                             "level's volumes")  # fmt: skip
+        return {**mount, "volume": self.named_volumes[source]}
+
+    def _bind(self, mount: dict[str, Any], source: str, where: str) -> dict[str, Any] | None:
+        found = self.vars.source(source, where)
+        if found.kind == "blocked":
+            return None
+        if found.kind == "folder":
+            self.warn(where, f"'{source}' is {found.note}: tomo gives the installation a folder "
+                             "of its own, the user may choose another at install")  # fmt: skip
+            return {**mount, "description": f"the store's folder {source}"}
+        return self._bind_path(mount, found, where)
+
+    def _bind_path(self, mount: dict[str, Any], found: Source, where: str) -> dict[str, Any] | None:
+        path = found.path
+        if found.kind == "path" and path.startswith("~"):
+            self.block(where, f"'{path}' is in a user's home folder on the store's own system")
+            return None
+        if found.kind == "path" and path.startswith("/"):
+            if posixpath.normpath(path) in ("/", "//"):
+                self.block(where, "mounts the server's whole filesystem")
+                return None
+            return {**mount, "host_path": path}
+        relative = posixpath.normpath(path) if path else "."
+        if relative == ".." or relative.startswith(("../", "/")):
+            self.block(where, f"'{path}' reaches outside the app's folder")
+            return None
+        return {**mount, "host_path": self._data_path(relative)}
+
+    def _data_path(self, relative: str) -> str:
+        """`./…` under the installation's data directory ("." is the directory itself:
+        see convert_compose)."""
+        if relative == ".":
+            self.root_mounted = True
+        path = (self.data_prefix + ("" if relative == "." else relative)).strip("/")
+        return f"./{path or 'data'}"
+
+    # --- everything else ---------------------------------------------------------------
+
+    def _network_mode(self, result: dict[str, Any], value: Any, where: str) -> None:
+        mode = self._literal(value, where)
+        other = mode.removeprefix("service:")
+        if other != mode:
+            if other in self.skip or other not in self.names:
+                self.block(where, f"shares the network of '{other}', which tomo leaves out")
+                return
+            mode = f"service:{self.names[other]}"
+        elif mode.startswith("container:"):
+            self.block(where, "shares the network of a container outside the app")
+            return
+        result["network_mode"] = mode
+
+    def _pid(self, result: dict[str, Any], value: Any, where: str) -> None:
+        mode = self._literal(value, where)
+        if mode == "host":
+            result["pid_mode"] = mode
+        else:
+            self.block(where, f"the process namespace '{mode}' is not supported")
+
+    def _ipc(self, result: dict[str, Any], value: Any, where: str) -> None:
+        mode = self._literal(value, where)
+        if mode in ("host", "private", "shareable"):
+            result["ipc_mode"] = mode
+        else:
+            self.block(where, f"the IPC namespace '{mode}' is not supported")
+
+    def _devices(self, result: dict[str, Any], value: Any, where: str) -> None:
+        devices = []
+        for i, device in enumerate(_as_list(value, where)):
+            if isinstance(device, dict):  # the long form: source, target, permissions
+                device = ":".join(str(device[k]) for k in ("source", "target", "permissions")
+                                  if device.get(k))  # fmt: skip
+            devices.append(self._literal(device, f"{where}[{i}]"))
+        result["devices"] = devices
+
+    def _healthcheck(self, result: dict[str, Any], value: Any, where: str) -> None:
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: must be a mapping")
+        test = value.get("test")
+        if _is_true(value.get("disable")) or (
+            isinstance(test, list) and test[:1] == ["NONE"]
+        ):  # fmt: skip
+            self.warn(where, "disabled here; the image's own health check still runs")
+            return
+        check: dict[str, Any] = {}
+        if isinstance(test, str):  # compose runs a string through the shell
+            check["test"] = ["CMD-SHELL", self._literal(test, f"{where}.test")]
+        elif test is not None:
+            items = _as_list(test, f"{where}.test")
+            check["test"] = [self._literal(t, f"{where}.test[{i}]") for i, t in enumerate(items)]
+        for key in ("interval", "timeout", "retries", "start_period"):
+            if value.get(key) is not None:
+                check[key] = self._literal(value[key], f"{where}.{key}")
+        if "start_interval" in value:
+            self.warn(f"{where}.start_interval", "not supported, ignored")
+        if check:
+            result["healthcheck"] = check
+
+    def _depends_on(self, result: dict[str, Any], value: Any, where: str) -> None:
+        if isinstance(value, str | list):
+            wanted: dict[str, Any] = {name: "started" for name in _as_list(value, where)}
+        elif isinstance(value, dict):
+            wanted = {name: _condition(detail) for name, detail in value.items()}
+        else:
+            raise ValueError(f"{where}: must be a list of services or a mapping")
+        result["depends_on"] = {self.names.get(name, name): condition
+                                for name, condition in wanted.items()
+                                if name not in self.skip}  # fmt: skip
+
+    def _networks(self, result: dict[str, Any], value: Any, where: str) -> None:
+        service = where.split(".")[1]
+        if isinstance(value, list) or value is None:
+            if value and value != ["default"]:
+                self.warn(where, "tomo puts every service on the installation's own network")
+            return
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: must be a list or a mapping of networks")
+        for network, config in value.items():
+            if isinstance(config, dict):
+                self._network_names(service, config, f"{where}.{network}")
+        if set(value) != {"default"}:
+            self.warn(where, "tomo puts every service on the installation's own network")
+
+    def _network_names(self, service: str, config: dict[str, Any], where: str) -> None:
+        """Aliases and fixed addresses name the service for the others."""
+        names = [str(a) for a in _as_list(config.get("aliases"), f"{where}.aliases")]
+        for key in ("ipv4_address", "ipv6_address"):
+            if config.get(key):
+                address = self.vars.literal(str(config[key]), f"{where}.{key}")
+                names += [address] if address else []
+                self.warn(f"{where}.{key}", "ignored: tomo's network gives addresses itself")
+        for name in names:
+            self.found_aliases[name] = self.names[service]
+
+    def _links(self, result: dict[str, Any], value: Any, where: str) -> None:
+        service = where.split(".")[1]
+        for link in _as_list(value, where):
+            target, _, alias = str(link).partition(":")
+            if target not in self.names:
+                self.block(where, f"links to '{target}', which is not a service of the app")
+            elif alias and alias != target:
+                self.found_aliases[alias] = self.names[target]
+        self.warn(where, f"ignored: services reach '{service}' and each other by name anyway")
+
+    def _container_name(self, name: str, value: Any, where: str) -> None:
+        self.warn(where, f"not supported, ignored ({WARNED['container_name']})")
+        written = self.vars.literal(self._text(value, where), where)
+        if written and written != self.names[name]:
+            self.found_aliases[written] = self.names[name]
+
+    def _read_only(self, result: dict[str, Any], value: Any, where: str) -> None:
+        if _is_true(value):
+            self.block(where, f"not supported ({BLOCKED['read_only']})")
+
+    def _deploy(self, result: dict[str, Any], value: Any, where: str) -> None:
+        resources = value.get("resources") if isinstance(value, dict) else None
+        reserved = resources.get("reservations") if isinstance(resources, dict) else None
+        if isinstance(reserved, dict) and reserved.get("devices"):
+            reason = "the app reserves devices (such as GPUs), which tomo does not give"
+            self.block(f"{where}.resources.reservations.devices", reason)
+        self.warn(where, f"not supported, ignored ({WARNED['deploy']})")
+
+    def _cap_drop(self, result: dict[str, Any], value: Any, where: str) -> None:
+        if value:
+            self.block(where, f"not supported ({BLOCKED['cap_drop']})")
+
+    # --- the whole app -----------------------------------------------------------------
+
+    def _main(self, main: str | None, services: dict[str, dict[str, Any]]) -> str:
+        if main is not None:
+            if main not in self.names or main in self.skip:
+                kept = ", ".join(name for name in self.names if name not in self.skip)
+                raise ValueError(f"main: '{main}' is not one of the services ({kept})")
+            return self.names[main]
+        return next((n for n, s in services.items() if s.get("ports")), next(iter(services)))
+
+    def _rewrite_aliases(self, services: dict[str, dict[str, Any]]) -> None:
+        renamed = {old: new for old, new in self.names.items() if old != new}
+        told = {**renamed, **self.found_aliases}
+        aliases = {**told, **self.given_aliases}
+        aliases = {alias: name for alias, name in aliases.items() if alias != name}
+        if not aliases:
+            return
+        pattern = re.compile("|".join(_ALIAS_EDGE.format(re.escape(a))
+                                      for a in sorted(aliases, key=len, reverse=True)))  # fmt: skip
+        used: set[str] = set()
+
+        def replace(match: re.Match[str]) -> str:
+            used.add(match.group())
+            return aliases[match.group()]
+
+        def rewrite(text: str) -> str:
+            return _outside_references(text, lambda piece: pattern.sub(replace, piece))
+
+        for service in services.values():
+            _rewrite_values(service, rewrite)
+        for alias in sorted(used & set(told)):
+            self.warn("services", f"values that name '{alias}' now name the service "
+                                  f"'{aliases[alias]}' (tomo's network knows services by "
+                                  "their names)")  # fmt: skip
+
+    def _as_written(self, fields: dict[str, Any]) -> None:
+        """A one-container app without settings takes its values as written (see the
+        model): `$$` must be a plain `$` there, and a built-in cannot be replaced."""
+        if fields["settings"] or len(fields["services"]) > 1:
+            return
+        service, config = next(iter(fields["services"].items()))
+        for variable in config.get("environment", []):
+            value = variable.get("default")
+            if value is None:
+                continue
+            for name in references(value):
+                self.block(f"services.{service}.environment.{variable['name']}",
+                           f"${{{name}}} would not be replaced: tomo reads the values of a "
+                           "one-container app without settings as written")  # fmt: skip
+            variable["default"] = value.replace("$$", "$")
+
+
+def _rewrite_values(service: dict[str, Any], rewrite: Callable[[str], str]) -> None:
+    for variable in service.get("environment", []):
+        if variable.get("default"):
+            variable["default"] = rewrite(variable["default"])
+    for key in ("command", "entrypoint"):
+        if isinstance(service.get(key), list):
+            service[key] = [rewrite(item) for item in service[key]]
+        elif isinstance(service.get(key), str):
+            service[key] = rewrite(service[key])
+    check = service.get("healthcheck") or {}
+    if check.get("test"):
+        check["test"] = [rewrite(item) for item in check["test"]]
+
+
+def _outside_references(text: str, change: Callable[[str], str]) -> str:
+    """Apply `change` to the text between `${NAME}` references and `$$` escapes."""
+    pieces, last = [], 0
+    for match in REFERENCE.finditer(text):
+        pieces += [change(text[last : match.start()]), match.group()]
+        last = match.end()
+    return "".join([*pieces, change(text[last:])])
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", type(None): "nothing"}.get(type(value), "text")
+
+
+def _as_list(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        raise ValueError(f"{where}: must be a list, got {_kind(value)}")
+    return value
+
+
+def _environment_items(value: Any, where: str) -> list[tuple[str, Any]]:
+    """Compose's `{NAME: value}` or `[NAME=value, NAME]` as (name, value or None)."""
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        items = list(value.items())
+    elif isinstance(value, list):
+        items = []
+        for i, entry in enumerate(value):
+            if not isinstance(entry, str):
+                raise ValueError(f"{where}[{i}]: must be NAME=value, got {_kind(entry)}")
+            name, equals, given = entry.partition("=")
+            items.append((name, given if equals else None))
+    else:
+        raise ValueError(f"{where}: must be a mapping or a list of NAME=value")
+    for name, given in items:
+        if isinstance(given, dict | list):
+            raise ValueError(f"{where}.{name}: must be text, got {_kind(given)}")
+    return items
+
+
+def _split_outside_braces(text: str, separator: str = ":") -> list[str]:
+    """Split on `separator` except inside `${…}` (a default may hold one)."""
+    parts, depth, current, i = [], 0, [], 0
+    while i < len(text):
+        if text.startswith("${", i):
+            depth, i = depth + 1, i + 2
+            current.append("${")
+            continue
+        char = text[i]
+        depth -= 1 if char == "}" and depth else 0
+        if char == separator and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+        i += 1
+    return [*parts, "".join(current)]
+
+
+def _split_port(text: str, where: str) -> tuple[str, str | None, str]:
+    """`[ADDRESS:][HOST:]CONTAINER[/PROTOCOL]` → (address, host or None, container)."""
+    address = ""
+    if text.startswith("["):  # an IPv6 address
+        address, _, text = text[1:].partition("]")
+        text = text.removeprefix(":")
+    parts = _split_outside_braces(text)
+    if len(parts) == 3 and not address:
+        address = parts.pop(0)
+    if len(parts) > 2 or not parts[-1]:
+        raise ValueError(f"{where}: '{text}' is not a port ([ADDRESS:][HOST:]CONTAINER)")
+    return address, parts[0] if len(parts) == 2 else None, parts[-1]
+
+
+def _port_range(text: str, where: str) -> list[int]:
+    first, dash, last = text.partition("-")
+    if not first.isdigit() or (dash and not last.isdigit()):
+        raise ValueError(f"{where}: '{text}' is not a port number or range")
+    start, end = int(first), int(last) if dash else int(first)
+    if end < start:
+        raise ValueError(f"{where}: the range '{text}' ends before it starts")
+    return list(range(start, end + 1))
+
+
+def _split_volume(text: str, where: str) -> tuple[str | None, str, set[str]]:
+    """`[SOURCE:]TARGET[:MODES]` → (source or None, target, modes)."""
+    parts = _split_outside_braces(text)
+    if len(parts) == 1:
+        return None, parts[0], set()
+    if len(parts) == 2:
+        return parts[0], parts[1], set()
+    if len(parts) == 3:
+        return parts[0], parts[1], set(parts[2].split(","))
+    raise ValueError(f"{where}: '{text}' is not a volume ([SOURCE:]TARGET[:MODE])")
+
+
+def _is_true(value: Any) -> bool:
+    return value is True or value == "true"
+
+
+def _condition(detail: Any) -> Any:
+    """tomo's name of a compose condition; an unknown one is left for the model to name."""
+    condition = detail.get("condition", "started") if isinstance(detail, dict) else detail
+    return DEPENDENCY_CONDITIONS.get(condition, condition) if condition else "started"
+
+
+# --- helpers the formats share -------------------------------------------------------------
+
+
+def one_line(text: str) -> str:
+    """Store texts written over several lines, for fields of one line."""
+    return " ".join(text.split())
+
+
+def clip(text: str, limit: int, where: str, warnings: list[str]) -> str:
+    """Text cut to the model's limit, with a warning rather than a refused app."""
+    if len(text) <= limit:
+        return text
+    warnings.append(f"{where}: longer than {limit} characters, shortened")
+    return text[: limit - 1].rstrip() + "…"
+
+
+def image_tag(image: str) -> str | None:
+    """The tag of an image reference (`nginx:1.27` → `1.27`), if it has one."""
+    match = IMAGE_REFERENCE.fullmatch(image)
+    return match.group("tag") if match else None
+
+
+def is_url(value: str) -> bool:
+    return bool(re.fullmatch(r"https?://\S+", value, re.IGNORECASE))

@@ -1,0 +1,377 @@
+"""Umbrel app stores: `<app-id>/umbrel-app.yml` beside `<app-id>/docker-compose.yml`.
+
+The manifest says what the app is (id, name, version, tagline, description,
+developer, gallery, dependencies on other Umbrel apps, the `port` users open).
+The compose file has an `app_proxy` service, Umbrel's own login proxy: its
+environment names the main container (`APP_HOST: <app-id>_<service>_1`) and
+the port it listens on (`APP_PORT`). tomo leaves the proxy out and publishes
+APP_PORT of that service on the manifest's port itself.
+
+Umbrel also runs what tomo does not: the app's `exports.sh` (its literal
+exports are read as fixed values), hook scripts, `*.template` files rendered
+into the data directory, and the app folder's own files copied there. An app
+that needs those, or another Umbrel app, is listed but not installable.
+docs/catalog-formats.md lists every key.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from tomo.errors import InvalidDefinition
+from tomo.marketplace.formats.base import Found, Parsed, SourceSpec
+from tomo.marketplace.formats.compose import (
+    ComposeApp,
+    build_definition,
+    clip,
+    compose_document,
+    convert_compose,
+    is_url,
+    not_installable_text,
+    one_line,
+)
+from tomo.marketplace.formats.variables import Interpolator, VariableTable, umbrel_table
+from tomo.marketplace.safe_yaml import YamlLoadError, load_yaml
+from tomo.slugs import slugify
+
+MANIFEST = "umbrel-app.yml"
+COMPOSE = "docker-compose.yml"
+EXPORTS = "exports.sh"
+STORE_FILE = "umbrel-app-store.yml"
+PROXY = "app_proxy"
+MAX_SCREENSHOTS = 16
+MAX_SHIPPED = 32  # files of an app folder read to judge them; more are not needed
+_KNOWN_MANIFEST_VERSIONS = ("1", "1.1")
+_IMAGE = re.compile(r".+\.(?:png|jpe?g|svg|webp|gif)", re.IGNORECASE)
+_NOT_SHIPPED = re.compile(r"(?:.*/)?(?:\.gitkeep|README[^/]*|LICENSE[^/]*)", re.IGNORECASE)
+_EXPORT = re.compile(r"\s*export\s+([A-Za-z_][A-Za-z0-9_]*)=(.*)")
+_LITERAL = re.compile(r"""'([^']*)'|"([^"$`\\]*)"|([^\s"'$`\\;&|<>()]*)""")
+
+
+def _app_folder(path: str) -> str | None:
+    """`<folder>` of `<folder>/umbrel-app.yml`, else None."""
+    folder, _, name = path.partition("/")
+    return folder if name == MANIFEST and folder and not folder.startswith(".") else None
+
+
+class UmbrelFormat:
+    name = "umbrel"
+    title = "Umbrel App Store"
+
+    def detect(self, paths: Collection[str]) -> bool:
+        return STORE_FILE in paths or any(_app_folder(path) for path in paths)
+
+    def index_files(self, paths: Collection[str]) -> list[str]:
+        return []
+
+    def find_sources(self, paths: Collection[str], indexes: Mapping[str, bytes]) -> Found:
+        found = Found()
+        every = set(paths)
+        for manifest in sorted(p for p in every if _app_folder(p)):
+            folder = manifest.split("/")[0]
+            compose = f"{folder}/{COMPOSE}"
+            if compose not in every:
+                found.errors[manifest] = f"{folder} has no {COMPOSE} beside {MANIFEST}"
+                continue
+            extra = sorted(p for p in every if p.startswith(f"{folder}/") and _shipped(p, folder))
+            found.sources.append(SourceSpec(manifest, (manifest, compose),
+                                            tuple(extra[:MAX_SHIPPED])))  # fmt: skip
+        return found
+
+    def parse(self, source: SourceSpec, files: Mapping[str, bytes], *, max_bytes: int) -> Parsed:
+        manifest = _load(source.key, files[source.key], max_bytes)
+        compose_path = source.members[1]
+        try:
+            doc = compose_document(load_yaml(files[compose_path], max_bytes=max_bytes))
+        except (YamlLoadError, ValueError) as exc:
+            raise InvalidDefinition(source.key, f"{COMPOSE}: {exc}") from None
+        shipped = {path: data for path, data in files.items() if path in source.optional}
+        try:
+            return _UmbrelApp(source.key, manifest, doc, shipped).parsed()
+        except ValueError as exc:
+            raise InvalidDefinition(source.key, str(exc)) from None
+
+
+def _shipped(path: str, folder: str) -> bool:
+    """A file of the app folder besides its manifest and compose file: exports.sh,
+    hooks, templates, and files Umbrel copies into the data directory."""
+    relative = path[len(folder) + 1 :]
+    return relative not in (MANIFEST, COMPOSE) and not _NOT_SHIPPED.fullmatch(relative) and (
+        relative == EXPORTS or not _IMAGE.fullmatch(relative))  # fmt: skip
+
+
+def _load(path: str, data: bytes, max_bytes: int) -> dict[str, Any]:
+    try:
+        loaded = load_yaml(data, max_bytes=max_bytes)
+    except YamlLoadError as exc:
+        raise InvalidDefinition(path, str(exc)) from None
+    if not isinstance(loaded, dict):
+        raise InvalidDefinition(path, "the top level must be a mapping of fields")
+    return loaded
+
+
+class _UmbrelApp:
+    def __init__(
+        self, path: str, manifest: dict[str, Any], doc: dict[str, Any], shipped: dict[str, bytes]
+    ) -> None:
+        self.path, self.manifest, self.doc = path, manifest, doc
+        self.folder = path.split("/")[0]
+        self.app_id = _required_text(manifest, "id")
+        self.shipped = {p[len(self.folder) + 1 :]: data for p, data in shipped.items()}
+        self.warnings: list[str] = []
+        self.blockers: list[str] = []
+
+    def parsed(self) -> Parsed:
+        dependencies = _text_list(self.manifest.get("dependencies"), "dependencies")
+        table = umbrel_table(self.app_id, version=_required_text(self.manifest, "version"),
+                             exports=self._exports(),
+                             dependencies={_prefix_of(d): d for d in dependencies})  # fmt: skip
+        proxy = _proxy_environment(self.doc)
+        main, port = self._proxy_target(proxy, table) if proxy is not None else (None, None)
+        try:
+            compose = convert_compose(self.doc, where=COMPOSE, table=table, main=main,
+                                      skip=(PROXY,), aliases=self._aliases())  # fmt: skip
+        except ValueError as exc:
+            raise ValueError(f"{COMPOSE}: {exc}") from None
+        self._publish(compose, port)
+        self._judge(compose, proxy, dependencies)
+        blockers = not_installable_text([*compose.blockers, *self.blockers])
+        data = {**self._metadata(), **compose.fields, "not_installable": blockers}
+        return Parsed(build_definition(self.path, data), [*compose.warnings, *self.warnings])
+
+    # --- the compose side --------------------------------------------------------------
+
+    def _exports(self) -> dict[str, str | None]:
+        script = self.shipped.get(EXPORTS)
+        return read_exports(script.decode("utf-8", "replace")) if script is not None else {}
+
+    def _aliases(self) -> dict[str, str]:
+        """Umbrel's container names (`<app-id>_<service>_1`), which other services use
+        as host names; tomo's network knows the services by name."""
+        aliases = {}
+        for name in self.doc["services"]:
+            if name != PROXY:
+                aliases[f"{self.app_id}_{name}_1"] = name
+                aliases[f"{self.app_id}-{name}-1"] = name
+        return aliases
+
+    def _proxy_target(
+        self, proxy: dict[str, Any], table: VariableTable
+    ) -> tuple[str | None, str | None]:
+        """(main service, its port) from app_proxy's APP_HOST and APP_PORT."""
+        where = f"{COMPOSE}: services.{PROXY}.environment"
+        host = proxy.get("APP_HOST")
+        if not isinstance(host, str) or not host:
+            raise ValueError(f"{where}.APP_HOST: is required (it names the app's main container)")
+        main = _service_named(host, self.app_id, self.doc["services"])
+        if main is None:
+            raise ValueError(f"{where}.APP_HOST: '{host}' names no service of the app")
+        given = proxy.get("APP_PORT")
+        port = Interpolator(table).published(str(given)) if given is not None else None
+        if port is None or not port.isdigit():
+            self.blockers.append(f"{where}.APP_PORT: '{given}' is not a port tomo can publish")
+            return main, None
+        return main, port
+
+    def _publish(self, compose: ComposeApp, port: str | None) -> None:
+        """The main service's APP_PORT on the manifest's port, as Umbrel's proxy does."""
+        if port is None:
+            return
+        host = self.manifest.get("port")
+        if not isinstance(host, str) or not host.isdigit():
+            raise ValueError(f"port: must be a port number, got {host!r}")
+        main = compose.fields["services"][compose.fields["main"]]
+        published = {"container": port, "host": host, "protocol": "tcp",
+                     "description": "Web interface (Umbrel's app proxy port)"}  # fmt: skip
+        others = [p for p in main.get("ports", [])
+                  if (p.get("host") or p["container"], p["protocol"]) != (host, "tcp")]  # fmt: skip
+        main["ports"] = [published, *others]
+
+    def _judge(
+        self, compose: ComposeApp, proxy: dict[str, Any] | None, dependencies: list[str]
+    ) -> None:
+        if dependencies:
+            names = ", ".join(dependencies)
+            self.blockers.append(f"dependencies: needs the Umbrel apps {names}, which tomo "
+                                 "does not provide")  # fmt: skip
+        if proxy is not None and str(proxy.get("PROXY_AUTH_ADD", "true")) != "false":
+            self.warnings.append(f"{COMPOSE}: services.{PROXY}: Umbrel asks for the user's "
+                                 "Umbrel password before showing this app; tomo publishes its "
+                                 "port without that login")  # fmt: skip
+        self._judge_shipped(compose)
+
+    def _judge_shipped(self, compose: ComposeApp) -> None:
+        hooks = sorted(p for p in self.shipped if p.startswith("hooks/"))
+        if hooks:
+            self.blockers.append(f"{', '.join(hooks)}: hook scripts Umbrel runs on the server; "
+                                 "tomo does not run them")  # fmt: skip
+        templates = sorted(p for p in self.shipped if p.endswith(".template"))
+        if templates:
+            self.blockers.append(f"{', '.join(templates)}: Umbrel fills these in with its "
+                                 "variables and puts them in the data directory; tomo does "
+                                 "not")  # fmt: skip
+        copied = [p for p in self.shipped if p != EXPORTS and p not in hooks + templates]
+        for service, mount in _data_mounts(compose):
+            needed = [p for p in copied if mount in ("", p) or p.startswith(mount + "/")]
+            if needed:
+                files = ", ".join(sorted(needed))
+                self.blockers.append(f"services.{service}.volumes: mounts ./{mount} where Umbrel "
+                                     f"puts the app's own files ({files}); tomo does not copy "
+                                     "them")  # fmt: skip
+
+    # --- the manifest side -------------------------------------------------------------
+
+    def _metadata(self) -> dict[str, Any]:
+        if self.app_id != self.folder:
+            self.warnings.append(f"id: '{self.app_id}' differs from the folder '{self.folder}'")
+        self._notes()
+        data: dict[str, Any] = {
+            "id": self.app_id,
+            "name": self._line("name", 128, required=True),
+            "version": _required_text(self.manifest, "version"),
+            "tagline": self._line("tagline", 256),
+            "description": clip(self._description(), 8000, "description", self.warnings),
+            "category": slugify(_text(self.manifest, "category") or "other"),
+            "author": _text(self.manifest, "developer"),
+            "maintainers": [s for s in [_text(self.manifest, "submitter")] if s],
+            "screenshots": self._screenshots(),
+        }
+        for key, field in (("icon", "icon"), ("repo", "repository")):
+            url = _text(self.manifest, key)
+            if url and is_url(url):
+                data[field] = url
+            elif url:
+                self.warnings.append(f"{key}: '{url}' is not an http(s) URL, ignored")
+        return data
+
+    def _line(self, key: str, limit: int, *, required: bool = False) -> str:
+        text = _required_text(self.manifest, key) if required else _text(self.manifest, key)
+        return clip(one_line(text), limit, key, self.warnings)
+
+    def _description(self) -> str:
+        """The description, then what Umbrel shows beside it: the first login."""
+        user = _text(self.manifest, "defaultUsername")
+        password = _text(self.manifest, "defaultPassword")
+        login = [f"Default username: {user}." if user else "",
+                 f"Default password: {password}." if password else ""]  # fmt: skip
+        if str(self.manifest.get("deterministicPassword")) == "true":
+            login.append("The password is the app's generated setting APP_PASSWORD.")
+        parts = [_text(self.manifest, "description"), " ".join(p for p in login if p)]
+        return "\n\n".join(part for part in parts if part)
+
+    def _screenshots(self) -> list[str]:
+        """Gallery images: URLs as they are, file names as paths of the app folder."""
+        shots = []
+        for name in _text_list(self.manifest.get("gallery"), "gallery"):
+            if is_url(name):
+                shots.append(name)
+            elif _IMAGE.fullmatch(name) and ".." not in name.split("/"):
+                shots.append(posixpath.join(self.folder, name.lstrip("./")))
+            else:
+                self.warnings.append(f"gallery: '{name}' is not an image, ignored")
+        if len(shots) > MAX_SCREENSHOTS:
+            self.warnings.append(f"gallery: only the first {MAX_SCREENSHOTS} images are kept")
+        return shots[:MAX_SCREENSHOTS]
+
+    def _notes(self) -> None:
+        version = str(self.manifest.get("manifestVersion", "1"))
+        if version not in _KNOWN_MANIFEST_VERSIONS:
+            self.warnings.append(f"manifestVersion: {version} is newer than tomo knows "
+                                 f"({', '.join(_KNOWN_MANIFEST_VERSIONS)})")  # fmt: skip
+        if str(self.manifest.get("torOnly")) == "true":
+            self.warnings.append("torOnly: Umbrel offers this app over Tor only; tomo "
+                                 "publishes its port like any other")  # fmt: skip
+        permissions = _text_list(self.manifest.get("permissions"), "permissions")
+        if permissions:
+            self.warnings.append(f"permissions: {', '.join(permissions)} are not granted; "
+                                 "folders the app shares are chosen at install")  # fmt: skip
+
+
+def read_exports(script: str) -> dict[str, str | None]:
+    """`export NAME=value` lines of an exports.sh: the literal values, and None for
+    a value the script computes (it names a variable, runs a command, …)."""
+    found: dict[str, str | None] = {}
+    for line in script.splitlines():
+        match = _EXPORT.fullmatch(line.split(" #", 1)[0].rstrip())
+        if match is None:
+            continue
+        literal = _LITERAL.fullmatch(match.group(2).strip())
+        found[match.group(1)] = (
+            next(g for g in literal.groups() if g is not None) if literal else None
+        )
+    return found
+
+
+def _proxy_environment(doc: dict[str, Any]) -> dict[str, Any] | None:
+    proxy = doc["services"].get(PROXY)
+    if proxy is None:
+        return None
+    environment = proxy.get("environment") if isinstance(proxy, dict) else None
+    if isinstance(environment, list):
+        pairs = (str(item).partition("=") for item in environment)
+        return {name: value for name, _, value in pairs}
+    if not isinstance(environment, dict):
+        raise ValueError(f"{COMPOSE}: services.{PROXY}.environment: must give APP_HOST and "
+                         "APP_PORT")  # fmt: skip
+    return environment
+
+
+def _service_named(host: str, app_id: str, services: dict[str, Any]) -> str | None:
+    """The service APP_HOST names: `<app-id>_<service>_1` (compose v1's container
+    name), `<app-id>-<service>-1` (v2's), or the service's own name."""
+    candidates = [name for name in services if name != PROXY and host in (
+        name, f"{app_id}_{name}_1", f"{app_id}-{name}-1")]  # fmt: skip
+    if not candidates:  # a community store's id may differ from the folder's
+        candidates = [name for name in services if name != PROXY
+                      and re.search(rf"[_-]{re.escape(name)}[_-]1$", host)]  # fmt: skip
+    return max(candidates, key=len) if candidates else None
+
+
+def _data_mounts(compose: ComposeApp) -> list[tuple[str, str]]:
+    """(service, path under the app's data directory, "" for itself) of each mount there."""
+    found = []
+    top = compose.data_prefix.strip("/")  # "data" when the app mounts the whole directory
+    for name, service in compose.fields["services"].items():
+        for volume in service.get("volumes", []):
+            host = volume.get("host_path") or ""
+            if host.startswith("./") and _under(host[2:], top):
+                found.append((name, host[2 + len(top) :].strip("/")))
+    return found
+
+
+def _under(path: str, top: str) -> bool:
+    return not top or path == top or path.startswith(top + "/")
+
+
+def _prefix_of(app: str) -> str:
+    """What the variables an Umbrel app exports start with (`core-lightning` →
+    `APP_CORE_LIGHTNING_`)."""
+    return "APP_" + re.sub(r"[^A-Z0-9]+", "_", app.upper()).strip("_") + "_"
+
+
+def _text(manifest: dict[str, Any], key: str) -> str:
+    value = manifest.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{key}: must be text")
+    return value.strip()
+
+
+def _required_text(manifest: dict[str, Any], key: str) -> str:
+    value = _text(manifest, key)
+    if not value:
+        raise ValueError(f"{key}: is required")
+    return value
+
+
+def _text_list(value: Any, where: str) -> list[str]:
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise ValueError(f"{where}: must be a list of texts")
+    return [item.strip() for item in items if item.strip()]

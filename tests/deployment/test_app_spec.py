@@ -1,0 +1,136 @@
+"""From a definition of several services to the containers to create (pure: no
+Docker, no SSH). The real deployment is in test_multi_container.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.marketplace.test_services_definition import WIKI
+from tomo.deployment.app_spec import AppSpec, app_mounts, build_app_spec
+from tomo.deployment.spec import InstallConfig, PortOverride, build_docker_run_command
+from tomo.errors import InvalidInput
+from tomo.marketplace.definition import AppDefinition
+
+ROOT = "/srv/apps"
+
+
+def wiki(**changes: Any) -> AppDefinition:
+    data = yaml.safe_load(WIKI)
+    data.update(changes)
+    return AppDefinition.model_validate(data)
+
+
+def build(definition: AppDefinition | None = None, config: InstallConfig | None = None,
+          **kwargs: Any) -> AppSpec:  # fmt: skip
+    return build_app_spec(
+        definition or wiki(), config or InstallConfig(), repo_id="main", installation_id="i1",
+        data_root=ROOT, server_host="nas.local", **kwargs,
+    )  # fmt: skip
+
+
+def test_each_service_is_a_container_on_the_apps_network_in_start_order() -> None:
+    app = build()
+
+    assert [(c.name, c.service) for c in app.containers] == [
+        ("wiki-db", "db"), ("wiki-migrate", "migrate"), ("wiki", "web"),
+    ]  # fmt: skip
+    assert (app.main.name, app.network, app.volumes) == ("wiki", "tomo-wiki", ["wiki_dbdata"])
+    web = app.named("wiki")
+    assert web.depends_on == {"wiki-db": "healthy", "wiki-migrate": "completed"}
+    assert app.named("wiki-migrate").one_shot and not web.one_shot
+    assert web.labels["tomo.service"] == "web" and web.labels["tomo.installation"] == "i1"
+    assert app.images == ["postgres:16", "example/wiki:2.5"]
+
+
+def test_settings_fill_the_values_and_a_secret_one_makes_them_secret() -> None:
+    app = build()
+    web, db = app.named("wiki"), app.named("wiki-db")
+    password = app.secret_env["DB_PASSWORD"]
+
+    assert len(password) >= 24
+    assert db.secret_env == {"POSTGRES_PASSWORD": password}
+    assert web.secret_env == {"DATABASE_URL": f"postgres://postgres:{password}@db/wiki"}
+    assert web.env == {"TITLE": "My wiki on nas.local costs $0"}
+    assert app.env == {"SITE_NAME": "My wiki"}
+    assert (web.env_file, db.env_file) == ("/srv/apps/wiki/.tomo.env",
+                                           "/srv/apps/wiki/.tomo.db.env")  # fmt: skip
+
+
+def test_values_given_or_generated_before_are_used() -> None:
+    config = InstallConfig(env={"SITE_NAME": "Docs", "EXTRA": "1"})
+    app = build(config=config, generated={"DB_PASSWORD": "kept"})
+
+    assert app.named("wiki-db").secret_env == {"POSTGRES_PASSWORD": "kept"}
+    assert app.named("wiki").env == {"TITLE": "Docs on nas.local costs $0", "EXTRA": "1"}
+    assert app.env == {"SITE_NAME": "Docs", "EXTRA": "1"}
+
+
+def test_required_settings_missing_are_named_together() -> None:
+    data = yaml.safe_load(WIKI)
+    data["settings"] += [{"name": "ADMIN_EMAIL", "required": True},
+                         {"name": "DOMAIN", "required": True}]  # fmt: skip
+    with pytest.raises(InvalidInput, match="required settings missing: ADMIN_EMAIL, DOMAIN"):
+        build(AppDefinition.model_validate(data))
+
+
+def test_the_docker_run_of_a_service_joins_the_network_under_its_name() -> None:
+    app = build()
+    web = build_docker_run_command(app.named("wiki"), "127.0.0.1")
+    db = build_docker_run_command(app.named("wiki-db"), "127.0.0.1")
+
+    assert web[web.index("--network") + 1 : web.index("--network") + 4] == [
+        "tomo-wiki", "--network-alias", "web",
+    ]  # fmt: skip
+    assert [
+        a for a in web if a in ("--user", "1000:1000", "--workdir", "/app", "--entrypoint",
+                                "/app/run")
+    ] == ["--user", "1000:1000", "--workdir", "/app", "--entrypoint", "/app/run"]  # fmt: skip
+    assert web[-2:] == ["example/wiki:2.5", "--quiet"]  # the entrypoint's own argument
+    assert "--publish" in web and "127.0.0.1:8080:3000/tcp" in web
+    assert db[db.index("--volume") : db.index("--volume") + 2] == [
+        "--volume",
+        "wiki_dbdata:/var/lib/postgresql/data",
+    ]
+    assert db[db.index("--health-cmd") + 1] == "pg_isready -U postgres"
+    assert db[db.index("--health-interval") + 1] == "5s"
+
+
+def test_port_overrides_apply_to_the_main_service_and_clashes_are_refused() -> None:
+    moved = build(config=InstallConfig(ports=[PortOverride(host=9000, container=3000)]))
+    assert moved.main.ports[0].host == 9000
+
+    data = yaml.safe_load(WIKI)
+    data["services"]["db"]["ports"] = ["8080:5432"]
+    with pytest.raises(InvalidInput, match="host port 8080/tcp is published by services"):
+        build(AppDefinition.model_validate(data))
+
+
+def test_unplaced_folders_of_other_services_stay_apart() -> None:
+    data = yaml.safe_load(WIKI)
+    data["services"]["web"]["volumes"] = [{"container_path": "/data"}]
+    data["services"]["migrate"]["volumes"] = [{"container_path": "/data"}]
+    definition = AppDefinition.model_validate(data)
+
+    folders = [m.host_path for m in app_mounts(definition, InstallConfig(), f"{ROOT}/wiki")]
+
+    assert folders == ["/srv/apps/wiki/data", "/srv/apps/wiki/migrate/data"]
+
+
+def test_risks_of_every_service_must_be_accepted() -> None:
+    data = yaml.safe_load(WIKI)
+    data["services"]["migrate"]["privileged"] = True
+    definition = AppDefinition.model_validate(data)
+    with pytest.raises(InvalidInput, match="risk flags you have not accepted: privileged"):
+        build(definition)
+    assert build(definition, InstallConfig(accept_risks=["privileged"])).risks == ["privileged"]
+
+
+def test_a_single_container_app_without_settings_is_built_as_before() -> None:
+    one = AppDefinition.model_validate(
+        {"id": "one", "name": "One", "version": "1", "docker": {"image": "x:1"}}
+    )
+    app = build(one)
+    assert [(c.name, c.service, c.network) for c in app.containers] == [("one", "", None)]

@@ -1,0 +1,353 @@
+"""Umbrel app stores: a fixture catalog laid out as Umbrel stores publish it,
+read through the format's entry points (detect, find_sources, parse)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tomo.errors import InvalidDefinition
+from tomo.marketplace.formats.base import CatalogFormat, Parsed
+from tomo.marketplace.formats.umbrel import UmbrelFormat, read_exports
+
+ROOT = Path(__file__).parent / "fixtures" / "umbrel"
+CATALOG = {p.relative_to(ROOT).as_posix(): p.read_bytes() for p in ROOT.rglob("*") if p.is_file()}
+FORMAT = UmbrelFormat()
+MAX_BYTES = 65536
+
+
+def parse(key: str, files: dict[str, bytes] = CATALOG) -> Parsed:
+    source = next(s for s in FORMAT.find_sources(files, {}).sources if s.key == key)
+    members = {p: files[p] for p in (*source.members, *source.optional) if p in files}
+    return FORMAT.parse(source, members, max_bytes=MAX_BYTES)
+
+
+MANIFEST = """manifestVersion: 1
+id: inline
+name: Inline
+version: "1.0"
+port: 5000
+"""
+COMPOSE = """services:
+  app_proxy:
+    environment:
+      APP_HOST: inline_web_1
+      APP_PORT: 80
+  web:
+    image: example/web:1.0
+"""
+
+
+def parse_texts(manifest: str = MANIFEST, compose: str = COMPOSE, **more: str) -> Parsed:
+    files = {"inline/umbrel-app.yml": manifest.encode(),
+             "inline/docker-compose.yml": compose.encode(),
+             **{f"inline/{name}": text.encode() for name, text in more.items()}}  # fmt: skip
+    return parse("inline/umbrel-app.yml", files)
+
+
+def test_meets_the_catalog_format_protocol() -> None:
+    fmt: CatalogFormat = FORMAT
+    assert (fmt.name, fmt.title) == ("umbrel", "Umbrel App Store")
+    assert fmt.index_files(list(CATALOG)) == []
+
+
+@pytest.mark.parametrize(
+    ("paths", "detected"),
+    [
+        (list(CATALOG), True),
+        (["umbrel-app-store.yml"], True),
+        (["my-app/umbrel-app.yml", "my-app/docker-compose.yml"], True),
+        (["umbrel-app.yml"], False),
+        (["apps/my-app/umbrel-app.yml"], False),
+        ([".github/umbrel-app.yml"], False),
+        (["Apps/Foo/docker-compose.yml"], False),
+        ([], False),
+    ],
+)
+def test_detect(paths: list[str], detected: bool) -> None:
+    assert FORMAT.detect(paths) is detected
+
+
+def test_find_sources_pairs_each_manifest_with_its_compose_file() -> None:
+    found = FORMAT.find_sources(list(CATALOG), {})
+    assert [s.key for s in found.sources] == [
+        f"{app}/umbrel-app.yml"
+        for app in ("bad-host", "bad-types", "broken-manifest", "hooked", "node-explorer",
+                    "notes-hub", "shared-storage", "solo", "whole-data")
+    ]  # fmt: skip
+    assert all(s.members == (s.key, s.key.replace("umbrel-app.yml", "docker-compose.yml"))
+               for s in found.sources)  # fmt: skip
+    assert found.errors == {
+        "no-compose/umbrel-app.yml": "no-compose has no docker-compose.yml beside umbrel-app.yml"
+    }
+
+
+def test_find_sources_reads_the_files_umbrel_runs_or_copies() -> None:
+    sources = {s.key: s for s in FORMAT.find_sources(list(CATALOG), {}).sources}
+    assert sources["hooked/umbrel-app.yml"].optional == (
+        "hooked/data/settings.json", "hooked/exports.sh", "hooked/hooks/pre-start",
+        "hooked/settings.yml.template",
+    )  # fmt: skip
+    # Images and placeholders are not read: Umbrel's gallery, a .gitkeep.
+    assert sources["notes-hub/umbrel-app.yml"].optional == ("notes-hub/exports.sh",)
+    assert sources["solo/umbrel-app.yml"].optional == ()
+
+
+# --- a complete app ------------------------------------------------------------------------
+
+
+def test_every_manifest_key_is_mapped() -> None:
+    app = parse("notes-hub/umbrel-app.yml").definition
+    assert app.id == "notes-hub"
+    assert app.name == "Notes Hub"
+    assert app.version == "3.1.0"
+    assert app.tagline == "Notes for everyone in the house"
+    assert app.description == (
+        "Notes Hub keeps everyone's notes on your own server.\n\nIt syncs with the phone app."
+        "\n\nDefault username: admin. The password is the app's generated setting APP_PASSWORD."
+    )
+    assert app.category == "files"
+    assert app.author == "Notes Inc"
+    assert app.maintainers == ["Store Maintainers"]
+    assert app.icon == "https://cdn.example.org/notes-hub/icon.svg"
+    assert app.repository == "https://github.com/example/notes-hub"
+    assert app.screenshots == ["notes-hub/1.jpg", "notes-hub/2.jpg",
+                               "https://cdn.example.org/notes-hub/3.jpg"]  # fmt: skip
+    assert app.not_installable is None
+
+
+def test_the_app_proxy_names_the_main_service_and_its_port() -> None:
+    app = parse("notes-hub/umbrel-app.yml").definition
+    assert app.main == "web"
+    assert set(app.services) == {"db"}  # app_proxy is left out
+    assert [(p.container, p.host, p.protocol) for p in app.docker.ports] == [(8080, 3010, "tcp")]
+    assert app.docker.depends_on == {"db": "started"}
+    assert app.docker.user == "1000:1000"
+    assert app.docker.restart_policy == "on-failure"
+
+
+def test_umbrels_variables_are_mapped() -> None:
+    app = parse("notes-hub/umbrel-app.yml").definition
+    environment = {e.name: e for e in app.docker.environment}
+    assert {name: e.default for name, e in environment.items()} == {
+        # APP_PASSWORD is a setting; notes-hub_db_1 (Umbrel's container name) is now `db`.
+        "DATABASE_URL": "postgres://notes:${APP_PASSWORD}@db:5432/notes",
+        "PUBLIC_URL": "http://${TOMO_SERVER_HOST}:3010",
+        "HOST_NAME": "${TOMO_SERVER_HOST}",
+        "LOCAL_DOMAIN": "${TOMO_SERVER_HOST}",
+        "ONION": "not-enabled.onion",
+        "SESSION_SECRET": "${APP_SEED}",
+        "SEARCH_MODE": "full-text",  # the app's own exports.sh
+        "INSTANCE": "notes-hub-3.1.0",
+        "TZ": "${TZ}",
+    }
+    assert environment["DATABASE_URL"].secret and environment["SESSION_SECRET"].secret
+    assert [(v.container_path, v.host_path) for v in app.docker.volumes] == [
+        ("/notes", "./data/notes")
+    ]
+    db = app.services["db"]
+    assert db.environment[1].default == "${APP_PASSWORD}"
+    assert db.volumes[0].host_path == "./data/db"
+    settings = {s.name: s for s in app.settings}
+    assert list(settings) == ["APP_PASSWORD", "APP_SEED", "TZ"]
+    assert (settings["APP_PASSWORD"].generate, settings["APP_PASSWORD"].secret) == (
+        "password",
+        True,
+    )
+    assert (settings["APP_SEED"].generate, settings["APP_SEED"].secret) == ("hex", True)
+    assert settings["TZ"].default == "Europe/Paris"
+
+
+def test_the_missing_login_of_umbrels_proxy_is_a_warning() -> None:
+    assert parse("notes-hub/umbrel-app.yml").warnings == [
+        "docker-compose.yml: services.web.stop_grace_period: not supported, ignored (tomo stops "
+        "containers with Docker's default grace period)",
+        "docker-compose.yml: services.db.stop_grace_period: not supported, ignored (tomo stops "
+        "containers with Docker's default grace period)",
+        "docker-compose.yml: services.app_proxy: Umbrel asks for the user's Umbrel password "
+        "before showing this app; tomo publishes its port without that login",
+    ]
+
+
+# --- not installable -------------------------------------------------------------------------
+
+
+def test_a_dependency_on_other_umbrel_apps_names_them() -> None:
+    reason = parse("node-explorer/umbrel-app.yml").definition.not_installable
+    assert reason is not None
+    assert reason.endswith("dependencies: needs the Umbrel apps bitcoin, electrs, which tomo "
+                           "does not provide")  # fmt: skip
+    assert ("docker-compose.yml: services.web.environment.BITCOIND_HOST: ${APP_BITCOIN_NODE_IP} "
+            "is exported by the Umbrel app 'bitcoin'") in reason  # fmt: skip
+    assert "${APP_ELECTRS_NODE_PORT} is exported by the Umbrel app 'electrs'" in reason
+    assert "${APP_LIGHTNING_NODE_IP} is exported by another Umbrel app" in reason
+    assert "${TOR_PROXY_IP} is part of Umbrel's Tor service, which tomo does not run" in reason
+
+
+def test_what_umbrel_runs_or_copies_for_the_app_makes_it_not_installable() -> None:
+    parsed = parse("hooked/umbrel-app.yml")
+    assert parsed.definition.main == "web"  # APP_HOST in compose v2's form: hooked-web-1
+    assert parsed.definition.not_installable == "; ".join([
+        "docker-compose.yml: services.web.environment.NODE_NAME: ${APP_HOOKED_NODE_NAME} is "
+        "computed by the app's exports.sh, a shell script tomo does not run",
+        "hooks/pre-start: hook scripts Umbrel runs on the server; tomo does not run them",
+        "settings.yml.template: Umbrel fills these in with its variables and puts them in the "
+        "data directory; tomo does not",
+        "services.web.volumes: mounts ./data where Umbrel puts the app's own files "
+        "(data/settings.json); tomo does not copy them",
+    ])  # fmt: skip
+
+
+def test_shared_storage_is_chosen_at_install_and_umbrels_own_files_are_refused() -> None:
+    parsed = parse("shared-storage/umbrel-app.yml")
+    app = parsed.definition
+    downloads = app.docker.volumes[0]
+    assert (downloads.container_path, downloads.host_path) == ("/downloads", None)
+    assert downloads.description == "the store's folder ${UMBREL_ROOT}/data/storage/downloads"
+    # The downloader's fixed address, from exports.sh, now names the service.
+    assert app.services["helper"].environment[0].default == "http://downloader:6800"
+    assert app.not_installable == "; ".join([
+        "docker-compose.yml: services.downloader.volumes[1]: '${UMBREL_ROOT}/db' reaches "
+        "umbrelOS's own files",
+        "docker-compose.yml: services.downloader.volumes[2]: ${TOR_DATA_DIR} is part of Umbrel's "
+        "Tor service, which tomo does not run",
+        "docker-compose.yml: services.helper.environment.NETWORK: ${NETWORK_IP} is an address of "
+        "Umbrel's own Docker network",
+    ])  # fmt: skip
+    assert parsed.warnings[-2:] == [
+        "torOnly: Umbrel offers this app over Tor only; tomo publishes its port like any other",
+        "permissions: STORAGE_DOWNLOADS are not granted; folders the app shares are chosen at "
+        "install",
+    ]
+
+
+def test_an_app_mounting_its_whole_data_directory() -> None:
+    parsed = parse("whole-data/umbrel-app.yml")
+    docker = parsed.definition.docker
+    assert [(v.container_path, v.host_path) for v in docker.volumes] == [
+        ("/srv", "./data"), ("/cache", "./data/cache"),
+    ]  # fmt: skip
+    assert docker.environment[0].default == "${TOMO_DATA_DIR}/data/cache"
+    assert [(p.container, p.host) for p in docker.ports] == [(80, 4100)]
+    assert (
+        "docker-compose.yml: volumes: the app mounts its whole data directory; tomo keeps its "
+        "own files there, so the app's data lives under ./data" in parsed.warnings
+    )
+    # PROXY_AUTH_ADD: "false": Umbrel adds no login either, nothing to warn about.
+    assert not any("Umbrel password" in w for w in parsed.warnings)
+    # One container without settings: the model reads its values as written.
+    assert parsed.definition.not_installable == (
+        "docker-compose.yml: services.server.environment.DATA_ROOT: ${TOMO_DATA_DIR} would not "
+        "be replaced: tomo reads the values of a one-container app without settings as written"
+    )
+
+
+def test_an_app_without_the_proxy_publishes_its_own_ports() -> None:
+    app = parse("solo/umbrel-app.yml").definition
+    assert app.main == "server"
+    assert [(p.container, p.host) for p in app.docker.ports] == [(4700, 4700)]
+
+
+# --- errors of the files ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("broken-manifest/umbrel-app.yml", "invalid YAML, line 4"),
+        ("bad-types/umbrel-app.yml", "name: must be text"),
+        ("bad-host/umbrel-app.yml", "docker-compose.yml: services.app_proxy.environment.APP_HOST: "
+                                    "'bad-host_frontend_1' names no service of the app"),
+    ],
+)  # fmt: skip
+def test_errors_name_the_file_and_the_key(key: str, reason: str) -> None:
+    with pytest.raises(InvalidDefinition) as caught:
+        parse(key)
+    assert caught.value.path == key
+    assert reason in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("manifest", "compose", "reason"),
+    [
+        ("- a list", COMPOSE, "the top level must be a mapping of fields"),
+        (MANIFEST.replace("id: inline\n", ""), COMPOSE, "id: is required"),
+        (MANIFEST.replace('version: "1.0"\n', ""), COMPOSE, "version: is required"),
+        (MANIFEST.replace("port: 5000", "port: web"), COMPOSE, "port: must be a port number"),
+        (MANIFEST + "dependencies: bitcoin\n", COMPOSE, ""),
+        (MANIFEST + "dependencies: {a: 1}\n", COMPOSE, "dependencies: must be a list of texts"),
+        (MANIFEST + "gallery: [1, [2]]\n", COMPOSE, "gallery: must be a list of texts"),
+        (MANIFEST.replace("id: inline", "id: Not_An_Id"), COMPOSE,
+         "id: 'Not_An_Id' is not a valid id"),
+        (MANIFEST, "services: {web: {image: 'a:1'}\n", "docker-compose.yml: invalid YAML"),
+        (MANIFEST, "version: '3'\n", "docker-compose.yml: not a compose file"),
+        (MANIFEST, COMPOSE.replace("      APP_HOST: inline_web_1\n", ""),
+         "services.app_proxy.environment.APP_HOST: is required"),
+        (MANIFEST, "services:\n  app_proxy:\n    environment: [APP_HOST]\n  web:\n"
+                   "    image: a:1\n", "services.app_proxy.environment.APP_HOST: is required"),
+        (MANIFEST, COMPOSE.replace("  web:\n    image: example/web:1.0\n",
+                                   "  web:\n    ports: ['80']\n"),
+         "docker-compose.yml: services.web.image: is required"),
+    ],
+)  # fmt: skip
+def test_malformed_apps_are_errors_naming_the_key(manifest: str, compose: str, reason: str) -> None:
+    if not reason:  # a lone dependency is a list of one
+        parsed = parse_texts(manifest, compose)
+        assert parsed.definition.not_installable is not None
+        assert "needs the Umbrel apps bitcoin" in parsed.definition.not_installable
+        return
+    with pytest.raises(InvalidDefinition) as caught:
+        parse_texts(manifest, compose)
+    assert caught.value.path == "inline/umbrel-app.yml"
+    assert reason in caught.value.reason
+
+
+def test_a_port_the_proxy_names_by_an_unknown_value_blocks_the_app() -> None:
+    parsed = parse_texts(compose=COMPOSE.replace("APP_PORT: 80", "APP_PORT: $APP_INLINE_PORT"))
+    assert parsed.definition.not_installable == (
+        "docker-compose.yml: services.app_proxy.environment.APP_PORT: '$APP_INLINE_PORT' is not "
+        "a port tomo can publish"
+    )
+
+
+def test_the_proxy_port_may_come_from_exports() -> None:
+    parsed = parse_texts(compose=COMPOSE.replace("APP_PORT: 80", "APP_PORT: $APP_INLINE_PORT"),
+                         **{"exports.sh": "export APP_INLINE_PORT=8088\n"})  # fmt: skip
+    assert [(p.container, p.host) for p in parsed.definition.docker.ports] == [(8088, 5000)]
+
+
+def test_manifest_notes_are_warnings() -> None:
+    parsed = parse_texts(MANIFEST.replace("manifestVersion: 1", "manifestVersion: 2")
+                         + "tagline: " + "long " * 60 + "\nicon: icon.svg\n")  # fmt: skip
+    assert "manifestVersion: 2 is newer than tomo knows (1, 1.1)" in parsed.warnings
+    assert "tagline: longer than 256 characters, shortened" in parsed.warnings
+    assert "icon: 'icon.svg' is not an http(s) URL, ignored" in parsed.warnings
+    assert parsed.definition.icon is None
+
+
+def test_a_folder_named_unlike_the_id_is_a_warning() -> None:
+    parsed = parse_texts(MANIFEST.replace("id: inline", "id: store-inline"),
+                         COMPOSE.replace("inline_web_1", "store-inline_web_1"))  # fmt: skip
+    assert parsed.definition.id == "store-inline"
+    assert "id: 'store-inline' differs from the folder 'inline'" in parsed.warnings
+
+
+@pytest.mark.parametrize(
+    ("script", "exports"),
+    [
+        ('export A="10.21.21.5"', {"A": "10.21.21.5"}),
+        ("export A='single $quoted'", {"A": "single $quoted"}),
+        ("export A=bare", {"A": "bare"}),
+        ("export A=", {"A": ""}),
+        ('export A="x" # a comment', {"A": "x"}),
+        ('  export A="${B}"', {"A": None}),
+        ("export A=$(cat /x)", {"A": None}),
+        ("export A=`hostname`", {"A": None}),
+        ('export A="$B-suffix"', {"A": None}),
+        ("A=not-exported\nif true; then\n  export B=1\nfi", {"B": "1"}),
+        ("# export C=1", {}),
+    ],
+)
+def test_read_exports(script: str, exports: dict[str, str | None]) -> None:
+    assert read_exports(script) == exports
