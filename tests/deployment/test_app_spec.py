@@ -134,3 +134,14 @@ def test_a_single_container_app_without_settings_is_built_as_before() -> None:
     )
     app = build(one)
     assert [(c.name, c.service, c.network) for c in app.containers] == [("one", "", None)]
+
+
+def test_hardening_a_service_asks_for_reaches_docker_run() -> None:
+    data = yaml.safe_load(WIKI)
+    data["services"]["db"].update(cap_drop=["ALL"], read_only=True,
+                                  security_opt=["no-new-privileges"])  # fmt: skip
+    db = build_docker_run_command(build(AppDefinition.model_validate(data)).named("wiki-db"),
+                                  "127.0.0.1")  # fmt: skip
+    assert db[db.index("--cap-drop") : db.index("--cap-drop") + 5] == [
+        "--cap-drop", "ALL", "--read-only", "--security-opt", "no-new-privileges:true",
+    ]  # fmt: skip

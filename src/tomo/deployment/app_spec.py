@@ -26,6 +26,7 @@ from tomo.deployment.spec import (
     PublishedPort,
     build_spec,
     generate_secret,
+    hardening,
     mounts,
     ports,
     unaccepted,
@@ -243,6 +244,7 @@ class _Builder:
             depends_on={self.names[d]: c for d, c in docker.depends_on.items()},
             one_shot=self._is_one_shot(service),
             env_file_name=ENV_FILE_NAME if main else f".tomo.{service}.env",
+            **hardening(docker),
         )  # fmt: skip
 
     def _network_mode(self, docker: DockerConfig) -> str | None:

@@ -16,6 +16,7 @@ import secrets
 import shlex
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -148,6 +149,9 @@ class ContainerSpec:
     privileged: bool = False
     capabilities: list[str] = field(default_factory=list)
     devices: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    read_only: bool = False
+    security_opt: list[str] = field(default_factory=list)
     command: list[str] | None = None
     instance_dir: str = ""
     risks: list[str] = field(default_factory=list)
@@ -224,7 +228,14 @@ def build_spec(
         devices=list(docker.devices), command=docker.command, instance_dir=instance_dir,
         risks=risks, accepted_risks=list(config.accept_risks), health=docker.healthcheck,
         entrypoint=docker.entrypoint, user=docker.user, working_dir=docker.working_dir,
+        **hardening(docker),
     )  # fmt: skip
+
+
+def hardening(docker: DockerConfig) -> dict[str, Any]:
+    """What a definition asks to take away from its container, as ContainerSpec fields."""
+    return {"cap_drop": list(docker.cap_drop), "read_only": docker.read_only,
+            "security_opt": list(docker.security_opt)}  # fmt: skip
 
 
 def unaccepted(risks: list[str], accepted: list[str]) -> str | None:
@@ -396,6 +407,12 @@ def _build_docker_run_command(spec: ContainerSpec, publish_address: str) -> list
         argv += ["--cap-add", capability]
     for device in spec.devices:
         argv += ["--device", device]
+    for capability in spec.cap_drop:
+        argv += ["--cap-drop", capability]
+    if spec.read_only:
+        argv.append("--read-only")
+    for option in spec.security_opt:
+        argv += ["--security-opt", option]
     argv.append(spec.image)
     return argv + run_arguments(spec)
 

@@ -141,6 +141,14 @@ def check_capability(value: str) -> str:
     return name
 
 
+def _check_security_opt(value: str) -> str:
+    """Only `no-new-privileges`: the other options (seccomp, apparmor, label) can as
+    well switch protections off, which no catalog gets to decide."""
+    if value.strip() in ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"):
+        return "no-new-privileges:true"
+    raise ValueError(f"'{value}' is not supported (only no-new-privileges)")
+
+
 def _check_device(value: str) -> str:
     if not DEVICE.fullmatch(value) or ".." in value.split("/"):
         raise ValueError(f"'{value}' is not a device mapping (/dev/X[:/dev/Y][:rwm])")
@@ -151,7 +159,7 @@ def _check_icon(value: str) -> str:
     """An http(s) URL, or a path of an image in the catalog's own repository."""
     if value.lower().startswith(("http://", "https://")):
         return check_url(value)
-    path = value.strip().lstrip("./") if value.startswith("./") else value.strip()
+    path = value.strip().removeprefix("./")
     if not ICON_PATH.fullmatch(path) or ".." in path.split("/"):
         raise ValueError(f"'{value}' is neither an http(s) URL nor an image path in the "
                          "repository (.png, .jpg, .jpeg, .svg, .webp, .gif)")  # fmt: skip
@@ -365,6 +373,12 @@ class DockerConfig(_Definition):
         list[Capability], BeforeValidator(as_list), AfterValidator(_unique)
     ] = []
     devices: Annotated[list[Device], BeforeValidator(as_list)] = []
+    # Hardening a container asks for (it only ever takes power away).
+    cap_drop: Annotated[list[Capability], BeforeValidator(as_list), AfterValidator(_unique)] = []
+    read_only: Bool = False
+    security_opt: Annotated[
+        list[Annotated[str, AfterValidator(_check_security_opt)]], BeforeValidator(as_list)
+    ] = []
     command: Annotated[list[Text], BeforeValidator(_split_command)] | None = None
     entrypoint: Annotated[list[Text], BeforeValidator(_split_command)] | None = None
     user: Annotated[Line, Field(min_length=1, max_length=64)] | None = None
@@ -521,11 +535,14 @@ class AppDefinition(_Definition):
         if not self.settings and not self.services:
             return  # a single container without settings: values are taken as written
         for name, service in self.all_services.items():
-            for variable in service.environment:
-                unknown = [r for r in references(variable.default or "") if r not in known]
+            values = [(f"environment.{v.name}", v.default or "") for v in service.environment]
+            values += [(key, " ".join(getattr(service, key) or []))
+                       for key in ("command", "entrypoint")]  # fmt: skip
+            for where, value in values:
+                unknown = [r for r in references(value) if r not in known]
                 if unknown:
-                    raise ValueError(f"services.{name}.environment.{variable.name}: "
-                                     f"${{{unknown[0]}}} is not a setting of this app")  # fmt: skip
+                    raise ValueError(f"services.{name}.{where}: ${{{unknown[0]}}} is not a "
+                                     "setting of this app")  # fmt: skip
 
     @property
     def main_service(self) -> str:

@@ -84,13 +84,18 @@ def _member_blobs(
     spec: SourceSpec, tree: dict[str, TreeEntry], link_targets: dict[str, bytes], max_bytes: int
 ) -> dict[str, str]:
     members = {}
-    for path in [*spec.members, *(p for p in spec.optional if p in tree)]:
+    for path in spec.members:
         if path not in tree:
             raise ValueError(f"{path} is missing")
         try:
             members[path] = resolve_blob(path, tree, link_targets, max_bytes)
         except ValueError as exc:  # name the file when it is not the one reported
             raise ValueError(str(exc) if path == spec.key else f"{path}: {exc}") from None
+    for path in spec.optional:  # an extra that cannot be read is simply not there
+        try:
+            members[path] = resolve_blob(path, tree, link_targets, max_bytes)
+        except (KeyError, ValueError):
+            continue
     return members
 
 

@@ -219,15 +219,11 @@ def test_keys_tomo_cannot_honour_make_the_app_not_installable() -> None:
     assert parsed.definition.not_installable == "; ".join([
         "services.builder.build: not supported (tomo pulls images; it does not build them)",
         "services.builder.secrets: not supported (tomo does not provide compose secrets)",
-        "services.builder.security_opt: not supported (the container would run without its "
-        "security options)",
-        "services.builder.cap_drop: not supported (the container would keep capabilities the app "
-        "gives up)",
+        "services.builder.security_opt: not supported (options other than no-new-privileges "
+        "can switch protections off)",
         "services.builder.sysctls: not supported (tomo does not set kernel parameters)",
         "services.builder.env_file: not supported (tomo does not read environment files of the "
         "store)",
-        "services.builder.read_only: not supported (the container's filesystem would be "
-        "writable)",
         "services.builder.ports[0]: publishes 101 ports (tomo publishes ranges of at most 16)",
         "x-casaos.pre-install-cmd: runs a command on the server around the install, which tomo "
         "does not do",

@@ -369,7 +369,7 @@ def test_keys_whose_absence_changes_what_runs_block_the_app(key: str) -> None:
     ("lines", "warnings", "blockers"),
     [
         ("read_only: false", [], []),
-        ("read_only: 'true'", [], ["services.web.read_only: not supported"]),
+        ("read_only: 'true'", [], []),
         ("cap_drop: []", [], []),
         ("x-custom: anything", ["services.web.x-custom: extension, ignored"], []),
         ("restart_policy: always", ["services.web.restart_policy: not a compose key, ignored"], []),
@@ -439,10 +439,22 @@ def test_an_image_that_names_an_unknown_value_is_an_error() -> None:
         convert("services:\n  web:\n    image: example/web:${TAG}\n")
 
 
-def test_commands_are_written_out() -> None:
+def test_commands_keep_settings_to_be_put_in_at_install() -> None:
     web, app = one(service("command: [serve, '--tz=$TZ', 'costs $$1']"))
-    assert web["command"] == ["serve", "--tz=UTC", "costs $1"]
-    assert len(app.warnings) == 1
+    assert web["command"] == ["serve", "--tz=${TZ}", "costs $$1"]
+    assert [s["name"] for s in app.fields["settings"]] == ["TZ"]
+
+
+def test_hardening_is_kept_and_other_security_options_are_refused() -> None:
+    web, app = one(service(
+        "cap_drop: [ALL]\nread_only: true\nsecurity_opt: ['no-new-privileges:true']"
+    ))  # fmt: skip
+    assert (web["cap_drop"], web["read_only"], web["security_opt"], app.blockers) == (
+        ["ALL"], True, ["no-new-privileges:true"], [],
+    )  # fmt: skip
+    _, loose = one(service("security_opt: ['seccomp:unconfined']"))
+    assert loose.blockers == ["services.web.security_opt: not supported (options other than "
+                              "no-new-privileges can switch protections off)"]  # fmt: skip
 
 
 # --- several services ------------------------------------------------------------------------

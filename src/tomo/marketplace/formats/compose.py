@@ -95,10 +95,8 @@ BLOCKED: dict[str, str] = {
     "extends": "tomo does not merge services from other files",
     "env_file": "tomo does not read environment files of the store",
     "profiles": "tomo would start a service compose starts only on request",
-    "security_opt": "the container would run without its security options",
+    "security_opt": "options other than no-new-privileges can switch protections off",
     "sysctls": "tomo does not set kernel parameters",
-    "cap_drop": "the container would keep capabilities the app gives up",
-    "read_only": "the container's filesystem would be writable",
     "userns_mode": "tomo does not change user namespaces",
     "uts": "tomo does not share the host's UTS namespace",
     "cgroup": "tomo does not change the container's cgroup namespace",
@@ -367,6 +365,7 @@ class _Conversion:
             "healthcheck": self._healthcheck, "depends_on": self._depends_on,
             "networks": self._networks, "links": self._links, "read_only": self._read_only,
             "cap_drop": self._cap_drop, "deploy": self._deploy,
+            "security_opt": self._security_opt,
         }  # fmt: skip
 
     def _text(self, value: Any, where: str) -> str:
@@ -409,10 +408,12 @@ class _Conversion:
         """A list, or a string the model splits as compose does."""
 
         def convert(result: dict[str, Any], value: Any, where: str) -> None:
+            # As environment values: settings stay `${NAME}`, put in at install.
             if isinstance(value, list):
-                result[key] = [self._literal(v, f"{where}[{i}]") for i, v in enumerate(value)]
+                result[key] = [self.vars.value(self._text(v, f"{where}[{i}]"), where)
+                               for i, v in enumerate(value)]  # fmt: skip
             elif value is not None:
-                result[key] = self._literal(value, where)
+                result[key] = self.vars.value(self._text(value, where), where)
 
         return convert
 
@@ -710,8 +711,16 @@ class _Conversion:
             self.found_aliases[written] = self.names[name]
 
     def _read_only(self, result: dict[str, Any], value: Any, where: str) -> None:
-        if _is_true(value):
-            self.block(where, f"not supported ({BLOCKED['read_only']})")
+        result["read_only"] = _is_true(value)
+
+    def _security_opt(self, result: dict[str, Any], value: Any, where: str) -> None:
+        """no-new-privileges is kept; any other option could switch protections off."""
+        options = value if isinstance(value, list) else [value]
+        texts = [self._literal(option, where) for option in options]
+        kept = [t for t in texts if t and t.split(":")[0].split("=")[0] == "no-new-privileges"]
+        if len(kept) < len(texts):
+            self.block(where, f"not supported ({BLOCKED['security_opt']})")
+        result["security_opt"] = kept
 
     def _deploy(self, result: dict[str, Any], value: Any, where: str) -> None:
         resources = value.get("resources") if isinstance(value, dict) else None
@@ -722,8 +731,7 @@ class _Conversion:
         self.warn(where, f"not supported, ignored ({WARNED['deploy']})")
 
     def _cap_drop(self, result: dict[str, Any], value: Any, where: str) -> None:
-        if value:
-            self.block(where, f"not supported ({BLOCKED['cap_drop']})")
+        result["cap_drop"] = [self._literal(v, where) for v in (value or [])]
 
     # --- the whole app -----------------------------------------------------------------
 
@@ -770,11 +778,22 @@ class _Conversion:
             value = variable.get("default")
             if value is None:
                 continue
-            for name in references(value):
-                self.block(f"services.{service}.environment.{variable['name']}",
-                           f"${{{name}}} would not be replaced: tomo reads the values of a "
-                           "one-container app without settings as written")  # fmt: skip
+            self._block_references(f"services.{service}.environment.{variable['name']}", value)
             variable["default"] = value.replace("$$", "$")
+        for key in ("command", "entrypoint"):
+            items = config.get(key)
+            if isinstance(items, str):
+                self._block_references(f"services.{service}.{key}", items)
+                config[key] = items.replace("$$", "$")
+            elif isinstance(items, list):
+                for item in items:
+                    self._block_references(f"services.{service}.{key}", item)
+                config[key] = [item.replace("$$", "$") for item in items]
+
+    def _block_references(self, where: str, value: str) -> None:
+        for name in references(value):
+            self.block(where, f"${{{name}}} would not be replaced: tomo reads the values of "
+                              "a one-container app without settings as written")  # fmt: skip
 
 
 def _rewrite_values(service: dict[str, Any], rewrite: Callable[[str], str]) -> None:
