@@ -3,6 +3,9 @@ repository in no known format is a sync error that keeps the last good catalog."
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from tests.gitrepo import CatalogRepo
@@ -69,3 +72,68 @@ async def test_changing_the_format_reads_every_file_again(runtime: Runtime, make
     back = await runtime.marketplace.update_repo(repo_id, RepoUpdate(format="auto"))
 
     assert (updated.format, report.status, back.format) == ("tomo", "synced", None)
+
+
+FIXTURES = Path(__file__).parent / "formats" / "fixtures"
+
+
+def catalog_from(make_repo, fixture: str) -> CatalogRepo:  # type: ignore[no-untyped-def]
+    """A real git repository holding one of the fixture catalogs, as published."""
+    repo: CatalogRepo = make_repo()
+    shutil.copytree(FIXTURES / fixture, repo.path, dirs_exist_ok=True)
+    repo.commit()
+    return repo
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [("casaos", "casaos"), ("runtipi", "runtipi"), ("umbrel", "umbrel"),
+     ("portainer/v2", "portainer")],
+)  # fmt: skip
+async def test_each_stores_catalog_is_detected_and_stored(
+    runtime: Runtime, make_repo, fixture: str, expected: str
+) -> None:
+    repo = catalog_from(make_repo, fixture)
+    repo_id = await subscribe(runtime, repo)
+
+    report = await runtime.marketplace.sync_repo(repo_id)
+
+    assert report.format == expected
+    stored = await app_rows(runtime, repo_id)
+    assert report.app_count == len(stored) > 0
+    # Files the format cannot load are per-file errors, never the whole sync's.
+    assert all(problem.path and problem.message for problem in report.errors)
+    page = await runtime.marketplace.search_apps(repo=repo_id, limit=100)
+    assert {app.id for app in page.items} == set(stored)
+
+
+async def test_a_multi_container_app_from_a_store_keeps_its_services(
+    runtime: Runtime, make_repo
+) -> None:
+    repo = catalog_from(make_repo, "umbrel")
+    repo_id = await subscribe(runtime, repo)
+    await runtime.marketplace.sync_repo(repo_id)
+
+    installable = [
+        app for app in [await runtime.marketplace.get_app(f"{repo_id}/{a}")
+                        for a in await app_rows(runtime, repo_id)]
+        if app.is_multi_container and not app.not_installable
+    ]  # fmt: skip
+
+    assert installable, "the Umbrel fixtures hold an installable app of several services"
+    app = installable[0]
+    assert app.main_service in app.all_services and len(app.all_services) >= 2
+
+
+async def test_a_store_app_that_changes_is_parsed_again(runtime: Runtime, make_repo) -> None:
+    repo = catalog_from(make_repo, "casaos")
+    repo_id = await subscribe(runtime, repo)
+    first = await runtime.marketplace.sync_repo(repo_id)
+    compose = next(repo.path.glob("Apps/*/docker-compose.yml"))
+    compose.write_text(compose.read_text() + "\n# touched\n")
+    repo.commit()
+
+    second = await runtime.marketplace.sync_repo(repo_id)
+
+    assert (second.added, second.updated, second.removed) == (0, 1, 0)
+    assert second.app_count == first.app_count
