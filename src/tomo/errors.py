@@ -11,6 +11,7 @@ SQLAlchemy) are translated where they are caught, never passed through.
     ├── NotFound
     │   ├── RepoNotFound
     │   ├── AppNotFound
+    │   ├── ImageNotFound            an image a repository does not hold
     │   ├── ServerNotFound
     │   ├── InstallationNotFound
     │   └── JobNotFound
@@ -96,6 +97,10 @@ class RepoNotFound(NotFound):
 
 
 class AppNotFound(NotFound):
+    pass
+
+
+class ImageNotFound(NotFound):
     pass
 
 

@@ -13,6 +13,7 @@ from tomo.cli.output import console, emit, emit_json, fields, table
 from tomo.marketplace.search.query import SortKey
 
 if TYPE_CHECKING:
+    from tomo.marketplace.definition import AppVolume
     from tomo.marketplace.schemas import MarketplaceApp
     from tomo.runtime import Runtime
 
@@ -117,10 +118,12 @@ def rate(
 
 def _print_app(entry: MarketplaceApp) -> None:
     docker = entry.docker
+    services = entry.all_services
     fields(
         [
             ("app", f"{entry.repo_id}/{entry.id}"),
             ("name", entry.name),
+            ("tagline", entry.tagline or None),
             ("version", entry.version),
             ("category", entry.category),
             ("tags", entry.tags),
@@ -129,6 +132,7 @@ def _print_app(entry: MarketplaceApp) -> None:
             ("license", entry.license or None),
             ("repository", entry.repository),
             ("documentation", entry.documentation),
+            ("cannot install", entry.not_installable),
             ("image", docker.image),
             ("restart", docker.restart_policy),
             ("network", docker.network_mode),
@@ -140,30 +144,41 @@ def _print_app(entry: MarketplaceApp) -> None:
             ("defined in", entry.source_path),
         ]
     )
-    if docker.ports:
+    several = len(services) > 1
+    if several:
+        table("services", ["service", "image", "after"], [
+            (f"{name} (main)" if name == entry.main_service else name, service.image,
+             ", ".join(f"{d} ({c})" for d, c in service.depends_on.items()) or "-")
+            for name, service in services.items()
+        ])  # fmt: skip
+    ports = [(name, p) for name, service in services.items() for p in service.ports]
+    if ports:
+        table("ports", [*(["service"] if several else []), "host", "container", "protocol",
+                        "description"],
+              [(*([name] if several else []), p.host or p.container, p.container, p.protocol,
+                p.description) for name, p in ports])  # fmt: skip
+    volumes = [(name, v) for name, service in services.items() for v in service.volumes]
+    if volumes:
+        table("volumes", [*(["service"] if several else []), "host", "container", "read-only",
+                          "description"],
+              [(*([name] if several else []), _volume_source(v), v.container_path, v.readonly,
+                v.description) for name, v in volumes])  # fmt: skip
+    variables = entry.settings if entry.settings or several else docker.environment
+    if variables:
         table(
-            "ports",
-            ["host", "container", "protocol", "description"],
-            [(p.host or p.container, p.container, p.protocol, p.description) for p in docker.ports],
-        )
-    if docker.volumes:
-        table(
-            "volumes",
-            ["host", "container", "read-only", "description"],
-            [
-                (v.host_path or "(tomo chooses)", v.container_path, v.readonly, v.description)
-                for v in docker.volumes
-            ],
-        )
-    if docker.environment:
-        table(
-            "environment",
+            "settings" if entry.settings or several else "environment",
             ["name", "required", "default", "description"],
             [
                 (e.name, e.required, "(secret)" if e.secret else e.default, e.description)
-                for e in docker.environment
+                for e in variables
             ],
         )
+
+
+def _volume_source(volume: AppVolume) -> str:
+    if volume.volume:
+        return f"volume {volume.volume}"
+    return volume.host_path or "(tomo chooses)"
 
 
 def _requirements(entry: MarketplaceApp) -> str:

@@ -84,6 +84,14 @@ def uses_app_spec(definition: AppDefinition) -> bool:
     return definition.is_multi_container or bool(definition.settings)
 
 
+def user_variables(definition: AppDefinition) -> list[AppEnvVar]:
+    """What the user may set: an app with settings asks for those (its services'
+    variables are made from them); else its container's environment."""
+    if uses_app_spec(definition):
+        return list(definition.settings)
+    return list(definition.docker.environment)
+
+
 def build_app_spec(
     definition: AppDefinition,
     config: InstallConfig,

@@ -32,6 +32,8 @@ _CSP_PAGES = (
     "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
     "frame-ancestors 'none'"
 )
+# Images a catalog ships (an SVG is a document): nothing in them may run or load.
+_CSP_IMAGES = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 # Routes that record themselves (a login names the user it tried).
 SELF_RECORDED = frozenset({"login", "web_login"})
 
@@ -41,6 +43,8 @@ def _policy_of(path: str) -> str:
         return _CSP_DOCS
     if path.startswith("/api") or path == "/openapi.json":
         return _CSP_API
+    if path.startswith("/images/"):
+        return _CSP_IMAGES
     return _CSP_PAGES
 
 
@@ -54,7 +58,7 @@ class SecurityHeaders:
             return
         path = str(scope.get("path", ""))
         # Documentation and tomo's own static files may be kept by a browser.
-        cacheable = path.startswith(("/docs", "/static/"))
+        cacheable = path.startswith(("/docs", "/static/", "/images/"))
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

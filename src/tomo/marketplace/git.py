@@ -272,6 +272,17 @@ class Git:
         out = await self._run("cat-file", "--batch", stdin=request)
         return _parse_batch(out)
 
+    async def read_file(self, commit: str, path: str, *, max_bytes: int) -> bytes | None:
+        """One file of a commit, or None when it is not there or larger than `max_bytes`."""
+        name = f"{commit}:{path}"
+        try:
+            size = int(await self._run("cat-file", "-s", name))
+        except (GitError, ValueError):
+            return None
+        if size > max_bytes:
+            return None
+        return await self._run("cat-file", "blob", name)
+
     async def _run(
         self, *args: str, in_clone: bool = True, stdin: bytes | None = None, remote: bool = False
     ) -> bytes:

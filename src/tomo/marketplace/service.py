@@ -7,6 +7,7 @@ call these methods and render what they return.
 from __future__ import annotations
 
 import asyncio
+import posixpath
 import shutil
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from tomo.db import Database, find_by_id_or_name
 from tomo.errors import (
     AmbiguousApp,
     AppNotFound,
+    ImageNotFound,
     InvalidInput,
     RepoExists,
     RepoNotFound,
@@ -60,6 +62,10 @@ from tomo.slugs import allocate_id
 
 # A lease older than this belongs to a sync that died; another may take over.
 STALE_SYNC_AFTER = timedelta(minutes=30)
+# Icons and screenshots a catalog ships in its repository (see read_image).
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+               ".gif": "image/gif", ".webp": "image/webp", ".svg": "image/svg+xml"}  # fmt: skip
+MAX_IMAGE_BYTES = 2 * 1024**2
 
 
 def _no_progress(_phase: str, _done: int, _total: int) -> None:
@@ -182,6 +188,27 @@ class MarketplaceService:
     async def _find_repo(self, session: AsyncSession, ref: str) -> MarketplaceRepo:
         missing = RepoNotFound(f"no repo with id or name '{ref}'")
         return await find_by_id_or_name(session, MarketplaceRepo, ref, missing)
+
+    # -- images the catalog ships ------------------------------------------------
+
+    async def read_image(self, ref: str, path: str) -> tuple[bytes, str]:
+        """An image of a repository (an app's icon or screenshot given as a path), read
+        from the commit the catalog was synced from: tomo never fetches it elsewhere."""
+        media_type = IMAGE_TYPES.get(posixpath.splitext(path)[1].lower())
+        if media_type is None or ".." in path.split("/") or path.startswith(("/", ".")):
+            raise ImageNotFound(f"'{path}' is not an image of a repository")
+        async with self.db.session() as session:
+            repo = await self._find_repo(session, ref)
+            repo_id, commit, url = repo.id, repo.last_commit, repo.url
+        if commit is None:
+            raise ImageNotFound(f"repo '{repo_id}' has not been synced yet")
+        git, _ = make_git(url, clone_dir_for(self.settings.repos_dir, repo_id),
+                          timeout=self.settings.git_timeout, allow_local=True)  # fmt: skip
+        data = await git.read_file(commit, path, max_bytes=MAX_IMAGE_BYTES)
+        if data is None:
+            raise ImageNotFound(f"repo '{repo_id}' has no image '{path}' (up to "
+                                f"{MAX_IMAGE_BYTES // 1024**2} MB)")  # fmt: skip
+        return data, media_type
 
     # -- sync ---------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from tomo.deployment.api import run_in_background
-from tomo.deployment.app_spec import uses_app_spec
+from tomo.deployment.app_spec import user_variables
 from tomo.deployment.schemas import InstallationPublic, InstallPreview, JobPublic, StepPublic
 from tomo.deployment.service import DeploymentService
 from tomo.deployment.spec import InstallConfig
@@ -132,14 +132,6 @@ async def _fit(
 
 def _ref(entry: MarketplaceApp) -> str:
     return f"{entry.repo_id}/{entry.id}"
-
-
-def user_variables(entry: MarketplaceApp) -> list[AppEnvVar]:
-    """What the user may set: an app with settings asks for those (its services'
-    variables are made from them); else its container's environment."""
-    if uses_app_spec(entry):
-        return list(entry.settings)
-    return list(entry.docker.environment)
 
 
 # -- the form ---------------------------------------------------------------------

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from tomo.deployment.app_spec import user_variables
 from tomo.deployment.spec import publishes_ports
 from tomo.errors import RepoNotFound
 from tomo.marketplace.api import RatingRequest
@@ -225,6 +226,14 @@ def _pager(query: StoreQuery, total: int) -> dict[str, Any]:
 # -- an app's page ------------------------------------------------------------
 
 
+@router.get("/images/{repo}/{path:path}", name="web_image")
+async def image(request: Request, principal: Viewer, repo: str, path: str) -> Response:
+    """An icon or screenshot the catalog keeps in its repository, from its synced commit."""
+    data, media_type = await _marketplace(request).read_image(repo, path)
+    return Response(data, media_type=media_type,
+                    headers={"cache-control": "private, max-age=3600"})  # fmt: skip
+
+
 @router.get("/apps/{repo}/{app}", name="web_app")
 async def app_page(request: Request, principal: Viewer, repo: str, app: str) -> Response:
     """One app: what installing it does, what it may do to a server, its rating."""
@@ -262,6 +271,7 @@ async def _app_context(
         "own_rating": await marketplace.user_rating(app.repo_id, app.id, username),
         "rating_error": rating_error, "links": _links(app),
         "publishes_ports": publishes_ports(app.docker.network_mode),
+        "variables": user_variables(app),
     }  # fmt: skip
 
 

@@ -26,6 +26,14 @@ templates.env.trim_blocks = True
 templates.env.lstrip_blocks = True
 
 
+def image_url(repo_id: str, image: str | None) -> str | None:
+    """An app's icon or screenshot: a URL as the catalog gives it, or tomo's own
+    address of an image in the repository (see the web_image route)."""
+    if not image or image.lower().startswith(("https://", "http://")):
+        return image
+    return f"/images/{quote(repo_id)}/{quote(image)}"
+
+
 def render(
     request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200
 ) -> HTMLResponse:
@@ -110,4 +118,6 @@ def size(count: int | float | None) -> str:
 
 
 templates.env.filters.update(ago=ago, exact=exact, size=size)
-templates.env.globals.update(explain_risk=explain_risk)  # a flag as a title and a sentence
+templates.env.globals.update(
+    explain_risk=explain_risk, image_url=image_url
+)  # a flag as a title and a sentence
