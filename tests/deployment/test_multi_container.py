@@ -5,12 +5,15 @@ all-or-nothing installs and updates, and uninstall of the whole app."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 from typing import Any
 
 import pytest
 
-from tests.deployment.conftest import Deploy
+from tests.cli.tomo_cli import Tomo
+from tests.deployment.conftest import Deploy, at_step
+from tests.faults import wait_until
 from tests.services import free_port
 from tomo.deployment.spec import InstallConfig
 from tomo.errors import InstallFailed, InvalidInput
@@ -152,3 +155,41 @@ async def test_an_update_whose_new_service_fails_puts_every_old_container_back(
     assert after == before
     assert sorted(labelled("container", installation)) == ["pair", "pair-api"]
     assert (await service.refresh_status("pair")).status == "running"
+
+
+async def test_a_service_stopped_behind_tomos_back_shows_in_the_apps_status(
+    deploy: Deploy,
+) -> None:
+    app = await deploy.publish("pair", **two_services(deploy))
+    await install(deploy, app)
+
+    docker("stop", "pair-api")
+    seen = await deploy.runtime.deployment.refresh_status("pair")
+    docker("rm", "-f", "pair-api")
+    gone = await deploy.runtime.deployment.refresh_status("pair")
+
+    assert (seen.status, seen.status_message) == ("error", "api: stopped")
+    assert gone.status == "missing" and "api: the container is gone" in (gone.status_message or "")
+
+
+async def test_tomo_killed_mid_install_is_undone_on_its_next_start(
+    deploy: Deploy, tomo: Tomo
+) -> None:
+    never = two_services(deploy)
+    never["services"]["api"]["healthcheck"]["test"] = ["CMD", "false"]  # never healthy
+    never["services"]["api"]["healthcheck"]["retries"] = 100
+    app = await deploy.publish("pair", **never)
+    tomo.env["TOMO_INSTALL_WAIT_TIMEOUT"] = "120"
+    running = tomo.popen("install", app, "--server", "box", "--name", "pair")
+    await wait_until(lambda: at_step(deploy, "pair", "install", "create"))
+    await wait_until(lambda: "pair-api" in docker("ps", "--format", "{{.Names}}").split())
+    running.send_signal(signal.SIGKILL)
+    running.communicate(timeout=60)
+
+    assert tomo.json("ps") == []  # tomo's next start settles what the dead one left
+    (job,) = tomo.json("job", "list", "--installation", "pair")
+    assert job["status"] == "interrupted"
+    assert "removed network 'tomo-pair'" in job["error"]
+    assert docker("ps", "-a", "--filter", "name=pair", "--format", "{{.Names}}") == ""
+    assert docker("network", "ls", "--filter", "name=tomo-pair", "--format", "{{.Name}}") == ""
+    assert not (deploy.data_root / "pair").exists()
