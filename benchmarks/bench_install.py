@@ -36,6 +36,7 @@ from tests.services import docker_daemon, free_port
 from tests.sshd import Sshd, SshUsers, prepare_users
 
 from tomo.config import Settings
+from tomo.deployment.schemas import JobPublic
 from tomo.deployment.spec import InstallConfig, PortOverride
 from tomo.marketplace.schemas import RepoCreate
 from tomo.runtime import Runtime, open_runtime
@@ -70,30 +71,41 @@ def by_hand(host: Host, users: SshUsers, image: str, name: str, port: int,
     """`ssh host docker pull`, `ssh host docker run -d`, then poll `docker inspect`
     until it runs, as a person would; then (for the like-for-like figure) look again
     once the container has been up for `stable` seconds."""
-    known = users.root / f"known-{host.sshd.port}"
-    key = Path(f"{host.sshd.host_key}.pub").read_text()
-    known.write_text(f"[127.0.0.1]:{host.sshd.port} {key}")
-    ssh = ["ssh", "-q", "-F", "/dev/null", "-p", str(host.sshd.port), "-i", str(users.key),
-           "-o", "BatchMode=yes", "-o", f"UserKnownHostsFile={known}",
-           f"{users.user}@127.0.0.1"]  # fmt: skip
-    # ssh hands the remote shell one string: quoted, so the format stays one argument.
-    check = ["docker", "inspect", "--format", "{{.State.Status}} {{.RestartCount}}", name]
-    inspect = [*ssh, shlex.join(check)]
+    ssh = ssh_command(host, users)
+    inspect = [*ssh, inspect_command(name)]
     started = time.perf_counter()
     subprocess.run([*ssh, "docker", "pull", "-q", image], check=True, capture_output=True)
     subprocess.run([*ssh, "docker", "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:80",
                     image], check=True, capture_output=True)  # fmt: skip
     running_since = time.perf_counter()
-    while not _says(inspect).startswith("running"):
+    while not says(inspect).startswith("running"):
         pass
     bare = time.perf_counter() - started
     time.sleep(max(0.0, stable - (time.perf_counter() - running_since)))
-    if _says(inspect) != "running 0":
+    if says(inspect) != "running 0":
         raise SystemExit(f"{name} did not stay up")
     return HandTimes(bare, time.perf_counter() - started)
 
 
-def _says(argv: list[str]) -> str:
+def ssh_command(host: Host, users: SshUsers) -> list[str]:
+    """The OpenSSH client as a person runs it against `host`: the test user's key,
+    the host's key pinned, no configuration of this machine's."""
+    known = users.root / f"known-{host.sshd.port}"
+    key = Path(f"{host.sshd.host_key}.pub").read_text()
+    known.write_text(f"[127.0.0.1]:{host.sshd.port} {key}")
+    return ["ssh", "-q", "-F", "/dev/null", "-p", str(host.sshd.port), "-i", str(users.key),
+            "-o", "BatchMode=yes", "-o", f"UserKnownHostsFile={known}",
+            f"{users.user}@127.0.0.1"]  # fmt: skip
+
+
+def inspect_command(*containers: str) -> str:
+    """`docker inspect` of each container's state and restart count, one line each.
+    ssh hands the remote shell one string: quoted, so the format stays one argument."""
+    check = ["docker", "inspect", "--format", "{{.State.Status}} {{.RestartCount}}", *containers]
+    return shlex.join(check)
+
+
+def says(argv: list[str]) -> str:
     return subprocess.run(argv, check=True, capture_output=True, text=True).stdout.strip()
 
 
@@ -109,6 +121,18 @@ def with_tomo_cli(data_dir: Path, server: str, app: str, name: str) -> float:
 
 
 async def with_tomo(runtime: Runtime, server: str, app: str, name: str) -> float:
+    elapsed, view = await install_job(runtime, server, app, name)
+    if VERBOSE:
+        steps = [f"{step} {seconds:.2f}s" for step, seconds in step_seconds(view).items()]
+        print(f"    {server}: {', '.join(steps)}")
+    return elapsed
+
+
+async def install_job(
+    runtime: Runtime, server: str, app: str, name: str
+) -> tuple[float, JobPublic]:
+    """install_app + run_job in the open runtime, the main service's port 80 published
+    on a free port: the seconds it took and the finished job."""
     started = time.perf_counter()
     config = InstallConfig(name=name, ports=[PortOverride(host=free_port(), container=80)])
     install = await runtime.deployment.install_app(server, app, config)
@@ -116,11 +140,13 @@ async def with_tomo(runtime: Runtime, server: str, app: str, name: str) -> float
     elapsed = time.perf_counter() - started
     if view.status != "done":
         raise SystemExit(f"install failed: {view.error}")
-    if VERBOSE:
-        steps = [f"{s.name} {(s.ended_at - s.started_at).total_seconds():.2f}s"
-                 for s in view.steps if s.ended_at]  # fmt: skip
-        print(f"    {server}: {', '.join(steps)}")
-    return elapsed
+    return elapsed, view
+
+
+def step_seconds(view: JobPublic) -> dict[str, float]:
+    """Seconds of each finished step of a job, by step name."""
+    return {step.name: (step.ended_at - step.started_at).total_seconds()
+            for step in view.steps if step.ended_at}  # fmt: skip
 
 
 async def main_async(args: argparse.Namespace) -> int:

@@ -78,7 +78,9 @@ class Recorder:
         parsing = [(t, d, n) for t, phase, d, n in self.events if phase == "parsing" and n]
         if len(parsing) >= 2 and parsing[0][1] < parsing[-1][1]:
             (t0, d0, _), (t1, d1, _) = parsing[0], parsing[-1]
-            starts["parsing"] = t0 - d0 * (t1 - t0) / (d1 - d0)
+            # Never before the tree was read: a noisy rate must not reorder the phases.
+            extrapolated = t0 - d0 * (t1 - t0) / (d1 - d0)
+            starts["parsing"] = max(extrapolated, starts.get("reading tree", extrapolated))
         elif "parsing" in starts:  # one report, at the end of parsing: what follows is planning
             starts["parsed"] = starts.pop("parsing")
         ordered = sorted(starts.items(), key=lambda item: item[1])

@@ -219,6 +219,21 @@ def render_app(rng: random.Random, vocab: Vocabulary, app_id: str, name: str, ca
     return "\n".join(lines)
 
 
+def new_app_name(rng: random.Random, vocab: Vocabulary, taken: set[str]) -> tuple[str, str]:
+    """(id, name) of a new app: two words, sometimes a suffix; the id is a slug of
+    the name not in `taken` (which it joins)."""
+    first, second = rng.choice(vocab.words), rng.choice(vocab.words)
+    name = f"{first.capitalize()} {second.capitalize()}"
+    if rng.random() < 0.3:
+        name += " " + rng.choice(("Server", "Hub", "Manager", "Studio", "Box", "Cloud"))
+    base = _slug(name)
+    app_id, n = base, 2
+    while app_id in taken:
+        app_id, n = f"{base}-{n}", n + 1
+    taken.add(app_id)
+    return app_id, name
+
+
 def iter_apps(count: int, *, seed: int = 1) -> Iterator[tuple[GeneratedApp, str]]:
     """`count` generated apps and the text of each one's definition file."""
     rng = random.Random(seed)
@@ -226,15 +241,7 @@ def iter_apps(count: int, *, seed: int = 1) -> Iterator[tuple[GeneratedApp, str]
     category_weights = [1.0 / (i + 1) ** 0.5 for i in range(len(CATEGORIES))]
     taken: set[str] = set()
     for _ in range(count):
-        first, second = rng.choice(vocab.words), rng.choice(vocab.words)
-        name = f"{first.capitalize()} {second.capitalize()}"
-        if rng.random() < 0.3:
-            name += " " + rng.choice(("Server", "Hub", "Manager", "Studio", "Box", "Cloud"))
-        base = _slug(name)
-        app_id, n = base, 2
-        while app_id in taken:
-            app_id, n = f"{base}-{n}", n + 1
-        taken.add(app_id)
+        app_id, name = new_app_name(rng, vocab, taken)
         category = rng.choices(CATEGORIES, weights=category_weights)[0]
         app = GeneratedApp(app_id, category, f"apps/{category}/{app_id}.yaml")
         yield app, render_app(rng, vocab, app_id, name, category)

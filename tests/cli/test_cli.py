@@ -40,7 +40,7 @@ def catalog(make_repo) -> CatalogRepo:
 def test_repo_add_syncs_and_reports_in_the_pinned_shape(tomo: Tomo, catalog: CatalogRepo) -> None:
     report = tomo.json("repo", "add", catalog.url, "--name", "Home Catalog", "--type", "personal")
     assert report == {
-        "repo_id": "home-catalog", "status": "synced", "branch": "main",
+        "repo_id": "home-catalog", "status": "synced", "format": "tomo", "branch": "main",
         "commit": catalog.git("rev-parse", "HEAD"), "app_count": 3, "added": 3, "updated": 0, "removed": 0,
         "errors": [{"path": "apps/tools/broken.yaml",
                     "message": "invalid YAML, line 2: did not find expected node content"}],
@@ -56,7 +56,7 @@ def test_repo_list_show_update_remove(tomo: Tomo, catalog: CatalogRepo) -> None:
     listed = tomo.json("repo", "list")
     assert [sorted(item) for item in listed] == [sorted([
         "id", "name", "url", "branch", "repo_type", "enabled", "status", "last_synced",
-        "app_count", "last_error", "last_commit", "has_credentials",
+        "app_count", "last_error", "last_commit", "has_credentials", "format",
     ])]  # fmt: skip
     assert listed[0]["last_synced"] is None
     tomo.run("repo", "sync", "cat")
@@ -165,7 +165,10 @@ def test_repo_add_follows_the_remotes_default_branch(tomo: Tomo, make_repo) -> N
     repo.add_app("alpha")
     repo.commit()
     done = tomo.run("repo", "add", repo.url, "--name", "Older")
-    assert f"older: synced, branch master at {repo.git('rev-parse', 'HEAD')[:12]}" in done.stderr
+    assert (
+        f"older: synced, tomo catalog, branch master at {repo.git('rev-parse', 'HEAD')[:12]}"
+        in done.stderr
+    )
     assert tomo.json("repo", "show", "older")["branch"] == "master"
 
 
@@ -203,7 +206,7 @@ def test_repo_update_branch_syncs_the_new_branch(tomo: Tomo, catalog: CatalogRep
     assert tomo.json("app", "show", "c/extra")["id"] == "extra"
     human = tomo.run("repo", "update", "C", "--branch", "main").stderr
     assert "Updated repo c; it follows branch main" in human
-    assert "c: synced, branch main at" in human
+    assert "c: synced, tomo catalog, branch main at" in human
     assert (
         tomo.json("repo", "update", "C", "--branch", "testing", "--no-sync")["branch"] == "testing"
     )

@@ -136,7 +136,7 @@ def test_service_network_mode_carries_no_risk_and_risks_of_every_service_count()
         (lambda d: d.update(docker={"image": "x:1"}), "main: 'web' is given twice"),
     ],
 )  # fmt: skip
-def test_mistakes_are_named_precisely(change, expected: str) -> None:  # type: ignore[no-untyped-def]
+def test_mistakes_are_named_precisely(change, expected: str) -> None:
     data = yaml.safe_load(WIKI)
     change(data)
     assert expected in problems(yaml.safe_dump(data))

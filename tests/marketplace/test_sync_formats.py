@@ -24,7 +24,8 @@ async def test_tomo_format_is_detected_and_reported(runtime: Runtime, make_repo)
     report = await runtime.marketplace.sync_repo(repo_id)
 
     assert (report.format, report.app_count) == ("tomo", 1)
-    assert (await runtime.marketplace.get_repo(repo_id)).last_report.format == "tomo"
+    last = (await runtime.marketplace.get_repo(repo_id)).last_report
+    assert last is not None and last.format == "tomo"
 
 
 async def test_a_repository_in_no_known_format_fails_and_keeps_the_catalog(
@@ -77,7 +78,7 @@ async def test_changing_the_format_reads_every_file_again(runtime: Runtime, make
 FIXTURES = Path(__file__).parent / "formats" / "fixtures"
 
 
-def catalog_from(make_repo, fixture: str) -> CatalogRepo:  # type: ignore[no-untyped-def]
+def catalog_from(make_repo, fixture: str) -> CatalogRepo:
     """A real git repository holding one of the fixture catalogs, as published."""
     repo: CatalogRepo = make_repo()
     shutil.copytree(FIXTURES / fixture, repo.path, dirs_exist_ok=True)
@@ -137,3 +138,18 @@ async def test_a_store_app_that_changes_is_parsed_again(runtime: Runtime, make_r
 
     assert (second.added, second.updated, second.removed) == (0, 1, 0)
     assert second.app_count == first.app_count
+
+
+async def test_a_templates_file_larger_than_one_definition_may_be_still_syncs(
+    runtime: Runtime, make_repo
+) -> None:
+    repo = catalog_from(make_repo, "portainer/v2")
+    size = (repo.path / "templates.json").stat().st_size
+    limited = runtime.marketplace.settings.model_copy(update={"max_definition_bytes": size // 2})
+    runtime.marketplace.settings = limited
+    repo_id = await subscribe(runtime, repo)
+
+    report = await runtime.marketplace.sync_repo(repo_id)
+
+    assert report.app_count > 0
+    assert not [e for e in report.errors if "byte limit" in e.message]

@@ -54,14 +54,16 @@ def blob_tree(entries: list[TreeEntry]) -> dict[str, TreeEntry]:
 
 
 def select_sources(
-    tree: dict[str, TreeEntry], link_targets: dict[str, bytes], found: Found, *, max_bytes: int
-) -> Selection:
+    tree: dict[str, TreeEntry], link_targets: dict[str, bytes], found: Found, *, max_bytes: int,
+    larger: dict[str, int] | None = None,
+) -> Selection:  # fmt: skip
     """Each app the format found, with the blobs of its files; an app whose file
-    is a bad link or too large is a per-file error."""
+    is a bad link or too large is a per-file error. `larger`: files allowed more
+    than `max_bytes` (a catalog's index)."""
     selection = Selection(sources={}, errors=dict(found.errors))
     for spec in found.sources:
         try:
-            members = _member_blobs(spec, tree, link_targets, max_bytes)
+            members = _member_blobs(spec, tree, link_targets, max_bytes, larger or {})
         except ValueError as exc:
             selection.errors[spec.key] = str(exc)
             continue
@@ -81,14 +83,15 @@ def resolve_blob(
 
 
 def _member_blobs(
-    spec: SourceSpec, tree: dict[str, TreeEntry], link_targets: dict[str, bytes], max_bytes: int
-) -> dict[str, str]:
+    spec: SourceSpec, tree: dict[str, TreeEntry], link_targets: dict[str, bytes], max_bytes: int,
+    larger: dict[str, int],
+) -> dict[str, str]:  # fmt: skip
     members = {}
     for path in spec.members:
         if path not in tree:
             raise ValueError(f"{path} is missing")
         try:
-            members[path] = resolve_blob(path, tree, link_targets, max_bytes)
+            members[path] = resolve_blob(path, tree, link_targets, larger.get(path, max_bytes))
         except ValueError as exc:  # name the file when it is not the one reported
             raise ValueError(str(exc) if path == spec.key else f"{path}: {exc}") from None
     for path in spec.optional:  # an extra that cannot be read is simply not there

@@ -53,6 +53,9 @@ from tomo.marketplace.schemas import SyncProblem, SyncReport
 PARSER_VERSION = 4
 
 log = logging.getLogger("tomo.marketplace")
+# A file holding a whole catalog (Portainer's templates) is bound by this, not by
+# the per-definition limit: 1,000 templates are over a megabyte.
+MAX_INDEX_BYTES = 32 * 1024**2
 Progress = Callable[[str, int, int], None]
 # Fields kept in the row's `details` JSON: shown, not searched.
 _DETAIL_FIELDS = ("license", "repository", "documentation", "icon", "maintainers",
@@ -167,7 +170,8 @@ class RepoSync:
         self.format = self._format_of(tree)
         indexes = await self._read_indexes(tree, links)
         found = self.format.find_sources(list(tree), indexes)
-        return select_sources(tree, links, found, max_bytes=self.max_bytes)
+        return select_sources(tree, links, found, max_bytes=self.max_bytes,
+                              larger={path: MAX_INDEX_BYTES for path in indexes})  # fmt: skip
 
     def _format_of(self, tree: dict[str, TreeEntry]) -> CatalogFormat:
         if self.repo.format is not None:
@@ -186,7 +190,7 @@ class RepoSync:
         blobs = {}
         for path in self.format.index_files(list(tree)):
             try:
-                blobs[path] = resolve_blob(path, tree, links, self.max_bytes)
+                blobs[path] = resolve_blob(path, tree, links, max(self.max_bytes, MAX_INDEX_BYTES))
             except ValueError as exc:
                 raise SyncFailed(f"{path}: {exc}") from None
         contents = await self.git.read_blobs(sorted(set(blobs.values())))

@@ -170,7 +170,8 @@ class PortainerFormat:
 
     def parse(self, source: SourceSpec, files: Mapping[str, bytes], *, max_bytes: int) -> Parsed:
         path = source.members[0]
-        catalog = self._cache.get(path, files[path], max_bytes=max_bytes)
+        # The sync bounds the templates file by its own, larger limit (a whole catalog).
+        catalog = self._cache.get(path, files[path], max_bytes=max(max_bytes, len(files[path])))
         index = -1 if source.part is None else source.part
         if not 0 <= index < len(catalog.templates):
             raise InvalidDefinition(source.key, f"{path} has no template #{index}")

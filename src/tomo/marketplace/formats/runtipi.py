@@ -127,6 +127,7 @@ class RuntipiFormat:
 
     def find_sources(self, paths: Collection[str], indexes: Mapping[str, bytes]) -> Found:
         present = set(paths)
+        seeds = seed_files_by_folder(paths)
         found = Found()
         for config in config_paths(paths):
             folder = posixpath.dirname(config)
@@ -138,7 +139,7 @@ class RuntipiFormat:
             if not composes:
                 found.errors[config] = f"no {DYNAMIC_COMPOSE} or {COMPOSE} beside it"
                 continue
-            optional = (f"{folder}/{LOGO}", f"{folder}/{DESCRIPTION}", *seed_files(folder, paths))
+            optional = (f"{folder}/{LOGO}", f"{folder}/{DESCRIPTION}", *seeds.get(folder, []))
             found.sources.append(SourceSpec(config, (config, *composes), optional))
         return found
 
@@ -159,6 +160,16 @@ def config_paths(paths: Collection[str]) -> list[str]:
         and parts[2] == CONFIG
         and not parts[1].startswith(".")
     )
+
+
+def seed_files_by_folder(paths: Collection[str]) -> dict[str, list[str]]:
+    """seed_files of every app folder, the tree walked once."""
+    grouped: dict[str, list[str]] = {}
+    for path in paths:
+        parts = path.split("/", 3)
+        if len(parts) == 4 and parts[0] == APPS_DIR and parts[2] == SEED_DIR:
+            grouped.setdefault(f"{parts[0]}/{parts[1]}", []).append(path)
+    return {folder: seed_files(folder, found) for folder, found in grouped.items()}
 
 
 def seed_files(folder: str, paths: Collection[str]) -> list[str]:

@@ -70,13 +70,16 @@ class UmbrelFormat:
     def find_sources(self, paths: Collection[str], indexes: Mapping[str, bytes]) -> Found:
         found = Found()
         every = set(paths)
+        by_folder: dict[str, list[str]] = {}
+        for path in every:  # the tree walked once, not once per app
+            by_folder.setdefault(path.split("/", 1)[0], []).append(path)
         for manifest in sorted(p for p in every if _app_folder(p)):
             folder = manifest.split("/")[0]
             compose = f"{folder}/{COMPOSE}"
             if compose not in every:
                 found.errors[manifest] = f"{folder} has no {COMPOSE} beside {MANIFEST}"
                 continue
-            extra = sorted(p for p in every if p.startswith(f"{folder}/") and _shipped(p, folder))
+            extra = sorted(p for p in by_folder.get(folder, []) if _shipped(p, folder))
             found.sources.append(SourceSpec(manifest, (manifest, compose),
                                             tuple(extra[:MAX_SHIPPED])))  # fmt: skip
         return found
