@@ -12,8 +12,8 @@ new generated one) and put into the services' values wherever they say
 
 from __future__ import annotations
 
-import dataclasses
 import posixpath
+import re
 from dataclasses import dataclass, field
 
 from tomo.deployment.spec import (
@@ -196,8 +196,8 @@ class _Builder:
         """`${NAME}` replaced by the setting's or built-in's value; `$$` is `$`."""
         known = {**self.builtins, **values}
 
-        def replace(match: object) -> str:
-            name = match.group("name")  # type: ignore[attr-defined]
+        def replace(match: re.Match[str]) -> str:
+            name = match.group("name")
             if name is None:
                 return "$"
             if name not in known:  # an optional setting left empty
@@ -314,10 +314,6 @@ class _Builder:
                         f"{seen[key]} and {container.service}"
                     )
                 seen[key] = container.service
-
-
-def with_image(spec: ContainerSpec, image: str) -> ContainerSpec:
-    return dataclasses.replace(spec, image=image)
 
 
 def app_mounts(definition: AppDefinition, config: InstallConfig, instance_dir: str) -> list[Mount]:

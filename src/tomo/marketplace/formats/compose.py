@@ -211,10 +211,14 @@ class _ServicesOnly(BaseModel):
 def build_definition(key: str, data: dict[str, Any]) -> AppDefinition:
     """Validate a definition built by a format; InvalidDefinition names each problem."""
     try:
-        _ServicesOnly.model_validate({"services": data.get("services", {})})
         return AppDefinition.model_validate(data)
     except ValidationError as exc:
-        raise InvalidDefinition(key, format_validation_error(exc)) from None
+        problem = exc
+    try:  # again, service by service, so that errors name `services.<name>.<key>`
+        _ServicesOnly.model_validate({"services": data.get("services", {})})
+    except ValidationError as precise:
+        problem = precise
+    raise InvalidDefinition(key, format_validation_error(problem)) from None
 
 
 class _Conversion:

@@ -203,24 +203,26 @@ def stack_file(template: Any) -> str | None:
 
 
 class TemplateCache:
-    """The last few templates files parsed, by content. Keyed by the bytes
-    themselves: CPython caches a bytes object's hash, and the sync hands over the
-    same object for every template of a file, so a hit costs no hashing at all."""
+    """The last few templates files parsed, by content. CPython caches a bytes
+    object's hash, and the sync hands over the same object for every template of a
+    file: once an entry holds that very object, a hit compares nothing at all."""
 
     def __init__(self) -> None:
-        self._files: OrderedDict[tuple[str, bytes], TemplatesFile] = OrderedDict()
+        self._files: OrderedDict[tuple[str, int], tuple[bytes, TemplatesFile]] = OrderedDict()
 
     def get(self, path: str, data: bytes, *, max_bytes: int) -> TemplatesFile:
         if len(data) > max_bytes:  # before the cache: the limit may differ between calls
             raise InvalidDefinition(
                 path, f"file is {len(data)} bytes, larger than the {max_bytes}-byte limit"
             )
-        key = (path, data)
-        if key in self._files:
-            self._files.move_to_end(key)
-            return self._files[key]
+        key = (path, hash(data))
+        held = self._files.get(key)
+        if held is not None and (held[0] is data or held[0] == data):
+            if held[0] is not data:  # equal bytes, another object: keep this one
+                self._files[key] = (data, held[1])
+            return held[1]
         parsed = read_templates(path, data, max_bytes=max_bytes)
-        self._files[key] = parsed
+        self._files[key] = (data, parsed)
         if len(self._files) > _CACHED_FILES:
             self._files.popitem(last=False)
         return parsed
