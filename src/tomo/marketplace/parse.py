@@ -24,12 +24,7 @@ def parse_definition(path: str, data: bytes, *, max_bytes: int) -> AppDefinition
 def load_definition(path: str, data: bytes, *, max_bytes: int) -> tuple[AppDefinition, list[str]]:
     """parse_definition, plus warnings: keys that look misspelt (see keys.py), and a
     file named unlike its id (which still loads: the id inside is what counts)."""
-    try:
-        raw = load_yaml(data, max_bytes=max_bytes)
-    except YamlLoadError as exc:
-        raise InvalidDefinition(path, str(exc)) from None
-    if not isinstance(raw, dict):
-        raise InvalidDefinition(path, "the top level must be a mapping of fields")
+    raw = load_mapping(path, data, max_bytes=max_bytes)
     category = category_from_path(path)
     if category and "category" not in raw:
         raw["category"] = category
@@ -39,6 +34,17 @@ def load_definition(path: str, data: bytes, *, max_bytes: int) -> tuple[AppDefin
         raise InvalidDefinition(path, format_validation_error(exc)) from None
     misnamed = naming_warning(path, definition.id)
     return definition, [*misspelt_keys(raw), *([misnamed] if misnamed else [])]
+
+
+def load_mapping(path: str, data: bytes, *, max_bytes: int) -> dict[str, Any]:
+    """A YAML file whose top level is a mapping, as every definition file is."""
+    try:
+        loaded = load_yaml(data, max_bytes=max_bytes)
+    except YamlLoadError as exc:
+        raise InvalidDefinition(path, str(exc)) from None
+    if not isinstance(loaded, dict):
+        raise InvalidDefinition(path, "the top level must be a mapping of fields")
+    return loaded
 
 
 def format_validation_error(exc: ValidationError) -> str:

@@ -8,14 +8,13 @@ and malformed/."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tomo.errors import InvalidDefinition
 from tomo.marketplace.definition import AppDefinition, AppEnvVar
-from tomo.marketplace.formats.base import Found, Parsed
+from tomo.marketplace.formats.base import Parsed
 from tomo.marketplace.formats.portainer import (
     PLACEHOLDER_IMAGE,
     PortainerFormat,
@@ -24,30 +23,18 @@ from tomo.marketplace.formats.portainer import (
     settle_ids,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures" / "portainer"
+from .catalogs import discover, fixture_tree, parse_source
+
 MAX_BYTES = 256 * 1024
 
 
 def tree(name: str) -> dict[str, bytes]:
-    """A fixture repository: every file's bytes by its path in the repository."""
-    root = FIXTURES / name
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes()
-        for path in sorted(root.rglob("*"))
-        if path.is_file()
-    }
-
-
-def discover(fmt: PortainerFormat, files: dict[str, bytes]) -> Found:
-    """What a sync does before parsing: read the index files, then find the apps."""
-    indexes = {path: files[path] for path in fmt.index_files(list(files))}
-    return fmt.find_sources(list(files), indexes)
+    return fixture_tree("portainer", name)
 
 
 def parse_tree(files: dict[str, bytes], index: int, *, max_bytes: int = MAX_BYTES) -> Parsed:
     fmt = PortainerFormat()
-    spec = next(s for s in discover(fmt, files).sources if s.part == index)
-    return fmt.parse(spec, {path: files[path] for path in spec.members}, max_bytes=max_bytes)
+    return parse_source(fmt, files, lambda spec: spec.part == index, max_bytes=max_bytes)
 
 
 def parse(name: str, index: int, *, max_bytes: int = MAX_BYTES) -> Parsed:
@@ -234,7 +221,7 @@ def test_a_windows_template_is_listed_but_not_installable() -> None:
     assert app.not_installable == "it is a Windows container; tomo installs Linux containers"
     assert app.docker.image == "example/win-reporter:1.0"
     assert app.icon is None
-    assert "logo 'logos/win-reporter.png' is not an http(s) URL; ignored" in parsed.warnings
+    assert "logo: 'logos/win-reporter.png' is not an http(s) URL, ignored" in parsed.warnings
 
 
 def test_ids_that_clash_get_a_number_and_a_warning() -> None:

@@ -7,7 +7,6 @@ app folder there shows one part of the mapping or one failure."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,26 +16,19 @@ from tomo.marketplace.definition import AppDefinition, AppEnvVar
 from tomo.marketplace.formats.base import Parsed
 from tomo.marketplace.formats.runtipi import RuntipiFormat, config_paths
 
-FIXTURES = Path(__file__).parent / "fixtures" / "runtipi"
+from .catalogs import fixture_tree, keyed, parse_source
+
 MAX_BYTES = 256 * 1024
 
 
 def tree() -> dict[str, bytes]:
-    """The fixture repository: every file's bytes by its path in the repository."""
-    return {
-        path.relative_to(FIXTURES).as_posix(): path.read_bytes()
-        for path in sorted(FIXTURES.rglob("*"))
-        if path.is_file()
-    }
+    return fixture_tree("runtipi")
 
 
 def parse_tree(files: dict[str, bytes], app: str, *, max_bytes: int = MAX_BYTES) -> Parsed:
     """What a sync does for one app: find it, read its members, parse."""
-    fmt = RuntipiFormat()
-    spec = next(s for s in fmt.find_sources(list(files), {}).sources
-                if s.key == f"apps/{app}/config.json")  # fmt: skip
-    read = {path: files[path] for path in (*spec.members, *spec.optional) if path in files}
-    return fmt.parse(spec, read, max_bytes=max_bytes)
+    key = f"apps/{app}/config.json"
+    return parse_source(RuntipiFormat(), files, keyed(key), max_bytes=max_bytes)
 
 
 def parse(app: str) -> Parsed:
@@ -421,14 +413,14 @@ def test_long_texts_are_cut_not_refused() -> None:
     parsed = parse_tree(files, "demo")
     assert len(parsed.definition.tagline) <= 256
     assert parsed.definition.tagline.endswith("word…")
-    assert parsed.warnings == ["short_desc: longer than 256 characters, cut"]
+    assert parsed.warnings == ["short_desc: longer than 256 characters, shortened"]
 
 
 def test_a_source_that_is_not_a_url_is_left_out() -> None:
     files = app_files({"name": "Demo", "source": "github: someone"}, dynamic=one_service())
     parsed = parse_tree(files, "demo")
     assert parsed.definition.repository is None
-    assert parsed.warnings == ["source 'github: someone' is not an http(s) URL; ignored"]
+    assert parsed.warnings == ["source: 'github: someone' is not an http(s) URL, ignored"]
 
 
 def test_a_description_that_is_not_utf8_falls_back_to_config_json() -> None:

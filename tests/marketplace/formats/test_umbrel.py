@@ -3,24 +3,21 @@ read through the format's entry points (detect, find_sources, parse)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tomo.errors import InvalidDefinition
 from tomo.marketplace.formats.base import CatalogFormat, Parsed
 from tomo.marketplace.formats.umbrel import UmbrelFormat, read_exports
 
-ROOT = Path(__file__).parent / "fixtures" / "umbrel"
-CATALOG = {p.relative_to(ROOT).as_posix(): p.read_bytes() for p in ROOT.rglob("*") if p.is_file()}
+from .catalogs import fixture_tree, keyed, parse_source
+
+CATALOG = fixture_tree("umbrel")
 FORMAT = UmbrelFormat()
 MAX_BYTES = 65536
 
 
 def parse(key: str, files: dict[str, bytes] = CATALOG) -> Parsed:
-    source = next(s for s in FORMAT.find_sources(files, {}).sources if s.key == key)
-    members = {p: files[p] for p in (*source.members, *source.optional) if p in files}
-    return FORMAT.parse(source, members, max_bytes=MAX_BYTES)
+    return parse_source(FORMAT, files, keyed(key), max_bytes=MAX_BYTES)
 
 
 MANIFEST = """manifestVersion: 1

@@ -19,16 +19,21 @@ from typing import Any
 from tomo.architectures import ARCHITECTURES
 from tomo.errors import InvalidDefinition
 from tomo.marketplace.formats.base import Found, Parsed, SourceSpec
+from tomo.marketplace.formats.common import (
+    clip,
+    is_url,
+    one_line,
+    text_list,
+    text_of,
+    url_or_none,
+)
 from tomo.marketplace.formats.compose import (
     ComposeApp,
     build_definition,
-    clip,
     compose_document,
     convert_compose,
     image_tag,
-    is_url,
     not_installable_text,
-    one_line,
     service_slug,
 )
 from tomo.marketplace.formats.variables import casaos_table, unknown_description
@@ -170,15 +175,13 @@ class _CasaOSApp:
         if icon:
             data["icon"] = icon
         for key, field in (("repo", "repository"), ("docs", "documentation")):
-            url = _optional_text(self.meta, key)
-            if url and is_url(url):
+            url = url_or_none(_optional_text(self.meta, key), f"x-casaos.{key}", self.warnings)
+            if url:
                 data[field] = url
-            elif url:
-                self.warnings.append(f"x-casaos.{key}: '{url}' is not an http(s) URL, ignored")
         return data
 
     def _architectures(self) -> list[str]:
-        names = _text_list(self.meta.get("architectures"), "x-casaos.architectures")
+        names = text_list(self.meta.get("architectures"), "x-casaos.architectures")
         known = [ARCHITECTURES[n.lower()] for n in names if n.lower() in ARCHITECTURES]
         for name in names:
             if name.lower() not in ARCHITECTURES:
@@ -187,7 +190,7 @@ class _CasaOSApp:
         return list(dict.fromkeys(known))
 
     def _screenshots(self) -> list[str]:
-        links = _text_list(self.meta.get("screenshot_link"), "x-casaos.screenshot_link")
+        links = text_list(self.meta.get("screenshot_link"), "x-casaos.screenshot_link")
         shots = [self._asset(link, "x-casaos.screenshot_link") for link in links]
         kept = [shot for shot in shots if shot]
         if len(kept) > MAX_SCREENSHOTS:
@@ -312,17 +315,5 @@ def _list(value: Any, where: str) -> list[Any]:
     return value
 
 
-def _text_list(value: Any, where: str) -> list[str]:
-    items = [value] if isinstance(value, str) else _list(value, where)
-    if not all(isinstance(item, str) for item in items):
-        raise ValueError(f"{where}: must be a list of texts")
-    return [item.strip() for item in items if item.strip()]
-
-
 def _optional_text(meta: dict[str, Any], key: str) -> str:
-    value = meta.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise ValueError(f"x-casaos.{key}: must be text")
-    return value.strip()
+    return text_of(meta, key, f"x-casaos.{key}")

@@ -926,24 +926,7 @@ def _condition(detail: Any) -> Any:
 # --- helpers the formats share -------------------------------------------------------------
 
 
-def one_line(text: str) -> str:
-    """Store texts written over several lines, for fields of one line."""
-    return " ".join(text.split())
-
-
-def clip(text: str, limit: int, where: str, warnings: list[str]) -> str:
-    """Text cut to the model's limit, with a warning rather than a refused app."""
-    if len(text) <= limit:
-        return text
-    warnings.append(f"{where}: longer than {limit} characters, shortened")
-    return text[: limit - 1].rstrip() + "…"
-
-
 def image_tag(image: str) -> str | None:
     """The tag of an image reference (`nginx:1.27` → `1.27`), if it has one."""
     match = IMAGE_REFERENCE.fullmatch(image)
     return match.group("tag") if match else None
-
-
-def is_url(value: str) -> bool:
-    return bool(re.fullmatch(r"https?://\S+", value, re.IGNORECASE))

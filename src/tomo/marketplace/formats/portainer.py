@@ -31,13 +31,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from tomo.errors import InvalidDefinition
 from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.formats.base import Found, Parsed, SourceSpec
+from tomo.marketplace.formats.common import clip, load_json, one_line, url_or_none
 from tomo.marketplace.formats.compose import (
     ComposeApp,
     build_definition,
     convert_compose,
     not_installable_text,
 )
-from tomo.marketplace.formats.runtipi import clip, load_json, one_line, url_or_none
 from tomo.marketplace.formats.variables import (
     BASE_TABLE,
     ENV_NAME,

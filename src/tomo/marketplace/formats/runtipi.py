@@ -17,7 +17,6 @@ rule lives in one place. Runtipi's variables (`${APP_DATA_DIR}`, `${APP_PORT}`,
 
 from __future__ import annotations
 
-import json
 import posixpath
 from collections.abc import Collection, Mapping
 from typing import Annotated, Any, Literal
@@ -26,8 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tomo.errors import InvalidDefinition
 from tomo.marketplace.definition import AppDefinition
-from tomo.marketplace.fields import check_url
 from tomo.marketplace.formats.base import Found, Parsed, SourceSpec
+from tomo.marketplace.formats.common import clip, load_json, one_line, url_or_none
 from tomo.marketplace.formats.compose import (
     ComposeApp,
     build_definition,
@@ -184,44 +183,6 @@ def seed_files(folder: str, paths: Collection[str]) -> list[str]:
 # --- Reading files (Portainer's templates use these too) ------------------------------
 
 
-def load_json(path: str, data: bytes, *, max_bytes: int) -> Any:
-    """One JSON document under the size limit; duplicate keys and NaN refused
-    (Python would silently keep the last key and accept NaN)."""
-    if len(data) > max_bytes:
-        raise InvalidDefinition(
-            path, f"file is {len(data)} bytes, larger than the {max_bytes}-byte limit"
-        )
-    try:
-        return json.loads(
-            data.decode("utf-8-sig"),
-            object_pairs_hook=_refuse_duplicate_keys,
-            parse_constant=_refuse_constant,
-        )
-    except UnicodeDecodeError as exc:
-        raise InvalidDefinition(path, f"not valid UTF-8 (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidDefinition(
-            path, f"invalid JSON, line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
-    except RecursionError:
-        raise InvalidDefinition(path, "invalid JSON: nested too deeply") from None
-    except ValueError as exc:  # from the hooks, or a number too long to convert
-        raise InvalidDefinition(path, f"invalid JSON: {exc}") from None
-
-
-def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key '{key}'")
-        result[key] = value
-    return result
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"'{name}' is not a JSON number")
-
-
 def read_config(path: str, data: bytes, *, max_bytes: int) -> RuntipiConfig:
     raw = load_json(path, data, max_bytes=max_bytes)
     if not isinstance(raw, dict):
@@ -230,32 +191,6 @@ def read_config(path: str, data: bytes, *, max_bytes: int) -> RuntipiConfig:
         return RuntipiConfig.model_validate(raw)
     except ValidationError as exc:
         raise InvalidDefinition(path, format_validation_error(exc)) from None
-
-
-def clip(text: str, limit: int, field: str, warnings: list[str]) -> str:
-    """A store's text cut to what AppDefinition accepts, saying so: one text too
-    long must not cost the catalog the whole app."""
-    text = text.strip()
-    if len(text) <= limit:
-        return text
-    warnings.append(f"{field}: longer than {limit} characters, cut")
-    return text[: limit - 1].rstrip() + "…"
-
-
-def url_or_none(text: str, field: str, warnings: list[str]) -> str | None:
-    """An http(s) URL as AppDefinition takes it; anything else is left out, saying so."""
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        return check_url(text)
-    except ValueError:
-        warnings.append(f"{field} '{text}' is not an http(s) URL; ignored")
-        return None
-
-
-def one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def as_text(value: bool | int | float | str) -> str:

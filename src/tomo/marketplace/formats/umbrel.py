@@ -23,17 +23,23 @@ from typing import Any
 
 from tomo.errors import InvalidDefinition
 from tomo.marketplace.formats.base import Found, Parsed, SourceSpec
+from tomo.marketplace.formats.common import (
+    clip,
+    is_url,
+    one_line,
+    text_list,
+    text_of,
+    url_or_none,
+)
 from tomo.marketplace.formats.compose import (
     ComposeApp,
     build_definition,
-    clip,
     compose_document,
     convert_compose,
-    is_url,
     not_installable_text,
-    one_line,
 )
 from tomo.marketplace.formats.variables import Interpolator, VariableTable, umbrel_table
+from tomo.marketplace.parse import load_mapping
 from tomo.marketplace.safe_yaml import YamlLoadError, load_yaml
 from tomo.slugs import slugify
 
@@ -85,7 +91,7 @@ class UmbrelFormat:
         return found
 
     def parse(self, source: SourceSpec, files: Mapping[str, bytes], *, max_bytes: int) -> Parsed:
-        manifest = _load(source.key, files[source.key], max_bytes)
+        manifest = load_mapping(source.key, files[source.key], max_bytes=max_bytes)
         compose_path = source.members[1]
         try:
             doc = compose_document(load_yaml(files[compose_path], max_bytes=max_bytes))
@@ -106,16 +112,6 @@ def _shipped(path: str, folder: str) -> bool:
         relative == EXPORTS or not _IMAGE.fullmatch(relative))  # fmt: skip
 
 
-def _load(path: str, data: bytes, max_bytes: int) -> dict[str, Any]:
-    try:
-        loaded = load_yaml(data, max_bytes=max_bytes)
-    except YamlLoadError as exc:
-        raise InvalidDefinition(path, str(exc)) from None
-    if not isinstance(loaded, dict):
-        raise InvalidDefinition(path, "the top level must be a mapping of fields")
-    return loaded
-
-
 class _UmbrelApp:
     def __init__(
         self, path: str, manifest: dict[str, Any], doc: dict[str, Any], shipped: dict[str, bytes]
@@ -128,7 +124,7 @@ class _UmbrelApp:
         self.blockers: list[str] = []
 
     def parsed(self) -> Parsed:
-        dependencies = _text_list(self.manifest.get("dependencies"), "dependencies")
+        dependencies = text_list(self.manifest.get("dependencies"), "dependencies")
         table = umbrel_table(self.app_id, version=_required_text(self.manifest, "version"),
                              exports=self._exports(),
                              dependencies={_prefix_of(d): d for d in dependencies})  # fmt: skip
@@ -243,11 +239,9 @@ class _UmbrelApp:
             "screenshots": self._screenshots(),
         }
         for key, field in (("icon", "icon"), ("repo", "repository")):
-            url = _text(self.manifest, key)
-            if url and is_url(url):
+            url = url_or_none(_text(self.manifest, key), key, self.warnings)
+            if url:
                 data[field] = url
-            elif url:
-                self.warnings.append(f"{key}: '{url}' is not an http(s) URL, ignored")
         return data
 
     def _line(self, key: str, limit: int, *, required: bool = False) -> str:
@@ -268,7 +262,7 @@ class _UmbrelApp:
     def _screenshots(self) -> list[str]:
         """Gallery images: URLs as they are, file names as paths of the app folder."""
         shots = []
-        for name in _text_list(self.manifest.get("gallery"), "gallery"):
+        for name in text_list(self.manifest.get("gallery"), "gallery"):
             if is_url(name):
                 shots.append(name)
             elif _IMAGE.fullmatch(name) and ".." not in name.split("/"):
@@ -287,7 +281,7 @@ class _UmbrelApp:
         if str(self.manifest.get("torOnly")) == "true":
             self.warnings.append("torOnly: Umbrel offers this app over Tor only; tomo "
                                  "publishes its port like any other")  # fmt: skip
-        permissions = _text_list(self.manifest.get("permissions"), "permissions")
+        permissions = text_list(self.manifest.get("permissions"), "permissions")
         if permissions:
             self.warnings.append(f"permissions: {', '.join(permissions)} are not granted; "
                                  "folders the app shares are chosen at install")  # fmt: skip
@@ -356,12 +350,7 @@ def _prefix_of(app: str) -> str:
 
 
 def _text(manifest: dict[str, Any], key: str) -> str:
-    value = manifest.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise ValueError(f"{key}: must be text")
-    return value.strip()
+    return text_of(manifest, key, key)
 
 
 def _required_text(manifest: dict[str, Any], key: str) -> str:
@@ -369,12 +358,3 @@ def _required_text(manifest: dict[str, Any], key: str) -> str:
     if not value:
         raise ValueError(f"{key}: is required")
     return value
-
-
-def _text_list(value: Any, where: str) -> list[str]:
-    if value is None:
-        return []
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        raise ValueError(f"{where}: must be a list of texts")
-    return [item.strip() for item in items if item.strip()]
