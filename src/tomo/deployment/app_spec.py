@@ -80,6 +80,12 @@ def container_names(definition: AppDefinition, instance: str) -> dict[str, str]:
     }
 
 
+def network_name(definition: AppDefinition, instance: str) -> str | None:
+    """The installation's own network, through which its services reach each
+    other by name; a one-container app has none."""
+    return f"tomo-{instance}" if definition.is_multi_container else None
+
+
 def uses_app_spec(definition: AppDefinition) -> bool:
     return definition.is_multi_container or bool(definition.settings)
 
@@ -131,8 +137,7 @@ class _Builder:
         self.images = images
         self.problems: list[str] = []
         self.names = container_names(definition, self.name)
-        several = len(self.names) > 1
-        self.network = f"tomo-{self.name}" if several else None
+        self.network = network_name(definition, self.name)
         self.labels = {"tomo.app": definition.id, "tomo.repo": repo_id,
                        "tomo.installation": installation_id}  # fmt: skip
         self.builtins = {"TOMO_INSTANCE": self.name, "TOMO_DATA_DIR": self.instance_dir,

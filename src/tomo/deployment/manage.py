@@ -9,7 +9,13 @@ import asyncio
 import posixpath
 from collections.abc import AsyncIterator
 
-from tomo.deployment.app_spec import app_mounts, container_names, env_files, named_volumes
+from tomo.deployment.app_spec import (
+    app_mounts,
+    container_names,
+    env_files,
+    named_volumes,
+    network_name,
+)
 from tomo.deployment.context import DeploymentContext, public
 from tomo.deployment.jobs import JobRecorder
 from tomo.deployment.models import Installation
@@ -333,8 +339,9 @@ class Uninstall(Operation):
         definition = AppDefinition.model_validate(row.definition)
         instance_dir = posixpath.join(data_root, row.name)
         actions: list[dict[str, object]] = [{"remove_files": env_files(definition, instance_dir)}]
-        if definition.is_multi_container:
-            actions.append({"remove_network": f"tomo-{row.name}"})
+        network = network_name(definition, row.name)
+        if network:
+            actions.append({"remove_network": network})
         if self.remove_data:
             owned = owned_folders(row, data_root)
             actions.append({"remove_owned": {"data_root": data_root, "instance_dir": instance_dir,
