@@ -36,6 +36,7 @@ from benchmarks.bench_sync import (
     LowerBound,
     SyncRun,
     check,
+    lower_bound,
     phase_medians,
     settings_for,
     timed_syncs,
@@ -45,7 +46,6 @@ from benchmarks.common import (
     Vocabulary,
     commit_all,
     git,
-    git_env,
     median,
     ms,
     new_app_name,
@@ -607,27 +607,6 @@ def definition_limit(limit: int | None) -> Iterator[None]:
 # -- Measuring ----------------------------------------------------------------------------
 
 
-def lower_bound(repo: StoreRepo, workdir: Path) -> LowerBound:
-    """git clone --depth 1, then every file tomo reads: CSafeLoader for YAML, json.loads."""
-    target = workdir / "clone"
-    with timer() as cloning:
-        subprocess.run(
-            ["git", "clone", "--depth", "1", "--quiet", f"file://{repo.path}", str(target)],
-            env=git_env(),
-            check=True,
-        )
-    with timer() as parsing:
-        files = 0
-        for path in repo.store.definition_files(target):
-            if path.suffix == ".json":
-                json.loads(path.read_bytes())
-            else:
-                yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
-            files += 1
-    shutil.rmtree(target)
-    return LowerBound(cloning.seconds, parsing.seconds, files)
-
-
 @dataclass
 class CliRun:
     seconds: float
@@ -681,7 +660,7 @@ def measure(repo: StoreRepo, tmp: Path, repeat: int, failures: list[str]) -> Mea
     result = Measured(repo)
     data_dir, cli_dir = tmp / "data", tmp / "cli-data"
     for n in range(repeat):
-        result.lower.append(lower_bound(repo, tmp))
+        result.lower.append(lower_bound(repo.path, tmp, repo.store.definition_files))
         shutil.rmtree(data_dir, ignore_errors=True)
         result.full += asyncio.run(timed_syncs(data_dir, repo.path, 1))
         shutil.rmtree(cli_dir, ignore_errors=True)

@@ -23,9 +23,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import SecretStr
@@ -158,24 +160,11 @@ async def main_async(args: argparse.Namespace) -> int:
             image = push_test_images(registry).web_v1
             for n in range(args.servers):
                 hosts.append(start_host(users, n))
-            repo = CatalogRepo.create(work / "catalog")
             definition = app_definition("web", docker={
                 "image": image, "ports": [{"container": 80, "host": 80}],
                 "volumes": [{"host_path": "./data", "container_path": "/data"}],
             })  # fmt: skip
-            repo.write("apps/tools/web.yaml", yaml.safe_dump(definition))
-            repo.commit()
-            settings = Settings(data_dir=work / "data", builtin_catalog=False, sync_interval=0,
-                                publish_address="127.0.0.1")  # fmt: skip
-            async with open_runtime(settings) as runtime:
-                await runtime.marketplace.add_repo(RepoCreate(url=repo.url, name="bench"))
-                await runtime.marketplace.sync_repo("bench")
-                for n, host in enumerate(hosts):
-                    await runtime.servers.add_server(ServerCreate(
-                        name=f"s{n}", host="127.0.0.1", port=host.sshd.port, username=users.user,
-                        private_key=SecretStr(users.key.read_text()),
-                        fingerprint=host.sshd.fingerprint, data_root=str(host.data_root),
-                    ))  # fmt: skip
+            async with bench_runtime(work, definition, hosts, users) as runtime:
                 await compare_with_hand(runtime, hosts[0], users, image, args.repeat)
                 if args.servers < 2:
                     return 0
@@ -194,6 +183,28 @@ async def main_async(args: argparse.Namespace) -> int:
             shutil.rmtree(host.data_root, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+@asynccontextmanager
+async def bench_runtime(
+    work: Path, definition: dict[str, Any], hosts: list[Host], users: SshUsers
+) -> AsyncIterator[Runtime]:
+    """tomo with a catalog of the one app, synced, and each host as server s<n>."""
+    repo = CatalogRepo.create(work / "catalog")
+    repo.write(f"apps/tools/{definition['id']}.yaml", yaml.safe_dump(definition))
+    repo.commit()
+    settings = Settings(data_dir=work / "data", builtin_catalog=False, sync_interval=0,
+                        publish_address="127.0.0.1")  # fmt: skip
+    async with open_runtime(settings) as runtime:
+        await runtime.marketplace.add_repo(RepoCreate(url=repo.url, name="bench"))
+        await runtime.marketplace.sync_repo("bench")
+        for n, host in enumerate(hosts):
+            await runtime.servers.add_server(ServerCreate(
+                name=f"s{n}", host="127.0.0.1", port=host.sshd.port, username=users.user,
+                private_key=SecretStr(users.key.read_text()),
+                fingerprint=host.sshd.fingerprint, data_root=str(host.data_root),
+            ))  # fmt: skip
+        yield runtime
 
 
 def start_host(users: SshUsers, number: int) -> Host:

@@ -27,9 +27,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import SecretStr
-from tests.gitrepo import CatalogRepo
 from tests.registry import local_registry, push_test_images
 from tests.services import free_port
 from tests.sshd import SshUsers, prepare_users
@@ -37,6 +34,7 @@ from tests.sshd import SshUsers, prepare_users
 from benchmarks.bench_install import (
     HandTimes,
     Host,
+    bench_runtime,
     inspect_command,
     install_job,
     says,
@@ -45,10 +43,7 @@ from benchmarks.bench_install import (
     step_seconds,
     with_tomo_cli,
 )
-from tomo.config import Settings
-from tomo.marketplace.schemas import RepoCreate
-from tomo.runtime import Runtime, open_runtime
-from tomo.servers.schemas import ServerCreate
+from tomo.runtime import Runtime
 
 TARGET = 1.5
 # The simulated server's DockerHost number (its bridge tomobr<n>, 10.213.<n>.0/24):
@@ -204,19 +199,7 @@ async def main_async(args: argparse.Namespace) -> int:
         with local_registry() as registry:
             with default_engine(host):
                 image = push_test_images(registry).web_v1
-            repo = CatalogRepo.create(work / "catalog")
-            repo.write("apps/tools/trio.yaml", yaml.safe_dump(trio_definition(image)))
-            repo.commit()
-            settings = Settings(data_dir=work / "data", builtin_catalog=False, sync_interval=0,
-                                publish_address="127.0.0.1")  # fmt: skip
-            async with open_runtime(settings) as runtime:
-                await runtime.marketplace.add_repo(RepoCreate(url=repo.url, name="bench"))
-                await runtime.marketplace.sync_repo("bench")
-                await runtime.servers.add_server(ServerCreate(
-                    name="s0", host="127.0.0.1", port=host.sshd.port, username=users.user,
-                    private_key=SecretStr(users.key.read_text()),
-                    fingerprint=host.sshd.fingerprint, data_root=str(host.data_root),
-                ))  # fmt: skip
+            async with bench_runtime(work, trio_definition(image), [host], users) as runtime:
                 await rounds(runtime, host, users, image, args.rounds, args.verbose)
     finally:
         if host is not None:

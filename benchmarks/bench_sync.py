@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,8 +109,15 @@ class LowerBound:
         return self.clone + self.parse
 
 
-def lower_bound(repo: Path, workdir: Path) -> LowerBound:
-    """git clone --depth 1 of the repo, then CSafeLoader over every definition."""
+def tomo_definitions(clone: Path) -> list[Path]:
+    return sorted((clone / "apps").glob("**/*.yaml"))
+
+
+def lower_bound(
+    repo: Path, workdir: Path, definitions: Callable[[Path], Iterable[Path]] = tomo_definitions
+) -> LowerBound:
+    """git clone --depth 1 of the repo, then every definition file tomo reads:
+    json.loads for JSON, CSafeLoader for YAML."""
     target = workdir / "clone"
     with timer() as cloning:
         subprocess.run(
@@ -118,8 +127,11 @@ def lower_bound(repo: Path, workdir: Path) -> LowerBound:
         )
     with timer() as parsing:
         files = 0
-        for path in sorted((target / "apps").glob("**/*.yaml")):
-            yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+        for path in definitions(target):
+            if path.suffix == ".json":
+                json.loads(path.read_bytes())
+            else:
+                yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
             files += 1
     shutil.rmtree(target)
     return LowerBound(cloning.seconds, parsing.seconds, files)
