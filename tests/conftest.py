@@ -14,6 +14,19 @@ from tomo.auth import passwords
 from tomo.config import Settings
 from tomo.runtime import Runtime, open_runtime
 
+# What a test shares with others on this machine when it uses one of these: the
+# SSH test users (their passwords are set per session), the Docker engine and its
+# containers, the local registry. Run in parallel (scripts/test runs two
+# workers), every such test goes to the same worker, one after another; the
+# others (catalogs, the API, the CLI on local data, the pages) share the rest.
+SERVER_FIXTURES = frozenset({"ssh_users", "docker_engine"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("server"))
+
 
 @pytest.fixture(autouse=True)
 def _quick_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -64,6 +64,8 @@ class Registry:
 
 @dataclass(frozen=True)
 class TestImages:
+    __test__ = False  # a record of image names, not a class of tests
+
     web_v1: str  # httpd serving /www on port 80, page "web v1"
     web_v2: str  # the same, page "web v2"
     broken: str  # exits 3 at once, after a line on stderr

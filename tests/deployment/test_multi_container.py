@@ -7,23 +7,37 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
 
 from tests.cli.tomo_cli import Tomo
-from tests.deployment.conftest import Deploy, at_step
+from tests.deployment.conftest import Deploy, at_step, server_for
 from tests.faults import wait_until
+from tests.registry import TestImages
 from tests.services import free_port
+from tests.sshd import Sshd, SshUsers
 from tomo.deployment.spec import InstallConfig
-from tomo.errors import InstallFailed, InvalidInput
+from tomo.errors import InstallFailed, InvalidInput, TomoError
 
 # The client asks the api service by its name on the app's network, keeps what it
 # got in its volume, then serves pages itself.
 FETCH = "wget -qO /out/got.txt http://api/ && exec httpd -f -p 80 -h /www"
 
 
-def two_services(deploy: Deploy, *, api_image: str | None = None, **extra: Any) -> dict[str, Any]:
+class AppServer(Protocol):
+    """Where the apps run: the Deploy fixture, or a browser test's server."""
+
+    @property
+    def images(self) -> TestImages: ...
+    @property
+    def data_root(self) -> Path: ...
+
+
+def two_services(
+    deploy: AppServer, *, api_image: str | None = None, **extra: Any
+) -> dict[str, Any]:
     return {
         "main": "client",
         "settings": [{"name": "GREETING", "default": "hello"}],
@@ -193,3 +207,59 @@ async def test_tomo_killed_mid_install_is_undone_on_its_next_start(
     assert docker("ps", "-a", "--filter", "name=pair", "--format", "{{.Names}}") == ""
     assert docker("network", "ls", "--filter", "name=tomo-pair", "--format", "{{.Name}}") == ""
     assert not (deploy.data_root / "pair").exists()
+
+
+async def test_ctrl_c_mid_install_removes_every_container_and_the_network(
+    deploy: Deploy, tomo: Tomo
+) -> None:
+    never = two_services(deploy)
+    never["services"]["api"]["healthcheck"]["test"] = ["CMD", "false"]  # never healthy
+    never["services"]["api"]["healthcheck"]["retries"] = 100
+    app = await deploy.publish("pair", **never)
+    tomo.env["TOMO_INSTALL_WAIT_TIMEOUT"] = "120"
+    running = tomo.popen("install", app, "--server", "box", "--name", "pair")
+    await wait_until(lambda: "pair-api" in docker("ps", "--format", "{{.Names}}").split())
+    assert running.poll() is None, running.communicate()
+    running.send_signal(signal.SIGINT)
+    _, stderr = running.communicate(timeout=60)
+
+    assert running.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("error: install interrupted during create; "), last
+    assert "removed container 'pair-api'" in last and "removed network 'tomo-pair'" in last
+    assert docker("ps", "-a", "--filter", "name=pair", "--format", "{{.Names}}") == ""
+    assert docker("network", "ls", "--filter", "name=tomo-pair", "--format", "{{.Name}}") == ""
+    assert not (deploy.data_root / "pair").exists()
+    assert tomo.json("ps") == []
+
+
+async def test_an_unreachable_server_changes_nothing_and_claims_nothing(
+    deploy: Deploy, own_sshd: Sshd, ssh_users: SshUsers, data_root: Path
+) -> None:
+    service = deploy.runtime.deployment
+    await deploy.runtime.servers.add_server(server_for("flaky", own_sshd, ssh_users, data_root))
+    app = await deploy.publish("pair", **two_services(deploy))
+    started = await service.install_app("flaky", app, InstallConfig(name="pair"))
+    assert (await service.run_job(started.job_id)).status == "done"
+    installation = started.installation.id
+    before = {n: docker("inspect", "--format", "{{.Id}}", n) for n in ("pair", "pair-api")}
+
+    own_sshd.stop()
+    await deploy.publish("pair", **two_services(deploy, api_image=deploy.images.web_v2))
+    with pytest.raises(TomoError, match="flaky"):
+        await service.update_app("pair")
+    with pytest.raises(TomoError, match="flaky"):
+        await service.uninstall_app("pair", remove_data=True)
+    own_sshd.start()
+
+    after = {n: docker("inspect", "--format", "{{.Id}}", n) for n in ("pair", "pair-api")}
+    assert after == before  # neither the update nor the uninstall touched a container
+    (kept,) = await service.list_installations()
+    assert kept.operation is None and kept.version == "1.0.0"
+    assert (await service.refresh_status("pair")).status == "running"
+    removed = await service.uninstall_app("pair", remove_data=True)
+    assert "removed container 'pair-api' and its volumes" in removed.summary
+    assert [labelled(kind, installation) for kind in ("container", "network", "volume")] == [
+        [], [], []]  # fmt: skip
+    assert not (data_root / "pair").exists()

@@ -17,6 +17,7 @@ from tests.api.conftest import users_of
 from tests.deployment import conftest as deployment
 from tests.deployment.conftest import Deploy
 from tests.deployment.test_install import docker, page
+from tests.deployment.test_multi_container import two_services
 from tests.services import free_port
 from tests.web.conftest import Page, Web, text_of
 from tomo.app import create_app
@@ -181,6 +182,37 @@ async def test_the_logs_page_shows_what_the_container_printed_escaped(
     stream = viewer.get(f"/api/installations/{installation}/logs?tail=5")
     assert stream.status_code == 200 and "<b>bold</b> from-the-container" in stream.text
     assert viewer.get(f"/installed/{installation}/logs?tail=0").status_code == 422
+
+
+async def test_an_app_of_several_containers_lists_them_and_shows_each_ones_logs(
+    deploy: Deploy, site: Web
+) -> None:
+    app = await deploy.publish("pair", **two_services(deploy))
+    installation = install(site, app)
+    for container in ("pair", "pair-api"):
+        docker("exec", container, "sh", "-c", f"echo said-by-{container} > /proc/1/fd/1")
+    viewer = site.viewer()
+
+    detail = text_of(viewer.get(f"/installed/{installation}"))
+    assert "pair service client, the main one" in detail
+    assert f"pair-api service api {deploy.images.web_v1} · its logs" in detail
+
+    merged = viewer.get(f"/installed/{installation}/logs?tail=50")
+    assert merged.status_code == 200 and "each line led by its service" in merged.text
+    assert re.search(r"(^|>)client +\| said-by-pair$", merged.text, re.MULTILINE)
+    assert re.search(r"(^|>)api +\| said-by-pair-api$", merged.text, re.MULTILINE)
+    one = viewer.get(f"/installed/{installation}/logs?tail=50&service=api")
+    assert one.status_code == 200 and "The output of service api" in one.text
+    assert re.search(r"(^|>)said-by-pair-api$", one.text, re.MULTILINE)  # its own lines, unled
+    assert "said-by-pair\n" not in one.text
+    follow = f"/api/installations/{installation}/logs?follow=true&amp;tail=0&amp;service=api"
+    assert f'data-follow="{follow}"' in one.text
+    assert 'href="?tail=1000&amp;service=api"' in one.text  # the line counts keep the service
+    unknown = viewer.get(f"/installed/{installation}/logs?service=nope")
+    assert unknown.status_code == 422 and "has no service" in unknown.text
+    listed = site.api.admin.get(f"/api/installations/{installation}").json()
+    assert [(c["service"], c["name"]) for c in listed["containers"]] == [
+        ("api", "pair-api"), ("client", "pair")]  # fmt: skip
 
 
 async def test_uninstall_lists_the_data_and_deletes_it_only_when_asked(

@@ -13,11 +13,11 @@ from sqlalchemy import select, update
 
 from tomo.config import Settings
 from tomo.db import Database
-from tomo.deployment.app_spec import AppSpec, build_app_spec
+from tomo.deployment.app_spec import AppSpec, build_app_spec, container_names
 from tomo.deployment.jobs import now
 from tomo.deployment.models import Installation
 from tomo.deployment.remote import Docker
-from tomo.deployment.schemas import InstallationPublic
+from tomo.deployment.schemas import InstallationPublic, InstalledContainer
 from tomo.deployment.spec import InstallConfig, publishes_ports
 from tomo.errors import AmbiguousApp, InstallationNotFound
 from tomo.marketplace.definition import AppDefinition
@@ -119,9 +119,11 @@ def stored_config(config: InstallConfig, app: AppSpec) -> dict[str, object]:
     return config.model_dump(mode="json", exclude={"env"}) | {"env": app.env}
 
 
-def ports_of(installation: Installation) -> set[tuple[int, str]]:
+def ports_of(
+    installation: Installation, definition: AppDefinition | None = None
+) -> set[tuple[int, str]]:
     """The host ports an installation publishes (or will), of every service."""
-    definition = AppDefinition.model_validate(installation.definition)
+    definition = definition or AppDefinition.model_validate(installation.definition)
     config = InstallConfig.model_validate(installation.config)
     found: set[tuple[int, str]] = set()
     for name, service in definition.all_services.items():
@@ -137,11 +139,21 @@ def ports_of(installation: Installation) -> set[tuple[int, str]]:
 
 
 def public(row: Installation) -> InstallationPublic:
+    definition = AppDefinition.model_validate(row.definition)
     return InstallationPublic(
         id=row.id, server_id=row.server_id, name=row.name, repo_id=row.repo_id,
         app_id=row.app_id, version=row.version, image=row.image, status=row.status,
         status_message=row.status_message, container_id=row.container_id,
-        ports=[f"{host}/{proto}" for host, proto in sorted(ports_of(row))],
-        config=row.config, operation=row.operation, created_at=row.created_at,
-        updated_at=row.updated_at,
+        ports=[f"{host}/{proto}" for host, proto in sorted(ports_of(row, definition))],
+        containers=installed_containers(row, definition), config=row.config,
+        operation=row.operation, created_at=row.created_at, updated_at=row.updated_at,
     )  # fmt: skip
+
+
+def installed_containers(row: Installation, definition: AppDefinition) -> list[InstalledContainer]:
+    images = {service: spec.image for service, spec in definition.all_services.items()}
+    images |= installed_images(row, definition)
+    return [
+        InstalledContainer(service=service, name=name, image=images[service])
+        for service, name in container_names(definition, row.name).items()
+    ]

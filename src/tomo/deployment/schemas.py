@@ -47,6 +47,14 @@ class JobPublic(BaseModel):
     steps: list[StepPublic]
 
 
+class InstalledContainer(BaseModel):
+    """One container of an installation."""
+
+    service: str  # its service in the definition
+    name: str  # the container's name on the server
+    image: str
+
+
 class InstallationPublic(BaseModel):
     """An installation as every face shows it (secret values never included)."""
 
@@ -61,6 +69,8 @@ class InstallationPublic(BaseModel):
     status_message: str | None
     container_id: str | None
     ports: list[str]
+    # Every container, in start order; the main one's name is the installation's.
+    containers: list[InstalledContainer]
     config: dict[str, Any]
     operation: str | None
     created_at: datetime

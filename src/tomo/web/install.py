@@ -11,6 +11,7 @@ runs it.
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -148,6 +149,7 @@ class Row:
     required: bool = False
     secret: bool = False
     kind: str = "text"
+    placeholder: str = ""
 
 
 class InstallForm:
@@ -165,7 +167,9 @@ class InstallForm:
                           _sentences(p.description, f"Default: {p.host or p.container}"),
                           str(p.host or p.container), kind="number")
                       for i, p in enumerate(docker.ports)]  # fmt: skip
-        self.volumes = [_volume_row(i, volume) for i, volume in enumerate(docker.volumes)]
+        # Folders on the server; a named volume is Docker's to place, not a folder to choose.
+        self.folders = [volume for volume in docker.volumes if volume.volume is None]
+        self.volumes = [_volume_row(i, volume) for i, volume in enumerate(self.folders)]
         self.risks: list[str] = list(entry.risks)  # and any an override adds (see place)
 
     def defaults(self) -> dict[str, str]:
@@ -180,7 +184,7 @@ class InstallForm:
                   "container": port.container, "protocol": port.protocol}
                  for row, port in zip(self.ports, docker.ports, strict=True)]  # fmt: skip
         volumes = [{"host_path": values[row.key].strip(), "container_path": volume.container_path}
-                   for row, volume in zip(self.volumes, docker.volumes, strict=True)
+                   for row, volume in zip(self.volumes, self.folders, strict=True)
                    if values.get(row.key, "").strip() not in ("", row.default)]  # fmt: skip
         env = {v.name: values[row.key] for row, v in zip(self.env, self.variables, strict=True)
                if values.get(row.key, "") != ""}  # fmt: skip
@@ -242,8 +246,7 @@ class InstallForm:
             return self._port_keys(values, int(found["host"]), found["protocol"],
                                    found["second"])  # fmt: skip
         if found := VOLUME_AT.match(message):
-            docker = self.entry.docker
-            return [row.key for row, volume in zip(self.volumes, docker.volumes, strict=True)
+            return [row.key for row, volume in zip(self.volumes, self.folders, strict=True)
                     if volume.container_path == found["path"]]  # fmt: skip
         return ["name"] if NAME_TAKEN.match(message) else []
 
@@ -277,8 +280,10 @@ def _volume_row(index: int, volume: AppVolume) -> Row:
              if volume.host_path is None else
              "A path starting with ./ is inside the instance's own folder.")  # fmt: skip
     access = "Read-only in the container." if volume.readonly else ""
+    placeholder = "" if volume.host_path else "./" + posixpath.basename(volume.container_path)
     return Row(f"volume.{index}", f"Host folder for {volume.container_path}",
-               _sentences(volume.description, access, where), volume.host_path or "")  # fmt: skip
+               _sentences(volume.description, access, where), volume.host_path or "",
+               placeholder=placeholder)  # fmt: skip
 
 
 def _sentences(*parts: str) -> str:

@@ -13,6 +13,7 @@ import asyncio
 import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -95,17 +96,22 @@ async def logs_page(
     _: Viewer,
     deployment: DeploymentDep,
     tail: Annotated[int, Query(ge=1, le=100_000)] = 200,
+    service: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
-    """The container's last lines; the page's script can follow the rest."""
+    """The last lines of the app's containers (merged) or of one service's; the
+    page's script can follow the rest."""
     current = await deployment.get_installation(installation)
+    await deployment.check_service(current.id, service)  # an unknown one: 422, as a page
     lines: list[str] = []
     error = None
     try:
-        lines = [line async for line in deployment.logs(current.id, tail=tail)]
+        lines = [line async for line in deployment.logs(current.id, tail=tail, service=service)]
     except TomoError as exc:  # the server or its Docker: said on the page, not instead of it
         error = exc.message
+    follow = {"follow": "true", "tail": "0", **({"service": service} if service else {})}
     context = {"installation": current, "lines": lines, "tail": tail, "tails": LOG_TAILS,
-               "error": error}  # fmt: skip
+               "service": service, "follow_url": f"/api/installations/{current.id}/logs?"
+               + urlencode(follow), "error": error}  # fmt: skip
     return render(request, "installed/logs.html", context, status=502 if error else 200)
 
 
@@ -368,6 +374,7 @@ def _volume_settings(catalog: MarketplaceApp, overrides: list[dict[str, Any]]) -
         Setting(f"volume.{v.container_path}", f"Host folder for {v.container_path}",
                 chosen.get(v.container_path, v.host_path or ""), v.description)
         for v in catalog.docker.volumes
+        if v.volume is None  # a named volume is Docker's to place
     ]  # fmt: skip
 
 
