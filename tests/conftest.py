@@ -22,6 +22,7 @@ from tomo.runtime import Runtime, open_runtime
 SERVER_FIXTURES = frozenset({"ssh_users", "docker_engine"})
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
