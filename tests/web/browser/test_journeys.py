@@ -37,7 +37,7 @@ JOB_TIMEOUT = 90_000  # ms: pull, create and the stable wait of a small image
 
 
 @pytest.fixture(autouse=True)
-def _no_container_left() -> Iterator[None]:
+def _no_container_left(docker_engine: None) -> Iterator[None]:
     """Whatever a journey installed goes when it ends, however it ends."""
     yield
     remove_test_containers()

@@ -27,8 +27,9 @@ from tests.web.browser.test_journeys import JOB_TIMEOUT, job_ends
 FIXTURES = Path(__file__).parents[2] / "marketplace" / "formats" / "fixtures"
 
 
-@pytest.fixture(autouse=True)
-def _no_container_left() -> Iterator[None]:
+@pytest.fixture
+def no_container_left(docker_engine: None) -> Iterator[None]:
+    """Whatever the test installed goes when it ends, however it ends."""
     yield
     remove_test_containers()
 
@@ -69,6 +70,7 @@ async def test_a_casaos_catalog_shows_its_images_and_what_it_cannot_install(
 async def test_an_app_of_two_services_from_its_page_to_its_uninstall(
     browser: Browser, with_users: Served, watched: Watched, make_repo: Any,
     images: TestImages, sshd: Sshd, ssh_users: SshUsers, data_root: Path,
+    no_container_left: None,
 ) -> None:  # fmt: skip
     base = with_users.url
     repo = make_repo()
