@@ -29,6 +29,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group("server"))
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """On an xdist worker with --dist loadgroup: the group must show in the node
+    ids (xdist's way of passing it on), or the workers would share the server."""
+    if not getattr(session.config.option, "loadgroup", False):
+        return
+    lost = [item.nodeid for item in session.items
+            if SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
+            and not item.nodeid.endswith("@server")]  # fmt: skip
+    if lost:
+        raise pytest.UsageError(f"xdist did not group {lost[0]} (and {len(lost) - 1} more) "
+                                "with the server's tests; run with TOMO_TEST_WORKERS=1")  # fmt: skip
+
+
 @pytest.fixture(autouse=True)
 def _quick_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     """argon2id, as in production, with its smallest cost inside the test process:
