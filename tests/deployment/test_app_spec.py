@@ -145,3 +145,13 @@ def test_hardening_a_service_asks_for_reaches_docker_run() -> None:
     assert db[db.index("--cap-drop") : db.index("--cap-drop") + 5] == [
         "--cap-drop", "ALL", "--read-only", "--security-opt", "no-new-privileges:true",
     ]  # fmt: skip
+
+
+def test_a_setting_given_outside_its_choices_is_refused() -> None:
+    data = yaml.safe_load(WIKI)
+    data["settings"].append({"name": "LANGUAGE", "choices": ["en", "fr"], "default": "en"})
+    definition = AppDefinition.model_validate(data)
+
+    assert build(definition).env["LANGUAGE"] == "en"
+    with pytest.raises(InvalidInput, match="LANGUAGE takes one of en, fr, not 'de'"):
+        build(definition, InstallConfig(env={"LANGUAGE": "de"}))

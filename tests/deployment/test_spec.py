@@ -804,3 +804,13 @@ def test_non_host_ipc_mode_is_passed_without_a_risk() -> None:
     spec = spec_of(app, InstallConfig(accept_risks=["host-network"]))
     assert spec.risks == ["host-network"]
     assert values_of(argv_of(spec), "--ipc") == ["shareable"]
+
+
+def test_a_value_outside_a_variables_choices_is_refused() -> None:
+    app = definition(environment=[{"name": "MODE", "choices": ["fast", "safe"], "default": "safe"}])
+
+    assert spec_of(app, InstallConfig()).env == {"MODE": "safe"}
+    assert spec_of(app, InstallConfig(env={"MODE": "fast"})).env == {"MODE": "fast"}
+    assert refusal(app, InstallConfig(env={"MODE": "reckless"})) == (
+        "environment variable MODE takes one of fast, safe, not 'reckless'"
+    )

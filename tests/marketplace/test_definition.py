@@ -307,6 +307,18 @@ def test_top_level_fields_are_checked(field: str, value: object, expected: str) 
         ({"devices": ["/dev/../etc/shadow"]}, "is not a device mapping"),
         ({"command": "run 'unbalanced"}, "cannot split command into arguments"),
         ({"privileged": "on"}, "docker.privileged: expected true or false, got 'on'"),
+        (
+            {"environment": [{"name": "M", "choices": ["a", "b"], "default": "c"}]},
+            "docker.environment[0]: default: 'c' is not one of the choices",
+        ),
+        (
+            {"environment": [{"name": "M", "choices": ["a", "a"]}]},
+            "docker.environment[0]: choices: each value once",
+        ),
+        (
+            {"environment": [{"name": "P", "secret": True, "generate": "hex", "choices": ["a"]}]},
+            "choices: a generated value cannot be one of a list",
+        ),
     ],
 )
 def test_docker_fields_are_checked(docker: dict[str, object], expected: str) -> None:

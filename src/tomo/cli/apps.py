@@ -169,10 +169,23 @@ def _print_app(entry: MarketplaceApp) -> None:
             "settings" if entry.settings or several else "environment",
             ["name", "required", "default", "description"],
             [
-                (e.name, e.required, "(secret)" if e.secret else e.default, e.description)
+                (
+                    e.name,
+                    e.required,
+                    "(secret)" if e.secret else e.default,
+                    _described(e.description, e.choices),
+                )
                 for e in variables
             ],
         )
+
+
+def _described(description: str, choices: list[str]) -> str:
+    """The description, and the values it takes unless it lists them already (the
+    other stores' imports do, with their labels)."""
+    if not choices or "(one of: " in description:
+        return description
+    return f"{description} (one of: {', '.join(choices)})".lstrip()
 
 
 def _volume_source(volume: AppVolume) -> str:

@@ -171,6 +171,10 @@ class _Builder:
         values: dict[str, str] = {}
         missing = []
         for setting in self.definition.settings:
+            given = self.config.env.get(setting.name)
+            refused = setting.refuses(given) if given is not None else None
+            if refused:
+                self.problems.append(refused)
             value = self._value_of(setting, setting.name)
             if value is None:
                 if setting.required:

@@ -336,6 +336,10 @@ def _env(
     missing = []
     declared = {variable.name for variable in docker.environment}
     for variable in docker.environment:
+        given = config.env.get(variable.name)
+        refused = variable.refuses(given) if given is not None else None
+        if refused:
+            problems.append(refused)
         value = config.env.get(variable.name, generated.get(variable.name, variable.default))
         if value is None and variable.generate:
             value = _generate(variable.generate)

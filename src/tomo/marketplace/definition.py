@@ -333,6 +333,25 @@ class AppEnvVar(_Definition):
     default: Text | None = Field(default=None, validation_alias=AliasChoices("default", "value"))
     secret: Bool = False
     generate: Literal["password", "hex", "uuid"] | None = None
+    # The only values it takes (a form offers them as a list); empty: any value.
+    choices: Annotated[list[Line], Field(max_length=64)] = []
+
+    @model_validator(mode="after")
+    def _choices_fit(self) -> AppEnvVar:
+        if self.choices and self.generate:
+            raise ValueError("choices: a generated value cannot be one of a list")
+        if self.choices and self.default not in (None, "", *self.choices):
+            raise ValueError(f"default: '{self.default}' is not one of the choices")
+        if len(set(self.choices)) != len(self.choices):
+            raise ValueError("choices: each value once")
+        return self
+
+    def refuses(self, value: str) -> str | None:
+        """Why `value` cannot be given to it, if it cannot."""
+        if self.choices and value not in self.choices:
+            return (f"environment variable {self.name} takes one of {', '.join(self.choices)}, "
+                    f"not '{value}'")  # fmt: skip
+        return None
 
 
 class HealthCheck(_Definition):

@@ -150,6 +150,7 @@ class Row:
     secret: bool = False
     kind: str = "text"
     placeholder: str = ""
+    choices: tuple[str, ...] = ()  # the only values it takes: offered as a list
 
 
 class InstallForm:
@@ -272,7 +273,8 @@ def _env_row(variable: AppEnvVar) -> Row:
     return Row(f"env.{variable.name}", variable.name, hint,
                "" if variable.secret else (variable.default or ""),
                required=variable.required and not variable.generate and not variable.default,
-               secret=variable.secret, kind="password" if variable.secret else "text")  # fmt: skip
+               secret=variable.secret, kind="password" if variable.secret else "text",
+               choices=tuple(variable.choices))  # fmt: skip
 
 
 def _volume_row(index: int, volume: AppVolume) -> Row:

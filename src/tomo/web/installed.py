@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from tomo.deployment.api import DeploymentDep, UpdateRequest, run_in_background
+from tomo.deployment.app_spec import user_variables
 from tomo.deployment.operation import Prepared
 from tomo.deployment.schemas import InstallationPublic
 from tomo.deployment.service import DeploymentService
@@ -78,10 +79,13 @@ async def installation_page(
     """One installation: what it runs, where its data is, its recent jobs, and what
     may be done to it now."""
     current = await _with_status(request, deployment, installation)
+    catalog = await _catalog_app(request, current)
     context = {
         "installation": current,
         "server": await _runtime(request).servers.get_server(current.server_id),
-        "catalog": await _catalog_app(request, current),
+        "catalog": catalog,
+        # Secret values are never shown: their names, from what the user sets.
+        "secret_names": [v.name for v in user_variables(catalog) if v.secret] if catalog else [],
         "data": await deployment.data_folders(current.id),
         "jobs": await deployment.list_jobs(installation=current.id, limit=10),
         "actions": actions_for(current),
@@ -224,6 +228,7 @@ class Setting:
     hint: str = ""
     required: bool = False
     secret: bool = False
+    choices: tuple[str, ...] = ()
 
 
 @dataclass
@@ -339,17 +344,18 @@ async def _update_form(request: Request, installation: InstallationPublic) -> Up
 
 def _env_settings(catalog: MarketplaceApp, env: dict[str, str]) -> list[Setting]:
     settings = []
-    for variable in catalog.docker.environment:
+    variables = user_variables(catalog)  # an app with settings is set through them
+    for variable in variables:
         hint = variable.description
         if variable.secret:
             hint = (hint + " " if hint else "") + "Hidden. Leave empty to keep the value it has."
         elif variable.default is not None and variable.name not in env:
             hint = (hint + " " if hint else "") + f"Default: {variable.default}"
         required = variable.required and variable.default is None and not variable.generate
-        settings.append(Setting(f"env.{variable.name}", variable.name,
-                                "" if variable.secret else env.get(variable.name, ""),
-                                hint, required, variable.secret))  # fmt: skip
-    declared = {v.name for v in catalog.docker.environment}
+        current = "" if variable.secret else env.get(variable.name, "")
+        settings.append(Setting(f"env.{variable.name}", variable.name, current, hint, required,
+                                variable.secret, tuple(variable.choices)))  # fmt: skip
+    declared = {v.name for v in variables}
     settings += [Setting(f"env.{name}", name, value, "Set by you; not in the app's definition.")
                  for name, value in env.items() if name not in declared]  # fmt: skip
     return settings

@@ -191,6 +191,7 @@ def test_env_inputs_become_settings_and_presets_fixed_values() -> None:
     assert log.description == (
         "Log level — How much to log (one of: error (Errors only), debug (Everything))"
     )
+    assert (log.choices, given["QW_THEME"].choices) == (["error", "debug"], [])
 
 
 def test_a_preset_keeps_a_dollar_literal() -> None:
@@ -430,3 +431,9 @@ def test_a_templates_file_is_parsed_once_per_content() -> None:
     changed = cache.get("templates.json", data.replace(b"Quiet", b"Loud"), max_bytes=MAX_BYTES)
     assert changed is not first
     assert changed.ids[:2] == ["quiet-web", "loud-web"]  # `name` wins over the title
+
+
+def test_a_default_outside_the_options_leaves_any_value_open() -> None:
+    odd = {"name": "LEVEL", "default": "trace", "select": [{"value": "info"}, {"value": "warn"}]}
+    level = settings(parse_templates(container(env=[odd])).definition)["LEVEL"]
+    assert (level.default, level.choices) == ("trace", [])

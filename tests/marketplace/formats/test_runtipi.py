@@ -230,6 +230,9 @@ def test_every_kind_of_form_field() -> None:
         "F_SELECT": ("Mode (one of: a (A), b)", False, "b", False, None),
         "F_API_TOKEN": ("Token", False, "", True, None),  # its name says it is a secret
     }
+    offered = {name: s.choices for name, s in settings(parse_tree(files, "demo").definition).items()
+               if s.choices}  # fmt: skip
+    assert offered == {"F_BOOL": ["true", "false"], "F_SELECT": ["a", "b"]}  # as lists in forms
 
 
 def test_a_schema_version_1_file_with_an_environment_map() -> None:

@@ -76,7 +76,8 @@ async def test_an_app_of_two_services_from_its_page_to_its_uninstall(
     repo = make_repo()
     pair = two_services(AppServer(images, data_root))
     pair["settings"] = [{"name": "GREETING", "required": True,
-                         "description": "What the client says"}]  # fmt: skip
+                         "description": "What the client says"},
+                        {"name": "LANGUAGE", "choices": ["en", "fr"], "default": "en"}]  # fmt: skip
     definition = {"id": "pair", "name": "Pair", "version": "1.0.0", "author": "Tests",
                   "tagline": "A client and the api it asks", "description": "Two services.",
                   **pair}  # fmt: skip
@@ -98,6 +99,7 @@ async def test_an_app_of_two_services_from_its_page_to_its_uninstall(
     await page.get_by_role("link", name="Install Pair").click()
     await expect(page.get_by_text("box can take Pair")).to_be_visible()
     await labelled(page, "GREETING").fill("hello")
+    await labelled(page, "LANGUAGE").select_option("fr")  # a list: the only values it takes
     await page.get_by_role("button", name="Preview the command").click()
     await expect(page.locator("pre.command")).to_have_count(2)
     await expect(page.locator("#preview")).to_contain_text("docker network create tomo-pair")
@@ -112,6 +114,10 @@ async def test_an_app_of_two_services_from_its_page_to_its_uninstall(
     await expect(page.locator(".containers")).to_contain_text("pair-api")
     await look(page, "installation-several")
     installation = page.url
+    await page.get_by_role("link", name="Update").click()
+    await expect(labelled(page, "LANGUAGE")).to_have_value("fr")  # the value it runs with
+    await expect(labelled(page, "GREETING")).to_have_value("hello")
+    await page.goto(installation)
     await page.get_by_role("link", name="its logs").first.click()
     await expect(page.get_by_role("link", name="api", exact=True)).to_have_attribute(
         "aria-current", "true"

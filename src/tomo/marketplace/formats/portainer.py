@@ -483,7 +483,9 @@ def env_meaning(variable: TemplateEnv) -> Meaning:
     default = env_default(variable)
     if variable.preset or variable.set is not None:
         return Fixed(default or "")
-    return Setting(env_description(variable), default=default, secret=looks_secret(variable.name))
+    choices = tuple(option.value for option in variable.select)
+    return Setting(env_description(variable), default=default, secret=looks_secret(variable.name),
+                   choices=choices)  # fmt: skip
 
 
 def env_value(variable: TemplateEnv) -> str:

@@ -476,7 +476,14 @@ def form_field_meaning(field: FormField, warnings: list[str]) -> Setting:
     if default is None and not field.required:
         default = ""  # Runtipi leaves an optional field unset: compose reads it as empty
     secret = field.type == "password" or looks_secret(field.env_variable)
-    return Setting(description, default=default, secret=secret)
+    return Setting(description, default=default, secret=secret, choices=_choices(field))
+
+
+def _choices(field: FormField) -> tuple[str, ...]:
+    """The values Runtipi's form offers: a list's options, a switch's two."""
+    if field.options:
+        return tuple(option.value for option in field.options)
+    return ("true", "false") if field.type == "boolean" else ()
 
 
 def _field_description(field: FormField) -> str:

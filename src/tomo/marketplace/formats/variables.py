@@ -58,6 +58,7 @@ class Setting:
     default: str | None = None
     secret: bool = False
     generate: Literal["password", "hex", "uuid"] | None = None
+    choices: tuple[str, ...] = ()  # the only values the store's form offers
 
 
 @dataclass(frozen=True)
@@ -363,6 +364,9 @@ class Interpolator:
                 known.update(default=default, required=False)
             return
         generate = meaning.generate if meaning else None
+        choices = list(dict.fromkeys(meaning.choices)) if meaning else []
+        if default not in (None, "", *choices):
+            choices = []  # the compose file's own default is outside the list: any value
         self.settings[ref.name] = {
             "name": ref.name,
             "description": _setting_description(ref, meaning),
@@ -370,6 +374,7 @@ class Interpolator:
             "default": default,
             "secret": meaning.secret if meaning else looks_secret(ref.name),
             "generate": generate,
+            **({"choices": choices} if choices else {}),
         }
 
     def _default(self, ref: Ref, where: str) -> str | None:
