@@ -26,7 +26,6 @@ from tomo.errors import InvalidDefinition, SyncFailed
 from tomo.marketplace.credentials import Credentials
 from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.formats.base import CatalogFormat
-from tomo.marketplace.formats.registry import describe_formats, detect_format, format_named
 from tomo.marketplace.formats.tomo import TomoFormat
 from tomo.marketplace.git import Git, RemoteLogin, TreeEntry, check_repo_url
 from tomo.marketplace.models import (
@@ -174,6 +173,10 @@ class RepoSync:
                               larger={path: MAX_INDEX_BYTES for path in indexes})  # fmt: skip
 
     def _format_of(self, tree: dict[str, TreeEntry]) -> CatalogFormat:
+        # Imported here: the other stores' adapters are a tenth of the CLI's start-up,
+        # and only a sync needs them.
+        from tomo.marketplace.formats.registry import describe_formats, detect_format, format_named
+
         if self.repo.format is not None:
             return format_named(self.repo.format)
         detected = detect_format(list(tree))
