@@ -4,6 +4,7 @@ all-or-nothing installs and updates, and uninstall of the whole app."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -186,9 +187,9 @@ async def test_a_service_stopped_behind_tomos_back_shows_in_the_apps_status(
     assert gone.status == "missing" and "api: the container is gone" in (gone.status_message or "")
 
 
-async def test_tomo_killed_mid_install_is_undone_on_its_next_start(
-    deploy: Deploy, tomo: Tomo
-) -> None:
+async def install_held_up(deploy: Deploy, tomo: Tomo) -> subprocess.Popen[str]:
+    """`tomo install` of a pair whose api never becomes healthy, once the api runs
+    (the install waits for it, with the network and both folders made)."""
     never = two_services(deploy)
     never["services"]["api"]["healthcheck"]["test"] = ["CMD", "false"]  # never healthy
     never["services"]["api"]["healthcheck"]["retries"] = 100
@@ -197,6 +198,20 @@ async def test_tomo_killed_mid_install_is_undone_on_its_next_start(
     running = tomo.popen("install", app, "--server", "box", "--name", "pair")
     await wait_until(lambda: at_step(deploy, "pair", "install", "create"))
     await wait_until(lambda: "pair-api" in docker("ps", "--format", "{{.Names}}").split())
+    assert running.poll() is None, running.communicate()
+    return running
+
+
+def assert_nothing_left(deploy: Deploy) -> None:
+    assert docker("ps", "-a", "--filter", "name=pair", "--format", "{{.Names}}") == ""
+    assert docker("network", "ls", "--filter", "name=tomo-pair", "--format", "{{.Name}}") == ""
+    assert not (deploy.data_root / "pair").exists()
+
+
+async def test_tomo_killed_mid_install_is_undone_on_its_next_start(
+    deploy: Deploy, tomo: Tomo
+) -> None:
+    running = await install_held_up(deploy, tomo)
     running.send_signal(signal.SIGKILL)
     running.communicate(timeout=60)
 
@@ -204,22 +219,13 @@ async def test_tomo_killed_mid_install_is_undone_on_its_next_start(
     (job,) = tomo.json("job", "list", "--installation", "pair")
     assert job["status"] == "interrupted"
     assert "removed network 'tomo-pair'" in job["error"]
-    assert docker("ps", "-a", "--filter", "name=pair", "--format", "{{.Names}}") == ""
-    assert docker("network", "ls", "--filter", "name=tomo-pair", "--format", "{{.Name}}") == ""
-    assert not (deploy.data_root / "pair").exists()
+    assert_nothing_left(deploy)
 
 
 async def test_ctrl_c_mid_install_removes_every_container_and_the_network(
     deploy: Deploy, tomo: Tomo
 ) -> None:
-    never = two_services(deploy)
-    never["services"]["api"]["healthcheck"]["test"] = ["CMD", "false"]  # never healthy
-    never["services"]["api"]["healthcheck"]["retries"] = 100
-    app = await deploy.publish("pair", **never)
-    tomo.env["TOMO_INSTALL_WAIT_TIMEOUT"] = "120"
-    running = tomo.popen("install", app, "--server", "box", "--name", "pair")
-    await wait_until(lambda: "pair-api" in docker("ps", "--format", "{{.Names}}").split())
-    assert running.poll() is None, running.communicate()
+    running = await install_held_up(deploy, tomo)
     running.send_signal(signal.SIGINT)
     _, stderr = running.communicate(timeout=60)
 
@@ -228,9 +234,7 @@ async def test_ctrl_c_mid_install_removes_every_container_and_the_network(
     last = stderr.strip().splitlines()[-1]
     assert last.startswith("error: install interrupted during create; "), last
     assert "removed container 'pair-api'" in last and "removed network 'tomo-pair'" in last
-    assert docker("ps", "-a", "--filter", "name=pair", "--format", "{{.Names}}") == ""
-    assert docker("network", "ls", "--filter", "name=tomo-pair", "--format", "{{.Name}}") == ""
-    assert not (deploy.data_root / "pair").exists()
+    assert_nothing_left(deploy)
     assert tomo.json("ps") == []
 
 
@@ -263,3 +267,21 @@ async def test_an_unreachable_server_changes_nothing_and_claims_nothing(
     assert [labelled(kind, installation) for kind in ("container", "network", "volume")] == [
         [], [], []]  # fmt: skip
     assert not (data_root / "pair").exists()
+
+
+async def test_a_containers_events_are_its_own_not_those_of_a_longer_name(
+    deploy: Deploy,
+) -> None:
+    """Docker reads `--filter container=NAME` as an unanchored pattern: `pair`'s
+    watch must not take `pair-api`'s exit for its own."""
+    label = "tomo.installation=events-test"
+    docker("run", "-d", "--name", "pair", "--label", label, deploy.images.web_v1)
+    server = (await deploy.runtime.servers.list_servers())[0].id
+    engine = await deploy.runtime.deployment.ctx.docker(server)
+    watch = asyncio.create_task(engine.watch_for_exit("pair", 6))
+    await asyncio.sleep(1)
+    docker("run", "-d", "--name", "pair-api", "--label", label, deploy.images.broken)
+
+    assert await watch is False  # pair-api died; pair did not
+    assert (await engine.crash_summary("pair-api")).startswith("exited with code 3")
+    assert "code 3" not in await engine.crash_summary("pair")

@@ -71,6 +71,12 @@ if [ -n "$file" ]; then (umask 077 && cat > "$file") || exit 1; fi
 """
 # Runs the docker command in "$@" with --since now and --until "$1" seconds later:
 # Docker's events of that window, as they happen (the command ends with it).
+def only(container: str) -> str:
+    """An events filter for this container alone: Docker reads a name filter as an
+    unanchored regular expression, so `web` would also match `web-db`'s events."""
+    return "^" + container.replace(".", r"\.") + "$"
+
+
 WATCH_EVENTS = r"""
 window="$1"; shift
 now=$(date +%s.%N 2>/dev/null)
@@ -308,7 +314,7 @@ class Docker:
     async def watch_for_exit(self, container: str, seconds: float) -> bool:
         """Whether the container dies within the next `seconds`: Docker's own events,
         watched as they happen (no polling); False once the window has passed."""
-        args = ["system", "events", "--filter", f"container={container}",
+        args = ["system", "events", "--filter", f"container={only(container)}",
                 "--filter", "event=die", "--format", "{{.Action}}"]  # fmt: skip
         script = ["sh", "-c", WATCH_EVENTS, "tomo-watch", f"{seconds:.3f}",
                   *docker_argv(self.target, args)]  # fmt: skip
@@ -409,7 +415,7 @@ class Docker:
         if state is None:
             return "disappeared"
         args = ["system", "events", "--since", f"{within_seconds}s",
-                "--filter", f"container={container}", "--filter", "event=start",
+                "--filter", f"container={only(container)}", "--filter", "event=start",
                 "--filter", "event=die", "--format",
                 '{{.Action}} {{.TimeNano}} {{index .Actor.Attributes "exitCode"}}']  # fmt: skip
         script = ["sh", "-c", EVENTS_UNTIL_NOW, "tomo-events", *docker_argv(self.target, args)]
