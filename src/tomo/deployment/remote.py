@@ -69,6 +69,8 @@ for d in "$@"; do
 done
 if [ -n "$file" ]; then (umask 077 && cat > "$file") || exit 1; fi
 """
+
+
 # Runs the docker command in "$@" with --since now and --until "$1" seconds later:
 # Docker's events of that window, as they happen (the command ends with it).
 def only(container: str) -> str:
