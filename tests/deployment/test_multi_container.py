@@ -285,3 +285,7 @@ async def test_a_containers_events_are_its_own_not_those_of_a_longer_name(
     assert await watch is False  # pair-api died; pair did not
     assert (await engine.crash_summary("pair-api")).startswith("exited with code 3")
     assert "code 3" not in await engine.crash_summary("pair")
+    watch = asyncio.create_task(engine.watch_for_exit("pair", 20))
+    await asyncio.sleep(1)
+    docker("kill", "pair")
+    assert await watch is True  # its own death is seen

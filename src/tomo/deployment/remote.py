@@ -73,12 +73,6 @@ if [ -n "$file" ]; then (umask 077 && cat > "$file") || exit 1; fi
 
 # Runs the docker command in "$@" with --since now and --until "$1" seconds later:
 # Docker's events of that window, as they happen (the command ends with it).
-def only(container: str) -> str:
-    """An events filter for this container alone: Docker reads a name filter as an
-    unanchored regular expression, so `web` would also match `web-db`'s events."""
-    return "^" + container.replace(".", r"\.") + "$"
-
-
 WATCH_EVENTS = r"""
 window="$1"; shift
 now=$(date +%s.%N 2>/dev/null)
@@ -207,6 +201,17 @@ def parse_state(output: str) -> ContainerState:
     )  # fmt: skip
 
 
+# Each event line starts with the container's name: Docker's `container=NAME` filter
+# is a prefix match, so watching `web` also receives `web-db`'s events.
+EVENT_FORMAT = '{{index .Actor.Attributes "name"}} {{.Action}}'
+
+
+def _events_of(container: str, lines: list[str]) -> list[str]:
+    """The lines of `container`'s own events, without its name."""
+    return [line.strip().partition(" ")[2] for line in lines
+            if line.strip().partition(" ")[0] == container]  # fmt: skip
+
+
 def _last_exit(events: list[str]) -> tuple[int | None, float | None]:
     """The exit code of the last `die` event and how long that run lasted."""
     started: int | None = None
@@ -316,12 +321,12 @@ class Docker:
     async def watch_for_exit(self, container: str, seconds: float) -> bool:
         """Whether the container dies within the next `seconds`: Docker's own events,
         watched as they happen (no polling); False once the window has passed."""
-        args = ["system", "events", "--filter", f"container={only(container)}",
-                "--filter", "event=die", "--format", "{{.Action}}"]  # fmt: skip
+        args = ["system", "events", "--filter", f"container={container}",
+                "--filter", "event=die", "--format", EVENT_FORMAT]  # fmt: skip
         script = ["sh", "-c", WATCH_EVENTS, "tomo-watch", f"{seconds:.3f}",
                   *docker_argv(self.target, args)]  # fmt: skip
         async for line in self.ssh.stream(self.target, script, time_limit=seconds + 30):
-            if line.strip() == "die":
+            if _events_of(container, [line]) == ["die"]:
                 return True
         return False
 
@@ -417,12 +422,12 @@ class Docker:
         if state is None:
             return "disappeared"
         args = ["system", "events", "--since", f"{within_seconds}s",
-                "--filter", f"container={only(container)}", "--filter", "event=start",
+                "--filter", f"container={container}", "--filter", "event=start",
                 "--filter", "event=die", "--format",
-                '{{.Action}} {{.TimeNano}} {{index .Actor.Attributes "exitCode"}}']  # fmt: skip
+                EVENT_FORMAT + ' {{.TimeNano}} {{index .Actor.Attributes "exitCode"}}']  # fmt: skip
         script = ["sh", "-c", EVENTS_UNTIL_NOW, "tomo-events", *docker_argv(self.target, args)]
         events = (await self.ssh.run(self.target, script, check=False)).stdout.split("\n")
-        exit_code, ran = _last_exit(events)
+        exit_code, ran = _last_exit(_events_of(container, events))
         if exit_code is None:
             return state.describe_exit()
         summary = dataclasses.replace(state, exit_code=exit_code, ran_seconds=ran)
