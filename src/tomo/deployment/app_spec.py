@@ -29,6 +29,7 @@ from tomo.deployment.spec import (
     hardening,
     mounts,
     ports,
+    refused_values,
     unaccepted,
 )
 from tomo.errors import InvalidInput
@@ -170,11 +171,8 @@ class _Builder:
         new generated secret; required ones missing are reported together."""
         values: dict[str, str] = {}
         missing = []
+        self.problems += refused_values(self.definition.settings, self.config.env)
         for setting in self.definition.settings:
-            given = self.config.env.get(setting.name)
-            refused = setting.refuses(given) if given is not None else None
-            if refused:
-                self.problems.append(refused)
             value = self._value_of(setting, setting.name)
             if value is None:
                 if setting.required:

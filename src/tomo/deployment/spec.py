@@ -21,7 +21,13 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from tomo.errors import InvalidInput
-from tomo.marketplace.definition import AppDefinition, AppVolume, DockerConfig, HealthCheck
+from tomo.marketplace.definition import (
+    AppDefinition,
+    AppEnvVar,
+    AppVolume,
+    DockerConfig,
+    HealthCheck,
+)
 from tomo.marketplace.fields import check_absolute_path, check_host_path
 from tomo.marketplace.risk import assess_risks, risk_flag_problem
 
@@ -328,6 +334,12 @@ def _own_directory(container_path: str, taken: set[str], place_under: str = "") 
     return chosen
 
 
+def refused_values(variables: list[AppEnvVar], given: dict[str, str]) -> list[str]:
+    """What the user gave that a variable's choices do not allow."""
+    found = (v.refuses(given[v.name]) for v in variables if v.name in given)
+    return [reason for reason in found if reason]
+
+
 def _env(
     docker: DockerConfig, config: InstallConfig, generated: dict[str, str], problems: list[str]
 ) -> tuple[dict[str, str], dict[str, str]]:
@@ -335,11 +347,8 @@ def _env(
     secret_env: dict[str, str] = {}
     missing = []
     declared = {variable.name for variable in docker.environment}
+    problems += refused_values(docker.environment, config.env)
     for variable in docker.environment:
-        given = config.env.get(variable.name)
-        refused = variable.refuses(given) if given is not None else None
-        if refused:
-            problems.append(refused)
         value = config.env.get(variable.name, generated.get(variable.name, variable.default))
         if value is None and variable.generate:
             value = _generate(variable.generate)
