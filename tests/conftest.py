@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,6 +15,12 @@ from tomo.auth import passwords
 from tomo.config import Settings
 from tomo.runtime import Runtime, open_runtime
 
+# Everything this test run's tomo instances create on a server carries this label
+# (tomo.owner), and the tests' clean-up removes only what carries it: a real tomo
+# on the same engine keeps its containers. Set before any tomo process starts, so
+# the CLI, `tomo serve` and xdist's workers inherit it.
+RUN_LABEL = os.environ.setdefault("TOMO_OWNER_LABEL", f"tomo-test-run-{uuid.uuid4().hex[:12]}")
+
 # What a test shares with others on this machine when it uses one of these: the
 # SSH test users (their passwords are set per session), the Docker engine and its
 # containers, the local registry. Run in parallel (scripts/test runs two
@@ -22,10 +29,13 @@ from tomo.runtime import Runtime, open_runtime
 SERVER_FIXTURES = frozenset({"ssh_users", "docker_engine"})
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups and `-m` deselects
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs a server: `server` (the fast loop leaves them out
+    with `-m "not server"`) and xdist's group."""
     for item in items:
         if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
             item.add_marker(pytest.mark.xdist_group("server"))
 
 

@@ -1,7 +1,9 @@
 """Routes of every feature package, wired in one place, all behind `authenticate`.
 
 The dependency sits on the router, so a new route is protected unless it opts
-out by name (http/security.py: PUBLIC), and roles are decided there too.
+out by name (http/security.py: PUBLIC), and roles are decided there too. A second
+one, after it, refuses a JSON body holding text that is not text (http/text.py),
+for every route's model at once.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from tomo import __version__
 from tomo.auth.api import router as accounts_router
 from tomo.deployment.api import router as deployment_router
 from tomo.http.security import authenticate
+from tomo.http.text import refuse_non_text_json
 from tomo.marketplace.api import router as marketplace_router
 from tomo.servers.api import router as servers_router
 
-api_router = APIRouter(prefix="/api", dependencies=[Depends(authenticate)])
+api_router = APIRouter(
+    prefix="/api", dependencies=[Depends(authenticate), Depends(refuse_non_text_json)]
+)
 for router in (accounts_router, marketplace_router, servers_router, deployment_router):
     api_router.include_router(router)
 

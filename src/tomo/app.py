@@ -63,6 +63,10 @@ def create_app(settings: Settings) -> FastAPI:
     install_page_errors(app)
     app.add_middleware(Audit, auth=lambda: _auth(app))
     app.add_middleware(SecurityHeaders)
+    if settings.trusted_proxies:  # outermost: everything after sees the client's address
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -6,9 +6,10 @@ Nothing is built at import time; the CLI and the app factory construct a
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tomo.paths import DEFAULT_DATA_DIR
@@ -50,6 +51,10 @@ class Settings(BaseSettings):
     ssh_max_channels: int = Field(
         default=8, ge=1, le=64, description="Concurrent commands per server connection."
     )
+    log_streams_per_user: int = Field(
+        default=4, ge=1, le=64,
+        description="Log streams (one per container shown) a user may have open at once.",
+    )  # fmt: skip
     publish_address: str = Field(
         default="0.0.0.0",  # noqa: S104 - containers serve the LAN unless told otherwise
         description="Host address container ports are published on.",
@@ -75,8 +80,39 @@ class Settings(BaseSettings):
         description="Mark cookies Secure even when a request arrives over plain HTTP (set "
         "this behind a TLS-terminating proxy); over https they always are.",
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="Addresses or networks (comma-separated, e.g. 127.0.0.1,10.0.0.0/8) of "
+        "the reverse proxies whose X-Forwarded-For and X-Forwarded-Proto tomo believes: the "
+        "client's address (what logins are throttled and audited by) and scheme. Empty: none.",
+    )
+    owner_label: str = Field(
+        default="",
+        max_length=63,
+        pattern=r"^([A-Za-z0-9][A-Za-z0-9_.-]*)?$",
+        description="Put on everything tomo creates on a server as the label tomo.owner, so "
+        "that several tomo instances (or a test run) sharing a server can tell theirs apart.",
+    )
+    viewers_read_logs: bool = Field(
+        default=False,
+        description="Let viewers read installations' logs too. Off: only admins may, as an "
+        "app may print secrets there (a password it generated, a token).",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8420, ge=1, le=65535)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: str) -> str:
+        """Each an address or a network: anything else would trust nobody, silently."""
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"'{item}' is not an IP address or network (e.g. 127.0.0.1 or 10.0.0.0/8)"
+                ) from None
+        return value
 
     @property
     def resolved_database_url(self) -> str:

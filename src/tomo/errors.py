@@ -21,7 +21,8 @@ SQLAlchemy) are translated where they are caught, never passed through.
     │   ├── SyncInProgress           another sync of this repo is running
     │   ├── ServerExists             the server's id or name is taken
     │   ├── ServerInUse              installations still live on the server
-    │   └── InstallationBusy         another operation runs on this installation
+    │   ├── InstallationBusy         another operation runs on this installation
+    │   └── TooManyStreams           live log streams past their budget (per user, per server)
     ├── SyncFailed                   a sync that failed as a whole (catalog kept)
     │   └── GitError                 a git command failed
     │       └── GitTimeout           a git command ran past its timeout
@@ -107,6 +108,10 @@ class ImageNotFound(NotFound):
 class Conflict(TomoError):
     exit_code = 4
     http_status = 409
+
+
+class TooManyStreams(Conflict):
+    http_status = 429
 
 
 class RepoExists(Conflict):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 from logging.handlers import RotatingFileHandler
 from typing import TYPE_CHECKING
 
@@ -54,11 +55,16 @@ def configure_logging(settings: Settings, *, stderr_level: int = logging.WARNING
     root.addHandler(to_terminal)
 
 
-def log_internal_error(exc: BaseException) -> str:
-    """Log a bug with its traceback in tomo's log; say where it went."""
+def log_internal_error(exc: BaseException, *, name_the_file: bool = False) -> str:
+    """Log a bug with its traceback in tomo's log under a short reference, and say
+    where its details are: by that reference, the file named only when asked (the
+    CLI, on its own machine). The words may reach a remote client, which has no
+    business learning the server's paths, nor the bug's own words."""
     root = logging.getLogger("tomo")
     files = [h for h in root.handlers if isinstance(h, _TomoFile)]
     if not files:  # tomo's log is not open yet: the type is all a user gets
         return "no details were logged"
-    root.error("internal error", exc_info=exc)
-    return f"the details are in {files[0].baseFilename}"
+    reference = secrets.token_hex(4)
+    root.error("internal error (reference %s)", reference, exc_info=exc)
+    where = files[0].baseFilename if name_the_file else "tomo's log"
+    return f"the details are in {where}, under reference {reference}"

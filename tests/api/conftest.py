@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -137,3 +139,23 @@ def users_of(client: TestClient) -> Api:
     user = {"username": "vera", "password": VIEWER_PASSWORD, "role": "viewer"}
     assert admin.post("/api/users", json=user).status_code == 201
     return Api(client, admin, As(client, token_of(client, "vera", VIEWER_PASSWORD)))
+
+
+@pytest.fixture
+def argon2_calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Counts the hashes and verifications argon2 really does (a spy: each call
+    still runs)."""
+    calls: Counter[str] = Counter()
+
+    def counted(name: str) -> Callable[..., Any]:
+        real = getattr(PasswordHasher, name)
+
+        def spy(self: PasswordHasher, *args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return real(self, *args, **kwargs)
+
+        return spy
+
+    for name in ("hash", "verify"):
+        monkeypatch.setattr(PasswordHasher, name, counted(name))
+    return calls

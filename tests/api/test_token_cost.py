@@ -5,33 +5,8 @@ argon2 (which costs a sixth of a second of CPU by design)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
-
-import pytest
-from argon2 import PasswordHasher
 
 from tests.api.conftest import ADMIN_PASSWORD, Api
-
-
-@pytest.fixture
-def argon2_calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """Counts the hashes and verifications argon2 really does (a spy: each call
-    still runs)."""
-    calls: Counter[str] = Counter()
-
-    def counted(name: str) -> Callable[..., Any]:
-        real = getattr(PasswordHasher, name)
-
-        def spy(self: PasswordHasher, *args: Any, **kwargs: Any) -> Any:
-            calls[name] += 1
-            return real(self, *args, **kwargs)
-
-        return spy
-
-    for name in ("hash", "verify"):
-        monkeypatch.setattr(PasswordHasher, name, counted(name))
-    return calls
 
 
 def test_token_requests_hash_no_password(api: Api, argon2_calls: Counter[str]) -> None:

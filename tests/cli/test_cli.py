@@ -93,8 +93,11 @@ def test_app_search_show_categories_and_rate(tomo: Tomo, catalog: CatalogRepo) -
     assert {"repo_id", "source_path", "requirements", "avg_rating", "rating_count"} <= set(shown)
     assert "docker-socket" in tomo.run("app", "show", "portainer").stdout
 
+    nobody = tomo.error("app", "rate", "jellyfin", "4", "--user", "alice", expect=3)
+    assert nobody == "error: no tomo user with id or name 'alice': a rating is a tomo account's"
+    tomo.run("user", "create", "alice", "--password-stdin", stdin="a long password\n")
     rated = tomo.json("app", "rate", "jellyfin", "4", "--user", "alice")
-    assert (rated["avg_rating"], rated["rating_count"]) == (4.0, 1)
+    assert (rated["avg_rating"], rated["rating_count"], rated["username"]) == (4.0, 1, "alice")
     human = tomo.run("app", "search").stdout
     assert "c/jellyfin" in human and "4.0" in human
 

@@ -15,6 +15,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -242,6 +243,33 @@ def test_commands_only_a_local_tomo_can_do_are_refused(logged_in: Laptop, served
     )
 
 
+def _login(url: str, username: str, password: str) -> int:
+    """A browser's login to the running tomo: its HTTP status."""
+    body = json.dumps({"username": username, "password": password}).encode()
+    asked = urllib.request.Request(f"{url}/api/auth/login", data=body, method="POST",
+                                   headers={"Content-Type": "application/json"})  # fmt: skip
+    try:
+        with urllib.request.urlopen(asked, timeout=30) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        return refused.code
+
+
+def test_an_admin_unlocks_an_account_the_running_tomo_locked(
+    logged_in: Laptop, served: Served, local: Tomo
+) -> None:
+    """Failed logins are kept in the database: `tomo user unlock` on the server's data
+    directory frees an account the running `tomo serve` holds back, and so does the
+    same command through the API."""
+    for unlock in (local, logged_in):
+        for _ in range(5):
+            assert _login(served.url, "admin", "a guess") == 401
+        assert _login(served.url, "admin", PASSWORD) == 429
+        assert unlock.json("user", "unlock", "admin") == {"username": "admin",
+                                                          "failed_logins_forgotten": 5}  # fmt: skip
+        assert _login(served.url, "admin", PASSWORD) == 200
+
+
 # -- the same answers, remote and local ---------------------------------------------
 
 
@@ -267,7 +295,7 @@ def test_catalog_and_repo_commands_answer_as_locally(
         assert (remote.stdout, remote.stderr) == (here.stdout, here.stderr), args
 
     rated = laptop.json("app", "rate", "jellyfin", "4")
-    assert (rated["user_id"], rated["avg_rating"]) == ("admin", 4.0)
+    assert (rated["username"], rated["avg_rating"]) == ("admin", 4.0)
     renamed = laptop.json("repo", "update", "home-catalog", "--name", "Renamed", "--disable")
     assert (renamed["name"], renamed["enabled"]) == ("Renamed", False)
     same_json(laptop, local, "repo", "show", "Renamed")

@@ -16,6 +16,7 @@ import yaml
 from pydantic import SecretStr
 
 from tests.cli.tomo_cli import Tomo
+from tests.conftest import RUN_LABEL
 from tests.gitrepo import CatalogRepo, app_definition
 from tests.registry import Registry, TestImages, local_registry, push_test_images
 from tests.services import database_for, free_port
@@ -63,8 +64,9 @@ def data_root(ssh_users: SshUsers) -> Iterator[Path]:
 
 
 def remove_test_containers() -> None:
-    """Every container, network and named volume a test's installations left."""
-    label = "label=tomo.installation"
+    """Every container, network and named volume this test run's installations left
+    (by their tomo.owner label: anything else on the engine is not the tests')."""
+    label = f"label=tomo.owner={RUN_LABEL}"
     for listing, removal in ((["ps", "-aq"], ["rm", "-f", "-v"]),
                              (["network", "ls", "-q"], ["network", "rm"]),
                              (["volume", "ls", "-q"], ["volume", "rm", "-f"])):  # fmt: skip

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import RUN_LABEL
 from tests.deployment.conftest import Deploy, server_for
 from tests.services import free_port
 from tests.sshd import Sshd, SshUsers
@@ -69,6 +70,7 @@ async def test_install_runs_the_app_and_records_every_step(deploy: Deploy) -> No
         "tomo.app": "web",
         "tomo.repo": deploy.repo_id,
         "tomo.installation": installation_id,
+        "tomo.owner": RUN_LABEL,  # the test run's tomo (see tests/conftest.py)
     }
     env_file = deploy.data_root / "web" / ".tomo.env"
     assert env_file.stat().st_mode & 0o777 == 0o600

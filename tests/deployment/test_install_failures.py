@@ -247,8 +247,8 @@ async def test_sshd_killed_during_the_pull(
         assert view.error.endswith("nothing had been created on flaky")
     else:  # what it made (the files, made during the pull) could not be removed: it says so
         (installed,) = left
-        assert installed.status == "error" and installed.operation is None
-        assert "run `tomo uninstall web` once flaky can be reached" in (
+        assert installed.status == "failed" and installed.operation is None
+        assert "tomo removes the rest the next time it reaches flaky" in (
             installed.status_message or ""
         )
 

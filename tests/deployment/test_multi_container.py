@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import pytest
 
 from tests.cli.tomo_cli import Tomo
+from tests.conftest import RUN_LABEL
 from tests.deployment.conftest import Deploy, at_step, server_for
 from tests.faults import wait_until
 from tests.registry import TestImages
@@ -274,7 +275,7 @@ async def test_a_containers_events_are_its_own_not_those_of_a_longer_name(
 ) -> None:
     """Docker reads `--filter container=NAME` as an unanchored pattern: `pair`'s
     watch must not take `pair-api`'s exit for its own."""
-    label = "tomo.installation=events-test"
+    label = f"tomo.owner={RUN_LABEL}"  # removed by the clean-up with the rest
     docker("run", "-d", "--name", "pair", "--label", label, deploy.images.web_v1)
     server = (await deploy.runtime.servers.list_servers())[0].id
     engine = await deploy.runtime.deployment.ctx.docker(server)

@@ -50,7 +50,7 @@ def spec_of(
         config or InstallConfig(),
         repo_id="main",
         installation_id="i1",
-        data_root=DATA_ROOT,
+        data_root=kwargs.pop("data_root", DATA_ROOT),
         **kwargs,
     )
 
@@ -59,9 +59,11 @@ def argv_of(spec: ContainerSpec) -> list[str]:
     return build_docker_run_command(spec, PUBLISH)
 
 
-def refusal(app: AppDefinition | None = None, config: InstallConfig | None = None) -> str:
+def refusal(
+    app: AppDefinition | None = None, config: InstallConfig | None = None, **kwargs: Any
+) -> str:
     with pytest.raises(InvalidInput) as caught:
-        spec_of(app, config)
+        spec_of(app, config, **kwargs)
     return caught.value.message
 
 
@@ -728,10 +730,41 @@ def test_a_volume_override_onto_the_docker_socket_is_a_risk() -> None:
     )
 
 
-def test_a_read_only_volume_overridden_onto_etc_is_no_risk() -> None:
+def test_a_read_only_volume_overridden_onto_etc_needs_the_read_flag() -> None:
+    """/etc holds the host's keys and password hashes: reading it is a risk."""
     app = definition(volumes=[{"container_path": "/config", "readonly": True}])
     config = InstallConfig(volumes=[VolumeOverride(host_path="/etc", container_path="/config")])
-    assert spec_of(app, config).risks == []
+    assert refusal(app, config) == (
+        "this app needs risk flags you have not accepted: host-read:/etc" + RISK_HINT
+    )
+    accepted = config.model_copy(update={"accept_risks": ["host-read:/etc"]})
+    assert spec_of(app, accepted).risks == ["host-read:/etc"]
+
+
+def test_a_folder_tomo_places_inside_another_one_the_app_writes_is_flagged() -> None:
+    """./data/cache inside ./data: the container can swap cache for a link to /."""
+    app = definition(volumes=[{"host_path": "./data", "container_path": "/data"},
+                              {"host_path": "./data/cache", "container_path": "/host"}])  # fmt: skip
+    assert refusal(app) == (
+        "this app needs risk flags you have not accepted: nested-mount:./data/cache" + RISK_HINT
+    )
+
+
+def test_an_override_inside_a_written_folder_is_flagged() -> None:
+    app = definition(volumes=[{"host_path": "/srv/media", "container_path": "/media"},
+                              {"container_path": "/tv", "readonly": True}])  # fmt: skip
+    config = InstallConfig(volumes=[VolumeOverride(host_path="/srv/media/tv",
+                                                   container_path="/tv")])  # fmt: skip
+    assert "nested-mount:/srv/media/tv" in refusal(app, config)
+
+
+def test_a_volume_reaching_the_servers_data_root_is_flagged() -> None:
+    """Every other installation's folder (and secret env file) lies there."""
+    app = definition(volumes=[{"container_path": "/all", "readonly": True}])
+    config = InstallConfig(volumes=[VolumeOverride(host_path="/srv/tomo",
+                                                   container_path="/all")])  # fmt: skip
+    flags = refusal(app, config, data_root="/srv/tomo")
+    assert "tomo-data:/srv/tomo" in flags
 
 
 def test_overriding_a_system_path_away_removes_its_risk() -> None:

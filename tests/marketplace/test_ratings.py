@@ -1,14 +1,17 @@
-"""Ratings: one per user per app, averages exact without rescanning."""
+"""Ratings: one per account per app, averages exact without rescanning; an account
+removed takes its ratings with it, and its name, taken again, inherits nothing."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from tests.gitrepo import CatalogRepo
-from tomo.errors import AppNotFound, InvalidInput
+from tomo.auth.schemas import UserCreate
+from tomo.errors import AppNotFound, InvalidInput, NotFound
 from tomo.marketplace.models import MarketplaceAppRow
 from tomo.marketplace.schemas import RepoCreate
 from tomo.runtime import Runtime
@@ -16,6 +19,10 @@ from tomo.runtime import Runtime
 
 @pytest.fixture
 async def repo_id(runtime: Runtime, make_repo) -> str:
+    for name in ("alice", "bob", "carol"):
+        await runtime.auth.create_user(
+            UserCreate(username=name, password=SecretStr("a long password"))
+        )
     repo = make_repo()
     repo.add_app("rated")
     repo.add_app("other")
@@ -27,15 +34,17 @@ async def repo_id(runtime: Runtime, make_repo) -> str:
 
 async def test_rerating_replaces_and_average_is_exact(runtime: Runtime, repo_id: str) -> None:
     rate = runtime.marketplace.rate_app
-    await rate("rated", user_id="alice", rating=5)
-    await rate("rated", user_id="bob", rating=2)
-    result = await rate("rated", user_id="carol", rating=4)
+    await rate("rated", user="alice", rating=5)
+    await rate("rated", user="bob", rating=2)
+    result = await rate("rated", user="carol", rating=4)
     assert (result.avg_rating, result.rating_count) == (pytest.approx(11 / 3), 3)
 
-    result = await rate("rated", user_id="bob", rating=5)  # bob changes his mind
+    result = await rate("rated", user="bob", rating=5)  # bob changes his mind
     assert (result.avg_rating, result.rating_count) == (pytest.approx(14 / 3), 3)
+    bob = (await runtime.auth.get_user("bob")).id
     assert result.model_dump(exclude={"avg_rating"}) == {
-        "repo_id": repo_id, "app_id": "rated", "user_id": "bob", "rating": 5, "rating_count": 3,
+        "repo_id": repo_id, "app_id": "rated", "user_id": bob, "username": "bob", "rating": 5,
+        "rating_count": 3,
     }  # fmt: skip
     app = await runtime.marketplace.get_app(f"{repo_id}/rated")
     assert (app.avg_rating, app.rating_count) == (pytest.approx(14 / 3), 3)
@@ -45,20 +54,26 @@ async def test_rerating_replaces_and_average_is_exact(runtime: Runtime, repo_id:
 @pytest.mark.parametrize("stars", [0, 6, -1])
 async def test_out_of_range_ratings_are_refused(runtime: Runtime, repo_id: str, stars: int) -> None:
     with pytest.raises(InvalidInput, match=f"rating must be between 1 and 5, got {stars}"):
-        await runtime.marketplace.rate_app("rated", user_id="alice", rating=stars)
+        await runtime.marketplace.rate_app("rated", user="alice", rating=stars)
     assert (await runtime.marketplace.get_app("rated")).rating_count == 0
 
 
 async def test_rating_an_unknown_app_is_refused(runtime: Runtime, repo_id: str) -> None:
     with pytest.raises(AppNotFound):
-        await runtime.marketplace.rate_app("ghost", user_id="alice", rating=3)
+        await runtime.marketplace.rate_app("ghost", user="alice", rating=3)
+
+
+async def test_a_rating_is_an_accounts(runtime: Runtime, repo_id: str) -> None:
+    with pytest.raises(NotFound, match="no tomo user with id or name 'mallory'"):
+        await runtime.marketplace.rate_app("rated", user="mallory", rating=3)
+    assert (await runtime.marketplace.get_app("rated")).rating_count == 0
 
 
 async def test_ratings_survive_updates_and_an_app_leaving_and_returning(
     runtime: Runtime, repo_id: str
 ) -> None:
-    await runtime.marketplace.rate_app("rated", user_id="alice", rating=4)
-    await runtime.marketplace.rate_app("rated", user_id="bob", rating=2)
+    await runtime.marketplace.rate_app("rated", user="alice", rating=4)
+    await runtime.marketplace.rate_app("rated", user="bob", rating=2)
     repo = CatalogRepo(Path((await runtime.marketplace.get_repo(repo_id)).url))
     repo.add_app("rated", description="Updated text.")
     repo.commit()

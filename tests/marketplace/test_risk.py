@@ -6,8 +6,15 @@ from typing import Any
 
 import pytest
 
-from tomo.marketplace.definition import DockerConfig
-from tomo.marketplace.risk import assess_risks, risk_flag_problem, volume_risks
+from tomo.marketplace.definition import AppDefinition, DockerConfig
+from tomo.marketplace.risk import (
+    HostMount,
+    app_risks,
+    assess_risks,
+    nested_mount_risks,
+    risk_flag_problem,
+    volume_risks,
+)
 
 
 def risks(**docker: Any) -> list[str]:
@@ -65,16 +72,51 @@ def test_system_paths_mounted_writable_are_flagged(path: str) -> None:
     assert risks(volumes=[volume(path)]) == [f"system-path:{path}"]
 
 
-@pytest.mark.parametrize("path", ["/etc", "/usr/lib", "/var/lib/docker", "/boot"])
-def test_system_paths_read_only_are_not_flagged(path: str) -> None:
-    assert risks(volumes=[volume(path, readonly=True)]) == []
+@pytest.mark.parametrize(
+    "path",
+    ["/etc", "/etc/shadow", "/proc", "/var/lib/docker", "/var/lib/docker/volumes", "/boot",
+     "/var", "/var/backups", "/root/notes", "/sys/firmware"],
+)  # fmt: skip
+def test_secret_paths_read_only_are_flagged(path: str) -> None:
+    """Host keys, password hashes, every container's data: reading is enough."""
+    assert f"host-read:{path}" in risks(volumes=[volume(path, readonly=True)])
 
 
 @pytest.mark.parametrize(
-    "path", ["/home/alice/Music", "/srv/media", "/opt/tomo/apps/x", "/var/media"]
+    "path", ["/usr/lib", "/usr/share/fonts", "/etc/localtime", "/etc/timezone", "/srv/media"]
 )
+def test_public_paths_read_only_are_not_flagged(path: str) -> None:
+    assert risks(volumes=[volume(path, readonly=True)]) == []
+
+
+@pytest.mark.parametrize("path", ["/home/alice/Music", "/srv/media", "/opt/media", "/var/media"])
 def test_ordinary_data_paths_are_not_flagged(path: str) -> None:
     assert risks(volumes=[volume(path)]) == []
+
+
+@pytest.mark.parametrize(
+    "path", ["/opt/tomo/apps", "/opt/tomo/apps/other/data", "/opt/tomo", "/opt", "/"]
+)
+def test_the_data_root_above_at_or_inside_is_flagged_even_read_only(path: str) -> None:
+    """Every installation's folder, with its secret env file, lies there."""
+    for readonly in (True, False):
+        assert f"tomo-data:{path}" in risks(volumes=[volume(path, readonly)])
+
+
+def test_the_servers_own_data_root_is_the_one_judged() -> None:
+    assert volume_risks("/srv/tomo/web", readonly=True, data_root="/srv/tomo") == {
+        "tomo-data:/srv/tomo/web"
+    }
+    assert volume_risks("/opt/tomo/apps", readonly=True, data_root="/srv/tomo") == set()
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/run/k3s/containerd/containerd.sock", "/var/snap/lxd/common/lxd/unix.socket",
+     "/srv/app/api.sock", "/tmp/mysqld.socket"],
+)  # fmt: skip
+def test_any_socket_by_its_name_is_flagged_even_read_only(path: str) -> None:
+    assert f"socket:{path}" in risks(volumes=[volume(path, readonly=True)])
 
 
 ALL_RUNTIME_SOCKETS = [
@@ -88,7 +130,7 @@ ALL_RUNTIME_SOCKETS = [
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
-        ("/", [*ALL_RUNTIME_SOCKETS, "ssh-keys:/", "system-path:/"]),
+        ("/", [*ALL_RUNTIME_SOCKETS, "ssh-keys:/", "system-path:/", "tomo-data:/"]),
         ("/root", ["ssh-keys:/root", "system-path:/root"]),
         ("/home", ["ssh-keys:/home", "system-path:/home"]),
         ("/home/alice", ["ssh-keys:/home/alice", "system-path:/home/alice"]),
@@ -168,14 +210,12 @@ def test_container_runtime_sockets_are_flagged_even_read_only(path: str, flag: s
 def test_a_directory_holding_a_socket_reaches_it_even_read_only(
     path: str, expected: list[str]
 ) -> None:
-    assert risks(volumes=[volume(path, readonly=True)]) == expected
+    assert risks(volumes=[volume(path, readonly=True)]) == sorted([*expected, f"host-read:{path}"])
 
 
-@pytest.mark.parametrize(
-    "path", ["/run/systemd", "/run/user/alice", "/var/lib/docker", "/run/containerd-data"]
-)
-def test_directories_without_a_socket_read_only_are_not_flagged(path: str) -> None:
-    assert risks(volumes=[volume(path, readonly=True)]) == []
+@pytest.mark.parametrize("path", ["/run/systemd", "/run/user/alice", "/run/containerd-data"])
+def test_directories_without_a_socket_read_only_carry_only_the_read_flag(path: str) -> None:
+    assert risks(volumes=[volume(path, readonly=True)]) == [f"host-read:{path}"]
 
 
 @pytest.mark.parametrize(
@@ -191,7 +231,9 @@ def test_directories_without_a_socket_read_only_are_not_flagged(path: str) -> No
     ],
 )
 def test_ssh_keys_are_flagged_even_read_only(path: str) -> None:
-    assert risks(volumes=[volume(path, readonly=True)]) == [f"ssh-keys:{path}"]
+    flags = risks(volumes=[volume(path, readonly=True)])
+    assert f"ssh-keys:{path}" in flags
+    assert set(flags) <= {f"ssh-keys:{path}", f"host-read:{path}"}
 
 
 def test_a_folder_beside_the_ssh_keys_is_not_flagged() -> None:
@@ -242,6 +284,11 @@ def test_every_flag_assess_risks_gives_is_well_formed() -> None:
         "ssh-keys:/home/alice",
         "network:container:vpn",
         "network:traefik_proxy",
+        "tomo-data:/opt/tomo",
+        "host-read:/etc",
+        "socket:/srv/app.sock",
+        "nested-mount:./data/cache",
+        "nested-mount:/srv/media/tv",
     ],
 )
 def test_well_formed_flag_names_have_no_problem(flag: str) -> None:
@@ -274,3 +321,40 @@ def test_well_formed_flag_names_have_no_problem(flag: str) -> None:
 )  # fmt: skip
 def test_malformed_flag_names_get_a_precise_problem(flag: str, problem: str) -> None:
     assert risk_flag_problem(flag) == problem
+
+
+def app(*services: dict[str, Any]) -> AppDefinition:
+    every = {f"s{i}": {"image": "a/b:1", **svc} for i, svc in enumerate(services)}
+    return AppDefinition.model_validate(
+        {"id": "nest", "name": "Nest", "version": "1", "description": "d", "category": "x",
+         "services": every, "main": "s0"}
+    )  # fmt: skip
+
+
+def test_a_folder_inside_one_the_app_writes_is_flagged_in_the_catalog() -> None:
+    """The container writing ./data can make ./data/cache a link to /: Docker
+    follows it at the next start, and the app has the host's root."""
+    nested = app({"volumes": [volume("./data"), {"host_path": "./data/cache",
+                                                 "container_path": "/host"}]})  # fmt: skip
+    assert app_risks(nested) == ["nested-mount:./data/cache"]
+
+
+def test_folders_nested_across_services_are_flagged_too() -> None:
+    nested = app({"volumes": [volume("/srv/media")]},
+                 {"volumes": [volume("/srv/media/tv", readonly=True)]})  # fmt: skip
+    assert app_risks(nested) == ["nested-mount:/srv/media/tv"]
+
+
+def test_a_folder_inside_a_read_only_one_or_beside_another_is_no_risk() -> None:
+    assert app_risks(app({"volumes": [volume("/srv/media", True), volume("/srv/media/tv")]})) == []
+    assert app_risks(app({"volumes": [volume("./data"), volume("./database")]})) == []
+    assert app_risks(app({"volumes": [volume("./data")]}, {"volumes": [volume("./data")]})) == []
+
+
+def test_other_installations_folders_count_both_ways() -> None:
+    mine = [HostMount("/srv/media/tv", "/srv/media/tv", True)]
+    theirs = [HostMount("/srv/media", "/srv/media", False)]
+    assert nested_mount_risks(mine, theirs) == {"nested-mount:/srv/media/tv"}
+    writer = [HostMount("/srv", "/srv", False)]
+    reader = [HostMount("/srv/media/tv", "/srv/media/tv", True)]
+    assert nested_mount_risks(writer, reader) == {"nested-mount:/srv/media/tv"}

@@ -7,8 +7,10 @@ takes each path; results are compared with what the catalog says directly.
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr
 
 from tests.gitrepo import CatalogRepo
+from tomo.auth.schemas import UserCreate
 from tomo.marketplace.schemas import RepoCreate, RepoUpdate
 from tomo.marketplace.search import sqlite as planner
 from tomo.runtime import Runtime
@@ -78,8 +80,10 @@ async def test_index_walk_and_sorting_matches_agree(
     runtime: Runtime, photos: str, monkeypatch: pytest.MonkeyPatch, walk_limit: int, sort: str
 ) -> None:
     monkeypatch.setattr(planner, "WALK_LIMIT", walk_limit)
+    rater = UserCreate(username="u", password=SecretStr("a long password"))
+    await runtime.auth.create_user(rater)
     for n in range(5):
-        await runtime.marketplace.rate_app(f"weak-{n}", user_id="u", rating=1 + n % 5)
+        await runtime.marketplace.rate_app(f"weak-{n}", user="u", rating=1 + n % 5)
     expected = await runtime.marketplace.search_apps(tags=["misc"], sort=sort, limit=200)  # type: ignore[arg-type]
     totals, ids = await all_pages(runtime, 3, tags=["misc"], sort=sort)
     assert totals == {9}

@@ -6,10 +6,10 @@ import re
 
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import ADMIN_PASSWORD
+from tests.api.conftest import ADMIN_PASSWORD, VIEWER_PASSWORD
 from tests.web.conftest import Page, Web, text_of
 from tomo.auth.service import digest
-from tomo.http.security import SESSION_COOKIE
+from tomo.http.security import DEVICE_COOKIE, SESSION_COOKIE
 
 
 def test_a_fresh_tomo_leads_to_setup_and_setup_logs_the_admin_in(fresh: TestClient) -> None:
@@ -146,3 +146,94 @@ def test_ones_sessions_are_listed_and_one_can_be_ended(web: Web) -> None:
     assert admin.post(f"/account/sessions/{laptops}/end").status_code == 404
     assert admin.post("/account/sessions/zz%25/end").status_code == 404
     assert laptop.get("/account").status_code == 200
+
+
+# -- issue 17: logins from other sites, known browsers, tokens at a password change ---
+
+CROSS_SITE = {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin", "Origin": "http://testserver"}
+
+
+def test_a_login_form_sent_from_another_site_is_refused_with_a_page(web: Web) -> None:
+    """Login CSRF: a page elsewhere must not log this browser into its own account."""
+    page = web.anonymous()
+    credentials = {"username": "vera", "password": VIEWER_PASSWORD, "next": "/store"}
+    for headers in (CROSS_SITE, {"Origin": "https://evil.example"},
+                    {"Sec-Fetch-Site": "cross-site"}):  # fmt: skip
+        refused = page.post("/login", credentials, headers=headers)
+        assert refused.status_code == 403, headers
+        assert refused.headers["content-type"].startswith("text/html")
+        assert "sent from another site" in text_of(refused)
+        assert refused.headers.get_list("set-cookie") == []
+        assert page.cookies == {}
+    done = page.post("/login", credentials, headers=SAME_ORIGIN)
+    assert done.status_code == 303 and SESSION_COOKIE in page.cookies
+
+
+def test_the_setup_form_sent_from_another_site_makes_no_admin(fresh: TestClient) -> None:
+    page = Page(fresh)
+    form = {"username": "mallory", "password": "long enough 1", "confirm": "long enough 1"}
+    refused = page.post("/setup", form, headers=CROSS_SITE)
+    assert refused.status_code == 403 and "sent from another site" in text_of(refused)
+    assert page.cookies == {}
+    assert page.get("/setup").status_code == 200  # still open: nobody was made
+    assert page.post("/setup", form, headers=SAME_ORIGIN).headers["location"] == "/repos"
+
+
+def test_strangers_wrong_passwords_do_not_lock_out_a_browser_that_logged_in_before(
+    web: Web,
+) -> None:
+    mine = web.admin()
+    assert mine.post("/logout").headers["location"] == "/login"
+    assert DEVICE_COOKIE in mine.cookies and SESSION_COOKIE not in mine.cookies
+    stranger = web.anonymous()
+    for _ in range(5):
+        assert (
+            stranger.post("/login", {"username": "admin", "password": "a guess"}).status_code == 401
+        )
+    held = stranger.post("/login", {"username": "admin", "password": ADMIN_PASSWORD})
+    assert held.status_code == 429 and int(held.headers["Retry-After"]) >= 1
+    assert "too many failed logins" in text_of(held)
+    assert mine.log_in("admin", ADMIN_PASSWORD).headers["location"] == "/store"
+
+
+def test_the_password_form_says_api_tokens_outlive_it_and_revokes_them_by_default(
+    web: Web,
+) -> None:
+    page = web.viewer()
+    account = page.get("/account")
+    said = text_of(account)
+    assert "API tokens keep working after a password change unless you revoke them" in said
+    assert "Your other browser sessions end" in said
+    box = re.search(r'<input[^>]*name="revoke_tokens"[^>]*>', account.text)
+    assert box is not None and "checked" in box.group(0) and 'type="checkbox"' in box.group(0)
+    assert "Also revoke your 1 API token" in said
+
+    form = {"current_password": VIEWER_PASSWORD, "new_password": "a new password 1",
+            "confirm": "a new password 1", "revoke_tokens": "yes"}  # fmt: skip
+    done = page.post("/account/password", form)
+    assert "1 API token revoked" in text_of(page.follow(done))
+    assert web.api.viewer.get("/api/auth/me").status_code == 401
+
+
+def test_changing_ones_password_can_keep_ones_api_tokens(web: Web) -> None:
+    page = web.viewer()
+    form = {"current_password": VIEWER_PASSWORD, "new_password": "a new password 1",
+            "confirm": "a new password 1"}  # the box left unticked  # fmt: skip
+    done = page.post("/account/password", form)
+    assert "your API tokens still work" in text_of(page.follow(done))
+    assert web.api.viewer.get("/api/auth/me").status_code == 200
+
+
+def test_an_admins_reset_offers_to_revoke_the_users_api_tokens(web: Web) -> None:
+    page = web.admin()
+    vera_id = web.api.admin.get("/api/users/vera").json()["id"]
+    form = page.get(f"/users/{vera_id}")
+    box = re.search(r'<input[^>]*name="revoke_tokens"[^>]*>', form.text)
+    assert box is not None and "checked" in box.group(0)
+    assert "their API tokens keep working unless revoked here" in text_of(form)
+    done = page.post(f"/users/{vera_id}/password", {"password": "set by the admin",
+                                                    "confirm": "set by the admin",
+                                                    "revoke_tokens": "yes"})  # fmt: skip
+    assert "1 API token revoked" in text_of(page.follow(done))
+    assert web.api.viewer.get("/api/auth/me").status_code == 401

@@ -11,12 +11,14 @@ from tomo.auth.schemas import (
     Credentials,
     LoginResult,
     PasswordChange,
+    PasswordChanged,
     SetupStatus,
     TokenCreate,
     TokenCreated,
     TokenPublic,
     UserCreate,
     UserPublic,
+    UserUnlocked,
 )
 from tomo.auth.service import AuthService, Principal
 from tomo.http.problems import error_responses
@@ -25,7 +27,9 @@ from tomo.http.security import (
     PrincipalDep,
     clear_session_cookies,
     client_address,
-    set_session_cookies,
+    log_in,
+    refuse_cross_site,
+    set_login_cookies,
 )
 
 router = APIRouter(tags=["accounts"])
@@ -38,20 +42,23 @@ async def setup_status(auth: AuthDep) -> SetupStatus:
 
 
 @router.post("/setup", name="setup", status_code=status.HTTP_201_CREATED,
-             responses=error_responses(409, 422))  # fmt: skip
-async def setup(request: Credentials, auth: AuthDep) -> UserPublic:
-    """Create the first admin; refused for good once any user exists."""
-    return await auth.setup(request)
+             responses=error_responses(403, 409, 422))  # fmt: skip
+async def setup(credentials: Credentials, request: Request, auth: AuthDep) -> UserPublic:
+    """Create the first admin; refused for good once any user exists, and from
+    another site's page."""
+    refuse_cross_site(request, "this setup", "/setup")
+    return await auth.setup(credentials)
 
 
-@router.post("/auth/login", name="login", responses=error_responses(401, 422, 429))
+@router.post("/auth/login", name="login", responses=error_responses(401, 403, 422, 429))
 async def login(
     credentials: Credentials, request: Request, response: Response, auth: AuthDep
 ) -> LoginResult:
-    """Log in: a session cookie, and the CSRF token writes must send back."""
-    session_id, result = await auth.login_recorded(credentials, client_address(request))
-    set_session_cookies(response, request, auth.settings, session_id, result.csrf_token)
-    return result
+    """Log in: a session cookie, the CSRF token writes must send back, and a device
+    cookie that outlives the session; refused from another site's page."""
+    opened = await log_in(request, credentials)
+    set_login_cookies(response, request, auth.settings, opened)
+    return opened.result
 
 
 @router.post("/auth/logout", name="logout", status_code=status.HTTP_204_NO_CONTENT,
@@ -79,8 +86,9 @@ async def me(principal: PrincipalDep, auth: AuthDep) -> UserPublic:
             responses=error_responses(401, 403, 422, 429))  # fmt: skip
 async def change_password(
     change: PasswordChange, principal: PrincipalDep, auth: AuthDep, request: Request
-) -> UserPublic:
-    """Change one's own password (the current one too); other sessions end."""
+) -> PasswordChanged:
+    """Change one's own password (the current one too); other sessions end, and the
+    API tokens are revoked (but the one asking) unless revoke_tokens is false."""
     return await _set_password(auth, principal.user_id, change, principal, request)
 
 
@@ -113,17 +121,26 @@ async def delete_user(user: str, auth: AuthDep) -> UserPublic:
             responses=error_responses(401, 403, 404, 422, 429))  # fmt: skip
 async def set_password(
     user: str, change: PasswordChange, principal: PrincipalDep, auth: AuthDep, request: Request
-) -> UserPublic:
-    """Set a user's password; their sessions end. One's own needs the current one."""
+) -> PasswordChanged:
+    """Set a user's password; their sessions end, and their API tokens are revoked
+    unless revoke_tokens is false. One's own needs the current one."""
     return await _set_password(auth, user, change, principal, request)
 
 
 async def _set_password(
     auth: AuthService, user: str, change: PasswordChange, principal: Principal, request: Request
-) -> UserPublic:
+) -> PasswordChanged:
     current = change.current_password.get_secret_value() if change.current_password else None
     return await auth.set_password(user, change.new_password.get_secret_value(), by=principal,
-                                   current=current, client=client_address(request))  # fmt: skip
+                                   current=current, client=client_address(request),
+                                   revoke_tokens=change.revoke_tokens)  # fmt: skip
+
+
+@router.post("/users/{user}/unlock", name="unlock_user", responses=error_responses(401, 403, 404))
+async def unlock_user(user: str, auth: AuthDep) -> UserUnlocked:
+    """Forget the failed logins at a user's name, which hold the account back (and
+    their share of their addresses' counts)."""
+    return await auth.unlock_user(user)
 
 
 @router.get("/tokens", name="list_tokens", responses=error_responses(401))

@@ -48,6 +48,11 @@ class PasswordChange(BaseModel):
 
     current_password: SecretStr | None = Field(default=None, max_length=1024)
     new_password: SecretStr = Field(max_length=1024)
+    revoke_tokens: bool = Field(
+        default=True,
+        description="Also revoke the account's API tokens, which a password change leaves "
+        "working otherwise (the token sending this request is spared).",
+    )
 
 
 class UserPublic(BaseModel):
@@ -57,6 +62,20 @@ class UserPublic(BaseModel):
     username: str
     role: Role
     created_at: datetime
+
+
+class PasswordChanged(UserPublic):
+    """Answered to a password change: the user, and what ended with the old password."""
+
+    sessions_ended: int  # browser sessions (the one that asked lives on)
+    tokens_revoked: int  # API tokens (the one that asked is spared)
+
+
+class UserUnlocked(BaseModel):
+    """Answered to an admin who unlocked an account."""
+
+    username: str
+    failed_logins_forgotten: int  # recent failed logins at the name, any address
 
 
 class LoginResult(BaseModel):
@@ -117,9 +136,10 @@ class AuditEventPublic(BaseModel):
     actor: str | None
     action: str
     target: str | None
-    outcome: str
+    outcome: str  # "ok", "accepted", an HTTP status ("403"), or "refused" (a tally)
     client: str | None
     detail: str | None
+    count: int = 1  # how many requests it stands for (a tally of refused anonymous writes)
 
 
 class SetupStatus(BaseModel):

@@ -5,6 +5,10 @@ while no user exists) or from the shell (`tomo user create`). A browser logs in
 for a session cookie; a script uses a bearer token. Both are long random
 values of which only SHA-256 digests are stored, so checking one costs a
 digest and one indexed lookup, never a password hash.
+
+A browser that logged in also keeps a device cookie (the same kind of value),
+which outlives its sessions: with it, that browser may try the account's
+password while strangers' wrong guesses lock the account (see throttle).
 """
 
 from __future__ import annotations
@@ -23,18 +27,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tomo.auth import passwords
-from tomo.auth.models import ApiToken, AuditEvent, BrowserSession, User
+from tomo.auth.models import ApiToken, AuditEvent, BrowserSession, KnownDevice, User
 from tomo.auth.roles import Role
 from tomo.auth.schemas import (
     AuditEventPublic,
     Credentials,
     LoginResult,
+    PasswordChanged,
     SessionPublic,
     TokenCreate,
     TokenCreated,
     TokenPublic,
     UserCreate,
     UserPublic,
+    UserUnlocked,
 )
 from tomo.auth.throttle import LoginThrottle
 from tomo.config import Settings
@@ -45,15 +51,17 @@ from tomo.errors import (
     InvalidInput,
     NotFound,
     TomoError,
-    TooManyAttempts,
     Unauthenticated,
 )
+from tomo.marketplace.ratings import forget_ratings_of
 
 SESSION_ID_LENGTH = 16  # hex digits of a session's digest that name it to its user
 TOKEN_PREFIX = "tomo_"  # noqa: S105 - a prefix that marks tomo's tokens, not a secret
 # Writing "last seen / last used" on every request would make each one a write.
 TOUCH_EVERY = timedelta(seconds=60)
 WRONG_LOGIN = "wrong user name or password"
+# A browser unused this long is known no more (each login it makes renews it).
+KNOWN_DEVICE_DAYS = 180
 
 
 @dataclass(frozen=True)
@@ -65,10 +73,20 @@ class Principal:
     role: Role
     via: Literal["session", "token", "local"]
     session: str | None = None  # the session's id digest, when via a session
+    token: str | None = None  # the token's id, when via a token
 
 
 # The CLI working on the local data directory acts as the local admin.
 LOCAL_ADMIN = Principal("local", "local", "admin", "local")
+
+
+@dataclass(frozen=True)
+class LoggedIn:
+    """A login let through: the cookies' values, and what the client may know."""
+
+    session_id: str
+    device: str  # the browser's device cookie: the one it sent, or a new one
+    result: LoginResult
 
 
 def digest(secret: str) -> str:
@@ -89,7 +107,7 @@ class AuthService:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
-        self.throttle = LoginThrottle()
+        self.throttle = LoginThrottle(db)
         # Held while the set of users is checked and changed: two setups at once
         # would both find no user, two deletions at once would both find another
         # admin. One lock suffices: `tomo serve` is the one process taking requests.
@@ -133,20 +151,23 @@ class AuthService:
             return _user_public(await _find_user(session, ref))
 
     async def delete_user(self, ref: str) -> UserPublic:
-        """Remove a user, their sessions and tokens; never the last admin."""
+        """Remove a user, their sessions, tokens and ratings (the apps' averages counted
+        again: see marketplace/ratings.py); never the last admin."""
         async with self._membership, self.db.session() as session, session.begin():
             user = await _find_user(session, ref)
             if user.role == "admin" and await _admins(session) == 1:
                 raise Conflict(f"'{user.username}' is the last admin; make another first")
+            await forget_ratings_of(session, user.id)
             await session.delete(user)
             return _user_public(user)
 
     async def set_password(
         self, ref: str, new: str, *, by: Principal, current: str | None = None,
-        client: str = "local",
-    ) -> UserPublic:  # fmt: skip
+        client: str = "local", revoke_tokens: bool = True,
+    ) -> PasswordChanged:  # fmt: skip
         """One's own password (with the current one), or anyone's (an admin); every
-        session of the user ends, but the one that asked."""
+        session of the user ends, but the one that asked. API tokens outlive a
+        password unless `revoke_tokens` (the token that asked is spared)."""
         async with self.db.session() as session, session.begin():
             user = await _find_user(session, ref)
             own = user.id == by.user_id
@@ -155,26 +176,27 @@ class AuthService:
             if own and by.via != "local":
                 await self._check_current_password(user, current, client)
             user.password_hash = await passwords.hash_password(self._acceptable(new))
-            ends = delete(BrowserSession).where(BrowserSession.user_id == user.id)
-            if by.session is not None:
-                ends = ends.where(BrowserSession.id_hash != by.session)
-            await session.execute(ends)
-            return _user_public(user)
+            ended = await _end_sessions(session, user.id, but=by.session)
+            revoked = await _revoke_tokens(session, user.id, but=by.token) if revoke_tokens else 0
+            return PasswordChanged(**_user_public(user).model_dump(), sessions_ended=ended,
+                                   tokens_revoked=revoked)  # fmt: skip
+
+    async def unlock_user(self, ref: str) -> UserUnlocked:
+        """Forget the failed logins at a user's name (from any address, with their
+        share of those addresses' counts): nothing holds the account back."""
+        user = await self.get_user(ref)
+        forgotten = await self.throttle.forget(user.username)
+        return UserUnlocked(username=user.username, failed_logins_forgotten=forgotten)
 
     async def _check_current_password(self, user: User, current: str | None, client: str) -> None:
         """Throttled as logins are, and with them: a stolen session or token must not
         become a way to guess the password that the login throttle holds back."""
         if current is None:
             raise Forbidden("changing one's own password needs the current one (current_password)")
-        self._check_throttle(user.username, client)
+        await self.throttle.reserve(user.username, client)
         if not await passwords.verify(user.password_hash, current):
-            self.throttle.failed(user.username, client)
             raise Forbidden("the current password is wrong")
-
-    def _check_throttle(self, username: str, client: str) -> None:
-        wait = self.throttle.wait_for(username, client)
-        if wait:
-            raise TooManyAttempts(f"too many failed logins; try again in {wait} s", wait)
+        await self.throttle.forget(user.username)
 
     def _acceptable(self, password: str) -> str:
         shortest = self.settings.min_password_length
@@ -184,26 +206,31 @@ class AuthService:
 
     # -- logins and sessions ----------------------------------------------------
 
-    async def login(self, request: Credentials, client: str) -> tuple[str, LoginResult]:
-        """A new session for the right user name and password; the session id (for
-        the cookie) and what the client may know. Throttled per account and address."""
-        self._check_throttle(request.username, client)
+    async def login(self, request: Credentials, client: str, device: str | None = None) -> LoggedIn:
+        """A new session for the right user name and password. Throttled per account
+        and address, or per device for a browser whose device cookie (`device`) the
+        account knows; the attempt is counted before its password is checked."""
+        known = await self._known_device(device, request.username)
+        await self.throttle.reserve(request.username, client, known)
         async with self.db.session() as session:
             user = await session.scalar(select(User).where(User.username == request.username))
         if not await passwords.verify(user.password_hash if user else None,
                                       request.password.get_secret_value()):  # fmt: skip
-            self.throttle.failed(request.username, client)
             raise Unauthenticated(WRONG_LOGIN)
         assert user is not None
-        self.throttle.succeeded(request.username)
+        await self.throttle.forget(request.username)
         await self._rehash_if_old(user, request.password.get_secret_value())
-        return await self._new_session(user, client)
+        session_id, result = await self._new_session(user, client)
+        kept = device if known else None
+        return LoggedIn(session_id, await self._remember_device(user, kept), result)
 
-    async def login_recorded(self, request: Credentials, client: str) -> tuple[str, LoginResult]:
+    async def login_recorded(
+        self, request: Credentials, client: str, device: str | None = None
+    ) -> LoggedIn:
         """`login`, with its outcome in the audit log whichever it is (the API's and
         the web UI's login record themselves: they name the user that was tried)."""
         try:
-            opened = await self.login(request, client)
+            opened = await self.login(request, client, device)
         except TomoError as exc:
             await self.record(actor=request.username, action="login", target=None,
                               outcome=str(exc.http_status), client=client,
@@ -220,6 +247,36 @@ class AuthService:
                 await session.execute(
                     update(User).where(User.id == user.id).values(password_hash=rehashed)
                 )
+
+    async def _known_device(self, cookie: str | None, username: str) -> str | None:
+        """The digest of a device cookie that logged in to this account before (and
+        was used within KNOWN_DEVICE_DAYS); None for any other value, or none."""
+        if not cookie or len(cookie) > 128:
+            return None
+        fresh = now() - timedelta(days=KNOWN_DEVICE_DAYS)
+        async with self.db.session() as session:
+            return await session.scalar(
+                select(KnownDevice.id_hash).join(User, User.id == KnownDevice.user_id).where(
+                    KnownDevice.id_hash == digest(cookie), User.username == username,
+                    KnownDevice.last_used_at > fresh)
+            )  # fmt: skip
+
+    async def _remember_device(self, user: User, cookie: str | None) -> str:
+        """The device cookie of a browser that just logged in: the known one it sent
+        (`cookie`, used again now), or a new one. The user's devices unused too long go."""
+        moment = now()
+        async with self.db.session() as session, session.begin():
+            if cookie is not None:
+                await session.execute(update(KnownDevice).where(
+                    KnownDevice.id_hash == digest(cookie)).values(last_used_at=moment))  # fmt: skip
+                return cookie
+            stale = moment - timedelta(days=KNOWN_DEVICE_DAYS)
+            await session.execute(delete(KnownDevice).where(
+                KnownDevice.user_id == user.id, KnownDevice.last_used_at <= stale))  # fmt: skip
+            value = secrets.token_urlsafe(32)
+            session.add(KnownDevice(id_hash=digest(value), user_id=user.id, created_at=moment,
+                                    last_used_at=moment))  # fmt: skip
+            return value
 
     async def _new_session(self, user: User, client: str) -> tuple[str, LoginResult]:
         session_id = secrets.token_urlsafe(32)
@@ -359,7 +416,7 @@ class AuthService:
         moment = now()
         if token.last_used_at is None or moment - token.last_used_at > TOUCH_EVERY:
             await self._touch(ApiToken, ApiToken.id == token.id, last_used_at=moment)
-        return Principal(user.id, user.username, user.role, "token")  # type: ignore[arg-type]
+        return Principal(user.id, user.username, user.role, "token", token=token.id)  # type: ignore[arg-type]
 
     async def _touch(self, model: type[BrowserSession] | type[ApiToken], where: object,
                      **values: datetime) -> None:  # fmt: skip
@@ -394,6 +451,23 @@ async def _find_user(session: AsyncSession, ref: str) -> User:
     if user is None:
         raise NotFound(f"no user with id or name '{ref}'")
     return user
+
+
+async def _end_sessions(session: AsyncSession, user_id: str, *, but: str | None) -> int:
+    """End the user's browser sessions but one (`but`: its id digest); how many ended."""
+    ends = delete(BrowserSession).where(BrowserSession.user_id == user_id)
+    if but is not None:
+        ends = ends.where(BrowserSession.id_hash != but)
+    return int(getattr(await session.execute(ends), "rowcount", 0) or 0)
+
+
+async def _revoke_tokens(session: AsyncSession, user_id: str, *, but: str | None) -> int:
+    """Revoke the user's live API tokens but one (`but`: its id); how many were."""
+    revokes = update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+    if but is not None:
+        revokes = revokes.where(ApiToken.id != but)
+    done = await session.execute(revokes.values(revoked_at=now()))
+    return int(getattr(done, "rowcount", 0) or 0)
 
 
 async def _admins(session: AsyncSession) -> int:

@@ -117,7 +117,8 @@ def _unexpected(exc: Exception) -> tuple[str, int]:
         return f"invalid value for {where}: {own_words(first['msg'])}", 2
     from tomo.logs import log_internal_error
 
-    return f"internal error ({type(exc).__name__}); {log_internal_error(exc)}", 70
+    where = log_internal_error(exc, name_the_file=True)  # the user's own machine
+    return f"internal error ({type(exc).__name__}); {where}", 70
 
 
 def own_words(message: str) -> str:

@@ -18,7 +18,7 @@ from tomo.cli.output import table as print_table
 from tomo.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from tomo.auth.schemas import TokenCreated
+    from tomo.auth.schemas import PasswordChanged, TokenCreated, UserUnlocked
     from tomo.runtime import Runtime
 
 users = typer.Typer(help="Users of the API and the web UI.", no_args_is_help=True)
@@ -77,14 +77,46 @@ def set_password(
     ctx: typer.Context,
     user: UserArg,
     password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    keep_tokens: Annotated[
+        bool, typer.Option("--keep-tokens", help="Leave the user's API tokens working.")
+    ] = False,
     json_: JsonOption = False,
 ) -> None:
-    """Set a user's password (from standard input); their sessions end."""
+    """Set a user's password (from standard input); their sessions end, and their API
+    tokens are revoked unless --keep-tokens."""
     from tomo.auth.service import LOCAL_ADMIN
 
     secret = _password(password_stdin)
-    changed = run(ctx, lambda r: r.auth.set_password(user, secret, by=LOCAL_ADMIN))
-    emit(changed, json_, f"Password of {changed.username} changed")
+    changed = run(ctx, lambda r: r.auth.set_password(user, secret, by=LOCAL_ADMIN,
+                                                     revoke_tokens=not keep_tokens))  # fmt: skip
+    emit(changed, json_, _password_changed(changed, kept=keep_tokens))
+
+
+def _password_changed(changed: PasswordChanged, *, kept: bool) -> str:
+    said = f"Password of {changed.username} changed; their browser sessions have ended"
+    if kept:
+        return f"{said}; their API tokens still work (revoke them with `tomo token revoke ID`)"
+    count = changed.tokens_revoked
+    if count == 0:
+        return f"{said}; they had no API token"
+    return f"{said}; {count} API token{'' if count == 1 else 's'} revoked"
+
+
+@users.command("unlock")
+def unlock_user(ctx: typer.Context, user: UserArg, json_: JsonOption = False) -> None:
+    """Let a user log in again now: forget the failed logins at their name (and their
+    share of those addresses' counts) that hold the account back."""
+    unlocked = run(ctx, lambda r: r.auth.unlock_user(user))
+    emit(unlocked, json_, _unlocked(unlocked))
+
+
+def _unlocked(unlocked: UserUnlocked) -> str:
+    count = unlocked.failed_logins_forgotten
+    if count == 0:
+        return f"{unlocked.username} had no failed logins to forget"
+    return (
+        f"Unlocked {unlocked.username}: {count} failed login{'' if count == 1 else 's'} forgotten"
+    )
 
 
 @tokens.command("create")
@@ -156,10 +188,16 @@ def audit(
     limit: Annotated[int, typer.Option("--limit")] = 50,
     json_: JsonOption = False,
 ) -> None:
-    """The audit log, newest first: every change made through the API, every login."""
+    """The audit log, newest first: every change made through the API or the web UI,
+    every login, how each went; refused writes without a login as one tally an hour."""
     found = run(ctx, lambda r: r.auth.audit(limit=limit))
     if json_:
         emit_json(found)
         return
-    rows = [(e.at, e.actor, e.action, e.target, e.outcome, e.client) for e in found]
-    print_table(None, ["when", "who", "action", "target", "outcome", "from"], rows)
+    rows = [(e.at, e.actor or "anonymous", e.action, e.target, _outcome(e.outcome, e.count),
+             e.client, e.detail) for e in found]  # fmt: skip
+    print_table(None, ["when", "who", "action", "target", "outcome", "from", "detail"], rows)
+
+
+def _outcome(outcome: str, count: int) -> str:
+    return f"{outcome} ×{count}" if count > 1 else outcome

@@ -96,16 +96,19 @@ def rate(
     ctx: typer.Context,
     app_ref: AppArg,
     stars: Annotated[int, typer.Argument(help="1 to 5.")],
-    user: Annotated[str | None, typer.Option("--user", help="Who rates (default: you).")] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user", help="The tomo user who rates (default: TOMO_USER, or your login name)."
+        ),
+    ] = None,
     json_: JsonOption = False,
 ) -> None:
-    """Rate an app from 1 to 5; rating again replaces your rating."""
+    """Rate an app from 1 to 5 as a tomo user; rating again replaces your rating."""
     if user is not None:  # through the API, a rating is always the logged-in user's
         state_of(ctx).refuse_remote("--user")
     who = user or os.environ.get("TOMO_USER") or getpass.getuser()
-    result = run(
-        ctx, lambda runtime: runtime.marketplace.rate_app(app_ref, user_id=who, rating=stars)
-    )
+    result = run(ctx, lambda runtime: runtime.marketplace.rate_app(app_ref, user=who, rating=stars))
     if json_:
         emit_json(result)
         return

@@ -11,8 +11,8 @@ from tomo.cli.context import state_of
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 PROXY = (
-    "Addresses of the reverse proxy that terminates TLS in front of tomo (its "
-    "X-Forwarded-* headers are trusted)."
+    "Addresses or networks of the reverse proxy that terminates TLS in front of tomo (its "
+    "X-Forwarded-For and -Proto headers are trusted); default TOMO_TRUSTED_PROXIES."
 )
 
 
@@ -28,18 +28,22 @@ def serve(
     import uvicorn  # the web stack loads only for this command
 
     from tomo.app import create_app
+    from tomo.config import Settings
     from tomo.logs import configure_logging
 
     settings = state_of(ctx).settings()
-    updates = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    settings = settings.model_copy(update=updates)
+    updates = {"host": host, "port": port, "trusted_proxies": forwarded_allow_ips}
+    # Validated as the environment's would be: a proxy that is no address trusts nobody.
+    settings = Settings.model_validate(
+        {**settings.model_dump(), **{k: v for k, v in updates.items() if v is not None}}
+    )
     configure_logging(settings, stderr_level=logging.INFO)
-    if settings.host not in LOOPBACK and forwarded_allow_ips is None:
+    if settings.host not in LOOPBACK and not settings.trusted_proxies:
         logging.getLogger("tomo").warning(
             "serving on %s without TLS: passwords and tokens would cross the network in "
-            "clear text; put a reverse proxy with TLS in front and pass "
-            "--forwarded-allow-ips (see the README)", settings.host,
+            "clear text; put a reverse proxy with TLS in front and set TOMO_TRUSTED_PROXIES "
+            "(see the README)", settings.host,
         )  # fmt: skip
+    # The app applies settings.trusted_proxies itself (tomo.app), whoever serves it.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                proxy_headers=forwarded_allow_ips is not None,
-                forwarded_allow_ips=forwarded_allow_ips)  # fmt: skip
+                proxy_headers=False)  # fmt: skip

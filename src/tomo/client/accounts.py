@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING
 
 from tomo.auth.schemas import (
     AuditEventPublic,
+    PasswordChanged,
     TokenCreate,
     TokenCreated,
     TokenPublic,
     UserCreate,
     UserPublic,
+    UserUnlocked,
 )
 from tomo.client.transport import Api, revealed, segment
 
@@ -37,11 +39,14 @@ class RemoteAuth:
 
     async def set_password(
         self, ref: str, new: str, *, by: Principal, current: str | None = None,
-        client: str = "local",
-    ) -> UserPublic:  # fmt: skip
-        body = {"new_password": new, "current_password": current}
+        client: str = "local", revoke_tokens: bool = True,
+    ) -> PasswordChanged:  # fmt: skip
+        body = {"new_password": new, "current_password": current, "revoke_tokens": revoke_tokens}
         answer = await self.api.call("PUT", f"{_user_path(ref)}/password", body=body)
-        return UserPublic.model_validate(answer)
+        return PasswordChanged.model_validate(answer)
+
+    async def unlock_user(self, ref: str) -> UserUnlocked:
+        return UserUnlocked.model_validate(await self.api.call("POST", f"{_user_path(ref)}/unlock"))
 
     async def create_token(self, request: TokenCreate, *, by: Principal) -> TokenCreated:
         answer = await self.api.call("POST", "/tokens", body=request.model_dump(mode="json"))

@@ -162,8 +162,9 @@ class RemoteDeployment:
 
     async def logs(
         self, ref: str, server: str | None = None, *, tail: int = 100, follow: bool = False,
-        service: str | None = None,
+        service: str | None = None, reader: str = "",
     ) -> AsyncIterator[str]:  # fmt: skip
+        """`reader` is the API's to decide: the token's user holds the streams."""
         path = f"{await self._path(ref, server)}/logs"
         query = {"tail": tail, "follow": follow, "service": service}
         async with aclosing(self.api.lines(path, query)) as lines:

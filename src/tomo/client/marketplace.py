@@ -84,8 +84,8 @@ class RemoteMarketplace:
     async def get_categories(self) -> list[Category]:
         return [Category.model_validate(c) for c in await self.api.get("/marketplace/categories")]
 
-    async def rate_app(self, ref: str, *, user_id: str, rating: int) -> RatingResult:
-        """The API rates as the logged-in user: `user_id` is not sent (the CLI refuses
+    async def rate_app(self, ref: str, *, user: str, rating: int) -> RatingResult:
+        """The API rates as the logged-in user: `user` is not sent (the CLI refuses
         --user when logged in)."""
         path = f"{await self._app_path(ref)}/rating"
         answer = await self.api.call("PUT", path, body={"rating": rating})

@@ -27,6 +27,7 @@ from tomo.deployment.service import DeploymentService
 from tomo.deployment.spec import ConfigChanges, InstallConfig
 from tomo.errors import TomoError
 from tomo.http.problems import error_responses
+from tomo.http.security import PrincipalDep
 
 router = APIRouter(tags=["installations"])
 SSE_POLL_SECONDS = 0.25
@@ -189,19 +190,22 @@ async def uninstall(
 @router.get("/installations/{installation}/logs", name="logs", response_class=LogLines,
             responses={200: {"content": {LogLines.media_type: {"schema": {"type": "string"}}},
                              "description": "The log lines"},
-                       **error_responses(401, 404, 502)})  # fmt: skip
+                       **error_responses(401, 404, 429, 502)})  # fmt: skip
 async def logs(
     installation: str,
     deployment: DeploymentDep,
+    reader: PrincipalDep,
     tail: Annotated[int, Query(ge=0, le=100_000)] = 100,
     follow: bool = False,
     service: Annotated[str | None, Query(max_length=64)] = None,
 ) -> StreamingResponse:
     """The container's output, stdout and stderr merged; `follow` keeps streaming. An app
-    of several containers: one `service`, or all merged, each line led by its service."""
+    of several containers: one `service`, or all merged, each line led by its service.
+    A user has a few log streams at once (429 past them; TOMO_LOG_STREAMS_PER_USER)."""
     # A 404 (or an unknown service) before the stream starts.
     await deployment.check_service(installation, service)
-    lines = deployment.logs(installation, tail=tail, follow=follow, service=service)
+    lines = deployment.logs(installation, tail=tail, follow=follow, service=service,
+                            reader=reader.user_id)  # fmt: skip
     return LogLines(_with_newlines(lines))
 
 

@@ -27,7 +27,9 @@ from tomo.deployment.spec import (
     build_spec,
     generate_secret,
     hardening,
+    installation_labels,
     mounts,
+    nesting_risks,
     ports,
     refused_values,
     unaccepted,
@@ -109,6 +111,7 @@ def build_app_spec(
     server_host: str = "",
     images: dict[str, str] | None = None,
     generated: dict[str, str] | None = None,
+    owner: str = "",
 ) -> AppSpec:
     """Validate everything and return the containers to create; InvalidInput lists
     every problem. `images` replaces services' images (an update to another tag);
@@ -117,30 +120,30 @@ def build_app_spec(
     if not uses_app_spec(definition):
         spec = build_spec(definition, config, repo_id=repo_id, installation_id=installation_id,
                           data_root=data_root, image=images.get(definition.main_service),
-                          generated=generated)  # fmt: skip
+                          generated=generated, owner=owner)  # fmt: skip
         return AppSpec(spec.name, spec.instance_dir, [spec], labels=spec.labels, env=spec.env,
                        secret_env=spec.secret_env, risks=spec.risks)  # fmt: skip
-    return _Builder(definition, config, repo_id, installation_id, data_root, server_host,
-                    images, generated or {}).build()  # fmt: skip
+    labels = installation_labels(definition.id, repo_id, installation_id, owner)
+    return _Builder(definition, config, labels, data_root, server_host, images,
+                    generated or {}).build()  # fmt: skip
 
 
 class _Builder:
     def __init__(
-        self, definition: AppDefinition, config: InstallConfig, repo_id: str,
-        installation_id: str, data_root: str, server_host: str, images: dict[str, str],
-        generated: dict[str, str],
+        self, definition: AppDefinition, config: InstallConfig, labels: dict[str, str],
+        data_root: str, server_host: str, images: dict[str, str], generated: dict[str, str],
     ) -> None:  # fmt: skip
         self.definition = definition
         self.config = config
         self.generated = generated
         self.name = config.name or definition.id
+        self.data_root = data_root
         self.instance_dir = posixpath.join(data_root, self.name)
         self.images = images
         self.problems: list[str] = []
         self.names = container_names(definition, self.name)
         self.network = network_name(definition, self.name)
-        self.labels = {"tomo.app": definition.id, "tomo.repo": repo_id,
-                       "tomo.installation": installation_id}  # fmt: skip
+        self.labels = labels
         self.builtins = {"TOMO_INSTANCE": self.name, "TOMO_DATA_DIR": self.instance_dir,
                          "TOMO_SERVER_HOST": server_host}  # fmt: skip
         self.env: dict[str, str] = {}
@@ -154,7 +157,9 @@ class _Builder:
         every = self.definition.all_services
         containers = [self._container(service, every[service], values) for service in self.names]
         self._refuse_shared_host_ports(containers)
-        risks = sorted({flag for c in containers for flag in c.risks})
+        every_mount = [m for c in containers for m in c.mounts]
+        risks = sorted({flag for c in containers for flag in c.risks}
+                       | nesting_risks(every_mount, self.instance_dir))  # fmt: skip
         missing = unaccepted(risks, self.config.accept_risks)
         if missing:
             self.problems.append(missing)
@@ -250,7 +255,8 @@ class _Builder:
             pid_mode=docker.pid_mode, ipc_mode=docker.ipc_mode, privileged=docker.privileged,
             capabilities=list(docker.capabilities), devices=list(docker.devices),
             command=self._fill_all(docker.command, values, where),
-            instance_dir=self.instance_dir, risks=assess_risks(effective),
+            instance_dir=self.instance_dir,
+            risks=assess_risks(effective, data_root=self.data_root),
             accepted_risks=list(self.config.accept_risks), service=service,
             network=self.network, entrypoint=self._fill_all(docker.entrypoint, values, where),
             user=docker.user, working_dir=docker.working_dir, health=docker.healthcheck,

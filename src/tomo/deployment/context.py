@@ -7,18 +7,19 @@ and reconcile modules share one way of finding, changing and showing them.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from tomo.config import Settings
 from tomo.db import Database
 from tomo.deployment.app_spec import AppSpec, build_app_spec, container_names
 from tomo.deployment.jobs import now
-from tomo.deployment.models import Installation
+from tomo.deployment.models import Installation, KeptSecrets
 from tomo.deployment.remote import Docker
 from tomo.deployment.schemas import InstallationPublic, InstalledContainer
 from tomo.deployment.spec import InstallConfig, publishes_ports
+from tomo.deployment.streams import LogStreams
 from tomo.errors import AmbiguousApp, InstallationNotFound
 from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.service import MarketplaceService
@@ -32,6 +33,11 @@ class DeploymentContext:
     settings: Settings
     marketplace: MarketplaceService
     servers: ServerService
+    log_streams: LogStreams = field(init=False)
+
+    def __post_init__(self) -> None:
+        budget = LogStreams(self.settings.log_streams_per_user, self.settings.ssh_max_channels)
+        object.__setattr__(self, "log_streams", budget)
 
     async def docker(self, server_id: str) -> Docker:
         return Docker(self.servers.ssh, await self.servers.target(server_id))
@@ -95,8 +101,36 @@ class DeploymentContext:
             definition, config or InstallConfig.model_validate(row.config), repo_id=row.repo_id,
             installation_id=row.id, data_root=server.data_root, server_host=server.host,
             images=images if images is not None else installed_images(row, definition),
-            generated=self.open(row.secret_env_enc),
+            generated=self.open(row.secret_env_enc), owner=self.settings.owner_label,
         )  # fmt: skip
+
+    # -- secrets kept with kept data --------------------------------------------
+
+    async def keep_secrets(self, row: Installation) -> None:
+        """Leave the installation's sealed secrets for the next one over its data."""
+        if not row.secret_env_enc:
+            return
+        kept = KeptSecrets(
+            server_id=row.server_id, name=row.name, repo_id=row.repo_id, app_id=row.app_id,
+            secret_env_enc=row.secret_env_enc, kept_at=now(),
+        )  # fmt: skip
+        async with self.db.session() as session, session.begin():
+            await session.merge(kept)
+
+    async def kept_secrets(
+        self, server_id: str, name: str, repo_id: str, app_id: str
+    ) -> dict[str, str]:
+        """The secrets kept with the data of an earlier `name` of the same app ({} if none)."""
+        async with self.db.session() as session:
+            kept = await session.get(KeptSecrets, (server_id, name))
+        if kept is None or (kept.repo_id, kept.app_id) != (repo_id, app_id):
+            return {}
+        return self.open(kept.secret_env_enc)
+
+    async def forget_kept_secrets(self, server_id: str, name: str) -> None:
+        async with self.db.session() as session, session.begin():
+            await session.execute(delete(KeptSecrets).where(
+                KeptSecrets.server_id == server_id, KeptSecrets.name == name))  # fmt: skip
 
     def seal(self, values: dict[str, str]) -> str | None:
         return self.servers.secrets.encrypt(json.dumps(values)) if values else None

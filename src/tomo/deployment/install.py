@@ -8,12 +8,14 @@ installation record goes too and only the job tells what happened.
 
 from __future__ import annotations
 
+import posixpath
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tomo.deployment import steps
-from tomo.deployment.app_spec import AppSpec, build_app_spec
+from tomo.deployment.app_spec import AppSpec, app_mounts, build_app_spec
 from tomo.deployment.context import DeploymentContext, ports_of, stored_config
 from tomo.deployment.jobs import JobRecorder, create_job, new_id, now
 from tomo.deployment.models import Installation
@@ -22,6 +24,7 @@ from tomo.deployment.schemas import InstallStarted
 from tomo.deployment.spec import InstallConfig
 from tomo.errors import InvalidInput, PreflightFailed, RemoteError
 from tomo.marketplace.definition import AppDefinition
+from tomo.marketplace.risk import HostMount
 
 
 async def plan_install(
@@ -34,9 +37,12 @@ async def plan_install(
         raise InvalidInput(f"{entry.repo_id}/{entry.id} cannot be installed by tomo: "
                            f"{entry.not_installable}")  # fmt: skip
     definition = AppDefinition.model_validate(entry.model_dump())
+    name = config.name or definition.id
+    kept = await ctx.kept_secrets(target.id, name, entry.repo_id, definition.id)
     spec = build_app_spec(
         definition, config, repo_id=entry.repo_id, installation_id=installation_id,
-        data_root=target.data_root, server_host=target.host,
+        data_root=target.data_root, server_host=target.host, owner=ctx.settings.owner_label,
+        generated=kept,
     )  # fmt: skip
     return spec, entry.repo_id, definition, target.id
 
@@ -49,7 +55,10 @@ async def install_app(
     spec, repo_id, definition, server_id = await plan_install(
         ctx, server, app, config, installation_id
     )
-    generated = {k: v for k, v in spec.secret_env.items() if k not in config.env}
+    # Secrets kept with the data of an earlier installation of the same name are used
+    # again (the data was initialised with them); only new ones are shown.
+    kept = await ctx.kept_secrets(server_id, spec.name, repo_id, definition.id)
+    generated = {k: v for k, v in spec.secret_env.items() if k not in config.env and k not in kept}
     job_id = new_id()
     row = Installation(
         id=installation_id, server_id=server_id, name=spec.name, repo_id=repo_id,
@@ -100,8 +109,9 @@ class InstallOperation(Operation):
             spec = ctx.spec_of(row, definition, server)
         async with job.step("preflight"):
             claimed = await claimed_ports(ctx, row.server_id, row.id)
+            others = await other_mounts(ctx, row.server_id, row.id)
             await steps.preflight(
-                docker, steps.Preflight(definition, spec, server.data_root, claimed)
+                docker, steps.Preflight(definition, spec, server.data_root, claimed, others)
             )
         async with job.step("pull", ", ".join(spec.images)):
             await steps.pull_and_prepare(docker, spec, job)  # the files meanwhile
@@ -113,6 +123,7 @@ class InstallOperation(Operation):
             await job.note(await steps.wait_until_app_up(docker, spec, wait_limits(ctx)))
         job.journal.committed = True
         await ctx.set(row.id, status="running", container_id=container, status_message=None)
+        await ctx.forget_kept_secrets(row.server_id, row.name)  # the record holds them now
         await ctx.marketplace.count_install(row.repo_id, row.app_id)
 
     async def recover(self, job: JobRecorder, row: Installation, cause: str) -> Recovery:
@@ -122,11 +133,26 @@ class InstallOperation(Operation):
             await self.ctx.delete(row.id)
             return Recovery(said(outcome, f"nothing had been created on {row.server_id}"))
         message = (
-            f"{said(outcome, '')}; run `tomo uninstall {row.name}` once {row.server_id} "
-            "can be reached to remove the rest"
+            f"{said(outcome, '')}; tomo removes the rest the next time it reaches "
+            f"{row.server_id} (or `tomo uninstall {row.name}` then)"
         )
-        await self.ctx.set(row.id, status="error", status_message=f"{cause}; {message}")
+        await self.ctx.set(row.id, status="failed", status_message=f"{cause}; {message}")
         return Recovery(message, settled=False)
+
+
+class FinishFailedInstall(Operation):
+    """A failed install whose server went away left things there (see recover): the
+    lease's settling step (operation.settle_unsettled) removes them, then the record
+    goes, as after any failed install."""
+
+    kind = "cleanup"
+
+    async def run(self, job: JobRecorder, row: Installation) -> None:
+        await self.ctx.delete(row.id)
+        self.summary.append(f"removed what the failed install of '{row.name}' had left")
+
+    async def recover(self, job: JobRecorder, row: Installation, cause: str) -> Recovery:
+        return Recovery("it stays until tomo reaches the server again", settled=True)
 
 
 async def check_server(
@@ -135,9 +161,11 @@ async def check_server(
     """Every reason the server cannot take this container now ([] when it can)."""
     data_root = (await ctx.servers.get_server(server_id)).data_root
     claimed = await claimed_ports(ctx, server_id, "preview")
+    others = await other_mounts(ctx, server_id, "preview")
     try:
         docker = await ctx.docker(server_id)
-        await steps.preflight(docker, steps.Preflight(definition, spec, data_root, claimed))
+        check = steps.Preflight(definition, spec, data_root, claimed, others)
+        await steps.preflight(docker, check)
     except PreflightFailed as exc:
         return exc.message.split(": ", 1)[-1].split("; ")
     except RemoteError as exc:
@@ -161,3 +189,23 @@ async def claimed_ports(
                                        Installation.id != installation_id)
         )  # fmt: skip
         return {port for other in others for port in ports_of(other)}
+
+
+async def other_mounts(
+    ctx: DeploymentContext, server_id: str, installation_id: str
+) -> list[HostMount]:
+    """The folders the other installations on the server mount, by their paths."""
+    data_root = (await ctx.servers.get_server(server_id)).data_root
+    async with ctx.db.session() as session:
+        others = list(await session.scalars(
+            select(Installation).where(Installation.server_id == server_id,
+                                       Installation.id != installation_id)
+        ))  # fmt: skip
+    found = []
+    for other in others:
+        instance_dir = posixpath.join(data_root, other.name)
+        mounts = app_mounts(AppDefinition.model_validate(other.definition),
+                            InstallConfig.model_validate(other.config), instance_dir)  # fmt: skip
+        found += [HostMount(m.host_path, posixpath.normpath(m.host_path), m.readonly)
+                  for m in mounts]  # fmt: skip
+    return found

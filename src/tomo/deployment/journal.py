@@ -94,6 +94,8 @@ def _describe(action: Action) -> str:
         return f"could not remove directories {', '.join(value['dirs'])}"
     if kind == "restore_container":
         return f"could not put the previous container back as '{value['name']}'"
+    if kind == "start_container":
+        return f"could not start container '{value}' again"
     if kind == "remove_owned":
         return f"could not remove the data under {value['instance_dir']}"
     if kind in ("remove_volumes", "remove_named_volumes"):
@@ -122,6 +124,8 @@ async def _carry_out(docker: Docker, action: Action, installation_id: str) -> li
         return await _remove_created(docker, **value)
     if kind == "restore_container":
         return await _restore(docker, installation_id, **value)
+    if kind == "start_container":  # stopped to be removed, and then it was not
+        return await _start_again(docker, value, installation_id)
     if kind == "remove_owned":
         report = await docker.remove_owned(**value)
         if report.failed:
@@ -177,6 +181,14 @@ async def _remove_network(docker: Docker, name: str, installation_id: str) -> li
         return [f"kept network '{name}' (it is not this installation's)"]
     await docker.run(["network", "rm", name])
     return [f"removed network '{name}'"]
+
+
+async def _start_again(docker: Docker, name: str, installation_id: str) -> list[str]:
+    state = await docker.state(name)
+    if state is None or state.installation != installation_id or state.status == "running":
+        return []
+    await docker.run(["container", "start", name])
+    return [f"started container '{name}' again"]
 
 
 async def _restore(

@@ -6,6 +6,7 @@ Each change runs as a job holding the installation's lease (see operation.py).
 from __future__ import annotations
 
 import asyncio
+import logging
 import posixpath
 from collections.abc import AsyncIterator
 
@@ -17,15 +18,18 @@ from tomo.deployment.app_spec import (
     network_name,
 )
 from tomo.deployment.context import DeploymentContext, public
+from tomo.deployment.install import FinishFailedInstall
 from tomo.deployment.jobs import JobRecorder
 from tomo.deployment.models import Installation
 from tomo.deployment.operation import Operation, Outcome, Prepared, Recovery, done, prepare, said
-from tomo.deployment.remote import ContainerState, Docker
+from tomo.deployment.remote import STOP_LIMIT, ContainerState, Docker
 from tomo.deployment.schemas import InstallationPublic, OperationDone
 from tomo.deployment.spec import InstallConfig
-from tomo.errors import InvalidInput, RemoteError
+from tomo.errors import InvalidInput, RemoteError, TomoError
 from tomo.marketplace.definition import AppDefinition
-from tomo.servers.ssh import SSHTarget, docker_argv
+from tomo.servers.ssh import LOGS, SSHTarget, docker_argv
+
+log = logging.getLogger("tomo.deployment")
 
 
 class DockerVerb(Operation):
@@ -40,12 +44,12 @@ class DockerVerb(Operation):
         docker = await self.ctx.docker(row.server_id)
         names = long_running(row)
         async with job.step(self.verb):
-            if len(names) == 1:
-                await docker.run(["container", self.verb, names[0]])
+            if len(names) == 1:  # stop and restart wait out the container's grace period
+                await docker.run(["container", self.verb, names[0]], time_limit=STOP_LIMIT)
             else:
                 if self.verb in ("stop", "restart"):
                     for name in reversed(names):
-                        await docker.run(["container", "stop", name])
+                        await docker.stop(name)
                 if self.verb in ("start", "restart"):
                     for name in names:
                         await docker.run(["container", "start", name])
@@ -126,7 +130,7 @@ async def refresh_all(ctx: DeploymentContext, rows: list[Installation], time_lim
     that does not answer within `time_limit` is `unknown` and holds up no other."""
     by_server: dict[str, list[Installation]] = {}
     for row in rows:
-        if row.operation is None and row.container_id is not None:
+        if row.operation is None and (row.container_id is not None or row.status == "failed"):
             by_server.setdefault(row.server_id, []).append(row)
     await asyncio.gather(*(_refresh_server(ctx, found, time_limit)
                            for found in by_server.values()))  # fmt: skip
@@ -135,11 +139,17 @@ async def refresh_all(ctx: DeploymentContext, rows: list[Installation], time_lim
 async def _refresh_server(
     ctx: DeploymentContext, rows: list[Installation], time_limit: float
 ) -> None:
+    """The installations' states; a server that answers also gets what failed
+    installs left there removed (they could not, while it was away)."""
     server_id = rows[0].server_id
+    failed = [row for row in rows if row.status == "failed"]
+    rows = [row for row in rows if row.status != "failed"]
     try:
         async with asyncio.timeout(time_limit):
             docker = await ctx.docker(server_id)
             states = await asyncio.gather(*(app_state(row, docker) for row in rows))
+            if failed and not rows:
+                await docker.ssh.run(docker.target, ["true"])  # is it back?
     except TimeoutError:
         reason = f"{server_id}: no answer within {time_limit:g}s"
     except RemoteError as exc:
@@ -147,6 +157,8 @@ async def _refresh_server(
     else:
         for row, (status, message) in zip(rows, states, strict=True):
             await ctx.set(row.id, status=status, status_message=message)
+        for row in failed:
+            await finish_failed_install(ctx, row)
         return
     for row in rows:
         await ctx.set(row.id, status="unknown", status_message=reason)
@@ -174,20 +186,22 @@ def _times(count: int) -> str:
 
 async def logs(
     ctx: DeploymentContext, ref: str, server: str | None, *, tail: int, follow: bool,
-    service: str | None = None,
+    service: str | None = None, reader: str = "",
 ) -> AsyncIterator[str]:  # fmt: skip
     """One container's output; for an app of several, the chosen service's, or
-    all of them merged in time order, each line led by its service's name."""
+    all of them merged in time order, each line led by its service's name. Each
+    container read holds one of the reader's and the server's log channels."""
     row = await ctx.find(ref, server)
     names = containers_of(row)
     name = service_container(row, service)
     target = await ctx.servers.target(row.server_id)
-    if name is not None:
-        async for line in _container_logs(ctx, target, name, tail, follow, stamped=False):
+    async with ctx.log_streams.held(reader, row.server_id, 1 if name else len(names)):
+        if name is not None:
+            async for line in _container_logs(ctx, target, name, tail, follow, stamped=False):
+                yield line
+            return
+        async for line in _merged_logs(ctx, target, names, tail, follow):
             yield line
-        return
-    async for line in _merged_logs(ctx, target, names, tail, follow):
-        yield line
 
 
 def service_container(row: Installation, service: str | None) -> str | None:
@@ -208,7 +222,8 @@ def _container_logs(
     args = ["container", "logs", "--tail", str(tail), *(["--follow"] if follow else []),
             *(["--timestamps"] if stamped else []), name]  # fmt: skip
     time_limit = 24 * 3600.0 if follow else None
-    return ctx.servers.ssh.stream(target, docker_argv(target, args), time_limit=time_limit)
+    return ctx.servers.ssh.stream(target, docker_argv(target, args), time_limit=time_limit,
+                                  lane=LOGS)  # fmt: skip
 
 
 async def _merged_logs(
@@ -279,7 +294,7 @@ class Uninstall(Operation):
         await job.save_journal()
         async with job.step("remove container" if len(names) == 1 else "remove containers"):
             for name in reversed(names):
-                await self._remove_container(docker, row, name, states[name])
+                await self._remove_container(docker, row, name, states[name], job)
         await self._finish(job, row)
 
     async def recover(self, job: JobRecorder, row: Installation, cause: str) -> Recovery:
@@ -295,24 +310,35 @@ class Uninstall(Operation):
             left = [name for name, state in states.items() if state is not None]
             if not job.journal.committed and 0 < len(left) < len(names):
                 for name in reversed(left):
-                    await self._remove_container(docker, row, name, states[name])
+                    await self._remove_container(docker, row, name, states[name], job)
                 left = []
         except RemoteError as exc:
             return Recovery(f"nothing more could be done ({exc.message})", settled=False)
         if not job.journal.committed and left:
+            outcome = await self.replay_journal(job, row)  # start what it had stopped
             await record_state(self.ctx, row, docker)
-            await self.ctx.set(row.id, status_message=f"{cause}; nothing was removed")
-            return Recovery("nothing was removed")
+            words = "; ".join(["nothing was removed", *outcome.done, *outcome.failed])
+            await self.ctx.set(row.id, status_message=f"{cause}; {words}")
+            return Recovery(words, settled=outcome.complete)
         job.journal.committed = True
         await self._finish(job, row)
         return Recovery(said_kept(self.summary))
 
     async def _remove_container(
-        self, docker: Docker, row: Installation, name: str, state: ContainerState | None
-    ) -> None:
+        self, docker: Docker, row: Installation, name: str, state: ContainerState | None,
+        job: JobRecorder,
+    ) -> None:  # fmt: skip
         if state is not None and state.installation != row.id:  # a namesake, not ours
             self.summary.append(f"kept container '{name}' (it is not this installation's)")
         elif state is not None:
+            if state.status in ("running", "restarting", "paused"):
+                # As `tomo stop` does: the app's own signal and grace period (Docker's
+                # SIGTERM and 10 s by default), so a database whose data is kept has
+                # shut down cleanly; only then is the container removed. Journaled: an
+                # uninstall ended before the removal starts it again.
+                job.journal.undo.append({"start_container": name})
+                await job.save_journal()
+                await docker.stop(name)
             await docker.remove_container(name, with_volumes=self.remove_data)
             volumes = " and its volumes" if self.remove_data else ""
             self.summary.append(f"removed container '{name}'{volumes}")
@@ -325,8 +351,16 @@ class Uninstall(Operation):
             self.summary += outcome.done
             if not outcome.complete:
                 raise RemoteError(row.server_id, said(outcome, ""))
-            if not self.remove_data:
+            if self.remove_data:
+                await self.ctx.forget_kept_secrets(row.server_id, row.name)
+            elif row.status != "failed":  # a failed install's secrets never met the data
+                await self.ctx.keep_secrets(row)
                 self.summary.append(f"kept the data under {self.instance_dir}")
+                if row.secret_env_enc and row.status != "failed":
+                    self.summary.append(
+                        "kept its secrets, sealed, for the next installation of the same app "
+                        f"named '{row.name}' on this server"
+                    )
                 volumes = named_volumes(AppDefinition.model_validate(row.definition), row.name)
                 if volumes:
                     self.summary.append(f"kept volumes {', '.join(volumes)}")
@@ -399,3 +433,17 @@ async def prepare_verb(ctx: DeploymentContext, verb: str, ref: str, server: str 
         return await done(ctx, row, outcome)
 
     return await prepare(ctx, ref, server, DockerVerb(ctx, verb), finish)
+
+
+async def finish_failed_install(ctx: DeploymentContext, row: Installation) -> None:
+    """Remove what a failed install left on its server, and then its record; on a
+    new failure it stays `failed`, and its job says why."""
+
+    async def finish(row: Installation, outcome: Outcome) -> OperationDone:
+        return await done(ctx, row, outcome)
+
+    try:
+        prepared = await prepare(ctx, row.id, None, FinishFailedInstall(ctx), finish)
+        await prepared.run()
+    except TomoError as exc:
+        log.warning("could not remove what the install of %s left: %s", row.name, exc.message)

@@ -12,7 +12,7 @@ from tomo.db import Base, UTCDateTime
 
 INSTALLATION_STATUSES = (
     "pending", "installing", "running", "stopped", "restarting", "unhealthy", "error",
-    "missing", "updating", "removing",
+    "missing", "updating", "removing", "failed",
 )  # fmt: skip
 
 
@@ -95,3 +95,21 @@ class JobStep(Base):
     progress_total: Mapped[int | None] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class KeptSecrets(Base):
+    """The sealed secrets of an installation uninstalled with its data kept: an app
+    that initialised its database with a generated password finds that password
+    again when it is installed over that data (same server, name and app). An
+    uninstall that removes the data removes them too."""
+
+    __tablename__ = "kept_secrets"
+
+    server_id: Mapped[str] = mapped_column(
+        ForeignKey("servers.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)  # the instance's
+    repo_id: Mapped[str] = mapped_column(String(64))
+    app_id: Mapped[str] = mapped_column(String(64))
+    secret_env_enc: Mapped[str] = mapped_column(Text)  # Fernet token of a JSON object
+    kept_at: Mapped[datetime] = mapped_column(UTCDateTime)

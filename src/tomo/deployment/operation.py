@@ -28,7 +28,8 @@ from tomo.deployment.jobs import (
 from tomo.deployment.journal import Journal, Replay, replay
 from tomo.deployment.models import Installation
 from tomo.deployment.schemas import InstallationPublic, OperationDone
-from tomo.errors import InternalError, OperationInterrupted, RemoteError, TomoError
+from tomo.deployment.states import refusal
+from tomo.errors import InternalError, InvalidInput, OperationInterrupted, RemoteError, TomoError
 
 log = logging.getLogger("tomo.deployment")
 
@@ -92,18 +93,27 @@ async def carry_out(
     recorder = JobRecorder(ctx.db, job_id, row.id)
     await recorder.begin()
     status, message, error, settled = "done", None, None, True
+    earlier = _Earlier(unsettled_job)
     try:
         async with recorder.heartbeat():
-            failure = await _attempt(ctx, operation, recorder, row, unsettled_job)
+            failure = await _attempt(ctx, operation, recorder, row, earlier)
             if failure is not None:
                 status, error = failure
                 recovery = await _recover(operation, recorder, row, error.message)
                 message = f"{error.message}; {recovery.said}" if recovery.said else error.message
                 error, settled = error.with_message(message), recovery.settled
     finally:
-        await asyncio.shield(conclude(ctx, recorder, row.id, status, message, settled=settled,
-                                      summary=operation.summary))  # fmt: skip
+        ending = conclude(ctx, recorder, row.id, status, message, settled=settled,
+                          summary=operation.summary, earlier=earlier.job_id)  # fmt: skip
+        await asyncio.shield(ending)
     return Outcome(job_id, status, message, error, operation.summary)
+
+
+@dataclass
+class _Earlier:
+    """An earlier job left unsettled: None once this operation has settled it."""
+
+    job_id: str | None
 
 
 async def conclude(
@@ -115,11 +125,14 @@ async def conclude(
     *,
     settled: bool,
     summary: list[str] | None = None,
+    earlier: str | None = None,
 ) -> None:
-    """Record the job's end and free the installation."""
+    """Record the job's end and free the installation. An earlier unsettled job this
+    one could not settle stays named first: its journal holds what is left."""
     recorder.journal.settled = settled
     await recorder.finish(status, message, summary)
-    await release_lease(ctx.db, installation_id, unsettled_job=None if settled else recorder.job_id)
+    unsettled = earlier or (None if settled else recorder.job_id)
+    await release_lease(ctx.db, installation_id, unsettled_job=unsettled)
 
 
 async def _attempt(
@@ -127,11 +140,12 @@ async def _attempt(
     operation: Operation,
     recorder: JobRecorder,
     row: Installation,
-    unsettled_job: str | None,
+    earlier: _Earlier,
 ) -> tuple[str, TomoError] | None:
     """Run it; None when it succeeded, else the status and the error that ended it."""
     try:
-        operation.summary += await settle_unsettled(ctx, recorder, row, unsettled_job)
+        operation.summary += await settle_unsettled(ctx, recorder, row, earlier.job_id)
+        earlier.job_id = None
         await operation.run(recorder, row)
     except asyncio.CancelledError:
         _stop_cancelling()
@@ -232,6 +246,9 @@ async def prepare(
 ) -> Prepared:
     """Take the lease and record a job; `run` carries the operation out."""
     row = await ctx.find(ref, server)
+    refused = refusal(row.status, operation.kind)
+    if refused:
+        raise InvalidInput(f"installation '{row.name}' on {row.server_id}: {refused}")
     job_id = new_id()
     unsettled = await take_lease(ctx.db, row.id, operation.kind, job_id)
     await create_job(ctx.db, row, operation.kind, job_id)

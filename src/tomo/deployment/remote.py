@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from tomo.errors import CommandFailed
+from tomo.marketplace.definition import MAX_STOP_SECONDS
 from tomo.servers.facts import FACTS_SCRIPT, ServerFacts, docker_access_of, facts_from, key_values
 from tomo.servers.ssh import SSHService, SSHTarget, docker_argv
 
@@ -33,12 +34,14 @@ done
 # Everything a preflight asks, in one round trip: the server's facts (FACTS_SCRIPT,
 # with the data root as "$1"), whether and how this user may use Docker ("$2":
 # "yes" when sudo is allowed), every container's name and published ports, the
-# listening sockets, and then, after a "--paths--" line, each remaining argument
-# resolved as the server sees it (NUL-separated: a path may hold a newline).
+# listening sockets, which of the next "$3" arguments (devices) are missing, and
+# then, after a "--paths--" line, each remaining argument resolved as the server
+# sees it, led by "s" when it is a socket and "-" when not (NUL-separated: a path
+# may hold a newline).
 SURVEY_SCRIPT = (
     FACTS_SCRIPT
     + r"""
-sudo_allowed="$2"; shift 2
+sudo_allowed="$2"; devices="$3"; shift 3
 out=$(docker version --format '{{.Server.Version}}' 2>&1); code=$?; via=direct
 if [ "$code" -ne 0 ] && [ "$sudo_allowed" = yes ]; then
   out=$(sudo -n docker version --format '{{.Server.Version}}' 2>&1); code=$?; via=sudo
@@ -52,10 +55,15 @@ fi
 """
     + LISTENING_PORTS
     + r"""
+while [ "$devices" -gt 0 ]; do
+  [ -e "$1" ] || printf 'missing-device %s\n' "$1"
+  shift; devices=$((devices - 1))
+done
 printf -- '--paths--\n'
 for p in "$@"; do
   r=$(realpath -m -- "$p" 2>/dev/null || readlink -f -- "$p" 2>/dev/null) || r="$p"
-  printf '%s\0' "${r:-$p}"
+  r="${r:-$p}"
+  if [ -S "$r" ]; then printf 's%s\0' "$r"; else printf -- '-%s\0' "$r"; fi
 done
 """
 )
@@ -132,6 +140,8 @@ now=$(date +%s.%N 2>/dev/null)
 case "$now" in *[!0-9.]*|"") now=$(( $(date +%s) + 1 )) ;; esac
 exec "$@" --until "$now"
 """
+# Seconds a `docker container stop` may take: the longest grace a definition may ask.
+STOP_LIMIT = MAX_STOP_SECONDS + 60
 _VOLUME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
 _VOLUME_PATH = re.compile(r"/[^:,\x00-\x1f]{0,4095}")
 _PORTS_FIELD = re.compile(r"(?:[\d.]+|\[[0-9a-f:]+\]|::):(\d+)->\d+/(tcp|udp)")
@@ -237,6 +247,8 @@ class Survey:
     containers: set[str]  # every container's name
     used_ports: set[tuple[int, str]]  # listening on the host, or published by Docker
     resolved: list[str]  # the paths asked about, as the server resolves them
+    sockets: set[str] = field(default_factory=set)  # those of `resolved` that are sockets
+    missing_devices: list[str] = field(default_factory=list)  # of the devices asked about
 
 
 def parse_survey(output: str, username: str, asked: Sequence[str]) -> Survey:
@@ -247,9 +259,12 @@ def parse_survey(output: str, username: str, asked: Sequence[str]) -> Survey:
                               via_sudo=values.get("docker_via") == "sudo")  # fmt: skip
     containers: set[str] = set()
     used: set[tuple[int, str]] = set()
+    missing_devices = []
     for line in text.splitlines():
         kind, _, rest = line.partition(" ")
-        if kind == "container":
+        if kind == "missing-device":
+            missing_devices.append(rest)
+        elif kind == "container":
             name, _, published = rest.partition("\t")
             containers.add(name)
             used.update((int(port), proto) for port, proto in _PORTS_FIELD.findall(published))
@@ -257,9 +272,13 @@ def parse_survey(output: str, username: str, asked: Sequence[str]) -> Survey:
             protocol, _, hex_port = rest.partition(" ")
             if hex_port.strip():
                 used.add((int(hex_port.strip(), 16), protocol))
-    resolved = paths.split("\0")[:-1]
-    return Survey(facts_from(values, access), containers, used,
-                  resolved if len(resolved) == len(asked) else list(asked))  # fmt: skip
+    typed = paths.split("\0")[:-1]
+    if len(typed) != len(asked):  # the server could not tell: judge the paths as given
+        typed = [f"-{path}" for path in asked]
+    resolved = [item[1:] for item in typed]
+    sockets = {item[1:] for item in typed if item.startswith("s")}
+    return Survey(facts_from(values, access), containers, used, resolved, sockets,
+                  missing_devices)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -285,10 +304,14 @@ class Docker:
     async def run(self, args: Sequence[str], **options: Any) -> str:
         return (await self.ssh.run_docker(self.target, args, **options)).stdout
 
-    async def survey(self, data_root: str, paths: Sequence[str]) -> Survey:
-        """Facts, Docker access, containers, used ports and resolved paths: one command."""
+    async def survey(
+        self, data_root: str, paths: Sequence[str], devices: Sequence[str] = ()
+    ) -> Survey:
+        """Facts, Docker access, containers, used ports, missing devices and resolved
+        paths: one command."""
         sudo = "yes" if self.target.use_sudo else "no"
-        args = ["sh", "-c", SURVEY_SCRIPT, "tomo-survey", data_root, sudo, *paths]
+        args = ["sh", "-c", SURVEY_SCRIPT, "tomo-survey", data_root, sudo, str(len(devices)),
+                *devices, *paths]  # fmt: skip
         out = await self.ssh.run(self.target, args)
         return parse_survey(out.stdout, self.target.username, paths)
 
@@ -448,6 +471,11 @@ class Docker:
         127 when the server does not let this user look."""
         args = ["sh", "-c", CONTAINER_LISTENS, "tomo-listens", str(pid), f"{port:04X}"]
         return (await self.ssh.run(self.target, args, check=False)).exit_code
+
+    async def stop(self, container: str) -> None:
+        """`docker container stop`: the container's stop signal, then its grace period
+        (up to definition.MAX_STOP_SECONDS) before Docker kills it."""
+        await self.run(["container", "stop", container], time_limit=STOP_LIMIT)
 
     async def remove_container(self, container: str, *, with_volumes: bool) -> None:
         """Force-remove; anonymous volumes go too only when asked (they may hold data)."""

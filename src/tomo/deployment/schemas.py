@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 InstallationStatus = Literal[
     "pending", "installing", "running", "stopped", "restarting", "unhealthy", "error",
-    "missing", "updating", "removing", "removed", "unknown",
+    "missing", "updating", "removing", "removed", "unknown", "failed",
 ]  # fmt: skip
 
 

@@ -177,11 +177,13 @@ class DeploymentService:
 
     def logs(
         self, ref: str, server: str | None = None, *, tail: int = 100, follow: bool = False,
-        service: str | None = None,
+        service: str | None = None, reader: str = "",
     ) -> AsyncIterator[str]:  # fmt: skip
         """The output of the app's container; of an app of several, one service's, or
-        all merged in time order with each line led by its service's name."""
-        return manage.logs(self.ctx, ref, server, tail=tail, follow=follow, service=service)
+        all merged in time order with each line led by its service's name. `reader`
+        (a user id) is held to its share of log streams (TooManyStreams past it)."""
+        return manage.logs(self.ctx, ref, server, tail=tail, follow=follow, service=service,
+                           reader=reader)  # fmt: skip
 
     async def check_service(self, ref: str, service: str | None, server: str | None = None) -> None:
         """NotFound for no such installation; InvalidInput for a service it lacks."""

@@ -10,6 +10,7 @@ the flags the user accepted.
 from __future__ import annotations
 
 import itertools
+import math
 import posixpath
 import re
 import secrets
@@ -27,9 +28,15 @@ from tomo.marketplace.definition import (
     AppVolume,
     DockerConfig,
     HealthCheck,
+    duration_seconds,
 )
 from tomo.marketplace.fields import check_absolute_path, check_host_path
-from tomo.marketplace.risk import assess_risks, risk_flag_problem
+from tomo.marketplace.risk import (
+    HostMount,
+    assess_risks,
+    nested_mount_risks,
+    risk_flag_problem,
+)
 
 # Docker wants at least two characters in a container name.
 INSTANCE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{1,62}")
@@ -158,6 +165,8 @@ class ContainerSpec:
     cap_drop: list[str] = field(default_factory=list)
     read_only: bool = False
     security_opt: list[str] = field(default_factory=list)
+    stop_signal: str | None = None
+    stop_timeout: int | None = None  # seconds Docker waits after the signal, then kills
     command: list[str] | None = None
     instance_dir: str = ""
     risks: list[str] = field(default_factory=list)
@@ -200,6 +209,7 @@ def build_spec(
     data_root: str,
     image: str | None = None,
     generated: dict[str, str] | None = None,
+    owner: str = "",
 ) -> ContainerSpec:
     """Validate everything and return the container to create; InvalidInput lists
     every problem found. `generated` carries secrets generated earlier (updates)."""
@@ -217,7 +227,8 @@ def build_spec(
         AppVolume(container_path=m.container_path, host_path=m.host_path, readonly=m.readonly)
         for m in mounts if not m.owned
     ]})  # fmt: skip
-    risks = assess_risks(effective)
+    risks = sorted({*assess_risks(effective, data_root=data_root),
+                    *nesting_risks(mounts, instance_dir)})  # fmt: skip
     missing = unaccepted(risks, config.accept_risks)
     if missing:
         problems.append(missing)
@@ -225,8 +236,7 @@ def build_spec(
         raise InvalidInput("; ".join(problems))
     return ContainerSpec(
         name=name, image=image or docker.image,
-        labels={"tomo.app": definition.id, "tomo.repo": repo_id,
-                "tomo.installation": installation_id},
+        labels=installation_labels(definition.id, repo_id, installation_id, owner),
         ports=[PublishedPort(p.host, p.container, p.protocol) for p in ports], mounts=mounts,
         env=env, secret_env=secret_env, restart_policy=docker.restart_policy,
         network_mode=docker.network_mode, pid_mode=docker.pid_mode, ipc_mode=docker.ipc_mode,
@@ -238,10 +248,39 @@ def build_spec(
     )  # fmt: skip
 
 
+def installation_labels(
+    app_id: str, repo_id: str, installation_id: str, owner: str
+) -> dict[str, str]:
+    """The labels on everything an installation puts on a server; `tomo.owner` names
+    the tomo that made it, when several share a server (Settings.owner_label)."""
+    labels = {"tomo.app": app_id, "tomo.repo": repo_id, "tomo.installation": installation_id}
+    return labels | ({"tomo.owner": owner} if owner else {})
+
+
+def host_mounts(mounts: list[Mount], instance_dir: str) -> list[HostMount]:
+    """The mounts' sources as risk.nested_mount_risks judges them (tomo's own
+    folders shown as `./x`, as a definition names them)."""
+    return [
+        HostMount(
+            "./" + posixpath.relpath(m.host_path, instance_dir) if m.owned else m.host_path,
+            posixpath.normpath(m.host_path), m.readonly,
+        )
+        for m in mounts
+    ]  # fmt: skip
+
+
+def nesting_risks(mounts: list[Mount], instance_dir: str) -> set[str]:
+    """The `nested-mount:` flags of one installation's mounts (all its services')."""
+    return nested_mount_risks(host_mounts(mounts, instance_dir))
+
+
 def hardening(docker: DockerConfig) -> dict[str, Any]:
-    """What a definition asks to take away from its container, as ContainerSpec fields."""
+    """What a definition asks to take away from its container, and how the container
+    is stopped, as ContainerSpec fields."""
+    grace = docker.stop_grace_period
     return {"cap_drop": list(docker.cap_drop), "read_only": docker.read_only,
-            "security_opt": list(docker.security_opt)}  # fmt: skip
+            "security_opt": list(docker.security_opt), "stop_signal": docker.stop_signal,
+            "stop_timeout": math.ceil(duration_seconds(grace)) if grace else None}  # fmt: skip
 
 
 def unaccepted(risks: list[str], accepted: list[str]) -> str | None:
@@ -426,6 +465,10 @@ def _build_docker_run_command(spec: ContainerSpec, publish_address: str) -> list
         argv.append("--read-only")
     for option in spec.security_opt:
         argv += ["--security-opt", option]
+    if spec.stop_signal:
+        argv += ["--stop-signal", spec.stop_signal]
+    if spec.stop_timeout is not None:
+        argv += ["--stop-timeout", str(spec.stop_timeout)]
     argv.append(spec.image)
     return argv + run_arguments(spec)
 

@@ -12,20 +12,21 @@ from __future__ import annotations
 import asyncio
 import posixpath
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tomo.deployment.app_spec import AppSpec
 from tomo.deployment.jobs import JobRecorder
-from tomo.deployment.remote import ContainerState, Docker
+from tomo.deployment.remote import ContainerState, Docker, Survey
 from tomo.deployment.spec import (
     ContainerSpec,
     Mount,
     build_docker_run_command,
     env_file_content,
+    host_mounts,
 )
 from tomo.errors import InstallFailed, PreflightFailed, RemoteError
-from tomo.marketplace.definition import AppDefinition
-from tomo.marketplace.risk import volume_risks
+from tomo.marketplace.definition import AppDefinition, HealthCheck
+from tomo.marketplace.risk import HostMount, nested_mount_risks, volume_risks
 from tomo.servers.facts import ServerFacts
 
 POLL_SECONDS = 0.1
@@ -37,18 +38,29 @@ class Preflight:
     app: AppSpec
     data_root: str
     claimed_ports: set[tuple[int, str]]  # by other installations on this server
+    # The folders other installations on this server mount (see mount_problems).
+    others: list[HostMount] = field(default_factory=list)
 
 
-def user_mounts(app: AppSpec) -> list[tuple[ContainerSpec, Mount]]:
-    """Every mount from a path the user or the definition gave (not tomo's own)."""
-    return [(c, m) for c in app.containers for m in c.mounts if not m.owned]
+def every_mount(app: AppSpec) -> list[tuple[ContainerSpec, Mount]]:
+    """Every bind mount of every container: tomo's own folders and the user's paths."""
+    return [(c, m) for c in app.containers for m in c.mounts]
+
+
+def survey_paths(app: AppSpec) -> list[str]:
+    """The paths a preflight resolves: the instance folder, then every mount's source."""
+    return [app.instance_dir, *(m.host_path for _, m in every_mount(app))]
+
+
+def devices_of(app: AppSpec) -> list[str]:
+    """The host side of every device the containers ask for."""
+    return list(dict.fromkeys(d.split(":")[0] for c in app.containers for d in c.devices))
 
 
 async def preflight(docker: Docker, check: Preflight) -> ServerFacts:
     """Every problem that would make the install fail, reported together; the server
     is asked once (see remote.SURVEY_SCRIPT)."""
-    mounts = user_mounts(check.app)
-    seen = await docker.survey(check.data_root, [m.host_path for _, m in mounts])
+    seen = await docker.survey(check.data_root, survey_paths(check.app), devices_of(check.app))
     facts = seen.facts
     if facts.docker_access == "no":
         raise PreflightFailed(f"{docker.server}: {facts.docker_problem}")
@@ -59,7 +71,9 @@ async def preflight(docker: Docker, check: Preflight) -> ServerFacts:
             f"'{docker.target.username}' (create it and give it to that user, or choose "
             f"another with `tomo server update {docker.server} --data-root PATH`)"
         )
-    problems += resolved_risks(mounts, seen.resolved)
+    problems += [f"device {device} does not exist on the server"
+                 for device in seen.missing_devices]  # fmt: skip
+    problems += mount_problems(check.app, seen, check.data_root, check.others)
     problems += port_problems(check, seen.used_ports)
     if check.app.network and await docker.network_owner(check.app.network) is not None:
         problems.append(f"a network named '{check.app.network}' already exists on the server")
@@ -88,20 +102,45 @@ def port_problems(check: Preflight, used: set[tuple[int, str]]) -> list[str]:
     return problems
 
 
-def resolved_risks(mounts: list[tuple[ContainerSpec, Mount]], resolved: list[str]) -> list[str]:
-    """Host paths as the server resolves them (a symlink may lead to /etc or to the
-    Docker socket): a risk found only there must have been accepted too."""
+def mount_problems(
+    app: AppSpec, seen: Survey, data_root: str, others: list[HostMount]
+) -> list[str]:
+    """The mounts as the server resolves them (Docker follows every symlink when it
+    starts a container): a folder of tomo's that leads elsewhere is refused; a risk
+    found only there — a link to /etc, a socket, another installation's folder, a
+    folder inside one another container writes — must have been accepted too."""
+    accepted = set(app.containers[0].accepted_risks) if app.containers else set()
+    real_instance, *resolved = seen.resolved
     problems = []
-    for (spec, mount), real in zip(mounts, resolved, strict=True):
-        if posixpath.normpath(real) == posixpath.normpath(mount.host_path):
+    real_mounts = []
+    for (spec, mount), real in zip(every_mount(app), resolved, strict=True):
+        shown = host_mounts([mount], spec.instance_dir)[0].shown
+        real_mounts.append(HostMount(shown, posixpath.normpath(real), mount.readonly))
+        if mount.owned:
+            expected = posixpath.join(real_instance, shown[2:])  # the data root may be a link
+            if posixpath.normpath(real) != posixpath.normpath(expected):
+                problems.append(
+                    f"volume {mount.container_path}: the folder {mount.host_path} leads to "
+                    f"{real} on the server — a link tomo did not make (a container may have "
+                    "put it there); remove it, or uninstall the app with its data first"
+                )
             continue
-        hidden = sorted(volume_risks(real, readonly=mount.readonly) - set(spec.accepted_risks))
-        if hidden:
-            problems.append(
-                f"volume {mount.host_path} is {real} on the server, which carries risk flags "
-                f"you have not accepted: {', '.join(hidden)} (accept each with --accept-risk FLAG)"
-            )
+        hidden = volume_risks(real, readonly=mount.readonly, data_root=data_root)
+        if real in seen.sockets and not any("socket" in flag for flag in hidden):
+            hidden.add(f"socket:{real}")  # a socket by any name (a runtime's has its flag)
+        problems += _unaccepted_at(f"volume {mount.host_path} is {real} on the server",
+                                   hidden - accepted)  # fmt: skip
+    nested = nested_mount_risks(real_mounts, others) - accepted
+    problems += _unaccepted_at("folders on the server lie inside folders containers write",
+                               nested)  # fmt: skip
     return problems
+
+
+def _unaccepted_at(where: str, flags: set[str]) -> list[str]:
+    if not flags:
+        return []
+    return [f"{where}, which carries risk flags you have not accepted: "
+            f"{', '.join(sorted(flags))} (accept each with --accept-risk FLAG)"]  # fmt: skip
 
 
 def _network_problems(spec: ContainerSpec, containers: set[str]) -> list[str]:
@@ -385,12 +424,11 @@ async def _probe(docker: Docker, spec: ContainerSpec, pid: int) -> str | None:
     check = spec.health
     if check is None or check.in_container:
         return None
-    if check.protocol == "tcp":
+    host_port = probed_port(spec, check)
+    if check.protocol == "tcp" or host_port is None:
+        # Only a port the app publishes is asked over HTTP: any other one on the
+        # server's loopback could be another program's. Else: does the container listen?
         return await _probe_tcp(docker, spec, check.port, pid)
-    port = next((p for p in spec.ports if p.container == (check.port or p.container)), None)
-    host_port = port.host if port else check.port
-    if host_port is None:
-        return None
     url = probe_url(check.protocol, host_port, check.endpoint)
     code = await docker.http_probe(url)
     if code is None or 200 <= code < 400:  # None: no curl or wget, nothing to check with
@@ -398,6 +436,17 @@ async def _probe(docker: Docker, spec: ContainerSpec, pid: int) -> str | None:
     if code == 0:
         return f"health check {url} does not answer yet"
     return f"health check {url} answered {code}"
+
+
+def probed_port(spec: ContainerSpec, check: HealthCheck) -> int | None:
+    """The host port the definition's HTTP check may ask: one the container publishes
+    (its own port on the server's network, with host networking); else None."""
+    if spec.network_mode == "host":
+        return check.port
+    wanted = check.port
+    port = next((p for p in spec.ports if p.protocol == "tcp"
+                 and p.container == (wanted or p.container)), None)  # fmt: skip
+    return port.host if port else None
 
 
 def probe_url(protocol: str, port: int, endpoint: str) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from tomo.deployment import steps
 from tomo.deployment.app_spec import AppSpec, container_names
 from tomo.deployment.context import DeploymentContext, ports_of, stored_config
-from tomo.deployment.install import claimed_ports, wait_limits
+from tomo.deployment.install import claimed_ports, other_mounts, wait_limits
 from tomo.deployment.jobs import JobRecorder
 from tomo.deployment.manage import record_state
 from tomo.deployment.models import Installation
@@ -113,9 +113,11 @@ class Update(Operation):
     ) -> None:
         """What changed must fit the server: new host ports free, host paths safe."""
         own = ports_of(row)
-        mounts = steps.user_mounts(spec)
-        seen = await docker.survey(data_root, [m.host_path for _, m in mounts])
-        problems = steps.resolved_risks(mounts, seen.resolved)
+        seen = await docker.survey(data_root, steps.survey_paths(spec), steps.devices_of(spec))
+        problems = [f"device {device} does not exist on the server"
+                    for device in seen.missing_devices]  # fmt: skip
+        others = await other_mounts(self.ctx, row.server_id, row.id)
+        problems += steps.mount_problems(spec, seen, data_root, others)
         new_ports = {c.name: [p for p in c.ports if (p.host, p.protocol) not in own]
                      for c in spec.containers}  # fmt: skip
         if any(new_ports.values()):
@@ -149,7 +151,7 @@ class Update(Operation):
             }})  # fmt: skip
             await job.save_journal()
             await docker.run(["container", "rename", name, aside])
-            await docker.run(["container", "stop", aside])
+            await docker.stop(aside)
             previous.append(aside)
             carried[name] = state.volumes
         containers = [_carry(c, carried.get(c.name, [])) for c in spec.containers]

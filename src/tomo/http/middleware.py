@@ -1,5 +1,5 @@
 """Around every request: the security headers of every answer, and the audit
-record of every request that changes something.
+record of every request that changes something, with how it really went.
 
 Plain ASGI middleware, so streamed answers (Server-Sent Events, logs) pass
 through untouched.
@@ -8,9 +8,14 @@ through untouched.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import UTC, datetime
 from typing import Any
 
+from starlette.requests import Request
+
+from tomo.auth.audit_tally import AnonymousRefusals
 from tomo.auth.service import AuthService
+from tomo.errors import TomoError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -78,13 +83,36 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+def note_outcome(request: Request, outcome: str, detail: str | None = None) -> None:
+    """What the audit records as this request's outcome when its status does not say
+    it: a page that answers a refusal with a See Other and a message, or the way to
+    the login page; a page that started a job ("accepted")."""
+    request.state.audit_outcome = outcome
+    if detail is not None:
+        request.state.audit_detail = detail
+
+
+def note_refusal(request: Request, exc: TomoError) -> None:
+    """`exc` refused (or failed) the request, whatever the answer's status."""
+    note_outcome(request, str(exc.http_status), exc.message)
+
+
+def outcome_of(status: int) -> str:
+    if status == 202:  # a job was started; the job records how it ends
+        return "accepted"
+    return "ok" if status < 400 else str(status)
+
+
 class Audit:
     """Records every request that may change something: who, what, on what, how
-    it went, from where."""
+    it went (as noted by whoever refused it, else by its status), from where.
+    Refused writes without a login are tallied, not recorded one by one (see
+    tomo.auth.audit_tally: anyone can send them, as many as they like)."""
 
     def __init__(self, app: ASGIApp, auth: Callable[[], AuthService]) -> None:
         self.app = app
         self.auth = auth
+        self.refusals = AnonymousRefusals()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
@@ -110,10 +138,16 @@ class Audit:
         name = getattr(route, "name", None) or "unknown"
         if name in SELF_RECORDED:
             return
-        principal = getattr(scope.get("state", {}).get("principal"), "username", None)
-        client = scope.get("client")
+        state = scope.get("state", {})
+        principal = getattr(state.get("principal"), "username", None)
+        outcome = state.get("audit_outcome") or outcome_of(status)
+        peer = scope.get("client")
+        client = peer[0] if peer else None
+        if principal is None and outcome not in ("ok", "accepted"):
+            await self.refusals.add(self.auth().db, action=name, outcome=outcome, client=client,
+                                    at=datetime.now(UTC))  # fmt: skip
+            return
         await self.auth().record(
-            actor=principal, action=name, target=str(scope.get("path", "")),
-            outcome="ok" if status < 400 else str(status),
-            client=client[0] if client else None,
+            actor=principal, action=name, target=str(scope.get("path", "")), outcome=outcome,
+            client=client, detail=state.get("audit_detail"),
         )  # fmt: skip

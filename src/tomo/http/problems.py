@@ -27,6 +27,7 @@ from tomo.errors import (
     TooManyAttempts,
     Unauthenticated,
 )
+from tomo.http.middleware import note_outcome, note_refusal
 from tomo.http.security import check_access_first
 from tomo.logs import log_internal_error
 
@@ -139,6 +140,7 @@ def install_problem_handlers(app: FastAPI, pages: Pages | None = None) -> None:
 
     @app.exception_handler(TomoError)
     async def domain_error(request: Request, exc: TomoError) -> Response:
+        note_refusal(request, exc)  # the audit says why, and a page's 401 is a 401
         return answered(request, of_domain_error(exc), _headers_of(exc))
 
     @app.exception_handler(RequestValidationError)
@@ -167,6 +169,7 @@ def install_problem_handlers(app: FastAPI, pages: Pages | None = None) -> None:
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:
         where = log_internal_error(exc)  # the traceback goes to tomo's log, never out
+        note_outcome(request, "500", f"internal error; {where}")
         return answered(request, Problem(type=problem_type("InternalError"),
                                          title="Internal error", status=500,
                                          detail=f"internal error; {where}"))  # fmt: skip
@@ -192,7 +195,8 @@ DESCRIPTIONS = {
     401: "Not logged in, or the token or session is not valid",
     403: "The role does not allow it, or the CSRF token is missing", 404: "Not found",
     413: "The body is too large",
-    409: "Conflict", 422: "Invalid input (each field named)", 429: "Too many failed logins",
+    409: "Conflict", 422: "Invalid input (each field named)",
+    429: "Too many at once (failed logins, open log streams)",
     500: "A bug in tomo (details in its log)", 502: "A server or a git remote failed",
     503: "Unavailable", 504: "A server timed out",
 }  # fmt: skip

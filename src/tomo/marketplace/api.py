@@ -118,5 +118,5 @@ async def rate_app(
 ) -> RatingResult:  # fmt: skip
     """Rate an app 1 to 5 as the logged-in user (rating again replaces it)."""
     return await marketplace.rate_app(
-        f"{repo}/{app_id}", user_id=principal.username, rating=request.rating
+        f"{repo}/{app_id}", user=principal.user_id, rating=request.rating
     )

@@ -26,6 +26,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
     model_validator,
 )
 
@@ -44,6 +46,7 @@ from tomo.marketplace.fields import (
     check_url,
 )
 from tomo.marketplace.fields import parse_int as parse_int_field
+from tomo.marketplace.invisible import strip_invisible
 from tomo.slugs import SLUG
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -200,6 +203,29 @@ DEPENDENCY_CONDITIONS = {
 def _check_duration(value: str) -> str:
     if not _DURATION.fullmatch(value):
         raise ValueError(f"'{value}' is not a duration such as 30s, 1m30s or 500ms")
+    return value
+
+
+_SIGNAL = re.compile(r"(SIG)?[A-Z][A-Z0-9+-]{1,15}|[0-9]{1,2}")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+MAX_STOP_SECONDS = 600  # a longer grace would outlast tomo's own command timeout
+
+
+def _check_signal(value: str) -> str:
+    if not _SIGNAL.fullmatch(value):
+        raise ValueError(f"'{value}' is not a signal such as SIGTERM, SIGQUIT or 15")
+    return value
+
+
+def duration_seconds(value: str) -> float:
+    """`1m30s` → 90.0 (a duration _check_duration accepted)."""
+    parts = re.findall(r"([0-9]+(?:\.[0-9]+)?)(ns|us|ms|s|m|h)", value)
+    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+
+
+def _check_grace(value: str) -> str:
+    if duration_seconds(_check_duration(value)) > MAX_STOP_SECONDS:
+        raise ValueError(f"'{value}' is longer than {MAX_STOP_SECONDS // 60} minutes")
     return value
 
 
@@ -403,6 +429,10 @@ class DockerConfig(_Definition):
     user: Annotated[Line, Field(min_length=1, max_length=64)] | None = None
     working_dir: AbsolutePath | None = None
     healthcheck: HealthCheck | None = None
+    # How Docker stops it (stop, update, uninstall): the signal, then how long to wait
+    # before it kills the container (Docker's defaults: SIGTERM, 10 s).
+    stop_signal: Annotated[str, AfterValidator(_check_signal)] | None = None
+    stop_grace_period: Annotated[str, AfterValidator(_check_grace)] | None = None
     # Other services of the app this one waits for: name -> started, healthy, completed.
     depends_on: Annotated[dict[Slug, str], BeforeValidator(_dependencies)] = {}
 
@@ -527,6 +557,27 @@ class AppDefinition(_Definition):
                              f"({', '.join(map(str, services))})")  # fmt: skip
         docker = services.pop(main)
         return {**data, "docker": docker, "services": services, "main": main}
+
+    # Where invisible formatting characters were removed (see invisible.py), for the
+    # sync report; not part of the definition.
+    _invisible_removed: list[str] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _without_invisible_characters(
+        cls, data: Any, handler: ModelWrapValidatorHandler[AppDefinition]
+    ) -> AppDefinition:
+        """Every text of the definition without the characters that make lookalike
+        names (the one place every catalog format's definitions pass through)."""
+        cleaned, places = strip_invisible(data)
+        definition = handler(cleaned)
+        definition._invisible_removed = places
+        return definition
+
+    @property
+    def invisible_removed(self) -> list[str]:
+        """Where invisible formatting characters were removed when it was loaded."""
+        return list(self._invisible_removed)
 
     @model_validator(mode="after")
     def _services_fit_together(self) -> AppDefinition:

@@ -141,7 +141,11 @@ class MarketplaceSource(Base):
 
 
 class MarketplaceRating(Base):
-    """One user's 1-5 rating of one app; kept when the app leaves and returns."""
+    """One account's 1-5 rating of one app; kept when the app leaves and returns.
+
+    Keyed by the account's id, never its name: a name freed by a deleted account
+    may be taken by another, who must not inherit the ratings. They go with the
+    account (see ratings.py), so every rating is someone's who can change it."""
 
     __tablename__ = "marketplace_ratings"
     __table_args__ = (
@@ -151,7 +155,9 @@ class MarketplaceRating(Base):
 
     repo_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     app_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
     rating: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

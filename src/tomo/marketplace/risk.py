@@ -8,8 +8,10 @@ install can require the user to accept exactly the flags the app carries.
 from __future__ import annotations
 
 import difflib
+import posixpath
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from tomo.marketplace.definition import (
     AppDefinition,
@@ -18,6 +20,7 @@ from tomo.marketplace.definition import (
     check_network_mode,
 )
 from tomo.marketplace.fields import normalize_absolute
+from tomo.paths import DEFAULT_DATA_ROOT
 
 # Docker grants these by default; asking for them adds no power.
 DEFAULT_CAPABILITIES = frozenset(
@@ -81,13 +84,30 @@ _NARROWED = {
     "/var": ("/var/lib", "/var/run", "/var/log", "/var/spool"),
     "/run": ("/run/systemd", "/run/dbus"),
 }
+# Host paths whose contents are secret even to a reader: password hashes and host
+# keys (/etc), root's files, the kernel's view of every process and device, every
+# container's data and volumes (/var/lib), logs, backups of the password files,
+# the runtime sockets of snaps (LXD) and services (/run). Mounted read-only they
+# are still flagged (`host-read:`); mounted writable they are system paths too.
+SECRET_PATHS = ("/etc", "/root", "/proc", "/sys", "/boot", "/dev", "/run", "/var/run",
+                "/var/lib", "/var/log", "/var/backups", "/var/spool", "/var/mail",
+                "/var/snap", "/snap")  # fmt: skip
+# Read-only files under those that tell a container only the time or the system's
+# name: compose files mount them everywhere.
+HARMLESS_READS = frozenset({"/etc/localtime", "/etc/timezone", "/etc/os-release",
+                            "/etc/hostname", "/etc/ssl/certs"})  # fmt: skip
+# A unix socket reaches whatever serves it (a container runtime, a database, the
+# init system): any path named like one is flagged (`socket:`) even read-only.
+_SOCKET_NAME = re.compile(r".*\.(sock|socket)|unix\.socket")
 _PLAIN_FLAGS = ("privileged", "host-network", "host-pid", "host-ipc", "docker-socket")
 _DEVICE_PATH = re.compile(r"/dev/[A-Za-z0-9._/-]+")
 _UID = re.compile(r"[0-9]+")
 
 
-def assess_risks(docker: DockerConfig) -> list[str]:
-    """All risk flags of one app, sorted so that stored values compare equal."""
+def assess_risks(docker: DockerConfig, *, data_root: str = DEFAULT_DATA_ROOT) -> list[str]:
+    """All risk flags of one container, sorted so that stored values compare equal.
+    `data_root` is the server's folder of installations (the default one in the
+    catalog, where no server is chosen yet)."""
     flags: set[str] = set()
     if docker.privileged:
         flags.add("privileged")
@@ -103,21 +123,71 @@ def assess_risks(docker: DockerConfig) -> list[str]:
     flags.update(f"device:{device.split(':')[0]}" for device in docker.devices)
     for volume in docker.volumes:
         if volume.host_path is not None:
-            flags.update(volume_risks(volume.host_path, readonly=volume.readonly))
+            flags.update(
+                volume_risks(volume.host_path, readonly=volume.readonly, data_root=data_root)
+            )
     return sorted(flags)
 
 
 def app_risks(definition: AppDefinition) -> list[str]:
-    """The risk flags of every service of an app, together."""
-    flags = {flag for service in definition.all_services.values() for flag in assess_risks(service)}
-    return sorted(flags)
+    """The risk flags of every service of an app, together, with the nesting of
+    the folders it names (tomo places those it leaves unnamed apart)."""
+    every = definition.all_services.values()
+    flags = {flag for service in every for flag in assess_risks(service)}
+    named = [host_mount(v.host_path, v.readonly, CATALOG_INSTANCE)
+             for service in every for v in service.volumes if v.host_path is not None]  # fmt: skip
+    return sorted(flags | nested_mount_risks(named))
+
+
+# -- folders inside folders ----------------------------------------------------
+
+# Where a catalog's `./relative` folders are judged to lie before a server is
+# chosen: no real path can hold a NUL, so none can meet it by accident.
+CATALOG_INSTANCE = "/\x00instance"
+
+
+@dataclass(frozen=True)
+class HostMount:
+    """A bind mount's source: as the definition or user gave it, and where it is."""
+
+    shown: str  # `./data` or an absolute path: the flag names it so
+    path: str  # absolute and normalised
+    readonly: bool
+
+
+def host_mount(host_path: str, readonly: bool, instance_dir: str) -> HostMount:
+    """A mount of `host_path` as given (`./x` lies in the instance folder)."""
+    if host_path.startswith("./"):
+        return HostMount(host_path, posixpath.join(instance_dir, host_path[2:]), readonly)
+    return HostMount(host_path, normalize_absolute(host_path), readonly)
+
+
+def nested_mount_risks(mounts: Iterable[HostMount], outers: Iterable[HostMount] = ()) -> set[str]:
+    """`nested-mount:INNER` for each mount whose source lies inside a folder that a
+    container can write (another mount of `mounts`, or one of `outers`: other
+    installations' on the server). That container can replace the inner folder with
+    a symlink to anywhere, and Docker follows it when it next starts the inner
+    mount's container: the host's root, writable. A folder a writable mount lies in
+    endangers it the same way, so `mounts` inside each other are judged both ways."""
+    mounts = list(mounts)
+    writers = [m for m in [*mounts, *outers] if not m.readonly]
+    flags = {f"nested-mount:{m.shown}" for m in mounts
+             if any(_strictly_inside(m.path, w.path) for w in writers)}  # fmt: skip
+    own_writers = [m for m in mounts if not m.readonly]
+    flags |= {f"nested-mount:{o.shown}" for o in outers
+              if any(_strictly_inside(o.path, w.path) for w in own_writers)}  # fmt: skip
+    return flags
+
+
+def _strictly_inside(path: str, folder: str) -> bool:
+    return path != folder and path.startswith(folder.rstrip("/") + "/")
 
 
 def network_flag(mode: str) -> str:
     return "host-network" if mode == "host" else f"network:{mode}"
 
 
-def volume_risks(host_path: str, *, readonly: bool) -> set[str]:
+def volume_risks(host_path: str, *, readonly: bool, data_root: str = DEFAULT_DATA_ROOT) -> set[str]:
     """The flags of one bind mount of `host_path`, judged on its normalised form."""
     if not host_path.startswith("/"):
         return set()  # lives under the installation's own data directory
@@ -129,11 +199,25 @@ def volume_risks(host_path: str, *, readonly: bool) -> set[str]:
             return {flag}  # the socket itself: its own flag says it all
         if any(_is_at_or_above(parts, socket) for socket in sockets):
             flags.add(flag)
+    if _SOCKET_NAME.fullmatch(parts[-1] if parts else ""):
+        flags.add(f"socket:{path}")
     if any(_overlaps(parts, keys) for keys in SSH_KEY_DIRS):
         flags.add(f"ssh-keys:{path}")
+    if _overlaps(parts, normalize_absolute(data_root)):
+        flags.add(f"tomo-data:{path}")
     if not readonly and system_root(path):
         flags.add(f"system-path:{path}")
+    elif readonly and reads_secrets(path):
+        flags.add(f"host-read:{path}")
     return flags
+
+
+def reads_secrets(path: str) -> bool:
+    """Whether reading `path` (and what lies under it) gives away a secret path."""
+    if path in HARMLESS_READS:
+        return False
+    parts = _components(path)
+    return path == "/" or any(_overlaps(parts, secret) for secret in SECRET_PATHS)
 
 
 def _components(path: str) -> list[str]:
@@ -227,6 +311,16 @@ def _path_flag(kind: str) -> Callable[[str], str]:
     return canonical
 
 
+def _nested_flag(value: str) -> str:
+    """An absolute path, or one under the installation's folder (`./data/cache`)."""
+    if value.startswith("./"):
+        relative = posixpath.normpath(value[2:])
+        if relative in (".", "") or relative.startswith(".."):
+            raise ValueError("'nested-mount:' names a folder such as ./data/cache or /srv/x")
+        return f"nested-mount:./{relative}"
+    return _path_flag("nested-mount")(value)
+
+
 def _runtime_socket_flag(value: str) -> str:
     if value == "docker":
         return "docker-socket"
@@ -247,6 +341,10 @@ _CANONICAL: dict[str, Callable[[str], str]] = {
     "device": _device_flag,
     "system-path": _path_flag("system-path"),
     "ssh-keys": _path_flag("ssh-keys"),
+    "tomo-data": _path_flag("tomo-data"),
+    "host-read": _path_flag("host-read"),
+    "socket": _path_flag("socket"),
+    "nested-mount": _nested_flag,
     "runtime-socket": _runtime_socket_flag,
     "network": _network_flag,
 }

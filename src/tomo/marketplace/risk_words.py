@@ -50,8 +50,9 @@ _CAPABILITIES = {
 
 
 # Kinds of flag, the most dangerous first: the order an app's page lists them in.
-_SEVERITY = ("privileged", "docker-socket", "runtime-socket", "system-path", "ssh-keys",
-             "host-pid", "host-network", "cap", "device", "host-ipc", "network")  # fmt: skip
+_SEVERITY = ("privileged", "docker-socket", "runtime-socket", "nested-mount", "system-path",
+             "tomo-data", "ssh-keys", "socket", "host-read", "host-pid", "host-network", "cap",
+             "device", "host-ipc", "network")  # fmt: skip
 
 
 def severity(flag: str) -> tuple[int, str]:
@@ -97,6 +98,35 @@ def _ssh_keys(path: str) -> tuple[str, str]:
             "could read them and log in wherever those keys are trusted.")  # fmt: skip
 
 
+def _nested_mount(path: str) -> tuple[str, str]:
+    return (f"Can reach anywhere on the server through {path}",
+            f"The folder {path} is mounted, and it lies inside a folder that a container can "
+            "write. That container can replace it with a link to any place on the server — "
+            "the whole disk included — and Docker follows the link when it next starts the "
+            "app.")  # fmt: skip
+
+
+def _tomo_data(path: str) -> tuple[str, str]:
+    return (f"Reaches tomo's app folders through {path}",
+            f"The mount of {path} reaches the folder where tomo keeps every installation's "
+            "data and settings on the server: the app could read other apps' files and the "
+            "passwords tomo generated for them.")  # fmt: skip
+
+
+def _host_read(path: str) -> tuple[str, str]:
+    return (f"Can read {path} on the server",
+            f"{path} is mounted read-only, but what it holds is secret: the server's "
+            "settings and password hashes, other containers' data, or what every process "
+            "is doing. The app can read all of it.")  # fmt: skip
+
+
+def _socket(path: str) -> tuple[str, str]:
+    return (f"Talks to the service behind {path}",
+            f"{path} looks like a socket: whatever listens on it (a container runtime, a "
+            "database, the system's own services) takes the app's orders. A runtime's "
+            "socket is the same as root on the server.")  # fmt: skip
+
+
 def _runtime_socket(runtime: str) -> tuple[str, str]:
     return (f"Controls {runtime} on the server",
             f"The {runtime} socket is mounted: the app can start any container with any "
@@ -117,4 +147,6 @@ def _network(mode: str) -> tuple[str, str]:
 _RISK_KINDS = {
     "cap": _capability, "device": _device, "system-path": _system_path,
     "ssh-keys": _ssh_keys, "runtime-socket": _runtime_socket, "network": _network,
+    "nested-mount": _nested_mount, "tomo-data": _tomo_data, "host-read": _host_read,
+    "socket": _socket,
 }  # fmt: skip

@@ -143,7 +143,8 @@ class RatingResult(BaseModel):
 
     repo_id: str
     app_id: str
-    user_id: str
+    user_id: str  # the account's id: ratings belong to it, not to its name
+    username: str
     rating: int
     avg_rating: float
     rating_count: int

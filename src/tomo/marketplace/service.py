@@ -17,6 +17,7 @@ from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tomo.auth.models import User
 from tomo.config import Settings
 from tomo.crypto import Secrets
 from tomo.db import Database, find_by_id_or_name
@@ -25,6 +26,7 @@ from tomo.errors import (
     AppNotFound,
     ImageNotFound,
     InvalidInput,
+    NotFound,
     RepoExists,
     RepoNotFound,
     SyncInProgress,
@@ -376,15 +378,17 @@ class MarketplaceService:
 
     # -- ratings ------------------------------------------------------------
 
-    async def rate_app(self, ref: str, *, user_id: str, rating: int) -> RatingResult:
-        """Record one user's 1-5 rating; a second rating by the same user replaces it."""
+    async def rate_app(self, ref: str, *, user: str, rating: int) -> RatingResult:
+        """Record one account's 1-5 rating; a second rating by the same account replaces
+        it. `user` is the account's id (the API's and the pages' logged-in user) or,
+        from the local CLI, its name; either way the rating is kept under the id: a
+        name freed by a deleted account can be taken by another."""
         if not 1 <= rating <= 5:
             raise InvalidInput(f"rating must be between 1 and 5, got {rating}")
-        if not user_id.strip():
-            raise InvalidInput("a rating needs a user")
         async with self.db.session() as session, session.begin():
             app = await self._find_app(session, ref)
-            key = {"repo_id": app.repo_id, "app_id": app.id, "user_id": user_id}
+            account = await _account(session, user)
+            key = {"repo_id": app.repo_id, "app_id": app.id, "user_id": account.id}
             existing = await session.get(MarketplaceRating, key, with_for_update=True)
             previous = existing.rating if existing else None
             if existing:
@@ -393,12 +397,11 @@ class MarketplaceService:
                 session.add(MarketplaceRating(**key, rating=rating, updated_at=datetime.now(UTC)))
             await session.execute(_adjust_totals(app.pk, rating, previous))
             await session.refresh(app)
-            return RatingResult(
-                **key, rating=rating, avg_rating=app.avg_rating, rating_count=app.rating_count
-            )
+            totals = {"avg_rating": app.avg_rating, "rating_count": app.rating_count}
+            return RatingResult(**key, username=account.username, rating=rating, **totals)
 
     async def user_rating(self, repo_id: str, app_id: str, user_id: str) -> int | None:
-        """One user's own rating of an app (None: not rated by them)."""
+        """One account's own rating of an app, by the account's id (None: not rated)."""
         async with self.db.session() as session:
             rating: int | None = await session.scalar(
                 select(MarketplaceRating.rating).where(
@@ -433,6 +436,17 @@ class MarketplaceService:
                 .where(MarketplaceAppRow.repo_id == repo_id, MarketplaceAppRow.id == app_id)
                 .values(install_count=MarketplaceAppRow.install_count + 1)
             )
+
+
+async def _account(session: AsyncSession, ref: str) -> User:
+    """An account by id, else by name (a name like another account's id finds no one
+    else, as in AuthService)."""
+    found = await session.get(User, ref) or await session.scalar(
+        select(User).where(User.username == ref)
+    )
+    if found is None:
+        raise NotFound(f"no tomo user with id or name '{ref}': a rating is a tomo account's")
+    return found
 
 
 def _adjust_totals(app_pk: int, rating: int, previous: int | None) -> Any:

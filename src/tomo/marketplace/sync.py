@@ -28,6 +28,7 @@ from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.formats.base import CatalogFormat
 from tomo.marketplace.formats.tomo import TomoFormat
 from tomo.marketplace.git import Git, RemoteLogin, TreeEntry, check_repo_url
+from tomo.marketplace.invisible import removed_warning
 from tomo.marketplace.models import (
     MarketplaceAppRow,
     MarketplaceRating,
@@ -48,8 +49,11 @@ from tomo.marketplace.schemas import SyncProblem, SyncReport
 
 # Bump when parsing or validation rules change: stored outcomes of unchanged
 # files are then stale and every file is parsed again.
-# 2: warnings about misspelt keys; 3: about files named unlike their id; 4: catalog formats
-PARSER_VERSION = 4
+# 2: warnings about misspelt keys; 3: about files named unlike their id; 4: catalog formats;
+# 5: invisible formatting characters removed from every text (see invisible.py).
+# Apps stored by an older parser are rewritten from the new parse, even from files
+# that did not change: what the catalog shows must be what this parser makes of them.
+PARSER_VERSION = 5
 
 log = logging.getLogger("tomo.marketplace")
 # A file holding a whole catalog (Portainer's templates) is bound by this, not by
@@ -228,9 +232,11 @@ class RepoSync:
             log.exception("parsing %s of repo %s failed", source.path, self.repo.id)
             return Outcome(blob=source.blob, error="tomo could not read this file "
                            "(an internal error; details in tomo's log)")  # fmt: skip
+        removed = removed_warning(parsed.definition.invisible_removed)
+        warnings = [*parsed.warnings, *([removed] if removed else [])]
         return Outcome(blob=source.blob, app_id=parsed.definition.id,
                        definition=parsed.definition,
-                       warning="; ".join(parsed.warnings) or None)  # fmt: skip
+                       warning="; ".join(warnings) or None)  # fmt: skip
 
     async def _plan(
         self,
@@ -254,11 +260,12 @@ class RepoSync:
             and not _is_stored(stored, app_id, path, outcomes[path].blob)
         ]
         outcomes.update(await self._parse(late))
+        new_parser = (self.repo.last_report or {}).get("parser") != PARSER_VERSION
         for app_id, path in winners.items():
             outcome = outcomes[path]
             if app_id not in stored:
                 plan.added[app_id] = _definition(outcome, path)
-            elif not _is_stored(stored, app_id, path, outcome.blob):
+            elif new_parser or not _is_stored(stored, app_id, path, outcome.blob):
                 plan.updated[app_id] = _definition(outcome, path)
         return plan
 

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -64,6 +64,20 @@ class ServerService:
         self.ssh = ssh
         self.secrets = secrets
         self._dependents: list[ServerDependent] = []
+        ssh.on_contact = self._record_contact
+
+    async def _record_contact(self, server_id: str, error: RemoteError | None) -> None:
+        """Any login makes a server online again (last seen now); a server that cannot
+        be reached is offline, with the reason. Only a change is written."""
+        status = "online" if error is None else "offline"
+        values: dict[str, object] = {"status": status, "last_error": error and error.reason}
+        if error is None:
+            values["last_seen"] = datetime.now(UTC)
+        async with self.db.session() as session, session.begin():
+            await session.execute(
+                update(Server).where(Server.id == server_id, Server.status != status)
+                .values(**values)
+            )  # fmt: skip
 
     def add_dependent(self, dependent: ServerDependent) -> None:
         self._dependents.append(dependent)

@@ -16,8 +16,8 @@ import contextlib
 import functools
 import shlex
 import socket
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, cast
 
 from tomo.errors import (
@@ -62,6 +62,11 @@ class SSHTarget:
     credentials: Credentials = field(repr=False)
     host_key: str | None  # pinned OpenSSH public key line; None: not trusted yet
     use_sudo: bool = False
+    pool: str = ""  # the connection it uses, when not the server's own (see LOGS)
+
+    @property
+    def pool_key(self) -> str:
+        return self.pool or self.key
 
 
 @dataclass(frozen=True)
@@ -111,10 +116,27 @@ def _client_class() -> type[_PinnedKeyClient]:
     return PinnedKeyClient
 
 
+# Connections per server: one for commands (operations, status), one for log
+# streams that may stay open for hours; each has its own channels, so no number of
+# followed logs can leave an operation waiting for one.
+COMMANDS = "commands"
+LOGS = "logs"
+
+
+def _on_lane(target: SSHTarget, lane: str) -> SSHTarget:
+    return target if lane == COMMANDS else replace(target, pool=f"{target.key}#{lane}")
+
+
+# Told of every login to a server (None) and every failure to reach it (the error),
+# by the server's pool key: ServerService keeps the server's status with it.
+ContactListener = Callable[[str, RemoteError | None], Awaitable[None]]
+
+
 class SSHService:
     def __init__(self, timeouts: SSHTimeouts | None = None, max_channels: int = 8) -> None:
         self.timeouts = timeouts or SSHTimeouts()
         self.max_channels = max_channels
+        self.on_contact: ContactListener | None = None
         self._connections: dict[str, asyncssh.SSHClientConnection] = {}
         self._connect_locks: dict[str, asyncio.Lock] = {}
         self._channels: dict[str, asyncio.Semaphore] = {}
@@ -145,12 +167,12 @@ class SSHService:
                 process.close()
                 raise _ran_past(target, command, limit) from None
             except (asyncssh.Error, OSError) as exc:
-                self._forget(target.key)
+                self._forget(target.pool_key)
                 raise _lost(target, exc) from None
         stdout, stderr = done
         exit_code = _exit_code(process)
         if exit_code is None:  # the channel closed without a status: the link died
-            self._forget(target.key)
+            self._forget(target.pool_key)
             raise ServerUnreachable(target.name, "connection lost before the command finished")
         result = CommandResult(exit_code, _text(stdout), _text(stderr))
         if check and result.exit_code != 0:
@@ -183,13 +205,16 @@ class SSHService:
         return result
 
     async def stream(
-        self, target: SSHTarget, argv: Sequence[str], *, time_limit: float | None = None
-    ) -> AsyncIterator[str]:
-        """Yield output lines (stdout and stderr merged, in order) as they come."""
+        self, target: SSHTarget, argv: Sequence[str], *, time_limit: float | None = None,
+        lane: str = COMMANDS,
+    ) -> AsyncIterator[str]:  # fmt: skip
+        """Yield output lines (stdout and stderr merged, in order) as they come.
+        `lane=LOGS` runs it on a connection of its own (see LOGS)."""
         # Merged on the server, into one pipe, so the order is the order written.
         command = shlex.join(["sh", "-c", 'exec "$@" 2>&1', "tomo-stream", *argv])
         limit = time_limit or self.timeouts.command
         tail: collections.deque[str] = collections.deque(maxlen=5)
+        target = _on_lane(target, lane)
         async with self._channel(target):
             process = await self._start(target, command)
             try:
@@ -203,13 +228,13 @@ class SSHService:
             except TimeoutError:
                 raise _ran_past(target, command, limit) from None
             except (asyncssh.Error, OSError) as exc:
-                self._forget(target.key)
+                self._forget(target.pool_key)
                 raise _lost(target, exc) from None
             finally:
                 process.close()
         exit_code = _exit_code(process)
         if exit_code is None:
-            self._forget(target.key)
+            self._forget(target.pool_key)
             raise ServerUnreachable(target.name, "connection lost before the command finished")
         if exit_code != 0:  # the output's last lines say why (stderr is merged into it)
             raise CommandFailed(target.name, _shown(shlex.join(argv)), exit_code, "\n".join(tail))
@@ -233,9 +258,10 @@ class SSHService:
     # -- connections --------------------------------------------------------
 
     async def forget(self, key: str) -> None:
-        """Close and drop a pooled connection (after its key or credentials change)."""
-        connection = self._connections.pop(key, None)
-        if connection is not None:
+        """Close and drop a server's pooled connections (after its key or credentials
+        change): the commands' and every lane's."""
+        for pool in [k for k in self._connections if k == key or k.startswith(f"{key}#")]:
+            connection = self._connections.pop(pool)
             connection.close()
             with contextlib.suppress(Exception):
                 await connection.wait_closed()
@@ -250,7 +276,7 @@ class SSHService:
             connection.close()
 
     def _channel(self, target: SSHTarget) -> asyncio.Semaphore:
-        return self._channels.setdefault(target.key, asyncio.Semaphore(self.max_channels))
+        return self._channels.setdefault(target.pool_key, asyncio.Semaphore(self.max_channels))
 
     async def _start(self, target: SSHTarget, command: str) -> asyncssh.SSHClientProcess[str]:
         """Open a channel and start the command, reconnecting once if the pooled
@@ -261,22 +287,31 @@ class SSHService:
                 return await connection.create_process(command, encoding="utf-8", errors="replace")
             except (asyncssh.ChannelOpenError, asyncssh.ConnectionLost, asyncssh.DisconnectError,
                     BrokenPipeError, ConnectionResetError) as exc:  # fmt: skip
-                self._forget(target.key)
+                self._forget(target.pool_key)
                 if attempt == 2:
                     raise ServerUnreachable(target.name, f"connection lost: {exc}") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _connection(self, target: SSHTarget) -> asyncssh.SSHClientConnection:
-        pooled = self._connections.get(target.key)
+        pooled = self._connections.get(target.pool_key)
         if pooled is not None and not pooled.is_closed():
             return pooled
-        lock = self._connect_locks.setdefault(target.key, asyncio.Lock())
+        lock = self._connect_locks.setdefault(target.pool_key, asyncio.Lock())
         async with lock:
-            pooled = self._connections.get(target.key)
+            pooled = self._connections.get(target.pool_key)
             if pooled is None or pooled.is_closed():
-                pooled = await self._connect(target)
-                self._connections[target.key] = pooled
+                try:
+                    pooled = await self._connect(target)
+                except (ServerUnreachable, ServerTimeout) as exc:
+                    await self._tell(target, exc)
+                    raise
+                self._connections[target.pool_key] = pooled
+                await self._tell(target, None)
             return pooled
+
+    async def _tell(self, target: SSHTarget, error: RemoteError | None) -> None:
+        if self.on_contact is not None:
+            await self.on_contact(target.key, error)
 
     async def _connect(self, target: SSHTarget) -> asyncssh.SSHClientConnection:
         if target.host_key is None:

@@ -21,7 +21,7 @@ from tomo.errors import Conflict, NotFound, TomoError
 from tomo.http.security import auth_service, clear_session_cookies, client_address
 from tomo.web.forms import FormErrors, errors_of, form_values
 from tomo.web.session import Admin, Viewer
-from tomo.web.templating import redirect, render
+from tomo.web.templating import redirect, refused, render
 
 router = APIRouter()
 AUDIT_PAGE = 50  # events per page of the audit log
@@ -72,21 +72,27 @@ async def user_page(request: Request, user_id: str, principal: Admin) -> Respons
 
 @router.post("/users/{user_id}/password", name="web_user_password")
 async def user_password(request: Request, user_id: str, principal: Admin) -> Response:
-    """Set another user's password (one's own needs the current one: /account)."""
+    """Set another user's password (one's own needs the current one: /account); their
+    API tokens are revoked too when the box (ticked by default) says so."""
     values = await form_values(request)
+    revoke = "revoke_tokens" in values  # an unticked box is not sent
     found = FormErrors()
     _check_confirmed(values, found)
     status = 422
     if not found:
         try:
             user = await auth_service(request).set_password(
-                user_id, values.get("password", ""), by=principal, client=client_address(request)
-            )
+                user_id, values.get("password", ""), by=principal, client=client_address(request),
+                revoke_tokens=revoke,
+            )  # fmt: skip
+            count = user.tokens_revoked
+            tokens = (f"{count} API token{'' if count == 1 else 's'} revoked" if revoke
+                      else "their API tokens still work")  # fmt: skip
             return redirect("/users", f"Password of '{user.username}' set; their browser "
-                            "sessions have ended")  # fmt: skip
+                            f"sessions have ended; {tokens}")  # fmt: skip
         except TomoError as exc:
             found, status = errors_of(exc, PASSWORD_FIELDS), exc.http_status
-    context = {"errors": found.fields, "general": found.general}
+    context = {"errors": found.fields, "general": found.general, "revoke_tokens": revoke}
     return await _user_page(request, user_id, context, status=status)
 
 
@@ -96,7 +102,7 @@ async def user_delete(request: Request, user_id: str, principal: Admin) -> Respo
     try:
         user = await auth_service(request).delete_user(user_id)
     except Conflict as exc:
-        return redirect("/users", exc.message, kind="error")
+        return refused(request, "/users", exc)
     if user.id == principal.user_id:  # one's own account: this session ended with it
         response = redirect("/login", "Your account is deleted")
         clear_session_cookies(response)
@@ -116,7 +122,7 @@ async def _user_page(
     request: Request, user_id: str, context: dict[str, Any], *, status: int = 200
 ) -> Response:
     auth = auth_service(request)
-    common = {"account": await auth.get_user(user_id),
+    common = {"account": await auth.get_user(user_id), "revoke_tokens": True,
               "min_length": auth.settings.min_password_length}  # fmt: skip
     return render(request, "admin/user.html", {**common, **context}, status=status)
 

@@ -8,19 +8,21 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from tomo.auth.schemas import Credentials
+from tomo.auth.schemas import Credentials, PasswordChanged
 from tomo.auth.service import Principal
-from tomo.errors import TomoError, TooManyAttempts
+from tomo.errors import Conflict, Forbidden, TomoError, TooManyAttempts
 from tomo.http.security import (
     SESSION_COOKIE,
     auth_service,
     clear_session_cookies,
     client_address,
-    set_session_cookies,
+    log_in,
+    refuse_cross_site,
+    set_login_cookies,
 )
 from tomo.web.forms import errors_of, form_status, form_values
 from tomo.web.session import Viewer
-from tomo.web.templating import local_path, redirect, render
+from tomo.web.templating import local_path, redirect, refused, render
 
 router = APIRouter()
 CREDENTIALS = {"username", "password"}
@@ -36,8 +38,15 @@ async def setup_form(request: Request) -> Response:
 @router.post("/setup", name="web_setup")
 async def setup(request: Request) -> Response:
     auth = auth_service(request)
+    try:
+        refuse_cross_site(request, "this setup form", "/setup")
+    except Forbidden as exc:  # nothing it sent is shown again
+        return render(request, "auth/setup.html", {"values": {}, "general": [exc.message]},
+                      status=exc.http_status)  # fmt: skip
     if not await auth.setup_open():
-        return redirect("/login", "tomo has an admin already: log in", kind="warning")
+        closed = Conflict("setup is closed: tomo has users; an admin adds more")
+        said = "tomo has an admin already: log in"
+        return refused(request, "/login", closed, said, kind="warning")
     values = await form_values(request)
     try:
         if values.get("password") != values.get("confirm"):
@@ -74,8 +83,8 @@ async def login(request: Request) -> Response:
         return await _logged_in(request, credentials, target)
     except (ValidationError, TomoError) as exc:
         message = exc.message if isinstance(exc, TomoError) else "wrong user name or password"
-        context = {"values": {"username": values.get("username", "")}, "next": target,
-                   "general": [message]}  # fmt: skip
+        typed = "" if isinstance(exc, Forbidden) else values.get("username", "")  # another site's
+        context = {"values": {"username": typed}, "next": target, "general": [message]}
         response = render(request, "auth/login.html", context, status=form_status(exc))
         if isinstance(exc, TooManyAttempts):
             response.headers["Retry-After"] = str(exc.retry_after)
@@ -85,10 +94,9 @@ async def login(request: Request) -> Response:
 async def _logged_in(
     request: Request, credentials: Credentials, target: str, message: str | None = None
 ) -> Response:
-    auth = auth_service(request)
-    session_id, result = await auth.login_recorded(credentials, client_address(request))
+    opened = await log_in(request, credentials)
     response = redirect(target, message)
-    set_session_cookies(response, request, auth.settings, session_id, result.csrf_token)
+    set_login_cookies(response, request, auth_service(request).settings, opened)
     return response
 
 
@@ -107,8 +115,11 @@ async def account(request: Request, principal: Viewer) -> Response:
 
 async def _account(request: Request, principal: Principal) -> dict[str, Any]:
     auth = auth_service(request)
+    tokens = [token for token in await auth.list_tokens(by=principal)
+              if token.username == principal.username and token.revoked_at is None]  # fmt: skip
     return {"account": await auth.get_user(principal.user_id),
-            "sessions": await auth.list_sessions(principal)}  # fmt: skip
+            "sessions": await auth.list_sessions(principal), "live_tokens": len(tokens),
+            "revoke_tokens": True}  # fmt: skip
 
 
 @router.post("/account/sessions/{session}/end", name="web_end_session")
@@ -120,22 +131,35 @@ async def end_session(request: Request, principal: Viewer, session: str) -> Resp
 
 @router.post("/account/password", name="web_change_password")
 async def change_password(request: Request, principal: Viewer) -> Response:
+    """Change one's password; the other sessions end, and the API tokens too when the
+    box (ticked by default) says so."""
     auth = auth_service(request)
     values = await form_values(request)
+    revoke = "revoke_tokens" in values  # an unticked box is not sent
     errors: dict[str, str] = {}
     if values.get("new_password") != values.get("confirm"):
         errors["confirm"] = "the two new passwords differ"
     else:
         try:
-            await auth.set_password(principal.user_id, values.get("new_password", ""),
-                                    by=principal, current=values.get("current_password", ""),
-                                    client=client_address(request))  # fmt: skip
-            return redirect("/account", "Password changed; your other sessions have ended")
+            changed = await auth.set_password(
+                principal.user_id, values.get("new_password", ""), by=principal,
+                current=values.get("current_password", ""), client=client_address(request),
+                revoke_tokens=revoke,
+            )  # fmt: skip
+            return redirect("/account", _password_changed(changed, revoke))
         except TomoError as exc:
             field = "current_password" if exc.http_status in (401, 429) else "new_password"
             errors[field] = exc.message
-    context = {**await _account(request, principal), "errors": errors}
+    context = {**await _account(request, principal), "errors": errors, "revoke_tokens": revoke}
     return render(request, "auth/account.html", context, status=422)
+
+
+def _password_changed(changed: PasswordChanged, revoked: bool) -> str:
+    ended = "Password changed; your other sessions have ended"
+    if revoked:
+        count = changed.tokens_revoked
+        return f"{ended}; {count} API token{'' if count == 1 else 's'} revoked"
+    return f"{ended}; your API tokens still work (revoke them on API tokens)"
 
 
 @router.post("/account/logout-everywhere", name="web_logout_everywhere")

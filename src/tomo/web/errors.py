@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
+from tomo.http.middleware import note_outcome
 from tomo.http.problems import Problem
 from tomo.http.security import auth_service, clear_session_cookies
 from tomo.web.session import LoginNeeded
@@ -49,6 +50,7 @@ class ErrorPages:
 
 
 def _to_login(request: Request) -> Response:
+    note_outcome(request, "401")  # whatever the See Other: the request was refused
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     response = RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
     if request.cookies:  # an ended session's cookies are of no more use
@@ -59,6 +61,7 @@ def _to_login(request: Request) -> Response:
 def install_page_errors(app: FastAPI) -> None:
     @app.exception_handler(LoginNeeded)
     async def login_needed(request: Request, _exc: LoginNeeded) -> Response:
+        note_outcome(request, "401", "no live session: sent to log in")
         if await auth_service(request).setup_open():
             return RedirectResponse("/setup", status_code=303)
         return _to_login(request)

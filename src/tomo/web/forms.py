@@ -4,12 +4,15 @@ beside the fields they concern, with what was typed kept."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import unquote_plus, unquote_to_bytes
 
 from fastapi import Request
 from pydantic import ValidationError
+from starlette.datastructures import FormData
 
-from tomo.errors import TomoError
+from tomo.errors import InvalidInput, TomoError
 from tomo.http.problems import of_domain_error
+from tomo.http.text import is_text, not_text_message, printable
 
 
 @dataclass
@@ -31,18 +34,56 @@ class FormErrors:
 
 async def form_values(request: Request) -> dict[str, str]:
     """The form's fields, each with its (first) value; files are not taken."""
-    form = await request.form()
-    return {key: value for key, value in form.multi_items() if isinstance(value, str)}
+    return dict(await _text_fields(request))
 
 
 async def form_lists(request: Request) -> dict[str, list[str]]:
     """Fields that may repeat (checkboxes, rows of a table), each with every value."""
-    form = await request.form()
     lists: dict[str, list[str]] = {}
-    for key, value in form.multi_items():
-        if isinstance(value, str):
-            lists.setdefault(key, []).append(value)
+    for key, value in await _text_fields(request):
+        lists.setdefault(key, []).append(value)
     return lists
+
+
+async def read_form(request: Request) -> FormData:
+    """The form of a request, its bytes kept for `_text_fields` (Starlette keeps the
+    parsed form: every later call, the CSRF check's or a page's, gets the same)."""
+    await request.body()
+    return await request.form()
+
+
+async def _text_fields(request: Request) -> list[tuple[str, str]]:
+    """Every text field of the form. A field that is not text is refused as invalid
+    input naming it, before any page reads the form: one whose percent-escapes spell
+    no UTF-8 (Starlette would put U+FFFD in its place, and the page store that), or
+    one holding a lone surrogate (see http/text.py; a part in UTF-7 can spell one)."""
+    form = await read_form(request)
+    if _kind(request) == "application/x-www-form-urlencoded":
+        _refuse_undecodable(await request.body())
+    fields = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    for key, value in fields:
+        if not is_text(key) or not is_text(value):
+            bad = key if not is_text(key) else value
+            raise InvalidInput(f"{printable(key)}: {not_text_message(bad)}")
+    return fields
+
+
+def _refuse_undecodable(body: bytes) -> None:
+    for pair in body.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        for part in (name, value):
+            try:
+                unquote_to_bytes(part.replace(b"+", b" ")).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                field = unquote_plus(name.decode("latin-1"))  # as Starlette names it
+                raise InvalidInput(
+                    f"{field}: is not valid text: its escapes spell bytes that are not UTF-8 "
+                    f"(byte {exc.start}); send it encoded as UTF-8"
+                ) from None
+
+
+def _kind(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
 def errors_of(exc: ValidationError | TomoError, known: set[str]) -> FormErrors:

@@ -34,7 +34,7 @@ from tomo.runtime import Runtime
 from tomo.servers.schemas import ServerPublic
 from tomo.web.forms import FormErrors, form_lists, form_values
 from tomo.web.session import Admin, Viewer
-from tomo.web.templating import redirect, render
+from tomo.web.templating import accepted, render
 
 router = APIRouter()
 
@@ -74,7 +74,7 @@ async def install(request: Request, repo: str, app: str, _admin: Admin) -> Respo
         return page.refused(request, page.form.place(exc, page.values))
     run_in_background(request, runtime.deployment.run_job(started.job_id))  # as the API does
     note, kind = _generated_note(started.generated_secrets)
-    return redirect(f"/jobs/{started.job_id}", note, kind=kind)
+    return accepted(request, f"/jobs/{started.job_id}", note, kind=kind)
 
 
 @router.get("/jobs/{job_id}", name="web_job")

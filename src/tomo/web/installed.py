@@ -25,35 +25,23 @@ from tomo.deployment.operation import Prepared
 from tomo.deployment.schemas import InstallationPublic
 from tomo.deployment.service import DeploymentService
 from tomo.deployment.spec import ConfigChanges, publishes_ports
+from tomo.deployment.states import allowed_actions
 from tomo.errors import NotFound, TomoError
+from tomo.http.middleware import note_outcome
 from tomo.marketplace.schemas import MarketplaceApp
 from tomo.runtime import Runtime
 from tomo.servers.schemas import ServerPublic
 from tomo.web.forms import FormErrors, errors_of, form_lists, form_values
-from tomo.web.session import Admin, Viewer
-from tomo.web.templating import redirect, render
+from tomo.web.session import Admin, LogReader, Viewer, may_read_logs
+from tomo.web.templating import redirect, refused, render
 
 router = APIRouter()
 Verb = Literal["start", "stop", "restart"]
 LOG_TAILS = (100, 200, 1000, 5000)
 
-# What may be asked of an installation in each status; none while an operation
-# holds it (its job is under way). The service decides the rest.
-ACTIONS: dict[str, frozenset[str]] = {
-    "running": frozenset({"stop", "restart", "update", "uninstall"}),
-    "restarting": frozenset({"stop", "restart", "update", "uninstall"}),
-    "unhealthy": frozenset({"stop", "restart", "update", "uninstall"}),
-    "stopped": frozenset({"start", "update", "uninstall"}),
-    "error": frozenset({"start", "stop", "restart", "update", "uninstall"}),
-    "unknown": frozenset({"start", "stop", "restart", "update", "uninstall"}),
-    "missing": frozenset({"update", "uninstall"}),
-}
-
 
 def actions_for(installation: InstallationPublic) -> frozenset[str]:
-    if installation.operation is not None:
-        return frozenset()
-    return ACTIONS.get(installation.status, frozenset())
+    return allowed_actions(installation)
 
 
 # -- reading ------------------------------------------------------------------
@@ -74,7 +62,7 @@ async def installed(
 
 @router.get("/installed/{installation}", name="web_installation")
 async def installation_page(
-    request: Request, installation: str, _: Viewer, deployment: DeploymentDep
+    request: Request, installation: str, principal: Viewer, deployment: DeploymentDep
 ) -> Response:
     """One installation: what it runs, where its data is, its recent jobs, and what
     may be done to it now."""
@@ -89,6 +77,7 @@ async def installation_page(
         "data": await deployment.data_folders(current.id),
         "jobs": await deployment.list_jobs(installation=current.id, limit=10),
         "actions": actions_for(current),
+        "may_read_logs": may_read_logs(request, principal),  # no link to a refusal
     }
     return render(request, "installed/detail.html", context)
 
@@ -97,7 +86,7 @@ async def installation_page(
 async def logs_page(
     request: Request,
     installation: str,
-    _: Viewer,
+    viewer: LogReader,
     deployment: DeploymentDep,
     tail: Annotated[int, Query(ge=1, le=100_000)] = 200,
     service: Annotated[str | None, Query(max_length=64)] = None,
@@ -109,7 +98,8 @@ async def logs_page(
     lines: list[str] = []
     error = None
     try:
-        lines = [line async for line in deployment.logs(current.id, tail=tail, service=service)]
+        lines = [line async for line in deployment.logs(current.id, tail=tail, service=service,
+                                                        reader=viewer.user_id)]  # fmt: skip
     except TomoError as exc:  # the server or its Docker: said on the page, not instead of it
         error = exc.message
     follow = {"follow": "true", "tail": "0", **({"service": service} if service else {})}
@@ -179,7 +169,7 @@ async def uninstall(
     try:
         prepared = await deployment.prepare_uninstall(installation, remove_data=remove_data)
     except TomoError as exc:
-        return _refused(installation, exc)
+        return _refused(request, installation, exc)
     return _started(request, prepared)
 
 
@@ -191,7 +181,7 @@ async def installation_verb(
     try:
         prepared = await deployment.prepare_verb(verb, installation)
     except TomoError as exc:
-        return _refused(installation, exc)
+        return _refused(request, installation, exc)
     return _started(request, prepared)
 
 
@@ -201,6 +191,7 @@ def _started(
     """The job carried on after the answer, as the API's; secrets an update generated
     are shown this once, before its progress."""
     run_in_background(request, prepared.run())
+    note_outcome(request, "accepted")  # the job records how it ends
     if prepared.generated_secrets and installation is not None:
         context = {"installation": installation, "job_id": prepared.job_id,
                    "secrets": prepared.generated_secrets}  # fmt: skip
@@ -208,11 +199,11 @@ def _started(
     return redirect(f"/jobs/{prepared.job_id}")
 
 
-def _refused(installation: str, exc: TomoError) -> Response:
+def _refused(request: Request, installation: str, exc: TomoError) -> Response:
     """Busy, or the installation is gone: back to where the user came from, saying so."""
     if isinstance(exc, NotFound):
-        return redirect("/installed", exc.message, kind="error")
-    return redirect(f"/installed/{installation}", exc.message, kind="error")
+        return refused(request, "/installed", exc)
+    return refused(request, f"/installed/{installation}", exc)
 
 
 # -- the update form, read ------------------------------------------------------

@@ -26,7 +26,7 @@ from tomo.marketplace.schemas import RepoCreate, RepoPublic, RepoUpdate, SyncRep
 from tomo.marketplace.service import MarketplaceService
 from tomo.web.forms import FormErrors, errors_of, form_status, form_values
 from tomo.web.session import Admin, Viewer
-from tomo.web.templating import local_path, redirect, render
+from tomo.web.templating import accepted, local_path, redirect, render
 
 router = APIRouter()
 log = logging.getLogger("tomo.web")
@@ -235,7 +235,7 @@ async def sync_now(request: Request, repo: str, principal: Admin) -> Response:
     values = await form_values(request)
     detail = await _marketplace(request).get_repo(repo)
     start_sync(request, detail.id, force=values.get("force") == "on")
-    return redirect(f"/repos/{detail.id}?sync=running")
+    return accepted(request, f"/repos/{detail.id}?sync=running")
 
 
 @router.post("/repos/{repo}/enable", name="web_repo_enable")

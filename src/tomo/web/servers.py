@@ -32,7 +32,7 @@ from tomo.servers.schemas import HostKeyScan, ServerCreate, ServerPublic, Server
 from tomo.servers.service import ServerService
 from tomo.web.forms import FormErrors, errors_of, form_status, form_values
 from tomo.web.session import Admin, Viewer
-from tomo.web.templating import redirect, render
+from tomo.web.templating import redirect, refused, render
 
 router = APIRouter()
 ADD_FIELDS = {"name", "host", "port", "username", "private_key", "passphrase", "password",
@@ -207,7 +207,7 @@ async def test(request: Request, server: str, principal: Admin) -> Response:
     try:
         tested = await _servers(request).test_server(found.id)
     except RemoteError as exc:
-        return redirect(f"/servers/{found.id}", f"Test failed: {exc.message}", kind="error")
+        return refused(request, f"/servers/{found.id}", exc, f"Test failed: {exc.message}")
     return redirect(f"/servers/{tested.id}", f"Tested {tested.name}; {health(tested)}")
 
 
@@ -259,7 +259,7 @@ async def remove(request: Request, server: str, principal: Admin) -> Response:
     try:
         removed = await _servers(request).remove_server(found.id, force=values.get("force") == "on")
     except ServerInUse as exc:
-        return redirect(f"/servers/{found.id}", exc.message, kind="error")
+        return refused(request, f"/servers/{found.id}", exc)
     if values.get("again"):
         return redirect(f"/servers/add?{_refill(removed)}",
                         f"Removed {removed.name}: add it again with the right login.")  # fmt: skip

@@ -8,7 +8,6 @@ page's own script), checked here before the page's work runs.
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -16,7 +15,16 @@ from fastapi import Depends, Request
 from tomo.auth.roles import allows
 from tomo.auth.service import Principal, csrf_token_for
 from tomo.errors import Forbidden
-from tomo.http.security import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, auth_service
+from tomo.http.security import (
+    CSRF_HEADER,
+    SAFE_METHODS,
+    SESSION_COOKIE,
+    auth_service,
+    check_role,
+    csrf_matches,
+    needed_role,
+)
+from tomo.web.forms import read_form
 
 CSRF_FIELD = "csrf_token"
 
@@ -43,12 +51,27 @@ async def admin_signed_in(principal: Annotated[Principal, Depends(signed_in)]) -
     return principal
 
 
+async def log_reader_signed_in(
+    request: Request, principal: Annotated[Principal, Depends(signed_in)]
+) -> Principal:
+    """Someone who may read an installation's logs (the rule of the API's logs route:
+    http/security.py, LOG_ROUTES), refused before any server is asked."""
+    check_role(principal, "web_logs", request.method, auth_service(request).settings)
+    return principal
+
+
+def may_read_logs(request: Request, principal: Principal) -> bool:
+    """Whether a page should offer `principal` the way to an installation's logs."""
+    settings = auth_service(request).settings
+    return allows(principal.role, needed_role("web_logs", "GET", settings))
+
+
 async def _check_csrf(request: Request, session_id: str) -> None:
     sent = request.headers.get(CSRF_HEADER)
     if sent is None:
-        form = await request.form()  # kept by Starlette: the page reads the same form
+        form = await read_form(request)  # kept by Starlette: the page reads the same form
         sent = str(form.get(CSRF_FIELD, ""))
-    if not hmac.compare_digest(sent, csrf_token_for(session_id)):
+    if not csrf_matches(sent, session_id):
         raise Forbidden(
             "this form was not sent by a tomo page of your session (its security token is "
             "missing or old); reload the page and try again"
@@ -63,3 +86,4 @@ def csrf_of(request: Request) -> str:
 
 Viewer = Annotated[Principal, Depends(signed_in)]
 Admin = Annotated[Principal, Depends(admin_signed_in)]
+LogReader = Annotated[Principal, Depends(log_reader_signed_in)]

@@ -237,7 +237,7 @@ async def image(request: Request, principal: Viewer, repo: str, path: str) -> Re
 @router.get("/apps/{repo}/{app}", name="web_app")
 async def app_page(request: Request, principal: Viewer, repo: str, app: str) -> Response:
     """One app: what installing it does, what it may do to a server, its rating."""
-    return render(request, "store/app.html", await _app_context(request, principal.username,
+    return render(request, "store/app.html", await _app_context(request, principal.user_id,
                                                                  repo, app))  # fmt: skip
 
 
@@ -251,16 +251,16 @@ async def rate(request: Request, principal: Viewer, repo: str, app: str) -> Resp
         message = errors_of(exc, {"rating"}).fields.get("rating", "choose from 1 to 5 stars")
         if not values.get("rating"):
             message = "choose how many stars, from 1 to 5"
-        context = await _app_context(request, principal.username, repo, app, message)
+        context = await _app_context(request, principal.user_id, repo, app, message)
         return render(request, "store/app.html", context, status=422)
-    result = await _marketplace(request).rate_app(f"{repo}/{app}", user_id=principal.username,
+    result = await _marketplace(request).rate_app(f"{repo}/{app}", user=principal.user_id,
                                                   rating=chosen.rating)  # fmt: skip
     stars = f"{result.rating} star{'s' if result.rating > 1 else ''}"
     return redirect(f"/apps/{result.repo_id}/{result.app_id}#rating", f"You gave it {stars}")
 
 
 async def _app_context(
-    request: Request, username: str, repo: str, app_id: str, rating_error: str | None = None
+    request: Request, user_id: str, repo: str, app_id: str, rating_error: str | None = None
 ) -> dict[str, Any]:
     marketplace = _marketplace(request)
     app = await marketplace.get_app(f"{repo}/{app_id}")  # AppNotFound: the 404 page
@@ -268,7 +268,7 @@ async def _app_context(
     return {
         "app": app, "repo": source, "paragraphs": _paragraphs(app.description),
         "risks": [(flag, *explain_risk(flag)) for flag in sorted(app.risks, key=severity)],
-        "own_rating": await marketplace.user_rating(app.repo_id, app.id, username),
+        "own_rating": await marketplace.user_rating(app.repo_id, app.id, user_id),
         "rating_error": rating_error, "links": _links(app),
         "publishes_ports": publishes_ports(app.docker.network_mode),
         "variables": user_variables(app),

@@ -15,6 +15,8 @@ from fastapi.templating import Jinja2Templates
 from tomo import __version__
 from tomo.auth.roles import allows
 from tomo.auth.service import Principal
+from tomo.errors import TomoError
+from tomo.http.middleware import note_outcome, note_refusal
 from tomo.marketplace.risk_words import explain_risk
 from tomo.web.session import csrf_of
 
@@ -61,6 +63,24 @@ def redirect(url: str, message: str | None = None, *, kind: str = "ok") -> Redir
         response.set_cookie(FLASH_COOKIE, quote(f"{kind}:{message}"[:1500]), max_age=120,
                             httponly=True, samesite="lax")  # fmt: skip
     return response
+
+
+def refused(
+    request: Request, url: str, exc: TomoError, message: str | None = None, *, kind: str = "error"
+) -> RedirectResponse:
+    """Back to `url`, saying why `exc` refused (or failed) the form's work; the audit
+    records the refusal's status, not the See Other's."""
+    note_refusal(request, exc)
+    return redirect(url, message or exc.message, kind=kind)
+
+
+def accepted(
+    request: Request, url: str, message: str | None = None, *, kind: str = "ok"
+) -> RedirectResponse:
+    """To the page of work carried on after the answer (a job, a sync): the audit
+    records the request as accepted, the work records how it ends."""
+    note_outcome(request, "accepted")
+    return redirect(url, message, kind=kind)
 
 
 def _flash_of(request: Request) -> dict[str, str] | None:

@@ -195,12 +195,16 @@ def test_variables_the_compose_file_names_become_settings() -> None:
     assert app.services["db"].environment[1].default == "${DB_PASSWORD}"
 
 
+def test_a_services_stop_signal_and_grace_are_kept() -> None:
+    """A database given time to shut down cleanly is not killed after Docker's 10 s."""
+    app = parse("Apps/NoteStack/docker-compose.yml").definition
+    assert app.all_services["app"].stop_grace_period == "30s"
+
+
 def test_multi_container_warnings() -> None:
     assert parse("Apps/NoteStack/docker-compose.yml").warnings == [
         "services.app.container_name: not supported, ignored (tomo names containers itself)",
         "services.app.logging: not supported, ignored (tomo keeps Docker's default logging)",
-        "services.app.stop_grace_period: not supported, ignored (tomo stops containers with "
-        "Docker's default grace period)",
         "services.db.container_name: not supported, ignored (tomo names containers itself)",
         "services.cache.labels: not supported, ignored (tomo sets its own labels)",
         "services: values that name 'notestack-db' now name the service 'db' (tomo's network "

@@ -158,10 +158,6 @@ def test_umbrels_variables_are_mapped() -> None:
 
 def test_the_missing_login_of_umbrels_proxy_is_a_warning() -> None:
     assert parse("notes-hub/umbrel-app.yml").warnings == [
-        "docker-compose.yml: services.web.stop_grace_period: not supported, ignored (tomo stops "
-        "containers with Docker's default grace period)",
-        "docker-compose.yml: services.db.stop_grace_period: not supported, ignored (tomo stops "
-        "containers with Docker's default grace period)",
         "docker-compose.yml: services.app_proxy: Umbrel asks for the user's Umbrel password "
         "before showing this app; tomo publishes its port without that login",
     ]

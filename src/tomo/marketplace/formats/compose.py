@@ -69,8 +69,6 @@ WARNED: dict[str, str] = {
     "ulimits": "the container gets Docker's default limits",
     "oom_score_adj": "resource limits are not applied",
     "oom_kill_disable": "resource limits are not applied",
-    "stop_grace_period": "tomo stops containers with Docker's default grace period",
-    "stop_signal": "tomo stops containers with Docker's default signal",
     "tty": "the container runs without a terminal",
     "stdin_open": "the container runs without standard input",
     "init": "the container runs without Docker's init process",
@@ -370,6 +368,8 @@ class _Conversion:
             "networks": self._networks, "links": self._links, "read_only": self._read_only,
             "cap_drop": self._cap_drop, "deploy": self._deploy,
             "security_opt": self._security_opt,
+            "stop_signal": self._literal_field("stop_signal"),
+            "stop_grace_period": self._literal_field("stop_grace_period"),
         }  # fmt: skip
 
     def _text(self, value: Any, where: str) -> str:
