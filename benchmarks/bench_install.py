@@ -145,6 +145,11 @@ async def install_job(
     return elapsed, view
 
 
+async def uninstall(runtime: Runtime, ref: str, server: str | None) -> None:
+    """An uninstall with its data, as the faces run it (prepared, then run)."""
+    await (await runtime.deployment.prepare_uninstall(ref, server, remove_data=True)).run()
+
+
 def step_seconds(view: JobPublic) -> dict[str, float]:
     """Seconds of each finished step of a job, by step name."""
     return {step.name: (step.ended_at - step.started_at).total_seconds()
@@ -229,10 +234,10 @@ async def compare_with_hand(runtime: Runtime, host: Host, users: SshUsers, image
         host.forget_image(image)
         cli.append(await asyncio.to_thread(with_tomo_cli, runtime.settings.data_dir, "s0",
                                            "bench/web", f"cli-{n}"))  # fmt: skip
-        await runtime.deployment.uninstall_app(f"cli-{n}", "s0", remove_data=True)
+        await uninstall(runtime, f"cli-{n}", "s0")
         host.forget_image(image)
         in_process.append(await with_tomo(runtime, "s0", "bench/web", f"tomo-{n}"))
-        await runtime.deployment.uninstall_app(f"tomo-{n}", "s0", remove_data=True)
+        await uninstall(runtime, f"tomo-{n}", "s0")
     bare = statistics.median(h.bare for h in hand)
     checked = statistics.median(h.checked for h in hand)
     whole, service = statistics.median(cli), statistics.median(in_process)
@@ -284,7 +289,7 @@ async def compare_fleet(runtime: Runtime, hosts: list[Host], users: SshUsers, im
                 host.remove_container(container.decode())
         tomo_ratios.append(await fleet_ratio(hosts, image, tomo_install, f"fleet{n}"))
         for row in await runtime.deployment.list_installations():
-            await runtime.deployment.uninstall_app(row.id, None, remove_data=True)
+            await uninstall(runtime, row.id, None)
     tomo, hand = statistics.median(tomo_ratios), statistics.median(hand_ratios)
     count = len(hosts)
     if cpu is None:

@@ -41,6 +41,7 @@ from benchmarks.bench_install import (
     ssh_command,
     start_host,
     step_seconds,
+    uninstall,
     with_tomo_cli,
 )
 from tomo.runtime import Runtime
@@ -143,12 +144,12 @@ async def rounds(runtime: Runtime, host: Host, users: SshUsers, image: str, coun
         host.forget_image(image)
         cli.append(await asyncio.to_thread(with_tomo_cli, runtime.settings.data_dir, "s0", APP,
                                            f"cli-{n}"))  # fmt: skip
-        await runtime.deployment.uninstall_app(f"cli-{n}", "s0", remove_data=True)
+        await uninstall(runtime, f"cli-{n}", "s0")
         host.forget_image(image)
         elapsed, view = await install_job(runtime, "s0", APP, f"tomo-{n}")
         in_process.append(elapsed)
         steps.append(step_seconds(view))
-        await runtime.deployment.uninstall_app(f"tomo-{n}", "s0", remove_data=True)
+        await uninstall(runtime, f"tomo-{n}", "s0")
         host.engine.docker("volume", "prune", "-f")  # the image's anonymous /store volumes
         print(f"  round {n + 1}: by hand {hand[-1].bare:.2f} s (checked alike "
               f"{hand[-1].checked:.2f} s), tomo install command {cli[-1]:.2f} s, "

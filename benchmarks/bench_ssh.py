@@ -20,13 +20,13 @@ from pathlib import Path
 
 from tests.sshd import Sshd, SshUsers, prepare_users
 
-from tomo.servers.ssh import Credentials, SSHService, SSHTarget
+from tomo.servers.ssh import SSHCredentials, SSHService, SSHTarget
 
 
 def target(sshd: Sshd, users: SshUsers) -> SSHTarget:
     return SSHTarget(
         key=f"bench-{sshd.port}", name=f"bench-{sshd.port}", host="127.0.0.1", port=sshd.port,
-        username=users.user, credentials=Credentials(private_key=users.key.read_text()),
+        username=users.user, credentials=SSHCredentials(private_key=users.key.read_text()),
         host_key=Path(f"{sshd.host_key}.pub").read_text().strip(),
     )  # fmt: skip
 

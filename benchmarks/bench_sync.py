@@ -3,7 +3,9 @@
 Run from the project root:  .venv/bin/python -m benchmarks.bench_sync [--apps N]
 
 Every figure is printed as a ratio against a baseline measured in this same
-run (see benchmarks/README.md); absolute times are shown only for context.
+run (see benchmarks/README.md); absolute times are shown only for context. The
+script exits with 1 when a check fails, the full sync's ratio to its lower bound
+(`--max-ratio`) included.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from tomo.marketplace.schemas import RepoCreate, SyncReport
 from tomo.runtime import open_runtime
 
 REPO_NAME = "bench"
+# A full sync must take no longer than its lower bound (the clone and parse alone).
+MAX_RATIO = 1.0
 # Phases as tomo's sync reports them through `progress`, and what each covers.
 PHASE_LABELS = {
     "checking remote": "ls-remote, lease",
@@ -176,6 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--apps", type=int, default=10_000, help="apps in the catalog")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each timed step")
+    parser.add_argument(
+        "--max-ratio",
+        type=float,
+        default=MAX_RATIO,
+        help=f"fail when full sync / lower bound is above this (default {MAX_RATIO})",
+    )
     args = parser.parse_args(argv)
     failures: list[str] = []
 
@@ -219,7 +229,12 @@ def main(argv: list[str] | None = None) -> int:
         rows += [[label, secs(seconds), ""] for label, seconds in phase_medians(full)]
         print(table(rows, ["step (median of runs)", "time", "vs lower"]))
         ratio = full_s / lower_s
-        print(f"full/lower = {ratio:.2f}  (target <= 1.5: {'met' if ratio <= 1.5 else 'NOT met'})")
+        verdict = check(
+            ratio <= args.max_ratio,
+            f"full sync is {ratio:.2f}x its lower bound (at most {args.max_ratio}x)",
+            failures,
+        )
+        print(f"full/lower = {ratio:.2f}  (target <= {args.max_ratio}: {verdict})")
         full_ok = report.app_count == args.apps and report.added == args.apps and not report.errors
         print(
             f"report: {report.app_count} apps, added {report.added}, "
@@ -289,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             table(
                 [
-                    ["full / lower bound", f"{full_s / lower_s:.2f}x", "<= 1.5x"],
+                    ["full / lower bound", f"{ratio:.2f}x", f"<= {args.max_ratio}x"],
                     ["resync / full", f"{resync_s / full_s * 100:.2f}%", "< 2%"],
                     ["one-change / full", f"{changed_s / full_s * 100:.2f}%", "-"],
                     ["files parsed on one change", str(changed[-1].parsed), "1"],

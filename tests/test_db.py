@@ -14,6 +14,7 @@ from sqlalchemy import Connection, inspect, text
 import tomo.runtime  # noqa: F401  (registers every table on Base.metadata)
 from tomo.config import Settings
 from tomo.db import Base, Database
+from tomo.marketplace.search import postgres, sqlite
 from tomo.migrations import SCHEMA_REVISION
 from tomo.migrations.filters import include_object
 
@@ -53,6 +54,43 @@ async def test_embedded_default_is_sqlite_in_wal_mode(tmp_path: Path) -> None:
         assert (tmp_path / "fresh" / "tomo.db").is_file()
     finally:
         await db.dispose()
+
+
+async def test_the_migrations_make_the_search_index_the_queries_expect(
+    settings: Settings,
+) -> None:
+    """The search index is out of autogenerate: what the migrations leave must be
+    what each backend's DDL declares, so a change to search comes with a migration."""
+    db = Database(settings)
+    try:
+        await db.migrate()
+        async with db.engine.begin() as connection:
+            migrated = await connection.run_sync(_search_index)
+            await connection.run_sync(_make_index_anew)
+            declared = await connection.run_sync(_search_index)
+        assert migrated == declared
+    finally:
+        await db.dispose()
+
+
+def _make_index_anew(connection: Connection) -> None:
+    backend = sqlite if connection.dialect.name == "sqlite" else postgres
+    for statement in [*backend.DROP, *backend.DDL]:
+        connection.exec_driver_sql(statement)
+
+
+def _search_index(connection: Connection) -> list[tuple[object, ...]]:
+    """The index as the database describes it (PostgreSQL renders expressions its way)."""
+    if connection.dialect.name == "sqlite":
+        query = "SELECT type, name, sql FROM sqlite_master WHERE name LIKE 'marketplace_apps%'"
+    else:
+        query = (
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'marketplace_apps' "
+            "UNION ALL SELECT column_name, generation_expression FROM information_schema.columns "
+            "WHERE table_name = 'marketplace_apps' AND is_generated = 'ALWAYS' "
+            "UNION ALL SELECT extname, '' FROM pg_extension"
+        )
+    return sorted(tuple(row) for row in connection.exec_driver_sql(query))
 
 
 def _alembic(connection: Connection) -> Config:

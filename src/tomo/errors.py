@@ -48,6 +48,8 @@ SQLAlchemy) are translated where they are caught, never passed through.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Self
 
 
@@ -70,9 +72,34 @@ class TomoError(Exception):
         return changed
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """One thing wrong with a request, as data: its words, the request's fields it
+    concerns (`name`, `env.TZ`, `ports[0]`, `volumes[1]`, `accept_risks`), how to
+    mend it on the command line, and what it names when a face needs that (the
+    risk flags to accept). Each face renders it: the CLI says text and hint, the
+    API fills `errors[]`, a page puts the text beside each field."""
+
+    text: str
+    fields: tuple[str, ...] = ()
+    hint: str = ""
+    values: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.text} ({self.hint})" if self.hint else self.text
+
+
 class InvalidInput(TomoError):
+    """Refused input; `problems` holds each thing wrong (one, naming no field, when
+    it was given as a sentence)."""
+
     exit_code = 2
     http_status = 422
+
+    def __init__(self, message: str | Sequence[Refusal]) -> None:
+        problems = (Refusal(message),) if isinstance(message, str) else tuple(message)
+        super().__init__("; ".join(map(str, problems)))
+        self.problems = problems
 
 
 class InvalidRepoUrl(InvalidInput):
@@ -203,7 +230,14 @@ class InstallFailed(TomoError):
 
 
 class PreflightFailed(InstallFailed):
+    """The server cannot take the app: every reason, as problems (see Refusal)."""
+
     http_status = 409
+
+    def __init__(self, server: str, problems: Sequence[Refusal | str]) -> None:
+        self.problems = tuple(p if isinstance(p, Refusal) else Refusal(p) for p in problems)
+        super().__init__(f"{server}: " + "; ".join(map(str, self.problems)))
+        self.server = server
 
 
 class RemoteError(TomoError):

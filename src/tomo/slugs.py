@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
+from typing import TYPE_CHECKING
 
 from tomo.errors import Conflict, InvalidInput
+
+if TYPE_CHECKING:  # SQLAlchemy loads with the services; schemas read SLUG without it
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.orm import InstrumentedAttribute
 
 SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 
@@ -28,6 +29,8 @@ async def allocate_id(
     taken_error: type[Conflict],
 ) -> str:
     """The id the user asked for (checked), or a free slug of the name."""
+    from sqlalchemy import select
+
     if wanted is not None:
         if not SLUG.fullmatch(wanted):
             raise InvalidInput(f"{what} id '{wanted}' must be lowercase letters, digits and '-'")

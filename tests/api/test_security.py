@@ -465,7 +465,11 @@ def test_no_answer_of_a_full_walk_carries_a_secret(api: Api, make_repo) -> None:
 
 # -- problem details ------------------------------------------------------------------
 
-DUMMIES: dict[str, Any] = {"str": "some-thing", "int": 7, "list[str]": ["a/x", "b/x"]}
+DUMMIES: dict[str, Any] = {
+    "str": "some-thing", "int": 7, "list[str]": ["a/x", "b/x"],
+    "str | Sequence[Refusal]": "some-thing",
+    "Sequence[Refusal | str]": [errors.Refusal("a problem", ("name",), "a hint")],
+}  # fmt: skip
 
 
 def instance_of(cls: type[errors.TomoError]) -> errors.TomoError:

@@ -6,7 +6,7 @@ import shutil
 import socket
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,9 @@ from tests.registry import Registry, TestImages, local_registry, push_test_image
 from tests.services import database_for, free_port
 from tests.sshd import Sshd, SshUsers
 from tomo.config import Settings
+from tomo.deployment.operation import Prepared
+from tomo.deployment.schemas import InstallationPublic, OperationDone
+from tomo.deployment.service import DeploymentService
 from tomo.runtime import Runtime, open_runtime
 from tomo.servers.schemas import ServerCreate
 
@@ -174,3 +177,16 @@ async def at_step(deploy: Deploy, installation: str, kind: str, step: str) -> bo
     """Whether the newest `kind` job of the installation has reached `step`."""
     jobs = await deploy.runtime.deployment.list_jobs(installation=installation)
     return any(j.kind == kind and j.steps and j.steps[-1].name == step for j in jobs[:1])
+
+
+async def carried_out(prepared: Awaitable[Prepared]) -> OperationDone:
+    """An operation as the faces run it: prepared (a refusal is raised here, before
+    anything starts), then run to its end; raises the error it ended with."""
+    return await (await prepared).run()
+
+
+async def run_verb(
+    service: DeploymentService, verb: str, ref: str, server: str | None = None
+) -> InstallationPublic:
+    """start, stop or restart, carried out; the installation after it."""
+    return (await carried_out(service.prepare_verb(verb, ref, server))).installation

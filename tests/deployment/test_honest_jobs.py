@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.cli.tomo_cli import Tomo
-from tests.deployment.conftest import Deploy, at_step, server_for
+from tests.deployment.conftest import Deploy, at_step, carried_out, server_for
 from tests.deployment.test_install import docker, install, page
 from tests.faults import captured_log, exception_of, wait_until
 from tests.services import free_port
@@ -154,7 +154,7 @@ async def test_a_rollback_that_fails_is_reported_and_settled_later(
     )
     assert "slow" in names()  # honestly still there
 
-    removed = await service.uninstall_app("slow")
+    removed = await carried_out(service.prepare_uninstall("slow"))
     assert removed.summary[0] == "removed container 'slow'"  # settling the failed install
     assert "slow" not in names()
     assert await service.list_installations() == []

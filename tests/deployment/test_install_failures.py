@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.tomo_cli import Tomo
-from tests.deployment.conftest import Deploy, server_for
+from tests.deployment.conftest import Deploy, carried_out, run_verb, server_for
 from tests.deployment.test_install import container_env, docker, install
 from tests.dockerhost import DockerHost
 from tests.services import free_port
@@ -98,7 +98,8 @@ async def test_port_claimed_by_another_installation_and_name_taken(deploy: Deplo
     app = await deploy.publish("web", docker=deploy.web_app(port=port))
     _, first = await install(deploy, app)
     assert first.status == "done", first.error
-    await deploy.runtime.deployment.stop_app("web")  # the port is no longer bound, still claimed
+    # The port is no longer bound, still claimed.
+    await run_verb(deploy.runtime.deployment, "stop", "web")
     _, second = await install(deploy, app, name="web-two")
     assert second.error == (
         f"box: host port {port}/tcp is claimed by another installation; "
@@ -163,7 +164,7 @@ async def test_retrying_after_a_failed_install_reuses_its_name_and_ports(deploy:
     other = await deploy.publish("other", docker=deploy.web_app(port=port))
     _, other_view = await install(deploy, other)
     assert other_view.status == "done", other_view.error
-    await deploy.runtime.deployment.uninstall_app("other")
+    await carried_out(deploy.runtime.deployment.prepare_uninstall("other"))
 
     await deploy.publish("web", docker=deploy.web_app(port=port))  # the catalog is fixed
     retried_id, view = await install(deploy, app)
@@ -326,9 +327,9 @@ async def test_two_installs_racing_for_one_name(deploy: Deploy) -> None:
     )
     refused = [o for o in outcomes if isinstance(o, BaseException)]
     assert len(refused) == 1 and isinstance(refused[0], InvalidInput), outcomes
-    assert refused[0].message == (
-        "an installation named 'web' already exists on this server; choose --name"
-    )
+    (problem,) = refused[0].problems
+    assert (problem.fields, problem.hint) == (("name",), "choose --name")
+    assert problem.text == "an installation named 'web' already exists on this server"
     assert len(await service.list_installations()) == 1
 
 

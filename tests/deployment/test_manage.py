@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from tests.deployment.conftest import Deploy, at_step
+from tests.deployment.conftest import Deploy, at_step, carried_out, run_verb
 from tests.deployment.test_install import container_env, docker, install, page
 from tests.faults import wait_until
 from tests.services import free_port, mute_tcp_server
@@ -53,12 +53,12 @@ async def test_stop_start_restart_and_status_from_docker(deploy: Deploy) -> None
     port = free_port()
     await installed_web(deploy, port)
     service = deploy.runtime.deployment
-    assert (await service.stop_app("web")).status == "stopped"
+    assert (await run_verb(service, "stop", "web")).status == "stopped"
     assert docker("inspect", "--format", "{{.State.Status}}", "web").strip() == "exited"
-    assert (await service.start_app("web")).status == "running"
+    assert (await run_verb(service, "start", "web")).status == "running"
     assert page(port) == "web v1\n"
     before = docker("inspect", "--format", "{{.State.StartedAt}}", "web")
-    assert (await service.restart_app("web", server="box")).status == "running"
+    assert (await run_verb(service, "restart", "web", "box")).status == "running"
     assert docker("inspect", "--format", "{{.State.StartedAt}}", "web") != before
 
     docker("rm", "-f", "web")  # behind tomo's back
@@ -118,13 +118,13 @@ async def test_one_operation_at_a_time(
     await installed_web(deploy, free_port())
     service = deploy.runtime.deployment
     begun, release = held_restart
-    first = asyncio.create_task(service.restart_app("web"))
+    first = asyncio.create_task(run_verb(service, "restart", "web"))
     await asyncio.wait_for(begun.wait(), 30)
     with pytest.raises(InstallationBusy, match="installation 'web' is busy \\(restart\\)"):
-        await service.stop_app("web")
+        await run_verb(service, "stop", "web")
     release.set()
     assert (await first).status == "running"
-    assert (await service.stop_app("web")).status == "stopped"
+    assert (await run_verb(service, "stop", "web")).status == "stopped"
 
 
 @pytest.mark.both_databases
@@ -137,7 +137,7 @@ async def test_uninstall_keeps_data_unless_asked_and_never_touches_user_paths(
     docker("exec", "web", "sh", "-c", "echo settings > /config/app.conf")
     assert docker("exec", "web", "cat", "/media/movie.mkv") == "precious"
 
-    kept = await deploy.runtime.deployment.uninstall_app("web")
+    kept = await carried_out(deploy.runtime.deployment.prepare_uninstall("web"))
     assert kept.summary == [
         "removed container 'web'", f"removed {instance}/.tomo.env",
         f"kept the data under {instance}",
@@ -151,7 +151,9 @@ async def test_uninstall_keeps_data_unless_asked_and_never_touches_user_paths(
     await installed_web(deploy, free_port(), volumes=volumes)  # again, over the kept data
     assert docker("exec", "web", "cat", "/config/app.conf") == "settings\n"
     (instance / "notes.txt").write_text("the user's own file")
-    removed = await deploy.runtime.deployment.uninstall_app("web", remove_data=True)
+    removed = await carried_out(
+        deploy.runtime.deployment.prepare_uninstall("web", remove_data=True)
+    )
     # The folders tomo placed for this instance are its data, whichever attempt made
     # them; a file the user put beside them keeps the instance folder, and says so.
     assert removed.summary == [
@@ -173,7 +175,7 @@ async def test_remove_data_never_follows_a_planted_symlink(deploy: Deploy, tmp_p
     docker("stop", "web")
     (instance / "data").rmdir()
     (instance / "data").symlink_to(outside / "data")  # someone with access to the data root
-    await deploy.runtime.deployment.uninstall_app("web", remove_data=True)
+    await carried_out(deploy.runtime.deployment.prepare_uninstall("web", remove_data=True))
     assert (outside / "data" / "keep.txt").read_text() == "not tomo's"
 
 
@@ -181,7 +183,7 @@ async def test_remove_data_removes_what_tomo_created(deploy: Deploy, tmp_path: P
     media, volumes = config_and_media(tmp_path, "song.flac", "keep me")
     await installed_web(deploy, free_port(), volumes=volumes)
     docker("exec", "web", "sh", "-c", "echo x > /config/app.conf")
-    await deploy.runtime.deployment.uninstall_app("web", remove_data=True)
+    await carried_out(deploy.runtime.deployment.prepare_uninstall("web", remove_data=True))
     assert not (deploy.data_root / "web").exists()
     assert (media / "song.flac").read_text() == "keep me"
     assert deploy.data_root.is_dir()
@@ -192,7 +194,9 @@ async def test_update_to_a_tag_keeps_config_and_data(deploy: Deploy) -> None:
     port = free_port()
     installation_id = await installed_web(deploy, port)
     docker("exec", "web", "sh", "-c", "echo kept > /data/state")
-    updated = (await deploy.runtime.deployment.update_app("web", tag="2")).installation
+    updated = (
+        await carried_out(deploy.runtime.deployment.prepare_update("web", tag="2"))
+    ).installation
     assert (updated.status, updated.image) == ("running", deploy.images.web_v2)
     assert page(port) == "web v2\n"
     assert docker("exec", "web", "cat", "/data/state") == "kept\n"
@@ -207,10 +211,10 @@ async def test_update_keeps_data_in_the_images_own_volumes(deploy: Deploy) -> No
     volume = docker("inspect", "--format", "{{range .Mounts}}{{if eq .Destination \"/store\"}}"
                     "{{.Name}}{{end}}{{end}}", "web").strip()  # fmt: skip
     assert volume
-    await deploy.runtime.deployment.update_app("web", tag="2")
+    await carried_out(deploy.runtime.deployment.prepare_update("web", tag="2"))
     assert docker("exec", "web", "cat", "/store/state") == "kept\n"
 
-    await deploy.runtime.deployment.uninstall_app("web", remove_data=True)
+    await carried_out(deploy.runtime.deployment.prepare_uninstall("web", remove_data=True))
     gone = subprocess.run(["docker", "volume", "inspect", volume], capture_output=True, check=False)
     assert gone.returncode != 0
 
@@ -218,7 +222,7 @@ async def test_update_keeps_data_in_the_images_own_volumes(deploy: Deploy) -> No
 async def test_uninstall_without_remove_data_keeps_the_images_volumes(deploy: Deploy) -> None:
     await installed_web(deploy, free_port())
     volume = docker("inspect", "--format", "{{range .Mounts}}{{.Name}}{{end}}", "web").strip()
-    await deploy.runtime.deployment.uninstall_app("web")
+    await carried_out(deploy.runtime.deployment.prepare_uninstall("web"))
     try:
         assert docker("volume", "inspect", "--format", "{{.Name}}", volume).strip() == volume
     finally:
@@ -230,7 +234,7 @@ async def test_failed_update_puts_the_previous_container_back(deploy: Deploy) ->
     await installed_web(deploy, port)
     await deploy.publish("web", docker=deploy.web_app(port=port, image=deploy.images.broken))
     with pytest.raises(InstallFailed) as failed:
-        await deploy.runtime.deployment.update_app("web")
+        await carried_out(deploy.runtime.deployment.prepare_update("web"))
     assert failed.value.message.startswith("update failed: the container exited with code 3")
     assert failed.value.message.endswith(
         "removed container 'web'; put the previous container back as 'web' and started it"
@@ -244,10 +248,10 @@ async def test_failed_update_puts_the_previous_container_back(deploy: Deploy) ->
 async def test_failed_update_of_a_stopped_app_leaves_it_stopped(deploy: Deploy) -> None:
     port = free_port()
     await installed_web(deploy, port)
-    await deploy.runtime.deployment.stop_app("web")
+    await run_verb(deploy.runtime.deployment, "stop", "web")
     await deploy.publish("web", docker=deploy.web_app(port=port, image=deploy.images.broken))
     with pytest.raises(InstallFailed, match=r"put the previous container back as 'web'$"):
-        await deploy.runtime.deployment.update_app("web")
+        await carried_out(deploy.runtime.deployment.prepare_update("web"))
     restored = await deploy.runtime.deployment.get_installation("web")
     assert (restored.status, restored.image) == ("stopped", deploy.images.web_v1)
     assert docker("inspect", "--format", "{{.State.Status}}", "web").strip() == "exited"
@@ -258,7 +262,7 @@ async def test_update_recreates_a_container_removed_behind_tomos_back(deploy: De
     await installed_web(deploy, port)
     docker("rm", "-f", "web")
     assert (await deploy.runtime.deployment.refresh_status("web")).status == "missing"
-    updated = (await deploy.runtime.deployment.update_app("web")).installation
+    updated = (await carried_out(deploy.runtime.deployment.prepare_update("web"))).installation
     assert updated.status == "running"
     assert page(port) == "web v1\n"
 
@@ -266,14 +270,14 @@ async def test_update_recreates_a_container_removed_behind_tomos_back(deploy: De
 async def test_bad_tag_is_refused(deploy: Deploy) -> None:
     await installed_web(deploy, free_port())
     with pytest.raises(InvalidInput, match="is not a valid image tag"):
-        await deploy.runtime.deployment.update_app("web", tag="bad tag;rm")
+        await carried_out(deploy.runtime.deployment.prepare_update("web", tag="bad tag;rm"))
 
 
 async def test_managing_survives_the_catalog_losing_the_app(deploy: Deploy) -> None:
     await installed_web(deploy, free_port())
     await deploy.runtime.marketplace.remove_repo(deploy.repo_id)
-    assert (await deploy.runtime.deployment.stop_app("web")).status == "stopped"
-    updated = await deploy.runtime.deployment.update_app("web", tag="2")
+    assert (await run_verb(deploy.runtime.deployment, "stop", "web")).status == "stopped"
+    updated = await carried_out(deploy.runtime.deployment.prepare_update("web", tag="2"))
     assert updated.installation.image == deploy.images.web_v2
 
 
@@ -325,7 +329,7 @@ async def test_update_asks_for_what_the_new_definition_requires(deploy: Deploy) 
     await deploy.publish("web", docker=deploy.web_app(port=port, environment=environment))
     service = deploy.runtime.deployment
     with pytest.raises(InvalidInput) as refused:
-        await service.update_app("web")
+        await carried_out(service.prepare_update("web"))
     # Refused when asked: no job started, nothing on the server touched.
     assert refused.value.message == (
         "required environment variables missing: API_URL, API_KEY (give each with --env NAME=VALUE)"
@@ -334,7 +338,7 @@ async def test_update_asks_for_what_the_new_definition_requires(deploy: Deploy) 
     assert page(port) == "web v1\n"  # untouched
 
     changes = InstallConfig(env={"API_URL": "http://api", "API_KEY": "k3y"})
-    updated = await service.update_app("web", changes=changes)
+    updated = await carried_out(service.prepare_update("web", changes=changes))
     assert updated.installation.status == "running"
     assert container_env("web", "API_URL") == "http://api"
     assert container_env("web", "API_KEY") == "k3y"
@@ -342,7 +346,7 @@ async def test_update_asks_for_what_the_new_definition_requires(deploy: Deploy) 
     assert container_env("web", "SALT") == salt and len(salt) == 32
     assert "k3y" not in json.dumps(updated.installation.config)  # secrets stay sealed
 
-    again = await service.update_app("web", tag="2")  # what was given stays given
+    again = await carried_out(service.prepare_update("web", tag="2"))  # what was given stays given
     assert again.generated_secrets == {}
     assert (container_env("web", "API_KEY"), container_env("web", "SALT")) == ("k3y", salt)
 
@@ -355,10 +359,10 @@ async def test_update_moves_to_another_host_port_only_if_it_is_free(
     service = deploy.runtime.deployment
     taken = InstallConfig(ports=[PortOverride(host=busy_port, container=80)])
     with pytest.raises(PreflightFailed, match=f"host port {busy_port}/tcp is already in use"):
-        await service.update_app("web", changes=taken)
+        await carried_out(service.prepare_update("web", changes=taken))
     assert page(old) == "web v1\n"
-    moved = await service.update_app("web", changes=InstallConfig(ports=[
-        PortOverride(host=new, container=80)]))  # fmt: skip
+    moved = await carried_out(service.prepare_update("web", changes=InstallConfig(ports=[
+        PortOverride(host=new, container=80)])))  # fmt: skip
     assert moved.installation.ports == [f"{new}/tcp"]
     assert page(new) == "web v1\n"
 

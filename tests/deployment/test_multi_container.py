@@ -15,7 +15,7 @@ import pytest
 
 from tests.cli.tomo_cli import Tomo
 from tests.conftest import RUN_LABEL
-from tests.deployment.conftest import Deploy, at_step, server_for
+from tests.deployment.conftest import Deploy, at_step, carried_out, run_verb, server_for
 from tests.faults import wait_until
 from tests.registry import TestImages
 from tests.services import free_port
@@ -131,9 +131,9 @@ async def test_stop_start_logs_update_and_uninstall_work_on_the_whole_app(
     app = await deploy.publish("pair", **two_services(deploy))
     await install(deploy, app)
 
-    stopped = await service.stop_app("pair")
+    stopped = await run_verb(service, "stop", "pair")
     running = [n for n in docker("ps", "--format", "{{.Names}}").split() if n.startswith("pair")]
-    started = await service.start_app("pair")
+    started = await run_verb(service, "start", "pair")
     merged = [line async for line in service.logs("pair", tail=5)]
     with pytest.raises(InvalidInput, match="no service 'nope'"):
         _ = [line async for line in service.logs("pair", service="nope")]
@@ -142,12 +142,12 @@ async def test_stop_start_logs_update_and_uninstall_work_on_the_whole_app(
     assert all(line.startswith(("api    | ", "client | ")) for line in merged), merged
 
     await deploy.publish("pair", **two_services(deploy, api_image=deploy.images.web_v2))
-    updated = await service.update_app("pair")
+    updated = await carried_out(service.prepare_update("pair"))
     got = deploy.data_root / "pair" / "out" / "got.txt"
     assert updated.installation.status == "running"
     assert got.read_text().strip() == "web v2"  # the new client asked the new api
 
-    done = await service.uninstall_app("pair", remove_data=True)
+    done = await carried_out(service.prepare_uninstall("pair", remove_data=True))
     assert "removed network 'tomo-pair'" in done.summary
     assert "removed volume pair_shared" in done.summary
     assert docker("ps", "-a", "--filter", "name=pair", "--format", "{{.Names}}") == ""
@@ -165,7 +165,7 @@ async def test_an_update_whose_new_service_fails_puts_every_old_container_back(
     broken = {"image": deploy.images.broken}
     await deploy.publish("pair", **two_services(deploy, worker=broken))
     with pytest.raises(InstallFailed, match="service worker"):
-        await service.update_app("pair")
+        await carried_out(service.prepare_update("pair"))
 
     after = {n: docker("inspect", "--format", "{{.Id}}", n) for n in ("pair", "pair-api")}
     assert after == before
@@ -253,9 +253,9 @@ async def test_an_unreachable_server_changes_nothing_and_claims_nothing(
     own_sshd.stop()
     await deploy.publish("pair", **two_services(deploy, api_image=deploy.images.web_v2))
     with pytest.raises(TomoError, match="flaky"):
-        await service.update_app("pair")
+        await carried_out(service.prepare_update("pair"))
     with pytest.raises(TomoError, match="flaky"):
-        await service.uninstall_app("pair", remove_data=True)
+        await carried_out(service.prepare_uninstall("pair", remove_data=True))
     own_sshd.start()
 
     after = {n: docker("inspect", "--format", "{{.Id}}", n) for n in ("pair", "pair-api")}
@@ -263,7 +263,7 @@ async def test_an_unreachable_server_changes_nothing_and_claims_nothing(
     (kept,) = await service.list_installations()
     assert kept.operation is None and kept.version == "1.0.0"
     assert (await service.refresh_status("pair")).status == "running"
-    removed = await service.uninstall_app("pair", remove_data=True)
+    removed = await carried_out(service.prepare_uninstall("pair", remove_data=True))
     assert "removed container 'pair-api' and its volumes" in removed.summary
     assert [labelled(kind, installation) for kind in ("container", "network", "volume")] == [
         [], [], []]  # fmt: skip

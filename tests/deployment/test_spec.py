@@ -25,7 +25,7 @@ from tomo.deployment.spec import (
     build_spec,
     env_file_content,
 )
-from tomo.errors import InvalidInput
+from tomo.errors import InvalidInput, Refusal
 from tomo.marketplace.definition import AppDefinition
 
 DATA_ROOT = "/srv/tomo-apps"
@@ -62,9 +62,19 @@ def argv_of(spec: ContainerSpec) -> list[str]:
 def refusal(
     app: AppDefinition | None = None, config: InstallConfig | None = None, **kwargs: Any
 ) -> str:
+    """The refusal as the command line says it."""
     with pytest.raises(InvalidInput) as caught:
         spec_of(app, config, **kwargs)
     return caught.value.message
+
+
+def refusals(
+    app: AppDefinition | None = None, config: InstallConfig | None = None
+) -> tuple[Refusal, ...]:
+    """The refusal as data: what each face renders."""
+    with pytest.raises(InvalidInput) as caught:
+        spec_of(app, config)
+    return caught.value.problems
 
 
 def values_of(argv: list[str], option: str) -> list[str]:
@@ -323,10 +333,9 @@ def test_a_63_character_instance_name_is_accepted() -> None:
 
 def test_an_app_id_that_cannot_name_a_container_needs_an_explicit_name() -> None:
     app = definition("a" * 64)
-    assert refusal(app) == (
-        f"the app id '{'a' * 64}' cannot name a container (2 to 63 characters); "
-        "give the instance a name with --name"
-    )
+    (problem,) = refusals(app)
+    assert (problem.fields, problem.hint) == (("name",), "give the instance a name with --name")
+    assert problem.text.startswith(f"the app id '{'a' * 64}' cannot name a container")
     assert spec_of(app, InstallConfig(name="short")).name == "short"
 
 
@@ -366,15 +375,15 @@ def test_same_host_port_on_tcp_and_udp_is_no_clash() -> None:
 def test_port_override_for_an_unknown_port_names_the_ports_the_app_has() -> None:
     app = definition(ports=[{"container": 80}, {"container": 53, "protocol": "udp"}])
     config = InstallConfig(ports=[PortOverride(host=9053, container=53)])
-    assert refusal(app, config) == (
-        "--port 9053:53/tcp: the app has no container port 53/tcp (it has: 80/tcp, 53/udp)"
-    )
+    assert refusals(app, config) == (Refusal(
+        "port 9053:53/tcp: the app has no container port 53/tcp (it has: 80/tcp, 53/udp)",
+        ("ports",)),)  # fmt: skip
 
 
 def test_port_override_on_an_app_without_ports_says_none() -> None:
     config = InstallConfig(ports=[PortOverride(host=8000, container=80, protocol="udp")])
     assert refusal(definition(ports=[]), config) == (
-        "--port 8000:80/udp: the app has no container port 80/udp (it has: none)"
+        "port 8000:80/udp: the app has no container port 80/udp (it has: none)"
     )
 
 
@@ -396,8 +405,7 @@ def test_more_port_overrides_than_the_app_publishes_are_refused() -> None:
     app = definition(ports=[{"container": 80, "host": 8080}])
     overrides = [PortOverride(host=9000, container=80), PortOverride(host=9001, container=80)]
     assert refusal(app, InstallConfig(ports=overrides)) == (
-        "--port 9001:80/tcp: the app publishes 80/tcp 1 time(s), and more --port options "
-        "than that name it"
+        "port 9001:80/tcp: the app publishes 80/tcp 1 time(s), and more ports than that name it"
     )
 
 
@@ -457,15 +465,15 @@ def test_volume_override_for_an_unknown_path_names_the_volumes_the_app_has() -> 
         volumes=[{"container_path": "/data"}, {"container_path": "/config"}],
     )
     config = InstallConfig(volumes=[VolumeOverride(host_path="/mnt/x", container_path="/srv")])
-    assert refusal(app, config) == (
-        "--volume …:/srv: the app has no volume at /srv (it has: /config, /data)"
+    assert refusals(app, config) == (
+        Refusal("the app has no volume at /srv (it has: /config, /data)", ("volumes",)),
     )
 
 
 def test_volume_override_on_an_app_without_volumes_says_none() -> None:
     config = InstallConfig(volumes=[VolumeOverride(host_path="./x", container_path="/data")])
     assert refusal(definition(volumes=[]), config) == (
-        "--volume …:/data: the app has no volume at /data (it has: none)"
+        "the app has no volume at /data (it has: none)"
     )
 
 
@@ -514,7 +522,7 @@ def test_a_volume_override_given_twice_is_refused() -> None:
     app = definition(volumes=[{"container_path": "/data"}])
     config = InstallConfig(volumes=[VolumeOverride(host_path="/srv/a", container_path="/data"),
                                     VolumeOverride(host_path="/srv/b", container_path="/data")])  # fmt: skip
-    assert refusal(app, config) == "--volume …:/data is given more than once"
+    assert refusal(app, config) == "the folder for /data is given more than once"
 
 
 @pytest.mark.parametrize("host_path", ["./.tomo.env", "./.tomo.env/inner"])
@@ -605,14 +613,17 @@ def test_several_problems_are_reported_together_in_order() -> None:
         ports=[PortOverride(host=9000, container=81)],
         volumes=[VolumeOverride(host_path="./c", container_path="/config")],
     )
-    assert refusal(app, config).split("; ") == [
-        "--port 9000:81/tcp: the app has no container port 81/tcp (it has: 80/tcp)",
-        "--volume …:/config: the app has no volume at /config (it has: /data)",
-        "required environment variables missing: DB_HOST, DB_USER (give each with --env NAME=VALUE)",
-        "'bad-name' is not a valid environment variable name",
-        "environment variable S may not contain a line break",
-        "this app needs risk flags you have not accepted: privileged" + RISK_HINT,
+    assert [(p.fields, p.values) for p in refusals(app, config)] == [
+        (("ports",), ()),
+        (("volumes",), ()),
+        (("env.DB_HOST", "env.DB_USER"), ("DB_HOST", "DB_USER")),
+        (("env.bad-name",), ()),
+        (("env.S",), ()),
+        (("accept_risks",), ("privileged",)),
     ]
+    assert refusal(app, config).split("; ")[2] == (
+        "required environment variables missing: DB_HOST, DB_USER (give each with --env NAME=VALUE)"
+    )
 
 
 # -- generated secrets --------------------------------------------------------------

@@ -16,7 +16,7 @@ import pytest
 
 from tomo.config import Settings
 from tomo.errors import GitError, SyncFailed
-from tomo.marketplace.credentials import Credentials
+from tomo.marketplace.credentials import RepoCredentials
 from tomo.marketplace.git import RemoteLogin, run_git
 from tomo.marketplace.models import MarketplaceRepo
 from tomo.marketplace.schemas import RepoCreate
@@ -107,7 +107,7 @@ async def test_git_gets_the_login_from_tomos_helper_not_from_the_users_config(
         '[credential]\n\thelper = "!f() { echo username=other; echo password=other; }; f"\n'
     )
     monkeypatch.setenv("HOME", str(home))
-    login = RemoteLogin("https://example.invalid/x/y.git", Credentials("us er", f"{SECRET}'$x"))
+    login = RemoteLogin("https://example.invalid/x/y.git", RepoCredentials("us er", f"{SECRET}'$x"))
 
     assert await git_credential_fill(login, "example.invalid") == [
         "protocol=https",
@@ -122,7 +122,7 @@ async def test_the_helper_answers_for_the_repos_host_and_port_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, host: str
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))  # no git config of the user's
-    login = RemoteLogin("https://example.invalid/x/y.git", Credentials("user", SECRET))
+    login = RemoteLogin("https://example.invalid/x/y.git", RepoCredentials("user", SECRET))
     with pytest.raises(GitError, match="could not read Username") as refused:
         await git_credential_fill(login, host)
     assert SECRET not in refused.value.message
@@ -165,7 +165,7 @@ async def test_git_sends_the_login_when_the_remote_asks_for_one(
     url, received = login_remote
     argv = ["git", "-c", "protocol.allow=never", "-c", "protocol.http.allow=always",
             "ls-remote", "--", url]  # fmt: skip
-    login = RemoteLogin(url, Credentials("user", SECRET))
+    login = RemoteLogin(url, RepoCredentials("user", SECRET))
     with pytest.raises(GitError, match=r"repository '.*' not found") as failed:
         await run_git(argv, cwd=None, time_limit=20, login=login)
     assert received == [None, "Basic " + base64.b64encode(f"user:{SECRET}".encode()).decode()]

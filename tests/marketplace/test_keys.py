@@ -64,3 +64,14 @@ def test_keys_under_a_misspelt_key_are_not_judged() -> None:
     assert misspelt_keys(with_docker(enviroment=[{"name": "A", "defualt": "1"}])) == [
         "docker.enviroment: unknown key, ignored (did you mean 'environment'?)"
     ]
+
+
+def test_the_same_unknown_key_is_judged_by_each_place_s_own_keys_every_time() -> None:
+    """Close matches are remembered per model and key (a catalog repeats its extras)."""
+    raw = with_docker(tag="x", prot=80)
+    raw = {**raw, "tag": ["x"], "prot": 80, "healthcheck": {"prot": 80}}
+    for _ in range(2):
+        assert misspelt_keys(raw) == [
+            "tag: unknown key, ignored (did you mean 'tags'?)",
+            "healthcheck.prot: unknown key, ignored (did you mean 'port'?)",
+        ]

@@ -7,8 +7,9 @@ from sqlalchemy import update
 
 from tests.gitrepo import CatalogRepo
 from tomo.errors import AmbiguousApp, AppNotFound, InvalidInput, RepoNotFound
+from tomo.marketplace.kinds import RepoType
 from tomo.marketplace.models import MarketplaceAppRow
-from tomo.marketplace.schemas import RepoCreate, RepoType, RepoUpdate
+from tomo.marketplace.schemas import RepoCreate, RepoUpdate
 from tomo.runtime import Runtime
 
 

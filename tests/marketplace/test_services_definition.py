@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 import yaml
 
@@ -92,6 +94,20 @@ def test_it_survives_a_round_trip_through_the_catalog() -> None:
     wiki = load(WIKI)
     again = AppDefinition.model_validate(wiki.model_dump(mode="json"))
     assert again == wiki
+
+
+def test_loading_a_definition_leaves_no_garbage_in_cycles() -> None:
+    """A sync pauses the cyclic collector: a definition whose checks left a cycle
+    behind (a nested function calling itself) kept its services alive until the
+    sync's end, and made its one collection walk every app's."""
+    data = yaml.safe_load(WIKI)
+    gc.collect()
+    gc.disable()
+    try:
+        AppDefinition.model_validate(data)
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
 
 
 def test_services_start_after_what_they_depend_on() -> None:

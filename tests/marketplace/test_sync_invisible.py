@@ -12,6 +12,7 @@ import yaml
 
 from tests.gitrepo import CatalogRepo, app_definition
 from tests.marketplace.test_sync import app_rows, subscribe
+from tomo.marketplace.invisible import strip_invisible
 from tomo.runtime import Runtime
 
 # Every character removed, one after another: in a text they show as nothing at all
@@ -202,3 +203,12 @@ async def _as_an_older_tomo_left_it(runtime: Runtime, repo_id: str, *, name: str
         repo.last_report = {**repo.last_report, "parser": 4}
         await session.execute(update(MarketplaceAppRow)
                               .where(MarketplaceAppRow.repo_id == repo_id).values(name=name))  # fmt: skip
+
+
+def test_a_definition_without_them_is_kept_as_it_is_and_one_deep_inside_is_found() -> None:
+    """Most definitions hold none (and non-ASCII text is not one): those are not copied."""
+    clean = {"name": "Café", "settings": [{"name": "A", "choices": ["a", "ü", 3, None]}]}
+    assert strip_invisible(clean) == (clean, []) and strip_invisible(clean)[0] is clean
+
+    hidden = {"name": "Café", "settings": [{"name": "A", "choices": ["a", hide("ü"), 3, None]}]}
+    assert strip_invisible(hidden) == (clean, ["settings[0].choices[1]"])

@@ -24,7 +24,7 @@ from tomo.errors import (
     ServerTimeout,
     ServerUnreachable,
 )
-from tomo.servers.ssh import Credentials, SSHService, SSHTarget, SSHTimeouts
+from tomo.servers.ssh import SSHCredentials, SSHService, SSHTarget, SSHTimeouts
 
 PRINT_ARGV = ["python3", "-c", "import sys, json; print(json.dumps(sys.argv[1:]))"]
 
@@ -36,7 +36,7 @@ def target(
     fields: dict[str, Any] = {
         "key": f"srv-{sshd.port}", "name": f"test-{sshd.port}", "host": "127.0.0.1",
         "port": sshd.port, "username": users.user,
-        "credentials": Credentials(private_key=users.key.read_text()),
+        "credentials": SSHCredentials(private_key=users.key.read_text()),
         "host_key": pinned if host_key == "pinned" else host_key,
     }  # fmt: skip
     fields.update(overrides)
@@ -56,14 +56,14 @@ async def test_key_auth_runs_a_command(ssh: SSHService, sshd: Sshd, ssh_users: S
 
 
 async def test_password_auth(ssh: SSHService, sshd: Sshd, ssh_users: SshUsers) -> None:
-    by_password = target(sshd, ssh_users, credentials=Credentials(password=ssh_users.password))
+    by_password = target(sshd, ssh_users, credentials=SSHCredentials(password=ssh_users.password))
     assert (await ssh.run(by_password, ["id", "-un"])).stdout.strip() == ssh_users.user
 
 
 async def test_encrypted_key_with_passphrase(
     ssh: SSHService, sshd: Sshd, ssh_users: SshUsers
 ) -> None:
-    creds = Credentials(
+    creds = SSHCredentials(
         private_key=ssh_users.encrypted_key.read_text(), passphrase=ssh_users.passphrase
     )
     assert (await ssh.run(target(sshd, ssh_users, credentials=creds), ["true"])).exit_code == 0
@@ -72,7 +72,7 @@ async def test_encrypted_key_with_passphrase(
 async def test_encrypted_key_with_wrong_passphrase(
     ssh: SSHService, sshd: Sshd, ssh_users: SshUsers
 ) -> None:
-    creds = Credentials(private_key=ssh_users.encrypted_key.read_text(), passphrase="nope")
+    creds = SSHCredentials(private_key=ssh_users.encrypted_key.read_text(), passphrase="nope")
     with pytest.raises(
         AuthenticationFailed, match="cannot decrypt the private key: wrong or missing passphrase"
     ):
@@ -80,7 +80,7 @@ async def test_encrypted_key_with_wrong_passphrase(
 
 
 async def test_wrong_password(ssh: SSHService, sshd: Sshd, ssh_users: SshUsers) -> None:
-    wrong = target(sshd, ssh_users, credentials=Credentials(password="wrong"))
+    wrong = target(sshd, ssh_users, credentials=SSHCredentials(password="wrong"))
     with pytest.raises(
         AuthenticationFailed, match=f"refused user '{ssh_users.user}' \\(password not accepted\\)"
     ) as caught:
@@ -90,7 +90,7 @@ async def test_wrong_password(ssh: SSHService, sshd: Sshd, ssh_users: SshUsers) 
 
 async def test_wrong_key(ssh: SSHService, sshd: Sshd, ssh_users: SshUsers) -> None:
     wrong = target(
-        sshd, ssh_users, credentials=Credentials(private_key=ssh_users.stranger_key.read_text())
+        sshd, ssh_users, credentials=SSHCredentials(private_key=ssh_users.stranger_key.read_text())
     )
     with pytest.raises(AuthenticationFailed, match=r"\(key not accepted\)"):
         await ssh.run(wrong, ["true"])

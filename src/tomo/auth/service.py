@@ -50,6 +50,7 @@ from tomo.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    Refusal,
     TomoError,
     Unauthenticated,
 )
@@ -201,7 +202,8 @@ class AuthService:
     def _acceptable(self, password: str) -> str:
         shortest = self.settings.min_password_length
         if len(password) < shortest:
-            raise InvalidInput(f"password: at least {shortest} characters")
+            raise InvalidInput([Refusal(f"password: at least {shortest} characters",
+                                        ("password",))])  # fmt: skip
         return password
 
     # -- logins and sessions ----------------------------------------------------

@@ -19,11 +19,10 @@ from tomo.errors import InvalidInput
 
 if TYPE_CHECKING:
     from tomo.auth.schemas import PasswordChanged, TokenCreated, UserUnlocked
-    from tomo.runtime import Runtime
+    from tomo.cli.services import Services
 
 users = typer.Typer(help="Users of the API and the web UI.", no_args_is_help=True)
 tokens = typer.Typer(help="API tokens for scripts.", no_args_is_help=True)
-OWNER = "Its owner (default: the only admin)."
 UserArg = Annotated[str, typer.Argument(help="User id or name.", metavar="USER")]
 
 
@@ -132,7 +131,7 @@ def create_token(
     # Through the API, a token without --user is the logged-in user's own.
     remote = state_of(ctx).remote is not None
 
-    async def action(runtime: Runtime) -> TokenCreated:
+    async def action(runtime: Services) -> TokenCreated:
         from tomo.auth.schemas import TokenCreate
         from tomo.auth.service import LOCAL_ADMIN
 
@@ -149,7 +148,7 @@ def create_token(
     print(made.token)
 
 
-async def _only_admin(runtime: Runtime) -> str:
+async def _only_admin(runtime: Services) -> str:
     admins = [u.username for u in await runtime.auth.list_users() if u.role == "admin"]
     if len(admins) != 1:
         raise InvalidInput("name the token's owner with --user")

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tomo.cli.context import JsonOption, run, state_of
+from tomo.cli.context import JsonOption, read, run, state_of
 from tomo.cli.output import console, emit, emit_json, fields, table
 from tomo.marketplace.search.query import SortKey
 
 if TYPE_CHECKING:
+    from tomo.cli.services import Services
     from tomo.marketplace.definition import AppVolume
     from tomo.marketplace.schemas import MarketplaceApp
-    from tomo.runtime import Runtime
 
 app = typer.Typer(help="The app catalog.", no_args_is_help=True)
 AppArg = Annotated[str, typer.Argument(help="repo-id/app-id, or a bare app id if unambiguous.")]
@@ -65,7 +65,7 @@ def _quick_page(ctx: typer.Context, request: dict[str, Any]) -> dict[str, Any] |
     return quick_search(state.data_dir_path, **request)
 
 
-async def _page(runtime: Runtime, request: dict[str, Any]) -> dict[str, Any]:
+async def _page(runtime: Services, request: dict[str, Any]) -> dict[str, Any]:
     page = await runtime.marketplace.search_apps(
         search=request["text"], category=request["category"], tags=request["tags"],
         repo=request["repo"], sort=request["sort"], limit=request["limit"],
@@ -77,7 +77,10 @@ async def _page(runtime: Runtime, request: dict[str, Any]) -> dict[str, Any]:
 @app.command("show")
 def show(ctx: typer.Context, app_ref: AppArg, json_: JsonOption = False) -> None:
     """Show an app's full definition."""
-    entry = run(ctx, lambda runtime: runtime.marketplace.get_app(app_ref))
+    from tomo.marketplace import readonly
+
+    entry = read(ctx, lambda db: readonly.get_app(db, app_ref),
+                 lambda runtime: runtime.marketplace.get_app(app_ref))  # fmt: skip
     emit(entry, json_, lambda: _print_app(entry))
 
 

@@ -1,4 +1,5 @@
-"""Shared CLI plumbing: settings from options, one runtime per command.
+"""Shared CLI plumbing: settings from options, one runtime per command (or, for
+a command that only reads, the database file itself when that is enough: `read`).
 
 Where a command acts: on the tomo the CLI is logged in to (`tomo login`),
 through its API; on the local data directory when not logged in, or when one
@@ -11,21 +12,23 @@ the database, SSH and web stacks (see benchmarks/bench_cli.py).
 from __future__ import annotations
 
 import functools
+import os
 import signal
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from tomo.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from tomo.cli.services import Services
     from tomo.client.login_file import RemoteLogin
     from tomo.config import Settings
-    from tomo.runtime import Runtime
+    from tomo.readonly import LocalDatabase
 
 T = TypeVar("T")
 
@@ -72,7 +75,7 @@ def state_of(ctx: typer.Context) -> CliState:
     return state
 
 
-def run(ctx: typer.Context, action: Callable[[Runtime], Awaitable[T]]) -> T:
+def run(ctx: typer.Context, action: Callable[[Services], Awaitable[T]]) -> T:
     """Open tomo, run one service call, close tomo.
 
     Ctrl-C (asyncio turns it into a cancellation) and SIGTERM both interrupt the
@@ -93,7 +96,40 @@ def run(ctx: typer.Context, action: Callable[[Runtime], Awaitable[T]]) -> T:
     return asyncio.run(call())
 
 
-def _local(state: CliState) -> AbstractAsyncContextManager[Runtime]:
+def read(
+    ctx: typer.Context,
+    quick: Callable[[LocalDatabase], T | None],
+    action: Callable[[Services], Awaitable[T]],
+) -> T:
+    """A call that only reads: answered by `quick` from the local database file when
+    opening tomo would change nothing there (see tomo.readonly), else by `action`
+    through `run`. `quick` gives None to leave it to `action` (which words every
+    refusal); both must give the same answer (tests/cli/test_quick_reads.py)."""
+    state = state_of(ctx)
+    found = None if state.remote else _read_quick(state, quick)
+    return found if found is not None else run(ctx, action)
+
+
+def _read_quick(state: CliState, quick: Callable[[LocalDatabase], T | None]) -> T | None:
+    from tomo.readonly import open_settled
+
+    data_dir, database_url, builtin_catalog = _where(state)
+    with open_settled(data_dir, database_url=database_url,
+                      builtin_catalog=builtin_catalog) as database:  # fmt: skip
+        return quick(database) if database is not None else None
+
+
+def _where(state: CliState) -> tuple[Path, str | None, bool]:
+    """The data directory, database URL and built-in catalog switch as Settings reads
+    (and refuses) them. With no TOMO_ variable for it to read, they are its defaults,
+    known without loading pydantic-settings (a tenth of a quick command's time)."""
+    if not any(name.upper().startswith("TOMO_") and name != "TOMO_DATA_DIR" for name in os.environ):
+        return state.data_dir_path, None, True
+    settings = state.settings()
+    return settings.data_dir, settings.database_url, settings.builtin_catalog
+
+
+def _local(state: CliState) -> AbstractAsyncContextManager[Services]:
     from tomo.logs import configure_logging
     from tomo.runtime import open_runtime
 
@@ -102,10 +138,9 @@ def _local(state: CliState) -> AbstractAsyncContextManager[Runtime]:
     return open_runtime(settings)
 
 
-def _remote(login: RemoteLogin) -> AbstractAsyncContextManager[Runtime]:
-    """The remote tomo's API in the local services' place: a RemoteRuntime has the
-    same services with the methods commands call, same parameters, same models
-    (tests/cli/test_remote.py holds them to that)."""
+def _remote(login: RemoteLogin) -> AbstractAsyncContextManager[Services]:
+    """The remote tomo's API in the local services' place (tomo.cli.services: both
+    hold to the same Protocols)."""
     from tomo.client.runtime import open_remote
 
-    return cast("AbstractAsyncContextManager[Runtime]", open_remote(login))
+    return open_remote(login)

@@ -10,23 +10,23 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from tomo.cli.context import CliState, JsonOption, run, state_of
+from tomo.cli.context import CliState, JsonOption, read, run, state_of
 from tomo.cli.install_options import config_from_options
 from tomo.cli.output import console, emit, emit_json, err_console
 from tomo.cli.output import table as print_table
+from tomo.deployment.statuses import JobStatus
 from tomo.errors import InstallFailed, TomoError
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from tomo.deployment.operation import Prepared
+    from tomo.cli.services import PreparedOperation, Services
     from tomo.deployment.schemas import (
         InstallationPublic,
         InstallPreview,
         JobPublic,
         OperationDone,
     )
-    from tomo.runtime import Runtime
 
 T = TypeVar("T")
 
@@ -78,7 +78,7 @@ def install(
     config = config_from_options(name, env, port, volume, accept_risk)
     state: CliState = ctx.find_root().obj
 
-    async def action(runtime: Runtime) -> None:
+    async def action(runtime: Services) -> None:
         if preview:
             plan = await runtime.deployment.preview_install(server, app, config)
             emit(plan, json_, lambda: _print_preview(plan))
@@ -92,7 +92,7 @@ def install(
             )
             return
         view = await _follow(runtime, started.job_id, quiet=json_)
-        if view.status != "done":  # the installation may be gone: the job tells it all
+        if view.status != JobStatus.DONE:  # the installation may be gone: the job tells it all
             if json_:
                 emit_json({"installation": None, "job": view.model_dump(mode="json"),
                            "generated_secrets": {}})  # fmt: skip
@@ -110,8 +110,10 @@ def install(
 
 def ps(ctx: typer.Context, server: ServerOption = None, json_: JsonOption = False) -> None:
     """List installations, their status checked against Docker."""
+    from tomo.deployment import readonly
 
-    rows = run(ctx, lambda runtime: runtime.deployment.list_with_status(server))
+    rows = read(ctx, lambda db: readonly.list_with_status(db, server),
+                lambda runtime: runtime.deployment.list_with_status(server))  # fmt: skip
     if json_:
         emit_json(rows)
         return
@@ -141,7 +143,7 @@ def restart(ctx: typer.Context, installation: InstallationArg, server: ServerOpt
 def _verb(
     ctx: typer.Context, verb: str, installation: str, server: str | None, json_: bool
 ) -> InstallationPublic:
-    async def action(runtime: Runtime) -> InstallationPublic:
+    async def action(runtime: Services) -> InstallationPublic:
         prepared = await runtime.deployment.prepare_verb(verb, installation, server)
         return (await _operate(runtime, prepared, quiet=json_)).installation
 
@@ -163,7 +165,7 @@ def update(
     container returns on failure."""
     changes = config_from_options(None, env, port, volume, accept_risk)
 
-    async def action(runtime: Runtime) -> OperationDone:
+    async def action(runtime: Services) -> OperationDone:
         prepared = await runtime.deployment.prepare_update(
             installation, server, tag=tag, changes=changes
         )
@@ -184,7 +186,7 @@ def uninstall(
 ) -> None:
     """Remove an installation's container; its data stays unless --remove-data."""
 
-    async def action(runtime: Runtime) -> OperationDone:
+    async def action(runtime: Services) -> OperationDone:
         prepared = await runtime.deployment.prepare_uninstall(
             installation, server, remove_data=remove_data
         )
@@ -207,7 +209,7 @@ def logs(
     """Print an installation's container logs (an app of several: all merged, each
     line led by its service, or one with --service)."""
 
-    async def action(runtime: Runtime) -> None:
+    async def action(runtime: Services) -> None:
         lines = runtime.deployment.logs(installation, server, tail=tail, follow=follow,
                                         service=service)  # fmt: skip
         async for line in lines:
@@ -221,7 +223,7 @@ def job_run(ctx: typer.Context, job_id: str) -> None:
     """Carry out a stored job (used by install --detach)."""
     state_of(ctx).refuse_remote("`tomo job run`")
     view = run(ctx, lambda r: r.deployment.run_job(job_id))
-    if view.status != "done":
+    if view.status != JobStatus.DONE:
         raise InstallFailed(view.error or "job failed")
 
 
@@ -235,7 +237,13 @@ def job_list(
     json_: JsonOption = False,
 ) -> None:
     """List jobs, newest first."""
-    found = run(ctx, lambda r: r.deployment.list_jobs(installation=installation, limit=limit))
+    from tomo.deployment import readonly
+
+    found = read(
+        ctx,
+        lambda db: readonly.list_jobs(db, installation=installation, limit=limit),
+        lambda runtime: runtime.deployment.list_jobs(installation=installation, limit=limit),
+    )
     if json_:
         emit_json(found)
         return
@@ -251,7 +259,7 @@ def job_show(ctx: typer.Context, job_id: str, json_: JsonOption = False) -> None
     emit(view, json_, lambda: console().print(_steps_table(view)))
 
 
-async def _follow(runtime: Runtime, job_id: str, *, quiet: bool) -> JobPublic:
+async def _follow(runtime: Services, job_id: str, *, quiet: bool) -> JobPublic:
     """Run the install job here (so Ctrl-C interrupts it, and it is undone) and show
     its steps live until it ends."""
     view = await _watching(runtime, job_id, runtime.deployment.run_job(job_id), quiet=quiet)
@@ -260,7 +268,7 @@ async def _follow(runtime: Runtime, job_id: str, *, quiet: bool) -> JobPublic:
     return view
 
 
-async def _operate(runtime: Runtime, prepared: Prepared, *, quiet: bool) -> OperationDone:
+async def _operate(runtime: Services, prepared: PreparedOperation, *, quiet: bool) -> OperationDone:
     """Run a prepared operation here, its steps live on a terminal (Docker may take a
     while to stop a container); the final table only when it failed (success prints
     a summary)."""
@@ -272,7 +280,7 @@ async def _operate(runtime: Runtime, prepared: Prepared, *, quiet: bool) -> Oper
         raise
 
 
-async def _watching(runtime: Runtime, job_id: str, work: Awaitable[T], *, quiet: bool) -> T:
+async def _watching(runtime: Services, job_id: str, work: Awaitable[T], *, quiet: bool) -> T:
     """Await `work` while the job's steps show live on a terminal."""
     import asyncio
 
@@ -286,7 +294,7 @@ async def _watching(runtime: Runtime, job_id: str, work: Awaitable[T], *, quiet:
             await asyncio.gather(display, return_exceptions=True)
 
 
-async def _show_live(runtime: Runtime, job_id: str) -> None:
+async def _show_live(runtime: Services, job_id: str) -> None:
     import asyncio
 
     from rich.live import Live

@@ -6,12 +6,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tomo.cli.context import JsonOption, run
+from tomo.cli.context import JsonOption, read, run
 from tomo.cli.output import emit, emit_json, err_console, fields, table
 from tomo.errors import SyncFailed
 from tomo.marketplace.kinds import CatalogFormatName, FormatChoice, RepoType
 
 if TYPE_CHECKING:
+    from tomo.cli.services import Services
     from tomo.marketplace.schemas import (
         RepoDetail,
         RepoPublic,
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
         SyncProblem,
         SyncReport,
     )
-    from tomo.runtime import Runtime
 
 app = typer.Typer(help="Catalog repositories.", no_args_is_help=True)
 RepoArg = Annotated[str, typer.Argument(help="Repo id or name.")]
@@ -50,7 +50,7 @@ def add(
     request = RepoCreate(url=url, name=name, branch=branch, repo_type=repo_type, id=repo_id,
                          format=format_)  # fmt: skip
 
-    async def action(runtime: Runtime) -> None:
+    async def action(runtime: Services) -> None:
         repo = await runtime.marketplace.add_repo(request)
         if not json_:
             err_console().print(f"Added repo {repo.id} ({repo.url})", markup=False)
@@ -68,7 +68,9 @@ def add(
 @app.command("list")
 def list_(ctx: typer.Context, json_: JsonOption = False) -> None:
     """List subscribed repositories."""
-    repos = run(ctx, lambda runtime: runtime.marketplace.list_repos())
+    from tomo.marketplace import readonly
+
+    repos = read(ctx, readonly.list_repos, lambda runtime: runtime.marketplace.list_repos())
     if json_:
         emit_json(repos)
         return
@@ -116,7 +118,7 @@ def update(
     emit(updated, json_, f"Updated repo {updated.id}")
 
 
-async def _switch_branch(runtime: Runtime, repo: str, changes: RepoUpdate, *, json_: bool) -> None:
+async def _switch_branch(runtime: Services, repo: str, changes: RepoUpdate, *, json_: bool) -> None:
     """Update, then sync the branch now followed; with --json, print the sync report
     (as `repo add` does)."""
     before = await runtime.marketplace.get_repo(repo)
@@ -159,7 +161,7 @@ def remove(ctx: typer.Context, repo: RepoArg, json_: JsonOption = False) -> None
 
 
 async def _sync_and_show(
-    runtime: Runtime, repo: str, *, json_: bool, force: bool, failed: str = CATALOG_KEPT
+    runtime: Services, repo: str, *, json_: bool, force: bool, failed: str = CATALOG_KEPT
 ) -> None:
     """Sync with a spinner, then the report; `failed` says what a failure left."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn

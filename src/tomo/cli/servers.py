@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tomo.cli.context import JsonOption, run
+from tomo.cli.context import JsonOption, read, run
 from tomo.cli.output import console, emit, emit_json, err_console, fields
 from tomo.cli.output import table as print_table
 from tomo.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from tomo.runtime import Runtime
+    from tomo.cli.services import Services
     from tomo.servers.schemas import HostKeyScan, ServerAdded, ServerPublic
 
 app = typer.Typer(help="Servers tomo deploys to.", no_args_is_help=True)
@@ -57,7 +57,7 @@ def add(
         data_root=data_root, use_sudo=sudo,
     )  # fmt: skip
 
-    async def action(runtime: Runtime) -> None:
+    async def action(runtime: Services) -> None:
         # --json is for scripts: nobody answers a prompt there.
         confirm = None if json_ else functools.partial(_confirm_key, name)
         added = await runtime.servers.add_server(request, confirm=confirm)
@@ -79,7 +79,7 @@ def trust(
     """Trust the server's host key (shown and confirmed, or matching --fingerprint),
     then log in once and record its facts."""
 
-    async def action(runtime: Runtime) -> ServerPublic:
+    async def action(runtime: Services) -> ServerPublic:
         expected = fingerprint
         if expected is None:
             expected = _confirmed_fingerprint(await runtime.servers.scan_host_key(server))
@@ -96,7 +96,9 @@ def trust(
 @app.command("list")
 def list_(ctx: typer.Context, json_: JsonOption = False) -> None:
     """List servers."""
-    servers = run(ctx, lambda runtime: runtime.servers.list_servers())
+    from tomo.servers import readonly
+
+    servers = read(ctx, readonly.list_servers, lambda runtime: runtime.servers.list_servers())
     if json_:
         emit_json(servers)
         return

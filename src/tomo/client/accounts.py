@@ -39,7 +39,7 @@ class RemoteAuth:
 
     async def set_password(
         self, ref: str, new: str, *, by: Principal, current: str | None = None,
-        client: str = "local", revoke_tokens: bool = True,
+        revoke_tokens: bool = True,
     ) -> PasswordChanged:  # fmt: skip
         body = {"new_password": new, "current_password": current, "revoke_tokens": revoke_tokens}
         answer = await self.api.call("PUT", f"{_user_path(ref)}/password", body=body)

@@ -24,6 +24,7 @@ from tomo.deployment.schemas import (
     OperationDone,
 )
 from tomo.deployment.spec import ConfigChanges, InstallConfig
+from tomo.deployment.statuses import UNDER_WAY, InstallationStatus, JobStatus
 from tomo.errors import (
     InstallationNotFound,
     InstallFailed,
@@ -33,7 +34,6 @@ from tomo.errors import (
     TomoError,
 )
 
-UNDER_WAY = ("pending", "running")
 RECONNECT_SECONDS = 1.0
 
 
@@ -53,9 +53,7 @@ class RemoteDeployment:
 
     # -- install --------------------------------------------------------------
 
-    async def preview_install(
-        self, server: str, app: str, config: InstallConfig, *, check: bool = False
-    ) -> InstallPreview:
+    async def preview_install(self, server: str, app: str, config: InstallConfig) -> InstallPreview:
         """The API always asks the server too: `problems` lists what it found."""
         answer = await self.api.call("POST", "/installations", body=_install(server, app, config),
                                      params={"preview": True})  # fmt: skip
@@ -69,7 +67,7 @@ class RemoteDeployment:
         """The job runs in the remote tomo already: follow it to its end.
         OperationInterrupted if it was interrupted, as locally."""
         view = await self.follow(job_id)
-        if view.status == "interrupted":
+        if view.status == JobStatus.INTERRUPTED:
             raise OperationInterrupted(view.error or f"{view.kind} interrupted")
         return view
 
@@ -103,7 +101,7 @@ class RemoteDeployment:
 
         async def run() -> OperationDone:
             view = await self.follow(started.job_id)
-            if view.status != "done":
+            if view.status != JobStatus.DONE:
                 raise self.job_error(view)
             return OperationDone(installation=await self._after(started.installation),
                                  job_id=started.job_id, summary=view.summary,
@@ -117,13 +115,14 @@ class RemoteDeployment:
         try:
             return await self.get_installation(before.id)
         except InstallationNotFound:
-            return before.model_copy(update={"status": "removed", "operation": None})
+            gone = {"status": InstallationStatus.REMOVED, "operation": None}
+            return before.model_copy(update=gone)
 
     def job_error(self, view: JobPublic) -> TomoError:
         """The error a failed job ended with. A job stores its message, not its class:
         an install or update failed (exit 8), anything else failed on its server (7)."""
         message = view.error or f"{view.kind} {view.status}"
-        if view.status == "interrupted":
+        if view.status == JobStatus.INTERRUPTED:
             return OperationInterrupted(message)
         kind = InstallFailed if view.kind in ("install", "update") else RemoteError
         return rebuilt(kind, message, server=view.server_id or self.api.url)
@@ -162,9 +161,9 @@ class RemoteDeployment:
 
     async def logs(
         self, ref: str, server: str | None = None, *, tail: int = 100, follow: bool = False,
-        service: str | None = None, reader: str = "",
+        service: str | None = None,
     ) -> AsyncIterator[str]:  # fmt: skip
-        """`reader` is the API's to decide: the token's user holds the streams."""
+        """Held to the share of log streams of the token's user (the API counts them)."""
         path = f"{await self._path(ref, server)}/logs"
         query = {"tail": tail, "follow": follow, "service": service}
         async with aclosing(self.api.lines(path, query)) as lines:

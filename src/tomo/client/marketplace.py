@@ -26,18 +26,13 @@ if TYPE_CHECKING:
     from tomo.marketplace.sync import Progress
 
 
-def _no_progress(_phase: str, _done: int, _total: int) -> None:
-    pass
-
-
 class RemoteMarketplace:
     def __init__(self, api: Api) -> None:
         self.api = api
 
     # -- repositories -------------------------------------------------------
 
-    async def add_repo(self, request: RepoCreate, *, trusted_local: bool = False) -> RepoAdded:
-        """`trusted_local` is the server's own business (its built-in catalog)."""
+    async def add_repo(self, request: RepoCreate) -> RepoAdded:
         body = request.model_dump(mode="json")
         return RepoAdded.model_validate(await self.api.call("POST", "/marketplace/repos",
                                                             body=body))  # fmt: skip
@@ -56,7 +51,7 @@ class RemoteMarketplace:
         return RepoPublic.model_validate(await self.api.call("DELETE", _repo_path(ref)))
 
     async def sync_repo(
-        self, ref: str, *, progress: Progress = _no_progress, force: bool = False
+        self, ref: str, *, progress: Progress | None = None, force: bool = False
     ) -> SyncReport:
         """The sync runs in the server, which reports no phases on the way."""
         answer = await self.api.call("POST", f"{_repo_path(ref)}/sync", params={"force": force})

@@ -12,7 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from tomo import errors
-from tomo.errors import RemoteError, TomoError, TooManyAttempts
+from tomo.errors import (
+    InvalidInput,
+    PreflightFailed,
+    Refusal,
+    RemoteError,
+    TomoError,
+    TooManyAttempts,
+)
 
 TYPE_PREFIX = "urn:tomo:problem:"
 _BY_STATUS: dict[int, type[TomoError]] = {
@@ -28,7 +35,8 @@ def error_of_problem(problem: dict[str, Any], status: int, *, where: str) -> Tom
     kind = error_class(str(problem.get("type", "")), status)
     detail = str(problem.get("detail") or problem.get("title") or f"answered {status}")
     return rebuilt(kind, detail, server=problem.get("server") or where,
-                   retry_after=problem.get("retry_after"))  # fmt: skip
+                   retry_after=problem.get("retry_after"),
+                   fields=problem.get("errors"))  # fmt: skip
 
 
 def error_class(problem_type: str, status: int) -> type[TomoError]:
@@ -41,8 +49,9 @@ def error_class(problem_type: str, status: int) -> type[TomoError]:
 
 
 def rebuilt(
-    kind: type[TomoError], message: str, *, server: str, retry_after: object = None
-) -> TomoError:
+    kind: type[TomoError], message: str, *, server: str, retry_after: object = None,
+    fields: object = None,
+) -> TomoError:  # fmt: skip
     """An error of this class saying exactly `message`: the server wrote it whole,
     so the class's own constructor (which composes messages) is bypassed."""
     error = kind.__new__(kind)
@@ -52,4 +61,15 @@ def rebuilt(
         error.reason = message.removeprefix(f"{server}: ")
     if isinstance(error, TooManyAttempts):
         error.retry_after = retry_after if isinstance(retry_after, int) else 0
+    if isinstance(error, InvalidInput | PreflightFailed):
+        error.problems = refusals_of(fields, message)
     return error
+
+
+def refusals_of(fields: object, message: str) -> tuple[Refusal, ...]:
+    """A problem's `errors[]` as the refusals they were made from (one per field)."""
+    parts = [part for part in fields if isinstance(part, dict)] if isinstance(fields, list) else []
+    found = [Refusal(str(part.get("message", "")),
+                     (str(part["field"]),) if part.get("field") else (),
+                     str(part.get("hint") or "")) for part in parts]  # fmt: skip
+    return tuple(found) or (Refusal(message),)

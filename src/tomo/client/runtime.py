@@ -1,5 +1,6 @@
 """A runtime whose services are a remote tomo's API: what `run()` hands a command
-while the CLI is logged in (see tomo.runtime.Runtime for the local one).
+while the CLI is logged in (tomo.runtime.Runtime is the local one; mypy holds
+both to tomo.cli.services' Protocols).
 
 Each service (and the schemas it parses) loads when a command first uses it:
 `tomo app search` never pays for the deployment or account models.

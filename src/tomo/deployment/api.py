@@ -25,6 +25,7 @@ from tomo.deployment.schemas import (
 )
 from tomo.deployment.service import DeploymentService
 from tomo.deployment.spec import ConfigChanges, InstallConfig
+from tomo.deployment.statuses import UNDER_WAY
 from tomo.errors import TomoError
 from tomo.http.problems import error_responses
 from tomo.http.security import PrincipalDep
@@ -252,7 +253,7 @@ async def _events(job_id: str, request: Request, deployment: DeploymentDep) -> A
                 sent[index] = data
                 quiet = 0.0
                 yield _event("step", data)
-        if view.status not in ("pending", "running"):
+        if view.status not in UNDER_WAY:
             yield _event("end", view.model_dump_json())
             return
         if quiet >= SSE_KEEPALIVE_SECONDS:

@@ -28,13 +28,15 @@ from tomo.deployment.spec import (
     generate_secret,
     hardening,
     installation_labels,
+    missing_values,
     mounts,
     nesting_risks,
     ports,
     refused_values,
     unaccepted,
+    unnamable,
 )
-from tomo.errors import InvalidInput
+from tomo.errors import InvalidInput, Refusal
 from tomo.marketplace.definition import (
     REFERENCE,
     AppDefinition,
@@ -90,7 +92,9 @@ def network_name(definition: AppDefinition, instance: str) -> str | None:
 
 
 def uses_app_spec(definition: AppDefinition) -> bool:
-    return definition.is_multi_container or bool(definition.settings)
+    """Several services, settings or named volumes: what only the builder below makes."""
+    named = any(volume.volume is not None for volume in definition.docker.volumes)
+    return definition.is_multi_container or bool(definition.settings) or named
 
 
 def user_variables(definition: AppDefinition) -> list[AppEnvVar]:
@@ -140,7 +144,7 @@ class _Builder:
         self.data_root = data_root
         self.instance_dir = posixpath.join(data_root, self.name)
         self.images = images
-        self.problems: list[str] = []
+        self.problems: list[Refusal] = []
         self.names = container_names(definition, self.name)
         self.network = network_name(definition, self.name)
         self.labels = labels
@@ -151,8 +155,7 @@ class _Builder:
 
     def build(self) -> AppSpec:
         if self.config.name is None and not INSTANCE_NAME.fullmatch(self.name):
-            self.problems.append(f"the app id '{self.name}' cannot name a container (2 to 63 "
-                                 "characters); give the instance a name with --name")  # fmt: skip
+            self.problems.append(unnamable(self.name))
         values = self._settings()
         every = self.definition.all_services
         containers = [self._container(service, every[service], values) for service in self.names]
@@ -164,7 +167,7 @@ class _Builder:
         if missing:
             self.problems.append(missing)
         if self.problems:
-            raise InvalidInput("; ".join(self.problems))
+            raise InvalidInput(self.problems)
         volumes = sorted({m.volume for c in containers for m in c.named_volumes})
         return AppSpec(self.name, self.instance_dir, containers, self.network, volumes,
                        self.labels, self.env, self.secret_env, risks)  # fmt: skip
@@ -186,8 +189,7 @@ class _Builder:
             values[setting.name] = self._fill(value, {}, f"setting {setting.name}")
             (self.secret_env if setting.secret else self.env)[setting.name] = value
         if missing:
-            self.problems.append("required settings missing: " + ", ".join(missing)
-                                 + " (give each with --env NAME=VALUE)")  # fmt: skip
+            self.problems.append(missing_values("settings", missing))
         declared = {s.name for s in self.definition.settings}
         for name, value in self.config.env.items():
             if name not in declared:
@@ -220,7 +222,9 @@ class _Builder:
             return text
         unknown = [n for n in references(text) if n not in known and n not in self._declared]
         if unknown:
-            self.problems.append(f"{where}: ${{{unknown[0]}}} is not a setting of this app")
+            self.problems.append(
+                Refusal(f"{where}: ${{{unknown[0]}}} is not a setting of this app")
+            )
         return REFERENCE.sub(replace, text)
 
     @property
@@ -302,7 +306,9 @@ class _Builder:
                 raw = generate_secret(variable.generate)
             if raw is None:
                 if variable.required:
-                    self.problems.append(f"service {service}: {variable.name} has no value")
+                    self.problems.append(
+                        Refusal(f"service {service}: {variable.name} has no value")
+                    )
                 continue
             value = self._fill(raw, values, f"service {service}: {variable.name}")
             secret = variable.secret or bool(set(references(raw)) & secret_settings)
@@ -322,10 +328,10 @@ class _Builder:
             for port in container.ports:
                 key = (port.host, port.protocol)
                 if key in seen and seen[key] != container.service:
-                    self.problems.append(
+                    self.problems.append(Refusal(
                         f"host port {port.host}/{port.protocol} is published by services "
-                        f"{seen[key]} and {container.service}"
-                    )
+                        f"{seen[key]} and {container.service}", ("ports",)
+                    ))  # fmt: skip
                 seen[key] = container.service
 
 

@@ -1,7 +1,9 @@
-"""Installing an app: validate and record (`install_app`), then the job that does it.
+"""Installing an app: validate and record (`prepare_install`), then the job that does it.
 
 The record is made first, holding the installation's lease, so one name is
-one installation from the start. An install that fails or is interrupted takes
+one installation from the start. Its job then runs as every operation's does (a
+Prepared, see operation.py): in the API's background, or in the CLI that asked
+(`tomo job run` for --detach). An install that fails or is interrupted takes
 back what it made (from its journal); if nothing is left on the server, the
 installation record goes too and only the job tells what happened.
 """
@@ -17,12 +19,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tomo.deployment import steps
 from tomo.deployment.app_spec import AppSpec, app_mounts, build_app_spec
 from tomo.deployment.context import DeploymentContext, ports_of, stored_config
-from tomo.deployment.jobs import JobRecorder, create_job, new_id, now
+from tomo.deployment.jobs import JobRecorder, create_job, job_view, new_id, now
 from tomo.deployment.models import Installation
-from tomo.deployment.operation import Operation, Recovery, said
-from tomo.deployment.schemas import InstallStarted
+from tomo.deployment.operation import (
+    Operation,
+    Outcome,
+    Prepared,
+    Recovery,
+    done,
+    prepared,
+    said,
+)
+from tomo.deployment.schemas import InstallStarted, JobPublic, OperationDone
 from tomo.deployment.spec import InstallConfig
-from tomo.errors import InvalidInput, PreflightFailed, RemoteError
+from tomo.deployment.statuses import InstallationStatus, JobStatus
+from tomo.errors import (
+    InvalidInput,
+    OperationInterrupted,
+    PreflightFailed,
+    Refusal,
+    RemoteError,
+    TomoError,
+)
 from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.risk import HostMount
 
@@ -50,7 +68,34 @@ async def plan_install(
 async def install_app(
     ctx: DeploymentContext, server: str, app: str, config: InstallConfig
 ) -> InstallStarted:
-    """Validate and record; the returned job does the work (see InstallOperation)."""
+    """Validate and record; the returned job does the work (see run_job)."""
+    ready = await prepare_install(ctx, server, app, config)
+    return InstallStarted(installation=ready.installation, job_id=ready.job_id,
+                          generated_secrets=ready.generated_secrets)  # fmt: skip
+
+
+async def run_job(ctx: DeploymentContext, job_id: str) -> JobPublic:
+    """Carry out a stored install job to its end; its outcome is in the returned
+    view. OperationInterrupted if it was interrupted (after undoing it)."""
+    view = await job_view(ctx.db, job_id)
+    runnable = view.kind == InstallOperation.kind and view.status == JobStatus.PENDING
+    if not runnable or view.installation_id is None:
+        return view
+    ready = prepared_install(ctx, await ctx.load(view.installation_id), job_id)
+    try:
+        await ready.run()
+    except OperationInterrupted:
+        raise
+    except TomoError:
+        pass  # the job tells how it failed, and what was undone
+    return await job_view(ctx.db, job_id)
+
+
+async def prepare_install(
+    ctx: DeploymentContext, server: str, app: str, config: InstallConfig
+) -> Prepared:
+    """Validate, then record the installation with its lease held by its install job;
+    `run` installs it (the generated secrets are shown once, from here)."""
     installation_id = new_id()
     spec, repo_id, definition, server_id = await plan_install(
         ctx, server, app, config, installation_id
@@ -64,8 +109,9 @@ async def install_app(
         id=installation_id, server_id=server_id, name=spec.name, repo_id=repo_id,
         app_id=definition.id, version=definition.version, image=spec.main.image,
         definition=definition.model_dump(mode="json"), config=stored_config(config, spec),
-        secret_env_enc=ctx.seal(spec.secret_env), status="pending", operation="install",
-        operation_job=job_id, heartbeat_at=now(), created_at=now(), updated_at=now(),
+        secret_env_enc=ctx.seal(spec.secret_env), status=InstallationStatus.PENDING,
+        operation=InstallOperation.kind, operation_job=job_id, heartbeat_at=now(),
+        created_at=now(), updated_at=now(),
     )  # fmt: skip
     try:
         async with ctx.db.session() as session, session.begin():
@@ -73,11 +119,23 @@ async def install_app(
             session.add(row)
     except IntegrityError:  # another install took the name after our check
         raise _name_taken(spec.name) from None
-    await create_job(ctx.db, row, "install", job_id)
-    return InstallStarted(
-        installation=await ctx.public(installation_id), job_id=job_id,
-        generated_secrets=generated,
-    )  # fmt: skip
+    await create_job(ctx.db, row, InstallOperation.kind, job_id)
+    return prepared_install(ctx, await ctx.load(installation_id), job_id, generated)
+
+
+def prepared_install(
+    ctx: DeploymentContext,
+    row: Installation,
+    job_id: str,
+    generated_secrets: dict[str, str] | None = None,
+) -> Prepared:
+    """The recorded install job of `row`, ready to run wherever it runs."""
+
+    async def finish(row: Installation, outcome: Outcome) -> OperationDone:
+        return await done(ctx, row, outcome)
+
+    return prepared(ctx, row, job_id, InstallOperation(ctx), finish,
+                    generated_secrets=generated_secrets)  # fmt: skip
 
 
 async def _refuse_taken_name(session: AsyncSession, server_id: str, name: str) -> None:
@@ -91,9 +149,8 @@ async def _refuse_taken_name(session: AsyncSession, server_id: str, name: str) -
 
 
 def _name_taken(name: str) -> InvalidInput:
-    return InvalidInput(
-        f"an installation named '{name}' already exists on this server; choose --name"
-    )
+    return InvalidInput([Refusal(f"an installation named '{name}' already exists on this "
+                                 "server", ("name",), "choose --name")])  # fmt: skip
 
 
 class InstallOperation(Operation):
@@ -104,7 +161,7 @@ class InstallOperation(Operation):
         definition = AppDefinition.model_validate(row.definition)
         server = await ctx.servers.get_server(row.server_id)
         docker = await ctx.docker(row.server_id)
-        await ctx.set(row.id, status="installing", status_message=None)
+        await ctx.set(row.id, status=InstallationStatus.INSTALLING, status_message=None)
         async with job.step("validate"):
             spec = ctx.spec_of(row, definition, server)
         async with job.step("preflight"):
@@ -116,13 +173,14 @@ class InstallOperation(Operation):
         async with job.step("pull", ", ".join(spec.images)):
             await steps.pull_and_prepare(docker, spec, job)  # the files meanwhile
         async with job.step("create"):
-            container = await steps.create_app(
+            container = await steps.create_containers(
                 docker, spec, ctx.settings.publish_address, job, wait_limits(ctx)
             )
         async with job.step("wait"):
             await job.note(await steps.wait_until_app_up(docker, spec, wait_limits(ctx)))
         job.journal.committed = True
-        await ctx.set(row.id, status="running", container_id=container, status_message=None)
+        await ctx.set(row.id, status=InstallationStatus.RUNNING, container_id=container,
+                      status_message=None)  # fmt: skip
         await ctx.forget_kept_secrets(row.server_id, row.name)  # the record holds them now
         await ctx.marketplace.count_install(row.repo_id, row.app_id)
 
@@ -136,7 +194,8 @@ class InstallOperation(Operation):
             f"{said(outcome, '')}; tomo removes the rest the next time it reaches "
             f"{row.server_id} (or `tomo uninstall {row.name}` then)"
         )
-        await self.ctx.set(row.id, status="failed", status_message=f"{cause}; {message}")
+        await self.ctx.set(row.id, status=InstallationStatus.FAILED,
+                           status_message=f"{cause}; {message}")  # fmt: skip
         return Recovery(message, settled=False)
 
 
@@ -157,7 +216,7 @@ class FinishFailedInstall(Operation):
 
 async def check_server(
     ctx: DeploymentContext, server_id: str, definition: AppDefinition, spec: AppSpec
-) -> list[str]:
+) -> list[Refusal]:
     """Every reason the server cannot take this container now ([] when it can)."""
     data_root = (await ctx.servers.get_server(server_id)).data_root
     claimed = await claimed_ports(ctx, server_id, "preview")
@@ -167,9 +226,9 @@ async def check_server(
         check = steps.Preflight(definition, spec, data_root, claimed, others)
         await steps.preflight(docker, check)
     except PreflightFailed as exc:
-        return exc.message.split(": ", 1)[-1].split("; ")
+        return list(exc.problems)
     except RemoteError as exc:
-        return [exc.message]
+        return [Refusal(exc.message)]
     return []
 
 

@@ -22,6 +22,7 @@ from tomo.db import Database
 from tomo.deployment.journal import Journal
 from tomo.deployment.models import Installation, Job, JobStep
 from tomo.deployment.schemas import JobPublic, StepPublic
+from tomo.deployment.statuses import JobStatus, StepStatus
 from tomo.errors import InstallationBusy, JobNotFound, TomoError
 
 HEARTBEAT_SECONDS = 2.0
@@ -51,7 +52,7 @@ class JobRecorder:
         async with self.db.session() as session, session.begin():
             await session.execute(
                 update(Job).where(Job.id == self.job_id).values(
-                    status="running", started_at=now(), runner_pid=os.getpid(),
+                    status=JobStatus.RUNNING, started_at=now(), runner_pid=os.getpid(),
                     runner_host=socket.gethostname(),
                 )
             )  # fmt: skip
@@ -60,17 +61,17 @@ class JobRecorder:
     async def step(self, name: str, message: str | None = None) -> AsyncIterator[None]:
         self.current_step = name
         async with self.db.session() as session, session.begin():
-            row = JobStep(job_id=self.job_id, name=name, status="running", message=message,
-                          started_at=now())  # fmt: skip
+            row = JobStep(job_id=self.job_id, name=name, status=StepStatus.RUNNING,
+                          message=message, started_at=now())  # fmt: skip
             session.add(row)
             await session.flush()
             self._step_id = row.id
         try:
             yield
         except BaseException as exc:
-            await asyncio.shield(self._end_step("failed", _step_failure(exc)))
+            await asyncio.shield(self._end_step(StepStatus.FAILED, _step_failure(exc)))
             raise
-        await self._end_step("done", None)
+        await self._end_step(StepStatus.DONE, None)
 
     async def note(self, message: str) -> None:
         """Replace the running step's message (what it is doing now)."""
@@ -87,7 +88,7 @@ class JobRecorder:
                 update(JobStep).where(JobStep.id == self._step_id).values(**values)
             )
 
-    async def _end_step(self, status: str, message: str | None) -> None:
+    async def _end_step(self, status: StepStatus, message: str | None) -> None:
         values: dict[str, object] = {"status": status, "ended_at": now()}
         if message is not None:
             values["message"] = message
@@ -102,7 +103,7 @@ class JobRecorder:
             )
 
     async def finish(
-        self, status: str, error: str | None, summary: list[str] | None = None
+        self, status: JobStatus, error: str | None, summary: list[str] | None = None
     ) -> None:
         async with self.db.session() as session, session.begin():
             await session.execute(
@@ -186,8 +187,8 @@ async def create_job(db: Database, installation: Installation, kind: str, job_id
         session.add(Job(
             id=job_id, installation_id=installation.id, server_id=installation.server_id,
             installation_name=installation.name,
-            app=f"{installation.repo_id}/{installation.app_id}", kind=kind, status="pending",
-            created_at=now(),
+            app=f"{installation.repo_id}/{installation.app_id}", kind=kind,
+            status=JobStatus.PENDING, created_at=now(),
         ))  # fmt: skip
 
 

@@ -25,6 +25,7 @@ from tomo.deployment.operation import Operation, Outcome, Prepared, Recovery, do
 from tomo.deployment.remote import STOP_LIMIT, ContainerState, Docker
 from tomo.deployment.schemas import InstallationPublic, OperationDone
 from tomo.deployment.spec import InstallConfig
+from tomo.deployment.statuses import InstallationStatus
 from tomo.errors import InvalidInput, RemoteError, TomoError
 from tomo.marketplace.definition import AppDefinition
 from tomo.servers.ssh import LOGS, SSHTarget, docker_argv
@@ -59,7 +60,8 @@ class DockerVerb(Operation):
         try:
             await record_state(self.ctx, row, await self.ctx.docker(row.server_id))
         except RemoteError as exc:
-            await self.ctx.set(row.id, status="unknown", status_message=exc.message)
+            unknown = InstallationStatus.UNKNOWN
+            await self.ctx.set(row.id, status=unknown, status_message=exc.message)
         return Recovery("")
 
 
@@ -76,7 +78,7 @@ def long_running(row: Installation) -> list[str]:
     return [name for service, name in containers_of(row).items() if service not in one_shot]
 
 
-async def app_state(row: Installation, docker: Docker) -> tuple[str, str | None]:
+async def app_state(row: Installation, docker: Docker) -> tuple[InstallationStatus, str | None]:
     names = containers_of(row)
     if len(names) == 1:
         return status_from(await docker.state(row.name))
@@ -88,21 +90,27 @@ async def app_state(row: Installation, docker: Docker) -> tuple[str, str | None]
     })  # fmt: skip
 
 
-def combined_status(states: dict[str, ContainerState | None]) -> tuple[str, str | None]:
+def combined_status(
+    states: dict[str, ContainerState | None],
+) -> tuple[InstallationStatus, str | None]:
     """One status for an app of several containers: running only when all run;
     otherwise the worst of them, with the services that are not as they should be."""
     seen = {service: status_from(state) for service, state in states.items()}
     statuses = {status for status, _ in seen.values()}
-    if statuses == {"stopped"}:
-        return "stopped", None
+    if statuses == {InstallationStatus.STOPPED}:
+        return InstallationStatus.STOPPED, None
     notes = [f"{service}: {message or status}" for service, (status, message) in seen.items()
-             if status != "running" or message]  # fmt: skip
-    for worst in ("missing", "restarting", "unhealthy", "error"):
+             if status != InstallationStatus.RUNNING or message]  # fmt: skip
+    for worst in _WORST_FIRST:
         if worst in statuses:
             return worst, "; ".join(notes)
-    if "stopped" in statuses:
-        return "error", "; ".join(notes)
-    return "running", "; ".join(notes) or None
+    if InstallationStatus.STOPPED in statuses:
+        return InstallationStatus.ERROR, "; ".join(notes)
+    return InstallationStatus.RUNNING, "; ".join(notes) or None
+
+
+_WORST_FIRST = (InstallationStatus.MISSING, InstallationStatus.RESTARTING,
+                InstallationStatus.UNHEALTHY, InstallationStatus.ERROR)  # fmt: skip
 
 
 async def record_state(ctx: DeploymentContext, row: Installation, docker: Docker) -> None:
@@ -121,7 +129,7 @@ async def refresh_status(
         try:
             await record_state(ctx, row, await ctx.docker(row.server_id))
         except RemoteError as exc:
-            await ctx.set(row.id, status="unknown", status_message=exc.message)
+            await ctx.set(row.id, status=InstallationStatus.UNKNOWN, status_message=exc.message)
     return await ctx.public(row.id)
 
 
@@ -130,7 +138,8 @@ async def refresh_all(ctx: DeploymentContext, rows: list[Installation], time_lim
     that does not answer within `time_limit` is `unknown` and holds up no other."""
     by_server: dict[str, list[Installation]] = {}
     for row in rows:
-        if row.operation is None and (row.container_id is not None or row.status == "failed"):
+        failed = row.status == InstallationStatus.FAILED
+        if row.operation is None and (row.container_id is not None or failed):
             by_server.setdefault(row.server_id, []).append(row)
     await asyncio.gather(*(_refresh_server(ctx, found, time_limit)
                            for found in by_server.values()))  # fmt: skip
@@ -142,8 +151,8 @@ async def _refresh_server(
     """The installations' states; a server that answers also gets what failed
     installs left there removed (they could not, while it was away)."""
     server_id = rows[0].server_id
-    failed = [row for row in rows if row.status == "failed"]
-    rows = [row for row in rows if row.status != "failed"]
+    failed = [row for row in rows if row.status == InstallationStatus.FAILED]
+    rows = [row for row in rows if row.status != InstallationStatus.FAILED]
     try:
         async with asyncio.timeout(time_limit):
             docker = await ctx.docker(server_id)
@@ -161,23 +170,27 @@ async def _refresh_server(
             await finish_failed_install(ctx, row)
         return
     for row in rows:
-        await ctx.set(row.id, status="unknown", status_message=reason)
+        await ctx.set(row.id, status=InstallationStatus.UNKNOWN, status_message=reason)
 
 
-def status_from(state: ContainerState | None) -> tuple[str, str | None]:
+def status_from(state: ContainerState | None) -> tuple[InstallationStatus, str | None]:
+    """The installation's status from its container's state (Docker's words)."""
     if state is None:
-        return "missing", "the container is gone (removed outside tomo?)"
+        return InstallationStatus.MISSING, "the container is gone (removed outside tomo?)"
     if state.status == "running":
         if state.health == "unhealthy":
-            return "unhealthy", "the container's health check fails"
+            return InstallationStatus.UNHEALTHY, "the container's health check fails"
         if state.restart_count:  # up now, but it crashed since it was last started
-            return "running", f"crashed; Docker restarted it {_times(state.restart_count)}"
-        return "running", None
+            crashed = f"crashed; Docker restarted it {_times(state.restart_count)}"
+            return InstallationStatus.RUNNING, crashed
+        return InstallationStatus.RUNNING, None
     if state.status == "restarting":
-        return "restarting", f"{state.describe_exit()}; Docker keeps restarting it"
+        keeps = f"{state.describe_exit()}; Docker keeps restarting it"
+        return InstallationStatus.RESTARTING, keeps
     if state.status in ("exited", "dead", "created"):
-        return "stopped", f"exit code {state.exit_code}" if state.exit_code else None
-    return "error", f"container state: {state.status}"
+        code = f"exit code {state.exit_code}" if state.exit_code else None
+        return InstallationStatus.STOPPED, code
+    return InstallationStatus.ERROR, f"container state: {state.status}"
 
 
 def _times(count: int) -> str:
@@ -353,10 +366,10 @@ class Uninstall(Operation):
                 raise RemoteError(row.server_id, said(outcome, ""))
             if self.remove_data:
                 await self.ctx.forget_kept_secrets(row.server_id, row.name)
-            elif row.status != "failed":  # a failed install's secrets never met the data
+            elif row.status != InstallationStatus.FAILED:  # its secrets never met the data
                 await self.ctx.keep_secrets(row)
                 self.summary.append(f"kept the data under {self.instance_dir}")
-                if row.secret_env_enc and row.status != "failed":
+                if row.secret_env_enc:
                     self.summary.append(
                         "kept its secrets, sealed, for the next installation of the same app "
                         f"named '{row.name}' on this server"
@@ -420,7 +433,9 @@ async def prepare_uninstall(
     ctx: DeploymentContext, ref: str, server: str | None, *, remove_data: bool
 ) -> Prepared:
     async def finish(row: Installation, outcome: Outcome) -> OperationDone:
-        gone = public(row).model_copy(update={"status": "removed", "operation": None})
+        gone = public(row).model_copy(
+            update={"status": InstallationStatus.REMOVED, "operation": None}
+        )
         return OperationDone(installation=gone, job_id=outcome.job_id, summary=outcome.summary)
 
     return await prepare(ctx, ref, server, Uninstall(ctx, remove_data=remove_data), finish)

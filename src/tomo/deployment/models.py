@@ -8,12 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tomo.db import Base, UTCDateTime
-
-INSTALLATION_STATUSES = (
-    "pending", "installing", "running", "stopped", "restarting", "unhealthy", "error",
-    "missing", "updating", "removing", "failed",
-)  # fmt: skip
+from tomo.db import Base, StrEnumText, UTCDateTime
+from tomo.deployment.statuses import InstallationStatus, JobStatus, StepStatus
 
 
 class Installation(Base):
@@ -39,7 +35,9 @@ class Installation(Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     secret_env_enc: Mapped[str | None] = mapped_column(Text)  # Fernet token of a JSON object
     container_id: Mapped[str | None] = mapped_column(String(80))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[InstallationStatus] = mapped_column(
+        StrEnumText(InstallationStatus, 16), default=InstallationStatus.PENDING
+    )
     status_message: Mapped[str | None] = mapped_column(Text)
     # The operation running now (one at a time), its job and its heartbeat.
     operation: Mapped[str | None] = mapped_column(String(16))
@@ -66,8 +64,7 @@ class Job(Base):
     installation_name: Mapped[str | None] = mapped_column(String(64))
     app: Mapped[str | None] = mapped_column(String(160))  # repo/app
     kind: Mapped[str] = mapped_column(String(16))
-    # pending, running, done, failed, interrupted (see JOB_STATUSES)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[JobStatus] = mapped_column(StrEnumText(JobStatus, 16), default=JobStatus.PENDING)
     error: Mapped[str | None] = mapped_column(Text)
     # What the operation changed so far on the server, so that a failure, an
     # interruption or a restart after tomo died can undo it (or finish it).
@@ -89,7 +86,7 @@ class JobStep(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16))  # running/done/failed
+    status: Mapped[StepStatus] = mapped_column(StrEnumText(StepStatus, 16))
     message: Mapped[str | None] = mapped_column(Text)
     progress_done: Mapped[int | None] = mapped_column(Integer)
     progress_total: Mapped[int | None] = mapped_column(Integer)

@@ -29,6 +29,7 @@ from tomo.deployment.journal import Journal, Replay, replay
 from tomo.deployment.models import Installation
 from tomo.deployment.schemas import InstallationPublic, OperationDone
 from tomo.deployment.states import refusal
+from tomo.deployment.statuses import JobStatus
 from tomo.errors import InternalError, InvalidInput, OperationInterrupted, RemoteError, TomoError
 
 log = logging.getLogger("tomo.deployment")
@@ -70,7 +71,7 @@ class Operation(abc.ABC):
 @dataclass
 class Outcome:
     job_id: str
-    status: str  # done, failed, interrupted
+    status: JobStatus  # done, failed or interrupted
     message: str | None
     error: TomoError | None
     summary: list[str] = field(default_factory=list)
@@ -92,7 +93,7 @@ async def carry_out(
     released here. `unsettled_job` left something behind that is settled first."""
     recorder = JobRecorder(ctx.db, job_id, row.id)
     await recorder.begin()
-    status, message, error, settled = "done", None, None, True
+    status, message, error, settled = JobStatus.DONE, None, None, True
     earlier = _Earlier(unsettled_job)
     try:
         async with recorder.heartbeat():
@@ -120,7 +121,7 @@ async def conclude(
     ctx: DeploymentContext,
     recorder: JobRecorder,
     installation_id: str,
-    status: str,
+    status: JobStatus,
     message: str | None,
     *,
     settled: bool,
@@ -141,7 +142,7 @@ async def _attempt(
     recorder: JobRecorder,
     row: Installation,
     earlier: _Earlier,
-) -> tuple[str, TomoError] | None:
+) -> tuple[JobStatus, TomoError] | None:
     """Run it; None when it succeeded, else the status and the error that ended it."""
     try:
         operation.summary += await settle_unsettled(ctx, recorder, row, earlier.job_id)
@@ -150,13 +151,14 @@ async def _attempt(
     except asyncio.CancelledError:
         _stop_cancelling()
         where = recorder.current_step or "its start"
-        return "interrupted", OperationInterrupted(f"{operation.kind} interrupted during {where}")
+        interrupted = OperationInterrupted(f"{operation.kind} interrupted during {where}")
+        return JobStatus.INTERRUPTED, interrupted
     except TomoError as exc:
-        return "failed", exc
+        return JobStatus.FAILED, exc
     except Exception:
         log.exception("%s of installation %s (%s) failed", operation.kind, row.name, row.id)
         where = recorder.current_step or "its start"
-        return "failed", InternalError(
+        return JobStatus.FAILED, InternalError(
             f"{operation.kind} failed during {where} on an internal error "
             f"(details in {ctx.settings.log_file})"
         )
@@ -252,14 +254,28 @@ async def prepare(
     job_id = new_id()
     unsettled = await take_lease(ctx.db, row.id, operation.kind, job_id)
     await create_job(ctx.db, row, operation.kind, job_id)
+    return prepared(ctx, row, job_id, operation, finish, unsettled_job=unsettled)
+
+
+def prepared(
+    ctx: DeploymentContext,
+    row: Installation,
+    job_id: str,
+    operation: Operation,
+    finish: Finish,
+    *,
+    unsettled_job: str | None = None,
+    generated_secrets: dict[str, str] | None = None,
+) -> Prepared:
+    """The operation ready to run: `row`'s lease is held and job `job_id` recorded."""
 
     async def run() -> OperationDone:
         outcome = await carry_out(ctx, operation, await ctx.load(row.id), job_id,
-                                  unsettled_job=unsettled)  # fmt: skip
+                                  unsettled_job=unsettled_job)  # fmt: skip
         outcome.raise_for_status()
         return await finish(row, outcome)
 
-    return Prepared(job_id, public(row), run)
+    return Prepared(job_id, public(row), run, generated_secrets or {})
 
 
 async def done(ctx: DeploymentContext, row: Installation, outcome: Outcome) -> OperationDone:

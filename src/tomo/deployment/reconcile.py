@@ -19,6 +19,7 @@ from tomo.deployment.journal import Journal
 from tomo.deployment.manage import DockerVerb, Uninstall
 from tomo.deployment.models import Installation, Job, JobStep
 from tomo.deployment.operation import Operation, Recovery, conclude
+from tomo.deployment.statuses import JobStatus
 from tomo.deployment.update import Update
 
 log = logging.getLogger("tomo.deployment")
@@ -47,7 +48,7 @@ async def _recover(ctx: DeploymentContext, installation: Installation, job: Job)
         log.exception("recovering the interrupted %s of %s failed", job.kind, installation.id)
         recovery = Recovery("recovering it failed on an internal error", settled=False)
     message = f"{cause}; {recovery.said}" if recovery.said else cause
-    await conclude(ctx, recorder, installation.id, "interrupted", message,
+    await conclude(ctx, recorder, installation.id, JobStatus.INTERRUPTED, message,
                    settled=recovery.settled)  # fmt: skip
     return f"{installation.name} on {installation.server_id}: {message}"
 

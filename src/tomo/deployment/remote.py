@@ -481,14 +481,3 @@ class Docker:
         """Force-remove; anonymous volumes go too only when asked (they may hold data)."""
         args = ["container", "rm", "--force", *(["--volumes"] if with_volumes else []), container]
         await self.ssh.run_docker(self.target, args, check=False)
-
-    async def remove_own_container(self, container: str, installation_id: str) -> bool:
-        """Remove the container only if it carries this installation's label (a name
-        alone could be anyone's); its anonymous volumes go with it. True if it is gone."""
-        state = await self.state(container)
-        if state is None:
-            return True
-        if state.installation != installation_id:
-            return False
-        await self.remove_container(container, with_volumes=True)
-        return await self.state(container) is None

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel
 
-InstallationStatus = Literal[
-    "pending", "installing", "running", "stopped", "restarting", "unhealthy", "error",
-    "missing", "updating", "removing", "removed", "unknown", "failed",
-]  # fmt: skip
+from tomo.deployment.statuses import InstallationStatus, JobStatus, StepStatus
+from tomo.errors import Refusal
 
 
 class StepPublic(BaseModel):
     """One step of a job as followers see it."""
 
     name: str
-    status: Literal["running", "done", "failed"]
+    status: StepStatus
     message: str | None
     progress_done: int | None
     progress_total: int | None
@@ -25,7 +23,7 @@ class StepPublic(BaseModel):
     ended_at: datetime | None
 
 
-JobStatus = Literal["pending", "running", "done", "failed", "interrupted"]
+MAX_JOBS = 500  # the most jobs one listing returns
 
 
 class JobPublic(BaseModel):
@@ -103,6 +101,25 @@ class ContainerPreview(BaseModel):
     env: dict[str, str]  # its values; secret ones shown as "<secret>"
 
 
+class PreflightProblem(BaseModel):
+    """One reason the server cannot take the app, with the request's fields it concerns
+    (`name`, `env.TZ`, `ports[0]`, `accept_risks`…), the command line's way to mend
+    it, and the risk flags it names (to accept them)."""
+
+    text: str
+    fields: list[str] = []
+    hint: str = ""
+    values: list[str] = []
+
+    @classmethod
+    def of(cls, problem: Refusal) -> PreflightProblem:
+        return cls(text=problem.text, fields=list(problem.fields), hint=problem.hint,
+                   values=list(problem.values))  # fmt: skip
+
+    def problem(self) -> Refusal:
+        return Refusal(self.text, tuple(self.fields), self.hint, tuple(self.values))
+
+
 class InstallPreview(BaseModel):
     """What an install would run, without running it."""
 
@@ -115,4 +132,4 @@ class InstallPreview(BaseModel):
     containers: list[ContainerPreview] = []
     # What the server says (when it was asked): every reason it cannot take the app,
     # [] when it can, None when it was not asked.
-    problems: list[str] | None = None
+    problems: list[PreflightProblem] | None = None

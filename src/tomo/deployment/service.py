@@ -22,14 +22,15 @@ from tomo.deployment.app_spec import app_mounts
 from tomo.deployment.context import DeploymentContext, public
 from tomo.deployment.jobs import job_view, list_jobs
 from tomo.deployment.models import Installation
-from tomo.deployment.operation import Prepared, carry_out
+from tomo.deployment.operation import Prepared
 from tomo.deployment.schemas import (
+    MAX_JOBS,
     ContainerPreview,
     InstallationPublic,
     InstallPreview,
     InstallStarted,
     JobPublic,
-    OperationDone,
+    PreflightProblem,
 )
 from tomo.deployment.spec import (
     ConfigChanges,
@@ -38,12 +39,10 @@ from tomo.deployment.spec import (
     Mount,
     build_docker_run_command,
 )
-from tomo.errors import InvalidInput, OperationInterrupted
+from tomo.errors import InvalidInput
 from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.service import MarketplaceService
 from tomo.servers.service import ServerService
-
-MAX_JOBS = 500
 
 
 class DataFolders(NamedTuple):
@@ -79,7 +78,8 @@ class DeploymentService:
         )
         problems = None
         if check:
-            problems = await install.check_server(self.ctx, server_id, definition, spec)
+            found = await install.check_server(self.ctx, server_id, definition, spec)
+            problems = [PreflightProblem.of(problem) for problem in found]
         containers = [self._preview(container) for container in spec.containers]
         main = next(c for c, s in zip(containers, spec.containers, strict=True)
                     if s.name == spec.name)  # fmt: skip
@@ -103,29 +103,9 @@ class DeploymentService:
     async def run_job(self, job_id: str) -> JobPublic:
         """Carry out a stored install job to its end; its outcome is in the returned
         view. OperationInterrupted if it was interrupted (after undoing it)."""
-        view = await job_view(self.db, job_id)
-        if view.installation_id is None or view.status != "pending":
-            return view
-        row = await self.ctx.load(view.installation_id)
-        outcome = await carry_out(self.ctx, install.InstallOperation(self.ctx), row, job_id)
-        if isinstance(outcome.error, OperationInterrupted):
-            raise outcome.error
-        return await job_view(self.db, job_id)
+        return await install.run_job(self.ctx, job_id)
 
     # -- manage ---------------------------------------------------------------
-
-    async def start_app(self, ref: str, server: str | None = None) -> InstallationPublic:
-        return await self._verb("start", ref, server)
-
-    async def stop_app(self, ref: str, server: str | None = None) -> InstallationPublic:
-        return await self._verb("stop", ref, server)
-
-    async def restart_app(self, ref: str, server: str | None = None) -> InstallationPublic:
-        return await self._verb("restart", ref, server)
-
-    async def _verb(self, verb: str, ref: str, server: str | None) -> InstallationPublic:
-        prepared = await self.prepare_verb(verb, ref, server)
-        return (await prepared.run()).installation
 
     async def prepare_verb(self, verb: str, ref: str, server: str | None = None) -> Prepared:
         """start, stop or restart as a job: its lease taken, to be run (see Prepared)."""
@@ -135,33 +115,13 @@ class DeploymentService:
         """The stored status checked against Docker (`unknown` while it cannot be asked)."""
         return await manage.refresh_status(self.ctx, ref, server)
 
-    async def uninstall_app(
-        self, ref: str, server: str | None = None, *, remove_data: bool = False
-    ) -> OperationDone:
-        """Remove the container; data stays unless asked, and then only the folders
-        tomo places under the instance folder and the container's volumes go. The
-        result says what was removed and what was kept."""
-        prepared = await self.prepare_uninstall(ref, server, remove_data=remove_data)
-        return await prepared.run()
-
     async def prepare_uninstall(
         self, ref: str, server: str | None = None, *, remove_data: bool = False
     ) -> Prepared:
+        """Remove the containers; data stays unless asked, and then only the folders
+        tomo places under the instance folder and the containers' volumes go. The
+        result says what was removed and what was kept."""
         return await manage.prepare_uninstall(self.ctx, ref, server, remove_data=remove_data)
-
-    async def update_app(
-        self,
-        ref: str,
-        server: str | None = None,
-        *,
-        tag: str | None = None,
-        changes: ConfigChanges | None = None,
-    ) -> OperationDone:
-        """Move to the catalog's current definition (or another image tag) with the same
-        config and data, changed by `changes`; the previous container comes back if the
-        new one does not stay up."""
-        prepared = await self.prepare_update(ref, server, tag=tag, changes=changes)
-        return await prepared.run()
 
     async def prepare_update(
         self,
@@ -171,6 +131,9 @@ class DeploymentService:
         tag: str | None = None,
         changes: ConfigChanges | None = None,
     ) -> Prepared:
+        """Move to the catalog's current definition (or another image tag) with the same
+        config and data, changed by `changes`; the previous containers come back if the
+        new ones do not stay up. A refusal is raised here, before anything starts."""
         return await update.prepare_update(
             self.ctx, ref, server, tag=tag, changes=changes or ConfigChanges()
         )

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from tomo.errors import InvalidInput
+from tomo.errors import InvalidInput, Refusal
 from tomo.marketplace.definition import (
     AppDefinition,
     AppEnvVar,
@@ -216,10 +216,9 @@ def build_spec(
     docker = definition.docker
     name = config.name or definition.id
     instance_dir = posixpath.join(data_root, name)
-    problems: list[str] = []
+    problems: list[Refusal] = []
     if config.name is None and not INSTANCE_NAME.fullmatch(name):
-        problems.append(f"the app id '{name}' cannot name a container (2 to 63 characters); "
-                        "give the instance a name with --name")  # fmt: skip
+        problems.append(unnamable(name))
     ports = _ports(docker, config, problems)
     mounts = _mounts(docker.volumes, config, instance_dir, problems)
     env, secret_env = _env(docker, config, generated or {}, problems)
@@ -233,7 +232,7 @@ def build_spec(
     if missing:
         problems.append(missing)
     if problems:
-        raise InvalidInput("; ".join(problems))
+        raise InvalidInput(problems)
     return ContainerSpec(
         name=name, image=image or docker.image,
         labels=installation_labels(definition.id, repo_id, installation_id, owner),
@@ -283,16 +282,28 @@ def hardening(docker: DockerConfig) -> dict[str, Any]:
             "stop_timeout": math.ceil(duration_seconds(grace)) if grace else None}  # fmt: skip
 
 
-def unaccepted(risks: list[str], accepted: list[str]) -> str | None:
+def unaccepted(risks: list[str], accepted: list[str]) -> Refusal | None:
     """The problem of risk flags the user has not accepted, or None."""
     missing = [flag for flag in risks if flag not in accepted]
     if not missing:
         return None
-    return ("this app needs risk flags you have not accepted: " + ", ".join(missing)
-            + " (accept each with --accept-risk FLAG)")  # fmt: skip
+    return risk_problem("this app needs risk flags you have not accepted", missing)
 
 
-def _ports(docker: DockerConfig, config: InstallConfig, problems: list[str]) -> list[PortOverride]:
+def risk_problem(what: str, flags: list[str]) -> Refusal:
+    """`what: flag, flag`, naming the flags for the faces that offer to accept them."""
+    return Refusal(f"{what}: {', '.join(flags)}", ("accept_risks",),
+                   "accept each with --accept-risk FLAG", tuple(flags))  # fmt: skip
+
+
+def unnamable(app_id: str) -> Refusal:
+    return Refusal(f"the app id '{app_id}' cannot name a container: a name has 2 to 63 "
+                   "characters", ("name",), "give the instance a name with --name")  # fmt: skip
+
+
+def _ports(
+    docker: DockerConfig, config: InstallConfig, problems: list[Refusal]
+) -> list[PortOverride]:
     """The definition's ports with the user's host ports. An app may publish one
     container port more than once; overrides for it apply in the definition's order."""
     chosen = [PortOverride(host=p.host or p.container, container=p.container,
@@ -302,23 +313,25 @@ def _ports(docker: DockerConfig, config: InstallConfig, problems: list[str]) -> 
         key = (override.container, override.protocol)
         slots = [i for i, p in enumerate(chosen) if (p.container, p.protocol) == key]
         free = [i for i in slots if i not in overridden]
-        shown = f"--port {override.host}:{override.container}/{override.protocol}"
+        shown = f"port {override.host}:{override.container}/{override.protocol}"
         if free:
             overridden.add(free[0])
             chosen[free[0]] = override
         elif slots:
-            problems.append(f"{shown}: the app publishes {key[0]}/{key[1]} {len(slots)} "
-                            f"time(s), and more --port options than that name it")  # fmt: skip
+            problems.append(Refusal(f"{shown}: the app publishes {key[0]}/{key[1]} "
+                                    f"{len(slots)} time(s), and more ports than that name it",
+                                    ("ports",)))  # fmt: skip
         else:
             offered = ", ".join(dict.fromkeys(f"{p.container}/{p.protocol}" for p in chosen))
-            problems.append(f"{shown}: the app has no container port {key[0]}/{key[1]} "
-                            f"(it has: {offered or 'none'})")  # fmt: skip
+            problems.append(Refusal(f"{shown}: the app has no container port {key[0]}/{key[1]} "
+                                    f"(it has: {offered or 'none'})", ("ports",)))  # fmt: skip
     seen: dict[tuple[int, str], int] = {}
-    for port in chosen:
+    for index, port in enumerate(chosen):
         clash = seen.get((port.host, port.protocol))
         if clash is not None:
-            problems.append(f"host port {port.host}/{port.protocol} is given to container ports "
-                            f"{clash} and {port.container}")  # fmt: skip
+            problems.append(Refusal(f"host port {port.host}/{port.protocol} is given to "
+                                    f"container ports {clash} and {port.container}",
+                                    (f"ports[{index}]",)))  # fmt: skip
         seen[(port.host, port.protocol)] = port.container
     return chosen if publishes_ports(docker.network_mode) else []
 
@@ -331,29 +344,32 @@ def publishes_ports(network_mode: str | None) -> bool:
 
 
 def _mounts(
-    volumes: list[AppVolume], config: InstallConfig, instance_dir: str, problems: list[str],
-    *, place_under: str = "",
+    volumes: list[AppVolume], config: InstallConfig, instance_dir: str,
+    problems: list[Refusal], *, place_under: str = "",
 ) -> list[Mount]:  # fmt: skip
     overrides: dict[str, str] = {}
     for override in config.volumes:
         if override.container_path in overrides:
-            problems.append(f"--volume …:{override.container_path} is given more than once")
+            problems.append(Refusal(f"the folder for {override.container_path} is given more "
+                                    "than once", ("volumes",)))  # fmt: skip
         overrides[override.container_path] = override.host_path
     known = {v.container_path for v in volumes}
     for path in overrides:
         if path not in known:
-            problems.append(f"--volume …:{path}: the app has no volume at {path} "
-                            f"(it has: {', '.join(sorted(known)) or 'none'})")  # fmt: skip
+            has = ", ".join(sorted(known)) or "none"
+            problems.append(Refusal(f"the app has no volume at {path} (it has: {has})",
+                                    ("volumes",)))  # fmt: skip
     sources = [overrides.get(v.container_path, v.host_path) for v in volumes]
     taken = {source for source in sources if source is not None}
     mounts = []
-    for volume, given in zip(volumes, sources, strict=True):
+    for index, (volume, given) in enumerate(zip(volumes, sources, strict=True)):
         source = given or _own_directory(volume.container_path, taken, place_under)
         owned = not source.startswith("/")
         host_path = posixpath.join(instance_dir, source[2:]) if owned else source
         if owned and source[2:].split("/")[0].startswith(".tomo."):
-            problems.append(f"volume {volume.container_path}: {source} is where tomo keeps "
-                            "the installation's secret environment file")  # fmt: skip
+            problems.append(Refusal(f"volume {volume.container_path}: {source} is where tomo "
+                                    "keeps the installation's secret environment file",
+                                    (f"volumes[{index}]",)))  # fmt: skip
         mounts.append(Mount(host_path, volume.container_path, volume.readonly, owned))
     return mounts
 
@@ -373,14 +389,24 @@ def _own_directory(container_path: str, taken: set[str], place_under: str = "") 
     return chosen
 
 
-def refused_values(variables: list[AppEnvVar], given: dict[str, str]) -> list[str]:
+def refused_values(variables: list[AppEnvVar], given: dict[str, str]) -> list[Refusal]:
     """What the user gave that a variable's choices do not allow."""
-    found = (v.refuses(given[v.name]) for v in variables if v.name in given)
-    return [reason for reason in found if reason]
+    found = ((v.name, v.refuses(given[v.name])) for v in variables if v.name in given)
+    return [Refusal(reason, (f"env.{name}",)) for name, reason in found if reason]
+
+
+def missing_values(kind: str, names: list[str]) -> Refusal:
+    """`required KIND missing: A, B`, each name's field named."""
+    fields = tuple(f"env.{name}" for name in names)
+    return Refusal(f"required {kind} missing: {', '.join(names)}", fields,
+                   "give each with --env NAME=VALUE", tuple(names))  # fmt: skip
 
 
 def _env(
-    docker: DockerConfig, config: InstallConfig, generated: dict[str, str], problems: list[str]
+    docker: DockerConfig,
+    config: InstallConfig,
+    generated: dict[str, str],
+    problems: list[Refusal],
 ) -> tuple[dict[str, str], dict[str, str]]:
     env: dict[str, str] = {}
     secret_env: dict[str, str] = {}
@@ -400,19 +426,18 @@ def _env(
         if name not in declared:
             env[name] = value  # the user may set variables the definition does not list
     if missing:
-        problems.append(
-            "required environment variables missing: "
-            + ", ".join(missing)
-            + " (give each with --env NAME=VALUE)"
-        )
+        problems.append(missing_values("environment variables", missing))
     for name, value in {**env, **secret_env}.items():
+        where = (f"env.{name}",)
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            problems.append(f"'{name}' is not a valid environment variable name")
+            problems.append(Refusal(f"'{name}' is not a valid environment variable name", where))
         if "\x00" in value:
-            problems.append(f"environment variable {name} contains a NUL byte")
+            problems.append(Refusal(f"environment variable {name} contains a NUL byte", where))
         if "\n" in value or "\r" in value:
             # Values reach the container through an env file (never a command line).
-            problems.append(f"environment variable {name} may not contain a line break")
+            problems.append(
+                Refusal(f"environment variable {name} may not contain a line break", where)
+            )
     return env, secret_env
 
 

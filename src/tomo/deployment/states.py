@@ -10,20 +10,22 @@ next time it reaches the server.
 from __future__ import annotations
 
 from tomo.deployment.schemas import InstallationPublic
+from tomo.deployment.statuses import InstallationStatus as Status
 
 _ALL = frozenset({"start", "stop", "restart", "update", "uninstall"})
-ACTIONS: dict[str, frozenset[str]] = {
-    "running": frozenset({"stop", "restart", "update", "uninstall"}),
-    "restarting": frozenset({"stop", "restart", "update", "uninstall"}),
-    "unhealthy": frozenset({"stop", "restart", "update", "uninstall"}),
-    "stopped": frozenset({"start", "update", "uninstall"}),
-    "error": _ALL,
-    "unknown": _ALL,
-    "missing": frozenset({"update", "uninstall"}),
-    "failed": frozenset({"uninstall"}),
+_UP = frozenset({"stop", "restart", "update", "uninstall"})
+ACTIONS: dict[Status, frozenset[str]] = {
+    Status.RUNNING: _UP,
+    Status.RESTARTING: _UP,
+    Status.UNHEALTHY: _UP,
+    Status.STOPPED: frozenset({"start", "update", "uninstall"}),
+    Status.ERROR: _ALL,
+    Status.UNKNOWN: _ALL,
+    Status.MISSING: frozenset({"update", "uninstall"}),
+    Status.FAILED: frozenset({"uninstall"}),
 }
 # Statuses tomo itself decides (not read from Docker): their table is enforced.
-TOMO_STATES = frozenset({"failed"})
+TOMO_STATES = frozenset({Status.FAILED})
 
 
 def allowed_actions(installation: InstallationPublic) -> frozenset[str]:
@@ -33,7 +35,7 @@ def allowed_actions(installation: InstallationPublic) -> frozenset[str]:
     return ACTIONS.get(installation.status, frozenset())
 
 
-def refusal(status: str, action: str) -> str | None:
+def refusal(status: Status, action: str) -> str | None:
     """Why the service refuses a user's `action` in `status`, or None (tomo's own
     clean-up is never refused)."""
     if status in TOMO_STATES and action in _ALL and action not in ACTIONS[status]:

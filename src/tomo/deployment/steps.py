@@ -23,8 +23,9 @@ from tomo.deployment.spec import (
     build_docker_run_command,
     env_file_content,
     host_mounts,
+    risk_problem,
 )
-from tomo.errors import InstallFailed, PreflightFailed, RemoteError
+from tomo.errors import InstallFailed, PreflightFailed, Refusal, RemoteError
 from tomo.marketplace.definition import AppDefinition, HealthCheck
 from tomo.marketplace.risk import HostMount, nested_mount_risks, volume_risks
 from tomo.servers.facts import ServerFacts
@@ -63,55 +64,63 @@ async def preflight(docker: Docker, check: Preflight) -> ServerFacts:
     seen = await docker.survey(check.data_root, survey_paths(check.app), devices_of(check.app))
     facts = seen.facts
     if facts.docker_access == "no":
-        raise PreflightFailed(f"{docker.server}: {facts.docker_problem}")
-    problems = _host_problems(check.definition, facts)
+        raise PreflightFailed(docker.server, [facts.docker_problem or "Docker cannot be used"])
+    problems = [Refusal(text) for text in _host_problems(check.definition, facts)]
     if facts.data_root_writable is False:
-        problems.append(
+        problems.append(Refusal(
             f"the data root {check.data_root} is not writable by user "
-            f"'{docker.target.username}' (create it and give it to that user, or choose "
-            f"another with `tomo server update {docker.server} --data-root PATH`)"
-        )
-    problems += [f"device {device} does not exist on the server"
-                 for device in seen.missing_devices]  # fmt: skip
+            f"'{docker.target.username}'", hint="create it and give it to that user, or "
+            f"choose another with `tomo server update {docker.server} --data-root PATH`",
+        ))  # fmt: skip
+    problems += device_problems(seen)
     problems += mount_problems(check.app, seen, check.data_root, check.others)
     problems += port_problems(check, seen.used_ports)
     if check.app.network and await docker.network_owner(check.app.network) is not None:
-        problems.append(f"a network named '{check.app.network}' already exists on the server")
+        problems.append(Refusal(f"a network named '{check.app.network}' already exists on "
+                                "the server", ("name",)))  # fmt: skip
     made_here = {c.name for c in check.app.containers}  # a sibling's network is fine
     for container in check.app.containers:
         if container.name in seen.containers:
-            problems.append(f"a container named '{container.name}' already exists on the server")
+            problems.append(Refusal(f"a container named '{container.name}' already exists on "
+                                    "the server", ("name",)))  # fmt: skip
         problems += _network_problems(container, seen.containers | made_here)
     if problems:
-        raise PreflightFailed(f"{docker.server}: " + "; ".join(problems))
+        raise PreflightFailed(docker.server, problems)
     return facts
 
 
-def port_problems(check: Preflight, used: set[tuple[int, str]]) -> list[str]:
+def device_problems(seen: Survey) -> list[Refusal]:
+    return [Refusal(f"device {device} does not exist on the server")
+            for device in seen.missing_devices]  # fmt: skip
+
+
+def port_problems(check: Preflight, used: set[tuple[int, str]]) -> list[Refusal]:
+    """Host ports taken; the main container's name their field (`ports[i]`, in the
+    definition's order)."""
     problems = []
-    for port in (p for c in check.app.containers for p in c.ports):
-        key = (port.host, port.protocol)
-        if key in check.claimed_ports:
-            problems.append(
-                f"host port {port.host}/{port.protocol} is claimed by another installation"
-            )
-        elif key in used:
-            problems.append(
-                f"host port {port.host}/{port.protocol} is already in use on the server"
-            )
+    for container in check.app.containers:
+        for index, port in enumerate(container.ports):
+            key = (port.host, port.protocol)
+            fields = (f"ports[{index}]",) if container.name == check.app.name else ("ports",)
+            if key in check.claimed_ports:
+                problems.append(Refusal(f"host port {port.host}/{port.protocol} is claimed by "
+                                        "another installation", fields))  # fmt: skip
+            elif key in used:
+                problems.append(Refusal(f"host port {port.host}/{port.protocol} is already in "
+                                        "use on the server", fields))  # fmt: skip
     return problems
 
 
 def mount_problems(
     app: AppSpec, seen: Survey, data_root: str, others: list[HostMount]
-) -> list[str]:
+) -> list[Refusal]:
     """The mounts as the server resolves them (Docker follows every symlink when it
     starts a container): a folder of tomo's that leads elsewhere is refused; a risk
     found only there — a link to /etc, a socket, another installation's folder, a
     folder inside one another container writes — must have been accepted too."""
     accepted = set(app.containers[0].accepted_risks) if app.containers else set()
     real_instance, *resolved = seen.resolved
-    problems = []
+    problems: list[Refusal] = []
     real_mounts = []
     for (spec, mount), real in zip(every_mount(app), resolved, strict=True):
         shown = host_mounts([mount], spec.instance_dir)[0].shown
@@ -119,11 +128,11 @@ def mount_problems(
         if mount.owned:
             expected = posixpath.join(real_instance, shown[2:])  # the data root may be a link
             if posixpath.normpath(real) != posixpath.normpath(expected):
-                problems.append(
+                problems.append(Refusal(
                     f"volume {mount.container_path}: the folder {mount.host_path} leads to "
-                    f"{real} on the server — a link tomo did not make (a container may have "
-                    "put it there); remove it, or uninstall the app with its data first"
-                )
+                    f"{real} on the server: a link tomo did not make, which a container may "
+                    "have put there", hint="remove it, or uninstall the app with its data first",
+                ))  # fmt: skip
             continue
         hidden = volume_risks(real, readonly=mount.readonly, data_root=data_root)
         if real in seen.sockets and not any("socket" in flag for flag in hidden):
@@ -136,17 +145,18 @@ def mount_problems(
     return problems
 
 
-def _unaccepted_at(where: str, flags: set[str]) -> list[str]:
+def _unaccepted_at(where: str, flags: set[str]) -> list[Refusal]:
     if not flags:
         return []
-    return [f"{where}, which carries risk flags you have not accepted: "
-            f"{', '.join(sorted(flags))} (accept each with --accept-risk FLAG)"]  # fmt: skip
+    return [risk_problem(f"{where}, which carries risk flags you have not accepted",
+                         sorted(flags))]  # fmt: skip
 
 
-def _network_problems(spec: ContainerSpec, containers: set[str]) -> list[str]:
+def _network_problems(spec: ContainerSpec, containers: set[str]) -> list[Refusal]:
     mode = spec.network_mode or ""
     if mode.startswith("container:") and mode[10:] not in containers:
-        return [f"network_mode {mode}: there is no container named '{mode[10:]}' on the server"]
+        return [Refusal(f"network_mode {mode}: there is no container named '{mode[10:]}' on "
+                        "the server")]  # fmt: skip
     return []
 
 
@@ -229,7 +239,7 @@ async def pull_and_prepare(
             raise result
 
 
-async def create_app(
+async def create_containers(
     docker: Docker, app: AppSpec, publish_address: str, job: JobRecorder, limits: WaitLimits
 ) -> str:
     """The app's network and volumes, then each container once what it depends on

@@ -23,7 +23,15 @@ from tomo.deployment.operation import Operation, Outcome, Prepared, Recovery, do
 from tomo.deployment.remote import ContainerState, Docker
 from tomo.deployment.schemas import OperationDone
 from tomo.deployment.spec import ConfigChanges, ContainerSpec, InstallConfig
-from tomo.errors import InvalidInput, NotFound, PreflightFailed, RemoteError, TomoError
+from tomo.deployment.statuses import InstallationStatus
+from tomo.errors import (
+    InvalidInput,
+    NotFound,
+    PreflightFailed,
+    Refusal,
+    RemoteError,
+    TomoError,
+)
 from tomo.marketplace.definition import IMAGE_REFERENCE, AppDefinition
 
 
@@ -83,7 +91,8 @@ class Update(Operation):
         async with job.step("pull", images):  # the env files are rewritten meanwhile: the
             # running containers read theirs when they were created
             await steps.pull_and_prepare(docker, spec, job, env_file_is_new=False)
-        await ctx.set(row.id, status="updating", status_message=f"updating to {spec.main.image}")
+        await ctx.set(row.id, status=InstallationStatus.UPDATING,
+                      status_message=f"updating to {spec.main.image}")  # fmt: skip
         limits = wait_limits(ctx)
         async with job.step("replace"):
             spec, previous = await self._set_aside(docker, job, row, spec)
@@ -114,8 +123,7 @@ class Update(Operation):
         """What changed must fit the server: new host ports free, host paths safe."""
         own = ports_of(row)
         seen = await docker.survey(data_root, steps.survey_paths(spec), steps.devices_of(spec))
-        problems = [f"device {device} does not exist on the server"
-                    for device in seen.missing_devices]  # fmt: skip
+        problems = steps.device_problems(seen)
         others = await other_mounts(self.ctx, row.server_id, row.id)
         problems += steps.mount_problems(spec, seen, data_root, others)
         new_ports = {c.name: [p for p in c.ports if (p.host, p.protocol) not in own]
@@ -130,7 +138,7 @@ class Update(Operation):
             )  # fmt: skip
             problems += steps.port_problems(check, seen.used_ports)
         if problems:
-            raise PreflightFailed(f"{docker.server}: " + "; ".join(problems))
+            raise PreflightFailed(docker.server, problems)
 
     async def _set_aside(
         self, docker: Docker, job: JobRecorder, row: Installation, spec: AppSpec
@@ -165,7 +173,7 @@ class Update(Operation):
         job.journal.cleanup = [{"retire_container": name} for name in previous]
         await job.save_journal()
         await self.ctx.set(
-            row.id, status="running", status_message=None, container_id=container,
+            row.id, status=InstallationStatus.RUNNING, status_message=None, container_id=container,
             image=spec.main.image, version=definition.version,
             definition=definition.model_dump(mode="json"), config=stored_config(config, spec),
             secret_env_enc=self.ctx.seal(spec.secret_env),
@@ -181,7 +189,8 @@ class Update(Operation):
         try:
             await record_state(self.ctx, row, await self.ctx.docker(row.server_id))
         except RemoteError as exc:
-            await self.ctx.set(row.id, status="unknown", status_message=exc.message)
+            unknown = InstallationStatus.UNKNOWN
+            await self.ctx.set(row.id, status=unknown, status_message=exc.message)
             return Recovery(words, settled=False)
         if not job.journal.committed:
             await self.ctx.set(row.id, status_message=f"{cause}; {words}")
@@ -235,5 +244,5 @@ def retag(image: str, tag: str) -> str:
     match = IMAGE_REFERENCE.fullmatch(image)
     candidate = f"{match.group('name') if match else image}:{tag}"
     if not IMAGE_REFERENCE.fullmatch(candidate) or "@" in tag:
-        raise InvalidInput(f"'{tag}' is not a valid image tag")
+        raise InvalidInput([Refusal(f"'{tag}' is not a valid image tag", ("tag",))])
     return candidate

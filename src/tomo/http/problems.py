@@ -9,6 +9,7 @@ a bug: a 500 whose details go to tomo's log, never into the answer.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
@@ -22,6 +23,7 @@ from starlette.routing import Match
 from tomo.errors import (
     InvalidInput,
     PreflightFailed,
+    Refusal,
     RemoteError,
     TomoError,
     TooManyAttempts,
@@ -37,10 +39,12 @@ _UNREADABLE_BODY = frozenset({400, 413})
 
 
 class FieldProblem(BaseModel):
-    """One field of a request that could not be read, and why."""
+    """One field of a request that could not be read or was refused, and why ('' for
+    a problem of the request as a whole); `hint`: how the command line mends it."""
 
     field: str
     message: str
+    hint: str | None = None
 
 
 class Problem(BaseModel):
@@ -69,10 +73,10 @@ def of_domain_error(exc: TomoError) -> Problem:
     problem = Problem(type=problem_type(name), title=problem_title(name),
                       status=exc.http_status, detail=exc.message)  # fmt: skip
     if isinstance(exc, PreflightFailed):
-        problem.problems = exc.message.split(": ", 1)[-1].split("; ")
+        problem.problems = [str(part) for part in exc.problems]
+        problem.errors = _field_problems(exc.problems)
     elif isinstance(exc, InvalidInput):
-        problem.errors = [FieldProblem(field=_field_of(part), message=part)
-                          for part in exc.message.split("; ")]  # fmt: skip
+        problem.errors = _field_problems(exc.problems)
     if isinstance(exc, RemoteError):
         problem.server = exc.server
     if isinstance(exc, TooManyAttempts):
@@ -80,10 +84,10 @@ def of_domain_error(exc: TomoError) -> Problem:
     return problem
 
 
-def _field_of(message: str) -> str:
-    """The field or option a message begins with ("password: …", "--port 80: …")."""
-    head = message.split(":", 1)[0] if ":" in message else ""
-    return head if head and len(head) <= 64 and " " not in head.strip("-") else ""
+def _field_problems(problems: Sequence[Refusal]) -> list[FieldProblem]:
+    """One entry per field a problem concerns (one with field '' when it names none)."""
+    return [FieldProblem(field=field, message=problem.text, hint=problem.hint or None)
+            for problem in problems for field in problem.fields or ("",)]  # fmt: skip
 
 
 def answer(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:

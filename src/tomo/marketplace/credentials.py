@@ -28,7 +28,7 @@ ONLY_HTTPS = (
 
 
 @dataclass(frozen=True)
-class Credentials:
+class RepoCredentials:
     """A login for an https remote; its repr never shows the password."""
 
     username: str
@@ -39,12 +39,12 @@ class Credentials:
         return json.dumps({"username": self.username, "password": self.password})
 
     @classmethod
-    def from_json(cls, text: str) -> Credentials:
+    def from_json(cls, text: str) -> RepoCredentials:
         data = json.loads(text)
         return cls(username=data["username"], password=data["password"])
 
 
-def split_credentials(url: str) -> tuple[str, Credentials | None]:
+def split_credentials(url: str) -> tuple[str, RepoCredentials | None]:
     """`https://user:token@host/r.git` → (`https://host/r.git`, the decoded login).
 
     Other URLs come back as they are, but a password is refused in any of them.
@@ -66,7 +66,7 @@ def split_credentials(url: str) -> tuple[str, Credentials | None]:
     return f"{scheme}://{host}{rest[authority_end:]}", _decode(userinfo)
 
 
-def _decode(userinfo: str) -> Credentials:
+def _decode(userinfo: str) -> RepoCredentials:
     quoted_username, _, quoted_password = userinfo.partition(":")
     username, password = unquote(quoted_username), unquote(quoted_password)
     if not username:
@@ -76,7 +76,7 @@ def _decode(userinfo: str) -> Credentials:
     if _CONTROL.search(username) or _CONTROL.search(password):
         # git's credential protocol is line-based: a newline would forge a field.
         raise InvalidRepoUrl("credentials in a repository URL may not contain control characters")
-    return Credentials(username=username, password=password)
+    return RepoCredentials(username=username, password=password)
 
 
 def redact_userinfo(text: str) -> str:

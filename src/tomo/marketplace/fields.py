@@ -150,7 +150,6 @@ def check_url(value: str) -> str:
     return value
 
 
-Int = Annotated[int, BeforeValidator(parse_int)]
 Float = Annotated[float, BeforeValidator(parse_float)]
 Bool = Annotated[bool, BeforeValidator(parse_bool)]
 Port = Annotated[int, BeforeValidator(parse_int), AfterValidator(check_port)]

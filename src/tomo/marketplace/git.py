@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from tomo.errors import GitError, GitTimeout, InvalidInput, InvalidRepoUrl
-from tomo.marketplace.credentials import Credentials, redact_userinfo, split_credentials
+from tomo.marketplace.credentials import RepoCredentials, redact_userinfo, split_credentials
 
 _SCP_LIKE = re.compile(r"(?P<user>[A-Za-z0-9._-]+@)?(?P<host>[A-Za-z0-9.-]+):(?P<path>[^/].*|/.+)")
 _HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
@@ -58,7 +58,7 @@ class RepoUrl:
 
     url: str
     is_local: bool
-    credentials: Credentials | None = None
+    credentials: RepoCredentials | None = None
 
 
 def check_repo_url(raw: str, *, allow_local: bool) -> RepoUrl:
@@ -175,7 +175,7 @@ class RemoteLogin:
     """The credentials for one https remote; git is offered them for its origin only."""
 
     url: str
-    credentials: Credentials
+    credentials: RepoCredentials
 
 
 class Git:

@@ -13,6 +13,7 @@ report says where.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 INVISIBLE = (
@@ -22,13 +23,34 @@ INVISIBLE = (
     "\u200e\u200f\u061c"  # left-to-right, right-to-left and Arabic letter marks
 )
 _REMOVED = dict.fromkeys(map(ord, INVISIBLE))
+_ANY_OF_THEM = re.compile(f"[{re.escape(INVISIBLE)}]")
 
 
 def strip_invisible(value: Any, where: str = "") -> tuple[Any, list[str]]:
     """`value` (a definition as loaded: mappings, lists, texts, numbers) with those
     characters removed from every text in it, and the places where some were (as
     errors name fields: `settings[0].label`). Mapping keys are left as written:
-    they are names the definition's own checks refuse when malformed."""
+    they are names the definition's own checks refuse when malformed.
+
+    Every validation of an AppDefinition asks this (each file of a sync, each stored
+    definition a deployment loads), and almost no text holds one: `value` itself is
+    returned, uncopied, unless a look through its texts finds some."""
+    if not _holds_invisible(value):
+        return value, []
+    return _strip(value, where)
+
+
+def _holds_invisible(value: Any) -> bool:
+    if isinstance(value, str):  # ASCII text, most of any definition, cannot hold one
+        return not value.isascii() and _ANY_OF_THEM.search(value) is not None
+    if isinstance(value, dict):
+        return any(map(_holds_invisible, value.values()))
+    if isinstance(value, list):
+        return any(map(_holds_invisible, value))
+    return False
+
+
+def _strip(value: Any, where: str) -> tuple[Any, list[str]]:
     if isinstance(value, str):
         cleaned = value.translate(_REMOVED)
         return cleaned, ([where or "(text)"] if cleaned != value else [])
@@ -43,7 +65,7 @@ def _mapping(value: dict[Any, Any], where: str) -> tuple[dict[Any, Any], list[st
     result: dict[Any, Any] = {}
     places: list[str] = []
     for key, item in value.items():
-        result[key], found = strip_invisible(item, f"{where}.{key}" if where else str(key))
+        result[key], found = _strip(item, f"{where}.{key}" if where else str(key))
         places += found
     return result, places
 
@@ -52,7 +74,7 @@ def _sequence(value: list[Any], where: str) -> tuple[list[Any], list[str]]:
     result: list[Any] = []
     places: list[str] = []
     for index, item in enumerate(value):
-        cleaned, found = strip_invisible(item, f"{where}[{index}]")
+        cleaned, found = _strip(item, f"{where}[{index}]")
         result.append(cleaned)
         places += found
     return result, places

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tomo.marketplace.definition import AppDefinition
-from tomo.marketplace.kinds import CatalogFormatName, FormatChoice
-from tomo.marketplace.kinds import RepoType as RepoType
+from tomo.marketplace.kinds import CatalogFormatName, FormatChoice, RepoType
 from tomo.slugs import SLUG
+
+if TYPE_CHECKING:
+    from tomo.marketplace.models import MarketplaceAppRow
 
 
 class RepoCreate(BaseModel):
@@ -136,6 +138,33 @@ class MarketplaceApp(AppDefinition):
     install_count: int = 0
     source_path: str
     updated_at: datetime
+
+
+def catalog_entry(row: MarketplaceAppRow) -> MarketplaceApp:
+    """An app's row as every face shows it (here, light, so that the CLI's quick path
+    shows a row sqlite3 read the same way: see tomo.marketplace.readonly)."""
+    return MarketplaceApp.model_validate(
+        {
+            "id": row.id,
+            "name": row.name,
+            "description": row.description,
+            "version": row.version,
+            "category": row.category,
+            "tags": row.tags,
+            "author": row.author,
+            "featured": row.featured,
+            **row.details,
+            "docker": row.docker_config,
+            "requirements": row.requirements,
+            "repo_id": row.repo_id,
+            "risks": row.risks,
+            "avg_rating": row.avg_rating,
+            "rating_count": row.rating_count,
+            "install_count": row.install_count,
+            "source_path": row.source_path,
+            "updated_at": row.updated_at,
+        }
+    )
 
 
 class RatingResult(BaseModel):

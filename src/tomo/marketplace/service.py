@@ -27,12 +27,13 @@ from tomo.errors import (
     ImageNotFound,
     InvalidInput,
     NotFound,
+    Refusal,
     RepoExists,
     RepoNotFound,
     SyncInProgress,
     TomoError,
 )
-from tomo.marketplace.credentials import Credentials
+from tomo.marketplace.credentials import RepoCredentials
 from tomo.marketplace.git import RepoUrl, check_branch, check_repo_url, repo_url_key
 from tomo.marketplace.models import MarketplaceAppRow, MarketplaceRating, MarketplaceRepo
 from tomo.marketplace.schemas import (
@@ -48,6 +49,7 @@ from tomo.marketplace.schemas import (
     RepoUpdate,
     SearchPage,
     SyncReport,
+    catalog_entry,
 )
 from tomo.marketplace.search.catalog import run_search
 from tomo.marketplace.search.query import SortKey
@@ -134,11 +136,11 @@ class MarketplaceService:
                 message = f"a repo with id '{repo.id}' or name '{repo.name}' exists"
                 raise RepoExists(message) from None
 
-    def _seal(self, credentials: Credentials | None) -> str | None:
+    def _seal(self, credentials: RepoCredentials | None) -> str | None:
         return self.secrets.encrypt(credentials.to_json()) if credentials else None
 
-    def _unseal(self, sealed: str | None) -> Credentials | None:
-        return Credentials.from_json(self.secrets.decrypt(sealed)) if sealed else None
+    def _unseal(self, sealed: str | None) -> RepoCredentials | None:
+        return RepoCredentials.from_json(self.secrets.decrypt(sealed)) if sealed else None
 
     async def _new_repo_id(self, session: AsyncSession, wanted: str | None, name: str) -> str:
         return await allocate_id(session, MarketplaceRepo.id, wanted=wanted, name=name,
@@ -285,26 +287,6 @@ class MarketplaceService:
                 .values(status="error", last_error=message, sync_started_at=None)
             )
 
-    async def sync_enabled_repos(
-        self, *, progress: Progress = _no_progress
-    ) -> list[SyncReport | TomoError]:
-        """Sync every enabled repo; one failing repo does not stop the others."""
-        async with self.db.session() as session:
-            ids = list(
-                await session.scalars(
-                    select(MarketplaceRepo.id)
-                    .where(MarketplaceRepo.enabled.is_(True))
-                    .order_by(MarketplaceRepo.id)
-                )
-            )
-        results: list[SyncReport | TomoError] = []
-        for repo_id in ids:
-            try:
-                results.append(await self.sync_repo(repo_id, progress=progress))
-            except TomoError as exc:  # a bad URL, a lost key, a failed fetch, a sync running
-                results.append(exc)
-        return results
-
     @property
     def builtin_url(self) -> str:
         return str(self.settings.builtin_catalog_dir.resolve())
@@ -333,7 +315,7 @@ class MarketplaceService:
     async def get_app(self, ref: str) -> MarketplaceApp:
         """By `repo/app`, or by bare id when one repo (or one official repo) has it."""
         async with self.db.session() as session:
-            return _catalog_entry(await self._find_app(session, ref))
+            return catalog_entry(await self._find_app(session, ref))
 
     async def _find_app(self, session: AsyncSession, ref: str) -> MarketplaceAppRow:
         repo_ref, _, app_id = ref.rpartition("/")
@@ -384,7 +366,8 @@ class MarketplaceService:
         from the local CLI, its name; either way the rating is kept under the id: a
         name freed by a deleted account can be taken by another."""
         if not 1 <= rating <= 5:
-            raise InvalidInput(f"rating must be between 1 and 5, got {rating}")
+            raise InvalidInput([Refusal(f"rating must be between 1 and 5, got {rating}",
+                                        ("rating",))])  # fmt: skip
         async with self.db.session() as session, session.begin():
             app = await self._find_app(session, ref)
             account = await _account(session, user)
@@ -509,28 +492,3 @@ def _repo_detail(repo: MarketplaceRepo) -> RepoDetail:
     if report:
         report.pop("parser", None)
     return RepoDetail.model_validate({**public, "last_report": report})
-
-
-def _catalog_entry(row: MarketplaceAppRow) -> MarketplaceApp:
-    return MarketplaceApp.model_validate(
-        {
-            "id": row.id,
-            "name": row.name,
-            "description": row.description,
-            "version": row.version,
-            "category": row.category,
-            "tags": row.tags,
-            "author": row.author,
-            "featured": row.featured,
-            **row.details,
-            "docker": row.docker_config,
-            "requirements": row.requirements,
-            "repo_id": row.repo_id,
-            "risks": row.risks,
-            "avg_rating": row.avg_rating,
-            "rating_count": row.rating_count,
-            "install_count": row.install_count,
-            "source_path": row.source_path,
-            "updated_at": row.updated_at,
-        }
-    )

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tomo.db import table_of
 from tomo.errors import InvalidDefinition, SyncFailed
-from tomo.marketplace.credentials import Credentials
+from tomo.marketplace.credentials import RepoCredentials
 from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.formats.base import CatalogFormat
 from tomo.marketplace.formats.tomo import TomoFormat
@@ -84,7 +84,7 @@ class RepoSnapshot:
 
 
 @dataclass
-class Outcome:
+class ParsedFile:
     """What parsing one file gave: an app id (and definition if parsed now) or an error."""
 
     blob: str
@@ -204,44 +204,44 @@ class RepoSync:
         return {path: contents[blob] for path, blob in blobs.items()}
 
     async def _parse_changed(
-        self, sources: dict[str, SourceFile], previous: dict[str, Outcome]
-    ) -> dict[str, Outcome]:
+        self, sources: dict[str, SourceFile], previous: dict[str, ParsedFile]
+    ) -> dict[str, ParsedFile]:
         changed = [s for s in sources.values() if _needs_parse(s, previous.get(s.path))]
         changed_paths = {source.path for source in changed}
         outcomes = {path: previous[path] for path in sources if path not in changed_paths}
         outcomes.update(await self._parse(changed))
         return outcomes
 
-    async def _parse(self, files: list[SourceFile]) -> dict[str, Outcome]:
+    async def _parse(self, files: list[SourceFile]) -> dict[str, ParsedFile]:
         contents = await self.git.read_blobs(sorted({b for f in files for b in f.blobs}))
-        outcomes: dict[str, Outcome] = {}
+        outcomes: dict[str, ParsedFile] = {}
         for done, source in enumerate(files, start=1):
             outcomes[source.path] = self._parse_one(source, contents)
             if done % 500 == 0 or done == len(files):
                 self.progress("parsing", done, len(files))
         return outcomes
 
-    def _parse_one(self, source: SourceFile, contents: dict[str, bytes]) -> Outcome:
+    def _parse_one(self, source: SourceFile, contents: dict[str, bytes]) -> ParsedFile:
         assert source.spec is not None  # sources come from select_sources
         files = {path: contents[blob] for path, blob in source.members}
         try:
             parsed = self.format.parse(source.spec, files, max_bytes=self.max_bytes)
         except InvalidDefinition as exc:
-            return Outcome(blob=source.blob, error=exc.reason)
+            return ParsedFile(blob=source.blob, error=exc.reason)
         except Exception:  # a format's bug must not end the sync or hide the file
             log.exception("parsing %s of repo %s failed", source.path, self.repo.id)
-            return Outcome(blob=source.blob, error="tomo could not read this file "
+            return ParsedFile(blob=source.blob, error="tomo could not read this file "
                            "(an internal error; details in tomo's log)")  # fmt: skip
         removed = removed_warning(parsed.definition.invisible_removed)
         warnings = [*parsed.warnings, *([removed] if removed else [])]
-        return Outcome(blob=source.blob, app_id=parsed.definition.id,
+        return ParsedFile(blob=source.blob, app_id=parsed.definition.id,
                        definition=parsed.definition,
                        warning="; ".join(warnings) or None)  # fmt: skip
 
     async def _plan(
         self,
         winners: dict[str, str],
-        outcomes: dict[str, Outcome],
+        outcomes: dict[str, ParsedFile],
         stored: dict[str, tuple[int, str, str]],
         broken: set[str],
         sources: dict[str, SourceFile],
@@ -283,7 +283,7 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _needs_parse(source: SourceFile, before: Outcome | None) -> bool:
+def _needs_parse(source: SourceFile, before: ParsedFile | None) -> bool:
     return before is None or before.blob != source.blob
 
 
@@ -293,22 +293,22 @@ def _is_stored(stored: dict[str, tuple[int, str, str]], app_id: str, path: str, 
     return entry is not None and entry[1:] == (path, blob)
 
 
-def _definition(outcome: Outcome, path: str) -> AppDefinition:
+def _definition(outcome: ParsedFile, path: str) -> AppDefinition:
     if outcome.definition is None:  # pragma: no cover - guarded by _plan
         raise RuntimeError(f"{path} was not parsed")
     return outcome.definition
 
 
-def _warnings(outcomes: dict[str, Outcome]) -> list[SyncProblem]:
+def _warnings(outcomes: dict[str, ParsedFile]) -> list[SyncProblem]:
     return [SyncProblem(path=path, message=outcome.warning)
             for path, outcome in sorted(outcomes.items()) if outcome.warning]  # fmt: skip
 
 
-def _parse_errors(outcomes: dict[str, Outcome]) -> dict[str, str]:
+def _parse_errors(outcomes: dict[str, ParsedFile]) -> dict[str, str]:
     return {path: o.error for path, o in outcomes.items() if o.error is not None}
 
 
-async def _previous_outcomes(session: AsyncSession, repo: RepoSnapshot) -> dict[str, Outcome]:
+async def _previous_outcomes(session: AsyncSession, repo: RepoSnapshot) -> dict[str, ParsedFile]:
     if (repo.last_report or {}).get("parser") != PARSER_VERSION:
         return {}
     rows = await session.execute(
@@ -321,7 +321,7 @@ async def _previous_outcomes(session: AsyncSession, repo: RepoSnapshot) -> dict[
         ).where(MarketplaceSource.repo_id == repo.id)
     )
     return {
-        path: Outcome(blob=blob, app_id=app_id, error=error, warning=warning)
+        path: ParsedFile(blob=blob, app_id=app_id, error=error, warning=warning)
         for path, blob, app_id, error, warning in rows
     }
 
@@ -408,7 +408,12 @@ async def _insert_apps(
         average = total / count if count else 0.0
         row.update(created_at=now, rating_sum=total, rating_count=count, avg_rating=average,
                    install_count=0)  # fmt: skip
-    await session.execute(insert(table_of(MarketplaceAppRow)), list(rows.values()))
+    apps = table_of(MarketplaceAppRow)
+    # RETURNING makes SQLAlchemy send a thousand rows per INSERT ("insertmanyvalues")
+    # rather than one statement per row: SQLite's full-text indexes write what they
+    # hold out as a new segment at the end of every statement, and merge those again,
+    # which made one row per statement cost about three times as much.
+    await session.execute(insert(apps).returning(apps.c.pk), list(rows.values()))
 
 
 async def _update_apps(
@@ -440,14 +445,14 @@ async def _rating_totals(
 async def _write_sources(
     session: AsyncSession,
     repo_id: str,
-    outcomes: dict[str, Outcome],
-    previous: dict[str, Outcome],
+    outcomes: dict[str, ParsedFile],
+    previous: dict[str, ParsedFile],
     selection: Selection,
 ) -> None:
     """Record each file's outcome, rewriting only rows whose file changed."""
     table = table_of(MarketplaceSource)
     current = [path for path in outcomes if path in selection.sources]
-    # Unchanged files kept the very Outcome object read from the previous rows.
+    # Unchanged files kept the very ParsedFile object read from the previous rows.
     changed = [path for path in current if outcomes[path] is not previous.get(path)]
     if not previous:  # first sync, or outcomes of an older parser: start afresh
         await session.execute(delete(table).where(table.c.repo_id == repo_id))
@@ -503,7 +508,7 @@ def make_git(
     *,
     timeout: float,
     allow_local: bool,
-    credentials: Credentials | None = None,
+    credentials: RepoCredentials | None = None,
 ) -> tuple[Git, str]:
     """A Git runner allowed exactly the transports this repo's URL needs, and
     given the repo's credentials (if any) for its remote; without a clone

@@ -2,7 +2,7 @@
 
 from typing import Any, Literal
 
-from tomo.db import UTCDateTime
+from tomo.db import StrEnumText, UTCDateTime
 from tomo.marketplace.search import SEARCH_OBJECTS
 
 
@@ -19,4 +19,6 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[Fal
     # Migrations spell plain SQLAlchemy types, not tomo's wrappers.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, StrEnumText):
+        return f"sa.String(length={obj.length})"
     return False

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 
 from tomo.architectures import normalize_architecture
 from tomo.servers.docker_access import access_problem
-from tomo.servers.ssh import CommandResult, SSHService, SSHTarget
+
+if TYPE_CHECKING:  # SSH (and asyncio) load with the commands that reach a server
+    from tomo.servers.ssh import CommandResult, SSHService, SSHTarget
 
 # A constant script: the only outside value, the data root, arrives as "$1".
 FACTS_SCRIPT = r"""
@@ -48,6 +49,8 @@ class ServerFacts(BaseModel):
 
 
 async def gather_facts(ssh: SSHService, target: SSHTarget, data_root: str) -> ServerFacts:
+    import asyncio
+
     system, docker = await asyncio.gather(
         ssh.run(target, ["sh", "-c", FACTS_SCRIPT, "tomo-facts", data_root]),
         probe_docker(ssh, target),

@@ -5,13 +5,16 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from tomo.marketplace.fields import check_absolute_path
 from tomo.servers.facts import ServerFacts
 from tomo.slugs import SLUG
+
+if TYPE_CHECKING:
+    from tomo.servers.models import Server
 
 _HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?")  # fmt: skip
@@ -116,6 +119,21 @@ class ServerPublic(BaseModel):
     last_seen: datetime | None
     facts: ServerFacts | None
     facts_at: datetime | None
+
+
+def public(server: Server) -> ServerPublic:
+    """A server's row as every face shows it (here, light, so that the CLI's quick
+    path shows a row sqlite3 read the same way: see tomo.servers.readonly)."""
+    return ServerPublic(
+        id=server.id, name=server.name, host=server.host, port=server.port,
+        username=server.username, auth_type=server.auth_type,
+        host_key_fingerprint=server.host_key_fingerprint, trusted=server.host_key is not None,
+        data_root=server.data_root, use_sudo=server.use_sudo,
+        status=server.status,
+        last_error=server.last_error, last_seen=server.last_seen,
+        facts=ServerFacts.model_validate(server.facts) if server.facts else None,
+        facts_at=server.facts_at,
+    )  # fmt: skip
 
 
 class HostKeyScan(BaseModel):

@@ -24,9 +24,9 @@ from tomo.config import Settings
 from tomo.crypto import Secrets
 from tomo.db import Database, find_by_id_or_name
 from tomo.errors import (
-    AuthenticationFailed,
     HostKeyChanged,
     InvalidInput,
+    Refusal,
     RemoteError,
     ServerExists,
     ServerInUse,
@@ -43,8 +43,9 @@ from tomo.servers.schemas import (
     ServerPublic,
     ServerUpdate,
     check_fingerprint,
+    public,
 )
-from tomo.servers.ssh import Credentials, HostKey, SSHService, SSHTarget, check_private_key
+from tomo.servers.ssh import HostKey, SSHCredentials, SSHService, SSHTarget, check_private_key
 from tomo.slugs import allocate_id
 
 
@@ -197,7 +198,7 @@ class ServerService:
         try:
             expected = check_fingerprint(fingerprint)
         except ValueError as error:
-            raise InvalidInput(f"fingerprint: {error}") from None
+            raise InvalidInput([Refusal(f"fingerprint: {error}", ("fingerprint",))]) from None
         async with self.db.session() as session:
             server = await self._find(session, ref)
         key = await self.ssh.fetch_host_key(server.name, server.host, server.port)
@@ -243,7 +244,7 @@ class ServerService:
 
     def _target_of(self, server: Server) -> SSHTarget:
         open_ = self.secrets.decrypt
-        credentials = Credentials(
+        credentials = SSHCredentials(
             password=open_(server.password_enc) if server.password_enc else None,
             private_key=open_(server.private_key_enc) if server.private_key_enc else None,
             passphrase=open_(server.passphrase_enc) if server.passphrase_enc else None,
@@ -269,10 +270,7 @@ def _check_private_key(request: ServerCreate) -> None:
     if request.private_key is None:
         return
     passphrase = request.passphrase.get_secret_value() if request.passphrase else None
-    try:
-        check_private_key(request.private_key.get_secret_value(), passphrase)
-    except AuthenticationFailed as exc:
-        raise InvalidInput(exc.reason) from None
+    check_private_key(request.private_key.get_secret_value(), passphrase)
 
 
 def _checked(server: Server, *, status: str, error: str | None, facts: ServerFacts | None) -> None:
@@ -305,17 +303,4 @@ def _scan(server: Server, key: HostKey) -> HostKeyScan:
         server_id=server.id, fingerprint=key.fingerprint, algorithm=key.algorithm,
         pinned_fingerprint=server.host_key_fingerprint,
         matches_pinned=server.host_key_fingerprint == key.fingerprint,
-    )  # fmt: skip
-
-
-def public(server: Server) -> ServerPublic:
-    return ServerPublic(
-        id=server.id, name=server.name, host=server.host, port=server.port,
-        username=server.username, auth_type=server.auth_type,
-        host_key_fingerprint=server.host_key_fingerprint, trusted=server.host_key is not None,
-        data_root=server.data_root, use_sudo=server.use_sudo,
-        status=server.status,
-        last_error=server.last_error, last_seen=server.last_seen,
-        facts=ServerFacts.model_validate(server.facts) if server.facts else None,
-        facts_at=server.facts_at,
     )  # fmt: skip

@@ -26,6 +26,8 @@ from tomo.errors import (
     DockerUnavailable,
     HostKeyChanged,
     HostKeyUnknown,
+    InvalidInput,
+    Refusal,
     RemoteError,
     ServerTimeout,
     ServerUnreachable,
@@ -44,7 +46,10 @@ _COMMAND_SHOWN = 80  # characters of a failed command quoted in its error
 
 
 @dataclass(frozen=True)
-class Credentials:
+class SSHCredentials:
+    """How tomo logs in to a server: a password, or a private key (and its
+    passphrase); a repr never shows them."""
+
     password: str | None = field(default=None, repr=False)
     private_key: str | None = field(default=None, repr=False)
     passphrase: str | None = field(default=None, repr=False)
@@ -59,7 +64,7 @@ class SSHTarget:
     host: str
     port: int
     username: str
-    credentials: Credentials = field(repr=False)
+    credentials: SSHCredentials = field(repr=False)
     host_key: str | None  # pinned OpenSSH public key line; None: not trusted yet
     use_sudo: bool = False
     pool: str = ""  # the connection it uses, when not the server's own (see LOGS)
@@ -390,10 +395,18 @@ def _private_key(target: SSHTarget) -> asyncssh.SSHKey:
 
 
 def check_private_key(private_key: str, passphrase: str | None) -> None:
-    """Fail early (at add time) on a key that will never load."""
-    target = SSHTarget("-", "key", "-", 0, "-", Credentials(private_key=private_key,
-                       passphrase=passphrase), None)  # fmt: skip
-    _private_key(target)
+    """Fail early (at add time) on a key that will never load: InvalidInput naming
+    the field to mend (the passphrase, or the key itself)."""
+    try:
+        asyncssh.import_private_key(private_key, passphrase)
+    except asyncssh.KeyEncryptionError:
+        raise InvalidInput([Refusal("cannot decrypt the private key: wrong or missing "
+                                    "passphrase", ("passphrase",))]) from None  # fmt: skip
+    except asyncssh.KeyImportError as exc:
+        # asyncssh says so in words when an encrypted key came without its passphrase.
+        wanted = passphrase is None and "passphrase" in str(exc).lower()
+        field = "passphrase" if wanted else "private_key"
+        raise InvalidInput([Refusal(f"the private key cannot be read: {exc}", (field,))]) from None
 
 
 def _connect_error(

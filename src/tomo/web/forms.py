@@ -3,6 +3,7 @@ beside the fields they concern, with what was typed kept."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote_plus, unquote_to_bytes
 
@@ -13,6 +14,10 @@ from starlette.datastructures import FormData
 from tomo.errors import InvalidInput, TomoError
 from tomo.http.problems import of_domain_error
 from tomo.http.text import is_text, not_text_message, printable
+
+# A request's field with an index (`ports[0]`, `volumes[1]`), as refusals name them
+# (see tomo.errors.Refusal): the definition's first port, second folder.
+INDEXED_FIELD = re.compile(r"(?P<kind>port|volume)s\[(?P<index>\d+)\]")
 
 
 @dataclass

@@ -12,7 +12,6 @@ runs it.
 from __future__ import annotations
 
 import posixpath
-import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,13 +25,13 @@ from tomo.deployment.app_spec import user_variables
 from tomo.deployment.schemas import InstallationPublic, InstallPreview, JobPublic, StepPublic
 from tomo.deployment.service import DeploymentService
 from tomo.deployment.spec import InstallConfig
-from tomo.errors import InvalidInput, NotFound, TomoError
+from tomo.errors import InvalidInput, NotFound, PreflightFailed, Refusal, TomoError
 from tomo.marketplace.definition import AppEnvVar, AppVolume
 from tomo.marketplace.risk_words import explain_risk
 from tomo.marketplace.schemas import MarketplaceApp
 from tomo.runtime import Runtime
 from tomo.servers.schemas import ServerPublic
-from tomo.web.forms import FormErrors, form_lists, form_values
+from tomo.web.forms import INDEXED_FIELD, FormErrors, form_lists, form_values
 from tomo.web.session import Admin, Viewer
 from tomo.web.templating import accepted, render
 
@@ -128,7 +127,7 @@ async def _fit(
         plan = await deployment.preview_install(server.id, _ref(entry), probe, check=True)
     except TomoError as exc:
         return [exc.message]
-    return plan.problems or []
+    return [problem.text for problem in plan.problems or []]
 
 
 def _ref(entry: MarketplaceApp) -> str:
@@ -199,22 +198,23 @@ class InstallForm:
         return {"name"} | {row.key for row in rows} | {f"risk.{flag}" for flag in self.risks}
 
     def place(self, exc: ValidationError | TomoError, values: dict[str, str]) -> FormErrors:
-        """The service's refusal, each part beside the input it concerns (the parts of
-        an InvalidInput are split as the API splits them)."""
+        """The service's refusal, each problem beside the inputs it names."""
         if isinstance(exc, ValidationError):
             placed = FormErrors()
             for error in exc.errors():
                 key = self._key_of_location(error["loc"], values)
                 placed.add(key, str(error["msg"]).removeprefix("Value error, "), self.known())
             return placed
-        message = _for_the_page(exc.message)
-        return self.place_all(message.split("; ") if isinstance(exc, InvalidInput) else [message],
-                              values)  # fmt: skip
+        if isinstance(exc, InvalidInput | PreflightFailed):
+            return self.place_all(list(exc.problems), on_server=isinstance(exc, PreflightFailed))
+        return FormErrors(general=[exc.message])
 
-    def place_all(self, messages: list[str], values: dict[str, str]) -> FormErrors:
+    def place_all(self, problems: list[Refusal], *, on_server: bool = False) -> FormErrors:
+        """Each problem beside its inputs; the server's (a preflight's) also above the
+        form, as what the chosen server said."""
         placed = FormErrors()
-        for message in messages:
-            self._place_message(placed, message, values)
+        for problem in problems:
+            self._place_problem(placed, problem, on_server=on_server)
         return placed
 
     def _key_of_location(self, loc: tuple[int | str, ...], values: dict[str, str]) -> str:
@@ -228,37 +228,23 @@ class InstallForm:
             return f"env.{loc[1]}"
         return str(loc[0]) if loc else ""
 
-    def _place_message(self, placed: FormErrors, message: str, values: dict[str, str]) -> None:
-        flags = _flags_named(message)
+    def _place_problem(self, placed: FormErrors, problem: Refusal, *, on_server: bool) -> None:
+        flags = list(problem.values) if "accept_risks" in problem.fields else []
         self.risks += [flag for flag in flags if flag not in self.risks]
-        keys = self._keys_named(message, values) or [f"risk.{flag}" for flag in flags]
+        keys = [key for name in problem.fields for key in self._keys_of(name, flags)]
         for key in keys:
-            placed.add(key, _beside(key, message), self.known())
-        if not keys or (flags and not message.startswith("this app needs")):
-            placed.general.append(message)  # e.g. a folder that is a risk on the server only
+            placed.add(key, _beside(key, problem), self.known())
+        if not keys or (on_server and flags):  # a risk the server found: say where
+            placed.general.append(problem.text)
 
-    def _keys_named(self, message: str, values: dict[str, str]) -> list[str]:
-        """The inputs a message of the service names (by variable, port, path or name)."""
-        if found := MISSING_ENV.match(message):
-            return [f"env.{name.strip()}" for name in found["names"].split(",")]
-        if found := BAD_ENV.match(message):
-            return [f"env.{found['name']}"]
-        if found := HOST_PORT.match(message):
-            return self._port_keys(values, int(found["host"]), found["protocol"],
-                                   found["second"])  # fmt: skip
-        if found := VOLUME_AT.match(message):
-            return [row.key for row, volume in zip(self.volumes, self.folders, strict=True)
-                    if volume.container_path == found["path"]]  # fmt: skip
-        return ["name"] if NAME_TAKEN.match(message) else []
-
-    def _port_keys(
-        self, values: dict[str, str], host: int, protocol: str, container: str | None
-    ) -> list[str]:
-        rows = zip(self.ports, self.entry.docker.ports, strict=True)
-        return [row.key for row, port in rows
-                if (values.get(row.key, "").strip() or row.default) == str(host)
-                and port.protocol == protocol
-                and (container is None or str(port.container) == container)][-1:]  # fmt: skip
+    def _keys_of(self, name: str, flags: list[str]) -> list[str]:
+        """The inputs of a request's field: `env.X`, `ports[0]` → `port.0`,
+        `volumes[1]` → `volume.1`, `accept_risks` → each flag's box, `name`."""
+        if name == "accept_risks":
+            return [f"risk.{flag}" for flag in flags]
+        if found := INDEXED_FIELD.fullmatch(name):
+            return [f"{found['kind']}.{found['index']}"]
+        return [name] if name == "name" or name.startswith("env.") else []
 
 
 def _env_row(variable: AppEnvVar) -> Row:
@@ -293,40 +279,13 @@ def _sentences(*parts: str) -> str:
     return " ".join(p if p.endswith((".", "!", "?", ")")) else f"{p}." for p in parts if p)
 
 
-# What the service says, matched to the inputs it concerns.
-MISSING_ENV = re.compile(
-    r"required (?:environment variables|settings) missing: (?P<names>[^(]+?)(?: \(|$)"
-)
-BAD_ENV = re.compile(r"environment variable (?P<name>\w+) ")
-HOST_PORT = re.compile(r"host port (?P<host>\d+)/(?P<protocol>\w+) is (?:given to container "
-                       r"ports \d+ and (?P<second>\d+))?")  # fmt: skip
-VOLUME_AT = re.compile(r"(?:--volume …:|volume )(?P<path>/\S*?):? ")
-NAME_TAKEN = re.compile(r"(?:an installation|a container) named '|the app id '|'.*' is not a valid "
-                        r"instance name")  # fmt: skip
-FLAGS_NAMED = re.compile(r"risk flags you have not accepted: (?P<flags>[^()]+?)(?: \(|$)")
-CLI_HINT = re.compile(r" \((?:give|accept) each with --[^)]*\)")
-
-
-def _for_the_page(message: str) -> str:
-    """A service message with the command line's hints put as this page would."""
-    message = CLI_HINT.sub("", message)
-    message = message.replace("; choose --name", ", so choose another instance name")
-    return message.replace("; give the instance a name with --name",
-                           ", so give the instance another name")  # fmt: skip
-
-
-def _flags_named(message: str) -> list[str]:
-    found = FLAGS_NAMED.search(message)
-    return [flag.strip() for flag in found["flags"].split(",")] if found else []
-
-
-def _beside(key: str, message: str) -> str:
-    """A message shortened for the input it stands beside."""
-    if key.startswith("env.") and MISSING_ENV.match(message):
+def _beside(key: str, problem: Refusal) -> str:
+    """A problem's words for the input it stands beside."""
+    if key.startswith("env.") and key[4:] in problem.values:  # named as missing
         return "required: give it a value"
     if key.startswith("risk."):
         return "not accepted: tick it to install this app, or choose another"
-    return message
+    return problem.text
 
 
 @dataclass
@@ -369,9 +328,11 @@ class InstallPage:
 
     def previewed(self, request: Request, plan: InstallPreview, *, installing: bool) -> Response:
         """The preview; an install the server refuses comes back with its reasons."""
-        self.preview, self.fit = plan, plan.problems
+        found = [problem.problem() for problem in plan.problems or []]
+        self.preview = plan
+        self.fit = [problem.text for problem in found] if plan.problems is not None else None
         if installing:
-            self.errors = self.form.place_all(plan.problems or [], self.values)
+            self.errors = self.form.place_all(found, on_server=True)
         return render(request, "install/form.html", self.context(),
                       status=422 if installing else 200)  # fmt: skip
 

@@ -10,7 +10,6 @@ follow it.
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -26,12 +25,12 @@ from tomo.deployment.schemas import InstallationPublic
 from tomo.deployment.service import DeploymentService
 from tomo.deployment.spec import ConfigChanges, publishes_ports
 from tomo.deployment.states import allowed_actions
-from tomo.errors import NotFound, TomoError
+from tomo.errors import InvalidInput, NotFound, PreflightFailed, Refusal, TomoError
 from tomo.http.middleware import note_outcome
 from tomo.marketplace.schemas import MarketplaceApp
 from tomo.runtime import Runtime
 from tomo.servers.schemas import ServerPublic
-from tomo.web.forms import FormErrors, errors_of, form_lists, form_values
+from tomo.web.forms import INDEXED_FIELD, FormErrors, form_lists, form_values
 from tomo.web.session import Admin, LogReader, Viewer, may_read_logs
 from tomo.web.templating import redirect, refused, render
 
@@ -263,8 +262,10 @@ class UpdateForm:
             for error in exc.errors():
                 found.add(self._field_of(error["loc"]), _said(error["msg"]), names)
             return found
-        for message in errors_of(exc, set()).general:
-            for name, said in self._placed(message):
+        if not isinstance(exc, InvalidInput | PreflightFailed):
+            return FormErrors(general=[exc.message])
+        for problem in exc.problems:
+            for name, said in self._placed(problem) or [("", problem.text)]:
                 found.add(name, said, names)
         return found
 
@@ -275,23 +276,28 @@ class UpdateForm:
             return self.sent[name][where[1]].name
         return name
 
-    def _placed(self, message: str) -> list[tuple[str, str]]:
-        """The fields a service's message concerns, and what to say beside each."""
-        if missing := re.match(r"required environment variables missing: (.+?) \(", message):
-            needed = "the new version needs a value"
-            return [(f"env.{name}", needed) for name in missing.group(1).split(", ")]
-        if flags := re.match(r"this app needs risk flags you have not accepted: (.+?) \(", message):
-            self.risks = list(dict.fromkeys([*self.risks, *flags.group(1).split(", ")]))
-            return [("accept_risks", "accept each of these flags to update: " + flags.group(1))]
-        if port := re.match(r"--port \d+:(\d+/\w+): (.+)", message):
-            return [(f"port.{port.group(1)}", port.group(2))]
-        if volume := re.match(r"(?:--volume …:|volume )(/[^:]*): (.+)", message):
-            return [(f"volume.{volume.group(1)}", volume.group(2))]
-        if message.endswith("is not a valid image tag"):
-            return [("tag", message)]
-        if message.endswith("is not a valid environment variable name"):
-            return [("new_env_name", message)]
-        return [("", message)]
+    def _placed(self, problem: Refusal) -> list[tuple[str, str]]:
+        """The fields a refusal names, and what to say beside each."""
+        if "accept_risks" in problem.fields:
+            self.risks = list(dict.fromkeys([*self.risks, *problem.values]))
+            return [("accept_risks", "accept each of these flags to update: "
+                     + ", ".join(problem.values))]  # fmt: skip
+        return [(self._form_field(name), self._beside(name, problem)) for name in problem.fields]
+
+    def _form_field(self, name: str) -> str:
+        """This form's input for a request's field (`ports[0]`: the definition's first)."""
+        if found := INDEXED_FIELD.fullmatch(name):
+            settings = self.ports if found["kind"] == "port" else self.volumes
+            index = int(found["index"])
+            return settings[index].name if index < len(settings) else ""
+        if name.startswith("env.") and name not in {s.name for s in self.env}:
+            return "new_env_name"
+        return name
+
+    def _beside(self, name: str, problem: Refusal) -> str:
+        if name.startswith("env.") and name[4:] in problem.values:  # named as missing
+            return "the new version needs a value"
+        return problem.text
 
 
 def _volume(setting: Setting, host_path: str) -> dict[str, str]:

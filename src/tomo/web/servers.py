@@ -137,8 +137,8 @@ def _add_field_of(exc: TomoError) -> str:
         return "name"
     if isinstance(exc, ServerUnreachable | ServerTimeout):
         return "host"
-    if isinstance(exc, InvalidInput):  # a key that can never load
-        return "passphrase" if "passphrase" in exc.message.lower() else "private_key"
+    if isinstance(exc, InvalidInput):  # a key that can never load: the field it names
+        return next((field for problem in exc.problems for field in problem.fields), "")
     return ""
 
 

@@ -4,8 +4,9 @@
 service runs it in an SQLAlchemy session, the CLI's quick path on Python's own
 sqlite3. SQLite (`sqlite.py`) plans each query over an FTS5 index that also
 holds the filters; PostgreSQL (`postgres.py`) uses a generated tsvector column
-and GIN indexes. Both indexes are created by hand in migrations (engine.py,
-dialect-specific) and kept out of autogenerate.
+and GIN indexes. Each module's DDL is the index its queries are written for; the
+migrations make it with SQL of their own, dialect by dialect, kept out of
+autogenerate (tests/test_db.py checks that the two agree).
 
 This package's modules import nothing heavy (no SQLAlchemy at load time).
 """

@@ -27,6 +27,8 @@ from tomo.marketplace.search.reader import Sql
 # translate() folds accents (café → cafe) with the table queries are folded with;
 # unaccent would need an extension and is not immutable.
 _FOLDED = "translate(coalesce({}, ''), '" + ACCENTED + "', '" + UNACCENTED + "')"
+# The index these queries are written for. Migrations make it with SQL of their own
+# (a change here needs a migration that makes it so; tests/test_db.py checks).
 DDL = [
     f"""ALTER TABLE marketplace_apps ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (
         setweight(to_tsvector('simple', {_FOLDED.format("name")}), 'A') ||

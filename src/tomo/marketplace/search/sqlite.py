@@ -80,6 +80,8 @@ _DELETE = (
     "INSERT INTO marketplace_apps_trigrams(marketplace_apps_trigrams, rowid, words) "
     "VALUES ('delete', old.pk, " + _WORDS_SQL.format(row="old") + ");"
 )
+# The index these queries are written for. Migrations make it with SQL of their own
+# (a change here needs a migration that makes it so; tests/test_db.py checks).
 DDL = [
     "CREATE VIRTUAL TABLE marketplace_apps_fts USING fts5("
     "name, category, tags, description, author, facets, content='', "
