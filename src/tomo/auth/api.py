@@ -21,9 +21,9 @@ from tomo.auth.schemas import (
     UserUnlocked,
 )
 from tomo.auth.service import AuthService, Principal
+from tomo.http.deps import AuthDep
 from tomo.http.problems import error_responses
 from tomo.http.security import (
-    AuthDep,
     PrincipalDep,
     clear_session_cookies,
     client_address,

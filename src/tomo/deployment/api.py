@@ -9,11 +9,10 @@ late or reconnects misses nothing).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
@@ -24,9 +23,9 @@ from tomo.deployment.schemas import (
     JobPublic,
 )
 from tomo.deployment.service import DeploymentService
-from tomo.deployment.spec import ConfigChanges, InstallConfig
+from tomo.deployment.spec import ConfigChanges, InstallConfig, InstallRequest, UpdateRequest
 from tomo.deployment.statuses import UNDER_WAY
-from tomo.errors import TomoError
+from tomo.http.deps import DeploymentDep, run_in_background
 from tomo.http.problems import error_responses
 from tomo.http.security import PrincipalDep
 
@@ -43,47 +42,12 @@ class EventStream(StreamingResponse):
     media_type = "text/event-stream"  # Server-Sent Events
 
 
-def get_deployment(request: Request) -> DeploymentService:
-    service: DeploymentService = request.app.state.runtime.deployment
-    return service
-
-
-DeploymentDep = Annotated[DeploymentService, Depends(get_deployment)]
-
-
-class InstallRequest(InstallConfig):
-    """Sent to install an app (or, with ?preview=true, to see what that would do)."""
-
-    server: str
-    app: str
-
-
-class UpdateRequest(ConfigChanges):
-    """Sent to update: another tag, and changes to the installation's config."""
-
-    tag: str | None = None
-
-
 class OperationStarted(BaseModel):
     """An operation under way: follow its job."""
 
     job_id: str
     installation: InstallationPublic
     generated_secrets: dict[str, str] = {}  # new secrets of an update: shown this once
-
-
-def run_in_background(request: Request, work: Awaitable[object]) -> None:
-    """Carry the work on after the answer; the job records how it ends (the app's
-    shutdown interrupts what is still running, and that is undone)."""
-    tasks: set[asyncio.Task[None]] = request.app.state.background
-
-    async def quietly() -> None:
-        with contextlib.suppress(TomoError):  # the job says what happened
-            await work
-
-    task = asyncio.create_task(quietly())
-    tasks.add(task)
-    task.add_done_callback(tasks.discard)
 
 
 def _started(request: Request, prepared: Prepared) -> OperationStarted:

@@ -124,6 +124,21 @@ class InstallConfig(ConfigChanges):
         return value
 
 
+# The API's requests (their bases above). Here, not in schemas.py: that module is
+# read by the CLI's quick paths, which must not load the definition model.
+class InstallRequest(InstallConfig):
+    """Sent to install an app (or, with ?preview=true, to see what that would do)."""
+
+    server: str
+    app: str
+
+
+class UpdateRequest(ConfigChanges):
+    """Sent to update: another tag, and changes to the installation's config."""
+
+    tag: str | None = None
+
+
 @dataclass(frozen=True)
 class PublishedPort:
     host: int

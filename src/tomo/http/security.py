@@ -23,6 +23,7 @@ from tomo.auth.schemas import Credentials
 from tomo.auth.service import KNOWN_DEVICE_DAYS, AuthService, LoggedIn, Principal, csrf_token_for
 from tomo.config import Settings
 from tomo.errors import Forbidden, Unauthenticated
+from tomo.http.deps import get_auth
 
 SESSION_COOKIE = "tomo_session"
 CSRF_COOKIE = "tomo_csrf"  # readable by the page's script: the double-submit copy
@@ -74,11 +75,6 @@ def check_role(principal: Principal, route_name: str, method: str, settings: Set
     raise Forbidden(f"'{principal.username}' is a {principal.role}; this needs an {needed}")
 
 
-def auth_service(request: Request) -> AuthService:
-    service: AuthService = request.app.state.runtime.auth
-    return service
-
-
 async def authenticate(
     request: Request,
     token: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -89,7 +85,7 @@ async def authenticate(
     name = getattr(route, "name", "")
     if name in PUBLIC:
         return
-    auth = auth_service(request)
+    auth = get_auth(request)
     principal = await _principal(auth, token, session_id)
     if principal is None:
         raise Unauthenticated("log in (POST /api/auth/login) or send a bearer token")
@@ -140,7 +136,6 @@ def current_principal(request: Request) -> Principal:
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
-AuthDep = Annotated[AuthService, Depends(auth_service)]
 
 
 def set_session_cookies(
@@ -183,7 +178,7 @@ async def log_in(request: Request, credentials: Credentials) -> LoggedIn:
     """A login, as the API and the web UI take it: refused when another site's page
     sent it, else checked with the client's address and device cookie; recorded in
     the audit log either way."""
-    auth = auth_service(request)
+    auth = get_auth(request)
     try:
         refuse_cross_site(request, "this login", "/login")
     except Forbidden as refused:

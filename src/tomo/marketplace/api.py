@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query, status
 
+from tomo.http.deps import MarketplaceDep
 from tomo.http.problems import error_responses
 from tomo.http.security import PrincipalDep
 from tomo.marketplace.schemas import (
     Category,
     MarketplaceApp,
+    RatingRequest,
     RatingResult,
     RepoAdded,
     RepoCreate,
@@ -22,23 +23,8 @@ from tomo.marketplace.schemas import (
     SyncReport,
 )
 from tomo.marketplace.search.query import MAX_OFFSET, MAX_PAGE, SortKey
-from tomo.marketplace.service import MarketplaceService
 
 router = APIRouter(prefix="/marketplace", tags=["marketplace"])
-
-
-def get_marketplace(request: Request) -> MarketplaceService:
-    service: MarketplaceService = request.app.state.runtime.marketplace
-    return service
-
-
-MarketplaceDep = Annotated[MarketplaceService, Depends(get_marketplace)]
-
-
-class RatingRequest(BaseModel):
-    """Sent to rate an app as the logged-in user."""
-
-    rating: int = Field(ge=1, le=5)
 
 
 @router.get("/repos", name="list_repos", responses=error_responses(401))

@@ -167,6 +167,12 @@ def catalog_entry(row: MarketplaceAppRow) -> MarketplaceApp:
     )
 
 
+class RatingRequest(BaseModel):
+    """Sent to rate an app as the logged-in user."""
+
+    rating: int = Field(ge=1, le=5)
+
+
 class RatingResult(BaseModel):
     """The app's rating after one user rated it."""
 

@@ -3,11 +3,10 @@ password, private key or passphrase."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel
 
+from tomo.http.deps import ServersDep
 from tomo.http.problems import error_responses
 from tomo.servers.schemas import (
     Fingerprint,
@@ -17,17 +16,8 @@ from tomo.servers.schemas import (
     ServerPublic,
     ServerUpdate,
 )
-from tomo.servers.service import ServerService
 
 router = APIRouter(prefix="/servers", tags=["servers"])
-
-
-def get_servers(request: Request) -> ServerService:
-    service: ServerService = request.app.state.runtime.servers
-    return service
-
-
-ServersDep = Annotated[ServerService, Depends(get_servers)]
 
 
 class TrustRequest(BaseModel):

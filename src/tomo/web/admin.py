@@ -18,7 +18,8 @@ from pydantic import BaseModel, ValidationError
 from tomo.auth.schemas import TokenCreate, TokenPublic, UserCreate
 from tomo.auth.service import Principal
 from tomo.errors import Conflict, NotFound, TomoError
-from tomo.http.security import auth_service, clear_session_cookies, client_address
+from tomo.http.deps import get_auth
+from tomo.http.security import clear_session_cookies, client_address
 from tomo.web.forms import FormErrors, errors_of, form_values
 from tomo.web.session import Admin, Viewer
 from tomo.web.templating import redirect, refused, render
@@ -49,7 +50,7 @@ async def user_create(request: Request, principal: Admin) -> Response:
     status = 422
     if new is not None and not found:
         try:
-            user = await auth_service(request).create_user(new)
+            user = await get_auth(request).create_user(new)
             return redirect("/users", f"User '{user.username}' added as {_a(user.role)}")
         except TomoError as exc:
             found, status = _creation_errors(exc), exc.http_status
@@ -81,7 +82,7 @@ async def user_password(request: Request, user_id: str, principal: Admin) -> Res
     status = 422
     if not found:
         try:
-            user = await auth_service(request).set_password(
+            user = await get_auth(request).set_password(
                 user_id, values.get("password", ""), by=principal, client=client_address(request),
                 revoke_tokens=revoke,
             )  # fmt: skip
@@ -100,7 +101,7 @@ async def user_password(request: Request, user_id: str, principal: Admin) -> Res
 async def user_delete(request: Request, user_id: str, principal: Admin) -> Response:
     """Delete a user with their sessions and tokens; the service keeps the last admin."""
     try:
-        user = await auth_service(request).delete_user(user_id)
+        user = await get_auth(request).delete_user(user_id)
     except Conflict as exc:
         return refused(request, "/users", exc)
     if user.id == principal.user_id:  # one's own account: this session ended with it
@@ -112,7 +113,7 @@ async def user_delete(request: Request, user_id: str, principal: Admin) -> Respo
 
 
 async def _users_page(request: Request, context: dict[str, Any], *, status: int = 200) -> Response:
-    auth = auth_service(request)
+    auth = get_auth(request)
     common = {"users": await auth.list_users(),
               "min_length": auth.settings.min_password_length}  # fmt: skip
     return render(request, "admin/users.html", {**common, **context}, status=status)
@@ -121,7 +122,7 @@ async def _users_page(request: Request, context: dict[str, Any], *, status: int 
 async def _user_page(
     request: Request, user_id: str, context: dict[str, Any], *, status: int = 200
 ) -> Response:
-    auth = auth_service(request)
+    auth = get_auth(request)
     common = {"account": await auth.get_user(user_id), "revoke_tokens": True,
               "min_length": auth.settings.min_password_length}  # fmt: skip
     return render(request, "admin/user.html", {**common, **context}, status=status)
@@ -145,7 +146,7 @@ async def token_create(request: Request, principal: Viewer) -> Response:
     status = 422
     if made is not None:
         try:
-            created = await auth_service(request).create_token(made, by=principal)
+            created = await get_auth(request).create_token(made, by=principal)
             base = str(request.base_url).rstrip("/")
             return render(request, "admin/token_created.html", {"made": created, "base": base})
         except TomoError as exc:
@@ -164,7 +165,7 @@ def _token_errors(exc: TomoError) -> FormErrors:
 @router.post("/tokens/{token_id}/revoke", name="web_token_revoke")
 async def token_revoke(request: Request, token_id: str, principal: Viewer) -> Response:
     """Revoke a token: refused from now on (another's only by an admin)."""
-    token = await auth_service(request).revoke_token(token_id, by=principal)
+    token = await get_auth(request).revoke_token(token_id, by=principal)
     return redirect("/tokens", f"Token '{token.name}' of {token.username} revoked: it is "
                     "refused from now on")  # fmt: skip
 
@@ -172,7 +173,7 @@ async def token_revoke(request: Request, token_id: str, principal: Viewer) -> Re
 async def _tokens_page(
     request: Request, principal: Principal, context: dict[str, Any], *, status: int = 200
 ) -> Response:
-    auth = auth_service(request)
+    auth = get_auth(request)
     listed = _newest_active_first(await auth.list_tokens(by=principal))
     owners = (
         [user.username for user in await auth.list_users()] if principal.role == "admin" else []
@@ -196,7 +197,7 @@ async def audit(
 ) -> Response:
     """The audit log, newest first, a page at a time (one more event asked for than
     shown: it says whether there is an older page)."""
-    events = await auth_service(request).audit(limit=AUDIT_PAGE + 1,
+    events = await get_auth(request).audit(limit=AUDIT_PAGE + 1,
                                                 offset=(page - 1) * AUDIT_PAGE)  # fmt: skip
     context = {"events": events[:AUDIT_PAGE], "page": page, "older": len(events) > AUDIT_PAGE}
     return render(request, "admin/audit.html", context)

@@ -11,9 +11,9 @@ from pydantic import ValidationError
 from tomo.auth.schemas import Credentials, PasswordChanged
 from tomo.auth.service import Principal
 from tomo.errors import Conflict, Forbidden, TomoError, TooManyAttempts
+from tomo.http.deps import get_auth
 from tomo.http.security import (
     SESSION_COOKIE,
-    auth_service,
     clear_session_cookies,
     client_address,
     log_in,
@@ -30,14 +30,14 @@ CREDENTIALS = {"username", "password"}
 
 @router.get("/setup", name="web_setup_form")
 async def setup_form(request: Request) -> Response:
-    if not await auth_service(request).setup_open():
+    if not await get_auth(request).setup_open():
         return redirect("/login")
     return render(request, "auth/setup.html", {"values": {}})
 
 
 @router.post("/setup", name="web_setup")
 async def setup(request: Request) -> Response:
-    auth = auth_service(request)
+    auth = get_auth(request)
     try:
         refuse_cross_site(request, "this setup form", "/setup")
     except Forbidden as exc:  # nothing it sent is shown again
@@ -69,7 +69,7 @@ class _Mismatch(Exception):
 
 @router.get("/login", name="web_login_form")
 async def login_form(request: Request, next: str = "/store") -> Response:
-    if await auth_service(request).setup_open():
+    if await get_auth(request).setup_open():
         return redirect("/setup")
     return render(request, "auth/login.html", {"values": {}, "next": local_path(next)})
 
@@ -96,13 +96,13 @@ async def _logged_in(
 ) -> Response:
     opened = await log_in(request, credentials)
     response = redirect(target, message)
-    set_login_cookies(response, request, auth_service(request).settings, opened)
+    set_login_cookies(response, request, get_auth(request).settings, opened)
     return response
 
 
 @router.post("/logout", name="web_logout")
 async def logout(request: Request, principal: Viewer) -> Response:
-    await auth_service(request).logout(principal)
+    await get_auth(request).logout(principal)
     response = redirect("/login", "You are logged out")
     clear_session_cookies(response)
     return response
@@ -114,7 +114,7 @@ async def account(request: Request, principal: Viewer) -> Response:
 
 
 async def _account(request: Request, principal: Principal) -> dict[str, Any]:
-    auth = auth_service(request)
+    auth = get_auth(request)
     tokens = [token for token in await auth.list_tokens(by=principal)
               if token.username == principal.username and token.revoked_at is None]  # fmt: skip
     return {"account": await auth.get_user(principal.user_id),
@@ -125,7 +125,7 @@ async def _account(request: Request, principal: Principal) -> dict[str, Any]:
 @router.post("/account/sessions/{session}/end", name="web_end_session")
 async def end_session(request: Request, principal: Viewer, session: str) -> Response:
     """Log out one browser: a lost phone, a shared computer."""
-    await auth_service(request).end_session(principal, session)
+    await get_auth(request).end_session(principal, session)
     return redirect("/account", "That session has ended")
 
 
@@ -133,7 +133,7 @@ async def end_session(request: Request, principal: Viewer, session: str) -> Resp
 async def change_password(request: Request, principal: Viewer) -> Response:
     """Change one's password; the other sessions end, and the API tokens too when the
     box (ticked by default) says so."""
-    auth = auth_service(request)
+    auth = get_auth(request)
     values = await form_values(request)
     revoke = "revoke_tokens" in values  # an unticked box is not sent
     errors: dict[str, str] = {}
@@ -164,7 +164,7 @@ def _password_changed(changed: PasswordChanged, revoked: bool) -> str:
 
 @router.post("/account/logout-everywhere", name="web_logout_everywhere")
 async def logout_everywhere(request: Request, principal: Viewer) -> RedirectResponse:
-    ended = await auth_service(request).logout_everywhere(principal)
+    ended = await get_auth(request).logout_everywhere(principal)
     response = redirect("/login", f"Logged out everywhere ({ended} session(s) ended)")
     if request.cookies.get(SESSION_COOKIE):
         clear_session_cookies(response)

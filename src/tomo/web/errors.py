@@ -9,9 +9,10 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
+from tomo.http.deps import get_auth
 from tomo.http.middleware import note_outcome
 from tomo.http.problems import Problem
-from tomo.http.security import auth_service, clear_session_cookies
+from tomo.http.security import clear_session_cookies
 from tomo.web.session import LoginNeeded
 from tomo.web.templating import render
 
@@ -62,6 +63,6 @@ def install_page_errors(app: FastAPI) -> None:
     @app.exception_handler(LoginNeeded)
     async def login_needed(request: Request, _exc: LoginNeeded) -> Response:
         note_outcome(request, "401", "no live session: sent to log in")
-        if await auth_service(request).setup_open():
+        if await get_auth(request).setup_open():
             return RedirectResponse("/setup", status_code=303)
         return _to_login(request)

@@ -20,12 +20,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from tomo.deployment.api import run_in_background
 from tomo.deployment.app_spec import user_variables
 from tomo.deployment.schemas import InstallationPublic, InstallPreview, JobPublic, StepPublic
 from tomo.deployment.service import DeploymentService
 from tomo.deployment.spec import InstallConfig
 from tomo.errors import InvalidInput, NotFound, PreflightFailed, Refusal, TomoError
+from tomo.http.deps import run_in_background, runtime_of
 from tomo.marketplace.definition import AppEnvVar, AppVolume
 from tomo.marketplace.risk_words import explain_risk
 from tomo.marketplace.schemas import MarketplaceApp
@@ -43,7 +43,7 @@ async def install_form(
     request: Request, repo: str, app: str, _admin: Admin, server: str | None = None
 ) -> Response:
     """Choose a server (the chosen one checked for real) and the app's settings."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     entry = await runtime.marketplace.get_app(f"{repo}/{app}")
     servers = await runtime.servers.list_servers()
     chosen = _chosen(servers, server)
@@ -56,7 +56,7 @@ async def install_form(
 @router.post("/apps/{repo}/{app}/install", name="web_install")
 async def install(request: Request, repo: str, app: str, _admin: Admin) -> Response:
     """Preview or install what the form says; a refusal comes back beside its field."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     page = await _typed_page(request, runtime, await runtime.marketplace.get_app(f"{repo}/{app}"))
     if page.chosen is None:
         return page.refused(request, FormErrors(general=["Choose a server to install on."]))
@@ -79,7 +79,7 @@ async def install(request: Request, repo: str, app: str, _admin: Admin) -> Respo
 @router.get("/jobs/{job_id}", name="web_job")
 async def job_page(request: Request, job_id: str, _viewer: Viewer) -> Response:
     """A job's steps and how it ended; the page's script follows it while it runs."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     job = await runtime.deployment.get_job(job_id)
     installation = await _installation_of(runtime, job)
     server = await _server_of(runtime, job.server_id)
@@ -88,11 +88,6 @@ async def job_page(request: Request, job_id: str, _viewer: Viewer) -> Response:
                "end": JobEnd.of(job, installation, server, runtime.settings.publish_address),
                "labels": STEP_LABELS, "title": _job_title(job)}  # fmt: skip
     return render(request, "jobs/job.html", context)
-
-
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
 
 
 async def _typed_page(request: Request, runtime: Runtime, entry: MarketplaceApp) -> InstallPage:

@@ -18,17 +18,16 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from tomo.deployment.api import DeploymentDep, UpdateRequest, run_in_background
 from tomo.deployment.app_spec import user_variables
 from tomo.deployment.operation import Prepared
 from tomo.deployment.schemas import InstallationPublic
 from tomo.deployment.service import DeploymentService
-from tomo.deployment.spec import ConfigChanges, publishes_ports
+from tomo.deployment.spec import ConfigChanges, UpdateRequest, publishes_ports
 from tomo.deployment.states import allowed_actions
 from tomo.errors import InvalidInput, NotFound, PreflightFailed, Refusal, TomoError
+from tomo.http.deps import DeploymentDep, run_in_background, runtime_of
 from tomo.http.middleware import note_outcome
 from tomo.marketplace.schemas import MarketplaceApp
-from tomo.runtime import Runtime
 from tomo.servers.schemas import ServerPublic
 from tomo.web.forms import INDEXED_FIELD, FormErrors, form_lists, form_values
 from tomo.web.session import Admin, LogReader, Viewer, may_read_logs
@@ -69,7 +68,7 @@ async def installation_page(
     catalog = await _catalog_app(request, current)
     context = {
         "installation": current,
-        "server": await _runtime(request).servers.get_server(current.server_id),
+        "server": await runtime_of(request).servers.get_server(current.server_id),
         "catalog": catalog,
         # Secret values are never shown: their names, from what the user sets.
         "secret_names": [v.name for v in user_variables(catalog) if v.secret] if catalog else [],
@@ -128,8 +127,9 @@ async def uninstall_form(
 ) -> Response:
     """What an uninstall removes, and the folders "also delete data" would delete."""
     current = await deployment.get_installation(installation)
+    server = await runtime_of(request).servers.get_server(current.server_id)
     context = {"installation": current, "data": await deployment.data_folders(current.id),
-               "server": await _runtime(request).servers.get_server(current.server_id)}  # fmt: skip
+               "server": server}  # fmt: skip
     return render(request, "installed/uninstall.html", context)
 
 
@@ -384,13 +384,8 @@ def _volume_settings(catalog: MarketplaceApp, overrides: list[dict[str, Any]]) -
 # -- helpers --------------------------------------------------------------------
 
 
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
 async def _servers(request: Request) -> dict[str, ServerPublic]:
-    return {s.id: s for s in await _runtime(request).servers.list_servers()}
+    return {s.id: s for s in await runtime_of(request).servers.list_servers()}
 
 
 def _name_of(servers: dict[str, ServerPublic], ref: str | None) -> str:
@@ -403,7 +398,7 @@ def _name_of(servers: dict[str, ServerPublic], ref: str | None) -> str:
 async def _catalog_app(request: Request, installation: InstallationPublic) -> MarketplaceApp | None:
     """The catalog's entry for the installed app now (None when the catalog lost it)."""
     try:
-        app: MarketplaceApp = await _runtime(request).marketplace.get_app(
+        app: MarketplaceApp = await runtime_of(request).marketplace.get_app(
             f"{installation.repo_id}/{installation.app_id}"
         )
     except NotFound:
@@ -417,7 +412,7 @@ async def _with_status(
     """The installation with its status asked of Docker, or as last known when its
     server is slow to answer (the page must not hang on it)."""
     try:
-        async with asyncio.timeout(_runtime(request).settings.ssh_status_timeout):
+        async with asyncio.timeout(runtime_of(request).settings.ssh_status_timeout):
             return await deployment.refresh_status(ref)
     except TimeoutError:
         return await deployment.get_installation(ref)

@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from tomo.errors import RepoExists, TomoError
+from tomo.http.deps import get_marketplace
 from tomo.logs import log_internal_error
 from tomo.marketplace.kinds import REPO_TYPES
 from tomo.marketplace.schemas import RepoCreate, RepoPublic, RepoUpdate, SyncReport
@@ -71,11 +72,6 @@ class SyncRun:
         return PHASES.get(self.phase, self.phase.capitalize())
 
 
-def _marketplace(request: Request) -> MarketplaceService:
-    service: MarketplaceService = request.app.state.runtime.marketplace
-    return service
-
-
 def _runs(app: FastAPI) -> dict[str, SyncRun]:
     """The page-started syncs of this app, by repo id."""
     runs: dict[str, SyncRun] | None = getattr(app.state, "repo_syncs", None)
@@ -92,7 +88,7 @@ def start_sync(request: Request, repo_id: str, *, force: bool = False) -> SyncRu
     if current is not None and not current.finished:
         return current
     run = runs[repo_id] = SyncRun(repo_id)
-    run.task = asyncio.create_task(_sync(_marketplace(request), run, force),
+    run.task = asyncio.create_task(_sync(get_marketplace(request), run, force),
                                    name=f"tomo-web-sync-{repo_id}")  # fmt: skip
     background: set[asyncio.Task[None]] = request.app.state.background
     background.add(run.task)
@@ -156,7 +152,7 @@ def _apps(count: int) -> str:
 @router.get("/repos", name="web_repos")
 async def repos_page(request: Request, principal: Viewer) -> Response:
     """Every repository with its state, so an admin sees at once what needs care."""
-    repos = await _marketplace(request).list_repos()
+    repos = await get_marketplace(request).list_repos()
     runs = _runs(request.app)
     items = [{"repo": repo, "status": shown_status(repo, runs.get(repo.id))} for repo in repos]
     return render(request, "repos/list.html", {"items": items})
@@ -174,7 +170,7 @@ async def add(request: Request, principal: Admin) -> Response:
     values = await form_values(request)
     try:
         wanted = RepoCreate.model_validate({**values, "branch": values.get("branch") or None})
-        added = await _marketplace(request).add_repo(wanted)
+        added = await get_marketplace(request).add_repo(wanted)
     except (ValidationError, TomoError) as exc:
         return _add_page(request, values, exc)
     run = start_sync(request, added.id)
@@ -212,7 +208,7 @@ def _field_of(exc: TomoError) -> str:
 @router.get("/repos/{repo}", name="web_repo")
 async def repo_page(request: Request, repo: str, principal: Viewer, sync: str = "") -> Response:
     """One repository: its details, a sync under way, what the last sync reported."""
-    detail = await _marketplace(request).get_repo(repo)
+    detail = await get_marketplace(request).get_repo(repo)
     run = _runs(request.app).get(detail.id)
     shown_run = run if run is not None and (not run.finished or sync) else None
     context = {"repo": detail, "status": shown_status(detail, run), "run": shown_run,
@@ -223,7 +219,7 @@ async def repo_page(request: Request, repo: str, principal: Viewer, sync: str = 
 @router.get("/repos/{repo}/sync/status", name="web_repo_sync_status")
 async def sync_status(request: Request, repo: str, principal: Viewer) -> Response:
     """The progress of the repo's sync, as the fragment sync.js swaps in."""
-    detail = await _marketplace(request).get_repo(repo)
+    detail = await get_marketplace(request).get_repo(repo)
     run = _runs(request.app).get(detail.id)
     context = {"repo": detail, "run": run, "outcome": outcome(run) if run and run.finished else ""}
     return render(request, "repos/_sync_run.html", context)
@@ -233,7 +229,7 @@ async def sync_status(request: Request, repo: str, principal: Viewer) -> Respons
 async def sync_now(request: Request, repo: str, principal: Admin) -> Response:
     """Start a sync (or show the one running) and follow it on the repo's page."""
     values = await form_values(request)
-    detail = await _marketplace(request).get_repo(repo)
+    detail = await get_marketplace(request).get_repo(repo)
     start_sync(request, detail.id, force=values.get("force") == "on")
     return accepted(request, f"/repos/{detail.id}?sync=running")
 
@@ -251,7 +247,7 @@ async def disable(request: Request, repo: str, principal: Admin) -> Response:
 async def _switch(request: Request, repo: str, *, enabled: bool) -> Response:
     """Enable or disable, back to the page the button was on."""
     values = await form_values(request)
-    changed = await _marketplace(request).update_repo(repo, RepoUpdate(enabled=enabled))
+    changed = await get_marketplace(request).update_repo(repo, RepoUpdate(enabled=enabled))
     message = (f"Enabled {changed.name}: its apps are in the store again" if enabled
                else f"Disabled {changed.name}: its apps are hidden from the store")  # fmt: skip
     return redirect(local_path(values.get("next"), f"/repos/{changed.id}"), message)
@@ -260,6 +256,6 @@ async def _switch(request: Request, repo: str, *, enabled: bool) -> Response:
 @router.post("/repos/{repo}/remove", name="web_repo_remove")
 async def remove(request: Request, repo: str, principal: Admin) -> Response:
     """Forget a repository, its apps and its clone."""
-    removed = await _marketplace(request).remove_repo(repo)
+    removed = await get_marketplace(request).remove_repo(repo)
     _runs(request.app).pop(removed.id, None)
     return redirect("/repos", f"Removed {removed.name} and its {_apps(removed.app_count)}")

@@ -28,8 +28,8 @@ from tomo.errors import (
     ServerUnreachable,
     TomoError,
 )
+from tomo.http.deps import get_servers
 from tomo.servers.schemas import HostKeyScan, ServerCreate, ServerPublic, ServerUpdate
-from tomo.servers.service import ServerService
 from tomo.web.forms import FormErrors, errors_of, form_status, form_values
 from tomo.web.session import Admin, Viewer
 from tomo.web.templating import redirect, refused, render
@@ -42,11 +42,6 @@ SECRETS = ("private_key", "passphrase", "password")
 NO_LOGIN = "give either a private key or a password"  # ServerCreate's words for neither
 # What the add form may be filled with from its address (never a secret).
 PREFILLED = ("name", "host", "port", "username", "data_root", "use_sudo", "auth")
-
-
-def _servers(request: Request) -> ServerService:
-    service: ServerService = request.app.state.runtime.servers
-    return service
 
 
 def health(server: ServerPublic) -> str:
@@ -65,7 +60,9 @@ def health(server: ServerPublic) -> str:
 @router.get("/servers", name="web_servers")
 async def servers_page(request: Request, principal: Viewer) -> Response:
     """Every server with its status and what its last check found."""
-    return render(request, "servers/list.html", {"servers": await _servers(request).list_servers()})
+    return render(
+        request, "servers/list.html", {"servers": await get_servers(request).list_servers()}
+    )
 
 
 @router.get("/servers/add", name="web_server_add_form")
@@ -81,7 +78,7 @@ async def add(request: Request, principal: Admin) -> Response:
     key's fingerprint to compare before anything logs in."""
     values = await form_values(request)
     try:
-        added = await _servers(request).add_server(ServerCreate.model_validate(_create(values)))
+        added = await get_servers(request).add_server(ServerCreate.model_validate(_create(values)))
     except (ValidationError, TomoError) as exc:
         return _add_page(request, values, exc)
     message = f"Added {added.server.name}. Check its host key before tomo logs in."
@@ -148,7 +145,7 @@ def _add_field_of(exc: TomoError) -> str:
 @router.get("/servers/{server}", name="web_server")
 async def server_page(request: Request, server: str, principal: Viewer) -> Response:
     """One server: its facts, trust, status and installations."""
-    found = await _servers(request).get_server(server)
+    found = await get_servers(request).get_server(server)
     installations = await request.app.state.runtime.deployment.list_installations(found.id)
     context = {"server": found, "installations": installations}
     return render(request, "servers/detail.html", context)
@@ -157,9 +154,9 @@ async def server_page(request: Request, server: str, principal: Viewer) -> Respo
 @router.get("/servers/{server}/trust", name="web_server_trust_form")
 async def trust_form(request: Request, server: str, principal: Admin) -> Response:
     """The key the server presents now, to compare with its own before trusting."""
-    found = await _servers(request).get_server(server)
+    found = await get_servers(request).get_server(server)
     try:
-        scan = await _servers(request).scan_host_key(found.id)
+        scan = await get_servers(request).scan_host_key(found.id)
     except RemoteError as exc:
         return _trust_page(request, found, None, exc)
     return _trust_page(request, found, scan)
@@ -169,10 +166,10 @@ async def trust_form(request: Request, server: str, principal: Admin) -> Respons
 async def trust(request: Request, server: str, principal: Admin) -> Response:
     """Pin the key with the fingerprint the person checked, and log in with it."""
     values = await form_values(request)
-    found = await _servers(request).get_server(server)
+    found = await get_servers(request).get_server(server)
     fingerprint = values.get("fingerprint", "")
     try:
-        trusted = await _servers(request).trust_server(found.id, fingerprint)
+        trusted = await get_servers(request).trust_server(found.id, fingerprint)
     except TomoError as exc:
         scan = HostKeyScan(server_id=found.id, fingerprint=fingerprint, algorithm="",
                            pinned_fingerprint=found.host_key_fingerprint,
@@ -203,9 +200,9 @@ def _key_file(algorithm: str) -> str:
 @router.post("/servers/{server}/test", name="web_server_test")
 async def test(request: Request, server: str, principal: Admin) -> Response:
     """Log in now, refresh the facts and the status."""
-    found = await _servers(request).get_server(server)
+    found = await get_servers(request).get_server(server)
     try:
-        tested = await _servers(request).test_server(found.id)
+        tested = await get_servers(request).test_server(found.id)
     except RemoteError as exc:
         return refused(request, f"/servers/{found.id}", exc, f"Test failed: {exc.message}")
     return redirect(f"/servers/{tested.id}", f"Tested {tested.name}; {health(tested)}")
@@ -213,7 +210,7 @@ async def test(request: Request, server: str, principal: Admin) -> Response:
 
 @router.get("/servers/{server}/edit", name="web_server_edit_form")
 async def edit_form(request: Request, server: str, principal: Admin) -> Response:
-    found = await _servers(request).get_server(server)
+    found = await get_servers(request).get_server(server)
     values = found.model_dump(include=EDIT_FIELDS)
     return render(request, "servers/edit.html", {"server": found, "values": values})
 
@@ -222,10 +219,10 @@ async def edit_form(request: Request, server: str, principal: Admin) -> Response
 async def edit(request: Request, server: str, principal: Admin) -> Response:
     """Change a server; a new address is another machine until its key is trusted."""
     values = await form_values(request)
-    found = await _servers(request).get_server(server)
+    found = await get_servers(request).get_server(server)
     try:
         changes = ServerUpdate.model_validate(_changes(found, values))
-        changed = await _servers(request).update_server(found.id, changes)
+        changed = await get_servers(request).update_server(found.id, changes)
     except (ValidationError, TomoError) as exc:
         fields = errors_of(exc, EDIT_FIELDS)
         context = {"server": found, "values": values, "errors": fields.fields,
@@ -255,9 +252,11 @@ async def remove(request: Request, server: str, principal: Admin) -> Response:
     installations too; `again` leads back to the add form, filled in, for a
     server added with the wrong login."""
     values = await form_values(request)
-    found = await _servers(request).get_server(server)
+    found = await get_servers(request).get_server(server)
     try:
-        removed = await _servers(request).remove_server(found.id, force=values.get("force") == "on")
+        removed = await get_servers(request).remove_server(
+            found.id, force=values.get("force") == "on"
+        )
     except ServerInUse as exc:
         return refused(request, f"/servers/{found.id}", exc)
     if values.get("again"):

@@ -15,11 +15,11 @@ from fastapi import Depends, Request
 from tomo.auth.roles import allows
 from tomo.auth.service import Principal, csrf_token_for
 from tomo.errors import Forbidden
+from tomo.http.deps import get_auth
 from tomo.http.security import (
     CSRF_HEADER,
     SAFE_METHODS,
     SESSION_COOKIE,
-    auth_service,
     check_role,
     csrf_matches,
     needed_role,
@@ -36,7 +36,7 @@ class LoginNeeded(Exception):
 async def signed_in(request: Request) -> Principal:
     """The logged-in user of a page; forms' CSRF tokens checked."""
     session_id = request.cookies.get(SESSION_COOKIE, "")
-    principal = await auth_service(request).session_principal(session_id) if session_id else None
+    principal = await get_auth(request).session_principal(session_id) if session_id else None
     if principal is None:
         raise LoginNeeded
     request.state.principal = principal  # for the page, and the audit record
@@ -56,13 +56,13 @@ async def log_reader_signed_in(
 ) -> Principal:
     """Someone who may read an installation's logs (the rule of the API's logs route:
     http/security.py, LOG_ROUTES), refused before any server is asked."""
-    check_role(principal, "web_logs", request.method, auth_service(request).settings)
+    check_role(principal, "web_logs", request.method, get_auth(request).settings)
     return principal
 
 
 def may_read_logs(request: Request, principal: Principal) -> bool:
     """Whether a page should offer `principal` the way to an installation's logs."""
-    settings = auth_service(request).settings
+    settings = get_auth(request).settings
     return allows(principal.role, needed_role("web_logs", "GET", settings))
 
 

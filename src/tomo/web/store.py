@@ -21,9 +21,15 @@ from pydantic import ValidationError
 from tomo.deployment.app_spec import user_variables
 from tomo.deployment.spec import publishes_ports
 from tomo.errors import RepoNotFound
-from tomo.marketplace.api import RatingRequest
+from tomo.http.deps import get_marketplace
 from tomo.marketplace.risk_words import explain_risk, severity
-from tomo.marketplace.schemas import AppSummary, MarketplaceApp, RepoPublic, SearchPage
+from tomo.marketplace.schemas import (
+    AppSummary,
+    MarketplaceApp,
+    RatingRequest,
+    RepoPublic,
+    SearchPage,
+)
 from tomo.marketplace.search.query import MAX_OFFSET, SORT_KEYS, SortKey
 from tomo.marketplace.service import MarketplaceService
 from tomo.web.forms import errors_of, form_values
@@ -41,11 +47,6 @@ SORT_LABELS: dict[str, str] = {
 }  # fmt: skip
 assert set(SORT_LABELS) - {""} <= set(SORT_KEYS)
 SHORT_DESCRIPTION = 180
-
-
-def _marketplace(request: Request) -> MarketplaceService:
-    service: MarketplaceService = request.app.state.runtime.marketplace
-    return service
 
 
 # -- the store ----------------------------------------------------------------
@@ -156,7 +157,7 @@ async def store(
     tags = tuple(dict.fromkeys(t.strip() for t in tag or () if t.strip()))
     query = StoreQuery(q.strip(), category.strip(), tags, repo.strip(),
                        sort if sort in SORT_LABELS else "", page)  # fmt: skip
-    marketplace = _marketplace(request)
+    marketplace = get_marketplace(request)
     catalog = Catalog(await marketplace.list_repos())
     found, missing_repo = await _search(marketplace, query)
     context = {
@@ -229,7 +230,7 @@ def _pager(query: StoreQuery, total: int) -> dict[str, Any]:
 @router.get("/images/{repo}/{path:path}", name="web_image")
 async def image(request: Request, principal: Viewer, repo: str, path: str) -> Response:
     """An icon or screenshot the catalog keeps in its repository, from its synced commit."""
-    data, media_type = await _marketplace(request).read_image(repo, path)
+    data, media_type = await get_marketplace(request).read_image(repo, path)
     return Response(data, media_type=media_type,
                     headers={"cache-control": "private, max-age=3600"})  # fmt: skip
 
@@ -253,7 +254,7 @@ async def rate(request: Request, principal: Viewer, repo: str, app: str) -> Resp
             message = "choose how many stars, from 1 to 5"
         context = await _app_context(request, principal.user_id, repo, app, message)
         return render(request, "store/app.html", context, status=422)
-    result = await _marketplace(request).rate_app(f"{repo}/{app}", user=principal.user_id,
+    result = await get_marketplace(request).rate_app(f"{repo}/{app}", user=principal.user_id,
                                                   rating=chosen.rating)  # fmt: skip
     stars = f"{result.rating} star{'s' if result.rating > 1 else ''}"
     return redirect(f"/apps/{result.repo_id}/{result.app_id}#rating", f"You gave it {stars}")
@@ -262,7 +263,7 @@ async def rate(request: Request, principal: Viewer, repo: str, app: str) -> Resp
 async def _app_context(
     request: Request, user_id: str, repo: str, app_id: str, rating_error: str | None = None
 ) -> dict[str, Any]:
-    marketplace = _marketplace(request)
+    marketplace = get_marketplace(request)
     app = await marketplace.get_app(f"{repo}/{app_id}")  # AppNotFound: the 404 page
     source = await marketplace.get_repo(app.repo_id)
     return {
