@@ -11,6 +11,7 @@ installation record goes too and only the job tells what happened.
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -45,9 +46,22 @@ from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.risk import HostMount
 
 
+@dataclass(frozen=True)
+class InstallPlan:
+    """An install checked without the server: what it would create, and from what."""
+
+    spec: AppSpec
+    repo_id: str
+    definition: AppDefinition
+    server_id: str
+    # Secrets kept with the data of an earlier installation of the same name: used
+    # again (the data was initialised with them), so not shown as new ones.
+    kept: dict[str, str]
+
+
 async def plan_install(
     ctx: DeploymentContext, server: str, app: str, config: InstallConfig, installation_id: str
-) -> tuple[AppSpec, str, AppDefinition, str]:
+) -> InstallPlan:
     """Validate everything that can be checked without the server."""
     entry = await ctx.marketplace.get_app(app)
     target = await ctx.servers.get_server(server)
@@ -62,7 +76,7 @@ async def plan_install(
         data_root=target.data_root, server_host=target.host, owner=ctx.settings.owner_label,
         generated=kept,
     )  # fmt: skip
-    return spec, entry.repo_id, definition, target.id
+    return InstallPlan(spec, entry.repo_id, definition, target.id, kept)
 
 
 async def install_app(
@@ -97,13 +111,10 @@ async def prepare_install(
     """Validate, then record the installation with its lease held by its install job;
     `run` installs it (the generated secrets are shown once, from here)."""
     installation_id = new_id()
-    spec, repo_id, definition, server_id = await plan_install(
-        ctx, server, app, config, installation_id
-    )
-    # Secrets kept with the data of an earlier installation of the same name are used
-    # again (the data was initialised with them); only new ones are shown.
-    kept = await ctx.kept_secrets(server_id, spec.name, repo_id, definition.id)
-    generated = {k: v for k, v in spec.secret_env.items() if k not in config.env and k not in kept}
+    plan = await plan_install(ctx, server, app, config, installation_id)
+    spec, repo_id, definition, server_id = plan.spec, plan.repo_id, plan.definition, plan.server_id
+    generated = {k: v for k, v in spec.secret_env.items()
+                 if k not in config.env and k not in plan.kept}  # fmt: skip
     job_id = new_id()
     row = Installation(
         id=installation_id, server_id=server_id, name=spec.name, repo_id=repo_id,

@@ -73,12 +73,11 @@ class DeploymentService:
     ) -> InstallPreview:
         """What an install would run; with `check`, also whether the server can take
         it (the preflight's look, which changes nothing there)."""
-        spec, _, definition, server_id = await install.plan_install(
-            self.ctx, server, app, config, "preview"
-        )
+        plan = await install.plan_install(self.ctx, server, app, config, "preview")
+        spec = plan.spec
         problems = None
         if check:
-            found = await install.check_server(self.ctx, server_id, definition, spec)
+            found = await install.check_server(self.ctx, plan.server_id, plan.definition, spec)
             problems = [PreflightProblem.of(problem) for problem in found]
         containers = [self._preview(container) for container in spec.containers]
         main = next(c for c, s in zip(containers, spec.containers, strict=True)

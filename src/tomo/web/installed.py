@@ -38,10 +38,6 @@ Verb = Literal["start", "stop", "restart"]
 LOG_TAILS = (100, 200, 1000, 5000)
 
 
-def actions_for(installation: InstallationPublic) -> frozenset[str]:
-    return allowed_actions(installation)
-
-
 # -- reading ------------------------------------------------------------------
 
 
@@ -74,7 +70,7 @@ async def installation_page(
         "secret_names": [v.name for v in user_variables(catalog) if v.secret] if catalog else [],
         "data": await deployment.data_folders(current.id),
         "jobs": await deployment.list_jobs(installation=current.id, limit=10),
-        "actions": actions_for(current),
+        "actions": allowed_actions(current),
         "may_read_logs": may_read_logs(request, principal),  # no link to a refusal
     }
     return render(request, "installed/detail.html", context)
