@@ -128,12 +128,12 @@ def test_risks_of_every_service_must_be_accepted() -> None:
     assert build(definition, InstallConfig(accept_risks=["privileged"])).risks == ["privileged"]
 
 
-def test_a_single_container_app_without_settings_is_built_as_before() -> None:
+def test_a_single_container_app_is_an_app_of_one_service() -> None:
     one = AppDefinition.model_validate(
         {"id": "one", "name": "One", "version": "1", "docker": {"image": "x:1"}}
     )
     app = build(one)
-    assert [(c.name, c.service, c.network) for c in app.containers] == [("one", "", None)]
+    assert [(c.name, c.service, c.network) for c in app.containers] == [("one", "app", None)]
 
 
 def test_hardening_a_service_asks_for_reaches_docker_run() -> None:
@@ -155,3 +155,53 @@ def test_a_setting_given_outside_its_choices_is_refused() -> None:
     assert build(definition).env["LANGUAGE"] == "en"
     with pytest.raises(InvalidInput, match="LANGUAGE takes one of en, fr, not 'de'"):
         build(definition, InstallConfig(env={"LANGUAGE": "de"}))
+
+
+def test_what_the_user_gives_is_taken_as_written_now_and_after_an_update() -> None:
+    given = "pa$$w${SITE_NAME}$0"
+    app = build(config=InstallConfig(env={"DB_PASSWORD": given, "SITE_NAME": "a $$ b"}))
+    assert app.named("wiki-db").secret_env == {"POSTGRES_PASSWORD": given}
+    assert app.named("wiki").env["TITLE"] == "a $$ b on nas.local costs $0"
+
+    # an update reads the sealed values back: the same password, not one made from it
+    again = build(config=InstallConfig(env={"SITE_NAME": "a $$ b"}), generated=app.secret_env)
+    assert again.named("wiki-db").secret_env == {"POSTGRES_PASSWORD": given}
+    assert (app.generated, again.generated) == ({}, {})
+
+
+def test_only_what_no_definition_gives_again_is_kept_sealed() -> None:
+    app = build()
+    password = app.secret_env["DB_PASSWORD"]
+    # DATABASE_URL is secret (it carries the password) but the definition makes it
+    # again at every update: keeping it would freeze an old template
+    assert app.secret_env == {"DB_PASSWORD": password}
+    assert app.generated == {"DB_PASSWORD": password}
+
+
+def test_a_single_container_without_settings_takes_its_values_as_written() -> None:
+    one = AppDefinition.model_validate({
+        "id": "one", "name": "One", "version": "1",
+        "docker": {"image": "x:1", "command": ["echo", "$$HOME"], "environment": [
+            {"name": "PRICE", "default": "$$5 ${X}"},
+            {"name": "TOKEN", "secret": True, "generate": "hex"},
+        ]},
+    })  # fmt: skip
+    app = build(one, InstallConfig(env={"EXTRA": "$$"}))
+    main = app.main
+    assert (main.env, main.command) == ({"PRICE": "$$5 ${X}", "EXTRA": "$$"}, ["echo", "$$HOME"])
+    assert app.env == {"PRICE": "$$5 ${X}", "EXTRA": "$$"}  # the user's variables, recorded
+    assert app.secret_env == app.generated == {"TOKEN": main.secret_env["TOKEN"]}
+
+
+def test_a_value_no_env_file_can_carry_is_refused_in_every_service() -> None:
+    data = yaml.safe_load(WIKI)
+    data["services"]["db"]["environment"]["LOCALE"] = "a\nb"
+    with pytest.raises(InvalidInput) as caught:
+        build(AppDefinition.model_validate(data))
+    assert [(p.text, p.fields) for p in caught.value.problems] == [
+        ("environment variable LOCALE may not contain a line break", ()),
+    ]
+
+    with pytest.raises(InvalidInput) as caught:
+        build(config=InstallConfig(env={"SITE_NAME": "x\ry"}))
+    assert [p.fields for p in caught.value.problems] == [("env.SITE_NAME",)]

@@ -71,6 +71,7 @@ async def test_install_runs_the_app_and_records_every_step(deploy: Deploy) -> No
         "tomo.repo": deploy.repo_id,
         "tomo.installation": installation_id,
         "tomo.owner": RUN_LABEL,  # the test run's tomo (see tests/conftest.py)
+        "tomo.service": "app",  # a one-container app is an app of one service
     }
     env_file = deploy.data_root / "web" / ".tomo.env"
     assert env_file.stat().st_mode & 0o777 == 0o600

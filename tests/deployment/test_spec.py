@@ -14,6 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from tests.gitrepo import app_definition
+from tomo.deployment.app_spec import build_app_spec
 from tomo.deployment.spec import (
     ContainerSpec,
     InstallConfig,
@@ -22,7 +23,6 @@ from tomo.deployment.spec import (
     PublishedPort,
     VolumeOverride,
     build_docker_run_command,
-    build_spec,
     env_file_content,
 )
 from tomo.errors import InvalidInput, Refusal
@@ -30,7 +30,8 @@ from tomo.marketplace.definition import AppDefinition
 
 DATA_ROOT = "/srv/tomo-apps"
 PUBLISH = "127.0.0.1"
-LABELS = ["--label", "tomo.app=web", "--label", "tomo.repo=main", "--label", "tomo.installation=i1"]
+LABELS = ["--label", "tomo.app=web", "--label", "tomo.repo=main", "--label", "tomo.installation=i1",
+          "--label", "tomo.service=app"]  # fmt: skip
 HOSTILE = "$(touch /tmp/pwned); `id` 'single' \"double\" second; rm -rf / # \\ $HOME"
 HOSTILE_ONE_LINE = "s3cr$(id)t;'\"`x` && echo \\ $PATH # end"
 RISK_HINT = " (accept each with --accept-risk FLAG)"
@@ -45,14 +46,14 @@ def definition(app_id: str = "web", **docker: Any) -> AppDefinition:
 def spec_of(
     app: AppDefinition | None = None, config: InstallConfig | None = None, **kwargs: Any
 ) -> ContainerSpec:
-    return build_spec(
+    return build_app_spec(
         app or definition(),
         config or InstallConfig(),
         repo_id="main",
         installation_id="i1",
         data_root=kwargs.pop("data_root", DATA_ROOT),
         **kwargs,
-    )
+    ).main
 
 
 def argv_of(spec: ContainerSpec) -> list[str]:
@@ -138,11 +139,13 @@ def test_minimal_app_has_only_name_labels_restart_and_image() -> None:
 
 def test_labels_name_app_repo_and_installation() -> None:
     spec = spec_of()
-    assert spec.labels == {"tomo.app": "web", "tomo.repo": "main", "tomo.installation": "i1"}
+    assert spec.labels == {"tomo.app": "web", "tomo.repo": "main", "tomo.installation": "i1",
+                           "tomo.service": "app"}  # fmt: skip
     assert values_of(argv_of(spec), "--label") == [
         "tomo.app=web",
         "tomo.repo=main",
         "tomo.installation=i1",
+        "tomo.service=app",
     ]
 
 
@@ -268,7 +271,7 @@ def test_restart_policy_network_pid_ipc_privileged_in_order() -> None:
     config = InstallConfig(
         accept_risks=["privileged", "host-pid", "host-ipc", "cap:NET_ADMIN", "device:/dev/ttyUSB0"]
     )
-    assert argv_of(spec_of(app, config))[11:] == [
+    assert argv_of(spec_of(app, config))[13:] == [
         "--restart", "always",
         "--network", "none",
         "--pid", "host",
@@ -293,7 +296,7 @@ def test_command_items_follow_the_image_unchanged() -> None:
 
 
 def test_image_argument_replaces_the_definition_image() -> None:
-    spec = spec_of(image="registry.local:5000/example/web:2.0.0")
+    spec = spec_of(images={"app": "registry.local:5000/example/web:2.0.0"})
     assert spec.image == "registry.local:5000/example/web:2.0.0"
     assert argv_of(spec)[-1] == "registry.local:5000/example/web:2.0.0"
 
@@ -617,8 +620,8 @@ def test_several_problems_are_reported_together_in_order() -> None:
         (("ports",), ()),
         (("volumes",), ()),
         (("env.DB_HOST", "env.DB_USER"), ("DB_HOST", "DB_USER")),
-        (("env.bad-name",), ()),
         (("env.S",), ()),
+        (("env.bad-name",), ()),
         (("accept_risks",), ("privileged",)),
     ]
     assert refusal(app, config).split("; ")[2] == (

@@ -1,12 +1,11 @@
-"""From a whole app's definition to the containers to create: AppSpec.
+"""From an app's definition to the containers to create: AppSpec.
 
-A single-container app without settings is exactly what spec.build_spec makes
-(its container named after the installation). Otherwise every service becomes
-a ContainerSpec, in dependency order: the main one named after the
-installation, the others `<installation>-<service>`, all on the app's own
-network where each is reachable by its service name. Settings are resolved once
-for the app (the user's value, a secret generated earlier, the default, or a
-new generated one) and put into the services' values wherever they say
+Every app is built here, one service or several: each service becomes a
+ContainerSpec, in dependency order, the main one named after the installation
+and the others `<installation>-<service>`, all on the app's own network (when
+it has several) where each is reachable by its service name. Settings are
+resolved once for the app (the user's value, one kept from before, the default,
+or a new generated secret) and put into the services' values wherever they say
 `${NAME}`, as are tomo's built-ins (see definition.BUILTIN_VARIABLES).
 """
 
@@ -15,6 +14,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 from tomo.deployment.spec import (
     ENV_FILE_NAME,
@@ -24,14 +24,14 @@ from tomo.deployment.spec import (
     Mount,
     NamedMount,
     PublishedPort,
-    build_spec,
+    chosen_ports,
+    env_problems,
     generate_secret,
     hardening,
     installation_labels,
     missing_values,
-    mounts,
     nesting_risks,
-    ports,
+    placed_mounts,
     refused_values,
     unaccepted,
     unnamable,
@@ -62,6 +62,7 @@ class AppSpec:
     env: dict[str, str] = field(default_factory=dict)  # kept in the record's config
     secret_env: dict[str, str] = field(default_factory=dict, repr=False)  # sealed there
     risks: list[str] = field(default_factory=list)
+    generated: dict[str, str] = field(default_factory=dict, repr=False)  # new: shown once
 
     @property
     def main(self) -> ContainerSpec:
@@ -91,16 +92,10 @@ def network_name(definition: AppDefinition, instance: str) -> str | None:
     return f"tomo-{instance}" if definition.is_multi_container else None
 
 
-def uses_app_spec(definition: AppDefinition) -> bool:
-    """Several services, settings or named volumes: what only the builder below makes."""
-    named = any(volume.volume is not None for volume in definition.docker.volumes)
-    return definition.is_multi_container or bool(definition.settings) or named
-
-
 def user_variables(definition: AppDefinition) -> list[AppEnvVar]:
-    """What the user may set: an app with settings asks for those (its services'
-    variables are made from them); else its container's environment."""
-    if uses_app_spec(definition):
+    """What the user is asked for: an app with settings asks for those (its
+    services' variables are made from them); else its main container's variables."""
+    if definition.settings:
         return list(definition.settings)
     return list(definition.docker.environment)
 
@@ -119,27 +114,31 @@ def build_app_spec(
 ) -> AppSpec:
     """Validate everything and return the containers to create; InvalidInput lists
     every problem. `images` replaces services' images (an update to another tag);
-    `generated` carries secrets generated earlier."""
-    images = images or {}
-    if not uses_app_spec(definition):
-        spec = build_spec(definition, config, repo_id=repo_id, installation_id=installation_id,
-                          data_root=data_root, image=images.get(definition.main_service),
-                          generated=generated, owner=owner)  # fmt: skip
-        return AppSpec(spec.name, spec.instance_dir, [spec], labels=spec.labels, env=spec.env,
-                       secret_env=spec.secret_env, risks=spec.risks)  # fmt: skip
+    `generated` carries the secrets kept from before (AppSpec.secret_env)."""
     labels = installation_labels(definition.id, repo_id, installation_id, owner)
-    return _Builder(definition, config, labels, data_root, server_host, images,
+    return _Builder(definition, config, labels, data_root, server_host, images or {},
                     generated or {}).build()  # fmt: skip
 
 
+Source = Literal["given", "kept", "default", "generated"]
+
+
 class _Builder:
+    """One installation's containers, every check made once for all of them.
+
+    Values: a single container without settings takes its values as written (as
+    AppDefinition checks them); in any other app a definition's values are
+    templates, where `${NAME}` is a setting or a built-in and `$$` is `$`. What the
+    user gives is always taken as written: it is kept as a template of itself
+    (`$` doubled), so a value kept for an update reads back unchanged."""
+
     def __init__(
         self, definition: AppDefinition, config: InstallConfig, labels: dict[str, str],
-        data_root: str, server_host: str, images: dict[str, str], generated: dict[str, str],
+        data_root: str, server_host: str, images: dict[str, str], kept: dict[str, str],
     ) -> None:  # fmt: skip
         self.definition = definition
         self.config = config
-        self.generated = generated
+        self.kept = kept
         self.name = config.name or definition.id
         self.data_root = data_root
         self.instance_dir = posixpath.join(data_root, self.name)
@@ -148,10 +147,13 @@ class _Builder:
         self.names = container_names(definition, self.name)
         self.network = network_name(definition, self.name)
         self.labels = labels
+        self.templated = bool(definition.settings) or definition.is_multi_container
+        self.settings = {s.name for s in definition.settings}
         self.builtins = {"TOMO_INSTANCE": self.name, "TOMO_DATA_DIR": self.instance_dir,
                          "TOMO_SERVER_HOST": server_host}  # fmt: skip
-        self.env: dict[str, str] = {}
-        self.secret_env: dict[str, str] = {}
+        self.env: dict[str, str] = {}  # the record's, shown: the user's variables' values
+        self.secret_env: dict[str, str] = {}  # sealed, as templates: what no definition rederives
+        self.generated: dict[str, str] = {}  # secrets made by this build
 
     def build(self) -> AppSpec:
         if self.config.name is None and not INSTANCE_NAME.fullmatch(self.name):
@@ -170,66 +172,80 @@ class _Builder:
             raise InvalidInput(self.problems)
         volumes = sorted({m.volume for c in containers for m in c.named_volumes})
         return AppSpec(self.name, self.instance_dir, containers, self.network, volumes,
-                       self.labels, self.env, self.secret_env, risks)  # fmt: skip
+                       self.labels, self.env, self.secret_env, risks, self.generated)  # fmt: skip
 
-    # -- settings and values ---------------------------------------------------
+    # -- values ------------------------------------------------------------------
 
     def _settings(self) -> dict[str, str]:
-        """Each setting's value: the user's, one generated earlier, the default, or a
-        new generated secret; required ones missing are reported together."""
+        """Each setting's value; required ones missing are reported together."""
         values: dict[str, str] = {}
         missing = []
         self.problems += refused_values(self.definition.settings, self.config.env)
         for setting in self.definition.settings:
-            value = self._value_of(setting, setting.name)
-            if value is None:
+            found = self._value_of(setting, setting.name, given=True)
+            if found is None:
                 if setting.required:
                     missing.append(setting.name)
                 continue
-            values[setting.name] = self._fill(value, {}, f"setting {setting.name}")
-            (self.secret_env if setting.secret else self.env)[setting.name] = value
+            values[setting.name] = self._fill(found[0], {}, f"setting {setting.name}")
+            self._record(setting.name, values[setting.name], secret=setting.secret)
         if missing:
             self.problems.append(missing_values("settings", missing))
-        declared = {s.name for s in self.definition.settings}
-        for name, value in self.config.env.items():
-            if name not in declared:
-                self.env[name] = value
+        self.problems += env_problems(values, "env.")
         return values
 
-    def _value_of(self, variable: AppEnvVar, key: str) -> str | None:
-        value = self.config.env.get(variable.name) if key == variable.name else None
-        if value is None:
-            value = self.generated.get(key, variable.default)
-        if value is None and variable.generate:
-            value = generate_secret(variable.generate)
-        if value == "" and variable.required:
+    def _value_of(self, variable: AppEnvVar, key: str, *, given: bool) -> tuple[str, Source] | None:
+        """The value as a template, and where it came from: the user's (`given`), kept
+        from before, the definition's default, or a secret generated now."""
+        found: tuple[str, Source] | None = None
+        if given and variable.name in self.config.env:
+            found = (self._as_template(self.config.env[variable.name]), "given")
+        elif key in self.kept:
+            found = (self.kept[key], "kept")
+        elif variable.default is not None:
+            found = (variable.default, "default")
+        elif variable.generate:
+            self.generated[key] = generate_secret(variable.generate)
+            found = (self._as_template(self.generated[key]), "generated")
+        if found is None or (found[0] == "" and variable.required):
             return None
-        return value
+        return found
+
+    def _as_template(self, value: str) -> str:
+        """A value that is taken as written, as a template that gives it back."""
+        return value.replace("$", "$$") if self.templated else value
+
+    def _record(self, name: str, value: str, *, secret: bool) -> None:
+        """Keep a value of the user's variables on the installation (secrets sealed)."""
+        if secret:
+            self.secret_env[name] = self._as_template(value)
+        else:
+            self.env[name] = value
 
     def _fill(self, text: str, values: dict[str, str], where: str) -> str:
         """`${NAME}` replaced by the setting's or built-in's value; `$$` is `$`."""
-        known = {**self.builtins, **values}
-
-        def replace(match: re.Match[str]) -> str:
-            name = match.group("name")
-            if name is None:
-                return "$"
-            if name not in known:  # an optional setting left empty
-                return ""
-            return known[name]
-
-        if "$" not in text:
+        if not self.templated or "$" not in text:
             return text
-        unknown = [n for n in references(text) if n not in known and n not in self._declared]
+        known = {**self.builtins, **values}
+        unknown = [n for n in references(text) if n not in known and n not in self.settings]
         if unknown:
             self.problems.append(
                 Refusal(f"{where}: ${{{unknown[0]}}} is not a setting of this app")
             )
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group("name")
+            # `$$`, or an optional setting left empty
+            return "$" if name is None else known.get(name, "")
+
         return REFERENCE.sub(replace, text)
 
-    @property
-    def _declared(self) -> set[str]:
-        return {s.name for s in self.definition.settings}
+    def _fill_all(
+        self, items: list[str] | None, values: dict[str, str], where: str
+    ) -> list[str] | None:
+        if items is None:
+            return None
+        return [self._fill(item, values, where) for item in items]
 
     # -- one service -------------------------------------------------------------
 
@@ -239,7 +255,8 @@ class _Builder:
         main = service == self.definition.main_service
         where = f"service {service}"
         config = self.config if main else InstallConfig()
-        placed = mounts(
+        published = chosen_ports(docker, config, self.problems)
+        placed = placed_mounts(
             [v for v in docker.volumes if v.volume is None], config, self.instance_dir,
             self.problems, place_under="" if main else service,
         )  # fmt: skip
@@ -252,8 +269,7 @@ class _Builder:
         return ContainerSpec(
             name=name, image=self.images.get(service, docker.image),
             labels={**self.labels, "tomo.service": service},
-            ports=[PublishedPort(p.host, p.container, p.protocol)
-                   for p in ports(docker, config, self.problems)],
+            ports=[PublishedPort(p.host, p.container, p.protocol) for p in published],
             mounts=placed, env=env, secret_env=secret_env,
             restart_policy=docker.restart_policy, network_mode=self._network_mode(docker),
             pid_mode=docker.pid_mode, ipc_mode=docker.ipc_mode, privileged=docker.privileged,
@@ -282,45 +298,57 @@ class _Builder:
         every = self.definition.all_services
         return any(other.depends_on.get(service) == "completed" for other in every.values())
 
-    def _fill_all(
-        self, items: list[str] | None, values: dict[str, str], where: str
-    ) -> list[str] | None:
-        if items is None:
-            return None
-        return [self._fill(item, values, where) for item in items]
-
     def _service_env(
         self, service: str, docker: DockerConfig, values: dict[str, str], main: bool
     ) -> tuple[dict[str, str], dict[str, str]]:
         """The service's variables with settings put in; a value that carries a
-        secret setting is secret too. The user's --env for a name that is not a
-        setting goes to the main service."""
+        secret setting is secret too. The main service takes the user's values: for
+        an app without settings its variables are the ones the user is asked for."""
+        asks_user = main and not self.definition.settings
+        if asks_user:
+            self.problems += refused_values(docker.environment, self.config.env)
         secret_settings = {s.name for s in self.definition.settings if s.secret}
         env: dict[str, str] = {}
         secret_env: dict[str, str] = {}
+        templates: dict[str, str] = {}  # checked as written: a setting's value is checked as one
+        missing = []
         for variable in docker.environment:
             key = variable.name if main else f"{service}.{variable.name}"
-            raw = self._value_of(variable, key) if main else self.generated.get(
-                key, variable.default)  # fmt: skip
-            if raw is None and variable.generate and not main:
-                raw = generate_secret(variable.generate)
-            if raw is None:
-                if variable.required:
-                    self.problems.append(
-                        Refusal(f"service {service}: {variable.name} has no value")
-                    )
+            found = self._value_of(variable, key, given=main)
+            if found is None:
+                missing += [variable.name] if variable.required else []
                 continue
-            value = self._fill(raw, values, f"service {service}: {variable.name}")
-            secret = variable.secret or bool(set(references(raw)) & secret_settings)
+            template, source = found
+            templates[variable.name] = template
+            value = self._fill(template, values, f"service {service}: {variable.name}")
+            secret = variable.secret or bool(set(references(template)) & secret_settings)
             (secret_env if secret else env)[variable.name] = value
-            if secret or variable.generate:  # kept sealed for updates
-                self.secret_env[key] = raw
-            elif main and variable.name in self.config.env:
-                self.env[variable.name] = raw
+            if asks_user or (source == "given" and not secret):
+                self._record(variable.name, value, secret=secret)
+            elif source != "default" and (secret or variable.generate):
+                self.secret_env[key] = template  # no definition gives it again: kept sealed
         if main:
-            declared = self._declared | {v.name for v in docker.environment}
-            env.update({k: v for k, v in self.config.env.items() if k not in declared})
+            extra = self._undeclared(docker)
+            env.update(extra)
+            templates.update(extra)
+        self._refuse_missing(service, missing, asks_user=asks_user)
+        self.problems += env_problems(templates, "env." if main else "")
         return env, secret_env
+
+    def _undeclared(self, docker: DockerConfig) -> dict[str, str]:
+        """What the user gives that neither a setting nor a variable declares: the
+        main service takes it as written, and the record keeps it."""
+        declared = self.settings | {v.name for v in docker.environment}
+        extra = {k: v for k, v in self.config.env.items() if k not in declared}
+        self.env.update(extra)
+        return extra
+
+    def _refuse_missing(self, service: str, names: list[str], *, asks_user: bool) -> None:
+        if names and asks_user:
+            self.problems.append(missing_values("environment variables", names))
+        elif names:
+            self.problems += [Refusal(f"service {service}: {name} has no value")
+                              for name in names]  # fmt: skip
 
     def _refuse_shared_host_ports(self, containers: list[ContainerSpec]) -> None:
         seen: dict[tuple[int, str], str] = {}
@@ -341,7 +369,7 @@ def app_mounts(definition: AppDefinition, config: InstallConfig, instance_dir: s
     found = []
     for service, docker in definition.all_services.items():
         main = service == definition.main_service
-        found += mounts(
+        found += placed_mounts(
             [v for v in docker.volumes if v.volume is None], config if main else InstallConfig(),
             instance_dir, [], place_under="" if main else service,
         )  # fmt: skip

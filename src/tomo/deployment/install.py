@@ -113,8 +113,6 @@ async def prepare_install(
     installation_id = new_id()
     plan = await plan_install(ctx, server, app, config, installation_id)
     spec, repo_id, definition, server_id = plan.spec, plan.repo_id, plan.definition, plan.server_id
-    generated = {k: v for k, v in spec.secret_env.items()
-                 if k not in config.env and k not in plan.kept}  # fmt: skip
     job_id = new_id()
     row = Installation(
         id=installation_id, server_id=server_id, name=spec.name, repo_id=repo_id,
@@ -131,7 +129,7 @@ async def prepare_install(
     except IntegrityError:  # another install took the name after our check
         raise _name_taken(spec.name) from None
     await create_job(ctx.db, row, InstallOperation.kind, job_id)
-    return prepared_install(ctx, await ctx.load(installation_id), job_id, generated)
+    return prepared_install(ctx, await ctx.load(installation_id), job_id, spec.generated)
 
 
 def prepared_install(

@@ -1,10 +1,9 @@
-"""From an app's DockerConfig and the user's config to a validated ContainerSpec,
-and from the spec to the `docker run` argv (`_build_docker_run_command`).
+"""What one container of an installation is (ContainerSpec), the choices a user
+makes for it (InstallConfig), the checks of its parts (ports, folders, values,
+risk flags) and its `docker run` argv (`build_docker_run_command`).
 
-Everything is checked here, before anything happens on a server: required
-env (all missing names together), port and path overrides, generated secrets,
-and the risk flags of the *effective* container (overrides included) against
-the flags the user accepted.
+app_spec.py puts these together: every app, of one service or several, is built
+there, and nothing happens on a server before all of it has been checked.
 """
 
 from __future__ import annotations
@@ -21,9 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from tomo.errors import InvalidInput, Refusal
+from tomo.errors import Refusal
 from tomo.marketplace.definition import (
-    AppDefinition,
     AppEnvVar,
     AppVolume,
     DockerConfig,
@@ -33,7 +31,6 @@ from tomo.marketplace.definition import (
 from tomo.marketplace.fields import check_absolute_path, check_host_path
 from tomo.marketplace.risk import (
     HostMount,
-    assess_risks,
     nested_mount_risks,
     risk_flag_problem,
 )
@@ -215,53 +212,6 @@ class ContainerSpec:
         return [self.instance_dir, *(m.host_path for m in self.mounts if m.owned)]
 
 
-def build_spec(
-    definition: AppDefinition,
-    config: InstallConfig,
-    *,
-    repo_id: str,
-    installation_id: str,
-    data_root: str,
-    image: str | None = None,
-    generated: dict[str, str] | None = None,
-    owner: str = "",
-) -> ContainerSpec:
-    """Validate everything and return the container to create; InvalidInput lists
-    every problem found. `generated` carries secrets generated earlier (updates)."""
-    docker = definition.docker
-    name = config.name or definition.id
-    instance_dir = posixpath.join(data_root, name)
-    problems: list[Refusal] = []
-    if config.name is None and not INSTANCE_NAME.fullmatch(name):
-        problems.append(unnamable(name))
-    ports = _ports(docker, config, problems)
-    mounts = _mounts(docker.volumes, config, instance_dir, problems)
-    env, secret_env = _env(docker, config, generated or {}, problems)
-    effective = docker.model_copy(update={"volumes": [
-        AppVolume(container_path=m.container_path, host_path=m.host_path, readonly=m.readonly)
-        for m in mounts if not m.owned
-    ]})  # fmt: skip
-    risks = sorted({*assess_risks(effective, data_root=data_root),
-                    *nesting_risks(mounts, instance_dir)})  # fmt: skip
-    missing = unaccepted(risks, config.accept_risks)
-    if missing:
-        problems.append(missing)
-    if problems:
-        raise InvalidInput(problems)
-    return ContainerSpec(
-        name=name, image=image or docker.image,
-        labels=installation_labels(definition.id, repo_id, installation_id, owner),
-        ports=[PublishedPort(p.host, p.container, p.protocol) for p in ports], mounts=mounts,
-        env=env, secret_env=secret_env, restart_policy=docker.restart_policy,
-        network_mode=docker.network_mode, pid_mode=docker.pid_mode, ipc_mode=docker.ipc_mode,
-        privileged=docker.privileged, capabilities=list(docker.capabilities),
-        devices=list(docker.devices), command=docker.command, instance_dir=instance_dir,
-        risks=risks, accepted_risks=list(config.accept_risks), health=docker.healthcheck,
-        entrypoint=docker.entrypoint, user=docker.user, working_dir=docker.working_dir,
-        **hardening(docker),
-    )  # fmt: skip
-
-
 def installation_labels(
     app_id: str, repo_id: str, installation_id: str, owner: str
 ) -> dict[str, str]:
@@ -316,7 +266,7 @@ def unnamable(app_id: str) -> Refusal:
                    "characters", ("name",), "give the instance a name with --name")  # fmt: skip
 
 
-def _ports(
+def chosen_ports(
     docker: DockerConfig, config: InstallConfig, problems: list[Refusal]
 ) -> list[PortOverride]:
     """The definition's ports with the user's host ports. An app may publish one
@@ -358,7 +308,7 @@ def publishes_ports(network_mode: str | None) -> bool:
     )
 
 
-def _mounts(
+def placed_mounts(
     volumes: list[AppVolume], config: InstallConfig, instance_dir: str,
     problems: list[Refusal], *, place_under: str = "",
 ) -> list[Mount]:  # fmt: skip
@@ -378,7 +328,7 @@ def _mounts(
     taken = {source for source in sources if source is not None}
     mounts = []
     for index, (volume, given) in enumerate(zip(volumes, sources, strict=True)):
-        source = given or _own_directory(volume.container_path, taken, place_under)
+        source = given or own_directory(volume.container_path, taken, place_under)
         owned = not source.startswith("/")
         host_path = posixpath.join(instance_dir, source[2:]) if owned else source
         if owned and source[2:].split("/")[0].startswith(".tomo."):
@@ -389,7 +339,7 @@ def _mounts(
     return mounts
 
 
-def _own_directory(container_path: str, taken: set[str], place_under: str = "") -> str:
+def own_directory(container_path: str, taken: set[str], place_under: str = "") -> str:
     """A directory under the instance for a volume the definition left unplaced:
     named after the container path's last part, or its whole path when another
     volume has that name already (two volumes must never share a directory).
@@ -417,46 +367,24 @@ def missing_values(kind: str, names: list[str]) -> Refusal:
                    "give each with --env NAME=VALUE", tuple(names))  # fmt: skip
 
 
-def _env(
-    docker: DockerConfig,
-    config: InstallConfig,
-    generated: dict[str, str],
-    problems: list[Refusal],
-) -> tuple[dict[str, str], dict[str, str]]:
-    env: dict[str, str] = {}
-    secret_env: dict[str, str] = {}
-    missing = []
-    declared = {variable.name for variable in docker.environment}
-    problems += refused_values(docker.environment, config.env)
-    for variable in docker.environment:
-        value = config.env.get(variable.name, generated.get(variable.name, variable.default))
-        if value is None and variable.generate:
-            value = _generate(variable.generate)
-        if value is None or (value == "" and variable.required):
-            if variable.required:
-                missing.append(variable.name)
-            continue
-        (secret_env if variable.secret else env)[variable.name] = value
-    for name, value in config.env.items():
-        if name not in declared:
-            env[name] = value  # the user may set variables the definition does not list
-    if missing:
-        problems.append(missing_values("environment variables", missing))
-    for name, value in {**env, **secret_env}.items():
-        where = (f"env.{name}",)
+def env_problems(env: dict[str, str], field_prefix: str) -> list[Refusal]:
+    """What no env file can carry: a name that is not one, a NUL, a line break
+    (values reach the container through the file, never a command line)."""
+    problems = []
+    for name, value in env.items():
+        where = (f"{field_prefix}{name}",) if field_prefix else ()
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             problems.append(Refusal(f"'{name}' is not a valid environment variable name", where))
         if "\x00" in value:
             problems.append(Refusal(f"environment variable {name} contains a NUL byte", where))
         if "\n" in value or "\r" in value:
-            # Values reach the container through an env file (never a command line).
             problems.append(
                 Refusal(f"environment variable {name} may not contain a line break", where)
             )
-    return env, secret_env
+    return problems
 
 
-def _generate(kind: str) -> str:
+def generate_secret(kind: str) -> str:
     """A new secret of the kind a definition asks for."""
     if kind == "hex":
         return secrets.token_hex(16)
@@ -465,7 +393,7 @@ def _generate(kind: str) -> str:
     return secrets.token_urlsafe(24)
 
 
-def _build_docker_run_command(spec: ContainerSpec, publish_address: str) -> list[str]:
+def build_docker_run_command(spec: ContainerSpec, publish_address: str) -> list[str]:
     """The `docker container run` argv for a spec. Environment values only go
     through the env file, so no value shows in the server's process list."""
     argv = ["container", "run", "--detach", "--name", spec.name]
@@ -549,12 +477,6 @@ def _health_options(check: HealthCheck) -> list[str]:
 def run_arguments(spec: ContainerSpec) -> list[str]:
     """What follows the image: the entrypoint's own arguments, then the command."""
     return [*(spec.entrypoint or [])[1:], *(spec.command or [])]
-
-
-build_docker_run_command = _build_docker_run_command
-generate_secret = _generate
-mounts = _mounts
-ports = _ports
 
 
 def env_file_content(spec: ContainerSpec) -> str:

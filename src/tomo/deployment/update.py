@@ -43,7 +43,6 @@ class UpdatePlan:
     data_root: str
     config: InstallConfig
     spec: AppSpec
-    generated: dict[str, str]  # secrets the new definition asks for: shown once
 
 
 async def plan_update(
@@ -55,9 +54,7 @@ async def plan_update(
     config = InstallConfig.model_validate(row.config).changed_by(changes)
     spec = ctx.spec_of(row, definition, server, config=config,
                        images={definition.main_service: image})  # fmt: skip
-    known = {**ctx.open(row.secret_env_enc), **config.env}
-    generated = {k: v for k, v in spec.secret_env.items() if k not in known}
-    return UpdatePlan(definition, server.data_root, config, spec, generated)
+    return UpdatePlan(definition, server.data_root, config, spec)
 
 
 class Update(Operation):
@@ -224,10 +221,10 @@ async def prepare_update(
 
     async def finish(row: Installation, outcome: Outcome) -> OperationDone:
         result = await done(ctx, row, outcome)
-        return result.model_copy(update={"generated_secrets": plan.generated})
+        return result.model_copy(update={"generated_secrets": plan.spec.generated})
 
     prepared = await prepare(ctx, ref, server, Update(ctx, plan), finish)
-    return dataclasses.replace(prepared, generated_secrets=plan.generated)
+    return dataclasses.replace(prepared, generated_secrets=plan.spec.generated)
 
 
 async def current_definition(ctx: DeploymentContext, row: Installation) -> AppDefinition:
