@@ -58,10 +58,21 @@ class TomoError(Exception):
 
     exit_code = 1
     http_status = 500
+    # The request's fields it concerns (`name`, `url`…): a form shows it beside
+    # them, the API names them in `errors[]`. InvalidInput says it per problem.
+    fields: tuple[str, ...] = ()
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, fields: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.message = message
+        if fields:
+            self.fields = tuple(fields)
+
+    def concerning(self, *fields: str) -> Self:
+        """The same error, about these fields of the request."""
+        changed = self.with_message(self.message)
+        changed.fields = fields
+        return changed
 
     def with_message(self, message: str) -> Self:
         """The same error (class, exit code, status, fields) saying more."""
@@ -103,7 +114,10 @@ class InvalidInput(TomoError):
 
 
 class InvalidRepoUrl(InvalidInput):
-    pass
+    """A repository's URL (or branch) refused."""
+
+    def __init__(self, message: str, field: str = "url") -> None:
+        super().__init__([Refusal(message, (field,))])
 
 
 class InvalidDefinition(InvalidInput):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from tomo.errors import Conflict, InvalidInput
+from tomo.errors import Conflict, InvalidInput, Refusal
 
 if TYPE_CHECKING:  # SQLAlchemy loads with the services; schemas read SLUG without it
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,9 +33,11 @@ async def allocate_id(
 
     if wanted is not None:
         if not SLUG.fullmatch(wanted):
-            raise InvalidInput(f"{what} id '{wanted}' must be lowercase letters, digits and '-'")
+            raise InvalidInput([Refusal(
+                f"{what} id '{wanted}' must be lowercase letters, digits and '-'", ("id",)
+            )])  # fmt: skip
         if await session.scalar(select(column).where(column == wanted)):
-            raise taken_error(f"a {what} with id '{wanted}' already exists")
+            raise taken_error(f"a {what} with id '{wanted}' already exists", fields=("id",))
         return wanted
     base = slugify(name)
     taken = set(await session.scalars(select(column)))

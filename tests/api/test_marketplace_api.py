@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import Api, As, users_of
+from tests.gitrepo import CatalogRepo
 from tomo.app import create_app
 from tomo.config import Settings
 from tomo.marketplace.schemas import RepoCreate
@@ -92,3 +94,25 @@ def test_repo_credentials_are_never_returned(settings: Settings) -> None:
         ("https://example.invalid/x/y.git", True)
     ]
     assert shown.json()["has_credentials"] is True
+
+
+def test_a_refused_subscription_names_its_field(api: Api, tmp_path: Path) -> None:
+    """errors[].field says which field was refused, for every kind of refusal (a
+    client never reads it from the words)."""
+    repo = CatalogRepo(tmp_path / "catalog")
+    add = {"url": repo.url, "name": "Home", "branch": "main"}
+    assert api.admin.post("/api/marketplace/repos", json=add).status_code == 201
+
+    def fields_of(changes: dict[str, str]) -> list[str]:
+        refused = api.admin.post("/api/marketplace/repos", json={**add, **changes})
+        assert refused.status_code in (409, 422, 502), refused.text
+        return [error["field"] for error in refused.json()["errors"]]
+
+    assert fields_of({}) == ["name"]  # taken
+    assert fields_of({"name": "Other", "id": "home"}) == ["id"]  # taken
+    assert fields_of({"name": "Other", "branch": "-x"}) == ["branch"]
+    assert fields_of({"name": "Other", "url": "ext::sh -c id"}) == ["url"]
+    # no branch given: the remote is asked for its default, and does not answer
+    nowhere = {"name": "Other", "url": f"file://{tmp_path / 'nowhere'}"}
+    refused = api.admin.post("/api/marketplace/repos", json=nowhere)
+    assert [error["field"] for error in refused.json()["errors"]] == ["url"], refused.text

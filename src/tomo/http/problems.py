@@ -77,6 +77,8 @@ def of_domain_error(exc: TomoError) -> Problem:
         problem.errors = _field_problems(exc.problems)
     elif isinstance(exc, InvalidInput):
         problem.errors = _field_problems(exc.problems)
+    elif exc.fields:
+        problem.errors = [FieldProblem(field=field, message=exc.message) for field in exc.fields]
     if isinstance(exc, RemoteError):
         problem.server = exc.server
     if isinstance(exc, TooManyAttempts):

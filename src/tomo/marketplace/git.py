@@ -153,7 +153,7 @@ _BRANCH = re.compile(r"(?!-)(?!.*\.\.)(?!.*//)(?!.*@\{)[A-Za-z0-9._/@+-]{1,255}(
 def check_branch(branch: str) -> str:
     """A branch name git accepts and that cannot be read as an option."""
     if not _BRANCH.fullmatch(branch) or branch.endswith(".lock"):
-        raise InvalidRepoUrl(f"'{branch}' is not a valid branch name")
+        raise InvalidRepoUrl(f"'{branch}' is not a valid branch name", "branch")
     return branch
 
 
@@ -208,7 +208,7 @@ class Git:
             sha, _, ref = line.partition("\t")
             if ref == f"refs/heads/{branch}":
                 return sha
-        raise GitError(f"branch '{branch}' not found at {url}")
+        raise GitError(f"branch '{branch}' not found at {url}", fields=("branch",))
 
     async def default_branch(self, url: str) -> str:
         """The branch the remote's HEAD names: the one a clone would check out."""

@@ -24,6 +24,7 @@ from tomo.db import Database, find_by_id_or_name
 from tomo.errors import (
     AmbiguousApp,
     AppNotFound,
+    GitError,
     ImageNotFound,
     InvalidInput,
     NotFound,
@@ -97,7 +98,7 @@ class MarketplaceService:
         async with self.db.session() as session:
             repo_id = await self._new_repo_id(session, request.id, name)
             if await session.scalar(select(MarketplaceRepo.id).where(MarketplaceRepo.name == name)):
-                raise RepoExists(f"a repo named '{name}' already exists")
+                raise RepoExists(f"a repo named '{name}' already exists", fields=("name",))
             warnings = await _same_repository_warnings(session, checked.url)
         if branch is None:  # asked with no session open: the remote may take a while
             branch = await self._default_branch(checked, allow_local=allow_local)
@@ -125,7 +126,10 @@ class MarketplaceService:
             allow_local=allow_local,
             credentials=checked.credentials,
         )
-        return check_branch(await git.default_branch(url))
+        try:
+            return check_branch(await git.default_branch(url))
+        except GitError as exc:  # the remote did not answer as a repository: the URL's fault
+            raise exc.concerning("url") from None
 
     async def _insert_repo(self, repo: MarketplaceRepo) -> None:
         async with self.db.session() as session:
@@ -176,7 +180,9 @@ class MarketplaceService:
             try:
                 await session.commit()
             except IntegrityError:
-                raise RepoExists(f"a repo named '{changes.name}' already exists") from None
+                raise RepoExists(
+                    f"a repo named '{changes.name}' already exists", fields=("name",)
+                ) from None
             return RepoPublic.model_validate(repo)
 
     async def remove_repo(self, ref: str) -> RepoPublic:

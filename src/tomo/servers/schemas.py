@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_core import PydanticCustomError
 
 from tomo.marketplace.fields import check_absolute_path
 from tomo.servers.facts import ServerFacts
@@ -60,6 +61,9 @@ DataRoot = Annotated[str, AfterValidator(check_absolute_path), _documented(re.co
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
+ONE_LOGIN = "one_login"  # the error type of a server given no way, or two, to log in
+
+
 class ServerCreate(BaseModel):
     """Sent to add a server: one way to log in, optionally the expected host key."""
 
@@ -78,7 +82,7 @@ class ServerCreate(BaseModel):
     @model_validator(mode="after")
     def _one_login(self) -> ServerCreate:
         if (self.private_key is None) == (self.password is None):
-            raise ValueError("give either a private key or a password")
+            raise PydanticCustomError(ONE_LOGIN, "give either a private key or a password")
         if self.passphrase is not None and self.private_key is None:
             raise ValueError("a passphrase goes with a private key")
         return self

@@ -19,13 +19,13 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from tomo.errors import RepoExists, TomoError
+from tomo.errors import TomoError
 from tomo.http.deps import get_marketplace
 from tomo.logs import log_internal_error
 from tomo.marketplace.kinds import REPO_TYPES
 from tomo.marketplace.schemas import RepoCreate, RepoPublic, RepoUpdate, SyncReport
 from tomo.marketplace.service import MarketplaceService
-from tomo.web.forms import FormErrors, errors_of, form_status, form_values
+from tomo.web.forms import errors_of, form_status, form_values
 from tomo.web.session import Admin, Viewer
 from tomo.web.templating import accepted, local_path, redirect, render
 
@@ -189,20 +189,9 @@ def _add_page(
     context: dict[str, Any] = {"values": values, "repo_types": REPO_TYPES}
     if exc is None:
         return render(request, "repos/add.html", context)
-    if isinstance(exc, TomoError):  # the URL, branch or name refused (the remote: the URL)
-        found = FormErrors()
-        found.add(_field_of(exc), exc.message, ADD_FIELDS)
-    else:
-        found = errors_of(exc, ADD_FIELDS)
+    found = errors_of(exc, ADD_FIELDS)
     context.update(errors=found.fields, general=found.general)
     return render(request, "repos/add.html", context, status=form_status(exc))
-
-
-def _field_of(exc: TomoError) -> str:
-    """The field a refused subscription concerns."""
-    if isinstance(exc, RepoExists):
-        return "name" if "named" in exc.message else ""
-    return "branch" if "branch" in exc.message else "url"
 
 
 @router.get("/repos/{repo}", name="web_repo")

@@ -29,7 +29,7 @@ from tomo.errors import (
     TomoError,
 )
 from tomo.http.deps import get_servers
-from tomo.servers.schemas import HostKeyScan, ServerCreate, ServerPublic, ServerUpdate
+from tomo.servers.schemas import ONE_LOGIN, HostKeyScan, ServerCreate, ServerPublic, ServerUpdate
 from tomo.web.forms import FormErrors, errors_of, form_status, form_values
 from tomo.web.session import Admin, Viewer
 from tomo.web.templating import redirect, refused, render
@@ -39,7 +39,6 @@ ADD_FIELDS = {"name", "host", "port", "username", "private_key", "passphrase", "
               "data_root", "use_sudo"}  # fmt: skip
 EDIT_FIELDS = {"name", "host", "port", "username", "data_root", "use_sudo"}
 SECRETS = ("private_key", "passphrase", "password")
-NO_LOGIN = "give either a private key or a password"  # ServerCreate's words for neither
 # What the add form may be filled with from its address (never a secret).
 PREFILLED = ("name", "host", "port", "username", "data_root", "use_sudo", "auth")
 
@@ -120,8 +119,9 @@ def _add_errors(exc: ValidationError | TomoError, values: dict[str, str]) -> For
         found.add(_add_field_of(exc), exc.message, ADD_FIELDS)
         return found
     found = errors_of(exc, ADD_FIELDS)
-    if any(message.startswith(NO_LOGIN) for message in found.general):  # the chosen one empty
-        found.general = [message for message in found.general if not message.startswith(NO_LOGIN)]
+    no_login = [str(e["msg"]) for e in exc.errors() if e["type"] == ONE_LOGIN]
+    if no_login:  # the form sends the chosen way only: it was left empty
+        found.general = [message for message in found.general if message not in no_login]
         by_key = values.get("auth", "key") == "key"
         field, message = ("private_key", "paste the private key") if by_key else \
             ("password", "enter the password")  # fmt: skip
