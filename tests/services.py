@@ -37,9 +37,34 @@ def unavailable(reason: str) -> NoReturn:
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A loopback TCP port nothing holds, never handed out before in this run.
+
+    Not the kernel's pick (bind to port 0): that comes from the ephemeral range,
+    where every outgoing connection (SSH, HTTP, Docker's) also takes its local
+    port, so one could take it between this call and the test's own bind. These
+    come from below that range, a slice per xdist worker, each given once."""
+    for port in _PORTS:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # held by something outside the tests
+            return port
+    raise AssertionError("this test worker used up its slice of ports")
+
+
+def _port_slice() -> Iterator[int]:
+    ephemeral = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    below = int(ephemeral.read_text().split()[0]) if ephemeral.exists() else 32768
+    low = 20000 if below > 25000 else 1024
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    size = (below - low) // max(workers, 1)
+    start = low + size * (int(worker) if worker.isdigit() else 0)
+    return iter(range(start, start + size))
+
+
+_PORTS = _port_slice()
 
 
 def _postgres_bindir() -> Path | None:
