@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from tests.cli.tomo_cli import Tomo
 from tests.conftest import RUN_LABEL
+from tests.deployment.scripted import Scripted, migrated_database, scripted_deployment
 from tests.gitrepo import CatalogRepo, app_definition
 from tests.registry import Registry, TestImages, local_registry, push_test_images
 from tests.services import database_for, free_port
@@ -190,3 +191,16 @@ async def run_verb(
 ) -> InstallationPublic:
     """start, stop or restart, carried out; the installation after it."""
     return (await carried_out(service.prepare_verb(verb, ref, server))).installation
+
+
+@pytest.fixture(scope="session")
+def scripted_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tomo's database, migrated once: each scripted test starts from a copy."""
+    return migrated_database(tmp_path_factory.mktemp("scripted"))
+
+
+@pytest.fixture
+async def scripted(tmp_path: Path, scripted_database: Path) -> AsyncIterator[Scripted]:
+    """tomo deploying onto a scripted host (tests/scripted_host.py): no sshd, no Docker."""
+    async with scripted_deployment(tmp_path, scripted_database) as opened:
+        yield opened

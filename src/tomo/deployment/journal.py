@@ -88,6 +88,10 @@ def _describe(action: Action) -> str:
         return f"could not remove container '{value}'"
     if kind == "remove_files":
         return f"could not remove {', '.join(value)}"
+    if kind == "put_back_file":
+        return f"could not put {value} back as it was"
+    if kind == "forget_previous_files":
+        return f"could not remove the copies of {', '.join(value)} kept from before"
     if kind == "remove_empty_dirs":
         return f"could not remove directories {', '.join(value)}"
     if kind == "remove_created_dirs":
@@ -112,8 +116,14 @@ async def _carry_out(docker: Docker, action: Action, installation_id: str) -> li
     if kind == "retire_container":  # set aside by an update: its volumes live on
         return await _remove_container(docker, value, installation_id, volumes=False)
     if kind == "remove_files":
-        await docker.remove_files(value)
-        return [f"removed {path}" for path in value]
+        return [f"removed {path}" for path in await docker.remove_files(value)]
+    if kind == "put_back_file":
+        said = await docker.put_back(value)
+        return [f"{said} {value}"] if said else []
+    if kind == "forget_previous_files":  # an update done: what its files were goes
+        await docker.remove_files([f"{path}{end}" for path in value
+                                   for end in (".previous", ".absent")])  # fmt: skip
+        return []
     if kind == "remove_empty_dirs":
         left = await docker.remove_empty_dirs(value)
         gone = [d for d in value if d not in left]

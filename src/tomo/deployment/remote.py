@@ -1,4 +1,4 @@
-"""Docker on a server, through SSHService: every command an argv, every script constant.
+"""Docker on a server, through a Host (SSHService): every command an argv, every script constant.
 
 Scripts below take their inputs as positional arguments ("$1", "$@"), so no
 value from a catalog or a user is ever part of a script's text. Every Docker
@@ -12,15 +12,15 @@ import dataclasses
 import json
 import re
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from tomo.errors import CommandFailed
 from tomo.marketplace.definition import MAX_STOP_SECONDS
 from tomo.servers.facts import FACTS_SCRIPT, ServerFacts, docker_access_of, facts_from, key_values
-from tomo.servers.ssh import SSHService, SSHTarget, docker_argv
+from tomo.servers.ssh import CommandResult, SSHTarget, docker_argv
 
 # Ports any process listens on (TCP) or holds (UDP), as "listen PROTO HEXPORT".
 LISTENING_PORTS = r"""
@@ -67,15 +67,30 @@ for p in "$@"; do
 done
 """
 )
-# Creates each missing directory ("$2"…) and says which ones it created; then, if
+# Creates each missing directory ("$3"…) and says which ones it created; then, if
 # "$1" names a file, writes stdin to it, readable by its owner only (values
-# never pass through a command line).
+# never pass through a command line). With "$2" = keep, what the file was is kept
+# first for PUT_BACK: a copy `FILE.previous`, or a marker `FILE.absent`.
 PREPARE_FILES = r"""
-file="$1"; shift
+file="$1"; keep="$2"; shift 2
 for d in "$@"; do
   if [ -d "$d" ]; then echo "exists $d"; else mkdir -p -- "$d" && echo "created $d" || exit 1; fi
 done
+if [ -n "$file" ] && [ "$keep" = keep ]; then
+  if [ -e "$file" ]; then cp -p -- "$file" "$file.previous" || exit 1
+  else (umask 077 && : > "$file.absent") || exit 1; fi
+fi
 if [ -n "$file" ]; then (umask 077 && cat > "$file") || exit 1; fi
+"""
+# Puts a file PREPARE_FILES rewrote with "keep" back as it was ("$1", absolute):
+# says "put back" or "removed" (it was not there), or nothing when it was never
+# touched or was written again as it was.
+PUT_BACK = r"""
+f="$1"
+if [ -e "$f.previous" ]; then
+  if command -v cmp >/dev/null 2>&1 && cmp -s "$f" "$f.previous"; then rm -f -- "$f.previous"
+  else mv -f -- "$f.previous" "$f" && echo "put back"; fi
+elif [ -e "$f.absent" ]; then rm -f -- "$f" "$f.absent" && echo "removed"; fi
 """
 
 
@@ -88,6 +103,8 @@ case "$now" in *[!0-9.]*|"") now=$(date +%s) ;; esac
 until=$(awk -v now="$now" -v window="$window" 'BEGIN { printf "%.3f", now + window }')
 exec "$@" --since "$now" --until "$until"
 """
+# Runs "$@" with its stderr into its stdout: one stream, in the order written.
+MERGED_OUTPUT = 'exec "$@" 2>&1'
 # Prints the HTTP status code ("000": no answer). Never follows a redirect, never
 # globs the URL, speaks only http(s): a definition cannot send the server elsewhere.
 HTTP_PROBE = r"""
@@ -113,6 +130,17 @@ for f in /proc/"$1"/net/tcp /proc/"$1"/net/tcp6; do
 done
 [ "$seen" = yes ] && exit 1
 exit 127
+"""
+# Removes each file ("$@") that is there, and prints those it removed (NUL after
+# each: a path may hold a newline); exits 1 when one could not go.
+REMOVE_FILES = r"""
+code=0
+for f; do
+  if [ -e "$f" ] || [ -L "$f" ]; then
+    if rm -f -- "$f"; then printf '%s\0' "$f"; else code=1; fi
+  fi
+done
+exit "$code"
 """
 # Removes the data an installation owns: "$1" is the data root, "$2" the instance
 # folder, the rest are folders inside it. Each is removed only if it is what it
@@ -290,10 +318,44 @@ class RemovalReport:
     failed: list[str]
 
 
+class Host(Protocol):
+    """Where Docker's commands run: SSHService's three ways of running an argv on a
+    server (see there). A test may hand Docker a stand-in that needs no server."""
+
+    async def run(
+        self,
+        target: SSHTarget,
+        argv: Sequence[str],
+        *,
+        check: bool = ...,
+        time_limit: float | None = ...,
+        stdin: str | None = ...,
+    ) -> CommandResult: ...
+
+    async def run_docker(
+        self,
+        target: SSHTarget,
+        args: Sequence[str],
+        *,
+        check: bool = ...,
+        time_limit: float | None = ...,
+        stdin: str | None = ...,
+    ) -> CommandResult: ...
+
+    def stream(
+        self,
+        target: SSHTarget,
+        argv: Sequence[str],
+        *,
+        time_limit: float | None = ...,
+        lane: str = ...,
+    ) -> AsyncIterator[str]: ...
+
+
 class Docker:
     """Docker commands on one server."""
 
-    def __init__(self, ssh: SSHService, target: SSHTarget) -> None:
+    def __init__(self, ssh: Host, target: SSHTarget) -> None:
         self.ssh = ssh
         self.target = target
 
@@ -328,13 +390,16 @@ class Docker:
             progress(sum(layers.values()), len(layers))
 
     async def prepare_files(
-        self, dirs: Sequence[str], created: list[str], private: tuple[str, str] | None = None
-    ) -> None:
+        self, dirs: Sequence[str], created: list[str], private: tuple[str, str] | None = None,
+        *, keep_previous: bool = False,
+    ) -> None:  # fmt: skip
         """Create each missing directory, then write the private file (path, content)
-        through stdin; each directory made joins `created`, even when a later step
-        fails, so a rollback can take it back."""
+        through stdin, keeping what it was when asked (see put_back); each directory
+        made joins `created`, even when a later step fails, so a rollback can take it
+        back."""
         path, content = private or ("", None)
-        args = ["sh", "-c", PREPARE_FILES, "tomo-prepare", path, *dirs]
+        keep = "keep" if keep_previous else ""
+        args = ["sh", "-c", PREPARE_FILES, "tomo-prepare", path, keep, *dirs]
         out = await self.ssh.run(self.target, args, check=False, stdin=content)
         created.extend(line[8:] for line in out.stdout.splitlines() if line.startswith("created "))
         if out.exit_code != 0:
@@ -353,9 +418,19 @@ class Docker:
                 return True
         return False
 
-    async def remove_files(self, paths: Sequence[str]) -> None:
-        if paths:
-            await self.ssh.run(self.target, ["rm", "-f", "--", *paths])
+    async def put_back(self, path: str) -> str:
+        """A file prepare_files rewrote (keeping what it was) as it was: "put back",
+        "removed" (it was not there before), or "" (it was never rewritten)."""
+        out = await self.ssh.run(self.target, ["sh", "-c", PUT_BACK, "tomo-put-back", path])
+        return out.stdout.strip()
+
+    async def remove_files(self, paths: Sequence[str]) -> list[str]:
+        """Remove the files that are there; returns those it removed (a report says no
+        more than happened)."""
+        if not paths:
+            return []
+        out = await self.ssh.run(self.target, ["sh", "-c", REMOVE_FILES, "tomo-rm", *paths])
+        return out.stdout.split("\0")[:-1]
 
     async def remove_empty_dirs(self, dirs: Sequence[str]) -> list[str]:
         """rmdir, deepest first; a directory that holds anything stays. Returns those
@@ -431,7 +506,7 @@ class Docker:
         """The container's last output lines, stdout and stderr merged in the order
         written (both go to one pipe on the server)."""
         argv = docker_argv(self.target, ["container", "logs", "--tail", str(lines), container])
-        script = ["sh", "-c", 'exec "$@" 2>&1', "tomo-logs", *argv]
+        script = ["sh", "-c", MERGED_OUTPUT, "tomo-logs", *argv]
         result = await self.ssh.run(self.target, script, check=False)
         if result.exit_code != 0:
             return []

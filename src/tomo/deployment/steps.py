@@ -205,13 +205,16 @@ async def prepare(
     before the file so that undoing removes the file first). Directories this
     attempt made go with what its containers wrote into them, if it is undone."""
     at = len(job.journal.undo)
-    if spec.all_env and env_file_is_new:
-        job.journal.undo.append({"remove_files": [spec.env_file]})
+    if spec.all_env:  # a new file goes; one rewritten (an update) is put back as it was
+        undo = {"remove_files": [spec.env_file]} if env_file_is_new else {
+            "put_back_file": spec.env_file}  # fmt: skip
+        job.journal.undo.append(undo)
         await job.save_journal()
     created: list[str] = []
     private = (spec.env_file, env_file_content(spec)) if spec.all_env else None
     try:
-        await docker.prepare_files(spec.owned_dirs, created, private)
+        await docker.prepare_files(spec.owned_dirs, created, private,
+                                   keep_previous=not env_file_is_new)  # fmt: skip
     finally:  # the script reports what it made, even when a later part failed
         if created:
             # Nothing in them predates this attempt: undoing it removes them whole.

@@ -167,7 +167,9 @@ class Update(Operation):
         spec: AppSpec, config: InstallConfig, container: str, previous: list[str],
     ) -> None:  # fmt: skip
         job.journal.committed = True
-        job.journal.cleanup = [{"retire_container": name} for name in previous]
+        kept = [c.env_file for c in spec.containers if c.all_env]  # see steps.prepare
+        job.journal.cleanup = [*({"retire_container": name} for name in previous),
+                               *([{"forget_previous_files": kept}] if kept else [])]  # fmt: skip
         await job.save_journal()
         await self.ctx.set(
             row.id, status=InstallationStatus.RUNNING, status_message=None, container_id=container,
