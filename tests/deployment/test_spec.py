@@ -575,11 +575,17 @@ def test_user_value_wins_over_the_default() -> None:
     assert env_file_content(spec) == "TZ=Europe/Berlin\n"
 
 
-@pytest.mark.parametrize("name", ["1BAD", "A-B", "A B", "", "ÄPFEL"])
+@pytest.mark.parametrize("name", ["A B", "", "ÄPFEL", "#COMMENT", "A\tB", "A=B"])
 def test_invalid_user_env_names_are_refused(name: str) -> None:
     assert refusal(config=InstallConfig(env={name: "x"})) == (
         f"'{name}' is not a valid environment variable name"
     )
+
+
+@pytest.mark.parametrize("name", ["discovery.type", "xpack.security.enabled", "1ST", "A-B"])
+def test_env_names_follow_dockers_rule_not_the_shells(name: str) -> None:
+    spec = spec_of(config=InstallConfig(env={name: "x"}))
+    assert f"{name}=x\n" in env_file_content(spec)
 
 
 def test_nul_bytes_are_refused_in_plain_and_secret_values() -> None:
@@ -612,7 +618,7 @@ def test_several_problems_are_reported_together_in_order() -> None:
         privileged=True,
     )
     config = InstallConfig(
-        env={"S": "a\nb", "bad-name": "x"},
+        env={"S": "a\nb", "bad name": "x"},
         ports=[PortOverride(host=9000, container=81)],
         volumes=[VolumeOverride(host_path="./c", container_path="/config")],
     )
@@ -621,7 +627,7 @@ def test_several_problems_are_reported_together_in_order() -> None:
         (("volumes",), ()),
         (("env.DB_HOST", "env.DB_USER"), ("DB_HOST", "DB_USER")),
         (("env.S",), ()),
-        (("env.bad-name",), ()),
+        (("env.bad name",), ()),
         (("accept_risks",), ("privileged",)),
     ]
     assert refusal(app, config).split("; ")[2] == (

@@ -278,8 +278,8 @@ def test_top_level_fields_are_checked(field: str, value: object, expected: str) 
             "mode must be 'rw' or 'ro', got 'rx'",
         ),
         (
-            {"environment": [{"name": "A;B"}]},
-            "docker.environment[0].name: 'A;B' is not a valid environment variable name",
+            {"environment": [{"name": "A B"}]},
+            "docker.environment[0].name: 'A B' is not a valid environment variable name",
         ),
         ({"environment": [{"name": "A"}, {"name": "A"}]}, "docker: environment: A is given twice"),
         (

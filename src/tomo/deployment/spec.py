@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from tomo.errors import Refusal
 from tomo.marketplace.definition import (
+    ENV_NAME,
     AppEnvVar,
     AppVolume,
     DockerConfig,
@@ -373,7 +374,7 @@ def env_problems(env: dict[str, str], field_prefix: str) -> list[Refusal]:
     problems = []
     for name, value in env.items():
         where = (f"{field_prefix}{name}",) if field_prefix else ()
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        if not ENV_NAME.fullmatch(name):
             problems.append(Refusal(f"'{name}' is not a valid environment variable name", where))
         if "\x00" in value:
             problems.append(Refusal(f"environment variable {name} contains a NUL byte", where))

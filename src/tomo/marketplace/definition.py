@@ -51,7 +51,12 @@ from tomo.marketplace.fields import parse_int as parse_int_field
 from tomo.marketplace.invisible import strip_invisible
 from tomo.slugs import SLUG
 
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Docker's rule for a variable's name, not the shell's: any printable characters but
+# `=` and blanks (`discovery.type` is Elasticsearch's own style); not `#`-led, which
+# an env file would read as a comment.
+ENV_NAME = re.compile(r"(?!#)[\x21-\x3c\x3e-\x7e]{1,256}")
+# A setting is referred to as `${NAME}`: its name is the shell's kind.
+SETTING_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 # Docker's reference grammar: [registry[:port]/]name[:tag][@digest].
 _ALNUM = r"[a-z0-9]+"
@@ -605,6 +610,10 @@ class AppDefinition(_Definition):
         if cycle:
             raise ValueError("services depend on each other in a circle: " + " → ".join(cycle))
         _refuse_duplicates("settings", [s.name for s in self.settings])
+        for position, setting in enumerate(self.settings):
+            if not SETTING_NAME.fullmatch(setting.name):
+                raise ValueError(f"settings[{position}].name: '{setting.name}' cannot be "
+                                 "referred to as ${NAME} (letters, digits and '_')")  # fmt: skip
         self._references_are_known()
         return self
 

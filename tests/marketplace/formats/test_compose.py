@@ -644,3 +644,13 @@ def test_not_installable_text_lists_each_reason_once() -> None:
     app = ComposeApp({}, blockers=["a: x", "b: y", "a: x"])
     assert app.not_installable == "a: x; b: y"
     assert ComposeApp({}).not_installable is None
+
+
+def test_environment_names_with_dots_are_dockers_and_install() -> None:
+    body = "environment:\n  discovery.type: single-node\n  xpack.security.enabled: 'false'"
+    web, app = one(service(body))
+    assert [v["name"] for v in web["environment"]] == ["discovery.type", "xpack.security.enabled"]
+    assert app.not_installable is None
+    assert [v.name for v in validated(app).docker.environment] == [
+        "discovery.type", "xpack.security.enabled",
+    ]  # fmt: skip

@@ -404,8 +404,8 @@ def test_a_wrong_type_names_the_field() -> None:
         ("just text", "templates[0]: must be an object of fields"),
         (container(volumes=[{"container": "/data", "bind": "Data Dir"}]),
          "templates[0].volumes[0].bind: 'Data Dir' is neither an absolute path nor a volume name"),
-        (container(env=[{"name": "BAD-NAME", "label": "x"}]),
-         "templates[0].env[0].name: 'BAD-NAME' is not a valid environment variable name"),
+        (container(env=[{"name": "BAD NAME", "label": "x"}]),
+         "templates[0].env[0].name: 'BAD NAME' is not a valid environment variable name"),
         (container(image="Not An Image"),
          "services.thing.image: 'Not An Image' is not a valid image reference ([registry/]name[:tag]"
          "[@digest])"),
