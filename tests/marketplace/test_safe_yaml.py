@@ -90,9 +90,46 @@ def test_several_documents_are_refused() -> None:
         load("a: 1\n---\nb: 2\n")
 
 
-def test_merge_keys_are_refused() -> None:
-    with pytest.raises(YamlLoadError, match="merge keys"):
-        load("base: &b {x: 1}\nother:\n  <<: *b\n")
+def test_merge_keys_merge_and_the_mappings_own_keys_win() -> None:
+    doc = load(
+        "x-env: &env {TZ: UTC, LANG: C}\n"
+        "x-more: &more {LANG: de, PUID: '1000'}\n"
+        "one:\n  <<: *env\n  LANG: en\n"
+        "two:\n  <<: [*more, *env]\n"
+    )
+    assert doc == {
+        "x-env": {"TZ": "UTC", "LANG": "C"}, "x-more": {"LANG": "de", "PUID": "1000"},
+        "one": {"TZ": "UTC", "LANG": "en"},  # its own key wins
+        "two": {"TZ": "UTC", "LANG": "de", "PUID": "1000"},  # the first listed wins
+    }  # fmt: skip
+
+
+def test_a_quoted_merge_key_is_a_plain_key() -> None:
+    assert load("a: {x: 1}\nb:\n  '<<': text\n") == {"a": {"x": "1"}, "b": {"<<": "text"}}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a:\n  <<: just text\n", "line 2: a merge key ('<<') takes a mapping"),
+        ("a:\n  <<: [{x: 1}, [1]]\n", "line 2: a merge key ('<<') takes a mapping"),
+        ("b: &b {x: 1}\na:\n  <<: *b\n  <<: *b\n", "line 4: a second merge key"),
+    ],
+)
+def test_a_merge_key_that_merges_no_mapping_is_an_error(text: str, message: str) -> None:
+    with pytest.raises(YamlLoadError, match=re.escape(message)):
+        load(text)
+
+
+def test_merging_is_counted_like_any_alias() -> None:
+    """A bomb built of merges stops at the node budget like one built of aliases:
+    each level merges the one below and lists it eight times."""
+    lines = ["l0: &l0 {a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, h: 8}"]
+    for level in range(1, 12):
+        below = f"*l{level - 1}"
+        lines.append(f"l{level}: &l{level}\n  <<: {below}\n  k: [{', '.join([below] * 8)}]")
+    with pytest.raises(YamlLoadError, match="alias bomb"):
+        load("\n".join(lines) + "\n")
 
 
 def test_complex_keys_are_refused() -> None:

@@ -6,10 +6,11 @@ that every hazard of YAML 1.1 is decided here, not by PyYAML's resolver:
 * every scalar stays the text its author wrote (`22:22`, `no`, `0755`, `1.10`),
   only `~`/`null`/empty plain scalars become None — typed fields of the schema
   parse text with strict rules later;
-* duplicate keys, merge keys (`<<`), custom tags and several documents in one
-  file are errors;
-* aliases are expanded while counting, so an alias bomb stops at a node
-  budget instead of exhausting memory; nesting has a depth limit.
+* duplicate keys, custom tags and several documents in one file are errors;
+* merge keys (`<<: *base`, `<<: [*a, *b]`) merge as compose reads them: the
+  mapping's own keys win, then the merged mappings in the order listed;
+* aliases (merged ones too) are expanded while counting, so an alias bomb stops
+  at a node budget instead of exhausting memory; nesting has a depth limit.
 """
 
 from __future__ import annotations
@@ -108,7 +109,15 @@ class _Builder:
     def _mapping(self, node: yaml.MappingNode, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         first_line: dict[str, int] = {}
+        merged: dict[str, Any] = {}
         for key_node, value_node in node.value:
+            if _is_merge_key(key_node):
+                if "<<" in first_line:
+                    raise YamlLoadError(f"line {_line(key_node)}: a second merge key ('<<') "
+                                        f"(first given on line {first_line['<<']})")  # fmt: skip
+                first_line["<<"] = _line(key_node)
+                merged = self._merged(value_node, depth + 1)
+                continue
             key = self._key(key_node)
             if key in result:
                 raise YamlLoadError(
@@ -117,12 +126,26 @@ class _Builder:
                 )
             first_line[key] = _line(key_node)
             result[key] = self.build(value_node, depth + 1)
-        return result
+        return {**merged, **result} if merged else result
+
+    def _merged(self, node: yaml.Node, depth: int) -> dict[str, Any]:
+        """What `<<:` brings in: one mapping, or a list of them (the first listed wins)."""
+        parts = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        merged: dict[str, Any] = {}
+        for part in reversed(parts):
+            built = self.build(part, depth)
+            if not isinstance(built, dict):
+                raise YamlLoadError(f"line {_line(part)}: a merge key ('<<') takes a mapping "
+                                    "or a list of mappings")  # fmt: skip
+            merged.update(built)
+        return merged
 
     @staticmethod
     def _key(node: yaml.Node) -> str:
         if not isinstance(node, yaml.ScalarNode):
             raise YamlLoadError(f"line {_line(node)}: mapping keys must be plain text")
-        if node.value == "<<" and node.style == _PLAIN:
-            raise YamlLoadError(f"line {_line(node)}: merge keys ('<<') are not supported")
         return str(node.value)
+
+
+def _is_merge_key(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.value == "<<" and node.style == _PLAIN

@@ -654,3 +654,20 @@ def test_environment_names_with_dots_are_dockers_and_install() -> None:
     assert [v.name for v in validated(app).docker.environment] == [
         "discovery.type", "xpack.security.enabled",
     ]  # fmt: skip
+
+
+def test_anchors_and_merge_keys_build_services_as_compose_does() -> None:
+    """immich's and plane's style: shared settings in an `x-` key, merged into each."""
+    app = convert(
+        "x-common: &common\n"
+        "  image: example/app:2\n"
+        "  environment: {TZ: UTC}\n"
+        "  restart: always\n"
+        "services:\n"
+        "  api:\n    <<: *common\n    ports: ['8080:3000']\n"
+        "  worker:\n    <<: *common\n    restart: on-failure\n"
+    )
+    services = app.fields["services"]
+    assert (services["api"]["image"], services["worker"]["image"]) == ("example/app:2",) * 2
+    assert services["worker"]["restart_policy"] == "on-failure"  # its own key won
+    assert app.not_installable is None
