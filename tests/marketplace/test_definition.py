@@ -232,12 +232,24 @@ def test_lowercase_path_image_with_uppercase_registry_is_docker_valid() -> None:
         ("version", "", "version: must not be empty"),
         ("name", "n" * 200, "name: is too long (at most 128 characters/items)"),
         ("icon", "javascript:alert(1)", "icon: 'javascript:alert(1)' is neither an http(s) URL"),
-        ("name", "two\nlines", "name: must be one line without control characters"),
+        ("version", "1\n2", "version: must be one line without control characters"),
     ],
 )
 def test_top_level_fields_are_checked(field: str, value: object, expected: str) -> None:
     text = yaml.safe_dump(app_definition("x", **{field: value}))
     assert expected in problems(text)
+
+
+def test_control_characters_in_shown_texts_are_normalised_not_refused() -> None:
+    """A store's stray character (Runtipi has some in descriptions) never drops an app:
+    a one-line text gets a space for a line break or tab, a long one keeps its lines."""
+    data = app_definition("x", name="Two\nlines\x07", tagline="a\tb\x00c",
+                          description="one\r\ntwo\x1b[31m\rthree\tfour")  # fmt: skip
+    data["docker"]["environment"] = [{"name": "A", "description": "what\nit is"}]
+    app = parse(yaml.safe_dump(data))
+    assert (app.name, app.tagline) == ("Two lines", "a bc")
+    assert app.description == "one\ntwo[31m\nthree\tfour"
+    assert app.docker.environment[0].description == "what it is"
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,8 @@ from tomo.marketplace.fields import (
     HostPath,
     Line,
     Port,
+    ShownLine,
+    ShownText,
     Text,
     Url,
     UrlPath,
@@ -298,7 +300,7 @@ Capability = Annotated[str, AfterValidator(check_capability)]
 Device = Annotated[str, AfterValidator(_check_device)]
 Architecture = Annotated[str, AfterValidator(_check_architecture)]
 Megabytes = Annotated[int | None, BeforeValidator(parse_megabytes)]
-ShortLine = Annotated[Line, Field(max_length=128)]
+ShortLine = Annotated[ShownLine, Field(max_length=128)]
 
 
 class _Definition(BaseModel):
@@ -329,7 +331,7 @@ class AppPort(_Definition):
     container: Port
     host: Port | None = None  # None: the same number as the container port
     protocol: Literal["tcp", "udp"] = "tcp"
-    description: Line = ""
+    description: ShownLine = ""
 
 
 class AppVolume(_Definition):
@@ -344,7 +346,7 @@ class AppVolume(_Definition):
     # created and labelled by tomo, removed only by an uninstall that removes data.
     volume: Slug | None = None
     readonly: Bool = False
-    description: Line = ""
+    description: ShownLine = ""
 
     @model_validator(mode="after")
     def _one_source(self) -> AppVolume:
@@ -367,7 +369,7 @@ class AppVolume(_Definition):
 
 class AppEnvVar(_Definition):
     name: EnvName
-    description: Line = ""
+    description: ShownLine = ""
     required: Bool = False
     default: Text | None = Field(default=None, validation_alias=AliasChoices("default", "value"))
     secret: Bool = False
@@ -509,8 +511,8 @@ class AppDefinition(_Definition):
 
     id: Slug
     name: ShortLine
-    tagline: Annotated[Line, Field(max_length=256)] = ""
-    description: Annotated[Text, Field(max_length=8000)] = ""
+    tagline: Annotated[ShownLine, Field(max_length=256)] = ""
+    description: Annotated[ShownText, Field(max_length=8000)] = ""
     version: Annotated[Line, Field(min_length=1, max_length=64)]
     category: Slug = "other"
     tags: Annotated[
@@ -534,7 +536,7 @@ class AppDefinition(_Definition):
     settings: Annotated[list[AppEnvVar], Field(max_length=256)] = []
     requirements: AppRequirements = AppRequirements()
     # Why tomo cannot install this app (the catalog still lists it), or None.
-    not_installable: Annotated[Text, Field(max_length=2000)] | None = None
+    not_installable: Annotated[ShownText, Field(max_length=2000)] | None = None
 
     @model_validator(mode="before")
     @classmethod

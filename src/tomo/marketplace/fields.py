@@ -20,6 +20,9 @@ _TRUE = frozenset({"true", "True", "TRUE"})
 _FALSE = frozenset({"false", "False", "FALSE"})
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _LINE_BREAK_OR_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_BLANKS = re.compile(r"[\t\n\r\x0b\x0c]+")
+_UNSHOWN = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_LINE_ENDS = re.compile(r"\r\n?|[\x0b\x0c]")
 
 
 def parse_int(value: Any) -> int:
@@ -64,6 +67,23 @@ def check_single_line(value: str) -> str:
     if _LINE_BREAK_OR_CONTROL.search(value):
         raise ValueError("must be one line without control characters")
     return value.strip()
+
+
+def shown_line(value: Any) -> Any:
+    """A text only shown, on one line: line breaks and tabs become a space, other
+    control characters go. A store's stray character is never a reason to drop its
+    app (values that reach a container are checked strictly instead)."""
+    if isinstance(value, str) and _LINE_BREAK_OR_CONTROL.search(value):
+        return _UNSHOWN.sub("", _BLANKS.sub(" ", value))
+    return value
+
+
+def shown_text(value: Any) -> Any:
+    """A text only shown, of several lines: `\r\n` and `\r` end lines as `\n` does,
+    other control characters but tabs go."""
+    if isinstance(value, str) and _CONTROL.search(value):
+        return _UNSHOWN.sub("", _LINE_ENDS.sub("\n", value))
+    return value
 
 
 def check_text(value: str) -> str:
@@ -155,6 +175,8 @@ Bool = Annotated[bool, BeforeValidator(parse_bool)]
 Port = Annotated[int, BeforeValidator(parse_int), AfterValidator(check_port)]
 Line = Annotated[str, AfterValidator(check_single_line)]
 Text = Annotated[str, AfterValidator(check_text)]
+ShownLine = Annotated[str, BeforeValidator(shown_line), AfterValidator(check_single_line)]
+ShownText = Annotated[str, BeforeValidator(shown_text), AfterValidator(check_text)]
 AbsolutePath = Annotated[str, AfterValidator(check_absolute_path)]
 HostPath = Annotated[str, AfterValidator(check_host_path)]
 Url = Annotated[str, AfterValidator(check_url)]
