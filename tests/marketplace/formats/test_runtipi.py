@@ -509,3 +509,29 @@ def test_a_model_error_names_the_field() -> None:
     assert error_of(files).reason.startswith(
         "services.demo.image: 'Bad Image' is not a valid image reference"
     )
+
+
+def test_optional_fields_left_empty_are_absent_as_runtipi_reads_them() -> None:
+    config = {"name": "Demo", "port": "", "uid": None, "gid": "", "categories": [],
+              "url_suffix": None, "supported_architectures": [], "dynamic_config": True,
+              "form_fields": [{"type": "text", "env_variable": "DEMO_NAME", "label": "Name",
+                               "min": "", "options": [], "hint": None}]}  # fmt: skip
+    dynamic = one_service(command="", user="", workingDir=None, healthCheck={}, dependsOn=[],
+                          addPorts=[{"containerPort": 53, "hostPort": 5353, "udp": None}],
+                          environment=[{"key": "EMPTY", "value": ""}],
+                          volumes=[{"hostPath": "${APP_DATA_DIR}/data", "containerPath": "/d",
+                                    "readOnly": None}])  # fmt: skip
+
+    app = parse_tree(app_files(config, dynamic=dynamic), "demo").definition
+
+    docker = app.docker
+    assert (docker.command, docker.user, docker.working_dir, docker.healthcheck) == (
+        None, None, None, None,
+    )  # fmt: skip
+    assert environment(app)["EMPTY"] == ""  # an empty value is a value
+    assert [(p.container, p.host) for p in docker.ports if p.container == 53] == [(53, 5353)]
+
+
+def test_a_required_field_left_empty_is_still_refused() -> None:
+    error = error_of(app_files({"name": "Demo"}, dynamic=one_service(image="")))
+    assert "image" in error.reason, error.reason

@@ -183,10 +183,23 @@ def seed_files(folder: str, paths: Collection[str]) -> list[str]:
 # --- Reading files (Portainer's templates use these too) ------------------------------
 
 
+def without_empty(raw: Any, required: Collection[str]) -> Any:
+    """An object's optional keys left empty ("", null, [], {}) as if absent: Runtipi
+    reads them so (its app generator asks `if (value)`), and store files have many."""
+    if not isinstance(raw, dict):
+        return raw
+    return {key: value for key, value in raw.items()
+            if key in required or value not in ("", None, [], {})}  # fmt: skip
+
+
 def read_config(path: str, data: bytes, *, max_bytes: int) -> RuntipiConfig:
     raw = load_json(path, data, max_bytes=max_bytes)
     if not isinstance(raw, dict):
         raise InvalidDefinition(path, "the top level must be an object of fields")
+    raw = without_empty(raw, {"name"})
+    if isinstance(raw.get("form_fields"), list):
+        raw["form_fields"] = [without_empty(field, {"type", "env_variable", "default"})
+                              for field in raw["form_fields"]]  # fmt: skip
     try:
         return RuntipiConfig.model_validate(raw)
     except ValidationError as exc:
@@ -584,10 +597,25 @@ def read_dynamic_compose(key: str, name: str, data: bytes, max_bytes: int) -> Dy
     raw = load_json(name, data, max_bytes=max_bytes)
     if not isinstance(raw, dict):
         raise InvalidDefinition(key, f"{name}: the top level must be an object with 'services'")
+    if isinstance(raw.get("services"), list):
+        raw["services"] = [_service_without_empty(service) for service in raw["services"]]
     try:
         return DynamicCompose.model_validate(raw)
     except ValidationError as exc:
         raise InvalidDefinition(key, f"{name}: {format_validation_error(exc)}") from None
+
+
+def _service_without_empty(service: Any) -> Any:
+    """A dynamic service's optional keys left empty as absent, its ports' and
+    volumes' too (an environment value may be empty: that is a value)."""
+    service = without_empty(service, {"name", "image", "environment"})
+    if not isinstance(service, dict):
+        return service
+    for key, required in (("addPorts", {"containerPort", "hostPort"}),
+                          ("volumes", {"hostPath", "containerPath"})):  # fmt: skip
+        if isinstance(service.get(key), list):
+            service[key] = [without_empty(item, required) for item in service[key]]
+    return service
 
 
 def dynamic_to_compose(
