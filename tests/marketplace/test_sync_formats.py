@@ -3,6 +3,7 @@ repository in no known format is a sync error that keeps the last good catalog."
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -153,3 +154,30 @@ async def test_a_templates_file_larger_than_one_definition_may_be_still_syncs(
 
     assert report.app_count > 0
     assert not [e for e in report.errors if "byte limit" in e.message]
+
+
+async def test_portainer_copies_of_a_template_in_older_files_give_way_to_the_newest(
+    runtime: Runtime, make_repo
+) -> None:
+    """Portainer's own repository keeps templates.json (version 3) beside
+    templates-2.0.json and templates-1.20.0.json: each app once, from the newest."""
+    nginx = {"title": "Nginx", "description": "Web server", "image": "nginx:1.27"}
+    repo: CatalogRepo = make_repo()
+    repo.write("templates.json", json.dumps({"version": "3", "templates": [
+        {"id": 1, "type": 1, **nginx, "image": "nginx:1.27-alpine"}]}))  # fmt: skip
+    repo.write("templates-2.0.json", json.dumps({"version": "2", "templates": [
+        {"type": 1, **nginx}, {"type": 1, "title": "Redis", "image": "redis:7"}]}))  # fmt: skip
+    repo.write("templates-1.20.0.json", json.dumps([{"type": "container", **nginx}]))
+    repo.commit()
+    repo_id = await subscribe(runtime, repo)
+
+    report = await runtime.marketplace.sync_repo(repo_id)
+
+    assert (report.errors, report.app_count) == ([], 2)
+    rows = await app_rows(runtime, repo_id)
+    assert rows["nginx"].source_path == "templates.json#0"
+    assert rows["nginx"].docker_config["image"] == "nginx:1.27-alpine"
+    assert rows["redis"].source_path == "templates-2.0.json#1"  # listed only there
+    (warning,) = [w.message for w in report.warnings if w.path == "templates.json#0"]
+    assert "templates-1.20.0.json lists it too, in an older templates format (version 1)" in warning
+    assert "templates-2.0.json lists it too" in warning

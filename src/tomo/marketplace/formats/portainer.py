@@ -55,6 +55,7 @@ from tomo.slugs import SLUG, slugify
 _CANDIDATE_WORDS = ("template", "portainer")
 _MAX_DEPTH = 2
 _CACHED_FILES = 4
+_FORMAT_RANK = {"1": 1, "2": 2, "3": 3}  # a templates file's version, oldest first
 MAX_TAGS = 32
 
 # What `type` says, in both shapes.
@@ -154,17 +155,24 @@ class PortainerFormat:
         return candidate_files(paths)
 
     def find_sources(self, paths: Collection[str], indexes: Mapping[str, bytes]) -> Found:
+        """Every template, but where several files list the same one (Portainer keeps
+        a file per format), only the copy in the newest format: its source carries
+        the older files, so that its parse can say they were passed over."""
         present = set(paths)
         found = Found()
+        catalogs: dict[str, TemplatesFile] = {}
         for path, data in sorted(indexes.items()):
             try:  # the sync read it within its size limit already
-                catalog = self._cache.get(path, data, max_bytes=len(data))
+                catalogs[path] = self._cache.get(path, data, max_bytes=len(data))
             except InvalidDefinition as exc:
                 found.errors[path] = exc.reason
-                continue
+        for path, catalog in catalogs.items():
             for index, template in enumerate(catalog.templates):
+                older = older_copies(catalogs, path, catalog.ids[index])
+                if older is None:
+                    continue  # a newer file lists it: that copy is the app
                 stack = stack_file(template)
-                members = (path, stack) if stack in present else (path,)
+                members = (path, *([stack] if stack in present else []), *older)
                 found.sources.append(SourceSpec(f"{path}#{index}", members, part=index))
         return found
 
@@ -177,7 +185,20 @@ class PortainerFormat:
             raise InvalidDefinition(source.key, f"{path} has no template #{index}")
         builder = _AppBuilder(source.key, catalog, index, files, max_bytes)
         definition = builder.definition()
-        return Parsed(definition, builder.warnings)
+        return Parsed(definition, [*builder.warnings, *self._passed_over(source, files)])
+
+    def _passed_over(self, source: SourceSpec, files: Mapping[str, bytes]) -> list[str]:
+        """What find_sources passed over for this template: older files' copies."""
+        said = []
+        for other in source.members[1:]:
+            if other in candidate_files([other]):
+                data = files[other]
+                version = self._cache.get(other, data, max_bytes=len(data)).version
+                said.append(
+                    f"{other} lists it too, in an older templates format (version "
+                    f"{version}); the copy in the newest format is the catalog's"
+                )
+        return said
 
 
 def candidate_files(paths: Collection[str]) -> list[str]:
@@ -190,6 +211,18 @@ def candidate_files(paths: Collection[str]) -> list[str]:
         and not any(part.startswith(".") for part in parts)
         and any(word in parts[-1].lower() for word in _CANDIDATE_WORDS)
     )
+
+
+def older_copies(catalogs: Mapping[str, TemplatesFile], path: str, app_id: str) -> list[str] | None:
+    """The other templates files that list `app_id` in an older format than `path`
+    does; None when one lists it in a newer format (that one is the app). Files of
+    the same format are left to the sync's rule for an id listed twice."""
+    rank = _FORMAT_RANK[catalogs[path].version]
+    listing = {other: _FORMAT_RANK[c.version] for other, c in catalogs.items()
+               if other != path and app_id in c.ids}  # fmt: skip
+    if any(other_rank > rank for other_rank in listing.values()):
+        return None
+    return sorted(other for other, other_rank in listing.items() if other_rank < rank)
 
 
 def stack_file(template: Any) -> str | None:
