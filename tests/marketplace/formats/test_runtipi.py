@@ -512,7 +512,7 @@ def test_a_model_error_names_the_field() -> None:
 
 
 def test_optional_fields_left_empty_are_absent_as_runtipi_reads_them() -> None:
-    config = {"name": "Demo", "port": "", "uid": None, "gid": "", "categories": [],
+    config: dict[str, Any] = {"name": "Demo", "port": "", "uid": None, "gid": "", "categories": [],
               "url_suffix": None, "supported_architectures": [], "dynamic_config": True,
               "form_fields": [{"type": "text", "env_variable": "DEMO_NAME", "label": "Name",
                                "min": "", "options": [], "hint": None}]}  # fmt: skip
