@@ -67,6 +67,28 @@ async def test_name_match_outranks_description_match(runtime: Runtime, make_repo
     assert ids(await runtime.marketplace.search_apps("photos")) == ["photos", "plainapp"]
 
 
+async def test_an_app_named_exactly_as_asked_comes_first(runtime: Runtime, make_repo) -> None:
+    """CasaOS lists "Jellyfin (Nvidia GPU)" beside "Jellyfin": bm25 favours the longer
+    name that says jellyfin in its description too; the exact name leads anyway."""
+    repo = make_repo()
+    repo.add_app("jellyfin-nvidia", name="Jellyfin (Nvidia GPU)",
+                 description="Jellyfin with Jellyfin's GPU transcoding, for Jellyfin fans.",
+                 tags=["jellyfin"])  # fmt: skip
+    repo.add_app("jellyfin", name="Jellyfin", description="A media server.")
+    repo.add_app("home-assistant", name="Home Assistant", description="Home automation.")
+    repo.add_app("assistant-tools", name="Assistant tools for home",
+                 description="Home assistant home assistant helpers.")  # fmt: skip
+    repo.commit()
+    await subscribe(runtime, repo, "exact")
+
+    assert ids(await runtime.marketplace.search_apps("jellyfin")) == [
+        "jellyfin", "jellyfin-nvidia",
+    ]  # fmt: skip
+    assert ids(await runtime.marketplace.search_apps("  Home   ASSISTANT "))[0] == "home-assistant"
+    page = await runtime.marketplace.search_apps("jellyfin", limit=1, offset=1)
+    assert ids(page) == ["jellyfin-nvidia"]  # pages follow the same order
+
+
 async def test_prefixes_author_and_several_words(runtime: Runtime, catalog: str) -> None:
     assert ids(await runtime.marketplace.search_apps("jelly")) == ["jellyfin"]
     assert ids(await runtime.marketplace.search_apps("grafana labs")) == ["grafana"]

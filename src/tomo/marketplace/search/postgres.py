@@ -107,7 +107,8 @@ def find_page(sql: Sql, query: SearchQuery, visibility: Visibility) -> Found:
         f"SELECT pk FROM marketplace_apps {where.sql} ORDER BY {_order(query, rank)} "
         "LIMIT :limit OFFSET :offset"
     )
-    params = {**where.params, "limit": query.limit, "offset": query.offset}
+    params = {**where.params, "limit": query.limit, "offset": query.offset,
+              "exact": query.exact_name}  # fmt: skip
     return Found(total, [row[0] for row in sql.rows(statement, params)], estimated)
 
 
@@ -137,8 +138,9 @@ def _estimate(sql: Sql, where: _Where) -> int:
 def _order(query: SearchQuery, rank: bool) -> str:
     sort = query.effective_sort
     if sort == "relevance":
-        if rank:
-            return f"ts_rank({_VECTOR}, to_tsquery('simple', :words)) DESC, " + _columns("name")
+        if rank:  # an app named exactly what was asked first: "Jellyfin" before "Jellyfin (GPU)"
+            return (f"sort_name = :exact DESC, ts_rank({_VECTOR}, to_tsquery('simple', :words)) "
+                    "DESC, " + _columns("name"))  # fmt: skip
         return _columns("popularity")
     return _columns(sort)
 

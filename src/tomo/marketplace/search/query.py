@@ -60,6 +60,12 @@ class SearchQuery:
         return search_terms(self.text)
 
     @property
+    def exact_name(self) -> str:
+        """The text as an app's name would be if it were exactly that (lower(name),
+        as `sort_name` holds it): such an app leads a ranking."""
+        return " ".join((self.text or "").split()).lower()
+
+    @property
     def effective_sort(self) -> SortKey:
         if self.sort is None or (self.sort == "relevance" and not self.terms):
             return "relevance" if self.terms else "name"

@@ -139,6 +139,7 @@ class _Plan:
         self.filters = filters
         hidden = " OR ".join(facet("r", repo) for repo in visibility.hidden_repos)
         self.hidden = [f"facets : ({hidden})"] if hidden else []
+        self.exact_name = query.exact_name if words else ""
 
     @property
     def any(self) -> str | None:
@@ -216,7 +217,7 @@ def _ranked(
 ) -> list[int]:
     assert plan.any is not None
     if total <= RANK_LIMIT:
-        return _fts_page(sql, plan.any, limit, offset)
+        return _fts_page(sql, plan.any, _named_exactly(sql, plan.exact_name), limit, offset)
     # Too broad to rank by text: apps whose name, category or tags match come
     # first, then the others; each group most popular first.
     strong_total = _count(sql, plan.strong)
@@ -244,10 +245,18 @@ def _worth_walking(visibility: Visibility, total: int, limit: int, offset: int) 
     return steps <= WALK_LIMIT
 
 
-def _fts_page(sql: Sql, match: str, limit: int, offset: int) -> list[int]:
+def _named_exactly(sql: Sql, name: str) -> list[int]:
+    """Apps named exactly `name` (any repository; the match then picks the visible)."""
+    statement = "SELECT pk FROM marketplace_apps WHERE sort_name = :name LIMIT 64"
+    return [row[0] for row in sql.rows(statement, {"name": name})] if name else []
+
+
+def _fts_page(sql: Sql, match: str, first: list[int], limit: int, offset: int) -> list[int]:
+    """Ranked by bm25, the apps in `first` (named exactly as asked) before the rest."""
+    lead = f"rowid IN ({', '.join(map(str, first))}) DESC, " if first else ""
     statement = (
         "SELECT rowid FROM marketplace_apps_fts WHERE marketplace_apps_fts MATCH :m "
-        f"ORDER BY {BM25}, rowid LIMIT :limit OFFSET :offset"
+        f"ORDER BY {lead}{BM25}, rowid LIMIT :limit OFFSET :offset"
     )
     return [row[0] for row in sql.rows(statement, {"m": match, "limit": limit, "offset": offset})]
 
