@@ -867,3 +867,12 @@ def test_a_value_outside_a_variables_choices_is_refused() -> None:
     assert refusal(app, InstallConfig(env={"MODE": "reckless"})) == (
         "environment variable MODE takes one of fast, safe, not 'reckless'"
     )
+
+
+@pytest.mark.parametrize(("gpus", "given"), [("all", "all"), ("2", "2"),
+                                             ("device=0,3", '"device=0,3"')])  # fmt: skip
+def test_gpus_reach_docker_run_with_their_flag(gpus: str, given: str) -> None:
+    app = definition(gpus=gpus)
+    assert "risk flags you have not accepted: gpu" in refusal(app)
+    argv = argv_of(spec_of(app, InstallConfig(accept_risks=["gpu"])))
+    assert argv[argv.index("--gpus") + 1] == given  # Docker reads the value as CSV

@@ -330,3 +330,16 @@ def test_the_clean_up_removes_only_this_runs_containers(
         assert others in names() and ours not in names()
     finally:
         docker("rm", "-f", others)
+
+
+async def test_gpus_are_refused_where_docker_has_no_nvidia_runtime(deploy: Deploy) -> None:
+    """This machine has no GPU: the refusal before anything is pulled is what can run
+    here (a real `--gpus` run needs the NVIDIA Container Toolkit and a GPU)."""
+    app = await deploy.publish("transcoder", docker=deploy.web_app(gpus="all"))
+    _, view = await install(deploy, app, accept_risks=["gpu"])
+    assert view.status == "failed"
+    assert "uses the server's NVIDIA GPUs, but Docker there has no NVIDIA runtime (it has: " in (
+        view.error or ""
+    )
+    assert "runc" in (view.error or "")
+    assert "pull" not in [step.name for step in view.steps]

@@ -263,9 +263,10 @@ def test_every_flag_assess_risks_gives_is_well_formed() -> None:
         ipc_mode="host",
         capabilities=["SYS_ADMIN", "ALL"],
         devices=["/dev/dri:/dev/dri"],
+        gpus="all",
         volumes=[volume("/"), volume("/home/alice/.ssh", True)],
     )
-    assert len(flags) > 10
+    assert len(flags) > 10 and "gpu" in flags
     assert {flag: risk_flag_problem(flag) for flag in flags} == dict.fromkeys(flags)
 
 
@@ -277,6 +278,7 @@ def test_every_flag_assess_risks_gives_is_well_formed() -> None:
         "host-pid",
         "host-ipc",
         "docker-socket",
+        "gpu",
         "cap:NET_ADMIN",
         "device:/dev/ttyUSB0",
         "system-path:/etc",

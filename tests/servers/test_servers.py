@@ -216,6 +216,7 @@ async def test_facts(
     assert facts.kernel and facts.os
     assert (facts.docker_access, facts.docker_problem) == ("yes", None)
     assert facts.docker_version
+    assert facts.docker_runtimes is not None and "runc" in facts.docker_runtimes
 
     await runtime.servers.update_server("nas", ServerUpdate(data_root="/tmp/tomo-test/not/yet"))
     facts = (await runtime.servers.test_server("nas")).facts

@@ -252,6 +252,7 @@ def _print_server(server: ServerPublic) -> None:
             ("disk free", f"{facts.disk_free_mb} MB under {server.data_root}"),
             ("data root writable", facts.data_root_writable),
             ("docker", facts.docker_version), ("docker access", facts.docker_access),
+            ("docker runtimes", " ".join(facts.docker_runtimes or []) or None),
             ("docker problem", facts.docker_problem),
         ]  # fmt: skip
     fields(rows)

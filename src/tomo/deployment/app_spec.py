@@ -273,7 +273,7 @@ class _Builder:
             mounts=placed, env=env, secret_env=secret_env,
             restart_policy=docker.restart_policy, network_mode=self._network_mode(docker),
             pid_mode=docker.pid_mode, ipc_mode=docker.ipc_mode, privileged=docker.privileged,
-            capabilities=list(docker.capabilities), devices=list(docker.devices),
+            capabilities=list(docker.capabilities), devices=list(docker.devices), gpus=docker.gpus,
             command=self._fill_all(docker.command, values, where),
             instance_dir=self.instance_dir,
             risks=assess_risks(effective, data_root=self.data_root),

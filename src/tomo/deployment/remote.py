@@ -33,8 +33,9 @@ done
 """
 # Everything a preflight asks, in one round trip: the server's facts (FACTS_SCRIPT,
 # with the data root as "$1"), whether and how this user may use Docker ("$2":
-# "yes" when sudo is allowed), every container's name and published ports, the
-# listening sockets, which of the next "$3" arguments (devices) are missing, and
+# "yes" when sudo is allowed), every container's name and published ports,
+# Docker's runtimes (facts.RUNTIMES_FORMAT), the listening sockets, which of the
+# next "$3" arguments (devices) are missing, and
 # then, after a "--paths--" line, each remaining argument resolved as the server
 # sees it, led by "s" when it is a socket and "-" when not (NUL-separated: a path
 # may hold a newline).
@@ -51,6 +52,8 @@ printf 'docker_out=%s\n' "$(printf '%s' "$out" | tr '\n' ' ')"
 if [ "$code" -eq 0 ]; then
   if [ "$via" = sudo ]; then d="sudo -n docker"; else d="docker"; fi
   $d container ls --all --format 'container {{.Names}}	{{.Ports}}'
+  printf 'docker_runtimes=%s\n' \
+    "$($d info --format '{{range $name, $_ := .Runtimes}}{{$name}} {{end}}' 2>/dev/null)"
 fi
 """
     + LISTENING_PORTS

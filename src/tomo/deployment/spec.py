@@ -175,6 +175,7 @@ class ContainerSpec:
     privileged: bool = False
     capabilities: list[str] = field(default_factory=list)
     devices: list[str] = field(default_factory=list)
+    gpus: str | None = None  # Docker's --gpus
     cap_drop: list[str] = field(default_factory=list)
     read_only: bool = False
     security_opt: list[str] = field(default_factory=list)
@@ -428,6 +429,8 @@ def build_docker_run_command(spec: ContainerSpec, publish_address: str) -> list[
         argv += ["--cap-add", capability]
     for device in spec.devices:
         argv += ["--device", device]
+    if spec.gpus:  # Docker reads the value as CSV: a list of ids goes in quotes
+        argv += ["--gpus", f'"{spec.gpus}"' if "," in spec.gpus else spec.gpus]
     for capability in spec.cap_drop:
         argv += ["--cap-drop", capability]
     if spec.read_only:

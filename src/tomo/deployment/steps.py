@@ -72,7 +72,7 @@ async def preflight(docker: Docker, check: Preflight) -> ServerFacts:
             f"'{docker.target.username}'", hint="create it and give it to that user, or "
             f"choose another with `tomo server update {docker.server} --data-root PATH`",
         ))  # fmt: skip
-    problems += device_problems(seen)
+    problems += device_problems(check.app, seen)
     problems += mount_problems(check.app, seen, check.data_root, check.others)
     problems += port_problems(check, seen.used_ports)
     if check.app.network and await docker.network_owner(check.app.network) is not None:
@@ -89,9 +89,18 @@ async def preflight(docker: Docker, check: Preflight) -> ServerFacts:
     return facts
 
 
-def device_problems(seen: Survey) -> list[Refusal]:
-    return [Refusal(f"device {device} does not exist on the server")
-            for device in seen.missing_devices]  # fmt: skip
+def device_problems(app: AppSpec, seen: Survey) -> list[Refusal]:
+    """Devices the server lacks, and GPUs asked of a Docker without NVIDIA's runtime."""
+    problems = [Refusal(f"device {device} does not exist on the server")
+                for device in seen.missing_devices]  # fmt: skip
+    runtimes = seen.facts.docker_runtimes
+    if any(c.gpus for c in app.containers) and "nvidia" not in (runtimes or []):
+        known = f" (it has: {', '.join(runtimes)})" if runtimes else ""
+        problems.append(Refusal(
+            f"the app uses the server's NVIDIA GPUs, but Docker there has no NVIDIA runtime"
+            f"{known}: install the NVIDIA Container Toolkit and run `nvidia-ctk runtime "
+            "configure --runtime=docker`, then restart Docker"))  # fmt: skip
+    return problems
 
 
 def port_problems(check: Preflight, used: set[tuple[int, str]]) -> list[Refusal]:

@@ -120,7 +120,7 @@ class Update(Operation):
         """What changed must fit the server: new host ports free, host paths safe."""
         own = ports_of(row)
         seen = await docker.survey(data_root, steps.survey_paths(spec), steps.devices_of(spec))
-        problems = steps.device_problems(seen)
+        problems = steps.device_problems(spec, seen)
         others = await other_mounts(self.ctx, row.server_id, row.id)
         problems += steps.mount_problems(spec, seen, data_root, others)
         new_ports = {c.name: [p for p in c.ports if (p.host, p.protocol) not in own]

@@ -167,6 +167,16 @@ def _check_device(value: str) -> str:
     return value
 
 
+GPUS = re.compile(r"all|[1-9][0-9]?|device=[0-9A-Za-z-]+(?:,[0-9A-Za-z-]+)*")
+
+
+def _check_gpus(value: str) -> str:
+    """Docker's `--gpus`: every GPU, how many, or which (by index or UUID)."""
+    if not GPUS.fullmatch(value):
+        raise ValueError(f"'{value}' is not a GPU request (all, a count, or device=ID[,ID])")
+    return value
+
+
 def _check_icon(value: str) -> str:
     """An http(s) URL, or a path of an image in the catalog's own repository."""
     if value.lower().startswith(("http://", "https://")):
@@ -433,6 +443,8 @@ class DockerConfig(_Definition):
         list[Capability], BeforeValidator(as_list), AfterValidator(_unique)
     ] = []
     devices: Annotated[list[Device], BeforeValidator(as_list)] = []
+    # The server's NVIDIA GPUs, through Docker's `--gpus` (needs the NVIDIA runtime).
+    gpus: Annotated[str, AfterValidator(_check_gpus)] | None = None
     # Hardening a container asks for (it only ever takes power away).
     cap_drop: Annotated[list[Capability], BeforeValidator(as_list), AfterValidator(_unique)] = []
     read_only: Bool = False

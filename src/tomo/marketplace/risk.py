@@ -99,7 +99,7 @@ HARMLESS_READS = frozenset({"/etc/localtime", "/etc/timezone", "/etc/os-release"
 # A unix socket reaches whatever serves it (a container runtime, a database, the
 # init system): any path named like one is flagged (`socket:`) even read-only.
 _SOCKET_NAME = re.compile(r".*\.(sock|socket)|unix\.socket")
-_PLAIN_FLAGS = ("privileged", "host-network", "host-pid", "host-ipc", "docker-socket")
+_PLAIN_FLAGS = ("privileged", "host-network", "host-pid", "host-ipc", "docker-socket", "gpu")
 _DEVICE_PATH = re.compile(r"/dev/[A-Za-z0-9._/-]+")
 _UID = re.compile(r"[0-9]+")
 
@@ -121,6 +121,8 @@ def assess_risks(docker: DockerConfig, *, data_root: str = DEFAULT_DATA_ROOT) ->
     if docker.ipc_mode == "host":
         flags.add("host-ipc")
     flags.update(f"device:{device.split(':')[0]}" for device in docker.devices)
+    if docker.gpus:
+        flags.add("gpu")
     for volume in docker.volumes:
         if volume.host_path is not None:
             flags.update(

@@ -17,6 +17,10 @@ _PLAIN_RISKS = {
     "host-ipc": ("Shares the server's shared memory",
                  "The app shares the server's inter-process communication, so it can read or "
                  "disturb programs on the server that talk through shared memory."),
+    "gpu": ("Uses the server's GPUs",
+            "The container gets the server's NVIDIA GPUs and the driver's device files: it can "
+            "run code on them, read what other programs leave in their memory, and keep them "
+            "busy."),
     "docker-socket": ("Controls Docker on the server",
                       "The Docker socket is mounted: the app can create, change and remove any "
                       "container, including one that mounts the whole disk. That is the same as "
@@ -52,7 +56,7 @@ _CAPABILITIES = {
 # Kinds of flag, the most dangerous first: the order an app's page lists them in.
 _SEVERITY = ("privileged", "docker-socket", "runtime-socket", "nested-mount", "system-path",
              "tomo-data", "ssh-keys", "socket", "host-read", "host-pid", "host-network", "cap",
-             "device", "host-ipc", "network")  # fmt: skip
+             "device", "gpu", "host-ipc", "network")  # fmt: skip
 
 
 def severity(flag: str) -> tuple[int, str]:

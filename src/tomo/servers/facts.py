@@ -30,6 +30,8 @@ writable=no
 echo "data_root_writable=$writable"
 """
 DOCKER_VERSION = ["version", "--format", "{{.Server.Version}}"]
+# The runtimes Docker offers (runc, nvidia…), space-separated: `docker info --format`.
+RUNTIMES_FORMAT = "{{range $name, $_ := .Runtimes}}{{$name}} {{end}}"
 
 
 class ServerFacts(BaseModel):
@@ -46,6 +48,7 @@ class ServerFacts(BaseModel):
     docker_version: str | None = None
     docker_access: Literal["yes", "sudo", "no"] = "no"
     docker_problem: str | None = None
+    docker_runtimes: list[str] | None = None  # None: not known (Docker out of reach)
 
 
 async def gather_facts(ssh: SSHService, target: SSHTarget, data_root: str) -> ServerFacts:
@@ -55,7 +58,11 @@ async def gather_facts(ssh: SSHService, target: SSHTarget, data_root: str) -> Se
         ssh.run(target, ["sh", "-c", FACTS_SCRIPT, "tomo-facts", data_root]),
         probe_docker(ssh, target),
     )
-    return facts_from(key_values(system.stdout), docker)
+    values = key_values(system.stdout)
+    if docker[1] != "no":
+        runtimes = await ssh.run_docker(target, ["info", "--format", RUNTIMES_FORMAT], check=False)
+        values["docker_runtimes"] = runtimes.stdout if runtimes.exit_code == 0 else ""
+    return facts_from(values, docker)
 
 
 DockerAccess = tuple[str | None, Literal["yes", "sudo", "no"], str | None]
@@ -74,6 +81,7 @@ def facts_from(values: dict[str, str], docker: DockerAccess) -> ServerFacts:
         disk_free_mb=_mb(values.get("disk_free_kb")),
         data_root_writable={"yes": True, "no": False}.get(values.get("data_root_writable", "")),
         docker_version=version, docker_access=access, docker_problem=problem,
+        docker_runtimes=values["docker_runtimes"].split() if "docker_runtimes" in values else None,
     )  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from tomo.marketplace.formats.compose import (
     convert_compose,
 )
 from tomo.marketplace.formats.variables import BASE_TABLE, Builtin, DataDir, VariableTable
+from tomo.marketplace.risk import app_risks
 from tomo.marketplace.safe_yaml import load_yaml
 
 TABLE = BASE_TABLE.extend({"DATA": DataDir(), "HOST": Builtin("TOMO_SERVER_HOST")})
@@ -373,9 +374,12 @@ def test_keys_whose_absence_changes_what_runs_block_the_app(key: str) -> None:
         ("cap_drop: []", [], []),
         ("x-custom: anything", ["services.web.x-custom: extension, ignored"], []),
         ("restart_policy: always", ["services.web.restart_policy: not a compose key, ignored"], []),
-        ("deploy: {resources: {reservations: {devices: [{capabilities: [gpu]}]}}}",
-         ["services.web.deploy: not supported, ignored"],
-         ["services.web.deploy.resources.reservations.devices: the app reserves devices"]),
+        ("deploy: {resources: {reservations: {devices: [{capabilities: [gpu]}]}}}", [], []),
+        ("deploy: {resources: {limits: {cpus: '1'}, reservations: {devices: [{driver: nvidia}]}}}",
+         ["services.web.deploy: not supported, ignored"], []),
+        ("deploy: {resources: {reservations: {devices: [{driver: intel.com/gpu}]}}}", [],
+         ["services.web.deploy.resources.reservations.devices: devices of driver 'intel.com/gpu'"]),
+        ("runtime: sysbox-runc", [], ["services.web.runtime: not supported"]),
         ("pid: 'service:other'", [], ["services.web.pid: the process namespace 'service:other'"]),
         ("ipc: 'container:x'", [], ["services.web.ipc: the IPC namespace 'container:x'"]),
         ("network_mode: 'container:vpn'",
@@ -671,3 +675,26 @@ def test_anchors_and_merge_keys_build_services_as_compose_does() -> None:
     assert (services["api"]["image"], services["worker"]["image"]) == ("example/app:2",) * 2
     assert services["worker"]["restart_policy"] == "on-failure"  # its own key won
     assert app.not_installable is None
+
+
+@pytest.mark.parametrize(
+    ("lines", "gpus"),
+    [
+        # CasaOS's and compose's GPU apps, as written in the stores
+        ("deploy:\n  resources:\n    reservations:\n      devices:\n"
+         "        - {driver: nvidia, count: all, capabilities: [gpu]}", "all"),
+        ("deploy:\n  resources:\n    reservations:\n      devices:\n"
+         "        - {driver: nvidia, count: 1, capabilities: [gpu]}", "1"),
+        ("deploy:\n  resources:\n    reservations:\n      devices:\n"
+         "        - {driver: nvidia, device_ids: ['0', '3'], capabilities: [gpu]}", "device=0,3"),
+        ("gpus: all", "all"),
+        ("runtime: nvidia\nenvironment: {NVIDIA_VISIBLE_DEVICES: all}", "all"),
+    ],
+)  # fmt: skip
+def test_nvidia_gpus_are_given_with_their_risk_flag(lines: str, gpus: str) -> None:
+    web, app = one(service(lines))
+    assert web["gpus"] == gpus
+    assert app.blockers == []
+    definition = validated(app)
+    assert definition.docker.gpus == gpus
+    assert "gpu" in app_risks(definition)

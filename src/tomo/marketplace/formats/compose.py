@@ -100,8 +100,6 @@ BLOCKED: dict[str, str] = {
     "cgroup": "tomo does not change the container's cgroup namespace",
     "cgroup_parent": "tomo does not change the container's cgroup",
     "device_cgroup_rules": "tomo does not grant device access by cgroup rules",
-    "gpus": "tomo does not give containers GPUs",
-    "runtime": "tomo runs containers with Docker's default runtime",
     "isolation": "tomo runs containers with Docker's default isolation",
     "storage_opt": "tomo does not set storage options",
     "volumes_from": "tomo does not share volumes between containers this way",
@@ -366,7 +364,8 @@ class _Conversion:
             "user": self._literal_field("user"), "working_dir": self._literal_field("working_dir"),
             "healthcheck": self._healthcheck, "depends_on": self._depends_on,
             "networks": self._networks, "links": self._links, "read_only": self._read_only,
-            "cap_drop": self._cap_drop, "deploy": self._deploy,
+            "cap_drop": self._cap_drop, "deploy": self._deploy, "gpus": self._gpus,
+            "runtime": self._runtime,
             "security_opt": self._security_opt,
             "stop_signal": self._literal_field("stop_signal"),
             "stop_grace_period": self._literal_field("stop_grace_period"),
@@ -727,12 +726,49 @@ class _Conversion:
         result["security_opt"] = kept
 
     def _deploy(self, result: dict[str, Any], value: Any, where: str) -> None:
+        """GPUs reserved as devices are given (`gpus`); limits and placement are not."""
         resources = value.get("resources") if isinstance(value, dict) else None
         reserved = resources.get("reservations") if isinstance(resources, dict) else None
-        if isinstance(reserved, dict) and reserved.get("devices"):
-            reason = "the app reserves devices (such as GPUs), which tomo does not give"
-            self.block(f"{where}.resources.reservations.devices", reason)
-        self.warn(where, f"not supported, ignored ({WARNED['deploy']})")
+        devices = reserved.get("devices") if isinstance(reserved, dict) else None
+        if devices:
+            self._gpu_request(result, devices, f"{where}.resources.reservations.devices")
+        if _without_devices(value):
+            self.warn(where, f"not supported, ignored ({WARNED['deploy']})")
+
+    def _gpus(self, result: dict[str, Any], value: Any, where: str) -> None:
+        """compose's `gpus: all`, or a list of device requests as under `deploy`."""
+        if isinstance(value, list):
+            self._gpu_request(result, value, where)
+        elif self._literal(value, where) == "all":
+            result["gpus"] = "all"
+        else:
+            self.block(where, f"'{value}' is not a GPU request tomo reads (all, or a list)")
+
+    def _gpu_request(self, result: dict[str, Any], requests: Any, where: str) -> None:
+        """One request for NVIDIA GPUs (all, a count, or device ids) becomes Docker's
+        `--gpus`; devices of any other driver are not given, and block the app."""
+        request = requests[0] if isinstance(requests, list) and len(requests) == 1 else None
+        if not isinstance(request, dict):
+            self.block(where, "tomo gives one request for NVIDIA GPUs, not several requests")
+            return
+        driver = request.get("driver")
+        capabilities = request.get("capabilities") or []
+        if driver not in (None, "nvidia") or (driver is None and "gpu" not in capabilities):
+            self.block(where, f"devices of driver '{driver}' are not given by tomo (NVIDIA "
+                       "GPUs are)")  # fmt: skip
+            return
+        ids = [self._literal(i, where) for i in request.get("device_ids") or []]
+        count = self._literal(request.get("count", "all"), where)
+        result["gpus"] = f"device={','.join(ids)}" if ids else (
+            "all" if count in ("all", "-1") else count)  # fmt: skip
+
+    def _runtime(self, result: dict[str, Any], value: Any, where: str) -> None:
+        """NVIDIA's runtime (CasaOS's GPU apps) is how the app gets the GPUs: `gpus`."""
+        if self._literal(value, where) == "nvidia":
+            result.setdefault("gpus", "all")
+        elif self._literal(value, where) not in ("runc", ""):
+            self.block(where, "not supported (tomo runs containers with Docker's default "
+                       "runtime, or NVIDIA's for GPUs)")  # fmt: skip
 
     def _cap_drop(self, result: dict[str, Any], value: Any, where: str) -> None:
         result["cap_drop"] = [self._literal(v, where) for v in (value or [])]
@@ -835,6 +871,19 @@ def _as_list(value: Any, where: str) -> list[Any]:
     if not isinstance(value, list):
         raise ValueError(f"{where}: must be a list, got {_kind(value)}")
     return value
+
+
+def _without_devices(deploy: Any) -> Any:
+    """A `deploy` mapping less its device reservations (what tomo applies of it)."""
+    if not isinstance(deploy, dict):
+        return deploy
+    resources = deploy.get("resources")
+    reserved = resources.get("reservations") if isinstance(resources, dict) else None
+    if not isinstance(resources, dict) or not isinstance(reserved, dict):
+        return deploy
+    reserved = {k: v for k, v in reserved.items() if k != "devices"}
+    resources = {k: v for k, v in {**resources, "reservations": reserved}.items() if v}
+    return {k: v for k, v in {**deploy, "resources": resources}.items() if v}
 
 
 def _environment_items(value: Any, where: str) -> list[tuple[str, Any]]:
