@@ -20,12 +20,15 @@ the order. Faults: `fail` (a command changes nothing and exits non-zero), `unrea
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import hashlib
+import io
 import itertools
 import json
 import posixpath
 import shlex
+import tarfile
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +36,9 @@ from typing import Any
 from tomo.deployment.remote import (
     _INSPECT_FIELDS,
     EVENTS_UNTIL_NOW,
+    LOOK_BEFORE_PLACING,
     MERGED_OUTPUT,
+    PLACE_FILES,
     PREPARE_FILES,
     PUT_BACK,
     REMOVE_FILES,
@@ -257,6 +262,7 @@ class ScriptedHost:
             SURVEY_SCRIPT: self._survey, PREPARE_FILES: self._prepare,
             REMOVE_OWNED: self._remove_owned, EVENTS_UNTIL_NOW: self._no_events,
             REMOVE_FILES: self._rm, PUT_BACK: self._put_back,
+            LOOK_BEFORE_PLACING: self._look, PLACE_FILES: self._place,
             MERGED_OUTPUT: self._logs,
         }  # fmt: skip
         if argv[:2] == ["sh", "-c"] and len(argv) > 3:
@@ -328,6 +334,24 @@ class ScriptedHost:
             elif keep == "keep":
                 self.files[f"{file}.absent"] = ""
             self.files[file] = stdin or ""
+        return _ok(_lines(said))
+
+    def _look(self, args: list[str], _stdin: str | None) -> CommandResult:
+        _top, *paths = args  # no symlinks here: nothing is ever refused
+        said = [f"{'exists' if p in self.files or p in self.dirs else 'missing'} {p}"
+                for p in paths]  # fmt: skip
+        return _ok("".join(f"{line}\0" for line in said))
+
+    def _place(self, args: list[str], stdin: str | None) -> CommandResult:
+        top, *dirs = args
+        said = [f"created {d}" for d in dirs if d not in self.dirs]
+        for d in dirs:
+            self.mkdir(d)
+        with tarfile.open(fileobj=io.BytesIO(base64.b64decode(stdin or "")), mode="r") as tar:
+            for member in tar.getmembers():
+                extracted = tar.extractfile(member)
+                assert extracted is not None, member.name
+                self.files[posixpath.join(top, member.name)] = extracted.read().decode()
         return _ok(_lines(said))
 
     def _put_back(self, args: list[str], _stdin: str | None) -> CommandResult:

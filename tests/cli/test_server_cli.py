@@ -116,6 +116,7 @@ def test_add_with_fingerprint_then_test_show_list_remove(
     assert set(checked["facts"]) == {
         "os", "kernel", "architecture", "cpu_count", "memory_total_mb", "memory_available_mb",
         "disk_free_mb", "data_root_writable", "docker_version", "docker_access", "docker_problem",
+        "docker_runtimes",
     }  # fmt: skip
     assert checked["facts"]["docker_access"] == "yes"
     assert tomo.json("server", "show", "nas")["facts"] == checked["facts"]

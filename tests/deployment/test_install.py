@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import subprocess
 import urllib.request
@@ -127,3 +128,32 @@ async def test_installs_on_different_servers_run_at_the_same_time(
     a, b = ({s.name: (s.started_at, s.ended_at or s.started_at) for s in v.steps} for v in views)
     assert a["validate"][0] < b["create"][1]
     assert b["validate"][0] < a["create"][1]
+
+
+async def test_files_the_store_ships_arrive_in_the_data_directory(deploy: Deploy) -> None:
+    """A Runtipi data/ folder or an Umbrel app folder's files: the container serves the
+    page the store shipped; a file the user changed survives a reinstall over it."""
+    port = free_port()
+    page_html = base64.b64encode(b"<h1>shipped</h1>\n").decode()
+    script = base64.b64encode(b"#!/bin/sh\necho ready\n").decode()
+    docker = deploy.web_app(port=port, volumes=[{"host_path": "./site", "container_path": "/www"}])
+    app = await deploy.publish("site", docker=docker, files=[
+        {"path": "./site/index.html", "content": page_html},
+        {"path": "./scripts/init.sh", "content": script, "mode": "0755"},
+    ])  # fmt: skip
+
+    installation_id, view = await install(deploy, app)
+
+    assert view.status == "done", view.error
+    assert page(port) == "<h1>shipped</h1>\n"
+    placed = deploy.data_root / "site" / "scripts" / "init.sh"
+    assert (placed.read_text(), oct(placed.stat().st_mode & 0o777)) == (
+        "#!/bin/sh\necho ready\n", "0o755",
+    )  # fmt: skip
+
+    (deploy.data_root / "site" / "site" / "index.html").write_text("<h1>mine</h1>\n")
+    uninstalled = await (await deploy.runtime.deployment.prepare_uninstall(installation_id)).run()
+    assert uninstalled.summary
+    _, again = await install(deploy, app)
+    assert again.status == "done", again.error
+    assert page(port) == "<h1>mine</h1>\n"  # kept data is never written over

@@ -9,16 +9,20 @@ that changed it, never timing.
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.deployment.scripted import DATA_ROOT, SERVER, Scripted, scripted_tomo
+from tests.gitrepo import CatalogRepo
 from tests.scripted_host import ScriptedHost
 from tomo.deployment.schemas import JobPublic
 from tomo.deployment.spec import ConfigChanges, InstallConfig
 from tomo.errors import OperationInterrupted, TomoError
+from tomo.marketplace.schemas import RepoCreate
 
 WIKI_DIR = f"{DATA_ROOT}/wiki"
 # What taking the wiki's install back says, once all of it was made (newest first).
@@ -421,3 +425,53 @@ async def test_a_done_update_leaves_no_copy_of_what_its_files_were(scripted: Scr
     assert sorted(f for f in scripted.host.files if f.startswith(WIKI_DIR)) == [
         f"{WIKI_DIR}/.tomo.db.env", f"{WIKI_DIR}/.tomo.env",
     ]  # fmt: skip
+
+
+# -- files the store ships ------------------------------------------------------------------
+
+
+async def publish_notes(scripted: Scripted) -> str:
+    """A one-container app that ships two files for its data directory."""
+    files = [{"path": "./config/notes.conf", "content": base64.b64encode(b"theme=dark\n").decode()},
+             {"path": "./scripts/start.sh", "content": base64.b64encode(b"#!/bin/sh\n").decode(),
+              "mode": "0755"}]  # fmt: skip
+    notes = {"id": "notes", "name": "Notes", "version": "1", "files": files,
+             "docker": {"image": "example/notes:1",
+                        "volumes": [{"host_path": "./config", "container_path": "/etc/notes"}]}}  # fmt: skip
+    repo = CatalogRepo.create(scripted.tmp_path / "notes-catalog")
+    repo.write("apps/tools/notes.yaml", yaml.safe_dump(notes))
+    repo.commit()
+    marketplace = scripted.deployment.ctx.marketplace
+    added = await marketplace.add_repo(RepoCreate(url=repo.url, name="notes"))
+    await marketplace.sync_repo(added.id)
+    return f"{added.id}/notes"
+
+
+async def test_the_files_a_store_ships_are_placed_where_none_is_yet(scripted: Scripted) -> None:
+    host = scripted.host
+    notes = await publish_notes(scripted)
+    host.mkdir(f"{DATA_ROOT}/notes/config")  # kept from an earlier installation
+    host.files[f"{DATA_ROOT}/notes/config/notes.conf"] = "theme=light\n"  # the user's choice
+
+    started = await scripted.deployment.install_app(SERVER, notes, InstallConfig())
+    view = await scripted.deployment.run_job(started.job_id)
+
+    assert view.status == "done", view.error
+    assert host.files[f"{DATA_ROOT}/notes/config/notes.conf"] == "theme=light\n"  # kept
+    assert host.files[f"{DATA_ROOT}/notes/scripts/start.sh"] == "#!/bin/sh\n"
+
+
+async def test_a_failed_install_takes_the_files_it_placed_back(scripted: Scripted) -> None:
+    host = scripted.host
+    notes = await publish_notes(scripted)
+    host.mkdir(f"{DATA_ROOT}/notes/config")
+    host.files[f"{DATA_ROOT}/notes/config/kept.txt"] = "mine\n"
+    before = host.snapshot()
+    host.behave("notes", start_error="exec format error")
+
+    started = await scripted.deployment.install_app(SERVER, notes, InstallConfig())
+    view = await scripted.deployment.run_job(started.job_id)
+
+    assert view.status == "failed"
+    assert f"removed {DATA_ROOT}/notes/config/notes.conf" in (view.error or "")
+    assert host.snapshot() == before  # the placed files and the folder made for them gone

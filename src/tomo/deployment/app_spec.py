@@ -50,6 +50,16 @@ from tomo.marketplace.risk import assess_risks
 
 
 @dataclass(frozen=True)
+class ShippedFile:
+    """A file of the store's to place in the installation's data directory."""
+
+    host_path: str
+    data: bytes = field(repr=False)
+    mode: int
+    owner: tuple[int, int] | None  # uid, gid: applied where tomo logs in as root
+
+
+@dataclass(frozen=True)
 class AppSpec:
     """Every container of one installation, in the order they are created."""
 
@@ -63,6 +73,7 @@ class AppSpec:
     secret_env: dict[str, str] = field(default_factory=dict, repr=False)  # sealed there
     risks: list[str] = field(default_factory=list)
     generated: dict[str, str] = field(default_factory=dict, repr=False)  # new: shown once
+    files: list[ShippedFile] = field(default_factory=list)  # placed where none is yet
 
     @property
     def main(self) -> ContainerSpec:
@@ -172,7 +183,15 @@ class _Builder:
             raise InvalidInput(self.problems)
         volumes = sorted({m.volume for c in containers for m in c.named_volumes})
         return AppSpec(self.name, self.instance_dir, containers, self.network, volumes,
-                       self.labels, self.env, self.secret_env, risks, self.generated)  # fmt: skip
+                       self.labels, self.env, self.secret_env, risks, self.generated,
+                       self._shipped())  # fmt: skip
+
+    def _shipped(self) -> list[ShippedFile]:
+        return [
+            ShippedFile(posixpath.join(self.instance_dir, f.path[2:]), f.data, int(f.mode, 8),
+                        _ids(f.owner) if f.owner else None)
+            for f in self.definition.files
+        ]  # fmt: skip
 
     # -- values ------------------------------------------------------------------
 
@@ -361,6 +380,11 @@ class _Builder:
                         f"{seen[key]} and {container.service}", ("ports",)
                     ))  # fmt: skip
                 seen[key] = container.service
+
+
+def _ids(owner: str) -> tuple[int, int]:
+    uid, _, gid = owner.partition(":")
+    return int(uid), int(gid)
 
 
 def app_mounts(definition: AppDefinition, config: InstallConfig, instance_dir: str) -> list[Mount]:

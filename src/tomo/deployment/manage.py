@@ -407,16 +407,17 @@ class Uninstall(Operation):
 
 def owned_folders(row: Installation, data_root: str) -> list[str]:
     """The folders tomo places under the instance folder for this installation's
-    volumes (whichever attempt created them), minus any that holds a path the user
-    gave: that path is the user's, and so is what contains it."""
+    volumes and the store's files (whichever attempt created them), minus any that
+    holds a path the user gave: that path is the user's, and so is what contains it."""
     definition = AppDefinition.model_validate(row.definition)
     instance_dir = posixpath.join(data_root, row.name)
     mounts = app_mounts(definition, InstallConfig.model_validate(row.config), instance_dir)
     users = [m.host_path for m in mounts if not m.owned]
+    shipped = [posixpath.join(instance_dir, f.path[2:].split("/")[0]) for f in definition.files]
     return list(dict.fromkeys(
-        m.host_path for m in mounts
-        if m.owned and _strictly_under(m.host_path, instance_dir)
-        and not any(_strictly_under(u, m.host_path) or u == m.host_path for u in users)
+        path for path in [*(m.host_path for m in mounts if m.owned), *shipped]
+        if _strictly_under(path, instance_dir)
+        and not any(_strictly_under(u, path) or u == path for u in users)
     ))  # fmt: skip
 
 

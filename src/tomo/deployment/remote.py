@@ -8,6 +8,7 @@ so a name can never match an image or a volume by accident.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import re
@@ -133,6 +134,30 @@ for f in /proc/"$1"/net/tcp /proc/"$1"/net/tcp6; do
 done
 [ "$seen" = yes ] && exit 1
 exit 127
+"""
+# For each path after "$1" (the instance folder): "refused PATH" when its folder
+# resolves outside the instance folder (a symlink planted in kept data), "exists
+# PATH" when something is there, else "missing PATH" (NUL-separated: a path may
+# hold a newline).
+LOOK_BEFORE_PLACING = r"""
+top=$(realpath -m -- "$1" 2>/dev/null || readlink -f -- "$1"); shift
+for p; do
+  d=$(realpath -m -- "$(dirname -- "$p")" 2>/dev/null || readlink -f -- "$(dirname -- "$p")")
+  case "$d/" in
+    "$top"/*) if [ -e "$p" ] || [ -L "$p" ]; then printf 'exists %s\0' "$p"
+              else printf 'missing %s\0' "$p"; fi ;;
+    *) printf 'refused %s\0' "$p" ;;
+  esac
+done
+"""
+# Creates each missing directory ("$2"…, saying which), then unpacks the tar
+# archive that stdin carries in base64 into "$1".
+PLACE_FILES = r"""
+top="$1"; shift
+for d in "$@"; do
+  if [ -d "$d" ]; then :; else mkdir -p -- "$d" && echo "created $d" || exit 1; fi
+done
+base64 -d | tar -x -f - -C "$top"
 """
 # Removes each file ("$@") that is there, and prints those it removed (NUL after
 # each: a path may hold a newline); exits 1 when one could not go.
@@ -420,6 +445,26 @@ class Docker:
             if _events_of(container, [line]) == ["die"]:
                 return True
         return False
+
+    async def look_before_placing(self, instance_dir: str, paths: Sequence[str]) -> dict[str, str]:
+        """path -> "missing", "exists" or "refused" (see LOOK_BEFORE_PLACING)."""
+        args = ["sh", "-c", LOOK_BEFORE_PLACING, "tomo-look", instance_dir, *paths]
+        out = await self.ssh.run(self.target, args)
+        return {path: verdict for verdict, _, path in
+                (item.partition(" ") for item in out.stdout.split("\0")[:-1])}  # fmt: skip
+
+    async def place_files(
+        self, instance_dir: str, dirs: Sequence[str], archive: bytes, created: list[str]
+    ) -> None:
+        """Make the missing directories (each made joins `created`, even when a later
+        step fails), then unpack the tar archive into the instance folder."""
+        args = ["sh", "-c", PLACE_FILES, "tomo-place", instance_dir, *dirs]
+        out = await self.ssh.run(self.target, args, check=False,
+                                 stdin=base64.b64encode(archive).decode())  # fmt: skip
+        created.extend(line[8:] for line in out.stdout.splitlines() if line.startswith("created "))
+        if out.exit_code != 0:
+            raise CommandFailed(self.target.name, f"tar -x -C {instance_dir}", out.exit_code,
+                                out.stderr)  # fmt: skip
 
     async def put_back(self, path: str) -> str:
         """A file prepare_files rewrote (keeping what it was) as it was: "put back",

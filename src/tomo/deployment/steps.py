@@ -10,11 +10,13 @@ and only when empty).
 from __future__ import annotations
 
 import asyncio
+import io
 import posixpath
+import tarfile
 import time
 from dataclasses import dataclass, field
 
-from tomo.deployment.app_spec import AppSpec
+from tomo.deployment.app_spec import AppSpec, ShippedFile
 from tomo.deployment.jobs import JobRecorder
 from tomo.deployment.remote import ContainerState, Docker, Survey
 from tomo.deployment.spec import (
@@ -232,6 +234,47 @@ async def prepare(
             await job.save_journal()
 
 
+async def place_shipped_files(docker: Docker, app: AppSpec, job: JobRecorder) -> None:
+    """The store's files, where the data directory has none yet (data kept from an
+    earlier installation, or changed by the app, stays as it is); journaled like
+    prepare's, so that undoing removes what was placed and the folders made for it."""
+    if not app.files:
+        return
+    seen = await docker.look_before_placing(app.instance_dir, [f.host_path for f in app.files])
+    refused = [path for path, verdict in seen.items() if verdict == "refused"]
+    if refused:
+        raise InstallFailed(f"{docker.server}: {refused[0]} lies in a folder that leads "
+                            f"outside {app.instance_dir}; no file was placed")  # fmt: skip
+    missing = [f for f in app.files if seen.get(f.host_path) == "missing"]
+    if not missing:
+        return
+    at = len(job.journal.undo)
+    job.journal.undo.append({"remove_files": [f.host_path for f in missing]})
+    await job.save_journal()
+    dirs = sorted({posixpath.dirname(f.host_path) for f in missing})
+    created: list[str] = []
+    try:
+        await docker.place_files(app.instance_dir, dirs, shipped_archive(app.instance_dir, missing),
+                                 created)  # fmt: skip
+    finally:
+        if created:
+            job.journal.undo.insert(at, {"remove_created_dirs": {
+                "instance_dir": app.instance_dir, "dirs": created}})  # fmt: skip
+            await job.save_journal()
+
+
+def shipped_archive(instance_dir: str, files: list[ShippedFile]) -> bytes:
+    """A tar archive of the files, by their paths under the instance folder."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for shipped in files:
+            info = tarfile.TarInfo(posixpath.relpath(shipped.host_path, instance_dir))
+            info.size, info.mode, info.mtime = len(shipped.data), shipped.mode, int(time.time())
+            info.uid, info.gid = shipped.owner or (0, 0)
+            archive.addfile(info, io.BytesIO(shipped.data))
+    return buffer.getvalue()
+
+
 async def pull_and_prepare(
     docker: Docker, app: AppSpec, job: JobRecorder, *, env_file_is_new: bool = True
 ) -> None:
@@ -244,6 +287,7 @@ async def pull_and_prepare(
     async def files() -> None:
         for container in app.containers:
             await prepare(docker, container, job, env_file_is_new=env_file_is_new)
+        await place_shipped_files(docker, app, job)
 
     results = await asyncio.gather(pulls(), files(), return_exceptions=True)
     for result in results:

@@ -15,6 +15,8 @@ author actually wrote; giving both names of one field is an error.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import re
 import shlex
@@ -30,6 +32,7 @@ from pydantic import (
     Field,
     ModelWrapValidatorHandler,
     PrivateAttr,
+    field_validator,
     model_validator,
 )
 
@@ -47,6 +50,7 @@ from tomo.marketplace.fields import (
     Url,
     UrlPath,
     as_list,
+    check_host_path,
     check_url,
 )
 from tomo.marketplace.fields import parse_int as parse_int_field
@@ -344,6 +348,46 @@ class AppPort(_Definition):
     description: ShownLine = ""
 
 
+MAX_SHIPPED_FILES = 256
+MAX_SHIPPED_BYTES = 1024 * 1024  # all of an app's files together, decoded
+_FILE_MODE = re.compile(r"0?[0-7]{3}")
+_OWNER = re.compile(r"[0-9]{1,9}:[0-9]{1,9}")
+
+
+def _check_shipped_path(value: str) -> str:
+    """`./relative` under the installation's data directory, never tomo's own files."""
+    path = check_host_path(value)
+    if not path.startswith("./") or path == "./" or ".." in path.split("/"):
+        raise ValueError(f"'{value}' is not a path under the data directory (./name)")
+    if path[2:].split("/")[0].startswith(".tomo."):
+        raise ValueError(f"'{value}' is where tomo keeps its own files")
+    return path
+
+
+class AppFile(_Definition):
+    """A file the store ships with the app (Runtipi's `data/` folder, the files of
+    an Umbrel app's folder): placed in the installation's data directory at an
+    install, where no file is yet (data kept from before stays as it is)."""
+
+    path: Annotated[str, AfterValidator(_check_shipped_path)]
+    content: Annotated[str, Field(max_length=MAX_SHIPPED_BYTES * 4 // 3 + 4)]  # base64
+    mode: Annotated[str, Field(pattern=_FILE_MODE.pattern)] = "0644"
+    owner: Annotated[str, Field(pattern=_OWNER.pattern)] | None = None  # uid:gid, as root can
+
+    @field_validator("content")
+    @classmethod
+    def _base64(cls, value: str) -> str:
+        try:
+            base64.b64decode(value, validate=True)
+        except binascii.Error:
+            raise ValueError("content must be base64") from None
+        return value
+
+    @property
+    def data(self) -> bytes:
+        return base64.b64decode(self.content)
+
+
 class AppVolume(_Definition):
     container_path: AbsolutePath = Field(
         validation_alias=AliasChoices("container_path", "container")
@@ -547,6 +591,7 @@ class AppDefinition(_Definition):
     # services' values as `${NAME}`.
     settings: Annotated[list[AppEnvVar], Field(max_length=256)] = []
     requirements: AppRequirements = AppRequirements()
+    files: Annotated[list[AppFile], Field(max_length=MAX_SHIPPED_FILES)] = []
     # Why tomo cannot install this app (the catalog still lists it), or None.
     not_installable: Annotated[ShownText, Field(max_length=2000)] | None = None
 
@@ -624,6 +669,10 @@ class AppDefinition(_Definition):
         if cycle:
             raise ValueError("services depend on each other in a circle: " + " → ".join(cycle))
         _refuse_duplicates("settings", [s.name for s in self.settings])
+        _refuse_duplicates("files", [f.path for f in self.files])
+        shipped = sum(len(f.content) * 3 // 4 for f in self.files)
+        if shipped > MAX_SHIPPED_BYTES:
+            raise ValueError(f"files: {shipped} bytes together, more than {MAX_SHIPPED_BYTES}")
         for position, setting in enumerate(self.settings):
             if not SETTING_NAME.fullmatch(setting.name):
                 raise ValueError(f"settings[{position}].name: '{setting.name}' cannot be "

@@ -93,7 +93,7 @@ def test_each_app_reads_its_config_compose_files_logo_and_description() -> None:
         "apps/no-compose/config.json": "no docker-compose.json or docker-compose.yml beside it"
     }
     specs = {spec.key: spec for spec in found.sources}
-    assert len(specs) == 11
+    assert len(specs) == 12
     notely = specs["apps/notely/config.json"]
     assert notely.members == ("apps/notely/config.json", "apps/notely/docker-compose.json")
     assert notely.optional == ("apps/notely/metadata/logo.jpg",
@@ -184,7 +184,8 @@ def test_form_fields_the_compose_file_uses_become_settings() -> None:
 def test_what_tomo_leaves_out_is_reported() -> None:
     assert parse("notely").warnings == [
         "url_suffix '/app': tomo's link opens the root of the app's port",
-        "uid/gid: tomo does not change the owner of the app's data directory",
+        "uid/gid: the files of data/ are given to them where tomo logs in as root; the rest "
+        "of the data directory keeps its owner",
         "docker-compose.json: overrides: ignored; tomo installs the same services on every "
         "architecture",
         "form_fields.NOTELY_SESSION_KEY: a random value of 48 characters is asked; tomo "
@@ -352,11 +353,20 @@ def test_an_app_that_needs_runtipi_s_proxy_is_not_installable() -> None:
     assert (vapid["VAPID_PUBLIC_KEY"].required, vapid["VAPID_PRIVATE_KEY"].secret) == (True, True)
 
 
-def test_an_app_that_ships_files_for_its_data_directory_is_not_installable() -> None:
+def test_the_data_folder_the_store_ships_is_placed_in_the_data_directory() -> None:
+    app = parse("shipped").definition
+    assert app.not_installable is None
+    assert [(f.path, f.data, f.mode, f.owner) for f in app.files] == [
+        ("./data/config/shipped.conf", b"greeting = hello\n", "0644", "1000:1000"),
+        ("./data/scripts/init.sh", b"#!/bin/sh\necho ready\n", "0755", "1000:1000"),
+    ]  # .gitkeep is a placeholder, not a file to place
+
+
+def test_an_app_whose_data_folder_holds_templates_is_not_installable() -> None:
     app = parse("seeded").definition
     assert app.not_installable == (
-        "data/config/seeded.conf.template: Runtipi copies the app's data/ folder into its data "
-        "directory (filling in *.template files) before it starts; tomo does not"
+        "data/config/seeded.conf.template: Runtipi fills these in with the app's values as it "
+        "copies its data/ folder; tomo copies the folder's other files, not these"
     )
     assert [(v.container_path, v.host_path) for v in app.docker.volumes] == [
         ("/etc/seeded", "./data/config")

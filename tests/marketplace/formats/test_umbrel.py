@@ -187,9 +187,11 @@ def test_what_umbrel_runs_or_copies_for_the_app_makes_it_not_installable() -> No
         "hooks/pre-start: hook scripts Umbrel runs on the server; tomo does not run them",
         "settings.yml.template: Umbrel fills these in with its variables and puts them in the "
         "data directory; tomo does not",
-        "services.web.volumes: mounts ./data where Umbrel puts the app's own files "
-        "(data/settings.json); tomo does not copy them",
     ])  # fmt: skip
+    # the app folder's own files are placed as umbrelOS copies them (its user, 1000)
+    assert [(f.path, f.owner) for f in parsed.definition.files] == [
+        ("./data/settings.json", "1000:1000"),
+    ]
 
 
 def test_shared_storage_is_chosen_at_install_and_umbrels_own_files_are_refused() -> None:

@@ -6,10 +6,13 @@ loosely written metadata."""
 
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from tomo.errors import InvalidDefinition
+from tomo.marketplace.definition import MAX_SHIPPED_BYTES, MAX_SHIPPED_FILES
 from tomo.marketplace.fields import check_url
 
 
@@ -103,3 +106,28 @@ def text_list(value: Any, where: str) -> list[str]:
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
         raise ValueError(f"{where}: must be a list of texts")
     return [item.strip() for item in items if item.strip()]
+
+
+def shipped_files(
+    files: Mapping[str, bytes], folder: str, *, into: str = "", owner: str | None = None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The files under `folder` (a store's app folder, or part of it) as a
+    definition's `files`, placed under the installation's data directory at
+    `./{into}` and their path below `folder`; and why they cannot be, if they
+    cannot: too many, or too large together. A file that starts with `#!` is a
+    script: it keeps the right to run (the tree's own modes do not reach a format)."""
+    prefix = folder.rstrip("/") + "/"
+    chosen = sorted(path for path in files if path.startswith(prefix))
+    size = sum(len(files[path]) for path in chosen)
+    if len(chosen) > MAX_SHIPPED_FILES or size > MAX_SHIPPED_BYTES:
+        return [], [f"{folder}: the store ships {len(chosen)} files ({size} bytes) to copy into "
+                    f"the data directory; tomo copies at most {MAX_SHIPPED_FILES} files of "
+                    f"{MAX_SHIPPED_BYTES} bytes together"]  # fmt: skip
+    shipped = [
+        {"path": f"./{into}{path[len(prefix):]}",
+         "content": base64.b64encode(files[path]).decode(),
+         "mode": "0755" if files[path].startswith(b"#!") else "0644",
+         **({"owner": owner} if owner else {})}
+        for path in chosen
+    ]  # fmt: skip
+    return shipped, []

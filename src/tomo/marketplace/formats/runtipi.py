@@ -24,9 +24,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tomo.errors import InvalidDefinition
-from tomo.marketplace.definition import AppDefinition
+from tomo.marketplace.definition import MAX_SHIPPED_FILES, AppDefinition
 from tomo.marketplace.formats.base import Found, Parsed, SourceSpec
-from tomo.marketplace.formats.common import clip, load_json, one_line, url_or_none
+from tomo.marketplace.formats.common import (
+    clip,
+    load_json,
+    one_line,
+    shipped_files,
+    url_or_none,
+)
 from tomo.marketplace.formats.compose import (
     ComposeApp,
     build_definition,
@@ -56,7 +62,8 @@ COMPOSE = "docker-compose.yml"
 LOGO = "metadata/logo.jpg"
 DESCRIPTION = "metadata/description.md"
 SEED_DIR = "data"
-MAX_SEED_FILES = 4
+MAX_SEED_FILES = MAX_SHIPPED_FILES + 1  # one more than tomo copies: enough to say so
+TEMPLATE = ".template"
 # The network of Runtipi's reverse proxy, declared external by every plain compose file.
 PROXY_NETWORK = "tipi_main_network"
 
@@ -173,8 +180,8 @@ def seed_files_by_folder(paths: Collection[str]) -> dict[str, list[str]]:
 
 def seed_files(folder: str, paths: Collection[str]) -> list[str]:
     """Files Runtipi copies from the app's `data/` folder into its data directory
-    before the app starts (placeholders such as `.gitkeep` aside). Only whether
-    there are any matters, so a few are enough to name them."""
+    before the app starts (placeholders such as `.gitkeep` aside), as many as tomo
+    copies and one more (to tell there are too many)."""
     prefix = f"{folder}/{SEED_DIR}/"
     found = (p for p in paths if p.startswith(prefix) and not posixpath.basename(p).startswith("."))
     return sorted(found)[:MAX_SEED_FILES]
@@ -238,7 +245,10 @@ class _AppBuilder:
         compose = self.compose()
         self.warnings += compose.warnings
         fields.update(compose.fields)
-        reason = not_installable_text([*self.not_installable(), *compose.blockers])
+        files, too_many = self.shipped(compose.data_prefix)
+        if files:
+            fields["files"] = files
+        reason = not_installable_text([*self.not_installable(), *too_many, *compose.blockers])
         if reason:
             fields["not_installable"] = reason
         return build_definition(self.key, fields)
@@ -305,8 +315,9 @@ class _AppBuilder:
             self.warnings.append(f"url_suffix '{config.url_suffix}': tomo's link opens the "
                                  "root of the app's port")  # fmt: skip
         if config.uid is not None or config.gid is not None:
-            self.warnings.append("uid/gid: tomo does not change the owner of the app's data "
-                                 "directory")  # fmt: skip
+            self.warnings.append("uid/gid: the files of data/ are given to them where tomo "
+                                 "logs in as root; the rest of the data directory keeps its "
+                                 "owner")  # fmt: skip
 
     def not_installable(self) -> list[str]:
         config = self.config
@@ -318,13 +329,25 @@ class _AppBuilder:
         if config.force_expose:
             reasons.append("it needs a domain name through Runtipi's reverse proxy, which "
                            "tomo does not provide")  # fmt: skip
-        seeds = sorted(p.removeprefix(f"{self.folder}/") for p in self.files
-                       if p.startswith(f"{self.folder}/{SEED_DIR}/"))  # fmt: skip
-        if seeds:
-            reasons.append(f"{', '.join(seeds)}: Runtipi copies the app's {SEED_DIR}/ folder "
-                           "into its data directory (filling in *.template files) before it "
-                           "starts; tomo does not")  # fmt: skip
+        templates = sorted(p.removeprefix(f"{self.folder}/") for p in self.files
+                           if p.startswith(f"{self.folder}/{SEED_DIR}/")
+                           and p.endswith(TEMPLATE))  # fmt: skip
+        if templates:
+            reasons.append(f"{', '.join(templates)}: Runtipi fills these in with the app's "
+                           "values as it copies its data/ folder; tomo copies the folder's "
+                           "other files, not these")  # fmt: skip
         return reasons
+
+    def shipped(self, data_prefix: str) -> tuple[list[dict[str, Any]], list[str]]:
+        """The app's data/ folder, which Runtipi copies into its data directory before
+        the app first starts (owned by config.json's uid:gid, when it gives them);
+        under `data_prefix` where the app mounts its whole data directory there."""
+        config = self.config
+        owner = f"{config.uid or 0}:{config.gid or 0}" if config.uid or config.gid else None
+        folder = f"{self.folder}/{SEED_DIR}"
+        seeds = {p: data for p, data in self.files.items()
+                 if p.startswith(folder + "/") and not p.endswith(TEMPLATE)}  # fmt: skip
+        return shipped_files(seeds, folder, into=f"{data_prefix}{SEED_DIR}/", owner=owner)
 
     # The compose file
 

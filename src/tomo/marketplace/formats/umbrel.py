@@ -8,9 +8,10 @@ the port it listens on (`APP_PORT`). tomo leaves the proxy out and publishes
 APP_PORT of that service on the manifest's port itself.
 
 Umbrel also runs what tomo does not: the app's `exports.sh` (its literal
-exports are read as fixed values), hook scripts, `*.template` files rendered
-into the data directory, and the app folder's own files copied there. An app
-that needs those, or another Umbrel app, is listed but not installable.
+exports are read as fixed values), hook scripts and `*.template` files rendered
+into the data directory; an app that needs those, or another Umbrel app, is
+listed but not installable. The app folder's own files, which umbrelOS copies
+into the data directory, are placed there by tomo too (definition `files`).
 docs/catalog-formats.md lists every key.
 """
 
@@ -22,11 +23,13 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from tomo.errors import InvalidDefinition
+from tomo.marketplace.definition import MAX_SHIPPED_FILES
 from tomo.marketplace.formats.base import Found, Parsed, SourceSpec
 from tomo.marketplace.formats.common import (
     clip,
     is_url,
     one_line,
+    shipped_files,
     text_list,
     text_of,
     url_or_none,
@@ -49,7 +52,7 @@ EXPORTS = "exports.sh"
 STORE_FILE = "umbrel-app-store.yml"
 PROXY = "app_proxy"
 MAX_SCREENSHOTS = 16
-MAX_SHIPPED = 32  # files of an app folder read to judge them; more are not needed
+MAX_SHIPPED = MAX_SHIPPED_FILES + 1  # files of an app folder read: one more than tomo places
 _KNOWN_MANIFEST_VERSIONS = ("1", "1.1")
 _IMAGE = re.compile(r".+\.(?:png|jpe?g|svg|webp|gif)", re.IGNORECASE)
 _NOT_SHIPPED = re.compile(r"(?:.*/)?(?:\.gitkeep|README[^/]*|LICENSE[^/]*)", re.IGNORECASE)
@@ -137,8 +140,11 @@ class _UmbrelApp:
             raise ValueError(f"{COMPOSE}: {exc}") from None
         self._publish(compose, port)
         self._judge(compose, proxy, dependencies)
+        files = self._files(compose)
         blockers = not_installable_text([*compose.blockers, *self.blockers])
         data = {**self._metadata(), **compose.fields, "not_installable": blockers}
+        if files:
+            data["files"] = files
         return Parsed(build_definition(self.path, data), [*compose.warnings, *self.warnings])
 
     # --- the compose side --------------------------------------------------------------
@@ -212,14 +218,18 @@ class _UmbrelApp:
             self.blockers.append(f"{', '.join(templates)}: Umbrel fills these in with its "
                                  "variables and puts them in the data directory; tomo does "
                                  "not")  # fmt: skip
-        copied = [p for p in self.shipped if p != EXPORTS and p not in hooks + templates]
-        for service, mount in _data_mounts(compose):
-            needed = [p for p in copied if mount in ("", p) or p.startswith(mount + "/")]
-            if needed:
-                files = ", ".join(sorted(needed))
-                self.blockers.append(f"services.{service}.volumes: mounts ./{mount} where Umbrel "
-                                     f"puts the app's own files ({files}); tomo does not copy "
-                                     "them")  # fmt: skip
+
+    def _files(self, compose: ComposeApp) -> list[dict[str, Any]]:
+        """The app folder's own files, which umbrelOS copies into the app's data
+        directory at install (hooks, templates and exports.sh aside), placed the same
+        way; umbrelOS's apps run as its user 1000."""
+        copied = {f"{self.folder}/{path}": data for path, data in self.shipped.items()
+                  if path != EXPORTS and not path.startswith("hooks/")
+                  and not path.endswith(".template")}  # fmt: skip
+        files, too_many = shipped_files(copied, self.folder, into=compose.data_prefix,
+                                        owner="1000:1000")  # fmt: skip
+        self.blockers += too_many
+        return files
 
     # --- the manifest side -------------------------------------------------------------
 
@@ -325,22 +335,6 @@ def _service_named(host: str, app_id: str, services: dict[str, Any]) -> str | No
         candidates = [name for name in services if name != PROXY
                       and re.search(rf"[_-]{re.escape(name)}[_-]1$", host)]  # fmt: skip
     return max(candidates, key=len) if candidates else None
-
-
-def _data_mounts(compose: ComposeApp) -> list[tuple[str, str]]:
-    """(service, path under the app's data directory, "" for itself) of each mount there."""
-    found = []
-    top = compose.data_prefix.strip("/")  # "data" when the app mounts the whole directory
-    for name, service in compose.fields["services"].items():
-        for volume in service.get("volumes", []):
-            host = volume.get("host_path") or ""
-            if host.startswith("./") and _under(host[2:], top):
-                found.append((name, host[2 + len(top) :].strip("/")))
-    return found
-
-
-def _under(path: str, top: str) -> bool:
-    return not top or path == top or path.startswith(top + "/")
 
 
 def _prefix_of(app: str) -> str:
