@@ -116,3 +116,16 @@ def test_a_refused_subscription_names_its_field(api: Api, tmp_path: Path) -> Non
     nowhere = {"name": "Other", "url": f"file://{tmp_path / 'nowhere'}"}
     refused = api.admin.post("/api/marketplace/repos", json=nowhere)
     assert [error["field"] for error in refused.json()["errors"]] == ["url"], refused.text
+
+
+def test_an_admin_pastes_a_compose_file_a_viewer_may_not(api: Api) -> None:
+    body = {"name": "site", "compose": "services:\n  web:\n    image: nginx:1.27\n"}
+    assert api.viewer.post("/api/marketplace/personal-apps", json=body).status_code == 403
+    added = api.admin.post("/api/marketplace/personal-apps", json=body)
+    assert added.status_code == 201, added.text
+    assert added.json() == {"app": "personal/site", "not_installable": None, "warnings": []}
+    shown = api.viewer.get("/api/marketplace/apps/personal/site")
+    assert shown.json()["docker"]["image"] == "nginx:1.27"
+    refused = api.admin.post("/api/marketplace/personal-apps", json={**body, "compose": "x: 1"})
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["errors"]] == ["compose"]

@@ -131,3 +131,46 @@ def terminal_output_until(tomo: Tomo, args: list[str], wanted: str) -> str:
     os.close(leader)
     assert process.returncode == 0
     return shown.decode(errors="replace")
+
+
+async def test_a_pasted_compose_file_installs_updates_and_uninstalls(
+    deploy: Deploy, tomo: Tomo, tmp_path
+) -> None:
+    """`tomo install --compose FILE`: an app from outside any catalog, through the same
+    risk flags, preflight and all-or-nothing install as a store's."""
+    port = free_port()
+    compose = tmp_path / "docker-compose.yml"
+    compose.write_text(
+        f"services:\n  web:\n    image: {deploy.images.web_v1}\n"
+        f"    ports: ['{port}:80']\n    environment: {{GREETING: hello}}\n"
+    )
+    installed = tomo.json("install", "--compose", str(compose), "--name", "mysite",
+                          "--server", "box")  # fmt: skip
+    assert installed["installation"]["status"] == "running"
+    assert installed["installation"]["app_id"] == "mysite"
+    assert installed["installation"]["repo_id"] == "personal"
+    assert page(port) == "web v1\n"
+
+    # the same name again replaces the app in the catalog; the installation updates to it
+    compose.write_text(compose.read_text().replace(deploy.images.web_v1, deploy.images.web_v2))
+    refused = tomo.run("install", "--compose", str(compose), "--name", "mysite", "--server",
+                       "box", expect=2)  # fmt: skip
+    assert "'mysite' already exists on this server" in refused.stderr  # the first one's
+    assert tomo.json("app", "show", "personal/mysite")["docker"]["image"] == deploy.images.web_v2
+    tomo.json("update", "mysite")
+    assert page(port) == "web v2\n"
+    tomo.json("uninstall", "mysite")
+    assert tomo.json("ps") == []
+
+
+def test_a_compose_file_that_cannot_be_read_adds_nothing(deploy: Deploy, tomo: Tomo,
+                                                         tmp_path) -> None:  # fmt: skip
+    broken = tmp_path / "broken.yml"
+    broken.write_text("services:\n  web:\n    ports: ['80']\n")
+    refused = tomo.run("install", "--compose", str(broken), "--name", "broken", "--server",
+                       "box", expect=2)  # fmt: skip
+    assert refused.stderr.startswith("error: the compose file: ")
+    assert "services.web.image: is required" in refused.stderr
+    assert "personal" not in [repo["id"] for repo in tomo.json("repo", "list")]
+    usage = tomo.run("install", "--compose", str(broken), "--server", "box", expect=2)
+    assert "--name" in usage.stderr

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         JobPublic,
         OperationDone,
     )
+    from tomo.marketplace.schemas import PersonalAppCreate
 
 T = TypeVar("T")
 
@@ -60,8 +61,22 @@ jobs = typer.Typer(help="Background jobs.", no_args_is_help=True)
 
 def install(
     ctx: typer.Context,
-    app: Annotated[str, typer.Argument(help="repo-id/app-id, or a bare app id.", metavar="APP")],
     server: Annotated[str, typer.Option("--server", help="Server id or name.", metavar="SERVER")],
+    app: Annotated[
+        str | None,
+        typer.Argument(
+            help="repo-id/app-id, or a bare app id (none with --compose).", metavar="[APP]"
+        ),
+    ] = None,
+    compose: Annotated[
+        typer.FileText | None,
+        typer.Option(
+            "--compose",
+            help="A compose file of your own ('-': standard input): it "
+            "becomes the app --name of the personal catalog, then is installed.",
+            metavar="FILE",
+        ),
+    ] = None,
     name: Annotated[
         str | None,
         typer.Option("--name", help="Instance name (default: the app id).", metavar="NAME"),
@@ -77,8 +92,13 @@ def install(
     """Install an app on a server; exits 0 only when it runs and stays up (Ctrl-C undoes it)."""
     config = config_from_options(name, env, port, volume, accept_risk)
     state: CliState = ctx.find_root().obj
+    pasted = _pasted(app, compose, name)
 
     async def action(runtime: Services) -> None:
+        nonlocal app
+        if pasted is not None:
+            app = await _add_pasted(runtime, pasted, quiet=json_)
+        assert app is not None
         if preview:
             plan = await runtime.deployment.preview_install(server, app, config)
             emit(plan, json_, lambda: _print_preview(plan))
@@ -106,6 +126,32 @@ def install(
             _print_installed(installed, started.generated_secrets)
 
     run(ctx, action)
+
+
+def _pasted(
+    app: str | None, compose: typer.FileText | None, name: str | None
+) -> PersonalAppCreate | None:
+    """The compose file to add first, or None; usage errors name the option."""
+    from tomo.marketplace.schemas import PersonalAppCreate
+
+    if compose is None:
+        if app is None:
+            raise typer.BadParameter("give an app, or --compose FILE", param_hint="APP")
+        return None
+    if app is not None:
+        raise typer.BadParameter("give an app or --compose, not both", param_hint="APP")
+    if name is None:
+        raise typer.BadParameter("names the pasted app (required with --compose)",
+                                 param_hint="--name")  # fmt: skip
+    return PersonalAppCreate(name=name, compose=compose.read())
+
+
+async def _add_pasted(runtime: Services, pasted: PersonalAppCreate, *, quiet: bool) -> str:
+    added = await runtime.marketplace.add_personal_app(pasted)
+    if not quiet:
+        for warning in added.warnings:
+            err_console().print(f"warning: {warning}", markup=False)
+    return added.app
 
 
 def ps(ctx: typer.Context, server: ServerOption = None, json_: JsonOption = False) -> None:

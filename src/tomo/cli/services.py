@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from tomo.marketplace.schemas import (
         Category,
         MarketplaceApp,
+        PersonalApp,
+        PersonalAppCreate,
         RatingResult,
         RepoAdded,
         RepoCreate,
@@ -67,6 +69,7 @@ class Marketplace(Protocol):
     """`tomo repo …` and `tomo app …`."""
 
     async def add_repo(self, request: RepoCreate, /) -> RepoAdded: ...
+    async def add_personal_app(self, request: PersonalAppCreate, /) -> PersonalApp: ...
     async def list_repos(self) -> list[RepoPublic]: ...
     async def get_repo(self, ref: str, /) -> RepoDetail: ...
     async def update_repo(self, ref: str, changes: RepoUpdate, /) -> RepoPublic: ...

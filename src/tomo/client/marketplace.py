@@ -11,6 +11,8 @@ from tomo.errors import AmbiguousApp, AppNotFound, NotFound
 from tomo.marketplace.schemas import (
     Category,
     MarketplaceApp,
+    PersonalApp,
+    PersonalAppCreate,
     RatingResult,
     RepoAdded,
     RepoCreate,
@@ -36,6 +38,11 @@ class RemoteMarketplace:
         body = request.model_dump(mode="json")
         return RepoAdded.model_validate(await self.api.call("POST", "/marketplace/repos",
                                                             body=body))  # fmt: skip
+
+    async def add_personal_app(self, request: PersonalAppCreate) -> PersonalApp:
+        body = request.model_dump(mode="json")
+        return PersonalApp.model_validate(await self.api.call("POST", "/marketplace/personal-apps",
+                                                              body=body))  # fmt: skip
 
     async def list_repos(self) -> list[RepoPublic]:
         return [RepoPublic.model_validate(r) for r in await self.api.get("/marketplace/repos")]

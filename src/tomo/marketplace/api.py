@@ -12,6 +12,8 @@ from tomo.http.security import PrincipalDep
 from tomo.marketplace.schemas import (
     Category,
     MarketplaceApp,
+    PersonalApp,
+    PersonalAppCreate,
     RatingRequest,
     RatingResult,
     RepoAdded,
@@ -38,6 +40,14 @@ async def list_repos(marketplace: MarketplaceDep) -> list[RepoPublic]:
 async def add_repo(request: RepoCreate, marketplace: MarketplaceDep) -> RepoAdded:
     """Subscribe to a repository (sync it with POST …/sync)."""
     return await marketplace.add_repo(request)
+
+
+@router.post("/personal-apps", name="add_personal_app", status_code=status.HTTP_201_CREATED,
+             responses=error_responses(401, 403, 422, 502))  # fmt: skip
+async def add_personal_app(request: PersonalAppCreate, marketplace: MarketplaceDep) -> PersonalApp:
+    """Put a compose file into the personal catalog (the repo `personal`) as an app to
+    install like any other; the same name again replaces it."""
+    return await marketplace.add_personal_app(request)
 
 
 @router.get("/repos/{repo}", name="get_repo", responses=error_responses(401, 404))

@@ -167,6 +167,21 @@ def catalog_entry(row: MarketplaceAppRow) -> MarketplaceApp:
     )
 
 
+class PersonalAppCreate(BaseModel):
+    """Sent to put a compose file of the user's into the personal catalog."""
+
+    name: str = Field(min_length=1, max_length=63)  # the app's id there, and its folder
+    compose: str = Field(min_length=1)  # the compose file's text
+
+
+class PersonalApp(BaseModel):
+    """A pasted app, in the catalog: what to install, and what its reading said."""
+
+    app: str  # `personal/<id>`
+    not_installable: str | None = None
+    warnings: list[str] = []
+
+
 class RatingRequest(BaseModel):
     """Sent to rate an app as the logged-in user."""
 

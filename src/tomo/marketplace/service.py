@@ -42,6 +42,8 @@ from tomo.marketplace.schemas import (
     AppSummary,
     Category,
     MarketplaceApp,
+    PersonalApp,
+    PersonalAppCreate,
     RatingResult,
     RepoAdded,
     RepoCreate,
@@ -149,6 +151,12 @@ class MarketplaceService:
     async def _new_repo_id(self, session: AsyncSession, wanted: str | None, name: str) -> str:
         return await allocate_id(session, MarketplaceRepo.id, wanted=wanted, name=name,
                                  what="repo", taken_error=RepoExists)  # fmt: skip
+
+    async def add_personal_app(self, request: PersonalAppCreate) -> PersonalApp:
+        """A compose file of the user's as an app of the personal catalog, synced."""
+        from tomo.marketplace.personal import add_personal_app
+
+        return await add_personal_app(self, request.name, request.compose)
 
     async def list_repos(self) -> list[RepoPublic]:
         async with self.db.session() as session:
