@@ -174,3 +174,12 @@ def test_a_compose_file_that_cannot_be_read_adds_nothing(deploy: Deploy, tomo: T
     assert "personal" not in [repo["id"] for repo in tomo.json("repo", "list")]
     usage = tomo.run("install", "--compose", str(broken), "--server", "box", expect=2)
     assert "--name" in usage.stderr
+
+
+def test_a_docker_run_line_installs_as_an_app(deploy: Deploy, tomo: Tomo) -> None:
+    port = free_port()
+    line = f"docker run -d --rm --name whatever -p {port}:80 {deploy.images.web_v1}"
+    installed = tomo.json("install", "--run", line, "--name", "runsite", "--server", "box")
+    assert installed["installation"]["status"] == "running"
+    assert page(port) == "web v1\n"
+    tomo.json("uninstall", "runsite")

@@ -55,3 +55,21 @@ async def test_what_cannot_be_an_app_is_refused_and_adds_nothing(
     assert problem.fields == (field,) and words in problem.text
     assert "personal" not in [repo.id for repo in await runtime.marketplace.list_repos()]
     assert not (runtime.settings.data_dir / "personal-catalog").exists()
+
+
+async def test_a_docker_run_line_becomes_an_app_the_same_way(runtime: Runtime) -> None:
+    line = "docker run -d --name web -p 8080:80 -e TZ=UTC --restart always nginx:1.27"
+    added = await runtime.marketplace.add_personal_app(PersonalAppCreate(name="web", run=line))
+    app = await runtime.marketplace.get_app(added.app)
+    assert (app.docker.image, app.docker.restart_policy) == ("nginx:1.27", "always")
+    assert [(p.host, p.container) for p in app.docker.ports] == [(8080, 80)]
+
+    with pytest.raises(InvalidInput) as refused:
+        await runtime.marketplace.add_personal_app(
+            PersonalAppCreate(name="bad", run="docker run --env-file .env nginx:1.27"))  # fmt: skip
+    assert refused.value.problems[0].fields == ("run",)
+
+
+def test_a_request_gives_one_of_compose_and_run() -> None:
+    with pytest.raises(ValueError, match="either a compose file or a docker run command"):
+        PersonalAppCreate(name="x", compose="services: {}", run="docker run x")

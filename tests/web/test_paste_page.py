@@ -31,3 +31,14 @@ def test_a_file_that_cannot_be_an_app_is_told_beside_it_and_kept(web: Web) -> No
 def test_a_viewer_may_not_paste(web: Web) -> None:
     assert 'href="/apps/paste"' not in web.viewer().get("/store").text
     assert web.viewer().post("/apps/paste", {"name": "site", "compose": SITE}).status_code == 403
+
+
+def test_a_docker_run_line_in_the_same_box_is_read_as_one(web: Web) -> None:
+    admin = web.admin()
+    line = "docker run -d -p 8080:80 nginx:1.27"
+    added = admin.post("/apps/paste", {"name": "runsite", "compose": line})
+    assert (added.status_code, added.headers["location"]) == (
+        303, "/apps/personal/runsite/install",
+    )  # fmt: skip
+    refused = admin.post("/apps/paste", {"name": "bad", "compose": "docker run --env-file x y"})
+    assert "the docker run command: --env-file" in field_error(refused, "compose")

@@ -77,6 +77,15 @@ def install(
             metavar="FILE",
         ),
     ] = None,
+    run_line: Annotated[
+        str | None,
+        typer.Option(
+            "--run",
+            help="A docker run command, quoted: it becomes the app --name "
+            "of the personal catalog, then is installed.",
+            metavar="'docker run …'",
+        ),
+    ] = None,
     name: Annotated[
         str | None,
         typer.Option("--name", help="Instance name (default: the app id).", metavar="NAME"),
@@ -92,7 +101,7 @@ def install(
     """Install an app on a server; exits 0 only when it runs and stays up (Ctrl-C undoes it)."""
     config = config_from_options(name, env, port, volume, accept_risk)
     state: CliState = ctx.find_root().obj
-    pasted = _pasted(app, compose, name)
+    pasted = _pasted(app, compose, run_line, name)
 
     async def action(runtime: Services) -> None:
         nonlocal app
@@ -129,21 +138,25 @@ def install(
 
 
 def _pasted(
-    app: str | None, compose: typer.FileText | None, name: str | None
+    app: str | None, compose: typer.FileText | None, run_line: str | None, name: str | None
 ) -> PersonalAppCreate | None:
-    """The compose file to add first, or None; usage errors name the option."""
+    """The compose file or docker run line to add first, or None; usage errors name
+    the option."""
     from tomo.marketplace.schemas import PersonalAppCreate
 
-    if compose is None:
-        if app is None:
-            raise typer.BadParameter("give an app, or --compose FILE", param_hint="APP")
-        return None
+    given = [option for option, value in (("APP", app), ("--compose", compose),
+                                          ("--run", run_line)) if value is not None]  # fmt: skip
+    if len(given) != 1:
+        raise typer.BadParameter("give one of an app, --compose FILE or --run 'docker run …'",
+                                 param_hint=" / ".join(given) or "APP")  # fmt: skip
     if app is not None:
-        raise typer.BadParameter("give an app or --compose, not both", param_hint="APP")
+        return None
     if name is None:
-        raise typer.BadParameter("names the pasted app (required with --compose)",
+        raise typer.BadParameter(f"names the pasted app (required with {given[0]})",
                                  param_hint="--name")  # fmt: skip
-    return PersonalAppCreate(name=name, compose=compose.read())
+    if compose is not None:
+        return PersonalAppCreate(name=name, compose=compose.read())
+    return PersonalAppCreate(name=name, run=run_line)
 
 
 async def _add_pasted(runtime: Services, pasted: PersonalAppCreate, *, quiet: bool) -> str:

@@ -14,10 +14,11 @@ import asyncio
 from pathlib import Path
 
 from tomo.errors import InvalidDefinition, InvalidInput, Refusal, RepoNotFound
+from tomo.marketplace.docker_run import compose_of_run
 from tomo.marketplace.formats.base import Parsed, SourceSpec
 from tomo.marketplace.formats.casaos import APPS_DIR, CasaOSFormat
 from tomo.marketplace.git import run_git
-from tomo.marketplace.schemas import PersonalApp, RepoCreate
+from tomo.marketplace.schemas import PersonalApp, PersonalAppCreate, RepoCreate
 from tomo.marketplace.service import MarketplaceService
 from tomo.slugs import SLUG
 
@@ -29,6 +30,17 @@ _IDENTITY = ["-c", "user.name=tomo", "-c", "user.email=tomo@localhost"]
 # One writer of the repository at a time (in this process; the sync's lease
 # guards the catalog itself).
 _WRITING = asyncio.Lock()
+
+
+def compose_of(request: PersonalAppCreate) -> str:
+    """The compose file the request gives, or makes of its docker run line."""
+    if request.compose is not None:
+        return request.compose
+    assert request.run is not None  # PersonalAppCreate asks for one of them
+    try:
+        return compose_of_run(request.run, request.name)
+    except ValueError as exc:
+        raise InvalidInput([Refusal(f"the docker run command: {exc}", ("run",))]) from None
 
 
 async def add_personal_app(service: MarketplaceService, name: str, compose: str) -> PersonalApp:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.kinds import CatalogFormatName, FormatChoice, RepoType
@@ -168,10 +168,18 @@ def catalog_entry(row: MarketplaceAppRow) -> MarketplaceApp:
 
 
 class PersonalAppCreate(BaseModel):
-    """Sent to put a compose file of the user's into the personal catalog."""
+    """Sent to put a compose file of the user's, or a `docker run …` line, into the
+    personal catalog."""
 
     name: str = Field(min_length=1, max_length=63)  # the app's id there, and its folder
-    compose: str = Field(min_length=1)  # the compose file's text
+    compose: str | None = Field(default=None, min_length=1)  # the compose file's text
+    run: str | None = Field(default=None, min_length=1)  # or a docker run command
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PersonalAppCreate:
+        if (self.compose is None) == (self.run is None):
+            raise ValueError("give either a compose file or a docker run command")
+        return self
 
 
 class PersonalApp(BaseModel):

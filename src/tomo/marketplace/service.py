@@ -153,10 +153,11 @@ class MarketplaceService:
                                  what="repo", taken_error=RepoExists)  # fmt: skip
 
     async def add_personal_app(self, request: PersonalAppCreate) -> PersonalApp:
-        """A compose file of the user's as an app of the personal catalog, synced."""
-        from tomo.marketplace.personal import add_personal_app
+        """A compose file of the user's (or a docker run line, as the compose file that
+        runs it) as an app of the personal catalog, synced."""
+        from tomo.marketplace.personal import add_personal_app, compose_of
 
-        return await add_personal_app(self, request.name, request.compose)
+        return await add_personal_app(self, request.name, compose_of(request))
 
     async def list_repos(self) -> list[RepoPublic]:
         async with self.db.session() as session:

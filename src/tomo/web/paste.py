@@ -1,5 +1,6 @@
-"""Paste a compose file of your own: it becomes an app of the personal catalog
-(tomo.marketplace.personal), and the install page of any app takes it from there."""
+"""Paste a compose file of your own, or a `docker run …` line: it becomes an app of
+the personal catalog (tomo.marketplace.personal), and the install page of any app
+takes it from there."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from tomo.web.session import Admin
 from tomo.web.templating import redirect, render
 
 router = APIRouter()
-FIELDS = {"name", "compose"}
+FIELDS = {"name", "compose", "run"}  # a docker run line is told beside the same box
 
 
 @router.get("/apps/paste", name="web_paste_form")
@@ -30,8 +31,10 @@ async def paste(request: Request, _admin: Admin) -> Response:
     """Add the file to the personal catalog, then go on as for any app: its install
     page (what the reading warned of is said there once)."""
     values = await form_values(request)
+    text = values.get("compose", "")
+    given = {"run": text} if text.lstrip().startswith("docker ") else {"compose": text or None}
     try:
-        wanted = PersonalAppCreate.model_validate(values)
+        wanted = PersonalAppCreate.model_validate({"name": values.get("name", ""), **given})
         added = await runtime_of(request).marketplace.add_personal_app(wanted)
     except (ValidationError, TomoError) as exc:
         return _page(request, values, exc)

@@ -28,13 +28,15 @@ async def test_a_pasted_compose_file_becomes_an_app_to_install(
     await look(page, "paste-compose")
 
     await labelled(page, "Name").fill("site")
-    await labelled(page, "Compose file").fill("services: [web]\n")
+    await labelled(page, "Compose file or docker run command").fill("services: [web]\n")
     await page.get_by_role("button", name="Add and continue").click()
     await expect(page.get_by_text("the compose file: not a compose file")).to_be_visible()
-    await expect(labelled(page, "Compose file")).to_have_value("services: [web]\n")
+    await expect(labelled(page, "Compose file or docker run command")).to_have_value(
+        "services: [web]\n"
+    )
     await look(page, "paste-compose-refused")
 
-    await labelled(page, "Compose file").fill(SITE)
+    await labelled(page, "Compose file or docker run command").fill(SITE)
     await page.get_by_role("button", name="Add and continue").click()
     await expect(page).to_have_url(f"{with_users.url}/apps/personal/site/install")
     await expect(page.get_by_role("status")).to_contain_text("Added personal/site")
