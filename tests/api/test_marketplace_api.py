@@ -129,3 +129,8 @@ def test_an_admin_pastes_a_compose_file_a_viewer_may_not(api: Api) -> None:
     refused = api.admin.post("/api/marketplace/personal-apps", json={**body, "compose": "x: 1"})
     assert refused.status_code == 422
     assert [e["field"] for e in refused.json()["errors"]] == ["compose"]
+
+
+def test_other_containers_on_a_server_are_for_admins(api: Api) -> None:
+    assert api.viewer.get("/api/servers/nas/containers").status_code == 403
+    assert api.admin.get("/api/servers/nas/containers").status_code == 404  # no such server

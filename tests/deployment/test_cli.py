@@ -183,3 +183,26 @@ def test_a_docker_run_line_installs_as_an_app(deploy: Deploy, tomo: Tomo) -> Non
     assert installed["installation"]["status"] == "running"
     assert page(port) == "web v1\n"
     tomo.json("uninstall", "runsite")
+
+
+async def test_containers_tomo_did_not_create_are_listed_with_their_catalog_apps(
+    deploy: Deploy, tomo: Tomo
+) -> None:
+    """`tomo server containers`: a container made by hand (as CasaOS or Portainer
+    leave them) is listed with the catalog app that runs its image; tomo's own are not."""
+    app = await deploy.publish("web", docker=deploy.web_app())
+    tomo.json("install", app, "--server", "box")
+    handmade = f"handmade-{free_port()}"
+    docker("run", "-d", "--name", handmade, "--label", "made.by=hand",
+           "-p", f"127.0.0.1:{free_port()}:80", deploy.images.web_v1)  # fmt: skip
+    try:
+        listed = tomo.json("server", "containers", "box")
+    finally:
+        docker("rm", "-f", handmade)
+    mine = [c for c in listed if c["name"] == handmade]
+    assert [(c["image"], c["state"], c["apps"]) for c in mine] == [
+        (deploy.images.web_v1, "running", [app]),
+    ]  # fmt: skip
+    assert "web" not in [c["name"] for c in listed]  # tomo's installation
+    table = tomo.run("server", "containers", "box").stdout
+    assert "catalog apps" in table

@@ -7,7 +7,7 @@ import yaml
 
 from tests.gitrepo import app_definition
 from tomo.errors import InvalidDefinition
-from tomo.marketplace.definition import AppDefinition, parse_megabytes
+from tomo.marketplace.definition import AppDefinition, image_repository, parse_megabytes
 from tomo.marketplace.parse import parse_definition
 
 SEED = """
@@ -413,3 +413,19 @@ def test_top_level_health_check_errors_name_the_field_where_it_was_written() -> 
 def test_health_check_protocol_is_one_of_three() -> None:
     reported = problems(with_docker(healthcheck={"protocol": "ftp"}))
     assert reported == "docker.healthcheck.protocol: must be 'http', 'https' or 'tcp', got 'ftp'"
+
+
+@pytest.mark.parametrize(
+    ("reference", "repository"),
+    [
+        ("nginx", "nginx"), ("nginx:1.27", "nginx"), ("docker.io/library/nginx:1.27", "nginx"),
+        ("library/nginx", "nginx"), ("docker.io/jellyfin/jellyfin:10.9", "jellyfin/jellyfin"),
+        ("lscr.io/linuxserver/sonarr:latest", "lscr.io/linuxserver/sonarr"),
+        ("127.0.0.1:5000/tomo-test/web:1", "127.0.0.1:5000/tomo-test/web"),
+        ("ghcr.io/a/b@sha256:" + "0" * 64, "ghcr.io/a/b"),
+    ],
+)  # fmt: skip
+def test_an_image_repository_is_the_image_without_tag_digest_or_hubs_prefix(
+    reference: str, repository: str
+) -> None:
+    assert image_repository(reference) == repository

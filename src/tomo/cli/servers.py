@@ -125,6 +125,19 @@ def check(ctx: typer.Context, server: ServerArg, json_: JsonOption = False) -> N
     emit(checked, json_, lambda: _print_server(checked))
 
 
+@app.command("containers")
+def containers(ctx: typer.Context, server: ServerArg, json_: JsonOption = False) -> None:
+    """Containers on the server that tomo did not create, and the catalog apps that
+    run their images."""
+    found = run(ctx, lambda runtime: runtime.deployment.foreign_containers(server))
+    if json_:
+        emit_json(found)
+        return
+    print_table(None, ["name", "image", "status", "ports", "catalog apps"],
+                [(c.name, c.image, c.status, c.ports, ", ".join(c.apps) or None)
+                 for c in found])  # fmt: skip
+
+
 @app.command("update")
 def update(
     ctx: typer.Context,

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from tomo.auth.service import Principal
     from tomo.client.runtime import RemoteRuntime
     from tomo.deployment.schemas import (
+        ForeignContainer,
         InstallationPublic,
         InstallPreview,
         InstallStarted,
@@ -142,6 +143,7 @@ class Deployment(Protocol):
     async def list_jobs(self, *, installation: str | None, limit: int) -> list[JobPublic]: ...
     async def list_with_status(self, server: str | None, /) -> list[InstallationPublic]: ...
     async def get_installation(self, ref: str, /) -> InstallationPublic: ...
+    async def foreign_containers(self, server: str, /) -> list[ForeignContainer]: ...
 
 
 class Accounts(Protocol):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from tomo.client.problems import rebuilt
 from tomo.client.transport import Api, segment
 from tomo.deployment.schemas import (
+    ForeignContainer,
     InstallationPublic,
     InstallPreview,
     InstallStarted,
@@ -193,6 +194,10 @@ class RemoteDeployment:
 
     async def get_installation(self, ref: str, server: str | None = None) -> InstallationPublic:
         return InstallationPublic.model_validate(await self.api.get(await self._path(ref, server)))
+
+    async def foreign_containers(self, server: str) -> list[ForeignContainer]:
+        listed = await self.api.get(f"/servers/{segment(server)}/containers")
+        return [ForeignContainer.model_validate(item) for item in listed]
 
     async def _path(self, ref: str, server: str | None) -> str:
         return f"/installations/{segment(await self._id_on(ref, server))}"

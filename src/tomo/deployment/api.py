@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from tomo.deployment.operation import Prepared
 from tomo.deployment.schemas import (
+    ForeignContainer,
     InstallationPublic,
     InstallPreview,
     JobPublic,
@@ -177,6 +178,15 @@ async def logs(
 async def _with_newlines(lines: AsyncIterator[str]) -> AsyncIterator[str]:
     async for line in lines:
         yield line + "\n"
+
+
+@router.get("/servers/{server}/containers", name="foreign_containers",
+            responses=error_responses(401, 403, 404, 502))  # fmt: skip
+async def foreign_containers(server: str, deployment: DeploymentDep) -> list[ForeignContainer]:
+    """The server's containers tomo did not create, with the catalog apps that run
+    their images (what an adoption starts from). For admins: their names, images
+    and ports are the server's, not tomo's."""
+    return await deployment.foreign_containers(server)
 
 
 @router.get("/jobs", name="list_jobs", responses=error_responses(401, 422))

@@ -133,3 +133,14 @@ class InstallPreview(BaseModel):
     # What the server says (when it was asked): every reason it cannot take the app,
     # [] when it can, None when it was not asked.
     problems: list[PreflightProblem] | None = None
+
+
+class ForeignContainer(BaseModel):
+    """A container on a server that tomo did not create (see deployment/foreign.py)."""
+
+    name: str
+    image: str
+    state: str  # running, exited, …
+    status: str  # Docker's words: "Up 3 hours", "Exited (0) 2 days ago"
+    ports: str
+    apps: list[str]  # `repo/app` of the catalog apps whose image it runs (any tag)

@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 
 from tomo.config import Settings
 from tomo.db import Database
-from tomo.deployment import install, manage, reconcile, update
+from tomo.deployment import foreign, install, manage, reconcile, update
 from tomo.deployment.app_spec import app_mounts
 from tomo.deployment.context import DeploymentContext, public
 from tomo.deployment.jobs import job_view, list_jobs
@@ -26,6 +26,7 @@ from tomo.deployment.operation import Prepared
 from tomo.deployment.schemas import (
     MAX_JOBS,
     ContainerPreview,
+    ForeignContainer,
     InstallationPublic,
     InstallPreview,
     InstallStarted,
@@ -181,6 +182,11 @@ class DeploymentService:
         rows = await self._rows(server)
         await manage.refresh_all(self.ctx, rows, self.settings.ssh_status_timeout)
         return await self.list_installations(server)
+
+    async def foreign_containers(self, server: str) -> list[ForeignContainer]:
+        """The server's containers tomo did not create, with the catalog apps that
+        run their images (see foreign.py)."""
+        return await foreign.foreign_containers(self.ctx, server)
 
     async def get_installation(self, ref: str, server: str | None = None) -> InstallationPublic:
         return public(await self.ctx.find(ref, server))

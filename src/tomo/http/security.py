@@ -41,6 +41,8 @@ NEEDS: dict[str, Role] = {
     "change_password": "viewer", "create_token": "viewer", "revoke_token": "viewer",
     # Who the users are, and what everyone did, is for admins.
     "list_users": "admin", "get_user": "admin", "audit": "admin",
+    # What else runs on a server is the server's owner's to see.
+    "foreign_containers": "admin",
 }  # fmt: skip
 # An installation's logs, the API's stream and the web UI's page: an app may print
 # secrets there (the password it generated, a token), so they are for admins unless

@@ -551,6 +551,18 @@ BUILTIN_VARIABLES = {
 }
 
 
+def image_repository(reference: str) -> str:
+    """An image without its tag or digest, as Docker Hub's short form names it
+    (`docker.io/library/nginx:1.27` and `nginx` are one image)."""
+    match = IMAGE_REFERENCE.fullmatch(reference.strip())
+    name = match.group("name") if match else reference.strip()
+    for prefix in ("docker.io/library/", "index.docker.io/library/", "library/",
+                   "docker.io/", "index.docker.io/"):  # fmt: skip
+        if name.startswith(prefix):
+            return name[len(prefix) :]
+    return name
+
+
 def references(value: str) -> list[str]:
     """The names a value refers to with `${NAME}`."""
     return [m.group("name") for m in REFERENCE.finditer(value) if m.group("name")]

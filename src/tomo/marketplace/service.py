@@ -159,6 +159,23 @@ class MarketplaceService:
 
         return await add_personal_app(self, request.name, compose_of(request))
 
+    async def apps_by_image(self, images: set[str]) -> dict[str, list[str]]:
+        """image repository (definition.image_repository) -> `repo/app` of the catalog
+        apps whose main container runs it, for those of `images`."""
+        from tomo.marketplace.definition import image_repository
+
+        found: dict[str, list[str]] = {}
+        if not images:
+            return found
+        async with self.db.session() as session:
+            rows = await session.execute(select(MarketplaceAppRow.repo_id, MarketplaceAppRow.id,
+                                                MarketplaceAppRow.docker_config))  # fmt: skip
+        for repo_id, app_id, docker in rows:
+            name = image_repository(str((docker or {}).get("image", "")))
+            if name in images:
+                found.setdefault(name, []).append(f"{repo_id}/{app_id}")
+        return {name: sorted(apps) for name, apps in found.items()}
+
     async def list_repos(self) -> list[RepoPublic]:
         async with self.db.session() as session:
             repos = await session.scalars(select(MarketplaceRepo).order_by(MarketplaceRepo.id))
