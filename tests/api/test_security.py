@@ -39,7 +39,13 @@ from tomo.runtime import Runtime
 PUBLIC = {"health", "health_head", "setup_status", "setup", "login", "api_docs", "openapi"}
 VIEWER_WRITES = {"rate_app", "logout", "logout_everywhere", "change_password", "create_token",
                  "revoke_token"}  # fmt: skip
-ADMIN_READS = {"list_users", "get_user", "audit", "logs"}  # logs: TOMO_VIEWERS_READ_LOGS
+ADMIN_READS = {
+    "list_users",
+    "get_user",
+    "audit",
+    "logs",  # logs: TOMO_VIEWERS_READ_LOGS
+    "foreign_containers",
+}
 # Bodies that must not matter to a request that may not be made: none, JSON that
 # does not parse, bytes that are not text, and JSON with none of the fields.
 BODIES: list[dict[str, Any]] = [
