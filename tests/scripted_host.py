@@ -307,7 +307,7 @@ class ScriptedHost:
     # -- scripts ----------------------------------------------------------------------
 
     def _survey(self, args: list[str], _stdin: str | None) -> CommandResult:
-        _root, _sudo, count, *rest = args
+        _root, _sudo, _runtimes, count, *rest = args
         devices, paths = rest[: int(count)], rest[int(count) :]
         lines = [f"{key}={value}" for key, value in FACTS.items()]
         lines += ["data_root_writable=yes", "docker_exit=0", "docker_via=direct",

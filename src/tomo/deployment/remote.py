@@ -35,15 +35,16 @@ done
 # Everything a preflight asks, in one round trip: the server's facts (FACTS_SCRIPT,
 # with the data root as "$1"), whether and how this user may use Docker ("$2":
 # "yes" when sudo is allowed), every container's name and published ports,
-# Docker's runtimes (facts.RUNTIMES_FORMAT), the listening sockets, which of the
-# next "$3" arguments (devices) are missing, and
+# Docker's runtimes when "$3" is "yes" (facts.RUNTIMES_FORMAT: `docker info` is
+# slow, and only GPU apps need it), the listening sockets, which of the next "$4"
+# arguments (devices) are missing, and
 # then, after a "--paths--" line, each remaining argument resolved as the server
 # sees it, led by "s" when it is a socket and "-" when not (NUL-separated: a path
 # may hold a newline).
 SURVEY_SCRIPT = (
     FACTS_SCRIPT
     + r"""
-sudo_allowed="$2"; devices="$3"; shift 3
+sudo_allowed="$2"; runtimes="$3"; devices="$4"; shift 4
 out=$(docker version --format '{{.Server.Version}}' 2>&1); code=$?; via=direct
 if [ "$code" -ne 0 ] && [ "$sudo_allowed" = yes ]; then
   out=$(sudo -n docker version --format '{{.Server.Version}}' 2>&1); code=$?; via=sudo
@@ -53,8 +54,10 @@ printf 'docker_out=%s\n' "$(printf '%s' "$out" | tr '\n' ' ')"
 if [ "$code" -eq 0 ]; then
   if [ "$via" = sudo ]; then d="sudo -n docker"; else d="docker"; fi
   $d container ls --all --format 'container {{.Names}}	{{.Ports}}'
-  printf 'docker_runtimes=%s\n' \
-    "$($d info --format '{{range $name, $_ := .Runtimes}}{{$name}} {{end}}' 2>/dev/null)"
+  if [ "$runtimes" = yes ]; then
+    printf 'docker_runtimes=%s\n' \
+      "$($d info --format '{{range $name, $_ := .Runtimes}}{{$name}} {{end}}' 2>/dev/null)"
+  fi
 fi
 """
     + LISTENING_PORTS
@@ -395,13 +398,14 @@ class Docker:
         return (await self.ssh.run_docker(self.target, args, **options)).stdout
 
     async def survey(
-        self, data_root: str, paths: Sequence[str], devices: Sequence[str] = ()
-    ) -> Survey:
+        self, data_root: str, paths: Sequence[str], devices: Sequence[str] = (), *,
+        runtimes: bool = False,
+    ) -> Survey:  # fmt: skip
         """Facts, Docker access, containers, used ports, missing devices and resolved
-        paths: one command."""
+        paths (and Docker's runtimes, when asked): one command."""
         sudo = "yes" if self.target.use_sudo else "no"
-        args = ["sh", "-c", SURVEY_SCRIPT, "tomo-survey", data_root, sudo, str(len(devices)),
-                *devices, *paths]  # fmt: skip
+        args = ["sh", "-c", SURVEY_SCRIPT, "tomo-survey", data_root, sudo,
+                "yes" if runtimes else "no", str(len(devices)), *devices, *paths]  # fmt: skip
         out = await self.ssh.run(self.target, args)
         return parse_survey(out.stdout, self.target.username, paths)
 

@@ -55,6 +55,10 @@ def survey_paths(app: AppSpec) -> list[str]:
     return [app.instance_dir, *(m.host_path for _, m in every_mount(app))]
 
 
+def uses_gpus(app: AppSpec) -> bool:
+    return any(c.gpus for c in app.containers)
+
+
 def devices_of(app: AppSpec) -> list[str]:
     """The host side of every device the containers ask for."""
     return list(dict.fromkeys(d.split(":")[0] for c in app.containers for d in c.devices))
@@ -63,7 +67,8 @@ def devices_of(app: AppSpec) -> list[str]:
 async def preflight(docker: Docker, check: Preflight) -> ServerFacts:
     """Every problem that would make the install fail, reported together; the server
     is asked once (see remote.SURVEY_SCRIPT)."""
-    seen = await docker.survey(check.data_root, survey_paths(check.app), devices_of(check.app))
+    seen = await docker.survey(check.data_root, survey_paths(check.app), devices_of(check.app),
+                               runtimes=uses_gpus(check.app))  # fmt: skip
     facts = seen.facts
     if facts.docker_access == "no":
         raise PreflightFailed(docker.server, [facts.docker_problem or "Docker cannot be used"])
@@ -96,7 +101,7 @@ def device_problems(app: AppSpec, seen: Survey) -> list[Refusal]:
     problems = [Refusal(f"device {device} does not exist on the server")
                 for device in seen.missing_devices]  # fmt: skip
     runtimes = seen.facts.docker_runtimes
-    if any(c.gpus for c in app.containers) and "nvidia" not in (runtimes or []):
+    if uses_gpus(app) and "nvidia" not in (runtimes or []):
         known = f" (it has: {', '.join(runtimes)})" if runtimes else ""
         problems.append(Refusal(
             f"the app uses the server's NVIDIA GPUs, but Docker there has no NVIDIA runtime"

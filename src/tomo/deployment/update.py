@@ -119,7 +119,8 @@ class Update(Operation):
     ) -> None:
         """What changed must fit the server: new host ports free, host paths safe."""
         own = ports_of(row)
-        seen = await docker.survey(data_root, steps.survey_paths(spec), steps.devices_of(spec))
+        seen = await docker.survey(data_root, steps.survey_paths(spec), steps.devices_of(spec),
+                                   runtimes=steps.uses_gpus(spec))  # fmt: skip
         problems = steps.device_problems(spec, seen)
         others = await other_mounts(self.ctx, row.server_id, row.id)
         problems += steps.mount_problems(spec, seen, data_root, others)
