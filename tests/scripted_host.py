@@ -475,7 +475,7 @@ class ScriptedHost:
             state["Health"] = {"Status": "healthy" if c.status == "running" else "unhealthy"}
         mounts = [{"Type": "volume", "Name": v, "Destination": p} for v, p in c.volumes]
         label = c.labels.get("tomo.installation", "")
-        return _ok(f"{json.dumps(state)}\n0\n{json.dumps(mounts)}\n{label}\n")
+        return _ok(f"{json.dumps(state)}\n0\n{json.dumps(mounts)}\n{label}\n{c.id}\n")
 
     def _remove_container(self, options: dict[str, list[str]], name: str) -> CommandResult:
         # --volumes takes anonymous volumes only: the model has none.

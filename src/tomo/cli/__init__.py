@@ -29,7 +29,7 @@ app.add_typer(accounts.users, name="user")
 app.add_typer(accounts.tokens, name="token")
 app.command("audit")(accounts.audit)
 for command in (deploy.install, deploy.ps, deploy.start, deploy.stop, deploy.restart,
-                deploy.update, deploy.uninstall, deploy.logs):  # fmt: skip
+                deploy.update, deploy.uninstall, deploy.logs, deploy.adopt):  # fmt: skip
     app.command(command.__name__)(command)
 app.command("serve")(serve.serve)
 app.command("login")(remote.login)

@@ -167,6 +167,40 @@ async def _add_pasted(runtime: Services, pasted: PersonalAppCreate, *, quiet: bo
     return added.app
 
 
+def adopt(
+    ctx: typer.Context,
+    server: Annotated[str, typer.Argument(help="Server id or name.", metavar="SERVER")],
+    container: Annotated[
+        str, typer.Argument(help="The container's name or id (see tomo server containers).")
+    ],
+    app: Annotated[
+        str | None,
+        typer.Option("--app", help="The catalog app it runs (default: one made of the "
+                     "container, in the personal catalog).", metavar="REPO/APP"),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Instance name (default: the container's; it is renamed).",
+                     metavar="NAME"),
+    ] = None,
+    json_: JsonOption = False,
+) -> None:  # fmt: skip
+    """Manage a container tomo did not create, as it runs: nothing is stopped or restarted."""
+    from tomo.deployment.schemas import AdoptRequest
+
+    request = AdoptRequest(container=container, app=app, name=name)
+    adopted = run(ctx, lambda runtime: runtime.deployment.adopt(server, request))
+    if json_:
+        emit_json(adopted)
+        return
+    installation = adopted.installation
+    err_console().print(f"adopted {installation.name} on {installation.server_id} as "
+                        f"{installation.repo_id}/{installation.app_id}: {installation.status}",
+                        markup=False)  # fmt: skip
+    for note in adopted.notes:
+        err_console().print(f"  {note}", markup=False)
+
+
 def ps(ctx: typer.Context, server: ServerOption = None, json_: JsonOption = False) -> None:
     """List installations, their status checked against Docker."""
     from tomo.deployment import readonly

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from tomo.auth.service import Principal
     from tomo.client.runtime import RemoteRuntime
     from tomo.deployment.schemas import (
+        Adopted,
+        AdoptRequest,
         ForeignContainer,
         InstallationPublic,
         InstallPreview,
@@ -144,6 +146,7 @@ class Deployment(Protocol):
     async def list_with_status(self, server: str | None, /) -> list[InstallationPublic]: ...
     async def get_installation(self, ref: str, /) -> InstallationPublic: ...
     async def foreign_containers(self, server: str, /) -> list[ForeignContainer]: ...
+    async def adopt(self, server: str, request: AdoptRequest, /) -> Adopted: ...
 
 
 class Accounts(Protocol):

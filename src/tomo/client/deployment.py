@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from tomo.client.problems import rebuilt
 from tomo.client.transport import Api, segment
 from tomo.deployment.schemas import (
+    Adopted,
+    AdoptRequest,
     ForeignContainer,
     InstallationPublic,
     InstallPreview,
@@ -198,6 +200,11 @@ class RemoteDeployment:
     async def foreign_containers(self, server: str) -> list[ForeignContainer]:
         listed = await self.api.get(f"/servers/{segment(server)}/containers")
         return [ForeignContainer.model_validate(item) for item in listed]
+
+    async def adopt(self, server: str, request: AdoptRequest) -> Adopted:
+        path = f"/servers/{segment(server)}/adoptions"
+        answer = await self.api.call("POST", path, body=request.model_dump(mode="json"))
+        return Adopted.model_validate(answer)
 
     async def _path(self, ref: str, server: str | None) -> str:
         return f"/installations/{segment(await self._id_on(ref, server))}"

@@ -18,6 +18,8 @@ from pydantic import BaseModel
 
 from tomo.deployment.operation import Prepared
 from tomo.deployment.schemas import (
+    Adopted,
+    AdoptRequest,
     ForeignContainer,
     InstallationPublic,
     InstallPreview,
@@ -187,6 +189,16 @@ async def foreign_containers(server: str, deployment: DeploymentDep) -> list[For
     their images (what an adoption starts from). For admins: their names, images
     and ports are the server's, not tomo's."""
     return await deployment.foreign_containers(server)
+
+
+@router.post("/servers/{server}/adoptions", name="adopt_container",
+             status_code=status.HTTP_201_CREATED,
+             responses=error_responses(401, 403, 404, 409, 422, 502))  # fmt: skip
+async def adopt_container(server: str, body: AdoptRequest, deployment: DeploymentDep) -> Adopted:
+    """Record a container tomo did not create as an installation, as it runs: from
+    then on it is managed like any other. Nothing on the server is stopped or
+    restarted; `notes` says what was not carried over and the risk flags it runs with."""
+    return await deployment.adopt(server, body)
 
 
 @router.get("/jobs", name="list_jobs", responses=error_responses(401, 422))

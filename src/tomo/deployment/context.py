@@ -40,7 +40,16 @@ class DeploymentContext:
         object.__setattr__(self, "log_streams", budget)
 
     async def docker(self, server_id: str) -> Docker:
-        return Docker(self.servers.ssh, await self.servers.target(server_id))
+        return Docker(self.servers.ssh, await self.servers.target(server_id),
+                      await self.adopted_containers(server_id))  # fmt: skip
+
+    async def adopted_containers(self, server_id: str) -> dict[str, str]:
+        """container id -> installation, of the containers adopted on a server."""
+        async with self.db.session() as session:
+            # JSON null and SQL NULL both mean "made by tomo": filtered here.
+            rows = await session.execute(select(Installation.id, Installation.adopted)
+                                         .where(Installation.server_id == server_id))  # fmt: skip
+        return {adopted["container"]: row_id for row_id, adopted in rows if adopted}
 
     # -- rows -----------------------------------------------------------------
 
@@ -181,6 +190,7 @@ def public(row: Installation) -> InstallationPublic:
         ports=[f"{host}/{proto}" for host, proto in sorted(ports_of(row, definition))],
         containers=installed_containers(row, definition), config=row.config,
         operation=row.operation, created_at=row.created_at, updated_at=row.updated_at,
+        adopted=bool(row.adopted),
     )  # fmt: skip
 
 

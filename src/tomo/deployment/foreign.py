@@ -20,11 +20,12 @@ _OWN_LABEL = "tomo.installation="
 
 
 async def foreign_containers(ctx: DeploymentContext, server: str) -> list[ForeignContainer]:
-    """The server's containers that carry no installation of tomo's, by name."""
+    """The server's containers that are no installation's (made or adopted), by name."""
     found = await ctx.servers.get_server(server)
     docker = await ctx.docker(found.id)
     listed = [json.loads(line) for line in (await docker.run(_LISTING)).splitlines() if line]
-    foreign = [c for c in listed if _OWN_LABEL not in str(c.get("Labels", ""))]
+    foreign = [c for c in listed if _OWN_LABEL not in str(c.get("Labels", ""))
+               and c.get("ID") not in docker.adopted]  # fmt: skip
     by_image = await ctx.marketplace.apps_by_image(
         {image_repository(str(c["Image"])) for c in foreign}
     )

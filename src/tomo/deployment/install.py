@@ -124,10 +124,10 @@ async def prepare_install(
     )  # fmt: skip
     try:
         async with ctx.db.session() as session, session.begin():
-            await _refuse_taken_name(session, server_id, spec.name)
+            await refuse_taken_name(session, server_id, spec.name)
             session.add(row)
     except IntegrityError:  # another install took the name after our check
-        raise _name_taken(spec.name) from None
+        raise name_taken(spec.name) from None
     await create_job(ctx.db, row, InstallOperation.kind, job_id)
     return prepared_install(ctx, await ctx.load(installation_id), job_id, spec.generated)
 
@@ -147,17 +147,17 @@ def prepared_install(
                     generated_secrets=generated_secrets)  # fmt: skip
 
 
-async def _refuse_taken_name(session: AsyncSession, server_id: str, name: str) -> None:
+async def refuse_taken_name(session: AsyncSession, server_id: str, name: str) -> None:
     taken = await session.scalar(
         select(Installation.id).where(
             Installation.server_id == server_id, Installation.name == name
         )
     )
     if taken is not None:
-        raise _name_taken(name)
+        raise name_taken(name)
 
 
-def _name_taken(name: str) -> InvalidInput:
+def name_taken(name: str) -> InvalidInput:
     return InvalidInput([Refusal(f"an installation named '{name}' already exists on this "
                                  "server", ("name",), "choose --name")])  # fmt: skip
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import posixpath
+import re
 from collections.abc import AsyncIterator
 
 from tomo.deployment.app_spec import (
@@ -31,6 +32,7 @@ from tomo.marketplace.definition import AppDefinition
 from tomo.servers.ssh import LOGS, SSHTarget, docker_argv
 
 log = logging.getLogger("tomo.deployment")
+_ANONYMOUS = re.compile(r"[0-9a-f]{64}")  # the name Docker gives a volume made without one
 
 
 class DockerVerb(Operation):
@@ -352,8 +354,10 @@ class Uninstall(Operation):
                 job.journal.undo.append({"start_container": name})
                 await job.save_journal()
                 await docker.stop(name)
-            await docker.remove_container(name, with_volumes=self.remove_data)
-            volumes = " and its volumes" if self.remove_data else ""
+            # An adopted container's anonymous volumes were not made by tomo: kept.
+            with_volumes = self.remove_data and state.id != adopted_container(row)
+            await docker.remove_container(name, with_volumes=with_volumes)
+            volumes = " and its volumes" if with_volumes else ""
             self.summary.append(f"removed container '{name}'{volumes}")
 
     async def _finish(self, job: JobRecorder, row: Installation) -> None:
@@ -368,7 +372,7 @@ class Uninstall(Operation):
                 await self.ctx.forget_kept_secrets(row.server_id, row.name)
             elif row.status != InstallationStatus.FAILED:  # its secrets never met the data
                 await self.ctx.keep_secrets(row)
-                self.summary.append(f"kept the data under {self.instance_dir}")
+                self.summary.append(self._kept_data(row))
                 if row.secret_env_enc:
                     self.summary.append(
                         "kept its secrets, sealed, for the next installation of the same app "
@@ -379,6 +383,15 @@ class Uninstall(Operation):
                     self.summary.append(f"kept volumes {', '.join(volumes)}")
             await job.note("; ".join(self.summary))
         await self.ctx.delete(row.id)
+
+    def _kept_data(self, row: Installation) -> str:
+        if not row.adopted:
+            return f"kept the data under {self.instance_dir}"
+        definition = AppDefinition.model_validate(row.definition)
+        mounts = app_mounts(definition, InstallConfig.model_validate(row.config),
+                            self.instance_dir)  # fmt: skip
+        held = [m.host_path for m in mounts] + [f"volume {v}" for v in adopted_volumes(row)]
+        return f"kept the data it mounted: {', '.join(held)}" if held else "it mounted no data"
 
     def _cleanup(
         self, row: Installation, data_root: str, states: dict[str, ContainerState | None]
@@ -394,10 +407,14 @@ class Uninstall(Operation):
             actions.append({"remove_owned": {"data_root": data_root, "instance_dir": instance_dir,
                                              "dirs": owned}})  # fmt: skip
             shared = named_volumes(definition, row.name)
+            before = adopted_volumes(row)
             volumes = list(dict.fromkeys(
                 name for state in states.values() if state is not None
-                for name, _ in state.volumes if name not in shared
+                for name, _ in state.volumes if name not in shared and name not in before
             ))  # fmt: skip
+            if before:
+                self.summary.append(f"kept {volumes_said(before)} (there before tomo adopted "
+                                    "the container)")  # fmt: skip
             if volumes:  # volumes mounted by name (carried over by updates) too
                 actions.append({"remove_volumes": volumes})
             if shared:
@@ -419,6 +436,27 @@ def owned_folders(row: Installation, data_root: str) -> list[str]:
         if _strictly_under(path, instance_dir)
         and not any(_strictly_under(u, path) or u == path for u in users)
     ))  # fmt: skip
+
+
+def adopted_container(row: Installation) -> str | None:
+    """The id of the container the installation was adopted from (None: tomo made it)."""
+    return str(row.adopted["container"]) if row.adopted else None
+
+
+def adopted_volumes(row: Installation) -> list[str]:
+    """The Docker volumes an adopted container mounted: the user's, never removed."""
+    return [str(name) for name in row.adopted.get("volumes", [])] if row.adopted else []
+
+
+def volumes_said(volumes: list[str]) -> str:
+    """ "volume data and 1 anonymous volume": Docker's own names (64 hex digits) say nothing."""
+    anonymous = [v for v in volumes if _ANONYMOUS.fullmatch(v)]
+    named = [v for v in volumes if v not in anonymous]
+    parts = [f"volume{'s' if len(named) > 1 else ''} {', '.join(named)}"] if named else []
+    if anonymous:
+        count = len(anonymous)
+        parts.append(f"{count} anonymous volume{'s' if count > 1 else ''}")
+    return " and ".join(parts)
 
 
 def said_kept(summary: list[str]) -> str:

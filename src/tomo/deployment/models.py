@@ -35,6 +35,10 @@ class Installation(Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     secret_env_enc: Mapped[str | None] = mapped_column(Text)  # Fernet token of a JSON object
     container_id: Mapped[str | None] = mapped_column(String(80))
+    # A container made outside tomo and adopted (see adopt.py): {"container": its id,
+    # "volumes": the Docker volumes it mounted then}. It carries no tomo label, so
+    # this is what makes it the installation's; what it mounted stays the user's.
+    adopted: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status: Mapped[InstallationStatus] = mapped_column(
         StrEnumText(InstallationStatus, 16), default=InstallationStatus.PENDING
     )

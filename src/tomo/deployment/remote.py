@@ -13,7 +13,7 @@ import dataclasses
 import json
 import re
 import shlex
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -207,7 +207,7 @@ _PORTS_FIELD = re.compile(r"(?:[\d.]+|\[[0-9a-f:]+\]|::):(\d+)->\d+/(tcp|udp)")
 # One value per line (JSON output never holds a raw newline); see parse_state.
 _INSPECT_FIELDS = "\n".join(
     ["{{json .State}}", "{{.RestartCount}}", "{{json .Mounts}}",
-     '{{index .Config.Labels "tomo.installation"}}']
+     '{{index .Config.Labels "tomo.installation"}}', "{{.Id}}"]
 )  # fmt: skip
 
 
@@ -220,7 +220,8 @@ class ContainerState:
     error: str
     pid: int = 0  # of the container's main process while it runs
     volumes: list[tuple[str, str]] = field(default_factory=list)  # see _volumes
-    installation: str = ""  # its tomo.installation label
+    installation: str = ""  # its tomo.installation label (or its adopter, see Docker)
+    id: str = ""
     ran_seconds: float | None = None  # of its last run, once it has ended
 
     def describe_exit(self) -> str:
@@ -257,15 +258,24 @@ def _ran_seconds(state: dict[str, Any]) -> float | None:
     return seconds if seconds >= 0 and finished.year > 1 else None
 
 
+def _label(printed: str) -> str:
+    """A label's value as `index` prints it: "<no value>" when the container has
+    labels but not that one."""
+    value = printed.strip()
+    return "" if value == "<no value>" else value
+
+
 def parse_state(output: str) -> ContainerState:
     """`docker container inspect` with _INSPECT_FIELDS, one JSON document per line."""
-    raw_state, restarts, raw_mounts, label = (output.rstrip("\n").split("\n") + [""] * 4)[:4]
+    lines = (output.rstrip("\n").split("\n") + [""] * 5)[:5]
+    raw_state, restarts, raw_mounts, label, container_id = lines
     state = json.loads(raw_state)
     return ContainerState(
         status=state.get("Status", "unknown"), exit_code=int(state.get("ExitCode", 0)),
         health=(state.get("Health") or {}).get("Status"), restart_count=int(restarts or 0),
         error=state.get("Error", ""), pid=int(state.get("Pid") or 0),
-        volumes=_volumes(json.loads(raw_mounts or "null") or []), installation=label.strip(),
+        volumes=_volumes(json.loads(raw_mounts or "null") or []), installation=_label(label),
+        id=container_id.strip(),
         ran_seconds=_ran_seconds(state) if state.get("Status") != "running" else None,
     )  # fmt: skip
 
@@ -384,11 +394,18 @@ class Host(Protocol):
 
 
 class Docker:
-    """Docker commands on one server."""
+    """Docker commands on one server.
 
-    def __init__(self, ssh: Host, target: SSHTarget) -> None:
+    `adopted` maps the ids of containers adopted by installations (made outside
+    tomo, so without its label) to those installations: their state says so as
+    a label would, and every check of what is whose treats them alike."""
+
+    def __init__(
+        self, ssh: Host, target: SSHTarget, adopted: Mapping[str, str] | None = None
+    ) -> None:
         self.ssh = ssh
         self.target = target
+        self.adopted = adopted or {}
 
     @property
     def server(self) -> str:
@@ -527,7 +544,10 @@ class Docker:
                 return None
             raise CommandFailed(self.target.name, f"docker container inspect {container}",
                                 result.exit_code, result.stderr)  # fmt: skip
-        return parse_state(result.stdout)
+        state = parse_state(result.stdout)
+        if not state.installation and state.id in self.adopted:
+            return dataclasses.replace(state, installation=self.adopted[state.id])
+        return state
 
     async def remove_volumes(self, names: Sequence[str]) -> list[str]:
         """Remove volumes by name; one still in use elsewhere stays. Returns those still

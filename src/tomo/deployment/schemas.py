@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tomo.deployment.statuses import InstallationStatus, JobStatus, StepStatus
 from tomo.errors import Refusal
@@ -73,6 +73,7 @@ class InstallationPublic(BaseModel):
     operation: str | None
     created_at: datetime
     updated_at: datetime
+    adopted: bool = False  # made outside tomo, then adopted (see deployment/adopt.py)
 
 
 class InstallStarted(BaseModel):
@@ -133,6 +134,22 @@ class InstallPreview(BaseModel):
     # What the server says (when it was asked): every reason it cannot take the app,
     # [] when it can, None when it was not asked.
     problems: list[PreflightProblem] | None = None
+
+
+class AdoptRequest(BaseModel):
+    """Sent to adopt a container tomo did not create (see deployment/adopt.py)."""
+
+    container: str = Field(min_length=1, max_length=128)  # its name or id
+    app: str | None = Field(default=None, max_length=160)  # `repo/app`; else one made of it
+    name: str | None = Field(default=None, max_length=63)  # the installation's; else its own
+
+
+class Adopted(BaseModel):
+    """The installation an adoption made, its job, and what the user should know."""
+
+    installation: InstallationPublic
+    job_id: str
+    notes: list[str]  # what was not carried over, the risk flags it runs with, …
 
 
 class ForeignContainer(BaseModel):

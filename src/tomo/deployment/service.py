@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 
 from tomo.config import Settings
 from tomo.db import Database
-from tomo.deployment import foreign, install, manage, reconcile, update
+from tomo.deployment import adopt, foreign, install, manage, reconcile, update
 from tomo.deployment.app_spec import app_mounts
 from tomo.deployment.context import DeploymentContext, public
 from tomo.deployment.jobs import job_view, list_jobs
@@ -25,6 +25,8 @@ from tomo.deployment.models import Installation
 from tomo.deployment.operation import Prepared
 from tomo.deployment.schemas import (
     MAX_JOBS,
+    Adopted,
+    AdoptRequest,
     ContainerPreview,
     ForeignContainer,
     InstallationPublic,
@@ -187,6 +189,11 @@ class DeploymentService:
         """The server's containers tomo did not create, with the catalog apps that
         run their images (see foreign.py)."""
         return await foreign.foreign_containers(self.ctx, server)
+
+    async def adopt(self, server: str, request: AdoptRequest) -> Adopted:
+        """Record a container tomo did not create as an installation, as it runs
+        (see adopt.py); nothing on the server is stopped or restarted."""
+        return await adopt.adopt(self.ctx, server, request)
 
     async def get_installation(self, ref: str, server: str | None = None) -> InstallationPublic:
         return public(await self.ctx.find(ref, server))

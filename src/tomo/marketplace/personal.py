@@ -46,8 +46,8 @@ def compose_of(request: PersonalAppCreate) -> str:
 async def add_personal_app(service: MarketplaceService, name: str, compose: str) -> PersonalApp:
     """Put `compose` into the personal catalog as the app `name` (replacing the
     one of that name), sync it, and return what to install."""
-    path = f"{APPS_DIR}/{name}/{COMPOSE_FILE}"
-    parsed = _read(name, path, compose)
+    path = _path(name)
+    parsed = read_personal_app(name, compose)
     async with _WRITING:
         folder = service.settings.data_dir.absolute() / "personal-catalog"
         await _commit(folder, path, compose.encode(), service.settings.git_timeout)
@@ -58,9 +58,14 @@ async def add_personal_app(service: MarketplaceService, name: str, compose: str)
                        not_installable=definition.not_installable)  # fmt: skip
 
 
-def _read(name: str, path: str, compose: str) -> Parsed:
+def _path(name: str) -> str:
+    return f"{APPS_DIR}/{name}/{COMPOSE_FILE}"
+
+
+def read_personal_app(name: str, compose: str) -> Parsed:
     """The file read as the sync will read it; InvalidInput naming the field when
     the name or the file cannot be an app."""
+    path = _path(name)
     if not SLUG.fullmatch(name):
         raise InvalidInput([Refusal(f"'{name}' is not a name a personal app can have "
                                     "(lowercase letters, digits and '-')", ("name",))])  # fmt: skip
