@@ -8,12 +8,12 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from tomo.web import admin, auth, install, installed, paste, repos, servers, store
+from tomo.web import admin, adopt, auth, install, installed, paste, repos, servers, store
 
 STATIC = Path(__file__).parent / "static"
 
 web_router = APIRouter(include_in_schema=False)
-for feature in (auth, store, paste, install, installed, servers, repos, admin):
+for feature in (auth, store, paste, install, installed, servers, adopt, repos, admin):
     web_router.include_router(feature.router)
 
 
