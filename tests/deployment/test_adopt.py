@@ -51,7 +51,7 @@ async def test_a_container_made_by_hand_is_adopted_managed_updated_and_removed(
     listed = [c["name"] for c in tomo.json("server", "containers", "box")]
     assert handmade["name"] in listed
 
-    adopted = tomo.json("adopt", "box", handmade["name"], "--name", "site")
+    [adopted] = tomo.json("adopt", "box", handmade["name"], "--name", "site")
     installation = adopted["installation"]
     assert (installation["name"], installation["repo_id"], installation["status"]) == (
         "site", "personal", "running")  # fmt: skip
@@ -118,7 +118,7 @@ async def test_a_container_is_adopted_as_the_catalog_app_it_runs(
     app = await deploy.publish("web", docker=deploy.web_app(
         volumes=[{"host_path": "./www", "container_path": "/www"}],
         environment=[{"name": "GREETING", "default": "hi"}]))  # fmt: skip
-    adopted = tomo.json("adopt", "box", handmade["name"], "--app", app, "--name", "site")
+    [adopted] = tomo.json("adopt", "box", handmade["name"], "--app", app, "--name", "site")
     installation = adopted["installation"]
     assert (installation["repo_id"], installation["app_id"]) == (deploy.repo_id, "web")
     assert installation["config"]["env"] == {"GREETING": "hello"}
@@ -128,3 +128,27 @@ async def test_a_container_is_adopted_as_the_catalog_app_it_runs(
     assert updated["installation"]["image"] == deploy.images.web_v2
     assert page(int(handmade["port"])) == "made by hand\n"
     tomo.json("uninstall", "site")
+
+
+async def test_several_containers_are_adopted_at_once_or_none_is(
+    deploy: Deploy, tomo: Tomo
+) -> None:
+    names = [f"many-{uuid.uuid4().hex[:6]}" for _ in range(3)]
+    for name in names:
+        docker("run", "-d", "--name", name, deploy.images.web_v1)
+    try:
+        refused = tomo.error("adopt", "box", *names, "missing-one", expect=3)
+        assert "no container 'missing-one' on box" in refused
+        assert tomo.json("ps") == []
+        assert tomo.error("adopt", "box", *names, "--name", "x1", expect=2)
+        adopted = tomo.json("adopt", "box", *names)
+        assert sorted(a["installation"]["name"] for a in adopted) == sorted(names)
+        assert {a["installation"]["status"] for a in adopted} == {"running"}
+        assert sorted(i["app_id"] for i in tomo.json("ps")) == sorted(names)
+        catalog = deploy.runtime.settings.data_dir / "personal-catalog"
+        commits = subprocess.run(["git", "-C", str(catalog), "rev-list", "--count", "HEAD"],
+                                 capture_output=True, text=True, check=True).stdout  # fmt: skip
+        assert commits.strip() == "1"  # one commit (and one sync) for all of them
+    finally:
+        for name in names:
+            subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)

@@ -12,7 +12,7 @@ import yaml
 from tomo.marketplace.docker_inspect import compose_of_inspect
 from tomo.marketplace.personal import read_personal_app
 
-IMAGE = {
+IMAGE: dict[str, Any] = {
     "Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"],
     "Cmd": ["/bin/sh", "-c", "httpd -f"],
     "Entrypoint": None,
@@ -37,7 +37,7 @@ def container(**changes: Any) -> dict[str, Any]:
         "CapAdd": ["CAP_NET_ADMIN"], "NetworkMode": "default", "ShmSize": 67108864,
         "LogConfig": {"Type": "json-file", "Config": {}},
     }  # fmt: skip
-    inspected = {
+    inspected: dict[str, Any] = {
         "Id": "40e0bc654ad8" + "0" * 52, "Name": "/web", "Image": "sha256:" + "8" * 64,
         "Config": config, "HostConfig": host,
         "Mounts": [

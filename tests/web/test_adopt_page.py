@@ -68,13 +68,14 @@ async def test_the_api_adopts_for_admins_only(
     deploy: Deploy, site: Web, handmade: tuple[str, int]
 ) -> None:
     name, _ = handmade
-    body = {"container": name, "name": "kept-site"}
+    body = {"containers": [{"container": name, "name": "kept-site"}]}
     assert site.api.viewer.post("/api/servers/box/adoptions", json=body).status_code == 403
     adopted = site.api.admin.post("/api/servers/box/adoptions", json=body)
     assert adopted.status_code == 201, adopted.text
-    assert adopted.json()["installation"]["adopted"] is True
+    assert [a["installation"]["adopted"] for a in adopted.json()] == [True]
     listed = site.api.admin.get("/api/installations").json()
     assert [(i["name"], i["repo_id"]) for i in listed] == [("kept-site", "personal")]
-    missing = site.api.admin.post("/api/servers/box/adoptions", json={"container": "nope"})
+    missing = site.api.admin.post("/api/servers/box/adoptions",
+                                  json={"containers": [{"container": "nope"}]})  # fmt: skip
     assert missing.status_code == 404
     assert "no container 'nope' on box" in missing.json()["detail"]

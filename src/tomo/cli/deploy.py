@@ -170,35 +170,42 @@ async def _add_pasted(runtime: Services, pasted: PersonalAppCreate, *, quiet: bo
 def adopt(
     ctx: typer.Context,
     server: Annotated[str, typer.Argument(help="Server id or name.", metavar="SERVER")],
-    container: Annotated[
-        str, typer.Argument(help="The container's name or id (see tomo server containers).")
+    containers: Annotated[
+        list[str],
+        typer.Argument(help="The containers' names or ids (see tomo server containers).",
+                       metavar="CONTAINER..."),
     ],
     app: Annotated[
         str | None,
-        typer.Option("--app", help="The catalog app it runs (default: one made of the "
+        typer.Option("--app", help="The catalog app they run (default: one made of each "
                      "container, in the personal catalog).", metavar="REPO/APP"),
     ] = None,
     name: Annotated[
         str | None,
-        typer.Option("--name", help="Instance name (default: the container's; it is renamed).",
-                     metavar="NAME"),
+        typer.Option("--name", help="Instance name of the one container (default: its "
+                     "own; another renames it).", metavar="NAME"),
     ] = None,
     json_: JsonOption = False,
 ) -> None:  # fmt: skip
-    """Manage a container tomo did not create, as it runs: nothing is stopped or restarted."""
+    """Manage containers tomo did not create, as they run: nothing is stopped or
+    restarted. Each is checked first: one refused, none adopted."""
     from tomo.deployment.schemas import AdoptRequest
 
-    request = AdoptRequest(container=container, app=app, name=name)
-    adopted = run(ctx, lambda runtime: runtime.deployment.adopt(server, request))
+    if name is not None and len(containers) > 1:
+        raise typer.BadParameter("names one container; adopt the others on their own names",
+                                 param_hint="--name")  # fmt: skip
+    requests = [AdoptRequest(container=c, app=app, name=name) for c in containers]
+    adopted = run(ctx, lambda runtime: runtime.deployment.adopt(server, requests))
     if json_:
         emit_json(adopted)
         return
-    installation = adopted.installation
-    err_console().print(f"adopted {installation.name} on {installation.server_id} as "
-                        f"{installation.repo_id}/{installation.app_id}: {installation.status}",
-                        markup=False)  # fmt: skip
-    for note in adopted.notes:
-        err_console().print(f"  {note}", markup=False)
+    for one in adopted:
+        installation = one.installation
+        err_console().print(f"adopted {installation.name} on {installation.server_id} as "
+                            f"{installation.repo_id}/{installation.app_id}: "
+                            f"{installation.status}", markup=False)  # fmt: skip
+        for note in one.notes:
+            err_console().print(f"  {note}", markup=False)
 
 
 def ps(ctx: typer.Context, server: ServerOption = None, json_: JsonOption = False) -> None:

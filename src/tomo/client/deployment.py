@@ -18,6 +18,7 @@ from tomo.client.problems import rebuilt
 from tomo.client.transport import Api, segment
 from tomo.deployment.schemas import (
     Adopted,
+    Adoptions,
     AdoptRequest,
     ForeignContainer,
     InstallationPublic,
@@ -201,10 +202,11 @@ class RemoteDeployment:
         listed = await self.api.get(f"/servers/{segment(server)}/containers")
         return [ForeignContainer.model_validate(item) for item in listed]
 
-    async def adopt(self, server: str, request: AdoptRequest) -> Adopted:
+    async def adopt(self, server: str, requests: list[AdoptRequest]) -> list[Adopted]:
         path = f"/servers/{segment(server)}/adoptions"
-        answer = await self.api.call("POST", path, body=request.model_dump(mode="json"))
-        return Adopted.model_validate(answer)
+        body = Adoptions(containers=requests).model_dump(mode="json")
+        return [Adopted.model_validate(item) for item in await self.api.call("POST", path,
+                                                                           body=body)]  # fmt: skip
 
     async def _path(self, ref: str, server: str | None) -> str:
         return f"/installations/{segment(await self._id_on(ref, server))}"

@@ -29,16 +29,18 @@ from tomo.deployment.app_spec import AppSpec, build_app_spec
 from tomo.deployment.context import DeploymentContext, stored_config
 from tomo.deployment.install import name_taken, refuse_taken_name
 from tomo.deployment.jobs import new_id, now
-from tomo.deployment.manage import app_state, volumes_said
+from tomo.deployment.manage import status_from, volumes_said
 from tomo.deployment.models import Installation, Job
-from tomo.deployment.remote import Docker
+from tomo.deployment.remote import Docker, state_of_inspected
 from tomo.deployment.schemas import Adopted, AdoptRequest
 from tomo.deployment.spec import INSTANCE_NAME, InstallConfig, PortOverride, VolumeOverride
 from tomo.deployment.statuses import JobStatus
 from tomo.errors import CommandFailed, Conflict, InvalidInput, NotFound, Refusal
 from tomo.marketplace.definition import AppDefinition
-from tomo.marketplace.docker_inspect import compose_of_inspect
-from tomo.marketplace.personal import PERSONAL_REPO, add_personal_app, read_personal_app
+from tomo.marketplace.docker_inspect import Recreated, compose_of_inspect
+from tomo.marketplace.personal import PERSONAL_REPO, add_personal_apps, read_personal_app
+from tomo.marketplace.schemas import PersonalApp
+from tomo.servers.schemas import ServerPublic
 from tomo.slugs import slugify
 
 KIND = "adopt"
@@ -53,19 +55,42 @@ class _Source:
     notes: list[str]
 
 
-async def adopt(ctx: DeploymentContext, server: str, request: AdoptRequest) -> Adopted:
+@dataclass(frozen=True)
+class _Found:
+    """One container asked for, as Docker describes it, and the name it will have."""
+
+    request: AdoptRequest
+    container: dict[str, Any]
+    name: str
+
+
+async def adopt(ctx: DeploymentContext, server: str, requests: list[AdoptRequest]) -> list[Adopted]:
+    """Adopt each container asked for; every one is checked before any is touched
+    (one refused: none adopted). Docker is asked twice for all of them (the
+    containers, their images) and the personal catalog gets one commit."""
     target = await ctx.servers.get_server(server)
     docker = await ctx.docker(target.id)
-    container = await _inspect(docker, request.container)
-    _refuse_tomos(container, docker, request.container)
-    name = request.name or str(container.get("Name", "")).lstrip("/")
-    _check_name(name, given=request.name is not None)
-    await _refuse_taken(ctx, target.id, name)
-    image = await _image_config(docker, str(container.get("Image", "")))
-    if request.app is not None:
-        source = _from_catalog(request.app, container, image, name)
-    else:
-        source = await _from_container(ctx, container, image, name)
+    found = await _found(ctx, docker, target.id, requests)
+    images = await _image_configs(docker, {str(f.container.get("Image", "")) for f in found})
+    sources = await _sources(ctx, found, images)
+    records = [await _planned(ctx, target, source) for source in sources]
+    adopted = []
+    for item, source, record in zip(found, sources, records, strict=True):
+        row = await _renamed_and_recorded(ctx, docker, item.container, record)
+        # Its state as just read: the record says what Docker said, no new question.
+        status, message = status_from(state_of_inspected(item.container))
+        await ctx.set(row.id, status=status, status_message=message)
+        notes = [
+            *source.notes,
+            *(f"risk flag {flag}: it already runs with it" for flag in record.spec.risks),
+        ]
+        job_id = await _record_job(ctx, row, item.container, notes)
+        adopted.append(Adopted(installation=await ctx.public(row.id), job_id=job_id, notes=notes))
+    return adopted
+
+
+async def _planned(ctx: DeploymentContext, target: ServerPublic, source: _Source) -> _Record:
+    """The record of one adoption, checked as an install's would be."""
     entry = await ctx.marketplace.get_app(source.app)
     if entry.not_installable:
         raise InvalidInput(f"{source.app} cannot be managed by tomo: {entry.not_installable}")
@@ -75,26 +100,49 @@ async def adopt(ctx: DeploymentContext, server: str, request: AdoptRequest) -> A
         raise InvalidInput([Refusal(several, ("app",))])
     installation_id = new_id()
     spec, config = _spec(ctx, definition, source.config, entry.repo_id, installation_id, target)
-    row = await _renamed_and_recorded(
-        ctx, docker, container, _Record(installation_id, target.id, entry.repo_id, definition,
-                                        spec, config),
-    )  # fmt: skip
-    status, message = await app_state(row, await ctx.docker(target.id))
-    await ctx.set(row.id, status=status, status_message=message)
-    notes = [*source.notes, *(f"risk flag {flag}: it already runs with it" for flag in spec.risks)]
-    job_id = await _record_job(ctx, row, container, notes)
-    return Adopted(installation=await ctx.public(row.id), job_id=job_id, notes=notes)
+    return _Record(installation_id, target.id, entry.repo_id, definition, spec, config)
 
 
-async def _inspect(docker: Docker, container: str) -> dict[str, Any]:
-    try:
-        out = await docker.run(["container", "inspect", container])
-    except CommandFailed as exc:
-        if "no such" in exc.message.lower():
-            raise NotFound(f"no container '{container}' on {docker.server}") from None
-        raise
-    found: list[dict[str, Any]] = json.loads(out)
-    return found[0]
+async def _found(
+    ctx: DeploymentContext, docker: Docker, server_id: str, requests: list[AdoptRequest]
+) -> list[_Found]:
+    """The containers, read in one `docker container inspect`; refused (naming the
+    container) when missing, already tomo's, or without a name an installation can
+    have; and when two would get the same name, or one taken on the server."""
+    asked = [r.container for r in requests]
+    result = await docker.ssh.run_docker(docker.target, ["container", "inspect", *asked],
+                                         check=False)  # fmt: skip
+    inspected: list[dict[str, Any]] = json.loads(result.stdout or "[]")
+    by_ref = {ref: doc for doc in inspected for ref in _refs(doc)}
+    missing = [ref for ref in asked if ref not in by_ref]
+    if missing:
+        if "no such" not in result.stderr.lower():
+            raise CommandFailed(docker.server, "docker container inspect", result.exit_code,
+                                result.stderr)  # fmt: skip
+        raise NotFound(f"no container {', '.join(map(repr, missing))} on {docker.server}")
+    found = []
+    for request in requests:
+        container = by_ref[request.container]
+        _refuse_tomos(container, docker, request.container)
+        name = request.name or str(container.get("Name", "")).lstrip("/")
+        _check_name(name, given=request.name is not None)
+        found.append(_Found(request, container, name))
+    names = [f.name for f in found]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InvalidInput([Refusal(f"two containers would be named {', '.join(twice)}",
+                                    ("name",))])  # fmt: skip
+    async with ctx.db.session() as session:
+        for name in names:
+            await refuse_taken_name(session, server_id, name)
+    return found
+
+
+def _refs(inspected: dict[str, Any]) -> list[str]:
+    """What a container may be asked by: its name, its id and the id's short forms."""
+    container_id = str(inspected.get("Id", ""))
+    return [str(inspected.get("Name", "")).lstrip("/"), container_id,
+            *(container_id[:n] for n in range(12, len(container_id)))]  # fmt: skip
 
 
 def _refuse_tomos(container: dict[str, Any], docker: Docker, asked: str) -> None:
@@ -111,41 +159,75 @@ def _check_name(name: str, *, given: bool) -> None:
                                     f"digits, '_', '.', '-'){hint}", ("name",))])  # fmt: skip
 
 
-async def _refuse_taken(ctx: DeploymentContext, server_id: str, name: str) -> None:
-    async with ctx.db.session() as session:
-        await refuse_taken_name(session, server_id, name)
-
-
-async def _image_config(docker: Docker, image_id: str) -> dict[str, Any]:
-    """The image's own config (what the container inherits), {} when Docker lost it."""
-    try:
-        out = await docker.run(["image", "inspect", "--format", "{{json .Config}}", image_id])
-    except CommandFailed:
+async def _image_configs(docker: Docker, image_ids: set[str]) -> dict[str, dict[str, Any]]:
+    """Each image's own config (what its containers inherit), by id, in one command;
+    an image Docker lost has none ({})."""
+    ids = sorted(i for i in image_ids if i)
+    if not ids:
         return {}
-    return json.loads(out) or {}
+    args = ["image", "inspect", "--format", "{{json .Id}} {{json .Config}}", *ids]
+    result = await docker.ssh.run_docker(docker.target, args, check=False)
+    configs = {}
+    for line in result.stdout.splitlines():
+        image_id, _, config = line.partition(" ")
+        configs[json.loads(image_id)] = json.loads(config) or {}
+    return configs
 
 
-async def _from_container(
-    ctx: DeploymentContext, container: dict[str, Any], image: dict[str, Any], name: str
-) -> _Source:
-    """The container made again as a compose file, into the personal catalog."""
-    app_id = slugify(name)
+async def _sources(
+    ctx: DeploymentContext, found: list[_Found], images: dict[str, dict[str, Any]]
+) -> list[_Source]:
+    """The app and config of each: the catalog app asked for, or a compose file made
+    of the container (all of those put into the personal catalog together)."""
+    made: dict[str, Recreated] = {}
+    for item in found:
+        if item.request.app is None:
+            image = images.get(str(item.container.get("Image", "")), {})
+            made[item.name] = _recreated(item, image)
+    added = await _into_personal_catalog(ctx, made)
+    sources = []
+    for item in found:
+        image = images.get(str(item.container.get("Image", "")), {})
+        if item.request.app is not None:
+            sources.append(_from_catalog(item.request.app, item.container, image, item.name))
+        else:
+            sources.append(_from_recreated(item.name, made[item.name], added[item.name]))
+    return sources
+
+
+def _recreated(item: _Found, image: dict[str, Any]) -> Recreated:
+    """The compose file that makes the container again; refused when there is none
+    or tomo could not install it."""
     try:
-        made = compose_of_inspect(container, image, app_id)
+        made = compose_of_inspect(item.container, image, slugify(item.name))
     except ValueError as exc:
-        raise InvalidInput(f"container '{name}' cannot be adopted: {exc}") from None
-    parsed = read_personal_app(app_id, made.compose)
-    if parsed.definition.not_installable:
-        raise InvalidInput(f"container '{name}' cannot be adopted: tomo could not make it "
-                           f"again ({parsed.definition.not_installable})")  # fmt: skip
-    await _refuse_personal_in_use(ctx, app_id)
-    added = await add_personal_app(ctx.marketplace, app_id, made.compose)
+        raise InvalidInput(f"container '{item.name}' cannot be adopted: {exc}") from None
+    definition = read_personal_app(slugify(item.name), made.compose).definition
+    if definition.not_installable:
+        raise InvalidInput(f"container '{item.name}' cannot be adopted: tomo could not make "
+                           f"it again ({definition.not_installable})")  # fmt: skip
+    return made
+
+
+async def _into_personal_catalog(
+    ctx: DeploymentContext, made: dict[str, Recreated]
+) -> dict[str, PersonalApp]:
+    if not made:
+        return {}
+    for name in made:
+        await _refuse_personal_in_use(ctx, slugify(name))
+    added = await add_personal_apps(
+        ctx.marketplace, {slugify(name): m.compose for name, m in made.items()}
+    )
+    return dict(zip(made, added, strict=True))
+
+
+def _from_recreated(name: str, made: Recreated, added: PersonalApp) -> _Source:
     notes = [f"not carried over: {what}" for what in made.left_out] + added.warnings
     if made.volumes:
         notes.append(f"its {volumes_said(made.volumes)} stay where they are, carried over by "
                      "every update and kept by an uninstall")  # fmt: skip
-    config = InstallConfig(name=name, env=made.env)
-    return _Source(added.app, config, notes)
+    return _Source(added.app, InstallConfig(name=name, env=made.env), notes)
 
 
 async def _refuse_personal_in_use(ctx: DeploymentContext, app_id: str) -> None:
@@ -178,7 +260,7 @@ def _from_catalog(app: str, container: dict[str, Any], image: dict[str, Any], na
 
 def _spec(
     ctx: DeploymentContext, definition: AppDefinition, config: InstallConfig, repo_id: str,
-    installation_id: str, target: Any,
+    installation_id: str, target: ServerPublic,
 ) -> tuple[AppSpec, InstallConfig]:  # fmt: skip
     """The containers the record describes, and its config: the risk flags the
     container already runs with are accepted (the adoption's notes show them), and

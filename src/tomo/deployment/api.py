@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from tomo.deployment.operation import Prepared
 from tomo.deployment.schemas import (
     Adopted,
-    AdoptRequest,
+    Adoptions,
     ForeignContainer,
     InstallationPublic,
     InstallPreview,
@@ -194,11 +194,12 @@ async def foreign_containers(server: str, deployment: DeploymentDep) -> list[For
 @router.post("/servers/{server}/adoptions", name="adopt_container",
              status_code=status.HTTP_201_CREATED,
              responses=error_responses(401, 403, 404, 409, 422, 502))  # fmt: skip
-async def adopt_container(server: str, body: AdoptRequest, deployment: DeploymentDep) -> Adopted:
-    """Record a container tomo did not create as an installation, as it runs: from
-    then on it is managed like any other. Nothing on the server is stopped or
-    restarted; `notes` says what was not carried over and the risk flags it runs with."""
-    return await deployment.adopt(server, body)
+async def adopt_container(server: str, body: Adoptions, deployment: DeploymentDep) -> list[Adopted]:
+    """Record containers tomo did not create as installations, as they run: from
+    then on each is managed like any other. Nothing on the server is stopped or
+    restarted; each one's `notes` say what was not carried over and the risk flags
+    it runs with. Every container is checked first: one refused, none adopted."""
+    return await deployment.adopt(server, body.containers)
 
 
 @router.get("/jobs", name="list_jobs", responses=error_responses(401, 422))

@@ -269,13 +269,29 @@ def parse_state(output: str) -> ContainerState:
     """`docker container inspect` with _INSPECT_FIELDS, one JSON document per line."""
     lines = (output.rstrip("\n").split("\n") + [""] * 5)[:5]
     raw_state, restarts, raw_mounts, label, container_id = lines
-    state = json.loads(raw_state)
+    return _container_state(json.loads(raw_state), int(restarts or 0),
+                            json.loads(raw_mounts or "null") or [], _label(label),
+                            container_id.strip())  # fmt: skip
+
+
+def state_of_inspected(inspected: dict[str, Any]) -> ContainerState:
+    """The state in a whole `docker container inspect` document (what an adoption
+    has read already)."""
+    labels = (inspected.get("Config") or {}).get("Labels") or {}
+    return _container_state(inspected.get("State") or {}, int(inspected.get("RestartCount") or 0),
+                            inspected.get("Mounts") or [], labels.get("tomo.installation", ""),
+                            str(inspected.get("Id", "")))  # fmt: skip
+
+
+def _container_state(
+    state: dict[str, Any], restarts: int, mounts: list[dict[str, Any]], label: str,
+    container_id: str,
+) -> ContainerState:  # fmt: skip
     return ContainerState(
         status=state.get("Status", "unknown"), exit_code=int(state.get("ExitCode", 0)),
-        health=(state.get("Health") or {}).get("Status"), restart_count=int(restarts or 0),
+        health=(state.get("Health") or {}).get("Status"), restart_count=restarts,
         error=state.get("Error", ""), pid=int(state.get("Pid") or 0),
-        volumes=_volumes(json.loads(raw_mounts or "null") or []), installation=_label(label),
-        id=container_id.strip(),
+        volumes=_volumes(mounts), installation=label, id=container_id,
         ran_seconds=_ran_seconds(state) if state.get("Status") != "running" else None,
     )  # fmt: skip
 

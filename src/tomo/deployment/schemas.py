@@ -144,6 +144,12 @@ class AdoptRequest(BaseModel):
     name: str | None = Field(default=None, max_length=63)  # the installation's; else its own
 
 
+class Adoptions(BaseModel):
+    """Sent to adopt several containers at once: each is checked before any is adopted."""
+
+    containers: list[AdoptRequest] = Field(min_length=1, max_length=200)
+
+
 class Adopted(BaseModel):
     """The installation an adoption made, its job, and what the user should know."""
 

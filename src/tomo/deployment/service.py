@@ -190,10 +190,10 @@ class DeploymentService:
         run their images (see foreign.py)."""
         return await foreign.foreign_containers(self.ctx, server)
 
-    async def adopt(self, server: str, request: AdoptRequest) -> Adopted:
-        """Record a container tomo did not create as an installation, as it runs
-        (see adopt.py); nothing on the server is stopped or restarted."""
-        return await adopt.adopt(self.ctx, server, request)
+    async def adopt(self, server: str, requests: list[AdoptRequest]) -> list[Adopted]:
+        """Record containers tomo did not create as installations, as they run (see
+        adopt.py); nothing on the server is stopped or restarted. All or none."""
+        return await adopt.adopt(self.ctx, server, requests)
 
     async def get_installation(self, ref: str, server: str | None = None) -> InstallationPublic:
         return public(await self.ctx.find(ref, server))

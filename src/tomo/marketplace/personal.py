@@ -46,16 +46,26 @@ def compose_of(request: PersonalAppCreate) -> str:
 async def add_personal_app(service: MarketplaceService, name: str, compose: str) -> PersonalApp:
     """Put `compose` into the personal catalog as the app `name` (replacing the
     one of that name), sync it, and return what to install."""
-    path = _path(name)
-    parsed = read_personal_app(name, compose)
+    return (await add_personal_apps(service, {name: compose}))[0]
+
+
+async def add_personal_apps(
+    service: MarketplaceService, composes: dict[str, str]
+) -> list[PersonalApp]:
+    """Several apps at once (an adoption of many containers): every file read first,
+    then one commit and one sync for all."""
+    parsed = {name: read_personal_app(name, compose) for name, compose in composes.items()}
     async with _WRITING:
         folder = service.settings.data_dir.absolute() / "personal-catalog"
-        await _commit(folder, path, compose.encode(), service.settings.git_timeout)
+        files = {_path(name): compose.encode() for name, compose in composes.items()}
+        await _commit(folder, files, service.settings.git_timeout)
         await _subscribe(service, folder)
         await service.sync_repo(PERSONAL_REPO)
-    definition = parsed.definition
-    return PersonalApp(app=f"{PERSONAL_REPO}/{definition.id}", warnings=parsed.warnings,
-                       not_installable=definition.not_installable)  # fmt: skip
+    return [
+        PersonalApp(app=f"{PERSONAL_REPO}/{read.definition.id}", warnings=read.warnings,
+                    not_installable=read.definition.not_installable)
+        for read in parsed.values()
+    ]  # fmt: skip
 
 
 def _path(name: str) -> str:
@@ -80,22 +90,24 @@ def read_personal_app(name: str, compose: str) -> Parsed:
         raise InvalidInput([Refusal(f"the compose file: {exc.reason}", ("compose",))]) from None
 
 
-async def _commit(folder: Path, path: str, content: bytes, time_limit: float) -> None:
-    if await asyncio.to_thread(_write, folder, path, content):
+async def _commit(folder: Path, files: dict[str, bytes], time_limit: float) -> None:
+    if await asyncio.to_thread(_write, folder, files):
         await run_git(["git", "init", "--quiet", "--initial-branch=main"], cwd=folder,
                       time_limit=time_limit)  # fmt: skip
-    await run_git(["git", "add", "--", path], cwd=folder, time_limit=time_limit)
+    await run_git(["git", "add", "--", *files], cwd=folder, time_limit=time_limit)
+    names = ", ".join(path.split("/")[1] for path in files)
     await run_git(["git", *_IDENTITY, "commit", "--quiet", "--no-gpg-sign", "--allow-empty",
-                   "-m", f"personal app {path.split('/')[1]}"], cwd=folder,
+                   "-m", f"personal apps {names}"[:200]], cwd=folder,
                   time_limit=time_limit)  # fmt: skip
 
 
-def _write(folder: Path, path: str, content: bytes) -> bool:
-    """Write the file; whether the repository is new (not a git repository yet)."""
+def _write(folder: Path, files: dict[str, bytes]) -> bool:
+    """Write the files; whether the repository is new (not a git repository yet)."""
     new = not (folder / ".git").is_dir()
-    target = folder / path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(content)
+    for path, content in files.items():
+        target = folder / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
     return new
 
 

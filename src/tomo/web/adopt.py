@@ -41,7 +41,7 @@ async def adopt(request: Request, server: str, _admin: Admin) -> Response:
             container=values.get("container", ""), app=values.get("app") or None,
             name=values.get("name") or None,
         )  # fmt: skip
-        adopted = await runtime_of(request).deployment.adopt(found.id, wanted)
+        [adopted] = await runtime_of(request).deployment.adopt(found.id, [wanted])
     except ValidationError as exc:
         said = errors_of(exc, {"container", "app", "name"})
         fields = [f"{name}: {message}" for name, message in said.fields.items()]
