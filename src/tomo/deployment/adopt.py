@@ -26,8 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from tomo.deployment.app_spec import AppSpec, build_app_spec
-from tomo.deployment.context import DeploymentContext, stored_config
-from tomo.deployment.install import name_taken, refuse_taken_name
+from tomo.deployment.context import DeploymentContext, public, stored_config
+from tomo.deployment.install import refuse_taken_name
 from tomo.deployment.jobs import new_id, now
 from tomo.deployment.manage import status_from, volumes_said
 from tomo.deployment.models import Installation, Job
@@ -39,7 +39,7 @@ from tomo.errors import CommandFailed, Conflict, InvalidInput, NotFound, Refusal
 from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.docker_inspect import Recreated, compose_of_inspect
 from tomo.marketplace.personal import PERSONAL_REPO, add_personal_apps, read_personal_app
-from tomo.marketplace.schemas import PersonalApp
+from tomo.marketplace.schemas import MarketplaceApp, PersonalApp
 from tomo.servers.schemas import ServerPublic
 from tomo.slugs import slugify
 
@@ -73,25 +73,24 @@ async def adopt(ctx: DeploymentContext, server: str, requests: list[AdoptRequest
     found = await _found(ctx, docker, target.id, requests)
     images = await _image_configs(docker, {str(f.container.get("Image", "")) for f in found})
     sources = await _sources(ctx, found, images)
-    records = [await _planned(ctx, target, source) for source in sources]
-    adopted = []
-    for item, source, record in zip(found, sources, records, strict=True):
-        row = await _renamed_and_recorded(ctx, docker, item.container, record)
-        # Its state as just read: the record says what Docker said, no new question.
-        status, message = status_from(state_of_inspected(item.container))
-        await ctx.set(row.id, status=status, status_message=message)
-        notes = [
-            *source.notes,
-            *(f"risk flag {flag}: it already runs with it" for flag in record.spec.risks),
-        ]
-        job_id = await _record_job(ctx, row, item.container, notes)
-        adopted.append(Adopted(installation=await ctx.public(row.id), job_id=job_id, notes=notes))
-    return adopted
+    entries = await ctx.marketplace.get_apps([source.app for source in sources])
+    records = [
+        _planned(ctx, target, entry, source) for entry, source in zip(entries, sources, strict=True)
+    ]
+    renamed = await _renamed(docker, found, records)
+    try:
+        rows = await _recorded(ctx, found, sources, records)
+    except BaseException:
+        await _named_back(docker, renamed)
+        raise
+    return [Adopted(installation=public(row), job_id=job_id, notes=notes)
+            for row, job_id, notes in rows]  # fmt: skip
 
 
-async def _planned(ctx: DeploymentContext, target: ServerPublic, source: _Source) -> _Record:
+def _planned(
+    ctx: DeploymentContext, target: ServerPublic, entry: MarketplaceApp, source: _Source
+) -> _Record:
     """The record of one adoption, checked as an install's would be."""
-    entry = await ctx.marketplace.get_app(source.app)
     if entry.not_installable:
         raise InvalidInput(f"{source.app} cannot be managed by tomo: {entry.not_installable}")
     definition = AppDefinition.model_validate(entry.model_dump())
@@ -214,8 +213,7 @@ async def _into_personal_catalog(
 ) -> dict[str, PersonalApp]:
     if not made:
         return {}
-    for name in made:
-        await _refuse_personal_in_use(ctx, slugify(name))
+    await _refuse_personal_in_use(ctx, [slugify(name) for name in made])
     added = await add_personal_apps(
         ctx.marketplace, {slugify(name): m.compose for name, m in made.items()}
     )
@@ -230,14 +228,15 @@ def _from_recreated(name: str, made: Recreated, added: PersonalApp) -> _Source:
     return _Source(added.app, InstallConfig(name=name, env=made.env), notes)
 
 
-async def _refuse_personal_in_use(ctx: DeploymentContext, app_id: str) -> None:
-    """The personal app of that name may be replaced only when nothing runs it."""
+async def _refuse_personal_in_use(ctx: DeploymentContext, app_ids: list[str]) -> None:
+    """A personal app may be replaced only when nothing runs it."""
     async with ctx.db.session() as session:
-        users = list(await session.scalars(select(Installation.name).where(
-            Installation.repo_id == PERSONAL_REPO, Installation.app_id == app_id)))  # fmt: skip
+        users = list(await session.execute(select(Installation.app_id, Installation.name).where(
+            Installation.repo_id == PERSONAL_REPO, Installation.app_id.in_(app_ids))))  # fmt: skip
     if users:
-        raise Conflict(f"the personal app '{app_id}' is installed as {', '.join(users)}; "
-                       "adopt under another name (--name)", fields=("name",))  # fmt: skip
+        app_id, name = users[0]
+        raise Conflict(f"the personal app '{app_id}' is installed as {name}; adopt under "
+                       "another name (--name)", fields=("name",))  # fmt: skip
 
 
 def _from_catalog(app: str, container: dict[str, Any], image: dict[str, Any], name: str) -> _Source:
@@ -306,60 +305,71 @@ class _Record:
     config: InstallConfig
 
 
-async def _renamed_and_recorded(
-    ctx: DeploymentContext, docker: Docker, container: dict[str, Any], record: _Record
-) -> Installation:
+async def _renamed(
+    docker: Docker, found: list[_Found], records: list[_Record]
+) -> list[tuple[str, str]]:
     """tomo finds an app's container by the installation's name: one adopted under
-    another name is renamed (Docker renames a running container in place), and
-    given its name back if the record cannot be made."""
-    was = str(container.get("Name", "")).lstrip("/")
-    name = record.spec.name
-    if was != name:
-        await docker.run(["container", "rename", str(container["Id"]), name])
+    another name is renamed (Docker renames a running container in place). The
+    (id, former name) of each renamed, to give the names back if the records fail."""
+    renamed = []
+    for item, record in zip(found, records, strict=True):
+        was = str(item.container.get("Name", "")).lstrip("/")
+        if was != record.spec.name:
+            await docker.run(["container", "rename", str(item.container["Id"]), record.spec.name])
+            renamed.append((str(item.container["Id"]), was))
+    return renamed
+
+
+async def _named_back(docker: Docker, renamed: list[tuple[str, str]]) -> None:
+    for container_id, was in renamed:
+        await docker.run(["container", "rename", container_id, was])
+
+
+async def _recorded(
+    ctx: DeploymentContext, found: list[_Found], sources: list[_Source], records: list[_Record]
+) -> list[tuple[Installation, str, list[str]]]:
+    """Every installation and its adoption job, in one transaction: all or none.
+    Each status is the state Docker gave when asked above (no new question)."""
+    made = []
     try:
-        return await _record(ctx, container, record)
-    except BaseException:
-        if was != name:
-            await docker.run(["container", "rename", str(container["Id"]), was])
-        raise
+        async with ctx.db.session() as session, session.begin():
+            for item, source, record in zip(found, sources, records, strict=True):
+                await refuse_taken_name(session, record.server_id, record.spec.name)
+                row = _row(ctx, item.container, record)
+                notes = [*source.notes, *(f"risk flag {flag}: it already runs with it"
+                                          for flag in record.spec.risks)]  # fmt: skip
+                job = _job(row, item.container, notes)
+                session.add_all([row, job])
+                made.append((row, job.id, notes))
+    except IntegrityError:  # another install took a name after the check
+        raise InvalidInput("an installation of one of these names was made meanwhile; "
+                           "nothing was adopted") from None  # fmt: skip
+    return made
 
 
-async def _record(
-    ctx: DeploymentContext, container: dict[str, Any], record: _Record
-) -> Installation:
+def _row(ctx: DeploymentContext, container: dict[str, Any], record: _Record) -> Installation:
     spec, definition = record.spec, record.definition
     volumes = [str(m["Name"]) for m in container.get("Mounts") or []
                if m.get("Type") == "volume" and m.get("Name")]  # fmt: skip
-    row = Installation(
+    status, message = status_from(state_of_inspected(container))
+    return Installation(
         id=record.installation_id, server_id=record.server_id, name=spec.name,
         repo_id=record.repo_id, app_id=definition.id, version=definition.version,
         image=str((container.get("Config") or {}).get("Image") or spec.main.image),
         definition=definition.model_dump(mode="json"), config=stored_config(record.config, spec),
         secret_env_enc=ctx.seal(spec.secret_env), container_id=str(container["Id"]),
         adopted={"container": str(container["Id"]), "volumes": volumes},
-        created_at=now(), updated_at=now(),
+        status=status, status_message=message, created_at=now(), updated_at=now(),
     )  # fmt: skip
-    try:
-        async with ctx.db.session() as session, session.begin():
-            await refuse_taken_name(session, record.server_id, spec.name)
-            session.add(row)
-    except IntegrityError:  # another install took the name after our check
-        raise name_taken(spec.name) from None
-    return await ctx.load(record.installation_id)
 
 
-async def _record_job(
-    ctx: DeploymentContext, row: Installation, container: dict[str, Any], notes: list[str]
-) -> str:
+def _job(row: Installation, container: dict[str, Any], notes: list[str]) -> Job:
     """The adoption in the installation's history: what was recorded, nothing run."""
-    job_id = new_id()
     summary = [f"adopted container '{row.name}' ({str(container['Id'])[:12]}) as it runs: "
                "nothing was stopped, restarted or changed", *notes]  # fmt: skip
-    async with ctx.db.session() as session, session.begin():
-        session.add(Job(
-            id=job_id, installation_id=row.id, server_id=row.server_id,
-            installation_name=row.name, app=f"{row.repo_id}/{row.app_id}", kind=KIND,
-            status=JobStatus.DONE, created_at=now(), started_at=now(), ended_at=now(),
-            summary=summary,
-        ))  # fmt: skip
-    return job_id
+    return Job(
+        id=new_id(), installation_id=row.id, server_id=row.server_id,
+        installation_name=row.name, app=f"{row.repo_id}/{row.app_id}", kind=KIND,
+        status=JobStatus.DONE, created_at=now(), started_at=now(), ended_at=now(),
+        summary=summary,
+    )  # fmt: skip

@@ -349,6 +349,26 @@ class MarketplaceService:
         async with self.db.session() as session:
             return catalog_entry(await self._find_app(session, ref))
 
+    async def get_apps(self, refs: list[str]) -> list[MarketplaceApp]:
+        """Several apps (as get_app finds each), each repo's asked for at once."""
+        by_repo: dict[str, list[str]] = {}
+        for ref in dict.fromkeys(refs):
+            repo_ref, _, app_id = ref.rpartition("/")
+            if repo_ref:
+                by_repo.setdefault(repo_ref, []).append(app_id)
+        async with self.db.session() as session:
+            found: dict[str, MarketplaceAppRow] = {}
+            for repo_ref, app_ids in by_repo.items():
+                repo = await self._find_repo(session, repo_ref)
+                rows = await session.scalars(select(MarketplaceAppRow).where(
+                    MarketplaceAppRow.repo_id == repo.id, MarketplaceAppRow.id.in_(app_ids),
+                ))  # fmt: skip
+                found |= {f"{repo_ref}/{row.id}": row for row in rows}
+            for ref in refs:  # bare ids, and what is missing (said as get_app says it)
+                if ref not in found:
+                    found[ref] = await self._find_app(session, ref)
+            return [catalog_entry(found[ref]) for ref in refs]
+
     async def _find_app(self, session: AsyncSession, ref: str) -> MarketplaceAppRow:
         repo_ref, _, app_id = ref.rpartition("/")
         if repo_ref:
