@@ -7,7 +7,8 @@ SQLAlchemy) are translated where they are caught, never passed through.
     TomoError
     ├── InvalidInput                 the user or a catalog gave something unusable
     │   ├── InvalidRepoUrl           a repository URL tomo will not hand to git
-    │   └── InvalidDefinition        an app definition file that does not validate
+    │   ├── InvalidDefinition        an app definition file that does not validate
+    │   └── MissingDependencies      an app whose required apps are not installed there
     ├── NotFound
     │   ├── RepoNotFound
     │   ├── AppNotFound
@@ -22,6 +23,7 @@ SQLAlchemy) are translated where they are caught, never passed through.
     │   ├── ServerExists             the server's id or name is taken
     │   ├── ServerInUse              installations still live on the server
     │   ├── InstallationBusy         another operation runs on this installation
+    │   ├── NeededByOthers           installations that require this one are there
     │   └── TooManyStreams           live log streams past their budget (per user, per server)
     ├── SyncFailed                   a sync that failed as a whole (catalog kept)
     │   └── GitError                 a git command failed
@@ -113,6 +115,17 @@ class InvalidInput(TomoError):
         self.problems = problems
 
 
+class MissingDependencies(InvalidInput):
+    """An install refused: the apps to install first, in order, are in `apps`."""
+
+    def __init__(self, server: str, app: str, apps: list[str]) -> None:
+        self.apps = apps
+        super().__init__([Refusal(
+            f"{app} needs {', '.join(apps)} installed on {server} first", ("app",),
+            "install them first, or install with --with-dependencies", tuple(apps),
+        )])  # fmt: skip
+
+
 class InvalidRepoUrl(InvalidInput):
     """A repository's URL (or branch) refused."""
 
@@ -149,6 +162,18 @@ class ImageNotFound(NotFound):
 class Conflict(TomoError):
     exit_code = 4
     http_status = 409
+
+
+class NeededByOthers(Conflict):
+    """The installations that require the one asked about are in `dependants`."""
+
+    def __init__(self, name: str, verb: str, dependants: list[str]) -> None:
+        self.dependants = dependants
+        them = ", ".join(dependants)
+        super().__init__(
+            f"{name} is needed by {them}: {verb} {'them' if len(dependants) > 1 else 'it'} "
+            f"first, or {verb} with --with-dependants", fields=("installation",),
+        )  # fmt: skip
 
 
 class TooManyStreams(Conflict):

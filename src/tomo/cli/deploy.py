@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         JobPublic,
         OperationDone,
     )
+    from tomo.deployment.spec import InstallConfig
     from tomo.marketplace.schemas import PersonalAppCreate
 
 T = TypeVar("T")
@@ -50,6 +51,11 @@ VolumeOption = Annotated[
     list[str] | None,
     typer.Option("--volume", help="Mount a host path at one of the app's volumes.",
                  metavar="HOST:CONTAINER"),
+]  # fmt: skip
+WithDependantsOption = Annotated[
+    bool,
+    typer.Option("--with-dependants", help="First do the same to the installations that "
+                 "require it."),
 ]  # fmt: skip
 AcceptRiskOption = Annotated[
     list[str] | None,
@@ -96,8 +102,13 @@ def install(
     accept_risk: AcceptRiskOption = None,
     preview: Annotated[bool, typer.Option("--preview", help="Print the docker argv only.")] = False,
     detach: Annotated[bool, typer.Option("--detach", help="Return while it installs.")] = False,
+    with_dependencies: Annotated[
+        bool,
+        typer.Option("--with-dependencies", help="First install the apps it requires that "
+                     "the server lacks (all taken back if one fails)."),
+    ] = False,
     json_: JsonOption = False,
-) -> None:
+) -> None:  # fmt: skip
     """Install an app on a server; exits 0 only when it runs and stays up (Ctrl-C undoes it)."""
     config = config_from_options(name, env, port, volume, accept_risk)
     state: CliState = ctx.find_root().obj
@@ -112,29 +123,71 @@ def install(
             plan = await runtime.deployment.preview_install(server, app, config)
             emit(plan, json_, lambda: _print_preview(plan))
             return
-        started = await runtime.deployment.install_app(server, app, config)
-        if detach:
-            if state.remote is None:  # a remote tomo runs the job itself already
-                _spawn_job(state, started.job_id)
-            emit_json(started) if json_ else err_console().print(
-                f"Installing {started.installation.name} (job {started.job_id})", markup=False
-            )
-            return
-        view = await _follow(runtime, started.job_id, quiet=json_)
-        if view.status != JobStatus.DONE:  # the installation may be gone: the job tells it all
-            if json_:
-                emit_json({"installation": None, "job": view.model_dump(mode="json"),
-                           "generated_secrets": {}})  # fmt: skip
-            raise InstallFailed(view.error or "install failed")
-        installed = await runtime.deployment.get_installation(started.installation.id)
-        if json_:
-            emit_json({"installation": installed.model_dump(mode="json"),
-                       "job": view.model_dump(mode="json"),
-                       "generated_secrets": started.generated_secrets})  # fmt: skip
-        else:
-            _print_installed(installed, started.generated_secrets)
+        first = await _dependencies(runtime, server, app, quiet=json_) if with_dependencies else []
+        try:
+            await _install_one(runtime, state, server, app, config, detach=detach, json_=json_)
+        except TomoError:
+            await _take_back(runtime, first, quiet=json_)
+            raise
 
     run(ctx, action)
+
+
+async def _install_one(
+    runtime: Services, state: CliState, server: str, app: str, config: InstallConfig, *,
+    detach: bool, json_: bool,
+) -> None:  # fmt: skip
+    started = await runtime.deployment.install_app(server, app, config)
+    if detach:
+        if state.remote is None:  # a remote tomo runs the job itself already
+            _spawn_job(state, started.job_id)
+        emit_json(started) if json_ else err_console().print(
+            f"Installing {started.installation.name} (job {started.job_id})", markup=False
+        )
+        return
+    view = await _follow(runtime, started.job_id, quiet=json_)
+    if view.status != JobStatus.DONE:  # the installation may be gone: the job tells it all
+        if json_:
+            emit_json({"installation": None, "job": view.model_dump(mode="json"),
+                       "generated_secrets": {}})  # fmt: skip
+        raise InstallFailed(view.error or "install failed")
+    installed = await runtime.deployment.get_installation(started.installation.id)
+    if json_:
+        emit_json({"installation": installed.model_dump(mode="json"),
+                   "job": view.model_dump(mode="json"),
+                   "generated_secrets": started.generated_secrets})  # fmt: skip
+    else:
+        _print_installed(installed, started.generated_secrets)
+
+
+async def _dependencies(runtime: Services, server: str, app: str, *, quiet: bool) -> list[str]:
+    """Install the apps `app` requires that the server lacks, in order; the ids of
+    those installed. One that fails: those installed before it are taken back."""
+    from tomo.deployment.spec import InstallConfig
+
+    made: list[str] = []
+    for needed in await runtime.deployment.install_order(server, app):
+        if not quiet:
+            err_console().print(f"{app} requires {needed}: installing it first", markup=False)
+        started = await runtime.deployment.install_app(server, needed, InstallConfig())
+        view = await _follow(runtime, started.job_id, quiet=quiet)
+        if view.status != JobStatus.DONE:
+            await _take_back(runtime, made, quiet=quiet)
+            raise InstallFailed(f"{needed}, which {app} requires: {view.error or 'install failed'}")
+        made.append(started.installation.id)
+        if not quiet:
+            _print_installed(await runtime.deployment.get_installation(started.installation.id),
+                             started.generated_secrets)  # fmt: skip
+    return made
+
+
+async def _take_back(runtime: Services, made: list[str], *, quiet: bool) -> None:
+    """Uninstall, data and all, what this command installed (the last first)."""
+    for installation in reversed(made):
+        prepared = await runtime.deployment.prepare_uninstall(installation, None, remove_data=True)
+        done = await _operate(runtime, prepared, quiet=quiet)
+        if not quiet:
+            err_console().print(f"took back {done.installation.name}", markup=False)
 
 
 def _pasted(
@@ -228,10 +281,14 @@ def start(ctx: typer.Context, installation: InstallationArg, server: ServerOptio
     _show(_verb(ctx, "start", installation, server, json_), json_)
 
 
-def stop(ctx: typer.Context, installation: InstallationArg, server: ServerOption = None,
-         json_: JsonOption = False) -> None:  # fmt: skip
-    """Stop an installation's container."""
-    _show(_verb(ctx, "stop", installation, server, json_), json_)
+def stop(
+    ctx: typer.Context, installation: InstallationArg, server: ServerOption = None,
+    with_dependants: WithDependantsOption = False, json_: JsonOption = False,
+) -> None:  # fmt: skip
+    """Stop an installation's container (refused while installations that require it
+    run, unless --with-dependants stops them first)."""
+    _show(_verb(ctx, "stop", installation, server, json_, with_dependants=with_dependants),
+          json_)  # fmt: skip
 
 
 def restart(ctx: typer.Context, installation: InstallationArg, server: ServerOption = None,
@@ -241,9 +298,14 @@ def restart(ctx: typer.Context, installation: InstallationArg, server: ServerOpt
 
 
 def _verb(
-    ctx: typer.Context, verb: str, installation: str, server: str | None, json_: bool
-) -> InstallationPublic:
+    ctx: typer.Context, verb: str, installation: str, server: str | None, json_: bool, *,
+    with_dependants: bool = False,
+) -> InstallationPublic:  # fmt: skip
     async def action(runtime: Services) -> InstallationPublic:
+        if with_dependants:
+            for dependant in await runtime.deployment.dependants(installation, server):
+                before = await runtime.deployment.prepare_verb(verb, dependant, None)
+                _said_first(verb, (await _operate(runtime, before, quiet=json_)), json_)
         prepared = await runtime.deployment.prepare_verb(verb, installation, server)
         return (await _operate(runtime, prepared, quiet=json_)).installation
 
@@ -282,11 +344,20 @@ def uninstall(
     remove_data: Annotated[
         bool, typer.Option("--remove-data", help="Also delete the data tomo created.")
     ] = False,
+    with_dependants: WithDependantsOption = False,
     json_: JsonOption = False,
 ) -> None:
-    """Remove an installation's container; its data stays unless --remove-data."""
+    """Remove an installation's container; its data stays unless --remove-data.
+    Refused while installations that require it are there, unless --with-dependants
+    uninstalls them first (with the same --remove-data)."""
 
     async def action(runtime: Services) -> OperationDone:
+        if with_dependants:
+            for dependant in await runtime.deployment.dependants(installation, server):
+                before = await runtime.deployment.prepare_uninstall(
+                    dependant, None, remove_data=remove_data
+                )
+                _said_first("uninstall", await _operate(runtime, before, quiet=json_), json_)
         prepared = await runtime.deployment.prepare_uninstall(
             installation, server, remove_data=remove_data
         )
@@ -440,6 +511,14 @@ def _print_preview(plan: InstallPreview) -> None:
         console().print(f"# {plan.env_file} (mode 0600):", markup=False)
         for key, value in plan.env.items():
             console().print(f"#   {key}={value}", markup=False)
+
+
+def _said_first(verb: str, result: OperationDone, quiet: bool) -> None:
+    """What was done to a dependant first (a script sees the installation asked for)."""
+    if not quiet:
+        err_console().print(f"{verb}: {result.installation.name} first, as it requires it",
+                            markup=False)  # fmt: skip
+        _print_done(result)
 
 
 def _print_done(result: OperationDone) -> None:

@@ -208,6 +208,14 @@ class RemoteDeployment:
         return [Adopted.model_validate(item) for item in await self.api.call("POST", path,
                                                                            body=body)]  # fmt: skip
 
+    async def install_order(self, server: str, app: str) -> list[str]:
+        found = await self.api.get(f"/servers/{segment(server)}/install-order", {"app": app})
+        return [str(item) for item in found]
+
+    async def dependants(self, ref: str, server: str | None = None) -> list[str]:
+        found = await self.api.get(f"{await self._path(ref, server)}/dependants")
+        return [str(item) for item in found]
+
     async def _path(self, ref: str, server: str | None) -> str:
         return f"/installations/{segment(await self._id_on(ref, server))}"
 

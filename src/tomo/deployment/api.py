@@ -202,6 +202,22 @@ async def adopt_container(server: str, body: Adoptions, deployment: DeploymentDe
     return await deployment.adopt(server, body.containers)
 
 
+@router.get("/servers/{server}/install-order", name="install_order",
+            responses=error_responses(401, 404, 422))  # fmt: skip
+async def install_order(server: str, app: str, deployment: DeploymentDep) -> list[str]:
+    """The apps (`repo/app`) the app requires that the server lacks, in the order
+    to install them before it."""
+    return await deployment.install_order(server, app)
+
+
+@router.get("/installations/{installation}/dependants", name="dependants",
+            responses=error_responses(401, 404))  # fmt: skip
+async def dependants(installation: str, deployment: DeploymentDep) -> list[str]:
+    """The installations that require this one (directly or through others), by id,
+    in the order to stop or uninstall them before it."""
+    return await deployment.dependants(installation)
+
+
 @router.get("/jobs", name="list_jobs", responses=error_responses(401, 422))
 async def list_jobs(
     deployment: DeploymentDep,

@@ -60,6 +60,17 @@ class ShippedFile:
 
 
 @dataclass(frozen=True)
+class Exported:
+    """A variable one installation gives the apps that require it (AppExport, its
+    value worked out): a secret when made of a secret setting; `network` is the
+    one the two share, where a host name is reachable."""
+
+    value: str = field(repr=False)
+    secret: bool
+    network: str | None
+
+
+@dataclass(frozen=True)
 class AppSpec:
     """Every container of one installation, in the order they are created."""
 
@@ -74,6 +85,7 @@ class AppSpec:
     risks: list[str] = field(default_factory=list)
     generated: dict[str, str] = field(default_factory=dict, repr=False)  # new: shown once
     files: list[ShippedFile] = field(default_factory=list)  # placed where none is yet
+    exports: dict[str, Exported] = field(default_factory=dict, repr=False)
 
     @property
     def main(self) -> ContainerSpec:
@@ -99,8 +111,10 @@ def container_names(definition: AppDefinition, instance: str) -> dict[str, str]:
 
 def network_name(definition: AppDefinition, instance: str) -> str | None:
     """The installation's own network, through which its services reach each
-    other by name; a one-container app has none."""
-    return f"tomo-{instance}" if definition.is_multi_container else None
+    other, and the apps that require it its services, by name; a one-container
+    app that exports no host has none."""
+    shares = any(export.host is not None for export in definition.exports)
+    return f"tomo-{instance}" if definition.is_multi_container or shares else None
 
 
 def user_variables(definition: AppDefinition) -> list[AppEnvVar]:
@@ -122,13 +136,15 @@ def build_app_spec(
     images: dict[str, str] | None = None,
     generated: dict[str, str] | None = None,
     owner: str = "",
+    imports: dict[str, Exported] | None = None,
 ) -> AppSpec:
     """Validate everything and return the containers to create; InvalidInput lists
     every problem. `images` replaces services' images (an update to another tag);
-    `generated` carries the secrets kept from before (AppSpec.secret_env)."""
+    `generated` carries the secrets kept from before (AppSpec.secret_env);
+    `imports` what the installations it requires export (see dependencies.py)."""
     labels = installation_labels(definition.id, repo_id, installation_id, owner)
     return _Builder(definition, config, labels, data_root, server_host, images or {},
-                    generated or {}).build()  # fmt: skip
+                    generated or {}, imports or {}).build()  # fmt: skip
 
 
 Source = Literal["given", "kept", "default", "generated"]
@@ -146,6 +162,7 @@ class _Builder:
     def __init__(
         self, definition: AppDefinition, config: InstallConfig, labels: dict[str, str],
         data_root: str, server_host: str, images: dict[str, str], kept: dict[str, str],
+        imports: dict[str, Exported],
     ) -> None:  # fmt: skip
         self.definition = definition
         self.config = config
@@ -158,10 +175,13 @@ class _Builder:
         self.names = container_names(definition, self.name)
         self.network = network_name(definition, self.name)
         self.labels = labels
-        self.templated = bool(definition.settings) or definition.is_multi_container
+        self.templated = definition.is_templated
         self.settings = {s.name for s in definition.settings}
+        self.imports = imports
+        self.import_app = {name: r.app for r in definition.requires for name in r.imports}
         self.builtins = {"TOMO_INSTANCE": self.name, "TOMO_DATA_DIR": self.instance_dir,
-                         "TOMO_SERVER_HOST": server_host}  # fmt: skip
+                         "TOMO_SERVER_HOST": server_host,
+                         **{name: found.value for name, found in imports.items()}}  # fmt: skip
         self.env: dict[str, str] = {}  # the record's, shown: the user's variables' values
         self.secret_env: dict[str, str] = {}  # sealed, as templates: what no definition rederives
         self.generated: dict[str, str] = {}  # secrets made by this build
@@ -170,6 +190,7 @@ class _Builder:
         if self.config.name is None and not INSTANCE_NAME.fullmatch(self.name):
             self.problems.append(unnamable(self.name))
         values = self._settings()
+        self._refuse_missing_imports()
         every = self.definition.all_services
         containers = [self._container(service, every[service], values) for service in self.names]
         self._refuse_shared_host_ports(containers)
@@ -184,7 +205,30 @@ class _Builder:
         volumes = sorted({m.volume for c in containers for m in c.named_volumes})
         return AppSpec(self.name, self.instance_dir, containers, self.network, volumes,
                        self.labels, self.env, self.secret_env, risks, self.generated,
-                       self._shipped())  # fmt: skip
+                       self._shipped(), self._exports(values))  # fmt: skip
+
+    def _refuse_missing_imports(self) -> None:
+        for requirement in self.definition.requires:
+            missing = [name for name in requirement.imports if name not in self.imports]
+            if missing:
+                self.problems.append(Refusal(
+                    f"the app {requirement.app} it requires gives no {', '.join(missing)}"
+                ))  # fmt: skip
+
+    def _exports(self, values: dict[str, str]) -> dict[str, Exported]:
+        """What it gives the apps that require it: host names on its network, and
+        values made of its settings (secret when a secret setting is in them)."""
+        secret_settings = {s.name for s in self.definition.settings if s.secret}
+        found = {}
+        for export in self.definition.exports:
+            if export.host is not None:
+                found[export.name] = Exported(self.names[export.host], False, self.network)
+            else:
+                template = export.value or ""
+                value = self._fill(template, values, f"exports: {export.name}")
+                secret = bool(set(references(template)) & secret_settings)
+                found[export.name] = Exported(value, secret, self.network)
+        return found
 
     def _shipped(self) -> list[ShippedFile]:
         return [
@@ -285,6 +329,7 @@ class _Builder:
             for m in placed if not m.owned
         ]})  # fmt: skip
         name = self.names[service]
+        required = self._required_by(docker)
         return ContainerSpec(
             name=name, image=self.images.get(service, docker.image),
             labels={**self.labels, "tomo.service": service},
@@ -295,7 +340,9 @@ class _Builder:
             capabilities=list(docker.capabilities), devices=list(docker.devices), gpus=docker.gpus,
             command=self._fill_all(docker.command, values, where),
             instance_dir=self.instance_dir,
-            risks=assess_risks(effective, data_root=self.data_root),
+            risks=sorted({*assess_risks(effective, data_root=self.data_root),
+                          *(f"app:{app.rpartition('/')[2]}" for app in required)}),
+            extra_networks=sorted({n for n in required.values() if n and n != self.network}),
             accepted_risks=list(self.config.accept_risks), service=service,
             network=self.network, entrypoint=self._fill_all(docker.entrypoint, values, where),
             user=docker.user, working_dir=docker.working_dir, health=docker.healthcheck,
@@ -306,6 +353,14 @@ class _Builder:
             env_file_name=ENV_FILE_NAME if main else f".tomo.{service}.env",
             **hardening(docker),
         )  # fmt: skip
+
+    def _required_by(self, docker: DockerConfig) -> dict[str, str | None]:
+        """The apps whose variables a service's values use, with the network it
+        joins to reach them (so it reaches their containers: a risk flag says so)."""
+        texts = [v.default or "" for v in docker.environment]
+        texts += [*(docker.command or []), *(docker.entrypoint or [])]
+        used = {name for text in texts for name in references(text)} & set(self.imports)
+        return {self.import_app[name]: self.imports[name].network for name in sorted(used)}
 
     def _network_mode(self, docker: DockerConfig) -> str | None:
         mode = docker.network_mode
@@ -341,8 +396,12 @@ class _Builder:
             templates[variable.name] = template
             value = self._fill(template, values, f"service {service}: {variable.name}")
             secret = variable.secret or bool(set(references(template)) & secret_settings)
+            secret = secret or any(self.imports[n].secret for n in references(template)
+                                   if n in self.imports)  # fmt: skip
             (secret_env if secret else env)[variable.name] = value
-            if asks_user or (source == "given" and not secret):
+            # Made of what a required app gives: worked out again at each update, not kept.
+            derived = source == "default" and bool(set(references(template)) & set(self.imports))
+            if (asks_user and not derived) or (source == "given" and not secret):
                 self._record(variable.name, value, secret=secret)
             elif source != "default" and (secret or variable.generate):
                 self.secret_env[key] = template  # no definition gives it again: kept sealed

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 
 from tomo.config import Settings
 from tomo.db import Database
-from tomo.deployment.app_spec import AppSpec, build_app_spec, container_names
+from tomo.deployment.app_spec import AppSpec, Exported, build_app_spec, container_names
 from tomo.deployment.jobs import now
 from tomo.deployment.models import Installation, KeptSecrets
 from tomo.deployment.remote import Docker
@@ -103,14 +103,17 @@ class DeploymentContext:
         *,
         config: InstallConfig | None = None,
         images: dict[str, str] | None = None,
+        imports: dict[str, Exported] | None = None,
     ) -> AppSpec:
         """The containers an installation's record describes (or would, with another
-        definition, config or images: an update)."""
+        definition, config or images: an update); `imports`: what the installations
+        it requires give it (dependencies.imports_for)."""
         return build_app_spec(
             definition, config or InstallConfig.model_validate(row.config), repo_id=row.repo_id,
             installation_id=row.id, data_root=server.data_root, server_host=server.host,
             images=images if images is not None else installed_images(row, definition),
             generated=self.open(row.secret_env_enc), owner=self.settings.owner_label,
+            imports=imports,
         )  # fmt: skip
 
     # -- secrets kept with kept data --------------------------------------------

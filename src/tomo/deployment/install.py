@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tomo.deployment import steps
 from tomo.deployment.app_spec import AppSpec, app_mounts, build_app_spec
 from tomo.deployment.context import DeploymentContext, ports_of, stored_config
+from tomo.deployment.dependencies import imports_for, spec_with_imports
 from tomo.deployment.jobs import JobRecorder, create_job, job_view, new_id, now
 from tomo.deployment.models import Installation
 from tomo.deployment.operation import (
@@ -71,10 +72,11 @@ async def plan_install(
     definition = AppDefinition.model_validate(entry.model_dump())
     name = config.name or definition.id
     kept = await ctx.kept_secrets(target.id, name, entry.repo_id, definition.id)
+    imports = await imports_for(ctx, target, definition, entry.repo_id)
     spec = build_app_spec(
         definition, config, repo_id=entry.repo_id, installation_id=installation_id,
         data_root=target.data_root, server_host=target.host, owner=ctx.settings.owner_label,
-        generated=kept,
+        generated=kept, imports=imports,
     )  # fmt: skip
     return InstallPlan(spec, entry.repo_id, definition, target.id, kept)
 
@@ -172,7 +174,7 @@ class InstallOperation(Operation):
         docker = await ctx.docker(row.server_id)
         await ctx.set(row.id, status=InstallationStatus.INSTALLING, status_message=None)
         async with job.step("validate"):
-            spec = ctx.spec_of(row, definition, server)
+            spec = await spec_with_imports(ctx, row, server)
         async with job.step("preflight"):
             claimed = await claimed_ports(ctx, row.server_id, row.id)
             others = await other_mounts(ctx, row.server_id, row.id)

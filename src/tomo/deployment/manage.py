@@ -19,6 +19,7 @@ from tomo.deployment.app_spec import (
     network_name,
 )
 from tomo.deployment.context import DeploymentContext, public
+from tomo.deployment.dependencies import dependants_of
 from tomo.deployment.install import FinishFailedInstall
 from tomo.deployment.jobs import JobRecorder
 from tomo.deployment.models import Installation
@@ -27,7 +28,7 @@ from tomo.deployment.remote import STOP_LIMIT, ContainerState, Docker
 from tomo.deployment.schemas import InstallationPublic, OperationDone
 from tomo.deployment.spec import InstallConfig
 from tomo.deployment.statuses import InstallationStatus
-from tomo.errors import InvalidInput, RemoteError, TomoError
+from tomo.errors import InvalidInput, NeededByOthers, RemoteError, TomoError
 from tomo.marketplace.definition import AppDefinition
 from tomo.servers.ssh import LOGS, SSHTarget, docker_argv
 
@@ -438,6 +439,19 @@ def owned_folders(row: Installation, data_root: str) -> list[str]:
     ))  # fmt: skip
 
 
+async def refuse_if_needed(ctx: DeploymentContext, row: Installation, verb: str) -> None:
+    """An app others require is not removed while they are installed, nor stopped
+    while they run: they would lose it. NeededByOthers names them."""
+    needing = await dependants_of(ctx, row)
+    if verb == "stop":
+        needing = [other for other in needing if other.status not in _AT_REST]
+    if needing:
+        raise NeededByOthers(row.name, verb, [other.name for other in needing])
+
+
+_AT_REST = (InstallationStatus.STOPPED, InstallationStatus.FAILED, InstallationStatus.MISSING)
+
+
 def adopted_container(row: Installation) -> str | None:
     """The id of the container the installation was adopted from (None: tomo made it)."""
     return str(row.adopted["container"]) if row.adopted else None
@@ -471,6 +485,8 @@ def _strictly_under(path: str, root: str) -> bool:
 async def prepare_uninstall(
     ctx: DeploymentContext, ref: str, server: str | None, *, remove_data: bool
 ) -> Prepared:
+    await refuse_if_needed(ctx, await ctx.find(ref, server), "uninstall")
+
     async def finish(row: Installation, outcome: Outcome) -> OperationDone:
         gone = public(row).model_copy(
             update={"status": InstallationStatus.REMOVED, "operation": None}
@@ -482,6 +498,8 @@ async def prepare_uninstall(
 
 async def prepare_verb(ctx: DeploymentContext, verb: str, ref: str, server: str | None) -> Prepared:
     """`docker container start|stop|restart` as a job."""
+    if verb == "stop":
+        await refuse_if_needed(ctx, await ctx.find(ref, server), "stop")
 
     async def finish(row: Installation, outcome: Outcome) -> OperationDone:
         return await done(ctx, row, outcome)

@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 
 from tomo.config import Settings
 from tomo.db import Database
-from tomo.deployment import adopt, foreign, install, manage, reconcile, update
+from tomo.deployment import adopt, dependencies, foreign, install, manage, reconcile, update
 from tomo.deployment.app_spec import app_mounts
 from tomo.deployment.context import DeploymentContext, public
 from tomo.deployment.jobs import job_view, list_jobs
@@ -101,6 +101,29 @@ class DeploymentService:
     async def install_app(self, server: str, app: str, config: InstallConfig) -> InstallStarted:
         """Validate and record; the returned job does the work (see run_job)."""
         return await install.install_app(self.ctx, server, app, config)
+
+    async def install_order(self, server: str, app: str) -> list[str]:
+        """The apps (`repo/app`) not installed on the server yet that `app` requires,
+        in the order to install them (what --with-dependencies installs first)."""
+        target = await self.ctx.servers.get_server(server)
+        return await dependencies.install_order(self.ctx, target.id, app)
+
+    async def dependants(self, ref: str, server: str | None = None) -> list[str]:
+        """The installations that require this one, directly or through others, in
+        the order to stop or uninstall them before it (what --with-dependants does)."""
+        row = await self.ctx.find(ref, server)
+        order: list[str] = []
+        seen = {row.id}
+
+        async def visit(current: Installation) -> None:
+            for other in await dependencies.dependants_of(self.ctx, current):
+                if other.id not in seen:
+                    seen.add(other.id)
+                    await visit(other)
+                    order.append(other.id)
+
+        await visit(row)
+        return order
 
     async def run_job(self, job_id: str) -> JobPublic:
         """Carry out a stored install job to its end; its outcome is in the returned

@@ -199,6 +199,8 @@ class ContainerSpec:
     depends_on: dict[str, str] = field(default_factory=dict)  # container -> condition
     one_shot: bool = False  # others wait for it to complete: it runs once and exits 0
     env_file_name: str = ENV_FILE_NAME
+    # Networks of the apps it requires, joined too so it reaches them by host name.
+    extra_networks: list[str] = field(default_factory=list)
 
     @property
     def env_file(self) -> str:
@@ -398,7 +400,10 @@ def generate_secret(kind: str) -> str:
 def build_docker_run_command(spec: ContainerSpec, publish_address: str) -> list[str]:
     """The `docker container run` argv for a spec. Environment values only go
     through the env file, so no value shows in the server's process list."""
-    argv = ["container", "run", "--detach", "--name", spec.name]
+    # A container that also joins other apps' networks is created, connected, then
+    # started (Docker joins one network at `run`): it never runs without them.
+    start = ["container", "create"] if spec.extra_networks else ["container", "run", "--detach"]
+    argv = [*start, "--name", spec.name]
     for key, value in spec.labels.items():
         argv += ["--label", f"{key}={value}"]
     for port in spec.ports:

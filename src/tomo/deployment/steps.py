@@ -412,11 +412,22 @@ async def create(
     job.journal.undo.append({"remove_container": spec.name})
     await job.save_journal()
     argv = build_docker_run_command(spec, publish_address)
+    made = await _docker_or_fail(docker, argv, "docker run" if not spec.extra_networks
+                                 else "docker create")  # fmt: skip
+    if spec.extra_networks:  # made, not started: it joins the networks it needs first
+        for network in spec.extra_networks:
+            await _docker_or_fail(docker, ["network", "connect", network, spec.name],
+                                  f"joining the network {network}")  # fmt: skip
+        await _docker_or_fail(docker, ["container", "start", spec.name], "docker start")
+    return made
+
+
+async def _docker_or_fail(docker: Docker, argv: list[str], what: str) -> str:
     result = await docker.ssh.run_docker(docker.target, argv, check=False)
     if result.exit_code != 0:
         lines = [line for line in result.stderr.strip().splitlines()
                  if line.strip() and not line.startswith("Run 'docker")]  # fmt: skip
-        raise InstallFailed(f"docker run failed: {' | '.join(lines[-3:]) or 'no output'}")
+        raise InstallFailed(f"{what} failed: {' | '.join(lines[-3:]) or 'no output'}")
     return result.stdout.strip()
 
 

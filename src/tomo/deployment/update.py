@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from tomo.deployment import steps
 from tomo.deployment.app_spec import AppSpec, container_names
 from tomo.deployment.context import DeploymentContext, ports_of, stored_config
+from tomo.deployment.dependencies import imports_for
 from tomo.deployment.install import claimed_ports, other_mounts, wait_limits
 from tomo.deployment.jobs import JobRecorder
 from tomo.deployment.manage import record_state
@@ -52,8 +53,9 @@ async def plan_update(
     image = retag(definition.docker.image, tag) if tag else definition.docker.image
     server = await ctx.servers.get_server(row.server_id)
     config = InstallConfig.model_validate(row.config).changed_by(changes)
+    imports = await imports_for(ctx, server, definition, row.repo_id)
     spec = ctx.spec_of(row, definition, server, config=config,
-                       images={definition.main_service: image})  # fmt: skip
+                       images={definition.main_service: image}, imports=imports)  # fmt: skip
     return UpdatePlan(definition, server.data_root, config, spec)
 
 

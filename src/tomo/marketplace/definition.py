@@ -388,6 +388,55 @@ class AppFile(_Definition):
         return base64.b64decode(self.content)
 
 
+_APP_REF = re.compile(r"(?:[a-z0-9][a-z0-9-]{0,62}/)?[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
+MAX_REQUIRED_APPS = 16
+
+
+def _check_app_ref(value: str) -> str:
+    if not _APP_REF.fullmatch(value):
+        raise ValueError(f"'{value}' is not an app ('app-id' of this catalog, or 'repo/app-id')")
+    return value
+
+
+def _check_variable_name(value: str) -> str:
+    if not SETTING_NAME.fullmatch(value):
+        raise ValueError(f"'{value}' cannot be referred to as ${{NAME}} (letters, digits and '_')")
+    return value
+
+
+VariableName = Annotated[str, Field(max_length=128), AfterValidator(_check_variable_name)]
+
+
+class AppRequirement(_Definition):
+    """Another app this one needs on the same server (Umbrel's `dependencies`): it is
+    installed first, and `imports` are the variables it exports that this app's
+    values use as `${NAME}` (its host on the network they share, its ports, its
+    generated credentials)."""
+
+    app: Annotated[str, AfterValidator(_check_app_ref)]
+    imports: Annotated[list[VariableName], BeforeValidator(as_list), Field(max_length=64)] = []
+
+    def app_ref(self, repo_id: str) -> str:
+        """`repo/app`: an app of the same catalog unless it names another."""
+        return self.app if "/" in self.app else f"{repo_id}/{self.app}"
+
+
+class AppExport(_Definition):
+    """A variable this app gives the apps that require it: the host name of one of
+    its services (on the network they share), or a value made of its settings and
+    the built-ins (`${APP_PASSWORD}`, `${TOMO_INSTANCE}`)."""
+
+    name: VariableName
+    host: Slug | None = None  # the service whose host name it is
+    value: Annotated[str, Field(max_length=4096)] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> AppExport:
+        if (self.host is None) == (self.value is None):
+            raise ValueError(f"{self.name}: give either host (a service) or value")
+        return self
+
+
 class AppVolume(_Definition):
     container_path: AbsolutePath = Field(
         validation_alias=AliasChoices("container_path", "container")
@@ -604,6 +653,9 @@ class AppDefinition(_Definition):
     settings: Annotated[list[AppEnvVar], Field(max_length=256)] = []
     requirements: AppRequirements = AppRequirements()
     files: Annotated[list[AppFile], Field(max_length=MAX_SHIPPED_FILES)] = []
+    # Other apps it needs on its server, and what it gives the apps that need it.
+    requires: Annotated[list[AppRequirement], Field(max_length=MAX_REQUIRED_APPS)] = []
+    exports: Annotated[list[AppExport], Field(max_length=64)] = []
     # Why tomo cannot install this app (the catalog still lists it), or None.
     not_installable: Annotated[ShownText, Field(max_length=2000)] | None = None
 
@@ -689,12 +741,44 @@ class AppDefinition(_Definition):
             if not SETTING_NAME.fullmatch(setting.name):
                 raise ValueError(f"settings[{position}].name: '{setting.name}' cannot be "
                                  "referred to as ${NAME} (letters, digits and '_')")  # fmt: skip
+        self._requirements_fit()
         self._references_are_known()
         return self
 
+    def _requirements_fit(self) -> None:
+        _refuse_duplicates("requires", [r.app for r in self.requires])
+        _refuse_duplicates("exports", [e.name for e in self.exports])
+        imported = [name for r in self.requires for name in r.imports]
+        _refuse_duplicates("requires: imports", imported)
+        own = {s.name for s in self.settings} | set(BUILTIN_VARIABLES)
+        clash = sorted(set(imported) & own)
+        if clash:
+            raise ValueError(f"requires: {clash[0]} is imported and also a setting or built-in")
+        if any(r.app == self.id for r in self.requires):
+            raise ValueError(f"requires: '{self.id}' is this app itself")
+        for export in self.exports:
+            if export.host is not None and export.host not in self.all_services:
+                raise ValueError(f"exports: {export.name}: '{export.host}' is not a service "
+                                 "of this app")  # fmt: skip
+            unknown = [r for r in references(export.value or "") if r not in own]
+            if unknown:
+                raise ValueError(f"exports: {export.name}: ${{{unknown[0]}}} is not a setting "
+                                 "of this app")  # fmt: skip
+
+    @property
+    def imported_names(self) -> set[str]:
+        return {name for requirement in self.requires for name in requirement.imports}
+
+    @property
+    def is_templated(self) -> bool:
+        """Whether its values are templates (`${NAME}`, `$$`): an app with settings,
+        several services or other apps' variables; a single container without any
+        of them takes its values as written."""
+        return bool(self.settings or self.services or self.requires)
+
     def _references_are_known(self) -> None:
-        known = {s.name for s in self.settings} | set(BUILTIN_VARIABLES)
-        if not self.settings and not self.services:
+        known = {s.name for s in self.settings} | set(BUILTIN_VARIABLES) | self.imported_names
+        if not self.is_templated:
             return  # a single container without settings: values are taken as written
         for name, service in self.all_services.items():
             values = [(f"environment.{v.name}", v.default or "") for v in service.environment]

@@ -8,6 +8,7 @@ install can require the user to accept exactly the flags the app carries.
 from __future__ import annotations
 
 import difflib
+import functools
 import posixpath
 import re
 from collections.abc import Callable, Iterable
@@ -21,6 +22,7 @@ from tomo.marketplace.definition import (
 )
 from tomo.marketplace.fields import normalize_absolute
 from tomo.paths import DEFAULT_DATA_ROOT
+from tomo.slugs import SLUG
 
 # Docker grants these by default; asking for them adds no power.
 DEFAULT_CAPABILITIES = frozenset(
@@ -136,6 +138,7 @@ def app_risks(definition: AppDefinition) -> list[str]:
     the folders it names (tomo places those it leaves unnamed apart)."""
     every = definition.all_services.values()
     flags = {flag for service in every for flag in assess_risks(service)}
+    flags |= {f"app:{r.app.rpartition('/')[2]}" for r in definition.requires if r.imports}
     named = [host_mount(v.host_path, v.readonly, CATALOG_INSTANCE)
              for service in every for v in service.volumes if v.host_path is not None]  # fmt: skip
     return sorted(flags | nested_mount_risks(named))
@@ -226,18 +229,25 @@ def _components(path: str) -> list[str]:
     return [part for part in path.split("/") if part]
 
 
+@functools.lru_cache(maxsize=256)
+def _pattern_components(pattern: str) -> tuple[str, ...]:
+    """A pattern's components, split once: the patterns are the constants above and
+    the data root, and every bind mount of a sync is held against each of them."""
+    return tuple(_components(pattern))
+
+
 def _is_exactly(parts: list[str], pattern: str) -> bool:
-    return len(parts) == len(_components(pattern)) and _overlaps(parts, pattern)
+    return len(parts) == len(_pattern_components(pattern)) and _overlaps(parts, pattern)
 
 
 def _is_at_or_above(parts: list[str], pattern: str) -> bool:
     """Whether a mount of `parts` contains (or is) the path `pattern`."""
-    return len(parts) <= len(_components(pattern)) and _overlaps(parts, pattern)
+    return len(parts) <= len(_pattern_components(pattern)) and _overlaps(parts, pattern)
 
 
 def _overlaps(parts: list[str], pattern: str) -> bool:
     """Whether `parts` is `pattern`, above it or inside it."""
-    pairs = zip(parts, _components(pattern), strict=False)  # up to the shorter: a prefix
+    pairs = zip(parts, _pattern_components(pattern), strict=False)  # up to the shorter
     return all(_component_matches(part, wanted) for part, wanted in pairs)
 
 
@@ -337,6 +347,12 @@ def _network_flag(value: str) -> str:
     return network_flag(check_network_mode(value))
 
 
+def _app_flag(value: str) -> str:
+    if not SLUG.fullmatch(value):
+        raise ValueError(f"'{value}' is not an app id")
+    return f"app:{value}"
+
+
 # Each kind of flag with a value: the flag's canonical spelling, or ValueError.
 _CANONICAL: dict[str, Callable[[str], str]] = {
     "cap": _capability_flag,
@@ -349,4 +365,5 @@ _CANONICAL: dict[str, Callable[[str], str]] = {
     "nested-mount": _nested_flag,
     "runtime-socket": _runtime_socket_flag,
     "network": _network_flag,
+    "app": _app_flag,
 }

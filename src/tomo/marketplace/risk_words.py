@@ -56,7 +56,7 @@ _CAPABILITIES = {
 # Kinds of flag, the most dangerous first: the order an app's page lists them in.
 _SEVERITY = ("privileged", "docker-socket", "runtime-socket", "nested-mount", "system-path",
              "tomo-data", "ssh-keys", "socket", "host-read", "host-pid", "host-network", "cap",
-             "device", "gpu", "host-ipc", "network")  # fmt: skip
+             "device", "gpu", "host-ipc", "network", "app")  # fmt: skip
 
 
 def severity(flag: str) -> tuple[int, str]:
@@ -148,9 +148,16 @@ def _network(mode: str) -> tuple[str, str]:
             "reach every other container on that network directly.")  # fmt: skip
 
 
+def _app(app: str) -> tuple[str, str]:
+    return (f"Reaches the app {app}",
+            f"The app needs {app} and joins its network to use it: it can reach every "
+            f"container of {app} there, its database included, not only the service it "
+            "needs, and it is given the credentials {app} shares.")  # fmt: skip
+
+
 _RISK_KINDS = {
     "cap": _capability, "device": _device, "system-path": _system_path,
     "ssh-keys": _ssh_keys, "runtime-socket": _runtime_socket, "network": _network,
     "nested-mount": _nested_mount, "tomo-data": _tomo_data, "host-read": _host_read,
-    "socket": _socket,
+    "socket": _socket, "app": _app,
 }  # fmt: skip

@@ -140,6 +140,17 @@ class MarketplaceApp(AppDefinition):
     updated_at: datetime
 
 
+class RequiredApp(BaseModel):
+    """An app another requires, as the catalog has it (marketplace/requirements.py)."""
+
+    app: str  # repo/app
+    name: str
+    found: bool = False  # in the catalog
+    imports: list[str] = []
+    problem: str | None = None  # why it cannot meet the requirement
+    requires: list[RequiredApp] = []
+
+
 def catalog_entry(row: MarketplaceAppRow) -> MarketplaceApp:
     """An app's row as every face shows it (here, light, so that the CLI's quick path
     shows a row sqlite3 read the same way: see tomo.marketplace.readonly)."""

@@ -53,9 +53,10 @@ from tomo.marketplace.schemas import SyncProblem, SyncReport
 # 5: invisible formatting characters removed from every text (see invisible.py).
 # 6: env names by Docker's rule, merge keys, shown texts normalised, GPUs, Runtipi's
 #    empty fields, Portainer's copies, the files a store ships (issue 19).
+# 7: apps that require other apps, and what apps export to them (issue 19).
 # Apps stored by an older parser are rewritten from the new parse, even from files
 # that did not change: what the catalog shows must be what this parser makes of them.
-PARSER_VERSION = 6
+PARSER_VERSION = 7
 
 log = logging.getLogger("tomo.marketplace")
 # A file holding a whole catalog (Portainer's templates) is bound by this, not by
@@ -65,7 +66,7 @@ Progress = Callable[[str, int, int], None]
 # Fields kept in the row's `details` JSON: shown, not searched.
 _DETAIL_FIELDS = ("license", "repository", "documentation", "icon", "maintainers",
                   "services", "main", "settings", "not_installable", "tagline",
-                  "screenshots", "files")  # fmt: skip
+                  "screenshots", "files", "requires", "exports")  # fmt: skip
 
 
 def _no_progress(_phase: str, _done: int, _total: int) -> None:

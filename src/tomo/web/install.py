@@ -50,7 +50,20 @@ async def install_form(
     fit = await _fit(runtime.deployment, chosen, entry) if chosen else None
     form = InstallForm(entry)
     page = InstallPage(entry, servers, chosen, fit, form, form.defaults())
+    page.first = await _first(runtime.deployment, chosen, entry)
     return render(request, "install/form.html", page.context())
+
+
+async def _first(
+    deployment: DeploymentService, server: ServerPublic | None, entry: MarketplaceApp
+) -> list[str]:
+    """The apps it requires that the server lacks, in the order to install them."""
+    if server is None or not entry.requires:
+        return []
+    try:
+        return await deployment.install_order(server.id, _ref(entry))
+    except TomoError:  # a circle, an app missing from the catalog: the app page says it
+        return []
 
 
 @router.post("/apps/{repo}/{app}/install", name="web_install")
@@ -95,7 +108,10 @@ async def _typed_page(request: Request, runtime: Runtime, entry: MarketplaceApp)
     values = await form_values(request)
     form = InstallForm(entry, accepted=(await form_lists(request)).get("risk", []))
     servers = await runtime.servers.list_servers()
-    return InstallPage(entry, servers, _chosen(servers, values.get("server")), None, form, values)
+    chosen = _chosen(servers, values.get("server"))
+    page = InstallPage(entry, servers, chosen, None, form, values)
+    page.first = await _first(runtime.deployment, chosen, entry)
+    return page
 
 
 # -- choosing a server ------------------------------------------------------------
@@ -296,6 +312,7 @@ class InstallPage:
     values: dict[str, str]
     errors: FormErrors = field(default_factory=FormErrors)
     preview: InstallPreview | None = None
+    first: list[str] = field(default_factory=list)  # required apps the server lacks, in order
 
     def context(self) -> dict[str, Any]:
         form = self.form
@@ -308,7 +325,7 @@ class InstallPage:
                 "command": shell_lines(self.preview.argv) if self.preview else "",
                 "commands": [shell_lines(c.argv) for c in self.preview.containers]
                 if self.preview else [],
-                "error_links": self.error_links(),
+                "error_links": self.error_links(), "first": self.first,
                 "explain": explain_risk}  # fmt: skip
 
     def error_links(self) -> list[tuple[str, str, str]]:

@@ -22,6 +22,7 @@ from tomo.deployment.app_spec import user_variables
 from tomo.deployment.spec import publishes_ports
 from tomo.errors import RepoNotFound
 from tomo.http.deps import get_marketplace
+from tomo.marketplace.requirements import requirement_tree, tree_problem
 from tomo.marketplace.risk_words import explain_risk, severity
 from tomo.marketplace.schemas import (
     AppSummary,
@@ -266,7 +267,9 @@ async def _app_context(
     marketplace = get_marketplace(request)
     app = await marketplace.get_app(f"{repo}/{app_id}")  # AppNotFound: the 404 page
     source = await marketplace.get_repo(app.repo_id)
+    required = await requirement_tree(marketplace, app) if app.requires else []
     return {
+        "required": required, "required_problem": tree_problem(required),
         "app": app, "repo": source, "paragraphs": _paragraphs(app.description),
         "risks": [(flag, *explain_risk(flag)) for flag in sorted(app.risks, key=severity)],
         "own_rating": await marketplace.user_rating(app.repo_id, app.id, user_id),

@@ -1,0 +1,115 @@
+"""Apps that require other apps, from definition to containers (pure: no Docker, no
+SSH): what the required installation exports becomes the dependant's values, its
+secrets stay secret, and the dependant's containers join its network. The real
+deployment is in test_dependencies.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tomo.deployment.app_spec import AppSpec, Exported, build_app_spec
+from tomo.deployment.spec import InstallConfig, build_docker_run_command
+from tomo.errors import InvalidInput
+from tomo.marketplace.definition import AppDefinition
+from tomo.marketplace.risk import app_risks, risk_flag_problem
+from tomo.marketplace.risk_words import explain_risk
+
+NODE: dict[str, Any] = {
+    "id": "node", "name": "Node", "version": "1",
+    "settings": [{"name": "RPC_PASS", "secret": True, "generate": "hex"},
+                 {"name": "RPC_USER", "default": "tomo"}],
+    "services": {"rpc": {"image": "example/node:1"}, "ui": {"image": "example/node-ui:1",
+                                                         "ports": [{"container": 80}]}},
+    "main": "ui",
+    "exports": [{"name": "NODE_HOST", "host": "rpc"},
+                {"name": "NODE_USER", "value": "${RPC_USER}"},
+                {"name": "NODE_PASS", "value": "${RPC_PASS}"},
+                {"name": "NODE_URL", "value": "http://${RPC_USER}@${TOMO_INSTANCE}-rpc:8332"}],
+}  # fmt: skip
+EXPLORER: dict[str, Any] = {
+    "id": "explorer", "name": "Explorer", "version": "1",
+    "docker": {"image": "example/explorer:1", "environment": [
+        {"name": "BACKEND", "default": "${NODE_HOST}:8332"},
+        {"name": "BACKEND_AUTH", "default": "${NODE_USER}:${NODE_PASS}"},
+        {"name": "TITLE", "default": "Explorer"}]},
+    "requires": [{"app": "node", "imports": ["NODE_HOST", "NODE_USER", "NODE_PASS"]}],
+}  # fmt: skip
+
+
+def build(data: dict[str, Any], imports: dict[str, Exported] | None = None,
+          **config: Any) -> AppSpec:  # fmt: skip
+    return build_app_spec(
+        AppDefinition.model_validate(data), InstallConfig(**config), repo_id="main",
+        installation_id="i1", data_root="/srv/apps", server_host="nas.local", imports=imports,
+    )  # fmt: skip
+
+
+def test_an_installation_exports_host_names_on_its_network_and_values_of_its_settings() -> None:
+    node = build(NODE, name="btc")
+    assert node.network == "tomo-btc"
+    password = node.exports["NODE_PASS"].value
+    assert len(password) == 32 and node.exports["NODE_PASS"].secret
+    assert {name: (e.value, e.secret, e.network) for name, e in node.exports.items()
+            if name != "NODE_PASS"} == {
+        "NODE_HOST": ("btc-rpc", False, "tomo-btc"),
+        "NODE_USER": ("tomo", False, "tomo-btc"),
+        "NODE_URL": ("http://tomo@btc-rpc:8332", False, "tomo-btc"),
+    }  # fmt: skip
+
+
+def test_one_container_that_exports_a_host_gets_a_network_of_its_own() -> None:
+    solo = {**EXPLORER, "id": "solo", "requires": [], "docker": {"image": "example/solo:1"},
+            "exports": [{"name": "SOLO_HOST", "host": "app"}]}  # fmt: skip
+    assert build(solo).network == "tomo-solo"
+    assert build({**solo, "exports": []}).network is None
+
+
+def test_the_dependant_takes_the_exports_its_secrets_sealed_and_joins_the_network() -> None:
+    node = build(NODE, name="btc")
+    app = build(EXPLORER, node.exports, accept_risks=["app:node"])
+    main = app.main
+    assert main.env == {"BACKEND": "btc-rpc:8332", "TITLE": "Explorer"}
+    assert main.secret_env == {"BACKEND_AUTH": f"tomo:{node.exports['NODE_PASS'].value}"}
+    # What the dependency gives is worked out again at each update: never recorded.
+    assert app.env == {"TITLE": "Explorer"} and app.secret_env == {}
+    assert main.extra_networks == ["tomo-btc"]
+    assert "app:node" in app.risks
+    argv = build_docker_run_command(main, "127.0.0.1")
+    assert argv[:2] == ["container", "create"]  # connected to the network before it starts
+
+
+def test_joining_another_apps_network_is_a_risk_flag_to_accept() -> None:
+    node = build(NODE, name="btc")
+    with pytest.raises(InvalidInput, match="app:node"):
+        build(EXPLORER, node.exports)
+    assert "app:node" in app_risks(AppDefinition.model_validate(EXPLORER))
+    assert risk_flag_problem("app:node") is None
+    assert risk_flag_problem("app:Not An App") is not None
+    assert explain_risk("app:node")[0] == "Reaches the app node"
+
+
+def test_an_import_the_required_installation_does_not_give_is_refused() -> None:
+    node = build(NODE, name="btc")
+    partial = {k: v for k, v in node.exports.items() if k != "NODE_PASS"}
+    with pytest.raises(InvalidInput, match="the app node it requires gives no NODE_PASS"):
+        build(EXPLORER, partial, accept_risks=["app:node"])
+
+
+@pytest.mark.parametrize(("change", "error"), [
+    ({"requires": [{"app": "node", "imports": ["TITLE!"]}]}, "cannot be referred to"),
+    ({"requires": [{"app": "Node"}]}, "is not an app"),
+    ({"requires": [{"app": "explorer"}]}, "is this app itself"),
+    ({"requires": [{"app": "node", "imports": ["NODE_HOST"]},
+                   {"app": "main/node", "imports": ["NODE_HOST"]}]}, "given twice"),
+    ({"settings": [{"name": "NODE_HOST"}]}, "imported and also a setting"),
+    ({"exports": [{"name": "X", "host": "nope"}]}, "'nope' is not a service"),
+    ({"exports": [{"name": "X", "value": "${NODE_HOST}"}]}, "is not a setting of this app"),
+    ({"exports": [{"name": "X"}]}, "give either host"),
+])  # fmt: skip
+def test_requirements_and_exports_that_cannot_work_are_refused(
+    change: dict[str, Any], error: str
+) -> None:
+    with pytest.raises(ValueError, match=error):
+        AppDefinition.model_validate({**EXPLORER, **change})

@@ -1,0 +1,49 @@
+"""An app that requires other apps, on its page and its install form, as a browser
+without JavaScript sees them, on a real catalog repository synced by the service."""
+
+from __future__ import annotations
+
+from html import unescape
+from typing import Any
+
+from tests.web.conftest import Web, text_of
+from tests.web.test_store_pages import MakeRepo, catalog_of, subscribe
+
+NODE: dict[str, Any] = {
+    "settings": [{"name": "TOKEN", "secret": True, "generate": "hex"}],
+    "exports": [{"name": "NODE_HOST", "host": "app"}, {"name": "NODE_TOKEN", "value": "${TOKEN}"}],
+}
+VIEWER: dict[str, Any] = {
+    "requires": [{"app": "node", "imports": ["NODE_HOST", "NODE_TOKEN"]}],
+    "docker": {"image": "example/viewer:1", "environment": [
+        {"name": "UPSTREAM", "default": "${NODE_HOST}"}]},
+}  # fmt: skip
+
+
+def test_the_app_page_shows_the_tree_of_what_it_needs(web: Web, make_repo: MakeRepo) -> None:
+    repo = catalog_of(make_repo, ("node", "tools", NODE), ("viewer", "tools", VIEWER),
+                      ("explorer", "tools", {**VIEWER, "requires": [
+                          {"app": "viewer"}, {"app": "ghost", "imports": ["GHOST_URL"]}],
+                          "docker": {"image": "example/explorer:1"}}))  # fmt: skip
+    repo_id = subscribe(web, repo, "chain")
+    page = unescape(text_of(web.viewer().get(f"/apps/{repo_id}/viewer")))
+    assert "Apps it needs" in page
+    assert f"Node {repo_id}/node gives NODE_HOST, NODE_TOKEN" in page
+    assert "Reaches the app node" in page  # its risk flag, explained
+    assert "tomo cannot install Viewer" not in page
+
+    deeper = unescape(text_of(web.viewer().get(f"/apps/{repo_id}/explorer")))
+    assert f"Viewer {repo_id}/viewer Node {repo_id}/node" in deeper  # the tree, nested
+    assert (f"tomo cannot install Explorer. It requires {repo_id}/ghost, but it is not in "
+            "the catalog.") in deeper  # fmt: skip
+
+
+def test_an_export_the_required_app_lacks_is_said_on_the_page(
+    web: Web, make_repo: MakeRepo
+) -> None:
+    repo = catalog_of(make_repo, ("node", "tools", {**NODE, "exports": []}),
+                      ("viewer", "tools", VIEWER))  # fmt: skip
+    repo_id = subscribe(web, repo, "chain")
+    page = unescape(text_of(web.viewer().get(f"/apps/{repo_id}/viewer")))
+    assert (f"tomo cannot install Viewer. It requires {repo_id}/node, but it gives no "
+            "NODE_HOST, NODE_TOKEN.") in page  # fmt: skip
