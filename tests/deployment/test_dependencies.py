@@ -12,7 +12,8 @@ from tests.deployment.test_install import docker
 async def publish_pair(deploy: Deploy) -> str:
     """`node`, which exports its host and a generated token, and `viewer`, which
     requires it and uses both."""
-    await deploy.publish("node", docker=deploy.web_app(), settings=[
+    await deploy.publish("node", docker=deploy.web_app(environment=[
+        {"name": "TOKEN", "default": "${TOKEN}"}]), settings=[
         {"name": "TOKEN", "secret": True, "generate": "hex"}],
         exports=[{"name": "NODE_HOST", "host": "app"},
                  {"name": "NODE_TOKEN", "value": "${TOKEN}"}])  # fmt: skip

@@ -41,6 +41,7 @@ from tomo.marketplace.definition import (
     REFERENCE,
     AppDefinition,
     AppEnvVar,
+    AppHook,
     AppVolume,
     DockerConfig,
     references,
@@ -86,6 +87,10 @@ class AppSpec:
     generated: dict[str, str] = field(default_factory=dict, repr=False)  # new: shown once
     files: list[ShippedFile] = field(default_factory=list)  # placed where none is yet
     exports: dict[str, Exported] = field(default_factory=dict, repr=False)
+    hooks: list[AppHook] = field(default_factory=list)  # run by steps.run_hooks
+
+    def hooks_at(self, *moments: str) -> list[AppHook]:
+        return [hook for hook in self.hooks if hook.runs in moments]
 
     @property
     def main(self) -> ContainerSpec:
@@ -205,7 +210,8 @@ class _Builder:
         volumes = sorted({m.volume for c in containers for m in c.named_volumes})
         return AppSpec(self.name, self.instance_dir, containers, self.network, volumes,
                        self.labels, self.env, self.secret_env, risks, self.generated,
-                       self._shipped(), self._exports(values))  # fmt: skip
+                       self._shipped(), self._exports(values),
+                       list(self.definition.hooks))  # fmt: skip
 
     def _refuse_missing_imports(self) -> None:
         for requirement in self.definition.requires:

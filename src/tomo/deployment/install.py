@@ -32,6 +32,7 @@ from tomo.deployment.operation import (
     prepared,
     said,
 )
+from tomo.deployment.remote import Docker
 from tomo.deployment.schemas import InstallStarted, JobPublic, OperationDone
 from tomo.deployment.spec import InstallConfig
 from tomo.deployment.statuses import InstallationStatus, JobStatus
@@ -183,12 +184,14 @@ class InstallOperation(Operation):
             )
         async with job.step("pull", ", ".join(spec.images)):
             await steps.pull_and_prepare(docker, spec, job)  # the files meanwhile
+        await run_hooks_of(job, docker, spec, definition.id, "before-install", "before-start")
         async with job.step("create"):
             container = await steps.create_containers(
                 docker, spec, ctx.settings.publish_address, job, wait_limits(ctx)
             )
         async with job.step("wait"):
             await job.note(await steps.wait_until_app_up(docker, spec, wait_limits(ctx)))
+        await run_hooks_of(job, docker, spec, definition.id, "after-install", "after-start")
         job.journal.committed = True
         await ctx.set(row.id, status=InstallationStatus.RUNNING, container_id=container,
                       status_message=None)  # fmt: skip
@@ -208,6 +211,16 @@ class InstallOperation(Operation):
         await self.ctx.set(row.id, status=InstallationStatus.FAILED,
                            status_message=f"{cause}; {message}")  # fmt: skip
         return Recovery(message, settled=False)
+
+
+async def run_hooks_of(
+    job: JobRecorder, docker: Docker, spec: AppSpec, app_id: str, *moments: str
+) -> None:
+    """The store's hook scripts of these moments, as a step of their own."""
+    hooks = spec.hooks_at(*moments)
+    if hooks:
+        async with job.step("hooks", ", ".join(hook.name for hook in hooks)):
+            await steps.run_hooks(docker, spec, hooks, job, app_id)
 
 
 class FinishFailedInstall(Operation):

@@ -24,6 +24,7 @@ from tomo.errors import Refusal
 from tomo.marketplace.definition import (
     ENV_NAME,
     AppEnvVar,
+    AppHook,
     AppVolume,
     DockerConfig,
     HealthCheck,
@@ -395,6 +396,23 @@ def generate_secret(kind: str) -> str:
     if kind == "uuid":
         return str(uuid.uuid4())
     return secrets.token_urlsafe(24)
+
+
+def build_hook_command(
+    name: str, hook: AppHook, *, image: str, instance_dir: str, labels: dict[str, str],
+    network: str | None, app_id: str,
+) -> list[str]:  # fmt: skip
+    """The one-shot container that runs a store's hook script: the app's main image,
+    the installation's data directory mounted where the script finds it, nothing of
+    the server's beyond it (the script is an argument, never a shell line)."""
+    argv = ["container", "run", "--rm", "--name", name]
+    for key, value in {**labels, "tomo.hook": hook.name}.items():
+        argv += ["--label", f"{key}={value}"]
+    argv += ["--volume", f"{instance_dir}:{instance_dir}",
+             "--env", f"APP_DATA_DIR={instance_dir}", "--env", f"APP_ID={app_id}"]  # fmt: skip
+    if network:
+        argv += ["--network", network]
+    return [*argv, "--entrypoint", hook.interpreter, image, "-c", hook.script]
 
 
 def build_docker_run_command(spec: ContainerSpec, publish_address: str) -> list[str]:

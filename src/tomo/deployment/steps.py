@@ -23,12 +23,13 @@ from tomo.deployment.spec import (
     ContainerSpec,
     Mount,
     build_docker_run_command,
+    build_hook_command,
     env_file_content,
     host_mounts,
     risk_problem,
 )
 from tomo.errors import InstallFailed, PreflightFailed, Refusal, RemoteError
-from tomo.marketplace.definition import AppDefinition, HealthCheck
+from tomo.marketplace.definition import AppDefinition, AppHook, HealthCheck
 from tomo.marketplace.risk import HostMount, nested_mount_risks, volume_risks
 from tomo.servers.facts import ServerFacts
 
@@ -420,6 +421,33 @@ async def create(
                                   f"joining the network {network}")  # fmt: skip
         await _docker_or_fail(docker, ["container", "start", spec.name], "docker start")
     return made
+
+
+# How long one hook script may run.
+HOOK_TIME_LIMIT = 300.0
+
+
+async def run_hooks(
+    docker: Docker, app: AppSpec, hooks: list[AppHook], job: JobRecorder, app_id: str
+) -> None:
+    """Each hook in a one-shot container (see spec.build_hook_command), journaled so
+    that an interrupted one is removed; one that fails fails the job, its output said."""
+    for hook in hooks:
+        name = f"{app.name}-hook-{hook.name}"
+        job.journal.undo.append({"remove_container": name})
+        await job.save_journal()
+        argv = build_hook_command(
+            name, hook, image=app.main.image, instance_dir=app.instance_dir, labels=app.labels,
+            network=app.network, app_id=app_id,
+        )  # fmt: skip
+        result = await docker.ssh.run_docker(docker.target, argv, check=False,
+                                             time_limit=HOOK_TIME_LIMIT)  # fmt: skip
+        if result.exit_code != 0:
+            said = [line for line in (result.stdout + result.stderr).strip().splitlines()
+                    if line.strip()][-3:]  # fmt: skip
+            raise InstallFailed(f"the hook {hook.name} failed with code {result.exit_code}: "
+                                f"{' | '.join(said) or 'no output'}")  # fmt: skip
+        await job.note(f"ran the hook {hook.name}")
 
 
 async def _docker_or_fail(docker: Docker, argv: list[str], what: str) -> str:

@@ -16,7 +16,7 @@ from tomo.deployment import steps
 from tomo.deployment.app_spec import AppSpec, container_names
 from tomo.deployment.context import DeploymentContext, ports_of, stored_config
 from tomo.deployment.dependencies import imports_for
-from tomo.deployment.install import claimed_ports, other_mounts, wait_limits
+from tomo.deployment.install import claimed_ports, other_mounts, run_hooks_of, wait_limits
 from tomo.deployment.jobs import JobRecorder
 from tomo.deployment.manage import record_state
 from tomo.deployment.models import Installation
@@ -95,9 +95,13 @@ class Update(Operation):
         limits = wait_limits(ctx)
         async with job.step("replace"):
             spec, previous = await self._set_aside(docker, job, row, spec)
+            # The store's scripts, once the old containers are stopped (their data still).
+            before = spec.hooks_at("before-update", "before-start")
+            await steps.run_hooks(docker, spec, before, job, definition.id)
             container = await self._create(docker, job, spec, limits)
         async with job.step("wait"):
             await job.note(await steps.wait_until_app_up(docker, spec, limits))
+        await run_hooks_of(job, docker, spec, definition.id, "after-update", "after-start")
         await self._commit(job, row, definition, spec, config, container, previous)
 
     async def _create(

@@ -437,6 +437,24 @@ class AppExport(_Definition):
         return self
 
 
+MAX_HOOK_BYTES = 64 * 1024
+HookMoment = Literal["before-install", "after-install", "before-update", "after-update",
+                     "before-start", "after-start"]  # fmt: skip
+
+
+class AppHook(_Definition):
+    """A script the store runs around the app's containers (Umbrel's `hooks/`): tomo
+    runs it in a one-shot container of the app's main image, with the installation's
+    data directory mounted at the same path (`$APP_DATA_DIR`), never on the server
+    itself. `before-start` and `after-start` run at every install and update (not at
+    a plain start: what they prepare stays in the data directory)."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
+    runs: HookMoment
+    script: Annotated[str, Field(min_length=1, max_length=MAX_HOOK_BYTES)]
+    interpreter: Literal["sh", "bash"] = "sh"
+
+
 class AppVolume(_Definition):
     container_path: AbsolutePath = Field(
         validation_alias=AliasChoices("container_path", "container")
@@ -656,6 +674,7 @@ class AppDefinition(_Definition):
     # Other apps it needs on its server, and what it gives the apps that need it.
     requires: Annotated[list[AppRequirement], Field(max_length=MAX_REQUIRED_APPS)] = []
     exports: Annotated[list[AppExport], Field(max_length=64)] = []
+    hooks: Annotated[list[AppHook], Field(max_length=16)] = []
     # Why tomo cannot install this app (the catalog still lists it), or None.
     not_installable: Annotated[ShownText, Field(max_length=2000)] | None = None
 

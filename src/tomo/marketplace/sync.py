@@ -66,7 +66,7 @@ Progress = Callable[[str, int, int], None]
 # Fields kept in the row's `details` JSON: shown, not searched.
 _DETAIL_FIELDS = ("license", "repository", "documentation", "icon", "maintainers",
                   "services", "main", "settings", "not_installable", "tagline",
-                  "screenshots", "files", "requires", "exports")  # fmt: skip
+                  "screenshots", "files", "requires", "exports", "hooks")  # fmt: skip
 
 
 def _no_progress(_phase: str, _done: int, _total: int) -> None:

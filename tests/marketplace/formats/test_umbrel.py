@@ -184,10 +184,12 @@ def test_what_umbrel_runs_or_copies_for_the_app_makes_it_not_installable() -> No
     assert parsed.definition.not_installable == "; ".join([
         "docker-compose.yml: services.web.environment.NODE_NAME: ${APP_HOOKED_NODE_NAME} is "
         "computed by the app's exports.sh, a shell script tomo does not run",
-        "hooks/pre-start: hook scripts Umbrel runs on the server; tomo does not run them",
         "settings.yml.template: Umbrel fills these in with its variables and puts them in the "
         "data directory; tomo does not",
     ])  # fmt: skip
+    # its hook only works in its data directory: tomo runs it, in a container
+    assert [(h.name, h.runs, h.interpreter) for h in parsed.definition.hooks] == [
+        ("pre-start", "before-start", "bash")]  # fmt: skip
     # the app folder's own files are placed as umbrelOS copies them (its user, 1000)
     assert [(f.path, f.owner) for f in parsed.definition.files] == [
         ("./data/settings.json", "1000:1000"),
@@ -346,3 +348,34 @@ def test_a_folder_named_unlike_the_id_is_a_warning() -> None:
 )
 def test_read_exports(script: str, exports: dict[str, str | None]) -> None:
     assert read_exports(script) == exports
+
+
+# --- hooks -----------------------------------------------------------------------------------
+
+
+def test_hooks_that_work_in_the_data_directory_are_run_by_tomo() -> None:
+    parsed = parse_texts(**{
+        "hooks/pre-install": '#!/bin/sh\nmkdir -p "$APP_DATA_DIR/db"\nchown 1000:1000 "$APP_DATA_DIR/db"\n',
+        "hooks/post-start": "touch ${APP_DATA_DIR}/started\n",
+    })  # fmt: skip
+    assert parsed.definition.not_installable is None
+    assert [(h.name, h.runs, h.interpreter) for h in parsed.definition.hooks] == [
+        ("post-start", "after-start", "sh"), ("pre-install", "before-install", "sh")]  # fmt: skip
+    assert parsed.definition.hooks[1].script.startswith("#!/bin/sh\nmkdir -p")
+
+
+@pytest.mark.parametrize(("name", "script", "reason"), [
+    ("pre-start", '"${UMBREL_ROOT}/scripts/app" compose "${APP_ID}" up tor\n',
+     "it uses UMBREL_ROOT, which exists on umbrelOS itself"),
+    ("pre-start", 'DIR="$(dirname "${BASH_SOURCE[0]}")"\n', "it uses BASH_SOURCE"),
+    ("post-install", "docker exec inline_web_1 true\n", "it uses docker"),
+    ("pre-start", "#!/usr/bin/env python3\nprint(1)\n", "it is written for /usr/bin/env python3"),
+    ("pre-stop", "echo bye\n", "umbrelOS runs it when tomo runs no hook"),
+])  # fmt: skip
+def test_hooks_that_need_umbrelos_keep_the_app_not_installable(
+    name: str, script: str, reason: str
+) -> None:
+    parsed = parse_texts(**{f"hooks/{name}": script})
+    assert parsed.definition.not_installable is not None
+    assert parsed.definition.not_installable.startswith(f"hooks/{name}: {reason}")
+    assert parsed.definition.hooks == []

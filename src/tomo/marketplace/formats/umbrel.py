@@ -23,7 +23,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from tomo.errors import InvalidDefinition
-from tomo.marketplace.definition import MAX_SHIPPED_FILES
+from tomo.marketplace.definition import MAX_HOOK_BYTES, MAX_SHIPPED_FILES
 from tomo.marketplace.formats.base import Found, Parsed, SourceSpec
 from tomo.marketplace.formats.common import (
     clip,
@@ -141,10 +141,13 @@ class _UmbrelApp:
         self._publish(compose, port)
         self._judge(compose, proxy, dependencies)
         files = self._files(compose)
+        hooks = self._hooks()
         blockers = not_installable_text([*compose.blockers, *self.blockers])
         data = {**self._metadata(), **compose.fields, "not_installable": blockers}
         if files:
             data["files"] = files
+        if hooks:
+            data["hooks"] = hooks
         return Parsed(build_definition(self.path, data), [*compose.warnings, *self.warnings])
 
     # --- the compose side --------------------------------------------------------------
@@ -209,15 +212,32 @@ class _UmbrelApp:
         self._judge_shipped(compose)
 
     def _judge_shipped(self, compose: ComposeApp) -> None:
-        hooks = sorted(p for p in self.shipped if p.startswith("hooks/"))
-        if hooks:
-            self.blockers.append(f"{', '.join(hooks)}: hook scripts Umbrel runs on the server; "
-                                 "tomo does not run them")  # fmt: skip
         templates = sorted(p for p in self.shipped if p.endswith(".template"))
         if templates:
             self.blockers.append(f"{', '.join(templates)}: Umbrel fills these in with its "
                                  "variables and puts them in the data directory; tomo does "
                                  "not")  # fmt: skip
+
+    def _hooks(self) -> list[dict[str, Any]]:
+        """The hook scripts tomo can run as umbrelOS would, in a one-shot container of
+        the app's image with its data directory (definition.AppHook); one that needs
+        umbrelOS itself, or runs when tomo runs none, keeps the app not installable."""
+        hooks = []
+        for path in sorted(p for p in self.shipped if p.startswith("hooks/")):
+            text = self.shipped[path].decode("utf-8", "replace")
+            moment, why = _HOOK_MOMENTS.get(path[len("hooks/") :]), _hook_problem(text)
+            if moment is None:
+                why = (
+                    "umbrelOS runs it when tomo runs no hook (tomo runs them at install, "
+                    "update and start)"
+                )
+            if why:
+                self.blockers.append(f"{path}: {why}")
+                continue
+            bash = text.startswith("#!") and "bash" in text.splitlines()[0]
+            hooks.append({"name": path[len("hooks/"):], "runs": moment, "script": text,
+                          "interpreter": "bash" if bash else "sh"})  # fmt: skip
+        return hooks
 
     def _files(self, compose: ComposeApp) -> list[dict[str, Any]]:
         """The app folder's own files, which umbrelOS copies into the app's data
@@ -295,6 +315,31 @@ class _UmbrelApp:
         if permissions:
             self.warnings.append(f"permissions: {', '.join(permissions)} are not granted; "
                                  "folders the app shares are chosen at install")  # fmt: skip
+
+
+# Umbrel's hooks by name, and when tomo runs each (definition.HookMoment).
+_HOOK_MOMENTS = {
+    "pre-install": "before-install", "post-install": "after-install",
+    "pre-start": "before-start", "post-start": "after-start",
+    "pre-update": "before-update", "post-update": "after-update",
+}  # fmt: skip
+# What exists only on umbrelOS itself, not in a container of the app's image.
+_HOST_ONLY = re.compile(r"\bdocker\b|UMBREL_ROOT|scripts/app\b|BASH_SOURCE|\bsystemctl\b|"
+                        r"\bsudo\b|TOR_DATA_DIR|/home/umbrel")  # fmt: skip
+
+
+def _hook_problem(script: str) -> str | None:
+    """Why a hook cannot run in a container of the app's image, or None."""
+    first = script.splitlines()[0] if script else ""
+    if first.startswith("#!") and not re.search(r"\b(ba)?sh\b", first):
+        return f"it is written for {first[2:].strip()}, tomo runs shell hooks"
+    if len(script.encode()) > MAX_HOOK_BYTES:
+        return f"it is longer than {MAX_HOOK_BYTES} bytes"
+    found = _HOST_ONLY.search(script)
+    if found:
+        return (f"it uses {found.group(0)}, which exists on umbrelOS itself, not in the "
+                "app's container where tomo runs hooks")  # fmt: skip
+    return None
 
 
 def read_exports(script: str) -> dict[str, str | None]:
