@@ -78,10 +78,16 @@ async def install(
 ) -> Any:
     """Install an app on a server: 202 with the job (follow its events). With
     `preview=true`: nothing runs; the checks on the server and the exact argv."""
-    config = InstallConfig.model_validate(body.model_dump(exclude={"server", "app"}))
+    config = InstallConfig.model_validate(
+        body.model_dump(exclude={"server", "app", "with_dependencies"})
+    )
     if preview:
         plan = await deployment.preview_install(body.server, body.app, config, check=True)
         return _json(plan, 200)
+    if body.with_dependencies:
+        started = await deployment.install_with_dependencies(body.server, body.app, config)
+        run_in_background(request, deployment.run_chain(started))
+        return started
     started = await deployment.install_app(body.server, body.app, config)
     run_in_background(request, deployment.run_job(started.job_id))
     return started

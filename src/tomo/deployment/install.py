@@ -108,6 +108,18 @@ async def run_job(ctx: DeploymentContext, job_id: str) -> JobPublic:
     return await job_view(ctx.db, job_id)
 
 
+async def abandon(ctx: DeploymentContext, job_id: str, reason: str) -> None:
+    """A recorded install whose job never started (the chain it was part of broke):
+    its job fails with `reason` and its record, made by nothing on a server, goes."""
+    view = await job_view(ctx.db, job_id)
+    if view.status != JobStatus.PENDING or view.installation_id is None:
+        return
+    await JobRecorder(ctx.db, job_id, view.installation_id).finish(JobStatus.FAILED, reason)
+    row = await ctx.load(view.installation_id)
+    if row.operation_job == job_id:
+        await ctx.delete(row.id)
+
+
 async def prepare_install(
     ctx: DeploymentContext, server: str, app: str, config: InstallConfig
 ) -> Prepared:

@@ -82,6 +82,9 @@ class InstallStarted(BaseModel):
     installation: InstallationPublic
     job_id: str
     generated_secrets: dict[str, str]  # shown once, here; stored encrypted
+    # With dependencies: the apps it requires, installed first by jobs of their own
+    # (this one starts once they are up).
+    dependencies: list[InstallStarted] = []
 
 
 class OperationDone(BaseModel):

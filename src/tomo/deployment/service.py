@@ -9,6 +9,7 @@ makes every ending honest (see its docstring).
 
 from __future__ import annotations
 
+import logging
 import posixpath
 from collections.abc import AsyncIterator
 from typing import NamedTuple
@@ -42,7 +43,8 @@ from tomo.deployment.spec import (
     Mount,
     build_docker_run_command,
 )
-from tomo.errors import InvalidInput
+from tomo.deployment.statuses import JobStatus
+from tomo.errors import InvalidInput, TomoError
 from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.service import MarketplaceService
 from tomo.servers.service import ServerService
@@ -54,6 +56,9 @@ class DataFolders(NamedTuple):
     instance_dir: str  # tomo's folder for it (removed by an uninstall once empty)
     mounts: list[Mount]  # each volume's host folder; `owned`: placed by tomo
     removable: list[str]  # what an uninstall with remove_data deletes, with its content
+
+
+log = logging.getLogger("tomo.deployment")
 
 
 class DeploymentService:
@@ -101,6 +106,46 @@ class DeploymentService:
     async def install_app(self, server: str, app: str, config: InstallConfig) -> InstallStarted:
         """Validate and record; the returned job does the work (see run_job)."""
         return await install.install_app(self.ctx, server, app, config)
+
+    async def install_with_dependencies(
+        self, server: str, app: str, config: InstallConfig
+    ) -> InstallStarted:
+        """Record the installs of what `app` requires that the server lacks (in order,
+        each with its defaults) and of `app`, each with its pending job; run_chain
+        carries them out. A refusal of any records none."""
+        first: list[InstallStarted] = []
+        try:
+            for needed in await self.install_order(server, app):
+                first.append(await self.install_app(server, needed, InstallConfig()))
+            started = await self.install_app(server, app, config)
+        except TomoError:
+            for made in first:
+                await install.abandon(self.ctx, made.job_id, "not started: the install it "
+                                      f"was for ({app}) was refused")  # fmt: skip
+            raise
+        return started.model_copy(update={"dependencies": first})
+
+    async def run_chain(self, started: InstallStarted) -> JobPublic:
+        """The jobs of install_with_dependencies, in order. One that fails: the ones
+        after it never start, and the ones before it are taken back, data and all."""
+        done: list[InstallStarted] = []
+        for step in [*started.dependencies, started]:
+            view = await self.run_job(step.job_id)
+            if view.status == JobStatus.DONE:
+                done.append(step)
+                continue
+            later = [*started.dependencies, started][len(done) + 1 :]
+            why = f"not started: {step.installation.name}, which it needs, failed"
+            for skipped in later:
+                await install.abandon(self.ctx, skipped.job_id, why)
+            for made in reversed(done):
+                try:
+                    await (await self.prepare_uninstall(made.installation.id,
+                                                        remove_data=True)).run()  # fmt: skip
+                except TomoError as exc:  # its own job says what is left, and why
+                    log.warning("could not take back %s: %s", made.installation.name, exc)
+            return view
+        return await self.get_job(started.job_id)
 
     async def install_order(self, server: str, app: str) -> list[str]:
         """The apps (`repo/app`) not installed on the server yet that `app` requires,

@@ -130,6 +130,9 @@ class InstallRequest(InstallConfig):
 
     server: str
     app: str
+    # First install the apps it requires that the server lacks (all taken back if one
+    # of them, or the app, fails).
+    with_dependencies: bool = False
 
 
 class UpdateRequest(ConfigChanges):

@@ -74,6 +74,8 @@ async def install(request: Request, repo: str, app: str, _admin: Admin) -> Respo
     if page.chosen is None:
         return page.refused(request, FormErrors(general=["Choose a server to install on."]))
     installing = page.values.get("action") == "install"
+    if installing and page.first and page.values.get("with_dependencies") == "on":
+        return await _install_chain(request, runtime, page)
     try:
         config = page.form.config(page.values)
         plan = await runtime.deployment.preview_install(page.chosen.id, page.form.ref, config,
@@ -115,6 +117,24 @@ async def _typed_page(request: Request, runtime: Runtime, entry: MarketplaceApp)
 
 
 # -- choosing a server ------------------------------------------------------------
+
+
+async def _install_chain(request: Request, runtime: Runtime, page: InstallPage) -> Response:
+    """What the app needs first, then the app, each a job of its own run in order
+    (DeploymentService.run_chain); on to the app's job, which starts once they are up."""
+    assert page.chosen is not None
+    try:
+        config = page.form.config(page.values)
+        deployment = runtime.deployment
+        started = await deployment.install_with_dependencies(page.chosen.id, page.form.ref, config)
+    except (ValidationError, TomoError) as exc:
+        return page.refused(request, page.form.place(exc, page.values))
+    run_in_background(request, runtime.deployment.run_chain(started))
+    first = ", then ".join(step.installation.name for step in started.dependencies)
+    note, kind = _generated_note(started.generated_secrets)
+    said = f"Installing {first} first, then {started.installation.name} (this page)."
+    return accepted(request, f"/jobs/{started.job_id}", f"{said} {note or ''}".strip(),
+                    kind=kind)  # fmt: skip
 
 
 def _chosen(servers: list[ServerPublic], wanted: str | None) -> ServerPublic | None:
