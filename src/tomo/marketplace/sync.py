@@ -54,9 +54,10 @@ from tomo.marketplace.schemas import SyncProblem, SyncReport
 # 6: env names by Docker's rule, merge keys, shown texts normalised, GPUs, Runtipi's
 #    empty fields, Portainer's copies, the files a store ships (issue 19).
 # 7: apps that require other apps, and what apps export to them (issue 19).
+# 8: Umbrel's dependencies, exports and hooks read as tomo's requires, exports, hooks.
 # Apps stored by an older parser are rewritten from the new parse, even from files
 # that did not change: what the catalog shows must be what this parser makes of them.
-PARSER_VERSION = 7
+PARSER_VERSION = 8
 
 log = logging.getLogger("tomo.marketplace")
 # A file holding a whole catalog (Portainer's templates) is bound by this, not by

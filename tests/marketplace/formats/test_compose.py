@@ -3,6 +3,7 @@ variables, and the definition it makes validated by the real model."""
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
@@ -698,3 +699,20 @@ def test_nvidia_gpus_are_given_with_their_risk_flag(lines: str, gpus: str) -> No
     definition = validated(app)
     assert definition.docker.gpus == gpus
     assert "gpu" in app_risks(definition)
+
+
+def test_a_conversion_leaves_no_garbage_in_cycles() -> None:
+    """A sync pauses the cyclic collector: a conversion that kept its key handlers as
+    bound methods of itself was a cycle per app, alive with the document it read
+    until the sync's end, and made its one collection walk every app's."""
+    doc = load_yaml(
+        service("command: [serve, --port, '80']\nrestart: always\ncap_add: [NET_ADMIN]").encode(),
+        max_bytes=65536,
+    )
+    gc.collect()
+    gc.disable()
+    try:
+        convert_compose(doc, where="", table=TABLE)
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

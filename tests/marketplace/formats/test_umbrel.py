@@ -70,8 +70,8 @@ def test_find_sources_pairs_each_manifest_with_its_compose_file() -> None:
     found = FORMAT.find_sources(list(CATALOG), {})
     assert [s.key for s in found.sources] == [
         f"{app}/umbrel-app.yml"
-        for app in ("bad-host", "bad-types", "broken-manifest", "hooked", "node-explorer",
-                    "notes-hub", "shared-storage", "solo", "whole-data")
+        for app in ("bad-host", "bad-types", "bitcoin", "broken-manifest", "hooked",
+                    "node-explorer", "notes-hub", "shared-storage", "solo", "whole-data")
     ]  # fmt: skip
     assert all(s.members == (s.key, s.key.replace("umbrel-app.yml", "docker-compose.yml"))
                for s in found.sources)  # fmt: skip
@@ -166,16 +166,37 @@ def test_the_missing_login_of_umbrels_proxy_is_a_warning() -> None:
 # --- not installable -------------------------------------------------------------------------
 
 
-def test_a_dependency_on_other_umbrel_apps_names_them() -> None:
-    reason = parse("node-explorer/umbrel-app.yml").definition.not_installable
+def test_the_apps_an_umbrel_app_depends_on_are_its_requirements() -> None:
+    app = parse("node-explorer/umbrel-app.yml").definition
+    assert [(r.app, r.imports) for r in app.requires] == [
+        ("bitcoin", ["APP_BITCOIN_NODE_IP", "APP_BITCOIN_RPC_PORT"]),
+        ("electrs", ["APP_ELECTRS_NODE_IP", "APP_ELECTRS_NODE_PORT"]),
+    ]  # fmt: skip
+    env = {v.name: v.default for v in app.docker.environment}
+    assert env["BITCOIND_HOST"] == "${APP_BITCOIN_NODE_IP}"
+    assert env["ELECTRUM"] == "tcp://${APP_ELECTRS_NODE_IP}:${APP_ELECTRS_NODE_PORT}"
+    # what it uses of an app it does not list, or of umbrelOS itself, it cannot have
+    reason = app.not_installable
     assert reason is not None
-    assert reason.endswith("dependencies: needs the Umbrel apps bitcoin, electrs, which tomo "
-                           "does not provide")  # fmt: skip
-    assert ("docker-compose.yml: services.web.environment.BITCOIND_HOST: ${APP_BITCOIN_NODE_IP} "
-            "is exported by the Umbrel app 'bitcoin'") in reason  # fmt: skip
-    assert "${APP_ELECTRS_NODE_PORT} is exported by the Umbrel app 'electrs'" in reason
-    assert "${APP_LIGHTNING_NODE_IP} is exported by another Umbrel app" in reason
+    assert ("${APP_LIGHTNING_NODE_IP} is exported by another Umbrel app, which this one does "
+            "not list in its dependencies") in reason  # fmt: skip
     assert "${TOR_PROXY_IP} is part of Umbrel's Tor service, which tomo does not run" in reason
+    assert "bitcoin" not in reason and "electrs" not in reason
+
+
+def test_an_umbrel_app_exports_its_addresses_as_hosts_and_its_literal_values() -> None:
+    app = parse("bitcoin/umbrel-app.yml").definition
+    assert app.main == "ui"  # APP_HOST is the address the ui service is given
+    assert [(e.name, e.host, e.value) for e in app.exports] == [
+        ("APP_BITCOIN_IP", "ui", None),
+        ("APP_BITCOIN_NODE_IP", "node", None),  # the address the service is given
+        ("APP_BITCOIN_RPC_PORT", None, "8332"),
+        ("APP_BITCOIN_RPC_USER", None, "node"),
+    ]  # computed by the script (RPC_PASS): not known, not exported
+    assert app.not_installable is None
+    # its own services reach the addressed one by its name
+    ui = {v.name: v.default for v in app.docker.environment}
+    assert ui["RPC_HOST"] == "node"
 
 
 def test_what_umbrel_runs_or_copies_for_the_app_makes_it_not_installable() -> None:
@@ -291,8 +312,7 @@ def test_errors_name_the_file_and_the_key(key: str, reason: str) -> None:
 def test_malformed_apps_are_errors_naming_the_key(manifest: str, compose: str, reason: str) -> None:
     if not reason:  # a lone dependency is a list of one
         parsed = parse_texts(manifest, compose)
-        assert parsed.definition.not_installable is not None
-        assert "needs the Umbrel apps bitcoin" in parsed.definition.not_installable
+        assert [(r.app, r.imports) for r in parsed.definition.requires] == [("bitcoin", [])]
         return
     with pytest.raises(InvalidDefinition) as caught:
         parse_texts(manifest, compose)
@@ -367,7 +387,7 @@ def test_hooks_that_work_in_the_data_directory_are_run_by_tomo() -> None:
 @pytest.mark.parametrize(("name", "script", "reason"), [
     ("pre-start", '"${UMBREL_ROOT}/scripts/app" compose "${APP_ID}" up tor\n',
      "it uses UMBREL_ROOT, which exists on umbrelOS itself"),
-    ("pre-start", 'DIR="$(dirname "${BASH_SOURCE[0]}")"\n', "it uses BASH_SOURCE"),
+    ("pre-start", 'echo "${BASH_SOURCE[0]}"\n', "it finds files from where the script itself"),
     ("post-install", "docker exec inline_web_1 true\n", "it uses docker"),
     ("pre-start", "#!/usr/bin/env python3\nprint(1)\n", "it is written for /usr/bin/env python3"),
     ("pre-stop", "echo bye\n", "umbrelOS runs it when tomo runs no hook"),
@@ -379,3 +399,19 @@ def test_hooks_that_need_umbrelos_keep_the_app_not_installable(
     assert parsed.definition.not_installable is not None
     assert parsed.definition.not_installable.startswith(f"hooks/{name}: {reason}")
     assert parsed.definition.hooks == []
+
+
+def test_a_hook_that_finds_the_apps_folder_from_its_own_path_gets_the_data_directory() -> None:
+    """umbrelOS's hooks locate the app folder from where they lie; tomo gives that
+    folder as $APP_DATA_DIR (the installation's data directory)."""
+    script = ('#!/usr/bin/env bash\n'
+              'APP_DATA_DIR="$(readlink -f $(dirname "${BASH_SOURCE[0]}")/../data)"\n'
+              'OTHER=$(dirname "${BASH_SOURCE[0]}")/..\n'
+              '# settings live beside docker-compose.yml\n'
+              'chown 1000:1000 "${APP_DATA_DIR}/settings.json"\n')  # fmt: skip
+    parsed = parse_texts(**{"hooks/pre-start": script})
+    assert parsed.definition.not_installable is None
+    [hook] = parsed.definition.hooks
+    assert hook.script.splitlines()[1:3] == ['APP_DATA_DIR="${APP_DATA_DIR}/data"',
+                                             "OTHER=${APP_DATA_DIR}"]  # fmt: skip
+    assert hook.interpreter == "bash"

@@ -16,6 +16,7 @@ from tomo.marketplace.formats.variables import (
     DataDir,
     Fixed,
     HostFolder,
+    Imported,
     Interpolator,
     Ref,
     Setting,
@@ -352,14 +353,22 @@ def test_store_variables_mean_what_the_docs_say(
         ("APP_PROXY_HOSTNAME", "belongs to Umbrel's app proxy"),
         ("APP_PROXY_PORT", "belongs to Umbrel's app proxy"),
         ("APP_NOTES_HUB_HOST", "is computed by the app's exports.sh"),
-        ("APP_BITCOIN_RPC_PASS", "is exported by the Umbrel app 'bitcoin'"),
-        ("APP_ELECTRS_NODE_IP", "is exported by another Umbrel app"),
+        ("APP_ELECTRS_NODE_IP", "is exported by another Umbrel app, which this one does not"),
     ],
 )
 def test_umbrel_variables_tomo_cannot_provide(name: str, reason: str) -> None:
     meaning = UMBREL.meaning(name)
     assert isinstance(meaning, Unsupported)
     assert meaning.reason.startswith(reason)
+
+
+def test_what_a_dependency_exports_is_imported_from_it() -> None:
+    assert UMBREL.meaning("APP_BITCOIN_RPC_PASS") == Imported("bitcoin")
+    # the longest prefix wins: APP_CORE_LIGHTNING_ is core-lightning's, not core's
+    table = umbrel_table("x", version="1", exports={},
+                         dependencies={"APP_CORE_": "core", "APP_CORE_LIGHTNING_": "core-lightning"})  # fmt: skip
+    assert table.meaning("APP_CORE_LIGHTNING_RPC_PORT") == Imported("core-lightning")
+    assert table.meaning("APP_CORE_PORT") == Imported("core")
 
 
 def test_umbrel_root_is_a_folder_only_under_shared_storage() -> None:

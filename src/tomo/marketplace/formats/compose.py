@@ -128,6 +128,8 @@ class ComposeApp:
     # Where the app's data lives under the installation's data directory: "" or "data/"
     # when the app mounts the whole directory (see convert_compose).
     data_prefix: str = ""
+    # The variables of other apps its values use, by app (variables.Imported).
+    imports: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def not_installable(self) -> str | None:
@@ -237,7 +239,6 @@ class _Conversion:
         self.found_aliases: dict[str, str] = {}
         self.named_volumes: dict[str, str] = {}
         self.root_mounted = False
-        self.handlers = self._handlers()
 
     def _service_names(self, services: dict[str, Any]) -> dict[str, str]:
         names: dict[str, str] = {}
@@ -269,7 +270,8 @@ class _Conversion:
         fields = {"services": converted, "main": self._main(main, converted),
                   "settings": list(self.vars.settings.values())}  # fmt: skip
         self._as_written(fields)
-        app = ComposeApp(fields, self.vars.warnings, self.vars.blockers, self.data_prefix)
+        app = ComposeApp(fields, self.vars.warnings, self.vars.blockers, self.data_prefix,
+                         self.vars.imports)  # fmt: skip
         return app, self.root_mounted
 
     # --- top level ---------------------------------------------------------------------
@@ -339,9 +341,9 @@ class _Conversion:
         return result
 
     def _key(self, name: str, result: dict[str, Any], key: str, value: Any, where: str) -> None:
-        handler = self.handlers.get(key)
+        handler = _HANDLERS.get(key)
         if handler is not None:
-            handler(result, value, where)
+            handler(self, result, value, where)
         elif key == "container_name":
             self._container_name(name, value, where)
         elif key.startswith("x-"):
@@ -352,24 +354,6 @@ class _Conversion:
             self.block(where, f"not supported ({BLOCKED[key]})")
         else:
             self.warn(where, "not a compose key, ignored")
-
-    def _handlers(self) -> dict[str, Callable[[dict[str, Any], Any, str], None]]:
-        return {
-            "image": self._image, "command": self._command_field("command"),
-            "entrypoint": self._command_field("entrypoint"),
-            "environment": self._environment, "ports": self._ports, "volumes": self._volumes,
-            "restart": self._literal_field("restart_policy"), "network_mode": self._network_mode,
-            "pid": self._pid, "ipc": self._ipc, "privileged": self._literal_field("privileged"),
-            "cap_add": self._list_field("capabilities"), "devices": self._devices,
-            "user": self._literal_field("user"), "working_dir": self._literal_field("working_dir"),
-            "healthcheck": self._healthcheck, "depends_on": self._depends_on,
-            "networks": self._networks, "links": self._links, "read_only": self._read_only,
-            "cap_drop": self._cap_drop, "deploy": self._deploy, "gpus": self._gpus,
-            "runtime": self._runtime,
-            "security_opt": self._security_opt,
-            "stop_signal": self._literal_field("stop_signal"),
-            "stop_grace_period": self._literal_field("stop_grace_period"),
-        }  # fmt: skip
 
     def _text(self, value: Any, where: str) -> str:
         """Text as YAML gives it; JSON's numbers and booleans (Runtipi) as compose reads them."""
@@ -392,33 +376,6 @@ class _Conversion:
             raise ValueError(f"{where}: '{value}' must name an image without the store's "
                              "variables (tomo pulls it when the app is installed)")  # fmt: skip
         result["image"] = image
-
-    def _literal_field(self, key: str) -> Callable[[dict[str, Any], Any, str], None]:
-        def convert(result: dict[str, Any], value: Any, where: str) -> None:
-            if value is not None:
-                result[key] = self._literal(value, where)
-
-        return convert
-
-    def _list_field(self, key: str) -> Callable[[dict[str, Any], Any, str], None]:
-        def convert(result: dict[str, Any], value: Any, where: str) -> None:
-            items = _as_list(value, where)
-            result[key] = [self._literal(item, f"{where}[{i}]") for i, item in enumerate(items)]
-
-        return convert
-
-    def _command_field(self, key: str) -> Callable[[dict[str, Any], Any, str], None]:
-        """A list, or a string the model splits as compose does."""
-
-        def convert(result: dict[str, Any], value: Any, where: str) -> None:
-            # As environment values: settings stay `${NAME}`, put in at install.
-            if isinstance(value, list):
-                result[key] = [self.vars.value(self._text(v, f"{where}[{i}]"), where)
-                               for i, v in enumerate(value)]  # fmt: skip
-            elif value is not None:
-                result[key] = self.vars.value(self._text(value, where), where)
-
-        return convert
 
     def _environment(self, result: dict[str, Any], value: Any, where: str) -> None:
         result["environment"] = [self._variable(name, given, f"{where}.{name}")
@@ -810,8 +767,9 @@ class _Conversion:
 
     def _as_written(self, fields: dict[str, Any]) -> None:
         """A one-container app without settings takes its values as written (see the
-        model): `$$` must be a plain `$` there, and a built-in cannot be replaced."""
-        if fields["settings"] or len(fields["services"]) > 1:
+        model): `$$` must be a plain `$` there, and a built-in cannot be replaced. One
+        that uses other apps' variables reads them as templates (definition.requires)."""
+        if fields["settings"] or len(fields["services"]) > 1 or self.vars.imports:
             return
         service, config = next(iter(fields["services"].items()))
         for variable in config.get("environment", []):
@@ -834,6 +792,62 @@ class _Conversion:
         for name in references(value):
             self.block(where, f"${{{name}}} would not be replaced: tomo reads the values of "
                               "a one-container app without settings as written")  # fmt: skip
+
+
+# How one key of a service is converted: (conversion, the service converted so far,
+# the key's value, where it is).
+Handler = Callable[[_Conversion, dict[str, Any], Any, str], None]
+
+
+def _literal_field(key: str) -> Handler:
+    def convert(conversion: _Conversion, result: dict[str, Any], value: Any, where: str) -> None:
+        if value is not None:
+            result[key] = conversion._literal(value, where)
+
+    return convert
+
+
+def _list_field(key: str) -> Handler:
+    def convert(conversion: _Conversion, result: dict[str, Any], value: Any, where: str) -> None:
+        items = _as_list(value, where)
+        result[key] = [conversion._literal(item, f"{where}[{i}]") for i, item in enumerate(items)]
+
+    return convert
+
+
+def _command_field(key: str) -> Handler:
+    """A list, or a string the model splits as compose does."""
+
+    def convert(conversion: _Conversion, result: dict[str, Any], value: Any, where: str) -> None:
+        # As environment values: settings stay `${NAME}`, put in at install.
+        if isinstance(value, list):
+            result[key] = [conversion.vars.value(conversion._text(v, f"{where}[{i}]"), where)
+                           for i, v in enumerate(value)]  # fmt: skip
+        elif value is not None:
+            result[key] = conversion.vars.value(conversion._text(value, where), where)
+
+    return convert
+
+
+# The keys of a service tomo maps, and how. Made once, not per conversion: bound
+# methods kept on a conversion refer back to it, a cycle per app that left each
+# conversion (and the document it read) to the cyclic collector.
+_HANDLERS: dict[str, Handler] = {
+    "image": _Conversion._image, "command": _command_field("command"),
+    "entrypoint": _command_field("entrypoint"),
+    "environment": _Conversion._environment, "ports": _Conversion._ports,
+    "volumes": _Conversion._volumes, "restart": _literal_field("restart_policy"),
+    "network_mode": _Conversion._network_mode, "pid": _Conversion._pid,
+    "ipc": _Conversion._ipc, "privileged": _literal_field("privileged"),
+    "cap_add": _list_field("capabilities"), "devices": _Conversion._devices,
+    "user": _literal_field("user"), "working_dir": _literal_field("working_dir"),
+    "healthcheck": _Conversion._healthcheck, "depends_on": _Conversion._depends_on,
+    "networks": _Conversion._networks, "links": _Conversion._links,
+    "read_only": _Conversion._read_only, "cap_drop": _Conversion._cap_drop,
+    "deploy": _Conversion._deploy, "gpus": _Conversion._gpus, "runtime": _Conversion._runtime,
+    "security_opt": _Conversion._security_opt, "stop_signal": _literal_field("stop_signal"),
+    "stop_grace_period": _literal_field("stop_grace_period"),
+}  # fmt: skip
 
 
 def _rewrite_values(service: dict[str, Any], rewrite: Callable[[str], str]) -> None:
@@ -909,6 +923,8 @@ def _environment_items(value: Any, where: str) -> list[tuple[str, Any]]:
 
 def _split_outside_braces(text: str, separator: str = ":") -> list[str]:
     """Split on `separator` except inside `${…}` (a default may hold one)."""
+    if "${" not in text:  # most ports and volumes: no braces to look inside
+        return text.split(separator)
     parts, depth, current, i = [], 0, [], 0
     while i < len(text):
         if text.startswith("${", i):

@@ -128,22 +128,27 @@ class _UmbrelApp:
 
     def parsed(self) -> Parsed:
         dependencies = text_list(self.manifest.get("dependencies"), "dependencies")
+        exports = self._exports()
         table = umbrel_table(self.app_id, version=_required_text(self.manifest, "version"),
-                             exports=self._exports(),
+                             exports=exports,
                              dependencies={_prefix_of(d): d for d in dependencies})  # fmt: skip
         proxy = _proxy_environment(self.doc)
-        main, port = self._proxy_target(proxy, table) if proxy is not None else (None, None)
+        main, port = (self._proxy_target(proxy, table, exports) if proxy is not None
+                      else (None, None))  # fmt: skip
         try:
             compose = convert_compose(self.doc, where=COMPOSE, table=table, main=main,
                                       skip=(PROXY,), aliases=self._aliases())  # fmt: skip
         except ValueError as exc:
             raise ValueError(f"{COMPOSE}: {exc}") from None
         self._publish(compose, port)
-        self._judge(compose, proxy, dependencies)
+        self._judge(compose, proxy)
         files = self._files(compose)
         hooks = self._hooks()
         blockers = not_installable_text([*compose.blockers, *self.blockers])
-        data = {**self._metadata(), **compose.fields, "not_installable": blockers}
+        data = {**self._metadata(), **compose.fields, "not_installable": blockers,
+                "requires": [{"app": app, "imports": compose.imports.get(app, [])}
+                             for app in dependencies],
+                "exports": self._exported(exports, compose)}  # fmt: skip
         if files:
             data["files"] = files
         if hooks:
@@ -156,6 +161,38 @@ class _UmbrelApp:
         script = self.shipped.get(EXPORTS)
         return read_exports(script.decode("utf-8", "replace")) if script is not None else {}
 
+    def _exported(
+        self, exports: dict[str, str | None], compose: ComposeApp
+    ) -> list[dict[str, str]]:
+        """What the apps that depend on this one get (definition.exports): an address a
+        service is given (`ipv4_address: $APP_BITCOIN_NODE_IP`) is that service's host
+        name; another literal export its value. What exports.sh computes is not known,
+        and an app that imports it is told so."""
+        hosts = self._addressed_services(exports)
+        services = set(compose.fields["services"])
+        found = []
+        for name, value in exports.items():
+            host = hosts.get(name)
+            if host is not None and host in services:
+                found.append({"name": name, "host": host})
+            elif value is not None:
+                found.append({"name": name, "value": value.replace("$", "$$")})
+        return found
+
+    def _addressed_services(self, exports: dict[str, str | None]) -> dict[str, str]:
+        """export name -> the service whose fixed address it is."""
+        found: dict[str, str] = {}
+        for service, config in self.doc["services"].items():
+            networks = config.get("networks") if isinstance(config, dict) else None
+            for network in (networks or {}).values() if isinstance(networks, dict) else []:
+                address = str((network or {}).get("ipv4_address", "")) if isinstance(
+                    network, dict) else ""  # fmt: skip
+                for name, value in exports.items():
+                    named = address.strip("${}") == name or address == f"${{{name}}}"
+                    if address and (named or address == value):
+                        found.setdefault(name, str(service))
+        return found
+
     def _aliases(self) -> dict[str, str]:
         """Umbrel's container names (`<app-id>_<service>_1`), which other services use
         as host names; tomo's network knows the services by name."""
@@ -167,14 +204,19 @@ class _UmbrelApp:
         return aliases
 
     def _proxy_target(
-        self, proxy: dict[str, Any], table: VariableTable
+        self, proxy: dict[str, Any], table: VariableTable, exports: dict[str, str | None]
     ) -> tuple[str | None, str | None]:
-        """(main service, its port) from app_proxy's APP_HOST and APP_PORT."""
+        """(main service, its port) from app_proxy's APP_HOST and APP_PORT. APP_HOST
+        names a container, or is the fixed address one of the services is given
+        (`APP_HOST: $APP_BITCOIN_IP` beside `ipv4_address: $APP_BITCOIN_IP`)."""
         where = f"{COMPOSE}: services.{PROXY}.environment"
         host = proxy.get("APP_HOST")
         if not isinstance(host, str) or not host:
             raise ValueError(f"{where}.APP_HOST: is required (it names the app's main container)")
         main = _service_named(host, self.app_id, self.doc["services"])
+        if main is None:
+            variable = host.strip().lstrip("$").strip("{}")
+            main = self._addressed_services(exports).get(variable)
         if main is None:
             raise ValueError(f"{where}.APP_HOST: '{host}' names no service of the app")
         given = proxy.get("APP_PORT")
@@ -198,13 +240,7 @@ class _UmbrelApp:
                   if (p.get("host") or p["container"], p["protocol"]) != (host, "tcp")]  # fmt: skip
         main["ports"] = [published, *others]
 
-    def _judge(
-        self, compose: ComposeApp, proxy: dict[str, Any] | None, dependencies: list[str]
-    ) -> None:
-        if dependencies:
-            names = ", ".join(dependencies)
-            self.blockers.append(f"dependencies: needs the Umbrel apps {names}, which tomo "
-                                 "does not provide")  # fmt: skip
+    def _judge(self, compose: ComposeApp, proxy: dict[str, Any] | None) -> None:
         if proxy is not None and str(proxy.get("PROXY_AUTH_ADD", "true")) != "false":
             self.warnings.append(f"{COMPOSE}: services.{PROXY}: Umbrel asks for the user's "
                                  "Umbrel password before showing this app; tomo publishes its "
@@ -224,7 +260,7 @@ class _UmbrelApp:
         umbrelOS itself, or runs when tomo runs none, keeps the app not installable."""
         hooks = []
         for path in sorted(p for p in self.shipped if p.startswith("hooks/")):
-            text = self.shipped[path].decode("utf-8", "replace")
+            text = runnable_hook(self.shipped[path].decode("utf-8", "replace"))
             moment, why = _HOOK_MOMENTS.get(path[len("hooks/") :]), _hook_problem(text)
             if moment is None:
                 why = (
@@ -324,8 +360,24 @@ _HOOK_MOMENTS = {
     "pre-update": "before-update", "post-update": "after-update",
 }  # fmt: skip
 # What exists only on umbrelOS itself, not in a container of the app's image.
-_HOST_ONLY = re.compile(r"\bdocker\b|UMBREL_ROOT|scripts/app\b|BASH_SOURCE|\bsystemctl\b|"
-                        r"\bsudo\b|TOR_DATA_DIR|/home/umbrel")  # fmt: skip
+_HOST_ONLY = re.compile(r"(?<![\w.-])docker(?![\w.-])|UMBREL_ROOT|scripts/app\b|"
+                        r"\bsystemctl\b|\bsudo\b|TOR_DATA_DIR|/home/umbrel")  # fmt: skip
+# A hook finding the app's folder from where it lies: `$(readlink -f $(dirname
+# "${BASH_SOURCE[0]}")/..)` (with or without readlink) is the app's data directory.
+_SELF_LOCATED = re.compile(
+    r"""\$\(\s*(?:readlink\s+-f\s+)?\$\(\s*dirname\s+"?\$\{BASH_SOURCE\[0\]\}"?\s*\)/\.\.(?P<rest>[^)"'\s]*)\s*\)"""
+    r"""|\$\(\s*dirname\s+"?\$\{BASH_SOURCE\[0\]\}"?\s*\)/\.\.(?P<plain>[^)"'\s]*)"""
+)  # fmt: skip
+
+
+def runnable_hook(script: str) -> str:
+    """The script as tomo runs it: where it finds the app's folder from its own path,
+    `${APP_DATA_DIR}` (tomo sets it: the installation's data directory)."""
+
+    def replace(match: re.Match[str]) -> str:
+        return "${APP_DATA_DIR}" + (match.group("rest") or match.group("plain") or "")
+
+    return _SELF_LOCATED.sub(replace, script)
 
 
 def _hook_problem(script: str) -> str | None:
@@ -335,10 +387,15 @@ def _hook_problem(script: str) -> str | None:
         return f"it is written for {first[2:].strip()}, tomo runs shell hooks"
     if len(script.encode()) > MAX_HOOK_BYTES:
         return f"it is longer than {MAX_HOOK_BYTES} bytes"
-    found = _HOST_ONLY.search(script)
+    code = "\n".join(line.split(" #")[0] for line in script.splitlines()
+                     if not line.lstrip().startswith("#"))  # fmt: skip
+    found = _HOST_ONLY.search(code)
     if found:
         return (f"it uses {found.group(0)}, which exists on umbrelOS itself, not in the "
                 "app's container where tomo runs hooks")  # fmt: skip
+    if "BASH_SOURCE" in code:
+        return ("it finds files from where the script itself lies (BASH_SOURCE), which "
+                "tomo does not keep on the server")  # fmt: skip
     return None
 
 

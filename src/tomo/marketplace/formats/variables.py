@@ -76,7 +76,15 @@ class Unsupported:
     reason: str
 
 
-Meaning = DataDir | Builtin | Fixed | Setting | HostFolder | Unsupported
+@dataclass(frozen=True)
+class Imported:
+    """Exported by an app this one requires (Umbrel's `dependencies`): a `${NAME}`
+    whose value the required installation gives at install (definition.requires)."""
+
+    app: str
+
+
+Meaning = DataDir | Builtin | Fixed | Setting | HostFolder | Unsupported | Imported
 
 
 @dataclass(frozen=True)
@@ -198,13 +206,15 @@ _UMBREL: dict[str, Meaning] = {
 
 
 def _other_umbrel_app(name: str, dependencies: Mapping[str, str]) -> Meaning | None:
-    """`APP_<OTHER>_…`: exported by another Umbrel app (named when it is a dependency)."""
+    """`APP_<OTHER>_…`: exported by another Umbrel app: one of its dependencies (the
+    longest prefix: `APP_CORE_LIGHTNING_` before `APP_CORE_`), or none it names."""
     if not name.startswith("APP_"):
         return None
-    for prefix, app in dependencies.items():
+    for prefix, app in sorted(dependencies.items(), key=lambda item: -len(item[0])):
         if name.startswith(prefix):
-            return Unsupported(f"is exported by the Umbrel app '{app}'")
-    return Unsupported("is exported by another Umbrel app")
+            return Imported(app)
+    return Unsupported("is exported by another Umbrel app, which this one does not list in "
+                       "its dependencies")  # fmt: skip
 
 
 # --- Interpolation -----------------------------------------------------------------------
@@ -229,23 +239,28 @@ Part = str | Ref
 def parse_template(text: str) -> list[Part]:
     """Split a compose value into literal text and variable references, as compose
     reads them: `$$` is a literal `$`; a `$` before anything else is an error."""
+    if "$" not in text:  # most values of a catalog: read once per value, on every sync
+        return [text] if text else []
     parts: list[Part] = []
     literal: list[str] = []
     i = 0
-    while i < len(text):
-        if text[i] != "$":
-            literal.append(text[i])
-            i += 1
-            continue
-        ref, i = _reference(text, i, literal)
+    while (dollar := text.find("$", i)) >= 0:
+        literal.append(text[i:dollar])  # the text up to the `$`, in one piece
+        ref, i = _reference(text, dollar, literal)
         if ref is not None:
-            if literal:
-                parts.append("".join(literal))
-                literal = []
+            _flush(literal, parts)
             parts.append(ref)
-    if literal:
-        parts.append("".join(literal))
+    literal.append(text[i:])
+    _flush(literal, parts)
     return parts
+
+
+def _flush(literal: list[str], parts: list[Part]) -> None:
+    """The literal text gathered so far as one part (none when it is empty)."""
+    text = "".join(literal)
+    if text:
+        parts.append(text)
+    literal.clear()
 
 
 def _reference(text: str, start: int, literal: list[str]) -> tuple[Ref | None, int]:
@@ -320,6 +335,7 @@ class Interpolator:
         self.prefix = prefix
         self.data_prefix = data_prefix  # sub-directory of the data dir the app's data lives in
         self.settings: dict[str, dict[str, Any]] = {}
+        self.imports: dict[str, list[str]] = {}  # required app -> the names used of it
         self.warnings: list[str] = []
         self.blockers: list[str] = []
 
@@ -333,6 +349,8 @@ class Interpolator:
 
     def value(self, text: str, where: str) -> str:
         """An environment value in tomo's form: `${NAME}` references, `$$` for `$`."""
+        if "$" not in text:  # nothing to read or escape: most values of a catalog
+            return text
         return "".join(self._value_part(part, where) for part in parse_template(text))
 
     def _value_part(self, part: Part, where: str) -> str:
@@ -348,6 +366,10 @@ class Interpolator:
             return "${TOMO_DATA_DIR}" + (f"/{below}" if below else "")
         if isinstance(meaning, Builtin):
             return "${" + meaning.name + "}"
+        if isinstance(meaning, Imported):
+            used = self.imports.setdefault(meaning.app, [])
+            used += [] if part.name in used else [part.name]
+            return "${" + part.name + "}"
         if meaning is None or isinstance(meaning, Setting):
             self._declare(part, meaning, where)
             return "${" + part.name + "}"
@@ -387,6 +409,8 @@ class Interpolator:
     def literal(self, text: str, where: str) -> str | None:
         """The value with every variable replaced, or None (and a blocker) when one
         cannot be known before install."""
+        if "$" not in text:  # no variable in it: most values of a catalog
+            return text
         return self._literal_parts(parse_template(text), where, quiet=False)
 
     def _literal_parts(self, parts: list[Part], where: str, *, quiet: bool) -> str | None:
@@ -516,6 +540,9 @@ def _reason(meaning: Meaning, *, literal: bool = False) -> str:
         return meaning.reason
     if isinstance(meaning, HostFolder):
         return f"names {meaning.description}, which tomo passes only as a volume"
+    if isinstance(meaning, Imported):
+        return (f"is exported by the app '{meaning.app}' it requires, known only at install: "
+                "tomo puts such values into environment values only")  # fmt: skip
     what = "the data directory" if isinstance(meaning, DataDir) else "one of tomo's own values"
     if literal:  # known only at install: tomo writes such values into environment values only
         return f"is {what}, which tomo can put into environment values only"
