@@ -215,7 +215,7 @@ def parse_megabytes(value: Any) -> int | None:
     raise ValueError(f"expected a size such as 512 (MB), '512MB' or '1GB', got {value!r}")
 
 
-_DURATION = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|ms|s|m|h))+")
+DURATION = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|ms|s|m|h))+")
 DEPENDENCY_CONDITIONS = {
     "started": "started", "service_started": "started",
     "healthy": "healthy", "service_healthy": "healthy",
@@ -224,7 +224,7 @@ DEPENDENCY_CONDITIONS = {
 
 
 def _check_duration(value: str) -> str:
-    if not _DURATION.fullmatch(value):
+    if not DURATION.fullmatch(value):
         raise ValueError(f"'{value}' is not a duration such as 30s, 1m30s or 500ms")
     return value
 
@@ -675,6 +675,9 @@ class AppDefinition(_Definition):
     requires: Annotated[list[AppRequirement], Field(max_length=MAX_REQUIRED_APPS)] = []
     exports: Annotated[list[AppExport], Field(max_length=64)] = []
     hooks: Annotated[list[AppHook], Field(max_length=16)] = []
+    # Its values are templates (`${NAME}`, `$$`) even as one container without
+    # settings: a store's compose file that uses tomo's built-ins.
+    templated: Bool = False
     # Why tomo cannot install this app (the catalog still lists it), or None.
     not_installable: Annotated[ShownText, Field(max_length=2000)] | None = None
 
@@ -790,10 +793,10 @@ class AppDefinition(_Definition):
 
     @property
     def is_templated(self) -> bool:
-        """Whether its values are templates (`${NAME}`, `$$`): an app with settings,
-        several services or other apps' variables; a single container without any
-        of them takes its values as written."""
-        return bool(self.settings or self.services or self.requires)
+        """Whether its values are templates (`${NAME}`, `$$`): an app that says so, or
+        with settings, several services or other apps' variables; a single container
+        without any of them takes its values as written."""
+        return bool(self.templated or self.settings or self.services or self.requires)
 
     def _references_are_known(self) -> None:
         known = {s.name for s in self.settings} | set(BUILTIN_VARIABLES) | self.imported_names

@@ -55,9 +55,11 @@ from tomo.marketplace.schemas import SyncProblem, SyncReport
 #    empty fields, Portainer's copies, the files a store ships (issue 19).
 # 7: apps that require other apps, and what apps export to them (issue 19).
 # 8: Umbrel's dependencies, exports and hooks read as tomo's requires, exports, hooks.
+# 9: blocked values left out (not made empty), graces capped, Windows templates listed,
+#    one-container apps that use built-ins templated.
 # Apps stored by an older parser are rewritten from the new parse, even from files
 # that did not change: what the catalog shows must be what this parser makes of them.
-PARSER_VERSION = 8
+PARSER_VERSION = 9
 
 log = logging.getLogger("tomo.marketplace")
 # A file holding a whole catalog (Portainer's templates) is bound by this, not by
@@ -67,7 +69,7 @@ Progress = Callable[[str, int, int], None]
 # Fields kept in the row's `details` JSON: shown, not searched.
 _DETAIL_FIELDS = ("license", "repository", "documentation", "icon", "maintainers",
                   "services", "main", "settings", "not_installable", "tagline",
-                  "screenshots", "files", "requires", "exports", "hooks")  # fmt: skip
+                  "screenshots", "files", "requires", "exports", "hooks", "templated")  # fmt: skip
 
 
 def _no_progress(_phase: str, _done: int, _total: int) -> None:

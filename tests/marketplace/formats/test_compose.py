@@ -588,11 +588,18 @@ def test_one_container_without_settings_takes_its_values_as_written() -> None:
     assert validated(app).docker.environment[0].default == "costs $5"
 
 
-def test_one_container_without_settings_cannot_use_a_built_in() -> None:
-    _, app = one(service("environment: {URL: 'http://${HOST}/'}"))
-    assert app.blockers == ["services.web.environment.URL: ${TOMO_SERVER_HOST} would not be "
-                            "replaced: tomo reads the values of a one-container app without "
-                            "settings as written"]  # fmt: skip
+def test_one_container_without_settings_that_uses_a_built_in_is_read_as_templates() -> None:
+    """n8n's `N8N_HOST: $DEVICE_DOMAIN_NAME`: the definition says its values are
+    templates, so the built-in is put in and `$$` stays a `$`."""
+    _, app = one(service("environment: {URL: 'http://${HOST}/', PRICE: $$5}"))
+    assert app.blockers == []
+    definition = validated(app)
+    assert definition.templated and definition.is_templated
+    assert [v.default for v in definition.docker.environment] == [
+        "http://${TOMO_SERVER_HOST}/", "$$5"]  # fmt: skip
+    without = validated(one(service("environment: {PRICE: $$5}"))[1])
+    assert not without.templated  # no built-in: taken as written, `$5`
+    assert without.docker.environment[0].default == "$5"
 
 
 def test_a_built_in_works_once_the_app_has_settings() -> None:
@@ -716,3 +723,27 @@ def test_a_conversion_leaves_no_garbage_in_cycles() -> None:
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("body", [
+    "devices:\n  - ${SERIAL}:/dev/ttyACM0",
+    "cap_add:\n  - ${CAPABILITY}",
+    "user: ${RUN_AS}",
+])  # fmt: skip
+def test_a_value_only_the_user_knows_outside_the_environment_lists_the_app_as_not_installable(
+    body: str,
+) -> None:
+    """Left out, with the reason, rather than made empty: an empty device mapping
+    would make the whole file be refused (Runtipi's zigbee2mqtt)."""
+    app = validated(convert(service(body)))
+    assert app.not_installable is not None
+    assert "has no value tomo could write here" in app.not_installable
+    assert (app.docker.devices, app.docker.capabilities, app.docker.user) == ([], [], None)
+
+
+def test_a_grace_longer_than_tomo_waits_is_capped_with_a_warning() -> None:
+    web, app = one(service("stop_grace_period: 15m30s"))
+    assert web["stop_grace_period"] == "10m"
+    assert ("services.web.stop_grace_period: '15m30s' is capped at 10m, the longest tomo waits "
+            "for an app to stop before Docker kills it") in app.warnings  # fmt: skip
+    assert one(service("stop_grace_period: 1m30s"))[0]["stop_grace_period"] == "1m30s"

@@ -225,6 +225,17 @@ def test_a_windows_template_is_listed_but_not_installable() -> None:
     assert "logo: 'logos/win-reporter.png' is not an http(s) URL, ignored" in parsed.warnings
 
 
+def test_a_windows_templates_paths_are_never_read_as_linux_ones() -> None:
+    """`C:/temp:C:/temp` is a Windows volume: the template is listed as not
+    installable, not refused for a volume Linux has no name for."""
+    raw = {"type": 1, "title": "SQL Server", "platform": "windows",
+           "image": "example/sql-server:2019", "volumes": [{"container": "C:/temp",
+                                                             "bind": "C:/temp"}]}  # fmt: skip
+    app = parse_templates(raw).definition
+    assert app.not_installable == "it is a Windows container; tomo installs Linux containers"
+    assert app.docker.image == "example/sql-server:2019"
+
+
 def test_ids_that_clash_get_a_number_and_a_warning() -> None:
     # Template 1 is also titled "Quiet Web"; template 10 asks for "quiet-web-2"
     # (its title), so template 1 skips that number.

@@ -254,11 +254,9 @@ def test_an_app_mounting_its_whole_data_directory() -> None:
     )
     # PROXY_AUTH_ADD: "false": Umbrel adds no login either, nothing to warn about.
     assert not any("Umbrel password" in w for w in parsed.warnings)
-    # One container without settings: the model reads its values as written.
-    assert parsed.definition.not_installable == (
-        "docker-compose.yml: services.server.environment.DATA_ROOT: ${TOMO_DATA_DIR} would not "
-        "be replaced: tomo reads the values of a one-container app without settings as written"
-    )
+    # One container without settings that uses a built-in: its values are templates.
+    assert parsed.definition.not_installable is None
+    assert parsed.definition.templated
 
 
 def test_an_app_without_the_proxy_publishes_its_own_ports() -> None:

@@ -369,6 +369,13 @@ def test_what_a_dependency_exports_is_imported_from_it() -> None:
                          dependencies={"APP_CORE_": "core", "APP_CORE_LIGHTNING_": "core-lightning"})  # fmt: skip
     assert table.meaning("APP_CORE_LIGHTNING_RPC_PORT") == Imported("core-lightning")
     assert table.meaning("APP_CORE_PORT") == Imported("core")
+    # its own prefix, not exported plainly: the script computes it
+    own = umbrel_table("bitcoin", version="1", exports={},
+                       dependencies={"APP_BITCOIN_KNOTS_": "bitcoin-knots"})  # fmt: skip
+    assert own.meaning("APP_BITCOIN_RPC_USER") == Unsupported(
+        "is computed by the app's exports.sh, a shell script tomo does not run"
+    )
+    assert own.meaning("APP_BITCOIN_KNOTS_PORT") == Imported("bitcoin-knots")
 
 
 def test_umbrel_root_is_a_folder_only_under_shared_storage() -> None:

@@ -27,10 +27,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from tomo.errors import InvalidDefinition
 from tomo.marketplace.definition import (
     DEPENDENCY_CONDITIONS,
+    DURATION,
     IMAGE_REFERENCE,
+    MAX_STOP_SECONDS,
     REFERENCE,
     AppDefinition,
     DockerConfig,
+    duration_seconds,
     references,
 )
 from tomo.marketplace.formats.variables import Interpolator, Source, VariableTable
@@ -370,6 +373,12 @@ class _Conversion:
         written = self.vars.literal(self._text(value, where), where)
         return "" if written is None else written
 
+    def _written(self, value: Any, where: str) -> str | None:
+        """The value written out; None where a variable blocks the app (recorded):
+        left out, so the app is listed as not installable, saying why, rather than
+        its file refused for a value made empty."""
+        return self.vars.literal(self._text(value, where), where)
+
     def _image(self, result: dict[str, Any], value: Any, where: str) -> None:
         image = self.vars.literal(self._text(value, where), where)
         if image is None:
@@ -586,13 +595,27 @@ class _Conversion:
         else:
             self.block(where, f"the IPC namespace '{mode}' is not supported")
 
+    def _stop_grace_period(self, result: dict[str, Any], value: Any, where: str) -> None:
+        """A grace longer than tomo waits for a stop is capped at that, with a warning:
+        it only shapes how the app stops (bitcoin asks 15m30s to flush its chain)."""
+        written = self._written(value, where) if value is not None else None
+        if written is None:
+            return
+        if DURATION.fullmatch(written) and duration_seconds(written) > MAX_STOP_SECONDS:
+            cap = f"{MAX_STOP_SECONDS // 60}m"
+            self.warn(where, f"'{written}' is capped at {cap}, the longest tomo waits for an "
+                             "app to stop before Docker kills it")  # fmt: skip
+            written = cap
+        result["stop_grace_period"] = written
+
     def _devices(self, result: dict[str, Any], value: Any, where: str) -> None:
         devices = []
         for i, device in enumerate(_as_list(value, where)):
             if isinstance(device, dict):  # the long form: source, target, permissions
                 device = ":".join(str(device[k]) for k in ("source", "target", "permissions")
                                   if device.get(k))  # fmt: skip
-            devices.append(self._literal(device, f"{where}[{i}]"))
+            written = self._written(device, f"{where}[{i}]")
+            devices += [written] if written is not None else []
         result["devices"] = devices
 
     def _healthcheck(self, result: dict[str, Any], value: Any, where: str) -> None:
@@ -772,6 +795,9 @@ class _Conversion:
         if fields["settings"] or len(fields["services"]) > 1 or self.vars.imports:
             return
         service, config = next(iter(fields["services"].items()))
+        if _uses_references(config):  # tomo's built-ins: its values stay templates
+            fields["templated"] = True
+            return
         for variable in config.get("environment", []):
             value = variable.get("default")
             if value is None:
@@ -801,16 +827,18 @@ Handler = Callable[[_Conversion, dict[str, Any], Any, str], None]
 
 def _literal_field(key: str) -> Handler:
     def convert(conversion: _Conversion, result: dict[str, Any], value: Any, where: str) -> None:
-        if value is not None:
-            result[key] = conversion._literal(value, where)
+        written = conversion._written(value, where) if value is not None else None
+        if written is not None:
+            result[key] = written
 
     return convert
 
 
 def _list_field(key: str) -> Handler:
     def convert(conversion: _Conversion, result: dict[str, Any], value: Any, where: str) -> None:
-        items = _as_list(value, where)
-        result[key] = [conversion._literal(item, f"{where}[{i}]") for i, item in enumerate(items)]
+        items = [conversion._written(item, f"{where}[{i}]")
+                 for i, item in enumerate(_as_list(value, where))]  # fmt: skip
+        result[key] = [item for item in items if item is not None]
 
     return convert
 
@@ -846,8 +874,17 @@ _HANDLERS: dict[str, Handler] = {
     "read_only": _Conversion._read_only, "cap_drop": _Conversion._cap_drop,
     "deploy": _Conversion._deploy, "gpus": _Conversion._gpus, "runtime": _Conversion._runtime,
     "security_opt": _Conversion._security_opt, "stop_signal": _literal_field("stop_signal"),
-    "stop_grace_period": _literal_field("stop_grace_period"),
+    "stop_grace_period": _Conversion._stop_grace_period,
 }  # fmt: skip
+
+
+def _uses_references(service: dict[str, Any]) -> bool:
+    """Whether a converted service's values refer to `${NAME}` (a built-in)."""
+    texts = [v.get("default") or "" for v in service.get("environment", [])]
+    for key in ("command", "entrypoint"):
+        items = service.get(key)
+        texts += [items] if isinstance(items, str) else list(items or [])
+    return any(references(text) for text in texts)
 
 
 def _rewrite_values(service: dict[str, Any], rewrite: Callable[[str], str]) -> None:

@@ -29,7 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tomo.errors import InvalidDefinition
-from tomo.marketplace.definition import AppDefinition
+from tomo.marketplace.definition import IMAGE_REFERENCE, AppDefinition
 from tomo.marketplace.formats.base import Found, Parsed, SourceSpec
 from tomo.marketplace.formats.common import clip, load_json, one_line, url_or_none
 from tomo.marketplace.formats.compose import (
@@ -343,8 +343,14 @@ class _AppBuilder:
         template = self.template(raw)
         fields = self.metadata(template)
         reasons = self.not_installable(kind, template)
-        compose = self.compose(kind, template)
-        if compose is None:
+        # A Windows container's paths (C:/…) are not Linux ones: listed, never read.
+        windows = template.platform.strip().lower() == "windows"
+        compose = None if windows else self.compose(kind, template)
+        if compose is None and windows:
+            image = image_reference(template) if kind == CONTAINER else ""
+            shown = image if IMAGE_REFERENCE.fullmatch(image or "") else PLACEHOLDER_IMAGE
+            fields.update(version="latest", docker={"image": shown})
+        elif compose is None:
             fields.update(version="latest", docker={"image": PLACEHOLDER_IMAGE})
         else:
             self.warnings += compose.warnings

@@ -41,7 +41,12 @@ from tomo.marketplace.formats.compose import (
     convert_compose,
     not_installable_text,
 )
-from tomo.marketplace.formats.variables import Interpolator, VariableTable, umbrel_table
+from tomo.marketplace.formats.variables import (
+    Interpolator,
+    VariableTable,
+    own_prefix,
+    umbrel_table,
+)
 from tomo.marketplace.parse import load_mapping
 from tomo.marketplace.safe_yaml import YamlLoadError, load_yaml
 from tomo.slugs import slugify
@@ -131,7 +136,7 @@ class _UmbrelApp:
         exports = self._exports()
         table = umbrel_table(self.app_id, version=_required_text(self.manifest, "version"),
                              exports=exports,
-                             dependencies={_prefix_of(d): d for d in dependencies})  # fmt: skip
+                             dependencies={own_prefix(d): d for d in dependencies})  # fmt: skip
         proxy = _proxy_environment(self.doc)
         main, port = (self._proxy_target(proxy, table, exports) if proxy is not None
                       else (None, None))  # fmt: skip
@@ -437,12 +442,6 @@ def _service_named(host: str, app_id: str, services: dict[str, Any]) -> str | No
         candidates = [name for name in services if name != PROXY
                       and re.search(rf"[_-]{re.escape(name)}[_-]1$", host)]  # fmt: skip
     return max(candidates, key=len) if candidates else None
-
-
-def _prefix_of(app: str) -> str:
-    """What the variables an Umbrel app exports start with (`core-lightning` →
-    `APP_CORE_LIGHTNING_`)."""
-    return "APP_" + re.sub(r"[^A-Z0-9]+", "_", app.upper()).strip("_") + "_"
 
 
 def _text(manifest: dict[str, Any], key: str) -> str:

@@ -172,8 +172,14 @@ def umbrel_table(
     }
     return BASE_TABLE.extend(
         {**_UMBREL, "APP_ID": Fixed(app_id), "APP_VERSION": Fixed(version), **own},
-        fallback=lambda name: _other_umbrel_app(name, dependencies),
+        fallback=lambda name: _other_umbrel_app(name, dependencies, own_prefix(app_id)),
     )
+
+
+def own_prefix(app: str) -> str:
+    """What the variables an Umbrel app exports start with (`core-lightning` →
+    `APP_CORE_LIGHTNING_`)."""
+    return "APP_" + re.sub(r"[^A-Z0-9]+", "_", app.upper()).strip("_") + "_"
 
 
 _COMPUTED = "is computed by the app's exports.sh, a shell script tomo does not run"
@@ -205,14 +211,16 @@ _UMBREL: dict[str, Meaning] = {
 }
 
 
-def _other_umbrel_app(name: str, dependencies: Mapping[str, str]) -> Meaning | None:
+def _other_umbrel_app(name: str, dependencies: Mapping[str, str], own: str) -> Meaning | None:
     """`APP_<OTHER>_…`: exported by another Umbrel app: one of its dependencies (the
-    longest prefix: `APP_CORE_LIGHTNING_` before `APP_CORE_`), or none it names."""
+    longest prefix: `APP_CORE_LIGHTNING_` before `APP_CORE_`), or none it names. One
+    of its own prefix its exports.sh does not export plainly: the script computes it."""
     if not name.startswith("APP_"):
         return None
-    for prefix, app in sorted(dependencies.items(), key=lambda item: -len(item[0])):
+    owners: dict[str, str | None] = {**dependencies, own: None}  # None: the app itself
+    for prefix, app in sorted(owners.items(), key=lambda item: -len(item[0])):
         if name.startswith(prefix):
-            return Imported(app)
+            return Imported(app) if app is not None else Unsupported(_COMPUTED)
     return Unsupported("is exported by another Umbrel app, which this one does not list in "
                        "its dependencies")  # fmt: skip
 
