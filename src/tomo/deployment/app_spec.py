@@ -124,10 +124,13 @@ def network_name(definition: AppDefinition, instance: str) -> str | None:
 
 def user_variables(definition: AppDefinition) -> list[AppEnvVar]:
     """What the user is asked for: an app with settings asks for those (its
-    services' variables are made from them); else its main container's variables."""
+    services' variables are made from them); else its main container's variables,
+    but those made of what the apps it requires give (worked out at install)."""
     if definition.settings:
         return list(definition.settings)
-    return list(definition.docker.environment)
+    imported = definition.imported_names
+    return [v for v in definition.docker.environment
+            if not set(references(v.default or "")) & imported]  # fmt: skip
 
 
 def build_app_spec(

@@ -152,7 +152,7 @@ def _app(app: str) -> tuple[str, str]:
     return (f"Reaches the app {app}",
             f"The app needs {app} and joins its network to use it: it can reach every "
             f"container of {app} there, its database included, not only the service it "
-            "needs, and it is given the credentials {app} shares.")  # fmt: skip
+            f"needs, and it is given the credentials {app} shares.")  # fmt: skip
 
 
 _RISK_KINDS = {

@@ -24,7 +24,14 @@ from tomo.deployment.app_spec import user_variables
 from tomo.deployment.schemas import InstallationPublic, InstallPreview, JobPublic, StepPublic
 from tomo.deployment.service import DeploymentService
 from tomo.deployment.spec import InstallConfig
-from tomo.errors import InvalidInput, NotFound, PreflightFailed, Refusal, TomoError
+from tomo.errors import (
+    InvalidInput,
+    MissingDependencies,
+    NotFound,
+    PreflightFailed,
+    Refusal,
+    TomoError,
+)
 from tomo.http.deps import run_in_background, runtime_of
 from tomo.marketplace.definition import AppEnvVar, AppVolume
 from tomo.marketplace.risk_words import explain_risk
@@ -156,6 +163,8 @@ async def _fit(
     probe = InstallConfig(env=stand_ins, accept_risks=list(entry.risks))
     try:
         plan = await deployment.preview_install(server.id, _ref(entry), probe, check=True)
+    except MissingDependencies:
+        return []  # said above the servers, with a way to install them first
     except TomoError as exc:
         return [exc.message]
     return [problem.text for problem in plan.problems or []]
