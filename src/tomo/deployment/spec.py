@@ -183,6 +183,7 @@ class ContainerSpec:
     cap_drop: list[str] = field(default_factory=list)
     read_only: bool = False
     security_opt: list[str] = field(default_factory=list)
+    sysctls: dict[str, str] = field(default_factory=dict)
     stop_signal: str | None = None
     stop_timeout: int | None = None  # seconds Docker waits after the signal, then kills
     command: list[str] | None = None
@@ -252,6 +253,7 @@ def hardening(docker: DockerConfig) -> dict[str, Any]:
     grace = docker.stop_grace_period
     return {"cap_drop": list(docker.cap_drop), "read_only": docker.read_only,
             "security_opt": list(docker.security_opt), "stop_signal": docker.stop_signal,
+            "sysctls": dict(docker.sysctls),
             "stop_timeout": math.ceil(duration_seconds(grace)) if grace else None}  # fmt: skip
 
 
@@ -461,6 +463,8 @@ def build_docker_run_command(spec: ContainerSpec, publish_address: str) -> list[
         argv += ["--cap-drop", capability]
     if spec.read_only:
         argv.append("--read-only")
+    for name, value in spec.sysctls.items():
+        argv += ["--sysctl", f"{name}={value}"]
     for option in spec.security_opt:
         argv += ["--security-opt", option]
     if spec.stop_signal:

@@ -165,6 +165,33 @@ def _check_security_opt(value: str) -> str:
     raise ValueError(f"'{value}' is not supported (only no-new-privileges)")
 
 
+# Kernel parameters Docker sets inside a container's own namespaces: its network
+# (`net.*`) and its IPC. They change nothing of the server's (Docker refuses the
+# others), so no risk flag goes with them.
+_IPC_SYSCTLS = frozenset({"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                          "kernel.shmall", "kernel.shmmax", "kernel.shmmni",
+                          "kernel.shm_rmid_forced"})  # fmt: skip
+_SYSCTL_NAME = re.compile(r"[a-z0-9_]+(?:\.[A-Za-z0-9_-]+)+")
+_SYSCTL_VALUE = re.compile(r"[\x21-\x7e]{1,256}(?: [\x21-\x7e]{1,256}){0,7}")
+
+
+def check_sysctl(name: str, value: str) -> None:
+    """ValueError unless Docker sets `name` in the container's own namespaces."""
+    namespaced = name.startswith(("net.", "fs.mqueue.")) or name in _IPC_SYSCTLS
+    if not _SYSCTL_NAME.fullmatch(name) or not namespaced:
+        raise ValueError(f"'{name}' is not a kernel parameter of the container's own "
+                         "network or IPC namespace (net.*, fs.mqueue.*, kernel.shm*, "
+                         "kernel.msg*, kernel.sem)")  # fmt: skip
+    if not _SYSCTL_VALUE.fullmatch(value):
+        raise ValueError(f"{name}: '{value}' is not a kernel parameter's value")
+
+
+def _check_sysctls(value: dict[str, str]) -> dict[str, str]:
+    for name, setting in value.items():
+        check_sysctl(name, setting)
+    return value
+
+
 def _check_device(value: str) -> str:
     if not DEVICE.fullmatch(value) or ".." in value.split("/"):
         raise ValueError(f"'{value}' is not a device mapping (/dev/X[:/dev/Y][:rwm])")
@@ -562,6 +589,8 @@ class DockerConfig(_Definition):
     security_opt: Annotated[
         list[Annotated[str, AfterValidator(_check_security_opt)]], BeforeValidator(as_list)
     ] = []
+    # Kernel parameters of the container's own namespaces (compose's `sysctls`).
+    sysctls: Annotated[dict[str, str], AfterValidator(_check_sysctls), Field(max_length=32)] = {}
     command: Annotated[list[Text], BeforeValidator(_split_command)] | None = None
     entrypoint: Annotated[list[Text], BeforeValidator(_split_command)] | None = None
     user: Annotated[Line, Field(min_length=1, max_length=64)] | None = None
@@ -579,6 +608,9 @@ class DockerConfig(_Definition):
         _refuse_duplicates("ports", [(p.host or p.container, p.protocol) for p in self.ports])
         _refuse_duplicates("volumes", [v.container_path for v in self.volumes])
         _refuse_duplicates("environment", [e.name for e in self.environment])
+        if self.network_mode == "host" and any(n.startswith("net.") for n in self.sysctls):
+            raise ValueError("sysctls: net.* parameters are the server's own with host "
+                             "networking; Docker refuses them")  # fmt: skip
         for variable in self.environment:
             if variable.generate and not variable.secret:
                 raise ValueError(

@@ -57,9 +57,10 @@ from tomo.marketplace.schemas import SyncProblem, SyncReport
 # 8: Umbrel's dependencies, exports and hooks read as tomo's requires, exports, hooks.
 # 9: blocked values left out (not made empty), graces capped, Windows templates listed,
 #    one-container apps that use built-ins templated.
+# 10: sysctls of the container's own namespaces.
 # Apps stored by an older parser are rewritten from the new parse, even from files
 # that did not change: what the catalog shows must be what this parser makes of them.
-PARSER_VERSION = 9
+PARSER_VERSION = 10
 
 log = logging.getLogger("tomo.marketplace")
 # A file holding a whole catalog (Portainer's templates) is bound by this, not by

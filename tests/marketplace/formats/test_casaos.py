@@ -222,7 +222,9 @@ def test_keys_tomo_cannot_honour_make_the_app_not_installable() -> None:
         "services.builder.secrets: not supported (tomo does not provide compose secrets)",
         "services.builder.security_opt: not supported (options other than no-new-privileges "
         "can switch protections off)",
-        "services.builder.sysctls: not supported (tomo does not set kernel parameters)",
+        "services.builder.sysctls.kernel.panic: 'kernel.panic' is not a kernel parameter of the "
+        "container's own network or IPC namespace (net.*, fs.mqueue.*, kernel.shm*, "
+        "kernel.msg*, kernel.sem)",
         "services.builder.env_file: not supported (tomo does not read environment files of the "
         "store)",
         "services.builder.ports[0]: publishes 101 ports (tomo publishes ranges of at most 16)",

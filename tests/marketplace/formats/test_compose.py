@@ -747,3 +747,15 @@ def test_a_grace_longer_than_tomo_waits_is_capped_with_a_warning() -> None:
     assert ("services.web.stop_grace_period: '15m30s' is capped at 10m, the longest tomo waits "
             "for an app to stop before Docker kills it") in app.warnings  # fmt: skip
     assert one(service("stop_grace_period: 1m30s"))[0]["stop_grace_period"] == "1m30s"
+
+
+def test_kernel_parameters_of_the_containers_own_namespaces_are_set() -> None:
+    """wg-easy's `net.ipv4.ip_forward=1`: the container's own network, not the server's."""
+    _, app = one(service("sysctls:\n  - net.ipv4.ip_forward=1\n  - kernel.shmmax=65536"))
+    assert app.blockers == []
+    definition = validated(app)
+    assert definition.docker.sysctls == {"net.ipv4.ip_forward": "1", "kernel.shmmax": "65536"}
+    assert app_risks(definition) == []
+    blocked = one(service("sysctls:\n  vm.overcommit_memory: '1'"))[1]
+    assert blocked.blockers[0].startswith("services.web.sysctls.vm.overcommit_memory: "
+                                          "'vm.overcommit_memory' is not a kernel parameter")  # fmt: skip

@@ -33,6 +33,7 @@ from tomo.marketplace.definition import (
     REFERENCE,
     AppDefinition,
     DockerConfig,
+    check_sysctl,
     duration_seconds,
     references,
 )
@@ -97,7 +98,6 @@ BLOCKED: dict[str, str] = {
     "env_file": "tomo does not read environment files of the store",
     "profiles": "tomo would start a service compose starts only on request",
     "security_opt": "options other than no-new-privileges can switch protections off",
-    "sysctls": "tomo does not set kernel parameters",
     "userns_mode": "tomo does not change user namespaces",
     "uts": "tomo does not share the host's UTS namespace",
     "cgroup": "tomo does not change the container's cgroup namespace",
@@ -705,6 +705,28 @@ class _Conversion:
             self.block(where, f"not supported ({BLOCKED['security_opt']})")
         result["security_opt"] = kept
 
+    def _sysctls(self, result: dict[str, Any], value: Any, where: str) -> None:
+        """`net.ipv4.ip_forward=1` (a list) or a mapping: the container's own network
+        and IPC parameters are set (definition checks which); others block the app."""
+        if isinstance(value, dict):
+            items = [(str(name), given) for name, given in value.items()]
+        else:
+            items = [(str(i).partition("=")[0], str(i).partition("=")[2])
+                     for i in _as_list(value, where)]  # fmt: skip
+        kept: dict[str, str] = {}
+        for name, given in items:
+            written = self._written(given, f"{where}.{name}")
+            if written is None:
+                continue
+            try:
+                check_sysctl(name, written)
+            except ValueError as exc:
+                self.block(f"{where}.{name}", str(exc))
+                continue
+            kept[name] = written
+        if kept:
+            result["sysctls"] = kept
+
     def _deploy(self, result: dict[str, Any], value: Any, where: str) -> None:
         """GPUs reserved as devices are given (`gpus`); limits and placement are not."""
         resources = value.get("resources") if isinstance(value, dict) else None
@@ -874,6 +896,7 @@ _HANDLERS: dict[str, Handler] = {
     "read_only": _Conversion._read_only, "cap_drop": _Conversion._cap_drop,
     "deploy": _Conversion._deploy, "gpus": _Conversion._gpus, "runtime": _Conversion._runtime,
     "security_opt": _Conversion._security_opt, "stop_signal": _literal_field("stop_signal"),
+    "sysctls": _Conversion._sysctls,
     "stop_grace_period": _Conversion._stop_grace_period,
 }  # fmt: skip
 
