@@ -413,3 +413,14 @@ def test_a_hook_that_finds_the_apps_folder_from_its_own_path_gets_the_data_direc
     assert hook.script.splitlines()[1:3] == ['APP_DATA_DIR="${APP_DATA_DIR}/data"',
                                              "OTHER=${APP_DATA_DIR}"]  # fmt: skip
     assert hook.interpreter == "bash"
+
+
+def test_the_tor_template_umbrelos_reads_itself_is_left_out_with_a_warning() -> None:
+    """`torrc.template` is umbrelOS's Tor service's, not the app's: tomo runs no Tor."""
+    parsed = parse_texts(**{"torrc.template": "HiddenServicePort 80 $APP_INLINE_IP:80\n"})
+    assert parsed.definition.not_installable is None
+    assert parsed.definition.files == []
+    assert any(w.startswith("torrc.template: umbrelOS's Tor service offers the app as a "
+                            "hidden service") for w in parsed.warnings)  # fmt: skip
+    other = parse_texts(**{"settings.yml.template": "name: $APP_ID\n"})
+    assert other.definition.not_installable is not None

@@ -55,6 +55,7 @@ MANIFEST = "umbrel-app.yml"
 COMPOSE = "docker-compose.yml"
 EXPORTS = "exports.sh"
 STORE_FILE = "umbrel-app-store.yml"
+TOR_TEMPLATE = "torrc.template"
 PROXY = "app_proxy"
 MAX_SCREENSHOTS = 16
 MAX_SHIPPED = MAX_SHIPPED_FILES + 1  # files of an app folder read: one more than tomo places
@@ -253,7 +254,12 @@ class _UmbrelApp:
         self._judge_shipped(compose)
 
     def _judge_shipped(self, compose: ComposeApp) -> None:
-        templates = sorted(p for p in self.shipped if p.endswith(".template"))
+        if TOR_TEMPLATE in self.shipped:  # read by umbrelOS's Tor service, not by the app
+            self.warnings.append(f"{TOR_TEMPLATE}: umbrelOS's Tor service offers the app as "
+                                 "a hidden service with it; tomo runs no Tor, so it is "
+                                 "left out")  # fmt: skip
+        templates = sorted(p for p in self.shipped
+                           if p.endswith(".template") and p != TOR_TEMPLATE)  # fmt: skip
         if templates:
             self.blockers.append(f"{', '.join(templates)}: Umbrel fills these in with its "
                                  "variables and puts them in the data directory; tomo does "
