@@ -5,6 +5,8 @@ deployment is in test_dependencies.py."""
 
 from __future__ import annotations
 
+import base64
+import re
 from typing import Any
 
 import pytest
@@ -113,3 +115,24 @@ def test_requirements_and_exports_that_cannot_work_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=error):
         AppDefinition.model_validate({**EXPLORER, **change})
+
+
+def test_a_store_template_is_filled_in_with_the_installations_values() -> None:
+    """A template carrying a secret is not left readable by everyone on the server."""
+    template = "user: ${RPC_USER}\npass: ${RPC_PASS}\nhost: ${TOMO_SERVER_HOST}\ncost: $$5\n"
+    plain = "title: ${RPC_USER}\n"
+    node = {**NODE, "files": [
+        {"path": "./conf/node.conf", "content": base64.b64encode(template.encode()).decode(),
+         "mode": "0644", "template": True},
+        {"path": "./conf/title.conf", "content": base64.b64encode(plain.encode()).decode(),
+         "template": True},
+    ]}  # fmt: skip
+    app = build(node, name="btc")
+    secret, public = app.files
+    password = app.exports["NODE_PASS"].value
+    assert secret.data.decode() == f"user: tomo\npass: {password}\nhost: nas.local\ncost: $5\n"
+    assert (secret.host_path, secret.mode) == ("/srv/apps/btc/conf/node.conf", 0o640)
+    assert (public.data, public.mode) == (b"title: tomo\n", 0o644)
+    with pytest.raises(ValueError, match=re.escape("files: ./conf/title.conf: ${NOPE} is not a")):
+        AppDefinition.model_validate({**node, "files": [{**node["files"][1], "content":
+            base64.b64encode(b"${NOPE}").decode()}]})  # fmt: skip

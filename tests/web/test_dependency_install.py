@@ -34,6 +34,24 @@ def settled(web: Web, count: int, deadline: float = 90) -> list[dict[str, Any]]:
         time.sleep(0.2)
 
 
+def install_with_node(web: Web, app: str) -> Any:
+    """Install `app` with what it requires through the API (node's risk accepted)."""
+    started = web.api.admin.post(
+        "/api/installations",
+        json={"server": "box", "app": app, "with_dependencies": True, "accept_risks": ["app:node"]},
+    )
+    assert started.status_code == 202, started.text
+    return started
+
+
+def all_gone(web: Web, deadline: float = 90) -> None:
+    """Wait until no installation is left (within `deadline` s)."""
+    limit = time.monotonic() + deadline
+    while web.api.admin.get("/api/installations").json():
+        assert time.monotonic() < limit, web.api.admin.get("/api/installations").json()
+        time.sleep(0.2)
+
+
 async def test_the_install_page_installs_what_the_app_needs_first(
     deploy: Deploy, site: Web
 ) -> None:
@@ -64,16 +82,7 @@ async def test_a_dependency_that_fails_leaves_nothing_and_the_app_never_starts(
     viewer = await deploy.publish("viewer", docker=deploy.web_app(environment=[
         {"name": "UPSTREAM", "default": "${NODE_HOST}"}]),
         requires=[{"app": "node", "imports": ["NODE_HOST"]}])  # fmt: skip
-    started = site.api.admin.post(
-        "/api/installations",
-        json={
-            "server": "box",
-            "app": viewer,
-            "with_dependencies": True,
-            "accept_risks": ["app:node"],
-        },
-    )
-    assert started.status_code == 202, started.text
+    started = install_with_node(site, viewer)
     body = started.json()
     assert [d["installation"]["name"] for d in body["dependencies"]] == ["node"]
     assert settled(site, 2) == []
@@ -84,3 +93,29 @@ async def test_a_dependency_that_fails_leaves_nothing_and_the_app_never_starts(
     )
     node_job = site.api.admin.get(f"/api/jobs/{body['dependencies'][0]['job_id']}").json()
     assert node_job["status"] == "failed"
+
+
+async def test_the_uninstall_page_takes_the_apps_that_need_it_along_when_asked(
+    deploy: Deploy, site: Web
+) -> None:
+    viewer = await publish_pair(deploy)
+    started = install_with_node(site, viewer)
+    assert len(settled(site, 2)) == 2
+    node = started.json()["dependencies"][0]["installation"]["id"]
+    admin = site.admin()
+    form = unescape(text_of(admin.get(f"/installed/{node}/uninstall")))
+    assert "viewer needs node." in form
+    assert "Uninstall viewer first, with the same choice about data" in form
+
+    refused = admin.post(f"/installed/{node}/uninstall", {"remove_data": "yes"})
+    assert refused.status_code == 303
+    assert "node is needed by viewer" in unescape(text_of(admin.follow(refused)))
+    assert len(site.api.admin.get("/api/installations").json()) == 2
+
+    taken = admin.post(f"/installed/{node}/uninstall",
+                       {"remove_data": "yes", "with_dependants": "yes"})  # fmt: skip
+    assert taken.status_code == 303, text_of(taken)[:1000]
+    all_gone(site)  # viewer's uninstall, then node's (prepared once viewer's has ended)
+    kinds = [(j["installation_name"], j["kind"], j["status"])
+             for j in site.api.admin.get("/api/jobs", params={"limit": 2}).json()]  # fmt: skip
+    assert kinds == [("node", "uninstall", "done"), ("viewer", "uninstall", "done")]

@@ -41,6 +41,7 @@ from tomo.marketplace.definition import (
     REFERENCE,
     AppDefinition,
     AppEnvVar,
+    AppFile,
     AppHook,
     AppVolume,
     DockerConfig,
@@ -213,7 +214,7 @@ class _Builder:
         volumes = sorted({m.volume for c in containers for m in c.named_volumes})
         return AppSpec(self.name, self.instance_dir, containers, self.network, volumes,
                        self.labels, self.env, self.secret_env, risks, self.generated,
-                       self._shipped(), self._exports(values),
+                       self._shipped(values), self._exports(values),
                        list(self.definition.hooks))  # fmt: skip
 
     def _refuse_missing_imports(self) -> None:
@@ -239,12 +240,22 @@ class _Builder:
                 found[export.name] = Exported(value, secret, self.network)
         return found
 
-    def _shipped(self) -> list[ShippedFile]:
-        return [
-            ShippedFile(posixpath.join(self.instance_dir, f.path[2:]), f.data, int(f.mode, 8),
-                        _ids(f.owner) if f.owner else None)
-            for f in self.definition.files
-        ]  # fmt: skip
+    def _shipped(self, values: dict[str, str]) -> list[ShippedFile]:
+        return [self._placed(f, values) for f in self.definition.files]
+
+    def _placed(self, shipped: AppFile, values: dict[str, str]) -> ShippedFile:
+        """A store's file as placed: a template filled in with the installation's
+        values; one that carries a secret is not left readable by everyone."""
+        data, mode = shipped.data, int(shipped.mode, 8)
+        if shipped.template:
+            text = data.decode("utf-8", "replace")
+            data = self._fill(text, values, f"file {shipped.path}").encode()
+            secret = {s.name for s in self.definition.settings if s.secret}
+            secret |= {name for name, found in self.imports.items() if found.secret}
+            if set(references(text)) & secret:
+                mode &= ~0o007
+        return ShippedFile(posixpath.join(self.instance_dir, shipped.path[2:]), data, mode,
+                           _ids(shipped.owner) if shipped.owner else None)  # fmt: skip
 
     # -- values ------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ makes every ending honest (see its docstring).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import posixpath
 from collections.abc import AsyncIterator
@@ -34,6 +35,7 @@ from tomo.deployment.schemas import (
     InstallPreview,
     InstallStarted,
     JobPublic,
+    OperationDone,
     PreflightProblem,
 )
 from tomo.deployment.spec import (
@@ -146,6 +148,27 @@ class DeploymentService:
                     log.warning("could not take back %s: %s", made.installation.name, exc)
             return view
         return await self.get_job(started.job_id)
+
+    async def prepare_uninstall_with_dependants(
+        self, ref: str, server: str | None = None, *, remove_data: bool
+    ) -> Prepared:
+        """The uninstall of the first installation that requires this one, whose run
+        goes on with the others, then this one (each its own job, in order: one that
+        fails stops the rest). Without dependants, this one's own uninstall."""
+        row = await self.ctx.find(ref, server)
+        order = [*await self.dependants(row.id), row.id]
+        first = await self.prepare_uninstall(order[0], remove_data=remove_data)
+        if len(order) == 1:
+            return first
+
+        async def run_all() -> OperationDone:
+            done = await first.run()
+            for later in order[1:]:
+                prepared = await self.prepare_uninstall(later, remove_data=remove_data)
+                done = await prepared.run()
+            return done
+
+        return dataclasses.replace(first, run=run_all)
 
     async def install_order(self, server: str, app: str) -> list[str]:
         """The apps (`repo/app`) not installed on the server yet that `app` requires,

@@ -400,6 +400,9 @@ class AppFile(_Definition):
     content: Annotated[str, Field(max_length=MAX_SHIPPED_BYTES * 4 // 3 + 4)]  # base64
     mode: Annotated[str, Field(pattern=_FILE_MODE.pattern)] = "0644"
     owner: Annotated[str, Field(pattern=_OWNER.pattern)] | None = None  # uid:gid, as root can
+    # A store's template (Umbrel's, Runtipi's `*.template`): UTF-8 text in tomo's template
+    # form (`${NAME}`, `$$`), filled in with the installation's values when placed.
+    template: Bool = False
 
     @field_validator("content")
     @classmethod
@@ -828,7 +831,8 @@ class AppDefinition(_Definition):
         """Whether its values are templates (`${NAME}`, `$$`): an app that says so, or
         with settings, several services or other apps' variables; a single container
         without any of them takes its values as written."""
-        return bool(self.templated or self.settings or self.services or self.requires)
+        return bool(self.templated or self.settings or self.services or self.requires
+                    or any(f.template for f in self.files))  # fmt: skip
 
     def _references_are_known(self) -> None:
         known = {s.name for s in self.settings} | set(BUILTIN_VARIABLES) | self.imported_names
@@ -843,6 +847,12 @@ class AppDefinition(_Definition):
                 if unknown:
                     raise ValueError(f"services.{name}.{where}: ${{{unknown[0]}}} is not a "
                                      "setting of this app")  # fmt: skip
+        for shipped in (f for f in self.files if f.template):
+            text = shipped.data.decode("utf-8", "replace")
+            unknown = [r for r in references(text) if r not in known]
+            if unknown:
+                raise ValueError(f"files: {shipped.path}: ${{{unknown[0]}}} is not a setting "
+                                 "of this app")  # fmt: skip
 
     @property
     def main_service(self) -> str:

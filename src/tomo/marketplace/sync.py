@@ -58,9 +58,10 @@ from tomo.marketplace.schemas import SyncProblem, SyncReport
 # 9: blocked values left out (not made empty), graces capped, Windows templates listed,
 #    one-container apps that use built-ins templated.
 # 10: sysctls of the container's own namespaces.
+# 11: store templates (Umbrel's, Runtipi's *.template) filled in at install.
 # Apps stored by an older parser are rewritten from the new parse, even from files
 # that did not change: what the catalog shows must be what this parser makes of them.
-PARSER_VERSION = 10
+PARSER_VERSION = 11
 
 log = logging.getLogger("tomo.marketplace")
 # A file holding a whole catalog (Portainer's templates) is bound by this, not by

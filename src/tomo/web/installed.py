@@ -124,8 +124,10 @@ async def uninstall_form(
     """What an uninstall removes, and the folders "also delete data" would delete."""
     current = await deployment.get_installation(installation)
     server = await runtime_of(request).servers.get_server(current.server_id)
+    needing = [(await deployment.get_installation(i)).name
+               for i in await deployment.dependants(current.id)]  # fmt: skip
     context = {"installation": current, "data": await deployment.data_folders(current.id),
-               "server": server}  # fmt: skip
+               "server": server, "dependants": needing}  # fmt: skip
     return render(request, "installed/uninstall.html", context)
 
 
@@ -159,10 +161,16 @@ async def update(
 async def uninstall(
     request: Request, installation: str, _: Admin, deployment: DeploymentDep
 ) -> Response:
-    """Start the uninstall; the data goes only when the box was ticked."""
-    remove_data = (await form_values(request)).get("remove_data") == "yes"
+    """Start the uninstall; the data goes only when the box was ticked; the apps
+    that require it first, when that box was ticked (else it is refused)."""
+    values = await form_values(request)
+    remove_data = values.get("remove_data") == "yes"
     try:
-        prepared = await deployment.prepare_uninstall(installation, remove_data=remove_data)
+        if values.get("with_dependants") == "yes":
+            prepared = await deployment.prepare_uninstall_with_dependants(
+                installation, remove_data=remove_data)  # fmt: skip
+        else:
+            prepared = await deployment.prepare_uninstall(installation, remove_data=remove_data)
     except TomoError as exc:
         return _refused(request, installation, exc)
     return _started(request, prepared)

@@ -362,15 +362,18 @@ def test_the_data_folder_the_store_ships_is_placed_in_the_data_directory() -> No
     ]  # .gitkeep is a placeholder, not a file to place
 
 
-def test_an_app_whose_data_folder_holds_templates_is_not_installable() -> None:
+def test_the_templates_of_the_data_folder_are_filled_in_as_they_are_placed() -> None:
+    """Runtipi fills `{{NAME}}` with the app's values as it copies data/: tomo places
+    the file without `.template`, filled in at install (its form field a setting)."""
     app = parse("seeded").definition
-    assert app.not_installable == (
-        "data/config/seeded.conf.template: Runtipi fills these in with the app's values as it "
-        "copies its data/ folder; tomo copies the folder's other files, not these"
-    )
+    assert app.not_installable is None
     assert [(v.container_path, v.host_path) for v in app.docker.volumes] == [
         ("/etc/seeded", "./data/config")
     ]
+    [placed] = [f for f in app.files if f.template]
+    assert placed.path == "./data/config/seeded.conf"
+    assert placed.data == b"greeting = ${SEEDED_GREETING}\n"
+    assert {s.name: s.default for s in app.settings} == {"SEEDED_GREETING": "hello"}
 
 
 def test_runtipi_s_media_folder_and_a_shared_mount() -> None:

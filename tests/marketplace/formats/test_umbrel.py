@@ -202,19 +202,19 @@ def test_an_umbrel_app_exports_its_addresses_as_hosts_and_its_literal_values() -
 def test_what_umbrel_runs_or_copies_for_the_app_makes_it_not_installable() -> None:
     parsed = parse("hooked/umbrel-app.yml")
     assert parsed.definition.main == "web"  # APP_HOST in compose v2's form: hooked-web-1
-    assert parsed.definition.not_installable == "; ".join([
+    assert parsed.definition.not_installable == (
         "docker-compose.yml: services.web.environment.NODE_NAME: ${APP_HOOKED_NODE_NAME} is "
-        "computed by the app's exports.sh, a shell script tomo does not run",
-        "settings.yml.template: Umbrel fills these in with its variables and puts them in the "
-        "data directory; tomo does not",
-    ])  # fmt: skip
+        "computed by the app's exports.sh, a shell script tomo does not run")  # fmt: skip
     # its hook only works in its data directory: tomo runs it, in a container
     assert [(h.name, h.runs, h.interpreter) for h in parsed.definition.hooks] == [
         ("pre-start", "before-start", "bash")]  # fmt: skip
     # the app folder's own files are placed as umbrelOS copies them (its user, 1000)
-    assert [(f.path, f.owner) for f in parsed.definition.files] == [
-        ("./data/settings.json", "1000:1000"),
+    assert [(f.path, f.owner, f.template) for f in parsed.definition.files] == [
+        ("./data/settings.json", "1000:1000", False),
+        ("./settings.yml", "1000:1000", True),  # filled in as it is placed
     ]
+    template = parsed.definition.files[1].data.decode()
+    assert template == "password: ${APP_PASSWORD}\n"
 
 
 def test_shared_storage_is_chosen_at_install_and_umbrels_own_files_are_refused() -> None:
@@ -422,5 +422,5 @@ def test_the_tor_template_umbrelos_reads_itself_is_left_out_with_a_warning() -> 
     assert parsed.definition.files == []
     assert any(w.startswith("torrc.template: umbrelOS's Tor service offers the app as a "
                             "hidden service") for w in parsed.warnings)  # fmt: skip
-    other = parse_texts(**{"settings.yml.template": "name: $APP_ID\n"})
-    assert other.definition.not_installable is not None
+    other = parse_texts(**{"settings.yml.template": "proxy: $TOR_PROXY_IP\n"})
+    assert other.definition.not_installable is not None  # tomo runs no Tor at all

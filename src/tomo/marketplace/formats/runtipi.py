@@ -39,6 +39,7 @@ from tomo.marketplace.formats.compose import (
     convert_compose,
     not_installable_text,
 )
+from tomo.marketplace.formats.templates import Templates, merged_settings, read_templates
 from tomo.marketplace.formats.variables import (
     BASE_TABLE,
     Builtin,
@@ -246,9 +247,15 @@ class _AppBuilder:
         self.warnings += compose.warnings
         fields.update(compose.fields)
         files, too_many = self.shipped(compose.data_prefix)
+        templates = self.templates(compose.data_prefix)
+        fields["settings"], unasked = merged_settings(fields, templates, SEED_DIR)
+        if not unasked:  # a filled-in template takes the place of a plain file of its name
+            filled = {f["path"] for f in templates.files}
+            files = [f for f in files if f["path"] not in filled] + templates.files
         if files:
             fields["files"] = files
-        reason = not_installable_text([*self.not_installable(), *too_many, *compose.blockers])
+        reason = not_installable_text([*self.not_installable(), *too_many, *compose.blockers,
+                                       *templates.blockers, *unasked])  # fmt: skip
         if reason:
             fields["not_installable"] = reason
         return build_definition(self.key, fields)
@@ -329,14 +336,23 @@ class _AppBuilder:
         if config.force_expose:
             reasons.append("it needs a domain name through Runtipi's reverse proxy, which "
                            "tomo does not provide")  # fmt: skip
-        templates = sorted(p.removeprefix(f"{self.folder}/") for p in self.files
-                           if p.startswith(f"{self.folder}/{SEED_DIR}/")
-                           and p.endswith(TEMPLATE))  # fmt: skip
-        if templates:
-            reasons.append(f"{', '.join(templates)}: Runtipi fills these in with the app's "
-                           "values as it copies its data/ folder; tomo copies the folder's "
-                           "other files, not these")  # fmt: skip
         return reasons
+
+    def templates(self, data_prefix: str) -> Templates:
+        """data/'s `*.template` files, which Runtipi fills in with the app's values
+        (`{{NAME}}`) as it copies the folder: tomo fills them in as it places them."""
+        folder = f"{self.folder}/{SEED_DIR}"
+        texts = {p: data for p, data in self.files.items()
+                 if p.startswith(folder + "/") and p.endswith(TEMPLATE)}  # fmt: skip
+        if not texts:
+            return Templates()
+        config = self.config
+        owner = f"{config.uid or 0}:{config.gid or 0}" if config.uid or config.gid else None
+        return read_templates(
+            texts, folder=folder, into=f"{data_prefix}{SEED_DIR}/", owner=owner,
+            table=runtipi_table(config, self.store_id, []), placeholders="mustache",
+            data_prefix=data_prefix,
+        )  # fmt: skip
 
     def shipped(self, data_prefix: str) -> tuple[list[dict[str, Any]], list[str]]:
         """The app's data/ folder, which Runtipi copies into its data directory before

@@ -41,6 +41,8 @@ from tomo.marketplace.formats.compose import (
     convert_compose,
     not_installable_text,
 )
+from tomo.marketplace.formats.templates import SUFFIX as TEMPLATE_SUFFIX
+from tomo.marketplace.formats.templates import Templates, merged_settings, read_templates
 from tomo.marketplace.formats.variables import (
     Interpolator,
     VariableTable,
@@ -149,11 +151,19 @@ class _UmbrelApp:
         self._publish(compose, port)
         self._judge(compose, proxy)
         files = self._files(compose)
+        templates = self._templates(compose, table)
+        fields = dict(compose.fields)
+        fields["settings"], unasked = merged_settings(fields, templates, "templates")
+        if not unasked:
+            files += templates.files
         hooks = self._hooks()
-        blockers = not_installable_text([*compose.blockers, *self.blockers])
-        data = {**self._metadata(), **compose.fields, "not_installable": blockers,
-                "requires": [{"app": app, "imports": compose.imports.get(app, [])}
-                             for app in dependencies],
+        blockers = not_installable_text([*compose.blockers, *self.blockers,
+                                         *templates.blockers, *unasked])  # fmt: skip
+        imported = {app: list(dict.fromkeys([*compose.imports.get(app, []),
+                                             *templates.imports.get(app, [])]))
+                    for app in dependencies}  # fmt: skip
+        data = {**self._metadata(), **fields, "not_installable": blockers,
+                "requires": [{"app": app, "imports": imported[app]} for app in dependencies],
                 "exports": self._exported(exports, compose)}  # fmt: skip
         if files:
             data["files"] = files
@@ -258,12 +268,6 @@ class _UmbrelApp:
             self.warnings.append(f"{TOR_TEMPLATE}: umbrelOS's Tor service offers the app as "
                                  "a hidden service with it; tomo runs no Tor, so it is "
                                  "left out")  # fmt: skip
-        templates = sorted(p for p in self.shipped
-                           if p.endswith(".template") and p != TOR_TEMPLATE)  # fmt: skip
-        if templates:
-            self.blockers.append(f"{', '.join(templates)}: Umbrel fills these in with its "
-                                 "variables and puts them in the data directory; tomo does "
-                                 "not")  # fmt: skip
 
     def _hooks(self) -> list[dict[str, Any]]:
         """The hook scripts tomo can run as umbrelOS would, in a one-shot container of
@@ -285,6 +289,19 @@ class _UmbrelApp:
             hooks.append({"name": path[len("hooks/"):], "runs": moment, "script": text,
                           "interpreter": "bash" if bash else "sh"})  # fmt: skip
         return hooks
+
+    def _templates(self, compose: ComposeApp, table: VariableTable) -> Templates:
+        """The folder's `*.template` files, which umbrelOS fills in (envsubst: `$NAME`,
+        `${NAME}`) beside themselves in the data directory: tomo fills them in as it
+        places them."""
+        texts = {f"{self.folder}/{path}": data for path, data in self.shipped.items()
+                 if path.endswith(TEMPLATE_SUFFIX) and path != TOR_TEMPLATE
+                 and not path.startswith("hooks/")}  # fmt: skip
+        if not texts:
+            return Templates()
+        return read_templates(texts, folder=self.folder, into=compose.data_prefix,
+                              table=table, placeholders="envsubst", owner="1000:1000",
+                              data_prefix=compose.data_prefix)  # fmt: skip
 
     def _files(self, compose: ComposeApp) -> list[dict[str, Any]]:
         """The app folder's own files, which umbrelOS copies into the app's data
