@@ -424,3 +424,17 @@ def test_the_tor_template_umbrelos_reads_itself_is_left_out_with_a_warning() -> 
                             "hidden service") for w in parsed.warnings)  # fmt: skip
     other = parse_texts(**{"settings.yml.template": "proxy: $TOR_PROXY_IP\n"})
     assert other.definition.not_installable is not None  # tomo runs no Tor at all
+
+
+def test_a_template_beside_values_that_hold_a_dollar_keeps_the_app_not_installable() -> None:
+    """A template makes every value a template: `pa$word`, read as written until then,
+    would read differently, so the app says so instead."""
+    compose = COMPOSE + "    environment:\n      PASS: pa$$word\n"
+    parsed = parse_texts(MANIFEST, compose, **{"motd.template": "hello from $APP_ID\n"})
+    assert parsed.definition.not_installable == (
+        "templates: its templates would make tomo read the compose file's values, which hold "
+        "a $, as templates")  # fmt: skip
+    assert parsed.definition.docker.environment[0].default == "pa$word"
+    plain = parse_texts(**{"motd.template": "hello from $APP_ID\n"}).definition
+    assert plain.not_installable is None and plain.templated
+    assert plain.files[0].data == b"hello from inline\n"

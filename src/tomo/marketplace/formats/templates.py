@@ -87,18 +87,18 @@ def _template_form(text: str, placeholders: Placeholders) -> str:
 def merged_settings(
     fields: dict[str, Any], templates: Templates, where: str
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """The app's settings with those its templates ask for. An app whose values are
-    read as written (one container without settings) becomes `templated` when no
-    value of it holds a `$` (so none reads differently); else a blocker."""
+    """The app's settings with those its templates ask for. A template makes every
+    value of the app a template (definition.is_templated): an app whose values were
+    read as written (one container without settings) becomes `templated` when none
+    of them holds a `$` (so none reads differently); else a blocker."""
     known = {s["name"] for s in fields.get("settings", [])}
     new = [s for s in templates.settings if s["name"] not in known]
     as_written = not known and len(fields.get("services", {})) <= 1 and not fields.get(
         "templated")  # fmt: skip
-    if new and as_written and not _holds_dollar(fields):
-        fields["templated"] = True
-    elif new and as_written:
-        names = ", ".join(s["name"] for s in new)
+    if templates.files and as_written and _holds_dollar(fields):
         return list(fields.get("settings", [])), [
-            f"{where}: its templates ask for {names}, which the compose file does not"
-        ]
+            f"{where}: its templates would make tomo read the compose file's values, which "
+            "hold a $, as templates"]  # fmt: skip
+    if templates.files and as_written:
+        fields["templated"] = True
     return [*fields.get("settings", []), *new], []
