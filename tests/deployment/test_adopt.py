@@ -44,6 +44,7 @@ def inspect(container: str, template: str) -> str:
     return docker("container", "inspect", "--format", template, container).strip()
 
 
+@pytest.mark.both_databases
 async def test_a_container_made_by_hand_is_adopted_managed_updated_and_removed(
     deploy: Deploy, tomo: Tomo, handmade: dict[str, str]
 ) -> None:

@@ -4,6 +4,8 @@ host name it exports, given its generated secret; never left without it."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.cli.tomo_cli import Tomo
 from tests.deployment.conftest import Deploy
 from tests.deployment.test_install import docker
@@ -23,6 +25,7 @@ async def publish_pair(deploy: Deploy) -> str:
         requires=[{"app": "node", "imports": ["NODE_HOST", "NODE_TOKEN"]}])  # fmt: skip
 
 
+@pytest.mark.both_databases
 async def test_an_app_is_installed_after_what_it_requires_and_reaches_it_by_its_host(
     deploy: Deploy, tomo: Tomo
 ) -> None:
