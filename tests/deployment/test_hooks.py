@@ -26,7 +26,8 @@ async def test_hooks_run_in_the_apps_image_with_its_data_directory(
     port = free_port()
     app = await deploy.publish("hooked", **hooked_app(
         deploy, port,
-        before_install='echo "page from the hook" > "$APP_DATA_DIR/www/index.html"',
+        before_install='echo "page from the hook" > "$APP_DATA_DIR/www/index.html" && '
+                       'chown 1234:1234 "$APP_DATA_DIR/www/index.html"',  # as umbrelOS: root
         after_start='echo "$APP_ID was up" > "$APP_DATA_DIR/www/after.txt"',
         before_update='echo "updated by a hook" > "$APP_DATA_DIR/www/index.html"',
     ))  # fmt: skip
@@ -34,6 +35,7 @@ async def test_hooks_run_in_the_apps_image_with_its_data_directory(
     steps = [s["name"] for s in installed["job"]["steps"]]
     assert steps == ["validate", "preflight", "pull", "hooks", "create", "wait", "hooks"]
     assert page(port) == "page from the hook\n"
+    assert (deploy.data_root / "hooked" / "www" / "index.html").stat().st_uid == 1234
     assert (deploy.data_root / "hooked" / "www" / "after.txt").read_text() == "hooked was up\n"
     # one-shot: nothing of the hooks stays on the server
     assert "-hook-" not in docker("ps", "-a", "--format", "{{.Names}}")

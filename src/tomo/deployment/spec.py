@@ -409,8 +409,10 @@ def build_hook_command(
 ) -> list[str]:  # fmt: skip
     """The one-shot container that runs a store's hook script: the app's main image,
     the installation's data directory mounted where the script finds it, nothing of
-    the server's beyond it (the script is an argument, never a shell line)."""
-    argv = ["container", "run", "--rm", "--name", name]
+    the server's beyond it (the script is an argument, never a shell line). As root
+    of the container, as umbrelOS runs hooks as root: they set owners (`chown`) of
+    the data the app runs with, and reach nothing more than the data directory."""
+    argv = ["container", "run", "--rm", "--name", name, "--user", "0:0"]
     for key, value in {**labels, "tomo.hook": hook.name}.items():
         argv += ["--label", f"{key}={value}"]
     argv += ["--volume", f"{instance_dir}:{instance_dir}",
