@@ -136,3 +136,22 @@ def test_a_store_template_is_filled_in_with_the_installations_values() -> None:
     with pytest.raises(ValueError, match=re.escape("files: ./conf/title.conf: ${NOPE} is not a")):
         AppDefinition.model_validate({**node, "files": [{**node["files"][1], "content":
             base64.b64encode(b"${NOPE}").decode()}]})  # fmt: skip
+
+
+def test_a_device_chosen_at_install_takes_the_settings_value() -> None:
+    chosen = {"id": "zigbee", "name": "Zigbee", "version": "1",
+              "settings": [{"name": "SERIAL", "required": True}],
+              "docker": {"image": "example/zigbee:1", "devices": ["${SERIAL}:/dev/ttyACM0"]}}  # fmt: skip
+    app = build(chosen, env={"SERIAL": "/dev/ttyUSB0"}, accept_risks=["device-setting:SERIAL"])
+    assert app.main.devices == ["/dev/ttyUSB0:/dev/ttyACM0"]
+    assert app.risks == ["device-setting:SERIAL"]
+    assert "--device" in build_docker_run_command(app.main, "127.0.0.1")
+    with pytest.raises(InvalidInput, match="SERIAL must name a device of the server"):
+        build(chosen, env={"SERIAL": "/etc/shadow"}, accept_risks=["device-setting:SERIAL"])
+    with pytest.raises(ValueError, match=re.escape("devices[0]: ${SERIAL} is not a setting")):
+        AppDefinition.model_validate({**chosen, "settings": []})
+    assert (
+        explain_risk("device-setting:SERIAL")[0]
+        == "Direct access to the device you choose (SERIAL)"
+    )
+    assert risk_flag_problem("device-setting:SERIAL") is None

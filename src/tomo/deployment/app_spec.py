@@ -38,6 +38,8 @@ from tomo.deployment.spec import (
 )
 from tomo.errors import InvalidInput, Refusal
 from tomo.marketplace.definition import (
+    CHOSEN_DEVICE,
+    DEVICE,
     REFERENCE,
     AppDefinition,
     AppEnvVar,
@@ -357,7 +359,8 @@ class _Builder:
             mounts=placed, env=env, secret_env=secret_env,
             restart_policy=docker.restart_policy, network_mode=self._network_mode(docker),
             pid_mode=docker.pid_mode, ipc_mode=docker.ipc_mode, privileged=docker.privileged,
-            capabilities=list(docker.capabilities), devices=list(docker.devices), gpus=docker.gpus,
+            capabilities=list(docker.capabilities), devices=self._devices(docker, values, where),
+            gpus=docker.gpus,
             command=self._fill_all(docker.command, values, where),
             instance_dir=self.instance_dir,
             risks=sorted({*assess_risks(effective, data_root=self.data_root),
@@ -373,6 +376,27 @@ class _Builder:
             env_file_name=ENV_FILE_NAME if main else f".tomo.{service}.env",
             **hardening(docker),
         )  # fmt: skip
+
+    def _devices(self, docker: DockerConfig, values: dict[str, str], where: str) -> list[str]:
+        """The devices, one chosen at install (`${SERIAL}:/dev/ttyACM0`) with the
+        setting's value, which must name a device of the server."""
+        devices = []
+        for device in docker.devices:
+            chosen = CHOSEN_DEVICE.fullmatch(device)
+            if chosen is None:
+                devices.append(device)
+                continue
+            filled = device.replace("${" + chosen.group("setting") + "}",
+                                    values.get(chosen.group("setting"), ""), 1)  # fmt: skip
+            if not DEVICE.fullmatch(filled) or ".." in filled.split("/"):
+                self.problems.append(Refusal(
+                    f"{where}: {chosen.group('setting')} must name a device of the server "
+                    f"(/dev/…), not '{values.get(chosen.group('setting'), '')}'",
+                    (f"env.{chosen.group('setting')}",),
+                ))  # fmt: skip
+                continue
+            devices.append(filled)
+        return devices
 
     def _required_by(self, docker: DockerConfig) -> dict[str, str | None]:
         """The apps whose variables a service's values use, with the network it

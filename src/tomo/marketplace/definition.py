@@ -82,6 +82,11 @@ NETWORK_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}")
 # Docker's rule for container names (an id is one too), with a bound on length.
 CONTAINER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{1,127}")
 DEVICE = re.compile(r"/dev/[A-Za-z0-9._/-]+(?::/dev/[A-Za-z0-9._/-]+)?(?::[rwm]{1,3})?")
+# A device the user chooses at install: its server side is a setting (`${SERIAL}`),
+# the rest as written (`${SERIAL}:/dev/ttyACM0`).
+CHOSEN_DEVICE = re.compile(
+    r"\$\{(?P<setting>[A-Za-z_][A-Za-z0-9_]*)\}(?::/dev/[A-Za-z0-9._/-]+)?(?::[rwm]{1,3})?"
+)
 
 CAPABILITIES = frozenset(
     """AUDIT_CONTROL AUDIT_READ AUDIT_WRITE BLOCK_SUSPEND BPF CHECKPOINT_RESTORE CHOWN
@@ -193,8 +198,10 @@ def _check_sysctls(value: dict[str, str]) -> dict[str, str]:
 
 
 def _check_device(value: str) -> str:
-    if not DEVICE.fullmatch(value) or ".." in value.split("/"):
-        raise ValueError(f"'{value}' is not a device mapping (/dev/X[:/dev/Y][:rwm])")
+    written = DEVICE.fullmatch(value) or CHOSEN_DEVICE.fullmatch(value)
+    if not written or ".." in value.split("/"):
+        raise ValueError(f"'{value}' is not a device mapping (/dev/X[:/dev/Y][:rwm], or "
+                         "${SETTING}[:/dev/Y][:rwm] for one chosen at install)")  # fmt: skip
     return value
 
 
@@ -836,12 +843,20 @@ class AppDefinition(_Definition):
 
     def _references_are_known(self) -> None:
         known = {s.name for s in self.settings} | set(BUILTIN_VARIABLES) | self.imported_names
+        settings = {s.name for s in self.settings}
+        for name, service in self.all_services.items():
+            for i, device in enumerate(service.devices):
+                chosen = CHOSEN_DEVICE.fullmatch(device)
+                if chosen and chosen.group("setting") not in settings:
+                    raise ValueError(f"services.{name}.devices[{i}]: ${{{chosen.group('setting')}}}"
+                                     " is not a setting of this app")  # fmt: skip
         if not self.is_templated:
             return  # a single container without settings: values are taken as written
         for name, service in self.all_services.items():
             values = [(f"environment.{v.name}", v.default or "") for v in service.environment]
             values += [(key, " ".join(getattr(service, key) or []))
                        for key in ("command", "entrypoint")]  # fmt: skip
+            values += [(f"devices[{i}]", d) for i, d in enumerate(service.devices)]
             for where, value in values:
                 unknown = [r for r in references(value) if r not in known]
                 if unknown:

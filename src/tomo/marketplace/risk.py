@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from tomo.marketplace.definition import (
+    CHOSEN_DEVICE,
+    SETTING_NAME,
     AppDefinition,
     DockerConfig,
     check_capability,
@@ -122,7 +124,7 @@ def assess_risks(docker: DockerConfig, *, data_root: str = DEFAULT_DATA_ROOT) ->
         flags.add("host-pid")
     if docker.ipc_mode == "host":
         flags.add("host-ipc")
-    flags.update(f"device:{device.split(':')[0]}" for device in docker.devices)
+    flags.update(device_flag(device) for device in docker.devices)
     if docker.gpus:
         flags.add("gpu")
     for volume in docker.volumes:
@@ -131,6 +133,15 @@ def assess_risks(docker: DockerConfig, *, data_root: str = DEFAULT_DATA_ROOT) ->
                 volume_risks(volume.host_path, readonly=volume.readonly, data_root=data_root)
             )
     return sorted(flags)
+
+
+def device_flag(device: str) -> str:
+    """`device:/dev/ttyUSB0`; a device chosen at install, `device-setting:SERIAL`: the
+    flag names the setting, so the catalog and the install say the same."""
+    chosen = CHOSEN_DEVICE.fullmatch(device)
+    if chosen:
+        return f"device-setting:{chosen.group('setting')}"
+    return f"device:{device.split(':')[0]}"
 
 
 def app_risks(definition: AppDefinition) -> list[str]:
@@ -347,6 +358,12 @@ def _network_flag(value: str) -> str:
     return network_flag(check_network_mode(value))
 
 
+def _device_setting_flag(value: str) -> str:
+    if not SETTING_NAME.fullmatch(value):
+        raise ValueError(f"'{value}' is not a setting's name")
+    return f"device-setting:{value}"
+
+
 def _app_flag(value: str) -> str:
     if not SLUG.fullmatch(value):
         raise ValueError(f"'{value}' is not an app id")
@@ -366,4 +383,5 @@ _CANONICAL: dict[str, Callable[[str], str]] = {
     "runtime-socket": _runtime_socket_flag,
     "network": _network_flag,
     "app": _app_flag,
+    "device-setting": _device_setting_flag,
 }

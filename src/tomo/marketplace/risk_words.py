@@ -56,7 +56,7 @@ _CAPABILITIES = {
 # Kinds of flag, the most dangerous first: the order an app's page lists them in.
 _SEVERITY = ("privileged", "docker-socket", "runtime-socket", "nested-mount", "system-path",
              "tomo-data", "ssh-keys", "socket", "host-read", "host-pid", "host-network", "cap",
-             "device", "gpu", "host-ipc", "network", "app")  # fmt: skip
+             "device", "device-setting", "gpu", "host-ipc", "network", "app")  # fmt: skip
 
 
 def severity(flag: str) -> tuple[int, str]:
@@ -148,6 +148,13 @@ def _network(mode: str) -> tuple[str, str]:
             "reach every other container on that network directly.")  # fmt: skip
 
 
+def _device_setting(setting: str) -> tuple[str, str]:
+    return (f"Direct access to the device you choose ({setting})",
+            f"The app reads and writes the server device you give as {setting} when you "
+            "install it (a USB stick, a Zigbee or Z-Wave dongle, a serial port…), past the "
+            "permissions of the files on it.")  # fmt: skip
+
+
 def _app(app: str) -> tuple[str, str]:
     return (f"Reaches the app {app}",
             f"The app needs {app} and joins its network to use it: it can reach every "
@@ -159,5 +166,5 @@ _RISK_KINDS = {
     "cap": _capability, "device": _device, "system-path": _system_path,
     "ssh-keys": _ssh_keys, "runtime-socket": _runtime_socket, "network": _network,
     "nested-mount": _nested_mount, "tomo-data": _tomo_data, "host-read": _host_read,
-    "socket": _socket, "app": _app,
+    "socket": _socket, "app": _app, "device-setting": _device_setting,
 }  # fmt: skip

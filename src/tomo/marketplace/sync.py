@@ -59,9 +59,10 @@ from tomo.marketplace.schemas import SyncProblem, SyncReport
 #    one-container apps that use built-ins templated.
 # 10: sysctls of the container's own namespaces.
 # 11: store templates (Umbrel's, Runtipi's *.template) filled in at install.
+# 12: devices chosen at install (a setting as the server side).
 # Apps stored by an older parser are rewritten from the new parse, even from files
 # that did not change: what the catalog shows must be what this parser makes of them.
-PARSER_VERSION = 11
+PARSER_VERSION = 12
 
 log = logging.getLogger("tomo.marketplace")
 # A file holding a whole catalog (Portainer's templates) is bound by this, not by

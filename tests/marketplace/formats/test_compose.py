@@ -726,7 +726,7 @@ def test_a_conversion_leaves_no_garbage_in_cycles() -> None:
 
 
 @pytest.mark.parametrize("body", [
-    "devices:\n  - ${SERIAL}:/dev/ttyACM0",
+    "devices:\n  - /dev/${SERIAL}",
     "cap_add:\n  - ${CAPABILITY}",
     "user: ${RUN_AS}",
 ])  # fmt: skip
@@ -759,3 +759,13 @@ def test_kernel_parameters_of_the_containers_own_namespaces_are_set() -> None:
     blocked = one(service("sysctls:\n  vm.overcommit_memory: '1'"))[1]
     assert blocked.blockers[0].startswith("services.web.sysctls.vm.overcommit_memory: "
                                           "'vm.overcommit_memory' is not a kernel parameter")  # fmt: skip
+
+
+def test_a_device_the_store_lets_the_user_choose_is_chosen_at_install() -> None:
+    """Runtipi's zigbee2mqtt: `${Z2M_DEVICE}:/dev/ttyACM0`, its form field a setting."""
+    _, app = one(service("devices:\n  - ${SERIAL}:/dev/ttyACM0\n  - /dev/dri"))
+    assert app.blockers == []
+    definition = validated(app)
+    assert definition.docker.devices == ["${SERIAL}:/dev/ttyACM0", "/dev/dri"]
+    assert [s.name for s in definition.settings] == ["SERIAL"]
+    assert app_risks(definition) == ["device-setting:SERIAL", "device:/dev/dri"]

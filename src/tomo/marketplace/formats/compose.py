@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tomo.errors import InvalidDefinition
 from tomo.marketplace.definition import (
+    CHOSEN_DEVICE,
     DEPENDENCY_CONDITIONS,
     DURATION,
     IMAGE_REFERENCE,
@@ -37,7 +38,14 @@ from tomo.marketplace.definition import (
     duration_seconds,
     references,
 )
-from tomo.marketplace.formats.variables import Interpolator, Source, VariableTable
+from tomo.marketplace.formats.variables import (
+    Interpolator,
+    Ref,
+    Setting,
+    Source,
+    VariableTable,
+    parse_template,
+)
 from tomo.marketplace.parse import format_validation_error
 from tomo.slugs import SLUG
 
@@ -614,9 +622,24 @@ class _Conversion:
             if isinstance(device, dict):  # the long form: source, target, permissions
                 device = ":".join(str(device[k]) for k in ("source", "target", "permissions")
                                   if device.get(k))  # fmt: skip
-            written = self._written(device, f"{where}[{i}]")
+            text = self._text(device, f"{where}[{i}]")
+            written = (self._chosen_device(text, f"{where}[{i}]") if text.startswith("$")
+                       else self._written(text, f"{where}[{i}]"))  # fmt: skip
             devices += [written] if written is not None else []
         result["devices"] = devices
+
+    def _chosen_device(self, text: str, where: str) -> str | None:
+        """`${SERIAL}:/dev/ttyACM0`, where SERIAL is a setting: the device is chosen at
+        install (definition.CHOSEN_DEVICE); a fixed value is written out as usual."""
+        parts = parse_template(text)
+        first = parts[0] if parts else None
+        meaning = self.vars.table.meaning(first.name) if isinstance(first, Ref) else None
+        chosen = isinstance(first, Ref) and not first.op and (
+            meaning is None or isinstance(meaning, Setting))  # fmt: skip
+        if not chosen:
+            return self._written(text, where)
+        value = self.vars.value(text, where)
+        return value if CHOSEN_DEVICE.fullmatch(value) else self._written(text, where)
 
     def _healthcheck(self, result: dict[str, Any], value: Any, where: str) -> None:
         if not isinstance(value, dict):
