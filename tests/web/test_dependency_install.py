@@ -44,6 +44,14 @@ def install_with_node(web: Web, app: str) -> Any:
     return started
 
 
+def all_at(web: Web, status: str, deadline: float = 60) -> None:
+    """Wait until every installation has this status (within `deadline` s)."""
+    limit = time.monotonic() + deadline
+    while {i["status"] for i in web.api.admin.get("/api/installations").json()} != {status}:
+        assert time.monotonic() < limit, web.api.admin.get("/api/installations").json()
+        time.sleep(0.2)
+
+
 def all_gone(web: Web, deadline: float = 90) -> None:
     """Wait until no installation is left (within `deadline` s)."""
     limit = time.monotonic() + deadline
@@ -119,3 +127,20 @@ async def test_the_uninstall_page_takes_the_apps_that_need_it_along_when_asked(
     kinds = [(j["installation_name"], j["kind"], j["status"])
              for j in site.api.admin.get("/api/jobs", params={"limit": 2}).json()]  # fmt: skip
     assert kinds == [("node", "uninstall", "done"), ("viewer", "uninstall", "done")]
+
+
+async def test_the_installation_page_stops_an_app_with_the_apps_that_need_it(
+    deploy: Deploy, site: Web
+) -> None:
+    viewer = await publish_pair(deploy)
+    node = install_with_node(site, viewer).json()["dependencies"][0]["installation"]["id"]
+    assert len(settled(site, 2)) == 2
+    admin = site.admin()
+    page = unescape(text_of(admin.get(f"/installed/{node}")))
+    assert "viewer needs node: stopping it alone is refused while it runs." in page
+    refused = admin.post(f"/installed/{node}/stop", {})
+    assert "node is needed by viewer" in unescape(text_of(admin.follow(refused)))
+    stopped = admin.post(f"/installed/{node}/stop", {"with_dependants": "yes"})
+    assert stopped.status_code == 303, text_of(stopped)[:1000]
+    all_at(site, "stopped")
+    assert "stopping it alone is refused" not in unescape(text_of(admin.get(f"/installed/{node}")))

@@ -444,12 +444,13 @@ async def refuse_if_needed(ctx: DeploymentContext, row: Installation, verb: str)
     while they run: they would lose it. NeededByOthers names them."""
     needing = await dependants_of(ctx, row)
     if verb == "stop":
-        needing = [other for other in needing if other.status not in _AT_REST]
+        needing = [other for other in needing if other.status not in AT_REST]
     if needing:
         raise NeededByOthers(row.name, verb, [other.name for other in needing])
 
 
-_AT_REST = (InstallationStatus.STOPPED, InstallationStatus.FAILED, InstallationStatus.MISSING)
+# What a stop need not wait for: installations that do not run.
+AT_REST = (InstallationStatus.STOPPED, InstallationStatus.FAILED, InstallationStatus.MISSING)
 
 
 def adopted_container(row: Installation) -> str | None:

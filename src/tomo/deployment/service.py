@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import posixpath
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import NamedTuple
 
 from sqlalchemy import delete, select
@@ -155,17 +155,37 @@ class DeploymentService:
         """The uninstall of the first installation that requires this one, whose run
         goes on with the others, then this one (each its own job, in order: one that
         fails stops the rest). Without dependants, this one's own uninstall."""
+
+        async def one(ref: str) -> Prepared:
+            return await self.prepare_uninstall(ref, remove_data=remove_data)
+
+        return await self._with_dependants(ref, server, one)
+
+    async def prepare_stop_with_dependants(self, ref: str, server: str | None = None) -> Prepared:
+        """The stop of the first installation that requires this one, whose run goes
+        on with the others, then this one (as prepare_uninstall_with_dependants)."""
+
+        async def one(ref: str) -> Prepared:
+            return await self.prepare_verb("stop", ref)
+
+        return await self._with_dependants(ref, server, one)
+
+    async def _with_dependants(
+        self, ref: str, server: str | None, prepare_one: Callable[[str], Awaitable[Prepared]]
+    ) -> Prepared:
+        """The operation on the dependants (the deepest first), then on `ref`, each
+        prepared when its turn comes (so each is checked then); the first is returned
+        prepared, its run carrying on with the rest. One that fails stops the rest."""
         row = await self.ctx.find(ref, server)
         order = [*await self.dependants(row.id), row.id]
-        first = await self.prepare_uninstall(order[0], remove_data=remove_data)
+        first = await prepare_one(order[0])
         if len(order) == 1:
             return first
 
         async def run_all() -> OperationDone:
             done = await first.run()
             for later in order[1:]:
-                prepared = await self.prepare_uninstall(later, remove_data=remove_data)
-                done = await prepared.run()
+                done = await (await prepare_one(later)).run()
             return done
 
         return dataclasses.replace(first, run=run_all)

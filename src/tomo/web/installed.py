@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from tomo.deployment.app_spec import user_variables
+from tomo.deployment.manage import AT_REST
 from tomo.deployment.operation import Prepared
 from tomo.deployment.schemas import InstallationPublic
 from tomo.deployment.service import DeploymentService
@@ -72,8 +73,16 @@ async def installation_page(
         "jobs": await deployment.list_jobs(installation=current.id, limit=10),
         "actions": allowed_actions(current),
         "may_read_logs": may_read_logs(request, principal),  # no link to a refusal
+        "needed_by": await _needed_by(deployment, current),
     }
     return render(request, "installed/detail.html", context)
+
+
+async def _needed_by(deployment: DeploymentService, installation: InstallationPublic) -> list[str]:
+    """The installations that require this one and run: stopping it alone is refused."""
+    needing = await deployment.dependants(installation.id)
+    found = [await deployment.get_installation(ref) for ref in needing]
+    return [other.name for other in found if other.status not in AT_REST]
 
 
 @router.get("/installed/{installation}/logs", name="web_logs")
@@ -180,9 +189,14 @@ async def uninstall(
 async def installation_verb(
     request: Request, installation: str, verb: Verb, _: Admin, deployment: DeploymentDep
 ) -> Response:
-    """Start, stop or restart the container as a job, then follow it."""
+    """Start, stop or restart the container as a job, then follow it; a stop with the
+    installations that require it, first, when asked."""
+    values = await form_values(request)
     try:
-        prepared = await deployment.prepare_verb(verb, installation)
+        if verb == "stop" and values.get("with_dependants") == "yes":
+            prepared = await deployment.prepare_stop_with_dependants(installation)
+        else:
+            prepared = await deployment.prepare_verb(verb, installation)
     except TomoError as exc:
         return _refused(request, installation, exc)
     return _started(request, prepared)
