@@ -106,9 +106,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 report(args.containers, hand, tomo, cli)
     finally:
         if host is not None:
-            host.sshd.stop()
-            host.engine.remove()
-            shutil.rmtree(host.data_root, ignore_errors=True)
+            host.remove()
         shutil.rmtree(work, ignore_errors=True)
     return 0
 

@@ -61,6 +61,12 @@ class Host:
     def remove_container(self, name: str) -> None:
         self.engine.docker("rm", "-f", name)
 
+    def remove(self) -> None:
+        """Stop its sshd and engine, and remove what they kept."""
+        self.sshd.stop()
+        self.engine.remove()
+        shutil.rmtree(self.data_root, ignore_errors=True)
+
 
 @dataclass(frozen=True)
 class HandTimes:
@@ -183,9 +189,7 @@ async def main_async(args: argparse.Namespace) -> int:
                                         cpu=args.cpu_per_server)  # fmt: skip
     finally:
         for host in hosts:
-            host.sshd.stop()
-            host.engine.remove()
-            shutil.rmtree(host.data_root, ignore_errors=True)
+            host.remove()
         shutil.rmtree(work, ignore_errors=True)
     return 0
 

@@ -204,9 +204,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 await rounds(runtime, host, users, image, args.rounds, args.verbose)
     finally:
         if host is not None:
-            host.sshd.stop()
-            host.engine.remove()
-            shutil.rmtree(host.data_root, ignore_errors=True)
+            host.remove()
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(users.root, ignore_errors=True)
     return 0

@@ -148,6 +148,10 @@ def test_a_device_chosen_at_install_takes_the_settings_value() -> None:
     assert "--device" in build_docker_run_command(app.main, "127.0.0.1")
     with pytest.raises(InvalidInput, match="SERIAL must name a device of the server"):
         build(chosen, env={"SERIAL": "/etc/shadow"}, accept_risks=["device-setting:SERIAL"])
+    # as the catalog's attacker: a default device is never taken for the user's choice
+    defaulted = {**chosen, "settings": [{"name": "SERIAL", "default": "/dev/sda"}]}
+    with pytest.raises(InvalidInput, match="give SERIAL, the server's device the app gets"):
+        build(defaulted, accept_risks=["device-setting:SERIAL"])
     with pytest.raises(ValueError, match=re.escape("devices[0]: ${SERIAL} is not a setting")):
         AppDefinition.model_validate({**chosen, "settings": []})
     assert (

@@ -55,3 +55,22 @@ async def test_a_hook_that_fails_fails_the_install_and_leaves_nothing(
     assert tomo.json("ps") == []
     assert "broken-hook" not in docker("ps", "-a", "--format", "{{.Names}}")
     assert not (deploy.data_root / "broken-hook").exists()
+
+
+async def test_a_hook_that_turns_the_apps_folders_into_links_fails_the_install(
+    deploy: Deploy, tomo: Tomo
+) -> None:
+    """As the catalog's attacker: a hook may write the whole data directory, so it
+    could swap a folder Docker mounts (or an env file Docker reads) for a link to
+    the server's root or the SSH user's keys. They are resolved again after the
+    hooks: the install fails, is undone, and no container ever mounted the link."""
+    for name, script in (
+        ("to-root", 'rm -rf "$APP_DATA_DIR/www" && ln -s / "$APP_DATA_DIR/www"'),
+        ("to-keys", 'rm -f "$APP_DATA_DIR/.tomo.env" && ln -s /etc/hostname '
+                    '"$APP_DATA_DIR/.tomo.env"'),
+    ):  # fmt: skip
+        app = await deploy.publish(name, **hooked_app(deploy, free_port(), before_install=script))
+        failed = tomo.run("install", app, "--server", "box", expect=8)
+        assert "leads to" in failed.stderr, failed.stderr
+        assert tomo.json("ps") == []
+        assert name not in docker("ps", "-a", "--format", "{{.Names}}")

@@ -47,3 +47,18 @@ def test_an_export_the_required_app_lacks_is_said_on_the_page(
     page = unescape(text_of(web.viewer().get(f"/apps/{repo_id}/viewer")))
     assert (f"tomo cannot install Viewer. It requires {repo_id}/node, but it gives no "
             "NODE_HOST, NODE_TOKEN.") in page  # fmt: skip
+
+
+def test_a_catalog_of_apps_that_all_require_each_other_keeps_the_page_quick(
+    web: Web, make_repo: MakeRepo
+) -> None:
+    """As the catalog's attacker: 12 apps, each requiring all the others, would be
+    a tree of billions of branches; each app is looked up and walked once."""
+    names = [f"mesh-{i}" for i in range(12)]
+    apps = [(name, "tools", {"requires": [{"app": other} for other in names if other != name],
+                             "docker": {"image": f"example/{name}:1"}}) for name in names]  # fmt: skip
+    repo_id = subscribe(web, catalog_of(make_repo, *apps), "mesh")
+    answer = web.viewer().get(f"/apps/{repo_id}/mesh-0")
+    assert answer.status_code == 200
+    assert "apps require each other in a circle" in unescape(text_of(answer))
+    assert answer.text.count("<li>") < 12 * 12

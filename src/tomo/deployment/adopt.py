@@ -112,13 +112,18 @@ async def _found(
     result = await docker.ssh.run_docker(docker.target, ["container", "inspect", *asked],
                                          check=False)  # fmt: skip
     inspected: list[dict[str, Any]] = json.loads(result.stdout or "[]")
-    by_ref = {ref: doc for doc in inspected for ref in _refs(doc)}
-    missing = [ref for ref in asked if ref not in by_ref]
+    # Docker answers the ones it found in the order asked (by name, id or any unique
+    # prefix of it) and names each one it did not find.
+    said = result.stderr.lower()
+    missing = [ref for ref in asked if f"no such container: {ref}".lower() in said
+               or f"no such object: {ref}".lower() in said]  # fmt: skip
+    present = [ref for ref in asked if ref not in missing]
+    if len(present) != len(inspected):
+        raise CommandFailed(docker.server, "docker container inspect", result.exit_code,
+                            result.stderr)  # fmt: skip
     if missing:
-        if "no such" not in result.stderr.lower():
-            raise CommandFailed(docker.server, "docker container inspect", result.exit_code,
-                                result.stderr)  # fmt: skip
         raise NotFound(f"no container {', '.join(map(repr, missing))} on {docker.server}")
+    by_ref = dict(zip(present, inspected, strict=True))
     found = []
     for request in requests:
         container = by_ref[request.container]
@@ -135,13 +140,6 @@ async def _found(
         for name in names:
             await refuse_taken_name(session, server_id, name)
     return found
-
-
-def _refs(inspected: dict[str, Any]) -> list[str]:
-    """What a container may be asked by: its name, its id and the id's short forms."""
-    container_id = str(inspected.get("Id", ""))
-    return [str(inspected.get("Name", "")).lstrip("/"), container_id,
-            *(container_id[:n] for n in range(12, len(container_id)))]  # fmt: skip
 
 
 def _refuse_tomos(container: dict[str, Any], docker: Docker, asked: str) -> None:

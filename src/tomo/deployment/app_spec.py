@@ -379,12 +379,20 @@ class _Builder:
 
     def _devices(self, docker: DockerConfig, values: dict[str, str], where: str) -> list[str]:
         """The devices, one chosen at install (`${SERIAL}:/dev/ttyACM0`) with the
-        setting's value, which must name a device of the server."""
+        setting's value, which must name a device of the server and be the user's: a
+        catalog's default (`/dev/sda`) is never taken for them."""
         devices = []
         for device in docker.devices:
             chosen = CHOSEN_DEVICE.fullmatch(device)
             if chosen is None:
                 devices.append(device)
+                continue
+            if chosen.group("setting") not in self.config.env:
+                self.problems.append(Refusal(
+                    f"{where}: give {chosen.group('setting')}, the server's device the app "
+                    "gets (a catalog's default is not taken for it)",
+                    (f"env.{chosen.group('setting')}",),
+                ))  # fmt: skip
                 continue
             filled = device.replace("${" + chosen.group("setting") + "}",
                                     values.get(chosen.group("setting"), ""), 1)  # fmt: skip

@@ -9,6 +9,7 @@ makes every ending honest (see its docstring).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import posixpath
@@ -22,7 +23,7 @@ from tomo.db import Database
 from tomo.deployment import adopt, dependencies, foreign, install, manage, reconcile, update
 from tomo.deployment.app_spec import app_mounts
 from tomo.deployment.context import DeploymentContext, public
-from tomo.deployment.jobs import job_view, list_jobs
+from tomo.deployment.jobs import JobRecorder, job_view, list_jobs
 from tomo.deployment.models import Installation
 from tomo.deployment.operation import Prepared
 from tomo.deployment.schemas import (
@@ -129,25 +130,33 @@ class DeploymentService:
 
     async def run_chain(self, started: InstallStarted) -> JobPublic:
         """The jobs of install_with_dependencies, in order. One that fails: the ones
-        after it never start, and the ones before it are taken back, data and all."""
-        done: list[InstallStarted] = []
-        for step in [*started.dependencies, started]:
-            view = await self.run_job(step.job_id)
-            if view.status == JobStatus.DONE:
-                done.append(step)
-                continue
-            later = [*started.dependencies, started][len(done) + 1 :]
-            why = f"not started: {step.installation.name}, which it needs, failed"
-            for skipped in later:
-                await install.abandon(self.ctx, skipped.job_id, why)
-            for made in reversed(done):
-                try:
-                    await (await self.prepare_uninstall(made.installation.id,
-                                                        remove_data=True)).run()  # fmt: skip
-                except TomoError as exc:  # its own job says what is left, and why
-                    log.warning("could not take back %s: %s", made.installation.name, exc)
-            return view
+        after it never start, and the ones before it are taken back, data and all.
+        The records waiting their turn are kept alive meanwhile (their leases' heart
+        beats): a tomo started beside this one does not take them for abandoned."""
+        steps = [*started.dependencies, started]
+        async with contextlib.AsyncExitStack() as waiting:
+            for step in steps[1:]:
+                await waiting.enter_async_context(
+                    JobRecorder(self.db, step.job_id, step.installation.id).heartbeat()
+                )
+            for at, step in enumerate(steps):
+                view = await self.run_job(step.job_id)
+                if view.status != JobStatus.DONE:
+                    await self._take_back_chain(steps[:at], steps[at + 1 :], step)
+                    return view
         return await self.get_job(started.job_id)
+
+    async def _take_back_chain(
+        self, done: list[InstallStarted], later: list[InstallStarted], failed: InstallStarted
+    ) -> None:
+        why = f"not started: {failed.installation.name}, which it needs, failed"
+        for skipped in later:
+            await install.abandon(self.ctx, skipped.job_id, why)
+        for made in reversed(done):
+            try:
+                await (await self.prepare_uninstall(made.installation.id, remove_data=True)).run()
+            except TomoError as exc:  # its own job says what is left, and why
+                log.warning("could not take back %s: %s", made.installation.name, exc)
 
     async def prepare_uninstall_with_dependants(
         self, ref: str, server: str | None = None, *, remove_data: bool

@@ -14,7 +14,7 @@ import io
 import posixpath
 import tarfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tomo.deployment.app_spec import AppSpec, ShippedFile
 from tomo.deployment.jobs import JobRecorder
@@ -448,6 +448,29 @@ async def run_hooks(
             raise InstallFailed(f"the hook {hook.name} failed with code {result.exit_code}: "
                                 f"{' | '.join(said) or 'no output'}")  # fmt: skip
         await job.note(f"ran the hook {hook.name}")
+    if hooks:
+        await _check_after_hooks(docker, app)
+
+
+async def _check_after_hooks(docker: Docker, app: AppSpec) -> None:
+    """A hook may write the whole data directory, where the containers' folders and
+    env files lie: one it turned into a link (to /, to the SSH user's keys) would be
+    followed by Docker at the next create or start. They are resolved again, as
+    preflight resolved them; any that now leads elsewhere fails the job (undone)."""
+    data_root = posixpath.dirname(app.instance_dir)
+    paths = survey_paths(app)
+    env_files = list(dict.fromkeys(c.env_file for c in app.containers if c.all_env))
+    seen = await docker.survey(data_root, [*paths, *env_files])
+    mounts = replace(seen, resolved=seen.resolved[: len(paths)])
+    problems = mount_problems(app, mounts, data_root, [])
+    real_instance = seen.resolved[0]
+    for path, real in zip(env_files, seen.resolved[len(paths) :], strict=True):
+        expected = posixpath.join(real_instance, posixpath.relpath(path, app.instance_dir))
+        if posixpath.normpath(real) != posixpath.normpath(expected):
+            problems.append(Refusal(f"{path} leads to {real} on the server: a link a hook "
+                                    "put there"))  # fmt: skip
+    if problems:
+        raise PreflightFailed(docker.server, problems)
 
 
 async def _docker_or_fail(docker: Docker, argv: list[str], what: str) -> str:

@@ -11,40 +11,61 @@ from tomo.marketplace.schemas import MarketplaceApp, RequiredApp
 from tomo.marketplace.service import MarketplaceService
 
 MAX_DEPTH = 8
+# Apps looked up for one tree at most: a catalog that makes each app require many
+# others, each requiring many more, never makes a page (a viewer's) slow to answer.
+MAX_LOOKUPS = 64
 
 
 async def requirement_tree(service: MarketplaceService, app: MarketplaceApp) -> list[RequiredApp]:
-    """Each app `app` requires, with what it requires in turn."""
-    return await _required(service, app, app.repo_id, [f"{app.repo_id}/{app.id}"])
+    """Each app `app` requires, with what it requires in turn (shown under the first
+    app that requires it: met again on another branch, it is not walked again)."""
+    walk = _Walk(service)
+    return await walk.required(app, app.repo_id, [f"{app.repo_id}/{app.id}"])
 
 
-async def _required(
-    service: MarketplaceService, definition: AppDefinition, repo_id: str, path: list[str]
-) -> list[RequiredApp]:
-    found = []
-    for requirement in definition.requires:
-        ref = requirement.app_ref(repo_id)
-        node = RequiredApp(app=ref, name=requirement.app, imports=list(requirement.imports))
-        if ref in path or len(path) > MAX_DEPTH:
-            node.problem = f"apps require each other in a circle: {' → '.join([*path, ref])}"
+class _Walk:
+    def __init__(self, service: MarketplaceService) -> None:
+        self.service = service
+        self.entries: dict[str, MarketplaceApp | None] = {}  # ref -> entry, None: missing
+        self.walked: set[str] = set()  # the apps whose requirements are in the tree already
+
+    async def required(
+        self, definition: AppDefinition, repo_id: str, path: list[str]
+    ) -> list[RequiredApp]:
+        found = []
+        for requirement in definition.requires:
+            ref = requirement.app_ref(repo_id)
+            node = RequiredApp(app=ref, name=requirement.app, imports=list(requirement.imports))
             found.append(node)
-            continue
-        try:
-            entry = await service.get_app(ref)
-        except TomoError:
-            node.problem = "it is not in the catalog"
-            found.append(node)
-            continue
-        node.name, node.found = entry.name, True
-        exported = {export.name for export in entry.exports}
-        lacking = [name for name in requirement.imports if name not in exported]
-        if entry.not_installable:
-            node.problem = f"tomo cannot install it: {entry.not_installable}"
-        elif lacking:
-            node.problem = f"it gives no {', '.join(lacking)}"
-        node.requires = await _required(service, entry, entry.repo_id, [*path, ref])
-        found.append(node)
-    return found
+            if ref in path or len(path) > MAX_DEPTH:
+                node.problem = f"apps require each other in a circle: {' → '.join([*path, ref])}"
+                continue
+            if ref not in self.entries and len(self.entries) >= MAX_LOOKUPS:
+                node.problem = f"it requires more than {MAX_LOOKUPS} apps in all"
+                continue
+            entry = await self._entry(ref)
+            if entry is None:
+                node.problem = "it is not in the catalog"
+                continue
+            node.name, node.found = entry.name, True
+            exported = {export.name for export in entry.exports}
+            lacking = [name for name in requirement.imports if name not in exported]
+            if entry.not_installable:
+                node.problem = f"tomo cannot install it: {entry.not_installable}"
+            elif lacking:
+                node.problem = f"it gives no {', '.join(lacking)}"
+            if ref not in self.walked:
+                self.walked.add(ref)
+                node.requires = await self.required(entry, entry.repo_id, [*path, ref])
+        return found
+
+    async def _entry(self, ref: str) -> MarketplaceApp | None:
+        if ref not in self.entries:
+            try:
+                self.entries[ref] = await self.service.get_app(ref)
+            except TomoError:
+                self.entries[ref] = None
+        return self.entries[ref]
 
 
 def tree_problem(tree: list[RequiredApp]) -> str | None:
