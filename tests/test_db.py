@@ -139,3 +139,65 @@ async def test_upgrading_from_the_previous_revision_keeps_the_data(settings: Set
         assert [tuple(row) for row in rows] == [("apps/a.yaml", "a", None)]
     finally:
         await db.dispose()
+
+
+async def test_apps_stored_before_0016_are_marked_as_they_were_judged(settings: Settings) -> None:
+    """0016 reads each stored app's verdict (details.not_installable) into the new
+    column, and its facet, so the filter is right before the next sync; going back
+    to 0015 leaves a search index that 0015's queries use."""
+    db = Database(settings)
+    insert_app = (
+        "INSERT INTO marketplace_apps (repo_id, id, name, description, version, category, tags, "
+        "author, featured, docker_config, requirements, details, risks, source_path, "
+        "source_blob, avg_rating, rating_sum, rating_count, install_count, created_at, "
+        "updated_at) VALUES (:repo, :id, :name, 'd', '1', 'tools', '[]', 'a', false, '{}', "
+        "'{}', :details, '[]', 'p', 'b', 0, 0, 0, 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+    )
+    try:
+        async with db.engine.begin() as connection:
+            await connection.run_sync(lambda c: command.upgrade(_alembic(c), "0015"))
+            await connection.execute(text(
+                "INSERT INTO marketplace_repos (id, name, url, branch, repo_type, enabled, "
+                "status, app_count, created_at) VALUES ('r', 'R', 'https://x/y', "
+                "'main', 'community', true, 'active', 2, CURRENT_TIMESTAMP)"
+            ))  # fmt: skip
+            await connection.execute(text(
+                "INSERT INTO marketplace_repos (id, name, url, branch, repo_type, enabled, "
+                "status, app_count, created_at) VALUES ('o', 'O', 'https://x/o', "
+                "'main', 'official', true, 'active', 1, CURRENT_TIMESTAMP)"
+            ))  # fmt: skip
+            apps = (("r", "ok", "OK", "{}"), ("r", "blocked", "Blocked", '{"not_installable": "Tor"}'),
+                    ("o", "ok-too", "O.K.", "{}"))  # fmt: skip
+            for repo, app, name, details in apps:
+                await connection.execute(text(insert_app), {
+                    "repo": repo, "id": app, "name": name, "details": details})  # fmt: skip
+        await db.migrate()
+        async with db.engine.connect() as connection:
+            marked = (await connection.execute(text(
+                "SELECT id, installable FROM marketplace_apps WHERE repo_id = 'r' ORDER BY id"
+            ))).all()  # fmt: skip
+            families = (await connection.execute(text(
+                "SELECT id, family, represents FROM marketplace_apps ORDER BY id"
+            ))).all()  # fmt: skip
+            if db.is_sqlite:
+                installable = (await connection.execute(text(
+                    "SELECT count(*) FROM marketplace_apps_fts WHERE marketplace_apps_fts "
+                    "MATCH :m"), {"m": f"facets : {sqlite.facet('i', '1')}"})).scalar()  # fmt: skip
+                assert installable == 2
+        assert [(app, bool(flag)) for app, flag in marked] == [("blocked", False), ("ok", True)]
+        # "OK" and "O.K." are one app: the official repository's represents it.
+        assert [(app, family, bool(shown)) for app, family, shown in families] == [
+            ("blocked", "blocked", True), ("ok", "ok", False), ("ok-too", "ok", True)]  # fmt: skip
+        async with db.engine.begin() as connection:
+            await connection.run_sync(lambda c: command.downgrade(_alembic(c), "0015"))
+            columns = await connection.run_sync(
+                lambda c: {column["name"] for column in inspect(c).get_columns("marketplace_apps")}
+            )
+            if db.is_sqlite:
+                found = (await connection.execute(text(
+                    "SELECT count(*) FROM marketplace_apps_fts WHERE marketplace_apps_fts "
+                    "MATCH 'blocked'"))).scalar()  # fmt: skip
+                assert found == 1
+        assert "installable" not in columns
+    finally:
+        await db.dispose()

@@ -18,6 +18,7 @@ SQLAlchemy) are translated where they are caught, never passed through.
     │   └── JobNotFound
     ├── Conflict
     │   ├── RepoExists               the id or name is taken
+    │   │   └── RepoAlreadySubscribed  the URL and branch are another repo's already
     │   ├── AmbiguousApp             a bare app id defined by several repos
     │   ├── SyncInProgress           another sync of this repo is running
     │   ├── ServerExists             the server's id or name is taken
@@ -90,13 +91,15 @@ class Refusal:
     """One thing wrong with a request, as data: its words, the request's fields it
     concerns (`name`, `env.TZ`, `ports[0]`, `volumes[1]`, `accept_risks`), how to
     mend it on the command line, and what it names when a face needs that (the
-    risk flags to accept). Each face renders it: the CLI says text and hint, the
-    API fills `errors[]`, a page puts the text beside each field."""
+    risk flags to accept), and a value its field would take instead (a free port, a
+    free name). Each face renders it: the CLI says text and hint, the API fills
+    `errors[]`, a page puts the text beside each field and offers the suggestion."""
 
     text: str
     fields: tuple[str, ...] = ()
     hint: str = ""
     values: tuple[str, ...] = ()
+    suggestion: str = ""
 
     def __str__(self) -> str:
         return f"{self.text} ({self.hint})" if self.hint else self.text
@@ -184,6 +187,17 @@ class RepoExists(Conflict):
     pass
 
 
+class RepoAlreadySubscribed(RepoExists):
+    """A repository subscribed again at the same URL and branch; `repos` holds the ids
+    of those that follow it already (empty when rebuilt from an API's answer)."""
+
+    repos: tuple[str, ...] = ()
+
+    def __init__(self, message: str, repos: Sequence[str]) -> None:
+        super().__init__(message, fields=("url",))
+        self.repos = tuple(repos)
+
+
 class AmbiguousApp(Conflict):
     def __init__(self, app_id: str, candidates: list[str]) -> None:
         choices = ", ".join(candidates)
@@ -242,6 +256,9 @@ class Unauthenticated(AccessDenied):
 
 
 class Forbidden(AccessDenied):
+    # Logged in, but not allowed (a viewer's write): logging in again would not help,
+    # so a script can tell it from a refused login (9).
+    exit_code = 10
     http_status = 403
 
 

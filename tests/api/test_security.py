@@ -471,7 +471,7 @@ def test_no_answer_of_a_full_walk_carries_a_secret(api: Api, make_repo) -> None:
 # -- problem details ------------------------------------------------------------------
 
 DUMMIES: dict[str, Any] = {
-    "str": "some-thing", "int": 7, "list[str]": ["a/x", "b/x"],
+    "str": "some-thing", "int": 7, "list[str]": ["a/x", "b/x"], "Sequence[str]": ["a", "b"],
     "str | Sequence[Refusal]": "some-thing",
     "Sequence[Refusal | str]": [errors.Refusal("a problem", ("name",), "a hint")],
 }  # fmt: skip

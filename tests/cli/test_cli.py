@@ -46,6 +46,14 @@ def test_repo_add_syncs_and_reports_in_the_pinned_shape(tomo: Tomo, catalog: Cat
                     "message": "invalid YAML, line 2: did not find expected node content"}],
         "warnings": [{"path": "apps/media/navidrome.yaml",
                       "message": "licence: unknown key, ignored (did you mean 'license'?)"}],
+        "not_installable": [], "unchanged": 0,
+        "summary": {
+            "errors": [{"kind": "invalid YAML, line 2: did not find expected node content",
+                        "count": 1, "examples": ["apps/tools/broken.yaml"]}],
+            "warnings": [{"kind": "licence: unknown key, ignored (did you mean 'license'?)",
+                          "count": 1, "examples": ["apps/media/navidrome.yaml"]}],
+            "not_installable": [],
+        },
     }  # fmt: skip
     again = tomo.json("repo", "sync", "Home Catalog")
     assert (again["status"], again["added"], again["app_count"]) == ("unchanged", 0, 3)
@@ -76,7 +84,7 @@ def test_app_search_show_categories_and_rate(tomo: Tomo, catalog: CatalogRepo) -
     assert page == {"total": 1, "estimated": False, "items": [{
         "id": "jellyfin", "repo_id": "c", "name": "Jellyfin", "version": "1.0.0",
         "category": "media", "tags": ["media", "streaming"], "avg_rating": 0.0,
-        "install_count": 0, "risks": [],
+        "install_count": 0, "risks": [], "installable": True,
     }]}  # fmt: skip
     assert tomo.json("app", "search", "--category", "media", "--tag", "music")["total"] == 1
     assert [
@@ -181,20 +189,21 @@ def test_repo_add_without_branch_when_the_remote_is_down_adds_nothing(tomo: Tomo
     assert tomo.json("repo", "list") == []
 
 
-def test_adding_a_subscribed_url_again_warns(tomo: Tomo, catalog: CatalogRepo) -> None:
+def test_adding_a_subscribed_url_again_is_refused_unless_asked(
+    tomo: Tomo, catalog: CatalogRepo
+) -> None:
     tomo.run("repo", "add", catalog.url, "--name", "C")
-    again = tomo.run("repo", "add", f"{catalog.url}/", "--name", "Again")
-    assert f"warning: repo 'c' already subscribes to this repository ({catalog.url})" in (
-        again.stderr.splitlines()
+    assert tomo.error("repo", "add", f"{catalog.url}/", "--name", "Again", expect=4) == (
+        f"error: repo 'c' already follows {catalog.url} on branch 'main' (another subscription "
+        "would list each of its apps again); add --allow-duplicate to subscribe all the same"
     )
-    quiet = tomo.run(
-        "repo", "add", f"file://{catalog.url}", "--name", "Third", "--no-sync", "--json"
-    )
-    warnings = [f"repo '{repo}' already subscribes to this repository ({catalog.url})"
-                for repo in ("again", "c")]  # fmt: skip
-    assert json.loads(quiet.stdout)["warnings"] == warnings
+    quiet = tomo.run("repo", "add", f"file://{catalog.url}", "--name", "Third", "--no-sync",
+                     "--json", "--allow-duplicate")  # fmt: skip
+    warning = f"repo 'c' already subscribes to this repository ({catalog.url}, branch main)"
+    assert json.loads(quiet.stdout)["warnings"] == [warning]
     # With --json too, the warnings go to stderr: stdout stays one JSON document.
-    assert quiet.stderr.splitlines() == [f"warning: {warning}" for warning in warnings]
+    assert quiet.stderr.splitlines() == [f"warning: {warning}"]
+    assert [repo["id"] for repo in tomo.json("repo", "list")] == ["c", "third"]
 
 
 def test_repo_update_branch_syncs_the_new_branch(tomo: Tomo, catalog: CatalogRepo) -> None:

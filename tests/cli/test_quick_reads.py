@@ -57,7 +57,7 @@ def catalogs(tomo: Tomo, make_repo) -> Tomo:
         "volumes": [{"host_path": "/var/run/docker.sock", "container_path": "/var/run/docker.sock"}]})  # fmt: skip
     extra.commit()
     tomo.run("repo", "add", main.url, "--name", "Official", "--type", "official")
-    tomo.run("repo", "add", main.url, "--name", "Community")
+    tomo.run("repo", "add", main.url, "--name", "Community", "--allow-duplicate")
     tomo.run("repo", "add", extra.url, "--name", "Extra")
     tomo.run("repo", "add", "https://user:s3cret@127.0.0.1:1/x/y.git", "--name", "Private",
              "--branch", "main", expect=5)  # fmt: skip

@@ -214,6 +214,26 @@ def test_logout_revokes_the_token_and_returns_to_the_local_data_directory(
     assert not any(json.loads(stored)["token"] in output for output in laptop.outputs)
 
 
+def test_a_viewers_refused_command_exits_with_the_permission_code(
+    laptop: Laptop, served: Served, local: Tomo
+) -> None:
+    """Refused for the role (403): exit 10, naming the role it needs; logging in again
+    would not help. A refused token (401) keeps exit 9 and says to log in again."""
+    local.run("user", "create", "vera", "--password-stdin", stdin="vera's password 1\n")
+    laptop.login(served.url, "vera's password 1", user="vera")
+    assert laptop.json("repo", "list") == []  # reading is a viewer's
+    assert laptop.error("repo", "add", "https://example.com/apps.git", "--name", "X",
+                        expect=10) == "error: 'vera' is a viewer; this needs an admin"  # fmt: skip
+    assert laptop.error("user", "list", expect=10) == (
+        "error: 'vera' is a viewer; this needs an admin"
+    )
+    assert local.json("repo", "list") == []  # nothing was added
+
+    local.run("token", "revoke", json.loads(laptop.login_file.read_text())["token_id"])
+    assert laptop.error("repo", "add", "https://example.com/apps.git", "--name", "X",
+                        expect=9).endswith(f"log in again: tomo login {served.url}")  # fmt: skip
+
+
 def test_a_named_data_directory_keeps_commands_local(
     logged_in: Laptop, catalog: CatalogRepo, tmp_path: Path
 ) -> None:

@@ -13,6 +13,8 @@ from tomo.deployment.app_spec import AppSpec, app_mounts, build_app_spec
 from tomo.deployment.spec import InstallConfig, PortOverride, build_docker_run_command
 from tomo.errors import InvalidInput
 from tomo.marketplace.definition import AppDefinition
+from tomo.marketplace.formats.base import SourceSpec
+from tomo.marketplace.formats.tomo import TomoFormat
 
 ROOT = "/srv/apps"
 
@@ -191,6 +193,39 @@ def test_a_single_container_without_settings_takes_its_values_as_written() -> No
     assert (main.env, main.command) == ({"PRICE": "$$5 ${X}", "EXTRA": "$$"}, ["echo", "$$HOME"])
     assert app.env == {"PRICE": "$$5 ${X}", "EXTRA": "$$"}  # the user's variables, recorded
     assert app.secret_env == app.generated == {"TOKEN": main.secret_env["TOKEN"]}
+
+
+COUNTER = "sh -c 'i=0; while [ $$i -lt 3 ]; do i=$$((i+1)); echo $$i; done'"
+DOLLAR_FORMS = {
+    "docker": {"docker": {"image": "busybox:1.36", "command": COUNTER,
+                          "environment": {"NEXT": "$$((i+1))"}}},
+    "services of one": {"services": {"counter": {"image": "busybox:1.36", "command": COUNTER,
+                                                 "environment": {"NEXT": "$$((i+1))"}}}},
+    "services": {"services": {
+        "counter": {"image": "busybox:1.36", "command": COUNTER,
+                    "environment": {"NEXT": "$$((i+1))"}, "ports": ["8080:80"]},
+        "cache": {"image": "redis:7"},
+    }},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("form", DOLLAR_FORMS.values(), ids=DOLLAR_FORMS.keys())
+def test_a_double_dollar_of_tomos_own_format_reaches_the_container_as_one(
+    form: dict[str, Any],
+) -> None:
+    """`$$` is a literal `$` in tomo's own files, whatever the form: a one-container
+    app without settings (taken as written) no less than one whose values are templates."""
+    text = yaml.safe_dump({"id": "counter", "name": "Counter", "version": "1", **form})
+    path = "apps/tools/counter.yaml"
+    parsed = TomoFormat().parse(SourceSpec(path, (path,)), {path: text.encode()}, max_bytes=1 << 16)
+    # the catalog stores the definition and reads it back before an install
+    stored = AppDefinition.model_validate(parsed.definition.model_dump(mode="json"))
+
+    main = build(stored).named("counter")
+
+    expected = "i=0; while [ $i -lt 3 ]; do i=$((i+1)); echo $i; done"
+    assert build_docker_run_command(main, "127.0.0.1")[-3:] == ["sh", "-c", expected]
+    assert main.env == {"NEXT": "$((i+1))"}
 
 
 def test_a_value_no_env_file_can_carry_is_refused_in_every_service() -> None:

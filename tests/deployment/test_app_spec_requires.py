@@ -68,6 +68,14 @@ def test_one_container_that_exports_a_host_gets_a_network_of_its_own() -> None:
     assert build({**solo, "exports": []}).network is None
 
 
+def test_the_values_a_single_container_exports_are_templates_too() -> None:
+    """A one-container app without settings takes its own values as written, but what
+    it exports is always a template: `${NAME}` filled in, `$$` a `$`."""
+    solo = {"id": "solo", "name": "Solo", "version": "1", "docker": {"image": "example/solo:1"},
+            "exports": [{"name": "SOLO_URL", "value": "http://${TOMO_INSTANCE}:80/$$1"}]}  # fmt: skip
+    assert build(solo, name="one").exports["SOLO_URL"].value == "http://one:80/$1"
+
+
 def test_the_dependant_takes_the_exports_its_secrets_sealed_and_joins_the_network() -> None:
     node = build(NODE, name="btc")
     app = build(EXPLORER, node.exports, accept_risks=["app:node"])

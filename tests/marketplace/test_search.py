@@ -177,8 +177,42 @@ async def test_search_hit_carries_the_pinned_fields(runtime: Runtime, catalog: s
     assert hit.model_dump() == {
         "id": "jellyfin", "repo_id": catalog, "name": "Jellyfin", "version": "1.0.0",
         "category": "media", "tags": ["media", "streaming"], "avg_rating": 0.0,
-        "install_count": 0, "risks": [],
+        "install_count": 0, "risks": [], "installable": True,
     }  # fmt: skip
+
+
+async def test_only_what_tomo_can_install(runtime: Runtime, make_repo) -> None:
+    """`installable_only` is one more filter: with words, with other filters, alone
+    (no words), and a re-sync that changes an app's verdict changes the results."""
+    repo = make_repo()
+    repo.add_app("bitcoin", "finance", name="Bitcoin Node", description="A full node.",
+                 tags=["node"], not_installable="it needs umbrelOS's Tor service")  # fmt: skip
+    repo.add_app("electrum", "finance", name="Electrum Server", description="A node index.",
+                 tags=["node"])  # fmt: skip
+    repo.add_app("photos", "media", name="Photos", description="A gallery.")
+    repo.commit()
+    repo_id = await subscribe(runtime, repo, "with a blocked app")
+    search = runtime.marketplace.search_apps
+    everything = await search(search="node")
+    assert {(hit.id, hit.installable) for hit in everything.items} == {
+        ("bitcoin", False), ("electrum", True)}  # fmt: skip
+    assert ids(await search(search="node", installable_only=True)) == ["electrum"]
+    assert ids(await search(category="finance", installable_only=True)) == ["electrum"]
+    assert ids(await search(tags=["node"], installable_only=True)) == ["electrum"]
+    alone = await search(installable_only=True)
+    assert (alone.total, ids(alone)) == (2, ["electrum", "photos"])
+    for sort in ("name", "rating", "popularity", "updated", "relevance"):
+        assert ids(await search(installable_only=True, sort=sort)) in (
+            ["electrum", "photos"], ["photos", "electrum"])  # fmt: skip
+    # A typo finds nothing exact: the look-alike search keeps the filter.
+    assert ids(await search(search="bitcoinn", installable_only=True)) == []
+    assert ids(await search(search="bitcoinn")) == ["bitcoin"]
+
+    repo.add_app("bitcoin", "finance", name="Bitcoin Node", description="A full node.",
+                 tags=["node"])  # fmt: skip
+    repo.commit()
+    await runtime.marketplace.sync_repo(repo_id)
+    assert ids(await search(search="node", installable_only=True)) == ["bitcoin", "electrum"]
 
 
 async def test_disabled_repos_are_hidden_from_discovery(runtime: Runtime, catalog: str) -> None:

@@ -95,3 +95,35 @@ async def test_postgres_estimates_a_total_too_broad_to_count(
     assert len(page.items) == 4  # the page itself is exact
     exact = await runtime.marketplace.search_apps("jellyfin")
     assert (exact.estimated, exact.total) == (False, 1)
+
+
+@pytest.fixture
+async def keepers(runtime: Runtime, make_repo) -> str:
+    """Apps whose own words are not the words a person looking for them types."""
+    repo = make_repo()
+    repo.add_app("vaultwarden", "security", name="Vaultwarden",
+                 description="An unofficial Bitwarden-compatible server written in Rust.")  # fmt: skip
+    repo.add_app("adguard-home", "networking", name="AdGuard Home",
+                 description="Network-wide software that stops ads and trackers.")  # fmt: skip
+    repo.add_app("pihole", "networking", name="Pi-hole",
+                 description="A DNS sinkhole for the whole network.")  # fmt: skip
+    repo.add_app("jellyfin", "media", name="Jellyfin", description="The free media system.")
+    repo.add_app("plex", "media", name="Plex", description="Your films everywhere.")
+    repo.add_app("wiki-js", "productivity", name="Wiki.js", description="A modern wiki.")
+    repo.commit()
+    return await subscribe(runtime, repo, "keepers")
+
+
+@pytest.mark.parametrize(("typed", "found"), [
+    ("password manager", ["vaultwarden"]),
+    ("ad blocking", ["adguard-home", "pihole"]),
+    ("adblock", ["adguard-home", "pihole"]),
+    ("media server", ["jellyfin", "plex"]),
+    ("self hosted password manager", []),  # every group must still match
+    ("jellyfin", ["jellyfin"]),  # a product's name is not widened to its kind
+    ("note taking", ["wiki-js"]),
+])  # fmt: skip
+async def test_a_homelab_vocabulary_finds_what_a_person_means(
+    runtime: Runtime, keepers: str, typed: str, found: list[str]
+) -> None:
+    assert sorted(ids(await runtime.marketplace.search_apps(typed))) == found

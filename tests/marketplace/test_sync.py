@@ -60,6 +60,8 @@ async def test_first_sync_stores_every_app_and_counts_them(runtime: Runtime, mak
     assert report.model_dump() == {
         "repo_id": repo_id, "status": "synced", "format": "tomo", "branch": "main", "commit": commit, "app_count": 3,
         "added": 3, "updated": 0, "removed": 0, "errors": [], "warnings": [],
+        "not_installable": [], "unchanged": 0,
+        "summary": {"errors": [], "not_installable": [], "warnings": []},
     }  # fmt: skip
     rows = await app_rows(runtime, repo_id)
     assert {app_id: row.category for app_id, row in rows.items()} == {

@@ -117,6 +117,31 @@ def test_the_last_admin_cannot_be_deleted_and_says_why(web: Web) -> None:
     assert web.api.admin.get("/api/users/admin").status_code == 200
 
 
+def test_the_last_admin_has_no_delete_button_and_the_pages_say_why(web: Web) -> None:
+    page = web.admin()
+    admin_id, vera_id = user_id(web, "admin"), user_id(web, "vera")
+    listed = page.get("/users")
+    assert f'action="/users/{admin_id}/delete"' not in listed.text
+    assert f'action="/users/{vera_id}/delete"' in listed.text  # a viewer may go
+    assert (
+        "admin is the only admin: tomo always keeps one, so that account has no Delete "
+        "button. Add another admin first to delete it." in said(listed)
+    )
+    own = page.get(f"/users/{admin_id}")
+    assert f'action="/users/{admin_id}/delete"' not in own.text
+    assert "You are the only admin, so there is no Delete button" in said(own)
+    assert page.post(f"/users/{admin_id}/delete").headers["location"] == "/users"  # still refused
+    assert web.api.admin.get("/api/users/admin").status_code == 200
+
+    add_user(page, "walt", role="admin")  # two admins: either may go
+    listed = page.get("/users")
+    walt_id = user_id(web, "walt")
+    for each in (admin_id, walt_id):
+        assert f'action="/users/{each}/delete"' in listed.text
+    assert "is the only admin" not in said(listed)
+    assert f'action="/users/{walt_id}/delete"' in page.get(f"/users/{walt_id}").text
+
+
 def test_an_admin_deletes_a_user_and_their_sessions_end(web: Web) -> None:
     page = web.admin()
     vera = web.viewer()

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import html
 import re
+from pathlib import Path
 
+import httpx
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import ADMIN_PASSWORD, VIEWER_PASSWORD
 from tests.web.conftest import Page, Web, text_of
+from tomo.app import create_app
+from tomo.auth.password_rule import password_rule
 from tomo.auth.service import digest
+from tomo.config import Settings
 from tomo.http.security import DEVICE_COOKIE, SESSION_COOKIE
 
 
@@ -23,14 +29,14 @@ def test_a_fresh_tomo_leads_to_setup_and_setup_logs_the_admin_in(fresh: TestClie
     mismatch = page.post("/setup", {"username": "ada", "password": "long enough 1",
                                     "confirm": "long enough 2"})  # fmt: skip
     assert mismatch.status_code == 422
-    assert "the two passwords differ" in text_of(mismatch)
+    assert "The two passwords differ" in text_of(mismatch)
     assert 'value="ada"' in mismatch.text  # what was typed is kept
     short = page.post("/setup", {"username": "ada", "password": "short", "confirm": "short"})
-    assert short.status_code == 422 and "at least 10" in text_of(short)
+    assert short.status_code == 422 and "At least 10 characters are needed" in text_of(short)
 
     done = page.post("/setup", {"username": "ada", "password": "long enough 1",
                                 "confirm": "long enough 1"})  # fmt: skip
-    assert done.headers["location"] == "/repos"
+    assert done.headers["location"] == "/store"  # as the README says: then the store is yours
     account = page.get("/account")
     assert account.status_code == 200
     assert "Welcome to tomo" in text_of(account)  # the message of the last step, once
@@ -98,11 +104,12 @@ def test_changing_ones_password(web: Web) -> None:
     page = web.viewer()
     wrong = page.post("/account/password", {"current_password": "nope", "new_password":
                                             "a new password 1", "confirm": "a new password 1"})  # fmt: skip
-    assert wrong.status_code == 422 and "wrong" in text_of(wrong).lower()
+    assert wrong.status_code == 422
+    assert error_beside(wrong, "current_password") == "The current password is wrong."
     differ = page.post("/account/password", {"current_password": "viewer password 1",
                                              "new_password": "a new password 1",
                                              "confirm": "another one 12"})  # fmt: skip
-    assert "the two new passwords differ" in text_of(differ)
+    assert error_beside(differ, "confirm").startswith("The two passwords differ")
     done = page.post("/account/password", {"current_password": "viewer password 1",
                                             "new_password": "a new password 1",
                                             "confirm": "a new password 1"})  # fmt: skip
@@ -177,7 +184,7 @@ def test_the_setup_form_sent_from_another_site_makes_no_admin(fresh: TestClient)
     assert refused.status_code == 403 and "sent from another site" in text_of(refused)
     assert page.cookies == {}
     assert page.get("/setup").status_code == 200  # still open: nobody was made
-    assert page.post("/setup", form, headers=SAME_ORIGIN).headers["location"] == "/repos"
+    assert page.post("/setup", form, headers=SAME_ORIGIN).headers["location"] == "/store"
 
 
 def test_strangers_wrong_passwords_do_not_lock_out_a_browser_that_logged_in_before(
@@ -237,3 +244,122 @@ def test_an_admins_reset_offers_to_revoke_the_users_api_tokens(web: Web) -> None
                                                     "revoke_tokens": "yes"})  # fmt: skip
     assert "1 API token revoked" in text_of(page.follow(done))
     assert web.api.viewer.get("/api/auth/me").status_code == 401
+
+
+# -- issue 20: every error at once beside its field, the rule stated in full ---------
+
+
+def error_beside(answer: httpx.Response, field: str) -> str:
+    """The message shown under one field of the form ('' when there is none)."""
+    found = re.search(rf'<p class="field-error" id="e-{field}">(.*?)</p>', answer.text, re.S)
+    if not found:
+        return ""
+    shown = re.sub(r'<span aria-hidden="true">.*?</span>', "", found.group(1))
+    return html.unescape(re.sub(r"<[^>]+>", "", shown)).strip()
+
+
+def input_of(answer: httpx.Response, field: str) -> str:
+    found = re.search(rf'<input id="f-{field}"[^>]*>', answer.text)
+    assert found is not None, field
+    return found.group(0)
+
+
+def hint_of(answer: httpx.Response, field: str) -> str:
+    found = re.search(rf'<p class="hint" id="h-{field}">(.*?)</p>', answer.text, re.S)
+    return html.unescape(found.group(1)).strip() if found else ""
+
+
+def marked_invalid(answer: httpx.Response, field: str) -> bool:
+    """The field is marked for assistive technology too: invalid, and described by
+    its error."""
+    tag = input_of(answer, field)
+    described = re.search(r'aria-describedby="([^"]*)"', tag)
+    return (
+        'aria-invalid="true"' in tag
+        and described is not None
+        and (f"e-{field}" in described.group(1).split())
+    )
+
+
+def test_the_setup_form_says_everything_wrong_at_once_beside_each_field(
+    fresh: TestClient,
+) -> None:
+    page = Page(fresh)
+    form = page.get("/setup")
+    assert hint_of(form, "password") == password_rule(10)  # before anything is typed
+    assert "At least 10 and at most 1024 characters" in hint_of(form, "password")
+    assert "--admin" not in form.text  # a page names no command-line flag
+
+    wrong = page.post("/setup", {"username": "-bad name", "password": "short",
+                                 "confirm": "shorter"})  # fmt: skip
+    assert wrong.status_code == 422
+    assert error_beside(wrong, "username").startswith("A user name is 1 to 64 lowercase")
+    assert error_beside(wrong, "password") == "At least 10 characters are needed, this one has 5."
+    assert error_beside(wrong, "confirm").startswith("The two passwords differ")
+    for field in ("username", "password", "confirm"):
+        assert marked_invalid(wrong, field), field
+    assert hint_of(wrong, "password") == password_rule(10)  # the rule stays beside it
+    assert 'value="-bad name"' in wrong.text and "short" not in input_of(wrong, "password")
+    assert page.get("/setup").status_code == 200  # nobody was made
+
+    only_confirm = page.post("/setup", {"username": "ada", "password": "long enough 1",
+                                        "confirm": ""})  # fmt: skip
+    assert [error_beside(only_confirm, f) == "" for f in ("username", "password", "confirm")] == [
+        True, True, False]  # fmt: skip
+    assert not marked_invalid(only_confirm, "password")
+
+
+def test_the_rule_shown_is_the_rule_checked(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", builtin_catalog=False, sync_interval=0,
+                        min_password_length=14)  # fmt: skip
+    with TestClient(create_app(settings)) as client:
+        page = Page(client)
+        assert hint_of(page.get("/setup"), "password").startswith("At least 14 and at most")
+        eleven = {"username": "ada", "password": "elevenchars", "confirm": "elevenchars"}
+        refused = page.post("/setup", eleven)
+        assert error_beside(refused, "password") == (
+            "At least 14 characters are needed, this one has 11."
+        )
+        done = page.post("/setup", {**eleven, "password": "fourteen chars", "confirm":
+                                    "fourteen chars"})  # fmt: skip
+        assert done.headers["location"] == "/store"
+        assert hint_of(page.get("/account"), "new_password") == password_rule(14)
+
+
+def test_the_password_form_says_everything_wrong_at_once(web: Web) -> None:
+    page = web.viewer()
+    assert hint_of(page.get("/account"), "new_password") == password_rule(10)
+    everything = page.post("/account/password", {"current_password": "not it",
+                                                  "new_password": "short",
+                                                  "confirm": "other"})  # fmt: skip
+    assert everything.status_code == 422
+    assert error_beside(everything, "current_password") == "The current password is wrong."
+    assert error_beside(everything, "new_password") == (
+        "At least 10 characters are needed, this one has 5."
+    )
+    assert error_beside(everything, "confirm").startswith("The two passwords differ")
+    for field in ("current_password", "new_password", "confirm"):
+        assert marked_invalid(everything, field), field
+        assert 'value=""' in input_of(everything, field)  # no password is sent back
+
+    empty = page.post("/account/password", {"current_password": "", "new_password":
+                                            "a new password 1", "confirm": "a new password 1"})  # fmt: skip
+    assert error_beside(empty, "current_password") == "Enter your current password."
+    assert error_beside(empty, "new_password") == ""
+
+    right_but_short = page.post("/account/password", {"current_password": VIEWER_PASSWORD,
+                                                      "new_password": "short",
+                                                      "confirm": "short"})  # fmt: skip
+    assert error_beside(right_but_short, "current_password") == ""
+    assert error_beside(right_but_short, "new_password").startswith("At least 10 characters")
+    Page(web.client).log_in("vera", VIEWER_PASSWORD)  # nothing changed
+
+
+def test_a_wrong_current_password_alone_is_marked_on_its_field(web: Web) -> None:
+    page = web.viewer()
+    wrong = page.post("/account/password", {"current_password": "not it", "new_password":
+                                            "a new password 1", "confirm": "a new password 1"})  # fmt: skip
+    assert error_beside(wrong, "current_password") == "The current password is wrong."
+    assert marked_invalid(wrong, "current_password")
+    assert error_beside(wrong, "new_password") == "" and not marked_invalid(wrong, "new_password")
+    Page(web.client).log_in("vera", VIEWER_PASSWORD)  # the old one still opens

@@ -120,8 +120,8 @@ async def test_the_uninstall_page_takes_the_apps_that_need_it_along_when_asked(
     assert "node is needed by viewer" in unescape(text_of(admin.follow(refused)))
     assert len(site.api.admin.get("/api/installations").json()) == 2
 
-    taken = admin.post(f"/installed/{node}/uninstall",
-                       {"remove_data": "yes", "with_dependants": "yes"})  # fmt: skip
+    taken = admin.post(f"/installed/{node}/uninstall", {"remove_data": "yes",
+                       "with_dependants": "yes", "confirm_delete": "yes"})  # fmt: skip
     assert taken.status_code == 303, text_of(taken)[:1000]
     all_gone(site)  # viewer's uninstall, then node's (prepared once viewer's has ended)
     kinds = [(j["installation_name"], j["kind"], j["status"])

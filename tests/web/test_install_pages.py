@@ -22,6 +22,7 @@ import yaml
 
 from tests.deployment import conftest as deployment
 from tests.deployment.conftest import STABLE_SECONDS
+from tests.deployment.test_install import container_env
 from tests.gitrepo import CatalogRepo, app_definition
 from tests.registry import TestImages
 from tests.services import free_port
@@ -324,8 +325,161 @@ def test_a_failed_install_says_what_went_wrong_was_undone_and_what_next(store: S
     assert "removed container 'form-broken'" in text, text
     assert "did not stay up; its last output above says why" in text
     assert re.search(r'<li data-name="wait" data-started="[^"]+" data-status="failed"', done.text)
-    assert 'href="/apps/test/form-broken/install?server=box"' in done.text
+    job_id = started.headers["location"].removeprefix("/jobs/")
+    assert f'href="/apps/test/form-broken/install?server=box&amp;job={job_id}"' in done.text
     assert store.installations() == []
     seen = store.web.viewer().get(started.headers["location"])
     assert "What went wrong" in text_of(seen)
     assert "Back to the install form" not in text_of(seen)  # no control a viewer may not use
+
+
+def back_to_the_form(done: httpx.Response) -> str:
+    """The failed job page's "Back to the install form" link."""
+    found = re.search(r'href="([^"]+)">Back to the install form</a>', done.text)
+    assert found, text_of(done)
+    return html.unescape(found.group(1))
+
+
+def offered(answer: httpx.Response, key: str) -> str:
+    """The free value offered beside the input `key` ('' if none), as its button fills it."""
+    found = re.search(rf'name="fill" value="{re.escape(key)}=([^"]*)"', answer.text)
+    return html.unescape(found.group(1)) if found else ""
+
+
+def test_back_to_the_form_after_a_failed_install_keeps_what_was_typed(store: Store) -> None:
+    form_url = store.publish("form-broken", image=store.images.broken, environment=[
+        {"name": "GREETING", "required": True}, {"name": "TZ", "default": "UTC"},
+        {"name": "TOKEN", "secret": True, "required": True},
+    ], volumes=[{"host_path": "./data", "container_path": "/data"}])  # fmt: skip
+    page = store.web.admin()
+    typed = {"name": "my-broken", "env.GREETING": "hello there", "env.TZ": "Asia/Tokyo",
+             "env.TOKEN": "s3cret-typed", "port.0": str(free_port()), "volume.0": "./mine"}  # fmt: skip
+    started = page.post(form_url, {**install_form_values(page.get(form_url)), **typed,
+                                   "action": "install"})  # fmt: skip
+    assert started.status_code == 303, text_of(started)
+    done = follow_job(page, started.headers["location"])
+    assert "Install of my-broken failed" in text_of(done)
+
+    again = page.get(back_to_the_form(done))
+    assert again.status_code == 200
+    refilled = install_form_values(again)
+    assert {key: refilled[key] for key in typed if key != "env.TOKEN"} == {
+        key: value for key, value in typed.items() if key != "env.TOKEN"}  # fmt: skip
+    assert "s3cret-typed" not in again.text and 'name="env.TOKEN" type="password" value=""' in (
+        again.text
+    )  # a secret is never kept: the page asks for it again, by name
+    assert "Secrets are never kept: type it again (TOKEN)" in text_of(again)
+    # Only for the job it came from, and only for the one who sent it.
+    assert install_form_values(page.get(f"{form_url}?server=box&job=other"))["name"] == (
+        "form-broken"
+    )
+    other_admin = store.web.admin()  # another browser: it never held the form
+    assert install_form_values(other_admin.get(back_to_the_form(done)))["name"] == "form-broken"
+
+
+def test_a_port_in_use_comes_with_a_free_one_filled_in_by_one_click(
+    store: Store, busy_port: int
+) -> None:
+    form_url = store.publish("form-web", ports=[{"container": 80, "host": busy_port}])
+    page = store.web.admin()
+    form = page.get(form_url)
+    assert f"host port {busy_port}/tcp is already in use on the server" in text_of(form)
+    free = offered(form, "port.0")  # said before anything is typed: the form's own default
+    assert free and int(free) != busy_port
+    assert f"Use {free}" in text_of(form) and f"{free} is free on box." in text_of(form)
+
+    filled = page.post(form_url, {**install_form_values(form), "fill": f"port.0={free}"})
+    assert filled.status_code == 200, text_of(filled)
+    assert install_form_values(filled)["port.0"] == free
+    assert "can take this container" in text_of(filled)  # previewed with it, on the server
+    assert offered(filled, "port.0") == ""
+    assert store.installations() == []
+
+    started = page.post(form_url, {**install_form_values(filled), "action": "install"})
+    assert started.status_code == 303, text_of(started)
+    assert "Installed form-web" in text_of(follow_job(page, started.headers["location"]))
+
+
+def test_a_name_and_a_port_another_installation_has_come_with_free_ones(store: Store) -> None:
+    form_url = store.publish("form-web")
+    page = store.web.admin()
+    values = install_form_values(page.get(form_url))
+    first = page.post(form_url, {**values, "action": "install"})
+    assert "Installed form-web" in text_of(follow_job(page, first.headers["location"]))
+
+    refused = page.post(form_url, {**values, "action": "install"})  # the same again
+    assert refused.status_code == 422, text_of(refused)
+    assert field_error(refused, "name") == (
+        "an installation named 'form-web' already exists on this server"
+    )
+    assert field_error(refused, "port.0") == (
+        f"host port {values['port.0']}/tcp is claimed by another installation"
+    )
+    assert offered(refused, "name") == "form-web-2"
+    free_port_offered = offered(refused, "port.0")
+    assert free_port_offered not in ("", values["port.0"])
+    # What the API says of the same request: the free values beside their fields.
+    asked = store.web.api.admin.post("/api/installations", params={"preview": "true"}, json={
+        "server": "box", "app": "test/form-web", "ports": [
+            {"host": int(values["port.0"]), "container": 80}]})  # fmt: skip
+    assert {(p["fields"][0], p["suggestion"]) for p in asked.json()["problems"]} == {
+        ("name", "form-web-2"), ("ports[0]", free_port_offered)}  # fmt: skip
+    taken = store.web.api.admin.post("/api/installations", json={
+        "server": "box", "app": "test/form-web", "name": "form-web"})  # fmt: skip
+    assert taken.status_code == 422
+    assert taken.json()["errors"] == [{
+        "field": "name", "message": "an installation named 'form-web' already exists on this "
+        "server", "hint": "choose --name", "suggestion": "form-web-2"}]  # fmt: skip
+
+    renamed = page.post(form_url, {**install_form_values(refused), "fill": "name=form-web-2"})
+    assert install_form_values(renamed)["name"] == "form-web-2"
+    assert offered(renamed, "port.0") == free_port_offered  # the port still is taken
+    assert len(store.installations()) == 1
+
+
+def test_a_preview_needs_no_risk_accepted_and_names_those_to_accept(store: Store) -> None:
+    socket = {"host_path": "/var/run/docker.sock", "container_path": "/var/run/docker.sock",
+              "readonly": True}  # fmt: skip
+    form_url = store.publish("form-watcher", volumes=[socket])
+    page = store.web.admin()
+    values = install_form_values(page.get(form_url))
+    preview = page.post(form_url, {**values, "action": "preview"})  # nothing ticked
+    assert preview.status_code == 200, text_of(preview)
+    shown = text_of(preview)
+    assert "Installing it needs your consent to this risk: Controls Docker on the server" in shown
+    assert 'href="#f-risk.docker-socket"' in preview.text
+    assert "Container form-watcher from" in shown
+    assert f"port {values['port.0']} on box leads to 80/tcp in the container" in shown
+    assert "folder /var/run/docker.sock at /var/run/docker.sock (read-only)" in shown
+    assert "not accepted" not in shown and 'id="e-risk.docker-socket"' not in preview.text
+    assert store.installations() == []
+
+    ticked = page.post(form_url, {**values, "risk": ["docker-socket"], "action": "preview"})
+    assert "Every risk flag it carries is accepted: docker-socket" in text_of(ticked)
+    assert 'id="risks-to-accept"' not in ticked.text
+
+
+def test_generated_secrets_are_shown_once_when_the_install_succeeded(store: Store) -> None:
+    generated = [{"name": "API_KEY", "secret": True, "generate": "hex"}]
+    form_url = store.publish("form-keys", environment=generated)
+    page = store.web.admin()
+    started = page.post(form_url, {**install_form_values(page.get(form_url)), "action": "install"})
+    assert started.status_code == 303, text_of(started)
+    job_url = started.headers["location"]
+    done = follow_job(page, job_url)
+    assert "Installed form-keys" in text_of(done)
+    key = container_env("form-keys", "API_KEY")
+    assert len(key) == 32
+    assert "Values tomo generated" in text_of(done)
+    assert f'<code class="secret-value">{key}</code>' in done.text
+    assert key not in page.get(job_url).text  # once
+    assert key not in store.web.viewer().get(job_url).text
+
+    failing = store.publish("form-keys-broken", image=store.images.broken, environment=generated)
+    started = page.post(failing, {**install_form_values(page.get(failing)), "action": "install"})
+    assert "tomo_generated" in page.cookies  # sealed, for the job's page only
+    assert "API_KEY" not in page.cookies["tomo_generated"]
+    failed = follow_job(page, started.headers["location"])
+    assert "Install of form-keys-broken failed" in text_of(failed)
+    assert "Values tomo generated" not in text_of(failed)
+    assert "tomo_generated" not in page.cookies  # dropped unseen

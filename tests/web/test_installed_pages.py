@@ -69,6 +69,18 @@ def job_of(browser: Page, answer: Any) -> str:
     return match.group(1)
 
 
+def tile_of(answer: Any, installation: str) -> str:
+    """The dashboard's tile of one installation, as HTML."""
+    found = re.search(rf'<li class="tile">((?:(?!</li>).)*?href="/installed/{installation}".*?)</li>',
+                      answer.text, re.S)  # fmt: skip
+    assert found, answer.text[:3000]
+    return found.group(1)
+
+
+def said_in(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+
 def status_on_page(admin: Page, installation: str) -> str:
     found = re.search(r'<h1>[^<]*<span class="badge[^"]*" data-status="(\w+)"',
                       admin.get(f"/installed/{installation}").text)  # fmt: skip
@@ -90,8 +102,17 @@ async def test_the_list_shows_every_installation_running_with_its_links(
     installation = install(site, app, env={"TZ": "Europe/Paris"})
     token = docker("exec", "web", "sh", "-c", 'printf %s "$TOKEN"')
 
-    listed = admin.get("/installed")
-    assert 'id="results" data-refresh="10"' in listed.text
+    tiles = admin.get("/installed")  # tiles first, as other stores' dashboards
+    assert 'id="results" data-refresh="10"' in tiles.text
+    assert 'href="/installed" aria-current="page">Tiles' in tiles.text
+    tile = tile_of(tiles, installation)
+    assert 'data-status="running"' in tile and "running" in said_in(tile)
+    assert re.search(rf'href="http://127.0.0.1:{port}"[^>]*>Open<span class="sr-only"> web ', tile)
+    assert "Update available" not in tile  # the catalog offers what runs
+    assert "<table" not in tiles.text
+
+    listed = admin.get("/installed?view=table")
+    assert 'href="/installed?view=table" aria-current="page">Table' in listed.text
     row = re.search(rf'<tr>\s*<td data-label="App"><a href="/installed/{installation}".*?</tr>',
                     listed.text, re.S)  # fmt: skip
     assert row, listed.text
@@ -99,6 +120,10 @@ async def test_the_list_shows_every_installation_running_with_its_links(
     assert f'href="http://127.0.0.1:{port}"' in row.group(0)
     assert deploy.images.web_v1 in row.group(0) and "box" in row.group(0)
     assert 'data-status="running"' in admin.get("/installed?server=box").text
+    kept = admin.get("/installed?server=box&view=table").text  # the other view keeps the server
+    assert (
+        'href="/installed?server=box">Tiles' in kept and '<table class="installed-table">' in kept
+    )
     assert admin.get("/installed?server=nowhere").status_code == 404
 
     shown = admin.get(f"/installed/{installation}")
@@ -142,6 +167,50 @@ async def test_a_viewer_sees_no_actions_and_a_forged_form_is_refused(
     )
 
 
+async def test_a_tile_says_stopping_while_docker_waits_then_offers_the_update(
+    deploy: Deploy, site: Web
+) -> None:
+    # An app that ignores SIGTERM: Docker waits out its grace period, then kills it.
+    stubborn = deploy.web_app(command=["sh", "-c", "trap '' TERM; /bin/httpd -f -p 80 -h /www"],
+                              stop_grace_period="4s")  # fmt: skip
+    app = await deploy.publish("web", icon="https://icons.example/web.png", docker=stubborn)
+    installation = install(site, app)
+    admin = site.admin()
+    tile = tile_of(admin.get("/installed"), installation)
+    assert '<img src="https://icons.example/web.png"' in tile and "Update available" not in tile
+
+    job = job_of(admin, admin.post(f"/installed/{installation}/stop"))
+    # The stop holds the installation until Docker has waited the 4 s out.
+    listed = admin.get("/installed")
+    assert 'id="results" data-refresh="3"' in listed.text  # looked at again sooner
+    tile = tile_of(listed, installation)
+    assert 'data-operation="stop"' in tile and "stopping…" in said_in(tile)
+    said = said_in(tile)
+    assert (
+        "Docker has asked web to stop and gives it up to 4s, its grace period, to finish " in said
+    )
+    assert f'href="/jobs/{job}">Follow the stop' in tile and ">Open<" not in tile
+    shown = admin.get(f"/installed/{installation}")
+    assert 'id="installation" data-refresh="3"' in shown.text
+    assert "stopping…" in text_of(shown)
+    assert "gives it up to 4s, its grace period, to finish before it forces it" in text_of(shown)
+    assert status_on_page(admin, installation) == "running"  # what Docker said last
+
+    assert finished(site, job)["status"] == "done"
+    tile = tile_of(admin.get("/installed"), installation)
+    assert 'data-status="stopped"' in tile and "data-operation" not in tile
+    assert "stopping" not in said_in(tile) and ">Open<" not in tile
+
+    await deploy.publish("web", version="2.0.0", icon="https://icons.example/web.png",
+                         docker={**stubborn, "image": deploy.images.web_v2})  # fmt: skip
+    tile = tile_of(admin.get("/installed"), installation)
+    assert f'href="/installed/{installation}/update">Update available' in tile
+    assert "Update available: 2.0.0 for web" in said_in(tile)
+    viewers = tile_of(site.viewer().get("/installed"), installation)
+    assert "Update available: 2.0.0" in said_in(viewers) and "/update" not in viewers
+    assert "Update available: 2.0.0" in text_of(admin.get("/installed?view=table"))
+
+
 async def test_stop_then_start_through_the_pages(deploy: Deploy, site: Web) -> None:
     port = free_port()
     app = await deploy.publish("web", docker=deploy.web_app(port=port))
@@ -177,8 +246,10 @@ async def test_the_logs_page_shows_what_the_container_printed_escaped(
     assert "&lt;b&gt;bold&lt;/b&gt; from-the-container" in logs.text
     assert "<b>bold</b>" not in logs.text
     assert '<pre class="log" id="log"' in logs.text
-    follow = f"/api/installations/{installation}/logs?follow=true&amp;tail=0"
-    assert f'data-follow="{follow}"' in logs.text
+    # Following carries on right after the page's last line (its Docker stamp, counted).
+    follow = (rf'data-follow="/api/installations/{installation}/logs\?follow=true&amp;'
+              r'timestamps=true&amp;after=app,[0-9T:.-]+Z,[0-9]+"')  # fmt: skip
+    assert re.search(follow, logs.text), logs.text
     assert '<script src="/static/logs.js' in logs.text and 'href="?tail=20"' in logs.text
     # What the Follow toggle reads: the API's stream, with the page's session cookie.
     stream = admin.get(f"/api/installations/{installation}/logs?tail=5")
@@ -197,6 +268,15 @@ async def test_an_app_of_several_containers_lists_them_and_shows_each_ones_logs(
 
     detail = text_of(admin.get(f"/installed/{installation}"))
     assert "pair service client, the main one" in detail
+    form = text_of(admin.get(f"/installed/{installation}/uninstall"))
+    assert (
+        "tomo removes its own containers ( pair-api , pair ), their network and their "
+        "settings files" in form
+    )
+    assert "the Docker volume pair_shared , and its containers' own Docker volumes" in form
+    confirm = text_of(admin.post(f"/installed/{installation}/uninstall", {"remove_data": "yes"}))
+    assert "any volume Docker made for its own containers (a folder their images declare" in (
+        confirm)  # fmt: skip
     assert f"pair-api service api {deploy.images.web_v1} · its logs" in detail
 
     merged = admin.get(f"/installed/{installation}/logs?tail=50")
@@ -207,8 +287,9 @@ async def test_an_app_of_several_containers_lists_them_and_shows_each_ones_logs(
     assert one.status_code == 200 and "The output of service api" in one.text
     assert re.search(r"(^|>)said-by-pair-api$", one.text, re.MULTILINE)  # its own lines, unled
     assert "said-by-pair\n" not in one.text
-    follow = f"/api/installations/{installation}/logs?follow=true&amp;tail=0&amp;service=api"
-    assert f'data-follow="{follow}"' in one.text
+    follow = (rf'data-follow="/api/installations/{installation}/logs\?follow=true&amp;'
+              r'timestamps=true&amp;service=api&amp;after=api,[0-9T:.-]+Z,[0-9]+"')  # fmt: skip
+    assert re.search(follow, one.text), one.text
     assert 'href="?tail=1000&amp;service=api"' in one.text  # the line counts keep the service
     unknown = admin.get(f"/installed/{installation}/logs?service=nope")
     assert unknown.status_code == 422 and "has no service" in unknown.text
@@ -217,30 +298,55 @@ async def test_an_app_of_several_containers_lists_them_and_shows_each_ones_logs(
         ("api", "pair-api"), ("client", "pair")]  # fmt: skip
 
 
-async def test_uninstall_lists_the_data_and_deletes_it_only_when_asked(
+async def test_uninstall_lists_the_data_and_deletes_it_only_when_asked_twice(
     deploy: Deploy, site: Web
 ) -> None:
-    app = await deploy.publish("web", docker=deploy.web_app())
+    cache = {"volume": "cache", "container_path": "/cache"}  # a Docker volume of its own
+    definition = deploy.web_app()
+    app = await deploy.publish("web", docker={**definition,
+                                              "volumes": [*definition["volumes"], cache]})  # fmt: skip
     kept = install(site, app, name="kept", ports=[{"host": free_port(), "container": 80}])
     dropped = install(site, app, name="dropped", ports=[{"host": free_port(), "container": 80}])
     admin = site.admin()
     kept_data = deploy.data_root / "kept" / "data"
     dropped_data = deploy.data_root / "dropped" / "data"
     assert kept_data.is_dir() and dropped_data.is_dir()
+    assert {"kept_cache", "dropped_cache"} <= set(docker("volume", "ls", "-q").split())
 
     form = admin.get(f"/installed/{dropped}/uninstall")
     assert form.status_code == 200
     assert 'name="remove_data" value="yes"' in form.text
     assert f"<li><code>{dropped_data}</code></li>" in form.text
+    assert "the Docker volume dropped_cache , and the container's own Docker volumes" in text_of(
+        form)  # fmt: skip
     assert "Left unticked, all its data stays on the server" in text_of(form)
+    assert "tomo removes the container dropped and its settings file" in text_of(form)
 
+    # Ticked: a second page names what goes, and nothing starts before it is confirmed.
     asked = admin.post(f"/installed/{dropped}/uninstall", {"remove_data": "yes"})
-    done = finished(site, job_of(admin, asked))
+    said = text_of(asked)
+    assert asked.status_code == 200 and "Delete the data of dropped for good?" in said
+    assert f"the folder {dropped_data} , with everything in it" in said
+    assert "the Docker volume dropped_cache" in said
+    assert "any volume Docker made for its container (a folder its image declares" in said
+    assert f"{deploy.data_root}/dropped itself, if nothing else is left in it" in said
+    assert 'name="confirm_delete" value="yes"' in asked.text
+    assert 'href="/installed/' + dropped + '/uninstall">Go back, delete nothing' in asked.text
+    assert [j["kind"] for j in site.api.admin.get(f"/api/jobs?installation={dropped}").json()] == [
+        "install"]  # fmt: skip
+    assert dropped_data.is_dir()
+
+    confirmed = admin.post(f"/installed/{dropped}/uninstall",
+                           {"remove_data": "yes", "confirm_delete": "yes"})  # fmt: skip
+    done = finished(site, job_of(admin, confirmed))
     assert done["status"] == "done", done
     assert not dropped_data.exists() and not (deploy.data_root / "dropped").exists()
+    assert "dropped_cache" not in docker("volume", "ls", "-q").split()
     done = finished(site, job_of(admin, admin.post(f"/installed/{kept}/uninstall")))
     assert done["status"] == "done", done
     assert kept_data.is_dir()
+    assert "kept_cache" in docker("volume", "ls", "-q").split()
+    docker("volume", "rm", "kept_cache")
     assert "Nothing installed yet" in text_of(admin.get("/installed"))
     assert admin.get(f"/installed/{kept}").status_code == 404
 

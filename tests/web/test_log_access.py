@@ -115,3 +115,16 @@ def test_the_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatc
     assert Settings().viewers_read_logs is True
     monkeypatch.delenv("TOMO_VIEWERS_READ_LOGS")
     assert Settings().viewers_read_logs is False
+
+
+def test_a_place_to_read_on_from_that_is_none_is_refused_before_any_server_is_asked(
+    site: Web,
+) -> None:
+    """The places of `after` are checked with the service, before the stream starts."""
+    refused = site.api.admin.get(f"{LOGS_API}?follow=true&after=app,yesterday,1&after=db")
+
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert [error["field"] for error in problem["errors"]] == ["after[0]", "after[1]"], problem
+    assert "'app,yesterday,1' has no Docker timestamp" in problem["detail"]
+    assert "'db' names no service of this app (it has: app)" in problem["detail"]

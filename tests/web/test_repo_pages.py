@@ -6,15 +6,20 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from html import unescape
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
-from tests.gitrepo import CatalogRepo
+from tests.gitrepo import CatalogRepo, app_yaml
+from tests.marketplace.test_repos import installed
 from tests.web.conftest import Page, Web, text_of
 from tomo.auth.service import csrf_token_for
 from tomo.http.security import SESSION_COOKIE
+from tomo.marketplace.models import MarketplaceRepo
+from tomo.runtime import Runtime
 from tomo.web.repos import SyncRun
 
 SYNC_WAIT = 30.0  # seconds a small local repository may take to sync
@@ -237,3 +242,165 @@ def test_a_viewer_sees_no_controls_and_a_forged_post_is_refused(web: Web, make_r
 def test_empty_states_say_what_to_do(web: Web) -> None:
     assert "Add a git repository of app definitions" in text_of(web.admin().get("/repos"))
     assert "An admin of this tomo adds" in text_of(web.viewer().get("/repos"))
+
+
+# -- the report read at a glance, editing, subscribing twice, removing (issue 20) --------
+
+
+def folded(html: str) -> tuple[list[str], str]:
+    """The report's kinds (each fold's summary line) and the page without the folds."""
+    kinds = [text_of_html(s) for s in re.findall(r"<summary>(.*?)</summary>", html, re.S)]
+    return kinds, re.sub(r"<details\b.*?</details>", "", html, flags=re.S)
+
+
+def text_of_html(html: str) -> str:
+    return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip())
+
+
+def test_a_report_of_500_warnings_shows_a_line_per_kind_and_folds_the_lines(
+    web: Web, make_repo: Any
+) -> None:
+    catalog: CatalogRepo = make_repo()
+    for index in range(500):  # a key that looks misspelt in each, a misnamed file in 100
+        file_name = f"file{index}" if index < 100 else f"app{index}"
+        catalog.write(f"apps/tools/{file_name}.yaml", app_yaml(f"app{index}", licence="MIT"))
+    catalog.write("apps/tools/broken.yaml", "id: broken\nname: [unclosed\n")
+    catalog.commit("a noisy catalog")
+    repo_id = subscribed(web, catalog)
+
+    shown = web.viewer().get(f"/repos/{repo_id}")
+
+    kinds, outside = folded(shown.text)
+    assert kinds == [
+        "1 file invalid YAML, line 3: did not find expected ',' or ']'",
+        "500 files licence: unknown key, ignored (did you mean 'license'?)",
+        "100 files id '…' differs from the file name; the catalog expects …",
+    ]
+    assert shown.text.count("apps/tools/app499.yaml") == 1  # its one line, in its fold
+    assert "apps/tools/app" not in outside and "apps/tools/file" not in outside
+    assert "500 files with warnings" in text_of(shown)
+    assert "(500 new, 0 changed, 0 removed, 0 unchanged)" in text_of(shown)
+
+
+def test_a_report_stored_by_an_earlier_tomo_still_shows(web: Web, make_repo: Any) -> None:
+    repo_id = subscribed(web, catalog_with(make_repo, "notes"))
+    old = {"repo_id": repo_id, "status": "synced", "commit": "a" * 40, "app_count": 1,
+           "added": 1, "updated": 0, "removed": 0,
+           "errors": [{"path": "apps/x.yaml", "message": "invalid YAML, line 2: oops"}]}  # fmt: skip
+
+    async def stored_long_ago(runtime: Runtime) -> None:
+        async with runtime.db.session() as session, session.begin():
+            await session.execute(update(MarketplaceRepo).values(last_report=old))
+
+    web.api.run(stored_long_ago)
+    shown = web.viewer().get(f"/repos/{repo_id}")
+    assert shown.status_code == 200
+    assert folded(shown.text)[0] == ["1 file invalid YAML, line 2: oops"]
+    assert "not installable" not in text_of(shown)
+
+
+def edit_values(**changes: str) -> dict[str, str]:
+    return {"name": "Home lab", "branch": "main", "format": "auto", "repo_type": "community",
+            "enabled": "on", **changes}  # fmt: skip
+
+
+def test_editing_a_repo_changes_what_was_changed(web: Web, make_repo: Any) -> None:
+    repo_id = subscribed(web, catalog_with(make_repo, "notes"))
+    page = web.admin()
+    form = page.get(f"/repos/{repo_id}/edit")
+    assert form.status_code == 200 and f'href="/repos/{repo_id}/edit"' in page.get(
+        f"/repos/{repo_id}").text  # fmt: skip
+    assert 'value="Home lab"' in form.text and 'value="main"' in form.text
+    assert '<option value="auto" selected>' in form.text
+    assert '<option value="community" selected>' in form.text
+    assert 'name="enabled" checked' in form.text
+
+    saved = page.post(f"/repos/{repo_id}/edit", edit_values(name="Lab", repo_type="official"))
+    assert saved.headers["location"] == f"/repos/{repo_id}"
+    assert "Saved Lab." in text_of(page.follow(saved))
+    hidden = page.post(f"/repos/{repo_id}/edit", edit_values(name="Lab", repo_type="official",
+                                                              enabled=""))  # fmt: skip
+    assert hidden.headers["location"] == f"/repos/{repo_id}"
+    shown = web.api.admin.get(f"/api/marketplace/repos/{repo_id}").json()
+    assert (shown["name"], shown["repo_type"], shown["enabled"]) == ("Lab", "official", False)
+    assert shown["last_commit"] is not None  # nothing that needs a sync changed
+
+
+def test_a_new_branch_or_format_is_synced_right_away(web: Web, make_repo: Any) -> None:
+    catalog = catalog_with(make_repo, "notes")
+    catalog.git("checkout", "--quiet", "-b", "testing")
+    catalog.add_app("photos")
+    catalog.commit("testing")
+    catalog.git("checkout", "--quiet", "main")  # the branch a new subscription follows
+    repo_id = subscribed(web, catalog)
+    page = web.admin()
+
+    moved = page.post(f"/repos/{repo_id}/edit", edit_values(branch="testing"))
+    assert moved.headers["location"] == f"/repos/{repo_id}?sync=running"
+    assert "Synced branch testing" in text_of(finished(page, repo_id))
+    assert repo_total(web, repo_id) == 2
+    formatted = page.post(f"/repos/{repo_id}/edit", edit_values(branch="testing", format="tomo"))
+    assert formatted.headers["location"] == f"/repos/{repo_id}?sync=running"
+    finished(page, repo_id)
+    shown = web.api.admin.get(f"/api/marketplace/repos/{repo_id}").json()
+    assert (shown["format"], shown["last_report"]["status"]) == ("tomo", "synced")
+
+
+@pytest.mark.parametrize(
+    ("typed", "field", "message", "status"),
+    [
+        ({"branch": "-evil"}, "branch", "not a valid branch name", 422),
+        ({"name": ""}, "name", "at least 1 character", 422),
+        ({"name": "Other"}, "name", "a repo named &#39;Other&#39; already exists", 409),
+        ({"format": "zip"}, "format", "Input should be", 422),
+        ({"repo_type": "vendor"}, "repo_type", "Input should be", 422),
+    ],
+)
+def test_a_refused_edit_is_told_beside_its_field_and_changes_nothing(
+    web: Web, make_repo: Any, typed: dict[str, str], field: str, message: str, status: int
+) -> None:
+    catalog = catalog_with(make_repo, "notes")
+    repo_id = subscribed(web, catalog)
+    subscribed(web, catalog_with(make_repo, "photos"), name="Other", sync=False)
+    refused = web.admin().post(f"/repos/{repo_id}/edit", edit_values(**typed))
+    assert refused.status_code == status
+    assert message in field_error(refused, field)
+    if field != "name":
+        assert 'value="Home lab"' in refused.text  # what was typed is kept
+    shown = web.api.admin.get(f"/api/marketplace/repos/{repo_id}").json()
+    assert (shown["name"], shown["branch"], shown["format"]) == ("Home lab", "main", None)
+
+
+def test_subscribing_to_a_url_again_asks_first(web: Web, make_repo: Any) -> None:
+    catalog = catalog_with(make_repo, "notes")
+    repo_id = subscribed(web, catalog)
+    page = web.admin()
+
+    asked = page.post("/repos/add", {"url": f"{catalog.url}/", "name": "Again", "branch": "",
+                                     "repo_type": "community"})  # fmt: skip
+
+    assert asked.status_code == 409
+    said = text_of(asked)
+    assert f"Already subscribed: Home lab already follows {catalog.url} on branch main" in said
+    assert f'<a class="btn btn-primary" href="/repos/{repo_id}">Go to Home lab</a>' in asked.text
+    assert len(web.api.admin.get("/api/marketplace/repos").json()) == 1
+    anyway = re.search(r'<form method="post" action="/repos/add" class="inline">(.*?)</form>',
+                       asked.text, re.S)  # fmt: skip
+    assert anyway is not None and "Add it anyway" in anyway.group(1)
+    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', anyway.group(1)))
+    added = page.post("/repos/add", {k: v for k, v in fields.items() if k != "csrf_token"})
+    assert added.headers["location"] == "/repos/again"
+    assert "already subscribes to this repository" in text_of(page.follow(added))
+
+
+def test_removing_a_repo_says_which_installations_keep_running(web: Web, make_repo: Any) -> None:
+    repo_id = subscribed(web, catalog_with(make_repo, "notes"))
+    web.api.run(lambda runtime: installed(runtime, repo_id, "notes", "my-notes"))
+    page = web.admin()
+    running = ("The installations of its apps keep running as installed, and no newer version "
+               "of them is offered: my-notes on NAS.")  # fmt: skip
+    assert f"from the catalog? {running}" in page.get(f"/repos/{repo_id}").text
+    assert f"from the catalog? {running}" in page.get("/repos").text
+
+    removed = page.post(f"/repos/{repo_id}/remove")
+    assert f"Removed Home lab and its 1 app. {running}" in text_of(page.follow(removed))

@@ -4,15 +4,21 @@ repository (never fetched from elsewhere)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from html import unescape
 from pathlib import Path
 
+import yaml
+from sqlalchemy import update
+
 from tests.gitrepo import CatalogRepo
 from tests.marketplace.test_services_definition import WIKI
 from tests.web.conftest import Web, text_of
 from tests.web.test_store_pages import subscribe
+from tomo.marketplace.models import MarketplaceRepo
+from tomo.runtime import Runtime
 
 MakeRepo = Callable[..., CatalogRepo]
 FIXTURES = Path(__file__).parents[1] / "marketplace" / "formats" / "fixtures"
@@ -86,3 +92,106 @@ def test_an_app_tomo_cannot_install_says_why_and_offers_no_install(
     assert f"Install {refused['name']}" not in page
     assert install.status_code in (200, 422)
     assert "cannot be installed by tomo" in text_of(install)
+
+
+# -- images a catalog names by a URL of its own repository ----------------------
+
+GITHUB = "https://github.com/Example-Store/AppStore.git"
+OWN_ICON = "https://cdn.jsdelivr.net/gh/example-store/appstore@main/Apps/Gallery/icon.png"
+OWN_SHOT = "https://raw.githubusercontent.com/Example-Store/AppStore/main/Apps/Gallery/shot%201.png"
+OTHERS_SHOT = "https://cdn.jsdelivr.net/gh/someone-else/AppStore@main/Apps/Gallery/icon.png"
+OFFLINE_SHOT = "https://images.example.invalid/gallery/3.png"
+
+
+def casaos_gallery(make_repo: MakeRepo) -> CatalogRepo:
+    """A CasaOS store whose app names its own files by CDN URLs, as CasaOS's does."""
+    compose = {
+        "name": "gallery",
+        "services": {"gallery": {"image": "example/gallery:1.0", "ports": ["8080:80"]}},
+        "x-casaos": {"main": "gallery", "title": {"en_us": "Gallery"}, "category": "Media",
+                     "description": {"en_us": "Shows your photos."}, "icon": OWN_ICON,
+                     "screenshot_link": [OWN_SHOT, OTHERS_SHOT, OFFLINE_SHOT]},
+    }  # fmt: skip
+    repo = make_repo()
+    repo.write("Apps/Gallery/docker-compose.yml", yaml.safe_dump(compose))
+    repo.write("Apps/Gallery/icon.png", PNG)
+    repo.write("Apps/Gallery/shot 1.png", PNG + b"shot")
+    repo.commit()
+    return repo
+
+
+def on_github(web: Web, repo_id: str) -> None:
+    """The repository as tomo knows one added from GitHub: synced here from a local
+    copy (GitHub is out of the tests' reach), then given GitHub's URL."""
+
+    async def move(runtime: Runtime) -> None:
+        async with runtime.db.session() as session, session.begin():
+            await session.execute(update(MarketplaceRepo).where(MarketplaceRepo.id == repo_id)
+                                  .values(url=GITHUB))  # fmt: skip
+
+    web.api.run(move)
+
+
+def test_images_named_by_a_url_of_the_same_repository_are_served_by_tomo(
+    web: Web, make_repo: MakeRepo
+) -> None:
+    repo_id = subscribe(web, casaos_gallery(make_repo), "CasaOS")
+    on_github(web, repo_id)
+    viewer = web.viewer()
+
+    card = viewer.get("/store").text
+    page = viewer.get(f"/apps/{repo_id}/gallery").text
+    icon = viewer.get(f"/images/{repo_id}/Apps/Gallery/icon.png")
+    shot = viewer.get(f"/images/{repo_id}/Apps/Gallery/shot%201.png")
+
+    assert f'<img src="/images/{repo_id}/Apps/Gallery/icon.png"' in card
+    assert f'<img src="/images/{repo_id}/Apps/Gallery/icon.png"' in page
+    served_shot = f'src="/images/{repo_id}/Apps/Gallery/shot%201.png"'
+    assert f'{served_shot} alt="Screenshot 1 of Gallery"' in page
+    assert (icon.status_code, icon.content, icon.headers["content-type"]) == (200, PNG, "image/png")
+    assert (shot.status_code, shot.content) == (200, PNG + b"shot")
+    assert f'src="{OTHERS_SHOT}" alt="Screenshot 2 of Gallery"' in page  # another repository's
+    assert "cdn.jsdelivr.net/gh/example-store" not in card + page
+
+
+def test_the_catalogs_own_urls_stay_as_they_are_for_a_repository_elsewhere(
+    web: Web, make_repo: MakeRepo
+) -> None:
+    repo_id = subscribe(web, casaos_gallery(make_repo), "CasaOS")  # a local path, not GitHub
+
+    page = web.viewer().get(f"/apps/{repo_id}/gallery").text
+
+    assert f'<img src="{OWN_ICON}"' in page and f'src="{OWN_SHOT}"' in page
+
+
+def test_an_image_from_elsewhere_is_left_to_the_browser_to_load_lazily(
+    web: Web, make_repo: MakeRepo
+) -> None:
+    repo_id = subscribe(web, casaos_gallery(make_repo), "CasaOS")
+
+    page = web.viewer().get(f"/apps/{repo_id}/gallery").text
+    images = re.findall(r"<img [^>]*>", page)
+
+    # tomo never fetches it: the page names it for the browser, which loads it when
+    # shown, and tomo.js leaves out one that cannot load (offline).
+    assert any(OFFLINE_SHOT in image for image in images)
+    assert images and all('loading="lazy" decoding="async"' in image for image in images)
+    assert '<script src="/static/tomo.js' in page
+
+
+def test_umbrel_gallery_images_show_from_the_app_folder(web: Web, make_repo: MakeRepo) -> None:
+    repo = make_repo()
+    shutil.copytree(FIXTURES / "umbrel" / "notes-hub", repo.path / "notes-hub")
+    (repo.path / "notes-hub" / "2.jpg").unlink()  # as in Umbrel's own store: not in the folder
+    repo.commit()
+    repo_id = subscribe(web, repo, "Umbrel")
+    viewer = web.viewer()
+
+    page = viewer.get(f"/apps/{repo_id}/notes-hub").text
+    first = viewer.get(f"/images/{repo_id}/notes-hub/1.jpg")
+    second = viewer.get(f"/images/{repo_id}/notes-hub/2.jpg")
+
+    assert f'src="/images/{repo_id}/notes-hub/1.jpg" alt="Screenshot 1 of Notes Hub"' in page
+    assert (first.status_code, first.headers["content-type"]) == (200, "image/jpeg")
+    assert first.content == (FIXTURES / "umbrel" / "notes-hub" / "1.jpg").read_bytes()
+    assert second.status_code == 404  # the page's script leaves it out (browser test)

@@ -73,7 +73,7 @@ def test_the_grid_shows_each_app_as_a_card_and_pages_through_them(
     text = text_of(first)
     assert "Number 0 of the test apps." in text and "App 00" in text
     assert "Home Lab" in text and "No ratings yet" in text and "0 installs" in text
-    assert "no risks" in text and "Tools · 1.0.0" in text
+    assert "no risks" in text and "Utilities and tools · 1.0.0" in text
     assert "1–24 of 30" in text
     assert 'id="results" data-summary="30 apps"' in first.text
     assert "data-live" in first.text and 'id="results-status"' in first.text
@@ -120,9 +120,14 @@ def test_the_sidebar_counts_categories_and_offers_tags_and_repos(
 ) -> None:
     lab = subscribe(web, media_and_tools(make_repo), "Lab")
     subscribe(web, catalog_of(make_repo, ("plex", "media", {})), "Extra")
+    everything = web.viewer().get("/store").text
+    assert re.search(r"Media</span><span class=\"count\">3</span>", everything)
+    assert re.search(r"Utilities and tools</span><span class=\"count\">1</span>", everything)
+    # The counts follow the search: what it finds in each category.
+    music = web.viewer().get("/store?q=music").text
+    assert re.search(r"Media</span><span class=\"count\">1</span>", music)
+    assert "Utilities and tools" not in music
     sidebar = web.viewer().get("/store?q=server").text
-    assert re.search(r"Media</span><span class=\"count\">3</span>", sidebar)
-    assert re.search(r"Tools</span><span class=\"count\">1</span>", sidebar)
     assert 'href="/store?q=server&amp;category=media"' in sidebar  # the query is kept
     assert 'href="/store?q=server&amp;tag=music"' in sidebar
     assert f'href="/store?q=server&amp;repo={lab}"' in sidebar
@@ -328,7 +333,8 @@ def test_catalog_html_is_shown_as_text(web: Web, make_repo: MakeRepo) -> None:
     repo_id = subscribe(web, catalog_of(make_repo, ("evil", "tools", hostile)), "Lab")
     for answer in (web.viewer().get("/store"), web.viewer().get(f"/apps/{repo_id}/evil")):
         assert "<script>alert" not in answer.text and "<img src=x" not in answer.text
-        assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in answer.text
+        # Shown as text, whichever way the quotes are escaped (Jinja's or Markdown's).
+        assert '<script>alert("x")</script>' in unescape(text_of(answer))
         assert "Evil &lt;b&gt;App&lt;/b&gt;" in answer.text
 
 
@@ -346,3 +352,159 @@ def test_pages_reach_the_app_page_from_a_card(web: Web, make_repo: MakeRepo) -> 
     page: Page = web.viewer()
     first = cards_of(page.get("/store?q=jellyfin"))[0]
     assert "Streams your films to every screen." in text_of(page.get(first))
+
+
+# -- apps tomo cannot install ------------------------------------------------
+
+BLOCKED = (
+    "docker-compose.yml: services.server.volumes[1]: ${APP_DATA} is computed by the app's "
+    "exports.sh, a shell script tomo does not run; docker-compose.yml: "
+    "services.server.environment.RPC_USER: ${APP_RPC_USER} is computed by the app's exports.sh, "
+    "a shell script tomo does not run; hooks/pre-start: it uses systemctl, which exists on "
+    "umbrelOS itself, not in the app's container where tomo runs hooks"
+)
+
+
+def with_a_blocked_app(make_repo: MakeRepo) -> CatalogRepo:
+    return catalog_of(
+        make_repo,
+        ("node", "finance", {"name": "Node", "description": "A full node.",
+                             "not_installable": BLOCKED}),
+        ("wallet", "finance", {"name": "Wallet", "description": "A wallet for the node."}),
+        ("photos", "media", {"name": "Photos", "description": "A gallery."}),
+    )  # fmt: skip
+
+
+def test_the_store_shows_what_tomo_can_install_and_counts_the_rest(
+    web: Web, make_repo: MakeRepo
+) -> None:
+    subscribe(web, with_a_blocked_app(make_repo), "Umbrelish")
+    store = web.viewer().get("/store")
+    assert (
+        "2 apps ready to install on your servers, from 1 repository (1 more that tomo cannot "
+        "install)." in text_of(store)
+    )
+    assert cards_of(store) == ["/apps/umbrelish/photos", "/apps/umbrelish/wallet"]
+    assert "Every app, with those tomo cannot install" in store.text
+    # A search that would find it says so, and one click shows it, marked.
+    found = web.viewer().get("/store?q=node")
+    assert cards_of(found) == ["/apps/umbrelish/wallet"]
+    assert "One more app matches “node”, but tomo cannot install it." in text_of(found)
+    everything = web.viewer().get("/store?q=node&all=1")
+    assert cards_of(everything) == ["/apps/umbrelish/node", "/apps/umbrelish/wallet"]
+    blocked = re.search(
+        r'<article class="app-card app-card-blocked">.*?</article>', everything.text, re.S
+    )
+    assert blocked is not None and "/apps/umbrelish/node" in blocked.group(0)
+    assert "tomo cannot install it" in blocked.group(0) and "no risks" not in blocked.group(0)
+    # Links made from the everything view keep it (the sidebar, the search form).
+    assert 'href="/store?q=node&amp;category=finance&amp;all=1"' in everything.text
+    assert '<input type="hidden" name="all" value="1">' in everything.text
+    # Nothing installable matches: the empty state says so, with the way to the rest.
+    only_blocked = web.viewer().get("/store?q=full")
+    assert "No app tomo can install matches “full”" in only_blocked.text
+    assert "One app matches “full”, but tomo cannot install it." in text_of(only_blocked)
+
+
+def test_the_app_page_says_why_in_words_and_keeps_the_files_in_a_fold(
+    web: Web, make_repo: MakeRepo
+) -> None:
+    subscribe(web, with_a_blocked_app(make_repo), "Umbrelish")
+    page = web.admin().get("/apps/umbrelish/node")
+    assert "Install Node" not in page.text
+    reasons = re.findall(
+        r"<li>(.*?)</li>", page.text.split('class="why-not-list"')[1].split("</ul>")[0]
+    )
+    assert [unescape(reason) for reason in reasons] == [
+        "${APP_DATA} is computed by the app's exports.sh, a shell script tomo does not run "
+        "(also ${APP_RPC_USER}).",
+        "Its pre-start hook uses systemctl, which exists on umbrelOS itself, not in the app's "
+        "container where tomo runs hooks.",
+    ]
+    fold = page.text.split('<details class="why-not-files">')[1].split("</details>")[0]
+    assert "docker-compose.yml: services.server.volumes[1]: ${APP_DATA}" in unescape(fold)
+    form = web.admin().get("/apps/umbrelish/node/install")
+    assert "Why tomo cannot install Node" in form.text
+
+
+def test_categories_of_several_stores_read_as_one(web: Web, make_repo: MakeRepo) -> None:
+    """Runtipi's "development" and CasaOS's "developer" are one category; the app page
+    still says the store's own word."""
+    subscribe(web, catalog_of(make_repo, ("gitea", "development", {"name": "Gitea"}),
+                              ("ollama", "ai", {"name": "Ollama"})), "Runtipi-ish")  # fmt: skip
+    subscribe(web, catalog_of(make_repo, ("code-server", "developer", {"name": "Code"}),
+                              ("adguard", "network", {"name": "AdGuard"})), "CasaOS-ish")  # fmt: skip
+    store = web.viewer().get("/store").text
+    assert re.search(r"Developer tools</span><span class=\"count\">2</span>", store)
+    assert re.search(r"Networking</span><span class=\"count\">1</span>", store)
+    assert re.search(r">AI</span><span class=\"count\">1</span>", store)
+    assert "Development</span>" not in store
+    chosen = web.viewer().get("/store?category=developer")
+    assert sorted(cards_of(chosen)) == ["/apps/casaos-ish/code-server", "/apps/runtipi-ish/gitea"]
+    page = text_of(web.viewer().get("/apps/runtipi-ish/gitea"))
+    assert "Category Developer tools (“development” in Runtipi-ish)" in page
+
+
+def test_the_same_app_from_several_repositories_is_one_card(web: Web, make_repo: MakeRepo) -> None:
+    casaos = subscribe(web, catalog_of(make_repo, ("jellyfin", "media", {"name": "Jellyfin"}),
+                                       ("pihole", "network", {"name": "Pi-hole"})), "CasaOS")  # fmt: skip
+    runtipi = subscribe(web, catalog_of(make_repo, ("jellyfin", "media", {"name": "Jellyfin"}),
+                                        ("pi-hole", "network", {"name": "PiHole",
+                                         "not_installable": "it needs a domain"})), "Runtipi")  # fmt: skip
+    store = web.viewer().get("/store")
+    assert cards_of(store) == [f"/apps/{casaos}/jellyfin", f"/apps/{casaos}/pihole"]
+    assert text_of(store).count("Also in Runtipi") == 2
+    assert "2 apps ready to install" in text_of(store)
+    assert re.search(r"Media</span><span class=\"count\">1</span>", store.text)
+    # One repository chosen: its own copies, even the one tomo cannot install.
+    only = web.viewer().get(f"/store?repo={runtipi}&all=1")
+    assert cards_of(only) == [f"/apps/{runtipi}/jellyfin", f"/apps/{runtipi}/pi-hole"]
+    # The app page offers each source, with its version and whether tomo can install it.
+    page = text_of(web.viewer().get(f"/apps/{runtipi}/pi-hole"))
+    assert "Pi-hole is in 2 repositories" not in page  # the page names its own app
+    assert "PiHole is in 2 repositories." in page
+    assert "CasaOS · version 1.0.0 · tomo can install it (the store's card)" in page
+    # Disabled, CasaOS no longer represents them: Runtipi's copies do, where tomo can.
+    web.api.admin.patch(f"/api/marketplace/repos/{casaos}", json={"enabled": False})
+    after = web.viewer().get("/store?all=1")
+    assert cards_of(after) == [f"/apps/{runtipi}/jellyfin", f"/apps/{runtipi}/pi-hole"]
+    assert "Also in" not in text_of(after)
+
+
+# -- descriptions in Markdown ---------------------------------------------------
+
+MARKDOWN_DESCRIPTION = """\
+# Notes
+
+**Key Features:**
+- Fast *search*
+- Sync with [the phone app](https://notes.example.org/app)
+
+## Setup
+
+Read [this](javascript:alert(1)) first. <b>bold?</b>
+
+![Screenshot](https://images.example.org/notes.png)
+"""
+
+
+def test_a_markdown_description_is_formatted_on_the_app_page_and_plain_on_its_card(
+    web: Web, make_repo: MakeRepo
+) -> None:
+    described = {"description": MARKDOWN_DESCRIPTION}
+    repo_id = subscribe(web, catalog_of(make_repo, ("notes", "tools", described)), "Lab")
+    viewer = web.viewer()
+
+    page = viewer.get(f"/apps/{repo_id}/notes").text
+    store = viewer.get("/store")
+
+    about = page[page.index('id="about-title"') :]
+    assert "<h3>Notes</h3>" in about and "<h4>Setup</h4>" in about
+    assert "<p><strong>Key Features:</strong></p>\n<ul>\n<li>Fast <em>search</em></li>" in about
+    assert ('<a href="https://notes.example.org/app" rel="noopener noreferrer nofollow">'
+            "the phone app</a>") in about  # fmt: skip
+    assert "Read this first." in about and "javascript:" not in page
+    assert "&lt;b&gt;bold?&lt;/b&gt;" in about
+    assert "images.example.org" not in re.sub(r'href="[^"]*"', "", page)  # a link, never loaded
+    assert "Key Features: Fast search Sync with the phone app" in text_of(store)
+    assert "**" not in store.text and "# Notes" not in store.text

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
+from tomo.auth.password_rule import MAX_PASSWORD_LENGTH
 from tomo.auth.roles import Role
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
@@ -29,7 +30,7 @@ class Credentials(BaseModel):
     """Sent to log in, and to set up the first admin."""
 
     username: str = Field(max_length=64, json_schema_extra={"pattern": USERNAME_PATTERN})
-    password: SecretStr = Field(max_length=1024)
+    password: SecretStr = Field(max_length=MAX_PASSWORD_LENGTH)
 
     @field_validator("username")
     @classmethod
@@ -46,8 +47,8 @@ class UserCreate(Credentials):
 class PasswordChange(BaseModel):
     """Sent to change a password: one's own (the current one too), or any (admin)."""
 
-    current_password: SecretStr | None = Field(default=None, max_length=1024)
-    new_password: SecretStr = Field(max_length=1024)
+    current_password: SecretStr | None = Field(default=None, max_length=MAX_PASSWORD_LENGTH)
+    new_password: SecretStr = Field(max_length=MAX_PASSWORD_LENGTH)
     revoke_tokens: bool = Field(
         default=True,
         description="Also revoke the account's API tokens, which a password change leaves "

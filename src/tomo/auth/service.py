@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tomo.auth import passwords
 from tomo.auth.models import ApiToken, AuditEvent, BrowserSession, KnownDevice, User
+from tomo.auth.password_rule import password_problem
 from tomo.auth.roles import Role
 from tomo.auth.schemas import (
     AuditEventPublic,
@@ -52,6 +53,7 @@ from tomo.errors import (
     NotFound,
     Refusal,
     TomoError,
+    TooManyAttempts,
     Unauthenticated,
 )
 from tomo.marketplace.ratings import forget_ratings_of
@@ -189,21 +191,35 @@ class AuthService:
         forgotten = await self.throttle.forget(user.username)
         return UserUnlocked(username=user.username, failed_logins_forgotten=forgotten)
 
+    async def check_current_password(self, principal: Principal, current: str,
+                                     client: str) -> None:  # fmt: skip
+        """Refused unless `current` is the principal's own password: a form that must
+        say everything wrong at once asks it before the change it cannot make yet."""
+        async with self.db.session() as session:
+            user = await _find_user(session, principal.user_id)
+        await self._check_current_password(user, current, client)
+
     async def _check_current_password(self, user: User, current: str | None, client: str) -> None:
         """Throttled as logins are, and with them: a stolen session or token must not
-        become a way to guess the password that the login throttle holds back."""
+        become a way to guess the password that the login throttle holds back. Its
+        refusals name the field (current_password), so a form marks it there."""
         if current is None:
-            raise Forbidden("changing one's own password needs the current one (current_password)")
-        await self.throttle.reserve(user.username, client)
+            raise Forbidden("changing one's own password needs the current one (current_password)",
+                            fields=("current_password",))  # fmt: skip
+        try:
+            await self.throttle.reserve(user.username, client)
+        except TooManyAttempts as exc:
+            raise exc.concerning("current_password") from None
         if not await passwords.verify(user.password_hash, current):
-            raise Forbidden("the current password is wrong")
+            raise Forbidden("the current password is wrong",
+                            fields=("current_password",))  # fmt: skip
         await self.throttle.forget(user.username)
 
     def _acceptable(self, password: str) -> str:
-        shortest = self.settings.min_password_length
-        if len(password) < shortest:
-            raise InvalidInput([Refusal(f"password: at least {shortest} characters",
-                                        ("password",))])  # fmt: skip
+        """The password, unless it breaks the rule (see password_rule)."""
+        problem = password_problem(password, self.settings.min_password_length)
+        if problem is not None:
+            raise InvalidInput([Refusal(f"password: {problem}.", ("password",))])
         return password
 
     # -- logins and sessions ----------------------------------------------------

@@ -61,7 +61,9 @@ def list_users(ctx: typer.Context, json_: JsonOption = False) -> None:
         emit_json(found)
         return
     print_table(None, ["name", "role", "id", "created"],
-                [(u.username, u.role, u.id, u.created_at) for u in found])  # fmt: skip
+                [(u.username, u.role, u.id, u.created_at) for u in found],
+                empty="No users yet. Create the first admin with "
+                "`tomo user create NAME --admin --password-stdin`.")  # fmt: skip
 
 
 @users.command("delete")
@@ -166,7 +168,8 @@ def list_tokens(ctx: typer.Context, json_: JsonOption = False) -> None:
         return
     print_table(None, ["id", "name", "user", "created", "last used", "revoked"],
                 [(t.id, t.name, t.username, t.created_at, t.last_used_at, t.revoked_at)
-                 for t in found])  # fmt: skip
+                 for t in found],
+                empty="No API tokens yet. Make one with `tomo token create NAME`.")  # fmt: skip
 
 
 @tokens.command("revoke")
@@ -195,7 +198,9 @@ def audit(
         return
     rows = [(e.at, e.actor or "anonymous", e.action, e.target, _outcome(e.outcome, e.count),
              e.client, e.detail) for e in found]  # fmt: skip
-    print_table(None, ["when", "who", "action", "target", "outcome", "from", "detail"], rows)
+    print_table(None, ["when", "who", "action", "target", "outcome", "from", "detail"], rows,
+                empty="The audit log is empty: nothing was changed through the API or the web "
+                "UI, and nobody logged in, yet.")  # fmt: skip
 
 
 def _outcome(outcome: str, count: int) -> str:

@@ -30,6 +30,9 @@ def search(
         list[str] | None, typer.Option("--tag", help="Repeat to require several.")
     ] = None,
     repo: Annotated[str | None, typer.Option("--repo")] = None,
+    installable: Annotated[
+        bool, typer.Option("--installable", help="Only apps tomo can install.")
+    ] = False,
     sort: Annotated[SortKey | None, typer.Option("--sort")] = None,
     limit: Annotated[int, typer.Option("--limit")] = 20,
     offset: Annotated[int, typer.Option("--offset")] = 0,
@@ -37,7 +40,8 @@ def search(
 ) -> None:
     """Search the catalog by text, category, tags and repo."""
     request = {"text": text, "category": category, "tags": tag or (), "repo": repo,
-               "sort": sort, "limit": limit, "offset": offset}  # fmt: skip
+               "installable_only": installable, "sort": sort, "limit": limit,
+               "offset": offset}  # fmt: skip
     page = _quick_page(ctx, request)
     if page is None:  # remote, or the full runtime has something to do first (a migration…)
         page = run(ctx, lambda runtime: _page(runtime, request))
@@ -52,7 +56,42 @@ def search(
         ["app", "name", "version", "category", "rating", "installs", "risks"],
         [(f"{a['repo_id']}/{a['id']}", a["name"], a["version"], a["category"],
           f"{a['avg_rating']:.1f}", a["install_count"], a["risks"]) for a in items],
+        empty=_nothing_shown(request, page["total"]),
     )  # fmt: skip
+
+
+EMPTY_CATALOG = (
+    "The catalog has no apps yet. Add a repository of app definitions with "
+    "`tomo repo add URL --name NAME`."
+)
+
+
+def _nothing_shown(request: dict[str, Any], total: int) -> str:
+    """Why a page of results is empty, and what to do, in a sentence."""
+    if total:  # past the last match
+        matches = "1 app matches" if total == 1 else f"{total} apps match"
+        return f"{matches}, none from number {request['offset'] + 1} on: give a lower --offset."
+    filters = _filters(request)
+    if request["text"]:
+        found = f"No app matches “{request['text']}”{''.join(f' {f}' for f in filters)}."
+    elif filters:
+        found = f"No app is {', '.join(filters)}."
+    else:
+        return EMPTY_CATALOG
+    change = "other words or fewer filters" if filters else "other words"
+    return f"{found} Try {change}; `tomo app search` alone lists every app."
+
+
+def _filters(request: dict[str, Any]) -> list[str]:
+    """The search's filters, as a sentence names them."""
+    filters = [f"in category {request['category']}"] if request["category"] else []
+    if request["tags"]:
+        filters.append(f"tagged {', '.join(request['tags'])}")
+    if request["repo"]:
+        filters.append(f"in repo {request['repo']}")
+    if request.get("installable_only"):
+        filters.append("among those tomo can install")
+    return filters
 
 
 def _quick_page(ctx: typer.Context, request: dict[str, Any]) -> dict[str, Any] | None:
@@ -69,7 +108,7 @@ async def _page(runtime: Services, request: dict[str, Any]) -> dict[str, Any]:
     page = await runtime.marketplace.search_apps(
         search=request["text"], category=request["category"], tags=request["tags"],
         repo=request["repo"], sort=request["sort"], limit=request["limit"],
-        offset=request["offset"],
+        offset=request["offset"], installable_only=request["installable_only"],
     )  # fmt: skip
     return page.model_dump(mode="json")
 
@@ -91,7 +130,7 @@ def categories(ctx: typer.Context, json_: JsonOption = False) -> None:
     if json_:
         emit_json(found)
         return
-    table(None, ["category", "apps"], [(c.name, c.count) for c in found])
+    table(None, ["category", "apps"], [(c.name, c.count) for c in found], empty=EMPTY_CATALOG)
 
 
 @app.command("rate")

@@ -6,6 +6,7 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Awaitable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
@@ -15,7 +16,7 @@ from tomo.cli.install_options import config_from_options
 from tomo.cli.output import console, emit, emit_json, err_console
 from tomo.cli.output import table as print_table
 from tomo.deployment.statuses import JobStatus
-from tomo.errors import InstallFailed, TomoError
+from tomo.errors import InstallFailed, InvalidInput, TomoError
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
         InstallPreview,
         JobPublic,
         OperationDone,
+        PreflightProblem,
     )
     from tomo.deployment.spec import InstallConfig
     from tomo.marketplace.schemas import PersonalAppCreate
@@ -100,7 +102,11 @@ def install(
     port: PortOption = None,
     volume: VolumeOption = None,
     accept_risk: AcceptRiskOption = None,
-    preview: Annotated[bool, typer.Option("--preview", help="Print the docker argv only.")] = False,
+    preview: Annotated[
+        bool,
+        typer.Option("--preview", help="Show what it would create, the risk flags to accept "
+                     "and what the server says; change nothing."),
+    ] = False,
     detach: Annotated[bool, typer.Option("--detach", help="Return while it installs.")] = False,
     with_dependencies: Annotated[
         bool,
@@ -121,7 +127,7 @@ def install(
         assert app is not None
         if preview:
             plan = await runtime.deployment.preview_install(server, app, config)
-            emit(plan, json_, lambda: _print_preview(plan))
+            emit(plan, json_, lambda: _print_preview(plan, app, server))
             return
         first = await _dependencies(runtime, server, app, quiet=json_) if with_dependencies else []
         try:
@@ -137,7 +143,12 @@ async def _install_one(
     runtime: Services, state: CliState, server: str, app: str, config: InstallConfig, *,
     detach: bool, json_: bool,
 ) -> None:  # fmt: skip
-    started = await runtime.deployment.install_app(server, app, config)
+    try:
+        started = await runtime.deployment.install_app(server, app, config)
+    except InvalidInput as exc:
+        if not any("name" in problem.fields for problem in exc.problems):
+            raise
+        raise await _offering_free(runtime, server, app, config, exc) from None  # name taken
     if detach:
         if state.remote is None:  # a remote tomo runs the job itself already
             _spawn_job(state, started.job_id)
@@ -150,7 +161,10 @@ async def _install_one(
         if json_:
             emit_json({"installation": None, "job": view.model_dump(mode="json"),
                        "generated_secrets": {}})  # fmt: skip
-        raise InstallFailed(view.error or "install failed")
+        failed = InstallFailed(view.error or "install failed")
+        if any(step.name == "preflight" and step.status == "failed" for step in view.steps):
+            raise await _offering_free(runtime, server, app, config, failed)
+        raise failed
     installed = await runtime.deployment.get_installation(started.installation.id)
     if json_:
         emit_json({"installation": installed.model_dump(mode="json"),
@@ -158,6 +172,40 @@ async def _install_one(
                    "generated_secrets": started.generated_secrets})  # fmt: skip
     else:
         _print_installed(installed, started.generated_secrets)
+
+
+async def _offering_free(
+    runtime: Services, server: str, app: str, config: InstallConfig, refusal: TomoError
+) -> TomoError:
+    """The refusal, with the option that gives a free port or name for each conflict:
+    the server is asked again (a job's words and a stored refusal name no option)."""
+    try:
+        plan = await runtime.deployment.preview_install(server, app, config)
+    except TomoError:
+        return refusal  # what the preview refuses, the refusal said already
+    offers = {p.fields[0]: offer for p in plan.problems or [] if (offer := _offer(p, plan))}
+    if not offers:
+        return refusal
+    if isinstance(refusal, InvalidInput):  # each offer in place of its problem's hint
+        return InvalidInput([replace(p, hint=offers.get(p.fields[0], p.hint)) if p.fields else p
+                             for p in refusal.problems])  # fmt: skip
+    return refusal.with_message(f"{refusal.message}; {'; '.join(offers.values())}")
+
+
+def _offer(problem: PreflightProblem, plan: InstallPreview) -> str:
+    """A conflict's free port or name as this command's option ('' for none)."""
+    offered, fields = problem.suggestion, problem.fields
+    if not offered or len(fields) != 1:
+        return ""
+    if fields[0] == "name":
+        return f"{offered} is free: use --name {offered}"
+    main = next((c for c in plan.containers if c.argv == plan.argv), None)
+    index = fields[0].removeprefix("ports[").removesuffix("]")
+    if main is None or not index.isdigit() or int(index) >= len(main.ports):
+        return ""
+    container, _, protocol = main.ports[int(index)].partition(":")[2].partition("/")
+    shown = container if protocol == "tcp" else f"{container}/{protocol}"
+    return f"{offered} is free: use --port {offered}:{shown}"
 
 
 async def _dependencies(runtime: Services, server: str, app: str, *, quiet: bool) -> list[str]:
@@ -272,7 +320,9 @@ def ps(ctx: typer.Context, server: ServerOption = None, json_: JsonOption = Fals
         return
     print_table(None, ["id", "name", "server", "app", "version", "status", "ports", "note"],
                 [(i.id, i.name, i.server_id, f"{i.repo_id}/{i.app_id}", i.version, i.status,
-                  i.ports, i.status_message) for i in rows])  # fmt: skip
+                  i.ports, i.status_message) for i in rows],
+                empty=f"No installation on {server}." if server else "No installations yet. "
+                "Install an app with `tomo install APP --server SERVER`.")  # fmt: skip
 
 
 def start(ctx: typer.Context, installation: InstallationArg, server: ServerOption = None,
@@ -420,7 +470,9 @@ def job_list(
         return
     print_table(None, ["id", "kind", "installation", "server", "status", "started", "error"],
                 [(j.id, j.kind, j.installation_name, j.server_id, j.status, j.started_at, j.error)
-                 for j in found])  # fmt: skip
+                 for j in found],
+                empty=f"No job for {installation}." if installation else "No jobs yet: each "
+                "install, update, start, stop or uninstall runs as one.")  # fmt: skip
 
 
 @jobs.command("show")
@@ -505,12 +557,54 @@ def _print_installed(installation: InstallationPublic, generated: dict[str, str]
         )
 
 
-def _print_preview(plan: InstallPreview) -> None:
-    console().print(shlex.join(plan.argv), markup=False)
-    if plan.env_file:
-        console().print(f"# {plan.env_file} (mode 0600):", markup=False)
-        for key, value in plan.env.items():
-            console().print(f"#   {key}={value}", markup=False)
+def _print_preview(plan: InstallPreview, app: str, server: str) -> None:
+    """What the install page's preview shows, as lines: what it creates, the risk
+    flags to accept, what the server says, then the commands."""
+    lines = [f"Installing {app} on {server} would create (nothing was changed):",
+             *_created(plan), *_risks_to_accept(plan), *_server_says(plan, server),
+             "The commands tomo runs there (environment values go into the env file):"]  # fmt: skip
+    if plan.network:
+        lines.append(shlex.join(["docker", "network", "create", plan.network]))
+    lines += [shlex.join(container.argv) for container in plan.containers]
+    for line in lines:
+        console().print(line, markup=False)
+
+
+def _created(plan: InstallPreview) -> list[str]:
+    lines = [f"  folder {plan.instance_dir} (the installation's own)"]
+    lines += [f"  network {plan.network}"] if plan.network else []
+    lines += [f"  volume {volume}" for volume in plan.volumes]
+    for container in plan.containers:
+        lines.append(f"  container {container.name} (image {container.image})")
+        lines += [f"    port {port}" for port in container.ports]
+        lines += [f"    folder {folder}" for folder in container.folders]
+        lines += [f"    volume {volume}" for volume in container.volumes]
+        if container.env_file:
+            values = ", ".join(f"{key}={value}" for key, value in container.env.items())
+            lines.append(f"    env file {container.env_file} (mode 0600): {values}")
+    return lines
+
+
+def _risks_to_accept(plan: InstallPreview) -> list[str]:
+    from tomo.marketplace.risk_words import explain_risk
+
+    if not plan.risks_to_accept:
+        return []
+    return ["Risk flags to accept (it is not installed until each is):",
+            *(f"  {flag}: {explain_risk(flag)[0]}" for flag in plan.risks_to_accept),
+            f"  accept them with --accept-risk {','.join(plan.risks_to_accept)}"]  # fmt: skip
+
+
+def _server_says(plan: InstallPreview, server: str) -> list[str]:
+    if plan.problems is None:
+        return []
+    if not plan.problems:
+        return [f"{server} can take it: checked on the server just now."]
+    said = [f"{server} would refuse it now:"]
+    for problem in plan.problems:
+        hint = _offer(problem, plan) or problem.hint
+        said.append(f"  {problem.text} ({hint})" if hint else f"  {problem.text}")
+    return said
 
 
 def _said_first(verb: str, result: OperationDone, quiet: bool) -> None:

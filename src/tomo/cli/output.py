@@ -78,12 +78,20 @@ def emit(data: Data, as_json: bool, human: str | Callable[[], object]) -> None:
         human()
 
 
-def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+def table(
+    title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]], *,
+    empty: str | None = None,
+) -> None:  # fmt: skip
+    """The rows as a table; with no row, the sentence `empty` in its place (on
+    stderr, as every message: a table with no row says nothing to a person)."""
+    cells = [[cell_text(cell) for cell in row] for row in rows]
+    if not cells and empty is not None:
+        err_console().print(empty, markup=False)
+        return
     from rich.table import Table
     from rich.text import Text
 
     grid = Table(title=title, title_justify="left", header_style="bold")
-    cells = [[cell_text(cell) for cell in row] for row in rows]
     # The first column is what users type next (an id or a name): never cut short.
     key_width = max([len(columns[0]) if columns else 0, *(len(row[0]) for row in cells if row)])
     for index, column in enumerate(columns):

@@ -108,6 +108,7 @@ def list_(ctx: typer.Context, json_: JsonOption = False) -> None:
         [(s.id, s.name, f"{s.host}:{s.port}", s.username, s.status, s.trusted,
           s.facts.architecture if s.facts else None,
           s.facts.docker_version if s.facts else None, s.last_seen) for s in servers],
+        empty="No servers yet. Add one with `tomo server add NAME HOST --user USER --key PATH`.",
     )  # fmt: skip
 
 
@@ -135,7 +136,8 @@ def containers(ctx: typer.Context, server: ServerArg, json_: JsonOption = False)
         return
     print_table(None, ["name", "image", "status", "ports", "catalog apps"],
                 [(c.name, c.image, c.status, c.ports, ", ".join(c.apps) or None)
-                 for c in found])  # fmt: skip
+                 for c in found],
+                empty=f"No container on {server} but tomo's own.")  # fmt: skip
 
 
 @app.command("update")

@@ -18,6 +18,7 @@ from tomo.marketplace.schemas import (
     RepoCreate,
     RepoDetail,
     RepoPublic,
+    RepoRemoved,
     RepoUpdate,
     SearchPage,
     SyncReport,
@@ -54,8 +55,8 @@ class RemoteMarketplace:
         answer = await self.api.call("PATCH", _repo_path(ref), body=changes.model_dump(mode="json"))
         return RepoPublic.model_validate(answer)
 
-    async def remove_repo(self, ref: str) -> RepoPublic:
-        return RepoPublic.model_validate(await self.api.call("DELETE", _repo_path(ref)))
+    async def remove_repo(self, ref: str) -> RepoRemoved:
+        return RepoRemoved.model_validate(await self.api.call("DELETE", _repo_path(ref)))
 
     async def sync_repo(
         self, ref: str, *, progress: Progress | None = None, force: bool = False
@@ -75,9 +76,12 @@ class RemoteMarketplace:
         sort: SortKey | None = None,
         limit: int = 20,
         offset: int = 0,
+        *,
+        installable_only: bool = False,
     ) -> SearchPage:
         params = {"q": search, "category": category, "tag": list(tags), "repo": repo,
-                  "sort": sort, "limit": limit, "offset": offset}  # fmt: skip
+                  "sort": sort, "limit": limit, "offset": offset,
+                  "installable": installable_only}  # fmt: skip
         return SearchPage.model_validate(await self.api.get("/marketplace/apps", params))
 
     async def get_app(self, ref: str) -> MarketplaceApp:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, StringConstraints
 
 from tomo.deployment.operation import Prepared
 from tomo.deployment.schemas import (
@@ -35,6 +35,10 @@ from tomo.http.security import PrincipalDep
 router = APIRouter(tags=["installations"])
 SSE_POLL_SECONDS = 0.25
 SSE_KEEPALIVE_SECONDS = 15.0
+
+
+# One container's place in `after` (log_resume.py): a service, its stamp and count.
+LogPlace = Annotated[str, StringConstraints(max_length=120)]
 
 
 class LogLines(StreamingResponse):
@@ -172,14 +176,20 @@ async def logs(
     tail: Annotated[int, Query(ge=0, le=100_000)] = 100,
     follow: bool = False,
     service: Annotated[str | None, Query(max_length=64)] = None,
+    after: Annotated[list[LogPlace] | None, Query(max_length=32)] = None,
+    timestamps: bool = False,
 ) -> StreamingResponse:
     """The container's output, stdout and stderr merged; `follow` keeps streaming. An app
     of several containers: one `service`, or all merged, each line led by its service.
+    `timestamps` leads each line with Docker's (`STAMP text`, `STAMP service | text`).
+    `after` reads on from where a reader is, instead of the last `tail` lines: one per
+    container, `SERVICE,STAMP,COUNT` (its last line's stamp, and how many lines of that
+    stamp it has) or `SERVICE` (none yet); a container not named starts at its first.
     A user has a few log streams at once (429 past them; TOMO_LOG_STREAMS_PER_USER)."""
-    # A 404 (or an unknown service) before the stream starts.
-    await deployment.check_service(installation, service)
+    # A 404 (or an unknown service, or a place that is none) before the stream starts.
+    await deployment.check_service(installation, service, after=after)
     lines = deployment.logs(installation, tail=tail, follow=follow, service=service,
-                            reader=reader.user_id)  # fmt: skip
+                            reader=reader.user_id, after=after, timestamps=timestamps)  # fmt: skip
     return LogLines(_with_newlines(lines))
 
 

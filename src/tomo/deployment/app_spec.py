@@ -237,7 +237,8 @@ class _Builder:
                 found[export.name] = Exported(self.names[export.host], False, self.network)
             else:
                 template = export.value or ""
-                value = self._fill(template, values, f"exports: {export.name}")
+                # a template in every app (AppExport), even one whose values are as written
+                value = self._fill(template, values, f"exports: {export.name}", template=True)
                 secret = bool(set(references(template)) & secret_settings)
                 found[export.name] = Exported(value, secret, self.network)
         return found
@@ -307,9 +308,12 @@ class _Builder:
         else:
             self.env[name] = value
 
-    def _fill(self, text: str, values: dict[str, str], where: str) -> str:
-        """`${NAME}` replaced by the setting's or built-in's value; `$$` is `$`."""
-        if not self.templated or "$" not in text:
+    def _fill(
+        self, text: str, values: dict[str, str], where: str, *, template: bool = False
+    ) -> str:
+        """`${NAME}` replaced by the setting's or built-in's value; `$$` is `$` (in an
+        app whose values are templates, or in a `template` wherever it is)."""
+        if not (self.templated or template) or "$" not in text:
             return text
         known = {**self.builtins, **values}
         unknown = [n for n in references(text) if n not in known and n not in self.settings]

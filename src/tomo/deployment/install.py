@@ -36,6 +36,7 @@ from tomo.deployment.remote import Docker
 from tomo.deployment.schemas import InstallStarted, JobPublic, OperationDone
 from tomo.deployment.spec import InstallConfig
 from tomo.deployment.statuses import InstallationStatus, JobStatus
+from tomo.deployment.suggestions import free_name, name_in_use
 from tomo.errors import (
     InvalidInput,
     OperationInterrupted,
@@ -163,18 +164,15 @@ def prepared_install(
 
 
 async def refuse_taken_name(session: AsyncSession, server_id: str, name: str) -> None:
-    taken = await session.scalar(
-        select(Installation.id).where(
-            Installation.server_id == server_id, Installation.name == name
-        )
-    )
-    if taken is not None:
-        raise name_taken(name)
+    taken = set(await session.scalars(
+        select(Installation.name).where(Installation.server_id == server_id)
+    ))  # fmt: skip
+    if name in taken:
+        raise name_taken(name, free_name(name, taken.__contains__))
 
 
-def name_taken(name: str) -> InvalidInput:
-    return InvalidInput([Refusal(f"an installation named '{name}' already exists on this "
-                                 "server", ("name",), "choose --name")])  # fmt: skip
+def name_taken(name: str, suggestion: str | None = None) -> InvalidInput:
+    return InvalidInput([name_in_use(name, suggestion, "choose --name")])
 
 
 class InstallOperation(Operation):
@@ -191,9 +189,9 @@ class InstallOperation(Operation):
         async with job.step("preflight"):
             claimed = await claimed_ports(ctx, row.server_id, row.id)
             others = await other_mounts(ctx, row.server_id, row.id)
-            await steps.preflight(
-                docker, steps.Preflight(definition, spec, server.data_root, claimed, others)
-            )
+            names = await installation_names(ctx, row.server_id, row.id)
+            await steps.preflight(docker, steps.Preflight(definition, spec, server.data_root,
+                                                          claimed, others, names))  # fmt: skip
         async with job.step("pull", ", ".join(spec.images)):
             await steps.pull_and_prepare(docker, spec, job)  # the files meanwhile
         await run_hooks_of(job, docker, spec, definition.id, "before-install", "before-start")
@@ -253,19 +251,32 @@ class FinishFailedInstall(Operation):
 async def check_server(
     ctx: DeploymentContext, server_id: str, definition: AppDefinition, spec: AppSpec
 ) -> list[Refusal]:
-    """Every reason the server cannot take this container now ([] when it can)."""
+    """Every reason the server cannot take this container now ([] when it can); a
+    port or name taken comes with a free one (Refusal.suggestion)."""
     data_root = (await ctx.servers.get_server(server_id)).data_root
     claimed = await claimed_ports(ctx, server_id, "preview")
     others = await other_mounts(ctx, server_id, "preview")
+    names = await installation_names(ctx, server_id, "preview")
     try:
         docker = await ctx.docker(server_id)
-        check = steps.Preflight(definition, spec, data_root, claimed, others)
+        check = steps.Preflight(definition, spec, data_root, claimed, others, names)
         await steps.preflight(docker, check)
     except PreflightFailed as exc:
         return list(exc.problems)
     except RemoteError as exc:
         return [Refusal(exc.message)]
     return []
+
+
+async def installation_names(
+    ctx: DeploymentContext, server_id: str, installation_id: str
+) -> set[str]:
+    """The names of the other installations on the server."""
+    async with ctx.db.session() as session:
+        return set(await session.scalars(
+            select(Installation.name).where(Installation.server_id == server_id,
+                                            Installation.id != installation_id)
+        ))  # fmt: skip
 
 
 def wait_limits(ctx: DeploymentContext) -> steps.WaitLimits:

@@ -6,10 +6,12 @@ Each change runs as a job holding the installation's lease (see operation.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import posixpath
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 
 from tomo.deployment.app_spec import (
     app_mounts,
@@ -22,6 +24,7 @@ from tomo.deployment.context import DeploymentContext, public
 from tomo.deployment.dependencies import dependants_of
 from tomo.deployment.install import FinishFailedInstall
 from tomo.deployment.jobs import JobRecorder
+from tomo.deployment.log_resume import Place, Stamped, place_after, places_read, resumed
 from tomo.deployment.models import Installation
 from tomo.deployment.operation import Operation, Outcome, Prepared, Recovery, done, prepare, said
 from tomo.deployment.remote import STOP_LIMIT, ContainerState, Docker
@@ -202,22 +205,72 @@ def _times(count: int) -> str:
 
 async def logs(
     ctx: DeploymentContext, ref: str, server: str | None, *, tail: int, follow: bool,
-    service: str | None = None, reader: str = "",
+    service: str | None = None, reader: str = "", after: Sequence[str] | None = None,
+    timestamps: bool = False,
 ) -> AsyncIterator[str]:  # fmt: skip
     """One container's output; for an app of several, the chosen service's, or
-    all of them merged in time order, each line led by its service's name. Each
-    container read holds one of the reader's and the server's log channels."""
+    all of them merged in time order, each line led by its service's name. With
+    `after` (places: see log_resume.py) each container's lines start right after
+    its place, not at its last `tail`; `timestamps` leads each with Docker's stamp.
+    Each container read holds one of the reader's and the server's log channels."""
     row = await ctx.find(ref, server)
-    names = containers_of(row)
-    name = service_container(row, service)
+    read = containers_read(row, service)
+    places = None if after is None else places_read(after, containers_of(row))
     target = await ctx.servers.target(row.server_id)
-    async with ctx.log_streams.held(reader, row.server_id, 1 if name else len(names)):
-        if name is not None:
-            async for line in _container_logs(ctx, target, name, tail, follow, stamped=False):
-                yield line
-            return
-        async for line in _merged_logs(ctx, target, names, tail, follow):
-            yield line
+    async with ctx.log_streams.held(reader, row.server_id, len(read)):
+        lines = _lines(ctx, target, read, tail=tail, follow=follow, places=places)
+        async with contextlib.aclosing(lines):
+            async for of, line in lines:
+                yield _shown(of, line, _width(read), timestamps=timestamps)
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """The last lines of an installation's containers, as a page shows them, and
+    where reading on resumes."""
+
+    lines: list[str]
+    after: list[str]  # every container's place past `lines`, written (see log_resume.py)
+
+
+async def log_page(
+    ctx: DeploymentContext, ref: str, *, tail: int, service: str | None, reader: str
+) -> LogPage:
+    """Each container's last `tail` lines, shown as `logs` shows them, with each
+    one's place after them: following from there misses and repeats nothing."""
+    row = await ctx.find(ref, None)
+    read = containers_read(row, service)
+    target = await ctx.servers.target(row.server_id)
+    async with ctx.log_streams.held(reader, row.server_id, len(read)):
+        got = [item async for item in _lines(ctx, target, read, tail=tail, follow=False,
+                                             places=None)]  # fmt: skip
+        places = {s: await _place_past(ctx, target, name, [line for of, line in got if of == s],
+                                       tail)
+                  for s, name in read.items()}  # fmt: skip
+    shown = [_shown(of, line, _width(read), timestamps=False) for of, line in got]
+    return LogPage(shown, [place.written(s) for s, place in places.items()])
+
+
+async def _place_past(
+    ctx: DeploymentContext, target: SSHTarget, name: str, shown: list[Stamped], tail: int
+) -> Place:
+    """The place past a container's last `tail` lines. When one stamp fills them
+    all, earlier lines may share it, which a count from the page alone would miss:
+    Docker counts them (`--until` keeps equal stamps, as `--since` does)."""
+    place = place_after(shown)
+    if not place.stamp or len(shown) < tail or any(line.stamp != place.stamp for line in shown):
+        return place
+    args = ["container", "logs", "--timestamps", "--since", place.stamp, "--until", place.stamp,
+            name]  # fmt: skip
+    lines = ctx.servers.ssh.stream(target, docker_argv(target, args), lane=LOGS)
+    counted = place_after([Stamped.parse(line) async for line in lines])
+    return counted if counted.stamp == place.stamp else place  # gone meanwhile: as shown
+
+
+def containers_read(row: Installation, service: str | None) -> dict[str, str]:
+    """service -> container of those whose logs to show (InvalidInput: no such service)."""
+    chosen = service_container(row, service)
+    return {s: name for s, name in containers_of(row).items() if chosen in (None, name)}
 
 
 def service_container(row: Installation, service: str | None) -> str | None:
@@ -231,60 +284,96 @@ def service_container(row: Installation, service: str | None) -> str | None:
     return row.name if len(names) == 1 else None
 
 
-def _container_logs(
-    ctx: DeploymentContext, target: SSHTarget, name: str, tail: int, follow: bool, *,
-    stamped: bool,
-) -> AsyncIterator[str]:  # fmt: skip
-    args = ["container", "logs", "--tail", str(tail), *(["--follow"] if follow else []),
-            *(["--timestamps"] if stamped else []), name]  # fmt: skip
+async def _lines(
+    ctx: DeploymentContext, target: SSHTarget, read: dict[str, str], *, tail: int,
+    follow: bool, places: dict[str, Place] | None,
+) -> AsyncGenerator[tuple[str, Stamped]]:  # fmt: skip
+    """(service, line) of every container read: in time order, or following, each
+    line as it comes (each container's in its own order)."""
+    streams = {s: _container_lines(ctx, target, name, tail=tail, follow=follow,
+                                   place=None if places is None else places.get(s, Place()))
+               for s, name in read.items()}  # fmt: skip
+    if len(streams) == 1:
+        [(service, lines)] = streams.items()
+        async with contextlib.aclosing(lines):
+            async for line in lines:
+                yield service, line
+    elif follow:
+        async for item in _as_they_come(streams):
+            yield item
+    else:
+        for item in sorted(await _all_of(streams), key=lambda item: item[1].stamp):
+            yield item
+
+
+def _container_lines(
+    ctx: DeploymentContext, target: SSHTarget, name: str, *, tail: int, follow: bool,
+    place: Place | None,
+) -> AsyncGenerator[Stamped]:  # fmt: skip
+    """One container's lines: its last `tail`, or all of those past `place`."""
+    if place is None:
+        window = ["--tail", str(tail)]
+    else:  # "all": a tail of 0 would keep none of the lines since the place
+        window = ["--tail", "all", *(["--since", place.stamp] if place.stamp else [])]
+    args = ["container", "logs", *window, *(["--follow"] if follow else []), "--timestamps",
+            name]  # fmt: skip
     time_limit = 24 * 3600.0 if follow else None
-    return ctx.servers.ssh.stream(target, docker_argv(target, args), time_limit=time_limit,
-                                  lane=LOGS)  # fmt: skip
+    lines = ctx.servers.ssh.stream(target, docker_argv(target, args), time_limit=time_limit,
+                                   lane=LOGS)  # fmt: skip
+    return resumed(lines, place or Place())
 
 
-async def _merged_logs(
-    ctx: DeploymentContext, target: SSHTarget, names: dict[str, str], tail: int, follow: bool
-) -> AsyncIterator[str]:
-    """Every service's lines, stamped by Docker, put in time order (and, following,
-    passed on as they come)."""
-    width = max(map(len, names))
-    queue: asyncio.Queue[tuple[str, str] | None] = asyncio.Queue()
+async def _all_of(streams: Mapping[str, AsyncIterator[Stamped]]) -> list[tuple[str, Stamped]]:
+    async def read(service: str, lines: AsyncIterator[Stamped]) -> list[tuple[str, Stamped]]:
+        return [(service, line) async for line in lines]
 
-    async def read(service: str, name: str) -> None:
+    found = await asyncio.gather(*(read(s, lines) for s, lines in streams.items()))
+    return [item for items in found for item in items]
+
+
+async def _as_they_come(
+    streams: Mapping[str, AsyncIterator[Stamped]],
+) -> AsyncIterator[tuple[str, Stamped]]:
+    """Every stream's lines passed on as they come, until all have ended. One that
+    fails ends them all with its error: a reader resumes every container from its
+    place, where one gone quiet among the others would never be noticed."""
+    queue: asyncio.Queue[tuple[str, Stamped] | Exception | None] = asyncio.Queue()
+
+    async def read(service: str, lines: AsyncIterator[Stamped]) -> None:
         try:
-            async for line in _container_logs(ctx, target, name, tail, follow, stamped=True):
+            async for line in lines:
                 await queue.put((service, line))
+        except Exception as exc:  # handed to the reader, raised there
+            await queue.put(exc)
         finally:
             await queue.put(None)
 
-    readers = [asyncio.create_task(read(s, n)) for s, n in names.items()]
+    readers = [asyncio.create_task(read(s, lines)) for s, lines in streams.items()]
     try:
-        if not follow:
-            await asyncio.gather(*readers)
-            lines = []
-            while not queue.empty():
-                item = queue.get_nowait()
-                if item is not None:
-                    lines.append(item)
-            for service, line in sorted(lines, key=lambda item: item[1].split(" ", 1)[0]):
-                yield _led(service, line, width)
-            return
         open_readers = len(readers)
         while open_readers:
             item = await queue.get()
+            if isinstance(item, Exception):
+                raise item
             if item is None:
                 open_readers -= 1
             else:
-                yield _led(*item, width)
+                yield item
     finally:
         for reader in readers:
             reader.cancel()
 
 
-def _led(service: str, stamped: str, width: int) -> str:
-    """`2026-…Z text` → `service | text`."""
-    stamp, _, text = stamped.partition(" ")
-    return f"{service.ljust(width)} | {text if stamp.endswith('Z') else stamped}"
+def _width(read: dict[str, str]) -> int:
+    """How wide the service names leading merged lines are (0: one container, unled)."""
+    return max(map(len, read)) if len(read) > 1 else 0
+
+
+def _shown(service: str, line: Stamped, width: int, *, timestamps: bool) -> str:
+    """A line as read: `text`, led by `service | ` when merged and by Docker's
+    stamp with `timestamps` (`STAMP service | text`)."""
+    text = f"{service.ljust(width)} | {line.text}" if width else line.text
+    return f"{line.stamp} {text}" if timestamps and line.stamp else text
 
 
 class Uninstall(Operation):

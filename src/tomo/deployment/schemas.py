@@ -103,6 +103,11 @@ class ContainerPreview(BaseModel):
     argv: list[str]  # the `docker container run` command
     env_file: str | None  # where the environment goes (never on the command line)
     env: dict[str, str]  # its values; secret ones shown as "<secret>"
+    name: str = ""  # the container's name on the server
+    image: str = ""
+    ports: list[str] = []  # published, as HOST:CONTAINER/PROTOCOL
+    folders: list[str] = []  # the server's folders it mounts, as HOST:CONTAINER[:ro]
+    volumes: list[str] = []  # named volumes it mounts, as NAME:CONTAINER[:ro]
 
 
 class PreflightProblem(BaseModel):
@@ -114,14 +119,16 @@ class PreflightProblem(BaseModel):
     fields: list[str] = []
     hint: str = ""
     values: list[str] = []
+    suggestion: str = ""  # a value the field would take instead (a free port, a free name)
 
     @classmethod
     def of(cls, problem: Refusal) -> PreflightProblem:
         return cls(text=problem.text, fields=list(problem.fields), hint=problem.hint,
-                   values=list(problem.values))  # fmt: skip
+                   values=list(problem.values), suggestion=problem.suggestion)  # fmt: skip
 
     def problem(self) -> Refusal:
-        return Refusal(self.text, tuple(self.fields), self.hint, tuple(self.values))
+        return Refusal(self.text, tuple(self.fields), self.hint, tuple(self.values),
+                       self.suggestion)  # fmt: skip
 
 
 class InstallPreview(BaseModel):
@@ -130,10 +137,15 @@ class InstallPreview(BaseModel):
     argv: list[str]  # the main container's `docker container run` command
     env_file: str | None  # where the environment goes (never on the command line)
     env: dict[str, str]  # its values; secret ones shown as "<secret>"
-    risks: list[str] = []  # the risk flags of the app (all accepted, or it is refused)
+    risks: list[str] = []  # the risk flags of the app
+    # Those of `risks` (and of what the server found) not accepted yet: the install
+    # is refused until each is. A preview is shown all the same.
+    risks_to_accept: list[str] = []
     # Every command in order (the app's network first, then each container).
     network: str | None = None
     containers: list[ContainerPreview] = []
+    volumes: list[str] = []  # the named volumes it creates (unless there already)
+    instance_dir: str = ""  # the installation's own folder on the server
     # What the server says (when it was asked): every reason it cannot take the app,
     # [] when it can, None when it was not asked.
     problems: list[PreflightProblem] | None = None

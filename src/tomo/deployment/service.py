@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import logging
 import posixpath
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import NamedTuple
 
 from sqlalchemy import delete, select
@@ -21,9 +21,10 @@ from sqlalchemy import delete, select
 from tomo.config import Settings
 from tomo.db import Database
 from tomo.deployment import adopt, dependencies, foreign, install, manage, reconcile, update
-from tomo.deployment.app_spec import app_mounts
+from tomo.deployment.app_spec import app_mounts, named_volumes
 from tomo.deployment.context import DeploymentContext, public
 from tomo.deployment.jobs import JobRecorder, job_view, list_jobs
+from tomo.deployment.log_resume import places_read
 from tomo.deployment.models import Installation
 from tomo.deployment.operation import Prepared
 from tomo.deployment.schemas import (
@@ -53,12 +54,18 @@ from tomo.marketplace.service import MarketplaceService
 from tomo.servers.service import ServerService
 
 
+def _mounted(source: str, target: str, readonly: bool) -> str:
+    """A mount as `docker run --volume` writes it."""
+    return f"{source}:{target}:ro" if readonly else f"{source}:{target}"
+
+
 class DataFolders(NamedTuple):
     """Where an installation keeps its data on its server, read from its record."""
 
     instance_dir: str  # tomo's folder for it (removed by an uninstall once empty)
     mounts: list[Mount]  # each volume's host folder; `owned`: placed by tomo
     removable: list[str]  # what an uninstall with remove_data deletes, with its content
+    volumes: list[str]  # the Docker volumes its services share: remove_data deletes them too
 
 
 log = logging.getLogger("tomo.deployment")
@@ -80,23 +87,46 @@ class DeploymentService:
     # -- install --------------------------------------------------------------
 
     async def preview_install(
-        self, server: str, app: str, config: InstallConfig, *, check: bool = False
+        self, server: str, app: str, config: InstallConfig, *, check: bool = True
     ) -> InstallPreview:
-        """What an install would run; with `check`, also whether the server can take
-        it (the preflight's look, which changes nothing there)."""
-        plan = await install.plan_install(self.ctx, server, app, config, "preview")
+        """What an install would create and run, and the risk flags it needs accepted
+        (a preview needs none accepted: it says which); with `check` (the default),
+        also whether the server can take it (the preflight's look, which changes
+        nothing there)."""
+        plan, to_accept = await self._plan_for_preview(server, app, config)
         spec = plan.spec
         problems = None
         if check:
             found = await install.check_server(self.ctx, plan.server_id, plan.definition, spec)
             problems = [PreflightProblem.of(problem) for problem in found]
+            to_accept += [flag for problem in found if "accept_risks" in problem.fields
+                          for flag in problem.values if flag not in to_accept]  # fmt: skip
         containers = [self._preview(container) for container in spec.containers]
         main = next(c for c, s in zip(containers, spec.containers, strict=True)
                     if s.name == spec.name)  # fmt: skip
         return InstallPreview(
             argv=main.argv, env_file=main.env_file, env=main.env, risks=spec.risks,
-            problems=problems, network=spec.network, containers=containers,
+            risks_to_accept=to_accept, problems=problems, network=spec.network,
+            containers=containers, volumes=spec.volumes, instance_dir=spec.instance_dir,
         )  # fmt: skip
+
+    async def _plan_for_preview(
+        self, server: str, app: str, config: InstallConfig
+    ) -> tuple[install.InstallPlan, list[str]]:
+        """The install's plan, and the risk flags it needs that are not accepted: taken
+        as accepted for this look only (the preview names them), so a person sees what
+        they would consent to before they do. Any other refusal is raised."""
+        try:
+            return await install.plan_install(self.ctx, server, app, config, "preview"), []
+        except InvalidInput as exc:
+            unaccepted = [p for p in exc.problems if "accept_risks" in p.fields and p.values]
+            if not unaccepted:
+                raise
+            if len(unaccepted) < len(exc.problems):
+                raise InvalidInput([p for p in exc.problems if p not in unaccepted]) from None
+        flags = [flag for problem in unaccepted for flag in problem.values]
+        looked = config.model_copy(update={"accept_risks": [*config.accept_risks, *flags]})
+        return await install.plan_install(self.ctx, server, app, looked, "preview"), flags
 
     def _preview(self, spec: ContainerSpec) -> ContainerPreview:
         return ContainerPreview(
@@ -104,7 +134,12 @@ class DeploymentService:
             argv=["docker", *build_docker_run_command(spec, self.settings.publish_address)],
             env_file=spec.env_file if spec.all_env else None,
             env={**spec.env, **dict.fromkeys(spec.secret_env, "<secret>")},
-        )
+            name=spec.name, image=spec.image,
+            ports=[f"{p.host}:{p.container}/{p.protocol}" for p in spec.ports],
+            folders=[_mounted(m.host_path, m.container_path, m.readonly) for m in spec.mounts],
+            volumes=[_mounted(v.volume, v.container_path, v.readonly)
+                     for v in spec.named_volumes],
+        )  # fmt: skip
 
     async def install_app(self, server: str, app: str, config: InstallConfig) -> InstallStarted:
         """Validate and record; the returned job does the work (see run_job)."""
@@ -262,17 +297,34 @@ class DeploymentService:
 
     def logs(
         self, ref: str, server: str | None = None, *, tail: int = 100, follow: bool = False,
-        service: str | None = None, reader: str = "",
+        service: str | None = None, reader: str = "", after: Sequence[str] | None = None,
+        timestamps: bool = False,
     ) -> AsyncIterator[str]:  # fmt: skip
         """The output of the app's container; of an app of several, one service's, or
-        all merged in time order with each line led by its service's name. `reader`
-        (a user id) is held to its share of log streams (TooManyStreams past it)."""
+        all merged in time order with each line led by its service's name. `after`
+        (places, as `log_page` gives them) starts each container right after its
+        place; `timestamps` leads each line with Docker's stamp. `reader` (a user id)
+        is held to its share of log streams (TooManyStreams past it)."""
         return manage.logs(self.ctx, ref, server, tail=tail, follow=follow, service=service,
-                           reader=reader)  # fmt: skip
+                           reader=reader, after=after, timestamps=timestamps)  # fmt: skip
 
-    async def check_service(self, ref: str, service: str | None, server: str | None = None) -> None:
-        """NotFound for no such installation; InvalidInput for a service it lacks."""
-        manage.service_container(await self.ctx.find(ref, server), service)
+    async def log_page(
+        self, ref: str, *, tail: int, service: str | None = None, reader: str = ""
+    ) -> manage.LogPage:
+        """The last `tail` lines as `logs` shows them, and each container's place
+        after them, from which following misses and repeats nothing."""
+        return await manage.log_page(self.ctx, ref, tail=tail, service=service, reader=reader)
+
+    async def check_service(
+        self, ref: str, service: str | None, server: str | None = None, *,
+        after: Sequence[str] | None = None,
+    ) -> None:  # fmt: skip
+        """NotFound for no such installation; InvalidInput for a service it lacks,
+        or a place in `after` that is malformed or names none of its services."""
+        row = await self.ctx.find(ref, server)
+        manage.service_container(row, service)
+        if after is not None:
+            places_read(after, manage.containers_of(row))
 
     # -- reading --------------------------------------------------------------
 
@@ -327,7 +379,8 @@ class DeploymentService:
         instance_dir = posixpath.join(data_root, row.name)
         definition = AppDefinition.model_validate(row.definition)
         mounts = app_mounts(definition, InstallConfig.model_validate(row.config), instance_dir)
-        return DataFolders(instance_dir, mounts, manage.owned_folders(row, data_root))
+        return DataFolders(instance_dir, mounts, manage.owned_folders(row, data_root),
+                           named_volumes(definition, row.name))  # fmt: skip
 
     # -- servers (see ServerService.add_dependent) ----------------------------
 

@@ -16,18 +16,20 @@ import tarfile
 import time
 from dataclasses import dataclass, field, replace
 
-from tomo.deployment.app_spec import AppSpec, ShippedFile
+from tomo.deployment.app_spec import AppSpec, ShippedFile, container_names, network_name
 from tomo.deployment.jobs import JobRecorder
 from tomo.deployment.remote import ContainerState, Docker, Survey
 from tomo.deployment.spec import (
     ContainerSpec,
     Mount,
+    PublishedPort,
     build_docker_run_command,
     build_hook_command,
     env_file_content,
     host_mounts,
     risk_problem,
 )
+from tomo.deployment.suggestions import free_name, free_port, name_in_use
 from tomo.errors import InstallFailed, PreflightFailed, Refusal, RemoteError
 from tomo.marketplace.definition import AppDefinition, AppHook, HealthCheck
 from tomo.marketplace.risk import HostMount, nested_mount_risks, volume_risks
@@ -44,6 +46,8 @@ class Preflight:
     claimed_ports: set[tuple[int, str]]  # by other installations on this server
     # The folders other installations on this server mount (see mount_problems).
     others: list[HostMount] = field(default_factory=list)
+    # The names of the other installations on this server (see name_problems).
+    taken_names: set[str] = field(default_factory=set)
 
 
 def every_mount(app: AppSpec) -> list[tuple[ContainerSpec, Mount]]:
@@ -83,14 +87,9 @@ async def preflight(docker: Docker, check: Preflight) -> ServerFacts:
     problems += device_problems(check.app, seen)
     problems += mount_problems(check.app, seen, check.data_root, check.others)
     problems += port_problems(check, seen.used_ports)
-    if check.app.network and await docker.network_owner(check.app.network) is not None:
-        problems.append(Refusal(f"a network named '{check.app.network}' already exists on "
-                                "the server", ("name",)))  # fmt: skip
+    problems += await name_problems(docker, check, seen)
     made_here = {c.name for c in check.app.containers}  # a sibling's network is fine
     for container in check.app.containers:
-        if container.name in seen.containers:
-            problems.append(Refusal(f"a container named '{container.name}' already exists on "
-                                    "the server", ("name",)))  # fmt: skip
         problems += _network_problems(container, seen.containers | made_here)
     if problems:
         raise PreflightFailed(docker.server, problems)
@@ -113,19 +112,69 @@ def device_problems(app: AppSpec, seen: Survey) -> list[Refusal]:
 
 def port_problems(check: Preflight, used: set[tuple[int, str]]) -> list[Refusal]:
     """Host ports taken; the main container's name their field (`ports[i]`, in the
-    definition's order)."""
+    definition's order) and offer a free port instead (one the user can choose)."""
     problems = []
-    for container in check.app.containers:
-        for index, port in enumerate(container.ports):
-            key = (port.host, port.protocol)
-            fields = (f"ports[{index}]",) if container.name == check.app.name else ("ports",)
-            if key in check.claimed_ports:
-                problems.append(Refusal(f"host port {port.host}/{port.protocol} is claimed by "
-                                        "another installation", fields))  # fmt: skip
-            elif key in used:
-                problems.append(Refusal(f"host port {port.host}/{port.protocol} is already in "
-                                        "use on the server", fields))  # fmt: skip
+    taken = check.claimed_ports | used | {(p.host, p.protocol) for _, _, p in _published(check)}
+    for container, index, port in _published(check):
+        key = (port.host, port.protocol)
+        main = container.name == check.app.name
+        fields = (f"ports[{index}]",) if main else ("ports",)
+        if key in check.claimed_ports:
+            text = f"host port {port.host}/{port.protocol} is claimed by another installation"
+        elif key in used:
+            text = f"host port {port.host}/{port.protocol} is already in use on the server"
+        else:
+            continue
+        offered = free_port(port.host, port.protocol, taken) if main else None
+        if offered is not None:
+            taken.add((offered, port.protocol))  # offered once: two conflicts, two ports
+        problems.append(Refusal(text, fields, suggestion=str(offered or "")))
     return problems
+
+
+def _published(check: Preflight) -> list[tuple[ContainerSpec, int, PublishedPort]]:
+    return [(c, index, port) for c in check.app.containers for index, port in enumerate(c.ports)]
+
+
+async def name_problems(docker: Docker, check: Preflight, seen: Survey) -> list[Refusal]:
+    """The instance name taken: by another installation tomo knows of, or on the
+    server by a container or the app's network. Each offers one free name."""
+    app = check.app
+    if app.name in check.taken_names:
+        found = [name_in_use(app.name, None)]
+    else:
+        found = [Refusal(f"a container named '{c.name}' already exists on the server", ("name",))
+                 for c in app.containers if c.name in seen.containers]  # fmt: skip
+        if app.network and await docker.network_owner(app.network) is not None:
+            found.insert(0, Refusal(f"a network named '{app.network}' already exists on the "
+                                    "server", ("name",)))  # fmt: skip
+    if not found:
+        return []
+    offered = await _free_name(docker, check, seen) or ""
+    return [replace(problem, suggestion=offered) for problem in found]
+
+
+async def _free_name(docker: Docker, check: Preflight, seen: Survey) -> str | None:
+    """`name-2`, `name-3`…: no installation of tomo's, no container of the server, and
+    (for an app with a network of its own) no network of the server has it."""
+
+    def known(candidate: str) -> bool:
+        names = container_names(check.definition, candidate).values()
+        return candidate in check.taken_names or any(n in seen.containers for n in names)
+
+    networked: set[str] = set()  # the candidates whose network is on the server already
+    for _ in range(NAME_TRIES):
+        candidate = free_name(check.app.name, lambda c: c in networked or known(c))
+        if candidate is None:
+            return None
+        network = network_name(check.definition, candidate)
+        if network is None or await docker.network_owner(network) is None:
+            return candidate
+        networked.add(candidate)
+    return None
+
+
+NAME_TRIES = 5  # networks asked about before no name is offered
 
 
 def mount_problems(

@@ -26,11 +26,13 @@ from tomo.deployment.schemas import OperationDone
 from tomo.deployment.spec import ConfigChanges, ContainerSpec, InstallConfig
 from tomo.deployment.statuses import InstallationStatus
 from tomo.errors import (
+    AppNotFound,
     InvalidInput,
     NotFound,
     PreflightFailed,
     Refusal,
     RemoteError,
+    RepoNotFound,
     TomoError,
 )
 from tomo.marketplace.definition import IMAGE_REFERENCE, AppDefinition
@@ -49,7 +51,9 @@ class UpdatePlan:
 async def plan_update(
     ctx: DeploymentContext, row: Installation, *, tag: str | None, changes: ConfigChanges
 ) -> UpdatePlan:
-    definition = await current_definition(ctx, row)
+    # Settings changed or another tag: the installed definition is enough to do that.
+    moving_on = tag is not None or bool(changes.env or changes.ports or changes.volumes)
+    definition = await current_definition(ctx, row, snapshot_will_do=moving_on)
     image = retag(definition.docker.image, tag) if tag else definition.docker.image
     server = await ctx.servers.get_server(row.server_id)
     config = InstallConfig.model_validate(row.config).changed_by(changes)
@@ -236,13 +240,28 @@ async def prepare_update(
     return dataclasses.replace(prepared, generated_secrets=plan.spec.generated)
 
 
-async def current_definition(ctx: DeploymentContext, row: Installation) -> AppDefinition:
-    """The catalog's definition now, or the installed snapshot if the catalog lost it."""
+async def current_definition(
+    ctx: DeploymentContext, row: Installation, *, snapshot_will_do: bool = True
+) -> AppDefinition:
+    """The catalog's definition now, or the installed snapshot if the catalog lost it
+    and the update changes something else (a tag, a setting); an update that asks
+    only for what the catalog has now is refused, saying why there is none."""
     try:
         entry = await ctx.marketplace.get_app(f"{row.repo_id}/{row.app_id}")
-    except NotFound:
+    except NotFound as lost:
+        if not snapshot_will_do:
+            gone = isinstance(lost, RepoNotFound)
+            raise AppNotFound(_catalog_lost(row, repo_gone=gone)) from None
         return AppDefinition.model_validate(row.definition)
     return AppDefinition.model_validate(entry.model_dump())
+
+
+def _catalog_lost(row: Installation, *, repo_gone: bool) -> str:
+    why = "was removed" if repo_gone else "no longer lists it"
+    return (
+        f"the catalog no longer has '{row.app_id}' (repository '{row.repo_id}' {why}): "
+        f"there is no newer version of {row.name}, which keeps running as installed"
+    )
 
 
 def retag(image: str, tag: str) -> str:

@@ -24,10 +24,10 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# The docs page runs Swagger UI's inline start-up script; everything else runs none.
 _CSP_API = "default-src 'none'; frame-ancestors 'none'"
+# The docs page runs tomo's own scripts only (Swagger UI sets inline styles).
 _CSP_DOCS = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; frame-ancestors 'none'"
 )
 # The web UI's pages: only tomo's own scripts and styles; app icons come from

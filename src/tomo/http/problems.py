@@ -40,11 +40,13 @@ _UNREADABLE_BODY = frozenset({400, 413})
 
 class FieldProblem(BaseModel):
     """One field of a request that could not be read or was refused, and why ('' for
-    a problem of the request as a whole); `hint`: how the command line mends it."""
+    a problem of the request as a whole); `hint`: how the command line mends it;
+    `suggestion`: a value the field would take instead (a free port, a free name)."""
 
     field: str
     message: str
     hint: str | None = None
+    suggestion: str | None = None
 
 
 class Problem(BaseModel):
@@ -88,7 +90,8 @@ def of_domain_error(exc: TomoError) -> Problem:
 
 def _field_problems(problems: Sequence[Refusal]) -> list[FieldProblem]:
     """One entry per field a problem concerns (one with field '' when it names none)."""
-    return [FieldProblem(field=field, message=problem.text, hint=problem.hint or None)
+    return [FieldProblem(field=field, message=problem.text, hint=problem.hint or None,
+                         suggestion=problem.suggestion or None)
             for problem in problems for field in problem.fields or ("",)]  # fmt: skip
 
 

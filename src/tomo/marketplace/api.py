@@ -20,6 +20,7 @@ from tomo.marketplace.schemas import (
     RepoCreate,
     RepoDetail,
     RepoPublic,
+    RepoRemoved,
     RepoUpdate,
     SearchPage,
     SyncReport,
@@ -38,7 +39,8 @@ async def list_repos(marketplace: MarketplaceDep) -> list[RepoPublic]:
 @router.post("/repos", name="add_repo", status_code=status.HTTP_201_CREATED,
              responses=error_responses(401, 403, 409, 422, 502))  # fmt: skip
 async def add_repo(request: RepoCreate, marketplace: MarketplaceDep) -> RepoAdded:
-    """Subscribe to a repository (sync it with POST …/sync)."""
+    """Subscribe to a repository (sync it with POST …/sync). A URL and branch another
+    repository follows already is refused (409) unless `allow_duplicate` is true."""
     return await marketplace.add_repo(request)
 
 
@@ -59,13 +61,15 @@ async def get_repo(repo: str, marketplace: MarketplaceDep) -> RepoDetail:
 @router.patch("/repos/{repo}", name="update_repo",
               responses=error_responses(401, 403, 404, 409, 422))  # fmt: skip
 async def update_repo(repo: str, changes: RepoUpdate, marketplace: MarketplaceDep) -> RepoPublic:
-    """Rename a repository, change its branch (sync it then), enable or disable it."""
+    """Rename a repository, change its branch or format (sync it then), its kind,
+    enable or disable it."""
     return await marketplace.update_repo(repo, changes)
 
 
 @router.delete("/repos/{repo}", name="remove_repo", responses=error_responses(401, 403, 404))
-async def remove_repo(repo: str, marketplace: MarketplaceDep) -> RepoPublic:
-    """Remove a repository and its apps from the catalog."""
+async def remove_repo(repo: str, marketplace: MarketplaceDep) -> RepoRemoved:
+    """Remove a repository and its apps from the catalog; the installations of its apps
+    (listed in the answer) keep running as installed, with no newer version offered."""
     return await marketplace.remove_repo(repo)
 
 
@@ -86,11 +90,14 @@ async def search_apps(
     sort: SortKey | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    installable: Annotated[
+        bool, Query(description="Only apps tomo can install (each hit says `installable`).")
+    ] = False,
 ) -> SearchPage:
     """Search the catalog."""
     return await marketplace.search_apps(
         search=q, category=category, tags=tag or (), repo=repo, sort=sort, limit=limit,
-        offset=offset,
+        offset=offset, installable_only=installable,
     )  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -74,6 +75,7 @@ class MarketplaceAppRow(Base):
         UniqueConstraint("repo_id", "id", name="uq_marketplace_apps_repo_app"),
         Index("ix_marketplace_apps_app_id", "id"),
         Index("ix_marketplace_apps_category", "category"),
+        Index("ix_marketplace_apps_family", "family"),
     )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -90,6 +92,12 @@ class MarketplaceAppRow(Base):
     tags: Mapped[list[str]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
     author: Mapped[str] = mapped_column(Text)
     featured: Mapped[bool] = mapped_column(Boolean, default=False)
+    # False when the definition says why tomo cannot install it (details.not_installable).
+    installable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The same app in several repositories: its name folded (families.py), and whether
+    # this row is the one the store shows for it.
+    family: Mapped[str] = mapped_column(String(128), default="", server_default="")
+    represents: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     docker_config: Mapped[dict[str, Any]] = mapped_column(JSON)
     requirements: Mapped[dict[str, Any]] = mapped_column(JSON)
     # Descriptive fields that are shown but never filtered on (license, icon, links…).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.kinds import CatalogFormatName, FormatChoice, RepoType
@@ -24,6 +24,9 @@ class RepoCreate(BaseModel):
     repo_type: RepoType = "community"
     id: str | None = Field(default=None, json_schema_extra={"pattern": f"^{SLUG.pattern}$"})
     format: CatalogFormatName | None = None  # None: detected from the files on each sync
+    # A repository already subscribed at this URL and branch is refused unless this is
+    # set: two subscriptions list every app twice.
+    allow_duplicate: bool = False
 
 
 class RepoUpdate(BaseModel):
@@ -33,6 +36,7 @@ class RepoUpdate(BaseModel):
     branch: str | None = None
     enabled: bool | None = None
     format: FormatChoice | None = None  # "auto": detect it again
+    repo_type: RepoType | None = None
 
 
 class RepoPublic(BaseModel):
@@ -62,11 +66,49 @@ class RepoAdded(RepoPublic):
     warnings: list[str] = []
 
 
+class InstalledFrom(BaseModel):
+    """An installation of one of a repository's apps."""
+
+    name: str
+    server: str  # the server's name
+    app: str  # the app's id in the repository
+
+
+class RepoRemoved(RepoPublic):
+    """A repository just removed, and the installations of its apps: they keep
+    running as installed, with no newer version offered."""
+
+    installations: list[InstalledFrom] = []
+
+
 class SyncProblem(BaseModel):
     """One file a sync could not store and why, or a warning about one it stored."""
 
     path: str
     message: str
+
+
+class AppNotInstallable(BaseModel):
+    """An app the catalog lists but tomo cannot install, and why."""
+
+    app: str
+    reasons: str  # each "where: why", joined by "; "
+
+
+class ProblemKind(BaseModel):
+    """One line of a sync's summary: the problems of one kind."""
+
+    kind: str  # the problem, with what differs from file to file left out
+    count: int  # the files (or apps) with it
+    examples: list[str]  # the first few of them
+
+
+class SyncSummary(BaseModel):
+    """A sync's problems by kind, the commonest first: what a screen has room for."""
+
+    errors: list[ProblemKind]
+    warnings: list[ProblemKind]
+    not_installable: list[ProblemKind] | None  # None: a report from before tomo counted them
 
 
 class SyncReport(BaseModel):
@@ -85,6 +127,22 @@ class SyncReport(BaseModel):
     errors: list[SyncProblem]
     # Stored files with keys that look misspelt, or named unlike their app's id.
     warnings: list[SyncProblem] = []
+    # Apps listed but not installable; None only in reports from before tomo counted them.
+    not_installable: list[AppNotInstallable] | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def unchanged(self) -> int:
+        """Apps in the catalog as they were before the sync."""
+        return max(self.app_count - self.added - self.updated, 0)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def summary(self) -> SyncSummary:
+        """The problems by kind (made from the lines above, never stored)."""
+        from tomo.marketplace.report import summarize
+
+        return summarize(self)
 
 
 class RepoDetail(RepoPublic):
@@ -105,6 +163,18 @@ class AppSummary(BaseModel):
     avg_rating: float
     install_count: int
     risks: list[str]
+    installable: bool = True  # False: its definition says why tomo cannot install it
+
+
+class AppSource(BaseModel):
+    """The same app in another repository (marketplace/families.py)."""
+
+    repo_id: str
+    app_id: str
+    repo_name: str
+    version: str
+    installable: bool
+    shown: bool  # the copy the store shows for the app
 
 
 class AppCard(BaseModel):
@@ -138,6 +208,9 @@ class MarketplaceApp(AppDefinition):
     install_count: int = 0
     source_path: str
     updated_at: datetime
+    # The store's own word for the category when the store shows it under another
+    # (categories.py): "development" for an app in "developer".
+    store_category: str | None = None
 
 
 class RequiredApp(BaseModel):

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import posixpath
 import shutil
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,18 +30,23 @@ from tomo.errors import (
     InvalidInput,
     NotFound,
     Refusal,
+    RepoAlreadySubscribed,
     RepoExists,
     RepoNotFound,
     SyncInProgress,
     TomoError,
 )
+from tomo.marketplace.categories import canonical_category
 from tomo.marketplace.credentials import RepoCredentials
+from tomo.marketplace.families import families_of_repo, refresh_representatives
 from tomo.marketplace.git import RepoUrl, check_branch, check_repo_url, repo_url_key
 from tomo.marketplace.models import MarketplaceAppRow, MarketplaceRating, MarketplaceRepo
 from tomo.marketplace.schemas import (
     AppCard,
+    AppSource,
     AppSummary,
     Category,
+    InstalledFrom,
     MarketplaceApp,
     PersonalApp,
     PersonalAppCreate,
@@ -49,12 +55,13 @@ from tomo.marketplace.schemas import (
     RepoCreate,
     RepoDetail,
     RepoPublic,
+    RepoRemoved,
     RepoUpdate,
     SearchPage,
     SyncReport,
     catalog_entry,
 )
-from tomo.marketplace.search.catalog import run_search
+from tomo.marketplace.search.catalog import run_category_counts, run_search
 from tomo.marketplace.search.query import SortKey
 from tomo.marketplace.search.reader import SessionSql
 from tomo.marketplace.sync import (
@@ -75,6 +82,15 @@ IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
 MAX_IMAGE_BYTES = 2 * 1024**2
 
 
+def image_type(path: str) -> str | None:
+    """The media type of an image a repository may serve at `path` (read_image),
+    None for any other path: not an image, or reaching out of the tree or into
+    hidden files (.git)."""
+    if ".." in path.split("/") or path.startswith(("/", ".")):
+        return None
+    return IMAGE_TYPES.get(posixpath.splitext(path)[1].lower())
+
+
 def _no_progress(_phase: str, _done: int, _total: int) -> None:
     pass
 
@@ -91,8 +107,10 @@ class MarketplaceService:
     async def add_repo(self, request: RepoCreate, *, trusted_local: bool = False) -> RepoAdded:
         """Register a repository (not synced yet); refuses URLs git must not see.
 
-        Without a branch, asks the remote which is its default. A URL that another
-        repo already subscribes to is added too, with a warning naming that repo."""
+        Without a branch, asks the remote which is its default. A URL and branch
+        another repo follows already is refused (RepoAlreadySubscribed names it)
+        unless `allow_duplicate`; the same URL on another branch is added, with a
+        warning naming that repo."""
         allow_local = self.settings.allow_local_repos or trusted_local
         checked = check_repo_url(request.url, allow_local=allow_local)
         branch = check_branch(request.branch) if request.branch is not None else None
@@ -101,9 +119,11 @@ class MarketplaceService:
             repo_id = await self._new_repo_id(session, request.id, name)
             if await session.scalar(select(MarketplaceRepo.id).where(MarketplaceRepo.name == name)):
                 raise RepoExists(f"a repo named '{name}' already exists", fields=("name",))
-            warnings = await _same_repository_warnings(session, checked.url)
         if branch is None:  # asked with no session open: the remote may take a while
             branch = await self._default_branch(checked, allow_local=allow_local)
+        async with self.db.session() as session:
+            same = await _same_repository(session, checked.url)
+        warnings = _duplicate_warnings(same, checked.url, branch, allowed=request.allow_duplicate)
         repo = MarketplaceRepo(
             id=repo_id,
             name=name,
@@ -192,17 +212,10 @@ class MarketplaceService:
         succeeds, which then fetches the new branch in full."""
         async with self.db.session() as session:
             repo = await self._find_repo(session, ref)
-            if changes.branch is not None and changes.branch != repo.branch:
-                repo.branch = check_branch(changes.branch)
-                repo.last_commit = None  # the next sync must fetch the new branch
-            if changes.name is not None:
-                repo.name = changes.name.strip()
-            if changes.enabled is not None:
-                repo.enabled = changes.enabled
-            if changes.format is not None:
-                wanted = None if changes.format == "auto" else changes.format
-                if wanted != repo.format:
-                    repo.format, repo.last_commit = wanted, None  # read everything again
+            _apply_changes(repo, changes)
+            if changes.enabled is not None:  # its apps now represent, or no longer, theirs
+                await session.flush()
+                await refresh_representatives(session, await families_of_repo(session, repo.id))
             try:
                 await session.commit()
             except IntegrityError:
@@ -211,15 +224,29 @@ class MarketplaceService:
                 ) from None
             return RepoPublic.model_validate(repo)
 
-    async def remove_repo(self, ref: str) -> RepoPublic:
-        """Forget a repo, its apps and its clone (ratings go with it)."""
+    async def remove_repo(self, ref: str) -> RepoRemoved:
+        """Forget a repo, its apps and its clone (ratings go with it). Installations
+        of its apps are left as they are, and named in the answer: they keep
+        running as installed, and no newer version of them is offered."""
         async with self.db.session() as session:
             repo = await self._find_repo(session, ref)
-            removed = RepoPublic.model_validate(repo)
+            installed = await _installed_from(session, repo.id)
+            removed = RepoRemoved.model_validate(repo).model_copy(
+                update={"installations": installed}
+            )
+            families = await families_of_repo(session, repo.id)
             await session.delete(repo)
+            await session.flush()
+            await refresh_representatives(session, families)
             await session.commit()
         shutil.rmtree(clone_dir_for(self.settings.repos_dir, removed.id), ignore_errors=True)
         return removed
+
+    async def installations_from(self, ref: str) -> list[InstalledFrom]:
+        """The installations of a repository's apps (what removing it leaves running)."""
+        async with self.db.session() as session:
+            repo = await self._find_repo(session, ref)
+            return await _installed_from(session, repo.id)
 
     async def _find_repo(self, session: AsyncSession, ref: str) -> MarketplaceRepo:
         missing = RepoNotFound(f"no repo with id or name '{ref}'")
@@ -230,8 +257,8 @@ class MarketplaceService:
     async def read_image(self, ref: str, path: str) -> tuple[bytes, str]:
         """An image of a repository (an app's icon or screenshot given as a path), read
         from the commit the catalog was synced from: tomo never fetches it elsewhere."""
-        media_type = IMAGE_TYPES.get(posixpath.splitext(path)[1].lower())
-        if media_type is None or ".." in path.split("/") or path.startswith(("/", ".")):
+        media_type = image_type(path)
+        if media_type is None:
             raise ImageNotFound(f"'{path}' is not an image of a repository")
         async with self.db.session() as session:
             repo = await self._find_repo(session, ref)
@@ -334,8 +361,12 @@ class MarketplaceService:
         sort: SortKey | None = None,
         limit: int = 20,
         offset: int = 0,
+        *,
+        installable_only: bool = False,
+        one_per_app: bool = False,
     ) -> SearchPage:
         request = {"text": search, "category": category, "tags": tags, "repo": repo,
+                   "installable_only": installable_only, "one_per_app": one_per_app,
                    "sort": sort, "limit": limit, "offset": offset}  # fmt: skip
         dialect = self.db.dialect
         async with self.db.session() as session:
@@ -399,16 +430,30 @@ class MarketplaceService:
             return rows[0][0] if len(rows) == 1 else official[0]
         raise AmbiguousApp(app_id, [f"{row.repo_id}/{row.id}" for row, _ in rows])
 
-    async def get_categories(self) -> list[Category]:
+    async def get_categories(
+        self,
+        search: str | None = None,
+        tags: Sequence[str] = (),
+        repo: str | None = None,
+        *,
+        installable_only: bool = False,
+        one_per_app: bool = False,
+    ) -> list[Category]:
+        """Categories with the number of apps a search with these words and filters
+        finds in each (every visible app by default), in the store's one vocabulary:
+        apps stored before it (an older parser's rows) count under their category's
+        word in it."""
+        request = {"text": search, "tags": tags, "repo": repo,
+                   "installable_only": installable_only, "one_per_app": one_per_app}  # fmt: skip
+        dialect = self.db.dialect
         async with self.db.session() as session:
-            enabled = select(MarketplaceRepo.id).where(MarketplaceRepo.enabled.is_(True))
-            rows = await session.execute(
-                select(MarketplaceAppRow.category, func.count())
-                .where(MarketplaceAppRow.repo_id.in_(enabled.scalar_subquery()))
-                .group_by(MarketplaceAppRow.category)
-                .order_by(MarketplaceAppRow.category)
+            counts = await session.run_sync(
+                lambda sync: run_category_counts(SessionSql(sync), dialect, **request)  # type: ignore[arg-type]
             )
-            return [Category(name=name, count=count) for name, count in rows]
+        merged: Counter[str] = Counter()
+        for name, count in counts:
+            merged[canonical_category(name)] += count
+        return [Category(name=name, count=count) for name, count in sorted(merged.items())]
 
     # -- ratings ------------------------------------------------------------
 
@@ -462,6 +507,36 @@ class MarketplaceService:
                                                     icon=(row.details or {}).get("icon"),
                                                     rating_count=row.rating_count)
                     for row in rows}  # fmt: skip
+
+    async def other_sources(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[AppSource]]:
+        """(repo id, app id) -> the same app in the other enabled repositories (its
+        family, families.py), the one the store shows first."""
+        if not keys:
+            return {}
+        app, repo = MarketplaceAppRow, MarketplaceRepo
+        async with self.db.session() as session:
+            own = {(row.repo_id, row.id): row.family for row in await session.execute(
+                select(app.repo_id, app.id, app.family)
+                .where(tuple_(app.repo_id, app.id).in_(list(keys)))
+            )}  # fmt: skip
+            if not own:
+                return {}
+            rows = await session.execute(
+                select(app.family, app.repo_id, app.id, repo.name, app.version, app.installable,
+                       app.represents)
+                .join(repo, repo.id == app.repo_id)
+                .where(app.family.in_(set(own.values())), repo.enabled.is_(True))
+                .order_by(app.represents.desc(), repo.name, app.id)
+            )  # fmt: skip
+            members: dict[str, list[AppSource]] = {}
+            for row in rows:
+                members.setdefault(row.family, []).append(AppSource(
+                    repo_id=row.repo_id, app_id=row.id, repo_name=row.name, version=row.version,
+                    installable=row.installable, shown=row.represents))  # fmt: skip
+        return {key: [s for s in members.get(family, []) if (s.repo_id, s.app_id) != key]
+                for key, family in own.items()}  # fmt: skip
 
     async def count_install(self, repo_id: str, app_id: str) -> None:
         """One more successful install of the app (its popularity)."""
@@ -525,17 +600,65 @@ def _unchanged_report(repo: RepoSnapshot, commit: str) -> SyncReport:
     )
 
 
-async def _same_repository_warnings(session: AsyncSession, url: str) -> list[str]:
-    """One warning per repo already subscribed to this URL (in any spelling)."""
+async def _same_repository(session: AsyncSession, url: str) -> list[tuple[str, str, str]]:
+    """(id, URL, branch) of each repo already subscribed to this URL (in any spelling)."""
     key = repo_url_key(url)
     rows = await session.execute(
-        select(MarketplaceRepo.id, MarketplaceRepo.url).order_by(MarketplaceRepo.id)
-    )
+        select(MarketplaceRepo.id, MarketplaceRepo.url, MarketplaceRepo.branch)
+        .order_by(MarketplaceRepo.id)
+    )  # fmt: skip
+    return [(repo_id, known, branch) for repo_id, known, branch in rows
+            if repo_url_key(known) == key]  # fmt: skip
+
+
+def _duplicate_warnings(
+    same: list[tuple[str, str, str]], url: str, branch: str, *, allowed: bool
+) -> list[str]:
+    """A warning per repo at the same URL; a repo on the same branch too refuses the
+    add, unless a duplicate is what the user asked for: it lists every app twice."""
+    twins = [repo_id for repo_id, _, known_branch in same if known_branch == branch]
+    if twins and not allowed:
+        repos = ", ".join(f"'{repo_id}'" for repo_id in twins)
+        follows = "follows" if len(twins) == 1 else "follow"
+        raise RepoAlreadySubscribed(
+            f"repo {repos} already {follows} {url} on branch '{branch}' (another "
+            "subscription would list each of its apps again)", twins,
+        )  # fmt: skip
     return [
-        f"repo '{repo_id}' already subscribes to this repository ({known})"
-        for repo_id, known in rows
-        if repo_url_key(known) == key
+        f"repo '{repo_id}' already subscribes to this repository ({known}, branch {known_branch})"
+        for repo_id, known, known_branch in same
     ]
+
+
+def _apply_changes(repo: MarketplaceRepo, changes: RepoUpdate) -> None:
+    """A new branch or format makes the next sync read everything again."""
+    if changes.branch is not None and changes.branch != repo.branch:
+        repo.branch = check_branch(changes.branch)
+        repo.last_commit = None  # the next sync must fetch the new branch
+    if changes.name is not None:
+        repo.name = changes.name.strip()
+    if changes.enabled is not None:
+        repo.enabled = changes.enabled
+    if changes.repo_type is not None:
+        repo.repo_type = changes.repo_type
+    if changes.format is not None:
+        wanted = None if changes.format == "auto" else changes.format
+        if wanted != repo.format:
+            repo.format, repo.last_commit = wanted, None
+
+
+async def _installed_from(session: AsyncSession, repo_id: str) -> list[InstalledFrom]:
+    # Imported here: only a removal asks the deployment's tables.
+    from tomo.deployment.models import Installation
+    from tomo.servers.models import Server
+
+    rows = await session.execute(
+        select(Installation.name, Server.name, Installation.app_id)
+        .join(Server, Server.id == Installation.server_id)
+        .where(Installation.repo_id == repo_id)
+        .order_by(Server.name, Installation.name)
+    )
+    return [InstalledFrom(name=name, server=server, app=app) for name, server, app in rows]
 
 
 def _repo_detail(repo: MarketplaceRepo) -> RepoDetail:

@@ -23,8 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tomo.db import table_of
 from tomo.errors import InvalidDefinition, SyncFailed
+from tomo.marketplace.categories import canonical_category
 from tomo.marketplace.credentials import RepoCredentials
 from tomo.marketplace.definition import AppDefinition
+from tomo.marketplace.families import families_of_repo, family_of, refresh_representatives
 from tomo.marketplace.formats.base import CatalogFormat
 from tomo.marketplace.formats.tomo import TomoFormat
 from tomo.marketplace.git import Git, RemoteLogin, TreeEntry, check_repo_url
@@ -35,6 +37,7 @@ from tomo.marketplace.models import (
     MarketplaceRepo,
     MarketplaceSource,
 )
+from tomo.marketplace.report import not_installable_apps
 from tomo.marketplace.risk import app_risks
 from tomo.marketplace.scan import (
     Selection,
@@ -60,9 +63,11 @@ from tomo.marketplace.schemas import SyncProblem, SyncReport
 # 10: sysctls of the container's own namespaces.
 # 11: store templates (Umbrel's, Runtipi's *.template) filled in at install.
 # 12: devices chosen at install (a setting as the server side).
+# 13: one vocabulary of categories (categories.py); apps marked installable or not;
+#     `$$` of tomo's own files is a `$` in one-container apps without settings too.
 # Apps stored by an older parser are rewritten from the new parse, even from files
 # that did not change: what the catalog shows must be what this parser makes of them.
-PARSER_VERSION = 12
+PARSER_VERSION = 13
 
 log = logging.getLogger("tomo.marketplace")
 # A file holding a whole catalog (Portainer's templates) is bound by this, not by
@@ -160,6 +165,7 @@ class RepoSync:
         self.progress("writing", 0, 0)
         await _write(session, self.repo.id, plan, stored, winners.paths, selection)
         await _write_sources(session, self.repo.id, outcomes, previous, selection)
+        blocked = await not_installable_apps(session, self.repo.id)
         return SyncReport(
             repo_id=self.repo.id,
             status="synced",
@@ -172,6 +178,7 @@ class RepoSync:
             removed=len(plan.removed),
             errors=[SyncProblem(path=p, message=m) for p, m in sorted(errors.items())],
             warnings=_warnings(outcomes),
+            not_installable=blocked,
         )
 
     async def _select(self, commit: str) -> Selection:
@@ -195,7 +202,8 @@ class RepoSync:
         detected = detect_format(list(tree))
         if detected is None:
             raise SyncFailed("the repository holds no apps in a format tomo knows (looked "
-                             f"for: {describe_formats()}); set one with --format")  # fmt: skip
+                             f"for: {describe_formats()}); if it is in one of "
+                             "these, set the repository's format")  # fmt: skip
         return detected
 
     async def _read_indexes(
@@ -359,18 +367,26 @@ def app_row(
         "name": definition.name,
         "description": definition.description,
         "version": definition.version,
-        "category": definition.category,
+        "category": canonical_category(definition.category),
         "tags": dump["tags"],
         "author": definition.author,
         "featured": definition.featured,
+        "installable": definition.not_installable is None,
+        "family": family_of(definition.name, definition.id),
         "docker_config": dump["docker"],
         "requirements": dump["requirements"],
-        "details": {key: dump[key] for key in _DETAIL_FIELDS},
+        "details": {key: dump[key] for key in _DETAIL_FIELDS}
+        | _store_category(definition.category),
         "risks": app_risks(definition),
         "source_path": path,
         "source_blob": blob,
         "updated_at": now,
     }
+
+
+def _store_category(category: str) -> dict[str, str]:
+    """The store's own word for the category, kept when the store shows another."""
+    return {"store_category": category} if canonical_category(category) != category else {}
 
 
 async def _write(
@@ -383,6 +399,8 @@ async def _write(
 ) -> None:
     now = datetime.now(UTC)
     apps = table_of(MarketplaceAppRow)
+    changing = plan.removed or plan.updated or plan.added
+    families = await families_of_repo(session, repo_id) if changing else set()
     if plan.removed:
         await session.execute(
             delete(apps).where(apps.c.pk.in_([stored[app_id][0] for app_id in plan.removed]))
@@ -392,6 +410,8 @@ async def _write(
         await _update_apps(session, _rows(repo_id, plan.updated, sources, now), stored)
     if plan.added:
         await _insert_apps(session, repo_id, _rows(repo_id, plan.added, sources, now), now)
+    if changing:  # the families it had and has: one of them may represent them now
+        await refresh_representatives(session, families | await families_of_repo(session, repo_id))
 
 
 def _rows(
@@ -491,7 +511,9 @@ async def finish_repo(session: AsyncSession, repo_id: str, report: SyncReport) -
         .select_from(MarketplaceAppRow)
         .where(MarketplaceAppRow.repo_id == repo_id)
     )
-    stored_report = {**report.model_dump(mode="json"), "parser": PARSER_VERSION}
+    # What is made from the report's lines (its summary) is made again when shown.
+    lines = report.model_dump(mode="json", exclude={"summary", "unchanged"})
+    stored_report = {**lines, "parser": PARSER_VERSION}
     await session.execute(
         update(MarketplaceRepo)
         .where(MarketplaceRepo.id == repo_id)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
-from tomo.auth.schemas import TokenCreate, TokenPublic, UserCreate
+from tomo.auth.schemas import TokenCreate, TokenPublic, UserCreate, UserPublic
 from tomo.auth.service import Principal
 from tomo.errors import Conflict, NotFound, TomoError
 from tomo.http.deps import get_auth
@@ -114,7 +114,8 @@ async def user_delete(request: Request, user_id: str, principal: Admin) -> Respo
 
 async def _users_page(request: Request, context: dict[str, Any], *, status: int = 200) -> Response:
     auth = get_auth(request)
-    common = {"users": await auth.list_users(),
+    listed = await auth.list_users()
+    common = {"users": listed, "last_admin": _last_admin(listed),
               "min_length": auth.settings.min_password_length}  # fmt: skip
     return render(request, "admin/users.html", {**common, **context}, status=status)
 
@@ -123,9 +124,18 @@ async def _user_page(
     request: Request, user_id: str, context: dict[str, Any], *, status: int = 200
 ) -> Response:
     auth = get_auth(request)
-    common = {"account": await auth.get_user(user_id), "revoke_tokens": True,
+    account = await auth.get_user(user_id)
+    common = {"account": account, "revoke_tokens": True,
+              "last_admin": _last_admin(await auth.list_users()) == account.id,
               "min_length": auth.settings.min_password_length}  # fmt: skip
     return render(request, "admin/user.html", {**common, **context}, status=status)
+
+
+def _last_admin(users: list[UserPublic]) -> str | None:
+    """The id of the only admin, whose delete button the pages leave out (the
+    service refuses it anyway); None while there are several."""
+    admins = [user.id for user in users if user.role == "admin"]
+    return admins[0] if len(admins) == 1 else None
 
 
 # -- API tokens ---------------------------------------------------------------

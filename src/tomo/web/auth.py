@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from tomo.auth.password_rule import password_problem, password_rule
 from tomo.auth.schemas import Credentials, PasswordChanged
 from tomo.auth.service import Principal
 from tomo.errors import Conflict, Forbidden, TomoError, TooManyAttempts
@@ -20,51 +21,81 @@ from tomo.http.security import (
     refuse_cross_site,
     set_login_cookies,
 )
-from tomo.web.forms import errors_of, form_status, form_values
+from tomo.web.forms import FormErrors, as_sentence, errors_of, form_status, form_values
 from tomo.web.session import Viewer
 from tomo.web.templating import local_path, redirect, refused, render
 
 router = APIRouter()
-CREDENTIALS = {"username", "password"}
+SETUP_FIELDS = {"username", "password", "confirm"}
+PASSWORD_FIELDS = {"current_password", "new_password", "confirm"}
 
 
 @router.get("/setup", name="web_setup_form")
 async def setup_form(request: Request) -> Response:
     if not await get_auth(request).setup_open():
         return redirect("/login")
-    return render(request, "auth/setup.html", {"values": {}})
+    return _setup_page(request, {"values": {}})
 
 
 @router.post("/setup", name="web_setup")
 async def setup(request: Request) -> Response:
+    """The first admin, logged in and taken to the store; every field's problem is
+    shown at once beside it otherwise."""
     auth = get_auth(request)
     try:
         refuse_cross_site(request, "this setup form", "/setup")
     except Forbidden as exc:  # nothing it sent is shown again
-        return render(request, "auth/setup.html", {"values": {}, "general": [exc.message]},
-                      status=exc.http_status)  # fmt: skip
+        return _setup_page(request, {"values": {}, "general": [exc.message]},
+                           status=exc.http_status)  # fmt: skip
     if not await auth.setup_open():
         closed = Conflict("setup is closed: tomo has users; an admin adds more")
         said = "tomo has an admin already: log in"
         return refused(request, "/login", closed, said, kind="warning")
     values = await form_values(request)
+    found = _setup_errors(values, auth.settings.min_password_length)
+    if not found:
+        try:
+            credentials = Credentials.model_validate(values)
+            await auth.setup(credentials)
+            return await _logged_in(request, credentials, "/store", "Welcome to tomo")
+        except (ValidationError, TomoError) as exc:
+            return _setup_page(request, _with_errors(values, errors_of(exc, SETUP_FIELDS)),
+                               status=form_status(exc))  # fmt: skip
+    return _setup_page(request, _with_errors(values, found), status=422)
+
+
+def _setup_page(request: Request, context: dict[str, Any], *, status: int = 200) -> Response:
+    rule = password_rule(get_auth(request).settings.min_password_length)
+    return render(request, "auth/setup.html", {"password_rule": rule, **context}, status=status)
+
+
+def _setup_errors(values: dict[str, str], shortest: int) -> FormErrors:
+    """Everything wrong with the setup form, each field's problem at once."""
+    found = FormErrors()
     try:
-        if values.get("password") != values.get("confirm"):
-            raise _Mismatch
-        credentials = Credentials.model_validate(values)
-        await auth.setup(credentials)
-        return await _logged_in(request, credentials, "/repos", "Welcome to tomo")
-    except _Mismatch:
-        errors = {"confirm": "the two passwords differ"}
-        return render(request, "auth/setup.html", {"values": values, "errors": errors}, status=422)
-    except (ValidationError, TomoError) as exc:
-        found = errors_of(exc, CREDENTIALS)
-        context = {"values": values, "errors": found.fields, "general": found.general}
-        return render(request, "auth/setup.html", context, status=form_status(exc))
+        Credentials.model_validate(values)
+    except ValidationError as exc:
+        found = errors_of(exc, SETUP_FIELDS)
+    found.fields.update(_new_password_errors(values, "password", shortest))
+    return found
 
 
-class _Mismatch(Exception):
-    pass
+def _new_password_errors(values: dict[str, str], field: str, shortest: int) -> dict[str, str]:
+    """A new password's problems: its rule broken, its second typing different."""
+    errors = {}
+    problem = password_problem(values.get(field, ""), shortest)
+    if problem is not None:
+        errors[field] = problem
+    if values.get(field, "") != values.get("confirm", ""):
+        errors["confirm"] = "the two passwords differ: type the same password in both fields"
+    return errors
+
+
+def _with_errors(values: dict[str, str], found: FormErrors) -> dict[str, Any]:
+    """A form's context sent back to correct: what was typed (a password field never
+    shows it again), and each error as a sentence, beside its field where it has one."""
+    return {"values": values, "general": [as_sentence(text) for text in found.general],
+            "errors": {name: as_sentence(text) for name, text in found.fields.items()}}  # fmt: skip
 
 
 @router.get("/login", name="web_login_form")
@@ -119,7 +150,8 @@ async def _account(request: Request, principal: Principal) -> dict[str, Any]:
               if token.username == principal.username and token.revoked_at is None]  # fmt: skip
     return {"account": await auth.get_user(principal.user_id),
             "sessions": await auth.list_sessions(principal), "live_tokens": len(tokens),
-            "revoke_tokens": True}  # fmt: skip
+            "revoke_tokens": True,
+            "password_rule": password_rule(auth.settings.min_password_length)}  # fmt: skip
 
 
 @router.post("/account/sessions/{session}/end", name="web_end_session")
@@ -136,22 +168,42 @@ async def change_password(request: Request, principal: Viewer) -> Response:
     auth = get_auth(request)
     values = await form_values(request)
     revoke = "revoke_tokens" in values  # an unticked box is not sent
-    errors: dict[str, str] = {}
-    if values.get("new_password") != values.get("confirm"):
-        errors["confirm"] = "the two new passwords differ"
-    else:
+    found = await _password_change_errors(request, principal, values)
+    if not found:
         try:
             changed = await auth.set_password(
-                principal.user_id, values.get("new_password", ""), by=principal,
-                current=values.get("current_password", ""), client=client_address(request),
+                principal.user_id, values["new_password"], by=principal,
+                current=values["current_password"], client=client_address(request),
                 revoke_tokens=revoke,
             )  # fmt: skip
             return redirect("/account", _password_changed(changed, revoke))
         except TomoError as exc:
-            field = "current_password" if exc.http_status in (401, 429) else "new_password"
-            errors[field] = exc.message
-    context = {**await _account(request, principal), "errors": errors, "revoke_tokens": revoke}
+            found = errors_of(exc, PASSWORD_FIELDS)
+    typed = _with_errors({}, found)  # nothing typed here is shown again: all passwords
+    context = {**await _account(request, principal), **typed, "revoke_tokens": revoke}
     return render(request, "auth/account.html", context, status=422)
+
+
+async def _password_change_errors(
+    request: Request, principal: Principal, values: dict[str, str]
+) -> FormErrors:
+    """Everything wrong with the form at once. The current password is checked here
+    only when the change cannot be made anyway (the change checks it itself), and
+    counts as a login attempt as it does there."""
+    shortest = get_auth(request).settings.min_password_length
+    found = FormErrors(fields=_new_password_errors(values, "new_password", shortest))
+    current = values.get("current_password", "")
+    if not current:
+        found.add("current_password", "enter your current password", PASSWORD_FIELDS)
+    elif found:
+        try:
+            await get_auth(request).check_current_password(principal, current,
+                                                           client_address(request))  # fmt: skip
+        except TomoError as exc:
+            refused_current = errors_of(exc, PASSWORD_FIELDS)
+            found.fields.update(refused_current.fields)
+            found.general += refused_current.general
+    return found
 
 
 def _password_changed(changed: PasswordChanged, revoked: bool) -> str:

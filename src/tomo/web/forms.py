@@ -112,3 +112,12 @@ def form_status(exc: ValidationError | TomoError) -> int:
     """A form sent back to correct: 422, or the refusal's own status (409 for a name
     taken, 401 for a wrong password…); a server's failure is the form's problem too."""
     return exc.http_status if isinstance(exc, TomoError) and exc.http_status < 500 else 422
+
+
+def as_sentence(message: str) -> str:
+    """A message shown beside its field, as a sentence: a capital, a full stop (the
+    services word their refusals as fragments, for the CLI's `error: ` line)."""
+    text = message.strip()
+    if not text:
+        return text
+    return text[0].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")

@@ -4,9 +4,12 @@ The install form is generated from the app's definition and read into the same
 InstallConfig the API takes; the service validates it. Before an install is
 recorded, the server is asked whether it can take the app (the API's
 `?preview=true` with its checks), so a port already in use or a server without
-room is told beside the form rather than after the redirect. The job page shows
-the stored steps; static/progress.js follows the job's events where a browser
-runs it.
+room is told beside the form rather than after the redirect, with a free port or
+name to put in by one click. A preview needs no risk accepted: it names those to
+accept. The job page shows the stored steps; static/progress.js follows the job's
+events where a browser runs it. What the browser keeps between these pages (the
+form for a retry, the generated secrets until the install is done) is in
+install_memory.py.
 """
 
 from __future__ import annotations
@@ -20,10 +23,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from tomo.auth.service import Principal
 from tomo.deployment.app_spec import user_variables
-from tomo.deployment.schemas import InstallationPublic, InstallPreview, JobPublic, StepPublic
+from tomo.deployment.schemas import (
+    InstallationPublic,
+    InstallPreview,
+    InstallStarted,
+    JobPublic,
+    StepPublic,
+)
 from tomo.deployment.service import DeploymentService
-from tomo.deployment.spec import InstallConfig
+from tomo.deployment.spec import InstallConfig, unaccepted
+from tomo.deployment.statuses import UNDER_WAY, JobStatus
 from tomo.errors import (
     InvalidInput,
     MissingDependencies,
@@ -39,6 +50,15 @@ from tomo.marketplace.schemas import MarketplaceApp
 from tomo.runtime import Runtime
 from tomo.servers.schemas import ServerPublic
 from tomo.web.forms import INDEXED_FIELD, FormErrors, form_lists, form_values
+from tomo.web.install_memory import (
+    Holder,
+    KeptForm,
+    drop_generated,
+    generated_held,
+    hold_generated,
+    keep_form,
+    kept_form,
+)
 from tomo.web.session import Admin, Viewer
 from tomo.web.templating import accepted, render
 
@@ -47,18 +67,27 @@ router = APIRouter()
 
 @router.get("/apps/{repo}/{app}/install", name="web_install_form")
 async def install_form(
-    request: Request, repo: str, app: str, _admin: Admin, server: str | None = None
-) -> Response:
-    """Choose a server (the chosen one checked for real) and the app's settings."""
+    request: Request, repo: str, app: str, admin: Admin, server: str | None = None,
+    job: str | None = None,
+) -> Response:  # fmt: skip
+    """Choose a server (the chosen one checked for real) and the app's settings; after
+    a failed install (`job`), what was sent then."""
     runtime = runtime_of(request)
     entry = await runtime.marketplace.get_app(f"{repo}/{app}")
     servers = await runtime.servers.list_servers()
     chosen = _chosen(servers, server)
-    fit = await _fit(runtime.deployment, chosen, entry) if chosen else None
-    form = InstallForm(entry)
-    page = InstallPage(entry, servers, chosen, fit, form, form.defaults())
-    page.first = await _first(runtime.deployment, chosen, entry)
+    kept = kept_form(request, _holder(request, runtime, admin), job) if job else None
+    form = InstallForm(entry, accepted=kept.risks if kept else None)
+    page = InstallPage(entry, servers, chosen, None, form, form.defaults() | _values_of(kept))
+    page.kept = kept
+    if chosen:
+        page.fit = form.judged(await _fit(runtime.deployment, chosen, entry))
+        page.first = await _first(runtime.deployment, chosen, entry)
     return render(request, "install/form.html", page.context())
+
+
+def _values_of(kept: KeptForm | None) -> dict[str, str]:
+    return kept.values if kept else {}
 
 
 async def _first(
@@ -74,48 +103,74 @@ async def _first(
 
 
 @router.post("/apps/{repo}/{app}/install", name="web_install")
-async def install(request: Request, repo: str, app: str, _admin: Admin) -> Response:
-    """Preview or install what the form says; a refusal comes back beside its field."""
+async def install(request: Request, repo: str, app: str, admin: Admin) -> Response:
+    """Preview or install what the form says; a refusal comes back beside its field.
+    A suggestion taken (`fill`: a free port or name) is put in and previewed."""
     runtime = runtime_of(request)
     page = await _typed_page(request, runtime, await runtime.marketplace.get_app(f"{repo}/{app}"))
     if page.chosen is None:
         return page.refused(request, FormErrors(general=["Choose a server to install on."]))
     installing = page.values.get("action") == "install"
     if installing and page.first and page.values.get("with_dependencies") == "on":
-        return await _install_chain(request, runtime, page)
+        return await _install_chain(request, runtime, page, admin)
     try:
         config = page.form.config(page.values)
         plan = await runtime.deployment.preview_install(page.chosen.id, page.form.ref, config,
                                                         check=True)  # fmt: skip
-        if not installing or plan.problems:
+        if not installing or plan.problems or plan.risks_to_accept:
             return page.previewed(request, plan, installing=installing)
         started = await runtime.deployment.install_app(page.chosen.id, page.form.ref, config)
     except (ValidationError, TomoError) as exc:
-        page.fit = await _fit(runtime.deployment, page.chosen, page.entry)
+        page.fit = page.form.judged(await _fit(runtime.deployment, page.chosen, page.entry))
         return page.refused(request, page.form.place(exc, page.values))
     run_in_background(request, runtime.deployment.run_job(started.job_id))  # as the API does
-    note, kind = _generated_note(started.generated_secrets)
-    return accepted(request, f"/jobs/{started.job_id}", note, kind=kind)
+    return _to_the_job(request, _holder(request, runtime, admin), page, started)
+
+
+def _to_the_job(
+    request: Request, holder: Holder, page: InstallPage, started: InstallStarted, note: str = ""
+) -> Response:
+    """On to the job's page, which shows the generated secrets once the install is
+    done; the form as sent is kept for a retry (see install_memory)."""
+    response = accepted(request, f"/jobs/{started.job_id}", note or None)
+    keep_form(response, holder, page.form.ref, started.job_id, page.kept_for_retry())
+    hold_generated(response, holder, started.job_id, started.generated_secrets)
+    return response
+
+
+def _holder(request: Request, runtime: Runtime, principal: Principal) -> Holder:
+    secure = request.url.scheme == "https" or runtime.settings.secure_cookies
+    return Holder(runtime.servers.secrets, principal.user_id, secure)
 
 
 @router.get("/jobs/{job_id}", name="web_job")
-async def job_page(request: Request, job_id: str, _viewer: Viewer) -> Response:
-    """A job's steps and how it ended; the page's script follows it while it runs."""
+async def job_page(request: Request, job_id: str, viewer: Viewer) -> Response:
+    """A job's steps and how it ended; the page's script follows it while it runs.
+    The secrets tomo generated for it are shown once, when the install is done."""
     runtime = runtime_of(request)
     job = await runtime.deployment.get_job(job_id)
     installation = await _installation_of(runtime, job)
     server = await _server_of(runtime, job.server_id)
+    held = generated_held(request, _holder(request, runtime, viewer), job_id)
     context = {"job": job, "steps": _steps_of(job),
                "installation": installation, "server": server,
                "end": JobEnd.of(job, installation, server, runtime.settings.publish_address),
-               "labels": STEP_LABELS, "title": _job_title(job)}  # fmt: skip
-    return render(request, "jobs/job.html", context)
+               "labels": STEP_LABELS, "title": _job_title(job),
+               "generated": held if job.status == JobStatus.DONE else None}  # fmt: skip
+    response = render(request, "jobs/job.html", context)
+    if held is not None and job.status not in UNDER_WAY:  # shown once, or never (failed)
+        drop_generated(response, job_id)
+    return response
 
 
 async def _typed_page(request: Request, runtime: Runtime, entry: MarketplaceApp) -> InstallPage:
-    """The install page as the form was sent: the server chosen, what was typed."""
+    """The install page as the form was sent: the server chosen, what was typed (and
+    a suggestion taken: `fill` is `port.0=8081`, `name=web-2`)."""
     values = await form_values(request)
     form = InstallForm(entry, accepted=(await form_lists(request)).get("risk", []))
+    key, _, offered = values.pop("fill", "").partition("=")
+    if key in form.fillable():
+        values[key] = offered
     servers = await runtime.servers.list_servers()
     chosen = _chosen(servers, values.get("server"))
     page = InstallPage(entry, servers, chosen, None, form, values)
@@ -126,7 +181,9 @@ async def _typed_page(request: Request, runtime: Runtime, entry: MarketplaceApp)
 # -- choosing a server ------------------------------------------------------------
 
 
-async def _install_chain(request: Request, runtime: Runtime, page: InstallPage) -> Response:
+async def _install_chain(
+    request: Request, runtime: Runtime, page: InstallPage, admin: Principal
+) -> Response:
     """What the app needs first, then the app, each a job of its own run in order
     (DeploymentService.run_chain); on to the app's job, which starts once they are up."""
     assert page.chosen is not None
@@ -138,10 +195,8 @@ async def _install_chain(request: Request, runtime: Runtime, page: InstallPage) 
         return page.refused(request, page.form.place(exc, page.values))
     run_in_background(request, runtime.deployment.run_chain(started))
     first = ", then ".join(step.installation.name for step in started.dependencies)
-    note, kind = _generated_note(started.generated_secrets)
     said = f"Installing {first} first, then {started.installation.name} (this page)."
-    return accepted(request, f"/jobs/{started.job_id}", f"{said} {note or ''}".strip(),
-                    kind=kind)  # fmt: skip
+    return _to_the_job(request, _holder(request, runtime, admin), page, started, said)
 
 
 def _chosen(servers: list[ServerPublic], wanted: str | None) -> ServerPublic | None:
@@ -153,7 +208,7 @@ def _chosen(servers: list[ServerPublic], wanted: str | None) -> ServerPublic | N
 
 async def _fit(
     deployment: DeploymentService, server: ServerPublic, entry: MarketplaceApp
-) -> list[str]:
+) -> list[Refusal]:
     """Every reason the server cannot take the app as the definition has it, asked of
     the server now. The answer depends on ports, paths and the name, not on values the
     user has yet to type: required ones get a stand-in and the app's flags are taken as
@@ -165,9 +220,11 @@ async def _fit(
         plan = await deployment.preview_install(server.id, _ref(entry), probe, check=True)
     except MissingDependencies:
         return []  # said above the servers, with a way to install them first
+    except (InvalidInput, PreflightFailed) as exc:
+        return list(exc.problems)  # their words, without the command line's hints
     except TomoError as exc:
-        return [exc.message]
-    return [problem.text for problem in plan.problems or []]
+        return [Refusal(exc.message)]
+    return [problem.problem() for problem in plan.problems or []]
 
 
 def _ref(entry: MarketplaceApp) -> str:
@@ -211,6 +268,7 @@ class InstallForm:
         self.folders = [volume for volume in docker.volumes if volume.volume is None]
         self.volumes = [_volume_row(i, volume) for i, volume in enumerate(self.folders)]
         self.risks: list[str] = list(entry.risks)  # and any an override adds (see place)
+        self.suggestions: dict[str, str] = {}  # input -> a free value the server offers
 
     def defaults(self) -> dict[str, str]:
         rows = [*self.env, *self.ports, *self.volumes]
@@ -237,6 +295,22 @@ class InstallForm:
         rows = [*self.env, *self.ports, *self.volumes]
         return {"name"} | {row.key for row in rows} | {f"risk.{flag}" for flag in self.risks}
 
+    def fillable(self) -> set[str]:
+        """The inputs a suggestion may fill: the name and the host ports."""
+        return {"name"} | {row.key for row in self.ports}
+
+    def judged(self, problems: list[Refusal]) -> list[str]:
+        """What the server said, as sentences; the free values it offers noted."""
+        for problem in problems:
+            self._note_suggestion(problem)
+        return [problem.text for problem in problems]
+
+    def _note_suggestion(self, problem: Refusal) -> None:
+        if problem.suggestion:
+            for name in problem.fields:
+                for key in set(self._keys_of(name, [])) & self.fillable():
+                    self.suggestions.setdefault(key, problem.suggestion)
+
     def place(self, exc: ValidationError | TomoError, values: dict[str, str]) -> FormErrors:
         """The service's refusal, each problem beside the inputs it names."""
         if isinstance(exc, ValidationError):
@@ -249,10 +323,12 @@ class InstallForm:
             return self.place_all(list(exc.problems), on_server=isinstance(exc, PreflightFailed))
         return FormErrors(general=[exc.message])
 
-    def place_all(self, problems: list[Refusal], *, on_server: bool = False) -> FormErrors:
+    def place_all(
+        self, problems: list[Refusal], *, on_server: bool = False, into: FormErrors | None = None
+    ) -> FormErrors:
         """Each problem beside its inputs; the server's (a preflight's) also above the
         form, as what the chosen server said."""
-        placed = FormErrors()
+        placed = FormErrors() if into is None else into
         for problem in problems:
             self._place_problem(placed, problem, on_server=on_server)
         return placed
@@ -269,6 +345,7 @@ class InstallForm:
         return str(loc[0]) if loc else ""
 
     def _place_problem(self, placed: FormErrors, problem: Refusal, *, on_server: bool) -> None:
+        self._note_suggestion(problem)
         flags = list(problem.values) if "accept_risks" in problem.fields else []
         self.risks += [flag for flag in flags if flag not in self.risks]
         keys = [key for name in problem.fields for key in self._keys_of(name, flags)]
@@ -342,10 +419,12 @@ class InstallPage:
     errors: FormErrors = field(default_factory=FormErrors)
     preview: InstallPreview | None = None
     first: list[str] = field(default_factory=list)  # required apps the server lacks, in order
+    kept: KeptForm | None = None  # the form of an install that failed, filled in again
 
     def context(self) -> dict[str, Any]:
         form = self.form
         retype = [row.key for row in form.env if row.secret and self.values.get(row.key)]
+        retype += self.kept.retype if self.kept else []
         shown = {k: v for k, v in self.values.items() if k not in retype and k != "csrf_token"}
         return {"app": self.entry, "servers": self.servers, "chosen": self.chosen,
                 "fit": self.fit, "form": form, "values": shown, "retype": retype,
@@ -354,8 +433,18 @@ class InstallPage:
                 "command": shell_lines(self.preview.argv) if self.preview else "",
                 "commands": [shell_lines(c.argv) for c in self.preview.containers]
                 if self.preview else [],
+                "creates": creations(self.preview) if self.preview else [],
                 "error_links": self.error_links(), "first": self.first,
+                "suggestions": form.suggestions, "kept": self.kept,
                 "explain": explain_risk}  # fmt: skip
+
+    def kept_for_retry(self) -> KeptForm:
+        """The form as sent, for "Back to the install form": secrets typed left out."""
+        secret = {row.key for row in self.form.env if row.secret}
+        kept = self.form.known() - secret - {f"risk.{flag}" for flag in self.form.risks}
+        values = {k: v for k, v in self.values.items() if k in kept | {"with_dependencies"}}
+        return KeptForm(values, list(self.form.accepted),
+                        sorted(key for key in secret if self.values.get(key)))  # fmt: skip
 
     def error_links(self) -> list[tuple[str, str, str]]:
         """(input id, label, message) of each input refused, for the list atop the form."""
@@ -368,12 +457,17 @@ class InstallPage:
                 for key, message in self.errors.fields.items()]  # fmt: skip
 
     def previewed(self, request: Request, plan: InstallPreview, *, installing: bool) -> Response:
-        """The preview; an install the server refuses comes back with its reasons."""
+        """The preview, with the risk flags to accept; an install the server refuses,
+        or whose flags are not all accepted, comes back with its reasons."""
         found = [problem.problem() for problem in plan.problems or []]
         self.preview = plan
-        self.fit = [problem.text for problem in found] if plan.problems is not None else None
+        self.fit = self.form.judged(found) if plan.problems is not None else None
+        self.form.risks += [flag for flag in plan.risks_to_accept if flag not in self.form.risks]
         if installing:
             self.errors = self.form.place_all(found, on_server=True)
+            told = {flag for problem in found for flag in problem.values}
+            missing = unaccepted([f for f in plan.risks_to_accept if f not in told], [])
+            self.form.place_all([missing] if missing else [], into=self.errors)
         return render(request, "install/form.html", self.context(),
                       status=422 if installing else 200)  # fmt: skip
 
@@ -401,12 +495,41 @@ def shell_lines(argv: list[str]) -> str:
     return " \\\n    ".join(lines)
 
 
-def _generated_note(generated: dict[str, str]) -> tuple[str | None, str]:
-    if not generated:
-        return None, "ok"
-    values = ", ".join(f"{name} = {value}" for name, value in generated.items())
-    return (f"tomo generated these values and shows them only this once; keep them "
-            f"somewhere safe: {values}", "warning")  # fmt: skip
+@dataclass(frozen=True)
+class Creation:
+    """One thing an install makes on the server, for a person: what, and its parts."""
+
+    what: str  # "container", "network", "volume", "folder"
+    name: str
+    detail: str = ""
+    parts: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, there, here)
+
+
+def creations(plan: InstallPreview) -> list[Creation]:
+    """What the preview says an install makes: its folder, network and volumes, then
+    each container with the ports it publishes and what it mounts."""
+    made = [Creation("folder", plan.instance_dir, "the installation's own")]
+    made += [Creation("network", plan.network)] if plan.network else []
+    made += [Creation("volume", volume) for volume in plan.volumes]
+    for container in plan.containers:
+        ports = [("port", *_port_sides(port)) for port in container.ports]
+        mounts = [("folder", *_mount_sides(f)) for f in container.folders]
+        mounts += [("volume", *_mount_sides(v)) for v in container.volumes]
+        made.append(Creation("container", container.name, f"from {container.image}",
+                             [*ports, *mounts]))  # fmt: skip
+    return made
+
+
+def _port_sides(port: str) -> tuple[str, str]:
+    """`HOST:CONTAINER/PROTOCOL` as (host port, container side)."""
+    host, _, container = port.partition(":")
+    return host, container
+
+
+def _mount_sides(mount: str) -> tuple[str, str]:
+    """`HOST:CONTAINER[:ro]` as (host, container side in words)."""
+    source, _, target = mount.removesuffix(":ro").rpartition(":")
+    return source, f"{target} (read-only)" if mount.endswith(":ro") else target
 
 
 # -- the job page -----------------------------------------------------------------

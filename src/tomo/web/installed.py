@@ -1,6 +1,6 @@
-"""Pages: the installed apps. Every installation with its live status, one
-installation (its config, its jobs, what may be done to it), and the forms that
-start, stop, restart, update and uninstall it, and its logs.
+"""Pages: the installed apps. Every installation with its live status (as tiles
+or a table), one installation (its config, its jobs, what may be done to it), and
+the forms that start, stop, restart, update and uninstall it, and its logs.
 
 Each change is the API's: the same service call prepares the job, the API's
 `run_in_background` carries it out, and the browser goes to the job's page to
@@ -19,24 +19,35 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from tomo.deployment.app_spec import user_variables
-from tomo.deployment.manage import AT_REST
+from tomo.deployment.manage import AT_REST, LogPage
 from tomo.deployment.operation import Prepared
 from tomo.deployment.schemas import InstallationPublic
-from tomo.deployment.service import DeploymentService
+from tomo.deployment.service import DataFolders, DeploymentService
 from tomo.deployment.spec import ConfigChanges, UpdateRequest, publishes_ports
 from tomo.deployment.states import allowed_actions
-from tomo.errors import InvalidInput, NotFound, PreflightFailed, Refusal, TomoError
+from tomo.deployment.statuses import UNDER_WAY
+from tomo.errors import (
+    InvalidInput,
+    NeededByOthers,
+    NotFound,
+    PreflightFailed,
+    Refusal,
+    TomoError,
+)
 from tomo.http.deps import DeploymentDep, run_in_background, runtime_of
 from tomo.http.middleware import note_outcome
 from tomo.marketplace.schemas import MarketplaceApp
 from tomo.servers.schemas import ServerPublic
 from tomo.web.forms import INDEXED_FIELD, FormErrors, form_lists, form_values
 from tomo.web.session import Admin, LogReader, Viewer, may_read_logs
-from tomo.web.templating import redirect, refused, render
+from tomo.web.templating import image_url, redirect, refused, render
 
 router = APIRouter()
 Verb = Literal["start", "stop", "restart"]
 LOG_TAILS = (100, 200, 1000, 5000)
+# Seconds between two looks at the statuses; shorter while an operation runs, so
+# "stopping…" turns into "stopped" soon after Docker is done.
+REFRESH, REFRESH_BUSY = 10, 3
 
 
 # -- reading ------------------------------------------------------------------
@@ -44,15 +55,88 @@ LOG_TAILS = (100, 200, 1000, 5000)
 
 @router.get("/installed", name="web_installed")
 async def installed(
-    request: Request, _: Viewer, deployment: DeploymentDep, server: str | None = None
-) -> Response:
+    request: Request, _: Viewer, deployment: DeploymentDep, server: str | None = None,
+    view: str = "",
+) -> Response:  # fmt: skip
     """Every installation, its status asked of Docker now (each server at once; a
-    server slow to answer shows `unknown` and holds up no other)."""
+    server slow to answer shows `unknown` and holds up no other). Tiles unless the
+    table is asked for (`view=table`); an unknown view is ignored, as a stale link."""
     rows = await deployment.list_with_status(server or None)
     servers = await _servers(request)
+    busy = any(row.operation for row in rows)
     context = {"installations": rows, "servers": servers, "server": server or "",
-               "server_name": _name_of(servers, server)}  # fmt: skip
+               "server_name": _name_of(servers, server),
+               # Tiles first: a dashboard of icons is what CasaOS and Umbrel users
+               # expect to land on; the table is one click away for the details.
+               "view": "table" if view == "table" else "tiles",
+               "tiles": await _tiles(request, deployment, rows, servers),
+               "view_links": {shown: _view_link(server, shown) for shown in ("tiles", "table")},
+               "refresh": REFRESH_BUSY if busy else REFRESH}  # fmt: skip
     return render(request, "installed/list.html", context)
+
+
+@dataclass
+class Tile:
+    """What the dashboard shows of an installation beyond its record."""
+
+    icon: str | None = None  # the catalog app's icon, as a URL the page may load
+    offered: str | None = None  # the version the catalog offers, when it differs
+    job: str | None = None  # the job of the operation under way, to follow it
+    open: str | None = None  # where a browser finds the app: its first TCP port
+    grace: str | None = None  # how long Docker lets it stop (None: not known)
+
+
+def _view_link(server: str | None, view: str) -> str:
+    """The list as tiles or as a table, on the same server (tiles: no parameter)."""
+    kept = urlencode([(name, value) for name, value in
+                      (("server", server or ""), ("view", "" if view == "tiles" else view))
+                      if value])  # fmt: skip
+    return f"/installed?{kept}" if kept else "/installed"
+
+
+async def _tiles(
+    request: Request, deployment: DeploymentService, rows: list[InstallationPublic],
+    servers: dict[str, ServerPublic],
+) -> dict[str, Tile]:  # fmt: skip
+    """installation id -> its tile (each catalog app read once, however many
+    installations it has)."""
+    apps: dict[tuple[str, str], MarketplaceApp | None] = {}
+    tiles = {}
+    for row in rows:
+        key = (row.repo_id, row.app_id)
+        if key not in apps:
+            apps[key] = await _catalog_app(request, row)
+        catalog = apps[key]
+        tiles[row.id] = Tile(
+            icon=image_url(row.repo_id, catalog.icon) if catalog else None,
+            offered=catalog.version if catalog and update_offered(catalog, row) else None,
+            job=await _job_under_way(deployment, row),
+            open=_open_link(row, servers.get(row.server_id)),
+            grace=_grace(catalog, row),
+        )
+    return tiles
+
+
+def _open_link(row: InstallationPublic, server: ServerPublic | None) -> str | None:
+    """The app's first TCP port on its server's address (as the links of the table)."""
+    port = next((p.split("/")[0] for p in row.ports if p.endswith("/tcp")), None)
+    if server is None or port is None:
+        return None
+    host = f"[{server.host}]" if ":" in server.host else server.host
+    return f"http://{host}:{port}"
+
+
+def update_offered(catalog: MarketplaceApp | None, installation: InstallationPublic) -> bool:
+    """The catalog's definition runs another version or image than the installation."""
+    return catalog is not None and (catalog.version, catalog.docker.image) != (
+        installation.version, installation.image)  # fmt: skip
+
+
+async def _job_under_way(deployment: DeploymentService, row: InstallationPublic) -> str | None:
+    if row.operation is None:
+        return None
+    jobs = await deployment.list_jobs(installation=row.id, limit=1)
+    return jobs[0].id if jobs and jobs[0].status in UNDER_WAY else None
 
 
 @router.get("/installed/{installation}", name="web_installation")
@@ -74,8 +158,19 @@ async def installation_page(
         "actions": allowed_actions(current),
         "may_read_logs": may_read_logs(request, principal),  # no link to a refusal
         "needed_by": await _needed_by(deployment, current),
+        "update_offered": update_offered(catalog, current),
+        "grace": _grace(catalog, current),
+        "refresh": REFRESH_BUSY if current.operation else REFRESH,
     }
     return render(request, "installed/detail.html", context)
+
+
+def _grace(catalog: MarketplaceApp | None, installation: InstallationPublic) -> str | None:
+    """How long Docker waits for the app to stop before it forces it, as its
+    definition says; None when the catalog no longer describes this version."""
+    if catalog is None or catalog.version != installation.version:
+        return None
+    return catalog.docker.stop_grace_period or "10s"  # Docker's own default
 
 
 async def _needed_by(deployment: DeploymentService, installation: InstallationPublic) -> list[str]:
@@ -98,18 +193,26 @@ async def logs_page(
     page's script can follow the rest."""
     current = await deployment.get_installation(installation)
     await deployment.check_service(current.id, service)  # an unknown one: 422, as a page
-    lines: list[str] = []
+    shown = LogPage(lines=[], after=[])
     error = None
     try:
-        lines = [line async for line in deployment.logs(current.id, tail=tail, service=service,
-                                                        reader=viewer.user_id)]  # fmt: skip
+        shown = await deployment.log_page(current.id, tail=tail, service=service,
+                                          reader=viewer.user_id)  # fmt: skip
     except TomoError as exc:  # the server or its Docker: said on the page, not instead of it
         error = exc.message
-    follow = {"follow": "true", "tail": "0", **({"service": service} if service else {})}
-    context = {"installation": current, "lines": lines, "tail": tail, "tails": LOG_TAILS,
-               "service": service, "follow_url": f"/api/installations/{current.id}/logs?"
-               + urlencode(follow), "error": error}  # fmt: skip
+    context = {"installation": current, "lines": shown.lines, "tail": tail, "tails": LOG_TAILS,
+               "service": service, "follow_url": _follow_url(current.id, service, shown),
+               "error": error}  # fmt: skip
     return render(request, "installed/logs.html", context, status=502 if error else 200)
+
+
+def _follow_url(installation: str, service: str | None, shown: LogPage) -> str:
+    """The API's stream that carries on right after the page's lines; stamped, so
+    the page's script knows where it is when it has to reconnect."""
+    query = [("follow", "true"), ("timestamps", "true"),
+             *([("service", service)] if service else []),
+             *(("after", place) for place in shown.after)]  # fmt: skip
+    return f"/api/installations/{installation}/logs?{urlencode(query, safe=',:')}"
 
 
 # -- the forms --------------------------------------------------------------------
@@ -170,19 +273,58 @@ async def update(
 async def uninstall(
     request: Request, installation: str, _: Admin, deployment: DeploymentDep
 ) -> Response:
-    """Start the uninstall; the data goes only when the box was ticked; the apps
-    that require it first, when that box was ticked (else it is refused)."""
+    """Start the uninstall; the data goes only when the box was ticked and the
+    page that names what goes was confirmed (a form without that confirmation gets
+    the page); the apps that require it first, when that box was ticked (else it
+    is refused)."""
     values = await form_values(request)
     remove_data = values.get("remove_data") == "yes"
+    with_dependants = values.get("with_dependants") == "yes"
     try:
-        if values.get("with_dependants") == "yes":
+        if remove_data and values.get("confirm_delete") != "yes":
+            return await _confirm_delete(request, deployment, installation, with_dependants)
+        if with_dependants:
             prepared = await deployment.prepare_uninstall_with_dependants(
                 installation, remove_data=remove_data)  # fmt: skip
         else:
             prepared = await deployment.prepare_uninstall(installation, remove_data=remove_data)
     except TomoError as exc:
-        return _refused(request, installation, exc)
+        return await _uninstall_refused(request, deployment, installation, exc)
     return _started(request, prepared)
+
+
+async def _confirm_delete(
+    request: Request, deployment: DeploymentService, ref: str, with_dependants: bool
+) -> Response:
+    """The second question before data is deleted: every folder and volume that
+    goes, of this app and of those uninstalled with it, named by the rule the
+    uninstall follows. Nothing has started yet."""
+    current = await deployment.get_installation(ref)
+    dependants = [await deployment.get_installation(i)
+                  for i in await deployment.dependants(current.id)]  # fmt: skip
+    if dependants and not with_dependants:  # refused anyway: not worth confirming
+        raise NeededByOthers(current.name, "uninstall", [other.name for other in dependants])
+    losing: list[tuple[InstallationPublic, DataFolders]] = [
+        (each, await deployment.data_folders(each.id)) for each in [*dependants, current]
+    ]
+    context = {"installation": current, "confirming": True, "losing": losing,
+               "server": await runtime_of(request).servers.get_server(current.server_id),
+               "with_dependants": with_dependants}  # fmt: skip
+    return render(request, "installed/uninstall.html", context)
+
+
+async def _uninstall_refused(
+    request: Request, deployment: DeploymentService, ref: str, exc: TomoError
+) -> Response:
+    """As _refused; an app others need goes back to the uninstall form, whose box
+    takes them along (the service's words name the command line's option)."""
+    if not isinstance(exc, NeededByOthers):
+        return _refused(request, ref, exc)
+    name = (await deployment.get_installation(ref)).name
+    them = ", ".join(exc.dependants)
+    it = "them" if len(exc.dependants) > 1 else "it"
+    said = f'{name} is needed by {them}: tick "Uninstall {them} first" to uninstall {it} too.'
+    return refused(request, f"/installed/{ref}/uninstall", exc, said)
 
 
 @router.post("/installed/{installation}/{verb}", name="web_installation_verb")

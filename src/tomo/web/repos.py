@@ -1,5 +1,6 @@
 """Pages: catalog repositories. Subscribe to one, sync it now with live progress,
-enable, disable or remove it, and read what its last sync could not store.
+edit, enable, disable or remove it, and read what its last sync found (its
+problems by kind, every line folded under its kind).
 
 A sync started here runs as a background task of the app (one per repo) so the
 page can answer at once and show where the sync is: the task records its phase,
@@ -19,11 +20,19 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from tomo.errors import TomoError
+from tomo.errors import RepoAlreadySubscribed, TomoError
 from tomo.http.deps import get_marketplace
 from tomo.logs import log_internal_error
 from tomo.marketplace.kinds import REPO_TYPES
-from tomo.marketplace.schemas import RepoCreate, RepoPublic, RepoUpdate, SyncReport
+from tomo.marketplace.report import report_groups
+from tomo.marketplace.schemas import (
+    InstalledFrom,
+    RepoCreate,
+    RepoDetail,
+    RepoPublic,
+    RepoUpdate,
+    SyncReport,
+)
 from tomo.marketplace.service import MarketplaceService
 from tomo.web.forms import errors_of, form_status, form_values
 from tomo.web.session import Admin, Viewer
@@ -32,6 +41,8 @@ from tomo.web.templating import accepted, local_path, redirect, render
 router = APIRouter()
 log = logging.getLogger("tomo.web")
 ADD_FIELDS = {"url", "name", "branch", "repo_type"}
+EDIT_FIELDS = {"name", "branch", "format", "repo_type", "enabled"}
+AUTO_FORMAT = "auto"  # the format choice that means: detect it from the files
 ADD_WAIT_SECONDS = 8.0  # a first sync done this soon is told at once; a longer one is followed
 # What each phase of RepoSync's progress means to a person.
 PHASES = {
@@ -146,15 +157,27 @@ def _apps(count: int) -> str:
     return f"{count} app{'s' if count != 1 else ''}"
 
 
+def left_running(installations: list[InstalledFrom]) -> str:
+    """What removing a repository does to the installations of its apps."""
+    if not installations:
+        return ""
+    names = ", ".join(f"{i.name} on {i.server}" for i in installations)
+    return (f"The installations of its apps keep running as installed, and no newer "
+            f"version of them is offered: {names}.")  # fmt: skip
+
+
 # -- pages ---------------------------------------------------------------------
 
 
 @router.get("/repos", name="web_repos")
 async def repos_page(request: Request, principal: Viewer) -> Response:
     """Every repository with its state, so an admin sees at once what needs care."""
-    repos = await get_marketplace(request).list_repos()
+    marketplace = get_marketplace(request)
+    repos = await marketplace.list_repos()
     runs = _runs(request.app)
-    items = [{"repo": repo, "status": shown_status(repo, runs.get(repo.id))} for repo in repos]
+    items = [{"repo": repo, "status": shown_status(repo, runs.get(repo.id)),
+              "left_running": left_running(await marketplace.installations_from(repo.id))}
+             for repo in repos]  # fmt: skip
     return render(request, "repos/list.html", {"items": items})
 
 
@@ -171,6 +194,8 @@ async def add(request: Request, principal: Admin) -> Response:
     try:
         wanted = RepoCreate.model_validate({**values, "branch": values.get("branch") or None})
         added = await get_marketplace(request).add_repo(wanted)
+    except RepoAlreadySubscribed as exc:
+        return await _subscribed_already(request, values, exc)
     except (ValidationError, TomoError) as exc:
         return _add_page(request, values, exc)
     run = start_sync(request, added.id)
@@ -194,15 +219,95 @@ def _add_page(
     return render(request, "repos/add.html", context, status=form_status(exc))
 
 
+async def _subscribed_already(
+    request: Request, values: dict[str, str], exc: RepoAlreadySubscribed
+) -> Response:
+    """The form again, asking: go to the repository that follows this URL already,
+    or add another subscription all the same."""
+    marketplace = get_marketplace(request)
+    followers = [await marketplace.get_repo(repo_id) for repo_id in exc.repos]
+    context = {"values": values, "repo_types": REPO_TYPES, "followers": followers}
+    return render(request, "repos/add.html", context, status=exc.http_status)
+
+
 @router.get("/repos/{repo}", name="web_repo")
 async def repo_page(request: Request, repo: str, principal: Viewer, sync: str = "") -> Response:
-    """One repository: its details, a sync under way, what the last sync reported."""
-    detail = await get_marketplace(request).get_repo(repo)
+    """One repository: its details, a sync under way, what the last sync reported
+    (its problems by kind, each kind's lines folded)."""
+    marketplace = get_marketplace(request)
+    detail = await marketplace.get_repo(repo)
     run = _runs(request.app).get(detail.id)
     shown_run = run if run is not None and (not run.finished or sync) else None
+    report = detail.last_report
+    running = left_running(await marketplace.installations_from(detail.id))
     context = {"repo": detail, "status": shown_status(detail, run), "run": shown_run,
-               "outcome": outcome(run) if run and run.finished else ""}  # fmt: skip
+               "outcome": outcome(run) if run and run.finished else "",
+               "groups": report_groups(report) if report else None,
+               "left_running": running}  # fmt: skip
     return render(request, "repos/detail.html", context)
+
+
+@router.get("/repos/{repo}/edit", name="web_repo_edit_form")
+async def edit_form(request: Request, repo: str, principal: Admin) -> Response:
+    found = await get_marketplace(request).get_repo(repo)
+    return _edit_page(request, found, _edit_values(found))
+
+
+@router.post("/repos/{repo}/edit", name="web_repo_edit")
+async def edit(request: Request, repo: str, principal: Admin) -> Response:
+    """Change a repository as `tomo repo update` does: a new branch or format is
+    synced right away (until that sync succeeds, the store keeps the apps it had)."""
+    values = await form_values(request)
+    found = await get_marketplace(request).get_repo(repo)
+    try:
+        changes = RepoUpdate.model_validate(_edit_changes(found, values))
+        changed = await get_marketplace(request).update_repo(found.id, changes)
+    except (ValidationError, TomoError) as exc:
+        return _edit_page(request, found, values, exc)
+    if changes.branch is None and changes.format is None:
+        return redirect(f"/repos/{changed.id}", f"Saved {changed.name}.")
+    start_sync(request, changed.id)
+    return accepted(request, f"/repos/{changed.id}?sync=running",
+                    f"Saved {changed.name}; syncing branch {changed.branch} now.")  # fmt: skip
+
+
+def _edit_values(repo: RepoPublic) -> dict[str, str]:
+    """The edit form's fields as the repository has them now."""
+    return {"name": repo.name, "branch": repo.branch, "format": repo.format or AUTO_FORMAT,
+            "repo_type": repo.repo_type, "enabled": "on" if repo.enabled else ""}  # fmt: skip
+
+
+def _edit_changes(repo: RepoPublic, values: dict[str, str]) -> dict[str, Any]:
+    """Only the fields the form changed (sent as the API's RepoUpdate): a field left
+    as it was changes nothing, as an option not given to the CLI."""
+    current = _edit_values(repo)
+    typed = {key: values.get(key, "") for key in EDIT_FIELDS}
+    changed: dict[str, Any] = {key: value for key, value in typed.items()
+                               if key != "enabled" and value != current[key]}  # fmt: skip
+    if typed["enabled"] != current["enabled"]:
+        changed["enabled"] = typed["enabled"] == "on"
+    return changed
+
+
+def _edit_page(
+    request: Request,
+    repo: RepoDetail,
+    values: dict[str, str],
+    exc: ValidationError | TomoError | None = None,
+) -> Response:
+    from tomo.marketplace.formats.registry import FORMATS  # the adapters: only this page
+
+    formats = [(AUTO_FORMAT, "Detected on each sync")] + [
+        (name, f"{fmt.title} ({name})") for name, fmt in FORMATS.items()
+    ]
+    kinds = [(kind, kind) for kind in REPO_TYPES]
+    context: dict[str, Any] = {"repo": repo, "values": values, "kinds": kinds,
+                               "formats": formats}  # fmt: skip
+    if exc is None:
+        return render(request, "repos/edit.html", context)
+    found = errors_of(exc, EDIT_FIELDS)
+    context.update(errors=found.fields, general=found.general)
+    return render(request, "repos/edit.html", context, status=form_status(exc))
 
 
 @router.get("/repos/{repo}/sync/status", name="web_repo_sync_status")
@@ -247,4 +352,7 @@ async def remove(request: Request, repo: str, principal: Admin) -> Response:
     """Forget a repository, its apps and its clone."""
     removed = await get_marketplace(request).remove_repo(repo)
     _runs(request.app).pop(removed.id, None)
-    return redirect("/repos", f"Removed {removed.name} and its {_apps(removed.app_count)}")
+    said = f"Removed {removed.name} and its {_apps(removed.app_count)}."
+    if not removed.installations:
+        return redirect("/repos", said)
+    return redirect("/repos", f"{said} {left_running(removed.installations)}", kind="warning")

@@ -25,17 +25,20 @@ from tomo.http.deps import get_marketplace
 from tomo.marketplace.requirements import requirement_tree, tree_problem
 from tomo.marketplace.risk_words import explain_risk, severity
 from tomo.marketplace.schemas import (
+    AppSource,
     AppSummary,
+    Category,
     MarketplaceApp,
     RatingRequest,
     RepoPublic,
     SearchPage,
 )
-from tomo.marketplace.search.query import MAX_OFFSET, SORT_KEYS, SortKey
+from tomo.marketplace.search.query import MAX_OFFSET, SORT_KEYS, SortKey, facet_value
 from tomo.marketplace.service import MarketplaceService
 from tomo.web.forms import errors_of, form_values
+from tomo.web.markdown import plain_text
 from tomo.web.session import Viewer
-from tomo.web.templating import redirect, render
+from tomo.web.templating import image_url, redirect, render
 
 router = APIRouter()
 PAGE_SIZE = 24
@@ -48,6 +51,7 @@ SORT_LABELS: dict[str, str] = {
 }  # fmt: skip
 assert set(SORT_LABELS) - {""} <= set(SORT_KEYS)
 SHORT_DESCRIPTION = 180
+_LONE_HEADING = re.compile(r"#{1,6}\s[^\n]*")
 
 
 # -- the store ----------------------------------------------------------------
@@ -63,10 +67,21 @@ class StoreQuery:
     repo: str = ""
     sort: str = ""
     page: int = 1
+    # The store shows what tomo can install unless asked for every app: a card that
+    # cannot be installed is noise to someone choosing what to run (Umbrel's store
+    # has 180 of them), while a line under the results says how many were left out
+    # and shows them in one click, so an app someone looks for is never "missing".
+    everything: bool = False
 
     @property
     def filtered(self) -> bool:
         return bool(self.q or self.category or self.tags or self.repo)
+
+    @property
+    def one_per_app(self) -> bool:
+        """One card per app (the same app from several repositories, once) unless the
+        user looks at one repository: then it is that repository's copy they want."""
+        return not self.repo
 
     @property
     def offset(self) -> int:
@@ -78,7 +93,8 @@ class StoreQuery:
         page = str(changed.page) if changed.page > 1 else ""
         params = [("q", changed.q), ("category", changed.category),
                   *[("tag", tag) for tag in changed.tags], ("repo", changed.repo),
-                  ("sort", changed.sort), ("page", page)]  # fmt: skip
+                  ("all", "1" if changed.everything else ""), ("sort", changed.sort),
+                  ("page", page)]  # fmt: skip
         kept = urlencode([(name, value) for name, value in params if value])
         return f"/store?{kept}" if kept else "/store"
 
@@ -95,8 +111,9 @@ class Card:
 
     hit: AppSummary
     description: str = ""
-    icon: str | None = None
+    icon: str | None = None  # where the browser loads it from (image_url)
     rating_count: int = 0
+    also_in: list[AppSource] = field(default_factory=list)  # the same app elsewhere
 
 
 @dataclass
@@ -105,6 +122,7 @@ class Catalog:
 
     repos: list[RepoPublic]
     enabled: list[RepoPublic] = field(init=False)
+    installable: int = 0  # apps of enabled repositories that tomo can install
 
     def __post_init__(self) -> None:
         self.enabled = [repo for repo in self.repos if repo.enabled]
@@ -153,18 +171,21 @@ async def store(
     repo: str = "",
     sort: str = "",
     page: Annotated[int, Query(ge=1, le=LAST_PAGE)] = 1,
+    everything: Annotated[str, Query(alias="all")] = "",
 ) -> Response:
     """The catalog as a grid of cards; a stale or hand-typed sort is ignored."""
     tags = tuple(dict.fromkeys(t.strip() for t in tag or () if t.strip()))
     query = StoreQuery(q.strip(), category.strip(), tags, repo.strip(),
-                       sort if sort in SORT_LABELS else "", page)  # fmt: skip
+                       sort if sort in SORT_LABELS else "", page, everything == "1")  # fmt: skip
     marketplace = get_marketplace(request)
     catalog = Catalog(await marketplace.list_repos())
     found, missing_repo = await _search(marketplace, query)
+    catalog.installable = await _count(marketplace, StoreQuery()) if catalog.size else 0
     context = {
         "query": query, "found": found, "catalog": catalog, "missing_repo": missing_repo,
-        "cards": await _cards(marketplace, found.items),
-        "categories": await marketplace.get_categories(),
+        "left_out": await _left_out(marketplace, query, found),
+        "cards": await _cards(marketplace, found.items, {r.id: r.url for r in catalog.repos}),
+        "categories": await _categories(marketplace, query, missing_repo),
         "tag_counts": _tag_counts(found.items, query.tags), "sorts": SORT_LABELS,
         "pager": _pager(query, found.total),
     }  # fmt: skip
@@ -179,32 +200,79 @@ async def _search(marketplace: MarketplaceService, query: StoreQuery) -> tuple[S
         found = await marketplace.search_apps(
             search=query.q or None, category=query.category or None, tags=query.tags,
             repo=query.repo or None, sort=sort, limit=PAGE_SIZE, offset=query.offset,
+            installable_only=not query.everything, one_per_app=query.one_per_app,
         )  # fmt: skip
     except RepoNotFound:
         return SearchPage(total=0, items=[]), True
     return found, False
 
 
-async def _cards(marketplace: MarketplaceService, hits: list[AppSummary]) -> list[Card]:
+async def _categories(
+    marketplace: MarketplaceService, query: StoreQuery, missing_repo: bool
+) -> list[Category]:
+    """Each category with the number of apps the current search finds in it (its
+    words, tags and repository; whatever category is chosen), the chosen one kept
+    even when none is found."""
+    if missing_repo:
+        return []
+    found = await marketplace.get_categories(
+        query.q or None, query.tags, query.repo or None, installable_only=not query.everything,
+        one_per_app=query.one_per_app,
+    )  # fmt: skip
+    shown = [category for category in found if category.count]
+    chosen = facet_value(query.category)
+    if chosen and all(category.name != chosen for category in shown):
+        shown = sorted([*shown, Category(name=chosen, count=0)], key=lambda c: c.name)
+    return shown
+
+
+async def _count(marketplace: MarketplaceService, query: StoreQuery) -> int:
+    """How many apps match `query` (as the store shows them: installable unless
+    `everything`)."""
+    found, _missing = await _search(marketplace, replace(query, page=1))
+    return found.total
+
+
+async def _left_out(marketplace: MarketplaceService, query: StoreQuery, found: SearchPage) -> int:
+    """Apps matching the query that tomo cannot install, left out of the results."""
+    if query.everything:
+        return 0
+    return max(await _count(marketplace, replace(query, everything=True)) - found.total, 0)
+
+
+async def _cards(
+    marketplace: MarketplaceService, hits: list[AppSummary], repo_urls: dict[str, str]
+) -> list[Card]:
     """The hits with their description, icon and number of ratings (a search hit
-    carries none of them)."""
+    carries none of them); `repo_urls` tells which icon URLs are the repository's own."""
     details = await marketplace.card_details(hits)
+    elsewhere = await marketplace.other_sources([(hit.repo_id, hit.id) for hit in hits])
     cards = []
     for hit in hits:
-        card = Card(hit)
+        card = Card(hit, also_in=elsewhere.get((hit.repo_id, hit.id), []))
         if (found := details.get((hit.repo_id, hit.id))) is not None:
             card.description = _shortened(found.description)
-            card.icon, card.rating_count = found.icon, found.rating_count
+            card.icon = image_url(hit.repo_id, found.icon, repo_urls.get(hit.repo_id))
+            card.rating_count = found.rating_count
         cards.append(card)
     return cards
 
 
 def _shortened(description: str) -> str:
-    """The first paragraph, cut at a word near SHORT_DESCRIPTION characters."""
-    first = re.split(r"\n\s*\n", description.strip(), maxsplit=1)[0].replace("\n", " ")
+    """The first paragraph as plain text (Markdown's marks left out), cut at a word
+    near SHORT_DESCRIPTION characters."""
+    first = plain_text(_first_paragraph(description))
     if len(first) <= SHORT_DESCRIPTION:
         return first
     return first[:SHORT_DESCRIPTION].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+
+
+def _first_paragraph(description: str) -> str:
+    """The first paragraph that is more than a heading: `# Jellyfin` alone would
+    only say the card's title again."""
+    paragraphs = [part.strip() for part in re.split(r"\n\s*\n", description) if part.strip()]
+    return next((part for part in paragraphs if not _LONE_HEADING.fullmatch(part)),
+                (paragraphs or [""])[0])  # fmt: skip
 
 
 def _tag_counts(hits: list[AppSummary], chosen: tuple[str, ...]) -> list[tuple[str, int]]:
@@ -270,18 +338,15 @@ async def _app_context(
     required = await requirement_tree(marketplace, app) if app.requires else []
     return {
         "required": required, "required_problem": tree_problem(required),
-        "app": app, "repo": source, "paragraphs": _paragraphs(app.description),
+        "sources": (await marketplace.other_sources([(app.repo_id, app.id)])).get(
+            (app.repo_id, app.id), []),
+        "app": app, "repo": source,
         "risks": [(flag, *explain_risk(flag)) for flag in sorted(app.risks, key=severity)],
         "own_rating": await marketplace.user_rating(app.repo_id, app.id, user_id),
         "rating_error": rating_error, "links": _links(app),
         "publishes_ports": publishes_ports(app.docker.network_mode),
         "variables": user_variables(app),
     }  # fmt: skip
-
-
-def _paragraphs(description: str) -> list[str]:
-    """Plain text in paragraphs (a blank line between them); never HTML."""
-    return [part.strip() for part in re.split(r"\n\s*\n", description) if part.strip()]
 
 
 def _links(app: MarketplaceApp) -> list[tuple[str, str]]:

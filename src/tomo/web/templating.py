@@ -3,10 +3,11 @@ logged in, their role, the CSRF token for forms, a message from the last action)
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -17,7 +18,11 @@ from tomo.auth.roles import allows
 from tomo.auth.service import Principal
 from tomo.errors import TomoError
 from tomo.http.middleware import note_outcome, note_refusal
+from tomo.marketplace.categories import category_label
+from tomo.marketplace.reasons import located_reasons, plain_reasons
 from tomo.marketplace.risk_words import explain_risk
+from tomo.marketplace.service import image_type
+from tomo.web.markdown import markdown
 from tomo.web.session import csrf_of
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -28,12 +33,59 @@ templates.env.trim_blocks = True
 templates.env.lstrip_blocks = True
 
 
-def image_url(repo_id: str, image: str | None) -> str | None:
-    """An app's icon or screenshot: a URL as the catalog gives it, or tomo's own
-    address of an image in the repository (see the web_image route)."""
-    if not image or image.lower().startswith(("https://", "http://")):
-        return image
+# A catalog may name its own files by a web address of its repository (CasaOS links
+# to jsDelivr's copies of its GitHub files): such an image is tomo's to serve, from
+# the synced commit, so that it shows offline and no CDN learns who looks at what.
+# The address is mapped here, when a page is made with the repository's URL at hand,
+# rather than at sync: formats never see that URL (they are pure, formats/base.py),
+# the API keeps answering with what the catalog wrote, and no parser change is
+# needed for catalogs already synced. Paths of these hosts, by host:
+_REPO = r"/(?P<owner>[^/]+)/(?P<repo>[^/@]+)"
+_REF = r"(?:refs/(?:heads|tags)/)?[^/]+"
+_REPOSITORY_FILES = {
+    "cdn.jsdelivr.net": re.compile(rf"/gh{_REPO}(?:@[^/]+)?/(?P<path>.+)"),
+    "raw.githubusercontent.com": re.compile(rf"{_REPO}/{_REF}/(?P<path>.+)"),
+    "github.com": re.compile(rf"{_REPO}/(?:raw|blob)/{_REF}/(?P<path>.+)"),
+}
+_GITHUB_REPOSITORY = re.compile(
+    r"(?:https://(?:[^@/]+@)?|ssh://git@|git@)github\.com[/:](?P<owner>[^/]+)/(?P<repo>[^/]+?)"
+    r"(?:\.git)?/*", re.IGNORECASE
+)  # fmt: skip
+
+
+def image_url(repo_id: str, image: str | None, repo_url: str | None = None) -> str | None:
+    """An app's icon or screenshot as the browser loads it: tomo's own address of an
+    image in the repository (see the web_image route), also when the catalog names it
+    by a URL of that same repository (`repo_url`), else the URL the catalog gives."""
+    if not image:
+        return None
+    if image.lower().startswith(("https://", "http://")):
+        own = repository_path(image, repo_url) if repo_url else None
+        if own is None:
+            return image
+        image = own
     return f"/images/{quote(repo_id)}/{quote(image)}"
+
+
+def repository_path(url: str, repo_url: str) -> str | None:
+    """The image of the repository at `repo_url` that `url` names on GitHub or its
+    CDN (owner and name alike, whatever their case; whatever branch it names: the
+    image is read from the synced commit), else None."""
+    own = _GITHUB_REPOSITORY.fullmatch(repo_url.strip())
+    parts = urlsplit(url.strip())
+    pattern = _REPOSITORY_FILES.get(parts.netloc.lower())
+    found = pattern.fullmatch(parts.path) if pattern and parts.scheme.startswith("http") else None
+    if own is None or found is None or not _same_repository(own, found):
+        return None
+    path = unquote(found["path"])
+    return path if image_type(path) else None
+
+
+def _same_repository(one: re.Match[str], other: re.Match[str]) -> bool:
+    def name(found: re.Match[str]) -> tuple[str, str]:
+        return found["owner"].lower(), found["repo"].lower().removesuffix(".git")
+
+    return name(one) == name(other)
 
 
 def render(
@@ -137,7 +189,8 @@ def size(count: int | float | None) -> str:
     return f"{value:.1f} TB"
 
 
-templates.env.filters.update(ago=ago, exact=exact, size=size)
+templates.env.filters.update(ago=ago, exact=exact, size=size, plain_reasons=plain_reasons,
+                             located_reasons=located_reasons, markdown=markdown)  # fmt: skip
 templates.env.globals.update(
-    explain_risk=explain_risk, image_url=image_url
+    explain_risk=explain_risk, image_url=image_url, category_name=category_label
 )  # a flag as a title and a sentence

@@ -162,6 +162,7 @@ async def test_the_happy_journey_from_setup_to_uninstall(
     await look(page, "uninstall")
     await page.get_by_label("Also delete its data").check()
     await page.get_by_role("button", name="Uninstall web").click()
+    await page.get_by_role("button", name="Delete the data and uninstall web").click()
     await job_ends(page, "done")
     assert not (data_root / "web").exists()
     await page.goto(f"{base}/installed")
@@ -204,7 +205,9 @@ async def test_what_an_install_refuses_and_says(
         await expect(page.get_by_text(str(busy)).first).to_be_visible()
 
     await page.goto(f"{base}/apps/home/dockerish/install")
-    await page.get_by_role("button", name="Preview the command").click()
+    await page.get_by_role("button", name="Preview the command").click()  # none ticked yet
+    await expect(page.locator("#risks-to-accept")).to_contain_text("Controls Docker on the server")
+    await page.get_by_role("button", name="Install on box").click()
     risk = page.get_by_label(re.compile("I accept: Controls Docker"))
     await expect(risk).to_have_attribute("aria-invalid", "true")
     await risk.check()

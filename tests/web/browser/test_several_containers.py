@@ -128,6 +128,7 @@ async def test_an_app_of_two_services_from_its_page_to_its_uninstall(
     await page.get_by_role("link", name="Uninstall").click()
     await page.get_by_label("Also delete its data").check()
     await page.get_by_role("button", name="Uninstall pair").click()
+    await page.get_by_role("button", name="Delete the data and uninstall pair").click()
     await job_ends(page, "done")
     await expect(page.locator("#job-status")).to_contain_text(re.compile("done"))
     installation_id = installation.rsplit("/", 1)[-1]

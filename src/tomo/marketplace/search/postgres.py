@@ -10,6 +10,7 @@ broad is not counted: its total is the planner's estimate (`SearchPage.estimated
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from tomo.marketplace.search import fuzzy
@@ -20,7 +21,8 @@ from tomo.marketplace.search.query import (
     Found,
     SearchQuery,
     Visibility,
-    term_forms,
+    match_expression,
+    term_groups,
 )
 from tomo.marketplace.search.reader import Sql
 
@@ -78,6 +80,10 @@ class _Where:
             self._add("repo_id = :repo", {"repo": query.repo_id})
         if query.tags:
             self._add("tags @> cast(:tags AS jsonb)", {"tags": json.dumps(list(query.tags))})
+        if query.installable_only:
+            self._add("installable", {})
+        if query.one_per_app:
+            self._add("represents", {})
         self.text = _tsquery(query)
         if self.text:
             self._add(f"{_VECTOR} @@ to_tsquery('simple', :words)", {"words": self.text})
@@ -92,13 +98,14 @@ class _Where:
 
 
 def _tsquery(query: SearchQuery) -> str | None:
-    words = ["(" + " | ".join(f"{form}:*" for form in forms) + ")" for forms in term_forms(query)]
-    return " & ".join(words) or None
+    groups = term_groups(query)
+    return match_expression(groups, "{}:*", conjunction="&", disjunction="|") or None
 
 
 def find_page(sql: Sql, query: SearchQuery, visibility: Visibility) -> Found:
     where = _Where(query, visibility)
-    filtered = bool(where.text or query.category or query.repo_id or query.tags)
+    filtered = bool(where.text or query.category or query.repo_id or query.tags
+                    or query.installable_only or query.one_per_app)  # fmt: skip
     total, estimated = _total(sql, where) if filtered else (visibility.visible_apps, False)
     if total == 0 and where.text:
         return _alike(sql, query, visibility)
@@ -110,6 +117,13 @@ def find_page(sql: Sql, query: SearchQuery, visibility: Visibility) -> Found:
     params = {**where.params, "limit": query.limit, "offset": query.offset,
               "exact": query.exact_name}  # fmt: skip
     return Found(total, [row[0] for row in sql.rows(statement, params)], estimated)
+
+
+def category_counts(sql: Sql, query: SearchQuery, visibility: Visibility) -> list[tuple[str, int]]:
+    """(category, apps) among the apps the query finds, whatever its category filter."""
+    where = _Where(replace(query, category=None), visibility)
+    statement = f"SELECT category, count(*) FROM marketplace_apps {where.sql} GROUP BY category"
+    return [(row[0], int(row[1])) for row in sql.rows(statement, where.params)]
 
 
 def _total(sql: Sql, where: _Where) -> tuple[int, bool]:
@@ -158,7 +172,7 @@ def _alike(sql: Sql, query: SearchQuery, visibility: Visibility) -> Found:
     terms = fuzzy.fuzzy_terms(query.terms)
     if not terms:
         return Found(0, [])
-    filters = _Where(SearchQuery(None, query.category, query.tags, query.repo_id), visibility)
+    filters = _Where(replace(query, text=None), visibility)
     likeness = " OR ".join(f":t{n} <% search_words" for n in range(len(terms)))
     conditions = [f"({likeness})", *filters.parts]
     params = {**filters.params, **{f"t{n}": term for n, term in enumerate(terms)}}

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tomo.errors import InvalidInput
+from tomo.marketplace.search import synonyms
 
 SortKey = Literal["relevance", "name", "rating", "popularity", "updated"]
 SORT_KEYS: tuple[SortKey, ...] = ("relevance", "name", "rating", "popularity", "updated")
@@ -43,6 +44,8 @@ class SearchQuery:
     category: str | None = None  # as typed: filters ignore case (see `facet_value`)
     tags: tuple[str, ...] = field(default_factory=tuple)
     repo_id: str | None = None
+    installable_only: bool = False  # leave out apps whose definition says tomo cannot
+    one_per_app: bool = False  # of the same app in several repositories, one (families.py)
     sort: SortKey | None = None  # None: relevance when there is text, else name
     limit: int = 20
     offset: int = 0
@@ -89,10 +92,36 @@ class Visibility:
     visible_apps: int
 
 
-def term_forms(query: SearchQuery) -> list[list[str]]:
-    """For each word of the query, the forms that may match it (each as a prefix):
-    all must match, any form of each."""
-    return [word_forms(term) for term in query.terms]
+# A query's words as the engines match them: groups (all must match) of
+# alternatives (any may match) of words (all must match), each word a list of
+# forms (any may match, each as a prefix).
+Forms = list[str]
+Alternative = list[Forms]
+Group = list[Alternative]
+
+
+def term_groups(query: SearchQuery) -> list[Group]:
+    """Each word of the query, or phrase of the synonyms table with its synonyms
+    (synonyms.py), with every word's forms."""
+    return [[[word_forms(word) for word in alternative] for alternative in group]
+            for group in synonyms.expand(query.terms)]  # fmt: skip
+
+
+def match_expression(groups: list[Group], form: str, *, conjunction: str, disjunction: str) -> str:
+    """`groups` as one boolean expression of the engine's: `form` formats one form
+    (a prefix match), `conjunction` and `disjunction` join parts (AND / OR, & / |)."""
+
+    def either(parts: list[str]) -> str:
+        return parts[0] if len(parts) == 1 else "(" + f" {disjunction} ".join(parts) + ")"
+
+    def both(parts: list[str]) -> str:
+        return parts[0] if len(parts) == 1 else "(" + f" {conjunction} ".join(parts) + ")"
+
+    return f" {conjunction} ".join(
+        either([both([either([form.format(f) for f in forms]) for forms in alternative])
+                for alternative in group])
+        for group in groups
+    )  # fmt: skip
 
 
 def check_paging(limit: int, offset: int) -> None:

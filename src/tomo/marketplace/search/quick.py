@@ -30,6 +30,7 @@ def quick_search(
     category: str | None,
     tags: Sequence[str],
     repo: str | None,
+    installable_only: bool = False,
     sort: SortKey | None,
     limit: int,
     offset: int,
@@ -41,4 +42,5 @@ def quick_search(
         if sql is None:
             return None
         return run_search(sql, "sqlite", text=text, category=category, tags=tags, repo=repo,
-                          sort=sort, limit=limit, offset=offset)  # fmt: skip
+                          installable_only=installable_only, sort=sort, limit=limit,
+                          offset=offset)  # fmt: skip

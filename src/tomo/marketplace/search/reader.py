@@ -17,7 +17,7 @@ from tomo.marketplace.search.query import Visibility
 
 SUMMARY_COLUMNS = (
     "id", "repo_id", "name", "version", "category", "tags", "avg_rating", "install_count",
-    "risks",
+    "risks", "installable",
 )  # fmt: skip
 _JSON_COLUMNS = {"tags", "risks"}
 
@@ -95,4 +95,5 @@ def _summary(row: Sequence[Any]) -> dict[str, Any]:
         if isinstance(summary[column], str):
             summary[column] = json.loads(summary[column])
     summary["avg_rating"] = float(summary["avg_rating"])
+    summary["installable"] = bool(summary["installable"])  # 0/1 on SQLite
     return summary

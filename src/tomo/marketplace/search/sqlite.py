@@ -25,6 +25,8 @@ own sqlite3 (see reader.py).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tomo.marketplace.search import fuzzy
 from tomo.marketplace.search.query import (
     SORT_COLUMNS,
@@ -33,7 +35,8 @@ from tomo.marketplace.search.query import (
     SearchQuery,
     SortKey,
     Visibility,
-    term_forms,
+    match_expression,
+    term_groups,
 )
 from tomo.marketplace.search.reader import Sql
 
@@ -51,11 +54,15 @@ BM25 = "bm25(marketplace_apps_fts, 10.0, 5.0, 5.0, 1.0, 2.0, 0.0)"
 # match one, so text needs no column filter. Filters always name the facets
 # column, which only tomo writes, so catalog text cannot fake a facet. Category
 # and tags are folded to lower case (SQL lower(): ASCII letters), so filters
-# ignore case.
+# ignore case. `i31` marks an app tomo can install (installable = 1; `i30` one it
+# cannot), and `p31` the one app that represents its family (families.py), so
+# "only what tomo can install" and "one card per app" are facets of the same match.
 FACET_MARK = "\ue000"
 _FACETS_SQL = (
     "char(57344) || 'c' || lower(hex(lower({row}.category))) || ' ' || char(57344) || 'r' || "
-    "lower(hex({row}.repo_id)) || coalesce((SELECT ' ' || group_concat("
+    "lower(hex({row}.repo_id)) || ' ' || char(57344) || 'i' || lower(hex({row}.installable)) || "
+    "' ' || char(57344) || 'p' || lower(hex({row}.represents)) || "
+    "coalesce((SELECT ' ' || group_concat("
     "char(57344) || 't' || lower(hex(lower(value))), ' ') FROM json_each({row}.tags)), '')"
 )
 _WORDS_SQL = (
@@ -93,7 +100,8 @@ DDL = [
     f"CREATE TRIGGER marketplace_apps_fts_delete AFTER DELETE ON marketplace_apps "
     f"BEGIN {_DELETE} END",
     "CREATE TRIGGER marketplace_apps_fts_update AFTER UPDATE OF "
-    f"name, description, tags, author, category ON marketplace_apps BEGIN {_DELETE} {_INSERT} END",
+    "name, description, tags, author, category, installable, represents ON marketplace_apps "
+    f"BEGIN {_DELETE} {_INSERT} END",
     # Apps already in the catalog (the index is made anew by a migration).
     "INSERT INTO marketplace_apps_fts(rowid, name, category, tags, description, author, facets) "
     "SELECT " + _FTS_ROW.format(pk="a.pk", row="a") + " FROM marketplace_apps a",
@@ -122,8 +130,8 @@ def _fts_match(required: list[str], excluded: list[str]) -> str:
 
 def _words(query: SearchQuery) -> str | None:
     """Every word must match, each in any of its forms, each as a prefix."""
-    words = ["(" + " OR ".join(f'"{form}"*' for form in forms) + ")" for forms in term_forms(query)]
-    return " AND ".join(words) or None
+    groups = term_groups(query)
+    return match_expression(groups, '"{}"*', conjunction="AND", disjunction="OR") or None
 
 
 class _Plan:
@@ -136,6 +144,8 @@ class _Plan:
         filters = [f"facets : {facet('c', query.category)}"] if query.category else []
         filters += [f"facets : {facet('t', tag)}" for tag in query.tags]
         filters += [f"facets : {facet('r', query.repo_id)}"] if query.repo_id else []
+        filters += [f"facets : {facet('i', '1')}"] if query.installable_only else []
+        filters += [f"facets : {facet('p', '1')}"] if query.one_per_app else []
         self.filters = filters
         hidden = " OR ".join(facet("r", repo) for repo in visibility.hidden_repos)
         self.hidden = [f"facets : ({hidden})"] if hidden else []
@@ -177,6 +187,20 @@ def find_page(sql: Sql, query: SearchQuery, visibility: Visibility) -> Found:
     return Found(total, _sorted(sql, match, sort, query.limit, query.offset, walk_index=walk))
 
 
+def category_counts(sql: Sql, query: SearchQuery, visibility: Visibility) -> list[tuple[str, int]]:
+    """(category, apps) among the apps the query finds, whatever its category filter."""
+    match = _Plan(replace(query, category=None), visibility).any
+    if match is None:
+        where, hidden = _visible(visibility)
+        statement = f"SELECT category, count(*) FROM marketplace_apps {where} GROUP BY category"
+        return [(row[0], int(row[1])) for row in sql.rows(statement, hidden)]
+    statement = (
+        "SELECT category, count(*) FROM marketplace_apps WHERE pk IN (SELECT rowid FROM "
+        "marketplace_apps_fts WHERE marketplace_apps_fts MATCH :m) GROUP BY category"
+    )
+    return [(row[0], int(row[1])) for row in sql.rows(statement, {"m": match})]
+
+
 def _count(sql: Sql, match: str) -> int:
     statement = "SELECT count(*) FROM marketplace_apps_fts WHERE marketplace_apps_fts MATCH :m"
     return int(sql.rows(statement, {"m": match})[0][0] or 0)
@@ -188,14 +212,20 @@ def _order_by(sort: SortKey) -> str:
 
 def _browse(sql: Sql, sort: SortKey, visibility: Visibility, limit: int, offset: int) -> list[int]:
     """No text and no filter: walk the sort's index."""
-    hidden = {f"hidden{n}": repo for n, repo in enumerate(visibility.hidden_repos)}
-    where = f"WHERE repo_id NOT IN ({', '.join(':' + name for name in hidden)})" if hidden else ""
+    where, hidden = _visible(visibility)
     params = {"limit": limit, "offset": offset, **hidden}
     statement = (
         f"SELECT pk FROM marketplace_apps INDEXED BY {SORT_INDEXES[sort]} {where} "
         f"ORDER BY {_order_by(sort)} LIMIT :limit OFFSET :offset"
     )
     return [row[0] for row in sql.rows(statement, params)]
+
+
+def _visible(visibility: Visibility) -> tuple[str, dict[str, str]]:
+    """A WHERE clause leaving out the apps of disabled repositories, and its values."""
+    hidden = {f"hidden{n}": repo for n, repo in enumerate(visibility.hidden_repos)}
+    where = f"WHERE repo_id NOT IN ({', '.join(':' + name for name in hidden)})" if hidden else ""
+    return where, hidden
 
 
 def _sorted(

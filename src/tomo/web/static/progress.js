@@ -5,10 +5,17 @@
 // or what went wrong and what was cleaned up) is read from the server and put in
 // the page's live region, so a screen reader says it. The markup comes from the
 // page's own <template> elements: this script only fills it in.
+// When the stream breaks (tomo restarted, the network dropped) the page says so in
+// its live region and asks again after 1, 2, 4… seconds (at most RETRY_CAP); once
+// tomo answers, the steps are read afresh and the stream followed again.
 // Without this script the page reloads itself every few seconds while the job runs.
 "use strict";
 
 (function () {
+  const RETRY_CAP = 30; // seconds between two tries, at most
+  const GIVE_UP_AFTER = 60; // tries (about half an hour): then the page says to reload
+  let brokenStreams = 0; // streams in a row that failed before they opened
+
   function clone(id) {
     const template = document.getElementById(id);
     return template ? template.content.firstElementChild.cloneNode(true) : null;
@@ -27,6 +34,7 @@
       rows.set(keyOf(row.dataset.name, row.dataset.started), row);
     });
     const source = new EventSource(card.dataset.events);
+    source.addEventListener("open", function () { brokenStreams = 0; });
     source.addEventListener("step", function (event) {
       const step = JSON.parse(event.data);
       showStep(list, rows, labels, step);
@@ -34,11 +42,17 @@
     });
     source.addEventListener("end", function () {
       source.close(); // else it would connect again and replay the job
-      finish();
+      refresh(0);
     });
     source.addEventListener("error", function () {
-      // A dropped connection is retried by the browser; a refused one is not.
-      if (source.readyState === EventSource.CLOSED) lost();
+      // Retried here rather than by the browser, which would not retry a refused
+      // connection and would not tell the person either way.
+      // A stream that breaks before it opens while the page still loads (a proxy
+      // in the way, say) waits longer each time instead of being asked in a loop.
+      source.close();
+      const pause = brokenStreams > 0 ? Math.min(RETRY_CAP, 2 ** (brokenStreams - 1)) : 0;
+      brokenStreams += 1;
+      setTimeout(function () { refresh(0); }, pause * 1000);
     });
   }
 
@@ -96,35 +110,63 @@
     document.getElementById("job-pull-text").textContent = done + " of " + total + " layers";
   }
 
-  // The page as it is now the job has ended: its header, steps and links replaced,
-  // the end's content moved into the live region that is already on the page.
-  function finish() {
-    fetch(location.href, { headers: { Accept: "text/html" }, credentials: "same-origin" })
-      .then(function (answer) { return answer.ok ? answer.text() : Promise.reject(answer.status); })
-      .then(function (html) {
-        const fresh = new DOMParser().parseFromString(html, "text/html");
-        ["job-head", "job-steps", "job-pull", "job-links"].forEach(function (id) {
-          const current = document.getElementById(id);
-          const replacement = fresh.getElementById(id);
-          if (current && replacement) current.replaceWith(document.adoptNode(replacement));
-        });
-        const end = fresh.getElementById("job-end");
-        if (end) document.getElementById("job-end").replaceChildren(...Array.from(end.childNodes));
-        document.title = fresh.title;
+  // The page as tomo has it now; `tries` failed before this one. A failure to reach
+  // tomo is retried after a growing pause; an answer that is not the page (the
+  // session ended, the job is gone) is shown as tomo gives it.
+  function refresh(tries) {
+    fetch(location.href, { headers: { Accept: "text/html" }, credentials: "same-origin",
+                           cache: "no-store" })
+      .then(function (answer) {
+        if (!answer.ok) location.reload();
+        return answer.ok ? answer.text() : null;
       })
-      .catch(function () { location.reload(); });
+      .then(function (html) {
+        if (html === null) return;
+        if (tries > 0) say("Connected to tomo again: the steps below are up to date.", "back");
+        if (show(html)) follow(document.getElementById("job"));
+      }, function () {
+        if (tries === 0) say("Connection to tomo lost, retrying…", "lost");
+        if (tries + 1 >= GIVE_UP_AFTER) return gaveUp();
+        setTimeout(function () { refresh(tries + 1); }, Math.min(RETRY_CAP, 2 ** tries) * 1000);
+      });
   }
 
-  function lost() {
-    const end = document.getElementById("job-end");
-    const note = document.createElement("p");
-    note.className = "field-error";
-    note.append("Lost contact with tomo, so this page stopped following the job. ");
+  // The fresh page's header, steps and links in place of these; once the job has
+  // ended, the end's content moved into the live region already on the page.
+  // True while the job still runs.
+  function show(html) {
+    const fresh = new DOMParser().parseFromString(html, "text/html");
+    const card = fresh.getElementById("job");
+    const running = card !== null && card.dataset.running === "yes";
+    ["job-head", "job-steps", "job-pull", "job-links", "job-waiting"].forEach(function (id) {
+      const current = document.getElementById(id);
+      const replacement = fresh.getElementById(id);
+      if (current && replacement) current.replaceWith(document.adoptNode(replacement));
+      else if (current) current.remove(); // "waiting for the job to start": it has
+    });
+    const end = fresh.getElementById("job-end");
+    if (end && !running) {
+      document.getElementById("job-end").replaceChildren(...Array.from(end.childNodes));
+    }
+    document.title = fresh.title;
+    return running;
+  }
+
+  function say(text, state) {
+    const note = document.getElementById("job-connection");
+    if (!note) return;
+    note.textContent = text;
+    note.dataset.state = state; // its colour; the words say it too
+  }
+
+  function gaveUp() {
+    const note = document.getElementById("job-connection");
+    if (!note) return;
     const again = document.createElement("a");
     again.href = location.href;
     again.textContent = "Reload the page";
-    note.append(again, " to see how it goes on.");
-    end.append(note);
+    note.replaceChildren("tomo has not answered for half an hour, so this page stopped asking. ",
+                         again, " to see how the job goes on.");
   }
 
   document.addEventListener("DOMContentLoaded", function () {

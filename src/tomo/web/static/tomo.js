@@ -6,6 +6,9 @@
 //   [data-refresh="seconds"][id]     re-reads the page now and then and replaces
 //                                    this element (live statuses)
 //   .icon img                        removed when it cannot load: the letter shows
+//   .screens img                     left out when it cannot load (a file the
+//                                    repository lacks, an address out of reach),
+//                                    and its section when none is left
 "use strict";
 
 (function () {
@@ -70,18 +73,36 @@
           fixIcons(fresh);
           // The page stopped asking (a sync ended, say): so does the script.
           if (fresh && !fresh.hasAttribute("data-refresh")) clearInterval(timer);
+          // It asks at another pace (an operation began or ended): that one, now.
+          else if (fresh && fresh.dataset.refresh !== element.dataset.refresh) {
+            clearInterval(timer);
+            refreshing(fresh);
+          }
         })
         .catch(function () {});
     };
     timer = setInterval(tick, seconds * 1000);
   }
 
+  function whenBroken(img, drop) {
+    if (img.complete && img.naturalWidth === 0) drop();
+    else img.addEventListener("error", drop, { once: true });
+  }
+
   function fixIcons(root) {
     if (!root) return;
     root.querySelectorAll(".icon img").forEach(function (img) {
-      const drop = function () { img.remove(); };
-      if (img.complete && img.naturalWidth === 0) drop();
-      else img.addEventListener("error", drop, { once: true });
+      whenBroken(img, function () { img.remove(); });
+    });
+  }
+
+  function fixScreens(root) {
+    root.querySelectorAll(".screens img").forEach(function (img) {
+      whenBroken(img, function () {
+        const list = img.closest(".screens");
+        img.closest("li").remove();
+        if (list && !list.querySelector("li")) list.closest("section").hidden = true;
+      });
     });
   }
 
@@ -90,5 +111,6 @@
     document.querySelectorAll("form[data-live]").forEach(liveSearch);
     document.querySelectorAll("[data-refresh][id]").forEach(refreshing);
     fixIcons(document);
+    fixScreens(document);
   });
 })();
