@@ -93,16 +93,24 @@ class Refusal:
     mend it on the command line, and what it names when a face needs that (the
     risk flags to accept), and a value its field would take instead (a free port, a
     free name). Each face renders it: the CLI says text and hint, the API fills
-    `errors[]`, a page puts the text beside each field and offers the suggestion."""
+    `errors[]`, a page puts the text beside each field and offers the suggestion.
+    `page_hint` is the hint in a page's words (a field to fill, a box to tick): a
+    page never tells anyone to type an option."""
 
     text: str
     fields: tuple[str, ...] = ()
     hint: str = ""
     values: tuple[str, ...] = ()
     suggestion: str = ""
+    page_hint: str = ""
 
     def __str__(self) -> str:
         return f"{self.text} ({self.hint})" if self.hint else self.text
+
+    @property
+    def said_on_page(self) -> str:
+        """The text and the page's hint, as a page says it away from the field."""
+        return f"{self.text} ({self.page_hint})" if self.page_hint else self.text
 
 
 class InvalidInput(TomoError):
@@ -126,6 +134,7 @@ class MissingDependencies(InvalidInput):
         super().__init__([Refusal(
             f"{app} needs {', '.join(apps)} installed on {server} first", ("app",),
             "install them first, or install with --with-dependencies", tuple(apps),
+            page_hint="install them first, or tick 'Install what it needs first'",
         )])  # fmt: skip
 
 
@@ -172,6 +181,7 @@ class NeededByOthers(Conflict):
 
     def __init__(self, name: str, verb: str, dependants: list[str]) -> None:
         self.dependants = dependants
+        self.name, self.verb = name, verb  # a page words its own way to take them along
         them = ", ".join(dependants)
         super().__init__(
             f"{name} is needed by {them}: {verb} {'them' if len(dependants) > 1 else 'it'} "
@@ -296,6 +306,15 @@ class PreflightFailed(InstallFailed):
         self.server = server
 
 
+def in_any_face(error: TomoError) -> str:
+    """An error as a job keeps it, shown by the CLI and by a page alike: a refusal's
+    words without the hint of either face (a page names a field, the command line an
+    option); the CLI asks the server again for its own hints (see cli/deploy.py)."""
+    if isinstance(error, PreflightFailed):
+        return f"{error.server}: " + "; ".join(problem.text for problem in error.problems)
+    return error.message
+
+
 class RemoteError(TomoError):
     """A failure that concerns one server; the message names it."""
 
@@ -341,6 +360,7 @@ class HostKeyChanged(RemoteError):
         super().__init__(server, message)
         self.pinned = pinned
         self.presented = presented
+        self.expected = expected
 
 
 class CommandFailed(RemoteError):

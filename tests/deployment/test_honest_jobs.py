@@ -150,7 +150,7 @@ async def test_a_rollback_that_fails_is_reported_and_settled_later(
     message = left.status_message or ""
     assert "could not remove container 'slow' (flaky: " in message, message
     assert message.endswith(
-        "tomo removes the rest the next time it reaches flaky (or `tomo uninstall slow` then)"
+        "tomo removes the rest the next time it reaches flaky, or when slow is uninstalled"
     )
     assert "slow" in names()  # honestly still there
 

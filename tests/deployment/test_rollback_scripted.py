@@ -348,8 +348,8 @@ async def test_a_rollback_the_server_cut_short_is_finished_when_it_is_back(
     assert left.status == "failed"
     assert view.error is not None and view.error.endswith(
         "removed container 'wiki'; could not remove container 'wiki-migrate' (box: connection "
-        "lost during a command); tomo removes the rest the next time it reaches box "
-        "(or `tomo uninstall wiki` then)"
+        "lost during a command); tomo removes the rest the next time it reaches box, "
+        "or when wiki is uninstalled"
     ), view.error
     assert {"wiki-db", "wiki-migrate"} <= set(host.containers)  # honestly still there
 

@@ -265,3 +265,38 @@ async def test_get_app_by_bare_id(runtime: Runtime, make_repo) -> None:
         await get("com/ghost")
     with pytest.raises(RepoNotFound, match="no repo with id or name 'nope'"):
         await get("nope/shared")
+
+
+async def test_one_per_app_and_categories_that_follow_the_search(
+    runtime: Runtime, make_repo
+) -> None:
+    """The same app in two repositories is found once (the installable copy, or the
+    official one); categories count what a search finds, in one vocabulary."""
+    first = make_repo()
+    first.add_app("jellyfin", "media", name="Jellyfin", description="Films.",
+                  not_installable="it needs a domain")  # fmt: skip
+    first.add_app("gitea", "development", name="Gitea", description="Git hosting.")
+    first.commit()
+    second = make_repo()
+    second.add_app("jellyfin-server", "video", name="JellyFin!", description="Films too.")
+    second.add_app("code", "developer", name="Code", description="An editor.")
+    second.commit()
+    one = await subscribe(runtime, first, "one")
+    two = await subscribe(runtime, second, "two")
+    search = runtime.marketplace.search_apps
+    everything = await search(limit=10)
+    assert everything.total == 4
+    once = await search(one_per_app=True, limit=10)
+    assert [(hit.repo_id, hit.id) for hit in once.items] == [
+        (two, "code"), (one, "gitea"), (two, "jellyfin-server")]  # fmt: skip
+    assert once.total == 3
+    assert ids(await search("films", one_per_app=True)) == ["jellyfin-server"]
+    categories = runtime.marketplace.get_categories
+    assert [(c.name, c.count) for c in await categories()] == [("developer", 2), ("media", 2)]
+    assert [(c.name, c.count) for c in await categories(one_per_app=True)] == [
+        ("developer", 2), ("media", 1)]  # fmt: skip
+    assert [(c.name, c.count) for c in await categories("git")] == [("developer", 1)]
+    # The installable copy's repository removed: the other one represents the app.
+    await runtime.marketplace.remove_repo(two)
+    assert [(hit.repo_id, hit.id) for hit in (await search(one_per_app=True)).items] == [
+        (one, "gitea"), (one, "jellyfin")]  # fmt: skip

@@ -10,6 +10,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import select
 
+from tests.servers.authorized_keys import authorized
 from tests.sshd import Sshd, SshUsers, allow_sudo_docker, forbid_sudo_docker
 from tomo.architectures import normalize_architecture
 from tomo.config import Settings
@@ -18,6 +19,7 @@ from tomo.errors import (
     HostKeyChanged,
     HostKeyUnknown,
     InvalidInput,
+    NotFound,
     SecretsUnavailable,
     ServerExists,
     ServerInUse,
@@ -25,6 +27,7 @@ from tomo.errors import (
     ServerUnreachable,
 )
 from tomo.runtime import Runtime, open_runtime
+from tomo.servers.keys import public_half
 from tomo.servers.models import Server
 from tomo.servers.schemas import ServerCreate, ServerPublic, ServerUpdate
 
@@ -368,12 +371,24 @@ def test_bad_server_fields_are_named(field: str, value: object, message: str) ->
 
 
 def test_exactly_one_way_to_log_in() -> None:
-    with pytest.raises(ValidationError, match="give either a private key or a password"):
+    one = "give a private key, a password or generate_key (one of them)"
+    with pytest.raises(ValidationError, match=re.escape(one)):
         ServerCreate(name="x", host="h", username="u")
-    with pytest.raises(ValidationError, match="give either a private key or a password"):
+    with pytest.raises(ValidationError, match=re.escape(one)):
         ServerCreate(
             name="x", host="h", username="u", password=SecretStr("p"), private_key=SecretStr("k")
         )
+    with pytest.raises(ValidationError, match=re.escape(one)):
+        ServerCreate(name="x", host="h", username="u", password=SecretStr("p"), generate_key=True)
+    with pytest.raises(ValidationError) as caught:
+        ServerCreate(name="x", host="h", username="u", generate_key=True,
+                     fingerprint="SHA256:" + "A" * 43)  # fmt: skip
+    assert caught.value.errors()[0]["loc"] == ("fingerprint",)
+    assert "once the generated public key is on the server" in str(caught.value)
+    with pytest.raises(ValidationError, match="give one new login at most"):
+        ServerUpdate(password=SecretStr("p"), generated_key=True)
+    with pytest.raises(ValidationError, match="a passphrase goes with a private key"):
+        ServerUpdate(passphrase=SecretStr("p"))
 
 
 async def test_update_address_requires_new_trust_and_remove_touches_nothing(
@@ -415,3 +430,148 @@ async def test_removing_a_server_with_installations_needs_force(
     assert await runtime.servers.list_servers() == []
     async with runtime.db.session() as session:
         assert list(await session.scalars(select(Installation))) == []
+
+
+# -- changing the login ---------------------------------------------------------
+
+
+def by_password(sshd: Sshd, users: SshUsers, password: str, **overrides) -> ServerCreate:
+    return by_key(sshd, users, private_key=None, password=SecretStr(password), **overrides)
+
+
+async def stored_login(runtime: Runtime, server_id: str) -> tuple[str, bool, bool, bool]:
+    """(auth type, and whether a password, a key, a passphrase are stored)."""
+    async with runtime.db.session() as session:
+        row = await session.get(Server, server_id)
+    assert row is not None
+    return (row.auth_type, row.password_enc is not None, row.private_key_enc is not None,
+            row.passphrase_enc is not None)  # fmt: skip
+
+
+async def test_a_new_login_is_tried_first_and_a_refused_one_changes_nothing(
+    runtime: Runtime, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    await runtime.servers.add_server(by_key(sshd, ssh_users, fingerprint=sshd.fingerprint))
+    refused = f"nas: 127.0.0.1:{sshd.port} refused user '{ssh_users.user}'"
+    wrong_password = ServerUpdate(password=SecretStr("not-the-password"), name="renamed")
+    with pytest.raises(AuthenticationFailed) as caught:
+        await runtime.servers.update_server("nas", wrong_password)
+    assert caught.value.message == f"{refused} (password not accepted); the old login is kept"
+    assert caught.value.fields == ("password",)
+    stranger = ServerUpdate(private_key=SecretStr(ssh_users.stranger_key.read_text()))
+    with pytest.raises(
+        AuthenticationFailed, match=r"\(key not accepted\); the old login"
+    ) as caught:
+        await runtime.servers.update_server("nas", stranger)
+    assert caught.value.fields == ("private_key",)
+    with pytest.raises(InvalidInput, match="wrong or missing passphrase"):
+        await runtime.servers.update_server("nas", ServerUpdate(
+            private_key=SecretStr(ssh_users.encrypted_key.read_text()), passphrase=SecretStr("no"),
+        ))  # fmt: skip
+    assert await stored_login(runtime, "nas") == ("key", False, True, False)
+    assert (await runtime.servers.get_server("nas")).name == "nas"  # nothing else changed
+    assert (await runtime.servers.test_server("nas")).status == "online"
+
+    logins = sshd.logins()
+    changed = await runtime.servers.update_server(
+        "nas", ServerUpdate(password=SecretStr(ssh_users.password))
+    )
+    assert (changed.auth_type, changed.trusted) == ("password", True)
+    assert_checked_in(changed)
+    assert sshd.logins() == logins + 1  # the try, which found the facts too
+    assert await stored_login(runtime, "nas") == ("password", True, False, False)
+    assert (await runtime.servers.test_server("nas")).status == "online"
+
+    encrypted = ServerUpdate(private_key=SecretStr(ssh_users.encrypted_key.read_text()),
+                             passphrase=SecretStr(ssh_users.passphrase))  # fmt: skip
+    assert (await runtime.servers.update_server("nas", encrypted)).auth_type == "key"
+    assert await stored_login(runtime, "nas") == ("key", False, True, True)
+    assert (await runtime.servers.test_server("nas")).status == "online"
+
+
+async def test_the_login_of_an_untrusted_server_is_tried_at_trust(
+    runtime: Runtime, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    await runtime.servers.add_server(by_password(sshd, ssh_users, "not-it"))
+    logins = sshd.logins()
+    changed = await runtime.servers.update_server(
+        "nas", ServerUpdate(password=SecretStr(ssh_users.password))
+    )
+    assert (changed.trusted, changed.status) == (False, "unknown")
+    assert sshd.logins() == logins  # no host key pinned: nothing logs in
+    assert_checked_in(await runtime.servers.trust_server("nas", sshd.fingerprint))
+
+
+async def test_a_new_login_for_a_new_address_waits_for_its_trust(
+    runtime: Runtime, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    await runtime.servers.add_server(by_key(sshd, ssh_users, fingerprint=sshd.fingerprint))
+    moved = await runtime.servers.update_server(
+        "nas", ServerUpdate(host="localhost", password=SecretStr(ssh_users.password))
+    )
+    assert (moved.host, moved.auth_type, moved.trusted) == ("localhost", "password", False)
+    assert_checked_in(await runtime.servers.trust_server("nas", sshd.fingerprint))
+
+
+async def test_a_generated_key_waits_until_it_is_tried_and_kept(
+    runtime: Runtime, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    await runtime.servers.add_server(
+        by_password(sshd, ssh_users, ssh_users.password, fingerprint=sshd.fingerprint)
+    )
+    with pytest.raises(NotFound, match="server 'nas' logs in with a password: it has no key"):
+        await runtime.servers.public_key("nas")
+    made = await runtime.servers.generate_key("nas")
+    assert (made.server_id, made.username, made.pending) == ("nas", ssh_users.user, True)
+    assert made.public_key.startswith("ssh-ed25519 ") and made.public_key.endswith(" tomo@nas")
+    assert made.fingerprint.startswith("SHA256:")
+    assert await runtime.servers.public_key("nas") == made
+    assert await stored_login(runtime, "nas") == ("password", True, False, False)
+
+    with pytest.raises(
+        AuthenticationFailed, match=r"\(key not accepted\); the old login is kept$"
+    ) as caught:
+        await runtime.servers.update_server("nas", ServerUpdate(generated_key=True))
+    assert caught.value.fields == ("generated_key",)
+    assert (await runtime.servers.test_server("nas")).auth_type == "password"
+
+    with authorized(ssh_users, made.public_key):
+        kept = await runtime.servers.update_server("nas", ServerUpdate(generated_key=True))
+        assert (kept.auth_type, kept.status) == ("key", "online")
+        assert await stored_login(runtime, "nas") == ("key", False, True, False)
+        assert (await runtime.servers.test_server("nas")).status == "online"
+        in_use = await runtime.servers.public_key("nas")
+        assert (in_use.public_key, in_use.pending) == (made.public_key, False)
+    with pytest.raises(InvalidInput, match="no generated key waits for server 'nas'"):
+        await runtime.servers.update_server("nas", ServerUpdate(generated_key=True))
+
+
+async def test_add_with_a_generated_key_trusts_once_the_key_is_there(
+    runtime: Runtime, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    asked: list[str] = []
+
+    def consent(fingerprint: str) -> bool:
+        asked.append(fingerprint)
+        return True
+
+    logins = sshd.logins()
+    added = await runtime.servers.add_server(
+        by_key(sshd, ssh_users, private_key=None, generate_key=True), confirm=consent
+    )
+    assert asked == [] and sshd.logins() == logins  # that key is on no server yet
+    assert (added.server.auth_type, added.server.trusted) == ("key", False)
+    assert added.public_key is not None and added.public_key.pending is False
+    assert added.host_key.fingerprint == sshd.fingerprint
+    async with runtime.db.session() as session:
+        row = await session.get(Server, "nas")
+    assert row is not None and row.private_key_enc is not None
+    private_key = runtime.servers.secrets.decrypt(row.private_key_enc)
+    assert private_key.startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+    assert public_half(private_key).line == added.public_key.public_key
+    assert private_key.splitlines()[1] not in added.model_dump_json()
+
+    with pytest.raises(AuthenticationFailed, match="its host key was not trusted"):
+        await runtime.servers.trust_server("nas", sshd.fingerprint)
+    with authorized(ssh_users, added.public_key.public_key):
+        assert_checked_in(await runtime.servers.trust_server("nas", sshd.fingerprint))

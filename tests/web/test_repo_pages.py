@@ -183,6 +183,32 @@ def test_a_failed_sync_is_shown_with_its_reason(web: Web, make_repo: Any) -> Non
     assert 'data-status="error"' in listed.text and "Last sync failed" in text_of(listed)
 
 
+def test_a_failed_sync_never_reads_as_no_sync_having_finished(web: Web, make_repo: Any) -> None:
+    never, worked = catalog_with(make_repo, "notes"), catalog_with(make_repo, "wiki")
+    never_id = subscribed(web, never, "Never", sync=False)
+    worked_id = subscribed(web, worked, "Worked")
+    for catalog, repo_id in ((never, never_id), (worked, worked_id)):
+        shutil.rmtree(catalog.path)
+        assert web.api.admin.post(f"/api/marketplace/repos/{repo_id}/sync").status_code == 502
+    page = web.admin()
+    first = text_of(page.get(f"/repos/{never_id}"))
+    assert "No sync has finished yet" not in first
+    assert re.search(r"Last sync failed: git ls-remote failed: [^.]*\. Repository", first), first
+    assert re.search(r"Last sync report No sync of this repository has worked yet: the last one "
+                     r"failed, for the reason above\. Fix what it names, then use Sync now ?\.",
+                     first), first  # fmt: skip
+    assert "Last sync that worked never" in first
+    second = text_of(page.get(f"/repos/{worked_id}"))
+    assert (
+        "Report of the last sync that worked The last sync failed, for the reason above; "
+        "this is the report of the one before it that worked ( just now )." in second
+    )
+    assert "Synced: branch main" in second  # the report it keeps
+    viewer = text_of(web.viewer().get(f"/repos/{never_id}"))
+    assert "worked yet: the last one failed, for the reason above." in viewer
+    assert "Sync now" not in viewer
+
+
 def test_a_sync_that_fails_with_a_bug_is_recorded_not_lost(
     web: Web, make_repo: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -204,7 +230,8 @@ def test_disable_hides_the_repo_from_the_store_until_enabled(web: Web, make_repo
     page = web.admin()
     disabled = page.post(f"/repos/{repo_id}/disable", {"next": "/repos"})
     assert disabled.headers["location"] == "/repos"
-    assert "hidden from the store" in text_of(page.follow(disabled))
+    said = text_of(page.follow(disabled))
+    assert "Disabled Home lab: its apps are hidden from the store." in said
     assert web.api.admin.get("/api/marketplace/apps").json()["total"] == 0
     assert "disabled" in text_of(page.get(f"/repos/{repo_id}"))
     enabled = page.post(f"/repos/{repo_id}/enable")

@@ -13,6 +13,7 @@ import asyncssh
 import httpx
 
 from tests.gitrepo import app_definition
+from tests.servers.authorized_keys import authorized
 from tests.services import free_port
 from tests.sshd import Sshd, SshUsers
 from tests.web.conftest import Page, Web, text_of
@@ -121,7 +122,7 @@ def test_an_unreachable_host_is_told_beside_the_host_naming_it(
     refused = web.admin().post("/servers/add", form)
     assert refused.status_code == 422
     assert field_error(refused, "host") == (
-        f"⚠ nas: connection refused at 127.0.0.1:{closed} (is sshd listening?)"
+        f"⚠ nas: connection refused at 127.0.0.1:{closed} (is sshd listening?)."
     )
     assert 'value="nas"' in refused.text and f'value="{closed}"' in refused.text
     assert ssh_users.key.read_text().splitlines()[1] not in refused.text
@@ -224,3 +225,141 @@ def test_a_viewer_sees_servers_but_no_control(web: Web, sshd: Sshd, ssh_users: S
     assert forged.status_code == 403
     assert viewer.post("/servers/add", form_for(sshd, ssh_users, name="x")).status_code == 403
     assert web.api.admin.get("/api/servers/nas").json()["trusted"] is False
+
+
+# -- logins: a key pair tomo generates, a new login tried first --------------------
+
+
+def public_key_on(page: httpx.Response) -> str:
+    found = re.search(r'<code id="public-key">(.*?)</code>', page.text)
+    assert found, text_of(page)[:1500]
+    return html.unescape(found.group(1))
+
+
+def test_add_with_a_generated_key_shows_the_public_key_then_test_and_save(
+    web: Web, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    page = web.admin()
+    form = form_for(sshd, ssh_users, auth="generate", private_key="")
+    answer = page.post("/servers/add", form)
+    assert answer.headers["location"] == "/servers/nas/key"
+    key_page = page.follow(answer)
+    said = shown(key_page)
+    public_key = public_key_on(key_page)
+    assert public_key.startswith("ssh-ed25519 ") and public_key.endswith(" tomo@nas")
+    assert "Added nas. Add tomo's public key to the server, then test and save." in said
+    assert f"Add this line to ~/.ssh/authorized_keys in the home of {ssh_users.user}" in said
+    assert f"echo '{public_key}' >> ~/.ssh/authorized_keys" in said
+    assert 'data-copy="public-key"' in key_page.text and "/static/admin.js" in key_page.text
+    assert sshd.fingerprint in said  # the host key, to check before the first login
+    assert "PRIVATE KEY" not in key_page.text
+    assert web.api.admin.get("/api/servers/nas").json()["trusted"] is False
+
+    too_soon = page.post("/servers/nas/key", {"fingerprint": sshd.fingerprint})
+    assert too_soon.status_code == 502
+    assert "The server did not accept the key." in shown(too_soon)
+    assert public_key_on(too_soon) == public_key  # the same key, to add
+    with authorized(ssh_users, public_key):
+        saved = page.post("/servers/nas/key", {"fingerprint": sshd.fingerprint})
+        assert saved.headers["location"] == "/servers/nas"
+        assert "Logged in to nas with tomo's key; online" in shown(page.follow(saved))
+        server = web.api.admin.get("/api/servers/nas").json()
+        assert (server["trusted"], server["auth_type"]) == (True, "key")
+
+
+def test_a_new_login_is_tried_first_and_a_refused_one_is_told_beside_its_field(
+    web: Web, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    page = web.admin()
+    added(page, form_for(sshd, ssh_users))
+    page.post("/servers/nas/trust", {"fingerprint": sshd.fingerprint})
+    edit = page.get("/servers/nas/edit")
+    assert "Credentials" in text_of(edit) and 'action="/servers/nas/credentials"' in edit.text
+    assert 'enctype="multipart/form-data"' in edit.text and 'type="file"' in edit.text
+    assert "The login cannot be changed here" not in text_of(edit)
+
+    login = {"auth": "password", "password": "not-it-123", "private_key": ""}
+    refused = page.post("/servers/nas/credentials", login)
+    assert refused.status_code == 422
+    assert field_error(refused, "password") == (
+        f"⚠ nas: 127.0.0.1:{sshd.port} refused user '{ssh_users.user}' (password not accepted); "
+        "the old login is kept."
+    )
+    assert 'value="password" checked' in refused.text and "not-it-123" not in refused.text
+    assert web.api.admin.get("/api/servers/nas").json()["auth_type"] == "key"
+    assert "Tested nas; online" in text_of(page.follow(page.post("/servers/nas/test")))
+    empty = page.post("/servers/nas/credentials", {"auth": "password", "password": ""})
+    assert field_error(empty, "password") == "⚠ enter the new password."
+
+    right = page.post("/servers/nas/credentials", {**login, "password": ssh_users.password})
+    assert right.headers["location"] == "/servers/nas"
+    assert "Logged in to nas with its new login and saved it; online" in shown(page.follow(right))
+    assert web.api.admin.get("/api/servers/nas").json()["auth_type"] == "password"
+
+    key_file = {"private_key_file": ("id_ed25519", ssh_users.key.read_bytes())}
+    uploaded = page.post("/servers/nas/credentials", {"auth": "key"}, files=key_file)
+    assert uploaded.headers["location"] == "/servers/nas", text_of(uploaded)[:1500]
+    assert web.api.admin.get("/api/servers/nas").json()["auth_type"] == "key"
+    not_text = {"private_key_file": ("id_ed25519", b"\xff\xfe\x00 not a key")}
+    bad = page.post("/servers/nas/credentials", {"auth": "key"}, files=not_text)
+    assert field_error(bad, "private_key") == "⚠ id_ed25519 is not a text private key."
+
+
+def test_a_password_server_moves_to_a_key_tomo_makes(
+    web: Web, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    page = web.admin()
+    added(page, form_for(sshd, ssh_users, auth="password", private_key="",
+                         password=ssh_users.password))  # fmt: skip
+    page.post("/servers/nas/trust", {"fingerprint": sshd.fingerprint})
+    no_key = page.get("/servers/nas/key")
+    assert no_key.headers["location"] == "/servers/nas/edit#login"
+
+    made = page.post("/servers/nas/credentials", {"auth": "generate"})
+    assert made.headers["location"] == "/servers/nas/key"
+    key_page = page.follow(made)
+    assert "tomo made a new key pair for nas. Until it is tested" in shown(key_page)
+    public_key = public_key_on(key_page)
+    refused = page.post("/servers/nas/key")
+    assert refused.status_code == 502 and "the old login is kept" in shown(refused)
+    assert web.api.admin.get("/api/servers/nas").json()["auth_type"] == "password"
+    with authorized(ssh_users, public_key):
+        saved = page.post("/servers/nas/key")
+        assert saved.headers["location"] == "/servers/nas"
+        detail = page.follow(saved)
+        assert "Logged in to nas with tomo's key; online" in shown(detail)
+        assert 'href="/servers/nas/key"' in detail.text
+        assert public_key_on(page.get("/servers/nas/key")) == public_key  # in use now
+        assert web.api.admin.get("/api/servers/nas").json()["auth_type"] == "key"
+
+
+def test_a_viewer_cannot_see_or_change_a_login(web: Web, sshd: Sshd, ssh_users: SshUsers) -> None:
+    added(web.admin(), form_for(sshd, ssh_users))
+    viewer = web.viewer()
+    assert viewer.get("/servers/nas/key").status_code == 403
+    for action in ("credentials", "key"):
+        assert viewer.post(f"/servers/nas/{action}", {"auth": "generate"}).status_code == 403
+    assert "/edit#login" not in viewer.get("/servers/nas").text
+
+
+def test_a_refused_first_login_is_mended_on_the_edit_page(
+    web: Web, sshd: Sshd, ssh_users: SshUsers
+) -> None:
+    page = web.admin()
+    form = form_for(sshd, ssh_users, auth="password", private_key="", password="not-it-123")
+    added(page, form)
+    refused = page.post("/servers/nas/trust", {"fingerprint": sshd.fingerprint})
+    assert refused.status_code == 502
+    assert 'href="/servers/nas/edit#login"' in refused.text and "Change the login" in refused.text
+
+    logins = sshd.logins()
+    saved = page.post("/servers/nas/credentials",
+                      {"auth": "password", "password": ssh_users.password})  # fmt: skip
+    assert saved.headers["location"] == "/servers/nas/trust"
+    assert "Saved nas's new login: tomo tries it once you trust its host key." in shown(
+        page.follow(saved)
+    )
+    assert sshd.logins() == logins  # the host key is not trusted: nothing logged in
+    trusted = page.post("/servers/nas/trust", {"fingerprint": sshd.fingerprint})
+    assert trusted.headers["location"] == "/servers/nas"
+    assert web.api.admin.get("/api/servers/nas").json()["status"] == "online"

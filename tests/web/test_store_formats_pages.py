@@ -195,3 +195,37 @@ def test_umbrel_gallery_images_show_from_the_app_folder(web: Web, make_repo: Mak
     assert (first.status_code, first.headers["content-type"]) == (200, "image/jpeg")
     assert first.content == (FIXTURES / "umbrel" / "notes-hub" / "1.jpg").read_bytes()
     assert second.status_code == 404  # the page's script leaves it out (browser test)
+
+
+def test_the_official_umbrel_stores_images_come_from_its_gallery_site(
+    web: Web, make_repo: MakeRepo
+) -> None:
+    """Umbrel keeps its icons and screenshots out of its app repository, on its gallery
+    site: tomo sends the browser there for an image the repository lacks (only for
+    the official store, whose gallery it is); an image the repository has is served."""
+    repo = make_repo()
+    shutil.copytree(FIXTURES / "umbrel" / "notes-hub", repo.path / "notes-hub")
+    manifest = (repo.path / "notes-hub" / "umbrel-app.yml").read_text()
+    repo.write("notes-hub/umbrel-app.yml", re.sub(r"(?m)^icon: .*\n", "", manifest))  # as Umbrel's
+    repo.write(
+        "notes-hub/kept.png", (FIXTURES / "casaos" / "Apps" / "Mediabox" / "icon.png").read_bytes()
+    )
+    repo.commit()
+    repo_id = subscribe(web, repo, "Umbrel")
+    viewer = web.viewer()
+    page = viewer.get(f"/apps/{repo_id}/notes-hub").text
+    assert f'src="/images/{repo_id}/notes-hub/icon.svg"' in page
+    assert viewer.get(f"/images/{repo_id}/notes-hub/icon.svg").status_code == 404  # not Umbrel's
+
+    async def as_umbrels_own(runtime: Runtime) -> None:
+        async with runtime.db.session() as session, session.begin():
+            await session.execute(update(MarketplaceRepo).where(MarketplaceRepo.id == repo_id)
+                                  .values(url="https://github.com/getumbrel/umbrel-apps.git"))  # fmt: skip
+
+    web.api.run(as_umbrels_own)
+    sent = viewer.get(f"/images/{repo_id}/notes-hub/icon.svg")  # never followed
+    assert (sent.status_code, sent.headers["location"]) == (
+        302, "https://getumbrel.github.io/umbrel-apps-gallery/notes-hub/icon.svg")  # fmt: skip
+    kept = viewer.get(f"/images/{repo_id}/notes-hub/kept.png")
+    assert (kept.status_code, kept.headers["content-type"]) == (200, "image/png")
+    assert viewer.get(f"/images/{repo_id}/notes-hub/../x.png").status_code == 404

@@ -161,7 +161,11 @@ async def _install_one(
         if json_:
             emit_json({"installation": None, "job": view.model_dump(mode="json"),
                        "generated_secrets": {}})  # fmt: skip
-        failed = InstallFailed(view.error or "install failed")
+        name = started.installation.name
+        error = view.error or "install failed"
+        if f"when {name} is uninstalled" in error:  # something is left: the way out, here
+            error += f" (`tomo uninstall {name}` removes it now)"
+        failed = InstallFailed(error)
         if any(step.name == "preflight" and step.status == "failed" for step in view.steps):
             raise await _offering_free(runtime, server, app, config, failed)
         raise failed
@@ -184,12 +188,15 @@ async def _offering_free(
     except TomoError:
         return refusal  # what the preview refuses, the refusal said already
     offers = {p.fields[0]: offer for p in plan.problems or [] if (offer := _offer(p, plan))}
-    if not offers:
+    # The command line's way to mend the rest (a job keeps none: in_any_face).
+    hints = [p.hint for p in plan.problems or [] if p.hint and not _offer(p, plan)]
+    if not offers and not hints:
         return refusal
     if isinstance(refusal, InvalidInput):  # each offer in place of its problem's hint
         return InvalidInput([replace(p, hint=offers.get(p.fields[0], p.hint)) if p.fields else p
                              for p in refusal.problems])  # fmt: skip
-    return refusal.with_message(f"{refusal.message}; {'; '.join(offers.values())}")
+    ways = [*offers.values(), *(hint for hint in hints if hint not in refusal.message)]
+    return refusal.with_message(f"{refusal.message}; {'; '.join(ways)}")
 
 
 def _offer(problem: PreflightProblem, plan: InstallPreview) -> str:

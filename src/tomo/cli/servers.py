@@ -16,10 +16,14 @@ from tomo.errors import InvalidInput
 
 if TYPE_CHECKING:
     from tomo.cli.services import Services
-    from tomo.servers.schemas import HostKeyScan, ServerAdded, ServerPublic
+    from tomo.servers.schemas import HostKeyScan, PublicKey, ServerAdded, ServerPublic, ServerUpdate
 
 app = typer.Typer(help="Servers tomo deploys to.", no_args_is_help=True)
 ServerArg = Annotated[str, typer.Argument(help="Server id or name.")]
+KeyOption = Annotated[Path | None, typer.Option("--key", help="Private key file.")]
+GenerateKeyOption = Annotated[bool, typer.Option(
+    "--generate-key", help="tomo makes an Ed25519 key pair and prints the public key to add.",
+)]  # fmt: skip
 
 
 @app.command("add")
@@ -29,9 +33,10 @@ def add(
     host: Annotated[str, typer.Argument(help="Host name or IP address.")],
     user: Annotated[str, typer.Option("--user", help="SSH user.")],
     port: Annotated[int, typer.Option("--port")] = 22,
-    key: Annotated[Path | None, typer.Option("--key", help="Private key file.")] = None,
+    key: KeyOption = None,
     passphrase_stdin: Annotated[bool, typer.Option("--passphrase-stdin")] = False,
     password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    generate_key: GenerateKeyOption = False,
     fingerprint: Annotated[
         str | None, typer.Option("--fingerprint", help="SHA256:… to trust.")
     ] = None,
@@ -39,9 +44,10 @@ def add(
     sudo: Annotated[bool, typer.Option("--sudo", help="Run docker through sudo -n.")] = False,
     json_: JsonOption = False,
 ) -> None:
-    """Add a server; its host key is shown and trusted only when you say so."""
-    if (key is None) == (not password_stdin):
-        raise InvalidInput("give --key PATH or --password-stdin (one of them)")
+    """Add a server; its host key is shown and trusted only when you say so. With
+    --generate-key, the public key to add to the server is printed first."""
+    if (key is not None) + password_stdin + generate_key != 1:
+        raise InvalidInput("give --key PATH, --password-stdin or --generate-key (one of them)")
     if passphrase_stdin and key is None:
         raise InvalidInput("--passphrase-stdin goes with --key")
     from pydantic import SecretStr
@@ -54,17 +60,29 @@ def add(
         private_key=SecretStr(_read_key(key)) if key else None,
         passphrase=SecretStr(secret) if passphrase_stdin and secret is not None else None,
         password=SecretStr(secret) if password_stdin and secret is not None else None,
-        data_root=data_root, use_sudo=sudo,
+        generate_key=generate_key, data_root=data_root, use_sudo=sudo,
     )  # fmt: skip
 
     async def action(runtime: Services) -> None:
-        # --json is for scripts: nobody answers a prompt there.
-        confirm = None if json_ else functools.partial(_confirm_key, name)
+        # --json is for scripts: nobody answers a prompt there. A generated key is on
+        # no server yet: the host key is asked about once it is there.
+        confirm = None if json_ or generate_key else functools.partial(_confirm_key, name)
         added = await runtime.servers.add_server(request, confirm=confirm)
         if json_:
             emit_json(added)
-        else:
-            _print_added(added)
+            return
+        _print_added(added)
+        if added.public_key is None:
+            return
+        server, fingerprint = added.server.id, added.host_key.fingerprint
+        if not _key_is_there(added):
+            err_console().print(f"Once the line is there, trust its host key and log in: "
+                                f"tomo server trust {server} --fingerprint {fingerprint}",
+                                markup=False)  # fmt: skip
+            return
+        trusted = await runtime.servers.trust_server(server, fingerprint)
+        err_console().print(f"Trusted {fingerprint} for {server}; {_health(trusted)}",
+                            markup=False)  # fmt: skip
 
     run(ctx, action)
 
@@ -150,15 +168,58 @@ def update(
     user: Annotated[str | None, typer.Option("--user")] = None,
     data_root: Annotated[str | None, typer.Option("--data-root")] = None,
     sudo: Annotated[bool | None, typer.Option("--sudo/--no-sudo")] = None,
+    key: KeyOption = None,
+    passphrase_stdin: Annotated[bool, typer.Option("--passphrase-stdin")] = False,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    generate_key: GenerateKeyOption = False,
     json_: JsonOption = False,
 ) -> None:
-    """Change a server; a new host or port must be trusted again."""
+    """Change a server; a new host or port must be trusted again. A new login
+    (--key, --password-stdin, --generate-key) is tried before it is kept."""
+    if (key is not None) + password_stdin + generate_key > 1:
+        raise InvalidInput("give one new login at most: --key PATH, --password-stdin or "
+                           "--generate-key")  # fmt: skip
+    if passphrase_stdin and key is None:
+        raise InvalidInput("--passphrase-stdin goes with --key")
+    if generate_key and not sys.stdin.isatty():
+        raise InvalidInput("--generate-key waits for you to add the public key to the "
+                           "server: run it on a terminal, or give a key of your own with "
+                           "--key")  # fmt: skip
+    from pydantic import SecretStr
+
     from tomo.servers.schemas import ServerUpdate
 
-    changes = ServerUpdate(name=name, host=host, port=port, username=user, data_root=data_root,
-                           use_sudo=sudo)  # fmt: skip
-    updated = run(ctx, lambda runtime: runtime.servers.update_server(server, changes))
-    emit(updated, json_, f"Updated server {updated.id}")
+    secret = _stdin_line() if (password_stdin or passphrase_stdin) else None
+    changes = ServerUpdate(
+        name=name, host=host, port=port, username=user, data_root=data_root, use_sudo=sudo,
+        private_key=SecretStr(_read_key(key)) if key else None,
+        passphrase=SecretStr(secret) if passphrase_stdin and secret is not None else None,
+        password=SecretStr(secret) if password_stdin and secret is not None else None,
+    )  # fmt: skip
+
+    async def action(runtime: Services) -> ServerPublic:
+        wanted = changes
+        if generate_key:
+            wanted = changes.model_copy(update={"generated_key": True})
+            made = await runtime.servers.generate_key(server)
+            _print_public_key(made, (await runtime.servers.get_server(server)).host)
+            if not typer.confirm("Is the line there? Log in with the new key and keep it",
+                                 default=False):  # fmt: skip
+                raise InvalidInput("the new key was not tried: you did not confirm; the login "
+                                   "did not change")  # fmt: skip
+        return await runtime.servers.update_server(server, wanted)
+
+    updated = run(ctx, action)
+    emit(updated, json_, _updated(updated, changes, generate_key))
+
+
+def _updated(server: ServerPublic, changes: ServerUpdate, generated: bool) -> str:
+    if not (changes.changes_login or generated):
+        return f"Updated server {server.id}"
+    if not server.trusted:
+        return (f"Updated server {server.id}; tomo tries its new login once its host key is "
+                f"trusted: tomo server trust {server.id}")  # fmt: skip
+    return f"Updated server {server.id}; tomo logged in with its new login: {_health(server)}"
 
 
 @app.command("remove")
@@ -178,6 +239,11 @@ def remove(
 def _print_added(added: ServerAdded) -> None:
     server, presented = added.server, added.host_key.fingerprint
     where = f"{server.host}:{server.port}"
+    if added.public_key is not None:
+        err_console().print(f"Added server {server.id} ({where}) with a key pair tomo made "
+                            "for it.", markup=False)  # fmt: skip
+        _print_public_key(added.public_key, server.host)
+        return
     if server.trusted:
         err_console().print(f"Added server {server.id} ({where}); {_health(server)}", markup=False)
         return
@@ -187,6 +253,26 @@ def _print_added(added: ServerAdded) -> None:
         f"until: tomo server trust {server.id} --fingerprint {presented}",
         markup=False,
     )
+
+
+def _print_public_key(key: PublicKey, host: str) -> None:
+    """The public key on stdout (a script may keep it), what to do with it on stderr."""
+    from tomo.servers.keys import authorize_command
+
+    err_console().print(f"Add this line to ~/.ssh/authorized_keys of {key.username} on {host}:",
+                        markup=False)  # fmt: skip
+    console().print(key.public_key, markup=False, soft_wrap=True)
+    example = f"For example, logged in there as {key.username}: "
+    err_console().print(example + authorize_command(key.public_key), markup=False, soft_wrap=True)
+
+
+def _key_is_there(added: ServerAdded) -> bool:
+    """On a terminal, once the person has added the public key: trust and log in."""
+    if not sys.stdin.isatty():
+        return False
+    fingerprint, server = added.host_key.fingerprint, added.server.id
+    return typer.confirm(f"Is the line there? Trust host key {fingerprint} for {server} and "
+                         "log in", default=False)  # fmt: skip
 
 
 def _health(server: ServerPublic) -> str:

@@ -78,10 +78,11 @@ class RemoteMarketplace:
         offset: int = 0,
         *,
         installable_only: bool = False,
+        one_per_app: bool = False,
     ) -> SearchPage:
         params = {"q": search, "category": category, "tag": list(tags), "repo": repo,
                   "sort": sort, "limit": limit, "offset": offset,
-                  "installable": installable_only}  # fmt: skip
+                  "installable": installable_only, "one_per_app": one_per_app}  # fmt: skip
         return SearchPage.model_validate(await self.api.get("/marketplace/apps", params))
 
     async def get_app(self, ref: str) -> MarketplaceApp:

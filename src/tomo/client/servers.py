@@ -6,7 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tomo.client.transport import Api, revealed, segment
-from tomo.servers.schemas import HostKeyScan, ServerAdded, ServerCreate, ServerPublic, ServerUpdate
+from tomo.servers.schemas import (
+    HostKeyScan,
+    PublicKey,
+    ServerAdded,
+    ServerCreate,
+    ServerPublic,
+    ServerUpdate,
+)
 
 
 class RemoteServers:
@@ -39,8 +46,11 @@ class RemoteServers:
         return ServerPublic.model_validate(await self.api.get(_path(ref)))
 
     async def update_server(self, ref: str, changes: ServerUpdate) -> ServerPublic:
-        answer = await self.api.call("PATCH", _path(ref), body=changes.model_dump(mode="json"))
+        answer = await self.api.call("PATCH", _path(ref), body=revealed(changes))
         return ServerPublic.model_validate(answer)
+
+    async def generate_key(self, ref: str) -> PublicKey:
+        return PublicKey.model_validate(await self.api.call("POST", f"{_path(ref)}/key-pair"))
 
     async def remove_server(self, ref: str, *, force: bool = False) -> ServerPublic:
         answer = await self.api.call("DELETE", _path(ref), params={"force": force})

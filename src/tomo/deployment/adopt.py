@@ -151,9 +151,11 @@ def _refuse_tomos(container: dict[str, Any], docker: Docker, asked: str) -> None
 
 def _check_name(name: str, *, given: bool) -> None:
     if not INSTANCE_NAME.fullmatch(name):
-        hint = "" if given else "; give it one with --name"
-        raise InvalidInput([Refusal(f"'{name}' is not a valid instance name (lowercase letters, "
-                                    f"digits, '_', '.', '-'){hint}", ("name",))])  # fmt: skip
+        text = f"'{name}' is not a valid instance name (lowercase letters, digits, '_', '.', '-')"
+        if given:
+            raise InvalidInput([Refusal(text, ("name",))])
+        raise InvalidInput([Refusal(text, ("name",), "give it one with --name",
+                                    page_hint="give it one as its Installation name")])  # fmt: skip
 
 
 async def _image_configs(docker: Docker, image_ids: set[str]) -> dict[str, dict[str, Any]]:
@@ -233,8 +235,8 @@ async def _refuse_personal_in_use(ctx: DeploymentContext, app_ids: list[str]) ->
             Installation.repo_id == PERSONAL_REPO, Installation.app_id.in_(app_ids))))  # fmt: skip
     if users:
         app_id, name = users[0]
-        raise Conflict(f"the personal app '{app_id}' is installed as {name}; adopt under "
-                       "another name (--name)", fields=("name",))  # fmt: skip
+        raise Conflict(f"the personal app '{app_id}' is installed as {name}; adopt it under "
+                       "another name", fields=("name",))  # fmt: skip
 
 
 def _from_catalog(app: str, container: dict[str, Any], image: dict[str, Any], name: str) -> _Source:

@@ -172,7 +172,9 @@ async def refuse_taken_name(session: AsyncSession, server_id: str, name: str) ->
 
 
 def name_taken(name: str, suggestion: str | None = None) -> InvalidInput:
-    return InvalidInput([name_in_use(name, suggestion, "choose --name")])
+    return InvalidInput(
+        [name_in_use(name, suggestion, "choose --name", page_hint="choose another Instance name")]
+    )
 
 
 class InstallOperation(Operation):
@@ -214,9 +216,11 @@ class InstallOperation(Operation):
         if outcome.complete:
             await self.ctx.delete(row.id)
             return Recovery(said(outcome, f"nothing had been created on {row.server_id}"))
+        # The fact and the way out in no face's syntax: the job page offers an
+        # Uninstall button, the command line has `tomo uninstall`.
         message = (
             f"{said(outcome, '')}; tomo removes the rest the next time it reaches "
-            f"{row.server_id} (or `tomo uninstall {row.name}` then)"
+            f"{row.server_id}, or when {row.name} is uninstalled"
         )
         await self.ctx.set(row.id, status=InstallationStatus.FAILED,
                            status_message=f"{cause}; {message}")  # fmt: skip

@@ -30,7 +30,14 @@ from tomo.deployment.models import Installation
 from tomo.deployment.schemas import InstallationPublic, OperationDone
 from tomo.deployment.states import refusal
 from tomo.deployment.statuses import JobStatus
-from tomo.errors import InternalError, InvalidInput, OperationInterrupted, RemoteError, TomoError
+from tomo.errors import (
+    InternalError,
+    InvalidInput,
+    OperationInterrupted,
+    RemoteError,
+    TomoError,
+    in_any_face,
+)
 
 log = logging.getLogger("tomo.deployment")
 
@@ -100,8 +107,9 @@ async def carry_out(
             failure = await _attempt(ctx, operation, recorder, row, earlier)
             if failure is not None:
                 status, error = failure
-                recovery = await _recover(operation, recorder, row, error.message)
-                message = f"{error.message}; {recovery.said}" if recovery.said else error.message
+                said = in_any_face(error)  # what the job keeps: every face shows it
+                recovery = await _recover(operation, recorder, row, said)
+                message = f"{said}; {recovery.said}" if recovery.said else said
                 error, settled = error.with_message(message), recovery.settled
     finally:
         ending = conclude(ctx, recorder, row.id, status, message, settled=settled,

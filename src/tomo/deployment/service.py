@@ -336,7 +336,7 @@ class DeploymentService:
     ) -> list[JobPublic]:
         """Newest first; an installation by id or instance name, even one that is gone."""
         if not 1 <= limit <= MAX_JOBS:
-            raise InvalidInput(f"--limit must be between 1 and {MAX_JOBS}")
+            raise InvalidInput(f"limit must be between 1 and {MAX_JOBS}")
         return await list_jobs(self.db, installation=installation, limit=limit)
 
     async def list_installations(self, server: str | None = None) -> list[InstallationPublic]:

@@ -268,12 +268,14 @@ def unaccepted(risks: list[str], accepted: list[str]) -> Refusal | None:
 def risk_problem(what: str, flags: list[str]) -> Refusal:
     """`what: flag, flag`, naming the flags for the faces that offer to accept them."""
     return Refusal(f"{what}: {', '.join(flags)}", ("accept_risks",),
-                   "accept each with --accept-risk FLAG", tuple(flags))  # fmt: skip
+                   "accept each with --accept-risk FLAG", tuple(flags),
+                   page_hint="tick each one you accept under Risks to accept")  # fmt: skip
 
 
 def unnamable(app_id: str) -> Refusal:
     return Refusal(f"the app id '{app_id}' cannot name a container: a name has 2 to 63 "
-                   "characters", ("name",), "give the instance a name with --name")  # fmt: skip
+                   "characters", ("name",), "give the instance a name with --name",
+                   page_hint="give it one as its Instance name")  # fmt: skip
 
 
 def chosen_ports(
@@ -374,7 +376,8 @@ def missing_values(kind: str, names: list[str]) -> Refusal:
     """`required KIND missing: A, B`, each name's field named."""
     fields = tuple(f"env.{name}" for name in names)
     return Refusal(f"required {kind} missing: {', '.join(names)}", fields,
-                   "give each with --env NAME=VALUE", tuple(names))  # fmt: skip
+                   "give each with --env NAME=VALUE", tuple(names),
+                   page_hint="fill in each in its field")  # fmt: skip
 
 
 def env_problems(env: dict[str, str], field_prefix: str) -> list[Refusal]:

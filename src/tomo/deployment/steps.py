@@ -83,6 +83,8 @@ async def preflight(docker: Docker, check: Preflight) -> ServerFacts:
             f"the data root {check.data_root} is not writable by user "
             f"'{docker.target.username}'", hint="create it and give it to that user, or "
             f"choose another with `tomo server update {docker.server} --data-root PATH`",
+            page_hint="create it and give it to that user, or choose another data root on "
+            "the server's Edit page",
         ))  # fmt: skip
     problems += device_problems(check.app, seen)
     problems += mount_problems(check.app, seen, check.data_root, check.others)

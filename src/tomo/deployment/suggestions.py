@@ -42,7 +42,7 @@ def free_name(name: str, is_taken: Callable[[str], bool]) -> str | None:
     return None
 
 
-def name_in_use(name: str, suggestion: str | None, hint: str = "") -> Refusal:
+def name_in_use(name: str, suggestion: str | None, hint: str = "", page_hint: str = "") -> Refusal:
     """An installation of that name is on the server already."""
     return Refusal(f"an installation named '{name}' already exists on this server", ("name",),
-                   hint, suggestion=suggestion or "")  # fmt: skip
+                   hint, suggestion=suggestion or "", page_hint=page_hint)  # fmt: skip

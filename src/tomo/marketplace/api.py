@@ -80,6 +80,11 @@ async def sync_repo(repo: str, marketplace: MarketplaceDep, force: bool = False)
     return await marketplace.sync_repo(repo, force=force)
 
 
+INSTALLABLE = "Only apps tomo can install (each hit says `installable`)."
+ONE_PER_APP = ("The same app from several repositories once (as the store shows it: the "
+               "copy tomo can install, from an official repository, first).")  # fmt: skip
+
+
 @router.get("/apps", name="search_apps", responses=error_responses(401, 404, 422))
 async def search_apps(
     marketplace: MarketplaceDep,
@@ -90,21 +95,30 @@ async def search_apps(
     sort: SortKey | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-    installable: Annotated[
-        bool, Query(description="Only apps tomo can install (each hit says `installable`).")
-    ] = False,
+    installable: Annotated[bool, Query(description=INSTALLABLE)] = False,
+    one_per_app: Annotated[bool, Query(description=ONE_PER_APP)] = False,
 ) -> SearchPage:
     """Search the catalog."""
     return await marketplace.search_apps(
         search=q, category=category, tags=tag or (), repo=repo, sort=sort, limit=limit,
-        offset=offset, installable_only=installable,
+        offset=offset, installable_only=installable, one_per_app=one_per_app,
     )  # fmt: skip
 
 
-@router.get("/categories", name="categories", responses=error_responses(401))
-async def categories(marketplace: MarketplaceDep) -> list[Category]:
-    """Categories with their number of apps."""
-    return await marketplace.get_categories()
+@router.get("/categories", name="categories", responses=error_responses(401, 404))
+async def categories(
+    marketplace: MarketplaceDep,
+    q: str | None = None,
+    tag: Annotated[list[str] | None, Query()] = None,
+    repo: str | None = None,
+    installable: Annotated[bool, Query(description=INSTALLABLE)] = False,
+    one_per_app: Annotated[bool, Query(description=ONE_PER_APP)] = False,
+) -> list[Category]:
+    """Categories with the number of apps a search with these words and filters
+    finds in each (every app by default), in the store's one vocabulary."""
+    return await marketplace.get_categories(
+        q, tag or (), repo, installable_only=installable, one_per_app=one_per_app
+    )
 
 
 @router.get("/apps/{repo}/{app_id}", name="get_app", responses=error_responses(401, 404))

@@ -45,6 +45,16 @@ async def families_of_repo(session: AsyncSession, repo_id: str) -> set[str]:
     return set(rows)
 
 
+async def families_of_rows(session: AsyncSession, pks: list[int]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(pks), CHUNK):
+        found |= set(await session.scalars(
+            select(MarketplaceAppRow.family)
+            .where(MarketplaceAppRow.pk.in_(pks[start : start + CHUNK]))
+        ))  # fmt: skip
+    return found
+
+
 async def refresh_representatives(session: AsyncSession, families: Iterable[str]) -> None:
     """Choose again which app represents each of `families`; rows whose choice
     changed are rewritten (and only those: each rewrite re-indexes the row)."""

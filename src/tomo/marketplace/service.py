@@ -39,6 +39,7 @@ from tomo.errors import (
 from tomo.marketplace.categories import canonical_category
 from tomo.marketplace.credentials import RepoCredentials
 from tomo.marketplace.families import families_of_repo, refresh_representatives
+from tomo.marketplace.formats.umbrel import umbrel_gallery_image
 from tomo.marketplace.git import RepoUrl, check_branch, check_repo_url, repo_url_key
 from tomo.marketplace.models import MarketplaceAppRow, MarketplaceRating, MarketplaceRepo
 from tomo.marketplace.schemas import (
@@ -272,6 +273,14 @@ class MarketplaceService:
             raise ImageNotFound(f"repo '{repo_id}' has no image '{path}' (up to "
                                 f"{MAX_IMAGE_BYTES // 1024**2} MB)")  # fmt: skip
         return data, media_type
+
+    async def image_elsewhere(self, ref: str, path: str) -> str | None:
+        """Where a store keeps an image its repository lacks: the official Umbrel
+        store's icons and gallery live on its gallery site (formats/umbrel.py)."""
+        async with self.db.session() as session:
+            repo = await self._find_repo(session, ref)
+            url = repo.url
+        return umbrel_gallery_image(url, path)
 
     # -- sync ---------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from tomo.errors import InvalidDefinition, SyncFailed
 from tomo.marketplace.categories import canonical_category
 from tomo.marketplace.credentials import RepoCredentials
 from tomo.marketplace.definition import AppDefinition
-from tomo.marketplace.families import families_of_repo, family_of, refresh_representatives
+from tomo.marketplace.families import families_of_rows, family_of, refresh_representatives
 from tomo.marketplace.formats.base import CatalogFormat
 from tomo.marketplace.formats.tomo import TomoFormat
 from tomo.marketplace.git import Git, RemoteLogin, TreeEntry, check_repo_url
@@ -65,9 +65,10 @@ from tomo.marketplace.schemas import SyncProblem, SyncReport
 # 12: devices chosen at install (a setting as the server side).
 # 13: one vocabulary of categories (categories.py); apps marked installable or not;
 #     `$$` of tomo's own files is a `$` in one-container apps without settings too.
+# 14: Umbrel's icon where its store finds it (`<folder>/icon.svg`, its gallery site).
 # Apps stored by an older parser are rewritten from the new parse, even from files
 # that did not change: what the catalog shows must be what this parser makes of them.
-PARSER_VERSION = 13
+PARSER_VERSION = 14
 
 log = logging.getLogger("tomo.marketplace")
 # A file holding a whole catalog (Portainer's templates) is bound by this, not by
@@ -399,19 +400,24 @@ async def _write(
 ) -> None:
     now = datetime.now(UTC)
     apps = table_of(MarketplaceAppRow)
-    changing = plan.removed or plan.updated or plan.added
-    families = await families_of_repo(session, repo_id) if changing else set()
+    # The families of the apps that change, before and after: in each, another app
+    # may represent it now (families.py).
+    leaving = [stored[app_id][0] for app_id in (*plan.removed, *plan.updated)]
+    families = await families_of_rows(session, leaving)
     if plan.removed:
         await session.execute(
             delete(apps).where(apps.c.pk.in_([stored[app_id][0] for app_id in plan.removed]))
         )
     sources = {app_id: selection.sources[path] for app_id, path in winners.items()}
     if plan.updated:
-        await _update_apps(session, _rows(repo_id, plan.updated, sources, now), stored)
+        updated = _rows(repo_id, plan.updated, sources, now)
+        families |= {row["family"] for row in updated.values()}
+        await _update_apps(session, updated, stored)
     if plan.added:
-        await _insert_apps(session, repo_id, _rows(repo_id, plan.added, sources, now), now)
-    if changing:  # the families it had and has: one of them may represent them now
-        await refresh_representatives(session, families | await families_of_repo(session, repo_id))
+        added = _rows(repo_id, plan.added, sources, now)
+        families |= {row["family"] for row in added.values()}
+        await _insert_apps(session, repo_id, added, now)
+    await refresh_representatives(session, families)
 
 
 def _rows(

@@ -11,6 +11,7 @@ from tomo.http.problems import error_responses
 from tomo.servers.schemas import (
     Fingerprint,
     HostKeyScan,
+    PublicKey,
     ServerAdded,
     ServerCreate,
     ServerPublic,
@@ -48,9 +49,11 @@ async def get_server(server: str, servers: ServersDep) -> ServerPublic:
 
 
 @router.patch("/{server}", name="update_server",
-              responses=error_responses(401, 403, 404, 409, 422))  # fmt: skip
+              responses=error_responses(401, 403, 404, 409, 422, 502, 504))  # fmt: skip
 async def update_server(server: str, changes: ServerUpdate, servers: ServersDep) -> ServerPublic:
-    """Change a server; a new host or port must be trusted again."""
+    """Change a server; a new host or port must be trusted again. A new login
+    (`password`, `private_key` with its `passphrase`, or `generated_key`) is tried
+    first on a trusted server: refused, it names the field and the old one stays."""
     return await servers.update_server(server, changes)
 
 
@@ -58,6 +61,23 @@ async def update_server(server: str, changes: ServerUpdate, servers: ServersDep)
 async def remove_server(server: str, servers: ServersDep, force: bool = False) -> ServerPublic:
     """Forget a server (refused while installations live there, unless `force`)."""
     return await servers.remove_server(server, force=force)
+
+
+@router.post("/{server}/key-pair", name="generate_key", status_code=status.HTTP_201_CREATED,
+             responses=error_responses(401, 403, 404))  # fmt: skip
+async def generate_key(server: str, servers: ServersDep) -> PublicKey:
+    """Make an Ed25519 key pair for the server and answer its public key: add it to
+    ~/.ssh/authorized_keys of the server's user, then PATCH the server with
+    `generated_key: true` to try it and keep it. Until then (or until tomo restarts)
+    the login does not change; the private key is never answered."""
+    return await servers.generate_key(server)
+
+
+@router.get("/{server}/public-key", name="get_public_key", responses=error_responses(401, 404))
+async def get_public_key(server: str, servers: ServersDep) -> PublicKey:
+    """The public half of tomo's key for the server: the one made by POST …/key-pair
+    and not tried yet (`pending`), else the one it logs in with."""
+    return await servers.public_key(server)
 
 
 @router.get("/{server}/host-key", name="scan_host_key",

@@ -7,7 +7,16 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from tomo.marketplace.fields import check_absolute_path
@@ -65,7 +74,8 @@ ONE_LOGIN = "one_login"  # the error type of a server given no way, or two, to l
 
 
 class ServerCreate(BaseModel):
-    """Sent to add a server: one way to log in, optionally the expected host key."""
+    """Sent to add a server: one way to log in (a private key, a password, or a key
+    pair tomo generates), optionally the expected host key."""
 
     name: str = Field(min_length=1, max_length=128)
     host: Host
@@ -74,6 +84,7 @@ class ServerCreate(BaseModel):
     private_key: SecretStr | None = None
     passphrase: SecretStr | None = None
     password: SecretStr | None = None
+    generate_key: bool = False
     fingerprint: Fingerprint | None = None
     data_root: DataRoot = "/opt/tomo/apps"
     use_sudo: bool = False
@@ -81,19 +92,34 @@ class ServerCreate(BaseModel):
 
     @model_validator(mode="after")
     def _one_login(self) -> ServerCreate:
-        if (self.private_key is None) == (self.password is None):
-            raise PydanticCustomError(ONE_LOGIN, "give either a private key or a password")
-        if self.passphrase is not None and self.private_key is None:
-            raise ValueError("a passphrase goes with a private key")
+        if _ways_to_log_in(self.private_key, self.password, self.generate_key) != 1:
+            raise PydanticCustomError(ONE_LOGIN, "give a private key, a password or generate_key "
+                                                 "(one of them)")  # fmt: skip
+        _check_passphrase(self.passphrase, self.private_key)
         return self
 
-    @property
-    def auth_type(self) -> AuthType:
-        return "key" if self.private_key is not None else "password"
+    @field_validator("fingerprint")
+    @classmethod
+    def _not_with_a_new_key(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Pinning needs a login, and a key made now is on no server yet.
+        if value is not None and info.data.get("generate_key"):
+            raise ValueError("trust the host key once the generated public key is on the server")
+        return value
+
+
+def _ways_to_log_in(private_key: object, password: object, generated: bool | None) -> int:
+    return (private_key is not None) + (password is not None) + bool(generated)
+
+
+def _check_passphrase(passphrase: object, private_key: object) -> None:
+    if passphrase is not None and private_key is None:
+        raise ValueError("a passphrase goes with a private key")
 
 
 class ServerUpdate(BaseModel):
-    """Sent to change a server; absent fields stay as they are."""
+    """Sent to change a server; absent fields stay as they are. A new login (a
+    private key, a password, or the key pair made by POST …/key-pair) is tried
+    first on a trusted server, and refused if the server refuses it."""
 
     name: str | None = Field(default=None, min_length=1, max_length=128)
     host: Host | None = None
@@ -101,6 +127,27 @@ class ServerUpdate(BaseModel):
     username: Username | None = None
     data_root: DataRoot | None = None
     use_sudo: bool | None = None
+    private_key: SecretStr | None = None
+    passphrase: SecretStr | None = None
+    password: SecretStr | None = None
+    generated_key: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_login(self) -> ServerUpdate:
+        if _ways_to_log_in(self.private_key, self.password, self.generated_key) > 1:
+            raise PydanticCustomError(ONE_LOGIN, "give one new login at most: a private key, "
+                                                 "a password or generated_key")  # fmt: skip
+        _check_passphrase(self.passphrase, self.private_key)
+        return self
+
+    @property
+    def changes_login(self) -> bool:
+        return _ways_to_log_in(self.private_key, self.password, self.generated_key) == 1
+
+    @property
+    def moves(self) -> bool:
+        """A new address: another machine until its host key is trusted again."""
+        return self.host is not None or self.port is not None
 
 
 class ServerPublic(BaseModel):
@@ -150,8 +197,23 @@ class HostKeyScan(BaseModel):
     matches_pinned: bool
 
 
+class PublicKey(BaseModel):
+    """The public half of tomo's key for a server: the line to add to
+    ~/.ssh/authorized_keys of `username` there. `pending`: made by POST …/key-pair
+    and not used yet (PATCH the server with `generated_key` to try it and keep it);
+    otherwise the key tomo logs in with now."""
+
+    server_id: str
+    username: str
+    public_key: str
+    fingerprint: str
+    pending: bool
+
+
 class ServerAdded(BaseModel):
-    """The new server and the host key it presented."""
+    """The new server, the host key it presented and, when tomo generated the key
+    pair, the public key to add to the server before trusting its host key."""
 
     server: ServerPublic
     host_key: HostKeyScan
+    public_key: PublicKey | None = None

@@ -7,6 +7,12 @@ proves the credentials and gathers the facts; a server whose login fails is
 not stored, and a key whose login fails is not pinned. Credentials are
 encrypted before they are stored and decrypted only to build an SSHTarget for
 a connection.
+
+A login changes the same way: the new one is tried (where tomo may log in: a
+trusted server at the same address) before it replaces the old one, which stays
+if the server refuses it. A key pair tomo generates for a server already in use
+waits for that try in memory, sealed: a restart drops it, and a key on no server
+yet is cheap to make again.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,8 +30,10 @@ from tomo.config import Settings
 from tomo.crypto import Secrets
 from tomo.db import Database, find_by_id_or_name
 from tomo.errors import (
+    AuthenticationFailed,
     HostKeyChanged,
     InvalidInput,
+    NotFound,
     Refusal,
     RemoteError,
     ServerExists,
@@ -35,9 +43,11 @@ from tomo.errors import (
     ServerUnreachable,
 )
 from tomo.servers.facts import ServerFacts, gather_facts
+from tomo.servers.keys import KeyPair, PublicHalf, generate_key_pair, public_half
 from tomo.servers.models import Server
 from tomo.servers.schemas import (
     HostKeyScan,
+    PublicKey,
     ServerAdded,
     ServerCreate,
     ServerPublic,
@@ -47,6 +57,12 @@ from tomo.servers.schemas import (
 )
 from tomo.servers.ssh import HostKey, SSHCredentials, SSHService, SSHTarget, check_private_key
 from tomo.slugs import allocate_id
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+
+# What update_server sets as given; the login (credentials) has a way of its own.
+SETTINGS = frozenset({"name", "host", "port", "username", "data_root", "use_sudo"})
 
 
 class ServerDependent(Protocol):
@@ -65,6 +81,7 @@ class ServerService:
         self.ssh = ssh
         self.secrets = secrets
         self._dependents: list[ServerDependent] = []
+        self._waiting_keys: dict[str, str] = {}  # server id -> a generated key, sealed
         ssh.on_contact = self._record_contact
 
     async def _record_contact(self, server_id: str, error: RemoteError | None) -> None:
@@ -90,14 +107,22 @@ class ServerService:
     ) -> ServerAdded:
         """Register a server and read its host key. The key is pinned when it has
         the fingerprint the user expects, or when `confirm(fingerprint)` consents;
-        then tomo logs in once, and stores the server only if that login works."""
-        _check_private_key(request)
+        then tomo logs in once, and stores the server only if that login works.
+
+        With `generate_key`, tomo makes the key pair and answers its public key; no
+        login is tried (that key is on no server yet): trust the host key once the
+        public key is there."""
+        _check_private_key(request.private_key, request.passphrase)
         key = await self.ssh.fetch_host_key(request.name, request.host, request.port)
         if request.fingerprint is not None and request.fingerprint != key.fingerprint:
             raise HostKeyChanged(request.name, request.fingerprint, key.fingerprint, expected=True)
         async with self.db.session() as session:  # a name already taken is told before asking
-            server = self._new_row(request, await self._new_id(session, request.id, request.name))
-        if request.fingerprint is not None or (confirm is not None and confirm(key.fingerprint)):
+            server_id = await self._new_id(session, request.id, request.name)
+        made = generate_key_pair(f"tomo@{server_id}") if request.generate_key else None
+        server = self._new_row(request, server_id, made)
+        if made is None and (
+            request.fingerprint is not None or (confirm is not None and confirm(key.fingerprint))
+        ):
             facts = await self._first_login(server, key, unless="the server was not added")
             _pin(server, key)
             _checked(server, status="online", error=None, facts=facts)
@@ -108,25 +133,30 @@ class ServerService:
             except IntegrityError:
                 await self.ssh.forget(server.id)
                 raise ServerExists(f"a server named '{request.name}' already exists") from None
-            return ServerAdded(server=public(server), host_key=_scan(server, key))
+            shown = _public_key(server, made.public, pending=False) if made else None
+            return ServerAdded(server=public(server), host_key=_scan(server, key), public_key=shown)
 
-    def _new_row(self, request: ServerCreate, server_id: str) -> Server:
+    def _new_row(self, request: ServerCreate, server_id: str, made: KeyPair | None) -> Server:
+        login = SSHCredentials(private_key=made.private_key) if made else _given(
+            request.private_key, request.passphrase, request.password
+        )  # fmt: skip
         return Server(
             id=server_id, name=request.name.strip(), host=request.host, port=request.port,
-            username=request.username, auth_type=request.auth_type,
+            username=request.username, auth_type=_auth_type(login),
             data_root=request.data_root, use_sudo=request.use_sudo, status="unknown",
-            created_at=datetime.now(UTC), **self._encrypted(request),
+            created_at=datetime.now(UTC), **self._sealed(login),
         )  # fmt: skip
 
-    def _encrypted(self, request: ServerCreate) -> dict[str, str | None]:
-        def seal(secret: object) -> str | None:
-            value = getattr(secret, "get_secret_value", None)
-            return self.secrets.encrypt(value()) if value else None
+    def _sealed(self, login: SSHCredentials) -> dict[str, str | None]:
+        """A login as the row keeps it: each secret encrypted, a way not taken cleared."""
+
+        def seal(secret: str | None) -> str | None:
+            return self.secrets.encrypt(secret) if secret is not None else None
 
         return {
-            "password_enc": seal(request.password),
-            "private_key_enc": seal(request.private_key),
-            "passphrase_enc": seal(request.passphrase),
+            "password_enc": seal(login.password),
+            "private_key_enc": seal(login.private_key),
+            "passphrase_enc": seal(login.passphrase),
         }
 
     async def _new_id(self, session: AsyncSession, wanted: str | None, name: str) -> str:
@@ -144,19 +174,102 @@ class ServerService:
             return public(await self._find(session, ref))
 
     async def update_server(self, ref: str, changes: ServerUpdate) -> ServerPublic:
-        """Change where or how to reach a server; a new address needs a new trust."""
+        """Change where or how to reach a server. A new address needs a new trust; a
+        new login is tried first where tomo may log in (trusted, same address), and
+        if the server refuses it nothing changes."""
         async with self.db.session() as session:
             server = await self._find(session, ref)
-            for field, value in changes.model_dump(exclude_none=True).items():
-                setattr(server, field, value.strip() if field == "name" else value)
-            if changes.host is not None or changes.port is not None:
-                _unpin(server)  # another address is another machine until proven otherwise
+        login = self._new_login(server, changes)
+        facts = None
+        if login is not None and server.host_key is not None and not changes.moves:
+            facts = await self._try_login(server, changes, login)
+        async with self.db.session() as session:
+            row = await self._find(session, server.id)
+            self._apply(row, changes, login, facts)
             try:
                 await session.commit()
             except IntegrityError:
                 raise ServerExists(f"a server named '{changes.name}' already exists") from None
-            await self.ssh.forget(server.id)
-            return public(server)
+            if login is not None:
+                self._waiting_keys.pop(row.id, None)
+            await self.ssh.forget(row.id)  # connections made as before end here
+            return public(row)
+
+    def _new_login(self, server: Server, changes: ServerUpdate) -> SSHCredentials | None:
+        """The login a change asks for, in clear for the try; None: it stays."""
+        if changes.generated_key:
+            return SSHCredentials(private_key=self._waiting_key(server))
+        if not changes.changes_login:
+            return None
+        _check_private_key(changes.private_key, changes.passphrase)
+        return _given(changes.private_key, changes.passphrase, changes.password)
+
+    async def _try_login(
+        self, server: Server, changes: ServerUpdate, login: SSHCredentials
+    ) -> ServerFacts:
+        """Log in as the change asks (on a connection of its own: the server's keep
+        working meanwhile) and learn the facts, as a test does."""
+        target = replace(self._target_of(server, login), pool=f"{server.id}#new-login",
+                         username=changes.username or server.username)  # fmt: skip
+        try:
+            return await gather_facts(self.ssh, target, changes.data_root or server.data_root)
+        except RemoteError as exc:
+            kept = exc.with_message(f"{exc.message}; the old login is kept")
+            if isinstance(exc, AuthenticationFailed):
+                raise kept.concerning(_login_field(changes)) from None
+            raise kept from None
+        finally:
+            await self.ssh.forget(target.pool_key)
+
+    def _apply(
+        self, server: Server, changes: ServerUpdate, login: SSHCredentials | None,
+        facts: ServerFacts | None,
+    ) -> None:  # fmt: skip
+        for field, value in changes.model_dump(exclude_none=True, include=set(SETTINGS)).items():
+            setattr(server, field, value.strip() if field == "name" else value)
+        if changes.moves:
+            _unpin(server)  # another address is another machine until proven otherwise
+        if login is not None:
+            server.auth_type = _auth_type(login)
+            for column, sealed in self._sealed(login).items():
+                setattr(server, column, sealed)
+        if facts is not None:
+            _checked(server, status="online", error=None, facts=facts)
+
+    # -- key pairs ------------------------------------------------------------
+
+    async def generate_key(self, ref: str) -> PublicKey:
+        """Make a key pair to replace a server's login: it waits (see the module's
+        note) until update_server with `generated_key` tries it and keeps it."""
+        async with self.db.session() as session:
+            server = await self._find(session, ref)
+        made = generate_key_pair(f"tomo@{server.id}")
+        self._waiting_keys[server.id] = self.secrets.encrypt(made.private_key)
+        return _public_key(server, made.public, pending=True)
+
+    async def public_key(self, ref: str) -> PublicKey:
+        """The public half of tomo's key for a server: the one waiting to be tried,
+        else the one it logs in with."""
+        async with self.db.session() as session:
+            server = await self._find(session, ref)
+        waiting = self._waiting_keys.get(server.id)
+        if waiting is not None:
+            return _public_key(server, public_half(self.secrets.decrypt(waiting)), pending=True)
+        login = self._credentials_of(server)
+        if login.private_key is None:
+            raise NotFound(f"server '{server.name}' logs in with a password: it has no key yet "
+                           "(generate one)")  # fmt: skip
+        own = public_half(login.private_key, login.passphrase)
+        return _public_key(server, own, pending=False)
+
+    def _waiting_key(self, server: Server) -> str:
+        sealed = self._waiting_keys.get(server.id)
+        if sealed is None:
+            raise InvalidInput([Refusal(
+                f"no generated key waits for server '{server.name}' (tomo keeps one only until "
+                "it restarts): generate one again", ("generated_key",),
+            )])  # fmt: skip
+        return self.secrets.decrypt(sealed)
 
     async def remove_server(self, ref: str, *, force: bool = False) -> ServerPublic:
         """Forget a server; refused while installations live there unless forced.
@@ -176,6 +289,7 @@ class ServerService:
             await dependent.forget_server(removed.id)
         async with self.db.session() as session, session.begin():
             await session.delete(await self._find(session, removed.id))
+        self._waiting_keys.pop(removed.id, None)
         await self.ssh.forget(removed.id)
         return removed
 
@@ -242,18 +356,21 @@ class ServerService:
         async with self.db.session() as session:
             return self._target_of(await self._find(session, ref))
 
-    def _target_of(self, server: Server) -> SSHTarget:
+    def _target_of(self, server: Server, login: SSHCredentials | None = None) -> SSHTarget:
+        """How to reach a server: with its own login, or with `login` (being tried)."""
+        return SSHTarget(
+            key=server.id, name=server.name, host=server.host, port=server.port,
+            username=server.username, credentials=login or self._credentials_of(server),
+            host_key=server.host_key, use_sudo=server.use_sudo,
+        )  # fmt: skip
+
+    def _credentials_of(self, server: Server) -> SSHCredentials:
         open_ = self.secrets.decrypt
-        credentials = SSHCredentials(
+        return SSHCredentials(
             password=open_(server.password_enc) if server.password_enc else None,
             private_key=open_(server.private_key_enc) if server.private_key_enc else None,
             passphrase=open_(server.passphrase_enc) if server.passphrase_enc else None,
         )
-        return SSHTarget(
-            key=server.id, name=server.name, host=server.host, port=server.port,
-            username=server.username, credentials=credentials, host_key=server.host_key,
-            use_sudo=server.use_sudo,
-        )  # fmt: skip
 
     async def _record(
         self, ref: str, *, status: str, error: str | None, facts: ServerFacts | None = None
@@ -265,12 +382,39 @@ class ServerService:
             return public(server)
 
 
-def _check_private_key(request: ServerCreate) -> None:
+def _check_private_key(private_key: SecretStr | None, passphrase: SecretStr | None) -> None:
     """A key that can never load is bad input, found before anything is asked."""
-    if request.private_key is None:
+    if private_key is None:
         return
-    passphrase = request.passphrase.get_secret_value() if request.passphrase else None
-    check_private_key(request.private_key.get_secret_value(), passphrase)
+    check_private_key(private_key.get_secret_value(), _revealed(passphrase))
+
+
+def _given(
+    private_key: SecretStr | None, passphrase: SecretStr | None, password: SecretStr | None
+) -> SSHCredentials:
+    """A login as a request gives it."""
+    return SSHCredentials(password=_revealed(password), private_key=_revealed(private_key),
+                          passphrase=_revealed(passphrase))  # fmt: skip
+
+
+def _revealed(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret is not None else None
+
+
+def _auth_type(login: SSHCredentials) -> str:
+    return "password" if login.password is not None else "key"
+
+
+def _login_field(changes: ServerUpdate) -> str:
+    """The field of a refused new login, as its request named it."""
+    if changes.password is not None:
+        return "password"
+    return "private_key" if changes.private_key is not None else "generated_key"
+
+
+def _public_key(server: Server, half: PublicHalf, *, pending: bool) -> PublicKey:
+    return PublicKey(server_id=server.id, username=server.username, public_key=half.line,
+                     fingerprint=half.fingerprint, pending=pending)  # fmt: skip
 
 
 def _checked(server: Server, *, status: str, error: str | None, facts: ServerFacts | None) -> None:

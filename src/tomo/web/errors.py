@@ -9,10 +9,12 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
+from tomo.errors import HostKeyChanged, InvalidInput, NeededByOthers, PreflightFailed, TomoError
 from tomo.http.deps import get_auth
-from tomo.http.middleware import note_outcome
-from tomo.http.problems import Problem
+from tomo.http.middleware import note_outcome, note_refusal
+from tomo.http.problems import Problem, answer_domain_error, of_domain_error
 from tomo.http.security import clear_session_cookies
+from tomo.web.forms import page_words
 from tomo.web.session import LoginNeeded
 from tomo.web.templating import render
 
@@ -42,7 +44,15 @@ class ErrorPages:
     ) -> Response:
         if problem.status == 401:
             return _to_login(request)
-        context = {"problem": problem, "next_step": NEXT_STEP.get(problem.status, "")}
+        return self.page(request, problem, headers, problem.problems or [])
+
+    def page(
+        self, request: Request, problem: Problem, headers: dict[str, str] | None,
+        reasons: list[str],
+    ) -> Response:  # fmt: skip
+        """The error page: the problem's words (`reasons`, when it has several)."""
+        context = {"problem": problem, "reasons": reasons,
+                   "next_step": NEXT_STEP.get(problem.status, "")}  # fmt: skip
         response = render(request, "error.html", context, status=problem.status)
         for name, value in (headers or {}).items():
             if name.lower() in ("retry-after", "allow"):
@@ -59,7 +69,32 @@ def _to_login(request: Request) -> Response:
     return response
 
 
+# The errors whose message holds the command line's words (`choose --name`,
+# `--with-dependants`, `tomo server trust`): a page says them its own way
+# (forms.page_words).
+WORDED_FOR_PAGES = (InvalidInput, PreflightFailed, NeededByOthers, HostKeyChanged)
+
+
+async def _worded_for_a_page(request: Request, exc: Exception) -> Response:
+    """One of WORDED_FOR_PAGES: as a page, in a page's words; to the API, as every
+    domain error (its `errors[]` carry the command line's hints as data)."""
+    assert isinstance(exc, TomoError)
+    note_refusal(request, exc)
+    pages = ErrorPages()
+    if not pages.claims(request):
+        return answer_domain_error(exc)
+    problem = of_domain_error(exc)
+    problem.detail = page_words(exc)
+    if isinstance(exc, PreflightFailed):
+        problem.server = exc.server
+    refusals = exc.problems if isinstance(exc, InvalidInput | PreflightFailed) else ()
+    return pages.page(request, problem, None, [p.said_on_page for p in refusals])
+
+
 def install_page_errors(app: FastAPI) -> None:
+    for kind in WORDED_FOR_PAGES:
+        app.add_exception_handler(kind, _worded_for_a_page)
+
     @app.exception_handler(LoginNeeded)
     async def login_needed(request: Request, _exc: LoginNeeded) -> Response:
         note_outcome(request, "401", "no live session: sent to log in")

@@ -11,7 +11,7 @@ from fastapi import Request
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from tomo.errors import InvalidInput, TomoError
+from tomo.errors import HostKeyChanged, InvalidInput, NeededByOthers, PreflightFailed, TomoError
 from tomo.http.problems import of_domain_error
 from tomo.http.text import is_text, not_text_message, printable
 
@@ -104,8 +104,26 @@ def errors_of(exc: ValidationError | TomoError, known: set[str]) -> FormErrors:
     for part in problem.errors or []:
         found.add(part.field, part.message, known)
     if not problem.errors:
-        found.general.append(exc.message)
+        found.general.append(page_words(exc))
     return found
+
+
+def page_words(exc: TomoError) -> str:
+    """An error as a page says it: its message, but each refusal with the page's
+    hint, never the command line's (a page names fields and boxes, not options)."""
+    if isinstance(exc, PreflightFailed):
+        return f"{exc.server}: " + "; ".join(problem.said_on_page for problem in exc.problems)
+    if isinstance(exc, InvalidInput):
+        return "; ".join(problem.said_on_page for problem in exc.problems)
+    if isinstance(exc, NeededByOthers):
+        them = ", ".join(exc.dependants)
+        it = "them" if len(exc.dependants) > 1 else "it"
+        return f"{exc.name} is needed by {them}: {exc.verb} {it} first"
+    if isinstance(exc, HostKeyChanged) and not exc.expected:
+        return (f"{exc.server}: host key changed: pinned {exc.pinned}, server presented "
+                f"{exc.presented}; nothing will run there until the new key is trusted on "
+                "the server's page")  # fmt: skip
+    return exc.message
 
 
 def form_status(exc: ValidationError | TomoError) -> int:
@@ -117,7 +135,12 @@ def form_status(exc: ValidationError | TomoError) -> int:
 def as_sentence(message: str) -> str:
     """A message shown beside its field, as a sentence: a capital, a full stop (the
     services word their refusals as fragments, for the CLI's `error: ` line)."""
+    text = with_stop(message)
+    return text[:1].upper() + text[1:]
+
+
+def with_stop(message: str) -> str:
+    """A message that ends as a sentence does (its first word kept as it is: it may
+    be a name, as `wiki` or `tomo`)."""
     text = message.strip()
-    if not text:
-        return text
-    return text[0].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+    return text + ("" if not text or text.endswith((".", "!", "?", "…")) else ".")

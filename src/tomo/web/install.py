@@ -49,7 +49,7 @@ from tomo.marketplace.risk_words import explain_risk
 from tomo.marketplace.schemas import MarketplaceApp
 from tomo.runtime import Runtime
 from tomo.servers.schemas import ServerPublic
-from tomo.web.forms import INDEXED_FIELD, FormErrors, form_lists, form_values
+from tomo.web.forms import INDEXED_FIELD, FormErrors, form_lists, form_values, page_words
 from tomo.web.install_memory import (
     Holder,
     KeptForm,
@@ -152,10 +152,11 @@ async def job_page(request: Request, job_id: str, viewer: Viewer) -> Response:
     installation = await _installation_of(runtime, job)
     server = await _server_of(runtime, job.server_id)
     held = generated_held(request, _holder(request, runtime, viewer), job_id)
-    context = {"job": job, "steps": _steps_of(job),
+    labels = step_labels(installation)
+    context = {"job": job, "steps": _steps_of(job, labels),
                "installation": installation, "server": server,
                "end": JobEnd.of(job, installation, server, runtime.settings.publish_address),
-               "labels": STEP_LABELS, "title": _job_title(job),
+               "labels": labels, "title": _job_title(job),
                "generated": held if job.status == JobStatus.DONE else None}  # fmt: skip
     response = render(request, "jobs/job.html", context)
     if held is not None and job.status not in UNDER_WAY:  # shown once, or never (failed)
@@ -303,7 +304,7 @@ class InstallForm:
         """What the server said, as sentences; the free values it offers noted."""
         for problem in problems:
             self._note_suggestion(problem)
-        return [problem.text for problem in problems]
+        return [problem.said_on_page for problem in problems]
 
     def _note_suggestion(self, problem: Refusal) -> None:
         if problem.suggestion:
@@ -321,7 +322,7 @@ class InstallForm:
             return placed
         if isinstance(exc, InvalidInput | PreflightFailed):
             return self.place_all(list(exc.problems), on_server=isinstance(exc, PreflightFailed))
-        return FormErrors(general=[exc.message])
+        return FormErrors(general=[page_words(exc)])
 
     def place_all(
         self, problems: list[Refusal], *, on_server: bool = False, into: FormErrors | None = None
@@ -352,7 +353,7 @@ class InstallForm:
         for key in keys:
             placed.add(key, _beside(key, problem), self.known())
         if not keys or (on_server and flags):  # a risk the server found: say where
-            placed.general.append(problem.text)
+            placed.general.append(problem.said_on_page)
 
     def _keys_of(self, name: str, flags: list[str]) -> list[str]:
         """The inputs of a request's field: `env.X`, `ports[0]` → `port.0`,
@@ -542,6 +543,18 @@ STEP_LABELS = {
     "restart": "Restart the container", "remove container": "Remove the container",
     "remove data": "Remove the data", "keep data": "Keep the data",
 }  # fmt: skip
+# The same steps of an app of several containers.
+SEVERAL_STEP_LABELS = {
+    **STEP_LABELS, "pull": "Pull the images", "create": "Create its own containers",
+    "replace": "Replace its own containers", "start": "Start its own containers",
+    "stop": "Stop its own containers", "restart": "Restart its own containers",
+    "remove container": "Remove its own containers",
+}  # fmt: skip
+
+
+def step_labels(installation: InstallationPublic | None) -> dict[str, str]:
+    several = installation is not None and len(installation.containers) > 1
+    return SEVERAL_STEP_LABELS if several else STEP_LABELS
 
 
 @dataclass(frozen=True)
@@ -555,8 +568,8 @@ class StepView:
     started: str  # ISO 8601 ('' until it starts): with the name, how progress.js finds it
 
     @classmethod
-    def of(cls, step: StepPublic) -> StepView:
-        return cls(step.name, STEP_LABELS.get(step.name, step.name.capitalize()), step.status,
+    def of(cls, step: StepPublic, labels: dict[str, str]) -> StepView:
+        return cls(step.name, labels.get(step.name, step.name.capitalize()), step.status,
                    step.message, step.progress_done, step.progress_total,
                    step.started_at.isoformat())  # fmt: skip
 
@@ -568,13 +581,13 @@ PLANNED = {"install": ["validate", "preflight", "pull", "create", "wait"],
            "uninstall": ["remove container"]}  # fmt: skip
 
 
-def _steps_of(job: JobPublic) -> list[StepView]:
+def _steps_of(job: JobPublic, labels: dict[str, str]) -> list[StepView]:
     """The steps so far and, while the job runs, those still to come."""
-    steps = [StepView.of(step) for step in job.steps]
+    steps = [StepView.of(step, labels) for step in job.steps]
     if job.status not in ("pending", "running"):
         return steps
     seen = {step.name for step in job.steps}
-    return steps + [StepView(name, STEP_LABELS.get(name, name), "pending", None, None, None, "")
+    return steps + [StepView(name, labels.get(name, name), "pending", None, None, None, "")
                     for name in PLANNED.get(job.kind, []) if name not in seen]  # fmt: skip
 
 

@@ -38,7 +38,7 @@ from tomo.http.deps import DeploymentDep, run_in_background, runtime_of
 from tomo.http.middleware import note_outcome
 from tomo.marketplace.schemas import MarketplaceApp
 from tomo.servers.schemas import ServerPublic
-from tomo.web.forms import INDEXED_FIELD, FormErrors, form_lists, form_values
+from tomo.web.forms import INDEXED_FIELD, FormErrors, form_lists, form_values, page_words
 from tomo.web.session import Admin, LogReader, Viewer, may_read_logs
 from tomo.web.templating import image_url, redirect, refused, render
 
@@ -423,9 +423,9 @@ class UpdateForm:
                 found.add(self._field_of(error["loc"]), _said(error["msg"]), names)
             return found
         if not isinstance(exc, InvalidInput | PreflightFailed):
-            return FormErrors(general=[exc.message])
+            return FormErrors(general=[page_words(exc)])
         for problem in exc.problems:
-            for name, said in self._placed(problem) or [("", problem.text)]:
+            for name, said in self._placed(problem) or [("", problem.said_on_page)]:
                 found.add(name, said, names)
         return found
 

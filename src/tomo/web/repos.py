@@ -34,7 +34,7 @@ from tomo.marketplace.schemas import (
     SyncReport,
 )
 from tomo.marketplace.service import MarketplaceService
-from tomo.web.forms import errors_of, form_status, form_values
+from tomo.web.forms import errors_of, form_status, form_values, with_stop
 from tomo.web.session import Admin, Viewer
 from tomo.web.templating import accepted, local_path, redirect, render
 
@@ -142,7 +142,7 @@ def shown_status(repo: RepoPublic, run: SyncRun | None) -> str:
 def outcome(run: SyncRun) -> str:
     """A finished sync in one sentence."""
     if run.error is not None:
-        return f"Sync failed: {run.error}"
+        return f"Sync failed: {with_stop(run.error)}"
     report = run.report
     assert report is not None
     if report.status == "unchanged":
@@ -342,8 +342,8 @@ async def _switch(request: Request, repo: str, *, enabled: bool) -> Response:
     """Enable or disable, back to the page the button was on."""
     values = await form_values(request)
     changed = await get_marketplace(request).update_repo(repo, RepoUpdate(enabled=enabled))
-    message = (f"Enabled {changed.name}: its apps are in the store again" if enabled
-               else f"Disabled {changed.name}: its apps are hidden from the store")  # fmt: skip
+    message = (f"Enabled {changed.name}: its apps are in the store again." if enabled
+               else f"Disabled {changed.name}: its apps are hidden from the store.")  # fmt: skip
     return redirect(local_path(values.get("next"), f"/repos/{changed.id}"), message)
 
 

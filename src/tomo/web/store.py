@@ -15,12 +15,12 @@ from typing import Annotated, Any, cast
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from tomo.deployment.app_spec import user_variables
 from tomo.deployment.spec import publishes_ports
-from tomo.errors import RepoNotFound
+from tomo.errors import ImageNotFound, RepoNotFound
 from tomo.http.deps import get_marketplace
 from tomo.marketplace.requirements import requirement_tree, tree_problem
 from tomo.marketplace.risk_words import explain_risk, severity
@@ -122,7 +122,10 @@ class Catalog:
 
     repos: list[RepoPublic]
     enabled: list[RepoPublic] = field(init=False)
-    installable: int = 0  # apps of enabled repositories that tomo can install
+    # Apps of enabled repositories as the store counts them, each app once (however
+    # many repositories have it): all of them, and those tomo can install.
+    apps: int = 0
+    installable: int = 0
 
     def __post_init__(self) -> None:
         self.enabled = [repo for repo in self.repos if repo.enabled]
@@ -180,7 +183,9 @@ async def store(
     marketplace = get_marketplace(request)
     catalog = Catalog(await marketplace.list_repos())
     found, missing_repo = await _search(marketplace, query)
-    catalog.installable = await _count(marketplace, StoreQuery()) if catalog.size else 0
+    if catalog.size:  # as the store counts them: each app once (families.py)
+        catalog.installable = await _count(marketplace, StoreQuery())
+        catalog.apps = await _count(marketplace, StoreQuery(everything=True))
     context = {
         "query": query, "found": found, "catalog": catalog, "missing_repo": missing_repo,
         "left_out": await _left_out(marketplace, query, found),
@@ -298,8 +303,17 @@ def _pager(query: StoreQuery, total: int) -> dict[str, Any]:
 
 @router.get("/images/{repo}/{path:path}", name="web_image")
 async def image(request: Request, principal: Viewer, repo: str, path: str) -> Response:
-    """An icon or screenshot the catalog keeps in its repository, from its synced commit."""
-    data, media_type = await get_marketplace(request).read_image(repo, path)
+    """An icon or screenshot the catalog keeps in its repository, from its synced commit;
+    one its store keeps on a site of its own (Umbrel's gallery) is sent there."""
+    marketplace = get_marketplace(request)
+    try:
+        data, media_type = await marketplace.read_image(repo, path)
+    except ImageNotFound:
+        elsewhere = await marketplace.image_elsewhere(repo, path)
+        if elsewhere is None:
+            raise
+        return RedirectResponse(elsewhere, status_code=302,
+                                headers={"cache-control": "private, max-age=3600"})  # fmt: skip
     return Response(data, media_type=media_type,
                     headers={"cache-control": "private, max-age=3600"})  # fmt: skip
 

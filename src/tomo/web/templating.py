@@ -22,6 +22,7 @@ from tomo.marketplace.categories import category_label
 from tomo.marketplace.reasons import located_reasons, plain_reasons
 from tomo.marketplace.risk_words import explain_risk
 from tomo.marketplace.service import image_type
+from tomo.web.forms import page_words, with_stop
 from tomo.web.markdown import markdown
 from tomo.web.session import csrf_of
 
@@ -120,10 +121,10 @@ def redirect(url: str, message: str | None = None, *, kind: str = "ok") -> Redir
 def refused(
     request: Request, url: str, exc: TomoError, message: str | None = None, *, kind: str = "error"
 ) -> RedirectResponse:
-    """Back to `url`, saying why `exc` refused (or failed) the form's work; the audit
-    records the refusal's status, not the See Other's."""
+    """Back to `url`, saying why `exc` refused (or failed) the form's work, in a
+    page's words; the audit records the refusal's status, not the See Other's."""
     note_refusal(request, exc)
-    return redirect(url, message or exc.message, kind=kind)
+    return redirect(url, message or page_words(exc), kind=kind)
 
 
 def accepted(
@@ -140,7 +141,10 @@ def _flash_of(request: Request) -> dict[str, str] | None:
     if not raw:
         return None
     kind, _, message = unquote(raw).partition(":")
-    return {"kind": kind if kind in ("ok", "error", "warning") else "ok", "message": message}
+    # Every page's outcome is said as a sentence, whoever worded it (a service's
+    # refusal is a fragment, for the command line's `error: ` line).
+    return {"kind": kind if kind in ("ok", "error", "warning") else "ok",
+            "message": with_stop(message)}  # fmt: skip
 
 
 def local_path(target: str | None, default: str = "/store") -> str:
@@ -190,7 +194,8 @@ def size(count: int | float | None) -> str:
 
 
 templates.env.filters.update(ago=ago, exact=exact, size=size, plain_reasons=plain_reasons,
-                             located_reasons=located_reasons, markdown=markdown)  # fmt: skip
+                             located_reasons=located_reasons, markdown=markdown,
+                             sentence=with_stop)  # fmt: skip
 templates.env.globals.update(
     explain_risk=explain_risk, image_url=image_url, category_name=category_label
 )  # a flag as a title and a sentence

@@ -334,11 +334,13 @@ def test_the_proxy_port_may_come_from_exports() -> None:
 
 def test_manifest_notes_are_warnings() -> None:
     parsed = parse_texts(MANIFEST.replace("manifestVersion: 1", "manifestVersion: 2")
-                         + "tagline: " + "long " * 60 + "\nicon: icon.svg\n")  # fmt: skip
+                         + "tagline: " + "long " * 60 + "\nicon: logo.png\n")  # fmt: skip
     assert "manifestVersion: 2 is newer than tomo knows (1, 1.1)" in parsed.warnings
     assert "tagline: longer than 256 characters, shortened" in parsed.warnings
-    assert "icon: 'icon.svg' is not an http(s) URL, ignored" in parsed.warnings
-    assert parsed.definition.icon is None
+    assert "icon: 'logo.png' is not an http(s) URL, ignored" in parsed.warnings
+    # Where Umbrel's store finds an icon instead: the app folder's icon.svg (in the
+    # repository, or on the official store's gallery site).
+    assert parsed.definition.icon == "inline/icon.svg"
 
 
 def test_a_folder_named_unlike_the_id_is_a_warning() -> None:

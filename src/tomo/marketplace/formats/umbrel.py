@@ -336,6 +336,9 @@ class _UmbrelApp:
             url = url_or_none(_text(self.manifest, key), key, self.warnings)
             if url:
                 data[field] = url
+        # Umbrel's store shows `<app folder>/icon.svg` of its gallery (umbrel_gallery_image)
+        # for an app whose manifest names no icon; a repository may keep its own there.
+        data.setdefault("icon", f"{self.folder}/icon.svg")
         return data
 
     def _line(self, key: str, limit: int, *, required: bool = False) -> str:
@@ -476,3 +479,20 @@ def _required_text(manifest: dict[str, Any], key: str) -> str:
     if not value:
         raise ValueError(f"{key}: is required")
     return value
+
+
+# The official store's icons and gallery images are not in its repository: its
+# app store loads them from this site, by app folder and file name.
+UMBREL_GALLERY = "https://getumbrel.github.io/umbrel-apps-gallery"
+_OFFICIAL_STORE = re.compile(
+    r"(?:https://|ssh://git@|git@)github\.com[/:]getumbrel/umbrel-apps(?:\.git)?/*", re.IGNORECASE
+)
+_GALLERY_FILE = re.compile(r"[a-z0-9][a-z0-9-]*/[\w.-]+\.(?:png|jpe?g|webp|gif|svg)")
+
+
+def umbrel_gallery_image(repo_url: str, path: str) -> str | None:
+    """The gallery site's address of an image `path` (`<app folder>/<file>`) of the
+    official Umbrel store at `repo_url`; None for another repository or path."""
+    if _OFFICIAL_STORE.fullmatch(repo_url.strip()) and _GALLERY_FILE.fullmatch(path):
+        return f"{UMBREL_GALLERY}/{path}"
+    return None
