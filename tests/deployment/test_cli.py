@@ -197,6 +197,7 @@ async def test_containers_tomo_did_not_create_are_listed_with_their_catalog_apps
            "-p", f"127.0.0.1:{free_port()}:80", deploy.images.web_v1)  # fmt: skip
     try:
         listed = tomo.json("server", "containers", "box")
+        table = tomo.run("server", "containers", "box").stdout
     finally:
         docker("rm", "-f", handmade)
     mine = [c for c in listed if c["name"] == handmade]
@@ -204,5 +205,4 @@ async def test_containers_tomo_did_not_create_are_listed_with_their_catalog_apps
         (deploy.images.web_v1, "running", [app]),
     ]  # fmt: skip
     assert "web" not in [c["name"] for c in listed]  # tomo's installation
-    table = tomo.run("server", "containers", "box").stdout
-    assert "catalog apps" in table
+    assert "catalog apps" in table and handmade in table

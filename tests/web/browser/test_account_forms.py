@@ -57,7 +57,7 @@ async def test_setup_shows_every_error_at_once_then_lands_on_the_store(
     await labelled(page, "Password again").fill(ADMIN[1])
     await page.get_by_role("button", name="Create the admin and log in").click()
     await expect(page).to_have_url(f"{served.url}/store")
-    await expect(page.get_by_role("status")).to_have_text("Welcome to tomo")
+    await expect(page.get_by_role("status")).to_have_text("Welcome to tomo.")
     assert watched.problems == []
 
 

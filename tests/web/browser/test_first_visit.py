@@ -33,7 +33,7 @@ async def test_setup_then_log_out_and_in_again(
     await labelled(page, "Password").fill(ADMIN[1])
     await labelled(page, "Password again").fill(ADMIN[1])
     await page.get_by_role("button", name="Create the admin and log in").click()
-    await expect(page.get_by_role("status")).to_have_text("Welcome to tomo")
+    await expect(page.get_by_role("status")).to_have_text("Welcome to tomo.")
 
     await page.get_by_role("button", name="Log out").click()
     await expect(page).to_have_url(f"{served.url}/login")
@@ -41,7 +41,7 @@ async def test_setup_then_log_out_and_in_again(
     await labelled(page, "User name").fill(ADMIN[0])
     await labelled(page, "Password").fill("not the password")
     await page.get_by_role("button", name="Log in").click()
-    await expect(page.get_by_role("alert")).to_have_text("wrong user name or password")
+    await expect(page.get_by_role("alert")).to_have_text("wrong user name or password.")
     await expect(labelled(page, "User name")).to_have_value(ADMIN[0])
     await log_in(page, served.url, ADMIN)
     await page.goto(f"{served.url}/account")
