@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends
 from tomo import __version__
 from tomo.auth.api import router as accounts_router
 from tomo.deployment.api import router as deployment_router
+from tomo.events.api import router as events_router
 from tomo.http.security import authenticate
 from tomo.http.text import refuse_non_text_json
 from tomo.marketplace.api import router as marketplace_router
@@ -21,7 +22,8 @@ from tomo.servers.api import router as servers_router
 api_router = APIRouter(
     prefix="/api", dependencies=[Depends(authenticate), Depends(refuse_non_text_json)]
 )
-for router in (accounts_router, marketplace_router, servers_router, deployment_router):
+for router in (accounts_router, marketplace_router, servers_router, deployment_router,
+               events_router):  # fmt: skip
     api_router.include_router(router)
 
 

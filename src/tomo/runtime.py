@@ -17,6 +17,8 @@ from tomo.crypto import Secrets
 from tomo.db import Database
 from tomo.deployment.service import DeploymentService
 from tomo.errors import SyncFailed
+from tomo.events.hooks import EventHooks
+from tomo.events.service import EventService
 from tomo.marketplace.builtin import ensure_builtin_catalog
 from tomo.marketplace.service import MarketplaceService
 from tomo.servers.service import ServerService
@@ -34,6 +36,7 @@ class Runtime:
     servers: ServerService
     deployment: DeploymentService
     auth: AuthService
+    events: EventService
 
 
 @asynccontextmanager
@@ -44,21 +47,28 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                     settings.ssh_command_timeout),
         max_channels=settings.ssh_max_channels,
     )  # fmt: skip
+    secrets = Secrets(settings.secret_key, settings.data_dir)
+    events = EventService(db, secrets)
     try:
         await db.migrate()
-        secrets = Secrets(settings.secret_key, settings.data_dir)
         marketplace = MarketplaceService(db, settings, secrets)
         try:
             await ensure_builtin_catalog(marketplace)
         except SyncFailed as exc:
             # The repo row shows the error; tomo itself stays usable.
             log.warning("built-in catalog not synced: %s", exc.message)
+        hooks = EventHooks(events)
+        # Set after the start's built-in sync, whose failure is only logged.
+        marketplace.on_sync_failed = hooks.sync_failed
         servers = ServerService(db, settings, ssh, secrets)
         deployment = DeploymentService(db, settings, marketplace, servers)
+        deployment.ctx.hooks.failed = hooks.operation_failed
         for report in await deployment.reconcile_interrupted():
             log.warning("settled an interrupted operation: %s", report)
         yield Runtime(settings=settings, db=db, marketplace=marketplace, ssh=ssh, servers=servers,
-                      deployment=deployment, auth=AuthService(db, settings))  # fmt: skip
+                      deployment=deployment, auth=AuthService(db, settings),
+                      events=events)  # fmt: skip
     finally:
+        await events.flush()  # what is queued goes out first
         await ssh.close()
         await db.dispose()

@@ -418,12 +418,13 @@ async def test_ctrl_c_stops_following_a_job_not_the_job(
 
 
 PROTOCOLS = {"marketplace": services.Marketplace, "servers": services.Servers,
-             "deployment": services.Deployment, "auth": services.Accounts}  # fmt: skip
+             "deployment": services.Deployment, "auth": services.Accounts,
+             "events": services.Events}  # fmt: skip
 
 
 def _cli_calls() -> set[tuple[str, str]]:
     """(service, method) of every service call the CLI's commands make."""
-    pattern = re.compile(r"\b(?:runtime|r)\.(marketplace|servers|deployment|auth)\.(\w+)\(")
+    pattern = re.compile(r"\b(?:runtime|r)\.(marketplace|servers|deployment|auth|events)\.(\w+)\(")
     return {call for path in CLI_SOURCES.glob("*.py") for call in pattern.findall(path.read_text())}
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from tomo import __version__
-from tomo.cli import accounts, apps, deploy, remote, repo, serve, servers
+from tomo.cli import accounts, apps, deploy, events, remote, repo, serve, servers
 from tomo.cli.context import CliState
 from tomo.errors import TomoError
 
@@ -28,8 +28,11 @@ app.add_typer(deploy.jobs, name="job")
 app.add_typer(accounts.users, name="user")
 app.add_typer(accounts.tokens, name="token")
 app.command("audit")(accounts.audit)
-for command in (deploy.install, deploy.ps, deploy.start, deploy.stop, deploy.restart,
-                deploy.update, deploy.uninstall, deploy.logs, deploy.adopt):  # fmt: skip
+app.add_typer(events.channels, name="channel")
+app.command("events")(events.events)
+for command in (deploy.install, deploy.ps, deploy.outdated, deploy.start, deploy.stop,
+                deploy.restart, deploy.update, deploy.uninstall, deploy.logs,
+                deploy.adopt):  # fmt: skip
     app.command(command.__name__)(command)
 app.command("serve")(serve.serve)
 app.command("login")(remote.login)

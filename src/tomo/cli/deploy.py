@@ -1,4 +1,4 @@
-"""`tomo install`, `ps`, `start|stop|restart|update|uninstall`, `logs`, `job`."""
+"""`tomo install`, `ps`, `outdated`, `start|stop|restart|update|uninstall`, `logs`, `job`."""
 
 from __future__ import annotations
 
@@ -326,10 +326,44 @@ def ps(ctx: typer.Context, server: ServerOption = None, json_: JsonOption = Fals
         emit_json(rows)
         return
     print_table(None, ["id", "name", "server", "app", "version", "status", "ports", "note"],
-                [(i.id, i.name, i.server_id, f"{i.repo_id}/{i.app_id}", i.version, i.status,
-                  i.ports, i.status_message) for i in rows],
+                [(i.id, i.name, i.server_id, f"{i.repo_id}/{i.app_id}", _version_cell(i),
+                  i.status, i.ports, i.status_message) for i in rows],
                 empty=f"No installation on {server}." if server else "No installations yet. "
                 "Install an app with `tomo install APP --server SERVER`.")  # fmt: skip
+    offered = sum(1 for i in rows if i.update is not None)
+    if offered:
+        err_console().print(f"{_installations(offered)} offered a newer version (→): "
+                            "see `tomo outdated`.", markup=False)  # fmt: skip
+
+
+def _version_cell(installation: InstallationPublic) -> str:
+    """The installed version, and the catalog's newer one when it offers it."""
+    offered = installation.update
+    return f"{installation.version} → {offered.to_version}" if offered else installation.version
+
+
+def _installations(count: int) -> str:
+    return "1 installation is" if count == 1 else f"{count} installations are"
+
+
+def outdated(ctx: typer.Context, server: ServerOption = None, json_: JsonOption = False) -> None:
+    """List installations whose catalog offers a newer version (as of its last sync)."""
+    rows = run(ctx, lambda runtime: runtime.deployment.list_outdated(server))
+    if json_:
+        emit_json(rows)
+        return
+    empty = f"No installation{f' on {server}' if server else ''} is offered a newer version."
+    print_table(None, ["id", "name", "server", "app", "installed", "offered", "release notes"],
+                [(i.id, i.name, i.server_id, f"{i.repo_id}/{i.app_id}", i.update.from_version,
+                  i.update.to_version, _first_line(i.update.release_notes))
+                 for i in rows if i.update is not None],
+                empty=empty)  # fmt: skip
+
+
+def _first_line(text: str | None) -> str:
+    """What a table has room for of the release notes (--json gives them whole)."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[0] + (" …" if len(lines) > 1 else "") if lines else ""
 
 
 def start(ctx: typer.Context, installation: InstallationArg, server: ServerOption = None,

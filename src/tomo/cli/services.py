@@ -42,6 +42,13 @@ if TYPE_CHECKING:
         OperationDone,
     )
     from tomo.deployment.spec import ConfigChanges, InstallConfig
+    from tomo.events.schemas import (
+        ChannelCreate,
+        ChannelPublic,
+        ChannelTested,
+        EventsPage,
+        EventsRead,
+    )
     from tomo.marketplace.schemas import (
         Category,
         MarketplaceApp,
@@ -124,7 +131,8 @@ class PreparedOperation(Protocol):
 
 
 class Deployment(Protocol):
-    """`tomo install`, `ps`, `start|stop|restart|update|uninstall`, `logs`, `job …`."""
+    """`tomo install`, `ps`, `outdated`, `start|stop|restart|update|uninstall`, `logs`,
+    `job …`."""
 
     async def preview_install(
         self, server: str, app: str, config: InstallConfig, /
@@ -148,6 +156,7 @@ class Deployment(Protocol):
     async def get_job(self, job_id: str, /) -> JobPublic: ...
     async def list_jobs(self, *, installation: str | None, limit: int) -> list[JobPublic]: ...
     async def list_with_status(self, server: str | None, /) -> list[InstallationPublic]: ...
+    async def list_outdated(self, server: str | None, /) -> list[InstallationPublic]: ...
     async def get_installation(self, ref: str, /) -> InstallationPublic: ...
     async def foreign_containers(self, server: str, /) -> list[ForeignContainer]: ...
     async def adopt(self, server: str, requests: list[AdoptRequest], /) -> list[Adopted]: ...
@@ -172,6 +181,18 @@ class Accounts(Protocol):
     async def audit(self, *, limit: int) -> list[AuditEventPublic]: ...
 
 
+class Events(Protocol):
+    """`tomo events` and `tomo channel …`. `user_id` is whose list is read on a local
+    data directory; a remote tomo reads the token's user's."""
+
+    async def list_events(self, *, user_id: str, unread: bool, limit: int) -> EventsPage: ...
+    async def mark_read(self, *, user_id: str) -> EventsRead: ...
+    async def add_channel(self, request: ChannelCreate, /) -> ChannelPublic: ...
+    async def list_channels(self) -> list[ChannelPublic]: ...
+    async def remove_channel(self, name: str, /) -> ChannelPublic: ...
+    async def test_channel(self, name: str, /) -> ChannelTested: ...
+
+
 class Services(Protocol):
     """What a command is handed: tomo's features, local or remote."""
 
@@ -183,6 +204,8 @@ class Services(Protocol):
     def deployment(self) -> Deployment: ...
     @property
     def auth(self) -> Accounts: ...
+    @property
+    def events(self) -> Events: ...
 
 
 if TYPE_CHECKING:
@@ -194,4 +217,5 @@ if TYPE_CHECKING:
         _servers: list[Servers] = [local.servers, remote.servers]
         _deployment: list[Deployment] = [local.deployment, remote.deployment]
         _accounts: list[Accounts] = [local.auth, remote.auth]
+        _events: list[Events] = [local.events, remote.events]
         _services: list[Services] = [local, remote]

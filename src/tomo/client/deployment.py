@@ -189,6 +189,10 @@ class RemoteDeployment:
     async def list_with_status(self, server: str | None = None) -> list[InstallationPublic]:
         return await self._installations(server, refresh=True)
 
+    async def list_outdated(self, server: str | None = None) -> list[InstallationPublic]:
+        """Those the catalog offers a newer version of (the API's `update` says which)."""
+        return [i for i in await self.list_installations(server) if i.update is not None]
+
     async def _installations(
         self, server: str | None, *, refresh: bool
     ) -> list[InstallationPublic]:

@@ -19,6 +19,7 @@ from tomo.client.transport import Api
 if TYPE_CHECKING:
     from tomo.client.accounts import RemoteAuth
     from tomo.client.deployment import RemoteDeployment
+    from tomo.client.events import RemoteEvents
     from tomo.client.marketplace import RemoteMarketplace
     from tomo.client.servers import RemoteServers
 
@@ -51,6 +52,12 @@ class RemoteRuntime:
         from tomo.client.accounts import RemoteAuth
 
         return RemoteAuth(self.api)
+
+    @functools.cached_property
+    def events(self) -> RemoteEvents:
+        from tomo.client.events import RemoteEvents
+
+        return RemoteEvents(self.api)
 
 
 @asynccontextmanager

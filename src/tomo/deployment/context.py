@@ -7,6 +7,7 @@ and reconcile modules share one way of finding, changing and showing them.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select, update
@@ -28,12 +29,31 @@ from tomo.servers.service import ServerService
 
 
 @dataclass(frozen=True)
+class OperationFailed:
+    """An install, update or uninstall that failed, as the event list hears of it."""
+
+    kind: str
+    server_id: str
+    installation_id: str
+    installation_name: str
+    message: str
+
+
+@dataclass
+class Hooks:
+    """Who else hears of what operations do (wired by tomo.runtime: the event list)."""
+
+    failed: Callable[[OperationFailed], Awaitable[None]] | None = None
+
+
+@dataclass(frozen=True)
 class DeploymentContext:
     db: Database
     settings: Settings
     marketplace: MarketplaceService
     servers: ServerService
     log_streams: LogStreams = field(init=False)
+    hooks: Hooks = field(default_factory=Hooks)
 
     def __post_init__(self) -> None:
         budget = LogStreams(self.settings.log_streams_per_user, self.settings.ssh_max_channels)

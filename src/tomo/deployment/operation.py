@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from tomo.deployment.context import DeploymentContext, public
+from tomo.deployment.context import DeploymentContext, OperationFailed, public
 from tomo.deployment.jobs import (
     JobRecorder,
     create_job,
@@ -115,7 +115,20 @@ async def carry_out(
         ending = conclude(ctx, recorder, row.id, status, message, settled=settled,
                           summary=operation.summary, earlier=earlier.job_id)  # fmt: skip
         await asyncio.shield(ending)
+    if status is JobStatus.FAILED:
+        await _tell_failure(ctx, OperationFailed(operation.kind, row.server_id, row.id, row.name,
+                                                 message or ""))  # fmt: skip
     return Outcome(job_id, status, message, error, operation.summary)
+
+
+async def _tell_failure(ctx: DeploymentContext, failed: OperationFailed) -> None:
+    """Whoever listens hears of the failure; nothing they do changes the outcome."""
+    if ctx.hooks.failed is None:
+        return
+    try:
+        await ctx.hooks.failed(failed)
+    except Exception:
+        log.exception("telling of the failed %s of %s failed", failed.kind, failed.installation_id)
 
 
 @dataclass

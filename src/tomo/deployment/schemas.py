@@ -53,6 +53,14 @@ class InstalledContainer(BaseModel):
     image: str
 
 
+class UpdateOffer(BaseModel):
+    """A newer version the catalog offers of an installed app (see deployment/outdated.py)."""
+
+    from_version: str  # installed
+    to_version: str  # the catalog's
+    release_notes: str | None = None  # as the catalog gives them, when it does
+
+
 class InstallationPublic(BaseModel):
     """An installation as every face shows it (secret values never included)."""
 
@@ -74,6 +82,9 @@ class InstallationPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     adopted: bool = False  # made outside tomo, then adopted (see deployment/adopt.py)
+    # The newer version its catalog offers, as of the last sync; None: none offered
+    # (or not asked: only the listings and the one installation's read fill it).
+    update: UpdateOffer | None = None
 
 
 class InstallStarted(BaseModel):

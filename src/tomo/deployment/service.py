@@ -20,9 +20,18 @@ from sqlalchemy import delete, select
 
 from tomo.config import Settings
 from tomo.db import Database
-from tomo.deployment import adopt, dependencies, foreign, install, manage, reconcile, update
+from tomo.deployment import (
+    adopt,
+    dependencies,
+    foreign,
+    install,
+    manage,
+    outdated,
+    reconcile,
+    update,
+)
 from tomo.deployment.app_spec import app_mounts, named_volumes
-from tomo.deployment.context import DeploymentContext, public
+from tomo.deployment.context import DeploymentContext, installed_containers, public
 from tomo.deployment.jobs import JobRecorder, job_view, list_jobs
 from tomo.deployment.log_resume import places_read
 from tomo.deployment.models import Installation
@@ -48,7 +57,7 @@ from tomo.deployment.spec import (
     build_docker_run_command,
 )
 from tomo.deployment.statuses import JobStatus
-from tomo.errors import InvalidInput, TomoError
+from tomo.errors import InvalidInput, NotFound, TomoError
 from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.service import MarketplaceService
 from tomo.servers.service import ServerService
@@ -270,7 +279,7 @@ class DeploymentService:
 
     async def refresh_status(self, ref: str, server: str | None = None) -> InstallationPublic:
         """The stored status checked against Docker (`unknown` while it cannot be asked)."""
-        return await manage.refresh_status(self.ctx, ref, server)
+        return await self._with_offer(await manage.refresh_status(self.ctx, ref, server))
 
     async def prepare_uninstall(
         self, ref: str, server: str | None = None, *, remove_data: bool = False
@@ -340,7 +349,39 @@ class DeploymentService:
         return await list_jobs(self.db, installation=installation, limit=limit)
 
     async def list_installations(self, server: str | None = None) -> list[InstallationPublic]:
-        return [public(row) for row in await self._rows(server)]
+        """Every installation (of one server), each with the update its catalog offers."""
+        found = [public(row) for row in await self._rows(server)]
+        offered = await outdated.offers(self.db, None if server is None else [i.id for i in found])
+        return [i.model_copy(update={"update": offered.get(i.id)}) for i in found]
+
+    async def list_outdated(self, server: str | None = None) -> list[InstallationPublic]:
+        """The installations whose catalog offers a newer version (deployment/outdated.py)."""
+        return [i for i in await self.list_installations(server) if i.update is not None]
+
+    async def count_updates_offered(self) -> int:
+        """How many installations the catalog offers a newer version of (one query,
+        no server asked): the navigation's figure on every page."""
+        return len(await outdated.offers(self.db))
+
+    async def update_changes(
+        self, ref: str, server: str | None = None
+    ) -> outdated.UpdateChanges | None:
+        """What an update to the catalog's definition changes (images, ports, volumes,
+        settings), to show before anything runs; None when the catalog lost the app."""
+        row = await self.ctx.find(ref, server)
+        try:
+            entry = await self.ctx.marketplace.get_app(f"{row.repo_id}/{row.app_id}")
+        except NotFound:
+            return None
+        installed = AppDefinition.model_validate(row.definition)
+        images = {c.service: c.image for c in installed_containers(row, installed)}
+        given = {*(row.config.get("env") or {}), *self.ctx.open(row.secret_env_enc)}
+        offered = AppDefinition.model_validate(entry.model_dump())
+        return outdated.update_changes(installed, offered, images=images, values=given)
+
+    async def _with_offer(self, installation: InstallationPublic) -> InstallationPublic:
+        offered = await outdated.offers(self.db, [installation.id])
+        return installation.model_copy(update={"update": offered.get(installation.id)})
 
     async def _rows(self, server: str | None) -> list[Installation]:
         query = select(Installation).order_by(Installation.server_id, Installation.name)
@@ -368,7 +409,7 @@ class DeploymentService:
         return await adopt.adopt(self.ctx, server, requests)
 
     async def get_installation(self, ref: str, server: str | None = None) -> InstallationPublic:
-        return public(await self.ctx.find(ref, server))
+        return await self._with_offer(public(await self.ctx.find(ref, server)))
 
     async def data_folders(self, ref: str, server: str | None = None) -> DataFolders:
         """Where the installation's volumes live, and what an uninstall with

@@ -43,6 +43,8 @@ NEEDS: dict[str, Role] = {
     "list_users": "admin", "get_user": "admin", "audit": "admin",
     # What else runs on a server is the server's owner's to see.
     "foreign_containers": "admin",
+    # Everyone marks the event list read for themselves; channels' URLs hold secrets.
+    "mark_events_read": "viewer", "list_channels": "admin",
 }  # fmt: skip
 # An installation's logs, the API's stream and the web UI's page: an app may print
 # secrets there (the password it generated, a token), so they are for admins unless

@@ -691,6 +691,8 @@ class AppDefinition(_Definition):
     tagline: Annotated[ShownLine, Field(max_length=256)] = ""
     description: Annotated[ShownText, Field(max_length=8000)] = ""
     version: Annotated[Line, Field(min_length=1, max_length=64)]
+    # What this version changes, in the catalog's words: shown where an update to it is offered.
+    release_notes: Annotated[ShownText, Field(max_length=8000)] = ""
     category: Slug = "other"
     tags: Annotated[
         list[Slug], BeforeValidator(as_list), AfterValidator(_unique), Field(max_length=32)

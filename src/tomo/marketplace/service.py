@@ -7,10 +7,11 @@ call these methods and render what they return.
 from __future__ import annotations
 
 import asyncio
+import logging
 import posixpath
 import shutil
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -75,6 +76,7 @@ from tomo.marketplace.sync import (
 )
 from tomo.slugs import allocate_id
 
+log = logging.getLogger("tomo.marketplace")
 # A lease older than this belongs to a sync that died; another may take over.
 STALE_SYNC_AFTER = timedelta(minutes=30)
 # Icons and screenshots a catalog ships in its repository (see read_image).
@@ -102,6 +104,8 @@ class MarketplaceService:
         self.settings = settings
         self.secrets = secrets  # repository credentials at rest
         self._local_locks: dict[str, asyncio.Lock] = {}
+        # Told of each sync that failed (repo id, why): the event list (tomo.runtime).
+        self.on_sync_failed: Callable[[str, str], Awaitable[None]] | None = None
 
     # -- repositories -------------------------------------------------------
 
@@ -304,6 +308,8 @@ class MarketplaceService:
             except BaseException as exc:
                 # Shielded: a cancelled sync must still give up its lease.
                 await asyncio.shield(self._record_failure(snapshot.id, _failure_message(exc)))
+                if isinstance(exc, Exception):  # not an interruption: a failure to tell
+                    await self._tell_sync_failed(snapshot.id, _failure_message(exc))
                 raise
 
     async def _sync_leased(self, repo: RepoSnapshot, progress: Progress, force: bool) -> SyncReport:
@@ -346,6 +352,14 @@ class MarketplaceService:
             )
             if getattr(result, "rowcount", 0) != 1:
                 raise SyncInProgress(f"repo '{repo_id}' is already syncing")
+
+    async def _tell_sync_failed(self, repo_id: str, message: str) -> None:
+        if self.on_sync_failed is None:
+            return
+        try:
+            await self.on_sync_failed(repo_id, message)
+        except Exception:  # the sync's own failure is what its caller hears
+            log.exception("telling of the failed sync of %s failed", repo_id)
 
     async def _record_failure(self, repo_id: str, message: str) -> None:
         async with self.db.session() as session, session.begin():

@@ -66,9 +66,10 @@ from tomo.marketplace.schemas import SyncProblem, SyncReport
 # 13: one vocabulary of categories (categories.py); apps marked installable or not;
 #     `$$` of tomo's own files is a `$` in one-container apps without settings too.
 # 14: Umbrel's icon where its store finds it (`<folder>/icon.svg`, its gallery site).
+# 15: release notes (tomo's `release_notes`, Umbrel's `releaseNotes`), kept with the app.
 # Apps stored by an older parser are rewritten from the new parse, even from files
 # that did not change: what the catalog shows must be what this parser makes of them.
-PARSER_VERSION = 14
+PARSER_VERSION = 15
 
 log = logging.getLogger("tomo.marketplace")
 # A file holding a whole catalog (Portainer's templates) is bound by this, not by
@@ -78,7 +79,8 @@ Progress = Callable[[str, int, int], None]
 # Fields kept in the row's `details` JSON: shown, not searched.
 _DETAIL_FIELDS = ("license", "repository", "documentation", "icon", "maintainers",
                   "services", "main", "settings", "not_installable", "tagline",
-                  "screenshots", "files", "requires", "exports", "hooks", "templated")  # fmt: skip
+                  "screenshots", "files", "requires", "exports", "hooks", "templated",
+                  "release_notes")  # fmt: skip
 
 
 def _no_progress(_phase: str, _done: int, _total: int) -> None:

@@ -36,8 +36,10 @@ from tomo.errors import (
 )
 from tomo.http.deps import DeploymentDep, run_in_background, runtime_of
 from tomo.http.middleware import note_outcome
+from tomo.http.security import SESSION_COOKIE
 from tomo.marketplace.schemas import MarketplaceApp
 from tomo.servers.schemas import ServerPublic
+from tomo.web.events import wants_a_page
 from tomo.web.forms import INDEXED_FIELD, FormErrors, form_lists, form_values, page_words
 from tomo.web.session import Admin, LogReader, Viewer, may_read_logs
 from tomo.web.templating import image_url, redirect, refused, render
@@ -80,7 +82,7 @@ class Tile:
     """What the dashboard shows of an installation beyond its record."""
 
     icon: str | None = None  # the catalog app's icon, as a URL the page may load
-    offered: str | None = None  # the version the catalog offers, when it differs
+    offered: str | None = None  # the newer version the catalog offers (deployment/outdated.py)
     job: str | None = None  # the job of the operation under way, to follow it
     open: str | None = None  # where a browser finds the app: its first TCP port
     grace: str | None = None  # how long Docker lets it stop (None: not known)
@@ -109,7 +111,7 @@ async def _tiles(
         catalog = apps[key]
         tiles[row.id] = Tile(
             icon=image_url(row.repo_id, catalog.icon) if catalog else None,
-            offered=catalog.version if catalog and update_offered(catalog, row) else None,
+            offered=row.update.to_version if row.update else None,
             job=await _job_under_way(deployment, row),
             open=_open_link(row, servers.get(row.server_id)),
             grace=_grace(catalog, row),
@@ -124,12 +126,6 @@ def _open_link(row: InstallationPublic, server: ServerPublic | None) -> str | No
         return None
     host = f"[{server.host}]" if ":" in server.host else server.host
     return f"http://{host}:{port}"
-
-
-def update_offered(catalog: MarketplaceApp | None, installation: InstallationPublic) -> bool:
-    """The catalog's definition runs another version or image than the installation."""
-    return catalog is not None and (catalog.version, catalog.docker.image) != (
-        installation.version, installation.image)  # fmt: skip
 
 
 async def _job_under_way(deployment: DeploymentService, row: InstallationPublic) -> str | None:
@@ -158,7 +154,7 @@ async def installation_page(
         "actions": allowed_actions(current),
         "may_read_logs": may_read_logs(request, principal),  # no link to a refusal
         "needed_by": await _needed_by(deployment, current),
-        "update_offered": update_offered(catalog, current),
+        "offer": current.update,
         "grace": _grace(catalog, current),
         "refresh": REFRESH_BUSY if current.operation else REFRESH,
     }
@@ -225,7 +221,8 @@ async def update_form(
     """The version installed and the one the catalog offers, and what may change."""
     current = await deployment.get_installation(installation)
     context = {"installation": current, "form": await _update_form(request, current),
-               "values": {}, "checked": [], "errors": {}, "general": []}  # fmt: skip
+               "values": {}, "checked": [], "errors": {}, "general": [],
+               "changes": await deployment.update_changes(current.id)}  # fmt: skip
     return render(request, "installed/update.html", context)
 
 
@@ -264,7 +261,8 @@ async def update(
         errors = form.errors_of(exc)
         context = {"installation": current, "form": form, "values": values,
                    "checked": lists.get("accept_risks", []), "errors": errors.fields,
-                   "general": errors.general}  # fmt: skip
+                   "general": errors.general,
+                   "changes": await deployment.update_changes(current.id)}  # fmt: skip
         return render(request, "installed/update.html", context, status=_status(exc))
     return _started(request, prepared, current)
 
@@ -580,3 +578,12 @@ async def _with_status(
 
 def _status(exc: Exception) -> int:
     return exc.http_status if isinstance(exc, TomoError) else 422
+
+
+async def count_updates_offered(request: Request) -> None:
+    """The navigation's figure beside "Installed", kept on the request for `render`:
+    the installations the catalog offers a newer version of (one query, no server
+    asked), for a page a browser asks for by a session (not its images or streams)."""
+    if request.cookies.get(SESSION_COOKIE) and wants_a_page(request):
+        deployment = runtime_of(request).deployment
+        request.state.updates_offered = await deployment.count_updates_offered()

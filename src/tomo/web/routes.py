@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from tomo.web import admin, adopt, auth, install, installed, paste, repos, servers, store
+from tomo.web import admin, adopt, auth, events, install, installed, paste, repos, servers, store
 
 STATIC = Path(__file__).parent / "static"
 
-web_router = APIRouter(include_in_schema=False)
-for feature in (auth, store, paste, install, installed, servers, adopt, repos, admin):
+# The navigation's figures (unread events, updates offered) are read once per page,
+# before the page runs (web/events.py, web/installed.py).
+web_router = APIRouter(include_in_schema=False,
+                       dependencies=[Depends(events.count_unread_events),
+                                     Depends(installed.count_updates_offered)])  # fmt: skip
+for feature in (auth, store, paste, install, installed, servers, adopt, repos, admin, events):
     web_router.include_router(feature.router)
 
 

@@ -101,6 +101,8 @@ def render(
         "flash": flash,
         "version": __version__,
         "path": request.url.path,
+        "unread_events": getattr(request.state, "unread_events", None),  # web/events.py
+        "updates_offered": getattr(request.state, "updates_offered", None),  # web/installed.py
     }
     response = templates.TemplateResponse(request, template, {**common, **(context or {})},
                                           status_code=status)  # fmt: skip

@@ -99,6 +99,7 @@ def test_every_manifest_key_is_mapped() -> None:
     assert app.id == "notes-hub"
     assert app.name == "Notes Hub"
     assert app.version == "3.1.0"
+    assert app.release_notes == "Faster search."
     assert app.tagline == "Notes for everyone in the house"
     assert app.description == (
         "Notes Hub keeps everyone's notes on your own server.\n\nIt syncs with the phone app."

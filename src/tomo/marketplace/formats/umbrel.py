@@ -327,6 +327,9 @@ class _UmbrelApp:
             "version": _required_text(self.manifest, "version"),
             "tagline": self._line("tagline", 256),
             "description": clip(self._description(), 8000, "description", self.warnings),
+            "release_notes": clip(
+                _text(self.manifest, "releaseNotes"), 8000, "releaseNotes", self.warnings
+            ),
             "category": slugify(_text(self.manifest, "category") or "other"),
             "author": _text(self.manifest, "developer"),
             "maintainers": [s for s in [_text(self.manifest, "submitter")] if s],
