@@ -18,6 +18,7 @@ from tomo.http.middleware import Audit, SecurityHeaders
 from tomo.http.openapi import build_openapi, operation_id
 from tomo.http.problems import install_problem_handlers
 from tomo.marketplace.scheduler import SyncScheduler
+from tomo.monitor.monitor import HealthMonitor
 from tomo.runtime import open_runtime
 from tomo.web.errors import ErrorPages, install_page_errors
 from tomo.web.routes import add_web_ui
@@ -40,6 +41,10 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.background = set()
             scheduler = SyncScheduler(runtime.marketplace, settings.sync_interval)
             scheduler.start()
+            monitor = HealthMonitor(runtime.deployment, runtime.events,
+                                    interval=settings.monitor_interval,
+                                    time_limit=settings.ssh_status_timeout)  # fmt: skip
+            monitor.start()
             if await runtime.auth.setup_open():
                 log.warning(
                     "tomo has no user yet: setup is open. Create the first admin at "
@@ -50,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
                 yield
             finally:
                 await scheduler.stop()
+                await monitor.stop()
                 await _interrupt(app.state.background)
 
     # Documentation only from tomo's own assets: FastAPI's pages load theirs from CDNs.

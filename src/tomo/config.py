@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     sync_interval: float = Field(
         default=6 * 3600.0, ge=0, description="Seconds between scheduled syncs; 0 disables."
     )
+    monitor_interval: float = Field(
+        default=60.0, ge=0, description="Seconds between health passes of `tomo serve`; 0 disables."
+    )
     max_definition_bytes: int = Field(
         default=256 * 1024, gt=0, description="Largest app definition file accepted."
     )

@@ -54,7 +54,12 @@ def served(tmp_path: Path) -> Iterator[Served]:
     data = tmp_path / "server-data"
     Tomo(data).run("user", "create", "admin", "--admin", "--password-stdin", stdin=f"{PASSWORD}\n")
     port = free_port()
-    env = {**os.environ, "TOMO_BUILTIN_CATALOG": "false", "TOMO_SYNC_INTERVAL": "0"}
+    env = {
+        **os.environ,
+        "TOMO_BUILTIN_CATALOG": "false",
+        "TOMO_SYNC_INTERVAL": "0",
+        "TOMO_MONITOR_INTERVAL": "0",
+    }
     with (tmp_path / "serve.log").open("w") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "tomo", "--data-dir", str(data), "serve", "--port", str(port)],

@@ -67,7 +67,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     port = free_port()
     env = {**os.environ, "TOMO_BUILTIN_CATALOG": "false", "TOMO_PUBLISH_ADDRESS": "127.0.0.1",
            "TOMO_INSTALL_WAIT_TIMEOUT": "20", "TOMO_INSTALL_STABLE_SECONDS": str(STABLE_SECONDS),
-           "TOMO_SYNC_INTERVAL": "0"}  # fmt: skip
+           "TOMO_SYNC_INTERVAL": "0", "TOMO_MONITOR_INTERVAL": "0"}  # fmt: skip
     tomo(data_dir, env, "user", "create", "admin", "--admin", "--password-stdin", stdin=PASSWORD)
     token = tomo(data_dir, env, "token", "create", "e2e").strip()
     server = subprocess.Popen(

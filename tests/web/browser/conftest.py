@@ -68,7 +68,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     port = free_port()
     env = {**os.environ, "TOMO_BUILTIN_CATALOG": "false", "TOMO_PUBLISH_ADDRESS": "127.0.0.1",
            "TOMO_INSTALL_WAIT_TIMEOUT": "20", "TOMO_INSTALL_STABLE_SECONDS": "1",
-           "TOMO_SYNC_INTERVAL": "0"}  # fmt: skip
+           "TOMO_SYNC_INTERVAL": "0", "TOMO_MONITOR_INTERVAL": "0"}  # fmt: skip
     log = (tmp_path / "serve.log").open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "tomo", "--data-dir", str(data_dir), "serve", "--port", str(port)],

@@ -145,7 +145,7 @@ class KillableTomo:
         self.port = free_port()
         env = {**os.environ, "TOMO_BUILTIN_CATALOG": "false", "TOMO_PUBLISH_ADDRESS": "127.0.0.1",
                "TOMO_INSTALL_WAIT_TIMEOUT": "20", "TOMO_INSTALL_STABLE_SECONDS": "1",
-               "TOMO_SYNC_INTERVAL": "0"}  # fmt: skip
+               "TOMO_SYNC_INTERVAL": "0", "TOMO_MONITOR_INTERVAL": "0"}  # fmt: skip
         self.served = Served(f"http://127.0.0.1:{self.port}", tmp_path / "served", env)
         self.log = tmp_path / "serve.log"
         self.process: subprocess.Popen[bytes] | None = None

@@ -1,0 +1,105 @@
+"""What the monitor makes of an installation's containers, and which change it tells.
+
+Pure rules, no I/O: the monitor feeds them what Docker said and what the last pass saw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from tomo.events.kinds import EventKind
+
+# Restarts between two passes that make a crash loop even when each pass happens
+# to catch the container up.
+LOOP_RESTARTS = 2
+# A restarted container counts as up again only after running this long: Docker's own
+# measure of a restart that worked (it resets its back-off after 10 s).
+STEADY_SECONDS = 10.0
+
+
+class Health(StrEnum):
+    RUNNING = "running"
+    EXITED = "exited"
+    MISSING = "missing"
+    UNHEALTHY = "unhealthy"
+    CRASH_LOOP = "crash loop"
+
+
+@dataclass(frozen=True)
+class Container:
+    """One container as one `docker container inspect` describes it."""
+
+    name: str
+    status: str  # created, running, restarting, exited, paused, dead
+    exit_code: int
+    health: str | None  # Docker's health check verdict, None without one
+    restarts: int
+    started_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Seen:
+    """An installation as a pass found it."""
+
+    health: Health
+    restarts: int  # of all its containers, to count the restarts since the last pass
+
+
+def judge(containers: Sequence[Container | None], previous: Seen | None, now: datetime) -> Seen:
+    """The installation's health from its containers (None: a container that is gone)."""
+    if any(c is None for c in containers):
+        return Seen(Health.MISSING, 0)
+    found = [c for c in containers if c is not None]
+    restarts = sum(c.restarts for c in found)
+    return Seen(_health(found, restarts - _restarts_before(previous, restarts), previous, now),
+                restarts)  # fmt: skip
+
+
+def _restarts_before(previous: Seen | None, restarts: int) -> int:
+    # A recreated container (e.g. by hand) starts counting again from zero.
+    if previous is None or previous.restarts > restarts:
+        return restarts
+    return previous.restarts
+
+
+def _health(found: list[Container], new_restarts: int, previous: Seen | None,
+            now: datetime) -> Health:  # fmt: skip
+    if any(c.status == "restarting" for c in found) or new_restarts >= LOOP_RESTARTS:
+        return Health.CRASH_LOOP
+    if (
+        previous is not None
+        and previous.health is Health.CRASH_LOOP
+        and (new_restarts or any(not _steady(c, now) for c in found))
+    ):
+        return Health.CRASH_LOOP  # up between two crashes is not recovered
+    if any(c.status != "running" for c in found):
+        return Health.EXITED
+    if any(c.health == "unhealthy" for c in found):
+        return Health.UNHEALTHY
+    return Health.RUNNING
+
+
+def _steady(container: Container, now: datetime) -> bool:
+    if container.status != "running" or container.started_at is None:
+        return container.status == "running"
+    return (now - container.started_at).total_seconds() >= STEADY_SECONDS
+
+
+_TOLD = {
+    Health.RUNNING: EventKind.APP_RECOVERED,
+    Health.EXITED: EventKind.APP_DOWN,
+    Health.MISSING: EventKind.APP_DOWN,
+    Health.UNHEALTHY: EventKind.APP_UNHEALTHY,
+    Health.CRASH_LOOP: EventKind.APP_CRASH_LOOPING,
+}
+
+
+def change_to_tell(previous: Seen | None, current: Seen) -> EventKind | None:
+    """The event a pass records: one per change, none on the first look (what was
+    down before tomo started was not seen going down) and none while nothing changes."""
+    if previous is None or previous.health is current.health:
+        return None
+    return _TOLD[current.health]
