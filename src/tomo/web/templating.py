@@ -19,6 +19,7 @@ from tomo.auth.service import Principal
 from tomo.errors import TomoError
 from tomo.http.middleware import note_outcome, note_refusal
 from tomo.marketplace.categories import category_label
+from tomo.marketplace.github import github_repository
 from tomo.marketplace.reasons import located_reasons, plain_reasons
 from tomo.marketplace.risk_words import explain_risk
 from tomo.marketplace.service import image_type
@@ -48,10 +49,6 @@ _REPOSITORY_FILES = {
     "raw.githubusercontent.com": re.compile(rf"{_REPO}/{_REF}/(?P<path>.+)"),
     "github.com": re.compile(rf"{_REPO}/(?:raw|blob)/{_REF}/(?P<path>.+)"),
 }
-_GITHUB_REPOSITORY = re.compile(
-    r"(?:https://(?:[^@/]+@)?|ssh://git@|git@)github\.com[/:](?P<owner>[^/]+)/(?P<repo>[^/]+?)"
-    r"(?:\.git)?/*", re.IGNORECASE
-)  # fmt: skip
 
 
 def image_url(repo_id: str, image: str | None, repo_url: str | None = None) -> str | None:
@@ -72,21 +69,16 @@ def repository_path(url: str, repo_url: str) -> str | None:
     """The image of the repository at `repo_url` that `url` names on GitHub or its
     CDN (owner and name alike, whatever their case; whatever branch it names: the
     image is read from the synced commit), else None."""
-    own = _GITHUB_REPOSITORY.fullmatch(repo_url.strip())
+    own = github_repository(repo_url)
     parts = urlsplit(url.strip())
     pattern = _REPOSITORY_FILES.get(parts.netloc.lower())
     found = pattern.fullmatch(parts.path) if pattern and parts.scheme.startswith("http") else None
-    if own is None or found is None or not _same_repository(own, found):
+    if found is None or own is None:
+        return None
+    if (found["owner"].lower(), found["repo"].lower().removesuffix(".git")) != own:
         return None
     path = unquote(found["path"])
     return path if image_type(path) else None
-
-
-def _same_repository(one: re.Match[str], other: re.Match[str]) -> bool:
-    def name(found: re.Match[str]) -> tuple[str, str]:
-        return found["owner"].lower(), found["repo"].lower().removesuffix(".git")
-
-    return name(one) == name(other)
 
 
 def render(

@@ -49,6 +49,7 @@ from tomo.marketplace.formats.variables import (
     own_prefix,
     umbrel_table,
 )
+from tomo.marketplace.github import github_repository
 from tomo.marketplace.parse import load_mapping
 from tomo.marketplace.safe_yaml import YamlLoadError, load_yaml
 from tomo.slugs import slugify
@@ -487,15 +488,13 @@ def _required_text(manifest: dict[str, Any], key: str) -> str:
 # The official store's icons and gallery images are not in its repository: its
 # app store loads them from this site, by app folder and file name.
 UMBREL_GALLERY = "https://getumbrel.github.io/umbrel-apps-gallery"
-_OFFICIAL_STORE = re.compile(
-    r"(?:https://|ssh://git@|git@)github\.com[/:]getumbrel/umbrel-apps(?:\.git)?/*", re.IGNORECASE
-)
+OFFICIAL_STORE = ("getumbrel", "umbrel-apps")
 _GALLERY_FILE = re.compile(r"[a-z0-9][a-z0-9-]*/[\w.-]+\.(?:png|jpe?g|webp|gif|svg)")
 
 
 def umbrel_gallery_image(repo_url: str, path: str) -> str | None:
     """The gallery site's address of an image `path` (`<app folder>/<file>`) of the
     official Umbrel store at `repo_url`; None for another repository or path."""
-    if _OFFICIAL_STORE.fullmatch(repo_url.strip()) and _GALLERY_FILE.fullmatch(path):
+    if github_repository(repo_url) == OFFICIAL_STORE and _GALLERY_FILE.fullmatch(path):
         return f"{UMBREL_GALLERY}/{path}"
     return None
