@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tomo.db import Base, StrEnumText, UTCDateTime
 from tomo.deployment.statuses import InstallationStatus, JobStatus, StepStatus
+from tomo.updates.policy import UpdatePolicy
 
 
 class Installation(Base):
@@ -49,6 +50,21 @@ class Installation(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Day two (see tomo/updates): how updates reach it, the maintenance window of an
+    # automatic one ("03:00-05:00", tomo's local time) and whether one may cross a
+    # major version.
+    update_policy: Mapped[UpdatePolicy] = mapped_column(
+        StrEnumText(UpdatePolicy, 8), default=UpdatePolicy.MANUAL
+    )
+    update_window: Mapped[str | None] = mapped_column(String(16))
+    update_major: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What the last check of its images' tags found, per service: {"image": the
+    # reference, "running": the digest it runs, "latest": the registry's digest for
+    # that tag now}; cleared by an update (see updates/images.py).
+    image_updates: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    images_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The update last told as an event (its key), so each offer is told once.
+    update_announced: Mapped[str | None] = mapped_column(String(200))
 
 
 class Job(Base):
