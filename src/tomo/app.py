@@ -20,6 +20,7 @@ from tomo.http.problems import install_problem_handlers
 from tomo.marketplace.scheduler import SyncScheduler
 from tomo.monitor.monitor import HealthMonitor
 from tomo.runtime import open_runtime
+from tomo.updates.watcher import UpdateWatcher
 from tomo.web.errors import ErrorPages, install_page_errors
 from tomo.web.routes import add_web_ui
 
@@ -45,6 +46,10 @@ def create_app(settings: Settings) -> FastAPI:
                                     interval=settings.monitor_interval,
                                     time_limit=settings.ssh_status_timeout)  # fmt: skip
             monitor.start()
+            watcher = UpdateWatcher(runtime.deployment, runtime.events,
+                                    interval=settings.update_check_interval,
+                                    image_check_interval=settings.image_check_interval)  # fmt: skip
+            watcher.start()
             if await runtime.auth.setup_open():
                 log.warning(
                     "tomo has no user yet: setup is open. Create the first admin at "
@@ -56,6 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
             finally:
                 await scheduler.stop()
                 await monitor.stop()
+                await watcher.stop()
                 await _interrupt(app.state.background)
 
     # Documentation only from tomo's own assets: FastAPI's pages load theirs from CDNs.

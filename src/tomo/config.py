@@ -37,6 +37,16 @@ class Settings(BaseSettings):
     monitor_interval: float = Field(
         default=60.0, ge=0, description="Seconds between health passes of `tomo serve`; 0 disables."
     )
+    update_check_interval: float = Field(
+        default=900.0, ge=0,
+        description="Seconds between update passes of `tomo serve` (telling offers, applying "
+        "automatic updates in their windows); 0 disables.",
+    )  # fmt: skip
+    image_check_interval: float = Field(
+        default=6 * 3600.0, ge=0,
+        description="Least seconds between two checks of the images' tags against their "
+        "registries (one request per image and check).",
+    )  # fmt: skip
     max_definition_bytes: int = Field(
         default=256 * 1024, gt=0, description="Largest app definition file accepted."
     )

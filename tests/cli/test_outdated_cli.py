@@ -65,7 +65,7 @@ async def test_outdated_lists_what_the_last_sync_offers(tomo: Tomo, make_repo) -
     shown = json.loads(tomo.run("outdated", "--json").stdout)
     assert [(i["name"], i["update"]) for i in shown] == [("notes", {
         "from_version": "1.0.0", "to_version": "1.1.0",
-        "release_notes": "Faster search.\nDark mode.",
+        "release_notes": "Faster search.\nDark mode.", "images": [],
     })]  # fmt: skip
     assert tomo.run("outdated", "--server", "NAS", "--json").stdout == tomo.run(
         "outdated", "--json").stdout  # fmt: skip

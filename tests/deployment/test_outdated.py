@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from tests.gitrepo import CatalogRepo, app_definition
 from tomo.deployment.models import Installation
@@ -18,6 +19,7 @@ from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.schemas import RepoCreate
 from tomo.runtime import Runtime
 from tomo.servers.models import Server
+from tomo.updates.policy import UpdatePolicy
 
 
 @pytest.mark.parametrize(
@@ -217,3 +219,61 @@ async def test_what_an_update_changes_is_read_from_the_installation_and_the_cata
     assert changes.ports_added == changes.volumes_added == changes.settings_removed == []
     await installed(runtime, "elsewhere", "notes", "stray")
     assert await runtime.deployment.update_changes("stray") is None  # the catalog lost it
+
+
+# -- new images of floating tags (tomo/updates/images.py records them) -------------
+
+RUNS, MOVED = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+
+
+async def image_check_found(runtime: Runtime, installation: str, latest: str, *,
+                            policy: UpdatePolicy = UpdatePolicy.MANUAL) -> None:  # fmt: skip
+    """What a check of the installation's image (`example/<app>:latest`) recorded."""
+    found = {"app": {"image": "example/app:latest", "running": RUNS, "latest": latest}}
+    async with runtime.db.session() as session, session.begin():
+        await session.execute(update(Installation).where(Installation.id == installation)
+                              .values(image_updates=found, update_policy=policy))  # fmt: skip
+
+
+@pytest.mark.both_databases
+async def test_a_new_image_under_a_floating_tag_is_offered_even_at_the_same_version(
+    runtime: Runtime, home: CatalogRepo
+) -> None:
+    deployment = runtime.deployment
+    notes = await installed(runtime, "home", "notes", "notes")
+    pics = await installed(runtime, "home", "photos", "pics")
+    await image_check_found(runtime, notes, MOVED)
+    await image_check_found(runtime, pics, RUNS)  # the tag names what it runs: nothing new
+
+    moved = ["example/app:latest has a new image (sha256:222222222222…)"]
+    assert (await deployment.get_installation(notes)).update == UpdateOffer(
+        from_version="1.0.0", to_version="1.0.0", images=moved)  # fmt: skip
+    assert (await deployment.get_installation(pics)).update is None
+    assert await deployment.count_updates_offered() == 1
+
+    home.add_app("notes", version="1.1.0", release_notes="Faster.")  # both at once: one offer
+    await synced(runtime, home)
+    assert (await deployment.get_installation(notes)).update == UpdateOffer(
+        from_version="1.0.0", to_version="1.1.0", release_notes="Faster.", images=moved)  # fmt: skip
+
+
+@pytest.mark.both_databases
+async def test_a_pinned_installation_is_offered_nothing(
+    runtime: Runtime, home: CatalogRepo
+) -> None:
+    notes = await installed(runtime, "home", "notes", "notes")
+    await image_check_found(runtime, notes, MOVED, policy=UpdatePolicy.PINNED)
+    home.add_app("notes", version="2.0.0")
+    await synced(runtime, home)
+    assert (await runtime.deployment.get_installation(notes)).update is None
+    assert await runtime.deployment.list_outdated() == []
+    assert await runtime.deployment.count_updates_offered() == 0
+
+
+async def test_a_catalog_that_moved_back_offers_no_new_image_either(
+    runtime: Runtime, home: CatalogRepo
+) -> None:
+    """The update would put the catalog's older definition in place."""
+    notes = await installed(runtime, "home", "notes", "notes", version="1.5.0")
+    await image_check_found(runtime, notes, MOVED)
+    assert (await runtime.deployment.get_installation(notes)).update is None

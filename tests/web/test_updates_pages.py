@@ -113,3 +113,41 @@ def test_the_update_page_says_what_changes_before_anything_runs(web: Web, make_r
 
     same = text_of(web.admin().get("/installed/i-pics/update"))
     assert "The catalog's definition runs the same images, ports, volumes and settings" in same
+
+
+def test_the_update_policy_is_shown_and_changed_on_its_page(web: Web, make_repo) -> None:
+    repo: CatalogRepo = make_repo()
+    repo.add_app("notes")
+    repo.add_app("photos")
+    repo.commit()
+    catalog(web, repo)
+    admin, viewer = web.admin(), web.viewer()
+    section = re.compile(r'<section class="section updates-section".*?</section>', re.S)
+
+    def said(page: httpx.Response) -> str:
+        found = section.search(page.text)
+        assert found, page.text[:3000]
+        return text_of(httpx.Response(200, text=found[0]))
+
+    assert said(admin.get("/installed/i-notes")).startswith(
+        "Updates Change manual Offered updates are shown here and in the list; you apply them."
+    )
+    assert "Change" not in said(viewer.get("/installed/i-notes"))  # an admin's choice
+    assert viewer.get("/installed/i-notes/updates").status_code == 403
+
+    form = admin.get("/installed/i-notes/updates")
+    assert form.status_code == 200 and 'value="manual" checked' in form.text
+    refused = admin.post("/installed/i-notes/updates",
+                         {"policy": "auto", "window": "25:00", "major": "yes"})  # fmt: skip
+    assert refused.status_code == 422
+    error = re.search(r'<p class="field-error" id="e-window">(.*?)</p>', refused.text, re.S)
+    assert error and "&#39;25:00&#39; is not a maintenance window" in error[1]
+    assert 'value="25:00"' in refused.text and 'value="auto" checked' in refused.text
+    kept = web.api.admin.get("/api/installations/i-notes").json()["updates"]
+    assert kept == {"policy": "manual", "window": None, "major": False}  # nothing saved
+
+    saved = admin.post("/installed/i-notes/updates", {"policy": "auto", "window": "1:00-2:00"})
+    assert saved.status_code == 303 and saved.headers["location"] == "/installed/i-notes"
+    assert "Updates of notes: auto." in text_of(admin.get("/installed/i-notes"))
+    assert "tomo applies offered updates between 01:00 and 02:00 (tomo's local time), within "\
+        "the major version" in said(admin.get("/installed/i-notes"))  # fmt: skip

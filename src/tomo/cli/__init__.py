@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from tomo import __version__
-from tomo.cli import accounts, apps, deploy, events, remote, repo, serve, servers
+from tomo.cli import accounts, apps, deploy, events, remote, repo, serve, servers, updates
 from tomo.cli.context import CliState
 from tomo.errors import TomoError
 
@@ -34,6 +34,7 @@ for command in (deploy.install, deploy.ps, deploy.outdated, deploy.start, deploy
                 deploy.restart, deploy.update, deploy.uninstall, deploy.logs,
                 deploy.adopt):  # fmt: skip
     app.command(command.__name__)(command)
+app.command("update-policy")(updates.update_policy)
 app.command("serve")(serve.serve)
 app.command("login")(remote.login)
 app.command("logout")(remote.logout)

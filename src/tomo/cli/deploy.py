@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from tomo.cli.context import CliState, JsonOption, read, run, state_of
-from tomo.cli.install_options import config_from_options
+from tomo.cli.install_options import config_from_options, update_settings
 from tomo.cli.output import console, emit, emit_json, err_console
 from tomo.cli.output import table as print_table
 from tomo.deployment.statuses import JobStatus
@@ -28,9 +28,11 @@ if TYPE_CHECKING:
         JobPublic,
         OperationDone,
         PreflightProblem,
+        UpdateOffer,
     )
     from tomo.deployment.spec import InstallConfig
     from tomo.marketplace.schemas import PersonalAppCreate
+    from tomo.updates.images import ImageCheckReport
 
 T = TypeVar("T")
 
@@ -113,10 +115,20 @@ def install(
         typer.Option("--with-dependencies", help="First install the apps it requires that "
                      "the server lacks (all taken back if one fails)."),
     ] = False,
+    updates: Annotated[str | None, typer.Option(
+        "--updates", help="How updates reach it: manual (the default), notify, auto or pinned "
+        "(see `tomo update-policy --help`).", metavar="POLICY")] = None,
+    update_window: Annotated[str | None, typer.Option(
+        "--update-window", help="With --updates auto: its maintenance window, HH:MM-HH:MM "
+        "(default 03:00-05:00).", metavar="HH:MM-HH:MM")] = None,
     json_: JsonOption = False,
 ) -> None:  # fmt: skip
     """Install an app on a server; exits 0 only when it runs and stays up (Ctrl-C undoes it)."""
     config = config_from_options(name, env, port, volume, accept_risk)
+    if updates is not None or update_window is not None:
+        chosen = update_settings(updates or "auto", update_window, False, policy_option="--updates",
+                                 window_option="--update-window")  # fmt: skip
+        config = config.model_copy(update={"updates": chosen})
     state: CliState = ctx.find_root().obj
     pasted = _pasted(app, compose, run_line, name)
 
@@ -316,14 +328,28 @@ def adopt(
             err_console().print(f"  {note}", markup=False)
 
 
-def ps(ctx: typer.Context, server: ServerOption = None, json_: JsonOption = False) -> None:
+StatsOption = Annotated[
+    bool,
+    typer.Option("--stats", help="With what each uses (CPU, memory, network, block IO): "
+                 "read from the servers now, or a served tomo's last measure."),
+]  # fmt: skip
+
+
+def ps(ctx: typer.Context, server: ServerOption = None, stats: StatsOption = False,
+       json_: JsonOption = False) -> None:  # fmt: skip
     """List installations, their status checked against Docker."""
     from tomo.deployment import readonly
 
-    rows = read(ctx, lambda db: readonly.list_with_status(db, server),
-                lambda runtime: runtime.deployment.list_with_status(server))  # fmt: skip
+    if stats:
+        rows = run(ctx, lambda runtime: runtime.deployment.list_with_resources(server))
+    else:
+        rows = read(ctx, lambda db: readonly.list_with_status(db, server),
+                    lambda runtime: runtime.deployment.list_with_status(server))  # fmt: skip
     if json_:
         emit_json(rows)
+        return
+    if stats:
+        _print_stats(rows, server)
         return
     print_table(None, ["id", "name", "server", "app", "version", "status", "ports", "note"],
                 [(i.id, i.name, i.server_id, f"{i.repo_id}/{i.app_id}", _version_cell(i),
@@ -336,28 +362,72 @@ def ps(ctx: typer.Context, server: ServerOption = None, json_: JsonOption = Fals
                             "see `tomo outdated`.", markup=False)  # fmt: skip
 
 
+def _print_stats(rows: list[InstallationPublic], server: str | None) -> None:
+    from tomo.monitor.stats import shown
+
+    print_table(None, ["id", "name", "server", "status", "CPU", "memory (used / limit)",
+                       "net (in / out)", "block IO (read / write)"],
+                [(i.id, i.name, i.server_id, i.status, *shown(i.resources)) for i in rows],
+                empty=f"No installation on {server}." if server else "No installation yet.",
+                )  # fmt: skip
+    if any(i.resources is None for i in rows):
+        err_console().print("—: not measured yet (or its server did not answer in time).",
+                            markup=False)  # fmt: skip
+
+
 def _version_cell(installation: InstallationPublic) -> str:
     """The installed version, and the catalog's newer one when it offers it."""
     offered = installation.update
-    return f"{installation.version} → {offered.to_version}" if offered else installation.version
+    if offered is None:
+        return installation.version
+    if offered.to_version == offered.from_version:
+        return f"{installation.version} (new image)"
+    return f"{installation.version} → {offered.to_version}"
 
 
 def _installations(count: int) -> str:
     return "1 installation is" if count == 1 else f"{count} installations are"
 
 
-def outdated(ctx: typer.Context, server: ServerOption = None, json_: JsonOption = False) -> None:
-    """List installations whose catalog offers a newer version (as of its last sync)."""
-    rows = run(ctx, lambda runtime: runtime.deployment.list_outdated(server))
+CheckOption = Annotated[
+    bool,
+    typer.Option("--check", help="First ask the registries whether the floating tags the "
+                 "installations run (latest, 16, stable…) name new images now."),
+]  # fmt: skip
+
+
+def outdated(ctx: typer.Context, server: ServerOption = None, check: CheckOption = False,
+             json_: JsonOption = False) -> None:  # fmt: skip
+    """List installations offered an update: a newer version in their catalog (as of its
+    last sync), or a new image under a floating tag (as of the last check; --check: now)."""
+
+    async def offered(runtime: Services) -> list[InstallationPublic]:
+        if check:
+            _say_unchecked(await runtime.deployment.check_image_updates(server))
+        return await runtime.deployment.list_outdated(server)
+
+    rows = run(ctx, offered)
     if json_:
         emit_json(rows)
         return
     empty = f"No installation{f' on {server}' if server else ''} is offered a newer version."
     print_table(None, ["id", "name", "server", "app", "installed", "offered", "release notes"],
                 [(i.id, i.name, i.server_id, f"{i.repo_id}/{i.app_id}", i.update.from_version,
-                  i.update.to_version, _first_line(i.update.release_notes))
+                  _offered_cell(i.update), _first_line(i.update.release_notes))
                  for i in rows if i.update is not None],
                 empty=empty)  # fmt: skip
+
+
+def _offered_cell(offer: UpdateOffer) -> str:
+    """`1.1`, `1.0 (new image)`, `1.1 (new image)`: --json names the images."""
+    return f"{offer.to_version} (new image)" if offer.images else offer.to_version
+
+
+def _say_unchecked(report: ImageCheckReport) -> None:
+    """On stderr, so --json stays the list: the images that could not be checked."""
+    for item in report.not_checked:
+        what = f" ({item.service}: {item.image})" if item.image else ""
+        err_console().print(f"{item.name}{what} not checked: {item.reason}", markup=False)
 
 
 def _first_line(text: str | None) -> str:

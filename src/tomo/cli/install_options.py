@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
 
     from tomo.deployment.spec import InstallConfig, PortOverride, VolumeOverride
+    from tomo.updates.schemas import UpdateSettings
 
 _OPTION_OF_FIELD = {"name": "--name", "accept_risks": "--accept-risk", "env": "--env"}
 
@@ -79,3 +80,19 @@ def _volume(item: str) -> VolumeOverride:
 def first_error(exc: ValidationError) -> str:
     """The first problem, in tomo's words (no "Value error, " prefix)."""
     return str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+
+
+def update_settings(
+    policy: str, window: str | None, major: bool, *, policy_option: str, window_option: str
+) -> UpdateSettings:
+    """The settings the options give, each problem named by its option."""
+    from tomo.updates.policy import parse_policy, parse_window
+    from tomo.updates.schemas import UpdateSettings
+
+    try:
+        chosen = parse_policy(policy, (policy_option,))
+        checked = str(parse_window(window, (window_option,))) if window is not None else None
+    except InvalidInput as exc:
+        (problem,) = exc.problems
+        raise InvalidInput(f"{problem.fields[0]}: {problem.text}") from None
+    return UpdateSettings(policy=chosen, window=checked, major=major)

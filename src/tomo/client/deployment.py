@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tomo.client.problems import rebuilt
 from tomo.client.transport import Api, segment
@@ -37,6 +38,10 @@ from tomo.errors import (
     ServerUnreachable,
     TomoError,
 )
+from tomo.updates.schemas import UpdateSettings
+
+if TYPE_CHECKING:
+    from tomo.updates.images import ImageCheckReport
 
 RECONNECT_SECONDS = 1.0
 
@@ -188,6 +193,26 @@ class RemoteDeployment:
 
     async def list_with_status(self, server: str | None = None) -> list[InstallationPublic]:
         return await self._installations(server, refresh=True)
+
+    async def list_with_resources(self, server: str | None = None) -> list[InstallationPublic]:
+        """The served tomo's figures, as its health monitor last measured them (no
+        server is asked for them on a read)."""
+        return await self._installations(server, refresh=True)
+
+    async def set_update_policy(
+        self, ref: str, settings: UpdateSettings, server: str | None = None
+    ) -> InstallationPublic:
+        path = f"{await self._path(ref, server)}/update-policy"
+        body = settings.model_dump(mode="json")
+        return InstallationPublic.model_validate(await self.api.call("PUT", path, body=body))
+
+    async def check_image_updates(self, server: str | None = None) -> ImageCheckReport:
+        """The served tomo asks the registries (an admin's call)."""
+        from tomo.updates.images import ImageCheckReport  # the report only: not the checks
+
+        answer = await self.api.call("POST", "/image-checks",
+                                     params={"server": server})  # fmt: skip
+        return ImageCheckReport.model_validate(answer)
 
     async def list_outdated(self, server: str | None = None) -> list[InstallationPublic]:
         """Those the catalog offers a newer version of (the API's `update` says which)."""

@@ -31,6 +31,8 @@ from tomo.deployment.statuses import UNDER_WAY
 from tomo.http.deps import DeploymentDep, run_in_background
 from tomo.http.problems import error_responses
 from tomo.http.security import PrincipalDep
+from tomo.updates.images import ImageCheckReport
+from tomo.updates.schemas import UpdateSettings
 
 router = APIRouter(tags=["installations"])
 SSE_POLL_SECONDS = 0.25
@@ -72,6 +74,16 @@ async def list_installations(
     if refresh:
         return await deployment.list_with_status(server)
     return await deployment.list_installations(server)
+
+
+@router.post("/image-checks", name="check_images",
+             responses=error_responses(401, 403, 404))  # fmt: skip
+async def check_images(deployment: DeploymentDep, server: str | None = None) -> ImageCheckReport:
+    """Ask the registries now whether the floating tags (`latest`, `16`) the installations
+    (of one server) run name new images: each new one is offered as an update from then
+    on; an image whose server or registry did not answer is listed with the reason. For
+    admins (it asks every server and registry)."""
+    return await deployment.check_image_updates(server)
 
 
 @router.post("/installations", name="install", status_code=status.HTTP_202_ACCEPTED,
@@ -151,6 +163,17 @@ async def update(
     changes = ConfigChanges.model_validate(body.model_dump(exclude={"tag"}))
     prepared = await deployment.prepare_update(installation, tag=body.tag, changes=changes)
     return _started(request, prepared)
+
+
+@router.put("/installations/{installation}/update-policy", name="set_update_policy",
+            responses=error_responses(401, 403, 404, 422))  # fmt: skip
+async def set_update_policy(
+    installation: str, body: UpdateSettings, deployment: DeploymentDep
+) -> InstallationPublic:
+    """How updates reach the installation: `manual`, `notify` (each new offer told to the
+    notification channels), `auto` (applied inside `window`, HH:MM-HH:MM in tomo's local
+    time, default 03:00-05:00; within the major version unless `major`), `pinned`."""
+    return await deployment.set_update_policy(installation, body)
 
 
 @router.delete("/installations/{installation}", name="uninstall",

@@ -26,6 +26,8 @@ from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.service import MarketplaceService
 from tomo.servers.schemas import ServerPublic
 from tomo.servers.service import ServerService
+from tomo.updates.policy import UpdatePolicy
+from tomo.updates.schemas import UpdateSettings
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class OperationFailed:
     installation_id: str
     installation_name: str
     message: str
+    automatic: bool = False  # started by tomo itself, which tells the outcome
 
 
 @dataclass
@@ -182,7 +185,7 @@ def installed_images(row: Installation, definition: AppDefinition) -> dict[str, 
 
 def stored_config(config: InstallConfig, app: AppSpec) -> dict[str, object]:
     """The config as kept on the installation: secret values only in the sealed store."""
-    return config.model_dump(mode="json", exclude={"env"}) | {"env": app.env}
+    return config.model_dump(mode="json", exclude={"env", "updates"}) | {"env": app.env}
 
 
 def ports_of(
@@ -213,7 +216,10 @@ def public(row: Installation) -> InstallationPublic:
         ports=[f"{host}/{proto}" for host, proto in sorted(ports_of(row, definition))],
         containers=installed_containers(row, definition), config=row.config,
         operation=row.operation, created_at=row.created_at, updated_at=row.updated_at,
-        adopted=bool(row.adopted),
+        adopted=bool(row.adopted), updates=UpdateSettings(
+            policy=row.update_policy or UpdatePolicy.MANUAL, window=row.update_window,
+            major=bool(row.update_major),
+        ),
     )  # fmt: skip
 
 

@@ -47,6 +47,7 @@ from tomo.errors import (
 )
 from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.risk import HostMount
+from tomo.updates.schemas import UpdateSettings, update_columns
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ async def prepare_install(
         definition=definition.model_dump(mode="json"), config=stored_config(config, spec),
         secret_env_enc=ctx.seal(spec.secret_env), status=InstallationStatus.PENDING,
         operation=InstallOperation.kind, operation_job=job_id, heartbeat_at=now(),
-        created_at=now(), updated_at=now(),
+        created_at=now(), updated_at=now(), **update_columns(config.updates or UpdateSettings()),
     )  # fmt: skip
     try:
         async with ctx.db.session() as session, session.begin():

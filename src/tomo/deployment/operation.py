@@ -52,6 +52,8 @@ class Operation(abc.ABC):
     """An install, update, uninstall, start… of one installation."""
 
     kind: str  # install, update, uninstall, start, stop, restart
+    # Started by tomo itself (an automatic update), whose starter tells its outcome.
+    automatic: bool = False
 
     def __init__(self, ctx: DeploymentContext) -> None:
         self.ctx = ctx
@@ -117,7 +119,7 @@ async def carry_out(
         await asyncio.shield(ending)
     if status is JobStatus.FAILED:
         await _tell_failure(ctx, OperationFailed(operation.kind, row.server_id, row.id, row.name,
-                                                 message or ""))  # fmt: skip
+                                                 message or "", operation.automatic))  # fmt: skip
     return Outcome(job_id, status, message, error, operation.summary)
 
 

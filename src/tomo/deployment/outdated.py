@@ -16,6 +16,12 @@ A catalog that moved back to a smaller number is not offered: putting an older
 release over data a newer one wrote is how apps break. An installation whose
 repository or app is gone is offered nothing (it keeps running as installed).
 
+An image whose floating tag (`latest`, `16`) names a new image now, as the last
+check of its registry found (tomo/updates/images.py), is an update too: offered
+even at the same version (the update pulls the tag again), named in the offer's
+`images`; not when the catalog moved back. A `pinned` installation is offered
+nothing at all.
+
 Every installation's catalog app is read in one query (a join), never one per
 installation, and only the columns needed: a definition's shipped files can be
 large, the version and release notes are not.
@@ -24,8 +30,9 @@ large, the version and release notes are not.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, select
 
@@ -36,6 +43,7 @@ from tomo.deployment.schemas import UpdateOffer
 from tomo.deployment.spec import publishes_ports
 from tomo.marketplace.definition import AppDefinition, AppEnvVar
 from tomo.marketplace.models import MarketplaceAppRow
+from tomo.updates.policy import UpdatePolicy
 
 # A release number with an optional suffix: `v1.2.3`, `1.2.3-rc.1`, `2.0+build5`, `10.1-ls45`.
 _RELEASE = re.compile(
@@ -63,6 +71,12 @@ def is_newer(catalog: str, installed: str) -> bool:
     return not _is_pre_release(new["suffix"]) or _is_pre_release(old["suffix"])
 
 
+def release_numbers(version: str) -> tuple[int, ...] | None:
+    """A version's release numbers (`v2.1.0-rc1` -> (2, 1)); None when it is not one."""
+    match = _RELEASE.fullmatch(version.strip())
+    return _numbers(match["numbers"]) if match else None
+
+
 def _numbers(text: str) -> tuple[int, ...]:
     """`1.2` and `1.2.0` are one release: trailing zeros do not count."""
     numbers = [int(part) for part in text.split(".")]
@@ -75,28 +89,48 @@ def _is_pre_release(suffix: str | None) -> bool:
     return bool(suffix) and _PRE_RELEASE.fullmatch(suffix or "") is not None
 
 
-def offer(installed: str, catalog: str, release_notes: str | None) -> UpdateOffer | None:
-    """The update from `installed` to `catalog`, if the catalog's is newer."""
-    if not is_newer(catalog, installed):
+def offer(
+    installed: str, catalog: str, release_notes: str | None, images: Sequence[str] = ()
+) -> UpdateOffer | None:
+    """The update from `installed` to `catalog`, if the catalog's is newer, or to the
+    same version when `images` (see new_images) have moved and the catalog has not
+    moved back."""
+    if is_newer(catalog, installed):
+        return UpdateOffer(from_version=installed, to_version=catalog,
+                           release_notes=release_notes or None, images=list(images))  # fmt: skip
+    if not images or is_newer(installed, catalog):
         return None
-    return UpdateOffer(from_version=installed, to_version=catalog,
-                       release_notes=release_notes or None)  # fmt: skip
+    return UpdateOffer(from_version=installed, to_version=installed, images=list(images))
+
+
+def new_images(image_updates: dict[str, Any] | None) -> list[str]:
+    """What the last image check found moved, one line per image: `redis:7 has a new
+    image (sha256:1a2b3c4d5e6f…)`."""
+    found = [entry for _, entry in sorted((image_updates or {}).items())
+             if isinstance(entry, dict) and entry.get("latest")
+             and entry.get("running") != entry.get("latest")]  # fmt: skip
+    return list(dict.fromkeys(f"{entry.get('image')} has a new image "
+                              f"({str(entry['latest'])[:19]}…)" for entry in found))  # fmt: skip
 
 
 async def offers(
     db: Database, installations: Iterable[str] | None = None
 ) -> dict[str, UpdateOffer]:
-    """installation id -> the update its catalog offers, for the installations
-    named (all when None); those offered none are left out. One query."""
+    """installation id -> the update its catalog or its images' registries offer,
+    for the installations named (all when None); those offered none, and pinned
+    ones, are left out. One query."""
     app = MarketplaceAppRow
     notes = app.details["release_notes"].as_string()
     same_app = and_(app.repo_id == Installation.repo_id, app.id == Installation.app_id)
-    query = select(Installation.id, Installation.version, app.version, notes).join(app, same_app)
+    query = select(
+        Installation.id, Installation.version, app.version, notes, Installation.image_updates
+    ).join(app, same_app).where(Installation.update_policy != UpdatePolicy.PINNED)  # fmt: skip
     if installations is not None:
         query = query.where(Installation.id.in_(list(installations)))
     async with db.session() as session:
         rows = await session.execute(query)
-    found = {ref: offer(installed, catalog, notes) for ref, installed, catalog, notes in rows}
+    found = {ref: offer(installed, catalog, notes, new_images(images))
+             for ref, installed, catalog, notes, images in rows}  # fmt: skip
     return {ref: offered for ref, offered in found.items() if offered is not None}
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from tomo.deployment.statuses import InstallationStatus, JobStatus, StepStatus
 from tomo.errors import Refusal
+from tomo.updates.schemas import UpdateSettings
 
 
 class StepPublic(BaseModel):
@@ -54,11 +55,38 @@ class InstalledContainer(BaseModel):
 
 
 class UpdateOffer(BaseModel):
-    """A newer version the catalog offers of an installed app (see deployment/outdated.py)."""
+    """A newer version the catalog offers of an installed app, or new images of its
+    floating tags (see deployment/outdated.py)."""
 
     from_version: str  # installed
     to_version: str  # the catalog's
     release_notes: str | None = None  # as the catalog gives them, when it does
+    # Floating tags that name a new image now (`redis:7 has a new image (sha256:…)`),
+    # as the last check of their registries found: offered even at the same version.
+    images: list[str] = []
+
+    @property
+    def offered(self) -> str:
+        """What is offered, in a badge's words: the version, or a new image of the same."""
+        return self.to_version if self.to_version != self.from_version else "a new image"
+
+
+class ResourceUse(BaseModel):
+    """What containers use, as their server's engine measured it (see monitor/stats.py):
+    of an installation, the sum over its running containers; of a server, over its
+    installations. CPU in Docker's way: 100 is one CPU fully busy."""
+
+    cpu_percent: float
+    memory_bytes: int
+    # The most its memory may grow to: the sum of its containers' limits, at most the
+    # server's memory (a container without a limit is held by that alone).
+    memory_limit_bytes: int
+    net_rx_bytes: int  # received since its containers started
+    net_tx_bytes: int
+    block_read_bytes: int
+    block_write_bytes: int
+    running: int  # containers measured (those running)
+    measured_at: datetime
 
 
 class InstallationPublic(BaseModel):
@@ -85,6 +113,10 @@ class InstallationPublic(BaseModel):
     # The newer version its catalog offers, as of the last sync; None: none offered
     # (or not asked: only the listings and the one installation's read fill it).
     update: UpdateOffer | None = None
+    updates: UpdateSettings = UpdateSettings()  # its update policy (see tomo/updates)
+    # What it uses, as the health monitor's last pass (or `tomo ps --stats`) measured
+    # it; None: not measured yet.
+    resources: ResourceUse | None = None
 
 
 class InstallStarted(BaseModel):

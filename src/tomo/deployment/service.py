@@ -9,14 +9,17 @@ makes every ending honest (see its docstring).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import logging
 import posixpath
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import delete, select
+from sqlalchemy import update as sa_update
 
 from tomo.config import Settings
 from tomo.db import Database
@@ -56,11 +59,14 @@ from tomo.deployment.spec import (
     Mount,
     build_docker_run_command,
 )
-from tomo.deployment.statuses import JobStatus
+from tomo.deployment.statuses import InstallationStatus, JobStatus
 from tomo.errors import InvalidInput, NotFound, TomoError
 from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.service import MarketplaceService
+from tomo.monitor.stats import ResourceCache, measure_all
 from tomo.servers.service import ServerService
+from tomo.updates.images import ImageCheckReport, check_images
+from tomo.updates.schemas import UpdateSettings, update_columns
 
 
 def _mounted(source: str, target: str, readonly: bool) -> str:
@@ -91,6 +97,10 @@ class DeploymentService:
         self.db = db
         self.settings = settings
         self.ctx = DeploymentContext(db, settings, marketplace, servers)
+        # What installations use, as last measured (filled by the health monitor).
+        self.resources = ResourceCache()
+        # When the health monitor's last pass read every status (kept on the records).
+        self.statuses_read_at: datetime | None = None
         servers.add_dependent(self)
 
     # -- install --------------------------------------------------------------
@@ -296,12 +306,13 @@ class DeploymentService:
         *,
         tag: str | None = None,
         changes: ConfigChanges | None = None,
+        automatic: bool = False,
     ) -> Prepared:
         """Move to the catalog's current definition (or another image tag) with the same
         config and data, changed by `changes`; the previous containers come back if the
         new ones do not stay up. A refusal is raised here, before anything starts."""
         return await update.prepare_update(
-            self.ctx, ref, server, tag=tag, changes=changes or ConfigChanges()
+            self.ctx, ref, server, tag=tag, changes=changes or ConfigChanges(), automatic=automatic
         )
 
     def logs(
@@ -352,11 +363,31 @@ class DeploymentService:
         """Every installation (of one server), each with the update its catalog offers."""
         found = [public(row) for row in await self._rows(server)]
         offered = await outdated.offers(self.db, None if server is None else [i.id for i in found])
-        return [i.model_copy(update={"update": offered.get(i.id)}) for i in found]
+        return [i.model_copy(update={"update": offered.get(i.id),
+                                     "resources": self.resources.of_installation(i.id)})
+                for i in found]  # fmt: skip
+
+    async def set_update_policy(
+        self, ref: str, settings: UpdateSettings, server: str | None = None
+    ) -> InstallationPublic:
+        """How updates reach the installation from now on; the offer it has now is
+        acted upon again under the new policy (told, or tried in the window)."""
+        row = await self.ctx.find(ref, server)
+        changed = sa_update(Installation).where(Installation.id == row.id)
+        async with self.db.session() as session, session.begin():
+            await session.execute(changed.values(update_announced=None, **update_columns(settings)))
+        return await self.get_installation(row.id)
 
     async def list_outdated(self, server: str | None = None) -> list[InstallationPublic]:
         """The installations whose catalog offers a newer version (deployment/outdated.py)."""
         return [i for i in await self.list_installations(server) if i.update is not None]
+
+    async def check_image_updates(self, server: str | None = None) -> ImageCheckReport:
+        """Ask the registries whether the floating tags the installations (of one
+        server) run name new images now, and record it (see tomo/updates/images.py):
+        what is found new is offered as an update from then on."""
+        ids = None if server is None else [row.id for row in await self._rows(server)]
+        return await check_images(self, ids)
 
     async def count_updates_offered(self) -> int:
         """How many installations the catalog offers a newer version of (one query,
@@ -381,7 +412,10 @@ class DeploymentService:
 
     async def _with_offer(self, installation: InstallationPublic) -> InstallationPublic:
         offered = await outdated.offers(self.db, [installation.id])
-        return installation.model_copy(update={"update": offered.get(installation.id)})
+        return installation.model_copy(update={
+            "update": offered.get(installation.id),
+            "resources": self.resources.of_installation(installation.id),
+        })  # fmt: skip
 
     async def _rows(self, server: str | None) -> list[Installation]:
         query = select(Installation).order_by(Installation.server_id, Installation.name)
@@ -391,11 +425,41 @@ class DeploymentService:
         async with self.db.session() as session:
             return list(await session.scalars(query))
 
+    def statuses_fresh(self) -> bool:
+        """Whether the health monitor's last pass read every status lately (within two
+        of its intervals): then the installed list needs no server asked."""
+        read, every = self.statuses_read_at, self.settings.monitor_interval
+        return (read is not None and every > 0
+                and datetime.now(UTC) - read <= timedelta(seconds=2 * every))  # fmt: skip
+
+    async def list_for_page(
+        self, server: str | None = None, *, refresh: bool = False
+    ) -> list[InstallationPublic]:
+        """The installed list as a page shows it: statuses as the health monitor last
+        read them while they are fresh, else (or when asked to `refresh`, or when a
+        failed install waits for its server to be cleaned) asked of every server now."""
+        if refresh or not self.statuses_fresh():
+            return await self.list_with_status(server)
+        listed = await self.list_installations(server)
+        if any(i.status == InstallationStatus.FAILED for i in listed):
+            return await self.list_with_status(server)
+        return listed
+
     async def list_with_status(self, server: str | None = None) -> list[InstallationPublic]:
         """Installations with their status checked against Docker, every server asked
         at once; one that does not answer in TOMO_SSH_STATUS_TIMEOUT shows `unknown`."""
         rows = await self._rows(server)
         await manage.refresh_all(self.ctx, rows, self.settings.ssh_status_timeout)
+        return await self.list_installations(server)
+
+    async def list_with_resources(self, server: str | None = None) -> list[InstallationPublic]:
+        """As list_with_status, with what each uses read from its server now (every
+        server at once, each within TOMO_SSH_STATUS_TIMEOUT; one that does not answer
+        keeps the figures last read, or none)."""
+        rows = await self._rows(server)
+        limit = self.settings.ssh_status_timeout
+        await asyncio.gather(manage.refresh_all(self.ctx, rows, limit),
+                             measure_all(self.resources, self.ctx, rows, limit))  # fmt: skip
         return await self.list_installations(server)
 
     async def foreign_containers(self, server: str) -> list[ForeignContainer]:

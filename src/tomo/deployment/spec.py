@@ -36,6 +36,7 @@ from tomo.marketplace.risk import (
     nested_mount_risks,
     risk_flag_problem,
 )
+from tomo.updates.schemas import UpdateSettings
 
 # Docker wants at least two characters in a container name.
 INSTANCE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{1,62}")
@@ -98,6 +99,8 @@ class InstallConfig(ConfigChanges):
     name: str | None = Field(
         default=None, json_schema_extra={"pattern": f"^{INSTANCE_NAME.pattern}$"}
     )  # defaults to the app id
+    # How updates reach it (kept in the installation's own columns, not its config).
+    updates: UpdateSettings | None = None
 
     def changed_by(self, changes: ConfigChanges) -> InstallConfig:
         """This config with the values given at an update: env by name, ports and

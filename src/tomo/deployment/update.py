@@ -70,9 +70,12 @@ class Update(Operation):
 
     kind = "update"
 
-    def __init__(self, ctx: DeploymentContext, plan: UpdatePlan | None = None) -> None:
+    def __init__(
+        self, ctx: DeploymentContext, plan: UpdatePlan | None = None, *, automatic: bool = False
+    ) -> None:
         super().__init__(ctx)
         self.plan = plan  # None: recovering only (see reconcile.py)
+        self.automatic = automatic
 
     async def run(self, job: JobRecorder, row: Installation) -> None:
         try:
@@ -187,6 +190,7 @@ class Update(Operation):
             image=spec.main.image, version=definition.version,
             definition=definition.model_dump(mode="json"), config=stored_config(config, spec),
             secret_env_enc=self.ctx.seal(spec.secret_env),
+            image_updates=None, images_checked_at=None,  # the tags were pulled again just now
         )  # fmt: skip
         outcome = await self.replay_journal(job, row)
         self.summary += outcome.done + outcome.failed
@@ -227,16 +231,18 @@ async def prepare_update(
     *,
     tag: str | None,
     changes: ConfigChanges,
+    automatic: bool = False,
 ) -> Prepared:
     """Check the update (a refusal answers the request; nothing starts), then take the
-    lease and record the job."""
+    lease and record the job. `automatic`: asked by the update policy, which tells its
+    outcome itself."""
     plan = await plan_update(ctx, await ctx.find(ref, server), tag=tag, changes=changes)
 
     async def finish(row: Installation, outcome: Outcome) -> OperationDone:
         result = await done(ctx, row, outcome)
         return result.model_copy(update={"generated_secrets": plan.spec.generated})
 
-    prepared = await prepare(ctx, ref, server, Update(ctx, plan), finish)
+    prepared = await prepare(ctx, ref, server, Update(ctx, plan, automatic=automatic), finish)
     return dataclasses.replace(prepared, generated_secrets=plan.spec.generated)
 
 

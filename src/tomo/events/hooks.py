@@ -15,7 +15,7 @@ class EventHooks:
     async def operation_failed(self, failed: OperationFailed) -> None:
         """An install, update or uninstall that failed (other operations are not told)."""
         kind = FAILED_OPERATIONS.get(failed.kind)
-        if kind is None:
+        if kind is None or failed.automatic:  # an automatic update's outcome: updates/watcher.py
             return
         await self.events.record(
             kind, title=f"{failed.kind.capitalize()} of {failed.installation_name} on "

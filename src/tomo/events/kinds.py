@@ -1,9 +1,4 @@
-"""The events tomo tells: a closed list, so a channel's choice is checked against it.
-
-Some are raised by features still to come (the health monitor, update checks,
-automatic updates); they are named here already so that a channel can choose
-them today and keeps its choice when they start to arrive.
-"""
+"""The events tomo tells: a closed list, so a channel's choice is checked against it."""
 
 from __future__ import annotations
 
@@ -15,14 +10,16 @@ class EventKind(StrEnum):
     UPDATE_FAILED = "update-failed"
     UNINSTALL_FAILED = "uninstall-failed"
     SYNC_FAILED = "sync-failed"
-    # Raised by the health monitor (a later part of issue 21).
+    # Raised by the health monitor (monitor/): one per change of state, and one for an
+    # app that keeps changing (flapping) instead of one per change.
     APP_DOWN = "app-down"
     APP_UNHEALTHY = "app-unhealthy"
     APP_CRASH_LOOPING = "app-crash-looping"
     APP_RECOVERED = "app-recovered"
+    APP_FLAPPING = "app-flapping"
     SERVER_UNREACHABLE = "server-unreachable"
     SERVER_BACK = "server-back"
-    # Raised by update checks and automatic updates (a later part of issue 21).
+    # Raised by the update policies (updates/watcher.py): `notify` and `auto`.
     UPDATE_AVAILABLE = "update-available"
     AUTO_UPDATE_APPLIED = "auto-update-applied"
     AUTO_UPDATE_ROLLED_BACK = "auto-update-rolled-back"
@@ -37,6 +34,7 @@ class Severity(StrEnum):
 _SEVERITIES = {
     EventKind.APP_UNHEALTHY: Severity.WARNING,
     EventKind.APP_RECOVERED: Severity.INFO,
+    EventKind.APP_FLAPPING: Severity.WARNING,
     EventKind.SERVER_BACK: Severity.INFO,
     EventKind.UPDATE_AVAILABLE: Severity.INFO,
     EventKind.AUTO_UPDATE_APPLIED: Severity.INFO,

@@ -2,9 +2,9 @@
 
 `record` writes the event and queues it for every channel that takes its kind;
 the sending happens in the background (delivery.py), once per event and channel.
-The health monitor (a later part of issue 21) will call `record` on each change
-of state it sees: grouping a flapping app belongs there, before `record`, so
-that what reaches this module is already one event per change worth telling.
+The health monitor calls `record` on each change of state it sees; it groups a
+flapping app itself (monitor/health.py), so that what reaches this module is
+already one event per change worth telling.
 """
 
 from __future__ import annotations
@@ -119,15 +119,20 @@ class EventService:
     # -- the list -------------------------------------------------------------
 
     async def list_events(
-        self, *, user_id: str, unread: bool = False, limit: int = 100
-    ) -> EventsPage:
-        """The newest events first, each marked unread past what `user_id` has read."""
+        self, *, user_id: str, unread: bool = False, limit: int = 100,
+        installation: str | None = None,
+    ) -> EventsPage:  # fmt: skip
+        """The newest events first, each marked unread past what `user_id` has read;
+        only those of one installation when it is named (its page's health history).
+        The unread count is of every event, as the navigation's."""
         limit = max(1, min(limit, MAX_EVENTS))
         async with self.db.session() as session:
             seen = await _seen_up_to(session, user_id)
             query = select(Event).order_by(Event.id.desc()).limit(limit)
             if unread:
                 query = query.where(Event.id > seen)
+            if installation is not None:
+                query = query.where(Event.installation_id == installation)
             rows = list(await session.scalars(query))
             count = await session.scalar(select(func.count()).where(Event.id > seen))
         return EventsPage(events=[_public(row, seen) for row in rows], unread=count or 0)

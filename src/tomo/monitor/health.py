@@ -1,13 +1,16 @@
-"""What the monitor makes of an installation's containers, and which change it tells.
+"""What the monitor makes of an installation's containers, which change it tells, and
+when an installation flaps (its changes are then told as one event, not one each).
 
-Pure rules, no I/O: the monitor feeds them what Docker said and what the last pass saw.
+Pure rules, no I/O: the monitor feeds them what Docker said, what the last pass saw
+and the time.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from tomo.events.kinds import EventKind
@@ -97,9 +100,82 @@ _TOLD = {
 }
 
 
+def told_as(health: Health) -> EventKind:
+    """The event that tells an installation is now in `health`."""
+    return _TOLD[health]
+
+
 def change_to_tell(previous: Seen | None, current: Seen) -> EventKind | None:
     """The event a pass records: one per change, none on the first look (what was
     down before tomo started was not seen going down) and none while nothing changes."""
     if previous is None or previous.health is current.health:
         return None
-    return _TOLD[current.health]
+    return told_as(current.health)
+
+
+# -- flapping ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlapRule:
+    """An installation flaps once its state changed `changes` times within `window`;
+    it is steady again after a whole `window` without a change."""
+
+    changes: int = 3  # down, back, down again: the third change
+    window: timedelta = timedelta(minutes=10)
+
+
+FLAPPING = FlapRule()  # tomo serve's
+
+
+@dataclass(frozen=True)
+class Flaps:
+    """An installation's recent changes of state, as the flap rules keep them."""
+
+    changes: tuple[tuple[datetime, Health], ...] = ()  # within the window, oldest first
+    since: datetime | None = None  # its first change of the flapping run (None: not flapping)
+    downs: int = 0  # how often it left `running` since `since`
+
+    @property
+    def minutes(self) -> int:
+        """From its first change (of the flapping run) to its last, in whole minutes
+        rounded up, at least one."""
+        if not self.changes:
+            return 1
+        first = self.since or self.changes[0][0]
+        return max(1, math.ceil((self.changes[-1][0] - first).total_seconds() / 60))
+
+
+class Telling(StrEnum):
+    """What a pass does with an installation, its flapping considered."""
+
+    NOTHING = "nothing"
+    CHANGE = "change"  # tell the change, as one event
+    FLAPPING = "flapping"  # tell one event: it flaps; its changes are held from now on
+    HELD = "held"  # a change while it flaps: not told
+    STEADY = "steady"  # tell one event: it stopped flapping, and how it is now
+
+
+def count_flap(rule: FlapRule, flaps: Flaps, changed_to: Health | None,
+               now: datetime) -> tuple[Flaps, Telling]:  # fmt: skip
+    """The installation's changes after this pass (`changed_to`: the state it changed
+    to, None when it did not change), and what the pass tells."""
+    recent = tuple((at, health) for at, health in flaps.changes if now - at < rule.window)
+    if changed_to is not None:
+        recent += ((now, changed_to),)
+    if flaps.since is not None:
+        if changed_to is not None:
+            return Flaps(recent, flaps.since, flaps.downs + _down(changed_to)), Telling.HELD
+        if not recent:  # what it was (since when, how often down) is the caller's `flaps`
+            return Flaps(), Telling.STEADY
+        return Flaps(recent, flaps.since, flaps.downs), Telling.NOTHING
+    if changed_to is None:
+        return Flaps(recent), Telling.NOTHING
+    if len(recent) >= rule.changes:
+        downs = sum(_down(health) for _, health in recent)
+        return Flaps(recent, recent[0][0], downs), Telling.FLAPPING
+    return Flaps(recent), Telling.CHANGE
+
+
+def _down(health: Health) -> int:
+    return int(health is not Health.RUNNING)

@@ -1,5 +1,6 @@
 """HealthMonitor: one pass per interval over every server at once, each bounded by a
-short time limit, recording each change it sees as one event.
+short time limit, recording each change it sees as one event (but one event for all
+the changes of an installation that flaps, and one when it is steady again).
 
 What each pass saw is kept in memory: the first pass after tomo starts only takes
 note (what was down before was not seen going down), and so does the pass after a
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, select
 
@@ -23,8 +24,21 @@ from tomo.deployment.statuses import InstallationStatus
 from tomo.errors import RemoteError
 from tomo.events.kinds import EventKind
 from tomo.events.service import EventService
-from tomo.monitor.health import Container, Seen, change_to_tell, judge
+from tomo.monitor.health import (
+    FLAPPING,
+    Container,
+    FlapRule,
+    Flaps,
+    Seen,
+    Telling,
+    change_to_tell,
+    count_flap,
+    judge,
+    told_as,
+)
 from tomo.monitor.probe import inspect_all
+from tomo.monitor.stats import measure_server
+from tomo.monitor.statuses import keep_statuses, keep_unknown
 
 log = logging.getLogger("tomo.monitor")
 OUTPUT_LINES = 5  # of a container's last output, in a "down" or "crash loop" event
@@ -32,7 +46,8 @@ OUTPUT_LINES = 5  # of a container's last output, in a "down" or "crash loop" ev
 
 class HealthMonitor:
     def __init__(self, deployment: DeploymentService, events: EventService, *,
-                 interval: float, time_limit: float) -> None:  # fmt: skip
+                 interval: float, time_limit: float,
+                 flapping: FlapRule = FLAPPING) -> None:  # fmt: skip
         self.deployment = deployment
         self.events = events
         self.interval = interval
@@ -41,6 +56,10 @@ class HealthMonitor:
         self._reachable: dict[str, bool] = {}  # server id -> whether it last answered
         self._last_pass: datetime | None = None
         self._task: asyncio.Task[None] | None = None
+        # server id -> the reading of its resource figures (stats.py) a pass began
+        self._measuring: dict[str, asyncio.Task[bool]] = {}
+        self.flapping = flapping
+        self._flaps: dict[str, Flaps] = {}  # installation id -> its changes of late
 
     @property
     def last_pass(self) -> datetime | None:
@@ -56,6 +75,13 @@ class HealthMonitor:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        for measuring in self._measuring.values():
+            measuring.cancel()
+        await self.figures_read()
+
+    async def figures_read(self) -> None:
+        """Once the resource figures the passes began reading are in (or given up)."""
+        await asyncio.gather(*self._measuring.values(), return_exceptions=True)
 
     async def _run(self) -> None:
         # The first pass one interval after the start: a tomo that starts and stops at
@@ -80,7 +106,10 @@ class HealthMonitor:
             by_server.setdefault(row.server_id, []).append(row)
         await asyncio.gather(*(self._check_server(server, found, started)
                                for server, found in by_server.items()))  # fmt: skip
+        self.deployment.resources.keep_servers(by_server)  # none watched there: no figures
         self._last_pass = started
+        # Statuses this fresh need no server asked for the installed list (see statuses.py).
+        self.deployment.statuses_read_at = started
 
     async def _watched(self) -> list[Installation]:
         """The installations that have containers and no tomo operation under way."""
@@ -104,6 +133,19 @@ class HealthMonitor:
         return {installation for installation in ids if installation is not None}
 
     async def _check_server(self, server: str, rows: list[Installation], started: datetime) -> None:
+        """Its health; beside it, what its installations use (stats.py), read in the
+        background: `docker stats` samples for about two seconds, which the health
+        check does not wait for, and a server whose figures cannot be read (or are
+        still being read since the last pass) is judged all the same."""
+        await self._check_health(server, rows, started)
+        # Begun after the probe, so that reading the figures never slows it down.
+        measuring = self._measuring.get(server)
+        if measuring is None or measuring.done():
+            self._measuring[server] = asyncio.create_task(measure_server(
+                self.deployment.resources, self.deployment.ctx, server, rows, self.time_limit,
+            ), name=f"tomo-figures-{server}")  # fmt: skip
+
+    async def _check_health(self, server: str, rows: list[Installation], started: datetime) -> None:
         """One Docker call for all the server's containers; a server that does not
         answer in time keeps its installations' last known states."""
         names = [name for row in rows for name in long_running(row)]
@@ -113,10 +155,14 @@ class HealthMonitor:
                 containers = await inspect_all(docker, names)
         except TimeoutError:
             await self._server_silent(server, f"{server}: no answer within {self.time_limit:g}s")
+            await keep_unknown(self.deployment.ctx, rows, f"{server}: no answer within "
+                               f"{self.time_limit:g}s")  # fmt: skip
         except RemoteError as exc:
             await self._server_silent(server, exc.message)
+            await keep_unknown(self.deployment.ctx, rows, exc.message)
         else:
             await self._server_answered(server)
+            await keep_statuses(self.deployment.ctx, rows, containers)
             for row in rows:
                 found = [containers.get(name) for name in long_running(row)]
                 await self._check(row, docker, found, started)
@@ -137,20 +183,57 @@ class HealthMonitor:
         self, row: Installation, docker: Docker, containers: Sequence[Container | None],
         started: datetime,
     ) -> None:  # fmt: skip
+        now = datetime.now(UTC)
         previous = self._seen.get(row.id)
-        current = judge(containers, previous, datetime.now(UTC))
+        current = judge(containers, previous, now)
         self._seen[row.id] = current
         kind = change_to_tell(previous, current)
-        if kind is None:
+        if kind is not None and row.id in await self._operated_since(started):
+            self._seen.pop(row.id, None)  # began while Docker was asked: tomo's own change
             return
-        if row.id in await self._operated_since(started):  # began while Docker was asked
-            self._seen.pop(row.id, None)
-            return
-        detail = await self._detail(kind, row, docker, containers)
+        before = self._flaps.pop(row.id, Flaps())
+        flaps, telling = count_flap(self.flapping, before, current.health if kind else None, now)
+        if flaps != Flaps():  # kept only for installations that changed lately
+            self._flaps[row.id] = flaps
+        if telling is Telling.CHANGE and kind is not None:
+            await self._tell(kind, _TITLES[kind], row, docker, containers)
+        elif telling is Telling.FLAPPING and kind is not None:
+            await self._tell_flapping(kind, flaps, row, docker, containers)
+        elif telling is Telling.STEADY:
+            await self._tell_steady(told_as(current.health), before, row, docker, containers)
+
+    async def _tell(self, kind: EventKind, said: str, row: Installation, docker: Docker,
+                    containers: Sequence[Container | None], *, state: EventKind | None = None,
+                    more: str = "") -> None:  # fmt: skip
+        """Record one event of the installation; its detail says what Docker says of the
+        containers now (as an event of `state` would), then `more`."""
+        detail = await self._detail(state or kind, row, docker, containers)
         await self.events.record(
-            kind, title=f"{row.name} on {row.server_id} {_TITLES[kind]}", detail=detail,
+            kind, title=f"{row.name} on {row.server_id} {said}", detail=detail + more,
             server=row.server_id, installation=row.id, installation_name=row.name,
         )  # fmt: skip
+
+    async def _tell_flapping(
+        self, kind: EventKind, flaps: Flaps, row: Installation, docker: Docker,
+        containers: Sequence[Container | None],
+    ) -> None:  # fmt: skip
+        window = _duration(self.flapping.window)
+        changes = ", ".join(f"{health.value} at {at:%H:%M:%S}" for at, health in flaps.changes)
+        more = (f". Its changes (UTC): {changes}. Further changes are not told one by one: "
+                f"one event will say how it is once it has been steady for {window}")  # fmt: skip
+        said = f"is flapping: down {_times(flaps.downs)} in {flaps.minutes} min"
+        await self._tell(EventKind.APP_FLAPPING, said, row, docker, containers, state=kind,
+                         more=more)  # fmt: skip
+
+    async def _tell_steady(
+        self, kind: EventKind, flapped: Flaps, row: Installation, docker: Docker,
+        containers: Sequence[Container | None],
+    ) -> None:  # fmt: skip
+        said = ("is steady again: running" if kind is EventKind.APP_RECOVERED
+                else f"stopped flapping and {_TITLES[kind]}")  # fmt: skip
+        more = (f". No change for {_duration(self.flapping.window)}, after flapping for "
+                f"{flapped.minutes} min (down {_times(flapped.downs)})")  # fmt: skip
+        await self._tell(kind, said, row, docker, containers, more=more)
 
     async def _detail(self, kind: EventKind, row: Installation, docker: Docker,
                       containers: Sequence[Container | None]) -> str:  # fmt: skip
@@ -180,6 +263,15 @@ _TITLES = {
     EventKind.APP_CRASH_LOOPING: "is in a crash loop",
     EventKind.APP_RECOVERED: "recovered",
 }
+
+
+def _duration(span: timedelta) -> str:
+    seconds = round(span.total_seconds())
+    return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
 
 
 def _culprit(containers: list[Container]) -> Container:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from pydantic import BaseModel
 
-from tomo.http.deps import ServersDep
+from tomo.http.deps import DeploymentDep, ServersDep
 from tomo.http.problems import error_responses
 from tomo.servers.schemas import (
     Fingerprint,
@@ -28,9 +28,10 @@ class TrustRequest(BaseModel):
 
 
 @router.get("", name="list_servers", responses=error_responses(401))
-async def list_servers(servers: ServersDep) -> list[ServerPublic]:
-    """Every server, with its status and the facts of its last check."""
-    return await servers.list_servers()
+async def list_servers(servers: ServersDep, deployment: DeploymentDep) -> list[ServerPublic]:
+    """Every server, with its status, the facts of its last check and what its
+    installations use (as the health monitor last measured it)."""
+    return deployment.resources.with_servers(await servers.list_servers())
 
 
 @router.post("", name="add_server", status_code=status.HTTP_201_CREATED,
@@ -43,9 +44,9 @@ async def add_server(request: ServerCreate, servers: ServersDep) -> ServerAdded:
 
 
 @router.get("/{server}", name="get_server", responses=error_responses(401, 404))
-async def get_server(server: str, servers: ServersDep) -> ServerPublic:
-    """One server."""
-    return await servers.get_server(server)
+async def get_server(server: str, servers: ServersDep, deployment: DeploymentDep) -> ServerPublic:
+    """One server, with what its installations use (as last measured)."""
+    return deployment.resources.with_servers([await servers.get_server(server)])[0]
 
 
 @router.patch("/{server}", name="update_server",

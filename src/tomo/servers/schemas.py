@@ -19,6 +19,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from tomo.deployment.schemas import ResourceUse
 from tomo.marketplace.fields import check_absolute_path
 from tomo.servers.facts import ServerFacts
 from tomo.slugs import SLUG
@@ -150,6 +151,15 @@ class ServerUpdate(BaseModel):
         return self.host is not None or self.port is not None
 
 
+class ServerResources(BaseModel):
+    """What a server has, and what its installations use (see monitor/stats.py)."""
+
+    cpu_count: int  # its whole CPU is 100 times this, in ResourceUse's percent
+    memory_total_bytes: int
+    installations: int  # measured
+    used: ResourceUse  # the sum over its installations
+
+
 class ServerPublic(BaseModel):
     """A server as every face shows it: no credential, ever."""
 
@@ -170,6 +180,9 @@ class ServerPublic(BaseModel):
     last_seen: datetime | None
     facts: ServerFacts | None
     facts_at: datetime | None
+    # As the health monitor's last pass measured it; None: not measured yet (or
+    # not asked: the list and the one server's read of the API fill it).
+    resources: ServerResources | None = None
 
 
 def public(server: Server) -> ServerPublic:

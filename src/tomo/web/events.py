@@ -8,9 +8,9 @@ page places its refusals beside the fields they name.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import func, select
@@ -68,10 +68,17 @@ async def unread_for_session(db: Database, session_id: str) -> int:
 
 
 @router.get("/events", name="web_events")
-async def events_page(request: Request, principal: Viewer) -> Response:
-    """What tomo noticed, newest first; what the user has not read is marked."""
-    page = await get_events(request).list_events(user_id=principal.user_id, limit=EVENTS_PAGE)
-    return render(request, "events/events.html", {"page": page})
+async def events_page(
+    request: Request, principal: Viewer,
+    installation: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:  # fmt: skip
+    """What tomo noticed, newest first (of one installation when `installation` names
+    it); what the user has not read is marked."""
+    page = await get_events(request).list_events(user_id=principal.user_id, limit=EVENTS_PAGE,
+                                                 installation=installation or None)  # fmt: skip
+    named = next((e.installation_name for e in page.events if e.installation_name), installation)
+    return render(request, "events/events.html", {"page": page, "installation": installation,
+                                                  "installation_name": named})  # fmt: skip
 
 
 @router.post("/events/read", name="web_events_read")

@@ -290,11 +290,13 @@ class InstallForm:
         return InstallConfig.model_validate({
             "name": values.get("name", "").strip() or None, "env": env, "ports": ports,
             "volumes": volumes, "accept_risks": self.accepted,
+            "updates": {"policy": values.get("updates") or "manual"},
         })  # fmt: skip
 
     def known(self) -> set[str]:
         rows = [*self.env, *self.ports, *self.volumes]
-        return {"name"} | {row.key for row in rows} | {f"risk.{flag}" for flag in self.risks}
+        return ({"name", "updates"} | {row.key for row in rows}
+                | {f"risk.{flag}" for flag in self.risks})  # fmt: skip
 
     def fillable(self) -> set[str]:
         """The inputs a suggestion may fill: the name and the host ports."""

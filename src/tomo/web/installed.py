@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -34,10 +35,12 @@ from tomo.errors import (
     Refusal,
     TomoError,
 )
+from tomo.events.schemas import EventPublic
 from tomo.http.deps import DeploymentDep, run_in_background, runtime_of
 from tomo.http.middleware import note_outcome
 from tomo.http.security import SESSION_COOKIE
 from tomo.marketplace.schemas import MarketplaceApp
+from tomo.monitor import stats
 from tomo.servers.schemas import ServerPublic
 from tomo.web.events import wants_a_page
 from tomo.web.forms import INDEXED_FIELD, FormErrors, form_lists, form_values, page_words
@@ -47,6 +50,7 @@ from tomo.web.templating import image_url, redirect, refused, render
 router = APIRouter()
 Verb = Literal["start", "stop", "restart"]
 LOG_TAILS = (100, 200, 1000, 5000)
+HISTORY = 10  # of an installation's newest events on its page; the Events page has the rest
 # Seconds between two looks at the statuses; shorter while an operation runs, so
 # "stopping…" turns into "stopped" soon after Docker is done.
 REFRESH, REFRESH_BUSY = 10, 3
@@ -58,12 +62,13 @@ REFRESH, REFRESH_BUSY = 10, 3
 @router.get("/installed", name="web_installed")
 async def installed(
     request: Request, _: Viewer, deployment: DeploymentDep, server: str | None = None,
-    view: str = "",
+    view: str = "", refresh: bool = False,
 ) -> Response:  # fmt: skip
-    """Every installation, its status asked of Docker now (each server at once; a
+    """Every installation with its status: as the health monitor last read it while
+    that is fresh, else (or with `refresh`) asked of Docker now (each server at once; a
     server slow to answer shows `unknown` and holds up no other). Tiles unless the
     table is asked for (`view=table`); an unknown view is ignored, as a stale link."""
-    rows = await deployment.list_with_status(server or None)
+    rows = await deployment.list_for_page(server or None, refresh=refresh)
     servers = await _servers(request)
     busy = any(row.operation for row in rows)
     context = {"installations": rows, "servers": servers, "server": server or "",
@@ -73,8 +78,22 @@ async def installed(
                "view": "table" if view == "table" else "tiles",
                "tiles": await _tiles(request, deployment, rows, servers),
                "view_links": {shown: _view_link(server, shown) for shown in ("tiles", "table")},
-               "refresh": REFRESH_BUSY if busy else REFRESH}  # fmt: skip
+               "shown": stats.shown,  # each installation's figures, cached (no server asked)
+               "refresh": REFRESH_BUSY if busy else REFRESH,
+               "statuses_read_at": None if refresh else _monitor_read(deployment),
+               "check_now": _check_now_link(server, view)}  # fmt: skip
     return render(request, "installed/list.html", context)
+
+
+def _check_now_link(server: str | None, view: str) -> str:
+    """The same list, its statuses asked of the servers now."""
+    kept = [(name, value) for name, value in (("server", server or ""), ("view", view)) if value]
+    return f"/installed?{urlencode([*kept, ('refresh', 'true')])}"
+
+
+def _monitor_read(deployment: DeploymentService) -> datetime | None:
+    """When the statuses shown were read by the health monitor (None: asked now)."""
+    return deployment.statuses_read_at if deployment.statuses_fresh() else None
 
 
 @dataclass
@@ -111,7 +130,7 @@ async def _tiles(
         catalog = apps[key]
         tiles[row.id] = Tile(
             icon=image_url(row.repo_id, catalog.icon) if catalog else None,
-            offered=row.update.to_version if row.update else None,
+            offered=row.update.offered if row.update else None,
             job=await _job_under_way(deployment, row),
             open=_open_link(row, servers.get(row.server_id)),
             grace=_grace(catalog, row),
@@ -151,14 +170,23 @@ async def installation_page(
         "secret_names": [v.name for v in user_variables(catalog) if v.secret] if catalog else [],
         "data": await deployment.data_folders(current.id),
         "jobs": await deployment.list_jobs(installation=current.id, limit=10),
+        "history": await _history(request, principal.user_id, current.id),
         "actions": allowed_actions(current),
         "may_read_logs": may_read_logs(request, principal),  # no link to a refusal
         "needed_by": await _needed_by(deployment, current),
         "offer": current.update,
         "grace": _grace(catalog, current),
         "refresh": REFRESH_BUSY if current.operation else REFRESH,
+        "shown": stats.shown,  # its figures, as the health monitor last measured them
     }
     return render(request, "installed/detail.html", context)
+
+
+async def _history(request: Request, user_id: str, installation: str) -> list[EventPublic]:
+    """The installation's newest events: what the health monitor saw, failed operations."""
+    events = runtime_of(request).events
+    return (await events.list_events(user_id=user_id, installation=installation,
+                                     limit=HISTORY)).events  # fmt: skip
 
 
 def _grace(catalog: MarketplaceApp | None, installation: InstallationPublic) -> str | None:

@@ -8,7 +8,19 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from tomo.web import admin, adopt, auth, events, install, installed, paste, repos, servers, store
+from tomo.web import (
+    admin,
+    adopt,
+    auth,
+    events,
+    install,
+    installed,
+    paste,
+    repos,
+    servers,
+    store,
+    update_policy,
+)
 
 STATIC = Path(__file__).parent / "static"
 
@@ -17,7 +29,8 @@ STATIC = Path(__file__).parent / "static"
 web_router = APIRouter(include_in_schema=False,
                        dependencies=[Depends(events.count_unread_events),
                                      Depends(installed.count_updates_offered)])  # fmt: skip
-for feature in (auth, store, paste, install, installed, servers, adopt, repos, admin, events):
+for feature in (auth, store, paste, install, update_policy, installed, servers, adopt, repos,
+                admin, events):  # fmt: skip
     web_router.include_router(feature.router)
 
 

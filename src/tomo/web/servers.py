@@ -34,7 +34,8 @@ from tomo.errors import (
     ServerUnreachable,
     TomoError,
 )
-from tomo.http.deps import get_servers
+from tomo.http.deps import get_deployment, get_servers
+from tomo.monitor import stats
 from tomo.servers.keys import authorize_command
 from tomo.servers.schemas import (
     ONE_LOGIN,
@@ -85,9 +86,10 @@ def health(server: ServerPublic) -> str:
 @router.get("/servers", name="web_servers")
 async def servers_page(request: Request, principal: Viewer) -> Response:
     """Every server with its status and what its last check found."""
-    return render(
-        request, "servers/list.html", {"servers": await get_servers(request).list_servers()}
-    )
+    found = await get_servers(request).list_servers()
+    usage = get_deployment(request).resources  # cached: no server is asked
+    return render(request, "servers/list.html", {"servers": usage.with_servers(found),
+                                                 "shown": stats.shown})  # fmt: skip
 
 
 @router.get("/servers/add", name="web_server_add_form")
@@ -214,7 +216,8 @@ async def server_page(request: Request, server: str, principal: Viewer) -> Respo
     """One server: its facts, trust, status and installations."""
     found = await get_servers(request).get_server(server)
     installations = await request.app.state.runtime.deployment.list_installations(found.id)
-    context = {"server": found, "installations": installations}
+    (found,) = get_deployment(request).resources.with_servers([found])
+    context = {"server": found, "installations": installations, "shown": stats.shown}
     return render(request, "servers/detail.html", context)
 
 
