@@ -15,7 +15,9 @@ SQLAlchemy) are translated where they are caught, never passed through.
     │   ├── ImageNotFound            an image a repository does not hold
     │   ├── ServerNotFound
     │   ├── InstallationNotFound
-    │   └── JobNotFound
+    │   ├── JobNotFound
+    │   ├── RepositoryNotFound       no backup repository at the location (or by that name)
+    │   └── SnapshotNotFound         no such snapshot (or whole backup) in the repository
     ├── Conflict
     │   ├── RepoExists               the id or name is taken
     │   │   └── RepoAlreadySubscribed  the URL and branch are another repo's already
@@ -25,7 +27,8 @@ SQLAlchemy) are translated where they are caught, never passed through.
     │   ├── ServerInUse              installations still live on the server
     │   ├── InstallationBusy         another operation runs on this installation
     │   ├── NeededByOthers           installations that require this one are there
-    │   └── TooManyStreams           live log streams past their budget (per user, per server)
+    │   ├── TooManyStreams           live log streams past their budget (per user, per server)
+    │   └── RepositoryLocked         another restic process holds the repository's lock
     ├── SyncFailed                   a sync that failed as a whole (catalog kept)
     │   └── GitError                 a git command failed
     │       └── GitTimeout           a git command ran past its timeout
@@ -46,6 +49,9 @@ SQLAlchemy) are translated where they are caught, never passed through.
     ├── OperationInterrupted         Ctrl-C (or a stop) ended an operation; it was undone
     ├── InternalError                a bug: the job failed and was undone; details in the log
     ├── SecretsUnavailable           stored secrets cannot be decrypted with this key
+    │   └── RepositoryPasswordWrong  the stored password does not open a backup repository
+    ├── BackupFailed                 restic failed, or the data could not be read or written
+    │   └── RepositoryFull           the repository's disk has no space left
     └── StorageError                 the database cannot be opened or migrated
 """
 
@@ -383,3 +389,41 @@ class SecretsUnavailable(TomoError):
 class StorageError(TomoError):
     exit_code = 6
     http_status = 503
+
+
+class BackupFailed(TomoError):
+    exit_code = 11
+    http_status = 502
+
+    def __init__(self, repository: str, message: str) -> None:
+        super().__init__(f"backup repository '{repository}': {message}")
+        self.repository = repository
+        self.reason = message
+
+
+class RepositoryFull(BackupFailed):
+    http_status = 507
+
+
+class RepositoryNotFound(NotFound):
+    def __init__(self, repository: str, message: str) -> None:
+        super().__init__(f"backup repository '{repository}': {message}")
+        self.repository = repository
+
+
+class SnapshotNotFound(NotFound):
+    def __init__(self, repository: str, message: str) -> None:
+        super().__init__(f"backup repository '{repository}': {message}")
+        self.repository = repository
+
+
+class RepositoryLocked(Conflict):
+    def __init__(self, repository: str, message: str) -> None:
+        super().__init__(f"backup repository '{repository}': {message}")
+        self.repository = repository
+
+
+class RepositoryPasswordWrong(SecretsUnavailable):
+    def __init__(self, repository: str, message: str) -> None:
+        super().__init__(f"backup repository '{repository}': {message}")
+        self.repository = repository

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from tomo.auth.service import AuthService
+from tomo.backups import models as backup_models  # noqa: F401  (registers its table)
 from tomo.config import Settings
 from tomo.crypto import Secrets
 from tomo.db import Database
