@@ -14,17 +14,15 @@ status is known, so a `docker cp` that fails half-way never becomes a snapshot.
 Back-pressure holds both ways: a chunk is read only once the previous one is
 drained, and asyncssh stops opening the SSH window while nobody reads.
 
-It opens its channel through SSHService's pool, which has no binary stream of its
-own yet (`_connection`, `_channel`, `_forget`): that belongs in SSHService, as `pipe()`.
+The command runs on one of the server's pooled channels (SSHService.binary_process).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import posixpath
 import shlex
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from tomo.errors import CommandFailed, ServerUnreachable
@@ -52,35 +50,11 @@ def copy_in_argv(target: SSHTarget, container: str, path: str) -> list[str]:
     return docker_argv(target, ["container", "cp", "--archive", "-", f"{container}:{parent}"])
 
 
-@contextlib.asynccontextmanager
-async def remote(
-    ssh: SSHService, target: SSHTarget, argv: Sequence[str]
-) -> AsyncIterator[asyncssh.SSHClientProcess[bytes]]:
-    """argv running on the server with binary stdin/stdout, on the server's pooled
-    connection; closed (the remote command gets SIGHUP) when the body leaves."""
-    command = shlex.join(argv)
-    async with ssh._channel(target):
-        try:
-            connection = await ssh._connection(target)
-            process = await connection.create_process(command, encoding=None)
-        except (asyncssh.Error, OSError) as exc:
-            ssh._forget(target.pool_key)  # the next command connects again
-            raise ServerUnreachable(target.name, f"connection lost: {exc}") from None
-        try:
-            yield process
-        except (asyncssh.Error, OSError) as exc:
-            ssh._forget(target.pool_key)
-            lost = f"connection lost during a transfer: {exc}"
-            raise ServerUnreachable(target.name, lost) from None
-        finally:
-            process.close()
-
-
 async def stream_out(ssh: SSHService, target: SSHTarget, argv: Sequence[str], sink: Sink) -> int:
     """Run argv on the server and hand its stdout to `sink` chunk by chunk; the
     byte count once it has exited 0, else CommandFailed with its stderr (after
     the sink had what came: the caller then throws that away)."""
-    async with remote(ssh, target, argv) as process:
+    async with ssh.binary_process(target, argv) as process:
         process.stdin.write_eof()
         errors = asyncio.ensure_future(process.stderr.read())
         total = 0
@@ -100,7 +74,7 @@ async def stream_in(
     ssh: SSHService, target: SSHTarget, argv: Sequence[str], source: asyncio.StreamReader
 ) -> int:
     """Run argv on the server with `source` (read to its end) as its stdin."""
-    async with remote(ssh, target, argv) as process:
+    async with ssh.binary_process(target, argv) as process:
         errors = asyncio.ensure_future(process.stderr.read())
         total = 0
         try:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
+from tomo.background import BackgroundLoop
 from tomo.errors import SyncInProgress, TomoError
 from tomo.marketplace.service import MarketplaceService
 
@@ -13,22 +14,17 @@ log = logging.getLogger("tomo.scheduler")
 MAX_TICK_SECONDS = 60.0
 
 
-class SyncScheduler:
+class SyncScheduler(BackgroundLoop):
+    name = "tomo-sync-scheduler"
+
     def __init__(self, service: MarketplaceService, interval: float) -> None:
+        super().__init__()
         self.service = service
         self.interval = timedelta(seconds=interval)
         self._attempted: dict[str, datetime] = {}
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        if self.interval.total_seconds() > 0 and self._task is None:
-            self._task = asyncio.create_task(self._run(), name="tomo-sync-scheduler")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+    def wanted(self) -> bool:
+        return self.interval.total_seconds() > 0
 
     async def _run(self) -> None:
         tick = min(self.interval.total_seconds(), MAX_TICK_SECONDS)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, select
 
+from tomo.background import BackgroundLoop
 from tomo.deployment.manage import long_running
 from tomo.deployment.models import Installation, Job
 from tomo.deployment.remote import Docker
@@ -44,10 +45,13 @@ log = logging.getLogger("tomo.monitor")
 OUTPUT_LINES = 5  # of a container's last output, in a "down" or "crash loop" event
 
 
-class HealthMonitor:
+class HealthMonitor(BackgroundLoop):
+    name = "tomo-health-monitor"
+
     def __init__(self, deployment: DeploymentService, events: EventService, *,
                  interval: float, time_limit: float,
                  flapping: FlapRule = FLAPPING) -> None:  # fmt: skip
+        super().__init__()
         self.deployment = deployment
         self.events = events
         self.interval = interval
@@ -55,7 +59,6 @@ class HealthMonitor:
         self._seen: dict[str, Seen] = {}  # installation id -> what the last pass saw
         self._reachable: dict[str, bool] = {}  # server id -> whether it last answered
         self._last_pass: datetime | None = None
-        self._task: asyncio.Task[None] | None = None
         # server id -> the reading of its resource figures (stats.py) a pass began
         self._measuring: dict[str, asyncio.Task[bool]] = {}
         self.flapping = flapping
@@ -66,15 +69,11 @@ class HealthMonitor:
         """When the last pass began (None before the first)."""
         return self._last_pass
 
-    def start(self) -> None:
-        if self.interval > 0 and self._task is None:
-            self._task = asyncio.create_task(self._run(), name="tomo-health-monitor")
+    def wanted(self) -> bool:
+        return self.interval > 0
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await super().stop()
         for measuring in self._measuring.values():
             measuring.cancel()
         await self.figures_read()

@@ -275,6 +275,30 @@ class SSHService:
         for key in list(self._connections):
             await self.forget(key)
 
+    @contextlib.asynccontextmanager
+    async def binary_process(
+        self, target: SSHTarget, argv: Sequence[str]
+    ) -> AsyncIterator[asyncssh.SSHClientProcess[bytes]]:
+        """argv running on the server with binary stdin and stdout (a stream of data,
+        e.g. a backup's tar), on one of its pooled channels; closed (the remote command
+        gets SIGHUP) when the body leaves. A connection lost is ServerUnreachable."""
+        command = shlex.join(argv)
+        async with self._channel(target):
+            try:
+                connection = await self._connection(target)
+                process = await connection.create_process(command, encoding=None)
+            except (asyncssh.Error, OSError) as exc:
+                self._forget(target.pool_key)  # the next command connects again
+                raise ServerUnreachable(target.name, f"connection lost: {exc}") from None
+            try:
+                yield process
+            except (asyncssh.Error, OSError) as exc:
+                self._forget(target.pool_key)
+                lost = f"connection lost during a transfer: {exc}"
+                raise ServerUnreachable(target.name, lost) from None
+            finally:
+                process.close()
+
     def _forget(self, key: str) -> None:
         connection = self._connections.pop(key, None)
         if connection is not None:

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
+from tomo.background import BackgroundLoop
 from tomo.deployment import outdated
 from tomo.deployment.models import Installation
 from tomo.deployment.schemas import UpdateOffer
@@ -72,28 +73,23 @@ def crosses_major(offer: UpdateOffer) -> bool:
     return old is not None and new is not None and old[0] != new[0]
 
 
-class UpdateWatcher:
+class UpdateWatcher(BackgroundLoop):
+    name = "tomo-update-watcher"
+
     def __init__(
         self, deployment: DeploymentService, events: EventService, *, interval: float,
         image_check_interval: float, clock: Callable[[], datetime] = local_now,
     ) -> None:  # fmt: skip
+        super().__init__()
         self.deployment = deployment
         self.events = events
         self.interval = interval
         self.image_check_interval = timedelta(seconds=image_check_interval)
         self.clock = clock
         self._images_checked: datetime | None = None
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        if self.interval > 0 and self._task is None:
-            self._task = asyncio.create_task(self._run(), name="tomo-update-watcher")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+    def wanted(self) -> bool:
+        return self.interval > 0
 
     async def _run(self) -> None:
         while True:  # the first pass one interval after the start, as the monitor's
