@@ -149,7 +149,7 @@ class Database:
             async with self.engine.begin() as connection:
                 if await connection.run_sync(_current_revision) == SCHEMA_REVISION:
                     return
-                await connection.run_sync(_upgrade_to_head, self.settings)
+                await connection.run_sync(upgrade_schema, self.settings)
         except (SQLAlchemyError, OSError) as exc:
             raise StorageError(f"cannot open or migrate the database: {exc}") from exc
 
@@ -163,7 +163,9 @@ def _current_revision(connection: Connection) -> str | None:
     return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def _upgrade_to_head(connection: Connection, settings: Settings) -> None:
+def upgrade_schema(connection: Connection, settings: Settings, revision: str = "head") -> None:
+    """Run the migrations up to `revision` (`tomo state import` loads an older
+    archive at its own revision first)."""
     from alembic import command  # imported here: most starts find the schema current
     from alembic.config import Config
 
@@ -171,4 +173,4 @@ def _upgrade_to_head(connection: Connection, settings: Settings) -> None:
     config.set_main_option("script_location", "tomo:migrations")
     config.attributes["connection"] = connection
     config.attributes["settings"] = settings  # a data migration may need the secret key
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from tomo import __version__
-from tomo.cli import accounts, apps, deploy, events, remote, repo, serve, servers, updates
+from tomo.cli import accounts, apps, deploy, events, remote, repo, serve, servers, state, updates
 from tomo.cli.context import CliState
 from tomo.errors import TomoError
 
@@ -29,6 +29,7 @@ app.add_typer(accounts.users, name="user")
 app.add_typer(accounts.tokens, name="token")
 app.command("audit")(accounts.audit)
 app.add_typer(events.channels, name="channel")
+app.add_typer(state.app, name="state")
 app.command("events")(events.events)
 for command in (deploy.install, deploy.ps, deploy.outdated, deploy.start, deploy.stop,
                 deploy.restart, deploy.update, deploy.uninstall, deploy.logs,

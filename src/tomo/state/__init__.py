@@ -1,0 +1,2 @@
+"""tomo's own state (database, secret key, settings, personal catalog) as one
+encrypted archive: `tomo state export` and `tomo state import`."""
