@@ -144,7 +144,8 @@ class InstallationBackups:
     async def parts(self, row: Installation, docker: Docker) -> list[Part]:
         """Every volume and every folder under the installation's own folder that
         its containers mount, as Docker reports them; each once (the first
-        container, in start order, that mounts it)."""
+        container, in start order, that mounts it), in the order of their names
+        (Docker lists a container's mounts in no set order)."""
         data_root = (await self.ctx.servers.get_server(row.server_id)).data_root
         instance_dir = posixpath.join(data_root, row.name)
         found: dict[str, Part] = {}
@@ -154,7 +155,7 @@ class InstallationBackups:
                 part = _part(service, container, mount, instance_dir)
                 if part is not None:
                     found.setdefault(f"{part.kind}:{part.source}", part)
-        return list(found.values())
+        return sorted(found.values(), key=lambda part: part.filename)
 
     async def _save(self, docker: Docker, part: Part, tags: list[str]) -> PartSaved:
         argv = copy_out_argv(docker.target, part.container, part.path)
