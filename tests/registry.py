@@ -21,6 +21,9 @@ from pathlib import Path
 from tests.services import free_port, unavailable
 
 BUSYBOX_APPLETS = ("sh", "httpd", "sleep", "echo", "cat", "env", "ls", "wget", "true")
+# What a restore's helper runs (tomo/deployment/data_swap.py), as busybox:1.36 has them.
+HELPER_APPLETS = ("sh", "find", "xargs", "mv", "rm", "mkdir", "stat", "chown", "chmod", "df",
+                  "awk", "cat")  # fmt: skip
 
 
 @dataclass
@@ -70,6 +73,7 @@ class TestImages:
     web_v2: str  # the same, page "web v2"
     broken: str  # exits 3 at once, after a line on stderr
     crashy: str  # says "starting", runs 2 s, says "dying" on stderr and exits 4
+    helper: str  # a shell and the tools a restore's helper runs (tomo's TOMO_HELPER_IMAGE)
 
 
 @contextlib.contextmanager
@@ -89,7 +93,8 @@ def push_test_images(registry: Registry) -> TestImages:
         unavailable("a static busybox is needed for test images (apt-get install busybox-static)")
     base = f"{registry.address}/tomo-test"
     images = TestImages(web_v1=f"{base}/web:1", web_v2=f"{base}/web:2",
-                        broken=f"{base}/broken:1", crashy=f"{base}/crashy:1")  # fmt: skip
+                        broken=f"{base}/broken:1", crashy=f"{base}/crashy:1",
+                        helper=f"{base}/helper:1")  # fmt: skip
     # A shell as PID 1 that ends on SIGTERM, as real images do: `docker stop` is quick.
     httpd = '["/bin/sh","-c","trap \'exit 0\' TERM; /bin/httpd -f -p 80 -h /www & wait"]'
     # The web images declare a VOLUME, as database images do: data tomo must carry over.
@@ -100,17 +105,21 @@ def push_test_images(registry: Registry) -> TestImages:
     )
     _import(busybox, images.crashy, "crashy",
             '["/bin/sh","-c","echo starting; sleep 2; echo dying >&2; exit 4"]')  # fmt: skip
-    for image in (images.web_v1, images.web_v2, images.broken, images.crashy):
+    _import(busybox, images.helper, "helper", '["/bin/sh"]', applets=HELPER_APPLETS)
+    for image in (images.web_v1, images.web_v2, images.broken, images.crashy, images.helper):
         _docker("push", image)
         _docker("rmi", image)  # installs must really pull
     return images
 
 
-def _import(busybox: Path, image: str, page: str, cmd: str, *changes: str) -> None:
+def _import(
+    busybox: Path, image: str, page: str, cmd: str, *changes: str,
+    applets: tuple[str, ...] = BUSYBOX_APPLETS,
+) -> None:  # fmt: skip
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w") as tar:
         tar.add(busybox, arcname="bin/busybox")
-        for applet in BUSYBOX_APPLETS:
+        for applet in applets:
             link = tarfile.TarInfo(f"bin/{applet}")
             link.type, link.linkname = tarfile.SYMTYPE, "busybox"
             tar.addfile(link)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends
 
 from tomo import __version__
 from tomo.auth.api import router as accounts_router
+from tomo.backups.api import router as backups_router
 from tomo.deployment.api import router as deployment_router
 from tomo.events.api import router as events_router
 from tomo.http.security import authenticate
@@ -23,7 +24,7 @@ api_router = APIRouter(
     prefix="/api", dependencies=[Depends(authenticate), Depends(refuse_non_text_json)]
 )
 for router in (accounts_router, marketplace_router, servers_router, deployment_router,
-               events_router):  # fmt: skip
+               events_router, backups_router):  # fmt: skip
     api_router.include_router(router)
 
 

@@ -47,6 +47,15 @@ class Settings(BaseSettings):
         description="Least seconds between two checks of the images' tags against their "
         "registries (one request per image and check).",
     )  # fmt: skip
+    helper_image: str = Field(
+        default="busybox:1.36.1", min_length=1, max_length=255,
+        description="A small image with a shell that a restore runs on the server to swap an "
+        "app's data folders (pulled there when missing).",
+    )  # fmt: skip
+    backup_schedule_interval: float = Field(
+        default=60.0, ge=0,
+        description="Seconds between two looks for scheduled backups that are due (0: off).",
+    )  # fmt: skip
     max_definition_bytes: int = Field(
         default=256 * 1024, gt=0, description="Largest app definition file accepted."
     )

@@ -17,7 +17,8 @@ SQLAlchemy) are translated where they are caught, never passed through.
     │   ├── InstallationNotFound
     │   ├── JobNotFound
     │   ├── RepositoryNotFound       no backup repository at the location (or by that name)
-    │   └── SnapshotNotFound         no such snapshot (or whole backup) in the repository
+    │   ├── SnapshotNotFound         no such snapshot (or whole backup) in the repository
+    │   └── BackupNotFound           no whole backup by that id in tomo's list
     ├── Conflict
     │   ├── RepoExists               the id or name is taken
     │   │   └── RepoAlreadySubscribed  the URL and branch are another repo's already
@@ -427,3 +428,7 @@ class RepositoryPasswordWrong(SecretsUnavailable):
     def __init__(self, repository: str, message: str) -> None:
         super().__init__(f"backup repository '{repository}': {message}")
         self.repository = repository
+
+
+class BackupNotFound(NotFound):
+    """No whole backup by that id (of that installation)."""

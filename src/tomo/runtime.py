@@ -12,7 +12,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from tomo.auth.service import AuthService
-from tomo.backups import models as backup_models  # noqa: F401  (registers its table)
+from tomo.backups.repositories import BackupRepositories
+from tomo.backups.service import BackupService
 from tomo.config import Settings
 from tomo.crypto import Secrets
 from tomo.db import Database
@@ -38,6 +39,7 @@ class Runtime:
     deployment: DeploymentService
     auth: AuthService
     events: EventService
+    backups: BackupService
 
 
 @asynccontextmanager
@@ -66,9 +68,10 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         deployment.ctx.hooks.failed = hooks.operation_failed
         for report in await deployment.reconcile_interrupted():
             log.warning("settled an interrupted operation: %s", report)
+        backups = BackupService(deployment.ctx, BackupRepositories(db, settings.data_dir, secrets))
         yield Runtime(settings=settings, db=db, marketplace=marketplace, ssh=ssh, servers=servers,
-                      deployment=deployment, auth=AuthService(db, settings),
-                      events=events)  # fmt: skip
+                      deployment=deployment, auth=AuthService(db, settings), events=events,
+                      backups=backups)  # fmt: skip
     finally:
         await events.flush()  # what is queued goes out first
         await ssh.close()

@@ -16,6 +16,7 @@ from tests.deployment.conftest import (  # noqa: F401 - fixtures
     deploy,
     images,
     registry,
+    tomo,
 )
 from tests.services import unavailable
 from tomo.backups.restic import Repository, Restic

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import shutil
 import subprocess
@@ -13,6 +14,8 @@ import pytest
 
 from tests.deployment.conftest import Deploy
 from tests.faults import wait_until
+from tomo.backups.models import BackupRecord
+from tomo.backups.operations import BackupOperation, RestoreOperation
 from tomo.backups.restic import Repository, Restic, Retention
 from tomo.backups.snapshots import (
     BACKUP,
@@ -22,9 +25,17 @@ from tomo.backups.snapshots import (
     Part,
 )
 from tomo.deployment.models import Installation
+from tomo.deployment.operation import Operation, done, prepare
 from tomo.deployment.remote import Docker
+from tomo.deployment.schemas import OperationDone
 from tomo.deployment.spec import InstallConfig
-from tomo.errors import CommandFailed, RepositoryFull
+from tomo.errors import (
+    CommandFailed,
+    OperationInterrupted,
+    PreflightFailed,
+    RepositoryFull,
+    SnapshotNotFound,
+)
 
 # Odd names a tar and restic must carry: spaces, a newline, non-ASCII, a leading dash.
 ODD_NAMES = ["with space", "new\nline", "ünïcödé", "-dash", "sub/deeper/file"]
@@ -67,6 +78,30 @@ def fill(folder: Path, seed: str) -> None:
     (folder / "link").symlink_to("ünïcödé")
 
 
+async def carried_out(deploy: Deploy, name: str, operation: Operation) -> OperationDone:
+    """The operation as the service runs it: the installation's lease, a job, its
+    journal; the operation's error raised."""
+    ctx = deploy.runtime.deployment.ctx
+    prepared = await prepare(ctx, name, None, operation, functools.partial(done, ctx))
+    return await prepared.run()
+
+
+async def back_up(deploy: Deploy, name: str, backups: InstallationBackups) -> BackupRecord:
+    """A backup of `name` into the test's repository; the backups table's row."""
+    operation = BackupOperation(deploy.runtime.deployment.ctx, backups, "test", "manual")
+    await carried_out(deploy, name, operation)
+    assert operation.made is not None
+    return operation.made
+
+
+async def restore(
+    deploy: Deploy, name: str, backups: InstallationBackups, backup: BackupRecord
+) -> OperationDone:
+    ctx = deploy.runtime.deployment.ctx
+    restoring = RestoreOperation(ctx, backups, backup, deploy.images.helper)
+    return await carried_out(deploy, name, restoring)
+
+
 def tree(folder: Path) -> dict[str, tuple[Any, ...]]:
     """Every path under the folder: kind, mode, owner, and bytes or link target."""
     found: dict[str, tuple[Any, ...]] = {}
@@ -78,23 +113,26 @@ def tree(folder: Path) -> dict[str, tuple[Any, ...]]:
     return found
 
 
-async def test_a_snapshot_saves_every_path_and_a_restore_puts_it_back(
+async def test_a_backup_saves_every_path_and_a_restore_puts_exactly_that_back(
     deploy: Deploy, backups: InstallationBackups
 ) -> None:
     web = await installed(deploy, "keeper")
     data, store = deploy.data_root / "keeper" / "data", volume_folder("keeper_store")
     fill(data, "bind")
     fill(store, "volume")
+    os.chown(data, 4321, 4321)  # the folder's own owner and mode come back too
+    data.chmod(0o750)
     saved = {data: tree(data), store: tree(store)}
+    folder_itself = data.stat()
 
-    report = await backups.snapshot("keeper")
-    assert [p.name for p in report.parts] == [RECORD, "app/data.tar", "app/store.tar"]
-    assert report.bytes_read > 0
-    assert 0 < report.downtime_seconds < 30
+    backup = await back_up(deploy, "keeper", backups)
+    assert [p["name"] for p in backup.parts] == [RECORD, "app/data.tar", "app/store.tar"]
+    assert backup.bytes_read > 0 and backup.bytes_added > 0
+    assert 0 < backup.downtime_seconds < 30
     assert status("keeper") == "running"
-    (backup,) = await backups.backups(web)
-    assert backup.id == report.backup_id
-    assert [s.paths for s in backup.snapshots] == [
+    (whole,) = await backups.backups(web)
+    assert whole.id == backup.id
+    assert [s.paths for s in whole.snapshots] == [
         ["/" + RECORD], ["/app/data.tar"], ["/app/store.tar"]]  # fmt: skip
 
     for folder in (data, store):  # the data is damaged while the app runs
@@ -103,10 +141,14 @@ async def test_a_snapshot_saves_every_path_and_a_restore_puts_it_back(
         (folder / "ünïcödé").unlink()
         shutil.rmtree(folder / "sub")
         (folder / "empty").rmdir()
-    restored = await backups.restore("keeper", report.backup_id)
-    assert restored.restored == ["app/data.tar", "app/store.tar"]
+        (folder / "made later").write_text("not in the backup")
+    os.chown(data, 0, 0)
+    restored = await restore(deploy, "keeper", backups, backup)
+    assert "restored backup" in restored.summary[0]
     assert status("keeper") == "running"
     assert {data: tree(data), store: tree(store)} == saved
+    assert (data.stat().st_uid, data.stat().st_mode) == (folder_itself.st_uid,
+                                                         folder_itself.st_mode)  # fmt: skip
 
 
 async def test_a_stopped_app_is_backed_up_and_stays_stopped(
@@ -114,9 +156,9 @@ async def test_a_stopped_app_is_backed_up_and_stays_stopped(
 ) -> None:
     await installed(deploy, "sleeper")
     docker("container", "stop", "sleeper")
-    report = await backups.snapshot("sleeper")
-    assert report.downtime_seconds == 0
-    assert len(report.parts) == 3
+    backup = await back_up(deploy, "sleeper", backups)
+    assert backup.downtime_seconds == 0
+    assert len(backup.parts) == 3
     assert status("sleeper") == "exited"
 
 
@@ -135,12 +177,15 @@ async def test_a_failed_stream_leaves_no_snapshot_and_the_app_running(
     web = await installed(deploy, "fragile")
     failing = WithAMissingPath(backups.ctx, backups.restic)
     with pytest.raises(CommandFailed, match="not-there"):
-        await failing.snapshot("fragile")
+        await back_up(deploy, "fragile", failing)
     assert status("fragile") == "running"
     assert await backups.restic.snapshots([f"{INSTALLATION}={web}"]) == []
+    assert await deploy.runtime.backups.list_backups("fragile") == []
+    (job, *_) = await deploy.runtime.deployment.list_jobs(installation="fragile", limit=1)
+    assert (job.kind, job.status) == ("backup", "failed")
 
 
-async def test_a_cancelled_snapshot_leaves_nothing_and_the_app_running(
+async def test_a_cancelled_backup_leaves_nothing_and_the_app_running(
     deploy: Deploy, backups: InstallationBackups
 ) -> None:
     web = await installed(deploy, "cancelled")
@@ -148,11 +193,11 @@ async def test_a_cancelled_snapshot_leaves_nothing_and_the_app_running(
     with big.open("wb") as out:
         for _ in range(64):
             out.write(os.urandom(1 << 20))
-    task = asyncio.ensure_future(backups.snapshot("cancelled"))
+    task = asyncio.ensure_future(back_up(deploy, "cancelled", backups))
     await wait_until(lambda: status("cancelled") != "running")  # the backup stopped it
     await asyncio.sleep(0.5)  # and is streaming
     task.cancel()
-    with pytest.raises(asyncio.CancelledError):
+    with pytest.raises(OperationInterrupted, match="backup interrupted during save"):
         await task
     assert status("cancelled") == "running"
     assert await backups.restic.snapshots([f"{INSTALLATION}={web}"]) == []
@@ -163,16 +208,16 @@ async def test_retention_keeps_whole_backups_and_drops_incomplete_ones(
     deploy: Deploy, backups: InstallationBackups
 ) -> None:
     web = await installed(deploy, "kept")
-    first = await backups.snapshot("kept")
-    second = await backups.snapshot("kept")
+    first = await back_up(deploy, "kept", backups)
+    second = await back_up(deploy, "kept", backups)
     # What a tomo killed mid-backup leaves: a part of a backup that never finished.
     tags = [f"{INSTALLATION}={web}", f"{BACKUP}=killed", "tomo-parts=3", "tomo-part=0"]
     await backups.restic.backup_bytes(RECORD, b"{}", tags)
-    assert [b.id for b in await backups.backups(web)] == [first.backup_id, second.backup_id]
+    assert [b.id for b in await backups.backups(web)] == [first.id, second.id]
 
     forgotten = await backups.apply_retention(web, Retention(last=1))
-    assert sorted(forgotten) == sorted([first.backup_id, "killed"])
-    assert [b.id for b in await backups.backups(web)] == [second.backup_id]
+    assert sorted(forgotten) == sorted([first.id, "killed"])
+    assert [b.id for b in await backups.backups(web)] == [second.id]
     assert len(await backups.restic.snapshots([f"{INSTALLATION}={web}"])) == 3
 
 
@@ -184,6 +229,50 @@ async def test_a_full_repository_says_so_and_the_app_runs_again(
     web = await installed(deploy, "crowded")
     (deploy.data_root / "crowded" / "data" / "big").write_bytes(os.urandom(30_000_000))
     with pytest.raises(RepositoryFull, match="no space left"):
-        await InstallationBackups(deploy.runtime.deployment.ctx, restic).snapshot("crowded")
+        await back_up(deploy, "crowded", InstallationBackups(deploy.runtime.deployment.ctx, restic))
     assert status("crowded") == "running"
     assert await restic.snapshots([f"{INSTALLATION}={web}"]) == []
+
+
+async def test_a_restore_that_fails_half_way_leaves_the_data_as_it_was(
+    deploy: Deploy, backups: InstallationBackups
+) -> None:
+    await installed(deploy, "careful")
+    data, store = deploy.data_root / "careful" / "data", volume_folder("careful_store")
+    fill(data, "bind")
+    backup = await back_up(deploy, "careful", backups)
+    (data / "made later").write_text("kept: the restore never finished")
+    (store / "also later").write_text("kept too")
+    before = {data: tree(data), store: tree(store)}
+    # The second part's snapshot is gone from the repository: the first is staged
+    # by then, and must not be swapped in.
+    await backups.restic.forget(ids=[backup.parts[2]["snapshot"]], prune=False)
+
+    with pytest.raises(SnapshotNotFound):
+        await restore(deploy, "careful", backups, backup)
+    assert status("careful") == "running"
+    assert {data: tree(data), store: tree(store)} == before  # no .tomo-restore-* left either
+    (job, *_) = await deploy.runtime.deployment.list_jobs(installation="careful", limit=1)
+    assert (job.kind, job.status) == ("restore", "failed")
+    assert "put the data of /data back as it was" in (job.error or "")
+
+
+async def test_a_restore_without_room_on_the_server_is_refused_before_it_starts(
+    deploy: Deploy, backups: InstallationBackups, small_disk: Path
+) -> None:
+    data = deploy.data_root / "cramped" / "data"
+    data.mkdir(parents=True)
+    os.chown(data.parent, deploy.data_root.stat().st_uid, -1)  # the SSH user's, as tomo makes it
+    subprocess.run(["mount", "--bind", str(small_disk), str(data)], check=True)  # 8 MiB in all
+    try:
+        await installed(deploy, "cramped")
+        (data / "big").write_bytes(os.urandom(5_000_000))
+        backup = await back_up(deploy, "cramped", backups)
+
+        with pytest.raises(PreflightFailed, match=r"/data of cramped needs 4\.8 MiB"):
+            await restore(deploy, "cramped", backups, backup)
+        assert status("cramped") == "running"
+        assert [p.name for p in data.iterdir()] == ["big"]
+    finally:
+        docker("container", "rm", "-f", "cramped")
+        subprocess.run(["umount", str(data)], check=False)

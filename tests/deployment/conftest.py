@@ -141,6 +141,7 @@ async def deploy(
             "publish_address": "127.0.0.1",
             "install_wait_timeout": 20,
             "install_stable_seconds": STABLE_SECONDS,
+            "helper_image": images.helper,
         }
     )
     repo = make_repo()
@@ -159,6 +160,7 @@ async def deploy(
 def tomo(deploy: Deploy) -> Tomo:
     """The real `tomo` command on the deploy fixture's data directory."""
     return Tomo(deploy.runtime.settings.data_dir, TOMO_PUBLISH_ADDRESS="127.0.0.1",
+                TOMO_HELPER_IMAGE=deploy.images.helper,
                 TOMO_INSTALL_WAIT_TIMEOUT="20", TOMO_INSTALL_STABLE_SECONDS=str(STABLE_SECONDS),
                 **({"TOMO_DATABASE_URL": deploy.runtime.settings.database_url}
                    if deploy.runtime.settings.database_url else {}))  # fmt: skip

@@ -62,12 +62,13 @@ def tomo(data_dir: Path, env: dict[str, str], *args: str, stdin: str | None = No
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
+def served(tmp_path: Path, images: TestImages) -> Iterator[Served]:
     data_dir = tmp_path / "served"
     port = free_port()
     env = {**os.environ, "TOMO_BUILTIN_CATALOG": "false", "TOMO_PUBLISH_ADDRESS": "127.0.0.1",
            "TOMO_INSTALL_WAIT_TIMEOUT": "20", "TOMO_INSTALL_STABLE_SECONDS": str(STABLE_SECONDS),
-           "TOMO_SYNC_INTERVAL": "0", "TOMO_MONITOR_INTERVAL": "0"}  # fmt: skip
+           "TOMO_SYNC_INTERVAL": "0", "TOMO_MONITOR_INTERVAL": "0",
+           "TOMO_HELPER_IMAGE": images.helper}  # fmt: skip
     tomo(data_dir, env, "user", "create", "admin", "--admin", "--password-stdin", stdin=PASSWORD)
     token = tomo(data_dir, env, "token", "create", "e2e").strip()
     server = subprocess.Popen(
@@ -220,6 +221,21 @@ def test_the_same_journey_through_tomo_login_and_the_cli(
     assert updated["installation"]["image"] == images.web_v2
     assert page(port) == "web v2\n"
     assert laptop.json("job", "list", "--installation", "web")[0]["kind"] == "update"
+
+    # A backup, the data lost, the backup restored: all through the API.
+    (data_root / "web" / "data" / "notes.txt").write_text("keep me\n")
+    made = laptop.json("backup", "create", "web")
+    (backup,) = laptop.json("backup", "list", "web")
+    assert backup["id"] == made["job_id"]
+    assert [p["name"] for p in laptop.json("backup", "show", backup["id"])["parts"]] == [
+        "tomo/installation.json", "app/data.tar", "app/store.tar"]  # fmt: skip
+    (data_root / "web" / "data" / "notes.txt").unlink()
+    restored = laptop.json("backup", "restore", backup["id"])
+    assert restored["installation"]["status"] == "running"
+    assert (data_root / "web" / "data" / "notes.txt").read_text() == "keep me\n"
+    assert page(port) == "web v2\n"
+    assert laptop.json("backup", "forget", backup["id"])["backup"]["id"] == backup["id"]
+    assert laptop.json("backup", "list") == []
 
     gone = laptop.run("uninstall", "web", "--remove-data")
     assert f"removed {data_root}/web" in gone.stdout + gone.stderr

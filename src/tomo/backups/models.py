@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import String, Text
+from sqlalchemy import JSON, BigInteger, Float, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tomo.db import Base, UTCDateTime
@@ -23,3 +24,26 @@ class BackupRepository(Base):
     location: Mapped[str] = mapped_column(Text)  # what restic's --repo is given
     password_enc: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BackupRecord(Base):
+    """One whole backup of one installation: every part of it is in the repository
+    (a backup is recorded only once it is). It names the installation itself and
+    outlives it: an app uninstalled with its data comes back from its backup."""
+
+    __tablename__ = "backups"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # its job's id
+    installation_id: Mapped[str] = mapped_column(String(32), index=True)
+    installation_name: Mapped[str] = mapped_column(String(64))
+    server_id: Mapped[str] = mapped_column(String(64))
+    app: Mapped[str] = mapped_column(String(130))  # repo/app
+    version: Mapped[str] = mapped_column(String(64))
+    repository_id: Mapped[str] = mapped_column(String(64))
+    trigger: Mapped[str] = mapped_column(String(16))  # manual, update, schedule
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    bytes_read: Mapped[int] = mapped_column(BigInteger)  # the data as it was
+    bytes_added: Mapped[int] = mapped_column(BigInteger)  # new to the repository
+    downtime_seconds: Mapped[float] = mapped_column(Float)
+    # Each part: {"name", "snapshot", "bytes_read", "bytes_added"}; the record first.
+    parts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)

@@ -14,10 +14,12 @@ that fails forgets what it made, and one that never got to (tomo killed) is
 left incomplete, never listed, and forgotten by the next retention.
 
 Consistency: the app's long-running containers are stopped with Docker directly
-(not the stop operation: a backup will be a job holding the installation's
-lease itself, and the stop operation would record a "stopped" status for a
-pause nobody asked for). Those that were running are started again whatever
-happens, a cancellation included; an app its user had stopped stays stopped.
+(not the stop operation: a backup is a job holding the installation's lease
+itself, and the stop operation would record a "stopped" status for a pause
+nobody asked for). Those that were running are started again whatever happens,
+a cancellation included, and each is in the job's journal before it is stopped
+(a tomo killed meanwhile starts it on its return); an app its user had stopped
+stays stopped. A restore replaces each folder whole (deployment/data_swap.py).
 """
 
 from __future__ import annotations
@@ -33,13 +35,21 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from tomo.backups.restic import BackupSummary, Restic, Retention, Snapshot
-from tomo.backups.transfer import copy_in_argv, copy_out_argv, stream_in, stream_out
+from tomo.backups.transfer import (
+    copy_in_argv,
+    copy_into_argv,
+    copy_out_argv,
+    stream_in,
+    stream_out,
+)
+from tomo.deployment import data_swap
 from tomo.deployment.context import DeploymentContext
-from tomo.deployment.jobs import new_id
+from tomo.deployment.jobs import JobRecorder
 from tomo.deployment.manage import containers_of, long_running
 from tomo.deployment.models import Installation
 from tomo.deployment.remote import Docker
-from tomo.errors import InstallFailed, RemoteError, SnapshotNotFound, TomoError
+from tomo.errors import InstallFailed, PreflightFailed, RemoteError, TomoError
+from tomo.monitor.stats import human_bytes
 
 log = logging.getLogger("tomo.backups")
 INSTALLATION, BACKUP, PART, PARTS = "tomo-installation", "tomo-backup", "tomo-part", "tomo-parts"
@@ -97,6 +107,28 @@ class Backup:
 
 
 @dataclass(frozen=True)
+class StoredPart:
+    """One part of a whole backup, as the backups table lists it."""
+
+    name: str  # SERVICE/PATH.tar
+    snapshot: str  # restic's snapshot id
+    bytes_read: int
+
+
+@dataclass
+class Placed:
+    """A part about to be restored: where it goes, and how (see data_swap.py)."""
+
+    name: str
+    snapshot: str
+    bytes_read: int
+    container: str
+    path: str
+    swap: dict[str, str]  # data_swap's arguments, as the journal keeps them
+    folder: bool = True  # False: a bind-mounted file, written in place
+
+
+@dataclass(frozen=True)
 class RestoreReport:
     backup_id: str
     restored: list[str]  # the parts' names
@@ -113,26 +145,34 @@ class InstallationBackups:
 
     # -- backing up ---------------------------------------------------------
 
-    async def snapshot(self, ref: str, server: str | None = None) -> SnapshotReport:
-        """Stop the app, save its record and every path, start it again."""
-        row = await self.ctx.find(ref, server)
+    async def snapshot(self, row: Installation, job: JobRecorder) -> SnapshotReport:
+        """Stop the app, save every path, start it again, then save its record; the
+        backup's id is its job's. A container is written in the job's journal before
+        it is stopped, so a tomo killed meanwhile starts it again when it comes back
+        (see deployment/reconcile.py)."""
         docker = await self.ctx.docker(row.server_id)
         parts = await self.parts(row, docker)
-        backup_id = new_id()
+        backup_id = job.job_id
         tags = [f"{INSTALLATION}={row.id}", f"{BACKUP}={backup_id}", f"{PARTS}={len(parts) + 1}"]
         running = await _running(docker, long_running(row))
         saved: list[PartSaved] = []
         started = time.monotonic()
         try:
             try:
-                for name in reversed(running):
-                    await docker.stop(name)
-                for index, part in enumerate(parts, start=1):
-                    saved.append(await self._save(docker, part, [*tags, f"{PART}={index}"]))
+                async with job.step("stop", _names(running) or "nothing runs"):
+                    await stop_for_a_while(job, docker, running)
+                async with job.step("save", f"{len(parts)} paths"):
+                    for index, part in enumerate(parts, start=1):
+                        saved.append(await self._save(docker, part, [*tags, f"{PART}={index}"],
+                                                      job))  # fmt: skip
+                        await job.progress(index, len(parts))
             finally:
                 not_started = await finish_anyway(_start_again(docker, running))
                 downtime = time.monotonic() - started if running else 0.0
-            saved.insert(0, await self._save_record(row, tags))  # needs no downtime
+            if not_started is None and running:
+                await started_again(job)
+            async with job.step("record", RECORD):  # needs no downtime
+                saved.insert(0, await self._save_record(row, tags, saved, downtime))
         finally:
             if len(saved) != len(parts) + 1:  # failed or cancelled: nothing of it counts
                 await finish_anyway(self._forget_backup(backup_id))
@@ -157,21 +197,35 @@ class InstallationBackups:
                     found.setdefault(f"{part.kind}:{part.source}", part)
         return sorted(found.values(), key=lambda part: part.filename)
 
-    async def _save(self, docker: Docker, part: Part, tags: list[str]) -> PartSaved:
+    async def _save(
+        self, docker: Docker, part: Part, tags: list[str], job: JobRecorder
+    ) -> PartSaved:
         argv = copy_out_argv(docker.target, part.container, part.path)
+        meter = Meter(job, f"saving {part.filename}")
         async with self.restic.backup_stream(part.filename, tags) as upload:
-            await stream_out(self.ctx.servers.ssh, docker.target, argv, upload.write)
+
+            async def into_restic(chunk: bytes) -> None:
+                await upload.write(chunk)
+                await meter.add(len(chunk))
+
+            await stream_out(self.ctx.servers.ssh, docker.target, argv, into_restic)
         assert upload.summary is not None
         return PartSaved(part.filename, upload.summary)
 
-    async def _save_record(self, row: Installation, tags: list[str]) -> PartSaved:
+    async def _save_record(
+        self, row: Installation, tags: list[str], saved: list[PartSaved], downtime: float
+    ) -> PartSaved:
         """What brings the installation back without the catalog: its definition and
-        config as installed, secrets still sealed with tomo's key."""
+        config as installed, secrets still sealed with tomo's key; and what the
+        backup's other parts hold."""
         record = {
             "id": row.id, "name": row.name, "server_id": row.server_id, "repo_id": row.repo_id,
             "app_id": row.app_id, "version": row.version, "image": row.image,
             "definition": row.definition, "config": row.config,
             "secret_env_enc": row.secret_env_enc, "containers": containers_of(row),
+            "parts": [{"name": p.name, "snapshot": p.summary.snapshot_id,
+                       "bytes_read": p.summary.bytes_read} for p in saved],
+            "downtime_seconds": round(downtime, 3),
         }  # fmt: skip
         data = json.dumps(record, indent=1, sort_keys=True).encode()
         summary = await self.restic.backup_bytes(RECORD, data, [*tags, f"{PART}=0"])
@@ -231,39 +285,66 @@ class InstallationBackups:
 
     # -- restoring ----------------------------------------------------------
 
-    async def restore(self, ref: str, backup_id: str, server: str | None = None) -> RestoreReport:
-        """Put a backup's paths back into the installation's containers (stopped
-        meanwhile, started again after). Files made since the backup stay."""
-        row = await self.ctx.find(ref, server)
-        backup = next((b for b in await self.backups(row.id) if b.id == backup_id), None)
-        if backup is None:
-            raise SnapshotNotFound(self.restic.repository.name,
-                                   f"{row.name} has no whole backup {backup_id}")  # fmt: skip
+    async def restore(
+        self, row: Installation, parts: Sequence[StoredPart], job: JobRecorder, helper_image: str
+    ) -> RestoreReport:
+        """Put a backup's folders in place of the installation's (see
+        deployment/data_swap.py: each is replaced whole, the data it held kept
+        until every one is restored); its containers are stopped meanwhile and
+        started again once the restored data is in place."""
         docker = await self.ctx.docker(row.server_id)
-        containers = containers_of(row)
+        placed = [_placed(part, containers_of(row), job.job_id, helper_image) for part in parts]
+        async with job.step("check", f"{len(placed)} paths on {row.server_id}"):
+            await data_swap.ensure_helper_image(docker, helper_image)
+            await self._check_space(docker, placed)
         running = await _running(docker, long_running(row))
-        started, written, restored = time.monotonic(), 0, []
-        try:
-            for name in reversed(running):
-                await docker.stop(name)
-            for snap in backup.snapshots[1:]:
-                written += await self._put_back(docker, containers, snap)
-                restored.append(snap.paths[0].lstrip("/"))
-        finally:
-            not_started = await finish_anyway(_start_again(docker, running))
-            downtime = time.monotonic() - started if running else 0.0
-        if not_started is not None:
-            raise not_started
-        return RestoreReport(backup_id, restored, written, downtime)
+        started, written = time.monotonic(), 0
+        async with job.step("stop", _names(running) or "nothing runs"):
+            await stop_for_a_while(job, docker, running)
+        async with job.step("restore", f"{len(placed)} paths"):
+            for index, part in enumerate(placed, start=1):
+                written += await self._put_back(docker, part, job)
+                await job.progress(index, len(placed))
+        async with job.step("swap"):
+            for part in placed:
+                if part.folder:
+                    await data_swap.swap(docker, **part.swap)
+            # Past this point the restored data stays: a failure finishes instead.
+            job.journal.committed = True
+            job.journal.cleanup = [*({"start_container": name} for name in running),
+                                   *({"drop_previous_data": p.swap} for p in placed
+                                     if p.folder)]  # fmt: skip
+            await job.save_journal()
+        downtime = time.monotonic() - started if running else 0.0
+        return RestoreReport(job.job_id, [p.name for p in placed], written, downtime)
 
-    async def _put_back(self, docker: Docker, containers: dict[str, str], snap: Snapshot) -> int:
-        stored = snap.paths[0]  # /SERVICE/PATH.tar
-        service, _, path = stored.lstrip("/").removesuffix(".tar").partition("/")
-        if service not in containers:
-            raise InstallFailed(f"backup part {stored} is of a service the app no longer has")
-        argv = copy_in_argv(docker.target, containers[service], "/" + path)
-        async with self.restic.dump(snap.id, stored) as stream:
-            return await stream_in(self.ctx.servers.ssh, docker.target, argv, stream)
+    async def _check_space(self, docker: Docker, placed: Sequence[Placed]) -> None:
+        """Whether each path is a folder (swapped whole) or a file (written in place);
+        a PreflightFailed naming each path without room for its restored data (which
+        sits beside the current data until the swap)."""
+        problems = []
+        for part in placed:
+            free, part.folder = await data_swap.free_space(docker, part.swap["image"],
+                                                           part.container, part.path)  # fmt: skip
+            if part.bytes_read > free:
+                needs, has = human_bytes(part.bytes_read), human_bytes(free)
+                problems.append(f"{part.path} of {part.container} needs {needs} for the "
+                                f"restored data, and {has} is free there")  # fmt: skip
+        if problems:
+            raise PreflightFailed(docker.server, problems)
+
+    async def _put_back(self, docker: Docker, part: Placed, job: JobRecorder) -> int:
+        """The part's tar from restic into its folder's stage (or over the file)."""
+        argv = copy_in_argv(docker.target, part.container, part.path)
+        if part.folder:
+            job.journal.undo.append({"swap_back_data": part.swap})
+            await job.save_journal()
+            await data_swap.prepare(docker, **part.swap)
+            argv = copy_into_argv(docker.target, part.container,
+                                  data_swap.staging_dir(part.path, job.job_id))  # fmt: skip
+        meter = Meter(job, f"restoring {part.name}")
+        async with self.restic.dump(part.snapshot, "/" + part.name) as stream:
+            return await stream_in(self.ctx.servers.ssh, docker.target, argv, stream, meter.add)
 
 
 def _part(service: str, container: str, mount: dict[str, Any], instance_dir: str) -> Part | None:
@@ -274,6 +355,48 @@ def _part(service: str, container: str, mount: dict[str, Any], instance_dir: str
     if kind == "bind" and (source == instance_dir or source.startswith(instance_dir + "/")):
         return Part(service, container, destination, "bind", source)
     return None  # a folder of the server's own (media, a socket): not the app's data
+
+
+def _placed(part: StoredPart, containers: dict[str, str], job: str, image: str) -> Placed:
+    service, _, path = part.name.removesuffix(".tar").partition("/")
+    if service not in containers:
+        raise InstallFailed(f"backup part {part.name} is of a service the app no longer has")
+    container, path = containers[service], "/" + path
+    swap = {"image": image, "container": container, "path": path, "job": job}
+    return Placed(part.name, part.snapshot, part.bytes_read, container, path, swap)
+
+
+def _names(containers: Sequence[str]) -> str:
+    return ", ".join(containers)
+
+
+class Meter:
+    """Bytes moved so far, told as the job step's message about once a second."""
+
+    def __init__(self, job: JobRecorder, doing: str) -> None:
+        self.job, self.doing = job, doing
+        self.count, self.told_at = 0, time.monotonic()
+
+    async def add(self, count: int) -> None:
+        self.count += count
+        if time.monotonic() - self.told_at >= 1.0:
+            self.told_at = time.monotonic()
+            await self.job.note(f"{self.doing}: {human_bytes(self.count)} so far")
+
+
+async def stop_for_a_while(job: JobRecorder, docker: Docker, running: Sequence[str]) -> None:
+    """Stop the containers (the last started first), each written in the job's journal
+    first: whatever ends the job, its recovery starts them again."""
+    for name in reversed(running):
+        job.journal.undo.append({"start_container": name})
+        await job.save_journal()
+        await docker.stop(name)
+
+
+async def started_again(job: JobRecorder) -> None:
+    """The containers stop_for_a_while stopped run again: nothing left to undo."""
+    job.journal.undo = [a for a in job.journal.undo if "start_container" not in a]
+    await job.save_journal()
 
 
 def _whole(backup: Backup) -> bool:

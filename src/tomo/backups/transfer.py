@@ -50,6 +50,11 @@ def copy_in_argv(target: SSHTarget, container: str, path: str) -> list[str]:
     return docker_argv(target, ["container", "cp", "--archive", "-", f"{container}:{parent}"])
 
 
+def copy_into_argv(target: SSHTarget, container: str, folder: str) -> list[str]:
+    """A tar from stdin, unpacked into `folder` (its top entry becomes a child of it)."""
+    return docker_argv(target, ["container", "cp", "--archive", "-", f"{container}:{folder}"])
+
+
 async def stream_out(ssh: SSHService, target: SSHTarget, argv: Sequence[str], sink: Sink) -> int:
     """Run argv on the server and hand its stdout to `sink` chunk by chunk; the
     byte count once it has exited 0, else CommandFailed with its stderr (after
@@ -71,9 +76,11 @@ async def stream_out(ssh: SSHService, target: SSHTarget, argv: Sequence[str], si
 
 
 async def stream_in(
-    ssh: SSHService, target: SSHTarget, argv: Sequence[str], source: asyncio.StreamReader
-) -> int:
-    """Run argv on the server with `source` (read to its end) as its stdin."""
+    ssh: SSHService, target: SSHTarget, argv: Sequence[str], source: asyncio.StreamReader,
+    progress: Callable[[int], Awaitable[None]] | None = None,
+) -> int:  # fmt: skip
+    """Run argv on the server with `source` (read to its end) as its stdin;
+    `progress` hears of each chunk's size once it is sent."""
     async with ssh.binary_process(target, argv) as process:
         errors = asyncio.ensure_future(process.stderr.read())
         total = 0
@@ -82,6 +89,8 @@ async def stream_in(
                 process.stdin.write(chunk)
                 await process.stdin.drain()
                 total += len(chunk)
+                if progress is not None:
+                    await progress(len(chunk))
             process.stdin.write_eof()
             await process.wait_closed()
         except BaseException:

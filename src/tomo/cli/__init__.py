@@ -9,7 +9,19 @@ from typing import Annotated
 import typer
 
 from tomo import __version__
-from tomo.cli import accounts, apps, deploy, events, remote, repo, serve, servers, state, updates
+from tomo.cli import (
+    accounts,
+    apps,
+    backups,
+    deploy,
+    events,
+    remote,
+    repo,
+    serve,
+    servers,
+    state,
+    updates,
+)
 from tomo.cli.context import CliState
 from tomo.errors import TomoError
 
@@ -30,6 +42,7 @@ app.add_typer(accounts.tokens, name="token")
 app.command("audit")(accounts.audit)
 app.add_typer(events.channels, name="channel")
 app.add_typer(state.app, name="state")
+app.add_typer(backups.app, name="backup")
 app.command("events")(events.events)
 for command in (deploy.install, deploy.ps, deploy.outdated, deploy.start, deploy.stop,
                 deploy.restart, deploy.update, deploy.uninstall, deploy.logs,

@@ -252,7 +252,7 @@ async def _take_back(runtime: Services, made: list[str], *, quiet: bool) -> None
     """Uninstall, data and all, what this command installed (the last first)."""
     for installation in reversed(made):
         prepared = await runtime.deployment.prepare_uninstall(installation, None, remove_data=True)
-        done = await _operate(runtime, prepared, quiet=quiet)
+        done = await operate(runtime, prepared, quiet=quiet)
         if not quiet:
             err_console().print(f"took back {done.installation.name}", markup=False)
 
@@ -466,9 +466,9 @@ def _verb(
         if with_dependants:
             for dependant in await runtime.deployment.dependants(installation, server):
                 before = await runtime.deployment.prepare_verb(verb, dependant, None)
-                _said_first(verb, (await _operate(runtime, before, quiet=json_)), json_)
+                _said_first(verb, (await operate(runtime, before, quiet=json_)), json_)
         prepared = await runtime.deployment.prepare_verb(verb, installation, server)
-        return (await _operate(runtime, prepared, quiet=json_)).installation
+        return (await operate(runtime, prepared, quiet=json_)).installation
 
     return run(ctx, action)
 
@@ -492,10 +492,10 @@ def update(
         prepared = await runtime.deployment.prepare_update(
             installation, server, tag=tag, changes=changes
         )
-        return await _operate(runtime, prepared, quiet=json_)
+        return await operate(runtime, prepared, quiet=json_)
 
     result = run(ctx, action)
-    emit(result, json_, lambda: _print_done(result))
+    emit(result, json_, lambda: print_done(result))
 
 
 def uninstall(
@@ -518,14 +518,14 @@ def uninstall(
                 before = await runtime.deployment.prepare_uninstall(
                     dependant, None, remove_data=remove_data
                 )
-                _said_first("uninstall", await _operate(runtime, before, quiet=json_), json_)
+                _said_first("uninstall", await operate(runtime, before, quiet=json_), json_)
         prepared = await runtime.deployment.prepare_uninstall(
             installation, server, remove_data=remove_data
         )
-        return await _operate(runtime, prepared, quiet=json_)
+        return await operate(runtime, prepared, quiet=json_)
 
     result = run(ctx, action)
-    emit(result, json_, lambda: _print_done(result))
+    emit(result, json_, lambda: print_done(result))
 
 
 def logs(
@@ -602,7 +602,7 @@ async def _follow(runtime: Services, job_id: str, *, quiet: bool) -> JobPublic:
     return view
 
 
-async def _operate(runtime: Services, prepared: PreparedOperation, *, quiet: bool) -> OperationDone:
+async def operate(runtime: Services, prepared: PreparedOperation, *, quiet: bool) -> OperationDone:
     """Run a prepared operation here, its steps live on a terminal (Docker may take a
     while to stop a container); the final table only when it failed (success prints
     a summary)."""
@@ -723,10 +723,10 @@ def _said_first(verb: str, result: OperationDone, quiet: bool) -> None:
     if not quiet:
         err_console().print(f"{verb}: {result.installation.name} first, as it requires it",
                             markup=False)  # fmt: skip
-        _print_done(result)
+        print_done(result)
 
 
-def _print_done(result: OperationDone) -> None:
+def print_done(result: OperationDone) -> None:
     installation = result.installation
     note = f" ({installation.status_message})" if installation.status_message else ""
     err_console().print(f"{installation.name} on {installation.server_id}: {installation.status}"

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         UserUnlocked,
     )
     from tomo.auth.service import Principal
+    from tomo.backups.schemas import BackupForgotten, BackupPublic
     from tomo.client.runtime import RemoteRuntime
     from tomo.deployment.schemas import (
         Adopted,
@@ -171,6 +172,16 @@ class Deployment(Protocol):
     async def dependants(self, ref: str, server: str | None, /) -> list[str]: ...
 
 
+class Backups(Protocol):
+    """`tomo backup …`."""
+
+    async def prepare_backup(self, ref: str, server: str | None, /) -> PreparedOperation: ...
+    async def prepare_restore(self, backup_id: str, /) -> PreparedOperation: ...
+    async def list_backups(self, ref: str | None, server: str | None, /) -> list[BackupPublic]: ...
+    async def get_backup(self, backup_id: str, /) -> BackupPublic: ...
+    async def forget_backup(self, backup_id: str, /) -> BackupForgotten: ...
+
+
 class Accounts(Protocol):
     """`tomo user …`, `tomo token …`, `tomo audit`. `by` is who acts on a local data
     directory; a remote tomo acts as the token's user."""
@@ -213,6 +224,8 @@ class Services(Protocol):
     def auth(self) -> Accounts: ...
     @property
     def events(self) -> Events: ...
+    @property
+    def backups(self) -> Backups: ...
 
 
 if TYPE_CHECKING:
@@ -225,4 +238,5 @@ if TYPE_CHECKING:
         _deployment: list[Deployment] = [local.deployment, remote.deployment]
         _accounts: list[Accounts] = [local.auth, remote.auth]
         _events: list[Events] = [local.events, remote.events]
+        _backups: list[Backups] = [local.backups, remote.backups]
         _services: list[Services] = [local, remote]

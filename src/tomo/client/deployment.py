@@ -83,8 +83,8 @@ class RemoteDeployment:
     # -- operations -----------------------------------------------------------
 
     async def prepare_verb(self, verb: str, ref: str, server: str | None = None) -> RemotePrepared:
-        path = f"{await self._path(ref, server)}/{segment(verb)}"
-        return self._prepared(await self.api.call("POST", path))
+        path = f"{await self.path_of(ref, server)}/{segment(verb)}"
+        return self.prepared(await self.api.call("POST", path))
 
     async def prepare_update(
         self,
@@ -95,17 +95,17 @@ class RemoteDeployment:
         changes: ConfigChanges | None = None,
     ) -> RemotePrepared:
         given = (changes or ConfigChanges()).model_dump(mode="json")
-        path = f"{await self._path(ref, server)}/update"
-        return self._prepared(await self.api.call("POST", path, body={"tag": tag, **given}))
+        path = f"{await self.path_of(ref, server)}/update"
+        return self.prepared(await self.api.call("POST", path, body={"tag": tag, **given}))
 
     async def prepare_uninstall(
         self, ref: str, server: str | None = None, *, remove_data: bool = False
     ) -> RemotePrepared:
-        answer = await self.api.call("DELETE", await self._path(ref, server),
+        answer = await self.api.call("DELETE", await self.path_of(ref, server),
                                      params={"remove_data": remove_data})  # fmt: skip
-        return self._prepared(answer)
+        return self.prepared(answer)
 
-    def _prepared(self, answer: object) -> RemotePrepared:
+    def prepared(self, answer: object) -> RemotePrepared:
         started = InstallStarted.model_validate(answer)
 
         async def run() -> OperationDone:
@@ -173,7 +173,7 @@ class RemoteDeployment:
         service: str | None = None,
     ) -> AsyncIterator[str]:  # fmt: skip
         """Held to the share of log streams of the token's user (the API counts them)."""
-        path = f"{await self._path(ref, server)}/logs"
+        path = f"{await self.path_of(ref, server)}/logs"
         query = {"tail": tail, "follow": follow, "service": service}
         async with aclosing(self.api.lines(path, query)) as lines:
             async for line in lines:
@@ -202,7 +202,7 @@ class RemoteDeployment:
     async def set_update_policy(
         self, ref: str, settings: UpdateSettings, server: str | None = None
     ) -> InstallationPublic:
-        path = f"{await self._path(ref, server)}/update-policy"
+        path = f"{await self.path_of(ref, server)}/update-policy"
         body = settings.model_dump(mode="json")
         return InstallationPublic.model_validate(await self.api.call("PUT", path, body=body))
 
@@ -225,7 +225,8 @@ class RemoteDeployment:
         return [InstallationPublic.model_validate(item) for item in found]
 
     async def get_installation(self, ref: str, server: str | None = None) -> InstallationPublic:
-        return InstallationPublic.model_validate(await self.api.get(await self._path(ref, server)))
+        answer = await self.api.get(await self.path_of(ref, server))
+        return InstallationPublic.model_validate(answer)
 
     async def foreign_containers(self, server: str) -> list[ForeignContainer]:
         listed = await self.api.get(f"/servers/{segment(server)}/containers")
@@ -242,10 +243,10 @@ class RemoteDeployment:
         return [str(item) for item in found]
 
     async def dependants(self, ref: str, server: str | None = None) -> list[str]:
-        found = await self.api.get(f"{await self._path(ref, server)}/dependants")
+        found = await self.api.get(f"{await self.path_of(ref, server)}/dependants")
         return [str(item) for item in found]
 
-    async def _path(self, ref: str, server: str | None) -> str:
+    async def path_of(self, ref: str, server: str | None) -> str:
         return f"/installations/{segment(await self._id_on(ref, server))}"
 
     async def _id_on(self, ref: str, server: str | None) -> str:

@@ -18,6 +18,7 @@ from tomo.client.transport import Api
 
 if TYPE_CHECKING:
     from tomo.client.accounts import RemoteAuth
+    from tomo.client.backups import RemoteBackups
     from tomo.client.deployment import RemoteDeployment
     from tomo.client.events import RemoteEvents
     from tomo.client.marketplace import RemoteMarketplace
@@ -58,6 +59,12 @@ class RemoteRuntime:
         from tomo.client.events import RemoteEvents
 
         return RemoteEvents(self.api)
+
+    @functools.cached_property
+    def backups(self) -> RemoteBackups:
+        from tomo.client.backups import RemoteBackups
+
+        return RemoteBackups(self.api, self.deployment)
 
 
 @asynccontextmanager

@@ -59,7 +59,7 @@ class OperationStarted(BaseModel):
     generated_secrets: dict[str, str] = {}  # new secrets of an update: shown this once
 
 
-def _started(request: Request, prepared: Prepared) -> OperationStarted:
+def started(request: Request, prepared: Prepared) -> OperationStarted:
     run_in_background(request, prepared.run())
     return OperationStarted(job_id=prepared.job_id, installation=prepared.installation,
                             generated_secrets=prepared.generated_secrets)  # fmt: skip
@@ -123,7 +123,7 @@ async def get_installation(installation: str, deployment: DeploymentDep) -> Inst
 async def _verb(
     request: Request, deployment: DeploymentService, verb: str, installation: str
 ) -> OperationStarted:
-    return _started(request, await deployment.prepare_verb(verb, installation))
+    return started(request, await deployment.prepare_verb(verb, installation))
 
 
 @router.post("/installations/{installation}/start", name="start",
@@ -162,7 +162,7 @@ async def update(
     previous container comes back if the new one does not stay up."""
     changes = ConfigChanges.model_validate(body.model_dump(exclude={"tag"}))
     prepared = await deployment.prepare_update(installation, tag=body.tag, changes=changes)
-    return _started(request, prepared)
+    return started(request, prepared)
 
 
 @router.put("/installations/{installation}/update-policy", name="set_update_policy",
@@ -185,7 +185,7 @@ async def uninstall(
     """Remove the container; with `remove_data`, also the folders tomo placed under the
     instance folder and the container's volumes (the job's summary lists them)."""
     prepared = await deployment.prepare_uninstall(installation, remove_data=remove_data)
-    return _started(request, prepared)
+    return started(request, prepared)
 
 
 @router.get("/installations/{installation}/logs", name="logs", response_class=LogLines,

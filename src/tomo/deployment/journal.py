@@ -16,6 +16,7 @@ import posixpath
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from tomo.deployment import data_swap
 from tomo.deployment.remote import Docker
 from tomo.errors import RemoteError, ServerTimeout, ServerUnreachable
 
@@ -106,6 +107,10 @@ def _describe(action: Action) -> str:
         return f"could not remove volumes {', '.join(value)}"
     if kind == "remove_network":
         return f"could not remove network '{value}'"
+    if kind == "swap_back_data":
+        return f"could not put the data of {value['path']} back as it was"
+    if kind == "drop_previous_data":
+        return f"could not remove the data {value['path']} held before the restore"
     return f"could not {kind}"
 
 
@@ -154,6 +159,11 @@ async def _carry_out(docker: Docker, action: Action, installation_id: str) -> li
         ]
     if kind == "remove_network":
         return await _remove_network(docker, value, installation_id)
+    if kind == "swap_back_data":  # a restore that did not finish (see data_swap.py)
+        return await data_swap.swap_back(docker, **value)
+    if kind == "drop_previous_data":  # a restore that did
+        await data_swap.drop_previous(docker, **value)
+        return []
     raise ValueError(f"unknown journal action {kind!r}")
 
 

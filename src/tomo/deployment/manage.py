@@ -71,6 +71,30 @@ class DockerVerb(Operation):
         return Recovery("")
 
 
+class Journaled(Operation):
+    """An operation whose journal holds every change it makes on the server (a
+    backup's stopped containers, a restore's swapped folders): recovering it
+    replays the journal, then reads the state Docker reports. On its own, it is
+    what reconcile.py recovers such an operation with after tomo died."""
+
+    def __init__(self, ctx: DeploymentContext, kind: str) -> None:
+        super().__init__(ctx)
+        self.kind = kind
+
+    async def run(self, job: JobRecorder, row: Installation) -> None:
+        raise InvalidInput(f"a {self.kind} cannot be run again after tomo stopped")
+
+    async def recover(self, job: JobRecorder, row: Installation, cause: str) -> Recovery:
+        outcome = await self.replay_journal(job, row)
+        try:
+            await record_state(self.ctx, row, await self.ctx.docker(row.server_id))
+        except RemoteError as exc:
+            unknown = InstallationStatus.UNKNOWN
+            await self.ctx.set(row.id, status=unknown, status_message=exc.message)
+            return Recovery(said(outcome, ""), settled=False)
+        return Recovery(said(outcome, ""), settled=outcome.complete)
+
+
 def containers_of(row: Installation) -> dict[str, str]:
     """service -> container name, in start order."""
     return container_names(AppDefinition.model_validate(row.definition), row.name)

@@ -65,6 +65,12 @@ class Installation(Base):
     images_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The update last told as an event (its key), so each offer is told once.
     update_announced: Mapped[str | None] = mapped_column(String(200))
+    # Backups (see tomo/backups): when they are made on their own ("daily 02:00",
+    # None: only on demand), which of them are kept ({"last": 7, "daily": 7, …}), and
+    # whether an update backs the data up first (and puts it back if it fails).
+    backup_schedule: Mapped[str | None] = mapped_column(String(32))
+    backup_keep: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    backup_before_update: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class Job(Base):

@@ -3,7 +3,9 @@
 An operation whose runner is gone (its process is dead, or its heartbeat is
 stale) is recovered exactly as if it had been interrupted while tomo ran: an
 install is undone, an update puts the previous container back as it was, an
-uninstall past its commit point is finished. The job says what happened.
+uninstall past its commit point is finished, a backup starts the app again, a
+restore puts the data back as it was (or, once swapped, finishes). The job says
+what happened.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from tomo.deployment.context import DeploymentContext
 from tomo.deployment.install import InstallOperation
 from tomo.deployment.jobs import JobRecorder, interrupted, release_lease
 from tomo.deployment.journal import Journal
-from tomo.deployment.manage import DockerVerb, Uninstall
+from tomo.deployment.manage import DockerVerb, Journaled, Uninstall
 from tomo.deployment.models import Installation, Job, JobStep
 from tomo.deployment.operation import Operation, Recovery, conclude
 from tomo.deployment.statuses import JobStatus
@@ -61,6 +63,8 @@ def _operation_for(ctx: DeploymentContext, kind: str, journal: Journal) -> Opera
     if kind == "uninstall":
         removes_data = any("remove_owned" in action for action in journal.cleanup)
         return Uninstall(ctx, remove_data=removes_data)
+    if kind in ("backup", "restore"):  # every change they make is in their journal
+        return Journaled(ctx, kind)
     return DockerVerb(ctx, kind)
 
 

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from tomo.auth.service import AuthService
+from tomo.backups.service import BackupService
 from tomo.deployment.service import DeploymentService
 from tomo.errors import TomoError
 from tomo.marketplace.service import MarketplaceService
@@ -42,11 +43,16 @@ def get_auth(request: Request) -> AuthService:
     return runtime_of(request).auth
 
 
+def get_backups(request: Request) -> BackupService:
+    return runtime_of(request).backups
+
+
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
 MarketplaceDep = Annotated[MarketplaceService, Depends(get_marketplace)]
 ServersDep = Annotated[ServerService, Depends(get_servers)]
 DeploymentDep = Annotated[DeploymentService, Depends(get_deployment)]
 AuthDep = Annotated[AuthService, Depends(get_auth)]
+BackupsDep = Annotated[BackupService, Depends(get_backups)]
 
 
 def run_in_background(request: Request, work: Awaitable[object]) -> None:

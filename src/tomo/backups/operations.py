@@ -1,0 +1,87 @@
+"""A backup and a restore as operations: each a job holding its installation's lease,
+its steps and progress recorded, every change on the server in its journal (see
+deployment/operation.py: whatever ends it, recovery replays that journal)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tomo.backups.models import BackupRecord
+from tomo.backups.snapshots import InstallationBackups, SnapshotReport, StoredPart
+from tomo.db import Database
+from tomo.deployment.context import DeploymentContext
+from tomo.deployment.jobs import JobRecorder
+from tomo.deployment.manage import Journaled, record_state
+from tomo.deployment.models import Installation
+from tomo.monitor.stats import human_bytes
+
+
+class BackupOperation(Journaled):
+    """A snapshot of the installation's data and record; listed once whole."""
+
+    def __init__(
+        self, ctx: DeploymentContext, backups: InstallationBackups, repository_id: str,
+        trigger: str,
+    ) -> None:  # fmt: skip
+        super().__init__(ctx, "backup")
+        self.backups = backups
+        self.repository_id = repository_id
+        self.trigger = trigger
+        self.made: BackupRecord | None = None
+
+    async def run(self, job: JobRecorder, row: Installation) -> None:
+        report = await self.backups.snapshot(row, job)
+        self.made = await record_backup(self.ctx.db, row, report, self.repository_id,
+                                        self.trigger)  # fmt: skip
+        self.summary.append(
+            f"backup {report.backup_id}: {len(report.parts) - 1} paths, "
+            f"{human_bytes(report.bytes_read)} read, {human_bytes(report.bytes_added)} new in the "
+            f"repository; the app was stopped for {report.downtime_seconds:.1f} s"
+        )
+
+
+class RestoreOperation(Journaled):
+    """A backup's data in place of the installation's, whole or not at all."""
+
+    def __init__(
+        self, ctx: DeploymentContext, backups: InstallationBackups, backup: BackupRecord,
+        helper_image: str,
+    ) -> None:  # fmt: skip
+        super().__init__(ctx, "restore")
+        self.backups = backups
+        self.backup = backup
+        self.helper_image = helper_image
+
+    async def run(self, job: JobRecorder, row: Installation) -> None:
+        parts = [StoredPart(p["name"], p["snapshot"], p["bytes_read"])
+                 for p in self.backup.parts[1:]]  # fmt: skip
+        report = await self.backups.restore(row, parts, job, self.helper_image)
+        async with job.step("start"):  # and the data from before the restore goes
+            finished = await self.replay_journal(job, row)
+            await record_state(self.ctx, row, await self.ctx.docker(row.server_id))
+        when = self.backup.created_at.strftime("%Y-%m-%d %H:%M UTC")
+        self.summary += [
+            f"restored backup {self.backup.id} of {when}: {', '.join(report.restored)} "
+            f"({human_bytes(report.bytes_written)}); the app was stopped for "
+            f"{report.downtime_seconds:.1f} s",
+            *finished.done, *finished.failed,
+        ]  # fmt: skip
+
+
+async def record_backup(
+    db: Database, row: Installation, report: SnapshotReport, repository_id: str, trigger: str
+) -> BackupRecord:
+    """The backups table's row for a backup whose every part is in the repository."""
+    made = BackupRecord(
+        id=report.backup_id, installation_id=row.id, installation_name=row.name,
+        server_id=row.server_id, app=f"{row.repo_id}/{row.app_id}", version=row.version,
+        repository_id=repository_id, trigger=trigger, created_at=datetime.now(UTC),
+        bytes_read=report.bytes_read, bytes_added=report.bytes_added,
+        downtime_seconds=round(report.downtime_seconds, 3),
+        parts=[{"name": p.name, "snapshot": p.summary.snapshot_id,
+                "bytes_read": p.summary.bytes_read, "bytes_added": p.summary.bytes_added}
+               for p in report.parts],
+    )  # fmt: skip
+    async with db.session() as session, session.begin():
+        session.add(made)
+    return made

@@ -1,0 +1,66 @@
+"""`tomo backup …` on the real test server, as a user runs it; and tomo killed mid-backup."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+
+from tests.backups.test_snapshots import installed, status
+from tests.cli.tomo_cli import Tomo
+from tests.deployment.conftest import Deploy, at_step
+from tests.faults import wait_until
+
+
+async def test_backup_create_list_show_restore_forget(deploy: Deploy, tomo: Tomo) -> None:
+    await installed(deploy, "notes")
+    data = deploy.data_root / "notes" / "data"
+    (data / "today.txt").write_text("remember the milk\n")
+
+    made = json.loads(tomo.run("backup", "create", "notes", "--json").stdout)
+    backup_id = made["job_id"]
+    assert made["summary"][0].startswith(f"backup {backup_id}: 2 paths, ")
+    listed = tomo.run("backup", "list").stdout
+    assert backup_id in listed and "notes" in listed and "manual" in listed
+    shown = tomo.run("backup", "show", backup_id).stdout
+    assert "app/data.tar" in shown and "app/store.tar" in shown
+
+    (data / "today.txt").write_text("lost\n")
+    said = tomo.run("backup", "restore", backup_id)
+    assert f"restored backup {backup_id} of " in said.stderr
+    assert (data / "today.txt").read_text() == "remember the milk\n"
+    assert status("notes") == "running"
+
+    missing = tomo.run("backup", "restore", "nope", expect=3)
+    assert "no backup 'nope'" in missing.stderr
+    tomo.run("backup", "forget", backup_id)
+    assert "no backups yet" in tomo.run("backup", "list").stderr
+
+
+async def test_tomo_killed_mid_backup_starts_the_app_again_when_it_comes_back(
+    deploy: Deploy, tomo: Tomo
+) -> None:
+    await installed(deploy, "interrupted")
+    with (deploy.data_root / "interrupted" / "data" / "big").open("wb") as out:
+        for _ in range(96):
+            out.write(os.urandom(1 << 20))
+    process = subprocess.Popen(
+        [*tomo.tomo, "backup", "create", "interrupted"], env=tomo.env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        await wait_until(lambda: at_step(deploy, "interrupted", "backup", "save"), within=60)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # tomo (and its restic) die mid-stream
+        process.wait()
+    assert status("interrupted") == "exited"
+
+    listed = tomo.run("ps", "--json")  # the next start of tomo settles the backup's journal
+    assert "tomo stopped during the backup (save); started container 'interrupted' again" in (
+        listed.stderr
+    )
+    assert status("interrupted") == "running"
+    (job, *_) = await deploy.runtime.deployment.list_jobs(installation="interrupted", limit=1)
+    assert (job.kind, job.status) == ("backup", "interrupted")
+    assert tomo.run("backup", "list", "--json").stdout.strip() == "[]"
