@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         description="A small image with a shell that a restore runs on the server to swap an "
         "app's data folders (pulled there when missing).",
     )  # fmt: skip
+    backup_before_update: bool = Field(
+        default=True,
+        description="Whether a new installation's updates back its data up first and put it "
+        "back if the update fails (each installation can change it: tomo backup settings).",
+    )
     backup_schedule_interval: float = Field(
         default=60.0, ge=0,
         description="Seconds between two looks for scheduled backups that are due (0: off).",

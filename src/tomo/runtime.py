@@ -66,9 +66,11 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         servers = ServerService(db, settings, ssh, secrets)
         deployment = DeploymentService(db, settings, marketplace, servers)
         deployment.ctx.hooks.failed = hooks.operation_failed
+        backups = BackupService(deployment.ctx, BackupRepositories(db, settings.data_dir, secrets))
+        # An update backs the data up first (and an interrupted one puts it back).
+        deployment.ctx.hooks.data = backups
         for report in await deployment.reconcile_interrupted():
             log.warning("settled an interrupted operation: %s", report)
-        backups = BackupService(deployment.ctx, BackupRepositories(db, settings.data_dir, secrets))
         yield Runtime(settings=settings, db=db, marketplace=marketplace, ssh=ssh, servers=servers,
                       deployment=deployment, auth=AuthService(db, settings), events=events,
                       backups=backups)  # fmt: skip

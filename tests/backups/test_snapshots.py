@@ -166,8 +166,10 @@ class WithAMissingPath(InstallationBackups):
     """The app's paths, and then one its container does not have: its stream fails
     after the real paths were saved."""
 
-    async def parts(self, row: Installation, docker: Docker) -> list[Part]:
-        real = await super().parts(row, docker)
+    async def parts(
+        self, row: Installation, docker: Docker, containers: dict[str, str] | None = None
+    ) -> list[Part]:
+        real = await super().parts(row, docker, containers)
         return [*real, Part(real[0].service, real[0].container, "/not-there", "bind", "x")]
 
 

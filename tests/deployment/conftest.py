@@ -142,6 +142,9 @@ async def deploy(
             "install_wait_timeout": 20,
             "install_stable_seconds": STABLE_SECONDS,
             "helper_image": images.helper,
+            # Each update would back up first: tests/backups/ covers it; elsewhere an
+            # update is only an update (CI time).
+            "backup_before_update": False,
         }
     )
     repo = make_repo()
@@ -160,7 +163,7 @@ async def deploy(
 def tomo(deploy: Deploy) -> Tomo:
     """The real `tomo` command on the deploy fixture's data directory."""
     return Tomo(deploy.runtime.settings.data_dir, TOMO_PUBLISH_ADDRESS="127.0.0.1",
-                TOMO_HELPER_IMAGE=deploy.images.helper,
+                TOMO_HELPER_IMAGE=deploy.images.helper, TOMO_BACKUP_BEFORE_UPDATE="false",
                 TOMO_INSTALL_WAIT_TIMEOUT="20", TOMO_INSTALL_STABLE_SECONDS=str(STABLE_SECONDS),
                 **({"TOMO_DATABASE_URL": deploy.runtime.settings.database_url}
                    if deploy.runtime.settings.database_url else {}))  # fmt: skip

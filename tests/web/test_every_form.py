@@ -36,7 +36,7 @@ def test_every_form_on_the_main_pages_carries_the_sessions_token(
     page = web.admin()
     expected = csrf_token_for(page.cookies[SESSION_COOKIE])
     pages = ["/store", "/apps/c/jellyfin", "/repos", "/repos/c", "/servers", "/installed",
-             "/users", "/tokens", "/audit", "/account", "/channels"]  # fmt: skip
+             "/users", "/tokens", "/audit", "/account", "/channels", "/backups"]  # fmt: skip
     seen = 0
     for path in pages:
         answer = page.get(path)

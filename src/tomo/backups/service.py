@@ -11,15 +11,17 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 
 from tomo.backups.models import BackupRecord
-from tomo.backups.operations import BackupOperation, RestoreOperation
+from tomo.backups.operations import BackupOperation, RestoreOperation, record_backup
 from tomo.backups.repositories import BackupRepositories
 from tomo.backups.schemas import BackupForgotten, BackupPublic
 from tomo.backups.snapshots import InstallationBackups
 from tomo.deployment.context import DeploymentContext
+from tomo.deployment.jobs import JobRecorder
+from tomo.deployment.journal import Journal
 from tomo.deployment.models import Installation
 from tomo.deployment.operation import Outcome, Prepared, done, prepare
 from tomo.deployment.schemas import OperationDone
-from tomo.errors import BackupNotFound
+from tomo.errors import BackupNotFound, TomoError
 
 
 class BackupService:
@@ -71,6 +73,35 @@ class BackupService:
         async with self.ctx.db.session() as session, session.begin():
             await session.execute(delete(BackupRecord).where(BackupRecord.id == backup_id))
         return BackupForgotten(backup=BackupPublic.model_validate(backup), freed=True)
+
+    # -- keeping the data through an update (deployment.context.DataGuard) ------
+
+    async def save(self, job: JobRecorder, row: Installation, containers: dict[str, str]) -> str:
+        """A backup of the stopped `containers`, made within the update's job."""
+        restic = await self.repositories.default()
+        backups = InstallationBackups(self.ctx, restic)
+        report = await backups.snapshot(row, job, stopped=containers)
+        made = await record_backup(self.ctx.db, row, report, restic.repository.name, "update")
+        return made.id
+
+    async def put_back(self, job: JobRecorder, row: Installation, backup_id: str) -> list[str]:
+        """The backup an update made, restored over the containers it put back; its
+        own journal meanwhile (a tomo killed during it finishes or undoes it)."""
+        backup = await self._record(backup_id)
+        restic = await self.repositories.open(backup.repository_id)
+        restoring = RestoreOperation(self.ctx, InstallationBackups(self.ctx, restic),
+                                     backup, self.ctx.settings.helper_image)  # fmt: skip
+        update_journal, job.journal = job.journal, Journal()
+        try:
+            await restoring.run(job, row)
+        except TomoError as exc:
+            undone = await restoring.replay_journal(job, row)
+            return [f"could not put the data back from backup {backup_id} ({exc.message})",
+                    *undone.done, *undone.failed]  # fmt: skip
+        finally:
+            job.journal = update_journal
+            await job.save_journal()
+        return [f"put the data back as it was before the update (backup {backup_id})"]
 
     async def _record(self, backup_id: str) -> BackupRecord:
         async with self.ctx.db.session() as session:

@@ -145,22 +145,26 @@ class InstallationBackups:
 
     # -- backing up ---------------------------------------------------------
 
-    async def snapshot(self, row: Installation, job: JobRecorder) -> SnapshotReport:
+    async def snapshot(
+        self, row: Installation, job: JobRecorder, stopped: dict[str, str] | None = None
+    ) -> SnapshotReport:
         """Stop the app, save every path, start it again, then save its record; the
         backup's id is its job's. A container is written in the job's journal before
         it is stopped, so a tomo killed meanwhile starts it again when it comes back
-        (see deployment/reconcile.py)."""
+        (see deployment/reconcile.py). `stopped`: the app's containers (service ->
+        name) already stopped by the caller (an update), saved as they are."""
         docker = await self.ctx.docker(row.server_id)
-        parts = await self.parts(row, docker)
+        parts = await self.parts(row, docker, stopped)
         backup_id = job.job_id
         tags = [f"{INSTALLATION}={row.id}", f"{BACKUP}={backup_id}", f"{PARTS}={len(parts) + 1}"]
-        running = await _running(docker, long_running(row))
+        running = [] if stopped else await _running(docker, long_running(row))
         saved: list[PartSaved] = []
         started = time.monotonic()
         try:
             try:
-                async with job.step("stop", _names(running) or "nothing runs"):
-                    await stop_for_a_while(job, docker, running)
+                if stopped is None:
+                    async with job.step("stop", _names(running) or "nothing runs"):
+                        await stop_for_a_while(job, docker, running)
                 async with job.step("save", f"{len(parts)} paths"):
                     for index, part in enumerate(parts, start=1):
                         saved.append(await self._save(docker, part, [*tags, f"{PART}={index}"],
@@ -181,7 +185,9 @@ class InstallationBackups:
                                            f"{not_started.message}")  # fmt: skip
         return SnapshotReport(backup_id, row.id, saved, downtime)
 
-    async def parts(self, row: Installation, docker: Docker) -> list[Part]:
+    async def parts(
+        self, row: Installation, docker: Docker, containers: dict[str, str] | None = None
+    ) -> list[Part]:
         """Every volume and every folder under the installation's own folder that
         its containers mount, as Docker reports them; each once (the first
         container, in start order, that mounts it), in the order of their names
@@ -189,7 +195,7 @@ class InstallationBackups:
         data_root = (await self.ctx.servers.get_server(row.server_id)).data_root
         instance_dir = posixpath.join(data_root, row.name)
         found: dict[str, Part] = {}
-        for service, container in containers_of(row).items():
+        for service, container in (containers or containers_of(row)).items():
             args = ["container", "inspect", "--format", "{{json .Mounts}}", container]
             for mount in json.loads(await docker.run(args)) or []:
                 part = _part(service, container, mount, instance_dir)

@@ -360,6 +360,7 @@ def _row(ctx: DeploymentContext, container: dict[str, Any], record: _Record) -> 
         secret_env_enc=ctx.seal(spec.secret_env), container_id=str(container["Id"]),
         adopted={"container": str(container["Id"]), "volumes": volumes},
         status=status, status_message=message, created_at=now(), updated_at=now(),
+        backup_before_update=ctx.settings.backup_before_update,
     )  # fmt: skip
 
 

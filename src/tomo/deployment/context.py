@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import delete, select, update
 
@@ -29,6 +30,9 @@ from tomo.servers.service import ServerService
 from tomo.updates.policy import UpdatePolicy
 from tomo.updates.schemas import UpdateSettings
 
+if TYPE_CHECKING:
+    from tomo.deployment.jobs import JobRecorder
+
 
 @dataclass(frozen=True)
 class OperationFailed:
@@ -42,11 +46,25 @@ class OperationFailed:
     automatic: bool = False  # started by tomo itself, which tells the outcome
 
 
+class DataGuard(Protocol):
+    """Keeps an installation's data through an update: a backup of it once the old
+    containers are stopped, put back if the update fails (tomo.backups does it)."""
+
+    async def save(self, job: JobRecorder, row: Installation, containers: dict[str, str]) -> str:
+        """Back up the data of `containers` (service -> name, all stopped) within
+        the job; the backup's id."""
+
+    async def put_back(self, job: JobRecorder, row: Installation, backup_id: str) -> list[str]:
+        """Restore the backup over the installation's containers; what was done."""
+
+
 @dataclass
 class Hooks:
-    """Who else hears of what operations do (wired by tomo.runtime: the event list)."""
+    """Who else hears of what operations do, and who keeps the data through an
+    update (wired by tomo.runtime: the event list, the backups)."""
 
     failed: Callable[[OperationFailed], Awaitable[None]] | None = None
+    data: DataGuard | None = None
 
 
 @dataclass(frozen=True)

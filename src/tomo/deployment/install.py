@@ -138,6 +138,7 @@ async def prepare_install(
         secret_env_enc=ctx.seal(spec.secret_env), status=InstallationStatus.PENDING,
         operation=InstallOperation.kind, operation_job=job_id, heartbeat_at=now(),
         created_at=now(), updated_at=now(), **update_columns(config.updates or UpdateSettings()),
+        backup_before_update=ctx.settings.backup_before_update,
     )  # fmt: skip
     try:
         async with ctx.db.session() as session, session.begin():

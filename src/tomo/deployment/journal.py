@@ -31,6 +31,9 @@ class Journal:
     committed: bool = False  # past the commit point: finish, never undo
     cleanup: list[Action] = field(default_factory=list)  # what finishing still has to do
     settled: bool = False  # everything undone or finished
+    # The backup an update made of the data before changing anything: put back if
+    # the update fails (see update.py).
+    backup: str | None = None
 
     @classmethod
     def load(cls, stored: dict[str, Any] | None) -> Journal:

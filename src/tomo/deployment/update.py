@@ -100,8 +100,10 @@ class Update(Operation):
         await ctx.set(row.id, status=InstallationStatus.UPDATING,
                       status_message=f"updating to {spec.main.image}")  # fmt: skip
         limits = wait_limits(ctx)
-        async with job.step("replace"):
+        async with job.step("set aside"):
             spec, previous = await self._set_aside(docker, job, row, spec)
+        await self._back_up_data(job, row, previous)
+        async with job.step("replace"):
             # The store's scripts, once the old containers are stopped (their data still).
             before = spec.hooks_at("before-update", "before-start")
             await steps.run_hooks(docker, spec, before, job, definition.id)
@@ -110,6 +112,19 @@ class Update(Operation):
             await job.note(await steps.wait_until_app_up(docker, spec, limits))
         await run_hooks_of(job, docker, spec, definition.id, "after-update", "after-start")
         await self._commit(job, row, definition, spec, config, container, previous)
+
+    async def _back_up_data(
+        self, job: JobRecorder, row: Installation, previous: dict[str, str]
+    ) -> None:
+        """Back the data up while nothing runs (the old containers set aside, the new
+        ones not made): what a failed update puts back (see recover)."""
+        guard = self.ctx.hooks.data
+        if guard is None or not row.backup_before_update or not previous:
+            return
+        in_start_order = dict(reversed(previous.items()))  # set aside last first
+        job.journal.backup = await guard.save(job, row, in_start_order)
+        await job.save_journal()
+        self.summary.append(f"backed the data up first (backup {job.journal.backup})")
 
     async def _create(
         self, docker: Docker, job: JobRecorder, spec: AppSpec, limits: steps.WaitLimits
@@ -153,14 +168,14 @@ class Update(Operation):
 
     async def _set_aside(
         self, docker: Docker, job: JobRecorder, row: Installation, spec: AppSpec
-    ) -> tuple[AppSpec, list[str]]:
+    ) -> tuple[AppSpec, dict[str, str]]:
         """Rename and stop each current container, the last started first (journaled
         first), carrying its volumes over to its successor; a container removed
         behind tomo's back is simply made again."""
         old = AppDefinition.model_validate(row.definition)
-        current = list(container_names(old, row.name).values())
-        previous, carried = [], {}
-        for name in reversed(current):
+        current = container_names(old, row.name)
+        previous, carried = {}, {}
+        for service, name in reversed(current.items()):
             state = await docker.state(name)
             if state is None or state.installation != row.id:
                 continue
@@ -171,18 +186,18 @@ class Update(Operation):
             await job.save_journal()
             await docker.run(["container", "rename", name, aside])
             await docker.stop(aside)
-            previous.append(aside)
+            previous[service] = aside
             carried[name] = state.volumes
         containers = [_carry(c, carried.get(c.name, [])) for c in spec.containers]
         return dataclasses.replace(spec, containers=containers), previous
 
     async def _commit(
         self, job: JobRecorder, row: Installation, definition: AppDefinition,
-        spec: AppSpec, config: InstallConfig, container: str, previous: list[str],
+        spec: AppSpec, config: InstallConfig, container: str, previous: dict[str, str],
     ) -> None:  # fmt: skip
         job.journal.committed = True
         kept = [c.env_file for c in spec.containers if c.all_env]  # see steps.prepare
-        job.journal.cleanup = [*({"retire_container": name} for name in previous),
+        job.journal.cleanup = [*({"retire_container": name} for name in previous.values()),
                                *([{"forget_previous_files": kept}] if kept else [])]  # fmt: skip
         await job.save_journal()
         await self.ctx.set(
@@ -198,8 +213,13 @@ class Update(Operation):
     async def recover(self, job: JobRecorder, row: Installation, cause: str) -> Recovery:
         """Put the previous containers back as they were (or, past the commit point,
         finish); the status is what Docker then reports."""
+        backup = None if job.journal.committed else job.journal.backup
         outcome = await self.replay_journal(job, row)
         words = said(outcome, "nothing had been changed on the server")
+        if backup is not None and outcome.complete and self.ctx.hooks.data is not None:
+            # The new version may have changed the data (a migration) before it failed.
+            job.journal.backup = None
+            words = "; ".join([words, *await self.ctx.hooks.data.put_back(job, row, backup)])
         try:
             await record_state(self.ctx, row, await self.ctx.docker(row.server_id))
         except RemoteError as exc:

@@ -544,6 +544,9 @@ STEP_LABELS = {
     "start": "Start the container", "stop": "Stop the container",
     "restart": "Restart the container", "remove container": "Remove the container",
     "remove data": "Remove the data", "keep data": "Keep the data",
+    "set aside": "Stop the running version", "save": "Back the data up",
+    "record": "Save its settings with the backup", "check": "Check the server",
+    "restore": "Restore the data", "swap": "Put the restored data in place",
 }  # fmt: skip
 # The same steps of an app of several containers.
 SEVERAL_STEP_LABELS = {
@@ -578,7 +581,9 @@ class StepView:
 
 # The steps a job of each kind goes through, shown as waiting until they start.
 PLANNED = {"install": ["validate", "preflight", "pull", "create", "wait"],
-           "update": ["validate", "preflight", "pull", "replace", "wait"],
+           "update": ["validate", "preflight", "pull", "set aside", "replace", "wait"],
+           "backup": ["stop", "save", "record"],
+           "restore": ["check", "stop", "restore", "swap", "start"],
            "start": ["start"], "stop": ["stop"], "restart": ["restart"],
            "uninstall": ["remove container"]}  # fmt: skip
 

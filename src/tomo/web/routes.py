@@ -12,6 +12,7 @@ from tomo.web import (
     admin,
     adopt,
     auth,
+    backups,
     events,
     install,
     installed,
@@ -29,8 +30,8 @@ STATIC = Path(__file__).parent / "static"
 web_router = APIRouter(include_in_schema=False,
                        dependencies=[Depends(events.count_unread_events),
                                      Depends(installed.count_updates_offered)])  # fmt: skip
-for feature in (auth, store, paste, install, update_policy, installed, servers, adopt, repos,
-                admin, events):  # fmt: skip
+for feature in (auth, store, paste, install, update_policy, backups, installed, servers, adopt,
+                repos, admin, events):  # fmt: skip
     web_router.include_router(feature.router)
 
 
