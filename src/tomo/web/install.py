@@ -703,4 +703,5 @@ JOB_VERBS = {
     "install": ("Installing", "Installed"), "update": ("Updating", "Updated"),
     "uninstall": ("Uninstalling", "Uninstalled"), "start": ("Starting", "Started"),
     "stop": ("Stopping", "Stopped"), "restart": ("Restarting", "Restarted"),
+    "backup": ("Backing up", "Backed up"), "restore": ("Restoring", "Restored"),
 }  # fmt: skip
