@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -9,6 +10,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from tests.gitrepo import CatalogRepo
+from tests.lanes import lanes_of
 from tests.services import database_for, docker_daemon, postgres_server
 from tests.sshd import Sshd, SshUsers, prepare_users
 from tomo.auth import passwords
@@ -23,9 +25,10 @@ RUN_LABEL = os.environ.setdefault("TOMO_OWNER_LABEL", f"tomo-test-run-{uuid.uuid
 
 # What a test shares with others on this machine when it uses one of these: the
 # SSH test users (their passwords are set per session), the Docker engine and its
-# containers, the local registry. Run in parallel (scripts/test runs two
-# workers), every such test goes to the same worker, one after another; the
-# others (catalogs, the API, the CLI on local data, the pages) share the rest.
+# containers, the local registry. Run in parallel (scripts/test), such tests go
+# in lanes (tests/lanes.py): one after another within a lane, each lane on a
+# worker with an engine and users of its own; the others (catalogs, the API, the
+# CLI on local data, the pages) share the rest.
 SERVER_FIXTURES = frozenset({"ssh_users", "docker_engine"})
 
 
@@ -33,10 +36,11 @@ SERVER_FIXTURES = frozenset({"ssh_users", "docker_engine"})
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that needs a server: `server` (the fast loop leaves them out
     with `-m "not server"`) and xdist's group."""
-    for item in items:
-        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.server)
-            item.add_marker(pytest.mark.xdist_group("server"))
+    needing = [item for item in items if SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))]
+    lanes = lanes_of([item.nodeid.split("::")[0] for item in needing])
+    for item in needing:
+        item.add_marker(pytest.mark.server)
+        item.add_marker(pytest.mark.xdist_group(f"server-{lanes[item.nodeid.split('::')[0]]}"))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -46,7 +50,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     lost = [item.nodeid for item in session.items
             if SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
-            and not item.nodeid.endswith("@server")]  # fmt: skip
+            and not re.search(r"@server-\d+$", item.nodeid)]  # fmt: skip
     if lost:
         raise pytest.UsageError(f"xdist did not group {lost[0]} (and {len(lost) - 1} more) "
                                 "with the server's tests; run with TOMO_TEST_WORKERS=1")  # fmt: skip

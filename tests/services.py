@@ -7,7 +7,9 @@ TOMO_REQUIRE_SERVICES=1 (set by .ci/run), which turns that skip into a failure.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import functools
 import glob
 import os
 import pwd
@@ -147,7 +149,14 @@ def _docker_answers() -> bool:
 
 @contextlib.contextmanager
 def docker_daemon() -> Iterator[None]:
-    """A Docker engine: the one running, or one started here (and stopped after)."""
+    """A Docker engine: the one running, or one started here (and stopped after);
+    a worker other than the first, one of its own (tests/lanes.py)."""
+    from tests import lanes
+
+    if lanes.own_engine():
+        worker_engine()
+        yield
+        return
     if _docker_answers():
         yield
         return
@@ -175,6 +184,20 @@ def docker_daemon() -> Iterator[None]:
         process.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=20)
+
+
+@functools.cache
+def worker_engine() -> str:
+    """The Docker engine of a worker other than the first (tests/lanes.py), started on
+    first use (by its Docker tests or its SSH sessions) and removed when the worker
+    ends; DOCKER_HOST points the worker's `docker` at it. Its address."""
+    from tests import lanes
+    from tests.dockerhost import DockerHost
+
+    engine = DockerHost(lanes.ENGINE_NUMBER).start()
+    atexit.register(engine.remove)
+    os.environ["DOCKER_HOST"] = engine.docker_host
+    return engine.docker_host
 
 
 @contextlib.contextmanager

@@ -18,12 +18,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.services import free_port, unavailable
+from tests import lanes
+from tests.services import free_port, unavailable, worker_engine
 
 SSHD = "/usr/sbin/sshd"
-USER = "tomo-test"  # key and password; member of the docker group
-OTHER_USER = "tomo-test-nd"  # key only; not in the docker group
-SUDOERS_FILE = Path("/etc/sudoers.d/tomo-tests")
+# Each test worker's own (tests/lanes.py).
+USER = f"tomo-test{lanes.SUFFIX}"  # key and password; member of the docker group
+OTHER_USER = f"tomo-test-nd{lanes.SUFFIX}"  # key only; not in the docker group
+SUDOERS_FILE = Path(f"/etc/sudoers.d/tomo-tests{lanes.SUFFIX}")
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,9 @@ def prepare_users() -> SshUsers:
 
 def allow_sudo_docker(user: str) -> None:
     rule = f"{user} ALL=(root) NOPASSWD: /usr/local/bin/docker, /usr/bin/docker\n"
+    # The worker's own engine, when it has one, is reached through DOCKER_HOST.
+    rule += f'Defaults:{user} env_keep += "DOCKER_HOST"\n'
+
     if not shutil.which("sudo"):
         unavailable("sudo is not installed (apt-get install sudo)")
     SUDOERS_FILE.write_text(rule)
@@ -92,6 +97,8 @@ class Sshd:
         self, users: SshUsers, name: str, extra_config: str = "", launcher: list[str] | None = None
     ) -> None:
         self.users = users
+        if lanes.own_engine() and "DOCKER_HOST" not in extra_config:
+            extra_config += f"SetEnv DOCKER_HOST={worker_engine()}\n"
         self.extra_config = extra_config
         self.launcher = launcher or []  # an argv prefix sshd is started under
         self.dir = users.root / name

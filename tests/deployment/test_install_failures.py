@@ -13,7 +13,7 @@ from tests.deployment.conftest import Deploy, carried_out, run_verb, server_for
 from tests.deployment.test_install import container_env, docker, install
 from tests.dockerhost import DockerHost
 from tests.services import free_port
-from tests.sshd import Sshd, SshUsers
+from tests.sshd import USER, Sshd, SshUsers
 from tomo.deployment.spec import InstallConfig
 from tomo.errors import InvalidInput
 from tomo.servers.schemas import ServerUpdate
@@ -135,7 +135,7 @@ async def test_data_root_the_user_cannot_write(deploy: Deploy) -> None:
     # The job keeps the fact in no face's syntax; each face words the way out (the
     # CLI asks the server again for its hint, a page points at the server's Edit page).
     assert view.error == (
-        f"box: the data root {root} is not writable by user 'tomo-test'; "
+        f"box: the data root {root} is not writable by user '{USER}'; "
         "nothing had been created on box"
     )
     assert not Path(root).parent.exists()
