@@ -13,6 +13,7 @@ from tomo import __version__
 from tomo.api import api_router
 from tomo.api_docs import add_api_docs
 from tomo.auth.service import AuthService
+from tomo.backups.scheduler import BackupScheduler
 from tomo.config import Settings
 from tomo.http.middleware import Audit, SecurityHeaders
 from tomo.http.openapi import build_openapi, operation_id
@@ -50,6 +51,8 @@ def create_app(settings: Settings) -> FastAPI:
                                     interval=settings.update_check_interval,
                                     image_check_interval=settings.image_check_interval)  # fmt: skip
             watcher.start()
+            backups = BackupScheduler(runtime.backups, interval=settings.backup_schedule_interval)
+            backups.start()
             if await runtime.auth.setup_open():
                 log.warning(
                     "tomo has no user yet: setup is open. Create the first admin at "
@@ -62,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
                 await scheduler.stop()
                 await monitor.stop()
                 await watcher.stop()
+                await backups.stop()
                 await _interrupt(app.state.background)
 
     # Documentation only from tomo's own assets: FastAPI's pages load theirs from CDNs.

@@ -34,6 +34,15 @@ async def test_backup_create_list_show_restore_forget(deploy: Deploy, tomo: Tomo
 
     missing = tomo.run("backup", "restore", "nope", expect=3)
     assert "no backup 'nope'" in missing.stderr
+
+    # Uninstalled with its data, and back from its backup.
+    tomo.run("uninstall", "notes", "--remove-data")
+    gone = tomo.run("backup", "restore", backup_id, expect=3)
+    assert "restore it as a new installation" in gone.stderr
+    back = json.loads(tomo.run("backup", "restore", backup_id, "--server", "box",
+                               "--json").stdout)  # fmt: skip
+    assert back["installation"]["status"] == "running"
+    assert (data / "today.txt").read_text() == "remember the milk\n"
     tomo.run("backup", "forget", backup_id)
     assert "no backups yet" in tomo.run("backup", "list").stderr
 

@@ -278,3 +278,25 @@ async def test_a_restore_without_room_on_the_server_is_refused_before_it_starts(
     finally:
         docker("container", "rm", "-f", "cramped")
         subprocess.run(["umount", str(data)], check=False)
+
+
+async def test_a_restore_interrupted_mid_stream_leaves_the_data_as_it_was(
+    deploy: Deploy, backups: InstallationBackups
+) -> None:
+    await installed(deploy, "halted")
+    data = deploy.data_root / "halted" / "data"
+    with (data / "big").open("wb") as out:
+        for _ in range(96):
+            out.write(os.urandom(1 << 20))
+    backup = await back_up(deploy, "halted", backups)
+    (data / "big").unlink()
+    (data / "since").write_text("made after the backup\n")
+    before = tree(data)
+
+    task = asyncio.ensure_future(restore(deploy, "halted", backups, backup))
+    await wait_until(lambda: any(data.glob(".tomo-restore-*/data/big")), within=60)
+    task.cancel()  # Ctrl-C while the restored data streams into its stage
+    with pytest.raises(OperationInterrupted, match="restore interrupted during restore"):
+        await task
+    assert tree(data) == before  # no stage left, nothing swapped
+    assert status("halted") == "running"

@@ -1,12 +1,15 @@
 """Backup routes: make one (a job, like an update), list and read them, restore one
-over its installation, forget one. Reading is for viewers; the rest for admins."""
+over its installation, forget one; an installation's schedule and retention. Reading is
+for viewers; the rest for admins."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
+from pydantic import BaseModel
 
-from tomo.backups.schemas import BackupForgotten, BackupPublic
+from tomo.backups.schemas import BackupForgotten, BackupPublic, BackupSettings
 from tomo.deployment.api import OperationStarted, started
+from tomo.deployment.spec import ConfigChanges
 from tomo.http.deps import BackupsDep
 from tomo.http.problems import error_responses
 
@@ -38,13 +41,49 @@ async def get_backup(backup_id: str, backups: BackupsDep) -> BackupPublic:
     return await backups.get_backup(backup_id)
 
 
+class RestoreRequest(BaseModel):
+    """Which installation a backup is restored over: its own by default."""
+
+    installation: str | None = None  # an id, or a name (with `server` when several have it)
+    server: str | None = None
+
+
 @router.post("/backups/{backup_id}/restore", name="restore_backup",
              status_code=status.HTTP_202_ACCEPTED,
-             responses=error_responses(401, 403, 404, 409))  # fmt: skip
-async def restore_backup(request: Request, backup_id: str, backups: BackupsDep) -> OperationStarted:
-    """Put a backup's data back over its installation's: 202 with the job. Each folder
-    is replaced whole once all of them are restored; until then the data is as it was."""
-    return started(request, await backups.prepare_restore(backup_id))
+             responses=error_responses(401, 403, 404, 409, 422))  # fmt: skip
+async def restore_backup(
+    request: Request, backup_id: str, backups: BackupsDep, body: RestoreRequest | None = None
+) -> OperationStarted:
+    """Put a backup's data back over its installation's (or over another installation of
+    the same app, such as one made by `POST /backups/{id}/installations`): 202 with the
+    job. Each folder is replaced whole once all of them are restored; until then the
+    data is as it was."""
+    given = body or RestoreRequest()
+    prepared = await backups.prepare_restore(backup_id, given.installation, given.server)
+    return started(request, prepared)
+
+
+class RestoreInstall(ConfigChanges):
+    """Where the backup's app is installed again: a server, a name (the backup's by
+    default), and other host ports if its own are taken there."""
+
+    server: str
+    name: str | None = None
+
+
+@router.post("/backups/{backup_id}/installations", name="install_from_backup",
+             status_code=status.HTTP_202_ACCEPTED,
+             responses=error_responses(401, 403, 404, 409, 422))  # fmt: skip
+async def install_from_backup(
+    request: Request, backup_id: str, body: RestoreInstall, backups: BackupsDep
+) -> OperationStarted:
+    """Install what a backup recorded (its definition, settings, secrets and image, not
+    the catalog's) on a server, as a new installation: 202 with its install job. Then
+    restore the backup over it (`POST /backups/{id}/restore` with its id): that is how
+    an app moves to another server, or comes back after its uninstall."""
+    changes = ConfigChanges.model_validate(body.model_dump(exclude={"server", "name"}))
+    prepared = await backups.prepare_restore_install(backup_id, body.server, body.name, changes)
+    return started(request, prepared)
 
 
 @router.delete("/backups/{backup_id}", name="forget_backup",
@@ -52,3 +91,29 @@ async def restore_backup(request: Request, backup_id: str, backups: BackupsDep) 
 async def forget_backup(backup_id: str, backups: BackupsDep) -> BackupForgotten:
     """Remove a backup from its repository, with the data no other backup shares."""
     return await backups.forget_backup(backup_id)
+
+
+@router.get("/installations/{installation}/backup-settings", name="get_backup_settings",
+            responses=error_responses(401, 404))  # fmt: skip
+async def get_backup_settings(installation: str, backups: BackupsDep) -> BackupSettings:
+    """When the installation is backed up on its own, which backups it keeps, and
+    whether an update backs it up first."""
+    return await backups.get_settings(installation)
+
+
+@router.put("/installations/{installation}/backup-settings", name="set_backup_settings",
+            responses=error_responses(401, 403, 404, 422))  # fmt: skip
+async def set_backup_settings(
+    installation: str, body: BackupSettings, backups: BackupsDep
+) -> BackupSettings:
+    """Set them whole: `schedule` (`hourly`, `daily HH:MM`, `weekly DAY HH:MM` in tomo's
+    local time; null: on demand only), `keep_*` (a schedule with none keeps the last 3
+    and the newest of 7 days, 4 weeks and 6 months; null for all: every backup)."""
+    return await backups.set_settings(installation, body)
+
+
+@router.put("/backup-settings", name="set_all_backup_settings",
+            responses=error_responses(401, 403, 422))  # fmt: skip
+async def set_all_backup_settings(body: BackupSettings, backups: BackupsDep) -> list[str]:
+    """The same settings, whole, for every installation: the names of those changed."""
+    return await backups.set_settings_for_all(body)

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import delete
+
 from tomo.backups.models import BackupRecord
+from tomo.backups.restic import Retention
 from tomo.backups.snapshots import InstallationBackups, SnapshotReport, StoredPart
 from tomo.db import Database
 from tomo.deployment.context import DeploymentContext
 from tomo.deployment.jobs import JobRecorder
 from tomo.deployment.manage import Journaled, record_state
 from tomo.deployment.models import Installation
+from tomo.errors import TomoError
 from tomo.monitor.stats import human_bytes
 
 
@@ -38,6 +42,25 @@ class BackupOperation(Journaled):
             f"{human_bytes(report.bytes_read)} read, {human_bytes(report.bytes_added)} new in the "
             f"repository; the app was stopped for {report.downtime_seconds:.1f} s"
         )
+        if row.backup_keep:
+            await self._apply_retention(job, row, row.backup_keep)
+
+    async def _apply_retention(
+        self, job: JobRecorder, row: Installation, keep: dict[str, int]
+    ) -> None:
+        """The installation's retention, while the backup's lease keeps others out (a
+        backup being made would count as incomplete). Its failure fails the job, so
+        the admin hears of it; the backup just made is whole and listed all the same."""
+        rules = ", ".join(f"{rule} {n}" for rule, n in keep.items())
+        try:
+            async with job.step("retention", f"keep {rules}"):
+                forgotten = await self.backups.apply_retention(row.id, Retention(**keep))
+                await forget_records(self.ctx.db, forgotten)
+        except TomoError as exc:
+            raise exc.with_message(f"backup {job.job_id} was made, but its retention "
+                                   f"failed: {exc.message}") from exc  # fmt: skip
+        self.summary.append(f"retention (keep {rules}): forgot {len(forgotten)} older "
+                            f"backup{'' if len(forgotten) == 1 else 's'}")  # fmt: skip
 
 
 class RestoreOperation(Journaled):
@@ -85,3 +108,10 @@ async def record_backup(
     async with db.session() as session, session.begin():
         session.add(made)
     return made
+
+
+async def forget_records(db: Database, backup_ids: list[str]) -> None:
+    """The backups table's rows of backups gone from their repository."""
+    if backup_ids:
+        async with db.session() as session, session.begin():
+            await session.execute(delete(BackupRecord).where(BackupRecord.id.in_(backup_ids)))

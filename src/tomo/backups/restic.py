@@ -197,7 +197,7 @@ class Restic:
             stdout, stderr = await finished
             raise self._error(stderr, process.returncode) from exc
         except BaseException:
-            await _interrupt(process, finished)
+            await _interrupt(process, finished, grace=INTERRUPT_GRACE)
             raise
         process.stdin.close()
         stdout, stderr = await finished
@@ -224,7 +224,10 @@ class Restic:
         try:
             yield process.stdout
         except BaseException:
-            await _interrupt(process, errors)
+            # A dump blocked writing to a pipe nobody reads any more does not see
+            # SIGINT: it is killed at once (the read lock it leaves is stale, and
+            # `restic unlock` clears it before anything needs the repository alone).
+            await _interrupt(process, errors, grace=0)
             raise
         await process.stdout.read()  # what the body left unread
         stderr = await errors
@@ -285,21 +288,33 @@ async def _outputs(process: asyncio.subprocess.Process) -> tuple[bytes, bytes]:
     return stdout, stderr
 
 
-async def _interrupt(process: asyncio.subprocess.Process, reading: asyncio.Future[Any]) -> None:
+async def _interrupt(
+    process: asyncio.subprocess.Process, reading: asyncio.Future[Any], *, grace: float
+) -> None:
     """SIGINT (restic then removes its lock and makes no snapshot), SIGKILL if it
-    lingers; done even while the caller is being cancelled."""
+    lingers `grace` seconds; done even while the caller is being cancelled (that
+    cancellation goes on once restic is gone). The caller raises what ended it."""
     if process.returncode is None:
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(signal.SIGINT)
     try:
-        async with asyncio.timeout(INTERRUPT_GRACE):
+        async with asyncio.timeout(grace):
             await asyncio.shield(process.wait())
-    except (TimeoutError, asyncio.CancelledError):
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
+    except TimeoutError:
+        _kill(process)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await asyncio.shield(process.wait())  # reaped, not left a zombie
+    except asyncio.CancelledError:
+        _kill(process)
         raise
     finally:
         reading.cancel()
+
+
+def _kill(process: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        process.kill()
 
 
 def _tags(tags: Sequence[str], *, together: bool) -> list[str]:

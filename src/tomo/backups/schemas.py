@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tomo.backups.schedule import parse_schedule
+from tomo.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from tomo.deployment.models import Installation
 
 
 class BackupPartPublic(BaseModel):
@@ -35,3 +42,60 @@ class BackupPublic(BaseModel):
 class BackupForgotten(BaseModel):
     backup: BackupPublic
     freed: bool  # its data that no other backup shares was removed from the repository
+
+
+# The retention a schedule brings when none is given: the last 3 backups, and the
+# newest of each of the last 7 days, 4 weeks and 6 months.
+DEFAULT_KEEP = {"last": 3, "daily": 7, "weekly": 4, "monthly": 6}
+KEEP_RULES = ("last", "daily", "weekly", "monthly")
+
+
+class BackupSettings(BaseModel):
+    """An installation's backups as every face reads and sets them (see schedule.py).
+
+    A schedule set with no `keep_*` keeps the last 3 backups and the newest of each of
+    the last 7 days, 4 weeks and 6 months; no schedule and no `keep_*`: every backup
+    is kept. A retention is applied after each backup of the installation."""
+
+    model_config = ConfigDict(strict=True)  # 0 is no `false`, "3" no 3: refused, not guessed
+
+    # hourly, daily HH:MM or weekly DAY HH:MM in tomo's local time; None: on demand only
+    schedule: str | None = None
+    keep_last: int | None = Field(default=None, ge=1)  # the newest N backups
+    keep_daily: int | None = Field(default=None, ge=1)  # the newest of each of N days
+    keep_weekly: int | None = Field(default=None, ge=1)
+    keep_monthly: int | None = Field(default=None, ge=1)
+    # An update backs the data up first, and puts it back if the update fails.
+    before_update: bool = True
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            return str(parse_schedule(value))
+        except InvalidInput as exc:
+            raise ValueError(exc.problems[0].text) from None
+
+    def keep_rules(self) -> dict[str, int] | None:
+        """The retention as the installation keeps it ({"last": 3, …}; None: every backup)."""
+        given = {rule: n for rule in KEEP_RULES if (n := getattr(self, f"keep_{rule}"))}
+        if not given and self.schedule is not None:
+            return dict(DEFAULT_KEEP)
+        return given or None
+
+
+def backup_columns(settings: BackupSettings) -> dict[str, object]:
+    """The installation's columns that keep `settings`."""
+    return {"backup_schedule": settings.schedule, "backup_keep": settings.keep_rules(),
+            "backup_before_update": settings.before_update}  # fmt: skip
+
+
+def backup_settings_of(row: Installation) -> BackupSettings:
+    """An installation's settings, its retention as stored (the defaults written out)."""
+    keep = row.backup_keep or {}
+    return BackupSettings(
+        schedule=row.backup_schedule, before_update=row.backup_before_update,
+        **{f"keep_{rule}": keep.get(rule) for rule in KEEP_RULES},
+    )  # fmt: skip

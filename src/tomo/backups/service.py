@@ -8,20 +8,32 @@ repository holds the data (see snapshots.py).
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+import json
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, select, update
 
 from tomo.backups.models import BackupRecord
 from tomo.backups.operations import BackupOperation, RestoreOperation, record_backup
 from tomo.backups.repositories import BackupRepositories
-from tomo.backups.schemas import BackupForgotten, BackupPublic
-from tomo.backups.snapshots import InstallationBackups
+from tomo.backups.schemas import (
+    BackupForgotten,
+    BackupPublic,
+    BackupSettings,
+    backup_columns,
+    backup_settings_of,
+)
+from tomo.backups.snapshots import RECORD, InstallationBackups
+from tomo.deployment import install
 from tomo.deployment.context import DeploymentContext
 from tomo.deployment.jobs import JobRecorder
 from tomo.deployment.journal import Journal
 from tomo.deployment.models import Installation
 from tomo.deployment.operation import Outcome, Prepared, done, prepare
 from tomo.deployment.schemas import OperationDone
-from tomo.errors import BackupNotFound, TomoError
+from tomo.deployment.spec import ConfigChanges, InstallConfig
+from tomo.errors import BackupNotFound, InstallationNotFound, InvalidInput, TomoError
+from tomo.marketplace.definition import AppDefinition
 
 
 class BackupService:
@@ -41,14 +53,64 @@ class BackupService:
                                     restic.repository.name, trigger)  # fmt: skip
         return await prepare(self.ctx, ref, server, operation, self._finish)
 
-    async def prepare_restore(self, backup_id: str) -> Prepared:
-        """Put a backup's data back over its installation's (stopped meanwhile)."""
+    async def prepare_restore(
+        self, backup_id: str, installation: str | None = None, server: str | None = None
+    ) -> Prepared:
+        """Put a backup's data back over its installation's (stopped meanwhile), or over
+        another installation of the same app (one made by prepare_restore_install)."""
         backup = await self._record(backup_id)
+        target = await self._restore_target(backup, installation, server)
         restic = await self.repositories.open(backup.repository_id)
         operation = RestoreOperation(self.ctx, InstallationBackups(self.ctx, restic), backup,
                                      self.ctx.settings.helper_image)  # fmt: skip
-        installation = await self.ctx.load(backup.installation_id)
-        return await prepare(self.ctx, installation.id, None, operation, self._finish)
+        return await prepare(self.ctx, target.id, None, operation, self._finish)
+
+    async def prepare_restore_install(
+        self, backup_id: str, server: str, name: str | None = None,
+        changes: ConfigChanges | None = None,
+    ) -> Prepared:  # fmt: skip
+        """A new installation of what the backup recorded (its definition, settings,
+        secrets and image, whatever the catalog says now) on `server`, as `name` (the
+        backup's by default), with `changes` (another host port): its install job.
+        Restoring the backup over it (prepare_restore) moves the app there."""
+        backup = await self._record(backup_id)
+        record = await self._installation_record(backup)
+        definition = AppDefinition.model_validate(record["definition"])
+        recorded = InstallConfig.model_validate(record["config"])
+        changed = recorded.changed_by(changes or ConfigChanges()).model_dump()
+        config = InstallConfig.model_validate({**changed, "name": name or record["name"]})
+        images = {definition.main_service: str(record["image"])}
+        plan, installation_id = await install.plan_restored_install(
+            self.ctx, server, definition, str(record["repo_id"]), config,
+            self.ctx.open(record.get("secret_env_enc")), images,
+        )  # fmt: skip
+        return await install.record_install(self.ctx, plan, config, installation_id)
+
+    async def _restore_target(
+        self, backup: BackupRecord, installation: str | None, server: str | None
+    ) -> Installation:
+        if installation is None:
+            try:
+                return await self.ctx.load(backup.installation_id)
+            except InstallationNotFound:
+                raise InstallationNotFound(
+                    f"{backup.installation_name}, which backup {backup.id} is of, is no longer "
+                    "installed: restore it as a new installation (tomo backup restore "
+                    f"{backup.id} --server SERVER)"
+                ) from None
+        target = await self.ctx.find(installation, server)
+        if f"{target.repo_id}/{target.app_id}" != backup.app:
+            other = f"{target.repo_id}/{target.app_id}"
+            raise InvalidInput(f"backup {backup.id} is of {backup.app}; {target.name} on "
+                               f"{target.server_id} is {other}")  # fmt: skip
+        return target
+
+    async def _installation_record(self, backup: BackupRecord) -> dict[str, Any]:
+        """What the backup's first part holds: the installation as it was."""
+        restic = await self.repositories.open(backup.repository_id)
+        stored = await restic.dump_bytes(backup.parts[0]["snapshot"], "/" + RECORD)
+        record: dict[str, Any] = json.loads(stored)
+        return record
 
     async def list_backups(
         self, ref: str | None = None, server: str | None = None
@@ -109,3 +171,30 @@ class BackupService:
         if found is None:
             raise BackupNotFound(f"no backup {backup_id!r} (tomo backup list shows them)")
         return found
+
+    # -- schedules and retention (schedule.py, scheduler.py) --------------------
+
+    async def get_settings(self, ref: str, server: str | None = None) -> BackupSettings:
+        """When the installation is backed up on its own and which backups it keeps."""
+        return backup_settings_of(await self.ctx.find(ref, server))
+
+    async def set_settings(
+        self, ref: str, settings: BackupSettings, server: str | None = None
+    ) -> BackupSettings:
+        """The installation's settings from now on (whole: what is not given is the
+        default); its retention applies after its next backup."""
+        row = await self.ctx.find(ref, server)
+        await self._store_settings(settings, Installation.id == row.id)
+        return await self.get_settings(row.id)
+
+    async def set_settings_for_all(self, settings: BackupSettings) -> list[str]:
+        """The same settings for every installation; the names of those changed."""
+        return await self._store_settings(settings)
+
+    async def _store_settings(
+        self, settings: BackupSettings, *where: ColumnElement[bool]
+    ) -> list[str]:
+        changed = (update(Installation).where(*where).values(**backup_columns(settings))
+                   .returning(Installation.name))  # fmt: skip
+        async with self.ctx.db.session() as session, session.begin():
+            return sorted(await session.scalars(changed))

@@ -308,18 +308,20 @@ class InstallationBackups:
         async with job.step("stop", _names(running) or "nothing runs"):
             await stop_for_a_while(job, docker, running)
         async with job.step("restore", f"{len(placed)} paths"):
+            await self._stage(docker, placed, job)
             for index, part in enumerate(placed, start=1):
                 written += await self._put_back(docker, part, job)
                 await job.progress(index, len(placed))
         async with job.step("swap"):
-            for part in placed:
-                if part.folder:
-                    await data_swap.swap(docker, **part.swap)
+            for container, folders in _folders_by_container(placed).items():
+                await data_swap.swap(docker, helper_image, container, folders, job.job_id)
             # Past this point the restored data stays: a failure finishes instead.
             job.journal.committed = True
-            job.journal.cleanup = [*({"start_container": name} for name in running),
-                                   *({"drop_previous_data": p.swap} for p in placed
-                                     if p.folder)]  # fmt: skip
+            job.journal.cleanup = [*({"start_container": name} for name in running), *(
+                {"drop_previous_data": {"image": helper_image, "container": container,
+                                        "paths": folders, "job": job.job_id}}
+                for container, folders in _folders_by_container(placed).items()
+            )]  # fmt: skip
             await job.save_journal()
         downtime = time.monotonic() - started if running else 0.0
         return RestoreReport(job.job_id, [p.name for p in placed], written, downtime)
@@ -327,25 +329,34 @@ class InstallationBackups:
     async def _check_space(self, docker: Docker, placed: Sequence[Placed]) -> None:
         """Whether each path is a folder (swapped whole) or a file (written in place);
         a PreflightFailed naming each path without room for its restored data (which
-        sits beside the current data until the swap)."""
+        sits beside the current data until the swap). One helper run per container."""
         problems = []
-        for part in placed:
-            free, part.folder = await data_swap.free_space(docker, part.swap["image"],
-                                                           part.container, part.path)  # fmt: skip
-            if part.bytes_read > free:
-                needs, has = human_bytes(part.bytes_read), human_bytes(free)
-                problems.append(f"{part.path} of {part.container} needs {needs} for the "
-                                f"restored data, and {has} is free there")  # fmt: skip
+        for container in dict.fromkeys(p.container for p in placed):
+            mine = [p for p in placed if p.container == container]
+            image = mine[0].swap["image"]
+            found = await data_swap.free_space(docker, image, container, [p.path for p in mine])
+            for part in mine:
+                free, part.folder = found[part.path]
+                if part.bytes_read > free:
+                    needs, has = human_bytes(part.bytes_read), human_bytes(free)
+                    problems.append(f"{part.path} of {part.container} needs {needs} for the "
+                                    f"restored data, and {has} is free there")  # fmt: skip
         if problems:
             raise PreflightFailed(docker.server, problems)
+
+    async def _stage(self, docker: Docker, placed: Sequence[Placed], job: JobRecorder) -> None:
+        """An empty stage in every folder, each written in the journal first (whatever
+        ends the restore, its recovery takes the stage away and the data stays)."""
+        job.journal.undo += [{"swap_back_data": p.swap} for p in placed if p.folder]
+        await job.save_journal()
+        image = placed[0].swap["image"] if placed else ""
+        for container, folders in _folders_by_container(placed).items():
+            await data_swap.prepare(docker, image, container, folders, job.job_id)
 
     async def _put_back(self, docker: Docker, part: Placed, job: JobRecorder) -> int:
         """The part's tar from restic into its folder's stage (or over the file)."""
         argv = copy_in_argv(docker.target, part.container, part.path)
         if part.folder:
-            job.journal.undo.append({"swap_back_data": part.swap})
-            await job.save_journal()
-            await data_swap.prepare(docker, **part.swap)
             argv = copy_into_argv(docker.target, part.container,
                                   data_swap.staging_dir(part.path, job.job_id))  # fmt: skip
         meter = Meter(job, f"restoring {part.name}")
@@ -370,6 +381,15 @@ def _placed(part: StoredPart, containers: dict[str, str], job: str, image: str) 
     container, path = containers[service], "/" + path
     swap = {"image": image, "container": container, "path": path, "job": job}
     return Placed(part.name, part.snapshot, part.bytes_read, container, path, swap)
+
+
+def _folders_by_container(placed: Sequence[Placed]) -> dict[str, list[str]]:
+    """The folders (not files) to swap, by the container that mounts them."""
+    found: dict[str, list[str]] = {}
+    for part in placed:
+        if part.folder:
+            found.setdefault(part.container, []).append(part.path)
+    return found
 
 
 def _names(containers: Sequence[str]) -> str:

@@ -3,9 +3,10 @@ tomo (202 with a job); here it is a RemotePrepared that follows that job."""
 
 from __future__ import annotations
 
-from tomo.backups.schemas import BackupForgotten, BackupPublic
+from tomo.backups.schemas import BackupForgotten, BackupPublic, BackupSettings
 from tomo.client.deployment import RemoteDeployment, RemotePrepared
 from tomo.client.transport import Api, segment
+from tomo.deployment.spec import ConfigChanges
 
 
 class RemoteBackups:
@@ -17,9 +18,21 @@ class RemoteBackups:
         path = f"{await self.deployment.path_of(ref, server)}/backups"
         return self.deployment.prepared(await self.api.call("POST", path))
 
-    async def prepare_restore(self, backup_id: str) -> RemotePrepared:
+    async def prepare_restore(
+        self, backup_id: str, installation: str | None = None, server: str | None = None
+    ) -> RemotePrepared:
         path = f"/backups/{segment(backup_id)}/restore"
-        return self.deployment.prepared(await self.api.call("POST", path))
+        body = {"installation": installation, "server": server}
+        return self.deployment.prepared(await self.api.call("POST", path, body=body))
+
+    async def prepare_restore_install(
+        self, backup_id: str, server: str, name: str | None = None,
+        changes: ConfigChanges | None = None,
+    ) -> RemotePrepared:  # fmt: skip
+        body = {"server": server, "name": name,
+                **(changes or ConfigChanges()).model_dump(mode="json")}  # fmt: skip
+        path = f"/backups/{segment(backup_id)}/installations"
+        return self.deployment.prepared(await self.api.call("POST", path, body=body))
 
     async def list_backups(
         self, ref: str | None = None, server: str | None = None
@@ -38,3 +51,18 @@ class RemoteBackups:
         return BackupForgotten.model_validate(
             await self.api.call("DELETE", f"/backups/{segment(backup_id)}")
         )
+
+    async def get_settings(self, ref: str, server: str | None = None) -> BackupSettings:
+        path = f"{await self.deployment.path_of(ref, server)}/backup-settings"
+        return BackupSettings.model_validate(await self.api.call("GET", path))
+
+    async def set_settings(
+        self, ref: str, settings: BackupSettings, server: str | None = None
+    ) -> BackupSettings:
+        path = f"{await self.deployment.path_of(ref, server)}/backup-settings"
+        body = settings.model_dump(mode="json")
+        return BackupSettings.model_validate(await self.api.call("PUT", path, body=body))
+
+    async def set_settings_for_all(self, settings: BackupSettings) -> list[str]:
+        body = settings.model_dump(mode="json")
+        return [str(name) for name in await self.api.call("PUT", "/backup-settings", body=body)]

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class OperationFailed:
-    """An install, update or uninstall that failed, as the event list hears of it."""
+    """An operation that failed (an install, an update, a backup…), as the event list
+    hears of it."""
 
     kind: str
     server_id: str

@@ -27,20 +27,20 @@ from __future__ import annotations
 
 import posixpath
 import shlex
+from collections.abc import Sequence
 
 from tomo.deployment.remote import Docker
 from tomo.errors import CommandFailed
 
 STAGING, PREVIOUS = ".tomo-restore-", ".tomo-previous-"
 
-# "$1" is the action, "$2" the folder P (a mount point), "$3" the job. Entries are
-# moved with `mv` one by one (dot files too, `.` and `..` never); nothing here
-# follows a symlink out of P: only P's own entries are named.
+# "$1" is the action, "$2" the job, the rest the folders (mount points) it acts on,
+# one after another. Entries are moved with `mv` one by one (dot files too, `.` and
+# `..` never); nothing here follows a symlink out of a folder: only its own
+# entries are named.
 HELPER = r"""
 set -u
-action="$1"; p="$2"; job="$3"
-stage="$p/.tomo-restore-$job"; previous="$p/.tomo-previous-$job"
-mode="$previous.mode"; moved="$previous.moved"
+action="$1"; job="$2"; shift 2
 entries() { # the entries of folder "$1", but for tomo's own, NUL-separated
   find "$1" -mindepth 1 -maxdepth 1 ! -name ".tomo-restore-$job" \
     ! -name ".tomo-previous-$job*" -print0
@@ -48,31 +48,38 @@ entries() { # the entries of folder "$1", but for tomo's own, NUL-separated
 move_all() { # every entry of "$1" into "$2"
   entries "$1" | xargs -0 -r sh -c 'd="$0"; for e; do mv -f -- "$e" "$d"/ || exit 1; done' "$2"
 }
-case "$action" in
-space)  # free KiB on P's filesystem, and whether P is a folder
-  [ -d "$p" ] && kind=dir || kind=file
-  df -Pk "$p" | awk -v k="$kind" 'NR==2 {print $4, k}' ;;
-prepare)
-  rm -rf -- "$stage" && mkdir -m 700 -- "$stage" ;;
-swap)  # "$4": the restored folder's name in the stage
-  base="$stage/$4"
-  [ -d "$base" ] || { echo "the restored folder $base is missing" >&2; exit 1; }
-  [ -e "$mode" ] || stat -c '%u:%g %a' "$p" > "$mode" || exit 1
-  mkdir -m 700 -p -- "$previous" || exit 1
-  move_all "$p" "$previous" || exit 1
-  : > "$moved" || exit 1   # from here on, what P holds is the restored data
-  move_all "$base" "$p" || exit 1
-  chown "$(stat -c %u:%g "$base")" "$p" && chmod "$(stat -c %a "$base")" "$p" || exit 1
-  rm -rf -- "$stage" ;;
-swap_back)
-  if [ -e "$moved" ]; then entries "$p" | xargs -0 -r rm -rf -- || exit 1; fi
-  if [ -d "$previous" ]; then move_all "$previous" "$p" || exit 1; fi
-  if [ -f "$mode" ]; then read -r owner bits < "$mode"; chown "$owner" "$p"; chmod "$bits" "$p"; fi
-  rm -rf -- "$previous" "$moved" "$mode" "$stage" ;;
-drop)
-  rm -rf -- "$previous" "$moved" "$mode" "$stage" ;;
-*) echo "unknown action $action" >&2; exit 2 ;;
-esac
+one() {
+  p="$1"; stage="$p/.tomo-restore-$job"; previous="$p/.tomo-previous-$job"
+  mode="$previous.mode"; moved="$previous.moved"
+  case "$action" in
+  space)  # free KiB on the folder's filesystem, and whether it is a folder
+    [ -d "$p" ] && kind=dir || kind=file
+    df -Pk "$p" | awk -v k="$kind" 'NR==2 {print $4, k}' ;;
+  prepare)
+    rm -rf -- "$stage" && mkdir -m 700 -- "$stage" ;;
+  swap)  # the restored folder is in the stage under the folder's own name
+    base="$stage/${p##*/}"
+    [ -d "$base" ] || { echo "the restored folder $base is missing" >&2; return 1; }
+    [ -e "$mode" ] || stat -c '%u:%g %a' "$p" > "$mode" || return 1
+    mkdir -m 700 -p -- "$previous" || return 1
+    move_all "$p" "$previous" || return 1
+    : > "$moved" || return 1   # from here on, what the folder holds is the restored data
+    move_all "$base" "$p" || return 1
+    chown "$(stat -c %u:%g "$base")" "$p" && chmod "$(stat -c %a "$base")" "$p" || return 1
+    rm -rf -- "$stage" ;;
+  swap_back)
+    if [ -e "$moved" ]; then entries "$p" | xargs -0 -r rm -rf -- || return 1; fi
+    if [ -d "$previous" ]; then move_all "$previous" "$p" || return 1; fi
+    if [ -f "$mode" ]; then
+      read -r owner bits < "$mode"; chown "$owner" "$p"; chmod "$bits" "$p"
+    fi
+    rm -rf -- "$previous" "$moved" "$mode" "$stage" ;;
+  drop)
+    rm -rf -- "$previous" "$moved" "$mode" "$stage" ;;
+  *) echo "unknown action $action" >&2; return 2 ;;
+  esac
+}
+for folder; do one "$folder" || exit 1; done
 """
 
 
@@ -92,13 +99,21 @@ async def ensure_helper_image(docker: Docker, image: str) -> None:
         await docker.run(["image", "pull", "--quiet", image])
 
 
-async def free_space(docker: Docker, image: str, container: str, path: str) -> tuple[int, bool]:
-    """Bytes free on the filesystem of `path` (as the container mounts it), and
-    whether it is a folder (a bind-mounted file is written in place instead)."""
-    out = (await helper(docker, image, container, "space", path, "-")).split()
-    if len(out) != 2 or not out[0].isdigit():
-        raise CommandFailed(docker.server, f"df {shlex.quote(path)}", 1, " ".join(out))
-    return int(out[0]) * 1024, out[1] == "dir"
+async def free_space(
+    docker: Docker, image: str, container: str, paths: Sequence[str]
+) -> dict[str, tuple[int, bool]]:
+    """For each path (as the container mounts it): the bytes free on its filesystem,
+    and whether it is a folder (a bind-mounted file is written in place instead)."""
+    lines = (await helper(docker, image, container, "space", "-", *paths)).splitlines()
+    found = {}
+    for path, line in zip(paths, lines, strict=False):
+        free, _, kind = line.partition(" ")
+        if not free.isdigit():
+            raise CommandFailed(docker.server, f"df {shlex.quote(path)}", 1, line)
+        found[path] = (int(free) * 1024, kind == "dir")
+    if len(found) != len(paths):
+        raise CommandFailed(docker.server, "df " + shlex.join(paths), 1, "no answer for each")
+    return found
 
 
 def staging_dir(path: str, job: str) -> str:
@@ -106,21 +121,26 @@ def staging_dir(path: str, job: str) -> str:
     return posixpath.join(path, STAGING + job)
 
 
-async def prepare(docker: Docker, image: str, container: str, path: str, job: str) -> None:
-    await helper(docker, image, container, "prepare", path, job)
+async def prepare(
+    docker: Docker, image: str, container: str, paths: Sequence[str], job: str
+) -> None:
+    """An empty stage in each folder (what an earlier attempt left there goes)."""
+    await helper(docker, image, container, "prepare", job, *paths)
 
 
-async def swap(docker: Docker, image: str, container: str, path: str, job: str) -> None:
-    """The staged tree in place of the folder's content (the old one kept aside)."""
-    base = posixpath.basename(path.rstrip("/"))
-    await helper(docker, image, container, "swap", path, job, base)
+async def swap(docker: Docker, image: str, container: str, paths: Sequence[str], job: str) -> None:
+    """The staged trees in place of the folders' content (the old kept aside)."""
+    await helper(docker, image, container, "swap", job, *paths)
 
 
 async def swap_back(docker: Docker, image: str, container: str, path: str, job: str) -> list[str]:
     """The folder as it was before the restore (nothing happens if it never moved)."""
-    await helper(docker, image, container, "swap_back", path, job)
+    await helper(docker, image, container, "swap_back", job, path)
     return [f"put the data of {path} back as it was"]
 
 
-async def drop_previous(docker: Docker, image: str, container: str, path: str, job: str) -> None:
-    await helper(docker, image, container, "drop", path, job)
+async def drop_previous(
+    docker: Docker, image: str, container: str, paths: Sequence[str], job: str
+) -> None:
+    """What the folders held before the restore, gone (it is done)."""
+    await helper(docker, image, container, "drop", job, *paths)

@@ -129,6 +129,31 @@ async def prepare_install(
     `run` installs it (the generated secrets are shown once, from here)."""
     installation_id = new_id()
     plan = await plan_install(ctx, server, app, config, installation_id)
+    return await record_install(ctx, plan, config, installation_id)
+
+
+async def plan_restored_install(
+    ctx: DeploymentContext, server: str, definition: AppDefinition, repo_id: str,
+    config: InstallConfig, secrets: dict[str, str], images: dict[str, str],
+) -> tuple[InstallPlan, str]:  # fmt: skip
+    """An install of what a backup recorded (its definition, settings, secrets and
+    images, not the catalog's: the data fits that version): the plan and the new
+    installation's id."""
+    installation_id = new_id()
+    target = await ctx.servers.get_server(server)
+    imports = await imports_for(ctx, target, definition, repo_id)
+    spec = build_app_spec(
+        definition, config, repo_id=repo_id, installation_id=installation_id,
+        data_root=target.data_root, server_host=target.host, owner=ctx.settings.owner_label,
+        generated=secrets, imports=imports, images=images,
+    )  # fmt: skip
+    return InstallPlan(spec, repo_id, definition, target.id, secrets), installation_id
+
+
+async def record_install(
+    ctx: DeploymentContext, plan: InstallPlan, config: InstallConfig, installation_id: str
+) -> Prepared:
+    """The installation recorded (its name checked) with its lease held by its job."""
     spec, repo_id, definition, server_id = plan.spec, plan.repo_id, plan.definition, plan.server_id
     job_id = new_id()
     row = Installation(

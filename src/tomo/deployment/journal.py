@@ -113,7 +113,7 @@ def _describe(action: Action) -> str:
     if kind == "swap_back_data":
         return f"could not put the data of {value['path']} back as it was"
     if kind == "drop_previous_data":
-        return f"could not remove the data {value['path']} held before the restore"
+        return f"could not remove the data {', '.join(value['paths'])} held before the restore"
     return f"could not {kind}"
 
 

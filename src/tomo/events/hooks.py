@@ -13,7 +13,8 @@ class EventHooks:
         self.events = events
 
     async def operation_failed(self, failed: OperationFailed) -> None:
-        """An install, update or uninstall that failed (other operations are not told)."""
+        """An install, update, uninstall or backup that failed (the other operations
+        are not told)."""
         kind = FAILED_OPERATIONS.get(failed.kind)
         if kind is None or failed.automatic:  # an automatic update's outcome: updates/watcher.py
             return

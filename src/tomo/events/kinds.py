@@ -23,6 +23,8 @@ class EventKind(StrEnum):
     UPDATE_AVAILABLE = "update-available"
     AUTO_UPDATE_APPLIED = "auto-update-applied"
     AUTO_UPDATE_ROLLED_BACK = "auto-update-rolled-back"
+    # A backup's job that failed, made by hand or on its schedule (backups/scheduler.py).
+    BACKUP_FAILED = "backup-failed"
 
 
 class Severity(StrEnum):
@@ -41,11 +43,12 @@ _SEVERITIES = {
     EventKind.AUTO_UPDATE_ROLLED_BACK: Severity.WARNING,
 }
 
-# What a failed operation of the deployment package is called as an event.
+# What a failed operation (of the deployment and backups packages) is called as an event.
 FAILED_OPERATIONS = {
     "install": EventKind.INSTALL_FAILED,
     "update": EventKind.UPDATE_FAILED,
     "uninstall": EventKind.UNINSTALL_FAILED,
+    "backup": EventKind.BACKUP_FAILED,
 }
 
 

@@ -547,6 +547,7 @@ STEP_LABELS = {
     "set aside": "Stop the running version", "save": "Back the data up",
     "record": "Save its settings with the backup", "check": "Check the server",
     "restore": "Restore the data", "swap": "Put the restored data in place",
+    "retention": "Forget the backups no longer kept",
 }  # fmt: skip
 # The same steps of an app of several containers.
 SEVERAL_STEP_LABELS = {
