@@ -22,7 +22,9 @@ WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1"…; "" withou
 INDEX = int(WORKER[2:]) if WORKER[2:].isdigit() else 0
 SUFFIX = f"-{INDEX}" if INDEX else ""  # of the worker's users and sudo rule
 ENGINE_NUMBER = 240 + INDEX  # the DockerHost of a worker other than the first
-OFFSET = 20 * INDEX  # added to the numbers of the engines a test starts
+# Added to the numbers of the engines a test starts (200, 201): 200-239 for four
+# workers, apart from the workers' own engines (240 and up).
+OFFSET = 10 * INDEX
 
 
 def own_engine() -> bool:

@@ -235,7 +235,8 @@ async def test_a_container_that_crashes_after_two_seconds_is_not_installed(
     assert view.error is not None
     assert re.match(
         r"the container exited with code 4 after 2\.\d s, restarted 1 time; "
-        r"last output: starting \| dying \| starting; removed container 'crashy'; ",
+        # Its output as tomo read it: the restarted container may have said "starting".
+        r"last output: starting \| dying(?: \| starting)?; removed container 'crashy'; ",
         view.error,
     ), view.error
     assert "crashy" not in names()

@@ -11,7 +11,6 @@ job began (the repository cannot be opened) is only logged.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from tomo.background import BackgroundLoop
+from tomo.background import PassLoop
 from tomo.backups.models import BackupRecord
 from tomo.backups.schedule import is_due, last_slot, schedule_of
 from tomo.backups.service import BackupService
@@ -39,8 +38,9 @@ class PassReport:
     failed: list[str] = field(default_factory=list)
 
 
-class BackupScheduler(BackgroundLoop):
+class BackupScheduler(PassLoop):
     name = "tomo-backup-scheduler"
+    log = log  # where a failed pass is told
 
     def __init__(
         self, backups: BackupService, *, interval: float,
@@ -51,17 +51,6 @@ class BackupScheduler(BackgroundLoop):
         self.interval = interval
         self.clock = clock
         self._tried: dict[str, datetime] = {}  # installation id -> the slot its backup failed in
-
-    def wanted(self) -> bool:
-        return self.interval > 0
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.run_pass()
-            except Exception:  # e.g. the database is gone for a while: try next pass
-                log.exception("backup schedule pass failed")
 
     async def run_pass(self) -> PassReport:
         now = self.clock()

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, select
 
-from tomo.background import BackgroundLoop
+from tomo.background import PassLoop
 from tomo.deployment.manage import long_running
 from tomo.deployment.models import Installation, Job
 from tomo.deployment.remote import Docker
@@ -45,8 +45,9 @@ log = logging.getLogger("tomo.monitor")
 OUTPUT_LINES = 5  # of a container's last output, in a "down" or "crash loop" event
 
 
-class HealthMonitor(BackgroundLoop):
+class HealthMonitor(PassLoop):
     name = "tomo-health-monitor"
+    log = log  # where a failed pass is told
 
     def __init__(self, deployment: DeploymentService, events: EventService, *,
                  interval: float, time_limit: float,
@@ -69,9 +70,6 @@ class HealthMonitor(BackgroundLoop):
         """When the last pass began (None before the first)."""
         return self._last_pass
 
-    def wanted(self) -> bool:
-        return self.interval > 0
-
     async def stop(self) -> None:
         await super().stop()
         for measuring in self._measuring.values():
@@ -81,16 +79,6 @@ class HealthMonitor(BackgroundLoop):
     async def figures_read(self) -> None:
         """Once the resource figures the passes began reading are in (or given up)."""
         await asyncio.gather(*self._measuring.values(), return_exceptions=True)
-
-    async def _run(self) -> None:
-        # The first pass one interval after the start: a tomo that starts and stops at
-        # once (a test, a quick restart) asks no server.
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.run_pass()
-            except Exception:  # e.g. the database is gone for a while: try next pass
-                log.exception("health pass failed")
 
     async def run_pass(self) -> None:
         """Look at every installation once, every server at once."""

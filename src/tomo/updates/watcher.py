@@ -20,7 +20,6 @@ image check interval, before the offers are read.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from tomo.background import BackgroundLoop
+from tomo.background import PassLoop
 from tomo.deployment import outdated
 from tomo.deployment.models import Installation
 from tomo.deployment.schemas import UpdateOffer
@@ -73,8 +72,9 @@ def crosses_major(offer: UpdateOffer) -> bool:
     return old is not None and new is not None and old[0] != new[0]
 
 
-class UpdateWatcher(BackgroundLoop):
+class UpdateWatcher(PassLoop):
     name = "tomo-update-watcher"
+    log = log  # where a failed pass is told
 
     def __init__(
         self, deployment: DeploymentService, events: EventService, *, interval: float,
@@ -87,17 +87,6 @@ class UpdateWatcher(BackgroundLoop):
         self.image_check_interval = timedelta(seconds=image_check_interval)
         self.clock = clock
         self._images_checked: datetime | None = None
-
-    def wanted(self) -> bool:
-        return self.interval > 0
-
-    async def _run(self) -> None:
-        while True:  # the first pass one interval after the start, as the monitor's
-            await asyncio.sleep(self.interval)
-            try:
-                await self.run_pass()
-            except Exception:  # e.g. the database is gone for a while: try next pass
-                log.exception("update pass failed")
 
     async def run_pass(self) -> PassReport:
         now = self.clock()
