@@ -225,8 +225,9 @@ def test_the_same_journey_through_tomo_login_and_the_cli(
     # A backup, the data lost, the backup restored: all through the API.
     (data_root / "web" / "data" / "notes.txt").write_text("keep me\n")
     made = laptop.json("backup", "create", "web")
-    (backup,) = laptop.json("backup", "list", "web")
-    assert backup["id"] == made["job_id"]
+    backup, before_update = laptop.json("backup", "list", "web")  # newest first
+    assert (backup["id"], backup["trigger"]) == (made["job_id"], "manual")
+    assert before_update["trigger"] == "update"  # the update backed the data up first
     assert [p["name"] for p in laptop.json("backup", "show", backup["id"])["parts"]] == [
         "tomo/installation.json", "app/data.tar", "app/store.tar"]  # fmt: skip
     (data_root / "web" / "data" / "notes.txt").unlink()
@@ -235,7 +236,7 @@ def test_the_same_journey_through_tomo_login_and_the_cli(
     assert (data_root / "web" / "data" / "notes.txt").read_text() == "keep me\n"
     assert page(port) == "web v2\n"
     assert laptop.json("backup", "forget", backup["id"])["backup"]["id"] == backup["id"]
-    assert laptop.json("backup", "list") == []
+    assert [b["id"] for b in laptop.json("backup", "list")] == [before_update["id"]]
 
     gone = laptop.run("uninstall", "web", "--remove-data")
     assert f"removed {data_root}/web" in gone.stdout + gone.stderr
