@@ -7,12 +7,13 @@ import functools
 import os
 import shutil
 import subprocess
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.deployment.conftest import Deploy
+from tests.deployment.conftest import Deploy, carried_out
 from tests.faults import wait_until
 from tomo.backups.models import BackupRecord
 from tomo.backups.operations import BackupOperation, RestoreOperation
@@ -25,7 +26,7 @@ from tomo.backups.snapshots import (
     Part,
 )
 from tomo.deployment.models import Installation
-from tomo.deployment.operation import Operation, done, prepare
+from tomo.deployment.operation import Operation, Prepared, done, prepare
 from tomo.deployment.remote import Docker
 from tomo.deployment.schemas import OperationDone
 from tomo.deployment.spec import InstallConfig
@@ -78,18 +79,17 @@ def fill(folder: Path, seed: str) -> None:
     (folder / "link").symlink_to("ünïcödé")
 
 
-async def carried_out(deploy: Deploy, name: str, operation: Operation) -> OperationDone:
-    """The operation as the service runs it: the installation's lease, a job, its
-    journal; the operation's error raised."""
+def prepared(deploy: Deploy, name: str, operation: Operation) -> Awaitable[Prepared]:
+    """The operation prepared as the service prepares it (the installation's lease,
+    its job), to be carried out."""
     ctx = deploy.runtime.deployment.ctx
-    prepared = await prepare(ctx, name, None, operation, functools.partial(done, ctx))
-    return await prepared.run()
+    return prepare(ctx, name, None, operation, functools.partial(done, ctx))
 
 
 async def back_up(deploy: Deploy, name: str, backups: InstallationBackups) -> BackupRecord:
     """A backup of `name` into the test's repository; the backups table's row."""
     operation = BackupOperation(deploy.runtime.deployment.ctx, backups, "test", "manual")
-    await carried_out(deploy, name, operation)
+    await carried_out(prepared(deploy, name, operation))
     assert operation.made is not None
     return operation.made
 
@@ -99,7 +99,7 @@ async def restore(
 ) -> OperationDone:
     ctx = deploy.runtime.deployment.ctx
     restoring = RestoreOperation(ctx, backups, backup, deploy.images.helper)
-    return await carried_out(deploy, name, restoring)
+    return await carried_out(prepared(deploy, name, restoring))
 
 
 def tree(folder: Path) -> dict[str, tuple[Any, ...]]:
