@@ -166,7 +166,9 @@ class Sshd:
             "StrictModes no\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\n"
             "PubkeyAuthentication yes\nUsePAM no\nPermitRootLogin no\n"
             f"AllowUsers {self.users.user} {self.users.other_user}\n"
-            "MaxSessions 64\nMaxStartups 200\nLogLevel INFO\n" + self.extra_config
+            "MaxSessions 64\nMaxStartups 200\nLogLevel INFO\n"
+            # As Debian's own sshd_config offers it: backup repositories on a server use it.
+            "Subsystem sftp internal-sftp\n" + self.extra_config
         )
 
 

@@ -52,7 +52,8 @@ SQLAlchemy) are translated where they are caught, never passed through.
     ├── SecretsUnavailable           stored secrets cannot be decrypted with this key
     │   └── RepositoryPasswordWrong  the stored password does not open a backup repository
     ├── BackupFailed                 restic failed, or the data could not be read or written
-    │   └── RepositoryFull           the repository's disk has no space left
+    │   ├── RepositoryFull           the repository's disk has no space left
+    │   └── RepositoryUnreachable    its server or storage did not answer or refused tomo
     └── StorageError                 the database cannot be opened or migrated
 """
 
@@ -404,6 +405,12 @@ class BackupFailed(TomoError):
 
 class RepositoryFull(BackupFailed):
     http_status = 507
+
+
+class RepositoryUnreachable(BackupFailed):
+    """The repository's server or storage did not answer (or refused tomo's login)."""
+
+    http_status = 503
 
 
 class RepositoryNotFound(NotFound):

@@ -66,7 +66,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         servers = ServerService(db, settings, ssh, secrets)
         deployment = DeploymentService(db, settings, marketplace, servers)
         deployment.ctx.hooks.failed = hooks.operation_failed
-        backups = BackupService(deployment.ctx, BackupRepositories(db, settings.data_dir, secrets))
+        repositories = BackupRepositories(db, settings.data_dir, secrets, targets=servers.target)
+        backups = BackupService(deployment.ctx, repositories)
         # An update backs the data up first (and an interrupted one puts it back).
         deployment.ctx.hooks.data = backups
         for report in await deployment.reconcile_interrupted():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -44,6 +45,21 @@ async def restic(tmp_path: Path, restic_binary: str) -> Restic:
 async def backups(deploy: Deploy, restic: Restic) -> InstallationBackups:  # noqa: F811
     """Backups of the test server's installations into the test's repository."""
     return InstallationBackups(deploy.runtime.deployment.ctx, restic)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server on loopback (a stand-in for S3 storage, which cannot run here)."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        unavailable("moto is not installed (pip install -e '.[dev]')")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
 
 
 @pytest.fixture

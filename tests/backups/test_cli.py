@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+from pathlib import Path
 
 from tests.backups.test_snapshots import installed, status
 from tests.cli.tomo_cli import Tomo
@@ -45,6 +46,38 @@ async def test_backup_create_list_show_restore_forget(deploy: Deploy, tomo: Tomo
     assert (data / "today.txt").read_text() == "remember the milk\n"
     tomo.run("backup", "forget", backup_id)
     assert "no backups yet" in tomo.run("backup", "list").stderr
+
+
+async def test_backup_repositories_from_the_command_line(
+    deploy: Deploy, tomo: Tomo, s3_endpoint: str, tmp_path: Path
+) -> None:
+    await installed(deploy, "ledger")
+    local = tmp_path / "usb-disk"
+    added = json.loads(tomo.run("backup", "repository", "add", "usb", "--path", str(local),
+                                "--json").stdout)  # fmt: skip
+    assert (added["kind"], added["default"], added["backups"]) == ("local", False, 0)
+    bucket = f"{s3_endpoint}/ledger-bucket"
+    tomo.run("backup", "repository", "add", "cloud", "--s3", bucket, "--access-key-id", "kid",
+             "--secret-access-key-stdin", stdin="very-secret\n")  # fmt: skip
+    missing = tomo.run("backup", "repository", "add", "cloud2", "--s3", bucket, expect=2)
+    assert "--access-key-id" in missing.stderr
+
+    tomo.run("backup", "repository", "default", "usb")
+    made = json.loads(tomo.run("backup", "create", "ledger", "--json").stdout)["job_id"]
+    listed = tomo.run("backup", "repository", "list").stdout
+    assert "usb" in listed and "cloud" in listed and "very-secret" not in listed
+    tomo.run("backup", "settings", "ledger", "--repository", "cloud")
+    assert "cloud" in tomo.run("backup", "settings", "ledger").stdout
+    tomo.run("backup", "create", "ledger")
+    refused = tomo.run("backup", "repository", "remove", "usb", expect=4)
+    assert "is the default" in refused.stderr and "1 backups are in it" in refused.stderr
+
+    # Its password opens it with restic by hand (what a disaster recovery needs).
+    password = tomo.run("backup", "repository", "password", "usb").stdout.strip()
+    by_hand = subprocess.run(["restic", "--repo", str(local), "--no-cache", "snapshots", "--json"],
+                             env={"PATH": os.environ["PATH"], "RESTIC_PASSWORD": password},
+                             capture_output=True, text=True, check=True)  # fmt: skip
+    assert any(f"tomo-backup={made}" in snap["tags"] for snap in json.loads(by_hand.stdout))
 
 
 async def test_tomo_killed_mid_backup_starts_the_app_again_when_it_comes_back(

@@ -238,6 +238,17 @@ def test_the_same_journey_through_tomo_login_and_the_cli(
     assert laptop.json("backup", "forget", backup["id"])["backup"]["id"] == backup["id"]
     assert [b["id"] for b in laptop.json("backup", "list")] == [before_update["id"]]
 
+    # A repository on a server tomo manages (over SFTP with its key), chosen for web.
+    vault = laptop.json("backup", "repository", "add", "vault", "--server", "box", "--path",
+                        str(data_root / "vault"))  # fmt: skip
+    assert (vault["kind"], vault["server"]) == ("sftp", "box")
+    laptop.run("backup", "settings", "web", "--repository", "vault")
+    offsite = laptop.json("backup", "create", "web")
+    assert laptop.json("backup", "show", offsite["job_id"])["repository_id"] == "vault"
+    assert (data_root / "vault" / "config").is_file()
+    assert "never returns it" in laptop.error("backup", "repository", "password", "vault",
+                                              expect=2)  # fmt: skip
+
     gone = laptop.run("uninstall", "web", "--remove-data")
     assert f"removed {data_root}/web" in gone.stdout + gone.stderr
     assert not (data_root / "web").exists()

@@ -249,7 +249,7 @@ def _revision(revision: str) -> Any:
 
 def test_an_archive_of_an_older_schema_is_migrated(old: Tomo, tmp_path: Path) -> None:
     """0019 added backup_repositories, 0020 backups and the installations' backup
-    settings: without them, the archive is one of 0018."""
+    settings, 0021 their choice of repository: without them, the archive is one of 0018."""
     file = tmp_path / "tomo.state"
     export(old, file)
 
@@ -258,7 +258,12 @@ def test_an_archive_of_an_older_schema_is_migrated(old: Tomo, tmp_path: Path) ->
         del members["tables/backups.jsonl"]
         rows = [json.loads(line) for line in members["tables/installations.jsonl"].splitlines()]
         for row in rows:
-            for column in ("backup_schedule", "backup_keep", "backup_before_update"):
+            for column in (
+                "backup_schedule",
+                "backup_keep",
+                "backup_before_update",
+                "backup_repository",
+            ):
                 del row[column]
         members["tables/installations.jsonl"] = b"".join(
             json.dumps(row).encode() + b"\n" for row in rows

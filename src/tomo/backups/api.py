@@ -7,7 +7,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel
 
-from tomo.backups.schemas import BackupForgotten, BackupPublic, BackupSettings
+from tomo.backups.schemas import (
+    BackupForgotten,
+    BackupPublic,
+    BackupSettings,
+    RepositoryCreate,
+    RepositoryPublic,
+)
 from tomo.deployment.api import OperationStarted, started
 from tomo.deployment.spec import ConfigChanges
 from tomo.http.deps import BackupsDep
@@ -117,3 +123,37 @@ async def set_backup_settings(
 async def set_all_backup_settings(body: BackupSettings, backups: BackupsDep) -> list[str]:
     """The same settings, whole, for every installation: the names of those changed."""
     return await backups.set_settings_for_all(body)
+
+
+@router.get("/backup-repositories", name="list_backup_repositories",
+            responses=error_responses(401))  # fmt: skip
+async def list_backup_repositories(backups: BackupsDep) -> list[RepositoryPublic]:
+    """Where backups go: each repository's kind, place, and how many backups it holds
+    (never its password or keys)."""
+    return await backups.list_repositories()
+
+
+@router.post("/backup-repositories", name="add_backup_repository",
+             status_code=status.HTTP_201_CREATED,
+             responses=error_responses(401, 403, 404, 409, 422, 502, 503))  # fmt: skip
+async def add_backup_repository(body: RepositoryCreate, backups: BackupsDep) -> RepositoryPublic:
+    """Make a repository: a folder on a server tomo manages (`server`, `path`; over
+    SFTP with tomo's key login to it), S3-compatible storage (`url`, `access_key_id`,
+    `secret_access_key`, `region`), or a folder on tomo's host (`path`). Its password
+    is made by tomo and kept sealed."""
+    return await backups.add_repository(body)
+
+
+@router.delete("/backup-repositories/{name}", name="remove_backup_repository",
+               responses=error_responses(401, 403, 404, 409))  # fmt: skip
+async def remove_backup_repository(name: str, backups: BackupsDep) -> RepositoryPublic:
+    """Forget a repository that is not the default and that no backup or installation
+    uses; what it holds stays where it is."""
+    return await backups.remove_repository(name)
+
+
+@router.put("/backup-repositories/{name}/default", name="make_default_backup_repository",
+            responses=error_responses(401, 403, 404))  # fmt: skip
+async def make_default_backup_repository(name: str, backups: BackupsDep) -> RepositoryPublic:
+    """Installations without a repository of their own back up into this one from now on."""
+    return await backups.make_default_repository(name)

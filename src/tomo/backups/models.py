@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tomo.db import Base, UTCDateTime
@@ -20,9 +20,15 @@ class BackupRepository(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
-    kind: Mapped[str] = mapped_column(String(16))  # "local" (a folder on tomo's host)
-    location: Mapped[str] = mapped_column(Text)  # what restic's --repo is given
+    # "local": a folder on tomo's host; "sftp": a folder on a server tomo manages,
+    # reached with that server's SSH login; "s3": S3-compatible storage.
+    kind: Mapped[str] = mapped_column(String(16))
+    location: Mapped[str] = mapped_column(Text)  # the folder, or the s3 URL (bucket/prefix)
+    server_id: Mapped[str | None] = mapped_column(String(64))  # sftp: whose folder
     password_enc: Mapped[str] = mapped_column(Text)
+    credentials_enc: Mapped[str | None] = mapped_column(Text)  # s3: the access key, sealed
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # s3: {"region": …}
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

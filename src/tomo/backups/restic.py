@@ -4,9 +4,17 @@ Every call is `restic --repo LOCATION --json VERB …` started with
 `asyncio.create_subprocess_exec` (never a shell). The password reaches restic
 only through its environment (RESTIC_PASSWORD), never argv, a log line or an
 error: restic's own RESTIC_* variables of tomo's environment are left out, so
-a stray RESTIC_REPOSITORY or password file cannot redirect a call. Written for
-restic 0.14 (Debian 12's): its exit code is 1 for most failures, so errors are
-told apart by what it writes to stderr (see `_error`).
+a stray RESTIC_REPOSITORY or password file cannot redirect a call (nor can AWS_*
+ones an S3 repository's call). Written for restic 0.14 (Debian 12's): its exit
+code is 1 for most failures, so errors are told apart by what it writes to
+stderr (see `_error`).
+
+A repository on a server tomo manages is reached by restic's sftp backend with
+the system's `ssh`, given tomo's own login to that server for the life of one
+restic process: a private folder (0700) holding an ssh_config, the key (0600)
+and the pinned host key, named by `-o sftp.command=ssh -F CONFIG …` and removed
+once restic has ended. `-F` makes ssh read that config alone (not the user's or
+the system's), and the host is checked against the pinned key only.
 """
 
 from __future__ import annotations
@@ -15,8 +23,10 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
-from collections.abc import AsyncIterator, Callable, Sequence
+import tempfile
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +38,7 @@ from tomo.errors import (
     RepositoryLocked,
     RepositoryNotFound,
     RepositoryPasswordWrong,
+    RepositoryUnreachable,
     SnapshotNotFound,
     TomoError,
 )
@@ -43,6 +54,11 @@ _FAILURES: list[tuple[str, Callable[[str, str], TomoError]]] = [
     ("repository is already locked", RepositoryLocked),
     ("unable to create lock", RepositoryLocked),
     ("no space left on device", RepositoryFull),
+    ("unable to start the sftp session", RepositoryUnreachable),
+    ("connection refused", RepositoryUnreachable),
+    ("no such host", RepositoryUnreachable),
+    ("i/o timeout", RepositoryUnreachable),
+    ("host key verification failed", RepositoryUnreachable),
     ("no matching id found", SnapshotNotFound),
     ("not found in snapshot", SnapshotNotFound),
     ("no snapshot found", SnapshotNotFound),
@@ -50,13 +66,48 @@ _FAILURES: list[tuple[str, Callable[[str, str], TomoError]]] = [
 
 
 @dataclass(frozen=True)
+class SftpLogin:
+    """tomo's own SSH login to the server that holds a repository."""
+
+    host: str
+    port: int
+    username: str
+    private_key: str = field(repr=False)  # OpenSSH private key, without a passphrase
+    host_key: str = ""  # the pinned public key: "TYPE BASE64"
+
+    def files(self, folder: Path) -> Path:
+        """Write the ssh_config, key and known host into `folder`; the config's path."""
+        key, known = folder / "key", folder / "known_hosts"
+        key.touch(mode=0o600)
+        key.write_text(self.private_key)
+        known.write_text(f"{SFTP_HOST} {self.host_key}\n")
+        config = folder / "config"
+        config.write_text("\n".join([
+            f"Host {SFTP_HOST}", f"HostName {self.host}", f"Port {self.port}",
+            f"User {self.username}", f"IdentityFile {key}", "IdentitiesOnly yes",
+            "IdentityAgent none", f"UserKnownHostsFile {known}", "GlobalKnownHostsFile none",
+            f"HostKeyAlias {SFTP_HOST}", "StrictHostKeyChecking yes", "BatchMode yes",
+            "PasswordAuthentication no", "KbdInteractiveAuthentication no",
+            "ConnectTimeout 15", "ServerAliveInterval 15", "ServerAliveCountMax 4", "",
+        ]))  # fmt: skip
+        return config
+
+
+SFTP_HOST = "tomo-repository"  # the name the ssh_config gives the server
+
+
+@dataclass(frozen=True)
 class Repository:
-    """Where a repository is (a folder for now; restic's sftp:/s3: later) and
-    the password that opens it."""
+    """Where a repository is and what opens it: `location` is what restic's --repo
+    gets (a folder, `sftp:tomo-repository:/PATH` with `sftp` the login, or
+    `s3:URL`); `env` what its backend needs besides (an S3 access key)."""
 
     name: str
     location: str
     password: str = field(repr=False)
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    options: tuple[str, ...] = ()  # restic's -o KEY=VALUE
+    sftp: SftpLogin | None = None
 
 
 @dataclass(frozen=True)
@@ -250,7 +301,21 @@ class Restic:
     async def _spawn(
         self, args: list[str], stdin: int = asyncio.subprocess.DEVNULL
     ) -> asyncio.subprocess.Process:
-        argv = [self.binary, "--repo", self.repository.location, *self._cache(), *args]
+        login = Path(tempfile.mkdtemp(prefix="tomo-sftp-")) if self.repository.sftp else None
+        options = [*self.repository.options, *self._sftp_command(login)]
+        argv = [self.binary, "--repo", self.repository.location, *self._cache(),
+                *(a for option in options for a in ("-o", option)), *args]  # fmt: skip
+        try:
+            process = await self._exec(argv, stdin)
+        except BaseException:
+            if login is not None:
+                shutil.rmtree(login, ignore_errors=True)
+            raise
+        if login is not None:
+            _remove_when_ended(process, login)
+        return process
+
+    async def _exec(self, argv: list[str], stdin: int) -> asyncio.subprocess.Process:
         try:
             return await asyncio.create_subprocess_exec(
                 *argv, stdin=stdin, stdout=asyncio.subprocess.PIPE,
@@ -260,12 +325,20 @@ class Restic:
             raise BackupFailed(self.repository.name, f"{self.binary} is not installed on tomo's "
                                "host (apt-get install restic)") from None  # fmt: skip
 
+    def _sftp_command(self, folder: Path | None) -> list[str]:
+        """restic's sftp.command, its files written into `folder` (none: not sftp)."""
+        if folder is None or self.repository.sftp is None:
+            return []
+        config = self.repository.sftp.files(folder)
+        return [f"sftp.command=ssh -F {config} {SFTP_HOST} -s sftp"]
+
     def _cache(self) -> list[str]:
         return ["--cache-dir", str(self.cache_dir)] if self.cache_dir else ["--no-cache"]
 
     def _environment(self) -> dict[str, str]:
-        kept = {k: v for k, v in os.environ.items() if not k.startswith("RESTIC_")}
-        return {**kept, "RESTIC_PASSWORD": self.repository.password}
+        kept = {k: v for k, v in os.environ.items()
+                if not k.startswith(("RESTIC_", "AWS_"))}  # fmt: skip
+        return {**kept, **self.repository.env, "RESTIC_PASSWORD": self.repository.password}
 
     def _error(self, stderr: bytes, code: int | None) -> TomoError:
         """The domain error restic's words mean (the password never appears in them)."""
@@ -277,6 +350,23 @@ class Restic:
             if words in lowered:
                 return kind(self.repository.name, said)
         return BackupFailed(self.repository.name, said)
+
+
+_removing: set[asyncio.Future[None]] = set()  # held until done (asyncio keeps weak refs)
+
+
+def _remove_when_ended(process: asyncio.subprocess.Process, folder: Path) -> None:
+    """Take a process's login files away once it has ended, whoever waits for it."""
+
+    async def remove() -> None:
+        try:
+            await process.wait()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    task = asyncio.ensure_future(remove())
+    _removing.add(task)
+    task.add_done_callback(_removing.discard)
 
 
 async def _outputs(process: asyncio.subprocess.Process) -> tuple[bytes, bytes]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from tomo.backups.schedule import parse_schedule
 from tomo.errors import InvalidInput
@@ -50,6 +50,34 @@ DEFAULT_KEEP = {"last": 3, "daily": 7, "weekly": 4, "monthly": 6}
 KEEP_RULES = ("last", "daily", "weekly", "monthly")
 
 
+class RepositoryPublic(BaseModel):
+    """A backup repository as anyone may see it: never its password or keys."""
+
+    name: str
+    kind: str  # local, sftp (a folder on a server tomo manages), s3
+    location: str  # the folder (and its server), or the S3 URL
+    server: str | None  # sftp: the server holding it
+    default: bool  # installations without a choice of their own back up into it
+    backups: int  # how many whole backups it holds
+    created_at: datetime
+
+
+class RepositoryCreate(BaseModel):
+    """A repository to add, its kind told by what is given: `server` and `path` (a
+    folder on that server), `url` and an access key (S3-compatible storage), or
+    `path` alone (a folder on tomo's host)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=64)
+    server: str | None = None
+    path: str | None = Field(default=None, max_length=4096)
+    url: str | None = Field(default=None, max_length=2048)
+    access_key_id: str | None = Field(default=None, max_length=256)
+    secret_access_key: SecretStr | None = Field(default=None, max_length=1024)
+    region: str | None = Field(default=None, max_length=64)
+
+
 class BackupSettings(BaseModel):
     """An installation's backups as every face reads and sets them (see schedule.py).
 
@@ -67,6 +95,7 @@ class BackupSettings(BaseModel):
     keep_monthly: int | None = Field(default=None, ge=1)
     # An update backs the data up first, and puts it back if the update fails.
     before_update: bool = True
+    repository: str | None = None  # where its backups go; None: the default repository
 
     @field_validator("schedule")
     @classmethod
@@ -89,7 +118,8 @@ class BackupSettings(BaseModel):
 def backup_columns(settings: BackupSettings) -> dict[str, object]:
     """The installation's columns that keep `settings`."""
     return {"backup_schedule": settings.schedule, "backup_keep": settings.keep_rules(),
-            "backup_before_update": settings.before_update}  # fmt: skip
+            "backup_before_update": settings.before_update,
+            "backup_repository": settings.repository}  # fmt: skip
 
 
 def backup_settings_of(row: Installation) -> BackupSettings:
@@ -97,5 +127,6 @@ def backup_settings_of(row: Installation) -> BackupSettings:
     keep = row.backup_keep or {}
     return BackupSettings(
         schedule=row.backup_schedule, before_update=row.backup_before_update,
+        repository=row.backup_repository,
         **{f"keep_{rule}": keep.get(rule) for rule in KEEP_RULES},
     )  # fmt: skip

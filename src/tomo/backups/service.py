@@ -20,6 +20,8 @@ from tomo.backups.schemas import (
     BackupForgotten,
     BackupPublic,
     BackupSettings,
+    RepositoryCreate,
+    RepositoryPublic,
     backup_columns,
     backup_settings_of,
 )
@@ -48,10 +50,11 @@ class BackupService:
         self, ref: str, server: str | None = None, *, trigger: str = "manual"
     ) -> Prepared:
         """Take the installation's lease and record the backup's job; `run` makes it."""
-        restic = await self.repositories.default()
+        row = await self.ctx.find(ref, server)
+        restic = await self.repositories.for_installation(row)
         operation = BackupOperation(self.ctx, InstallationBackups(self.ctx, restic),
                                     restic.repository.name, trigger)  # fmt: skip
-        return await prepare(self.ctx, ref, server, operation, self._finish)
+        return await prepare(self.ctx, row.id, None, operation, self._finish)
 
     async def prepare_restore(
         self, backup_id: str, installation: str | None = None, server: str | None = None
@@ -140,7 +143,7 @@ class BackupService:
 
     async def save(self, job: JobRecorder, row: Installation, containers: dict[str, str]) -> str:
         """A backup of the stopped `containers`, made within the update's job."""
-        restic = await self.repositories.default()
+        restic = await self.repositories.for_installation(row)
         backups = InstallationBackups(self.ctx, restic)
         report = await backups.snapshot(row, job, stopped=containers)
         made = await record_backup(self.ctx.db, row, report, restic.repository.name, "update")
@@ -184,11 +187,13 @@ class BackupService:
         """The installation's settings from now on (whole: what is not given is the
         default); its retention applies after its next backup."""
         row = await self.ctx.find(ref, server)
+        await self.repositories.check_choice(settings.repository)
         await self._store_settings(settings, Installation.id == row.id)
         return await self.get_settings(row.id)
 
     async def set_settings_for_all(self, settings: BackupSettings) -> list[str]:
         """The same settings for every installation; the names of those changed."""
+        await self.repositories.check_choice(settings.repository)
         return await self._store_settings(settings)
 
     async def _store_settings(
@@ -198,3 +203,33 @@ class BackupService:
                    .returning(Installation.name))  # fmt: skip
         async with self.ctx.db.session() as session, session.begin():
             return sorted(await session.scalars(changed))
+
+    # -- repositories (repositories.py) ------------------------------------------
+
+    async def list_repositories(self) -> list[RepositoryPublic]:
+        return await self.repositories.list()
+
+    async def add_repository(self, request: RepositoryCreate) -> RepositoryPublic:
+        """A new repository, made (`restic init`) where the request says."""
+        name, add = request.name, self.repositories
+        if request.url is not None:
+            secret = (
+                request.secret_access_key.get_secret_value() if request.secret_access_key else ""
+            )
+            return await add.add_s3(name, request.url, request.access_key_id or "", secret,
+                                    request.region)  # fmt: skip
+        if request.path is None:
+            raise InvalidInput("give a path (and a server for a folder on one), or an S3 url")
+        if request.server is not None:
+            return await add.add_on_server(name, request.server, request.path)
+        return await add.add_local(name, request.path)
+
+    async def remove_repository(self, name: str) -> RepositoryPublic:
+        """Forget a repository no backup and no installation uses; its data stays."""
+        return await self.repositories.remove(name)
+
+    async def make_default_repository(self, name: str) -> RepositoryPublic:
+        return await self.repositories.make_default(name)
+
+    async def repository_password(self, name: str) -> str:
+        return await self.repositories.password(name)

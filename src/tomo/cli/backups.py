@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from tomo.cli import backup_repositories
 from tomo.cli.context import JsonOption, run
 from tomo.cli.deploy import InstallationArg, PortOption, ServerOption, operate, print_done
 from tomo.cli.install_options import config_from_options
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Backups of installations: make, list, restore, forget.",
                   no_args_is_help=True)  # fmt: skip
+app.add_typer(backup_repositories.app, name="repository")
 BackupArg = Annotated[str, typer.Argument(help="A backup's id (tomo backup list).",
                                           metavar="BACKUP")]  # fmt: skip
 
@@ -157,6 +159,12 @@ def settings(
     before_update: Annotated[bool | None, typer.Option(
         "--before-update/--no-before-update",
         help="Whether an update backs the data up first (and puts it back if it fails).")] = None,
+    repository: Annotated[str | None, typer.Option(
+        "--repository", metavar="NAME", help="Back up into this repository "
+        "(tomo backup repository list).")] = None,
+    default_repository: Annotated[bool, typer.Option(
+        "--default-repository", help="Back up into whichever repository is the default.",
+    )] = False,
     server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:  # fmt: skip
@@ -166,6 +174,10 @@ def settings(
     keeps = {"keep_last": keep_last, "keep_daily": keep_daily, "keep_weekly": keep_weekly,
              "keep_monthly": keep_monthly}  # fmt: skip
     changes = _changes(schedule, no_schedule, keeps, before_update)
+    if repository is not None and default_repository:
+        raise InvalidInput("--default-repository: give --repository or --default-repository")
+    if repository is not None or default_repository:
+        changes["repository"] = repository
     if all_:
         _set_for_all(ctx, installation, changes, json_)
         return
@@ -214,7 +226,9 @@ def _set_for_all(
     if installation is not None:
         raise InvalidInput(f"--all: name no installation with it (got {installation!r})")
     if not changes:
-        raise InvalidInput("--all: say what to set (--schedule, --keep-…, --before-update)")
+        raise InvalidInput(
+            "--all: say what to set (--schedule, --keep-…, --before-update, --repository)"
+        )
     wanted = BackupSettings.model_validate(changes)
     names = run(ctx, lambda runtime: runtime.backups.set_settings_for_all(wanted))
     said = f"backup settings set for {len(names)} installations: {', '.join(names) or 'none'}"
@@ -229,4 +243,5 @@ def _settings(installation: str, shown: BackupSettings) -> None:
     fields([("installation", installation),
             ("schedule", shown.schedule or "none (on demand only)"),
             ("keeps", kept or "every backup"),
-            ("an update", first)])  # fmt: skip
+            ("an update", first),
+            ("repository", shown.repository or "the default one")])  # fmt: skip

@@ -30,7 +30,13 @@ if TYPE_CHECKING:
         UserUnlocked,
     )
     from tomo.auth.service import Principal
-    from tomo.backups.schemas import BackupForgotten, BackupPublic, BackupSettings
+    from tomo.backups.schemas import (
+        BackupForgotten,
+        BackupPublic,
+        BackupSettings,
+        RepositoryCreate,
+        RepositoryPublic,
+    )
     from tomo.client.runtime import RemoteRuntime
     from tomo.deployment.schemas import (
         Adopted,
@@ -190,6 +196,11 @@ class Backups(Protocol):
         self, ref: str, settings: BackupSettings, server: str | None, /
     ) -> BackupSettings: ...
     async def set_settings_for_all(self, settings: BackupSettings, /) -> list[str]: ...
+    async def list_repositories(self) -> list[RepositoryPublic]: ...
+    async def add_repository(self, request: RepositoryCreate, /) -> RepositoryPublic: ...
+    async def remove_repository(self, name: str, /) -> RepositoryPublic: ...
+    async def make_default_repository(self, name: str, /) -> RepositoryPublic: ...
+    async def repository_password(self, name: str, /) -> str: ...
 
 
 class Accounts(Protocol):

@@ -3,10 +3,17 @@ tomo (202 with a job); here it is a RemotePrepared that follows that job."""
 
 from __future__ import annotations
 
-from tomo.backups.schemas import BackupForgotten, BackupPublic, BackupSettings
+from tomo.backups.schemas import (
+    BackupForgotten,
+    BackupPublic,
+    BackupSettings,
+    RepositoryCreate,
+    RepositoryPublic,
+)
 from tomo.client.deployment import RemoteDeployment, RemotePrepared
 from tomo.client.transport import Api, segment
 from tomo.deployment.spec import ConfigChanges
+from tomo.errors import InvalidInput
 
 
 class RemoteBackups:
@@ -66,3 +73,26 @@ class RemoteBackups:
     async def set_settings_for_all(self, settings: BackupSettings) -> list[str]:
         body = settings.model_dump(mode="json")
         return [str(name) for name in await self.api.call("PUT", "/backup-settings", body=body)]
+
+    async def list_repositories(self) -> list[RepositoryPublic]:
+        answer = await self.api.call("GET", "/backup-repositories")
+        return [RepositoryPublic.model_validate(item) for item in answer]
+
+    async def add_repository(self, request: RepositoryCreate) -> RepositoryPublic:
+        body = request.model_dump(mode="json")
+        if request.secret_access_key is not None:
+            body["secret_access_key"] = request.secret_access_key.get_secret_value()
+        answer = await self.api.call("POST", "/backup-repositories", body=body)
+        return RepositoryPublic.model_validate(answer)
+
+    async def remove_repository(self, name: str) -> RepositoryPublic:
+        answer = await self.api.call("DELETE", f"/backup-repositories/{segment(name)}")
+        return RepositoryPublic.model_validate(answer)
+
+    async def make_default_repository(self, name: str) -> RepositoryPublic:
+        answer = await self.api.call("PUT", f"/backup-repositories/{segment(name)}/default")
+        return RepositoryPublic.model_validate(answer)
+
+    async def repository_password(self, name: str) -> str:
+        raise InvalidInput("a repository's password is shown only on tomo's own host, from "
+                           "its data directory: the API never returns it")  # fmt: skip

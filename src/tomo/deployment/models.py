@@ -71,6 +71,7 @@ class Installation(Base):
     backup_schedule: Mapped[str | None] = mapped_column(String(32))
     backup_keep: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     backup_before_update: Mapped[bool] = mapped_column(Boolean, default=True)
+    backup_repository: Mapped[str | None] = mapped_column(String(64))  # None: the default one
 
 
 class Job(Base):

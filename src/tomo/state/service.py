@@ -192,7 +192,8 @@ def _moved(rows: tables.Rows, old: Path, new: Path) -> tables.Rows:
     for table, column in PATH_COLUMNS:
         for row in rows.get(table, []):
             value = row.get(column)
-            if isinstance(value, str) and Path(value).is_relative_to(old):
+            elsewhere = row.get("kind") in ("sftp", "s3")  # a server's folder, a bucket
+            if isinstance(value, str) and not elsewhere and Path(value).is_relative_to(old):
                 row[column] = str(new / Path(value).relative_to(old))
     return rows
 
