@@ -362,6 +362,7 @@ class ServerService:
             key=server.id, name=server.name, host=server.host, port=server.port,
             username=server.username, credentials=login or self._credentials_of(server),
             host_key=server.host_key, use_sudo=server.use_sudo,
+            architecture=(server.facts or {}).get("architecture"),
         )  # fmt: skip
 
     def _credentials_of(self, server: Server) -> SSHCredentials:
