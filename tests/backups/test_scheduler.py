@@ -42,7 +42,7 @@ async def test_a_due_installation_is_backed_up_once_and_a_busy_one_on_a_later_pa
     assert "hourly" in shown and "last 3, daily 7, weekly 4, monthly 6" in shown
     assert json.loads(tomo.run("backup", "settings", "diary", "--json").stdout) == {
         "schedule": "hourly", "keep_last": 3, "keep_daily": 7, "keep_weekly": 4,
-        "keep_monthly": 6, "before_update": False,
+        "keep_monthly": 6, "before_update": False, "repository": None,
     }  # fmt: skip
 
     now = datetime.now().astimezone()  # a clock that stands still: the same slot each pass

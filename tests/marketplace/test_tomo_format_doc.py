@@ -15,6 +15,7 @@ from pydantic import AliasChoices, BaseModel
 from tomo.deployment.app_spec import AppSpec, Exported, build_app_spec, user_variables
 from tomo.deployment.spec import InstallConfig
 from tomo.marketplace.definition import (
+    AppBackup,
     AppDefinition,
     AppEnvVar,
     AppExport,
@@ -24,6 +25,7 @@ from tomo.marketplace.definition import (
     AppRequirement,
     AppRequirements,
     AppVolume,
+    BackupDump,
     DockerConfig,
     HealthCheck,
 )
@@ -47,6 +49,8 @@ SECTIONS: dict[type[BaseModel], str] = {
     AppExport: REQUIRES_AND_EXPORTS,
     AppHook: "Hooks",
     AppFile: "Shipped files",
+    AppBackup: "Backups",
+    BackupDump: "Backups",
 }
 _HEADING = re.compile(r"#{1,6} (?P<title>.+)")
 _FENCE = re.compile(r"```(?P<language>\w*)")

@@ -37,10 +37,13 @@ class BackupOperation(Journaled):
         report = await self.backups.snapshot(row, job)
         self.made = await record_backup(self.ctx.db, row, report, self.repository_id,
                                         self.trigger)  # fmt: skip
+        paths, dumps = len(report.parts) - 1 - len(report.dumps), len(report.dumps)
+        kept = (f"the app kept running (dumps of {', '.join(report.dumps)})" if dumps
+                else f"the app was stopped for {report.downtime_seconds:.1f} s")  # fmt: skip
         self.summary.append(
-            f"backup {report.backup_id}: {len(report.parts) - 1} paths, "
+            f"backup {report.backup_id}: {paths} paths{f' and {dumps} dumps' if dumps else ''}, "
             f"{human_bytes(report.bytes_read)} read, {human_bytes(report.bytes_added)} new in the "
-            f"repository; the app was stopped for {report.downtime_seconds:.1f} s"
+            f"repository; {kept}"
         )
         if row.backup_keep:
             await self._apply_retention(job, row, row.backup_keep)
@@ -82,9 +85,11 @@ class RestoreOperation(Journaled):
         async with job.step("start"):  # and the data from before the restore goes
             finished = await self.replay_journal(job, row)
             await record_state(self.ctx, row, await self.ctx.docker(row.server_id))
+        await self.backups.load_dumps(row, report, job)
         when = self.backup.created_at.strftime("%Y-%m-%d %H:%M UTC")
         self.summary += [
-            f"restored backup {self.backup.id} of {when}: {', '.join(report.restored)} "
+            f"restored backup {self.backup.id} of {when}: "
+            f"{', '.join([*report.restored, *(p.name for p in report.dumps)])} "
             f"({human_bytes(report.bytes_written)}); the app was stopped for "
             f"{report.downtime_seconds:.1f} s",
             *finished.done, *finished.failed,

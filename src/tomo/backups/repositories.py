@@ -5,7 +5,7 @@ Three kinds, as the user adds them:
     local  a folder on tomo's host. The default one, `<data_dir>/backups/default`,
            is made on first use.
     sftp   a folder on a server tomo manages, reached with tomo's own SSH login to
-           it (its key and pinned host key; see restic.SftpLogin).
+           it (its key and pinned host key; see servers/openssh.py).
     s3     S3-compatible storage: an http(s) URL naming the bucket (and a prefix),
            with an access key sealed like every secret.
 
@@ -21,36 +21,27 @@ from __future__ import annotations
 import asyncio
 import json
 import posixpath
-import re
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select, update
 
 from tomo.backups.models import BackupRecord, BackupRepository
-from tomo.backups.restic import Repository, Restic, SftpLogin
+from tomo.backups.restic import Repository, Restic
 from tomo.backups.schemas import RepositoryPublic
 from tomo.crypto import Secrets
 from tomo.db import Database
 from tomo.deployment.models import Installation
 from tomo.errors import Conflict, InvalidInput, Refusal, RepositoryNotFound, TomoError
-from tomo.lazy import lazy_import
+from tomo.servers.openssh import NoOpenSshLogin, OpenSshLogin
 from tomo.servers.ssh import SSHTarget
 from tomo.slugs import SLUG
 
-if TYPE_CHECKING:
-    import asyncssh
-else:  # loaded when a repository on a server is first opened
-    asyncssh = lazy_import("asyncssh")
-
 DEFAULT = "default"
 LOCAL, SFTP, S3 = "local", "sftp", "s3"
-# What an ssh_config value may hold: a newline or a quote could add a directive.
-_SSH_VALUE = re.compile(r"[A-Za-z0-9._:@%\[\]-]+")
 
 Targets = Callable[[str], Awaitable[SSHTarget]]
 
@@ -136,8 +127,7 @@ class BackupRepositories:
         for found in await self.list():
             if found.name == name:
                 return found
-        raise RepositoryNotFound(name, "tomo has no backup repository by that name "
-                                 "(tomo backup repository list)")  # fmt: skip
+        raise RepositoryNotFound(name, "tomo has no backup repository by that name")
 
     async def make_default(self, name: str) -> RepositoryPublic:
         """Backups of installations without a choice of their own go there from now on."""
@@ -167,8 +157,8 @@ class BackupRepositories:
     async def check_choice(self, name: str | None) -> str | None:
         """An installation's choice of repository, refused when there is none by that name."""
         if name is not None and await self._row(name) is None:
-            raise _refused(f"there is no backup repository {name!r} (tomo backup repository "
-                           "list)", field="repository")  # fmt: skip
+            raise _refused(f"there is no backup repository {name!r}", field="repository",
+                           hint="tomo backup repository list")  # fmt: skip
         return name
 
     # -- rows ---------------------------------------------------------------
@@ -218,8 +208,7 @@ class BackupRepositories:
     async def _found(self, name: str) -> BackupRepository:
         row = await self._row(name)
         if row is None:
-            raise RepositoryNotFound(name, "tomo has no backup repository by that name "
-                                     "(tomo backup repository list)")  # fmt: skip
+            raise RepositoryNotFound(name, "tomo has no backup repository by that name")
         return row
 
     # -- reaching them ------------------------------------------------------
@@ -243,27 +232,20 @@ class BackupRepositories:
             raise _refused("this tomo reaches no servers for backups", field="server")
         return await self.targets(server)
 
-    async def _sftp_login(self, server: str) -> SftpLogin:
-        """tomo's login to the server, as the system's ssh takes it: a key file."""
+    async def _sftp_login(self, server: str) -> OpenSshLogin:
+        """tomo's login to the server, as the system's ssh takes it."""
         target = await self._target(server)
-        login = target.credentials
-        if login.private_key is None:
-            raise _refused(
-                f"server {target.name} logs in with a password; a backup repository on it "
-                f"needs a key login (tomo server generate-key {target.key})",
-                field="server",
-            )
-        if target.host_key is None:
-            raise _refused(f"server {target.name}'s host key is not trusted yet "
-                               f"(tomo server trust {target.key})", field="server")  # fmt: skip
-        for value in (target.host, target.username):
-            if not _SSH_VALUE.fullmatch(value):
-                raise _refused(f"server {target.name}: {value!r} cannot be given to ssh",
-                                   field="server")  # fmt: skip
-        key = asyncssh.import_private_key(login.private_key, login.passphrase)
-        algorithm, body = target.host_key.split()[:2]
-        unlocked = key.export_private_key("openssh").decode()
-        return SftpLogin(target.host, target.port, target.username, unlocked, f"{algorithm} {body}")
+        try:
+            return OpenSshLogin.of(target)
+        except NoOpenSshLogin as exc:
+            hint = ""
+            if target.credentials.password:
+                hint = f"tomo server generate-key {target.key}"
+            elif target.host_key is None:
+                hint = f"tomo server trust {target.key}"
+            raise _refused(f"server {target.name} cannot hold a backup repository: {exc} "
+                           "(restic reaches it with ssh and a key)", field="server",
+                           hint=hint) from None  # fmt: skip
 
     def _s3_keys(self, row: BackupRepository) -> dict[str, str]:
         if row.credentials_enc is None:
@@ -273,8 +255,8 @@ class BackupRepositories:
                 "AWS_SECRET_ACCESS_KEY": keys["secret_access_key"]}  # fmt: skip
 
 
-def _refused(text: str, *, field: str) -> InvalidInput:
-    return InvalidInput([Refusal(text, (field,))])
+def _refused(text: str, *, field: str, hint: str = "") -> InvalidInput:
+    return InvalidInput([Refusal(text, (field,), hint)])
 
 
 def _checked_name(name: str) -> str:

@@ -10,11 +10,9 @@ code is 1 for most failures, so errors are told apart by what it writes to
 stderr (see `_error`).
 
 A repository on a server tomo manages is reached by restic's sftp backend with
-the system's `ssh`, given tomo's own login to that server for the life of one
-restic process: a private folder (0700) holding an ssh_config, the key (0600)
-and the pinned host key, named by `-o sftp.command=ssh -F CONFIG …` and removed
-once restic has ended. `-F` makes ssh read that config alone (not the user's or
-the system's), and the host is checked against the pinned key only.
+the system's `ssh`, given tomo's own login to that server (servers/openssh.py)
+for the life of one restic process: written into a private folder named by `-o
+sftp.command=ssh -F CONFIG …`, removed once restic has ended.
 """
 
 from __future__ import annotations
@@ -42,9 +40,15 @@ from tomo.errors import (
     SnapshotNotFound,
     TomoError,
 )
+from tomo.servers.openssh import ALIAS, OpenSshLogin
 
 HOST = "tomo"  # the host restic records for every snapshot tomo makes
 CHUNK = 1 << 20
+# How far restic and tomo's SSH pump may run ahead of each other, each way. With
+# asyncio's 64 KiB defaults they take turns (one waits while the other works: a
+# restore took the dump's time plus the upload's); with a few MiB between them they
+# overlap, and memory stays bounded all the same.
+AHEAD = 8 << 20
 INTERRUPT_GRACE = 30.0  # seconds restic gets to let go of its lock after SIGINT
 # What restic 0.14 writes to stderr -> the error it means, first match wins.
 _FAILURES: list[tuple[str, Callable[[str, str], TomoError]]] = [
@@ -66,37 +70,6 @@ _FAILURES: list[tuple[str, Callable[[str, str], TomoError]]] = [
 
 
 @dataclass(frozen=True)
-class SftpLogin:
-    """tomo's own SSH login to the server that holds a repository."""
-
-    host: str
-    port: int
-    username: str
-    private_key: str = field(repr=False)  # OpenSSH private key, without a passphrase
-    host_key: str = ""  # the pinned public key: "TYPE BASE64"
-
-    def files(self, folder: Path) -> Path:
-        """Write the ssh_config, key and known host into `folder`; the config's path."""
-        key, known = folder / "key", folder / "known_hosts"
-        key.touch(mode=0o600)
-        key.write_text(self.private_key)
-        known.write_text(f"{SFTP_HOST} {self.host_key}\n")
-        config = folder / "config"
-        config.write_text("\n".join([
-            f"Host {SFTP_HOST}", f"HostName {self.host}", f"Port {self.port}",
-            f"User {self.username}", f"IdentityFile {key}", "IdentitiesOnly yes",
-            "IdentityAgent none", f"UserKnownHostsFile {known}", "GlobalKnownHostsFile none",
-            f"HostKeyAlias {SFTP_HOST}", "StrictHostKeyChecking yes", "BatchMode yes",
-            "PasswordAuthentication no", "KbdInteractiveAuthentication no",
-            "ConnectTimeout 15", "ServerAliveInterval 15", "ServerAliveCountMax 4", "",
-        ]))  # fmt: skip
-        return config
-
-
-SFTP_HOST = "tomo-repository"  # the name the ssh_config gives the server
-
-
-@dataclass(frozen=True)
 class Repository:
     """Where a repository is and what opens it: `location` is what restic's --repo
     gets (a folder, `sftp:tomo-repository:/PATH` with `sftp` the login, or
@@ -107,7 +80,7 @@ class Repository:
     password: str = field(repr=False)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     options: tuple[str, ...] = ()  # restic's -o KEY=VALUE
-    sftp: SftpLogin | None = None
+    sftp: OpenSshLogin | None = None
 
 
 @dataclass(frozen=True)
@@ -240,6 +213,7 @@ class Restic:
                 *_tags(tags, together=False)]  # fmt: skip
         process = await self._spawn(args, stdin=asyncio.subprocess.PIPE)
         assert process.stdin is not None
+        process.stdin.transport.set_write_buffer_limits(high=AHEAD)
         finished = asyncio.ensure_future(_outputs(process))
         upload = Upload(process.stdin)
         try:
@@ -268,7 +242,7 @@ class Restic:
     async def dump(self, snapshot_id: str, path: str) -> AsyncIterator[asyncio.StreamReader]:
         """`restic dump`: the body reads the file's bytes from the stream; a failure
         restic reports (even after the body read everything) is raised at the end."""
-        process = await self._spawn(["dump", "--", snapshot_id, path])
+        process = await self._spawn(["dump", "--", snapshot_id, path], ahead=AHEAD // 2)
         assert process.stdout is not None
         assert process.stderr is not None
         errors = asyncio.ensure_future(process.stderr.read())
@@ -299,14 +273,16 @@ class Restic:
         return stdout
 
     async def _spawn(
-        self, args: list[str], stdin: int = asyncio.subprocess.DEVNULL
+        self, args: list[str], stdin: int = asyncio.subprocess.DEVNULL, ahead: int = 1 << 16
     ) -> asyncio.subprocess.Process:
+        """restic started with `args`; `ahead`: the stdout buffer's limit (reading
+        pauses at twice that)."""
         login = Path(tempfile.mkdtemp(prefix="tomo-sftp-")) if self.repository.sftp else None
         options = [*self.repository.options, *self._sftp_command(login)]
         argv = [self.binary, "--repo", self.repository.location, *self._cache(),
                 *(a for option in options for a in ("-o", option)), *args]  # fmt: skip
         try:
-            process = await self._exec(argv, stdin)
+            process = await self._exec(argv, stdin, ahead)
         except BaseException:
             if login is not None:
                 shutil.rmtree(login, ignore_errors=True)
@@ -315,11 +291,11 @@ class Restic:
             _remove_when_ended(process, login)
         return process
 
-    async def _exec(self, argv: list[str], stdin: int) -> asyncio.subprocess.Process:
+    async def _exec(self, argv: list[str], stdin: int, ahead: int) -> asyncio.subprocess.Process:
         try:
             return await asyncio.create_subprocess_exec(
                 *argv, stdin=stdin, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, env=self._environment(),
+                stderr=asyncio.subprocess.PIPE, env=self._environment(), limit=ahead,
             )  # fmt: skip
         except FileNotFoundError:
             raise BackupFailed(self.repository.name, f"{self.binary} is not installed on tomo's "
@@ -329,8 +305,8 @@ class Restic:
         """restic's sftp.command, its files written into `folder` (none: not sftp)."""
         if folder is None or self.repository.sftp is None:
             return []
-        config = self.repository.sftp.files(folder)
-        return [f"sftp.command=ssh -F {config} {SFTP_HOST} -s sftp"]
+        config = self.repository.sftp.write(folder)
+        return [f"sftp.command=ssh -F {config} {ALIAS} -s sftp"]
 
     def _cache(self) -> list[str]:
         return ["--cache-dir", str(self.cache_dir)] if self.cache_dir else ["--no-cache"]

@@ -20,11 +20,17 @@ nobody asked for). Those that were running are started again whatever happens,
 a cancellation included, and each is in the job's journal before it is stopped
 (a tomo killed meanwhile starts it on its return); an app its user had stopped
 stays stopped. A restore replaces each folder whole (deployment/data_swap.py).
+
+A definition's `backup:` section changes that (see dumps.py): with dump commands
+the app keeps running, each dump saved as a part of its own and the paths it
+covers left out (unless the caller stopped the app: then every path is copied);
+its ignore list leaves folders out, or what matches below them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import posixpath
@@ -34,6 +40,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from tomo.backups.dumps import (
+    Dump,
+    dump_argv,
+    dumped_service,
+    dumps_of,
+    excluding_tar_argv,
+    ignored_below,
+    restore_argv,
+    wait_ready,
+)
 from tomo.backups.restic import BackupSummary, Restic, Retention, Snapshot
 from tomo.backups.transfer import (
     copy_in_argv,
@@ -48,7 +64,8 @@ from tomo.deployment.jobs import JobRecorder
 from tomo.deployment.manage import containers_of, long_running
 from tomo.deployment.models import Installation
 from tomo.deployment.remote import Docker
-from tomo.errors import InstallFailed, PreflightFailed, RemoteError, TomoError
+from tomo.errors import CommandFailed, InstallFailed, PreflightFailed, RemoteError, TomoError
+from tomo.marketplace.definition import AppDefinition, BackupDump, image_repository
 from tomo.monitor.stats import human_bytes
 
 log = logging.getLogger("tomo.backups")
@@ -66,6 +83,7 @@ class Part:
     path: str  # in the container
     kind: str  # "bind" (a folder under the installation's own) or "volume"
     source: str  # the folder on the server, or the volume's name
+    exclude: tuple[str, ...] = ()  # globs below the path its ignore list leaves out
 
     @property
     def filename(self) -> str:
@@ -86,6 +104,7 @@ class SnapshotReport:
     installation_id: str
     parts: list[PartSaved]
     downtime_seconds: float  # from the first stop to the last start (0: nothing ran)
+    dumps: list[str] = dataclasses.field(default_factory=list)  # services dumped, app kept running
 
     @property
     def bytes_read(self) -> int:
@@ -129,19 +148,33 @@ class Placed:
 
 
 @dataclass(frozen=True)
+class Plan:
+    """What one backup saves: paths as files, dumps, and what it leaves out."""
+
+    parts: list[Part]
+    dumps: list[Dump]  # empty: the app is stopped meanwhile
+    left_out: list[str]  # `SERVICE/PATH`, covered by a dump or ignored whole
+
+
+@dataclass(frozen=True)
 class RestoreReport:
     backup_id: str
     restored: list[str]  # the parts' names
     bytes_written: int
     downtime_seconds: float
+    dumps: list[StoredPart] = dataclasses.field(default_factory=list)  # for load_dumps
 
 
 class InstallationBackups:
     """Backups of installations into one repository."""
 
-    def __init__(self, ctx: DeploymentContext, restic: Restic) -> None:
+    def __init__(
+        self, ctx: DeploymentContext, restic: Restic, helper_image: str | None = None
+    ) -> None:
         self.ctx = ctx
         self.restic = restic
+        # What reads a folder without the paths its ignore list leaves out.
+        self.helper_image = helper_image or ctx.settings.helper_image
 
     # -- backing up ---------------------------------------------------------
 
@@ -152,38 +185,69 @@ class InstallationBackups:
         backup's id is its job's. A container is written in the job's journal before
         it is stopped, so a tomo killed meanwhile starts it again when it comes back
         (see deployment/reconcile.py). `stopped`: the app's containers (service ->
-        name) already stopped by the caller (an update), saved as they are."""
+        name) already stopped by the caller (an update), saved as they are. With
+        dumps declared and their containers running, nothing is stopped: the dumps
+        are saved, then the paths they do not cover."""
         docker = await self.ctx.docker(row.server_id)
-        parts = await self.parts(row, docker, stopped)
+        plan = await self.plan(row, docker, stopped)
+        count = len(plan.parts) + len(plan.dumps)
         backup_id = job.job_id
-        tags = [f"{INSTALLATION}={row.id}", f"{BACKUP}={backup_id}", f"{PARTS}={len(parts) + 1}"]
-        running = [] if stopped else await _running(docker, long_running(row))
+        tags = [f"{INSTALLATION}={row.id}", f"{BACKUP}={backup_id}", f"{PARTS}={count + 1}"]
+        if any(part.exclude for part in plan.parts):
+            await data_swap.ensure_helper_image(docker, self.helper_image)
+        running = [] if stopped or plan.dumps else await _running(docker, long_running(row))
         saved: list[PartSaved] = []
         started = time.monotonic()
         try:
             try:
-                if stopped is None:
+                if stopped is None and not plan.dumps:
                     async with job.step("stop", _names(running) or "nothing runs"):
                         await stop_for_a_while(job, docker, running)
-                async with job.step("save", f"{len(parts)} paths"):
-                    for index, part in enumerate(parts, start=1):
-                        saved.append(await self._save(docker, part, [*tags, f"{PART}={index}"],
-                                                      job))  # fmt: skip
-                        await job.progress(index, len(parts))
+                async with job.step("save", _saving(plan)):
+                    for name, argv in self._streams(docker, plan):
+                        tagged = [*tags, f"{PART}={len(saved) + 1}"]
+                        saved.append(await self._save(docker, name, argv, tagged, job))
+                        await job.progress(len(saved), count)
             finally:
                 not_started = await finish_anyway(_start_again(docker, running))
                 downtime = time.monotonic() - started if running else 0.0
             if not_started is None and running:
                 await started_again(job)
             async with job.step("record", RECORD):  # needs no downtime
-                saved.insert(0, await self._save_record(row, tags, saved, downtime))
+                images = await _images(docker, stopped or containers_of(row))
+                saved.insert(0, await self._save_record(row, tags, saved, downtime,
+                                                        plan, images))  # fmt: skip
         finally:
-            if len(saved) != len(parts) + 1:  # failed or cancelled: nothing of it counts
+            if len(saved) != count + 1:  # failed or cancelled: nothing of it counts
                 await finish_anyway(self._forget_backup(backup_id))
         if not_started is not None:
             raise not_started.with_message(f"backup {backup_id} of {row.name} was made, but "
                                            f"{not_started.message}")  # fmt: skip
-        return SnapshotReport(backup_id, row.id, saved, downtime)
+        return SnapshotReport(backup_id, row.id, saved, downtime, [d.service for d in plan.dumps])
+
+    async def plan(
+        self, row: Installation, docker: Docker, stopped: dict[str, str] | None = None
+    ) -> Plan:
+        """The paths to save as files (each with what its ignore list leaves out
+        below it), the dumps to make instead of a stop (none when the caller stopped
+        the app, or a dump's container does not run), and what is left out."""
+        definition = AppDefinition.model_validate(row.definition)
+        declared = dumps_of(definition, containers_of(row))
+        dumps = [] if stopped is not None else await _live(docker, declared)
+        instance_dir = await self._instance_dir(row)
+        covered = {_key(part) for dump in dumps
+                   for part in await _mounted(docker, dump.service, dump.container, instance_dir)
+                   if part.path in dump.covers}  # fmt: skip
+        kept, left_out = [], []
+        ignore = definition.backup.ignore
+        for part in await self.parts(row, docker, stopped):
+            relative = posixpath.relpath(part.source, instance_dir)
+            below = ignored_below(relative, ignore) if part.kind == "bind" else []
+            if below is None or _key(part) in covered:
+                left_out.append(f"{part.service}{part.path}")
+            else:
+                kept.append(dataclasses.replace(part, exclude=tuple(below)))
+        return Plan(kept, dumps, left_out)
 
     async def parts(
         self, row: Installation, docker: Docker, containers: dict[str, str] | None = None
@@ -192,45 +256,69 @@ class InstallationBackups:
         its containers mount, as Docker reports them; each once (the first
         container, in start order, that mounts it), in the order of their names
         (Docker lists a container's mounts in no set order)."""
-        data_root = (await self.ctx.servers.get_server(row.server_id)).data_root
-        instance_dir = posixpath.join(data_root, row.name)
+        instance_dir = await self._instance_dir(row)
         found: dict[str, Part] = {}
         for service, container in (containers or containers_of(row)).items():
-            args = ["container", "inspect", "--format", "{{json .Mounts}}", container]
-            for mount in json.loads(await docker.run(args)) or []:
-                part = _part(service, container, mount, instance_dir)
-                if part is not None:
-                    found.setdefault(f"{part.kind}:{part.source}", part)
+            for part in await _mounted(docker, service, container, instance_dir):
+                found.setdefault(_key(part), part)
         return sorted(found.values(), key=lambda part: part.filename)
 
+    async def _instance_dir(self, row: Installation) -> str:
+        data_root = (await self.ctx.servers.get_server(row.server_id)).data_root
+        return posixpath.join(data_root, row.name)
+
+    def _streams(self, docker: Docker, plan: Plan) -> list[tuple[str, list[str]]]:
+        """Each part's name and the command on the server that writes it to stdout:
+        the dumps first (the app runs on meanwhile), then the paths."""
+        target = docker.target
+        streams = [(d.filename, dump_argv(target, d.container, d.command)) for d in plan.dumps]
+        for part in plan.parts:
+            argv = (excluding_tar_argv(target, self.helper_image, part.container, part.path,
+                                       part.exclude) if part.exclude
+                    else copy_out_argv(target, part.container, part.path))  # fmt: skip
+            streams.append((part.filename, argv))
+        return streams
+
     async def _save(
-        self, docker: Docker, part: Part, tags: list[str], job: JobRecorder
+        self, docker: Docker, name: str, argv: list[str], tags: list[str], job: JobRecorder
     ) -> PartSaved:
-        argv = copy_out_argv(docker.target, part.container, part.path)
-        meter = Meter(job, f"saving {part.filename}")
-        async with self.restic.backup_stream(part.filename, tags) as upload:
+        meter = Meter(job, f"saving {name}")
+        async with self.restic.backup_stream(name, tags) as upload:
 
             async def into_restic(chunk: bytes) -> None:
                 await upload.write(chunk)
                 await meter.add(len(chunk))
 
-            await stream_out(self.ctx.servers.ssh, docker.target, argv, into_restic)
+            try:
+                await stream_out(self.ctx.servers.ssh, docker.target, argv, into_restic, bulk=True)
+            except CommandFailed as exc:
+                service = dumped_service(name)
+                if service is None:
+                    raise
+                raise exc.with_message(f"the dump of {service} failed: {exc.message}") from exc
         assert upload.summary is not None
-        return PartSaved(part.filename, upload.summary)
+        return PartSaved(name, upload.summary)
 
     async def _save_record(
-        self, row: Installation, tags: list[str], saved: list[PartSaved], downtime: float
-    ) -> PartSaved:
+        self, row: Installation, tags: list[str], saved: list[PartSaved], downtime: float,
+        plan: Plan, images: dict[str, str | None],
+    ) -> PartSaved:  # fmt: skip
         """What brings the installation back without the catalog: its definition and
-        config as installed, secrets still sealed with tomo's key; and what the
-        backup's other parts hold."""
+        config as installed, secrets still sealed with tomo's key, the images its
+        containers ran (by digest, where a registry gave one); and what the backup's
+        other parts hold, and what it left out."""
         record = {
             "id": row.id, "name": row.name, "server_id": row.server_id, "repo_id": row.repo_id,
             "app_id": row.app_id, "version": row.version, "image": row.image,
             "definition": row.definition, "config": row.config,
             "secret_env_enc": row.secret_env_enc, "containers": containers_of(row),
+            "images": images,
             "parts": [{"name": p.name, "snapshot": p.summary.snapshot_id,
                        "bytes_read": p.summary.bytes_read} for p in saved],
+            "dumps": [{"service": d.service, "name": d.filename, "command": list(d.command)}
+                      for d in plan.dumps],
+            "left_out": plan.left_out,
+            "excluded": {p.filename: list(p.exclude) for p in plan.parts if p.exclude},
             "downtime_seconds": round(downtime, 3),
         }  # fmt: skip
         data = json.dumps(record, indent=1, sort_keys=True).encode()
@@ -299,8 +387,11 @@ class InstallationBackups:
         until every one is restored); its containers are stopped meanwhile and
         started again once the restored data is in place."""
         docker = await self.ctx.docker(row.server_id)
-        placed = [_placed(part, containers_of(row), job.job_id, helper_image) for part in parts]
+        dumps = [part for part in parts if dumped_service(part.name) is not None]
+        placed = [_placed(part, containers_of(row), job.job_id, helper_image)
+                  for part in parts if part not in dumps]  # fmt: skip
         async with job.step("check", f"{len(placed)} paths on {row.server_id}"):
+            _declared_restores(row, dumps)
             await data_swap.ensure_helper_image(docker, helper_image)
             await self._check_space(docker, placed)
         running = await _running(docker, long_running(row))
@@ -324,7 +415,47 @@ class InstallationBackups:
             )]  # fmt: skip
             await job.save_journal()
         downtime = time.monotonic() - started if running else 0.0
-        return RestoreReport(job.job_id, [p.name for p in placed], written, downtime)
+        return RestoreReport(job.job_id, [p.name for p in placed], written, downtime, dumps)
+
+    async def load_dumps(self, row: Installation, report: RestoreReport, job: JobRecorder) -> None:
+        """Once the restored app runs again: each dump of the backup streamed into its
+        service's restore command, when the service's `ready` command says it can
+        take it (a container that does not run is started for it, then stopped)."""
+        if not report.dumps:
+            return
+        docker = await self.ctx.docker(row.server_id)
+        declared, containers = _declared_restores(row, report.dumps), containers_of(row)
+        loaded: list[str] = []
+        async with job.step("load", ", ".join(p.name for p in report.dumps)):
+            for part in report.dumps:
+                service = dumped_service(part.name) or ""
+                try:
+                    await self._load(docker, part, service, containers[service],
+                                     declared[service], job)  # fmt: skip
+                except TomoError as exc:
+                    restored = ", ".join([*report.restored, *loaded]) or "nothing else"
+                    raise exc.with_message(f"restored {restored}, but not {part.name}: "
+                                           f"{exc.message}") from exc  # fmt: skip
+                loaded.append(part.name)
+
+    async def _load(
+        self, docker: Docker, part: StoredPart, service: str, container: str,
+        dump: BackupDump, job: JobRecorder,
+    ) -> None:  # fmt: skip
+        was_running = bool(await _running(docker, [container]))
+        if not was_running:
+            await docker.run(["container", "start", container])
+        try:
+            if dump.ready:
+                await wait_ready(docker, container, service, dump.ready)
+            argv = restore_argv(docker.target, container, dump.restore)
+            meter = Meter(job, f"loading {part.name}")
+            async with self.restic.dump(part.snapshot, "/" + part.name) as stream:
+                await stream_in(self.ctx.servers.ssh, docker.target, argv, stream, meter.add,
+                                bulk=True)  # fmt: skip
+        finally:
+            if not was_running:
+                await finish_anyway(docker.stop(container))
 
     async def _check_space(self, docker: Docker, placed: Sequence[Placed]) -> None:
         """Whether each path is a folder (swapped whole) or a file (written in place);
@@ -361,7 +492,53 @@ class InstallationBackups:
                                   data_swap.staging_dir(part.path, job.job_id))  # fmt: skip
         meter = Meter(job, f"restoring {part.name}")
         async with self.restic.dump(part.snapshot, "/" + part.name) as stream:
-            return await stream_in(self.ctx.servers.ssh, docker.target, argv, stream, meter.add)
+            return await stream_in(self.ctx.servers.ssh, docker.target, argv, stream, meter.add,
+                                   bulk=True)  # fmt: skip
+
+
+async def _mounted(docker: Docker, service: str, container: str, instance_dir: str) -> list[Part]:
+    """The container's volumes and folders under the installation's own."""
+    args = ["container", "inspect", "--format", "{{json .Mounts}}", container]
+    mounts = json.loads(await docker.run(args)) or []
+    return [part for mount in mounts
+            if (part := _part(service, container, mount, instance_dir)) is not None]  # fmt: skip
+
+
+def _key(part: Part) -> str:
+    """What a part reads, whichever container mounts it."""
+    return f"{part.kind}:{part.source}"
+
+
+def _saving(plan: Plan) -> str:
+    dumps = f" and {len(plan.dumps)} dumps, the app running" if plan.dumps else ""
+    return f"{len(plan.parts)} paths{dumps}"
+
+
+async def _live(docker: Docker, dumps: list[Dump]) -> list[Dump]:
+    """The dumps, when each one's container runs (a dump needs it); else none: the
+    app is stopped and its paths copied, as without dumps."""
+    running = await _running(docker, [d.container for d in dumps])
+    return dumps if len(running) == len(dumps) else []
+
+
+async def _images(docker: Docker, containers: dict[str, str]) -> dict[str, str | None]:
+    """service -> the image its container runs, as `repository@sha256:…` (None: an
+    image no registry gave, or a container gone)."""
+    return {service: await _digest(docker, name) for service, name in containers.items()}
+
+
+async def _digest(docker: Docker, container: str) -> str | None:
+    try:
+        configured, _, image_id = (await docker.run(
+            ["container", "inspect", "--format", "{{.Config.Image}} {{.Image}}", container]
+        )).strip().partition(" ")  # fmt: skip
+        digests = json.loads(await docker.run(
+            ["image", "inspect", "--format", "{{json .RepoDigests}}", image_id])) or []  # fmt: skip
+    except (CommandFailed, ValueError):
+        return None
+    wanted = image_repository(configured)
+    found = [d for d in digests if image_repository(d.partition("@")[0]) == wanted] or digests
+    return str(found[0]) if found else None
 
 
 def _part(service: str, container: str, mount: dict[str, Any], instance_dir: str) -> Part | None:
@@ -381,6 +558,19 @@ def _placed(part: StoredPart, containers: dict[str, str], job: str, image: str) 
     container, path = containers[service], "/" + path
     swap = {"image": image, "container": container, "path": path, "job": job}
     return Placed(part.name, part.snapshot, part.bytes_read, container, path, swap)
+
+
+def _declared_restores(row: Installation, dumps: Sequence[StoredPart]) -> dict[str, BackupDump]:
+    """service -> its dump as the app declares it now, for each dump of a backup; an
+    InstallFailed naming the first the app cannot take back (before anything starts)."""
+    definition = AppDefinition.model_validate(row.definition)
+    declared = {d.service or definition.main_service: d for d in definition.backup.dumps}
+    for part in dumps:
+        service = dumped_service(part.name) or ""
+        if service not in definition.all_services or service not in declared:
+            raise InstallFailed(f"backup part {part.name} is a dump of service {service}, "
+                                f"which {row.name} no longer declares (backup.dumps)")  # fmt: skip
+    return declared
 
 
 def _folders_by_container(placed: Sequence[Placed]) -> dict[str, list[str]]:

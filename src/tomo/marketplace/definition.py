@@ -492,6 +492,58 @@ class AppHook(_Definition):
     interpreter: Literal["sh", "bash"] = "sh"
 
 
+MAX_BACKUP_DUMPS = 16
+MAX_IGNORED = 64
+MAX_ARGUMENTS = 64
+_GLOB_COMPONENT = re.compile(r"[^/\x00-\x1f\x7f]{1,255}")
+
+
+def check_ignore_pattern(value: str) -> str:
+    """A glob (`*`, `?`, `[…]` within one name) relative to the installation's data
+    folder, as its `./` host paths are: `cache/*`, `logs`, `data/*.tmp`."""
+    pattern = value.strip().removeprefix("./").rstrip("/")
+    if len(pattern) > 512:
+        raise ValueError("is longer than 512 characters")
+    components = pattern.split("/")
+    if value.strip().startswith("/") or not pattern:
+        raise ValueError(f"'{value}' is not relative to the data folder (cache/*, logs)")
+    if any(c in ("", ".", "..") or not _GLOB_COMPONENT.fullmatch(c) for c in components):
+        raise ValueError(f"'{value}' is not a path under the data folder (no '..', no "
+                         "empty names, no control characters)")  # fmt: skip
+    return pattern
+
+
+Argument = Annotated[Text, Field(max_length=4096)]
+Argv = Annotated[
+    list[Argument], BeforeValidator(_split_command), Field(min_length=1, max_length=MAX_ARGUMENTS)
+]
+
+
+class BackupDump(_Definition):
+    """A command run inside a running container that writes the service's data to
+    stdout (`pg_dumpall`), and the one that reads it back from stdin (`psql`): a
+    backup with dumps leaves the app running, the paths in `covers` standing for
+    the data the dump holds (not copied as files)."""
+
+    service: Slug | None = None  # None: the main service
+    command: Argv
+    restore: Argv
+    covers: Annotated[list[AbsolutePath], BeforeValidator(as_list), Field(max_length=32)] = []
+    # Polled (a bounded while) before `restore` runs: the service accepts it once it exits 0.
+    ready: Argv | None = None
+
+
+class AppBackup(_Definition):
+    """How a backup treats the app: what it leaves out, and the dumps it makes
+    instead of stopping the app (docs/backups.md)."""
+
+    ignore: Annotated[
+        list[Annotated[str, AfterValidator(check_ignore_pattern)]],
+        BeforeValidator(as_list), AfterValidator(_unique), Field(max_length=MAX_IGNORED),
+    ] = []  # fmt: skip
+    dumps: Annotated[list[BackupDump], Field(max_length=MAX_BACKUP_DUMPS)] = []
+
+
 class AppVolume(_Definition):
     container_path: AbsolutePath = Field(
         validation_alias=AliasChoices("container_path", "container")
@@ -724,6 +776,8 @@ class AppDefinition(_Definition):
     templated: Bool = False
     # Why tomo cannot install this app (the catalog still lists it), or None.
     not_installable: Annotated[ShownText, Field(max_length=2000)] | None = None
+    # What a backup leaves out, and the dumps that keep the app running meanwhile.
+    backup: AppBackup = AppBackup()
 
     @model_validator(mode="before")
     @classmethod
@@ -808,6 +862,7 @@ class AppDefinition(_Definition):
                 raise ValueError(f"settings[{position}].name: '{setting.name}' cannot be "
                                  "referred to as ${NAME} (letters, digits and '_')")  # fmt: skip
         self._requirements_fit()
+        self._backup_fits()
         self._references_are_known()
         return self
 
@@ -830,6 +885,20 @@ class AppDefinition(_Definition):
             if unknown:
                 raise ValueError(f"exports: {export.name}: ${{{unknown[0]}}} is not a setting "
                                  "of this app")  # fmt: skip
+
+    def _backup_fits(self) -> None:
+        """Each dump of a service of this app (the main one when it names none), one
+        per service: a backup stores it as `SERVICE.dump`."""
+        seen: set[str] = set()
+        for position, dump in enumerate(self.backup.dumps):
+            service = dump.service or self.main_service
+            if service not in self.all_services:
+                raise ValueError(f"backup.dumps[{position}].service: '{service}' is not a "
+                                 "service of this app")  # fmt: skip
+            if service in seen:
+                raise ValueError(f"backup.dumps[{position}].service: '{service}' has a dump "
+                                 "already (one per service)")  # fmt: skip
+            seen.add(service)
 
     @property
     def imported_names(self) -> set[str]:

@@ -23,7 +23,12 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from tomo.errors import InvalidDefinition
-from tomo.marketplace.definition import MAX_HOOK_BYTES, MAX_SHIPPED_FILES
+from tomo.marketplace.definition import (
+    MAX_HOOK_BYTES,
+    MAX_IGNORED,
+    MAX_SHIPPED_FILES,
+    check_ignore_pattern,
+)
 from tomo.marketplace.formats.base import Found, Parsed, SourceSpec
 from tomo.marketplace.formats.common import (
     clip,
@@ -170,6 +175,9 @@ class _UmbrelApp:
             data["files"] = files
         if hooks:
             data["hooks"] = hooks
+        ignored = self._backup_ignore(compose)
+        if ignored:
+            data["backup"] = {"ignore": ignored}
         return Parsed(build_definition(self.path, data), [*compose.warnings, *self.warnings])
 
     # --- the compose side --------------------------------------------------------------
@@ -315,6 +323,23 @@ class _UmbrelApp:
                                         owner="1000:1000")  # fmt: skip
         self.blockers += too_many
         return files
+
+    def _backup_ignore(self, compose: ComposeApp) -> list[str]:
+        """`backupIgnore`: globs relative to the app's data directory, which is where
+        tomo puts `${APP_DATA_DIR}` and `./` (under `data/` when the app mounts the
+        whole directory: compose.data_prefix); one that reaches elsewhere is dropped."""
+        kept = []
+        for entry in text_list(self.manifest.get("backupIgnore"), "backupIgnore"):
+            relative = entry.removeprefix("${APP_DATA_DIR}/").removeprefix("./")
+            pattern = compose.data_prefix + relative
+            try:
+                kept.append(check_ignore_pattern(pattern))
+            except ValueError:
+                self.warnings.append(f"backupIgnore: '{entry}' is not a path under the app's "
+                                     "data directory, ignored")  # fmt: skip
+        if len(kept) > MAX_IGNORED:
+            self.warnings.append(f"backupIgnore: only the first {MAX_IGNORED} are kept")
+        return kept[:MAX_IGNORED]
 
     # --- the manifest side -------------------------------------------------------------
 
