@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from tests.deployment.test_outdated import installed
 from tests.gitrepo import CatalogRepo
 from tests.web.conftest import Web
 from tomo.auth.service import csrf_token_for
@@ -33,10 +34,13 @@ def test_every_form_on_the_main_pages_carries_the_sessions_token(
     repo.commit()
     web.api.admin.post("/api/marketplace/repos", json={"url": repo.url, "name": "C"})
     assert web.api.admin.post("/api/marketplace/repos/c/sync").status_code == 200
+    web.api.run(lambda runtime: installed(runtime, "c", "jellyfin", "jelly"))
     page = web.admin()
     expected = csrf_token_for(page.cookies[SESSION_COOKIE])
     pages = ["/store", "/apps/c/jellyfin", "/repos", "/repos/c", "/servers", "/installed",
-             "/users", "/tokens", "/audit", "/account", "/channels", "/backups"]  # fmt: skip
+             "/users", "/tokens", "/audit", "/account", "/channels", "/backups",
+             "/backups/repositories/add", "/installed/i-jelly",
+             "/installed/i-jelly/backup-settings"]  # fmt: skip
     seen = 0
     for path in pages:
         answer = page.get(path)

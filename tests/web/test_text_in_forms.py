@@ -49,6 +49,8 @@ def refused_naming(answer: httpx.Response, field: str) -> None:
         ("/users", {"username": HALF_IN_UTF7, "role": "viewer", "password": "a long password",
                     "confirm": "a long password"}, "username"),
         ("/tokens", {"name": f"backup {HALF_IN_UTF7}"}, "name"),
+        ("/backups/repositories/add", {"name": f"usb{HALF_IN_UTF7}", "kind": "local",
+                                       "path": "/srv/usb"}, "name"),
     ],
 )  # fmt: skip
 def test_a_lone_surrogate_in_a_form_is_refused_naming_its_field(

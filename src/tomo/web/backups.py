@@ -19,6 +19,7 @@ from tomo.deployment.operation import Prepared
 from tomo.errors import BackupNotFound, NotFound, TomoError
 from tomo.http.deps import BackupsDep, DeploymentDep, run_in_background, runtime_of
 from tomo.monitor.stats import human_bytes
+from tomo.web.backup_settings import SettingsInWords, default_repository, in_words
 from tomo.web.session import Admin, Viewer
 from tomo.web.templating import accepted, exact, redirect, refused, render
 
@@ -46,13 +47,25 @@ async def backups_page(
     named = found[0].installation_name if installation and found else installation
     context = {"backups": found, "servers": await _server_names(request),
                "installation": installation or "", "installation_name": named,
-               "human_bytes": human_bytes}  # fmt: skip
+               "human_bytes": human_bytes,
+               "repositories": await backups.list_repositories()}  # fmt: skip
     return render(request, "backups/list.html", context)
 
 
-async def recent_backups(request: Request, installation_id: str) -> list[BackupPublic]:
-    """The installation's newest backups, for its page."""
-    return (await runtime_of(request).backups.list_backups(installation_id))[:RECENT]
+@dataclass(frozen=True)
+class BackupsOfInstallation:
+    """What an installation's page shows of its backups."""
+
+    recent: list[BackupPublic]  # its newest
+    settings: SettingsInWords  # how it is backed up on its own (web/backup_settings.py)
+
+
+async def recent_backups(request: Request, installation_id: str) -> BackupsOfInstallation:
+    """The installation's newest backups and its backup settings, for its page."""
+    backups = runtime_of(request).backups
+    settings = in_words(await backups.get_settings(installation_id),
+                        await default_repository(backups))  # fmt: skip
+    return BackupsOfInstallation((await backups.list_backups(installation_id))[:RECENT], settings)
 
 
 @router.post("/installed/{installation}/backups", name="web_backup_create")

@@ -12,6 +12,8 @@ from tomo.web import (
     admin,
     adopt,
     auth,
+    backup_repositories,
+    backup_settings,
     backups,
     events,
     install,
@@ -30,8 +32,10 @@ STATIC = Path(__file__).parent / "static"
 web_router = APIRouter(include_in_schema=False,
                        dependencies=[Depends(events.count_unread_events),
                                      Depends(installed.count_updates_offered)])  # fmt: skip
-for feature in (auth, store, paste, install, update_policy, backups, installed, servers, adopt,
-                repos, admin, events):  # fmt: skip
+# Before `installed` (its /installed/{installation}/{verb}) and `backups` (its
+# /backups/{backup_id}/…): their paths would take these pages' own.
+for feature in (auth, store, paste, install, update_policy, backup_settings, backup_repositories,
+                backups, installed, servers, adopt, repos, admin, events):  # fmt: skip
     web_router.include_router(feature.router)
 
 
