@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         description="A small image with a shell that a restore runs on the server to swap an "
         "app's data folders (pulled there when missing).",
     )  # fmt: skip
+    proxy_image: str = Field(
+        default="caddy:2", min_length=1, max_length=255,
+        description="The image of the front door tomo runs on a server to reach apps by name "
+        "over HTTPS (Caddy; an offline site points it at its own registry).",
+    )  # fmt: skip
     backup_before_update: bool = Field(
         default=True,
         description="Whether a new installation's updates back its data up first and put it "

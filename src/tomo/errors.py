@@ -8,7 +8,8 @@ SQLAlchemy) are translated where they are caught, never passed through.
     ├── InvalidInput                 the user or a catalog gave something unusable
     │   ├── InvalidRepoUrl           a repository URL tomo will not hand to git
     │   ├── InvalidDefinition        an app definition file that does not validate
-    │   └── MissingDependencies      an app whose required apps are not installed there
+    │   ├── MissingDependencies      an app whose required apps are not installed there
+    │   └── HostnameTaken            a hostname two routes of a front door would both answer
     ├── NotFound
     │   ├── RepoNotFound
     │   ├── AppNotFound
@@ -40,7 +41,8 @@ SQLAlchemy) are translated where they are caught, never passed through.
     │   ├── HostKeyUnknown           the host key is not trusted yet
     │   ├── HostKeyChanged           the host key differs from the pinned one
     │   ├── CommandFailed            a remote command exited non-zero
-    │   └── DockerUnavailable        Docker is missing, stopped or not permitted
+    │   ├── DockerUnavailable        Docker is missing, stopped or not permitted
+    │   └── FrontDoorFailed          the server's front door (Caddy) refused or is not there
     ├── InstallFailed                an install or update step failed (its traces removed)
     │   └── PreflightFailed          the server cannot take the app (every reason listed)
     ├── AccessDenied                 the request may not do this
@@ -143,6 +145,21 @@ class MissingDependencies(InvalidInput):
             f"{app} needs {', '.join(apps)} installed on {server} first", ("app",),
             "install them first, or install with --with-dependencies", tuple(apps),
             page_hint="install them first, or tick 'Install what it needs first'",
+        )])  # fmt: skip
+
+
+class HostnameTaken(InvalidInput):
+    """A hostname routed twice: to `first`, and to `second` by the route at `field`.
+    A conflict (409), with the refusal's structure."""
+
+    exit_code = 4
+    http_status = 409
+
+    def __init__(self, hostname: str, first: str, second: str, field: str) -> None:
+        self.hostname, self.upstreams = hostname, (first, second)
+        super().__init__([Refusal(
+            f"{hostname} is routed to {first} already; it cannot also go to {second}",
+            (field,), "choose another hostname, or remove the other route",
         )])  # fmt: skip
 
 
@@ -381,6 +398,12 @@ class CommandFailed(RemoteError):
 
 class DockerUnavailable(RemoteError):
     pass
+
+
+class FrontDoorFailed(RemoteError):
+    """The front door (tomo's Caddy on a server) refused a config (the message ends
+    with Caddy's own words; the config it ran before still runs), or is missing or
+    stopped."""
 
 
 class SecretsUnavailable(TomoError):

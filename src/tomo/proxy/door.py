@@ -1,0 +1,402 @@
+"""A server's front door: tomo's Caddy container, its network and its volume, driven
+through tomo's remote Docker (every command an argv, quoted by the SSH layer).
+
+    network  tomo-proxy       apps join it (connect) and are dialled by name
+    volume   tomo-proxy-data  at /data: Caddy's storage (keys, certificates, the
+                              internal CA) and its autosaved config, so both
+                              survive restarts and new images
+    container tomo-proxy      `caddy run --resume`: after a restart (or a new
+                              image) it runs the last config it accepted
+
+A config is applied whole: the JSON goes into the volume with `docker container
+cp` (a one-file tar on stdin), then `caddy reload` inside the container hands it
+to Caddy's admin API (localhost:2019 there, reachable from nowhere else), whose
+/load runs it or, when it cannot, keeps the config it had. The image needs no
+shell: Caddy's binary is the only program run in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import ipaddress
+import json
+import re
+import tarfile
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from tomo.backups.transfer import stream_in, stream_out
+from tomo.deployment.remote import Docker
+from tomo.errors import CommandFailed, FrontDoorFailed, InvalidInput, Refusal
+from tomo.proxy.caddy import ADMIN, DATA, ROOT_CERTIFICATE, STORAGE, caddy_config
+from tomo.proxy.routes import CONTAINER_NAME, FrontDoorConfig, container_problem
+from tomo.servers.ssh import SSHService, docker_argv
+
+if TYPE_CHECKING:
+    from tomo.deployment.context import DeploymentContext
+
+NETWORK = "tomo-proxy"
+VOLUME = "tomo-proxy-data"
+CONTAINER = "tomo-proxy"
+LABEL = "tomo.front-door"  # its value: the digest of how the container was made
+STAGED = "tomo-proxy.json"  # in DATA: the config being applied
+FIRST = "tomo-first.json"  # in DATA: what Caddy runs before tomo applied anything
+AUTOSAVE = f"{DATA}/config/caddy/autosave.json"  # Caddy's copy of the config it runs
+# Changes whenever the container's own arguments do, so that ensure() makes it anew.
+RUN_VERSION = "1"
+RELOAD_SECONDS = 60.0
+ADMIN_WAIT_SECONDS = 10.0  # for Caddy's admin API to answer after a start
+
+
+class Inspected(NamedTuple):
+    status: str  # created, running, exited…
+    image: str
+    made: str  # the LABEL: how it was made (see _made_as)
+
+
+@dataclass(frozen=True)
+class FrontDoorStatus:
+    """What the front door is on its server now."""
+
+    exists: bool
+    running: bool
+    image: str | None
+    applied: dict[str, Any] | None  # the Caddy config it runs (its autosave); None: none yet
+
+    def applies(self, config: FrontDoorConfig) -> bool:
+        """Whether it runs exactly `config`."""
+        return self.applied == caddy_config(config)
+
+
+class FrontDoor:
+    """The front door of one server. `owner` is put on what it makes as the label
+    tomo.owner (Settings.owner_label), as installations' containers carry it."""
+
+    def __init__(self, docker: Docker, ssh: SSHService, *, owner: str = "") -> None:
+        self.docker = docker
+        self.ssh = ssh
+        self.owner = owner
+
+    @property
+    def server(self) -> str:
+        return self.docker.server
+
+    # -- the container -----------------------------------------------------------
+
+    async def ensure(
+        self, image: str, publish_address: str, http_port: int, https_port: int
+    ) -> None:
+        """Network, volume and a running container made this way (made anew, with the
+        same volume, when the image or the ports changed; started when stopped)."""
+        _check_made(image, publish_address, http_port, https_port)
+        await self._ensure_network()
+        await self._ensure_volume()
+        made = _made_as(image, publish_address, http_port, https_port)
+        found = await self._inspect()
+        if found is not None and found.made == made:
+            if found.status != "running":
+                await self.docker.run(["container", "start", CONTAINER])
+            return
+        if found is not None:
+            await self.docker.remove_container(CONTAINER, with_volumes=True)
+        await self._create(image, _published(publish_address, http_port, https_port), made)
+
+    async def status(self) -> FrontDoorStatus:
+        found = await self._inspect()
+        if found is None:
+            return FrontDoorStatus(exists=False, running=False, image=None, applied=None)
+        applied = await self._read(AUTOSAVE)
+        return FrontDoorStatus(exists=True, running=found.status == "running", image=found.image,
+                               applied=json.loads(applied) if applied else None)  # fmt: skip
+
+    async def remove(self, *, with_volume: bool = False) -> None:
+        """The container and the network go (apps still on it are disconnected first);
+        the volume, with its certificates and CA, only when asked."""
+        await self.docker.remove_container(CONTAINER, with_volumes=True)
+        if await self.docker.network_owner(NETWORK) is not None:
+            for container in await self._attached():
+                await self.disconnect(container)
+            await self.docker.run(["network", "rm", NETWORK])
+        if with_volume:
+            left = await self.docker.remove_volumes([VOLUME])
+            if left:
+                raise FrontDoorFailed(self.server, f"volume {VOLUME} is still in use")
+
+    # -- the config ----------------------------------------------------------------
+
+    async def apply(self, config: FrontDoorConfig) -> None:
+        """Run `config` whole, or raise FrontDoorFailed with Caddy's reason, the
+        running config left as it was."""
+        await self._load(json.dumps(caddy_config(config), indent=1).encode())
+
+    async def apply_document(self, document: dict[str, Any]) -> None:
+        """A Caddy config as it is (apply() makes one from a FrontDoorConfig): for a
+        config tomo cannot express yet, and for tests of what Caddy refuses."""
+        await self._load(json.dumps(document).encode())
+
+    async def root_certificate(self) -> str:
+        """The PEM of the internal CA's root, which clients trust for tls internal."""
+        pem = await self._read(ROOT_CERTIFICATE)
+        if pem is None:
+            raise FrontDoorFailed(self.server, "the front door has no internal root "
+                                  "certificate yet: Caddy makes it once a config with tls "
+                                  "internal runs")  # fmt: skip
+        return pem.decode("ascii")
+
+    # -- apps on the network ---------------------------------------------------------
+
+    async def connect(self, container: str, alias: str) -> None:
+        """Put the app's container on the front door's network, reachable as `alias`
+        (already there under that alias: nothing changes)."""
+        problem = container_problem(alias)
+        if problem:
+            raise InvalidInput([Refusal(f"alias '{alias}' {problem}", ("alias",))])
+        _check_container(container)
+        aliases = await self._aliases(container)
+        if aliases is not None and alias in aliases:
+            return
+        if aliases is not None:
+            await self.disconnect(container)
+        await self.docker.run(["network", "connect", "--alias", alias, NETWORK, container])
+
+    async def disconnect(self, container: str) -> None:
+        """Take the container off the network (gone or never on it: nothing to do)."""
+        _check_container(container)
+        args = ["network", "disconnect", "--force", NETWORK, container]
+        result = await self.docker.ssh.run_docker(self.docker.target, args, check=False)
+        quiet = ("is not connected", "no such container", "not found")
+        if result.exit_code != 0 and not any(q in result.stderr.lower() for q in quiet):
+            raise CommandFailed(self.server, f"docker network disconnect {NETWORK} {container}",
+                                result.exit_code, result.stderr)  # fmt: skip
+
+    # -- below ----------------------------------------------------------------------
+
+    async def _ensure_network(self) -> None:
+        if await self.docker.network_owner(NETWORK) is None:
+            await self.docker.run(["network", "create", *self._labels("1"), NETWORK])
+
+    async def _ensure_volume(self) -> None:
+        if not await self.docker.volume_exists(VOLUME):
+            await self.docker.run(["volume", "create", *self._labels("1"), VOLUME])
+
+    def _labels(self, value: str) -> list[str]:
+        labels = {LABEL: value} | ({"tomo.owner": self.owner} if self.owner else {})
+        return [item for key, text in labels.items() for item in ("--label", f"{key}={text}")]
+
+    async def _create(self, image: str, published: list[str], made: str) -> None:
+        """Create, give it its first config, start; a container that cannot start
+        (a port taken, an image that is not Caddy) is removed again."""
+        args = ["container", "create", "--name", CONTAINER, *self._labels(made),
+                "--restart", "unless-stopped", "--network", NETWORK,
+                "--volume", f"{VOLUME}:{DATA}", "--env", f"XDG_DATA_HOME={DATA}",
+                "--env", f"XDG_CONFIG_HOME={DATA}/config", *published,
+                "--security-opt", "no-new-privileges", "--entrypoint", "caddy", image,
+                "run", "--resume", "--config", f"{DATA}/{FIRST}"]  # fmt: skip
+        await self.docker.run(args, time_limit=600)  # pulls the image when missing
+        try:
+            await self._upload(FIRST, json.dumps(_first_config()).encode())
+            await self.docker.run(["container", "start", CONTAINER])
+            await self._check_running()
+        except BaseException:
+            await self.docker.remove_container(CONTAINER, with_volumes=True)
+            raise
+
+    async def _load(self, document: bytes) -> None:
+        found = await self._inspect()
+        if found is None:
+            raise FrontDoorFailed(self.server, _NOT_THERE)
+        if found.status != "running":
+            raise FrontDoorFailed(self.server, f"the front door ({CONTAINER}) is {found.status}, "
+                                  "not running: ensure it first")  # fmt: skip
+        await self._upload(STAGED, document)
+        await self._reload(f"{DATA}/{STAGED}")
+
+    async def _check_running(self) -> None:
+        found = await self._inspect()
+        if found is None or found.status != "running":
+            said = " | ".join(await self.docker.output_tail(CONTAINER, 5)) or "no output"
+            raise FrontDoorFailed(self.server, f"the front door did not start: {said}")
+
+    async def _inspect(self) -> Inspected | None:
+        """The container as Docker sees it, or None when there is none."""
+        fields = (
+            f'{{{{.State.Status}}}}\t{{{{.Config.Image}}}}\t{{{{index .Config.Labels "{LABEL}"}}}}'
+        )
+        args = ["container", "inspect", "--format", fields, CONTAINER]
+        result = await self.docker.ssh.run_docker(self.docker.target, args, check=False)
+        if result.exit_code != 0:
+            if "no such" in result.stderr.lower():
+                return None
+            raise CommandFailed(self.server, f"docker container inspect {CONTAINER}",
+                                result.exit_code, result.stderr)  # fmt: skip
+        status, image, made = [*result.stdout.rstrip("\n").split("\t"), "", "", ""][:3]
+        return Inspected(status, image, made)
+
+    async def _upload(self, name: str, content: bytes) -> None:
+        """One file into the volume, as a tar on the stdin of `docker container cp`."""
+        source = asyncio.StreamReader()
+        source.feed_data(_one_file_tar(name, content))
+        source.feed_eof()
+        argv = docker_argv(self.docker.target, ["container", "cp", "-", f"{CONTAINER}:{DATA}"])
+        try:
+            await stream_in(self.ssh, self.docker.target, argv, source)
+        except CommandFailed as exc:
+            raise self._missing_or(exc) from None
+
+    async def _read(self, path: str) -> bytes | None:
+        """A file of the container's (None when it is not there), through a tar on the
+        stdout of `docker container cp`: the image has no shell to `cat` with."""
+        received: list[bytes] = []
+
+        async def keep(chunk: bytes) -> None:
+            received.append(chunk)
+
+        argv = docker_argv(self.docker.target, ["container", "cp", f"{CONTAINER}:{path}", "-"])
+        try:
+            await stream_out(self.ssh, self.docker.target, argv, keep)
+        except CommandFailed as exc:
+            if "could not find the file" in exc.stderr.lower():
+                return None
+            raise self._missing_or(exc) from None
+        content = _only_file(b"".join(received))
+        if content is None:
+            raise FrontDoorFailed(self.server, f"docker container cp {CONTAINER}:{path} gave "
+                                  "no file")  # fmt: skip
+        return content
+
+    async def _reload(self, path: str) -> None:
+        """`caddy reload` inside the container; its admin API may need a moment after
+        a start, so a refused connection is tried again for a few seconds."""
+        args = ["container", "exec", CONTAINER, "caddy", "reload", "--config", path,
+                "--address", ADMIN]  # fmt: skip
+        deadline = time.monotonic() + ADMIN_WAIT_SECONDS
+        for _ in range(100):
+            result = await self.docker.ssh.run_docker(self.docker.target, args, check=False,
+                                                      time_limit=RELOAD_SECONDS)  # fmt: skip
+            if result.exit_code == 0:
+                return
+            reason = caddy_reason(result.stderr)
+            if "connection refused" not in reason or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        raise FrontDoorFailed(self.server, _not_reloaded(reason))
+
+    async def _aliases(self, container: str) -> list[str] | None:
+        """The container's aliases on the network; None when it is not on it."""
+        args = ["container", "inspect", "--format", "{{json .NetworkSettings.Networks}}",
+                container]  # fmt: skip
+        networks = json.loads(await self.docker.run(args) or "null") or {}
+        endpoint = networks.get(NETWORK)
+        return None if endpoint is None else list(endpoint.get("Aliases") or [])
+
+    async def _attached(self) -> list[str]:
+        args = ["network", "inspect", "--format",
+                "{{range .Containers}}{{.Name}}\n{{end}}", NETWORK]  # fmt: skip
+        return [name for name in (await self.docker.run(args)).split("\n") if name.strip()]
+
+    def _missing_or(self, exc: CommandFailed) -> Exception:
+        if "no such container" in exc.stderr.lower():
+            return FrontDoorFailed(self.server, _NOT_THERE)
+        return exc
+
+
+async def front_door(ctx: DeploymentContext, server_id: str) -> FrontDoor:
+    """The front door of a server, through the deployment's Docker and SSH."""
+    docker = await ctx.docker(server_id)
+    return FrontDoor(docker, ctx.servers.ssh, owner=ctx.settings.owner_label)
+
+
+def caddy_reason(stderr: str) -> str:
+    """Caddy's own words in what `caddy reload` printed: the `error` its admin API
+    answered with (`Error: … HTTP 400: {"error": "…"}`), or its last line."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    said = next((line for line in reversed(lines) if line.startswith("Error:")), None)
+    if said is None:
+        return lines[-1] if lines else "no output"
+    _, brace, answer = said.partition("{")
+    if brace:
+        try:
+            return str(json.loads(brace + answer)["error"])
+        except (ValueError, KeyError, TypeError):
+            pass
+    return said.removeprefix("Error:").strip()
+
+
+_IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}")
+_NOT_THERE = f"there is no front door ({CONTAINER}) on this server: ensure it first"
+
+
+def _not_reloaded(reason: str) -> str:
+    """Why a reload did not happen, in words that say whose fault it is."""
+    if "is not running" in reason or "no such container" in reason.lower():
+        return f"the front door ({CONTAINER}) is not running: ensure it first ({reason})"
+    if "connection refused" in reason:
+        return (
+            f"Caddy's admin API in {CONTAINER} did not answer within "
+            f"{ADMIN_WAIT_SECONDS:.0f} s ({reason})"
+        )
+    return f"Caddy refused the config and kept the one it ran: {reason}"
+
+
+def _first_config() -> dict[str, Any]:
+    """What Caddy runs until tomo applies a config: its admin API and storage, no site."""
+    return {"admin": {"listen": ADMIN}, "storage": {"module": "file_system", "root": STORAGE}}
+
+
+def _check_made(image: str, address: str, http_port: int, https_port: int) -> None:
+    problems = []
+    if not _IMAGE.fullmatch(image):  # never an option to `docker container create`
+        problems.append(Refusal(f"'{image}' is not an image reference", ("image",)))
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        problems.append(Refusal(f"'{address}' is not an IP address", ("publish_address",)))
+    for name, port in (("http_port", http_port), ("https_port", https_port)):
+        if not 1 <= port <= 65535:
+            problems.append(Refusal(f"port {port} is not between 1 and 65535", (name,)))
+    if http_port == https_port:
+        problems.append(Refusal(f"HTTP and HTTPS cannot share port {http_port}", ("https_port",)))
+    if problems:
+        raise InvalidInput(problems)
+
+
+def _check_container(name: str) -> None:
+    if not CONTAINER_NAME.fullmatch(name):
+        raise InvalidInput([Refusal(f"'{name}' is not a container name", ("container",))])
+
+
+def _published(address: str, http_port: int, https_port: int) -> list[str]:
+    host = f"[{address}]" if ":" in address else address
+    return ["--publish", f"{host}:{http_port}:80", "--publish", f"{host}:{https_port}:443"]
+
+
+def _made_as(image: str, address: str, http_port: int, https_port: int) -> str:
+    """A digest of everything the container is made with: another one means anew."""
+    text = "\n".join([RUN_VERSION, image, address, str(http_port), str(https_port)])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _one_file_tar(name: str, content: bytes) -> bytes:
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode, info.mtime = len(content), 0o600, int(time.time())
+        tar.addfile(info, io.BytesIO(content))
+    return archive.getvalue()
+
+
+def _only_file(archive: bytes) -> bytes | None:
+    """The content of the one regular file in a tar `docker container cp` wrote
+    (None when it holds none, or is no tar)."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            for member in tar.getmembers():
+                extracted = tar.extractfile(member) if member.isfile() else None
+                if extracted is not None:
+                    return extracted.read()
+    except tarfile.TarError:
+        return None
+    return None
