@@ -8,7 +8,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from tests.backups.test_snapshots import installed, status
+from tests.backups.test_snapshots import installed, status, volume_folder
 from tests.cli.tomo_cli import Tomo
 from tests.deployment.conftest import Deploy, at_step
 from tests.faults import wait_until
@@ -46,6 +46,28 @@ async def test_backup_create_list_show_restore_forget(deploy: Deploy, tomo: Tomo
     assert (data / "today.txt").read_text() == "remember the milk\n"
     tomo.run("backup", "forget", backup_id)
     assert "no backups yet" in tomo.run("backup", "list").stderr
+
+
+async def test_a_restore_of_one_folder_leaves_the_others_as_they_are(
+    deploy: Deploy, tomo: Tomo
+) -> None:
+    await installed(deploy, "split")
+    data, store = deploy.data_root / "split" / "data", volume_folder("split_store")
+    (data / "note.txt").write_text("data then\n")
+    (store / "note.txt").write_text("store then\n")
+    made = json.loads(tomo.run("backup", "create", "split", "--json").stdout)["job_id"]
+    (data / "note.txt").write_text("data now\n")
+    (store / "note.txt").write_text("store now\n")
+
+    unknown = tomo.run("backup", "restore", made, "--only", "app:/nowhere", expect=2)
+    assert "holds no app:/nowhere; it holds app:/data, app:/store" in unknown.stderr
+    assert (data / "note.txt").read_text() == "data now\n"
+    done = json.loads(tomo.run("backup", "restore", made, "--only", "app:/data", "--json").stdout)
+    restored = done["summary"][0]
+    assert "app/data.tar" in restored and "app/store.tar" not in restored
+    assert (data / "note.txt").read_text() == "data then\n"
+    assert (store / "note.txt").read_text() == "store now\n"  # not asked for: as it was
+    assert status("split") == "running"
 
 
 async def test_backup_repositories_from_the_command_line(

@@ -102,8 +102,12 @@ def test_a_backup_is_listed_made_restored_and_forgotten_from_the_pages(
     assert confirm.status_code == 200
     said = text_of(confirm)
     assert "The data keeper has now is lost" in said and "keeper is stopped" in said
-    assert re.search(r"What is put back /data [\d.]+ \w?i?B", said), said
-    job_done(page, page.post(f"/backups/{first['id']}/restore"), store)
+    assert re.search(r"What is put back .*? /data [\d.]+ \w?i?B", said), said
+    assert 'name="only" value="app:/data" checked' in confirm.text
+    nothing = page.post(f"/backups/{first['id']}/restore")  # every box unticked
+    assert "choose at least one folder" in text_of(page.follow(nothing))
+    assert not note.exists()
+    job_done(page, page.post(f"/backups/{first['id']}/restore", {"only": ["app:/data"]}), store)
     assert note.read_text() == KEPT
 
     assert "This cannot be undone" in text_of(page.get(f"/backups/{first['id']}/forget"))

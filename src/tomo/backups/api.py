@@ -52,6 +52,9 @@ class RestoreRequest(BaseModel):
 
     installation: str | None = None  # an id, or a name (with `server` when several have it)
     server: str | None = None
+    # Some of its parts only (`SERVICE:/PATH`, as `GET /backups/{id}` lists them); the
+    # installation's other folders are left as they are.
+    only: list[str] | None = None
 
 
 @router.post("/backups/{backup_id}/restore", name="restore_backup",
@@ -65,7 +68,8 @@ async def restore_backup(
     job. Each folder is replaced whole once all of them are restored; until then the
     data is as it was."""
     given = body or RestoreRequest()
-    prepared = await backups.prepare_restore(backup_id, given.installation, given.server)
+    prepared = await backups.prepare_restore(backup_id, given.installation, given.server,
+                                             given.only)  # fmt: skip
     return started(request, prepared)
 
 

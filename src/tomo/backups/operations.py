@@ -71,16 +71,18 @@ class RestoreOperation(Journaled):
 
     def __init__(
         self, ctx: DeploymentContext, backups: InstallationBackups, backup: BackupRecord,
-        helper_image: str,
+        helper_image: str, only: list[str] | None = None,
     ) -> None:  # fmt: skip
         super().__init__(ctx, "restore")
         self.backups = backups
         self.backup = backup
         self.helper_image = helper_image
+        self.only = only  # the parts' names to restore; None: every one
 
     async def run(self, job: JobRecorder, row: Installation) -> None:
         parts = [StoredPart(p["name"], p["snapshot"], p["bytes_read"])
-                 for p in self.backup.parts[1:]]  # fmt: skip
+                 for p in self.backup.parts[1:]
+                 if self.only is None or p["name"] in self.only]  # fmt: skip
         report = await self.backups.restore(row, parts, job, self.helper_image)
         async with job.step("start"):  # and the data from before the restore goes
             finished = await self.replay_journal(job, row)

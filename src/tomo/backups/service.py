@@ -34,7 +34,7 @@ from tomo.deployment.models import Installation
 from tomo.deployment.operation import Outcome, Prepared, done, prepare
 from tomo.deployment.schemas import OperationDone
 from tomo.deployment.spec import ConfigChanges, InstallConfig
-from tomo.errors import BackupNotFound, InstallationNotFound, InvalidInput, TomoError
+from tomo.errors import BackupNotFound, InstallationNotFound, InvalidInput, Refusal, TomoError
 from tomo.marketplace.definition import AppDefinition
 
 
@@ -57,15 +57,19 @@ class BackupService:
         return await prepare(self.ctx, row.id, None, operation, self._finish)
 
     async def prepare_restore(
-        self, backup_id: str, installation: str | None = None, server: str | None = None
-    ) -> Prepared:
+        self, backup_id: str, installation: str | None = None, server: str | None = None,
+        only: list[str] | None = None,
+    ) -> Prepared:  # fmt: skip
         """Put a backup's data back over its installation's (stopped meanwhile), or over
-        another installation of the same app (one made by prepare_restore_install)."""
+        another installation of the same app (one made by prepare_restore_install);
+        `only`: some of its parts (`SERVICE:/PATH` or a part's name), the others left
+        as they are."""
         backup = await self._record(backup_id)
+        parts = chosen_parts(backup, only)
         target = await self._restore_target(backup, installation, server)
         restic = await self.repositories.open(backup.repository_id)
         operation = RestoreOperation(self.ctx, InstallationBackups(self.ctx, restic), backup,
-                                     self.ctx.settings.helper_image)  # fmt: skip
+                                     self.ctx.settings.helper_image, parts)  # fmt: skip
         return await prepare(self.ctx, target.id, None, operation, self._finish)
 
     async def prepare_restore_install(
@@ -233,3 +237,31 @@ class BackupService:
 
     async def repository_password(self, name: str) -> str:
         return await self.repositories.password(name)
+
+
+def chosen_parts(backup: BackupRecord, only: list[str] | None) -> list[str] | None:
+    """The names of the parts `only` asks for (each as `SERVICE:/PATH` or a part's
+    name); None: every part. A path the backup does not hold is refused, naming
+    those it does."""
+    if not only:
+        return None
+    names = [str(part["name"]) for part in backup.parts[1:]]
+    by_path = {_as_path(name): name for name in names}
+    chosen: list[str] = []
+    unknown: list[str] = []
+    for wanted in only:
+        found = wanted if wanted in names else by_path.get(wanted.rstrip("/") or wanted)
+        (chosen if found else unknown).append(found or wanted)
+    if unknown:
+        held = ", ".join(by_path) or "nothing"
+        raise InvalidInput([Refusal(f"backup {backup.id} holds no {', '.join(unknown)}; it "
+                                    f"holds {held}", ("only",))])  # fmt: skip
+    return list(dict.fromkeys(chosen))
+
+
+def _as_path(name: str) -> str:
+    """A part's name as the user writes it: `app/data.tar` -> `app:/data`."""
+    if name.endswith(".tar"):
+        service, _, path = name.removesuffix(".tar").partition("/")
+        return f"{service}:/{path}"
+    return name  # a dump (SERVICE.dump)

@@ -31,11 +31,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json
 import logging
 import posixpath
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -72,6 +73,7 @@ log = logging.getLogger("tomo.backups")
 INSTALLATION, BACKUP, PART, PARTS = "tomo-installation", "tomo-backup", "tomo-part", "tomo-parts"
 RECORD = "tomo/installation.json"
 T = TypeVar("T")
+PARALLEL = 2  # streams at a time, each way: a small part does not wait for a big one
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,7 @@ class InstallationBackups:
     async def snapshot(
         self, row: Installation, job: JobRecorder, stopped: dict[str, str] | None = None
     ) -> SnapshotReport:
-        """Stop the app, save every path, start it again, then save its record; the
+        """Stop the app, save every path (its record meanwhile), start it again; the
         backup's id is its job's. A container is written in the job's journal before
         it is stopped, so a tomo killed meanwhile starts it again when it comes back
         (see deployment/reconcile.py). `stopped`: the app's containers (service ->
@@ -197,6 +199,10 @@ class InstallationBackups:
             await data_swap.ensure_helper_image(docker, self.helper_image)
         running = [] if stopped or plan.dumps else await _running(docker, long_running(row))
         saved: list[PartSaved] = []
+        images = await _images(docker, stopped or containers_of(row))
+        # The record needs nothing the parts make: it is saved meanwhile (a backup is
+        # whole by its tags, whatever the order its snapshots were made in).
+        record = asyncio.ensure_future(self._save_record(row, tags, plan, images))
         started = time.monotonic()
         try:
             try:
@@ -204,20 +210,18 @@ class InstallationBackups:
                     async with job.step("stop", _names(running) or "nothing runs"):
                         await stop_for_a_while(job, docker, running)
                 async with job.step("save", _saving(plan)):
-                    for name, argv in self._streams(docker, plan):
-                        tagged = [*tags, f"{PART}={len(saved) + 1}"]
-                        saved.append(await self._save(docker, name, argv, tagged, job))
-                        await job.progress(len(saved), count)
+                    saved += await self._save_all(docker, plan, tags, job)
             finally:
                 not_started = await finish_anyway(_start_again(docker, running))
                 downtime = time.monotonic() - started if running else 0.0
             if not_started is None and running:
                 await started_again(job)
-            async with job.step("record", RECORD):  # needs no downtime
-                images = await _images(docker, stopped or containers_of(row))
-                saved.insert(0, await self._save_record(row, tags, saved, downtime,
-                                                        plan, images))  # fmt: skip
+            async with job.step("record", RECORD):
+                saved.insert(0, await record)
         finally:
+            if not record.done():
+                record.cancel()
+                await asyncio.gather(record, return_exceptions=True)
             if len(saved) != count + 1:  # failed or cancelled: nothing of it counts
                 await finish_anyway(self._forget_backup(backup_id))
         if not_started is not None:
@@ -279,6 +283,24 @@ class InstallationBackups:
             streams.append((part.filename, argv))
         return streams
 
+    async def _save_all(
+        self, docker: Docker, plan: Plan, tags: list[str], job: JobRecorder
+    ) -> list[PartSaved]:
+        """Every stream into restic, PARALLEL at a time (a small part need not wait for
+        a big one, nor its restic start-up for the other's stream); in their order."""
+        streams = self._streams(docker, plan)
+        done = 0
+
+        async def save(index: int, name: str, argv: list[str]) -> PartSaved:
+            nonlocal done
+            part = await self._save(docker, name, argv, [*tags, f"{PART}={index}"], job)
+            done += 1
+            await job.progress(done, len(streams))
+            return part
+
+        return await all_or_none([functools.partial(save, index, name, argv) for index, (name, argv)
+                                  in enumerate(streams, start=1)], PARALLEL)  # fmt: skip
+
     async def _save(
         self, docker: Docker, name: str, argv: list[str], tags: list[str], job: JobRecorder
     ) -> PartSaved:
@@ -300,26 +322,23 @@ class InstallationBackups:
         return PartSaved(name, upload.summary)
 
     async def _save_record(
-        self, row: Installation, tags: list[str], saved: list[PartSaved], downtime: float,
-        plan: Plan, images: dict[str, str | None],
-    ) -> PartSaved:  # fmt: skip
+        self, row: Installation, tags: list[str], plan: Plan, images: dict[str, str | None]
+    ) -> PartSaved:
         """What brings the installation back without the catalog: its definition and
         config as installed, secrets still sealed with tomo's key, the images its
-        containers ran (by digest, where a registry gave one); and what the backup's
-        other parts hold, and what it left out."""
+        containers ran (by digest, where a registry gave one); and the names of the
+        backup's other parts (their snapshots carry its tag), and what it left out."""
         record = {
             "id": row.id, "name": row.name, "server_id": row.server_id, "repo_id": row.repo_id,
             "app_id": row.app_id, "version": row.version, "image": row.image,
             "definition": row.definition, "config": row.config,
             "secret_env_enc": row.secret_env_enc, "containers": containers_of(row),
             "images": images,
-            "parts": [{"name": p.name, "snapshot": p.summary.snapshot_id,
-                       "bytes_read": p.summary.bytes_read} for p in saved],
+            "parts": [*(d.filename for d in plan.dumps), *(p.filename for p in plan.parts)],
             "dumps": [{"service": d.service, "name": d.filename, "command": list(d.command)}
                       for d in plan.dumps],
             "left_out": plan.left_out,
             "excluded": {p.filename: list(p.exclude) for p in plan.parts if p.exclude},
-            "downtime_seconds": round(downtime, 3),
         }  # fmt: skip
         data = json.dumps(record, indent=1, sort_keys=True).encode()
         summary = await self.restic.backup_bytes(RECORD, data, [*tags, f"{PART}=0"])
@@ -400,9 +419,7 @@ class InstallationBackups:
             await stop_for_a_while(job, docker, running)
         async with job.step("restore", f"{len(placed)} paths"):
             await self._stage(docker, placed, job)
-            for index, part in enumerate(placed, start=1):
-                written += await self._put_back(docker, part, job)
-                await job.progress(index, len(placed))
+            written = sum(await self._put_all_back(docker, placed, job))
         async with job.step("swap"):
             for container, folders in _folders_by_container(placed).items():
                 await data_swap.swap(docker, helper_image, container, folders, job.job_id)
@@ -483,6 +500,21 @@ class InstallationBackups:
         image = placed[0].swap["image"] if placed else ""
         for container, folders in _folders_by_container(placed).items():
             await data_swap.prepare(docker, image, container, folders, job.job_id)
+
+    async def _put_all_back(
+        self, docker: Docker, placed: Sequence[Placed], job: JobRecorder
+    ) -> list[int]:
+        """Every part into its stage, PARALLEL at a time; the bytes each wrote."""
+        done = 0
+
+        async def put_back(part: Placed) -> int:
+            nonlocal done
+            written = await self._put_back(docker, part, job)
+            done += 1
+            await job.progress(done, len(placed))
+            return written
+
+        return await all_or_none([functools.partial(put_back, p) for p in placed], PARALLEL)
 
     async def _put_back(self, docker: Docker, part: Placed, job: JobRecorder) -> int:
         """The part's tar from restic into its folder's stage (or over the file)."""
@@ -639,6 +671,26 @@ async def _start_again(docker: Docker, names: Sequence[str]) -> RemoteError | No
             log.error("could not start %s again after a backup: %s", name, exc.message)
             failed = failed or exc
     return failed
+
+
+async def all_or_none(works: Sequence[Callable[[], Awaitable[T]]], limit: int) -> list[T]:
+    """Every one of `works` run, `limit` at a time, their results in their order; the
+    first failure (or a cancellation) cancels the others and waits for them to end
+    before it is raised, so nothing runs on behind the caller's back."""
+    allowed = asyncio.Semaphore(limit)
+
+    async def one(work: Callable[[], Awaitable[T]]) -> T:
+        async with allowed:
+            return await work()
+
+    tasks = [asyncio.ensure_future(one(work)) for work in works]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 async def finish_anyway(work: Awaitable[T]) -> T:

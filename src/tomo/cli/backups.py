@@ -98,12 +98,16 @@ def restore(
         "--name", help="The new installation's name (with --server; default: the backup's).",
         metavar="NAME")] = None,
     port: PortOption = None,
+    only: Annotated[list[str] | None, typer.Option(
+        "--only", metavar="SERVICE:PATH", help="Restore this folder only (repeat for more; "
+        "tomo backup show lists them); the others stay as they are.")] = None,
     json_: JsonOption = False,
 ) -> None:  # fmt: skip
     """Put a backup's data back over its installation's: the app stops, each folder is
     replaced whole once all of them are restored (until then nothing changes), and
     the app starts again. With --server, the app is installed there first: an app
-    moves to another server, or comes back after its uninstall."""
+    moves to another server, or comes back after its uninstall. With --only, some
+    folders only."""
     changes = config_from_options(None, None, port, None, None)
     if server is not None and to is not None:
         raise typer.BadParameter("restore over an installation (--to) or install one "
@@ -117,7 +121,7 @@ def restore(
         if server is not None:
             made = await runtime.backups.prepare_restore_install(backup, server, name, changes)
             target = (await operate(runtime, made, quiet=json_)).installation.id
-        prepared = await runtime.backups.prepare_restore(backup, target, None)
+        prepared = await runtime.backups.prepare_restore(backup, target, None, only)
         return await operate(runtime, prepared, quiet=json_)
 
     result = run(ctx, action)

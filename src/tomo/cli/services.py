@@ -183,8 +183,9 @@ class Backups(Protocol):
 
     async def prepare_backup(self, ref: str, server: str | None, /) -> PreparedOperation: ...
     async def prepare_restore(
-        self, backup_id: str, installation: str | None, server: str | None, /
-    ) -> PreparedOperation: ...
+        self, backup_id: str, installation: str | None, server: str | None,
+        only: list[str] | None, /,
+    ) -> PreparedOperation: ...  # fmt: skip
     async def prepare_restore_install(
         self, backup_id: str, server: str, name: str | None, changes: ConfigChanges, /
     ) -> PreparedOperation: ...

@@ -26,10 +26,11 @@ class RemoteBackups:
         return self.deployment.prepared(await self.api.call("POST", path))
 
     async def prepare_restore(
-        self, backup_id: str, installation: str | None = None, server: str | None = None
-    ) -> RemotePrepared:
+        self, backup_id: str, installation: str | None = None, server: str | None = None,
+        only: list[str] | None = None,
+    ) -> RemotePrepared:  # fmt: skip
         path = f"/backups/{segment(backup_id)}/restore"
-        body = {"installation": installation, "server": server}
+        body = {"installation": installation, "server": server, "only": only}
         return self.deployment.prepared(await self.api.call("POST", path, body=body))
 
     async def prepare_restore_install(

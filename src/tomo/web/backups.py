@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from tomo.backups.schemas import BackupPublic
 from tomo.backups.service import BackupService
 from tomo.deployment.operation import Prepared
-from tomo.errors import BackupNotFound, NotFound, TomoError
+from tomo.errors import BackupNotFound, InvalidInput, NotFound, Refusal, TomoError
 from tomo.http.deps import BackupsDep, DeploymentDep, run_in_background, runtime_of
 from tomo.monitor.stats import human_bytes
 from tomo.web.backup_settings import SettingsInWords, default_repository, in_words
@@ -35,6 +35,7 @@ class Folder:
     service: str
     path: str
     size: str
+    choice: str  # what the restore form sends for it (SERVICE:/PATH, or a dump's name)
 
 
 @router.get("/backups", name="web_backups")
@@ -97,8 +98,13 @@ async def restore_form(
 async def restore(request: Request, backup_id: str, _: Admin, backups: BackupsDep) -> Response:
     """Put the backup's data back over its installation's, as a job, then follow it."""
     backup = await _backup(backups, backup_id)
+    chosen = (await request.form()).getlist("only")
+    every = [folder.choice for folder in _folders(backup)]
     try:
-        prepared = await backups.prepare_restore(backup.id)
+        if not chosen:
+            raise InvalidInput([Refusal("choose at least one folder to put back", ("only",))])
+        only = None if set(chosen) >= set(every) else [str(c) for c in chosen]
+        prepared = await backups.prepare_restore(backup.id, only=only)
     except TomoError as exc:
         return refused(request, f"/backups/{backup.id}/restore", exc)
     return _started(request, prepared)
@@ -143,8 +149,13 @@ def _folders(backup: BackupPublic) -> list[Folder]:
     """Each path the backup holds (named SERVICE/PATH.tar), as a restore puts it back."""
     folders = []
     for part in backup.parts[RECORD_PART + 1 :]:
+        size = human_bytes(part.bytes_read)
+        if not part.name.endswith(".tar"):  # SERVICE.dump: loaded by its restore command
+            service = part.name.removesuffix(".dump")
+            folders.append(Folder(service, "its dump", size, part.name))
+            continue
         service, _, path = part.name.removesuffix(".tar").partition("/")
-        folders.append(Folder(service, f"/{path}", human_bytes(part.bytes_read)))
+        folders.append(Folder(service, f"/{path}", size, f"{service}:/{path}"))
     return folders
 
 
