@@ -128,3 +128,35 @@ async def test_tomo_killed_mid_backup_starts_the_app_again_when_it_comes_back(
     (job, *_) = await deploy.runtime.deployment.list_jobs(installation="interrupted", limit=1)
     assert (job.kind, job.status) == ("backup", "interrupted")
     assert tomo.run("backup", "list", "--json").stdout.strip() == "[]"
+
+
+async def test_tomo_killed_mid_restore_leaves_the_data_as_it_was(
+    deploy: Deploy, tomo: Tomo
+) -> None:
+    await installed(deploy, "halfway")
+    data = deploy.data_root / "halfway" / "data"
+    with (data / "big").open("wb") as out:
+        for _ in range(96):
+            out.write(os.urandom(1 << 20))
+    made = json.loads(tomo.run("backup", "create", "halfway", "--json").stdout)["job_id"]
+    (data / "note.txt").write_text("written after the backup\n")
+    before = sorted(path.name for path in data.iterdir())
+
+    process = subprocess.Popen(
+        [*tomo.tomo, "backup", "restore", made], env=tomo.env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        await wait_until(lambda: at_step(deploy, "halfway", "restore", "restore"), within=60)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # tomo (and restic, ssh) die mid-stream
+        process.wait()
+
+    listed = tomo.run("ps", "--json")  # the next start of tomo settles the restore's journal
+    assert "tomo stopped during the restore (restore)" in listed.stderr, listed.stderr
+    assert status("halfway") == "running"
+    # Nothing half-applied: the folder holds what it held, and no stage is left in it.
+    assert sorted(path.name for path in data.iterdir()) == before
+    assert (data / "note.txt").read_text() == "written after the backup\n"
+    (job, *_) = await deploy.runtime.deployment.list_jobs(installation="halfway", limit=1)
+    assert (job.kind, job.status) == ("restore", "interrupted")

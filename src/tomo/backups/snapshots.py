@@ -414,12 +414,22 @@ class InstallationBackups:
             await data_swap.ensure_helper_image(docker, helper_image)
             await self._check_space(docker, placed)
         running = await _running(docker, long_running(row))
-        started, written = time.monotonic(), 0
+        started = time.monotonic()
         async with job.step("stop", _names(running) or "nothing runs"):
             await stop_for_a_while(job, docker, running)
         async with job.step("restore", f"{len(placed)} paths"):
-            await self._stage(docker, placed, job)
-            written = sum(await self._put_all_back(docker, placed, job))
+            # restic opens the repository and starts each dump while the stages are
+            # made (its bytes wait in the pipe): its start-up costs no time.
+            staged = asyncio.Event()
+
+            async def stage() -> list[int]:
+                await self._stage(docker, placed, job)
+                staged.set()
+                return []
+
+            restoring = functools.partial(self._put_all_back, docker, placed, job, staged)
+            works: list[Callable[[], Awaitable[list[int]]]] = [stage, restoring]
+            written = sum((await all_or_none(works, len(works)))[1])
         async with job.step("swap"):
             for container, folders in _folders_by_container(placed).items():
                 await data_swap.swap(docker, helper_image, container, folders, job.job_id)
@@ -502,28 +512,33 @@ class InstallationBackups:
             await data_swap.prepare(docker, image, container, folders, job.job_id)
 
     async def _put_all_back(
-        self, docker: Docker, placed: Sequence[Placed], job: JobRecorder
+        self, docker: Docker, placed: Sequence[Placed], job: JobRecorder, staged: asyncio.Event
     ) -> list[int]:
-        """Every part into its stage, PARALLEL at a time; the bytes each wrote."""
+        """Every part into its stage once `staged`, PARALLEL at a time; the bytes each
+        wrote."""
         done = 0
 
         async def put_back(part: Placed) -> int:
             nonlocal done
-            written = await self._put_back(docker, part, job)
+            written = await self._put_back(docker, part, job, staged)
             done += 1
             await job.progress(done, len(placed))
             return written
 
         return await all_or_none([functools.partial(put_back, p) for p in placed], PARALLEL)
 
-    async def _put_back(self, docker: Docker, part: Placed, job: JobRecorder) -> int:
-        """The part's tar from restic into its folder's stage (or over the file)."""
+    async def _put_back(
+        self, docker: Docker, part: Placed, job: JobRecorder, staged: asyncio.Event
+    ) -> int:
+        """The part's tar from restic into its folder's stage (or over the file), once
+        the stages are made."""
         argv = copy_in_argv(docker.target, part.container, part.path)
         if part.folder:
             argv = copy_into_argv(docker.target, part.container,
                                   data_swap.staging_dir(part.path, job.job_id))  # fmt: skip
         meter = Meter(job, f"restoring {part.name}")
         async with self.restic.dump(part.snapshot, "/" + part.name) as stream:
+            await staged.wait()
             return await stream_in(self.ctx.servers.ssh, docker.target, argv, stream, meter.add,
                                    bulk=True)  # fmt: skip
 
