@@ -18,13 +18,14 @@ from tomo.events.api import router as events_router
 from tomo.http.security import authenticate
 from tomo.http.text import refuse_non_text_json
 from tomo.marketplace.api import router as marketplace_router
+from tomo.proxy.api import router as proxy_router
 from tomo.servers.api import router as servers_router
 
 api_router = APIRouter(
     prefix="/api", dependencies=[Depends(authenticate), Depends(refuse_non_text_json)]
 )
 for router in (accounts_router, marketplace_router, servers_router, deployment_router,
-               events_router, backups_router):  # fmt: skip
+               events_router, backups_router, proxy_router):  # fmt: skip
     api_router.include_router(router)
 
 

@@ -23,6 +23,7 @@ from tomo.events.hooks import EventHooks
 from tomo.events.service import EventService
 from tomo.marketplace.builtin import ensure_builtin_catalog
 from tomo.marketplace.service import MarketplaceService
+from tomo.proxy.service import ProxyService
 from tomo.servers.service import ServerService
 from tomo.servers.ssh import SSHService, SSHTimeouts
 
@@ -40,6 +41,7 @@ class Runtime:
     auth: AuthService
     events: EventService
     backups: BackupService
+    proxy: ProxyService
 
 
 @asynccontextmanager
@@ -70,11 +72,15 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         backups = BackupService(deployment.ctx, repositories)
         # An update backs the data up first (and an interrupted one puts it back).
         deployment.ctx.hooks.data = backups
+        # An install routes its hostnames through the server's front door; an
+        # uninstall removes them.
+        proxy = ProxyService(deployment.ctx)
+        deployment.ctx.hooks.routes = proxy
         for report in await deployment.reconcile_interrupted():
             log.warning("settled an interrupted operation: %s", report)
         yield Runtime(settings=settings, db=db, marketplace=marketplace, ssh=ssh, servers=servers,
                       deployment=deployment, auth=AuthService(db, settings), events=events,
-                      backups=backups)  # fmt: skip
+                      backups=backups, proxy=proxy)  # fmt: skip
     finally:
         await events.flush()  # what is queued goes out first
         await ssh.close()

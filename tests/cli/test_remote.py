@@ -424,12 +424,14 @@ async def test_ctrl_c_stops_following_a_job_not_the_job(
 
 PROTOCOLS = {"marketplace": services.Marketplace, "servers": services.Servers,
              "deployment": services.Deployment, "auth": services.Accounts,
-             "events": services.Events}  # fmt: skip
+             "events": services.Events, "backups": services.Backups,
+             "proxy": services.Proxy}  # fmt: skip
 
 
 def _cli_calls() -> set[tuple[str, str]]:
     """(service, method) of every service call the CLI's commands make."""
-    pattern = re.compile(r"\b(?:runtime|r)\.(marketplace|servers|deployment|auth|events)\.(\w+)\(")
+    pattern = re.compile(r"\b(?:runtime|r)\.(marketplace|servers|deployment|auth|events|backups"
+                         r"|proxy)\.(\w+)\(")  # fmt: skip
     return {call for path in CLI_SOURCES.glob("*.py") for call in pattern.findall(path.read_text())}
 
 

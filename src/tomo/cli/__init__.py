@@ -15,6 +15,7 @@ from tomo.cli import (
     backups,
     deploy,
     events,
+    proxy,
     remote,
     repo,
     serve,
@@ -36,6 +37,9 @@ app = typer.Typer(
 app.add_typer(repo.app, name="repo")
 app.add_typer(apps.app, name="app")
 app.add_typer(servers.app, name="server")
+servers.app.command("proxy")(proxy.proxy)
+servers.app.command("root-cert")(proxy.root_cert)
+app.add_typer(proxy.hostnames, name="hostname")
 app.add_typer(deploy.jobs, name="job")
 app.add_typer(accounts.users, name="user")
 app.add_typer(accounts.tokens, name="token")

@@ -121,10 +121,16 @@ def install(
     update_window: Annotated[str | None, typer.Option(
         "--update-window", help="With --updates auto: its maintenance window, HH:MM-HH:MM "
         "(default 03:00-05:00).", metavar="HH:MM-HH:MM")] = None,
+    hostname: Annotated[list[str] | None, typer.Option(
+        "--hostname", help="A name the server's front door routes to the app (repeatable): "
+        "whole, a label under the server's domain, or 'auto' (<name>.<domain>).",
+        metavar="NAME")] = None,
     json_: JsonOption = False,
 ) -> None:  # fmt: skip
     """Install an app on a server; exits 0 only when it runs and stays up (Ctrl-C undoes it)."""
     config = config_from_options(name, env, port, volume, accept_risk)
+    if hostname:
+        config = config.model_copy(update={"hostnames": hostname})
     if updates is not None or update_window is not None:
         chosen = update_settings(updates or "auto", update_window, False, policy_option="--updates",
                                  window_option="--update-window")  # fmt: skip

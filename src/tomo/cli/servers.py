@@ -172,10 +172,23 @@ def update(
     passphrase_stdin: Annotated[bool, typer.Option("--passphrase-stdin")] = False,
     password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
     generate_key: GenerateKeyOption = False,
+    domain: Annotated[str | None, typer.Option(
+        "--domain", help="The base domain apps are named under ('' for none).")] = None,
+    tls: Annotated[str | None, typer.Option(
+        "--tls", help="How the front door speaks TLS: internal, acme or off.")] = None,
+    acme_ca: Annotated[str | None, typer.Option(
+        "--acme-ca", help="With --tls acme: the ACME directory URL (default: public CAs).",
+        metavar="URL")] = None,
+    acme_email: Annotated[str | None, typer.Option(
+        "--acme-email", help="With --tls acme: the ACME account's email.")] = None,
+    proxy_ports: Annotated[str | None, typer.Option(
+        "--proxy-ports", help="The host ports the front door publishes (default 80,443).",
+        metavar="HTTP,HTTPS")] = None,
     json_: JsonOption = False,
-) -> None:
+) -> None:  # fmt: skip
     """Change a server; a new host or port must be trusted again. A new login
-    (--key, --password-stdin, --generate-key) is tried before it is kept."""
+    (--key, --password-stdin, --generate-key) is tried before it is kept. The
+    domain options set its front door (see docs/https-names.md)."""
     if (key is not None) + password_stdin + generate_key > 1:
         raise InvalidInput("give one new login at most: --key PATH, --password-stdin or "
                            "--generate-key")  # fmt: skip
@@ -207,7 +220,13 @@ def update(
                                  default=False):  # fmt: skip
                 raise InvalidInput("the new key was not tried: you did not confirm; the login "
                                    "did not change")  # fmt: skip
-        return await runtime.servers.update_server(server, wanted)
+        updated = await runtime.servers.update_server(server, wanted)
+        if (domain, tls, acme_ca, acme_email, proxy_ports) == (None,) * 5:
+            return updated
+        from tomo.cli.proxy import set_domain_from_options
+
+        return await set_domain_from_options(runtime, updated.id, domain, tls, acme_ca,
+                                             acme_email, proxy_ports)  # fmt: skip
 
     updated = run(ctx, action)
     emit(updated, json_, _updated(updated, changes, generate_key))

@@ -73,6 +73,7 @@ if TYPE_CHECKING:
     )
     from tomo.marketplace.search.query import SortKey
     from tomo.marketplace.sync import Progress
+    from tomo.proxy.schemas import DomainSettings, InstallationHostnames, ProxyStatus
     from tomo.runtime import Runtime
     from tomo.servers.schemas import (
         HostKeyScan,
@@ -204,6 +205,19 @@ class Backups(Protocol):
     async def repository_password(self, name: str, /) -> str: ...
 
 
+class Proxy(Protocol):
+    """`tomo server update --domain/--tls`, `tomo server proxy`, `tomo server root-cert`,
+    `tomo hostname …`."""
+
+    async def set_domain(self, ref: str, settings: DomainSettings, /) -> ServerPublic: ...
+    async def status(self, ref: str, /) -> ProxyStatus: ...
+    async def root_certificate(self, ref: str, /) -> str: ...
+    async def get_hostnames(self, ref: str, server: str | None, /) -> InstallationHostnames: ...
+    async def set_hostnames(
+        self, ref: str, hostnames: list[str], server: str | None, /
+    ) -> InstallationHostnames: ...
+
+
 class Accounts(Protocol):
     """`tomo user …`, `tomo token …`, `tomo audit`. `by` is who acts on a local data
     directory; a remote tomo acts as the token's user."""
@@ -248,6 +262,8 @@ class Services(Protocol):
     def events(self) -> Events: ...
     @property
     def backups(self) -> Backups: ...
+    @property
+    def proxy(self) -> Proxy: ...
 
 
 if TYPE_CHECKING:
@@ -261,4 +277,5 @@ if TYPE_CHECKING:
         _accounts: list[Accounts] = [local.auth, remote.auth]
         _events: list[Events] = [local.events, remote.events]
         _backups: list[Backups] = [local.backups, remote.backups]
+        _proxy: list[Proxy] = [local.proxy, remote.proxy]
         _services: list[Services] = [local, remote]

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from tomo.client.deployment import RemoteDeployment
     from tomo.client.events import RemoteEvents
     from tomo.client.marketplace import RemoteMarketplace
+    from tomo.client.proxy import RemoteProxy
     from tomo.client.servers import RemoteServers
 
 
@@ -65,6 +66,12 @@ class RemoteRuntime:
         from tomo.client.backups import RemoteBackups
 
         return RemoteBackups(self.api, self.deployment)
+
+    @functools.cached_property
+    def proxy(self) -> RemoteProxy:
+        from tomo.client.proxy import RemoteProxy
+
+        return RemoteProxy(self.api)
 
 
 @asynccontextmanager

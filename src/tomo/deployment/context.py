@@ -22,7 +22,7 @@ from tomo.deployment.remote import Docker
 from tomo.deployment.schemas import InstallationPublic, InstalledContainer
 from tomo.deployment.spec import InstallConfig, publishes_ports
 from tomo.deployment.streams import LogStreams
-from tomo.errors import AmbiguousApp, InstallationNotFound
+from tomo.errors import AmbiguousApp, InstallationNotFound, Refusal
 from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.service import MarketplaceService
 from tomo.servers.schemas import ServerPublic
@@ -59,13 +59,34 @@ class DataGuard(Protocol):
         """Restore the backup over the installation's containers; what was done."""
 
 
+class RouteKeeper(Protocol):
+    """Routes an installation's hostnames through its server's front door
+    (tomo.proxy does it)."""
+
+    async def hostnames_wanted(self, server_id: str, name: str, given: list[str]) -> list[str]:
+        """The names to record for an install that asked for `given` (each "auto"
+        or single label named under the server's domain)."""
+
+    async def check(self, row: Installation) -> list[Refusal]:
+        """Why the installation's hostnames cannot be routed ([] when they can)."""
+
+    async def installed(self, row: Installation) -> str:
+        """Route its hostnames to its main container; what was done, or why not
+        (never raises: the app runs on its port either way)."""
+
+    async def removed(self, row: Installation) -> str:
+        """Its routes gone (the server's config applied without them); what was done."""
+
+
 @dataclass
 class Hooks:
-    """Who else hears of what operations do, and who keeps the data through an
-    update (wired by tomo.runtime: the event list, the backups)."""
+    """Who else hears of what operations do, who keeps the data through an update
+    and who routes hostnames (wired by tomo.runtime: the event list, the backups,
+    the front door)."""
 
     failed: Callable[[OperationFailed], Awaitable[None]] | None = None
     data: DataGuard | None = None
+    routes: RouteKeeper | None = None
 
 
 @dataclass(frozen=True)
@@ -204,7 +225,9 @@ def installed_images(row: Installation, definition: AppDefinition) -> dict[str, 
 
 def stored_config(config: InstallConfig, app: AppSpec) -> dict[str, object]:
     """The config as kept on the installation: secret values only in the sealed store."""
-    return config.model_dump(mode="json", exclude={"env", "updates"}) | {"env": app.env}
+    return config.model_dump(mode="json", exclude={"env", "updates", "hostnames"}) | {
+        "env": app.env
+    }
 
 
 def ports_of(

@@ -156,6 +156,9 @@ async def record_install(
     """The installation recorded (its name checked) with its lease held by its job."""
     spec, repo_id, definition, server_id = plan.spec, plan.repo_id, plan.definition, plan.server_id
     job_id = new_id()
+    hostnames = list(config.hostnames)
+    if hostnames and ctx.hooks.routes is not None:
+        hostnames = await ctx.hooks.routes.hostnames_wanted(server_id, spec.name, hostnames)
     row = Installation(
         id=installation_id, server_id=server_id, name=spec.name, repo_id=repo_id,
         app_id=definition.id, version=definition.version, image=spec.main.image,
@@ -163,7 +166,7 @@ async def record_install(
         secret_env_enc=ctx.seal(spec.secret_env), status=InstallationStatus.PENDING,
         operation=InstallOperation.kind, operation_job=job_id, heartbeat_at=now(),
         created_at=now(), updated_at=now(), **update_columns(config.updates or UpdateSettings()),
-        backup_before_update=ctx.settings.backup_before_update,
+        backup_before_update=ctx.settings.backup_before_update, hostnames=hostnames,
     )  # fmt: skip
     try:
         async with ctx.db.session() as session, session.begin():
@@ -219,6 +222,7 @@ class InstallOperation(Operation):
             claimed = await claimed_ports(ctx, row.server_id, row.id)
             others = await other_mounts(ctx, row.server_id, row.id)
             names = await installation_names(ctx, row.server_id, row.id)
+            await refuse_unroutable(ctx, row, docker.server)
             await steps.preflight(docker, steps.Preflight(definition, spec, server.data_root,
                                                           claimed, others, names))  # fmt: skip
         async with job.step("pull", ", ".join(spec.images)):
@@ -236,6 +240,7 @@ class InstallOperation(Operation):
                       status_message=None)  # fmt: skip
         await ctx.forget_kept_secrets(row.server_id, row.name)  # the record holds them now
         await ctx.marketplace.count_install(row.repo_id, row.app_id)
+        await route_installed(ctx, job, row, self.summary)
 
     async def recover(self, job: JobRecorder, row: Installation, cause: str) -> Recovery:
         """Take back what this attempt made; with nothing left, the record goes too."""
@@ -252,6 +257,27 @@ class InstallOperation(Operation):
         await self.ctx.set(row.id, status=InstallationStatus.FAILED,
                            status_message=f"{cause}; {message}")  # fmt: skip
         return Recovery(message, settled=False)
+
+
+async def refuse_unroutable(ctx: DeploymentContext, row: Installation, server: str) -> None:
+    """PreflightFailed when its hostnames cannot be routed (before anything is made)."""
+    if row.hostnames and ctx.hooks.routes is not None:
+        problems = await ctx.hooks.routes.check(row)
+        if problems:
+            raise PreflightFailed(server, problems)
+
+
+async def route_installed(
+    ctx: DeploymentContext, job: JobRecorder, row: Installation, summary: list[str]
+) -> None:
+    """Its hostnames routed, as a step of their own that never fails the install: the
+    app runs on its port either way, and the summary says whether the route was made."""
+    if not row.hostnames or ctx.hooks.routes is None:
+        return
+    async with job.step("route", ", ".join(row.hostnames)):
+        said = await ctx.hooks.routes.installed(row)
+        summary.append(said)
+        await job.note(said)
 
 
 async def run_hooks_of(

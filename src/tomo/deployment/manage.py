@@ -497,6 +497,8 @@ class Uninstall(Operation):
                     self.summary.append(f"kept volumes {', '.join(volumes)}")
             await job.note("; ".join(self.summary))
         await self.ctx.delete(row.id)
+        if row.hostnames and self.ctx.hooks.routes is not None:  # applied without its routes
+            self.summary.append(await self.ctx.hooks.routes.removed(row))
 
     def _kept_data(self, row: Installation) -> str:
         if not row.adopted:

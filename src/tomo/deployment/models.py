@@ -72,6 +72,8 @@ class Installation(Base):
     backup_keep: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     backup_before_update: Mapped[bool] = mapped_column(Boolean, default=True)
     backup_repository: Mapped[str | None] = mapped_column(String(64))  # None: the default one
+    # The names its server's front door routes to its main container (see tomo.proxy).
+    hostnames: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class Job(Base):

@@ -101,6 +101,9 @@ class InstallConfig(ConfigChanges):
     )  # defaults to the app id
     # How updates reach it (kept in the installation's own columns, not its config).
     updates: UpdateSettings | None = None
+    # The names its server's front door routes to it (its own column too): a hostname,
+    # a single label (named under the server's domain) or "auto" (<name>.<domain>).
+    hostnames: list[str] = Field(default=[], max_length=16)
 
     def changed_by(self, changes: ConfigChanges) -> InstallConfig:
         """This config with the values given at an update: env by name, ports and

@@ -16,7 +16,13 @@ from tomo.deployment import steps
 from tomo.deployment.app_spec import AppSpec, container_names
 from tomo.deployment.context import DeploymentContext, ports_of, stored_config
 from tomo.deployment.dependencies import imports_for
-from tomo.deployment.install import claimed_ports, other_mounts, run_hooks_of, wait_limits
+from tomo.deployment.install import (
+    claimed_ports,
+    other_mounts,
+    route_installed,
+    run_hooks_of,
+    wait_limits,
+)
 from tomo.deployment.jobs import JobRecorder
 from tomo.deployment.manage import record_state
 from tomo.deployment.models import Installation
@@ -112,6 +118,8 @@ class Update(Operation):
             await job.note(await steps.wait_until_app_up(docker, spec, limits))
         await run_hooks_of(job, docker, spec, definition.id, "after-update", "after-start")
         await self._commit(job, row, definition, spec, config, container, previous)
+        # Its new main container joins the front door's network again, under its name.
+        await route_installed(ctx, job, await ctx.load(row.id), self.summary)
 
     async def _back_up_data(
         self, job: JobRecorder, row: Installation, previous: dict[str, str]

@@ -180,6 +180,14 @@ class ServerPublic(BaseModel):
     last_seen: datetime | None
     facts: ServerFacts | None
     facts_at: datetime | None
+    # Its front door (see tomo.proxy): the base domain apps are named under, the TLS
+    # mode, the ACME CA and email, and the host ports it publishes.
+    domain: str | None = None
+    tls_mode: Literal["internal", "acme", "off"] = "internal"
+    acme_ca: str | None = None
+    acme_email: str | None = None
+    proxy_http_port: int = 80
+    proxy_https_port: int = 443
     # As the health monitor's last pass measured it; None: not measured yet (or
     # not asked: the list and the one server's read of the API fill it).
     resources: ServerResources | None = None
@@ -196,7 +204,10 @@ def public(server: Server) -> ServerPublic:
         status=server.status,
         last_error=server.last_error, last_seen=server.last_seen,
         facts=ServerFacts.model_validate(server.facts) if server.facts else None,
-        facts_at=server.facts_at,
+        facts_at=server.facts_at, domain=server.domain, tls_mode=server.tls_mode or "internal",
+        acme_ca=server.acme_ca, acme_email=server.acme_email,
+        proxy_http_port=server.proxy_http_port or 80,
+        proxy_https_port=server.proxy_https_port or 443,
     )  # fmt: skip
 
 

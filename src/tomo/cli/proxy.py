@@ -1,0 +1,197 @@
+"""A server's front door on the command line: `tomo server proxy`, `tomo server
+root-cert`, the domain options of `tomo server update`, and `tomo hostname …`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from tomo.cli.context import JsonOption, run
+from tomo.cli.output import console, emit, err_console, fields
+from tomo.cli.output import table as print_table
+from tomo.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tomo.cli.services import Services
+    from tomo.proxy.schemas import InstallationHostnames, ProxyStatus
+    from tomo.servers.schemas import ServerPublic
+
+hostnames = typer.Typer(
+    help="The names a server's front door routes to an installation.", no_args_is_help=True
+)
+ServerArg = Annotated[str, typer.Argument(help="Server id or name.")]
+InstallationArg = Annotated[
+    str, typer.Argument(help="Installation id or instance name.", metavar="INSTALLATION")
+]
+NamesArg = Annotated[
+    list[str],
+    typer.Argument(help="Whole names, labels under the server's domain, or 'auto'.",
+                   metavar="NAME…"),
+]  # fmt: skip
+ServerOption = Annotated[
+    str | None, typer.Option("--server", help="Server id or name.", metavar="SERVER")
+]
+
+
+async def set_domain_from_options(
+    runtime: Services, server: str, domain: str | None, tls: str | None,
+    acme_ca: str | None, acme_email: str | None, proxy_ports: str | None,
+) -> ServerPublic:  # fmt: skip
+    """`tomo server update`'s domain options over what the server has: an option not
+    given keeps its value ("" clears the domain, the ACME CA or email)."""
+    from pydantic import ValidationError
+
+    from tomo.cli.install_options import first_error
+    from tomo.proxy.schemas import DomainSettings
+
+    now = await runtime.servers.get_server(server)
+    http_port, https_port = _ports(proxy_ports)
+    mode = tls or now.tls_mode
+    kept_acme = mode == "acme"  # another mode drops the ACME settings
+    try:
+        settings = DomainSettings(
+            domain=_given(domain, now.domain), tls=mode,
+            acme_ca=_given(acme_ca, now.acme_ca if kept_acme else None),
+            acme_email=_given(acme_email, now.acme_email if kept_acme else None),
+            http_port=http_port, https_port=https_port,
+        )  # fmt: skip
+    except ValidationError as exc:
+        field = str(exc.errors()[0]["loc"][0]).replace("_", "-")
+        raise InvalidInput(f"--{field}: {first_error(exc)}") from None
+    return await runtime.proxy.set_domain(server, settings)
+
+
+def _given(option: str | None, kept: str | None) -> str | None:
+    if option is None:
+        return kept
+    return option or None
+
+
+def _ports(option: str | None) -> tuple[int | None, int | None]:
+    if option is None:
+        return None, None
+    http, comma, https = option.partition(",")
+    if not comma or not http.isdigit() or not https.isdigit():
+        raise InvalidInput(f"--proxy-ports {option!r}: expected HTTP,HTTPS (two port numbers)")
+    return int(http), int(https)
+
+
+def proxy(ctx: typer.Context, server: ServerArg, json_: JsonOption = False) -> None:
+    """The server's front door: whether it runs, its TLS mode, routes, root
+    certificate's expiry and the DNS records to create."""
+
+    async def action(runtime: Services) -> ProxyStatus:
+        return await runtime.proxy.status(server)
+
+    found = run(ctx, action)
+    emit(found, json_, lambda: _print_status(found))
+
+
+def _print_status(found: ProxyStatus) -> None:
+    state = "running" if found.running else "stopped" if found.exists else "not made yet"
+    if found.running and not found.current:
+        state += " (not with tomo's current config: `tomo hostname` or a new install applies it)"
+    fields([
+        ("front door", state), ("image", found.running_image or found.image),
+        ("domain", found.domain or "none (hostnames are given whole)"),
+        ("tls", found.tls_mode + (f" ({found.acme_ca or 'public CAs'})"
+                                  if found.tls_mode == "acme" else "")),
+        ("ports", f"http {found.http_port}, https {found.https_port}"),
+        ("root expires", found.root_expires_at.date().isoformat() if found.root_expires_at
+         else "-" if found.tls_mode != "internal" else "no root yet"),
+    ])  # fmt: skip
+    print_table("Routes", ["INSTALLATION", "HOSTNAMES", "UPSTREAM"],
+                [(r.installation, ", ".join(r.hostnames), r.upstream) for r in found.routes],
+                empty="No app is routed by name yet.")  # fmt: skip
+    if found.dns_records:
+        console().print("DNS records to create:", style="bold")
+        for record in found.dns_records:
+            console().print(f"  {record}", markup=False)
+
+
+def root_cert(
+    ctx: typer.Context,
+    server: ServerArg,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Write it to FILE (default: standard output).",
+                     metavar="FILE"),
+    ] = None,
+) -> None:  # fmt: skip
+    """The front door's internal root certificate (PEM): trust it to reach the apps
+    over HTTPS with tls internal (see docs/https-names.md)."""
+
+    async def action(runtime: Services) -> str:
+        return await runtime.proxy.root_certificate(server)
+
+    pem = run(ctx, action)
+    if output is None:
+        print(pem, end="")
+        return
+    output.write_text(pem)
+    err_console().print(f"Wrote the root certificate of {server}'s front door to {output}",
+                        markup=False)  # fmt: skip
+
+
+@hostnames.command("list")
+def list_hostnames(
+    ctx: typer.Context, installation: InstallationArg, server: ServerOption = None,
+    json_: JsonOption = False,
+) -> None:  # fmt: skip
+    """The names the front door routes to the installation."""
+
+    async def action(runtime: Services) -> InstallationHostnames:
+        return await runtime.proxy.get_hostnames(installation, server)
+
+    found = run(ctx, action)
+    emit(found, json_, lambda: _print_names(found))
+
+
+@hostnames.command("add")
+def add_hostnames(
+    ctx: typer.Context, installation: InstallationArg, names: NamesArg,
+    server: ServerOption = None, json_: JsonOption = False,
+) -> None:  # fmt: skip
+    """Route more names to the installation (its others stay)."""
+    _change(ctx, installation, server, json_, lambda now: [*now, *names])
+
+
+@hostnames.command("remove")
+def remove_hostnames(
+    ctx: typer.Context, installation: InstallationArg, names: NamesArg,
+    server: ServerOption = None, json_: JsonOption = False,
+) -> None:  # fmt: skip
+    """Route these names to the installation no more."""
+
+    def without(now: list[str]) -> list[str]:
+        missing = [name for name in names if name not in now]
+        if missing:
+            raise InvalidInput(f"{installation} has no hostname {', '.join(missing)} (it has: "
+                               f"{', '.join(now) or 'none'})")  # fmt: skip
+        return [name for name in now if name not in names]
+
+    _change(ctx, installation, server, json_, without)
+
+
+def _change(
+    ctx: typer.Context, installation: str, server: str | None, json_: bool,
+    changed: Callable[[list[str]], list[str]],
+) -> None:  # fmt: skip
+    async def action(runtime: Services) -> InstallationHostnames:
+        now = await runtime.proxy.get_hostnames(installation, server)
+        wanted = changed(now.hostnames)
+        return await runtime.proxy.set_hostnames(installation, wanted, server)
+
+    done = run(ctx, action)
+    emit(done, json_, done.said or f"{done.installation}: {', '.join(done.hostnames)}")
+
+
+def _print_names(found: InstallationHostnames) -> None:
+    if not found.hostnames:
+        err_console().print(f"No name is routed to {found.installation}.", markup=False)
+    for name in found.hostnames:
+        console().print(name, markup=False)

@@ -1,0 +1,91 @@
+"""What the front door's faces send and receive: a server's domain settings, the
+front door's status, an installation's hostnames. Light (pydantic only): the CLI's
+client imports it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+AUTO = "auto"  # the hostname `<installation>.<domain>`
+
+
+class DomainSettings(BaseModel):
+    """Sent to set how a server's front door names apps and speaks TLS. `domain`: the
+    base domain apps are named under (None: names are given whole); `tls`: internal
+    (Caddy's own CA), acme (a public or private ACME CA, HTTP-01) or off (plain
+    HTTP); the ports the front door publishes (absent: as they are)."""
+
+    domain: str | None = Field(default=None, max_length=253)
+    tls: Literal["internal", "acme", "off"] = "internal"
+    acme_ca: str | None = Field(default=None, max_length=2000)
+    acme_email: str | None = Field(default=None, max_length=320)
+    http_port: int | None = Field(default=None, ge=1, le=65535)
+    https_port: int | None = Field(default=None, ge=1, le=65535)
+
+
+class ProxyRoute(BaseModel):
+    """One installation's names and where the front door sends them."""
+
+    installation_id: str
+    installation: str
+    hostnames: list[str]
+    upstream: str  # container:port on the front door's network
+
+
+class ProxyStatus(BaseModel):
+    """A server's front door: its settings, the container as Docker sees it, the
+    routes tomo gives it, its internal root's expiry and the DNS records to make."""
+
+    server_id: str
+    domain: str | None
+    tls_mode: Literal["internal", "acme", "off"]
+    acme_ca: str | None
+    acme_email: str | None
+    http_port: int
+    https_port: int
+    image: str  # the one tomo runs it from (TOMO_PROXY_IMAGE)
+    exists: bool
+    running: bool
+    running_image: str | None
+    # Whether it runs exactly the config tomo makes from its records now.
+    current: bool
+    routes: list[ProxyRoute]
+    root_expires_at: datetime | None  # tls internal: the root clients trust; None: none yet
+    dns_records: list[str]  # "*.home.example A 192.0.2.10", one a line
+
+
+class HostnamesChange(BaseModel):
+    """Sent to set an installation's hostnames (all of them; [] removes its routes):
+    each a whole name, a single label (named under the server's domain) or "auto"."""
+
+    hostnames: list[str] = Field(max_length=16)
+
+
+class InstallationHostnames(BaseModel):
+    """An installation's hostnames, and what the last change did."""
+
+    installation_id: str
+    installation: str
+    server_id: str
+    hostnames: list[str]
+    said: str = ""
+
+
+def hostnames_under(given: list[str], installation: str, domain: str | None) -> list[str]:
+    """The names `given` asks for: "auto" is `<installation>.<domain>` and a single
+    label goes under the domain; without a domain they stay as given (for the check
+    to refuse). Each once, in the order given."""
+    if domain is None:
+        return list(dict.fromkeys(given))
+    named = [
+        f"{installation.lower()}.{domain}"
+        if name == AUTO
+        else name
+        if "." in name or not name
+        else f"{name}.{domain}"
+        for name in given
+    ]
+    return list(dict.fromkeys(named))
