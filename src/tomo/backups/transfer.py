@@ -30,7 +30,7 @@ import posixpath
 import shlex
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from tomo.errors import CommandFailed, ServerUnreachable
 from tomo.lazy import lazy_import
@@ -77,11 +77,8 @@ async def stream_out(
     async with ssh.binary_process(target, argv) as process:
         process.stdin.write_eof()
         errors = asyncio.ensure_future(process.stderr.read())
-        total = 0
         try:
-            while chunk := await process.stdout.read(CHUNK):
-                await sink(chunk)
-                total += len(chunk)
+            total = await _drain(process.stdout, sink)
             await process.wait_closed()
         except BaseException:
             errors.cancel()
@@ -101,20 +98,47 @@ async def stream_in(
         return await _openssh_in(login, target, argv, source, progress)
     async with ssh.binary_process(target, argv) as process:
         errors = asyncio.ensure_future(process.stderr.read())
-        total = 0
         try:
-            while chunk := await source.read(CHUNK):
-                process.stdin.write(chunk)
-                await process.stdin.drain()
-                total += len(chunk)
-                if progress is not None:
-                    await progress(len(chunk))
+            total = await _pour(source, process.stdin, progress)
             process.stdin.write_eof()
             await process.wait_closed()
         except BaseException:
             errors.cancel()
             raise
         _check(target, argv, process, await errors)
+    return total
+
+
+class _Reader(Protocol):
+    async def read(self, n: int = -1) -> bytes: ...
+
+
+class _Writer(Protocol):
+    def write(self, data: bytes) -> None: ...
+    async def drain(self) -> None: ...
+
+
+async def _drain(reader: _Reader, sink: Sink) -> int:
+    """Every chunk of `reader` handed to `sink` in turn; how many bytes."""
+    total = 0
+    while chunk := await reader.read(CHUNK):
+        await sink(chunk)
+        total += len(chunk)
+    return total
+
+
+async def _pour(
+    source: asyncio.StreamReader, into: _Writer, progress: Callable[[int], Awaitable[None]] | None
+) -> int:
+    """`source` written into `into` to its end, a chunk once the previous one is
+    drained (back-pressure); `progress` hears of each; how many bytes."""
+    total = 0
+    while chunk := await source.read(CHUNK):
+        into.write(chunk)
+        await into.drain()
+        total += len(chunk)
+        if progress is not None:
+            await progress(len(chunk))
     return total
 
 
@@ -146,16 +170,13 @@ def _openssh_login(target: SSHTarget) -> OpenSshLogin | None:
 async def _openssh_out(
     login: OpenSshLogin, target: SSHTarget, argv: Sequence[str], sink: Sink
 ) -> int:
-    total = 0
     with login.config() as config:
         process = await _spawn(config, argv, asyncio.subprocess.DEVNULL)
         assert process.stdout is not None
         assert process.stderr is not None
         errors = asyncio.ensure_future(process.stderr.read())
         try:
-            while chunk := await process.stdout.read(CHUNK):
-                await sink(chunk)
-                total += len(chunk)
+            total = await _drain(process.stdout, sink)
             await process.wait()
         except BaseException:
             await _stop(process, errors)
@@ -168,7 +189,6 @@ async def _openssh_in(
     login: OpenSshLogin, target: SSHTarget, argv: Sequence[str], source: asyncio.StreamReader,
     progress: Callable[[int], Awaitable[None]] | None,
 ) -> int:  # fmt: skip
-    total = 0
     with login.config() as config:
         process = await _spawn(config, argv, asyncio.subprocess.PIPE)
         assert process.stdin is not None
@@ -176,12 +196,7 @@ async def _openssh_in(
         process.stdin.transport.set_write_buffer_limits(high=AHEAD)
         errors = asyncio.ensure_future(process.stderr.read())
         try:
-            while chunk := await source.read(CHUNK):
-                process.stdin.write(chunk)
-                await process.stdin.drain()
-                total += len(chunk)
-                if progress is not None:
-                    await progress(len(chunk))
+            total = await _pour(source, process.stdin, progress)
             process.stdin.close()
             await process.wait()
         except (BrokenPipeError, ConnectionResetError):
