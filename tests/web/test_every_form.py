@@ -40,7 +40,7 @@ def test_every_form_on_the_main_pages_carries_the_sessions_token(
     pages = ["/store", "/apps/c/jellyfin", "/repos", "/repos/c", "/servers", "/installed",
              "/users", "/tokens", "/audit", "/account", "/channels", "/backups",
              "/backups/repositories/add", "/installed/i-jelly",
-             "/installed/i-jelly/backup-settings"]  # fmt: skip
+             "/installed/i-jelly/backup-settings", "/servers/nas", "/servers/nas/domain"]  # fmt: skip
     seen = 0
     for path in pages:
         answer = page.get(path)

@@ -51,6 +51,8 @@ def refused_naming(answer: httpx.Response, field: str) -> None:
         ("/tokens", {"name": f"backup {HALF_IN_UTF7}"}, "name"),
         ("/backups/repositories/add", {"name": f"usb{HALF_IN_UTF7}", "kind": "local",
                                        "path": "/srv/usb"}, "name"),
+        ("/servers/nas/domain", {"domain": f"home{HALF_IN_UTF7}", "tls": "off"}, "domain"),
+        ("/installed/i-notes/hostnames", {"hostname": f"notes{HALF_IN_UTF7}"}, "hostname"),
     ],
 )  # fmt: skip
 def test_a_lone_surrogate_in_a_form_is_refused_naming_its_field(

@@ -43,6 +43,7 @@ from tomo.marketplace.schemas import MarketplaceApp
 from tomo.monitor import stats
 from tomo.servers.schemas import ServerPublic
 from tomo.web.backups import recent_backups
+from tomo.web.domains import hostnames_of
 from tomo.web.events import wants_a_page
 from tomo.web.forms import INDEXED_FIELD, FormErrors, form_lists, form_values, page_words
 from tomo.web.session import Admin, LogReader, Viewer, may_read_logs
@@ -180,6 +181,7 @@ async def installation_page(
         "refresh": REFRESH_BUSY if current.operation else REFRESH,
         "shown": stats.shown,  # its figures, as the health monitor last measured them
         "backups": await recent_backups(request, current.id),  # web/backups.py
+        "names": await hostnames_of(request, current.id),  # web/domains.py
         "human_bytes": stats.human_bytes,
     }
     return render(request, "installed/detail.html", context)

@@ -15,6 +15,7 @@ from tomo.web import (
     backup_repositories,
     backup_settings,
     backups,
+    domains,
     events,
     install,
     installed,
@@ -35,7 +36,7 @@ web_router = APIRouter(include_in_schema=False,
 # Before `installed` (its /installed/{installation}/{verb}) and `backups` (its
 # /backups/{backup_id}/…): their paths would take these pages' own.
 for feature in (auth, store, paste, install, update_policy, backup_settings, backup_repositories,
-                backups, installed, servers, adopt, repos, admin, events):  # fmt: skip
+                backups, domains, installed, servers, adopt, repos, admin, events):  # fmt: skip
     web_router.include_router(feature.router)
 
 

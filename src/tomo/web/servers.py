@@ -46,6 +46,7 @@ from tomo.servers.schemas import (
     ServerUpdate,
 )
 from tomo.servers.service import ServerService
+from tomo.web.domains import TLS_WORDS, domain_section
 from tomo.web.forms import (
     FormErrors,
     errors_of,
@@ -217,7 +218,8 @@ async def server_page(request: Request, server: str, principal: Viewer) -> Respo
     found = await get_servers(request).get_server(server)
     installations = await request.app.state.runtime.deployment.list_installations(found.id)
     (found,) = get_deployment(request).resources.with_servers([found])
-    context = {"server": found, "installations": installations, "shown": stats.shown}
+    context = {"server": found, "installations": installations, "shown": stats.shown,
+               "domain": await domain_section(request, found), "tls_words": TLS_WORDS}  # fmt: skip
     return render(request, "servers/detail.html", context)
 
 
