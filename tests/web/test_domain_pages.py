@@ -110,6 +110,27 @@ def test_a_viewer_sees_the_section_when_the_server_cannot_be_reached_and_no_form
     assert "Change the domain settings" in admin
 
 
+def test_pages_loaded_again_and_again_ask_the_server_once(
+    web: Web, notes: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A viewer reloading a server's page in a loop costs that server one read per
+    LOOK_SECONDS, not one per page (a spy counts the real reads)."""
+    from tomo.proxy.service import ProxyService
+
+    reads = []
+    real = ProxyService.status
+
+    async def counted(self: ProxyService, ref: str) -> object:
+        reads.append(ref)
+        return await real(self, ref)
+
+    monkeypatch.setattr(ProxyService, "status", counted)
+    viewer = web.viewer()
+    for _ in range(5):
+        assert "could not be read" in text_of(part(SECTION, viewer.get("/servers/nas")))
+    assert len(reads) == 1
+
+
 def test_the_root_certificate_of_an_unreachable_server_is_refused_in_words(
     web: Web, notes: str
 ) -> None:

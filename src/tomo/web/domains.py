@@ -7,13 +7,19 @@ sets the domain on a page of its own. An installation's page shows its names as
 links, and admins add or remove one there.
 
 The front door's status is asked of the server over SSH: when that fails or is
-slow, the section says why and the page renders all the same.
+slow, the section says why and the page renders all the same. Pages ask a server
+at most once per LOOK_SECONDS (FrontDoorLooks): loading a page, a viewer's in a
+loop included, never turns into SSH calls on the server at the rate of requests.
+An admin's change shows at once (it forgets what was read of that server).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import socket
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +49,42 @@ TLS_WORDS = {
 }
 # How long the page waits for a name to resolve (all names at once).
 RESOLVE_TIMEOUT = 2.0
+LOOK_SECONDS = 30.0  # how long pages show what was read of a front door
+
+
+class FrontDoorLooks:
+    """What pages last read of each server's front door (its status, or why it could
+    not be read), kept LOOK_SECONDS; one read at a time per server, so pages loaded
+    together share it."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[float, ProxyStatus | str]] = {}
+        self._reading: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(
+            asyncio.Lock
+        )
+
+    async def look(
+        self, server_id: str, read: Callable[[], Awaitable[ProxyStatus | str]]
+    ) -> ProxyStatus | str:
+        async with self._reading[server_id]:
+            seen = self._seen.get(server_id)
+            if seen is not None and time.monotonic() - seen[0] < LOOK_SECONDS:
+                return seen[1]
+            found = await read()
+            self._seen[server_id] = (time.monotonic(), found)
+            return found
+
+    def forget(self, server_id: str) -> None:
+        self._seen.pop(server_id, None)
+
+
+def looks_of(request: Request) -> FrontDoorLooks:
+    """The app's FrontDoorLooks (made on first use)."""
+    state = request.app.state
+    if getattr(state, "front_door_looks", None) is None:
+        state.front_door_looks = FrontDoorLooks()
+    looks: FrontDoorLooks = state.front_door_looks
+    return looks
 
 
 @dataclass(frozen=True)
@@ -70,15 +112,21 @@ class DomainSection:
 async def domain_section(request: Request, server: ServerPublic) -> DomainSection:
     """The front door of `server` as its page shows it; never raises for a server
     that cannot be reached or is slow (the reason is shown instead)."""
-    proxy = runtime_of(request).proxy
+    runtime = runtime_of(request)
     link = base_url(server)
-    try:
-        async with asyncio.timeout(runtime_of(request).settings.ssh_status_timeout):
-            status = await proxy.status(server.id)
-    except TomoError as exc:
-        return DomainSection(None, link, as_sentence(exc.message))
-    except TimeoutError:
-        return DomainSection(None, link, f"{server.name} did not answer in time: try again later.")
+
+    async def read() -> ProxyStatus | str:
+        try:
+            async with asyncio.timeout(runtime.settings.ssh_status_timeout):
+                return await runtime.proxy.status(server.id)
+        except TomoError as exc:
+            return as_sentence(exc.message)
+        except TimeoutError:
+            return f"{server.name} did not answer in time: try again later."
+
+    status = await looks_of(request).look(server.id, read)
+    if isinstance(status, str):
+        return DomainSection(None, link, status)
     names = [name for route in status.routes for name in route.hostnames]
     checked = await resolved(server.host, names)
     return DomainSection(status, link, None, {check.name: check for check in checked})
@@ -146,6 +194,7 @@ async def set_domain(request: Request, server: str, _: Admin, runtime: RuntimeDe
     found = await runtime.servers.get_server(server)
     try:
         saved = await runtime.proxy.set_domain(found.id, settings_of(values))
+        looks_of(request).forget(found.id)
     except (ValidationError, TomoError) as exc:
         got = errors_of(exc, FIELDS)
         errors = FormErrors({name: as_sentence(text) for name, text in got.fields.items()},
@@ -230,6 +279,7 @@ async def change_hostnames(
         if not removed and not typed:
             raise InvalidInput([Refusal("type a name to add", (HOSTNAME_FIELD,))])
         done = await runtime.proxy.set_hostnames(current.id, wanted, None)
+        looks_of(request).forget(current.server_id)
     except TomoError as exc:
         return await _hostnames_refused(request, current.id, principal, deployment, typed, exc)
     return redirect(f"/installed/{current.id}#names-title", _said(current.name, done, removed))
