@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from tests.deployment.conftest import (  # noqa: F401 - fixtures
     tomo,
 )
 from tests.services import unavailable
+from tests.sshd import SshUsers
 from tomo.backups.restic import Repository, Restic
 from tomo.backups.snapshots import InstallationBackups
 
@@ -60,6 +62,18 @@ def s3_endpoint() -> Iterator[str]:
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+@pytest.fixture
+def user_folder(ssh_users: SshUsers) -> Iterator[Path]:
+    """A folder of the test's own that the SSH test user may write to: another
+    server's data root, a repository on a server (rm -rf: containers leave root's
+    files in it)."""
+    root = Path(f"/tmp/tomo-user-{uuid.uuid4().hex[:8]}")
+    root.mkdir()
+    shutil.chown(root, user=ssh_users.user)
+    yield root
+    subprocess.run(["rm", "-rf", str(root)], check=False)
 
 
 @pytest.fixture

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import glob
 import shutil
-import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,16 +20,6 @@ from tests.sshd import Sshd, SshUsers
 from tomo.backups.schemas import BackupSettings
 from tomo.errors import Conflict, InvalidInput, RepositoryUnreachable
 from tomo.servers.schemas import ServerCreate
-
-
-@pytest.fixture
-def vault_folder(ssh_users: SshUsers) -> Iterator[Path]:
-    """A folder the test user may write to, for repositories on a "server"."""
-    root = Path(f"/tmp/tomo-vault-{uuid.uuid4().hex[:8]}")
-    root.mkdir()
-    shutil.chown(root, user=ssh_users.user)
-    yield root
-    subprocess.run(["rm", "-rf", str(root)], check=False)
 
 
 def vault_server(sshd: Sshd, users: SshUsers, folder: Path) -> ServerCreate:
@@ -46,17 +34,17 @@ def login_folders() -> set[str]:
 
 
 async def test_a_backup_into_a_folder_on_another_server_restores_exactly(
-    deploy: Deploy, ssh_users: SshUsers, own_sshd: Sshd, vault_folder: Path
+    deploy: Deploy, ssh_users: SshUsers, own_sshd: Sshd, user_folder: Path
 ) -> None:
     runtime = deploy.runtime
-    await runtime.servers.add_server(vault_server(own_sshd, ssh_users, vault_folder))
+    await runtime.servers.add_server(vault_server(own_sshd, ssh_users, user_folder))
     before = login_folders()
     added = await runtime.backups.repositories.add_on_server(
-        "offsite", "vault", str(vault_folder / "restic")
+        "offsite", "vault", str(user_folder / "restic")
     )
     assert (added.kind, added.server, added.backups) == ("sftp", "vault", 0)
-    assert (vault_folder / "restic" / "config").is_file()
-    assert (vault_folder / "restic" / "config").stat().st_uid != 0  # written by the SSH user
+    assert (user_folder / "restic" / "config").is_file()
+    assert (user_folder / "restic" / "config").stat().st_uid != 0  # written by the SSH user
 
     await installed(deploy, "faraway")
     data, store = deploy.data_root / "faraway" / "data", volume_folder("faraway_store")
@@ -81,11 +69,11 @@ async def test_a_backup_into_a_folder_on_another_server_restores_exactly(
 
 
 async def test_a_repository_server_gone_fails_the_backup_and_the_app_runs_on(
-    deploy: Deploy, ssh_users: SshUsers, own_sshd: Sshd, vault_folder: Path
+    deploy: Deploy, ssh_users: SshUsers, own_sshd: Sshd, user_folder: Path
 ) -> None:
     runtime = deploy.runtime
-    await runtime.servers.add_server(vault_server(own_sshd, ssh_users, vault_folder))
-    await runtime.backups.repositories.add_on_server("offsite", "vault", str(vault_folder / "r"))
+    await runtime.servers.add_server(vault_server(own_sshd, ssh_users, user_folder))
+    await runtime.backups.repositories.add_on_server("offsite", "vault", str(user_folder / "r"))
     await installed(deploy, "stranded")
     await runtime.backups.set_settings("stranded", BackupSettings(repository="offsite"))
     own_sshd.stop()
@@ -97,17 +85,17 @@ async def test_a_repository_server_gone_fails_the_backup_and_the_app_runs_on(
 
 
 async def test_a_server_with_a_password_login_cannot_hold_a_repository(
-    deploy: Deploy, ssh_users: SshUsers, own_sshd: Sshd, vault_folder: Path
+    deploy: Deploy, ssh_users: SshUsers, own_sshd: Sshd, user_folder: Path
 ) -> None:
-    by_password = server_for("vault", own_sshd, ssh_users, vault_folder).model_copy(
+    by_password = server_for("vault", own_sshd, ssh_users, user_folder).model_copy(
         update={"private_key": None, "password": SecretStr(ssh_users.password)}
     )
     await deploy.runtime.servers.add_server(by_password)
     repositories = deploy.runtime.backups.repositories
     with pytest.raises(InvalidInput, match="logs in with a password"):
-        await repositories.add_on_server("offsite", "vault", str(vault_folder / "r"))
+        await repositories.add_on_server("offsite", "vault", str(user_folder / "r"))
     assert [r.name for r in await repositories.list()] == []
-    assert not (vault_folder / "r").exists()
+    assert not (user_folder / "r").exists()
 
 
 async def test_bad_repository_input_is_refused_naming_the_field(deploy: Deploy) -> None:
@@ -130,13 +118,13 @@ async def test_bad_repository_input_is_refused_naming_the_field(deploy: Deploy) 
 
 
 async def test_a_repository_in_use_is_not_removed_and_the_default_can_change(
-    deploy: Deploy, vault_folder: Path
+    deploy: Deploy, user_folder: Path
 ) -> None:
     backups = deploy.runtime.backups
     repositories = backups.repositories
     await installed(deploy, "kept")
     await carried_out(backups.prepare_backup("kept"))  # into the default, made now
-    await repositories.add_local("spare", str(vault_folder / "spare"))
+    await repositories.add_local("spare", str(user_folder / "spare"))
     listed = {r.name: (r.kind, r.default, r.backups) for r in await repositories.list()}
     assert listed == {"default": ("local", True, 1), "spare": ("local", False, 0)}
 
@@ -149,10 +137,10 @@ async def test_a_repository_in_use_is_not_removed_and_the_default_can_change(
     with pytest.raises(Conflict, match="kept back up into it"):
         await repositories.remove("default")
     with pytest.raises(Conflict, match="exists already"):
-        await repositories.add_local("spare", str(vault_folder / "other"))
+        await repositories.add_local("spare", str(user_folder / "other"))
     # A folder holding a restic repository tomo did not make is refused, not adopted.
     with pytest.raises(Conflict, match="already at"):
-        await repositories.add_local("again", str(vault_folder / "spare"))
+        await repositories.add_local("again", str(user_folder / "spare"))
 
 
 async def test_a_backup_into_s3_storage_restores_and_its_keys_stay_sealed(

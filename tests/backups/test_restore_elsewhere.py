@@ -3,13 +3,7 @@ then its data restored; on the second test server, a Docker engine of its own.""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.backups.test_snapshots import fill, installed, tree, volume_folder
 from tests.deployment.conftest import Deploy, carried_out, server_for
@@ -19,17 +13,8 @@ from tests.sshd import Sshd, SshUsers
 from tomo.deployment.spec import ConfigChanges, PortOverride
 
 
-@pytest.fixture
-def elsewhere_root(ssh_users: SshUsers) -> Iterator[Path]:
-    root = Path(f"/tmp/tomo-elsewhere-{uuid.uuid4().hex[:8]}")
-    root.mkdir()
-    shutil.chown(root, user=ssh_users.user)
-    yield root
-    subprocess.run(["rm", "-rf", str(root)], check=False)
-
-
 async def test_a_backup_restored_onto_another_server_runs_the_app_there_with_its_data(
-    deploy: Deploy, ssh_users: SshUsers, elsewhere_root: Path
+    deploy: Deploy, ssh_users: SshUsers, user_folder: Path
 ) -> None:
     await installed(deploy, "mover")
     data, store = deploy.data_root / "mover" / "data", volume_folder("mover_store")
@@ -42,7 +27,7 @@ async def test_a_backup_restored_onto_another_server_runs_the_app_there_with_its
     sshd = Sshd(ssh_users, f"elsewhere-{free_port()}", extra_config=engine.sshd_config()).start()
     try:
         await deploy.runtime.servers.add_server(
-            server_for("elsewhere", sshd, ssh_users, elsewhere_root)
+            server_for("elsewhere", sshd, ssh_users, user_folder)
         )
         backups = deploy.runtime.backups
         # Both "servers" are this machine: the app's own host port is taken here.
@@ -57,7 +42,7 @@ async def test_a_backup_restored_onto_another_server_runs_the_app_there_with_its
         state = engine.docker("container", "inspect", "--format", "{{.State.Status}}", "mover")
         assert state.stdout.decode().strip() == "running"
         volume = engine.docker("volume", "inspect", "--format", "{{.Mountpoint}}", "mover_store")
-        assert tree(elsewhere_root / "mover" / "data") == saved[0]
+        assert tree(user_folder / "mover" / "data") == saved[0]
         assert tree(Path(volume.stdout.decode().strip())) == saved[1]
     finally:
         sshd.stop()

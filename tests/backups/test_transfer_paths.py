@@ -9,8 +9,6 @@ import glob
 import os
 import shutil
 import tempfile
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,15 +20,6 @@ from tests.faults import wait_until
 from tests.sshd import Sshd, SshUsers
 from tomo.deployment.spec import InstallConfig
 from tomo.errors import ServerUnreachable
-
-
-@pytest.fixture
-def other_root(ssh_users: SshUsers) -> Iterator[Path]:
-    root = Path(f"/tmp/tomo-apps-{uuid.uuid4().hex[:8]}")
-    root.mkdir()
-    shutil.chown(root, user=ssh_users.user)
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
 
 
 def ssh_folders() -> set[str]:
@@ -46,14 +35,14 @@ async def installed_on(deploy: Deploy, server: str, name: str) -> None:
 
 
 async def test_a_server_that_logs_in_with_a_password_sends_the_data_over_tomo_s_channel(
-    deploy: Deploy, sshd: Sshd, ssh_users: SshUsers, other_root: Path
+    deploy: Deploy, sshd: Sshd, ssh_users: SshUsers, user_folder: Path
 ) -> None:
-    by_password = server_for("pwbox", sshd, ssh_users, other_root).model_copy(
+    by_password = server_for("pwbox", sshd, ssh_users, user_folder).model_copy(
         update={"private_key": None, "password": SecretStr(ssh_users.password)}
     )
     await deploy.runtime.servers.add_server(by_password)
     await installed_on(deploy, "pwbox", "pwnotes")
-    data = other_root / "pwnotes" / "data"
+    data = user_folder / "pwnotes" / "data"
     fill(data, "password")
     saved = tree(data)
     before = ssh_folders()
@@ -66,11 +55,11 @@ async def test_a_server_that_logs_in_with_a_password_sends_the_data_over_tomo_s_
 
 
 async def test_the_connection_lost_mid_backup_fails_it_and_the_app_runs_again(
-    deploy: Deploy, own_sshd: Sshd, ssh_users: SshUsers, other_root: Path
+    deploy: Deploy, own_sshd: Sshd, ssh_users: SshUsers, user_folder: Path
 ) -> None:
-    await deploy.runtime.servers.add_server(server_for("far", own_sshd, ssh_users, other_root))
+    await deploy.runtime.servers.add_server(server_for("far", own_sshd, ssh_users, user_folder))
     await installed_on(deploy, "far", "farnotes")
-    (other_root / "farnotes" / "data" / "big").write_bytes(os.urandom(300 << 20))
+    (user_folder / "farnotes" / "data" / "big").write_bytes(os.urandom(300 << 20))
     before = ssh_folders()
     backups = deploy.runtime.backups
     backing_up = asyncio.ensure_future(carried_out(backups.prepare_backup("farnotes")))
