@@ -71,6 +71,9 @@ async def stop_from_its_page(page: Page, base: str) -> None:
     await expect(page).to_have_url(re.compile(r"/jobs/"))
     stop = page.locator('#job-steps li[data-name="stop"]')
     await expect(stop).to_have_attribute("data-status", "running")  # Docker is waiting
+    # The page's script follows the job's stream (else it is not loaded yet, and a
+    # tomo killed now would leave the page with nothing to notice it).
+    await expect(page.locator("#job")).to_have_attribute("data-live", "yes")
 
 
 async def test_the_dashboard_shows_each_app_as_a_tile_and_uninstall_asks_twice_with_data(

@@ -34,7 +34,10 @@
       rows.set(keyOf(row.dataset.name, row.dataset.started), row);
     });
     const source = new EventSource(card.dataset.events);
-    source.addEventListener("open", function () { brokenStreams = 0; });
+    source.addEventListener("open", function () {
+      brokenStreams = 0;
+      card.dataset.live = "yes"; // following the stream: a test waits for this before it cuts tomo off
+    });
     source.addEventListener("step", function (event) {
       const step = JSON.parse(event.data);
       showStep(list, rows, labels, step);
@@ -50,6 +53,7 @@
       // A stream that breaks before it opens while the page still loads (a proxy
       // in the way, say) waits longer each time instead of being asked in a loop.
       source.close();
+      delete card.dataset.live;
       const pause = brokenStreams > 0 ? Math.min(RETRY_CAP, 2 ** (brokenStreams - 1)) : 0;
       brokenStreams += 1;
       setTimeout(function () { refresh(0); }, pause * 1000);
