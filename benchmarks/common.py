@@ -14,6 +14,7 @@ import random
 import re
 import statistics
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -347,6 +348,23 @@ def timed(fn: Callable[[], T]) -> tuple[float, T]:
     start = time.perf_counter()
     value = fn()
     return time.perf_counter() - start, value
+
+
+def run_bounded(
+    argv: Sequence[str], *, env: dict[str, str] | None = None, limit: float = 120.0
+) -> subprocess.CompletedProcess[str]:
+    """`subprocess.run(argv, capture_output=True, text=True)`, killed after `limit`
+    seconds by a watchdog thread rather than a timeout: a wait with a timeout polls,
+    with sleeps of up to 50 ms that would round a timed command up to a step of them."""
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as process:  # fmt: skip
+        watchdog = threading.Timer(limit, process.kill)
+        watchdog.start()
+        try:
+            stdout, stderr = process.communicate()
+        finally:
+            watchdog.cancel()
+    return subprocess.CompletedProcess(list(argv), process.returncode, stdout, stderr)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
