@@ -118,6 +118,21 @@ class Settings(BaseSettings):
         "the reverse proxies whose X-Forwarded-For and X-Forwarded-Proto tomo believes: the "
         "client's address (what logins are throttled and audited by) and scheme. Empty: none.",
     )
+    public_url: str | None = Field(
+        default=None,
+        max_length=512,
+        pattern=r"^https?://[^/\s?#]+/?$",
+        description="How browsers reach tomo (e.g. https://tomo.home.example): where an app "
+        "behind tomo's login sends them to log in. Needed for `--login` on an app's names.",
+    )
+    door_url: str | None = Field(
+        default=None,
+        max_length=512,
+        pattern=r"^https?://[^/\s?#]+/?$",
+        description="How the servers' front doors reach tomo to ask whether a request for "
+        "an app behind tomo's login may pass (e.g. http://192.168.1.5:8420). Empty: "
+        "TOMO_PUBLIC_URL.",
+    )
     owner_label: str = Field(
         default="",
         max_length=63,

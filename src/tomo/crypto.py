@@ -7,6 +7,7 @@ empty credential.
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ KEY_FILE_NAME = "secret.key"
 
 class SecretBox:
     def __init__(self, key: bytes) -> None:
+        self._key = key
         try:
             self._fernet = fernet.Fernet(key)
         except (ValueError, TypeError):
@@ -39,6 +41,15 @@ class SecretBox:
 
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def derived(self, purpose: str) -> fernet.Fernet:
+        """A Fernet of its own for `purpose`, derived from the secret key (HKDF): what
+        it seals for one purpose (a login pass, say) is nothing to any other."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        key = HKDF(hashes.SHA256(), 32, salt=None, info=f"tomo {purpose}".encode())
+        return fernet.Fernet(base64.urlsafe_b64encode(key.derive(self._key)))
 
     def decrypt(self, token: str) -> str:
         try:

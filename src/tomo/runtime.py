@@ -23,6 +23,7 @@ from tomo.events.hooks import EventHooks
 from tomo.events.service import EventService
 from tomo.marketplace.builtin import ensure_builtin_catalog
 from tomo.marketplace.service import MarketplaceService
+from tomo.proxy.login import DoorLogin
 from tomo.proxy.service import ProxyService
 from tomo.servers.service import ServerService
 from tomo.servers.ssh import SSHService, SSHTimeouts
@@ -42,6 +43,7 @@ class Runtime:
     events: EventService
     backups: BackupService
     proxy: ProxyService
+    door_login: DoorLogin
 
 
 @asynccontextmanager
@@ -78,9 +80,11 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         deployment.ctx.hooks.routes = proxy
         for report in await deployment.reconcile_interrupted():
             log.warning("settled an interrupted operation: %s", report)
+        auth = AuthService(db, settings)
+        door_login = DoorLogin(auth, secrets, settings.public_url)
         yield Runtime(settings=settings, db=db, marketplace=marketplace, ssh=ssh, servers=servers,
-                      deployment=deployment, auth=AuthService(db, settings), events=events,
-                      backups=backups, proxy=proxy)  # fmt: skip
+                      deployment=deployment, auth=auth, events=events, backups=backups,
+                      proxy=proxy, door_login=door_login)  # fmt: skip
     finally:
         await events.flush()  # what is queued goes out first
         await ssh.close()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pydantic import AliasChoices, BaseModel
 
-from tomo.deployment.app_spec import AppSpec, Exported, build_app_spec, user_variables
+from tomo.deployment.app_spec import AppSpec, Exported, Named, build_app_spec, user_variables
 from tomo.deployment.spec import InstallConfig
 from tomo.marketplace.definition import (
     AppBackup,
@@ -22,6 +22,7 @@ from tomo.marketplace.definition import (
     AppFile,
     AppHook,
     AppPort,
+    AppProxy,
     AppRequirement,
     AppRequirements,
     AppVolume,
@@ -51,6 +52,7 @@ SECTIONS: dict[type[BaseModel], str] = {
     AppFile: "Shipped files",
     AppBackup: "Backups",
     BackupDump: "Backups",
+    AppProxy: "Names: `proxy`",
 }
 _HEADING = re.compile(r"#{1,6} (?P<title>.+)")
 _FENCE = re.compile(r"```(?P<language>\w*)")
@@ -143,15 +145,17 @@ def read(example: str) -> Parsed:
 
 def install(definition: AppDefinition) -> AppSpec:
     """The containers of an example, as an install with every required value given,
-    every risk accepted and the required apps there would make them."""
+    every risk accepted, the required apps there and a name (when it needs one)
+    would make them."""
     asked = [v for v in user_variables(definition)
              if v.required and v.default is None and not v.generate]  # fmt: skip
     imports = {name: Exported("value", False, "tomo-other") for name in definition.imported_names}
     config = InstallConfig(env={v.name: "given" for v in asked},
                            accept_risks=app_risks(definition))  # fmt: skip
+    named = Named(f"{definition.id}.home.example", True, 443) if definition.needs_hostname else None
     return build_app_spec(definition, config, repo_id="examples", installation_id="i1",
                           data_root="/srv/apps", server_host="nas.local",
-                          imports=imports)  # fmt: skip
+                          imports=imports, named=named)  # fmt: skip
 
 
 def test_every_model_of_the_definition_has_a_section() -> None:

@@ -4,13 +4,15 @@ has Caddy run them)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
+from tests.proxy.test_routes import root_pem
 from tests.services import unavailable
-from tomo.proxy.caddy import caddy_config
+from tomo.proxy.caddy import acme_root_file, caddy_config
 from tomo.proxy.door import caddy_reason
 from tomo.proxy.routes import ForwardAuth, FrontDoorConfig, Route, Upstream
 
@@ -59,6 +61,20 @@ def test_acme_names_its_ca_and_email() -> None:
         "email": "admin@home.example"}]}]  # fmt: skip
     plain = caddy_config(FrontDoorConfig(tls="acme", routes=(NOTES,)))
     assert plain["apps"]["tls"]["automation"]["policies"][0]["issuers"] == [{"module": "acme"}]
+
+
+def test_a_private_cas_root_is_a_file_in_the_volume_named_by_its_digest() -> None:
+    root, other = root_pem(), root_pem("Other")
+    config = FrontDoorConfig(tls="acme", acme_ca="https://ca.lan/acme/local/directory",
+                             acme_ca_root=root, routes=(NOTES,))  # fmt: skip
+    issuer = caddy_config(config)["apps"]["tls"]["automation"]["policies"][0]["issuers"][0]
+
+    name = acme_root_file(root)
+    assert issuer["trusted_roots_pem_files"] == [f"/data/{name}"]
+    assert re.fullmatch(r"tomo-acme-root-[0-9a-f]{16}\.pem", name)
+    # Another root is another config: Caddy reloads only a config that changed.
+    assert acme_root_file(other) != name
+    assert acme_root_file(root) == name
 
 
 def test_tls_off_listens_on_80_without_automatic_https() -> None:
@@ -134,10 +150,17 @@ def test_caddy_itself_takes_every_shape(tmp_path: Path) -> None:
         FrontDoorConfig(tls="acme", acme_ca="https://ca.lan/dir", acme_email="a@b.lan",
                         routes=(NOTES,)),
         FrontDoorConfig(tls="off", routes=(NOTES,)),
+        FrontDoorConfig(tls="acme", acme_ca="https://ca.lan/dir", acme_ca_root=root_pem(),
+                        routes=(NOTES,)),
     ]  # fmt: skip
     for index, config in enumerate(configs):
         document = caddy_config(config)
         document["storage"]["root"] = str(tmp_path / "storage")  # not /data, here
+        if config.acme_ca_root is not None:  # Caddy reads it: here, as FrontDoor.apply would
+            root = tmp_path / "root.pem"
+            root.write_text(config.acme_ca_root)
+            issuer = document["apps"]["tls"]["automation"]["policies"][0]["issuers"][0]
+            issuer["trusted_roots_pem_files"] = [str(root)]
         path = tmp_path / f"config-{index}.json"
         path.write_text(json.dumps(document))
         done = subprocess.run([caddy, "validate", "--config", str(path)], capture_output=True,

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tomo.errors import HostnameTaken, InvalidInput
 from tomo.proxy.routes import (
@@ -112,6 +118,44 @@ def test_tls_and_acme_settings_are_checked() -> None:
     error = refused(tls="acme", routes=(wildcard,))
     assert "HTTP-01 challenge cannot prove one" in error.message
     assert refused(base_domain="Home.example").problems[0].fields == ("base_domain",)
+
+
+def root_pem(name: str = "Test Root") -> str:
+    """A self-signed CA certificate, as a private ACME CA's root is."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now).not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    return certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_an_acme_ca_root_is_one_or_more_pem_certificates_with_tls_acme() -> None:
+    root = root_pem()
+    assert FrontDoorConfig(tls="acme", acme_ca_root=root).acme_ca_root == root
+    assert FrontDoorConfig(tls="acme", acme_ca_root=root + root_pem("Other")).acme_ca_root
+    error = refused(tls="internal", acme_ca_root=root)
+    assert [(p.fields, p.text) for p in error.problems] == [
+        (("acme_ca_root",), "acme_ca_root is used only with tls acme (not internal)")
+    ]
+    cut = root[:200] + "\n-----END CERTIFICATE-----\n"
+    key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()).decode()  # fmt: skip
+    for pem, said in [
+        ("a root", "holds no PEM certificate"),
+        (cut, "holds a PEM certificate that cannot be read"),
+        (root + key, "holds a private key: give only the CA's root certificate"),
+        (root * 200, "a CA's root certificate has at most 65536"),
+    ]:
+        problems = refused(tls="acme", acme_ca_root=pem).problems
+        assert [p.fields for p in problems] == [("acme_ca_root",)]
+        assert problems[0].text.startswith("acme_ca_root ") and said in problems[0].text
 
 
 def test_forward_auth_is_checked_and_split_for_caddy() -> None:

@@ -250,7 +250,8 @@ def _revision(revision: str) -> Any:
 def test_an_archive_of_an_older_schema_is_migrated(old: Tomo, tmp_path: Path) -> None:
     """0019 added backup_repositories, 0020 backups and the installations' backup
     settings, 0021 their choice of repository, 0022 the servers' domains and the
-    installations' hostnames: without them, the archive is one of 0018."""
+    installations' hostnames, 0023 the servers' ACME CA roots, 0024 the logins in
+    front of installations: without them, the archive is one of 0018."""
     file = tmp_path / "tomo.state"
     export(old, file)
 
@@ -265,6 +266,7 @@ def test_an_archive_of_an_older_schema_is_migrated(old: Tomo, tmp_path: Path) ->
                 "backup_before_update",
                 "backup_repository",
                 "hostnames",
+                "door_login",
             ):
                 del row[column]
         members["tables/installations.jsonl"] = b"".join(
@@ -272,8 +274,8 @@ def test_an_archive_of_an_older_schema_is_migrated(old: Tomo, tmp_path: Path) ->
         )
         servers = [json.loads(line) for line in members["tables/servers.jsonl"].splitlines()]
         for server in servers:
-            for column in ("domain", "tls_mode", "acme_ca", "acme_email", "proxy_http_port",
-                           "proxy_https_port"):  # fmt: skip
+            for column in ("domain", "tls_mode", "acme_ca", "acme_email", "acme_ca_root",
+                           "proxy_http_port", "proxy_https_port"):  # fmt: skip
                 del server[column]
         members["tables/servers.jsonl"] = b"".join(
             json.dumps(server).encode() + b"\n" for server in servers

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -110,25 +111,28 @@ def test_a_viewer_sees_the_section_when_the_server_cannot_be_reached_and_no_form
     assert "Change the domain settings" in admin
 
 
-def test_pages_loaded_again_and_again_ask_the_server_once(
+def test_pages_and_api_loaded_again_and_again_ask_the_server_once(
     web: Web, notes: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A viewer reloading a server's page in a loop costs that server one read per
-    LOOK_SECONDS, not one per page (a spy counts the real reads)."""
-    from tomo.proxy.service import ProxyService
+    """A viewer reloading a server's page, its front door's status and its root
+    certificate in a loop costs that server one read of each per 30 s, not one per
+    request (a spy counts the real reads, which fail: the server cannot be reached)."""
+    from tomo.proxy.door import front_door as real
 
-    reads = []
-    real = ProxyService.status
+    reads: list[str] = []
 
-    async def counted(self: ProxyService, ref: str) -> object:
-        reads.append(ref)
-        return await real(self, ref)
+    async def counted(ctx: Any, server_id: str) -> object:
+        reads.append(server_id)
+        return await real(ctx, server_id)
 
-    monkeypatch.setattr(ProxyService, "status", counted)
+    monkeypatch.setattr("tomo.proxy.service.front_door", counted)
     viewer = web.viewer()
     for _ in range(5):
         assert "could not be read" in text_of(part(SECTION, viewer.get("/servers/nas")))
-    assert len(reads) == 1
+        assert viewer.get("/api/servers/nas/proxy").status_code >= 500  # a problem, no state
+        assert viewer.get("/api/servers/nas/proxy/root-certificate").status_code >= 500
+        assert viewer.get("/servers/nas/root-certificate").status_code == 303
+    assert len(reads) == 2  # the status once, the root certificate once
 
 
 def test_the_root_certificate_of_an_unreachable_server_is_refused_in_words(
@@ -218,6 +222,13 @@ def test_an_apps_names_are_its_first_links_and_its_ports_stay(web: Web, notes: s
     names = text_of(part(NAMES, page))
     assert "notes.home.example" in names and "Remove" not in names
 
+    # The Installed list links it by its name too: the table before its ports.
+    table = web.viewer().get("/installed?view=table")
+    row = re.search(r'<td data-label="Open">(.*?)</td>', table.text, re.S)
+    assert row, text_of(table)[:2000]
+    assert re.findall(r'href="([^"]+)"', row[1]) == ["https://notes.home.example:8443/",
+                                                     "http://127.0.0.1:8080"]  # fmt: skip
+
 
 async def test_a_name_that_does_not_resolve_is_said_so_and_a_slow_one_never_waits() -> None:
     found = await resolved("127.0.0.1", ["localhost", "nothing.invalid"])
@@ -261,3 +272,40 @@ def test_an_admin_sets_the_domain_and_the_server_page_says_it(
     again = admin.get(f"/servers/{box}/domain")
     assert 'id="tls-off" name="tls" value="off" checked' in again.text
     assert re.search(r'id="f-domain"[^>]*value="home.example"', again.text)
+
+
+def test_an_admin_puts_tomos_login_in_front_of_an_app_once_tomo_has_its_address(
+    web: Web, notes: str, settings: Any
+) -> None:
+    admin = web.admin()
+    refused = admin.post("/installed/i-notes/login", {"login": "viewer"})
+    assert refused.status_code == 303
+    assert "set TOMO_PUBLIC_URL" in text_of(admin.follow(refused))
+    assert hostnames(web).login is None
+
+    settings.public_url = "https://tomo.home.example"  # the app's settings are these
+    saved = admin.post("/installed/i-notes/login", {"login": "admin"})
+    assert saved.status_code == 303
+    page = admin.follow(saved)
+    assert ("Only tomo's admins get through to notes once it has a name (tomo hostname add)."
+            in text_of(page))  # fmt: skip
+    assert "Only tomo's admins get through to notes by its names." in text_of(part(NAMES, page))
+    assert hostnames(web).login == "admin"
+
+    viewer = web.viewer()
+    assert viewer.post("/installed/i-notes/login", {"login": "off"}).status_code == 403
+    assert "Login in front of it" not in text_of(part(NAMES, viewer.get("/installed/i-notes")))
+    wrong = admin.post("/installed/i-notes/login", {"login": "everyone"})
+    assert "'everyone' is not a choice of login" in text_of(admin.follow(wrong))
+    assert hostnames(web).login == "admin"
+
+
+def test_a_root_certificate_that_is_none_is_refused_beside_its_field(web: Web, notes: str) -> None:
+    admin = web.admin()
+    bad = admin.post(DOMAIN, {"domain": "home.example", "tls": "acme", "http_port": "80",
+                              "https_port": "443", "acme_ca_root": "not a certificate"})  # fmt: skip
+    assert bad.status_code == 422
+    assert "acme_ca_root" not in field_error(bad, "acme_ca_root")  # said in words
+    assert field_error(bad, "acme_ca_root")
+    assert "not a certificate</textarea>" in bad.text  # what was pasted stays
+    assert server(web).acme_ca_root is None

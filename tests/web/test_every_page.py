@@ -23,7 +23,10 @@ from tomo.config import Settings
 from tomo.web.forms import page_words
 from tomo.web.session import admin_signed_in, signed_in
 
-PUBLIC_PAGES = {"web_home", "web_setup_form", "web_setup", "web_login_form", "web_login"}
+# The front doors' question about a request for an app behind tomo's login comes with
+# no tomo session: the browser's pass for that app decides (proxy/login.py).
+PUBLIC_PAGES = {"web_home", "web_setup_form", "web_setup", "web_login_form", "web_login",
+                "web_door_check"}  # fmt: skip
 
 
 @dataclass(frozen=True)

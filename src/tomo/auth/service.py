@@ -316,12 +316,17 @@ class AuthService:
 
     async def session_principal(self, session_id: str) -> Principal | None:
         """Who a session cookie belongs to, while the session lives."""
+        return await self.session_principal_by_digest(digest(session_id))
+
+    async def session_principal_by_digest(self, id_hash: str) -> Principal | None:
+        """Who the session stored as `id_hash` belongs to, while it lives (the front
+        door's login passes name a session so: see proxy/login.py)."""
         moment = now()
         idle = timedelta(minutes=self.settings.session_idle_minutes)
         async with self.db.session() as session:
             found = (await session.execute(
                 select(BrowserSession, User).join(User, User.id == BrowserSession.user_id)
-                .where(BrowserSession.id_hash == digest(session_id))
+                .where(BrowserSession.id_hash == id_hash)
             )).first()  # fmt: skip
         if found is None:
             return None

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from tomo.cli.services import Services
+    from tomo.proxy.login import Login
     from tomo.proxy.schemas import InstallationHostnames, ProxyStatus
     from tomo.servers.schemas import ServerPublic
 
@@ -39,10 +40,11 @@ ServerOption = Annotated[
 
 async def set_domain_from_options(
     runtime: Services, server: str, domain: str | None, tls: str | None,
-    acme_ca: str | None, acme_email: str | None, proxy_ports: str | None,
+    acme_ca: str | None, acme_email: str | None, acme_ca_root: str | None,
+    proxy_ports: str | None,
 ) -> ServerPublic:  # fmt: skip
     """`tomo server update`'s domain options over what the server has: an option not
-    given keeps its value ("" clears the domain, the ACME CA or email)."""
+    given keeps its value ("" clears the domain, the ACME CA, its root or email)."""
     from pydantic import ValidationError
 
     from tomo.cli.install_options import first_error
@@ -57,12 +59,34 @@ async def set_domain_from_options(
             domain=_given(domain, now.domain), tls=mode,
             acme_ca=_given(acme_ca, now.acme_ca if kept_acme else None),
             acme_email=_given(acme_email, now.acme_email if kept_acme else None),
+            acme_ca_root=_given(acme_ca_root, now.acme_ca_root if kept_acme else None),
             http_port=http_port, https_port=https_port,
         )  # fmt: skip
     except ValidationError as exc:
         field = str(exc.errors()[0]["loc"][0]).replace("_", "-")
         raise InvalidInput(f"--{field}: {first_error(exc)}") from None
     return await runtime.proxy.set_domain(server, settings)
+
+
+def read_ca_root(option: str | None) -> str | None:
+    """The PEM in the file `--acme-ca-root` names (None: not given, "": cleared);
+    InvalidInput naming the file when it cannot be read or is no certificate."""
+    if not option:
+        return option
+    from tomo.proxy.routes import ca_root_problem
+
+    path = Path(option)
+    try:
+        pem = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"--acme-ca-root: cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"--acme-ca-root: {path} is not text: a DER certificate? (openssl "
+                           "x509 -inform der -in FILE makes it PEM)") from None  # fmt: skip
+    problem = ca_root_problem(pem)
+    if problem:
+        raise InvalidInput(f"--acme-ca-root: {path} {problem}")
+    return pem
 
 
 def _given(option: str | None, kept: str | None) -> str | None:
@@ -104,8 +128,9 @@ def _print_status(found: ProxyStatus) -> None:
         ("root expires", found.root_expires_at.date().isoformat() if found.root_expires_at
          else "-" if found.tls_mode != "internal" else "no root yet"),
     ])  # fmt: skip
-    print_table("Routes", ["INSTALLATION", "HOSTNAMES", "UPSTREAM"],
-                [(r.installation, ", ".join(r.hostnames), r.upstream) for r in found.routes],
+    print_table("Routes", ["INSTALLATION", "HOSTNAMES", "UPSTREAM", "LOGIN"],
+                [(r.installation, ", ".join(r.hostnames), r.upstream, _login_word(r.login))
+                 for r in found.routes],
                 empty="No app is routed by name yet.")  # fmt: skip
     if found.dns_records:
         console().print("DNS records to create:", style="bold")
@@ -175,6 +200,35 @@ def remove_hostnames(
         return [name for name in now if name not in names]
 
     _change(ctx, installation, server, json_, without)
+
+
+LOGINS: dict[str, Login | None] = {"users": "viewer", "admins": "admin", "off": None}
+
+
+def _login_word(login: str | None) -> str:
+    return next(word for word, role in LOGINS.items() if role == login)
+
+
+@hostnames.command("login")
+def set_login(
+    ctx: typer.Context, installation: InstallationArg,
+    who: Annotated[str, typer.Argument(
+        metavar="users|admins|off",
+        help="Who gets through the front door to the app: anyone signed in to tomo, "
+             "tomo's admins, or anyone (no login).")],
+    server: ServerOption = None, json_: JsonOption = False,
+) -> None:  # fmt: skip
+    """Put tomo's login in front of the installation's names (see docs/https-names.md):
+    only signed-in tomo users (or only admins) get through."""
+    if who not in LOGINS:
+        raise InvalidInput(f"'{who}' is not one of {', '.join(LOGINS)}")
+    login = LOGINS[who]
+
+    async def action(runtime: Services) -> InstallationHostnames:
+        return await runtime.proxy.set_login(installation, login, server)
+
+    done = run(ctx, action)
+    emit(done, json_, done.said)
 
 
 def _change(

@@ -181,6 +181,9 @@ def update(
         metavar="URL")] = None,
     acme_email: Annotated[str | None, typer.Option(
         "--acme-email", help="With --tls acme: the ACME account's email.")] = None,
+    acme_ca_root: Annotated[str | None, typer.Option(
+        "--acme-ca-root", help="With --tls acme: a PEM file of the ACME CA's root certificate, "
+        "for a private CA ('' for none).", metavar="FILE")] = None,
     proxy_ports: Annotated[str | None, typer.Option(
         "--proxy-ports", help="The host ports the front door publishes (default 80,443).",
         metavar="HTTP,HTTPS")] = None,
@@ -200,8 +203,10 @@ def update(
                            "--key")  # fmt: skip
     from pydantic import SecretStr
 
+    from tomo.cli.proxy import read_ca_root
     from tomo.servers.schemas import ServerUpdate
 
+    ca_root = read_ca_root(acme_ca_root)  # before anything changes
     secret = _stdin_line() if (password_stdin or passphrase_stdin) else None
     changes = ServerUpdate(
         name=name, host=host, port=port, username=user, data_root=data_root, use_sudo=sudo,
@@ -221,12 +226,12 @@ def update(
                 raise InvalidInput("the new key was not tried: you did not confirm; the login "
                                    "did not change")  # fmt: skip
         updated = await runtime.servers.update_server(server, wanted)
-        if (domain, tls, acme_ca, acme_email, proxy_ports) == (None,) * 5:
+        if (domain, tls, acme_ca, acme_email, ca_root, proxy_ports) == (None,) * 6:
             return updated
         from tomo.cli.proxy import set_domain_from_options
 
         return await set_domain_from_options(runtime, updated.id, domain, tls, acme_ca,
-                                             acme_email, proxy_ports)  # fmt: skip
+                                             acme_email, ca_root, proxy_ports)  # fmt: skip
 
     updated = run(ctx, action)
     emit(updated, json_, _updated(updated, changes, generate_key))

@@ -16,7 +16,7 @@ parameters only, and a call by name could pass it and fail on one side.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     from tomo.auth.schemas import (
@@ -215,6 +215,9 @@ class Proxy(Protocol):
     async def get_hostnames(self, ref: str, server: str | None, /) -> InstallationHostnames: ...
     async def set_hostnames(
         self, ref: str, hostnames: list[str], server: str | None, /
+    ) -> InstallationHostnames: ...
+    async def set_login(
+        self, ref: str, login: Literal["viewer", "admin"] | None, server: str | None, /
     ) -> InstallationHostnames: ...
 
 

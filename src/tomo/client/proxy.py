@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tomo.client.transport import Api, segment
+from tomo.proxy.login import Login
 from tomo.proxy.schemas import DomainSettings, InstallationHostnames, ProxyStatus
 from tomo.servers.schemas import ServerPublic
 
@@ -40,6 +41,13 @@ class RemoteProxy:
     ) -> InstallationHostnames:
         answer = await self.api.call("PUT", _hostnames(ref), body={"hostnames": hostnames},
                                      params={"server": server})  # fmt: skip
+        return InstallationHostnames.model_validate(answer)
+
+    async def set_login(
+        self, ref: str, login: Login | None, server: str | None
+    ) -> InstallationHostnames:
+        answer = await self.api.call("PUT", f"/installations/{segment(ref)}/login",
+                                     body={"login": login}, params={"server": server})  # fmt: skip
         return InstallationHostnames.model_validate(answer)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -40,6 +41,7 @@ from tomo.errors import InvalidInput, Refusal
 from tomo.marketplace.definition import (
     CHOSEN_DEVICE,
     DEVICE,
+    NAME_BUILTINS,
     REFERENCE,
     AppDefinition,
     AppEnvVar,
@@ -51,6 +53,7 @@ from tomo.marketplace.definition import (
     start_order,
 )
 from tomo.marketplace.risk import assess_risks
+from tomo.servers.schemas import ServerPublic
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,48 @@ class AppSpec:
         return next(c for c in self.containers if c.name == container)
 
 
+@dataclass(frozen=True)
+class Named:
+    """The name an installation is reached by through its server's front door (its
+    first hostname), and how the front door serves it."""
+
+    hostname: str
+    tls: bool
+    port: int  # the front door's HTTPS port with TLS, else its HTTP port
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    @property
+    def address(self) -> str:
+        """host[:port], the port left out when it is the scheme's own."""
+        default = 443 if self.tls else 80
+        return self.hostname if self.port == default else f"{self.hostname}:{self.port}"
+
+
+def named_on(server: ServerPublic, hostnames: Sequence[str]) -> Named | None:
+    """How an installation with these hostnames is reached on `server` by name
+    (None: it has none)."""
+    if not hostnames:
+        return None
+    tls = server.tls_mode != "off"
+    return Named(hostnames[0], tls, server.proxy_https_port if tls else server.proxy_http_port)
+
+
+def name_builtins(named: Named | None, server_host: str, port: int | None) -> dict[str, str]:
+    """The built-ins that say how people reach the app: by its name through the front
+    door, else by the server's address and the port the app publishes (`port`)."""
+    if named is not None:
+        hostname, address, scheme, exposed = named.hostname, named.address, named.scheme, "true"
+    else:
+        host = f"[{server_host}]" if ":" in server_host else server_host
+        hostname, scheme, exposed = server_host, "http", "false"
+        address = f"{host}:{port}" if port is not None else host
+    return {"TOMO_HOSTNAME": hostname, "TOMO_ADDRESS": address, "TOMO_SCHEME": scheme,
+            "TOMO_URL": f"{scheme}://{address}", "TOMO_EXPOSED": exposed}  # fmt: skip
+
+
 def container_names(definition: AppDefinition, instance: str) -> dict[str, str]:
     """service -> container name, in start order (the main service's is the
     installation's own name, so one-container apps keep theirs)."""
@@ -131,9 +176,9 @@ def user_variables(definition: AppDefinition) -> list[AppEnvVar]:
     but those made of what the apps it requires give (worked out at install)."""
     if definition.settings:
         return list(definition.settings)
-    imported = definition.imported_names
+    worked_out = definition.imported_names | NAME_BUILTINS
     return [v for v in definition.docker.environment
-            if not set(references(v.default or "")) & imported]  # fmt: skip
+            if not set(references(v.default or "")) & worked_out]  # fmt: skip
 
 
 def build_app_spec(
@@ -148,14 +193,16 @@ def build_app_spec(
     generated: dict[str, str] | None = None,
     owner: str = "",
     imports: dict[str, Exported] | None = None,
+    named: Named | None = None,
 ) -> AppSpec:
     """Validate everything and return the containers to create; InvalidInput lists
     every problem. `images` replaces services' images (an update to another tag);
     `generated` carries the secrets kept from before (AppSpec.secret_env);
-    `imports` what the installations it requires export (see dependencies.py)."""
+    `imports` what the installations it requires export (see dependencies.py);
+    `named` its name through the front door (named_on), None: it has none."""
     labels = installation_labels(definition.id, repo_id, installation_id, owner)
     return _Builder(definition, config, labels, data_root, server_host, images or {},
-                    generated or {}, imports or {}).build()  # fmt: skip
+                    generated or {}, imports or {}, named).build()  # fmt: skip
 
 
 Source = Literal["given", "kept", "default", "generated"]
@@ -173,7 +220,7 @@ class _Builder:
     def __init__(
         self, definition: AppDefinition, config: InstallConfig, labels: dict[str, str],
         data_root: str, server_host: str, images: dict[str, str], kept: dict[str, str],
-        imports: dict[str, Exported],
+        imports: dict[str, Exported], named: Named | None,
     ) -> None:  # fmt: skip
         self.definition = definition
         self.config = config
@@ -192,7 +239,9 @@ class _Builder:
         self.import_app = {name: r.app for r in definition.requires for name in r.imports}
         self.builtins = {"TOMO_INSTANCE": self.name, "TOMO_DATA_DIR": self.instance_dir,
                          "TOMO_SERVER_HOST": server_host,
+                         **name_builtins(named, server_host, self._published_port()),
                          **{name: found.value for name, found in imports.items()}}  # fmt: skip
+        self.named = named
         self.env: dict[str, str] = {}  # the record's, shown: the user's variables' values
         self.secret_env: dict[str, str] = {}  # sealed, as templates: what no definition rederives
         self.generated: dict[str, str] = {}  # secrets made by this build
@@ -202,6 +251,7 @@ class _Builder:
             self.problems.append(unnamable(self.name))
         values = self._settings()
         self._refuse_missing_imports()
+        self._refuse_unnamed()
         every = self.definition.all_services
         containers = [self._container(service, every[service], values) for service in self.names]
         self._refuse_shared_host_ports(containers)
@@ -226,6 +276,30 @@ class _Builder:
                 self.problems.append(Refusal(
                     f"the app {requirement.app} it requires gives no {', '.join(missing)}"
                 ))  # fmt: skip
+
+    def _refuse_unnamed(self) -> None:
+        """An app served by name only, with none (an update to a definition that now
+        asks for one): refused, naming the fix."""
+        if self.definition.needs_hostname and self.named is None:
+            self.problems.append(Refusal(
+                f"{self.name} is served by its name only (its catalog says so) and has no "
+                f"hostname: give it one first (tomo hostname add {self.name} NAME)",
+                ("hostnames",),
+            ))  # fmt: skip
+
+    def _published_port(self) -> int | None:
+        """The host port people reach the app at without a name: the one that
+        publishes the front door's port, else the main service's first TCP port."""
+        service, port = self.definition.routed
+        every = self.definition.all_services
+        main = self.definition.main_service
+        found = []
+        for name in dict.fromkeys((service, main)):
+            config = self.config if name == main else InstallConfig()
+            tcp = [p for p in chosen_ports(every[name], config, []) if p.protocol == "tcp"]
+            found += [p.host for p in tcp if name == service and p.container == port]
+            found += [p.host for p in tcp if name == main]
+        return found[0] if found else None
 
     def _exports(self, values: dict[str, str]) -> dict[str, Exported]:
         """What it gives the apps that require it: host names on its network, and
@@ -455,8 +529,10 @@ class _Builder:
             secret = secret or any(self.imports[n].secret for n in references(template)
                                    if n in self.imports)  # fmt: skip
             (secret_env if secret else env)[variable.name] = value
-            # Made of what a required app gives: worked out again at each update, not kept.
-            derived = source == "default" and bool(set(references(template)) & set(self.imports))
+            # Made of what a required app gives, or of its name: worked out again at each
+            # update, not kept.
+            worked_out = set(self.imports) | NAME_BUILTINS
+            derived = source == "default" and bool(set(references(template)) & worked_out)
             if (asks_user and not derived) or (source == "given" and not secret):
                 self._record(variable.name, value, secret=secret)
             elif source != "default" and (secret or variable.generate):

@@ -15,7 +15,13 @@ from sqlalchemy import delete, select, update
 
 from tomo.config import Settings
 from tomo.db import Database
-from tomo.deployment.app_spec import AppSpec, Exported, build_app_spec, container_names
+from tomo.deployment.app_spec import (
+    AppSpec,
+    Exported,
+    build_app_spec,
+    container_names,
+    named_on,
+)
 from tomo.deployment.jobs import now
 from tomo.deployment.models import Installation, KeptSecrets
 from tomo.deployment.remote import Docker
@@ -70,8 +76,9 @@ class RouteKeeper(Protocol):
     async def check(self, row: Installation) -> list[Refusal]:
         """Why the installation's hostnames cannot be routed ([] when they can)."""
 
-    async def installed(self, row: Installation) -> str:
-        """Route its hostnames to its main container; what was done, or why not
+    async def installed(self, row: Installation, *, new: bool = False) -> str:
+        """Route its hostnames to its main container (`new`: a new installation, which
+        gets the login its definition asks for); what was done, or why not
         (never raises: the app runs on its port either way)."""
 
     async def removed(self, row: Installation) -> str:
@@ -176,7 +183,7 @@ class DeploymentContext:
             installation_id=row.id, data_root=server.data_root, server_host=server.host,
             images=images if images is not None else installed_images(row, definition),
             generated=self.open(row.secret_env_enc), owner=self.settings.owner_label,
-            imports=imports,
+            imports=imports, named=named_on(server, row.hostnames or []),
         )  # fmt: skip
 
     # -- secrets kept with kept data --------------------------------------------
@@ -256,6 +263,7 @@ def public(row: Installation) -> InstallationPublic:
         app_id=row.app_id, version=row.version, image=row.image, status=row.status,
         status_message=row.status_message, container_id=row.container_id,
         ports=[f"{host}/{proto}" for host, proto in sorted(ports_of(row, definition))],
+        hostnames=list(row.hostnames or []),
         containers=installed_containers(row, definition), config=row.config,
         operation=row.operation, created_at=row.created_at, updated_at=row.updated_at,
         adopted=bool(row.adopted), updates=UpdateSettings(

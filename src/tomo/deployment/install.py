@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tomo.deployment import steps
-from tomo.deployment.app_spec import AppSpec, app_mounts, build_app_spec
+from tomo.deployment.app_spec import AppSpec, app_mounts, build_app_spec, named_on
 from tomo.deployment.context import DeploymentContext, ports_of, stored_config
 from tomo.deployment.dependencies import imports_for, spec_with_imports
 from tomo.deployment.jobs import JobRecorder, create_job, job_view, new_id, now
@@ -61,6 +61,7 @@ class InstallPlan:
     # Secrets kept with the data of an earlier installation of the same name: used
     # again (the data was initialised with them), so not shown as new ones.
     kept: dict[str, str]
+    hostnames: list[str]  # as recorded: "auto" and single labels named under the domain
 
 
 async def plan_install(
@@ -76,12 +77,26 @@ async def plan_install(
     name = config.name or definition.id
     kept = await ctx.kept_secrets(target.id, name, entry.repo_id, definition.id)
     imports = await imports_for(ctx, target, definition, entry.repo_id)
+    hostnames = await hostnames_wanted(ctx, target.id, name, definition, config.hostnames)
     spec = build_app_spec(
         definition, config, repo_id=entry.repo_id, installation_id=installation_id,
         data_root=target.data_root, server_host=target.host, owner=ctx.settings.owner_label,
-        generated=kept, imports=imports,
+        generated=kept, imports=imports, named=named_on(target, hostnames),
     )  # fmt: skip
-    return InstallPlan(spec, entry.repo_id, definition, target.id, kept)
+    return InstallPlan(spec, entry.repo_id, definition, target.id, kept, hostnames)
+
+
+async def hostnames_wanted(
+    ctx: DeploymentContext, server_id: str, name: str, definition: AppDefinition,
+    given: list[str],
+) -> list[str]:  # fmt: skip
+    """The names to record for an install that asked for `given`; an app served by
+    name only gets `auto` when it asked for none (the preflight refuses it on a
+    server with no base domain to name it under)."""
+    hostnames = list(given) or (["auto"] if definition.needs_hostname else [])
+    if hostnames and ctx.hooks.routes is not None:
+        hostnames = await ctx.hooks.routes.hostnames_wanted(server_id, name, hostnames)
+    return hostnames
 
 
 async def install_app(
@@ -142,12 +157,15 @@ async def plan_restored_install(
     installation_id = new_id()
     target = await ctx.servers.get_server(server)
     imports = await imports_for(ctx, target, definition, repo_id)
+    name = config.name or definition.id
+    hostnames = await hostnames_wanted(ctx, target.id, name, definition, config.hostnames)
     spec = build_app_spec(
         definition, config, repo_id=repo_id, installation_id=installation_id,
         data_root=target.data_root, server_host=target.host, owner=ctx.settings.owner_label,
-        generated=secrets, imports=imports, images=images,
+        generated=secrets, imports=imports, images=images, named=named_on(target, hostnames),
     )  # fmt: skip
-    return InstallPlan(spec, repo_id, definition, target.id, secrets), installation_id
+    plan = InstallPlan(spec, repo_id, definition, target.id, secrets, hostnames)
+    return plan, installation_id
 
 
 async def record_install(
@@ -156,9 +174,7 @@ async def record_install(
     """The installation recorded (its name checked) with its lease held by its job."""
     spec, repo_id, definition, server_id = plan.spec, plan.repo_id, plan.definition, plan.server_id
     job_id = new_id()
-    hostnames = list(config.hostnames)
-    if hostnames and ctx.hooks.routes is not None:
-        hostnames = await ctx.hooks.routes.hostnames_wanted(server_id, spec.name, hostnames)
+    hostnames = plan.hostnames
     row = Installation(
         id=installation_id, server_id=server_id, name=spec.name, repo_id=repo_id,
         app_id=definition.id, version=definition.version, image=spec.main.image,
@@ -240,7 +256,7 @@ class InstallOperation(Operation):
                       status_message=None)  # fmt: skip
         await ctx.forget_kept_secrets(row.server_id, row.name)  # the record holds them now
         await ctx.marketplace.count_install(row.repo_id, row.app_id)
-        await route_installed(ctx, job, row, self.summary)
+        await route_installed(ctx, job, row, self.summary, new=True)
 
     async def recover(self, job: JobRecorder, row: Installation, cause: str) -> Recovery:
         """Take back what this attempt made; with nothing left, the record goes too."""
@@ -268,14 +284,15 @@ async def refuse_unroutable(ctx: DeploymentContext, row: Installation, server: s
 
 
 async def route_installed(
-    ctx: DeploymentContext, job: JobRecorder, row: Installation, summary: list[str]
-) -> None:
+    ctx: DeploymentContext, job: JobRecorder, row: Installation, summary: list[str],
+    *, new: bool = False,
+) -> None:  # fmt: skip
     """Its hostnames routed, as a step of their own that never fails the install: the
     app runs on its port either way, and the summary says whether the route was made."""
     if not row.hostnames or ctx.hooks.routes is None:
         return
     async with job.step("route", ", ".join(row.hostnames)):
-        said = await ctx.hooks.routes.installed(row)
+        said = await ctx.hooks.routes.installed(row, new=new)
         summary.append(said)
         await job.note(said)
 

@@ -74,6 +74,8 @@ class Installation(Base):
     backup_repository: Mapped[str | None] = mapped_column(String(64))  # None: the default one
     # The names its server's front door routes to its main container (see tomo.proxy).
     hostnames: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The role a tomo user needs to get through the front door to it (None: no login).
+    door_login: Mapped[str | None] = mapped_column(String(16))
 
 
 class Job(Base):

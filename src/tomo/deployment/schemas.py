@@ -103,6 +103,8 @@ class InstallationPublic(BaseModel):
     status_message: str | None
     container_id: str | None
     ports: list[str]
+    # The names its server's front door routes to it (see tomo.proxy); [] without.
+    hostnames: list[str] = []
     # Every container, in start order; the main one's name is the installation's.
     containers: list[InstalledContainer]
     config: dict[str, Any]

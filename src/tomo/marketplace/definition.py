@@ -492,6 +492,42 @@ class AppHook(_Definition):
     interpreter: Literal["sh", "bash"] = "sh"
 
 
+# A path pattern as Caddy's path matcher takes it (`/api/*`): absolute, no space, no
+# control character and no `%` (Caddy compares the decoded path: an escape never matches).
+PATH_PATTERN = re.compile(r"/[^\s\x00-\x1f\x7f%]{0,255}")
+MAX_PATH_PATTERNS = 64
+
+
+def _check_path_pattern(value: str) -> str:
+    if not PATH_PATTERN.fullmatch(value):
+        raise ValueError(f"'{value}' is not a path pattern (it starts with '/', holds no "
+                         "space or '%', and has at most 256 characters)")  # fmt: skip
+    return value
+
+
+PathPattern = Annotated[str, AfterValidator(_check_path_pattern)]
+PathPatterns = Annotated[
+    list[PathPattern], BeforeValidator(as_list), AfterValidator(_unique),
+    Field(max_length=MAX_PATH_PATTERNS),
+]  # fmt: skip
+
+
+class AppProxy(_Definition):
+    """How the server's front door serves the app by name (Umbrel's `app_proxy`,
+    Runtipi's exposed apps): which service and container port a name's requests go
+    to, whether the app must have a name, and whether a login stands before it
+    (`open_paths` never asked about, `closed_paths` always, whatever `open_paths`
+    says). The port is any the container listens on, published or not: the front
+    door reaches it over its own network."""
+
+    service: Slug | None = None  # None: the main service
+    port: Port | None = None  # None: that service's first TCP port
+    hostname: Literal["optional", "required"] = "optional"
+    login: Bool = False
+    open_paths: PathPatterns = []
+    closed_paths: PathPatterns = []
+
+
 MAX_BACKUP_DUMPS = 16
 MAX_IGNORED = 64
 MAX_ARGUMENTS = 64
@@ -709,7 +745,18 @@ BUILTIN_VARIABLES = {
     "TOMO_INSTANCE": "the installation's name",
     "TOMO_DATA_DIR": "the installation's data directory on the server",
     "TOMO_SERVER_HOST": "the server's address as tomo reaches it",
+    # How people reach the app: by its first hostname through the front door, else by
+    # the server's address and the port the app publishes (see deployment.app_spec).
+    "TOMO_HOSTNAME": "the installation's first hostname, else the server's address",
+    "TOMO_ADDRESS": "host[:port] people reach the app at",
+    "TOMO_SCHEME": "https through a front door with TLS, else http",
+    "TOMO_URL": "TOMO_SCHEME://TOMO_ADDRESS",
+    "TOMO_EXPOSED": "true when the installation has a hostname, else false",
 }
+# The built-ins that change with the installation's hostnames: values made of them are
+# worked out again at each install job and update, never kept as the user's.
+NAME_BUILTINS = frozenset({"TOMO_HOSTNAME", "TOMO_ADDRESS", "TOMO_SCHEME", "TOMO_URL",
+                           "TOMO_EXPOSED"})  # fmt: skip
 
 
 def image_repository(reference: str) -> str:
@@ -778,6 +825,8 @@ class AppDefinition(_Definition):
     not_installable: Annotated[ShownText, Field(max_length=2000)] | None = None
     # What a backup leaves out, and the dumps that keep the app running meanwhile.
     backup: AppBackup = AppBackup()
+    # How the front door serves it by name (None: its main service's first TCP port).
+    proxy: AppProxy | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -863,6 +912,7 @@ class AppDefinition(_Definition):
                                  "referred to as ${NAME} (letters, digits and '_')")  # fmt: skip
         self._requirements_fit()
         self._backup_fits()
+        self._proxy_fits()
         self._references_are_known()
         return self
 
@@ -899,6 +949,32 @@ class AppDefinition(_Definition):
                 raise ValueError(f"backup.dumps[{position}].service: '{service}' has a dump "
                                  "already (one per service)")  # fmt: skip
             seen.add(service)
+
+    def _proxy_fits(self) -> None:
+        """The front door's service is one of the app's, and it knows the port."""
+        if self.proxy is None:
+            return
+        service = self.proxy.service or self.main_service
+        if service not in self.all_services:
+            raise ValueError(f"proxy.service: '{service}' is not a service of this app "
+                             f"({', '.join(self.all_services)})")  # fmt: skip
+        if self.routed[1] is None:
+            raise ValueError(f"proxy.port: service {service} publishes no TCP port; give the "
+                             "port it listens on")  # fmt: skip
+
+    @property
+    def routed(self) -> tuple[str, int | None]:
+        """The service the front door sends a name's requests to, and its container
+        port (None: the service has no TCP port and the definition names none)."""
+        proxy = self.proxy or AppProxy()
+        service = proxy.service or self.main_service
+        ports = [p.container for p in self.all_services[service].ports if p.protocol == "tcp"]
+        return service, proxy.port or (ports[0] if ports else None)
+
+    @property
+    def needs_hostname(self) -> bool:
+        """Whether it is served by name only (an install names it under the domain)."""
+        return self.proxy is not None and self.proxy.hostname == "required"
 
     @property
     def imported_names(self) -> set[str]:

@@ -67,9 +67,11 @@ from tomo.marketplace.schemas import SyncProblem, SyncReport
 #     `$$` of tomo's own files is a `$` in one-container apps without settings too.
 # 14: Umbrel's icon where its store finds it (`<folder>/icon.svg`, its gallery site).
 # 15: release notes (tomo's `release_notes`, Umbrel's `releaseNotes`), kept with the app.
+# 16: the front door's `proxy` (Umbrel's app_proxy, Runtipi's exposed apps), kept with
+# the app; Runtipi's force_expose apps installable, their addresses tomo's built-ins.
 # Apps stored by an older parser are rewritten from the new parse, even from files
 # that did not change: what the catalog shows must be what this parser makes of them.
-PARSER_VERSION = 15
+PARSER_VERSION = 16
 
 log = logging.getLogger("tomo.marketplace")
 # A file holding a whole catalog (Portainer's templates) is bound by this, not by
@@ -80,7 +82,7 @@ Progress = Callable[[str, int, int], None]
 _DETAIL_FIELDS = ("license", "repository", "documentation", "icon", "maintainers",
                   "services", "main", "settings", "not_installable", "tagline",
                   "screenshots", "files", "requires", "exports", "hooks", "templated",
-                  "release_notes", "backup")  # fmt: skip
+                  "release_notes", "backup", "proxy")  # fmt: skip
 
 
 def _no_progress(_phase: str, _done: int, _total: int) -> None:

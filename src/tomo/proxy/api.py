@@ -10,7 +10,13 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from tomo.http.deps import runtime_of
 from tomo.http.problems import error_responses
-from tomo.proxy.schemas import DomainSettings, HostnamesChange, InstallationHostnames, ProxyStatus
+from tomo.proxy.schemas import (
+    DomainSettings,
+    HostnamesChange,
+    InstallationHostnames,
+    LoginChange,
+    ProxyStatus,
+)
 from tomo.proxy.service import ProxyService
 from tomo.servers.schemas import ServerPublic
 
@@ -71,3 +77,14 @@ async def set_hostnames(
     whole name, a single label under the server's domain, or "auto". Refused, each
     problem names hostnames[i]; when the front door refuses, the names stay."""
     return await proxy.set_hostnames(installation, change.hostnames, server)
+
+
+@router.put("/installations/{installation}/login", name="set_login",
+            responses=error_responses(401, 403, 404, 409, 422, 502, 504))  # fmt: skip
+async def set_login(
+    installation: str, change: LoginChange, proxy: ProxyDep, server: str | None = None
+) -> InstallationHostnames:
+    """Ask for a tomo login before any request reaches the installation by its names:
+    "viewer" (anyone signed in to tomo), "admin", or null (no login). Needs
+    TOMO_PUBLIC_URL (and TOMO_DOOR_URL when the servers reach tomo at another)."""
+    return await proxy.set_login(installation, change.login, server)

@@ -10,6 +10,10 @@ goes back to the previous config when the new one cannot run).
              tls: how certificates are got (tls internal or acme); pki: the
              internal CA, never installed into the container's trust store
 
+A private ACME CA's root (`acme_ca_root`) is a file in the volume beside the config
+(FrontDoor.apply puts it there first), named by its digest: a new root is a new
+config, and Caddy reloads only a config that changed.
+
 With tls off, the server listens on :80 with automatic HTTPS disabled: plain HTTP,
 no certificate asked for. Otherwise it listens on :443 and Caddy's automatic HTTPS
 gets a certificate for every routed name and answers :80 with a redirect.
@@ -20,6 +24,7 @@ and an HTTP/3 offer (UDP) would send browsers to a port nobody forwards.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from tomo.proxy.routes import ForwardAuth, FrontDoorConfig, Route, Upstream
@@ -81,7 +86,14 @@ def _issuer(config: FrontDoorConfig) -> Json:
         issuer["ca"] = config.acme_ca
     if config.acme_email is not None:
         issuer["email"] = config.acme_email
+    if config.acme_ca_root is not None:
+        issuer["trusted_roots_pem_files"] = [f"{DATA}/{acme_root_file(config.acme_ca_root)}"]
     return issuer
+
+
+def acme_root_file(pem: str) -> str:
+    """The name, in the volume, of the file that holds this ACME CA root."""
+    return f"tomo-acme-root-{hashlib.sha256(pem.encode()).hexdigest()[:16]}.pem"
 
 
 def _route(route: Route) -> Json:
@@ -100,10 +112,18 @@ def _guarded(route: Route) -> Json:
     group = "tomo-auth"
     routes: list[Json] = []
     if route.auth.open_paths:
-        routes.append({"group": group, "match": [{"path": list(route.auth.open_paths)}],
+        routes.append({"group": group, "match": [_open(route.auth)],
                        "handle": [*_unclaimed(route.auth), _proxy(route.upstream)]})  # fmt: skip
     routes.append({"group": group, "handle": [_ask(route.auth), _proxy(route.upstream)]})
     return {"handler": "subroute", "routes": routes}
+
+
+def _open(auth: ForwardAuth) -> Json:
+    """The paths nobody is asked about: the open ones, but for the closed ones."""
+    matcher: Json = {"path": list(auth.open_paths)}
+    if auth.closed_paths:
+        matcher["not"] = [{"path": list(auth.closed_paths)}]
+    return matcher
 
 
 def _ask(auth: ForwardAuth) -> Json:

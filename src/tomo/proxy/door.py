@@ -8,11 +8,12 @@ through tomo's remote Docker (every command an argv, quoted by the SSH layer).
     container tomo-proxy      `caddy run --resume`: after a restart (or a new
                               image) it runs the last config it accepted
 
-A config is applied whole: the JSON goes into the volume with `docker container
-cp` (a one-file tar on stdin), then `caddy reload` inside the container hands it
-to Caddy's admin API (localhost:2019 there, reachable from nowhere else), whose
-/load runs it or, when it cannot, keeps the config it had. The image needs no
-shell: Caddy's binary is the only program run in it.
+A config is applied whole: the JSON (and a private ACME CA's root, when it has one)
+goes into the volume with `docker container cp` (a one-file tar on stdin), then
+`caddy reload` inside the container hands it to Caddy's admin API (localhost:2019
+there, reachable from nowhere else), whose /load runs it or, when it cannot, keeps
+the config it had. The image needs no shell: Caddy's binary is the only program
+run in it.
 """
 
 from __future__ import annotations
@@ -22,16 +23,18 @@ import hashlib
 import io
 import ipaddress
 import json
+import math
 import re
 import tarfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tomo.backups.transfer import stream_in, stream_out
 from tomo.deployment.remote import Docker
 from tomo.errors import CommandFailed, FrontDoorFailed, InvalidInput, Refusal
-from tomo.proxy.caddy import ADMIN, DATA, ROOT_CERTIFICATE, STORAGE, caddy_config
+from tomo.proxy.caddy import ADMIN, DATA, ROOT_CERTIFICATE, STORAGE, acme_root_file, caddy_config
 from tomo.proxy.routes import CONTAINER_NAME, FrontDoorConfig, container_problem
 from tomo.servers.ssh import SSHService, docker_argv
 
@@ -49,6 +52,10 @@ AUTOSAVE = f"{DATA}/config/caddy/autosave.json"  # Caddy's copy of the config it
 RUN_VERSION = "1"
 RELOAD_SECONDS = 60.0
 ADMIN_WAIT_SECONDS = 10.0  # for Caddy's admin API to answer after a start
+# For an ACME CA to sign (or refuse) a new name's certificate: a CA on the LAN takes
+# a second, a public one up to about twenty.
+ACME_WAIT_SECONDS = 30.0
+CERTIFICATES = f"{STORAGE}/certificates"  # <issuer>/<name>/<name>.crt; issuer local: internal
 
 
 class Inspected(NamedTuple):
@@ -130,7 +137,10 @@ class FrontDoor:
     async def apply(self, config: FrontDoorConfig) -> None:
         """Run `config` whole, or raise FrontDoorFailed with Caddy's reason, the
         running config left as it was."""
-        await self._load(json.dumps(caddy_config(config), indent=1).encode())
+        extra: dict[str, bytes] = {}
+        if config.acme_ca_root is not None:
+            extra[acme_root_file(config.acme_ca_root)] = config.acme_ca_root.encode()
+        await self._load(json.dumps(caddy_config(config), indent=1).encode(), extra)
 
     async def apply_document(self, document: dict[str, Any]) -> None:
         """A Caddy config as it is (apply() makes one from a FrontDoorConfig): for a
@@ -145,6 +155,18 @@ class FrontDoor:
                                   "certificate yet: Caddy makes it once a config with tls "
                                   "internal runs")  # fmt: skip
         return pem.decode("ascii")
+
+    async def certificates(self, names: Sequence[str], began: float) -> dict[str, str | None]:
+        """How each name's ACME certificate went since `began` (a time.monotonic()
+        before the config was applied), waiting up to ACME_WAIT_SECONDS for all to
+        be known: "" the front door has one, Caddy's reason it could not get one
+        (it tries again later), or None: still asking."""
+        deadline = began + ACME_WAIT_SECONDS
+        while True:
+            outcomes = await self._certificates_now(names, began)
+            if None not in outcomes.values() or time.monotonic() > deadline:
+                return outcomes
+            await asyncio.sleep(0.5)
 
     # -- apps on the network ---------------------------------------------------------
 
@@ -204,13 +226,17 @@ class FrontDoor:
             await self.docker.remove_container(CONTAINER, with_volumes=True)
             raise
 
-    async def _load(self, document: bytes) -> None:
+    async def _load(self, document: bytes, files: dict[str, bytes] | None = None) -> None:
+        """Put `files` (name -> content, in the volume) and then the config there,
+        and have Caddy run it."""
         found = await self._inspect()
         if found is None:
             raise FrontDoorFailed(self.server, _NOT_THERE)
         if found.status != "running":
             raise FrontDoorFailed(self.server, f"the front door ({CONTAINER}) is {found.status}, "
                                   "not running: ensure it first")  # fmt: skip
+        for name, content in (files or {}).items():
+            await self._upload(name, content)
         await self._upload(STAGED, document)
         await self._reload(f"{DATA}/{STAGED}")
 
@@ -249,6 +275,18 @@ class FrontDoor:
     async def _read(self, path: str) -> bytes | None:
         """A file of the container's (None when it is not there), through a tar on the
         stdout of `docker container cp`: the image has no shell to `cat` with."""
+        archive = await self._copied_out(path)
+        if archive is None:
+            return None
+        content = _only_file(archive)
+        if content is None:
+            raise FrontDoorFailed(self.server, f"docker container cp {CONTAINER}:{path} gave "
+                                  "no file")  # fmt: skip
+        return content
+
+    async def _copied_out(self, path: str) -> bytes | None:
+        """A file or folder of the container's as the tar `docker container cp` writes
+        (None when it is not there)."""
         received: list[bytes] = []
 
         async def keep(chunk: bytes) -> None:
@@ -261,11 +299,7 @@ class FrontDoor:
             if "could not find the file" in exc.stderr.lower():
                 return None
             raise self._missing_or(exc) from None
-        content = _only_file(b"".join(received))
-        if content is None:
-            raise FrontDoorFailed(self.server, f"docker container cp {CONTAINER}:{path} gave "
-                                  "no file")  # fmt: skip
-        return content
+        return b"".join(received)
 
     async def _reload(self, path: str) -> None:
         """`caddy reload` inside the container; its admin API may need a moment after
@@ -283,6 +317,46 @@ class FrontDoor:
                 break
             await asyncio.sleep(0.1)
         raise FrontDoorFailed(self.server, _not_reloaded(reason))
+
+    async def _certificates_now(self, names: Sequence[str], began: float) -> dict[str, str | None]:
+        """A failure since `began` before a certificate in storage: one from another
+        CA (the one before a change) is there, yet not served."""
+        failed = await self._obtain_failures(math.ceil(time.monotonic() - began) + 1)
+        held = await self._acme_certified()
+        return {name: failed.get(name, "" if name in held else None) for name in names}
+
+    async def _obtain_failures(self, seconds: int) -> dict[str, str]:
+        """name -> why Caddy last failed to get its certificate, in the last
+        `seconds` of its log (JSON lines on stderr; the newest failure wins). An
+        attempt cut short ("context canceled") is the config before's, stopped by
+        this one: no failure of this one's."""
+        args = ["container", "logs", "--since", f"{seconds}s", CONTAINER]
+        result = await self.docker.ssh.run_docker(self.docker.target, args, check=False)
+        failed: dict[str, str] = {}
+        for line in result.stderr.splitlines():
+            entry = _log_entry(line)
+            reason = str(entry.get("error", "no reason given"))
+            stopped = reason.endswith("context canceled")
+            if entry.get("msg") == "could not get certificate from issuer" and not stopped:
+                failed[str(entry.get("identifier"))] = reason
+        return failed
+
+    async def _acme_certified(self) -> set[str]:
+        """The names the front door holds a certificate for from an ACME CA."""
+        archive = await self._copied_out(CERTIFICATES)
+        if archive is None:
+            return set()
+        try:
+            with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+                paths = [member.name.split("/") for member in tar.getmembers() if member.isfile()]
+        except tarfile.TarError:
+            return set()
+        # certificates/<issuer>/<name>/<name>.crt, the internal CA's issuer being "local"
+        return {
+            path[2]
+            for path in paths
+            if len(path) == 4 and path[1] != "local" and path[3] == f"{path[2]}.crt"
+        }
 
     async def _aliases(self, container: str) -> list[str] | None:
         """The container's aliases on the network; None when it is not on it."""
@@ -323,6 +397,28 @@ def caddy_reason(stderr: str) -> str:
         except (ValueError, KeyError, TypeError):
             pass
     return said.removeprefix("Error:").strip()
+
+
+def certificates_said(outcomes: dict[str, str | None]) -> str:
+    """The names whose ACME certificate is missing, and why ("" when none is)."""
+    said = []
+    for name, reason in outcomes.items():
+        if reason:
+            said.append(f"the certificate for {name} was not obtained: {reason} "
+                        "(Caddy tries again later)")  # fmt: skip
+        elif reason is None:
+            said.append(f"the certificate for {name} is not there after "
+                        f"{ACME_WAIT_SECONDS:.0f} s (Caddy is still asking the CA)")  # fmt: skip
+    return "; ".join(said)
+
+
+def _log_entry(line: str) -> dict[str, Any]:
+    """One line of Caddy's JSON log ({} when the line is not one)."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return {}
+    return entry if isinstance(entry, dict) else {}
 
 
 _IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}")

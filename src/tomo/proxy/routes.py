@@ -8,6 +8,10 @@ hyphen, 253 characters in all, no trailing dot, and a last label that is not all
 digits (that would be an IP address). A wildcard (`*.home.example`) only in a
 route that asks for one (`wildcard=True`), and never with ACME's HTTP-01 challenge,
 which cannot prove one.
+
+A private ACME CA (step-ca, a Caddy `acme_server`, a homelab's own) signs with a root
+no trust store has: `acme_ca_root` is its PEM, which Caddy then trusts both for the
+CA's own HTTPS and for the certificates it issues.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
+
+from cryptography import x509
 
 from tomo.errors import HostnameTaken, InvalidInput, Refusal
 
@@ -32,6 +38,9 @@ _HEADER = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}")
 # (Caddy compares the decoded path; an escape here would never match).
 _PATH = re.compile(r"/[^\s\x00-\x1f\x7f%]{0,255}")
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
+# A root, with an intermediate or two, is a few kilobytes; a bound keeps a pasted
+# bundle of a whole trust store (hundreds of kilobytes) out of the database.
+MAX_CA_ROOT = 64 * 1024
 
 
 def container_problem(name: str) -> str:
@@ -122,11 +131,13 @@ class ForwardAuth:
     answer lets the request through, taking the `copy_headers` of that answer
     along; any other answer (401, a redirect to the login page) goes back to the
     client as it is. `open_paths` (Caddy path patterns, `/api/*`) are never asked
-    about: an app's own API clients have their own tokens."""
+    about: an app's own API clients have their own tokens; `closed_paths` are asked
+    about even when an open path matches them too (Umbrel's blacklist)."""
 
     url: str
     open_paths: tuple[str, ...] = ()
     copy_headers: tuple[str, ...] = ()
+    closed_paths: tuple[str, ...] = ()
 
     @property
     def parts(self) -> tuple[str, str, bool]:
@@ -140,10 +151,11 @@ class ForwardAuth:
 
     def problems(self, at: str) -> Iterator[Refusal]:
         yield from _url_problems(self.url, f"{at}.url", ("http", "https"))
-        for index, path in enumerate(self.open_paths):
-            if not _PATH.fullmatch(path):
-                yield Refusal(f"'{path}' is not a path pattern (it starts with '/', and holds "
-                              "no space or '%')", (f"{at}.open_paths[{index}]",))  # fmt: skip
+        for kind in ("open_paths", "closed_paths"):
+            for index, path in enumerate(getattr(self, kind)):
+                if not _PATH.fullmatch(path):
+                    yield Refusal(f"'{path}' is not a path pattern (it starts with '/', and "
+                                  "holds no space or '%')", (f"{at}.{kind}[{index}]",))  # fmt: skip
         for index, header in enumerate(self.copy_headers):
             if not _HEADER.fullmatch(header):
                 yield Refusal(f"'{header}' is not a header name",
@@ -207,6 +219,7 @@ class FrontDoorConfig:
     base_domain: str | None = None
     acme_ca: str | None = None  # an ACME directory URL; None: Caddy's public CAs
     acme_email: str | None = None
+    acme_ca_root: str | None = None  # PEM: the root(s) of a private ACME CA to trust
     routes: tuple[Route, ...] = field(default=())
 
     def __post_init__(self) -> None:
@@ -252,13 +265,34 @@ class FrontDoorConfig:
             yield from route.problems(f"routes[{index}]", self.tls)
 
     def _acme_problems(self) -> Iterator[Refusal]:
-        for name, value in (("acme_ca", self.acme_ca), ("acme_email", self.acme_email)):
+        settings = (("acme_ca", self.acme_ca), ("acme_email", self.acme_email),
+                    ("acme_ca_root", self.acme_ca_root))  # fmt: skip
+        for name, value in settings:
             if value is not None and self.tls != "acme":
                 yield Refusal(f"{name} is used only with tls acme (not {self.tls})", (name,))
         if self.acme_ca is not None:
             yield from _url_problems(self.acme_ca, "acme_ca", ("https",))
         if self.acme_email is not None and not _EMAIL.fullmatch(self.acme_email):
             yield Refusal(f"'{self.acme_email}' is not an email address", ("acme_email",))
+        if self.acme_ca_root is not None:
+            problem = ca_root_problem(self.acme_ca_root)
+            if problem:
+                yield Refusal(f"acme_ca_root {problem}", ("acme_ca_root",))
+
+
+def ca_root_problem(pem: str) -> str:
+    """Why `pem` is not one or more PEM certificates to trust ("" when it is)."""
+    if len(pem) > MAX_CA_ROOT:
+        return f"is {len(pem)} characters long; a CA's root certificate has at most {MAX_CA_ROOT}"
+    if "PRIVATE KEY-----" in pem:
+        return "holds a private key: give only the CA's root certificate"
+    if "-----BEGIN CERTIFICATE-----" not in pem:
+        return "holds no PEM certificate (-----BEGIN CERTIFICATE----- …): give the CA's root"
+    try:
+        x509.load_pem_x509_certificates(pem.encode())
+    except ValueError:
+        return "holds a PEM certificate that cannot be read (cut short, or changed?)"
+    return ""
 
 
 def _refuse_taken(routes: tuple[Route, ...]) -> None:

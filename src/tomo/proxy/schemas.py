@@ -22,6 +22,8 @@ class DomainSettings(BaseModel):
     tls: Literal["internal", "acme", "off"] = "internal"
     acme_ca: str | None = Field(default=None, max_length=2000)
     acme_email: str | None = Field(default=None, max_length=320)
+    # PEM: a private ACME CA's root certificate for the front door to trust.
+    acme_ca_root: str | None = Field(default=None, max_length=65536)
     http_port: int | None = Field(default=None, ge=1, le=65535)
     https_port: int | None = Field(default=None, ge=1, le=65535)
 
@@ -33,6 +35,8 @@ class ProxyRoute(BaseModel):
     installation: str
     hostnames: list[str]
     upstream: str  # container:port on the front door's network
+    # The role a tomo user needs to get through (None: no login in front of it).
+    login: Literal["viewer", "admin"] | None = None
 
 
 class ProxyStatus(BaseModel):
@@ -55,6 +59,9 @@ class ProxyStatus(BaseModel):
     routes: list[ProxyRoute]
     root_expires_at: datetime | None  # tls internal: the root clients trust; None: none yet
     dns_records: list[str]  # "*.home.example A 192.0.2.10", one a line
+    # When exists, running, running_image, current and root_expires_at were read from
+    # the server (tomo reads a front door at most every 30 s; a change reads it anew).
+    checked_at: datetime
 
 
 class HostnamesChange(BaseModel):
@@ -64,6 +71,13 @@ class HostnamesChange(BaseModel):
     hostnames: list[str] = Field(max_length=16)
 
 
+class LoginChange(BaseModel):
+    """Sent to ask for a tomo login in front of an installation's names: the role a
+    user needs at least (viewer: anyone signed in), or null for none."""
+
+    login: Literal["viewer", "admin"] | None
+
+
 class InstallationHostnames(BaseModel):
     """An installation's hostnames, and what the last change did."""
 
@@ -71,6 +85,8 @@ class InstallationHostnames(BaseModel):
     installation: str
     server_id: str
     hostnames: list[str]
+    # The role a tomo user needs to get through the front door to it (None: no login).
+    login: Literal["viewer", "admin"] | None = None
     said: str = ""
 
 

@@ -15,10 +15,14 @@ routed, an uninstall has them removed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
+import time
 from collections import defaultdict
-from dataclasses import replace
-from datetime import datetime
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from cryptography import x509
 from sqlalchemy import select
@@ -35,8 +39,10 @@ from tomo.errors import (
     TomoError,
 )
 from tomo.marketplace.definition import AppDefinition
-from tomo.proxy.door import FrontDoor, front_door
-from tomo.proxy.routes import FrontDoorConfig, Route, Upstream, hostname_problem
+from tomo.proxy.door import FrontDoor, FrontDoorStatus, certificates_said, front_door
+from tomo.proxy.login import USER_HEADERS, Login
+from tomo.proxy.looks import Looks
+from tomo.proxy.routes import ForwardAuth, FrontDoorConfig, Route, Upstream, hostname_problem
 from tomo.proxy.schemas import (
     AUTO,
     DomainSettings,
@@ -52,10 +58,22 @@ from tomo.servers.schemas import ServerPublic
 _NOT_YET = (InstallationStatus.PENDING, InstallationStatus.INSTALLING)
 
 
+@dataclass(frozen=True)
+class _DoorSeen:
+    """A front door as read from its server."""
+
+    door: FrontDoorStatus
+    root_expires_at: datetime | None
+    at: datetime
+
+
 class ProxyService:
     def __init__(self, ctx: DeploymentContext) -> None:
         self.ctx = ctx
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        within = ctx.settings.ssh_status_timeout
+        self._seen: Looks[_DoorSeen] = Looks(within)  # see proxy/looks.py: why kept
+        self._roots: Looks[str] = Looks(within)
 
     # -- the server's settings ------------------------------------------------------
 
@@ -65,7 +83,7 @@ class ProxyService:
         changes."""
         server = await self._server(ref)
         changed = _with_settings(server, settings)
-        async with self._locks[server.id]:
+        async with self._changing(server.id):
             config = await self._config(changed)  # InvalidInput naming the field
             door = await self._door(server.id)
             if config.routes or (await door.status()).exists:
@@ -80,35 +98,56 @@ class ProxyService:
         return await self.ctx.servers.get_server(server.id)
 
     async def status(self, ref: str, /) -> ProxyStatus:
-        """The front door as it runs and as tomo would make it, with the DNS records."""
+        """The front door as it was last seen (at most LOOKS' KEEP_SECONDS ago, see
+        proxy/looks.py) and as tomo would make it now, with the DNS records."""
         server = await self._server(ref)
         config = await self._config(server)
-        door = await self._door(server.id)
-        found = await door.status()
-        expires = None
-        if found.running and server.tls_mode == "internal":
-            expires = await _root_expiry(door)
+        found = await self._seen.look(server.id, server.name, lambda: self._read_status(server))
         return ProxyStatus(
             server_id=server.id, domain=server.domain, tls_mode=server.tls_mode,
             acme_ca=server.acme_ca, acme_email=server.acme_email,
             http_port=server.proxy_http_port, https_port=server.proxy_https_port,
-            image=self.ctx.settings.proxy_image, exists=found.exists, running=found.running,
-            running_image=found.image, current=found.applies(config),
-            routes=await self._routes_shown(server.id), root_expires_at=expires,
+            image=self.ctx.settings.proxy_image, exists=found.door.exists,
+            running=found.door.running, running_image=found.door.image,
+            current=found.door.applies(config), routes=await self._routes_shown(server.id),
+            root_expires_at=found.root_expires_at, checked_at=found.at,
             dns_records=dns_records(server.host, server.domain, config.hostnames),
         )  # fmt: skip
 
     async def root_certificate(self, ref: str, /) -> str:
         """The PEM of the front door's internal root, which clients trust for tls
-        internal."""
+        internal (read at most once per KEEP_SECONDS, like the status)."""
         server = await self._server(ref)
-        return await (await self._door(server.id)).root_certificate()
+
+        async def read() -> str:
+            return await (await self._door(server.id)).root_certificate()
+
+        return await self._roots.look(server.id, server.name, read)
+
+    async def _read_status(self, server: Server) -> _DoorSeen:
+        door = await self._door(server.id)
+        found = await door.status()
+        expires = None
+        if found.running and server.tls_mode == "internal":
+            expires = await _root_expiry(door)
+        return _DoorSeen(found, expires, datetime.now(UTC))
+
+    @contextlib.asynccontextmanager
+    async def _changing(self, server_id: str) -> AsyncIterator[None]:
+        """Changes to one server's front door one at a time; what was seen of it is
+        forgotten once one is done (or failed half way)."""
+        try:
+            async with self._locks[server_id]:
+                yield
+        finally:
+            self._seen.forget(server_id)
+            self._roots.forget(server_id)
 
     async def apply(self, ref: str, /) -> FrontDoorConfig:
         """Make the server's config from the records and run it (the front door made
         or started first); FrontDoorFailed with Caddy's reason when refused."""
         server = await self._server(ref)
-        async with self._locks[server.id]:
+        async with self._changing(server.id):
             config = await self._config(server)
             await self._run(server, config)
             return config
@@ -132,7 +171,7 @@ class ProxyService:
         problems = await self.check(changed)
         if problems:
             raise InvalidInput(problems)
-        async with self._locks[host.id]:
+        async with self._changing(host.id):
             await self.ctx.set(row.id, hostnames=wanted)
             try:
                 said = await self._route(host, changed)
@@ -140,6 +179,39 @@ class ProxyService:
                 await self.ctx.set(row.id, hostnames=list(row.hostnames or []))
                 raise
         return _shown(changed, said)
+
+    async def set_login(
+        self, ref: str, login: Login | None, server: str | None, /
+    ) -> InstallationHostnames:
+        """Ask the front door for a tomo login of at least role `login` before any
+        request reaches the installation by its names (None: no login). Applied at
+        once when it has names; refused by the front door, the login stays as it was."""
+        row = await self.ctx.find(ref, server)
+        host = await self._server(row.server_id)
+        if login is not None:
+            self._check_door_url(row.name)
+        async with self._changing(host.id):
+            await self.ctx.set(row.id, door_login=login)
+            changed = await self.ctx.load(row.id)
+            try:
+                said = await self._route(host, changed) if changed.hostnames else ""
+            except BaseException:
+                await self.ctx.set(row.id, door_login=row.door_login)
+                raise
+        return _shown(changed, _login_said(changed, said))
+
+    async def login_for(self, url: str) -> Login | None:
+        """The login the app routed at `url`'s host asks for (None: no app there asks
+        for one, so tomo's door page sends nobody there)."""
+        host = (urlsplit(url).hostname or "").lower()
+        async with self.ctx.db.session() as session:
+            rows = await session.scalars(
+                select(Installation).where(Installation.door_login.is_not(None))
+            )  # fmt: skip
+            for row in rows:
+                if host in (row.hostnames or []):
+                    return row.door_login  # type: ignore[return-value]
+        return None
 
     # -- RouteKeeper: the deployment's hooks ---------------------------------------------
 
@@ -150,8 +222,10 @@ class ProxyService:
     async def check(self, row: Installation) -> list[Refusal]:
         """Why the installation's hostnames cannot be routed ([] when they can)."""
         server = await self._server(row.server_id)
+        problems = _unnamed_problems(row, server)
+        if problems:
+            return problems
         taken = await self._taken(row)
-        problems = []
         for index, name in enumerate(row.hostnames or []):
             problem = _hostname_problem(name, server, taken)
             if problem:
@@ -165,13 +239,16 @@ class ProxyService:
                 problems += exc.problems
         return problems
 
-    async def installed(self, row: Installation) -> str:
-        """Route the installation's hostnames; what was done, or why it was not."""
+    async def installed(self, row: Installation, *, new: bool = False) -> str:
+        """Route the installation's hostnames; what was done, or why it was not. A new
+        one first gets the login its definition asks for (an update keeps the one an
+        admin chose)."""
         names = ", ".join(row.hostnames)
+        unguarded = await self._login_as_asked(row) if new else ""
         try:
             server = await self._server(row.server_id)
-            async with self._locks[server.id]:
-                return await self._route(server, await self.ctx.load(row.id))
+            async with self._changing(server.id):
+                return await self._route(server, await self.ctx.load(row.id)) + unguarded
         except InvalidInput as exc:
             # Names that cannot be routed (another install took one meanwhile) would
             # make every later config of the server refused: the record lets them go.
@@ -182,12 +259,27 @@ class ProxyService:
             return (f"the route for {names} was not made: {exc.message}; {row.name} still "
                     "answers on its ports (`tomo hostname add` tries again)")  # fmt: skip
 
+    async def _login_as_asked(self, row: Installation) -> str:
+        """A new installation whose definition asks for a login in front of it gets
+        one (any signed-in tomo user); without tomo's address set it cannot, and
+        what is returned says so."""
+        proxy = AppDefinition.model_validate(row.definition).proxy
+        if proxy is None or not proxy.login or row.door_login is not None:
+            return ""
+        try:
+            self._check_door_url(row.name)
+        except InvalidInput as exc:
+            return (f"; it asks for a login in front of it, which tomo could not put there "
+                    f"({exc.message}), so anyone who reaches its names gets through")  # fmt: skip
+        await self.ctx.set(row.id, door_login="viewer")
+        return "; only signed-in tomo users get through (tomo hostname login changes that)"
+
     async def removed(self, row: Installation) -> str:
         """The server's config applied without the installation's routes."""
         names = ", ".join(row.hostnames)
         try:
             server = await self._server(row.server_id)
-            async with self._locks[server.id]:
+            async with self._changing(server.id):
                 door = await self._door(server.id)
                 if not (await door.status()).exists:
                     return f"no front door routed {names}"
@@ -204,17 +296,21 @@ class ProxyService:
         config = await self._config(server, row)
         door = await self._door(server.id)
         await self._ensure(door, server)
-        container = container_names(AppDefinition.model_validate(row.definition), row.name)
-        main = container[AppDefinition.model_validate(row.definition).main_service]
+        routed = _routed_container(row)
         if row.hostnames:
-            await door.connect(main, main)
+            await door.connect(routed, routed)
+        began = time.monotonic()  # what Caddy logs from here on is about this config
         await door.apply(config)
         if not row.hostnames:
-            await door.disconnect(main)
+            await door.disconnect(routed)
             return f"the front door routes no name to {row.name}"
         scheme = "http" if server.tls_mode == "off" else "https"
         names = ", ".join(f"{scheme}://{name}" for name in row.hostnames)
-        return f"routed {names} to {_upstream(row).dial} through the front door"
+        said = f"routed {names} to {_upstream(row).dial} through the front door"
+        missing = ""
+        if server.tls_mode == "acme":
+            missing = certificates_said(await door.certificates(row.hostnames, began))
+        return f"{said}; {missing}; {row.name} still answers on its ports" if missing else said
 
     async def _run(self, server: Server, config: FrontDoorConfig) -> None:
         door = await self._door(server.id)
@@ -236,14 +332,36 @@ class ProxyService:
         if changed is not None:
             rows = [row for row in rows if row.id != changed.id]
             rows += [changed] if changed.hostnames else []
-        routes = tuple(Route(tuple(row.hostnames), _upstream(row))
+        routes = tuple(Route(tuple(row.hostnames), _upstream(row), self._door_check(row))
                        for row in sorted(rows, key=lambda row: row.name))  # fmt: skip
         try:
             return FrontDoorConfig(tls=server.tls_mode, base_domain=server.domain,  # type: ignore[arg-type]
                                    acme_ca=server.acme_ca, acme_email=server.acme_email,
-                                   routes=routes)  # fmt: skip
+                                   acme_ca_root=server.acme_ca_root, routes=routes)  # fmt: skip
         except InvalidInput as exc:
             raise _as_settings(exc) from None
+
+    def _door_check(self, row: Installation) -> ForwardAuth | None:
+        """How the front door asks tomo about a request for the installation (None:
+        it asks for no login); InvalidInput when tomo's address is not set, so that
+        no config ever routes to the app without the login it asks for."""
+        if row.door_login is None:
+            return None
+        base = self._check_door_url(row.name)
+        open_paths, closed_paths = door_paths(AppDefinition.model_validate(row.definition))
+        return ForwardAuth(f"{base}/door/check?role={row.door_login}", open_paths,
+                           USER_HEADERS, closed_paths)  # fmt: skip
+
+    def _check_door_url(self, name: str) -> str:
+        """Where front doors reach tomo; InvalidInput naming the settings when unset."""
+        settings = self.ctx.settings
+        base = settings.door_url or settings.public_url
+        if base is None or settings.public_url is None:
+            raise InvalidInput([Refusal(
+                f"a login in front of {name} needs tomo's address: set TOMO_PUBLIC_URL (how "
+                "browsers reach tomo) and, when the servers reach it at another, TOMO_DOOR_URL",
+                ("login",))])  # fmt: skip
+        return base.rstrip("/")
 
     async def _routed(self, server_id: str) -> list[Installation]:
         """The installations on the server whose names are routed."""
@@ -276,7 +394,8 @@ class ProxyService:
         return row
 
 
-_SETTINGS = ("domain", "tls_mode", "acme_ca", "acme_email", "proxy_http_port", "proxy_https_port")
+_SETTINGS = ("domain", "tls_mode", "acme_ca", "acme_email", "acme_ca_root", "proxy_http_port",
+             "proxy_https_port")  # fmt: skip
 
 
 def _with_settings(server: Server, settings: DomainSettings) -> Server:
@@ -289,7 +408,7 @@ def _with_settings(server: Server, settings: DomainSettings) -> Server:
                                     ("https_port",))])  # fmt: skip
     copy = Server(**{column: getattr(server, column) for column in ("id", "name", "host")})
     values = (settings.domain or None, settings.tls, settings.acme_ca, settings.acme_email,
-              http_port, https_port)  # fmt: skip
+              settings.acme_ca_root, http_port, https_port)  # fmt: skip
     for column, value in zip(_SETTINGS, values, strict=True):
         setattr(copy, column, value)
     return copy
@@ -302,6 +421,23 @@ def _as_settings(exc: InvalidInput) -> InvalidInput:
         replace(problem, fields=tuple(renamed.get(f, f) for f in problem.fields))
         for problem in exc.problems
     ])  # fmt: skip
+
+
+def _unnamed_problems(row: Installation, server: Server) -> list[Refusal]:
+    """An app served by its name only, left without one, or given `auto` on a server
+    with no base domain to name it under."""
+    if not AppDefinition.model_validate(row.definition).needs_hostname:
+        return []
+    if not row.hostnames:
+        return [Refusal(f"{row.name} is served by its name only (its catalog says so): keep "
+                        "at least one hostname", ("hostnames",))]  # fmt: skip
+    if row.hostnames == [AUTO] and server.domain is None:
+        return [Refusal(f"{row.name} is served by its name only (its catalog says so) and "
+                        f"server '{server.name}' has no base domain to name it under: set one "
+                        f"(tomo server update {server.name} --domain DOMAIN) or give it a "
+                        "whole hostname", ("hostnames[0]",), "choose one with --hostname",
+                        page_hint="give a whole hostname")]  # fmt: skip
+    return []
 
 
 def _hostname_problem(name: str, server: Server, taken: dict[str, str]) -> str:
@@ -319,30 +455,39 @@ def _hostname_problem(name: str, server: Server, taken: dict[str, str]) -> str:
 
 
 def _upstream(row: Installation) -> Upstream:
-    """The installation's main container and its first TCP port, as the front door
-    dials it; InvalidInput when it has no such port, or is not on a network of its own."""
+    """The container and port the definition's `proxy` names (by default the main
+    one and its first TCP port), as the front door dials it; InvalidInput when it
+    has no such port, or is not on a network of its own."""
     definition = AppDefinition.model_validate(row.definition)
-    main = definition.all_services[definition.main_service]
-    name = container_names(definition, row.name)[definition.main_service]
-    if main.network_mode is not None:
-        raise InvalidInput([Refusal(f"{row.name} runs with network_mode {main.network_mode}: "
+    service, port = definition.routed
+    routed = definition.all_services[service]
+    name = container_names(definition, row.name)[service]
+    if routed.network_mode is not None:
+        raise InvalidInput([Refusal(f"{row.name} runs with network_mode {routed.network_mode}: "
                                     "the front door cannot reach it by name",
                                     ("hostnames",))])  # fmt: skip
-    ports = [port.container for port in main.ports if port.protocol == "tcp"]
-    if not ports:
+    if port is None:
         raise InvalidInput([Refusal(f"{row.name} listens on no TCP port for the front door "
                                     "to send requests to", ("hostnames",))])  # fmt: skip
-    return Upstream(name, ports[0])
+    return Upstream(name, port)
+
+
+def _routed_container(row: Installation) -> str:
+    """The container the front door sends the installation's requests to (the one
+    its definition's `proxy` names; by default the main one)."""
+    definition = AppDefinition.model_validate(row.definition)
+    return container_names(definition, row.name)[definition.routed[0]]
 
 
 def _route_shown(row: Installation) -> ProxyRoute:
     return ProxyRoute(installation_id=row.id, installation=row.name,
-                      hostnames=list(row.hostnames), upstream=_upstream(row).dial)  # fmt: skip
+                      hostnames=list(row.hostnames), upstream=_upstream(row).dial,
+                      login=row.door_login)  # fmt: skip
 
 
 def _copy(row: Installation, hostnames: list[str]) -> Installation:
     """A detached copy of the installation's row with other hostnames."""
-    columns = ("id", "server_id", "name", "definition", "status")
+    columns = ("id", "server_id", "name", "definition", "status", "door_login")
     copy = Installation(**{column: getattr(row, column) for column in columns})
     copy.hostnames = hostnames
     return copy
@@ -351,7 +496,23 @@ def _copy(row: Installation, hostnames: list[str]) -> Installation:
 def _shown(row: Installation, said: str = "") -> InstallationHostnames:
     return InstallationHostnames(installation_id=row.id, installation=row.name,
                                  server_id=row.server_id, hostnames=list(row.hostnames or []),
-                                 said=said)  # fmt: skip
+                                 login=row.door_login, said=said)  # fmt: skip
+
+
+def _login_said(row: Installation, routed: str) -> str:
+    who = {"viewer": "signed-in tomo users", "admin": "tomo's admins"}.get(row.door_login or "")
+    asks = f"only {who} get through to {row.name}" if who else f"{row.name} asks for no login"
+    if not row.hostnames:
+        return f"{asks} once it has a name (tomo hostname add)"
+    return f"{asks} by {', '.join(row.hostnames)}"
+
+
+def door_paths(definition: AppDefinition) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The paths the definition leaves open behind a login, and those closed anyway."""
+    proxy = definition.proxy
+    if proxy is None:
+        return (), ()
+    return tuple(proxy.open_paths), tuple(proxy.closed_paths)
 
 
 def dns_records(host: str, domain: str | None, hostnames: list[str]) -> list[str]:

@@ -47,11 +47,12 @@ class Server(Base):
     facts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Its front door (see tomo.proxy): the base domain apps are named under, how it
-    # speaks TLS (internal, acme, off), the ACME CA and account email, and the host
-    # ports it publishes for HTTP and HTTPS.
+    # speaks TLS (internal, acme, off), the ACME CA, its root (PEM, a private CA's)
+    # and account email, and the host ports it publishes for HTTP and HTTPS.
     domain: Mapped[str | None] = mapped_column(String(253))
     tls_mode: Mapped[str] = mapped_column(String(16), default="internal")
     acme_ca: Mapped[str | None] = mapped_column(Text)
     acme_email: Mapped[str | None] = mapped_column(String(320))
+    acme_ca_root: Mapped[str | None] = mapped_column(Text)
     proxy_http_port: Mapped[int] = mapped_column(Integer, default=80)
     proxy_https_port: Mapped[int] = mapped_column(Integer, default=443)

@@ -7,19 +7,16 @@ sets the domain on a page of its own. An installation's page shows its names as
 links, and admins add or remove one there.
 
 The front door's status is asked of the server over SSH: when that fails or is
-slow, the section says why and the page renders all the same. Pages ask a server
-at most once per LOOK_SECONDS (FrontDoorLooks): loading a page, a viewer's in a
-loop included, never turns into SSH calls on the server at the rate of requests.
-An admin's change shows at once (it forgets what was read of that server).
+slow, the section says why and the page renders all the same. ProxyService reads
+a server's front door at most once per 30 s for pages and API alike
+(proxy/looks.py), so a viewer loading a page in a loop never turns into SSH calls
+at the rate of requests; an admin's change shows at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import socket
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +27,7 @@ from pydantic import ValidationError
 from tomo.deployment.service import DeploymentService
 from tomo.errors import InvalidInput, Refusal, TomoError
 from tomo.http.deps import DeploymentDep, RuntimeDep, runtime_of
+from tomo.proxy.login import Login
 from tomo.proxy.schemas import DomainSettings, InstallationHostnames, ProxyStatus
 from tomo.proxy.service import ProxyService
 from tomo.servers.schemas import ServerPublic
@@ -38,7 +36,7 @@ from tomo.web.session import Admin, Viewer
 from tomo.web.templating import redirect, refused, render
 
 router = APIRouter()
-FIELDS = {"domain", "tls", "acme_ca", "acme_email", "http_port", "https_port"}
+FIELDS = {"domain", "tls", "acme_ca", "acme_email", "acme_ca_root", "http_port", "https_port"}
 HOSTNAME_FIELD = "hostname"
 PEM = "application/x-pem-file"
 ROOT_FILE = "tomo-root.crt"  # the name docs/https-names.md's commands use
@@ -49,42 +47,6 @@ TLS_WORDS = {
 }
 # How long the page waits for a name to resolve (all names at once).
 RESOLVE_TIMEOUT = 2.0
-LOOK_SECONDS = 30.0  # how long pages show what was read of a front door
-
-
-class FrontDoorLooks:
-    """What pages last read of each server's front door (its status, or why it could
-    not be read), kept LOOK_SECONDS; one read at a time per server, so pages loaded
-    together share it."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, tuple[float, ProxyStatus | str]] = {}
-        self._reading: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(
-            asyncio.Lock
-        )
-
-    async def look(
-        self, server_id: str, read: Callable[[], Awaitable[ProxyStatus | str]]
-    ) -> ProxyStatus | str:
-        async with self._reading[server_id]:
-            seen = self._seen.get(server_id)
-            if seen is not None and time.monotonic() - seen[0] < LOOK_SECONDS:
-                return seen[1]
-            found = await read()
-            self._seen[server_id] = (time.monotonic(), found)
-            return found
-
-    def forget(self, server_id: str) -> None:
-        self._seen.pop(server_id, None)
-
-
-def looks_of(request: Request) -> FrontDoorLooks:
-    """The app's FrontDoorLooks (made on first use)."""
-    state = request.app.state
-    if getattr(state, "front_door_looks", None) is None:
-        state.front_door_looks = FrontDoorLooks()
-    looks: FrontDoorLooks = state.front_door_looks
-    return looks
 
 
 @dataclass(frozen=True)
@@ -112,21 +74,11 @@ class DomainSection:
 async def domain_section(request: Request, server: ServerPublic) -> DomainSection:
     """The front door of `server` as its page shows it; never raises for a server
     that cannot be reached or is slow (the reason is shown instead)."""
-    runtime = runtime_of(request)
     link = base_url(server)
-
-    async def read() -> ProxyStatus | str:
-        try:
-            async with asyncio.timeout(runtime.settings.ssh_status_timeout):
-                return await runtime.proxy.status(server.id)
-        except TomoError as exc:
-            return as_sentence(exc.message)
-        except TimeoutError:
-            return f"{server.name} did not answer in time: try again later."
-
-    status = await looks_of(request).look(server.id, read)
-    if isinstance(status, str):
-        return DomainSection(None, link, status)
+    try:
+        status = await runtime_of(request).proxy.status(server.id)
+    except TomoError as exc:
+        return DomainSection(None, link, as_sentence(exc.message))
     names = [name for route in status.routes for name in route.hostnames]
     checked = await resolved(server.host, names)
     return DomainSection(status, link, None, {check.name: check for check in checked})
@@ -194,7 +146,6 @@ async def set_domain(request: Request, server: str, _: Admin, runtime: RuntimeDe
     found = await runtime.servers.get_server(server)
     try:
         saved = await runtime.proxy.set_domain(found.id, settings_of(values))
-        looks_of(request).forget(found.id)
     except (ValidationError, TomoError) as exc:
         got = errors_of(exc, FIELDS)
         errors = FormErrors({name: as_sentence(text) for name, text in got.fields.items()},
@@ -218,6 +169,7 @@ def settings_of(values: dict[str, str]) -> DomainSettings:
         "tls": tls,
         "acme_ca": (values.get("acme_ca", "").strip() or None) if acme else None,
         "acme_email": (values.get("acme_email", "").strip() or None) if acme else None,
+        "acme_ca_root": (values.get("acme_ca_root", "").strip() or None) if acme else None,
         **ports,
     })  # fmt: skip
 
@@ -226,6 +178,7 @@ def values_of(server: ServerPublic) -> dict[str, str]:
     """The form's fields as the server's settings fill them."""
     return {"domain": server.domain or "", "tls": server.tls_mode,
             "acme_ca": server.acme_ca or "", "acme_email": server.acme_email or "",
+            "acme_ca_root": server.acme_ca_root or "",
             "http_port": str(server.proxy_http_port),
             "https_port": str(server.proxy_https_port)}  # fmt: skip
 
@@ -259,7 +212,29 @@ async def hostnames_of(request: Request, installation_id: str) -> dict[str, Any]
     server = await runtime_of(request).servers.get_server(names.server_id)
     form = getattr(request.state, "hostname_form", None) or {"value": "", "error": None}
     return {"hostnames": names.hostnames, "hostname_base": base_url(server),
-            "hostname_form": form, "server_domain": server.domain}  # fmt: skip
+            "hostname_form": form, "server_domain": server.domain,
+            "login": names.login}  # fmt: skip
+
+
+LOGIN_CHOICES: dict[str, Login | None] = {"off": None, "viewer": "viewer", "admin": "admin"}
+
+
+@router.post("/installed/{installation}/login", name="web_login_in_front")
+async def change_login(
+    request: Request, installation: str, _: Admin, deployment: DeploymentDep, runtime: RuntimeDep,
+) -> Response:  # fmt: skip
+    """Put tomo's login in front of the installation's names, or take it away."""
+    values = await form_values(request)
+    current = await deployment.get_installation(installation)
+    back = f"/installed/{current.id}#names-title"
+    chosen = values.get("login", "")
+    try:
+        if chosen not in LOGIN_CHOICES:
+            raise InvalidInput([Refusal(f"'{chosen}' is not a choice of login", ("login",))])
+        done = await runtime.proxy.set_login(current.id, LOGIN_CHOICES[chosen], None)
+    except TomoError as exc:
+        return refused(request, back, exc)
+    return redirect(back, as_sentence(done.said))
 
 
 @router.post("/installed/{installation}/hostnames", name="web_hostnames")
@@ -279,7 +254,6 @@ async def change_hostnames(
         if not removed and not typed:
             raise InvalidInput([Refusal("type a name to add", (HOSTNAME_FIELD,))])
         done = await runtime.proxy.set_hostnames(current.id, wanted, None)
-        looks_of(request).forget(current.server_id)
     except TomoError as exc:
         return await _hostnames_refused(request, current.id, principal, deployment, typed, exc)
     return redirect(f"/installed/{current.id}#names-title", _said(current.name, done, removed))

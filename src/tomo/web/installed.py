@@ -43,7 +43,7 @@ from tomo.marketplace.schemas import MarketplaceApp
 from tomo.monitor import stats
 from tomo.servers.schemas import ServerPublic
 from tomo.web.backups import recent_backups
-from tomo.web.domains import hostnames_of
+from tomo.web.domains import base_url, hostnames_of
 from tomo.web.events import wants_a_page
 from tomo.web.forms import INDEXED_FIELD, FormErrors, form_lists, form_values, page_words
 from tomo.web.session import Admin, LogReader, Viewer, may_read_logs
@@ -79,6 +79,7 @@ async def installed(
                # expect to land on; the table is one click away for the details.
                "view": "table" if view == "table" else "tiles",
                "tiles": await _tiles(request, deployment, rows, servers),
+               "name_bases": {key: base_url(found) for key, found in servers.items()},
                "view_links": {shown: _view_link(server, shown) for shown in ("tiles", "table")},
                "shown": stats.shown,  # each installation's figures, cached (no server asked)
                "refresh": REFRESH_BUSY if busy else REFRESH,
@@ -141,8 +142,12 @@ async def _tiles(
 
 
 def _open_link(row: InstallationPublic, server: ServerPublic | None) -> str | None:
-    """The app's first TCP port on its server's address (as the links of the table)."""
+    """The app's first name through its server's front door, else its first TCP port
+    on the server's address (as the links of the table)."""
     port = next((p.split("/")[0] for p in row.ports if p.endswith("/tcp")), None)
+    if server is not None and row.hostnames:
+        base = base_url(server)
+        return f"{base['scheme']}://{row.hostnames[0]}{base['port']}/"
     if server is None or port is None:
         return None
     host = f"[{server.host}]" if ":" in server.host else server.host

@@ -16,6 +16,7 @@ from tomo.web import (
     backup_settings,
     backups,
     domains,
+    door,
     events,
     install,
     installed,
@@ -35,8 +36,9 @@ web_router = APIRouter(include_in_schema=False,
                                      Depends(installed.count_updates_offered)])  # fmt: skip
 # Before `installed` (its /installed/{installation}/{verb}) and `backups` (its
 # /backups/{backup_id}/…): their paths would take these pages' own.
-for feature in (auth, store, paste, install, update_policy, backup_settings, backup_repositories,
-                backups, domains, installed, servers, adopt, repos, admin, events):  # fmt: skip
+for feature in (auth, store, paste, install, update_policy, backup_settings,
+                backup_repositories, backups, domains, door, installed, servers, adopt, repos,
+                admin, events):  # fmt: skip
     web_router.include_router(feature.router)
 
 
@@ -47,4 +49,5 @@ async def home() -> RedirectResponse:
 
 def add_web_ui(app: FastAPI) -> None:
     app.include_router(web_router)
+    app.include_router(door.check_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

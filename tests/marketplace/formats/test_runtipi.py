@@ -260,10 +260,12 @@ def test_a_plain_compose_file_and_runtipi_s_variables() -> None:
     assert app.description == "Lanterns shows whether your services answer."
     assert [(p.container, p.host) for p in app.docker.ports] == [(8080, 8412)]  # ${APP_PORT}
     assert [(v.container_path, v.host_path) for v in app.docker.volumes] == [("/data", "./data")]
-    assert environment(app) == {"TZ": "${TZ}", "BASE_URL": "http://${APP_DOMAIN}"}
-    domain = settings(app)["APP_DOMAIN"]
-    assert (domain.description, domain.required) == (
-        "Address people reach the app at, as host:8412", True)  # fmt: skip
+    # How it is reached: tomo's built-ins (its name through the front door, else host:port).
+    assert environment(app) == {"TZ": "${TZ}", "BASE_URL": "${TOMO_SCHEME}://${TOMO_ADDRESS}"}
+    assert list(settings(app)) == ["TZ"]
+    # exposable: the front door may send a name to the port config.json's port publishes
+    assert app.proxy is not None
+    assert (app.proxy.service, app.proxy.port, app.proxy.hostname) == (None, 8080, "optional")
     # Runtipi's external proxy network is left out, not refused.
     assert app.not_installable is None
     assert parsed.warnings == [
@@ -344,11 +346,12 @@ def test_an_unavailable_deprecated_app_is_listed_but_not_installable() -> None:
     assert [(p.container, p.host) for p in app.docker.ports] == [(80, 8501)]
 
 
-def test_an_app_that_needs_runtipi_s_proxy_is_not_installable() -> None:
+def test_an_app_runtipi_always_exposes_is_installable_with_a_name() -> None:
     app = parse("exposed-only").definition
-    assert app.not_installable == (
-        "it needs a domain name through Runtipi's reverse proxy, which tomo does not provide"
-    )
+    assert app.not_installable is None
+    assert app.proxy is not None
+    assert (app.proxy.port, app.proxy.hostname, app.proxy.login) == (3000, "required", False)
+    assert app.needs_hostname
     vapid = settings(app)
     assert (vapid["VAPID_PUBLIC_KEY"].required, vapid["VAPID_PRIVATE_KEY"].secret) == (True, True)
 

@@ -157,11 +157,18 @@ def test_umbrels_variables_are_mapped() -> None:
     assert settings["TZ"].default == "Europe/Paris"
 
 
-def test_the_missing_login_of_umbrels_proxy_is_a_warning() -> None:
-    assert parse("notes-hub/umbrel-app.yml").warnings == [
+def test_the_login_of_umbrels_proxy_stands_before_the_name_only() -> None:
+    parsed = parse("notes-hub/umbrel-app.yml")
+    assert parsed.warnings == [
         "docker-compose.yml: services.app_proxy: Umbrel asks for the user's Umbrel password "
-        "before showing this app; tomo publishes its port without that login",
+        "before showing this app; tomo asks for a tomo login on the app's name only, its port "
+        "stays open on the LAN without one",
     ]
+    proxy = parsed.definition.proxy
+    assert proxy is not None
+    assert (proxy.service, proxy.port, proxy.hostname, proxy.login) == (None, 8080, "optional",
+                                                                       True)  # fmt: skip
+    assert (proxy.open_paths, proxy.closed_paths) == (["/api/*"], [])
 
 
 # --- not installable -------------------------------------------------------------------------

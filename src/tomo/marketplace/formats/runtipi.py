@@ -115,6 +115,7 @@ class RuntipiConfig(_Strict):
     supported_architectures: list[str] = []
     form_fields: list[FormField] = []
     dynamic_config: bool = False
+    exposable: bool = False
     force_expose: bool = False
     generate_vapid_keys: bool = False
     url_suffix: str = ""
@@ -254,8 +255,11 @@ class _AppBuilder:
             files = [f for f in files if f["path"] not in filled] + templates.files
         if files:
             fields["files"] = files
+        proxy, unproxied = self.proxy(fields)
+        if proxy is not None:
+            fields["proxy"] = proxy
         reason = not_installable_text([*self.not_installable(), *too_many, *compose.blockers,
-                                       *templates.blockers, *unasked])  # fmt: skip
+                                       *templates.blockers, *unasked, *unproxied])  # fmt: skip
         if reason:
             fields["not_installable"] = reason
         return build_definition(self.key, fields)
@@ -333,10 +337,26 @@ class _AppBuilder:
             reasons.append("its store marks it unavailable")
         if config.deprecated:
             reasons.append("its store marks it deprecated (no longer maintained)")
-        if config.force_expose:
-            reasons.append("it needs a domain name through Runtipi's reverse proxy, which "
-                           "tomo does not provide")  # fmt: skip
         return reasons
+
+    def proxy(self, fields: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
+        """What Runtipi's reverse proxy does for an app it may expose: the front door
+        sends its name to the main service's port (the one config.json's port
+        publishes); an app it always exposes (`force_expose`) needs a name. A reason
+        it cannot be installed when such an app has no TCP port to send requests to."""
+        config = self.config
+        if not (config.exposable or config.force_expose):
+            return None, []
+        main = fields["services"][fields["main"]]
+        tcp = [p for p in main.get("ports", []) if p.get("protocol", "tcp") == "tcp"]
+        if not tcp:
+            unreachable = ("it is reached through Runtipi's reverse proxy only, and its main "
+                           "service publishes no TCP port to send requests to")  # fmt: skip
+            return None, [unreachable] if config.force_expose else []
+        published = [p for p in tcp if str(p.get("host")) == str(config.port)]
+        proxy = {"port": (published or tcp)[0]["container"],
+                 "hostname": "required" if config.force_expose else "optional"}  # fmt: skip
+        return proxy, []
 
     def templates(self, data_prefix: str) -> Templates:
         """data/'s `*.template` files, which Runtipi fills in with the app's values
@@ -471,11 +491,15 @@ _ROOT_FOLDER = HostFolder("Runtipi's shared media folder", under=("media",),
 # docs/catalog-formats-runtipi-portainer.md gives the reason for each line.
 _RUNTIPI: dict[str, Meaning] = {
     "APP_DATA_DIR": DataDir(),
-    "APP_HOST": Builtin("TOMO_SERVER_HOST"),
+    # How the app is reached: by its name through tomo's front door, as Runtipi's
+    # proxy exposes it, else by the server's address and the app's port.
+    "APP_HOST": Builtin("TOMO_HOSTNAME"),
+    "APP_DOMAIN": Builtin("TOMO_ADDRESS"),
+    "APP_URL": Builtin("TOMO_URL"),
+    "APP_PROTOCOL": Builtin("TOMO_SCHEME"),
+    "APP_SCHEME": Builtin("TOMO_SCHEME"),
+    "APP_EXPOSED": Builtin("TOMO_EXPOSED"),
     "INTERNAL_IP": Builtin("TOMO_SERVER_HOST"),
-    "APP_PROTOCOL": Fixed("http"),
-    "APP_SCHEME": Fixed("http"),
-    "APP_EXPOSED": Fixed("false"),
     "LOCAL_DOMAIN": Fixed("tipi.lan"),
     "DNS_IP": Fixed("9.9.9.9"),  # Runtipi's default
     "NETWORK_INTERFACE": Fixed("0.0.0.0"),  # noqa: S104 - an address Runtipi publishes on
@@ -495,25 +519,18 @@ def runtipi_table(config: RuntipiConfig, store_id: str, warnings: list[str]) -> 
         {
             **_RUNTIPI,
             "APP_ID": Fixed(store_id),
-            **_address(config.port),
+            "APP_PORT": _port(config.port),
             **(VAPID_KEYS if config.generate_vapid_keys else {}),
             **own,
         }
     )
 
 
-def _address(port: int | None) -> dict[str, Meaning]:
-    """`APP_PORT`, and the address Runtipi gives an app that is not exposed
-    (`APP_DOMAIN` = IP:port). tomo knows the server's address only at install and
-    a table entry cannot join a built-in to a port, so the user gives it."""
+def _port(port: int | None) -> Meaning:
+    """`APP_PORT`: the port Runtipi publishes the main service on."""
     if port is None:
-        missing = Unsupported("is config.json's port, which this app does not give")
-        return {"APP_PORT": missing, "APP_DOMAIN": missing, "APP_URL": missing}
-    return {
-        "APP_PORT": Fixed(str(port)),
-        "APP_DOMAIN": Setting(f"Address people reach the app at, as host:{port}"),
-        "APP_URL": Setting(f"Address people reach the app at, as http://host:{port}"),
-    }
+        return Unsupported("is config.json's port, which this app does not give")
+    return Fixed(str(port))
 
 
 def form_field_meaning(field: FormField, warnings: list[str]) -> Setting:

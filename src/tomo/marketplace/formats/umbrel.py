@@ -4,8 +4,10 @@ The manifest says what the app is (id, name, version, tagline, description,
 developer, gallery, dependencies on other Umbrel apps, the `port` users open).
 The compose file has an `app_proxy` service, Umbrel's own login proxy: its
 environment names the main container (`APP_HOST: <app-id>_<service>_1`) and
-the port it listens on (`APP_PORT`). tomo leaves the proxy out and publishes
-APP_PORT of that service on the manifest's port itself.
+the port it listens on (`APP_PORT`). tomo leaves the proxy out, publishes
+APP_PORT of that service on the manifest's port itself, and gives its front door
+what the proxy did (definition `proxy`: that port, the login and its open and
+closed paths), for the app's name.
 
 Umbrel also runs what tomo does not: the app's `exports.sh` (its literal
 exports are read as fixed values), hook scripts and `*.template` files rendered
@@ -26,7 +28,9 @@ from tomo.errors import InvalidDefinition
 from tomo.marketplace.definition import (
     MAX_HOOK_BYTES,
     MAX_IGNORED,
+    MAX_PATH_PATTERNS,
     MAX_SHIPPED_FILES,
+    PATH_PATTERN,
     check_ignore_pattern,
 )
 from tomo.marketplace.formats.base import Found, Parsed, SourceSpec
@@ -156,6 +160,8 @@ class _UmbrelApp:
             raise ValueError(f"{COMPOSE}: {exc}") from None
         self._publish(compose, port)
         self._judge(compose, proxy)
+        # Without a port tomo can publish the app is not installable: no front door either.
+        front_door = self._front_door(proxy, port) if proxy and port is not None else None
         files = self._files(compose)
         templates = self._templates(compose, table)
         fields = dict(compose.fields)
@@ -173,6 +179,8 @@ class _UmbrelApp:
                 "exports": self._exported(exports, compose)}  # fmt: skip
         if files:
             data["files"] = files
+        if front_door is not None:
+            data["proxy"] = front_door
         if hooks:
             data["hooks"] = hooks
         ignored = self._backup_ignore(compose)
@@ -265,11 +273,28 @@ class _UmbrelApp:
                   if (p.get("host") or p["container"], p["protocol"]) != (host, "tcp")]  # fmt: skip
         main["ports"] = [published, *others]
 
+    def _front_door(self, proxy: dict[str, Any], port: str) -> dict[str, Any]:
+        """What Umbrel's proxy does, for tomo's front door: the main service's APP_PORT,
+        the login unless PROXY_AUTH_ADD is "false", the paths it never asks about
+        (PROXY_AUTH_WHITELIST) and those it always asks about (PROXY_AUTH_BLACKLIST)."""
+        where = f"{COMPOSE}: services.{PROXY}.environment"
+        found: dict[str, Any] = {"port": port, "login": _login(proxy)}
+        closed, closed_ok = _path_patterns(proxy, "PROXY_AUTH_BLACKLIST", where, self.warnings)
+        opened, _ = _path_patterns(proxy, "PROXY_AUTH_WHITELIST", where, self.warnings)
+        if not closed_ok and opened:
+            # A closed path left out could be inside an open one: nothing is left open.
+            self.warnings.append(f"{where}.PROXY_AUTH_WHITELIST: ignored too; the login "
+                                 "stands before every path")  # fmt: skip
+            opened = []
+        found["open_paths"], found["closed_paths"] = opened, closed
+        return found
+
     def _judge(self, compose: ComposeApp, proxy: dict[str, Any] | None) -> None:
-        if proxy is not None and str(proxy.get("PROXY_AUTH_ADD", "true")) != "false":
+        if proxy is not None and _login(proxy):
             self.warnings.append(f"{COMPOSE}: services.{PROXY}: Umbrel asks for the user's "
-                                 "Umbrel password before showing this app; tomo publishes its "
-                                 "port without that login")  # fmt: skip
+                                 "Umbrel password before showing this app; tomo asks for a "
+                                 "tomo login on the app's name only, its port stays open on "
+                                 "the LAN without one")  # fmt: skip
         self._judge_shipped(compose)
 
     def _judge_shipped(self, compose: ComposeApp) -> None:
@@ -486,6 +511,37 @@ def _proxy_environment(doc: dict[str, Any]) -> dict[str, Any] | None:
         raise ValueError(f"{COMPOSE}: services.{PROXY}.environment: must give APP_HOST and "
                          "APP_PORT")  # fmt: skip
     return environment
+
+
+def _login(proxy: dict[str, Any]) -> bool:
+    """Whether Umbrel's proxy asks for the user's password (unless told not to)."""
+    return str(proxy.get("PROXY_AUTH_ADD", "true")).strip().lower() != "false"
+
+
+def _path_patterns(
+    proxy: dict[str, Any], key: str, where: str, warnings: list[str]
+) -> tuple[list[str], bool]:
+    """Umbrel's comma-separated path patterns (`/api/*,/public/*`; `*` is every
+    path) as the front door takes them, and whether every one could be taken (one
+    that cannot is left out, with a warning)."""
+    value, where = proxy.get(key), f"{where}.{key}"
+    if value is None:
+        return [], True
+    patterns, whole = [], True
+    for entry in (part.strip() for part in str(value).split(",")):
+        pattern = "/*" if entry == "*" else entry
+        if not entry:
+            continue
+        if not PATH_PATTERN.fullmatch(pattern):
+            warnings.append(f"{where}: '{entry}' is not a path pattern (it starts with '/' "
+                            "and holds no space or '%'), left out")  # fmt: skip
+            whole = False
+        elif pattern not in patterns:
+            patterns.append(pattern)
+    if len(patterns) > MAX_PATH_PATTERNS:
+        warnings.append(f"{where}: only the first {MAX_PATH_PATTERNS} patterns are kept")
+        whole = False
+    return patterns[:MAX_PATH_PATTERNS], whole
 
 
 def _service_named(host: str, app_id: str, services: dict[str, Any]) -> str | None:
