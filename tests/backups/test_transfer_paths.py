@@ -20,11 +20,13 @@ from tests.faults import wait_until
 from tests.sshd import Sshd, SshUsers
 from tomo.deployment.spec import InstallConfig
 from tomo.errors import ServerUnreachable
+from tomo.servers.openssh import FOLDER_PREFIX
 
 
 def ssh_folders() -> set[str]:
-    """The private folders OpenSSH is given tomo's login in (one per transfer)."""
-    return set(glob.glob(f"{tempfile.gettempdir()}/tomo-ssh-*"))
+    """The private folders OpenSSH is given tomo's login in by this process (one per
+    transfer; other workers' own are theirs)."""
+    return set(glob.glob(f"{tempfile.gettempdir()}/{FOLDER_PREFIX}{os.getpid()}-*"))
 
 
 async def installed_on(deploy: Deploy, server: str, name: str) -> None:

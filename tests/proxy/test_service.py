@@ -81,6 +81,8 @@ async def test_apps_get_names_over_https_and_an_uninstall_takes_its_route_away(
     assert status.dns_records == ["*.test.lan A 127.0.0.1"]
     assert status.root_expires_at is not None
     assert status.root_expires_at > datetime.now(UTC) + timedelta(days=300)
+    held = {c.hostname: (c.issuer, c.expires_at > datetime.now(UTC)) for c in status.certificates}
+    assert held == {"web.test.lan": ("internal", True), "other.test.lan": ("internal", True)}
 
     done = await carried_out(proxied.deployment.prepare_uninstall("web"))
     assert "removed the route for web.test.lan from the front door" in done.summary
@@ -110,6 +112,12 @@ async def test_a_hostname_taken_or_unnamed_is_refused_before_anything_is_made(
 ) -> None:
     web = await deploy.publish("web", docker=deploy.web_app())
     assert (await install(proxied, web, "web", "web.test.lan")).status == "done"
+    # The preview says so first, as the install's preflight will.
+    config = InstallConfig(name="again", hostnames=["web.test.lan"])
+    looked = await proxied.deployment.preview_install("box", web, config)
+    said = [(p.text, p.fields) for p in looked.problems or []]
+    assert ("hostname 'web.test.lan' is routed to installation 'web' already",
+            ["hostnames[0]"]) in said  # fmt: skip
 
     taken = await install(proxied, web, "again", "web.test.lan", "Bad.lan")
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from tomo.cli.services import Services
     from tomo.proxy.login import Login
-    from tomo.proxy.schemas import InstallationHostnames, ProxyStatus
+    from tomo.proxy.schemas import CertificateShown, InstallationHostnames, ProxyStatus
     from tomo.servers.schemas import ServerPublic
 
 hostnames = typer.Typer(
@@ -132,6 +132,11 @@ def _print_status(found: ProxyStatus) -> None:
                 [(r.installation, ", ".join(r.hostnames), r.upstream, _login_word(r.login))
                  for r in found.routes],
                 empty="No app is routed by name yet.")  # fmt: skip
+    if found.tls_mode != "off" and found.routes:
+        held = {c.hostname: c for c in found.certificates}
+        print_table("Certificates", ["HOSTNAME", "FROM", "EXPIRES"],
+                    [(name, *_certificate_words(held.get(name)))
+                     for r in found.routes for name in r.hostnames])  # fmt: skip
     if found.dns_records:
         console().print("DNS records to create:", style="bold")
         for record in found.dns_records:
@@ -203,6 +208,13 @@ def remove_hostnames(
 
 
 LOGINS: dict[str, Login | None] = {"users": "viewer", "admins": "admin", "off": None}
+
+
+def _certificate_words(held: CertificateShown | None) -> tuple[str, str]:
+    if held is None:
+        return "-", "none yet"
+    source = "tomo's CA" if held.issuer == "internal" else "ACME CA"
+    return source, held.expires_at.date().isoformat()
 
 
 def _login_word(login: str | None) -> str:

@@ -60,7 +60,7 @@ from tomo.deployment.spec import (
     build_docker_run_command,
 )
 from tomo.deployment.statuses import InstallationStatus, JobStatus
-from tomo.errors import InvalidInput, NotFound, TomoError
+from tomo.errors import InvalidInput, NotFound, Refusal, TomoError
 from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.service import MarketplaceService
 from tomo.monitor.stats import ResourceCache, measure_all
@@ -117,6 +117,7 @@ class DeploymentService:
         problems = None
         if check:
             found = await install.check_server(self.ctx, plan.server_id, plan.definition, spec)
+            found += await self._unroutable(plan)
             problems = [PreflightProblem.of(problem) for problem in found]
             to_accept += [flag for problem in found if "accept_risks" in problem.fields
                           for flag in problem.values if flag not in to_accept]  # fmt: skip
@@ -128,6 +129,17 @@ class DeploymentService:
             risks_to_accept=to_accept, problems=problems, network=spec.network,
             containers=containers, volumes=spec.volumes, instance_dir=spec.instance_dir,
         )  # fmt: skip
+
+    async def _unroutable(self, plan: install.InstallPlan) -> list[Refusal]:
+        """Why the install's hostnames could not be routed (as its preflight would say)."""
+        if not plan.hostnames or self.ctx.hooks.routes is None:
+            return []
+        looked = Installation(
+            id="preview", server_id=plan.server_id, name=plan.spec.name,
+            definition=plan.definition.model_dump(mode="json"),
+            status=InstallationStatus.PENDING, hostnames=plan.hostnames,
+        )  # fmt: skip
+        return await self.ctx.hooks.routes.check(looked)
 
     async def _plan_for_preview(
         self, server: str, app: str, config: InstallConfig

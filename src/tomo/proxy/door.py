@@ -29,6 +29,7 @@ import tarfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tomo.backups.transfer import stream_in, stream_out
@@ -156,14 +157,17 @@ class FrontDoor:
                                   "internal runs")  # fmt: skip
         return pem.decode("ascii")
 
-    async def certificates(self, names: Sequence[str], began: float) -> dict[str, str | None]:
+    async def certificates(
+        self, names: Sequence[str], began: float, ca: str | None
+    ) -> dict[str, str | None]:
         """How each name's ACME certificate went since `began` (a time.monotonic()
-        before the config was applied), waiting up to ACME_WAIT_SECONDS for all to
-        be known: "" the front door has one, Caddy's reason it could not get one
-        (it tries again later), or None: still asking."""
+        before the config was applied) from the ACME directory `ca` (None: Caddy's
+        public CAs), waiting up to ACME_WAIT_SECONDS for all to be known: "" the
+        front door has one, Caddy's reason it could not get one (it tries again
+        later), or None: still asking."""
         deadline = began + ACME_WAIT_SECONDS
         while True:
-            outcomes = await self._certificates_now(names, began)
+            outcomes = await self._certificates_now(names, began, ca)
             if None not in outcomes.values() or time.monotonic() > deadline:
                 return outcomes
             await asyncio.sleep(0.5)
@@ -318,28 +322,45 @@ class FrontDoor:
             await asyncio.sleep(0.1)
         raise FrontDoorFailed(self.server, _not_reloaded(reason))
 
-    async def _certificates_now(self, names: Sequence[str], began: float) -> dict[str, str | None]:
+    async def _certificates_now(
+        self, names: Sequence[str], began: float, ca: str | None
+    ) -> dict[str, str | None]:
         """A failure since `began` before a certificate in storage: one from another
         CA (the one before a change) is there, yet not served."""
-        failed = await self._obtain_failures(math.ceil(time.monotonic() - began) + 1)
+        failed = await self._obtain_failures(math.ceil(time.monotonic() - began) + 1, ca)
         held = await self._acme_certified()
         return {name: failed.get(name, "" if name in held else None) for name in names}
 
-    async def _obtain_failures(self, seconds: int) -> dict[str, str]:
-        """name -> why Caddy last failed to get its certificate, in the last
-        `seconds` of its log (JSON lines on stderr; the newest failure wins). An
-        attempt cut short ("context canceled") is the config before's, stopped by
-        this one: no failure of this one's."""
+    async def _obtain_failures(self, seconds: int, ca: str | None) -> dict[str, str]:
+        """name -> why Caddy last failed to get its certificate from `ca`, in the
+        last `seconds` of its log (JSON lines on stderr; the newest failure wins).
+
+        A failure logged after the latest config load (Caddy's admin API logs each
+        /load it receives) is the running config's. One from before counts only when
+        it names the same CA: Caddy waits before it asks a CA that failed again, so
+        the running config may have made no attempt of its own yet. An attempt cut
+        short ("context canceled") is a config's that a load stopped."""
         args = ["container", "logs", "--since", f"{seconds}s", CONTAINER]
         result = await self.docker.ssh.run_docker(self.docker.target, args, check=False)
+        before: dict[str, str] = {}
         failed: dict[str, str] = {}
         for line in result.stderr.splitlines():
             entry = _log_entry(line)
+            if entry.get("msg") == "received request" and entry.get("uri") == "/load":
+                before |= failed
+                failed = {}
+                continue
             reason = str(entry.get("error", "no reason given"))
             stopped = reason.endswith("context canceled")
             if entry.get("msg") == "could not get certificate from issuer" and not stopped:
                 failed[str(entry.get("identifier"))] = reason
-        return failed
+        same_ca = {name: reason for name, reason in before.items() if ca and ca in reason}
+        return same_ca | failed
+
+    async def certificates_held(self) -> dict[str, HeldCertificate]:
+        """name -> the certificate the front door holds for it (from its storage)."""
+        archive = await self._copied_out(CERTIFICATES)
+        return held_certificates(archive) if archive is not None else {}
 
     async def _acme_certified(self) -> set[str]:
         """The names the front door holds a certificate for from an ACME CA."""
@@ -482,6 +503,39 @@ def _one_file_tar(name: str, content: bytes) -> bytes:
         info.size, info.mode, info.mtime = len(content), 0o600, int(time.time())
         tar.addfile(info, io.BytesIO(content))
     return archive.getvalue()
+
+
+@dataclass(frozen=True)
+class HeldCertificate:
+    """A certificate in the front door's storage: who signed it, until when."""
+
+    issuer: str  # "internal" (tomo's CA) or "acme" (an ACME CA's)
+    expires_at: datetime
+
+
+def held_certificates(archive: bytes) -> dict[str, HeldCertificate]:
+    """name -> its certificate, from a tar of Caddy's certificates folder
+    (`<issuer>/<name>/<name>.crt`, the internal CA's issuer folder being "local");
+    a file that is no certificate is left out."""
+    from cryptography import x509
+
+    held: dict[str, HeldCertificate] = {}
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            for member in tar.getmembers():
+                path = member.name.split("/")
+                if not (member.isfile() and len(path) == 4 and path[3] == f"{path[2]}.crt"):
+                    continue
+                handle = tar.extractfile(member)
+                try:
+                    found = x509.load_pem_x509_certificate(handle.read() if handle else b"")
+                except ValueError:
+                    continue
+                issuer = "internal" if path[1] == "local" else "acme"
+                held[path[2]] = HeldCertificate(issuer, found.not_valid_after_utc)
+    except tarfile.TarError:
+        return {}
+    return held
 
 
 def _only_file(archive: bytes) -> bytes | None:

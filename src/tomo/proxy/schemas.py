@@ -28,6 +28,14 @@ class DomainSettings(BaseModel):
     https_port: int | None = Field(default=None, ge=1, le=65535)
 
 
+class CertificateShown(BaseModel):
+    """The certificate the front door holds for a name (as its storage has it)."""
+
+    hostname: str
+    issuer: Literal["internal", "acme"]  # tomo's own CA, or an ACME CA
+    expires_at: datetime
+
+
 class ProxyRoute(BaseModel):
     """One installation's names and where the front door sends them."""
 
@@ -59,6 +67,8 @@ class ProxyStatus(BaseModel):
     routes: list[ProxyRoute]
     root_expires_at: datetime | None  # tls internal: the root clients trust; None: none yet
     dns_records: list[str]  # "*.home.example A 192.0.2.10", one a line
+    # The certificates it holds for the routed names (a name without one: none yet).
+    certificates: list[CertificateShown] = []
     # When exists, running, running_image, current and root_expires_at were read from
     # the server (tomo reads a front door at most every 30 s; a change reads it anew).
     checked_at: datetime

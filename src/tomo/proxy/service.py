@@ -39,18 +39,25 @@ from tomo.errors import (
     TomoError,
 )
 from tomo.marketplace.definition import AppDefinition
-from tomo.proxy.door import FrontDoor, FrontDoorStatus, certificates_said, front_door
+from tomo.proxy.door import (
+    FrontDoor,
+    FrontDoorStatus,
+    HeldCertificate,
+    certificates_said,
+    front_door,
+)
 from tomo.proxy.login import USER_HEADERS, Login
-from tomo.proxy.looks import Looks
 from tomo.proxy.routes import ForwardAuth, FrontDoorConfig, Route, Upstream, hostname_problem
 from tomo.proxy.schemas import (
     AUTO,
+    CertificateShown,
     DomainSettings,
     InstallationHostnames,
     ProxyRoute,
     ProxyStatus,
     hostnames_under,
 )
+from tomo.servers.looks import Looks
 from tomo.servers.models import Server
 from tomo.servers.schemas import ServerPublic
 
@@ -64,6 +71,7 @@ class _DoorSeen:
 
     door: FrontDoorStatus
     root_expires_at: datetime | None
+    certificates: dict[str, HeldCertificate]
     at: datetime
 
 
@@ -72,8 +80,9 @@ class ProxyService:
         self.ctx = ctx
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         within = ctx.settings.ssh_status_timeout
-        self._seen: Looks[_DoorSeen] = Looks(within)  # see proxy/looks.py: why kept
-        self._roots: Looks[str] = Looks(within)
+        # See servers/looks.py: why what is read of a front door is kept.
+        self._seen: Looks[_DoorSeen] = Looks(within, what="its front door")
+        self._roots: Looks[str] = Looks(within, what="its front door")
 
     # -- the server's settings ------------------------------------------------------
 
@@ -99,7 +108,7 @@ class ProxyService:
 
     async def status(self, ref: str, /) -> ProxyStatus:
         """The front door as it was last seen (at most LOOKS' KEEP_SECONDS ago, see
-        proxy/looks.py) and as tomo would make it now, with the DNS records."""
+        servers/looks.py) and as tomo would make it now, with the DNS records."""
         server = await self._server(ref)
         config = await self._config(server)
         found = await self._seen.look(server.id, server.name, lambda: self._read_status(server))
@@ -111,6 +120,10 @@ class ProxyService:
             running=found.door.running, running_image=found.door.image,
             current=found.door.applies(config), routes=await self._routes_shown(server.id),
             root_expires_at=found.root_expires_at, checked_at=found.at,
+            certificates=[CertificateShown(hostname=name, issuer=held.issuer,
+                                           expires_at=held.expires_at)
+                          for name, held in sorted(found.certificates.items())
+                          if name in config.hostnames],
             dns_records=dns_records(server.host, server.domain, config.hostnames),
         )  # fmt: skip
 
@@ -127,10 +140,12 @@ class ProxyService:
     async def _read_status(self, server: Server) -> _DoorSeen:
         door = await self._door(server.id)
         found = await door.status()
-        expires = None
+        expires, held = None, {}
         if found.running and server.tls_mode == "internal":
             expires = await _root_expiry(door)
-        return _DoorSeen(found, expires, datetime.now(UTC))
+        if found.running and server.tls_mode != "off":
+            held = await door.certificates_held()
+        return _DoorSeen(found, expires, held, datetime.now(UTC))
 
     @contextlib.asynccontextmanager
     async def _changing(self, server_id: str) -> AsyncIterator[None]:
@@ -309,7 +324,8 @@ class ProxyService:
         said = f"routed {names} to {_upstream(row).dial} through the front door"
         missing = ""
         if server.tls_mode == "acme":
-            missing = certificates_said(await door.certificates(row.hostnames, began))
+            found = await door.certificates(row.hostnames, began, server.acme_ca)
+            missing = certificates_said(found)
         return f"{said}; {missing}; {row.name} still answers on its ports" if missing else said
 
     async def _run(self, server: Server, config: FrontDoorConfig) -> None:

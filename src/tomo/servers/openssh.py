@@ -15,6 +15,7 @@ password has no OpenSSH login (ssh could not be given it without a prompt).
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shlex
 import shutil
@@ -35,6 +36,9 @@ else:  # loaded on first use, as ssh.py does
 ALIAS = "tomo-server"  # the name the ssh_config gives the server
 # What an ssh_config value may hold: a space, newline or quote could add a directive.
 _SAFE_VALUE = re.compile(r"[A-Za-z0-9._:@%\[\]-]+")
+
+
+FOLDER_PREFIX = "tomo-openssh-"  # then the pid: the folders OpenSSH is given a login in
 
 
 class NoOpenSshLogin(Exception):
@@ -92,8 +96,9 @@ class OpenSshLogin:
 
     @contextlib.contextmanager
     def config(self) -> Iterator[Path]:
-        """The login written into a private folder for the body's time."""
-        folder = Path(tempfile.mkdtemp(prefix="tomo-ssh-"))
+        """The login written into a private folder for the body's time (named by the
+        process that made it, so a leftover tells whose it was)."""
+        folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-"))
         try:
             yield self.write(folder)
         finally:

@@ -9,7 +9,7 @@ links, and admins add or remove one there.
 The front door's status is asked of the server over SSH: when that fails or is
 slow, the section says why and the page renders all the same. ProxyService reads
 a server's front door at most once per 30 s for pages and API alike
-(proxy/looks.py), so a viewer loading a page in a loop never turns into SSH calls
+(servers/looks.py), so a viewer loading a page in a loop never turns into SSH calls
 at the rate of requests; an admin's change shows at once.
 """
 
@@ -28,7 +28,7 @@ from tomo.deployment.service import DeploymentService
 from tomo.errors import InvalidInput, Refusal, TomoError
 from tomo.http.deps import DeploymentDep, RuntimeDep, runtime_of
 from tomo.proxy.login import Login
-from tomo.proxy.schemas import DomainSettings, InstallationHostnames, ProxyStatus
+from tomo.proxy.schemas import CertificateShown, DomainSettings, InstallationHostnames, ProxyStatus
 from tomo.proxy.service import ProxyService
 from tomo.servers.schemas import ServerPublic
 from tomo.web.forms import FormErrors, as_sentence, errors_of, form_status, form_values
@@ -66,6 +66,12 @@ class DomainSection:
     link: dict[str, str]  # base_url: how its names are reached
     error: str | None = None
     resolved: dict[str, Resolved] = field(default_factory=dict)  # by name
+
+    @property
+    def certificates(self) -> dict[str, CertificateShown]:
+        """The front door's certificate of each name that has one."""
+        held = self.status.certificates if self.status else []
+        return {certificate.hostname: certificate for certificate in held}
 
 
 # -- the server's page --------------------------------------------------------------

@@ -1,14 +1,13 @@
-"""What was last read of each server's front door, shared by the API, the pages and
-the CLI of one tomo process.
+"""What was last read of each server (its front door, its Swarm's nodes…), shared
+by the API, the pages and the CLI of one tomo process.
 
-Reading a front door is SSH and `docker` on its server. Viewers may read it (the
-API's status and root certificate, the server's page), and a viewer in a loop must
-not turn into SSH calls at the rate of requests, nor queue ahead of an admin's
-change. So a read is kept KEEP_SECONDS (its failure too: a server that does not
-answer is not asked again at once), one read at a time per server (callers that
-come meanwhile get the same answer), each bounded by the status timeout. Any change
-tomo makes to a server's front door forgets what was read of it, so the next look
-shows the change.
+Such a read is SSH and `docker` on the server. Viewers may ask for it (the API, the
+server's page), and a viewer in a loop must not turn into SSH calls at the rate of
+requests, nor queue ahead of an admin's change. So a read is kept KEEP_SECONDS (its
+failure too: a server that does not answer is not asked again at once), one read at
+a time per key (callers that come meanwhile get the same answer), each bounded by
+the status timeout. A change tomo makes to what was read forgets it, so the next
+look shows the change.
 """
 
 from __future__ import annotations
@@ -40,12 +39,13 @@ class _Seen(Generic[T]):
 
 
 class Looks(Generic[T]):
-    """Reads of a server's front door, kept `keep` seconds per server id, each given
-    up after `within` seconds."""
+    """Reads of something on servers, kept `keep` seconds per key, each given up
+    after `within` seconds; `what` names it in the timeout's message."""
 
-    def __init__(self, within: float, keep: float = KEEP_SECONDS) -> None:
+    def __init__(self, within: float, keep: float = KEEP_SECONDS, *, what: str) -> None:
         self.within = within
         self.keep = keep
+        self.what = what
         self._seen: dict[str, _Seen[T]] = {}
         self._reading: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(
             asyncio.Lock
@@ -62,7 +62,7 @@ class Looks(Generic[T]):
             return seen.result()
 
     def forget(self, *keys: str) -> None:
-        """The next look at each reads again (after a change to that front door)."""
+        """The next look at each reads again (after a change to what was read)."""
         for key in keys:
             self._seen.pop(key, None)
 
@@ -73,5 +73,5 @@ class Looks(Generic[T]):
         except TomoError as exc:
             return _Seen(time.monotonic(), None, exc)
         except TimeoutError:
-            late = f"its front door did not answer within {self.within:g} s"
+            late = f"{self.what} did not answer within {self.within:g} s"
             return _Seen(time.monotonic(), None, ServerTimeout(server, late))
