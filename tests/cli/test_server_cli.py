@@ -126,9 +126,10 @@ def test_add_with_fingerprint_then_test_show_list_remove(
     assert set(checked["facts"]) == {
         "os", "kernel", "architecture", "cpu_count", "memory_total_mb", "memory_available_mb",
         "disk_free_mb", "data_root_writable", "docker_version", "docker_access", "docker_problem",
-        "docker_runtimes",
+        "docker_runtimes", "swarm",
     }  # fmt: skip
     assert checked["facts"]["docker_access"] == "yes"
+    assert checked["facts"]["swarm"] is None  # the test engine is in no Swarm
     assert tomo.json("server", "show", "nas")["facts"] == checked["facts"]
     assert [s["id"] for s in tomo.json("server", "list")] == ["nas"]
     assert tomo.json("server", "remove", "nas")["id"] == "nas"

@@ -16,7 +16,11 @@ from tomo.errors import InvalidInput
 
 if TYPE_CHECKING:
     from tomo.cli.services import Services
+    from tomo.servers.facts import ServerFacts
     from tomo.servers.schemas import HostKeyScan, PublicKey, ServerAdded, ServerPublic, ServerUpdate
+    from tomo.servers.swarm import SwarmNode
+
+    NodesRead = tuple[list[SwarmNode] | None, str | None]  # the nodes, or why not
 
 app = typer.Typer(help="Servers tomo deploys to.", no_args_is_help=True)
 ServerArg = Annotated[str, typer.Argument(help="Server id or name.")]
@@ -132,9 +136,69 @@ def list_(ctx: typer.Context, json_: JsonOption = False) -> None:
 
 @app.command("show")
 def show(ctx: typer.Context, server: ServerArg, json_: JsonOption = False) -> None:
-    """Show one server and its last facts."""
-    found = run(ctx, lambda runtime: runtime.servers.get_server(server))
-    emit(found, json_, lambda: _print_server(found))
+    """Show one server and its last facts; for a Docker Swarm manager, the Swarm's
+    nodes as they are now (with --json, under `swarm_nodes`)."""
+
+    async def action(runtime: Services) -> tuple[ServerPublic, NodesRead]:
+        found = await runtime.servers.get_server(server)
+        return found, await _nodes_of(runtime, found)
+
+    found, (nodes, problem) = run(ctx, action)
+    if json_:
+        emit_json(_with_nodes(found, nodes, problem))
+        return
+    _print_server(found)
+    _print_nodes(nodes, problem)
+
+
+async def _nodes_of(runtime: Services, server: ServerPublic) -> NodesRead:
+    """A manager's nodes, read now; a failure said in words beside the server."""
+    swarm = server.facts.swarm if server.facts else None
+    if swarm is None or swarm.role != "manager":
+        return None, None
+    from tomo.errors import TomoError
+
+    try:
+        return await runtime.servers.swarm_nodes(server.id, fresh=True), None
+    except TomoError as exc:
+        return None, exc.message
+
+
+def _with_nodes(
+    server: ServerPublic, nodes: list[SwarmNode] | None, problem: str | None
+) -> dict[str, object]:
+    shown: dict[str, object] = server.model_dump(mode="json")
+    if nodes is not None or problem is not None:
+        shown["swarm_nodes"] = [node.model_dump(mode="json") for node in nodes or []]
+        shown["swarm_nodes_problem"] = problem
+    return shown
+
+
+def _print_nodes(nodes: list[SwarmNode] | None, problem: str | None) -> None:
+    if problem is not None:
+        err_console().print(f"Swarm nodes not read: {problem}", markup=False)
+    if nodes is None:
+        return
+    print_table(
+        "Swarm nodes",
+        ["node", "role", "availability", "state", "arch", "cpus", "memory", "engine", "labels",
+         "attention"],
+        [(n.hostname, _role(n), n.availability, n.state, n.architecture, _cpus(n.cpus),
+          f"{n.memory_mb} MB" if n.memory_mb is not None else None, n.engine_version,
+          " ".join(f"{k}={v}" for k, v in sorted(n.labels.items())) or None, n.trouble)
+         for n in nodes],
+        empty="The Swarm lists no node.",
+    )  # fmt: skip
+
+
+def _role(node: SwarmNode) -> str:
+    if node.role != "manager":
+        return node.role
+    return "manager (leader)" if node.leader else "manager"
+
+
+def _cpus(cpus: float | None) -> str | None:
+    return None if cpus is None else f"{cpus:g}"
 
 
 @app.command("test")
@@ -310,7 +374,12 @@ def _health(server: ServerPublic) -> str:
         else f"Docker not usable: {facts.docker_problem}"
     )
     arch = facts.architecture or "unknown architecture"
-    return f"{server.status}: {facts.os or 'unknown OS'}, {arch}, {docker}"
+    said = f"{server.status}: {facts.os or 'unknown OS'}, {arch}, {docker}"
+    if facts.swarm is None:
+        return said
+    from tomo.servers.swarm import swarm_summary
+
+    return f"{said}; {swarm_summary(facts.swarm)}"
 
 
 def _confirmed_fingerprint(scan: HostKeyScan) -> str:
@@ -379,7 +448,16 @@ def _print_server(server: ServerPublic) -> None:
             ("docker", facts.docker_version), ("docker access", facts.docker_access),
             ("docker runtimes", " ".join(facts.docker_runtimes or []) or None),
             ("docker problem", facts.docker_problem),
+            ("swarm", _swarm(facts)),
         ]  # fmt: skip
     fields(rows)
     if facts is not None and facts.docker_problem:
         console().print(f"To fix: {facts.docker_problem}", markup=False)
+
+
+def _swarm(facts: ServerFacts) -> str:
+    from tomo.servers.swarm import swarm_summary
+
+    if facts.swarm is not None:
+        return swarm_summary(facts.swarm)
+    return "none (a single Docker engine)" if facts.docker_version else "unknown"

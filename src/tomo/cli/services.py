@@ -83,6 +83,7 @@ if TYPE_CHECKING:
         ServerPublic,
         ServerUpdate,
     )
+    from tomo.servers.swarm import SwarmNode
     from tomo.updates.images import ImageCheckReport
     from tomo.updates.schemas import UpdateSettings
 
@@ -128,6 +129,7 @@ class Servers(Protocol):
     async def scan_host_key(self, ref: str, /) -> HostKeyScan: ...
     async def trust_server(self, ref: str, fingerprint: str, /) -> ServerPublic: ...
     async def test_server(self, ref: str, /) -> ServerPublic: ...
+    async def swarm_nodes(self, ref: str, /, *, fresh: bool) -> list[SwarmNode]: ...
 
 
 class PreparedOperation(Protocol):

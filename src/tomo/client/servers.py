@@ -14,6 +14,7 @@ from tomo.servers.schemas import (
     ServerPublic,
     ServerUpdate,
 )
+from tomo.servers.swarm import SwarmNode
 
 
 class RemoteServers:
@@ -66,6 +67,10 @@ class RemoteServers:
 
     async def test_server(self, ref: str) -> ServerPublic:
         return ServerPublic.model_validate(await self.api.call("POST", f"{_path(ref)}/test"))
+
+    async def swarm_nodes(self, ref: str, *, fresh: bool = False) -> list[SwarmNode]:
+        answer = await self.api.get(f"{_path(ref)}/nodes", params={"fresh": fresh})
+        return [SwarmNode.model_validate(node) for node in answer]
 
 
 def _path(ref: str) -> str:

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from tomo.http.deps import DeploymentDep, ServersDep
 from tomo.http.problems import error_responses
+from tomo.http.security import PrincipalDep
 from tomo.servers.schemas import (
     Fingerprint,
     HostKeyScan,
@@ -17,6 +18,7 @@ from tomo.servers.schemas import (
     ServerPublic,
     ServerUpdate,
 )
+from tomo.servers.swarm import SwarmNode
 
 router = APIRouter(prefix="/servers", tags=["servers"])
 
@@ -100,3 +102,15 @@ async def trust_server(server: str, request: TrustRequest, servers: ServersDep) 
 async def test_server(server: str, servers: ServersDep) -> ServerPublic:
     """Log in, refresh the facts and the status."""
     return await servers.test_server(server)
+
+
+@router.get("/{server}/nodes", name="list_swarm_nodes",
+            responses=error_responses(401, 404, 409, 502, 504))  # fmt: skip
+async def list_swarm_nodes(
+    server: str, servers: ServersDep, principal: PrincipalDep, fresh: bool = False
+) -> list[SwarmNode]:
+    """The nodes of the Docker Swarm the server manages: role, availability, state,
+    architecture, CPUs, memory, labels, engine version. Read from the manager at most
+    once every 30 s; `fresh` (an admin's: a viewer's loop must not become SSH calls)
+    reads now. 409 on a server that is no Swarm manager."""
+    return await servers.swarm_nodes(server, fresh=fresh and principal.role == "admin")

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from tomo.architectures import normalize_architecture
 from tomo.servers.docker_access import access_problem
+from tomo.servers.swarm import SWARM_FORMAT, SwarmFacts, swarm_facts_of
 
 if TYPE_CHECKING:  # SSH (and asyncio) load with the commands that reach a server
     from tomo.servers.ssh import CommandResult, SSHService, SSHTarget
@@ -30,8 +31,10 @@ writable=no
 echo "data_root_writable=$writable"
 """
 DOCKER_VERSION = ["version", "--format", "{{.Server.Version}}"]
-# The runtimes Docker offers (runc, nvidia…), space-separated: `docker info --format`.
+# The runtimes Docker offers (runc, nvidia…), space-separated, then on a line of its
+# own the engine's Swarm (swarm.py): one `docker info --format`.
 RUNTIMES_FORMAT = "{{range $name, $_ := .Runtimes}}{{$name}} {{end}}"
+INFO_FORMAT = f"{RUNTIMES_FORMAT}\n{SWARM_FORMAT}"
 
 
 class ServerFacts(BaseModel):
@@ -49,6 +52,7 @@ class ServerFacts(BaseModel):
     docker_access: Literal["yes", "sudo", "no"] = "no"
     docker_problem: str | None = None
     docker_runtimes: list[str] | None = None  # None: not known (Docker out of reach)
+    swarm: SwarmFacts | None = None  # None: in no Swarm (or not known: older facts)
 
 
 async def gather_facts(ssh: SSHService, target: SSHTarget, data_root: str) -> ServerFacts:
@@ -60,8 +64,9 @@ async def gather_facts(ssh: SSHService, target: SSHTarget, data_root: str) -> Se
     )
     values = key_values(system.stdout)
     if docker[1] != "no":
-        runtimes = await ssh.run_docker(target, ["info", "--format", RUNTIMES_FORMAT], check=False)
-        values["docker_runtimes"] = runtimes.stdout if runtimes.exit_code == 0 else ""
+        info = await ssh.run_docker(target, ["info", "--format", INFO_FORMAT], check=False)
+        runtimes, _, swarm = (info.stdout if info.exit_code == 0 else "").partition("\n")
+        values["docker_runtimes"], values["docker_swarm"] = runtimes, swarm
     return facts_from(values, docker)
 
 
@@ -82,6 +87,7 @@ def facts_from(values: dict[str, str], docker: DockerAccess) -> ServerFacts:
         data_root_writable={"yes": True, "no": False}.get(values.get("data_root_writable", "")),
         docker_version=version, docker_access=access, docker_problem=problem,
         docker_runtimes=values["docker_runtimes"].split() if "docker_runtimes" in values else None,
+        swarm=swarm_facts_of(values.get("docker_swarm", "")),
     )  # fmt: skip
 
 

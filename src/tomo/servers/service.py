@@ -31,6 +31,7 @@ from tomo.crypto import Secrets
 from tomo.db import Database, find_by_id_or_name
 from tomo.errors import (
     AuthenticationFailed,
+    Conflict,
     HostKeyChanged,
     InvalidInput,
     NotFound,
@@ -44,6 +45,7 @@ from tomo.errors import (
 )
 from tomo.servers.facts import ServerFacts, gather_facts
 from tomo.servers.keys import KeyPair, PublicHalf, generate_key_pair, public_half
+from tomo.servers.looks import Looks
 from tomo.servers.models import Server
 from tomo.servers.schemas import (
     HostKeyScan,
@@ -56,6 +58,7 @@ from tomo.servers.schemas import (
     public,
 )
 from tomo.servers.ssh import HostKey, SSHCredentials, SSHService, SSHTarget, check_private_key
+from tomo.servers.swarm import SwarmNode, read_nodes, swarm_summary
 from tomo.slugs import allocate_id
 
 if TYPE_CHECKING:
@@ -82,6 +85,10 @@ class ServerService:
         self.secrets = secrets
         self._dependents: list[ServerDependent] = []
         self._waiting_keys: dict[str, str] = {}  # server id -> a generated key, sealed
+        # A Swarm's nodes as last read from its manager (see looks.py: why kept).
+        self._nodes: Looks[list[SwarmNode]] = Looks(
+            settings.ssh_status_timeout, what="its Swarm's nodes"
+        )
         ssh.on_contact = self._record_contact
 
     async def _record_contact(self, server_id: str, error: RemoteError | None) -> None:
@@ -349,7 +356,19 @@ class ServerService:
         except RemoteError as exc:
             await self._record(ref, status=_status_for(exc), error=exc.reason)
             raise
+        self._nodes.forget(server.id)  # a test reads everything afresh
         return await self._record(ref, status="online", error=None, facts=facts)
+
+    async def swarm_nodes(self, ref: str, *, fresh: bool = False) -> list[SwarmNode]:
+        """The nodes of the Swarm a server manages, read from it at most once every
+        30 s (`fresh`: now); refused on a server whose last check found no manager."""
+        async with self.db.session() as session:
+            server = await self._find(session, ref)
+        _check_manager(server)
+        target = self._target_of(server)
+        if fresh:
+            self._nodes.forget(server.id)
+        return await self._nodes.look(server.id, server.name, lambda: read_nodes(self.ssh, target))
 
     async def target(self, ref: str) -> SSHTarget:
         """How to reach a server, with its credentials decrypted for this use."""
@@ -426,6 +445,20 @@ def _checked(server: Server, *, status: str, error: str | None, facts: ServerFac
         server.last_seen = now
     if facts is not None:
         server.facts, server.facts_at = facts.model_dump(mode="json"), now
+
+
+def _check_manager(server: Server) -> None:
+    """A Swarm's nodes are asked of a manager: say what else the server is."""
+    swarm = ServerFacts.model_validate(server.facts).swarm if server.facts else None
+    if swarm is not None and swarm.role == "manager":
+        return
+    found = (
+        "no check has found what it is yet" if server.facts is None
+        else swarm_summary(swarm) if swarm is not None
+        else "its last check found an engine in no Swarm"
+    )  # fmt: skip
+    raise Conflict(f"server '{server.name}' is no Docker Swarm manager ({found}): if it is one "
+                   f"now, run `tomo server test {server.id}` first")  # fmt: skip
 
 
 def _status_for(exc: RemoteError) -> str:

@@ -13,6 +13,7 @@ of its own: its public key to add to the server, then "Test and save".
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -46,9 +47,11 @@ from tomo.servers.schemas import (
     ServerUpdate,
 )
 from tomo.servers.service import ServerService
+from tomo.servers.swarm import SwarmNode, swarm_summary
 from tomo.web.domains import TLS_WORDS, domain_section
 from tomo.web.forms import (
     FormErrors,
+    as_sentence,
     errors_of,
     form_status,
     form_values,
@@ -78,7 +81,8 @@ def health(server: ServerPublic) -> str:
         return server.status
     docker = f"Docker {facts.docker_version}" if facts.docker_version else "Docker not usable"
     system = ", ".join(part for part in (facts.os, facts.architecture) if part)
-    return f"{server.status}: {system or 'unknown system'}, {docker}"
+    said = f"{server.status}: {system or 'unknown system'}, {docker}"
+    return f"{said}; {swarm_summary(facts.swarm)}" if facts.swarm else said
 
 
 # -- the fleet -------------------------------------------------------------------
@@ -219,8 +223,36 @@ async def server_page(request: Request, server: str, principal: Viewer) -> Respo
     installations = await request.app.state.runtime.deployment.list_installations(found.id)
     (found,) = get_deployment(request).resources.with_servers([found])
     context = {"server": found, "installations": installations, "shown": stats.shown,
-               "domain": await domain_section(request, found), "tls_words": TLS_WORDS}  # fmt: skip
+               "domain": await domain_section(request, found), "tls_words": TLS_WORDS,
+               "swarm": await _swarm_section(request, found)}  # fmt: skip
     return render(request, "servers/detail.html", context)
+
+
+@dataclass(frozen=True)
+class SwarmSection:
+    """A server's Swarm as its page shows it: what its last check found, and for a
+    manager its nodes (None, with the reason, when they could not be read)."""
+
+    summary: str
+    manager: bool
+    nodes: list[SwarmNode] | None = None
+    error: str | None = None
+
+
+async def _swarm_section(request: Request, server: ServerPublic) -> SwarmSection | None:
+    """None for a server in no Swarm; never raises for a manager that cannot be
+    reached or is slow (its nodes are read at most every 30 s: see looks.py)."""
+    swarm = server.facts.swarm if server.facts else None
+    if swarm is None:
+        return None
+    section = SwarmSection(swarm_summary(swarm), manager=swarm.role == "manager")
+    if not section.manager:
+        return section
+    try:
+        nodes = await get_servers(request).swarm_nodes(server.id)
+    except TomoError as exc:
+        return SwarmSection(section.summary, True, None, as_sentence(exc.message))
+    return SwarmSection(section.summary, True, nodes)
 
 
 @router.get("/servers/{server}/trust", name="web_server_trust_form")
