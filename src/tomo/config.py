@@ -14,6 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tomo.paths import DEFAULT_DATA_DIR
 
+# An address tomo is reached at: scheme and host[:port], no path.
+BASE_URL = r"^https?://[^/\s?#]+/?$"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TOMO_", extra="ignore")
@@ -121,14 +124,14 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None,
         max_length=512,
-        pattern=r"^https?://[^/\s?#]+/?$",
+        pattern=BASE_URL,
         description="How browsers reach tomo (e.g. https://tomo.home.example): where an app "
-        "behind tomo's login sends them to log in. Needed for `--login` on an app's names.",
+        "behind tomo's login sends them to log in. Needed for `tomo hostname login`.",
     )
     door_url: str | None = Field(
         default=None,
         max_length=512,
-        pattern=r"^https?://[^/\s?#]+/?$",
+        pattern=BASE_URL,
         description="How the servers' front doors reach tomo to ask whether a request for "
         "an app behind tomo's login may pass (e.g. http://192.168.1.5:8420). Empty: "
         "TOMO_PUBLIC_URL.",
