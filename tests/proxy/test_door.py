@@ -17,7 +17,7 @@ from tests.conftest import RUN_LABEL
 from tests.deployment.conftest import Deploy
 from tests.services import free_port
 from tomo.errors import CommandFailed, FrontDoorFailed, InvalidInput
-from tomo.proxy.door import CONTAINER, NETWORK, VOLUME, FrontDoor
+from tomo.proxy.door import CONTAINER, NETWORK, VOLUME, FrontDoor, app_network
 from tomo.proxy.routes import FrontDoorConfig, Route, Upstream
 
 WAIT_SECONDS = 15.0  # for a name to be served once its config runs
@@ -203,12 +203,66 @@ async def test_an_app_off_the_network_is_unreachable_until_connected_again(
 
     await running.disconnect("first")
     await running.disconnect("first")  # not on it: nothing to do
+    assert await running.docker.network_owner(app_network("first")) is None
     assert (await asyncio.to_thread(https_get, "app.lan", ports[1], root))[0].startswith(
         "HTTP/1.1 502"
     )
     await running.connect("first", "first")
     await running.connect("first", "first")  # there already
     assert "web v1" in (await asyncio.to_thread(https_get, "app.lan", ports[1], root))[0]
+
+
+async def networks_of(door: FrontDoor, container: str) -> set[str]:
+    args = ["container", "inspect", "--format",
+            "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}", container]  # fmt: skip
+    return set((await door.docker.run(args)).split())
+
+
+async def address_on(door: FrontDoor, container: str, network: str) -> str:
+    args = ["container", "inspect", "--format",
+            f'{{{{(index .NetworkSettings.Networks "{network}").IPAddress}}}}', container]  # fmt: skip
+    return (await door.docker.run(args)).strip()
+
+
+# busybox's wget there, given up after 3 s (its own -T crashes in the test image).
+FETCH = 'wget -q -O- "$0" & fetching=$!; (sleep 3; kill $fetching) 2>/dev/null & wait $fetching'
+
+
+async def fetch_from(door: FrontDoor, container: str, url: str) -> tuple[int, str]:
+    """What `container` gets from `url` (wget's exit code and page or complaint)."""
+    args = ["container", "exec", container, "sh", "-c", FETCH, url]
+    result = await door.docker.ssh.run_docker(door.docker.target, args, check=False)
+    return result.exit_code, result.stdout + result.stderr
+
+
+async def test_each_app_shares_a_network_with_the_front_door_alone(
+    running: FrontDoor, deploy: Deploy, ports: tuple[int, int]
+) -> None:
+    """An app's container reaches no other app's by its name or its address there,
+    only through the front door like anyone; one that an older tomo left on the
+    front door's own network (where every app reached every other) is taken off it."""
+    await running.docker.run(["container", "run", "--detach", "--name", "second",
+                              "--label", f"tomo.owner={RUN_LABEL}", deploy.images.web_v2],
+                             time_limit=120)  # fmt: skip
+    await running.docker.run(["network", "connect", "--alias", "second", NETWORK, "second"])
+    await running.connect("second", "second")
+    await running.apply(FrontDoorConfig(routes=(route("one.lan", "first"),
+                                                route("two.lan", "second"))))  # fmt: skip
+    root = await running.root_certificate()
+
+    assert "web v1" in (await asyncio.to_thread(served, "one.lan", ports[1], root))[0]
+    assert "web v2" in (await asyncio.to_thread(served, "two.lan", ports[1], root))[0]
+    assert await networks_of(running, "first") == {"bridge", app_network("first")}
+    assert await networks_of(running, "second") == {"bridge", app_network("second")}
+    assert {NETWORK, app_network("first"), app_network("second")} <= await networks_of(
+        running, CONTAINER
+    )
+    door_side = await address_on(running, "second", app_network("second"))
+    for url in ("http://second/", f"http://{door_side}/"):
+        code, said = await fetch_from(running, "first", url)
+        assert code != 0 and "web v2" not in said, (url, said)
+    # The check can tell: on its own network, the app is reached by its name.
+    assert await fetch_from(running, "first", "http://first/") == (0, "web v1\n")
 
 
 async def test_tls_off_serves_plain_http(running: FrontDoor, ports: tuple[int, int]) -> None:
@@ -226,6 +280,7 @@ async def test_remove_leaves_nothing_and_the_volume_only_when_asked(
 
     assert not (await running.status()).exists
     assert await running.docker.network_owner(NETWORK) is None
+    assert await running.docker.network_owner(app_network("first")) is None
     assert await running.docker.volume_exists(VOLUME)
     await running.remove(with_volume=True)
     assert not await running.docker.volume_exists(VOLUME)

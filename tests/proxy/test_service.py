@@ -21,7 +21,7 @@ from tomo.app import create_app
 from tomo.deployment.schemas import JobPublic
 from tomo.deployment.spec import InstallConfig
 from tomo.errors import InvalidInput
-from tomo.proxy.door import FrontDoor
+from tomo.proxy.door import FrontDoor, app_network
 from tomo.proxy.schemas import DomainSettings
 from tomo.runtime import Runtime, open_runtime
 
@@ -84,8 +84,12 @@ async def test_apps_get_names_over_https_and_an_uninstall_takes_its_route_away(
     held = {c.hostname: (c.issuer, c.expires_at > datetime.now(UTC)) for c in status.certificates}
     assert held == {"web.test.lan": ("internal", True), "other.test.lan": ("internal", True)}
 
+    docker = await proxied.deployment.ctx.docker(status.server_id)
+    assert await docker.network_owner(app_network("web")) == ""  # the front door's, not web's
     done = await carried_out(proxied.deployment.prepare_uninstall("web"))
     assert "removed the route for web.test.lan from the front door" in done.summary
+    assert await docker.network_owner(app_network("web")) is None
+    assert await docker.network_owner(app_network("other")) == ""
     status = await proxied.proxy.status("box")
     assert [r.installation for r in status.routes] == ["other"] and status.current
     # Caddy keeps no route for the name: the handshake finds no certificate for it.

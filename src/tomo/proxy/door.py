@@ -1,7 +1,11 @@
 """A server's front door: tomo's Caddy container, its network and its volume, driven
 through tomo's remote Docker (every command an argv, quoted by the SSH layer).
 
-    network  tomo-proxy       apps join it (connect) and are dialled by name
+    network  tomo-proxy       the front door's own (its way out, for ACME); no app
+    network  tomo-door-<app>  one per app with a name, shared by that app's routed
+                              container and the front door alone (internal: no
+                              way out), so that an app reaches no other app's
+                              container except through the front door, like anyone
     volume   tomo-proxy-data  at /data: Caddy's storage (keys, certificates, the
                               internal CA) and its autosaved config, so both
                               survive restarts and new images
@@ -43,6 +47,7 @@ if TYPE_CHECKING:
     from tomo.deployment.context import DeploymentContext
 
 NETWORK = "tomo-proxy"
+APP_NETWORK_LABEL = "tomo.front-door.app"  # its value: the routed container
 VOLUME = "tomo-proxy-data"
 CONTAINER = "tomo-proxy"
 LABEL = "tomo.front-door"  # its value: the digest of how the container was made
@@ -121,13 +126,13 @@ class FrontDoor:
                                applied=json.loads(applied) if applied else None)  # fmt: skip
 
     async def remove(self, *, with_volume: bool = False) -> None:
-        """The container and the network go (apps still on it are disconnected first);
-        the volume, with its certificates and CA, only when asked."""
+        """The container and the networks go (apps still on them are disconnected
+        first); the volume, with its certificates and CA, only when asked."""
         await self.docker.remove_container(CONTAINER, with_volumes=True)
+        for network in await self._app_networks():
+            await self._remove_network(network)
         if await self.docker.network_owner(NETWORK) is not None:
-            for container in await self._attached():
-                await self.disconnect(container)
-            await self.docker.run(["network", "rm", NETWORK])
+            await self._remove_network(NETWORK)
         if with_volume:
             left = await self.docker.remove_volumes([VOLUME])
             if left:
@@ -172,37 +177,89 @@ class FrontDoor:
                 return outcomes
             await asyncio.sleep(0.5)
 
-    # -- apps on the network ---------------------------------------------------------
+    # -- apps on their networks -------------------------------------------------------
 
     async def connect(self, container: str, alias: str) -> None:
-        """Put the app's container on the front door's network, reachable as `alias`
-        (already there under that alias: nothing changes)."""
+        """Put the app's container on a network of its own with the front door,
+        reachable there as `alias` (already so: nothing changes)."""
         problem = container_problem(alias)
         if problem:
             raise InvalidInput([Refusal(f"alias '{alias}' {problem}", ("alias",))])
         _check_container(container)
-        aliases = await self._aliases(container)
-        if aliases is not None and alias in aliases:
+        network = app_network(container)
+        joined = await self._networks_of(container)
+        if NETWORK in joined:  # where tomo put every app before: each reached the others
+            await self._leave(NETWORK, container)
+        await self._ensure_app_network(network, container)
+        if alias in joined.get(network, ()):
             return
-        if aliases is not None:
-            await self.disconnect(container)
-        await self.docker.run(["network", "connect", "--alias", alias, NETWORK, container])
+        if network in joined:
+            await self._leave(network, container)
+        await self.docker.run(["network", "connect", "--alias", alias, network, container])
 
     async def disconnect(self, container: str) -> None:
-        """Take the container off the network (gone or never on it: nothing to do)."""
+        """Take the container off the front door (gone or never on it: nothing to
+        do); its network with the front door goes."""
         _check_container(container)
-        args = ["network", "disconnect", "--force", NETWORK, container]
-        result = await self.docker.ssh.run_docker(self.docker.target, args, check=False)
-        quiet = ("is not connected", "no such container", "not found")
-        if result.exit_code != 0 and not any(q in result.stderr.lower() for q in quiet):
-            raise CommandFailed(self.server, f"docker network disconnect {NETWORK} {container}",
-                                result.exit_code, result.stderr)  # fmt: skip
+        await self._leave(NETWORK, container)
+        network = app_network(container)
+        if await self._network_labels(network) is not None:
+            await self._remove_network(network)
 
     # -- below ----------------------------------------------------------------------
 
     async def _ensure_network(self) -> None:
         if await self.docker.network_owner(NETWORK) is None:
             await self.docker.run(["network", "create", *self._labels("1"), NETWORK])
+
+    async def _ensure_app_network(self, network: str, container: str) -> None:
+        """The app's network with the front door, made when missing, the front door
+        on it. One of that name that tomo did not make for this is refused."""
+        labels = await self._network_labels(network)
+        if labels is None:
+            labelled = [*self._labels("1"), "--label", f"{APP_NETWORK_LABEL}={container}"]
+            await self.docker.run(["network", "create", "--internal", *labelled, network])
+        elif labels.get(APP_NETWORK_LABEL) != container:
+            raise FrontDoorFailed(self.server, f"network {network} is there and is not the one "
+                                  f"tomo makes for {container} and the front door: rename the "
+                                  "installation or remove that network")  # fmt: skip
+        if network not in await self._networks_of(CONTAINER):
+            await self.docker.run(["network", "connect", network, CONTAINER])
+
+    async def _network_labels(self, network: str) -> dict[str, str] | None:
+        """The network's labels; None when there is no such network."""
+        args = ["network", "inspect", "--format", "{{json .Labels}}", network]
+        result = await self.docker.ssh.run_docker(self.docker.target, args, check=False)
+        if result.exit_code != 0:
+            if "not found" in result.stderr.lower() or "no such" in result.stderr.lower():
+                return None
+            raise CommandFailed(self.server, f"docker network inspect {network}",
+                                result.exit_code, result.stderr)  # fmt: skip
+        return json.loads(result.stdout or "null") or {}
+
+    async def _app_networks(self) -> list[str]:
+        args = ["network", "ls", "--filter", f"label={APP_NETWORK_LABEL}", "--format",
+                "{{.Name}}"]  # fmt: skip
+        return [name for name in (await self.docker.run(args)).split("\n") if name.strip()]
+
+    async def _leave(self, network: str, container: str) -> None:
+        """Take `container` off `network` (either gone, or not on it: nothing to do)."""
+        args = ["network", "disconnect", "--force", network, container]
+        result = await self.docker.ssh.run_docker(self.docker.target, args, check=False)
+        quiet = ("is not connected", "no such container", "not found")
+        if result.exit_code != 0 and not any(q in result.stderr.lower() for q in quiet):
+            raise CommandFailed(self.server, f"docker network disconnect {network} {container}",
+                                result.exit_code, result.stderr)  # fmt: skip
+
+    async def _remove_network(self, network: str) -> None:
+        """Everything off `network`, then the network (gone already: nothing to do)."""
+        for container in await self._attached(network):
+            await self._leave(network, container)
+        args = ["network", "rm", network]
+        result = await self.docker.ssh.run_docker(self.docker.target, args, check=False)
+        if result.exit_code != 0 and "not found" not in result.stderr.lower():
+            raise CommandFailed(self.server, f"docker network rm {network}",
+                                result.exit_code, result.stderr)  # fmt: skip
 
     async def _ensure_volume(self) -> None:
         if not await self.docker.volume_exists(VOLUME):
@@ -223,6 +280,8 @@ class FrontDoor:
                 "run", "--resume", "--config", f"{DATA}/{FIRST}"]  # fmt: skip
         await self.docker.run(args, time_limit=600)  # pulls the image when missing
         try:
+            for network in await self._app_networks():  # the apps of the one it replaced
+                await self.docker.run(["network", "connect", network, CONTAINER])
             await self._upload(FIRST, json.dumps(_first_config()).encode())
             await self.docker.run(["container", "start", CONTAINER])
             await self._check_running()
@@ -379,17 +438,16 @@ class FrontDoor:
             if len(path) == 4 and path[1] != "local" and path[3] == f"{path[2]}.crt"
         }
 
-    async def _aliases(self, container: str) -> list[str] | None:
-        """The container's aliases on the network; None when it is not on it."""
+    async def _networks_of(self, container: str) -> dict[str, list[str]]:
+        """The networks the container is on, each with its aliases there."""
         args = ["container", "inspect", "--format", "{{json .NetworkSettings.Networks}}",
                 container]  # fmt: skip
         networks = json.loads(await self.docker.run(args) or "null") or {}
-        endpoint = networks.get(NETWORK)
-        return None if endpoint is None else list(endpoint.get("Aliases") or [])
+        return {name: list(endpoint.get("Aliases") or []) for name, endpoint in networks.items()}
 
-    async def _attached(self) -> list[str]:
+    async def _attached(self, network: str) -> list[str]:
         args = ["network", "inspect", "--format",
-                "{{range .Containers}}{{.Name}}\n{{end}}", NETWORK]  # fmt: skip
+                "{{range .Containers}}{{.Name}}\n{{end}}", network]  # fmt: skip
         return [name for name in (await self.docker.run(args)).split("\n") if name.strip()]
 
     def _missing_or(self, exc: CommandFailed) -> Exception:
@@ -478,6 +536,11 @@ def _check_made(image: str, address: str, http_port: int, https_port: int) -> No
         problems.append(Refusal(f"HTTP and HTTPS cannot share port {http_port}", ("https_port",)))
     if problems:
         raise InvalidInput(problems)
+
+
+def app_network(container: str) -> str:
+    """The network the app's routed container shares with the front door alone."""
+    return f"tomo-door-{container}"
 
 
 def _check_container(name: str) -> None:

@@ -1,11 +1,12 @@
 """ProxyService: a server's front door as tomo's records describe it.
 
 The config a front door runs is always made whole from the records: the server's
-domain and TLS settings, and every installed app on it that has hostnames (a
-Route to its main container on the tomo-proxy network). Any change (an install,
-an uninstall, new hostnames, new settings) makes it again and applies it; Caddy
-runs the new one or keeps the old. Changes to one server's front door wait for
-each other (a lock per server), so two installs never apply half of each other.
+domain and TLS settings, and every installed app on it that has hostnames (a Route
+to its main container, on a network it shares with the front door alone). Any
+change (an install, an uninstall, new hostnames, new settings) makes it again and
+applies it; Caddy runs the new one or keeps the old. Changes to one server's front
+door wait for each other (a lock per server), so two installs never apply half of
+each other.
 
 It is also the deployment's RouteKeeper (ctx.hooks.routes): the install's
 preflight asks it whether the names can be routed, a finished install has them
@@ -46,6 +47,7 @@ from tomo.proxy.door import (
     certificates_said,
     front_door,
 )
+from tomo.proxy.lease import door_lease
 from tomo.proxy.login import USER_HEADERS, Login
 from tomo.proxy.routes import ForwardAuth, FrontDoorConfig, Route, Upstream, hostname_problem
 from tomo.proxy.schemas import (
@@ -92,7 +94,7 @@ class ProxyService:
         changes."""
         server = await self._server(ref)
         changed = _with_settings(server, settings)
-        async with self._changing(server.id):
+        async with self._changing(server):
             config = await self._config(changed)  # InvalidInput naming the field
             door = await self._door(server.id)
             if config.routes or (await door.status()).exists:
@@ -148,21 +150,22 @@ class ProxyService:
         return _DoorSeen(found, expires, held, datetime.now(UTC))
 
     @contextlib.asynccontextmanager
-    async def _changing(self, server_id: str) -> AsyncIterator[None]:
-        """Changes to one server's front door one at a time; what was seen of it is
-        forgotten once one is done (or failed half way)."""
+    async def _changing(self, server: Server) -> AsyncIterator[None]:
+        """Changes to one server's front door one at a time (in this process, then
+        across processes: see lease.py); what was seen of it is forgotten once one
+        is done (or failed half way)."""
         try:
-            async with self._locks[server_id]:
+            async with self._locks[server.id], door_lease(self.ctx.db, server.id, server.name):
                 yield
         finally:
-            self._seen.forget(server_id)
-            self._roots.forget(server_id)
+            self._seen.forget(server.id)
+            self._roots.forget(server.id)
 
     async def apply(self, ref: str, /) -> FrontDoorConfig:
         """Make the server's config from the records and run it (the front door made
         or started first); FrontDoorFailed with Caddy's reason when refused."""
         server = await self._server(ref)
-        async with self._changing(server.id):
+        async with self._changing(server):
             config = await self._config(server)
             await self._run(server, config)
             return config
@@ -183,10 +186,10 @@ class ProxyService:
         host = await self._server(row.server_id)
         wanted = hostnames_under(hostnames, row.name, host.domain)
         changed = _copy(row, wanted)
-        problems = await self.check(changed)
-        if problems:
-            raise InvalidInput(problems)
-        async with self._changing(host.id):
+        async with self._changing(host):  # checked under it: no other change can take a name
+            problems = await self.check(changed)
+            if problems:
+                raise InvalidInput(problems)
             await self.ctx.set(row.id, hostnames=wanted)
             try:
                 said = await self._route(host, changed)
@@ -205,7 +208,7 @@ class ProxyService:
         host = await self._server(row.server_id)
         if login is not None:
             self._check_door_url(row.name)
-        async with self._changing(host.id):
+        async with self._changing(host):
             await self.ctx.set(row.id, door_login=login)
             changed = await self.ctx.load(row.id)
             try:
@@ -262,7 +265,7 @@ class ProxyService:
         unguarded = await self._login_as_asked(row) if new else ""
         try:
             server = await self._server(row.server_id)
-            async with self._changing(server.id):
+            async with self._changing(server):
                 return await self._route(server, await self.ctx.load(row.id)) + unguarded
         except InvalidInput as exc:
             # Names that cannot be routed (another install took one meanwhile) would
@@ -294,11 +297,12 @@ class ProxyService:
         names = ", ".join(row.hostnames)
         try:
             server = await self._server(row.server_id)
-            async with self._changing(server.id):
+            async with self._changing(server):
                 door = await self._door(server.id)
                 if not (await door.status()).exists:
                     return f"no front door routed {names}"
                 await door.apply(await self._config(server))
+                await door.disconnect(_routed_container(row))  # its network goes
         except TomoError as exc:
             return f"the front door still routes {names} (to nothing): {exc.message}"
         return f"removed the route for {names} from the front door"

@@ -56,3 +56,6 @@ class Server(Base):
     acme_ca_root: Mapped[str | None] = mapped_column(Text)
     proxy_http_port: Mapped[int] = mapped_column(Integer, default=80)
     proxy_https_port: Mapped[int] = mapped_column(Integer, default=443)
+    # Who is changing its front door, and when they last said so (see proxy/lease.py).
+    door_changing_by: Mapped[str | None] = mapped_column(String(32))
+    door_changing_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
