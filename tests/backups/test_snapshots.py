@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Awaitable
@@ -102,6 +103,17 @@ async def restore(
     return await carried_out(prepared(deploy, name, restoring))
 
 
+async def step_of(deploy: Deploy, job_id: str, name: str) -> str:
+    """The message a job's step ended with."""
+    job = await deploy.runtime.deployment.get_job(job_id)
+    return next(step.message or "" for step in job.steps if step.name == name)
+
+
+def said_by(message: str) -> str:
+    """A step's message without its byte count (which depends on the tar's padding)."""
+    return re.sub(r" [0-9.]+ [KMG]?i?B in ", " ", message)
+
+
 def tree(folder: Path) -> dict[str, tuple[Any, ...]]:
     """Every path under the folder: kind, mode, owner, and bytes or link target."""
     found: dict[str, tuple[Any, ...]] = {}
@@ -124,8 +136,11 @@ async def test_a_backup_saves_every_path_and_a_restore_puts_exactly_that_back(
     data.chmod(0o750)
     saved = {data: tree(data), store: tree(store)}
     folder_itself = data.stat()
+    files = sum(path.is_file() and not path.is_symlink()
+                for folder in (data, store) for path in folder.rglob("*"))  # fmt: skip
 
     backup = await back_up(deploy, "keeper", backups)
+    assert f"2 paths: saved {files} files" == said_by(await step_of(deploy, backup.id, "save"))
     assert [p["name"] for p in backup.parts] == [RECORD, "app/data.tar", "app/store.tar"]
     assert backup.bytes_read > 0 and backup.bytes_added > 0
     assert 0 < backup.downtime_seconds < 30
@@ -145,6 +160,9 @@ async def test_a_backup_saves_every_path_and_a_restore_puts_exactly_that_back(
     os.chown(data, 0, 0)
     restored = await restore(deploy, "keeper", backups, backup)
     assert "restored backup" in restored.summary[0]
+    assert f"2 paths: restored {files} files" == said_by(
+        await step_of(deploy, restored.job_id, "restore")
+    )
     assert status("keeper") == "running"
     assert {data: tree(data), store: tree(store)} == saved
     assert (data.stat().st_uid, data.stat().st_mode) == (folder_itself.st_uid,

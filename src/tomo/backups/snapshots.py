@@ -52,6 +52,7 @@ from tomo.backups.dumps import (
     wait_ready,
 )
 from tomo.backups.restic import BackupSummary, Restic, Retention, Snapshot
+from tomo.backups.tar_entries import TarEntries
 from tomo.backups.transfer import (
     copy_in_argv,
     copy_into_argv,
@@ -210,7 +211,9 @@ class InstallationBackups:
                     async with job.step("stop", _names(running) or "nothing runs"):
                         await stop_for_a_while(job, docker, running)
                 async with job.step("save", _saving(plan)):
-                    saved += await self._save_all(docker, plan, tags, job)
+                    meter = Meter(job, "saving", f"{_saving(plan)}: saved")
+                    saved += await self._save_all(docker, plan, tags, job, meter)
+                    await meter.tell_all()
             finally:
                 not_started = await finish_anyway(_start_again(docker, running))
                 downtime = time.monotonic() - started if running else 0.0
@@ -284,7 +287,7 @@ class InstallationBackups:
         return streams
 
     async def _save_all(
-        self, docker: Docker, plan: Plan, tags: list[str], job: JobRecorder
+        self, docker: Docker, plan: Plan, tags: list[str], job: JobRecorder, meter: Meter
     ) -> list[PartSaved]:
         """Every stream into restic, PARALLEL at a time (a small part need not wait for
         a big one, nor its restic start-up for the other's stream); in their order."""
@@ -293,7 +296,7 @@ class InstallationBackups:
 
         async def save(index: int, name: str, argv: list[str]) -> PartSaved:
             nonlocal done
-            part = await self._save(docker, name, argv, [*tags, f"{PART}={index}"], job)
+            part = await self._save(docker, name, argv, [*tags, f"{PART}={index}"], meter)
             done += 1
             await job.progress(done, len(streams))
             return part
@@ -302,14 +305,14 @@ class InstallationBackups:
                                   in enumerate(streams, start=1)], PARALLEL)  # fmt: skip
 
     async def _save(
-        self, docker: Docker, name: str, argv: list[str], tags: list[str], job: JobRecorder
+        self, docker: Docker, name: str, argv: list[str], tags: list[str], meter: Meter
     ) -> PartSaved:
-        meter = Meter(job, f"saving {name}")
+        counted = meter.part(tar=dumped_service(name) is None)  # a dump is the app's own
         async with self.restic.backup_stream(name, tags) as upload:
 
             async def into_restic(chunk: bytes) -> None:
                 await upload.write(chunk)
-                await meter.add(len(chunk))
+                await counted(chunk)
 
             try:
                 await stream_out(self.ctx.servers.ssh, docker.target, argv, into_restic, bulk=True)
@@ -427,9 +430,11 @@ class InstallationBackups:
                 staged.set()
                 return []
 
-            restoring = functools.partial(self._put_all_back, docker, placed, job, staged)
+            meter = Meter(job, "restoring", f"{len(placed)} paths: restored")
+            restoring = functools.partial(self._put_all_back, docker, placed, job, staged, meter)
             works: list[Callable[[], Awaitable[list[int]]]] = [stage, restoring]
             written = sum((await all_or_none(works, len(works)))[1])
+            await meter.tell_all()
         async with job.step("swap"):
             for container, folders in _folders_by_container(placed).items():
                 await data_swap.swap(docker, helper_image, container, folders, job.job_id)
@@ -476,10 +481,10 @@ class InstallationBackups:
             if dump.ready:
                 await wait_ready(docker, container, service, dump.ready)
             argv = restore_argv(docker.target, container, dump.restore)
-            meter = Meter(job, f"loading {part.name}")
+            meter = Meter(job, f"loading {part.name}", f"loaded {part.name}:")
             async with self.restic.dump(part.snapshot, "/" + part.name) as stream:
-                await stream_in(self.ctx.servers.ssh, docker.target, argv, stream, meter.add,
-                                bulk=True)  # fmt: skip
+                await stream_in(self.ctx.servers.ssh, docker.target, argv, stream,
+                                meter.part(tar=False), bulk=True)  # fmt: skip
         finally:
             if not was_running:
                 await finish_anyway(docker.stop(container))
@@ -512,15 +517,16 @@ class InstallationBackups:
             await data_swap.prepare(docker, image, container, folders, job.job_id)
 
     async def _put_all_back(
-        self, docker: Docker, placed: Sequence[Placed], job: JobRecorder, staged: asyncio.Event
-    ) -> list[int]:
+        self, docker: Docker, placed: Sequence[Placed], job: JobRecorder, staged: asyncio.Event,
+        meter: Meter,
+    ) -> list[int]:  # fmt: skip
         """Every part into its stage once `staged`, PARALLEL at a time; the bytes each
         wrote."""
         done = 0
 
         async def put_back(part: Placed) -> int:
             nonlocal done
-            written = await self._put_back(docker, part, job, staged)
+            written = await self._put_back(docker, part, job, staged, meter)
             done += 1
             await job.progress(done, len(placed))
             return written
@@ -528,19 +534,19 @@ class InstallationBackups:
         return await all_or_none([functools.partial(put_back, p) for p in placed], PARALLEL)
 
     async def _put_back(
-        self, docker: Docker, part: Placed, job: JobRecorder, staged: asyncio.Event
-    ) -> int:
+        self, docker: Docker, part: Placed, job: JobRecorder, staged: asyncio.Event,
+        meter: Meter,
+    ) -> int:  # fmt: skip
         """The part's tar from restic into its folder's stage (or over the file), once
         the stages are made."""
         argv = copy_in_argv(docker.target, part.container, part.path)
         if part.folder:
             argv = copy_into_argv(docker.target, part.container,
                                   data_swap.staging_dir(part.path, job.job_id))  # fmt: skip
-        meter = Meter(job, f"restoring {part.name}")
         async with self.restic.dump(part.snapshot, "/" + part.name) as stream:
             await staged.wait()
-            return await stream_in(self.ctx.servers.ssh, docker.target, argv, stream, meter.add,
-                                   bulk=True)  # fmt: skip
+            return await stream_in(self.ctx.servers.ssh, docker.target, argv, stream,
+                                   meter.part(tar=True), bulk=True)  # fmt: skip
 
 
 async def _mounted(docker: Docker, service: str, container: str, instance_dir: str) -> list[Part]:
@@ -634,17 +640,39 @@ def _names(containers: Sequence[str]) -> str:
 
 
 class Meter:
-    """Bytes moved so far, told as the job step's message about once a second."""
+    """Bytes and files a step has moved so far, over all its parts, told as its
+    message about once a second, and once more when all are moved."""
 
-    def __init__(self, job: JobRecorder, doing: str) -> None:
-        self.job, self.doing = job, doing
+    def __init__(self, job: JobRecorder, doing: str, done: str) -> None:
+        self.job, self.doing, self.done = job, doing, done
         self.count, self.told_at = 0, time.monotonic()
+        self.tars: list[TarEntries] = []
 
-    async def add(self, count: int) -> None:
-        self.count += count
-        if time.monotonic() - self.told_at >= 1.0:
-            self.told_at = time.monotonic()
-            await self.job.note(f"{self.doing}: {human_bytes(self.count)} so far")
+    def part(self, *, tar: bool) -> Callable[[bytes], Awaitable[None]]:
+        """What hears of each chunk of one part's stream (a tar's files counted)."""
+        entries = TarEntries() if tar else None
+        if entries is not None:
+            self.tars.append(entries)
+
+        async def moved(chunk: bytes) -> None:
+            if entries is not None:
+                entries.feed(chunk)
+            self.count += len(chunk)
+            if time.monotonic() - self.told_at >= 1.0:
+                self.told_at = time.monotonic()
+                await self.job.note(f"{self.doing}: {self.said()} so far")
+
+        return moved
+
+    def said(self) -> str:
+        """The bytes, and the files unless a stream was not a tar as TarEntries reads."""
+        if not self.tars or any(entries.lost for entries in self.tars):
+            return human_bytes(self.count)
+        files = sum(entries.files for entries in self.tars)
+        return f"{human_bytes(self.count)} in {files:,} file{'' if files == 1 else 's'}"
+
+    async def tell_all(self) -> None:
+        await self.job.note(f"{self.done} {self.said()}")
 
 
 async def stop_for_a_while(job: JobRecorder, docker: Docker, running: Sequence[str]) -> None:

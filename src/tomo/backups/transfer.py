@@ -89,10 +89,10 @@ async def stream_out(
 
 async def stream_in(
     ssh: SSHService, target: SSHTarget, argv: Sequence[str], source: asyncio.StreamReader,
-    progress: Callable[[int], Awaitable[None]] | None = None, *, bulk: bool = False,
+    progress: Callable[[bytes], Awaitable[None]] | None = None, *, bulk: bool = False,
 ) -> int:  # fmt: skip
     """Run argv on the server with `source` (read to its end) as its stdin;
-    `progress` hears of each chunk's size once it is sent."""
+    `progress` hears of each chunk once it is sent."""
     login = _openssh_login(target) if bulk else None
     if login is not None:
         return await _openssh_in(login, target, argv, source, progress)
@@ -128,7 +128,7 @@ async def _drain(reader: _Reader, sink: Sink) -> int:
 
 
 async def _pour(
-    source: asyncio.StreamReader, into: _Writer, progress: Callable[[int], Awaitable[None]] | None
+    source: asyncio.StreamReader, into: _Writer, progress: Callable[[bytes], Awaitable[None]] | None
 ) -> int:
     """`source` written into `into` to its end, a chunk once the previous one is
     drained (back-pressure); `progress` hears of each; how many bytes."""
@@ -138,7 +138,7 @@ async def _pour(
         await into.drain()
         total += len(chunk)
         if progress is not None:
-            await progress(len(chunk))
+            await progress(chunk)
     return total
 
 
@@ -187,7 +187,7 @@ async def _openssh_out(
 
 async def _openssh_in(
     login: OpenSshLogin, target: SSHTarget, argv: Sequence[str], source: asyncio.StreamReader,
-    progress: Callable[[int], Awaitable[None]] | None,
+    progress: Callable[[bytes], Awaitable[None]] | None,
 ) -> int:  # fmt: skip
     with login.config() as config:
         process = await _spawn(config, argv, asyncio.subprocess.PIPE)
