@@ -21,7 +21,7 @@ from tests.cli.tomo_cli import Tomo
 from tests.deployment.test_outdated import installed
 from tests.gitrepo import CatalogRepo
 from tests.services import drop_database, new_database
-from tomo.backups.models import BackupRepository
+from tomo.backups.models import BackupRecord, BackupRepository
 from tomo.config import Settings
 from tomo.crypto import Secrets
 from tomo.db import Database
@@ -55,7 +55,8 @@ def old(tmp_path: Path, make_repo) -> Tomo:
 
 async def _add_server(data_dir: Path) -> None:
     """A server as `tomo server add` leaves it (none is reached here), its key sealed,
-    an installation on it, and the default backup repository, its password sealed."""
+    an installation on it, the default backup repository, its password sealed, and
+    a backup of the installation in it."""
     settings = Settings(data_dir=data_dir, builtin_catalog=False)
     secrets = Secrets(None, data_dir)
     now = datetime.now(UTC)
@@ -69,7 +70,14 @@ async def _add_server(data_dir: Path) -> None:
                                          location=str(data_dir.resolve() / "backups" / "default"),
                                          password_enc=secrets.encrypt(REPOSITORY_PASSWORD),
                                          created_at=now))  # fmt: skip
-        await installed(runtime, "home", "notes", "notes")
+        notes = await installed(runtime, "home", "notes", "notes")
+        async with runtime.db.session() as session, session.begin():
+            session.add(BackupRecord(id="b1", installation_id=notes, installation_name="notes",
+                                     server_id="nas", app="home/notes", version="1.0.0",
+                                     repository_id="default", trigger="manual", created_at=now,
+                                     bytes_read=2048, bytes_added=1024, downtime_seconds=1.5,
+                                     parts=[{"name": "tomo/installation.json", "snapshot": "ab12",
+                                             "bytes_read": 2048, "bytes_added": 1024}]))  # fmt: skip
 
 
 async def _state(data_dir: Path) -> tuple[str, str | None, str | None, list[str]]:
@@ -101,7 +109,8 @@ def import_(tomo: Tomo, file: Path, *args: str, passphrase: str = PASSPHRASE,
 
 
 def listed(tomo: Tomo) -> dict[str, Any]:
-    return {what: tomo.json(what, "list") for what in ("user", "server", "repo", "channel")}
+    return {what: tomo.json(what, "list")
+            for what in ("user", "server", "repo", "channel", "backup")}  # fmt: skip
 
 
 def test_a_fresh_data_directory_gets_everything_back(old: Tomo, tmp_path: Path) -> None:
@@ -288,7 +297,7 @@ def test_an_archive_of_an_older_schema_is_migrated(old: Tomo, tmp_path: Path) ->
     new = Tomo(tmp_path / "new")
     shown = json.loads(import_(new, file, "--json").stdout)
     assert shown["migrated_from"] == "0018" and shown["schema_revision"] == "0018"
-    assert listed(new) == listed(old)
+    assert listed(new) == listed(old) | {"backup": []}  # 0018 kept no backups
     assert asyncio.run(_state(new.data_dir)) == (SERVER_KEY, None, None, ["notes"])
 
 
