@@ -77,6 +77,15 @@ async def test_an_app_served_by_name_only_is_named_under_the_domain_and_told_so(
            "hostname" in refused.value.message  # fmt: skip
     assert (await proxied.proxy.get_hostnames(APP, None)).hostnames == [name]
 
+    more = await proxied.proxy.set_hostnames(APP, [name, "more.test.lan"], None)
+    assert "environment" not in more.said  # the built-ins follow the first name
+    other = await proxied.proxy.set_hostnames(APP, ["more.test.lan"], None)
+    assert other.said.endswith(  # what its container was told stays as it was, and says so
+        "; named-web's environment (TOMO_ADDRESS, TOMO_EXPOSED, TOMO_HOSTNAME, TOMO_SCHEME) "
+        "keeps what it was until its next update (tomo update named-web)"
+    ), other.said
+    assert environment_of(APP)["SEEN_HOST"] == name
+
 
 async def test_without_a_base_domain_its_preflight_names_the_server_and_the_fix(
     deploy: Deploy,

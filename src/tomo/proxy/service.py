@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import json
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -39,7 +40,7 @@ from tomo.errors import (
     ServerNotFound,
     TomoError,
 )
-from tomo.marketplace.definition import AppDefinition
+from tomo.marketplace.definition import NAME_BUILTINS, AppDefinition, references
 from tomo.proxy.door import (
     FrontDoor,
     FrontDoorStatus,
@@ -196,6 +197,8 @@ class ProxyService:
             except BaseException:
                 await self.ctx.set(row.id, hostnames=list(row.hostnames or []))
                 raise
+        if wanted[:1] != list(row.hostnames or [])[:1]:  # the built-ins follow the first name
+            said += _environment_said(row)
         return _shown(changed, said)
 
     async def set_login(
@@ -490,6 +493,18 @@ def _upstream(row: Installation) -> Upstream:
         raise InvalidInput([Refusal(f"{row.name} listens on no TCP port for the front door "
                                     "to send requests to", ("hostnames",))])  # fmt: skip
     return Upstream(name, port)
+
+
+def _environment_said(row: Installation) -> str:
+    """What the app's containers still have of its old names: values made of the
+    name built-ins are worked out at an install or an update, not while it runs."""
+    used = sorted(NAME_BUILTINS.intersection(references(json.dumps(row.definition))))
+    if not used:
+        return ""
+    return (
+        f"; {row.name}'s environment ({', '.join(used)}) keeps what it was until "
+        f"its next update (tomo update {row.name})"
+    )
 
 
 def _routed_container(row: Installation) -> str:
