@@ -21,7 +21,7 @@ from tomo.app import create_app
 from tomo.deployment.schemas import JobPublic
 from tomo.deployment.spec import InstallConfig
 from tomo.errors import InvalidInput
-from tomo.proxy.door import FrontDoor, app_network
+from tomo.proxy.door import CONTAINER, FrontDoor
 from tomo.proxy.schemas import DomainSettings
 from tomo.runtime import Runtime, open_runtime
 
@@ -45,6 +45,13 @@ async def install(runtime: Runtime, app: str, name: str, *hostnames: str) -> Job
         "box", app, InstallConfig(name=name, hostnames=list(hostnames))
     )
     return await runtime.deployment.run_job(started.job_id)
+
+
+def networks_of(container: str) -> set[str]:
+    shown = subprocess.run(["docker", "container", "inspect", "--format",
+                            "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}",
+                            container], capture_output=True, text=True, check=True)  # fmt: skip
+    return set(shown.stdout.split())
 
 
 def container_exists(name: str) -> bool:
@@ -84,12 +91,13 @@ async def test_apps_get_names_over_https_and_an_uninstall_takes_its_route_away(
     held = {c.hostname: (c.issuer, c.expires_at > datetime.now(UTC)) for c in status.certificates}
     assert held == {"web.test.lan": ("internal", True), "other.test.lan": ("internal", True)}
 
-    docker = await proxied.deployment.ctx.docker(status.server_id)
-    assert await docker.network_owner(app_network("web")) == ""  # the front door's, not web's
+    # Each is on a network of its own, with the front door: on no other app's.
+    assert networks_of("web") == {"tomo-web"} and networks_of("other") == {"tomo-other"}
+    assert {"tomo-proxy", "tomo-web", "tomo-other"} == networks_of(CONTAINER)
     done = await carried_out(proxied.deployment.prepare_uninstall("web"))
     assert "removed the route for web.test.lan from the front door" in done.summary
-    assert await docker.network_owner(app_network("web")) is None
-    assert await docker.network_owner(app_network("other")) == ""
+    assert "removed network 'tomo-web'" in done.summary
+    assert {"tomo-proxy", "tomo-other"} == networks_of(CONTAINER)
     status = await proxied.proxy.status("box")
     assert [r.installation for r in status.routes] == ["other"] and status.current
     # Caddy keeps no route for the name: the handshake finds no certificate for it.
@@ -109,6 +117,39 @@ async def test_an_updated_app_answers_by_its_name_from_its_new_container(
     updated = await carried_out(proxied.deployment.prepare_update("web", tag="2"))
     assert "routed https://web.test.lan to web:80 through the front door" in updated.summary
     assert "web v2" in (await asyncio.to_thread(https_get, "web.test.lan", ports[1], root))[0]
+
+
+async def test_an_app_named_after_its_install_gets_a_network_of_its_own_at_its_update(
+    proxied: Runtime, deploy: Deploy, ports: tuple[int, int]
+) -> None:
+    """Named later, a one-container app on Docker's default bridge shares a network
+    with the front door alone; its update puts it on its own, where the front door
+    joins it, and a front door made anew joins it again."""
+    web = await deploy.publish("web", docker=deploy.web_app())
+    assert (await install(proxied, web, "web")).status == "done"
+    assert networks_of("web") == {"bridge"}
+
+    named = await proxied.proxy.set_hostnames("web", ["web.test.lan"], None)
+    assert named.said == (
+        "routed https://web.test.lan to web:80 through the front door; web is also on Docker's "
+        "default bridge, where other containers reach it without the front door (until its "
+        "next update, tomo update web, puts it on a network of its own)"
+    )
+    assert networks_of("web") == {"bridge", "tomo-door-web"}
+    root = await proxied.proxy.root_certificate("box")
+    assert "web v1" in (await asyncio.to_thread(served, "web.test.lan", ports[1], root))[0]
+
+    updated = await carried_out(proxied.deployment.prepare_update("web", tag="2"))
+    assert "routed https://web.test.lan to web:80 through the front door" in updated.summary
+    assert networks_of("web") == {"tomo-web"}
+    assert networks_of(CONTAINER) == {"tomo-proxy", "tomo-web"}  # the other one is gone
+    assert "web v2" in (await asyncio.to_thread(served, "web.test.lan", ports[1], root))[0]
+
+    moved = (free_port(), free_port())
+    await proxied.proxy.set_domain("box", DomainSettings(
+        domain="test.lan", tls="internal", http_port=moved[0], https_port=moved[1]))  # fmt: skip
+    assert networks_of(CONTAINER) == {"tomo-proxy", "tomo-web"}  # made anew, joined again
+    assert "web v2" in (await asyncio.to_thread(served, "web.test.lan", moved[1], root))[0]
 
 
 async def test_a_hostname_taken_or_unnamed_is_refused_before_anything_is_made(

@@ -162,12 +162,15 @@ def container_names(definition: AppDefinition, instance: str) -> dict[str, str]:
     }
 
 
-def network_name(definition: AppDefinition, instance: str) -> str | None:
+def network_name(definition: AppDefinition, instance: str, *, named: bool) -> str | None:
     """The installation's own network, through which its services reach each
-    other, and the apps that require it its services, by name; a one-container
-    app that exports no host has none."""
+    other, the apps that require it its services by name, and the front door the
+    app with a name (`named`), which is then on no network other apps are on; a
+    one-container app without a name that exports no host has none (it is on
+    Docker's default bridge)."""
     shares = any(export.host is not None for export in definition.exports)
-    return f"tomo-{instance}" if definition.is_multi_container or shares else None
+    own = definition.is_multi_container or shares or named
+    return f"tomo-{instance}" if own else None
 
 
 def user_variables(definition: AppDefinition) -> list[AppEnvVar]:
@@ -231,7 +234,7 @@ class _Builder:
         self.images = images
         self.problems: list[Refusal] = []
         self.names = container_names(definition, self.name)
-        self.network = network_name(definition, self.name)
+        self.network = network_name(definition, self.name, named=named is not None)
         self.labels = labels
         self.templated = definition.is_templated
         self.settings = {s.name for s in definition.settings}

@@ -18,7 +18,7 @@ from typing import Any
 
 from tomo.deployment import data_swap
 from tomo.deployment.remote import Docker
-from tomo.errors import RemoteError, ServerTimeout, ServerUnreachable
+from tomo.errors import CommandFailed, RemoteError, ServerTimeout, ServerUnreachable
 
 log = logging.getLogger("tomo.deployment")
 
@@ -202,7 +202,16 @@ async def _remove_network(docker: Docker, name: str, installation_id: str) -> li
         return []
     if owner != installation_id:
         return [f"kept network '{name}' (it is not this installation's)"]
-    await docker.run(["network", "rm", name])
+    removed = await docker.ssh.run_docker(docker.target, ["network", "rm", name], check=False)
+    if removed.exit_code != 0:
+        if "active endpoints" not in removed.stderr:
+            raise CommandFailed(docker.target.name, f"docker network rm {name}",
+                                removed.exit_code, removed.stderr)  # fmt: skip
+        # What is still on it leaves first (the front door joins an app with a name's).
+        args = ["network", "inspect", "--format", "{{range .Containers}}{{.Name}} {{end}}", name]
+        for container in (await docker.run(args)).split():
+            await docker.run(["network", "disconnect", "--force", name, container])
+        await docker.run(["network", "rm", name])
     return [f"removed network '{name}'"]
 
 

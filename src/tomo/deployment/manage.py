@@ -515,7 +515,8 @@ class Uninstall(Operation):
         definition = AppDefinition.model_validate(row.definition)
         instance_dir = posixpath.join(data_root, row.name)
         actions: list[dict[str, object]] = [{"remove_files": env_files(definition, instance_dir)}]
-        network = network_name(definition, row.name)
+        # Named: it may have had a name (and so a network) once; only its own goes.
+        network = network_name(definition, row.name, named=True)
         if network:
             actions.append({"remove_network": network})
         if self.remove_data:

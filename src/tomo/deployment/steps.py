@@ -169,7 +169,7 @@ async def _free_name(docker: Docker, check: Preflight, seen: Survey) -> str | No
         candidate = free_name(check.app.name, lambda c: c in networked or known(c))
         if candidate is None:
             return None
-        network = network_name(check.definition, candidate)
+        network = network_name(check.definition, candidate, named=check.app.network is not None)
         if network is None or await docker.network_owner(network) is None:
             return candidate
         networked.add(candidate)

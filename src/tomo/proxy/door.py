@@ -2,10 +2,13 @@
 through tomo's remote Docker (every command an argv, quoted by the SSH layer).
 
     network  tomo-proxy       the front door's own (its way out, for ACME); no app
-    network  tomo-door-<app>  one per app with a name, shared by that app's routed
-                              container and the front door alone (internal: no
-                              way out), so that an app reaches no other app's
-                              container except through the front door, like anyone
+    networks of apps          the front door joins the own network of each app with
+                              a name (tomo-<installation>, which no other app is
+                              on); an app named after its install, still on
+                              Docker's default bridge, instead shares one more,
+    network  tomo-door-<app>  with the front door alone (internal: no way out).
+                              Either way an app reaches no other app's container
+                              through them, only through the front door, like anyone
     volume   tomo-proxy-data  at /data: Caddy's storage (keys, certificates, the
                               internal CA) and its autosaved config, so both
                               survive restarts and new images
@@ -101,9 +104,11 @@ class FrontDoor:
 
     async def ensure(
         self, image: str, publish_address: str, http_port: int, https_port: int
-    ) -> None:
+    ) -> bool:
         """Network, volume and a running container made this way (made anew, with the
-        same volume, when the image or the ports changed; started when stopped)."""
+        same volume, when the image or the ports changed; started when stopped);
+        whether the container was made (it is then on the apps' networks that the
+        one it replaced was on, and on those it shares with an app alone)."""
         _check_made(image, publish_address, http_port, https_port)
         await self._ensure_network()
         await self._ensure_volume()
@@ -112,10 +117,14 @@ class FrontDoor:
         if found is not None and found.made == made:
             if found.status != "running":
                 await self.docker.run(["container", "start", CONTAINER])
-            return
-        if found is not None:
+            return False
+        joined: list[str] = []
+        if found is not None:  # the new one joins the apps' networks it was on
+            joined = [name for name in await self._networks_of(CONTAINER) if name != NETWORK]
             await self.docker.remove_container(CONTAINER, with_volumes=True)
-        await self._create(image, _published(publish_address, http_port, https_port), made)
+        await self._create(image, _published(publish_address, http_port, https_port), made,
+                           joined)  # fmt: skip
+        return True
 
     async def status(self) -> FrontDoorStatus:
         found = await self._inspect()
@@ -179,9 +188,12 @@ class FrontDoor:
 
     # -- apps on their networks -------------------------------------------------------
 
-    async def connect(self, container: str, alias: str) -> None:
-        """Put the app's container on a network of its own with the front door,
-        reachable there as `alias` (already so: nothing changes)."""
+    async def connect(self, container: str, alias: str, own: str | None = None) -> list[str]:
+        """Have the front door reach the app's container: on `own`, the app's own
+        network, when the container is on it (the front door joins it); else on a
+        network the two share alone, where the container is `alias` (already so:
+        nothing changes). The other networks the container is on (`bridge`: Docker's
+        default), where others may reach it."""
         problem = container_problem(alias)
         if problem:
             raise InvalidInput([Refusal(f"alias '{alias}' {problem}", ("alias",))])
@@ -190,18 +202,28 @@ class FrontDoor:
         joined = await self._networks_of(container)
         if NETWORK in joined:  # where tomo put every app before: each reached the others
             await self._leave(NETWORK, container)
+        others = sorted(set(joined) - {NETWORK, network, own})
+        if own is not None and own in joined:
+            await self._join(own)
+            if await self._network_labels(network) is not None:  # named on the default
+                await self._remove_network(network)  # bridge before, and updated since
+            return others
         await self._ensure_app_network(network, container)
         if alias in joined.get(network, ()):
-            return
+            return others
         if network in joined:
             await self._leave(network, container)
         await self.docker.run(["network", "connect", "--alias", alias, network, container])
+        return others
 
-    async def disconnect(self, container: str) -> None:
+    async def disconnect(self, container: str, own: str | None = None) -> None:
         """Take the container off the front door (gone or never on it: nothing to
-        do); its network with the front door goes."""
+        do): the front door leaves `own`, the app's own network, and the network the
+        two shared alone goes."""
         _check_container(container)
         await self._leave(NETWORK, container)
+        if own is not None:
+            await self._leave(own, CONTAINER)
         network = app_network(container)
         if await self._network_labels(network) is not None:
             await self._remove_network(network)
@@ -223,6 +245,17 @@ class FrontDoor:
             raise FrontDoorFailed(self.server, f"network {network} is there and is not the one "
                                   f"tomo makes for {container} and the front door: rename the "
                                   "installation or remove that network")  # fmt: skip
+        await self._join(network)
+
+    async def _join_if_there(self, network: str) -> None:
+        args = ["network", "connect", network, CONTAINER]
+        result = await self.docker.ssh.run_docker(self.docker.target, args, check=False)
+        if result.exit_code != 0 and "not found" not in result.stderr.lower():
+            raise CommandFailed(self.server, f"docker network connect {network} {CONTAINER}",
+                                result.exit_code, result.stderr)  # fmt: skip
+
+    async def _join(self, network: str) -> None:
+        """The front door on `network` (there already: nothing to do)."""
         if network not in await self._networks_of(CONTAINER):
             await self.docker.run(["network", "connect", network, CONTAINER])
 
@@ -269,7 +302,9 @@ class FrontDoor:
         labels = {LABEL: value} | ({"tomo.owner": self.owner} if self.owner else {})
         return [item for key, text in labels.items() for item in ("--label", f"{key}={text}")]
 
-    async def _create(self, image: str, published: list[str], made: str) -> None:
+    async def _create(
+        self, image: str, published: list[str], made: str, joined: Sequence[str] = ()
+    ) -> None:
         """Create, give it its first config, start; a container that cannot start
         (a port taken, an image that is not Caddy) is removed again."""
         args = ["container", "create", "--name", CONTAINER, *self._labels(made),
@@ -280,8 +315,10 @@ class FrontDoor:
                 "run", "--resume", "--config", f"{DATA}/{FIRST}"]  # fmt: skip
         await self.docker.run(args, time_limit=600)  # pulls the image when missing
         try:
-            for network in await self._app_networks():  # the apps of the one it replaced
-                await self.docker.run(["network", "connect", network, CONTAINER])
+            # The apps' networks: those the one it replaces was on, and those it shares
+            # with an app alone (the front door may have been removed by hand).
+            for network in dict.fromkeys([*joined, *await self._app_networks()]):
+                await self._join_if_there(network)
             await self._upload(FIRST, json.dumps(_first_config()).encode())
             await self.docker.run(["container", "start", CONTAINER])
             await self._check_running()

@@ -29,11 +29,12 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from sqlalchemy import select
 
-from tomo.deployment.app_spec import container_names
+from tomo.deployment.app_spec import container_names, network_name
 from tomo.deployment.context import DeploymentContext
 from tomo.deployment.models import Installation
 from tomo.deployment.statuses import InstallationStatus
 from tomo.errors import (
+    CommandFailed,
     FrontDoorFailed,
     InvalidInput,
     Refusal,
@@ -305,7 +306,7 @@ class ProxyService:
                 if not (await door.status()).exists:
                     return f"no front door routed {names}"
                 await door.apply(await self._config(server))
-                await door.disconnect(_routed_container(row))  # its network goes
+                await door.disconnect(_routed_container(row), _own(row))
         except TomoError as exc:
             return f"the front door still routes {names} (to nothing): {exc.message}"
         return f"removed the route for {names} from the front door"
@@ -319,16 +320,16 @@ class ProxyService:
         door = await self._door(server.id)
         await self._ensure(door, server)
         routed = _routed_container(row)
-        if row.hostnames:
-            await door.connect(routed, routed)
+        others = await door.connect(routed, routed, _own(row)) if row.hostnames else []
         began = time.monotonic()  # what Caddy logs from here on is about this config
         await door.apply(config)
         if not row.hostnames:
-            await door.disconnect(routed)
+            await door.disconnect(routed, _own(row))
             return f"the front door routes no name to {row.name}"
         scheme = "http" if server.tls_mode == "off" else "https"
         names = ", ".join(f"{scheme}://{name}" for name in row.hostnames)
         said = f"routed {names} to {_upstream(row).dial} through the front door"
+        said += _also_on(row.name, others)
         missing = ""
         if server.tls_mode == "acme":
             found = await door.certificates(row.hostnames, began, server.acme_ca)
@@ -341,9 +342,14 @@ class ProxyService:
         await door.apply(config)
 
     async def _ensure(self, door: FrontDoor, server: Server) -> None:
+        """The front door made or started; one made anew reaches every routed app."""
         settings = self.ctx.settings
-        await door.ensure(settings.proxy_image, settings.publish_address,
-                          server.proxy_http_port, server.proxy_https_port)  # fmt: skip
+        made = await door.ensure(settings.proxy_image, settings.publish_address,
+                                 server.proxy_http_port, server.proxy_https_port)  # fmt: skip
+        if made:
+            for row in await self._routed(server.id):
+                with contextlib.suppress(CommandFailed, FrontDoorFailed):  # a 502 says so
+                    await door.connect(_routed_container(row), _routed_container(row), _own(row))
 
     async def _door(self, server_id: str) -> FrontDoor:
         return await front_door(self.ctx, server_id)
@@ -493,6 +499,25 @@ def _upstream(row: Installation) -> Upstream:
         raise InvalidInput([Refusal(f"{row.name} listens on no TCP port for the front door "
                                     "to send requests to", ("hostnames",))])  # fmt: skip
     return Upstream(name, port)
+
+
+def _also_on(name: str, networks: list[str]) -> str:
+    """What else reaches the app without the front door (its login included)."""
+    if not networks:
+        return ""
+    shown = ", ".join("Docker's default bridge" if n == "bridge" else f"network {n}"
+                      for n in networks)  # fmt: skip
+    said = f"; {name} is also on {shown}, where other containers reach it without the front door"
+    if "bridge" in networks:
+        said += f" (until its next update, tomo update {name}, puts it on a network of its own)"
+    return said
+
+
+def _own(row: Installation) -> str | None:
+    """The installation's own network, the one the front door joins when the app is
+    on it (an app named after its install is not, until its next update)."""
+    definition = AppDefinition.model_validate(row.definition)
+    return network_name(definition, row.name, named=True)
 
 
 def _environment_said(row: Installation) -> str:
