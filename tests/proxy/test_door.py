@@ -212,6 +212,21 @@ async def test_an_app_off_the_network_is_unreachable_until_connected_again(
     assert "web v1" in (await asyncio.to_thread(https_get, "app.lan", ports[1], root))[0]
 
 
+async def test_a_network_of_that_name_that_tomo_did_not_make_is_left_alone(
+    running: FrontDoor,
+) -> None:
+    await running.disconnect("first")
+    theirs = app_network("first")
+    await running.docker.run(["network", "create", "--label", f"tomo.owner={RUN_LABEL}", theirs])
+    try:
+        with pytest.raises(FrontDoorFailed, match=f"network {theirs} is there and is not"):
+            await running.connect("first", "first")
+        await running.disconnect("first")
+        assert await running.docker.network_owner(theirs) == ""  # still there
+    finally:
+        await running.docker.run(["network", "rm", theirs])
+
+
 async def networks_of(door: FrontDoor, container: str) -> set[str]:
     args = ["container", "inspect", "--format",
             "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}", container]  # fmt: skip

@@ -107,8 +107,8 @@ class FrontDoor:
     ) -> bool:
         """Network, volume and a running container made this way (made anew, with the
         same volume, when the image or the ports changed; started when stopped);
-        whether the container was made (it is then on the apps' networks that the
-        one it replaced was on, and on those it shares with an app alone)."""
+        whether the container was made (it is then on the networks it shares with an
+        app alone; the caller joins it to the apps' own)."""
         _check_made(image, publish_address, http_port, https_port)
         await self._ensure_network()
         await self._ensure_volume()
@@ -118,12 +118,9 @@ class FrontDoor:
             if found.status != "running":
                 await self.docker.run(["container", "start", CONTAINER])
             return False
-        joined: list[str] = []
-        if found is not None:  # the new one joins the apps' networks it was on
-            joined = [name for name in await self._networks_of(CONTAINER) if name != NETWORK]
+        if found is not None:
             await self.docker.remove_container(CONTAINER, with_volumes=True)
-        await self._create(image, _published(publish_address, http_port, https_port), made,
-                           joined)  # fmt: skip
+        await self._create(image, _published(publish_address, http_port, https_port), made)
         return True
 
     async def status(self) -> FrontDoorStatus:
@@ -205,9 +202,8 @@ class FrontDoor:
         others = sorted(set(joined) - {NETWORK, network, own})
         if own is not None and own in joined:
             await self._join(own)
-            if await self._network_labels(network) is not None:  # named on the default
-                await self._remove_network(network)  # bridge before, and updated since
-            return others
+            await self._remove_app_network(network, container)  # named on the default
+            return others  # bridge before, and updated since
         await self._ensure_app_network(network, container)
         if alias in joined.get(network, ()):
             return others
@@ -224,9 +220,7 @@ class FrontDoor:
         await self._leave(NETWORK, container)
         if own is not None:
             await self._leave(own, CONTAINER)
-        network = app_network(container)
-        if await self._network_labels(network) is not None:
-            await self._remove_network(network)
+        await self._remove_app_network(app_network(container), container)
 
     # -- below ----------------------------------------------------------------------
 
@@ -247,12 +241,12 @@ class FrontDoor:
                                   "installation or remove that network")  # fmt: skip
         await self._join(network)
 
-    async def _join_if_there(self, network: str) -> None:
-        args = ["network", "connect", network, CONTAINER]
-        result = await self.docker.ssh.run_docker(self.docker.target, args, check=False)
-        if result.exit_code != 0 and "not found" not in result.stderr.lower():
-            raise CommandFailed(self.server, f"docker network connect {network} {CONTAINER}",
-                                result.exit_code, result.stderr)  # fmt: skip
+    async def _remove_app_network(self, network: str, container: str) -> None:
+        """The network the front door shared with `container` alone, when tomo made it
+        (one of that name that it did not make stays)."""
+        labels = await self._network_labels(network)
+        if labels is not None and labels.get(APP_NETWORK_LABEL) == container:
+            await self._remove_network(network)
 
     async def _join(self, network: str) -> None:
         """The front door on `network` (there already: nothing to do)."""
@@ -302,9 +296,7 @@ class FrontDoor:
         labels = {LABEL: value} | ({"tomo.owner": self.owner} if self.owner else {})
         return [item for key, text in labels.items() for item in ("--label", f"{key}={text}")]
 
-    async def _create(
-        self, image: str, published: list[str], made: str, joined: Sequence[str] = ()
-    ) -> None:
+    async def _create(self, image: str, published: list[str], made: str) -> None:
         """Create, give it its first config, start; a container that cannot start
         (a port taken, an image that is not Caddy) is removed again."""
         args = ["container", "create", "--name", CONTAINER, *self._labels(made),
@@ -315,10 +307,8 @@ class FrontDoor:
                 "run", "--resume", "--config", f"{DATA}/{FIRST}"]  # fmt: skip
         await self.docker.run(args, time_limit=600)  # pulls the image when missing
         try:
-            # The apps' networks: those the one it replaces was on, and those it shares
-            # with an app alone (the front door may have been removed by hand).
-            for network in dict.fromkeys([*joined, *await self._app_networks()]):
-                await self._join_if_there(network)
+            for network in await self._app_networks():  # those it shares with an app alone
+                await self.docker.run(["network", "connect", network, CONTAINER])
             await self._upload(FIRST, json.dumps(_first_config()).encode())
             await self.docker.run(["container", "start", CONTAINER])
             await self._check_running()
