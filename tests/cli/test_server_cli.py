@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_remote import laptop, logged_in, served  # noqa: F401 - fixtures
-from tests.cli.tomo_cli import Laptop, Tomo
+from tests.cli.tomo_cli import Laptop, Tomo, table_rows
 from tests.servers.authorized_keys import authorized
 from tests.sshd import Sshd, SshUsers
 from tomo.architectures import normalize_architecture
@@ -151,12 +151,6 @@ def test_piped_output_keeps_every_cell_and_line_whole(
     assert "…" not in listed
     _, *rows = table_rows(listed)
     assert sorted(row[:2] for row in rows) == sorted([name, name] for name in names)
-
-
-def table_rows(printed: str) -> list[list[str]]:
-    """The header and rows of a table as printed, one line each, cells stripped."""
-    lines = [line for line in printed.splitlines() if line.startswith(("┃", "│"))]
-    return [[cell.strip() for cell in line[1:-1].replace("┃", "│").split("│")] for line in lines]
 
 
 def test_password_and_passphrase_come_from_stdin_and_never_show(

@@ -128,3 +128,9 @@ class Laptop(Tomo):
     def token(self) -> str:
         stored: dict[str, str] = json.loads(self.login_file.read_text())
         return stored["token"]
+
+
+def table_rows(printed: str) -> list[list[str]]:
+    """The header and rows of a table as printed, one line each, cells stripped."""
+    lines = [line for line in printed.splitlines() if line.startswith(("┃", "│"))]
+    return [[cell.strip() for cell in line[1:-1].replace("┃", "│").split("│")] for line in lines]

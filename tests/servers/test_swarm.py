@@ -25,7 +25,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from tests.api.conftest import users_of
-from tests.cli.tomo_cli import Tomo
+from tests.cli.tomo_cli import Tomo, table_rows
 from tests.dockerhost import DockerHost
 from tests.sshd import Sshd, SshUsers
 from tests.web.conftest import Web, text_of
@@ -224,7 +224,10 @@ def test_the_cli_says_it_is_a_manager_and_shows_the_nodes(
     availability(swarm, "drain")
     try:
         shown = tomo.run("server", "show", "cluster").stdout
-        (row,) = [line for line in shown.splitlines() if platform.node() in line]
+        # The node's row starts with its hostname; the hostname may also appear
+        # elsewhere (a short machine name such as "main" inside a path or word).
+        (cells,) = [row for row in table_rows(shown) if row[0] == platform.node()]
+        row = " ".join(cells)
         assert "manager (leader)" in row and "drain" in row and "ready" in row
         assert "drained: its tasks move to other nodes" in row
         as_json = json.loads(tomo.run("server", "show", "cluster", "--json").stdout)
