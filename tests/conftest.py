@@ -10,7 +10,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from tests.gitrepo import CatalogRepo
-from tests.lanes import lanes_of
+from tests.lanes import lane_count, lanes_of
 from tests.services import database_for, docker_daemon, postgres_server
 from tests.sshd import Sshd, SshUsers, prepare_users
 from tomo.auth import passwords
@@ -41,6 +41,40 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in needing:
         item.add_marker(pytest.mark.server)
         item.add_marker(pytest.mark.xdist_group(f"server-{lanes[item.nodeid.split('::')[0]]}"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(MachineEngineLater(), "tomo-machine-engine-later")
+
+
+class MachineEngineLater:
+    """In lanes, a test may run on a worker's own engine, which keeps no network apart
+    from another (tests/dockerhost.py): the tests marked `machine_engine` that `-m`
+    and `-k` keep are left out, their ids written to the file TOMO_MACHINE_ENGINE_LATER
+    names, and scripts/test runs them after the others, in one process, on the
+    machine's engine."""
+
+    @pytest.hookimpl(trylast=True)  # after -m and -k have deselected theirs
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        _leave_machine_engine_tests_for_later(config, items)
+
+
+def _leave_machine_engine_tests_for_later(config: pytest.Config, items: list[pytest.Item]) -> None:
+    later = os.environ.get("TOMO_MACHINE_ENGINE_LATER")
+    if not later or lane_count() < 2:
+        return
+    deferred = [item for item in items if item.get_closest_marker("machine_engine")]
+    if not deferred:
+        return
+    items[:] = [item for item in items if not item.get_closest_marker("machine_engine")]
+    config.hook.pytest_deselected(items=deferred)
+    # Every worker collects and writes the same ids: each whole, by a rename.
+    written = Path(f"{later}.{os.getpid()}")
+    ids = [re.sub(r"@server-\d+$", "", item.nodeid) for item in deferred]  # xdist's group
+    written.write_text("".join(f"{nodeid}\n" for nodeid in ids))
+    written.replace(later)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

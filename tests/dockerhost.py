@@ -27,6 +27,10 @@ from pathlib import Path
 from tests import lanes
 from tests.services import unavailable
 
+# The networks of the engines started here (their default bridges are 10.213.<n>.0/24):
+# apart from the machine's engine's, so that what lets their containers meet
+# (tests/services.py, worker_engine) never reaches the machine's engine's networks.
+ADDRESS_POOLS = ("100.64.0.0/10", "10.213.0.0/16")
 CPU_CGROUPS = Path("/sys/fs/cgroup/cpu")  # cgroup v1 cpu controller, as on this machine
 PERIOD_US = 100_000
 # Joins the cgroup whose cgroup.procs is $0, then becomes the command.
@@ -34,7 +38,8 @@ JOIN_CGROUP = 'echo $$ > "$0" && exec "$@"'
 
 
 class DockerHost:
-    """One dockerd listening on a unix socket of its own, bridged on 10.213.<n>.0/24."""
+    """One dockerd listening on a unix socket of its own, bridged on 10.213.<n>.0/24,
+    its networks in a /20 of its own under ADDRESS_POOLS."""
 
     def __init__(self, number: int) -> None:
         if number < 240:  # a test's engine: numbered apart from other workers' (lanes.py)
@@ -47,6 +52,11 @@ class DockerHost:
         self.socket = self.dir / "docker.sock"
         self.cgroup = CPU_CGROUPS / f"tomo-host-{number}"
         self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address_pool(self) -> str:
+        """Sixteen /24 networks of this engine's, apart from every other engine's."""
+        return f"100.{64 + self.number // 16}.{self.number % 16 * 16}.0/20"
 
     @property
     def docker_host(self) -> str:
@@ -87,7 +97,8 @@ class DockerHost:
              *(["--cgroup-parent", f"/{self.cgroup.name}"] if launcher else []),
              "--data-root", str(self.dir / "data"), "--exec-root", str(self.dir / "exec"),
              "--pidfile", str(self.dir / "dockerd.pid"), "--host", self.docker_host,
-             "--bridge", self.bridge, "--iptables=false", "--ip6tables=false"],
+             "--bridge", self.bridge, "--iptables=false", "--ip6tables=false",
+             "--default-address-pool", f"base={self.address_pool},size=24"],
             stdout=subprocess.DEVNULL, stderr=(self.dir / "dockerd.log").open("wb"),
         )  # fmt: skip
         self._wait_until_answering()

@@ -36,6 +36,8 @@ from typing import Any
 from tomo.deployment.remote import (
     _INSPECT_FIELDS,
     EVENTS_UNTIL_NOW,
+    ICC_OPTION,
+    ISOLATED_NETWORK,
     LOOK_BEFORE_PLACING,
     MERGED_OUTPUT,
     PLACE_FILES,
@@ -51,6 +53,7 @@ from tomo.servers.docker_access import daemon_problem
 from tomo.servers.ssh import COMMANDS, CommandResult, SSHTarget, _shown, docker_argv
 
 NETWORK_OWNER = '{{index .Labels "tomo.installation"}}'  # remote.Docker.network_owner's
+NETWORK_ICC = f'{{{{index .Options "{ICC_OPTION}"}}}}'  # remote.Docker._isolation_of's
 FACTS = {"os": "Debian GNU/Linux 12 (bookworm)", "kernel": "6.1.0-scripted",
          "machine": "x86_64", "cpus": "4", "mem_total_kb": "8388608",
          "mem_available_kb": "4194304", "disk_free_kb": "52428800"}  # fmt: skip
@@ -103,7 +106,10 @@ class ScriptedHost:
 
     def __init__(self, data_root: str = "/srv/apps") -> None:
         self.containers: dict[str, Container] = {}
-        self.networks: dict[str, dict[str, str]] = {}  # name -> labels
+        # name -> labels, driver options. tomo's isolated network is there already,
+        # as on a server tomo has installed on before (it outlives every app).
+        self.networks: dict[str, dict[str, str]] = {ISOLATED_NETWORK: {"tomo.isolated": "1"}}
+        self.network_options = {ISOLATED_NETWORK: {ICC_OPTION: "false"}}
         self.volumes: dict[str, dict[str, str]] = {}  # name -> labels
         self.images: set[str] = set()
         self.dirs: set[str] = set()
@@ -290,7 +296,7 @@ class ScriptedHost:
             ("container", "stop"): (set(), set(), self._stop),
             ("container", "start"): (set(), set(), self._start_container),
             ("container", "rename"): (set(), set(), self._rename),
-            ("network", "create"): (set(), {"--label"}, self._create_network),
+            ("network", "create"): (set(), {"--label", "--driver", "--opt"}, self._create_network),
             ("network", "inspect"): (set(), {"--format"}, self._inspect_network),
             ("network", "rm"): (set(), set(), self._remove_network),
             ("volume", "create"): (set(), {"--label"}, self._create_volume),
@@ -512,12 +518,15 @@ class ScriptedHost:
         if name in self.networks:
             return _daemon_error(f"network with name {name} already exists")
         self.networks[name] = dict(label.split("=", 1) for label in options.get("--label", []))
+        self.network_options[name] = dict(o.split("=", 1) for o in options.get("--opt", []))
         return _ok(self._new_id() + "\n")
 
     def _inspect_network(self, options: dict[str, list[str]], name: str) -> CommandResult:
-        assert options["--format"] == [NETWORK_OWNER], options
+        assert options["--format"] in ([NETWORK_OWNER], [NETWORK_ICC]), options
         if name not in self.networks:
             return _daemon_error(f"network {name} not found")
+        if options["--format"] == [NETWORK_ICC]:
+            return _ok(self.network_options[name].get(ICC_OPTION, "") + "\n")
         return _ok(self.networks[name].get("tomo.installation", "") + "\n")
 
     def _remove_network(self, _options: dict[str, list[str]], name: str) -> CommandResult:

@@ -192,21 +192,24 @@ def worker_engine() -> str:
     first use (by its Docker tests or its SSH sessions) and removed when the worker
     ends; DOCKER_HOST points the worker's `docker` at it. Its address."""
     from tests import lanes
-    from tests.dockerhost import DockerHost
+    from tests.dockerhost import ADDRESS_POOLS, DockerHost
 
     engine = DockerHost(lanes.ENGINE_NUMBER).start()
     atexit.register(engine.remove)
     # The engine leaves iptables alone, and the machine's engine drops what it does
     # not forward itself (FORWARD policy DROP, seen by bridged traffic too): let the
-    # containers of one network of this engine reach each other, as they would.
-    _iptables("-I", "FORWARD", "1", *BRIDGED)
-    atexit.register(_iptables, "-D", "FORWARD", *BRIDGED)
+    # containers of one network of this engine reach each other, as they would; only
+    # this engine's, so the machine's engine still keeps its own apart (tomo-isolated).
+    for pool in ADDRESS_POOLS:
+        rule = [*BRIDGED_FROM, "-s", pool, "-d", pool, *BRIDGED_ACCEPT]
+        _iptables("-I", "FORWARD", "1", *rule)
+        atexit.register(_iptables, "-D", "FORWARD", *rule)
     os.environ["DOCKER_HOST"] = engine.docker_host
     return engine.docker_host
 
 
-BRIDGED = ["-m", "physdev", "--physdev-is-bridged", "-m", "comment", "--comment",
-           "tomo-test-lanes", "-j", "ACCEPT"]  # fmt: skip
+BRIDGED_FROM = ["-m", "physdev", "--physdev-is-bridged"]
+BRIDGED_ACCEPT = ["-m", "comment", "--comment", "tomo-test-lanes", "-j", "ACCEPT"]
 
 
 def _iptables(*args: str) -> None:

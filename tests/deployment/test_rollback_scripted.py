@@ -475,3 +475,25 @@ async def test_a_failed_install_takes_the_files_it_placed_back(scripted: Scripte
     assert view.status == "failed"
     assert f"removed {DATA_ROOT}/notes/config/notes.conf" in (view.error or "")
     assert host.snapshot() == before  # the placed files and the folder made for them gone
+
+
+@pytest.mark.parametrize("options", [{}, {"com.docker.network.bridge.enable_icc": "true"}])
+async def test_a_network_of_the_isolated_ones_name_that_lets_containers_meet_is_not_used(
+    scripted: Scripted, options: dict[str, str]
+) -> None:
+    """Someone's own `tomo-isolated` (made by hand, not by tomo) would put the app
+    where other containers reach it: the install fails, names it, and takes itself back."""
+    host = scripted.host
+    host.networks["tomo-isolated"], host.network_options["tomo-isolated"] = {}, options
+    notes = await publish_notes(scripted)
+    before = host.snapshot()
+
+    started = await scripted.deployment.install_app(SERVER, notes, InstallConfig())
+    view = await scripted.deployment.run_job(started.job_id)
+
+    assert view.status == "failed"
+    assert "the network tomo-isolated on box lets its containers reach each other" in (
+        view.error or ""
+    )
+    assert host.snapshot() == before
+    assert not any(c.startswith("container run") for c in host.changes())

@@ -129,12 +129,21 @@ def test_full_argv_of_a_rich_app_is_exact() -> None:
     ]  # fmt: skip
 
 
-def test_minimal_app_has_only_name_labels_restart_and_image() -> None:
+def test_minimal_app_has_only_name_labels_restart_isolation_and_image() -> None:
     app = definition(ports=[], volumes=[], environment=[])
     assert argv_of(spec_of(app)) == [
         "container", "run", "--detach", "--name", "web", *LABELS, "--restart", "unless-stopped",
-        "example/web:1.0.0",
+        "--network", "tomo-isolated", "example/web:1.0.0",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["bridge", "default"])
+def test_a_store_asking_for_the_bridge_gets_the_isolated_network(mode: str) -> None:
+    """Docker's default bridge would let the app reach every container on it."""
+    app = definition(ports=[], volumes=[], environment=[], network_mode=mode)
+    argv = argv_of(spec_of(app))
+    assert argv[argv.index("--network") + 1] == "tomo-isolated"
+    assert argv.count("--network") == 1
 
 
 def test_labels_name_app_repo_and_installation() -> None:

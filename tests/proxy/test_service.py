@@ -119,16 +119,32 @@ async def test_an_updated_app_answers_by_its_name_from_its_new_container(
     assert "web v2" in (await asyncio.to_thread(https_get, "web.test.lan", ports[1], root))[0]
 
 
+def as_an_older_tomo_made_it(container: str) -> None:
+    """The container on Docker's default bridge instead of tomo's isolated network."""
+    for args in (["network", "connect", "bridge", container],
+                 ["network", "disconnect", "tomo-isolated", container]):  # fmt: skip
+        subprocess.run(["docker", *args], check=True, capture_output=True, timeout=30)
+    assert networks_of(container) == {"bridge"}
+
+
 async def test_an_app_named_after_its_install_gets_a_network_of_its_own_at_its_update(
     proxied: Runtime, deploy: Deploy, ports: tuple[int, int]
 ) -> None:
-    """Named later, a one-container app on Docker's default bridge shares a network
-    with the front door alone; its update puts it on its own, where the front door
-    joins it, and a front door made anew joins it again."""
+    """Named later, a one-container app shares a network with the front door alone
+    (on tomo's isolated network nothing else reaches it; on Docker's default bridge,
+    where an older tomo put it, every container does, and the change says so); its
+    update puts it on its own, where the front door joins it, and a front door made
+    anew joins it again."""
+    other = await deploy.publish("other", docker=deploy.web_app())
+    assert (await install(proxied, other, "other")).status == "done"
+    assert networks_of("other") == {"tomo-isolated"}
+    named = await proxied.proxy.set_hostnames("other", ["other.test.lan"], None)
+    assert named.said == "routed https://other.test.lan to other:80 through the front door"
+    assert networks_of("other") == {"tomo-isolated", "tomo-door-other"}
+
     web = await deploy.publish("web", docker=deploy.web_app())
     assert (await install(proxied, web, "web")).status == "done"
-    assert networks_of("web") == {"bridge"}
-
+    as_an_older_tomo_made_it(container="web")
     named = await proxied.proxy.set_hostnames("web", ["web.test.lan"], None)
     assert named.said == (
         "routed https://web.test.lan to web:80 through the front door; web is also on Docker's "
@@ -142,13 +158,15 @@ async def test_an_app_named_after_its_install_gets_a_network_of_its_own_at_its_u
     updated = await carried_out(proxied.deployment.prepare_update("web", tag="2"))
     assert "routed https://web.test.lan to web:80 through the front door" in updated.summary
     assert networks_of("web") == {"tomo-web"}
-    assert networks_of(CONTAINER) == {"tomo-proxy", "tomo-web"}  # the other one is gone
+    # tomo-door-web is gone; other's stays until its own update
+    assert networks_of(CONTAINER) == {"tomo-proxy", "tomo-web", "tomo-door-other"}
     assert "web v2" in (await asyncio.to_thread(served, "web.test.lan", ports[1], root))[0]
 
     moved = (free_port(), free_port())
     await proxied.proxy.set_domain("box", DomainSettings(
         domain="test.lan", tls="internal", http_port=moved[0], https_port=moved[1]))  # fmt: skip
-    assert networks_of(CONTAINER) == {"tomo-proxy", "tomo-web"}  # made anew, joined again
+    made_anew = networks_of(CONTAINER)  # and joined again
+    assert made_anew == {"tomo-proxy", "tomo-web", "tomo-door-other"}
     assert "web v2" in (await asyncio.to_thread(served, "web.test.lan", moved[1], root))[0]
 
 

@@ -166,8 +166,8 @@ def network_name(definition: AppDefinition, instance: str, *, named: bool) -> st
     """The installation's own network, through which its services reach each
     other, the apps that require it its services by name, and the front door the
     app with a name (`named`), which is then on no network other apps are on; a
-    one-container app without a name that exports no host has none (it is on
-    Docker's default bridge)."""
+    one-container app without a name that exports no host has none (it is on tomo's
+    isolated network, remote.ISOLATED_NETWORK, where no container reaches another)."""
     shares = any(export.host is not None for export in definition.exports)
     own = definition.is_multi_container or shares or named
     return f"tomo-{instance}" if own else None
@@ -496,7 +496,13 @@ class _Builder:
         return {self.import_app[name]: self.imports[name].network for name in sorted(used)}
 
     def _network_mode(self, docker: DockerConfig) -> str | None:
+        """Docker's mode for the container; None for the app's own network or, when
+        it has none, tomo's isolated one: a store's `bridge` (CasaOS writes it on most
+        apps) asks for no more than that, and Docker's default bridge would let the
+        app reach every other container on it."""
         mode = docker.network_mode
+        if mode in ("bridge", "default"):
+            return None
         if mode is not None and mode.startswith("service:"):
             return f"container:{self.names[mode[8:]]}"
         return mode

@@ -18,12 +18,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from tomo.errors import CommandFailed
+from tomo.errors import CommandFailed, InstallFailed
 from tomo.marketplace.definition import MAX_STOP_SECONDS
 from tomo.servers.facts import FACTS_SCRIPT, ServerFacts, docker_access_of, facts_from, key_values
 from tomo.servers.ssh import CommandResult, SSHTarget, docker_argv
 
 # Ports any process listens on (TCP) or holds (UDP), as "listen PROTO HEXPORT".
+# The network of every container that has none of its own (a one-container app
+# without a name, a store's hook): a bridge on which Docker's inter-container
+# communication is off, so such a container reaches the world outside and what the
+# server publishes, never another app's container, as on Docker's default bridge
+# it would. One per server, shared, so it costs one of the engine's address pools,
+# not one per app; no uninstall removes it.
+ISOLATED_NETWORK = "tomo-isolated"
+ISOLATED_LABEL = "tomo.isolated"
+ICC_OPTION = "com.docker.network.bridge.enable_icc"
+
 LISTENING_PORTS = r"""
 for f in /proc/net/tcp /proc/net/tcp6; do
   [ -r "$f" ] && awk 'NR > 1 && $4 == "0A" { n = split($2, a, ":"); print "listen tcp " a[n] }' "$f"
@@ -587,6 +597,39 @@ class Docker:
             if "not found" in result.stderr.lower() or "no such" in result.stderr.lower():
                 return None
             raise CommandFailed(self.target.name, f"docker network inspect {name}",
+                                result.exit_code, result.stderr)  # fmt: skip
+        return result.stdout.strip()
+
+    async def ensure_isolated_network(self) -> None:
+        """The network of the containers that have none of their own (see
+        ISOLATED_NETWORK), made when the server lacks it. One made by someone else
+        that lets its containers reach each other is refused, never used."""
+        if await self._isolation_of(ISOLATED_NETWORK) is None:
+            labels = ["--label", f"{ISOLATED_LABEL}=1"]
+            args = ["network", "create", "--driver", "bridge", "--opt",
+                    f"{ICC_OPTION}=false", *labels, ISOLATED_NETWORK]  # fmt: skip
+            # Two installs may make it at once: whichever loses finds the other's.
+            await self.ssh.run_docker(self.target, args, check=False)
+        isolation = await self._isolation_of(ISOLATED_NETWORK)
+        if isolation != "false":
+            raise InstallFailed(
+                f"the network {ISOLATED_NETWORK} on {self.target.name} lets its containers "
+                "reach each other (it is not the one tomo makes): remove it "
+                f"(docker network rm {ISOLATED_NETWORK}) and tomo makes its own"
+                if isolation is not None
+                else f"the network {ISOLATED_NETWORK} could not be made on {self.target.name}"
+            )
+
+    async def _isolation_of(self, network: str) -> str | None:
+        """The network's inter-container setting ("false": its containers cannot
+        reach each other; "" when not set); None when there is no such network."""
+        args = ["network", "inspect", "--format", f'{{{{index .Options "{ICC_OPTION}"}}}}',
+                network]  # fmt: skip
+        result = await self.ssh.run_docker(self.target, args, check=False)
+        if result.exit_code != 0:
+            if "not found" in result.stderr.lower() or "no such" in result.stderr.lower():
+                return None
+            raise CommandFailed(self.target.name, f"docker network inspect {network}",
                                 result.exit_code, result.stderr)  # fmt: skip
         return result.stdout.strip()
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from tomo.deployment.remote import ISOLATED_NETWORK
 from tomo.errors import Refusal
 from tomo.marketplace.definition import (
     ENV_NAME,
@@ -426,8 +427,7 @@ def build_hook_command(
         argv += ["--label", f"{key}={value}"]
     argv += ["--volume", f"{instance_dir}:{instance_dir}",
              "--env", f"APP_DATA_DIR={instance_dir}", "--env", f"APP_ID={app_id}"]  # fmt: skip
-    if network:
-        argv += ["--network", network]
+    argv += ["--network", network or ISOLATED_NETWORK]
     return [*argv, "--entrypoint", hook.interpreter, image, "-c", hook.script]
 
 
@@ -457,6 +457,8 @@ def build_docker_run_command(spec: ContainerSpec, publish_address: str) -> list[
         argv += ["--network", spec.network_mode]
     elif spec.network:
         argv += ["--network", spec.network, "--network-alias", spec.service]
+    else:
+        argv += ["--network", ISOLATED_NETWORK]
     argv += _service_options(spec)
     if spec.pid_mode:
         argv += ["--pid", spec.pid_mode]

@@ -359,6 +359,7 @@ async def create_containers(
     is as it asks (started, healthy, completed). Returns the main container's id."""
     if app.network:
         await create_network(docker, app, job)
+    await ensure_isolated_network(docker, app)
     for volume in app.volumes:
         await create_volume(docker, app, volume, job)
     created = {}
@@ -366,6 +367,13 @@ async def create_containers(
         await wait_for_dependencies(docker, app, container, limits)
         created[container.name] = await create(docker, container, publish_address, job)
     return created[app.name]
+
+
+async def ensure_isolated_network(docker: Docker, app: AppSpec) -> None:
+    """tomo's isolated network, when a container of the app goes on it. It is not
+    undone with the app: it is the server's, shared by every such container."""
+    if any(c.network is None and c.network_mode is None for c in app.containers):
+        await docker.ensure_isolated_network()
 
 
 async def create_network(docker: Docker, app: AppSpec, job: JobRecorder) -> None:
@@ -483,6 +491,8 @@ async def run_hooks(
 ) -> None:
     """Each hook in a one-shot container (see spec.build_hook_command), journaled so
     that an interrupted one is removed; one that fails fails the job, its output said."""
+    if hooks and not app.network:
+        await docker.ensure_isolated_network()
     for hook in hooks:
         name = f"{app.name}-hook-{hook.name}"
         job.journal.undo.append({"remove_container": name})

@@ -140,6 +140,7 @@ class Update(Operation):
         """The app's network (kept from before, or made), its volumes, its containers."""
         if spec.network and await docker.network_owner(spec.network) is None:
             await steps.create_network(docker, spec, job)
+        await steps.ensure_isolated_network(docker, spec)
         for volume in spec.volumes:
             await steps.create_volume(docker, spec, volume, job)
         created = {}

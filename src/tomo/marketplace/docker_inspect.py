@@ -169,8 +169,8 @@ def _network(host: dict[str, Any], settings: dict[str, Any], made: Recreated) ->
     if others:
         made.left_out.append(
             f"its network{'s' if len(others) > 1 else ''} {', '.join(sorted(others))}: "
-            "after an update it is on a network of its own, and other containers there no "
-            "longer reach it by name"
+            "after an update it is on none of them (on its own network or tomo's isolated "
+            "one), and other containers there no longer reach it"
         )
     return {}
 

@@ -5,7 +5,8 @@ through tomo's remote Docker (every command an argv, quoted by the SSH layer).
     networks of apps          the front door joins the own network of each app with
                               a name (tomo-<installation>, which no other app is
                               on); an app named after its install, still on
-                              Docker's default bridge, instead shares one more,
+                              tomo's isolated network (or, installed by an older
+                              tomo, Docker's default bridge), instead shares one more,
     network  tomo-door-<app>  with the front door alone (internal: no way out).
                               Either way an app reaches no other app's container
                               through them, only through the front door, like anyone
@@ -40,7 +41,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tomo.backups.transfer import stream_in, stream_out
-from tomo.deployment.remote import Docker
+from tomo.deployment.remote import ISOLATED_NETWORK, Docker
 from tomo.errors import CommandFailed, FrontDoorFailed, InvalidInput, Refusal
 from tomo.proxy.caddy import ADMIN, DATA, ROOT_CERTIFICATE, STORAGE, acme_root_file, caddy_config
 from tomo.proxy.routes import CONTAINER_NAME, FrontDoorConfig, container_problem
@@ -190,7 +191,7 @@ class FrontDoor:
         network, when the container is on it (the front door joins it); else on a
         network the two share alone, where the container is `alias` (already so:
         nothing changes). The other networks the container is on (`bridge`: Docker's
-        default), where others may reach it."""
+        default), where others may reach it (none do on tomo's isolated one)."""
         problem = container_problem(alias)
         if problem:
             raise InvalidInput([Refusal(f"alias '{alias}' {problem}", ("alias",))])
@@ -199,7 +200,7 @@ class FrontDoor:
         joined = await self._networks_of(container)
         if NETWORK in joined:  # where tomo put every app before: each reached the others
             await self._leave(NETWORK, container)
-        others = sorted(set(joined) - {NETWORK, network, own})
+        others = sorted(set(joined) - {NETWORK, network, own, ISOLATED_NETWORK})
         if own is not None and own in joined:
             await self._join(own)
             await self._remove_app_network(network, container)  # named on the default
