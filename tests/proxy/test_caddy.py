@@ -138,6 +138,18 @@ def test_forward_auth_over_https_speaks_tls_to_the_login_service() -> None:
     assert ask["handle_response"][0]["routes"] == [{"handle": []}]
 
 
+SECURE = Route(("unifi.home.example",), Upstream("unifi", 8443, tls=True))
+
+
+def test_an_app_whose_port_speaks_https_is_reached_over_tls_unchecked() -> None:
+    (route,) = server(caddy_config(FrontDoorConfig(routes=(SECURE,))))["routes"]
+
+    assert route["handle"] == [{
+        "handler": "reverse_proxy", "upstreams": [{"dial": "unifi:8443"}],
+        "transport": {"protocol": "http", "tls": {"insecure_skip_verify": True}},
+    }]  # fmt: skip
+
+
 def test_caddy_itself_takes_every_shape(tmp_path: Path) -> None:
     """`caddy validate` (Debian's binary, when here) provisions each module: a shape
     Caddy would refuse fails here, not on a server."""
@@ -149,7 +161,7 @@ def test_caddy_itself_takes_every_shape(tmp_path: Path) -> None:
         FrontDoorConfig(routes=(PHOTOS, Route(("a.lan",), Upstream("a", 80), auth=auth))),
         FrontDoorConfig(tls="acme", acme_ca="https://ca.lan/dir", acme_email="a@b.lan",
                         routes=(NOTES,)),
-        FrontDoorConfig(tls="off", routes=(NOTES,)),
+        FrontDoorConfig(tls="off", routes=(NOTES, SECURE)),
         FrontDoorConfig(tls="acme", acme_ca="https://ca.lan/dir", acme_ca_root=root_pem(),
                         routes=(NOTES,)),
     ]  # fmt: skip

@@ -5,6 +5,7 @@ server's domain and TLS mode, and every refusal before anything is made."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import ssl
 import subprocess
 from collections.abc import AsyncIterator
@@ -292,3 +293,39 @@ async def test_the_api_sets_the_domain_and_hostnames_for_admins_and_shows_them_t
             assert "web v1" in answer and names == ["web.test.lan"]
 
     await asyncio.to_thread(through_the_api)
+
+
+# An app serving HTTPS only, with a certificate of its own for whatever name it is
+# asked by (Caddy's internal CA here, as an app's self-signed certificate would be).
+SECURE_APP = """{
+	admin off
+	auto_https disable_redirects
+}
+https://:8443 {
+	tls internal {
+		on_demand
+	}
+	respond "secure app"
+}
+"""
+
+
+async def test_an_app_whose_port_speaks_https_is_reached_over_tls(
+    proxied: Runtime, deploy: Deploy, caddy_image: str, ports: tuple[int, int]
+) -> None:
+    """The front door talks TLS to the app's port without checking the app's own
+    certificate; the certificate the browser sees is the front door's, for the name."""
+    secure = await deploy.publish("secure", docker={
+        "image": caddy_image,
+        "command": ["caddy", "run", "--adapter", "caddyfile", "--config", "/conf/Caddyfile"],
+        "volumes": [{"host_path": "./conf", "container_path": "/conf", "readonly": True}],
+    }, files=[{"path": "./conf/Caddyfile",
+               "content": base64.b64encode(SECURE_APP.encode()).decode()}],
+       proxy={"port": 8443, "tls": True})  # fmt: skip
+
+    assert (await install(proxied, secure, "secure", "secure.test.lan")).status == "done"
+
+    root = await proxied.proxy.root_certificate("box")
+    page, names = await asyncio.to_thread(served, "secure.test.lan", ports[1], root)
+    assert page.startswith("HTTP/1.1 200") and page.endswith("secure app"), page
+    assert names == ["secure.test.lan"]

@@ -162,6 +162,11 @@ def container_names(definition: AppDefinition, instance: str) -> dict[str, str]:
     }
 
 
+# A store's network modes that ask for a bridge and no more: the app's own network,
+# else tomo's isolated one (see _network_mode).
+BRIDGE_MODES = ("bridge", "default")
+
+
 def network_name(definition: AppDefinition, instance: str, *, named: bool) -> str | None:
     """The installation's own network, through which its services reach each
     other, the apps that require it its services by name, and the front door the
@@ -501,7 +506,7 @@ class _Builder:
         apps) asks for no more than that, and Docker's default bridge would let the
         app reach every other container on it."""
         mode = docker.network_mode
-        if mode in ("bridge", "default"):
+        if mode in BRIDGE_MODES:
             return None
         if mode is not None and mode.startswith("service:"):
             return f"container:{self.names[mode[8:]]}"

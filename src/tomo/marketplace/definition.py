@@ -518,10 +518,13 @@ class AppProxy(_Definition):
     to, whether the app must have a name, and whether a login stands before it
     (`open_paths` never asked about, `closed_paths` always, whatever `open_paths`
     says). The port is any the container listens on, published or not: the front
-    door reaches it over its own network."""
+    door reaches it over its own network; `tls`: that port speaks HTTPS (apps that
+    make a certificate of their own, self-signed), which the front door then talks
+    to it without checking that certificate (the network is the app's and its own)."""
 
     service: Slug | None = None  # None: the main service
     port: Port | None = None  # None: that service's first TCP port
+    tls: Bool = False
     hostname: Literal["optional", "required"] = "optional"
     login: Bool = False
     open_paths: PathPatterns = []

@@ -110,6 +110,7 @@ class Upstream:
 
     container: str
     port: int
+    tls: bool = False  # the app's port speaks HTTPS, with a certificate of its own
 
     @property
     def dial(self) -> str:

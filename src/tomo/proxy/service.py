@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from sqlalchemy import select
 
-from tomo.deployment.app_spec import container_names, network_name
+from tomo.deployment.app_spec import BRIDGE_MODES, container_names, network_name
 from tomo.deployment.context import DeploymentContext
 from tomo.deployment.models import Installation
 from tomo.deployment.statuses import InstallationStatus
@@ -41,7 +41,7 @@ from tomo.errors import (
     ServerNotFound,
     TomoError,
 )
-from tomo.marketplace.definition import NAME_BUILTINS, AppDefinition, references
+from tomo.marketplace.definition import NAME_BUILTINS, AppDefinition, AppProxy, references
 from tomo.proxy.door import (
     FrontDoor,
     FrontDoorStatus,
@@ -491,14 +491,14 @@ def _upstream(row: Installation) -> Upstream:
     service, port = definition.routed
     routed = definition.all_services[service]
     name = container_names(definition, row.name)[service]
-    if routed.network_mode is not None:
+    if routed.network_mode not in (None, *BRIDGE_MODES):  # those are tomo's networks
         raise InvalidInput([Refusal(f"{row.name} runs with network_mode {routed.network_mode}: "
                                     "the front door cannot reach it by name",
                                     ("hostnames",))])  # fmt: skip
     if port is None:
         raise InvalidInput([Refusal(f"{row.name} listens on no TCP port for the front door "
                                     "to send requests to", ("hostnames",))])  # fmt: skip
-    return Upstream(name, port)
+    return Upstream(name, port, tls=(definition.proxy or AppProxy()).tls)
 
 
 def _also_on(name: str, networks: list[str]) -> str:

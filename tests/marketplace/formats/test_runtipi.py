@@ -276,6 +276,16 @@ def test_a_plain_compose_file_and_runtipi_s_variables() -> None:
     ]
 
 
+def test_an_app_whose_port_speaks_https_is_reached_over_tls_by_the_front_door() -> None:
+    config = {"name": "Demo", "port": 8443, "exposable": True, "https": True}
+    compose = "services:\n  demo:\n    image: example/demo:1\n    ports: ['${APP_PORT}:8443']\n"
+    app = parse_tree(app_files(config, compose=compose), "demo").definition
+    assert app.proxy is not None and (app.proxy.port, app.proxy.tls) == (8443, True)
+
+    plain = parse_tree(app_files({**config, "https": False}, compose=compose), "demo")
+    assert plain.definition.proxy is not None and plain.definition.proxy.tls is False
+
+
 LEGACY = """
 services:
   db:

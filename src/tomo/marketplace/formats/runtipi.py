@@ -117,6 +117,7 @@ class RuntipiConfig(_Strict):
     dynamic_config: bool = False
     exposable: bool = False
     force_expose: bool = False
+    https: bool = False  # its port speaks HTTPS (Runtipi's proxy talks TLS to it)
     generate_vapid_keys: bool = False
     url_suffix: str = ""
     uid: int | None = None
@@ -356,7 +357,7 @@ class _AppBuilder:
         published = [p for p in tcp if str(p.get("host")) == str(config.port)]
         proxy = {"port": (published or tcp)[0]["container"],
                  "hostname": "required" if config.force_expose else "optional"}  # fmt: skip
-        return proxy, []
+        return proxy | ({"tls": True} if config.https else {}), []
 
     def templates(self, data_prefix: str) -> Templates:
         """data/'s `*.template` files, which Runtipi fills in with the app's values
