@@ -70,3 +70,17 @@ async def test_a_port_or_a_name_taken_is_refused_with_the_option_that_frees_it(
     assert again == ("error: an installation named 'web' already exists on this server "
                      "(web-2 is free: use --name web-2)")  # fmt: skip
     assert [row["name"] for row in tomo.json("ps")] == ["web"]
+
+
+async def test_a_login_is_one_of_three_words_and_needs_a_name_to_guard(
+    deploy: Deploy, tomo: Tomo
+) -> None:
+    app = await deploy.publish("web", docker=deploy.web_app())
+    bogus = tomo.run("install", app, "--server", "box", "--login", "everyone", expect=2)
+    assert bogus.stderr.splitlines()[-1] == (
+        "error: --login: 'everyone' is not one of users, admins, off"
+    )
+    unnamed = tomo.run("install", app, "--server", "box", "--login", "users", expect=2)
+    assert "a login in front of web guards its names, and it is given none" in unnamed.stderr
+    assert "give it one with --hostname" in unnamed.stderr
+    assert tomo.json("ps") == [] and tomo.json("job", "list") == []  # nothing changed

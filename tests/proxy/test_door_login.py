@@ -25,10 +25,12 @@ from tests.services import free_port
 from tomo.app import create_app
 from tomo.auth.schemas import UserCreate
 from tomo.config import Settings
+from tomo.deployment.schemas import JobPublic
+from tomo.deployment.spec import InstallConfig
 from tomo.errors import InvalidInput
 from tomo.proxy.door import NETWORK, FrontDoor
 from tomo.proxy.schemas import DomainSettings
-from tomo.runtime import open_runtime
+from tomo.runtime import Runtime, open_runtime
 
 NAME = "web.test.lan"
 PASSWORD = "a long enough password"
@@ -44,15 +46,15 @@ class Answer:
         return self.headers[name.lower()][0]
 
 
-def ask(port: int, root: str, path: str, **headers: str) -> Answer:
-    """GET `path` from NAME through the front door on 127.0.0.1:`port`, over TLS
-    trusting `root` only, with these request headers."""
+def ask(port: int, root: str, path: str, *, to: str = NAME, **headers: str) -> Answer:
+    """GET `path` from the name `to` through the front door on 127.0.0.1:`port`, over
+    TLS trusting `root` only, with these request headers."""
     context = ssl.create_default_context(cadata=root)
-    lines = [f"GET {path} HTTP/1.1", f"Host: {NAME}:{port}", "Connection: close",
+    lines = [f"GET {path} HTTP/1.1", f"Host: {to}:{port}", "Connection: close",
              *(f"{name.replace('_', '-')}: {value}" for name, value in headers.items())]  # fmt: skip
     with (
         socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
-        context.wrap_socket(raw, server_hostname=NAME) as tls,
+        context.wrap_socket(raw, server_hostname=to) as tls,
     ):
         tls.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         received = b""
@@ -167,3 +169,47 @@ async def test_a_login_without_tomos_address_is_refused_naming_the_setting(
     with pytest.raises(InvalidInput, match="set TOMO_PUBLIC_URL"):
         await deploy.runtime.proxy.set_login("web", "viewer", None)
     assert (await deploy.runtime.proxy.get_hostnames("web", None)).login is None
+
+
+async def run_install(runtime: Runtime, app: str, config: InstallConfig) -> JobPublic:
+    started = await runtime.deployment.install_app("box", app, config)
+    return await runtime.deployment.run_job(started.job_id)
+
+
+async def test_the_login_chosen_at_the_install_stands_before_the_app_from_the_start(
+    deploy: Deploy, caddy_image: str, door: FrontDoor, ports: tuple[int, int]
+) -> None:
+    """`--login admins` on an app that asks for none, `--login off` on one that asks
+    for one; a login with no name to guard, or without tomo's address, is refused
+    before anything is made."""
+    plain = await deploy.publish("plain", docker=deploy.web_app())
+    asks = await deploy.publish("asks", docker=deploy.web_app(), proxy={"login": True})
+    before = deploy.runtime.settings.model_copy(update={"proxy_image": caddy_image})
+    async with open_runtime(before) as runtime:  # tomo's address not set
+        await runtime.proxy.set_domain(deploy.server, DomainSettings(
+            domain="test.lan", tls="internal", http_port=ports[0], https_port=ports[1]))  # fmt: skip
+        with pytest.raises(InvalidInput, match="a login in front of plain guards its names, "
+                                               "and it is given none"):  # fmt: skip
+            await runtime.deployment.install_app("box", plain, InstallConfig(login="users"))
+        unset = await run_install(runtime, plain, InstallConfig(
+            hostnames=["plain.test.lan"], login="users"))  # fmt: skip
+        assert unset.status == "failed" and "set TOMO_PUBLIC_URL" in (unset.error or "")
+        assert [s.name for s in unset.steps] == ["validate", "preflight"]
+
+    tomo = f"http://{gateway('bridge')}:{free_port()}"  # this machine; nothing answers there
+    settings = before.model_copy(update={"public_url": tomo, "door_url": tomo})
+    async with open_runtime(settings) as runtime:
+        guarded = await run_install(runtime, plain, InstallConfig(
+            hostnames=["plain.test.lan"], login="admins"))  # fmt: skip
+        assert guarded.status == "done", guarded.error
+        assert "; only tomo's admins get through" in " ".join(guarded.summary)
+        assert (await runtime.proxy.get_hostnames("plain", None)).login == "admin"
+        opened = await run_install(runtime, asks, InstallConfig(
+            hostnames=["asks.test.lan"], login="off"))  # fmt: skip
+        assert opened.status == "done", opened.error
+        assert (await runtime.proxy.get_hostnames("asks", None)).login is None
+        root = await runtime.proxy.root_certificate("box")
+
+    refused = await asyncio.to_thread(ask, ports[1], root, "/", to="plain.test.lan")
+    assert refused.status != 200 and "web v1" not in refused.body
+    assert "web v1" in (await asyncio.to_thread(served, "asks.test.lan", ports[1], root))[0]

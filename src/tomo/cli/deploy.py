@@ -125,12 +125,19 @@ def install(
         "--hostname", help="A name the server's front door routes to the app (repeatable): "
         "whole, a label under the server's domain, or 'auto' (<name>.<domain>).",
         metavar="NAME")] = None,
+    login: Annotated[str | None, typer.Option(
+        "--login", help="tomo's login in front of its names: signed-in users, admins only, "
+        "or off (default: as the app asks).", metavar="users|admins|off")] = None,
     json_: JsonOption = False,
 ) -> None:  # fmt: skip
     """Install an app on a server; exits 0 only when it runs and stays up (Ctrl-C undoes it)."""
     config = config_from_options(name, env, port, volume, accept_risk)
     if hostname:
         config = config.model_copy(update={"hostnames": hostname})
+    if login is not None:
+        if login not in ("users", "admins", "off"):
+            raise InvalidInput(f"--login: '{login}' is not one of users, admins, off")
+        config = config.model_copy(update={"login": login})
     if updates is not None or update_window is not None:
         chosen = update_settings(updates or "auto", update_window, False, policy_option="--updates",
                                  window_option="--update-window")  # fmt: skip

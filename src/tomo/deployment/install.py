@@ -78,6 +78,10 @@ async def plan_install(
     kept = await ctx.kept_secrets(target.id, name, entry.repo_id, definition.id)
     imports = await imports_for(ctx, target, definition, entry.repo_id)
     hostnames = await hostnames_wanted(ctx, target.id, name, definition, config.hostnames)
+    if config.login in ("users", "admins") and not hostnames:
+        raise InvalidInput([Refusal(f"a login in front of {name} guards its names, and it is "
+                                    "given none", ("login",), "give it one with --hostname",
+                                    page_hint="give it a hostname")])  # fmt: skip
     spec = build_app_spec(
         definition, config, repo_id=entry.repo_id, installation_id=installation_id,
         data_root=target.data_root, server_host=target.host, owner=ctx.settings.owner_label,

@@ -16,7 +16,7 @@ import secrets
 import shlex
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -105,6 +105,10 @@ class InstallConfig(ConfigChanges):
     # The names its server's front door routes to it (its own column too): a hostname,
     # a single label (named under the server's domain) or "auto" (<name>.<domain>).
     hostnames: list[str] = Field(default=[], max_length=16)
+    # tomo's login in front of those names: signed-in users, admins only, or none
+    # (None: as the definition's `proxy.login` asks). Kept with the config, read by
+    # the front door once the app is routed.
+    login: Literal["users", "admins", "off"] | None = None
 
     def changed_by(self, changes: ConfigChanges) -> InstallConfig:
         """This config with the values given at an update: env by name, ports and

@@ -259,7 +259,17 @@ class ProxyService:
                 _upstream(row)
             except InvalidInput as exc:
                 problems += exc.problems
-        return problems
+        return problems + self._login_problems(row)
+
+    def _login_problems(self, row: Installation) -> list[Refusal]:
+        """A login chosen at the install that cannot stand before the app."""
+        if (row.config or {}).get("login") in (None, "off"):
+            return []
+        try:
+            self._check_door_url(row.name)
+        except InvalidInput as exc:
+            return list(exc.problems)
+        return []
 
     async def installed(self, row: Installation, *, new: bool = False) -> str:
         """Route the installation's hostnames; what was done, or why it was not. A new
@@ -282,19 +292,21 @@ class ProxyService:
                     "answers on its ports (`tomo hostname add` tries again)")  # fmt: skip
 
     async def _login_as_asked(self, row: Installation) -> str:
-        """A new installation whose definition asks for a login in front of it gets
-        one (any signed-in tomo user); without tomo's address set it cannot, and
-        what is returned says so."""
-        proxy = AppDefinition.model_validate(row.definition).proxy
-        if proxy is None or not proxy.login or row.door_login is not None:
+        """A new installation gets the login chosen at its install (`--login`), else
+        the one its definition asks for (any signed-in tomo user); without tomo's
+        address set it cannot, and what is returned says so (a login chosen was
+        checked by the preflight)."""
+        wanted = _login_wanted(row)
+        if wanted is None or row.door_login is not None:
             return ""
         try:
             self._check_door_url(row.name)
         except InvalidInput as exc:
             return (f"; it asks for a login in front of it, which tomo could not put there "
                     f"({exc.message}), so anyone who reaches its names gets through")  # fmt: skip
-        await self.ctx.set(row.id, door_login="viewer")
-        return "; only signed-in tomo users get through (tomo hostname login changes that)"
+        await self.ctx.set(row.id, door_login=wanted)
+        who = "signed-in tomo users" if wanted == "viewer" else "tomo's admins"
+        return f"; only {who} get through (tomo hostname login changes that)"
 
     async def removed(self, row: Installation) -> str:
         """The server's config applied without the installation's routes."""
@@ -557,6 +569,20 @@ def _shown(row: Installation, said: str = "") -> InstallationHostnames:
     return InstallationHostnames(installation_id=row.id, installation=row.name,
                                  server_id=row.server_id, hostnames=list(row.hostnames or []),
                                  login=row.door_login, said=said)  # fmt: skip
+
+
+def _login_wanted(row: Installation) -> Login | None:
+    """The role a new installation's login asks for: as chosen at its install,
+    else as its definition asks (None: no login)."""
+    chosen = (row.config or {}).get("login")
+    if chosen is not None:
+        return INSTALL_LOGINS[chosen]
+    proxy = AppDefinition.model_validate(row.definition).proxy
+    return "viewer" if proxy is not None and proxy.login else None
+
+
+# `--login` at an install (InstallConfig.login), as the role the front door asks for.
+INSTALL_LOGINS: dict[str, Login | None] = {"users": "viewer", "admins": "admin", "off": None}
 
 
 def _login_said(row: Installation, routed: str) -> str:
