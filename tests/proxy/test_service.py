@@ -329,3 +329,32 @@ async def test_an_app_whose_port_speaks_https_is_reached_over_tls(
     page, names = await asyncio.to_thread(served, "secure.test.lan", ports[1], root)
     assert page.startswith("HTTP/1.1 200") and page.endswith("secure app"), page
     assert names == ["secure.test.lan"]
+
+
+async def test_an_update_that_routes_another_service_leaves_no_network_behind(
+    proxied: Runtime, deploy: Deploy, ports: tuple[int, int]
+) -> None:
+    """Named after its install, a one-container app shares a network with the front
+    door alone; an update to a version of two services that routes the other one
+    puts both on the app's own network, and that shared network goes."""
+    web = await deploy.publish("web", docker=deploy.web_app())
+    assert (await install(proxied, web, "web")).status == "done"
+    await proxied.proxy.set_hostnames("web", ["web.test.lan"], None)
+    assert networks_of(CONTAINER) == {"tomo-proxy", "tomo-door-web"}
+
+    await deploy.publish("web", version="2.0.0", main="web", services={
+        "web": {"image": deploy.images.web_v1},
+        "api": {"image": deploy.images.web_v2},
+    }, proxy={"service": "api", "port": 80})  # fmt: skip
+    updated = await carried_out(proxied.deployment.prepare_update("web"))
+
+    assert (
+        "routed https://web.test.lan to web-api:80 through the front door; removed the "
+        "network tomo-door-web, which no container uses"
+    ) in updated.summary
+    assert networks_of(CONTAINER) == {"tomo-proxy", "tomo-web"}
+    assert "tomo-door-web" not in subprocess.run(
+        ["docker", "network", "ls", "--format", "{{.Name}}"], capture_output=True, text=True,
+        check=True).stdout.split()  # fmt: skip
+    root = await proxied.proxy.root_certificate("box")
+    assert "web v2" in (await asyncio.to_thread(served, "web.test.lan", ports[1], root))[0]

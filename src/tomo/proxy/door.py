@@ -223,6 +223,19 @@ class FrontDoor:
             await self._leave(own, CONTAINER)
         await self._remove_app_network(app_network(container), container)
 
+    async def forget_departed(self) -> list[str]:
+        """The networks the front door shared with one container alone, that container
+        gone or no longer on it (an update that put the app on a network of its own
+        and routes another of its services, a container removed by hand): they go.
+        Their names."""
+        gone = []
+        for network in await self._app_networks():
+            container = ((await self._network_labels(network)) or {}).get(APP_NETWORK_LABEL)
+            if container and network not in await self._configured_networks(container):
+                await self._remove_network(network)
+                gone.append(network)
+        return gone
+
     # -- below ----------------------------------------------------------------------
 
     async def _ensure_network(self) -> None:
@@ -266,7 +279,10 @@ class FrontDoor:
         return json.loads(result.stdout or "null") or {}
 
     async def _app_networks(self) -> list[str]:
-        args = ["network", "ls", "--filter", f"label={APP_NETWORK_LABEL}", "--format",
+        """The networks the front door shares with one container alone (of this
+        tomo's, when several share the engine)."""
+        owned = ["--filter", f"label=tomo.owner={self.owner}"] if self.owner else []
+        args = ["network", "ls", "--filter", f"label={APP_NETWORK_LABEL}", *owned, "--format",
                 "{{.Name}}"]  # fmt: skip
         return [name for name in (await self.docker.run(args)).split("\n") if name.strip()]
 
@@ -472,6 +488,19 @@ class FrontDoor:
                 container]  # fmt: skip
         networks = json.loads(await self.docker.run(args) or "null") or {}
         return {name: list(endpoint.get("Aliases") or []) for name, endpoint in networks.items()}
+
+    async def _configured_networks(self, container: str) -> set[str]:
+        """The networks a container is on, running or stopped (Docker keeps them with
+        it); none when there is no such container."""
+        args = ["container", "inspect", "--format", "{{json .NetworkSettings.Networks}}",
+                container]  # fmt: skip
+        result = await self.docker.ssh.run_docker(self.docker.target, args, check=False)
+        if result.exit_code != 0:
+            if "no such" in result.stderr.lower():
+                return set()
+            raise CommandFailed(self.server, f"docker container inspect {container}",
+                                result.exit_code, result.stderr)  # fmt: skip
+        return set(json.loads(result.stdout or "null") or {})
 
     async def _attached(self, network: str) -> list[str]:
         args = ["network", "inspect", "--format",

@@ -280,7 +280,10 @@ class ProxyService:
         try:
             server = await self._server(row.server_id)
             async with self._changing(server):
-                return await self._route(server, await self.ctx.load(row.id)) + unguarded
+                said = await self._route(server, await self.ctx.load(row.id))
+                if not new:  # the network shared with a container the update replaced
+                    said += await self._forget_departed(server)
+                return said + unguarded
         except InvalidInput as exc:
             # Names that cannot be routed (another install took one meanwhile) would
             # make every later config of the server refused: the record lets them go.
@@ -290,6 +293,17 @@ class ProxyService:
         except TomoError as exc:
             return (f"the route for {names} was not made: {exc.message}; {row.name} still "
                     "answers on its ports (`tomo hostname add` tries again)")  # fmt: skip
+
+    async def _forget_departed(self, server: Server) -> str:
+        """FrontDoor.forget_departed, said; one that fails leaves those networks,
+        unused, for the next update (the routes stand either way)."""
+        try:
+            gone = await (await self._door(server.id)).forget_departed()
+        except CommandFailed as exc:
+            return (
+                f"; the networks the front door shared with replaced containers stay: {exc.message}"
+            )
+        return f"; removed the network {', '.join(gone)}, which no container uses" if gone else ""
 
     async def _login_as_asked(self, row: Installation) -> str:
         """A new installation gets the login chosen at its install (`--login`), else
