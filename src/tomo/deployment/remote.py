@@ -590,15 +590,7 @@ class Docker:
     async def network_owner(self, name: str) -> str | None:
         """The installation a network is labelled with ("" when none); None when
         there is no such network."""
-        args = ["network", "inspect", "--format",
-                '{{index .Labels "tomo.installation"}}', name]  # fmt: skip
-        result = await self.ssh.run_docker(self.target, args, check=False)
-        if result.exit_code != 0:
-            if "not found" in result.stderr.lower() or "no such" in result.stderr.lower():
-                return None
-            raise CommandFailed(self.target.name, f"docker network inspect {name}",
-                                result.exit_code, result.stderr)  # fmt: skip
-        return result.stdout.strip()
+        return await self._network_field(name, '{{index .Labels "tomo.installation"}}')
 
     async def ensure_isolated_network(self) -> None:
         """The network of the containers that have none of their own (see
@@ -623,8 +615,12 @@ class Docker:
     async def _isolation_of(self, network: str) -> str | None:
         """The network's inter-container setting ("false": its containers cannot
         reach each other; "" when not set); None when there is no such network."""
-        args = ["network", "inspect", "--format", f'{{{{index .Options "{ICC_OPTION}"}}}}',
-                network]  # fmt: skip
+        return await self._network_field(network, f'{{{{index .Options "{ICC_OPTION}"}}}}')
+
+    async def _network_field(self, network: str, template: str) -> str | None:
+        """What `docker network inspect --format template` says; None when there is
+        no such network."""
+        args = ["network", "inspect", "--format", template, network]
         result = await self.ssh.run_docker(self.target, args, check=False)
         if result.exit_code != 0:
             if "not found" in result.stderr.lower() or "no such" in result.stderr.lower():
