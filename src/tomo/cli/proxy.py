@@ -17,8 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from tomo.cli.services import Services
-    from tomo.proxy.login import Login
-    from tomo.proxy.schemas import CertificateShown, InstallationHostnames, ProxyStatus
+    from tomo.proxy.schemas import CertificateShown, InstallationHostnames, Login, ProxyStatus
     from tomo.servers.schemas import ServerPublic
 
 hostnames = typer.Typer(

@@ -5,8 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tomo.client.transport import Api, segment
-from tomo.proxy.login import Login
-from tomo.proxy.schemas import DomainSettings, InstallationHostnames, ProxyStatus
+from tomo.proxy.schemas import DomainSettings, InstallationHostnames, Login, ProxyStatus
 from tomo.servers.schemas import ServerPublic
 
 

@@ -28,7 +28,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote_plus, urlsplit
 
 from tomo.auth.roles import Role, allows
@@ -36,6 +36,7 @@ from tomo.auth.service import AuthService, Principal
 from tomo.crypto import Secrets
 from tomo.errors import Forbidden, InvalidInput, Refusal
 from tomo.proxy.routes import hostname_problem
+from tomo.proxy.schemas import Login
 
 if TYPE_CHECKING:
     from cryptography.fernet import Fernet
@@ -47,7 +48,6 @@ CODE_SECONDS = 60
 PASS_CACHE_SECONDS = 5.0  # a pass checked is believed this long (a page's many requests)
 _CACHE_LIMIT = 4096
 USER_HEADERS = ("Remote-User", "Remote-Role")  # what the app is told, set by tomo only
-Login = Literal["viewer", "admin"]  # the role an app's login asks for at least
 
 
 @dataclass(frozen=True)

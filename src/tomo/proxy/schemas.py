@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 AUTO = "auto"  # the hostname `<installation>.<domain>`
+Login = Literal["viewer", "admin"]  # the role an app's login asks for at least
 
 
 class DomainSettings(BaseModel):

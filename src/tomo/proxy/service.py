@@ -50,13 +50,14 @@ from tomo.proxy.door import (
     front_door,
 )
 from tomo.proxy.lease import door_lease
-from tomo.proxy.login import USER_HEADERS, Login
+from tomo.proxy.login import USER_HEADERS
 from tomo.proxy.routes import ForwardAuth, FrontDoorConfig, Route, Upstream, hostname_problem
 from tomo.proxy.schemas import (
     AUTO,
     CertificateShown,
     DomainSettings,
     InstallationHostnames,
+    Login,
     ProxyRoute,
     ProxyStatus,
     hostnames_under,

@@ -27,8 +27,13 @@ from pydantic import ValidationError
 from tomo.deployment.service import DeploymentService
 from tomo.errors import InvalidInput, Refusal, TomoError
 from tomo.http.deps import DeploymentDep, RuntimeDep, runtime_of
-from tomo.proxy.login import Login
-from tomo.proxy.schemas import CertificateShown, DomainSettings, InstallationHostnames, ProxyStatus
+from tomo.proxy.schemas import (
+    CertificateShown,
+    DomainSettings,
+    InstallationHostnames,
+    Login,
+    ProxyStatus,
+)
 from tomo.proxy.service import ProxyService
 from tomo.servers.schemas import ServerPublic
 from tomo.web.forms import FormErrors, as_sentence, errors_of, form_status, form_values
