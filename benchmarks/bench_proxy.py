@@ -18,11 +18,13 @@ v2", no name). Requests go to 127.0.0.1 with the name as Host and TLS server nam
    gets a new name and loses it again, N times each way: by hand (one `ssh` running
    `docker network connect`, `docker container cp` of the config and `caddy
    reload`), with ProxyService.set_hostnames in process, and with `tomo hostname
-   add|remove` as a subprocess. Each change is timed from its start to the first
+   add|remove` as a subprocess: on tomo's data directory, and logged in to a `tomo
+   serve` of it (`tomo login`: the command is then a client of tomo's API, as on a
+   laptop). Each change is timed from its start to the first
    request that shows it (B's page by the new name; no longer B's page by the
    removed one), probed every 10 ms on a new connection. Beside them, the floor
    (`caddy reload` of an unchanged config over ssh), tomo's apply of an unchanged
-   config, and the command's start-up. The loops' errors must be 0.
+   config, and the command's start-up both ways. The loops' errors must be 0.
 2. N requests to A through the front door and N straight to A's published port,
    interleaved, each on its own kept-alive connection: p50 of each, the difference
    and the ratio.
@@ -38,6 +40,7 @@ import asyncio
 import json
 import math
 import os
+import secrets
 import shlex
 import shutil
 import ssl
@@ -46,8 +49,8 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
@@ -87,10 +90,13 @@ REQUEST_TIMEOUT = 5.0
 COMMAND_TIMEOUT = 120.0
 WARM_UP = 20  # requests on each side before side by side counts
 # The ways of changing B's names, each with the word its new names carry.
-KINDS = {"by hand": "hand", "tomo in-process": "call", "tomo command": "cli"}
+KINDS = {"by hand": "hand", "tomo in-process": "call", "tomo command": "cli",
+         "tomo command, logged in": "api"}  # fmt: skip
 FLOOR = "caddy reload, config unchanged (ssh … docker exec)"
 REAPPLY = "tomo, config unchanged (ProxyService.apply in-process)"
 START_UP = "tomo hostname list (start-up and database, no server)"
+REMOTE_START_UP = "tomo hostname list, logged in (start-up and one request to tomo serve)"
+PASSWORD = secrets.token_urlsafe(18)  # the admin of the benchmark's `tomo serve`
 
 
 @dataclass
@@ -111,6 +117,7 @@ class Bench:
     live: dict[str, list[float]] = field(default_factory=dict)  # start to first seen
     never: list[str] = field(default_factory=list)  # changes not seen within WAIT_SECONDS
     context: dict[str, list[float]] = field(default_factory=dict)  # what a change holds
+    laptop: dict[str, str] = field(default_factory=dict)  # env of a CLI logged in to serve
 
     def tls(self) -> ssl.SSLContext:
         return ssl.create_default_context(cadata=self.root)
@@ -289,6 +296,12 @@ def command(bench: Bench, *args: str) -> Callable[[], Awaitable[object]]:
     return lambda: asyncio.to_thread(run_command, command_argv(bench, *args), cli_env(bench))
 
 
+def logged_in(bench: Bench, *args: str) -> Callable[[], Awaitable[object]]:
+    """`tomo hostname ARGS` logged in to `tomo serve`: start-up, then tomo's API."""
+    argv = [sys.executable, "-m", "tomo", "hostname", *args]
+    return lambda: asyncio.to_thread(run_command, argv, bench.laptop)
+
+
 def command_argv(bench: Bench, *args: str) -> list[str]:
     return [sys.executable, "-m", "tomo", "--data-dir", str(bench.runtime.settings.data_dir),
             "hostname", *args]  # fmt: skip
@@ -335,6 +348,8 @@ def changes(
         return by_hand_add(bench, name), by_hand_remove(bench)
     if kind == "tomo in-process":
         return in_process(bench, [name]), in_process(bench, [])
+    if kind == "tomo command, logged in":
+        return logged_in(bench, "add", B, name), logged_in(bench, "remove", B, name)
     return command(bench, "add", B, name), command(bench, "remove", B, name)
 
 
@@ -350,6 +365,7 @@ async def context(bench: Bench) -> None:
         (FLOOR, partial(asyncio.to_thread, floor)),
         (REAPPLY, partial(bench.runtime.proxy.apply, SERVER)),
         (START_UP, partial(asyncio.to_thread, start_up)),
+        (REMOTE_START_UP, logged_in(bench, "list", B)),
     ]
     for label, work in parts:
         start = time.perf_counter()
@@ -386,6 +402,52 @@ def side_by_side(bench: Bench, count: int) -> dict[str, list[float]]:
 
 
 # -- set-up ------------------------------------------------------------------------------
+
+
+@contextmanager
+def served(bench: Bench) -> Iterator[None]:
+    """`tomo serve` of the benchmark's data directory (an admin made from the shell),
+    and a CLI logged in to it from a HOME of its own (bench.laptop), until the end."""
+    data = str(bench.runtime.settings.data_dir)
+    env = {**cli_env(bench), "TOMO_MONITOR_INTERVAL": "0"}
+    tomo = [sys.executable, "-m", "tomo"]
+    with_password([*tomo, "--data-dir", data, "user", "create", "admin", "--admin"], env)
+    port = free_port()
+    log = (bench.work / "serve.log").open("w")
+    server = subprocess.Popen([*tomo, "--data-dir", data, "serve", "--port", str(port)],
+                              stdout=log, stderr=subprocess.STDOUT, env=env)  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_serving(url, server)
+        home = bench.work / "laptop"
+        bench.laptop = {**env, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
+        with_password([*tomo, "login", url, "--user", "admin"], bench.laptop)
+        yield
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def with_password(argv: list[str], env: dict[str, str]) -> None:
+    """`argv --password-stdin`, PASSWORD on its stdin; SystemExit when it fails."""
+    done = subprocess.run([*argv, "--password-stdin"], input=f"{PASSWORD}\n", env=env, text=True,
+                          capture_output=True, timeout=COMMAND_TIMEOUT, check=False)  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"{shlex.join(argv[3:])} failed: {done.stderr.strip()[-400:]}")
+
+
+def wait_until_serving(url: str, server: subprocess.Popen[bytes]) -> None:
+    for _ in range(int(WAIT_SECONDS / 0.1) * 2):
+        if server.poll() is not None:
+            raise SystemExit("tomo serve ended before it answered (see serve.log)")
+        try:
+            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"tomo serve did not answer at {url} within {WAIT_SECONDS * 2:g} s")
 
 
 @asynccontextmanager
@@ -531,6 +593,11 @@ def change_table(bench: Bench) -> str:
 
 async def measure(bench: Bench, args: argparse.Namespace) -> int:
     await set_up(bench)
+    with served(bench):
+        return await measure_served(bench, args)
+
+
+async def measure_served(bench: Bench, args: argparse.Namespace) -> int:
     loops = [RequestLoop(bench, args.loop_interval, keep).start() for keep in (True, False)]
     try:
         for n in range(args.rounds):
