@@ -61,7 +61,7 @@ from pydantic import SecretStr
 from tests.caddy import push_caddy_image
 from tests.gitrepo import CatalogRepo, app_definition
 from tests.registry import TestImages, local_registry, push_test_images
-from tests.services import docker_daemon, free_port
+from tests.services import docker_daemon, free_port, wait_until_serving
 from tests.sshd import Sshd, SshUsers, prepare_users
 
 from benchmarks.bench_backup import docker, ssh_command, work_dirs
@@ -435,19 +435,6 @@ def with_password(argv: list[str], env: dict[str, str]) -> None:
                           capture_output=True, timeout=COMMAND_TIMEOUT, check=False)  # fmt: skip
     if done.returncode != 0:
         raise SystemExit(f"{shlex.join(argv[3:])} failed: {done.stderr.strip()[-400:]}")
-
-
-def wait_until_serving(url: str, server: subprocess.Popen[bytes]) -> None:
-    for _ in range(int(WAIT_SECONDS / 0.1) * 2):
-        if server.poll() is not None:
-            raise SystemExit("tomo serve ended before it answered (see serve.log)")
-        try:
-            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"tomo serve did not answer at {url} within {WAIT_SECONDS * 2:g} s")
 
 
 @asynccontextmanager

@@ -135,8 +135,10 @@ def install(
     if hostname:
         config = config.model_copy(update={"hostnames": hostname})
     if login is not None:
-        if login not in ("users", "admins", "off"):
-            raise InvalidInput(f"--login: '{login}' is not one of users, admins, off")
+        from tomo.proxy.schemas import LOGIN_WORDS
+
+        if login not in LOGIN_WORDS:
+            raise InvalidInput(f"--login: '{login}' is not one of {', '.join(LOGIN_WORDS)}")
         config = config.model_copy(update={"login": login})
     if updates is not None or update_window is not None:
         chosen = update_settings(updates or "auto", update_window, False, policy_option="--updates",

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from tomo.cli.services import Services
-    from tomo.proxy.schemas import CertificateShown, InstallationHostnames, Login, ProxyStatus
+    from tomo.proxy.schemas import CertificateShown, InstallationHostnames, ProxyStatus
     from tomo.servers.schemas import ServerPublic
 
 hostnames = typer.Typer(
@@ -206,9 +206,6 @@ def remove_hostnames(
     _change(ctx, installation, server, json_, without)
 
 
-LOGINS: dict[str, Login | None] = {"users": "viewer", "admins": "admin", "off": None}
-
-
 def _certificate_words(held: CertificateShown | None) -> tuple[str, str]:
     if held is None:
         return "-", "none yet"
@@ -217,7 +214,9 @@ def _certificate_words(held: CertificateShown | None) -> tuple[str, str]:
 
 
 def _login_word(login: str | None) -> str:
-    return next(word for word, role in LOGINS.items() if role == login)
+    from tomo.proxy.schemas import LOGIN_WORDS
+
+    return next(word for word, role in LOGIN_WORDS.items() if role == login)
 
 
 @hostnames.command("login")
@@ -231,9 +230,11 @@ def set_login(
 ) -> None:  # fmt: skip
     """Put tomo's login in front of the installation's names (see docs/https-names.md):
     only signed-in tomo users (or only admins) get through."""
-    if who not in LOGINS:
-        raise InvalidInput(f"'{who}' is not one of {', '.join(LOGINS)}")
-    login = LOGINS[who]
+    from tomo.proxy.schemas import LOGIN_WORDS
+
+    if who not in LOGIN_WORDS:
+        raise InvalidInput(f"'{who}' is not one of {', '.join(LOGIN_WORDS)}")
+    login = LOGIN_WORDS[who]
 
     async def action(runtime: Services) -> InstallationHostnames:
         return await runtime.proxy.set_login(installation, login, server)

@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field
 
 AUTO = "auto"  # the hostname `<installation>.<domain>`
 Login = Literal["viewer", "admin"]  # the role an app's login asks for at least
+# The words users give for a login (`tomo hostname login`, `tomo install --login`).
+LOGIN_WORDS: dict[str, Login | None] = {"users": "viewer", "admins": "admin", "off": None}
 
 
 class DomainSettings(BaseModel):

@@ -54,6 +54,7 @@ from tomo.proxy.login import USER_HEADERS
 from tomo.proxy.routes import ForwardAuth, FrontDoorConfig, Route, Upstream, hostname_problem
 from tomo.proxy.schemas import (
     AUTO,
+    LOGIN_WORDS,
     CertificateShown,
     DomainSettings,
     InstallationHostnames,
@@ -320,8 +321,7 @@ class ProxyService:
             return (f"; it asks for a login in front of it, which tomo could not put there "
                     f"({exc.message}), so anyone who reaches its names gets through")  # fmt: skip
         await self.ctx.set(row.id, door_login=wanted)
-        who = "signed-in tomo users" if wanted == "viewer" else "tomo's admins"
-        return f"; only {who} get through (tomo hostname login changes that)"
+        return f"; only {WHO_GETS_THROUGH[wanted]} get through (tomo hostname login changes that)"
 
     async def removed(self, row: Installation) -> str:
         """The server's config applied without the installation's routes."""
@@ -591,17 +591,16 @@ def _login_wanted(row: Installation) -> Login | None:
     else as its definition asks (None: no login)."""
     chosen = (row.config or {}).get("login")
     if chosen is not None:
-        return INSTALL_LOGINS[chosen]
+        return LOGIN_WORDS[chosen]
     proxy = AppDefinition.model_validate(row.definition).proxy
     return "viewer" if proxy is not None and proxy.login else None
 
 
-# `--login` at an install (InstallConfig.login), as the role the front door asks for.
-INSTALL_LOGINS: dict[str, Login | None] = {"users": "viewer", "admins": "admin", "off": None}
+WHO_GETS_THROUGH = {"viewer": "signed-in tomo users", "admin": "tomo's admins"}
 
 
 def _login_said(row: Installation, routed: str) -> str:
-    who = {"viewer": "signed-in tomo users", "admin": "tomo's admins"}.get(row.door_login or "")
+    who = WHO_GETS_THROUGH.get(row.door_login or "")
     asks = f"only {who} get through to {row.name}" if who else f"{row.name} asks for no login"
     if not row.hostnames:
         return f"{asks} once it has a name (tomo hostname add)"
