@@ -33,6 +33,9 @@ async def test_preview_shows_what_it_creates_and_the_risks_to_accept(
                  f"  container watcher (image {deploy.images.web_v1})",
                  f"    port {port}:80/tcp",
                  "    folder /var/run/docker.sock:/var/run/docker.sock:ro",
+                 "  network tomo-isolated (if the server lacks it: shared by the apps without "
+                 "a network of their own, where no container reaches another; kept after an "
+                 "uninstall)",
                  "  docker-socket: Controls Docker on the server",
                  "  accept them with --accept-risk docker-socket",
                  "box can take it: checked on the server just now."):  # fmt: skip
@@ -84,3 +87,13 @@ async def test_a_login_is_one_of_three_words_and_needs_a_name_to_guard(
     assert "a login in front of web guards its names, and it is given none" in unnamed.stderr
     assert "give it one with --hostname" in unnamed.stderr
     assert tomo.json("ps") == [] and tomo.json("job", "list") == []  # nothing changed
+
+    tomo.run("server", "update", "box", "--domain", "home.example")
+    named = tomo.run("install", app, "--server", "box", "--hostname", "photos", "--login",
+                     "admins", "--preview").stdout.splitlines()  # fmt: skip
+    assert ("  name photos.home.example (routed by the server's front door; only tomo's "
+            "admins get through)") in named  # fmt: skip
+    assert "  network tomo-web" in named and not any("tomo-isolated" in n for n in named)
+    assert "box would refuse it now:" in named  # tomo's address is not set
+    assert any("needs tomo's address: set TOMO_PUBLIC_URL" in line for line in named), named
+    assert tomo.json("ps") == [] and tomo.json("job", "list") == []

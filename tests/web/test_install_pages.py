@@ -483,3 +483,78 @@ def test_generated_secrets_are_shown_once_when_the_install_succeeded(store: Stor
     assert "Install of form-keys-broken failed" in text_of(failed)
     assert "Values tomo generated" not in text_of(failed)
     assert "tomo_generated" not in page.cookies  # dropped unseen
+
+
+def set_domain(store: Store, domain: str) -> None:
+    """The server's base domain (its front door not made: no app is routed there)."""
+    saved = store.web.api.admin.put("/api/servers/box/domain", json={"domain": domain,
+                                                                     "tls": "internal"})  # fmt: skip
+    assert saved.status_code == 200, saved.text
+
+
+def test_a_preview_shows_the_names_who_gets_through_and_the_shared_network(
+    store: Store, settings: Settings
+) -> None:
+    settings.public_url = "https://tomo.home.example"  # where a login sends people
+    set_domain(store, "home.example")
+    form_url = store.publish("form-named")
+    page = store.web.admin()
+    form = page.get(form_url)
+    text = html.unescape(text_of(form))
+    assert '<label for="f-hostnames">Names over HTTPS</label>' in form.text
+    assert "a word is named under home.example (photos is photos.home.example)" in text
+    assert "Empty: no name: it is reached on its ports." in text
+    assert '<option value="" selected>As the app asks: none</option>' in form.text
+
+    values = install_form_values(form)
+    unnamed = html.unescape(text_of(page.post(form_url, {**values, "action": "preview"})))
+    assert ("Network tomo-isolated if the server lacks it: shared by the apps without a "
+            "network of their own, where no container reaches another") in unnamed  # fmt: skip
+    assert "--network tomo-isolated" in unnamed and "Name " not in unnamed
+
+    typed = {**values, "hostnames": "photos, www.example.test", "login": "admins"}
+    preview = page.post(form_url, {**typed, "action": "preview"})
+    assert preview.status_code == 200, text_of(preview)
+    shown = html.unescape(text_of(preview))
+    door = "routed by the server's front door; only tomo's admins get through"
+    assert f"Name photos.home.example {door}" in shown, shown
+    assert f"Name www.example.test {door}" in shown
+    # Named, it has a network of its own, which the front door joins to reach it.
+    assert "Network tomo-form-named" in shown and "tomo-isolated" not in shown
+    assert "docker network create tomo-form-named" in shown
+    assert "can take this container" in shown, shown
+    assert 'value="photos, www.example.test"' in preview.text  # what was typed is kept
+    assert '<option value="admins" selected>' in preview.text
+    asked = store.web.api.admin.post("/api/installations", params={"preview": "true"}, json={
+        "server": "box", "app": "test/form-named", "ports": [{"host": values["port.0"],
+        "container": 80}], "hostnames": ["photos", "www.example.test"], "login": "admins"})  # fmt: skip
+    assert asked.status_code == 200, asked.text
+    found = asked.json()
+    assert found["hostnames"] == ["photos.home.example", "www.example.test"]
+    assert (found["login"], found["isolated_network"]) == ("admins", None)
+    assert store.installations() == []  # a preview changes nothing
+
+
+def test_a_name_or_a_login_the_server_cannot_route_is_told_beside_its_input(
+    store: Store,
+) -> None:
+    set_domain(store, "home.example")
+    form_url = store.publish("form-door")
+    page = store.web.admin()
+    values = install_form_values(page.get(form_url))
+
+    unnamed = page.post(form_url, {**values, "login": "users", "action": "install"})
+    assert unnamed.status_code == 422, text_of(unnamed)
+    assert "guards its names, and it is given none" in field_error(unnamed, "login")
+    assert '<option value="users" selected>' in unnamed.text
+
+    no_address = page.post(form_url, {**values, "hostnames": "photos", "login": "admins",
+                                      "action": "install"})  # fmt: skip
+    assert no_address.status_code == 422, text_of(no_address)
+    assert "needs tomo's address: set TOMO_PUBLIC_URL" in field_error(no_address, "login")
+
+    bad = page.post(form_url, {**values, "hostnames": "photos bad_name!", "action": "install"})
+    assert bad.status_code == 422, text_of(bad)
+    assert "bad_name!" in field_error(bad, "hostnames"), text_of(bad)
+    assert 'href="#f-hostnames"' in bad.text  # the list atop the form leads to it
+    assert store.installations() == []

@@ -699,6 +699,16 @@ def _print_preview(plan: InstallPreview, app: str, server: str) -> None:
 def _created(plan: InstallPreview) -> list[str]:
     lines = [f"  folder {plan.instance_dir} (the installation's own)"]
     lines += [f"  network {plan.network}"] if plan.network else []
+    if plan.isolated_network:
+        from tomo.deployment.schemas import ISOLATED_NETWORK_SAID
+
+        lines.append(f"  network {plan.isolated_network} ({ISOLATED_NETWORK_SAID})")
+    if plan.login:
+        from tomo.proxy.schemas import login_said
+
+        said = login_said(plan.login)
+        lines += [f"  name {name} (routed by the server's front door; {said})"
+                  for name in plan.hostnames]  # fmt: skip
     lines += [f"  volume {volume}" for volume in plan.volumes]
     for container in plan.containers:
         lines.append(f"  container {container.name} (image {container.image})")

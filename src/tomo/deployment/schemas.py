@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -176,6 +176,13 @@ class PreflightProblem(BaseModel):
                        self.suggestion)  # fmt: skip
 
 
+# What a preview says of InstallPreview.isolated_network.
+ISOLATED_NETWORK_SAID = (
+    "if the server lacks it: shared by the apps without a network of their own, where no "
+    "container reaches another; kept after an uninstall"
+)
+
+
 class InstallPreview(BaseModel):
     """What an install would run, without running it."""
 
@@ -191,6 +198,13 @@ class InstallPreview(BaseModel):
     containers: list[ContainerPreview] = []
     volumes: list[str] = []  # the named volumes it creates (unless there already)
     instance_dir: str = ""  # the installation's own folder on the server
+    # The network shared by its containers that have none of their own, where none
+    # reaches another (remote.ISOLATED_NETWORK): made if the server lacks it, kept.
+    isolated_network: str | None = None
+    # The names the server's front door routes to it, and who gets through them
+    # (a login word of proxy.schemas.LOGIN_WORDS; None without names).
+    hostnames: list[str] = []
+    login: Literal["users", "admins", "off"] | None = None
     # What the server says (when it was asked): every reason it cannot take the app,
     # [] when it can, None when it was not asked.
     problems: list[PreflightProblem] | None = None

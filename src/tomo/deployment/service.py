@@ -34,11 +34,17 @@ from tomo.deployment import (
     update,
 )
 from tomo.deployment.app_spec import app_mounts, named_volumes
-from tomo.deployment.context import DeploymentContext, installed_containers, public
+from tomo.deployment.context import (
+    DeploymentContext,
+    installed_containers,
+    public,
+    stored_config,
+)
 from tomo.deployment.jobs import JobRecorder, job_view, list_jobs
 from tomo.deployment.log_resume import places_read
 from tomo.deployment.models import Installation
 from tomo.deployment.operation import Prepared
+from tomo.deployment.remote import ISOLATED_NETWORK
 from tomo.deployment.schemas import (
     MAX_JOBS,
     Adopted,
@@ -64,6 +70,7 @@ from tomo.errors import InvalidInput, NotFound, Refusal, TomoError
 from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.service import MarketplaceService
 from tomo.monitor.stats import ResourceCache, measure_all
+from tomo.proxy.schemas import LoginWord, login_word
 from tomo.servers.service import ServerService
 from tomo.updates.images import ImageCheckReport, check_images
 from tomo.updates.schemas import UpdateSettings, update_columns
@@ -117,26 +124,31 @@ class DeploymentService:
         problems = None
         if check:
             found = await install.check_server(self.ctx, plan.server_id, plan.definition, spec)
-            found += await self._unroutable(plan)
+            found += await self._unroutable(plan, config)
             problems = [PreflightProblem.of(problem) for problem in found]
             to_accept += [flag for problem in found if "accept_risks" in problem.fields
                           for flag in problem.values if flag not in to_accept]  # fmt: skip
         containers = [self._preview(container) for container in spec.containers]
         main = next(c for c, s in zip(containers, spec.containers, strict=True)
                     if s.name == spec.name)  # fmt: skip
+        isolated = any(container.isolated for container in spec.containers)
         return InstallPreview(
             argv=main.argv, env_file=main.env_file, env=main.env, risks=spec.risks,
             risks_to_accept=to_accept, problems=problems, network=spec.network,
             containers=containers, volumes=spec.volumes, instance_dir=spec.instance_dir,
+            isolated_network=ISOLATED_NETWORK if isolated else None,
+            hostnames=plan.hostnames, login=_door_login(plan, config),
         )  # fmt: skip
 
-    async def _unroutable(self, plan: install.InstallPlan) -> list[Refusal]:
-        """Why the install's hostnames could not be routed (as its preflight would say)."""
+    async def _unroutable(self, plan: install.InstallPlan, config: InstallConfig) -> list[Refusal]:
+        """Why the install's hostnames could not be routed, or the login chosen not put
+        before them (as its preflight would say)."""
         if not plan.hostnames or self.ctx.hooks.routes is None:
             return []
         looked = Installation(
             id="preview", server_id=plan.server_id, name=plan.spec.name,
             definition=plan.definition.model_dump(mode="json"),
+            config=stored_config(config, plan.spec),
             status=InstallationStatus.PENDING, hostnames=plan.hostnames,
         )  # fmt: skip
         return await self.ctx.hooks.routes.check(looked)
@@ -519,3 +531,11 @@ class DeploymentService:
     async def reconcile_interrupted(self) -> list[str]:
         """Settle what operations interrupted by tomo's death left; say what was done."""
         return await reconcile.reconcile_interrupted(self.ctx)
+
+
+def _door_login(plan: install.InstallPlan, config: InstallConfig) -> LoginWord | None:
+    """Who the front door lets through to the names an install would route."""
+    if not plan.hostnames:
+        return None
+    proxy = plan.definition.proxy
+    return login_word(config.login, definition_asks=proxy is not None and proxy.login)

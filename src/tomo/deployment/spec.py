@@ -227,6 +227,11 @@ class ContainerSpec:
         return {**self.env, **self.secret_env}
 
     @property
+    def isolated(self) -> bool:
+        """It has no network of its own, so it joins remote.ISOLATED_NETWORK."""
+        return not self.network_mode and not self.network
+
+    @property
     def owned_dirs(self) -> list[str]:
         """The instance directory, then every mount source tomo owns."""
         return [self.instance_dir, *(m.host_path for m in self.mounts if m.owned)]
@@ -461,7 +466,7 @@ def build_docker_run_command(spec: ContainerSpec, publish_address: str) -> list[
         argv += ["--network", spec.network_mode]
     elif spec.network:
         argv += ["--network", spec.network, "--network-alias", spec.service]
-    else:
+    else:  # spec.isolated
         argv += ["--network", ISOLATED_NETWORK]
     argv += _service_options(spec)
     if spec.pid_mode:

@@ -13,6 +13,22 @@ AUTO = "auto"  # the hostname `<installation>.<domain>`
 Login = Literal["viewer", "admin"]  # the role an app's login asks for at least
 # The words users give for a login (`tomo hostname login`, `tomo install --login`).
 LOGIN_WORDS: dict[str, Login | None] = {"users": "viewer", "admins": "admin", "off": None}
+LoginWord = Literal["users", "admins", "off"]
+WHO_GETS_THROUGH: dict[str, str] = {"viewer": "signed-in tomo users", "admin": "tomo's admins"}
+
+
+def login_word(chosen: LoginWord | None, *, definition_asks: bool) -> LoginWord:
+    """The login in front of a new installation's names: as chosen at its install,
+    else as its definition asks (any signed-in tomo user), else none."""
+    if chosen is not None:
+        return chosen
+    return "users" if definition_asks else "off"
+
+
+def login_said(word: LoginWord) -> str:
+    """Who a login word lets through, in words."""
+    role = LOGIN_WORDS[word]
+    return f"only {WHO_GETS_THROUGH[role]} get through" if role else "no login in front of it"
 
 
 class DomainSettings(BaseModel):

@@ -55,6 +55,7 @@ from tomo.proxy.routes import ForwardAuth, FrontDoorConfig, Route, Upstream, hos
 from tomo.proxy.schemas import (
     AUTO,
     LOGIN_WORDS,
+    WHO_GETS_THROUGH,
     CertificateShown,
     DomainSettings,
     InstallationHostnames,
@@ -62,6 +63,7 @@ from tomo.proxy.schemas import (
     ProxyRoute,
     ProxyStatus,
     hostnames_under,
+    login_word,
 )
 from tomo.servers.looks import Looks
 from tomo.servers.models import Server
@@ -589,14 +591,9 @@ def _shown(row: Installation, said: str = "") -> InstallationHostnames:
 def _login_wanted(row: Installation) -> Login | None:
     """The role a new installation's login asks for: as chosen at its install,
     else as its definition asks (None: no login)."""
-    chosen = (row.config or {}).get("login")
-    if chosen is not None:
-        return LOGIN_WORDS[chosen]
     proxy = AppDefinition.model_validate(row.definition).proxy
-    return "viewer" if proxy is not None and proxy.login else None
-
-
-WHO_GETS_THROUGH = {"viewer": "signed-in tomo users", "admin": "tomo's admins"}
+    asks = proxy is not None and proxy.login
+    return LOGIN_WORDS[login_word((row.config or {}).get("login"), definition_asks=asks)]
 
 
 def _login_said(row: Installation, routed: str) -> str:

@@ -15,6 +15,7 @@ install_memory.py.
 from __future__ import annotations
 
 import posixpath
+import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from pydantic import ValidationError
 from tomo.auth.service import Principal
 from tomo.deployment.app_spec import user_variables
 from tomo.deployment.schemas import (
+    ISOLATED_NETWORK_SAID,
     InstallationPublic,
     InstallPreview,
     InstallStarted,
@@ -47,6 +49,7 @@ from tomo.http.deps import run_in_background, runtime_of
 from tomo.marketplace.definition import AppEnvVar, AppVolume
 from tomo.marketplace.risk_words import explain_risk
 from tomo.marketplace.schemas import MarketplaceApp
+from tomo.proxy.schemas import login_said
 from tomo.runtime import Runtime
 from tomo.servers.schemas import ServerPublic
 from tomo.web.forms import INDEXED_FIELD, FormErrors, form_lists, form_values, page_words
@@ -250,6 +253,12 @@ class Row:
     choices: tuple[str, ...] = ()  # the only values it takes: offered as a list
 
 
+# The front door's inputs: the names it routes to the app (typed apart by spaces or
+# commas), and who it lets through (a word of proxy.schemas.LOGIN_WORDS).
+DOOR_INPUTS = ("hostnames", "login")
+NAMES_APART = re.compile(r"[\s,]+")
+
+
 class InstallForm:
     """The inputs an app's definition asks for, and the reading of them into the
     InstallConfig the API takes (names: name, env.NAME, port.N, volume.N, risk)."""
@@ -291,11 +300,13 @@ class InstallForm:
             "name": values.get("name", "").strip() or None, "env": env, "ports": ports,
             "volumes": volumes, "accept_risks": self.accepted,
             "updates": {"policy": values.get("updates") or "manual"},
+            "hostnames": [name for name in NAMES_APART.split(values.get("hostnames", "")) if name],
+            "login": values.get("login") or None,
         })  # fmt: skip
 
     def known(self) -> set[str]:
         rows = [*self.env, *self.ports, *self.volumes]
-        return ({"name", "updates"} | {row.key for row in rows}
+        return ({"name", "updates", *DOOR_INPUTS} | {row.key for row in rows}
                 | {f"risk.{flag}" for flag in self.risks})  # fmt: skip
 
     def fillable(self) -> set[str]:
@@ -362,6 +373,8 @@ class InstallForm:
         `volumes[1]` → `volume.1`, `accept_risks` → each flag's box, `name`."""
         if name == "accept_risks":
             return [f"risk.{flag}" for flag in flags]
+        if (field_name := name.partition("[")[0]) in DOOR_INPUTS:  # `hostnames[1]`: one input
+            return [field_name]
         if found := INDEXED_FIELD.fullmatch(name):
             return [f"{found['kind']}.{found['index']}"]
         return [name] if name == "name" or name.startswith("env.") else []
@@ -452,9 +465,11 @@ class InstallPage:
     def error_links(self) -> list[tuple[str, str, str]]:
         """(input id, label, message) of each input refused, for the list atop the form."""
         form = self.form
-        labels = {"name": "Instance name"} | {
-            row.key: row.label for row in [*form.env, *form.ports, *form.volumes]
-        }
+        labels = {
+            "name": "Instance name",
+            "hostnames": "Names",
+            "login": "Login in front of it",
+        } | {row.key: row.label for row in [*form.env, *form.ports, *form.volumes]}
         labels |= {f"risk.{flag}": explain_risk(flag)[0] for flag in form.risks}  # fmt: skip
         return [(f"f-{key}", labels.get(key, key), message)
                 for key, message in self.errors.fields.items()]  # fmt: skip
@@ -513,6 +528,11 @@ def creations(plan: InstallPreview) -> list[Creation]:
     each container with the ports it publishes and what it mounts."""
     made = [Creation("folder", plan.instance_dir, "the installation's own")]
     made += [Creation("network", plan.network)] if plan.network else []
+    if plan.isolated_network:
+        made.append(Creation("network", plan.isolated_network, ISOLATED_NETWORK_SAID))
+    if plan.login:
+        said = f"routed by the server's front door; {login_said(plan.login)}"
+        made += [Creation("name", name, said) for name in plan.hostnames]
     made += [Creation("volume", volume) for volume in plan.volumes]
     for container in plan.containers:
         ports = [("port", *_port_sides(port)) for port in container.ports]
