@@ -52,6 +52,7 @@ from tomo.marketplace.schemas import MarketplaceApp
 from tomo.proxy.schemas import login_said
 from tomo.runtime import Runtime
 from tomo.servers.schemas import ServerPublic
+from tomo.web.domains import base_url
 from tomo.web.forms import INDEXED_FIELD, FormErrors, form_lists, form_values, page_words
 from tomo.web.install_memory import (
     Holder,
@@ -653,14 +654,17 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 def _addresses(
     job: JobPublic, installation: InstallationPublic | None, server: ServerPublic | None
 ) -> tuple[list[str], list[str]]:
-    """http://server:port for each TCP port an app that runs now publishes."""
+    """Each name the front door routes to an app that runs now, then http://server:port
+    for each TCP port it publishes."""
     if job.status != "done" or installation is None or server is None:
         return [], []
     if job.kind not in ("install", "update", "start", "restart"):
         return [], []
+    base = base_url(server)
+    names = [f"{base['scheme']}://{name}{base['port']}/" for name in installation.hostnames]
     host = f"[{server.host}]" if ":" in server.host else server.host
     tcp = [p.split("/")[0] for p in installation.ports if p.endswith("/tcp")]
-    return [f"http://{host}:{port}" for port in tcp], [
+    return [*names, *(f"http://{host}:{port}" for port in tcp)], [
         p for p in installation.ports if not p.endswith("/tcp")
     ]
 
