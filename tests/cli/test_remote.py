@@ -470,3 +470,18 @@ def test_every_domain_error_comes_back_from_its_problem_as_itself() -> None:
         back = error_of_problem(problem, problem["status"], where="http://tomo.lan")
         assert type(back) is cls, (cls, problem["type"])
         assert (back.message, back.exit_code) == (sent.message, sent.exit_code)
+
+
+def test_a_request_to_the_remote_tomo_carries_its_secrets_as_typed() -> None:
+    """A JSON dump hides a SecretStr ('**********'): the client's body reveals them,
+    one of its own and those in a mapping (a DNS provider's credentials)."""
+    from pydantic import SecretStr
+
+    from tomo.client.transport import revealed
+    from tomo.proxy.schemas import DomainSettings
+    from tomo.servers.schemas import ServerUpdate
+
+    settings = DomainSettings(tls="acme", dns_provider="cloudflare",
+                              dns_credentials={"api_token": SecretStr("t0ken")})  # fmt: skip
+    assert revealed(settings)["dns_credentials"] == {"api_token": "t0ken"}
+    assert revealed(ServerUpdate(password=SecretStr("pw")))["password"] == "pw"

@@ -23,8 +23,8 @@ ARCH = normalize_architecture(platform.machine())
 SERVER_KEYS = {
     "id", "name", "host", "port", "username", "auth_type", "host_key_fingerprint", "trusted",
     "data_root", "use_sudo", "status", "last_error", "last_seen", "facts", "facts_at", "resources",
-    "domain", "tls_mode", "acme_ca", "acme_email", "acme_ca_root", "proxy_http_port",
-    "proxy_https_port",
+    "domain", "tls_mode", "acme_ca", "acme_email", "acme_ca_root", "dns_provider",
+    "dns_credentials_set", "proxy_http_port", "proxy_https_port",
 }  # fmt: skip
 
 

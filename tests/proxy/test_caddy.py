@@ -13,7 +13,7 @@ from typing import Any
 from tests.proxy.test_routes import root_pem
 from tests.services import unavailable
 from tomo.proxy.caddy import acme_root_file, caddy_config
-from tomo.proxy.door import caddy_reason
+from tomo.proxy.door import caddy_reason, not_reloaded
 from tomo.proxy.routes import ForwardAuth, FrontDoorConfig, Route, Upstream
 
 PHOTOS = Route(("photos.home.example", "pics.home.example"), Upstream("photos", 2342))
@@ -61,6 +61,41 @@ def test_acme_names_its_ca_and_email() -> None:
         "email": "admin@home.example"}]}]  # fmt: skip
     plain = caddy_config(FrontDoorConfig(tls="acme", routes=(NOTES,)))
     assert plain["apps"]["tls"]["automation"]["policies"][0]["issuers"] == [{"module": "acme"}]
+
+
+def test_a_dns_provider_is_acmes_only_challenge_with_its_fields() -> None:
+    config = FrontDoorConfig(tls="acme", dns_provider="duckdns",
+                             dns_credentials={"api_token": "t0ken"}, routes=(NOTES,))  # fmt: skip
+    (issuer,) = caddy_config(config)["apps"]["tls"]["automation"]["policies"][0]["issuers"]
+    assert issuer == {"module": "acme", "challenges": {"dns": {"provider": {
+        "name": "duckdns", "api_token": "t0ken"}}}}  # fmt: skip
+
+
+def test_caddy_without_the_dns_module_names_it_and_the_door_says_how_to_get_one(
+    tmp_path: Path,
+) -> None:
+    """Debian's Caddy holds no DNS provider: `caddy validate` provisions the ACME issuer
+    as far as the provider's module (the shape is Caddy's), then refuses it by name;
+    the front door turns that into what to do."""
+    caddy = shutil.which("caddy")
+    if caddy is None:
+        unavailable("caddy is not installed (apt-get install caddy)")
+    config = FrontDoorConfig(tls="acme", dns_provider="cloudflare",
+                             dns_credentials={"api_token": "t0ken"}, routes=(NOTES,))  # fmt: skip
+    document = caddy_config(config)
+    document["storage"]["root"] = str(tmp_path / "storage")
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(document))
+    done = subprocess.run([caddy, "validate", "--config", str(path)], capture_output=True,
+                          text=True, check=False, timeout=60)  # fmt: skip
+    assert done.returncode != 0
+    reason = caddy_reason(done.stderr)
+    assert reason.endswith("loading DNS provider module: loading module 'cloudflare': "
+                           "unknown module: dns.providers.cloudflare"), reason  # fmt: skip
+    said = not_reloaded(reason)
+    assert said.startswith("the front door's image has no DNS provider module "
+                           "dns.providers.cloudflare, so Caddy kept the config it ran")  # fmt: skip
+    assert "github.com/caddy-dns/cloudflare" in said and "TOMO_PROXY_IMAGE" in said
 
 
 def test_a_private_cas_root_is_a_file_in_the_volume_named_by_its_digest() -> None:

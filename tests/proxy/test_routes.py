@@ -120,6 +120,34 @@ def test_tls_and_acme_settings_are_checked() -> None:
     assert refused(base_domain="Home.example").problems[0].fields == ("base_domain",)
 
 
+def test_a_dns_provider_is_checked_and_lets_a_wildcard_be_proven() -> None:
+    token = {"api_token": "s3cret-token"}
+    error = refused(tls="internal", dns_provider="cloudflare", dns_credentials=token)
+    assert [(p.fields, p.text) for p in error.problems] == [
+        (("dns_provider",), "dns_provider is used only with tls acme (not internal)")
+    ]
+    error = refused(tls="acme", dns_provider="Cloud-Flare")
+    assert [p.fields for p in error.problems] == [("dns_provider",), ("dns_credentials",)]
+    assert "the last part of a Caddy module dns.providers.NAME" in error.problems[0].text
+    assert "needs its credentials" in error.problems[1].text
+    error = refused(tls="acme", dns_provider="cloudflare",
+                    dns_credentials={"API token": "x", "name": "y", "zone": "\n"})  # fmt: skip
+    assert [p.text.split(" (")[0] for p in error.problems] == [
+        "'API token' is not a field of a DNS provider",
+        "'name' is not a field of a DNS provider",
+        "the value of zone is empty, too long or holds a control character",
+    ]
+    assert refused(dns_credentials=token).problems[0].fields == ("dns_credentials",)
+    assert all("s3cret" not in p.text for p in refused(tls="internal", dns_provider="x",
+                                                        dns_credentials=token).problems)  # fmt: skip
+
+    wildcard = Route(("*.home.example",), APP, wildcard=True)
+    FrontDoorConfig(tls="acme", dns_provider="cloudflare", dns_credentials=token,
+                    routes=(wildcard,))  # DNS-01 proves a wildcard: no refusal  # fmt: skip
+    assert "s3cret" not in repr(FrontDoorConfig(tls="acme", dns_provider="cloudflare",
+                                                dns_credentials=token))  # fmt: skip
+
+
 def root_pem(name: str = "Test Root") -> str:
     """A self-signed CA certificate, as a private ACME CA's root is."""
     key = ec.generate_private_key(ec.SECP256R1())

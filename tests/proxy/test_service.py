@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from tests.api.conftest import users_of
 from tests.deployment.conftest import Deploy, carried_out
@@ -21,7 +22,7 @@ from tests.services import free_port
 from tomo.app import create_app
 from tomo.deployment.schemas import JobPublic
 from tomo.deployment.spec import InstallConfig
-from tomo.errors import InvalidInput
+from tomo.errors import FrontDoorFailed, InvalidInput
 from tomo.proxy.door import CONTAINER, FrontDoor
 from tomo.proxy.schemas import DomainSettings
 from tomo.runtime import Runtime, open_runtime
@@ -257,6 +258,32 @@ async def test_tls_off_serves_plain_http_and_bad_settings_are_refused_by_field(
 
     assert "routed http://plain.test.lan to web:80 through the front door" in job.summary
     assert "web v1" in await asyncio.to_thread(plain_get, "plain.test.lan", ports[0])
+
+
+async def test_a_dns_provider_the_front_door_lacks_is_refused_and_the_routes_keep_working(
+    proxied: Runtime, deploy: Deploy, ports: tuple[int, int]
+) -> None:
+    """Debian's Caddy has no DNS provider module: the change to DNS-01 is refused with
+    what to do, and the front door, the server's settings and the routes stay."""
+    web = await deploy.publish("web", docker=deploy.web_app())
+    assert (await install(proxied, web, "web", "named")).status == "done"
+    before = await proxied.servers.get_server("box")
+
+    with pytest.raises(FrontDoorFailed) as refused:
+        await proxied.proxy.set_domain("box", DomainSettings(
+            domain="test.lan", tls="acme", dns_provider="cloudflare",
+            dns_credentials={"api_token": SecretStr("s3cret-token")},
+            http_port=ports[0], https_port=ports[1]))  # fmt: skip
+
+    said = refused.value.message
+    assert "has no DNS provider module dns.providers.cloudflare" in said, said
+    assert "TOMO_PROXY_IMAGE" in said and "s3cret" not in said
+    after = await proxied.servers.get_server("box")
+    assert after == before  # tls internal, no provider, no credentials
+    status = await proxied.proxy.status("box")
+    assert (status.running, status.current, status.dns_provider) == (True, True, None)
+    root = await proxied.proxy.root_certificate("box")
+    assert "web v1" in (await asyncio.to_thread(served, "named.test.lan", ports[1], root))[0]
 
 
 async def test_the_api_sets_the_domain_and_hostnames_for_admins_and_shows_them_to_viewers(

@@ -240,14 +240,20 @@ async def test_a_name_that_does_not_resolve_is_said_so_and_a_slow_one_never_wait
 
 
 @pytest.mark.server
-def test_an_admin_sets_the_domain_and_the_server_page_says_it(
-    web: Web, sshd: Sshd, ssh_users: SshUsers, tmp_path: Path, docker_engine: None
-) -> None:
+def add_box(web: Web, sshd: Sshd, ssh_users: SshUsers, tmp_path: Path) -> str:
+    """The real test server as `box`: its id."""
+
     async def add(runtime: Runtime) -> str:
         added = await runtime.servers.add_server(server_for("box", sshd, ssh_users, tmp_path))
         return added.server.id
 
-    box = web.api.run(add)
+    return web.api.run(add)
+
+
+def test_an_admin_sets_the_domain_and_the_server_page_says_it(
+    web: Web, sshd: Sshd, ssh_users: SshUsers, tmp_path: Path, docker_engine: None
+) -> None:
+    box = add_box(web, sshd, ssh_users, tmp_path)
     admin = web.admin()
     saved = admin.post(f"/servers/{box}/domain", {"domain": "Home.Example", "tls": "off",
                                                   "http_port": "8080", "https_port": ""})  # fmt: skip
@@ -272,6 +278,34 @@ def test_an_admin_sets_the_domain_and_the_server_page_says_it(
     again = admin.get(f"/servers/{box}/domain")
     assert 'id="tls-off" name="tls" value="off" checked' in again.text
     assert re.search(r'id="f-domain"[^>]*value="home.example"', again.text)
+
+
+def test_a_dns_providers_credentials_are_typed_once_and_never_shown_again(
+    web: Web, sshd: Sshd, ssh_users: SshUsers, tmp_path: Path, docker_engine: None
+) -> None:
+    box = add_box(web, sshd, ssh_users, tmp_path)
+    admin = web.admin()
+    acme = {"domain": "home.example", "tls": "acme", "dns_provider": "cloudflare",
+            "http_port": "80", "https_port": "443"}  # fmt: skip
+    bad = admin.post(f"/servers/{box}/domain", {**acme, "dns_credentials": "only-the-token"})
+    assert bad.status_code == 422, text_of(bad)[:2000]
+    assert "Line 1 is not KEY=VALUE (api_token=…, say)." in field_error(bad, "dns_credentials")
+    assert "only-the-token" not in bad.text  # a secret typed is never sent back
+    assert not server(web, box).dns_credentials_set
+
+    token = "s3cret-dns-token"
+    saved = admin.post(f"/servers/{box}/domain", {**acme, "dns_credentials": f"api_token={token}"})
+    assert saved.status_code == 303, text_of(saved)[:3000]
+    said = text_of(part(SECTION, admin.follow(saved)))
+    assert "TLS HTTPS with certificates from an ACME certificate authority (DNS-01 through " \
+        "cloudflare)" in said  # fmt: skip
+    form = admin.get(f"/servers/{box}/domain")
+    assert token not in form.text
+    assert re.search(r'id="f-dns_provider"[^>]*value="cloudflare"', form.text)
+    assert "Saved ones are kept while this stays empty." in text_of(form)
+    assert admin.post(f"/servers/{box}/domain", acme).status_code == 303  # typed none: kept
+    kept = server(web, box)
+    assert (kept.dns_provider, kept.dns_credentials_set) == ("cloudflare", True)
 
 
 def test_an_admin_puts_tomos_login_in_front_of_an_app_once_tomo_has_its_address(

@@ -3,6 +3,8 @@ root-cert`, the domain options of `tomo server update`, and `tomo hostname …`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -37,14 +39,29 @@ ServerOption = Annotated[
 ]
 
 
+@dataclass(frozen=True)
+class AcmeOptions:
+    """`tomo server update`'s ACME options as given (None: not given; "": cleared)."""
+
+    ca: str | None = None
+    email: str | None = None
+    ca_root: str | None = None  # the PEM the file held (see read_ca_root)
+    dns_provider: str | None = None
+    dns_credentials: dict[str, str] | None = None  # read from stdin (read_dns_credentials)
+
+    @property
+    def given(self) -> bool:
+        return any(value is not None for value in astuple(self))
+
+
 async def set_domain_from_options(
     runtime: Services, server: str, domain: str | None, tls: str | None,
-    acme_ca: str | None, acme_email: str | None, acme_ca_root: str | None,
-    proxy_ports: str | None,
+    acme: AcmeOptions, proxy_ports: str | None,
 ) -> ServerPublic:  # fmt: skip
     """`tomo server update`'s domain options over what the server has: an option not
-    given keeps its value ("" clears the domain, the ACME CA, its root or email)."""
-    from pydantic import ValidationError
+    given keeps its value ("" clears the domain, the ACME CA, its root or email, the
+    DNS provider); the DNS provider's credentials stay unless new ones are given."""
+    from pydantic import SecretStr, ValidationError
 
     from tomo.cli.install_options import first_error
     from tomo.proxy.schemas import DomainSettings
@@ -53,12 +70,16 @@ async def set_domain_from_options(
     http_port, https_port = _ports(proxy_ports)
     mode = tls or now.tls_mode
     kept_acme = mode == "acme"  # another mode drops the ACME settings
+    credentials = acme.dns_credentials
     try:
         settings = DomainSettings(
             domain=_given(domain, now.domain), tls=mode,
-            acme_ca=_given(acme_ca, now.acme_ca if kept_acme else None),
-            acme_email=_given(acme_email, now.acme_email if kept_acme else None),
-            acme_ca_root=_given(acme_ca_root, now.acme_ca_root if kept_acme else None),
+            acme_ca=_given(acme.ca, now.acme_ca if kept_acme else None),
+            acme_email=_given(acme.email, now.acme_email if kept_acme else None),
+            acme_ca_root=_given(acme.ca_root, now.acme_ca_root if kept_acme else None),
+            dns_provider=_given(acme.dns_provider, now.dns_provider if kept_acme else None),
+            dns_credentials=None if credentials is None else {
+                key: SecretStr(value) for key, value in credentials.items()},
             http_port=http_port, https_port=https_port,
         )  # fmt: skip
     except ValidationError as exc:
@@ -86,6 +107,17 @@ def read_ca_root(option: str | None) -> str | None:
     if problem:
         raise InvalidInput(f"--acme-ca-root: {path} {problem}")
     return pem
+
+
+def read_dns_credentials(lines: Iterable[str]) -> dict[str, str]:
+    """`--dns-credentials-stdin`: the DNS provider's fields as KEY=VALUE lines (an API
+    token never goes on the command line)."""
+    from tomo.proxy.schemas import credential_lines
+
+    try:
+        return credential_lines(lines)
+    except ValueError as exc:
+        raise InvalidInput(f"--dns-credentials-stdin: {exc}") from None
 
 
 def _given(option: str | None, kept: str | None) -> str | None:
@@ -121,7 +153,7 @@ def _print_status(found: ProxyStatus) -> None:
     fields([
         ("front door", state), ("image", found.running_image or found.image),
         ("domain", found.domain or "none (hostnames are given whole)"),
-        ("tls", found.tls_mode + (f" ({found.acme_ca or 'public CAs'})"
+        ("tls", found.tls_mode + (f" ({found.acme_ca or 'public CAs'}, {_challenge(found)})"
                                   if found.tls_mode == "acme" else "")),
         ("ports", f"http {found.http_port}, https {found.https_port}"),
         ("root expires", found.root_expires_at.date().isoformat() if found.root_expires_at
@@ -140,6 +172,12 @@ def _print_status(found: ProxyStatus) -> None:
         console().print("DNS records to create:", style="bold")
         for record in found.dns_records:
             console().print(f"  {record}", markup=False)
+
+
+def _challenge(found: ProxyStatus) -> str:
+    if found.dns_provider is None:
+        return "HTTP-01"
+    return f"DNS-01 through {found.dns_provider}"
 
 
 def root_cert(

@@ -248,6 +248,13 @@ def update(
     acme_ca_root: Annotated[str | None, typer.Option(
         "--acme-ca-root", help="With --tls acme: a PEM file of the ACME CA's root certificate, "
         "for a private CA ('' for none).", metavar="FILE")] = None,
+    dns_provider: Annotated[str | None, typer.Option(
+        "--dns-provider", help="With --tls acme: ACME's DNS-01 challenge through this "
+        "provider's API (Caddy's dns.providers.NAME: cloudflare, duckdns, …; '' for HTTP-01).",
+        metavar="NAME")] = None,
+    dns_credentials_stdin: Annotated[bool, typer.Option(
+        "--dns-credentials-stdin", help="Read the DNS provider's fields as KEY=VALUE lines "
+        "from standard input (api_token=…); sealed, never shown.")] = False,
     proxy_ports: Annotated[str | None, typer.Option(
         "--proxy-ports", help="The host ports the front door publishes (default 80,443).",
         metavar="HTTP,HTTPS")] = None,
@@ -259,6 +266,9 @@ def update(
     if (key is not None) + password_stdin + generate_key > 1:
         raise InvalidInput("give one new login at most: --key PATH, --password-stdin or "
                            "--generate-key")  # fmt: skip
+    if dns_credentials_stdin and (password_stdin or passphrase_stdin):
+        raise InvalidInput("--dns-credentials-stdin reads standard input too: change the "
+                           "login and the DNS credentials one at a time")  # fmt: skip
     if passphrase_stdin and key is None:
         raise InvalidInput("--passphrase-stdin goes with --key")
     if generate_key and not sys.stdin.isatty():
@@ -267,10 +277,11 @@ def update(
                            "--key")  # fmt: skip
     from pydantic import SecretStr
 
-    from tomo.cli.proxy import read_ca_root
+    from tomo.cli.proxy import AcmeOptions, read_ca_root, read_dns_credentials
     from tomo.servers.schemas import ServerUpdate
 
-    ca_root = read_ca_root(acme_ca_root)  # before anything changes
+    credentials = read_dns_credentials(sys.stdin) if dns_credentials_stdin else None
+    acme = AcmeOptions(acme_ca, acme_email, read_ca_root(acme_ca_root), dns_provider, credentials)
     secret = _stdin_line() if (password_stdin or passphrase_stdin) else None
     changes = ServerUpdate(
         name=name, host=host, port=port, username=user, data_root=data_root, use_sudo=sudo,
@@ -290,12 +301,12 @@ def update(
                 raise InvalidInput("the new key was not tried: you did not confirm; the login "
                                    "did not change")  # fmt: skip
         updated = await runtime.servers.update_server(server, wanted)
-        if (domain, tls, acme_ca, acme_email, ca_root, proxy_ports) == (None,) * 6:
+        if (domain, tls, proxy_ports) == (None,) * 3 and not acme.given:
             return updated
         from tomo.cli.proxy import set_domain_from_options
 
-        return await set_domain_from_options(runtime, updated.id, domain, tls, acme_ca,
-                                             acme_email, ca_root, proxy_ports)  # fmt: skip
+        return await set_domain_from_options(runtime, updated.id, domain, tls, acme,
+                                             proxy_ports)  # fmt: skip
 
     updated = run(ctx, action)
     emit(updated, json_, _updated(updated, changes, generate_key))

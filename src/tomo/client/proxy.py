@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tomo.client.transport import Api, segment
+from tomo.client.transport import Api, revealed, segment
 from tomo.proxy.schemas import DomainSettings, InstallationHostnames, Login, ProxyStatus
 from tomo.servers.schemas import ServerPublic
 
@@ -14,8 +14,7 @@ class RemoteProxy:
         self.api = api
 
     async def set_domain(self, ref: str, settings: DomainSettings) -> ServerPublic:
-        answer = await self.api.call("PUT", f"{_server(ref)}/domain",
-                                     body=settings.model_dump(mode="json"))  # fmt: skip
+        answer = await self.api.call("PUT", f"{_server(ref)}/domain", body=revealed(settings))
         return ServerPublic.model_validate(answer)
 
     async def status(self, ref: str) -> ProxyStatus:

@@ -34,6 +34,9 @@ def revealed(model: BaseModel) -> dict[str, Any]:
     for name, value in model:
         if isinstance(value, SecretStr):
             body[name] = value.get_secret_value()
+        elif isinstance(value, dict) and any(isinstance(v, SecretStr) for v in value.values()):
+            body[name] = {key: v.get_secret_value() if isinstance(v, SecretStr) else v
+                          for key, v in value.items()}  # fmt: skip
     return body
 
 

@@ -10,6 +10,10 @@ goes back to the previous config when the new one cannot run).
              tls: how certificates are got (tls internal or acme); pki: the
              internal CA, never installed into the container's trust store
 
+With a DNS provider (ACME's DNS-01 challenge), its fields (an API token, say) are in
+the config as Caddy reads them, a file in the front door's volume on the server;
+tomo's own copy is sealed. The image must hold the module `dns.providers.<name>`.
+
 A private ACME CA's root (`acme_ca_root`) is a file in the volume beside the config
 (FrontDoor.apply puts it there first), named by its digest: a new root is a new
 config, and Caddy reloads only a config that changed.
@@ -88,6 +92,9 @@ def _issuer(config: FrontDoorConfig) -> Json:
         issuer["email"] = config.acme_email
     if config.acme_ca_root is not None:
         issuer["trusted_roots_pem_files"] = [f"{DATA}/{acme_root_file(config.acme_ca_root)}"]
+    if config.dns_provider is not None:  # DNS-01 only: Caddy then tries no other challenge
+        provider = {**config.dns_credentials, "name": config.dns_provider}
+        issuer["challenges"] = {"dns": {"provider": provider}}
     return issuer
 
 

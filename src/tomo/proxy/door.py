@@ -423,7 +423,7 @@ class FrontDoor:
             if "connection refused" not in reason or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.1)
-        raise FrontDoorFailed(self.server, _not_reloaded(reason))
+        raise FrontDoorFailed(self.server, not_reloaded(reason))
 
     async def _certificates_now(
         self, names: Sequence[str], began: float, ca: str | None
@@ -561,7 +561,7 @@ _IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}")
 _NOT_THERE = f"there is no front door ({CONTAINER}) on this server: ensure it first"
 
 
-def _not_reloaded(reason: str) -> str:
+def not_reloaded(reason: str) -> str:
     """Why a reload did not happen, in words that say whose fault it is."""
     if "is not running" in reason or "no such container" in reason.lower():
         return f"the front door ({CONTAINER}) is not running: ensure it first ({reason})"
@@ -570,7 +570,17 @@ def _not_reloaded(reason: str) -> str:
             f"Caddy's admin API in {CONTAINER} did not answer within "
             f"{ADMIN_WAIT_SECONDS:.0f} s ({reason})"
         )
+    if found := _MISSING_DNS_MODULE.search(reason):
+        provider = found["name"]
+        return (f"the front door's image has no DNS provider module dns.providers.{provider}, "
+                f"so Caddy kept the config it ran: build an image with it (`xcaddy build "
+                f"--with github.com/caddy-dns/{provider}`, from Caddy's documentation) and set "
+                "TOMO_PROXY_IMAGE to it")  # fmt: skip
     return f"Caddy refused the config and kept the one it ran: {reason}"
+
+
+# Caddy's words for a DNS provider its build lacks (`caddy list-modules` has none).
+_MISSING_DNS_MODULE = re.compile(r"unknown module: dns\.providers\.(?P<name>[a-z0-9_]+)")
 
 
 def _first_config() -> dict[str, Any]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
@@ -41,6 +41,9 @@ _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
 # A root, with an intermediate or two, is a few kilobytes; a bound keeps a pasted
 # bundle of a whole trust store (hundreds of kilobytes) out of the database.
 MAX_CA_ROOT = 64 * 1024
+_DNS_PROVIDER = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_DNS_FIELD = re.compile(r"[a-z][a-z0-9_]{0,63}")
+MAX_DNS_VALUE = 4096
 
 
 def container_problem(name: str) -> str:
@@ -190,7 +193,8 @@ class Route:
     auth: ForwardAuth | None = None
     wildcard: bool = False  # may a hostname be `*.domain`? (deliberately, never by a typo)
 
-    def problems(self, at: str, tls: str) -> Iterator[Refusal]:
+    def problems(self, at: str, *, http_challenge: bool) -> Iterator[Refusal]:
+        """Its problems; `http_challenge`: its certificates come by ACME's HTTP-01."""
         if not self.hostnames:
             yield Refusal("a route needs at least one hostname", (f"{at}.hostnames",))
         seen: set[str] = set()
@@ -202,9 +206,10 @@ class Route:
                               suggestion=name.lower().rstrip("."))  # fmt: skip
             elif name in seen:
                 yield Refusal(f"hostname '{name}' is listed twice in this route", (field_,))
-            elif name.startswith("*.") and tls == "acme":
+            elif name.startswith("*.") and http_challenge:
                 yield Refusal(f"hostname '{name}' is a wildcard: ACME's HTTP-01 challenge "
-                              "cannot prove one (use tls internal)", (field_,))  # fmt: skip
+                              "cannot prove one (use tls internal, or a DNS provider)",
+                              (field_,))  # fmt: skip
             seen.add(name)
         yield from self.upstream.problems(f"{at}.upstream")
         if self.auth is not None:
@@ -221,6 +226,11 @@ class FrontDoorConfig:
     acme_ca: str | None = None  # an ACME directory URL; None: Caddy's public CAs
     acme_email: str | None = None
     acme_ca_root: str | None = None  # PEM: the root(s) of a private ACME CA to trust
+    # ACME's DNS-01 challenge through this provider's API (a Caddy module
+    # `dns.providers.<name>`, with these of its fields): for names the ACME CA cannot
+    # reach. None: HTTP-01.
+    dns_provider: str | None = None
+    dns_credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
     routes: tuple[Route, ...] = field(default=())
 
     def __post_init__(self) -> None:
@@ -262,8 +272,9 @@ class FrontDoorConfig:
             if problem:
                 yield Refusal(f"base domain '{self.base_domain}' {problem}", ("base_domain",))
         yield from self._acme_problems()
+        http_challenge = self.tls == "acme" and self.dns_provider is None
         for index, route in enumerate(self.routes):
-            yield from route.problems(f"routes[{index}]", self.tls)
+            yield from route.problems(f"routes[{index}]", http_challenge=http_challenge)
 
     def _acme_problems(self) -> Iterator[Refusal]:
         settings = (("acme_ca", self.acme_ca), ("acme_email", self.acme_email),
@@ -279,6 +290,32 @@ class FrontDoorConfig:
             problem = ca_root_problem(self.acme_ca_root)
             if problem:
                 yield Refusal(f"acme_ca_root {problem}", ("acme_ca_root",))
+        yield from self._dns_problems()
+
+    def _dns_problems(self) -> Iterator[Refusal]:
+        if self.dns_provider is None:
+            if self.dns_credentials:
+                yield Refusal("DNS credentials are used only with a DNS provider",
+                              ("dns_credentials",))  # fmt: skip
+            return
+        if self.tls != "acme":
+            yield Refusal(f"dns_provider is used only with tls acme (not {self.tls})",
+                          ("dns_provider",))  # fmt: skip
+        if not _DNS_PROVIDER.fullmatch(self.dns_provider):
+            yield Refusal(f"'{self.dns_provider}' is not a DNS provider's name: the last part "
+                          "of a Caddy module dns.providers.NAME (lowercase letters, digits "
+                          "and '_')", ("dns_provider",))  # fmt: skip
+        if not self.dns_credentials:
+            yield Refusal(f"the DNS provider {self.dns_provider} needs its credentials (its "
+                          "API token, say: api_token=…)", ("dns_credentials",))  # fmt: skip
+        for key, value in self.dns_credentials.items():
+            if not _DNS_FIELD.fullmatch(key) or key == "name":
+                yield Refusal(f"'{key}' is not a field of a DNS provider (lowercase letters, "
+                              "digits and '_', as the provider's module names them)",
+                              ("dns_credentials",))  # fmt: skip
+            elif not value or len(value) > MAX_DNS_VALUE or not value.isprintable():
+                yield Refusal(f"the value of {key} is empty, too long or holds a control "
+                              "character", ("dns_credentials",))  # fmt: skip
 
 
 def ca_root_problem(pem: str) -> str:

@@ -4,10 +4,11 @@ client imports it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 AUTO = "auto"  # the hostname `<installation>.<domain>`
 Login = Literal["viewer", "admin"]  # the role an app's login asks for at least
@@ -31,6 +32,22 @@ def login_said(word: LoginWord) -> str:
     return f"only {WHO_GETS_THROUGH[role]} get through" if role else "no login in front of it"
 
 
+def credential_lines(lines: Iterable[str]) -> dict[str, str]:
+    """A DNS provider's fields written as KEY=VALUE lines (blank ones skipped);
+    ValueError naming the line (never its value) when one is not."""
+    found: dict[str, str] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        key, equals, value = line.rstrip("\r\n").partition("=")
+        if not equals or not key.strip():
+            raise ValueError(f"line {number} is not KEY=VALUE (api_token=…, say)")
+        found[key.strip()] = value
+    if not found:
+        raise ValueError("no KEY=VALUE line")
+    return found
+
+
 class DomainSettings(BaseModel):
     """Sent to set how a server's front door names apps and speaks TLS. `domain`: the
     base domain apps are named under (None: names are given whole); `tls`: internal
@@ -43,6 +60,12 @@ class DomainSettings(BaseModel):
     acme_email: str | None = Field(default=None, max_length=320)
     # PEM: a private ACME CA's root certificate for the front door to trust.
     acme_ca_root: str | None = Field(default=None, max_length=65536)
+    # ACME's DNS-01 challenge, for names the ACME CA cannot reach: the provider (a
+    # Caddy module `dns.providers.<name>` the front door's image holds; None: HTTP-01)
+    # and its fields (`api_token`, say). Credentials None: those kept for the same
+    # provider stay. Sealed by tomo, never shown again.
+    dns_provider: str | None = Field(default=None, max_length=64)
+    dns_credentials: dict[str, SecretStr] | None = Field(default=None, max_length=16)
     http_port: int | None = Field(default=None, ge=1, le=65535)
     https_port: int | None = Field(default=None, ge=1, le=65535)
 
@@ -75,6 +98,7 @@ class ProxyStatus(BaseModel):
     tls_mode: Literal["internal", "acme", "off"]
     acme_ca: str | None
     acme_email: str | None
+    dns_provider: str | None  # ACME's DNS-01 challenge through it (None: HTTP-01)
     http_port: int
     https_port: int
     image: str  # the one tomo runs it from (TOMO_PROXY_IMAGE)

@@ -99,7 +99,7 @@ class ProxyService:
         (or its front door runs) the new config is applied first: refused, nothing
         changes."""
         server = await self._server(ref)
-        changed = _with_settings(server, settings)
+        changed = _with_settings(server, settings, self._dns_credentials(server, settings))
         async with self._changing(server):
             config = await self._config(changed)  # InvalidInput naming the field
             door = await self._door(server.id)
@@ -114,6 +114,18 @@ class ProxyService:
                     setattr(row, column, getattr(changed, column))
         return await self.ctx.servers.get_server(server.id)
 
+    def _dns_credentials(self, server: Server, settings: DomainSettings) -> str | None:
+        """The DNS provider's credentials as the server will keep them, sealed: those
+        given, else those it has for the same provider (a new one has none)."""
+        if not settings.dns_provider:
+            return None
+        if settings.dns_credentials is not None:
+            given = {key: value.get_secret_value()
+                     for key, value in settings.dns_credentials.items()}  # fmt: skip
+            return self.ctx.seal(given)
+        same = settings.dns_provider == server.dns_provider
+        return server.dns_credentials_enc if same else None
+
     async def status(self, ref: str, /) -> ProxyStatus:
         """The front door as it was last seen (at most LOOKS' KEEP_SECONDS ago, see
         servers/looks.py) and as tomo would make it now, with the DNS records."""
@@ -123,6 +135,7 @@ class ProxyService:
         return ProxyStatus(
             server_id=server.id, domain=server.domain, tls_mode=server.tls_mode,
             acme_ca=server.acme_ca, acme_email=server.acme_email,
+            dns_provider=server.dns_provider,
             http_port=server.proxy_http_port, https_port=server.proxy_https_port,
             image=self.ctx.settings.proxy_image, exists=found.door.exists,
             running=found.door.running, running_image=found.door.image,
@@ -395,7 +408,10 @@ class ProxyService:
         try:
             return FrontDoorConfig(tls=server.tls_mode, base_domain=server.domain,  # type: ignore[arg-type]
                                    acme_ca=server.acme_ca, acme_email=server.acme_email,
-                                   acme_ca_root=server.acme_ca_root, routes=routes)  # fmt: skip
+                                   acme_ca_root=server.acme_ca_root,
+                                   dns_provider=server.dns_provider,
+                                   dns_credentials=self.ctx.open(server.dns_credentials_enc),
+                                   routes=routes)  # fmt: skip
         except InvalidInput as exc:
             raise _as_settings(exc) from None
 
@@ -452,13 +468,14 @@ class ProxyService:
         return row
 
 
-_SETTINGS = ("domain", "tls_mode", "acme_ca", "acme_email", "acme_ca_root", "proxy_http_port",
-             "proxy_https_port")  # fmt: skip
+_SETTINGS = ("domain", "tls_mode", "acme_ca", "acme_email", "acme_ca_root", "dns_provider",
+             "dns_credentials_enc", "proxy_http_port", "proxy_https_port")  # fmt: skip
 
 
-def _with_settings(server: Server, settings: DomainSettings) -> Server:
+def _with_settings(server: Server, settings: DomainSettings, dns_sealed: str | None) -> Server:
     """A detached copy of the server's row with the new settings (the ports kept
-    when not given); InvalidInput when the ports are one."""
+    when not given, the DNS provider's credentials as sealed); InvalidInput when the
+    ports are one."""
     http_port = settings.http_port or server.proxy_http_port
     https_port = settings.https_port or server.proxy_https_port
     if http_port == https_port:
@@ -466,7 +483,8 @@ def _with_settings(server: Server, settings: DomainSettings) -> Server:
                                     ("https_port",))])  # fmt: skip
     copy = Server(**{column: getattr(server, column) for column in ("id", "name", "host")})
     values = (settings.domain or None, settings.tls, settings.acme_ca, settings.acme_email,
-              settings.acme_ca_root, http_port, https_port)  # fmt: skip
+              settings.acme_ca_root, settings.dns_provider or None, dns_sealed, http_port,
+              https_port)  # fmt: skip
     for column, value in zip(_SETTINGS, values, strict=True):
         setattr(copy, column, value)
     return copy

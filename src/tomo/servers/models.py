@@ -54,6 +54,10 @@ class Server(Base):
     acme_ca: Mapped[str | None] = mapped_column(Text)
     acme_email: Mapped[str | None] = mapped_column(String(320))
     acme_ca_root: Mapped[str | None] = mapped_column(Text)
+    # ACME's DNS-01 challenge: the provider (Caddy's dns.providers.<name>) and its
+    # fields as sealed JSON (see tomo.crypto); None: HTTP-01.
+    dns_provider: Mapped[str | None] = mapped_column(String(64))
+    dns_credentials_enc: Mapped[str | None] = mapped_column(Text)
     proxy_http_port: Mapped[int] = mapped_column(Integer, default=80)
     proxy_https_port: Mapped[int] = mapped_column(Integer, default=443)
     # Who is changing its front door, and when they last said so (see proxy/lease.py).

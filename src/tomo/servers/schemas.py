@@ -187,6 +187,10 @@ class ServerPublic(BaseModel):
     acme_ca: str | None = None
     acme_email: str | None = None
     acme_ca_root: str | None = None  # PEM: a private ACME CA's root
+    # ACME's DNS-01 challenge through this provider; its credentials are never shown,
+    # only whether it has them.
+    dns_provider: str | None = None
+    dns_credentials_set: bool = False
     proxy_http_port: int = 80
     proxy_https_port: int = 443
     # As the health monitor's last pass measured it; None: not measured yet (or
@@ -207,7 +211,8 @@ def public(server: Server) -> ServerPublic:
         facts=ServerFacts.model_validate(server.facts) if server.facts else None,
         facts_at=server.facts_at, domain=server.domain, tls_mode=server.tls_mode or "internal",
         acme_ca=server.acme_ca, acme_email=server.acme_email,
-        acme_ca_root=server.acme_ca_root,
+        acme_ca_root=server.acme_ca_root, dns_provider=server.dns_provider,
+        dns_credentials_set=server.dns_credentials_enc is not None,
         proxy_http_port=server.proxy_http_port or 80,
         proxy_https_port=server.proxy_https_port or 443,
     )  # fmt: skip

@@ -33,6 +33,7 @@ from tomo.proxy.schemas import (
     InstallationHostnames,
     Login,
     ProxyStatus,
+    credential_lines,
 )
 from tomo.proxy.service import ProxyService
 from tomo.servers.schemas import ServerPublic
@@ -41,13 +42,14 @@ from tomo.web.session import Admin, Viewer
 from tomo.web.templating import redirect, refused, render
 
 router = APIRouter()
-FIELDS = {"domain", "tls", "acme_ca", "acme_email", "acme_ca_root", "http_port", "https_port"}
+FIELDS = {"domain", "tls", "acme_ca", "acme_email", "acme_ca_root", "dns_provider",
+          "dns_credentials", "http_port", "https_port"}  # fmt: skip
 HOSTNAME_FIELD = "hostname"
 PEM = "application/x-pem-file"
 ROOT_FILE = "tomo-root.crt"  # the name docs/https-names.md's commands use
 TLS_WORDS = {
     "internal": "HTTPS with tomo's own certificate authority (clients trust its root once)",
-    "acme": "HTTPS with certificates from an ACME certificate authority (HTTP-01)",
+    "acme": "HTTPS with certificates from an ACME certificate authority",
     "off": "Plain HTTP, no certificate (a trusted LAN only)",
 }
 # How long the page waits for a name to resolve (all names at once).
@@ -181,8 +183,20 @@ def settings_of(values: dict[str, str]) -> DomainSettings:
         "acme_ca": (values.get("acme_ca", "").strip() or None) if acme else None,
         "acme_email": (values.get("acme_email", "").strip() or None) if acme else None,
         "acme_ca_root": (values.get("acme_ca_root", "").strip() or None) if acme else None,
+        "dns_provider": (values.get("dns_provider", "").strip() or None) if acme else None,
+        "dns_credentials": _credentials(values.get("dns_credentials", "")) if acme else None,
         **ports,
     })  # fmt: skip
+
+
+def _credentials(text: str) -> dict[str, str] | None:
+    """The DNS provider's fields typed (None: none typed, those saved stay)."""
+    if not text.strip():
+        return None
+    try:
+        return credential_lines(text.splitlines())
+    except ValueError as exc:
+        raise InvalidInput([Refusal(str(exc), ("dns_credentials",))]) from None
 
 
 def values_of(server: ServerPublic) -> dict[str, str]:
@@ -190,6 +204,7 @@ def values_of(server: ServerPublic) -> dict[str, str]:
     return {"domain": server.domain or "", "tls": server.tls_mode,
             "acme_ca": server.acme_ca or "", "acme_email": server.acme_email or "",
             "acme_ca_root": server.acme_ca_root or "",
+            "dns_provider": server.dns_provider or "",  # its credentials: never shown
             "http_port": str(server.proxy_http_port),
             "https_port": str(server.proxy_https_port)}  # fmt: skip
 
