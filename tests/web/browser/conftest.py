@@ -31,6 +31,7 @@ from playwright.async_api import (
 
 from tests.deployment.conftest import data_root, images, registry  # noqa: F401 - fixtures
 from tests.services import free_port, unavailable, wait_until_serving
+from tests.sshd import Sshd, SshUsers
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
@@ -60,6 +61,12 @@ class Served:
                               timeout=120)  # fmt: skip
         assert done.returncode == 0, done.stderr
         return done.stdout
+
+    def add_box(self, sshd: Sshd, users: SshUsers, apps: Path) -> None:
+        """The real test server as `box`: its host key trusted, `apps` its data root."""
+        self.tomo("server", "add", "box", "127.0.0.1", "--port", str(sshd.port), "--user",
+                  users.user, "--key", str(users.key), "--fingerprint", sshd.fingerprint,
+                  "--data-root", str(apps))  # fmt: skip
 
 
 @pytest.fixture

@@ -46,9 +46,7 @@ def web_on_box(served: Served, make_repo: Any, images: TestImages, sshd: Sshd,
     repo.write("apps/tools/web.yaml", yaml.safe_dump(app_definition("web", docker=docker)))
     repo.commit()
     served.tomo("repo", "add", repo.url, "--name", "Home")
-    served.tomo("server", "add", "box", "127.0.0.1", "--port", str(sshd.port), "--user",
-                ssh_users.user, "--key", str(ssh_users.key), "--fingerprint", sshd.fingerprint,
-                "--data-root", str(data_root))  # fmt: skip
+    served.add_box(sshd, ssh_users, data_root)
     served.tomo("install", "home/web", "--server", "box")
 
 

@@ -20,9 +20,7 @@ async def test_dns_credentials_are_typed_once_and_the_page_never_shows_them(
     data_root: Path, docker_engine: None,
 ) -> None:  # fmt: skip
     base = with_users.url
-    with_users.tomo("server", "add", "box", "127.0.0.1", "--port", str(sshd.port), "--user",
-                    ssh_users.user, "--key", str(ssh_users.key), "--fingerprint",
-                    sshd.fingerprint, "--data-root", str(data_root))  # fmt: skip
+    with_users.add_box(sshd, ssh_users, data_root)
     page = await new_page(browser, watched)
     await log_in(page, base, ADMIN)
     await page.goto(f"{base}/servers/box/domain")

@@ -66,9 +66,7 @@ async def test_the_install_form_helps_past_conflicts_risks_and_failures(
 ) -> None:  # fmt: skip
     base = with_users.url
     publish(with_users, make_repo, images, held_port)
-    with_users.tomo("server", "add", "box", "127.0.0.1", "--port", str(sshd.port), "--user",
-                    ssh_users.user, "--key", str(ssh_users.key), "--fingerprint",
-                    sshd.fingerprint, "--data-root", str(data_root))  # fmt: skip
+    with_users.add_box(sshd, ssh_users, data_root)
     page = await new_page(browser, watched)
     await log_in(page, base, ADMIN)
 

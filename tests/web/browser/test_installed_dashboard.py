@@ -58,9 +58,7 @@ def publish_web(repo: CatalogRepo, images: TestImages, port: int, *, grace: str,
 def set_up(served: Served, repo: CatalogRepo, sshd: Sshd, users: SshUsers, data_root: Path) -> None:
     """The catalog and the server, from the shell; `web` installed on it."""
     served.tomo("repo", "add", repo.url, "--name", "Home")
-    served.tomo("server", "add", "box", "127.0.0.1", "--port", str(sshd.port), "--user",
-                users.user, "--key", str(users.key), "--fingerprint", sshd.fingerprint,
-                "--data-root", str(data_root))  # fmt: skip
+    served.add_box(sshd, users, data_root)
     served.tomo("install", "home/web", "--server", "box")
 
 

@@ -53,9 +53,7 @@ def installed(
 ) -> Installer:  # fmt: skip
     """Installs a definition as NAME on the test server (from the shell, to be
     quick); answers its installation's id."""
-    with_users.tomo("server", "add", "box", "127.0.0.1", "--port", str(sshd.port), "--user",
-                    ssh_users.user, "--key", str(ssh_users.key), "--fingerprint",
-                    sshd.fingerprint, "--data-root", str(data_root))  # fmt: skip
+    with_users.add_box(sshd, ssh_users, data_root)
 
     def install(definition: dict[str, Any]) -> str:
         repo = make_repo()

@@ -55,9 +55,7 @@ def catalog(make_repo: Any, images: TestImages) -> Any:
 
 
 def add_server(served: Served, sshd: Sshd, users: SshUsers, data_root: Path) -> None:
-    served.tomo("server", "add", "box", "127.0.0.1", "--port", str(sshd.port), "--user",
-                users.user, "--key", str(users.key), "--fingerprint", sshd.fingerprint,
-                "--data-root", str(data_root))  # fmt: skip
+    served.add_box(sshd, users, data_root)
 
 
 async def test_an_app_that_needs_another_is_installed_with_it_from_its_page(

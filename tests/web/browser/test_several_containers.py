@@ -84,9 +84,7 @@ async def test_an_app_of_two_services_from_its_page_to_its_uninstall(
     repo.write("apps/tools/pair.yaml", yaml.safe_dump(definition))
     repo.commit()
     with_users.tomo("repo", "add", repo.url, "--name", "Home")
-    with_users.tomo("server", "add", "box", "127.0.0.1", "--port", str(sshd.port), "--user",
-                    ssh_users.user, "--key", str(ssh_users.key), "--fingerprint",
-                    sshd.fingerprint, "--data-root", str(data_root))  # fmt: skip
+    with_users.add_box(sshd, ssh_users, data_root)
     page = await new_page(browser, watched)
     await log_in(page, base, ADMIN)
 

@@ -48,9 +48,7 @@ async def test_an_update_is_counted_badged_and_its_changes_listed_before_it_runs
     base, port, repo = with_users.url, free_port(), make_repo()
     publish_web(repo, images.web_v1, port)
     with_users.tomo("repo", "add", repo.url, "--name", "Home")
-    with_users.tomo("server", "add", "box", "127.0.0.1", "--port", str(sshd.port), "--user",
-                    ssh_users.user, "--key", str(ssh_users.key), "--fingerprint",
-                    sshd.fingerprint, "--data-root", str(data_root))  # fmt: skip
+    with_users.add_box(sshd, ssh_users, data_root)
     with_users.tomo("install", "home/web", "--server", "box")
     page = await new_page(browser, watched)
     await log_in(page, base, ADMIN)
