@@ -144,3 +144,27 @@ async def test_test_and_remove_name_a_channel_that_exists(runtime: Runtime) -> N
     await runtime.events.remove_channel("hooks")
     with pytest.raises(NotFound):
         await runtime.events.test_channel("hooks")
+
+
+async def test_an_installations_events_are_read_by_index_newest_first(runtime: Runtime) -> None:
+    """Its page's health history asks for one installation's newest events: each
+    database finds them through the index on (installation_id, id), not by reading
+    the whole list."""
+    events = runtime.events
+    for name in ("web", "db", "web"):
+        await failed_install(events, name)
+    await events.record(EventKind.INSTALL_FAILED, title="other", installation="other1",
+                        installation_name="other")  # fmt: skip
+    page = await events.list_events(user_id="nobody", installation="abc123", limit=2)
+    assert [event.installation_name for event in page.events] == ["web", "db"]
+
+    query = "SELECT id FROM events WHERE installation_id = 'abc123' ORDER BY id DESC LIMIT 2"
+    async with runtime.db.engine.connect() as connection:
+        if runtime.db.is_sqlite:
+            plan = " ".join(str(row[-1]) for row in await connection.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {query}"))  # fmt: skip
+        else:
+            await connection.exec_driver_sql("SET enable_seqscan = off")  # a tiny table
+            plan = " ".join(str(row[0]) for row in await connection.exec_driver_sql(
+                f"EXPLAIN {query}"))  # fmt: skip
+    assert "ix_events_installation_id" in plan, plan

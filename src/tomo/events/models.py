@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Integer, String, Text
+from sqlalchemy import JSON, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tomo.db import Base, StrEnumText, UTCDateTime
@@ -16,6 +16,8 @@ class Event(Base):
     referenced: the list outlives an installation that is gone (a failed install's)."""
 
     __tablename__ = "events"
+    # An installation's events, newest first (its health history) without a scan.
+    __table_args__ = (Index("ix_events_installation_id", "installation_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

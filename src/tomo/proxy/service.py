@@ -273,7 +273,7 @@ class ProxyService:
                                         page_hint="choose another hostname"))  # fmt: skip
         if row.hostnames and not problems:
             try:
-                _upstream(row)
+                upstream_of(row)
             except InvalidInput as exc:
                 problems += exc.problems
         return problems + self._login_problems(row)
@@ -370,7 +370,7 @@ class ProxyService:
             return f"the front door routes no name to {row.name}"
         scheme = "http" if server.tls_mode == "off" else "https"
         names = ", ".join(f"{scheme}://{name}" for name in row.hostnames)
-        said = f"routed {names} to {_upstream(row).dial} through the front door"
+        said = f"routed {names} to {upstream_of(row).dial} through the front door"
         said += _also_on(row.name, others)
         missing = ""
         if server.tls_mode == "acme":
@@ -403,7 +403,7 @@ class ProxyService:
         if changed is not None:
             rows = [row for row in rows if row.id != changed.id]
             rows += [changed] if changed.hostnames else []
-        routes = tuple(Route(tuple(row.hostnames), _upstream(row), self._door_check(row))
+        routes = tuple(Route(tuple(row.hostnames), upstream_of(row), self._door_check(row))
                        for row in sorted(rows, key=lambda row: row.name))  # fmt: skip
         try:
             return FrontDoorConfig(tls=server.tls_mode, base_domain=server.domain,  # type: ignore[arg-type]
@@ -530,7 +530,7 @@ def _hostname_problem(name: str, server: Server, taken: dict[str, str]) -> str:
     return ""
 
 
-def _upstream(row: Installation) -> Upstream:
+def upstream_of(row: Installation) -> Upstream:
     """The container and port the definition's `proxy` names (by default the main
     one and its first TCP port), as the front door dials it; InvalidInput when it
     has no such port, or is not on a network of its own."""
@@ -588,7 +588,7 @@ def _routed_container(row: Installation) -> str:
 
 def _route_shown(row: Installation) -> ProxyRoute:
     return ProxyRoute(installation_id=row.id, installation=row.name,
-                      hostnames=list(row.hostnames), upstream=_upstream(row).dial,
+                      hostnames=list(row.hostnames), upstream=upstream_of(row).dial,
                       login=row.door_login)  # fmt: skip
 
 
