@@ -55,6 +55,22 @@ def free_port() -> int:
     raise AssertionError("this test worker used up its slice of ports")
 
 
+@contextlib.contextmanager
+def held_port() -> Iterator[int]:
+    """A port a plain process (not Docker, not tomo) listens on, from free_port.
+
+    tomo offers the next port up when a port is taken: that one is taken out of
+    free_port's hands too, so nothing else of the test, nor an outgoing connection
+    (it is below the ephemeral range), holds it when the offer is used."""
+    port, offered = free_port(), free_port()
+    while offered != port + 1:  # the one after was held by something outside the tests
+        port, offered = offered, free_port()
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", port))
+        listener.listen(1)
+        yield port
+
+
 def _port_slice() -> Iterator[int]:
     ephemeral = Path("/proc/sys/net/ipv4/ip_local_port_range")
     below = int(ephemeral.read_text().split()[0]) if ephemeral.exists() else 32768

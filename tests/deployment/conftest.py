@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterator
@@ -20,7 +19,7 @@ from tests.conftest import RUN_LABEL
 from tests.deployment.scripted import Scripted, migrated_database, scripted_deployment
 from tests.gitrepo import CatalogRepo, app_definition
 from tests.registry import Registry, TestImages, local_registry, push_test_images
-from tests.services import database_for, free_port
+from tests.services import database_for, free_port, held_port
 from tests.sshd import Sshd, SshUsers
 from tomo.config import Settings
 from tomo.deployment.operation import Prepared
@@ -171,12 +170,9 @@ def tomo(deploy: Deploy) -> Tomo:
 
 @pytest.fixture
 def busy_port() -> Iterator[int]:
-    """A plain process (not Docker, not tomo) listening on a port."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    yield listener.getsockname()[1]
-    listener.close()
+    """A plain process (not Docker, not tomo) listening on a port (services.held_port)."""
+    with held_port() as port:
+        yield port
 
 
 async def at_step(deploy: Deploy, installation: str, kind: str, step: str) -> bool:

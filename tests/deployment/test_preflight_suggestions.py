@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests import services
 from tests.conftest import RUN_LABEL
 from tests.deployment.conftest import Deploy
 from tests.deployment.test_install import docker
@@ -20,24 +21,16 @@ from tomo.errors import InvalidInput
 @pytest.fixture
 def two_busy_ports() -> Iterator[tuple[int, int]]:
     """Two ports held by a plain process, one after the other (the second is not
-    offered for the first)."""
-    for _ in range(50):
-        first = socket.socket()
-        first.bind(("127.0.0.1", 0))
-        second = socket.socket()
-        try:
-            second.bind(("127.0.0.1", first.getsockname()[1] + 1))
-        except OSError:
-            first.close()
-            second.close()
-            continue
-        first.listen(1)
-        second.listen(1)
-        yield first.getsockname()[1], second.getsockname()[1]
-        first.close()
-        second.close()
-        return
-    pytest.fail("no two neighbouring ports were free")
+    offered for the first), below the ephemeral range; the two after them, which
+    tomo offers, are kept from the rest of the test (see services.held_port)."""
+    ports = [services.free_port() for _ in range(4)]
+    while ports != list(range(ports[0], ports[0] + 4)):  # one was held outside the tests
+        ports = [*ports[1:], services.free_port()]
+    with socket.socket() as first, socket.socket() as second:
+        for listener, port in ((first, ports[0]), (second, ports[1])):
+            listener.bind(("127.0.0.1", port))
+            listener.listen(1)
+        yield ports[0], ports[1]
 
 
 def test_the_next_free_port_and_name_skip_what_is_taken() -> None:

@@ -6,7 +6,6 @@ generates is shown once the install is done, and only then; after a failed insta
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import pytest
 import yaml
 from playwright.async_api import Browser, Page, expect
 
+from tests import services
 from tests.deployment.conftest import remove_test_containers
 from tests.deployment.test_install import container_env
 from tests.gitrepo import app_definition
@@ -37,10 +37,8 @@ def no_container_left(docker_engine: None) -> Iterator[None]:
 @pytest.fixture
 def held_port() -> Iterator[int]:
     """A port a plain process listens on (not Docker, not tomo)."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(1)
-        yield listener.getsockname()[1]
+    with services.held_port() as port:
+        yield port
 
 
 def publish(served: Served, make_repo: Any, images: TestImages, busy: int) -> None:
