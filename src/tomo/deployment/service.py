@@ -537,5 +537,4 @@ def _door_login(plan: install.InstallPlan, config: InstallConfig) -> LoginWord |
     """Who the front door lets through to the names an install would route."""
     if not plan.hostnames:
         return None
-    proxy = plan.definition.proxy
-    return login_word(config.login, definition_asks=proxy is not None and proxy.login)
+    return login_word(config.login, definition_asks=plan.definition.asks_login)

@@ -980,6 +980,11 @@ class AppDefinition(_Definition):
         return self.proxy is not None and self.proxy.hostname == "required"
 
     @property
+    def asks_login(self) -> bool:
+        """Whether it asks for tomo's login in front of its names (`proxy.login`)."""
+        return self.proxy is not None and self.proxy.login
+
+    @property
     def imported_names(self) -> set[str]:
         return {name for requirement in self.requires for name in requirement.imports}
 

@@ -41,8 +41,8 @@ _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
 # A root, with an intermediate or two, is a few kilobytes; a bound keeps a pasted
 # bundle of a whole trust store (hundreds of kilobytes) out of the database.
 MAX_CA_ROOT = 64 * 1024
-_DNS_PROVIDER = re.compile(r"[a-z][a-z0-9_]{0,63}")
-_DNS_FIELD = re.compile(r"[a-z][a-z0-9_]{0,63}")
+# A DNS provider's name, and each of its fields' (as Caddy's modules name them).
+_DNS_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 MAX_DNS_VALUE = 4096
 
 
@@ -301,7 +301,7 @@ class FrontDoorConfig:
         if self.tls != "acme":
             yield Refusal(f"dns_provider is used only with tls acme (not {self.tls})",
                           ("dns_provider",))  # fmt: skip
-        if not _DNS_PROVIDER.fullmatch(self.dns_provider):
+        if not _DNS_NAME.fullmatch(self.dns_provider):
             yield Refusal(f"'{self.dns_provider}' is not a DNS provider's name: the last part "
                           "of a Caddy module dns.providers.NAME (lowercase letters, digits "
                           "and '_')", ("dns_provider",))  # fmt: skip
@@ -309,7 +309,7 @@ class FrontDoorConfig:
             yield Refusal(f"the DNS provider {self.dns_provider} needs its credentials (its "
                           "API token, say: api_token=…)", ("dns_credentials",))  # fmt: skip
         for key, value in self.dns_credentials.items():
-            if not _DNS_FIELD.fullmatch(key) or key == "name":
+            if not _DNS_NAME.fullmatch(key) or key == "name":
                 yield Refusal(f"'{key}' is not a field of a DNS provider (lowercase letters, "
                               "digits and '_', as the provider's module names them)",
                               ("dns_credentials",))  # fmt: skip

@@ -609,8 +609,7 @@ def _shown(row: Installation, said: str = "") -> InstallationHostnames:
 def _login_wanted(row: Installation) -> Login | None:
     """The role a new installation's login asks for: as chosen at its install,
     else as its definition asks (None: no login)."""
-    proxy = AppDefinition.model_validate(row.definition).proxy
-    asks = proxy is not None and proxy.login
+    asks = AppDefinition.model_validate(row.definition).asks_login
     return LOGIN_WORDS[login_word((row.config or {}).get("login"), definition_asks=asks)]
 
 
