@@ -37,6 +37,9 @@ from tomo.deployment.schemas import InstallStarted, JobPublic, OperationDone
 from tomo.deployment.spec import InstallConfig
 from tomo.deployment.statuses import InstallationStatus, JobStatus
 from tomo.deployment.suggestions import free_name, name_in_use
+from tomo.deployment.swarm import install as swarm_install
+from tomo.deployment.swarm.install import node_of, on_swarm, refuse_unswarmable
+from tomo.deployment.swarm.services import on_overlay
 from tomo.errors import (
     InvalidInput,
     OperationInterrupted,
@@ -62,6 +65,7 @@ class InstallPlan:
     # again (the data was initialised with them), so not shown as new ones.
     kept: dict[str, str]
     hostnames: list[str]  # as recorded: "auto" and single labels named under the domain
+    swarm: bool = False  # as Swarm services (see deployment/swarm)
 
 
 async def plan_install(
@@ -87,7 +91,10 @@ async def plan_install(
         data_root=target.data_root, server_host=target.host, owner=ctx.settings.owner_label,
         generated=kept, imports=imports, named=named_on(target, hostnames),
     )  # fmt: skip
-    return InstallPlan(spec, entry.repo_id, definition, target.id, kept, hostnames)
+    swarm = on_swarm(target, config.swarm)
+    if swarm:
+        refuse_unswarmable(spec, hostnames)
+    return InstallPlan(spec, entry.repo_id, definition, target.id, kept, hostnames, swarm)
 
 
 async def hostnames_wanted(
@@ -168,7 +175,10 @@ async def plan_restored_install(
         data_root=target.data_root, server_host=target.host, owner=ctx.settings.owner_label,
         generated=secrets, imports=imports, images=images, named=named_on(target, hostnames),
     )  # fmt: skip
-    plan = InstallPlan(spec, repo_id, definition, target.id, secrets, hostnames)
+    swarm = on_swarm(target, config.swarm)
+    if swarm:
+        refuse_unswarmable(spec, hostnames)
+    plan = InstallPlan(spec, repo_id, definition, target.id, secrets, hostnames, swarm)
     return plan, installation_id
 
 
@@ -177,6 +187,7 @@ async def record_install(
 ) -> Prepared:
     """The installation recorded (its name checked) with its lease held by its job."""
     spec, repo_id, definition, server_id = plan.spec, plan.repo_id, plan.definition, plan.server_id
+    config = config.model_copy(update={"swarm": plan.swarm})  # kept decided
     job_id = new_id()
     hostnames = plan.hostnames
     row = Installation(
@@ -236,8 +247,10 @@ class InstallOperation(Operation):
         server = await ctx.servers.get_server(row.server_id)
         docker = await ctx.docker(row.server_id)
         await ctx.set(row.id, status=InstallationStatus.INSTALLING, status_message=None)
+        swarm = InstallConfig.model_validate(row.config).swarm
         async with job.step("validate"):
             spec = await spec_with_imports(ctx, row, server)
+            spec = on_overlay(spec) if swarm else spec
         async with job.step("preflight"):
             claimed = await claimed_ports(ctx, row.server_id, row.id)
             others = await other_mounts(ctx, row.server_id, row.id)
@@ -245,16 +258,14 @@ class InstallOperation(Operation):
             await refuse_unroutable(ctx, row, docker.server)
             await steps.preflight(docker, steps.Preflight(definition, spec, server.data_root,
                                                           claimed, others, names))  # fmt: skip
+            if swarm:
+                await swarm_install.preflight(docker, spec)
         async with job.step("pull", ", ".join(spec.images)):
             await steps.pull_and_prepare(docker, spec, job)  # the files meanwhile
-        await run_hooks_of(job, docker, spec, definition.id, "before-install", "before-start")
-        async with job.step("create"):
-            container = await steps.create_containers(
-                docker, spec, ctx.settings.publish_address, job, wait_limits(ctx)
-            )
-        async with job.step("wait"):
-            await job.note(await steps.wait_until_app_up(docker, spec, wait_limits(ctx)))
-        await run_hooks_of(job, docker, spec, definition.id, "after-install", "after-start")
+        if swarm:
+            container = await _create_services(ctx, job, docker, spec, node_of(server))
+        else:
+            container = await _create_containers(ctx, job, docker, spec, definition.id)
         job.journal.committed = True
         await ctx.set(row.id, status=InstallationStatus.RUNNING, container_id=container,
                       status_message=None)  # fmt: skip
@@ -277,6 +288,32 @@ class InstallOperation(Operation):
         await self.ctx.set(row.id, status=InstallationStatus.FAILED,
                            status_message=f"{cause}; {message}")  # fmt: skip
         return Recovery(message, settled=False)
+
+
+async def _create_containers(
+    ctx: DeploymentContext, job: JobRecorder, docker: Docker, spec: AppSpec, app_id: str
+) -> str:
+    """Hooks, containers, the wait until they are up, hooks: the main container's id."""
+    await run_hooks_of(job, docker, spec, app_id, "before-install", "before-start")
+    async with job.step("create"):
+        container = await steps.create_containers(
+            docker, spec, ctx.settings.publish_address, job, wait_limits(ctx)
+        )
+    async with job.step("wait"):
+        await job.note(await steps.wait_until_app_up(docker, spec, wait_limits(ctx)))
+    await run_hooks_of(job, docker, spec, app_id, "after-install", "after-start")
+    return container
+
+
+async def _create_services(
+    ctx: DeploymentContext, job: JobRecorder, docker: Docker, spec: AppSpec, node: str | None
+) -> str:
+    """The app's Swarm services and the wait until their tasks run: the main one's id."""
+    async with job.step("create", "as Swarm services"):
+        service = await swarm_install.create_services(docker, spec, job, node, wait_limits(ctx))
+    async with job.step("wait"):
+        await job.note(await swarm_install.wait_until_running(docker, spec, wait_limits(ctx)))
+    return service
 
 
 async def refuse_unroutable(ctx: DeploymentContext, row: Installation, server: str) -> None:

@@ -22,7 +22,7 @@ from tomo.deployment.app_spec import (
 )
 from tomo.deployment.context import DeploymentContext, public
 from tomo.deployment.dependencies import dependants_of
-from tomo.deployment.install import FinishFailedInstall
+from tomo.deployment.install import FinishFailedInstall, wait_limits
 from tomo.deployment.jobs import JobRecorder
 from tomo.deployment.log_resume import Place, Stamped, place_after, places_read, resumed
 from tomo.deployment.models import Installation
@@ -31,6 +31,7 @@ from tomo.deployment.remote import STOP_LIMIT, ContainerState, Docker
 from tomo.deployment.schemas import InstallationPublic, OperationDone
 from tomo.deployment.spec import InstallConfig
 from tomo.deployment.statuses import InstallationStatus
+from tomo.deployment.swarm import services as swarm
 from tomo.errors import InvalidInput, NeededByOthers, RemoteError, TomoError
 from tomo.marketplace.definition import AppDefinition
 from tomo.servers.ssh import LOGS, SSHTarget, docker_argv
@@ -50,6 +51,13 @@ class DockerVerb(Operation):
     async def run(self, job: JobRecorder, row: Installation) -> None:
         docker = await self.ctx.docker(row.server_id)
         names = long_running(row)
+        if runs_on_swarm(row):
+            async with job.step(self.verb):
+                limits = wait_limits(self.ctx)
+                said = await swarm.change(docker, self.verb, names, limits.timeout, limits.stable)
+                await job.note(said)
+            await record_state(self.ctx, row, docker)
+            return
         async with job.step(self.verb):
             if len(names) == 1:  # stop and restart wait out the container's grace period
                 await docker.run(["container", self.verb, names[0]], time_limit=STOP_LIMIT)
@@ -108,8 +116,22 @@ def long_running(row: Installation) -> list[str]:
     return [name for service, name in containers_of(row).items() if service not in one_shot]
 
 
+def runs_on_swarm(row: Installation) -> bool:
+    """Its services are Swarm services (see deployment/swarm), not containers."""
+    return bool((row.config or {}).get("swarm"))
+
+
+def swarm_services(row: Installation) -> dict[str, str]:
+    """service -> Swarm service name, of those meant to keep running."""
+    keep = set(long_running(row))
+    return {service: name for service, name in containers_of(row).items() if name in keep}
+
+
 async def app_state(row: Installation, docker: Docker) -> tuple[InstallationStatus, str | None]:
     names = containers_of(row)
+    if runs_on_swarm(row):
+        found = await swarm.service_states(docker, list(swarm_services(row).values()))
+        return swarm.status_of(swarm_services(row), found)
     if len(names) == 1:
         return status_from(await docker.state(row.name))
     keep = set(long_running(row))
@@ -242,7 +264,8 @@ async def logs(
     places = None if after is None else places_read(after, containers_of(row))
     target = await ctx.servers.target(row.server_id)
     async with ctx.log_streams.held(reader, row.server_id, len(read)):
-        lines = _lines(ctx, target, read, tail=tail, follow=follow, places=places)
+        lines = _lines(ctx, target, read, tail=tail, follow=follow, places=places,
+                       swarm=runs_on_swarm(row))  # fmt: skip
         async with contextlib.aclosing(lines):
             async for of, line in lines:
                 yield _shown(of, line, _width(read), timestamps=timestamps)
@@ -267,22 +290,25 @@ async def log_page(
     target = await ctx.servers.target(row.server_id)
     async with ctx.log_streams.held(reader, row.server_id, len(read)):
         got = [item async for item in _lines(ctx, target, read, tail=tail, follow=False,
-                                             places=None)]  # fmt: skip
+                                             places=None, swarm=runs_on_swarm(row))]  # fmt: skip
         places = {s: await _place_past(ctx, target, name, [line for of, line in got if of == s],
-                                       tail)
+                                       tail, swarm=runs_on_swarm(row))
                   for s, name in read.items()}  # fmt: skip
     shown = [_shown(of, line, _width(read), timestamps=False) for of, line in got]
     return LogPage(shown, [place.written(s) for s, place in places.items()])
 
 
 async def _place_past(
-    ctx: DeploymentContext, target: SSHTarget, name: str, shown: list[Stamped], tail: int
-) -> Place:
+    ctx: DeploymentContext, target: SSHTarget, name: str, shown: list[Stamped], tail: int,
+    *, swarm: bool,
+) -> Place:  # fmt: skip
     """The place past a container's last `tail` lines. When one stamp fills them
     all, earlier lines may share it, which a count from the page alone would miss:
     Docker counts them (`--until` keeps equal stamps, as `--since` does)."""
     place = place_after(shown)
     if not place.stamp or len(shown) < tail or any(line.stamp != place.stamp for line in shown):
+        return place
+    if swarm:  # `docker service logs` has no --until: as shown
         return place
     args = ["container", "logs", "--timestamps", "--since", place.stamp, "--until", place.stamp,
             name]  # fmt: skip
@@ -310,12 +336,13 @@ def service_container(row: Installation, service: str | None) -> str | None:
 
 async def _lines(
     ctx: DeploymentContext, target: SSHTarget, read: dict[str, str], *, tail: int,
-    follow: bool, places: dict[str, Place] | None,
+    follow: bool, places: dict[str, Place] | None, swarm: bool = False,
 ) -> AsyncGenerator[tuple[str, Stamped]]:  # fmt: skip
     """(service, line) of every container read: in time order, or following, each
     line as it comes (each container's in its own order)."""
     streams = {s: _container_lines(ctx, target, name, tail=tail, follow=follow,
-                                   place=None if places is None else places.get(s, Place()))
+                                   place=None if places is None else places.get(s, Place()),
+                                   swarm=swarm)
                for s, name in read.items()}  # fmt: skip
     if len(streams) == 1:
         [(service, lines)] = streams.items()
@@ -332,15 +359,17 @@ async def _lines(
 
 def _container_lines(
     ctx: DeploymentContext, target: SSHTarget, name: str, *, tail: int, follow: bool,
-    place: Place | None,
+    place: Place | None, swarm: bool = False,
 ) -> AsyncGenerator[Stamped]:  # fmt: skip
-    """One container's lines: its last `tail`, or all of those past `place`."""
+    """One container's lines (a Swarm service's: all its tasks'): its last `tail`,
+    or all of those past `place`."""
     if place is None:
         window = ["--tail", str(tail)]
     else:  # "all": a tail of 0 would keep none of the lines since the place
         window = ["--tail", "all", *(["--since", place.stamp] if place.stamp else [])]
-    args = ["container", "logs", *window, *(["--follow"] if follow else []), "--timestamps",
-            name]  # fmt: skip
+    # `--raw`: a service's lines as a container's, without its task's name before each.
+    source = ["service", "logs", "--raw"] if swarm else ["container", "logs"]
+    args = [*source, *window, *(["--follow"] if follow else []), "--timestamps", name]
     time_limit = 24 * 3600.0 if follow else None
     lines = ctx.servers.ssh.stream(target, docker_argv(target, args), time_limit=time_limit,
                                    lane=LOGS)  # fmt: skip
@@ -418,6 +447,9 @@ class Uninstall(Operation):
         data_root = (await self.ctx.servers.get_server(row.server_id)).data_root
         self.instance_dir = posixpath.join(data_root, row.name)
         names = list(containers_of(row).values())
+        if runs_on_swarm(row):
+            await self._remove_services(job, row, docker, data_root)
+            return
         states = {name: await docker.state(name) for name in names}
         job.journal.cleanup = self._cleanup(row, data_root, states)
         await job.save_journal()
@@ -426,10 +458,36 @@ class Uninstall(Operation):
                 await self._remove_container(docker, row, name, states[name], job)
         await self._finish(job, row)
 
+    async def _remove_services(
+        self, job: JobRecorder, row: Installation, docker: Docker, data_root: str
+    ) -> None:
+        """Its Swarm services (each task stopped with its grace period), the last
+        started first; then as for containers. The volumes of their tasks' containers
+        are read first: removing the data takes those too."""
+        names = list(containers_of(row).values())
+        tasks = [task for name in names for task in await swarm.task_containers(docker, name)]
+        states = {task: await docker.state(task) for task in tasks}
+        job.journal.cleanup = self._cleanup(row, data_root, states)
+        await job.save_journal()
+        async with job.step("remove Swarm services"):
+            for name in reversed(names):
+                self.summary += await swarm.remove_service(docker, name, row.id)
+        await self._finish(job, row)
+
     async def recover(self, job: JobRecorder, row: Installation, cause: str) -> Recovery:
         """Past its commit point (the containers are gone) an uninstall is finished;
         before it, nothing was removed — or, for an app of several containers that
-        lost some already, the rest are removed too (half an app is no app)."""
+        lost some already, the rest are removed too (half an app is no app). A
+        Swarm app's services are all removed in either case."""
+        if runs_on_swarm(row):
+            try:
+                data_root = (await self.ctx.servers.get_server(row.server_id)).data_root
+                self.instance_dir = posixpath.join(data_root, row.name)
+                await self._remove_services(job, row, await self.ctx.docker(row.server_id),
+                                            data_root)  # fmt: skip
+            except RemoteError as exc:
+                return Recovery(f"nothing more could be done ({exc.message})", settled=False)
+            return Recovery(said_kept(self.summary))
         try:
             docker = await self.ctx.docker(row.server_id)
             data_root = (await self.ctx.servers.get_server(row.server_id)).data_root

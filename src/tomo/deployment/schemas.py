@@ -205,6 +205,9 @@ class InstallPreview(BaseModel):
     # (a login word of proxy.schemas.LOGIN_WORDS; None without names).
     hostnames: list[str] = []
     login: Literal["users", "admins", "off"] | None = None
+    # Swarm services (`docker service create`, see deployment/swarm) rather than
+    # containers: their ports are bound on every address of the node that runs them.
+    swarm: bool = False
     # What the server says (when it was asked): every reason it cannot take the app,
     # [] when it can, None when it was not asked.
     problems: list[PreflightProblem] | None = None

@@ -66,6 +66,8 @@ from tomo.deployment.spec import (
     build_docker_run_command,
 )
 from tomo.deployment.statuses import InstallationStatus, JobStatus
+from tomo.deployment.swarm.install import node_of
+from tomo.deployment.swarm.services import on_overlay, service_create_argv
 from tomo.errors import InvalidInput, NotFound, Refusal, TomoError
 from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.service import MarketplaceService
@@ -120,7 +122,7 @@ class DeploymentService:
         also whether the server can take it (the preflight's look, which changes
         nothing there)."""
         plan, to_accept = await self._plan_for_preview(server, app, config)
-        spec = plan.spec
+        spec = on_overlay(plan.spec) if plan.swarm else plan.spec
         problems = None
         if check:
             found = await install.check_server(self.ctx, plan.server_id, plan.definition, spec)
@@ -128,16 +130,17 @@ class DeploymentService:
             problems = [PreflightProblem.of(problem) for problem in found]
             to_accept += [flag for problem in found if "accept_risks" in problem.fields
                           for flag in problem.values if flag not in to_accept]  # fmt: skip
-        containers = [self._preview(container) for container in spec.containers]
+        node = node_of(await self.ctx.servers.get_server(plan.server_id)) if plan.swarm else None
+        containers = [self._preview(container, plan.swarm, node) for container in spec.containers]
         main = next(c for c, s in zip(containers, spec.containers, strict=True)
                     if s.name == spec.name)  # fmt: skip
-        isolated = any(container.isolated for container in spec.containers)
+        isolated = not plan.swarm and any(c.isolated for c in spec.containers)
         return InstallPreview(
             argv=main.argv, env_file=main.env_file, env=main.env, risks=spec.risks,
             risks_to_accept=to_accept, problems=problems, network=spec.network,
             containers=containers, volumes=spec.volumes, instance_dir=spec.instance_dir,
             isolated_network=ISOLATED_NETWORK if isolated else None,
-            hostnames=plan.hostnames, login=_door_login(plan, config),
+            hostnames=plan.hostnames, login=_door_login(plan, config), swarm=plan.swarm,
         )  # fmt: skip
 
     async def _unroutable(self, plan: install.InstallPlan, config: InstallConfig) -> list[Refusal]:
@@ -171,10 +174,12 @@ class DeploymentService:
         looked = config.model_copy(update={"accept_risks": [*config.accept_risks, *flags]})
         return await install.plan_install(self.ctx, server, app, looked, "preview"), flags
 
-    def _preview(self, spec: ContainerSpec) -> ContainerPreview:
+    def _preview(self, spec: ContainerSpec, swarm: bool, node: str | None) -> ContainerPreview:
+        argv = (service_create_argv(spec, node) if swarm
+                else build_docker_run_command(spec, self.settings.publish_address))  # fmt: skip
         return ContainerPreview(
             service=spec.service,
-            argv=["docker", *build_docker_run_command(spec, self.settings.publish_address)],
+            argv=["docker", *argv],
             env_file=spec.env_file if spec.all_env else None,
             env={**spec.env, **dict.fromkeys(spec.secret_env, "<secret>")},
             name=spec.name, image=spec.image,

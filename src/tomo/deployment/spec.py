@@ -109,6 +109,9 @@ class InstallConfig(ConfigChanges):
     # (None: as the definition's `proxy.login` asks). Kept with the config, read by
     # the front door once the app is routed.
     login: Literal["users", "admins", "off"] | None = None
+    # As Swarm services (see swarm.py) rather than containers on the one server. None
+    # at the install: as a Swarm when the server is a Swarm manager; kept decided.
+    swarm: bool | None = None
 
     def changed_by(self, changes: ConfigChanges) -> InstallConfig:
         """This config with the values given at an update: env by name, ports and
@@ -121,6 +124,7 @@ class InstallConfig(ConfigChanges):
             name=self.name, env={**self.env, **changes.env}, ports=list(ports.values()),
             volumes=list(volumes.values()),
             accept_risks=list(dict.fromkeys([*self.accept_risks, *changes.accept_risks])),
+            swarm=self.swarm,
         )  # fmt: skip
 
     @field_validator("name")
@@ -509,11 +513,11 @@ def _service_options(spec: ContainerSpec) -> list[str]:
         argv += ["--entrypoint", spec.entrypoint[0] if spec.entrypoint else ""]
     check = spec.health
     if check is not None and check.test is not None:
-        argv += _health_options(check)
+        argv += health_options(check)
     return argv
 
 
-def _health_options(check: HealthCheck) -> list[str]:
+def health_options(check: HealthCheck) -> list[str]:
     test = check.test or []
     kind, rest = (test[0], test[1:]) if test[0] in ("CMD", "CMD-SHELL", "NONE") else ("", test)
     if kind == "NONE":

@@ -376,13 +376,15 @@ async def ensure_isolated_network(docker: Docker, app: AppSpec) -> None:
         await docker.ensure_isolated_network()
 
 
-async def create_network(docker: Docker, app: AppSpec, job: JobRecorder) -> None:
+async def create_network(
+    docker: Docker, app: AppSpec, job: JobRecorder, *, driver: str = "bridge"
+) -> None:
     assert app.network is not None
     job.journal.undo.append({"remove_network": app.network})
     await job.save_journal()
     labels = [arg for key, value in app.labels.items() for arg in ("--label", f"{key}={value}")]
     result = await docker.ssh.run_docker(
-        docker.target, ["network", "create", *labels, app.network], check=False
+        docker.target, ["network", "create", "--driver", driver, *labels, app.network], check=False
     )
     if result.exit_code != 0:
         job.journal.undo.pop()  # not ours: it was there before

@@ -1,0 +1,101 @@
+"""Installing an app as Swarm services: its overlay network, volumes and services,
+each journaled before it is made, then the wait until every task runs."""
+
+from __future__ import annotations
+
+from tomo.deployment import steps
+from tomo.deployment.app_spec import AppSpec
+from tomo.deployment.jobs import JobRecorder
+from tomo.deployment.remote import Docker
+from tomo.deployment.swarm.services import (
+    service_create_argv,
+    service_states,
+    swarm_problems,
+    wait_until_up,
+)
+from tomo.errors import InstallFailed, InvalidInput, PreflightFailed, Refusal
+from tomo.servers.schemas import ServerPublic
+
+
+async def create_services(
+    docker: Docker, app: AppSpec, job: JobRecorder, node_id: str | None,
+    limits: steps.WaitLimits,
+) -> str:  # fmt: skip
+    """The app's overlay network, its volumes, then its services, each journaled
+    before it is made and once those it depends on run (healthy where they have a
+    check). Returns the main service's id."""
+    await steps.create_network(docker, app, job, driver="overlay")
+    for volume in app.volumes:
+        await steps.create_volume(docker, app, volume, job)
+    made = {}
+    for container in app.containers:
+        if container.depends_on:  # Swarm starts services in no order: tomo waits
+            await wait_until_up(docker, list(container.depends_on), limits.timeout, 0)
+        job.journal.undo.append({"remove_service": container.name})
+        await job.save_journal()
+        result = await docker.ssh.run_docker(
+            docker.target, service_create_argv(container, node_id), check=False
+        )
+        if result.exit_code != 0:
+            raise InstallFailed(f"the Swarm service {container.name} could not be created: "
+                                f"{result.stderr.strip() or 'no output'}")  # fmt: skip
+        made[container.name] = result.stdout.strip()
+    return made[app.name]
+
+
+async def wait_until_running(docker: Docker, app: AppSpec, limits: steps.WaitLimits) -> str:
+    """Every service's tasks running and still so `limits.stable` seconds later
+    (see services.wait_until_up); what was seen, in words."""
+    names = [c.name for c in app.containers]
+    states = await wait_until_up(docker, names, limits.timeout, limits.stable)
+    shown = [f"{states[n].running}/{states[n].replicas} running" for n in names]
+    if len(app.containers) == 1:
+        return f"Swarm service {shown[0]}"
+    return "; ".join(f"{c.service}: {s}" for c, s in zip(app.containers, shown, strict=True))
+
+
+def on_swarm(server: ServerPublic, asked: bool | None) -> bool:
+    """Whether an install on `server` goes to its Swarm: as asked, else when the
+    server's last check found a Swarm manager. InvalidInput when asked of a server
+    that is none."""
+    swarm = server.facts.swarm if server.facts is not None else None
+    manager = swarm is not None and swarm.role == "manager"
+    if asked and not manager:
+        raise InvalidInput([Refusal(
+            f"{server.id} is not a Docker Swarm manager (as its last check found)",
+            ("swarm",), f"run `tomo server test {server.id}` if it joined a Swarm since",
+            page_hint="test the server again if it joined a Swarm since")])  # fmt: skip
+    return manager if asked is None else asked
+
+
+def node_of(server: ServerPublic) -> str | None:
+    """The node tomo reaches: where the services with data are placed."""
+    swarm = server.facts.swarm if server.facts is not None else None
+    return swarm.node_id if swarm is not None else None
+
+
+def refuse_unswarmable(app: AppSpec, hostnames: list[str]) -> None:
+    """InvalidInput for what the app asks that tomo cannot give a Swarm service."""
+    problems = swarm_problems(app)
+    if hostnames:
+        problems.append(Refusal(
+            "names through the front door are not given to apps on a Swarm yet",
+            ("hostnames",), "install it without --hostname, or as plain containers with "
+            "--no-swarm", page_hint="leave Names empty, or untick Swarm"))  # fmt: skip
+    if problems:
+        raise InvalidInput(problems)
+
+
+async def preflight(docker: Docker, app: AppSpec) -> None:
+    """The engine still a Swarm manager, and no Swarm service by the app's names."""
+    control = await docker.run(["info", "--format", "{{.Swarm.ControlAvailable}}"])
+    if control.strip() != "true":
+        raise PreflightFailed(docker.server, [Refusal(
+            "Docker there is no longer a Swarm manager", hint="run `tomo server test "
+            f"{docker.server}`, then install it again")])  # fmt: skip
+    taken = await service_states(docker, [c.name for c in app.containers])
+    if taken:
+        raise PreflightFailed(docker.server, [Refusal(
+            f"a Swarm service named {name} exists already", ("name",),
+            "choose another name with --name", page_hint="choose another Instance name")
+            for name in taken])  # fmt: skip

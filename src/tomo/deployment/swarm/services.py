@@ -1,0 +1,402 @@
+"""Swarm services: the `docker service create` of a container spec, what a service
+cannot be, the services' states from their tasks, and scaling and removing them."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import dataclasses
+import io
+import json
+import shlex
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from tomo.deployment.app_spec import AppSpec
+from tomo.deployment.remote import Docker
+from tomo.deployment.spec import ContainerSpec, health_options, run_arguments
+from tomo.deployment.statuses import InstallationStatus
+from tomo.errors import InstallFailed, Refusal, RemoteError
+
+POLL_SECONDS = 0.5
+# How long a service's tasks may take to be gone once it is removed (its network
+# can go only then).
+GONE_SECONDS = 30.0
+# restart_policy -> Swarm's restart condition.
+RESTART_CONDITION = {"no": "none", "on-failure": "on-failure", "always": "any",
+                     "unless-stopped": "any"}  # fmt: skip
+REPLICAS_LABEL = "tomo.replicas"  # what start scales a stopped service back to
+# How long a task may wait to be placed, with Docker's reason, before that reason is
+# taken as final (a rolling restart waits for the old task to free its host port).
+PENDING_GRACE = 10.0
+# Task states in which its container may be running (Docker's words).
+ALIVE = ("assigned", "accepted", "preparing", "ready", "starting", "running")
+
+# `docker service inspect` of the named services, then a line `--tasks--`, then
+# `docker inspect` of their tasks: one round trip. $1: use sudo; then the names.
+STATE_SCRIPT = r"""
+d=docker; [ "$1" = yes ] && d="sudo -n docker"; shift
+$d service inspect --format '{{json .}}' "$@" 2>/dev/null
+echo --tasks--
+ids=$($d service ps --quiet --no-trunc "$@" 2>/dev/null)
+[ -n "$ids" ] && $d inspect --type task --format '{{json .}}' $ids
+exit 0
+"""
+
+
+def swarm_problems(app: AppSpec) -> list[Refusal]:
+    """What the app asks that a Swarm service cannot be, by service."""
+    problems = []
+    for container in app.containers:
+        unable = _unable(container)
+        if unable:
+            where = container.service if len(app.containers) > 1 else container.name
+            problems.append(Refusal(
+                f"{where}: a Swarm service cannot have {', '.join(unable)}",
+                hint="install it as plain containers on the manager with --no-swarm",
+                page_hint="install it as plain containers (untick Swarm)"))  # fmt: skip
+    if app.hooks:
+        names = ", ".join(hook.name for hook in app.hooks)
+        problems.append(Refusal(f"the app's hook scripts ({names}) are not run on a Swarm yet",
+                                hint="install it as plain containers with --no-swarm"))  # fmt: skip
+    return problems
+
+
+def _unable(spec: ContainerSpec) -> list[str]:
+    checks = [
+        (spec.privileged, "privileged mode"),
+        (bool(spec.devices), f"devices ({', '.join(spec.devices)})"),
+        (bool(spec.gpus), "GPUs"),
+        (bool(spec.network_mode), f"network_mode {spec.network_mode}"),
+        (bool(spec.pid_mode), f"pid {spec.pid_mode}"),
+        (bool(spec.ipc_mode), f"ipc {spec.ipc_mode}"),
+        (bool(spec.security_opt), f"security options ({', '.join(spec.security_opt)})"),
+        (spec.one_shot, "a one-shot step others wait for"),
+        (bool(spec.extra_networks), "other apps' networks"),
+    ]
+    return [what for asked, what in checks if asked]
+
+
+def on_overlay(app: AppSpec) -> AppSpec:
+    """The app with its own network on every service: on a Swarm every installation
+    has one, even a single service (which is then alone on it)."""
+    network = app.network or f"tomo-{app.name}"
+    containers = [dataclasses.replace(c, network=network) for c in app.containers]
+    return dataclasses.replace(app, network=network, containers=containers)
+
+
+def pinned(spec: ContainerSpec) -> bool:
+    """Its data is on one node's disk: it must run there."""
+    return bool(spec.mounts or spec.named_volumes or spec.carried_volumes)
+
+
+def _fields(*values: str) -> str:
+    """One value of a CSV-read option (--mount, --network, --publish), quoted as
+    Docker's reader needs for a comma or a quote in a path."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(values)
+    return out.getvalue()
+
+
+def service_create_argv(spec: ContainerSpec, node_id: str | None) -> list[str]:
+    """`docker service create` for a spec; `node_id` is the node its data is on.
+    Environment values go through the env file, read by the manager's CLI."""
+    assert spec.network is not None  # see on_overlay
+    argv = ["service", "create", "--detach", "--name", spec.name, "--no-resolve-image",
+            "--endpoint-mode", "dnsrr", "--replicas", "1",
+            "--network", _fields(f"name={spec.network}", f"alias={spec.service or spec.name}"),
+            "--restart-condition", RESTART_CONDITION.get(spec.restart_policy, "any")]  # fmt: skip
+    for key, value in spec.labels.items():
+        argv += ["--label", f"{key}={value}", "--container-label", f"{key}={value}"]
+    for port in spec.ports:
+        argv += [
+            "--publish",
+            _fields(
+                "mode=host",
+                f"published={port.host}",
+                f"target={port.container}",
+                f"protocol={port.protocol}",
+            ),
+        ]
+    argv += _mounts(spec)
+    if pinned(spec) and node_id:
+        argv += ["--constraint", f"node.id=={node_id}"]
+    if spec.all_env:
+        argv += ["--env-file", spec.env_file]
+    argv += _limits(spec)
+    return [*argv, spec.image, *run_arguments(spec)]
+
+
+def _mounts(spec: ContainerSpec) -> list[str]:
+    argv = []
+    for mount in spec.mounts:
+        ro = ("readonly",) if mount.readonly else ()
+        argv += ["--mount", _fields("type=bind", f"source={mount.host_path}",
+                                    f"target={mount.container_path}", *ro)]  # fmt: skip
+    for named in spec.named_volumes:
+        ro = ("readonly",) if named.readonly else ()
+        argv += ["--mount", _fields("type=volume", f"source={named.volume}",
+                                    f"target={named.container_path}", *ro)]  # fmt: skip
+    for volume, container_path in spec.carried_volumes:
+        argv += ["--mount", _fields("type=volume", f"source={volume}", f"target={container_path}")]
+    return argv
+
+
+def _limits(spec: ContainerSpec) -> list[str]:
+    """User, entrypoint, health check, capabilities and how it stops."""
+    argv: list[str] = []
+    if spec.user:
+        argv += ["--user", spec.user]
+    if spec.working_dir:
+        argv += ["--workdir", spec.working_dir]
+    if spec.entrypoint is not None:  # a service's --entrypoint is split as a shell would
+        argv += ["--entrypoint", shlex.quote(spec.entrypoint[0]) if spec.entrypoint else ""]
+    if spec.health is not None and spec.health.test is not None:
+        argv += health_options(spec.health)
+    for capability in spec.capabilities:
+        argv += ["--cap-add", capability]
+    for capability in spec.cap_drop:
+        argv += ["--cap-drop", capability]
+    if spec.read_only:
+        argv.append("--read-only")
+    for name, value in spec.sysctls.items():
+        argv += ["--sysctl", f"{name}={value}"]
+    if spec.stop_signal:
+        argv += ["--stop-signal", spec.stop_signal]
+    if spec.stop_timeout is not None:
+        argv += ["--stop-grace-period", f"{spec.stop_timeout}s"]
+    return argv
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """One Swarm service as its manager sees it."""
+
+    name: str
+    installation: str  # its tomo.installation label
+    replicas: int  # wanted
+    running: int  # tasks running now
+    error: str | None  # the newest task's error, if it has one
+    pending: str | None  # why a task waits to be placed (Docker's words)
+    since: str | None  # when the newest running task started (Docker's stamp)
+    kept_replicas: int  # what start scales it back to
+    task_ids: frozenset[str] = frozenset()  # of the tasks running now
+    alive: int = 0  # tasks whose container may run, wanted or on their way out
+    failed_ids: frozenset[str] = frozenset()  # of the tasks that ended with an error
+
+    @property
+    def up(self) -> bool:
+        return self.replicas > 0 and self.running >= self.replicas
+
+
+def parse_states(output: str) -> dict[str, ServiceState]:
+    """STATE_SCRIPT's output: the services found, by name."""
+    services_part, _, tasks_part = output.partition("--tasks--")
+    services = [json.loads(line) for line in services_part.splitlines() if line.strip()]
+    tasks = [json.loads(line) for line in tasks_part.splitlines() if line.strip()]
+    by_service: dict[str, list[dict[str, Any]]] = {}
+    for task in tasks:
+        by_service.setdefault(task.get("ServiceID", ""), []).append(task)
+    return {s["Spec"]["Name"]: _state_of(s, by_service.get(s["ID"], [])) for s in services}
+
+
+def _state_of(service: dict[str, Any], tasks: list[dict[str, Any]]) -> ServiceState:
+    spec = service["Spec"]
+    labels = spec.get("Labels") or {}
+    replicas = int(((spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas", 1))
+    newest = sorted(tasks, key=lambda t: t.get("UpdatedAt") or t.get("CreatedAt") or "")
+    running = _wanted_and(newest, "running")
+    ended = [t for t in newest if (t.get("Status") or {}).get("State") in ("failed", "rejected")]
+    with_error = [t for t in ended if t["Status"].get("Err")]
+    waiting = _wanted_and(newest, "pending")
+    return ServiceState(
+        name=spec["Name"], installation=labels.get("tomo.installation", ""),
+        replicas=replicas, running=len(running),
+        error=with_error[-1]["Status"]["Err"] if with_error else None,
+        pending=waiting[-1]["Status"].get("Err") if waiting else None,
+        since=running[-1]["Status"].get("Timestamp") if running else None,
+        kept_replicas=int(labels.get(REPLICAS_LABEL, replicas or 1)),
+        task_ids=frozenset(str(t.get("ID")) for t in running),
+        alive=sum((t.get("Status") or {}).get("State") in ALIVE for t in tasks),
+        failed_ids=frozenset(str(t.get("ID")) for t in with_error),
+    )  # fmt: skip
+
+
+def _wanted_and(tasks: list[dict[str, Any]], state: str) -> list[dict[str, Any]]:
+    """The tasks meant to run that are in `state` now."""
+    wanted = [t for t in tasks if t.get("DesiredState") == "running"]
+    return [t for t in wanted if (t.get("Status") or {}).get("State") == state]
+
+
+async def service_states(docker: Docker, names: list[str]) -> dict[str, ServiceState]:
+    """The named services that exist, with their tasks: one command."""
+    sudo = "yes" if docker.target.use_sudo else "no"
+    out = await docker.ssh.run(docker.target, ["sh", "-c", STATE_SCRIPT, "tomo-swarm", sudo,
+                                               *names])  # fmt: skip
+    return parse_states(out.stdout)
+
+
+def status_of(
+    names: dict[str, str], states: dict[str, ServiceState]
+) -> tuple[InstallationStatus, str | None]:
+    """One status for an installation's services (service -> Swarm service name)."""
+    notes = []
+    statuses = set()
+    for service, name in names.items():
+        state = states.get(name)
+        if state is None:
+            statuses.add(InstallationStatus.MISSING)
+            notes.append(f"{service}: the Swarm service is gone (removed outside tomo?)")
+        elif state.replicas == 0:
+            statuses.add(InstallationStatus.STOPPED)
+        elif not state.up:
+            statuses.add(InstallationStatus.ERROR)
+            why = state.pending or state.error or "starting"
+            notes.append(f"{service}: {state.running}/{state.replicas} running ({why})")
+        else:
+            statuses.add(InstallationStatus.RUNNING)
+    for worst in (InstallationStatus.MISSING, InstallationStatus.ERROR):
+        if worst in statuses:
+            return worst, "; ".join(notes)
+    if statuses == {InstallationStatus.STOPPED}:
+        return InstallationStatus.STOPPED, None
+    if InstallationStatus.STOPPED in statuses:
+        stopped = [s for s, n in names.items() if states[n].replicas == 0]
+        return InstallationStatus.ERROR, f"stopped: {', '.join(stopped)}"
+    return InstallationStatus.RUNNING, None
+
+
+async def scale(docker: Docker, names: list[str], replicas: int | None) -> None:
+    """Scale the services to `replicas`, or (None) back to what each had when stopped.
+    The count to come back to is kept on the service itself (REPLICAS_LABEL)."""
+    states = await service_states(docker, names)
+    for name in names:
+        state = states.get(name)
+        if state is None:
+            raise RemoteError(docker.server, f"the Swarm service {name} is gone")
+        wanted = state.kept_replicas if replicas is None else replicas
+        argv = ["service", "update", "--detach", "--replicas", str(wanted)]
+        if replicas == 0 and state.replicas > 0:
+            argv += ["--label-add", f"{REPLICAS_LABEL}={state.replicas}"]
+        await docker.run([*argv, name])
+
+
+async def restart(docker: Docker, names: list[str]) -> None:
+    for name in names:
+        await docker.run(["service", "update", "--detach", "--force", name])
+
+
+async def remove_service(docker: Docker, name: str, installation_id: str) -> list[str]:
+    """Remove one of this installation's services and wait until its tasks are gone
+    (its network can only go then); another's namesake is kept."""
+    state = (await service_states(docker, [name])).get(name)
+    if state is None:
+        return []
+    if state.installation != installation_id:
+        return [f"kept Swarm service '{name}' (it is not this installation's)"]
+    await docker.run(["service", "rm", name])
+    deadline = time.monotonic() + GONE_SECONDS
+    while await task_containers(docker, name):
+        if time.monotonic() > deadline:
+            break  # its network's removal says what still uses it
+        await asyncio.sleep(POLL_SECONDS)
+    return [f"removed Swarm service '{name}'"]
+
+
+async def wait_until_up(
+    docker: Docker, names: list[str], within: float, stable: float,
+    before: dict[str, ServiceState] | None = None,
+) -> dict[str, ServiceState]:  # fmt: skip
+    """Every service's tasks running (healthy where a check exists: Swarm holds a task
+    in `starting` until then), none of those running `before` (a restart replaces
+    them), and still so `stable` seconds later; else InstallFailed with Docker's
+    reason. A task that fails from now on fails the wait at once (the Swarm would
+    retry it without end), and so does one that cannot be placed for PENDING_GRACE."""
+    before = before or {}
+    replaced = frozenset(i for s in before.values() for i in s.task_ids)
+    started = time.monotonic()
+    up_since: float | None = None
+    pending_since: float | None = None
+    while True:
+        states = await service_states(docker, names)
+        pending_since = (pending_since or time.monotonic()) if _pending(states) else None
+        problem = _failing(names, states, before, pending_since)
+        if problem:
+            raise InstallFailed(problem)
+        if all(states[n].up and not states[n].task_ids & replaced for n in names):
+            up_since = up_since or time.monotonic()
+            if time.monotonic() - up_since >= stable:
+                return states
+        else:
+            up_since = None
+        if time.monotonic() - started > within:
+            waiting = [f"{n}: {states[n].running}/{states[n].replicas} running" for n in names
+                       if not states[n].up]  # fmt: skip
+            waiting = waiting or ["the tasks before it still run"]
+            raise InstallFailed(f"not running within {within:g}s ({'; '.join(waiting)})")
+        await asyncio.sleep(POLL_SECONDS)
+
+
+def _pending(states: dict[str, ServiceState]) -> bool:
+    return any(state.pending for state in states.values())
+
+
+def _failing(
+    names: list[str], states: dict[str, ServiceState], before: dict[str, ServiceState],
+    pending_since: float | None,
+) -> str | None:  # fmt: skip
+    for name in names:
+        state = states.get(name)
+        if state is None:
+            return f"the Swarm service {name} disappeared"
+        waited = pending_since is not None and time.monotonic() - pending_since >= PENDING_GRACE
+        if state.pending and waited:
+            return f"{name} cannot be placed on any node: {state.pending}"
+        earlier = before[name].failed_ids if name in before else frozenset()
+        if state.error and state.failed_ids - earlier and not state.up:
+            return f"{name}'s task failed: {state.error}"
+    return None
+
+
+async def wait_until_stopped(docker: Docker, names: list[str], within: float) -> None:
+    """No task of the services running any more."""
+    deadline = time.monotonic() + within
+    while any(s.alive for s in (await service_states(docker, names)).values()):
+        if time.monotonic() > deadline:
+            raise RemoteError(docker.server, f"the tasks of {', '.join(names)} still run "
+                                             f"after {within:g}s")  # fmt: skip
+        await asyncio.sleep(POLL_SECONDS)
+
+
+async def change(docker: Docker, verb: str, names: list[str], within: float, stable: float) -> str:
+    """start, stop or restart the services (`names` in start order), and wait until
+    the Swarm has done it. One service at a time, as on one host: each started once
+    those before it run (what it needs is among them), stopped the other way round."""
+    if verb == "stop":
+        for name in reversed(names):
+            await scale(docker, [name], 0)
+            await wait_until_stopped(docker, [name], within)
+        return "scaled to 0"
+    try:
+        for name in names:
+            before = (await service_states(docker, [name])).get(name)
+            if verb == "start":
+                await scale(docker, [name], None)
+            else:
+                await restart(docker, [name])
+            if before is not None and verb == "start":  # its stopped tasks are not replaced
+                before = dataclasses.replace(before, task_ids=frozenset())
+            await wait_until_up(docker, [name], within, 0, {name: before} if before else None)
+        states = await wait_until_up(docker, names, within, stable)
+    except InstallFailed as exc:  # the app is not up: the server's fault, not an install's
+        raise RemoteError(docker.server, exc.message) from None
+    return "; ".join(f"{n}: {states[n].running}/{states[n].replicas} running" for n in names)
+
+
+async def task_containers(docker: Docker, name: str) -> list[str]:
+    """The ids of the containers of a service's tasks on the node tomo reaches."""
+    filters = ["--filter", f"label=com.docker.swarm.service.name={name}"]
+    return (
+        await docker.run(["container", "ls", "--all", "--quiet", "--no-trunc", *filters])
+    ).split()

@@ -1,0 +1,193 @@
+"""Apps installed on a Docker Swarm run as Swarm services, for real: a single-node
+Swarm in a network namespace of its own (tests/swarmhost.py), reached over the test
+sshd as its manager. Installed, reached on its port, its status read from its tasks,
+stopped (scaled to 0), started, restarted, its logs read and uninstalled; a task
+that cannot run fails the install and leaves nothing; what a Swarm service cannot
+be is refused before anything is made.
+
+Ports are published in host mode and names resolve by DNS round robin: the CI
+kernel has no IPVS, so the routing mesh is not used (nor asserted) here."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.deployment.conftest import STABLE_SECONDS, Deploy, carried_out, run_verb, server_for
+from tests.deployment.test_multi_container import two_services
+from tests.lanes import INDEX
+from tests.registry import Registry, TestImages
+from tests.services import free_port
+from tests.sshd import Sshd, SshUsers
+from tests.swarmhost import SwarmHost
+from tomo.config import Settings
+from tomo.deployment.spec import InstallConfig, PortOverride
+from tomo.errors import InvalidInput
+from tomo.runtime import open_runtime
+
+
+@pytest.fixture(scope="module")
+def swarm_host(registry: Registry, images: TestImages) -> Iterator[SwarmHost]:
+    host = SwarmHost(INDEX).start(registry)
+    yield host
+    host.remove()
+
+
+@pytest.fixture(scope="module")
+def swarm_sshd(swarm_host: SwarmHost, ssh_users: SshUsers) -> Iterator[Sshd]:
+    sshd = Sshd(ssh_users, f"swarm-{uuid.uuid4().hex[:6]}", extra_config=swarm_host.sshd_config())
+    sshd.start()
+    yield sshd
+    sshd.stop()
+
+
+@pytest.fixture
+async def on_swarm(
+    settings: Settings, swarm_sshd: Sshd, ssh_users: SshUsers, images: TestImages,
+    data_root: Path, make_repo, swarm_host: SwarmHost,
+) -> AsyncIterator[Deploy]:  # fmt: skip
+    """The deploy fixture's set-up, its server the Swarm's manager."""
+    tuned = settings.model_copy(update={
+        "install_wait_timeout": 30, "install_stable_seconds": STABLE_SECONDS,
+        "backup_before_update": False})  # fmt: skip
+    repo = make_repo()
+    repo.write("README.md", "test catalog")
+    repo.commit()
+    async with open_runtime(tuned) as runtime:
+        from tomo.marketplace.schemas import RepoCreate
+
+        created = await runtime.marketplace.add_repo(RepoCreate(url=repo.url, name="test"))
+        await runtime.servers.add_server(server_for("cluster", swarm_sshd, ssh_users, data_root))
+        yield Deploy(runtime, repo, created.id, "cluster", data_root, images)
+    for service in swarm_host.docker("service", "ls", "-q").stdout.decode().split():
+        swarm_host.docker("service", "rm", service)
+
+
+def services_of(host: SwarmHost, installation: str) -> dict[str, dict[str, object]]:
+    """name -> spec of the installation's Swarm services."""
+    ids = host.docker("service", "ls", "-q", "--filter",
+                      f"label=tomo.installation={installation}").stdout.decode().split()  # fmt: skip
+    if not ids:
+        return {}
+    inspected = json.loads(host.docker("service", "inspect", *ids).stdout)
+    return {s["Spec"]["Name"]: s["Spec"] for s in inspected}
+
+
+def networks_of(host: SwarmHost, installation: str) -> list[str]:
+    listed = host.docker("network", "ls", "--filter", f"label=tomo.installation={installation}",
+                         "--format", "{{.Name}} {{.Driver}}")  # fmt: skip
+    return listed.stdout.decode().splitlines()
+
+
+async def install(deploy: Deploy, app: str, **config: object) -> tuple[str, str, str | None]:
+    started = await deploy.runtime.deployment.install_app(deploy.server, app,
+                                                          InstallConfig(**config))  # fmt: skip
+    view = await deploy.runtime.deployment.run_job(started.job_id)
+    return started.installation.id, view.status, view.error
+
+
+async def test_an_app_of_two_services_runs_on_the_swarm_and_is_managed(
+    on_swarm: Deploy, swarm_host: SwarmHost
+) -> None:
+    deploy = on_swarm
+    definition = two_services(deploy)
+    port = definition["services"]["client"]["ports"][0]["host"]
+    app = await deploy.publish("pair", **definition)
+    preview = await deploy.runtime.deployment.preview_install(deploy.server, app, InstallConfig())
+    assert preview.swarm and preview.problems == []
+    assert preview.argv[:3] == ["docker", "service", "create"]
+    assert f"node.id=={swarm_host.node_id}" in preview.argv  # its data is on that node
+
+    installation, status, error = await install(deploy, app)
+    assert status == "done", error
+    services = services_of(swarm_host, installation)
+    assert set(services) == {"pair", "pair-api"}
+    client = services["pair"]
+    placement = client["TaskTemplate"]["Placement"]["Constraints"]  # type: ignore[index]
+    assert placement == [f"node.id=={swarm_host.node_id}"]
+    assert client["EndpointSpec"]["Mode"] == "dnsrr"  # type: ignore[index]
+    assert networks_of(swarm_host, installation) == ["tomo-pair overlay"]
+    # The client reached the api by its service name on the overlay network.
+    assert (deploy.data_root / "pair" / "out" / "got.txt").read_text() == "web v1\n"
+    fetched = swarm_host.fetch(f"http://127.0.0.1:{port}/")
+    assert fetched.stdout == "web v1\n", fetched.stderr
+
+    shown = await deploy.runtime.deployment.refresh_status("pair")
+    assert (shown.status, shown.status_message) == ("running", None)
+
+    stopped = await run_verb(deploy.runtime.deployment, "stop", "pair")
+    assert stopped.status == "stopped"
+    assert swarm_host.fetch(f"http://127.0.0.1:{port}/").returncode != 0
+    started = await run_verb(deploy.runtime.deployment, "start", "pair")
+    assert started.status == "running", started.status_message
+    assert swarm_host.fetch(f"http://127.0.0.1:{port}/").stdout == "web v1\n"
+    before = swarm_host.docker("service", "ps", "-q", "--filter", "desired-state=running",
+                               "pair").stdout  # fmt: skip
+    restarted = await run_verb(deploy.runtime.deployment, "restart", "pair")
+    assert restarted.status == "running"
+    after = swarm_host.docker("service", "ps", "-q", "--filter", "desired-state=running", "pair")
+    assert after.stdout and after.stdout != before
+
+    lines = [line async for line in deploy.runtime.deployment.logs(
+        "pair", None, tail=50, follow=False, service="api")]  # fmt: skip
+    assert lines == [] or all(" | " not in line for line in lines)  # no task names before them
+
+    done = await carried_out(deploy.runtime.deployment.prepare_uninstall("pair",
+                                                                         remove_data=False))  # fmt: skip
+    assert "removed Swarm service 'pair'" in done.summary
+    assert services_of(swarm_host, installation) == {}
+    assert networks_of(swarm_host, installation) == []
+    assert (deploy.data_root / "pair" / "out" / "got.txt").exists()  # data kept
+
+
+async def test_a_task_that_cannot_run_fails_the_install_and_leaves_nothing(
+    on_swarm: Deploy, swarm_host: SwarmHost
+) -> None:
+    deploy = on_swarm
+    app = await deploy.publish("broken", docker=deploy.web_app(image=deploy.images.broken))
+    installation, status, error = await install(deploy, app)
+    assert status == "failed"
+    assert error is not None and "non-zero exit (3)" in error, error
+    assert services_of(swarm_host, installation) == {}
+    assert networks_of(swarm_host, installation) == []
+    assert not (deploy.data_root / "broken").exists()
+    assert await deploy.runtime.deployment.list_installations() == []
+
+
+async def test_what_a_swarm_service_cannot_be_is_refused_before_anything_is_made(
+    on_swarm: Deploy, swarm_host: SwarmHost
+) -> None:
+    deploy = on_swarm
+    app = await deploy.publish("raw", docker=deploy.web_app(privileged=True))
+    with pytest.raises(InvalidInput) as refused:
+        await deploy.runtime.deployment.install_app(
+            deploy.server, app, InstallConfig(accept_risks=["privileged"]))  # fmt: skip
+    assert "raw: a Swarm service cannot have privileged mode" in refused.value.message
+    assert "--no-swarm" in str(refused.value.problems[0].hint)
+    # As plain containers on the manager, it may (the risk accepted).
+    plain = await deploy.runtime.deployment.preview_install(
+        deploy.server, app, InstallConfig(swarm=False, accept_risks=["privileged"]))  # fmt: skip
+    assert not plain.swarm and plain.argv[:3] == ["docker", "container", "run"]
+    assert await deploy.runtime.deployment.list_installations() == []
+    assert swarm_host.docker("service", "ls", "-q").stdout == b""
+
+
+async def test_a_port_another_installation_publishes_is_refused_by_the_preflight(
+    on_swarm: Deploy, swarm_host: SwarmHost
+) -> None:
+    deploy = on_swarm
+    port = free_port()
+    app = await deploy.publish("first", docker=deploy.web_app(port=port))
+    _, status, error = await install(deploy, app)
+    assert status == "done", error
+    second = await deploy.publish("second", docker=deploy.web_app(port=port))
+    installation, status, error = await install(
+        deploy, second, ports=[PortOverride(container=80, host=port)])  # fmt: skip
+    assert status == "failed"
+    assert error is not None and f"host port {port}/tcp" in error, error
+    assert services_of(swarm_host, installation) == {}
+    assert [i.name for i in await deploy.runtime.deployment.list_installations()] == ["first"]

@@ -1,0 +1,131 @@
+"""A single-node Docker Swarm in a network namespace of its own, for Swarm deployments.
+
+A Swarm publishes a service's port on every address of the node (host mode binds
+0.0.0.0; there is no per-address publishing), so its engine must not share this
+machine's network: `ip netns add`, then `nsenter --net=… dockerd` (`ip netns exec`
+fails: "Devices cgroup isn't mounted"). Only the network is apart: the engine's
+unix socket and the files it bind-mounts are this machine's, so an sshd here whose
+sessions point `docker` at that socket is the Swarm manager's SSH, as on a real one.
+
+Nothing in the namespace reaches the outside (it has only its loopback): images
+come from a second registry process inside it, on the same port and over the same
+storage as the test registry, so a catalog's image names pull alike on both sides.
+The routing mesh needs IPVS, which the CI kernel lacks; tomo publishes in host
+mode and resolves names by DNS round robin, which need none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from tests.registry import Registry
+from tests.services import unavailable
+
+
+class SwarmHost:
+    """dockerd in the network namespace `tomo-swarm-<n>`, the manager of its own Swarm."""
+
+    def __init__(self, number: int) -> None:
+        self.netns = f"tomo-swarm-{number}"
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{self.netns}-"))
+        self.socket = self.dir / "docker.sock"
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.node_id = ""
+
+    @property
+    def docker_host(self) -> str:
+        return f"unix://{self.socket}"
+
+    def sshd_config(self) -> str:
+        """sshd_config lines making every session's `docker` talk to this engine."""
+        return f"SetEnv DOCKER_HOST={self.docker_host}\n"
+
+    def inside(self, *argv: str) -> list[str]:
+        return ["nsenter", f"--net=/run/netns/{self.netns}", *argv]
+
+    def start(self, registry: Registry) -> SwarmHost:
+        dockerd, registry_binary = shutil.which("dockerd"), shutil.which("docker-registry")
+        if dockerd is None or registry_binary is None or shutil.which("nsenter") is None:
+            unavailable("a Swarm host needs dockerd, docker-registry and nsenter, as root")
+            raise AssertionError
+        subprocess.run(["ip", "netns", "del", self.netns], capture_output=True, check=False)
+        _run("ip", "netns", "add", self.netns)
+        _run("ip", "-n", self.netns, "link", "set", "lo", "up")
+        self.dir.chmod(0o755)  # the ssh user must reach the socket
+        log = (self.dir / "dockerd.log").open("wb")
+        self.processes.append(subprocess.Popen(self.inside(
+            dockerd, "--data-root", str(self.dir / "data"), "--exec-root", str(self.dir / "exec"),
+            "--pidfile", str(self.dir / "dockerd.pid"), "--host", self.docker_host,
+        ), stdout=subprocess.DEVNULL, stderr=log))  # fmt: skip
+        self._until(lambda: self.docker("version").returncode == 0, "dockerd")
+        self._serve_images(registry_binary, registry)
+        init = self.docker("swarm", "init", "--advertise-addr", "127.0.0.1")
+        if init.returncode != 0:
+            raise RuntimeError(f"swarm init failed: {init.stderr.decode()}")
+        self.node_id = self.docker("info", "--format", "{{.Swarm.NodeID}}").stdout.decode().strip()
+        return self
+
+    def _serve_images(self, binary: str, registry: Registry) -> None:
+        """The test registry's images, served inside the namespace at the same address."""
+        config = self.dir / "registry.yml"
+        config.write_text(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+            f"    rootdirectory: {registry.root / 'data'}\n"
+            f"http:\n  addr: {registry.address}\n"
+        )
+        self.processes.append(subprocess.Popen(self.inside(binary, "serve", str(config)),
+                                               stdout=subprocess.DEVNULL,
+                                               stderr=subprocess.DEVNULL))  # fmt: skip
+        url = f"http://{registry.address}/v2/"
+        self._until(lambda: self.fetch(url).returncode == 0, "the registry")
+
+    def docker(self, *args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(["docker", "--host", self.docker_host, *args],
+                              capture_output=True, check=False, timeout=120)  # fmt: skip
+
+    def fetch(self, url: str) -> subprocess.CompletedProcess[str]:
+        """busybox wget inside the namespace (where the Swarm's ports are), given up
+        after 5 s (its own -T crashes)."""
+        return subprocess.run(self.inside("timeout", "5", "busybox", "wget", "-q", "-O-", url),
+                              capture_output=True, text=True, check=False, timeout=30)  # fmt: skip
+
+    def _until(self, ready: object, what: str) -> None:
+        assert callable(ready)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if ready():
+                return
+            if any(p.poll() is not None for p in self.processes):
+                break
+            time.sleep(0.25)
+        log = (self.dir / "dockerd.log").read_text(errors="replace")[-800:]
+        self.remove()
+        raise RuntimeError(f"{what} in {self.netns} did not answer: {log}")
+
+    def remove(self) -> None:
+        """Leave the Swarm, stop the engine and the registry, remove the namespace."""
+        if self.processes and self.processes[0].poll() is None:
+            self.docker("swarm", "leave", "--force")
+            for container in self.docker("ps", "-aq").stdout.split():
+                self.docker("rm", "-f", "-v", container.decode())
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.terminate()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=30)
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+        subprocess.run(["ip", "netns", "del", self.netns], capture_output=True, check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _run(*argv: str) -> None:
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed: {done.stderr.strip()}")
