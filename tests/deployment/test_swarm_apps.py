@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.tomo_cli import Tomo, table_rows
 from tests.deployment.conftest import STABLE_SECONDS, Deploy, carried_out, run_verb, server_for
 from tests.deployment.test_multi_container import two_services
 from tests.lanes import INDEX
@@ -25,8 +26,8 @@ from tests.services import free_port
 from tests.sshd import Sshd, SshUsers
 from tests.swarmhost import SwarmHost
 from tomo.config import Settings
-from tomo.deployment.spec import InstallConfig, PortOverride
-from tomo.errors import InvalidInput
+from tomo.deployment.spec import ConfigChanges, InstallConfig, PortOverride
+from tomo.errors import InstallFailed, InvalidInput
 from tomo.runtime import open_runtime
 
 
@@ -191,3 +192,68 @@ async def test_a_port_another_installation_publishes_is_refused_by_the_preflight
     assert error is not None and f"host port {port}/tcp" in error, error
     assert services_of(swarm_host, installation) == {}
     assert [i.name for i in await deploy.runtime.deployment.list_installations()] == ["first"]
+
+
+def service_env(host: SwarmHost, name: str) -> list[str]:
+    template = "{{json .Spec.TaskTemplate.ContainerSpec.Env}}"
+    return json.loads(host.docker("service", "inspect", "--format", template, name).stdout)
+
+
+async def test_an_update_rolls_on_and_one_that_fails_is_rolled_back_by_the_swarm(
+    on_swarm: Deploy, swarm_host: SwarmHost
+) -> None:
+    deploy = on_swarm
+    port = free_port()
+    app = await deploy.publish("web", docker=deploy.web_app(port=port))
+    _, status, error = await install(deploy, app)
+    assert status == "done", error
+    url = f"http://127.0.0.1:{port}/"
+
+    changes = ConfigChanges(env={"TZ": "Europe/Paris"})
+    updated = await carried_out(deploy.runtime.deployment.prepare_update("web", tag="2",
+                                                                         changes=changes))  # fmt: skip
+    assert updated.installation.status == "running"
+    assert updated.installation.image.endswith("/web:2")
+    assert swarm_host.fetch(url).stdout == "web v2\n"
+    assert "TZ=Europe/Paris" in service_env(swarm_host, "web")
+
+    # The catalog's next version exits at once: the Swarm puts the running one back.
+    await deploy.publish("web", docker=deploy.web_app(port=port, image=deploy.images.broken))
+    with pytest.raises(InstallFailed) as failed:
+        await carried_out(deploy.runtime.deployment.prepare_update("web"))
+    assert "the Swarm put the previous one back" in failed.value.message, failed.value.message
+    assert "non-zero exit (3)" in failed.value.message
+    assert swarm_host.fetch(url).stdout == "web v2\n"
+    shown = await deploy.runtime.deployment.refresh_status("web")
+    assert shown.status == "running" and shown.image.endswith("/web:2")
+    template = "{{.Spec.TaskTemplate.ContainerSpec.Image}}"
+    image = swarm_host.docker("service", "inspect", "--format", template, "web").stdout.decode()
+    assert image.strip().endswith("/web:2")
+
+
+async def test_the_command_line_installs_on_the_swarm_or_as_plain_containers(
+    on_swarm: Deploy, swarm_host: SwarmHost
+) -> None:
+    """`tomo install` on a Swarm manager: Swarm services by default (said by
+    --preview, listed by `tomo ps`, removed by `tomo uninstall`), or --no-swarm."""
+    deploy = on_swarm
+    tomo = Tomo(deploy.runtime.settings.data_dir, TOMO_INSTALL_STABLE_SECONDS="0.5",
+                TOMO_INSTALL_WAIT_TIMEOUT="30")  # fmt: skip
+    port = free_port()
+    app = await deploy.publish("web", docker=deploy.web_app(port=port))
+    shown = tomo.run("install", app, "--server", "cluster", "--preview").stdout
+    assert "  overlay network tomo-web (its own)" in shown
+    assert "  Swarm service web (image" in shown
+    assert f"port {port}:80/tcp (on every address of the node that runs it" in shown
+    assert "docker service create --detach --name web" in shown
+
+    tomo.run("install", app, "--server", "cluster")
+    assert swarm_host.fetch(f"http://127.0.0.1:{port}/").stdout == "web v1\n"
+    assert table_rows(tomo.run("ps").stdout)[1][1:3] == ["web", "cluster"]
+    tomo.run("stop", "web")
+    assert json.loads(tomo.run("ps", "--json").stdout)[0]["status"] == "stopped"
+    tomo.run("uninstall", "web")
+    assert swarm_host.docker("service", "ls", "-q").stdout == b""
+
+    plain = tomo.run("install", app, "--server", "cluster", "--no-swarm", "--preview").stdout
+    assert "docker container run" in plain and "Swarm service" not in plain

@@ -128,10 +128,15 @@ def install(
     login: Annotated[str | None, typer.Option(
         "--login", help="tomo's login in front of its names: signed-in users, admins only, "
         "or off (default: as the app asks).", metavar="users|admins|off")] = None,
+    swarm: Annotated[bool | None, typer.Option(
+        "--swarm/--no-swarm", help="As Docker Swarm services, or as plain containers on the "
+        "manager (default: Swarm services when the server is a Swarm manager).")] = None,
     json_: JsonOption = False,
 ) -> None:  # fmt: skip
     """Install an app on a server; exits 0 only when it runs and stays up (Ctrl-C undoes it)."""
     config = config_from_options(name, env, port, volume, accept_risk)
+    if swarm is not None:
+        config = config.model_copy(update={"swarm": swarm})
     if hostname:
         config = config.model_copy(update={"hostnames": hostname})
     if login is not None:
@@ -690,7 +695,8 @@ def _print_preview(plan: InstallPreview, app: str, server: str) -> None:
              *_created(plan), *_risks_to_accept(plan), *_server_says(plan, server),
              "The commands tomo runs there (environment values go into the env file):"]  # fmt: skip
     if plan.network:
-        lines.append(shlex.join(["docker", "network", "create", plan.network]))
+        driver = ["--driver", "overlay"] if plan.swarm else []
+        lines.append(shlex.join(["docker", "network", "create", *driver, plan.network]))
     lines += [shlex.join(container.argv) for container in plan.containers]
     for line in lines:
         console().print(line, markup=False)
@@ -698,7 +704,9 @@ def _print_preview(plan: InstallPreview, app: str, server: str) -> None:
 
 def _created(plan: InstallPreview) -> list[str]:
     lines = [f"  folder {plan.instance_dir} (the installation's own)"]
-    lines += [f"  network {plan.network}"] if plan.network else []
+    if plan.network:
+        lines.append(f"  overlay network {plan.network} (its own)" if plan.swarm
+                     else f"  network {plan.network}")  # fmt: skip
     if plan.isolated_network:
         from tomo.deployment.schemas import ISOLATED_NETWORK_SAID
 
@@ -711,8 +719,14 @@ def _created(plan: InstallPreview) -> list[str]:
                   for name in plan.hostnames]  # fmt: skip
     lines += [f"  volume {volume}" for volume in plan.volumes]
     for container in plan.containers:
-        lines.append(f"  container {container.name} (image {container.image})")
-        lines += [f"    port {port}" for port in container.ports]
+        if plan.swarm:
+            from tomo.deployment.schemas import SWARM_PORT_SAID
+
+            lines.append(f"  Swarm service {container.name} (image {container.image})")
+            lines += [f"    port {port} ({SWARM_PORT_SAID})" for port in container.ports]
+        else:
+            lines.append(f"  container {container.name} (image {container.image})")
+            lines += [f"    port {port}" for port in container.ports]
         lines += [f"    folder {folder}" for folder in container.folders]
         lines += [f"    volume {volume}" for volume in container.volumes]
         if container.env_file:

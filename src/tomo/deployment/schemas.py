@@ -181,6 +181,8 @@ ISOLATED_NETWORK_SAID = (
     "if the server lacks it: shared by the apps without a network of their own, where no "
     "container reaches another; kept after an uninstall"
 )
+# What a preview says of a Swarm service's published port (InstallPreview.swarm).
+SWARM_PORT_SAID = "on every address of the node that runs it: Swarm cannot bind one address"
 
 
 class InstallPreview(BaseModel):

@@ -31,6 +31,9 @@ from tomo.deployment.remote import ContainerState, Docker
 from tomo.deployment.schemas import OperationDone
 from tomo.deployment.spec import ConfigChanges, ContainerSpec, InstallConfig
 from tomo.deployment.statuses import InstallationStatus
+from tomo.deployment.swarm import update as swarm_update
+from tomo.deployment.swarm.install import node_of, refuse_unswarmable
+from tomo.deployment.swarm.services import on_overlay
 from tomo.errors import (
     AppNotFound,
     InvalidInput,
@@ -66,6 +69,9 @@ async def plan_update(
     imports = await imports_for(ctx, server, definition, row.repo_id)
     spec = ctx.spec_of(row, definition, server, config=config,
                        images={definition.main_service: image}, imports=imports)  # fmt: skip
+    if config.swarm:
+        refuse_unswarmable(spec, row.hostnames or [])
+        spec = on_overlay(spec)
     return UpdatePlan(definition, server.data_root, config, spec)
 
 
@@ -100,12 +106,20 @@ class Update(Operation):
             pass  # checked when the update was asked for (plan_update)
         async with job.step("preflight"):
             await self._preflight(docker, row, spec, data_root)
+            current = await swarm_update.preflight(docker, spec) if config.swarm else {}
         async with job.step("pull", images):  # the env files are rewritten meanwhile: the
             # running containers read theirs when they were created
             await steps.pull_and_prepare(docker, spec, job, env_file_is_new=False)
         await ctx.set(row.id, status=InstallationStatus.UPDATING,
                       status_message=f"updating to {spec.main.image}")  # fmt: skip
         limits = wait_limits(ctx)
+        if config.swarm:
+            node = node_of(await ctx.servers.get_server(row.server_id))
+            async with job.step("replace", "a rolling update of its Swarm services"):
+                service = await swarm_update.update_services(
+                    docker, spec, job, current, node, limits.timeout, limits.stable)  # fmt: skip
+            await self._commit(job, row, definition, spec, config, service, {})
+            return
         async with job.step("set aside"):
             spec, previous = await self._set_aside(docker, job, row, spec)
         await self._back_up_data(job, row, previous)

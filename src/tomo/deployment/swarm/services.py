@@ -91,7 +91,7 @@ def pinned(spec: ContainerSpec) -> bool:
     return bool(spec.mounts or spec.named_volumes or spec.carried_volumes)
 
 
-def _fields(*values: str) -> str:
+def fields(*values: str) -> str:
     """One value of a CSV-read option (--mount, --network, --publish), quoted as
     Docker's reader needs for a comma or a quote in a path."""
     out = io.StringIO()
@@ -105,21 +105,21 @@ def service_create_argv(spec: ContainerSpec, node_id: str | None) -> list[str]:
     assert spec.network is not None  # see on_overlay
     argv = ["service", "create", "--detach", "--name", spec.name, "--no-resolve-image",
             "--endpoint-mode", "dnsrr", "--replicas", "1",
-            "--network", _fields(f"name={spec.network}", f"alias={spec.service or spec.name}"),
+            "--network", fields(f"name={spec.network}", f"alias={spec.service or spec.name}"),
             "--restart-condition", RESTART_CONDITION.get(spec.restart_policy, "any")]  # fmt: skip
     for key, value in spec.labels.items():
         argv += ["--label", f"{key}={value}", "--container-label", f"{key}={value}"]
     for port in spec.ports:
         argv += [
             "--publish",
-            _fields(
+            fields(
                 "mode=host",
                 f"published={port.host}",
                 f"target={port.container}",
                 f"protocol={port.protocol}",
             ),
         ]
-    argv += _mounts(spec)
+    argv += mount_options(spec)
     if pinned(spec) and node_id:
         argv += ["--constraint", f"node.id=={node_id}"]
     if spec.all_env:
@@ -128,18 +128,18 @@ def service_create_argv(spec: ContainerSpec, node_id: str | None) -> list[str]:
     return [*argv, spec.image, *run_arguments(spec)]
 
 
-def _mounts(spec: ContainerSpec) -> list[str]:
+def mount_options(spec: ContainerSpec) -> list[str]:
     argv = []
     for mount in spec.mounts:
         ro = ("readonly",) if mount.readonly else ()
-        argv += ["--mount", _fields("type=bind", f"source={mount.host_path}",
+        argv += ["--mount", fields("type=bind", f"source={mount.host_path}",
                                     f"target={mount.container_path}", *ro)]  # fmt: skip
     for named in spec.named_volumes:
         ro = ("readonly",) if named.readonly else ()
-        argv += ["--mount", _fields("type=volume", f"source={named.volume}",
+        argv += ["--mount", fields("type=volume", f"source={named.volume}",
                                     f"target={named.container_path}", *ro)]  # fmt: skip
     for volume, container_path in spec.carried_volumes:
-        argv += ["--mount", _fields("type=volume", f"source={volume}", f"target={container_path}")]
+        argv += ["--mount", fields("type=volume", f"source={volume}", f"target={container_path}")]
     return argv
 
 
@@ -184,6 +184,8 @@ class ServiceState:
     task_ids: frozenset[str] = frozenset()  # of the tasks running now
     alive: int = 0  # tasks whose container may run, wanted or on their way out
     failed_ids: frozenset[str] = frozenset()  # of the tasks that ended with an error
+    update_state: str | None = None  # Docker's UpdateStatus.State: updating, completed…
+    update_id: str | None = None  # the update job whose spec runs (update.UPDATE_LABEL)
 
     @property
     def up(self) -> bool:
@@ -220,6 +222,8 @@ def _state_of(service: dict[str, Any], tasks: list[dict[str, Any]]) -> ServiceSt
         task_ids=frozenset(str(t.get("ID")) for t in running),
         alive=sum((t.get("Status") or {}).get("State") in ALIVE for t in tasks),
         failed_ids=frozenset(str(t.get("ID")) for t in with_error),
+        update_state=(service.get("UpdateStatus") or {}).get("State"),
+        update_id=labels.get("tomo.update"),
     )  # fmt: skip
 
 
