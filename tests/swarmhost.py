@@ -107,6 +107,21 @@ class SwarmHost:
         self.remove()
         raise RuntimeError(f"{what} in {self.netns} did not answer: {log}")
 
+    def clear(self) -> None:
+        """Every service, container, network and volume tomo made here: the next test
+        finds the Swarm empty."""
+        services = self.docker("service", "ls", "-q").stdout.decode().split()
+        if services:
+            self.docker("service", "rm", *services)
+        deadline = time.monotonic() + 30
+        while self.docker("ps", "-aq").stdout.strip() and time.monotonic() < deadline:
+            time.sleep(0.25)  # a removed service's tasks go on their own
+        for listing, removal in ((["network", "ls", "-q"], ["network", "rm"]),
+                                 (["volume", "ls", "-q"], ["volume", "rm", "-f"])):  # fmt: skip
+            found = self.docker(*listing, "--filter", "label=tomo.installation").stdout.split()
+            if found:
+                self.docker(*removal, *(item.decode() for item in found))
+
     def remove(self) -> None:
         """Leave the Swarm, stop the engine and the registry, remove the namespace."""
         if self.processes and self.processes[0].poll() is None:

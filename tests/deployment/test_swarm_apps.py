@@ -20,6 +20,7 @@ import pytest
 from tests.cli.tomo_cli import Tomo, table_rows
 from tests.deployment.conftest import STABLE_SECONDS, Deploy, carried_out, run_verb, server_for
 from tests.deployment.test_multi_container import two_services
+from tests.faults import wait_until
 from tests.lanes import INDEX
 from tests.registry import Registry, TestImages
 from tests.services import free_port
@@ -27,7 +28,7 @@ from tests.sshd import Sshd, SshUsers
 from tests.swarmhost import SwarmHost
 from tomo.config import Settings
 from tomo.deployment.spec import ConfigChanges, InstallConfig, PortOverride
-from tomo.errors import InstallFailed, InvalidInput
+from tomo.errors import Conflict, InstallFailed, InvalidInput
 from tomo.runtime import open_runtime
 
 
@@ -64,8 +65,7 @@ async def on_swarm(
         created = await runtime.marketplace.add_repo(RepoCreate(url=repo.url, name="test"))
         await runtime.servers.add_server(server_for("cluster", swarm_sshd, ssh_users, data_root))
         yield Deploy(runtime, repo, created.id, "cluster", data_root, images)
-    for service in swarm_host.docker("service", "ls", "-q").stdout.decode().split():
-        swarm_host.docker("service", "rm", service)
+    swarm_host.clear()
 
 
 def services_of(host: SwarmHost, installation: str) -> dict[str, dict[str, object]]:
@@ -223,7 +223,9 @@ async def test_an_update_rolls_on_and_one_that_fails_is_rolled_back_by_the_swarm
         await carried_out(deploy.runtime.deployment.prepare_update("web"))
     assert "the Swarm put the previous one back" in failed.value.message, failed.value.message
     assert "non-zero exit (3)" in failed.value.message
-    assert swarm_host.fetch(url).stdout == "web v2\n"
+    # Its task runs again; the server in it answers a moment later.
+    await wait_until(lambda: swarm_host.fetch(url).stdout == "web v2
+", within=10)
     shown = await deploy.runtime.deployment.refresh_status("web")
     assert shown.status == "running" and shown.image.endswith("/web:2")
     template = "{{.Spec.TaskTemplate.ContainerSpec.Image}}"
@@ -257,3 +259,55 @@ async def test_the_command_line_installs_on_the_swarm_or_as_plain_containers(
 
     plain = tomo.run("install", app, "--server", "cluster", "--no-swarm", "--preview").stdout
     assert "docker container run" in plain and "Swarm service" not in plain
+
+
+async def test_what_tomo_does_not_do_for_an_app_on_a_swarm_yet_is_refused_saying_so(
+    on_swarm: Deploy, swarm_host: SwarmHost
+) -> None:
+    """Backups (they stop an app's containers) and names through the front door."""
+    deploy = on_swarm
+    app = await deploy.publish("web", docker=deploy.web_app())
+    with pytest.raises(InvalidInput) as named:
+        await deploy.runtime.deployment.install_app(deploy.server, app,
+                                                    InstallConfig(hostnames=["web"]))  # fmt: skip
+    assert "names through the front door are not given to apps on a Swarm" in named.value.message
+    _, status, error = await install(deploy, app)
+    assert status == "done", error
+    with pytest.raises(Conflict) as backup:
+        await deploy.runtime.backups.prepare_backup("web")
+    assert "does not back up or restore apps on a Swarm yet" in backup.value.message
+    with pytest.raises(InvalidInput) as later:
+        await deploy.runtime.proxy.set_hostnames("web", ["web"], None)
+    assert "does not route names to apps on a Swarm yet" in later.value.message
+    assert (await deploy.runtime.deployment.get_installation("web")).hostnames == []
+
+
+async def test_the_health_monitor_reads_the_swarm_services_and_tells_what_changed(
+    on_swarm: Deploy, swarm_host: SwarmHost
+) -> None:
+    """One pass reads every Swarm service of the server with one command: statuses
+    kept on the records, a service scaled to 0 outside tomo told down, then recovered."""
+    from tests.monitor.test_monitor import monitor_of, passes, told
+
+    deploy = on_swarm
+    app = await deploy.publish("web", docker=deploy.web_app())
+    _, status, error = await install(deploy, app)
+    assert status == "done", error
+    monitor = monitor_of(deploy)
+    await monitor.run_pass()
+    listed = await deploy.runtime.deployment.list_installations()
+    assert [(i.name, i.status) for i in listed] == [("web", "running")]
+
+    swarm_host.docker("service", "scale", "--detach", "web=0")
+    await passes(monitor, 2)
+    await deploy.runtime.events.flush()
+    (down,) = await told(deploy)
+    assert down.title == "web on cluster is down"
+    listed = await deploy.runtime.deployment.list_installations()
+    assert [(i.name, i.status) for i in listed] == [("web", "stopped")]
+
+    swarm_host.docker("service", "scale", "web=1")  # waits until it runs
+    await passes(monitor, 2)
+    await deploy.runtime.events.flush()
+    assert [e.title for e in await told(deploy)] == ["web on cluster is down",
+                                                    "web on cluster recovered"]  # fmt: skip

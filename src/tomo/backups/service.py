@@ -30,12 +30,28 @@ from tomo.deployment import install
 from tomo.deployment.context import DeploymentContext
 from tomo.deployment.jobs import JobRecorder
 from tomo.deployment.journal import Journal
-from tomo.deployment.models import Installation
+from tomo.deployment.models import Installation, runs_on_swarm
 from tomo.deployment.operation import Outcome, Prepared, done, prepare
 from tomo.deployment.schemas import OperationDone
 from tomo.deployment.spec import ConfigChanges, InstallConfig
-from tomo.errors import BackupNotFound, InstallationNotFound, InvalidInput, Refusal, TomoError
+from tomo.errors import (
+    BackupNotFound,
+    Conflict,
+    InstallationNotFound,
+    InvalidInput,
+    Refusal,
+    TomoError,
+)
 from tomo.marketplace.definition import AppDefinition
+
+
+def refuse_on_swarm(row: Installation) -> None:
+    """Backups stop an app's containers for the snapshot: a Swarm's are not its own."""
+    if runs_on_swarm(row):
+        raise Conflict(
+            f"{row.name} runs as Swarm services: tomo does not back up or restore "
+            "apps on a Swarm yet"
+        )
 
 
 class BackupService:
@@ -51,6 +67,7 @@ class BackupService:
     ) -> Prepared:
         """Take the installation's lease and record the backup's job; `run` makes it."""
         row = await self.ctx.find(ref, server)
+        refuse_on_swarm(row)
         restic = await self.repositories.for_installation(row)
         operation = BackupOperation(self.ctx, InstallationBackups(self.ctx, restic),
                                     restic.repository.name, trigger)  # fmt: skip
@@ -67,6 +84,7 @@ class BackupService:
         backup = await self._record(backup_id)
         parts = chosen_parts(backup, only)
         target = await self._restore_target(backup, installation, server)
+        refuse_on_swarm(target)
         restic = await self.repositories.open(backup.repository_id)
         operation = RestoreOperation(self.ctx, InstallationBackups(self.ctx, restic), backup,
                                      self.ctx.settings.helper_image, parts)  # fmt: skip
@@ -85,7 +103,9 @@ class BackupService:
         definition = AppDefinition.model_validate(record["definition"])
         recorded = InstallConfig.model_validate(record["config"])
         changed = recorded.changed_by(changes or ConfigChanges()).model_dump()
-        config = InstallConfig.model_validate({**changed, "name": name or record["name"]})
+        # As the target server takes apps (a Swarm's as services), whatever the source was.
+        config = InstallConfig.model_validate({**changed, "name": name or record["name"],
+                                               "swarm": None})  # fmt: skip
         images = {definition.main_service: str(record["image"])}
         plan, installation_id = await install.plan_restored_install(
             self.ctx, server, definition, str(record["repo_id"]), config,

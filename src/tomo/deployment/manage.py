@@ -25,7 +25,7 @@ from tomo.deployment.dependencies import dependants_of
 from tomo.deployment.install import FinishFailedInstall, wait_limits
 from tomo.deployment.jobs import JobRecorder
 from tomo.deployment.log_resume import Place, Stamped, place_after, places_read, resumed
-from tomo.deployment.models import Installation
+from tomo.deployment.models import Installation, runs_on_swarm
 from tomo.deployment.operation import Operation, Outcome, Prepared, Recovery, done, prepare, said
 from tomo.deployment.remote import STOP_LIMIT, ContainerState, Docker
 from tomo.deployment.schemas import InstallationPublic, OperationDone
@@ -116,11 +116,6 @@ def long_running(row: Installation) -> list[str]:
     return [name for service, name in containers_of(row).items() if service not in one_shot]
 
 
-def runs_on_swarm(row: Installation) -> bool:
-    """Its services are Swarm services (see deployment/swarm), not containers."""
-    return bool((row.config or {}).get("swarm"))
-
-
 def swarm_services(row: Installation) -> dict[str, str]:
     """service -> Swarm service name, of those meant to keep running."""
     keep = set(long_running(row))
@@ -140,6 +135,23 @@ async def app_state(row: Installation, docker: Docker) -> tuple[InstallationStat
         service: state for (service, name), state in zip(names.items(), states, strict=True)
         if name in keep
     })  # fmt: skip
+
+
+async def app_states(
+    rows: list[Installation], docker: Docker
+) -> list[tuple[InstallationStatus, str | None]]:
+    """Each installation's status: the Swarm services of all those on a Swarm read
+    with one command, the others' containers each."""
+    on_swarm = {row.id: swarm_services(row) for row in rows if runs_on_swarm(row)}
+    names = [name for services in on_swarm.values() for name in services.values()]
+    found = await swarm.service_states(docker, names) if names else {}
+
+    async def state_of(row: Installation) -> tuple[InstallationStatus, str | None]:
+        if row.id in on_swarm:
+            return swarm.status_of(on_swarm[row.id], found)
+        return await app_state(row, docker)
+
+    return list(await asyncio.gather(*(state_of(row) for row in rows)))
 
 
 def combined_status(
@@ -208,7 +220,7 @@ async def _refresh_server(
     try:
         async with asyncio.timeout(time_limit):
             docker = await ctx.docker(server_id)
-            states = await asyncio.gather(*(app_state(row, docker) for row in rows))
+            states = await app_states(rows, docker)
             if failed and not rows:
                 await docker.ssh.run(docker.target, ["true"])  # is it back?
     except TimeoutError:

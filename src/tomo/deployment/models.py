@@ -141,3 +141,9 @@ class KeptSecrets(Base):
     app_id: Mapped[str] = mapped_column(String(64))
     secret_env_enc: Mapped[str] = mapped_column(Text)  # Fernet token of a JSON object
     kept_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+def runs_on_swarm(row: Installation) -> bool:
+    """Its services are Swarm services (see deployment/swarm), not containers: the
+    install decided it and kept it in the config (InstallConfig.swarm)."""
+    return bool((row.config or {}).get("swarm"))

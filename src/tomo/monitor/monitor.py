@@ -18,10 +18,11 @@ from sqlalchemy import or_, select
 
 from tomo.background import PassLoop
 from tomo.deployment.manage import long_running
-from tomo.deployment.models import Installation, Job
+from tomo.deployment.models import Installation, Job, runs_on_swarm
 from tomo.deployment.remote import Docker
 from tomo.deployment.service import DeploymentService
 from tomo.deployment.statuses import InstallationStatus
+from tomo.deployment.swarm.services import service_states
 from tomo.errors import RemoteError
 from tomo.events.kinds import EventKind
 from tomo.events.service import EventService
@@ -37,7 +38,7 @@ from tomo.monitor.health import (
     judge,
     told_as,
 )
-from tomo.monitor.probe import inspect_all
+from tomo.monitor.probe import as_container, inspect_all
 from tomo.monitor.stats import measure_server
 from tomo.monitor.statuses import keep_statuses, keep_unknown
 
@@ -135,11 +136,13 @@ class HealthMonitor(PassLoop):
     async def _check_health(self, server: str, rows: list[Installation], started: datetime) -> None:
         """One Docker call for all the server's containers; a server that does not
         answer in time keeps its installations' last known states."""
-        names = [name for row in rows for name in long_running(row)]
+        names = [name for row in rows if not runs_on_swarm(row) for name in long_running(row)]
+        services = [name for row in rows if runs_on_swarm(row) for name in long_running(row)]
         try:
             async with asyncio.timeout(self.time_limit):
                 docker = await self.deployment.ctx.docker(server)
                 containers = await inspect_all(docker, names)
+                swarm = await service_states(docker, services) if services else {}
         except TimeoutError:
             await self._server_silent(server, f"{server}: no answer within {self.time_limit:g}s")
             await keep_unknown(self.deployment.ctx, rows, f"{server}: no answer within "
@@ -149,7 +152,8 @@ class HealthMonitor(PassLoop):
             await keep_unknown(self.deployment.ctx, rows, exc.message)
         else:
             await self._server_answered(server)
-            await keep_statuses(self.deployment.ctx, rows, containers)
+            await keep_statuses(self.deployment.ctx, rows, containers, swarm)
+            containers |= {name: as_container(state) for name, state in swarm.items()}
             for row in rows:
                 found = [containers.get(name) for name in long_running(row)]
                 await self._check(row, docker, found, started)
@@ -227,7 +231,8 @@ class HealthMonitor(PassLoop):
         names = long_running(row)
         missing = [name for name, c in zip(names, containers, strict=True) if c is None]
         if missing:
-            return f"container {missing[0]} is gone (removed outside tomo?)"
+            what = "Swarm service" if runs_on_swarm(row) else "container"
+            return f"{what} {missing[0]} is gone (removed outside tomo?)"
         culprit = _culprit([c for c in containers if c is not None])
         said = describe(kind, culprit)
         if kind in (EventKind.APP_DOWN, EventKind.APP_CRASH_LOOPING):

@@ -1,4 +1,5 @@
-"""Every container of one server, read with one `docker container inspect`."""
+"""Every container of one server, read with one `docker container inspect`; every
+Swarm service of the apps on a Swarm manager, read with one more command."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from tomo.deployment.remote import Docker
+from tomo.deployment.swarm.services import ServiceState
 from tomo.errors import CommandFailed
 from tomo.monitor.health import Container
 
@@ -45,3 +47,17 @@ def _moment(text: object) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.year > 1 and moment.tzinfo is not None else None
+
+
+def as_container(state: ServiceState) -> Container:
+    """A Swarm service as the health rules read a container: running while its
+    tasks all run; a task that failed since counts as a restart (the Swarm made a
+    new one), as many as the Swarm keeps in its history."""
+    if state.up:
+        status = "running"
+    elif state.replicas == 0:
+        status = "exited"  # scaled to 0: stopped
+    else:
+        status = "restarting" if state.failed_ids else "created"
+    return Container(name=state.name, status=status, exit_code=0, health=None,
+                     restarts=len(state.failed_ids), started_at=_moment(state.since))  # fmt: skip

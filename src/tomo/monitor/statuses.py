@@ -13,10 +13,18 @@ from __future__ import annotations
 from sqlalchemy import update
 
 from tomo.deployment.context import DeploymentContext
-from tomo.deployment.manage import combined_status, containers_of, long_running, status_from
-from tomo.deployment.models import Installation
+from tomo.deployment.manage import (
+    combined_status,
+    containers_of,
+    long_running,
+    status_from,
+    swarm_services,
+)
+from tomo.deployment.models import Installation, runs_on_swarm
 from tomo.deployment.remote import ContainerState
 from tomo.deployment.statuses import InstallationStatus
+from tomo.deployment.swarm import services as swarm
+from tomo.deployment.swarm.services import ServiceState
 from tomo.monitor.health import Container
 
 
@@ -41,11 +49,16 @@ def _state(container: Container | None) -> ContainerState | None:
 
 
 async def keep_statuses(
-    ctx: DeploymentContext, rows: list[Installation], containers: dict[str, Container]
-) -> None:
-    """Each installation's status as read, where it changed and no operation runs."""
+    ctx: DeploymentContext, rows: list[Installation], containers: dict[str, Container],
+    services: dict[str, ServiceState],
+) -> None:  # fmt: skip
+    """Each installation's status as read, where it changed and no operation runs
+    (an app on a Swarm: from its services' tasks, as `tomo ps` says it)."""
     for row in rows:
-        await keep_status(ctx, row, *status_of(row, containers))
+        if runs_on_swarm(row):
+            await keep_status(ctx, row, *swarm.status_of(swarm_services(row), services))
+        else:
+            await keep_status(ctx, row, *status_of(row, containers))
 
 
 async def keep_unknown(ctx: DeploymentContext, rows: list[Installation], reason: str) -> None:

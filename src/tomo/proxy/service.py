@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 from tomo.deployment.app_spec import BRIDGE_MODES, container_names, network_name
 from tomo.deployment.context import DeploymentContext
-from tomo.deployment.models import Installation
+from tomo.deployment.models import Installation, runs_on_swarm
 from tomo.deployment.statuses import InstallationStatus
 from tomo.errors import (
     CommandFailed,
@@ -202,6 +202,10 @@ class ProxyService:
         problem, naming hostnames[i]) when one is invalid or another app's; when the
         front door refuses, the names it had stay."""
         row = await self.ctx.find(ref, server)
+        if hostnames and runs_on_swarm(row):
+            raise InvalidInput([Refusal(
+                f"{row.name} runs as Swarm services: the front door does not route names to "
+                "apps on a Swarm yet", ("hostnames",))])  # fmt: skip
         host = await self._server(row.server_id)
         wanted = hostnames_under(hostnames, row.name, host.domain)
         changed = _copy(row, wanted)

@@ -28,6 +28,7 @@ from tomo.auth.service import Principal
 from tomo.deployment.app_spec import user_variables
 from tomo.deployment.schemas import (
     ISOLATED_NETWORK_SAID,
+    SWARM_PORT_SAID,
     InstallationPublic,
     InstallPreview,
     InstallStarted,
@@ -257,6 +258,9 @@ class Row:
 # The front door's inputs: the names it routes to the app (typed apart by spaces or
 # commas), and who it lets through (a word of proxy.schemas.LOGIN_WORDS).
 DOOR_INPUTS = ("hostnames", "login")
+# The install form's "Runs as", on a Swarm manager: InstallConfig.swarm (absent: None,
+# as the server is).
+RUNS_AS = {"services": True, "containers": False}
 NAMES_APART = re.compile(r"[\s,]+")
 
 
@@ -303,11 +307,12 @@ class InstallForm:
             "updates": {"policy": values.get("updates") or "manual"},
             "hostnames": [name for name in NAMES_APART.split(values.get("hostnames", "")) if name],
             "login": values.get("login") or None,
+            "swarm": RUNS_AS.get(values.get("swarm", "")),
         })  # fmt: skip
 
     def known(self) -> set[str]:
         rows = [*self.env, *self.ports, *self.volumes]
-        return ({"name", "updates", *DOOR_INPUTS} | {row.key for row in rows}
+        return ({"name", "updates", "swarm", *DOOR_INPUTS} | {row.key for row in rows}
                 | {f"risk.{flag}" for flag in self.risks})  # fmt: skip
 
     def fillable(self) -> set[str]:
@@ -378,7 +383,7 @@ class InstallForm:
             return [field_name]
         if found := INDEXED_FIELD.fullmatch(name):
             return [f"{found['kind']}.{found['index']}"]
-        return [name] if name == "name" or name.startswith("env.") else []
+        return [name] if name in ("name", "swarm") or name.startswith("env.") else []
 
 
 def _env_row(variable: AppEnvVar) -> Row:
@@ -528,7 +533,9 @@ def creations(plan: InstallPreview) -> list[Creation]:
     """What the preview says an install makes: its folder, network and volumes, then
     each container with the ports it publishes and what it mounts."""
     made = [Creation("folder", plan.instance_dir, "the installation's own")]
-    made += [Creation("network", plan.network)] if plan.network else []
+    if plan.network:
+        made.append(Creation("overlay network", plan.network, "its own") if plan.swarm
+                    else Creation("network", plan.network))  # fmt: skip
     if plan.isolated_network:
         made.append(Creation("network", plan.isolated_network, ISOLATED_NETWORK_SAID))
     if plan.login:
@@ -539,8 +546,9 @@ def creations(plan: InstallPreview) -> list[Creation]:
         ports = [("port", *_port_sides(port)) for port in container.ports]
         mounts = [("folder", *_mount_sides(f)) for f in container.folders]
         mounts += [("volume", *_mount_sides(v)) for v in container.volumes]
-        made.append(Creation("container", container.name, f"from {container.image}",
-                             [*ports, *mounts]))  # fmt: skip
+        what, said = ("Swarm service", f"from {container.image}; its ports {SWARM_PORT_SAID}"
+                      ) if plan.swarm else ("container", f"from {container.image}")  # fmt: skip
+        made.append(Creation(what, container.name, said, [*ports, *mounts]))
     return made
 
 
