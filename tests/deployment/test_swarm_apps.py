@@ -224,8 +224,7 @@ async def test_an_update_rolls_on_and_one_that_fails_is_rolled_back_by_the_swarm
     assert "the Swarm put the previous one back" in failed.value.message, failed.value.message
     assert "non-zero exit (3)" in failed.value.message
     # Its task runs again; the server in it answers a moment later.
-    await wait_until(lambda: swarm_host.fetch(url).stdout == "web v2
-", within=10)
+    await wait_until(lambda: swarm_host.fetch(url).stdout == "web v2\n", within=10)
     shown = await deploy.runtime.deployment.refresh_status("web")
     assert shown.status == "running" and shown.image.endswith("/web:2")
     template = "{{.Spec.TaskTemplate.ContainerSpec.Image}}"
