@@ -16,16 +16,22 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import yaml
+from fastapi.testclient import TestClient
 
+from tests.api.conftest import users_of
 from tests.cli.tomo_cli import Tomo, table_rows
 from tests.deployment.conftest import STABLE_SECONDS, Deploy, carried_out, run_verb, server_for
 from tests.deployment.test_multi_container import two_services
 from tests.faults import wait_until
+from tests.gitrepo import app_definition
 from tests.lanes import INDEX
 from tests.registry import Registry, TestImages
 from tests.services import free_port
 from tests.sshd import Sshd, SshUsers
 from tests.swarmhost import SwarmHost
+from tests.web.conftest import Web, text_of
+from tomo.app import create_app
 from tomo.config import Settings
 from tomo.deployment.spec import ConfigChanges, InstallConfig, PortOverride
 from tomo.errors import Conflict, InstallFailed, InvalidInput
@@ -310,3 +316,54 @@ async def test_the_health_monitor_reads_the_swarm_services_and_tells_what_change
     await deploy.runtime.events.flush()
     assert [e.title for e in await told(deploy)] == ["web on cluster is down",
                                                     "web on cluster recovered"]  # fmt: skip
+
+
+def test_the_install_page_offers_swarm_services_or_plain_containers(
+    settings: Settings, swarm_sshd: Sshd, ssh_users: SshUsers, images: TestImages,
+    data_root: Path, make_repo, swarm_host: SwarmHost,
+) -> None:  # fmt: skip
+    """On a Swarm manager the form asks how it runs; its preview says Swarm services
+    and where their ports open; the install through it runs on the Swarm."""
+    from tests.web.test_install_pages import follow_job, install_form_values
+
+    repo = make_repo()
+    port = free_port()
+    definition = {"image": images.web_v1, "ports": [{"container": 80, "host": port}]}
+    repo.write("apps/tools/web.yaml", yaml.safe_dump(app_definition("web", docker=definition)))
+    repo.commit()
+    tuned = settings.model_copy(update={"install_wait_timeout": 30,
+                                        "install_stable_seconds": STABLE_SECONDS})  # fmt: skip
+    try:
+        with TestClient(create_app(tuned)) as client:
+            web = Web(users_of(client), client)
+            added = web.api.admin.post("/api/marketplace/repos",
+                                       json={"url": repo.url, "name": "test"})  # fmt: skip
+            assert added.status_code == 201, added.text
+            synced = web.api.admin.post("/api/marketplace/repos/test/sync")
+            assert synced.status_code == 200, synced.text
+            server = server_for("cluster", swarm_sshd, ssh_users, data_root)
+            made = web.api.admin.post("/api/servers", json={
+                **server.model_dump(mode="json"), "private_key": ssh_users.key.read_text()})  # fmt: skip
+            assert made.status_code == 201, made.text
+            page = web.admin()
+            form = page.get("/apps/test/web/install")
+            assert '<select id="f-swarm" name="swarm"' in form.text
+            assert "Plain containers on cluster" in text_of(form)
+            values = install_form_values(form)
+            preview = page.post("/apps/test/web/install", {**values, "swarm": "services",
+                                                           "action": "preview"})  # fmt: skip
+            shown = text_of(preview)
+            assert "Swarm service web" in shown and "Overlay network tomo-web" in shown, shown
+            assert "on every address of the node that runs it" in shown
+            plain = text_of(page.post("/apps/test/web/install", {
+                **values, "swarm": "containers", "action": "preview"}))  # fmt: skip
+            assert "Container web" in plain and "Swarm service web" not in plain
+
+            started = page.post("/apps/test/web/install", {**values, "swarm": "services",
+                                                           "action": "install"})  # fmt: skip
+            assert started.status_code == 303, text_of(started)
+            done = follow_job(page, started.headers["location"])
+            assert "Installed web" in text_of(done), text_of(done)
+            assert swarm_host.fetch(f"http://127.0.0.1:{port}/").stdout == "web v1\n"
+    finally:
+        swarm_host.clear()
