@@ -64,11 +64,16 @@ class SwarmHost:
         ), stdout=subprocess.DEVNULL, stderr=log))  # fmt: skip
         self._until(lambda: self.docker("version").returncode == 0, "dockerd")
         self._serve_images(registry_binary, registry)
+        self.rejoin()
+        return self
+
+    def rejoin(self) -> None:
+        """A Swarm of its own again (after a test made it leave): a new node id."""
+        self.docker("swarm", "leave", "--force")
         init = self.docker("swarm", "init", "--advertise-addr", "127.0.0.1")
         if init.returncode != 0:
             raise RuntimeError(f"swarm init failed: {init.stderr.decode()}")
         self.node_id = self.docker("info", "--format", "{{.Swarm.NodeID}}").stdout.decode().strip()
-        return self
 
     def _serve_images(self, binary: str, registry: Registry) -> None:
         """The test registry's images, served inside the namespace at the same address."""

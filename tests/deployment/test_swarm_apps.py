@@ -222,6 +222,10 @@ async def test_an_update_rolls_on_and_one_that_fails_is_rolled_back_by_the_swarm
     assert updated.installation.image.endswith("/web:2")
     assert swarm_host.fetch(url).stdout == "web v2\n"
     assert "TZ=Europe/Paris" in service_env(swarm_host, "web")
+    ports = swarm_host.docker("service", "inspect", "--format", "{{json .Spec.EndpointSpec.Ports}}",
+                              "web")  # fmt: skip
+    assert [(p["PublishedPort"], p["PublishMode"]) for p in json.loads(ports.stdout)] == [
+        (port, "host")]  # the old one replaced, not doubled  # fmt: skip
 
     # The catalog's next version exits at once: the Swarm puts the running one back.
     await deploy.publish("web", docker=deploy.web_app(port=port, image=deploy.images.broken))
@@ -367,3 +371,94 @@ def test_the_install_page_offers_swarm_services_or_plain_containers(
             assert swarm_host.fetch(f"http://127.0.0.1:{port}/").stdout == "web v1\n"
     finally:
         swarm_host.clear()
+
+
+async def test_a_manager_that_left_its_swarm_is_a_clear_error_and_nothing_is_claimed(
+    on_swarm: Deploy, swarm_host: SwarmHost
+) -> None:
+    """Its apps' status is `unknown` with Docker's words (not `missing`), and an install
+    is refused by the preflight, nothing made. The Swarm is made again afterwards."""
+    deploy = on_swarm
+    app = await deploy.publish("web", docker=deploy.web_app())
+    _, status, error = await install(deploy, app)
+    assert status == "done", error
+    assert swarm_host.docker("swarm", "leave", "--force").returncode == 0
+    try:
+        shown = await deploy.runtime.deployment.refresh_status("web")
+        assert shown.status == "unknown"
+        assert shown.status_message is not None
+        assert "the Swarm could not be read: This node is not a swarm manager" in (
+            shown.status_message)  # fmt: skip
+        other = await deploy.publish("other", docker=deploy.web_app())
+        _, status, error = await install(deploy, other)
+        assert status == "failed"
+        assert error == (
+            "cluster: Docker there is no longer a Swarm manager; nothing had been "
+            "created on cluster"
+        ), error
+    finally:
+        swarm_host.rejoin()
+
+
+async def test_a_portainer_swarm_stack_runs_as_swarm_services(
+    on_swarm: Deploy, swarm_host: SwarmHost
+) -> None:
+    """A Portainer templates file's Swarm stack (type 2), from a store's repository."""
+    deploy = on_swarm
+    port = free_port()
+    stack = {"version": "3.7", "services": {"relay": {
+        "image": deploy.images.web_v1, "ports": [f"{port}:80"],
+        "deploy": {"mode": "replicated", "replicas": 2}}}}  # fmt: skip
+    deploy.repo.write("stacks/relay/docker-stack.yml", yaml.safe_dump(stack))
+    deploy.repo.write("templates.json", json.dumps({"version": "2", "templates": [{
+        "type": 2, "title": "Relay", "name": "relay", "description": "A relay for a Swarm",
+        "repository": {"url": "https://git.example.org/templates",
+                       "stackfile": "stacks/relay/docker-stack.yml"}}]}))  # fmt: skip
+    deploy.repo.commit()
+    report = await deploy.runtime.marketplace.sync_repo(deploy.repo_id)
+    assert not report.errors, report.errors
+    installation, status, error = await install(deploy, f"{deploy.repo_id}/relay")
+    assert status == "done", error
+    assert set(services_of(swarm_host, installation)) == {"relay"}
+    assert swarm_host.fetch(f"http://127.0.0.1:{port}/").stdout == "web v1\n"
+
+
+async def test_a_secret_the_image_reads_from_a_file_is_a_swarm_secret_not_in_the_spec(
+    on_swarm: Deploy, swarm_host: SwarmHost
+) -> None:
+    """`file: TOKEN_FILE`: the task reads the value from /run/secrets/TOKEN; the
+    service's spec holds the path only. An update with a new value makes a new
+    secret and takes the old one away; the uninstall removes the rest."""
+    deploy = on_swarm
+    owner = f"{deploy.data_root.stat().st_uid}:{deploy.data_root.stat().st_gid}"
+    app = await deploy.publish("vault", docker=deploy.web_app(
+        user=owner, volumes=[{"host_path": "./out", "container_path": "/out"}],
+        command=["sh", "-c", 'cat "$TOKEN_FILE" > /out/token && exec httpd -f -p 8080 -h /'],
+        environment=[{"name": "TOKEN", "secret": True, "generate": "hex", "file": "TOKEN_FILE"},
+                     {"name": "TZ", "default": "UTC"}]))  # fmt: skip
+    started = await deploy.runtime.deployment.install_app(deploy.server, app, InstallConfig())
+    view = await deploy.runtime.deployment.run_job(started.job_id)
+    assert view.status == "done", view.error
+    token = started.generated_secrets["TOKEN"]
+    assert (deploy.data_root / "vault" / "out" / "token").read_text() == token
+    env = service_env(swarm_host, "vault")
+    assert "TOKEN_FILE=/run/secrets/TOKEN" in env and not any(token in e for e in env)
+    first = swarm_secret_names(swarm_host)
+    assert len(first) == 1
+
+    changes = ConfigChanges(env={"TOKEN": "a-new-token"})
+    await carried_out(deploy.runtime.deployment.prepare_update("vault", changes=changes))
+    assert (deploy.data_root / "vault" / "out" / "token").read_text() == "a-new-token"
+    second = swarm_secret_names(swarm_host)
+    assert len(second) == 1 and second != first  # the old one taken away
+
+    done = await carried_out(deploy.runtime.deployment.prepare_uninstall("vault",
+                                                                         remove_data=True))  # fmt: skip
+    assert f"removed Swarm secret '{second[0]}'" in done.summary
+    assert swarm_secret_names(swarm_host) == []
+
+
+def swarm_secret_names(host: SwarmHost) -> list[str]:
+    listed = host.docker("secret", "ls", "--format", "{{.Name}}", "--filter",
+                         "label=tomo.installation")  # fmt: skip
+    return listed.stdout.decode().split()

@@ -39,6 +39,7 @@ from tomo.deployment.statuses import InstallationStatus, JobStatus
 from tomo.deployment.suggestions import free_name, name_in_use
 from tomo.deployment.swarm import install as swarm_install
 from tomo.deployment.swarm.install import node_of, on_swarm, refuse_unswarmable
+from tomo.deployment.swarm.secrets import SwarmSecret, as_files, file_variables
 from tomo.deployment.swarm.services import on_overlay
 from tomo.errors import (
     InvalidInput,
@@ -248,9 +249,12 @@ class InstallOperation(Operation):
         docker = await ctx.docker(row.server_id)
         await ctx.set(row.id, status=InstallationStatus.INSTALLING, status_message=None)
         swarm = InstallConfig.model_validate(row.config).swarm
+        secrets: list[SwarmSecret] = []
         async with job.step("validate"):
             spec = await spec_with_imports(ctx, row, server)
-            spec = on_overlay(spec) if swarm else spec
+            if swarm:
+                files = file_variables(definition)
+                spec, secrets = as_files(on_overlay(spec), files)
         async with job.step("preflight"):
             claimed = await claimed_ports(ctx, row.server_id, row.id)
             others = await other_mounts(ctx, row.server_id, row.id)
@@ -263,7 +267,7 @@ class InstallOperation(Operation):
         async with job.step("pull", ", ".join(spec.images)):
             await steps.pull_and_prepare(docker, spec, job)  # the files meanwhile
         if swarm:
-            container = await _create_services(ctx, job, docker, spec, node_of(server))
+            container = await _create_services(ctx, job, docker, spec, node_of(server), secrets)
         else:
             container = await _create_containers(ctx, job, docker, spec, definition.id)
         job.journal.committed = True
@@ -306,11 +310,13 @@ async def _create_containers(
 
 
 async def _create_services(
-    ctx: DeploymentContext, job: JobRecorder, docker: Docker, spec: AppSpec, node: str | None
-) -> str:
+    ctx: DeploymentContext, job: JobRecorder, docker: Docker, spec: AppSpec, node: str | None,
+    secrets: list[SwarmSecret],
+) -> str:  # fmt: skip
     """The app's Swarm services and the wait until their tasks run: the main one's id."""
     async with job.step("create", "as Swarm services"):
-        service = await swarm_install.create_services(docker, spec, job, node, wait_limits(ctx))
+        service = await swarm_install.create_services(docker, spec, job, node, wait_limits(ctx),
+                                                      secrets)  # fmt: skip
     async with job.step("wait"):
         await job.note(await swarm_install.wait_until_running(docker, spec, wait_limits(ctx)))
     return service

@@ -18,8 +18,8 @@ from typing import Any
 
 from tomo.deployment import data_swap
 from tomo.deployment.remote import Docker
+from tomo.deployment.swarm import secrets as swarm_secrets
 from tomo.deployment.swarm import services as swarm
-from tomo.deployment.swarm import update as swarm_update
 from tomo.errors import CommandFailed, RemoteError, ServerTimeout, ServerUnreachable
 
 log = logging.getLogger("tomo.deployment")
@@ -114,6 +114,8 @@ def _describe(action: Action) -> str:
         return f"could not remove network '{value}'"
     if kind == "remove_service":
         return f"could not remove Swarm service '{value}'"
+    if kind in ("remove_secret", "remove_swarm_secrets"):
+        return "could not remove the Swarm secrets"
     if kind == "roll_back_service":
         return f"could not put the previous version of Swarm service '{value['name']}' back"
     if kind == "swap_back_data":
@@ -170,8 +172,13 @@ async def _carry_out(docker: Docker, action: Action, installation_id: str) -> li
         return await _remove_network(docker, value, installation_id)
     if kind == "remove_service":
         return await swarm.remove_service(docker, value, installation_id)
+    if kind == "remove_secret":
+        return await swarm_secrets.remove(docker, [value], installation_id)
+    if kind == "remove_swarm_secrets":  # all of an installation's, once its services are gone
+        names = await swarm_secrets.of_installation(docker, value)
+        return await swarm_secrets.remove(docker, names, installation_id)
     if kind == "roll_back_service":  # an update's: see swarm/update.py
-        return await swarm_update.roll_back(docker, **value, installation_id=installation_id)
+        return await swarm.roll_back(docker, **value, installation_id=installation_id)
     if kind == "swap_back_data":  # a restore that did not finish (see data_swap.py)
         return await data_swap.swap_back(docker, **value)
     if kind == "drop_previous_data":  # a restore that did

@@ -479,7 +479,8 @@ class Uninstall(Operation):
         names = list(containers_of(row).values())
         tasks = [task for name in names for task in await swarm.task_containers(docker, name)]
         states = {task: await docker.state(task) for task in tasks}
-        job.journal.cleanup = self._cleanup(row, data_root, states)
+        secrets = {"remove_swarm_secrets": row.id}  # once the services no longer use them
+        job.journal.cleanup = [*self._cleanup(row, data_root, states), secrets]
         await job.save_journal()
         async with job.step("remove Swarm services"):
             for name in reversed(names):

@@ -221,6 +221,8 @@ class ContainerSpec:
     env_file_name: str = ENV_FILE_NAME
     # Networks of the apps it requires, joined too so it reaches them by host name.
     extra_networks: list[str] = field(default_factory=list)
+    # On a Swarm: its Swarm secrets, as (secret name, file under /run/secrets).
+    swarm_secrets: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def env_file(self) -> str:

@@ -33,6 +33,7 @@ from tomo.deployment.spec import ConfigChanges, ContainerSpec, InstallConfig
 from tomo.deployment.statuses import InstallationStatus
 from tomo.deployment.swarm import update as swarm_update
 from tomo.deployment.swarm.install import node_of, refuse_unswarmable
+from tomo.deployment.swarm.secrets import SwarmSecret, as_files, file_variables
 from tomo.deployment.swarm.services import on_overlay
 from tomo.errors import (
     AppNotFound,
@@ -100,6 +101,9 @@ class Update(Operation):
         assert self.plan is not None
         definition, data_root, config, spec = (self.plan.definition, self.plan.data_root,
                                                self.plan.config, self.plan.spec)  # fmt: skip
+        secrets: list[SwarmSecret] = []
+        if config.swarm:  # the record keeps the plan's spec: these values stay sealed there
+            spec, secrets = as_files(spec, file_variables(definition))
         images = ", ".join(spec.images)
         docker = await ctx.docker(row.server_id)
         async with job.step("validate", images):
@@ -116,9 +120,10 @@ class Update(Operation):
         if config.swarm:
             node = node_of(await ctx.servers.get_server(row.server_id))
             async with job.step("replace", "a rolling update of its Swarm services"):
-                service = await swarm_update.update_services(
-                    docker, spec, job, current, node, limits.timeout, limits.stable)  # fmt: skip
-            await self._commit(job, row, definition, spec, config, service, {})
+                service, retired = await swarm_update.update_services(
+                    docker, spec, job, current, node, limits, secrets)  # fmt: skip
+            await self._commit(job, row, definition, self.plan.spec, config, service, {},
+                               [{"remove_secret": name} for name in retired])  # fmt: skip
             return
         async with job.step("set aside"):
             spec, previous = await self._set_aside(docker, job, row, spec)
@@ -217,11 +222,15 @@ class Update(Operation):
     async def _commit(
         self, job: JobRecorder, row: Installation, definition: AppDefinition,
         spec: AppSpec, config: InstallConfig, container: str, previous: dict[str, str],
+        retired: list[dict[str, object]] | None = None,
     ) -> None:  # fmt: skip
+        """Past this point the update is finished, never undone: `retired` is what of
+        the previous version goes then, beside the containers set aside."""
         job.journal.committed = True
         kept = [c.env_file for c in spec.containers if c.all_env]  # see steps.prepare
         job.journal.cleanup = [*({"retire_container": name} for name in previous.values()),
-                               *([{"forget_previous_files": kept}] if kept else [])]  # fmt: skip
+                               *([{"forget_previous_files": kept}] if kept else []),
+                               *(retired or [])]  # fmt: skip
         await job.save_journal()
         await self.ctx.set(
             row.id, status=InstallationStatus.RUNNING, status_message=None, container_id=container,

@@ -625,6 +625,10 @@ class AppEnvVar(_Definition):
     generate: Literal["password", "hex", "uuid"] | None = None
     # The only values it takes (a form offers them as a list); empty: any value.
     choices: Annotated[list[Line], Field(max_length=64)] = []
+    # The variable through which the image also reads this secret from a file
+    # (POSTGRES_PASSWORD_FILE): on a Swarm the value becomes a Swarm secret, mounted
+    # as a file that variable names, and is kept out of the service's spec.
+    file: EnvName | None = None
 
     @model_validator(mode="after")
     def _choices_fit(self) -> AppEnvVar:
@@ -713,10 +717,11 @@ class DockerConfig(_Definition):
             raise ValueError("sysctls: net.* parameters are the server's own with host "
                              "networking; Docker refuses them")  # fmt: skip
         for variable in self.environment:
-            if variable.generate and not variable.secret:
-                raise ValueError(
-                    f"environment: {variable.name} has 'generate' but not 'secret: true'"
-                )
+            for key, asked in (("generate", variable.generate), ("file", variable.file)):
+                if asked and not variable.secret:
+                    raise ValueError(
+                        f"environment: {variable.name} has '{key}' but not 'secret: true'"
+                    )
         return self
 
 

@@ -7,6 +7,8 @@ from tomo.deployment import steps
 from tomo.deployment.app_spec import AppSpec
 from tomo.deployment.jobs import JobRecorder
 from tomo.deployment.remote import Docker
+from tomo.deployment.swarm import secrets as swarm_secrets
+from tomo.deployment.swarm.secrets import SwarmSecret
 from tomo.deployment.swarm.services import (
     service_create_argv,
     service_states,
@@ -17,16 +19,27 @@ from tomo.errors import InstallFailed, InvalidInput, PreflightFailed, Refusal
 from tomo.servers.schemas import ServerPublic
 
 
+async def create_secrets(
+    docker: Docker, app: AppSpec, job: JobRecorder, secrets: list[SwarmSecret]
+) -> None:
+    """Its Swarm secrets (see secrets.py), each journaled before it is made."""
+    for secret in secrets:
+        job.journal.undo.append({"remove_secret": secret.name})
+        await job.save_journal()
+        await swarm_secrets.create(docker, secret, app.labels)
+
+
 async def create_services(
     docker: Docker, app: AppSpec, job: JobRecorder, node_id: str | None,
-    limits: steps.WaitLimits,
+    limits: steps.WaitLimits, secrets: list[SwarmSecret],
 ) -> str:  # fmt: skip
-    """The app's overlay network, its volumes, then its services, each journaled
+    """The app's overlay network, volumes and Swarm secrets, then its services, each journaled
     before it is made and once those it depends on run (healthy where they have a
     check). Returns the main service's id."""
     await steps.create_network(docker, app, job, driver="overlay")
     for volume in app.volumes:
         await steps.create_volume(docker, app, volume, job)
+    await create_secrets(docker, app, job, secrets)
     made = {}
     for container in app.containers:
         if container.depends_on:  # Swarm starts services in no order: tomo waits
@@ -81,7 +94,8 @@ def refuse_unswarmable(app: AppSpec, hostnames: list[str]) -> None:
         problems.append(Refusal(
             "names through the front door are not given to apps on a Swarm yet",
             ("hostnames",), "install it without --hostname, or as plain containers with "
-            "--no-swarm", page_hint="leave Names empty, or untick Swarm"))  # fmt: skip
+            "--no-swarm",
+            page_hint="leave Names empty, or choose Plain containers under Runs as"))  # fmt: skip
     if problems:
         raise InvalidInput(problems)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from tomo.deployment.app_spec import AppSpec
 from tomo.deployment.remote import Docker
-from tomo.deployment.spec import ContainerSpec, health_options, run_arguments
+from tomo.deployment.spec import ContainerSpec, PublishedPort, health_options, run_arguments
 from tomo.deployment.statuses import InstallationStatus
 from tomo.errors import InstallFailed, Refusal, RemoteError
 
@@ -26,6 +26,8 @@ GONE_SECONDS = 30.0
 # restart_policy -> Swarm's restart condition.
 RESTART_CONDITION = {"no": "none", "on-failure": "on-failure", "always": "any",
                      "unless-stopped": "any"}  # fmt: skip
+UPDATE_LABEL = "tomo.update"  # the job whose update made the spec (on its tasks too)
+ROLLED_BACK = ("rollback_completed", "rollback_paused", "paused")
 REPLICAS_LABEL = "tomo.replicas"  # what start scales a stopped service back to
 # How long a task may wait to be placed, with Docker's reason, before that reason is
 # taken as final (a rolling restart waits for the old task to free its host port).
@@ -35,12 +37,14 @@ ALIVE = ("assigned", "accepted", "preparing", "ready", "starting", "running")
 
 # `docker service inspect` of the named services, then a line `--tasks--`, then
 # `docker inspect` of their tasks: one round trip. $1: use sudo; then the names.
+# Docker's complaints come with the output: those of a service or task that is not
+# there are an answer; any other (no manager, no quorum, no sudo) is an error.
 STATE_SCRIPT = r"""
 d=docker; [ "$1" = yes ] && d="sudo -n docker"; shift
-$d service inspect --format '{{json .}}' "$@" 2>/dev/null
+$d service inspect --format '{{json .}}' "$@" 2>&1
 echo --tasks--
-ids=$($d service ps --quiet --no-trunc "$@" 2>/dev/null)
-[ -n "$ids" ] && $d inspect --type task --format '{{json .}}' $ids
+ids=$($d service ps --quiet --no-trunc "$@" 2>&1 | grep -v ' ')
+[ -n "$ids" ] && $d inspect --type task --format '{{json .}}' $ids 2>&1
 exit 0
 """
 
@@ -55,7 +59,7 @@ def swarm_problems(app: AppSpec) -> list[Refusal]:
             problems.append(Refusal(
                 f"{where}: a Swarm service cannot have {', '.join(unable)}",
                 hint="install it as plain containers on the manager with --no-swarm",
-                page_hint="install it as plain containers (untick Swarm)"))  # fmt: skip
+                page_hint="choose Plain containers under Runs as"))  # fmt: skip
     if app.hooks:
         names = ", ".join(hook.name for hook in app.hooks)
         problems.append(Refusal(f"the app's hook scripts ({names}) are not run on a Swarm yet",
@@ -110,37 +114,47 @@ def service_create_argv(spec: ContainerSpec, node_id: str | None) -> list[str]:
     for key, value in spec.labels.items():
         argv += ["--label", f"{key}={value}", "--container-label", f"{key}={value}"]
     for port in spec.ports:
-        argv += [
-            "--publish",
-            fields(
-                "mode=host",
-                f"published={port.host}",
-                f"target={port.container}",
-                f"protocol={port.protocol}",
-            ),
-        ]
+        argv += ["--publish", published(port)]
     argv += mount_options(spec)
     if pinned(spec) and node_id:
         argv += ["--constraint", f"node.id=={node_id}"]
     if spec.all_env:
         argv += ["--env-file", spec.env_file]
+    for name, target in spec.swarm_secrets:
+        argv += ["--secret", fields(f"source={name}", f"target={target}")]
     argv += _limits(spec)
     return [*argv, spec.image, *run_arguments(spec)]
 
 
+def published(port: PublishedPort) -> str:
+    """A port in host mode: bound by the node that runs the task (see the module)."""
+    return fields(
+        "mode=host",
+        f"published={port.host}",
+        f"target={port.container}",
+        f"protocol={port.protocol}",
+    )
+
+
 def mount_options(spec: ContainerSpec) -> list[str]:
-    argv = []
-    for mount in spec.mounts:
-        ro = ("readonly",) if mount.readonly else ()
-        argv += ["--mount", fields("type=bind", f"source={mount.host_path}",
-                                    f"target={mount.container_path}", *ro)]  # fmt: skip
-    for named in spec.named_volumes:
-        ro = ("readonly",) if named.readonly else ()
-        argv += ["--mount", fields("type=volume", f"source={named.volume}",
-                                    f"target={named.container_path}", *ro)]  # fmt: skip
-    for volume, container_path in spec.carried_volumes:
-        argv += ["--mount", fields("type=volume", f"source={volume}", f"target={container_path}")]
-    return argv
+    """--mount for each folder and volume it mounts."""
+    return [arg for _, value in mount_values(spec) for arg in ("--mount", value)]
+
+
+def mount_values(spec: ContainerSpec) -> list[tuple[str, str]]:
+    """(target, --mount's value) of each folder and volume it mounts."""
+    found = [(m.container_path, mount_value("bind", m.host_path, m.container_path, m.readonly))
+             for m in spec.mounts]  # fmt: skip
+    found += [(n.container_path, mount_value("volume", n.volume, n.container_path, n.readonly))
+              for n in spec.named_volumes]  # fmt: skip
+    found += [(path, mount_value("volume", volume, path, False))
+              for volume, path in spec.carried_volumes]  # fmt: skip
+    return found
+
+
+def mount_value(kind: str, source: str, target: str, readonly: bool) -> str:
+    return fields(f"type={kind}", f"source={source}", f"target={target}",
+                  *(("readonly",) if readonly else ()))  # fmt: skip
 
 
 def _limits(spec: ContainerSpec) -> list[str]:
@@ -193,14 +207,26 @@ class ServiceState:
 
 
 def parse_states(output: str) -> dict[str, ServiceState]:
-    """STATE_SCRIPT's output: the services found, by name."""
+    """STATE_SCRIPT's output: the services found, by name. ValueError with Docker's
+    words when it could not answer for the Swarm."""
     services_part, _, tasks_part = output.partition("--tasks--")
-    services = [json.loads(line) for line in services_part.splitlines() if line.strip()]
-    tasks = [json.loads(line) for line in tasks_part.splitlines() if line.strip()]
+    services, tasks = _documents(services_part), _documents(tasks_part)
     by_service: dict[str, list[dict[str, Any]]] = {}
     for task in tasks:
         by_service.setdefault(task.get("ServiceID", ""), []).append(task)
     return {s["Spec"]["Name"]: _state_of(s, by_service.get(s["ID"], [])) for s in services}
+
+
+def _documents(part: str) -> list[dict[str, Any]]:
+    found = []
+    for line in part.splitlines():
+        if line.startswith("{"):
+            found.append(json.loads(line))
+        elif line.strip() and "no such" not in line.lower():
+            raise ValueError(
+                line.strip().removeprefix("Error: ").removeprefix("Error response from daemon: ")
+            )
+    return found
 
 
 def _state_of(service: dict[str, Any], tasks: list[dict[str, Any]]) -> ServiceState:
@@ -238,7 +264,10 @@ async def service_states(docker: Docker, names: list[str]) -> dict[str, ServiceS
     sudo = "yes" if docker.target.use_sudo else "no"
     out = await docker.ssh.run(docker.target, ["sh", "-c", STATE_SCRIPT, "tomo-swarm", sudo,
                                                *names])  # fmt: skip
-    return parse_states(out.stdout)
+    try:
+        return parse_states(out.stdout)
+    except ValueError as exc:
+        raise RemoteError(docker.server, f"the Swarm could not be read: {exc}") from None
 
 
 def status_of(
@@ -404,3 +433,26 @@ async def task_containers(docker: Docker, name: str) -> list[str]:
     return (
         await docker.run(["container", "ls", "--all", "--quiet", "--no-trunc", *filters])
     ).split()
+
+
+async def until_rolled_back(docker: Docker, name: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        state = (await service_states(docker, [name])).get(name)
+        if state is None or state.update_state in ROLLED_BACK:
+            return
+        await asyncio.sleep(POLL_SECONDS)
+
+
+async def roll_back(docker: Docker, name: str, update: str, installation_id: str) -> list[str]:
+    """The previous spec back, if the one there is this update's (the Swarm may have
+    put it back itself): undoing an update of an app's services."""
+    state = (await service_states(docker, [name])).get(name)
+    if state is None or state.installation != installation_id or state.update_id != update:
+        return []
+    await docker.run(["service", "rollback", "--detach", name])
+    deadline = time.monotonic() + 120
+    await until_rolled_back(docker, name, deadline)
+    after = (await service_states(docker, [name])).get(name)
+    if after is None or after.update_id == update:
+        raise RemoteError(docker.server, f"the Swarm did not put {name}'s previous version back")
+    return [f"put the previous version of Swarm service '{name}' back"]

@@ -18,28 +18,32 @@ import json
 import re
 import shlex
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tomo.deployment.app_spec import AppSpec
+from tomo.deployment.jobs import JobRecorder
 from tomo.deployment.remote import Docker
 from tomo.deployment.spec import ContainerSpec, health_options, run_arguments
+from tomo.deployment.steps import WaitLimits
+from tomo.deployment.swarm.install import create_secrets
+from tomo.deployment.swarm.secrets import SwarmSecret
 from tomo.deployment.swarm.services import (
     POLL_SECONDS,
     RESTART_CONDITION,
+    ROLLED_BACK,
+    UPDATE_LABEL,
     ServiceState,
     fields,
-    mount_options,
+    mount_value,
+    mount_values,
     pinned,
+    published,
     service_states,
+    until_rolled_back,
     wait_until_up,
 )
-from tomo.errors import InstallFailed, PreflightFailed, Refusal, RemoteError
+from tomo.errors import InstallFailed, PreflightFailed, Refusal
 
-if TYPE_CHECKING:  # the journal replays this module's roll_back: jobs imports it
-    from tomo.deployment.jobs import JobRecorder
-
-UPDATE_LABEL = "tomo.update"  # the job whose update made the spec (on its tasks too)
-ROLLED_BACK = ("rollback_completed", "rollback_paused", "paused")
 # Exports each `NAME=value` line of stdin, then runs the rest: the values reach the
 # Docker CLI's environment, where `--env-add NAME` reads them, and no command line.
 ENV_FROM_STDIN = 'while IFS= read -r line; do export "$line" || exit 3; done; exec "$@"'
@@ -109,19 +113,19 @@ def update_argv(
         argv += ["--label-add", f"{key}={value}", "--container-label-add", f"{key}={value}"]
     env, stdin = _env_changes(spec, _env_of(old))
     argv += env
-    argv += _replaced(
-        [f"{p['TargetPort']}/{p.get('Protocol', 'tcp')}" for p in (old.get("EndpointSpec") or {})
-         .get("Ports") or []], "--publish-rm",
-        [fields("mode=host", f"published={p.host}", f"target={p.container}",
-                f"protocol={p.protocol}") for p in spec.ports], "--publish-add")  # fmt: skip
-    argv += _replaced([m["Target"] for m in container.get("Mounts") or []], "--mount-rm",
-                      mount_options(spec)[1::2], "--mount-add")  # fmt: skip
+    argv += _ports_changed(old, spec)
+    argv += _mounts_changed(container, spec)
     constraints = (task.get("Placement") or {}).get("Constraints") or []
-    argv += _replaced([c for c in constraints if c.startswith("node.id==")], "--constraint-rm",
-                      [f"node.id=={node_id}"] if pinned(spec) and node_id else [],
-                      "--constraint-add")  # fmt: skip
-    argv += _replaced(list(container.get("Sysctls") or {}), "--sysctl-rm",
-                      [f"{k}={v}" for k, v in spec.sysctls.items()], "--sysctl-add")  # fmt: skip
+    argv += _changed([c for c in constraints if c.startswith("node.id==")], "--constraint-rm",
+                     [f"node.id=={node_id}"] if pinned(spec) and node_id else [],
+                     "--constraint-add")  # fmt: skip
+    argv += _changed(_secrets_of(old), "--secret-rm", [], "")  # new ones: always new names
+    argv += [arg for name, target in spec.swarm_secrets
+             for arg in ("--secret-add", fields(f"source={name}", f"target={target}"))]  # fmt: skip
+    sysctls = container.get("Sysctls") or {}
+    argv += _changed(list(sysctls), "--sysctl-rm", list(spec.sysctls), "")
+    argv += [arg for k, v in spec.sysctls.items() if sysctls.get(k) != v
+             for arg in ("--sysctl-add", f"{k}={v}")]  # fmt: skip
     argv += _how_it_runs(spec, container)
     return argv, "".join(f"{line}\n" for line in stdin)
 
@@ -145,11 +149,33 @@ def _env_changes(spec: ContainerSpec, before: dict[str, str]) -> tuple[list[str]
     return argv, stdin
 
 
-def _replaced(old: list[str], remove: str, new: list[str], add: str) -> list[str]:
-    """Every old value removed and every new one added: Docker applies the removals
-    first, so a value in both stays."""
-    return [*(arg for value in old for arg in (remove, value)),
-            *(arg for value in new for arg in (add, value))]  # fmt: skip
+def _changed(old: list[str], remove: str, new: list[str], add: str) -> list[str]:
+    """What went removed and what is new added, nothing else: Docker applies a
+    removal to what the same command adds too, and skips an addition it has."""
+    return [*(arg for value in old if value not in new for arg in (remove, value)),
+            *(arg for value in new if value not in old for arg in (add, value))]  # fmt: skip
+
+
+def _ports_changed(old: dict[str, Any], spec: ContainerSpec) -> list[str]:
+    """Ports as whole entries (a removal matches its target, protocol and mode)."""
+    ports = (old.get("EndpointSpec") or {}).get("Ports") or []
+    before = [fields(f"mode={p.get('PublishMode', 'ingress')}", f"published={p['PublishedPort']}",
+                     f"target={p['TargetPort']}", f"protocol={p.get('Protocol', 'tcp')}")
+              for p in ports]  # fmt: skip
+    return _changed(before, "--publish-rm", [published(p) for p in spec.ports], "--publish-add")
+
+
+def _mounts_changed(container: dict[str, Any], spec: ContainerSpec) -> list[str]:
+    """Mounts by target: one added replaces the one at its target, one removed is a
+    target nothing is mounted at any more."""
+    before = {m["Target"]: mount_value(m.get("Type", "bind"), m.get("Source", ""), m["Target"],
+                                       bool(m.get("ReadOnly")))
+              for m in container.get("Mounts") or []}  # fmt: skip
+    after = mount_values(spec)
+    targets = {target for target, _ in after}
+    return [*(arg for target in before if target not in targets for arg in ("--mount-rm", target)),
+            *(arg for target, value in after if before.get(target) != value
+              for arg in ("--mount-add", value))]  # fmt: skip
 
 
 def _how_it_runs(spec: ContainerSpec, container: dict[str, Any]) -> list[str]:
@@ -181,22 +207,30 @@ async def preflight(docker: Docker, app: AppSpec) -> dict[str, dict[str, Any]]:
 
 async def update_services(
     docker: Docker, app: AppSpec, job: JobRecorder, current: dict[str, dict[str, Any]],
-    node_id: str | None, within: float, stable: float,
-) -> str:  # fmt: skip
-    """Each service updated in start order, each journaled first and waited for:
-    the main service's id."""
+    node_id: str | None, limits: WaitLimits, secrets: list[SwarmSecret],
+) -> tuple[str, list[str]]:  # fmt: skip
+    """Each service updated in start order, each journaled first and waited for: the
+    main service's id, and the Swarm secrets the previous version used (they go once
+    the update is committed)."""
+    await create_secrets(docker, app, job, secrets)
     for container in app.containers:
         name = container.name
         before = (await service_states(docker, [name]))[name]
         job.journal.undo.append({"roll_back_service": {"name": name, "update": job.job_id}})
         await job.save_journal()
-        argv, stdin = update_argv(container, current[name], node_id, job.job_id, stable)
+        argv, stdin = update_argv(container, current[name], node_id, job.job_id, limits.stable)
         command = [*(["sh", "-c", ENV_FROM_STDIN, "tomo-env"] if stdin else []),
                    *_docker(docker), *argv, name]  # fmt: skip
         await docker.ssh.run(docker.target, command, stdin=stdin or None)
-        await wait_for_update(docker, name, before, within, stable)
+        await wait_for_update(docker, name, before, limits.timeout, limits.stable)
     ids = await docker.run(["service", "inspect", "--format", "{{.ID}}", app.name])
-    return ids.strip()
+    return ids.strip(), [name for spec in current.values() for name in _secrets_of(spec)]
+
+
+def _secrets_of(spec: dict[str, Any]) -> list[str]:
+    """The names of the Swarm secrets a service's spec gives its tasks."""
+    container = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
+    return [str(secret["SecretName"]) for secret in container.get("Secrets") or []]
 
 
 def _docker(docker: Docker) -> list[str]:
@@ -214,7 +248,7 @@ async def wait_for_update(
         if state is None:
             raise InstallFailed(f"the Swarm service {name} disappeared during its update")
         if state.update_state in ROLLED_BACK or state.update_state == "rollback_started":
-            await _until_rolled_back(docker, name, deadline)
+            await until_rolled_back(docker, name, deadline)
             after = (await service_states(docker, [name])).get(name, state)
             runs = await _up_again(docker, name, after, within, stable)
             why = f" ({state.error})" if state.error else ""
@@ -247,26 +281,3 @@ async def _up_again(
         else:
             return ""
     return f", but it does not run ({problem})"
-
-
-async def _until_rolled_back(docker: Docker, name: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        state = (await service_states(docker, [name])).get(name)
-        if state is None or state.update_state in ROLLED_BACK:
-            return
-        await asyncio.sleep(POLL_SECONDS)
-
-
-async def roll_back(docker: Docker, name: str, update: str, installation_id: str) -> list[str]:
-    """The previous spec back, if the one there is this update's (the Swarm may have
-    put it back itself): undoing an update of an app's services."""
-    state = (await service_states(docker, [name])).get(name)
-    if state is None or state.installation != installation_id or state.update_id != update:
-        return []
-    await docker.run(["service", "rollback", "--detach", name])
-    deadline = time.monotonic() + 120
-    await _until_rolled_back(docker, name, deadline)
-    after = (await service_states(docker, [name])).get(name)
-    if after is None or after.update_id == update:
-        raise RemoteError(docker.server, f"the Swarm did not put {name}'s previous version back")
-    return [f"put the previous version of Swarm service '{name}' back"]

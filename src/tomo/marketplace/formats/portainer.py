@@ -435,8 +435,8 @@ class _AppBuilder:
                 return None
             doc, where = self.stack_compose(path), path
             if kind == SWARM:
-                self.warnings.append("a Swarm stack: tomo runs its services as plain "
-                                     "containers on one server")  # fmt: skip
+                self.warnings.append("a Swarm stack: as Swarm services on a Swarm manager, "
+                                     "as plain containers on any other server")  # fmt: skip
         self.report_container_pickers(template)
         try:
             return convert_compose(doc, where=where, table=table)
