@@ -97,8 +97,10 @@ def ssh_command(sshd: Sshd, users: SshUsers) -> list[str]:
 
 def by_hand(ssh: list[str], compose: str, stack: str, data_dir: str) -> float:
     started = time.perf_counter()
-    subprocess.run([*ssh, f"mkdir -p {data_dir} && docker stack deploy -c - {stack}"],
-                   input=compose, text=True, check=True, capture_output=True)  # fmt: skip
+    deployed = subprocess.run([*ssh, f"mkdir -p {data_dir} && docker stack deploy -c - {stack}"],
+                              input=compose, text=True, capture_output=True)  # fmt: skip
+    if deployed.returncode != 0:
+        raise SystemExit(f"docker stack deploy {stack} failed: {deployed.stderr}")
     listing = [*ssh, f"docker stack services --format '{{{{.Replicas}}}}' {stack}"]
     deadline = time.monotonic() + 120
     while True:
@@ -152,7 +154,9 @@ async def swarm_runtime(
                         install_stable_seconds=0, install_wait_timeout=120)  # fmt: skip
     async with open_runtime(settings) as runtime:
         await runtime.marketplace.add_repo(RepoCreate(url=repo.url, name="test"))
-        await runtime.marketplace.sync_repo("test")
+        report = await runtime.marketplace.sync_repo("test")
+        if report.errors:
+            raise SystemExit(f"the catalog did not load: {report.errors}")
         await runtime.servers.add_server(ServerCreate(
             name="cluster", host="127.0.0.1", port=sshd.port, username=users.user,
             private_key=SecretStr(users.key.read_text()), fingerprint=sshd.fingerprint,
@@ -205,6 +209,7 @@ async def main(repeat: int, installations: int) -> None:
         users = prepare_users()
         sshd = Sshd(users, "bench-swarm", extra_config=host.sshd_config()).start()
         work = Path(tempfile.mkdtemp(prefix="tomo-bench-swarm-"))
+        work.chmod(0o755)  # the SSH user reaches the data root inside it
         data_root = work / "apps"
         data_root.mkdir()
         shutil.chown(data_root, user=users.user)
@@ -221,7 +226,9 @@ async def run_rounds(
     data_root: Path, repeat: int, installations: int,
 ) -> None:  # fmt: skip
     repo = CatalogRepo.create(work / "catalog")
-    repo.write("apps/tools/trio.yaml", yaml.safe_dump(app_definition("trio", **trio(images))))
+    three = app_definition("trio", **trio(images))
+    del three["docker"]  # the services' form
+    repo.write("apps/tools/trio.yaml", yaml.safe_dump(three))
     one = {"image": images.web_v1, "ports": [{"container": 80, "host": 8080}]}
     repo.write("apps/tools/one.yaml", yaml.safe_dump(app_definition("one", docker=one)))
     repo.commit()

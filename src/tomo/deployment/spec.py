@@ -474,7 +474,7 @@ def build_docker_run_command(spec: ContainerSpec, publish_address: str) -> list[
         argv += ["--network", spec.network, "--network-alias", spec.service]
     else:  # spec.isolated
         argv += ["--network", ISOLATED_NETWORK]
-    argv += _service_options(spec)
+    argv += service_options(spec)
     if spec.pid_mode:
         argv += ["--pid", spec.pid_mode]
     if spec.ipc_mode:
@@ -503,8 +503,9 @@ def build_docker_run_command(spec: ContainerSpec, publish_address: str) -> list[
     return argv + run_arguments(spec)
 
 
-def _service_options(spec: ContainerSpec) -> list[str]:
-    """User, working directory, entrypoint and Docker's own health check."""
+def service_options(spec: ContainerSpec, *, split_entrypoint: bool = False) -> list[str]:
+    """User, working directory, entrypoint and Docker's own health check.
+    `split_entrypoint`: Docker splits the value as a shell would (`docker service`)."""
     argv: list[str] = []
     if spec.user:
         argv += ["--user", spec.user]
@@ -512,7 +513,8 @@ def _service_options(spec: ContainerSpec) -> list[str]:
         argv += ["--workdir", spec.working_dir]
     if spec.entrypoint is not None:
         # Docker takes one program here; its arguments lead the command instead.
-        argv += ["--entrypoint", spec.entrypoint[0] if spec.entrypoint else ""]
+        program = spec.entrypoint[0] if spec.entrypoint else ""
+        argv += ["--entrypoint", shlex.quote(program) if split_entrypoint and program else program]
     check = spec.health
     if check is not None and check.test is not None:
         argv += health_options(check)

@@ -8,14 +8,13 @@ import csv
 import dataclasses
 import io
 import json
-import shlex
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from tomo.deployment.app_spec import AppSpec
 from tomo.deployment.remote import Docker
-from tomo.deployment.spec import ContainerSpec, PublishedPort, health_options, run_arguments
+from tomo.deployment.spec import ContainerSpec, PublishedPort, run_arguments, service_options
 from tomo.deployment.statuses import InstallationStatus
 from tomo.errors import InstallFailed, Refusal, RemoteError
 
@@ -159,15 +158,7 @@ def mount_value(kind: str, source: str, target: str, readonly: bool) -> str:
 
 def _limits(spec: ContainerSpec) -> list[str]:
     """User, entrypoint, health check, capabilities and how it stops."""
-    argv: list[str] = []
-    if spec.user:
-        argv += ["--user", spec.user]
-    if spec.working_dir:
-        argv += ["--workdir", spec.working_dir]
-    if spec.entrypoint is not None:  # a service's --entrypoint is split as a shell would
-        argv += ["--entrypoint", shlex.quote(spec.entrypoint[0]) if spec.entrypoint else ""]
-    if spec.health is not None and spec.health.test is not None:
-        argv += health_options(spec.health)
+    argv = service_options(spec, split_entrypoint=True)
     for capability in spec.capabilities:
         argv += ["--cap-add", capability]
     for capability in spec.cap_drop:
