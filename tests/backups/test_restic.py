@@ -155,7 +155,10 @@ async def test_the_lock_of_a_killed_restic_is_removed_by_unlock(restic: Restic) 
         env={**os.environ, "RESTIC_PASSWORD": restic.repository.password},
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
-    await wait_until(lambda: any(locks.iterdir()))
+    # Written, not only made: a lock killed half-written is one restic does not read
+    # (CI, loaded, caught the kill between the two and prune saw no lock).
+    await wait_until(lambda: any(lock.stat().st_size > 0 for lock in locks.iterdir()))
+    await asyncio.sleep(0.5)  # restic waits on its stdin by then
     killed.kill()
     await killed.wait()
     with pytest.raises(RepositoryLocked):
