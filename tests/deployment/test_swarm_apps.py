@@ -14,6 +14,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -88,6 +89,13 @@ def networks_of(host: SwarmHost, installation: str) -> list[str]:
     listed = host.docker("network", "ls", "--filter", f"label=tomo.installation={installation}",
                          "--format", "{{.Name}} {{.Driver}}")  # fmt: skip
     return listed.stdout.decode().splitlines()
+
+
+async def installed(deploy: Deploy, app_id: str, **docker: Any) -> None:
+    """The web test app published as `app_id` and installed on the Swarm."""
+    app = await deploy.publish(app_id, docker=deploy.web_app(**docker))
+    _, status, error = await install(deploy, app)
+    assert status == "done", error
 
 
 async def install(deploy: Deploy, app: str, **config: object) -> tuple[str, str, str | None]:
@@ -188,9 +196,7 @@ async def test_a_port_another_installation_publishes_is_refused_by_the_preflight
 ) -> None:
     deploy = on_swarm
     port = free_port()
-    app = await deploy.publish("first", docker=deploy.web_app(port=port))
-    _, status, error = await install(deploy, app)
-    assert status == "done", error
+    await installed(deploy, "first", port=port)
     second = await deploy.publish("second", docker=deploy.web_app(port=port))
     installation, status, error = await install(
         deploy, second, ports=[PortOverride(container=80, host=port)])  # fmt: skip
@@ -210,9 +216,7 @@ async def test_an_update_rolls_on_and_one_that_fails_is_rolled_back_by_the_swarm
 ) -> None:
     deploy = on_swarm
     port = free_port()
-    app = await deploy.publish("web", docker=deploy.web_app(port=port))
-    _, status, error = await install(deploy, app)
-    assert status == "done", error
+    await installed(deploy, "web", port=port)
     url = f"http://127.0.0.1:{port}/"
 
     changes = ConfigChanges(env={"TZ": "Europe/Paris"})
@@ -299,9 +303,7 @@ async def test_the_health_monitor_reads_the_swarm_services_and_tells_what_change
     from tests.monitor.test_monitor import monitor_of, passes, told
 
     deploy = on_swarm
-    app = await deploy.publish("web", docker=deploy.web_app())
-    _, status, error = await install(deploy, app)
-    assert status == "done", error
+    await installed(deploy, "web")
     monitor = monitor_of(deploy)
     await monitor.run_pass()
     listed = await deploy.runtime.deployment.list_installations()
@@ -379,9 +381,7 @@ async def test_a_manager_that_left_its_swarm_is_a_clear_error_and_nothing_is_cla
     """Its apps' status is `unknown` with Docker's words (not `missing`), and an install
     is refused by the preflight, nothing made. The Swarm is made again afterwards."""
     deploy = on_swarm
-    app = await deploy.publish("web", docker=deploy.web_app())
-    _, status, error = await install(deploy, app)
-    assert status == "done", error
+    await installed(deploy, "web")
     assert swarm_host.docker("swarm", "leave", "--force").returncode == 0
     try:
         shown = await deploy.runtime.deployment.refresh_status("web")

@@ -125,8 +125,8 @@ def swarm_services(row: Installation) -> dict[str, str]:
 async def app_state(row: Installation, docker: Docker) -> tuple[InstallationStatus, str | None]:
     names = containers_of(row)
     if runs_on_swarm(row):
-        found = await swarm.service_states(docker, list(swarm_services(row).values()))
-        return swarm.status_of(swarm_services(row), found)
+        services = swarm_services(row)
+        return swarm.status_of(services, await swarm.service_states(docker, [*services.values()]))
     if len(names) == 1:
         return status_from(await docker.state(row.name))
     keep = set(long_running(row))

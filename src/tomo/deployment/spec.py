@@ -487,12 +487,7 @@ def build_docker_run_command(spec: ContainerSpec, publish_address: str) -> list[
         argv += ["--device", device]
     if spec.gpus:  # Docker reads the value as CSV: a list of ids goes in quotes
         argv += ["--gpus", f'"{spec.gpus}"' if "," in spec.gpus else spec.gpus]
-    for capability in spec.cap_drop:
-        argv += ["--cap-drop", capability]
-    if spec.read_only:
-        argv.append("--read-only")
-    for name, value in spec.sysctls.items():
-        argv += ["--sysctl", f"{name}={value}"]
+    argv += hardening_options(spec)
     for option in spec.security_opt:
         argv += ["--security-opt", option]
     if spec.stop_signal:
@@ -501,6 +496,14 @@ def build_docker_run_command(spec: ContainerSpec, publish_address: str) -> list[
         argv += ["--stop-timeout", str(spec.stop_timeout)]
     argv.append(spec.image)
     return argv + run_arguments(spec)
+
+
+def hardening_options(spec: ContainerSpec) -> list[str]:
+    """What the definition takes away from it: capabilities, a writable root, and
+    the kernel parameters it sets (`docker run` and `docker service create` alike)."""
+    argv = [arg for capability in spec.cap_drop for arg in ("--cap-drop", capability)]
+    argv += ["--read-only"] if spec.read_only else []
+    return argv + [arg for k, v in spec.sysctls.items() for arg in ("--sysctl", f"{k}={v}")]
 
 
 def service_options(spec: ContainerSpec, *, split_entrypoint: bool = False) -> list[str]:

@@ -14,7 +14,13 @@ from typing import Any
 
 from tomo.deployment.app_spec import AppSpec
 from tomo.deployment.remote import Docker
-from tomo.deployment.spec import ContainerSpec, PublishedPort, run_arguments, service_options
+from tomo.deployment.spec import (
+    ContainerSpec,
+    PublishedPort,
+    hardening_options,
+    run_arguments,
+    service_options,
+)
 from tomo.deployment.statuses import InstallationStatus
 from tomo.errors import InstallFailed, Refusal, RemoteError
 
@@ -161,12 +167,7 @@ def _limits(spec: ContainerSpec) -> list[str]:
     argv = service_options(spec, split_entrypoint=True)
     for capability in spec.capabilities:
         argv += ["--cap-add", capability]
-    for capability in spec.cap_drop:
-        argv += ["--cap-drop", capability]
-    if spec.read_only:
-        argv.append("--read-only")
-    for name, value in spec.sysctls.items():
-        argv += ["--sysctl", f"{name}={value}"]
+    argv += hardening_options(spec)
     if spec.stop_signal:
         argv += ["--stop-signal", spec.stop_signal]
     if spec.stop_timeout is not None:
