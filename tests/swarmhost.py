@@ -30,8 +30,9 @@ from tests.services import unavailable
 class SwarmHost:
     """dockerd in the network namespace `tomo-swarm-<n>`, the manager of its own Swarm."""
 
-    def __init__(self, number: int) -> None:
+    def __init__(self, number: int | str, address: str = "127.0.0.1") -> None:
         self.netns = f"tomo-swarm-{number}"
+        self.address = address  # what it advertises to the Swarm's other nodes
         self.dir = Path(tempfile.mkdtemp(prefix=f"{self.netns}-"))
         self.socket = self.dir / "docker.sock"
         self.processes: list[subprocess.Popen[bytes]] = []
@@ -49,13 +50,22 @@ class SwarmHost:
         return ["nsenter", f"--net=/run/netns/{self.netns}", *argv]
 
     def start(self, registry: Registry) -> SwarmHost:
+        """A namespace, the engine and the registry, and a Swarm of its own."""
+        self.make_namespace()
+        self.start_engine(registry)
+        self.rejoin()
+        return self
+
+    def make_namespace(self) -> None:
+        subprocess.run(["ip", "netns", "del", self.netns], capture_output=True, check=False)
+        _run("ip", "netns", "add", self.netns)
+        _run("ip", "-n", self.netns, "link", "set", "lo", "up")
+
+    def start_engine(self, registry: Registry) -> None:
         dockerd, registry_binary = shutil.which("dockerd"), shutil.which("docker-registry")
         if dockerd is None or registry_binary is None or shutil.which("nsenter") is None:
             unavailable("a Swarm host needs dockerd, docker-registry and nsenter, as root")
             raise AssertionError
-        subprocess.run(["ip", "netns", "del", self.netns], capture_output=True, check=False)
-        _run("ip", "netns", "add", self.netns)
-        _run("ip", "-n", self.netns, "link", "set", "lo", "up")
         self.dir.chmod(0o755)  # the ssh user must reach the socket
         log = (self.dir / "dockerd.log").open("wb")
         self.processes.append(subprocess.Popen(self.inside(
@@ -64,16 +74,28 @@ class SwarmHost:
         ), stdout=subprocess.DEVNULL, stderr=log))  # fmt: skip
         self._until(lambda: self.docker("version").returncode == 0, "dockerd")
         self._serve_images(registry_binary, registry)
-        self.rejoin()
-        return self
 
     def rejoin(self) -> None:
         """A Swarm of its own again (after a test made it leave): a new node id."""
         self.docker("swarm", "leave", "--force")
-        init = self.docker("swarm", "init", "--advertise-addr", "127.0.0.1")
+        # A heartbeat of a second: a node that stops answering is down in seconds.
+        init = self.docker("swarm", "init", "--advertise-addr", self.address,
+                           "--dispatcher-heartbeat", "1s")  # fmt: skip
         if init.returncode != 0:
             raise RuntimeError(f"swarm init failed: {init.stderr.decode()}")
-        self.node_id = self.docker("info", "--format", "{{.Swarm.NodeID}}").stdout.decode().strip()
+        self.node_id = self._own_node_id()
+
+    def join(self, manager: SwarmHost) -> None:
+        """Join `manager`'s Swarm as a worker."""
+        token = manager.docker("swarm", "join-token", "--quiet", "worker").stdout.decode().strip()
+        joined = self.docker("swarm", "join", "--token", token, "--advertise-addr", self.address,
+                             f"{manager.address}:2377")  # fmt: skip
+        if joined.returncode != 0:
+            raise RuntimeError(f"swarm join failed: {joined.stderr.decode()}")
+        self.node_id = self._own_node_id()
+
+    def _own_node_id(self) -> str:
+        return self.docker("info", "--format", "{{.Swarm.NodeID}}").stdout.decode().strip()
 
     def _serve_images(self, binary: str, registry: Registry) -> None:
         """The test registry's images, served inside the namespace at the same address."""
@@ -143,6 +165,58 @@ class SwarmHost:
                 process.wait(timeout=10)
         subprocess.run(["ip", "netns", "del", self.netns], capture_output=True, check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class SwarmPair:
+    """A Swarm of two nodes: a manager and a worker, each an engine in a network
+    namespace of its own, the two joined by a veth pair (10.213.<lane>.1 and .2)."""
+
+    def __init__(self, lane: int) -> None:
+        self.manager = SwarmHost(f"{lane}-m", f"10.213.{lane}.1")
+        self.worker = SwarmHost(f"{lane}-w", f"10.213.{lane}.2")
+        self.hosts = (self.manager, self.worker)
+
+    def start(self, registry: Registry) -> SwarmPair:
+        try:
+            for host in self.hosts:
+                host.make_namespace()
+            self._link()
+            for host in self.hosts:
+                host.start_engine(registry)
+            self.manager.rejoin()
+            self.worker.join(self.manager)
+            self.manager._until(lambda: self.ready() == 2, "the worker's join")
+        except BaseException:
+            self.remove()
+            raise
+        return self
+
+    def _link(self) -> None:
+        (one, two), lane = self.hosts, self.manager.netns.rsplit("-", 2)[1]
+        _run("ip", "link", "add", f"tsw{lane}m", "netns", one.netns, "type", "veth",
+             "peer", "name", f"tsw{lane}w", "netns", two.netns)  # fmt: skip
+        for host, device in ((one, f"tsw{lane}m"), (two, f"tsw{lane}w")):
+            _run("ip", "-n", host.netns, "addr", "add", f"{host.address}/24", "dev", device)
+            _run("ip", "-n", host.netns, "link", "set", device, "up")
+
+    def cut_off(self, up: bool = False) -> None:
+        """The worker's link down (as a machine that lost power, seen from the
+        manager: no heartbeat), or (up) back."""
+        lane = self.manager.netns.rsplit("-", 2)[1]
+        _run("ip", "-n", self.worker.netns, "link", "set", f"tsw{lane}w", "up" if up else "down")
+
+    def ready(self) -> int:
+        """How many nodes the manager sees ready."""
+        listed = self.manager.docker("node", "ls", "--format", "{{.Status}}").stdout.decode()
+        return listed.split().count("Ready")
+
+    def clear(self) -> None:
+        self.manager.clear()
+        self.worker.clear()
+
+    def remove(self) -> None:
+        for host in reversed(self.hosts):
+            host.remove()
 
 
 def _run(*argv: str) -> None:

@@ -10,6 +10,7 @@ kernel has no IPVS, so the routing mesh is not used (nor asserted) here."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -54,12 +55,12 @@ def swarm_sshd(swarm_host: SwarmHost, ssh_users: SshUsers) -> Iterator[Sshd]:
     sshd.stop()
 
 
-@pytest.fixture
-async def on_swarm(
-    settings: Settings, swarm_sshd: Sshd, ssh_users: SshUsers, images: TestImages,
-    data_root: Path, make_repo, swarm_host: SwarmHost,
+@contextlib.asynccontextmanager
+async def swarm_deploy(
+    settings: Settings, sshd: Sshd, ssh_users: SshUsers, images: TestImages, data_root: Path,
+    make_repo,
 ) -> AsyncIterator[Deploy]:  # fmt: skip
-    """The deploy fixture's set-up, its server the Swarm's manager."""
+    """The deploy fixture's set-up, its server a Swarm's manager reached through `sshd`."""
     tuned = settings.model_copy(update={
         "install_wait_timeout": 30, "install_stable_seconds": STABLE_SECONDS,
         "backup_before_update": False})  # fmt: skip
@@ -70,8 +71,19 @@ async def on_swarm(
         from tomo.marketplace.schemas import RepoCreate
 
         created = await runtime.marketplace.add_repo(RepoCreate(url=repo.url, name="test"))
-        await runtime.servers.add_server(server_for("cluster", swarm_sshd, ssh_users, data_root))
+        await runtime.servers.add_server(server_for("cluster", sshd, ssh_users, data_root))
         yield Deploy(runtime, repo, created.id, "cluster", data_root, images)
+
+
+@pytest.fixture
+async def on_swarm(
+    settings: Settings, swarm_sshd: Sshd, ssh_users: SshUsers, images: TestImages,
+    data_root: Path, make_repo, swarm_host: SwarmHost,
+) -> AsyncIterator[Deploy]:  # fmt: skip
+    """The deploy fixture's set-up, its server the Swarm's manager."""
+    async with swarm_deploy(settings, swarm_sshd, ssh_users, images, data_root,
+                            make_repo) as deploy:  # fmt: skip
+        yield deploy
     swarm_host.clear()
 
 
@@ -259,7 +271,8 @@ async def test_the_command_line_installs_on_the_swarm_or_as_plain_containers(
     shown = tomo.run("install", app, "--server", "cluster", "--preview").stdout
     assert "  overlay network tomo-web (its own)" in shown
     assert "  Swarm service web (image" in shown
-    assert f"port {port}:80/tcp (on every address of the node that runs it" in shown
+    assert "1 task; its ports on every address of the node that runs it" in shown
+    assert f"    port {port}:80/tcp" in shown
     assert "docker service create --detach --name web" in shown
 
     tomo.run("install", app, "--server", "cluster")
@@ -417,7 +430,13 @@ async def test_a_portainer_swarm_stack_runs_as_swarm_services(
     deploy.repo.commit()
     report = await deploy.runtime.marketplace.sync_repo(deploy.repo_id)
     assert not report.errors, report.errors
+    # Its two tasks would each bind the port on their node: this Swarm has one.
     installation, status, error = await install(deploy, f"{deploy.repo_id}/relay")
+    assert status == "failed"
+    assert error is not None and "relay asks for 2 replicas, each binding port" in error, error
+    assert "1 node can run it" in error and services_of(swarm_host, installation) == {}
+    installation, status, error = await install(deploy, f"{deploy.repo_id}/relay",
+                                                replicas={"relay": 1})  # fmt: skip
     assert status == "done", error
     assert set(services_of(swarm_host, installation)) == {"relay"}
     assert swarm_host.fetch(f"http://127.0.0.1:{port}/").stdout == "web v1\n"

@@ -131,12 +131,24 @@ def install(
     swarm: Annotated[bool | None, typer.Option(
         "--swarm/--no-swarm", help="As Docker Swarm services, or as plain containers on the "
         "manager (default: Swarm services when the server is a Swarm manager).")] = None,
+    node: Annotated[str | None, typer.Option(
+        "--node", help="On a Swarm: the node its data goes on, by hostname or id (default: "
+        "the ready node with the fewest apps' data).", metavar="NODE")] = None,
+    replicas: Annotated[list[str] | None, typer.Option(
+        "--replicas", help="On a Swarm: the tasks a service without data runs, as "
+        "SERVICE=N, or N for the app's main service (repeatable).",
+        metavar="[SERVICE=]N")] = None,
+    publish_mode: Annotated[str | None, typer.Option(
+        "--publish-mode", help="On a Swarm: host (the node that runs a task binds its ports; "
+        "the default) or ingress (every node, routed by the Swarm; needs IPVS).",
+        metavar="host|ingress")] = None,
     json_: JsonOption = False,
 ) -> None:  # fmt: skip
     """Install an app on a server; exits 0 only when it runs and stays up (Ctrl-C undoes it)."""
     config = config_from_options(name, env, port, volume, accept_risk)
     if swarm is not None:
         config = config.model_copy(update={"swarm": swarm})
+    config = _on_swarm_options(config, node, replicas or [], publish_mode)
     if hostname:
         config = config.model_copy(update={"hostnames": hostname})
     if login is not None:
@@ -169,6 +181,30 @@ def install(
             raise
 
     run(ctx, action)
+
+
+def _on_swarm_options(
+    config: InstallConfig, node: str | None, replicas: list[str], publish_mode: str | None
+) -> InstallConfig:
+    """--node, --replicas and --publish-mode into the config (the main service's
+    replicas under the name "": see app_spec)."""
+    from tomo.marketplace.definition import MAX_REPLICAS
+
+    counts: dict[str, int] = {}
+    for given in replicas:
+        service, _, count = given.rpartition("=")
+        if not count.isdigit() or not 1 <= int(count) <= MAX_REPLICAS:
+            raise InvalidInput(f"--replicas: '{given}' is not [SERVICE=]N with N from 1 to "
+                               f"{MAX_REPLICAS}")  # fmt: skip
+        counts[service] = int(count)
+    if publish_mode not in (None, "host", "ingress"):
+        raise InvalidInput(f"--publish-mode: '{publish_mode}' is not host or ingress")
+    update: dict[str, object] = {"replicas": counts} if counts else {}
+    if node is not None:
+        update["swarm_node"] = node
+    if publish_mode is not None:
+        update["publish_mode"] = publish_mode
+    return config.model_copy(update=update)
 
 
 async def _install_one(
@@ -703,7 +739,8 @@ def _print_preview(plan: InstallPreview, app: str, server: str) -> None:
 
 
 def _created(plan: InstallPreview) -> list[str]:
-    lines = [f"  folder {plan.instance_dir} (the installation's own)"]
+    node = f", on node {plan.data_node}" if plan.data_node else ""
+    lines = [f"  folder {plan.instance_dir} (the installation's own{node})"]
     if plan.network:
         lines.append(f"  overlay network {plan.network} (its own)" if plan.swarm
                      else f"  network {plan.network}")  # fmt: skip
@@ -720,10 +757,9 @@ def _created(plan: InstallPreview) -> list[str]:
     lines += [f"  volume {volume}" for volume in plan.volumes]
     for container in plan.containers:
         if plan.swarm:
-            from tomo.deployment.schemas import SWARM_PORT_SAID
-
-            lines.append(f"  Swarm service {container.name} (image {container.image})")
-            lines += [f"    port {port} ({SWARM_PORT_SAID})" for port in container.ports]
+            lines.append(f"  Swarm service {container.name} (image {container.image}; "
+                         f"{container.swarm})")  # fmt: skip
+            lines += [f"    port {port}" for port in container.ports]
         else:
             lines.append(f"  container {container.name} (image {container.image})")
             lines += [f"    port {port}" for port in container.ports]

@@ -260,6 +260,7 @@ class _Builder:
         values = self._settings()
         self._refuse_missing_imports()
         self._refuse_unnamed()
+        self._refuse_unknown_replicas()
         every = self.definition.all_services
         containers = [self._container(service, every[service], values) for service in self.names]
         self._refuse_shared_host_ports(containers)
@@ -284,6 +285,19 @@ class _Builder:
                 self.problems.append(Refusal(
                     f"the app {requirement.app} it requires gives no {', '.join(missing)}"
                 ))  # fmt: skip
+
+    def _replicas(self, service: str, docker: DockerConfig) -> int:
+        """As the install asked (by service; "" is the main one), else as defined."""
+        asked = self.config.replicas
+        main = service == self.definition.main_service
+        return asked.get(service) or (asked.get("") if main else None) or docker.replicas
+
+    def _refuse_unknown_replicas(self) -> None:
+        for service in self.config.replicas:
+            if service and service not in self.names:
+                self.problems.append(Refusal(
+                    f"replicas: the app has no service '{service}' (it has "
+                    f"{', '.join(self.names)})", ("replicas",)))  # fmt: skip
 
     def _refuse_unnamed(self) -> None:
         """An app served by name only, with none (an update to a definition that now
@@ -460,7 +474,8 @@ class _Builder:
             depends_on={self.names[d]: c for d, c in docker.depends_on.items()},
             one_shot=self._is_one_shot(service),
             env_file_name=ENV_FILE_NAME if main else f".tomo.{service}.env",
-            **hardening(docker),
+            replicas=self._replicas(service, docker),
+            publish_mode=self.config.publish_mode, **hardening(docker),
         )  # fmt: skip
 
     def _devices(self, docker: DockerConfig, values: dict[str, str], where: str) -> list[str]:

@@ -22,7 +22,7 @@ from tomo.deployment.app_spec import AppSpec, app_mounts, build_app_spec, named_
 from tomo.deployment.context import DeploymentContext, ports_of, stored_config
 from tomo.deployment.dependencies import imports_for, spec_with_imports
 from tomo.deployment.jobs import JobRecorder, create_job, job_view, new_id, now
-from tomo.deployment.models import Installation
+from tomo.deployment.models import Installation, runs_on_swarm
 from tomo.deployment.operation import (
     Operation,
     Outcome,
@@ -38,7 +38,8 @@ from tomo.deployment.spec import InstallConfig
 from tomo.deployment.statuses import InstallationStatus, JobStatus
 from tomo.deployment.suggestions import free_name, name_in_use
 from tomo.deployment.swarm import install as swarm_install
-from tomo.deployment.swarm.install import node_of, on_swarm, refuse_unswarmable
+from tomo.deployment.swarm.install import data_node, on_swarm, refuse_unswarmable
+from tomo.deployment.swarm.nodes import Placement
 from tomo.deployment.swarm.secrets import SwarmSecret, as_files, file_variables
 from tomo.deployment.swarm.services import on_overlay
 from tomo.errors import (
@@ -51,6 +52,7 @@ from tomo.errors import (
 )
 from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.risk import HostMount
+from tomo.servers.schemas import ServerPublic
 from tomo.updates.schemas import UpdateSettings, update_columns
 
 
@@ -264,10 +266,15 @@ class InstallOperation(Operation):
                                                           claimed, others, names))  # fmt: skip
             if swarm:
                 await swarm_install.preflight(docker, spec)
+                node = await _place(ctx, job, row, docker, server, spec, definition)
         async with job.step("pull", ", ".join(spec.images)):
-            await steps.pull_and_prepare(docker, spec, job)  # the files meanwhile
+            if swarm:  # the data's folders on its node
+                await swarm_install.pull_and_prepare(docker, spec, job, node,
+                                                     ctx.settings.helper_image)  # fmt: skip
+            else:
+                await steps.pull_and_prepare(docker, spec, job)  # the files meanwhile
         if swarm:
-            container = await _create_services(ctx, job, docker, spec, node_of(server), secrets)
+            container = await _create_services(ctx, job, docker, spec, node, secrets)
         else:
             container = await _create_containers(ctx, job, docker, spec, definition.id)
         job.journal.committed = True
@@ -307,6 +314,35 @@ async def _create_containers(
         await job.note(await steps.wait_until_app_up(docker, spec, wait_limits(ctx)))
     await run_hooks_of(job, docker, spec, app_id, "after-install", "after-start")
     return container
+
+
+async def _place(
+    ctx: DeploymentContext, job: JobRecorder, row: Installation, docker: Docker,
+    server: ServerPublic, spec: AppSpec, definition: AppDefinition,
+) -> str | None:  # fmt: skip
+    """The node its data goes on (see swarm/nodes.py), kept with its config: the
+    node's id, or None when it has no data."""
+    asked = InstallConfig.model_validate(row.config).swarm_node
+    placement = await swarm_install.place(docker, server, spec, definition, asked,
+                                          await data_nodes(ctx, server))  # fmt: skip
+    if placement is None:
+        return None
+    await ctx.set(row.id, config={**row.config, "swarm_node": placement.node.id})
+    await job.note(f"data on node {placement.said}")
+    return placement.node.id
+
+
+async def data_nodes(ctx: DeploymentContext, server: ServerPublic) -> dict[str, int]:
+    """node id -> how many of the server's Swarm installations have their data there."""
+    counted: dict[str, int] = {}
+    async with ctx.db.session() as session:
+        rows = await session.scalars(select(Installation).where(
+            Installation.server_id == server.id))  # fmt: skip
+        for row in rows:
+            node = data_node(row.config or {}, server) if runs_on_swarm(row) else None
+            if node:
+                counted[node] = counted.get(node, 0) + 1
+    return counted
 
 
 async def _create_services(
@@ -387,6 +423,23 @@ async def check_server(
     except RemoteError as exc:
         return [Refusal(exc.message)]
     return []
+
+
+async def preview_placement(
+    ctx: DeploymentContext, plan: InstallPlan, spec: AppSpec, asked: str | None
+) -> tuple[Placement | None, list[Refusal]]:
+    """Where an install on a Swarm would put the app's data, and what keeps the
+    Swarm's nodes from running it (as its preflight would say)."""
+    server = await ctx.servers.get_server(plan.server_id)
+    try:
+        docker = await ctx.docker(plan.server_id)
+        placement = await swarm_install.place(docker, server, spec, plan.definition, asked,
+                                              await data_nodes(ctx, server))  # fmt: skip
+    except PreflightFailed as exc:
+        return None, list(exc.problems)
+    except RemoteError:
+        return None, []  # check_server says why the server cannot be asked
+    return placement, []
 
 
 async def installation_names(

@@ -18,6 +18,7 @@ from typing import Any
 
 from tomo.deployment import data_swap
 from tomo.deployment.remote import Docker
+from tomo.deployment.swarm import nodes as swarm_nodes
 from tomo.deployment.swarm import secrets as swarm_secrets
 from tomo.deployment.swarm import services as swarm
 from tomo.errors import CommandFailed, RemoteError, ServerTimeout, ServerUnreachable
@@ -87,9 +88,17 @@ async def replay(docker: Docker, actions: list[Action], installation_id: str) ->
     return outcome
 
 
+def on_node(node: str, image: str, action: Action) -> Action:
+    """`action` carried out on another node of a Swarm (see swarm/nodes.py), by a
+    helper job of `image`."""
+    return {"on_node": {"node": node, "image": image, "action": action}}
+
+
 def _describe(action: Action) -> str:
     """What the action would do, for a message saying it could not."""
     kind, value = next(iter(action.items()))
+    if kind == "on_node":
+        return f"{_describe(value['action'])} on node {value['node'][:12]}"
     if kind in ("remove_container", "retire_container"):
         return f"could not remove container '{value}'"
     if kind == "remove_files":
@@ -127,6 +136,10 @@ def _describe(action: Action) -> str:
 
 async def _carry_out(docker: Docker, action: Action, installation_id: str) -> list[str]:
     kind, value = next(iter(action.items()))
+    if kind == "on_node":
+        node = await swarm_nodes.on_node(docker, value["node"], value["image"], installation_id)
+        done = await _carry_out(node, value["action"], installation_id)
+        return done if node is docker else [f"{s} on node {value['node'][:12]}" for s in done]
     if kind == "remove_container":
         return await _remove_container(docker, value, installation_id, volumes=True)
     if kind == "retire_container":  # set aside by an update: its volumes live on

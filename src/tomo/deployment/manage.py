@@ -24,6 +24,7 @@ from tomo.deployment.context import DeploymentContext, public
 from tomo.deployment.dependencies import dependants_of
 from tomo.deployment.install import FinishFailedInstall, wait_limits
 from tomo.deployment.jobs import JobRecorder
+from tomo.deployment.journal import on_node
 from tomo.deployment.log_resume import Place, Stamped, place_after, places_read, resumed
 from tomo.deployment.models import Installation, runs_on_swarm
 from tomo.deployment.operation import Operation, Outcome, Prepared, Recovery, done, prepare, said
@@ -32,6 +33,7 @@ from tomo.deployment.schemas import InstallationPublic, OperationDone
 from tomo.deployment.spec import InstallConfig
 from tomo.deployment.statuses import InstallationStatus
 from tomo.deployment.swarm import services as swarm
+from tomo.deployment.swarm.install import data_node, node_of
 from tomo.errors import InvalidInput, NeededByOthers, RemoteError, TomoError
 from tomo.marketplace.definition import AppDefinition
 from tomo.servers.ssh import LOGS, SSHTarget, docker_argv
@@ -453,6 +455,7 @@ class Uninstall(Operation):
         super().__init__(ctx)
         self.remove_data = remove_data
         self.instance_dir = ""
+        self.node = ""  # where the data is, said, when not on the server tomo reaches
 
     async def run(self, job: JobRecorder, row: Installation) -> None:
         docker = await self.ctx.docker(row.server_id)
@@ -480,12 +483,36 @@ class Uninstall(Operation):
         tasks = [task for name in names for task in await swarm.task_containers(docker, name)]
         states = {task: await docker.state(task) for task in tasks}
         secrets = {"remove_swarm_secrets": row.id}  # once the services no longer use them
-        job.journal.cleanup = [*self._cleanup(row, data_root, states), secrets]
+        server = await self.ctx.servers.get_server(row.server_id)
+        node = data_node(row.config or {}, server)
+        cleanup = self._cleanup(row, data_root, states)
+        if node and node != node_of(server):
+            cleanup = self._elsewhere(cleanup, node)
+            self.node = f" on node {node[:12]}"
+        job.journal.cleanup = [*cleanup, secrets]
         await job.save_journal()
         async with job.step("remove Swarm services"):
             for name in reversed(names):
                 self.summary += await swarm.remove_service(docker, name, row.id)
         await self._finish(job, row)
+
+    def _elsewhere(self, actions: list[dict[str, object]], node: str) -> list[dict[str, object]]:
+        """The cleanup of an app whose data is on another node of the Swarm than the
+        one tomo reaches (see swarm/nodes.py): its folders removed there; its env
+        files where tomo reaches, and their folder once empty. Volumes there are
+        Docker's on that node, out of tomo's reach: said, not removed."""
+        image = self.ctx.settings.helper_image
+        moved: list[dict[str, object]] = []
+        for action in actions:
+            kind, value = next(iter(action.items()))
+            if kind == "remove_owned":
+                moved.append(on_node(node, image, action))
+            elif kind == "remove_named_volumes" and isinstance(value, list):
+                self.summary.append(f"kept volumes {', '.join(value)} on node {node[:12]} "
+                                    "(remove them there with `docker volume rm`)")  # fmt: skip
+            else:
+                moved.append(action)
+        return [*moved, {"remove_empty_dirs": [self.instance_dir]}]
 
     async def recover(self, job: JobRecorder, row: Installation, cause: str) -> Recovery:
         """Past its commit point (the containers are gone) an uninstall is finished;
@@ -573,7 +600,7 @@ class Uninstall(Operation):
 
     def _kept_data(self, row: Installation) -> str:
         if not row.adopted:
-            return f"kept the data under {self.instance_dir}"
+            return f"kept the data under {self.instance_dir}{self.node}"
         definition = AppDefinition.model_validate(row.definition)
         mounts = app_mounts(definition, InstallConfig.model_validate(row.config),
                             self.instance_dir)  # fmt: skip

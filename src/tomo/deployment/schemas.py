@@ -153,6 +153,8 @@ class ContainerPreview(BaseModel):
     ports: list[str] = []  # published, as HOST:CONTAINER/PROTOCOL
     folders: list[str] = []  # the server's folders it mounts, as HOST:CONTAINER[:ro]
     volumes: list[str] = []  # named volumes it mounts, as NAME:CONTAINER[:ro]
+    # On a Swarm: its tasks and where its ports open, in words (see swarm.services).
+    swarm: str = ""
 
 
 class PreflightProblem(BaseModel):
@@ -181,8 +183,10 @@ ISOLATED_NETWORK_SAID = (
     "if the server lacks it: shared by the apps without a network of their own, where no "
     "container reaches another; kept after an uninstall"
 )
-# What a preview says of a Swarm service's published port (InstallPreview.swarm).
+# What a preview says of a Swarm service's published port (InstallPreview.swarm),
+# in host mode, then through the routing mesh.
 SWARM_PORT_SAID = "on every address of the node that runs it: Swarm cannot bind one address"
+INGRESS_PORT_SAID = "on every node of the Swarm, which routes to a task (ingress)"
 
 
 class InstallPreview(BaseModel):
@@ -210,6 +214,9 @@ class InstallPreview(BaseModel):
     # Swarm services (`docker service create`, see deployment/swarm) rather than
     # containers: their ports are bound on every address of the node that runs them.
     swarm: bool = False
+    # On a Swarm, the node its data would go on and why ("host (id): suggested: …"),
+    # when the server was asked and the app has data.
+    data_node: str | None = None
     # What the server says (when it was asked): every reason it cannot take the app,
     # [] when it can, None when it was not asked.
     problems: list[PreflightProblem] | None = None

@@ -67,7 +67,7 @@ from tomo.deployment.spec import (
 )
 from tomo.deployment.statuses import InstallationStatus, JobStatus
 from tomo.deployment.swarm.install import node_of
-from tomo.deployment.swarm.services import on_overlay, service_create_argv
+from tomo.deployment.swarm.services import how_it_runs, on_overlay, service_create_argv
 from tomo.errors import InvalidInput, NotFound, Refusal, TomoError
 from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.service import MarketplaceService
@@ -124,13 +124,21 @@ class DeploymentService:
         plan, to_accept = await self._plan_for_preview(server, app, config)
         spec = on_overlay(plan.spec) if plan.swarm else plan.spec
         problems = None
+        placement = None
         if check:
             found = await install.check_server(self.ctx, plan.server_id, plan.definition, spec)
             found += await self._unroutable(plan, config)
+            if plan.swarm and not found:
+                placement, more = await install.preview_placement(self.ctx, plan, spec,
+                                                                  config.swarm_node)  # fmt: skip
+                found += more
             problems = [PreflightProblem.of(problem) for problem in found]
             to_accept += [flag for problem in found if "accept_risks" in problem.fields
                           for flag in problem.values if flag not in to_accept]  # fmt: skip
-        node = node_of(await self.ctx.servers.get_server(plan.server_id)) if plan.swarm else None
+        node = None
+        if plan.swarm:
+            server_row = await self.ctx.servers.get_server(plan.server_id)
+            node = placement.node.id if placement else config.swarm_node or node_of(server_row)
         containers = [self._preview(container, plan.swarm, node) for container in spec.containers]
         main = next(c for c, s in zip(containers, spec.containers, strict=True)
                     if s.name == spec.name)  # fmt: skip
@@ -141,6 +149,7 @@ class DeploymentService:
             containers=containers, volumes=spec.volumes, instance_dir=spec.instance_dir,
             isolated_network=ISOLATED_NETWORK if isolated else None,
             hostnames=plan.hostnames, login=_door_login(plan, config), swarm=plan.swarm,
+            data_node=placement.said if placement else None,
         )  # fmt: skip
 
     async def _unroutable(self, plan: install.InstallPlan, config: InstallConfig) -> list[Refusal]:
@@ -187,6 +196,7 @@ class DeploymentService:
             folders=[_mounted(m.host_path, m.container_path, m.readonly) for m in spec.mounts],
             volumes=[_mounted(v.volume, v.container_path, v.readonly)
                      for v in spec.named_volumes],
+            swarm=how_it_runs(spec) if swarm else "",
         )  # fmt: skip
 
     async def install_app(self, server: str, app: str, config: InstallConfig) -> InstallStarted:

@@ -16,7 +16,7 @@ import secrets
 import shlex
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -24,6 +24,7 @@ from tomo.deployment.remote import ISOLATED_NETWORK
 from tomo.errors import Refusal
 from tomo.marketplace.definition import (
     ENV_NAME,
+    MAX_REPLICAS,
     AppEnvVar,
     AppHook,
     AppVolume,
@@ -112,6 +113,14 @@ class InstallConfig(ConfigChanges):
     # As Swarm services (see swarm.py) rather than containers on the one server. None
     # at the install: as a Swarm when the server is a Swarm manager; kept decided.
     swarm: bool | None = None
+    # On a Swarm: the node the services with data run on, where their folders are
+    # (its id or hostname; None: the one tomo suggests; kept as the node's id).
+    swarm_node: str | None = Field(default=None, min_length=1, max_length=128)
+    # On a Swarm: a service's tasks (service -> count), instead of the definition's.
+    replicas: dict[str, Annotated[int, Field(ge=1, le=MAX_REPLICAS)]] = {}
+    # On a Swarm: ports bound by the node that runs the task (host), or by every node
+    # of the Swarm, which routes to a task (ingress: needs IPVS in the nodes' kernels).
+    publish_mode: Literal["host", "ingress"] = "host"
 
     def changed_by(self, changes: ConfigChanges) -> InstallConfig:
         """This config with the values given at an update: env by name, ports and
@@ -124,7 +133,8 @@ class InstallConfig(ConfigChanges):
             name=self.name, env={**self.env, **changes.env}, ports=list(ports.values()),
             volumes=list(volumes.values()),
             accept_risks=list(dict.fromkeys([*self.accept_risks, *changes.accept_risks])),
-            swarm=self.swarm,
+            swarm=self.swarm, swarm_node=self.swarm_node, replicas=self.replicas,
+            publish_mode=self.publish_mode,
         )  # fmt: skip
 
     @field_validator("name")
@@ -223,6 +233,8 @@ class ContainerSpec:
     extra_networks: list[str] = field(default_factory=list)
     # On a Swarm: its Swarm secrets, as (secret name, file under /run/secrets).
     swarm_secrets: list[tuple[str, str]] = field(default_factory=list)
+    replicas: int = 1  # on a Swarm, of a service without data (see swarm.services)
+    publish_mode: str = "host"  # on a Swarm (InstallConfig.publish_mode)
 
     @property
     def env_file(self) -> str:

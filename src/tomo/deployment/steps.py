@@ -14,7 +14,9 @@ import io
 import posixpath
 import tarfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from tomo.deployment.app_spec import AppSpec, ShippedFile, container_names, network_name
 from tomo.deployment.jobs import JobRecorder
@@ -266,17 +268,19 @@ async def pull(docker: Docker, recorder: JobRecorder, image: str) -> None:
 
 
 async def prepare(
-    docker: Docker, spec: ContainerSpec, job: JobRecorder, *, env_file_is_new: bool = True
-) -> None:
+    docker: Docker, spec: ContainerSpec, job: JobRecorder, *, env_file_is_new: bool = True,
+    undo_as: Callable[[dict[str, Any]], dict[str, Any]] = lambda action: action,
+) -> None:  # fmt: skip
     """The directories and the env file, in one command; each change journaled (the
     file before it is written, the directories as the command reports them, placed
     before the file so that undoing removes the file first). Directories this
-    attempt made go with what its containers wrote into them, if it is undone."""
+    attempt made go with what its containers wrote into them, if it is undone.
+    `undo_as` records the undoing where it must run (journal.on_node)."""
     at = len(job.journal.undo)
     if spec.all_env:  # a new file goes; one rewritten (an update) is put back as it was
         undo = {"remove_files": [spec.env_file]} if env_file_is_new else {
             "put_back_file": spec.env_file}  # fmt: skip
-        job.journal.undo.append(undo)
+        job.journal.undo.append(undo_as(undo))
         await job.save_journal()
     created: list[str] = []
     private = (spec.env_file, env_file_content(spec)) if spec.all_env else None
@@ -286,8 +290,8 @@ async def prepare(
     finally:  # the script reports what it made, even when a later part failed
         if created:
             # Nothing in them predates this attempt: undoing it removes them whole.
-            job.journal.undo.insert(at, {"remove_created_dirs": {
-                "instance_dir": spec.instance_dir, "dirs": created}})  # fmt: skip
+            job.journal.undo.insert(at, undo_as({"remove_created_dirs": {
+                "instance_dir": spec.instance_dir, "dirs": created}}))  # fmt: skip
             await job.save_journal()
 
 

@@ -31,8 +31,9 @@ from tomo.deployment.remote import ContainerState, Docker
 from tomo.deployment.schemas import OperationDone
 from tomo.deployment.spec import ConfigChanges, ContainerSpec, InstallConfig
 from tomo.deployment.statuses import InstallationStatus
+from tomo.deployment.swarm import install as swarm_install
 from tomo.deployment.swarm import update as swarm_update
-from tomo.deployment.swarm.install import node_of, refuse_unswarmable
+from tomo.deployment.swarm.install import data_node, refuse_unswarmable
 from tomo.deployment.swarm.secrets import SwarmSecret, as_files, file_variables
 from tomo.deployment.swarm.services import on_overlay
 from tomo.errors import (
@@ -111,14 +112,19 @@ class Update(Operation):
         async with job.step("preflight"):
             await self._preflight(docker, row, spec, data_root)
             current = await swarm_update.preflight(docker, spec) if config.swarm else {}
+        node = data_node(row.config, await ctx.servers.get_server(row.server_id))
         async with job.step("pull", images):  # the env files are rewritten meanwhile: the
             # running containers read theirs when they were created
-            await steps.pull_and_prepare(docker, spec, job, env_file_is_new=False)
+            if config.swarm:  # new folders on the data's node
+                await swarm_install.pull_and_prepare(docker, spec, job, node,
+                                                     ctx.settings.helper_image,
+                                                     env_file_is_new=False)  # fmt: skip
+            else:
+                await steps.pull_and_prepare(docker, spec, job, env_file_is_new=False)
         await ctx.set(row.id, status=InstallationStatus.UPDATING,
                       status_message=f"updating to {spec.main.image}")  # fmt: skip
         limits = wait_limits(ctx)
         if config.swarm:
-            node = node_of(await ctx.servers.get_server(row.server_id))
             async with job.step("replace", "a rolling update of its Swarm services"):
                 service, retired = await swarm_update.update_services(
                     docker, spec, job, current, node, limits, secrets)  # fmt: skip

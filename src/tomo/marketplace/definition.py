@@ -266,6 +266,7 @@ def _check_duration(value: str) -> str:
 _SIGNAL = re.compile(r"(SIG)?[A-Z][A-Z0-9+-]{1,15}|[0-9]{1,2}")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 MAX_STOP_SECONDS = 600  # a longer grace would outlast tomo's own command timeout
+MAX_REPLICAS = 64
 
 
 def _check_signal(value: str) -> str:
@@ -707,6 +708,9 @@ class DockerConfig(_Definition):
     stop_grace_period: Annotated[str, AfterValidator(_check_grace)] | None = None
     # Other services of the app this one waits for: name -> started, healthy, completed.
     depends_on: Annotated[dict[Slug, str], BeforeValidator(_dependencies)] = {}
+    # On a Docker Swarm, the tasks a service without data runs (compose's
+    # `deploy.replicas`); on one server, and for a service with data, one.
+    replicas: Annotated[int, Field(ge=1, le=MAX_REPLICAS)] = 1
 
     @model_validator(mode="after")
     def _no_clashes(self) -> DockerConfig:

@@ -10,7 +10,8 @@ manager said.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, computed_field
 
@@ -18,7 +19,15 @@ from tomo.architectures import normalize_architecture
 from tomo.errors import Conflict, RemoteError
 
 if TYPE_CHECKING:
-    from tomo.servers.ssh import SSHService, SSHTarget
+    from tomo.servers.ssh import CommandResult, SSHTarget
+
+
+class RunsDocker(Protocol):
+    """What runs `docker` on a server: SSHService, or what a deployment runs it with."""
+
+    async def run_docker(
+        self, target: SSHTarget, args: Sequence[str], *, check: bool = ...
+    ) -> CommandResult: ...
 
 # Appended to `docker info --format` after the runtimes (one round trip): its own line.
 SWARM_FORMAT = "{{json .Swarm}}"
@@ -153,7 +162,7 @@ def node_of(raw: dict[str, Any]) -> SwarmNode:
     )  # fmt: skip
 
 
-async def read_nodes(ssh: SSHService, target: SSHTarget) -> list[SwarmNode]:
+async def read_nodes(ssh: RunsDocker, target: SSHTarget) -> list[SwarmNode]:
     """The Swarm's nodes, asked of the manager `target` (two `docker node` calls)."""
     ids = (await _node_command(ssh, target, NODE_IDS)).split()
     if not ids:
@@ -161,7 +170,7 @@ async def read_nodes(ssh: SSHService, target: SSHTarget) -> list[SwarmNode]:
     return nodes_of(await _node_command(ssh, target, [*NODE_INSPECT, *ids]))
 
 
-async def _node_command(ssh: SSHService, target: SSHTarget, args: list[str]) -> str:
+async def _node_command(ssh: RunsDocker, target: SSHTarget, args: list[str]) -> str:
     result = await ssh.run_docker(target, args, check=False)
     if result.exit_code == 0:
         return result.stdout

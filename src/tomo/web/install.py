@@ -28,7 +28,6 @@ from tomo.auth.service import Principal
 from tomo.deployment.app_spec import user_variables
 from tomo.deployment.schemas import (
     ISOLATED_NETWORK_SAID,
-    SWARM_PORT_SAID,
     InstallationPublic,
     InstallPreview,
     InstallStarted,
@@ -532,7 +531,8 @@ class Creation:
 def creations(plan: InstallPreview) -> list[Creation]:
     """What the preview says an install makes: its folder, network and volumes, then
     each container with the ports it publishes and what it mounts."""
-    made = [Creation("folder", plan.instance_dir, "the installation's own")]
+    made = [Creation("folder", plan.instance_dir, "the installation's own"
+                     + (f", on node {plan.data_node}" if plan.data_node else ""))]
     if plan.network:
         made.append(Creation("overlay network", plan.network, "its own") if plan.swarm
                     else Creation("network", plan.network))  # fmt: skip
@@ -546,7 +546,7 @@ def creations(plan: InstallPreview) -> list[Creation]:
         ports = [("port", *_port_sides(port)) for port in container.ports]
         mounts = [("folder", *_mount_sides(f)) for f in container.folders]
         mounts += [("volume", *_mount_sides(v)) for v in container.volumes]
-        what, said = ("Swarm service", f"from {container.image}; its ports {SWARM_PORT_SAID}"
+        what, said = ("Swarm service", f"from {container.image}; {container.swarm}"
                       ) if plan.swarm else ("container", f"from {container.image}")  # fmt: skip
         made.append(Creation(what, container.name, said, [*ports, *mounts]))
     return made

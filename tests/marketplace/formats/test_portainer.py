@@ -345,15 +345,15 @@ def test_a_compose_stack_of_this_repository_is_read_through_compose() -> None:
 
 
 def test_a_swarm_stack_is_installable_on_any_server() -> None:
-    """On a Swarm manager as Swarm services (tests/deployment/test_swarm_apps.py)."""
+    """On a Swarm manager as Swarm services (tests/deployment/test_swarm_apps.py),
+    with the replicas its `deploy` asks for."""
     parsed = parse("v2", 4)
     assert parsed.definition.docker.image == "example/relay:0.9"
+    assert parsed.definition.docker.replicas == 2
     assert parsed.definition.not_installable is None
     assert parsed.warnings == [
         "a Swarm stack: as Swarm services on a Swarm manager, as plain containers on any "
         "other server",
-        "stacks/relay-swarm/docker-stack.yml: services.relay.deploy: not supported, ignored "
-        "(resource limits and placement are not applied)",
     ]
 
 

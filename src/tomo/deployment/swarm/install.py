@@ -3,20 +3,29 @@ each journaled before it is made, then the wait until every task runs."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+from typing import Any
+
 from tomo.deployment import steps
 from tomo.deployment.app_spec import AppSpec
 from tomo.deployment.jobs import JobRecorder
+from tomo.deployment.journal import on_node as undone_on_node
 from tomo.deployment.remote import Docker
 from tomo.deployment.swarm import secrets as swarm_secrets
+from tomo.deployment.swarm.nodes import Placement, choose_node, node_problems, on_node
 from tomo.deployment.swarm.secrets import SwarmSecret
 from tomo.deployment.swarm.services import (
+    pinned,
     service_create_argv,
     service_states,
     swarm_problems,
     wait_until_up,
 )
 from tomo.errors import InstallFailed, InvalidInput, PreflightFailed, Refusal
+from tomo.marketplace.definition import AppDefinition
 from tomo.servers.schemas import ServerPublic
+from tomo.servers.swarm import read_nodes
 
 
 async def create_secrets(
@@ -82,9 +91,69 @@ def on_swarm(server: ServerPublic, asked: bool | None) -> bool:
 
 
 def node_of(server: ServerPublic) -> str | None:
-    """The node tomo reaches: where the services with data are placed."""
+    """The node tomo reaches, as the server's last check found it."""
     swarm = server.facts.swarm if server.facts is not None else None
     return swarm.node_id if swarm is not None else None
+
+
+def data_node(config: dict[str, Any], server: ServerPublic) -> str | None:
+    """The node an installation's data is on: the one chosen at its install (see
+    nodes.py), else (installed before tomo chose) the node tomo reaches."""
+    return config.get("swarm_node") or node_of(server)
+
+
+async def place(
+    docker: Docker, server: ServerPublic, app: AppSpec, definition: AppDefinition,
+    asked: str | None, data_on: dict[str, int],
+) -> Placement | None:  # fmt: skip
+    """The node for the app's data, chosen (see nodes.py) and checked with the rest
+    of the app against the Swarm's nodes as they are now; None when it has no data
+    and no node was asked for. PreflightFailed with every reason it cannot run."""
+    nodes = await read_nodes(docker.ssh, docker.target)
+    reached = node_of(server)
+    placement = None
+    if asked or any(pinned(c) for c in app.containers):
+        placement = choose_node(docker.server, nodes, asked, data_on, reached,
+                                definition.requirements.architectures)  # fmt: skip
+    problems = node_problems(app, definition, nodes, placement, reached)
+    if problems:
+        raise PreflightFailed(docker.server, problems)
+    return placement
+
+
+async def pull_and_prepare(
+    docker: Docker, app: AppSpec, job: JobRecorder, node: str | None, helper_image: str,
+    *, env_file_is_new: bool = True,
+) -> None:  # fmt: skip
+    """As steps.pull_and_prepare, the data's folders made on its node when that is
+    not the one tomo reaches (a helper job there; its undoing journaled to run
+    there too). The env files stay where tomo reaches: the manager's Docker CLI
+    reads them."""
+    there = await on_node(docker, node, helper_image, app.labels.get("tomo.installation", "")) \
+        if node else docker
+    if there is docker:
+        await steps.pull_and_prepare(docker, app, job, env_file_is_new=env_file_is_new)
+        return
+
+    def undo_there(action: dict[str, Any]) -> dict[str, Any]:
+        assert node is not None
+        return undone_on_node(node, helper_image, action)
+
+    async def pulls() -> None:  # where tomo reaches: a pull that fails says so early
+        for image in app.images:
+            await steps.pull(docker, job, image)
+
+    async def files() -> None:
+        for container in app.containers:
+            await steps.prepare(docker, dataclasses.replace(
+                container, mounts=[m for m in container.mounts if not m.owned]), job,
+                env_file_is_new=env_file_is_new)  # fmt: skip
+            await steps.prepare(there, dataclasses.replace(container, env={}, secret_env={}),
+                                job, undo_as=undo_there)  # fmt: skip
+
+    for result in await asyncio.gather(pulls(), files(), return_exceptions=True):
+        if isinstance(result, BaseException):
+            raise result
 
 
 def refuse_unswarmable(app: AppSpec, hostnames: list[str]) -> None:

@@ -41,7 +41,8 @@ PENDING_GRACE = 10.0
 ALIVE = ("assigned", "accepted", "preparing", "ready", "starting", "running")
 
 # `docker service inspect` of the named services, then a line `--tasks--`, then
-# `docker inspect` of their tasks: one round trip. $1: use sudo; then the names.
+# `docker inspect` of their tasks, then `--nodes--` and the Swarm's nodes (whether the
+# one a service's data is on is up): one round trip. $1: use sudo; then the names.
 # Docker's complaints come with the output: those of a service or task that is not
 # there are an answer; any other (no manager, no quorum, no sudo) is an error.
 STATE_SCRIPT = r"""
@@ -50,6 +51,8 @@ $d service inspect --format '{{json .}}' "$@" 2>&1
 echo --tasks--
 ids=$($d service ps --quiet --no-trunc "$@" 2>&1 | grep -v ' ')
 [ -n "$ids" ] && $d inspect --type task --format '{{json .}}' $ids 2>&1
+echo --nodes--
+$d node ls --format '{{json .}}' 2>&1
 exit 0
 """
 
@@ -113,13 +116,14 @@ def service_create_argv(spec: ContainerSpec, node_id: str | None) -> list[str]:
     Environment values go through the env file, read by the manager's CLI."""
     assert spec.network is not None  # see on_overlay
     argv = ["service", "create", "--detach", "--name", spec.name, "--no-resolve-image",
-            "--endpoint-mode", "dnsrr", "--replicas", "1",
+            "--endpoint-mode", "vip" if spec.publish_mode == "ingress" else "dnsrr",
+            "--replicas", str(replicas_of(spec)),
             "--network", fields(f"name={spec.network}", f"alias={spec.service or spec.name}"),
             "--restart-condition", RESTART_CONDITION.get(spec.restart_policy, "any")]  # fmt: skip
     for key, value in spec.labels.items():
         argv += ["--label", f"{key}={value}", "--container-label", f"{key}={value}"]
     for port in spec.ports:
-        argv += ["--publish", published(port)]
+        argv += ["--publish", published(port, spec.publish_mode)]
     argv += mount_options(spec)
     if pinned(spec) and node_id:
         argv += ["--constraint", f"node.id=={node_id}"]
@@ -131,10 +135,31 @@ def service_create_argv(spec: ContainerSpec, node_id: str | None) -> list[str]:
     return [*argv, spec.image, *run_arguments(spec)]
 
 
-def published(port: PublishedPort) -> str:
-    """A port in host mode: bound by the node that runs the task (see the module)."""
+def replicas_of(spec: ContainerSpec) -> int:
+    """The tasks it runs: as asked, but one for a service with data (its folders are
+    on one node, and two tasks writing them would wreck them)."""
+    return 1 if pinned(spec) else spec.replicas
+
+
+def how_it_runs(spec: ContainerSpec) -> str:
+    """Its tasks and where its ports open, in words (an install's preview)."""
+    from tomo.deployment.schemas import INGRESS_PORT_SAID, SWARM_PORT_SAID
+
+    count = replicas_of(spec)
+    said = f"{count} task{'s' if count != 1 else ''}"
+    if count < spec.replicas:
+        said += f" (not {spec.replicas}: its data is on one node)"
+    if spec.ports:
+        where = INGRESS_PORT_SAID if spec.publish_mode == "ingress" else SWARM_PORT_SAID
+        said += f"; its ports {where}"
+    return said
+
+
+def published(port: PublishedPort, mode: str = "host") -> str:
+    """A port in host mode (bound by the node that runs the task, see the module) or
+    ingress mode (by every node, routed to a task by the Swarm)."""
     return fields(
-        "mode=host",
+        f"mode={mode}",
         f"published={port.host}",
         f"target={port.container}",
         f"protocol={port.protocol}",
@@ -192,6 +217,7 @@ class ServiceState:
     failed_ids: frozenset[str] = frozenset()  # of the tasks that ended with an error
     update_state: str | None = None  # Docker's UpdateStatus.State: updating, completed…
     update_id: str | None = None  # the update job whose spec runs (update.UPDATE_LABEL)
+    node_trouble: str | None = None  # the node it is pinned to, when that cannot run it
 
     @property
     def up(self) -> bool:
@@ -201,12 +227,45 @@ class ServiceState:
 def parse_states(output: str) -> dict[str, ServiceState]:
     """STATE_SCRIPT's output: the services found, by name. ValueError with Docker's
     words when it could not answer for the Swarm."""
-    services_part, _, tasks_part = output.partition("--tasks--")
+    services_part, _, rest = output.partition("--tasks--")
+    tasks_part, _, nodes_part = rest.partition("--nodes--")
     services, tasks = _documents(services_part), _documents(tasks_part)
+    nodes = {str(n.get("ID")): n for n in _documents(nodes_part)}
     by_service: dict[str, list[dict[str, Any]]] = {}
     for task in tasks:
         by_service.setdefault(task.get("ServiceID", ""), []).append(task)
-    return {s["Spec"]["Name"]: _state_of(s, by_service.get(s["ID"], [])) for s in services}
+    found = {}
+    for service in services:
+        state = _state_of(service, by_service.get(service["ID"], []))
+        found[state.name] = dataclasses.replace(state, node_trouble=_node_trouble(service, nodes))
+    return found
+
+
+def pinned_node(service: dict[str, Any]) -> str | None:
+    """The node id a service's placement pins it to (its data is there), if any."""
+    placement = (service["Spec"].get("TaskTemplate") or {}).get("Placement") or {}
+    for constraint in placement.get("Constraints") or []:
+        key, _, value = str(constraint).replace(" ", "").partition("==")
+        if key == "node.id":
+            return value
+    return None
+
+
+def _node_trouble(service: dict[str, Any], nodes: dict[str, dict[str, Any]]) -> str | None:
+    """Why the node a service is pinned to cannot run it now, in words."""
+    node_id = pinned_node(service)
+    if node_id is None or not nodes:
+        return None
+    node = nodes.get(node_id)
+    if node is None:
+        return f"its data is on node {node_id[:12]}, which left the Swarm"
+    state, availability = str(node.get("Status", "")).lower(), str(node.get("Availability", ""))
+    where = f"its data is on node {node.get('Hostname') or '?'} ({node_id[:12]})"
+    if state != "ready":
+        return f"{where}, which is {state or 'unknown'}"
+    if availability.lower() != "active":
+        return f"{where}, which is {'drained' if availability.lower() == 'drain' else 'paused'}"
+    return None
 
 
 def _documents(part: str) -> list[dict[str, Any]]:
@@ -277,7 +336,7 @@ def status_of(
             statuses.add(InstallationStatus.STOPPED)
         elif not state.up:
             statuses.add(InstallationStatus.ERROR)
-            why = state.pending or state.error or "starting"
+            why = state.node_trouble or state.pending or state.error or "starting"
             notes.append(f"{service}: {state.running}/{state.replicas} running ({why})")
         else:
             statuses.add(InstallationStatus.RUNNING)
@@ -377,7 +436,8 @@ def _failing(
             return f"the Swarm service {name} disappeared"
         waited = pending_since is not None and time.monotonic() - pending_since >= PENDING_GRACE
         if state.pending and waited:
-            return f"{name} cannot be placed on any node: {state.pending}"
+            trouble = f" ({state.node_trouble})" if state.node_trouble else ""
+            return f"{name} cannot be placed on any node: {state.pending}{trouble}"
         earlier = before[name].failed_ids if name in before else frozenset()
         if state.error and state.failed_ids - earlier and not state.up:
             return f"{name}'s task failed: {state.error}"

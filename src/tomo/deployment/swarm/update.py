@@ -162,7 +162,8 @@ def _ports_changed(old: dict[str, Any], spec: ContainerSpec) -> list[str]:
     before = [fields(f"mode={p.get('PublishMode', 'ingress')}", f"published={p['PublishedPort']}",
                      f"target={p['TargetPort']}", f"protocol={p.get('Protocol', 'tcp')}")
               for p in ports]  # fmt: skip
-    return _changed(before, "--publish-rm", [published(p) for p in spec.ports], "--publish-add")
+    wanted = [published(p, spec.publish_mode) for p in spec.ports]
+    return _changed(before, "--publish-rm", wanted, "--publish-add")
 
 
 def _mounts_changed(container: dict[str, Any], spec: ContainerSpec) -> list[str]:

@@ -30,6 +30,7 @@ from tomo.marketplace.definition import (
     DEPENDENCY_CONDITIONS,
     DURATION,
     IMAGE_REFERENCE,
+    MAX_REPLICAS,
     MAX_STOP_SECONDS,
     REFERENCE,
     AppDefinition,
@@ -751,14 +752,26 @@ class _Conversion:
             result["sysctls"] = kept
 
     def _deploy(self, result: dict[str, Any], value: Any, where: str) -> None:
-        """GPUs reserved as devices are given (`gpus`); limits and placement are not."""
+        """GPUs reserved as devices are given (`gpus`), and the replicas a Swarm runs;
+        limits and placement are not."""
         resources = value.get("resources") if isinstance(value, dict) else None
         reserved = resources.get("reservations") if isinstance(resources, dict) else None
         devices = reserved.get("devices") if isinstance(reserved, dict) else None
         if devices:
             self._gpu_request(result, devices, f"{where}.resources.reservations.devices")
-        if _without_devices(value):
+        replicas = value.get("replicas") if isinstance(value, dict) else None
+        if replicas is not None:
+            self._replicas(result, replicas, f"{where}.replicas")
+        if _unapplied(value):
             self.warn(where, f"not supported, ignored ({WARNED['deploy']})")
+
+    def _replicas(self, result: dict[str, Any], value: Any, where: str) -> None:
+        """The tasks a Swarm runs of a service without data (see DockerConfig)."""
+        count = str(value).strip()
+        if count.isdigit() and 1 <= int(count) <= MAX_REPLICAS:
+            result["replicas"] = int(count)
+        else:
+            self.warn(where, f"'{value}' is not from 1 to {MAX_REPLICAS}, ignored (one task runs)")
 
     def _gpus(self, result: dict[str, Any], value: Any, where: str) -> None:
         """compose's `gpus: all`, or a list of device requests as under `deploy`."""
@@ -970,10 +983,13 @@ def _as_list(value: Any, where: str) -> list[Any]:
     return value
 
 
-def _without_devices(deploy: Any) -> Any:
-    """A `deploy` mapping less its device reservations (what tomo applies of it)."""
+def _unapplied(deploy: Any) -> Any:
+    """A `deploy` mapping less what tomo applies of it: device reservations, the
+    replicas (and `mode: replicated`, which says no more)."""
     if not isinstance(deploy, dict):
         return deploy
+    deploy = {k: v for k, v in deploy.items() if k != "replicas"
+              and (k, v) != ("mode", "replicated")}  # fmt: skip
     resources = deploy.get("resources")
     reserved = resources.get("reservations") if isinstance(resources, dict) else None
     if not isinstance(resources, dict) or not isinstance(reserved, dict):
