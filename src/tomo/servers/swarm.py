@@ -29,6 +29,7 @@ class RunsDocker(Protocol):
         self, target: SSHTarget, args: Sequence[str], *, check: bool = ...
     ) -> CommandResult: ...
 
+
 # Appended to `docker info --format` after the runtimes (one round trip): its own line.
 SWARM_FORMAT = "{{json .Swarm}}"
 NODE_IDS = ["node", "ls", "--quiet"]

@@ -531,8 +531,8 @@ class Creation:
 def creations(plan: InstallPreview) -> list[Creation]:
     """What the preview says an install makes: its folder, network and volumes, then
     each container with the ports it publishes and what it mounts."""
-    made = [Creation("folder", plan.instance_dir, "the installation's own"
-                     + (f", on node {plan.data_node}" if plan.data_node else ""))]
+    where = f", on node {plan.data_node}" if plan.data_node else ""
+    made = [Creation("folder", plan.instance_dir, f"the installation's own{where}")]
     if plan.network:
         made.append(Creation("overlay network", plan.network, "its own") if plan.swarm
                     else Creation("network", plan.network))  # fmt: skip

@@ -129,8 +129,8 @@ async def pull_and_prepare(
     not the one tomo reaches (a helper job there; its undoing journaled to run
     there too). The env files stay where tomo reaches: the manager's Docker CLI
     reads them."""
-    there = await on_node(docker, node, helper_image, app.labels.get("tomo.installation", "")) \
-        if node else docker
+    installation = app.labels.get("tomo.installation", "")
+    there = await on_node(docker, node, helper_image, installation) if node else docker
     if there is docker:
         await steps.pull_and_prepare(docker, app, job, env_file_is_new=env_file_is_new)
         return
