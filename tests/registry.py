@@ -21,9 +21,10 @@ from pathlib import Path
 from tests.services import free_port, unavailable
 
 BUSYBOX_APPLETS = ("sh", "httpd", "sleep", "echo", "cat", "env", "ls", "wget", "true")
-# What a restore's helper runs (tomo/deployment/data_swap.py), as busybox:1.36 has them.
+# What tomo's helper runs (a restore's, tomo/deployment/data_swap.py; a Swarm node's
+# jobs, tomo/deployment/swarm/nodes.py), as busybox:1.36 has them.
 HELPER_APPLETS = ("sh", "find", "xargs", "mv", "rm", "mkdir", "stat", "chown", "chmod", "df",
-                  "awk", "cat")  # fmt: skip
+                  "awk", "cat", "chroot")  # fmt: skip
 
 
 @dataclass

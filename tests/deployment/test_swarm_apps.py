@@ -63,7 +63,7 @@ async def swarm_deploy(
     """The deploy fixture's set-up, its server a Swarm's manager reached through `sshd`."""
     tuned = settings.model_copy(update={
         "install_wait_timeout": 30, "install_stable_seconds": STABLE_SECONDS,
-        "backup_before_update": False})  # fmt: skip
+        "backup_before_update": False, "helper_image": images.helper})  # fmt: skip
     repo = make_repo()
     repo.write("README.md", "test catalog")
     repo.commit()
@@ -377,6 +377,20 @@ def test_the_install_page_offers_swarm_services_or_plain_containers(
             plain = text_of(page.post("/apps/test/web/install", {
                 **values, "swarm": "containers", "action": "preview"}))  # fmt: skip
             assert "Container web" in plain and "Swarm service web" not in plain
+            mesh = text_of(page.post("/apps/test/web/install", {
+                **values, "swarm": "services", "replicas": "2", "publish_mode": "ingress",
+                "action": "preview"}))  # fmt: skip
+            assert "2 tasks; its ports on every node of the Swarm, which routes to a task" in mesh
+            wrong = page.post("/apps/test/web/install", {**values, "swarm": "services",
+                                                         "replicas": "0", "action": "preview"})  # fmt: skip
+            assert 'id="e-replicas"' in wrong.text, text_of(wrong)
+            assert "greater than or equal to 1" in text_of(wrong)
+            too_many = page.post("/apps/test/web/install", {**values, "swarm": "services",
+                                                            "replicas": "2", "action": "preview"})  # fmt: skip
+            assert (
+                "cluster cannot take Web as it is set up below: web asks for 2 replicas, each "
+                "binding port" in text_of(too_many)
+            )
 
             started = page.post("/apps/test/web/install", {**values, "swarm": "services",
                                                            "action": "install"})  # fmt: skip

@@ -287,14 +287,16 @@ class _Builder:
                 ))  # fmt: skip
 
     def _replicas(self, service: str, docker: DockerConfig) -> int:
-        """As the install asked (by service; "" is the main one), else as defined."""
+        """As the install asked (by service; "" or the instance's name is the main
+        one), else as defined."""
         asked = self.config.replicas
         main = service == self.definition.main_service
-        return asked.get(service) or (asked.get("") if main else None) or docker.replicas
+        of_main = asked.get("") or asked.get(self.name) if main else None
+        return asked.get(service) or of_main or docker.replicas
 
     def _refuse_unknown_replicas(self) -> None:
         for service in self.config.replicas:
-            if service and service not in self.names:
+            if service not in (*self.names, "", self.name):
                 self.problems.append(Refusal(
                     f"replicas: the app has no service '{service}' (it has "
                     f"{', '.join(self.names)})", ("replicas",)))  # fmt: skip

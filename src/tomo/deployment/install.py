@@ -324,7 +324,7 @@ async def _place(
     node's id, or None when it has no data."""
     asked = InstallConfig.model_validate(row.config).swarm_node
     placement = await swarm_install.place(docker, server, spec, definition, asked,
-                                          await data_nodes(ctx, server))  # fmt: skip
+                                          await data_nodes(ctx, server, row.id))  # fmt: skip
     if placement is None:
         return None
     await ctx.set(row.id, config={**row.config, "swarm_node": placement.node.id})
@@ -332,12 +332,14 @@ async def _place(
     return placement.node.id
 
 
-async def data_nodes(ctx: DeploymentContext, server: ServerPublic) -> dict[str, int]:
-    """node id -> how many of the server's Swarm installations have their data there."""
+async def data_nodes(
+    ctx: DeploymentContext, server: ServerPublic, installation_id: str
+) -> dict[str, int]:
+    """node id -> how many of the server's other Swarm installations have their data there."""
     counted: dict[str, int] = {}
     async with ctx.db.session() as session:
         rows = await session.scalars(select(Installation).where(
-            Installation.server_id == server.id))  # fmt: skip
+            Installation.server_id == server.id, Installation.id != installation_id))  # fmt: skip
         for row in rows:
             node = data_node(row.config or {}, server) if runs_on_swarm(row) else None
             if node:
@@ -434,7 +436,7 @@ async def preview_placement(
     try:
         docker = await ctx.docker(plan.server_id)
         placement = await swarm_install.place(docker, server, spec, plan.definition, asked,
-                                              await data_nodes(ctx, server))  # fmt: skip
+                                              await data_nodes(ctx, server, "preview"))  # fmt: skip
     except PreflightFailed as exc:
         return None, list(exc.problems)
     except RemoteError:

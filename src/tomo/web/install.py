@@ -260,6 +260,10 @@ DOOR_INPUTS = ("hostnames", "login")
 # The install form's "Runs as", on a Swarm manager: InstallConfig.swarm (absent: None,
 # as the server is).
 RUNS_AS = {"services": True, "containers": False}
+# Its other inputs there: the node the data goes on, the main service's replicas, and
+# how ports are published (InstallConfig.publish_mode), as offered.
+SWARM_INPUTS = ("swarm", "swarm_node", "replicas", "publish_mode")
+PUBLISH_MODES = {"host": "On the node that runs it", "ingress": "On every node (routing mesh)"}
 NAMES_APART = re.compile(r"[\s,]+")
 
 
@@ -306,12 +310,24 @@ class InstallForm:
             "updates": {"policy": values.get("updates") or "manual"},
             "hostnames": [name for name in NAMES_APART.split(values.get("hostnames", "")) if name],
             "login": values.get("login") or None,
-            "swarm": RUNS_AS.get(values.get("swarm", "")),
+            "swarm": RUNS_AS.get(values.get("swarm", "")), **self._on_swarm(values),
         })  # fmt: skip
+
+    def _on_swarm(self, values: dict[str, str]) -> dict[str, object]:
+        """The Swarm's inputs that were filled: the data's node, the main service's
+        replicas, the ports' mode."""
+        chosen: dict[str, object] = {}
+        if values.get("swarm_node", "").strip():
+            chosen["swarm_node"] = values["swarm_node"].strip()
+        if values.get("replicas", "").strip():
+            chosen["replicas"] = {"": values["replicas"].strip()}
+        if values.get("publish_mode") in PUBLISH_MODES:
+            chosen["publish_mode"] = values["publish_mode"]
+        return chosen
 
     def known(self) -> set[str]:
         rows = [*self.env, *self.ports, *self.volumes]
-        return ({"name", "updates", "swarm", *DOOR_INPUTS} | {row.key for row in rows}
+        return ({"name", "updates", *SWARM_INPUTS, *DOOR_INPUTS} | {row.key for row in rows}
                 | {f"risk.{flag}" for flag in self.risks})  # fmt: skip
 
     def fillable(self) -> set[str]:
@@ -382,7 +398,7 @@ class InstallForm:
             return [field_name]
         if found := INDEXED_FIELD.fullmatch(name):
             return [f"{found['kind']}.{found['index']}"]
-        return [name] if name in ("name", "swarm") or name.startswith("env.") else []
+        return [name] if name in ("name", *SWARM_INPUTS) or name.startswith("env.") else []
 
 
 def _env_row(variable: AppEnvVar) -> Row:
@@ -456,7 +472,7 @@ class InstallPage:
                 if self.preview else [],
                 "creates": creations(self.preview) if self.preview else [],
                 "error_links": self.error_links(), "first": self.first,
-                "suggestions": form.suggestions, "kept": self.kept,
+                "suggestions": form.suggestions, "kept": self.kept, "publish_modes": PUBLISH_MODES,
                 "explain": explain_risk}  # fmt: skip
 
     def kept_for_retry(self) -> KeptForm:

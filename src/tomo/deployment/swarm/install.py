@@ -13,7 +13,13 @@ from tomo.deployment.jobs import JobRecorder
 from tomo.deployment.journal import on_node as undone_on_node
 from tomo.deployment.remote import Docker
 from tomo.deployment.swarm import secrets as swarm_secrets
-from tomo.deployment.swarm.nodes import Placement, choose_node, node_problems, on_node
+from tomo.deployment.swarm.nodes import (
+    Placement,
+    choose_node,
+    node_problems,
+    on_node,
+    reached_node,
+)
 from tomo.deployment.swarm.secrets import SwarmSecret
 from tomo.deployment.swarm.services import (
     pinned,
@@ -46,8 +52,9 @@ async def create_services(
     before it is made and once those it depends on run (healthy where they have a
     check). Returns the main service's id."""
     await steps.create_network(docker, app, job, driver="overlay")
-    for volume in app.volumes:
-        await steps.create_volume(docker, app, volume, job)
+    if node_id is None or node_id == await reached_node(docker):  # else made there (see
+        for volume in app.volumes:  # services.mount_options)
+            await steps.create_volume(docker, app, volume, job)
     await create_secrets(docker, app, job, secrets)
     made = {}
     for container in app.containers:

@@ -47,8 +47,10 @@ while [ "$n" -lt "$polls" ]; do
     set -- $($d inspect --type task --format \
       '{{.Status.State}} {{with .Status.ContainerStatus}}{{.ExitCode}}{{else}}0{{end}}' "$task")
     case "$1" in
-      complete|failed) code="$2"; break ;;
-      rejected) $d inspect --type task --format '{{.Status.Err}}' "$task" >&2; code=125; break ;;
+      complete) code="$2"; break ;;
+      failed|rejected)
+        $d inspect --type task --format '{{.Status.Err}}' "$task" >&2
+        [ "$1" = failed ] && [ "$2" != 0 ] && code="$2" || code=125; break ;;
     esac
   fi
   sleep 0.5; n=$((n + 1))
@@ -57,6 +59,16 @@ done
 [ "$code" = 124 ] && echo "the helper job $name did not end within $((polls / 2))s" >&2
 $d service rm "$name" >/dev/null 2>&1
 exit "$code"
+"""
+
+
+# Runs "$3"… in the node's own file system as uid "$1", gid "$2": the node's own
+# shell and tools (a path with a slash: busybox's chroot would run its own applet
+# of a bare name, and busybox's setpriv lacks --reuid).
+AS_OWNER = r"""
+u="$1"; g="$2"; shift 2
+[ "$u" = 0 ] && exec "$@"
+exec setpriv --reuid="$u" --regid="$g" --clear-groups "$@"
 """
 
 
@@ -139,9 +151,10 @@ def node_problems(
     with_data = [c for c in app.containers if pinned(c)]
     if placement is not None and with_data:
         node = placement.node
+        where = f"the data's node {node.hostname} ({node.id[:12]})"
         for trouble in _cannot_hold(node, needs.architectures, needs.min_ram):
-            problems.append(_refused(f"the data's node {node.hostname} ({node.id[:12]}) cannot "
-                                     f"run {_names(with_data)}: {trouble}", node.id))  # fmt: skip
+            said = f"{where} cannot run {_names(app, with_data)}: {trouble}"
+            problems.append(_refused(said, node.id))
         if app.files and node.id != reached:
             problems.append(_refused(
                 f"the store's files can be placed only on the node tomo reaches; the data's "
@@ -149,18 +162,19 @@ def node_problems(
     free = [c for c in app.containers if not pinned(c)]
     able = [n for n in nodes if not _cannot_hold(n, needs.architectures, needs.min_ram)]
     if free and not able:
-        problems.append(Refusal(f"no node of the Swarm can run {_names(free)}: {_listed(nodes)}"))
+        problems.append(Refusal(f"no node of the Swarm can run {_names(app, free)}: "
+                                f"{_listed(nodes)}"))  # fmt: skip
     for container in free:
         host_ports = container.ports and container.publish_mode == "host"
         if host_ports and able and replicas_of(container) > len(able):
-            problems.append(_too_many(container, len(able)))
+            problems.append(_too_many(_names(app, [container]), container, len(able)))
     return problems
 
 
-def _too_many(container: ContainerSpec, able: int) -> Refusal:
+def _too_many(name: str, container: ContainerSpec, able: int) -> Refusal:
     port = container.ports[0]
     return Refusal(
-        f"{container.service or container.name} asks for {replicas_of(container)} replicas, "
+        f"{name} asks for {replicas_of(container)} replicas, "
         f"each binding port {port.host}/{port.protocol} on its node, and {able} "
         f"node{'s' if able != 1 else ''} can run it", ("replicas",),
         "ask for fewer with --replicas, or publish through the routing mesh with "
@@ -178,8 +192,9 @@ def _cannot_hold(node: SwarmNode, architectures: Sequence[str], min_ram: int | N
     return said
 
 
-def _names(containers: Sequence[ContainerSpec]) -> str:
-    return ", ".join(c.service or c.name for c in containers)
+def _names(app: AppSpec, containers: Sequence[ContainerSpec]) -> str:
+    """The services by their definition's names; the app's own one by the app's name."""
+    return ", ".join(c.service if len(app.containers) > 1 else c.name for c in containers)
 
 
 class NodeHost:
@@ -216,13 +231,12 @@ class NodeHost:
     def _job(self, argv: Sequence[str]) -> list[str]:
         """`docker service create`'s arguments for argv on the node."""
         uid, _, gid = self.owner.partition(":")
-        as_owner = [] if uid == "0" else ["setpriv", f"--reuid={uid}", f"--regid={gid}",
-                                          "--clear-groups"]  # fmt: skip
         return ["--mode", "replicated-job", "--restart-condition", "none", "--no-resolve-image",
                 "--constraint", f"node.id=={self.node_id}",
                 "--label", f"{HELPER_LABEL}={self.installation}",
                 "--mount", "type=bind,source=/,target=/host",
-                self.image, "chroot", "/host", *as_owner, *argv]  # fmt: skip
+                self.image, "chroot", "/host", "/bin/sh", "-c", AS_OWNER, "tomo-as", uid, gid,
+                *argv]  # fmt: skip
 
     async def run_docker(
         self, target: SSHTarget, args: Sequence[str], *, check: bool = True,

@@ -167,8 +167,12 @@ def published(port: PublishedPort, mode: str = "host") -> str:
 
 
 def mount_options(spec: ContainerSpec) -> list[str]:
-    """--mount for each folder and volume it mounts."""
-    return [arg for _, value in mount_values(spec) for arg in ("--mount", value)]
+    """--mount for each folder and volume it mounts. A volume carries the
+    installation's label: the engine of the node that runs the task makes it there
+    when it lacks it (a node other than the one tomo reaches)."""
+    label = f"volume-label=tomo.installation={spec.labels.get('tomo.installation', '')}"
+    values = [f"{v},{label}" if v.startswith("type=volume") else v for _, v in mount_values(spec)]
+    return [arg for value in values for arg in ("--mount", value)]
 
 
 def mount_values(spec: ContainerSpec) -> list[tuple[str, str]]:
@@ -329,15 +333,16 @@ def status_of(
     statuses = set()
     for service, name in names.items():
         state = states.get(name)
+        said = f"{service}: " if len(names) > 1 else ""  # which one, of several
         if state is None:
             statuses.add(InstallationStatus.MISSING)
-            notes.append(f"{service}: the Swarm service is gone (removed outside tomo?)")
+            notes.append(f"{said}the Swarm service is gone (removed outside tomo?)")
         elif state.replicas == 0:
             statuses.add(InstallationStatus.STOPPED)
         elif not state.up:
             statuses.add(InstallationStatus.ERROR)
             why = state.node_trouble or state.pending or state.error or "starting"
-            notes.append(f"{service}: {state.running}/{state.replicas} running ({why})")
+            notes.append(f"{said}{state.running}/{state.replicas} running ({why})")
         else:
             statuses.add(InstallationStatus.RUNNING)
     for worst in (InstallationStatus.MISSING, InstallationStatus.ERROR):
