@@ -265,16 +265,14 @@ class InstallOperation(Operation):
             await steps.preflight(docker, steps.Preflight(definition, spec, server.data_root,
                                                           claimed, others, names))  # fmt: skip
             if swarm:
-                await swarm_install.preflight(docker, spec)
-                node = await _place(ctx, job, row, docker, server, spec, definition)
+                placement = await _place(ctx, job, row, docker, server, spec, definition)
         async with job.step("pull", ", ".join(spec.images)):
             if swarm:  # the data's folders on its node
-                await swarm_install.pull_and_prepare(docker, spec, job, node,
-                                                     ctx.settings.helper_image)  # fmt: skip
+                await _prepare_on_swarm(ctx, job, docker, spec, placement)
             else:
                 await steps.pull_and_prepare(docker, spec, job)  # the files meanwhile
         if swarm:
-            container = await _create_services(ctx, job, docker, spec, node, secrets)
+            container = await _create_services(ctx, job, docker, spec, placement, secrets)
         else:
             container = await _create_containers(ctx, job, docker, spec, definition.id)
         job.journal.committed = True
@@ -319,17 +317,16 @@ async def _create_containers(
 async def _place(
     ctx: DeploymentContext, job: JobRecorder, row: Installation, docker: Docker,
     server: ServerPublic, spec: AppSpec, definition: AppDefinition,
-) -> str | None:  # fmt: skip
-    """The node its data goes on (see swarm/nodes.py), kept with its config: the
-    node's id, or None when it has no data."""
+) -> Placement | None:  # fmt: skip
+    """The Swarm's preflight and the node its data goes on (see swarm/nodes.py), kept
+    with its config as the node's id; None when it has no data."""
     asked = InstallConfig.model_validate(row.config).swarm_node
     placement = await swarm_install.place(docker, server, spec, definition, asked,
                                           await data_nodes(ctx, server, row.id))  # fmt: skip
-    if placement is None:
-        return None
-    await ctx.set(row.id, config={**row.config, "swarm_node": placement.node.id})
-    await job.note(f"data on node {placement.said}")
-    return placement.node.id
+    if placement is not None:
+        await ctx.set(row.id, config={**row.config, "swarm_node": placement.node.id})
+        await job.note(f"data on node {placement.said}")
+    return placement
 
 
 async def data_nodes(
@@ -347,14 +344,25 @@ async def data_nodes(
     return counted
 
 
+async def _prepare_on_swarm(
+    ctx: DeploymentContext, job: JobRecorder, docker: Docker, spec: AppSpec,
+    placement: Placement | None,
+) -> None:  # fmt: skip
+    node, reached = (placement.node.id, placement.reached) if placement else (None, None)
+    await swarm_install.pull_and_prepare(docker, spec, job, node, ctx.settings.helper_image,
+                                         reached=reached)  # fmt: skip
+
+
 async def _create_services(
-    ctx: DeploymentContext, job: JobRecorder, docker: Docker, spec: AppSpec, node: str | None,
-    secrets: list[SwarmSecret],
+    ctx: DeploymentContext, job: JobRecorder, docker: Docker, spec: AppSpec,
+    placement: Placement | None, secrets: list[SwarmSecret],
 ) -> str:  # fmt: skip
     """The app's Swarm services and the wait until their tasks run: the main one's id."""
+    node = placement.node.id if placement else None
+    elsewhere = placement is not None and placement.elsewhere
     async with job.step("create", "as Swarm services"):
         service = await swarm_install.create_services(docker, spec, job, node, wait_limits(ctx),
-                                                      secrets)  # fmt: skip
+                                                      secrets, elsewhere=elsewhere)  # fmt: skip
     async with job.step("wait"):
         await job.note(await swarm_install.wait_until_running(docker, spec, wait_limits(ctx)))
     return service

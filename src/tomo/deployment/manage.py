@@ -128,7 +128,8 @@ async def app_state(row: Installation, docker: Docker) -> tuple[InstallationStat
     names = containers_of(row)
     if runs_on_swarm(row):
         services = swarm_services(row)
-        return swarm.status_of(services, await swarm.service_states(docker, [*services.values()]))
+        found = await swarm.service_states(docker, [*services.values()], nodes=True)
+        return swarm.status_of(services, found)
     if len(names) == 1:
         return status_from(await docker.state(row.name))
     keep = set(long_running(row))
@@ -146,7 +147,7 @@ async def app_states(
     with one command, the others' containers each."""
     on_swarm = {row.id: swarm_services(row) for row in rows if runs_on_swarm(row)}
     names = [name for services in on_swarm.values() for name in services.values()]
-    found = await swarm.service_states(docker, names) if names else {}
+    found = await swarm.service_states(docker, names, nodes=True) if names else {}
 
     async def state_of(row: Installation) -> tuple[InstallationStatus, str | None]:
         if row.id in on_swarm:

@@ -142,7 +142,7 @@ class HealthMonitor(PassLoop):
             async with asyncio.timeout(self.time_limit):
                 docker = await self.deployment.ctx.docker(server)
                 containers = await inspect_all(docker, names)
-                swarm = await service_states(docker, services) if services else {}
+                swarm = await service_states(docker, services, nodes=True) if services else {}
         except TimeoutError:
             await self._server_silent(server, f"{server}: no answer within {self.time_limit:g}s")
             await keep_unknown(self.deployment.ctx, rows, f"{server}: no answer within "

@@ -22,18 +22,24 @@ if TYPE_CHECKING:
     from tomo.servers.ssh import CommandResult, SSHTarget
 
 
-class RunsDocker(Protocol):
-    """What runs `docker` on a server: SSHService, or what a deployment runs it with."""
+class RunsCommands(Protocol):
+    """What runs commands on a server: SSHService, or what a deployment runs them with."""
 
-    async def run_docker(
-        self, target: SSHTarget, args: Sequence[str], *, check: bool = ...
+    async def run(
+        self, target: SSHTarget, argv: Sequence[str], *, check: bool = ...
     ) -> CommandResult: ...
 
 
 # Appended to `docker info --format` after the runtimes (one round trip): its own line.
 SWARM_FORMAT = "{{json .Swarm}}"
-NODE_IDS = ["node", "ls", "--quiet"]
-NODE_INSPECT = ["node", "inspect"]
+# `docker node inspect` of every node, in one round trip; $1: use sudo. Docker's
+# complaint (no manager, no sudo) on stderr, with its exit code.
+NODES_SCRIPT = r"""
+d=docker; [ "$1" = yes ] && d="sudo -n docker"
+ids=$($d node ls --quiet) || exit $?
+[ -z "$ids" ] && echo "[]" && exit 0
+exec $d node inspect $ids
+"""
 # What Docker says on `docker node …` asked of an engine that is no manager.
 NO_MANAGER = ("not a swarm manager", "swarm is not initialized")
 NANO = 1_000_000_000
@@ -163,20 +169,14 @@ def node_of(raw: dict[str, Any]) -> SwarmNode:
     )  # fmt: skip
 
 
-async def read_nodes(ssh: RunsDocker, target: SSHTarget) -> list[SwarmNode]:
-    """The Swarm's nodes, asked of the manager `target` (two `docker node` calls)."""
-    ids = (await _node_command(ssh, target, NODE_IDS)).split()
-    if not ids:
-        return []
-    return nodes_of(await _node_command(ssh, target, [*NODE_INSPECT, *ids]))
-
-
-async def _node_command(ssh: RunsDocker, target: SSHTarget, args: list[str]) -> str:
-    result = await ssh.run_docker(target, args, check=False)
+async def read_nodes(ssh: RunsCommands, target: SSHTarget) -> list[SwarmNode]:
+    """The Swarm's nodes, asked of the manager `target` (one command)."""
+    sudo = "yes" if target.use_sudo else "no"
+    result = await ssh.run(target, ["sh", "-c", NODES_SCRIPT, "tomo-nodes", sudo], check=False)
     if result.exit_code == 0:
-        return result.stdout
+        return nodes_of(result.stdout)
     said = result.stderr.strip()
     if any(words in said.lower() for words in NO_MANAGER):
         raise Conflict(f"server '{target.name}' is no longer a Docker Swarm manager ({said}): "
                        f"run `tomo server test {target.key}` to learn what it is now")  # fmt: skip
-    raise RemoteError(target.name, f"`docker {' '.join(args[:2])}` failed: {said}")
+    raise RemoteError(target.name, f"`docker node inspect` failed: {said}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Any
+from typing import Any, cast
 
 from tomo.deployment import steps
 from tomo.deployment.app_spec import AppSpec
@@ -18,7 +18,6 @@ from tomo.deployment.swarm.nodes import (
     choose_node,
     node_problems,
     on_node,
-    reached_node,
 )
 from tomo.deployment.swarm.secrets import SwarmSecret
 from tomo.deployment.swarm.services import (
@@ -31,7 +30,7 @@ from tomo.deployment.swarm.services import (
 from tomo.errors import InstallFailed, InvalidInput, PreflightFailed, Refusal
 from tomo.marketplace.definition import AppDefinition
 from tomo.servers.schemas import ServerPublic
-from tomo.servers.swarm import read_nodes
+from tomo.servers.swarm import SwarmNode, read_nodes
 
 
 async def create_secrets(
@@ -46,14 +45,14 @@ async def create_secrets(
 
 async def create_services(
     docker: Docker, app: AppSpec, job: JobRecorder, node_id: str | None,
-    limits: steps.WaitLimits, secrets: list[SwarmSecret],
+    limits: steps.WaitLimits, secrets: list[SwarmSecret], *, elsewhere: bool = False,
 ) -> str:  # fmt: skip
     """The app's overlay network, volumes and Swarm secrets, then its services, each journaled
     before it is made and once those it depends on run (healthy where they have a
     check). Returns the main service's id."""
     await steps.create_network(docker, app, job, driver="overlay")
-    if node_id is None or node_id == await reached_node(docker):  # else made there (see
-        for volume in app.volumes:  # services.mount_options)
+    if not elsewhere:  # else the node's engine makes them there (services.mount_options)
+        for volume in app.volumes:
             await steps.create_volume(docker, app, volume, job)
     await create_secrets(docker, app, job, secrets)
     made = {}
@@ -113,15 +112,21 @@ async def place(
     docker: Docker, server: ServerPublic, app: AppSpec, definition: AppDefinition,
     asked: str | None, data_on: dict[str, int],
 ) -> Placement | None:  # fmt: skip
-    """The node for the app's data, chosen (see nodes.py) and checked with the rest
-    of the app against the Swarm's nodes as they are now; None when it has no data
-    and no node was asked for. PreflightFailed with every reason it cannot run."""
-    nodes = await read_nodes(docker.ssh, docker.target)
-    reached = node_of(server)
+    """The preflight (see `preflight`), then the node for the app's data, chosen (see
+    nodes.py) and checked with the rest of the app against the Swarm's nodes as they
+    are now; None when it has no data and no node was asked for. PreflightFailed
+    with every reason it cannot run. Two commands, at once."""
+    looked = await asyncio.gather(preflight(docker, app), read_nodes(docker.ssh, docker.target),
+                                  return_exceptions=True)  # fmt: skip
+    for failed in looked:  # the preflight's reason first: it says the most
+        if isinstance(failed, BaseException):
+            raise failed
+    reached, nodes = cast(tuple[str, list[SwarmNode]], tuple(looked))
     placement = None
     if asked or any(pinned(c) for c in app.containers):
-        placement = choose_node(docker.server, nodes, asked, data_on, reached,
-                                definition.requirements.architectures)  # fmt: skip
+        chosen = choose_node(docker.server, nodes, asked, data_on, reached,
+                             definition.requirements.architectures)  # fmt: skip
+        placement = dataclasses.replace(chosen, reached=reached)
     problems = node_problems(app, definition, nodes, placement, reached)
     if problems:
         raise PreflightFailed(docker.server, problems)
@@ -130,14 +135,14 @@ async def place(
 
 async def pull_and_prepare(
     docker: Docker, app: AppSpec, job: JobRecorder, node: str | None, helper_image: str,
-    *, env_file_is_new: bool = True,
+    *, reached: str | None = None, env_file_is_new: bool = True,
 ) -> None:  # fmt: skip
     """As steps.pull_and_prepare, the data's folders made on its node when that is
-    not the one tomo reaches (a helper job there; its undoing journaled to run
-    there too). The env files stay where tomo reaches: the manager's Docker CLI
-    reads them."""
+    not the one tomo reaches (`reached`, when known; a helper job there; its undoing
+    journaled to run there too). The env files stay where tomo reaches: the
+    manager's Docker CLI reads them."""
     installation = app.labels.get("tomo.installation", "")
-    there = await on_node(docker, node, helper_image, installation) if node else docker
+    there = await on_node(docker, node, helper_image, installation, reached) if node else docker
     if there is docker:
         await steps.pull_and_prepare(docker, app, job, env_file_is_new=env_file_is_new)
         return
@@ -176,10 +181,12 @@ def refuse_unswarmable(app: AppSpec, hostnames: list[str]) -> None:
         raise InvalidInput(problems)
 
 
-async def preflight(docker: Docker, app: AppSpec) -> None:
-    """The engine still a Swarm manager, and no Swarm service by the app's names."""
-    control = await docker.run(["info", "--format", "{{.Swarm.ControlAvailable}}"])
-    if control.strip() != "true":
+async def preflight(docker: Docker, app: AppSpec) -> str:
+    """The engine still a Swarm manager, and no Swarm service by the app's names; the
+    id of the node tomo reaches."""
+    said = await docker.run(["info", "--format", "{{.Swarm.ControlAvailable}} {{.Swarm.NodeID}}"])
+    control, _, reached = said.strip().partition(" ")
+    if control != "true":
         raise PreflightFailed(docker.server, [Refusal(
             "Docker there is no longer a Swarm manager", hint="run `tomo server test "
             f"{docker.server}`, then install it again")])  # fmt: skip
@@ -189,3 +196,4 @@ async def preflight(docker: Docker, app: AppSpec) -> None:
             f"a Swarm service named {name} exists already", ("name",),
             "choose another name with --name", page_hint="choose another Instance name")
             for name in taken])  # fmt: skip
+    return reached

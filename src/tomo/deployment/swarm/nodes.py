@@ -74,10 +74,17 @@ exec setpriv --reuid="$u" --regid="$g" --clear-groups "$@"
 
 @dataclass(frozen=True)
 class Placement:
-    """The node an app's data is on, and how it was chosen, in words."""
+    """The node an app's data is on, how it was chosen (in words), and the id of the
+    node tomo reaches (as the Swarm says now)."""
 
     node: SwarmNode
     why: str
+    reached: str | None = None
+
+    @property
+    def elsewhere(self) -> bool:
+        """Its data is on a node tomo does not reach."""
+        return self.node.id != self.reached
 
     @property
     def said(self) -> str:
@@ -262,10 +269,12 @@ async def reached_node(docker: Docker) -> str:
     return (await docker.run(["info", "--format", "{{.Swarm.NodeID}}"])).strip()
 
 
-async def on_node(docker: Docker, node_id: str, image: str, installation: str = "") -> Docker:
+async def on_node(
+    docker: Docker, node_id: str, image: str, installation: str = "", reached: str | None = None
+) -> Docker:
     """A Docker whose commands run on the node `node_id` (the manager's own when it
-    is the node tomo reaches)."""
-    if node_id == await reached_node(docker):
+    is the node tomo reaches, `reached` when known, else asked)."""
+    if node_id == (reached or await reached_node(docker)):
         return docker
     host = NodeHost(docker.ssh, node_id, image, await owner_of(docker), installation)
     return Docker(host, docker.target)

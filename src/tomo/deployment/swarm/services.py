@@ -41,18 +41,18 @@ PENDING_GRACE = 10.0
 ALIVE = ("assigned", "accepted", "preparing", "ready", "starting", "running")
 
 # `docker service inspect` of the named services, then a line `--tasks--`, then
-# `docker inspect` of their tasks, then `--nodes--` and the Swarm's nodes (whether the
-# one a service's data is on is up): one round trip. $1: use sudo; then the names.
+# `docker inspect` of their tasks, then (when $2 is yes) `--nodes--` and the Swarm's
+# nodes (whether the one a service's data is on is up): one round trip. $1: use
+# sudo; then the names.
 # Docker's complaints come with the output: those of a service or task that is not
 # there are an answer; any other (no manager, no quorum, no sudo) is an error.
 STATE_SCRIPT = r"""
-d=docker; [ "$1" = yes ] && d="sudo -n docker"; shift
+d=docker; [ "$1" = yes ] && d="sudo -n docker"; nodes="$2"; shift 2
 $d service inspect --format '{{json .}}' "$@" 2>&1
 echo --tasks--
 ids=$($d service ps --quiet --no-trunc "$@" 2>&1 | grep -v ' ')
 [ -n "$ids" ] && $d inspect --type task --format '{{json .}}' $ids 2>&1
-echo --nodes--
-$d node ls --format '{{json .}}' 2>&1
+[ "$nodes" = yes ] && echo --nodes-- && $d node ls --format '{{json .}}' 2>&1
 exit 0
 """
 
@@ -314,11 +314,14 @@ def _wanted_and(tasks: list[dict[str, Any]], state: str) -> list[dict[str, Any]]
     return [t for t in wanted if (t.get("Status") or {}).get("State") == state]
 
 
-async def service_states(docker: Docker, names: list[str]) -> dict[str, ServiceState]:
-    """The named services that exist, with their tasks: one command."""
+async def service_states(
+    docker: Docker, names: list[str], *, nodes: bool = False
+) -> dict[str, ServiceState]:
+    """The named services that exist, with their tasks (and, with `nodes`, whether
+    the node each is pinned to can run it: ServiceState.node_trouble): one command."""
     sudo = "yes" if docker.target.use_sudo else "no"
     out = await docker.ssh.run(docker.target, ["sh", "-c", STATE_SCRIPT, "tomo-swarm", sudo,
-                                               *names])  # fmt: skip
+                                               "yes" if nodes else "no", *names])  # fmt: skip
     try:
         return parse_states(out.stdout)
     except ValueError as exc:
@@ -411,6 +414,9 @@ async def wait_until_up(
         states = await service_states(docker, names)
         pending_since = (pending_since or time.monotonic()) if _pending(states) else None
         problem = _failing(names, states, before, pending_since)
+        if problem and pending_since is not None:  # why it waits: its node, if that is it
+            states = await service_states(docker, names, nodes=True)
+            problem = _failing(names, states, before, pending_since) or problem
         if problem:
             raise InstallFailed(problem)
         if all(states[n].up and not states[n].task_ids & replaced for n in names):
