@@ -186,7 +186,7 @@ def _too_many(name: str, container: ContainerSpec, able: int) -> Refusal:
         f"node{'s' if able != 1 else ''} can run it", ("replicas",),
         "ask for fewer with --replicas, or publish through the routing mesh with "
         "--publish-mode ingress",
-        page_hint="ask for fewer Replicas, or choose Ingress under Ports")  # fmt: skip
+        page_hint="ask for fewer Replicas, or choose On every node under Ports open")  # fmt: skip
 
 
 def _cannot_hold(node: SwarmNode, architectures: Sequence[str], min_ram: int | None) -> list[str]:
