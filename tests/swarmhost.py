@@ -21,10 +21,13 @@ import shutil
 import subprocess
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.registry import Registry
 from tests.services import unavailable
+from tests.sshd import Sshd, SshUsers
 
 
 class SwarmHost:
@@ -217,6 +220,17 @@ class SwarmPair:
     def remove(self) -> None:
         for host in reversed(self.hosts):
             host.remove()
+
+
+@contextlib.contextmanager
+def manager_sshd(manager: SwarmHost, ssh_users: SshUsers) -> Iterator[Sshd]:
+    """An sshd whose sessions' `docker` is the Swarm manager's."""
+    sshd = Sshd(ssh_users, f"swarm-{uuid.uuid4().hex[:6]}", extra_config=manager.sshd_config())
+    sshd.start()
+    try:
+        yield sshd
+    finally:
+        sshd.stop()
 
 
 def _run(*argv: str) -> None:

@@ -18,9 +18,11 @@ from tests.cli.tomo_cli import Tomo
 from tests.conftest import RUN_LABEL
 from tests.deployment.scripted import Scripted, migrated_database, scripted_deployment
 from tests.gitrepo import CatalogRepo, app_definition
+from tests.lanes import INDEX
 from tests.registry import Registry, TestImages, local_registry, push_test_images
 from tests.services import database_for, free_port, held_port
 from tests.sshd import Sshd, SshUsers
+from tests.swarmhost import SwarmHost, manager_sshd
 from tomo.config import Settings
 from tomo.deployment.operation import Prepared
 from tomo.deployment.schemas import InstallationPublic, OperationDone
@@ -54,6 +56,20 @@ def registry(docker_engine: None) -> Iterator[Registry]:
 @pytest.fixture(scope="session")
 def images(registry: Registry) -> TestImages:
     return push_test_images(registry)
+
+
+@pytest.fixture(scope="module")
+def swarm_host(registry: Registry, images: TestImages) -> Iterator[SwarmHost]:
+    """A single-node Swarm of its own (tests/swarmhost.py), for a module's tests."""
+    host = SwarmHost(INDEX).start(registry)
+    yield host
+    host.remove()
+
+
+@pytest.fixture(scope="module")
+def swarm_sshd(swarm_host: SwarmHost, ssh_users: SshUsers) -> Iterator[Sshd]:
+    with manager_sshd(swarm_host, ssh_users) as sshd:
+        yield sshd
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,7 @@ from tests.deployment.conftest import STABLE_SECONDS, Deploy, carried_out, run_v
 from tests.deployment.test_multi_container import two_services
 from tests.faults import wait_until
 from tests.gitrepo import app_definition
-from tests.lanes import INDEX
-from tests.registry import Registry, TestImages
+from tests.registry import TestImages
 from tests.services import free_port
 from tests.sshd import Sshd, SshUsers
 from tests.swarmhost import SwarmHost
@@ -38,21 +36,6 @@ from tomo.config import Settings
 from tomo.deployment.spec import ConfigChanges, InstallConfig, PortOverride
 from tomo.errors import Conflict, InstallFailed, InvalidInput
 from tomo.runtime import open_runtime
-
-
-@pytest.fixture(scope="module")
-def swarm_host(registry: Registry, images: TestImages) -> Iterator[SwarmHost]:
-    host = SwarmHost(INDEX).start(registry)
-    yield host
-    host.remove()
-
-
-@pytest.fixture(scope="module")
-def swarm_sshd(swarm_host: SwarmHost, ssh_users: SshUsers) -> Iterator[Sshd]:
-    sshd = Sshd(ssh_users, f"swarm-{uuid.uuid4().hex[:6]}", extra_config=swarm_host.sshd_config())
-    sshd.start()
-    yield sshd
-    sshd.stop()
 
 
 @contextlib.asynccontextmanager

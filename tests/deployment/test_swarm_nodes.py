@@ -15,7 +15,6 @@ kernel has no IPVS, so the routing mesh is not used (nor asserted) here."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from tests.lanes import INDEX
 from tests.registry import Registry, TestImages
 from tests.services import free_port
 from tests.sshd import Sshd, SshUsers
-from tests.swarmhost import SwarmHost, SwarmPair
+from tests.swarmhost import SwarmHost, SwarmPair, manager_sshd
 from tomo.config import Settings
 from tomo.deployment.spec import InstallConfig
 from tomo.errors import InstallFailed
@@ -44,11 +43,8 @@ def pair(registry: Registry, images: TestImages) -> Iterator[SwarmPair]:
 
 @pytest.fixture(scope="module")
 def pair_sshd(pair: SwarmPair, ssh_users: SshUsers) -> Iterator[Sshd]:
-    sshd = Sshd(ssh_users, f"pair-{uuid.uuid4().hex[:6]}",
-                extra_config=pair.manager.sshd_config())  # fmt: skip
-    sshd.start()
-    yield sshd
-    sshd.stop()
+    with manager_sshd(pair.manager, ssh_users) as sshd:
+        yield sshd
 
 
 @pytest.fixture

@@ -29,7 +29,13 @@ from playwright.async_api import (
     async_playwright,
 )
 
-from tests.deployment.conftest import data_root, images, registry  # noqa: F401 - fixtures
+from tests.deployment.conftest import (  # noqa: F401 - fixtures
+    data_root,
+    images,
+    registry,
+    swarm_host,
+    swarm_sshd,
+)
 from tests.services import free_port, unavailable, wait_until_serving
 from tests.sshd import Sshd, SshUsers
 

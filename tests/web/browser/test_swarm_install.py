@@ -11,7 +11,6 @@ from typing import Any
 import yaml
 from playwright.async_api import Browser, expect
 
-from tests.deployment.test_swarm_apps import swarm_host, swarm_sshd  # noqa: F401 - fixtures
 from tests.gitrepo import app_definition
 from tests.registry import TestImages
 from tests.services import free_port
@@ -47,7 +46,9 @@ async def test_the_install_form_on_a_swarm_says_where_the_app_runs(
         await page.get_by_role("button", name="Preview the command").click()
         preview = page.locator("#preview")
         await expect(preview).to_contain_text(f"on node {_hostname(swarm_host)}")
-        await expect(preview).to_contain_text("suggested: the ready node with the fewest apps' data")
+        await expect(preview).to_contain_text(
+            "suggested: the ready node with the fewest apps' data"
+        )
         await expect(preview).to_contain_text("1 task (not 3: its data is on one node)")
         await look(page, "install-on-a-swarm")
 
