@@ -114,7 +114,7 @@ async def place(
 ) -> Placement | None:  # fmt: skip
     """The preflight (see `preflight`), then the node for the app's data, chosen (see
     nodes.py) and checked with the rest of the app against the Swarm's nodes as they
-    are now; None when it has no data and no node was asked for. PreflightFailed
+    are now; None when it has no data (the Swarm places its services). PreflightFailed
     with every reason it cannot run. Two commands, at once."""
     looked = await asyncio.gather(preflight(docker, app), read_nodes(docker.ssh, docker.target),
                                   return_exceptions=True)  # fmt: skip
@@ -123,10 +123,11 @@ async def place(
             raise failed
     reached, nodes = cast(tuple[str, list[SwarmNode]], tuple(looked))
     placement = None
-    if asked or any(pinned(c) for c in app.containers):
+    with_data = any(pinned(c) for c in app.containers)
+    if asked or with_data:  # a node asked for is checked even for an app without data
         chosen = choose_node(docker.server, nodes, asked, data_on, reached,
                              definition.requirements.architectures)  # fmt: skip
-        placement = dataclasses.replace(chosen, reached=reached)
+        placement = dataclasses.replace(chosen, reached=reached) if with_data else None
     problems = node_problems(app, definition, nodes, placement, reached)
     if problems:
         raise PreflightFailed(docker.server, problems)
