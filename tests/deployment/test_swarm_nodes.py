@@ -103,9 +103,6 @@ async def test_the_data_goes_on_the_node_suggested_or_chosen_and_its_folders_are
     manager, worker = pair.manager, pair.worker
     first = await deploy.publish("first", docker=deploy.web_app())
     installation, status, error = await install(deploy, first)
-    print(
-        manager.node_id, worker.node_id, (await deploy.runtime.servers.get_server("cluster")).facts
-    )
     assert status == "done", error
     assert task_nodes(manager, "first") == [manager.node_id]
 
@@ -132,9 +129,14 @@ async def test_the_data_goes_on_the_node_suggested_or_chosen_and_its_folders_are
     assert out.stat().st_uid == deploy.data_root.stat().st_uid  # made as the SSH user
     assert helpers_left(manager) == []
 
+    # A helper job left running there (tomo stopped while it ran) goes with the app.
+    manager.docker("service", "create", "--detach", "--mode", "replicated-job", "--name",
+                   "tomo-helper-left", "--label", f"tomo.helper={installation}",
+                   deploy.images.web_v1, "sleep", "300")  # fmt: skip
     done = await carried_out(deploy.runtime.deployment.prepare_uninstall("pair",
                                                                          remove_data=True))  # fmt: skip
     assert f"removed {out} on node {worker.node_id[:12]}" in done.summary, done.summary
+    assert "removed 1 helper job" in done.summary
     assert not (deploy.data_root / "pair").exists()
     assert services_of(manager, installation) == {} and helpers_left(manager) == []
 

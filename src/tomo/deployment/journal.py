@@ -123,6 +123,8 @@ def _describe(action: Action) -> str:
         return f"could not remove network '{value}'"
     if kind == "remove_service":
         return f"could not remove Swarm service '{value}'"
+    if kind == "remove_helper_jobs":
+        return "could not remove the helper jobs on other nodes"
     if kind in ("remove_secret", "remove_swarm_secrets"):
         return "could not remove the Swarm secrets"
     if kind == "roll_back_service":
@@ -190,6 +192,8 @@ async def _carry_out(docker: Docker, action: Action, installation_id: str) -> li
     if kind == "remove_swarm_secrets":  # all of an installation's, once its services are gone
         names = await swarm_secrets.of_installation(docker, value)
         return await swarm_secrets.remove(docker, names, installation_id)
+    if kind == "remove_helper_jobs":  # left by a tomo stopped while one ran (swarm/nodes.py)
+        return await swarm_nodes.remove_helper_jobs(docker, value)
     if kind == "roll_back_service":  # an update's: see swarm/update.py
         return await swarm.roll_back(docker, **value, installation_id=installation_id)
     if kind == "swap_back_data":  # a restore that did not finish (see data_swap.py)

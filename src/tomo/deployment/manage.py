@@ -488,7 +488,7 @@ class Uninstall(Operation):
         node = data_node(row.config or {}, server)
         cleanup = self._cleanup(row, data_root, states)
         if node and node != node_of(server):
-            cleanup = self._elsewhere(cleanup, node)
+            cleanup = self._elsewhere(cleanup, node, row.id)
             self.node = f" on node {node[:12]}"
         job.journal.cleanup = [*cleanup, secrets]
         await job.save_journal()
@@ -497,7 +497,9 @@ class Uninstall(Operation):
                 self.summary += await swarm.remove_service(docker, name, row.id)
         await self._finish(job, row)
 
-    def _elsewhere(self, actions: list[dict[str, object]], node: str) -> list[dict[str, object]]:
+    def _elsewhere(
+        self, actions: list[dict[str, object]], node: str, installation: str
+    ) -> list[dict[str, object]]:
         """The cleanup of an app whose data is on another node of the Swarm than the
         one tomo reaches (see swarm/nodes.py): its folders removed there; its env
         files where tomo reaches, and their folder once empty. Volumes there are
@@ -513,7 +515,8 @@ class Uninstall(Operation):
                                     "(remove them there with `docker volume rm`)")  # fmt: skip
             else:
                 moved.append(action)
-        return [*moved, {"remove_empty_dirs": [self.instance_dir]}]
+        return [*moved, {"remove_empty_dirs": [self.instance_dir]},
+                {"remove_helper_jobs": installation}]  # fmt: skip
 
     async def recover(self, job: JobRecorder, row: Installation, cause: str) -> Recovery:
         """Past its commit point (the containers are gone) an uninstall is finished;

@@ -152,6 +152,9 @@ async def pull_and_prepare(
         assert node is not None
         return undone_on_node(node, helper_image, action)
 
+    job.journal.undo.append({"remove_helper_jobs": installation})  # undone last
+    await job.save_journal()
+
     async def pulls() -> None:  # where tomo reaches: a pull that fails says so early
         for image in app.images:
             await steps.pull(docker, job, image)

@@ -264,6 +264,17 @@ async def owner_of(docker: Docker) -> str:
     return out.stdout.strip()
 
 
+async def remove_helper_jobs(docker: Docker, installation: str) -> list[str]:
+    """The helper jobs of an installation still there (a tomo stopped while one ran
+    leaves it), removed."""
+    listed = await docker.run(["service", "ls", "--quiet", "--filter",
+                               f"label={HELPER_LABEL}={installation}"])  # fmt: skip
+    jobs = listed.split()
+    if jobs:
+        await docker.run(["service", "rm", *jobs])
+    return [f"removed {len(jobs)} helper job{'s' if len(jobs) != 1 else ''}"] if jobs else []
+
+
 async def reached_node(docker: Docker) -> str:
     """The id of the Swarm node tomo reaches."""
     return (await docker.run(["info", "--format", "{{.Swarm.NodeID}}"])).strip()
