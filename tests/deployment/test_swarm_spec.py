@@ -163,6 +163,16 @@ def test_an_update_changes_only_what_changed_and_secrets_go_on_stdin() -> None:
     assert pairs(argv, "--update-failure-action") == ["rollback"]
     assert pairs(argv, "--update-monitor") == ["1s"]
     assert "tomo.update=job1" in pairs(argv, "--container-label-add")
+    assert "--replicas" not in argv  # one, as it runs
+
+
+def test_an_update_sets_the_new_versions_replicas_and_a_stopped_service_stays_stopped() -> None:
+    running = current([], [], [], []) | {"Mode": {"Replicated": {"Replicas": 2}}}
+    argv, _ = update_argv(container(replicas=3), running, None, "job1", 0.5)
+    assert pairs(argv, "--replicas") == ["3"]
+    stopped = current([], [], [], []) | {"Mode": {"Replicated": {"Replicas": 0}}}
+    argv, _ = update_argv(container(replicas=3), stopped, None, "job1", 0.5)
+    assert "--replicas" not in argv and "tomo.replicas=3" in pairs(argv, "--label-add")
 
 
 def test_an_update_that_would_put_a_secret_on_a_command_line_is_refused() -> None:

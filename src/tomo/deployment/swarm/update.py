@@ -29,6 +29,7 @@ from tomo.deployment.swarm.install import create_secrets
 from tomo.deployment.swarm.secrets import SwarmSecret
 from tomo.deployment.swarm.services import (
     POLL_SECONDS,
+    REPLICAS_LABEL,
     RESTART_CONDITION,
     ROLLED_BACK,
     UPDATE_LABEL,
@@ -38,6 +39,7 @@ from tomo.deployment.swarm.services import (
     mount_values,
     pinned,
     published,
+    replicas_of,
     service_states,
     until_rolled_back,
     wait_until_up,
@@ -127,7 +129,18 @@ def update_argv(
     argv += [arg for k, v in spec.sysctls.items() if sysctls.get(k) != v
              for arg in ("--sysctl-add", f"{k}={v}")]  # fmt: skip
     argv += _how_it_runs(spec, container)
+    argv += _replicas_changed(old, spec)
     return argv, "".join(f"{line}\n" for line in stdin)
+
+
+def _replicas_changed(old: dict[str, Any], spec: ContainerSpec) -> list[str]:
+    """The new version's count of tasks: a running service's set, a stopped one's
+    kept for its start (services.REPLICAS_LABEL)."""
+    running = int(((old.get("Mode") or {}).get("Replicated") or {}).get("Replicas", 1))
+    wanted = replicas_of(spec)
+    if running == 0:
+        return ["--label-add", f"{REPLICAS_LABEL}={wanted}"]
+    return ["--replicas", str(wanted)] if running != wanted else []
 
 
 def _env_changes(spec: ContainerSpec, before: dict[str, str]) -> tuple[list[str], list[str]]:
