@@ -39,7 +39,7 @@ JOIN_CGROUP = 'echo $$ > "$0" && exec "$@"'
 
 class DockerHost:
     """One dockerd listening on a unix socket of its own, bridged on 10.213.<n>.0/24,
-    its networks in a /20 of its own under ADDRESS_POOLS."""
+    its networks (/26s) in a /20 of its own under ADDRESS_POOLS."""
 
     def __init__(self, number: int) -> None:
         if number < 240:  # a test's engine: numbered apart from other workers' (lanes.py)
@@ -55,7 +55,8 @@ class DockerHost:
 
     @property
     def address_pool(self) -> str:
-        """Sixteen /24 networks of this engine's, apart from every other engine's."""
+        """Sixty-four /26 networks of this engine's, apart from every other engine's (a
+        worker's engine serves all of its lane's tests: sixteen /24s ran out in CI)."""
         return f"100.{64 + self.number // 16}.{self.number % 16 * 16}.0/20"
 
     @property
@@ -98,7 +99,7 @@ class DockerHost:
              "--data-root", str(self.dir / "data"), "--exec-root", str(self.dir / "exec"),
              "--pidfile", str(self.dir / "dockerd.pid"), "--host", self.docker_host,
              "--bridge", self.bridge, "--iptables=false", "--ip6tables=false",
-             "--default-address-pool", f"base={self.address_pool},size=24"],
+             "--default-address-pool", f"base={self.address_pool},size=26"],
             stdout=subprocess.DEVNULL, stderr=(self.dir / "dockerd.log").open("wb"),
         )  # fmt: skip
         self._wait_until_answering()

@@ -144,8 +144,11 @@ class SwarmHost:
         if services:
             self.docker("service", "rm", *services)
         deadline = time.monotonic() + 30
-        while self.docker("ps", "-aq").stdout.strip() and time.monotonic() < deadline:
-            time.sleep(0.25)  # a removed service's tasks go on their own
+        while (left := self.docker("ps", "-aq").stdout.split()) and time.monotonic() < deadline:
+            # A removed service's tasks go on their own, each given its grace period to
+            # stop (busybox's httpd ignores SIGTERM: 10 s); a test does not wait for it.
+            self.docker("rm", "-f", "-v", *(c.decode() for c in left))
+            time.sleep(0.25)
         for listing, removal in ((["network", "ls", "-q"], ["network", "rm"]),
                                  (["volume", "ls", "-q"], ["volume", "rm", "-f"])):  # fmt: skip
             found = self.docker(*listing, "--filter", "label=tomo.installation").stdout.split()

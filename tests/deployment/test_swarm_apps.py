@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,14 @@ from fastapi.testclient import TestClient
 
 from tests.api.conftest import users_of
 from tests.cli.tomo_cli import Tomo, table_rows
-from tests.deployment.conftest import STABLE_SECONDS, Deploy, carried_out, run_verb, server_for
+from tests.deployment.conftest import (
+    STABLE_SECONDS,
+    Deploy,
+    at_step,
+    carried_out,
+    run_verb,
+    server_for,
+)
 from tests.deployment.test_multi_container import two_services
 from tests.faults import wait_until
 from tests.gitrepo import app_definition
@@ -478,3 +486,31 @@ def swarm_secret_names(host: SwarmHost) -> list[str]:
     listed = host.docker("secret", "ls", "--format", "{{.Name}}", "--filter",
                          "label=tomo.installation")  # fmt: skip
     return listed.stdout.decode().split()
+
+
+async def test_tomo_killed_mid_install_on_the_swarm_is_undone_on_its_next_start(
+    on_swarm: Deploy, swarm_host: SwarmHost
+) -> None:
+    """`tomo install` killed while it waits for a service that never gets healthy:
+    the next tomo removes the services, the network and the folders it made."""
+    deploy = on_swarm
+    never = two_services(deploy)
+    never["services"]["api"]["healthcheck"] |= {"test": ["CMD", "false"], "retries": 100}
+    app = await deploy.publish("pair", **never)
+    tomo = Tomo(deploy.runtime.settings.data_dir, TOMO_INSTALL_WAIT_TIMEOUT="120")
+    running = tomo.popen("install", app, "--server", "cluster")
+    await wait_until(lambda: at_step(deploy, "pair", "install", "create"), within=60)
+    await wait_until(lambda: "pair-api" in swarm_host.docker("service", "ls", "--format",
+                                                             "{{.Name}}").stdout.decode().split(),
+                     within=60)  # fmt: skip
+    assert running.poll() is None, running.communicate()
+    running.send_signal(signal.SIGKILL)
+    running.communicate(timeout=60)
+
+    assert tomo.json("ps") == []  # tomo's next start settles what the dead one left
+    (job,) = tomo.json("job", "list", "--installation", "pair")
+    assert job["status"] == "interrupted"
+    assert "removed Swarm service 'pair-api'" in job["error"], job["error"]
+    assert swarm_host.docker("service", "ls", "-q").stdout == b""
+    assert networks_of(swarm_host, job["installation_id"]) == []
+    assert not (deploy.data_root / "pair").exists()
