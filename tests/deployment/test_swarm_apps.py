@@ -376,6 +376,9 @@ def test_the_install_page_offers_swarm_services_or_plain_containers(
                                                          "replicas": "0", "action": "preview"})  # fmt: skip
             assert 'id="e-replicas"' in wrong.text, text_of(wrong)
             assert "greater than or equal to 1" in text_of(wrong)
+            odd = page.post("/apps/test/web/install", {**values, "swarm": "services",
+                                                       "publish_mode": "mesh", "action": "preview"})  # fmt: skip
+            assert 'id="e-publish_mode"' in odd.text, text_of(odd)
             too_many = page.post("/apps/test/web/install", {**values, "swarm": "services",
                                                             "replicas": "2", "action": "preview"})  # fmt: skip
             assert (

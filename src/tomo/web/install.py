@@ -321,7 +321,7 @@ class InstallForm:
             chosen["swarm_node"] = values["swarm_node"].strip()
         if values.get("replicas", "").strip():
             chosen["replicas"] = {"": values["replicas"].strip()}
-        if values.get("publish_mode") in PUBLISH_MODES:
+        if values.get("publish_mode"):  # another word is refused beside its input
             chosen["publish_mode"] = values["publish_mode"]
         return chosen
 
