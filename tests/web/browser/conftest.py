@@ -27,6 +27,7 @@ from playwright.async_api import (
     Locator,
     Page,
     async_playwright,
+    expect,
 )
 
 from tests.deployment.conftest import (  # noqa: F401 - fixtures
@@ -44,6 +45,10 @@ AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = Path(os.environ.get("TOMO_SCREENSHOTS")
                    or Path(__file__).parents[3] / "test-artifacts" / "screenshots")  # fmt: skip
 DESKTOP = {"width": 1280, "height": 900}
+# One wait for actions and assertions alike: expect's own 5 s default failed
+# under a loaded CI run (Swagger UI's first render on /docs), never alone.
+PAGE_WAIT_MS = 15_000
+expect.set_options(timeout=PAGE_WAIT_MS)
 PHONE = {"width": 390, "height": 844}
 # Chromium's own calls home are refused on this closed network: it is told not to try.
 QUIET = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -142,7 +147,7 @@ async def watched() -> Watched:
 async def new_page(browser: Browser, watched: Watched, **options: Any) -> Page:
     context = await browser.new_context(viewport=DESKTOP, **options)  # type: ignore[arg-type]
     page = await context.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(PAGE_WAIT_MS)
     page.on("console", watched.console)
     page.on("pageerror", lambda error: watched.problems.append(f"script error: {error}"))
     page.on("dialog", _confirmed)  # "Uninstall web?": the person says yes
