@@ -179,5 +179,29 @@ async def test_portainer_copies_of_a_template_in_older_files_give_way_to_the_new
     assert rows["nginx"].docker_config["image"] == "nginx:1.27-alpine"
     assert rows["redis"].source_path == "templates-2.0.json#1"  # listed only there
     (warning,) = [w.message for w in report.warnings if w.path == "templates.json#0"]
-    assert "templates-1.20.0.json lists it too, in an older templates format (version 1)" in warning
+    assert "templates-1.20.0.json lists it too, in an older templates file (format version 1)" in (
+        warning
+    )
     assert "templates-2.0.json lists it too" in warning
+
+
+async def test_portainer_two_bare_lists_the_file_named_for_the_newer_release_wins(
+    runtime: Runtime, make_repo
+) -> None:
+    """Portainer's repository also kept templates.json and templates-1.20.0.json both as
+    bare lists (format 1), listing the same apps: each was refused as the other's
+    duplicate. The file named for the newer Portainer release is the catalog's."""
+    redis = {"title": "Redis", "description": "Key-value store"}
+    repo: CatalogRepo = make_repo()
+    repo.write("templates.json", json.dumps([{"type": "container", **redis, "image": "redis:5"}]))
+    repo.write("templates-1.20.0.json", json.dumps([{"type": 1, **redis, "image": "redis:6"}]))
+    repo.commit()
+    repo_id = await subscribe(runtime, repo)
+
+    report = await runtime.marketplace.sync_repo(repo_id)
+
+    assert (report.errors, report.app_count) == ([], 1)
+    row = (await app_rows(runtime, repo_id))["redis"]
+    assert (row.source_path, row.docker_config["image"]) == ("templates-1.20.0.json#0", "redis:6")
+    (warning,) = [w.message for w in report.warnings if w.path == "templates-1.20.0.json#0"]
+    assert "templates.json lists it too, in an older templates file (format version 1)" in warning

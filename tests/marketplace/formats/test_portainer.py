@@ -97,7 +97,7 @@ def test_each_template_is_a_source_keyed_by_file_and_index() -> None:
     found = discover(PortainerFormat(), tree("v2"))
     assert found.errors == {}
     assert [(s.key, s.part) for s in found.sources] == [
-        (f"templates.json#{index}", index) for index in range(11)
+        (f"templates.json#{index}", index) for index in range(13)
     ]
     members = {s.part: s.members for s in found.sources}
     assert members[0] == ("templates.json",)
@@ -367,12 +367,26 @@ def test_a_stack_in_another_repository_is_listed_but_not_installable() -> None:
     )
 
 
-def test_an_edge_stack_is_listed_but_not_installable() -> None:
-    app = definition("v2", 6)
+def test_an_edge_stack_whose_compose_file_is_here_installs_as_its_edge_agent_runs_it() -> None:
+    """Portainer's edge agent runs an Edge stack's compose file with Compose; tomo does
+    the same when the repository holds the file, named by `repository.stackfile` or by
+    a raw.githubusercontent.com `stackfile` address (as Portainer's own templates do)."""
+    for index in (6, 11):
+        parsed = parse("v2", index)
+        assert parsed.definition.not_installable is None
+        assert parsed.definition.docker.image == "example/pastebin:3.2.0"
+        assert "an Edge stack: installed as its edge agent runs it" in parsed.warnings[0]
+    assert definition("v2", 11).id == "edge-pastebin"
+
+
+def test_an_edge_stack_whose_compose_file_is_not_here_is_listed_with_why() -> None:
+    app = definition("v2", 12)
+    assert app.docker.image == PLACEHOLDER_IMAGE
     assert app.not_installable == (
-        "it is an Edge stack template, deployed by Portainer to its edge agents"
+        "it is an Edge stack template whose compose file (https://raw.githubusercontent.com/"
+        "example/templates/master/stacks/gone/docker-stack.yml) is not in this repository, "
+        "which tomo does not fetch"
     )
-    assert app.docker.image == "example/pastebin:3.2.0"  # its compose file is here
 
 
 def test_a_stack_file_that_is_not_compose_is_an_error() -> None:

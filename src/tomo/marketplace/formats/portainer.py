@@ -25,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -56,6 +57,7 @@ _CANDIDATE_WORDS = ("template", "portainer")
 _MAX_DEPTH = 2
 _CACHED_FILES = 4
 _FORMAT_RANK = {"1": 1, "2": 2, "3": 3}  # a templates file's version, oldest first
+_NAMED_RELEASE = re.compile(r"-(\d+(?:\.\d+)*)\.json$", re.IGNORECASE)  # templates-1.20.0.json
 MAX_TAGS = 32
 
 # What `type` says, in both shapes.
@@ -133,6 +135,7 @@ class Template(_Strict):
     restart_policy: str = ""
     hostname: str = ""
     repository: Repository | None = None
+    stackfile: str = ""  # an Edge template's compose file, by address
 
 
 @dataclass(frozen=True)
@@ -199,8 +202,8 @@ class PortainerFormat:
                 data = files[other]
                 version = self._cache.get(other, data, max_bytes=len(data)).version
                 said.append(
-                    f"{other} lists it too, in an older templates format (version "
-                    f"{version}); the copy in the newest format is the catalog's"
+                    f"{other} lists it too, in an older templates file (format version "
+                    f"{version}); the copy in the newest file is the catalog's"
                 )
         return said
 
@@ -218,25 +221,53 @@ def candidate_files(paths: Collection[str]) -> list[str]:
 
 
 def older_copies(catalogs: Mapping[str, TemplatesFile], path: str, app_id: str) -> list[str] | None:
-    """The other templates files that list `app_id` in an older format than `path`
-    does; None when one lists it in a newer format (that one is the app). Files of
-    the same format are left to the sync's rule for an id listed twice."""
-    rank = _FORMAT_RANK[catalogs[path].version]
-    listing = {other: _FORMAT_RANK[c.version] for other, c in catalogs.items()
+    """The other templates files that list `app_id` in an older file than `path`
+    does; None when a newer one lists it (that one is the app). Files as new as
+    each other are left to the sync's rule for an id listed twice."""
+    rank = file_rank(path, catalogs[path])
+    listing = {other: file_rank(other, c) for other, c in catalogs.items()
                if other != path and app_id in c.ids}  # fmt: skip
     if any(other_rank > rank for other_rank in listing.values()):
         return None
     return sorted(other for other, other_rank in listing.items() if other_rank < rank)
 
 
+def file_rank(path: str, catalog: TemplatesFile) -> tuple[int, tuple[int, ...]]:
+    """How new a templates file is: its format first, then the Portainer release its
+    name is for. Portainer's repository kept `templates.json` and
+    `templates-1.20.0.json` both as bare lists (format 1), the latter the newer."""
+    named = _NAMED_RELEASE.search(posixpath.basename(path))
+    release = tuple(int(part) for part in named.group(1).split(".")) if named else ()
+    return _FORMAT_RANK[catalog.version], release
+
+
 def stack_file(template: Any) -> str | None:
-    """The repository path a stack template's `repository.stackfile` names."""
-    repository = template.get("repository") if isinstance(template, dict) else None
+    """The repository path of a stack template's compose file: `repository.stackfile`,
+    or an Edge template's `stackfile`, a raw.githubusercontent.com address (Portainer's
+    own repository points into itself that way)."""
+    if not isinstance(template, dict):
+        return None
+    repository = template.get("repository")
     stackfile = repository.get("stackfile") if isinstance(repository, dict) else None
+    if stackfile is None:
+        stackfile = raw_github_path(template.get("stackfile"))
     if not isinstance(stackfile, str) or not stackfile.strip():
         return None
     normal = posixpath.normpath(stackfile.strip().lstrip("/"))
     return None if normal in (".", "..") or normal.startswith("../") else normal
+
+
+def raw_github_path(address: Any) -> str | None:
+    """`stacks/x/docker-stack.yml` from https://raw.githubusercontent.com/OWNER/REPO/REF/
+    stacks/x/docker-stack.yml. Whether it is this repository's file is left to the
+    caller: it counts only when the repository holds that path."""
+    if not isinstance(address, str):
+        return None
+    parts = urlsplit(address.strip())
+    if parts.scheme != "https" or parts.hostname != "raw.githubusercontent.com":
+        return None
+    _owner, _repo, _ref, *path = parts.path.lstrip("/").split("/")
+    return "/".join(path) or None
 
 
 class TemplateCache:
@@ -407,9 +438,10 @@ class _AppBuilder:
         reasons = []
         if template.platform.strip().lower() == "windows":
             reasons.append("it is a Windows container; tomo installs Linux containers")
-        if kind == EDGE:
-            reasons.append("it is an Edge stack template, deployed by Portainer to its edge "
-                           "agents")  # fmt: skip
+        if kind == EDGE and self.stack_path(template) is None:
+            where = template.stackfile.strip() or "not given"
+            reasons.append(f"it is an Edge stack template whose compose file ({where}) is not "
+                           "in this repository, which tomo does not fetch")  # fmt: skip
         elif kind != CONTAINER and self.stack_path(template) is None:
             repository = template.repository
             where = f"{repository.url}: {repository.stackfile}" if repository else "not given"
@@ -437,6 +469,11 @@ class _AppBuilder:
             if kind == SWARM:
                 self.warnings.append("a Swarm stack: as Swarm services on a Swarm manager, "
                                      "as plain containers on any other server")  # fmt: skip
+            elif kind == EDGE:  # Portainer's edge agent runs it with Compose, or on its Swarm
+                self.warnings.append(
+                    "an Edge stack: installed as its edge agent runs it, a Compose stack "
+                    "(Swarm services on a Swarm manager)"
+                )
         self.report_container_pickers(template)
         try:
             return convert_compose(doc, where=where, table=table)
