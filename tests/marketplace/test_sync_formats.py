@@ -185,6 +185,39 @@ async def test_portainer_copies_of_a_template_in_older_files_give_way_to_the_new
     assert "templates-2.0.json lists it too" in warning
 
 
+async def test_portainer_a_template_renamed_in_each_file_is_still_one_app(
+    runtime: Runtime, make_repo
+) -> None:
+    """Portainer's files list CockroachDB as a container, a stack and an Edge stack in
+    templates-1.20.0.json, a stack and an Edge stack in templates-2.0.json, a stack in
+    templates-3.0.json: the Edge stack was settled as cockroachdb-3 in the first and
+    cockroachdb-2 in the second, and both were listed. One of each kind now, from the
+    newest file that has it; the container, whose id the newest file gives a stack,
+    is passed over."""
+    stack = {"url": "https://github.com/portainer/templates", "stackfile": "stacks/c/stack.yml"}
+    edge = {"type": 4, "title": "CockroachDB", "repository": stack}
+    repo: CatalogRepo = make_repo()
+    repo.write("stacks/c/stack.yml", "services:\n  roach:\n    image: cockroachdb/cockroach\n")
+    repo.write("templates-1.20.0.json", json.dumps([
+        {"type": 1, "title": "CockroachDB", "image": "cockroachdb/cockroach:v1"},
+        {"type": 2, "title": "CockroachDB", "repository": stack}, edge]))  # fmt: skip
+    repo.write("templates-2.0.json", json.dumps({"version": "2", "templates": [
+        {"type": 2, "title": "CockroachDB", "repository": stack}, edge]}))  # fmt: skip
+    repo.write("templates-3.0.json", json.dumps({"version": "3", "templates": [
+        {"id": 1, "type": 2, "title": "CockroachDB", "repository": stack}]}))  # fmt: skip
+    repo.commit()
+    repo_id = await subscribe(runtime, repo)
+
+    report = await runtime.marketplace.sync_repo(repo_id)
+
+    assert report.errors == []
+    rows = await app_rows(runtime, repo_id)
+    assert {app_id: row.source_path for app_id, row in rows.items()} == {
+        "cockroachdb": "templates-3.0.json#0",
+        "cockroachdb-2": "templates-2.0.json#1",  # the Edge stack, once
+    }
+
+
 async def test_portainer_two_bare_lists_the_file_named_for_the_newer_release_wins(
     runtime: Runtime, make_repo
 ) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import html
 import posixpath
 import re
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -146,6 +146,7 @@ class TemplatesFile:
     templates: list[Any]
     ids: list[str]
     clashes: dict[int, str]  # index -> why its id was changed
+    copies: list[CopyKey]  # what makes a template the same as one of another file
 
 
 class PortainerFormat:
@@ -175,7 +176,7 @@ class PortainerFormat:
                 found.errors[path] = exc.reason
         for path, catalog in catalogs.items():
             for index, template in enumerate(catalog.templates):
-                older = older_copies(catalogs, path, catalog.ids[index])
+                older = older_copies(catalogs, path, index)
                 if older is None:
                     continue  # a newer file lists it: that copy is the app
                 stack = stack_file(template)
@@ -220,13 +221,16 @@ def candidate_files(paths: Collection[str]) -> list[str]:
     )
 
 
-def older_copies(catalogs: Mapping[str, TemplatesFile], path: str, app_id: str) -> list[str] | None:
-    """The other templates files that list `app_id` in an older file than `path`
-    does; None when a newer one lists it (that one is the app). Files as new as
-    each other are left to the sync's rule for an id listed twice."""
-    rank = file_rank(path, catalogs[path])
+def older_copies(catalogs: Mapping[str, TemplatesFile], path: str, index: int) -> list[str] | None:
+    """The other templates files that list template `index` of `path` in an older file;
+    None when a newer one lists it (that one is the app). A file lists it when it has
+    a template of the same id (a newer file says what that id is), or the same copy
+    of it under another id. Files as new as each other are left to the sync's rule
+    for an id listed twice."""
+    catalog = catalogs[path]
+    app_id, copy, rank = catalog.ids[index], catalog.copies[index], file_rank(path, catalog)
     listing = {other: file_rank(other, c) for other, c in catalogs.items()
-               if other != path and app_id in c.ids}  # fmt: skip
+               if other != path and (app_id in c.ids or copy in c.copies)}  # fmt: skip
     if any(other_rank > rank for other_rank in listing.values()):
         return None
     return sorted(other for other, other_rank in listing.items() if other_rank < rank)
@@ -308,8 +312,31 @@ def read_templates(path: str, data: bytes, *, max_bytes: int) -> TemplatesFile:
     else:
         raise InvalidDefinition(path, 'not a Portainer templates file (expected {"version": '
                                 '"2", "templates": [...]} or a list of templates)')  # fmt: skip
-    ids, clashes = settle_ids([wanted_id(t, i) for i, t in enumerate(templates)])
-    return TemplatesFile(version, templates, ids, clashes)
+    wanted = [wanted_id(t, i) for i, t in enumerate(templates)]
+    ids, clashes = settle_ids(wanted)
+    return TemplatesFile(version, templates, ids, clashes, copy_keys(templates, wanted))
+
+
+# A template of one file is a copy of one of another when both want the same id for
+# the same kind of app (the n-th such, where a file lists several), whatever id each
+# was settled on: Portainer's files list CockroachDB as a container, a stack and an
+# Edge stack in one, a stack and an Edge stack in the next, so the Edge stack was
+# `cockroachdb-3` in the first and `cockroachdb-2` in the second.
+CopyKey = tuple[str, str, int]
+_COPY_KINDS: dict[int | str, str] = {**_TYPES, "stack": SWARM}  # 1.x stacks were Swarm's
+
+
+def copy_keys(templates: list[Any], wanted: list[str]) -> list[CopyKey]:
+    seen: Counter[tuple[str, str]] = Counter()
+    keys = []
+    for template, app_id in zip(templates, wanted, strict=True):
+        given = template.get("type", CONTAINER) if isinstance(template, dict) else None
+        if isinstance(given, str) and given.strip().isdigit():
+            given = int(given)
+        kind = _COPY_KINDS.get(given, "?") if isinstance(given, int | str) else "?"
+        keys.append((app_id, kind, seen[app_id, kind]))
+        seen[app_id, kind] += 1
+    return keys
 
 
 def wanted_id(template: Any, index: int) -> str:
