@@ -675,6 +675,31 @@ def test_generated_secrets_have_their_kind_and_land_only_in_the_env_file() -> No
         assert not any(secret in item for item in argv)
 
 
+def test_a_generated_secret_is_as_long_as_the_definition_asks() -> None:
+    app = definition(environment=[
+        {"name": "KEY", "secret": True, "generate": "hex", "length": 47},
+        {"name": "PASS", "secret": True, "generate": "password", "length": 50},
+        {"name": "PIN", "secret": True, "generate": "hex", "length": 4},
+    ])  # fmt: skip
+    spec = spec_of(app)
+    assert re.fullmatch(r"[0-9a-f]{47}", spec.secret_env["KEY"])
+    assert re.fullmatch(r"[A-Za-z0-9_-]{50}", spec.secret_env["PASS"])
+    assert re.fullmatch(r"[0-9a-f]{4}", spec.secret_env["PIN"])
+
+
+@pytest.mark.parametrize(("variable", "reason"), [
+    ({"generate": "uuid", "length": 40}, "length: only for a generated password or hex"),
+    ({"length": 40}, "length: only for a generated password or hex"),
+    ({"generate": "hex", "length": 3}, "greater than or equal to 4"),
+    ({"generate": "hex", "length": 257}, "less than or equal to 256"),
+])  # fmt: skip
+def test_a_length_needs_a_generated_password_or_hex_of_4_to_256(
+    variable: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(ValidationError, match=reason):
+        definition(environment=[{"name": "KEY", "secret": True, **variable}])
+
+
 def test_each_build_generates_fresh_secrets() -> None:
     first, second = spec_of(generating_app()), spec_of(generating_app())
     for name in ("DB_PASSWORD", "SESSION_KEY", "INSTANCE_ID"):

@@ -389,7 +389,7 @@ class _Builder:
         elif variable.default is not None:
             found = (variable.default, "default")
         elif variable.generate:
-            self.generated[key] = generate_secret(variable.generate)
+            self.generated[key] = generate_secret(variable.generate, variable.length)
             found = (self._as_template(self.generated[key]), "generated")
         if found is None or (found[0] == "" and variable.required):
             return None

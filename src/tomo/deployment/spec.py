@@ -431,13 +431,17 @@ def env_problems(env: dict[str, str], field_prefix: str) -> list[Refusal]:
     return problems
 
 
-def generate_secret(kind: str) -> str:
-    """A new secret of the kind a definition asks for."""
+GENERATED_LENGTH = 32  # characters of a generated password or hex, unless asked
+
+
+def generate_secret(kind: str, length: int | None = None) -> str:
+    """A new secret of the kind a definition asks for, `length` characters long."""
+    size = length or GENERATED_LENGTH
     if kind == "hex":
-        return secrets.token_hex(16)
+        return secrets.token_hex((size + 1) // 2)[:size]
     if kind == "uuid":
         return str(uuid.uuid4())
-    return secrets.token_urlsafe(24)
+    return secrets.token_urlsafe(size)[:size]  # 4 characters for each 3 bytes: enough
 
 
 def build_hook_command(

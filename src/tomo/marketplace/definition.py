@@ -624,6 +624,9 @@ class AppEnvVar(_Definition):
     default: Text | None = Field(default=None, validation_alias=AliasChoices("default", "value"))
     secret: Bool = False
     generate: Literal["password", "hex", "uuid"] | None = None
+    # How many characters a generated password or hex has (the store asks: Runtipi's
+    # `min`); without it, 32.
+    length: Annotated[int, Field(ge=4, le=256)] | None = None
     # The only values it takes (a form offers them as a list); empty: any value.
     choices: Annotated[list[Line], Field(max_length=64)] = []
     # The variable through which the image also reads this secret from a file
@@ -635,6 +638,8 @@ class AppEnvVar(_Definition):
     def _choices_fit(self) -> AppEnvVar:
         if self.choices and self.generate:
             raise ValueError("choices: a generated value cannot be one of a list")
+        if self.length is not None and self.generate not in ("password", "hex"):
+            raise ValueError("length: only for a generated password or hex")
         if self.choices and self.default not in (None, "", *self.choices):
             raise ValueError(f"default: '{self.default}' is not one of the choices")
         if len(set(self.choices)) != len(self.choices):

@@ -181,6 +181,25 @@ def test_form_fields_the_compose_file_uses_become_settings() -> None:
     assert given["TZ"].default == "UTC"
 
 
+def test_a_random_field_is_generated_as_long_as_its_min_asks() -> None:
+    """Runtipi generates `min` characters; an app may refuse a shorter secret."""
+    fields: list[dict[str, Any]] = [
+        {"type": "random", "label": "Key", "env_variable": "KEY", "min": 48},
+        {"type": "random", "label": "Salt", "env_variable": "SALT"},
+        {"type": "random", "label": "Huge", "env_variable": "HUGE_KEY", "min": 1000},
+    ]
+    environment = [{"key": f["env_variable"], "value": f"${{{f['env_variable']}}}"} for f in fields]
+    parsed = parse_tree(app_files({"name": "Demo", "port": 9000, "form_fields": fields},
+                                  dynamic=one_service(environment=environment)), "demo")  # fmt: skip
+    given = settings(parsed.definition)
+    assert (given["KEY"].generate, given["KEY"].length) == ("hex", 48)
+    assert given["SALT"].length is None  # no `min`: tomo's 32, as Runtipi's
+    assert given["HUGE_KEY"].length == 256
+    assert parsed.warnings == [
+        "form_fields.HUGE_KEY: a random value of 1000 characters is asked; tomo generates 256"
+    ]
+
+
 def test_what_tomo_leaves_out_is_reported() -> None:
     assert parse("notely").warnings == [
         "url_suffix '/app': tomo's link opens the root of the app's port",
@@ -188,8 +207,6 @@ def test_what_tomo_leaves_out_is_reported() -> None:
         "of the data directory keeps its owner",
         "docker-compose.json: overrides: ignored; tomo installs the same services on every "
         "architecture",
-        "form_fields.NOTELY_SESSION_KEY: a random value of 48 characters is asked; tomo "
-        "generates 32",
         "form_fields.NOTELY_VOLUME: type 'slider' is unknown; taken as text",
     ]
 

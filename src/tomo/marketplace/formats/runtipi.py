@@ -73,6 +73,7 @@ _LIMITS = {"name": 128, "tagline": 256, "description": 8000, "author": 128, "ver
 MAX_TAGS = 32
 # What Runtipi generates for a `random` field without `min` (hex of a SHA-256).
 RANDOM_LENGTH = 32
+MIN_RANDOM, MAX_RANDOM = 4, 256  # what tomo generates (AppEnvVar.length)
 
 
 class _Strict(BaseModel):
@@ -569,13 +570,16 @@ def _field_description(field: FormField) -> str:
 
 
 def _random_setting(field: FormField, description: str, warnings: list[str]) -> Setting:
-    """Runtipi fills a `random` field itself: a generated secret here. tomo's
-    generator has fixed lengths, so another `min` is reported."""
-    if field.min is not None and field.min != RANDOM_LENGTH:
-        warnings.append(f"form_fields.{field.env_variable}: a random value of {field.min:g} "
-                        f"characters is asked; tomo generates {RANDOM_LENGTH}")  # fmt: skip
+    """Runtipi fills a `random` field itself, `min` characters long: a secret tomo
+    generates at install, as long."""
     kind: Literal["password", "hex"] = "password" if field.encoding == "base64" else "hex"
-    return Setting(description, secret=True, generate=kind)
+    length = None
+    if field.min is not None and field.min != RANDOM_LENGTH:
+        length = min(max(round(field.min), MIN_RANDOM), MAX_RANDOM)
+        if length != field.min:
+            warnings.append(f"form_fields.{field.env_variable}: a random value of {field.min:g} "
+                            f"characters is asked; tomo generates {length}")  # fmt: skip
+    return Setting(description, secret=True, generate=kind, length=length)
 
 
 # --- Dynamic compose (docker-compose.json) -------------------------------------------

@@ -59,6 +59,7 @@ class Setting:
     secret: bool = False
     generate: Literal["password", "hex", "uuid"] | None = None
     choices: tuple[str, ...] = ()  # the only values the store's form offers
+    length: int | None = None  # of a generated password or hex, when the store asks
 
 
 @dataclass(frozen=True)
@@ -404,6 +405,7 @@ class Interpolator:
             "default": default,
             "secret": meaning.secret if meaning else looks_secret(ref.name),
             "generate": generate,
+            **({"length": meaning.length} if meaning and meaning.length and generate else {}),
             **({"choices": choices} if choices else {}),
         }
 
