@@ -81,6 +81,27 @@ def test_what_a_swarm_service_cannot_be_is_named_by_service() -> None:
     assert on_overlay(AppSpec("one", "/srv/one", [container(network=None)])).network == "tomo-one"
 
 
+def test_limits_a_swarm_service_takes_and_the_options_it_cannot_have() -> None:
+    """Memory and CPU limits and init are given by `docker service create`'s names
+    (0 and false when not asked, so an update takes back what an earlier version
+    asked); /dev/shm's size, ulimits, extra hosts and tmpfs are refused, not dropped."""
+    limited = container(mem_limit=512 << 20, mem_reservation=64 << 20, cpus=1.5, init=True)
+    argv = service_create_argv(limited, None)
+    assert (pairs(argv, "--limit-memory"), pairs(argv, "--reserve-memory")) == (
+        [str(512 << 20)], [str(64 << 20)])  # fmt: skip
+    assert (pairs(argv, "--limit-cpu"), "--init=true" in argv) == (["1.5"], True)
+    plain, _ = update_argv(container(), current([], [], [], []), None, "job1", 0.5)
+    assert [pairs(plain, "--limit-memory"), pairs(plain, "--limit-cpu")] == [["0"], ["0"]]
+    assert "--init=false" in plain
+    app = AppSpec("web", "/srv/tomo/web", [container(
+        shm_size=1 << 30, ulimits={"nofile": [1024, 2048]}, extra_hosts={"gw": "host-gateway"},
+        tmpfs=["/run"])])  # fmt: skip
+    assert [problem.text for problem in swarm_problems(app)] == [
+        "web: a Swarm service cannot have a /dev/shm size (shm_size), ulimits, extra host names "
+        "(extra_hosts), tmpfs folders"
+    ]
+
+
 def service(name: str, replicas: int, labels: dict[str, str] | None = None) -> dict[str, Any]:
     return {"ID": f"id-{name}", "Spec": {"Name": name, "Labels": labels or LABELS,
                                          "Mode": {"Replicated": {"Replicas": replicas}}},

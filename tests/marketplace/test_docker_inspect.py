@@ -87,6 +87,25 @@ def test_the_file_reads_as_an_installable_app_with_the_secret_a_secret() -> None
     assert secret == {"TZ": False, "DB_PASSWORD": True}
 
 
+def test_its_limits_and_options_are_written_and_read_back_as_given() -> None:
+    """An adopted container is made again with them at its update."""
+    made = compose_of_inspect(container(
+        HostConfig__Memory=512 << 20, HostConfig__MemoryReservation=64 << 20,
+        HostConfig__NanoCpus=1_500_000_000, HostConfig__ShmSize=256 << 20, HostConfig__Init=True,
+        HostConfig__Ulimits=[{"Name": "nofile", "Soft": 1024, "Hard": 4096}],
+        HostConfig__ExtraHosts=["gw.lan:host-gateway"],
+        HostConfig__Tmpfs={"/run": "size=8m", "/scratch": ""}), IMAGE, "web")  # fmt: skip
+    docker = read_personal_app("web", made.compose).definition.docker
+    assert (docker.mem_limit, docker.mem_reservation, docker.cpus, docker.shm_size) == (
+        512 << 20, 64 << 20, 1.5, 256 << 20)  # fmt: skip
+    assert (docker.init, docker.ulimits, docker.extra_hosts, docker.tmpfs) == (
+        True,
+        {"nofile": [1024, 4096]},
+        {"gw.lan": "host-gateway"},
+        ["/run:size=8m", "/scratch"],
+    )
+
+
 def test_text_of_the_container_is_never_read_as_a_variable() -> None:
     made = compose_of_inspect(
         container(Config__Env=["GREETING.text=cost $5", "PLAIN=$HOME"],

@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from tomo.marketplace.docker_run import compose_of_run
+from tomo.marketplace.personal import read_personal_app
 
 
 def service_of(line: str) -> dict[str, object]:
@@ -34,6 +35,18 @@ def test_every_option_becomes_its_compose_key() -> None:
         "devices": ["/dev/dri:/dev/dri"], "stop_grace_period": "30s",
         "healthcheck": {"test": ["CMD-SHELL", "curl -f localhost:8096"], "interval": "30s"},
     }  # fmt: skip
+
+
+def test_limits_and_options_reach_the_definition() -> None:
+    line = ("docker run -m 1g --memory-reservation 128m --cpus 2 --shm-size 256m --init "
+            "--ulimit nofile=1024:4096 --ulimit core=0 --add-host gw.lan:host-gateway "
+            "--tmpfs /run:size=8m busybox:1.36")  # fmt: skip
+    docker = read_personal_app("box", compose_of_run(line, "box")).definition.docker
+    assert (docker.mem_limit, docker.mem_reservation, docker.cpus, docker.shm_size) == (
+        1 << 30, 128 << 20, 2, 256 << 20)  # fmt: skip
+    assert docker.init is True
+    assert docker.ulimits == {"nofile": [1024, 4096], "core": [0, 0]}
+    assert (docker.extra_hosts, docker.tmpfs) == ({"gw.lan": "host-gateway"}, ["/run:size=8m"])
 
 
 def test_a_continued_line_and_docker_container_run_are_read_too() -> None:

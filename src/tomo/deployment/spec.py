@@ -235,6 +235,15 @@ class ContainerSpec:
     swarm_secrets: list[tuple[str, str]] = field(default_factory=list)
     replicas: int = 1  # on a Swarm, of a service without data (see swarm.services)
     publish_mode: str = "host"  # on a Swarm (InstallConfig.publish_mode)
+    # Limits and what Docker gives it beyond its image (marketplace.container_options).
+    mem_limit: int | None = None
+    mem_reservation: int | None = None
+    cpus: float | None = None
+    shm_size: int | None = None
+    init: bool = False
+    ulimits: dict[str, list[int]] = field(default_factory=dict)
+    extra_hosts: dict[str, str] = field(default_factory=dict)
+    tmpfs: list[str] = field(default_factory=list)
 
     @property
     def env_file(self) -> str:
@@ -282,13 +291,17 @@ def nesting_risks(mounts: list[Mount], instance_dir: str) -> set[str]:
 
 
 def hardening(docker: DockerConfig) -> dict[str, Any]:
-    """What a definition asks to take away from its container, and how the container
-    is stopped, as ContainerSpec fields."""
+    """What a definition asks to take away from its container, how the container is
+    stopped, and its limits and options, as ContainerSpec fields."""
     grace = docker.stop_grace_period
     return {"cap_drop": list(docker.cap_drop), "read_only": docker.read_only,
             "security_opt": list(docker.security_opt), "stop_signal": docker.stop_signal,
             "sysctls": dict(docker.sysctls),
-            "stop_timeout": math.ceil(duration_seconds(grace)) if grace else None}  # fmt: skip
+            "stop_timeout": math.ceil(duration_seconds(grace)) if grace else None,
+            "mem_limit": docker.mem_limit, "mem_reservation": docker.mem_reservation,
+            "cpus": docker.cpus, "shm_size": docker.shm_size, "init": docker.init,
+            "ulimits": dict(docker.ulimits), "extra_hosts": dict(docker.extra_hosts),
+            "tmpfs": list(docker.tmpfs)}  # fmt: skip
 
 
 def unaccepted(risks: list[str], accepted: list[str]) -> Refusal | None:
@@ -503,7 +516,7 @@ def build_docker_run_command(spec: ContainerSpec, publish_address: str) -> list[
         argv += ["--device", device]
     if spec.gpus:  # Docker reads the value as CSV: a list of ids goes in quotes
         argv += ["--gpus", f'"{spec.gpus}"' if "," in spec.gpus else spec.gpus]
-    argv += hardening_options(spec)
+    argv += hardening_options(spec) + runtime_options(spec)
     for option in spec.security_opt:
         argv += ["--security-opt", option]
     if spec.stop_signal:
@@ -520,6 +533,22 @@ def hardening_options(spec: ContainerSpec) -> list[str]:
     argv = [arg for capability in spec.cap_drop for arg in ("--cap-drop", capability)]
     argv += ["--read-only"] if spec.read_only else []
     return argv + [arg for k, v in spec.sysctls.items() for arg in ("--sysctl", f"{k}={v}")]
+
+
+def runtime_options(spec: ContainerSpec) -> list[str]:
+    """`docker run`'s limits, /dev/shm, init, ulimits, extra hosts and tmpfs folders
+    (a Swarm service takes some of them by other names: swarm.services)."""
+    argv = [*(["--memory", str(spec.mem_limit)] if spec.mem_limit else []),
+            *(["--memory-reservation", str(spec.mem_reservation)] if spec.mem_reservation
+              else []),
+            *(["--cpus", f"{spec.cpus:g}"] if spec.cpus else []),
+            *(["--shm-size", str(spec.shm_size)] if spec.shm_size else []),
+            *(["--init"] if spec.init else [])]  # fmt: skip
+    argv += [arg for name, (soft, hard) in spec.ulimits.items()
+             for arg in ("--ulimit", f"{name}={soft}:{hard}")]  # fmt: skip
+    argv += [arg for name, address in spec.extra_hosts.items()
+             for arg in ("--add-host", f"{name}:{address}")]  # fmt: skip
+    return argv + [arg for entry in spec.tmpfs for arg in ("--tmpfs", entry)]
 
 
 def service_options(spec: ContainerSpec, *, split_entrypoint: bool = False) -> list[str]:

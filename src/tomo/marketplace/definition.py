@@ -37,6 +37,15 @@ from pydantic import (
 )
 
 from tomo.architectures import ARCHITECTURES
+from tomo.marketplace.container_options import (
+    Bytes,
+    Cpus,
+    ExtraHosts,
+    Memory,
+    Tmpfs,
+    Ulimits,
+    tmpfs_path,
+)
 from tomo.marketplace.fields import (
     AbsolutePath,
     Bool,
@@ -702,6 +711,16 @@ class DockerConfig(_Definition):
     ] = []
     # Kernel parameters of the container's own namespaces (compose's `sysctls`).
     sysctls: Annotated[dict[str, str], AfterValidator(_check_sysctls), Field(max_length=32)] = {}
+    # What Docker gives it beyond that, by compose's names (see container_options):
+    # limits, /dev/shm's size, an init process, extra host names, memory folders.
+    mem_limit: Memory = None
+    mem_reservation: Memory = None
+    cpus: Cpus = None
+    shm_size: Bytes = None
+    init: Bool = False
+    ulimits: Ulimits = {}
+    extra_hosts: ExtraHosts = {}
+    tmpfs: Tmpfs = []
     command: Annotated[list[Text], BeforeValidator(_split_command)] | None = None
     entrypoint: Annotated[list[Text], BeforeValidator(_split_command)] | None = None
     user: Annotated[Line, Field(min_length=1, max_length=64)] | None = None
@@ -722,6 +741,7 @@ class DockerConfig(_Definition):
         _refuse_duplicates("ports", [(p.host or p.container, p.protocol) for p in self.ports])
         _refuse_duplicates("volumes", [v.container_path for v in self.volumes])
         _refuse_duplicates("environment", [e.name for e in self.environment])
+        _refuse_duplicates("tmpfs", [tmpfs_path(t) for t in self.tmpfs])
         if self.network_mode == "host" and any(n.startswith("net.") for n in self.sysctls):
             raise ValueError("sysctls: net.* parameters are the server's own with host "
                              "networking; Docker refuses them")  # fmt: skip

@@ -126,7 +126,11 @@ def _host_settings(host: dict[str, Any], made: Recreated) -> dict[str, Any]:
     if host.get("Sysctls"):
         spec["sysctls"] = dict(host["Sysctls"])
     if host.get("Tmpfs"):
-        spec["tmpfs"] = sorted(host["Tmpfs"])
+        spec["tmpfs"] = [f"{path}:{options}" if options else path
+                         for path, options in sorted(host["Tmpfs"].items())]  # fmt: skip
+    if host.get("Ulimits"):
+        spec["ulimits"] = {u["Name"]: {"soft": u["Soft"], "hard": u["Hard"]}
+                           for u in host["Ulimits"]}  # fmt: skip
     for key, compose_key in (("Privileged", "privileged"), ("ReadonlyRootfs", "read_only"),
                              ("Init", "init")):  # fmt: skip
         if host.get(key):
@@ -138,6 +142,10 @@ def _host_settings(host: dict[str, Any], made: Recreated) -> dict[str, Any]:
         spec["shm_size"] = str(host["ShmSize"])
     if host.get("Memory"):
         spec["mem_limit"] = str(host["Memory"])
+    if host.get("MemoryReservation"):
+        spec["mem_reservation"] = str(host["MemoryReservation"])
+    if host.get("NanoCpus"):
+        spec["cpus"] = host["NanoCpus"] / 1e9
     if any(r.get("Driver") == "nvidia" or ["gpu"] in (r.get("Capabilities") or [])
            for r in host.get("DeviceRequests") or []):  # fmt: skip
         spec["gpus"] = "all"

@@ -23,6 +23,7 @@ _SINGLE = {
     "--net": "network_mode", "--pid": "pid", "--ipc": "ipc", "--user": "user",
     "--workdir": "working_dir", "--hostname": "hostname", "--gpus": "gpus",
     "--runtime": "runtime", "--stop-signal": "stop_signal", "--memory": "mem_limit",
+    "--memory-reservation": "mem_reservation",
     "--cpus": "cpus", "--shm-size": "shm_size", "--platform": "platform",
     "--log-driver": "logging", "--userns": "userns_mode", "--uts": "uts",
     "--cgroup-parent": "cgroup_parent", "--mac-address": "mac_address",

@@ -139,13 +139,15 @@ def test_warnings_name_each_key_left_out() -> None:
         "the address it is set up with",
         "services.mediabox.volumes[1]: '/DATA/Media' is under CasaOS's shared data folder: tomo "
         "gives the installation a folder of its own, the user may choose another at install",
-        "services.mediabox.deploy: not supported, ignored (resource limits and placement are not "
-        "applied)",
         "x-casaos.architectures: 'mips' is not an architecture tomo knows, ignored",
     ]
 
 
 # --- several services ----------------------------------------------------------------------
+
+
+def test_casaos_s_memory_reservation_is_kept() -> None:
+    assert parse("Apps/Mediabox/docker-compose.yml").definition.docker.mem_reservation == 256 << 20
 
 
 def test_a_multi_container_app() -> None:

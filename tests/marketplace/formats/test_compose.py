@@ -351,6 +351,37 @@ healthcheck:
     assert docker.healthcheck is not None and docker.healthcheck.retries == 3
 
 
+def test_limits_and_options_docker_gives_a_container_are_kept() -> None:
+    """What compose gives the container beyond its image: memory and CPU limits
+    (also as `deploy.resources`), /dev/shm, init, ulimits, extra hosts, tmpfs."""
+    web, app = one(service("\n".join([
+        "mem_reservation: 64M", "cpus: 0.5", "shm_size: '1gb'", "init: true",
+        "ulimits: {nofile: {soft: 20000, hard: 40000}, nproc: 65535}",
+        "extra_hosts: ['host.docker.internal:host-gateway', 'db.lan=10.0.0.5']",
+        "tmpfs: /run", "deploy: {resources: {limits: {memory: 512M}}}"])))  # fmt: skip
+    assert app.warnings == app.blockers == []
+    docker = validated(app).docker
+    assert (docker.mem_limit, docker.mem_reservation, docker.cpus, docker.shm_size) == (
+        512 << 20, 64 << 20, 0.5, 1 << 30)  # fmt: skip
+    assert docker.init is True
+    assert docker.ulimits == {"nofile": [20000, 40000], "nproc": [65535, 65535]}
+    assert docker.extra_hosts == {"host.docker.internal": "host-gateway", "db.lan": "10.0.0.5"}
+    assert docker.tmpfs == ["/run"]
+    assert "deploy" not in web
+
+
+def test_a_limit_docker_would_refuse_is_left_out_with_a_warning_not_the_app() -> None:
+    _, app = one(service("mem_limit: 1k\nextra_hosts: ['db:somewhere']\ncpus: 2"))
+    assert app.blockers == []
+    assert app.warnings == [
+        "services.web.mem_limit: not applied: 1024 bytes is less than the 6 MiB Docker allows "
+        "a container",
+        "services.web.extra_hosts: not applied: db: 'somewhere' is not an IP address or "
+        "'host-gateway'",
+    ]
+    assert validated(app).docker.cpus == 2
+
+
 @pytest.mark.parametrize("key", sorted(WARNED))
 def test_keys_that_change_nothing_that_matters_are_warnings(key: str) -> None:
     web, app = one(service(f"{key}: something"))
@@ -377,6 +408,8 @@ def test_keys_whose_absence_changes_what_runs_block_the_app(key: str) -> None:
         ("restart_policy: always", ["services.web.restart_policy: not a compose key, ignored"], []),
         ("deploy: {resources: {reservations: {devices: [{capabilities: [gpu]}]}}}", [], []),
         ("deploy: {resources: {limits: {cpus: '1'}, reservations: {devices: [{driver: nvidia}]}}}",
+         [], []),
+        ("deploy: {resources: {limits: {cpus: '1', pids: 100}}}",
          ["services.web.deploy: not supported, ignored"], []),
         ("deploy: {resources: {reservations: {devices: [{driver: intel.com/gpu}]}}}", [],
          ["services.web.deploy.resources.reservations.devices: devices of driver 'intel.com/gpu'"]),

@@ -40,6 +40,7 @@ from tomo.deployment.swarm.services import (
     pinned,
     published,
     replicas_of,
+    resource_options,
     service_states,
     until_rolled_back,
     wait_until_up,
@@ -193,8 +194,10 @@ def _mounts_changed(container: dict[str, Any], spec: ContainerSpec) -> list[str]
 
 
 def _how_it_runs(spec: ContainerSpec, container: dict[str, Any]) -> list[str]:
-    """Entrypoint, health check, capabilities and stopping, each set or taken back."""
+    """Entrypoint, health check, capabilities, stopping and limits, each set or taken
+    back."""
     argv = ["--entrypoint", shlex.quote(spec.entrypoint[0]) if spec.entrypoint else ""]
+    argv += resource_options(spec)
     if spec.health is not None and spec.health.test is not None:
         argv += health_options(spec.health)
     elif (container.get("Healthcheck") or {}).get("Test"):

@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tomo.errors import InvalidDefinition
+from tomo.marketplace.container_options import read_option
 from tomo.marketplace.definition import (
     CHOSEN_DEVICE,
     DEPENDENCY_CONDITIONS,
@@ -62,12 +63,9 @@ WARNED: dict[str, str] = {
     "label_file": "tomo sets its own labels",
     "annotations": "tomo sets its own labels",
     "logging": "tomo keeps Docker's default logging",
-    "deploy": "resource limits and placement are not applied",
-    "mem_limit": "resource limits are not applied",
+    "deploy": "placement and other limits are not applied",
     "memswap_limit": "resource limits are not applied",
-    "mem_reservation": "resource limits are not applied",
     "mem_swappiness": "resource limits are not applied",
-    "cpus": "resource limits are not applied",
     "cpu_count": "resource limits are not applied",
     "cpu_percent": "resource limits are not applied",
     "cpu_shares": "resource limits are not applied",
@@ -78,22 +76,17 @@ WARNED: dict[str, str] = {
     "cpuset": "resource limits are not applied",
     "blkio_config": "resource limits are not applied",
     "pids_limit": "resource limits are not applied",
-    "shm_size": "the container gets Docker's default shared memory (64 MB)",
-    "ulimits": "the container gets Docker's default limits",
     "oom_score_adj": "resource limits are not applied",
     "oom_kill_disable": "resource limits are not applied",
     "tty": "the container runs without a terminal",
     "stdin_open": "the container runs without standard input",
-    "init": "the container runs without Docker's init process",
     "platform": "Docker pulls the image for the server's own platform",
     "pull_policy": "tomo pulls images itself",
     "expose": "services of an app reach each other on the installation's network anyway",
     "dns": "the container uses Docker's DNS settings",
     "dns_search": "the container uses Docker's DNS settings",
     "dns_opt": "the container uses Docker's DNS settings",
-    "extra_hosts": "no extra host names are added to the container",
     "mac_address": "Docker chooses the container's MAC address",
-    "tmpfs": "the path stays in the container's own filesystem",
     "group_add": "the container's user gets no extra groups",
     "scale": "tomo runs one container per service",
     "develop": "compose's development mode does not apply",
@@ -751,14 +744,49 @@ class _Conversion:
         if kept:
             result["sysctls"] = kept
 
+    def _option(self, result: dict[str, Any], value: Any, where: str) -> None:
+        """A limit or option Docker gives the container (container_options), written
+        out and read as the definition reads it; one Docker would not take is left
+        out with a warning, not a reason to refuse the app."""
+        key = where.rsplit(".", 1)[-1]
+        written = self._written_tree(value, where)
+        if written is None:
+            return
+        try:
+            read_option(key, written)
+        except ValueError as exc:
+            self.warn(where, f"not applied: {exc}")
+            return
+        result[key] = written
+
+    def _written_tree(self, value: Any, where: str) -> Any:
+        """Each text of a value, list or mapping written out; None where a variable
+        blocks the app (recorded)."""
+        if isinstance(value, dict):
+            items = {k: self._written_tree(v, f"{where}.{k}") for k, v in value.items()}
+            return None if None in items.values() else items
+        if isinstance(value, list):
+            listed = [self._written_tree(v, f"{where}[{i}]") for i, v in enumerate(value)]
+            return None if None in listed else listed
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+        return self._written(value, where)
+
     def _deploy(self, result: dict[str, Any], value: Any, where: str) -> None:
-        """GPUs reserved as devices are given (`gpus`), and the replicas a Swarm runs;
-        limits and placement are not."""
+        """GPUs reserved as devices are given (`gpus`), memory and CPU limits and the
+        memory reservation as compose gives them to a container, and the replicas a
+        Swarm runs; placement and other limits are not."""
         resources = value.get("resources") if isinstance(value, dict) else None
         reserved = resources.get("reservations") if isinstance(resources, dict) else None
         devices = reserved.get("devices") if isinstance(reserved, dict) else None
         if devices:
             self._gpu_request(result, devices, f"{where}.resources.reservations.devices")
+        limits = resources.get("limits") if isinstance(resources, dict) else None
+        for part, key, compose_key in ((limits, "memory", "mem_limit"),
+                                       (limits, "cpus", "cpus"),
+                                       (reserved, "memory", "mem_reservation")):  # fmt: skip
+            if isinstance(part, dict) and part.get(key) is not None and compose_key not in result:
+                self._option(result, part[key], f"{where}.resources.{compose_key}")
         replicas = value.get("replicas") if isinstance(value, dict) else None
         if replicas is not None:
             self._replicas(result, replicas, f"{where}.replicas")
@@ -934,6 +962,10 @@ _HANDLERS: dict[str, Handler] = {
     "security_opt": _Conversion._security_opt, "stop_signal": _literal_field("stop_signal"),
     "sysctls": _Conversion._sysctls,
     "stop_grace_period": _Conversion._stop_grace_period,
+    "mem_limit": _Conversion._option, "mem_reservation": _Conversion._option,
+    "cpus": _Conversion._option, "shm_size": _Conversion._option,
+    "init": _literal_field("init"), "ulimits": _Conversion._option,
+    "extra_hosts": _Conversion._option, "tmpfs": _Conversion._option,
 }  # fmt: skip
 
 
@@ -984,18 +1016,21 @@ def _as_list(value: Any, where: str) -> list[Any]:
 
 
 def _unapplied(deploy: Any) -> Any:
-    """A `deploy` mapping less what tomo applies of it: device reservations, the
-    replicas (and `mode: replicated`, which says no more)."""
+    """A `deploy` mapping less what tomo applies of it: device reservations, memory
+    and CPU limits, the memory reservation, the replicas (and `mode: replicated`,
+    which says no more)."""
     if not isinstance(deploy, dict):
         return deploy
     deploy = {k: v for k, v in deploy.items() if k != "replicas"
               and (k, v) != ("mode", "replicated")}  # fmt: skip
     resources = deploy.get("resources")
-    reserved = resources.get("reservations") if isinstance(resources, dict) else None
-    if not isinstance(resources, dict) or not isinstance(reserved, dict):
+    if not isinstance(resources, dict):
         return deploy
-    reserved = {k: v for k, v in reserved.items() if k != "devices"}
-    resources = {k: v for k, v in {**resources, "reservations": reserved}.items() if v}
+    applied = {"reservations": ("devices", "memory"), "limits": ("memory", "cpus")}
+    resources = {part: {k: v for k, v in given.items() if k not in applied[part]}
+                 if part in applied and isinstance(given, dict) else given
+                 for part, given in resources.items()}  # fmt: skip
+    resources = {k: v for k, v in resources.items() if v}
     return {k: v for k, v in {**deploy, "resources": resources}.items() if v}
 
 
