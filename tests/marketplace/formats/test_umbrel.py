@@ -8,6 +8,7 @@ import pytest
 from tomo.errors import InvalidDefinition
 from tomo.marketplace.formats.base import CatalogFormat, Parsed
 from tomo.marketplace.formats.umbrel import UmbrelFormat, read_exports
+from tomo.marketplace.formats.variables import DataDir
 
 from .catalogs import fixture_tree, keyed, parse_source
 
@@ -372,10 +373,57 @@ def test_a_folder_named_unlike_the_id_is_a_warning() -> None:
         ('export A="$B-suffix"', {"A": None}),
         ("A=not-exported\nif true; then\n  export B=1\nfi", {"B": "1"}),
         ("# export C=1", {}),
+        # Read as umbrelOS gives them, without running the script:
+        (
+            'export A="$(cat "${hidden_file}" 2>/dev/null || echo "notyetset.onion")"',
+            {"A": "notyetset.onion"},
+        ),
+        ('export A="${EXPORTS_APP_DIR}/data/bitcoin"', {"A": DataDir("data/bitcoin")}),
+        ('export A="${EXPORTS_APP_DIR}/../other"', {"A": None}),
+        ('export A="$(cat /x || echo y)"', {"A": None}),  # errors not silenced: not a fallback
     ],
 )
 def test_read_exports(script: str, exports: dict[str, str | None]) -> None:
     assert read_exports(script) == exports
+
+
+def test_a_secret_umbrelos_derives_from_its_seed_is_one_tomo_generates() -> None:
+    """`derive_entropy` is an HMAC-SHA256 of the device's seed, in hex (64
+    characters, `| head -cN` fewer): a secret tomo generates once, as long."""
+    script = ('export APP_INLINE_KEY=$(derive_entropy "${app_entropy_identifier}-KEY" | head -c32)\n'
+              'export APP_INLINE_PASS="$(derive_entropy "inline-pass")"\n')  # fmt: skip
+    compose = (
+        COMPOSE + "    environment:\n      KEY: ${APP_INLINE_KEY}\n      PASS: $APP_INLINE_PASS\n"
+    )
+    parsed = parse_texts(compose=compose, **{"exports.sh": script})
+    assert parsed.definition.not_installable is None
+    settings = {s.name: (s.secret, s.generate, s.length) for s in parsed.definition.settings}
+    assert settings == {"APP_INLINE_KEY": (True, "hex", 32), "APP_INLINE_PASS": (True, "hex", 64)}
+    exported = {e.name: e.value for e in parsed.definition.exports}
+    assert exported == {
+        "APP_INLINE_KEY": "${APP_INLINE_KEY}",
+        "APP_INLINE_PASS": "${APP_INLINE_PASS}",
+    }
+
+
+def test_a_folder_of_the_app_directory_export_is_that_folder() -> None:
+    script = 'export APP_INLINE_DATA_DIR="${EXPORTS_APP_DIR}/data/chain"\n'
+    compose = COMPOSE + "    volumes:\n      - ${APP_INLINE_DATA_DIR}:/chain\n"
+    parsed = parse_texts(compose=compose, **{"exports.sh": script})
+    assert parsed.definition.not_installable is None
+    assert parsed.definition.docker.volumes[0].host_path == "./data/chain"
+    assert {e.name: e.value for e in parsed.definition.exports} == {
+        "APP_INLINE_DATA_DIR": "${TOMO_DATA_DIR}/data/chain"}  # fmt: skip
+
+
+def test_a_dependency_exporting_under_a_shorter_prefix_than_its_id_is_found() -> None:
+    """litecoin-core's exports.sh exports APP_LITECOIN_NODE_IP, not APP_LITECOIN_CORE_…"""
+    manifest = MANIFEST + "dependencies:\n  - litecoin-core\n"
+    compose = COMPOSE + "    environment:\n      NODE: ${APP_LITECOIN_NODE_IP}\n"
+    parsed = parse_texts(manifest=manifest, compose=compose)
+    assert parsed.definition.not_installable is None
+    assert [(r.app, r.imports) for r in parsed.definition.requires] == [
+        ("litecoin-core", ["APP_LITECOIN_NODE_IP"])]  # fmt: skip
 
 
 # --- hooks -----------------------------------------------------------------------------------
@@ -407,6 +455,17 @@ def test_hooks_that_need_umbrelos_keep_the_app_not_installable(
     assert parsed.definition.not_installable is not None
     assert parsed.definition.not_installable.startswith(f"hooks/{name}: {reason}")
     assert parsed.definition.hooks == []
+
+
+def test_a_post_update_hook_that_only_restarts_the_app_is_left_out_with_a_warning() -> None:
+    """Immich's: tomo's update has just started every container afresh, in order."""
+    script = ('#!/usr/bin/env bash\n# restart app so that migrations run\nsleep 10\n'
+              '"${UMBREL_ROOT}/scripts/app" restart "${APP_ID}" &\n')  # fmt: skip
+    parsed = parse_texts(**{"hooks/post-update": script})
+    assert (parsed.definition.not_installable, parsed.definition.hooks) == (None, [])
+    assert "hooks/post-update: left out: it only restarts the app" in parsed.warnings[-1]
+    more = parse_texts(**{"hooks/post-update": script + "rm -rf ${UMBREL_ROOT}/x\n"})
+    assert more.definition.not_installable is not None  # anything else: as before
 
 
 def test_a_hook_that_finds_the_apps_folder_from_its_own_path_gets_the_data_directory() -> None:

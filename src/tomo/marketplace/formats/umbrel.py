@@ -53,7 +53,10 @@ from tomo.marketplace.formats.compose import (
 from tomo.marketplace.formats.templates import SUFFIX as TEMPLATE_SUFFIX
 from tomo.marketplace.formats.templates import Templates, merged_settings, read_templates
 from tomo.marketplace.formats.variables import (
+    DataDir,
     Interpolator,
+    Meaning,
+    Setting,
     VariableTable,
     own_prefix,
     umbrel_table,
@@ -190,29 +193,36 @@ class _UmbrelApp:
 
     # --- the compose side --------------------------------------------------------------
 
-    def _exports(self) -> dict[str, str | None]:
+    def _exports(self) -> dict[str, str | Meaning | None]:
         script = self.shipped.get(EXPORTS)
         return read_exports(script.decode("utf-8", "replace")) if script is not None else {}
 
     def _exported(
-        self, exports: dict[str, str | None], compose: ComposeApp
+        self, exports: dict[str, str | Meaning | None], compose: ComposeApp
     ) -> list[dict[str, str]]:
         """What the apps that depend on this one get (definition.exports): an address a
         service is given (`ipv4_address: $APP_BITCOIN_NODE_IP`) is that service's host
-        name; another literal export its value. What exports.sh computes is not known,
-        and an app that imports it is told so."""
+        name; another literal export its value; a derived secret the setting it is (when
+        the app uses it), a folder of its data directory that folder. What exports.sh
+        computes otherwise is not known, and an app that imports it is told so."""
         hosts = self._addressed_services(exports)
         services = set(compose.fields["services"])
+        settings = {setting["name"] for setting in compose.fields.get("settings", [])}
         found = []
         for name, value in exports.items():
             host = hosts.get(name)
             if host is not None and host in services:
                 found.append({"name": name, "host": host})
-            elif value is not None:
+            elif isinstance(value, str):
                 found.append({"name": name, "value": value.replace("$", "$$")})
+            elif isinstance(value, Setting) and name in settings:
+                found.append({"name": name, "value": f"${{{name}}}"})
+            elif isinstance(value, DataDir):
+                below = f"/{value.below}" if value.below else ""
+                found.append({"name": name, "value": "${TOMO_DATA_DIR}" + below})
         return found
 
-    def _addressed_services(self, exports: dict[str, str | None]) -> dict[str, str]:
+    def _addressed_services(self, exports: dict[str, str | Meaning | None]) -> dict[str, str]:
         """export name -> the service whose fixed address it is."""
         found: dict[str, str] = {}
         for service, config in self.doc["services"].items():
@@ -237,8 +247,9 @@ class _UmbrelApp:
         return aliases
 
     def _proxy_target(
-        self, proxy: dict[str, Any], table: VariableTable, exports: dict[str, str | None]
-    ) -> tuple[str | None, str | None]:
+        self, proxy: dict[str, Any], table: VariableTable,
+        exports: dict[str, str | Meaning | None],
+    ) -> tuple[str | None, str | None]:  # fmt: skip
         """(main service, its port) from app_proxy's APP_HOST and APP_PORT. APP_HOST
         names a container, or is the fixed address one of the services is given
         (`APP_HOST: $APP_BITCOIN_IP` beside `ipv4_address: $APP_BITCOIN_IP`)."""
@@ -310,6 +321,11 @@ class _UmbrelApp:
         hooks = []
         for path in sorted(p for p in self.shipped if p.startswith("hooks/")):
             text = runnable_hook(self.shipped[path].decode("utf-8", "replace"))
+            if path == "hooks/post-update" and _only_restarts(text):
+                self.warnings.append(f"{path}: left out: it only restarts the app after an "
+                                     "update, and tomo's update has just started each of its "
+                                     "containers afresh, in order")  # fmt: skip
+                continue
             moment, why = _HOOK_MOMENTS.get(path[len("hooks/") :]), _hook_problem(text)
             if moment is None:
                 why = (
@@ -465,6 +481,21 @@ def runnable_hook(script: str) -> str:
     return _SELF_LOCATED.sub(replace, script)
 
 
+# A hook line that restarts the app through umbrelOS's app script, or waits first.
+_RESTART_LINE = re.compile(r'sleep\s+[0-9]+|"?\$\{?UMBREL_ROOT\}?/scripts/app"?\s+restart\s+'
+                           r'"?\$\{?APP_ID\}?"?\s*&?')  # fmt: skip
+
+
+def _only_restarts(script: str) -> bool:
+    """Whether all the hook does is restart the app (Immich's post-update, so that
+    its database migrations run at a second start)."""
+    lines = [line.strip() for line in script.splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]  # fmt: skip
+    return any("restart" in line for line in lines) and all(
+        _RESTART_LINE.fullmatch(line) for line in lines
+    )
+
+
 def _hook_problem(script: str) -> str | None:
     """Why a hook cannot run in a container of the app's image, or None."""
     first = script.splitlines()[0] if script else ""
@@ -484,19 +515,53 @@ def _hook_problem(script: str) -> str | None:
     return None
 
 
-def read_exports(script: str) -> dict[str, str | None]:
-    """`export NAME=value` lines of an exports.sh: the literal values, and None for
-    a value the script computes (it names a variable, runs a command, …)."""
-    found: dict[str, str | None] = {}
+def read_exports(script: str) -> dict[str, str | Meaning | None]:
+    """`export NAME=value` lines of an exports.sh: the literal values; what tomo makes
+    of the values umbrelOS derives in ways it knows (`derived_export`); None for a
+    value the script computes otherwise (it reads a file, runs a program, …)."""
+    found: dict[str, str | Meaning | None] = {}
     for line in script.splitlines():
         match = _EXPORT.fullmatch(line.split(" #", 1)[0].rstrip())
         if match is None:
             continue
-        literal = _LITERAL.fullmatch(match.group(2).strip())
+        value = match.group(2).strip()
+        literal = _LITERAL.fullmatch(value)
         found[match.group(1)] = (
-            next(g for g in literal.groups() if g is not None) if literal else None
-        )
+            next(g for g in literal.groups() if g is not None)
+            if literal else derived_export(match.group(1), value)
+        )  # fmt: skip
     return found
+
+
+# What umbrelOS's exports.sh scripts derive, read without running them:
+# `$(derive_entropy "…" [| head -cN])`: a secret from the device's seed (an HMAC-SHA256
+# in hex, 64 characters);
+_ENTROPY = re.compile(r'"?\$\(derive_entropy\s+"[^"`$]*(?:\$\{?[A-Za-z_]+\}?[^"`$]*)*"'
+                      r'\s*(?:\|\s*head\s+-c\s*([0-9]+)\s*)?\)"?')  # fmt: skip
+# `"${EXPORTS_APP_DIR}/data/x"`: a folder of the app's own data directory;
+_IN_APP_DIR = re.compile(r'"?\$\{?EXPORTS_APP_DIR\}?(/[A-Za-z0-9._/-]*)?"?')
+# `$(cat "FILE" 2>/dev/null || echo "notyetset.onion")`: a file umbrelOS's own services
+# write (Tor's hostname files); until they do, and always under tomo, the fallback.
+_FALLBACK = re.compile(
+    r'"?\$\(cat\s+(?:"[^"`]*"|[^\s|()`]+)\s+2>\s*/dev/null\s*\|\|\s*'
+    r"""echo\s+(?:"([^"$`\\]*)"|'([^']*)'|([^\s"'$`\\;&|<>()]+))\s*\)"?"""
+)
+
+
+def derived_export(name: str, value: str) -> Meaning | str | None:
+    """What an export umbrelOS derives is for tomo, or None when tomo cannot know."""
+    entropy = _ENTROPY.fullmatch(value)
+    if entropy:
+        length = min(int(entropy.group(1) or 64), 64)  # hex of a SHA-256: 64 at most
+        return Setting(f"Secret the app derives from its device ({name})", secret=True,
+                       generate="hex", length=max(length, 4))  # fmt: skip
+    in_app_dir = _IN_APP_DIR.fullmatch(value)
+    if in_app_dir and ".." not in (in_app_dir.group(1) or "").split("/"):
+        return DataDir((in_app_dir.group(1) or "").strip("/"))
+    fallback = _FALLBACK.fullmatch(value)
+    if fallback:
+        return next(g for g in fallback.groups() if g is not None)
+    return None
 
 
 def _proxy_environment(doc: dict[str, Any]) -> dict[str, Any] | None:

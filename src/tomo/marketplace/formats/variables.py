@@ -39,7 +39,9 @@ _SECRET_NAME = re.compile(r"PASSWORD|PASSWD|PASS\b|_PASS|SECRET|TOKEN|API_?KEY|P
 
 @dataclass(frozen=True)
 class DataDir:
-    """The installation's own data directory."""
+    """The installation's own data directory, or a path `below` it."""
+
+    below: str = ""
 
 
 @dataclass(frozen=True)
@@ -160,17 +162,19 @@ def umbrel_table(
     app_id: str,
     *,
     version: str,
-    exports: Mapping[str, str | None],
+    exports: Mapping[str, str | Meaning | None],
     dependencies: Mapping[str, str],
 ) -> VariableTable:
     """Umbrel: what umbrelOS's app script exports to an app's compose file.
 
-    `exports`: the app's own exports.sh (name -> literal value, or None when the
-    script computes it); `dependencies`: variable prefix -> other app's id."""
+    `exports`: the app's own exports.sh (name -> literal value, what tomo makes of
+    a value the script derives (umbrel.read_exports), or None when the script
+    computes it otherwise); `dependencies`: variable prefix -> other app's id."""
     own: dict[str, Meaning] = {
-        name: Fixed(value) if value is not None else Unsupported(_COMPUTED)
+        name: Fixed(value) if isinstance(value, str)
+        else value if value is not None else Unsupported(_COMPUTED)
         for name, value in exports.items()
-    }
+    }  # fmt: skip
     return BASE_TABLE.extend(
         {**_UMBREL, "APP_ID": Fixed(app_id), "APP_VERSION": Fixed(version), **own},
         fallback=lambda name: _other_umbrel_app(name, dependencies, own_prefix(app_id)),
@@ -222,8 +226,20 @@ def _other_umbrel_app(name: str, dependencies: Mapping[str, str], own: str) -> M
     for prefix, app in sorted(owners.items(), key=lambda item: -len(item[0])):
         if name.startswith(prefix):
             return Imported(app) if app is not None else Unsupported(_COMPUTED)
+    # An app may export under a shorter prefix than its id gives (litecoin-core's
+    # exports.sh exports APP_LITECOIN_NODE_IP): the one dependency it can be.
+    shorter = {app for prefix, app in dependencies.items()
+               if any(name.startswith(p) for p in _word_prefixes(prefix))}  # fmt: skip
+    if len(shorter) == 1:
+        return Imported(shorter.pop())
     return Unsupported("is exported by another Umbrel app, which this one does not list in "
                        "its dependencies")  # fmt: skip
+
+
+def _word_prefixes(prefix: str) -> list[str]:
+    """`APP_LITECOIN_CORE_` → [`APP_LITECOIN_`]: its shorter prefixes, whole words."""
+    words = prefix.strip("_").split("_")[1:]
+    return ["APP_" + "_".join(words[:n]) + "_" for n in range(1, len(words))]
 
 
 # --- Interpolation -----------------------------------------------------------------------
@@ -371,7 +387,7 @@ class Interpolator:
         if isinstance(meaning, Fixed):
             return self._fixed(part, meaning, where).replace("$", "$$")
         if isinstance(meaning, DataDir):
-            below = self.data_prefix.strip("/")
+            below = "/".join(filter(None, (self.data_prefix.strip("/"), meaning.below)))
             return "${TOMO_DATA_DIR}" + (f"/{below}" if below else "")
         if isinstance(meaning, Builtin):
             return "${" + meaning.name + "}"
@@ -514,7 +530,7 @@ class Interpolator:
 
     def _meant_source(self, meaning: Meaning, rest: str, where: str, text: str) -> Source:
         if isinstance(meaning, DataDir):
-            return Source("data", rest)
+            return Source("data", "/".join(filter(None, (meaning.below, rest))))
         if isinstance(meaning, HostFolder):
             inside = meaning.under is None or any(
                 rest == sub or rest.startswith(sub + "/") for sub in meaning.under
