@@ -5,6 +5,7 @@ update that takes some of them back."""
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -63,3 +64,32 @@ async def test_the_container_runs_with_the_limits_and_options_asked(
     )
     assert host["ShmSize"] == 64 << 20  # Docker's own
     tomo.json("uninstall", "boxed")
+
+
+async def test_an_env_file_the_app_ships_is_read_at_each_start_and_environment_wins(
+    deploy: Deploy, tomo: Tomo
+) -> None:
+    """Umbrel's `env_file: ${APP_DATA_DIR}/settings.env`: the file is placed in the
+    data directory at install, where the user edits it; Docker reads it whenever the
+    container is made, and a value `environment` gives wins, as in compose."""
+    shipped = base64.b64encode(b"# the user adds keys here\nFROM_FILE=1\nTZ=Asia/Tokyo\n")
+    app = await deploy.publish(
+        "keeper", docker=deploy.web_app(env_file="./settings.env"),
+        files=[{"path": "./settings.env", "content": shipped.decode()}],
+    )  # fmt: skip
+    tomo.json("install", app, "--server", "box")
+    env = docker("exec", "keeper", "env").splitlines()
+    assert "FROM_FILE=1" in env and "TZ=UTC" in env  # the definition's TZ wins
+    # The user adds a key; the next container made (a restart does not remake it,
+    # an update does) reads it.
+    settings = deploy.data_root / "keeper" / "settings.env"
+    settings.write_text(settings.read_text() + "ADDED=yes\n")
+    await deploy.publish(
+        "keeper",
+        version="2.0",
+        docker=deploy.web_app(env_file="./settings.env"),
+        files=[{"path": "./settings.env", "content": shipped.decode()}],
+    )
+    tomo.json("update", "keeper")
+    assert "ADDED=yes" in docker("exec", "keeper", "env").splitlines()
+    tomo.json("uninstall", "keeper")

@@ -17,7 +17,7 @@ from tomo.runtime import Runtime
 
 CONTAINER_NAME = "container_name: not supported, ignored (tomo names containers itself)"
 BUILD = "build: not supported (tomo pulls images; it does not build them)"
-ENV_FILE = "env_file: not supported (tomo does not read environment files of the store)"
+ENV_FILE = "env_file: ./.env is not a file the store ships with the app"
 
 
 def casaos_app(name: str, extra: str = "") -> str:

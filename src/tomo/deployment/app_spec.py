@@ -478,6 +478,8 @@ class _Builder:
             env_file_name=ENV_FILE_NAME if main else f".tomo.{service}.env",
             replicas=self._replicas(service, docker),
             publish_mode=self.config.publish_mode, **hardening(docker),
+            store_env_files=[posixpath.join(self.instance_dir, path[2:])
+                             for path in docker.env_file],
         )  # fmt: skip
 
     def _devices(self, docker: DockerConfig, values: dict[str, str], where: str) -> list[str]:

@@ -244,6 +244,7 @@ class ContainerSpec:
     ulimits: dict[str, list[int]] = field(default_factory=dict)
     extra_hosts: dict[str, str] = field(default_factory=dict)
     tmpfs: list[str] = field(default_factory=list)
+    store_env_files: list[str] = field(default_factory=list)  # on the server, read first
 
     @property
     def env_file(self) -> str:
@@ -494,6 +495,8 @@ def build_docker_run_command(spec: ContainerSpec, publish_address: str) -> list[
         argv += ["--volume", f"{named.volume}:{named.container_path}{suffix}"]
     for volume, container_path in spec.carried_volumes:
         argv += ["--volume", f"{volume}:{container_path}"]
+    for path in spec.store_env_files:  # the store's own first: tomo's values win
+        argv += ["--env-file", path]
     if spec.all_env:
         argv += ["--env-file", spec.env_file]
     argv += ["--restart", spec.restart_policy]

@@ -721,6 +721,13 @@ class DockerConfig(_Definition):
     ulimits: Ulimits = {}
     extra_hosts: ExtraHosts = {}
     tmpfs: Tmpfs = []
+    # Environment files the app ships (its `files`), read by Docker from the data
+    # directory at every start, before `environment` (whose values win).
+    env_file: Annotated[
+        list[Annotated[str, AfterValidator(_check_shipped_path)]],
+        BeforeValidator(as_list),
+        Field(max_length=8),
+    ] = []
     command: Annotated[list[Text], BeforeValidator(_split_command)] | None = None
     entrypoint: Annotated[list[Text], BeforeValidator(_split_command)] | None = None
     user: Annotated[Line, Field(min_length=1, max_length=64)] | None = None
@@ -940,6 +947,12 @@ class AppDefinition(_Definition):
             raise ValueError("services depend on each other in a circle: " + " → ".join(cycle))
         _refuse_duplicates("settings", [s.name for s in self.settings])
         _refuse_duplicates("files", [f.path for f in self.files])
+        placed = {f.path for f in self.files}
+        for name, service in every.items():
+            for path in service.env_file:
+                if path not in placed:
+                    raise ValueError(f"services.{name}.env_file: {path} is not one of the "
+                                     "app's files")  # fmt: skip
         shipped = sum(len(f.content) * 3 // 4 for f in self.files)
         if shipped > MAX_SHIPPED_BYTES:
             raise ValueError(f"files: {shipped} bytes together, more than {MAX_SHIPPED_BYTES}")

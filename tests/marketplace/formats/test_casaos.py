@@ -227,11 +227,11 @@ def test_keys_tomo_cannot_honour_make_the_app_not_installable() -> None:
         "services.builder.sysctls.kernel.panic: 'kernel.panic' is not a kernel parameter of the "
         "container's own network or IPC namespace (net.*, fs.mqueue.*, kernel.shm*, "
         "kernel.msg*, kernel.sem)",
-        "services.builder.env_file: not supported (tomo does not read environment files of the "
-        "store)",
         "services.builder.ports[0]: publishes 101 ports (tomo publishes ranges of at most 16)",
         "x-casaos.pre-install-cmd: runs a command on the server around the install, which tomo "
         "does not do",
+        # CasaOS's store ships no files with an app: its env_file is never there.
+        "services.builder.env_file: ./.env is not a file the store ships with the app",
     ])  # fmt: skip
     assert parsed.warnings == [
         "secrets: not supported, ignored (a service that uses them says so)",

@@ -370,6 +370,26 @@ def test_limits_and_options_docker_gives_a_container_are_kept() -> None:
     assert "deploy" not in web
 
 
+def test_an_env_file_the_store_ships_is_read_by_docker_from_the_data_directory() -> None:
+    """Kept when the app's files hold it (the format adds them); one they do not keeps
+    the app not installable, unless compose's `required: false` lets it be missing."""
+    web, app = one(service("env_file: [settings.env, {path: ./extra.env, required: false}]"))
+    assert web["env_file"] == [{"path": "./settings.env", "required": True},
+                               {"path": "./extra.env", "required": False}]  # fmt: skip
+    shipped = {"path": "./settings.env", "content": "QT0x"}  # base64 of A=1
+    data = {"id": "app", "name": "App", "version": "1", **app.fields, "files": [shipped]}
+    assert build_definition("app", data).docker.env_file == ["./settings.env"]
+    bare = {"id": "app", "name": "App", "version": "1", **one(service("env_file: a.env"))[1].fields}
+    assert build_definition("app", bare).not_installable == (
+        "services.web.env_file: ./a.env is not a file the store ships with the app"
+    )
+    _, outside = one(service("env_file: /etc/app.env"))
+    assert outside.blockers == [
+        "services.web.env_file: '/etc/app.env' is a file of the store's own system, not one "
+        "of the app's folder"
+    ]
+
+
 def test_a_limit_docker_would_refuse_is_left_out_with_a_warning_not_the_app() -> None:
     _, app = one(service("mem_limit: 1k\nextra_hosts: ['db:somewhere']\ncpus: 2"))
     assert app.blockers == []

@@ -92,6 +92,7 @@ def _unable(spec: ContainerSpec) -> list[str]:
         (bool(spec.ulimits), "ulimits"),
         (bool(spec.extra_hosts), "extra host names (extra_hosts)"),
         (bool(spec.tmpfs), "tmpfs folders"),
+        (bool(spec.store_env_files), "the store's environment files (env_file)"),
     ]
     return [what for asked, what in checks if asked]
 

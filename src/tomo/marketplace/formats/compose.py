@@ -97,7 +97,6 @@ BLOCKED: dict[str, str] = {
     "secrets": "tomo does not provide compose secrets",
     "configs": "tomo does not provide compose configs",
     "extends": "tomo does not merge services from other files",
-    "env_file": "tomo does not read environment files of the store",
     "profiles": "tomo would start a service compose starts only on request",
     "security_opt": "options other than no-new-privileges can switch protections off",
     "userns_mode": "tomo does not change user namespaces",
@@ -204,6 +203,35 @@ def _prefix(where: str) -> str:
     return f"{where}: " if where else ""
 
 
+def shipped_env_files(data: dict[str, Any]) -> dict[str, Any]:
+    """Each service's `env_file` as the paths the store ships with the app (its
+    `files`, placed in the data directory at install). One it does not ship keeps
+    the app not installable, saying so, unless compose's `required: false` says it
+    may be missing (then it is left out)."""
+    shipped = {f.get("path") for f in data.get("files") or [] if isinstance(f, dict)}
+    services = {"": data.get("docker"), **(data.get("services") or {})}
+    blockers = []
+    for name, service in services.items():
+        if not isinstance(service, dict) or "env_file" not in service:
+            continue
+        kept = []
+        for entry in service["env_file"]:
+            if not isinstance(entry, dict):
+                kept.append(entry)  # a definition's own: plain paths, checked by the model
+            elif entry["path"] in shipped:
+                kept.append(entry["path"])
+            elif entry["required"]:
+                where = f"services.{name}.env_file" if name else "env_file"
+                blockers.append(f"{where}: {entry['path']} is not a file the store ships with "
+                                "the app")  # fmt: skip
+        service["env_file"] = kept
+    if blockers:
+        data["not_installable"] = not_installable_text(
+            [*filter(None, [data.get("not_installable")]), *blockers]
+        )
+    return data
+
+
 class _ServicesOnly(BaseModel):
     """Checks services one by one, so that errors name `services.<name>.<key>`."""
 
@@ -213,6 +241,7 @@ class _ServicesOnly(BaseModel):
 
 def build_definition(key: str, data: dict[str, Any]) -> AppDefinition:
     """Validate a definition built by a format; InvalidDefinition names each problem."""
+    data = shipped_env_files(data)
     try:
         return AppDefinition.model_validate(data)
     except ValidationError as exc:
@@ -772,6 +801,40 @@ class _Conversion:
             return value
         return self._written(value, where)
 
+    def _env_file(self, result: dict[str, Any], value: Any, where: str) -> None:
+        """Environment files in the app's own folder: Docker reads each from the
+        installation's data directory at every start (`--env-file`). Whether the
+        store ships the file is settled with the app's files (`shipped_env_files`):
+        entries are kept as {path, required} until then."""
+        entries = value if isinstance(value, list) else [value]
+        found = []
+        for index, entry in enumerate(entries):
+            spot = f"{where}[{index}]" if isinstance(value, list) else where
+            given = entry.get("path") if isinstance(entry, dict) else entry
+            required = not isinstance(entry, dict) or _is_true(entry.get("required", True))
+            if not isinstance(given, str) or not given.strip():
+                raise ValueError(f"{spot}: must be a path, or {{path, required}}")
+            path = self._env_file_path(given, spot)
+            if path is None:
+                return
+            found.append({"path": path, "required": required})
+        result["env_file"] = found
+
+    def _env_file_path(self, given: str, where: str) -> str | None:
+        source = given if given[:1] in ("/", ".", "~", "$") else f"./{given}"
+        found = self.vars.source(self._text(source, where), where)
+        if found.kind == "blocked":
+            return None
+        if found.kind == "folder" or found.path.startswith(("/", "~")):
+            self.block(where, f"'{given}' is a file of the store's own system, not one of the "
+                              "app's folder")  # fmt: skip
+            return None
+        relative = posixpath.normpath(found.path) if found.path else "."
+        if relative in (".", "..") or relative.startswith("../"):
+            self.block(where, f"'{given}' reaches outside the app's folder")
+            return None
+        return self._data_path(relative)
+
     def _deploy(self, result: dict[str, Any], value: Any, where: str) -> None:
         """GPUs reserved as devices are given (`gpus`), memory and CPU limits and the
         memory reservation as compose gives them to a container, and the replicas a
@@ -966,6 +1029,7 @@ _HANDLERS: dict[str, Handler] = {
     "cpus": _Conversion._option, "shm_size": _Conversion._option,
     "init": _literal_field("init"), "ulimits": _Conversion._option,
     "extra_hosts": _Conversion._option, "tmpfs": _Conversion._option,
+    "env_file": _Conversion._env_file,
 }  # fmt: skip
 
 
