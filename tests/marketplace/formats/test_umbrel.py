@@ -274,6 +274,19 @@ def test_an_app_without_the_proxy_publishes_its_own_ports() -> None:
     assert [(p.container, p.host) for p in app.docker.ports] == [(4700, 4700)]
 
 
+def test_an_app_proxy_host_naming_nothing_beside_one_service_is_that_service() -> None:
+    """Airsonic Advanced's APP_HOST names no container (a name umbrelOS would not find
+    either): with one service besides the proxy, that one is the app, with a warning;
+    among several, the file stays an error (below)."""
+    compose = COMPOSE.replace("APP_HOST: inline_web_1", "APP_HOST: inline_nothing_1")
+    parsed = parse_texts(compose=compose)
+    assert (parsed.definition.main, parsed.definition.not_installable) == ("web", None)
+    assert parsed.warnings[0] == (
+        "docker-compose.yml: services.app_proxy.environment.APP_HOST: 'inline_nothing_1' names "
+        "no service of the app; its only service, web, is taken"
+    )
+
+
 # --- errors of the files ---------------------------------------------------------------------
 
 

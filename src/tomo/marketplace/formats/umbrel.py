@@ -261,6 +261,11 @@ class _UmbrelApp:
         if main is None:
             variable = host.strip().lstrip("$").strip("{}")
             main = self._addressed_services(exports).get(variable)
+        others = [name for name in self.doc["services"] if name != PROXY]
+        if main is None and len(others) == 1:  # a name umbrelOS would not find either
+            main = others[0]
+            self.warnings.append(f"{where}.APP_HOST: '{host}' names no service of the app; "
+                                 f"its only service, {main}, is taken")  # fmt: skip
         if main is None:
             raise ValueError(f"{where}.APP_HOST: '{host}' names no service of the app")
         given = proxy.get("APP_PORT")
