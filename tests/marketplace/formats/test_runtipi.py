@@ -421,6 +421,16 @@ def test_runtipi_s_media_folder_and_a_shared_mount() -> None:
     )
 
 
+def test_runtipi_s_user_ids_are_settings_written_out_as_1000_where_they_must_be() -> None:
+    """recyclarr runs as `user: ${TIPI_UID}:${TIPI_GID}`, Runtipi's own user."""
+    files = app_files({"name": "Demo", "port": 9000},
+                      dynamic=one_service(user="${TIPI_UID}:${TIPI_GID}"))  # fmt: skip
+    parsed = parse_tree(files, "demo")
+    assert parsed.definition.not_installable is None
+    assert parsed.definition.docker.user == "1000:1000"
+    assert any("${TIPI_UID} is fixed to its default '1000'" in w for w in parsed.warnings)
+
+
 @pytest.mark.parametrize(
     ("host_path", "value", "where", "why"),
     [

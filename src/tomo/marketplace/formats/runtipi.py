@@ -508,6 +508,9 @@ _RUNTIPI: dict[str, Meaning] = {
     "ROOT_FOLDER_HOST": _ROOT_FOLDER,
     "STORAGE_PATH": _ROOT_FOLDER,
     "RUNTIPI_MEDIA_DIR": HostFolder("Runtipi's shared media folder"),
+    # The user Runtipi runs as (who installed it; 1000 on a usual system), as PUID.
+    "TIPI_UID": Setting("User id the app runs as (Runtipi's own user)", default="1000"),
+    "TIPI_GID": Setting("Group id the app runs as (Runtipi's own group)", default="1000"),
     "ARCHITECTURE": Unsupported("is the server's architecture, which tomo does not pass on"),
     **{name: Unsupported(_RUNTIPI_ITSELF) for name in _RUNTIPI_OWN},
 }
