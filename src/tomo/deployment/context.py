@@ -25,7 +25,7 @@ from tomo.deployment.app_spec import (
 from tomo.deployment.jobs import now
 from tomo.deployment.models import Installation, KeptSecrets
 from tomo.deployment.remote import Docker
-from tomo.deployment.schemas import InstallationPublic, InstalledContainer
+from tomo.deployment.schemas import InstallationPublic, InstalledContainer, WebLink
 from tomo.deployment.spec import InstallConfig, publishes_ports
 from tomo.deployment.streams import LogStreams
 from tomo.errors import AmbiguousApp, InstallationNotFound, Refusal
@@ -256,6 +256,22 @@ def ports_of(
     return found
 
 
+def web_link(installation: Installation, definition: AppDefinition) -> WebLink | None:
+    """The main service's first TCP port as published (the store's web port comes
+    first), HTTPS when that port speaks it (`proxy.tls`), and the app's page."""
+    main = definition.docker
+    web = next((p for p in main.ports if p.protocol == "tcp"), None)
+    if web is None or not publishes_ports(main.network_mode):
+        return None
+    config = InstallConfig.model_validate(installation.config)
+    chosen = {(p.container, p.protocol): p.host for p in config.ports}
+    port = chosen.get((web.container, "tcp"), web.host or web.container)
+    proxy = definition.proxy
+    tls = (proxy is not None and proxy.tls and proxy.service in (None, definition.main_service)
+           and proxy.port in (None, web.container))  # fmt: skip
+    return WebLink(port=port, scheme="https" if tls else "http", path=definition.web_path)
+
+
 def public(row: Installation) -> InstallationPublic:
     definition = AppDefinition.model_validate(row.definition)
     return InstallationPublic(
@@ -263,7 +279,7 @@ def public(row: Installation) -> InstallationPublic:
         app_id=row.app_id, version=row.version, image=row.image, status=row.status,
         status_message=row.status_message, container_id=row.container_id,
         ports=[f"{host}/{proto}" for host, proto in sorted(ports_of(row, definition))],
-        hostnames=list(row.hostnames or []),
+        web=web_link(row, definition), hostnames=list(row.hostnames or []),
         containers=installed_containers(row, definition), config=row.config,
         operation=row.operation, created_at=row.created_at, updated_at=row.updated_at,
         adopted=bool(row.adopted), updates=UpdateSettings(

@@ -89,6 +89,19 @@ class ResourceUse(BaseModel):
     measured_at: datetime
 
 
+class WebLink(BaseModel):
+    """Where a person opens the app on its server's address: its web port (the main
+    service's first TCP port, as published), the scheme it speaks, its page's path."""
+
+    port: int
+    scheme: Literal["http", "https"] = "http"
+    path: str = "/"
+
+    def url(self, host: str) -> str:
+        shown = f"[{host}]" if ":" in host else host
+        return f"{self.scheme}://{shown}:{self.port}{'' if self.path == '/' else self.path}"
+
+
 class InstallationPublic(BaseModel):
     """An installation as every face shows it (secret values never included)."""
 
@@ -103,6 +116,8 @@ class InstallationPublic(BaseModel):
     status_message: str | None
     container_id: str | None
     ports: list[str]
+    # Its page by the server's address and its web port; None: it publishes no TCP port.
+    web: WebLink | None = None
     # The names its server's front door routes to it (see tomo.proxy); [] without.
     hostnames: list[str] = []
     # Every container, in start order; the main one's name is the installation's.

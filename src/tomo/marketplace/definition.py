@@ -871,6 +871,9 @@ class AppDefinition(_Definition):
     backup: AppBackup = AppBackup()
     # How the front door serves it by name (None: its main service's first TCP port).
     proxy: AppProxy | None = None
+    # Where a person opens it: the path of its page on its web port (CasaOS's `index`,
+    # Umbrel's `path`, Runtipi's `url_suffix`), appended to the app's link.
+    web_path: UrlPath = "/"
 
     @model_validator(mode="before")
     @classmethod

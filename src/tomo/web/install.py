@@ -678,17 +678,21 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 def _addresses(
     job: JobPublic, installation: InstallationPublic | None, server: ServerPublic | None
 ) -> tuple[list[str], list[str]]:
-    """Each name the front door routes to an app that runs now, then http://server:port
-    for each TCP port it publishes."""
+    """Each name the front door routes to an app that runs now, then its page by its
+    web port, then http://server:port for each other TCP port it publishes."""
     if job.status != "done" or installation is None or server is None:
         return [], []
     if job.kind not in ("install", "update", "start", "restart"):
         return [], []
     base = base_url(server)
-    names = [f"{base['scheme']}://{name}{base['port']}/" for name in installation.hostnames]
+    web = installation.web
+    path = web.path if web is not None else "/"
+    names = [f"{base['scheme']}://{name}{base['port']}{path}" for name in installation.hostnames]
     host = f"[{server.host}]" if ":" in server.host else server.host
     tcp = [p.split("/")[0] for p in installation.ports if p.endswith("/tcp")]
-    return [*names, *(f"http://{host}:{port}" for port in tcp)], [
+    # Its page first, then each other TCP port it publishes.
+    others = [f"http://{host}:{port}" for port in tcp if web is None or int(port) != web.port]
+    return [*names, *([web.url(server.host)] if web else []), *others], [
         p for p in installation.ports if not p.endswith("/tcp")
     ]
 

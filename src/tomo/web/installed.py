@@ -142,16 +142,15 @@ async def _tiles(
 
 
 def _open_link(row: InstallationPublic, server: ServerPublic | None) -> str | None:
-    """The app's first name through its server's front door, else its first TCP port
-    on the server's address (as the links of the table)."""
-    port = next((p.split("/")[0] for p in row.ports if p.endswith("/tcp")), None)
+    """The app's page by its first name through its server's front door, else by its
+    web port on the server's address (InstallationPublic.web)."""
+    path = row.web.path if row.web is not None else "/"
     if server is not None and row.hostnames:
         base = base_url(server)
-        return f"{base['scheme']}://{row.hostnames[0]}{base['port']}/"
-    if server is None or port is None:
+        return f"{base['scheme']}://{row.hostnames[0]}{base['port']}{path}"
+    if server is None or row.web is None:
         return None
-    host = f"[{server.host}]" if ":" in server.host else server.host
-    return f"http://{host}:{port}"
+    return row.web.url(server.host)
 
 
 async def _job_under_way(deployment: DeploymentService, row: InstallationPublic) -> str | None:

@@ -363,3 +363,17 @@ def test_screenshots_are_capped_and_bad_assets_dropped() -> None:
 )
 def test_texts_by_locale_prefer_english(value: object, text: str) -> None:
     assert localized(value, "x-casaos.title") == text
+
+
+def test_the_page_and_scheme_of_the_web_port_are_the_app_s_link() -> None:
+    """`index` is the page the app opens on; `scheme: https` says its web port speaks
+    TLS (the link is https://, and the front door talks TLS to it)."""
+    text = ("services: {web: {image: 'a:1', ports: ['9443:443']}}\n"
+            "x-casaos: {main: web, index: /admin/, scheme: https, port_map: '9443'}")  # fmt: skip
+    app = parse_text(text).definition
+    assert (app.web_path, app.proxy is not None and app.proxy.tls) == ("/admin/", True)
+    plain = parse_text("services: {web: {image: 'a:1'}}\nx-casaos: {index: /, scheme: http}")
+    assert (plain.definition.web_path, plain.definition.proxy) == ("/", None)
+    odd = parse_text("services: {web: {image: 'a:1'}}\nx-casaos: {index: 'a b'}")
+    assert odd.definition.web_path == "/"
+    assert odd.warnings[-1].startswith("x-casaos.index: 'a b' is not a page of the app's port")

@@ -200,9 +200,15 @@ def test_a_random_field_is_generated_as_long_as_its_min_asks() -> None:
     ]
 
 
+def test_the_url_suffix_is_the_page_tomo_s_link_opens() -> None:
+    assert parse("notely").definition.web_path == "/app"
+    query = app_files({"name": "Demo", "port": 9000, "url_suffix": "?offline=1"},
+                      dynamic=one_service())  # fmt: skip
+    assert parse_tree(query, "demo").definition.web_path == "/?offline=1"
+
+
 def test_what_tomo_leaves_out_is_reported() -> None:
     assert parse("notely").warnings == [
-        "url_suffix '/app': tomo's link opens the root of the app's port",
         "uid/gid: the files of data/ are given to them where tomo logs in as root; the rest "
         "of the data directory keeps its owner",
         "docker-compose.json: overrides: ignored; tomo installs the same services on every "

@@ -287,6 +287,11 @@ def test_an_app_proxy_host_naming_nothing_beside_one_service_is_that_service() -
     )
 
 
+def test_the_manifest_s_path_is_the_page_the_app_s_link_opens() -> None:
+    assert parse_texts(manifest=MANIFEST + 'path: "/admin"\n').definition.web_path == "/admin"
+    assert parse_texts(manifest=MANIFEST + 'path: ""\n').definition.web_path == "/"
+
+
 # --- errors of the files ---------------------------------------------------------------------
 
 

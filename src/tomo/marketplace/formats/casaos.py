@@ -26,6 +26,7 @@ from tomo.marketplace.formats.common import (
     text_list,
     text_of,
     url_or_none,
+    web_path,
 )
 from tomo.marketplace.formats.compose import (
     ComposeApp,
@@ -174,6 +175,9 @@ class _CasaOSApp:
         icon = self._asset(_optional_text(self.meta, "icon"), "x-casaos.icon")
         if icon:
             data["icon"] = icon
+        data |= web_path(self.meta.get("index"), "x-casaos.index", self.warnings)
+        if str(self.meta.get("scheme", "")).strip().lower() == "https":  # its web port's
+            data["proxy"] = {"tls": True}
         for key, field in (("repo", "repository"), ("docs", "documentation")):
             url = url_or_none(_optional_text(self.meta, key), f"x-casaos.{key}", self.warnings)
             if url:

@@ -13,7 +13,7 @@ from typing import Any
 
 from tomo.errors import InvalidDefinition
 from tomo.marketplace.definition import MAX_SHIPPED_BYTES, MAX_SHIPPED_FILES
-from tomo.marketplace.fields import check_url
+from tomo.marketplace.fields import check_url, check_url_path
 
 
 def load_json(path: str, data: bytes, *, max_bytes: int) -> Any:
@@ -86,6 +86,22 @@ def url_or_none(text: str, where: str, warnings: list[str]) -> str | None:
         return text
     warnings.append(f"{where}: '{text}' is not an http(s) URL, ignored")
     return None
+
+
+def web_path(value: Any, where: str, warnings: list[str]) -> dict[str, str]:
+    """The app's page (definition `web_path`) from a store's path of it: `/admin`,
+    `?offline=1` (a query of the root), `/`, or nothing. One that is no path of the
+    app's own host and port is left out with a warning."""
+    text = str(value).strip() if isinstance(value, str | int | float) else ""
+    if text in ("", "/"):
+        return {}
+    path = text if text.startswith("/") else f"/{text}"
+    try:
+        return {"web_path": check_url_path(path)}
+    except ValueError as exc:
+        warnings.append(f"{where}: '{text}' is not a page of the app's port ({exc}); tomo's "
+                        "link opens its root")  # fmt: skip
+        return {}
 
 
 def text_of(mapping: dict[str, Any], key: str, where: str) -> str:

@@ -32,6 +32,7 @@ from tomo.marketplace.formats.common import (
     one_line,
     shipped_files,
     url_or_none,
+    web_path,
 )
 from tomo.marketplace.formats.compose import (
     ComposeApp,
@@ -277,6 +278,7 @@ class _AppBuilder:
             "author": self.clip("author", one_line(config.author)),
             **self.categories(),
         }
+        fields |= web_path(config.url_suffix, "url_suffix", self.warnings)
         repository = url_or_none(config.source, "source", self.warnings)
         if repository:
             fields["repository"] = repository
@@ -324,9 +326,6 @@ class _AppBuilder:
 
     def report_ignored(self) -> None:
         config = self.config
-        if config.url_suffix:
-            self.warnings.append(f"url_suffix '{config.url_suffix}': tomo's link opens the "
-                                 "root of the app's port")  # fmt: skip
         if config.uid is not None or config.gid is not None:
             self.warnings.append("uid/gid: the files of data/ are given to them where tomo "
                                  "logs in as root; the rest of the data directory keeps its "

@@ -42,6 +42,7 @@ from tomo.marketplace.formats.common import (
     text_list,
     text_of,
     url_or_none,
+    web_path,
 )
 from tomo.marketplace.formats.compose import (
     ComposeApp,
@@ -411,6 +412,7 @@ class _UmbrelApp:
             url = url_or_none(_text(self.manifest, key), key, self.warnings)
             if url:
                 data[field] = url
+        data |= web_path(self.manifest.get("path"), "path", self.warnings)
         # Umbrel's store shows `<app folder>/icon.svg` of its gallery (umbrel_gallery_image)
         # for an app whose manifest names no icon; a repository may keep its own there.
         data.setdefault("icon", f"{self.folder}/icon.svg")
