@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from tests.gitrepo import CatalogRepo, app_yaml
+from tests.gitrepo import CatalogRepo, app_definition, app_yaml
 from tests.services import mute_tcp_server
 from tomo.errors import GitError, GitTimeout, SyncInProgress
+from tomo.marketplace.definition import AppDefinition
 from tomo.marketplace.models import MarketplaceAppRow
 from tomo.marketplace.schemas import RepoCreate, SyncProblem, SyncReport
 from tomo.marketplace.service import MarketplaceService
+from tomo.marketplace.sync import _DETAIL_FIELDS, app_row
 from tomo.runtime import Runtime
 
 
@@ -548,3 +551,12 @@ async def test_a_vanished_remote_is_named_in_gits_words(runtime: Runtime, make_r
         "git ls-remote failed: no repository at that URL "
         f"(fatal: '{repo.url}' does not appear to be a git repository)"
     )
+
+
+def test_every_field_of_a_definition_is_kept_in_the_catalog_row() -> None:
+    """A field neither a column nor in the row's details is lost at every sync: the
+    app's page and its installs would see the default (web_path was, at first)."""
+    columns = set(app_row(AppDefinition.model_validate(app_definition("kept")), repo_id="r",
+                          path="p", blob="b", now=datetime.now(UTC)))  # fmt: skip
+    kept = columns | set(_DETAIL_FIELDS) | {"docker"}  # `docker` is the docker_config column
+    assert set(AppDefinition.model_fields) - kept == set()

@@ -140,6 +140,24 @@ async def test_the_list_shows_every_installation_running_with_its_links(
     assert f'href="/installed/{installation}/uninstall"' in shown.text
 
 
+async def test_open_goes_to_the_app_s_page_on_its_web_port_not_its_lowest_port(
+    deploy: Deploy, site: Web
+) -> None:
+    """The store's web port comes first (CasaOS's port_map) and its page is a path
+    (`index`, Umbrel's `path`, Runtipi's `url_suffix`): the tile's Open link goes
+    there, though the app also publishes a lower port."""
+    web, other = free_port(), free_port()
+    web, other = max(web, other), min(web, other)
+    app = await deploy.publish("paged", web_path="/admin/", docker=deploy.web_app(ports=[
+        {"container": 80, "host": web}, {"container": 8080, "host": other}]))  # fmt: skip
+    installation = install(site, app)
+    admin = site.admin()
+    tile = tile_of(admin.get("/installed"), installation)
+    assert re.search(rf'href="http://127.0.0.1:{web}/admin/"[^>]*>Open<span', tile), tile
+    listed = site.api.admin.get(f"/api/installations/{installation}").json()
+    assert listed["web"] == {"port": web, "scheme": "http", "path": "/admin/"}
+
+
 async def test_a_viewer_sees_no_actions_and_a_forged_form_is_refused(
     deploy: Deploy, site: Web
 ) -> None:

@@ -82,7 +82,7 @@ Progress = Callable[[str, int, int], None]
 _DETAIL_FIELDS = ("license", "repository", "documentation", "icon", "maintainers",
                   "services", "main", "settings", "not_installable", "tagline",
                   "screenshots", "files", "requires", "exports", "hooks", "templated",
-                  "release_notes", "backup", "proxy")  # fmt: skip
+                  "release_notes", "backup", "proxy", "web_path")  # fmt: skip
 
 
 def _no_progress(_phase: str, _done: int, _total: int) -> None:
