@@ -12,6 +12,7 @@ the database, SSH and web stacks (see benchmarks/bench_cli.py).
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import signal
 from collections.abc import Awaitable, Callable
@@ -90,8 +91,15 @@ def run(ctx: typer.Context, action: Callable[[Services], Awaitable[T]]) -> T:
         task = asyncio.current_task()
         if task is not None:
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        async with opened as runtime:
-            return await action(runtime)
+        try:
+            async with opened as runtime:
+                return await action(runtime)
+        finally:
+            # Subprocess transports left for the collector (git's, restic's, ssh's)
+            # are finalized while the loop still runs: collected after asyncio.run
+            # closed it, each printed "Event loop is closed" with a traceback.
+            gc.collect()
+            await asyncio.sleep(0)
 
     return asyncio.run(call())
 
