@@ -910,3 +910,27 @@ def test_gpus_reach_docker_run_with_their_flag(gpus: str, given: str) -> None:
     assert "risk flags you have not accepted: gpu" in refusal(app)
     argv = argv_of(spec_of(app, InstallConfig(accept_risks=["gpu"])))
     assert argv[argv.index("--gpus") + 1] == given  # Docker reads the value as CSV
+
+
+def test_an_env_file_a_container_could_replace_with_a_link_is_refused() -> None:
+    """Docker reads an env_file on the server: in a folder a container writes, the
+    container could make it a link to /etc/shadow and get that into its environment."""
+    files = [
+        {"path": "./conf/app.env", "content": "QT0x"},
+        {"path": "./app.env", "content": "QT0x"},
+    ]
+    mounted = {"host_path": "./conf", "container_path": "/conf"}
+    with pytest.raises(ValidationError, match=(
+        r"env_file: ./conf/app.env is in ./conf, which services.app mounts writable")):  # fmt: skip
+        AppDefinition.model_validate(app_definition("app", files=files, docker={
+            "image": "example/app:1", "volumes": [mounted], "env_file": "./conf/app.env"}))  # fmt: skip
+    read_only = {**mounted, "readonly": True}
+    fine = AppDefinition.model_validate(app_definition("app", files=files, docker={
+        "image": "example/app:1", "volumes": [read_only], "env_file": ["./conf/app.env", "./app.env"]}))  # fmt: skip
+    assert fine.docker.env_file == ["./conf/app.env", "./app.env"]
+
+
+def test_ulimits_that_raise_scheduling_priority_are_refused() -> None:
+    for name in ("nice", "rtprio", "rttime"):
+        with pytest.raises(ValidationError, match=f"'{name}' is not a limit tomo sets"):
+            definition(ulimits={name: 99})

@@ -23,10 +23,11 @@ _UNITS = {None: 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 
 MIN_MEMORY = 6 * 1024 * 1024  # Docker refuses a smaller memory limit
 MAX_BYTES = 1 << 50
 
-# The limits `docker run --ulimit` knows (Linux's RLIMIT_* names).
+# The limits `docker run --ulimit` knows (Linux's RLIMIT_* names), less those that
+# let a process raise its own scheduling priority (`nice`, `rtprio`, `rttime`): a
+# container could then take CPU time from the server's other work, tomo's included.
 ULIMIT_NAMES = frozenset({"core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue",
-                          "nice", "nofile", "nproc", "rss", "rtprio", "rttime",
-                          "sigpending", "stack"})  # fmt: skip
+                          "nofile", "nproc", "rss", "sigpending", "stack"})  # fmt: skip
 HOST_GATEWAY = "host-gateway"  # Docker's word for the server's own address
 _HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,252})")
 # `docker run --tmpfs PATH:OPTIONS`: the options a tmpfs mount takes.
@@ -95,7 +96,7 @@ def _ulimit_entry(entry: Any) -> tuple[str, Any]:
 def _check_ulimits(value: dict[str, list[int]]) -> dict[str, list[int]]:
     for name, (soft, hard) in value.items():
         if name not in ULIMIT_NAMES:
-            raise ValueError(f"'{name}' is not a limit Docker sets (one of "
+            raise ValueError(f"'{name}' is not a limit tomo sets (one of "
                              f"{', '.join(sorted(ULIMIT_NAMES))})")  # fmt: skip
         if soft < -1 or hard < -1 or (hard != -1 and (soft == -1 or soft > hard)):
             raise ValueError(f"{name}: soft {soft} is above hard {hard}, or below -1 (unlimited)")

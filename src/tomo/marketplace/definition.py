@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import posixpath
 import re
 import shlex
 from typing import Annotated, Any, Literal
@@ -926,6 +927,29 @@ class AppDefinition(_Definition):
         definition._invisible_removed = places
         return definition
 
+    def _env_files_fit(self, every: dict[str, DockerConfig]) -> None:
+        """An env_file is one of the app's files, and in no folder a container of the
+        app can write: Docker reads it on the server, and a container that could
+        replace it with a link would have the server's files read into its environment."""
+        placed = {f.path for f in self.files}
+        writable = [(name, posixpath.normpath(v.host_path))
+                    for name, service in every.items() for v in service.volumes
+                    if v.host_path and v.host_path[0] != "/" and not v.readonly]  # fmt: skip
+        for name, service in every.items():
+            for path in service.env_file:
+                if path not in placed:
+                    raise ValueError(f"services.{name}.env_file: {path} is not one of the "
+                                     "app's files")  # fmt: skip
+                inside = posixpath.normpath(path)
+                for owner, folder in writable:
+                    if folder == "." or inside.startswith(folder + "/"):
+                        where = "the data directory" if folder == "." else f"./{folder}"
+                        raise ValueError(
+                            f"services.{name}.env_file: {path} is in {where}, which "
+                            f"services.{owner} mounts writable: a container could replace it "
+                            "with a link to a file of the server"
+                        )
+
     @property
     def invisible_removed(self) -> list[str]:
         """Where invisible formatting characters were removed when it was loaded."""
@@ -950,12 +974,7 @@ class AppDefinition(_Definition):
             raise ValueError("services depend on each other in a circle: " + " → ".join(cycle))
         _refuse_duplicates("settings", [s.name for s in self.settings])
         _refuse_duplicates("files", [f.path for f in self.files])
-        placed = {f.path for f in self.files}
-        for name, service in every.items():
-            for path in service.env_file:
-                if path not in placed:
-                    raise ValueError(f"services.{name}.env_file: {path} is not one of the "
-                                     "app's files")  # fmt: skip
+        self._env_files_fit(every)
         shipped = sum(len(f.content) * 3 // 4 for f in self.files)
         if shipped > MAX_SHIPPED_BYTES:
             raise ValueError(f"files: {shipped} bytes together, more than {MAX_SHIPPED_BYTES}")
