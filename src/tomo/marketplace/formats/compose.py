@@ -773,11 +773,10 @@ class _Conversion:
         if kept:
             result["sysctls"] = kept
 
-    def _option(self, result: dict[str, Any], value: Any, where: str) -> None:
-        """A limit or option Docker gives the container (container_options), written
-        out and read as the definition reads it; one Docker would not take is left
-        out with a warning, not a reason to refuse the app."""
-        key = where.rsplit(".", 1)[-1]
+    def _option(self, result: dict[str, Any], key: str, value: Any, where: str) -> None:
+        """A limit or option Docker gives the container (container_options, the
+        definition's `key`), written out and read as the definition reads it; one Docker
+        would not take is left out with a warning, not a reason to refuse the app."""
         written = self._written_tree(value, where)
         if written is None:
             return
@@ -845,11 +844,12 @@ class _Conversion:
         if devices:
             self._gpu_request(result, devices, f"{where}.resources.reservations.devices")
         limits = resources.get("limits") if isinstance(resources, dict) else None
-        for part, key, compose_key in ((limits, "memory", "mem_limit"),
-                                       (limits, "cpus", "cpus"),
-                                       (reserved, "memory", "mem_reservation")):  # fmt: skip
-            if isinstance(part, dict) and part.get(key) is not None and compose_key not in result:
-                self._option(result, part[key], f"{where}.resources.{compose_key}")
+        for part, name, key, key_where in ((limits, "memory", "mem_limit", "limits.memory"),
+                                           (limits, "cpus", "cpus", "limits.cpus"),
+                                           (reserved, "memory", "mem_reservation",
+                                            "reservations.memory")):  # fmt: skip
+            if isinstance(part, dict) and part.get(name) is not None and key not in result:
+                self._option(result, key, part[name], f"{where}.resources.{key_where}")
         replicas = value.get("replicas") if isinstance(value, dict) else None
         if replicas is not None:
             self._replicas(result, replicas, f"{where}.replicas")
@@ -983,6 +983,13 @@ def _literal_field(key: str) -> Handler:
     return convert
 
 
+def _option_field(key: str) -> Handler:
+    def convert(conversion: _Conversion, result: dict[str, Any], value: Any, where: str) -> None:
+        conversion._option(result, key, value, where)
+
+    return convert
+
+
 def _list_field(key: str) -> Handler:
     def convert(conversion: _Conversion, result: dict[str, Any], value: Any, where: str) -> None:
         items = [conversion._written(item, f"{where}[{i}]")
@@ -1025,10 +1032,9 @@ _HANDLERS: dict[str, Handler] = {
     "security_opt": _Conversion._security_opt, "stop_signal": _literal_field("stop_signal"),
     "sysctls": _Conversion._sysctls,
     "stop_grace_period": _Conversion._stop_grace_period,
-    "mem_limit": _Conversion._option, "mem_reservation": _Conversion._option,
-    "cpus": _Conversion._option, "shm_size": _Conversion._option,
-    "init": _literal_field("init"), "ulimits": _Conversion._option,
-    "extra_hosts": _Conversion._option, "tmpfs": _Conversion._option,
+    **{key: _option_field(key) for key in ("mem_limit", "mem_reservation", "cpus",
+                                           "shm_size", "ulimits", "extra_hosts", "tmpfs")},
+    "init": _literal_field("init"),
     "env_file": _Conversion._env_file,
 }  # fmt: skip
 
