@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -37,6 +38,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that needs a server: `server` (the fast loop leaves them out
     with `-m "not server"`) and xdist's group."""
     needing = [item for item in items if SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))]
+    SERVER_MODULES.update(item.nodeid.split("::")[0] for item in needing)
     lanes = lanes_of([item.nodeid.split("::")[0] for item in needing])
     for item in needing:
         item.add_marker(pytest.mark.server)
@@ -88,6 +90,25 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if lost:
         raise pytest.UsageError(f"xdist did not group {lost[0]} (and {len(lost) - 1} more) "
                                 "with the server's tests; run with TOMO_TEST_WORKERS=1")  # fmt: skip
+
+
+SERVER_MODULES: set[str] = set()  # the test files with a test that needs a server
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _networks_left_unused(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a file of server tests, the networks this run's tomo made on the engine
+    (tomo.owner) that no container uses any more are removed. Tests clean up their
+    containers, not always the networks tomo made for them; a lane's engine serves
+    all of its files from 64 address ranges, and a fresh-clone run ran out of them."""
+    yield
+    if request.node.nodeid.split("::")[0] not in SERVER_MODULES:
+        return
+    listing = ["docker", "network", "ls", "-q", "--filter", "dangling=true",
+               "--filter", f"label=tomo.owner={RUN_LABEL}"]  # fmt: skip
+    unused = subprocess.run(listing, capture_output=True, text=True, check=False).stdout.split()
+    if unused:
+        subprocess.run(["docker", "network", "rm", *unused], capture_output=True, check=False)
 
 
 @pytest.fixture(autouse=True)

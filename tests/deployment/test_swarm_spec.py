@@ -137,6 +137,16 @@ def test_states_come_from_the_tasks_and_a_missing_service_is_no_error() -> None:
     assert status_of({"app": "web"}, states) == ("running", None)
 
 
+def test_a_task_the_swarm_pruned_between_listing_and_inspection_is_no_error() -> None:
+    """`docker service ps` lists a task, the Swarm replaces and prunes it, and
+    `docker inspect` of it says so: the service is read from the tasks that are left
+    (a fresh-clone CI run failed an install's status on it)."""
+    pruned = "Error: task 7h0fqjmigvbgurxec0z26i1ro not found"
+    said = answer([service("web", 1)], [task("web", "t2", "running", "running")])
+    said = said.replace("--tasks--\n", f"--tasks--\n{pruned}\n")
+    assert parse_states(said)["web"].task_ids == frozenset({"t2"})
+
+
 def test_a_stopped_service_is_stopped_and_half_an_app_stopped_is_an_error() -> None:
     states = parse_states(answer([service("web", 0), service("web-db", 1)],
                                  [task("web-db", "t1", "running", "running")]))  # fmt: skip

@@ -8,6 +8,7 @@ import csv
 import dataclasses
 import io
 import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -289,12 +290,17 @@ def _node_trouble(service: dict[str, Any], nodes: dict[str, dict[str, Any]]) -> 
     return None
 
 
+# What docker says of a service or task gone between its listing and its inspection
+# (the Swarm prunes a service's old tasks as it replaces them): gone, not an error.
+GONE_MEANWHILE = re.compile(r"no such|\btask \w+ not found", re.IGNORECASE)
+
+
 def _documents(part: str) -> list[dict[str, Any]]:
     found = []
     for line in part.splitlines():
         if line.startswith("{"):
             found.append(json.loads(line))
-        elif line.strip() and "no such" not in line.lower():
+        elif line.strip() and not GONE_MEANWHILE.search(line):
             raise ValueError(
                 line.strip().removeprefix("Error: ").removeprefix("Error response from daemon: ")
             )
