@@ -38,6 +38,7 @@ import threading
 import time
 from pathlib import Path
 
+from benchmarks.common import as_installed
 from tomo.config import Settings
 from tomo.marketplace.search.catalog import run_search
 from tomo.marketplace.search.reader import StdlibSql
@@ -85,10 +86,7 @@ def timed(argv: list[str], env: dict[str, str]) -> float:
 
 def environment(data_dir: Path, bytecode: Path | None) -> dict[str, str]:
     env = {**os.environ, "TOMO_DATA_DIR": str(data_dir), "COLUMNS": "120"}
-    if bytecode is not None:
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = str(bytecode)
-    return env
+    return env if bytecode is None else as_installed(bytecode, env)
 
 
 def measure(env: dict[str, str], repeat: int) -> dict[str, float]:

@@ -40,7 +40,6 @@ import argparse
 import asyncio
 import json
 import math
-import os
 import secrets
 import shlex
 import shutil
@@ -66,7 +65,7 @@ from tests.services import docker_daemon, free_port, wait_until_serving
 from tests.sshd import Sshd, SshUsers, prepare_users
 
 from benchmarks.bench_backup import docker, ssh_command, work_dirs
-from benchmarks.common import percentile, run_bounded, table
+from benchmarks.common import as_installed, percentile, run_bounded, table
 from tomo.config import Settings
 from tomo.deployment.spec import InstallConfig
 from tomo.marketplace.schemas import RepoCreate
@@ -354,8 +353,7 @@ def cli_env(bench: Bench) -> dict[str, str]:
     another would make the front door anew). Bytecode is kept between runs, as for an
     installed tomo (as bench_cli does), whatever PYTHONDONTWRITEBYTECODE says here."""
     settings = bench.runtime.settings
-    kept = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    return {**kept, "PYTHONPYCACHEPREFIX": str(bench.work / "bytecode"),
+    return {**as_installed(bench.work / "bytecode"),
             "TOMO_BUILTIN_CATALOG": "false", "TOMO_SYNC_INTERVAL": "0",
             "TOMO_PUBLISH_ADDRESS": settings.publish_address,
             "TOMO_PROXY_IMAGE": settings.proxy_image, "TOMO_OWNER_LABEL": settings.owner_label,
