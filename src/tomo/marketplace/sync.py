@@ -69,9 +69,12 @@ from tomo.marketplace.schemas import SyncProblem, SyncReport
 # 15: release notes (tomo's `release_notes`, Umbrel's `releaseNotes`), kept with the app.
 # 16: the front door's `proxy` (Umbrel's app_proxy, Runtipi's exposed apps), kept with
 # the app; Runtipi's force_expose apps installable, their addresses tomo's built-ins.
+# 17: the app's web page (web_path) kept; limits and options (mem_limit, cpus, init,
+#     ulimits, extra_hosts, tmpfs, shm_size); env_file; secrets' length; Umbrel's
+#     derived exports; Portainer's newest-named file and Edge stacks.
 # Apps stored by an older parser are rewritten from the new parse, even from files
 # that did not change: what the catalog shows must be what this parser makes of them.
-PARSER_VERSION = 16
+PARSER_VERSION = 17
 
 log = logging.getLogger("tomo.marketplace")
 # A file holding a whole catalog (Portainer's templates) is bound by this, not by

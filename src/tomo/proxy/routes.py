@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
-from cryptography import x509
-
 from tomo.errors import HostnameTaken, InvalidInput, Refusal
 
 TlsMode = Literal["internal", "acme", "off"]
@@ -326,6 +324,8 @@ def ca_root_problem(pem: str) -> str:
         return "holds a private key: give only the CA's root certificate"
     if "-----BEGIN CERTIFICATE-----" not in pem:
         return "holds no PEM certificate (-----BEGIN CERTIFICATE----- …): give the CA's root"
+    from cryptography import x509  # here: most commands never read a certificate
+
     try:
         x509.load_pem_x509_certificates(pem.encode())
     except ValueError:

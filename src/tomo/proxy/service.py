@@ -26,7 +26,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from cryptography import x509
 from sqlalchemy import select
 
 from tomo.deployment.app_spec import BRIDGE_MODES, container_names, network_name
@@ -652,4 +651,6 @@ async def _root_expiry(door: FrontDoor) -> datetime | None:
         pem = await door.root_certificate()
     except FrontDoorFailed:
         return None
+    from cryptography import x509  # here: most commands never read a certificate
+
     return x509.load_pem_x509_certificate(pem.encode()).not_valid_after_utc

@@ -37,11 +37,15 @@ import json
 import re
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
-import httpx
-
+from tomo.lazy import lazy_import
 from tomo.marketplace.definition import IMAGE_REFERENCE
+
+if TYPE_CHECKING:
+    import httpx
+else:  # loaded when a registry is first asked: httpx brings its own CLI (rich, pygments)
+    httpx = lazy_import("httpx")
 
 DOCKER_HUB = "registry-1.docker.io"
 _HUB_NAMES = ("docker.io", "index.docker.io", DOCKER_HUB)
