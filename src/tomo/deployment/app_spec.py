@@ -14,7 +14,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from tomo.deployment.spec import (
@@ -341,6 +341,13 @@ class _Builder:
                 found[export.name] = Exported(value, secret, self.network)
         return found
 
+    def _marked_shipped(self, mounts: list[Mount]) -> list[Mount]:
+        """The mounts of a file the store ships (Runtipi's crowdsec mounts its
+        data/crowdsec/acquis.yaml alone) marked as such: placed, not made a folder."""
+        shipped = {posixpath.join(self.instance_dir, f.path[2:]) for f in self.definition.files}
+        return [replace(m, shipped_file=True) if m.owned and m.host_path in shipped else m
+                for m in mounts]  # fmt: skip
+
     def _shipped(self, values: dict[str, str]) -> list[ShippedFile]:
         return [self._placed(f, values) for f in self.definition.files]
 
@@ -443,10 +450,10 @@ class _Builder:
         where = f"service {service}"
         config = self.config if main else InstallConfig()
         published = chosen_ports(docker, config, self.problems)
-        placed = placed_mounts(
+        placed = self._marked_shipped(placed_mounts(
             [v for v in docker.volumes if v.volume is None], config, self.instance_dir,
             self.problems, place_under="" if main else service,
-        )  # fmt: skip
+        ))  # fmt: skip
         env, secret_env = self._service_env(service, docker, values, main)
         effective = docker.model_copy(update={"volumes": [
             AppVolume(container_path=m.container_path, host_path=m.host_path, readonly=m.readonly)

@@ -179,6 +179,9 @@ class Mount:
     container_path: str
     readonly: bool
     owned: bool  # under the installation's data directory: tomo creates (and may remove) it
+    # One of the files the store ships (placed with the app's files), mounted as a
+    # file: never made as a folder, or the file would find a folder in its place.
+    shipped_file: bool = False
 
 
 @dataclass(frozen=True)
@@ -261,8 +264,9 @@ class ContainerSpec:
 
     @property
     def owned_dirs(self) -> list[str]:
-        """The instance directory, then every mount source tomo owns."""
-        return [self.instance_dir, *(m.host_path for m in self.mounts if m.owned)]
+        """The instance directory, then every mount source tomo owns that is a folder."""
+        folders = (m.host_path for m in self.mounts if m.owned and not m.shipped_file)
+        return [self.instance_dir, *folders]
 
 
 def installation_labels(

@@ -71,7 +71,8 @@ from tomo.marketplace.schemas import SyncProblem, SyncReport
 # the app; Runtipi's force_expose apps installable, their addresses tomo's built-ins.
 # 17: the app's web page (web_path) kept; limits and options (mem_limit, cpus, init,
 #     ulimits, extra_hosts, tmpfs, shm_size); env_file; secrets' length; Umbrel's
-#     derived exports; Portainer's newest-named file and Edge stacks.
+#     derived exports; Portainer's newest-named file and Edge stacks; compose configs
+#     written out in the file.
 # Apps stored by an older parser are rewritten from the new parse, even from files
 # that did not change: what the catalog shows must be what this parser makes of them.
 PARSER_VERSION = 17

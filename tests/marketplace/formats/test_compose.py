@@ -470,7 +470,7 @@ def test_a_string_health_check_runs_through_the_shell() -> None:
         ("version: '3.8'\nname: app\nx-meta: {a: 1}", [], []),
         ("include: [other.yml]", [], ["include: not supported"]),
         ("secrets: {token: {file: ./t}}", ["secrets: not supported, ignored"], []),
-        ("configs: {c: {file: ./c}}", ["configs: not supported, ignored"], []),
+        ("configs: {c: {file: ./c}}", ["configs.c: only a config written out in the file"], []),
         (
             "networks: {front: {driver: bridge}}",
             ["networks.front: tomo gives each installation"],
@@ -827,3 +827,61 @@ def test_a_device_the_store_lets_the_user_choose_is_chosen_at_install() -> None:
     assert definition.docker.devices == ["${SERIAL}:/dev/ttyACM0", "/dev/dri"]
     assert [s.name for s in definition.settings] == ["SERIAL"]
     assert app_risks(definition) == ["device-setting:SERIAL", "device:/dev/dri"]
+
+
+# --- configs ----------------------------------------------------------------------------------
+
+CONFIGS = """
+configs:
+  runner:
+    content: |
+      host: ${HOST}
+      price: $$5
+  elsewhere:
+    file: ./runner.yaml
+services:
+  web:
+    image: example/web:1.0
+    environment: {PRICE: costs $$5}
+    volumes: ["./state:/state"]
+    configs:
+      - runner
+      - source: runner
+        target: /etc/runner.yaml
+        mode: 0440
+        uid: "1000"
+        gid: "1000"
+"""
+
+
+def test_a_config_written_out_is_a_file_placed_and_mounted_read_only() -> None:
+    """GiteaRunner (CasaOS) writes its runner's settings inline: a file of the app's,
+    filled in at install like a store's template, mounted where each use asks (compose's
+    default target is /<name>); the first use's mode and owner are the file's."""
+    web, app = one(CONFIGS)
+    assert app.blockers == []
+    assert web["volumes"][1:] == [
+        {"host_path": "./compose-configs/runner", "container_path": "/runner", "readonly": True},
+        {"host_path": "./compose-configs/runner", "container_path": "/etc/runner.yaml",
+         "readonly": True},
+    ]  # fmt: skip
+    definition = validated(app)
+    [placed] = definition.files
+    assert (placed.path, placed.mode, placed.owner, placed.template) == (
+        "./compose-configs/runner", "0444", None, True)  # fmt: skip
+    assert placed.data == b"host: ${TOMO_SERVER_HOST}\nprice: $$5\n"
+    # a file filled in as a template: the app's values are templates too ($$ stays $$)
+    assert definition.is_templated and definition.docker.environment[0].default == "costs $$5"
+
+
+def test_a_config_with_its_own_mode_and_owner_and_one_not_written_out() -> None:
+    _, app = one(CONFIGS.replace("      - runner\n", "", 1))  # the long form's use only
+    [placed] = validated(app).files
+    assert (placed.mode, placed.owner) == ("0440", "1000:1000")
+    _, elsewhere = one(CONFIGS.replace("- runner\n", "- elsewhere\n", 1))
+    assert elsewhere.blockers == [
+        "services.web.configs[0]: the config 'elsewhere' is not written out in the file"
+    ]
+    _, unknown = one(CONFIGS.replace("- runner\n", "- nothing\n", 1))
+    assert unknown.blockers == ["services.web.configs[0]: the config 'nothing' is not declared "
+                                "under the top level's configs"]  # fmt: skip

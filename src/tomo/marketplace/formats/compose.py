@@ -16,6 +16,7 @@ are rewritten to the service's name in the other services' values.
 
 from __future__ import annotations
 
+import base64
 import posixpath
 import re
 from collections.abc import Callable, Collection, Mapping
@@ -95,7 +96,6 @@ WARNED: dict[str, str] = {
 BLOCKED: dict[str, str] = {
     "build": "tomo pulls images; it does not build them",
     "secrets": "tomo does not provide compose secrets",
-    "configs": "tomo does not provide compose configs",
     "extends": "tomo does not merge services from other files",
     "profiles": "tomo would start a service compose starts only on request",
     "security_opt": "options other than no-new-privileges can switch protections off",
@@ -117,8 +117,11 @@ BLOCKED: dict[str, str] = {
 }
 _TOP_LEVEL_WARNED = {
     "secrets": "not supported, ignored (a service that uses them says so)",
-    "configs": "not supported, ignored (a service that uses them says so)",
 }
+# Where compose's configs (the ones written out in the file) are placed, under the
+# installation's data directory, each mounted read-only where a service asks.
+CONFIGS_DIR = "compose-configs"
+_CONFIG_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _TOP_LEVEL_BLOCKED = {"include": "tomo does not read other compose files"}
 _QUIET_VOLUME_MODES = {"ro", "rw", "nocopy", "cached", "delegated", "consistent"}
 _ALIAS_EDGE = r"(?<![A-Za-z0-9_.-]){}(?![A-Za-z0-9_-])(?!\.[A-Za-z0-9])(?!://)"
@@ -273,6 +276,10 @@ class _Conversion:
         self.found_aliases: dict[str, str] = {}
         self.named_volumes: dict[str, str] = {}
         self.root_mounted = False
+        # Compose's configs: name -> content in tomo's template form (None: not usable,
+        # its reason recorded where a service uses it); the files those used make.
+        self.configs: dict[str, str | None] = {}
+        self.config_files: dict[str, dict[str, Any]] = {}
 
     def _service_names(self, services: dict[str, Any]) -> dict[str, str]:
         names: dict[str, str] = {}
@@ -303,6 +310,8 @@ class _Conversion:
         self._rewrite_aliases(converted)
         fields = {"services": converted, "main": self._main(main, converted),
                   "settings": list(self.vars.settings.values())}  # fmt: skip
+        if self.config_files:
+            fields["files"] = list(self.config_files.values())
         self._as_written(fields)
         app = ComposeApp(fields, self.vars.warnings, self.vars.blockers, self.data_prefix,
                          self.vars.imports)  # fmt: skip
@@ -318,6 +327,8 @@ class _Conversion:
                 self._declared_volumes(value)
             elif key == "networks":
                 self._declared_networks(value)
+            elif key == "configs":
+                self._declared_configs(value)
             elif key in _TOP_LEVEL_BLOCKED:
                 self.block(key, f"not supported ({_TOP_LEVEL_BLOCKED[key]})")
             else:
@@ -360,6 +371,26 @@ class _Conversion:
                 self.warn(f"networks.{name}", "tomo gives each installation one network of its "
                                               "own; its settings are ignored")  # fmt: skip
 
+    def _declared_configs(self, configs: object) -> None:
+        """Configs written out in the file (`content:`) are files tomo places; one read
+        from elsewhere (a file, the environment, the Swarm) is not usable."""
+        if configs is None:
+            return
+        if not isinstance(configs, dict):
+            raise ValueError("configs: must map config names to their settings")
+        for name, config in configs.items():
+            where = f"configs.{name}"
+            content = config.get("content") if isinstance(config, dict) else None
+            if not _CONFIG_NAME.fullmatch(str(name)):
+                self.warn(where, "a config tomo cannot name as a file, left out")
+                self.configs[str(name)] = None
+            elif isinstance(content, str):
+                self.configs[str(name)] = self.vars.value(content, f"{where}.content")
+            else:
+                self.configs[str(name)] = None
+                self.warn(where, "only a config written out in the file (content) is "
+                                 "supported; a service that uses this one says so")  # fmt: skip
+
     # --- one service -------------------------------------------------------------------
 
     def _service(self, name: str, service: object) -> dict[str, Any]:
@@ -371,8 +402,52 @@ class _Conversion:
             raise ValueError(f"{where}.image: is required{built}")
         result: dict[str, Any] = {}
         for key, value in service.items():
-            self._key(name, result, key, value, f"{where}.{key}")
+            if key != "configs":
+                self._key(name, result, key, value, f"{where}.{key}")
+        if "configs" in service:  # after volumes: its mounts join theirs
+            self._configs(result, service["configs"], f"{where}.configs")
         return result
+
+    def _configs(self, result: dict[str, Any], value: Any, where: str) -> None:
+        """Each config used, mounted read-only from its file (compose's default target
+        is /<name>; mode, uid and gid are the file's)."""
+        for i, entry in enumerate(_as_list(value, where)):
+            at = f"{where}[{i}]"
+            used = entry if isinstance(entry, dict) else {"source": entry}
+            name = str(used.get("source", ""))
+            if self.configs.get(name) is None:
+                known = name in self.configs
+                self.block(at, f"the config '{name}' is " + ("not written out in the file"
+                           if known else "not declared under the top level's configs"))  # fmt: skip
+                continue
+            target = self._written(used.get("target", f"/{name}"), f"{at}.target")
+            if target is None:
+                continue
+            self.config_files.setdefault(name, self._config_file(name, used, at))
+            mount = {"host_path": f"./{CONFIGS_DIR}/{name}", "container_path": target,
+                     "readonly": True}  # fmt: skip
+            result.setdefault("volumes", []).append(mount)
+
+    def _config_file(self, name: str, used: dict[str, Any], where: str) -> dict[str, Any]:
+        content = base64.b64encode((self.configs[name] or "").encode()).decode()
+        placed: dict[str, Any] = {"path": f"./{CONFIGS_DIR}/{name}", "template": True,
+                                  "content": content}  # fmt: skip
+        mode = used.get("mode", 0o444)
+        if isinstance(mode, int) and 0 <= mode <= 0o777:
+            placed["mode"] = f"0{mode:03o}"  # YAML reads compose's 0440 as the number
+        elif isinstance(mode, str) and re.fullmatch(r"0?[0-7]{3}", mode):
+            placed["mode"] = mode
+        else:
+            self.warn(f"{where}.mode", f"'{mode}' is not a file mode; the file is 0444")
+            placed["mode"] = "0444"
+        if "uid" not in used and "gid" not in used:
+            return placed  # root's, as compose makes it
+        owner = f"{used.get('uid', 0)}:{used.get('gid', 0)}"
+        if re.fullmatch(r"[0-9]{1,9}:[0-9]{1,9}", owner):
+            placed["owner"] = owner
+        else:
+            self.warn(where, f"'{owner}' is not a numeric uid:gid; the file is root's")
+        return placed
 
     def _key(self, name: str, result: dict[str, Any], key: str, value: Any, where: str) -> None:
         handler = _HANDLERS.get(key)
@@ -940,8 +1015,11 @@ class _Conversion:
     def _as_written(self, fields: dict[str, Any]) -> None:
         """A one-container app without settings takes its values as written (see the
         model): `$$` must be a plain `$` there, and a built-in cannot be replaced. One
-        that uses other apps' variables reads them as templates (definition.requires)."""
+        that uses other apps' variables reads them as templates (definition.requires),
+        and so does one with configs (files filled in as templates)."""
         if fields["settings"] or len(fields["services"]) > 1 or self.vars.imports:
+            return
+        if self.config_files:
             return
         service, config = next(iter(fields["services"].items()))
         if _uses_references(config):  # tomo's built-ins: its values stay templates

@@ -256,6 +256,7 @@ class _AppBuilder:
         if not unasked:  # a filled-in template takes the place of a plain file of its name
             filled = {f["path"] for f in templates.files}
             files = [f for f in files if f["path"] not in filled] + templates.files
+        files += compose.fields.get("files", [])  # compose's configs
         if files:
             fields["files"] = files
         proxy, unproxied = self.proxy(fields)

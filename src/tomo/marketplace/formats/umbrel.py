@@ -166,7 +166,7 @@ class _UmbrelApp:
         self._judge(compose, proxy)
         # Without a port tomo can publish the app is not installable: no front door either.
         front_door = self._front_door(proxy, port) if proxy and port is not None else None
-        files = self._files(compose)
+        files = [*self._files(compose), *compose.fields.get("files", [])]  # + compose's configs
         templates = self._templates(compose, table)
         fields = dict(compose.fields)
         fields["settings"], unasked = merged_settings(fields, templates, "templates")
