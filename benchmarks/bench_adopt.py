@@ -90,7 +90,7 @@ def cli_env(data_dir: Path) -> dict[str, str]:
 
 def compile_once(data_dir: Path) -> None:
     """Everything the command imports, imported once (its bytecode written)."""
-    subprocess.run([sys.executable, "-c", "import tomo.cli.main, tomo.runtime"],
+    subprocess.run([sys.executable, "-c", "import tomo.cli, tomo.runtime"],
                    env=cli_env(data_dir), check=True, timeout=120)  # fmt: skip
 
 
