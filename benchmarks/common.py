@@ -330,14 +330,16 @@ def change_app(repo: CatalogRepo, index: int, round_: int) -> GeneratedApp:
 # -- timing --------------------------------------------------------------------
 
 
-def as_installed(bytecode: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+def as_installed(bytecode: Path | None = None, env: dict[str, str] | None = None) -> dict[str, str]:
     """`env` (this process's by default) as an installed tomo runs in: Python's compiled
-    bytecode kept between runs, in `bytecode`, even where PYTHONDONTWRITEBYTECODE says
-    not to (this VM sets it: each start of an editable install would compile again
-    every module of tomo changed since its bytecode was last written)."""
+    bytecode kept between runs, even where PYTHONDONTWRITEBYTECODE says not to (this VM
+    sets it: each start of an editable install would compile again every module of
+    tomo changed since its bytecode was last written). Kept in `bytecode` when given
+    (then the standard library's and pip's own compiled files are not used: a first
+    run compiles everything it imports), else beside the sources."""
     given = os.environ if env is None else env
     kept = {key: value for key, value in given.items() if key != "PYTHONDONTWRITEBYTECODE"}
-    return {**kept, "PYTHONPYCACHEPREFIX": str(bytecode)}
+    return kept if bytecode is None else {**kept, "PYTHONPYCACHEPREFIX": str(bytecode)}
 
 
 class Timer:
