@@ -125,6 +125,11 @@ class DockerHost:
         if self.process is not None and self.process.poll() is None:
             for container in self.docker("ps", "-aq").stdout.split():
                 self.docker("rm", "-f", container.decode())
+            # Removed by the engine, or their bridges outlive it on this machine and hold
+            # its address ranges: the next engine of this number finds none free.
+            networks = self.docker("network", "ls", "-q", "--filter", "type=custom").stdout
+            if networks.split():
+                self.docker("network", "rm", *(n.decode() for n in networks.split()))
         self.stop_daemon()
         _ip("link", "del", self.bridge, check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
