@@ -17,6 +17,7 @@ engine runs uncapped and `limit_cpu` says why it cannot.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import shutil
 import subprocess
@@ -88,6 +89,7 @@ class DockerHost:
         if CPU_CGROUPS.is_dir():
             self.cgroup.mkdir(exist_ok=True)
         _ip("link", "del", self.bridge, check=False)  # left by a run that was killed
+        self._remove_stale_bridges()
         _ip("link", "add", self.bridge, "type", "bridge")
         _ip("addr", "add", f"10.213.{self.number}.1/24", "dev", self.bridge)
         _ip("link", "set", self.bridge, "up")
@@ -137,6 +139,21 @@ class DockerHost:
         for cgroup in self.cgroup.parent.parent.glob(f"*/{self.cgroup.name}"):
             with contextlib.suppress(OSError):
                 cgroup.rmdir()
+
+    def _remove_stale_bridges(self) -> None:
+        """Bridges of networks an earlier engine of this number left on the machine (a
+        run killed, or from before engines removed their networks): no engine of this
+        number runs now, so any bridge in its address range is stale, and Docker would
+        find those ranges taken."""
+        pool = ipaddress.ip_network(self.address_pool)
+        listed = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True,
+                                text=True, check=False).stdout  # fmt: skip
+        for line in listed.splitlines():
+            fields = line.split()
+            if len(fields) > 3 and fields[1].startswith("br-"):
+                address = ipaddress.ip_interface(fields[3]).ip
+                if address in pool:
+                    _ip("link", "del", fields[1], check=False)
 
     def _wait_until_answering(self) -> None:
         assert self.process is not None
