@@ -276,9 +276,10 @@ class _Conversion:
         self.found_aliases: dict[str, str] = {}
         self.named_volumes: dict[str, str] = {}
         self.root_mounted = False
-        # Compose's configs: name -> content in tomo's template form (None: not usable,
-        # its reason recorded where a service uses it); the files those used make.
-        self.configs: dict[str, str | None] = {}
+        # Compose's configs: name -> content in tomo's template form; those not usable,
+        # with why (said where a service uses one); the files those used make.
+        self.configs: dict[str, str] = {}
+        self.unusable_configs: dict[str, str] = {}
         self.config_files: dict[str, dict[str, Any]] = {}
 
     def _service_names(self, services: dict[str, Any]) -> dict[str, str]:
@@ -383,11 +384,11 @@ class _Conversion:
             content = config.get("content") if isinstance(config, dict) else None
             if not _CONFIG_NAME.fullmatch(str(name)):
                 self.warn(where, "a config tomo cannot name as a file, left out")
-                self.configs[str(name)] = None
+                self.unusable_configs[str(name)] = "named unlike a file tomo can place"
             elif isinstance(content, str):
                 self.configs[str(name)] = self.vars.value(content, f"{where}.content")
             else:
-                self.configs[str(name)] = None
+                self.unusable_configs[str(name)] = "not written out in the file"
                 self.warn(where, "only a config written out in the file (content) is "
                                  "supported; a service that uses this one says so")  # fmt: skip
 
@@ -415,10 +416,9 @@ class _Conversion:
             at = f"{where}[{i}]"
             used = entry if isinstance(entry, dict) else {"source": entry}
             name = str(used.get("source", ""))
-            if self.configs.get(name) is None:
-                known = name in self.configs
-                self.block(at, f"the config '{name}' is " + ("not written out in the file"
-                           if known else "not declared under the top level's configs"))  # fmt: skip
+            if name not in self.configs:
+                why = self.unusable_configs.get(name, "not declared under the top level's configs")
+                self.block(at, f"the config '{name}' is {why}")
                 continue
             target = self._written(used.get("target", f"/{name}"), f"{at}.target")
             if target is None:
@@ -429,7 +429,7 @@ class _Conversion:
             result.setdefault("volumes", []).append(mount)
 
     def _config_file(self, name: str, used: dict[str, Any], where: str) -> dict[str, Any]:
-        content = base64.b64encode((self.configs[name] or "").encode()).decode()
+        content = base64.b64encode(self.configs[name].encode()).decode()
         placed: dict[str, Any] = {"path": f"./{CONFIGS_DIR}/{name}", "template": True,
                                   "content": content}  # fmt: skip
         mode = used.get("mode", 0o444)
