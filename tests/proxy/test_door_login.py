@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import json
 import socket
 import ssl
 import subprocess
@@ -70,13 +72,17 @@ def ask(port: int, root: str, path: str, *, to: str = NAME, **headers: str) -> A
 
 
 def gateway(network: str) -> str:
-    """The address containers on `network` reach this machine at."""
+    """The address containers on `network` reach this machine at: its gateway, which
+    an engine given --default-address-pool does not list for its default bridge (then
+    the subnet's first address, where Docker puts it)."""
     done = subprocess.run(
-        ["docker", "network", "inspect", network, "--format",
-         "{{range .IPAM.Config}}{{.Gateway}}{{end}}"],
+        ["docker", "network", "inspect", network, "--format", "{{json .IPAM.Config}}"],
         capture_output=True, text=True, check=True, timeout=30,
     )  # fmt: skip
-    return done.stdout.strip()
+    config = json.loads(done.stdout)[0]
+    if config.get("Gateway"):
+        return str(config["Gateway"])
+    return str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
 
 
 @contextlib.asynccontextmanager
