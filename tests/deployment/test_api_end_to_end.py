@@ -19,7 +19,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.cli.tomo_cli import Laptop
+from tests.cli.tomo_cli import PYTHON_M_TOMO, Laptop, run_tomo
 from tests.deployment.conftest import STABLE_SECONDS, remove_test_containers
 from tests.deployment.test_install import page
 from tests.gitrepo import CatalogRepo, app_definition
@@ -55,9 +55,8 @@ class Served:
 
 
 def tomo(data_dir: Path, env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    done = subprocess.run([sys.executable, "-m", "tomo", "--data-dir", str(data_dir), *args],
-                          env=env, input=stdin, capture_output=True, text=True, check=True,
-                          timeout=120)  # fmt: skip
+    done = run_tomo([*PYTHON_M_TOMO, "--data-dir", str(data_dir), *args], env=env, stdin=stdin)
+    assert done.returncode == 0, done.stderr
     return done.stdout
 
 

@@ -30,6 +30,7 @@ from playwright.async_api import (
     expect,
 )
 
+from tests.cli.tomo_cli import PYTHON_M_TOMO, run_tomo
 from tests.deployment.conftest import (  # noqa: F401 - fixtures
     data_root,
     images,
@@ -67,9 +68,8 @@ class Served:
 
     def tomo(self, *args: str, stdin: str | None = None) -> str:
         """A CLI command on the served data directory (to set things up quickly)."""
-        done = subprocess.run([sys.executable, "-m", "tomo", "--data-dir", str(self.data_dir),
-                               *args], env=self.env, input=stdin, capture_output=True, text=True,
-                              timeout=120)  # fmt: skip
+        done = run_tomo([*PYTHON_M_TOMO, "--data-dir", str(self.data_dir), *args], env=self.env,
+                        stdin=stdin)  # fmt: skip
         assert done.returncode == 0, done.stderr
         return done.stdout
 

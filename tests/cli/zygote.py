@@ -1,0 +1,138 @@
+"""A Python process with tomo imported that forks one process per `tomo` command.
+
+The suite runs `tomo` as a user does, as a process of its own, hundreds of times;
+most of each start is Python importing tomo and its libraries (about 1 s of CPU for a
+command that opens the full runtime, on these 2-core machines). This server imports
+them once; each command is then a fork of it that runs tomo's real entry point
+(`runpy`, as `python -m tomo` does) with the test's arguments, environment, working
+directory and standard streams. Exit status, output and signals are a process's own.
+
+Protocol, one connection per command: the client sends a JSON document
+(argv, env, cwd) with its stdin, stdout and stderr descriptors attached; the server
+answers the command's pid, then its exit status as subprocess reports one
+(negative: killed by that signal), each as a line.
+
+Run as a script: `python zygote.py SOCKET`; it prints "ready" once listening.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import pkgutil
+import random
+import signal
+import socket
+import sys
+import threading
+from typing import Any
+
+
+def _import_tomo() -> None:
+    """What a command imports, loaded once: the runtime and every CLI module."""
+    import tomo.cli
+    import tomo.readonly
+    import tomo.runtime
+
+    for module in pkgutil.iter_modules(tomo.cli.__path__, "tomo.cli."):
+        importlib.import_module(module.name)
+
+
+def _receive(connection: socket.socket) -> tuple[dict[str, Any], list[int]]:
+    payload = b""
+    descriptors: list[int] = []
+    while not payload.endswith(b"\n"):
+        data, fds, _flags, _address = socket.recv_fds(connection, 1 << 20, 3)
+        if not data:
+            raise ConnectionError("client went away before its request ended")
+        payload += data
+        descriptors += fds
+    return json.loads(payload), descriptors
+
+
+def _run_command(request: dict[str, Any], descriptors: list[int]) -> None:
+    """In the command's process: become `python -m tomo ARGS` and run it; never returns."""
+    for target, fd in enumerate(descriptors):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.chdir(str(request["cwd"]))
+    os.environ.clear()
+    os.environ.update(request["env"])
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    random.seed()  # each command its own random state, not the server's
+    sys.argv = ["-m", *request["argv"]]
+    import runpy
+
+    code: object = 0
+    try:
+        runpy.run_module("tomo", run_name="__main__", alter_sys=True)
+    except SystemExit as exit_:
+        code = exit_.code
+    except KeyboardInterrupt:  # as Python ends on one: killed by the signal
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    except BaseException:  # as Python ends on an uncaught exception
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    _exit_like_python(code)
+
+
+def _exit_like_python(code: object) -> None:
+    """End the process as the interpreter would on `sys.exit(code)`: streams flushed,
+    a message printed for a non-integer code."""
+    status = 0
+    if isinstance(code, int):
+        status = code
+    else:
+        print(code, file=sys.stderr)
+        status = 1
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe, as Python ignores
+            stream.flush()
+    os._exit(status & 0xFF)
+
+
+def _serve_one(connection: socket.socket) -> None:
+    """In a fork of the server: start the command, report its pid and exit status."""
+    request, descriptors = _receive(connection)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # this process waits for its child
+    pid = os.fork()
+    if pid == 0:
+        connection.close()
+        _run_command(request, descriptors)
+    for fd in descriptors:
+        os.close(fd)
+    connection.sendall(f"{pid}\n".encode())
+    _, status = os.waitpid(pid, 0)
+    connection.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
+    os._exit(0)
+
+
+def main(path: str) -> None:
+    _import_tomo()
+    assert threading.active_count() == 1, "a fork would lose the other threads"
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the per-command forks reap themselves
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(64)
+    print("ready", flush=True)
+    while True:
+        connection, _ = listener.accept()
+        if os.fork() == 0:
+            listener.close()
+            try:
+                _serve_one(connection)
+            finally:
+                os._exit(1)
+        connection.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
