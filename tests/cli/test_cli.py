@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli.tomo_cli import Tomo
+from tests.cli.tomo_cli import Tomo, tomo_command
 from tests.gitrepo import CatalogRepo
 from tomo.config import Settings
 from tomo.runtime import open_runtime
@@ -265,7 +265,7 @@ def test_usage_errors_do_not_trace(tomo: Tomo) -> None:
 def test_data_dir_defaults_to_data_in_the_working_directory(tmp_path: Path) -> None:
     env = {**os.environ, "TOMO_BUILTIN_CATALOG": "false"}
     env.pop("TOMO_DATA_DIR", None)
-    subprocess.run([sys.executable, "-m", "tomo", "repo", "list"], cwd=tmp_path, env=env,
+    subprocess.run([*tomo_command(), "repo", "list"], cwd=tmp_path, env=env,
                    check=True, capture_output=True, timeout=60)  # fmt: skip
     assert (tmp_path / "data" / "tomo.db").is_file()
 

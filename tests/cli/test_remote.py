@@ -12,7 +12,6 @@ import os
 import re
 import stat
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -24,7 +23,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.cli.tomo_cli import Laptop, Tomo
+from tests.cli.tomo_cli import Laptop, Tomo, tomo_command
 from tests.gitrepo import CatalogRepo
 from tests.services import free_port
 from tests.sshd import Sshd, SshUsers
@@ -62,7 +61,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     }
     with (tmp_path / "serve.log").open("w") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "tomo", "--data-dir", str(data), "serve", "--port", str(port)],
+            [*tomo_command(), "--data-dir", str(data), "serve", "--port", str(port)],
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

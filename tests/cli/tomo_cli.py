@@ -6,14 +6,14 @@ import atexit
 import json
 import os
 import pty
+import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from tests.faults import FAULTY_TOMO
 
@@ -35,12 +35,15 @@ class Tomo:
     @property
     def tomo(self) -> list[str]:
         """The command, up to its arguments."""
-        return [*PYTHON_M_TOMO, "--data-dir", str(self.data_dir)]
+        return [*tomo_command(), "--data-dir", str(self.data_dir)]
 
     def run(
         self, *args: str, expect: int = 0, cwd: Path | None = None, stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        done = run_tomo([*self.tomo, *args], env=self.env, cwd=cwd or self.cwd, stdin=stdin)
+        done = subprocess.run(
+            [*self.tomo, *args],
+            capture_output=True, text=True, env=self.env, timeout=120, cwd=cwd or self.cwd, input=stdin,
+        )  # fmt: skip
         assert done.returncode == expect, (done.returncode, done.stdout, done.stderr)
         assert "Traceback" not in done.stderr
         return done
@@ -111,12 +114,13 @@ class Laptop(Tomo):
 
     @property
     def tomo(self) -> list[str]:
-        return PYTHON_M_TOMO
+        return tomo_command()
 
     def run(self, *args: str, expect: int = 0, cwd: Path | None = None,
             stdin: str | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
         """As Tomo.run, keeping every output (to look for the token in)."""
-        done = run_tomo([*self.tomo, *args], env=self.env, cwd=cwd or self.cwd, stdin=stdin)
+        done = subprocess.run([*self.tomo, *args], capture_output=True, text=True, env=self.env,
+                              timeout=120, cwd=cwd or self.cwd, input=stdin)  # fmt: skip
         self.outputs += [done.stdout, done.stderr]
         assert done.returncode == expect, (args, done.returncode, done.stdout, done.stderr)
         assert "Traceback" not in done.stderr
@@ -138,87 +142,45 @@ def table_rows(printed: str) -> list[list[str]]:
     return [[cell.strip() for cell in line[1:-1].replace("┃", "│").split("│")] for line in lines]
 
 
-def run_tomo(
-    command: list[str], *, env: dict[str, str], cwd: Path | None = None,
-    stdin: str | None = None, timeout: float = 120,
-) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    """`python -m tomo ARGS` run to its end, output captured, as subprocess.run does;
-    a fork of the test process's zygote (tests/cli/zygote.py) unless TOMO_TEST_ZYGOTE=0."""
-    if command[:3] != PYTHON_M_TOMO or os.environ.get("TOMO_TEST_ZYGOTE") == "0":
-        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout,
-                              cwd=cwd, input=stdin)  # fmt: skip
-    return _ZYGOTE.run(command, env, cwd or Path.cwd(), stdin, timeout)
+def tomo_command() -> list[str]:
+    """What runs `python -m tomo`: a stand-in for a fork of this test process's
+    zygote (tests/cli/zygote.py), or, with TOMO_TEST_ZYGOTE=0, Python afresh."""
+    if os.environ.get("TOMO_TEST_ZYGOTE") == "0":
+        return tomo_command()
+    return [sys.executable, "-S", str(ZYGOTE.with_name("zygote_client.py")), _ZYGOTE.socket()]
 
 
 class _Zygote:
-    """This test process's zygote, started at its first command."""
+    """This test process's zygote, started when first asked for."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.process: subprocess.Popen[str] | None = None
-        self.socket = ""
+        self.path = ""
 
-    def run(
-        self, command: list[str], env: dict[str, str], cwd: Path, stdin: str | None,
-        timeout: float,
-    ) -> subprocess.CompletedProcess[str]:  # fmt: skip
-        self._start()
-        request = json.dumps({"argv": command[3:], "env": env, "cwd": str(cwd)}) + "\n"
-        with _input(stdin) as given, tempfile.TemporaryFile() as out, \
-                tempfile.TemporaryFile() as err, socket.socket(socket.AF_UNIX) as connection:  # fmt: skip
-            connection.settimeout(timeout)
-            connection.connect(self.socket)
-            socket.send_fds(connection, [request.encode()], [given.fileno(), out.fileno(),
-                                                              err.fileno()])  # fmt: skip
-            answer = connection.makefile()
-            pid = int(answer.readline())
-            try:
-                status = answer.readline()
-            except TimeoutError:
-                os.kill(pid, signal.SIGKILL)
-                raise subprocess.TimeoutExpired(command, timeout) from None
-            assert status, f"the zygote lost `tomo {' '.join(command[3:])}`"
-            out.seek(0)
-            err.seek(0)
-            return subprocess.CompletedProcess(command, int(status), _text(out.read()),
-                                               _text(err.read()))  # fmt: skip
+    def socket(self) -> str:
+        with self.lock:
+            if self.process is None or self.process.poll() is not None:
+                self._start()
+            return self.path
 
     def _start(self) -> None:
-        with self.lock:
-            if self.process is not None and self.process.poll() is None:
-                return
-            folder = tempfile.mkdtemp(prefix="tomo-zygote-")
-            self.socket = os.path.join(folder, "socket")
-            self.process = subprocess.Popen(
-                [sys.executable, str(Path(__file__).with_name("zygote.py")), self.socket],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
-            )  # fmt: skip
-            assert self.process.stdout is not None
-            ready = self.process.stdout.readline()
-            assert ready == "ready\n", f"the zygote did not start: {ready!r}"
-            atexit.register(self._stop, self.process, folder)
+        folder = tempfile.mkdtemp(prefix="tomo-zygote-")
+        self.path = os.path.join(folder, "socket")
+        self.process = subprocess.Popen([sys.executable, str(ZYGOTE), self.path],
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                        text=True)  # fmt: skip
+        assert self.process.stdout is not None
+        ready = self.process.stdout.readline()
+        assert ready == "ready\n", f"the zygote did not start: {ready!r}"
+        atexit.register(self._stop, self.process, folder)
 
     @staticmethod
     def _stop(process: subprocess.Popen[str], folder: str) -> None:
         process.kill()
         process.wait()
-        os.unlink(os.path.join(folder, "socket"))
-        os.rmdir(folder)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def _input(text: str | None) -> IO[bytes]:
-    """A command's standard input: `text`, or nothing (end of file at once)."""
-    if text is None:
-        return open(os.devnull, "rb")
-    given = tempfile.TemporaryFile()  # noqa: SIM115  (the caller's `with` closes it)
-    given.write(text.encode())
-    given.seek(0)
-    return given
-
-
-def _text(output: bytes) -> str:
-    """Output as subprocess's text mode reads it (universal newlines)."""
-    return output.decode().replace("\r\n", "\n").replace("\r", "\n")
-
-
+ZYGOTE = Path(__file__).with_name("zygote.py")
 _ZYGOTE = _Zygote()

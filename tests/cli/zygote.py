@@ -4,13 +4,15 @@ The suite runs `tomo` as a user does, as a process of its own, hundreds of times
 most of each start is Python importing tomo and its libraries (about 1 s of CPU for a
 command that opens the full runtime, on these 2-core machines). This server imports
 them once; each command is then a fork of it that runs tomo's real entry point
-(`runpy`, as `python -m tomo` does) with the test's arguments, environment, working
-directory and standard streams. Exit status, output and signals are a process's own.
+(`runpy`, as `python -m tomo` does) with the arguments, environment, working
+directory and standard streams of a small client process (zygote_client.py), which
+stands in for it: it passes on the signals it gets and exits as the command did.
 
 Protocol, one connection per command: the client sends a JSON document
 (argv, env, cwd) with its stdin, stdout and stderr descriptors attached; the server
 answers the command's pid, then its exit status as subprocess reports one
-(negative: killed by that signal), each as a line.
+(negative: killed by that signal), each as a line. A client gone before its command
+ended (killed) takes the command with it.
 
 Run as a script: `python zygote.py SOCKET`; it prints "ready" once listening.
 """
@@ -31,7 +33,11 @@ from typing import Any
 
 
 def _import_tomo() -> None:
-    """What a command imports, loaded once: the runtime and every CLI module."""
+    """What a command imports, loaded once: the runtime, every CLI module, and the web
+    app `tomo serve` runs."""
+    import uvicorn  # noqa: F401
+
+    import tomo.app
     import tomo.cli
     import tomo.readonly
     import tomo.runtime
@@ -110,9 +116,19 @@ def _serve_one(connection: socket.socket) -> None:
     for fd in descriptors:
         os.close(fd)
     connection.sendall(f"{pid}\n".encode())
+    threading.Thread(target=_end_with_client, args=(connection, pid), daemon=True).start()
     _, status = os.waitpid(pid, 0)
     connection.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
     os._exit(0)
+
+
+def _end_with_client(connection: socket.socket, pid: int) -> None:
+    """Kill the command once its client is gone (it sends nothing, so any return of
+    recv is the end of the connection)."""
+    with contextlib.suppress(OSError):
+        connection.recv(1)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 def main(path: str) -> None:

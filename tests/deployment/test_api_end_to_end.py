@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.cli.tomo_cli import PYTHON_M_TOMO, Laptop, run_tomo
+from tests.cli.tomo_cli import Laptop, tomo_command
 from tests.deployment.conftest import STABLE_SECONDS, remove_test_containers
 from tests.deployment.test_install import page
 from tests.gitrepo import CatalogRepo, app_definition
@@ -55,8 +54,9 @@ class Served:
 
 
 def tomo(data_dir: Path, env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    done = run_tomo([*PYTHON_M_TOMO, "--data-dir", str(data_dir), *args], env=env, stdin=stdin)
-    assert done.returncode == 0, done.stderr
+    done = subprocess.run([*tomo_command(), "--data-dir", str(data_dir), *args],
+                          env=env, input=stdin, capture_output=True, text=True, check=True,
+                          timeout=120)  # fmt: skip
     return done.stdout
 
 
@@ -71,7 +71,7 @@ def served(tmp_path: Path, images: TestImages) -> Iterator[Served]:
     tomo(data_dir, env, "user", "create", "admin", "--admin", "--password-stdin", stdin=PASSWORD)
     token = tomo(data_dir, env, "token", "create", "e2e").strip()
     server = subprocess.Popen(
-        [sys.executable, "-m", "tomo", "--data-dir", str(data_dir), "serve", "--port", str(port)],
+        [*tomo_command(), "--data-dir", str(data_dir), "serve", "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"

@@ -8,10 +8,9 @@ import os
 import pty
 import select
 import subprocess
-import sys
 import time
 
-from tests.cli.tomo_cli import Tomo
+from tests.cli.tomo_cli import Tomo, tomo_command
 from tests.deployment.conftest import Deploy
 from tests.deployment.test_install import docker, page
 from tests.services import free_port
@@ -113,7 +112,7 @@ def terminal_output_until(tomo: Tomo, args: list[str], wanted: str) -> str:
     (then let it finish)."""
     leader, follower = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "tomo", "--data-dir", str(tomo.data_dir), *args],
+        [*tomo_command(), "--data-dir", str(tomo.data_dir), *args],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower, env=tomo.env,
     )  # fmt: skip
     os.close(follower)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from playwright.async_api import (
     expect,
 )
 
-from tests.cli.tomo_cli import PYTHON_M_TOMO, run_tomo
+from tests.cli.tomo_cli import tomo_command
 from tests.deployment.conftest import (  # noqa: F401 - fixtures
     data_root,
     images,
@@ -68,8 +67,9 @@ class Served:
 
     def tomo(self, *args: str, stdin: str | None = None) -> str:
         """A CLI command on the served data directory (to set things up quickly)."""
-        done = run_tomo([*PYTHON_M_TOMO, "--data-dir", str(self.data_dir), *args], env=self.env,
-                        stdin=stdin)  # fmt: skip
+        done = subprocess.run([*tomo_command(), "--data-dir", str(self.data_dir), *args],
+                              env=self.env, input=stdin, capture_output=True, text=True,
+                              timeout=120)  # fmt: skip
         assert done.returncode == 0, done.stderr
         return done.stdout
 
@@ -89,7 +89,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
            "TOMO_SYNC_INTERVAL": "0", "TOMO_MONITOR_INTERVAL": "0"}  # fmt: skip
     log = (tmp_path / "serve.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "tomo", "--data-dir", str(data_dir), "serve", "--port", str(port)],
+        [*tomo_command(), "--data-dir", str(data_dir), "serve", "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

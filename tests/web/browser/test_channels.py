@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 
 from playwright.async_api import Browser, expect
 
+from tests.cli.tomo_cli import tomo_command
 from tests.events.receivers import http_receiver
 from tests.gitrepo import CatalogRepo
 from tests.web.browser.conftest import ADMIN, Served, Watched, labelled, log_in, look, new_page
@@ -19,7 +19,7 @@ def failed_sync(served: Served, repo: CatalogRepo) -> None:
     """A repository subscribed from the shell, then gone: its sync fails (exit 5)."""
     served.tomo("repo", "add", repo.url, "--name", "Lab")
     shutil.rmtree(repo.path)
-    done = subprocess.run([sys.executable, "-m", "tomo", "--data-dir", str(served.data_dir),
+    done = subprocess.run([*tomo_command(), "--data-dir", str(served.data_dir),
                            "repo", "sync", "Lab"], env=served.env, capture_output=True, text=True,
                           timeout=120)  # fmt: skip
     assert done.returncode == 5, done.stderr

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 import yaml
 from playwright.async_api import Browser, Page, expect
 
+from tests.cli.tomo_cli import tomo_command
 from tests.deployment.conftest import remove_test_containers
 from tests.gitrepo import CatalogRepo, app_definition
 from tests.registry import TestImages
@@ -154,7 +154,7 @@ class KillableTomo:
     def start(self) -> None:
         with self.log.open("a") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "tomo", "--data-dir", str(self.served.data_dir), "serve",
+                [*tomo_command(), "--data-dir", str(self.served.data_dir), "serve",
                  "--port", str(self.port)], env=self.served.env, stdout=log,
                 stderr=subprocess.STDOUT,
             )  # fmt: skip
