@@ -395,8 +395,8 @@ class AppPort(_Definition):
 
 MAX_SHIPPED_FILES = 256
 MAX_SHIPPED_BYTES = 1024 * 1024  # all of an app's files together, decoded
-_FILE_MODE = re.compile(r"0?[0-7]{3}")
-_OWNER = re.compile(r"[0-9]{1,9}:[0-9]{1,9}")
+FILE_MODE = re.compile(r"0?[0-7]{3}")  # of a shipped file, octal
+FILE_OWNER = re.compile(r"[0-9]{1,9}:[0-9]{1,9}")  # uid:gid
 
 
 def _check_shipped_path(value: str) -> str:
@@ -416,8 +416,8 @@ class AppFile(_Definition):
 
     path: Annotated[str, AfterValidator(_check_shipped_path)]
     content: Annotated[str, Field(max_length=MAX_SHIPPED_BYTES * 4 // 3 + 4)]  # base64
-    mode: Annotated[str, Field(pattern=_FILE_MODE.pattern)] = "0644"
-    owner: Annotated[str, Field(pattern=_OWNER.pattern)] | None = None  # uid:gid, as root can
+    mode: Annotated[str, Field(pattern=FILE_MODE.pattern)] = "0644"
+    owner: Annotated[str, Field(pattern=FILE_OWNER.pattern)] | None = None  # uid:gid, as root can
     # A store's template (Umbrel's, Runtipi's `*.template`): UTF-8 text in tomo's template
     # form (`${NAME}`, `$$`), filled in with the installation's values when placed.
     template: Bool = False

@@ -31,6 +31,8 @@ from tomo.marketplace.definition import (
     CHOSEN_DEVICE,
     DEPENDENCY_CONDITIONS,
     DURATION,
+    FILE_MODE,
+    FILE_OWNER,
     IMAGE_REFERENCE,
     MAX_REPLICAS,
     MAX_STOP_SECONDS,
@@ -435,7 +437,7 @@ class _Conversion:
         mode = used.get("mode", 0o444)
         if isinstance(mode, int) and 0 <= mode <= 0o777:
             placed["mode"] = f"0{mode:03o}"  # YAML reads compose's 0440 as the number
-        elif isinstance(mode, str) and re.fullmatch(r"0?[0-7]{3}", mode):
+        elif isinstance(mode, str) and FILE_MODE.fullmatch(mode):
             placed["mode"] = mode
         else:
             self.warn(f"{where}.mode", f"'{mode}' is not a file mode; the file is 0444")
@@ -443,7 +445,7 @@ class _Conversion:
         if "uid" not in used and "gid" not in used:
             return placed  # root's, as compose makes it
         owner = f"{used.get('uid', 0)}:{used.get('gid', 0)}"
-        if re.fullmatch(r"[0-9]{1,9}:[0-9]{1,9}", owner):
+        if FILE_OWNER.fullmatch(owner):
             placed["owner"] = owner
         else:
             self.warn(where, f"'{owner}' is not a numeric uid:gid; the file is root's")
