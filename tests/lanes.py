@@ -44,8 +44,8 @@ def lanes_of(modules: Sequence[str]) -> dict[str, int]:
     is what the last measured run spent in it (SECONDS), or its tests' count times the
     mean of those. Every worker collects the same tests, so each computes the same lanes."""
     counts = Counter(modules)
-    measured = _measured_seconds()
-    per_test = sum(measured.values()) / max(1, sum(counts[m] for m in measured if m in counts))
+    measured = {m: seconds for m, seconds in _measured_seconds().items() if m in counts}
+    per_test = sum(measured.values()) / max(1, sum(counts[m] for m in measured))
     weights = {module: measured.get(module, count * per_test) for module, count in counts.items()}
     load = [0.0] * lane_count()
     lanes: dict[str, int] = {}

@@ -146,7 +146,7 @@ def tomo_command() -> list[str]:
     """What runs `python -m tomo`: a stand-in for a fork of this test process's
     zygote (tests/cli/zygote.py), or, with TOMO_TEST_ZYGOTE=0, Python afresh."""
     if os.environ.get("TOMO_TEST_ZYGOTE") == "0":
-        return tomo_command()
+        return PYTHON_M_TOMO
     return [sys.executable, "-S", str(ZYGOTE.with_name("zygote_client.py")), _ZYGOTE.socket()]
 
 

@@ -88,21 +88,20 @@ def _run_command(request: dict[str, Any], descriptors: list[int]) -> None:
 
 
 def _exit_like_python(code: object) -> None:
-    """End the process as the interpreter would on `sys.exit(code)`: streams flushed,
-    a message printed for a non-integer code."""
-    status = 0
-    if isinstance(code, int):
-        status = code
-    else:
+    """End the process as the interpreter would on `sys.exit(code)`: None is 0, any
+    other non-integer a message and 1; exit handlers run, streams flushed."""
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):  # sys.exit("message")
         print(code, file=sys.stderr)
-        status = 1
+        code = 1
     import atexit
 
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe, as Python ignores
             stream.flush()
-    os._exit(status & 0xFF)
+    os._exit(code & 0xFF)
 
 
 def _serve_one(connection: socket.socket) -> None:
