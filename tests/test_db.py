@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -13,7 +15,7 @@ from sqlalchemy import Connection, inspect, text
 
 import tomo.runtime  # noqa: F401  (registers every table on Base.metadata)
 from tomo.config import Settings
-from tomo.db import Base, Database
+from tomo.db import Base, Database, NewSchema
 from tomo.marketplace.search import postgres, sqlite
 from tomo.migrations import SCHEMA_REVISION
 from tomo.migrations.filters import include_object
@@ -115,6 +117,58 @@ async def test_the_models_and_the_migrations_agree(settings: Settings) -> None:
         assert differences == []
     finally:
         await db.dispose()
+
+
+async def test_a_new_database_copied_from_the_first_is_the_migrated_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second new database of a process gets the first one's schema without a
+    migration: the same tables, indexes, triggers, virtual tables and shadow tables,
+    the same rows in each (a migration writing rows into a new database shows here)."""
+    monkeypatch.setattr("tomo.db.NEW_SCHEMA", NewSchema())
+    await _new_database(tmp_path / "migrated")
+
+    def no_migration(*args: object) -> None:
+        raise AssertionError("a new database after the first is migrated again")
+
+    monkeypatch.setattr("tomo.db.upgrade_schema", no_migration)
+    await _new_database(tmp_path / "copied")
+    migrated, copied = (_everything(tmp_path / name / "tomo.db") for name in ("migrated", "copied"))
+    assert copied == migrated
+    assert ("marketplace_apps_fts_config", [("version", 4)]) in migrated[1]  # shadows compared
+
+
+async def test_a_database_with_tables_of_its_own_is_never_given_the_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tomo.db.NEW_SCHEMA", NewSchema())
+    await _new_database(tmp_path / "first")
+    (tmp_path / "other").mkdir(mode=0o700)
+    with sqlite3.connect(tmp_path / "other" / "tomo.db") as connection:
+        connection.execute("CREATE TABLE notes (text TEXT)")
+    await _new_database(tmp_path / "other")  # migrated: the copy would fail on it
+    tables = {name for _, name, _, _ in _everything(tmp_path / "other" / "tomo.db")[0]}
+    assert {"notes", "marketplace_apps", "alembic_version"} <= tables
+
+
+async def _new_database(data_dir: Path) -> None:
+    db = Database(Settings(data_dir=data_dir, builtin_catalog=False))
+    try:
+        await db.migrate()
+    finally:
+        await db.dispose()
+
+
+def _everything(
+    path: Path,
+) -> tuple[list[tuple[str, str, str, str]], list[tuple[str, list[tuple[object, ...]]]]]:
+    """An SQLite database's schema and the rows of each of its tables, sorted."""
+    with sqlite3.connect(path) as connection:
+        schema = sorted(connection.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+        tables = [name for type_, name, _, _ in schema if type_ == "table"]
+        # the table names are the database's own, read from sqlite_master just above
+        rows = [(t, sorted(connection.execute(f'SELECT * FROM "{t}"'))) for t in tables]  # noqa: S608
+    return schema, rows
 
 
 async def test_upgrading_from_the_previous_revision_keeps_the_data(settings: Settings) -> None:

@@ -46,6 +46,27 @@ def _import_tomo() -> None:
         importlib.import_module(module.name)
 
 
+def _take_new_schema() -> None:
+    """A new SQLite database made once here: each command forked afterwards that makes
+    one copies its schema (tomo.db.NewSchema) instead of running every migration."""
+    import asyncio
+    import tempfile
+    from pathlib import Path
+
+    from tomo.config import Settings
+    from tomo.db import Database
+
+    async def make(data_dir: Path) -> None:
+        db = Database(Settings(data_dir=data_dir, database_url=None))
+        try:
+            await db.migrate()
+        finally:
+            await db.dispose()
+
+    with tempfile.TemporaryDirectory(prefix="tomo-zygote-") as folder:
+        asyncio.run(make(Path(folder) / "data"))
+
+
 def _receive(connection: socket.socket) -> tuple[dict[str, Any], list[int]]:
     payload = b""
     descriptors: list[int] = []
@@ -132,6 +153,7 @@ def _end_with_client(connection: socket.socket, pid: int) -> None:
 
 def main(path: str) -> None:
     _import_tomo()
+    _take_new_schema()
     assert threading.active_count() == 1, "a fork would lose the other threads"
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the per-command forks reap themselves
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
