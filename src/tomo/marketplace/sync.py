@@ -73,9 +73,12 @@ from tomo.marketplace.schemas import SyncProblem, SyncReport
 #     ulimits, extra_hosts, tmpfs, shm_size); env_file; secrets' length; Umbrel's
 #     derived exports; Portainer's newest-named file and Edge stacks; compose configs
 #     written out in the file.
+# 18: Umbrel: optional manifest texts written as mappings read; a fixed-address
+#     variable is its service's host exported or not; a template wins over a shipped
+#     file of its name.
 # Apps stored by an older parser are rewritten from the new parse, even from files
 # that did not change: what the catalog shows must be what this parser makes of them.
-PARSER_VERSION = 17
+PARSER_VERSION = 18
 
 log = logging.getLogger("tomo.marketplace")
 # A file holding a whole catalog (Portainer's templates) is bound by this, not by

@@ -525,3 +525,55 @@ def test_a_template_beside_values_that_hold_a_dollar_keeps_the_app_not_installab
     plain = parse_texts(**{"motd.template": "hello from $APP_ID\n"}).definition
     assert plain.not_installable is None and plain.templated
     assert plain.files[0].data == b"hello from inline\n"
+
+
+def test_optional_manifest_texts_written_as_mappings_are_read_not_refused() -> None:
+    """Stores derived from Umbrel's write `developer: {name, website}` and `repo: {url}`:
+    the name or URL is taken; another value of the wrong type is a warning, never the
+    reason an app is dropped."""
+    parsed = parse_texts(manifest=MANIFEST + (
+        "developer: {name: Mastodon gGmbH, website: 'https://joinmastodon.org'}\n"
+        "repo: {active: true, url: 'https://github.com/mastodon/mastodon'}\n"
+        "submitter: [someone]\n"))  # fmt: skip
+    app = parsed.definition
+    assert (app.author, app.repository) == (
+        "Mastodon gGmbH",
+        "https://github.com/mastodon/mastodon",
+    )
+    assert app.maintainers == []
+    assert "submitter: must be text, ignored" in parsed.warnings
+
+
+def test_a_fixed_address_variable_is_its_services_host_whether_exported_or_not() -> None:
+    """`ipv4_address: $APP_X_IP` makes `$APP_X_IP` that service's host name, also when
+    exports.sh does not export it plainly (APP_HOST included)."""
+    compose = """services:
+  app_proxy:
+    environment:
+      APP_HOST: $APP_INLINE_IP
+      APP_PORT: 80
+  web:
+    image: example/web:1.0
+    environment:
+      PEER: tcp://${APP_INLINE_WORKER_IP}:5556
+    networks:
+      default:
+        ipv4_address: $APP_INLINE_IP
+  worker:
+    image: example/worker:1.0
+    networks:
+      default:
+        ipv4_address: ${APP_INLINE_WORKER_IP}
+"""
+    app = parse_texts(compose=compose, **{"exports.sh": "export APP_INLINE_PORT=80\n"}).definition
+    assert (app.main, app.not_installable) == ("web", None)
+    web = {v.name: v.default for v in app.docker.environment}
+    assert web["PEER"] == "tcp://worker:5556"
+
+
+def test_a_template_wins_over_a_shipped_file_of_the_name_it_is_rendered_to() -> None:
+    """umbrelOS copies the app folder, then renders each `*.template` beside it: the
+    rendered file replaces a shipped one of the same name."""
+    app = parse_texts(**{"nginx.conf": "old\n", "nginx.conf.template": "port $APP_ID\n"})
+    files = [(f.path, f.template) for f in app.definition.files]
+    assert files == [("./nginx.conf", True)]

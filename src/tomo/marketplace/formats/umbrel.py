@@ -78,6 +78,7 @@ MAX_SHIPPED = MAX_SHIPPED_FILES + 1  # files of an app folder read: one more tha
 _KNOWN_MANIFEST_VERSIONS = ("1", "1.1")
 _IMAGE = re.compile(r".+\.(?:png|jpe?g|svg|webp|gif)", re.IGNORECASE)
 _NOT_SHIPPED = re.compile(r"(?:.*/)?(?:\.gitkeep|README[^/]*|LICENSE[^/]*)", re.IGNORECASE)
+_ADDRESS_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 _EXPORT = re.compile(r"\s*export\s+([A-Za-z_][A-Za-z0-9_]*)=(.*)")
 _LITERAL = re.compile(r"""'([^']*)'|"([^"$`\\]*)"|([^\s"'$`\\;&|<>()]*)""")
 
@@ -153,7 +154,8 @@ class _UmbrelApp:
         exports = self._exports()
         table = umbrel_table(self.app_id, version=_required_text(self.manifest, "version"),
                              exports=exports,
-                             dependencies={own_prefix(d): d for d in dependencies})  # fmt: skip
+                             dependencies={own_prefix(d): d for d in dependencies},
+                             hosts=self._addressed_services({}))  # fmt: skip
         proxy = _proxy_environment(self.doc)
         main, port = (self._proxy_target(proxy, table, exports) if proxy is not None
                       else (None, None))  # fmt: skip
@@ -170,8 +172,9 @@ class _UmbrelApp:
         templates = self._templates(compose, table)
         fields = dict(compose.fields)
         fields["settings"], unasked = merged_settings(fields, templates, "templates")
-        if not unasked:
-            files += templates.files
+        if not unasked:  # umbrelOS renders templates after copying: one wins over a file
+            rendered = {file["path"] for file in templates.files}  # of the same name
+            files = [file for file in files if file["path"] not in rendered] + templates.files
         hooks = self._hooks()
         blockers = not_installable_text([*compose.blockers, *self.blockers,
                                          *templates.blockers, *unasked])  # fmt: skip
@@ -224,13 +227,18 @@ class _UmbrelApp:
         return found
 
     def _addressed_services(self, exports: dict[str, str | Meaning | None]) -> dict[str, str]:
-        """export name -> the service whose fixed address it is."""
+        """export name -> the service whose fixed address it is: an address written as
+        the variable (`$APP_X_IP`, `${APP_X_IP}`; every such variable when `exports` is
+        empty) or as the export's literal value."""
         found: dict[str, str] = {}
         for service, config in self.doc["services"].items():
             networks = config.get("networks") if isinstance(config, dict) else None
             for network in (networks or {}).values() if isinstance(networks, dict) else []:
                 address = str((network or {}).get("ipv4_address", "")) if isinstance(
                     network, dict) else ""  # fmt: skip
+                variable = _ADDRESS_VARIABLE.fullmatch(address)
+                if variable and not exports and service != PROXY:
+                    found.setdefault(variable.group(1) or variable.group(2), str(service))
                 for name, value in exports.items():
                     named = address.strip("${}") == name or address == f"${{{name}}}"
                     if address and (named or address == value):
@@ -259,9 +267,9 @@ class _UmbrelApp:
         if not isinstance(host, str) or not host:
             raise ValueError(f"{where}.APP_HOST: is required (it names the app's main container)")
         main = _service_named(host, self.app_id, self.doc["services"])
-        if main is None:
-            variable = host.strip().lstrip("$").strip("{}")
-            main = self._addressed_services(exports).get(variable)
+        if main is None:  # the service given that address, exported or not (kollider's
+            variable = host.strip().lstrip("$").strip("{}")  # exports.sh lost its own)
+            main = self._addressed_services({variable: exports.get(variable)}).get(variable)
         others = [name for name in self.doc["services"] if name != PROXY]
         if main is None and len(others) == 1:  # a name umbrelOS would not find either
             main = others[0]
@@ -394,22 +402,21 @@ class _UmbrelApp:
         if self.app_id != self.folder:
             self.warnings.append(f"id: '{self.app_id}' differs from the folder '{self.folder}'")
         self._notes()
+        notes = self._optional("releaseNotes")
         data: dict[str, Any] = {
             "id": self.app_id,
             "name": self._line("name", 128, required=True),
             "version": _required_text(self.manifest, "version"),
             "tagline": self._line("tagline", 256),
             "description": clip(self._description(), 8000, "description", self.warnings),
-            "release_notes": clip(
-                _text(self.manifest, "releaseNotes"), 8000, "releaseNotes", self.warnings
-            ),
-            "category": slugify(_text(self.manifest, "category") or "other"),
-            "author": _text(self.manifest, "developer"),
-            "maintainers": [s for s in [_text(self.manifest, "submitter")] if s],
+            "release_notes": clip(notes, 8000, "releaseNotes", self.warnings),
+            "category": slugify(self._optional("category") or "other"),
+            "author": self._optional("developer"),
+            "maintainers": [s for s in [self._optional("submitter")] if s],
             "screenshots": self._screenshots(),
         }
         for key, field in (("icon", "icon"), ("repo", "repository")):
-            url = url_or_none(_text(self.manifest, key), key, self.warnings)
+            url = url_or_none(self._optional(key), key, self.warnings)
             if url:
                 data[field] = url
         data |= web_path(self.manifest.get("path"), "path", self.warnings)
@@ -419,18 +426,30 @@ class _UmbrelApp:
         return data
 
     def _line(self, key: str, limit: int, *, required: bool = False) -> str:
-        text = _required_text(self.manifest, key) if required else _text(self.manifest, key)
+        text = _required_text(self.manifest, key) if required else self._optional(key)
         return clip(one_line(text), limit, key, self.warnings)
+
+    def _optional(self, key: str) -> str:
+        """An optional text of the manifest. Stores derived from Umbrel's write some as
+        mappings (`developer: {name, website}`, `repo: {url}`): their name or URL is
+        taken; any other value is left out with a warning, never costing the app."""
+        value = self.manifest.get(key)
+        if isinstance(value, dict):
+            value = value.get("name", value.get("url"))
+        if value is None or isinstance(value, str):
+            return (value or "").strip()
+        self.warnings.append(f"{key}: must be text, ignored")
+        return ""
 
     def _description(self) -> str:
         """The description, then what Umbrel shows beside it: the first login."""
-        user = _text(self.manifest, "defaultUsername")
-        password = _text(self.manifest, "defaultPassword")
+        user = self._optional("defaultUsername")
+        password = self._optional("defaultPassword")
         login = [f"Default username: {user}." if user else "",
                  f"Default password: {password}." if password else ""]  # fmt: skip
         if str(self.manifest.get("deterministicPassword")) == "true":
             login.append("The password is the app's generated setting APP_PASSWORD.")
-        parts = [_text(self.manifest, "description"), " ".join(p for p in login if p)]
+        parts = [self._optional("description"), " ".join(p for p in login if p)]
         return "\n\n".join(part for part in parts if part)
 
     def _screenshots(self) -> list[str]:

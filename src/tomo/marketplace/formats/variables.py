@@ -164,17 +164,22 @@ def umbrel_table(
     version: str,
     exports: Mapping[str, str | Meaning | None],
     dependencies: Mapping[str, str],
+    hosts: Mapping[str, str] | None = None,
 ) -> VariableTable:
     """Umbrel: what umbrelOS's app script exports to an app's compose file.
 
     `exports`: the app's own exports.sh (name -> literal value, what tomo makes of
     a value the script derives (umbrel.read_exports), or None when the script
-    computes it otherwise); `dependencies`: variable prefix -> other app's id."""
+    computes it otherwise); `dependencies`: variable prefix -> other app's id;
+    `hosts`: variable -> the service given it as its fixed address, which is that
+    service's host name on tomo's network however exports.sh computes it."""
     own: dict[str, Meaning] = {
         name: Fixed(value) if isinstance(value, str)
         else value if value is not None else Unsupported(_COMPUTED)
         for name, value in exports.items()
     }  # fmt: skip
+    own |= {name: Fixed(service) for name, service in (hosts or {}).items()
+            if not isinstance(exports.get(name), str)}  # fmt: skip
     return BASE_TABLE.extend(
         {**_UMBREL, "APP_ID": Fixed(app_id), "APP_VERSION": Fixed(version), **own},
         fallback=lambda name: _other_umbrel_app(name, dependencies, own_prefix(app_id)),
