@@ -38,7 +38,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that needs a server: `server` (the fast loop leaves them out
     with `-m "not server"`) and xdist's group."""
     needing = [item for item in items if SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))]
-    SERVER_MODULES.update(item.nodeid.split("::")[0] for item in needing)
     lanes = lanes_of([item.nodeid.split("::")[0] for item in needing])
     for item in needing:
         item.add_marker(pytest.mark.server)
@@ -92,7 +91,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
                                 "with the server's tests; run with TOMO_TEST_WORKERS=1")  # fmt: skip
 
 
-SERVER_MODULES: set[str] = set()  # the test files with a test that needs a server
+RAN_SERVER_TESTS: set[str] = set()  # the test files whose server tests this worker ran
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+        RAN_SERVER_TESTS.add(item.nodeid.split("::")[0])
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -100,9 +104,12 @@ def _networks_left_unused(request: pytest.FixtureRequest) -> Iterator[None]:
     """After a file of server tests, the networks this run's tomo made on the engine
     (tomo.owner) that no container uses any more are removed. Tests clean up their
     containers, not always the networks tomo made for them; a lane's engine serves
-    all of its files from 64 address ranges, and a fresh-clone run ran out of them."""
+    all of its files from 64 address ranges, and a fresh-clone run ran out of them.
+    Only by the worker that ran the file's server tests, on its own engine: the
+    worker that ran the file's other tests has no engine of its own, and a stopped
+    app's network on the first lane's (the machine's) looks unused too."""
     yield
-    if request.node.nodeid.split("::")[0] not in SERVER_MODULES:
+    if request.node.nodeid.split("::")[0] not in RAN_SERVER_TESTS:
         return
     listing = ["docker", "network", "ls", "-q", "--filter", "dangling=true",
                "--filter", f"label=tomo.owner={RUN_LABEL}"]  # fmt: skip
