@@ -117,6 +117,14 @@ def test_an_import_the_required_installation_does_not_give_is_refused() -> None:
     ({"exports": [{"name": "X", "host": "nope"}]}, "'nope' is not a service"),
     ({"exports": [{"name": "X", "value": "${NODE_HOST}"}]}, "is not a setting of this app"),
     ({"exports": [{"name": "X"}]}, "give either host"),
+    ({"docker": {"image": "a:1", "volumes": [
+        {"container_path": "/lnd", "imported_folder": "NODE_DATA"}]}},
+     "NODE_DATA is none of the imports of the apps it requires"),
+    ({"docker": {"image": "a:1", "volumes": [
+        {"container_path": "/lnd", "imported_folder": "NODE_HOST/../x"}]}}, "no '..'"),
+    ({"docker": {"image": "a:1", "volumes": [
+        {"container_path": "/lnd", "imported_folder": "NODE_HOST", "host_path": "./x"}]}},
+     "give only one of host_path / volume / imported_folder"),
 ])  # fmt: skip
 def test_requirements_and_exports_that_cannot_work_are_refused(
     change: dict[str, Any], error: str
@@ -167,3 +175,59 @@ def test_a_device_chosen_at_install_takes_the_settings_value() -> None:
         == "Direct access to the device you choose (SERIAL)"
     )
     assert risk_flag_problem("device-setting:SERIAL") is None
+
+
+# --- folders of the data of a required app ------------------------------------------------
+
+LIGHTNING: dict[str, Any] = {
+    "id": "lightning", "name": "Lightning", "version": "1",
+    "services": {"lnd": {"image": "example/lnd:1", "volumes": [
+        {"container_path": "/data/.lnd", "host_path": "./data/lnd"}]}},
+    "exports": [{"name": "LND_DATA", "value": "${TOMO_DATA_DIR}/data/lnd"},
+                {"name": "LND_HOST", "host": "lnd"}],
+}  # fmt: skip
+WALLET: dict[str, Any] = {
+    "id": "wallet", "name": "Wallet", "version": "1",
+    "docker": {"image": "example/wallet:1", "volumes": [
+        {"container_path": "/lnd", "imported_folder": "LND_DATA/tls", "readonly": True}]},
+    "requires": [{"app": "lightning", "imports": ["LND_DATA"]}],
+}  # fmt: skip
+
+
+def test_a_folder_a_required_app_exports_is_mounted_with_its_own_risk_flag() -> None:
+    lightning = build(LIGHTNING, name="ln")
+    given = lightning.exports["LND_DATA"]
+    assert (given.value, given.folder, given.writable_above) == (
+        "/srv/apps/ln/data/lnd", True, None)  # fmt: skip
+    assert not lightning.exports["LND_HOST"].folder
+    assert "app-data:lightning" in app_risks(AppDefinition.model_validate(WALLET))
+    with pytest.raises(InvalidInput, match="app-data:lightning"):
+        build(WALLET, lightning.exports)
+    wallet = build(WALLET, lightning.exports, accept_risks=["app-data:lightning"])
+    [mount] = wallet.main.mounts
+    assert (mount.host_path, mount.container_path, mount.readonly, mount.owned) == (
+        "/srv/apps/ln/data/lnd/tls", "/lnd", True, False)  # fmt: skip
+    # judged as the other app's data, not as a path under the server's app folders
+    assert wallet.risks == ["app-data:lightning"]
+    assert explain_risk("app-data:lightning")[0] == "Reads and writes lightning's data"
+    assert risk_flag_problem("app-data:lightning") is None
+
+
+def test_a_folder_its_app_can_write_around_is_also_a_nested_mount() -> None:
+    """A container of the exporting app that writes the folder holding the exported
+    one could swap it for a link, which Docker follows at the dependant's next start."""
+    whole = {**LIGHTNING, "services": {"lnd": {"image": "example/lnd:1", "volumes": [
+        {"container_path": "/data", "host_path": "./data"}]}}}  # fmt: skip
+    lightning = build(whole, name="ln")
+    assert lightning.exports["LND_DATA"].writable_above == "/srv/apps/ln/data"
+    with pytest.raises(InvalidInput, match="nested-mount:/srv/apps/ln/data/lnd/tls"):
+        build(WALLET, lightning.exports, accept_risks=["app-data:lightning"])
+
+
+def test_an_import_that_is_no_folder_of_the_apps_data_is_never_mounted() -> None:
+    """An export naming any other path (an attacker's `/`, or `/etc`) is refused."""
+    hostile = {**LIGHTNING, "exports": [{"name": "LND_DATA", "value": "/etc"}]}
+    for exports in (build(hostile, name="ln").exports,
+                    {"LND_DATA": Exported("/", False, None, "lightning")}):  # fmt: skip
+        with pytest.raises(InvalidInput, match="gives LND_DATA, which is not a folder of its"):
+            build(WALLET, exports, accept_risks=["app-data:lightning"])

@@ -62,3 +62,26 @@ def test_a_catalog_of_apps_that_all_require_each_other_keeps_the_page_quick(
     assert answer.status_code == 200
     assert "apps require each other in a circle" in unescape(text_of(answer))
     assert answer.text.count("<li>") < 12 * 12
+
+
+def test_what_a_required_app_gives_through_its_own_requirements_counts(
+    web: Web, make_repo: MakeRepo
+) -> None:
+    """An app requiring `viewer` may import what `viewer`'s own requirement `node`
+    exports (Umbrel's apps use their dependencies' dependencies')."""
+    wallet = {"requires": [{"app": "viewer", "imports": ["NODE_TOKEN"]}],
+              "docker": {"image": "example/wallet:1", "environment": [
+                  {"name": "TOKEN", "default": "${NODE_TOKEN}"}]}}  # fmt: skip
+    repo = catalog_of(make_repo, ("node", "tools", NODE), ("viewer", "tools", VIEWER),
+                      ("wallet", "tools", wallet),
+                      ("purse", "tools", {**wallet, "requires": [
+                          {"app": "viewer", "imports": ["NODE_SEED"]}],
+                          "docker": {"image": "example/purse:1", "environment": [
+                              {"name": "SEED", "default": "${NODE_SEED}"}]}}))  # fmt: skip
+    repo_id = subscribe(web, repo, "chain")
+    page = unescape(text_of(web.viewer().get(f"/apps/{repo_id}/wallet")))
+    assert f"Viewer {repo_id}/viewer gives NODE_TOKEN" in page
+    assert "tomo cannot install Wallet" not in page
+    lacking = unescape(text_of(web.viewer().get(f"/apps/{repo_id}/purse")))
+    assert (f"tomo cannot install Purse. It requires {repo_id}/viewer, but it gives no "
+            "NODE_SEED.") in lacking  # fmt: skip

@@ -236,6 +236,8 @@ def _described(description: str, choices: list[str]) -> str:
 def _volume_source(volume: AppVolume) -> str:
     if volume.volume:
         return f"volume {volume.volume}"
+    if volume.imported_folder:
+        return f"a required app's folder {volume.imported_folder}"
     return volume.host_path or "(tomo chooses)"
 
 

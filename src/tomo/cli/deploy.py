@@ -113,7 +113,8 @@ def install(
     with_dependencies: Annotated[
         bool,
         typer.Option("--with-dependencies", help="First install the apps it requires that "
-                     "the server lacks (all taken back if one fails)."),
+                     "the server lacks, with their defaults and the risk flags accepted here "
+                     "(all taken back if one fails)."),
     ] = False,
     updates: Annotated[str | None, typer.Option(
         "--updates", help="How updates reach it: manual (the default), notify, auto or pinned "
@@ -173,7 +174,8 @@ def install(
             plan = await runtime.deployment.preview_install(server, app, config)
             emit(plan, json_, lambda: _print_preview(plan, app, server))
             return
-        first = await _dependencies(runtime, server, app, quiet=json_) if with_dependencies else []
+        first = (await _dependencies(runtime, server, app, config.accept_risks, quiet=json_)
+                 if with_dependencies else [])  # fmt: skip
         try:
             await _install_one(runtime, state, server, app, config, detach=detach, json_=json_)
         except TomoError:
@@ -283,16 +285,22 @@ def _offer(problem: PreflightProblem, plan: InstallPreview) -> str:
     return f"{offered} is free: use --port {offered}:{shown}"
 
 
-async def _dependencies(runtime: Services, server: str, app: str, *, quiet: bool) -> list[str]:
-    """Install the apps `app` requires that the server lacks, in order; the ids of
-    those installed. One that fails: those installed before it are taken back."""
+async def _dependencies(
+    runtime: Services, server: str, app: str, accepted: list[str], *, quiet: bool
+) -> list[str]:
+    """Install the apps `app` requires that the server lacks, in order, with the risk
+    flags accepted for it (an app requiring lightning, which requires bitcoin: both
+    join bitcoin's network); the ids of those installed. One that fails: those
+    installed before it are taken back."""
     from tomo.deployment.spec import InstallConfig
 
     made: list[str] = []
     for needed in await runtime.deployment.install_order(server, app):
         if not quiet:
             err_console().print(f"{app} requires {needed}: installing it first", markup=False)
-        started = await runtime.deployment.install_app(server, needed, InstallConfig())
+        started = await runtime.deployment.install_app(
+            server, needed, InstallConfig(accept_risks=accepted)
+        )
         view = await _follow(runtime, started.job_id, quiet=quiet)
         if view.status != JobStatus.DONE:
             await _take_back(runtime, made, quiet=quiet)

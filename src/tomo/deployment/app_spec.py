@@ -75,6 +75,12 @@ class Exported:
     value: str = field(repr=False)
     secret: bool
     network: str | None
+    app: str = ""  # the app that exports it ("": none did, an optional import left empty)
+    # A folder of that app's data directory (`${TOMO_DATA_DIR}/sub`), which the apps
+    # that require it may mount (AppVolume.imported_folder); `writable_above`: a
+    # folder of its own mounts that holds it, writable by one of its containers.
+    folder: bool = False
+    writable_above: str | None = None
 
 
 @dataclass(frozen=True)
@@ -244,7 +250,6 @@ class _Builder:
         self.templated = definition.is_templated
         self.settings = {s.name for s in definition.settings}
         self.imports = imports
-        self.import_app = {name: r.app for r in definition.requires for name in r.imports}
         self.builtins = {"TOMO_INSTANCE": self.name, "TOMO_DATA_DIR": self.instance_dir,
                          "TOMO_SERVER_HOST": server_host,
                          **name_builtins(named, server_host, self._published_port()),
@@ -275,7 +280,7 @@ class _Builder:
         volumes = sorted({m.volume for c in containers for m in c.named_volumes})
         return AppSpec(self.name, self.instance_dir, containers, self.network, volumes,
                        self.labels, self.env, self.secret_env, risks, self.generated,
-                       self._shipped(values), self._exports(values),
+                       self._shipped(values), self._exports(values, every_mount),
                        list(self.definition.hooks))  # fmt: skip
 
     def _refuse_missing_imports(self) -> None:
@@ -325,20 +330,27 @@ class _Builder:
             found += [p.host for p in tcp if name == main]
         return found[0] if found else None
 
-    def _exports(self, values: dict[str, str]) -> dict[str, Exported]:
+    def _exports(self, values: dict[str, str], mounts: list[Mount]) -> dict[str, Exported]:
         """What it gives the apps that require it: host names on its network, and
-        values made of its settings (secret when a secret setting is in them)."""
+        values made of its settings (secret when a secret setting is in them); a
+        folder of its data directory is marked as one (`${TOMO_DATA_DIR}/sub`)."""
         secret_settings = {s.name for s in self.definition.settings if s.secret}
         found = {}
         for export in self.definition.exports:
             if export.host is not None:
-                found[export.name] = Exported(self.names[export.host], False, self.network)
-            else:
-                template = export.value or ""
-                # a template in every app (AppExport), even one whose values are as written
-                value = self._fill(template, values, f"exports: {export.name}", template=True)
-                secret = bool(set(references(template)) & secret_settings)
-                found[export.name] = Exported(value, secret, self.network)
+                found[export.name] = Exported(self.names[export.host], False, self.network,
+                                              self.definition.id)  # fmt: skip
+                continue
+            template = export.value or ""
+            # a template in every app (AppExport), even one whose values are as written
+            value = self._fill(template, values, f"exports: {export.name}", template=True)
+            secret = bool(set(references(template)) & secret_settings)
+            exported = Exported(value, secret, self.network, self.definition.id)
+            if DATA_FOLDER.fullmatch(template):
+                above = [m.host_path for m in mounts if not m.readonly and m.owned
+                         and _strictly_inside(value, m.host_path)]  # fmt: skip
+                exported = replace(exported, folder=True, writable_above=min(above, default=None))
+            found[export.name] = exported
         return found
 
     def _marked_shipped(self, mounts: list[Mount]) -> list[Mount]:
@@ -450,14 +462,19 @@ class _Builder:
         where = f"service {service}"
         config = self.config if main else InstallConfig()
         published = chosen_ports(docker, config, self.problems)
+        folders, folder_risks = self._imported_folders(docker, where)
         placed = self._marked_shipped(placed_mounts(
-            [v for v in docker.volumes if v.volume is None], config, self.instance_dir,
-            self.problems, place_under="" if main else service,
+            [folders.get(v.container_path, v) for v in docker.volumes if v.volume is None],
+            config, self.instance_dir, self.problems, place_under="" if main else service,
         ))  # fmt: skip
+        placed = [replace(m, of_required_app=True) if m.container_path in folders else m
+                  for m in placed]  # fmt: skip
         env, secret_env = self._service_env(service, docker, values, main)
+        # Another app's folder is judged by what it is (folder_risks), not by its path
+        # under the server's folder of installations.
         effective = docker.model_copy(update={"volumes": [
             AppVolume(container_path=m.container_path, host_path=m.host_path, readonly=m.readonly)
-            for m in placed if not m.owned
+            for m in placed if not m.owned and m.container_path not in folders
         ]})  # fmt: skip
         name = self.names[service]
         required = self._required_by(docker)
@@ -472,7 +489,7 @@ class _Builder:
             gpus=docker.gpus,
             command=self._fill_all(docker.command, values, where),
             instance_dir=self.instance_dir,
-            risks=sorted({*assess_risks(effective, data_root=self.data_root),
+            risks=sorted({*assess_risks(effective, data_root=self.data_root), *folder_risks,
                           *(f"app:{app.rpartition('/')[2]}" for app in required)}),
             extra_networks=sorted({n for n in required.values() if n and n != self.network}),
             accepted_risks=list(self.config.accept_risks), service=service,
@@ -488,6 +505,34 @@ class _Builder:
             store_env_files=[posixpath.join(self.instance_dir, path[2:])
                              for path in docker.env_file],
         )  # fmt: skip
+
+    def _imported_folders(
+        self, docker: DockerConfig, where: str
+    ) -> tuple[dict[str, AppVolume], set[str]]:
+        """The volumes of folders of the apps it requires (`imported_folder`) as the
+        server's paths, by container path; and their risk flags: `app-data:<app>`, and
+        `nested-mount:<path>` where a container of that app can write the folder
+        holding it (and so swap it for a link before Docker next resolves it)."""
+        folders: dict[str, AppVolume] = {}
+        risks: set[str] = set()
+        for volume in docker.volumes:
+            if volume.imported_folder is None:
+                continue
+            name, _, below = volume.imported_folder.partition("/")
+            given = self.imports.get(name)
+            if given is None or not given.folder:
+                app = given.app if given is not None and given.app else "the app it requires"
+                self.problems.append(Refusal(
+                    f"{where}: volume {volume.container_path}: {app} gives {name}, which is "
+                    "not a folder of its data directory", ("volumes",)))  # fmt: skip
+                continue
+            path = posixpath.join(given.value, below) if below else given.value
+            folders[volume.container_path] = volume.model_copy(
+                update={"imported_folder": None, "host_path": path})  # fmt: skip
+            risks.add(f"app-data:{given.app}")
+            if given.writable_above:
+                risks.add(f"nested-mount:{path}")
+        return folders, risks
 
     def _devices(self, docker: DockerConfig, values: dict[str, str], where: str) -> list[str]:
         """The devices, one chosen at install (`${SERIAL}:/dev/ttyACM0`) with the
@@ -524,7 +569,8 @@ class _Builder:
         texts = [v.default or "" for v in docker.environment]
         texts += [*(docker.command or []), *(docker.entrypoint or [])]
         used = {name for text in texts for name in references(text)} & set(self.imports)
-        return {self.import_app[name]: self.imports[name].network for name in sorted(used)}
+        return {self.imports[name].app: self.imports[name].network for name in sorted(used)
+                if self.imports[name].app}  # fmt: skip
 
     def _network_mode(self, docker: DockerConfig) -> str | None:
         """Docker's mode for the container; None for the app's own network or, when
@@ -620,13 +666,15 @@ def _ids(owner: str) -> tuple[int, int]:
 
 def app_mounts(definition: AppDefinition, config: InstallConfig, instance_dir: str) -> list[Mount]:
     """Where every service's volumes are mounted from, for a config already
-    validated (named volumes aside: they are Docker's, not folders)."""
+    validated (named volumes aside: they are Docker's, not folders; and the folders
+    of the apps it requires: theirs, never this installation's to make or remove)."""
     found = []
     for service, docker in definition.all_services.items():
         main = service == definition.main_service
         found += placed_mounts(
-            [v for v in docker.volumes if v.volume is None], config if main else InstallConfig(),
-            instance_dir, [], place_under="" if main else service,
+            [v for v in docker.volumes if v.volume is None and v.imported_folder is None],
+            config if main else InstallConfig(), instance_dir, [],
+            place_under="" if main else service,
         )  # fmt: skip
     return found
 
@@ -644,3 +692,13 @@ def env_files(definition: AppDefinition, instance_dir: str) -> list[str]:
                        else f".tomo.{s}.env")
         for s in definition.all_services
     ]  # fmt: skip
+
+
+# An export that is a folder of the app's own data directory: `${TOMO_DATA_DIR}` or
+# folders below it (none of them `.` or `..`: a folder's name starts otherwise).
+DATA_FOLDER = re.compile(r"\$\{TOMO_DATA_DIR\}(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)*")
+
+
+def _strictly_inside(path: str, folder: str) -> bool:
+    """Whether `path` lies below `folder` (not at it)."""
+    return path != folder and path.startswith(folder.rstrip("/") + "/")

@@ -61,33 +61,64 @@ async def requirements_met(
 
 async def imports_for(
     ctx: DeploymentContext, server: ServerPublic, definition: AppDefinition, repo_id: str,
-    depth: int = 0,
+    depth: int = 0, worked_out: dict[str, dict[str, Exported]] | None = None,
 ) -> dict[str, Exported]:  # fmt: skip
-    """What the installations meeting the app's requirements export, by name;
-    MissingDependencies naming what is not installed."""
-    if not definition.requires:
+    """What the installations meeting the app's requirements give it, by name (their
+    exports, or those of the apps they require); its optional imports, "" where none
+    gives one; MissingDependencies naming what is not installed."""
+    if not definition.requires and not definition.optional_imports:
         return {}
     met = await requirements_met(ctx, server.id, definition, repo_id)
     missing = [m.app for m in met if m.installation is None]
     if missing:
         raise MissingDependencies(server.name, f"{repo_id}/{definition.id}", missing)
     found: dict[str, Exported] = {}
+    given: dict[str, Exported] = {}  # by every app it requires, the nearest first
+    worked_out = {} if worked_out is None else worked_out
     for one in met:
         assert one.installation is not None
-        spec = await spec_with_imports(ctx, one.installation, server, depth + 1)
-        found |= {name: spec.exports[name] for name in one.requirement.imports
-                  if name in spec.exports}  # fmt: skip
-    return found
+        theirs = await given_by(ctx, one.installation, server, depth + 1, worked_out)
+        found |= {name: theirs[name] for name in one.requirement.imports if name in theirs}
+        given = theirs | given
+    return found | {name: given.get(name, NOT_GIVEN) for name in definition.optional_imports}
+
+
+# An optional import no app gives: empty, as umbrelOS leaves the variable of an app
+# that is not installed.
+NOT_GIVEN = Exported("", secret=False, network=None)
+
+
+async def given_by(
+    ctx: DeploymentContext, row: Installation, server: ServerPublic, depth: int,
+    worked_out: dict[str, dict[str, Exported]],
+) -> dict[str, Exported]:  # fmt: skip
+    """What an installation gives the apps that require it: its exports, then what
+    the apps it requires give, through it (umbrelOS gives every app the exports of
+    every installed app: Umbrel's apps use their dependencies' dependencies').
+    `worked_out`: by installation, for one install: each is worked out once, however
+    many of the apps below require it."""
+    if row.id in worked_out:
+        return worked_out[row.id]
+    spec = await spec_with_imports(ctx, row, server, depth, worked_out)
+    given = dict(spec.exports)
+    definition = AppDefinition.model_validate(row.definition)
+    for one in await requirements_met(ctx, server.id, definition, row.repo_id):
+        if one.installation is not None:
+            theirs = await given_by(ctx, one.installation, server, depth + 1, worked_out)
+            given = theirs | given
+    worked_out[row.id] = given
+    return given
 
 
 async def spec_with_imports(
-    ctx: DeploymentContext, row: Installation, server: ServerPublic, depth: int = 0
-) -> AppSpec:
+    ctx: DeploymentContext, row: Installation, server: ServerPublic, depth: int = 0,
+    worked_out: dict[str, dict[str, Exported]] | None = None,
+) -> AppSpec:  # fmt: skip
     """The containers an installation's record describes, its requirements' values in."""
     if depth > MAX_DEPTH:
         raise InvalidInput(f"{row.name}'s requirements chain deeper than {MAX_DEPTH} apps")
     definition = AppDefinition.model_validate(row.definition)
-    imports = await imports_for(ctx, server, definition, row.repo_id, depth)
+    imports = await imports_for(ctx, server, definition, row.repo_id, depth, worked_out)
     return ctx.spec_of(row, definition, server, imports=imports)
 
 

@@ -207,12 +207,14 @@ class DeploymentService:
         self, server: str, app: str, config: InstallConfig
     ) -> InstallStarted:
         """Record the installs of what `app` requires that the server lacks (in order,
-        each with its defaults) and of `app`, each with its pending job; run_chain
-        carries them out. A refusal of any records none."""
+        each with its defaults and the risk flags accepted for `app`) and of `app`,
+        each with its pending job; run_chain carries them out. A refusal of any
+        records none."""
         first: list[InstallStarted] = []
+        given = InstallConfig(accept_risks=config.accept_risks)
         try:
             for needed in await self.install_order(server, app):
-                first.append(await self.install_app(server, needed, InstallConfig()))
+                first.append(await self.install_app(server, needed, given))
             started = await self.install_app(server, app, config)
         except TomoError:
             for made in first:

@@ -182,6 +182,9 @@ class Mount:
     # One of the files the store ships (placed with the app's files), mounted as a
     # file: never made as a folder, or the file would find a folder in its place.
     shipped_file: bool = False
+    # A folder of the data of an app it requires (AppVolume.imported_folder): that
+    # installation's, flagged `app-data:<app>`, and never made or removed here.
+    of_required_app: bool = False
 
 
 @dataclass(frozen=True)

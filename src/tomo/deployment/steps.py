@@ -204,6 +204,15 @@ def mount_problems(
                     "have put there", hint="remove it, or uninstall the app with its data first",
                 ))  # fmt: skip
             continue
+        if mount.of_required_app:  # judged by its flag, app-data: there, or nowhere
+            real_root = posixpath.dirname(real_instance)  # the data root, where it leads
+            expected = posixpath.join(real_root, posixpath.relpath(mount.host_path, data_root))
+            if posixpath.normpath(real) != posixpath.normpath(expected):
+                problems.append(Refusal(
+                    f"volume {mount.container_path}: the folder {mount.host_path} of the app "
+                    f"it requires leads to {real} on the server: a link tomo did not make, "
+                    "which a container of that app may have put there"))  # fmt: skip
+            continue
         hidden = volume_risks(real, readonly=mount.readonly, data_root=data_root)
         if real in seen.sockets and not any("socket" in flag for flag in hidden):
             hidden.add(f"socket:{real}")  # a socket by any name (a runtime's has its flag)

@@ -455,6 +455,17 @@ def _check_variable_name(value: str) -> str:
 VariableName = Annotated[str, Field(max_length=128), AfterValidator(_check_variable_name)]
 
 
+def _check_imported_folder(value: str) -> str:
+    """`NAME` or `NAME/sub/folder`: below the folder, never above or beside it."""
+    name, _, below = value.partition("/")
+    _check_variable_name(name)
+    parts = below.split("/") if below else []
+    if any(part in ("", ".", "..") or "\x00" in part for part in parts):
+        raise ValueError(f"'{value}' must be an import's name, then folders below it "
+                         "(no '..', '.' or empty part)")  # fmt: skip
+    return value
+
+
 class AppRequirement(_Definition):
     """Another app this one needs on the same server (Umbrel's `dependencies`): it is
     installed first, and `imports` are the variables it exports that this app's
@@ -605,14 +616,25 @@ class AppVolume(_Definition):
     # A Docker named volume of the installation (services of one app may share it);
     # created and labelled by tomo, removed only by an uninstall that removes data.
     volume: Slug | None = None
+    # A folder of the data of an app it requires: `NAME` or `NAME/sub/folder`, NAME
+    # one of its imports that app exports as a folder of its data directory
+    # (Umbrel's `${APP_LIGHTNING_NODE_DATA_DIR}`).
+    imported_folder: Annotated[str, Field(max_length=512),
+                               AfterValidator(_check_imported_folder)] | None = None  # fmt: skip
     readonly: Bool = False
     description: ShownLine = ""
 
     @model_validator(mode="after")
     def _one_source(self) -> AppVolume:
-        if self.volume is not None and self.host_path is not None:
-            raise ValueError("give only one of host_path / volume")
+        given = [self.host_path, self.volume, self.imported_folder]
+        if sum(source is not None for source in given) > 1:
+            raise ValueError("give only one of host_path / volume / imported_folder")
         return self
+
+    @property
+    def imported_name(self) -> str | None:
+        """The import an imported folder is of."""
+        return self.imported_folder.split("/")[0] if self.imported_folder else None
 
     @model_validator(mode="before")
     @classmethod
@@ -862,6 +884,11 @@ class AppDefinition(_Definition):
     # Other apps it needs on its server, and what it gives the apps that need it.
     requires: Annotated[list[AppRequirement], Field(max_length=MAX_REQUIRED_APPS)] = []
     exports: Annotated[list[AppExport], Field(max_length=64)] = []
+    # Variables of apps it may find among those it requires, or theirs (Umbrel's apps
+    # use other apps' exports without listing them): "" when none gives it.
+    optional_imports: Annotated[
+        list[VariableName], BeforeValidator(as_list), Field(max_length=64)
+    ] = []
     hooks: Annotated[list[AppHook], Field(max_length=16)] = []
     # Its values are templates (`${NAME}`, `$$`) even as one container without
     # settings: a store's compose file that uses tomo's built-ins.
@@ -993,12 +1020,23 @@ class AppDefinition(_Definition):
         _refuse_duplicates("exports", [e.name for e in self.exports])
         imported = [name for r in self.requires for name in r.imports]
         _refuse_duplicates("requires: imports", imported)
+        _refuse_duplicates("optional_imports", self.optional_imports)
         own = {s.name for s in self.settings} | set(BUILTIN_VARIABLES)
         clash = sorted(set(imported) & own)
         if clash:
             raise ValueError(f"requires: {clash[0]} is imported and also a setting or built-in")
+        clash = sorted(set(self.optional_imports) & (own | set(imported)))
+        if clash:
+            raise ValueError(f"optional_imports: {clash[0]} is also a setting, a built-in or "
+                             "imported from an app it requires")  # fmt: skip
         if any(r.app == self.id for r in self.requires):
             raise ValueError(f"requires: '{self.id}' is this app itself")
+        for service, docker in self.all_services.items():
+            for volume in docker.volumes:
+                if volume.imported_name and volume.imported_name not in imported:
+                    raise ValueError(f"{service}: volume {volume.container_path}: "
+                                     f"{volume.imported_name} is none of the imports of the "
+                                     "apps it requires")  # fmt: skip
         for export in self.exports:
             if export.host is not None and export.host not in self.all_services:
                 raise ValueError(f"exports: {export.name}: '{export.host}' is not a service "
@@ -1055,7 +1093,9 @@ class AppDefinition(_Definition):
 
     @property
     def imported_names(self) -> set[str]:
-        return {name for requirement in self.requires for name in requirement.imports}
+        """What the apps it requires give it, optional imports included."""
+        listed = {name for requirement in self.requires for name in requirement.imports}
+        return listed | set(self.optional_imports)
 
     @property
     def is_templated(self) -> bool:

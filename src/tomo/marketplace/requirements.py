@@ -28,6 +28,7 @@ class _Walk:
         self.service = service
         self.entries: dict[str, MarketplaceApp | None] = {}  # ref -> entry, None: missing
         self.walked: set[str] = set()  # the apps whose requirements are in the tree already
+        self.given: dict[str, set[str]] = {}  # app -> what it gives, through its requirements
 
     async def required(
         self, definition: AppDefinition, repo_id: str, path: list[str]
@@ -48,8 +49,8 @@ class _Walk:
                 node.problem = "it is not in the catalog"
                 continue
             node.name, node.found = entry.name, True
-            exported = {export.name for export in entry.exports}
-            lacking = [name for name in requirement.imports if name not in exported]
+            given = await self._given(entry, [*path, ref])
+            lacking = [name for name in requirement.imports if name not in given]
             if entry.not_installable:
                 node.problem = f"tomo cannot install it: {entry.not_installable}"
             elif lacking:
@@ -58,6 +59,24 @@ class _Walk:
                 self.walked.add(ref)
                 node.requires = await self.required(entry, entry.repo_id, [*path, ref])
         return found
+
+    async def _given(self, entry: MarketplaceApp, path: list[str]) -> set[str]:
+        """What an app gives the apps that require it: its exports, and what the apps
+        it requires give (deployment.dependencies.given_by, read from the catalog)."""
+        key = f"{entry.repo_id}/{entry.id}"
+        if key in self.given:  # each app worked out once: a catalog of apps requiring
+            return self.given[key]  # each other many times over costs no more
+        given = self.given[key] = {export.name for export in entry.exports}
+        for requirement in entry.requires:
+            ref = requirement.app_ref(entry.repo_id)
+            if ref in path or len(path) > MAX_DEPTH:
+                continue
+            if ref not in self.entries and len(self.entries) >= MAX_LOOKUPS:
+                continue
+            required = await self._entry(ref)
+            if required is not None:
+                given |= await self._given(required, [*path, ref])
+        return given
 
     async def _entry(self, ref: str) -> MarketplaceApp | None:
         if ref not in self.entries:

@@ -150,6 +150,9 @@ def app_risks(definition: AppDefinition) -> list[str]:
     every = definition.all_services.values()
     flags = {flag for service in every for flag in assess_risks(service)}
     flags |= {f"app:{r.app.rpartition('/')[2]}" for r in definition.requires if r.imports}
+    exporter = {name: r.app.rpartition("/")[2] for r in definition.requires for name in r.imports}
+    flags |= {f"app-data:{exporter[v.imported_name]}" for service in every
+              for v in service.volumes if v.imported_name in exporter}  # fmt: skip
     named = [host_mount(v.host_path, v.readonly, CATALOG_INSTANCE)
              for service in every for v in service.volumes if v.host_path is not None]  # fmt: skip
     return sorted(flags | nested_mount_risks(named))
@@ -370,6 +373,10 @@ def _app_flag(value: str) -> str:
     return f"app:{value}"
 
 
+def _app_data_flag(value: str) -> str:
+    return "app-data:" + _app_flag(value).removeprefix("app:")
+
+
 # Each kind of flag with a value: the flag's canonical spelling, or ValueError.
 _CANONICAL: dict[str, Callable[[str], str]] = {
     "cap": _capability_flag,
@@ -383,5 +390,6 @@ _CANONICAL: dict[str, Callable[[str], str]] = {
     "runtime-socket": _runtime_socket_flag,
     "network": _network_flag,
     "app": _app_flag,
+    "app-data": _app_data_flag,
     "device-setting": _device_setting_flag,
 }

@@ -55,8 +55,9 @@ _CAPABILITIES = {
 
 # Kinds of flag, the most dangerous first: the order an app's page lists them in.
 _SEVERITY = ("privileged", "docker-socket", "runtime-socket", "nested-mount", "system-path",
-             "tomo-data", "ssh-keys", "socket", "host-read", "host-pid", "host-network", "cap",
-             "device", "device-setting", "gpu", "host-ipc", "network", "app")  # fmt: skip
+             "tomo-data", "app-data", "ssh-keys", "socket", "host-read", "host-pid",
+             "host-network", "cap", "device", "device-setting", "gpu", "host-ipc", "network",
+             "app")  # fmt: skip
 
 
 def severity(flag: str) -> tuple[int, str]:
@@ -117,6 +118,13 @@ def _tomo_data(path: str) -> tuple[str, str]:
             "passwords tomo generated for them.")  # fmt: skip
 
 
+def _app_data(app: str) -> tuple[str, str]:
+    return (f"Reads and writes {app}'s data",
+            f"A folder of the data of {app}, an app it requires, is mounted into the app: "
+            f"it can read and change what {app} keeps there (its keys and credentials "
+            "included, as a wallet reads its node's).")  # fmt: skip
+
+
 def _host_read(path: str) -> tuple[str, str]:
     return (f"Can read {path} on the server",
             f"{path} is mounted read-only, but what it holds is secret: the server's "
@@ -166,5 +174,5 @@ _RISK_KINDS = {
     "cap": _capability, "device": _device, "system-path": _system_path,
     "ssh-keys": _ssh_keys, "runtime-socket": _runtime_socket, "network": _network,
     "nested-mount": _nested_mount, "tomo-data": _tomo_data, "host-read": _host_read,
-    "socket": _socket, "app": _app, "device-setting": _device_setting,
+    "socket": _socket, "app": _app, "app-data": _app_data, "device-setting": _device_setting,
 }  # fmt: skip

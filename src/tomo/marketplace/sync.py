@@ -76,9 +76,11 @@ from tomo.marketplace.schemas import SyncProblem, SyncReport
 # 18: Umbrel: optional manifest texts written as mappings read; a fixed-address
 #     variable is its service's host exported or not; a template wins over a shipped
 #     file of its name.
+# 19: other apps' variables an app does not list (optional_imports); folders of a
+#     required app's data as volumes (imported_folder).
 # Apps stored by an older parser are rewritten from the new parse, even from files
 # that did not change: what the catalog shows must be what this parser makes of them.
-PARSER_VERSION = 18
+PARSER_VERSION = 19
 
 log = logging.getLogger("tomo.marketplace")
 # A file holding a whole catalog (Portainer's templates) is bound by this, not by
@@ -88,8 +90,9 @@ Progress = Callable[[str, int, int], None]
 # Fields kept in the row's `details` JSON: shown, not searched.
 _DETAIL_FIELDS = ("license", "repository", "documentation", "icon", "maintainers",
                   "services", "main", "settings", "not_installable", "tagline",
-                  "screenshots", "files", "requires", "exports", "hooks", "templated",
-                  "release_notes", "backup", "proxy", "web_path")  # fmt: skip
+                  "screenshots", "files", "requires", "exports", "optional_imports",
+                  "hooks", "templated", "release_notes", "backup", "proxy",
+                  "web_path")  # fmt: skip
 
 
 def _no_progress(_phase: str, _done: int, _total: int) -> None:

@@ -282,8 +282,10 @@ class InstallForm:
                           _sentences(p.description, f"Default: {p.host or p.container}"),
                           str(p.host or p.container), kind="number")
                       for i, p in enumerate(docker.ports)]  # fmt: skip
-        # Folders on the server; a named volume is Docker's to place, not a folder to choose.
-        self.folders = [volume for volume in docker.volumes if volume.volume is None]
+        # Folders on the server; a named volume is Docker's to place, not a folder to
+        # choose, and a required app's folder is that app's.
+        self.folders = [volume for volume in docker.volumes
+                        if volume.volume is None and volume.imported_folder is None]  # fmt: skip
         self.volumes = [_volume_row(i, volume) for i, volume in enumerate(self.folders)]
         self.risks: list[str] = list(entry.risks)  # and any an override adds (see place)
         self.suggestions: dict[str, str] = {}  # input -> a free value the server offers

@@ -572,7 +572,7 @@ def _volume_settings(catalog: MarketplaceApp, overrides: list[dict[str, Any]]) -
         Setting(f"volume.{v.container_path}", f"Host folder for {v.container_path}",
                 chosen.get(v.container_path, v.host_path or ""), v.description)
         for v in catalog.docker.volumes
-        if v.volume is None  # a named volume is Docker's to place
+        if v.volume is None and v.imported_folder is None  # Docker's, or another app's
     ]  # fmt: skip
 
 

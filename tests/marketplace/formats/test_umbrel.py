@@ -176,7 +176,10 @@ def test_the_login_of_umbrels_proxy_stands_before_the_name_only() -> None:
 
 
 def test_the_apps_an_umbrel_app_depends_on_are_its_requirements() -> None:
-    app = parse("node-explorer/umbrel-app.yml").definition
+    parsed = parse("node-explorer/umbrel-app.yml")
+    app = parsed.definition
+    assert any(w.startswith("APP_LIGHTNING_NODE_IP: exported by apps this one does not list")
+               for w in parsed.warnings)  # fmt: skip
     assert [(r.app, r.imports) for r in app.requires] == [
         ("bitcoin", ["APP_BITCOIN_NODE_IP", "APP_BITCOIN_RPC_PORT"]),
         ("electrs", ["APP_ELECTRS_NODE_IP", "APP_ELECTRS_NODE_PORT"]),
@@ -184,13 +187,14 @@ def test_the_apps_an_umbrel_app_depends_on_are_its_requirements() -> None:
     env = {v.name: v.default for v in app.docker.environment}
     assert env["BITCOIND_HOST"] == "${APP_BITCOIN_NODE_IP}"
     assert env["ELECTRUM"] == "tcp://${APP_ELECTRS_NODE_IP}:${APP_ELECTRS_NODE_PORT}"
-    # what it uses of an app it does not list, or of umbrelOS itself, it cannot have
+    # what it uses of an app it does not list comes from the apps it requires (or
+    # theirs) if one exports it, else is empty; umbrelOS's own values it cannot have
+    assert app.optional_imports == ["APP_LIGHTNING_NODE_IP"]
+    assert env["LIGHTNING"] == "${APP_LIGHTNING_NODE_IP}"
     reason = app.not_installable
     assert reason is not None
-    assert ("${APP_LIGHTNING_NODE_IP} is exported by another Umbrel app, which this one does "
-            "not list in its dependencies") in reason  # fmt: skip
     assert "${TOR_PROXY_IP} is part of Umbrel's Tor service, which tomo does not run" in reason
-    assert "bitcoin" not in reason and "electrs" not in reason
+    assert "bitcoin" not in reason and "electrs" not in reason and "LIGHTNING" not in reason
 
 
 def test_an_umbrel_app_exports_its_addresses_as_hosts_and_its_literal_values() -> None:
@@ -577,3 +581,27 @@ def test_a_template_wins_over_a_shipped_file_of_the_name_it_is_rendered_to() -> 
     app = parse_texts(**{"nginx.conf": "old\n", "nginx.conf.template": "port $APP_ID\n"})
     files = [(f.path, f.template) for f in app.definition.files]
     assert files == [("./nginx.conf", True)]
+
+
+def test_a_folder_a_dependency_exports_is_a_volume_of_that_apps_data() -> None:
+    """`${APP_LIGHTNING_NODE_DATA_DIR}:/lnd:ro`: lightning's data folder, mounted from its
+    installation (whether the export is such a folder is checked at install)."""
+    manifest = MANIFEST + "dependencies: [lightning]\n"
+    compose = COMPOSE.replace(
+        "    image: example/web:1.0\n",
+        """    image: example/web:1.0
+    volumes:
+      - ${APP_LIGHTNING_NODE_DATA_DIR}:/lnd:ro
+      - ${APP_LIGHTNING_NODE_DATA_DIR}/tls/:/tls
+""",
+    )
+    app = parse_texts(manifest, compose).definition
+    assert app.not_installable is None
+    assert [(v.container_path, v.imported_folder, v.readonly) for v in app.docker.volumes] == [
+        ("/lnd", "APP_LIGHTNING_NODE_DATA_DIR", True),
+        ("/tls", "APP_LIGHTNING_NODE_DATA_DIR/tls", False)]  # fmt: skip
+    assert [(r.app, r.imports) for r in app.requires] == [
+        ("lightning", ["APP_LIGHTNING_NODE_DATA_DIR"])]  # fmt: skip
+    outside = compose.replace("/tls/:/tls", "/../bitcoin:/tls")
+    reason = parse_texts(manifest, outside).definition.not_installable
+    assert reason is not None and "reaches outside the folder lightning exports" in reason

@@ -353,13 +353,17 @@ def test_store_variables_mean_what_the_docs_say(
         ("APP_PROXY_HOSTNAME", "belongs to Umbrel's app proxy"),
         ("APP_PROXY_PORT", "belongs to Umbrel's app proxy"),
         ("APP_NOTES_HUB_HOST", "is computed by the app's exports.sh"),
-        ("APP_ELECTRS_NODE_IP", "is exported by another Umbrel app, which this one does not"),
     ],
 )
 def test_umbrel_variables_tomo_cannot_provide(name: str, reason: str) -> None:
     meaning = UMBREL.meaning(name)
     assert isinstance(meaning, Unsupported)
     assert meaning.reason.startswith(reason)
+
+
+def test_another_apps_variable_not_listed_is_an_optional_import() -> None:
+    """A dependency's dependency's, or an app's umbrelOS gives only while installed."""
+    assert UMBREL.meaning("APP_ELECTRS_NODE_IP") == Imported("")
 
 
 def test_what_a_dependency_exports_is_imported_from_it() -> None:

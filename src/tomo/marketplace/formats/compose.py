@@ -648,6 +648,8 @@ class _Conversion:
             self.warn(where, f"'{source}' is {found.note}: tomo gives the installation a folder "
                              "of its own, the user may choose another at install")  # fmt: skip
             return {**mount, "description": f"the store's folder {source}"}
+        if found.kind == "imported":
+            return {**mount, "imported_folder": found.path}
         return self._bind_path(mount, found, where)
 
     def _bind_path(self, mount: dict[str, Any], found: Source, where: str) -> dict[str, Any] | None:

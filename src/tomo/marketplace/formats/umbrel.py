@@ -183,7 +183,8 @@ class _UmbrelApp:
                     for app in dependencies}  # fmt: skip
         data = {**self._metadata(), **fields, "not_installable": blockers,
                 "requires": [{"app": app, "imports": imported[app]} for app in dependencies],
-                "exports": self._exported(exports, compose)}  # fmt: skip
+                "exports": self._exported(exports, compose),
+                "optional_imports": self._optional_imports(compose, templates)}  # fmt: skip
         if files:
             data["files"] = files
         if front_door is not None:
@@ -225,6 +226,19 @@ class _UmbrelApp:
                 below = f"/{value.below}" if value.below else ""
                 found.append({"name": name, "value": "${TOMO_DATA_DIR}" + below})
         return found
+
+    def _optional_imports(self, compose: ComposeApp, templates: Templates) -> list[str]:
+        """Other apps' variables the app uses without naming those apps among its
+        dependencies: a dependency's dependency's (APP_BITCOIN_NETWORK of an app that
+        requires lightning), or an app's umbrelOS gives only while it is installed."""
+        names = list(dict.fromkeys([*compose.imports.get("", []),
+                                    *templates.imports.get("", [])]))  # fmt: skip
+        if names:
+            self.warnings.append(f"{', '.join(names)}: exported by apps this one does not "
+                                 "list among its dependencies: taken from the apps it "
+                                 "requires (or theirs) that export them, else empty, as "
+                                 "umbrelOS leaves the values of an app not installed")  # fmt: skip
+        return names
 
     def _addressed_services(self, exports: dict[str, str | Meaning | None]) -> dict[str, str]:
         """export name -> the service whose fixed address it is: an address written as

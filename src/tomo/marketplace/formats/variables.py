@@ -82,7 +82,8 @@ class Unsupported:
 @dataclass(frozen=True)
 class Imported:
     """Exported by an app this one requires (Umbrel's `dependencies`): a `${NAME}`
-    whose value the required installation gives at install (definition.requires)."""
+    whose value the required installation gives at install (definition.requires);
+    app "": by whichever app it requires gives it, else empty (optional_imports)."""
 
     app: str
 
@@ -237,8 +238,9 @@ def _other_umbrel_app(name: str, dependencies: Mapping[str, str], own: str) -> M
                if any(name.startswith(p) for p in _word_prefixes(prefix))}  # fmt: skip
     if len(shorter) == 1:
         return Imported(shorter.pop())
-    return Unsupported("is exported by another Umbrel app, which this one does not list in "
-                       "its dependencies")  # fmt: skip
+    # Another app's, not listed (a dependency's dependency, or an app umbrelOS gives
+    # only when it is installed): taken from the apps it requires, else empty.
+    return Imported("")
 
 
 def _word_prefixes(prefix: str) -> list[str]:
@@ -350,8 +352,10 @@ def looks_secret(name: str) -> bool:
 class Source:
     """Where a volume's files come from, once its variables are read."""
 
-    kind: Literal["data", "path", "folder", "blocked"]
-    path: str = ""  # data: under the data directory ("" = itself); path: as written
+    kind: Literal["data", "path", "folder", "imported", "blocked"]
+    # data: under the data directory ("" = itself); path: as written; imported: the
+    # import's name and the folders below it (definition.AppVolume.imported_folder)
+    path: str = ""
     note: str = ""  # folder: what the store meant by it ("under CasaOS's shared data folder")
 
 
@@ -522,10 +526,26 @@ class Interpolator:
             if tail is None:
                 return Source("blocked")
             return self._meant_source(meaning, tail.strip("/"), where, text)
+        if isinstance(meaning, Imported) and meaning.app and not ref.op:
+            return self._imported_source(ref.name, meaning.app, rest, where)
         unset = meaning is None or (isinstance(meaning, Setting) and meaning.default is None)
         if unset and not ref.has_default:
             return Source("folder", note=f"a folder ${{{ref.name}}} leaves to the user")
         return None
+
+    def _imported_source(self, name: str, app: str, rest: list[Part], where: str) -> Source:
+        """A folder of the data of an app it requires (`${APP_BITCOIN_DATA_DIR}/sub`):
+        whether the export is such a folder is known only at install."""
+        tail = self._literal_parts(rest, where, quiet=False)
+        if tail is None:
+            return Source("blocked")
+        below = [part for part in tail.split("/") if part not in ("", ".")]
+        if ".." in below:
+            self.block(where, f"'${{{name}}}{tail}' reaches outside the folder {app} exports")
+            return Source("blocked")
+        used = self.imports.setdefault(app, [])
+        used += [] if name in used else [name]
+        return Source("imported", "/".join([name, *below]))
 
     def _path_source(self, path: str, where: str, text: str) -> Source:
         found = self.table.path_meaning(path) if path.startswith("/") else None
@@ -572,8 +592,9 @@ def _reason(meaning: Meaning, *, literal: bool = False) -> str:
     if isinstance(meaning, HostFolder):
         return f"names {meaning.description}, which tomo passes only as a volume"
     if isinstance(meaning, Imported):
-        return (f"is exported by the app '{meaning.app}' it requires, known only at install: "
-                "tomo puts such values into environment values only")  # fmt: skip
+        owner = f"the app '{meaning.app}' it requires" if meaning.app else "another app"
+        return (f"is exported by {owner}, known only at install: tomo puts such values into "
+                "environment values only")  # fmt: skip
     what = "the data directory" if isinstance(meaning, DataDir) else "one of tomo's own values"
     if literal:  # known only at install: tomo writes such values into environment values only
         return f"is {what}, which tomo can put into environment values only"
