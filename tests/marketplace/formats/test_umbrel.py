@@ -602,6 +602,8 @@ def test_a_folder_a_dependency_exports_is_a_volume_of_that_apps_data() -> None:
         ("/tls", "APP_LIGHTNING_NODE_DATA_DIR/tls", False)]  # fmt: skip
     assert [(r.app, r.imports) for r in app.requires] == [
         ("lightning", ["APP_LIGHTNING_NODE_DATA_DIR"])]  # fmt: skip
-    outside = compose.replace("/tls/:/tls", "/../bitcoin:/tls")
-    reason = parse_texts(manifest, outside).definition.not_installable
-    assert reason is not None and "reaches outside the folder lightning exports" in reason
+    for outside in ("/../bitcoin:/tls", "-old:/tls"):  # above it, or beside it
+        reason = parse_texts(
+            manifest, compose.replace("/tls/:/tls", outside)
+        ).definition.not_installable
+        assert reason is not None and "reaches outside the folder lightning exports" in reason

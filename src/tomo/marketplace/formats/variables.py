@@ -540,7 +540,7 @@ class Interpolator:
         if tail is None:
             return Source("blocked")
         below = [part for part in tail.split("/") if part not in ("", ".")]
-        if ".." in below:
+        if ".." in below or (tail and not tail.startswith("/")):
             self.block(where, f"'${{{name}}}{tail}' reaches outside the folder {app} exports")
             return Source("blocked")
         used = self.imports.setdefault(app, [])
