@@ -220,6 +220,9 @@ def test_a_folder_its_app_can_write_around_is_also_a_nested_mount() -> None:
         {"container_path": "/data", "host_path": "./data"}]}}}  # fmt: skip
     lightning = build(whole, name="ln")
     assert lightning.exports["LND_DATA"].writable_above == "/srv/apps/ln/data"
+    hooked = {**LIGHTNING, "hooks": [{"name": "pre-start", "runs": "before-start",
+                                      "script": "chown -R 1000 \"$APP_DATA_DIR\""}]}  # fmt: skip
+    assert build(hooked, name="ln").exports["LND_DATA"].writable_above == "/srv/apps/ln"
     with pytest.raises(InvalidInput, match="nested-mount:/srv/apps/ln/data/lnd/tls"):
         build(WALLET, lightning.exports, accept_risks=["app-data:lightning"])
 

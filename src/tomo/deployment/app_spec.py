@@ -349,6 +349,8 @@ class _Builder:
             if DATA_FOLDER.fullmatch(template):
                 above = [m.host_path for m in mounts if not m.readonly and m.owned
                          and _strictly_inside(value, m.host_path)]  # fmt: skip
+                if self.definition.hooks and _strictly_inside(value, self.instance_dir):
+                    above.append(self.instance_dir)  # its hooks write the whole directory
                 exported = replace(exported, folder=True, writable_above=min(above, default=None))
             found[export.name] = exported
         return found

@@ -66,26 +66,36 @@ async def imports_for(
     """What the installations meeting the app's requirements give it, by name (their
     exports, or those of the apps they require); its optional imports, "" where none
     gives one; MissingDependencies naming what is not installed."""
+    imports, _ = await _from_required(ctx, server, definition, repo_id, depth,
+                                      {} if worked_out is None else worked_out)  # fmt: skip
+    return imports
+
+
+# An optional import no app gives: empty, as umbrelOS leaves the variable of an app
+# that is not installed.
+NOT_GIVEN = Exported("", secret=False, network=None)
+
+
+async def _from_required(
+    ctx: DeploymentContext, server: ServerPublic, definition: AppDefinition, repo_id: str,
+    depth: int, worked_out: dict[str, dict[str, Exported]],
+) -> tuple[dict[str, Exported], dict[str, Exported]]:  # fmt: skip
+    """The app's imports (imports_for), and all that the apps it requires give."""
     if not definition.requires and not definition.optional_imports:
-        return {}
+        return {}, {}
     met = await requirements_met(ctx, server.id, definition, repo_id)
     missing = [m.app for m in met if m.installation is None]
     if missing:
         raise MissingDependencies(server.name, f"{repo_id}/{definition.id}", missing)
     found: dict[str, Exported] = {}
     given: dict[str, Exported] = {}  # by every app it requires, the nearest first
-    worked_out = {} if worked_out is None else worked_out
     for one in met:
         assert one.installation is not None
         theirs = await given_by(ctx, one.installation, server, depth + 1, worked_out)
         found |= {name: theirs[name] for name in one.requirement.imports if name in theirs}
         given = theirs | given
-    return found | {name: given.get(name, NOT_GIVEN) for name in definition.optional_imports}
-
-
-# An optional import no app gives: empty, as umbrelOS leaves the variable of an app
-# that is not installed.
-NOT_GIVEN = Exported("", secret=False, network=None)
+    optional = {name: given.get(name, NOT_GIVEN) for name in definition.optional_imports}
+    return found | optional, given
 
 
 async def given_by(
@@ -97,29 +107,30 @@ async def given_by(
     every installed app: Umbrel's apps use their dependencies' dependencies').
     `worked_out`: by installation, for one install: each is worked out once, however
     many of the apps below require it."""
-    if row.id in worked_out:
-        return worked_out[row.id]
-    spec = await spec_with_imports(ctx, row, server, depth, worked_out)
-    given = dict(spec.exports)
-    definition = AppDefinition.model_validate(row.definition)
-    for one in await requirements_met(ctx, server.id, definition, row.repo_id):
-        if one.installation is not None:
-            theirs = await given_by(ctx, one.installation, server, depth + 1, worked_out)
-            given = theirs | given
-    worked_out[row.id] = given
-    return given
+    if row.id not in worked_out:
+        spec, through = await _spec_and_given(ctx, row, server, depth, worked_out)
+        worked_out[row.id] = through | spec.exports
+    return worked_out[row.id]
 
 
 async def spec_with_imports(
-    ctx: DeploymentContext, row: Installation, server: ServerPublic, depth: int = 0,
-    worked_out: dict[str, dict[str, Exported]] | None = None,
-) -> AppSpec:  # fmt: skip
+    ctx: DeploymentContext, row: Installation, server: ServerPublic, depth: int = 0
+) -> AppSpec:
     """The containers an installation's record describes, its requirements' values in."""
+    spec, _ = await _spec_and_given(ctx, row, server, depth, {})
+    return spec
+
+
+async def _spec_and_given(
+    ctx: DeploymentContext, row: Installation, server: ServerPublic, depth: int,
+    worked_out: dict[str, dict[str, Exported]],
+) -> tuple[AppSpec, dict[str, Exported]]:  # fmt: skip
     if depth > MAX_DEPTH:
         raise InvalidInput(f"{row.name}'s requirements chain deeper than {MAX_DEPTH} apps")
     definition = AppDefinition.model_validate(row.definition)
-    imports = await imports_for(ctx, server, definition, row.repo_id, depth, worked_out)
-    return ctx.spec_of(row, definition, server, imports=imports)
+    imports, given = await _from_required(ctx, server, definition, row.repo_id, depth,
+                                          worked_out)  # fmt: skip
+    return ctx.spec_of(row, definition, server, imports=imports), given
 
 
 async def install_order(ctx: DeploymentContext, server_id: str, app: str) -> list[str]:
